@@ -1,0 +1,44 @@
+/* agent.h - the daemon: one struct that owns everything on the loop. */
+#ifndef AOS_AGENT_H
+#define AOS_AGENT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "config.h"
+#include "control.h"
+#include "session.h"
+#include "transport.h"
+
+struct agent {
+	uv_loop_t loop;
+	struct config *cfg;
+	struct transport *tp;
+	struct vault_session *session;
+	struct control *ctl;
+	uv_signal_t sig_term;
+	uv_signal_t sig_int;
+	uv_signal_t sig_hup;
+	uv_timer_t watchdog;
+	uint64_t watchdog_usec;
+	uint64_t start_ms;
+	bool ready_sent;
+	bool reloading;
+	bool stopping;
+	int exit_code;
+	char status_line[256];
+};
+
+/* Runs the daemon with a loaded configuration (ownership taken) until it is
+ * told to stop.  Returns the process exit code. */
+int agent_run(struct config *cfg);
+
+/* Handles one control request (commands.c). */
+void agent_command(struct control_conn *c, const cJSON *req, void *data);
+
+/* Current state word: starting, ready, degraded or stopping. */
+const char *agent_state(const struct agent *a);
+
+#endif

@@ -1,0 +1,510 @@
+/* config.c - JSON configuration with errors that name the key path. */
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "config.h"
+#include "err.h"
+
+#define CONFIG_MAX_BYTES (1024 * 1024)
+
+/* Parsing context: where we are, and the first error. */
+struct cctx {
+	const char *file;
+	char *err;
+	size_t errlen;
+	bool failed;
+};
+
+__attribute__((format(printf, 3, 4)))
+static void fail(struct cctx *c, const char *path, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (c->failed)
+		return;
+	c->failed = true;
+	n = snprintf(c->err, c->errlen, "%s: %s: ", c->file, path);
+	if (n < 0 || (size_t)n >= c->errlen)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(c->err + n, c->errlen - (size_t)n, fmt, ap);
+	va_end(ap);
+}
+
+static void join(char *out, size_t outlen, const char *base, const char *key)
+{
+	snprintf(out, outlen, "%s%s%s", base, base[0] ? "." : "", key);
+}
+
+static const char *type_name(const cJSON *v)
+{
+	if (cJSON_IsString(v)) return "a string";
+	if (cJSON_IsNumber(v)) return "a number";
+	if (cJSON_IsBool(v)) return "a boolean";
+	if (cJSON_IsNull(v)) return "null";
+	if (cJSON_IsArray(v)) return "an array";
+	if (cJSON_IsObject(v)) return "an object";
+	return "something else";
+}
+
+/* Reports keys of obj that are not in allowed (NULL-terminated). */
+static void check_keys(struct cctx *c, const cJSON *obj, const char *base,
+		       const char *const *allowed)
+{
+	const cJSON *it;
+	char p[256];
+
+	cJSON_ArrayForEach(it, obj) {
+		const char *const *a;
+		bool ok = false;
+
+		for (a = allowed; *a != NULL; a++)
+			ok |= strcmp(*a, it->string) == 0;
+		if (!ok) {
+			join(p, sizeof(p), base, it->string);
+			fail(c, p, "unknown key (check the spelling; see docs/configuration.md)");
+		}
+	}
+}
+
+/* A string value; NULL def means required unless optional is set. */
+static char *get_str(struct cctx *c, const cJSON *obj, const char *base,
+		     const char *key, const char *def, bool optional)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+	char p[256];
+	char *s;
+
+	join(p, sizeof(p), base, key);
+	if (v == NULL || cJSON_IsNull(v)) {
+		if (def == NULL) {
+			if (!optional)
+				fail(c, p, "missing; expected a string");
+			return NULL;
+		}
+		s = strdup(def);
+	} else if (!cJSON_IsString(v) || v->valuestring[0] == '\0') {
+		fail(c, p, "expected a non-empty string, got %s",
+		     cJSON_IsString(v) ? "an empty string" : type_name(v));
+		return NULL;
+	} else if (strlen(v->valuestring) > 4096) {
+		fail(c, p, "string too long (at most 4096 bytes)");
+		return NULL;
+	} else {
+		s = strdup(v->valuestring);
+	}
+	if (s == NULL)
+		fail(c, p, "out of memory");
+	return s;
+}
+
+static long get_int(struct cctx *c, const cJSON *obj, const char *base,
+		    const char *key, long def, long min, long max)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+	char p[256];
+
+	if (v == NULL)
+		return def;
+	join(p, sizeof(p), base, key);
+	if (!cJSON_IsNumber(v) || v->valuedouble != (double)(long)v->valuedouble ||
+	    v->valuedouble < (double)min || v->valuedouble > (double)max) {
+		char got[64];
+
+		if (cJSON_IsString(v))
+			snprintf(got, sizeof(got), "\"%.40s\"", v->valuestring);
+		else if (cJSON_IsNumber(v))
+			snprintf(got, sizeof(got), "%g", v->valuedouble);
+		else
+			snprintf(got, sizeof(got), "%s", type_name(v));
+		fail(c, p, "expected an integer from %ld to %ld, got %s", min, max, got);
+		return def;
+	}
+	return (long)v->valuedouble;
+}
+
+static bool get_bool(struct cctx *c, const cJSON *obj, const char *base,
+		     const char *key, bool def)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+	char p[256];
+
+	if (v == NULL)
+		return def;
+	if (!cJSON_IsBool(v)) {
+		join(p, sizeof(p), base, key);
+		fail(c, p, "expected true or false, got %s", type_name(v));
+		return def;
+	}
+	return cJSON_IsTrue(v);
+}
+
+static const cJSON *get_obj(struct cctx *c, const cJSON *obj, const char *base,
+			    const char *key, bool required)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+	char p[256];
+
+	join(p, sizeof(p), base, key);
+	if (v == NULL) {
+		if (required)
+			fail(c, p, "missing; expected an object");
+		return NULL;
+	}
+	if (!cJSON_IsObject(v)) {
+		fail(c, p, "expected an object, got %s", type_name(v));
+		return NULL;
+	}
+	return v;
+}
+
+bool config_url_allowed(const char *url)
+{
+	static const char *const loopback[] = { "127.", "localhost", "[::1]", NULL };
+	const char *host;
+	const char *const *l;
+
+	if (strncasecmp(url, "https://", 8) == 0)
+		return url[8] != '\0' && url[8] != '/';
+	if (strncasecmp(url, "http://", 7) != 0)
+		return false;
+	host = url + 7;
+	for (l = loopback; *l != NULL; l++) {
+		size_t n = strlen(*l);
+
+		if (strncasecmp(host, *l, n) != 0)
+			continue;
+		if ((*l)[n - 1] == '.')
+			return true; /* 127.x.y.z */
+		return host[n] == '\0' || host[n] == ':' || host[n] == '/';
+	}
+	return false;
+}
+
+static void check_url(struct cctx *c, const char *path, const char *url)
+{
+	if (url != NULL && !config_url_allowed(url))
+		fail(c, path, "expected an https:// URL (plain http:// only to a "
+		     "loopback host), got \"%.200s\"", url);
+}
+
+static const char *env2(const char *a, const char *b)
+{
+	const char *v = getenv(a);
+
+	if (v == NULL || v[0] == '\0')
+		v = getenv(b);
+	return v != NULL && v[0] != '\0' ? v : NULL;
+}
+
+/* Replaces *field with the environment's value when set (env wins). */
+static void env_override(struct cctx *c, char **field, const char *bao,
+			 const char *vault)
+{
+	const char *v = env2(bao, vault);
+
+	if (v == NULL)
+		return;
+	free(*field);
+	*field = strdup(v);
+	if (*field == NULL)
+		fail(c, bao, "out of memory");
+}
+
+static void parse_auth(struct cctx *c, const cJSON *auth, struct vault_cfg *v)
+{
+	static const char *const token_keys[] = { "method", "token_file", NULL };
+	static const char *const approle_keys[] = {
+		"method", "mount", "role_id_file", "secret_id_file",
+		"secret_id_wrapped", "wrap_creation_path", NULL
+	};
+	const char *base = "vault.auth";
+	char *method = get_str(c, auth, base, "method", NULL, false);
+
+	if (method == NULL)
+		return;
+	if (strcmp(method, "token") == 0) {
+		v->method = AUTH_TOKEN;
+		check_keys(c, auth, base, token_keys);
+		v->token_file = get_str(c, auth, base, "token_file", NULL, false);
+	} else if (strcmp(method, "approle") == 0) {
+		v->method = AUTH_APPROLE;
+		check_keys(c, auth, base, approle_keys);
+		v->mount = get_str(c, auth, base, "mount", "approle", false);
+		v->role_id_file = get_str(c, auth, base, "role_id_file", "role_id", false);
+		v->secret_id_file = get_str(c, auth, base, "secret_id_file", "secret_id", false);
+		v->secret_id_wrapped = get_bool(c, auth, base, "secret_id_wrapped", false);
+		v->wrap_creation_path = get_str(c, auth, base, "wrap_creation_path", NULL, true);
+	} else {
+		fail(c, "vault.auth.method", "expected \"token\" or \"approle\", got \"%.60s\"",
+		     method);
+	}
+	free(method);
+}
+
+static void parse_vault(struct cctx *c, const cJSON *vo, struct vault_cfg *v)
+{
+	static const char *const keys[] = {
+		"address", "namespace", "ca_file", "ca_path", "auth", "kv_mount",
+		"kv_path", "poll_interval_s", "max_response_bytes",
+		"backoff_min_ms", "backoff_max_ms", NULL
+	};
+	const char *base = "vault";
+	const cJSON *auth;
+
+	check_keys(c, vo, base, keys);
+	v->address = get_str(c, vo, base, "address", NULL, true);
+	env_override(c, &v->address, "BAO_ADDR", "VAULT_ADDR");
+	if (v->address == NULL)
+		fail(c, "vault.address", "missing; set it in the file or in BAO_ADDR/VAULT_ADDR");
+	check_url(c, "vault.address", v->address);
+	v->namespace = get_str(c, vo, base, "namespace", NULL, true);
+	env_override(c, &v->namespace, "BAO_NAMESPACE", "VAULT_NAMESPACE");
+	v->ca_file = get_str(c, vo, base, "ca_file", NULL, true);
+	env_override(c, &v->ca_file, "BAO_CACERT", "VAULT_CACERT");
+	v->ca_path = get_str(c, vo, base, "ca_path", NULL, true);
+	env_override(c, &v->ca_path, "BAO_CAPATH", "VAULT_CAPATH");
+	v->kv_mount = get_str(c, vo, base, "kv_mount", "secret", false);
+	v->kv_path = get_str(c, vo, base, "kv_path", "agenticverz/package-registry", false);
+	v->poll_interval_s = get_int(c, vo, base, "poll_interval_s", 30, 1, 86400);
+	v->max_response_bytes = get_int(c, vo, base, "max_response_bytes", 1048576,
+					4096, 64L * 1024 * 1024);
+	v->backoff_min_ms = get_int(c, vo, base, "backoff_min_ms", 1000, 10, 600000);
+	v->backoff_max_ms = get_int(c, vo, base, "backoff_max_ms", 300000, 10, 3600000);
+	if (!c->failed && v->backoff_max_ms < v->backoff_min_ms)
+		fail(c, "vault.backoff_max_ms", "must be at least vault.backoff_min_ms");
+	auth = get_obj(c, vo, base, "auth", true);
+	if (auth != NULL)
+		parse_auth(c, auth, v);
+}
+
+static void parse_registries(struct cctx *c, const cJSON *ro, struct config *cfg)
+{
+	static const char *const keys[] = { "type", "url", "token_key", "username", NULL };
+	const cJSON *it;
+	size_t n = (size_t)cJSON_GetArraySize(ro), i = 0;
+
+	cfg->registries = calloc(n ? n : 1, sizeof(*cfg->registries));
+	cfg->secret_keys = calloc(n ? n : 1, sizeof(*cfg->secret_keys));
+	if (cfg->registries == NULL || cfg->secret_keys == NULL) {
+		fail(c, "registries", "out of memory");
+		return;
+	}
+	cJSON_ArrayForEach(it, ro) {
+		struct registry_cfg *r = &cfg->registries[i++];
+		char base[200], p[256];
+		char *type;
+		size_t k;
+		bool dup = false;
+
+		cfg->nregistries = i;
+		snprintf(base, sizeof(base), "registries.%.100s", it->string);
+		if (!cJSON_IsObject(it)) {
+			fail(c, base, "expected an object, got %s", type_name(it));
+			return;
+		}
+		r->name = strdup(it->string);
+		check_keys(c, it, base, keys);
+		type = get_str(c, it, base, "type", NULL, false);
+		if (type != NULL && strcmp(type, "pypi") == 0)
+			r->type = REGISTRY_PYPI;
+		else if (type != NULL && strcmp(type, "npm") == 0)
+			r->type = REGISTRY_NPM;
+		else if (type != NULL)
+			fail(c, strcat(strcpy(p, base), ".type"),
+			     "expected \"pypi\" or \"npm\", got \"%.60s\"", type);
+		free(type);
+		r->url = get_str(c, it, base, "url", NULL, false);
+		check_url(c, strcat(strcpy(p, base), ".url"), r->url);
+		r->token_key = get_str(c, it, base, "token_key",
+				       r->type == REGISTRY_NPM ? "NPM_TOKEN" : "PYPI_API_TOKEN",
+				       false);
+		r->username = get_str(c, it, base, "username", "__token__", false);
+		if (r->token_key == NULL)
+			continue;
+		if (strlen(r->token_key) >= 128)
+			fail(c, strcat(strcpy(p, base), ".token_key"),
+			     "too long (at most 127 bytes)");
+		for (k = 0; k < cfg->nsecret_keys; k++)
+			dup |= strcmp(cfg->secret_keys[k], r->token_key) == 0;
+		if (!dup)
+			cfg->secret_keys[cfg->nsecret_keys++] = strdup(r->token_key);
+	}
+}
+
+int config_parse(const char *text, size_t len, const char *path,
+		 struct config **ret, char *errbuf, size_t errlen)
+{
+	static const char *const keys[] = {
+		"log_level", "runtime_dir", "state_dir", "control_socket", "http",
+		"vault", "registries", NULL
+	};
+	static const char *const http_keys[] = {
+		"connect_timeout_ms", "stall_timeout_s", "request_timeout_s",
+		"ca_file", "ca_path", NULL
+	};
+	struct cctx c = { .file = path, .err = errbuf, .errlen = errlen };
+	struct config *cfg = NULL;
+	const cJSON *o;
+	cJSON *root = NULL;
+	char *s, *tmp;
+	int r = AOS_ECONFIG;
+
+	errbuf[0] = '\0';
+	if (len > CONFIG_MAX_BYTES) {
+		fail(&c, "(file)", "larger than %d bytes", CONFIG_MAX_BYTES);
+		goto out;
+	}
+	root = cJSON_ParseWithLength(text, len);
+	if (root == NULL) {
+		const char *at = cJSON_GetErrorPtr();
+		size_t line = 1;
+
+		for (const char *q = text; at != NULL && q < at && q < text + len; q++)
+			line += *q == '\n';
+		fail(&c, "(file)", "not valid JSON (near line %zu)", line);
+		goto out;
+	}
+	if (!cJSON_IsObject(root)) {
+		fail(&c, "(top level)", "expected a JSON object, got %s", type_name(root));
+		goto out;
+	}
+	cfg = calloc(1, sizeof(*cfg));
+	if (cfg == NULL) {
+		r = -ENOMEM;
+		goto out;
+	}
+	cfg->path = strdup(path);
+	tmp = strdup(path);
+	cfg->dir = tmp != NULL ? strdup(dirname(tmp)) : NULL;
+	free(tmp);
+	check_keys(&c, root, "", keys);
+
+	s = get_str(&c, root, "", "log_level", "info", false);
+	if (s != NULL && log_level_parse(s, &cfg->log_level) < 0)
+		fail(&c, "log_level", "expected debug, info, notice, warning or err, got \"%.40s\"", s);
+	free(s);
+	cfg->runtime_dir = get_str(&c, root, "", "runtime_dir", NULL, true);
+	if (cfg->runtime_dir == NULL && !c.failed)
+		cfg->runtime_dir = strdup(getenv("RUNTIME_DIRECTORY") ? getenv("RUNTIME_DIRECTORY")
+								       : "/run/aos-publishd");
+	cfg->state_dir = get_str(&c, root, "", "state_dir", NULL, true);
+	if (cfg->state_dir == NULL && !c.failed)
+		cfg->state_dir = strdup(getenv("STATE_DIRECTORY") ? getenv("STATE_DIRECTORY")
+								   : "/var/lib/aos-publishd");
+	cfg->control_socket = get_str(&c, root, "", "control_socket", NULL, true);
+	if (cfg->control_socket == NULL && cfg->runtime_dir != NULL && !c.failed) {
+		if (asprintf(&cfg->control_socket, "%s/control.sock", cfg->runtime_dir) < 0)
+			cfg->control_socket = NULL;
+	}
+	if (!c.failed && strlen(cfg->control_socket) >= 100)
+		fail(&c, "control_socket", "path too long for a Unix socket (at most 99 bytes)");
+
+	cfg->connect_timeout_ms = 5000;
+	cfg->stall_timeout_s = 30;
+	cfg->request_timeout_s = 60;
+	o = get_obj(&c, root, "", "http", false);
+	if (o != NULL) {
+		check_keys(&c, o, "http", http_keys);
+		cfg->connect_timeout_ms = get_int(&c, o, "http", "connect_timeout_ms", 5000, 100, 600000);
+		cfg->stall_timeout_s = get_int(&c, o, "http", "stall_timeout_s", 30, 1, 3600);
+		cfg->request_timeout_s = get_int(&c, o, "http", "request_timeout_s", 60, 1, 3600);
+		cfg->ca_file = get_str(&c, o, "http", "ca_file", NULL, true);
+		cfg->ca_path = get_str(&c, o, "http", "ca_path", NULL, true);
+	}
+	o = get_obj(&c, root, "", "vault", true);
+	if (o != NULL)
+		parse_vault(&c, o, &cfg->vault);
+	o = get_obj(&c, root, "", "registries", false);
+	if (o != NULL)
+		parse_registries(&c, o, cfg);
+	if (c.failed)
+		goto out;
+	*ret = cfg;
+	cfg = NULL; /* transferred */
+	r = 0;
+out:
+	config_free(cfg);
+	cJSON_Delete(root);
+	return r;
+}
+
+int config_load(const char *path, struct config **ret, char *errbuf, size_t errlen)
+{
+	char *text = NULL;
+	size_t len = 0;
+	ssize_t n;
+	int fd, r;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		r = -errno;
+		snprintf(errbuf, errlen, "%s: cannot open: %s", path, strerror(-r));
+		return r;
+	}
+	text = malloc(CONFIG_MAX_BYTES + 1);
+	if (text == NULL) {
+		close(fd);
+		return -ENOMEM;
+	}
+	while ((n = read(fd, text + len, CONFIG_MAX_BYTES + 1 - len)) > 0) {
+		len += (size_t)n;
+		if (len > CONFIG_MAX_BYTES)
+			break;
+	}
+	r = n < 0 ? -errno : 0;
+	close(fd);
+	if (r < 0)
+		snprintf(errbuf, errlen, "%s: cannot read: %s", path, strerror(-r));
+	else
+		r = config_parse(text, len, path, ret, errbuf, errlen);
+	free(text);
+	return r;
+}
+
+void config_free(struct config *cfg)
+{
+	size_t i;
+
+	if (cfg == NULL)
+		return;
+	free(cfg->path);
+	free(cfg->dir);
+	free(cfg->runtime_dir);
+	free(cfg->state_dir);
+	free(cfg->control_socket);
+	free(cfg->ca_file);
+	free(cfg->ca_path);
+	free(cfg->vault.address);
+	free(cfg->vault.namespace);
+	free(cfg->vault.ca_file);
+	free(cfg->vault.ca_path);
+	free(cfg->vault.token_file);
+	free(cfg->vault.mount);
+	free(cfg->vault.role_id_file);
+	free(cfg->vault.secret_id_file);
+	free(cfg->vault.wrap_creation_path);
+	free(cfg->vault.kv_mount);
+	free(cfg->vault.kv_path);
+	for (i = 0; i < cfg->nregistries; i++) {
+		free(cfg->registries[i].name);
+		free(cfg->registries[i].url);
+		free(cfg->registries[i].token_key);
+		free(cfg->registries[i].username);
+	}
+	free(cfg->registries);
+	for (i = 0; i < cfg->nsecret_keys; i++)
+		free(cfg->secret_keys[i]);
+	free(cfg->secret_keys);
+	free(cfg);
+}

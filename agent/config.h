@@ -1,0 +1,77 @@
+/* config.h - the daemon's configuration, parsed and validated from JSON.
+ * See docs/configuration.md for every key. */
+#ifndef AOS_CONFIG_H
+#define AOS_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "log.h"
+
+enum auth_method { AUTH_TOKEN, AUTH_APPROLE };
+enum registry_type { REGISTRY_PYPI, REGISTRY_NPM };
+
+struct registry_cfg {
+	char *name;
+	enum registry_type type;
+	char *url;
+	char *token_key;
+	char *username;
+};
+
+struct vault_cfg {
+	char *address;
+	char *namespace;
+	char *ca_file;
+	char *ca_path;
+	enum auth_method method;
+	char *token_file;
+	char *mount;
+	char *role_id_file;
+	char *secret_id_file;
+	bool secret_id_wrapped;
+	char *wrap_creation_path;
+	char *kv_mount;
+	char *kv_path;
+	long poll_interval_s;
+	long max_response_bytes;
+	long backoff_min_ms;
+	long backoff_max_ms;
+};
+
+struct config {
+	char *path;    /* the file it came from */
+	char *dir;     /* that file's folder (for relative credential names) */
+	enum log_level log_level;
+	char *runtime_dir;
+	char *state_dir;
+	char *control_socket;
+	long connect_timeout_ms;
+	long stall_timeout_s;
+	long request_timeout_s;
+	char *ca_file;
+	char *ca_path;
+	struct vault_cfg vault;
+	struct registry_cfg *registries;
+	size_t nregistries;
+	char **secret_keys; /* distinct token keys of all registries */
+	size_t nsecret_keys;
+};
+
+/* Reads and validates FILE.  Returns 0 and *ret (free with config_free), or
+ * AOS_ECONFIG / -errno with a one-line message in errbuf naming the file,
+ * the key path and what was expected. */
+int config_load(const char *path, struct config **ret, char *errbuf, size_t errlen);
+
+/* As config_load, from text already in memory; path is used in messages and
+ * for the folder of relative names. */
+int config_parse(const char *text, size_t len, const char *path,
+		 struct config **ret, char *errbuf, size_t errlen);
+
+/* Frees a configuration.  Accepts NULL. */
+void config_free(struct config *cfg);
+
+/* True if url is https://, or http:// to a loopback host. */
+bool config_url_allowed(const char *url);
+
+#endif

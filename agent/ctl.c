@@ -1,0 +1,291 @@
+/* ctl.c - aos-publishctl, the operator's command line. */
+#include <errno.h>
+#include <getopt.h>
+#include <poll.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#define EXIT_FAIL 1     /* the daemon answered with an error */
+#define EXIT_USAGE 2
+#define EXIT_UNREACHABLE 3
+#define EXIT_TIMEOUT 4
+#define ANSWER_MAX (4 * 1024 * 1024)
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: aos-publishctl [OPTIONS] COMMAND\n"
+		"\n"
+		"Commands:\n"
+		"  status             daemon state, Vault health and secret versions\n"
+		"  secrets            the secret keys: version, time written, fingerprint\n"
+		"  secrets refresh    check Vault now and wait for the result\n"
+		"\n"
+		"Options:\n"
+		"  -s, --socket PATH  control socket (default $AOS_PUBLISHCTL_SOCKET or\n"
+		"                     /run/aos-publishd/control.sock)\n"
+		"  -j, --json         print the daemon's JSON answer\n"
+		"  -t, --timeout SEC  give up after SEC seconds (default 30)\n"
+		"  -h, --help         show this help\n"
+		"  -V, --version      show the version\n"
+		"\n"
+		"Exit status: 0 success, 1 the daemon reported an error, 2 usage,\n"
+		"3 daemon not reachable, 4 timed out.  Secret values are never shown.\n");
+}
+
+static int connect_socket(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd;
+
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	strcpy(sa.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		int e = errno;
+
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	return fd;
+}
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Sends one request line and reads one answer line.  Returns 0 and *ret (a
+ * malloc'ed string), or an EXIT_* code after printing why. */
+static int exchange(const char *path, const char *req, int timeout_s, char **ret)
+{
+	long long deadline = now_ms() + (long long)timeout_s * 1000;
+	size_t len = 0, cap = 65536;
+	char *ans = NULL;
+	int fd, rc = EXIT_UNREACHABLE;
+
+	fd = connect_socket(path);
+	if (fd < 0) {
+		fprintf(stderr, "aos-publishctl: cannot connect to %s: %s (is aos-publishd "
+			"running? see --socket)\n", path, strerror(errno));
+		return EXIT_UNREACHABLE;
+	}
+	if (write(fd, req, strlen(req)) != (ssize_t)strlen(req) || write(fd, "\n", 1) != 1) {
+		fprintf(stderr, "aos-publishctl: cannot send to %s: %s\n", path, strerror(errno));
+		goto out;
+	}
+	ans = malloc(cap);
+	if (ans == NULL)
+		goto out;
+	for (;;) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		long long left = deadline - now_ms();
+		ssize_t n;
+
+		if (left <= 0 || poll(&p, 1, (int)left) == 0) {
+			fprintf(stderr, "aos-publishctl: no answer from the daemon within %d s\n",
+				timeout_s);
+			rc = EXIT_TIMEOUT;
+			goto out;
+		}
+		if (len + 1 >= cap) {
+			char *bigger;
+
+			if (cap >= ANSWER_MAX) {
+				fprintf(stderr, "aos-publishctl: answer too large\n");
+				goto out;
+			}
+			bigger = realloc(ans, cap * 2);
+			if (bigger == NULL)
+				goto out;
+			ans = bigger;
+			cap *= 2;
+		}
+		n = read(fd, ans + len, cap - len - 1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			fprintf(stderr, "aos-publishctl: the daemon closed the connection\n");
+			goto out;
+		}
+		len += (size_t)n;
+		ans[len] = '\0';
+		if (memchr(ans, '\n', len) != NULL)
+			break;
+	}
+	*strchr(ans, '\n') = '\0';
+	*ret = ans;
+	ans = NULL;
+	rc = 0;
+out:
+	free(ans);
+	close(fd);
+	return rc;
+}
+
+static const char *str(const cJSON *o, const char *key, const char *def)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+
+	return cJSON_IsString(v) ? v->valuestring : def;
+}
+
+static double num(const cJSON *o, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+
+	return cJSON_IsNumber(v) ? v->valuedouble : 0;
+}
+
+static void print_secrets(const cJSON *arr)
+{
+	const cJSON *e;
+
+	printf("%-24s %-8s %-12s %-8s %s\n", "KEY", "VERSION", "FINGERPRINT", "IN USE",
+	       "WRITTEN");
+	cJSON_ArrayForEach(e, arr) {
+		if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(e, "present"))) {
+			printf("%-24s %-8s\n", str(e, "key", "?"), "missing");
+			continue;
+		}
+		printf("%-24s %-8.0f %-12s %-8.0f %s\n", str(e, "key", "?"), num(e, "version"),
+		       str(e, "fingerprint", "?"), num(e, "in_use"), str(e, "created_time", ""));
+	}
+}
+
+static void print_status(const cJSON *o)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, "vault");
+	const cJSON *next = cJSON_GetObjectItemCaseSensitive(v, "next_attempt_in_s");
+
+	printf("aos-publishd %s (pid %.0f), up %.0f s: %s\n", str(o, "version", "?"),
+	       num(o, "pid"), num(o, "uptime_s"), str(o, "state", "?"));
+	printf("Vault:      %s (%s), %s, token TTL %.0f s%s\n", str(v, "address", "?"),
+	       str(v, "auth_method", "?"),
+	       cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(v, "healthy")) ? "healthy"
+									  : "NOT healthy",
+	       num(v, "token_ttl_s"),
+	       cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(v, "token_renewable"))
+		       ? ", renewable" : "");
+	printf("Secret:     %s version %.0f", str(v, "kv", "?"), num(v, "kv_version"));
+	if (cJSON_IsNumber(next))
+		printf(", next check in %.0f s", next->valuedouble);
+	printf("\nRequests:   %.0f (logins %.0f, renewals %.0f, failures in a row %.0f)\n",
+	       num(v, "requests"), num(v, "logins"), num(v, "renewals"),
+	       num(v, "consecutive_failures"));
+	if (str(v, "last_error", NULL) != NULL)
+		printf("Last error: %s\n", str(v, "last_error", ""));
+	if (str(v, "missing_keys", NULL) != NULL)
+		printf("Missing:    %s\n", str(v, "missing_keys", ""));
+	printf("\n");
+	print_secrets(cJSON_GetObjectItemCaseSensitive(o, "secrets"));
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "socket", required_argument, NULL, 's' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *sock = getenv("AOS_PUBLISHCTL_SOCKET");
+	const char *cmd;
+	char *answer = NULL, *end;
+	bool json = false;
+	int timeout_s = 30, c, rc;
+	cJSON *o;
+
+	if (sock == NULL || sock[0] == '\0')
+		sock = "/run/aos-publishd/control.sock";
+	while ((c = getopt_long(argc, argv, "s:jt:hV", opts, NULL)) != -1) {
+		switch (c) {
+		case 's': sock = optarg; break;
+		case 'j': json = true; break;
+		case 't':
+			timeout_s = (int)strtol(optarg, &end, 10);
+			if (*end != '\0' || timeout_s <= 0 || timeout_s > 86400) {
+				fprintf(stderr, "aos-publishctl: --timeout: expected seconds "
+					"from 1 to 86400, got \"%s\"\n", optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		case 'h': usage(stdout); return 0;
+		case 'V': printf("aos-publishctl %s\n", AOS_VERSION); return 0;
+		default: usage(stderr); return EXIT_USAGE;
+		}
+	}
+	if (optind >= argc) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (strcmp(argv[optind], "status") == 0 && argc - optind == 1)
+		cmd = "{\"cmd\":\"status\"}";
+	else if (strcmp(argv[optind], "secrets") == 0 && argc - optind == 1)
+		cmd = "{\"cmd\":\"secrets\"}";
+	else if (strcmp(argv[optind], "secrets") == 0 && argc - optind == 2 &&
+		 strcmp(argv[optind + 1], "refresh") == 0)
+		cmd = "{\"cmd\":\"secrets.refresh\"}";
+	else {
+		fprintf(stderr, "aos-publishctl: unknown command \"%s\" (see --help)\n",
+			argv[optind]);
+		return EXIT_USAGE;
+	}
+	rc = exchange(sock, cmd, timeout_s, &answer);
+	if (rc != 0)
+		return rc;
+	o = cJSON_Parse(answer);
+	if (!cJSON_IsObject(o)) {
+		fprintf(stderr, "aos-publishctl: the daemon's answer is not JSON\n");
+		rc = EXIT_FAIL;
+		goto out;
+	}
+	rc = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "ok")) ? 0 : EXIT_FAIL;
+	if (json) {
+		printf("%s\n", answer);
+	} else if (rc != 0) {
+		fprintf(stderr, "aos-publishctl: %s\n", str(o, "error", "unknown error"));
+	} else if (strstr(cmd, "status") != NULL) {
+		print_status(o);
+	} else {
+		const cJSON *ch = cJSON_GetObjectItemCaseSensitive(o, "changed");
+
+		printf("Secret version %.0f", num(o, "kv_version"));
+		if (cJSON_IsArray(ch)) {
+			const cJSON *k;
+
+			printf(", changed:");
+			if (cJSON_GetArraySize(ch) == 0)
+				printf(" nothing");
+			cJSON_ArrayForEach(k, ch)
+				printf(" %s", cJSON_IsString(k) ? k->valuestring : "?");
+		}
+		printf("\n\n");
+		print_secrets(cJSON_GetObjectItemCaseSensitive(o, "secrets"));
+	}
+	if (json && rc != 0)
+		fprintf(stderr, "aos-publishctl: %s\n", str(o, "error", "unknown error"));
+out:
+	cJSON_Delete(o);
+	free(answer);
+	return rc;
+}

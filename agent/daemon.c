@@ -1,0 +1,229 @@
+/* daemon.c - the daemon's life: start, systemd notifications, signals,
+ * reload and a clean stop. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include <systemd/sd-daemon.h>
+
+#include "agent.h"
+#include "err.h"
+#include "log.h"
+
+const char *agent_state(const struct agent *a)
+{
+	if (a->stopping)
+		return "stopping";
+	if (!session_loaded(a->session))
+		return "starting";
+	return session_healthy(a->session) ? "ready" : "degraded";
+}
+
+static void update_status(struct agent *a)
+{
+	const char *err = session_last_error(a->session);
+	char line[sizeof(a->status_line)];
+
+	if (err != NULL)
+		snprintf(line, sizeof(line), "%s: %.200s", agent_state(a), err);
+	else
+		snprintf(line, sizeof(line), "%s: secrets version %lld from Vault",
+			 agent_state(a),
+			 (long long)store_kv_version(session_store(a->session)));
+	if (strcmp(line, a->status_line) == 0)
+		return;
+	memcpy(a->status_line, line, sizeof(line));
+	sd_notifyf(0, "STATUS=%s", line);
+}
+
+static uint64_t monotonic_usec(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+static void session_event(struct vault_session *s, bool first_ready, void *data)
+{
+	struct agent *a = data;
+
+	(void)s;
+	if (first_ready && !a->ready_sent) {
+		a->ready_sent = true;
+		log_notice("ready: %zu secret key(s) loaded from Vault",
+			   store_size(session_store(a->session)) -
+			   store_missing(session_store(a->session)));
+	}
+	update_status(a);
+	if (a->reloading && session_loaded(a->session)) {
+		a->reloading = false;
+		sd_notify(0, "READY=1");
+	} else if (first_ready) {
+		sd_notifyf(0, "READY=1\nSTATUS=%s", a->status_line);
+	}
+}
+
+static void close_walk(uv_handle_t *h, void *arg)
+{
+	(void)arg;
+	if (!uv_is_closing(h))
+		uv_close(h, NULL);
+}
+
+static void agent_stop(struct agent *a, const char *why)
+{
+	if (a->stopping)
+		return;
+	a->stopping = true;
+	log_notice("stopping (%s)", why);
+	sd_notify(0, "STOPPING=1");
+	control_close(a->ctl);
+	a->ctl = NULL;
+	session_close(a->session);
+	transport_close(a->tp);
+	uv_close((uv_handle_t *)&a->sig_term, NULL);
+	uv_close((uv_handle_t *)&a->sig_int, NULL);
+	uv_close((uv_handle_t *)&a->sig_hup, NULL);
+	uv_close((uv_handle_t *)&a->watchdog, NULL);
+}
+
+static void reload(struct agent *a)
+{
+	struct config *ncfg = NULL;
+	char err[1024];
+	int r;
+
+	a->reloading = true;
+	sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu\nSTATUS=reloading %s",
+		   (unsigned long long)monotonic_usec(), a->cfg->path);
+	r = config_load(a->cfg->path, &ncfg, err, sizeof(err));
+	if (r < 0) {
+		log_err("reload rejected, keeping the running configuration: %s", err);
+		a->reloading = false;
+		a->status_line[0] = '\0';
+		update_status(a);
+		sd_notify(0, "READY=1");
+		return;
+	}
+	log_set_level(ncfg->log_level);
+	if (strcmp(ncfg->control_socket, a->cfg->control_socket) != 0)
+		log_warn("control_socket changed to %s: takes effect at the next restart",
+			 ncfg->control_socket);
+	transport_set_opts(a->tp, &(struct transport_opts){
+		.connect_timeout_ms = ncfg->connect_timeout_ms,
+		.stall_timeout_s = ncfg->stall_timeout_s,
+		.ca_file = ncfg->ca_file, .ca_path = ncfg->ca_path });
+	r = session_reconfigure(a->session, ncfg);
+	if (r < 0) {
+		log_err_r(r, "reload failed, keeping the running configuration");
+		config_free(ncfg);
+		a->reloading = false;
+		sd_notify(0, "READY=1");
+		return;
+	}
+	config_free(a->cfg);
+	a->cfg = ncfg;
+	log_notice("configuration reloaded from %s; refreshing secrets", a->cfg->path);
+	if (!session_loaded(a->session)) {
+		a->reloading = false;
+		sd_notify(0, "READY=1");
+	}
+}
+
+static void signal_cb(uv_signal_t *h, int signum)
+{
+	struct agent *a = h->data;
+
+	if (signum == SIGHUP) {
+		log_notice("SIGHUP: reloading the configuration");
+		reload(a);
+		return;
+	}
+	agent_stop(a, signum == SIGTERM ? "SIGTERM" : "SIGINT");
+}
+
+static void watchdog_cb(uv_timer_t *t)
+{
+	(void)t;
+	sd_notify(0, "WATCHDOG=1");
+}
+
+static int ensure_dir(const char *path)
+{
+	if (mkdir(path, 0750) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+int agent_run(struct config *cfg)
+{
+	struct agent *a = calloc(1, sizeof(*a));
+	int r;
+
+	if (a == NULL)
+		return 1;
+	a->cfg = cfg;
+	a->exit_code = 0;
+	uv_loop_init(&a->loop);
+	a->loop.data = a;
+	a->start_ms = uv_now(&a->loop);
+
+	r = transport_new(&a->loop, &(struct transport_opts){
+		.connect_timeout_ms = cfg->connect_timeout_ms,
+		.stall_timeout_s = cfg->stall_timeout_s,
+		.ca_file = cfg->ca_file, .ca_path = cfg->ca_path }, &a->tp);
+	if (r == 0)
+		r = session_new(&a->loop, a->tp, cfg, session_event, a, &a->session);
+	if (r < 0) {
+		log_err_r(r, "cannot set up");
+		return 1;
+	}
+	uv_signal_init(&a->loop, &a->sig_term);
+	uv_signal_init(&a->loop, &a->sig_int);
+	uv_signal_init(&a->loop, &a->sig_hup);
+	a->sig_term.data = a->sig_int.data = a->sig_hup.data = a;
+	uv_signal_start(&a->sig_term, signal_cb, SIGTERM);
+	uv_signal_start(&a->sig_int, signal_cb, SIGINT);
+	uv_signal_start(&a->sig_hup, signal_cb, SIGHUP);
+	uv_timer_init(&a->loop, &a->watchdog);
+	r = ensure_dir(cfg->runtime_dir);
+	if (r < 0)
+		log_warn_r(r, "cannot create runtime_dir %s", cfg->runtime_dir);
+	r = control_open(&a->loop, cfg->control_socket, agent_command, a, &a->ctl);
+	if (r < 0) {
+		log_err("cannot listen on control socket %s: %s (check runtime_dir and "
+			"its permissions)", cfg->control_socket, uv_strerror(r));
+		a->ctl = NULL;
+		a->exit_code = 1;
+		agent_stop(a, "start-up failure");
+		goto run;
+	}
+	if (sd_watchdog_enabled(0, &a->watchdog_usec) > 0 && a->watchdog_usec > 0) {
+		uint64_t every = a->watchdog_usec / 2000;
+
+		log_info("systemd watchdog every %llu ms",
+			 (unsigned long long)(every ? every : 1));
+		uv_timer_start(&a->watchdog, watchdog_cb, 0, every ? every : 1);
+	}
+	log_notice("aos-publishd %s starting: Vault %s, secret %s/%s, control %s",
+		   AOS_VERSION, cfg->vault.address, cfg->vault.kv_mount,
+		   cfg->vault.kv_path, cfg->control_socket);
+	update_status(a);
+	session_start(a->session);
+run:
+	uv_run(&a->loop, UV_RUN_DEFAULT);
+	uv_walk(&a->loop, close_walk, NULL);
+	uv_run(&a->loop, UV_RUN_DEFAULT);
+	r = uv_loop_close(&a->loop);
+	if (r < 0)
+		log_warn("loop closed with handles open: %s", uv_strerror(r));
+	r = a->exit_code;
+	config_free(a->cfg);
+	free(a);
+	log_info("stopped");
+	return r;
+}

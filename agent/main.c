@@ -1,0 +1,118 @@
+/* main.c - aos-publishd: command line and process set-up. */
+#include <errno.h>
+#include <getopt.h>
+#include <malloc.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+#include <curl/curl.h>
+#include <openssl/crypto.h>
+
+#include "agent.h"
+#include "err.h"
+#include "log.h"
+#include "secret.h"
+
+#define EXIT_USAGE 2
+#define EXIT_CONFIG 78 /* EX_CONFIG: systemd's RestartPreventExitStatus */
+#define SECURE_HEAP_BYTES (256 * 1024)
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: aos-publishd [-c FILE]\n"
+		"       aos-publishd --check-config FILE\n"
+		"\n"
+		"Publishes releases to PyPI and npm registries with tokens held from\n"
+		"Vault/OpenBao, following their rotation without a restart.\n"
+		"\n"
+		"  -c, --config FILE        configuration (default /etc/aos-publishd/config.json)\n"
+		"      --check-config FILE  validate FILE, print what is wrong, and exit\n"
+		"  -h, --help               show this help\n"
+		"  -V, --version            show the version\n"
+		"\n"
+		"Signals: SIGTERM/SIGINT stop, SIGHUP reloads the configuration and\n"
+		"refreshes the secrets (an invalid new file is refused, the old kept).\n"
+		"Exit status: 0 clean stop, 1 runtime failure, 2 usage, 78 bad configuration.\n"
+		"Control it with aos-publishctl; see docs/ for the configuration reference.\n");
+}
+
+/* cJSON may hold secrets (Vault answers): wipe every block it frees. */
+static void wiping_free(void *p)
+{
+	if (p == NULL)
+		return;
+	OPENSSL_cleanse(p, malloc_usable_size(p));
+	free(p);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "check-config", required_argument, NULL, 'C' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	cJSON_Hooks hooks = { .malloc_fn = malloc, .free_fn = wiping_free };
+	const char *path = "/etc/aos-publishd/config.json", *check = NULL;
+	struct config *cfg = NULL;
+	char err[1024];
+	int c, r;
+
+	while ((c = getopt_long(argc, argv, "c:hV", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c': path = optarg; break;
+		case 'C': check = optarg; break;
+		case 'h': usage(stdout); return 0;
+		case 'V': printf("aos-publishd %s\n", AOS_VERSION); return 0;
+		default: usage(stderr); return EXIT_USAGE;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "aos-publishd: unexpected argument \"%s\"\n", argv[optind]);
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	cJSON_InitHooks(&hooks);
+	log_init(LOG_LVL_INFO);
+	if (check != NULL) {
+		r = config_load(check, &cfg, err, sizeof(err));
+		if (r < 0) {
+			fprintf(stderr, "aos-publishd: %s\n", err);
+			return EXIT_CONFIG;
+		}
+		printf("%s: configuration OK (%zu registr%s, %zu secret key%s)\n", check,
+		       cfg->nregistries, cfg->nregistries == 1 ? "y" : "ies",
+		       cfg->nsecret_keys, cfg->nsecret_keys == 1 ? "" : "s");
+		config_free(cfg);
+		return 0;
+	}
+	r = config_load(path, &cfg, err, sizeof(err));
+	if (r < 0) {
+		log_err("%s", err);
+		return EXIT_CONFIG;
+	}
+	log_set_level(cfg->log_level);
+	r = secret_init_process(SECURE_HEAP_BYTES);
+	if (r < 0) {
+		log_err_r(r, "cannot lock memory for secrets (raise LimitMEMLOCK= to at "
+			  "least %d KiB)", SECURE_HEAP_BYTES / 1024 * 2);
+		config_free(cfg);
+		return 1;
+	}
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		log_err("cannot initialise libcurl");
+		config_free(cfg);
+		return 1;
+	}
+	r = agent_run(cfg); /* takes cfg */
+	curl_global_cleanup();
+	if (secret_live_count() != 0)
+		log_warn("%zu secret(s) still allocated at exit", secret_live_count());
+	secret_done_process();
+	return r;
+}

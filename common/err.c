@@ -1,0 +1,29 @@
+#include <string.h>
+
+#include "err.h"
+
+const char *aos_strerror(int err)
+{
+	switch (err) {
+	case 0: return "success";
+	case AOS_EPARSE: return "malformed input";
+	case AOS_ETOOBIG: return "input too large";
+	case AOS_EHTTP: return "HTTP transport error";
+	case AOS_EDENIED: return "permission denied";
+	case AOS_ENOTFOUND: return "not found";
+	case AOS_EAUTH: return "credentials rejected";
+	case AOS_ESEALED: return "Vault is sealed";
+	case AOS_ESTANDBY: return "Vault node is in standby or rate limited";
+	case AOS_ESERVER: return "unexpected server answer";
+	case AOS_ECONFIG: return "invalid configuration";
+	case AOS_ENOKEY: return "key missing from secret";
+	case AOS_EWRAP: return "wrapping token failed its checks";
+	case AOS_ETOKEN: return "Vault token expired or revoked";
+	case AOS_ESECMEM: return "secure heap unavailable";
+	case AOS_ETIMEOUT: return "timed out";
+	case AOS_ECANCELED: return "canceled";
+	}
+	if (err < 0 && err > -AOS_EBASE)
+		return strerror(-err);
+	return "unknown error";
+}

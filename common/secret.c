@@ -1,0 +1,123 @@
+#include <errno.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
+#include "err.h"
+#include "secret.h"
+
+struct secret {
+	atomic_int refs;
+	size_t len;
+	char value[]; /* len bytes plus NUL */
+};
+
+static atomic_size_t live_count;
+
+int secret_init_process(size_t size)
+{
+	struct rlimit rl = { 0, 0 };
+
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		return -errno;
+	if (setrlimit(RLIMIT_CORE, &rl) < 0)
+		return -errno;
+	if (CRYPTO_secure_malloc_initialized())
+		return 0;
+	/* 1 means the heap is locked; 2 means it exists but mlock failed. */
+	if (CRYPTO_secure_malloc_init(size, 32) != 1) {
+		CRYPTO_secure_malloc_done();
+		return AOS_ESECMEM;
+	}
+	return 0;
+}
+
+void secret_done_process(void)
+{
+	if (CRYPTO_secure_malloc_initialized())
+		CRYPTO_secure_malloc_done();
+}
+
+int secret_new(const void *value, size_t len, struct secret **ret)
+{
+	struct secret *s;
+
+	s = OPENSSL_secure_malloc(sizeof(*s) + len + 1);
+	if (s == NULL)
+		return -ENOMEM;
+	atomic_init(&s->refs, 1);
+	s->len = len;
+	memcpy(s->value, value, len);
+	s->value[len] = '\0';
+	atomic_fetch_add(&live_count, 1);
+	*ret = s;
+	return 0;
+}
+
+struct secret *secret_ref(struct secret *s)
+{
+	if (s != NULL)
+		atomic_fetch_add(&s->refs, 1);
+	return s;
+}
+
+void secret_unref(struct secret *s)
+{
+	if (s == NULL)
+		return;
+	if (atomic_fetch_sub(&s->refs, 1) != 1)
+		return;
+	atomic_fetch_sub(&live_count, 1);
+	OPENSSL_secure_clear_free(s, sizeof(*s) + s->len + 1);
+}
+
+const char *secret_value(const struct secret *s)
+{
+	return s->value;
+}
+
+size_t secret_len(const struct secret *s)
+{
+	return s->len;
+}
+
+void secret_fingerprint(const struct secret *s, char *out)
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	int i;
+
+	if (EVP_Digest(s->value, s->len, md, &mdlen, EVP_sha256(), NULL) != 1) {
+		memset(out, '?', SECRET_FPR_LEN);
+		out[SECRET_FPR_LEN] = '\0';
+		return;
+	}
+	for (i = 0; i < SECRET_FPR_LEN / 2; i++) {
+		out[2 * i] = hex[md[i] >> 4];
+		out[2 * i + 1] = hex[md[i] & 0xf];
+	}
+	out[SECRET_FPR_LEN] = '\0';
+	OPENSSL_cleanse(md, sizeof(md));
+}
+
+bool secret_equal(const struct secret *a, const struct secret *b)
+{
+	if (a == NULL || b == NULL || a->len != b->len)
+		return false;
+	return CRYPTO_memcmp(a->value, b->value, a->len) == 0;
+}
+
+int secret_refs(const struct secret *s)
+{
+	return atomic_load(&((struct secret *)s)->refs);
+}
+
+size_t secret_live_count(void)
+{
+	return atomic_load(&live_count);
+}

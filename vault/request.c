@@ -1,0 +1,159 @@
+/* request.c - configuring easy handles for Vault calls and reading status. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+#include <openssl/crypto.h>
+
+#include "err.h"
+#include "vault.h"
+
+#define VAULT_URL_MAX 2048
+
+static int add_header(struct curl_slist **l, const char *h)
+{
+	struct curl_slist *n = curl_slist_append(*l, h);
+
+	if (n == NULL)
+		return -ENOMEM;
+	*l = n;
+	return 0;
+}
+
+void vault_headers_free(struct curl_slist *headers)
+{
+	struct curl_slist *p;
+
+	for (p = headers; p != NULL; p = p->next)
+		OPENSSL_cleanse(p->data, strlen(p->data));
+	curl_slist_free_all(headers);
+}
+
+int vault_request_setup(CURL *h, const struct vault_conn *c, const char *method,
+			const char *path, const char *body,
+			const struct secret *token, struct curl_slist **ret_headers)
+{
+	struct curl_slist *hdrs = NULL;
+	char url[VAULT_URL_MAX];
+	char tokhdr[64 + 4096];
+	size_t alen;
+	int n, r;
+
+	alen = strlen(c->address);
+	while (alen > 0 && c->address[alen - 1] == '/')
+		alen--;
+	n = snprintf(url, sizeof(url), "%.*s/v1/%s", (int)alen, c->address, path);
+	if (n < 0 || (size_t)n >= sizeof(url))
+		return -EINVAL;
+
+	r = add_header(&hdrs, "X-Vault-Request: true");
+	if (r == 0 && c->namespace != NULL && c->namespace[0] != '\0') {
+		char ns[512];
+
+		n = snprintf(ns, sizeof(ns), "X-Vault-Namespace: %s", c->namespace);
+		r = (n < 0 || (size_t)n >= sizeof(ns)) ? -EINVAL : add_header(&hdrs, ns);
+	}
+	if (r == 0 && body != NULL)
+		r = add_header(&hdrs, "Content-Type: application/json");
+	if (r == 0 && token != NULL) {
+		n = snprintf(tokhdr, sizeof(tokhdr), "X-Vault-Token: %s",
+			     secret_value(token));
+		r = (n < 0 || (size_t)n >= sizeof(tokhdr)) ? -EINVAL
+							     : add_header(&hdrs, tokhdr);
+		OPENSSL_cleanse(tokhdr, sizeof(tokhdr));
+	}
+	/* Without this curl would add "Expect: 100-continue" to larger POSTs. */
+	if (r == 0)
+		r = add_header(&hdrs, "Expect:");
+	if (r < 0)
+		goto out;
+
+	if (curl_easy_setopt(h, CURLOPT_URL, url) != CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs) != CURLE_OK) {
+		r = -EINVAL;
+		goto out;
+	}
+	if (strcmp(method, "GET") == 0) {
+		curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
+	} else {
+		curl_easy_setopt(h, CURLOPT_POSTFIELDS, body != NULL ? body : "");
+		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE,
+				 (long)(body != NULL ? strlen(body) : 0));
+		if (strcmp(method, "POST") != 0)
+			curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+	}
+	/* Standby nodes answer 307 to the active node; keep the method. */
+	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
+	curl_easy_setopt(h, CURLOPT_MAXREDIRS, 3L);
+	curl_easy_setopt(h, CURLOPT_POSTREDIR, (long)CURL_REDIR_POST_ALL);
+	if (c->ca_file != NULL)
+		curl_easy_setopt(h, CURLOPT_CAINFO, c->ca_file);
+	if (c->ca_path != NULL)
+		curl_easy_setopt(h, CURLOPT_CAPATH, c->ca_path);
+	*ret_headers = hdrs;
+	hdrs = NULL; /* transferred */
+	r = 0;
+out:
+	vault_headers_free(hdrs);
+	return r;
+}
+
+/* Joins the "errors" array of a Vault answer into out. */
+static void vault_errors_text(const char *body, size_t len, char *out, size_t outlen)
+{
+	cJSON *root, *errs, *e;
+	size_t n = 0;
+
+	out[0] = '\0';
+	if (body == NULL || len == 0)
+		return;
+	root = cJSON_ParseWithLength(body, len);
+	errs = cJSON_GetObjectItemCaseSensitive(root, "errors");
+	cJSON_ArrayForEach(e, errs) {
+		int w;
+
+		if (!cJSON_IsString(e))
+			continue;
+		w = snprintf(out + n, outlen - n, "%s%s", n ? "; " : "",
+			     e->valuestring);
+		if (w < 0 || (size_t)w >= outlen - n)
+			break;
+		n += (size_t)w;
+	}
+	cJSON_Delete(root);
+}
+
+int vault_check_status(long status, const char *body, size_t len, char *errbuf,
+		       size_t errlen)
+{
+	char text[512];
+
+	if (status >= 200 && status < 300)
+		return 0;
+	vault_errors_text(body, len, text, sizeof(text));
+	if (text[0] == '\0')
+		snprintf(text, sizeof(text), "no error text");
+	snprintf(errbuf, errlen, "HTTP %ld: %s", status, text);
+	switch (status) {
+	case 400:
+		if (strstr(text, "invalid role or secret ID") != NULL ||
+		    strstr(text, "invalid secret id") != NULL ||
+		    strstr(text, "invalid role ID") != NULL ||
+		    strstr(text, "invalid role_id") != NULL)
+			return AOS_EAUTH;
+		return AOS_ESERVER;
+	case 401:
+	case 403:
+		return AOS_EDENIED;
+	case 404:
+		return AOS_ENOTFOUND;
+	case 412:
+	case 429:
+		return AOS_ESTANDBY;
+	case 503:
+		return AOS_ESEALED;
+	default:
+		return AOS_ESERVER;
+	}
+}
