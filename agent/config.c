@@ -57,7 +57,8 @@ static const char *type_name(const cJSON *v)
 	return "something else";
 }
 
-/* Reports keys of obj that are not in allowed (NULL-terminated). */
+/* Reports repeated keys of obj, and keys not in allowed (NULL-terminated;
+ * NULL allows any name). */
 static void check_keys(struct cctx *c, const cJSON *obj, const char *base,
 		       const char *const *allowed)
 {
@@ -66,8 +67,18 @@ static void check_keys(struct cctx *c, const cJSON *obj, const char *base,
 
 	cJSON_ArrayForEach(it, obj) {
 		const char *const *a;
+		const cJSON *prev;
 		bool ok = false;
 
+		for (prev = obj->child; prev != it; prev = prev->next) {
+			if (strcmp(prev->string, it->string) == 0) {
+				join(p, sizeof(p), base, it->string);
+				fail(c, p, "duplicate key (only one may be given)");
+			}
+		}
+
+		if (allowed == NULL)
+			continue; /* any name, but each once */
 		for (a = allowed; *a != NULL; a++)
 			ok |= strcmp(*a, it->string) == 0;
 		if (!ok) {
@@ -117,8 +128,10 @@ static long get_int(struct cctx *c, const cJSON *obj, const char *base,
 	if (v == NULL)
 		return def;
 	join(p, sizeof(p), base, key);
-	if (!cJSON_IsNumber(v) || v->valuedouble != (double)(long)v->valuedouble ||
-	    v->valuedouble < (double)min || v->valuedouble > (double)max) {
+	/* Range first: converting an out-of-range double to long is undefined. */
+	if (!cJSON_IsNumber(v) || v->valuedouble < (double)min ||
+	    v->valuedouble > (double)max ||
+	    v->valuedouble != (double)(long)v->valuedouble) {
 		char got[64];
 
 		if (cJSON_IsString(v))
@@ -168,27 +181,53 @@ static const cJSON *get_obj(struct cctx *c, const cJSON *obj, const char *base,
 	return v;
 }
 
+/* Past "127.x.y.z" (decimal octets) at h, or NULL. */
+static const char *skip_ipv4_loopback(const char *h)
+{
+	int i, n, v;
+
+	if (strncmp(h, "127", 3) != 0)
+		return NULL;
+	h += 3;
+	for (i = 0; i < 3; i++) {
+		if (*h++ != '.')
+			return NULL;
+		for (n = 0, v = 0; n < 3 && *h >= '0' && *h <= '9'; n++, h++)
+			v = v * 10 + (*h - '0');
+		if (n == 0 || v > 255)
+			return NULL;
+	}
+	return h;
+}
+
 bool config_url_allowed(const char *url)
 {
-	static const char *const loopback[] = { "127.", "localhost", "[::1]", NULL };
-	const char *host;
+	static const char *const names[] = { "localhost", "[::1]", NULL };
+	const char *host, *end = NULL;
 	const char *const *l;
+	int digits = 0;
 
 	if (strncasecmp(url, "https://", 8) == 0)
 		return url[8] != '\0' && url[8] != '/';
 	if (strncasecmp(url, "http://", 7) != 0)
 		return false;
 	host = url + 7;
-	for (l = loopback; *l != NULL; l++) {
-		size_t n = strlen(*l);
-
-		if (strncasecmp(host, *l, n) != 0)
-			continue;
-		if ((*l)[n - 1] == '.')
-			return true; /* 127.x.y.z */
-		return host[n] == '\0' || host[n] == ':' || host[n] == '/';
+	end = skip_ipv4_loopback(host);
+	for (l = names; end == NULL && *l != NULL; l++)
+		if (strncasecmp(host, *l, strlen(*l)) == 0)
+			end = host + strlen(*l);
+	if (end == NULL)
+		return false;
+	/* The host must end here: "127.0.0.1.evil.example" and userinfo such
+	 * as "127.0.0.1:1@evil.example" name another host.  An optional
+	 * numeric port, then the path or the end. */
+	if (*end == ':') {
+		for (end++; *end >= '0' && *end <= '9'; end++)
+			digits++;
+		if (digits == 0 || digits > 5)
+			return false;
 	}
-	return false;
+	return *end == '\0' || *end == '/';
 }
 
 static void check_url(struct cctx *c, const char *path, const char *url)
@@ -294,6 +333,7 @@ static void parse_registries(struct cctx *c, const cJSON *ro, struct config *cfg
 	const cJSON *it;
 	size_t n = (size_t)cJSON_GetArraySize(ro), i = 0;
 
+	check_keys(c, ro, "registries", NULL);
 	cfg->registries = calloc(n ? n : 1, sizeof(*cfg->registries));
 	cfg->secret_keys = calloc(n ? n : 1, sizeof(*cfg->secret_keys));
 	if (cfg->registries == NULL || cfg->secret_keys == NULL) {

@@ -41,6 +41,7 @@ int log_level_parse(const char *s, enum log_level *ret)
 	return -EINVAL;
 }
 
+__attribute__((format(printf, 3, 0)))
 static void log_vemit(enum log_level level, int err, const char *fmt, va_list ap)
 {
 	char line[2048];

@@ -628,8 +628,6 @@ static void start_step(struct vault_session *s, enum step step)
 					&s->hdrs);
 	if (r == 0) {
 		curl_easy_setopt(s->req->easy, CURLOPT_TIMEOUT, s->cfg->request_timeout_s);
-		if (strncmp(s->conn.address, "http://", 7) == 0)
-			curl_easy_setopt(s->req->easy, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
 		r = transport_start(s->req, on_done, s);
 	}
 	if (r < 0) {

@@ -57,7 +57,9 @@ static void check_done(struct transport *t)
 		if (m->msg != CURLMSG_DONE)
 			continue;
 		curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&req);
-		if (m->data.result == CURLE_WRITE_ERROR && req->body.len == req->body.limit)
+		/* write_cb marks an answer over the limit (the refused piece is
+		 * not appended, so body.len alone does not tell). */
+		if (m->data.result == CURLE_WRITE_ERROR && req->result == AOS_ETOOBIG)
 			result = AOS_ETOOBIG;
 		else if (m->data.result != CURLE_OK)
 			result = AOS_EHTTP;
@@ -207,9 +209,12 @@ static size_t write_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
 {
 	struct transport_req *req = userdata;
 	size_t n = size * nmemb;
+	int r = buf_append(&req->body, ptr, n);
 
-	if (buf_append(&req->body, ptr, n) < 0)
+	if (r < 0) {
+		req->result = r;
 		return 0; /* aborts the transfer: CURLE_WRITE_ERROR */
+	}
 	return n;
 }
 
@@ -257,6 +262,7 @@ int transport_start(struct transport_req *req, transport_cb cb, void *data)
 	buf_reset(&req->body);
 	req->error[0] = '\0';
 	req->status = 0;
+	req->result = 0;
 	req->cb = cb;
 	req->data = data;
 	if (curl_multi_add_handle(t->multi, req->easy) != CURLM_OK)

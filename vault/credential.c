@@ -69,7 +69,7 @@ int vault_read_credential(const char *name, const char *creds_dir,
 	r = read_bounded(path, data, sizeof(data), &len);
 	if (r < 0) {
 		snprintf(errbuf, errlen, "cannot read credential file %s: %s", path,
-			 aos_strerror(r == AOS_ETOOBIG ? r : r));
+			 aos_strerror(r));
 		goto out;
 	}
 	while (len > 0 && (data[len - 1] == '\n' || data[len - 1] == '\r' ||
@@ -80,10 +80,13 @@ int vault_read_credential(const char *name, const char *creds_dir,
 		r = AOS_EPARSE;
 		goto out;
 	}
-	if (memchr(data, '\0', len) != NULL) {
-		snprintf(errbuf, errlen, "credential file %s holds a NUL byte", path);
-		r = AOS_EPARSE;
-		goto out;
+	for (size_t i = 0; i < len; i++) {
+		if ((unsigned char)data[i] < 0x20 || data[i] == 0x7f) {
+			snprintf(errbuf, errlen, "credential file %s holds a control "
+				 "character (a credential is one line)", path);
+			r = AOS_EPARSE;
+			goto out;
+		}
 	}
 	r = secret_new(data, len, ret);
 	if (r < 0)

@@ -35,6 +35,7 @@ int vault_request_setup(CURL *h, const struct vault_conn *c, const char *method,
 			const struct secret *token, struct curl_slist **ret_headers)
 {
 	struct curl_slist *hdrs = NULL;
+	const char *custom = NULL;
 	char url[VAULT_URL_MAX];
 	char tokhdr[64 + 4096];
 	size_t alen;
@@ -80,9 +81,11 @@ int vault_request_setup(CURL *h, const struct vault_conn *c, const char *method,
 		curl_easy_setopt(h, CURLOPT_POSTFIELDS, body != NULL ? body : "");
 		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE,
 				 (long)(body != NULL ? strlen(body) : 0));
-		if (strcmp(method, "POST") != 0)
-			curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
 	}
+	/* Set or clear: a reused handle must not keep an earlier method. */
+	if (strcmp(method, "GET") != 0 && strcmp(method, "POST") != 0)
+		custom = method;
+	curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, custom);
 	/* Standby nodes answer 307 to the active node; keep the method. */
 	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
 	curl_easy_setopt(h, CURLOPT_MAXREDIRS, 3L);

@@ -95,7 +95,7 @@ int store_update(struct secret_store *st, int64_t version, const char *created_t
 			continue;
 		ch.key = e->key;
 		ch.old_version = e->value != NULL ? e->version : 0;
-		memcpy(ch.old_fpr, e->value != NULL ? e->fingerprint : "-", 
+		memcpy(ch.old_fpr, e->value != NULL ? e->fingerprint : "-",
 		       e->value != NULL ? sizeof(ch.old_fpr) : 2);
 		secret_unref(e->value);
 		e->value = secret_ref(values[i]);

@@ -1,0 +1,2 @@
+aos_unit_test(test_config unit/test_config.c aos_agent)
+aos_unit_test(test_transport unit/test_transport.c aos_agent)
