@@ -1,0 +1,290 @@
+/* answer_index.c - reading the documents that settle "already exists":
+ * PyPI's JSON API and simple index pages, npm packuments. */
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <cjson/cJSON.h>
+
+#include "answer.h"
+#include "err.h"
+#include "pub_err.h"
+#include "pub_util.h"
+
+static bool is_hex64(const char *s, size_t n)
+{
+	size_t i;
+
+	if (n != 64)
+		return false;
+	for (i = 0; i < n; i++) {
+		if (!isxdigit((unsigned char)s[i]))
+			return false;
+	}
+	return true;
+}
+
+static void copy_lower(char *out, const char *s, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		out[i] = (char)tolower((unsigned char)s[i]);
+	out[n] = '\0';
+}
+
+/* Looks for filename in a JSON array of file objects. */
+static int json_files(const cJSON *files, const char *name_key, const char *hash_key,
+		      const char *filename, char *ret)
+{
+	const cJSON *f, *name, *hashes, *sha;
+
+	cJSON_ArrayForEach(f, files)
+	{
+		name = cJSON_GetObjectItemCaseSensitive(f, name_key);
+		if (!cJSON_IsString(name) || strcmp(name->valuestring, filename) != 0)
+			continue;
+		hashes = cJSON_GetObjectItemCaseSensitive(f, hash_key);
+		sha = cJSON_GetObjectItemCaseSensitive(hashes, "sha256");
+		if (!cJSON_IsString(sha) ||
+		    !is_hex64(sha->valuestring, strlen(sha->valuestring)))
+			return PUB_ENODIGEST;
+		copy_lower(ret, sha->valuestring, 64);
+		return 0;
+	}
+	return AOS_ENOTFOUND;
+}
+
+static int from_json(const char *body, size_t len, const char *filename, char *ret)
+{
+	cJSON *root = cJSON_ParseWithLength(body, len);
+	const cJSON *files;
+	int r = AOS_EPARSE;
+
+	if (!cJSON_IsObject(root))
+		goto out;
+	if (cJSON_IsArray(files = cJSON_GetObjectItemCaseSensitive(root, "urls")))
+		r = json_files(files, "filename", "digests", filename, ret);
+	else if (cJSON_IsArray(files = cJSON_GetObjectItemCaseSensitive(root, "files")))
+		r = json_files(files, "filename", "hashes", filename, ret);
+out:
+	cJSON_Delete(root);
+	return r;
+}
+
+/* Decodes %XX escapes of s[0..n) into out (outlen bytes); false if too long. */
+static bool url_decode(const char *s, size_t n, char *out, size_t outlen)
+{
+	size_t i, o = 0;
+	unsigned int c;
+
+	for (i = 0; i < n; i++) {
+		if (o + 1 >= outlen)
+			return false;
+		if (s[i] == '%' && i + 2 < n && isxdigit((unsigned char)s[i + 1]) &&
+		    isxdigit((unsigned char)s[i + 2]) &&
+		    sscanf(s + i + 1, "%2x", &c) == 1) {
+			out[o++] = (char)c;
+			i += 2;
+		} else {
+			out[o++] = s[i];
+		}
+	}
+	out[o] = '\0';
+	return true;
+}
+
+/* Scans a PEP 503 page's anchors for one whose text or href file name is
+ * filename, and reads "#sha256=..." from its href. */
+static int from_html(const char *body, size_t len, const char *filename, char *ret)
+{
+	const char *p = body, *end = body + len, *a, *href, *q, *gt, *close, *frag, *base;
+	char name[512];
+	size_t hlen, flen = strlen(filename), tlen;
+	bool seen_anchor = false;
+
+	while ((a = pub__memcasemem(p, (size_t)(end - p), "<a")) != NULL) {
+		p = a + 2;
+		gt = memchr(p, '>', (size_t)(end - p));
+		if (gt == NULL)
+			break;
+		seen_anchor = true;
+		href = pub__memcasemem(p, (size_t)(gt - p), "href=");
+		if (href == NULL || href + 6 > gt || (href[5] != '"' && href[5] != '\''))
+			continue;
+		q = memchr(href + 6, href[5], (size_t)(gt - href - 6));
+		if (q == NULL)
+			continue;
+		href += 6;
+		hlen = (size_t)(q - href);
+		close = pub__memcasemem(gt, (size_t)(end - gt), "</a>");
+		tlen = close != NULL ? (size_t)(close - gt - 1) : 0;
+		/* The anchor text, trimmed, or the href's last path segment. */
+		const char *t = gt + 1;
+		while (tlen > 0 && isspace((unsigned char)*t)) {
+			t++;
+			tlen--;
+		}
+		while (tlen > 0 && isspace((unsigned char)t[tlen - 1]))
+			tlen--;
+		frag = memchr(href, '#', hlen);
+		base = href;
+		for (q = href; q < (frag != NULL ? frag : href + hlen) && *q != '?';
+		     q++) {
+			if (*q == '/')
+				base = q + 1;
+		}
+		if (!(tlen == flen && memcmp(t, filename, flen) == 0) &&
+		    !(url_decode(base, (size_t)(q - base), name, sizeof(name)) &&
+		      strcmp(name, filename) == 0))
+			continue;
+		if (frag == NULL || href + hlen - frag < 8 ||
+		    strncmp(frag, "#sha256=", 8) != 0 ||
+		    !is_hex64(frag + 8, (size_t)(href + hlen - frag - 8)))
+			return PUB_ENODIGEST;
+		copy_lower(ret, frag + 8, 64);
+		return 0;
+	}
+	return seen_anchor || pub__memcasemem(body, len, "<html") != NULL ? AOS_ENOTFOUND
+									  : AOS_EPARSE;
+}
+
+int answer_pypi_file_sha256(const char *body, size_t len, const char *filename,
+			    char ret_sha256[65])
+{
+	size_t i = 0;
+
+	if (body == NULL)
+		return AOS_EPARSE;
+	while (i < len && isspace((unsigned char)body[i]))
+		i++;
+	if (i < len && body[i] == '{')
+		return from_json(body + i, len - i, filename, ret_sha256);
+	return from_html(body, len, filename, ret_sha256);
+}
+
+static void copy_string(char *out, size_t outlen, const cJSON *item)
+{
+	size_t n;
+
+	out[0] = '\0';
+	if (!cJSON_IsString(item))
+		return;
+	n = strlen(item->valuestring);
+	if (n >= outlen)
+		return; /* over its bound: treated as absent */
+	memcpy(out, item->valuestring, n + 1);
+}
+
+int answer_npm_packument(const char *body, size_t len, const char *version,
+			 struct answer_packument *ret)
+{
+	const cJSON *tags, *versions, *v, *dist;
+	cJSON *root;
+
+	memset(ret, 0, sizeof(*ret));
+	if (body == NULL)
+		return AOS_EPARSE;
+	root = cJSON_ParseWithLength(body, len);
+	if (!cJSON_IsObject(root)) {
+		cJSON_Delete(root);
+		return AOS_EPARSE;
+	}
+	tags = cJSON_GetObjectItemCaseSensitive(root, "dist-tags");
+	copy_string(ret->latest, sizeof(ret->latest),
+		    cJSON_GetObjectItemCaseSensitive(tags, "latest"));
+	ret->has_latest = ret->latest[0] != '\0';
+	versions = cJSON_GetObjectItemCaseSensitive(root, "versions");
+	v = version != NULL ? cJSON_GetObjectItemCaseSensitive(versions, version) : NULL;
+	if (cJSON_IsObject(v)) {
+		ret->has_version = true;
+		dist = cJSON_GetObjectItemCaseSensitive(v, "dist");
+		copy_string(ret->integrity, sizeof(ret->integrity),
+			    cJSON_GetObjectItemCaseSensitive(dist, "integrity"));
+		copy_string(ret->shasum, sizeof(ret->shasum),
+			    cJSON_GetObjectItemCaseSensitive(dist, "shasum"));
+	}
+	cJSON_Delete(root);
+	return 0;
+}
+
+enum answer_kind answer_pypi_identity(const char *filename, const char *ours,
+				      const char *theirs, char *msg, size_t msglen)
+{
+	char q[PUB_QUOTE_MAX], qt[PUB_QUOTE_MAX];
+
+	pub__quote(filename, strlen(filename), q, sizeof(q));
+	if (strlen(ours) == 64 && strcasecmp(ours, theirs) == 0) {
+		pub__errf(msg, msglen, "%s is already published with the same sha256 %s",
+			  q, ours);
+		return ANSWER_OK;
+	}
+	pub__errf(
+	    msg, msglen,
+	    "%s is already published with different content: registry sha256 %s, ours %s",
+	    q, pub__quote(theirs, strlen(theirs), qt, sizeof(qt)), ours);
+	return ANSWER_CONFLICT;
+}
+
+/* True if the space-separated SRI list has an entry equal to sri. */
+static bool sri_listed(const char *list, const char *sri)
+{
+	size_t n = strlen(sri);
+	const char *p = list;
+
+	while (*p != '\0') {
+		size_t k = strcspn(p, " \t\n");
+
+		if (k >= n && strncmp(p, sri, n) == 0 && (k == n || p[n] == '?'))
+			return true;
+		p += k;
+		p += strspn(p, " \t\n");
+	}
+	return false;
+}
+
+enum answer_kind answer_npm_identity(const char *spec, const char *our_sri,
+				     const char *our_sha1,
+				     const struct answer_packument *p, char *msg,
+				     size_t msglen)
+{
+	char q[PUB_QUOTE_MAX], qt[PUB_QUOTE_MAX];
+
+	pub__quote(spec, strlen(spec), q, sizeof(q));
+	if (!p->has_version) {
+		pub__errf(msg, msglen,
+			  "%s: the registry says it exists but its packument lacks it",
+			  q);
+		return ANSWER_CONFLICT;
+	}
+	if (p->integrity[0] != '\0' && strstr(p->integrity, "sha512-") != NULL) {
+		if (sri_listed(p->integrity, our_sri)) {
+			pub__errf(msg, msglen,
+				  "%s is already published with the same integrity", q);
+			return ANSWER_OK;
+		}
+		pub__errf(msg, msglen,
+			  "%s is already published with different content: registry %s, "
+			  "ours %s",
+			  q,
+			  pub__quote(p->integrity, strlen(p->integrity), qt, sizeof(qt)),
+			  our_sri);
+		return ANSWER_CONFLICT;
+	}
+	if (p->shasum[0] != '\0' && strcasecmp(p->shasum, our_sha1) == 0) {
+		pub__errf(msg, msglen, "%s is already published with the same shasum", q);
+		return ANSWER_OK;
+	}
+	pub__errf(
+	    msg, msglen,
+	    "%s is already published with different content: registry shasum %s, ours %s",
+	    q,
+	    p->shasum[0] != '\0'
+		? pub__quote(p->shasum, strlen(p->shasum), qt, sizeof(qt))
+		: "(none)",
+	    our_sha1);
+	return ANSWER_CONFLICT;
+}

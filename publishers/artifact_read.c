@@ -1,0 +1,383 @@
+/* artifact_read.c - one front-to-back pass over an archive with libarchive.
+ *
+ * libarchive reads through our callback only (no seek or skip callback), so
+ * every byte of the file passes through the digests exactly once and in
+ * order; whatever the format reader leaves (a zip's central directory, tar
+ * padding) is drained afterwards.  Zip files are read with the streamable
+ * reader, which does not see the central directory: the end of central
+ * directory record is looked for in the file's last bytes instead, which
+ * catches a zip cut short between members.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <archive.h>
+#include <archive_entry.h>
+
+#include "artifact_internal.h"
+#include "err.h"
+#include "pub_err.h"
+#include "pub_util.h"
+
+#define READ_BLOCK (64 * 1024)
+#define ZIP_EOCD_LEN 22
+#define ZIP_TAIL (ZIP_EOCD_LEN + 65535) /* the record plus its longest comment */
+
+struct walk {
+	int fd;
+	struct artifact_digests *dg;
+	uint64_t nread;
+	bool eof;
+	int err; /* -errno of a failed read */
+	bool zip;
+	size_t taillen;
+	unsigned char tail[ZIP_TAIL];
+	unsigned char block[READ_BLOCK];
+};
+
+static ssize_t fill(struct walk *w)
+{
+	ssize_t n;
+
+	do {
+		n = read(w->fd, w->block, sizeof(w->block));
+	} while (n < 0 && errno == EINTR);
+	if (n < 0) {
+		w->err = -errno;
+		return -1;
+	}
+	if (n == 0) {
+		w->eof = true;
+		return 0;
+	}
+	w->nread += (uint64_t)n;
+	if (artifact__digests_update(w->dg, w->block, (size_t)n) < 0) {
+		w->err = -EIO;
+		return -1;
+	}
+	if (w->zip) {
+		size_t k = (size_t)n;
+
+		if (k >= ZIP_TAIL) {
+			memcpy(w->tail, w->block + k - ZIP_TAIL, ZIP_TAIL);
+			w->taillen = ZIP_TAIL;
+		} else {
+			if (w->taillen + k > ZIP_TAIL) {
+				size_t drop = w->taillen + k - ZIP_TAIL;
+
+				memmove(w->tail, w->tail + drop, w->taillen - drop);
+				w->taillen -= drop;
+			}
+			memcpy(w->tail + w->taillen, w->block, k);
+			w->taillen += k;
+		}
+	}
+	return n;
+}
+
+static la_ssize_t read_cb(struct archive *a, void *data, const void **buf)
+{
+	struct walk *w = data;
+	ssize_t n = fill(w);
+
+	*buf = w->block;
+	if (n < 0) {
+		archive_set_error(a, -w->err, "read failed");
+		return ARCHIVE_FATAL;
+	}
+	return n;
+}
+
+/* True if the tail holds a zip end of central directory record that ends
+ * the file (its comment length accounting for the remaining bytes). */
+static bool zip_has_eocd(const struct walk *w)
+{
+	size_t pos, clen;
+
+	if (w->taillen < ZIP_EOCD_LEN)
+		return false;
+	for (pos = w->taillen - ZIP_EOCD_LEN + 1; pos-- > 0;) {
+		if (memcmp(w->tail + pos, "PK\x05\x06", 4) != 0)
+			continue;
+		clen = (size_t)w->tail[pos + 20] | (size_t)w->tail[pos + 21] << 8;
+		if (pos + ZIP_EOCD_LEN + clen == w->taillen)
+			return true;
+	}
+	return false;
+}
+
+bool artifact__path_escapes(const char *path)
+{
+	const char *p = path, *e;
+
+	if (path[0] == '/' || path[0] == '\\')
+		return true;
+	if (((path[0] >= 'A' && path[0] <= 'Z') || (path[0] >= 'a' && path[0] <= 'z')) &&
+	    path[1] == ':')
+		return true; /* a drive letter */
+	for (;;) {
+		e = p + strcspn(p, "/\\");
+		if (e - p == 2 && p[0] == '.' && p[1] == '.')
+			return true;
+		if (*e == '\0')
+			return false;
+		p = e + 1;
+	}
+}
+
+/* Strips "./" prefixes that some tar writers add. */
+static const char *member_name(const char *path)
+{
+	while (path[0] == '.' && path[1] == '/')
+		path += 2;
+	return path;
+}
+
+/* True if member is the metadata file of kind. */
+static bool is_metadata(enum artifact_kind kind, const char *member)
+{
+	const char *slash = strchr(member, '/');
+
+	if (slash == NULL || strchr(slash + 1, '/') != NULL || slash == member)
+		return false;
+	switch (kind) {
+	case ARTIFACT_WHEEL:
+		return strcmp(slash + 1, "METADATA") == 0 && slash - member > 10 &&
+		       memcmp(slash - 10, ".dist-info", 10) == 0;
+	case ARTIFACT_SDIST: return strcmp(slash + 1, "PKG-INFO") == 0;
+	case ARTIFACT_NPM: return strcmp(member, "package/package.json") == 0;
+	}
+	return false;
+}
+
+static const char *metadata_pattern(enum artifact_kind kind)
+{
+	switch (kind) {
+	case ARTIFACT_WHEEL: return "*.dist-info/METADATA";
+	case ARTIFACT_SDIST: return "<top>/PKG-INFO";
+	case ARTIFACT_NPM: return "package/package.json";
+	}
+	return "?";
+}
+
+/* Reads the current member's data into f, at most limit bytes. */
+static int read_member(struct archive *a, struct archive_entry *e, size_t limit,
+		       struct artifact__found *f, const char *what, const char *qm,
+		       char *errbuf, size_t errlen)
+{
+	size_t cap = 0;
+	la_ssize_t n;
+	char *p;
+
+	if (archive_entry_size_is_set(e) && archive_entry_size(e) > (la_int64_t)limit)
+		goto toobig;
+	for (;;) {
+		if (cap - f->len < 16384) {
+			if (cap > limit)
+				goto toobig;
+			cap = cap ? cap * 2 : 16384;
+			p = realloc(f->data, cap + 1);
+			if (p == NULL)
+				return -ENOMEM;
+			f->data = p;
+		}
+		n = archive_read_data(a, f->data + f->len, cap - f->len);
+		if (n < 0)
+			return 1; /* libarchive's error, classified by the caller */
+		if (n == 0)
+			break;
+		f->len += (size_t)n;
+		if (f->len > limit)
+			goto toobig;
+	}
+	f->data[f->len] = '\0';
+	return 0;
+toobig:
+	pub__errf(errbuf, errlen, "%s: %s is larger than %zu bytes", what, qm, limit);
+	return PUB_EOVERSIZE;
+}
+
+/* Classifies a libarchive failure and fills errbuf. */
+static int archive_failure(struct archive *a, const struct walk *w, uint64_t members,
+			   const char *what, const char *fmt, char *errbuf, size_t errlen)
+{
+	const char *msg = archive_error_string(a);
+	char q[PUB_QUOTE_MAX];
+
+	if (w->err < 0) {
+		pub__errf(errbuf, errlen, "%s: read failed: %s", what, strerror(-w->err));
+		return w->err;
+	}
+	if (msg == NULL)
+		msg = w->eof ? "unexpected end of file" : "unknown error";
+	pub__quote(msg, strlen(msg), q, sizeof(q));
+	if (members == 0 && (w->nread == 0 || strstr(msg, "Unrecognized") != NULL ||
+			     archive_errno(a) == EILSEQ)) {
+		pub__errf(errbuf, errlen, "%s: not a %s archive (%s)", what, fmt, q);
+		return PUB_ENOTARCHIVE;
+	}
+	if (w->eof) {
+		pub__errf(errbuf, errlen, "%s: archive truncated (%s)", what, q);
+		return PUB_ETRUNCATED;
+	}
+	pub__errf(errbuf, errlen, "%s: archive corrupt (%s)", what, q);
+	return PUB_ECORRUPT;
+}
+
+int artifact__walk(const char *what, int fd, enum artifact_kind kind, bool zip,
+		   const struct artifact_options *opts, struct artifact_digests *dg,
+		   struct artifact__found *found, uint64_t *ret_bytes, char *errbuf,
+		   size_t errlen)
+{
+	const char *fmt = zip			 ? "zip"
+			  : kind == ARTIFACT_NPM ? "gzip'ed tar (.tgz)"
+						 : "gzip'ed tar";
+	struct archive *a = NULL;
+	struct archive_entry *e;
+	struct walk *w;
+	uint64_t members = 0;
+	char qm[PUB_QUOTE_MAX], q2[PUB_QUOTE_MAX];
+	const char *name, *link;
+	int r, ar;
+
+	memset(found, 0, sizeof(*found));
+	w = calloc(1, sizeof(*w));
+	a = archive_read_new();
+	if (w == NULL || a == NULL) {
+		r = -ENOMEM;
+		goto out;
+	}
+	w->fd = fd;
+	w->dg = dg;
+	w->zip = zip;
+	if (zip) {
+		archive_read_support_format_zip_streamable(a);
+	} else {
+		archive_read_support_filter_gzip(a);
+		archive_read_support_format_tar(a);
+	}
+	if (archive_read_open(a, w, NULL, read_cb, NULL) != ARCHIVE_OK) {
+		r = archive_failure(a, w, 0, what, fmt, errbuf, errlen);
+		goto out;
+	}
+	for (;;) {
+		ar = archive_read_next_header(a, &e);
+		if (ar == ARCHIVE_EOF)
+			break;
+		if (ar < ARCHIVE_WARN) {
+			r = archive_failure(a, w, members, what, fmt, errbuf, errlen);
+			goto out;
+		}
+		if (++members > opts->max_members) {
+			pub__errf(errbuf, errlen, "%s: more than %llu members", what,
+				  (unsigned long long)opts->max_members);
+			r = PUB_EOVERSIZE;
+			goto out;
+		}
+		name = archive_entry_pathname_utf8(e);
+		if (name == NULL)
+			name = archive_entry_pathname(e);
+		if (name == NULL || name[0] == '\0') {
+			pub__errf(errbuf, errlen, "%s: member %llu has no usable name",
+				  what, (unsigned long long)members);
+			r = PUB_ECORRUPT;
+			goto out;
+		}
+		pub__quote(name, strlen(name), qm, sizeof(qm));
+		if (artifact__path_escapes(name)) {
+			pub__errf(errbuf, errlen,
+				  "%s: member path %s escapes the archive", what, qm);
+			r = PUB_EPATH;
+			goto out;
+		}
+		link = archive_entry_symlink(e);
+		if (link == NULL)
+			link = archive_entry_hardlink(e);
+		if (link != NULL && artifact__path_escapes(link)) {
+			pub__errf(errbuf, errlen,
+				  "%s: member %s links to %s, outside the archive", what,
+				  qm, pub__quote(link, strlen(link), q2, sizeof(q2)));
+			r = PUB_EPATH;
+			goto out;
+		}
+		name = member_name(name);
+		if (is_metadata(kind, name)) {
+			if (found->member != NULL) {
+				pub__errf(errbuf, errlen,
+					  "%s: two metadata files, %s and %s", what,
+					  pub__quote(found->member, strlen(found->member),
+						     q2, sizeof(q2)),
+					  qm);
+				r = PUB_EDUPMETA;
+				goto out;
+			}
+			if (archive_entry_filetype(e) != AE_IFREG || link != NULL) {
+				pub__errf(errbuf, errlen,
+					  "%s: metadata member %s is not a regular file",
+					  what, qm);
+				r = PUB_EMETADATA;
+				goto out;
+			}
+			found->member = strdup(name);
+			if (found->member == NULL) {
+				r = -ENOMEM;
+				goto out;
+			}
+			r = read_member(a, e, opts->max_metadata, found, what, qm, errbuf,
+					errlen);
+			if (r > 0) {
+				r = archive_failure(a, w, members, what, fmt, errbuf,
+						    errlen);
+				goto out;
+			}
+			if (r < 0)
+				goto out;
+		} else if (archive_read_data_skip(a) < ARCHIVE_WARN) {
+			r = archive_failure(a, w, members, what, fmt, errbuf, errlen);
+			goto out;
+		}
+		if ((uint64_t)archive_filter_bytes(a, 0) > opts->max_unpacked) {
+			pub__errf(errbuf, errlen, "%s: unpacks to more than %llu bytes",
+				  what, (unsigned long long)opts->max_unpacked);
+			r = PUB_EOVERSIZE;
+			goto out;
+		}
+	}
+	/* Drain what the format reader left so the digests cover the file. */
+	while (!w->eof) {
+		if (fill(w) < 0) {
+			pub__errf(errbuf, errlen, "%s: read failed: %s", what,
+				  strerror(-w->err));
+			r = w->err;
+			goto out;
+		}
+	}
+	if (zip && !zip_has_eocd(w)) {
+		pub__errf(
+		    errbuf, errlen,
+		    "%s: archive truncated (no zip end of central directory record)",
+		    what);
+		r = PUB_ETRUNCATED;
+		goto out;
+	}
+	if (found->member == NULL) {
+		pub__errf(errbuf, errlen, "%s: no metadata file (%s) in the archive",
+			  what, metadata_pattern(kind));
+		r = PUB_ENOMETA;
+		goto out;
+	}
+	*ret_bytes = w->nread;
+	r = 0;
+out:
+	if (r < 0) {
+		free(found->member);
+		free(found->data);
+		memset(found, 0, sizeof(*found));
+	}
+	if (a != NULL)
+		archive_read_free(a);
+	free(w);
+	return r;
+}

@@ -1,0 +1,284 @@
+/* npm_body.c - the streamed npm publish document.
+ *
+ * The document is prefix + base64(tarball) + suffix.  The prefix is the
+ * whole publish JSON up to the opening quote of _attachments[...].data; the
+ * tarball is read in 48 KiB chunks (a multiple of 3, so EVP_EncodeBlock's
+ * output of every chunk but the last has no padding and the pieces join into
+ * one base64 string; EVP_EncodeUpdate would insert newlines); the suffix
+ * closes the strings and objects.  Its length is therefore known before the
+ * first byte is sent: prefix + 4 * ceil(size / 3) + suffix.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+#include <openssl/evp.h>
+
+#include "artifact.h"
+#include "filesrc.h"
+#include "npm.h"
+#include "pub_err.h"
+#include "pub_util.h"
+
+#define RAW_CHUNK (3 * 16384)
+#define ENC_CHUNK (4 * 16384)
+
+static const char suffix[] = "\"}}}";
+
+enum state { ST_PREFIX, ST_DATA, ST_SUFFIX, ST_DONE };
+
+struct npm_body {
+	char *prefix;
+	size_t prefix_len;
+	struct filesrc *src;
+	uint64_t length, produced;
+	enum state state;
+	size_t off; /* within the prefix or the suffix */
+	size_t enc_len, enc_off;
+	char error[256];
+	unsigned char raw[RAW_CHUNK];
+	unsigned char enc[ENC_CHUNK + 1];
+};
+
+/* Removes every member named key (cJSON keeps duplicates). */
+static void delete_all(cJSON *obj, const char *key)
+{
+	while (cJSON_GetObjectItemCaseSensitive(obj, key) != NULL)
+		cJSON_DeleteItemFromObjectCaseSensitive(obj, key);
+}
+
+/* Builds the JSON prefix.  Returns 0, -EINVAL, PUB_EJSON or -ENOMEM. */
+static int build_prefix(struct npm_body *b, const struct artifact *a,
+			const struct npm_publish_opts *o, char *errbuf, size_t errlen)
+{
+	cJSON *root = NULL, *manifest, *dist = NULL, *item;
+	const char *text = a->package_json, *tag = o->tag != NULL ? o->tag : "latest";
+	size_t len = a->package_json_len, n;
+	char *json = NULL, *id = NULL, *tarball = NULL, *key = NULL, *attachment = NULL;
+	cJSON *keystr = NULL;
+	int r = -ENOMEM;
+
+	if (len >= 3 && memcmp(text, "\xef\xbb\xbf", 3) == 0) {
+		text += 3;
+		len -= 3;
+	}
+	manifest = cJSON_ParseWithLength(text, len);
+	if (!cJSON_IsObject(manifest)) {
+		pub__errf(errbuf, errlen, "%s: package.json does not parse", a->filename);
+		cJSON_Delete(manifest);
+		return PUB_EJSON;
+	}
+	if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(manifest, "private"))) {
+		pub__errf(errbuf, errlen, "%s: package.json has \"private\": true",
+			  a->filename);
+		r = -EINVAL;
+		goto out;
+	}
+	n = strlen(a->name) + strlen(a->version) + 2;
+	id = malloc(n);
+	tarball = npm_tarball_url(o->registry, a->name, a->version);
+	if (id == NULL || tarball == NULL)
+		goto out;
+	snprintf(id, n, "%s@%s", a->name, a->version);
+	delete_all(manifest, "_id");
+	delete_all(manifest, "dist");
+	dist = cJSON_CreateObject();
+	if (dist == NULL || cJSON_AddStringToObject(manifest, "_id", id) == NULL ||
+	    cJSON_AddStringToObject(dist, "integrity", a->sha512_sri) == NULL ||
+	    cJSON_AddStringToObject(dist, "shasum", a->sha1) == NULL ||
+	    cJSON_AddStringToObject(dist, "tarball", tarball) == NULL ||
+	    !cJSON_AddItemToObject(manifest, "dist", dist))
+		goto out;
+	dist = NULL; /* transferred */
+	root = cJSON_CreateObject();
+	if (root == NULL || cJSON_AddStringToObject(root, "_id", a->name) == NULL ||
+	    cJSON_AddStringToObject(root, "name", a->name) == NULL)
+		goto out;
+	item = cJSON_GetObjectItemCaseSensitive(manifest, "description");
+	if (cJSON_IsString(item) &&
+	    cJSON_AddStringToObject(root, "description", item->valuestring) == NULL)
+		goto out;
+	item = cJSON_AddObjectToObject(root, "dist-tags");
+	if (item == NULL || cJSON_AddStringToObject(item, tag, a->version) == NULL)
+		goto out;
+	item = cJSON_AddObjectToObject(root, "versions");
+	if (item == NULL || !cJSON_AddItemToObject(item, a->version, manifest))
+		goto out;
+	manifest = NULL; /* transferred */
+	if ((o->access != NULL ? cJSON_AddStringToObject(root, "access", o->access)
+			       : cJSON_AddNullToObject(root, "access")) == NULL)
+		goto out;
+	json = cJSON_PrintUnformatted(root);
+	n = strlen(a->name) + strlen(a->version) + 6;
+	attachment = malloc(n);
+	if (json == NULL || attachment == NULL)
+		goto out;
+	snprintf(attachment, n, "%s-%s.tgz", a->name, a->version);
+	keystr = cJSON_CreateString(attachment);
+	key = keystr != NULL ? cJSON_PrintUnformatted(keystr) : NULL;
+	if (key == NULL)
+		goto out;
+	n = strlen(json) + strlen(key) + 128;
+	b->prefix = malloc(n);
+	if (b->prefix == NULL)
+		goto out;
+	json[strlen(json) - 1] = '\0'; /* drop the closing brace */
+	b->prefix_len =
+	    (size_t)snprintf(b->prefix, n,
+			     "%s,\"_attachments\":{%s:{\"content_type\":"
+			     "\"application/octet-stream\",\"length\":%llu,\"data\":\"",
+			     json, key, (unsigned long long)a->size);
+	r = 0;
+out:
+	if (r == -ENOMEM)
+		pub__errf(errbuf, errlen, "%s: out of memory", a->filename);
+	cJSON_Delete(manifest);
+	cJSON_Delete(dist);
+	cJSON_Delete(root);
+	cJSON_Delete(keystr);
+	cJSON_free(json);
+	cJSON_free(key);
+	free(attachment);
+	free(id);
+	free(tarball);
+	return r;
+}
+
+int npm_body_new(const struct artifact *a, const struct npm_publish_opts *o,
+		 struct npm_body **ret, char *errbuf, size_t errlen)
+{
+	struct npm_body *b;
+	int r;
+
+	if (a->kind != ARTIFACT_NPM || a->package_json == NULL) {
+		pub__errf(errbuf, errlen, "%s: not an npm tarball", a->filename);
+		return -EINVAL;
+	}
+	if (o->access != NULL && strcmp(o->access, "public") != 0 &&
+	    strcmp(o->access, "restricted") != 0) {
+		pub__errf(errbuf, errlen,
+			  "npm access must be \"public\" or \"restricted\"");
+		return -EINVAL;
+	}
+	if (o->access != NULL && strcmp(o->access, "restricted") == 0 &&
+	    a->name[0] != '@') {
+		pub__errf(errbuf, errlen,
+			  "%s: cannot restrict access to unscoped package %s",
+			  a->filename, a->name);
+		return -EINVAL;
+	}
+	b = calloc(1, sizeof(*b));
+	if (b == NULL)
+		return -ENOMEM;
+	r = build_prefix(b, a, o, errbuf, errlen);
+	if (r < 0)
+		goto fail;
+	r = filesrc_open(a, &b->src, errbuf, errlen);
+	if (r < 0)
+		goto fail;
+	b->length = b->prefix_len + 4 * ((a->size + 2) / 3) + (sizeof(suffix) - 1);
+	*ret = b;
+	return 0;
+fail:
+	npm_body_free(b);
+	return r;
+}
+
+uint64_t npm_body_length(const struct npm_body *b)
+{
+	return b->length;
+}
+
+uint64_t npm_body_produced(const struct npm_body *b)
+{
+	return b->produced;
+}
+
+const char *npm_body_error(const struct npm_body *b)
+{
+	return b->error;
+}
+
+/* Copies from src[*off..len) into dst; returns the count. */
+static size_t copy_from(char *dst, size_t room, const void *src, size_t len, size_t *off)
+{
+	size_t k = len - *off < room ? len - *off : room;
+
+	memcpy(dst, (const char *)src + *off, k);
+	*off += k;
+	return k;
+}
+
+size_t npm_body_read(char *buf, size_t size, size_t nitems, void *userdata)
+{
+	struct npm_body *b = userdata;
+	size_t room = size * nitems, out = 0;
+	ssize_t n;
+
+	while (out < room && b->state != ST_DONE) {
+		switch (b->state) {
+		case ST_PREFIX:
+			out += copy_from(buf + out, room - out, b->prefix, b->prefix_len,
+					 &b->off);
+			if (b->off == b->prefix_len) {
+				b->state = ST_DATA;
+				b->off = 0;
+			}
+			break;
+		case ST_DATA:
+			if (b->enc_off < b->enc_len) {
+				out += copy_from(buf + out, room - out, b->enc,
+						 b->enc_len, &b->enc_off);
+				break;
+			}
+			if (filesrc_offset(b->src) == filesrc_size(b->src)) {
+				b->state = ST_SUFFIX;
+				break;
+			}
+			n = filesrc_read(b->src, b->raw, sizeof(b->raw));
+			if (n <= 0) {
+				snprintf(b->error, sizeof(b->error), "%s",
+					 n < 0 ? filesrc_error(b->src)
+					       : "tarball ended early");
+				return CURL_READFUNC_ABORT;
+			}
+			b->enc_len = (size_t)EVP_EncodeBlock(b->enc, b->raw, (int)n);
+			b->enc_off = 0;
+			break;
+		case ST_SUFFIX:
+			out += copy_from(buf + out, room - out, suffix,
+					 sizeof(suffix) - 1, &b->off);
+			if (b->off == sizeof(suffix) - 1)
+				b->state = ST_DONE;
+			break;
+		case ST_DONE: break;
+		}
+	}
+	b->produced += out;
+	return out;
+}
+
+int npm_body_seek(void *userdata, curl_off_t offset, int origin)
+{
+	struct npm_body *b = userdata;
+
+	if (offset != 0 || origin != SEEK_SET || filesrc_seek(b->src, 0, SEEK_SET) < 0)
+		return CURL_SEEKFUNC_CANTSEEK;
+	b->state = ST_PREFIX;
+	b->off = 0;
+	b->enc_len = b->enc_off = 0;
+	b->produced = 0;
+	b->error[0] = '\0';
+	return CURL_SEEKFUNC_OK;
+}
+
+void npm_body_free(struct npm_body *b)
+{
+	if (b == NULL)
+		return;
+	filesrc_free(b->src);
+	free(b->prefix);
+	free(b);
+}
