@@ -6,6 +6,7 @@
 #include "agent.h"
 #include "err.h"
 #include "log.h"
+#include "publish.h"
 
 struct refresh_wait {
 	struct session_waiter w; /* first: recovered by cast */
@@ -103,6 +104,38 @@ static void cmd_refresh(struct agent *a, struct control_conn *c)
 	session_refresh(a->session, &rw->w);
 }
 
+static void cmd_publish(struct agent *a, struct control_conn *c, const cJSON *req)
+{
+	const cJSON *reg = cJSON_GetObjectItemCaseSensitive(req, "registry");
+	const cJSON *files = cJSON_GetObjectItemCaseSensitive(req, "files");
+	const cJSON *tag = cJSON_GetObjectItemCaseSensitive(req, "tag");
+	const cJSON *ver = cJSON_GetObjectItemCaseSensitive(req, "version");
+	const char *paths[PUBLISH_MAX_FILES];
+	struct publish_request r = { 0 };
+	const cJSON *f;
+	char msg[512];
+
+	if (!cJSON_IsString(reg) || !cJSON_IsArray(files)) {
+		control_reply_error(c, "publish needs \"registry\" (a string) and "
+				    "\"files\" (an array of absolute paths)");
+		return;
+	}
+	cJSON_ArrayForEach(f, files) {
+		if (!cJSON_IsString(f) || r.nfiles == PUBLISH_MAX_FILES) {
+			control_reply_error(c, "\"files\" must hold 1 to 64 path strings");
+			return;
+		}
+		paths[r.nfiles++] = f->valuestring;
+	}
+	r.registry = reg->valuestring;
+	r.files = paths;
+	r.tag = cJSON_IsString(tag) ? tag->valuestring : NULL;
+	r.expected_version = cJSON_IsString(ver) ? ver->valuestring : NULL;
+	r.dry_run = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(req, "dry_run"));
+	if (publish_start(a, c, &r, msg, sizeof(msg)) < 0)
+		control_reply_error(c, msg);
+}
+
 void agent_command(struct control_conn *c, const cJSON *req, void *data)
 {
 	struct agent *a = data;
@@ -114,13 +147,15 @@ void agent_command(struct control_conn *c, const cJSON *req, void *data)
 		cmd_secrets(a, c);
 	else if (strcmp(cmd, "secrets.refresh") == 0)
 		cmd_refresh(a, c);
+	else if (strcmp(cmd, "publish") == 0)
+		cmd_publish(a, c, req);
 	else if (strcmp(cmd, "ping") == 0)
 		control_reply(c, ok_object());
 	else {
 		char msg[200];
 
 		snprintf(msg, sizeof(msg), "unknown command \"%.60s\" (known: status, "
-			 "secrets, secrets.refresh, ping)", cmd);
+			 "secrets, secrets.refresh, publish, ping)", cmd);
 		control_reply_error(c, msg);
 	}
 }

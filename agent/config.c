@@ -327,9 +327,38 @@ static void parse_vault(struct cctx *c, const cJSON *vo, struct vault_cfg *v)
 		parse_auth(c, auth, v);
 }
 
+/* PyPI-style upload URLs end in "legacy/" (PyPI) or are the root
+ * (pypiserver): the simple index is "<url without legacy/>simple/". */
+static char *default_index_url(const char *url)
+{
+	size_t n = strlen(url);
+	char *out;
+
+	while (n > 0 && url[n - 1] == '/')
+		n--;
+	if (n >= 7 && strncmp(url + n - 7, "/legacy", 7) == 0)
+		n -= 6;
+	else
+		n++; /* keep one slash */
+	if (asprintf(&out, "%.*ssimple/", (int)n, url) < 0)
+		return NULL;
+	return out;
+}
+
+const struct registry_cfg *config_registry(const struct config *cfg, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < cfg->nregistries; i++)
+		if (strcmp(cfg->registries[i].name, name) == 0)
+			return &cfg->registries[i];
+	return NULL;
+}
+
 static void parse_registries(struct cctx *c, const cJSON *ro, struct config *cfg)
 {
-	static const char *const keys[] = { "type", "url", "token_key", "username", NULL };
+	static const char *const keys[] = { "type", "url", "token_key", "username",
+					    "index_url", "access", NULL };
 	const cJSON *it;
 	size_t n = (size_t)cJSON_GetArraySize(ro), i = 0;
 
@@ -370,6 +399,18 @@ static void parse_registries(struct cctx *c, const cJSON *ro, struct config *cfg
 				       r->type == REGISTRY_NPM ? "NPM_TOKEN" : "PYPI_API_TOKEN",
 				       false);
 		r->username = get_str(c, it, base, "username", "__token__", false);
+		r->index_url = get_str(c, it, base, "index_url", NULL, true);
+		if (r->index_url != NULL)
+			check_url(c, strcat(strcpy(p, base), ".index_url"), r->index_url);
+		else if (r->url != NULL && r->type == REGISTRY_PYPI)
+			r->index_url = default_index_url(r->url);
+		r->access = get_str(c, it, base, "access", NULL, true);
+		if (r->access != NULL && strcmp(r->access, "public") != 0 &&
+		    strcmp(r->access, "restricted") != 0)
+			fail(c, strcat(strcpy(p, base), ".access"),
+			     "expected \"public\" or \"restricted\", got \"%.40s\"", r->access);
+		if (r->access != NULL && r->type != REGISTRY_NPM)
+			fail(c, strcat(strcpy(p, base), ".access"), "only for npm registries");
 		if (r->token_key == NULL)
 			continue;
 		if (strlen(r->token_key) >= 128)
@@ -387,7 +428,10 @@ int config_parse(const char *text, size_t len, const char *path,
 {
 	static const char *const keys[] = {
 		"log_level", "runtime_dir", "state_dir", "control_socket", "http",
-		"vault", "registries", NULL
+		"vault", "registries", "publish", NULL
+	};
+	static const char *const publish_keys[] = {
+		"max_attempts", "backoff_min_ms", "backoff_max_ms", NULL
 	};
 	static const char *const http_keys[] = {
 		"connect_timeout_ms", "stall_timeout_s", "request_timeout_s",
@@ -461,6 +505,18 @@ int config_parse(const char *text, size_t len, const char *path,
 		cfg->request_timeout_s = get_int(&c, o, "http", "request_timeout_s", 60, 1, 3600);
 		cfg->ca_file = get_str(&c, o, "http", "ca_file", NULL, true);
 		cfg->ca_path = get_str(&c, o, "http", "ca_path", NULL, true);
+	}
+	cfg->publish.max_attempts = 4;
+	cfg->publish.backoff_min_ms = 1000;
+	cfg->publish.backoff_max_ms = 60000;
+	o = get_obj(&c, root, "", "publish", false);
+	if (o != NULL) {
+		check_keys(&c, o, "publish", publish_keys);
+		cfg->publish.max_attempts = get_int(&c, o, "publish", "max_attempts", 4, 1, 100);
+		cfg->publish.backoff_min_ms = get_int(&c, o, "publish", "backoff_min_ms", 1000, 10, 600000);
+		cfg->publish.backoff_max_ms = get_int(&c, o, "publish", "backoff_max_ms", 60000, 10, 3600000);
+		if (!c.failed && cfg->publish.backoff_max_ms < cfg->publish.backoff_min_ms)
+			fail(&c, "publish.backoff_max_ms", "must be at least publish.backoff_min_ms");
 	}
 	o = get_obj(&c, root, "", "vault", true);
 	if (o != NULL)
@@ -541,6 +597,8 @@ void config_free(struct config *cfg)
 		free(cfg->registries[i].url);
 		free(cfg->registries[i].token_key);
 		free(cfg->registries[i].username);
+		free(cfg->registries[i].index_url);
+		free(cfg->registries[i].access);
 	}
 	free(cfg->registries);
 	for (i = 0; i < cfg->nsecret_keys; i++)

@@ -6,17 +6,25 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "answer.h" /* enum registry_type */
 #include "log.h"
 
 enum auth_method { AUTH_TOKEN, AUTH_APPROLE };
-enum registry_type { REGISTRY_PYPI, REGISTRY_NPM };
 
 struct registry_cfg {
 	char *name;
 	enum registry_type type;
 	char *url;
 	char *token_key;
-	char *username;
+	char *username;  /* pypi: Basic-auth user */
+	char *index_url; /* pypi: simple index, to settle "already exists" */
+	char *access;    /* npm: NULL, "public" or "restricted" */
+};
+
+struct publish_cfg {
+	long max_attempts;   /* tries per upload for retryable answers */
+	long backoff_min_ms;
+	long backoff_max_ms;
 };
 
 struct vault_cfg {
@@ -52,6 +60,7 @@ struct config {
 	char *ca_file;
 	char *ca_path;
 	struct vault_cfg vault;
+	struct publish_cfg publish;
 	struct registry_cfg *registries;
 	size_t nregistries;
 	char **secret_keys; /* distinct token keys of all registries */
@@ -70,6 +79,9 @@ int config_parse(const char *text, size_t len, const char *path,
 
 /* Frees a configuration.  Accepts NULL. */
 void config_free(struct config *cfg);
+
+/* The registry named name, or NULL. */
+const struct registry_cfg *config_registry(const struct config *cfg, const char *name);
 
 /* True if url is https://, or http:// to a loopback host. */
 bool config_url_allowed(const char *url);

@@ -89,26 +89,26 @@ void control_set_cancel(struct control_conn *c,
 	c->cancel_arg = arg;
 }
 
-void control_reply(struct control_conn *c, cJSON *answer)
+/* Queues answer (consumed) as one line.  Returns false if the connection
+ * is gone or had to be closed. */
+static bool write_line(struct control_conn *c, cJSON *answer)
 {
 	struct write_req *w;
 	char *text;
 	uv_buf_t b;
 	size_t n;
 
-	c->cancel = NULL;
-	c->busy = false;
 	text = answer != NULL ? cJSON_PrintUnformatted(answer) : NULL;
 	cJSON_Delete(answer);
 	if (c->closing) {
 		free(text);
-		return;
+		return false;
 	}
 	if (text == NULL) {
 		text = strdup("{\"ok\":false,\"error\":\"out of memory\"}");
 		if (text == NULL) {
 			conn_close(c);
-			return;
+			return false;
 		}
 	}
 	n = strlen(text);
@@ -118,7 +118,7 @@ void control_reply(struct control_conn *c, cJSON *answer)
 		free(w);
 		free(text);
 		conn_close(c);
-		return;
+		return false;
 	}
 	text[n] = '\n';
 	text[n + 1] = '\0';
@@ -128,9 +128,27 @@ void control_reply(struct control_conn *c, cJSON *answer)
 		free(text);
 		free(w);
 		conn_close(c);
-		return;
+		return false;
 	}
-	process(c); /* the next request, if one is buffered */
+	return true;
+}
+
+void control_send(struct control_conn *c, cJSON *event)
+{
+	write_line(c, event);
+}
+
+size_t control_pending_bytes(const struct control_conn *c)
+{
+	return c->closing ? 0 : uv_stream_get_write_queue_size((const uv_stream_t *)&c->pipe);
+}
+
+void control_reply(struct control_conn *c, cJSON *answer)
+{
+	c->cancel = NULL;
+	c->busy = false;
+	if (write_line(c, answer))
+		process(c); /* the next request, if one is buffered */
 }
 
 void control_reply_error(struct control_conn *c, const char *msg)

@@ -30,6 +30,14 @@ void control_close(struct control *ctl);
 /* Sends answer (consumed) as one line and lets the next request in. */
 void control_reply(struct control_conn *c, cJSON *answer);
 
+/* Sends event (consumed) as one line of a request still in progress (a
+ * progress report); the request continues until control_reply(). */
+void control_send(struct control_conn *c, cJSON *event);
+
+/* Bytes queued for the client and not yet written (to skip progress
+ * reports for a slow reader). */
+size_t control_pending_bytes(const struct control_conn *c);
+
 /* Sends {"ok": false, "error": msg}. */
 void control_reply_error(struct control_conn *c, const char *msg);
 

@@ -13,10 +13,8 @@
 
 #include <cjson/cJSON.h>
 
-#define EXIT_FAIL 1     /* the daemon answered with an error */
-#define EXIT_USAGE 2
-#define EXIT_UNREACHABLE 3
-#define EXIT_TIMEOUT 4
+#include "ctl.h"
+
 #define ANSWER_MAX (4 * 1024 * 1024)
 
 static void usage(FILE *f)
@@ -28,6 +26,9 @@ static void usage(FILE *f)
 		"  status             daemon state, Vault health and secret versions\n"
 		"  secrets            the secret keys: version, time written, fingerprint\n"
 		"  secrets refresh    check Vault now and wait for the result\n"
+		"  publish --registry NAME [--tag T] [--version V] [--dry-run] FILE...\n"
+		"                     upload wheels/sdists or npm tarballs with the\n"
+		"                     daemon's token (see `aos-publishctl publish --help`)\n"
 		"\n"
 		"Options:\n"
 		"  -s, --socket PATH  control socket (default $AOS_PUBLISHCTL_SOCKET or\n"
@@ -38,30 +39,8 @@ static void usage(FILE *f)
 		"  -V, --version      show the version\n"
 		"\n"
 		"Exit status: 0 success, 1 the daemon reported an error, 2 usage,\n"
-		"3 daemon not reachable, 4 timed out.  Secret values are never shown.\n");
-}
-
-static int connect_socket(const char *path)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd;
-
-	if (strlen(path) >= sizeof(sa.sun_path)) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	strcpy(sa.sun_path, path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -1;
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		int e = errno;
-
-		close(fd);
-		errno = e;
-		return -1;
-	}
-	return fd;
+		"3 daemon not reachable, 4 timed out; publish adds 5 to 10 (see its\n"
+		"--help).  Secret values are never shown.\n");
 }
 
 static long long now_ms(void)
@@ -72,71 +51,125 @@ static long long now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Sends one request line and reads one answer line.  Returns 0 and *ret (a
- * malloc'ed string), or an EXIT_* code after printing why. */
-static int exchange(const char *path, const char *req, int timeout_s, char **ret)
+int ctl_open(struct ctl_conn *c, const char *path)
 {
-	long long deadline = now_ms() + (long long)timeout_s * 1000;
-	size_t len = 0, cap = 65536;
-	char *ans = NULL;
-	int fd, rc = EXIT_UNREACHABLE;
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 
-	fd = connect_socket(path);
-	if (fd < 0) {
+	memset(c, 0, sizeof(*c));
+	c->fd = -1;
+	c->path = path;
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		fprintf(stderr, "aos-publishctl: socket path too long: %s\n", path);
+		return EXIT_UNREACHABLE;
+	}
+	strcpy(sa.sun_path, path);
+	c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (c->fd < 0 || connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		fprintf(stderr, "aos-publishctl: cannot connect to %s: %s (is aos-publishd "
 			"running? see --socket)\n", path, strerror(errno));
 		return EXIT_UNREACHABLE;
 	}
-	if (write(fd, req, strlen(req)) != (ssize_t)strlen(req) || write(fd, "\n", 1) != 1) {
-		fprintf(stderr, "aos-publishctl: cannot send to %s: %s\n", path, strerror(errno));
-		goto out;
+	return 0;
+}
+
+int ctl_send(struct ctl_conn *c, const char *line)
+{
+	size_t n = strlen(line), off = 0;
+
+	while (off < n) {
+		ssize_t w = write(c->fd, line + off, n - off);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			goto fail;
+		off += (size_t)w;
 	}
-	ans = malloc(cap);
-	if (ans == NULL)
-		goto out;
+	if (write(c->fd, "\n", 1) == 1)
+		return 0;
+fail:
+	fprintf(stderr, "aos-publishctl: cannot send to %s: %s\n", c->path, strerror(errno));
+	return EXIT_UNREACHABLE;
+}
+
+int ctl_read_line(struct ctl_conn *c, int timeout_s, char **ret)
+{
+	long long deadline = now_ms() + (long long)timeout_s * 1000;
+	char *nl;
+
+	/* Drop the line handed out last time. */
+	if (c->buf != NULL && (nl = memchr(c->buf, '\0', c->len)) != NULL) {
+		size_t used = (size_t)(nl - c->buf) + 1;
+
+		memmove(c->buf, c->buf + used, c->len - used);
+		c->len -= used;
+	}
 	for (;;) {
-		struct pollfd p = { .fd = fd, .events = POLLIN };
-		long long left = deadline - now_ms();
+		struct pollfd p = { .fd = c->fd, .events = POLLIN };
+		long long left;
 		ssize_t n;
 
-		if (left <= 0 || poll(&p, 1, (int)left) == 0) {
-			fprintf(stderr, "aos-publishctl: no answer from the daemon within %d s\n",
-				timeout_s);
-			rc = EXIT_TIMEOUT;
-			goto out;
+		if (c->buf != NULL && (nl = memchr(c->buf, '\n', c->len)) != NULL) {
+			*nl = '\0';
+			*ret = c->buf;
+			return 0;
 		}
-		if (len + 1 >= cap) {
+		if (c->len + 1 >= c->cap) {
 			char *bigger;
 
-			if (cap >= ANSWER_MAX) {
+			if (c->cap >= ANSWER_MAX) {
 				fprintf(stderr, "aos-publishctl: answer too large\n");
-				goto out;
+				return EXIT_FAIL;
 			}
-			bigger = realloc(ans, cap * 2);
+			bigger = realloc(c->buf, c->cap ? c->cap * 2 : 65536);
 			if (bigger == NULL)
-				goto out;
-			ans = bigger;
-			cap *= 2;
+				return EXIT_FAIL;
+			c->buf = bigger;
+			c->cap = c->cap ? c->cap * 2 : 65536;
 		}
-		n = read(fd, ans + len, cap - len - 1);
+		left = deadline - now_ms();
+		if (left <= 0 || poll(&p, 1, (int)left) == 0) {
+			fprintf(stderr, "aos-publishctl: no answer from the daemon within %d s "
+				"(see --timeout)\n", timeout_s);
+			return EXIT_TIMEOUT;
+		}
+		n = read(c->fd, c->buf + c->len, c->cap - c->len - 1);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0) {
 			fprintf(stderr, "aos-publishctl: the daemon closed the connection\n");
-			goto out;
+			return EXIT_FAIL;
 		}
-		len += (size_t)n;
-		ans[len] = '\0';
-		if (memchr(ans, '\n', len) != NULL)
-			break;
+		c->len += (size_t)n;
 	}
-	*strchr(ans, '\n') = '\0';
-	*ret = ans;
-	ans = NULL;
-	rc = 0;
-out:
-	free(ans);
-	close(fd);
+}
+
+void ctl_close(struct ctl_conn *c)
+{
+	if (c->fd >= 0)
+		close(c->fd);
+	free(c->buf);
+	c->fd = -1;
+	c->buf = NULL;
+}
+
+/* Sends one request and reads its one answer into *ret (malloc'ed). */
+static int exchange(const char *path, const char *req, int timeout_s, char **ret)
+{
+	struct ctl_conn c;
+	char *line = NULL;
+	int rc;
+
+	rc = ctl_open(&c, path);
+	if (rc == 0)
+		rc = ctl_send(&c, req);
+	if (rc == 0)
+		rc = ctl_read_line(&c, timeout_s, &line);
+	if (rc == 0) {
+		*ret = strdup(line);
+		rc = *ret != NULL ? 0 : EXIT_FAIL;
+	}
+	ctl_close(&c);
 	return rc;
 }
 
@@ -210,6 +243,7 @@ int main(int argc, char **argv)
 	};
 	const char *sock = getenv("AOS_PUBLISHCTL_SOCKET");
 	const char *cmd;
+	bool timeout_set = false;
 	char *answer = NULL, *end;
 	bool json = false;
 	int timeout_s = 30, c, rc;
@@ -217,12 +251,13 @@ int main(int argc, char **argv)
 
 	if (sock == NULL || sock[0] == '\0')
 		sock = "/run/aos-publishd/control.sock";
-	while ((c = getopt_long(argc, argv, "s:jt:hV", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+s:jt:hV", opts, NULL)) != -1) {
 		switch (c) {
 		case 's': sock = optarg; break;
 		case 'j': json = true; break;
 		case 't':
 			timeout_s = (int)strtol(optarg, &end, 10);
+			timeout_set = true;
 			if (*end != '\0' || timeout_s <= 0 || timeout_s > 86400) {
 				fprintf(stderr, "aos-publishctl: --timeout: expected seconds "
 					"from 1 to 86400, got \"%s\"\n", optarg);
@@ -238,6 +273,9 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return EXIT_USAGE;
 	}
+	if (strcmp(argv[optind], "publish") == 0)
+		return ctl_publish(sock, json, timeout_set ? timeout_s : 900, argc - optind,
+				   argv + optind);
 	if (strcmp(argv[optind], "status") == 0 && argc - optind == 1)
 		cmd = "{\"cmd\":\"status\"}";
 	else if (strcmp(argv[optind], "secrets") == 0 && argc - optind == 1)

@@ -218,6 +218,34 @@ static size_t write_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
 	return n;
 }
 
+/* Keeps the reason phrase of the final status line ("HTTP/1.1 400 File
+ * already exists"): registries put their explanation there. */
+static size_t header_cb(char *ptr, size_t size, size_t nitems, void *userdata)
+{
+	struct transport_req *req = userdata;
+	size_t n = size * nitems, i = 0, j;
+
+	if (n < 12 || strncmp(ptr, "HTTP/", 5) != 0)
+		return n;
+	while (i < n && ptr[i] != ' ')
+		i++; /* version */
+	while (i < n && ptr[i] == ' ')
+		i++;
+	while (i < n && ptr[i] >= '0' && ptr[i] <= '9')
+		i++; /* code */
+	while (i < n && ptr[i] == ' ')
+		i++;
+	for (j = 0; i < n && j + 1 < sizeof(req->reason); i++) {
+		unsigned char ch = (unsigned char)ptr[i];
+
+		if (ch == '\r' || ch == '\n')
+			break;
+		req->reason[j++] = (ch < 0x20 || ch == 0x7f) ? '?' : (char)ch;
+	}
+	req->reason[j] = '\0';
+	return n;
+}
+
 int transport_req_new(struct transport *t, size_t max_body,
 		      struct transport_req **ret)
 {
@@ -236,6 +264,8 @@ int transport_req_new(struct transport *t, size_t max_body,
 	curl_easy_setopt(req->easy, CURLOPT_WRITEFUNCTION, write_cb);
 	curl_easy_setopt(req->easy, CURLOPT_WRITEDATA, req);
 	curl_easy_setopt(req->easy, CURLOPT_ERRORBUFFER, req->error);
+	curl_easy_setopt(req->easy, CURLOPT_HEADERFUNCTION, header_cb);
+	curl_easy_setopt(req->easy, CURLOPT_HEADERDATA, req);
 	curl_easy_setopt(req->easy, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(req->easy, CURLOPT_CONNECTTIMEOUT_MS, t->opts.connect_timeout_ms);
 	curl_easy_setopt(req->easy, CURLOPT_LOW_SPEED_LIMIT, 1L);
@@ -261,6 +291,7 @@ int transport_start(struct transport_req *req, transport_cb cb, void *data)
 		return AOS_ECANCELED;
 	buf_reset(&req->body);
 	req->error[0] = '\0';
+	req->reason[0] = '\0';
 	req->status = 0;
 	req->result = 0;
 	req->cb = cb;

@@ -27,6 +27,7 @@ struct transport_req {
 	struct buf body;       /* the answer's body, bounded */
 	long status;           /* HTTP status once finished */
 	char error[CURL_ERROR_SIZE]; /* transport error text */
+	char reason[128];      /* reason phrase of the last status line */
 	/* private */
 	struct transport *t;
 	transport_cb cb;

@@ -1,0 +1,45 @@
+/* ctl.h - aos-publishctl's pieces: talking to the control socket and the
+ * exit statuses every command shares. */
+#ifndef AOS_CTL_H
+#define AOS_CTL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define EXIT_FAIL 1        /* the daemon answered with an error */
+#define EXIT_USAGE 2
+#define EXIT_UNREACHABLE 3
+#define EXIT_TIMEOUT 4
+/* publish outcomes */
+#define EXIT_EXISTS 5      /* everything was already there, identical */
+#define EXIT_CONFLICT 6    /* a different file holds that name and version */
+#define EXIT_AUTH 7        /* token refused or missing */
+#define EXIT_INVALID 8     /* bad artifact or request */
+#define EXIT_REJECTED 9    /* the registry refused for good */
+#define EXIT_UNAVAILABLE 10 /* the registry could not be reached in time */
+
+struct ctl_conn {
+	int fd;
+	const char *path;
+	char *buf;
+	size_t len, cap;
+};
+
+/* Connects to the control socket at path.  Returns 0 or EXIT_UNREACHABLE
+ * after printing why. */
+int ctl_open(struct ctl_conn *c, const char *path);
+
+/* Sends one request line.  Returns 0 or EXIT_UNREACHABLE. */
+int ctl_send(struct ctl_conn *c, const char *line);
+
+/* Reads the next answer line, waiting at most timeout_s for it.  Returns 0
+ * and *ret (valid until the next call), or EXIT_TIMEOUT / EXIT_FAIL after
+ * printing why. */
+int ctl_read_line(struct ctl_conn *c, int timeout_s, char **ret);
+
+void ctl_close(struct ctl_conn *c);
+
+/* The publish command (ctl_publish.c): args after "publish". */
+int ctl_publish(const char *sock, bool json, int timeout_s, int argc, char **argv);
+
+#endif

@@ -1,0 +1,277 @@
+/* ctl_publish.c - `aos-publishctl publish`: sends the files to the daemon,
+ * which uploads them with its own token, and shows its progress. */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "ctl.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: aos-publishctl [--socket PATH] [--json] [--timeout SEC] publish\n"
+		"           --registry NAME [--tag TAG] [--version V] [--dry-run] FILE...\n"
+		"\n"
+		"Asks aos-publishd to upload FILEs (wheels and sdists to a PyPI-style\n"
+		"registry, npm tarballs to an npm registry) with the registry's token from\n"
+		"Vault; the token never leaves the daemon.  Every file is inspected first;\n"
+		"if one is invalid nothing is uploaded.  Files then go one at a time, in\n"
+		"order, and the first failure stops the rest.\n"
+		"\n"
+		"  -r, --registry NAME  a registry named in the daemon's configuration\n"
+		"      --tag TAG        npm dist-tag (a prerelease needs one; \"latest\"\n"
+		"                       never moves to a lower version)\n"
+		"      --version V      refuse files whose version is not V\n"
+		"  -n, --dry-run        inspect and show what would be sent; no token used\n"
+		"  -h, --help           show this help\n"
+		"\n"
+		"--timeout is the longest wait for any word from the daemon (default 900 s).\n"
+		"--json prints the daemon's event lines as they come.\n"
+		"\n"
+		"Exit status:\n"
+		"   0  published (every file is on the registry, at least one sent now)\n"
+		"   5  already published: every file was there, identical\n"
+		"   6  conflict: a different file holds that name and version\n"
+		"   7  authentication: the token was refused or is missing from Vault\n"
+		"   8  invalid: a bad artifact, a version mismatch, a dist-tag rule\n"
+		"   9  rejected: the registry refused for good (e.g. body too large)\n"
+		"  10  unavailable: the registry did not answer usably after retries\n"
+		"   1  other errors, 2 usage, 3 daemon not reachable, 4 timed out\n");
+}
+
+static const char *str(const cJSON *o, const char *key, const char *def)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+
+	return cJSON_IsString(v) ? v->valuestring : def;
+}
+
+static double num(const cJSON *o, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+
+	return cJSON_IsNumber(v) ? v->valuedouble : 0;
+}
+
+static const char *base(const char *path)
+{
+	const char *s = strrchr(path, '/');
+
+	return s != NULL ? s + 1 : path;
+}
+
+struct view {
+	bool tty;
+	char file[256];   /* the file progress is shown for */
+	int last_quarter; /* plain progress: the last 25 % step shown */
+	bool bar_open;    /* a progress bar line is on the screen */
+};
+
+static void end_bar(struct view *v)
+{
+	if (v->bar_open) {
+		fputc('\n', stdout);
+		v->bar_open = false;
+	}
+}
+
+static void show_progress(struct view *v, const cJSON *ev)
+{
+	double sent = num(ev, "sent"), total = num(ev, "total");
+	int pct = total > 0 ? (int)(sent * 100 / total) : 0;
+
+	if (strncmp(v->file, str(ev, "file", ""), sizeof(v->file) - 1) != 0) {
+		snprintf(v->file, sizeof(v->file), "%s", str(ev, "file", ""));
+		v->last_quarter = 0;
+	}
+
+	if (v->tty) {
+		char bar[31];
+		int i, fill = pct * 30 / 100;
+
+		for (i = 0; i < 30; i++)
+			bar[i] = i < fill ? '#' : ' ';
+		bar[30] = '\0';
+		printf("\r%s [%s] %3d%% %.1f/%.1f MB", base(str(ev, "file", "?")), bar, pct,
+		       sent / 1e6, total / 1e6);
+		fflush(stdout);
+		v->bar_open = true;
+		return;
+	}
+	if (pct / 25 > v->last_quarter) {
+		v->last_quarter = pct / 25;
+		printf("%s: sent %.0f of %.0f bytes (%d%%)\n", base(str(ev, "file", "?")),
+		       sent, total, pct);
+	}
+}
+
+static void show_plan(const cJSON *ev)
+{
+	const cJSON *fields = cJSON_GetObjectItemCaseSensitive(ev, "fields"), *p;
+
+	printf("%s: would %s %s (%s)\n", base(str(ev, "file", "?")), str(ev, "method", "?"),
+	       str(ev, "url", "?"), str(ev, "auth", ""));
+	cJSON_ArrayForEach(p, fields) {
+		const cJSON *n = cJSON_GetArrayItem(p, 0), *val = cJSON_GetArrayItem(p, 1);
+
+		if (cJSON_IsString(n) && cJSON_IsString(val))
+			printf("    %-24s %s\n", n->valuestring, val->valuestring);
+	}
+	if (cJSON_GetObjectItemCaseSensitive(ev, "content_length") != NULL)
+		printf("    document of %.0f bytes, dist-tag %s, %s\n",
+		       num(ev, "content_length"), str(ev, "tag", "?"), str(ev, "integrity", ""));
+}
+
+static void show_event(struct view *v, const cJSON *ev)
+{
+	const char *e = str(ev, "event", "");
+	const char *file = base(str(ev, "file", "?"));
+
+	if (strcmp(e, "progress") == 0) {
+		show_progress(v, ev);
+		return;
+	}
+	end_bar(v);
+	if (strcmp(e, "inspected") == 0) {
+		printf("%s: %s %s (%s, %.0f bytes, sha256 %s)\n", file, str(ev, "name", "?"),
+		       str(ev, "version", "?"), str(ev, "kind", "?"), num(ev, "size"),
+		       str(ev, "sha256", "?"));
+	} else if (strcmp(e, "retry") == 0) {
+		printf("%s: retrying in %.1f s (attempt %.0f): %s\n", file, num(ev, "in_s"),
+		       num(ev, "attempt"), str(ev, "reason", ""));
+	} else if (strcmp(e, "result") == 0) {
+		/* The message names the file itself. */
+		printf("%s\n", str(ev, "message", ""));
+	} else if (strcmp(e, "plan") == 0) {
+		show_plan(ev);
+	}
+}
+
+static int exit_code(const char *outcome)
+{
+	static const struct { const char *name; int code; } map[] = {
+		{ "published", 0 },	      { "dry-run", 0 },
+		{ "exists", EXIT_EXISTS },    { "conflict", EXIT_CONFLICT },
+		{ "auth", EXIT_AUTH },	      { "invalid", EXIT_INVALID },
+		{ "rejected", EXIT_REJECTED }, { "unavailable", EXIT_UNAVAILABLE },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+		if (strcmp(map[i].name, outcome) == 0)
+			return map[i].code;
+	return EXIT_FAIL;
+}
+
+/* Builds the request; the paths are made absolute since the daemon has its
+ * own working directory. */
+static int build_request(cJSON *req, int argc, char **argv)
+{
+	cJSON *files = cJSON_AddArrayToObject(req, "files");
+	char abs[PATH_MAX];
+	int i;
+
+	for (i = 0; i < argc; i++) {
+		if (realpath(argv[i], abs) == NULL) {
+			fprintf(stderr, "aos-publishctl: %s: %s\n", argv[i], strerror(errno));
+			return EXIT_INVALID;
+		}
+		cJSON_AddItemToArray(files, cJSON_CreateString(abs));
+	}
+	return 0;
+}
+
+int ctl_publish(const char *sock, bool json, int timeout_s, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "registry", required_argument, NULL, 'r' },
+		{ "tag", required_argument, NULL, 'T' },
+		{ "version", required_argument, NULL, 'v' },
+		{ "dry-run", no_argument, NULL, 'n' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct view v = { .tty = isatty(STDOUT_FILENO) && !json };
+	const char *registry = NULL;
+	struct ctl_conn conn = { .fd = -1 };
+	cJSON *req = cJSON_CreateObject(), *ans = NULL;
+	char *text = NULL, *line;
+	int c, rc;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "r:nh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'r': registry = optarg; break;
+		case 'T': cJSON_AddStringToObject(req, "tag", optarg); break;
+		case 'v': cJSON_AddStringToObject(req, "version", optarg); break;
+		case 'n': cJSON_AddTrueToObject(req, "dry_run"); break;
+		case 'h': usage(stdout); rc = 0; goto out;
+		default: usage(stderr); rc = EXIT_USAGE; goto out;
+		}
+	}
+	if (registry == NULL || optind >= argc) {
+		fprintf(stderr, "aos-publishctl publish: needs --registry NAME and at least "
+			"one FILE (see --help)\n");
+		rc = EXIT_USAGE;
+		goto out;
+	}
+	cJSON_AddStringToObject(req, "cmd", "publish");
+	cJSON_AddStringToObject(req, "registry", registry);
+	rc = build_request(req, argc - optind, argv + optind);
+	if (rc != 0)
+		goto out;
+	text = cJSON_PrintUnformatted(req);
+	rc = ctl_open(&conn, sock);
+	if (rc == 0)
+		rc = ctl_send(&conn, text);
+	while (rc == 0) {
+		rc = ctl_read_line(&conn, timeout_s, &line);
+		if (rc != 0)
+			break;
+		if (json) {
+			printf("%s\n", line);
+			fflush(stdout);
+		}
+		cJSON_Delete(ans);
+		ans = cJSON_Parse(line);
+		if (!cJSON_IsObject(ans)) {
+			fprintf(stderr, "aos-publishctl: the daemon's answer is not JSON\n");
+			rc = EXIT_FAIL;
+			break;
+		}
+		if (cJSON_GetObjectItemCaseSensitive(ans, "event") != NULL) {
+			if (!json)
+				show_event(&v, ans);
+			continue;
+		}
+		/* The final answer. */
+		end_bar(&v);
+		if (cJSON_GetObjectItemCaseSensitive(ans, "outcome") == NULL) {
+			fprintf(stderr, "aos-publishctl: %s\n", str(ans, "error", "unknown error"));
+			rc = EXIT_FAIL;
+			break;
+		}
+		rc = exit_code(str(ans, "outcome", ""));
+		if (!json && rc == 0)
+			printf("%s: %s\n", registry, strcmp(str(ans, "outcome", ""), "dry-run") == 0
+			       ? "dry run: every file is valid, nothing was sent"
+			       : "published");
+		else if (!json && rc == EXIT_EXISTS)
+			printf("%s: already published (identical), nothing sent\n", registry);
+		else if (rc != 0)
+			fprintf(stderr, "aos-publishctl: %s\n", str(ans, "error", "publish failed"));
+		break;
+	}
+out:
+	ctl_close(&conn);
+	cJSON_Delete(ans);
+	cJSON_Delete(req);
+	free(text);
+	return rc;
+}
