@@ -142,7 +142,9 @@ static void file_done(struct publish_op *op, enum pub_outcome out, const char *f
 	op->phase = PH_IDLE;
 	secret_unref(op->token);
 	op->token = NULL;
-	if (out == OUT_PUBLISHED || out == OUT_EXISTS)
+	if (out == OUT_DRY_RUN)
+		log_info("%s: %s", op->reg_name, f->message);
+	else if (out == OUT_PUBLISHED || out == OUT_EXISTS)
 		log_notice("%s: %s", op->reg_name, f->message);
 	else
 		log_warn("%s: %s", op->reg_name, f->message);
@@ -150,7 +152,7 @@ static void file_done(struct publish_op *op, enum pub_outcome out, const char *f
 	cJSON_AddStringToObject(ev, "outcome", outcome_names[out]);
 	cJSON_AddStringToObject(ev, "message", f->message);
 	send_event(op, ev);
-	if (out != OUT_PUBLISHED && out != OUT_EXISTS) {
+	if (out != OUT_PUBLISHED && out != OUT_EXISTS && out != OUT_DRY_RUN) {
 		finish_all(op);
 		return;
 	}
@@ -255,8 +257,9 @@ static void after_inspect(uv_work_t *w, int status)
 
 		if (f->rc == 0 && !kind_fits(op, f->art)) {
 			snprintf(f->message, sizeof(f->message),
-				 "%s: a %s cannot go to registry %s, which is of type %s",
-				 f->art->filename, artifact_kind_name(f->art->kind),
+				 "%s: %s cannot go to registry %s, which is of type %s",
+				 f->path, f->art->kind == ARTIFACT_NPM ? "an npm tarball"
+				 : f->art->kind == ARTIFACT_WHEEL ? "a wheel" : "an sdist",
 				 op->reg_name, op->type == REGISTRY_NPM ? "npm" : "pypi");
 			f->rc = -EINVAL;
 		}
@@ -281,16 +284,6 @@ static void after_inspect(uv_work_t *w, int status)
 		send_event(op, ev);
 	}
 	if (invalid) {
-		finish_all(op);
-		return;
-	}
-	if (op->dry_run) {
-		for (i = 0; i < op->nfiles; i++) {
-			op->files[i].outcome = OUT_DRY_RUN;
-			send_event(op, publish_plan(op, &op->files[i]));
-			snprintf(op->files[i].message, sizeof(op->files[i].message),
-				 "valid; nothing sent (dry run)");
-		}
 		finish_all(op);
 		return;
 	}
@@ -525,6 +518,17 @@ static void start_file(struct publish_op *op)
 
 	if (op->canceled)
 		return;
+	if (op->dry_run) {
+		/* No token; npm still reads the packument for the dist-tag rules. */
+		if (op->type == REGISTRY_NPM) {
+			publish_npm_prepare(op);
+		} else {
+			send_event(op, publish_plan(op, f));
+			file_done(op, OUT_DRY_RUN, "%s: valid; nothing sent (dry run)",
+				  f->art->filename);
+		}
+		return;
+	}
 	secret_unref(op->token);
 	op->token = store_get(session_store(op->a->session), op->token_key);
 	if (op->token == NULL) {

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "agent.h"
 #include "artifact.h"
@@ -30,6 +31,28 @@ int64_t publish_key_version(struct publish_op *op)
 	return 0;
 }
 
+/* Length of "scheme://host[:port]" of url. */
+static size_t origin_len(const char *url)
+{
+	const char *p = strstr(url, "://");
+
+	if (p == NULL)
+		return 0;
+	p += 3;
+	while (*p != '\0' && *p != '/')
+		p++;
+	return (size_t)(p - url);
+}
+
+/* The index is asked with the upload's credentials only when it lives on
+ * the same origin (pypiserver, devpi); a token is never sent elsewhere. */
+static bool same_origin(const char *a, const char *b)
+{
+	size_t n = origin_len(a);
+
+	return n > 0 && n == origin_len(b) && strncasecmp(a, b, n) == 0;
+}
+
 /* Common start of a GET to the registry; cb settles the answer. */
 static void start_get(struct publish_op *op, enum pub_phase phase, const char *url,
 		      bool npm_doc, transport_cb cb)
@@ -44,6 +67,13 @@ static void start_get(struct publish_op *op, enum pub_phase phase, const char *u
 					&op->hdrs, err, sizeof(err));
 	else if (r == 0)
 		r = registry_easy_setup(op->req->easy, url, err, sizeof(err));
+	if (r == 0 && !npm_doc && op->token != NULL && same_origin(url, op->url)) {
+		r = registry_auth_basic(&op->hdrs, op->username, op->token);
+		if (r == 0)
+			curl_easy_setopt(op->req->easy, CURLOPT_HTTPHEADER, op->hdrs);
+		else
+			snprintf(err, sizeof(err), "out of memory");
+	}
 	if (r == 0) {
 		op->phase = phase;
 		r = transport_start(op->req, cb, op);
@@ -120,6 +150,18 @@ static void packument_done(struct transport_req *req, int result, void *data)
 		publish_file_done(op, OUT_INVALID, msg);
 		return;
 	}
+	if (op->dry_run) {
+		cJSON *plan = publish_plan(op, f);
+
+		if (op->conn != NULL)
+			control_send(op->conn, plan);
+		else
+			cJSON_Delete(plan);
+		snprintf(msg, sizeof(msg), "%s: valid; would be tagged %s; nothing sent "
+			 "(dry run)", f->art->filename, op->dist_tag);
+		publish_file_done(op, OUT_DRY_RUN, msg);
+		return;
+	}
 	publish_upload(op);
 }
 
@@ -140,9 +182,12 @@ static void verify_done(struct transport_req *req, int result, void *data)
 		return;
 	if (req->status != 200) {
 		snprintf(msg, sizeof(msg), "%s: registry %s says the file exists, but "
-			 "checking it failed: HTTP %ld %s", f->art->filename, op->reg_name,
+			 "reading %s to compare digests failed: HTTP %ld %s",
+			 f->art->filename, op->reg_name,
+			 op->type == REGISTRY_NPM ? "the package document" : op->index_url,
 			 req->status, req->reason);
-		publish_file_done(op, OUT_CONFLICT, msg);
+		publish_file_done(op, req->status == 401 || req->status == 403 ? OUT_AUTH
+									     : OUT_ERROR, msg);
 		return;
 	}
 	if (op->type == REGISTRY_NPM) {
@@ -228,7 +273,8 @@ cJSON *publish_plan(struct publish_op *op, struct pub_file *f)
 		cJSON_AddStringToObject(ev, "content", f->art->filename);
 	} else {
 		struct npm_publish_opts o = { .registry = op->url,
-					      .tag = op->tag ? op->tag : "latest",
+					      .tag = op->dist_tag ? op->dist_tag
+						     : op->tag ? op->tag : "latest",
 					      .access = op->access };
 		struct npm_body *body = NULL;
 		char *url = npm_package_url(op->url, f->art->name);
@@ -237,8 +283,8 @@ cJSON *publish_plan(struct publish_op *op, struct pub_file *f)
 		cJSON_AddStringToObject(ev, "url", url != NULL ? url : "?");
 		free(url);
 		cJSON_AddStringToObject(ev, "auth", "Bearer token (not shown)");
-		cJSON_AddStringToObject(ev, "tag", op->tag ? op->tag
-					: "latest (unless the registry's latest is higher)");
+		cJSON_AddStringToObject(ev, "tag", op->dist_tag ? op->dist_tag
+					: op->tag ? op->tag : "latest");
 		if (npm_body_new(f->art, &o, &body, err, sizeof(err)) == 0)
 			cJSON_AddNumberToObject(ev, "content_length",
 						(double)npm_body_length(body));

@@ -448,13 +448,26 @@ static void on_success(struct vault_session *s, enum step st, const char *body,
 
 static void on_error(struct vault_session *s, enum step st, int r)
 {
+	char vmsg[sizeof(s->last_error)];
+
+	/* Vault's own words; fail_msg() rewrites last_error. */
+	snprintf(vmsg, sizeof(vmsg), "%s", s->last_error);
 	switch (st) {
 	case STEP_LOGIN:
-		if (r == AOS_EAUTH || r == AOS_EDENIED) {
+		if (r == AOS_EAUTH) {
+			/* 400 "invalid role or secret ID": retrying cannot help. */
 			secret_unref(s->secret_id);
 			s->secret_id = NULL;
 			fail_msg(s, AOS_EAUTH, "AppRole login at %s rejected: %s (check the "
-				 "role_id and secret_id files)", s->conn.address, s->last_error);
+				 "role_id and secret_id files)", s->conn.address, vmsg);
+			return;
+		}
+		if (r == AOS_EDENIED) {
+			secret_unref(s->secret_id);
+			s->secret_id = NULL; /* read it again next time */
+			fail_msg(s, r, "AppRole login at %s denied: %s (is the AppRole auth "
+				 "method enabled at auth/%s?)", s->conn.address, vmsg,
+				 s->cfg->vault.mount);
 			return;
 		}
 		break;
@@ -464,7 +477,7 @@ static void on_error(struct vault_session *s, enum step st, int r)
 			secret_unref(s->wrapping_token);
 			s->wrapping_token = NULL;
 			fail_msg(s, AOS_EWRAP, "wrapped secret_id refused by Vault: %s "
-				 "(a wrapping token works once; issue a new one)", s->last_error);
+				 "(a wrapping token works once; issue a new one)", vmsg);
 			return;
 		}
 		break;
@@ -473,7 +486,7 @@ static void on_error(struct vault_session *s, enum step st, int r)
 			drop_token(s);
 			s->work |= WORK_AUTH;
 			fail_msg(s, AOS_ETOKEN, "Vault token rejected by lookup-self (%s)%s",
-				 s->last_error, s->cfg->vault.method == AUTH_TOKEN
+				 vmsg, s->cfg->vault.method == AUTH_TOKEN
 				 ? ": put a valid token in the token file" : "");
 			return;
 		}
@@ -483,7 +496,7 @@ static void on_error(struct vault_session *s, enum step st, int r)
 		if (r == AOS_EDENIED) {
 			/* Dead token: log in again at once. */
 			log_warn("Vault token no longer valid (%s); authenticating again",
-				 s->last_error);
+				 vmsg);
 			drop_token(s);
 			s->work |= WORK_AUTH;
 			s->work &= ~WORK_RENEW;
@@ -501,19 +514,14 @@ static void on_error(struct vault_session *s, enum step st, int r)
 		if (r == AOS_ENOTFOUND) {
 			fail_msg(s, r, "%s not found in Vault (%s): check vault.kv_mount and "
 				 "vault.kv_path, or create it with rotate_secret.sh",
-				 s->kv_name, s->last_error);
+				 s->kv_name, vmsg);
 			return;
 		}
 		break;
 	default:
 		break;
 	}
-	{
-		char msg[sizeof(s->last_error)];
-
-		snprintf(msg, sizeof(msg), "%s", s->last_error);
-		fail_msg(s, r, "Vault %s failed: %s", step_name(st), msg);
-	}
+	fail_msg(s, r, "Vault %s failed: %s", step_name(st), vmsg);
 }
 
 static void on_done(struct transport_req *req, int result, void *data)

@@ -1,0 +1,158 @@
+"""Configuration validation (`aos-publishd --check-config`) and reload on
+SIGHUP (an invalid file is rejected and the running configuration kept)."""
+
+import copy
+import json
+import re
+import secrets
+import signal
+import subprocess
+import time
+
+import pytest
+
+from conftest import PUBLISHD, deep_merge, fingerprint, wait_for
+
+VALID = {
+    "log_level": "info",
+    "runtime_dir": "(replaced by check_config)",
+    "state_dir": "(replaced by check_config)",
+    "vault": {
+        "address": "http://127.0.0.1:8200",
+        "auth": {"method": "approle", "role_id_file": "role_id",
+                 "secret_id_file": "secret_id"},
+        "kv_mount": "secret",
+        "kv_path": "agenticverz/package-registry",
+        "poll_interval_s": 30,
+    },
+    "registries": {
+        "pypi": {"type": "pypi", "url": "http://127.0.0.1:8080/legacy/"},
+        "npm": {"type": "npm", "url": "http://127.0.0.1:4873/"},
+    },
+}
+
+
+def check_config(tmp_path, cfg=None, raw=None, env=None):
+    path = tmp_path / "config.json"
+    if cfg is not None:
+        for k in ("runtime_dir", "state_dir"):
+            if k in cfg:
+                cfg = dict(cfg, **{k: str(tmp_path / k)})
+    path.write_text(raw if raw is not None else json.dumps(cfg))
+    for name in ("role_id", "secret_id"):
+        (tmp_path / name).write_text(secrets.token_urlsafe(16) + "\n")
+        (tmp_path / name).chmod(0o600)
+    e = {"PATH": "/usr/bin:/bin"}
+    e.update(env or {})
+    p = subprocess.run([str(PUBLISHD), "--check-config", str(path)],
+                       capture_output=True, text=True, timeout=10, env=e)
+    return p
+
+
+def test_valid_config_passes(tmp_path):
+    p = check_config(tmp_path, VALID)
+    assert p.returncode == 0, f"valid configuration rejected: {p.stderr}"
+
+
+def test_address_from_environment_satisfies_check(tmp_path):
+    cfg = deep_merge(VALID, {"vault": {"address": None}})
+    p = check_config(tmp_path, cfg, env={"VAULT_ADDR": "http://127.0.0.1:8200"})
+    assert p.returncode == 0, p.stderr
+    p = check_config(tmp_path, cfg, env={"BAO_ADDR": "http://127.0.0.1:8200"})
+    assert p.returncode == 0, p.stderr
+
+
+BAD = [
+    ("unknown top-level key", {"log_levle": "debug"}, r"log_levle"),
+    ("unknown nested key", {"vault": {"poll_intervall_s": 5}}, r"vault\.poll_intervall_s"),
+    ("wrong type", {"vault": {"poll_interval_s": "fast"}}, r"vault\.poll_interval_s"),
+    ("out of range", {"vault": {"poll_interval_s": 0}}, r"vault\.poll_interval_s"),
+    ("missing vault.address", {"vault": {"address": None}}, r"vault\.address"),
+    ("http to a non-loopback host", {"vault": {"address": "http://vault.example.net:8200"}},
+     r"vault\.address"),
+    ("unsupported scheme", {"vault": {"address": "ftp://127.0.0.1:8200"}}, r"vault\.address"),
+    ("unknown auth method", {"vault": {"auth": {"method": "ldap"}}}, r"vault\.auth\.method"),
+    ("missing vault", {"vault": None}, r"vault"),
+    ("bad log level", {"log_level": "loud"}, r"log_level"),
+    ("wrapped not a boolean", {"vault": {"auth": {"secret_id_wrapped": "yes"}}},
+     r"vault\.auth\.secret_id_wrapped"),
+    ("unknown registry type", {"registries": {"pypi": {"type": "cargo"}}},
+     r"registries\.pypi\.type"),
+    ("registry without url", {"registries": {"npm": {"url": None}}}, r"registries\.npm\.url"),
+    ("token method without token_file",
+     {"vault": {"auth": {"method": "token", "role_id_file": None, "secret_id_file": None}}},
+     r"vault\.auth\.token_file"),
+]
+
+
+@pytest.mark.parametrize("what, over, key", BAD, ids=[b[0] for b in BAD])
+def test_bad_config_names_key(tmp_path, what, over, key):
+    cfg = deep_merge(VALID, over)
+    p = check_config(tmp_path, cfg)
+    assert p.returncode != 0, f"{what}: --check-config accepted {json.dumps(cfg)}"
+    # As documented: "config.json: <key path>: <what is expected>".
+    rx = r"config\.json: " + key + r": \S"
+    assert re.search(rx, p.stderr), f"{what}: stderr does not name /{key}/: {p.stderr!r}"
+
+
+@pytest.mark.parametrize("raw", ['{"vault": ', "[]", ""], ids=["truncated", "array", "empty"])
+def test_unparsable_config(tmp_path, raw):
+    p = check_config(tmp_path, raw=raw)
+    assert p.returncode != 0, f"--check-config accepted {raw!r}"
+    assert p.stderr.strip(), "no error message"
+
+
+def test_missing_config_file(tmp_path):
+    p = subprocess.run([str(PUBLISHD), "--check-config", str(tmp_path / "nope.json")],
+                       capture_output=True, text=True, timeout=10)
+    assert p.returncode != 0 and "nope.json" in p.stderr, p
+
+
+def test_help_and_version():
+    for flag in ("--help", "--version"):
+        p = subprocess.run([str(PUBLISHD), flag], capture_output=True, text=True, timeout=10)
+        assert p.returncode == 0 and (p.stdout + p.stderr).strip(), (flag, p)
+
+
+def test_sighup_invalid_config_keeps_old_valid_applies(seeded, approle_daemon):
+    bao = seeded.bao
+    d = approle_daemon({"vault": {"poll_interval_s": 600}})
+    d.start()
+    good = copy.deepcopy(d.config)
+
+    # Invalid: unknown key.  Rejected, old configuration kept, still healthy.
+    bad = deep_merge(good, {"vault": {"poll_interval_s": 2, "bogus_key": 1}})
+    d.write_config(bad)
+    n = d.notify.count()
+    mark = len(d.log_text())
+    d.signal(signal.SIGHUP)
+    wait_for(lambda: re.search(r"reload.*(reject|invalid|kept|keep|fail)|"
+                                   r"(reject|invalid|kept|keep|fail).*reload",
+                                   d.log_text()[mark:], re.I), 5,
+                 what=lambda: f"a log line saying the reload was rejected:\n{d.log_tail()}")
+    assert re.search(r"bogus_key", d.log_text()[mark:]), (
+        f"the rejection does not name the bad key:\n{d.log_tail()}")
+    # If RELOADING=1 was sent, READY=1 must follow.
+    if d.notify.wait_line("RELOADING=1", start=n, timeout=0.5):
+        assert d.notify.wait_line("READY=1", start=n, timeout=5), d.notify.lines(n)
+    st = d.status()
+    assert st["state"] == "ready" and st["vault"]["healthy"] is True, st
+    # The old poll interval (600 s) is still in force: a direct change is not
+    # seen within 4 s.
+    v = bao.kv_patch(seeded.kv_path, {"NPM_TOKEN": secrets.token_urlsafe(32)})
+    time.sleep(4)
+    assert d.secrets()["NPM_TOKEN"]["version"] != v, "invalid reload was applied"
+    d.refresh()
+
+    # Valid: poll interval 2 s is applied.
+    d.write_config(deep_merge(good, {"vault": {"poll_interval_s": 2}}))
+    d.reload()
+    new = secrets.token_urlsafe(32)
+    t0 = time.monotonic()
+    v = bao.kv_patch(seeded.kv_path, {"NPM_TOKEN": new})
+    wait_for(lambda: d.secrets()["NPM_TOKEN"]["version"] == v, 2 * 1.1 + 0.8,
+             what=lambda: f"change seen with the reloaded poll interval 2 s: {d.secrets()}")
+    assert d.secrets()["NPM_TOKEN"]["fingerprint"] == fingerprint(new)
+    print(f"picked up {time.monotonic() - t0:.2f}s after the write")
+    assert d.status()["state"] == "ready"
+    d.stop()

@@ -1,0 +1,265 @@
+"""Start a real pypiserver (PyPI-style registry) for tests and benchmarks.
+
+Only the Python standard library is used here; the server itself and passlib
+(for the htpasswd file) come from the project venv.  Typical use:
+
+    from peers.pypiserver import PypiServer
+
+    with PypiServer() as pypi:          # free 127.0.0.1 port, random token
+        pypi.upload_url                 # "http://127.0.0.1:P/"  (POST /)
+        pypi.index_url                  # "http://127.0.0.1:P/simple/"
+        pypi.token                      # password of htpasswd user __token__
+        pypi.files()                    # {filename: sha256 hex} on disk
+
+The htpasswd file has one user, `__token__`, whose password is a token made
+at start, so PyPI's Basic auth `__token__:<token>` works unchanged.  By
+default updates, downloads and listings all need it (`-a
+update,download,list`); `pip` then needs the credentials in the index URL
+(index_url_with_auth).  The package folder on disk is the ground truth for
+"exactly once" and digest checks.
+
+Run as a script it starts a server, prints shell assignments and runs until
+interrupted.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import secrets as _secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+SOURCE_DIR = Path(
+    os.environ.get("AOS_SOURCE_DIR") or Path(__file__).resolve().parents[2])
+VENV_BIN = SOURCE_DIR / ".venv" / "bin"
+
+TOKEN_USER = "__token__"
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def sha256_file(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def find_pypi_server() -> list[str]:
+    """argv prefix that runs pypiserver from the project venv."""
+    exe = VENV_BIN / "pypi-server"
+    if os.access(exe, os.X_OK):
+        return [str(exe)]
+    py = VENV_BIN / "python"
+    if os.access(py, os.X_OK):
+        return [str(py), "-m", "pypiserver"]
+    raise FileNotFoundError(f"no pypi-server under {VENV_BIN}: run scripts/setup.sh first")
+
+
+def write_htpasswd(path: Path, users: dict[str, str]) -> None:
+    """An Apache htpasswd file (apr_md5_crypt, which passlib implements
+    without extra packages and pypiserver accepts) written with the project
+    venv's passlib, so this module itself needs only the standard library."""
+    code = (
+        "import json, sys\n"
+        "from passlib.apache import HtpasswdFile\n"
+        "users = json.load(sys.stdin)\n"
+        "ht = HtpasswdFile(sys.argv[1], new=True, default_scheme='apr_md5_crypt')\n"
+        "for u, p in users.items():\n"
+        "    ht.set_password(u, p)\n"
+        "ht.save()\n")
+    py = VENV_BIN / "python"
+    subprocess.run([str(py) if py.exists() else sys.executable, "-c", code, str(path)],
+                   input=json.dumps(users), text=True, check=True, timeout=30,
+                   capture_output=True)
+    os.chmod(path, 0o600)
+
+
+class PypiServer:
+    """One `pypi-server run` process on 127.0.0.1:<port>."""
+
+    def __init__(self, port: int | None = None, token: str | None = None,
+                 workdir: str | Path | None = None,
+                 authenticate: str = "update,download,list",
+                 overwrite: bool = False):
+        self.port = port or free_port()
+        self.token = token or ("pypi-" + _secrets.token_urlsafe(32))
+        self._own_workdir = workdir is None
+        self.workdir = Path(workdir or tempfile.mkdtemp(prefix="aos-pypi-"))
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.packages = self.workdir / "packages"
+        self.packages.mkdir(exist_ok=True)
+        self.htpasswd = self.workdir / "htpasswd"
+        self.log_path = self.workdir / "pypiserver.log"
+        self.authenticate = authenticate
+        self.overwrite = overwrite
+        self.proc: subprocess.Popen | None = None
+
+    # -- addresses --------------------------------------------------------
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/"
+
+    @property
+    def upload_url(self) -> str:
+        """pypiserver takes uploads at POST / (not /legacy/)."""
+        return self.url
+
+    @property
+    def index_url(self) -> str:
+        return self.url + "simple/"
+
+    @property
+    def index_url_with_auth(self) -> str:
+        """The simple index with the credentials in the URL, for pip."""
+        return (f"http://{TOKEN_USER}:{urllib.parse.quote(self.token, safe='')}"
+                f"@127.0.0.1:{self.port}/simple/")
+
+    def auth_header(self, token: str | None = None) -> str:
+        raw = f"{TOKEN_USER}:{token or self.token}".encode()
+        return "Basic " + base64.b64encode(raw).decode()
+
+    # -- process ----------------------------------------------------------
+    @property
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def start(self, timeout: float = 20.0) -> "PypiServer":
+        if self.running:
+            return self
+        write_htpasswd(self.htpasswd, {TOKEN_USER: self.token})
+        argv = find_pypi_server() + [
+            "run", "-p", str(self.port), "-i", "127.0.0.1",
+            "-P", str(self.htpasswd), "-a", self.authenticate,
+            "--disable-fallback", "--hash-algo", "sha256",
+            "--log-file", str(self.log_path), "--log-stream", "none",
+        ]
+        if self.overwrite:
+            argv.append("-o")
+        argv.append(str(self.packages))
+        env = {"PATH": f"{VENV_BIN}:/usr/local/bin:/usr/bin:/bin",
+               "HOME": str(self.workdir)}
+        out = open(self.workdir / "pypiserver.out", "ab")
+        self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out,
+                                     stderr=out, env=env, cwd=self.workdir,
+                                     start_new_session=True)
+        out.close()
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"pypi-server exited with {self.proc.returncode}:"
+                                   f" {self.log_tail()}")
+            try:
+                with urllib.request.urlopen(self.url + "health", timeout=1) as r:
+                    if r.status == 200:
+                        return self
+            except (urllib.error.URLError, OSError):
+                pass
+            if time.monotonic() >= deadline:
+                self.stop()
+                raise TimeoutError(f"pypi-server not ready on {self.url}: {self.log_tail()}")
+            time.sleep(0.05)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        p, self.proc = self.proc, None
+        if p is None or p.poll() is not None:
+            return
+        p.terminate()
+        try:
+            p.wait(timeout)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+
+    def close(self) -> None:
+        self.stop()
+        if self._own_workdir:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def __enter__(self) -> "PypiServer":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def log_tail(self, n: int = 3000) -> str:
+        text = ""
+        for p in (self.workdir / "pypiserver.out", self.log_path):
+            try:
+                text += p.read_text(errors="replace")
+            except OSError:
+                pass
+        return text[-n:] or "(no log)"
+
+    # -- state ------------------------------------------------------------
+    def files(self) -> dict[str, str]:
+        """{filename: sha256 hex} of every file in the package folder."""
+        out = {}
+        for p in sorted(self.packages.rglob("*")):
+            if p.is_file():
+                out[p.name] = sha256_file(p)
+        return out
+
+    def get(self, path: str, auth: bool = True, timeout: float = 10.0):
+        """(status, body bytes) of GET <url><path>."""
+        req = urllib.request.Request(self.url + path.lstrip("/"))
+        if auth:
+            req.add_header("Authorization", self.auth_header())
+        try:
+            with urllib.request.urlopen(req, timeout=timeout) as r:
+                return r.status, r.read()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read()
+
+    def remove_all(self) -> None:
+        """Delete every package file (the server re-lists the folder)."""
+        for p in self.packages.iterdir():
+            if p.is_file():
+                p.unlink()
+            else:
+                shutil.rmtree(p)
+
+
+def main() -> int:
+    import argparse
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--port", type=int, default=0)
+    args = ap.parse_args()
+    srv = PypiServer(port=args.port or None)
+    srv.start()
+    print(f"PYPI_URL={srv.upload_url}")
+    print(f"PYPI_INDEX_URL={srv.index_url}")
+    print(f"PYPI_API_TOKEN={srv.token}")
+    print(f"PYPI_PACKAGES={srv.packages}")
+    print(f"PYPISERVER_PID={srv.proc.pid}", flush=True)
+    stop = []
+    signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
+    try:
+        while not stop and srv.running:
+            time.sleep(0.2)
+    except KeyboardInterrupt:
+        pass
+    srv.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
