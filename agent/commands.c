@@ -132,7 +132,7 @@ static void cmd_publish(struct agent *a, struct control_conn *c, const cJSON *re
 	r.tag = cJSON_IsString(tag) ? tag->valuestring : NULL;
 	r.expected_version = cJSON_IsString(ver) ? ver->valuestring : NULL;
 	r.dry_run = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(req, "dry_run"));
-	if (publish_start(a, c, &r, msg, sizeof(msg)) < 0)
+	if (publish_start(a, c, &r, NULL, msg, sizeof(msg)) < 0)
 		control_reply_error(c, msg);
 }
 

@@ -39,6 +39,11 @@ static const char *const outcome_names[] = {
 	[OUT_ERROR] = "error",       [OUT_DRY_RUN] = "dry-run",
 };
 
+const char *publish_outcome_name(enum pub_outcome out)
+{
+	return outcome_names[out];
+}
+
 static void start_file(struct publish_op *op);
 static void finish_all(struct publish_op *op);
 static void file_done(struct publish_op *op, enum pub_outcome out, const char *fmt, ...)
@@ -87,7 +92,8 @@ void publish_op_destroy(struct publish_op *op)
 	uv_close((uv_handle_t *)&op->timer, op_closed);
 }
 
-/* The client went away: stop what runs; free once nothing refers to op. */
+/* The client went away (or the job's worker stops): stop what runs; free
+ * once nothing refers to op. */
 static void op_cancel(struct control_conn *c, void *arg)
 {
 	struct publish_op *op = arg;
@@ -95,7 +101,8 @@ static void op_cancel(struct control_conn *c, void *arg)
 	(void)c;
 	op->conn = NULL;
 	op->canceled = true;
-	log_warn("publish to %s canceled: the client disconnected", op->reg_name);
+	op->has_hooks = false;
+	log_warn("publish to %s canceled", op->reg_name);
 	if (op->phase == PH_INSPECT)
 		return; /* after_inspect() destroys it */
 	if (op->phase == PH_REFRESH)
@@ -106,6 +113,11 @@ static void op_cancel(struct control_conn *c, void *arg)
 		return;
 	}
 	publish_op_destroy(op);
+}
+
+void publish_abort(struct publish_op *op)
+{
+	op_cancel(NULL, op);
 }
 
 /* ---- events to the client ----------------------------------------------- */
@@ -152,6 +164,8 @@ static void file_done(struct publish_op *op, enum pub_outcome out, const char *f
 	cJSON_AddStringToObject(ev, "outcome", outcome_names[out]);
 	cJSON_AddStringToObject(ev, "message", f->message);
 	send_event(op, ev);
+	if (op->has_hooks && op->hooks.file_done != NULL)
+		op->hooks.file_done(op->hooks.data, op->cur, out, f->message);
 	if (out != OUT_PUBLISHED && out != OUT_EXISTS && out != OUT_DRY_RUN) {
 		finish_all(op);
 		return;
@@ -213,6 +227,8 @@ static void finish_all(struct publish_op *op)
 	else
 		cJSON_Delete(o);
 	op->conn = NULL;
+	if (op->has_hooks && op->hooks.finished != NULL)
+		op->hooks.finished(op->hooks.data, overall, error, op->retry_after_s);
 	publish_op_destroy(op);
 }
 
@@ -333,7 +349,8 @@ void publish_retry(struct publish_op *op, long retry_after_s, const char *why)
 	cJSON *ev;
 
 	op->attempt++;
-	if (op->attempt >= (unsigned)pc->max_attempts) {
+	op->retry_after_s = retry_after_s;
+	if (op->attempt >= (unsigned)op->max_attempts) {
 		file_done(op, OUT_UNAVAILABLE, "%s: registry %s unavailable after %u "
 			  "attempt%s: %s", f->art->filename, op->reg_name, op->attempt,
 			  op->attempt == 1 ? "" : "s", why);
@@ -345,7 +362,7 @@ void publish_retry(struct publish_op *op, long retry_after_s, const char *why)
 		delay = (uint64_t)retry_after_s * 1000;
 	log_warn("%s: %s: %s; retrying in %.1f s (attempt %u of %ld)", op->reg_name,
 		 f->art->filename, why, (double)delay / 1000.0, op->attempt + 1,
-		 pc->max_attempts);
+		 (long)op->max_attempts);
 	ev = event("retry", f);
 	cJSON_AddStringToObject(ev, "reason", why);
 	cJSON_AddNumberToObject(ev, "in_s", (double)delay / 1000.0);
@@ -505,6 +522,12 @@ void publish_upload(struct publish_op *op)
 	curl_easy_setopt(op->req->easy, CURLOPT_XFERINFODATA, op);
 	op->last_progress_ms = 0;
 	op->last_sent = -1;
+	if (op->has_hooks && op->hooks.sending != NULL &&
+	    op->hooks.sending(op->hooks.data, op->cur) < 0) {
+		file_done(op, OUT_ERROR, "%s: not sent: the job's lease was lost",
+			  f->art->filename);
+		return;
+	}
 	op->phase = PH_UPLOAD;
 	r = transport_start(op->req, upload_done, op);
 	if (r < 0)
@@ -539,10 +562,16 @@ static void start_file(struct publish_op *op)
 				  ? session_last_error(op->a->session) : "Vault reachable");
 		return;
 	}
-	if (op->type == REGISTRY_NPM)
-		publish_npm_prepare(op);
-	else
+	if (op->type == REGISTRY_NPM) {
+		publish_npm_prepare(op); /* reads the packument first anyway */
+	} else if (f->probe) {
+		/* An earlier send's outcome is unknown: ask before sending. */
+		f->probe = false;
+		op->probing = true;
+		publish_verify_exists(op);
+	} else {
 		publish_upload(op);
+	}
 }
 
 /* ---- the request --------------------------------------------------------- */
@@ -553,7 +582,8 @@ static char *dup_or_null(const char *s)
 }
 
 int publish_start(struct agent *a, struct control_conn *c,
-		  const struct publish_request *r, char *msg, size_t msglen)
+		  const struct publish_request *r, struct publish_op **ret_op,
+		  char *msg, size_t msglen)
 {
 	const struct registry_cfg *reg = config_registry(a->cfg, r->registry);
 	struct publish_op *op;
@@ -596,23 +626,36 @@ int publish_start(struct agent *a, struct control_conn *c,
 	op->access = dup_or_null(reg->access);
 	op->tag = dup_or_null(r->tag);
 	op->expected_version = dup_or_null(r->expected_version);
-	for (i = 0; i < r->nfiles; i++)
+	for (i = 0; i < r->nfiles; i++) {
 		op->files[i].path = strdup(r->files[i]);
+		op->files[i].probe = r->probe_first != NULL && r->probe_first[i];
+	}
+	op->max_attempts = r->max_attempts > 0 ? r->max_attempts
+					       : (int)a->cfg->publish.max_attempts;
+	op->retry_after_s = -1;
+	if (r->hooks != NULL) {
+		op->hooks = *r->hooks;
+		op->has_hooks = true;
+	}
 	uv_timer_init(&a->loop, &op->timer);
 	op->timer.data = op;
 	op->work.data = op;
 	op->phase = PH_INSPECT;
 	log_info("publish to %s requested: %zu file%s%s", op->reg_name, op->nfiles,
 		 op->nfiles == 1 ? "" : "s", op->dry_run ? " (dry run)" : "");
-	control_set_cancel(c, op_cancel, op);
+	if (c != NULL)
+		control_set_cancel(c, op_cancel, op);
 	if (uv_queue_work(&a->loop, &op->work, inspect_work, after_inspect) < 0) {
-		control_set_cancel(c, NULL, NULL);
+		if (c != NULL)
+			control_set_cancel(c, NULL, NULL);
 		op->phase = PH_IDLE;
 		op->conn = NULL;
 		publish_op_destroy(op);
 		snprintf(msg, msglen, "cannot start inspecting the files");
 		return -ENOMEM;
 	}
+	if (ret_op != NULL)
+		*ret_op = op;
 	return 0;
 nomem:
 	snprintf(msg, msglen, "out of memory");

@@ -180,6 +180,11 @@ static void verify_done(struct transport_req *req, int result, void *data)
 
 	if (get_failed(op, req, result))
 		return;
+	if (op->probing && req->status == 404) {
+		op->probing = false;
+		publish_upload(op);
+		return;
+	}
 	if (req->status != 200) {
 		snprintf(msg, sizeof(msg), "%s: registry %s says the file exists, but "
 			 "reading %s to compare digests failed: HTTP %ld %s",
@@ -209,6 +214,15 @@ static void verify_done(struct transport_req *req, int result, void *data)
 		return;
 	}
 	r = answer_pypi_file_sha256(req->body.data, req->body.len, f->art->filename, theirs);
+	if (op->probing && r == AOS_ENOTFOUND) {
+		/* Not on the registry: the earlier send did not arrive. */
+		op->probing = false;
+		log_info("%s: %s is not on the registry yet; sending it", op->reg_name,
+			 f->art->filename);
+		publish_upload(op);
+		return;
+	}
+	op->probing = false;
 	if (r < 0) {
 		snprintf(msg, sizeof(msg), "%s: registry %s says the file exists, but its "
 			 "index %s does not show its sha256 (%s); a different file may hold "

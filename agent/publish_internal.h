@@ -11,20 +11,8 @@
 #include <uv.h>
 
 #include "answer.h"
+#include "publish.h"
 #include "session.h"
-
-enum pub_outcome {
-	OUT_NONE,
-	OUT_PUBLISHED,
-	OUT_EXISTS,
-	OUT_CONFLICT,
-	OUT_AUTH,
-	OUT_INVALID,
-	OUT_REJECTED,
-	OUT_UNAVAILABLE,
-	OUT_ERROR,
-	OUT_DRY_RUN,
-};
 
 enum pub_phase {
 	PH_IDLE,
@@ -41,6 +29,7 @@ struct pub_file {
 	struct artifact *art;
 	int rc;
 	enum pub_outcome outcome;
+	bool probe;      /* ask the registry before sending (unknown outcome) */
 	char message[1536];
 };
 
@@ -55,6 +44,11 @@ struct publish_op {
 	char *tag;
 	char *expected_version;
 	bool dry_run;
+	bool probing;    /* the current check is a probe before sending */
+	int max_attempts;
+	long retry_after_s; /* the registry's last Retry-After, -1 if none */
+	struct publish_hooks hooks;
+	bool has_hooks;
 	struct pub_file *files;
 	size_t nfiles;
 	size_t cur;
