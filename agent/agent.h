@@ -18,6 +18,11 @@ struct agent {
 	struct transport *tp;
 	struct vault_session *session;
 	struct control *ctl;
+	struct queue *queue;
+	struct worker *worker;
+	uv_timer_t grace;      /* first SIGTERM: waiting for running uploads */
+	int stop_requests;
+	int lock_fd;
 	uv_signal_t sig_term;
 	uv_signal_t sig_int;
 	uv_signal_t sig_hup;

@@ -6,6 +6,7 @@
 #include "agent.h"
 #include "err.h"
 #include "log.h"
+#include "commands_internal.h"
 #include "publish.h"
 
 struct refresh_wait {
@@ -35,6 +36,7 @@ static void cmd_status(struct agent *a, struct control_conn *c)
 	cJSON_AddStringToObject(o, "config", a->cfg->path);
 	cJSON_AddItemToObject(o, "vault", session_vault_json(a->session));
 	cJSON_AddItemToObject(o, "secrets", session_secrets_json(a->session));
+	cJSON_AddItemToObject(o, "queue", queue_status_json(a));
 	control_reply(c, o);
 }
 
@@ -132,8 +134,8 @@ static void cmd_publish(struct agent *a, struct control_conn *c, const cJSON *re
 	r.tag = cJSON_IsString(tag) ? tag->valuestring : NULL;
 	r.expected_version = cJSON_IsString(ver) ? ver->valuestring : NULL;
 	r.dry_run = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(req, "dry_run"));
-	if (publish_start(a, c, &r, NULL, msg, sizeof(msg)) < 0)
-		control_reply_error(c, msg);
+	(void)msg;
+	cmd_queue_publish(a, c, req, &r);
 }
 
 void agent_command(struct control_conn *c, const cJSON *req, void *data)
@@ -151,11 +153,14 @@ void agent_command(struct control_conn *c, const cJSON *req, void *data)
 		cmd_publish(a, c, req);
 	else if (strcmp(cmd, "ping") == 0)
 		control_reply(c, ok_object());
+	else if (queue_command(a, c, cmd, req))
+		;
 	else {
 		char msg[200];
 
 		snprintf(msg, sizeof(msg), "unknown command \"%.60s\" (known: status, "
-			 "secrets, secrets.refresh, publish, ping)", cmd);
+			 "secrets, secrets.refresh, publish, jobs, job.show, job.log, "
+			 "job.wait, job.retry, job.cancel, drain, resume, ping)", cmd);
 		control_reply_error(c, msg);
 	}
 }

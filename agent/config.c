@@ -428,7 +428,12 @@ int config_parse(const char *text, size_t len, const char *path,
 {
 	static const char *const keys[] = {
 		"log_level", "runtime_dir", "state_dir", "control_socket", "http",
-		"vault", "registries", "publish", NULL
+		"vault", "registries", "publish", "queue", NULL
+	};
+	static const char *const queue_keys[] = {
+		"path", "spool_dir", "per_registry_concurrency", "max_running",
+		"max_attempts", "backoff_min_ms", "backoff_max_ms", "lease_s",
+		"shutdown_grace_s", NULL
 	};
 	static const char *const publish_keys[] = {
 		"max_attempts", "backoff_min_ms", "backoff_max_ms", NULL
@@ -518,6 +523,31 @@ int config_parse(const char *text, size_t len, const char *path,
 		if (!c.failed && cfg->publish.backoff_max_ms < cfg->publish.backoff_min_ms)
 			fail(&c, "publish.backoff_max_ms", "must be at least publish.backoff_min_ms");
 	}
+	o = get_obj(&c, root, "", "queue", false);
+	if (o != NULL)
+		check_keys(&c, o, "queue", queue_keys);
+	{
+		struct queue_cfg *q = &cfg->queue;
+		const char *b = "queue";
+
+		q->path = get_str(&c, o, b, "path", NULL, true);
+		q->spool_dir = get_str(&c, o, b, "spool_dir", NULL, true);
+		if (q->path == NULL && cfg->state_dir != NULL &&
+		    asprintf(&q->path, "%s/queue.db", cfg->state_dir) < 0)
+			q->path = NULL;
+		if (q->spool_dir == NULL && cfg->state_dir != NULL &&
+		    asprintf(&q->spool_dir, "%s/spool", cfg->state_dir) < 0)
+			q->spool_dir = NULL;
+		q->per_registry_limit = get_int(&c, o, b, "per_registry_concurrency", 2, 1, 64);
+		q->max_running = get_int(&c, o, b, "max_running", 8, 1, 256);
+		q->max_attempts = get_int(&c, o, b, "max_attempts", 8, 1, 1000);
+		q->backoff_min_ms = get_int(&c, o, b, "backoff_min_ms", 5000, 10, 3600000);
+		q->backoff_max_ms = get_int(&c, o, b, "backoff_max_ms", 900000, 10, 86400000);
+		q->lease_s = get_int(&c, o, b, "lease_s", 30, 2, 3600);
+		q->shutdown_grace_s = get_int(&c, o, b, "shutdown_grace_s", 60, 0, 3600);
+		if (!c.failed && q->backoff_max_ms < q->backoff_min_ms)
+			fail(&c, "queue.backoff_max_ms", "must be at least queue.backoff_min_ms");
+	}
 	o = get_obj(&c, root, "", "vault", true);
 	if (o != NULL)
 		parse_vault(&c, o, &cfg->vault);
@@ -581,6 +611,8 @@ void config_free(struct config *cfg)
 	free(cfg->control_socket);
 	free(cfg->ca_file);
 	free(cfg->ca_path);
+	free(cfg->queue.path);
+	free(cfg->queue.spool_dir);
 	free(cfg->vault.address);
 	free(cfg->vault.namespace);
 	free(cfg->vault.ca_file);

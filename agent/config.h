@@ -21,6 +21,18 @@ struct registry_cfg {
 	char *access;    /* npm: NULL, "public" or "restricted" */
 };
 
+struct queue_cfg {
+	char *path;               /* SQLite file; default <state_dir>/queue.db */
+	char *spool_dir;          /* default <state_dir>/spool */
+	long per_registry_limit;  /* running jobs per registry */
+	long max_running;         /* running jobs in all */
+	long max_attempts;        /* per job */
+	long backoff_min_ms;
+	long backoff_max_ms;
+	long lease_s;
+	long shutdown_grace_s;
+};
+
 struct publish_cfg {
 	long max_attempts;   /* tries per upload for retryable answers */
 	long backoff_min_ms;
@@ -61,6 +73,7 @@ struct config {
 	char *ca_path;
 	struct vault_cfg vault;
 	struct publish_cfg publish;
+	struct queue_cfg queue;
 	struct registry_cfg *registries;
 	size_t nregistries;
 	char **secret_keys; /* distinct token keys of all registries */

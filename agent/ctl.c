@@ -26,9 +26,12 @@ static void usage(FILE *f)
 		"  status             daemon state, Vault health and secret versions\n"
 		"  secrets            the secret keys: version, time written, fingerprint\n"
 		"  secrets refresh    check Vault now and wait for the result\n"
-		"  publish --registry NAME [--tag T] [--version V] [--dry-run] FILE...\n"
-		"                     upload wheels/sdists or npm tarballs with the\n"
-		"                     daemon's token (see `aos-publishctl publish --help`)\n"
+		"  publish --registry NAME [--wait] [--dry-run] FILE...\n"
+		"                     queue an upload of wheels/sdists or npm tarballs\n"
+		"                     (see `aos-publishctl publish --help`)\n"
+		"  jobs [--state S] [--limit N]   list jobs, newest first\n"
+		"  job show|log|retry|cancel ID   one job (log takes --follow)\n"
+		"  drain | resume     stop / restart starting new jobs\n"
 		"\n"
 		"Options:\n"
 		"  -s, --socket PATH  control socket (default $AOS_PUBLISHCTL_SOCKET or\n"
@@ -276,6 +279,10 @@ int main(int argc, char **argv)
 	if (strcmp(argv[optind], "publish") == 0)
 		return ctl_publish(sock, json, timeout_set ? timeout_s : 900, argc - optind,
 				   argv + optind);
+	if (strcmp(argv[optind], "jobs") == 0 || strcmp(argv[optind], "job") == 0 ||
+	    strcmp(argv[optind], "drain") == 0 || strcmp(argv[optind], "resume") == 0)
+		return ctl_jobs(sock, json, timeout_set ? timeout_s : 3600, argc - optind,
+				argv + optind);
 	if (strcmp(argv[optind], "status") == 0 && argc - optind == 1)
 		cmd = "{\"cmd\":\"status\"}";
 	else if (strcmp(argv[optind], "secrets") == 0 && argc - optind == 1)

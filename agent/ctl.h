@@ -17,6 +17,10 @@
 #define EXIT_INVALID 8     /* bad artifact or request */
 #define EXIT_REJECTED 9    /* the registry refused for good */
 #define EXIT_UNAVAILABLE 10 /* the registry could not be reached in time */
+#define EXIT_CANCELED 11   /* the job was canceled by an operator */
+
+/* The jobs commands (ctl_jobs.c): jobs, job ..., drain, resume. */
+int ctl_jobs(const char *sock, bool json, int timeout_s, int argc, char **argv);
 
 struct ctl_conn {
 	int fd;

@@ -18,23 +18,30 @@ static void usage(FILE *f)
 		"Usage: aos-publishctl [--socket PATH] [--json] [--timeout SEC] publish\n"
 		"           --registry NAME [--tag TAG] [--version V] [--dry-run] FILE...\n"
 		"\n"
-		"Asks aos-publishd to upload FILEs (wheels and sdists to a PyPI-style\n"
-		"registry, npm tarballs to an npm registry) with the registry's token from\n"
-		"Vault; the token never leaves the daemon.  Every file is inspected first;\n"
-		"if one is invalid nothing is uploaded.  Files then go one at a time, in\n"
-		"order, and the first failure stops the rest.\n"
+		"Queues a job for aos-publishd to upload FILEs (wheels and sdists to a\n"
+		"PyPI-style registry, npm tarballs to an npm registry) with the registry's\n"
+		"token from Vault; the token never leaves the daemon.  The files are\n"
+		"copied into the daemon's spool and inspected; if one is invalid nothing is\n"
+		"queued.  The job id is printed once the job is on disk.  The job uploads\n"
+		"the files one at a time, in order, and is retried with backoff after\n"
+		"transient failures; a file the registry already holds is never sent\n"
+		"again.\n"
 		"\n"
 		"  -r, --registry NAME  a registry named in the daemon's configuration\n"
 		"      --tag TAG        npm dist-tag (a prerelease needs one; \"latest\"\n"
 		"                       never moves to a lower version)\n"
 		"      --version V      refuse files whose version is not V\n"
 		"  -n, --dry-run        inspect and show what would be sent; no token used\n"
+		"  -w, --wait           follow the job until it ends; the exit status tells\n"
+		"                       the outcome (without it: exit 0 once queued)\n"
+		"  -k, --idempotency-key KEY  enqueuing the same KEY again returns the\n"
+		"                       existing job instead of a new one\n"
 		"  -h, --help           show this help\n"
 		"\n"
 		"--timeout is the longest wait for any word from the daemon (default 900 s).\n"
 		"--json prints the daemon's event lines as they come.\n"
 		"\n"
-		"Exit status:\n"
+		"Exit status (with --wait or --dry-run; otherwise 0 once queued):\n"
 		"   0  published (every file is on the registry, at least one sent now)\n"
 		"   5  already published: every file was there, identical\n"
 		"   6  conflict: a different file holds that name and version\n"
@@ -42,6 +49,7 @@ static void usage(FILE *f)
 		"   8  invalid: a bad artifact, a version mismatch, a dist-tag rule\n"
 		"   9  rejected: the registry refused for good (e.g. body too large)\n"
 		"  10  unavailable: the registry did not answer usably after retries\n"
+		"  11  canceled by an operator\n"
 		"   1  other errors, 2 usage, 3 daemon not reachable, 4 timed out\n");
 }
 
@@ -150,6 +158,10 @@ static void show_event(struct view *v, const cJSON *ev)
 		printf("%s\n", str(ev, "message", ""));
 	} else if (strcmp(e, "plan") == 0) {
 		show_plan(ev);
+	} else if (strcmp(e, "queued") == 0) {
+		printf("%s job %.0f; following it\n",
+		       cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(ev, "existing"))
+			       ? "already queued as" : "queued as", num(ev, "job_id"));
 	}
 }
 
@@ -160,6 +172,7 @@ static int exit_code(const char *outcome)
 		{ "exists", EXIT_EXISTS },    { "conflict", EXIT_CONFLICT },
 		{ "auth", EXIT_AUTH },	      { "invalid", EXIT_INVALID },
 		{ "rejected", EXIT_REJECTED }, { "unavailable", EXIT_UNAVAILABLE },
+		{ "canceled", EXIT_CANCELED },
 	};
 	size_t i;
 
@@ -194,6 +207,8 @@ int ctl_publish(const char *sock, bool json, int timeout_s, int argc, char **arg
 		{ "tag", required_argument, NULL, 'T' },
 		{ "version", required_argument, NULL, 'v' },
 		{ "dry-run", no_argument, NULL, 'n' },
+		{ "wait", no_argument, NULL, 'w' },
+		{ "idempotency-key", required_argument, NULL, 'k' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -205,12 +220,14 @@ int ctl_publish(const char *sock, bool json, int timeout_s, int argc, char **arg
 	int c, rc;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "r:nh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "r:nwk:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'r': registry = optarg; break;
 		case 'T': cJSON_AddStringToObject(req, "tag", optarg); break;
 		case 'v': cJSON_AddStringToObject(req, "version", optarg); break;
 		case 'n': cJSON_AddTrueToObject(req, "dry_run"); break;
+		case 'w': cJSON_AddTrueToObject(req, "wait"); break;
+		case 'k': cJSON_AddStringToObject(req, "idempotency_key", optarg); break;
 		case 'h': usage(stdout); rc = 0; goto out;
 		default: usage(stderr); rc = EXIT_USAGE; goto out;
 		}
@@ -249,6 +266,16 @@ int ctl_publish(const char *sock, bool json, int timeout_s, int argc, char **arg
 			if (!json)
 				show_event(&v, ans);
 			continue;
+		}
+		/* Queued, without --wait: done. */
+		if (cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(ans, "job_id")) &&
+		    cJSON_GetObjectItemCaseSensitive(ans, "outcome") == NULL) {
+			if (!json)
+				printf("%s job %.0f\n", cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(
+					ans, "existing")) ? "already queued as" : "queued as",
+				       num(ans, "job_id"));
+			rc = 0;
+			break;
 		}
 		/* The final answer. */
 		end_bar(&v);

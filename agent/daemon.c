@@ -4,7 +4,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/time.h>
+#include <unistd.h>
 #include <time.h>
 
 #include <systemd/sd-daemon.h>
@@ -12,6 +16,8 @@
 #include "agent.h"
 #include "err.h"
 #include "log.h"
+#include "queue.h"
+#include "worker.h"
 
 const char *agent_state(const struct agent *a)
 {
@@ -81,6 +87,10 @@ static void agent_stop(struct agent *a, const char *why)
 	a->stopping = true;
 	log_notice("stopping (%s)", why);
 	sd_notify(0, "STOPPING=1");
+	uv_timer_stop(&a->grace);
+	uv_close((uv_handle_t *)&a->grace, NULL);
+	worker_close(a->worker); /* releases anything still running */
+	a->worker = NULL;
 	control_close(a->ctl);
 	a->ctl = NULL;
 	session_close(a->session);
@@ -134,6 +144,52 @@ static void reload(struct agent *a)
 	}
 }
 
+static uint64_t grace_deadline_ms;
+
+static void grace_check(uv_timer_t *t)
+{
+	struct agent *a = t->data;
+
+	if (worker_running(a->worker) == 0) {
+		agent_stop(a, "running uploads finished");
+		return;
+	}
+	if (uv_now(&a->loop) >= grace_deadline_ms) {
+		log_warn("grace period over: %zu job(s) still running go back to the queue",
+			 worker_running(a->worker));
+		worker_abort_all(a->worker, "stopped at the end of the grace period");
+		agent_stop(a, "grace period over");
+	}
+}
+
+/* First SIGTERM: stop claiming and let running uploads finish within the
+ * grace period (telling systemd to wait that long); a second one stops
+ * them at once.  Either way nothing is lost: unfinished jobs go back to
+ * the queue. */
+static void request_stop(struct agent *a, const char *sig)
+{
+	size_t n = a->worker != NULL ? worker_running(a->worker) : 0;
+	long grace = a->cfg->queue.shutdown_grace_s;
+
+	a->stop_requests++;
+	if (a->stop_requests > 1 || n == 0 || grace == 0) {
+		if (n > 0) {
+			log_warn("%s again: stopping %zu running job(s) now; they go back "
+				 "to the queue", sig, n);
+			worker_abort_all(a->worker, "stopped by a second signal");
+		}
+		agent_stop(a, sig);
+		return;
+	}
+	worker_set_draining(a->worker, true);
+	log_notice("%s: no new jobs start; waiting up to %ld s for %zu running job(s) "
+		   "(send it again to stop them now)", sig, grace, n);
+	sd_notifyf(0, "EXTEND_TIMEOUT_USEC=%llu\nSTATUS=stopping: waiting for %zu "
+		   "running job(s)", (unsigned long long)(grace + 10) * 1000000ULL, n);
+	grace_deadline_ms = uv_now(&a->loop) + (uint64_t)grace * 1000;
+	uv_timer_start(&a->grace, grace_check, 100, 100);
+}
+
 static void signal_cb(uv_signal_t *h, int signum)
 {
 	struct agent *a = h->data;
@@ -143,7 +199,7 @@ static void signal_cb(uv_signal_t *h, int signum)
 		reload(a);
 		return;
 	}
-	agent_stop(a, signum == SIGTERM ? "SIGTERM" : "SIGINT");
+	request_stop(a, signum == SIGTERM ? "SIGTERM" : "SIGINT");
 }
 
 static void watchdog_cb(uv_timer_t *t)
@@ -157,6 +213,50 @@ static int ensure_dir(const char *path)
 	if (mkdir(path, 0750) < 0 && errno != EEXIST)
 		return -errno;
 	return 0;
+}
+
+/* One daemon per state directory; the queue, then the worker.  Jobs that
+ * this host's previous process was running (it crashed or was killed) go
+ * back to the queue at once. */
+static int open_queue(struct agent *a)
+{
+	const struct config *cfg = a->cfg;
+	char path[4200], host[64] = "localhost", prefix[80], err[1024];
+	int r;
+
+	r = ensure_dir(cfg->state_dir);
+	if (r < 0) {
+		log_err_r(r, "cannot create state_dir %s", cfg->state_dir);
+		return r;
+	}
+	snprintf(path, sizeof(path), "%s/aos-publishd.lock", cfg->state_dir);
+	a->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (a->lock_fd < 0 || flock(a->lock_fd, LOCK_EX | LOCK_NB) < 0) {
+		log_err("another aos-publishd uses %s (lock %s held): stop it first, or "
+			"give this one its own state_dir", cfg->state_dir, path);
+		return -EBUSY;
+	}
+	r = queue_sqlite_open(cfg->queue.path, &a->queue, err, sizeof(err));
+	if (r < 0) {
+		log_err("cannot use the queue database: %s", err);
+		return r;
+	}
+	gethostname(host, sizeof(host) - 1);
+	snprintf(prefix, sizeof(prefix), "%s:", host);
+	{
+		struct timeval tv;
+
+		gettimeofday(&tv, NULL);
+		r = a->queue->ops->release_owner(a->queue, prefix,
+						 (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000);
+	}
+	if (r > 0)
+		log_notice("%d job(s) left running by the previous process went back to "
+			   "the queue", r);
+	r = worker_new(a, a->queue, &a->worker);
+	if (r < 0)
+		log_err_r(r, "cannot start the queue's worker");
+	return r;
 }
 
 int agent_run(struct config *cfg)
@@ -190,9 +290,17 @@ int agent_run(struct config *cfg)
 	uv_signal_start(&a->sig_int, signal_cb, SIGINT);
 	uv_signal_start(&a->sig_hup, signal_cb, SIGHUP);
 	uv_timer_init(&a->loop, &a->watchdog);
+	uv_timer_init(&a->loop, &a->grace);
+	a->grace.data = a;
 	r = ensure_dir(cfg->runtime_dir);
 	if (r < 0)
 		log_warn_r(r, "cannot create runtime_dir %s", cfg->runtime_dir);
+	r = open_queue(a);
+	if (r < 0) {
+		a->exit_code = 78;
+		agent_stop(a, "start-up failure");
+		goto run;
+	}
 	r = control_open(&a->loop, cfg->control_socket, agent_command, a, &a->ctl);
 	if (r < 0) {
 		log_err("cannot listen on control socket %s: %s (check runtime_dir and "
@@ -221,6 +329,10 @@ run:
 	r = uv_loop_close(&a->loop);
 	if (r < 0)
 		log_warn("loop closed with handles open: %s", uv_strerror(r));
+	if (a->queue != NULL)
+		a->queue->ops->close(a->queue);
+	if (a->lock_fd > 0)
+		close(a->lock_fd);
 	r = a->exit_code;
 	config_free(a->cfg);
 	free(a);

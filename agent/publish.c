@@ -124,6 +124,8 @@ void publish_abort(struct publish_op *op)
 
 static void send_event(struct publish_op *op, cJSON *ev)
 {
+	if (op->has_hooks && op->hooks.event != NULL)
+		op->hooks.event(op->hooks.data, ev);
 	if (op->conn == NULL) {
 		cJSON_Delete(ev);
 		return;
@@ -321,9 +323,11 @@ static int xferinfo(void *data, curl_off_t dltotal, curl_off_t dlnow,
 	if (op->canceled)
 		return 1;
 	now = uv_now(&op->a->loop);
-	if (op->conn == NULL || ultotal <= 0 ||
+	if ((op->conn == NULL && !(op->has_hooks && op->hooks.event != NULL)) ||
+	    ultotal <= 0 ||
 	    (now - op->last_progress_ms < PROGRESS_EVERY_MS && ulnow < ultotal) ||
-	    (op->last_sent == ulnow) || control_pending_bytes(op->conn) > 65536)
+	    (op->last_sent == ulnow) ||
+	    (op->conn != NULL && control_pending_bytes(op->conn) > 65536))
 		return 0;
 	op->last_progress_ms = now;
 	op->last_sent = ulnow;

@@ -8,6 +8,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <cjson/cJSON.h>
+
 struct agent;
 struct control_conn;
 struct publish_op;
@@ -37,6 +39,9 @@ struct publish_hooks {
 	 * none).  The op is freed right after. */
 	void (*finished)(void *data, enum pub_outcome overall, const char *error,
 			 long retry_after_s);
+	/* Every event line a client would see (inspected, progress, result);
+	 * ev stays the caller's. */
+	void (*event)(void *data, const cJSON *ev);
 	void *data;
 };
 

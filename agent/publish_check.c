@@ -154,7 +154,7 @@ static void packument_done(struct transport_req *req, int result, void *data)
 		cJSON *plan = publish_plan(op, f);
 
 		if (op->conn != NULL)
-			control_send(op->conn, plan);
+			control_send(op->conn, plan); /* dry runs never run as jobs */
 		else
 			cJSON_Delete(plan);
 		snprintf(msg, sizeof(msg), "%s: valid; would be tagged %s; nothing sent "

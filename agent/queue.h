@@ -9,11 +9,22 @@
  * Claims take a lease: the claimer becomes the job's owner until
  * lease_expires_ms and gets a fencing token.  Completing, failing,
  * heartbeating or recording an upload with a stale token (the lease expired
- * and somebody else claimed the job) fails with AOS_EFENCED and changes
- * nothing.
+ * and somebody else claimed the job, or an operator canceled it) fails with
+ * AOS_EFENCED and changes nothing.
  *
  * Times are Unix milliseconds passed in by the caller (an injectable clock
- * for tests).  Calls are synchronous; library code does not log.
+ * for tests).  Calls are synchronous; library code does not log.  A queue is
+ * used by one thread at a time (the daemon's loop thread).
+ *
+ * Errors common to every call: -EINVAL / AOS_ETOOBIG for an invalid or
+ * oversized argument, and for a store failure -EIO, -EBUSY (locked past the
+ * busy timeout), -ENOSPC, -ENOMEM or AOS_ECORRUPT.  AOS_ENOTFOUND is in
+ * common/err.h.  Texts stored (errors, answers, log lines) are cut to
+ * JOB_TEXT_MAX - 1 bytes on a UTF-8 character boundary.
+ *
+ * Every job state transition is written to the job's log, in the same
+ * transaction, with its reason ("queued -> running (claimed by OWNER,
+ * attempt 2)", "running -> failed: ERROR; next try at TIME").
  */
 #ifndef AOS_QUEUE_H
 #define AOS_QUEUE_H
@@ -50,6 +61,7 @@ enum upload_state {
 
 #define JOB_KEY_MAX 200
 #define JOB_TEXT_MAX 2048
+#define JOB_INPUTS_MAX (1024 * 1024) /* bytes of a job's inputs JSON */
 
 struct job {
 	int64_t id;
@@ -58,7 +70,7 @@ struct job {
 	char idem_key[JOB_KEY_MAX];
 	char registry[128];     /* target registry name (concurrency limits) */
 	char package[256];      /* package name (one running job per package) */
-	char *inputs;           /* JSON text, owned by the struct */
+	char *inputs;           /* JSON text or NULL, owned by the struct */
 	int attempts;
 	int max_attempts;
 	int64_t next_run_ms;
@@ -67,7 +79,7 @@ struct job {
 	char lease_owner[128];
 	int64_t lease_expires_ms;
 	int64_t fence;          /* fencing token of the current lease */
-	char last_error[JOB_TEXT_MAX];
+	char last_error[JOB_TEXT_MAX]; /* of the last FAILED or DEAD finish */
 	char wait_reason[256];  /* why a queued job is not running, if known */
 };
 
@@ -88,15 +100,19 @@ struct job_log_entry {
 	char text[JOB_TEXT_MAX];
 };
 
-/* A new job to enqueue. */
+/* A new job to enqueue.  idem_key, registry and package are required
+ * (non-empty, shorter than their struct job fields). */
 struct job_new {
 	enum job_kind kind;
 	const char *idem_key;
 	const char *registry;
 	const char *package;
-	const char *inputs;   /* JSON text */
-	int max_attempts;
-	const struct job_upload *uploads; /* one per file (state PENDING) */
+	const char *inputs;   /* JSON text, at most JOB_INPUTS_MAX bytes, or NULL */
+	int max_attempts;     /* >= 1 */
+	/* One per file, in upload order: filename (unique in the job), sha256
+	 * (64 lowercase hex digits), registry ("" = the job's).  state and
+	 * answer are ignored: uploads start PENDING. */
+	const struct job_upload *uploads;
 	size_t nuploads;
 };
 
@@ -115,54 +131,83 @@ struct queue_ops {
 	 * existing job's id in *ret_id, changing nothing. */
 	int (*enqueue)(struct queue *q, const struct job_new *j, int64_t now_ms,
 		       int64_t *ret_id);
-	/* Claims up to max due jobs (state QUEUED or FAILED with next_run <=
-	 * now, or RUNNING with an expired lease), oldest next_run first,
-	 * skipping registries at their limit (running counts per registry
-	 * from `limits`) and packages that have a running job.  Each claimed
-	 * job becomes RUNNING, attempts+1, with owner and a new fence.
-	 * Returns the number claimed (>= 0) filled into ret[]. */
+	/* Claims up to max (at most QUEUE_CLAIM_MAX) due jobs (state QUEUED
+	 * or FAILED with next_run <= now, or RUNNING with a lease that ran
+	 * out), oldest first (next_run, or the lease's expiry), in one
+	 * transaction:
+	 *  - a registry with per_registry_limit jobs running under a valid
+	 *    lease (this call's claims included) is skipped; <= 0: no limit;
+	 *  - a package has one running job at a time, and its jobs run in id
+	 *    order: a job waits while an older job of the same package name
+	 *    is QUEUED, RUNNING or FAILED.
+	 * Each claimed job becomes RUNNING, attempts+1, with owner, a lease
+	 * until now + lease_ms, a new fence (fence+1) and no wait_reason.
+	 * Returns the number claimed (>= 0) filled into ret[]; the caller
+	 * job_clear()s each. */
 	int (*claim)(struct queue *q, const char *owner, int64_t now_ms,
 		     int64_t lease_ms, int per_registry_limit, struct job *ret,
 		     size_t max);
-	/* Extends the lease.  Returns 0 or AOS_EFENCED. */
+	/* The fenced calls (heartbeat, upload_set, finish) succeed while the
+	 * job is RUNNING with this fence; otherwise (unknown id too) they
+	 * return AOS_EFENCED and change nothing.  upload_set and finish go by
+	 * the fence alone (a lease that ran out but was not claimed again still
+	 * records what was done); heartbeat also needs the lease to be running
+	 * (now < lease_expires_ms). */
+	/* Extends the lease to now + lease_ms.  Returns 0, or AOS_EFENCED when
+	 * the lease is lost or ran out: stop working on the job, it may already
+	 * have been replaced in its registry's or package's slot. */
 	int (*heartbeat)(struct queue *q, int64_t id, int64_t fence, int64_t now_ms,
 			 int64_t lease_ms);
-	/* Records an upload's new state and answer under the lease.
-	 * Returns 0 or AOS_EFENCED. */
+	/* Records an upload's new state and answer (NULL: "") under the
+	 * lease.  Returns 0, AOS_EFENCED, or AOS_ENOTFOUND for a filename the
+	 * job does not have. */
 	int (*upload_set)(struct queue *q, int64_t id, int64_t fence,
 			  const char *filename, enum upload_state st,
 			  const char *answer, int64_t now_ms);
 	/* Ends the lease with a new state: SUCCEEDED, FAILED (retry at
 	 * next_run_ms), DEAD, or QUEUED (released without counting the attempt,
-	 * e.g. waiting for Vault: attempts-1).  error may be NULL.
-	 * Returns 0 or AOS_EFENCED. */
+	 * e.g. waiting for Vault: attempts-1, run again at next_run_ms).
+	 * error (may be NULL) becomes last_error for FAILED and DEAD, the
+	 * wait_reason for QUEUED, and goes into the log line.  Returns 0,
+	 * AOS_EFENCED, or -EINVAL for another state. */
 	int (*finish)(struct queue *q, int64_t id, int64_t fence, enum job_state st,
 		      int64_t next_run_ms, const char *error, int64_t now_ms);
 	/* Operator actions: cancel (queued/failed/running -> CANCELED; a running
-	 * job's lease is revoked so its worker is fenced off), retry (dead,
-	 * failed or canceled -> QUEUED now, attempts reset to 0).  Return 0,
-	 * AOS_ENOTFOUND, or -EINVAL when the state does not allow it. */
+	 * job's lease is revoked (fence+1) so its worker is fenced off; reason
+	 * may be NULL), retry (dead, failed or canceled -> QUEUED now, attempts
+	 * reset to 0).  Return 0, AOS_ENOTFOUND, or -EINVAL when the state does
+	 * not allow it. */
 	int (*cancel)(struct queue *q, int64_t id, const char *reason, int64_t now_ms);
 	int (*retry)(struct queue *q, int64_t id, int64_t now_ms);
-	/* Reads a job (caller frees inputs with job_clear()). */
+	/* Reads a job into *ret (set only on success; the caller job_clear()s
+	 * it).  Returns 0 or AOS_ENOTFOUND. */
 	int (*get)(struct queue *q, int64_t id, struct job *ret);
-	/* Lists jobs newest first; returns the count filled (>= 0). */
+	/* Lists jobs newest first (f may be NULL); returns the count filled
+	 * (>= 0), at most min(max, limit); the caller job_clear()s each. */
 	int (*list)(struct queue *q, const struct job_filter *f, struct job *ret,
 		    size_t max);
-	/* The uploads of a job; returns the count filled (>= 0). */
+	/* The uploads of a job, in enqueue order; returns the count filled
+	 * (>= 0) or AOS_ENOTFOUND. */
 	int (*uploads)(struct queue *q, int64_t id, struct job_upload *ret, size_t max);
 	/* Appends to the job's log (bounded: the oldest lines beyond
-	 * QUEUE_LOG_MAX per job are dropped).  Returns 0. */
+	 * QUEUE_LOG_MAX per job are dropped; transitions count too).
+	 * Returns 0 or AOS_ENOTFOUND. */
 	int (*log)(struct queue *q, int64_t id, const char *text, int64_t now_ms);
-	/* Log lines with id > after_id, oldest first; returns the count. */
+	/* Log lines with id > after_id, oldest first; returns the count
+	 * (>= 0) or AOS_ENOTFOUND. */
 	int (*log_read)(struct queue *q, int64_t id, int64_t after_id,
 			struct job_log_entry *ret, size_t max);
-	/* Number of jobs per state (index by enum job_state, 0 unused). */
+	/* Number of jobs per state (index by enum job_state, 0 unused).
+	 * Returns 0. */
 	int (*counts)(struct queue *q, int64_t ret[JOB_CANCELED + 1]);
-	/* Returns RUNNING jobs whose lease owner is `owner` to QUEUED without
-	 * counting the attempt (used at start after a crash of this host's
-	 * previous process).  Returns the number released. */
+	/* Returns RUNNING jobs whose lease owner starts with owner_prefix
+	 * (non-empty), valid lease or not, to QUEUED now without counting the
+	 * attempt (attempts-1), revoking the lease (fence+1).  Used at start
+	 * after a crash of this host's previous process: call it before this
+	 * process claims anything under the same prefix.  Returns the number
+	 * released (>= 0). */
 	int (*release_owner)(struct queue *q, const char *owner_prefix, int64_t now_ms);
+	/* Finalizes and closes; q is freed. */
 	void (*close)(struct queue *q);
 };
 
@@ -171,19 +216,26 @@ struct queue {
 };
 
 #define QUEUE_LOG_MAX 500
+#define QUEUE_CLAIM_MAX 1024 /* jobs one claim call hands out at most */
 
-/* Opens (creating if needed) the SQLite queue at path: WAL,
- * synchronous=FULL, busy timeout, migrations applied, integrity checked.
- * Returns 0 and *ret, or AOS_ESCHEMA / AOS_ECORRUPT / -errno with errbuf
- * saying what is wrong and what to do. */
+/* Opens (creating if needed, mode 0600; its directory must exist) the
+ * SQLite queue at path: WAL, synchronous=FULL, busy timeout, integrity
+ * checked, migrations applied.  Returns 0 and *ret (closed with
+ * (*ret)->ops->close), or AOS_ESCHEMA (newer schema), AOS_ECORRUPT (not a
+ * database, another program's database, failed integrity check) or -errno,
+ * with errbuf (always set on failure) saying what is wrong and what to do,
+ * starting with the path. */
 int queue_sqlite_open(const char *path, struct queue **ret, char *errbuf, size_t errlen);
 
-/* Frees what a struct job owns (inputs). */
+/* Frees what a struct job owns (inputs, set to NULL).  Accepts NULL. */
 void job_clear(struct job *j);
 
+/* "queued", "running", ...; "unknown" for a value out of range. */
 const char *job_state_name(enum job_state s);
-/* Parses a state name; returns 0 for an unknown one. */
+/* Parses a state name (as job_state_name() spells it); returns 0 for an
+ * unknown one or NULL. */
 enum job_state job_state_parse(const char *s);
+/* "pending", "sending", "done", "failed"; "unknown" out of range. */
 const char *upload_state_name(enum upload_state s);
 
 #endif

@@ -456,6 +456,8 @@ def publish(d: Daemon, registry: str, *files, tag: str | None = None,
     if ctl_timeout is not None:
         args += ["--timeout", str(ctl_timeout)]
     args += ["publish", "--registry", registry]
+    if not dry_run:
+        args.append("--wait")  # follow the queued job to its outcome
     if tag is not None:
         args += ["--tag", tag]
     if version is not None:

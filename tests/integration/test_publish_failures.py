@@ -149,6 +149,7 @@ def test_registry_unavailable(publish_env, tmp_path):
         port503 = srv.server_address[1]
         cfg = {
             "publish": {"max_attempts": 2, "backoff_min_ms": 100, "backoff_max_ms": 300},
+            "queue": {"max_attempts": 1},  # one run of two quick tries, then dead
             "registries": {
                 "pypi-down": {"type": "pypi", "url": f"http://127.0.0.1:{closed}/",
                               "token_key": "PYPI_API_TOKEN"},

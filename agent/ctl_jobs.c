@@ -1,0 +1,258 @@
+/* ctl_jobs.c - aos-publishctl jobs, job show|log|retry|cancel, drain, resume. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cjson/cJSON.h>
+
+#include "ctl.h"
+
+static const char *str(const cJSON *o, const char *key, const char *def)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+
+	return cJSON_IsString(v) ? v->valuestring : def;
+}
+
+static double num(const cJSON *o, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+
+	return cJSON_IsNumber(v) ? v->valuedouble : 0;
+}
+
+static const char *when(double ms, char *buf, size_t len)
+{
+	time_t t = (time_t)(ms / 1000);
+	struct tm tm;
+
+	if (ms <= 0)
+		return "-";
+	gmtime_r(&t, &tm);
+	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	return buf;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: aos-publishctl [--socket PATH] [--json] jobs [--state S] [--limit N]\n"
+		"       aos-publishctl job show ID\n"
+		"       aos-publishctl job log ID [--follow]\n"
+		"       aos-publishctl job retry ID     (a dead, failed or canceled job)\n"
+		"       aos-publishctl job cancel ID    (a queued, failed or running job)\n"
+		"       aos-publishctl drain            (no new jobs start)\n"
+		"       aos-publishctl resume\n"
+		"States: queued, running, succeeded, failed (waiting to retry), dead,\n"
+		"canceled.\n");
+}
+
+/* One request, one answer; prints it with show() or as JSON. */
+static int simple(const char *sock, bool json, int timeout_s, cJSON *req,
+		  void (*show)(const cJSON *ans))
+{
+	struct ctl_conn conn = { .fd = -1 };
+	char *text = cJSON_PrintUnformatted(req), *line;
+	cJSON *ans = NULL;
+	int rc;
+
+	rc = ctl_open(&conn, sock);
+	if (rc == 0)
+		rc = ctl_send(&conn, text);
+	if (rc == 0)
+		rc = ctl_read_line(&conn, timeout_s, &line);
+	if (rc == 0) {
+		ans = cJSON_Parse(line);
+		if (json)
+			printf("%s\n", line);
+		if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(ans, "ok"))) {
+			fprintf(stderr, "aos-publishctl: %s\n", str(ans, "error", "failed"));
+			rc = EXIT_FAIL;
+		} else if (!json && show != NULL) {
+			show(ans);
+		}
+	}
+	cJSON_Delete(ans);
+	free(text);
+	ctl_close(&conn);
+	return rc;
+}
+
+static void show_jobs(const cJSON *ans)
+{
+	const cJSON *j;
+	char t[32];
+
+	printf("%-7s %-10s %-12s %-24s %-8s %-20s %s\n", "ID", "STATE", "REGISTRY", "PACKAGE",
+	       "TRIES", "UPDATED", "LAST ERROR");
+	cJSON_ArrayForEach(j, cJSON_GetObjectItemCaseSensitive(ans, "jobs")) {
+		printf("%-7.0f %-10s %-12s %-24s %.0f/%-6.0f %-20s %.80s\n", num(j, "id"),
+		       str(j, "state", "?"), str(j, "registry", "?"), str(j, "package", "?"),
+		       num(j, "attempts"), num(j, "max_attempts"),
+		       when(num(j, "updated_ms"), t, sizeof(t)), str(j, "last_error", ""));
+	}
+}
+
+static void show_job(const cJSON *ans)
+{
+	const cJSON *j = cJSON_GetObjectItemCaseSensitive(ans, "job"), *u;
+	char t[32];
+
+	printf("Job %.0f: %s (%s to %s, package %s)\n", num(j, "id"), str(j, "state", "?"),
+	       str(j, "kind", "?"), str(j, "registry", "?"), str(j, "package", "?"));
+	printf("Attempts:   %.0f of %.0f\n", num(j, "attempts"), num(j, "max_attempts"));
+	printf("Created:    %s\n", when(num(j, "created_ms"), t, sizeof(t)));
+	printf("Updated:    %s\n", when(num(j, "updated_ms"), t, sizeof(t)));
+	if (strcmp(str(j, "state", ""), "failed") == 0 || strcmp(str(j, "state", ""), "queued") == 0)
+		printf("Next run:   %s\n", when(num(j, "next_run_ms"), t, sizeof(t)));
+	if (str(j, "lease_owner", NULL) != NULL)
+		printf("Lease:      %s until %s\n", str(j, "lease_owner", ""),
+		       when(num(j, "lease_expires_ms"), t, sizeof(t)));
+	printf("Key:        %s\n", str(j, "idempotency_key", ""));
+	if (str(j, "last_error", NULL) != NULL)
+		printf("Last error: %s\n", str(j, "last_error", ""));
+	printf("\n%-48s %-8s %s\n", "FILE", "UPLOAD", "ANSWER");
+	cJSON_ArrayForEach(u, cJSON_GetObjectItemCaseSensitive(ans, "uploads"))
+		printf("%-48s %-8s %.120s\n", str(u, "filename", "?"), str(u, "state", "?"),
+		       str(u, "answer", ""));
+}
+
+static void print_line(const cJSON *l)
+{
+	char t[32];
+
+	printf("%s %s\n", when(num(l, "at_ms"), t, sizeof(t)), str(l, "text", ""));
+}
+
+static void show_log(const cJSON *ans)
+{
+	const cJSON *l;
+
+	cJSON_ArrayForEach(l, cJSON_GetObjectItemCaseSensitive(ans, "lines"))
+		print_line(l);
+}
+
+static void show_ok(const cJSON *ans)
+{
+	if (cJSON_GetObjectItemCaseSensitive(ans, "draining") != NULL)
+		printf("%s; %.0f job(s) running\n",
+		       cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(ans, "draining"))
+			       ? "draining: no new jobs start" : "resumed", num(ans, "running"));
+	else
+		printf("job %.0f: done\n", num(ans, "id"));
+}
+
+/* job log --follow: lines stream until the job ends. */
+static int follow(const char *sock, bool json, int timeout_s, cJSON *req)
+{
+	struct ctl_conn conn = { .fd = -1 };
+	char *text = cJSON_PrintUnformatted(req), *line;
+	int rc;
+
+	rc = ctl_open(&conn, sock);
+	if (rc == 0)
+		rc = ctl_send(&conn, text);
+	while (rc == 0 && (rc = ctl_read_line(&conn, timeout_s, &line)) == 0) {
+		cJSON *l = cJSON_Parse(line);
+		bool final = cJSON_GetObjectItemCaseSensitive(l, "event") == NULL;
+
+		if (json)
+			printf("%s\n", line);
+		else if (!final)
+			print_line(l);
+		fflush(stdout);
+		if (final && !cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(l, "ok"))) {
+			fprintf(stderr, "aos-publishctl: %s\n", str(l, "error", "failed"));
+			rc = EXIT_FAIL;
+		}
+		cJSON_Delete(l);
+		if (final)
+			break;
+	}
+	free(text);
+	ctl_close(&conn);
+	return rc;
+}
+
+static bool parse_id(const char *s, double *ret)
+{
+	char *end;
+	long long v = strtoll(s, &end, 10);
+
+	if (*end != '\0' || v < 1) {
+		fprintf(stderr, "aos-publishctl: \"%s\" is not a job id\n", s);
+		return false;
+	}
+	*ret = (double)v;
+	return true;
+}
+
+int ctl_jobs(const char *sock, bool json, int timeout_s, int argc, char **argv)
+{
+	cJSON *req = cJSON_CreateObject();
+	const char *cmd = argv[0];
+	double id = 0;
+	int rc = EXIT_USAGE;
+
+	if (strcmp(cmd, "drain") == 0 || strcmp(cmd, "resume") == 0) {
+		if (argc != 1)
+			goto usage;
+		cJSON_AddStringToObject(req, "cmd", cmd);
+		rc = simple(sock, json, timeout_s, req, show_ok);
+	} else if (strcmp(cmd, "jobs") == 0) {
+		static const struct option opts[] = {
+			{ "state", required_argument, NULL, 's' },
+			{ "limit", required_argument, NULL, 'l' },
+			{ NULL, 0, NULL, 0 },
+		};
+		int c;
+
+		cJSON_AddStringToObject(req, "cmd", "jobs");
+		optind = 1;
+		while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+			if (c == 's')
+				cJSON_AddStringToObject(req, "state", optarg);
+			else if (c == 'l' && parse_id(optarg, &id))
+				cJSON_AddNumberToObject(req, "limit", id);
+			else
+				goto usage;
+		}
+		if (optind != argc)
+			goto usage;
+		rc = simple(sock, json, timeout_s, req, show_jobs);
+	} else if (strcmp(cmd, "job") == 0 && argc >= 3 && parse_id(argv[2], &id)) {
+		const char *sub = argv[1];
+		bool follow_log = argc == 4 && strcmp(argv[3], "--follow") == 0;
+
+		cJSON_AddNumberToObject(req, "id", id);
+		if (strcmp(sub, "log") == 0 && (argc == 3 || follow_log)) {
+			cJSON_AddStringToObject(req, "cmd", "job.log");
+			if (follow_log) {
+				cJSON_AddTrueToObject(req, "follow");
+				rc = follow(sock, json, timeout_s, req);
+			} else {
+				rc = simple(sock, json, timeout_s, req, show_log);
+			}
+		} else if (argc == 3 && (strcmp(sub, "show") == 0 || strcmp(sub, "retry") == 0 ||
+					 strcmp(sub, "cancel") == 0)) {
+			char name[16];
+
+			snprintf(name, sizeof(name), "job.%s", sub);
+			cJSON_AddStringToObject(req, "cmd", name);
+			rc = simple(sock, json, timeout_s, req,
+				    strcmp(sub, "show") == 0 ? show_job : show_ok);
+		} else {
+			goto usage;
+		}
+	} else {
+		goto usage;
+	}
+	cJSON_Delete(req);
+	return rc;
+usage:
+	usage(stderr);
+	cJSON_Delete(req);
+	return EXIT_USAGE;
+}

@@ -1,0 +1,57 @@
+/* worker.h - the scheduler and workers of the publish queue: claims due
+ * jobs (per-registry limits, one running job per package), runs each as a
+ * publish with a lease kept alive by heartbeats, records every upload, and
+ * settles the job: succeeded, failed with a retry time, or dead. */
+#ifndef AOS_WORKER_H
+#define AOS_WORKER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+struct agent;
+struct queue;
+struct worker;
+
+/* Creates the worker on a's loop for queue q (not owned).  The lease owner
+ * is "<hostname>:<pid>".  Returns 0 and *ret or -ENOMEM. */
+int worker_new(struct agent *a, struct queue *q, struct worker **ret);
+
+/* Looks for due jobs now (after an enqueue, a finished job, a retry). */
+void worker_kick(struct worker *w);
+
+/* Stops claiming (drain) or starts again (resume). */
+void worker_set_draining(struct worker *w, bool drain);
+bool worker_draining(const struct worker *w);
+
+/* Jobs running now. */
+size_t worker_running(const struct worker *w);
+
+/* Stops every running job at once: each is released back to the queue
+ * without counting the attempt.  Used on the second SIGTERM and at the end
+ * of the grace period. */
+void worker_abort_all(struct worker *w, const char *why);
+
+/* Frees the worker once no job runs (call worker_abort_all() first). */
+void worker_close(struct worker *w);
+
+/* {"draining":..,"running":[{id, registry, package, attempt}],..} */
+cJSON *worker_status_json(const struct worker *w);
+
+#endif
+
+struct control_conn;
+
+/* Streams job id's publish events to c and answers it when the job ends
+ * (at once if it has ended).  Returns 0 or AOS_ENOTFOUND. */
+int worker_follow(struct worker *w, struct control_conn *c, int64_t id);
+
+/* Answers every follower of job id if the job has ended (after an
+ * operator's cancel, for instance). */
+void worker_job_changed(struct worker *w, int64_t id);
+
+/* The answer describing job id: {"ok", "outcome", "job_id", "state",
+ * "error", "results": [...]}; NULL if there is no such job. */
+cJSON *worker_job_answer(struct worker *w, int64_t id);
