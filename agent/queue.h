@@ -33,10 +33,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define AOS_EFENCED (-(10000 + 40))   /* lease lost: another owner holds the job */
-#define AOS_ESCHEMA (-(10000 + 41))   /* database schema newer than this program */
-#define AOS_ECORRUPT (-(10000 + 42))  /* integrity check failed / not our database */
-#define AOS_EEXIST (-(10000 + 43))    /* idempotency key already used (see enqueue) */
+#include "err.h" /* AOS_EFENCED, AOS_ESCHEMA, AOS_ECORRUPT, AOS_EEXIST */
+
 
 enum job_state {
 	JOB_QUEUED = 1,  /* waiting for its next_run time */

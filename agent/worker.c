@@ -284,8 +284,15 @@ static void heartbeat_cb(uv_timer_t *t)
 	struct worker *w = r->w;
 	int64_t lease = w->a->cfg->queue.lease_s * 1000;
 
-	if (w->q->ops->heartbeat(w->q, r->job.id, r->job.fence, now_ms(), lease) == 0)
+	int rc = w->q->ops->heartbeat(w->q, r->job.id, r->job.fence, now_ms(), lease);
+
+	if (rc == 0)
 		return;
+	if (rc != AOS_EFENCED) {
+		/* A busy or failing database: try again at the next beat. */
+		log_warn_r(rc, "job %" PRId64 ": cannot renew its lease", r->job.id);
+		return;
+	}
 	/* Canceled by the operator, or the lease expired and another worker
 	 * took the job: stop at once. */
 	log_warn("job %" PRId64 ": lease lost (canceled or taken over); stopping it",

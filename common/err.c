@@ -22,6 +22,10 @@ const char *aos_strerror(int err)
 	case AOS_ESECMEM: return "secure heap unavailable";
 	case AOS_ETIMEOUT: return "timed out";
 	case AOS_ECANCELED: return "canceled";
+	case AOS_EFENCED: return "the job's lease was lost to another owner";
+	case AOS_ESCHEMA: return "database written by a newer version";
+	case AOS_ECORRUPT: return "database damaged or not ours";
+	case AOS_EEXIST: return "already exists";
 	}
 	if (err < 0 && err > -AOS_EBASE)
 		return strerror(-err);

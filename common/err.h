@@ -25,7 +25,10 @@ enum {
 	AOS_ESECMEM = -(AOS_EBASE + 14),   /* secure heap unavailable */
 	AOS_ETIMEOUT = -(AOS_EBASE + 15),  /* operation timed out */
 	AOS_ECANCELED = -(AOS_EBASE + 16), /* operation canceled */
-	AOS_ELAST = -(AOS_EBASE + 17),
+	AOS_EFENCED = -(AOS_EBASE + 40),   /* lease lost: another owner holds the job */
+	AOS_ESCHEMA = -(AOS_EBASE + 41),   /* database schema newer than this program */
+	AOS_ECORRUPT = -(AOS_EBASE + 42),  /* not our database, or it failed its checks */
+	AOS_EEXIST = -(AOS_EBASE + 43),    /* idempotency key already used */
 };
 
 /* Returns a static string describing err (negative errno or AOS_E*). */
