@@ -176,14 +176,14 @@ static int exchange(const char *path, const char *req, int timeout_s, char **ret
 	return rc;
 }
 
-static const char *str(const cJSON *o, const char *key, const char *def)
+const char *ctl_str(const cJSON *o, const char *key, const char *def)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
 
 	return cJSON_IsString(v) ? v->valuestring : def;
 }
 
-static double num(const cJSON *o, const char *key)
+double ctl_num(const cJSON *o, const char *key)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
 
@@ -198,11 +198,11 @@ static void print_secrets(const cJSON *arr)
 	       "WRITTEN");
 	cJSON_ArrayForEach(e, arr) {
 		if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(e, "present"))) {
-			printf("%-24s %-8s\n", str(e, "key", "?"), "missing");
+			printf("%-24s %-8s\n", ctl_str(e, "key", "?"), "missing");
 			continue;
 		}
-		printf("%-24s %-8.0f %-12s %-8.0f %s\n", str(e, "key", "?"), num(e, "version"),
-		       str(e, "fingerprint", "?"), num(e, "in_use"), str(e, "created_time", ""));
+		printf("%-24s %-8.0f %-12s %-8.0f %s\n", ctl_str(e, "key", "?"), ctl_num(e, "version"),
+		       ctl_str(e, "fingerprint", "?"), ctl_num(e, "in_use"), ctl_str(e, "created_time", ""));
 	}
 }
 
@@ -211,25 +211,25 @@ static void print_status(const cJSON *o)
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, "vault");
 	const cJSON *next = cJSON_GetObjectItemCaseSensitive(v, "next_attempt_in_s");
 
-	printf("aos-publishd %s (pid %.0f), up %.0f s: %s\n", str(o, "version", "?"),
-	       num(o, "pid"), num(o, "uptime_s"), str(o, "state", "?"));
-	printf("Vault:      %s (%s), %s, token TTL %.0f s%s\n", str(v, "address", "?"),
-	       str(v, "auth_method", "?"),
+	printf("aos-publishd %s (pid %.0f), up %.0f s: %s\n", ctl_str(o, "version", "?"),
+	       ctl_num(o, "pid"), ctl_num(o, "uptime_s"), ctl_str(o, "state", "?"));
+	printf("Vault:      %s (%s), %s, token TTL %.0f s%s\n", ctl_str(v, "address", "?"),
+	       ctl_str(v, "auth_method", "?"),
 	       cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(v, "healthy")) ? "healthy"
 									  : "NOT healthy",
-	       num(v, "token_ttl_s"),
+	       ctl_num(v, "token_ttl_s"),
 	       cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(v, "token_renewable"))
 		       ? ", renewable" : "");
-	printf("Secret:     %s version %.0f", str(v, "kv", "?"), num(v, "kv_version"));
+	printf("Secret:     %s version %.0f", ctl_str(v, "kv", "?"), ctl_num(v, "kv_version"));
 	if (cJSON_IsNumber(next))
 		printf(", next check in %.0f s", next->valuedouble);
 	printf("\nRequests:   %.0f (logins %.0f, renewals %.0f, failures in a row %.0f)\n",
-	       num(v, "requests"), num(v, "logins"), num(v, "renewals"),
-	       num(v, "consecutive_failures"));
-	if (str(v, "last_error", NULL) != NULL)
-		printf("Last error: %s\n", str(v, "last_error", ""));
-	if (str(v, "missing_keys", NULL) != NULL)
-		printf("Missing:    %s\n", str(v, "missing_keys", ""));
+	       ctl_num(v, "requests"), ctl_num(v, "logins"), ctl_num(v, "renewals"),
+	       ctl_num(v, "consecutive_failures"));
+	if (ctl_str(v, "last_error", NULL) != NULL)
+		printf("Last error: %s\n", ctl_str(v, "last_error", ""));
+	if (ctl_str(v, "missing_keys", NULL) != NULL)
+		printf("Missing:    %s\n", ctl_str(v, "missing_keys", ""));
 	printf("\n");
 	print_secrets(cJSON_GetObjectItemCaseSensitive(o, "secrets"));
 }
@@ -308,13 +308,13 @@ int main(int argc, char **argv)
 	if (json) {
 		printf("%s\n", answer);
 	} else if (rc != 0) {
-		fprintf(stderr, "aos-publishctl: %s\n", str(o, "error", "unknown error"));
+		fprintf(stderr, "aos-publishctl: %s\n", ctl_str(o, "error", "unknown error"));
 	} else if (strstr(cmd, "status") != NULL) {
 		print_status(o);
 	} else {
 		const cJSON *ch = cJSON_GetObjectItemCaseSensitive(o, "changed");
 
-		printf("Secret version %.0f", num(o, "kv_version"));
+		printf("Secret version %.0f", ctl_num(o, "kv_version"));
 		if (cJSON_IsArray(ch)) {
 			const cJSON *k;
 
@@ -328,7 +328,7 @@ int main(int argc, char **argv)
 		print_secrets(cJSON_GetObjectItemCaseSensitive(o, "secrets"));
 	}
 	if (json && rc != 0)
-		fprintf(stderr, "aos-publishctl: %s\n", str(o, "error", "unknown error"));
+		fprintf(stderr, "aos-publishctl: %s\n", ctl_str(o, "error", "unknown error"));
 out:
 	cJSON_Delete(o);
 	free(answer);

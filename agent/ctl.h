@@ -43,6 +43,11 @@ int ctl_read_line(struct ctl_conn *c, int timeout_s, char **ret);
 
 void ctl_close(struct ctl_conn *c);
 
+struct cJSON;
+/* o[key] as a string (def if absent or not a string) / as a number (0). */
+const char *ctl_str(const struct cJSON *o, const char *key, const char *def);
+double ctl_num(const struct cJSON *o, const char *key);
+
 /* The publish command (ctl_publish.c): args after "publish". */
 int ctl_publish(const char *sock, bool json, int timeout_s, int argc, char **argv);
 

@@ -9,19 +9,6 @@
 
 #include "ctl.h"
 
-static const char *str(const cJSON *o, const char *key, const char *def)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-
-	return cJSON_IsString(v) ? v->valuestring : def;
-}
-
-static double num(const cJSON *o, const char *key)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-
-	return cJSON_IsNumber(v) ? v->valuedouble : 0;
-}
 
 static const char *when(double ms, char *buf, size_t len)
 {
@@ -68,7 +55,7 @@ static int simple(const char *sock, bool json, int timeout_s, cJSON *req,
 		if (json)
 			printf("%s\n", line);
 		if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(ans, "ok"))) {
-			fprintf(stderr, "aos-publishctl: %s\n", str(ans, "error", "failed"));
+			fprintf(stderr, "aos-publishctl: %s\n", ctl_str(ans, "error", "failed"));
 			rc = EXIT_FAIL;
 		} else if (!json && show != NULL) {
 			show(ans);
@@ -88,10 +75,10 @@ static void show_jobs(const cJSON *ans)
 	printf("%-7s %-10s %-12s %-24s %-8s %-20s %s\n", "ID", "STATE", "REGISTRY", "PACKAGE",
 	       "TRIES", "UPDATED", "LAST ERROR");
 	cJSON_ArrayForEach(j, cJSON_GetObjectItemCaseSensitive(ans, "jobs")) {
-		printf("%-7.0f %-10s %-12s %-24s %.0f/%-6.0f %-20s %.80s\n", num(j, "id"),
-		       str(j, "state", "?"), str(j, "registry", "?"), str(j, "package", "?"),
-		       num(j, "attempts"), num(j, "max_attempts"),
-		       when(num(j, "updated_ms"), t, sizeof(t)), str(j, "last_error", ""));
+		printf("%-7.0f %-10s %-12s %-24s %.0f/%-6.0f %-20s %.80s\n", ctl_num(j, "id"),
+		       ctl_str(j, "state", "?"), ctl_str(j, "registry", "?"), ctl_str(j, "package", "?"),
+		       ctl_num(j, "attempts"), ctl_num(j, "max_attempts"),
+		       when(ctl_num(j, "updated_ms"), t, sizeof(t)), ctl_str(j, "last_error", ""));
 	}
 }
 
@@ -100,30 +87,30 @@ static void show_job(const cJSON *ans)
 	const cJSON *j = cJSON_GetObjectItemCaseSensitive(ans, "job"), *u;
 	char t[32];
 
-	printf("Job %.0f: %s (%s to %s, package %s)\n", num(j, "id"), str(j, "state", "?"),
-	       str(j, "kind", "?"), str(j, "registry", "?"), str(j, "package", "?"));
-	printf("Attempts:   %.0f of %.0f\n", num(j, "attempts"), num(j, "max_attempts"));
-	printf("Created:    %s\n", when(num(j, "created_ms"), t, sizeof(t)));
-	printf("Updated:    %s\n", when(num(j, "updated_ms"), t, sizeof(t)));
-	if (strcmp(str(j, "state", ""), "failed") == 0 || strcmp(str(j, "state", ""), "queued") == 0)
-		printf("Next run:   %s\n", when(num(j, "next_run_ms"), t, sizeof(t)));
-	if (str(j, "lease_owner", NULL) != NULL)
-		printf("Lease:      %s until %s\n", str(j, "lease_owner", ""),
-		       when(num(j, "lease_expires_ms"), t, sizeof(t)));
-	printf("Key:        %s\n", str(j, "idempotency_key", ""));
-	if (str(j, "last_error", NULL) != NULL)
-		printf("Last error: %s\n", str(j, "last_error", ""));
+	printf("Job %.0f: %s (%s to %s, package %s)\n", ctl_num(j, "id"), ctl_str(j, "state", "?"),
+	       ctl_str(j, "kind", "?"), ctl_str(j, "registry", "?"), ctl_str(j, "package", "?"));
+	printf("Attempts:   %.0f of %.0f\n", ctl_num(j, "attempts"), ctl_num(j, "max_attempts"));
+	printf("Created:    %s\n", when(ctl_num(j, "created_ms"), t, sizeof(t)));
+	printf("Updated:    %s\n", when(ctl_num(j, "updated_ms"), t, sizeof(t)));
+	if (strcmp(ctl_str(j, "state", ""), "failed") == 0 || strcmp(ctl_str(j, "state", ""), "queued") == 0)
+		printf("Next run:   %s\n", when(ctl_num(j, "next_run_ms"), t, sizeof(t)));
+	if (ctl_str(j, "lease_owner", NULL) != NULL)
+		printf("Lease:      %s until %s\n", ctl_str(j, "lease_owner", ""),
+		       when(ctl_num(j, "lease_expires_ms"), t, sizeof(t)));
+	printf("Key:        %s\n", ctl_str(j, "idempotency_key", ""));
+	if (ctl_str(j, "last_error", NULL) != NULL)
+		printf("Last error: %s\n", ctl_str(j, "last_error", ""));
 	printf("\n%-48s %-8s %s\n", "FILE", "UPLOAD", "ANSWER");
 	cJSON_ArrayForEach(u, cJSON_GetObjectItemCaseSensitive(ans, "uploads"))
-		printf("%-48s %-8s %.120s\n", str(u, "filename", "?"), str(u, "state", "?"),
-		       str(u, "answer", ""));
+		printf("%-48s %-8s %.120s\n", ctl_str(u, "filename", "?"), ctl_str(u, "state", "?"),
+		       ctl_str(u, "answer", ""));
 }
 
 static void print_line(const cJSON *l)
 {
 	char t[32];
 
-	printf("%s %s\n", when(num(l, "at_ms"), t, sizeof(t)), str(l, "text", ""));
+	printf("%s %s\n", when(ctl_num(l, "at_ms"), t, sizeof(t)), ctl_str(l, "text", ""));
 }
 
 static void show_log(const cJSON *ans)
@@ -139,9 +126,9 @@ static void show_ok(const cJSON *ans)
 	if (cJSON_GetObjectItemCaseSensitive(ans, "draining") != NULL)
 		printf("%s; %.0f job(s) running\n",
 		       cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(ans, "draining"))
-			       ? "draining: no new jobs start" : "resumed", num(ans, "running"));
+			       ? "draining: no new jobs start" : "resumed", ctl_num(ans, "running"));
 	else
-		printf("job %.0f: done\n", num(ans, "id"));
+		printf("job %.0f: done\n", ctl_num(ans, "id"));
 }
 
 /* job log --follow: lines stream until the job ends. */
@@ -164,7 +151,7 @@ static int follow(const char *sock, bool json, int timeout_s, cJSON *req)
 			print_line(l);
 		fflush(stdout);
 		if (final && !cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(l, "ok"))) {
-			fprintf(stderr, "aos-publishctl: %s\n", str(l, "error", "failed"));
+			fprintf(stderr, "aos-publishctl: %s\n", ctl_str(l, "error", "failed"));
 			rc = EXIT_FAIL;
 		}
 		cJSON_Delete(l);

@@ -53,19 +53,6 @@ static void usage(FILE *f)
 		"   1  other errors, 2 usage, 3 daemon not reachable, 4 timed out\n");
 }
 
-static const char *str(const cJSON *o, const char *key, const char *def)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-
-	return cJSON_IsString(v) ? v->valuestring : def;
-}
-
-static double num(const cJSON *o, const char *key)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-
-	return cJSON_IsNumber(v) ? v->valuedouble : 0;
-}
 
 static const char *base(const char *path)
 {
@@ -91,11 +78,11 @@ static void end_bar(struct view *v)
 
 static void show_progress(struct view *v, const cJSON *ev)
 {
-	double sent = num(ev, "sent"), total = num(ev, "total");
+	double sent = ctl_num(ev, "sent"), total = ctl_num(ev, "total");
 	int pct = total > 0 ? (int)(sent * 100 / total) : 0;
 
-	if (strncmp(v->file, str(ev, "file", ""), sizeof(v->file) - 1) != 0) {
-		snprintf(v->file, sizeof(v->file), "%s", str(ev, "file", ""));
+	if (strncmp(v->file, ctl_str(ev, "file", ""), sizeof(v->file) - 1) != 0) {
+		snprintf(v->file, sizeof(v->file), "%s", ctl_str(ev, "file", ""));
 		v->last_quarter = 0;
 	}
 
@@ -106,7 +93,7 @@ static void show_progress(struct view *v, const cJSON *ev)
 		for (i = 0; i < 30; i++)
 			bar[i] = i < fill ? '#' : ' ';
 		bar[30] = '\0';
-		printf("\r%s [%s] %3d%% %.1f/%.1f MB", base(str(ev, "file", "?")), bar, pct,
+		printf("\r%s [%s] %3d%% %.1f/%.1f MB", base(ctl_str(ev, "file", "?")), bar, pct,
 		       sent / 1e6, total / 1e6);
 		fflush(stdout);
 		v->bar_open = true;
@@ -114,7 +101,7 @@ static void show_progress(struct view *v, const cJSON *ev)
 	}
 	if (pct / 25 > v->last_quarter) {
 		v->last_quarter = pct / 25;
-		printf("%s: sent %.0f of %.0f bytes (%d%%)\n", base(str(ev, "file", "?")),
+		printf("%s: sent %.0f of %.0f bytes (%d%%)\n", base(ctl_str(ev, "file", "?")),
 		       sent, total, pct);
 	}
 }
@@ -123,8 +110,8 @@ static void show_plan(const cJSON *ev)
 {
 	const cJSON *fields = cJSON_GetObjectItemCaseSensitive(ev, "fields"), *p;
 
-	printf("%s: would %s %s (%s)\n", base(str(ev, "file", "?")), str(ev, "method", "?"),
-	       str(ev, "url", "?"), str(ev, "auth", ""));
+	printf("%s: would %s %s (%s)\n", base(ctl_str(ev, "file", "?")), ctl_str(ev, "method", "?"),
+	       ctl_str(ev, "url", "?"), ctl_str(ev, "auth", ""));
 	cJSON_ArrayForEach(p, fields) {
 		const cJSON *n = cJSON_GetArrayItem(p, 0), *val = cJSON_GetArrayItem(p, 1);
 
@@ -133,13 +120,13 @@ static void show_plan(const cJSON *ev)
 	}
 	if (cJSON_GetObjectItemCaseSensitive(ev, "content_length") != NULL)
 		printf("    document of %.0f bytes, dist-tag %s, %s\n",
-		       num(ev, "content_length"), str(ev, "tag", "?"), str(ev, "integrity", ""));
+		       ctl_num(ev, "content_length"), ctl_str(ev, "tag", "?"), ctl_str(ev, "integrity", ""));
 }
 
 static void show_event(struct view *v, const cJSON *ev)
 {
-	const char *e = str(ev, "event", "");
-	const char *file = base(str(ev, "file", "?"));
+	const char *e = ctl_str(ev, "event", "");
+	const char *file = base(ctl_str(ev, "file", "?"));
 
 	if (strcmp(e, "progress") == 0) {
 		show_progress(v, ev);
@@ -147,21 +134,21 @@ static void show_event(struct view *v, const cJSON *ev)
 	}
 	end_bar(v);
 	if (strcmp(e, "inspected") == 0) {
-		printf("%s: %s %s (%s, %.0f bytes, sha256 %s)\n", file, str(ev, "name", "?"),
-		       str(ev, "version", "?"), str(ev, "kind", "?"), num(ev, "size"),
-		       str(ev, "sha256", "?"));
+		printf("%s: %s %s (%s, %.0f bytes, sha256 %s)\n", file, ctl_str(ev, "name", "?"),
+		       ctl_str(ev, "version", "?"), ctl_str(ev, "kind", "?"), ctl_num(ev, "size"),
+		       ctl_str(ev, "sha256", "?"));
 	} else if (strcmp(e, "retry") == 0) {
-		printf("%s: retrying in %.1f s (attempt %.0f): %s\n", file, num(ev, "in_s"),
-		       num(ev, "attempt"), str(ev, "reason", ""));
+		printf("%s: retrying in %.1f s (attempt %.0f): %s\n", file, ctl_num(ev, "in_s"),
+		       ctl_num(ev, "attempt"), ctl_str(ev, "reason", ""));
 	} else if (strcmp(e, "result") == 0) {
 		/* The message names the file itself. */
-		printf("%s\n", str(ev, "message", ""));
+		printf("%s\n", ctl_str(ev, "message", ""));
 	} else if (strcmp(e, "plan") == 0) {
 		show_plan(ev);
 	} else if (strcmp(e, "queued") == 0) {
 		printf("%s job %.0f; following it\n",
 		       cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(ev, "existing"))
-			       ? "already queued as" : "queued as", num(ev, "job_id"));
+			       ? "already queued as" : "queued as", ctl_num(ev, "job_id"));
 	}
 }
 
@@ -273,26 +260,26 @@ int ctl_publish(const char *sock, bool json, int timeout_s, int argc, char **arg
 			if (!json)
 				printf("%s job %.0f\n", cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(
 					ans, "existing")) ? "already queued as" : "queued as",
-				       num(ans, "job_id"));
+				       ctl_num(ans, "job_id"));
 			rc = 0;
 			break;
 		}
 		/* The final answer. */
 		end_bar(&v);
 		if (cJSON_GetObjectItemCaseSensitive(ans, "outcome") == NULL) {
-			fprintf(stderr, "aos-publishctl: %s\n", str(ans, "error", "unknown error"));
+			fprintf(stderr, "aos-publishctl: %s\n", ctl_str(ans, "error", "unknown error"));
 			rc = EXIT_FAIL;
 			break;
 		}
-		rc = exit_code(str(ans, "outcome", ""));
+		rc = exit_code(ctl_str(ans, "outcome", ""));
 		if (!json && rc == 0)
-			printf("%s: %s\n", registry, strcmp(str(ans, "outcome", ""), "dry-run") == 0
+			printf("%s: %s\n", registry, strcmp(ctl_str(ans, "outcome", ""), "dry-run") == 0
 			       ? "dry run: every file is valid, nothing was sent"
 			       : "published");
 		else if (!json && rc == EXIT_EXISTS)
 			printf("%s: already published (identical), nothing sent\n", registry);
 		else if (rc != 0)
-			fprintf(stderr, "aos-publishctl: %s\n", str(ans, "error", "publish failed"));
+			fprintf(stderr, "aos-publishctl: %s\n", ctl_str(ans, "error", "publish failed"));
 		break;
 	}
 out:

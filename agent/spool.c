@@ -16,6 +16,7 @@
 #include "backoff.h"
 #include "err.h"
 #include "log.h"
+#include "pub_util.h"
 #include "publish.h"
 #include "queue.h"
 #include "spool.h"
@@ -46,18 +47,6 @@ static int64_t now_ms(void)
 
 	gettimeofday(&tv, NULL);
 	return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
-}
-
-static void hex(const unsigned char *md, size_t n, char *out)
-{
-	static const char digits[] = "0123456789abcdef";
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		out[2 * i] = digits[md[i] >> 4];
-		out[2 * i + 1] = digits[md[i] & 15];
-	}
-	out[2 * n] = '\0';
 }
 
 /* Copies src to dst (created 0640), fsync'ed, computing the SHA-256. */
@@ -103,7 +92,7 @@ static int copy_file(const char *src, const char *dst, char sha[65], char *msg, 
 		goto out;
 	}
 	EVP_DigestFinal_ex(ctx, md, &mdlen);
-	hex(md, 32, sha);
+	pub__hex(md, 32, sha);
 out:
 	EVP_MD_CTX_free(ctx);
 	if (in >= 0)
@@ -156,7 +145,7 @@ static void default_key(struct enq *e)
 	}
 	EVP_DigestFinal_ex(ctx, md, &len);
 	EVP_MD_CTX_free(ctx);
-	hex(md, 32, keyhex);
+	pub__hex(md, 32, keyhex);
 	if (asprintf(&e->idem_key, "publish:%s", keyhex) < 0)
 		e->idem_key = NULL;
 }
@@ -229,7 +218,7 @@ static void spool_work(uv_work_t *w)
 		char khex[65];
 
 		EVP_Digest(e->idem_key, strlen(e->idem_key), kmd, NULL, EVP_sha256(), NULL);
-		hex(kmd, 16, khex);
+		pub__hex(kmd, 16, khex);
 		snprintf(e->dir, sizeof(e->dir), "%s/%s", e->spool_dir, khex);
 	}
 	fsync_dir(tmp);
