@@ -138,6 +138,8 @@ int npm_publish_setup(CURL *h, const struct artifact *a, const struct npm_publis
 	if (url == NULL ||
 	    registry_header(&p->headers, "Content-Type: application/json") < 0 ||
 	    registry_header(&p->headers, "Accept: application/json") < 0 ||
+	    /* as npm: no 100-continue round trip before the body */
+	    registry_header(&p->headers, "Expect:") < 0 ||
 	    (o->token != NULL && registry_auth_bearer(&p->headers, o->token) < 0)) {
 		pub__errf(errbuf, errlen, "%s: out of memory", a->filename);
 		goto fail;

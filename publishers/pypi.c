@@ -221,6 +221,12 @@ int pypi_upload_setup(CURL *h, const struct artifact *a, const struct pypi_uploa
 		if (r < 0)
 			goto fail;
 	}
+	/* No "Expect: 100-continue" (twine sends none either): several
+	 * registries (pypiserver's default server among them) never answer
+	 * it, which costs a 1 s stall per large upload. */
+	r = registry_header(&u->headers, "Expect:");
+	if (r < 0)
+		goto fail;
 	if (curl_easy_setopt(h, CURLOPT_MIMEPOST, u->mime) != CURLE_OK ||
 	    curl_easy_setopt(h, CURLOPT_HTTPHEADER, u->headers) != CURLE_OK) {
 		r = AOS_EHTTP;

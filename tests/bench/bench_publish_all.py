@@ -13,7 +13,7 @@ Usage: .venv/bin/python tests/bench/bench_publish_all.py [--out DIR]
   --reps N    repetitions for the wheel and npm benchmarks (default 5; the
               many-files benchmark keeps its default of 3)
 Environment: AOS_BUILD_DIR (default ./build) picks the binaries.  Takes
-about 5 minutes.  Nothing is asserted; exit status 1 if a benchmark failed.
+about 4 minutes.  Nothing is asserted; exit status 1 if a benchmark failed.
 """
 
 from __future__ import annotations

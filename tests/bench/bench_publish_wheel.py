@@ -27,8 +27,9 @@ sink must have received at least the file's size.
   curl -F, no Expect   the same with `-H Expect:` (no 100-continue wait).
 
 Clients' peak RSS is what GNU `/usr/bin/time` reports for them (ru_maxrss;
-every client, aos-publishctl included, runs under it).  Each client runs once untimed (warm-up), then --reps times
-(default 5), the order rotated each repetition; median and min are reported.
+every client, aos-publishctl included, runs under it).  Each client runs
+once untimed (warm-up), then --reps times (default 5), the order rotated
+each repetition; median and min are reported.
 
 Usage: .venv/bin/python tests/bench/bench_publish_wheel.py [--reps 5]
            [--size-mib 50] [--targets sink,pypiserver] [--json FILE] [--keep]
@@ -40,7 +41,6 @@ from __future__ import annotations
 
 import argparse
 import base64
-import json
 import sys
 from pathlib import Path
 

@@ -289,7 +289,7 @@ static void test_publish_request(void **state)
 {
 	struct npm_publish_opts o = {
 	    .registry = NULL, .tag = "latest", .access = "public"};
-	struct artifact *a = make_tgz(pkg_json, 1500000, 4); /* over 1 MiB: Expect */
+	struct artifact *a = make_tgz(pkg_json, 1500000, 4); /* over 1 MiB: curl would send Expect */
 	struct answer_input in = {0};
 	struct npm_publish *p = NULL;
 	struct npm_body *b = NULL;
@@ -322,6 +322,7 @@ static void test_publish_request(void **state)
 	assert_true(
 	    strncmp(srv.request, "PUT /@agenticverz%2faos-sdk HTTP/1.1\r\n", 38) == 0);
 	assert_non_null(strstr(srv.request, "\r\nContent-Type: application/json\r\n"));
+	assert_null(strcasestr(srv.request, "\r\nExpect:")); /* no 100-continue stall */
 	assert_non_null(
 	    strstr(srv.request, "\r\nAuthorization: Bearer npm_testtoken\r\n"));
 	assert_non_null(
