@@ -496,7 +496,7 @@ static int sq_cancel(struct queue *q_, int64_t id, const char *reason, int64_t n
 	struct queue_sqlite *q = qs(q_);
 	sqlite3_stmt *s = q->st[QS_CANCEL];
 	char owner[128];
-	enum job_state st;
+	enum job_state st = 0;
 	const char *sep = reason != NULL ? ": " : "";
 	int result;
 
@@ -535,7 +535,7 @@ static int sq_retry(struct queue *q_, int64_t id, int64_t now_ms)
 {
 	struct queue_sqlite *q = qs(q_);
 	sqlite3_stmt *s = q->st[QS_RETRY];
-	enum job_state st;
+	enum job_state st = 0;
 	int result;
 
 	result = queue_sqlite__tx_begin(q);
@@ -564,7 +564,7 @@ out:
 static int sq_log(struct queue *q_, int64_t id, const char *text, int64_t now_ms)
 {
 	struct queue_sqlite *q = qs(q_);
-	enum job_state st;
+	enum job_state st = 0;
 	int result;
 
 	if (text == NULL)

@@ -60,6 +60,7 @@ static int reg_running(struct queue_sqlite *q, const char *reg, int64_t now_ms, 
 	sqlite3_stmt *s = q->st[QS_REG_RUNNING];
 	int rc;
 
+	*ret = 0;
 	sqlite3_bind_text(s, 1, reg, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 2, now_ms);
 	rc = sqlite3_step(s);

@@ -140,7 +140,7 @@ out:
 static int check_identity(sqlite3 *db, const char *path, char *errbuf, size_t errlen)
 {
 	sqlite3_stmt *s = NULL;
-	int64_t app, version;
+	int64_t app = 0, version = 0;
 	char table[128];
 	int rc, result = 0;
 
@@ -249,7 +249,7 @@ static int set_pragmas(sqlite3 *db, const char *path, char *errbuf, size_t errle
 static int migrate(sqlite3 *db, const char *path, char *errbuf, size_t errlen)
 {
 	char sql[64];
-	int64_t version;
+	int64_t version = 0;
 	int rc, i, result;
 
 	rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);

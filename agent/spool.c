@@ -34,6 +34,7 @@ struct enq {
 	char package[256];
 	size_t nfiles;
 	int rc;
+	bool invalid;   /* the files are at fault (else the spool is) */
 	bool wait;
 	enum registry_type type;
 	uint64_t nonce;
@@ -163,8 +164,9 @@ static void spool_work(uv_work_t *w)
 			 e->spool_dir, strerror(errno));
 		return;
 	}
-	snprintf(tmp, sizeof(tmp), "%s/.incoming-%d-%" PRId64, e->spool_dir, (int)getpid(),
-		 now_ms());
+	/* Unique per request: requests are spooled on several threads at once. */
+	snprintf(tmp, sizeof(tmp), "%s/.incoming-%d-%016" PRIx64, e->spool_dir, (int)getpid(),
+		 e->nonce);
 	if (mkdir(tmp, 0750) < 0) {
 		e->rc = -errno;
 		snprintf(e->msg, sizeof(e->msg), "cannot create %s: %s", tmp, strerror(errno));
@@ -177,12 +179,15 @@ static void spool_work(uv_work_t *w)
 		snprintf(e->names[i], sizeof(e->names[i]), "%s", base);
 		snprintf(dst, sizeof(dst), "%s/%s", tmp, base);
 		e->rc = copy_file(e->files[i], dst, e->sha256[i], e->msg, sizeof(e->msg));
+		/* An unreadable file, or two of one name, is the request's fault. */
+		e->invalid = e->rc == -EEXIST || strstr(e->msg, e->files[i]) == e->msg;
 		if (e->rc == -EEXIST)
 			snprintf(e->msg, sizeof(e->msg), "%s: two files of the same name", base);
 		if (e->rc < 0)
 			goto fail;
 		/* Inspect the copy: that is what will be sent. */
 		e->rc = artifact_inspect(dst, &opts, &art, e->msg, sizeof(e->msg));
+		e->invalid = e->rc < 0;
 		if (e->rc < 0) {
 			/* Name the file as the client gave it. */
 			char m[sizeof(e->msg)];
@@ -200,6 +205,7 @@ static void spool_work(uv_work_t *w)
 				 : art->kind == ARTIFACT_WHEEL ? "a wheel" : "an sdist",
 				 e->registry, e->type == REGISTRY_NPM ? "npm" : "pypi");
 			e->rc = -EINVAL;
+			e->invalid = true;
 			artifact_free(art);
 			goto fail;
 		}
@@ -276,7 +282,7 @@ static void after_spool(uv_work_t *w, int status)
 		if (e->conn != NULL) {
 			o = cJSON_CreateObject();
 			cJSON_AddFalseToObject(o, "ok");
-			cJSON_AddStringToObject(o, "outcome", "invalid");
+			cJSON_AddStringToObject(o, "outcome", e->invalid ? "invalid" : "error");
 			cJSON_AddStringToObject(o, "error", e->msg);
 			control_reply(e->conn, o);
 		}
