@@ -39,9 +39,10 @@ static bool get_id(struct control_conn *c, const cJSON *req, int64_t *ret)
 	return true;
 }
 
-static cJSON *job_json(const struct job *j)
+static cJSON *job_json(struct agent *a, const struct job *j)
 {
 	cJSON *o = cJSON_CreateObject();
+	char why[1200];
 
 	cJSON_AddNumberToObject(o, "id", (double)j->id);
 	cJSON_AddStringToObject(o, "kind", j->kind == JOB_PUBLISH ? "publish" : "pipeline");
@@ -60,6 +61,20 @@ static cJSON *job_json(const struct job *j)
 	}
 	if (j->last_error[0] != '\0')
 		cJSON_AddStringToObject(o, "last_error", j->last_error);
+	if ((j->state == JOB_QUEUED || j->state == JOB_FAILED) &&
+	    !session_loaded(a->session)) {
+		/* Nothing starts before the tokens are loaded. */
+		snprintf(why, sizeof(why), "waiting for a token: none is loaded from Vault yet%s%s",
+			 session_last_error(a->session) ? ": " : "",
+			 session_last_error(a->session) ? session_last_error(a->session) : "");
+		cJSON_AddStringToObject(o, "wait_reason", why);
+	} else if ((j->state == JOB_QUEUED || j->state == JOB_FAILED) &&
+		   worker_draining(a->worker)) {
+		cJSON_AddStringToObject(o, "wait_reason", "the queue is draining "
+					"(aos-publishctl resume)");
+	} else if (j->wait_reason[0] != '\0' && j->state == JOB_QUEUED) {
+		cJSON_AddStringToObject(o, "wait_reason", j->wait_reason);
+	}
 	return o;
 }
 
@@ -110,7 +125,7 @@ static void cmd_jobs(struct agent *a, struct control_conn *c, const cJSON *req)
 	cJSON_AddTrueToObject(o, "ok");
 	arr = cJSON_AddArrayToObject(o, "jobs");
 	for (i = 0; i < n; i++) {
-		cJSON_AddItemToArray(arr, job_json(&jobs[i]));
+		cJSON_AddItemToArray(arr, job_json(a, &jobs[i]));
 		job_clear(&jobs[i]);
 	}
 	free(jobs);
@@ -133,7 +148,7 @@ static void cmd_job_show(struct agent *a, struct control_conn *c, const cJSON *r
 	}
 	o = cJSON_CreateObject();
 	cJSON_AddTrueToObject(o, "ok");
-	cJSON_AddItemToObject(o, "job", job_json(&j));
+	cJSON_AddItemToObject(o, "job", job_json(a, &j));
 	cJSON_AddItemToObject(o, "inputs", cJSON_Parse(j.inputs));
 	arr = cJSON_AddArrayToObject(o, "uploads");
 	n = a->queue->ops->uploads(a->queue, id, ups, 64);
@@ -281,6 +296,8 @@ static void cmd_job_action(struct agent *a, struct control_conn *c, const cJSON 
 		return;
 	}
 	log_notice("job %" PRId64 " %s by the operator", id, cancel ? "canceled" : "queued again");
+	if (cancel)
+		worker_stop_job(a->worker, id);
 	worker_job_changed(a->worker, id);
 	worker_kick(a->worker);
 	o = cJSON_CreateObject();

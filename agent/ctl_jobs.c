@@ -100,6 +100,8 @@ static void show_job(const cJSON *ans)
 	printf("Key:        %s\n", ctl_str(j, "idempotency_key", ""));
 	if (ctl_str(j, "last_error", NULL) != NULL)
 		printf("Last error: %s\n", ctl_str(j, "last_error", ""));
+	if (ctl_str(j, "wait_reason", NULL) != NULL)
+		printf("Waiting:    %s\n", ctl_str(j, "wait_reason", ""));
 	printf("\n%-48s %-8s %s\n", "FILE", "UPLOAD", "ANSWER");
 	cJSON_ArrayForEach(u, cJSON_GetObjectItemCaseSensitive(ans, "uploads"))
 		printf("%-48s %-8s %.120s\n", ctl_str(u, "filename", "?"), ctl_str(u, "state", "?"),

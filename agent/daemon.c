@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -21,7 +22,7 @@
 
 const char *agent_state(const struct agent *a)
 {
-	if (a->stopping)
+	if (a->stopping || a->stop_requests > 0)
 		return "stopping";
 	if (!session_loaded(a->session))
 		return "starting";
@@ -58,6 +59,8 @@ static void session_event(struct vault_session *s, bool first_ready, void *data)
 	struct agent *a = data;
 
 	(void)s;
+	if (first_ready && a->worker != NULL)
+		worker_kick(a->worker); /* jobs waited for the tokens */
 	if (first_ready && !a->ready_sent) {
 		a->ready_sent = true;
 		log_notice("ready: %zu secret key(s) loaded from Vault",
@@ -215,6 +218,34 @@ static int ensure_dir(const char *path)
 	return 0;
 }
 
+/* Requests being spooled when the previous process died left their
+ * temporary folders (nothing was acknowledged for them). */
+static void clean_incoming(const char *spool)
+{
+	DIR *d = opendir(spool), *sub;
+	struct dirent *e, *f;
+	char path[4400], file[4700];
+
+	if (d == NULL)
+		return;
+	while ((e = readdir(d)) != NULL) {
+		if (strncmp(e->d_name, ".incoming-", 10) != 0)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", spool, e->d_name);
+		sub = opendir(path);
+		while (sub != NULL && (f = readdir(sub)) != NULL) {
+			if (f->d_name[0] == '.')
+				continue;
+			snprintf(file, sizeof(file), "%s/%s", path, f->d_name);
+			unlink(file);
+		}
+		if (sub != NULL)
+			closedir(sub);
+		rmdir(path);
+	}
+	closedir(d);
+}
+
 /* One daemon per state directory; the queue, then the worker.  Jobs that
  * this host's previous process was running (it crashed or was killed) go
  * back to the queue at once. */
@@ -236,6 +267,7 @@ static int open_queue(struct agent *a)
 			"give this one its own state_dir", cfg->state_dir, path);
 		return -EBUSY;
 	}
+	clean_incoming(cfg->queue.spool_dir);
 	r = queue_sqlite_open(cfg->queue.path, &a->queue, err, sizeof(err));
 	if (r < 0) {
 		log_err("cannot use the queue database: %s", err);

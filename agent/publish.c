@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "agent.h"
 #include "answer.h"
@@ -439,7 +440,14 @@ static void settle(struct publish_op *op, const struct answer *ans)
 		}
 		op->auth_retried = true;
 		snprintf(op->auth_reason, sizeof(op->auth_reason), "%s", why);
-		op->key_version_before = publish_key_version(op);
+		if (publish_key_version(op) > op->key_version_before) {
+			/* Another upload's refresh already brought a newer token. */
+			log_notice("%s: token %s refused, but a newer version is loaded; "
+				   "retrying %s once", op->reg_name, op->token_key,
+				   f->art->filename);
+			start_file(op);
+			return;
+		}
 		log_warn("%s: token %s refused (%s); refreshing secrets from Vault",
 			 op->reg_name, op->token_key, why);
 		op->phase = PH_REFRESH;
@@ -494,6 +502,19 @@ static void upload_done(struct transport_req *req, int result, void *data)
 	settle(op, &ans);
 }
 
+/* SO_LINGER 0: if the upload stops half way (canceled, daemon stopped or
+ * killed), the registry sees a reset, not a clean end of a short body that
+ * some registries (pypiserver) would store under the real file name. */
+static int reset_on_close(void *data, curl_socket_t fd, curlsocktype purpose)
+{
+	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+
+	(void)data;
+	if (purpose == CURLSOCKTYPE_IPCXN)
+		setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	return CURL_SOCKOPT_OK;
+}
+
 void publish_upload(struct publish_op *op)
 {
 	struct pub_file *f = &op->files[op->cur];
@@ -521,6 +542,10 @@ void publish_upload(struct publish_op *op)
 			  "%s: cannot prepare the upload: %s", f->art->filename, err);
 		return;
 	}
+	curl_easy_setopt(op->req->easy, CURLOPT_SOCKOPTFUNCTION, reset_on_close);
+	/* A fresh connection, so the option above applies to this upload. */
+	curl_easy_setopt(op->req->easy, CURLOPT_FRESH_CONNECT, 1L);
+	curl_easy_setopt(op->req->easy, CURLOPT_FORBID_REUSE, 1L);
 	curl_easy_setopt(op->req->easy, CURLOPT_NOPROGRESS, 0L);
 	curl_easy_setopt(op->req->easy, CURLOPT_XFERINFOFUNCTION, xferinfo);
 	curl_easy_setopt(op->req->easy, CURLOPT_XFERINFODATA, op);
@@ -558,6 +583,7 @@ static void start_file(struct publish_op *op)
 	}
 	secret_unref(op->token);
 	op->token = store_get(session_store(op->a->session), op->token_key);
+	op->key_version_before = publish_key_version(op); /* the token sent */
 	if (op->token == NULL) {
 		file_done(op, OUT_AUTH, "%s: no token for registry %s: key %s is not in "
 			  "the Vault secret (%s); add it with rotate_secret.sh",

@@ -283,6 +283,8 @@ static void check_done(struct vault_session *s)
 
 	s->step = STEP_IDLE;
 	s->work &= ~WORK_CHECK;
+	if (s->waiters_pending != NULL)
+		s->work |= WORK_CHECK; /* they asked after this check began */
 	s->loaded = true;
 	succeeded(s);
 	schedule_poll(s);

@@ -119,6 +119,27 @@ static void run_free(struct run *r)
 		worker_kick(w);
 }
 
+/* A succeeded job's spool copies are no longer needed (a dead one keeps
+ * them for `job retry`). */
+static void remove_spool(struct run *r)
+{
+	cJSON *doc = cJSON_Parse(r->job.inputs), *f;
+	char dir[4096] = "";
+
+	cJSON_ArrayForEach(f, cJSON_GetObjectItemCaseSensitive(doc, "files")) {
+		const char *path = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(f, "path"));
+		const char *slash = path != NULL ? strrchr(path, '/') : NULL;
+
+		if (slash == NULL)
+			continue;
+		unlink(path);
+		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
+	}
+	if (dir[0] != '\0')
+		rmdir(dir);
+	cJSON_Delete(doc);
+}
+
 static void settle(struct run *r, enum job_state st, int64_t next_run, const char *error)
 {
 	struct worker *w = r->w;
@@ -132,6 +153,8 @@ static void settle(struct run *r, enum job_state st, int64_t next_run, const cha
 		log_err_r(rc, "job %" PRId64 ": cannot record its end", r->job.id);
 	else if (st == JOB_SUCCEEDED)
 		log_notice("job %" PRId64 " succeeded", r->job.id);
+	if (rc == 0 && st == JOB_SUCCEEDED)
+		remove_spool(r);
 	else
 		log_warn("job %" PRId64 " %s: %s", r->job.id, job_state_name(st),
 			 error != NULL ? error : "");
@@ -444,7 +467,7 @@ static void tick_cb(uv_timer_t *t)
 
 	if (w->draining || w->closing || w->nruns >= (size_t)qc->max_running ||
 	    !session_loaded(w->a->session))
-		return; /* before the first secret load, jobs would only wait */
+		return; /* no token yet: jobs wait (job show says why) */
 	room = (size_t)qc->max_running - w->nruns;
 	if (room > 16)
 		room = 16;
@@ -672,6 +695,24 @@ static void follower_gone(struct control_conn *c, void *arg)
 
 	(void)c;
 	unfollow(f->w, f);
+}
+
+void worker_stop_job(struct worker *w, int64_t id)
+{
+	struct run *r;
+
+	for (r = w->runs; r != NULL; r = r->next) {
+		if (r->job.id != id)
+			continue;
+		log_notice("job %" PRId64 ": stopping its upload (canceled)", id);
+		r->fenced = true;
+		if (r->op != NULL) {
+			publish_abort(r->op);
+			r->op = NULL;
+		}
+		run_free(r);
+		return;
+	}
 }
 
 void worker_job_changed(struct worker *w, int64_t id)

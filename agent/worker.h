@@ -48,6 +48,9 @@ struct control_conn;
  * (at once if it has ended).  Returns 0 or AOS_ENOTFOUND. */
 int worker_follow(struct worker *w, struct control_conn *c, int64_t id);
 
+/* Stops job id at once if it runs here (it was canceled). */
+void worker_stop_job(struct worker *w, int64_t id);
+
 /* Answers every follower of job id if the job has ended (after an
  * operator's cancel, for instance). */
 void worker_job_changed(struct worker *w, int64_t id);
