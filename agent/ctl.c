@@ -230,6 +230,18 @@ static void print_status(const cJSON *o)
 		printf("Last error: %s\n", ctl_str(v, "last_error", ""));
 	if (ctl_str(v, "missing_keys", NULL) != NULL)
 		printf("Missing:    %s\n", ctl_str(v, "missing_keys", ""));
+	{
+		const cJSON *q = cJSON_GetObjectItemCaseSensitive(o, "queue");
+		const cJSON *d = cJSON_GetObjectItemCaseSensitive(q, "depth");
+
+		if (d != NULL)
+			printf("Queue:      %.0f queued, %.0f running, %.0f failed (retrying), "
+			       "%.0f dead, %.0f succeeded, %.0f canceled%s\n",
+			       ctl_num(d, "queued"), ctl_num(d, "running"), ctl_num(d, "failed"),
+			       ctl_num(d, "dead"), ctl_num(d, "succeeded"), ctl_num(d, "canceled"),
+			       cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(q, "draining"))
+				       ? "; draining" : "");
+	}
 	printf("\n");
 	print_secrets(cJSON_GetObjectItemCaseSensitive(o, "secrets"));
 }
