@@ -31,7 +31,6 @@ import json
 import os
 import secrets as _secrets
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -41,6 +40,13 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+
+try:
+    from .proc import (ProcessExited, ServerProcess, free_port, http_ok,
+                       run_until_signalled, spawn, wait_until)
+except ImportError:  # run as a script: tests/peers is on sys.path
+    from proc import (ProcessExited, ServerProcess, free_port, http_ok,
+                      run_until_signalled, spawn, wait_until)
 
 SOURCE_DIR = Path(
     os.environ.get("AOS_SOURCE_DIR") or Path(__file__).resolve().parents[2])
@@ -56,13 +62,6 @@ class VaultError(Exception):
         self.method, self.path, self.status, self.body = method, path, status, body
         errors = body.get("errors") if isinstance(body, dict) else body
         super().__init__(f"{method} /v1/{path}: HTTP {status}: {errors}")
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that was free a moment ago."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def fingerprint(value: str | bytes) -> str:
@@ -89,7 +88,7 @@ def find_bao(source_dir: Path | None = None) -> str:
         f"no bao binary under {top}/.venv: run scripts/setup.sh first")
 
 
-class OpenBao:
+class OpenBao(ServerProcess):
     """One `bao server -dev` process on 127.0.0.1:<port>.
 
     With gate=True, clients reach the server through a small TCP relay that
@@ -128,10 +127,6 @@ class OpenBao:
         """Where the helpers talk to bao (past the gate, if any)."""
         return f"http://127.0.0.1:{self.bao_port}"
 
-    @property
-    def running(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
     def start(self, timeout: float = 20.0) -> "OpenBao":
         """Start the dev server (again: same client port) and wait until
         /v1/sys/health answers 200.  After a restart with a gate, the
@@ -143,12 +138,11 @@ class OpenBao:
         logf = open(self.log_path, "ab")
         deadline = time.monotonic() + timeout
         while True:
-            self.proc = subprocess.Popen(
+            self.proc = spawn(
                 [self.bao, "server", "-dev",
                  f"-dev-root-token-id={self.root_token}",
                  f"-dev-listen-address=127.0.0.1:{self.bao_port}"],
-                stdin=subprocess.DEVNULL, stdout=logf, stderr=logf, env=env,
-                cwd=self.workdir, start_new_session=True)
+                logf, env, self.workdir)
             try:
                 self._wait_healthy(deadline)
                 break
@@ -170,36 +164,20 @@ class OpenBao:
         return self
 
     def _wait_healthy(self, deadline: float) -> None:
-        while True:
-            if self.proc.poll() is not None:
-                raise _Exited()
-            try:
-                with urllib.request.urlopen(self.api_addr + "/v1/sys/health",
-                                            timeout=1) as r:
-                    if r.status == 200:
-                        return
-            except (urllib.error.URLError, OSError):
-                pass
-            if time.monotonic() >= deadline:
-                self.stop()
-                raise TimeoutError(
-                    f"bao server not healthy on {self.api_addr}: {self.log_tail()}")
-            time.sleep(0.02)
+        """Raises _Exited if bao exits first, TimeoutError (after stop())
+        if it is not healthy by deadline."""
+        if not wait_until(self.proc, lambda: http_ok(self.api_addr + "/v1/sys/health"),
+                          deadline, interval=0.02):
+            self.stop()
+            raise TimeoutError(
+                f"bao server not healthy on {self.api_addr}: {self.log_tail()}")
 
     def stop(self, timeout: float = 10.0) -> None:
         """Close the gate (if any), terminate, wait, kill if needed.  Safe to
         call twice."""
         if self.gate:
             self.gate.close()
-        p, self.proc = self.proc, None
-        if p is None or p.poll() is not None:
-            return
-        p.terminate()
-        try:
-            p.wait(timeout)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait()
+        super().stop(timeout)
 
     def restart(self, reseed: bool = True) -> None:
         self.stop()
@@ -216,24 +194,9 @@ class OpenBao:
             self._call(method, path, body, headers=headers)
         self._replayed = True
 
-    def log_tail(self, n: int = 3000) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")[-n:]
-        except OSError:
-            return "(no log)"
-
-    def close(self) -> None:
-        self.stop()
+    def _release(self) -> None:
         if self.gate:
             self.gate.shutdown()
-        if self._own_workdir:
-            shutil.rmtree(self.workdir, ignore_errors=True)
-
-    def __enter__(self) -> "OpenBao":
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.close()
 
     # -- raw API ----------------------------------------------------------
     def request(self, method: str, path: str, body=None, token: str | None = "root",
@@ -409,8 +372,7 @@ class OpenBao:
         return out
 
 
-class _Exited(Exception):
-    pass
+_Exited = ProcessExited  # bao exited while start() waited for it
 
 
 class _Gate:
@@ -562,14 +524,7 @@ def main() -> int:
     print(f"VAULT_ADDR={bao.addr}")
     print(f"VAULT_TOKEN={bao.root_token}")
     print(f"BAO_PID={bao.proc.pid}", flush=True)
-    stop = []
-    signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
-    try:
-        while not stop and bao.running:
-            time.sleep(0.2)
-    except KeyboardInterrupt:
-        pass
-    bao.close()
+    run_until_signalled(bao)
     return 0
 
 

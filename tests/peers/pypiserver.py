@@ -25,13 +25,10 @@ interrupted.
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 import os
 import secrets as _secrets
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -41,26 +38,18 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
+try:
+    from .proc import (ServerProcess, free_port, run_until_signalled,
+                       sha256_file, spawn)
+except ImportError:  # run as a script: tests/peers is on sys.path
+    from proc import (ServerProcess, free_port, run_until_signalled,
+                      sha256_file, spawn)
+
 SOURCE_DIR = Path(
     os.environ.get("AOS_SOURCE_DIR") or Path(__file__).resolve().parents[2])
 VENV_BIN = SOURCE_DIR / ".venv" / "bin"
 
 TOKEN_USER = "__token__"
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that was free a moment ago."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def sha256_file(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def find_pypi_server() -> list[str]:
@@ -93,7 +82,7 @@ def write_htpasswd(path: Path, users: dict[str, str]) -> None:
     os.chmod(path, 0o600)
 
 
-class PypiServer:
+class PypiServer(ServerProcess):
     """One `pypi-server run` process on 127.0.0.1:<port>."""
 
     def __init__(self, port: int | None = None, token: str | None = None,
@@ -138,10 +127,6 @@ class PypiServer:
         return "Basic " + base64.b64encode(raw).decode()
 
     # -- process ----------------------------------------------------------
-    @property
-    def running(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
     def start(self, timeout: float = 20.0) -> "PypiServer":
         if self.running:
             return self
@@ -157,48 +142,10 @@ class PypiServer:
         argv.append(str(self.packages))
         env = {"PATH": f"{VENV_BIN}:/usr/local/bin:/usr/bin:/bin",
                "HOME": str(self.workdir)}
-        out = open(self.workdir / "pypiserver.out", "ab")
-        self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out,
-                                     stderr=out, env=env, cwd=self.workdir,
-                                     start_new_session=True)
-        out.close()
+        self.proc = spawn(argv, self.workdir / "pypiserver.out", env, self.workdir)
         deadline = time.monotonic() + timeout
-        while True:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"pypi-server exited with {self.proc.returncode}:"
-                                   f" {self.log_tail()}")
-            try:
-                with urllib.request.urlopen(self.url + "health", timeout=1) as r:
-                    if r.status == 200:
-                        return self
-            except (urllib.error.URLError, OSError):
-                pass
-            if time.monotonic() >= deadline:
-                self.stop()
-                raise TimeoutError(f"pypi-server not ready on {self.url}: {self.log_tail()}")
-            time.sleep(0.05)
-
-    def stop(self, timeout: float = 10.0) -> None:
-        p, self.proc = self.proc, None
-        if p is None or p.poll() is not None:
-            return
-        p.terminate()
-        try:
-            p.wait(timeout)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait()
-
-    def close(self) -> None:
-        self.stop()
-        if self._own_workdir:
-            shutil.rmtree(self.workdir, ignore_errors=True)
-
-    def __enter__(self) -> "PypiServer":
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.close()
+        self.wait_ready(self.url + "health", deadline, "pypi-server", self.url)
+        return self
 
     def log_tail(self, n: int = 3000) -> str:
         text = ""
@@ -250,14 +197,7 @@ def main() -> int:
     print(f"PYPI_API_TOKEN={srv.token}")
     print(f"PYPI_PACKAGES={srv.packages}")
     print(f"PYPISERVER_PID={srv.proc.pid}", flush=True)
-    stop = []
-    signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
-    try:
-        while not stop and srv.running:
-            time.sleep(0.2)
-    except KeyboardInterrupt:
-        pass
-    srv.close()
+    run_until_signalled(srv)
     return 0
 
 

@@ -23,13 +23,10 @@ and runs until interrupted.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import secrets as _secrets
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -39,25 +36,17 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
+try:
+    from .proc import (ServerProcess, free_port, run_until_signalled,
+                       sha256_file, spawn)
+except ImportError:  # run as a script: tests/peers is on sys.path
+    from proc import (ServerProcess, free_port, run_until_signalled,
+                      sha256_file, spawn)
+
 SOURCE_DIR = Path(
     os.environ.get("AOS_SOURCE_DIR") or Path(__file__).resolve().parents[2])
 NPM_DIR = SOURCE_DIR / "tests" / "peers" / "npm"
 VERDACCIO_BIN = NPM_DIR / "node_modules" / ".bin" / "verdaccio"
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that was free a moment ago."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def sha256_file(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def find_node() -> str:
@@ -100,7 +89,7 @@ log:
 """
 
 
-class Verdaccio:
+class Verdaccio(ServerProcess):
     """One verdaccio process on 127.0.0.1:<port>."""
 
     def __init__(self, port: int | None = None, workdir: str | Path | None = None,
@@ -122,10 +111,6 @@ class Verdaccio:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}/"
 
-    @property
-    def running(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
     # -- process ----------------------------------------------------------
     def write_config(self) -> None:
         self.storage.mkdir(exist_ok=True)
@@ -143,55 +128,12 @@ class Verdaccio:
                "HOME": str(self.workdir), "NODE_ENV": "production",
                "XDG_CONFIG_HOME": str(self.workdir / "xdg"),
                "XDG_DATA_HOME": str(self.workdir / "xdg")}
-        logf = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(
+        self.proc = spawn(
             [find_node(), str(VERDACCIO_BIN.resolve()), "--config", str(self.config_path)],
-            stdin=subprocess.DEVNULL, stdout=logf, stderr=logf, env=env,
-            cwd=self.workdir, start_new_session=True)
-        logf.close()
+            self.log_path, env, self.workdir)
         deadline = time.monotonic() + timeout
-        while True:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"verdaccio exited with {self.proc.returncode}:"
-                                   f" {self.log_tail()}")
-            try:
-                with urllib.request.urlopen(self.url + "-/ping", timeout=1) as r:
-                    if r.status == 200:
-                        return self
-            except (urllib.error.URLError, OSError):
-                pass
-            if time.monotonic() >= deadline:
-                self.stop()
-                raise TimeoutError(f"verdaccio not ready on {self.url}: {self.log_tail()}")
-            time.sleep(0.05)
-
-    def stop(self, timeout: float = 10.0) -> None:
-        p, self.proc = self.proc, None
-        if p is None or p.poll() is not None:
-            return
-        p.terminate()
-        try:
-            p.wait(timeout)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait()
-
-    def close(self) -> None:
-        self.stop()
-        if self._own_workdir:
-            shutil.rmtree(self.workdir, ignore_errors=True)
-
-    def __enter__(self) -> "Verdaccio":
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-    def log_tail(self, n: int = 3000) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")[-n:]
-        except OSError:
-            return "(no log)"
+        self.wait_ready(self.url + "-/ping", deadline, "verdaccio", self.url)
+        return self
 
     # -- HTTP -------------------------------------------------------------
     def request(self, method: str, path: str, body=None, token: str | None = None,
@@ -278,14 +220,7 @@ def main() -> int:
     print(f"NPM_TOKEN={token}")
     print(f"VERDACCIO_STORAGE={srv.storage}")
     print(f"VERDACCIO_PID={srv.proc.pid}", flush=True)
-    stop = []
-    signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
-    try:
-        while not stop and srv.running:
-            time.sleep(0.2)
-    except KeyboardInterrupt:
-        pass
-    srv.close()
+    run_until_signalled(srv)
     return 0
 
 
