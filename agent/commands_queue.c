@@ -9,6 +9,7 @@
 #include <sys/time.h>
 
 #include "agent.h"
+#include "backoff.h"
 #include "commands_internal.h"
 #include "err.h"
 #include "log.h"
@@ -18,14 +19,6 @@
 #include "worker.h"
 
 #define LIST_MAX 1000
-
-static int64_t now_ms(void)
-{
-	struct timeval tv;
-
-	gettimeofday(&tv, NULL);
-	return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
-}
 
 static bool get_id(struct control_conn *c, const cJSON *req, int64_t *ret)
 {
@@ -284,8 +277,8 @@ static void cmd_job_action(struct agent *a, struct control_conn *c, const cJSON 
 
 	if (!get_id(c, req, &id))
 		return;
-	r = cancel ? a->queue->ops->cancel(a->queue, id, "canceled by the operator", now_ms())
-		   : a->queue->ops->retry(a->queue, id, now_ms());
+	r = cancel ? a->queue->ops->cancel(a->queue, id, "canceled by the operator", aos_wall_ms())
+		   : a->queue->ops->retry(a->queue, id, aos_wall_ms());
 	if (r == AOS_ENOTFOUND) {
 		control_reply_error(c, "no such job");
 		return;

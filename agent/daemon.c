@@ -15,6 +15,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "agent.h"
+#include "backoff.h"
 #include "err.h"
 #include "log.h"
 #include "queue.h"
@@ -275,13 +276,7 @@ static int open_queue(struct agent *a)
 	}
 	gethostname(host, sizeof(host) - 1);
 	snprintf(prefix, sizeof(prefix), "%s:", host);
-	{
-		struct timeval tv;
-
-		gettimeofday(&tv, NULL);
-		r = a->queue->ops->release_owner(a->queue, prefix,
-						 (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000);
-	}
+	r = a->queue->ops->release_owner(a->queue, prefix, aos_wall_ms());
 	if (r > 0)
 		log_notice("%d job(s) left running by the previous process went back to "
 			   "the queue", r);

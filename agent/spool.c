@@ -42,14 +42,6 @@ struct enq {
 	char msg[1536];
 };
 
-static int64_t now_ms(void)
-{
-	struct timeval tv;
-
-	gettimeofday(&tv, NULL);
-	return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
-}
-
 /* Copies src to dst (created 0640), fsync'ed, computing the SHA-256. */
 static int copy_file(const char *src, const char *dst, char sha[65], char *msg, size_t msglen)
 {
@@ -319,7 +311,7 @@ static void after_spool(uv_work_t *w, int status)
 	jn.max_attempts = (int)a->cfg->queue.max_attempts;
 	jn.uploads = ups;
 	jn.nuploads = e->nfiles;
-	r = a->queue->ops->enqueue(a->queue, &jn, now_ms(), &id);
+	r = a->queue->ops->enqueue(a->queue, &jn, aos_wall_ms(), &id);
 	o = cJSON_CreateObject();
 	if (r < 0 && r != AOS_EEXIST) {
 		cJSON_AddFalseToObject(o, "ok");

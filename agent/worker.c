@@ -64,14 +64,6 @@ struct worker {
 	size_t nruns;
 };
 
-static int64_t now_ms(void)
-{
-	struct timeval tv;
-
-	gettimeofday(&tv, NULL);
-	return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
-}
-
 static void qlog(struct worker *w, int64_t id, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 static void qlog(struct worker *w, int64_t id, const char *fmt, ...)
@@ -82,7 +74,7 @@ static void qlog(struct worker *w, int64_t id, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
-	w->q->ops->log(w->q, id, text, now_ms());
+	w->q->ops->log(w->q, id, text, aos_wall_ms());
 }
 
 /* ---- ending a run -------------------------------------------------------- */
@@ -145,7 +137,7 @@ static void settle(struct run *r, enum job_state st, int64_t next_run, const cha
 	struct worker *w = r->w;
 	int rc;
 
-	rc = w->q->ops->finish(w->q, r->job.id, r->job.fence, st, next_run, error, now_ms());
+	rc = w->q->ops->finish(w->q, r->job.id, r->job.fence, st, next_run, error, aos_wall_ms());
 	if (rc == AOS_EFENCED)
 		log_warn("job %" PRId64 ": lease lost before it could be recorded as %s; "
 			 "its new owner decides", r->job.id, job_state_name(st));
@@ -180,7 +172,7 @@ static void settle_retry(struct run *r, long retry_after_s, const char *error)
 	if (retry_after_s >= 0 && (uint64_t)retry_after_s * 1000 > delay)
 		delay = (uint64_t)retry_after_s * 1000;
 	snprintf(msg, sizeof(msg), "%s (next try in %.1f s)", error, (double)delay / 1000.0);
-	settle(r, JOB_FAILED, now_ms() + (int64_t)delay, msg);
+	settle(r, JOB_FAILED, aos_wall_ms() + (int64_t)delay, msg);
 }
 
 /* ---- publish hooks --------------------------------------------------------- */
@@ -192,7 +184,7 @@ static int hook_sending(void *data, size_t i)
 	int rc;
 
 	rc = w->q->ops->upload_set(w->q, r->job.id, r->job.fence, r->names[i],
-				   UPLOAD_SENDING, NULL, now_ms());
+				   UPLOAD_SENDING, NULL, aos_wall_ms());
 	r->sent[i] = rc == 0;
 	if (rc < 0) {
 		r->fenced = rc == AOS_EFENCED;
@@ -228,7 +220,7 @@ static void hook_file_done(void *data, size_t i, enum pub_outcome out, const cha
 	}
 	snprintf(answer, sizeof(answer), "%s: %s", publish_outcome_name(out), message);
 	if (w->q->ops->upload_set(w->q, r->job.id, r->job.fence, r->names[i],
-					     st, answer, now_ms()) == AOS_EFENCED)
+					     st, answer, aos_wall_ms()) == AOS_EFENCED)
 		r->fenced = true;
 	qlog(w, r->job.id, "%s", answer);
 }
@@ -307,7 +299,7 @@ static void heartbeat_cb(uv_timer_t *t)
 	struct worker *w = r->w;
 	int64_t lease = w->a->cfg->queue.lease_s * 1000;
 
-	int rc = w->q->ops->heartbeat(w->q, r->job.id, r->job.fence, now_ms(), lease);
+	int rc = w->q->ops->heartbeat(w->q, r->job.id, r->job.fence, aos_wall_ms(), lease);
 
 	if (rc == 0)
 		return;
@@ -386,8 +378,8 @@ static void start_run(struct worker *w, struct job *job)
 	char msg[1024];
 
 	if (r == NULL) {
-		w->q->ops->finish(w->q, job->id, job->fence, JOB_QUEUED, now_ms() + 1000,
-				  "out of memory", now_ms());
+		w->q->ops->finish(w->q, job->id, job->fence, JOB_QUEUED, aos_wall_ms() + 1000,
+				  "out of memory", aos_wall_ms());
 		job_clear(job);
 		return;
 	}
@@ -430,7 +422,7 @@ static void start_run(struct worker *w, struct job *job)
 		snprintf(msg, sizeof(msg), "waiting for a token: %s is not loaded from Vault%s%s",
 			 reg->token_key, session_last_error(w->a->session) ? ": " : "",
 			 session_last_error(w->a->session) ? session_last_error(w->a->session) : "");
-		settle(r, JOB_QUEUED, now_ms() + VAULT_WAIT_MS, msg);
+		settle(r, JOB_QUEUED, aos_wall_ms() + VAULT_WAIT_MS, msg);
 		goto out;
 	}
 	secret_unref(tok);
@@ -471,7 +463,7 @@ static void tick_cb(uv_timer_t *t)
 	room = (size_t)qc->max_running - w->nruns;
 	if (room > 16)
 		room = 16;
-	n = w->q->ops->claim(w->q, w->owner, now_ms(), qc->lease_s * 1000,
+	n = w->q->ops->claim(w->q, w->owner, aos_wall_ms(), qc->lease_s * 1000,
 			     (int)qc->per_registry_limit, jobs, room);
 	if (n < 0) {
 		log_warn_r(n, "cannot claim jobs from the queue");
@@ -537,7 +529,7 @@ void worker_abort_all(struct worker *w, const char *why)
 		}
 		/* Back to the queue without spending the attempt; an upload
 		 * that was sending stays SENDING and is checked first. */
-		settle(r, JOB_QUEUED, now_ms(), why);
+		settle(r, JOB_QUEUED, aos_wall_ms(), why);
 		run_free(r);
 	}
 }

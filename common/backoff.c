@@ -1,5 +1,6 @@
 #include <stdbool.h>
 #include <sys/random.h>
+#include <sys/time.h>
 #include <time.h>
 
 #include "backoff.h"
@@ -50,4 +51,12 @@ uint64_t jitter_ms(uint64_t base_ms, unsigned pct, rand_fn rnd, void *ctx)
 	uint64_t spread = base_ms * pct / 100;
 
 	return uniform_ms(base_ms - spread, base_ms + spread, rnd, ctx);
+}
+
+int64_t aos_wall_ms(void)
+{
+	struct timeval tv;
+
+	gettimeofday(&tv, NULL);
+	return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
 }

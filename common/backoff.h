@@ -21,4 +21,7 @@ uint64_t jitter_ms(uint64_t base_ms, unsigned pct, rand_fn rnd, void *ctx);
 /* A uniform draw from [lo_ms, hi_ms] (hi_ms < lo_ms returns lo_ms). */
 uint64_t uniform_ms(uint64_t lo_ms, uint64_t hi_ms, rand_fn rnd, void *ctx);
 
+/* The wall clock in Unix milliseconds (queue times are stored in these). */
+int64_t aos_wall_ms(void);
+
 #endif

@@ -496,8 +496,13 @@ class PublishEnv:
                        "TEST_PYPI_API_TOKEN": "pypi-" + secrets.token_urlsafe(32)}
         self.bao.write_policy("aos-publishd-read", read_policy(self.kv_path))
         self.bao.kv_put(self.kv_path, self.values)
-        self.vault_token = self.bao.create_token(["aos-publishd-read"], ttl="4h")
+        self.vault_token = self.bao.create_token(["aos-publishd-read"], ttl="4h",
+                                                 token_id=self.token_id())
         return self
+
+    def token_id(self) -> str | None:
+        """The daemon token's id: None lets OpenBao choose."""
+        return None
 
     def registries(self) -> dict:
         return {

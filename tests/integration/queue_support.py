@@ -50,20 +50,9 @@ class QueueEnv(PublishEnv):
         super().__init__(workdir)
         self.bao = OpenBao(workdir=self.workdir / "bao", gate=True)
 
-    def start(self) -> "QueueEnv":
-        self.bao.start()
-        self.pypi.start()
-        self.npm.start()
-        self.npm_user = f"aos-ci-{secrets.token_hex(3)}"
-        npm_token = self.npm.add_user(self.npm_user)
-        self.values = {"PYPI_API_TOKEN": self.pypi.token, "NPM_TOKEN": npm_token,
-                       "TEST_PYPI_API_TOKEN": "pypi-" + secrets.token_urlsafe(32)}
-        self.bao.write_policy("aos-publishd-read", read_policy(self.kv_path))
-        self.bao.kv_put(self.kv_path, self.values)
+    def token_id(self) -> str:
         # A chosen id: reseed() re-creates the same token after a restart.
-        self.vault_token = self.bao.create_token(
-            ["aos-publishd-read"], ttl="4h", token_id="aosq" + secrets.token_hex(16))
-        return self
+        return "aosq" + secrets.token_hex(16)
 
     def rotate_pypi_token(self) -> str:
         """A new pypiserver password for __token__ (the old one stops working
