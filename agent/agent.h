@@ -20,6 +20,7 @@ struct agent {
 	struct control *ctl;
 	struct queue *queue;
 	struct worker *worker;
+	struct ingest *ingest;  /* HTTP webhooks, or NULL */
 	uv_timer_t grace;      /* first SIGTERM: waiting for running uploads */
 	int stop_requests;
 	int lock_fd;

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "ingest.h"
 #include "err.h"
 #include "log.h"
 #include "commands_internal.h"
@@ -37,6 +38,8 @@ static void cmd_status(struct agent *a, struct control_conn *c)
 	cJSON_AddItemToObject(o, "vault", session_vault_json(a->session));
 	cJSON_AddItemToObject(o, "secrets", session_secrets_json(a->session));
 	cJSON_AddItemToObject(o, "queue", queue_status_json(a));
+	if (a->ingest != NULL)
+		cJSON_AddItemToObject(o, "webhooks", ingest_status_json(a->ingest));
 	control_reply(c, o);
 }
 

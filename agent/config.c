@@ -12,20 +12,12 @@
 #include <cjson/cJSON.h>
 
 #include "config.h"
+#include "config_internal.h"
 #include "err.h"
 
 #define CONFIG_MAX_BYTES (1024 * 1024)
 
-/* Parsing context: where we are, and the first error. */
-struct cctx {
-	const char *file;
-	char *err;
-	size_t errlen;
-	bool failed;
-};
-
-__attribute__((format(printf, 3, 4)))
-static void fail(struct cctx *c, const char *path, const char *fmt, ...)
+void cfg__fail(struct cctx *c, const char *path, const char *fmt, ...)
 {
 	va_list ap;
 	int n;
@@ -41,12 +33,12 @@ static void fail(struct cctx *c, const char *path, const char *fmt, ...)
 	va_end(ap);
 }
 
-static void join(char *out, size_t outlen, const char *base, const char *key)
+void cfg__join(char *out, size_t outlen, const char *base, const char *key)
 {
 	snprintf(out, outlen, "%s%s%s", base, base[0] ? "." : "", key);
 }
 
-static const char *type_name(const cJSON *v)
+const char *cfg__type_name(const cJSON *v)
 {
 	if (cJSON_IsString(v)) return "a string";
 	if (cJSON_IsNumber(v)) return "a number";
@@ -59,7 +51,7 @@ static const char *type_name(const cJSON *v)
 
 /* Reports repeated keys of obj, and keys not in allowed (NULL-terminated;
  * NULL allows any name). */
-static void check_keys(struct cctx *c, const cJSON *obj, const char *base,
+void cfg__check_keys(struct cctx *c, const cJSON *obj, const char *base,
 		       const char *const *allowed)
 {
 	const cJSON *it;
@@ -72,8 +64,8 @@ static void check_keys(struct cctx *c, const cJSON *obj, const char *base,
 
 		for (prev = obj->child; prev != it; prev = prev->next) {
 			if (strcmp(prev->string, it->string) == 0) {
-				join(p, sizeof(p), base, it->string);
-				fail(c, p, "duplicate key (only one may be given)");
+				cfg__join(p, sizeof(p), base, it->string);
+				cfg__fail(c, p, "duplicate key (only one may be given)");
 			}
 		}
 
@@ -82,44 +74,44 @@ static void check_keys(struct cctx *c, const cJSON *obj, const char *base,
 		for (a = allowed; *a != NULL; a++)
 			ok |= strcmp(*a, it->string) == 0;
 		if (!ok) {
-			join(p, sizeof(p), base, it->string);
-			fail(c, p, "unknown key (check the spelling; see docs/configuration.md)");
+			cfg__join(p, sizeof(p), base, it->string);
+			cfg__fail(c, p, "unknown key (check the spelling; see docs/configuration.md)");
 		}
 	}
 }
 
 /* A string value; NULL def means required unless optional is set. */
-static char *get_str(struct cctx *c, const cJSON *obj, const char *base,
+char *cfg__str(struct cctx *c, const cJSON *obj, const char *base,
 		     const char *key, const char *def, bool optional)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
 	char p[256];
 	char *s;
 
-	join(p, sizeof(p), base, key);
+	cfg__join(p, sizeof(p), base, key);
 	if (v == NULL || cJSON_IsNull(v)) {
 		if (def == NULL) {
 			if (!optional)
-				fail(c, p, "missing; expected a string");
+				cfg__fail(c, p, "missing; expected a string");
 			return NULL;
 		}
 		s = strdup(def);
 	} else if (!cJSON_IsString(v) || v->valuestring[0] == '\0') {
-		fail(c, p, "expected a non-empty string, got %s",
-		     cJSON_IsString(v) ? "an empty string" : type_name(v));
+		cfg__fail(c, p, "expected a non-empty string, got %s",
+		     cJSON_IsString(v) ? "an empty string" : cfg__type_name(v));
 		return NULL;
 	} else if (strlen(v->valuestring) > 4096) {
-		fail(c, p, "string too long (at most 4096 bytes)");
+		cfg__fail(c, p, "string too long (at most 4096 bytes)");
 		return NULL;
 	} else {
 		s = strdup(v->valuestring);
 	}
 	if (s == NULL)
-		fail(c, p, "out of memory");
+		cfg__fail(c, p, "out of memory");
 	return s;
 }
 
-static long get_int(struct cctx *c, const cJSON *obj, const char *base,
+long cfg__int(struct cctx *c, const cJSON *obj, const char *base,
 		    const char *key, long def, long min, long max)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
@@ -127,7 +119,7 @@ static long get_int(struct cctx *c, const cJSON *obj, const char *base,
 
 	if (v == NULL)
 		return def;
-	join(p, sizeof(p), base, key);
+	cfg__join(p, sizeof(p), base, key);
 	/* Range first: converting an out-of-range double to long is undefined. */
 	if (!cJSON_IsNumber(v) || v->valuedouble < (double)min ||
 	    v->valuedouble > (double)max ||
@@ -139,14 +131,14 @@ static long get_int(struct cctx *c, const cJSON *obj, const char *base,
 		else if (cJSON_IsNumber(v))
 			snprintf(got, sizeof(got), "%g", v->valuedouble);
 		else
-			snprintf(got, sizeof(got), "%s", type_name(v));
-		fail(c, p, "expected an integer from %ld to %ld, got %s", min, max, got);
+			snprintf(got, sizeof(got), "%s", cfg__type_name(v));
+		cfg__fail(c, p, "expected an integer from %ld to %ld, got %s", min, max, got);
 		return def;
 	}
 	return (long)v->valuedouble;
 }
 
-static bool get_bool(struct cctx *c, const cJSON *obj, const char *base,
+bool cfg__bool(struct cctx *c, const cJSON *obj, const char *base,
 		     const char *key, bool def)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
@@ -155,27 +147,27 @@ static bool get_bool(struct cctx *c, const cJSON *obj, const char *base,
 	if (v == NULL)
 		return def;
 	if (!cJSON_IsBool(v)) {
-		join(p, sizeof(p), base, key);
-		fail(c, p, "expected true or false, got %s", type_name(v));
+		cfg__join(p, sizeof(p), base, key);
+		cfg__fail(c, p, "expected true or false, got %s", cfg__type_name(v));
 		return def;
 	}
 	return cJSON_IsTrue(v);
 }
 
-static const cJSON *get_obj(struct cctx *c, const cJSON *obj, const char *base,
+const cJSON *cfg__obj(struct cctx *c, const cJSON *obj, const char *base,
 			    const char *key, bool required)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
 	char p[256];
 
-	join(p, sizeof(p), base, key);
+	cfg__join(p, sizeof(p), base, key);
 	if (v == NULL) {
 		if (required)
-			fail(c, p, "missing; expected an object");
+			cfg__fail(c, p, "missing; expected an object");
 		return NULL;
 	}
 	if (!cJSON_IsObject(v)) {
-		fail(c, p, "expected an object, got %s", type_name(v));
+		cfg__fail(c, p, "expected an object, got %s", cfg__type_name(v));
 		return NULL;
 	}
 	return v;
@@ -230,10 +222,10 @@ bool config_url_allowed(const char *url)
 	return *end == '\0' || *end == '/';
 }
 
-static void check_url(struct cctx *c, const char *path, const char *url)
+void cfg__check_url(struct cctx *c, const char *path, const char *url)
 {
 	if (url != NULL && !config_url_allowed(url))
-		fail(c, path, "expected an https:// URL (plain http:// only to a "
+		cfg__fail(c, path, "expected an https:// URL (plain http:// only to a "
 		     "loopback host), got \"%.200s\"", url);
 }
 
@@ -257,7 +249,7 @@ static void env_override(struct cctx *c, char **field, const char *bao,
 	free(*field);
 	*field = strdup(v);
 	if (*field == NULL)
-		fail(c, bao, "out of memory");
+		cfg__fail(c, bao, "out of memory");
 }
 
 static void parse_auth(struct cctx *c, const cJSON *auth, struct vault_cfg *v)
@@ -268,24 +260,24 @@ static void parse_auth(struct cctx *c, const cJSON *auth, struct vault_cfg *v)
 		"secret_id_wrapped", "wrap_creation_path", NULL
 	};
 	const char *base = "vault.auth";
-	char *method = get_str(c, auth, base, "method", NULL, false);
+	char *method = cfg__str(c, auth, base, "method", NULL, false);
 
 	if (method == NULL)
 		return;
 	if (strcmp(method, "token") == 0) {
 		v->method = AUTH_TOKEN;
-		check_keys(c, auth, base, token_keys);
-		v->token_file = get_str(c, auth, base, "token_file", NULL, false);
+		cfg__check_keys(c, auth, base, token_keys);
+		v->token_file = cfg__str(c, auth, base, "token_file", NULL, false);
 	} else if (strcmp(method, "approle") == 0) {
 		v->method = AUTH_APPROLE;
-		check_keys(c, auth, base, approle_keys);
-		v->mount = get_str(c, auth, base, "mount", "approle", false);
-		v->role_id_file = get_str(c, auth, base, "role_id_file", "role_id", false);
-		v->secret_id_file = get_str(c, auth, base, "secret_id_file", "secret_id", false);
-		v->secret_id_wrapped = get_bool(c, auth, base, "secret_id_wrapped", false);
-		v->wrap_creation_path = get_str(c, auth, base, "wrap_creation_path", NULL, true);
+		cfg__check_keys(c, auth, base, approle_keys);
+		v->mount = cfg__str(c, auth, base, "mount", "approle", false);
+		v->role_id_file = cfg__str(c, auth, base, "role_id_file", "role_id", false);
+		v->secret_id_file = cfg__str(c, auth, base, "secret_id_file", "secret_id", false);
+		v->secret_id_wrapped = cfg__bool(c, auth, base, "secret_id_wrapped", false);
+		v->wrap_creation_path = cfg__str(c, auth, base, "wrap_creation_path", NULL, true);
 	} else {
-		fail(c, "vault.auth.method", "expected \"token\" or \"approle\", got \"%.60s\"",
+		cfg__fail(c, "vault.auth.method", "expected \"token\" or \"approle\", got \"%.60s\"",
 		     method);
 	}
 	free(method);
@@ -301,28 +293,28 @@ static void parse_vault(struct cctx *c, const cJSON *vo, struct vault_cfg *v)
 	const char *base = "vault";
 	const cJSON *auth;
 
-	check_keys(c, vo, base, keys);
-	v->address = get_str(c, vo, base, "address", NULL, true);
+	cfg__check_keys(c, vo, base, keys);
+	v->address = cfg__str(c, vo, base, "address", NULL, true);
 	env_override(c, &v->address, "BAO_ADDR", "VAULT_ADDR");
 	if (v->address == NULL)
-		fail(c, "vault.address", "missing; set it in the file or in BAO_ADDR/VAULT_ADDR");
-	check_url(c, "vault.address", v->address);
-	v->namespace = get_str(c, vo, base, "namespace", NULL, true);
+		cfg__fail(c, "vault.address", "missing; set it in the file or in BAO_ADDR/VAULT_ADDR");
+	cfg__check_url(c, "vault.address", v->address);
+	v->namespace = cfg__str(c, vo, base, "namespace", NULL, true);
 	env_override(c, &v->namespace, "BAO_NAMESPACE", "VAULT_NAMESPACE");
-	v->ca_file = get_str(c, vo, base, "ca_file", NULL, true);
+	v->ca_file = cfg__str(c, vo, base, "ca_file", NULL, true);
 	env_override(c, &v->ca_file, "BAO_CACERT", "VAULT_CACERT");
-	v->ca_path = get_str(c, vo, base, "ca_path", NULL, true);
+	v->ca_path = cfg__str(c, vo, base, "ca_path", NULL, true);
 	env_override(c, &v->ca_path, "BAO_CAPATH", "VAULT_CAPATH");
-	v->kv_mount = get_str(c, vo, base, "kv_mount", "secret", false);
-	v->kv_path = get_str(c, vo, base, "kv_path", "agenticverz/package-registry", false);
-	v->poll_interval_s = get_int(c, vo, base, "poll_interval_s", 30, 1, 86400);
-	v->max_response_bytes = get_int(c, vo, base, "max_response_bytes", 1048576,
+	v->kv_mount = cfg__str(c, vo, base, "kv_mount", "secret", false);
+	v->kv_path = cfg__str(c, vo, base, "kv_path", "agenticverz/package-registry", false);
+	v->poll_interval_s = cfg__int(c, vo, base, "poll_interval_s", 30, 1, 86400);
+	v->max_response_bytes = cfg__int(c, vo, base, "max_response_bytes", 1048576,
 					4096, 64L * 1024 * 1024);
-	v->backoff_min_ms = get_int(c, vo, base, "backoff_min_ms", 1000, 10, 600000);
-	v->backoff_max_ms = get_int(c, vo, base, "backoff_max_ms", 300000, 10, 3600000);
+	v->backoff_min_ms = cfg__int(c, vo, base, "backoff_min_ms", 1000, 10, 600000);
+	v->backoff_max_ms = cfg__int(c, vo, base, "backoff_max_ms", 300000, 10, 3600000);
 	if (!c->failed && v->backoff_max_ms < v->backoff_min_ms)
-		fail(c, "vault.backoff_max_ms", "must be at least vault.backoff_min_ms");
-	auth = get_obj(c, vo, base, "auth", true);
+		cfg__fail(c, "vault.backoff_max_ms", "must be at least vault.backoff_min_ms");
+	auth = cfg__obj(c, vo, base, "auth", true);
 	if (auth != NULL)
 		parse_auth(c, auth, v);
 }
@@ -362,64 +354,59 @@ static void parse_registries(struct cctx *c, const cJSON *ro, struct config *cfg
 	const cJSON *it;
 	size_t n = (size_t)cJSON_GetArraySize(ro), i = 0;
 
-	check_keys(c, ro, "registries", NULL);
+	cfg__check_keys(c, ro, "registries", NULL);
 	cfg->registries = calloc(n ? n : 1, sizeof(*cfg->registries));
-	cfg->secret_keys = calloc(n ? n : 1, sizeof(*cfg->secret_keys));
-	if (cfg->registries == NULL || cfg->secret_keys == NULL) {
-		fail(c, "registries", "out of memory");
+	if (cfg->registries == NULL) {
+		cfg__fail(c, "registries", "out of memory");
 		return;
 	}
 	cJSON_ArrayForEach(it, ro) {
 		struct registry_cfg *r = &cfg->registries[i++];
 		char base[200], p[256];
 		char *type;
-		size_t k;
-		bool dup = false;
 
 		cfg->nregistries = i;
 		snprintf(base, sizeof(base), "registries.%.100s", it->string);
 		if (!cJSON_IsObject(it)) {
-			fail(c, base, "expected an object, got %s", type_name(it));
+			cfg__fail(c, base, "expected an object, got %s", cfg__type_name(it));
 			return;
 		}
 		r->name = strdup(it->string);
-		check_keys(c, it, base, keys);
-		type = get_str(c, it, base, "type", NULL, false);
+		cfg__check_keys(c, it, base, keys);
+		type = cfg__str(c, it, base, "type", NULL, false);
 		if (type != NULL && strcmp(type, "pypi") == 0)
 			r->type = REGISTRY_PYPI;
 		else if (type != NULL && strcmp(type, "npm") == 0)
 			r->type = REGISTRY_NPM;
 		else if (type != NULL)
-			fail(c, strcat(strcpy(p, base), ".type"),
+			cfg__fail(c, strcat(strcpy(p, base), ".type"),
 			     "expected \"pypi\" or \"npm\", got \"%.60s\"", type);
 		free(type);
-		r->url = get_str(c, it, base, "url", NULL, false);
-		check_url(c, strcat(strcpy(p, base), ".url"), r->url);
-		r->token_key = get_str(c, it, base, "token_key",
+		r->url = cfg__str(c, it, base, "url", NULL, false);
+		cfg__check_url(c, strcat(strcpy(p, base), ".url"), r->url);
+		r->token_key = cfg__str(c, it, base, "token_key",
 				       r->type == REGISTRY_NPM ? "NPM_TOKEN" : "PYPI_API_TOKEN",
 				       false);
-		r->username = get_str(c, it, base, "username", "__token__", false);
-		r->index_url = get_str(c, it, base, "index_url", NULL, true);
+		r->username = cfg__str(c, it, base, "username", "__token__", false);
+		r->index_url = cfg__str(c, it, base, "index_url", NULL, true);
 		if (r->index_url != NULL)
-			check_url(c, strcat(strcpy(p, base), ".index_url"), r->index_url);
+			cfg__check_url(c, strcat(strcpy(p, base), ".index_url"), r->index_url);
 		else if (r->url != NULL && r->type == REGISTRY_PYPI)
 			r->index_url = default_index_url(r->url);
-		r->access = get_str(c, it, base, "access", NULL, true);
+		r->access = cfg__str(c, it, base, "access", NULL, true);
 		if (r->access != NULL && strcmp(r->access, "public") != 0 &&
 		    strcmp(r->access, "restricted") != 0)
-			fail(c, strcat(strcpy(p, base), ".access"),
+			cfg__fail(c, strcat(strcpy(p, base), ".access"),
 			     "expected \"public\" or \"restricted\", got \"%.40s\"", r->access);
 		if (r->access != NULL && r->type != REGISTRY_NPM)
-			fail(c, strcat(strcpy(p, base), ".access"), "only for npm registries");
+			cfg__fail(c, strcat(strcpy(p, base), ".access"), "only for npm registries");
 		if (r->token_key == NULL)
 			continue;
 		if (strlen(r->token_key) >= 128)
-			fail(c, strcat(strcpy(p, base), ".token_key"),
+			cfg__fail(c, strcat(strcpy(p, base), ".token_key"),
 			     "too long (at most 127 bytes)");
-		for (k = 0; k < cfg->nsecret_keys; k++)
-			dup |= strcmp(cfg->secret_keys[k], r->token_key) == 0;
-		if (!dup)
-			cfg->secret_keys[cfg->nsecret_keys++] = strdup(r->token_key);
+		if (cfg__add_secret_key(cfg, r->token_key) < 0)
+			cfg__fail(c, base, "out of memory");
 	}
 }
 
@@ -428,7 +415,8 @@ int config_parse(const char *text, size_t len, const char *path,
 {
 	static const char *const keys[] = {
 		"log_level", "runtime_dir", "state_dir", "control_socket", "http",
-		"vault", "registries", "publish", "queue", NULL
+		"vault", "registries", "publish", "queue", "listen", "webhooks",
+		"pipelines", "work_dir", NULL
 	};
 	static const char *const queue_keys[] = {
 		"path", "spool_dir", "per_registry_concurrency", "max_running",
@@ -451,7 +439,7 @@ int config_parse(const char *text, size_t len, const char *path,
 
 	errbuf[0] = '\0';
 	if (len > CONFIG_MAX_BYTES) {
-		fail(&c, "(file)", "larger than %d bytes", CONFIG_MAX_BYTES);
+		cfg__fail(&c, "(file)", "larger than %d bytes", CONFIG_MAX_BYTES);
 		goto out;
 	}
 	root = cJSON_ParseWithLength(text, len);
@@ -461,11 +449,11 @@ int config_parse(const char *text, size_t len, const char *path,
 
 		for (const char *q = text; at != NULL && q < at && q < text + len; q++)
 			line += *q == '\n';
-		fail(&c, "(file)", "not valid JSON (near line %zu)", line);
+		cfg__fail(&c, "(file)", "not valid JSON (near line %zu)", line);
 		goto out;
 	}
 	if (!cJSON_IsObject(root)) {
-		fail(&c, "(top level)", "expected a JSON object, got %s", type_name(root));
+		cfg__fail(&c, "(top level)", "expected a JSON object, got %s", cfg__type_name(root));
 		goto out;
 	}
 	cfg = calloc(1, sizeof(*cfg));
@@ -477,83 +465,89 @@ int config_parse(const char *text, size_t len, const char *path,
 	tmp = strdup(path);
 	cfg->dir = tmp != NULL ? strdup(dirname(tmp)) : NULL;
 	free(tmp);
-	check_keys(&c, root, "", keys);
+	cfg__check_keys(&c, root, "", keys);
 
-	s = get_str(&c, root, "", "log_level", "info", false);
+	s = cfg__str(&c, root, "", "log_level", "info", false);
 	if (s != NULL && log_level_parse(s, &cfg->log_level) < 0)
-		fail(&c, "log_level", "expected debug, info, notice, warning or err, got \"%.40s\"", s);
+		cfg__fail(&c, "log_level", "expected debug, info, notice, warning or err, got \"%.40s\"", s);
 	free(s);
-	cfg->runtime_dir = get_str(&c, root, "", "runtime_dir", NULL, true);
+	cfg->runtime_dir = cfg__str(&c, root, "", "runtime_dir", NULL, true);
 	if (cfg->runtime_dir == NULL && !c.failed)
 		cfg->runtime_dir = strdup(getenv("RUNTIME_DIRECTORY") ? getenv("RUNTIME_DIRECTORY")
 								       : "/run/aos-publishd");
-	cfg->state_dir = get_str(&c, root, "", "state_dir", NULL, true);
+	cfg->state_dir = cfg__str(&c, root, "", "state_dir", NULL, true);
 	if (cfg->state_dir == NULL && !c.failed)
 		cfg->state_dir = strdup(getenv("STATE_DIRECTORY") ? getenv("STATE_DIRECTORY")
 								   : "/var/lib/aos-publishd");
-	cfg->control_socket = get_str(&c, root, "", "control_socket", NULL, true);
+	cfg->control_socket = cfg__str(&c, root, "", "control_socket", NULL, true);
 	if (cfg->control_socket == NULL && cfg->runtime_dir != NULL && !c.failed) {
 		if (asprintf(&cfg->control_socket, "%s/control.sock", cfg->runtime_dir) < 0)
 			cfg->control_socket = NULL;
 	}
 	if (!c.failed && strlen(cfg->control_socket) >= 100)
-		fail(&c, "control_socket", "path too long for a Unix socket (at most 99 bytes)");
+		cfg__fail(&c, "control_socket", "path too long for a Unix socket (at most 99 bytes)");
 
 	cfg->connect_timeout_ms = 5000;
 	cfg->stall_timeout_s = 30;
 	cfg->request_timeout_s = 60;
-	o = get_obj(&c, root, "", "http", false);
+	o = cfg__obj(&c, root, "", "http", false);
 	if (o != NULL) {
-		check_keys(&c, o, "http", http_keys);
-		cfg->connect_timeout_ms = get_int(&c, o, "http", "connect_timeout_ms", 5000, 100, 600000);
-		cfg->stall_timeout_s = get_int(&c, o, "http", "stall_timeout_s", 30, 1, 3600);
-		cfg->request_timeout_s = get_int(&c, o, "http", "request_timeout_s", 60, 1, 3600);
-		cfg->ca_file = get_str(&c, o, "http", "ca_file", NULL, true);
-		cfg->ca_path = get_str(&c, o, "http", "ca_path", NULL, true);
+		cfg__check_keys(&c, o, "http", http_keys);
+		cfg->connect_timeout_ms = cfg__int(&c, o, "http", "connect_timeout_ms", 5000, 100, 600000);
+		cfg->stall_timeout_s = cfg__int(&c, o, "http", "stall_timeout_s", 30, 1, 3600);
+		cfg->request_timeout_s = cfg__int(&c, o, "http", "request_timeout_s", 60, 1, 3600);
+		cfg->ca_file = cfg__str(&c, o, "http", "ca_file", NULL, true);
+		cfg->ca_path = cfg__str(&c, o, "http", "ca_path", NULL, true);
 	}
 	cfg->publish.max_attempts = 4;
 	cfg->publish.backoff_min_ms = 1000;
 	cfg->publish.backoff_max_ms = 60000;
-	o = get_obj(&c, root, "", "publish", false);
+	o = cfg__obj(&c, root, "", "publish", false);
 	if (o != NULL) {
-		check_keys(&c, o, "publish", publish_keys);
-		cfg->publish.max_attempts = get_int(&c, o, "publish", "max_attempts", 4, 1, 100);
-		cfg->publish.backoff_min_ms = get_int(&c, o, "publish", "backoff_min_ms", 1000, 10, 600000);
-		cfg->publish.backoff_max_ms = get_int(&c, o, "publish", "backoff_max_ms", 60000, 10, 3600000);
+		cfg__check_keys(&c, o, "publish", publish_keys);
+		cfg->publish.max_attempts = cfg__int(&c, o, "publish", "max_attempts", 4, 1, 100);
+		cfg->publish.backoff_min_ms = cfg__int(&c, o, "publish", "backoff_min_ms", 1000, 10, 600000);
+		cfg->publish.backoff_max_ms = cfg__int(&c, o, "publish", "backoff_max_ms", 60000, 10, 3600000);
 		if (!c.failed && cfg->publish.backoff_max_ms < cfg->publish.backoff_min_ms)
-			fail(&c, "publish.backoff_max_ms", "must be at least publish.backoff_min_ms");
+			cfg__fail(&c, "publish.backoff_max_ms", "must be at least publish.backoff_min_ms");
 	}
-	o = get_obj(&c, root, "", "queue", false);
+	o = cfg__obj(&c, root, "", "queue", false);
 	if (o != NULL)
-		check_keys(&c, o, "queue", queue_keys);
+		cfg__check_keys(&c, o, "queue", queue_keys);
 	{
 		struct queue_cfg *q = &cfg->queue;
 		const char *b = "queue";
 
-		q->path = get_str(&c, o, b, "path", NULL, true);
-		q->spool_dir = get_str(&c, o, b, "spool_dir", NULL, true);
+		q->path = cfg__str(&c, o, b, "path", NULL, true);
+		q->spool_dir = cfg__str(&c, o, b, "spool_dir", NULL, true);
 		if (q->path == NULL && cfg->state_dir != NULL &&
 		    asprintf(&q->path, "%s/queue.db", cfg->state_dir) < 0)
 			q->path = NULL;
 		if (q->spool_dir == NULL && cfg->state_dir != NULL &&
 		    asprintf(&q->spool_dir, "%s/spool", cfg->state_dir) < 0)
 			q->spool_dir = NULL;
-		q->per_registry_limit = get_int(&c, o, b, "per_registry_concurrency", 2, 1, 64);
-		q->max_running = get_int(&c, o, b, "max_running", 8, 1, 256);
-		q->max_attempts = get_int(&c, o, b, "max_attempts", 8, 1, 1000);
-		q->backoff_min_ms = get_int(&c, o, b, "backoff_min_ms", 5000, 10, 3600000);
-		q->backoff_max_ms = get_int(&c, o, b, "backoff_max_ms", 900000, 10, 86400000);
-		q->lease_s = get_int(&c, o, b, "lease_s", 30, 2, 3600);
-		q->shutdown_grace_s = get_int(&c, o, b, "shutdown_grace_s", 60, 0, 3600);
+		q->per_registry_limit = cfg__int(&c, o, b, "per_registry_concurrency", 2, 1, 64);
+		q->max_running = cfg__int(&c, o, b, "max_running", 8, 1, 256);
+		q->max_attempts = cfg__int(&c, o, b, "max_attempts", 8, 1, 1000);
+		q->backoff_min_ms = cfg__int(&c, o, b, "backoff_min_ms", 5000, 10, 3600000);
+		q->backoff_max_ms = cfg__int(&c, o, b, "backoff_max_ms", 900000, 10, 86400000);
+		q->lease_s = cfg__int(&c, o, b, "lease_s", 30, 2, 3600);
+		q->shutdown_grace_s = cfg__int(&c, o, b, "shutdown_grace_s", 60, 0, 3600);
 		if (!c.failed && q->backoff_max_ms < q->backoff_min_ms)
-			fail(&c, "queue.backoff_max_ms", "must be at least queue.backoff_min_ms");
+			cfg__fail(&c, "queue.backoff_max_ms", "must be at least queue.backoff_min_ms");
 	}
-	o = get_obj(&c, root, "", "vault", true);
+	o = cfg__obj(&c, root, "", "vault", true);
 	if (o != NULL)
 		parse_vault(&c, o, &cfg->vault);
-	o = get_obj(&c, root, "", "registries", false);
+	o = cfg__obj(&c, root, "", "registries", false);
 	if (o != NULL)
 		parse_registries(&c, o, cfg);
+	cfg->work_dir = cfg__str(&c, root, "", "work_dir", NULL, true);
+	if (cfg->work_dir == NULL && cfg->state_dir != NULL && !c.failed &&
+	    asprintf(&cfg->work_dir, "%s/work", cfg->state_dir) < 0)
+		cfg->work_dir = NULL;
+	if (!c.failed)
+		cfg__parse_pipelines(&c, root, cfg);
 	if (c.failed)
 		goto out;
 	*ret = cfg;
@@ -633,6 +627,8 @@ void config_free(struct config *cfg)
 		free(cfg->registries[i].access);
 	}
 	free(cfg->registries);
+	cfg__free_pipelines(cfg);
+	free(cfg->work_dir);
 	for (i = 0; i < cfg->nsecret_keys; i++)
 		free(cfg->secret_keys[i]);
 	free(cfg->secret_keys);

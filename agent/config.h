@@ -59,6 +59,49 @@ struct vault_cfg {
 	long backoff_max_ms;
 };
 
+struct listen_cfg {
+	char *address;            /* "HOST:PORT"; NULL: no HTTP listener */
+	char *host;               /* split from address: an IP literal */
+	int port;
+	long max_header_bytes;    /* 431 beyond */
+	long max_body_bytes;      /* 413 beyond */
+	long header_timeout_ms;   /* 408 beyond */
+	long body_timeout_ms;
+	long idle_timeout_ms;     /* keep-alive connections */
+	long max_connections;     /* 503 beyond */
+};
+
+enum forge { FORGE_GITHUB, FORGE_GITLAB, FORGE_GITEA, FORGE__COUNT };
+
+/* One build or verify command: argv[0..argc-1], NULL-terminated; a string
+ * in the file becomes {"/bin/sh", "-c", string}. */
+struct step_cfg {
+	char **argv;
+	size_t argc;
+	char *display; /* as written, for the job log */
+};
+
+struct pipeline_cfg {
+	char *name;
+	char *repository;      /* clone URL (never the payload's) */
+	char *repository_name; /* the payload's full name must equal it */
+	char *tag_pattern;     /* one '*': the version */
+	char *package;         /* the artifacts' name */
+	char *directory;       /* inside the checkout, "." by default */
+	struct step_cfg *build;
+	size_t nbuild;
+	struct step_cfg *verify;
+	size_t nverify;
+	char **artifacts;      /* globs relative to directory */
+	size_t nartifacts;
+	char **targets;        /* registry names, in upload order */
+	size_t ntargets;
+	char **env;            /* "NAME=value", in order */
+	size_t nenv;
+	long timeout_s;        /* per step */
+	char *dist_tag;        /* npm targets; NULL: "latest" */
+};
+
 struct config {
 	char *path;    /* the file it came from */
 	char *dir;     /* that file's folder (for relative credential names) */
@@ -76,7 +119,12 @@ struct config {
 	struct queue_cfg queue;
 	struct registry_cfg *registries;
 	size_t nregistries;
-	char **secret_keys; /* distinct token keys of all registries */
+	struct listen_cfg listen;
+	char *webhook_keys[FORGE__COUNT]; /* Vault key of each forge's secret, or NULL */
+	struct pipeline_cfg *pipelines;
+	size_t npipelines;
+	char *work_dir;     /* per-job checkouts; default <state_dir>/work */
+	char **secret_keys; /* distinct Vault keys: tokens and webhook secrets */
 	size_t nsecret_keys;
 };
 
@@ -95,6 +143,12 @@ void config_free(struct config *cfg);
 
 /* The registry named name, or NULL. */
 const struct registry_cfg *config_registry(const struct config *cfg, const char *name);
+
+/* The pipeline named name, or NULL. */
+const struct pipeline_cfg *config_pipeline(const struct config *cfg, const char *name);
+
+/* "github", "gitlab", "gitea". */
+const char *forge_name(enum forge f);
 
 /* True if url is https://, or http:// to a loopback host. */
 bool config_url_allowed(const char *url);

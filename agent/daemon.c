@@ -17,6 +17,7 @@
 #include "agent.h"
 #include "backoff.h"
 #include "err.h"
+#include "ingest.h"
 #include "log.h"
 #include "queue.h"
 #include "worker.h"
@@ -93,6 +94,8 @@ static void agent_stop(struct agent *a, const char *why)
 	sd_notify(0, "STOPPING=1");
 	uv_timer_stop(&a->grace);
 	uv_close((uv_handle_t *)&a->grace, NULL);
+	ingest_close(a->ingest); /* commits what is pending first */
+	a->ingest = NULL;
 	worker_close(a->worker); /* releases anything still running */
 	a->worker = NULL;
 	control_close(a->ctl);
@@ -141,6 +144,7 @@ static void reload(struct agent *a)
 	}
 	config_free(a->cfg);
 	a->cfg = ncfg;
+	ingest_reconfigure(a->ingest);
 	log_notice("configuration reloaded from %s; refreshing secrets", a->cfg->path);
 	if (!session_loaded(a->session)) {
 		a->reloading = false;
@@ -333,6 +337,12 @@ int agent_run(struct config *cfg)
 		log_err("cannot listen on control socket %s: %s (check runtime_dir and "
 			"its permissions)", cfg->control_socket, uv_strerror(r));
 		a->ctl = NULL;
+		a->exit_code = 1;
+		agent_stop(a, "start-up failure");
+		goto run;
+	}
+	r = ingest_open(a, &a->ingest);
+	if (r < 0) {
 		a->exit_code = 1;
 		agent_stop(a, "start-up failure");
 		goto run;

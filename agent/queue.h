@@ -129,6 +129,19 @@ struct queue_ops {
 	 * existing job's id in *ret_id, changing nothing. */
 	int (*enqueue)(struct queue *q, const struct job_new *j, int64_t now_ms,
 		       int64_t *ret_id);
+	/* Group commit: enqueues n jobs in one transaction (one fsync).
+	 * ret_rcs[i] is what enqueue() would return for js[i] (0 or
+	 * AOS_EEXIST with ret_ids[i], or -EINVAL / AOS_ETOOBIG for that job
+	 * alone).  A store failure fails the call: returns it, nothing of the
+	 * batch committed.  Returns 0 when the batch is committed. */
+	int (*enqueue_many)(struct queue *q, const struct job_new *js, size_t n,
+			    int64_t now_ms, int64_t *ret_ids, int *ret_rcs);
+	/* Records a pipeline job's built artifacts under its lease, in one
+	 * transaction: inputs replaced, the uploads added (PENDING; each
+	 * names its registry).  Returns 0, AOS_EFENCED, or -EINVAL (an upload
+	 * name the job has already). */
+	int (*set_artifacts)(struct queue *q, int64_t id, int64_t fence, const char *inputs,
+			     const struct job_upload *ups, size_t n, int64_t now_ms);
 	/* Claims up to max (at most QUEUE_CLAIM_MAX) due jobs (state QUEUED
 	 * or FAILED with next_run <= now, or RUNNING with a lease that ran
 	 * out), oldest first (next_run, or the lease's expiry), in one

@@ -99,6 +99,7 @@ static const char *const stmt_sql[QS__COUNT] = {
     [QS_LOG_READ] = "SELECT id, job_id, at_ms, text FROM job_log "
 		    "WHERE job_id = ?1 AND id > ?2 ORDER BY id LIMIT ?3",
     [QS_COUNTS] = "SELECT state, count(*) FROM jobs GROUP BY state",
+    [QS_INPUTS_SET] = "UPDATE jobs SET inputs = ?2, updated_ms = ?3 WHERE id = ?1",
 };
 
 static struct queue_sqlite *qs(struct queue *q)
@@ -264,36 +265,56 @@ static int check_new(const struct job_new *j)
 	return 0;
 }
 
-static int sq_enqueue(struct queue *q_, const struct job_new *j, int64_t now_ms,
-		      int64_t *ret_id)
+static int fence_check(struct queue_sqlite *q, int64_t id, int64_t fence);
+
+/* Upload rows of job id; registry "" takes each upload's own. */
+static int uploads_insert(struct queue_sqlite *q, int64_t id, const char *registry,
+			  const struct job_upload *ups, size_t n, int64_t now_ms)
 {
-	struct queue_sqlite *q = qs(q_);
+	sqlite3_stmt *s;
+	size_t i;
+	int result;
+
+	for (i = 0; i < n; i++) {
+		const struct job_upload *u = &ups[i];
+
+		s = q->st[QS_UPLOAD_INSERT];
+		sqlite3_bind_int64(s, 1, id);
+		sqlite3_bind_text(s, 2, u->filename, -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 3, u->registry[0] != '\0' ? u->registry : registry, -1,
+				  SQLITE_STATIC);
+		sqlite3_bind_text(s, 4, u->sha256, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(s, 5, now_ms);
+		/* -EINVAL (a constraint): the same filename twice */
+		result = queue_sqlite__step_done(s);
+		if (result < 0)
+			return result;
+	}
+	return 0;
+}
+
+/* One job inside the caller's transaction. */
+static int enqueue_one(struct queue_sqlite *q, const struct job_new *j, int64_t now_ms,
+		       int64_t *ret_id)
+{
 	sqlite3_stmt *s;
 	int64_t id = 0;
-	size_t i;
 	int rc, result;
 
 	result = check_new(j);
 	if (result < 0)
 		return result;
-	result = queue_sqlite__tx_begin(q);
-	if (result < 0)
-		return result;
-
 	s = q->st[QS_JOB_BY_KEY];
 	sqlite3_bind_text(s, 1, j->idem_key, -1, SQLITE_STATIC);
 	rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW) {
 		*ret_id = sqlite3_column_int64(s, 0);
 		queue_sqlite__done(s);
-		result = AOS_EEXIST;
-		goto out;
+		return AOS_EEXIST;
 	}
 	queue_sqlite__done(s);
-	if (rc != SQLITE_DONE) {
-		result = queue_sqlite__err(rc);
-		goto out;
-	}
+	if (rc != SQLITE_DONE)
+		return queue_sqlite__err(rc);
 
 	s = q->st[QS_JOB_INSERT];
 	sqlite3_bind_int(s, 1, j->kind);
@@ -306,25 +327,11 @@ static int sq_enqueue(struct queue *q_, const struct job_new *j, int64_t now_ms,
 	sqlite3_bind_int64(s, 7, now_ms);
 	result = queue_sqlite__step_done(s);
 	if (result < 0)
-		goto out;
+		return result;
 	id = sqlite3_last_insert_rowid(q->db);
-
-	for (i = 0; i < j->nuploads; i++) {
-		const struct job_upload *u = &j->uploads[i];
-
-		s = q->st[QS_UPLOAD_INSERT];
-		sqlite3_bind_int64(s, 1, id);
-		sqlite3_bind_text(s, 2, u->filename, -1, SQLITE_STATIC);
-		sqlite3_bind_text(s, 3,
-				  u->registry[0] != '\0' ? u->registry : j->registry, -1,
-				  SQLITE_STATIC);
-		sqlite3_bind_text(s, 4, u->sha256, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(s, 5, now_ms);
-		/* -EINVAL (a constraint): the same filename twice */
-		result = queue_sqlite__step_done(s);
-		if (result < 0)
-			goto out;
-	}
+	result = uploads_insert(q, id, j->registry, j->uploads, j->nuploads, now_ms);
+	if (result < 0)
+		return result;
 	result = queue_sqlite__log_add(
 	    q, id, now_ms,
 	    "queued (enqueued: %s to %s, package %s, %zu file%s, at most %d "
@@ -332,12 +339,91 @@ static int sq_enqueue(struct queue *q_, const struct job_new *j, int64_t now_ms,
 	    j->kind == JOB_PUBLISH ? "publish" : "pipeline", j->registry, j->package,
 	    j->nuploads, j->nuploads == 1 ? "" : "s", j->max_attempts,
 	    j->max_attempts == 1 ? "" : "s");
-out:
-	/* AOS_EEXIST: rolled back, nothing changed */
-	result = queue_sqlite__tx_end(q, result);
 	if (result == 0)
 		*ret_id = id;
 	return result;
+}
+
+static int sq_enqueue(struct queue *q_, const struct job_new *j, int64_t now_ms,
+		      int64_t *ret_id)
+{
+	struct queue_sqlite *q = qs(q_);
+	int64_t id = 0;
+	int result, rc;
+
+	result = check_new(j);
+	if (result < 0)
+		return result;
+	result = queue_sqlite__tx_begin(q);
+	if (result < 0)
+		return result;
+	rc = enqueue_one(q, j, now_ms, &id);
+	/* AOS_EEXIST: nothing was written; the commit is empty */
+	result = queue_sqlite__tx_end(q, rc == AOS_EEXIST ? 0 : rc);
+	if (result < 0)
+		return result;
+	*ret_id = id;
+	return rc;
+}
+
+/* Group commit: many jobs, one transaction, one fsync. */
+static int sq_enqueue_many(struct queue *q_, const struct job_new *js, size_t n,
+			   int64_t now_ms, int64_t *ret_ids, int *ret_rcs)
+{
+	struct queue_sqlite *q = qs(q_);
+	size_t i;
+	int result;
+
+	result = queue_sqlite__tx_begin(q);
+	if (result < 0)
+		return result;
+	for (i = 0; i < n; i++) {
+		ret_ids[i] = 0;
+		ret_rcs[i] = enqueue_one(q, &js[i], now_ms, &ret_ids[i]);
+		if (ret_rcs[i] == -EINVAL || ret_rcs[i] == AOS_ETOOBIG || ret_rcs[i] == AOS_EEXIST)
+			continue;
+		if (ret_rcs[i] < 0) {
+			/* The store failed (or a constraint): one statement
+			 * may have half-written a job; nothing of the batch
+			 * is committed. */
+			result = ret_rcs[i];
+			break;
+		}
+	}
+	return queue_sqlite__tx_end(q, result);
+}
+
+static int sq_set_artifacts(struct queue *q_, int64_t id, int64_t fence, const char *inputs,
+			    const struct job_upload *ups, size_t n, int64_t now_ms)
+{
+	struct queue_sqlite *q = qs(q_);
+	struct job_new probe = { .kind = JOB_PIPELINE, .idem_key = "x", .registry = "x",
+				 .package = "x", .inputs = inputs, .max_attempts = 1,
+				 .uploads = ups, .nuploads = n };
+	sqlite3_stmt *s;
+	int result;
+
+	result = check_new(&probe);
+	if (result < 0)
+		return result;
+	result = queue_sqlite__tx_begin(q);
+	if (result < 0)
+		return result;
+	result = fence_check(q, id, fence);
+	if (result < 0)
+		goto out;
+	s = q->st[QS_INPUTS_SET];
+	sqlite3_bind_int64(s, 1, id);
+	sqlite3_bind_text(s, 2, inputs, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 3, now_ms);
+	result = queue_sqlite__step_done(s);
+	if (result == 0)
+		result = uploads_insert(q, id, "", ups, n, now_ms);
+	if (result == 0)
+		result = queue_sqlite__log_add(q, id, now_ms, "artifacts recorded: %zu upload%s",
+					       n, n == 1 ? "" : "s");
+out:
+	return queue_sqlite__tx_end(q, result);
 }
 
 /* After job id left or entered the unfinished states: recompute its
@@ -649,6 +735,8 @@ static void sq_close(struct queue *q_)
 
 static const struct queue_ops sqlite_ops = {
     .enqueue = sq_enqueue,
+    .enqueue_many = sq_enqueue_many,
+    .set_artifacts = sq_set_artifacts,
     .claim = queue_sqlite__claim,
     .heartbeat = sq_heartbeat,
     .upload_set = sq_upload_set,

@@ -51,6 +51,7 @@ enum qs_stmt {
 	QS_UPLOADS,
 	QS_LOG_READ,
 	QS_COUNTS,
+	QS_INPUTS_SET,
 	QS__COUNT
 };
 

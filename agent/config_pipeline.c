@@ -1,0 +1,414 @@
+/* config_pipeline.c - the "listen", "webhooks" and "pipelines" sections. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config_internal.h"
+
+static const char *const forge_names[FORGE__COUNT] = { "github", "gitlab", "gitea" };
+
+const char *forge_name(enum forge f)
+{
+	return (unsigned)f < FORGE__COUNT ? forge_names[f] : "unknown";
+}
+
+int cfg__add_secret_key(struct config *cfg, const char *key)
+{
+	char **keys;
+	size_t i;
+
+	for (i = 0; i < cfg->nsecret_keys; i++)
+		if (strcmp(cfg->secret_keys[i], key) == 0)
+			return 0;
+	keys = realloc(cfg->secret_keys, (cfg->nsecret_keys + 1) * sizeof(*keys));
+	if (keys == NULL)
+		return -ENOMEM;
+	cfg->secret_keys = keys;
+	keys[cfg->nsecret_keys] = strdup(key);
+	if (keys[cfg->nsecret_keys] == NULL)
+		return -ENOMEM;
+	cfg->nsecret_keys++;
+	return 0;
+}
+
+const struct pipeline_cfg *config_pipeline(const struct config *cfg, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < cfg->npipelines; i++)
+		if (strcmp(cfg->pipelines[i].name, name) == 0)
+			return &cfg->pipelines[i];
+	return NULL;
+}
+
+/* "127.0.0.1:8080", "[::1]:8080" -> host, port. */
+static void parse_address(struct cctx *c, struct listen_cfg *l)
+{
+	const char *a = l->address, *colon;
+	unsigned char bin[16];
+	char host[64];
+	size_t hl;
+	long port;
+	char *end;
+
+	if (a[0] == '[') {
+		const char *close = strchr(a, ']');
+
+		if (close == NULL || close[1] != ':')
+			goto bad;
+		hl = (size_t)(close - a - 1);
+		a++;
+		colon = close + 1;
+	} else {
+		colon = strrchr(a, ':');
+		if (colon == NULL)
+			goto bad;
+		hl = (size_t)(colon - a);
+	}
+	if (hl == 0 || hl >= sizeof(host))
+		goto bad;
+	memcpy(host, a, hl);
+	host[hl] = '\0';
+	errno = 0;
+	port = strtol(colon + 1, &end, 10);
+	if (errno != 0 || *end != '\0' || end == colon + 1 || port < 0 || port > 65535)
+		goto bad;
+	if (inet_pton(AF_INET, host, bin) != 1 && inet_pton(AF_INET6, host, bin) != 1)
+		goto bad;
+	l->host = strdup(host);
+	l->port = (int)port;
+	return;
+bad:
+	cfg__fail(c, "listen.address", "expected IP:PORT or [IPv6]:PORT (an address "
+		  "literal, not a name), got \"%.80s\"", l->address);
+}
+
+static void parse_listen(struct cctx *c, const cJSON *o, struct listen_cfg *l)
+{
+	static const char *const keys[] = {
+		"address", "max_header_bytes", "max_body_bytes", "header_timeout_ms",
+		"body_timeout_ms", "idle_timeout_ms", "max_connections", NULL
+	};
+	const char *b = "listen";
+
+	cfg__check_keys(c, o, b, keys);
+	l->address = cfg__str(c, o, b, "address", NULL, false);
+	if (l->address != NULL)
+		parse_address(c, l);
+	l->max_header_bytes = cfg__int(c, o, b, "max_header_bytes", 16384, 1024, 1048576);
+	l->max_body_bytes = cfg__int(c, o, b, "max_body_bytes", 1048576, 1024, 25L * 1024 * 1024);
+	l->header_timeout_ms = cfg__int(c, o, b, "header_timeout_ms", 10000, 100, 600000);
+	l->body_timeout_ms = cfg__int(c, o, b, "body_timeout_ms", 30000, 100, 600000);
+	l->idle_timeout_ms = cfg__int(c, o, b, "idle_timeout_ms", 60000, 100, 3600000);
+	l->max_connections = cfg__int(c, o, b, "max_connections", 512, 1, 65536);
+}
+
+static void parse_webhooks(struct cctx *c, const cJSON *o, struct config *cfg)
+{
+	static const char *const keys[] = { "secret_key", NULL };
+	char base[64];
+	int f;
+
+	{
+		static const char *const fk[] = { "github", "gitlab", "gitea", NULL };
+
+		cfg__check_keys(c, o, "webhooks", fk);
+	}
+	for (f = 0; f < FORGE__COUNT; f++) {
+		const cJSON *e = cfg__obj(c, o, "webhooks", forge_names[f], false);
+
+		if (e == NULL)
+			continue;
+		snprintf(base, sizeof(base), "webhooks.%s", forge_names[f]);
+		cfg__check_keys(c, e, base, keys);
+		cfg->webhook_keys[f] = cfg__str(c, e, base, "secret_key", NULL, false);
+		if (cfg->webhook_keys[f] == NULL)
+			continue;
+		if (strlen(cfg->webhook_keys[f]) >= 128)
+			cfg__fail(c, base, "secret_key too long (at most 127 bytes)");
+		else if (cfg__add_secret_key(cfg, cfg->webhook_keys[f]) < 0)
+			cfg__fail(c, base, "out of memory");
+	}
+}
+
+/* A string array (or a single string when one_ok) into a NULL-terminated
+ * vector. */
+static char **str_list(struct cctx *c, const cJSON *v, const char *path, size_t *ret_n,
+		       bool required)
+{
+	const cJSON *it;
+	char **out;
+	size_t n = 0;
+
+	*ret_n = 0;
+	if (v == NULL) {
+		if (required)
+			cfg__fail(c, path, "missing; expected an array of strings");
+		return NULL;
+	}
+	if (!cJSON_IsArray(v) || (required && cJSON_GetArraySize(v) == 0)) {
+		cfg__fail(c, path, "expected a%s array of strings, got %s",
+			  required ? " non-empty" : "n", cfg__type_name(v));
+		return NULL;
+	}
+	out = calloc((size_t)cJSON_GetArraySize(v) + 1, sizeof(*out));
+	if (out == NULL) {
+		cfg__fail(c, path, "out of memory");
+		return NULL;
+	}
+	cJSON_ArrayForEach(it, v) {
+		if (!cJSON_IsString(it) || it->valuestring[0] == '\0' ||
+		    strlen(it->valuestring) > 4096) {
+			cfg__fail(c, path, "item %zu: expected a non-empty string (at most 4096 "
+				  "bytes)", n);
+			break;
+		}
+		out[n++] = strdup(it->valuestring);
+	}
+	*ret_n = n;
+	return out;
+}
+
+static void free_list(char **l, size_t n)
+{
+	size_t i;
+
+	for (i = 0; l != NULL && i < n; i++)
+		free(l[i]);
+	free(l);
+}
+
+static struct step_cfg *parse_steps(struct cctx *c, const cJSON *v, const char *path,
+				    size_t *ret_n, bool required)
+{
+	struct step_cfg *steps;
+	const cJSON *it;
+	char p[300];
+	size_t n = 0;
+
+	*ret_n = 0;
+	if (v == NULL && !required)
+		return NULL;
+	if (!cJSON_IsArray(v) || (required && cJSON_GetArraySize(v) == 0)) {
+		cfg__fail(c, path, "expected a%s array of commands (strings for /bin/sh -c, "
+			  "or arrays of argv strings)", required ? " non-empty" : "n");
+		return NULL;
+	}
+	steps = calloc((size_t)cJSON_GetArraySize(v) + 1, sizeof(*steps));
+	if (steps == NULL) {
+		cfg__fail(c, path, "out of memory");
+		return NULL;
+	}
+	cJSON_ArrayForEach(it, v) {
+		struct step_cfg *s = &steps[n];
+
+		snprintf(p, sizeof(p), "%s[%zu]", path, n);
+		n++;
+		if (cJSON_IsString(it) && it->valuestring[0] != '\0') {
+			s->argv = calloc(4, sizeof(char *));
+			if (s->argv == NULL)
+				break;
+			s->argv[0] = strdup("/bin/sh");
+			s->argv[1] = strdup("-c");
+			s->argv[2] = strdup(it->valuestring);
+			s->argc = 3;
+			s->display = strdup(it->valuestring);
+		} else if (cJSON_IsArray(it)) {
+			size_t k, len = 0;
+
+			s->argv = str_list(c, it, p, &s->argc, true);
+			for (k = 0; k < s->argc; k++)
+				len += strlen(s->argv[k]) + 1;
+			s->display = calloc(1, len + 1);
+			for (k = 0; s->display != NULL && k < s->argc; k++) {
+				strcat(s->display, s->argv[k]);
+				if (k + 1 < s->argc)
+					strcat(s->display, " ");
+			}
+		} else {
+			cfg__fail(c, p, "expected a command string or an argv array, got %s",
+				  cfg__type_name(it));
+		}
+	}
+	*ret_n = n;
+	return steps;
+}
+
+static void free_steps(struct step_cfg *s, size_t n)
+{
+	size_t i;
+
+	for (i = 0; s != NULL && i < n; i++) {
+		free_list(s[i].argv, s[i].argc);
+		free(s[i].display);
+	}
+	free(s);
+}
+
+/* "https://host/owner/name.git" -> "owner/name". */
+static char *default_repo_name(const char *url)
+{
+	const char *end = url + strlen(url), *a, *b;
+	char *out;
+
+	while (end > url && end[-1] == '/')
+		end--;
+	if (end - url > 4 && strncmp(end - 4, ".git", 4) == 0)
+		end -= 4;
+	for (b = end; b > url && b[-1] != '/' && b[-1] != ':'; b--)
+		;
+	if (b == url)
+		return NULL;
+	for (a = b - 1; a > url && a[-1] != '/' && a[-1] != ':'; a--)
+		;
+	if (asprintf(&out, "%.*s", (int)(end - a), a) < 0)
+		return NULL;
+	return out;
+}
+
+static void parse_pipeline(struct cctx *c, const cJSON *o, const char *base,
+			   struct pipeline_cfg *p, const struct config *cfg)
+{
+	static const char *const keys[] = {
+		"repository", "repository_name", "tag_pattern", "package", "directory",
+		"build", "verify", "artifacts", "targets", "env", "timeout_s", "dist_tag",
+		NULL
+	};
+	char path[300];
+	const cJSON *env, *it;
+	const char *star;
+	size_t i;
+
+	cfg__check_keys(c, o, base, keys);
+	p->repository = cfg__str(c, o, base, "repository", NULL, false);
+	p->repository_name = cfg__str(c, o, base, "repository_name", NULL, true);
+	if (p->repository_name == NULL && p->repository != NULL && !c->failed) {
+		p->repository_name = default_repo_name(p->repository);
+		if (p->repository_name == NULL)
+			cfg__fail(c, base, "cannot take repository_name from repository "
+				  "\"%.100s\"; set repository_name", p->repository);
+	}
+	if (p->repository != NULL && p->repository[0] == '-')
+		cfg__fail(c, base, "repository must not start with '-'");
+	p->tag_pattern = cfg__str(c, o, base, "tag_pattern", NULL, false);
+	star = p->tag_pattern != NULL ? strchr(p->tag_pattern, '*') : NULL;
+	if (p->tag_pattern != NULL &&
+	    (star == NULL || strchr(star + 1, '*') != NULL || strpbrk(p->tag_pattern, "?[") != NULL))
+		cfg__fail(c, base, "tag_pattern must hold exactly one '*' (the version) and "
+			  "no '?' or '[', got \"%.80s\"", p->tag_pattern);
+	p->package = cfg__str(c, o, base, "package", NULL, false);
+	p->directory = cfg__str(c, o, base, "directory", ".", false);
+	if (p->directory != NULL && (p->directory[0] == '/' || strstr(p->directory, "..")))
+		cfg__fail(c, base, "directory must be relative, inside the checkout");
+	snprintf(path, sizeof(path), "%s.build", base);
+	p->build = parse_steps(c, cJSON_GetObjectItemCaseSensitive(o, "build"), path,
+			       &p->nbuild, true);
+	snprintf(path, sizeof(path), "%s.verify", base);
+	p->verify = parse_steps(c, cJSON_GetObjectItemCaseSensitive(o, "verify"), path,
+				&p->nverify, false);
+	snprintf(path, sizeof(path), "%s.artifacts", base);
+	p->artifacts = str_list(c, cJSON_GetObjectItemCaseSensitive(o, "artifacts"), path,
+				&p->nartifacts, true);
+	for (i = 0; i < p->nartifacts; i++)
+		if (p->artifacts[i][0] == '/' || strstr(p->artifacts[i], ".."))
+			cfg__fail(c, path, "\"%.80s\": globs must be relative to directory",
+				  p->artifacts[i]);
+	snprintf(path, sizeof(path), "%s.targets", base);
+	p->targets = str_list(c, cJSON_GetObjectItemCaseSensitive(o, "targets"), path,
+			      &p->ntargets, true);
+	for (i = 0; i < p->ntargets; i++)
+		if (config_registry(cfg, p->targets[i]) == NULL)
+			cfg__fail(c, path, "\"%.80s\" is not a registry under \"registries\"",
+				  p->targets[i]);
+	env = cfg__obj(c, o, base, "env", false);
+	if (env != NULL) {
+		snprintf(path, sizeof(path), "%s.env", base);
+		cfg__check_keys(c, env, path, NULL);
+		p->env = calloc((size_t)cJSON_GetArraySize(env) + 1, sizeof(char *));
+		cJSON_ArrayForEach(it, env) {
+			if (!cJSON_IsString(it) || it->string[0] == '\0' ||
+			    strchr(it->string, '=') != NULL || strcmp(it->string, "HOME") == 0) {
+				cfg__fail(c, path, "\"%.60s\": expected NAME: \"value\" (a string; "
+					  "HOME cannot be set)", it->string);
+				break;
+			}
+			if (p->env == NULL ||
+			    asprintf(&p->env[p->nenv++], "%s=%s", it->string, it->valuestring) < 0) {
+				cfg__fail(c, path, "out of memory");
+				break;
+			}
+		}
+	}
+	p->timeout_s = cfg__int(c, o, base, "timeout_s", 1800, 1, 86400);
+	p->dist_tag = cfg__str(c, o, base, "dist_tag", NULL, true);
+}
+
+void cfg__parse_pipelines(struct cctx *c, const cJSON *root, struct config *cfg)
+{
+	const cJSON *o, *it;
+	size_t n, i;
+
+	o = cfg__obj(c, root, "", "listen", false);
+	if (o != NULL)
+		parse_listen(c, o, &cfg->listen);
+	o = cfg__obj(c, root, "", "webhooks", false);
+	if (o != NULL)
+		parse_webhooks(c, o, cfg);
+	o = cfg__obj(c, root, "", "pipelines", false);
+	if (o == NULL)
+		return;
+	cfg__check_keys(c, o, "pipelines", NULL);
+	n = (size_t)cJSON_GetArraySize(o);
+	cfg->pipelines = calloc(n ? n : 1, sizeof(*cfg->pipelines));
+	if (cfg->pipelines == NULL) {
+		cfg__fail(c, "pipelines", "out of memory");
+		return;
+	}
+	i = 0;
+	cJSON_ArrayForEach(it, o) {
+		struct pipeline_cfg *p = &cfg->pipelines[i++];
+		char base[200];
+
+		cfg->npipelines = i;
+		snprintf(base, sizeof(base), "pipelines.%.100s", it->string);
+		p->name = strdup(it->string);
+		if (!cJSON_IsObject(it)) {
+			cfg__fail(c, base, "expected an object, got %s", cfg__type_name(it));
+			return;
+		}
+		if (strlen(it->string) > 100 || strpbrk(it->string, ":/ ") != NULL)
+			cfg__fail(c, base, "a pipeline name has at most 100 bytes and no ':', "
+				  "'/' or space");
+		parse_pipeline(c, it, base, p, cfg);
+	}
+}
+
+void cfg__free_pipelines(struct config *cfg)
+{
+	size_t i;
+	int f;
+
+	free(cfg->listen.address);
+	free(cfg->listen.host);
+	for (f = 0; f < FORGE__COUNT; f++)
+		free(cfg->webhook_keys[f]);
+	for (i = 0; i < cfg->npipelines; i++) {
+		struct pipeline_cfg *p = &cfg->pipelines[i];
+
+		free(p->name);
+		free(p->repository);
+		free(p->repository_name);
+		free(p->tag_pattern);
+		free(p->package);
+		free(p->directory);
+		free_steps(p->build, p->nbuild);
+		free_steps(p->verify, p->nverify);
+		free_list(p->artifacts, p->nartifacts);
+		free_list(p->targets, p->ntargets);
+		free_list(p->env, p->nenv);
+		free(p->dist_tag);
+	}
+	free(cfg->pipelines);
+}

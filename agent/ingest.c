@@ -1,0 +1,376 @@
+/* ingest.c - routes, webhook answers and the group commit.
+ *
+ * A verified tag push that matches a pipeline is not answered at once: it
+ * joins the batch, which is committed in one transaction right after the
+ * loop has read what is ready (a uv_check handle), so one fsync covers
+ * every delivery that arrived meanwhile.  Each is answered after the
+ * commit: 202 with its job id, 200 for a job that existed, 503 if the
+ * store failed.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent.h"
+#include "backoff.h"
+#include "err.h"
+#include "http.h"
+#include "ingest.h"
+#include "log.h"
+#include "pipeline.h"
+#include "queue.h"
+#include "worker.h"
+
+#define BATCH_MAX 512     /* deliveries per commit */
+#define QUEUE_RETRY_S 5   /* Retry-After when the queue fails */
+
+struct pending {
+	struct http_conn *conn;
+	struct pipeline_job job;
+	char pipeline[128];
+	char tag[WEBHOOK_NAME_MAX];
+	char version[128];
+	char commit[72];
+	char forge[16];
+	char delivery[128];
+};
+
+/* At most one log line per second per kind, with a count of the others. */
+struct ratelog {
+	uint64_t last_ms;
+	unsigned long suppressed;
+};
+
+struct ingest {
+	struct agent *a;
+	struct http_server *srv;
+	uv_check_t check;
+	struct pending batch[BATCH_MAX];
+	size_t nbatch;
+	unsigned long accepted, duplicates, ignored, rejected, unavailable;
+	struct ratelog rl_reject, rl_ignore;
+	char address[128];
+};
+
+static struct http_limits limits_of(const struct listen_cfg *l)
+{
+	return (struct http_limits){
+		.max_header_bytes = (size_t)l->max_header_bytes,
+		.max_body_bytes = (size_t)l->max_body_bytes,
+		.header_timeout_ms = (uint64_t)l->header_timeout_ms,
+		.body_timeout_ms = (uint64_t)l->body_timeout_ms,
+		.idle_timeout_ms = (uint64_t)l->idle_timeout_ms,
+		.max_connections = (size_t)l->max_connections,
+	};
+}
+
+static bool ratelog_ok(struct ingest *in, struct ratelog *rl, unsigned long *ret_suppressed)
+{
+	uint64_t now = uv_now(&in->a->loop);
+
+	if (rl->last_ms != 0 && now - rl->last_ms < 1000) {
+		rl->suppressed++;
+		return false;
+	}
+	rl->last_ms = now;
+	*ret_suppressed = rl->suppressed;
+	rl->suppressed = 0;
+	return true;
+}
+
+/* A literal JSON body. */
+#define REPLY_LIT(c, status, extra, lit) http_reply((c), (status), (extra), (lit), sizeof(lit) - 1)
+
+static void reply_json(struct http_conn *c, int status, cJSON *o, const char *extra)
+{
+	char *text = cJSON_PrintUnformatted(o);
+
+	cJSON_Delete(o);
+	if (text == NULL) {
+		REPLY_LIT(c, 500, NULL, "{\"ok\":false,\"error\":\"out of memory\"}");
+		return;
+	}
+	http_reply(c, status, extra, text, strlen(text));
+	free(text);
+}
+
+static void reply_error(struct http_conn *c, int status, const char *error, long retry_after)
+{
+	cJSON *o = cJSON_CreateObject();
+	char extra[64] = "";
+
+	cJSON_AddFalseToObject(o, "ok");
+	cJSON_AddStringToObject(o, "error", error);
+	if (retry_after >= 0)
+		snprintf(extra, sizeof(extra), "Retry-After: %ld\r\n", retry_after);
+	reply_json(c, status, o, extra[0] ? extra : NULL);
+}
+
+/* ---- the batch -------------------------------------------------------------- */
+
+static void flush(struct ingest *in)
+{
+	struct agent *a = in->a;
+	struct job_new jn[BATCH_MAX];
+	int64_t ids[BATCH_MAX];
+	int rcs[BATCH_MAX];
+	size_t i, n = in->nbatch;
+	int r;
+
+	if (n == 0)
+		return;
+	uv_check_stop(&in->check);
+	in->nbatch = 0;
+	for (i = 0; i < n; i++)
+		jn[i] = in->batch[i].job.jn;
+	r = a->queue->ops->enqueue_many(a->queue, jn, n, aos_wall_ms(), ids, rcs);
+	if (r < 0)
+		log_err_r(r, "%zu webhook deliver%s not queued: the queue database failed", n,
+			  n == 1 ? "y" : "ies");
+	for (i = 0; i < n; i++) {
+		struct pending *p = &in->batch[i];
+		int rc = r < 0 ? r : rcs[i];
+		cJSON *o;
+
+		if (rc < 0 && rc != AOS_EEXIST) {
+			in->unavailable++;
+			reply_error(p->conn, 503, "the queue cannot take the job now; the "
+				    "delivery was not accepted (retry it)", QUEUE_RETRY_S);
+			pipeline_job_clear(&p->job);
+			continue;
+		}
+		o = cJSON_CreateObject();
+		cJSON_AddTrueToObject(o, "ok");
+		cJSON_AddNumberToObject(o, "job_id", (double)ids[i]);
+		if (rc == AOS_EEXIST)
+			cJSON_AddTrueToObject(o, "existing");
+		cJSON_AddStringToObject(o, "pipeline", p->pipeline);
+		cJSON_AddStringToObject(o, "tag", p->tag);
+		cJSON_AddStringToObject(o, "version", p->version);
+		cJSON_AddStringToObject(o, "commit", p->commit);
+		if (rc == AOS_EEXIST) {
+			in->duplicates++;
+			log_info("%s delivery %s for %s: job %" PRId64 " exists for this tag "
+				 "and commit (nothing new)", p->forge, p->delivery, p->tag, ids[i]);
+		} else {
+			in->accepted++;
+			log_notice("job %" PRId64 " queued: pipeline %s, tag %s, commit %.12s "
+				   "(%s delivery %s)", ids[i], p->pipeline, p->tag, p->commit,
+				   p->forge, p->delivery[0] ? p->delivery : "-");
+		}
+		reply_json(p->conn, rc == AOS_EEXIST ? 200 : 202, o, NULL);
+		pipeline_job_clear(&p->job);
+	}
+	if (a->worker != NULL)
+		worker_kick(a->worker);
+}
+
+static void check_cb(uv_check_t *h)
+{
+	flush(h->data);
+}
+
+static void enqueue(struct ingest *in, struct http_conn *c, const struct hook_decision *d)
+{
+	struct pending *p = &in->batch[in->nbatch];
+	const char *forge = forge_name(d->ev.forge);
+
+	if (pipeline_job_init(&p->job, d->pipeline, d->tag, d->version, d->ev.commit, forge,
+			      d->ev.delivery, (int)in->a->cfg->queue.max_attempts) < 0) {
+		pipeline_job_clear(&p->job);
+		reply_error(c, 503, "out of memory", QUEUE_RETRY_S);
+		return;
+	}
+	p->conn = c;
+	snprintf(p->pipeline, sizeof(p->pipeline), "%s", d->pipeline->name);
+	snprintf(p->tag, sizeof(p->tag), "%s", d->tag);
+	snprintf(p->version, sizeof(p->version), "%s", d->version);
+	snprintf(p->commit, sizeof(p->commit), "%s", d->ev.commit);
+	snprintf(p->forge, sizeof(p->forge), "%s", forge);
+	snprintf(p->delivery, sizeof(p->delivery), "%s", d->ev.delivery);
+	if (in->nbatch++ == 0)
+		uv_check_start(&in->check, check_cb);
+	if (in->nbatch == BATCH_MAX)
+		flush(in);
+}
+
+/* ---- routes ------------------------------------------------------------------ */
+
+static void webhook(struct ingest *in, struct http_conn *c, const struct http_request *r)
+{
+	struct agent *a = in->a;
+	struct hook_decision d;
+	unsigned long more;
+	cJSON *o;
+
+	if (a->stopping || a->queue == NULL) {
+		in->unavailable++;
+		reply_error(c, 503, "the daemon is stopping", QUEUE_RETRY_S);
+		return;
+	}
+	pipeline_decide(a->cfg, session_store(a->session), r, &d);
+	if (d.status == 0) {
+		enqueue(in, c, &d);
+		return;
+	}
+	if (d.status >= 400) {
+		if (d.status == 503)
+			in->unavailable++;
+		else
+			in->rejected++;
+		if (ratelog_ok(in, &in->rl_reject, &more))
+			log_warn("webhook from %s refused (%d): %s%s", http_conn_peer(c), d.status,
+				 d.text, more ? " (and more refusals not logged)" : "");
+		reply_error(c, d.status, d.text, d.retry_after);
+		return;
+	}
+	o = cJSON_CreateObject();
+	cJSON_AddTrueToObject(o, "ok");
+	if (d.ping) {
+		cJSON_AddStringToObject(o, "event", "ping");
+		log_info("%s ping from %s", forge_name(d.ev.forge), http_conn_peer(c));
+	} else {
+		in->ignored++;
+		cJSON_AddStringToObject(o, "ignored", d.text);
+		if (ratelog_ok(in, &in->rl_ignore, &more))
+			log_info("%s event ignored: %s", forge_name(d.ev.forge), d.text);
+	}
+	reply_json(c, 200, o, NULL);
+}
+
+static void readyz(struct ingest *in, struct http_conn *c)
+{
+	struct agent *a = in->a;
+	const char *why = NULL;
+	cJSON *o;
+
+	if (a->stopping || a->stop_requests > 0)
+		why = "stopping";
+	else if (a->queue == NULL)
+		why = "the queue is not open";
+	else if (!session_loaded(a->session))
+		why = "secrets not loaded from Vault yet";
+	if (why != NULL) {
+		o = cJSON_CreateObject();
+		cJSON_AddFalseToObject(o, "ok");
+		cJSON_AddFalseToObject(o, "ready");
+		cJSON_AddStringToObject(o, "reason", why);
+		reply_json(c, 503, o, "Retry-After: 1\r\n");
+		return;
+	}
+	o = cJSON_CreateObject();
+	cJSON_AddTrueToObject(o, "ok");
+	cJSON_AddTrueToObject(o, "ready");
+	cJSON_AddStringToObject(o, "state", agent_state(a));
+	reply_json(c, 200, o, NULL);
+}
+
+static bool path_is(const char *url, const char *path)
+{
+	size_t n = strlen(path);
+
+	return strncmp(url, path, n) == 0 && (url[n] == '\0' || url[n] == '?');
+}
+
+static void handle(struct http_conn *c, const struct http_request *r, void *data)
+{
+	struct ingest *in = data;
+	bool get = r->method == HTTP_GET || r->method == HTTP_HEAD;
+
+	if (path_is(r->url, "/webhook")) {
+		if (r->method == HTTP_POST)
+			webhook(in, c, r);
+		else
+			REPLY_LIT(c, 405, "Allow: POST\r\n", "{\"ok\":false,\"error\":\"use POST\"}");
+	} else if (path_is(r->url, "/healthz") || path_is(r->url, "/readyz")) {
+		if (!get)
+			REPLY_LIT(c, 405, "Allow: GET, HEAD\r\n", "{\"ok\":false,\"error\":\"use GET\"}");
+		else if (path_is(r->url, "/readyz"))
+			readyz(in, c);
+		else
+			REPLY_LIT(c, 200, NULL, "{\"ok\":true,\"status\":\"alive\"}");
+	} else {
+		REPLY_LIT(c, 404, NULL, "{\"ok\":false,\"error\":\"no such path (POST /webhook, "
+			   "GET /healthz, GET /readyz)\"}");
+	}
+}
+
+/* ---- life -------------------------------------------------------------------- */
+
+int ingest_open(struct agent *a, struct ingest **ret)
+{
+	const struct listen_cfg *l = &a->cfg->listen;
+	struct http_limits lim = limits_of(l);
+	struct ingest *in;
+	char err[512];
+	int r;
+
+	*ret = NULL;
+	if (l->address == NULL)
+		return 0;
+	in = calloc(1, sizeof(*in));
+	if (in == NULL)
+		return UV_ENOMEM;
+	in->a = a;
+	snprintf(in->address, sizeof(in->address), "%s", l->address);
+	r = http_server_open(&a->loop, l->host, l->port, &lim, handle, in, &in->srv, err,
+			     sizeof(err));
+	if (r < 0) {
+		log_err("%s (listen.address in %s)", err, a->cfg->path);
+		free(in);
+		return r;
+	}
+	uv_check_init(&a->loop, &in->check);
+	in->check.data = in;
+	log_notice("listening for webhooks on %s (POST /webhook, GET /healthz, GET /readyz)",
+		   l->address);
+	*ret = in;
+	return 0;
+}
+
+void ingest_reconfigure(struct ingest *in)
+{
+	struct http_limits lim;
+
+	if (in == NULL)
+		return;
+	lim = limits_of(&in->a->cfg->listen);
+	http_server_set_limits(in->srv, &lim);
+	if (in->a->cfg->listen.address == NULL ||
+	    strcmp(in->a->cfg->listen.address, in->address) != 0)
+		log_warn("listen.address changed: takes effect at the next restart");
+}
+
+static void check_closed(uv_handle_t *h)
+{
+	free(h->data);
+}
+
+void ingest_close(struct ingest *in)
+{
+	if (in == NULL)
+		return;
+	flush(in); /* committed jobs are kept; their answers may be dropped */
+	http_server_close(in->srv);
+	uv_close((uv_handle_t *)&in->check, check_closed);
+}
+
+cJSON *ingest_status_json(const struct ingest *in)
+{
+	cJSON *o;
+
+	if (in == NULL)
+		return NULL;
+	o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "address", in->address);
+	cJSON_AddNumberToObject(o, "connections", (double)http_server_connections(in->srv));
+	cJSON_AddNumberToObject(o, "requests", (double)http_server_requests(in->srv));
+	cJSON_AddNumberToObject(o, "accepted", (double)in->accepted);
+	cJSON_AddNumberToObject(o, "duplicates", (double)in->duplicates);
+	cJSON_AddNumberToObject(o, "ignored", (double)in->ignored);
+	cJSON_AddNumberToObject(o, "rejected", (double)in->rejected);
+	cJSON_AddNumberToObject(o, "unavailable", (double)in->unavailable);
+	return o;
+}

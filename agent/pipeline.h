@@ -1,0 +1,57 @@
+/* pipeline.h - from a webhook request to a pipeline job: the decision of
+ * what to answer (verify, parse, match a pipeline) and the job to enqueue.
+ * No I/O, no logging: the listener (ingest.c) and the fuzz target call it. */
+#ifndef AOS_PIPELINE_H
+#define AOS_PIPELINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "config.h"
+#include "httpreq.h"
+#include "queue.h"
+#include "store.h"
+#include "webhook.h"
+
+struct hook_decision {
+	int status;            /* 0: enqueue the job, then answer; else answer this */
+	char text[512];        /* the error (4xx, 5xx) or the ignored reason (200) */
+	bool ping;
+	long retry_after;      /* seconds for a 503, else -1 */
+	/* for status 0: */
+	const struct pipeline_cfg *pipeline;
+	struct webhook_event ev;
+	char tag[WEBHOOK_NAME_MAX];
+	char version[128];
+};
+
+/* Decides what request r (a POST to the webhook path) gets, with the
+ * webhook secrets in st.  Never fails: every outcome is a status. */
+void pipeline_decide(const struct config *cfg, struct secret_store *st,
+		     const struct http_request *r, struct hook_decision *ret);
+
+/* True if tag matches pattern (one '*'); the text the '*' matched goes to
+ * ver (must be a version: starts with a digit, [A-Za-z0-9.+!_-]). */
+bool pipeline_tag_version(const char *pattern, const char *tag, char *ver, size_t verlen);
+
+/* True if tag is a name the daemon accepts in a git refspec. */
+bool pipeline_tag_ok(const char *tag);
+
+/* A pipeline job, ready for queue enqueue(). */
+struct pipeline_job {
+	char idem_key[JOB_KEY_MAX];
+	char registry[128];
+	char *inputs;        /* JSON, owned: pipeline_job_clear() */
+	struct job_new jn;   /* points into this struct and p */
+};
+
+/* Fills *ret for pipeline p at tag/version/commit; forge and delivery may be
+ * "" (reconcile).  The idempotency key is "pipeline:NAME:TAG@COMMIT" (hashed
+ * when that is too long), the same for a webhook and a reconcile.  Returns 0
+ * or -ENOMEM. */
+int pipeline_job_init(struct pipeline_job *ret, const struct pipeline_cfg *p,
+		      const char *tag, const char *version, const char *commit,
+		      const char *forge, const char *delivery, int max_attempts);
+void pipeline_job_clear(struct pipeline_job *j);
+
+#endif
