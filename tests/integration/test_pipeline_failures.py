@@ -1,0 +1,259 @@
+"""Pipelines that must fail before anything is uploaded, and the clean
+environment of the build steps.
+
+- a build step exiting 3, a verify step exiting 4, an artifact glob that
+  matches nothing: the job is dead at its first run with the reason (and the
+  step's own output) in its log; no registry received anything;
+- a build step that outlives timeout_s, having started a background
+  grandchild (`sleep 300 &`): the step's whole process group is killed (the
+  pids the step wrote to files are gone), the job is dead with "timed out"
+  in its log; a step that ignores SIGTERM is killed with SIGKILL about 10 s
+  later;
+- artifacts whose version differs from the tag's (tag python-sdk-v0.2.0 on a
+  commit holding 0.1.0), or whose name is not the pipeline's package: dead,
+  the log names both versions (names), nothing uploaded;
+- the environment of the steps is exactly PATH, HOME (the job's work
+  folder, removed afterwards), LANG, SOURCE_DATE_EPOCH (the commit's time),
+  GIT_TERMINAL_PROMPT and the pipeline's env, stdin is /dev/null; no token,
+  no webhook secret, nothing of the daemon's own environment; and no secret
+  value (nor its base64, nor the Basic-auth pair) is in the step's output,
+  the job log, the daemon's log, the queue database (queue.db, -wal, -shm)
+  or any file under the state and runtime folders.
+
+The tests share one set of servers, one repository and one daemon.
+"""
+
+import os
+import re
+import secrets
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import wait_for
+from webhook_support import (PY_BUILD, expect_accepted, expect_job, files_under, github_push,
+                             job_log, job_show, job_text, python_pipeline,
+                             scan_for_secrets, step_path, uploads, webhook_env)  # noqa: F401
+
+SLEEPER = ('sleep 300 & echo $! > "$PIDDIR/{name}.grandchild"; echo $$ > "$PIDDIR/{name}.step"; '
+           'echo started-{name}; sleep 300')
+TERM_PROOF = ('trap "" TERM; sleep 300 & echo $! > "$PIDDIR/{name}.grandchild"; '
+              'echo $$ > "$PIDDIR/{name}.step"; echo started-{name}; '
+              'while :; do sleep 1; done')
+
+
+@pytest.fixture(scope="module")
+def dirs(webhook_env):
+    out = {"pids": webhook_env.workdir / "pids", "dump": webhook_env.workdir / "dump"}
+    for p in out.values():
+        p.mkdir()
+    return out
+
+
+@pytest.fixture(scope="module")
+def commits(webhook_env):
+    repo = webhook_env.repo
+    c1 = repo.commit_release("0.1.0")
+    for t in ("exit3-v0.1.0", "verify4-v0.1.0", "noartifact-v0.1.0", "timeout-v0.1.0",
+              "termproof-v0.1.0", "othername-v0.1.0", "python-sdk-v0.2.0"):
+        repo.tag(t, c1)
+    c3 = repo.commit_release("0.3.0")
+    repo.tag("envdump-v0.3.0", c3)
+    return {"0.1.0": c1, "0.3.0": c3}
+
+
+@pytest.fixture(scope="module")
+def marker():
+    return "daemon-env-" + secrets.token_hex(8)
+
+
+@pytest.fixture(scope="module")
+def daemon(webhook_env, commits, dirs, marker):
+    repo = webhook_env.repo
+    pid_env = {"PATH": step_path(), "PIDDIR": str(dirs["pids"])}
+    pipes = {
+        "exit3": python_pipeline(repo, "exit3-v*",
+                                 build=["echo step-output-marker-$((1 + 2)); exit 3"]),
+        "verify4": python_pipeline(repo, "verify4-v*", build=["true"],
+                                   verify=["echo verify-output-marker-$((2 + 2)); exit 4"]),
+        "noartifact": python_pipeline(repo, "noartifact-v*", build=["mkdir -p dist"],
+                                      artifacts=["dist/*.whl"]),
+        "timeout": python_pipeline(repo, "timeout-v*", build=[SLEEPER.format(name="timeout")],
+                                   timeout_s=2, env=pid_env),
+        "termproof": python_pipeline(repo, "termproof-v*",
+                                     build=[TERM_PROOF.format(name="termproof")],
+                                     timeout_s=1, env=pid_env),
+        "othername": python_pipeline(repo, "othername-v*", package="aos-sdk-other"),
+        "python-sdk": python_pipeline(repo),
+        "envdump": python_pipeline(
+            repo, "envdump-v*",
+            build=[["env"], 'env > "$DUMP_DIR/env.txt"',
+                   'readlink /proc/self/fd/0 > "$DUMP_DIR/stdin.txt"', PY_BUILD],
+            env={"PATH": step_path(), "DUMP_DIR": str(dirs["dump"])}),
+    }
+    return webhook_env.hook_daemon(pipes, env={"AOS_DAEMON_ENV_MARKER": marker,
+                                               "LANG": "de_DE.UTF-8", "TZ": "Europe/Berlin"})
+
+
+def _trigger(daemon, tag, pipeline, version, commit):
+    r = daemon.hooks.send("github", github_push(tag, commit))
+    return expect_accepted(r, pipeline, tag, version, commit)
+
+
+def _dead_at_once(webhook_env, daemon, tag, pipeline, version, commit, timeout=120):
+    """Trigger; the job ends dead at its first run; nothing was uploaded."""
+    before = webhook_env.snapshot()
+    jid = _trigger(daemon, tag, pipeline, version, commit)
+    job = expect_job(daemon, jid, "dead", timeout=timeout)
+    assert job.get("attempts") == 1, (
+        f"a build failure is final: the job was run {job.get('attempts')} times: {job}")
+    webhook_env.assert_unchanged(before, f"{tag}: a job that failed before its uploads")
+    for name, state in uploads(daemon, jid).items():
+        assert state not in ("done", "sending"), f"{name}: {state}"
+    return jid, job_text(daemon, jid)
+
+
+def test_build_step_fails(webhook_env, daemon, commits):
+    jid, text = _dead_at_once(webhook_env, daemon, "exit3-v0.1.0", "exit3", "0.1.0",
+                              commits["0.1.0"])
+    assert "step-output-marker-3" in text, f"the step's stdout is not in the job log:\n{text}"
+    assert re.search(r"(exit|status|code)\D{0,24}\b3\b", text, re.I), (
+        f"the log does not say the step exited with 3:\n{text}")
+
+
+def test_verify_step_fails(webhook_env, daemon, commits):
+    jid, text = _dead_at_once(webhook_env, daemon, "verify4-v0.1.0", "verify4", "0.1.0",
+                              commits["0.1.0"])
+    assert "verify-output-marker-4" in text, f"the step's stdout is not in the job log:\n{text}"
+    assert re.search(r"(exit|status|code)\D{0,24}\b4\b", text, re.I), text
+
+
+def test_missing_artifact(webhook_env, daemon, commits):
+    jid, text = _dead_at_once(webhook_env, daemon, "noartifact-v0.1.0", "noartifact", "0.1.0",
+                              commits["0.1.0"])
+    assert "dist/*.whl" in text, f"the log does not name the glob that matched nothing:\n{text}"
+
+
+def _gone(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return True
+    return stat.rsplit(")", 1)[1].split()[0] == "Z"
+
+
+def _pids(dirs, name):
+    out = {}
+    for kind in ("step", "grandchild"):
+        f = dirs["pids"] / f"{name}.{kind}"
+        assert f.exists(), f"the step did not write {f.name}: did it run?"
+        out[kind] = int(f.read_text().strip())
+    return out
+
+
+def _cmdline(pid):
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return "(gone)"
+
+
+def _timed_out(webhook_env, daemon, dirs, name, tag, commit, timeout_s):
+    before = webhook_env.snapshot()
+    t0 = time.monotonic()
+    jid = _trigger(daemon, tag, name, "0.1.0", commit)
+    # While the step runs, both processes are there.
+    wait_for(lambda: (dirs["pids"] / f"{name}.grandchild").exists(), 60,
+             what=f"the {name} step to start")
+    pids = _pids(dirs, name)
+    job = expect_job(daemon, jid, "dead", timeout=90)
+    took = time.monotonic() - t0
+    text = job_text(daemon, jid)
+    assert "timed out" in text.lower(), f"no 'timed out' in job {jid}'s log:\n{text}"
+    assert f"started-{name}" in text, f"the step's output is not in the log:\n{text}"
+    for kind, pid in pids.items():
+        wait_for(lambda: _gone(pid), 5,
+                 what=lambda: f"the step's {kind} (pid {pid}: {_cmdline(pid)}) to be killed")
+    webhook_env.assert_unchanged(before, f"{tag}: a step that timed out")
+    assert job.get("attempts") == 1, f"a timed-out build is final: {job}"
+    return took
+
+
+def test_timeout_kills_process_group(webhook_env, daemon, dirs, commits):
+    took = _timed_out(webhook_env, daemon, dirs, "timeout", "timeout-v0.1.0",
+                      commits["0.1.0"], 2)
+    assert took < 30, f"the job took {took:.1f}s to die with timeout_s 2"
+
+
+def test_timeout_sigkill_after_sigterm_ignored(webhook_env, daemon, dirs, commits):
+    took = _timed_out(webhook_env, daemon, dirs, "termproof", "termproof-v0.1.0",
+                      commits["0.1.0"], 1)
+    assert took >= 1 + 10 - 1.5, (
+        f"a step ignoring SIGTERM was gone after {took:.1f}s: SIGKILL came before 10 s")
+    assert took < 45, f"the job took {took:.1f}s to die"
+
+
+def test_artifact_version_differs_from_tag(webhook_env, daemon, commits):
+    jid, text = _dead_at_once(webhook_env, daemon, "python-sdk-v0.2.0", "python-sdk", "0.2.0",
+                              commits["0.1.0"], timeout=180)
+    assert "0.1.0" in text and "0.2.0" in text, (
+        f"the log must name the artifact's version 0.1.0 and the tag's 0.2.0:\n{text}")
+
+
+def test_artifact_name_differs_from_package(webhook_env, daemon, commits):
+    jid, text = _dead_at_once(webhook_env, daemon, "othername-v0.1.0", "othername", "0.1.0",
+                              commits["0.1.0"], timeout=180)
+    assert "aos-sdk-other" in text or "aos_sdk_other" in text, text
+    assert re.search(r"aos[-_]sdk(?![-_]other)", text), (
+        f"the log does not name the artifact's own name aos-sdk:\n{text}")
+
+
+def test_steps_environment_holds_no_secret(webhook_env, daemon, dirs, commits, marker):
+    env = webhook_env
+    commit = commits["0.3.0"]
+    jid = _trigger(daemon, "envdump-v0.3.0", "envdump", "0.3.0", commit)
+    expect_job(daemon, jid, "succeeded", timeout=240)
+    assert sorted(n for n in env.pypi.files() if "-0.3.0" in n) == [
+        "aos_sdk-0.3.0-py3-none-any.whl", "aos_sdk-0.3.0.tar.gz"], env.pypi.files()
+
+    dump = (dirs["dump"] / "env.txt").read_text()
+    got = dict(ln.split("=", 1) for ln in dump.splitlines() if "=" in ln)
+    want = {"PATH": step_path(), "LANG": "C.UTF-8", "GIT_TERMINAL_PROMPT": "0",
+            "SOURCE_DATE_EPOCH": str(env.repo.commit_time(commit)),
+            "DUMP_DIR": str(dirs["dump"])}
+    for k, v in want.items():
+        assert got.get(k) == v, f"step environment {k}={got.get(k)!r}, expected {v!r}"
+    allowed = set(want) | {"HOME"} | {"PWD", "OLDPWD", "SHLVL", "_"}  # the last: sh's own
+    assert set(got) <= allowed, f"unexpected variables in the steps' environment: " \
+                                f"{sorted(set(got) - allowed)}"
+    home = os.path.realpath(got["HOME"])
+    work = os.path.realpath(daemon.state_dir / "work")
+    assert home.startswith(work + os.sep), f"HOME={home} is not a job folder under {work}"
+    assert not Path(home).exists(), f"the job's work folder {home} was not removed"
+    assert marker not in dump, "the daemon's own environment reached the step"
+    stdin = (dirs["dump"] / "stdin.txt").read_text().strip()
+    assert stdin == "/dev/null", f"the steps' stdin is {stdin!r}, not /dev/null"
+
+    # The argv step's output (`env`, run directly) is in the job log.
+    text = "\n".join(job_log(daemon, jid))
+    assert f"SOURCE_DATE_EPOCH={want['SOURCE_DATE_EPOCH']}" in text, (
+        f"the env step's output is not in the job log:\n{text[:3000]}")
+    assert marker not in text
+
+    # No secret anywhere: the step's view, the job log, the daemon's output,
+    # the queue database and every file the daemon keeps.
+    values = env.sensitive()
+    assert set(env.webhook_secrets.values()) <= set(values)
+    sources = {"step environment": dump, "job log": text,
+               "job show": str(job_show(daemon, jid)),
+               "daemon stderr": daemon.log_text(),
+               "daemon stdout": daemon.stdout_path.read_text(errors="replace")}
+    for r in daemon.ctl_log:
+        sources[f"aos-publishctl {' '.join(r.argv[3:])}"] = r.out + r.err
+    for folder in (daemon.state_dir, daemon.runtime_dir, dirs["dump"]):
+        sources.update(files_under(folder))
+    db = [s for s in sources if s.endswith("queue.db")]
+    assert db, f"no queue.db among the daemon's files: {sorted(sources)}"
+    hits = scan_for_secrets(sources, values)
+    assert not hits, "secret material found:\n" + "\n".join(hits)

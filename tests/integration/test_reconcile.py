@@ -1,0 +1,154 @@
+"""`aos-publishctl reconcile PIPELINE [--dry-run]`: tags the forge sent no
+webhook for.
+
+The repository has python-sdk-v0.1.0 .. v0.5.0 and js-sdk-v0.1.0.  Through
+the daemon's webhooks, 0.1.0 and 0.2.0 are published to both targets
+(testpypi, then pypi); 0.3.0 is on both registries by hand (a zip sdist,
+uploaded with `aos-publishctl publish`), 0.4.0 by hand on pypi only.  So
+`reconcile python-sdk` must enqueue exactly 0.4.0 (missing on testpypi)
+and 0.5.0 (missing everywhere), with the idempotency keys a webhook would
+give; `--dry-run` enqueues nothing; a second run enqueues nothing; once the
+jobs have run, nothing is missing; `reconcile js-sdk` enqueues the js tag.
+
+The tests share one set of servers, one repository and one daemon, and run
+in file order.
+"""
+
+import pytest
+
+from publish_support import EXIT, NPM_NAME, PY_NAME, publish, sdist_members, write_zip
+from webhook_support import (QueueSnapshot, ctl_reconcile, expect_accepted, expect_job,
+                             github_push, gitlab_tag_push, jobs, js_pipeline,
+                             publishctl_help, python_pipeline, webhook_env)  # noqa: F401
+
+VERSIONS = ["0.1.0", "0.2.0", "0.3.0", "0.4.0", "0.5.0"]
+
+
+@pytest.fixture(scope="module")
+def tags(webhook_env):
+    """{tag: commit}"""
+    repo = webhook_env.repo
+    out = {}
+    for v in VERSIONS:
+        sha = repo.commit_release(v)
+        out[f"python-sdk-v{v}"] = repo.tag(f"python-sdk-v{v}", sha)
+        if v == "0.1.0":
+            out["js-sdk-v0.1.0"] = repo.tag("js-sdk-v0.1.0", sha)
+    return out
+
+
+@pytest.fixture(scope="module")
+def daemon(webhook_env, tags):
+    repo = webhook_env.repo
+    return webhook_env.hook_daemon({"python-sdk": python_pipeline(repo),
+                                    "js-sdk": js_pipeline(repo)})
+
+
+def key(tag, tags, pipeline="python-sdk"):
+    return f"pipeline:{pipeline}:{tag}@{tags[tag]}"
+
+
+def _by_key(d):
+    return {j.get("idempotency_key"): j for j in jobs(d)}
+
+
+def _zip_sdist(folder, version):
+    folder.mkdir(parents=True, exist_ok=True)
+    members = [(n, b) for n, b in sdist_members(PY_NAME, version) if not n.endswith("/")]
+    return write_zip(folder / f"aos_sdk-{version}.zip", members)
+
+
+def _reconcile(d, pipeline, dry_run=False):
+    r = ctl_reconcile(d, pipeline, dry_run=dry_run)
+    assert r.rc == 0, f"reconcile {pipeline}{' --dry-run' if dry_run else ''}: {r}\n" \
+                      f"{d.log_tail()}"
+    return r
+
+
+def test_help_names_reconcile():
+    assert "reconcile" in publishctl_help(), "aos-publishctl --help has no reconcile"
+
+
+def test_setup_two_published_by_webhook_two_by_hand(webhook_env, daemon, tags, tmp_path):
+    env = webhook_env
+    t1, t2 = "python-sdk-v0.1.0", "python-sdk-v0.2.0"
+    j1 = expect_accepted(daemon.hooks.send("github", github_push(t1, tags[t1])),
+                         "python-sdk", t1, "0.1.0", tags[t1])
+    j2 = expect_accepted(daemon.hooks.send("gitlab", gitlab_tag_push(t2, tags[t2])),
+                         "python-sdk", t2, "0.2.0", tags[t2])
+    expect_job(daemon, j1, "succeeded", timeout=240)
+    expect_job(daemon, j2, "succeeded", timeout=240)
+    # 0.3.0 on both registries, 0.4.0 on pypi only (zip sdists, by hand).
+    z3 = _zip_sdist(tmp_path / "z3", "0.3.0")
+    z4 = _zip_sdist(tmp_path / "z4", "0.4.0")
+    for reg, f in (("testpypi", z3), ("pypi", z3), ("pypi", z4)):
+        publish(daemon, reg, f).expect(EXIT["published"], "published")
+    assert "aos_sdk-0.4.0.zip" not in env.testpypi.files()
+    for v in ("0.1.0", "0.2.0", "0.3.0"):
+        for server in (env.testpypi, env.pypi):
+            assert any(f"-{v}" in n for n in server.files()), (v, server.files())
+
+
+def test_dry_run_enqueues_nothing(daemon, tags):
+    snap = QueueSnapshot(daemon)
+    r = _reconcile(daemon, "python-sdk", dry_run=True)
+    snap.assert_unchanged("reconcile --dry-run")
+    out = r.out + r.err
+    for t in ("python-sdk-v0.4.0", "python-sdk-v0.5.0"):
+        assert t in out, f"--dry-run does not show that {t} would be enqueued: {r}"
+
+
+def test_reconcile_enqueues_exactly_the_missing(daemon, tags):
+    before = _by_key(daemon)
+    _reconcile(daemon, "python-sdk")
+    after = _by_key(daemon)
+    new = set(after) - set(before)
+    want = {key("python-sdk-v0.4.0", tags), key("python-sdk-v0.5.0", tags)}
+    assert new == want, (f"reconcile enqueued {sorted(new)}, expected {sorted(want)}"
+                         f"\n(already there: {sorted(k for k in before if k)})")
+    for k in new:
+        j = after[k]
+        assert j.get("kind") == "pipeline" and j.get("registry") == "pipeline:python-sdk", j
+        assert j.get("package") == PY_NAME, j
+
+
+def test_reconcile_again_enqueues_nothing(daemon, tags):
+    snap = QueueSnapshot(daemon)
+    _reconcile(daemon, "python-sdk")
+    snap.assert_unchanged("a second reconcile")
+
+
+def test_reconciled_jobs_publish_and_then_nothing_is_missing(webhook_env, daemon, tags):
+    env = webhook_env
+    by_key = _by_key(daemon)
+    for t in ("python-sdk-v0.4.0", "python-sdk-v0.5.0"):
+        expect_job(daemon, by_key[key(t, tags)]["id"], "succeeded", timeout=240)
+    for v in ("0.4.0", "0.5.0"):
+        for server in (env.testpypi, env.pypi):
+            names = server.files()
+            assert f"aos_sdk-{v}-py3-none-any.whl" in names and f"aos_sdk-{v}.tar.gz" in names, (
+                v, server.url, sorted(names))
+    snap = QueueSnapshot(daemon)
+    _reconcile(daemon, "python-sdk", dry_run=True)
+    _reconcile(daemon, "python-sdk")
+    snap.assert_unchanged("reconcile with every version on every target")
+
+
+def test_reconcile_js_pipeline(webhook_env, daemon, tags):
+    before = _by_key(daemon)
+    _reconcile(daemon, "js-sdk")
+    after = _by_key(daemon)
+    new = set(after) - set(before)
+    assert new == {key("js-sdk-v0.1.0", tags, "js-sdk")}, sorted(new)
+    expect_job(daemon, after[key("js-sdk-v0.1.0", tags, "js-sdk")]["id"], "succeeded",
+               timeout=180)
+    doc = webhook_env.npm.packument(NPM_NAME)
+    assert doc is not None and list(doc["versions"]) == ["0.1.0"], doc
+
+
+def test_reconcile_unknown_pipeline(daemon):
+    snap = QueueSnapshot(daemon)
+    r = ctl_reconcile(daemon, "no-such-pipeline")
+    assert r.rc != 0, f"reconcile of an unknown pipeline succeeded: {r}"
+    assert "no-such-pipeline" in (r.out + r.err), r
+    snap.assert_unchanged("reconcile of an unknown pipeline")

@@ -1,0 +1,280 @@
+"""Signed tag-push webhooks, end to end, one per forge format.
+
+A real daemon with an HTTP listener and pipelines checks the signature,
+commits a pipeline job (202), fetches the tagged commit from a local git
+repository (file:// URL; the payload's clone URL points nowhere), builds the
+fixture SDK with `python -m build` / `npm pack` in a clean environment, and
+uploads to its targets in order: python-sdk to "testpypi" (a second
+pypiserver) and then "pypi", js-sdk to verdaccio.  Each ends in a real `pip
+install` (`aos version` gives `aos-sdk <version>`) or `npm install`
+(require() and import give VERSION).
+
+TestPyPI before PyPI: both get the same files, and testpypi's were written
+before pypi's first; when the first target refuses (a wrong token, a
+conflicting file already there, a server that is down), pypi receives
+nothing and the job ends dead.
+
+The tests share one set of servers, one repository and one daemon, and run
+in file order (releases of one package run one at a time).
+"""
+
+import re
+import secrets
+import subprocess
+
+import pytest
+
+from peers.proc import free_port, sha256_file
+from publish_support import (EXIT, NPM_NAME, PY_NAME, fresh_venv, make_wheel, npm_install,
+                             pip_install, publish, sha512_sri, tool_env)
+from webhook_support import (expect_accepted, expect_job, gitea_push, github_push,
+                             gitlab_tag_push, job_log, job_show, job_text, js_pipeline,
+                             python_pipeline, uploads, webhook_env)  # noqa: F401
+
+PY_FILES = "aos_sdk-{v}-py3-none-any.whl", "aos_sdk-{v}.tar.gz"
+
+
+def py_files(v):
+    return [f.format(v=v) for f in PY_FILES]
+
+
+@pytest.fixture(scope="module")
+def releases(webhook_env):
+    """Commits with both SDKs at each version, and their tags: {tag: commit}."""
+    repo = webhook_env.repo
+    out = {}
+    for v, tags in (("0.1.0", [("python-sdk-v0.1.0", True), ("js-sdk-v0.1.0", False)]),
+                    ("0.2.0", [("python-sdk-v0.2.0", False), ("js-sdk-v0.2.0", False)]),
+                    ("0.4.0", [("badtoken-py-v0.4.0", False)]),
+                    ("0.5.0", [("conflict-py-v0.5.0", False)]),
+                    ("0.6.0", [("down-py-v0.6.0", False)])):
+        sha = repo.commit_release(v)
+        for tag, annotated in tags:
+            assert repo.tag(tag, sha, annotated=annotated) == sha
+            out[tag] = sha
+    return out
+
+
+@pytest.fixture(scope="module")
+def daemon(webhook_env, releases):
+    env, repo = webhook_env, webhook_env.repo
+    env.set_secret(TEST_PYPI_WRONG_TOKEN="pypi-" + secrets.token_urlsafe(32))
+    regs = {
+        "testpypi-wrongtoken": {"type": "pypi", "url": env.testpypi.upload_url,
+                                "token_key": "TEST_PYPI_WRONG_TOKEN",
+                                "index_url": env.testpypi.index_url},
+        # Nothing listens there: every try fails to connect.
+        "testpypi-down": {"type": "pypi", "url": f"http://127.0.0.1:{free_port()}/",
+                          "token_key": "TEST_PYPI_API_TOKEN"},
+    }
+    pipelines = {
+        "python-sdk": python_pipeline(repo),
+        "js-sdk": js_pipeline(repo),
+        "py-badtoken": python_pipeline(repo, "badtoken-py-v*",
+                                       targets=["testpypi-wrongtoken", "pypi"]),
+        "py-conflict": python_pipeline(repo, "conflict-py-v*"),
+        "py-down": python_pipeline(repo, "down-py-v*", targets=["testpypi-down", "pypi"]),
+    }
+    return env.hook_daemon(pipelines, config={"registries": regs})
+
+
+def _files_of(server, version):
+    return {n: h for n, h in server.files().items() if f"-{version}" in n}
+
+
+def _path_on(server, name):
+    found = [p for p in server.packages.rglob(name) if p.is_file()]
+    assert len(found) == 1, f"{name} on {server.url}: {found}"
+    return found[0]
+
+
+def _pip_check(env, version, tmp):
+    """pip installs aos-sdk==version from "pypi" (the wheel there, checked by
+    hash) in a fresh venv; `aos version` names the version."""
+    wheel = py_files(version)[0]
+    digest = env.pypi.files()[wheel]
+    venv = fresh_venv(tmp / "venv")
+    p = pip_install(venv, env.pypi.index_url_with_auth, f"{PY_NAME}=={version}",
+                    hashes=[digest])
+    assert wheel in p.stdout, f"pip did not install {wheel}: {p.stdout}"
+    out = subprocess.run([str(venv / "bin" / "aos"), "version"], capture_output=True,
+                         text=True, timeout=30, env=tool_env(tmp / "home-run"))
+    assert out.returncode == 0 and out.stdout.strip() == f"aos-sdk {version}", (
+        f"`aos version`: rc={out.returncode} {out.stdout!r} {out.stderr!r}")
+
+
+def _npm_check(env, version, tmp):
+    """npm installs @agenticverz/aos-sdk@version from verdaccio in a fresh
+    folder; require() and import give VERSION; the lock file's integrity is
+    the stored tarball's."""
+    app = tmp / "app"
+    npm_install(app, env.npm.url, f"{NPM_NAME}@{version}")
+    run_env = tool_env(tmp / "home-node")
+    for argv in (["node", "-e", f"console.log(require('{NPM_NAME}').VERSION)"],
+                 ["node", "--input-type=module", "-e",
+                  f"import {{ VERSION }} from '{NPM_NAME}'; console.log(VERSION)"]):
+        p = subprocess.run(argv, cwd=app, capture_output=True, text=True, timeout=30,
+                           env=run_env)
+        assert p.returncode == 0 and p.stdout.strip() == version, (
+            f"{argv[-1]}: rc={p.returncode} {p.stdout!r} {p.stderr!r}")
+    import json
+    lock = json.loads((app / "package-lock.json").read_text())
+    entry = lock["packages"][f"node_modules/{NPM_NAME}"]
+    doc = env.npm.packument(NPM_NAME)
+    assert entry["version"] == version, entry
+    assert entry["integrity"] == doc["versions"][version]["dist"]["integrity"], (entry, doc)
+
+
+def _check_pipeline_job(d, jid, pipeline, package):
+    job = job_show(d, jid)["job"]
+    assert job.get("kind") == "pipeline", job
+    assert job.get("registry") == f"pipeline:{pipeline}", job
+    assert job.get("package") == package, job
+    return job
+
+
+def _nothing_of(env, version, where=("pypi", "testpypi")):
+    for name in where:
+        server = getattr(env, name)
+        got = _files_of(server, version)
+        assert not got, f"{name} received {sorted(got)} for {version}"
+
+
+def test_github_tag_push_testpypi_then_pypi(webhook_env, daemon, releases, tmp_path):
+    env = webhook_env
+    tag, version = "python-sdk-v0.1.0", "0.1.0"
+    commit = releases[tag]
+    tag_obj = env.repo.tag_object(tag)
+    assert tag_obj != commit, "the tag should be annotated (after = the tag object)"
+    r = daemon.hooks.send("github", github_push(tag, commit, after=tag_obj))
+    jid = expect_accepted(r, "python-sdk", tag, version, commit)
+    assert r.seconds < 10, f"GitHub wants an answer within 10 s: {r}"
+    _check_pipeline_job(daemon, jid, "python-sdk", PY_NAME)
+    expect_job(daemon, jid, "succeeded", timeout=240)
+
+    names = py_files(version)
+    on_test, on_pypi = _files_of(env.testpypi, version), _files_of(env.pypi, version)
+    assert sorted(on_test) == sorted(names), f"testpypi holds {on_test}"
+    assert on_pypi == on_test, f"pypi {on_pypi} != testpypi {on_test}"
+    want = {f"{t}/{n}": "done" for t in ("testpypi", "pypi") for n in names}
+    assert uploads(daemon, jid) == want, f"uploads {uploads(daemon, jid)} != {want}"
+
+    # testpypi's files were complete before pypi received its first byte.
+    t_last = max(_path_on(env.testpypi, n).stat().st_mtime_ns for n in names)
+    p_first = min(_path_on(env.pypi, n).stat().st_mtime_ns for n in names)
+    assert t_last <= p_first, (f"pypi got a file {(t_last - p_first) / 1e6:.1f} ms before "
+                               f"testpypi's last one was written")
+    # And the job log says so, where it names the uploads.
+    lines = job_log(daemon, jid)
+    t_idx = [i for i, ln in enumerate(lines) if re.search(r"(?<![\w-])testpypi/aos_sdk-", ln)]
+    p_idx = [i for i, ln in enumerate(lines) if re.search(r"(?<![\w-])pypi/aos_sdk-", ln)]
+    if t_idx and p_idx:
+        assert max(t_idx) < min(p_idx), f"the log shows pypi before testpypi finished: {lines}"
+    _pip_check(env, version, tmp_path)
+
+
+def test_gitlab_tag_push_npm(webhook_env, daemon, releases, tmp_path):
+    env = webhook_env
+    tag, version = "js-sdk-v0.1.0", "0.1.0"
+    commit = releases[tag]
+    r = daemon.hooks.send("gitlab", gitlab_tag_push(tag, commit))
+    jid = expect_accepted(r, "js-sdk", tag, version, commit)
+    _check_pipeline_job(daemon, jid, "js-sdk", NPM_NAME)
+    expect_job(daemon, jid, "succeeded", timeout=180)
+    doc = env.npm.packument(NPM_NAME)
+    assert doc is not None and version in doc["versions"], doc
+    assert doc["dist-tags"].get("latest") == version, doc["dist-tags"]
+    assert uploads(daemon, jid) == {f"npm/agenticverz-aos-sdk-{version}.tgz": "done"}, \
+        uploads(daemon, jid)
+    _npm_check(env, version, tmp_path)
+
+
+def test_gitea_tag_push_pypi(webhook_env, daemon, releases, tmp_path):
+    """Gitea's real header set: its own X-Gitea-* and also X-GitHub-Event and
+    X-Hub-Signature-256 (made with the Gitea secret): the daemon must take it
+    for Gitea."""
+    env = webhook_env
+    tag, version = "python-sdk-v0.2.0", "0.2.0"
+    commit = releases[tag]
+    r = daemon.hooks.send("gitea", gitea_push(tag, commit))
+    assert r.seconds < 5, f"Gitea wants an answer within 5 s: {r}"
+    jid = expect_accepted(r, "python-sdk", tag, version, commit)
+    expect_job(daemon, jid, "succeeded", timeout=240)
+    assert _files_of(env.testpypi, version) == _files_of(env.pypi, version)
+    assert sorted(_files_of(env.pypi, version)) == sorted(py_files(version))
+    _pip_check(env, version, tmp_path)
+
+
+def test_forgejo_tag_push_npm(webhook_env, daemon, releases, tmp_path):
+    """Forgejo's own headers only (X-Forgejo-Event, X-Forgejo-Signature)."""
+    env = webhook_env
+    tag, version = "js-sdk-v0.2.0", "0.2.0"
+    commit = releases[tag]
+    r = daemon.hooks.send("gitea", gitea_push(tag, commit), forgejo=True)
+    jid = expect_accepted(r, "js-sdk", tag, version, commit)
+    expect_job(daemon, jid, "succeeded", timeout=180)
+    doc = env.npm.packument(NPM_NAME)
+    assert sorted(doc["versions"]) == ["0.1.0", "0.2.0"], doc["versions"].keys()
+    assert doc["dist-tags"].get("latest") == version, doc["dist-tags"]
+    _npm_check(env, version, tmp_path)
+
+
+def _dead_first_target(daemon, env, tag, pipeline, version, commit, words):
+    before_pypi = env.pypi.files()
+    r = daemon.hooks.send("github", github_push(tag, commit))
+    jid = expect_accepted(r, pipeline, tag, version, commit)
+    job = expect_job(daemon, jid, "dead", timeout=180)
+    text = job_text(daemon, jid).lower()
+    assert any(w in text for w in words), (
+        f"job {jid}'s log gives no reason naming any of {words}:\n{text}")
+    assert env.pypi.files() == before_pypi, (
+        f"pypi changed although the first target failed: {before_pypi} -> {env.pypi.files()}")
+    for name, state in uploads(daemon, jid).items():
+        if name.startswith("pypi/"):
+            assert state not in ("done", "sending"), f"{name} is {state}"
+    return jid, job
+
+
+def test_first_target_wrong_token_pypi_gets_nothing(webhook_env, daemon, releases):
+    tag, version = "badtoken-py-v0.4.0", "0.4.0"
+    _dead_first_target(daemon, webhook_env, tag, "py-badtoken", version, releases[tag],
+                       ("auth", "401", "403", "token", "refused", "denied"))
+    _nothing_of(webhook_env, version)
+
+
+def test_first_target_conflict_pypi_gets_nothing(webhook_env, daemon, releases, tmp_path):
+    env = webhook_env
+    tag, version = "conflict-py-v0.5.0", "0.5.0"
+    # Another wheel already holds the name on testpypi.
+    other = make_wheel(tmp_path, PY_NAME, version,
+                       files={"aos_sdk/__init__.py": b'__version__ = "0.5.0"  # not ours\n'})
+    publish(daemon, "testpypi", other).expect(EXIT["published"], "published")
+    held = env.testpypi.files()[other.name]
+    assert held == sha256_file(other)
+    _dead_first_target(daemon, env, tag, "py-conflict", version, releases[tag],
+                       ("conflict", "exists", "differ"))
+    assert env.testpypi.files()[other.name] == held, "testpypi's file was replaced"
+    _nothing_of(env, version, where=("pypi",))
+
+
+def test_first_target_down_pypi_gets_nothing(webhook_env, daemon, releases):
+    tag, version = "down-py-v0.6.0", "0.6.0"
+    jid, job = _dead_first_target(daemon, webhook_env, tag, "py-down", version, releases[tag],
+                                  ("connect", "refused", "unavailable", "unreachable",
+                                   "couldn't", "could not"))
+    assert job.get("attempts", 0) >= 2, f"the job was not retried: {job}"
+    _nothing_of(webhook_env, version)
+
+
+def test_npm_tarball_is_the_built_one(webhook_env, daemon):
+    """The tarballs stored by verdaccio are what the packument's integrity
+    names (npm install checked it against the lock file too)."""
+    env = webhook_env
+    doc = env.npm.packument(NPM_NAME)
+    stored = env.npm.tarballs()
+    assert len(stored) == 2, stored
+    for v in ("0.1.0", "0.2.0"):
+        back = env.npm.fetch_tarball(NPM_NAME, v)
+        p = env.workdir / f"back-{v}.tgz"
+        p.write_bytes(back)
+        assert doc["versions"][v]["dist"]["integrity"] == sha512_sri(p)
