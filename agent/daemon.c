@@ -272,6 +272,11 @@ static int open_queue(struct agent *a)
 			"give this one its own state_dir", cfg->state_dir, path);
 		return -EBUSY;
 	}
+	r = ensure_dir(cfg->work_dir);
+	if (r < 0) {
+		log_err_r(r, "cannot create work_dir %s", cfg->work_dir);
+		return r;
+	}
 	clean_incoming(cfg->queue.spool_dir);
 	r = queue_sqlite_open(cfg->queue.path, &a->queue, err, sizeof(err));
 	if (r < 0) {

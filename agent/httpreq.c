@@ -55,10 +55,23 @@ static int on_url(http_parser *p, const char *at, size_t len)
 	return head_add(hr, at, len);
 }
 
+/* Trailer fields after a chunked body: counted against the header limit but
+ * not kept (the request's header pointers are handed out already and must
+ * not move). */
+static int trailer_add(struct httpreq *hr, size_t len)
+{
+	hr->header_bytes += len;
+	if (hr->header_bytes > hr->max_header_bytes)
+		return fail(hr, 431, "request headers too large");
+	return 0;
+}
+
 static int on_header_field(http_parser *p, const char *at, size_t len)
 {
 	struct httpreq *hr = container_of(p, struct httpreq, parser);
 
+	if (hr->state == HTTPREQ_BODY)
+		return trailer_add(hr, len);
 	if (hr->last != 2) {
 		if (hr->last != 0 && head_end(hr) < 0)
 			return -1;
@@ -74,6 +87,8 @@ static int on_header_value(http_parser *p, const char *at, size_t len)
 {
 	struct httpreq *hr = container_of(p, struct httpreq, parser);
 
+	if (hr->state == HTTPREQ_BODY)
+		return trailer_add(hr, len);
 	if (hr->last != 3) {
 		if (head_end(hr) < 0)
 			return -1;

@@ -43,7 +43,7 @@ struct enq {
 };
 
 /* Copies src to dst (created 0640), fsync'ed, computing the SHA-256. */
-static int copy_file(const char *src, const char *dst, char sha[65], char *msg, size_t msglen)
+int spool_copy_file(const char *src, const char *dst, char sha[65], char *msg, size_t msglen)
 {
 	unsigned char buf[65536], md[32];
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
@@ -95,7 +95,7 @@ out:
 	return r;
 }
 
-static void fsync_dir(const char *path)
+void spool_fsync_dir(const char *path)
 {
 	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
@@ -170,7 +170,7 @@ static void spool_work(uv_work_t *w)
 
 		snprintf(e->names[i], sizeof(e->names[i]), "%s", base);
 		snprintf(dst, sizeof(dst), "%s/%s", tmp, base);
-		e->rc = copy_file(e->files[i], dst, e->sha256[i], e->msg, sizeof(e->msg));
+		e->rc = spool_copy_file(e->files[i], dst, e->sha256[i], e->msg, sizeof(e->msg));
 		/* An unreadable file, or two of one name, is the request's fault. */
 		e->invalid = e->rc == -EEXIST || strstr(e->msg, e->files[i]) == e->msg;
 		if (e->rc == -EEXIST)
@@ -219,7 +219,7 @@ static void spool_work(uv_work_t *w)
 		pub__hex(kmd, 16, khex);
 		snprintf(e->dir, sizeof(e->dir), "%s/%s", e->spool_dir, khex);
 	}
-	fsync_dir(tmp);
+	spool_fsync_dir(tmp);
 	if (rename(tmp, e->dir) < 0) {
 		/* The same key was spooled before: its files are the same. */
 		remove_tree(tmp, e);
@@ -228,7 +228,7 @@ static void spool_work(uv_work_t *w)
 			snprintf(e->msg, sizeof(e->msg), "cannot move the spool into place");
 		}
 	}
-	fsync_dir(e->spool_dir);
+	spool_fsync_dir(e->spool_dir);
 	return;
 fail:
 	remove_tree(tmp, e);

@@ -20,4 +20,12 @@ int spool_enqueue(struct agent *a, struct control_conn *c,
 		  const struct publish_request *r, const char *idem_key, bool wait,
 		  char *msg, size_t msglen);
 
+/* Copies src to dst (created 0640, must not exist), fsync'ed, with its
+ * SHA-256 in sha (hex).  Returns 0 or -errno with msg naming the file. */
+int spool_copy_file(const char *src, const char *dst, char sha[65], char *msg,
+		    size_t msglen);
+
+/* fsync()s a folder (after creating or renaming in it); errors ignored. */
+void spool_fsync_dir(const char *path);
+
 #endif

@@ -25,48 +25,12 @@
 #include "publish.h"
 #include "queue.h"
 #include "worker.h"
+#include "worker_internal.h"
 
 #define TICK_MS 1000        /* look for due jobs at least this often */
 #define VAULT_WAIT_MS 5000  /* a job waiting for a token looks again after */
-#define MAX_FILES 64
 
-struct run {
-	struct worker *w;
-	struct job job;
-	struct publish_op *op;
-	uv_timer_t heartbeat;
-	char *files[MAX_FILES];     /* spool paths of the files still to send */
-	char *names[MAX_FILES];     /* their file names (upload keys) */
-	char *sources[MAX_FILES];   /* the paths the client gave */
-	bool probe[MAX_FILES];
-	bool sent[MAX_FILES];       /* marked SENDING in this run */
-	size_t nfiles;
-	bool fenced;
-	struct run *next;
-};
-
-struct follower {
-	struct worker *w;
-	struct control_conn *conn;
-	int64_t id;
-	struct follower *next;
-};
-
-struct worker {
-	struct agent *a;
-	struct follower *followers;
-	struct queue *q;
-	uv_timer_t tick;
-	char owner[128];
-	bool draining;
-	bool closing;
-	struct run *runs;
-	size_t nruns;
-};
-
-static void qlog(struct worker *w, int64_t id, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static void qlog(struct worker *w, int64_t id, const char *fmt, ...)
+void worker__qlog(struct worker *w, int64_t id, const char *fmt, ...)
 {
 	char text[JOB_TEXT_MAX];
 	va_list ap;
@@ -82,21 +46,19 @@ static void qlog(struct worker *w, int64_t id, const char *fmt, ...)
 static void run_closed(uv_handle_t *h)
 {
 	struct run *r = h->data;
-	size_t i;
 
-	for (i = 0; i < r->nfiles; i++) {
-		free(r->files[i]);
-		free(r->names[i]);
-		free(r->sources[i]);
-	}
+	worker__files_clear(r);
 	job_clear(&r->job);
 	free(r);
 }
 
-static void run_free(struct run *r)
+void worker__run_free(struct run *r)
 {
 	struct worker *w = r->w;
 	struct run **p;
+
+	if (r->pl != NULL)
+		worker__pipeline_abort(r);
 
 	for (p = &w->runs; *p != NULL; p = &(*p)->next) {
 		if (*p == r) {
@@ -132,7 +94,7 @@ static void remove_spool(struct run *r)
 	cJSON_Delete(doc);
 }
 
-static void settle(struct run *r, enum job_state st, int64_t next_run, const char *error)
+void worker__settle(struct run *r, enum job_state st, int64_t next_run, const char *error)
 {
 	struct worker *w = r->w;
 	int rc;
@@ -155,7 +117,7 @@ static void settle(struct run *r, enum job_state st, int64_t next_run, const cha
 }
 
 /* A failed attempt: retry later with backoff, or dead when out of tries. */
-static void settle_retry(struct run *r, long retry_after_s, const char *error)
+void worker__settle_retry(struct run *r, long retry_after_s, const char *error)
 {
 	const struct queue_cfg *qc = &r->w->a->cfg->queue;
 	uint64_t delay;
@@ -163,7 +125,7 @@ static void settle_retry(struct run *r, long retry_after_s, const char *error)
 
 	if (r->job.attempts >= r->job.max_attempts) {
 		snprintf(msg, sizeof(msg), "%s (out of attempts: %d)", error, r->job.attempts);
-		settle(r, JOB_DEAD, 0, msg);
+		worker__settle(r, JOB_DEAD, 0, msg);
 		return;
 	}
 	delay = backoff_delay_ms((unsigned)(r->job.attempts > 0 ? r->job.attempts - 1 : 0),
@@ -172,7 +134,7 @@ static void settle_retry(struct run *r, long retry_after_s, const char *error)
 	if (retry_after_s >= 0 && (uint64_t)retry_after_s * 1000 > delay)
 		delay = (uint64_t)retry_after_s * 1000;
 	snprintf(msg, sizeof(msg), "%s (next try in %.1f s)", error, (double)delay / 1000.0);
-	settle(r, JOB_FAILED, aos_wall_ms() + (int64_t)delay, msg);
+	worker__settle(r, JOB_FAILED, aos_wall_ms() + (int64_t)delay, msg);
 }
 
 /* ---- publish hooks --------------------------------------------------------- */
@@ -222,7 +184,7 @@ static void hook_file_done(void *data, size_t i, enum pub_outcome out, const cha
 	if (w->q->ops->upload_set(w->q, r->job.id, r->job.fence, r->names[i],
 					     st, answer, aos_wall_ms()) == AOS_EFENCED)
 		r->fenced = true;
-	qlog(w, r->job.id, "%s", answer);
+	worker__qlog(w, r->job.id, "%s", answer);
 }
 
 static void hook_finished(void *data, enum pub_outcome out, const char *error,
@@ -242,7 +204,10 @@ static void hook_finished(void *data, enum pub_outcome out, const char *error,
 		switch (out) {
 		case OUT_PUBLISHED:
 		case OUT_EXISTS:
-			settle(r, JOB_SUCCEEDED, 0, NULL);
+			/* A pipeline goes on with its next target. */
+			if (r->pl != NULL && worker__pipeline_continue(r))
+				return;
+			worker__settle(r, JOB_SUCCEEDED, 0, NULL);
 			break;
 		case OUT_CONFLICT:
 		case OUT_INVALID:
@@ -250,14 +215,14 @@ static void hook_finished(void *data, enum pub_outcome out, const char *error,
 		case OUT_AUTH:
 			/* Permanent: retrying cannot help until an operator acts
 			 * (a refused token was already refreshed from Vault once). */
-			settle(r, JOB_DEAD, 0, msg);
+			worker__settle(r, JOB_DEAD, 0, msg);
 			break;
 		default:
-			settle_retry(r, retry_after_s, msg);
+			worker__settle_retry(r, retry_after_s, msg);
 			break;
 		}
 	}
-	run_free(r);
+	worker__run_free(r);
 }
 
 static void unfollow(struct worker *w, struct follower *x);
@@ -318,7 +283,7 @@ static void heartbeat_cb(uv_timer_t *t)
 		publish_abort(r->op);
 		r->op = NULL;
 	}
-	run_free(r);
+	worker__run_free(r);
 }
 
 /* Reads the job's inputs: the spooled files still to send, tag, version. */
@@ -366,14 +331,80 @@ static int load_inputs(struct run *r, const char **tag, const char **version,
 	return 0;
 }
 
+void worker__files_clear(struct run *r)
+{
+	size_t i;
+
+	for (i = 0; i < r->nfiles; i++) {
+		free(r->files[i]);
+		free(r->names[i]);
+		free(r->sources[i]);
+		r->files[i] = r->names[i] = r->sources[i] = NULL;
+		r->probe[i] = r->sent[i] = false;
+	}
+	r->nfiles = 0;
+}
+
+int worker__publish(struct run *r, const char *registry, const char *tag,
+		    const char *version)
+{
+	struct worker *w = r->w;
+	const struct registry_cfg *reg = config_registry(w->a->cfg, registry);
+	struct publish_request req = { 0 };
+	struct publish_hooks hooks = hooks_template;
+	struct secret *tok;
+	char msg[1024];
+
+	if (reg == NULL) {
+		snprintf(msg, sizeof(msg), "registry %s is no longer in the configuration",
+			 registry);
+		worker__settle(r, JOB_DEAD, 0, msg);
+		return -ENOENT;
+	}
+	tok = store_get(session_store(w->a->session), reg->token_key);
+	if (tok == NULL && session_loaded(w->a->session) &&
+	    session_last_error(w->a->session) == NULL) {
+		/* Vault answers, but the secret lacks the key. */
+		snprintf(msg, sizeof(msg), "auth: no token for registry %s: key %s is not in "
+			 "the Vault secret; add it with rotate_secret.sh, then `aos-publishctl "
+			 "job retry %" PRId64 "`", reg->name, reg->token_key, r->job.id);
+		worker__settle(r, JOB_DEAD, 0, msg);
+		return -ENOENT;
+	}
+	if (tok == NULL) {
+		/* No usable token (Vault down at start, or the key missing):
+		 * wait without spending an attempt. */
+		snprintf(msg, sizeof(msg), "waiting for a token: %s is not loaded from Vault%s%s",
+			 reg->token_key, session_last_error(w->a->session) ? ": " : "",
+			 session_last_error(w->a->session) ? session_last_error(w->a->session) : "");
+		worker__settle(r, JOB_QUEUED, aos_wall_ms() + VAULT_WAIT_MS, msg);
+		return -EAGAIN;
+	}
+	secret_unref(tok);
+	req.registry = registry;
+	req.tag = tag;
+	req.expected_version = version;
+	req.files = (const char *const *)r->files;
+	req.probe_first = r->probe;
+	req.nfiles = r->nfiles;
+	req.max_attempts = 0; /* publish.max_attempts quick tries; then the queue's backoff */
+	hooks.data = r;
+	req.hooks = &hooks;
+	if (publish_start(w->a, NULL, &req, &r->op, msg, sizeof(msg)) < 0) {
+		worker__settle_retry(r, -1, msg);
+		return -EIO;
+	}
+	if (!uv_is_active((uv_handle_t *)&r->heartbeat))
+		uv_timer_start(&r->heartbeat, heartbeat_cb,
+			       (uint64_t)w->a->cfg->queue.lease_s * 1000 / 3,
+			       (uint64_t)w->a->cfg->queue.lease_s * 1000 / 3);
+	return 0;
+}
+
 static void start_run(struct worker *w, struct job *job)
 {
 	struct run *r = calloc(1, sizeof(*r));
-	const struct registry_cfg *reg;
-	struct publish_request req = { 0 };
-	struct publish_hooks hooks = hooks_template;
 	const char *tag = NULL, *version = NULL;
-	struct secret *tok;
 	cJSON *doc = NULL;
 	char msg[1024];
 
@@ -393,60 +424,32 @@ static void start_run(struct worker *w, struct job *job)
 	w->nruns++;
 	log_info("job %" PRId64 ": running (attempt %d of %d) for %s, package %s", r->job.id,
 		 r->job.attempts, r->job.max_attempts, r->job.registry, r->job.package);
-	reg = config_registry(w->a->cfg, r->job.registry);
-	if (reg == NULL) {
-		settle(r, JOB_DEAD, 0, "its registry is no longer in the configuration");
+	if (r->job.kind == JOB_PIPELINE) {
+		uv_timer_start(&r->heartbeat, heartbeat_cb,
+			       (uint64_t)w->a->cfg->queue.lease_s * 1000 / 3,
+			       (uint64_t)w->a->cfg->queue.lease_s * 1000 / 3);
+		worker__pipeline_start(r);
+		return;
+	}
+	if (config_registry(w->a->cfg, r->job.registry) == NULL) {
+		worker__settle(r, JOB_DEAD, 0, "its registry is no longer in the configuration");
 		goto out;
 	}
 	if (load_inputs(r, &tag, &version, &doc, msg, sizeof(msg)) < 0) {
-		settle(r, JOB_DEAD, 0, msg);
+		worker__settle(r, JOB_DEAD, 0, msg);
 		goto out;
 	}
 	if (r->nfiles == 0) {
-		settle(r, JOB_SUCCEEDED, 0, NULL);
+		worker__settle(r, JOB_SUCCEEDED, 0, NULL);
 		goto out;
 	}
-	tok = store_get(session_store(w->a->session), reg->token_key);
-	if (tok == NULL && session_loaded(w->a->session) &&
-	    session_last_error(w->a->session) == NULL) {
-		/* Vault answers, but the secret lacks the key. */
-		snprintf(msg, sizeof(msg), "auth: no token for registry %s: key %s is not in "
-			 "the Vault secret; add it with rotate_secret.sh, then `aos-publishctl "
-			 "job retry %" PRId64 "`", reg->name, reg->token_key, r->job.id);
-		settle(r, JOB_DEAD, 0, msg);
+	if (worker__publish(r, r->job.registry, tag, version) < 0)
 		goto out;
-	}
-	if (tok == NULL) {
-		/* No usable token (Vault down at start, or the key missing):
-		 * wait without spending an attempt. */
-		snprintf(msg, sizeof(msg), "waiting for a token: %s is not loaded from Vault%s%s",
-			 reg->token_key, session_last_error(w->a->session) ? ": " : "",
-			 session_last_error(w->a->session) ? session_last_error(w->a->session) : "");
-		settle(r, JOB_QUEUED, aos_wall_ms() + VAULT_WAIT_MS, msg);
-		goto out;
-	}
-	secret_unref(tok);
-	req.registry = r->job.registry;
-	req.tag = tag;
-	req.expected_version = version;
-	req.files = (const char *const *)r->files;
-	req.probe_first = r->probe;
-	req.nfiles = r->nfiles;
-	req.max_attempts = 0; /* publish.max_attempts quick tries; then the queue's backoff */
-	hooks.data = r;
-	req.hooks = &hooks;
-	if (publish_start(w->a, NULL, &req, &r->op, msg, sizeof(msg)) < 0) {
-		settle_retry(r, -1, msg);
-		goto out;
-	}
-	uv_timer_start(&r->heartbeat, heartbeat_cb,
-		       (uint64_t)w->a->cfg->queue.lease_s * 1000 / 3,
-		       (uint64_t)w->a->cfg->queue.lease_s * 1000 / 3);
 	cJSON_Delete(doc);
 	return;
 out:
 	cJSON_Delete(doc);
-	run_free(r);
+	worker__run_free(r);
 }
 
 static void tick_cb(uv_timer_t *t)
@@ -529,8 +532,8 @@ void worker_abort_all(struct worker *w, const char *why)
 		}
 		/* Back to the queue without spending the attempt; an upload
 		 * that was sending stays SENDING and is checked first. */
-		settle(r, JOB_QUEUED, aos_wall_ms(), why);
-		run_free(r);
+		worker__settle(r, JOB_QUEUED, aos_wall_ms(), why);
+		worker__run_free(r);
 	}
 }
 
@@ -702,7 +705,7 @@ void worker_stop_job(struct worker *w, int64_t id)
 			publish_abort(r->op);
 			r->op = NULL;
 		}
-		run_free(r);
+		worker__run_free(r);
 		return;
 	}
 }
