@@ -18,6 +18,10 @@ void cmd_queue_publish(struct agent *a, struct control_conn *c, const cJSON *req
 bool queue_command(struct agent *a, struct control_conn *c, const char *cmd,
 		   const cJSON *req);
 
+/* reconcile {"pipeline", "dry_run"} (reconcile.c): answers once the
+ * repository's tags and the targets' indexes have been compared. */
+void cmd_reconcile(struct agent *a, struct control_conn *c, const cJSON *req);
+
 /* The "queue" part of status. */
 cJSON *queue_status_json(struct agent *a);
 

@@ -330,6 +330,8 @@ bool queue_command(struct agent *a, struct control_conn *c, const char *cmd,
 			control_reply_error(c, "no such job");
 	} else if (strcmp(cmd, "job.retry") == 0 || strcmp(cmd, "job.cancel") == 0) {
 		cmd_job_action(a, c, req, strcmp(cmd, "job.cancel") == 0);
+	} else if (strcmp(cmd, "reconcile") == 0) {
+		cmd_reconcile(a, c, req);
 	} else if (strcmp(cmd, "drain") == 0 || strcmp(cmd, "resume") == 0) {
 		worker_set_draining(a->worker, strcmp(cmd, "drain") == 0);
 		o = cJSON_CreateObject();

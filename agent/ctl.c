@@ -31,7 +31,10 @@ static void usage(FILE *f)
 		"                     (see `aos-publishctl publish --help`)\n"
 		"  jobs [--state S] [--limit N]   list jobs, newest first\n"
 		"  job show|log|retry|cancel ID   one job (log takes --follow)\n"
+		"  job wait ID        follow a job until it ends (exit 1 unless it succeeded)\n"
 		"  drain | resume     stop / restart starting new jobs\n"
+		"  reconcile PIPELINE [--dry-run]\n"
+		"                     queue the tags whose version a target registry lacks\n"
 		"\n"
 		"Options:\n"
 		"  -s, --socket PATH  control socket (default $AOS_PUBLISHCTL_SOCKET or\n"
@@ -292,7 +295,8 @@ int main(int argc, char **argv)
 		return ctl_publish(sock, json, timeout_set ? timeout_s : 900, argc - optind,
 				   argv + optind);
 	if (strcmp(argv[optind], "jobs") == 0 || strcmp(argv[optind], "job") == 0 ||
-	    strcmp(argv[optind], "drain") == 0 || strcmp(argv[optind], "resume") == 0)
+	    strcmp(argv[optind], "drain") == 0 || strcmp(argv[optind], "resume") == 0 ||
+	    strcmp(argv[optind], "reconcile") == 0)
 		return ctl_jobs(sock, json, timeout_set ? timeout_s : 3600, argc - optind,
 				argv + optind);
 	if (strcmp(argv[optind], "status") == 0 && argc - optind == 1)

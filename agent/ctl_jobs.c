@@ -28,10 +28,15 @@ static void usage(FILE *f)
 		"Usage: aos-publishctl [--socket PATH] [--json] jobs [--state S] [--limit N]\n"
 		"       aos-publishctl job show ID\n"
 		"       aos-publishctl job log ID [--follow]\n"
+		"       aos-publishctl job wait ID      (until it succeeds, dies or is canceled;\n"
+		"                                        exit 1 unless it succeeded)\n"
 		"       aos-publishctl job retry ID     (a dead, failed or canceled job)\n"
 		"       aos-publishctl job cancel ID    (a queued, failed or running job)\n"
 		"       aos-publishctl drain            (no new jobs start)\n"
 		"       aos-publishctl resume\n"
+		"       aos-publishctl reconcile PIPELINE [--dry-run]\n"
+		"                       queue the repository's tags whose version is missing\n"
+		"                       on a target registry (git ls-remote, then each index)\n"
 		"States: queued, running, succeeded, failed (waiting to retry), dead,\n"
 		"canceled.\n");
 }
@@ -133,6 +138,28 @@ static void show_ok(const cJSON *ans)
 		printf("job %.0f: done\n", ctl_num(ans, "id"));
 }
 
+static void show_reconcile(const cJSON *ans)
+{
+	const cJSON *t, *m;
+
+	printf("%-32s %-14s %-12s %-12s %-7s %s\n", "TAG", "VERSION", "COMMIT", "ACTION", "JOB",
+	       "MISSING ON");
+	cJSON_ArrayForEach(t, cJSON_GetObjectItemCaseSensitive(ans, "tags")) {
+		char job[24] = "-";
+
+		if (cJSON_GetObjectItemCaseSensitive(t, "job_id") != NULL)
+			snprintf(job, sizeof(job), "%.0f", ctl_num(t, "job_id"));
+		printf("%-32s %-14s %-12.12s %-12s %-7s", ctl_str(t, "tag", "?"),
+		       ctl_str(t, "version", "?"), ctl_str(t, "commit", "?"),
+		       ctl_str(t, "action", "?"), job);
+		cJSON_ArrayForEach(m, cJSON_GetObjectItemCaseSensitive(t, "missing"))
+			printf(" %s", cJSON_IsString(m) ? m->valuestring : "?");
+		printf("\n");
+	}
+	printf("\n%.0f job(s) queued%s\n", ctl_num(ans, "queued"),
+	       cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(ans, "dry_run")) ? " (dry run: none)" : "");
+}
+
 /* job log --follow: lines stream until the job ends. */
 static int follow(const char *sock, bool json, int timeout_s, cJSON *req)
 {
@@ -149,8 +176,12 @@ static int follow(const char *sock, bool json, int timeout_s, cJSON *req)
 
 		if (json)
 			printf("%s\n", line);
-		else if (!final)
-			print_line(l);
+		else if (!final && ctl_str(l, "text", NULL) != NULL)
+			print_line(l); /* job.wait's upload events have no text */
+		else if (final && cJSON_GetObjectItemCaseSensitive(l, "state") != NULL)
+			printf("job %.0f: %s (%s)%s%s\n", ctl_num(l, "job_id"), ctl_str(l, "state", "?"),
+			       ctl_str(l, "outcome", "?"), ctl_str(l, "error", NULL) ? ": " : "",
+			       ctl_str(l, "error", ""));
 		fflush(stdout);
 		if (final && !cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(l, "ok"))) {
 			fprintf(stderr, "aos-publishctl: %s\n", ctl_str(l, "error", "failed"));
@@ -190,6 +221,15 @@ int ctl_jobs(const char *sock, bool json, int timeout_s, int argc, char **argv)
 			goto usage;
 		cJSON_AddStringToObject(req, "cmd", cmd);
 		rc = simple(sock, json, timeout_s, req, show_ok);
+	} else if (strcmp(cmd, "reconcile") == 0) {
+		bool dry = argc == 3 && strcmp(argv[2], "--dry-run") == 0;
+
+		if (argc < 2 || argc > 3 || (argc == 3 && !dry) || argv[1][0] == '-')
+			goto usage;
+		cJSON_AddStringToObject(req, "cmd", "reconcile");
+		cJSON_AddStringToObject(req, "pipeline", argv[1]);
+		cJSON_AddBoolToObject(req, "dry_run", dry);
+		rc = simple(sock, json, timeout_s, req, show_reconcile);
 	} else if (strcmp(cmd, "jobs") == 0) {
 		static const struct option opts[] = {
 			{ "state", required_argument, NULL, 's' },
@@ -216,7 +256,10 @@ int ctl_jobs(const char *sock, bool json, int timeout_s, int argc, char **argv)
 		bool follow_log = argc == 4 && strcmp(argv[3], "--follow") == 0;
 
 		cJSON_AddNumberToObject(req, "id", id);
-		if (strcmp(sub, "log") == 0 && (argc == 3 || follow_log)) {
+		if (strcmp(sub, "wait") == 0 && argc == 3) {
+			cJSON_AddStringToObject(req, "cmd", "job.wait");
+			rc = follow(sock, json, timeout_s, req);
+		} else if (strcmp(sub, "log") == 0 && (argc == 3 || follow_log)) {
 			cJSON_AddStringToObject(req, "cmd", "job.log");
 			if (follow_log) {
 				cJSON_AddTrueToObject(req, "follow");
