@@ -133,14 +133,15 @@ class OpenBao(ServerProcess):
         journal is replayed before clients can connect."""
         if self.running:
             return self
+        # The root token goes in the environment, not argv (ps shows argv).
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-               "HOME": str(self.workdir)}
+               "HOME": str(self.workdir),
+               "BAO_DEV_ROOT_TOKEN_ID": self.root_token}
         logf = open(self.log_path, "ab")
         deadline = time.monotonic() + timeout
         while True:
             self.proc = spawn(
                 [self.bao, "server", "-dev",
-                 f"-dev-root-token-id={self.root_token}",
                  f"-dev-listen-address=127.0.0.1:{self.bao_port}"],
                 logf, env, self.workdir)
             try:
