@@ -121,6 +121,7 @@ struct config {
 	size_t nregistries;
 	struct listen_cfg listen;
 	char *webhook_keys[FORGE__COUNT]; /* Vault key of each forge's secret, or NULL */
+	long webhook_grace_s[FORGE__COUNT]; /* the secret before a rotation still counts */
 	struct pipeline_cfg *pipelines;
 	size_t npipelines;
 	char *work_dir;     /* per-job checkouts; default <state_dir>/work */

@@ -107,7 +107,7 @@ static void parse_listen(struct cctx *c, const cJSON *o, struct listen_cfg *l)
 
 static void parse_webhooks(struct cctx *c, const cJSON *o, struct config *cfg)
 {
-	static const char *const keys[] = { "secret_key", NULL };
+	static const char *const keys[] = { "secret_key", "rotation_grace_s", NULL };
 	char base[64];
 	int f;
 
@@ -124,6 +124,7 @@ static void parse_webhooks(struct cctx *c, const cJSON *o, struct config *cfg)
 		snprintf(base, sizeof(base), "webhooks.%s", forge_names[f]);
 		cfg__check_keys(c, e, base, keys);
 		cfg->webhook_keys[f] = cfg__str(c, e, base, "secret_key", NULL, false);
+		cfg->webhook_grace_s[f] = cfg__int(c, e, base, "rotation_grace_s", 600, 0, 86400);
 		if (cfg->webhook_keys[f] == NULL)
 			continue;
 		if (strlen(cfg->webhook_keys[f]) >= 128)

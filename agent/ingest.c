@@ -51,6 +51,12 @@ struct ingest {
 	size_t nbatch;
 	unsigned long accepted, duplicates, ignored, rejected, unavailable;
 	struct ratelog rl_reject, rl_ignore;
+	/* Per forge: the secret last seen in the store, and the one before it
+	 * (accepted until prev_until, so the forge can be updated after a
+	 * rotation without losing deliveries). */
+	struct secret *seen[FORGE__COUNT];
+	struct secret *prev[FORGE__COUNT];
+	uint64_t prev_until[FORGE__COUNT];
 	char address[128];
 };
 
@@ -196,6 +202,47 @@ static void enqueue(struct ingest *in, struct http_conn *c, const struct hook_de
 		flush(in);
 }
 
+/* ---- rotation grace ------------------------------------------------------------ */
+
+static void track_secrets(struct ingest *in)
+{
+	const struct config *cfg = in->a->cfg;
+	uint64_t now = uv_now(&in->a->loop);
+	int f;
+
+	for (f = 0; f < FORGE__COUNT; f++) {
+		struct secret *cur = cfg->webhook_keys[f] != NULL
+			? store_get(session_store(in->a->session), cfg->webhook_keys[f]) : NULL;
+
+		if (in->prev[f] != NULL && (now >= in->prev_until[f] || cfg->webhook_grace_s[f] == 0)) {
+			secret_unref(in->prev[f]);
+			in->prev[f] = NULL;
+		}
+		if (cur != NULL && in->seen[f] != NULL && !secret_equal(cur, in->seen[f]) &&
+		    cfg->webhook_grace_s[f] > 0) {
+			secret_unref(in->prev[f]);
+			in->prev[f] = in->seen[f]; /* transferred */
+			in->seen[f] = NULL;
+			in->prev_until[f] = now + (uint64_t)cfg->webhook_grace_s[f] * 1000;
+			log_notice("%s webhook secret rotated: the previous one is accepted for "
+				   "%ld s more", forge_name((enum forge)f), cfg->webhook_grace_s[f]);
+		}
+		secret_unref(in->seen[f]);
+		in->seen[f] = cur; /* transferred */
+	}
+}
+
+static void drop_secrets(struct ingest *in)
+{
+	int f;
+
+	for (f = 0; f < FORGE__COUNT; f++) {
+		secret_unref(in->seen[f]);
+		secret_unref(in->prev[f]);
+		in->seen[f] = in->prev[f] = NULL;
+	}
+}
+
 /* ---- routes ------------------------------------------------------------------ */
 
 static void webhook(struct ingest *in, struct http_conn *c, const struct http_request *r)
@@ -210,7 +257,11 @@ static void webhook(struct ingest *in, struct http_conn *c, const struct http_re
 		reply_error(c, 503, "the daemon is stopping", QUEUE_RETRY_S);
 		return;
 	}
-	pipeline_decide(a->cfg, session_store(a->session), r, &d);
+	track_secrets(in);
+	pipeline_decide_prev(a->cfg, session_store(a->session), in->prev, r, &d);
+	if (d.previous_secret && ratelog_ok(in, &in->rl_ignore, &more))
+		log_warn("%s delivery signed with the previous webhook secret: update the "
+			 "secret in the forge", forge_name(d.ev.forge));
 	if (d.status == 0) {
 		enqueue(in, c, &d);
 		return;
@@ -353,6 +404,7 @@ void ingest_close(struct ingest *in)
 	if (in == NULL)
 		return;
 	flush(in); /* committed jobs are kept; their answers may be dropped */
+	drop_secrets(in);
 	http_server_close(in->srv);
 	uv_close((uv_handle_t *)&in->check, check_closed);
 }

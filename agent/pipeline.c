@@ -124,6 +124,13 @@ static void match(const struct config *cfg, struct hook_decision *d)
 void pipeline_decide(const struct config *cfg, struct secret_store *st,
 		     const struct http_request *r, struct hook_decision *d)
 {
+	pipeline_decide_prev(cfg, st, NULL, r, d);
+}
+
+void pipeline_decide_prev(const struct config *cfg, struct secret_store *st,
+			  struct secret *const prev[FORGE__COUNT],
+			  const struct http_request *r, struct hook_decision *d)
+{
 	struct secret *secret = NULL;
 	enum forge f;
 	char msg[400];
@@ -150,6 +157,15 @@ void pipeline_decide(const struct config *cfg, struct secret_store *st,
 	}
 	rc = webhook_verify(f, r, secret, msg, sizeof(msg));
 	secret_unref(secret);
+	if (rc == AOS_EAUTH && prev != NULL && prev[f] != NULL) {
+		char m2[400];
+
+		/* The forge may not have the new secret yet. */
+		if (webhook_verify(f, r, prev[f], m2, sizeof(m2)) == 0) {
+			rc = 0;
+			d->previous_secret = true;
+		}
+	}
 	if (rc < 0) {
 		answer(d, rc == -ENOMEM ? 503 : 401, "%s", msg);
 		return;

@@ -17,6 +17,7 @@ struct hook_decision {
 	int status;            /* 0: enqueue the job, then answer; else answer this */
 	char text[512];        /* the error (4xx, 5xx) or the ignored reason (200) */
 	bool ping;
+	bool previous_secret;  /* verified with the secret before a rotation */
 	long retry_after;      /* seconds for a 503, else -1 */
 	/* for status 0: */
 	const struct pipeline_cfg *pipeline;
@@ -29,6 +30,13 @@ struct hook_decision {
  * webhook secrets in st.  Never fails: every outcome is a status. */
 void pipeline_decide(const struct config *cfg, struct secret_store *st,
 		     const struct http_request *r, struct hook_decision *ret);
+
+/* As pipeline_decide, also accepting a signature made with prev[forge]
+ * (the webhook secret before its last rotation, or NULL) when the current
+ * secret does not match. */
+void pipeline_decide_prev(const struct config *cfg, struct secret_store *st,
+			  struct secret *const prev[FORGE__COUNT],
+			  const struct http_request *r, struct hook_decision *ret);
 
 /* True if tag matches pattern (one '*'); the text the '*' matched goes to
  * ver (must be a version: starts with a digit, [A-Za-z0-9.+!_-]). */
