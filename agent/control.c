@@ -1,5 +1,10 @@
 /* control.c - control socket server on libuv pipes. */
 #include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <sys/socket.h>
+#include <sys/types.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -213,6 +218,53 @@ static void read_cb(uv_stream_t *stream, ssize_t n, const uv_buf_t *b)
 	process(c);
 }
 
+/* True if pid is a descendant of this process (a build step or anything
+ * it started): walks the parent chain in /proc. */
+static bool is_descendant(pid_t pid)
+{
+	pid_t self = getpid();
+	int depth;
+
+	for (depth = 0; depth < 64 && pid > 1; depth++) {
+		char path[64], buf[512], *rpar;
+		ssize_t n;
+		int fd;
+		long ppid;
+
+		snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			return false;
+		n = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		if (n <= 0)
+			return false;
+		buf[n] = '\0';
+		/* "pid (comm) state ppid ...": comm may hold spaces and ')'. */
+		rpar = strrchr(buf, ')');
+		if (rpar == NULL || sscanf(rpar + 1, " %*c %ld", &ppid) != 1)
+			return false;
+		if ((pid_t)ppid == self)
+			return true;
+		pid = (pid_t)ppid;
+	}
+	return false;
+}
+
+/* Build steps run as this daemon's children under the same user: they
+ * must not steer it (publish with its tokens, cancel jobs). */
+static bool peer_refused(uv_pipe_t *p)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	uv_os_fd_t fd;
+
+	if (uv_fileno((uv_handle_t *)p, &fd) < 0 ||
+	    getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+		return false;
+	return cred.pid > 0 && is_descendant(cred.pid);
+}
+
 static void connection_cb(uv_stream_t *server, int status)
 {
 	struct control *ctl = server->data;
@@ -229,6 +281,13 @@ static void connection_cb(uv_stream_t *server, int status)
 	c->pipe.data = c;
 	ctl->open_handles++;
 	if (uv_accept(server, (uv_stream_t *)&c->pipe) < 0) {
+		c->closing = true;
+		uv_close((uv_handle_t *)&c->pipe, conn_closed);
+		return;
+	}
+	if (peer_refused(&c->pipe)) {
+		log_warn("control: a connection from a build step (a child of the daemon) "
+			 "was refused");
 		c->closing = true;
 		uv_close((uv_handle_t *)&c->pipe, conn_closed);
 		return;
