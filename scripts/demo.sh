@@ -19,7 +19,8 @@
 set -Eeuo pipefail
 umask 077
 top=$(cd "$(dirname "$0")/.." && pwd)
-build=$(cd "${1:-$top/build}" && pwd)
+build=$(cd "${1:-$top/build}" 2>/dev/null && pwd) ||
+	{ echo "demo.sh: no build folder ${1:-$top/build}: build first (make demo does)" >&2; exit 1; }
 daemon="$build/agent/aos-publishd"
 ctl="$build/agent/aos-publishctl"
 py="$top/.venv/bin/python"
@@ -37,7 +38,7 @@ say() { printf '   %s\n' "$*"; }
 indent() { sed 's/^/   /'; }
 die() {
 	printf '\n\033[1;31mdemo failed:\033[0m %s\n' "$*" >&2
-	printf 'logs: %s\n' "$run" >&2
+	[ -z "${started:-}" ] || printf 'logs: %s\n' "$run" >&2
 	exit 1
 }
 on_err() { # STATUS LINE COMMAND: a command failed under set -e
@@ -49,7 +50,7 @@ trap 'on_err $? $LINENO "$BASH_COMMAND"' ERR
 for f in "$daemon" "$ctl" "$py"; do
 	[ -x "$f" ] || die "$f is missing: run scripts/setup.sh and build first (make demo does both)"
 done
-for c in git jq curl node npm python3 openssl; do
+for c in git jq curl node npm python3; do
 	command -v "$c" >/dev/null || die "$c is not installed: run scripts/setup.sh"
 done
 
@@ -82,12 +83,13 @@ cleanup() {
 	stop_peers
 }
 trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+trap 'printf "\ndemo interrupted: stopping everything\n" >&2; exit 130' INT
+trap 'printf "\ndemo terminated: stopping everything\n" >&2; exit 143' TERM
 
 # --- 1. the servers ------------------------------------------------------------
 rm -rf "$run"
 mkdir -p "$run/jobs" "$run/webhooks" "$reg"
+started=1
 step "Starting OpenBao (dev), pypiserver as testpypi and pypi, verdaccio as npm (127.0.0.1, free ports)"
 "$py" "$peers" up "$run" "$reg" "$run/peers.json" >"$run/peers.log" 2>&1 &
 peers_pid=$!
@@ -326,8 +328,14 @@ for t in "${tags[@]}"; do
 	say "(the whole log: $run/jobs/$id.log)"
 	"$ctl" job show "$id" | tee "$run/jobs/$id.show" | indent
 	state=$(jq -r '.job.state' "$run/jobs/$id.show.json")
-	[ "$state" = succeeded ] ||
-		die "job $id ($t) ended $state: $(jq -r '.job.last_error // "no error recorded"' "$run/jobs/$id.show.json")"
+	if [ "$state" != succeeded ]; then
+		err=$(jq -r '.job.last_error // "no error recorded"' "$run/jobs/$id.show.json")
+		case $err in conflict*)
+			say "A registry holds other files under $version: were they published from other"
+			say "sample sources (an older checkout)?  rm -rf $reg starts the registries afresh." ;;
+		esac
+		die "job $id ($t) ended $state: $err"
+	fi
 	# job wait's last line is the job's final answer: outcome published or exists.
 	"$ctl" --json job wait "$id" >"$run/jobs/$id.wait.json" ||
 		die "aos-publishctl job wait $id: $(tail -1 "$run/jobs/$id.wait.json")"
