@@ -68,10 +68,11 @@ stop_daemon() {
 stop_peers() {
 	[ -n "$peers_pid" ] || return 0
 	kill -TERM "$peers_pid" 2>/dev/null || true
-	wait "$peers_pid" 2>/dev/null || true
+	local rc=0
+	wait "$peers_pid" 2>/dev/null || rc=$?
 	peers_pid=""
-	# Should the helper have died without stopping its servers.
-	if [ -f "$run/peers.json" ]; then
+	# Should the helper have failed without stopping its servers.
+	if [ "$rc" != 0 ] && [ -f "$run/peers.json" ]; then
 		for p in $(jq -r '.pids[]' "$run/peers.json"); do
 			kill -TERM "$p" 2>/dev/null || true
 		done
@@ -238,7 +239,7 @@ say "pypi now accepts only the new token; the daemon still holds the old one"
 rotated=$(printf '%s' "$new_token" |
 	VAULT_ADDR="$vault_addr" VAULT_TOKEN="$(<"$run/secrets/vault-root-token")" \
 		AOS_PUBLISHCTL="$ctl" "$top/vault/rotate_secret.sh" package-registry PYPI_API_TOKEN -) ||
-	die "vault/rotate_secret.sh failed: $rotated"
+	die "vault/rotate_secret.sh failed (its message is above)"
 say "$rotated"
 unset new_token
 step "aos-publishctl status (after the rotation: PYPI_API_TOKEN has a new version and fingerprint; the uploads below use it)"
