@@ -416,7 +416,7 @@ int config_parse(const char *text, size_t len, const char *path,
 	static const char *const keys[] = {
 		"log_level", "runtime_dir", "state_dir", "control_socket", "http",
 		"vault", "registries", "publish", "queue", "listen", "webhooks",
-		"pipelines", "work_dir", NULL
+		"pipelines", "work_dir", "build_isolation", NULL
 	};
 	static const char *const queue_keys[] = {
 		"path", "spool_dir", "per_registry_concurrency", "max_running",
@@ -546,6 +546,15 @@ int config_parse(const char *text, size_t len, const char *path,
 	if (cfg->work_dir == NULL && cfg->state_dir != NULL && !c.failed &&
 	    asprintf(&cfg->work_dir, "%s/work", cfg->state_dir) < 0)
 		cfg->work_dir = NULL;
+	s = cfg__str(&c, root, "", "build_isolation", "auto", false);
+	if (s != NULL && strcmp(s, "required") == 0)
+		cfg->build_isolation = ISOLATION_REQUIRED;
+	else if (s != NULL && strcmp(s, "off") == 0)
+		cfg->build_isolation = ISOLATION_OFF;
+	else if (s != NULL && strcmp(s, "auto") != 0)
+		cfg__fail(&c, "build_isolation", "expected \"auto\", \"required\" or \"off\", "
+			  "got \"%.40s\"", s);
+	free(s);
 	if (!c.failed)
 		cfg__parse_pipelines(&c, root, cfg);
 	if (c.failed)

@@ -98,6 +98,8 @@ struct pipeline_cfg {
 	size_t ntargets;
 	char **env;            /* "NAME=value", in order */
 	size_t nenv;
+	char **writable;       /* extra folders the steps may write (sandbox) */
+	size_t nwritable;
 	long timeout_s;        /* per step */
 	char *dist_tag;        /* npm targets; NULL: "latest" */
 };
@@ -125,6 +127,7 @@ struct config {
 	struct pipeline_cfg *pipelines;
 	size_t npipelines;
 	char *work_dir;     /* per-job checkouts; default <state_dir>/work */
+	enum { ISOLATION_AUTO, ISOLATION_REQUIRED, ISOLATION_OFF } build_isolation;
 	char **secret_keys; /* distinct Vault keys: tokens and webhook secrets */
 	size_t nsecret_keys;
 };

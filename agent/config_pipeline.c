@@ -275,7 +275,7 @@ static void parse_pipeline(struct cctx *c, const cJSON *o, const char *base,
 	static const char *const keys[] = {
 		"repository", "repository_name", "tag_pattern", "package", "directory",
 		"build", "verify", "artifacts", "targets", "env", "timeout_s", "dist_tag",
-		NULL
+		"writable", NULL
 	};
 	char path[300];
 	const cJSON *env, *it;
@@ -342,6 +342,14 @@ static void parse_pipeline(struct cctx *c, const cJSON *o, const char *base,
 			}
 		}
 	}
+	snprintf(path, sizeof(path), "%s.writable", base);
+	p->writable = str_list(c, cJSON_GetObjectItemCaseSensitive(o, "writable"), path,
+			       &p->nwritable, false);
+	for (i = 0; i < p->nwritable; i++)
+		if (p->writable[i][0] != '/')
+			cfg__fail(c, path, "\"%.80s\": expected an absolute path", p->writable[i]);
+	if (p->nwritable > 16)
+		cfg__fail(c, path, "at most 16 folders");
 	p->timeout_s = cfg__int(c, o, base, "timeout_s", 1800, 1, 86400);
 	p->dist_tag = cfg__str(c, o, base, "dist_tag", NULL, true);
 }
@@ -409,6 +417,7 @@ void cfg__free_pipelines(struct config *cfg)
 		free_list(p->artifacts, p->nartifacts);
 		free_list(p->targets, p->ntargets);
 		free_list(p->env, p->nenv);
+		free_list(p->writable, p->nwritable);
 		free(p->dist_tag);
 	}
 	free(cfg->pipelines);

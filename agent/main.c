@@ -13,6 +13,7 @@
 #include "agent.h"
 #include "err.h"
 #include "log.h"
+#include "sandbox.h"
 #include "secret.h"
 
 #define EXIT_USAGE 2
@@ -66,6 +67,9 @@ int main(int argc, char **argv)
 	char err[1024];
 	int c, r;
 
+	/* A build step being started: confine it and exec (sandbox.h). */
+	if (argc > 1 && strcmp(argv[1], "--run-step") == 0)
+		return sandbox_run_step(argc, argv);
 	while ((c = getopt_long(argc, argv, "c:hV", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c': path = optarg; break;

@@ -1,5 +1,6 @@
 /* pipeline_steps.c - checkout, build and verify steps of a pipeline job. */
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,7 @@
 #define LOG_CHUNK 1800                 /* output bytes per job log entry */
 #define MAX_STEPS 80
 #define MAX_ENV 140
+#define MAX_WRAP 80
 
 enum step_kind { ST_SYSTEM, ST_CHECKOUT, ST_HEAD, ST_BUILD, ST_VERIFY };
 
@@ -33,6 +35,8 @@ struct pl_build {
 	size_t nsteps, cur, nbuild;
 	char *env[MAX_ENV + 1];
 	size_t nenv;
+	char *wrap[MAX_WRAP + 1];   /* --run-step prefix (sandbox.h), or empty */
+	size_t nwrap;
 	char workdir[4096], stepdir[4200];
 	uint64_t timeout_ms;
 	uint64_t started_ms;
@@ -122,17 +126,21 @@ static int add_step(struct pl_build *b, enum step_kind kind, bool in_stepdir,
 		    const char *display, const char *const *argv, size_t argc)
 {
 	struct step *s;
-	size_t i;
+	size_t i, w;
 
 	if (b->nsteps == MAX_STEPS)
 		return -E2BIG;
 	s = &b->steps[b->nsteps];
-	s->argv = calloc(argc + 1, sizeof(char *));
+	w = kind == ST_SYSTEM ? 0 : b->nwrap;
+	s->argv = calloc(w + argc + 1, sizeof(char *));
 	if (s->argv == NULL)
 		return -ENOMEM;
 	b->nsteps++;
+	for (i = 0; i < w; i++)
+		if ((s->argv[i] = strdup(b->wrap[i])) == NULL)
+			return -ENOMEM;
 	for (i = 0; i < argc; i++)
-		if ((s->argv[i] = strdup(argv[i])) == NULL)
+		if ((s->argv[w + i] = strdup(argv[i])) == NULL)
 			return -ENOMEM;
 	s->kind = kind;
 	s->in_stepdir = in_stepdir;
@@ -170,13 +178,14 @@ static int add_system(struct pl_build *b, enum step_kind kind, const char *tool,
 
 static int plan(struct pl_build *b, const struct pipeline_cfg *p, const char *commit)
 {
-	char src[4200];
+	char src[4200], tmp[4200];
 	size_t i;
 	int rc = 0;
 
 	snprintf(src, sizeof(src), "%s/src", b->workdir);
+	snprintf(tmp, sizeof(tmp), "%s/tmp", b->workdir);
 	{
-		const char *mk[] = { "-p", "-m", "0700", "--", src };
+		const char *mk[] = { "-p", "-m", "0700", "--", src, tmp };
 		const char *init[] = { "init", "-q", src };
 		const char *fetch[] = { "-C", src, "fetch", "--depth", "1", "--no-tags", "-q",
 					p->repository, commit };
@@ -184,7 +193,7 @@ static int plan(struct pl_build *b, const struct pipeline_cfg *p, const char *co
 				     "-q", "--detach", "FETCH_HEAD" };
 		const char *head[] = { "-C", src, "log", "-1", "--format=%H %ct" };
 
-		rc = add_system(b, ST_SYSTEM, "mkdir", mk, 5);
+		rc = add_system(b, ST_SYSTEM, "mkdir", mk, 6);
 		if (rc == 0)
 			rc = add_system(b, ST_CHECKOUT, "git", init, 3);
 		if (rc == 0)
@@ -207,14 +216,20 @@ static int plan(struct pl_build *b, const struct pipeline_cfg *p, const char *co
 static int make_env(struct pl_build *b, const struct pipeline_cfg *p)
 {
 	char *home = xstrdup_printf("HOME=%s", b->workdir);
+	char *tmp = xstrdup_printf("TMPDIR=%s/tmp", b->workdir);
 	size_t i;
 	int rc;
 
-	if (home == NULL)
+	if (home == NULL || tmp == NULL) {
+		free(home);
+		free(tmp);
 		return -ENOMEM;
+	}
 	rc = env_set(b, "PATH=" DEFAULT_PATH);
 	if (rc == 0)
 		rc = env_set(b, home);
+	if (rc == 0)
+		rc = env_set(b, tmp);
 	if (rc == 0)
 		rc = env_set(b, "LANG=C.UTF-8");
 	if (rc == 0)
@@ -222,6 +237,100 @@ static int make_env(struct pl_build *b, const struct pipeline_cfg *p)
 	for (i = 0; rc == 0 && i < p->nenv; i++)
 		rc = env_set(b, p->env[i]); /* HOME is refused by the config */
 	free(home);
+	free(tmp);
+	return rc;
+}
+
+static int wrap_add(struct pl_build *b, const char *a, const char *v)
+{
+	if (b->nwrap + 2 > MAX_WRAP)
+		return -E2BIG;
+	if ((b->wrap[b->nwrap++] = strdup(a)) == NULL)
+		return -ENOMEM;
+	if (v != NULL && (b->wrap[b->nwrap++] = strdup(v)) == NULL)
+		return -ENOMEM;
+	return 0;
+}
+
+/* Hides path (made canonical; skipped when it does not exist). */
+static int wrap_hide(struct pl_build *b, const char *path, bool parent)
+{
+	char buf[PATH_MAX], real[PATH_MAX];
+
+	if (path == NULL || path[0] == '\0')
+		return 0;
+	snprintf(buf, sizeof(buf), "%s", path);
+	if (parent && strrchr(buf, '/') != NULL && strrchr(buf, '/') != buf)
+		*strrchr(buf, '/') = '\0';
+	if (realpath(buf, real) == NULL || strcmp(real, "/") == 0)
+		return 0;
+	return wrap_add(b, "--hide", real);
+}
+
+/* A credential file named in vault.auth: absolute, or in the folder of the
+ * configuration (systemd's credentials folder is hidden as a whole). */
+static int wrap_hide_cred(struct pl_build *b, const struct config *cfg, const char *name)
+{
+	char path[PATH_MAX];
+
+	if (name == NULL)
+		return 0;
+	if (name[0] == '/')
+		return wrap_hide(b, name, false);
+	snprintf(path, sizeof(path), "%s/%s", cfg->dir, name);
+	return wrap_hide(b, path, false);
+}
+
+/* The --run-step prefix: everything of the daemon's own is hidden (state,
+ * queue, spool, runtime folder and control socket, credentials); only the
+ * work folder (with its tmp), /dev/null and /dev/shm are writable. */
+static int make_wrap(struct pl_build *b, const struct config *cfg,
+		     const struct pipeline_cfg *p)
+{
+	char real[PATH_MAX];
+	size_t i;
+	int rc;
+
+	if (cfg == NULL || cfg->build_isolation == ISOLATION_OFF)
+		return 0;
+	rc = wrap_add(b, "/proc/self/exe", NULL); /* this binary, even after an upgrade */
+	if (rc == 0)
+		rc = wrap_add(b, "--run-step", NULL);
+	if (rc == 0 && cfg->build_isolation == ISOLATION_AUTO)
+		rc = wrap_add(b, "--optional", NULL);
+	if (rc == 0)
+		rc = wrap_hide(b, cfg->state_dir, false);
+	if (rc == 0)
+		rc = wrap_hide(b, cfg->runtime_dir, false);
+	if (rc == 0)
+		rc = wrap_hide(b, cfg->control_socket, true);
+	if (rc == 0)
+		rc = wrap_hide(b, cfg->queue.path, true);
+	if (rc == 0)
+		rc = wrap_hide(b, cfg->queue.spool_dir, false);
+	if (rc == 0)
+		rc = wrap_hide(b, getenv("CREDENTIALS_DIRECTORY"), false);
+	if (rc == 0)
+		rc = wrap_hide_cred(b, cfg, cfg->vault.token_file);
+	if (rc == 0)
+		rc = wrap_hide_cred(b, cfg, cfg->vault.role_id_file);
+	if (rc == 0)
+		rc = wrap_hide_cred(b, cfg, cfg->vault.secret_id_file);
+	if (rc == 0 && realpath(cfg->work_dir, real) != NULL) {
+		char job[PATH_MAX];
+
+		/* The job's folder, by its canonical name (it is created later). */
+		snprintf(job, sizeof(job), "%s%s", real, strrchr(b->workdir, '/'));
+		rc = wrap_add(b, "--write", job);
+	}
+	for (i = 0; rc == 0 && i < p->nwritable; i++)
+		rc = wrap_add(b, "--write", realpath(p->writable[i], real) ? real : p->writable[i]);
+	if (rc == 0)
+		rc = wrap_add(b, "--write", "/dev/null");
+	if (rc == 0)
+		rc = wrap_add(b, "--write", "/dev/shm");
+	if (rc == 0)
+		rc = wrap_add(b, "--", NULL);
 	return rc;
 }
 
@@ -229,6 +338,8 @@ static void build_free(struct pl_build *b)
 {
 	size_t i;
 
+	for (i = 0; i < b->nwrap; i++)
+		free(b->wrap[i]);
 	for (i = 0; i < b->nsteps; i++) {
 		char **a;
 
@@ -453,6 +564,8 @@ int pl_build_start(uv_loop_t *loop, const struct pl_build_opts *o, struct pl_bui
 	snprintf(b->workdir, sizeof(b->workdir), "%s", o->workdir);
 	snprintf(b->stepdir, sizeof(b->stepdir), "%s/src/%s", o->workdir, o->pipeline->directory);
 	rc = make_env(b, o->pipeline);
+	if (rc == 0)
+		rc = make_wrap(b, o->cfg, o->pipeline);
 	if (rc == 0)
 		rc = plan(b, o->pipeline, o->commit);
 	if (rc == 0) {

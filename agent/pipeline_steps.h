@@ -15,6 +15,7 @@ struct pl_build;
 
 struct pl_build_opts {
 	const struct pipeline_cfg *pipeline; /* read at start only */
+	const struct config *cfg;            /* for the sandbox's hidden paths */
 	const char *workdir;                 /* created afresh; HOME of the steps */
 	const char *commit;                  /* what to check out */
 	/* Job log text (a step's command, its output in batches, its end). */

@@ -255,12 +255,18 @@ static int check_new(const struct job_new *j)
 		return AOS_ETOOBIG;
 	for (i = 0; i < j->nuploads; i++) {
 		const struct job_upload *u = &j->uploads[i];
+		size_t k;
 
 		if ((r = queue_sqlite__check_str(u->filename, sizeof(u->filename))) < 0)
 			return r;
 		if (strnlen(u->registry, sizeof(u->registry)) == sizeof(u->registry) ||
 		    !is_hex64(u->sha256))
 			return -EINVAL;
+		/* The same filename twice: refused before anything is written
+		 * (in a batch the constraint would leave half a job behind). */
+		for (k = 0; k < i; k++)
+			if (strcmp(j->uploads[k].filename, u->filename) == 0)
+				return -EINVAL;
 	}
 	return 0;
 }
@@ -379,10 +385,12 @@ static int sq_enqueue_many(struct queue *q_, const struct job_new *js, size_t n,
 		return result;
 	for (i = 0; i < n; i++) {
 		ret_ids[i] = 0;
-		ret_rcs[i] = enqueue_one(q, &js[i], now_ms, &ret_ids[i]);
-		if (ret_rcs[i] == -EINVAL || ret_rcs[i] == AOS_ETOOBIG || ret_rcs[i] == AOS_EEXIST)
+		/* An invalid job alone is refused: nothing of it is written. */
+		ret_rcs[i] = check_new(&js[i]);
+		if (ret_rcs[i] < 0)
 			continue;
-		if (ret_rcs[i] < 0) {
+		ret_rcs[i] = enqueue_one(q, &js[i], now_ms, &ret_ids[i]);
+		if (ret_rcs[i] < 0 && ret_rcs[i] != AOS_EEXIST) {
 			/* The store failed (or a constraint): one statement
 			 * may have half-written a job; nothing of the batch
 			 * is committed. */

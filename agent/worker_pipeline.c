@@ -561,6 +561,7 @@ void worker__pipeline_start(struct run *r)
 		pl->globs[pl->nglobs++] = strdup(p->artifacts[i]);
 	snprintf(pl->stepdir, sizeof(pl->stepdir), "%s/src/%s", pl->workdir, p->directory);
 	bo.pipeline = p;
+	bo.cfg = cfg;
 	bo.workdir = pl->workdir;
 	bo.commit = pl->commit;
 	bo.log = build_log;

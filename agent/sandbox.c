@@ -1,0 +1,212 @@
+/* sandbox.c - Landlock confinement of build steps.
+ *
+ * Landlock rules only ever allow, beneath a folder.  To make a few paths
+ * (the state directory, the runtime directory, the systemd credentials)
+ * unreachable while everything else stays readable, the tree is carved:
+ * starting at "/", every entry that is neither hidden nor above a hidden
+ * path gets a read rule; an entry above one is descended into instead.
+ * Write rules go on the job's work folder and the temporary folders.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <linux/landlock.h>
+
+#include "sandbox.h"
+
+/* Newer rights than Debian 12's kernel headers know; their values are ABI. */
+#ifndef LANDLOCK_ACCESS_FS_REFER
+#define LANDLOCK_ACCESS_FS_REFER (1ULL << 13)
+#endif
+#ifndef LANDLOCK_ACCESS_FS_TRUNCATE
+#define LANDLOCK_ACCESS_FS_TRUNCATE (1ULL << 14)
+#endif
+
+#define FS_READ (LANDLOCK_ACCESS_FS_EXECUTE | LANDLOCK_ACCESS_FS_READ_FILE | \
+		 LANDLOCK_ACCESS_FS_READ_DIR)
+#define FS_FILE (LANDLOCK_ACCESS_FS_EXECUTE | LANDLOCK_ACCESS_FS_READ_FILE | \
+		 LANDLOCK_ACCESS_FS_WRITE_FILE | LANDLOCK_ACCESS_FS_TRUNCATE)
+#define FS_WRITE (LANDLOCK_ACCESS_FS_WRITE_FILE | LANDLOCK_ACCESS_FS_REMOVE_DIR | \
+		  LANDLOCK_ACCESS_FS_REMOVE_FILE | LANDLOCK_ACCESS_FS_MAKE_CHAR | \
+		  LANDLOCK_ACCESS_FS_MAKE_DIR | LANDLOCK_ACCESS_FS_MAKE_REG | \
+		  LANDLOCK_ACCESS_FS_MAKE_SOCK | LANDLOCK_ACCESS_FS_MAKE_FIFO | \
+		  LANDLOCK_ACCESS_FS_MAKE_BLOCK | LANDLOCK_ACCESS_FS_MAKE_SYM | \
+		  LANDLOCK_ACCESS_FS_REFER | LANDLOCK_ACCESS_FS_TRUNCATE)
+
+struct carve {
+	int ruleset;
+	uint64_t handled;
+	const char *const *hidden;
+	size_t nhidden;
+	int depth;
+};
+
+int sandbox_abi(void)
+{
+	long abi = syscall(SYS_landlock_create_ruleset, NULL, 0,
+			   LANDLOCK_CREATE_RULESET_VERSION);
+
+	return abi < 0 ? -errno : (int)abi;
+}
+
+static int add_rule(struct carve *c, const char *path, uint64_t access)
+{
+	struct landlock_path_beneath_attr pb = { 0 };
+	struct stat st;
+	int fd, r = 0;
+
+	fd = open(path, O_PATH | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT || errno == EACCES || errno == ELOOP ? 0 : -errno;
+	if (fstat(fd, &st) == 0 && !S_ISDIR(st.st_mode))
+		access &= FS_FILE; /* rules on files take file rights only */
+	pb.allowed_access = access & c->handled;
+	pb.parent_fd = fd;
+	if (pb.allowed_access != 0 &&
+	    syscall(SYS_landlock_add_rule, c->ruleset, LANDLOCK_RULE_PATH_BENEATH, &pb, 0) < 0)
+		r = -errno;
+	close(fd);
+	return r;
+}
+
+/* 1 if path is a hidden one, 2 if one lies beneath it, else 0. */
+static int relation(const struct carve *c, const char *path)
+{
+	size_t i, n = strlen(path);
+	int rel = 0;
+
+	for (i = 0; i < c->nhidden; i++) {
+		const char *h = c->hidden[i];
+
+		if (strcmp(h, path) == 0)
+			return 1;
+		if ((n == 1 && path[0] == '/') ||
+		    (strncmp(h, path, n) == 0 && h[n] == '/'))
+			rel = 2;
+	}
+	return rel;
+}
+
+static int carve(struct carve *c, const char *dir)
+{
+	DIR *d;
+	struct dirent *e;
+	char path[PATH_MAX];
+	int r = 0;
+
+	if (++c->depth > 32)
+		return -ELOOP;
+	d = opendir(dir);
+	if (d == NULL) {
+		c->depth--;
+		return 0; /* unreadable for this user anyway */
+	}
+	while (r == 0 && (e = readdir(d)) != NULL) {
+		struct stat st;
+
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		snprintf(path, sizeof(path), "%s%s%s", dir, strcmp(dir, "/") ? "/" : "", e->d_name);
+		switch (relation(c, path)) {
+		case 1:
+			continue;
+		case 2:
+			if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+				r = carve(c, path);
+				continue;
+			}
+			break;
+		default:
+			break;
+		}
+		r = add_rule(c, path, FS_READ);
+	}
+	closedir(d);
+	c->depth--;
+	return r;
+}
+
+int sandbox_apply(const char *const *hidden, size_t nhidden, const char *const *writable,
+		  size_t nwritable, char *msg, size_t msglen)
+{
+	struct landlock_ruleset_attr attr = { 0 };
+	struct carve c = { .hidden = hidden, .nhidden = nhidden };
+	int abi = sandbox_abi(), r;
+	size_t i;
+
+	if (abi < 1) {
+		snprintf(msg, msglen, "the kernel offers no Landlock (%s)", strerror(-abi));
+		return -EOPNOTSUPP;
+	}
+	c.handled = FS_READ | FS_WRITE;
+	if (abi < 2)
+		c.handled &= ~LANDLOCK_ACCESS_FS_REFER;
+	if (abi < 3)
+		c.handled &= ~LANDLOCK_ACCESS_FS_TRUNCATE;
+	attr.handled_access_fs = c.handled;
+	c.ruleset = (int)syscall(SYS_landlock_create_ruleset, &attr, sizeof(attr), 0);
+	if (c.ruleset < 0) {
+		r = -errno;
+		snprintf(msg, msglen, "cannot create a Landlock ruleset: %s", strerror(-r));
+		return r;
+	}
+	r = carve(&c, "/");
+	for (i = 0; r == 0 && i < nwritable; i++)
+		r = add_rule(&c, writable[i], FS_READ | FS_WRITE);
+	if (r == 0 && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		r = -errno;
+	if (r == 0 && syscall(SYS_landlock_restrict_self, c.ruleset, 0) < 0)
+		r = -errno;
+	if (r < 0)
+		snprintf(msg, msglen, "cannot apply the Landlock rules: %s", strerror(-r));
+	close(c.ruleset);
+	return r;
+}
+
+/* aos-publishd --run-step [--hide P]... [--write P]... [--optional] -- ARGV...
+ * The environment is the one given to the step. */
+int sandbox_run_step(int argc, char **argv)
+{
+	const char *hidden[32], *writable[32];
+	size_t nh = 0, nw = 0;
+	bool optional = false;
+	char msg[512];
+	int i, r;
+
+	for (i = 1; i < argc && strcmp(argv[i], "--") != 0; i++) {
+		if (strcmp(argv[i], "--hide") == 0 && i + 1 < argc && nh < 32)
+			hidden[nh++] = argv[++i];
+		else if (strcmp(argv[i], "--write") == 0 && i + 1 < argc && nw < 32)
+			writable[nw++] = argv[++i];
+		else if (strcmp(argv[i], "--optional") == 0)
+			optional = true;
+		else if (strcmp(argv[i], "--run-step") != 0)
+			break;
+	}
+	if (i + 1 >= argc || strcmp(argv[i], "--") != 0) {
+		fprintf(stderr, "aos-publishd --run-step: usage: [--hide P] [--write P] "
+			"[--optional] -- ARGV...\n");
+		return 2;
+	}
+	r = sandbox_apply(hidden, nh, writable, nw, msg, sizeof(msg));
+	if (r < 0 && !(optional && r == -EOPNOTSUPP)) {
+		fprintf(stderr, "aos-publishd: build step not started: %s "
+			"(build_isolation is \"required\")\n", msg);
+		return 126;
+	}
+	if (r < 0)
+		fprintf(stderr, "aos-publishd: warning: build step not confined: %s\n", msg);
+	execvp(argv[i + 1], argv + i + 1);
+	fprintf(stderr, "aos-publishd: cannot run %s: %s\n", argv[i + 1], strerror(errno));
+	return errno == ENOENT ? 127 : 126;
+}
