@@ -5,6 +5,7 @@
 
 #include "agent.h"
 #include "ingest.h"
+#include "sandbox.h"
 #include "err.h"
 #include "log.h"
 #include "commands_internal.h"
@@ -40,6 +41,15 @@ static void cmd_status(struct agent *a, struct control_conn *c)
 	cJSON_AddItemToObject(o, "queue", queue_status_json(a));
 	if (a->ingest != NULL)
 		cJSON_AddItemToObject(o, "webhooks", ingest_status_json(a->ingest));
+	if (a->cfg->npipelines > 0) {
+		static const char *const modes[] = { "auto", "required", "off" };
+		cJSON *b = cJSON_AddObjectToObject(o, "build_isolation");
+		int abi = sandbox_abi();
+
+		cJSON_AddStringToObject(b, "mode", modes[a->cfg->build_isolation]);
+		cJSON_AddNumberToObject(b, "landlock_abi", abi > 0 ? abi : 0);
+		cJSON_AddBoolToObject(b, "confined", a->cfg->build_isolation != ISOLATION_OFF && abi > 0);
+	}
 	control_reply(c, o);
 }
 

@@ -245,6 +245,22 @@ static void print_status(const cJSON *o)
 			       cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(q, "draining"))
 				       ? "; draining" : "");
 	}
+	{
+		const cJSON *w = cJSON_GetObjectItemCaseSensitive(o, "webhooks");
+		const cJSON *b = cJSON_GetObjectItemCaseSensitive(o, "build_isolation");
+
+		if (w != NULL)
+			printf("Webhooks:   %s, %.0f connection(s); %.0f accepted, %.0f duplicate, "
+			       "%.0f ignored, %.0f refused, %.0f unavailable\n",
+			       ctl_str(w, "address", "?"), ctl_num(w, "connections"),
+			       ctl_num(w, "accepted"), ctl_num(w, "duplicates"), ctl_num(w, "ignored"),
+			       ctl_num(w, "rejected"), ctl_num(w, "unavailable"));
+		if (b != NULL)
+			printf("Builds:     %s (%s, Landlock ABI %.0f)\n",
+			       cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(b, "confined"))
+				       ? "confined" : "NOT confined",
+			       ctl_str(b, "mode", "?"), ctl_num(b, "landlock_abi"));
+	}
 	printf("\n");
 	print_secrets(cJSON_GetObjectItemCaseSensitive(o, "secrets"));
 }
