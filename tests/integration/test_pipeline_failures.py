@@ -26,16 +26,25 @@ The tests share one set of servers, one repository and one daemon.
 import os
 import re
 import secrets
+import signal
 import time
 from pathlib import Path
 
 import pytest
 
 from conftest import wait_for
+from queue_support import kill, start_again
 from webhook_support import (PY_BUILD, expect_accepted, expect_job, files_under, github_push,
                              job_log, job_show, job_text, python_pipeline,
-                             scan_for_secrets, step_path, uploads, webhook_env)  # noqa: F401
+                             scan_for_secrets, step_path, uploads, wait_listening,
+                             webhook_env)  # noqa: F401
 
+# 5,000 digits on one line, then 1 MiB of 100-byte lines, then exit 5.
+LOUD = ('printf "%05000d\\n" 7; head -c 1048576 /dev/zero | tr "\\0" x | fold -w 100; '
+        'echo loud-end; exit 5')
+# Waits while $FLAG exists (a background sleep beside it), then goes on.
+SLOW = ('echo $$ > "$PIDDIR/slow.step"; sleep 300 & echo $! > "$PIDDIR/slow.grandchild"; '
+        'while [ -e "$FLAG" ]; do sleep 0.1; done; kill $!; echo slow-released')
 SLEEPER = ('sleep 300 & echo $! > "$PIDDIR/{name}.grandchild"; echo $$ > "$PIDDIR/{name}.step"; '
            'echo started-{name}; sleep 300')
 TERM_PROOF = ('trap "" TERM; sleep 300 & echo $! > "$PIDDIR/{name}.grandchild"; '
@@ -45,7 +54,8 @@ TERM_PROOF = ('trap "" TERM; sleep 300 & echo $! > "$PIDDIR/{name}.grandchild"; 
 
 @pytest.fixture(scope="module")
 def dirs(webhook_env):
-    out = {"pids": webhook_env.workdir / "pids", "dump": webhook_env.workdir / "dump"}
+    out = {"pids": webhook_env.workdir / "pids", "dump": webhook_env.workdir / "dump",
+           "flags": webhook_env.workdir / "flags"}
     for p in out.values():
         p.mkdir()
     return out
@@ -58,9 +68,14 @@ def commits(webhook_env):
     for t in ("exit3-v0.1.0", "verify4-v0.1.0", "noartifact-v0.1.0", "timeout-v0.1.0",
               "termproof-v0.1.0", "othername-v0.1.0", "python-sdk-v0.2.0"):
         repo.tag(t, c1)
+    repo.tag("loud-v0.1.0", c1)
     c3 = repo.commit_release("0.3.0")
     repo.tag("envdump-v0.3.0", c3)
-    return {"0.1.0": c1, "0.3.0": c3}
+    c4 = repo.commit_release("0.4.0")
+    repo.tag("slow-v0.4.0", c4)
+    c5 = repo.commit_release("0.5.0")
+    repo.tag("python-sdk-v0.5.0", c5)
+    return {"0.1.0": c1, "0.3.0": c3, "0.4.0": c4, "0.5.0": c5}
 
 
 @pytest.fixture(scope="module")
@@ -92,8 +107,14 @@ def daemon(webhook_env, commits, dirs, marker):
                    'readlink /proc/self/fd/0 > "$DUMP_DIR/stdin.txt"', PY_BUILD],
             env={"PATH": step_path(), "DUMP_DIR": str(dirs["dump"])}),
     }
+    pipes["loud"] = python_pipeline(repo, "loud-v*", build=[LOUD], timeout_s=60)
+    pipes["slow"] = python_pipeline(
+        repo, "slow-v*", targets=["pypi"],
+        build=[SLOW, PY_BUILD],
+        env=dict(pid_env, FLAG=str(dirs["flags"] / "hold")))
     return webhook_env.hook_daemon(pipes, env={"AOS_DAEMON_ENV_MARKER": marker,
-                                               "LANG": "de_DE.UTF-8", "TZ": "Europe/Berlin"})
+                                               "LANG": "de_DE.UTF-8", "TZ": "Europe/Berlin"},
+                                   config={"queue": {"lease_s": 3, "shutdown_grace_s": 3}})
 
 
 def _trigger(daemon, tag, pipeline, version, commit):
@@ -243,17 +264,108 @@ def test_steps_environment_holds_no_secret(webhook_env, daemon, dirs, commits, m
 
     # No secret anywhere: the step's view, the job log, the daemon's output,
     # the queue database and every file the daemon keeps.
+    _assert_no_secret(env, daemon, {"step environment": dump, "job log": text,
+                                    "job show": str(job_show(daemon, jid)),
+                                    **files_under(dirs["dump"])})
+
+
+def _assert_no_secret(env, daemon, extra):
+    """No form of any secret of the module in the daemon's output, the
+    answers of aos-publishctl, the files under its state and runtime
+    folders (queue.db, -wal, -shm, spool, work), nor in `extra`."""
     values = env.sensitive()
     assert set(env.webhook_secrets.values()) <= set(values)
-    sources = {"step environment": dump, "job log": text,
-               "job show": str(job_show(daemon, jid)),
-               "daemon stderr": daemon.log_text(),
-               "daemon stdout": daemon.stdout_path.read_text(errors="replace")}
+    sources = dict(extra)
+    sources["daemon stderr"] = daemon.log_text()
+    sources["daemon stdout"] = daemon.stdout_path.read_text(errors="replace")
     for r in daemon.ctl_log:
         sources[f"aos-publishctl {' '.join(r.argv[3:])}"] = r.out + r.err
-    for folder in (daemon.state_dir, daemon.runtime_dir, dirs["dump"]):
+    for folder in (daemon.state_dir, daemon.runtime_dir):
         sources.update(files_under(folder))
-    db = [s for s in sources if s.endswith("queue.db")]
-    assert db, f"no queue.db among the daemon's files: {sorted(sources)}"
+    assert [s for s in sources if s.endswith("queue.db")], (
+        f"no queue.db among the daemon's files: {sorted(sources)}")
     hits = scan_for_secrets(sources, values)
     assert not hits, "secret material found:\n" + "\n".join(hits)
+
+
+def test_step_output_is_bounded(webhook_env, daemon, commits):
+    """A step writing 1 MiB and a 5,000-byte line: its log holds at most
+    64 KiB, no line over 1,000 bytes; the step is not blocked by the cap (it
+    ends with its own exit status, not a timeout)."""
+    jid, text = _dead_at_once(webhook_env, daemon, "loud-v0.1.0", "loud", "0.1.0",
+                              commits["0.1.0"], timeout=90)
+    assert "timed out" not in text.lower(), (
+        f"the step was blocked once its output was capped:\n{text[-2000:]}")
+    assert re.search(r"(exit|status|code)\D{0,24}\b5\b", text, re.I), text[-2000:]
+    # A log record may hold several lines of output.
+    lines = [ln for rec in job_log(daemon, jid) for ln in rec.split("\n")]
+    longest = max(len(ln.encode()) for ln in lines)
+    assert longest <= 1000 + 16, f"a log line of {longest} bytes (cut at 1,000 expected)"
+    assert any("0" * 900 in ln for ln in lines), "the long line is not in the log at all"
+    assert not any("0" * 4990 + "7" in ln for ln in lines), "the long line was not cut"
+    step_bytes = sum(len(ln.encode()) for ln in lines if "x" * 100 in ln or "0" * 900 in ln)
+    assert 32 * 1024 <= step_bytes <= 64 * 1024 + 4096, (
+        f"the step's log holds {step_bytes} bytes of output (64 KiB at most expected)")
+
+
+def test_sigterm_during_a_build_kills_it_and_the_job_resumes(webhook_env, daemon, dirs,
+                                                              commits):
+    """SIGTERM while a build step runs: the daemon exits 0, leaving none of
+    the step's processes behind; started again, it runs the job again and
+    publishes it once."""
+    env = webhook_env
+    flag = dirs["flags"] / "hold"
+    flag.write_text("")
+    for f in dirs["pids"].glob("slow.*"):
+        f.unlink()
+    jid = _trigger(daemon, "slow-v0.4.0", "slow", "0.4.0", commits["0.4.0"])
+    wait_for(lambda: (dirs["pids"] / "slow.grandchild").exists(), 60,
+             what="the slow build step to start")
+    pids = _pids(dirs, "slow")
+    daemon.signal(signal.SIGTERM)
+    try:
+        rc = daemon.proc.wait(20)
+    except Exception:
+        raise AssertionError(f"the daemon did not exit within 20 s of SIGTERM during a "
+                             f"build:\n{daemon.log_tail()}")
+    daemon.exit_checked = True
+    assert rc == 0, f"exit status {rc} after SIGTERM:\n{daemon.log_tail()}"
+    for kind, pid in pids.items():
+        wait_for(lambda: _gone(pid), 5,
+                 what=lambda: f"the build's {kind} (pid {pid}: {_cmdline(pid)}) to be "
+                              f"killed when the daemon stopped")
+    assert not any("-0.4.0" in n for n in env.pypi.files()), env.pypi.files()
+    flag.unlink()
+    start_again(daemon)
+    wait_listening(daemon)
+    job = expect_job(daemon, jid, "succeeded", timeout=240)
+    assert job.get("attempts", 0) >= 1, job
+    assert "slow-released" in job_text(daemon, jid)
+    assert sorted(n for n in env.pypi.files() if "-0.4.0" in n) == [
+        "aos_sdk-0.4.0-py3-none-any.whl", "aos_sdk-0.4.0.tar.gz"], env.pypi.files()
+
+
+def test_sigkill_after_202_the_job_survives(webhook_env, daemon, commits):
+    """The 202 comes after the job is on disk: SIGKILL right after it, start
+    again, and the job (same id) runs to the end."""
+    env = webhook_env
+    daemon.ctl_json("drain")
+    jid = _trigger(daemon, "python-sdk-v0.5.0", "python-sdk", "0.5.0", commits["0.5.0"])
+    assert kill(daemon) == -9
+    start_again(daemon)
+    wait_listening(daemon)
+    daemon.ctl_json("resume")
+    show = job_show(daemon, jid)["job"]
+    assert show.get("registry") == "pipeline:python-sdk", show
+    expect_job(daemon, jid, "succeeded", timeout=240)
+    for server in (env.testpypi, env.pypi):
+        assert sorted(n for n in server.files() if "-0.5.0" in n) == [
+            "aos_sdk-0.5.0-py3-none-any.whl", "aos_sdk-0.5.0.tar.gz"], server.files()
+
+
+def test_no_secret_anywhere_at_the_end(webhook_env, daemon):
+    """After every test of the module (restarts, kills, failures): the same
+    scan again, and over every job's log."""
+    logs = {f"job {j['id']} log": "\n".join(job_log(daemon, j["id"]))
+            for j in daemon.ctl_json("jobs", "--limit", "1000")["jobs"]}
+    _assert_no_secret(webhook_env, daemon, logs)

@@ -27,7 +27,7 @@ import pytest
 from peers.proc import free_port, sha256_file
 from publish_support import (EXIT, NPM_NAME, PY_NAME, fresh_venv, make_wheel, npm_install,
                              pip_install, publish, sha512_sri, tool_env)
-from webhook_support import (expect_accepted, expect_job, gitea_push, github_push,
+from webhook_support import (PY_BUILD, expect_accepted, expect_job, gitea_push, github_push,
                              gitlab_tag_push, job_log, job_show, job_text, js_pipeline,
                              python_pipeline, uploads, webhook_env)  # noqa: F401
 
@@ -73,7 +73,10 @@ def daemon(webhook_env, releases):
         "py-badtoken": python_pipeline(repo, "badtoken-py-v*",
                                        targets=["testpypi-wrongtoken", "pypi"]),
         "py-conflict": python_pipeline(repo, "conflict-py-v*"),
-        "py-down": python_pipeline(repo, "down-py-v*", targets=["testpypi-down", "pypi"]),
+        # Counts its builds: a retry after an upload failure must not build again.
+        "py-down": python_pipeline(repo, "down-py-v*", targets=["testpypi-down", "pypi"],
+                                   build=['echo build >> "$COUNT_FILE"', PY_BUILD],
+                                   env={"COUNT_FILE": str(env.workdir / "py-down.builds")}),
     }
     return env.hook_daemon(pipelines, config={"registries": regs})
 
@@ -264,6 +267,9 @@ def test_first_target_down_pypi_gets_nothing(webhook_env, daemon, releases):
                                    "couldn't", "could not"))
     assert job.get("attempts", 0) >= 2, f"the job was not retried: {job}"
     _nothing_of(webhook_env, version)
+    builds = (webhook_env.workdir / "py-down.builds").read_text().splitlines()
+    assert len(builds) == 1, (f"built {len(builds)} times in {job['attempts']} runs: the "
+                              f"recorded artifacts should be uploaded without a rebuild")
 
 
 def test_npm_tarball_is_the_built_one(webhook_env, daemon):

@@ -20,15 +20,19 @@ limits; they run in file order.
 
 import json
 import socket
+import subprocess
+import threading
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from conftest import PUBLISHD
 from webhook_support import (Conn, QueueSnapshot, build_request, expect_accepted,
                              expect_error, expect_existing, expect_ignored, expect_job,
                              expect_json_answer, gitea_push, github_push, gitlab_tag_push,
-                             hmac_hex, http, python_pipeline, wait_listening,
+                             hmac_hex, http, job_ids, python_pipeline, wait_listening,
                              webhook_env)  # noqa: F401
 
 LIMITS = {"max_header_bytes": 4096, "max_body_bytes": 16384, "header_timeout_ms": 1000,
@@ -47,8 +51,19 @@ def commit(webhook_env):
 
 
 @pytest.fixture(scope="module")
+def commit_011(webhook_env, commit):
+    repo = webhook_env.repo
+    sha = repo.commit_release("0.1.1")
+    repo.tag("python-sdk-v0.1.1", sha)
+    return sha
+
+
+@pytest.fixture(scope="module")
 def daemon(webhook_env, commit):
-    pipes = {"python-sdk": python_pipeline(webhook_env.repo, targets=["pypi"])}
+    pipes = {"python-sdk": python_pipeline(webhook_env.repo, targets=["pypi"]),
+             # Jobs that end at once (their build fails), for bursts.
+             "burst": python_pipeline(webhook_env.repo, "burst-v*", targets=["pypi"],
+                                      package="aos-sdk-burst", build=["exit 1"])}
     return webhook_env.hook_daemon(pipes, listen=LIMITS)
 
 
@@ -222,6 +237,56 @@ def test_replayed_delivery_gives_the_first_job(webhook_env, daemon, commit):
     after_first.assert_unchanged("a replay after the job ended")
 
 
+def _in_parallel(daemon, items, send, conns=5):
+    """send(conn, item) for every item, from `conns` threads, each with its
+    own keep-alive connection (the listener allows 6 at once), started
+    together; answers in the order of items."""
+    barrier = threading.Barrier(conns)
+    answers = [None] * len(items)
+
+    def worker(k):
+        with Conn(daemon.http_port) as c:
+            barrier.wait(10)
+            for i in range(k, len(items), conns):
+                answers[i] = send(c, items[i])
+    with ThreadPoolExecutor(conns) as ex:
+        list(ex.map(worker, range(conns)))
+    return answers
+
+
+def test_concurrent_redeliveries_give_one_job(webhook_env, daemon, commit_011):
+    """The same delivery sent 10 times, 5 at once: one job, every answer
+    names it (one 202, the others 200 existing)."""
+    tag = "python-sdk-v0.1.1"
+    body = json.dumps(github_push(tag, commit_011), separators=(",", ":")).encode()
+    delivery = str(uuid.uuid4())
+    before = QueueSnapshot(daemon)
+    answers = _in_parallel(daemon, range(10), lambda c, _: daemon.hooks.send(
+        "github", body, delivery=delivery, conn=c))
+    statuses = sorted(r.status for r in answers)
+    assert statuses == [200] * 9 + [202], f"statuses {statuses}: {answers}"
+    ids = {r.json.get("job_id") for r in answers}
+    assert len(ids) == 1, f"one delivery became jobs {ids}"
+    jid = ids.pop()
+    assert job_ids(daemon) - before.ids == {jid}, sorted(job_ids(daemon) - before.ids)
+    expect_job(daemon, jid, "succeeded", timeout=240)
+
+
+def test_burst_of_distinct_deliveries(daemon, commit):
+    """30 tags pushed at once, each its own delivery: 30 jobs, 30 ids."""
+    before = QueueSnapshot(daemon)
+    tags = [f"burst-v1.0.{i}" for i in range(30)]
+    answers = _in_parallel(daemon, tags, lambda c, t: daemon.hooks.send(
+        "gitlab", gitlab_tag_push(t, commit), conn=c))
+    got = {}
+    for t, r in zip(tags, answers):
+        got[t] = expect_accepted(r, "burst", t, t.split("-v", 1)[1], commit)
+    assert len(set(got.values())) == 30, f"job ids not distinct: {got}"
+    assert job_ids(daemon) - before.ids == set(got.values())
+    for jid in got.values():
+        expect_job(daemon, jid, "dead", timeout=120)
+
+
 # -- limits ---------------------------------------------------------------------------------------
 def _signed_head(daemon, body_len, extra=()):
     """Headers of a GitHub push whose body is not (all) sent."""
@@ -250,6 +315,18 @@ def test_oversized_body_by_content_length(daemon, unchanged):
         r = _answer_then_closed(daemon, c, 413)
         assert r.seconds < LIMITS["body_timeout_ms"] / 1000, (
             f"413 came after {r.seconds:.2f}s: the body was waited for")
+
+
+def test_body_at_the_limit_is_read(daemon, commit, unchanged):
+    """A body of exactly max_body_bytes is taken (and a byte more is not)."""
+    from webhook_support import body_of
+    base = body_of(github_push(None, commit, ref="refs/heads/main"))
+    pad = LIMITS["max_body_bytes"] - len(base)
+    body = base[:-1] + b" " * pad + b"}"
+    assert len(body) == LIMITS["max_body_bytes"]
+    expect_ignored(daemon.hooks.send("github", body))
+    r = daemon.hooks.send("github", body[:-1] + b" }")
+    assert r.status == 413, f"max_body_bytes + 1: {r}"
 
 
 def test_oversized_body_chunked(daemon, unchanged):
@@ -374,6 +451,25 @@ def test_keep_alive(daemon, commit, unchanged):
         assert r4.status == 401, r4
 
 
+def test_body_framings_a_proxy_may_use(daemon, commit, unchanged):
+    """A signed body sent chunked, in small pieces, with lower-case header
+    names (as HTTP/2 proxies forward them): read and checked all the same."""
+    from webhook_support import body_of, forge_headers
+    body = body_of(github_push(None, commit, ref="refs/heads/main"))
+    daemon.hooks.expect_signatures(body)
+    hs = [(k.lower(), v) for k, v in forge_headers("github", body, daemon.hooks.secrets["github"])]
+    with Conn(daemon.http_port) as c:
+        chunks = b"".join(b"%x\r\n%s\r\n" % (len(body[i:i + 100]), body[i:i + 100])
+                          for i in range(0, len(body), 100)) + b"0\r\n\r\n"
+        raw = _head_bytes([("Host", "127.0.0.1")] + hs + [("Transfer-Encoding", "chunked")])
+        for i in range(0, len(raw + chunks), 37):
+            c.send((raw + chunks)[i:i + 37])
+            time.sleep(0.002)
+        expect_ignored(daemon.hooks.check(c.read_response(5)), "branch", "tag", "ref")
+        # and the connection goes on
+        assert daemon.hooks.check(c.request("GET", "/healthz")).status == 200
+
+
 def test_idle_connection_closed(daemon, unchanged):
     limit = LIMITS["idle_timeout_ms"] / 1000
     with Conn(daemon.http_port) as c:
@@ -422,6 +518,50 @@ def test_forge_not_configured_and_secret_missing(webhook_env, commit):
     assert j.get("event") == "ping", j
     snap.assert_unchanged("a forge not configured / a secret not loaded")
     d.stop()
+
+
+@pytest.mark.parametrize("change,words", [
+    ({"pipelines": {"python-sdk": {"env": {"HOME": "/root"}}}}, ("home",)),
+    ({"pipelines": {"python-sdk": {"tag_pattern": "python-sdk-v"}}}, ("tag_pattern",)),
+    ({"pipelines": {"python-sdk": {"tag_pattern": "v*-*"}}}, ("tag_pattern",)),
+    ({"pipelines": {"python-sdk": {"targets": ["no-such-registry"]}}}, ("no-such-registry",)),
+    ({"pipelines": {"python-sdk": {"targets": []}}}, ("targets",)),
+    ({"pipelines": {"python-sdk": {"build": []}}}, ("build",)),
+    ({"pipelines": {"python-sdk": {"artifacts": None}}}, ("artifacts",)),
+    ({"webhooks": {"bitbucket": {"secret_key": "X"}}}, ("bitbucket",)),
+    ({"listen": {"address": "127.0.0.1"}}, ("address",)),
+    ({"listen": {"max_body_bytes": 10}}, ("max_body_bytes",)),
+], ids=["env-home", "pattern-no-star", "pattern-two-stars", "unknown-target", "no-targets",
+        "no-build", "no-artifacts", "unknown-forge", "address-no-port", "body-limit"])
+def test_check_config_refuses(daemon, change, words):
+    """`aos-publishd --check-config` names what is wrong (exit 78)."""
+    from conftest import deep_merge
+    cfg = deep_merge(daemon.config, change)
+    path = daemon.dir / "bad-config.json"
+    path.write_text(json.dumps(cfg))
+    p = subprocess.run([str(PUBLISHD), "--check-config", str(path)], capture_output=True,
+                       text=True, timeout=20, env={"PATH": "/usr/bin:/bin"})
+    out = (p.stdout + p.stderr).lower()
+    assert p.returncode == 78, f"--check-config accepted {change}: rc={p.returncode} {out}"
+    assert any(w in out for w in words), f"the message names none of {words}: {out}"
+
+
+def test_webhook_secret_rotation(webhook_env, daemon, commit):
+    """A new GitHub webhook secret in Vault is used after a refresh, without
+    a restart; the old one is refused from then on."""
+    import secrets as _secrets
+    old = daemon.hooks.secrets["github"]
+    new = _secrets.token_urlsafe(32)
+    webhook_env.set_secret(GITHUB_WEBHOOK_SECRET=new)
+    daemon.hooks.needles.add(new)
+    r = daemon.refresh()
+    assert r.rc == 0 and "GITHUB_WEBHOOK_SECRET" in r.json.get("changed", []), r
+    ping = {"zen": "z", "hook_id": 1}
+    expect_error(daemon.hooks.send("github", ping, event="ping", secret=old), 401)
+    j = expect_json_answer(daemon.hooks.send("github", ping, event="ping", secret=new), 200)
+    assert j.get("event") == "ping", j
+    daemon.hooks.secrets["github"] = new
+    webhook_env.webhook_secrets["github"] = new
 
 
 def test_build_request_helper():
