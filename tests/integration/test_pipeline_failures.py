@@ -13,7 +13,7 @@ environment of the build steps.
   commit holding 0.1.0), or whose name is not the pipeline's package: dead,
   the log names both versions (names), nothing uploaded;
 - the environment of the steps is exactly PATH, HOME (the job's work
-  folder, removed afterwards), LANG, SOURCE_DATE_EPOCH (the commit's time),
+  folder, removed afterwards), TMPDIR (HOME/tmp), LANG, SOURCE_DATE_EPOCH (the commit's time),
   GIT_TERMINAL_PROMPT and the pipeline's env, stdin is /dev/null; no token,
   no webhook secret, nothing of the daemon's own environment; and no secret
   value (nor its base64, nor the Basic-auth pair) is in the step's output,
@@ -87,6 +87,7 @@ def marker():
 def daemon(webhook_env, commits, dirs, marker):
     repo = webhook_env.repo
     pid_env = {"PATH": step_path(), "PIDDIR": str(dirs["pids"])}
+    pids_rw = [str(dirs["pids"])]  # the steps may write only there (and their work folder)
     pipes = {
         "exit3": python_pipeline(repo, "exit3-v*",
                                  build=["echo step-output-marker-$((1 + 2)); exit 3"]),
@@ -95,22 +96,23 @@ def daemon(webhook_env, commits, dirs, marker):
         "noartifact": python_pipeline(repo, "noartifact-v*", build=["mkdir -p dist"],
                                       artifacts=["dist/*.whl"]),
         "timeout": python_pipeline(repo, "timeout-v*", build=[SLEEPER.format(name="timeout")],
-                                   timeout_s=2, env=pid_env),
+                                   timeout_s=2, env=pid_env, writable=pids_rw),
         "termproof": python_pipeline(repo, "termproof-v*",
                                      build=[TERM_PROOF.format(name="termproof")],
-                                     timeout_s=1, env=pid_env),
+                                     timeout_s=1, env=pid_env, writable=pids_rw),
         "othername": python_pipeline(repo, "othername-v*", package="aos-sdk-other"),
         "python-sdk": python_pipeline(repo),
         "envdump": python_pipeline(
             repo, "envdump-v*",
             build=[["env"], 'env > "$DUMP_DIR/env.txt"',
                    'readlink /proc/self/fd/0 > "$DUMP_DIR/stdin.txt"', PY_BUILD],
-            env={"PATH": step_path(), "DUMP_DIR": str(dirs["dump"])}),
+            env={"PATH": step_path(), "DUMP_DIR": str(dirs["dump"])},
+            writable=[str(dirs["dump"])]),
     }
     pipes["loud"] = python_pipeline(repo, "loud-v*", build=[LOUD], timeout_s=60)
     pipes["slow"] = python_pipeline(
         repo, "slow-v*", targets=["pypi"],
-        build=[SLOW, PY_BUILD],
+        build=[SLOW, PY_BUILD], writable=pids_rw,
         env=dict(pid_env, FLAG=str(dirs["flags"] / "hold")))
     return webhook_env.hook_daemon(pipes, env={"AOS_DAEMON_ENV_MARKER": marker,
                                                "LANG": "de_DE.UTF-8", "TZ": "Europe/Berlin"},
@@ -245,12 +247,13 @@ def test_steps_environment_holds_no_secret(webhook_env, daemon, dirs, commits, m
             "DUMP_DIR": str(dirs["dump"])}
     for k, v in want.items():
         assert got.get(k) == v, f"step environment {k}={got.get(k)!r}, expected {v!r}"
-    allowed = set(want) | {"HOME"} | {"PWD", "OLDPWD", "SHLVL", "_"}  # the last: sh's own
+    allowed = set(want) | {"HOME", "TMPDIR"} | {"PWD", "OLDPWD", "SHLVL", "_"}  # last: sh's
     assert set(got) <= allowed, f"unexpected variables in the steps' environment: " \
                                 f"{sorted(set(got) - allowed)}"
     home = os.path.realpath(got["HOME"])
     work = os.path.realpath(daemon.state_dir / "work")
     assert home.startswith(work + os.sep), f"HOME={home} is not a job folder under {work}"
+    assert got.get("TMPDIR") == got["HOME"] + "/tmp", f"TMPDIR={got.get('TMPDIR')!r}"
     assert not Path(home).exists(), f"the job's work folder {home} was not removed"
     assert marker not in dump, "the daemon's own environment reached the step"
     stdin = (dirs["dump"] / "stdin.txt").read_text().strip()

@@ -58,6 +58,8 @@ def releases(webhook_env):
 @pytest.fixture(scope="module")
 def daemon(webhook_env, releases):
     env, repo = webhook_env, webhook_env.repo
+    count_dir = env.workdir / "counts"
+    count_dir.mkdir()
     env.set_secret(TEST_PYPI_WRONG_TOKEN="pypi-" + secrets.token_urlsafe(32))
     regs = {
         "testpypi-wrongtoken": {"type": "pypi", "url": env.testpypi.upload_url,
@@ -75,8 +77,8 @@ def daemon(webhook_env, releases):
         "py-conflict": python_pipeline(repo, "conflict-py-v*"),
         # Counts its builds: a retry after an upload failure must not build again.
         "py-down": python_pipeline(repo, "down-py-v*", targets=["testpypi-down", "pypi"],
-                                   build=['echo build >> "$COUNT_FILE"', PY_BUILD],
-                                   env={"COUNT_FILE": str(env.workdir / "py-down.builds")}),
+                                   build=['echo build >> "$COUNT_DIR/py-down.builds"', PY_BUILD],
+                                   env={"COUNT_DIR": str(count_dir)}, writable=[str(count_dir)]),
     }
     return env.hook_daemon(pipelines, config={"registries": regs})
 
@@ -267,7 +269,7 @@ def test_first_target_down_pypi_gets_nothing(webhook_env, daemon, releases):
                                    "couldn't", "could not"))
     assert job.get("attempts", 0) >= 2, f"the job was not retried: {job}"
     _nothing_of(webhook_env, version)
-    builds = (webhook_env.workdir / "py-down.builds").read_text().splitlines()
+    builds = (webhook_env.workdir / "counts" / "py-down.builds").read_text().splitlines()
     assert len(builds) == 1, (f"built {len(builds)} times in {job['attempts']} runs: the "
                               f"recorded artifacts should be uploaded without a rebuild")
 

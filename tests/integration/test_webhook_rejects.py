@@ -32,12 +32,13 @@ from conftest import PUBLISHD
 from webhook_support import (Conn, QueueSnapshot, build_request, expect_accepted,
                              expect_error, expect_existing, expect_ignored, expect_job,
                              expect_json_answer, gitea_push, github_push, gitlab_tag_push,
-                             hmac_hex, http, job_ids, python_pipeline, wait_listening,
-                             webhook_env)  # noqa: F401
+                             WEBHOOK_KEYS, hmac_hex, http, job_ids, python_pipeline,
+                             wait_listening, webhook_env)  # noqa: F401
 
 LIMITS = {"max_header_bytes": 4096, "max_body_bytes": 16384, "header_timeout_ms": 1000,
           "body_timeout_ms": 1000, "idle_timeout_ms": 2000, "max_connections": 6}
 TAG, VERSION = "python-sdk-v0.1.0", "0.1.0"
+GRACE_S = 2  # webhooks.github.rotation_grace_s
 FORGES = ["github", "gitlab", "gitea"]
 
 
@@ -64,7 +65,9 @@ def daemon(webhook_env, commit):
              # Jobs that end at once (their build fails), for bursts.
              "burst": python_pipeline(webhook_env.repo, "burst-v*", targets=["pypi"],
                                       package="aos-sdk-burst", build=["exit 1"])}
-    return webhook_env.hook_daemon(pipes, listen=LIMITS)
+    hooks = {f: {"secret_key": k} for f, k in WEBHOOK_KEYS.items()}
+    hooks["github"]["rotation_grace_s"] = GRACE_S
+    return webhook_env.hook_daemon(pipes, listen=LIMITS, webhooks=hooks)
 
 
 @pytest.fixture
@@ -548,20 +551,31 @@ def test_check_config_refuses(daemon, change, words):
 
 def test_webhook_secret_rotation(webhook_env, daemon, commit):
     """A new GitHub webhook secret in Vault is used after a refresh, without
-    a restart; the old one is refused from then on."""
+    a restart; the previous one is still accepted for rotation_grace_s (2 s
+    here), then refused; the other forges' secrets are untouched."""
     import secrets as _secrets
     old = daemon.hooks.secrets["github"]
     new = _secrets.token_urlsafe(32)
     webhook_env.set_secret(GITHUB_WEBHOOK_SECRET=new)
     daemon.hooks.needles.add(new)
     r = daemon.refresh()
+    t0 = time.monotonic()
     assert r.rc == 0 and "GITHUB_WEBHOOK_SECRET" in r.json.get("changed", []), r
     ping = {"zen": "z", "hook_id": 1}
+
+    def pinged(secret):
+        j = expect_json_answer(daemon.hooks.send("github", ping, event="ping", secret=secret),
+                               200)
+        assert j.get("event") == "ping", j
+    pinged(new)
+    pinged(old)
+    assert time.monotonic() - t0 < GRACE_S, "too slow to check the grace period"
+    time.sleep(GRACE_S + 1 - (time.monotonic() - t0))
     expect_error(daemon.hooks.send("github", ping, event="ping", secret=old), 401)
-    j = expect_json_answer(daemon.hooks.send("github", ping, event="ping", secret=new), 200)
-    assert j.get("event") == "ping", j
+    pinged(new)
     daemon.hooks.secrets["github"] = new
     webhook_env.webhook_secrets["github"] = new
+    expect_ignored(daemon.hooks.send("gitlab", gitlab_tag_push(TAG, commit, deleted=True)))
 
 
 def test_build_request_helper():
