@@ -47,6 +47,7 @@ struct ingest {
 	struct agent *a;
 	struct http_server *srv;
 	uv_check_t check;
+	uv_idle_t idle;   /* keeps the loop from blocking while a batch waits */
 	struct pending batch[BATCH_MAX];
 	size_t nbatch;
 	unsigned long accepted, duplicates, ignored, rejected, unavailable;
@@ -128,6 +129,7 @@ static void flush(struct ingest *in)
 	if (n == 0)
 		return;
 	uv_check_stop(&in->check);
+	uv_idle_stop(&in->idle);
 	in->nbatch = 0;
 	for (i = 0; i < n; i++)
 		jn[i] = in->batch[i].job.jn;
@@ -178,6 +180,13 @@ static void check_cb(uv_check_t *h)
 	flush(h->data);
 }
 
+/* A delivery that arrived outside the poll phase (a pipelined request
+ * answered from a write callback) must not wait for the next I/O. */
+static void idle_cb(uv_idle_t *h)
+{
+	(void)h;
+}
+
 static void enqueue(struct ingest *in, struct http_conn *c, const struct hook_decision *d)
 {
 	struct pending *p = &in->batch[in->nbatch];
@@ -196,8 +205,10 @@ static void enqueue(struct ingest *in, struct http_conn *c, const struct hook_de
 	snprintf(p->commit, sizeof(p->commit), "%s", d->ev.commit);
 	snprintf(p->forge, sizeof(p->forge), "%s", forge);
 	snprintf(p->delivery, sizeof(p->delivery), "%s", d->ev.delivery);
-	if (in->nbatch++ == 0)
+	if (in->nbatch++ == 0) {
 		uv_check_start(&in->check, check_cb);
+		uv_idle_start(&in->idle, idle_cb);
+	}
 	if (in->nbatch == BATCH_MAX)
 		flush(in);
 }
@@ -374,7 +385,9 @@ int ingest_open(struct agent *a, struct ingest **ret)
 		return r;
 	}
 	uv_check_init(&a->loop, &in->check);
+	uv_idle_init(&a->loop, &in->idle);
 	in->check.data = in;
+	in->idle.data = in;
 	log_notice("listening for webhooks on %s (POST /webhook, GET /healthz, GET /readyz)",
 		   l->address);
 	*ret = in;
@@ -396,7 +409,10 @@ void ingest_reconfigure(struct ingest *in)
 
 static void check_closed(uv_handle_t *h)
 {
-	free(h->data);
+	struct ingest *in = h->data;
+
+	/* The idle handle was closed first: its callback has run. */
+	free(in);
 }
 
 void ingest_close(struct ingest *in)
@@ -406,6 +422,7 @@ void ingest_close(struct ingest *in)
 	flush(in); /* committed jobs are kept; their answers may be dropped */
 	drop_secrets(in);
 	http_server_close(in->srv);
+	uv_close((uv_handle_t *)&in->idle, NULL);
 	uv_close((uv_handle_t *)&in->check, check_closed);
 }
 

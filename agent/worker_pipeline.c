@@ -79,8 +79,13 @@ void worker__pipeline_abort(struct run *r)
 	struct pl_run *pl = r->pl;
 
 	r->pl = NULL;
-	pl_build_abort(pl->build);
-	pl->build = NULL;
+	if (pl->build != NULL) {
+		/* Stopped mid-build (canceled, lease lost, daemon stopping). */
+		pl_build_abort(pl->build);
+		pl->build = NULL;
+	}
+	if (pl->workdir[0] != '\0' && pl->narts == 0 && !pl->work_busy)
+		pl_build_cleanup(&r->w->a->loop, pl->workdir);
 	if (pl->work_busy)
 		pl->r = NULL; /* the work's end frees it */
 	else
@@ -101,14 +106,18 @@ static int load_target(struct run *r)
 	struct pl_run *pl = r->pl;
 	struct worker *w = r->w;
 	const char *t = pl->targets[pl->target];
-	struct job_upload ups[MAX_FILES * 4];
+	struct job_upload *ups = calloc(MAX_FILES * 4, sizeof(*ups));
 	size_t tl = strlen(t), i, k;
-	int n;
+	int n, rc = 0;
 
 	worker__files_clear(r);
+	if (ups == NULL)
+		return -ENOMEM;
 	n = w->q->ops->uploads(w->q, r->job.id, ups, MAX_FILES * 4);
-	if (n < 0)
+	if (n < 0) {
+		free(ups);
 		return n;
+	}
 	for (i = 0; i < (size_t)n && r->nfiles < MAX_FILES; i++) {
 		const char *fname = ups[i].filename + tl + 1;
 
@@ -117,18 +126,23 @@ static int load_target(struct run *r)
 			continue;
 		for (k = 0; k < pl->narts && strcmp(pl->arts[k].name, fname) != 0; k++)
 			;
-		if (k == pl->narts)
-			return -ENOENT;
+		if (k == pl->narts) {
+			rc = -ENOENT;
+			break;
+		}
 		r->files[r->nfiles] = strdup(pl->arts[k].path);
 		r->names[r->nfiles] = strdup(ups[i].filename);
 		r->sources[r->nfiles] = strdup(pl->arts[k].path);
 		r->probe[r->nfiles] = ups[i].state == UPLOAD_SENDING;
-		if (r->files[r->nfiles] == NULL || r->names[r->nfiles] == NULL ||
-		    r->sources[r->nfiles] == NULL)
-			return -ENOMEM;
 		r->nfiles++;
+		if (r->files[r->nfiles - 1] == NULL || r->names[r->nfiles - 1] == NULL ||
+		    r->sources[r->nfiles - 1] == NULL) {
+			rc = -ENOMEM;
+			break;
+		}
 	}
-	return (int)r->nfiles;
+	free(ups);
+	return rc < 0 ? rc : (int)r->nfiles;
 }
 
 /* Starts the first target (from pl->target on) with files left.  Returns
@@ -258,13 +272,16 @@ static void record(struct run *r)
 {
 	struct pl_run *pl = r->pl;
 	struct worker *w = r->w;
-	struct job_upload ups[MAX_FILES * 4];
+	struct job_upload *ups = calloc(MAX_FILES * 4, sizeof(*ups));
 	cJSON *doc = cJSON_Parse(r->job.inputs), *files, *targets;
 	char msg[1024], *text = NULL;
 	size_t n = 0, i;
 	int rc;
 
-	memset(ups, 0, sizeof(ups));
+	if (ups == NULL || doc == NULL) {
+		worker__settle_retry(r, -1, "error: out of memory");
+		goto fail;
+	}
 	if (pl->ntargets * pl->narts > MAX_FILES * 4) {
 		worker__settle(r, JOB_DEAD, 0, "invalid: too many artifacts for the targets");
 		goto fail;
@@ -309,6 +326,7 @@ static void record(struct run *r)
 	r->job.inputs = text; /* transferred */
 	text = NULL;
 	cJSON_Delete(doc);
+	free(ups);
 	pl_build_cleanup(&w->a->loop, pl->workdir);
 	pl->target = 0;
 	if (!start_target(r)) {
@@ -317,6 +335,7 @@ static void record(struct run *r)
 	}
 	return;
 fail:
+	free(ups);
 	free(text);
 	cJSON_Delete(doc);
 	worker__run_free(r);
