@@ -420,6 +420,9 @@ cat <<EOF
    Vault: $(P .vault.kv), read by AppRole $(P .vault.role) (policy $(P .vault.policy_name): read only);
    rotated before the uploads: $rotated.
 
+   $(grep -E '^Webhooks:' "$run/status.final" | tr -s ' ')
+   $(grep -E '^Builds:' "$run/status.final" | tr -s ' '); no token in the steps' environment.
+
    Installed back: aos-sdk $version from pypi (aos version: $out),
    @agenticverz/aos-sdk $version from npm (require and import: $cjs).
 
