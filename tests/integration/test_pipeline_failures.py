@@ -69,6 +69,7 @@ def commits(webhook_env):
               "termproof-v0.1.0", "othername-v0.1.0", "python-sdk-v0.2.0"):
         repo.tag(t, c1)
     repo.tag("loud-v0.1.0", c1)
+    repo.tag("cancel-v0.1.0", c1)
     c3 = repo.commit_release("0.3.0")
     repo.tag("envdump-v0.3.0", c3)
     c4 = repo.commit_release("0.4.0")
@@ -110,6 +111,8 @@ def daemon(webhook_env, commits, dirs, marker):
             writable=[str(dirs["dump"])]),
     }
     pipes["loud"] = python_pipeline(repo, "loud-v*", build=[LOUD], timeout_s=60)
+    pipes["cancel"] = python_pipeline(repo, "cancel-v*", build=[SLEEPER.format(name="cancel")],
+                                      env=pid_env, writable=pids_rw)
     pipes["slow"] = python_pipeline(
         repo, "slow-v*", targets=["pypi"],
         build=[SLOW, PY_BUILD], writable=pids_rw,
@@ -364,6 +367,23 @@ def test_sigkill_after_202_the_job_survives(webhook_env, daemon, commits):
     for server in (env.testpypi, env.pypi):
         assert sorted(n for n in server.files() if "-0.5.0" in n) == [
             "aos_sdk-0.5.0-py3-none-any.whl", "aos_sdk-0.5.0.tar.gz"], server.files()
+
+
+def test_cancel_a_running_build(webhook_env, daemon, dirs, commits):
+    """`job cancel` while the build runs: the job is canceled and the step's
+    process group is killed; nothing uploaded."""
+    before = webhook_env.snapshot()
+    jid = _trigger(daemon, "cancel-v0.1.0", "cancel", "0.1.0", commits["0.1.0"])
+    wait_for(lambda: (dirs["pids"] / "cancel.grandchild").exists(), 60,
+             what="the build step to start")
+    pids = _pids(dirs, "cancel")
+    daemon.ctl_json("job", "cancel", jid)
+    expect_job(daemon, jid, "canceled", timeout=30)
+    for kind, pid in pids.items():
+        wait_for(lambda: _gone(pid), 15,
+                 what=lambda: f"the canceled build's {kind} (pid {pid}: {_cmdline(pid)}) "
+                              f"to be killed")
+    webhook_env.assert_unchanged(before, "a canceled build")
 
 
 def test_no_secret_anywhere_at_the_end(webhook_env, daemon):

@@ -29,7 +29,7 @@ from publish_support import (EXIT, NPM_NAME, PY_NAME, fresh_venv, make_wheel, np
                              pip_install, publish, sha512_sri, tool_env)
 from webhook_support import (PY_BUILD, expect_accepted, expect_job, gitea_push, github_push,
                              gitlab_tag_push, job_log, job_show, job_text, js_pipeline,
-                             python_pipeline, uploads, webhook_env)  # noqa: F401
+                             python_pipeline, uploads, wait_job, webhook_env)  # noqa: F401
 
 PY_FILES = "aos_sdk-{v}-py3-none-any.whl", "aos_sdk-{v}.tar.gz"
 
@@ -47,7 +47,12 @@ def releases(webhook_env):
                     ("0.2.0", [("python-sdk-v0.2.0", False), ("js-sdk-v0.2.0", False)]),
                     ("0.4.0", [("badtoken-py-v0.4.0", False)]),
                     ("0.5.0", [("conflict-py-v0.5.0", False)]),
-                    ("0.6.0", [("down-py-v0.6.0", False)])):
+                    ("0.6.0", [("down-py-v0.6.0", False)]),
+                    ("0.7.0", [("reload-py-v0.7.0", False)]),
+                    ("0.8.0", [("reload2-py-v0.8.0", False)]),
+                    ("0.9.0", [("python-sdk-v0.9.0", False)]),
+                    ("0.10.0", [("python-sdk-v0.10.0", False)]),
+                    ("0.1.1", [("js-sdk-v0.1.1", False)])):
         sha = repo.commit_release(v)
         for tag, annotated in tags:
             assert repo.tag(tag, sha, annotated=annotated) == sha
@@ -79,6 +84,8 @@ def daemon(webhook_env, releases):
         "py-down": python_pipeline(repo, "down-py-v*", targets=["testpypi-down", "pypi"],
                                    build=['echo build >> "$COUNT_DIR/py-down.builds"', PY_BUILD],
                                    env={"COUNT_DIR": str(count_dir)}, writable=[str(count_dir)]),
+        "py-reload": python_pipeline(repo, "reload-py-v*", targets=["testpypi-down"]),
+        "py-reload2": python_pipeline(repo, "reload2-py-v*", targets=["testpypi-down", "pypi"]),
     }
     return env.hook_daemon(pipelines, config={"registries": regs})
 
@@ -286,3 +293,73 @@ def test_npm_tarball_is_the_built_one(webhook_env, daemon):
         p = env.workdir / f"back-{v}.tgz"
         p.write_bytes(back)
         assert doc["versions"][v]["dist"]["integrity"] == sha512_sri(p)
+
+
+def _reload_targets(daemon, pipeline, targets):
+    daemon.config["pipelines"][pipeline]["targets"] = targets
+    daemon.write_config()
+    daemon.reload()
+
+
+def test_reload_applies_to_a_job_not_built_yet(webhook_env, daemon, releases):
+    env = webhook_env
+    tag, version = "reload-py-v0.7.0", "0.7.0"
+    daemon.ctl_json("drain")
+    try:
+        jid = expect_accepted(daemon.hooks.send("github", github_push(tag, releases[tag])),
+                              "py-reload", tag, version, releases[tag])
+        _reload_targets(daemon, "py-reload", ["pypi"])
+    finally:
+        daemon.ctl_json("resume")
+    expect_job(daemon, jid, "succeeded", timeout=240)
+    assert uploads(daemon, jid) == {f"pypi/{n}": "done" for n in py_files(version)}, \
+        uploads(daemon, jid)
+    assert sorted(_files_of(env.pypi, version)) == sorted(py_files(version))
+
+
+def test_reload_keeps_the_targets_recorded_with_the_artifacts(webhook_env, daemon, releases):
+    """Artifacts recorded with targets [testpypi-down, pypi]: after a reload
+    that leaves only pypi, a retry still goes to testpypi-down first (and
+    fails), so pypi receives nothing."""
+    env = webhook_env
+    tag, version = "reload2-py-v0.8.0", "0.8.0"
+    jid = expect_accepted(daemon.hooks.send("github", github_push(tag, releases[tag])),
+                          "py-reload2", tag, version, releases[tag])
+    expect_job(daemon, jid, "dead", timeout=180)
+    _reload_targets(daemon, "py-reload2", ["pypi"])
+    daemon.ctl_json("job", "retry", jid)
+    expect_job(daemon, jid, "dead", timeout=180)
+    assert {n.split("/", 1)[0] for n in uploads(daemon, jid)} == {"testpypi-down", "pypi"}, \
+        uploads(daemon, jid)
+    _nothing_of(env, version)
+
+
+def test_releases_of_one_package_run_one_at_a_time_in_order(webhook_env, daemon, releases):
+    tags = ["python-sdk-v0.9.0", "python-sdk-v0.10.0"]
+    daemon.ctl_json("drain")
+    try:
+        ids = [expect_accepted(daemon.hooks.send("gitlab", gitlab_tag_push(t, releases[t])),
+                               "python-sdk", t, t.rsplit("v", 1)[1], releases[t]) for t in tags]
+    finally:
+        daemon.ctl_json("resume")
+    for jid in ids:
+        expect_job(daemon, jid, "succeeded", timeout=240)
+    logs = [daemon.ctl_json("job", "log", jid)["lines"] for jid in ids]
+    started = [min(ln["at_ms"] for ln in lg if "running" in ln["text"]) for lg in logs]
+    ended = [max(ln["at_ms"] for ln in lg) for lg in logs]
+    assert started[1] >= ended[0], (
+        f"{tags[1]} started {ended[0] - started[1]} ms before {tags[0]} ended: "
+        f"{logs}")
+
+
+def test_latest_is_not_moved_down(webhook_env, daemon, releases):
+    """js-sdk-v0.1.1 after 0.2.0: whatever becomes of the job, latest stays
+    0.2.0."""
+    env = webhook_env
+    tag = "js-sdk-v0.1.1"
+    jid = expect_accepted(daemon.hooks.send("github", github_push(tag, releases[tag])),
+                          "js-sdk", tag, "0.1.1", releases[tag])
+    job = wait_job(daemon, jid, timeout=180)
+    doc = env.npm.packument(NPM_NAME)
+    assert doc["dist-tags"].get("latest") == "0.2.0", (
+        f"latest moved to {doc['dist-tags'].get('latest')} (job {job['state']})")

@@ -108,6 +108,8 @@ def test_github_ping(daemon, unchanged):
             "repository": {"full_name": "agenticverz/aos"}}
     j = expect_json_answer(daemon.hooks.send("github", body, event="ping"), 200)
     assert j.get("ok") is True and j.get("event") == "ping", j
+    expect_error(daemon.hooks.send("github", body, event="ping", secret="wrong"), 401)
+    expect_error(daemon.hooks.send("github", body, event="ping", secret=None), 401)
 
 
 # -- signatures -----------------------------------------------------------------------------
@@ -473,6 +475,22 @@ def test_body_framings_a_proxy_may_use(daemon, commit, unchanged):
         assert daemon.hooks.check(c.request("GET", "/healthz")).status == 200
 
 
+def test_pipelined_requests(daemon, unchanged):
+    """Two requests in one write: two answers, in order."""
+    with Conn(daemon.http_port) as c:
+        c.send(build_request("GET", "/healthz") + build_request("GET", "/nope"))
+        first = daemon.hooks.check(c.read_response(5))
+        second = daemon.hooks.check(c.read_response(5))
+        assert (first.status, second.status) == (200, 404), (first, second)
+
+
+def test_connection_close_is_honoured(daemon, unchanged):
+    with Conn(daemon.http_port) as c:
+        r = daemon.hooks.check(c.request("GET", "/healthz", [("Connection", "close")]))
+        assert r.status == 200, r
+        assert c.closed_by_peer(3), "the connection stayed open after Connection: close"
+
+
 def test_idle_connection_closed(daemon, unchanged):
     limit = LIMITS["idle_timeout_ms"] / 1000
     with Conn(daemon.http_port) as c:
@@ -576,6 +594,27 @@ def test_webhook_secret_rotation(webhook_env, daemon, commit):
     daemon.hooks.secrets["github"] = new
     webhook_env.webhook_secrets["github"] = new
     expect_ignored(daemon.hooks.send("gitlab", gitlab_tag_push(TAG, commit, deleted=True)))
+
+
+def test_vault_unreachable_not_ready(webhook_env, commit):
+    """Before the secrets are loaded (Vault unreachable from the start): the
+    listener answers /healthz 200, /readyz 503 with a reason, and webhooks
+    503 with Retry-After; nothing is enqueued."""
+    from peers.proc import free_port
+    d = webhook_env.hook_daemon(
+        {"python-sdk": python_pipeline(webhook_env.repo, targets=["pypi"])}, start=False,
+        config={"vault": {"address": f"http://127.0.0.1:{free_port()}"}})
+    d.start(wait_ready=False)
+    wait_listening(d)
+    snap = QueueSnapshot(d)
+    j = expect_json_answer(d.hooks.get("/readyz"), 503)
+    assert j.get("ok") is False and j.get("ready") is False and j.get("reason"), j
+    for forge in FORGES:
+        r = d.hooks.send(forge, payload(forge, commit_id=commit))
+        assert r.status == 503, f"{forge} delivery before the secrets are loaded: {r}"
+        assert r.header("Retry-After"), f"503 without Retry-After: {r}"
+    snap.assert_unchanged("deliveries before the secrets were loaded")
+    d.stop()
 
 
 def test_build_request_helper():
