@@ -25,6 +25,7 @@ import subprocess
 import pytest
 
 from peers.proc import free_port, sha256_file
+from peers.pypiserver import PypiServer
 from publish_support import (EXIT, NPM_NAME, PY_NAME, fresh_venv, make_wheel, npm_install,
                              pip_install, publish, sha512_sri, tool_env)
 from webhook_support import (PY_BUILD, expect_accepted, expect_job, gitea_push, github_push,
@@ -32,6 +33,7 @@ from webhook_support import (PY_BUILD, expect_accepted, expect_job, gitea_push, 
                              python_pipeline, uploads, wait_job, webhook_env)  # noqa: F401
 
 PY_FILES = "aos_sdk-{v}-py3-none-any.whl", "aos_sdk-{v}.tar.gz"
+LATE_PORT = free_port()
 
 
 def py_files(v):
@@ -52,7 +54,8 @@ def releases(webhook_env):
                     ("0.8.0", [("reload2-py-v0.8.0", False)]),
                     ("0.9.0", [("python-sdk-v0.9.0", False)]),
                     ("0.10.0", [("python-sdk-v0.10.0", False)]),
-                    ("0.1.1", [("js-sdk-v0.1.1", False)])):
+                    ("0.1.1", [("js-sdk-v0.1.1", False)]),
+                    ("0.11.0", [("late-py-v0.11.0", False)])):
         sha = repo.commit_release(v)
         for tag, annotated in tags:
             assert repo.tag(tag, sha, annotated=annotated) == sha
@@ -73,6 +76,10 @@ def daemon(webhook_env, releases):
         # Nothing listens there: every try fails to connect.
         "testpypi-down": {"type": "pypi", "url": f"http://127.0.0.1:{free_port()}/",
                           "token_key": "TEST_PYPI_API_TOKEN"},
+        # A registry that comes up only later in the module (LATE_PORT).
+        "pypi-late": {"type": "pypi", "url": f"http://127.0.0.1:{LATE_PORT}/",
+                      "token_key": "PYPI_API_TOKEN",
+                      "index_url": f"http://127.0.0.1:{LATE_PORT}/simple/"},
     }
     pipelines = {
         "python-sdk": python_pipeline(repo),
@@ -84,6 +91,7 @@ def daemon(webhook_env, releases):
         "py-down": python_pipeline(repo, "down-py-v*", targets=["testpypi-down", "pypi"],
                                    build=['echo build >> "$COUNT_DIR/py-down.builds"', PY_BUILD],
                                    env={"COUNT_DIR": str(count_dir)}, writable=[str(count_dir)]),
+        "py-late": python_pipeline(repo, "late-py-v*", targets=["testpypi", "pypi-late"]),
         "py-reload": python_pipeline(repo, "reload-py-v*", targets=["testpypi-down"]),
         "py-reload2": python_pipeline(repo, "reload2-py-v*", targets=["testpypi-down", "pypi"]),
     }
@@ -363,3 +371,36 @@ def test_latest_is_not_moved_down(webhook_env, daemon, releases):
     doc = env.npm.packument(NPM_NAME)
     assert doc["dist-tags"].get("latest") == "0.2.0", (
         f"latest moved to {doc['dist-tags'].get('latest')} (job {job['state']})")
+
+
+def test_retry_uploads_only_what_is_missing(webhook_env, daemon, releases):
+    """testpypi done, the second target down until the job is dead; the
+    second registry comes up and `job retry` sends it the files, without
+    building again and without sending anything to testpypi again."""
+    env = webhook_env
+    tag, version = "late-py-v0.11.0", "0.11.0"
+    jid = expect_accepted(daemon.hooks.send("github", github_push(tag, releases[tag])),
+                          "py-late", tag, version, releases[tag])
+    expect_job(daemon, jid, "dead", timeout=180)
+    names = py_files(version)
+    assert sorted(_files_of(env.testpypi, version)) == sorted(names)
+    state = uploads(daemon, jid)
+    assert all(state[f"testpypi/{n}"] == "done" for n in names), state
+    assert not any(state[f"pypi-late/{n}"] == "done" for n in names), state
+    late = PypiServer(port=LATE_PORT, token=env.values["PYPI_API_TOKEN"],
+                      workdir=env.workdir / "pypi-late")
+    late.start()
+    try:
+        daemon.ctl_json("job", "retry", jid)
+        expect_job(daemon, jid, "succeeded", timeout=180)
+        assert _files_of(late, version) == _files_of(env.testpypi, version), (
+            f"pypi-late {late.files()} != testpypi {_files_of(env.testpypi, version)}")
+        assert uploads(daemon, jid) == {f"{t}/{n}": "done" for t in ("testpypi", "pypi-late")
+                                        for n in names}, uploads(daemon, jid)
+        resent = [ln for ln in env.testpypi.log_tail(100000).splitlines()
+                  if "already exists" in ln and f"-{version}" in ln]
+        assert not resent, f"testpypi got its files again on the retry: {resent}"
+        text = job_text(daemon, jid)
+        assert text.count("$ python3 -m build") <= 1, f"built again on the retry:\n{text}"
+    finally:
+        late.stop()
