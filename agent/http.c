@@ -311,6 +311,10 @@ void http_reply(struct http_conn *c, int status, const char *extra_headers,
 		    "Content-Length: %zu\r\n%sConnection: %s\r\n\r\n", status, reason(status),
 		    len, extra_headers ? extra_headers : "",
 		    c->close_after ? "close" : "keep-alive");
+	/* An answer to HEAD: the headers alone (Content-Length that of the
+	 * GET), else the next answer on the connection would start inside it. */
+	if (c->hr.state == HTTPREQ_DONE && c->hr.req.method == HTTP_HEAD)
+		len = 0;
 	memcpy(c->out + n, body, len);
 	b = uv_buf_init(c->out, (unsigned)(n + (int)len));
 	c->wr.data = c;
