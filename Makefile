@@ -3,6 +3,8 @@
 JOBS ?= $(shell nproc)
 BUILD ?= build
 ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
+FUZZ_TIME ?= 30
 PREFIX ?= /usr/local
 CMAKE_FLAGS ?=
 
@@ -34,6 +36,22 @@ unit-asan: build-asan
 check: setup build build-asan
 	cd $(BUILD) && ctest --output-on-failure
 	$(MAKE) --no-print-directory unit-asan
+	$(MAKE) --no-print-directory fuzz
+
+# libFuzzer on the webhook path (clang, ASan+UBSan, its own build folder), for
+# FUZZ_TIME seconds over a copy of the seed corpus; new inputs stay in
+# $(FUZZ_BUILD)/corpus, a crash is written as $(FUZZ_BUILD)/crash-<sha1>.
+# Longer runs: docs/ARCHITECTURE.md, "Fuzzing".
+$(FUZZ_BUILD)/CMakeCache.txt:
+	cmake -S . -B $(FUZZ_BUILD) -DCMAKE_C_COMPILER=clang -DAOS_FUZZ=ON -DAOS_TESTS=OFF -DAOS_WERROR=ON \
+		-DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_FLAGS)
+
+fuzz: $(FUZZ_BUILD)/CMakeCache.txt
+	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target fuzz_webhook
+	mkdir -p $(FUZZ_BUILD)/corpus
+	cp tests/fuzz/corpus/* $(FUZZ_BUILD)/corpus/
+	$(FUZZ_BUILD)/tests/fuzz/fuzz_webhook -max_total_time=$(FUZZ_TIME) -print_final_stats=1 \
+		-artifact_prefix=$(FUZZ_BUILD)/ $(FUZZ_BUILD)/corpus
 
 demo: setup build
 	scripts/demo.sh $(BUILD)
@@ -42,4 +60,4 @@ install: build
 	cmake --install $(BUILD)
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

@@ -14,7 +14,7 @@ say() { printf 'setup: %s\n' "$*"; }
 debs=(build-essential cmake pkg-config git curl jq ca-certificates
       libuv1-dev libcurl4-openssl-dev libcjson-dev libsystemd-dev
       libcmocka-dev libssl-dev libarchive-dev libsqlite3-dev
-      libhttp-parser-dev systemd clang python3-venv nodejs npm
+      libhttp-parser-dev systemd clang libclang-rt-14-dev python3-venv nodejs npm
       wrk webhook)
 missing=()
 for p in "${debs[@]}"; do
