@@ -42,8 +42,10 @@ def tags(webhook_env):
 @pytest.fixture(scope="module")
 def daemon(webhook_env, tags):
     repo = webhook_env.repo
-    return webhook_env.hook_daemon({"python-sdk": python_pipeline(repo),
-                                    "js-sdk": js_pipeline(repo)})
+    return webhook_env.hook_daemon({
+        "python-sdk": python_pipeline(repo), "js-sdk": js_pipeline(repo),
+        "unreachable": python_pipeline(repo, "nowhere-v*",
+                                       repository=f"file://{webhook_env.workdir}/no-repo.git")})
 
 
 def key(tag, tags, pipeline="python-sdk"):
@@ -172,3 +174,12 @@ def test_reconcile_unknown_pipeline(daemon):
     assert r.rc != 0, f"reconcile of an unknown pipeline succeeded: {r}"
     assert "pipeline" in (r.out + r.err).lower(), r
     snap.assert_unchanged("reconcile of an unknown pipeline")
+
+
+def test_reconcile_unreachable_repository(daemon):
+    """The repository cannot be listed: an error, nothing enqueued."""
+    snap = QueueSnapshot(daemon)
+    r = ctl_reconcile(daemon, "unreachable")
+    assert r.rc != 0, f"reconcile of an unreachable repository succeeded: {r}"
+    assert r.json.get("ok") is False and r.json.get("error"), r
+    snap.assert_unchanged("reconcile of an unreachable repository")
