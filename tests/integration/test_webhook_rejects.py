@@ -112,6 +112,13 @@ def test_github_ping(daemon, unchanged):
     expect_error(daemon.hooks.send("github", body, event="ping", secret=None), 401)
 
 
+def test_webhook_secrets_shown_as_fingerprints(webhook_env, daemon):
+    """The webhook secrets are loaded from Vault beside the tokens, and
+    `secrets` shows them as fingerprints only."""
+    from conftest import secrets_match
+    secrets_match(daemon, webhook_env.values, keys=tuple(WEBHOOK_KEYS.values()))
+
+
 # -- signatures -----------------------------------------------------------------------------
 @pytest.mark.parametrize("forge", FORGES)
 def test_wrong_signature(daemon, commit, unchanged, forge):
