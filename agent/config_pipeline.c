@@ -49,6 +49,7 @@ static void parse_address(struct cctx *c, struct listen_cfg *l)
 	const char *a = l->address, *colon;
 	unsigned char bin[16];
 	char host[64];
+	int family = AF_INET6;
 	size_t hl;
 	long port;
 	char *end;
@@ -62,7 +63,10 @@ static void parse_address(struct cctx *c, struct listen_cfg *l)
 		a++;
 		colon = close + 1;
 	} else {
-		colon = strrchr(a, ':');
+		/* Without brackets an IPv4 address: "::1:8080" is refused, not
+		 * guessed. */
+		family = AF_INET;
+		colon = strchr(a, ':');
 		if (colon == NULL)
 			goto bad;
 		hl = (size_t)(colon - a);
@@ -73,9 +77,10 @@ static void parse_address(struct cctx *c, struct listen_cfg *l)
 	host[hl] = '\0';
 	errno = 0;
 	port = strtol(colon + 1, &end, 10);
-	if (errno != 0 || *end != '\0' || end == colon + 1 || port < 0 || port > 65535)
+	/* Digits only: strtol alone takes " 80" and "+80". */
+	if (colon[1] < '0' || colon[1] > '9' || errno != 0 || *end != '\0' || port > 65535)
 		goto bad;
-	if (inet_pton(AF_INET, host, bin) != 1 && inet_pton(AF_INET6, host, bin) != 1)
+	if (inet_pton(family, host, bin) != 1)
 		goto bad;
 	l->host = strdup(host);
 	l->port = (int)port;

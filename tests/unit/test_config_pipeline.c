@@ -122,7 +122,8 @@ static const char *const bad_addresses[] = {
     "localhost:8080", "example.test:80", "127.0.0.1",  "127.0.0.1:", "127.0.0.1:65536",
     "127.0.0.1:-1",   "127.0.0.1:80x",   ":8080",      "1.2.3.4.5:80", "256.1.1.1:80",
     "[::1]",          "[::1]8080",       "[::1]:",     "[]:80",      "[::1:80",
-    "[::g]:80",       NULL,
+    "[::g]:80",       "::1:8080",        "127.0.0.1: 80", "127.0.0.1:+80",
+    "[127.0.0.1]:80", "1.2.3.4:80:90",   NULL,
 };
 
 static int parse_address(const char *address, struct config **cfg, char *err, size_t errlen)
