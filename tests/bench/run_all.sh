@@ -8,7 +8,7 @@
 #   --agent-rotations K  rotations of benchmark 3 at default settings (bao
 #                        agent re-reads a KV v2 secret only every ~4.5 min,
 #                        so each one takes about that long; default 3, 0
-#                        skips them: the rest of the suite takes ~1 min)
+#                        skips them: the rest of the suite takes ~4 min)
 #   --out DIR            keep the JSON results and logs in DIR (default: a
 #                        temporary folder, removed at the end)
 # environment: AOS_BUILD_DIR (default ./build), AOS_BENCH_SEED (random delays)
@@ -81,6 +81,9 @@ run startup 600 bench_startup.py
 # Phase 1 takes well under a minute; each default-settings rotation at most
 # one agent re-read period (about 4.5 min) plus the 330 s cap margin.
 run rotation $((300 + agent_rotations * 340)) bench_rotation.py --agent-rotations "$agent_rotations"
+# Webhook ingest beside adnanh/webhook (wrk, about 3 minutes; prints its own
+# Markdown report, not part of the table below).
+run webhook 900 bench_webhook.py
 
 "$py" - "$out/env.json" "$started" "$commit" "$AOS_BUILD_DIR (CMAKE_BUILD_TYPE=${build_type:-unset})" "$load_before" <<'EOF'
 import json, sys
