@@ -34,15 +34,17 @@ static const struct forge_headers *headers_of(enum forge f, const struct http_re
 	return httpreq_header(r, gt.event, NULL) != NULL ? &gt : &fj;
 }
 
+/* Gitea and Forgejo also send GitHub's (and Gogs') headers, signed with
+ * their own secret: their own event header decides first. */
 int webhook_detect(const struct http_request *r, enum forge *ret)
 {
-	if (httpreq_header(r, gh.event, NULL) != NULL)
-		*ret = FORGE_GITHUB;
+	if (httpreq_header(r, gt.event, NULL) != NULL ||
+	    httpreq_header(r, fj.event, NULL) != NULL)
+		*ret = FORGE_GITEA;
 	else if (httpreq_header(r, gl.event, NULL) != NULL)
 		*ret = FORGE_GITLAB;
-	else if (httpreq_header(r, gt.event, NULL) != NULL ||
-		 httpreq_header(r, fj.event, NULL) != NULL)
-		*ret = FORGE_GITEA;
+	else if (httpreq_header(r, gh.event, NULL) != NULL)
+		*ret = FORGE_GITHUB;
 	else
 		return AOS_ENOTFOUND;
 	return 0;

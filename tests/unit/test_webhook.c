@@ -47,8 +47,11 @@ static const struct detect_case detect_cases[] = {
     { { "X-Gitea-Event", "push", NULL }, 0, FORGE_GITEA },
     { { "X-Forgejo-Event", "push", NULL }, 0, FORGE_GITEA },
     { { "X-Forgejo-Event", "push", "X-Gitea-Event", "push", NULL }, 0, FORGE_GITEA },
-    /* GitHub's header wins over another forge's. */
-    { { "X-Gitlab-Event", "x", "X-GitHub-Event", "push", NULL }, 0, FORGE_GITHUB },
+    /* Gitea and Forgejo send GitHub's headers too (signed with their own
+     * secret): their own header wins, then GitLab's, GitHub's last. */
+    { { "X-GitHub-Event", "push", "X-Gitea-Event", "push", NULL }, 0, FORGE_GITEA },
+    { { "X-GitHub-Event", "push", "X-Forgejo-Event", "push", NULL }, 0, FORGE_GITEA },
+    { { "X-Gitlab-Event", "x", "X-GitHub-Event", "push", NULL }, 0, FORGE_GITLAB },
     { { "X-Hub-Signature-256", "sha256=00", NULL }, AOS_ENOTFOUND, 0 },
     { { "Content-Type", "application/json", NULL }, AOS_ENOTFOUND, 0 },
     { { NULL }, AOS_ENOTFOUND, 0 },
