@@ -359,6 +359,43 @@ static void parse_pipeline(struct cctx *c, const cJSON *o, const char *base,
 	p->dist_tag = cfg__str(c, o, base, "dist_tag", NULL, true);
 }
 
+/* True if some tag matches both one-'*' patterns: their prefixes and their
+ * suffixes each nest (one is a prefix, resp. suffix, of the other). */
+static bool patterns_overlap(const char *a, const char *b)
+{
+	const char *sa = strchr(a, '*'), *sb = strchr(b, '*');
+	size_t pa = (size_t)(sa - a), pb = (size_t)(sb - b);
+	size_t xa = strlen(sa + 1), xb = strlen(sb + 1);
+	size_t p = pa < pb ? pa : pb, x = xa < xb ? xa : xb;
+
+	return strncmp(a, b, p) == 0 && strcmp(sa + 1 + xa - x, sb + 1 + xb - x) == 0;
+}
+
+/* A tag starts one pipeline: two of one repository may not both match. */
+static void check_overlaps(struct cctx *c, const struct config *cfg)
+{
+	size_t i, k;
+
+	for (i = 0; i < cfg->npipelines && !c->failed; i++) {
+		const struct pipeline_cfg *p = &cfg->pipelines[i];
+
+		for (k = i + 1; k < cfg->npipelines && !c->failed; k++) {
+			const struct pipeline_cfg *q = &cfg->pipelines[k];
+			char base[200];
+
+			if (p->repository_name == NULL || q->repository_name == NULL ||
+			    p->tag_pattern == NULL || q->tag_pattern == NULL ||
+			    strcmp(p->repository_name, q->repository_name) != 0 ||
+			    !patterns_overlap(p->tag_pattern, q->tag_pattern))
+				continue;
+			snprintf(base, sizeof(base), "pipelines.%.100s.tag_pattern", q->name);
+			cfg__fail(c, base, "\"%.80s\" and pipeline %.100s's \"%.80s\" can match the "
+				  "same tag of %.100s; make the patterns disjoint", q->tag_pattern,
+				  p->name, p->tag_pattern, p->repository_name);
+		}
+	}
+}
+
 void cfg__parse_pipelines(struct cctx *c, const cJSON *root, struct config *cfg)
 {
 	const cJSON *o, *it;
@@ -397,6 +434,7 @@ void cfg__parse_pipelines(struct cctx *c, const cJSON *root, struct config *cfg)
 				  "'/' or space");
 		parse_pipeline(c, it, base, p, cfg);
 	}
+	check_overlaps(c, cfg);
 }
 
 void cfg__free_pipelines(struct config *cfg)

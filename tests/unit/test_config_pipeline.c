@@ -385,6 +385,9 @@ static const struct err_case err_cases[] = {
     { "\"pipelines\":[]", "pipelines", "expected an object" },
     { "\"pipelines\":{\"py\":[]}", "pipelines.py", "expected an object" },
     { "\"pipelines\":{\"a:b\":{" PIPE_KEYS "}}", "pipelines.a:b", "no ':'" },
+    /* two pipelines of one repository whose patterns can match one tag */
+    { "\"pipelines\":{\"a\":{" PIPE_KEYS "},\"b\":{" PIPE_KEYS "}}", "pipelines.b.tag_pattern",
+      "can match the same tag" },
     { "\"pipelines\":{\"a/b\":{" PIPE_KEYS "}}", "pipelines.a/b", "no ':'" },
     { "\"pipelines\":{\"py\":{" PIPE_KEYS "},\"py\":{" PIPE_KEYS "}}", "pipelines.py",
       "duplicate key" },
