@@ -43,6 +43,8 @@ struct http_conn {
 	uv_tcp_t tcp;
 	uv_timer_t timer;
 	uv_write_t wr;
+	uv_write_t wr100;    /* "100 Continue" for a client that waits for it */
+	bool sent100;
 	uv_shutdown_t shut;
 	struct http_server *s;
 	struct httpreq hr;
@@ -181,6 +183,26 @@ static void read_cb(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 	process(c, buf->base, (size_t)nread);
 }
 
+static void continue_written(uv_write_t *wr, int status)
+{
+	(void)wr;
+	(void)status; /* a failed write shows in the next read or write */
+}
+
+/* The client sent "Expect: 100-continue" and waits before the body; its
+ * size is within the limit (else 413 came already). */
+static void send_continue(struct http_conn *c)
+{
+	static char line[] = "HTTP/1.1 100 Continue\r\n\r\n";
+	uv_buf_t b = uv_buf_init(line, sizeof(line) - 1);
+
+	if (c->sent100)
+		return;
+	c->sent100 = true;
+	if (uv_write(&c->wr100, (uv_stream_t *)&c->tcp, &b, 1, continue_written) < 0)
+		c->close_after = true;
+}
+
 static void keep_pending(struct http_conn *c, const char *data, size_t len)
 {
 	char *p;
@@ -223,8 +245,11 @@ static void process(struct http_conn *c, const char *data, size_t len)
 			c->s->handler(c, &c->hr.req, c->s->data);
 			return;
 		case HTTPREQ_BODY:
-			if (before != HTTPREQ_BODY)
+			if (before != HTTPREQ_BODY) {
 				arm(c, PH_BODY, l->body_timeout_ms);
+				if (c->hr.req.expect_continue)
+					send_continue(c);
+			}
 			break;
 		case HTTPREQ_HEADERS:
 			if (before == HTTPREQ_IDLE)
@@ -273,6 +298,7 @@ static void write_cb(uv_write_t *wr, int status)
 		return;
 	}
 	httpreq_next(&c->hr);
+	c->sent100 = false;
 	arm(c, PH_IDLE, c->s->lim.idle_timeout_ms);
 	pending = c->pending;
 	plen = c->pending_len;

@@ -113,6 +113,12 @@ static int on_headers_complete(http_parser *p)
 		hr->req.values[i] = hr->head.data + hr->value_off[i];
 	}
 	hr->req.method = (enum http_method)p->method;
+	{
+		const char *e = httpreq_header(&hr->req, "Expect", NULL);
+
+		hr->req.expect_continue = e != NULL && strcasecmp(e, "100-continue") == 0 &&
+					  p->http_minor >= 1;
+	}
 	if ((p->flags & F_CONTENTLENGTH) && p->content_length > hr->max_body_bytes)
 		return fail(hr, 413, "request body too large");
 	hr->state = HTTPREQ_BODY;

@@ -32,6 +32,7 @@ struct http_request {
 	const char *body;         /* NUL-terminated (not counted in body_len) */
 	size_t body_len;
 	bool keep_alive;          /* the client allows another request */
+	bool expect_continue;     /* "Expect: 100-continue": it waits for 100 */
 	size_t nheaders;
 	const char *names[HTTPREQ_MAX_HEADERS];
 	const char *values[HTTPREQ_MAX_HEADERS];

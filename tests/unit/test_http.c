@@ -374,6 +374,26 @@ static void sc_head(struct tsrv *t)
 	cl_close(&c);
 }
 
+/* "Expect: 100-continue" (curl sends it for bodies over 1 KiB): the client
+ * waits for "100 Continue" before the body; without it, it would wait a
+ * second. */
+static void sc_expect(struct tsrv *t)
+{
+	struct client c;
+	struct resp r;
+
+	CHECK(t, cl_connect(&c, t->port), "connect");
+	CHECK(t, cl_sends(&c, "POST /e HTTP/1.1\r\nExpect: 100-continue\r\n"
+			      "Content-Length: 2\r\n\r\n"), "send");
+	CHECK(t, cl_read_answer(&c, &r, false), "no 100 Continue before the body");
+	CHECK(t, r.status == 100, "status %d before the body", r.status);
+	CHECK(t, cl_sends(&c, "ok"), "send body");
+	CHECK(t, cl_read(&c, &r), "no answer after the body");
+	CHECK(t, r.status == 200 && strstr(r.body, "\"url\":\"/e\"") != NULL, "got %d %s", r.status,
+	      r.body);
+	cl_close(&c);
+}
+
 /* Three requests in one write, the first answered later: the answers come
  * in request order. */
 static void sc_pipelined(struct tsrv *t)
@@ -677,6 +697,7 @@ int main(void)
 	    SCENARIO(sc_keep_alive, 0, 0),
 	    SCENARIO(sc_http10, 0, 0),
 	    SCENARIO(sc_head, 0, 0),
+	    SCENARIO(sc_expect, 0, 0),
 	    SCENARIO(sc_pipelined, 0, 0),
 	    SCENARIO(sc_trickle, 0, 0),
 	    cmocka_unit_test(test_bad_requests),
