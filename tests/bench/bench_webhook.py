@@ -314,7 +314,9 @@ def report(res: dict) -> str:
     secs = sum(r["duration_s"] for r in runs)
     machine.append(f"- other processes (not this benchmark's) used {rest:.0f} CPU s during "
                    f"the {secs:.0f} s of load ({rest / max(1, secs):.2f} CPUs on average), "
-                   f"from /proc/stat less the server's, wrk's and this script's own time")
+                   f"from /proc/stat less the server's, wrk's and this script's own time "
+                   f"(network softirq work can be counted both in a process's system time "
+                   f"and as interrupts: values near zero or below mean none)")
     out += ["", "### Machine", ""] + machine
     return "\n".join(out) + "\n"
 
