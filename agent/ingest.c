@@ -37,9 +37,11 @@ struct pending {
 	char delivery[128];
 };
 
-/* At most one log line per second per kind, with a count of the others. */
+/* At most `burst` log lines per second per kind, with a count of the
+ * others, so a flood (or a burst of releases) cannot fill the journal. */
 struct ratelog {
-	uint64_t last_ms;
+	uint64_t window_ms;
+	unsigned burst, used;
 	unsigned long suppressed;
 };
 
@@ -51,7 +53,7 @@ struct ingest {
 	struct pending batch[BATCH_MAX];
 	size_t nbatch;
 	unsigned long accepted, duplicates, ignored, rejected, unavailable;
-	struct ratelog rl_reject, rl_ignore;
+	struct ratelog rl_reject, rl_ignore, rl_accept;
 	/* Per forge: the secret last seen in the store, and the one before it
 	 * (accepted until prev_until, so the forge can be updated after a
 	 * rotation without losing deliveries). */
@@ -77,11 +79,15 @@ static bool ratelog_ok(struct ingest *in, struct ratelog *rl, unsigned long *ret
 {
 	uint64_t now = uv_now(&in->a->loop);
 
-	if (rl->last_ms != 0 && now - rl->last_ms < 1000) {
+	if (rl->window_ms == 0 || now - rl->window_ms >= 1000) {
+		rl->window_ms = now;
+		rl->used = 0;
+	}
+	if (rl->used >= (rl->burst ? rl->burst : 1)) {
 		rl->suppressed++;
 		return false;
 	}
-	rl->last_ms = now;
+	rl->used++;
 	*ret_suppressed = rl->suppressed;
 	rl->suppressed = 0;
 	return true;
@@ -163,10 +169,16 @@ static void flush(struct ingest *in)
 			log_info("%s delivery %s for %s: job %" PRId64 " exists for this tag "
 				 "and commit (nothing new)", p->forge, p->delivery, p->tag, ids[i]);
 		} else {
+			unsigned long more = 0;
+
 			in->accepted++;
-			log_notice("job %" PRId64 " queued: pipeline %s, tag %s, commit %.12s "
-				   "(%s delivery %s)", ids[i], p->pipeline, p->tag, p->commit,
-				   p->forge, p->delivery[0] ? p->delivery : "-");
+			/* Every job's own log has this; the journal gets a burst
+			 * of them and then a count. */
+			if (ratelog_ok(in, &in->rl_accept, &more))
+				log_notice("job %" PRId64 " queued: pipeline %s, tag %s, commit %.12s "
+					   "(%s delivery %s; %lu more queued since the last such line)",
+					   ids[i], p->pipeline, p->tag, p->commit, p->forge,
+					   p->delivery[0] ? p->delivery : "-", more);
 		}
 		reply_json(p->conn, rc == AOS_EEXIST ? 200 : 202, o, NULL);
 		pipeline_job_clear(&p->job);
@@ -283,8 +295,8 @@ static void webhook(struct ingest *in, struct http_conn *c, const struct http_re
 		else
 			in->rejected++;
 		if (ratelog_ok(in, &in->rl_reject, &more))
-			log_warn("webhook from %s refused (%d): %s%s", http_conn_peer(c), d.status,
-				 d.text, more ? " (and more refusals not logged)" : "");
+			log_warn("webhook from %s refused (%d): %s (%lu more refusal(s) since the "
+				 "last line)", http_conn_peer(c), d.status, d.text, more);
 		reply_error(c, d.status, d.text, d.retry_after);
 		return;
 	}
@@ -376,6 +388,9 @@ int ingest_open(struct agent *a, struct ingest **ret)
 	if (in == NULL)
 		return UV_ENOMEM;
 	in->a = a;
+	in->rl_reject.burst = 1;
+	in->rl_ignore.burst = 1;
+	in->rl_accept.burst = 20;
 	snprintf(in->address, sizeof(in->address), "%s", l->address);
 	r = http_server_open(&a->loop, l->host, l->port, &lim, handle, in, &in->srv, err,
 			     sizeof(err));

@@ -28,7 +28,7 @@ from publish_support import (EXIT, make_big_npm, make_big_wheel, make_wheel, pub
                              sha256_file)
 from queue_support import (ThrottledRelay, describe_jobs, enqueue, job_log, job_show,  # noqa: F401
                            jobs, port_of, queue_config, queue_env, relayed_registries,
-                           wait_jobs, wait_state)
+                           start_again, wait_jobs, wait_state)
 
 MB = 1024 * 1024
 KB = 1024
@@ -282,6 +282,13 @@ def test_drain_and_resume(queue_env, daemon, relays, tmp_path):
     assert j["state"] == "queued" and j["attempts"] == 0, j
     st = d.status()["queue"]
     assert st["draining"] is True and st["depth"]["queued"] >= 1, st
+    # The operator's drain outlives a restart: the held job stays queued.
+    d.stop()
+    start_again(d)
+    assert d.status()["queue"]["draining"] is True, d.log_tail()
+    time.sleep(2.2)  # two scheduler ticks
+    j = job_show(d, held)["job"]
+    assert j["state"] == "queued" and j["attempts"] == 0, j
     h = d.ctl("resume")
     assert h.rc == 0 and "resumed" in h.out, h
     t0 = time.monotonic()
