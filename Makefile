@@ -8,7 +8,7 @@ FUZZ_TIME ?= 30
 PREFIX ?= /usr/local
 CMAKE_FLAGS ?=
 
-.PHONY: all setup build build-asan check unit-asan demo install clean fuzz
+.PHONY: all setup build build-asan check unit-asan integration-asan demo install clean fuzz
 
 all: build
 
@@ -33,9 +33,16 @@ build-asan: $(ASAN_BUILD)/CMakeCache.txt
 unit-asan: build-asan
 	cd $(ASAN_BUILD) && ctest -L unit --output-on-failure
 
+# The webhook, pipeline and reconcile integration tests again with the daemon
+# built with ASan+UBSan (a sanitizer report fails the daemon's exit status).
+integration-asan: build-asan
+	cd $(ASAN_BUILD) && ctest -L integration --output-on-failure \
+		-R 'webhook|pipeline|reconcile|build_isolation'
+
 check: setup build build-asan
 	cd $(BUILD) && ctest --output-on-failure
 	$(MAKE) --no-print-directory unit-asan
+	$(MAKE) --no-print-directory integration-asan
 	$(MAKE) --no-print-directory fuzz
 
 # libFuzzer on the webhook path (clang, ASan+UBSan, its own build folder), for
