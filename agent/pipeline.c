@@ -187,6 +187,26 @@ void pipeline_decide_prev(const struct config *cfg, struct secret_store *st,
 	match(cfg, d);
 }
 
+void pipeline_mask_url(char *s)
+{
+	char *scheme = strstr(s, "://"), *at, *slash;
+
+	if (scheme == NULL)
+		return;
+	scheme += 3;
+	at = strchr(scheme, '@');
+	slash = strchr(scheme, '/');
+	if (at == NULL || (slash != NULL && slash < at))
+		return;
+	if (at - scheme < 3) {
+		/* Too short to become "***" in place: each byte a '*'. */
+		memset(scheme, '*', (size_t)(at - scheme));
+		return;
+	}
+	memmove(scheme + 3, at, strlen(at) + 1);
+	memcpy(scheme, "***", 3);
+}
+
 int pipeline_job_init(struct pipeline_job *j, const struct pipeline_cfg *p,
 		      const char *tag, const char *version, const char *commit,
 		      const char *forge, const char *delivery, int max_attempts)
@@ -223,7 +243,18 @@ int pipeline_job_init(struct pipeline_job *j, const struct pipeline_cfg *p,
 	cJSON_AddStringToObject(in, "commit", commit);
 	cJSON_AddStringToObject(in, "forge", forge);
 	cJSON_AddStringToObject(in, "delivery", delivery);
-	cJSON_AddStringToObject(in, "repository", p->repository);
+	{
+		/* Stored and shown: never a credential the URL may carry. */
+		char *url = strdup(p->repository);
+
+		if (url == NULL) {
+			cJSON_Delete(in);
+			return -ENOMEM;
+		}
+		pipeline_mask_url(url);
+		cJSON_AddStringToObject(in, "repository", url);
+		free(url);
+	}
 	j->inputs = cJSON_PrintUnformatted(in);
 	cJSON_Delete(in);
 	if (j->inputs == NULL)

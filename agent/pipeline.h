@@ -45,6 +45,10 @@ bool pipeline_tag_version(const char *pattern, const char *tag, char *ver, size_
 /* True if tag is a name the daemon accepts in a git refspec. */
 bool pipeline_tag_ok(const char *tag);
 
+/* Replaces the user info of a URL in place with "***" (user:pw@host
+ * becomes ***@host), so it can be shown or stored. */
+void pipeline_mask_url(char *url);
+
 /* A pipeline job, ready for queue enqueue(). */
 struct pipeline_job {
 	char idem_key[JOB_KEY_MAX];

@@ -10,6 +10,7 @@
 
 #include "child.h"
 #include "err.h"
+#include "pipeline.h"
 #include "pipeline_steps.h"
 
 #define DEFAULT_PATH "/usr/local/bin:/usr/bin:/bin"
@@ -105,23 +106,6 @@ static char *system_tool(const char *name)
 	return strdup(name);
 }
 
-/* The user info of a URL (user:pw@host) becomes ***@host: the job log never shows
- * credentials a repository URL may carry. */
-static void mask_userinfo(char *s)
-{
-	char *scheme = strstr(s, "://"), *at, *slash;
-
-	if (scheme == NULL)
-		return;
-	scheme += 3;
-	at = strchr(scheme, '@');
-	slash = strchr(scheme, '/');
-	if (at == NULL || (slash != NULL && slash < at))
-		return;
-	memmove(scheme + 3, at, strlen(at) + 1);
-	memcpy(scheme, "***", 3);
-}
-
 static int add_step(struct pl_build *b, enum step_kind kind, bool in_stepdir,
 		    const char *display, const char *const *argv, size_t argc)
 {
@@ -147,7 +131,7 @@ static int add_step(struct pl_build *b, enum step_kind kind, bool in_stepdir,
 	s->display = strdup(display);
 	if (s->display == NULL)
 		return -ENOMEM;
-	mask_userinfo(s->display);
+	pipeline_mask_url(s->display); /* the job log never shows credentials */
 	return 0;
 }
 

@@ -561,6 +561,41 @@ static void test_job_init(void **state)
 	pipeline_job_clear(&j);
 }
 
+/* A credential in a repository URL is never stored in the job's inputs
+ * (nor shown in a step's command line in the job log). */
+static void test_mask_url(void **state)
+{
+	static const char *const cases[][2] = {
+	    { "https://user:pw@forge.example/o/r.git", "https://***@forge.example/o/r.git" },
+	    { "https://tok@forge.example/o/r.git", "https://***@forge.example/o/r.git" },
+	    { "ssh://git@forge.example:2222/o/r.git", "ssh://***@forge.example:2222/o/r.git" },
+	    { "https://forge.example/o/r@x.git", "https://forge.example/o/r@x.git" },
+	    { "https://forge.example/o/r.git", "https://forge.example/o/r.git" },
+	    { "git@forge.example:o/r.git", "git@forge.example:o/r.git" },
+	    { "https://@h/x", "https://@h/x" },
+	    { "https://ab@h/x", "https://**@h/x" },
+	};
+	char name[] = "python-sdk", url[] = "https://user:s3cr3t@forge.example/o/r.git";
+	struct pipeline_cfg p = mkpipeline(name);
+	struct pipeline_job j;
+	char buf[128];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(buf, sizeof(buf), "%s", cases[i][0]);
+		pipeline_mask_url(buf);
+		assert_string_equal(buf, cases[i][1]);
+	}
+	p.repository = url;
+	assert_int_equal(pipeline_job_init(&j, &p, "python-sdk-v1", "1", FX_COMMIT, "github",
+					   "d", 1), 0);
+	assert_null(strstr(j.inputs, "s3cr3t"));
+	assert_non_null(strstr(j.inputs, "https://***@forge.example/o/r.git"));
+	assert_string_equal(p.repository, "https://user:s3cr3t@forge.example/o/r.git");
+	pipeline_job_clear(&j);
+}
+
 /* The key does not depend on the forge or the delivery: a reconcile and a
  * redelivery give the webhook's. */
 static void test_job_key_stable(void **state)
@@ -661,6 +696,7 @@ int main(void)
 	    DTEST(test_decide_previous_secret),
 	    DTEST(test_decide_not_a_webhook),
 	    cmocka_unit_test(test_job_init),
+	    cmocka_unit_test(test_mask_url),
 	    cmocka_unit_test(test_job_key_stable),
 	    cmocka_unit_test(test_job_key_hashed),
 	};
