@@ -371,7 +371,10 @@ static void on_line(void *data, const char *line, size_t len)
 	b->out[b->outlen++] = ' ';
 	b->out[b->outlen++] = ' ';
 	memcpy(b->out + b->outlen, line, len);
-	b->outlen += len;
+	b->out[b->outlen + len] = '\0';
+	if (s->kind == ST_CHECKOUT) /* git may quote the repository URL */
+		pipeline_mask_url(b->out + b->outlen);
+	b->outlen += strlen(b->out + b->outlen);
 	b->out[b->outlen++] = '\n';
 }
 

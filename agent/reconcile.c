@@ -340,6 +340,7 @@ static void ls_line(void *data, const char *line, size_t len)
 	struct rtag *t;
 
 	snprintf(r->last_line, sizeof(r->last_line), "%.*s", (int)len, line);
+	pipeline_mask_url(r->last_line); /* git may quote the URL */
 	if (p == NULL || tab == NULL || (size_t)(tab - line) >= sizeof(t->commit) ||
 	    strncmp(tab + 1, "refs/tags/", 10) != 0)
 		return;
