@@ -77,10 +77,10 @@ static void show_jobs(const cJSON *ans)
 	const cJSON *j;
 	char t[32];
 
-	printf("%-7s %-10s %-12s %-24s %-8s %-20s %s\n", "ID", "STATE", "REGISTRY", "PACKAGE",
+	printf("%-7s %-10s %-20s %-22s %-8s %-20s %s\n", "ID", "STATE", "REGISTRY", "PACKAGE",
 	       "TRIES", "UPDATED", "LAST ERROR");
 	cJSON_ArrayForEach(j, cJSON_GetObjectItemCaseSensitive(ans, "jobs")) {
-		printf("%-7.0f %-10s %-12s %-24s %.0f/%-6.0f %-20s %.80s\n", ctl_num(j, "id"),
+		printf("%-7.0f %-10s %-20s %-22s %.0f/%-6.0f %-20s %.80s\n", ctl_num(j, "id"),
 		       ctl_str(j, "state", "?"), ctl_str(j, "registry", "?"), ctl_str(j, "package", "?"),
 		       ctl_num(j, "attempts"), ctl_num(j, "max_attempts"),
 		       when(ctl_num(j, "updated_ms"), t, sizeof(t)), ctl_str(j, "last_error", ""));
