@@ -180,7 +180,15 @@ static void hook_file_done(void *data, size_t i, enum pub_outcome out, const cha
 		st = r->sent[i] || r->probe[i] ? UPLOAD_SENDING : UPLOAD_PENDING;
 		break;
 	}
-	snprintf(answer, sizeof(answer), "%s: %s", publish_outcome_name(out), message);
+	{
+		/* "published: published X (...)" says it twice: once will do. */
+		const char *name = publish_outcome_name(out);
+		size_t n = strlen(name);
+
+		if (strncmp(message, name, n) == 0 && message[n] == ' ')
+			message += n + 1;
+		snprintf(answer, sizeof(answer), "%s: %s", name, message);
+	}
 	if (w->q->ops->upload_set(w->q, r->job.id, r->job.fence, r->names[i],
 					     st, answer, aos_wall_ms()) == AOS_EFENCED)
 		r->fenced = true;
