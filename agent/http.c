@@ -17,7 +17,6 @@
 
 #include "http.h"
 
-#define container_of(p, t, m) ((t *)((char *)(p) - offsetof(t, m)))
 #define READ_BUF 65536
 #define LINGER_MS 2000
 
@@ -63,24 +62,6 @@ struct http_conn {
 
 static void process(struct http_conn *c, const char *data, size_t len);
 static void server_closed(uv_handle_t *h);
-
-static const char *reason(int status)
-{
-	switch (status) {
-	case 200: return "OK";
-	case 202: return "Accepted";
-	case 400: return "Bad Request";
-	case 401: return "Unauthorized";
-	case 404: return "Not Found";
-	case 405: return "Method Not Allowed";
-	case 408: return "Request Timeout";
-	case 413: return "Content Too Large";
-	case 431: return "Request Header Fields Too Large";
-	case 500: return "Internal Server Error";
-	case 503: return "Service Unavailable";
-	default: return "Unknown";
-	}
-}
 
 /* The server is freed last: after its handle and every connection. */
 static void server_maybe_free(struct http_server *s)
@@ -334,7 +315,8 @@ void http_reply(struct http_conn *c, int status, const char *extra_headers,
 		return;
 	}
 	n = sprintf(c->out, "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\n"
-		    "Content-Length: %zu\r\n%sConnection: %s\r\n\r\n", status, reason(status),
+		    "Content-Length: %zu\r\n%sConnection: %s\r\n\r\n", status,
+		    http_status_str((enum http_status)status),
 		    len, extra_headers ? extra_headers : "",
 		    c->close_after ? "close" : "keep-alive");
 	/* An answer to HEAD: the headers alone (Content-Length that of the
