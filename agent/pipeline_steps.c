@@ -17,7 +17,6 @@
 #define SYSTEM_TIMEOUT_MS (600 * 1000) /* rm, mkdir, git */
 #define LOG_CHUNK 1800                 /* output bytes per job log entry */
 #define MAX_STEPS 80
-#define MAX_ENV 140
 #define MAX_WRAP 80
 
 enum step_kind { ST_SYSTEM, ST_CHECKOUT, ST_HEAD, ST_BUILD, ST_VERIFY };
@@ -34,8 +33,7 @@ struct pl_build {
 	struct pl_build_opts o;
 	struct step steps[MAX_STEPS];
 	size_t nsteps, cur, nbuild;
-	char *env[MAX_ENV + 1];
-	size_t nenv;
+	struct pl_env env;
 	char *wrap[MAX_WRAP + 1];   /* --run-step prefix (sandbox.h), or empty */
 	size_t nwrap;
 	char workdir[4096], stepdir[4200];
@@ -66,32 +64,66 @@ static char *xstrdup_printf(const char *fmt, ...)
 	return s;
 }
 
-/* Sets NAME=value, replacing an earlier NAME. */
-static int env_set(struct pl_build *b, const char *kv)
+int pl_env_set(struct pl_env *e, const char *kv)
 {
 	size_t n = (size_t)(strchr(kv, '=') - kv), i;
 	char *dup = strdup(kv);
 
 	if (dup == NULL)
 		return -ENOMEM;
-	for (i = 0; i < b->nenv; i++) {
-		if (strncmp(b->env[i], kv, n + 1) == 0) {
-			free(b->env[i]);
-			b->env[i] = dup;
+	for (i = 0; i < e->n; i++) {
+		if (strncmp(e->v[i], kv, n + 1) == 0) {
+			free(e->v[i]);
+			e->v[i] = dup;
 			return 0;
 		}
 	}
-	if (b->nenv == MAX_ENV) {
+	if (e->n == PL_ENV_MAX) {
 		free(dup);
 		return -E2BIG;
 	}
-	b->env[b->nenv++] = dup;
+	e->v[e->n++] = dup;
 	return 0;
 }
 
-/* A tool from the system folders: rm, mkdir, git never come from the
- * pipeline's PATH. */
-static char *system_tool(const char *name)
+void pl_env_free(struct pl_env *e)
+{
+	size_t i;
+
+	for (i = 0; i < e->n; i++)
+		free(e->v[i]);
+	memset(e, 0, sizeof(*e));
+}
+
+int pl_env_init(struct pl_env *e, const struct pipeline_cfg *p, const char *home,
+		const char *tmpdir)
+{
+	char *h = xstrdup_printf("HOME=%s", home);
+	char *t = tmpdir != NULL ? xstrdup_printf("TMPDIR=%s", tmpdir) : NULL;
+	size_t i;
+	int rc = h == NULL || (tmpdir != NULL && t == NULL) ? -ENOMEM : 0;
+
+	memset(e, 0, sizeof(*e));
+	if (rc == 0)
+		rc = pl_env_set(e, "PATH=" DEFAULT_PATH);
+	if (rc == 0)
+		rc = pl_env_set(e, h);
+	if (rc == 0 && t != NULL)
+		rc = pl_env_set(e, t);
+	if (rc == 0)
+		rc = pl_env_set(e, "LANG=C.UTF-8");
+	if (rc == 0)
+		rc = pl_env_set(e, "GIT_TERMINAL_PROMPT=0");
+	for (i = 0; rc == 0 && i < p->nenv; i++)
+		rc = pl_env_set(e, p->env[i]); /* HOME is refused by the config */
+	free(h);
+	free(t);
+	if (rc < 0)
+		pl_env_free(e);
+	return rc;
+}
+
+char *pl_system_tool(const char *name)
 {
 	static const char *const dirs[] = { "/usr/local/bin", "/usr/bin", "/bin" };
 	size_t i;
@@ -140,7 +172,7 @@ static int add_system(struct pl_build *b, enum step_kind kind, const char *tool,
 {
 	const char *argv[16];
 	char display[8192] = "";
-	char *path = system_tool(tool);
+	char *path = pl_system_tool(tool);
 	size_t i, o;
 	int rc;
 
@@ -194,34 +226,6 @@ static int plan(struct pl_build *b, const struct pipeline_cfg *p, const char *co
 	for (i = 0; rc == 0 && i < p->nverify; i++)
 		rc = add_step(b, ST_VERIFY, true, p->verify[i].display,
 			      (const char *const *)p->verify[i].argv, p->verify[i].argc);
-	return rc;
-}
-
-static int make_env(struct pl_build *b, const struct pipeline_cfg *p)
-{
-	char *home = xstrdup_printf("HOME=%s", b->workdir);
-	char *tmp = xstrdup_printf("TMPDIR=%s/tmp", b->workdir);
-	size_t i;
-	int rc;
-
-	if (home == NULL || tmp == NULL) {
-		free(home);
-		free(tmp);
-		return -ENOMEM;
-	}
-	rc = env_set(b, "PATH=" DEFAULT_PATH);
-	if (rc == 0)
-		rc = env_set(b, home);
-	if (rc == 0)
-		rc = env_set(b, tmp);
-	if (rc == 0)
-		rc = env_set(b, "LANG=C.UTF-8");
-	if (rc == 0)
-		rc = env_set(b, "GIT_TERMINAL_PROMPT=0");
-	for (i = 0; rc == 0 && i < p->nenv; i++)
-		rc = env_set(b, p->env[i]); /* HOME is refused by the config */
-	free(home);
-	free(tmp);
 	return rc;
 }
 
@@ -332,8 +336,7 @@ static void build_free(struct pl_build *b)
 		free(b->steps[i].argv);
 		free(b->steps[i].display);
 	}
-	for (i = 0; i < b->nenv; i++)
-		free(b->env[i]);
+	pl_env_free(&b->env);
 	free(b);
 }
 
@@ -434,7 +437,7 @@ static void on_done(void *data, const struct child_result *res)
 				return;
 			}
 			e = xstrdup_printf("SOURCE_DATE_EPOCH=%s", b->epoch);
-			if (e == NULL || env_set(b, e) < 0) {
+			if (e == NULL || pl_env_set(&b->env, e) < 0) {
 				free(e);
 				finish(b, -ENOMEM, false, "out of memory");
 				return;
@@ -472,7 +475,7 @@ static void run_step(struct pl_build *b)
 	snprintf(line, sizeof(line), "$ %s", s->display);
 	b->o.log(b->o.data, line);
 	co.argv = (const char *const *)s->argv;
-	co.env = (const char *const *)b->env;
+	co.env = (const char *const *)b->env.v;
 	co.cwd = s->in_stepdir ? b->stepdir : b->workdir;
 	co.timeout_ms = s->kind == ST_BUILD || s->kind == ST_VERIFY ? b->timeout_ms
 								     : SYSTEM_TIMEOUT_MS;
@@ -534,9 +537,10 @@ int pl_build_start(uv_loop_t *loop, const struct pl_build_opts *o, struct pl_bui
 		   char *msg, size_t msglen)
 {
 	struct pl_build *b = calloc(1, sizeof(*b));
-	char *rm = system_tool("rm");
+	char *rm = pl_system_tool("rm");
 	const char *argv[] = { rm, "-rf", "--", o->workdir, NULL };
 	struct child_opts co = { .argv = argv, .cwd = "/", .done = removed, .data = b };
+	char tmp[4200];
 	int rc;
 
 	if (b == NULL || rm == NULL) {
@@ -550,13 +554,14 @@ int pl_build_start(uv_loop_t *loop, const struct pl_build_opts *o, struct pl_bui
 	b->timeout_ms = (uint64_t)o->pipeline->timeout_s * 1000;
 	snprintf(b->workdir, sizeof(b->workdir), "%s", o->workdir);
 	snprintf(b->stepdir, sizeof(b->stepdir), "%s/src/%s", o->workdir, o->pipeline->directory);
-	rc = make_env(b, o->pipeline);
+	snprintf(tmp, sizeof(tmp), "%s/tmp", o->workdir);
+	rc = pl_env_init(&b->env, o->pipeline, o->workdir, tmp);
 	if (rc == 0)
 		rc = make_wrap(b, o->cfg, o->pipeline);
 	if (rc == 0)
 		rc = plan(b, o->pipeline, o->commit);
 	if (rc == 0) {
-		co.env = (const char *const *)b->env;
+		co.env = (const char *const *)b->env.v;
 		rc = child_start(loop, &co, &b->child);
 	}
 	free(rm);
@@ -585,7 +590,7 @@ void pl_build_abort(struct pl_build *b)
 
 void pl_build_cleanup(uv_loop_t *loop, const char *workdir)
 {
-	char *rm = system_tool("rm");
+	char *rm = pl_system_tool("rm");
 	const char *argv[] = { rm, "-rf", "--", workdir, NULL };
 	const char *env[] = { "PATH=" DEFAULT_PATH, NULL };
 	struct child_opts co = { .argv = argv, .env = env, .cwd = "/" };

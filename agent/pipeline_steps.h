@@ -13,6 +13,29 @@
 
 struct pl_build;
 
+#define PL_ENV_MAX 140
+
+/* The whole environment of a pipeline's children (docs/pipelines.md):
+ * PATH, HOME, TMPDIR, LANG, GIT_TERMINAL_PROMPT, then the pipeline's env;
+ * nothing of the daemon's.  v is NULL-terminated. */
+struct pl_env {
+	char *v[PL_ENV_MAX + 1];
+	size_t n;
+};
+
+/* Fills e for pipeline p with HOME=home and, unless NULL, TMPDIR=tmpdir.
+ * Returns 0 or -ENOMEM / -E2BIG (e is then freed). */
+int pl_env_init(struct pl_env *e, const struct pipeline_cfg *p, const char *home,
+		const char *tmpdir);
+/* Sets "NAME=value", replacing an earlier NAME.  Returns 0, -ENOMEM, -E2BIG. */
+int pl_env_set(struct pl_env *e, const char *kv);
+void pl_env_free(struct pl_env *e);
+
+/* The absolute path of rm, mkdir or git in the system folders (never from
+ * a pipeline's PATH), or a copy of name if none has it; malloc'ed (NULL
+ * when memory ran out). */
+char *pl_system_tool(const char *name);
+
 struct pl_build_opts {
 	const struct pipeline_cfg *pipeline; /* read at start only */
 	const struct config *cfg;            /* for the sandbox's hidden paths */

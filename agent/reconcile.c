@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "agent.h"
 #include "answer.h"
@@ -22,6 +21,7 @@
 #include "log.h"
 #include "npm.h"
 #include "pipeline.h"
+#include "pipeline_steps.h"
 #include "pypi.h"
 #include "pypi_name.h"
 #include "registry.h"
@@ -53,7 +53,6 @@ struct rec {
 	struct transport_req *req;
 	struct curl_slist *hdrs;
 	char last_line[512];
-	char home[4200];
 };
 
 static void rec_free(struct rec *r)
@@ -398,9 +397,9 @@ void cmd_reconcile(struct agent *a, struct control_conn *c, const cJSON *req)
 	struct child *child;
 	struct rec *r;
 	char pattern[WEBHOOK_NAME_MAX + 16];
-	const char *env[64];
-	size_t ne = 0;
-	const char *argv[] = { "/usr/bin/git", "ls-remote", "--tags", NULL, pattern, NULL };
+	const char *argv[] = { NULL, "ls-remote", "--tags", NULL, pattern, NULL };
+	struct pl_env env;
+	char *git = NULL;
 	size_t i;
 	int rc;
 
@@ -423,29 +422,30 @@ void cmd_reconcile(struct agent *a, struct control_conn *c, const cJSON *req)
 	for (i = 0; i < p->ntargets && i < MAX_TARGETS; i++)
 		r->targets[r->ntargets++] = strdup(p->targets[i]);
 	snprintf(pattern, sizeof(pattern), "refs/tags/%s", p->tag_pattern);
-	/* As a build's checkout: the pipeline's variables (say
-	 * GIT_SSH_COMMAND) apply, nothing of the daemon's own environment. */
-	snprintf(r->home, sizeof(r->home), "HOME=%s", a->cfg->work_dir);
-	env[ne++] = "PATH=/usr/local/bin:/usr/bin:/bin";
-	env[ne++] = r->home;
-	env[ne++] = "LANG=C.UTF-8";
-	env[ne++] = "GIT_TERMINAL_PROMPT=0";
-	for (i = 0; i < p->nenv && ne < 63; i++)
-		if (strncmp(p->env[i], "PATH=", 5) != 0)
-			env[ne++] = p->env[i];
-	env[ne] = NULL;
+	/* Exactly a build's checkout environment and git: the pipeline's
+	 * variables (say GIT_SSH_COMMAND) apply, nothing of the daemon's. */
+	git = pl_system_tool("git");
+	rc = git == NULL ? -ENOMEM : pl_env_init(&env, p, a->cfg->work_dir, NULL);
+	if (rc < 0) {
+		free(git);
+		r->conn = NULL;
+		control_reply_error(c, "out of memory");
+		rec_free(r);
+		return;
+	}
+	argv[0] = git;
 	argv[3] = p->repository;
 	co.argv = argv;
-	co.env = env; /* copied by the spawn */
+	co.env = (const char *const *)env.v; /* copied by the spawn */
 	co.cwd = a->cfg->work_dir;
 	co.timeout_ms = 120 * 1000;
 	co.max_output = 8 * 1024 * 1024;
 	co.line = ls_line;
 	co.done = ls_done;
 	co.data = r;
-	if (access(argv[0], X_OK) != 0)
-		argv[0] = "git";
 	rc = child_start(&a->loop, &co, &child);
+	pl_env_free(&env);
+	free(git);
 	if (rc < 0) {
 		r->conn = NULL;
 		control_reply_error(c, "cannot run git ls-remote");
