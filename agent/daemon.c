@@ -61,6 +61,7 @@ static void session_event(struct vault_session *s, bool first_ready, void *data)
 	struct agent *a = data;
 
 	(void)s;
+	ingest_secrets_changed(a->ingest); /* webhook secrets' rotation grace */
 	if (first_ready && a->worker != NULL)
 		worker_kick(a->worker); /* jobs waited for the tokens */
 	if (first_ready && !a->ready_sent) {

@@ -227,20 +227,37 @@ static void enqueue(struct ingest *in, struct http_conn *c, const struct hook_de
 
 /* ---- rotation grace ------------------------------------------------------------ */
 
-static void track_secrets(struct ingest *in)
+/* The previous secret's grace ends (or was set to 0 by a reload). */
+static void expire_previous(struct ingest *in)
 {
 	const struct config *cfg = in->a->cfg;
 	uint64_t now = uv_now(&in->a->loop);
 	int f;
 
 	for (f = 0; f < FORGE__COUNT; f++) {
-		struct secret *cur = cfg->webhook_keys[f] != NULL
-			? store_get(session_store(in->a->session), cfg->webhook_keys[f]) : NULL;
-
-		if (in->prev[f] != NULL && (now >= in->prev_until[f] || cfg->webhook_grace_s[f] == 0)) {
+		if (in->prev[f] != NULL &&
+		    (now >= in->prev_until[f] || cfg->webhook_grace_s[f] == 0)) {
 			secret_unref(in->prev[f]);
 			in->prev[f] = NULL;
 		}
+	}
+}
+
+void ingest_secrets_changed(struct ingest *in)
+{
+	const struct config *cfg;
+	uint64_t now;
+	int f;
+
+	if (in == NULL)
+		return;
+	cfg = in->a->cfg;
+	now = uv_now(&in->a->loop);
+	expire_previous(in);
+	for (f = 0; f < FORGE__COUNT; f++) {
+		struct secret *cur = cfg->webhook_keys[f] != NULL
+			? store_get(session_store(in->a->session), cfg->webhook_keys[f]) : NULL;
+
 		if (cur != NULL && in->seen[f] != NULL && !secret_equal(cur, in->seen[f]) &&
 		    cfg->webhook_grace_s[f] > 0) {
 			secret_unref(in->prev[f]);
@@ -280,7 +297,7 @@ static void webhook(struct ingest *in, struct http_conn *c, const struct http_re
 		reply_error(c, 503, "the daemon is stopping", QUEUE_RETRY_S);
 		return;
 	}
-	track_secrets(in);
+	expire_previous(in);
 	pipeline_decide_prev(a->cfg, session_store(a->session), in->prev, r, &d);
 	if (d.previous_secret && ratelog_ok(in, &in->rl_ignore, &more))
 		log_warn("%s delivery signed with the previous webhook secret: update the "
@@ -403,6 +420,7 @@ int ingest_open(struct agent *a, struct ingest **ret)
 	uv_idle_init(&a->loop, &in->idle);
 	in->check.data = in;
 	in->idle.data = in;
+	ingest_secrets_changed(in);
 	log_notice("listening for webhooks on %s (POST /webhook, GET /healthz, GET /readyz)",
 		   l->address);
 	*ret = in;

@@ -13,6 +13,10 @@ struct ingest;
  * NULL and 0 is returned).  Returns 0 or a libuv error (logged). */
 int ingest_open(struct agent *a, struct ingest **ret);
 
+/* After the secrets changed (a session event): a rotated webhook secret's
+ * previous value stays accepted for its rotation_grace_s.  Accepts NULL. */
+void ingest_secrets_changed(struct ingest *in);
+
 /* After a reload: new limits for new connections. */
 void ingest_reconfigure(struct ingest *in);
 
