@@ -2,8 +2,8 @@
  *
  * A verified tag push that matches a pipeline is not answered at once: it
  * joins the batch, which is committed in one transaction right after the
- * loop has read what is ready (a uv_check handle), so one fsync covers
- * every delivery that arrived meanwhile.  Each is answered after the
+ * loop has read what is ready (a uv_idle handle, run before the next poll),
+ * so one fsync covers every delivery that arrived meanwhile.  Each is answered after the
  * commit: 202 with its job id, 200 for a job that existed, 503 if the
  * store failed.
  */
@@ -48,8 +48,7 @@ struct ratelog {
 struct ingest {
 	struct agent *a;
 	struct http_server *srv;
-	uv_check_t check;
-	uv_idle_t idle;   /* keeps the loop from blocking while a batch waits */
+	uv_idle_t idle;   /* active while a batch waits: commits it */
 	struct pending batch[BATCH_MAX];
 	size_t nbatch;
 	unsigned long accepted, duplicates, ignored, rejected, unavailable;
@@ -134,7 +133,6 @@ static void flush(struct ingest *in)
 
 	if (n == 0)
 		return;
-	uv_check_stop(&in->check);
 	uv_idle_stop(&in->idle);
 	in->nbatch = 0;
 	for (i = 0; i < n; i++)
@@ -187,16 +185,11 @@ static void flush(struct ingest *in)
 		worker_kick(a->worker);
 }
 
-static void check_cb(uv_check_t *h)
-{
-	flush(h->data);
-}
-
-/* A delivery that arrived outside the poll phase (a pipelined request
- * answered from a write callback) must not wait for the next I/O. */
+/* Runs before the loop polls again: the batch holds every delivery read
+ * since the last one (and the loop does not block while it waits). */
 static void idle_cb(uv_idle_t *h)
 {
-	(void)h;
+	flush(h->data);
 }
 
 static void enqueue(struct ingest *in, struct http_conn *c, const struct hook_decision *d)
@@ -218,7 +211,6 @@ static void enqueue(struct ingest *in, struct http_conn *c, const struct hook_de
 	snprintf(p->forge, sizeof(p->forge), "%s", forge);
 	snprintf(p->delivery, sizeof(p->delivery), "%s", d->ev.delivery);
 	if (in->nbatch++ == 0) {
-		uv_check_start(&in->check, check_cb);
 		uv_idle_start(&in->idle, idle_cb);
 	}
 	if (in->nbatch == BATCH_MAX)
@@ -416,9 +408,7 @@ int ingest_open(struct agent *a, struct ingest **ret)
 		free(in);
 		return r;
 	}
-	uv_check_init(&a->loop, &in->check);
 	uv_idle_init(&a->loop, &in->idle);
-	in->check.data = in;
 	in->idle.data = in;
 	ingest_secrets_changed(in);
 	log_notice("listening for webhooks on %s (POST /webhook, GET /healthz, GET /readyz)",
@@ -440,12 +430,9 @@ void ingest_reconfigure(struct ingest *in)
 		log_warn("listen.address changed: takes effect at the next restart");
 }
 
-static void check_closed(uv_handle_t *h)
+static void idle_closed(uv_handle_t *h)
 {
-	struct ingest *in = h->data;
-
-	/* The idle handle was closed first: its callback has run. */
-	free(in);
+	free(h->data);
 }
 
 void ingest_close(struct ingest *in)
@@ -455,8 +442,7 @@ void ingest_close(struct ingest *in)
 	flush(in); /* committed jobs are kept; their answers may be dropped */
 	drop_secrets(in);
 	http_server_close(in->srv);
-	uv_close((uv_handle_t *)&in->idle, NULL);
-	uv_close((uv_handle_t *)&in->check, check_closed);
+	uv_close((uv_handle_t *)&in->idle, idle_closed);
 }
 
 cJSON *ingest_status_json(const struct ingest *in)
