@@ -5,8 +5,6 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <unistd.h>
-#include <fcntl.h>
 #include <string.h>
 #include <sys/time.h>
 
@@ -335,23 +333,7 @@ bool queue_command(struct agent *a, struct control_conn *c, const char *cmd,
 	} else if (strcmp(cmd, "reconcile") == 0) {
 		cmd_reconcile(a, c, req);
 	} else if (strcmp(cmd, "drain") == 0 || strcmp(cmd, "resume") == 0) {
-		bool drain = strcmp(cmd, "drain") == 0;
-		char path[4200];
-
-		/* An operator's drain outlives a restart (a marker file in the
-		 * state directory); a stop's own drain does not. */
-		snprintf(path, sizeof(path), "%s/draining", a->cfg->state_dir);
-		if (drain) {
-			int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
-
-			if (fd < 0)
-				log_warn("cannot write %s: the drain ends at a restart", path);
-			else
-				close(fd);
-		} else if (unlink(path) < 0 && errno != ENOENT) {
-			log_warn("cannot remove %s: a restart would drain again", path);
-		}
-		worker_set_draining(a->worker, drain);
+		worker_operator_drain(a->worker, strcmp(cmd, "drain") == 0);
 		o = cJSON_CreateObject();
 		cJSON_AddTrueToObject(o, "ok");
 		cJSON_AddBoolToObject(o, "draining", worker_draining(a->worker));

@@ -291,17 +291,9 @@ static int open_queue(struct agent *a)
 		log_notice("%d job(s) left running by the previous process went back to "
 			   "the queue", r);
 	r = worker_new(a, a->queue, &a->worker);
-	if (r < 0) {
+	if (r < 0)
 		log_err_r(r, "cannot start the queue's worker");
-		return r;
-	}
-	snprintf(path, sizeof(path), "%s/draining", cfg->state_dir);
-	if (access(path, F_OK) == 0) {
-		log_notice("the queue was drained before this start (%s): no job starts until "
-			   "`aos-publishctl resume`", path);
-		worker_set_draining(a->worker, true);
-	}
-	return 0;
+	return r;
 }
 
 int agent_run(struct config *cfg)

@@ -9,6 +9,7 @@
  * its job stops.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -486,10 +487,15 @@ static void tick_cb(uv_timer_t *t)
 
 /* ---- public -------------------------------------------------------------- */
 
+static void drain_marker(const struct worker *w, char *path, size_t len)
+{
+	snprintf(path, len, "%s/draining", w->a->cfg->state_dir);
+}
+
 int worker_new(struct agent *a, struct queue *q, struct worker **ret)
 {
 	struct worker *w = calloc(1, sizeof(*w));
-	char host[64] = "localhost";
+	char host[64] = "localhost", path[4200];
 
 	if (w == NULL)
 		return -ENOMEM;
@@ -499,6 +505,12 @@ int worker_new(struct agent *a, struct queue *q, struct worker **ret)
 	snprintf(w->owner, sizeof(w->owner), "%s:%d", host, (int)getpid());
 	uv_timer_init(&a->loop, &w->tick);
 	w->tick.data = w;
+	drain_marker(w, path, sizeof(path));
+	if (access(path, F_OK) == 0) {
+		log_notice("the queue was drained before this start (%s): no job starts until "
+			   "`aos-publishctl resume`", path);
+		w->draining = true;
+	}
 	uv_timer_start(&w->tick, tick_cb, 0, TICK_MS);
 	*ret = w;
 	return 0;
@@ -517,6 +529,24 @@ void worker_set_draining(struct worker *w, bool drain)
 	w->draining = drain;
 	if (!drain)
 		worker_kick(w);
+}
+
+void worker_operator_drain(struct worker *w, bool drain)
+{
+	char path[4200];
+	int fd;
+
+	drain_marker(w, path, sizeof(path));
+	if (drain) {
+		fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+		if (fd < 0)
+			log_warn("cannot write %s: the drain ends at a restart", path);
+		else
+			close(fd);
+	} else if (unlink(path) < 0 && errno != ENOENT) {
+		log_warn("cannot remove %s: a restart would drain again", path);
+	}
+	worker_set_draining(w, drain);
 }
 
 bool worker_draining(const struct worker *w)

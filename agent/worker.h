@@ -26,6 +26,10 @@ void worker_kick(struct worker *w);
 void worker_set_draining(struct worker *w, bool drain);
 bool worker_draining(const struct worker *w);
 
+/* An operator's drain or resume: as worker_set_draining(), and kept across
+ * restarts (the marker <state_dir>/draining, read by worker_new()). */
+void worker_operator_drain(struct worker *w, bool drain);
+
 /* Jobs running now. */
 size_t worker_running(const struct worker *w);
 
