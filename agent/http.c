@@ -333,18 +333,16 @@ void http_reply(struct http_conn *c, int status, const char *extra_headers,
 	}
 }
 
-const char *http_conn_peer(const struct http_conn *c)
-{
-	return c->peer;
-}
-
-static void set_peer(struct http_conn *c)
+/* Only log lines need it: looked up on first use, not per connection. */
+const char *http_conn_peer(struct http_conn *c)
 {
 	struct sockaddr_storage ss;
 	int len = sizeof(ss);
 	char ip[INET6_ADDRSTRLEN] = "?";
 	int port = 0;
 
+	if (c->peer[0] != '\0')
+		return c->peer;
 	if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) == 0) {
 		if (ss.ss_family == AF_INET) {
 			uv_ip4_name((struct sockaddr_in *)&ss, ip, sizeof(ip));
@@ -355,6 +353,7 @@ static void set_peer(struct http_conn *c)
 		}
 	}
 	snprintf(c->peer, sizeof(c->peer), "%s:%d", ip, port);
+	return c->peer;
 }
 
 static void connection_cb(uv_stream_t *ls, int status)
@@ -382,7 +381,6 @@ static void connection_cb(uv_stream_t *ls, int status)
 		return;
 	}
 	uv_tcp_nodelay(&c->tcp, 1);
-	set_peer(c);
 	c->next = s->conns;
 	if (s->conns != NULL)
 		s->conns->pprev = &c->next;

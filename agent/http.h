@@ -53,6 +53,6 @@ void http_reply(struct http_conn *c, int status, const char *extra_headers,
 		const char *body, size_t len);
 
 /* The peer's address as text ("127.0.0.1:43210"), for logs. */
-const char *http_conn_peer(const struct http_conn *c);
+const char *http_conn_peer(struct http_conn *c);
 
 #endif
