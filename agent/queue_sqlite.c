@@ -237,25 +237,21 @@ int queue_sqlite__check_str(const char *s, size_t max)
 	return strnlen(s, max) < max ? 0 : AOS_ETOOBIG;
 }
 
-static int check_new(const struct job_new *j)
+static int check_inputs(const char *inputs)
 {
-	size_t i;
+	return inputs != NULL && strnlen(inputs, JOB_INPUTS_MAX + 1) > JOB_INPUTS_MAX
+		       ? AOS_ETOOBIG : 0;
+}
+
+static int check_uploads(const struct job_upload *ups, size_t n)
+{
+	size_t i, k;
 	int r;
 
-	if (j == NULL || (j->kind != JOB_PUBLISH && j->kind != JOB_PIPELINE) ||
-	    j->max_attempts < 1 || (j->nuploads > 0 && j->uploads == NULL))
+	if (n > 0 && ups == NULL)
 		return -EINVAL;
-	if ((r = queue_sqlite__check_str(j->idem_key, JOB_KEY_MAX)) < 0 ||
-	    (r = queue_sqlite__check_str(j->registry,
-					 sizeof(((struct job *)0)->registry))) < 0 ||
-	    (r = queue_sqlite__check_str(j->package,
-					 sizeof(((struct job *)0)->package))) < 0)
-		return r;
-	if (j->inputs != NULL && strnlen(j->inputs, JOB_INPUTS_MAX + 1) > JOB_INPUTS_MAX)
-		return AOS_ETOOBIG;
-	for (i = 0; i < j->nuploads; i++) {
-		const struct job_upload *u = &j->uploads[i];
-		size_t k;
+	for (i = 0; i < n; i++) {
+		const struct job_upload *u = &ups[i];
 
 		if ((r = queue_sqlite__check_str(u->filename, sizeof(u->filename))) < 0)
 			return r;
@@ -265,10 +261,27 @@ static int check_new(const struct job_new *j)
 		/* The same filename twice: refused before anything is written
 		 * (in a batch the constraint would leave half a job behind). */
 		for (k = 0; k < i; k++)
-			if (strcmp(j->uploads[k].filename, u->filename) == 0)
+			if (strcmp(ups[k].filename, u->filename) == 0)
 				return -EINVAL;
 	}
 	return 0;
+}
+
+static int check_new(const struct job_new *j)
+{
+	int r;
+
+	if (j == NULL || (j->kind != JOB_PUBLISH && j->kind != JOB_PIPELINE) ||
+	    j->max_attempts < 1)
+		return -EINVAL;
+	if ((r = queue_sqlite__check_str(j->idem_key, JOB_KEY_MAX)) < 0 ||
+	    (r = queue_sqlite__check_str(j->registry,
+					 sizeof(((struct job *)0)->registry))) < 0 ||
+	    (r = queue_sqlite__check_str(j->package,
+					 sizeof(((struct job *)0)->package))) < 0 ||
+	    (r = check_inputs(j->inputs)) < 0)
+		return r;
+	return check_uploads(j->uploads, j->nuploads);
 }
 
 static int fence_check(struct queue_sqlite *q, int64_t id, int64_t fence);
@@ -405,14 +418,10 @@ static int sq_set_artifacts(struct queue *q_, int64_t id, int64_t fence, const c
 			    const struct job_upload *ups, size_t n, int64_t now_ms)
 {
 	struct queue_sqlite *q = qs(q_);
-	struct job_new probe = { .kind = JOB_PIPELINE, .idem_key = "x", .registry = "x",
-				 .package = "x", .inputs = inputs, .max_attempts = 1,
-				 .uploads = ups, .nuploads = n };
 	sqlite3_stmt *s;
 	int result;
 
-	result = check_new(&probe);
-	if (result < 0)
+	if ((result = check_inputs(inputs)) < 0 || (result = check_uploads(ups, n)) < 0)
 		return result;
 	result = queue_sqlite__tx_begin(q);
 	if (result < 0)
