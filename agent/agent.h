@@ -41,7 +41,12 @@ struct agent {
  * told to stop.  Returns the process exit code. */
 int agent_run(struct config *cfg);
 
-/* Handles one control request (commands.c). */
+/* Admits a control connection by the peer's role (commands.c). */
+bool agent_admit(const struct control_peer *peer, void *data, bool *ret_fds_ok,
+		 char *msg, size_t msglen);
+
+/* Handles one control request: the command's role, its arguments, then
+ * the command (commands.c). */
 void agent_command(struct control_conn *c, const cJSON *req, void *data);
 
 /* Current state word: starting, ready, degraded or stopping. */

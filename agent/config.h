@@ -37,6 +37,27 @@ struct publish_cfg {
 	long max_attempts;   /* tries per upload for retryable answers */
 	long backoff_min_ms;
 	long backoff_max_ms;
+	long max_file_bytes; /* largest file a publish request may send */
+};
+
+#define PUBLISH_MAX_FILE_BYTES (1L << 30) /* default of publish.max_file_bytes */
+
+/* Who may use the control socket (config_control.c).  A principal is a
+ * user or a group, resolved to its id when the configuration is loaded. */
+struct control_principal {
+	bool group;
+	unsigned id;  /* uid or gid */
+	char *name;   /* as configured, for messages */
+};
+
+struct control_cfg {
+	struct control_principal *operators; /* the "operate" role (implies read) */
+	size_t noperators;
+	struct control_principal *readers;   /* the "read" role */
+	size_t nreaders;
+	bool default_operators; /* control.operators not set: root and the
+				   daemon's own group */
+	long max_connections;
 };
 
 struct vault_cfg {
@@ -118,6 +139,7 @@ struct config {
 	char *ca_path;
 	struct vault_cfg vault;
 	struct publish_cfg publish;
+	struct control_cfg control;
 	struct queue_cfg queue;
 	struct registry_cfg *registries;
 	size_t nregistries;

@@ -1,46 +1,118 @@
-/* control.c - control socket server on libuv pipes. */
+/* control.c - the control socket server: a listening Unix socket and its
+ * connections, each watched with a uv_poll_t and read with recvmsg() so
+ * that requests can carry descriptors (SCM_RIGHTS).
+ *
+ * Descriptors and request lines: a descriptor is taken to belong to the
+ * request line that holds the last byte of the recvmsg() that delivered it.
+ * The kernel delivers a message's descriptors with the first read that
+ * reaches the message and ends that read within it, so a client that sends
+ * each request with its descriptors in one sendmsg() gets them attached to
+ * that request (docs/control-protocol.md).
+ *
+ * Bounds: CONTROL_LINE_MAX bytes of input (a complete line waiting for its
+ * turn stops reading, so only a single line can fill it); CONTROL_FDS_MAX
+ * descriptors queued per connection; the next request is taken only once
+ * the answers before it are mostly written (CONTROL_OUT_LOW), and a client
+ * that lets more than CONTROL_OUT_MAX bytes of a stream queue up (job.log
+ * --follow, job.wait) is dropped; max_connections connections.
+ */
 #include <errno.h>
-#include <fcntl.h>
-#include <stdbool.h>
 #include <stdio.h>
-#include <sys/socket.h>
-#include <sys/types.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "buf.h"
 #include "control.h"
 #include "log.h"
 
+#define CONTROL_OUT_LOW (64 * 1024) /* take the next request below this */
+#define ACCEPT_BURST 64              /* accepts per loop turn */
+#define LOG_BURST 10                 /* refusal lines per second */
+
 struct control {
-	uv_pipe_t server;
+	uv_loop_t *loop;
+	uv_poll_t poll;
+	int fd;
 	char *path;
-	control_handler handler;
-	void *data;
+	struct control_hooks hooks;
 	struct control_conn *conns;
+	size_t nconns, max_conns;
 	int open_handles;
 	bool closing;
+	struct log_rate rl_refused, rl_limits;
+};
+
+struct pending_fd {
+	int fd;
+	uint64_t at; /* stream offset of the last byte of the read that brought it */
 };
 
 struct control_conn {
-	uv_pipe_t pipe;
+	uv_poll_t poll;
+	int fd;
+	int events;            /* what the poll handle watches now */
 	struct control *ctl;
+	struct control_peer peer;
+	bool fds_ok;           /* the peer may send descriptors (it may publish) */
 	struct buf in;
-	bool busy;      /* a request is waiting for its answer */
-	bool closing;
+	uint64_t in_base;      /* stream offset of in.data[0] */
+	uint64_t received;
+	char *out;
+	size_t out_off, out_len, out_cap;
+	struct pending_fd fds[CONTROL_FDS_MAX];
+	size_t nfds;
+	bool fds_lost;         /* descriptors beyond the bound were closed */
+	int *req_fds;          /* the handled request's, during the hook only */
+	size_t nreq_fds;
+	bool busy;             /* a request is waiting for its answer */
+	bool in_hook;
+	bool closing, close_when_written;
 	void (*cancel)(struct control_conn *c, void *arg);
 	void *cancel_arg;
 	struct control_conn *next, *prev;
 };
 
-struct write_req {
-	uv_write_t req;
-	char *data;
-};
-
 static void process(struct control_conn *c);
+static void conn_cb(uv_poll_t *h, int status, int events);
+
+/* A NUL byte, or a \u0000 escape (which cJSON would cut a string at). */
+static bool has_nul(const char *s, size_t len)
+{
+	size_t i;
+
+	if (memchr(s, '\0', len) != NULL)
+		return true;
+	for (i = 0; i + 1 < len; i++) {
+		if (s[i] != '\\')
+			continue;
+		if (s[i + 1] == 'u' && len - i >= 6 && memcmp(s + i + 2, "0000", 4) == 0)
+			return true;
+		i++; /* past the escaped character */
+	}
+	return false;
+}
+
+cJSON *control_request_parse(const char *line, size_t len, char *msg, size_t msglen)
+{
+	cJSON *req;
+
+	if (has_nul(line, len)) {
+		snprintf(msg, msglen, "the request holds a NUL character");
+		return NULL;
+	}
+	req = cJSON_ParseWithLength(line, len);
+	if (!cJSON_IsObject(req) ||
+	    !cJSON_IsString(cJSON_GetObjectItemCaseSensitive(req, "cmd"))) {
+		cJSON_Delete(req);
+		snprintf(msg, msglen, "request must be a JSON object with a \"cmd\" string");
+		return NULL;
+	}
+	return req;
+}
 
 static void ctl_release(struct control *ctl)
 {
@@ -50,12 +122,22 @@ static void ctl_release(struct control *ctl)
 	free(ctl);
 }
 
+static size_t pending(const struct control_conn *c)
+{
+	return c->out_len - c->out_off;
+}
+
 static void conn_closed(uv_handle_t *h)
 {
 	struct control_conn *c = h->data;
 	struct control *ctl = c->ctl;
+	size_t i;
 
+	close(c->fd);
+	for (i = 0; i < c->nfds; i++)
+		close(c->fds[i].fd);
 	buf_free(&c->in);
+	free(c->out);
 	free(c);
 	ctl_release(ctl);
 }
@@ -75,67 +157,103 @@ static void conn_close(struct control_conn *c)
 		c->ctl->conns = c->next;
 	if (c->next != NULL)
 		c->next->prev = c->prev;
-	uv_close((uv_handle_t *)&c->pipe, conn_closed);
+	c->ctl->nconns--;
+	uv_close((uv_handle_t *)&c->poll, conn_closed);
 }
 
-static void write_done(uv_write_t *req, int status)
+/* Watches for input unless a complete line waits for its turn, for room to
+ * write while output is queued, and for the peer hanging up. */
+static void update_poll(struct control_conn *c)
 {
-	struct write_req *w = (struct write_req *)req;
+	int ev = UV_DISCONNECT;
 
-	(void)status;
-	free(w->data);
-	free(w);
+	if (c->closing)
+		return;
+	if (!c->close_when_written && (c->in.len == 0 || memchr(c->in.data, '\n', c->in.len) == NULL))
+		ev |= UV_READABLE;
+	if (pending(c) > 0)
+		ev |= UV_WRITABLE;
+	if (ev != c->events && uv_poll_start(&c->poll, ev, conn_cb) == 0)
+		c->events = ev;
 }
 
-void control_set_cancel(struct control_conn *c,
-			void (*fn)(struct control_conn *c, void *arg), void *arg)
+static void flush(struct control_conn *c)
 {
-	c->cancel = fn;
-	c->cancel_arg = arg;
+	while (pending(c) > 0) {
+		ssize_t w = send(c->fd, c->out + c->out_off, pending(c), MSG_NOSIGNAL | MSG_DONTWAIT);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			break;
+		if (w <= 0) {
+			conn_close(c);
+			return;
+		}
+		c->out_off += (size_t)w;
+	}
+	if (pending(c) == 0) {
+		c->out_off = c->out_len = 0;
+		if (c->out_cap > 2 * CONTROL_OUT_LOW) { /* let a big answer's memory go */
+			free(c->out);
+			c->out = NULL;
+			c->out_cap = 0;
+		}
+		if (c->close_when_written) {
+			conn_close(c);
+			return;
+		}
+	}
+	update_poll(c);
 }
 
-/* Queues answer (consumed) as one line.  Returns false if the connection
- * is gone or had to be closed. */
+/* Queues answer (consumed) as one line.  Returns false if the connection is
+ * gone or had to be closed. */
 static bool write_line(struct control_conn *c, cJSON *answer)
 {
-	struct write_req *w;
-	char *text;
-	uv_buf_t b;
+	char *text = answer != NULL ? cJSON_PrintUnformatted(answer) : NULL;
 	size_t n;
 
-	text = answer != NULL ? cJSON_PrintUnformatted(answer) : NULL;
 	cJSON_Delete(answer);
 	if (c->closing) {
 		free(text);
 		return false;
 	}
-	if (text == NULL) {
-		text = strdup("{\"ok\":false,\"error\":\"out of memory\"}");
-		if (text == NULL) {
+	if (pending(c) > CONTROL_OUT_MAX) {
+		unsigned long more = 0;
+
+		if (log_rate_ok(&c->ctl->rl_limits, uv_now(c->ctl->loop), LOG_BURST, &more))
+			log_warn("control: uid %u pid %d does not read its answers (over %d bytes "
+				 "queued); connection dropped%s", (unsigned)c->peer.uid,
+				 (int)c->peer.pid, CONTROL_OUT_MAX, more ? " (and others)" : "");
+		free(text);
+		conn_close(c);
+		return false;
+	}
+	n = text != NULL ? strlen(text) : 0;
+	if (c->out_off > 0) {
+		memmove(c->out, c->out + c->out_off, pending(c));
+		c->out_len -= c->out_off;
+		c->out_off = 0;
+	}
+	if (text == NULL || c->out_len + n + 1 > c->out_cap) {
+		size_t cap = c->out_len + n + 1 + 4096;
+		char *bigger = text != NULL ? realloc(c->out, cap) : NULL;
+
+		if (bigger == NULL) {
+			free(text);
 			conn_close(c);
 			return false;
 		}
+		c->out = bigger;
+		c->out_cap = cap;
 	}
-	n = strlen(text);
-	w = malloc(sizeof(*w));
-	text = realloc(text, n + 2);
-	if (w == NULL || text == NULL) {
-		free(w);
-		free(text);
-		conn_close(c);
-		return false;
-	}
-	text[n] = '\n';
-	text[n + 1] = '\0';
-	w->data = text;
-	b = uv_buf_init(text, (unsigned)(n + 1));
-	if (uv_write(&w->req, (uv_stream_t *)&c->pipe, &b, 1, write_done) < 0) {
-		free(text);
-		free(w);
-		conn_close(c);
-		return false;
-	}
-	return true;
+	memcpy(c->out + c->out_len, text, n);
+	c->out[c->out_len + n] = '\n';
+	c->out_len += n + 1;
+	free(text);
+	flush(c);
+	return !c->closing;
 }
 
 void control_send(struct control_conn *c, cJSON *event)
@@ -145,14 +263,21 @@ void control_send(struct control_conn *c, cJSON *event)
 
 size_t control_pending_bytes(const struct control_conn *c)
 {
-	return c->closing ? 0 : uv_stream_get_write_queue_size((const uv_stream_t *)&c->pipe);
+	return c->closing ? 0 : pending(c);
+}
+
+void control_set_cancel(struct control_conn *c,
+			void (*fn)(struct control_conn *c, void *arg), void *arg)
+{
+	c->cancel = fn;
+	c->cancel_arg = arg;
 }
 
 void control_reply(struct control_conn *c, cJSON *answer)
 {
 	c->cancel = NULL;
 	c->busy = false;
-	if (write_line(c, answer))
+	if (write_line(c, answer) && !c->in_hook)
 		process(c); /* the next request, if one is buffered */
 }
 
@@ -165,182 +290,356 @@ void control_reply_error(struct control_conn *c, const char *msg)
 	control_reply(c, o);
 }
 
-/* Handles complete lines in the input while no request is pending. */
+void control_refuse(struct control_conn *c, const char *cmd, const char *msg)
+{
+	unsigned long more = 0;
+
+	if (log_rate_ok(&c->ctl->rl_refused, uv_now(c->ctl->loop), LOG_BURST, &more))
+		log_warn("control: refused \"%.60s\" from uid %u (%s) pid %d: %s%s", cmd,
+			 (unsigned)c->peer.uid, c->peer.name, (int)c->peer.pid, msg,
+			 more ? " (more refusals not logged)" : "");
+	control_reply_error(c, msg);
+}
+
+const struct control_peer *control_peer(const struct control_conn *c)
+{
+	return &c->peer;
+}
+
+size_t control_fds(const struct control_conn *c)
+{
+	return c->in_hook ? c->nreq_fds : 0;
+}
+
+size_t control_take_fds(struct control_conn *c, int *fds, size_t max)
+{
+	size_t i, n = 0;
+
+	for (i = 0; c->in_hook && i < c->nreq_fds && n < max; i++) {
+		fds[n++] = c->req_fds[i];
+		c->req_fds[i] = -1;
+	}
+	return n;
+}
+
+/* Moves the queued descriptors that came with the line ending at end. */
+static size_t line_fds(struct control_conn *c, uint64_t end, int *fds)
+{
+	size_t i, n = 0, keep = 0;
+
+	for (i = 0; i < c->nfds; i++) {
+		if (c->fds[i].at <= end)
+			fds[n++] = c->fds[i].fd;
+		else
+			c->fds[keep++] = c->fds[i];
+	}
+	c->nfds = keep;
+	return n;
+}
+
+/* Handles complete lines while no request is pending and the answers so
+ * far are mostly written. */
 static void process(struct control_conn *c)
 {
-	while (!c->busy && !c->closing && c->in.len > 0) {
-		char *nl = memchr(c->in.data, '\n', c->in.len);
-		size_t linelen;
+	while (!c->busy && !c->closing && pending(c) < CONTROL_OUT_LOW && c->in.len > 0) {
+		char *nl = memchr(c->in.data, '\n', c->in.len), msg[256];
+		int fds[CONTROL_FDS_MAX];
+		size_t len, n, i;
+		bool lost;
 		cJSON *req;
 
 		if (nl == NULL)
-			return;
-		linelen = (size_t)(nl - c->in.data);
-		req = cJSON_ParseWithLength(c->in.data, linelen);
-		memmove(c->in.data, nl + 1, c->in.len - linelen - 1);
-		c->in.len -= linelen + 1;
+			break;
+		len = (size_t)(nl - c->in.data);
+		n = line_fds(c, c->in_base + len, fds);
+		lost = c->fds_lost;
+		c->fds_lost = false;
+		req = control_request_parse(c->in.data, len, msg, sizeof(msg));
+		memmove(c->in.data, nl + 1, c->in.len - len - 1);
+		c->in.len -= len + 1;
 		c->in.data[c->in.len] = '\0';
+		c->in_base += len + 1;
 		c->busy = true;
-		if (!cJSON_IsObject(req) ||
-		    !cJSON_IsString(cJSON_GetObjectItemCaseSensitive(req, "cmd")))
-			control_reply_error(c, "request must be a JSON object with a \"cmd\" string");
+		c->in_hook = true;
+		c->req_fds = fds;
+		c->nreq_fds = n;
+		if (req == NULL)
+			control_reply_error(c, msg);
+		else if (lost)
+			control_reply_error(c, "more than 64 descriptors came with the request; "
+					    "all were closed");
 		else
-			c->ctl->handler(c, req, c->ctl->data);
+			c->ctl->hooks.request(c, req, c->ctl->hooks.data);
+		c->in_hook = false;
+		for (i = 0; i < n; i++)
+			if (fds[i] >= 0)
+				close(fds[i]);
 		cJSON_Delete(req);
 	}
+	update_poll(c);
 }
 
-static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *b)
+/* A line longer than CONTROL_LINE_MAX: say so, then close. */
+static void line_too_long(struct control_conn *c)
 {
-	static char slab[16384];
+	unsigned long more = 0;
+	char msg[160];
 
-	(void)h;
-	(void)suggested;
-	*b = uv_buf_init(slab, sizeof(slab));
+	if (log_rate_ok(&c->ctl->rl_limits, uv_now(c->ctl->loop), LOG_BURST, &more))
+		log_warn("control: uid %u pid %d sent a request line over %d bytes; "
+			 "connection closed%s", (unsigned)c->peer.uid, (int)c->peer.pid,
+			 CONTROL_LINE_MAX, more ? " (and others)" : "");
+	snprintf(msg, sizeof(msg), "request line over %d bytes (one JSON object per line, "
+		 "at most %d bytes); closing the connection", CONTROL_LINE_MAX, CONTROL_LINE_MAX);
+	c->close_when_written = true;
+	buf_reset(&c->in);
+	control_reply_error(c, msg);
 }
 
-static void read_cb(uv_stream_t *stream, ssize_t n, const uv_buf_t *b)
+/* Takes the descriptors of a received message into the queue. */
+static void take_fds(struct control_conn *c, struct msghdr *m, uint64_t at)
 {
-	struct control_conn *c = stream->data;
+	struct cmsghdr *cm;
 
-	if (n < 0) {
-		conn_close(c);
+	if (m->msg_flags & MSG_CTRUNC)
+		c->fds_lost = true; /* the kernel closed the ones with no room */
+	for (cm = CMSG_FIRSTHDR(m); cm != NULL; cm = CMSG_NXTHDR(m, cm)) {
+		size_t i, n;
+
+		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+			continue;
+		n = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (i = 0; i < n; i++) {
+			int fd;
+
+			memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
+			if (!c->fds_ok || c->nfds == CONTROL_FDS_MAX) {
+				/* Not from a peer that may publish: dropped quietly;
+				 * over the bound: the request is refused. */
+				c->fds_lost |= c->fds_ok;
+				close(fd);
+				continue;
+			}
+			c->fds[c->nfds].fd = fd;
+			c->fds[c->nfds++].at = at;
+		}
+	}
+}
+
+static void conn_read(struct control_conn *c)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int) * CONTROL_FDS_MAX)];
+		struct cmsghdr align;
+	} cm;
+	char data[16384];
+	size_t room = CONTROL_LINE_MAX + 1 - c->in.len; /* the line and its newline */
+	struct iovec iov = { data, room < sizeof(data) ? room : sizeof(data) };
+	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1,
+			    .msg_control = cm.buf, .msg_controllen = sizeof(cm.buf) };
+	ssize_t n;
+
+	if (room == 0) {
+		line_too_long(c);
 		return;
 	}
-	if (n == 0)
+	n = recvmsg(c->fd, &m, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
 		return;
-	if (buf_append(&c->in, b->base, (size_t)n) < 0) {
-		log_warn("control: request line over %d bytes; closing the connection",
-			 CONTROL_LINE_MAX);
+	if (n > 0)
+		take_fds(c, &m, c->received + (uint64_t)n - 1);
+	else if (m.msg_controllen > 0)
+		take_fds(c, &m, c->received); /* none expected; closed with the connection */
+	if (n <= 0) {
+		conn_close(c); /* the peer is gone, or an error */
+		return;
+	}
+	c->received += (uint64_t)n;
+	if (buf_append(&c->in, data, (size_t)n) < 0) {
 		conn_close(c);
 		return;
 	}
 	process(c);
 }
 
-/* True if pid is a descendant of this process (a build step or anything
- * it started): walks the parent chain in /proc. */
-static bool is_descendant(pid_t pid)
+static void conn_cb(uv_poll_t *h, int status, int events)
 {
-	pid_t self = getpid();
-	int depth;
+	struct control_conn *c = h->data;
 
-	for (depth = 0; depth < 64 && pid > 1; depth++) {
-		char path[64], buf[512], *rpar;
-		ssize_t n;
-		int fd;
-		long ppid;
-
-		snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-		fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (fd < 0)
-			return false;
-		n = read(fd, buf, sizeof(buf) - 1);
-		close(fd);
-		if (n <= 0)
-			return false;
-		buf[n] = '\0';
-		/* "pid (comm) state ppid ...": comm may hold spaces and ')'. */
-		rpar = strrchr(buf, ')');
-		if (rpar == NULL || sscanf(rpar + 1, " %*c %ld", &ppid) != 1)
-			return false;
-		if ((pid_t)ppid == self)
-			return true;
-		pid = (pid_t)ppid;
+	if (status < 0) {
+		conn_close(c);
+		return;
 	}
-	return false;
+	if (events & UV_WRITABLE)
+		flush(c);
+	if (!c->closing && (events & UV_READABLE))
+		conn_read(c);
+	/* Hung up while not being read (a request in progress and another
+	 * waiting): nobody is left to answer. */
+	if (!c->closing && (events & UV_DISCONNECT) && !(c->events & UV_READABLE))
+		conn_close(c);
 }
 
-/* Build steps run as this daemon's children under the same user: they
- * must not steer it (publish with its tokens, cancel jobs). */
-static bool peer_refused(uv_pipe_t *p)
+/* Best effort, on a fresh connection that is closed right after. */
+static void refuse_at_once(int fd, const char *msg)
 {
-	struct ucred cred;
-	socklen_t len = sizeof(cred);
-	uv_os_fd_t fd;
+	cJSON *o = cJSON_CreateObject();
+	char *text;
 
-	if (uv_fileno((uv_handle_t *)p, &fd) < 0 ||
-	    getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
-		return false;
-	return cred.pid > 0 && is_descendant(cred.pid);
+	cJSON_AddFalseToObject(o, "ok");
+	cJSON_AddStringToObject(o, "error", msg);
+	text = cJSON_PrintUnformatted(o);
+	cJSON_Delete(o);
+	if (text != NULL && send(fd, text, strlen(text), MSG_NOSIGNAL | MSG_DONTWAIT) > 0)
+		(void)send(fd, "\n", 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+	free(text);
+	close(fd);
 }
 
-static void connection_cb(uv_stream_t *server, int status)
+static void accept_one(struct control *ctl, int fd)
 {
-	struct control *ctl = server->data;
 	struct control_conn *c;
+	unsigned long more = 0;
+	char msg[600];
 
-	if (status < 0)
+	if (ctl->nconns >= ctl->max_conns) {
+		if (log_rate_ok(&ctl->rl_limits, uv_now(ctl->loop), LOG_BURST, &more))
+			log_warn("control: %zu connections open (control.max_connections); "
+				 "a new one was closed at once%s", ctl->nconns,
+				 more ? " (and others)" : "");
+		snprintf(msg, sizeof(msg), "too many control connections (control.max_connections "
+			 "= %zu); try again later", ctl->max_conns);
+		refuse_at_once(fd, msg);
 		return;
+	}
 	c = calloc(1, sizeof(*c));
-	if (c == NULL)
+	if (c == NULL) {
+		close(fd);
 		return;
+	}
+	control_peer_identify(fd, &c->peer);
+	if (!ctl->hooks.admit(&c->peer, ctl->hooks.data, &c->fds_ok, msg, sizeof(msg))) {
+		if (log_rate_ok(&ctl->rl_refused, uv_now(ctl->loop), LOG_BURST, &more))
+			log_warn("control: refused a connection from uid %u (%s) pid %d: %s%s",
+				 (unsigned)c->peer.uid, c->peer.name, (int)c->peer.pid, msg,
+				 more ? " (more refusals not logged)" : "");
+		refuse_at_once(fd, msg);
+		free(c);
+		return;
+	}
+	c->fd = fd;
 	c->ctl = ctl;
-	buf_init(&c->in, CONTROL_LINE_MAX);
-	uv_pipe_init(server->loop, &c->pipe, 0);
-	c->pipe.data = c;
+	buf_init(&c->in, CONTROL_LINE_MAX + 1);
+	if (uv_poll_init(ctl->loop, &c->poll, fd) < 0) {
+		close(fd);
+		free(c);
+		return;
+	}
+	c->poll.data = c;
 	ctl->open_handles++;
-	if (uv_accept(server, (uv_stream_t *)&c->pipe) < 0) {
-		c->closing = true;
-		uv_close((uv_handle_t *)&c->pipe, conn_closed);
-		return;
-	}
-	if (peer_refused(&c->pipe)) {
-		log_warn("control: a connection from a build step (a child of the daemon) "
-			 "was refused");
-		c->closing = true;
-		uv_close((uv_handle_t *)&c->pipe, conn_closed);
-		return;
-	}
+	ctl->nconns++;
 	c->next = ctl->conns;
 	if (ctl->conns != NULL)
 		ctl->conns->prev = c;
 	ctl->conns = c;
-	uv_read_start((uv_stream_t *)&c->pipe, alloc_cb, read_cb);
+	update_poll(c);
+}
+
+static void server_cb(uv_poll_t *h, int status, int events)
+{
+	struct control *ctl = h->data;
+	int i;
+
+	(void)events;
+	for (i = 0; status == 0 && !ctl->closing && i < ACCEPT_BURST; i++) {
+		int fd = accept4(ctl->fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+
+		if (fd < 0) {
+			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
+			    errno != ECONNABORTED)
+				log_warn("control: accept failed: %s", strerror(errno));
+			return;
+		}
+		accept_one(ctl, fd);
+	}
 }
 
 static void server_closed(uv_handle_t *h)
 {
-	ctl_release(h->data);
+	struct control *ctl = h->data;
+
+	close(ctl->fd);
+	ctl_release(ctl);
 }
 
-int control_open(uv_loop_t *loop, const char *path, control_handler h, void *data,
-		 struct control **ret)
+void control_set_max_connections(struct control *ctl, size_t n)
+{
+	if (ctl != NULL)
+		ctl->max_conns = n > 0 ? n : 1;
+}
+
+/* A listening socket at path, mode 0666: who may use it is decided per
+ * peer (the admit hook), and the folder's mode is the outer fence; -errno
+ * on failure. */
+static int listen_at(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	mode_t old;
+	int fd, r;
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(sa.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (unlink(path) < 0 && errno != ENOENT)
+		goto fail;
+	old = umask(0177); /* no one can connect before the mode is set */
+	r = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+	umask(old);
+	if (r < 0 || chmod(path, 0666) < 0 || listen(fd, 64) < 0)
+		goto fail;
+	return fd;
+fail:
+	r = -errno;
+	close(fd);
+	return r;
+}
+
+int control_open(uv_loop_t *loop, const char *path, const struct control_hooks *hooks,
+		 size_t max_connections, struct control **ret)
 {
 	struct control *ctl = calloc(1, sizeof(*ctl));
-	mode_t old;
 	int r;
 
 	if (ctl == NULL)
 		return -ENOMEM;
 	ctl->path = strdup(path);
-	ctl->handler = h;
-	ctl->data = data;
+	ctl->fd = listen_at(path);
+	if (ctl->path == NULL || ctl->fd < 0) {
+		r = ctl->path == NULL ? -ENOMEM : ctl->fd;
+		if (ctl->fd >= 0)
+			close(ctl->fd);
+		free(ctl->path);
+		free(ctl);
+		return r;
+	}
+	ctl->loop = loop;
+	ctl->hooks = *hooks;
 	ctl->open_handles = 1;
-	uv_pipe_init(loop, &ctl->server, 0);
-	ctl->server.data = ctl;
-	if (unlink(path) < 0 && errno != ENOENT) {
-		r = -errno;
-		goto fail;
+	control_set_max_connections(ctl, max_connections);
+	uv_poll_init(loop, &ctl->poll, ctl->fd);
+	ctl->poll.data = ctl;
+	r = uv_poll_start(&ctl->poll, UV_READABLE, server_cb);
+	if (r < 0) {
+		ctl->closing = true;
+		unlink(path);
+		uv_close((uv_handle_t *)&ctl->poll, server_closed);
+		return r;
 	}
-	old = umask(0117); /* the socket is created 0660 */
-	r = uv_pipe_bind(&ctl->server, path);
-	umask(old);
-	if (r < 0)
-		goto fail;
-	if (chmod(path, 0660) < 0) {
-		r = -errno;
-		goto fail;
-	}
-	r = uv_listen((uv_stream_t *)&ctl->server, 64, connection_cb);
-	if (r < 0)
-		goto fail;
 	*ret = ctl;
 	return 0;
-fail:
-	ctl->closing = true;
-	uv_close((uv_handle_t *)&ctl->server, server_closed);
-	return r;
 }
 
 void control_close(struct control *ctl)
@@ -351,5 +650,5 @@ void control_close(struct control *ctl)
 	while (ctl->conns != NULL)
 		conn_close(ctl->conns);
 	unlink(ctl->path);
-	uv_close((uv_handle_t *)&ctl->server, server_closed);
+	uv_close((uv_handle_t *)&ctl->poll, server_closed);
 }

@@ -78,24 +78,61 @@ int ctl_open(struct ctl_conn *c, const char *path)
 	return 0;
 }
 
-int ctl_send(struct ctl_conn *c, const char *line)
+int ctl_send_fds(struct ctl_conn *c, const char *line, const int *fds, size_t nfds)
 {
+	union {
+		char buf[CMSG_SPACE(sizeof(int) * CTL_FDS_MAX)];
+		struct cmsghdr align;
+	} cm;
 	size_t n = strlen(line), off = 0;
 
-	while (off < n) {
-		ssize_t w = write(c->fd, line + off, n - off);
+	if (nfds > CTL_FDS_MAX)
+		return EXIT_USAGE;
+	/* The descriptors go with the first bytes of the line, in one
+	 * sendmsg() that carries nothing else (docs/control-protocol.md). */
+	while (off <= n) {
+		struct iovec iov[2] = {
+			{ (char *)line + off, n - off },
+			{ "\n", 1 },
+		};
+		struct msghdr m = { .msg_iov = off < n ? iov : iov + 1,
+				    .msg_iovlen = off < n ? 2 : 1 };
+		ssize_t w;
 
+		if (off == 0 && nfds > 0) {
+			struct cmsghdr *h;
+
+			memset(&cm, 0, sizeof(cm));
+			m.msg_control = cm.buf;
+			m.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
+			h = CMSG_FIRSTHDR(&m);
+			h->cmsg_level = SOL_SOCKET;
+			h->cmsg_type = SCM_RIGHTS;
+			h->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
+			memcpy(CMSG_DATA(h), fds, sizeof(int) * nfds);
+		}
+		w = sendmsg(c->fd, &m, MSG_NOSIGNAL);
 		if (w < 0 && errno == EINTR)
 			continue;
-		if (w <= 0)
-			goto fail;
+		if (w < 0 && (errno == EPIPE || errno == ECONNRESET)) {
+			/* Closed at once (refused, or too many connections): the
+			 * reason is waiting to be read. */
+			c->send_errno = errno;
+			return 0;
+		}
+		if (w <= 0) {
+			fprintf(stderr, "aos-publishctl: cannot send to %s: %s\n", c->path,
+				strerror(errno));
+			return EXIT_UNREACHABLE;
+		}
 		off += (size_t)w;
 	}
-	if (write(c->fd, "\n", 1) == 1)
-		return 0;
-fail:
-	fprintf(stderr, "aos-publishctl: cannot send to %s: %s\n", c->path, strerror(errno));
-	return EXIT_UNREACHABLE;
+	return 0;
+}
+
+int ctl_send(struct ctl_conn *c, const char *line)
+{
+	return ctl_send_fds(c, line, NULL, 0);
 }
 
 int ctl_read_line(struct ctl_conn *c, int timeout_s, char **ret)
@@ -143,7 +180,9 @@ int ctl_read_line(struct ctl_conn *c, int timeout_s, char **ret)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0) {
-			fprintf(stderr, "aos-publishctl: the daemon closed the connection\n");
+			fprintf(stderr, "aos-publishctl: the daemon closed the connection%s%s\n",
+				c->send_errno ? " before the request was sent: " : "",
+				c->send_errno ? strerror(c->send_errno) : "");
 			return EXIT_FAIL;
 		}
 		c->len += (size_t)n;

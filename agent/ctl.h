@@ -27,14 +27,22 @@ struct ctl_conn {
 	const char *path;
 	char *buf;
 	size_t len, cap;
+	int send_errno; /* the daemon closed before taking the request */
 };
+
+#define CTL_FDS_MAX 64 /* descriptors with one request (the daemon's bound) */
 
 /* Connects to the control socket at path.  Returns 0 or EXIT_UNREACHABLE
  * after printing why. */
 int ctl_open(struct ctl_conn *c, const char *path);
 
-/* Sends one request line.  Returns 0 or EXIT_UNREACHABLE. */
+/* Sends one request line.  Returns 0 or EXIT_UNREACHABLE.  A daemon that
+ * closed the connection at once (a refusal) is not an error here: its
+ * answer is read next. */
 int ctl_send(struct ctl_conn *c, const char *line);
+
+/* As ctl_send, with nfds open descriptors passed along (SCM_RIGHTS). */
+int ctl_send_fds(struct ctl_conn *c, const char *line, const int *fds, size_t nfds);
 
 /* Reads the next answer line, waiting at most timeout_s for it.  Returns 0
  * and *ret (valid until the next call), or EXIT_TIMEOUT / EXIT_FAIL after

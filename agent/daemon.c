@@ -7,6 +7,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -145,6 +146,7 @@ static void reload(struct agent *a)
 	}
 	config_free(a->cfg);
 	a->cfg = ncfg;
+	control_set_max_connections(a->ctl, (size_t)ncfg->control.max_connections);
 	ingest_reconfigure(a->ingest);
 	log_notice("configuration reloaded from %s; refreshing secrets", a->cfg->path);
 	if (!session_loaded(a->session)) {
@@ -303,6 +305,15 @@ int agent_run(struct config *cfg)
 
 	if (a == NULL)
 		return 1;
+	/* Everything started from here on (build steps, git) runs with
+	 * no_new_privs and cannot clear it; the control socket relies on that
+	 * to tell build steps from the daemon's user (control_peer.c).  The
+	 * unit's NoNewPrivileges=yes does the same under systemd. */
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
+		log_err("cannot set no_new_privs: %s", strerror(errno));
+		free(a);
+		return 1;
+	}
 	a->cfg = cfg;
 	a->exit_code = 0;
 	uv_loop_init(&a->loop);
@@ -338,7 +349,9 @@ int agent_run(struct config *cfg)
 		agent_stop(a, "start-up failure");
 		goto run;
 	}
-	r = control_open(&a->loop, cfg->control_socket, agent_command, a, &a->ctl);
+	r = control_open(&a->loop, cfg->control_socket, &(struct control_hooks){
+		.admit = agent_admit, .request = agent_command, .data = a },
+		(size_t)cfg->control.max_connections, &a->ctl);
 	if (r < 0) {
 		log_err("cannot listen on control socket %s: %s (check runtime_dir and "
 			"its permissions)", cfg->control_socket, uv_strerror(r));

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "agent.h"
 #include "answer.h"
@@ -58,9 +59,14 @@ static void op_closed(uv_handle_t *h)
 	size_t i;
 
 	for (i = 0; i < op->nfiles; i++) {
+		if (op->remove_dir != NULL)
+			unlink(op->files[i].path);
 		free(op->files[i].path);
 		artifact_free(op->files[i].art);
 	}
+	if (op->remove_dir != NULL)
+		rmdir(op->remove_dir);
+	free(op->remove_dir);
 	free(op->files);
 	free(op->reg_name);
 	free(op->url);
@@ -647,6 +653,7 @@ int publish_start(struct agent *a, struct control_conn *c,
 	op->conn = c;
 	op->type = reg->type;
 	op->dry_run = r->dry_run;
+	op->remove_dir = dup_or_null(r->remove_dir);
 	op->nfiles = r->nfiles;
 	op->reg_name = strdup(reg->name);
 	op->url = strdup(reg->url);

@@ -55,6 +55,9 @@ struct publish_request {
 	const bool *probe_first;      /* per file: an earlier send's outcome is
 					 unknown; ask the registry first (or NULL) */
 	int max_attempts;             /* 0: publish.max_attempts */
+	const char *remove_dir;       /* or NULL: a folder holding only the files
+					 (copies for a dry run), removed with
+					 them when the publish ends */
 	const struct publish_hooks *hooks; /* NULL for a client request */
 };
 
