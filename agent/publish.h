@@ -51,6 +51,8 @@ struct publish_request {
 	const char *expected_version; /* or NULL */
 	bool dry_run;                 /* inspect and show, use no token */
 	const char *const *files;     /* absolute paths */
+	const char *const *labels;    /* or NULL: per file, the name events and
+					 answers give it (else its path) */
 	size_t nfiles;
 	const bool *probe_first;      /* per file: an earlier send's outcome is
 					 unknown; ask the registry first (or NULL) */

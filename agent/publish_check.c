@@ -259,7 +259,7 @@ cJSON *publish_plan(struct publish_op *op, struct pub_file *f)
 	char err[512];
 
 	cJSON_AddStringToObject(ev, "event", "plan");
-	cJSON_AddStringToObject(ev, "file", f->path);
+	cJSON_AddStringToObject(ev, "file", f->label);
 	cJSON_AddStringToObject(ev, "registry", op->reg_name);
 	cJSON_AddStringToObject(ev, "token_key", op->token_key);
 	if (op->type == REGISTRY_PYPI) {

@@ -26,6 +26,7 @@ enum pub_phase {
 
 struct pub_file {
 	char *path;
+	char *label;     /* how events name the file: publish_request.labels, or path */
 	struct artifact *art;
 	int rc;
 	enum pub_outcome outcome;

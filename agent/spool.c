@@ -324,11 +324,12 @@ static void enq_cancel(struct control_conn *c, void *arg)
 /* A dry run: the publish shows the copies' plan, then removes them. */
 static void start_dry_run(struct enq *e)
 {
-	const char *paths[CONTROL_FDS_MAX];
+	const char *paths[CONTROL_FDS_MAX], *labels[CONTROL_FDS_MAX];
 	char store[CONTROL_FDS_MAX][4400];
 	struct publish_request r = {
 		.registry = e->registry, .tag = e->tag, .expected_version = e->version,
-		.dry_run = true, .files = paths, .nfiles = e->nfiles, .remove_dir = e->tmp,
+		.dry_run = true, .files = paths, .labels = labels, .nfiles = e->nfiles,
+		.remove_dir = e->tmp,
 	};
 	char msg[512];
 	size_t i;
@@ -336,6 +337,7 @@ static void start_dry_run(struct enq *e)
 	for (i = 0; i < e->nfiles; i++) {
 		snprintf(store[i], sizeof(store[i]), "%s/%s", e->tmp, e->names[i]);
 		paths[i] = store[i];
+		labels[i] = e->names[i];
 	}
 	control_set_cancel(e->conn, NULL, NULL);
 	if (publish_start(e->a, e->conn, &r, NULL, msg, sizeof(msg)) < 0) {

@@ -318,7 +318,9 @@ def test_dry_run_shows_without_sending(publish_env, daemon, tmp_path):
     assert r.rc == 0, r
     for s in (whl.name, PY_NAME, "0.3.0", sha256_file(whl)):
         assert s in r.out, f"dry-run output lacks {s}: {r}"
-    # A relative FILE is made absolute by the CLI (the daemon has another cwd).
+    # A relative FILE is opened by the CLI in its own cwd (the daemon has
+    # another, and never opens a client's path); the file is named by its
+    # base name, never by the daemon's spool copy.
     p = subprocess.run([str(PUBLISHCTL), "--socket", str(daemon.socket), "--json", "publish",
                         "--registry", "pypi", "--dry-run", whl.name], cwd=tmp_path,
                        capture_output=True, text=True, timeout=30,
@@ -326,7 +328,8 @@ def test_dry_run_shows_without_sending(publish_env, daemon, tmp_path):
     assert p.returncode == 0, f"relative FILE: rc={p.returncode} {p.stdout} {p.stderr}"
     ins = [json.loads(ln) for ln in p.stdout.splitlines()
            if ln.strip() and json.loads(ln).get("event") == "inspected"]
-    assert ins and ins[0]["file"] == str(whl), f"relative FILE: {p.stdout}"
+    assert ins and ins[0]["file"] == whl.name, f"relative FILE: {p.stdout}"
+    assert "spool" not in p.stdout, f"the spool copy is shown: {p.stdout}"
     publish_env.assert_unchanged(before, "--dry-run")
     assert publish_env.npm.packument(NPM_NAME)["versions"].keys() == {VERSION}
 
