@@ -82,6 +82,14 @@ BAD = [
     ("token method without token_file",
      {"vault": {"auth": {"method": "token", "role_id_file": None, "secret_id_file": None}}},
      r"vault\.auth\.token_file"),
+    ("unknown control user", {"control": {"operators": ["root", "no-such-user-aos"]}},
+     r"control\.operators\[1\]"),
+    ("unknown control group", {"control": {"readers": ["@no-such-group-aos"]}},
+     r"control\.readers\[0\]"),
+    ("control list not an array", {"control": {"readers": "nobody"}}, r"control\.readers"),
+    ("control connections out of range", {"control": {"max_connections": 0}},
+     r"control\.max_connections"),
+    ("file limit out of range", {"publish": {"max_file_bytes": 10}}, r"publish\.max_file_bytes"),
 ]
 
 
