@@ -59,6 +59,11 @@ fuzz: $(FUZZ_BUILD)/CMakeCache.txt
 	cp tests/fuzz/corpus/* $(FUZZ_BUILD)/corpus/
 	$(FUZZ_BUILD)/tests/fuzz/fuzz_webhook -max_total_time=$(FUZZ_TIME) -print_final_stats=1 \
 		-artifact_prefix=$(FUZZ_BUILD)/ $(FUZZ_BUILD)/corpus
+	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target fuzz_control
+	mkdir -p $(FUZZ_BUILD)/corpus_control
+	cp tests/fuzz/corpus_control/* $(FUZZ_BUILD)/corpus_control/
+	$(FUZZ_BUILD)/tests/fuzz/fuzz_control -max_total_time=$(FUZZ_TIME) -print_final_stats=1 \
+		-artifact_prefix=$(FUZZ_BUILD)/ $(FUZZ_BUILD)/corpus_control
 
 demo: setup build
 	scripts/demo.sh $(BUILD)
