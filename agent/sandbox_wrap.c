@@ -223,7 +223,10 @@ int sandbox_wrap(const struct sandbox_spec *s, struct sandbox_argv *a)
 		r = sandbox_argv_add(a, "--");
 		if (r == 0)
 			r = wrap_namespaces(s, a);
-	} else if (r == 0 && s->mode == ISOLATION_LANDLOCK) {
+	} else if (r == 0) { /* no PID namespace: a subreaper ends what is left */
+		r = sandbox_argv_add(a, "--reap");
+	}
+	if (r == 0 && s->mode == ISOLATION_LANDLOCK) {
 		r = sandbox_argv_add(a, "--landlock");
 		for (i = 0; r == 0 && i < s->nhidden; i++)
 			r = add2(a, "--hide", s->hidden[i]);
