@@ -24,6 +24,7 @@ user namespace).
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -91,6 +92,47 @@ def expect_confined_step(box: Path, p: subprocess.CompletedProcess) -> None:
         f"the unit's filter was not in force in the step:\n{out}")
     assert "landlock denied sibling" in out and "WROTE" not in out, out
     assert "SAW the host" not in out, out
+
+
+CHECKS = r"""
+import ctypes, errno, json, socket
+libc = ctypes.CDLL(None, use_errno=True)
+def call(nr, *args):
+    ctypes.set_errno(0)
+    r = libc.syscall(nr, *args)
+    return errno.errorcode.get(ctypes.get_errno(), "ok") if r < 0 else "ok"
+out = {}
+out["getppid"] = call(110)                        # not in the allow list
+out["clone3"] = call(435, None, 0)                # flags unreadable by a filter
+out["unshare user+mnt"] = call(272, 0x10000000 | 0x00020000)
+out["unshare user"] = call(272, 0x10000000)
+for name, kind in (("0", 0), ("user", 0x10000000), ("net", 0x40000000)):
+    out["setns " + name] = call(308, -1, kind)    # EBADF once past the filter
+for name, af in (("unix", socket.AF_UNIX), ("inet", socket.AF_INET)):
+    try:
+        socket.socket(af, socket.SOCK_STREAM).close()
+        out["socket " + name] = "ok"
+    except OSError as e:
+        out["socket " + name] = errno.errorcode[e.errno]
+print(json.dumps(out))
+"""
+
+
+def test_launcher_applies_what_it_is_given(box):
+    """unit-launch's own semantics, with a filter unlike the unit's: the
+    errno given, RestrictNamespaces= on unshare/setns with clone3 refused
+    with ENOSYS, RestrictAddressFamilies= on socket()."""
+    text = replace_settings(unit_text(), SystemCallErrorNumber="EACCES",
+                            RestrictNamespaces="user", RestrictAddressFamilies="AF_UNIX")
+    prefix = UnitSandbox(add_setting(text, "SystemCallFilter", "~getppid")).prefix(
+        box, user=step_ids())
+    p = subprocess.run(prefix + ["/usr/bin/python3", "-c", CHECKS], capture_output=True,
+                       text=True, timeout=60, cwd="/")
+    assert p.returncode == 0, p.stderr
+    assert json.loads(p.stdout) == {
+        "getppid": "EACCES", "clone3": "ENOSYS", "unshare user+mnt": "EPERM",
+        "unshare user": "ok", "setns 0": "EPERM", "setns user": "EBADF", "setns net": "EPERM",
+        "socket unix": "ok", "socket inet": "EAFNOSUPPORT"}, p.stdout
 
 
 def test_traced_calls_namespaces_and_families_are_allowed(box):

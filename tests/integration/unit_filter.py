@@ -44,10 +44,6 @@ IMPLIED_DENIALS = {
     "ProtectHostname": ["sethostname", "setdomainname"],
 }
 NAMESPACE_KINDS = ("cgroup", "ipc", "net", "mnt", "pid", "user", "uts", "time")
-# The settings with a seccomp filter of their own that unit-launch does not
-# build; they restrict arguments of calls bwrap and Landlock do not make.
-NOT_EMULATED = ("LockPersonality", "RestrictRealtime", "RestrictSUIDSGID",
-                "MemoryDenyWriteExecute")
 
 
 def unit_text() -> str:
@@ -76,8 +72,8 @@ def service_settings(text: str) -> dict[str, list[str]]:
 
 
 def yes(settings: dict, key: str) -> bool:
-    v = settings.get(key, ["no"])[-1].lower()
-    return v in ("yes", "true", "on", "1", "strict", "invisible", "tmpfs", "read-only")
+    """A boolean setting (the last assignment counts)."""
+    return settings.get(key, ["no"])[-1].lower() in ("yes", "true", "on", "1")
 
 
 @functools.lru_cache(maxsize=1)

@@ -94,13 +94,15 @@ static const struct {
 	{ "AF_NETLINK", AF_NETLINK }, { "AF_PACKET", AF_PACKET },
 };
 
-static int usage(const char *why)
+/* Prints why (and what, if not NULL) with the usage; returns -1. */
+static int usage(const char *why, const char *what)
 {
-	fprintf(stderr, "unit-launch: %s\n"
+	fprintf(stderr, "unit-launch: %s%s%s\n"
 		"usage: unit-launch [--syscalls FILE] [--errno NAME] [--namespaces LIST]\n"
 		"                   [--families LIST] [--private-users] [--no-caps]\n"
-		"                   [--user UID:GID] [-v] -- COMMAND [ARG]...\n", why);
-	return 2;
+		"                   [--user UID:GID] [-v] -- COMMAND [ARG]...\n",
+		why, what ? ": " : "", what ? what : "");
+	return -1;
 }
 
 /* Calls fn(word, arg) for each word of list (separated by spaces or commas);
@@ -111,7 +113,7 @@ static int each_word(const char *list, int (*fn)(const char *, void *), void *ar
 	int r;
 
 	if (strlen(list) >= sizeof(buf))
-		return -E2BIG;
+		return usage("list too long", list);
 	strcpy(buf, list);
 	for (w = strtok_r(buf, " ,", &save); w != NULL; w = strtok_r(NULL, " ,", &save))
 		if ((r = fn(w, arg)) < 0)
@@ -176,7 +178,7 @@ static int parse_value(const char *a, const char *v, struct opts *o)
 		o->syscalls = v;
 	} else if (strcmp(a, "--errno") == 0) {
 		if ((o->err = parse_errno(v)) < 0)
-			return usage("--errno: expected EPERM, EACCES, ENOSYS or 1-4095"), -1;
+			return usage("--errno: expected EPERM, EACCES, ENOSYS or 1-4095", v);
 	} else if (strcmp(a, "--namespaces") == 0) {
 		o->namespaces_set = true;
 		if (strcmp(v, "yes") != 0 && each_word(v, ns_word, &o->ns_keep) < 0)
@@ -187,7 +189,7 @@ static int parse_value(const char *a, const char *v, struct opts *o)
 			return -1;
 	} else if (strcmp(a, "--user") == 0) {
 		if (sscanf(v, "%u:%u%c", &u, &g, &c) != 2)
-			return usage("--user: expected UID:GID (numbers)"), -1;
+			return usage("--user: expected UID:GID (numbers)", v);
 		o->user_set = true;
 		o->uid = (uid_t)u;
 		o->gid = (gid_t)g;
@@ -213,14 +215,16 @@ static int parse(int argc, char **argv, struct opts *o)
 		else if (strcmp(a, "-v") == 0)
 			o->verbose = true;
 		else if (i + 1 >= argc)
-			return usage("unknown option, or an option without its value"), -1;
-		else if ((r = parse_value(a, argv[i + 1], o)) <= 0)
-			return r == 0 ? usage("unknown option") : 0, -1;
+			return usage("unknown option, or one without its value", a);
+		else if ((r = parse_value(a, argv[i + 1], o)) < 0)
+			return -1;
+		else if (r == 0)
+			return usage("unknown option", a);
 		else
 			i++;
 	}
 	if (i + 1 >= argc)
-		return usage("no command after --"), -1;
+		return usage("no command after --", NULL);
 	return i;
 }
 

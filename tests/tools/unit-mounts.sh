@@ -86,13 +86,15 @@ if [ "$system" = strict ]; then
 		for p in $rw; do
 			[ "$m" = "$p" ] && keep=1
 		done
-		[ -n "$keep" ] || mount -n -n -o remount,bind,ro "$m"
+		[ -n "$keep" ] || mount -n -o remount,bind,ro "$m"
 	done
 fi
 case $home in
 tmpfs)
 	for h in /home /root /run/user; do
-		[ -d "$h" ] && mount -n -n -t tmpfs -o ro,mode=755,nosuid,nodev tmpfs "$h"
+		if [ -d "$h" ]; then
+			mount -n -t tmpfs -o ro,mode=755,nosuid,nodev tmpfs "$h"
+		fi
 	done ;;
 yes)
 	for h in /home /root /run/user; do
