@@ -21,7 +21,7 @@ import pytest
 
 from conftest import PUBLISHCTL
 from test_build_isolation import PROBE
-from unit_filter import UnitSandbox, old_unit, unit_text
+from unit_filter import UnitSandbox, old_unit, sanitizer_env, unit_text
 from webhook_support import (JS_BUILD, PY_BUILD, expect_accepted, expect_job, github_push,
                              job_text, js_pipeline, python_pipeline, wait_listening,
                              webhook_env)  # noqa: F401
@@ -53,7 +53,7 @@ def unit_daemon(env, text: str, name: str):
     # root, no capabilities, yet the owner of the test's root-owned files.
     userns = (["unshare", "--user", "--map-user=4242", "--map-group=4242", "--"]
               if os.geteuid() == 0 else [])
-    d.start(argv_prefix=userns + UnitSandbox(text).prefix(d.dir))
+    d.start(argv_prefix=userns + UnitSandbox(text).prefix(d.dir), env=sanitizer_env())
     wait_listening(d)
     status = Path(f"/proc/{d.pid}/status").read_text()
     for want in (r"Seccomp:\s+2", r"NoNewPrivs:\s+1", r"CapEff:\s+0+$"):

@@ -36,7 +36,7 @@ import pytest
 
 from conftest import BUILD_DIR, PUBLISHD, SOURCE_DIR
 from unit_filter import (LAUNCHER, MOUNTS_SCRIPT, UnitSandbox, add_setting, bwrap_argv,
-                         old_unit, replace_settings, step_ids, unit_text)
+                         old_unit, replace_settings, sanitizer_env, step_ids, unit_text)
 
 # What the unit adds to @system-service for the build sandbox.
 SANDBOX_CALLS = ("mount", "umount2", "pivot_root", "landlock_create_ruleset",
@@ -77,7 +77,8 @@ def run_step(box: Path, prefix: list[str], net: bool = False, step=None,
     argv = prefix + bwrap_argv(root, root / "work", step, net=net)
     return subprocess.run(argv, capture_output=True, text=True, timeout=timeout,
                           env={"PATH": "/usr/bin:/bin", "W": str(root),
-                               "HOSTFILE": str(SOURCE_DIR / "CMakeLists.txt")}, cwd="/")
+                               "HOSTFILE": str(SOURCE_DIR / "CMakeLists.txt"),
+                               **sanitizer_env()}, cwd="/")
 
 
 def launcher(box: Path, text: str) -> list[str]:
@@ -185,7 +186,8 @@ def test_old_unit_filter_breaks_the_sandbox(box):
     assert not (box / "root" / "work" / "out").exists()
     p = subprocess.run(old + [str(PUBLISHD), "--run-step", "--write", str(box / "root"),
                               "--", "/bin/true"],
-                       capture_output=True, text=True, timeout=60, cwd="/")
+                       capture_output=True, text=True, timeout=60, cwd="/",
+                       env={"PATH": "/usr/bin:/bin", **sanitizer_env()})
     assert p.returncode == 126, f"rc {p.returncode}: {p.stderr}"
     assert "offers no Landlock" in p.stderr, p.stderr
 
