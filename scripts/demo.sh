@@ -158,10 +158,19 @@ git -C "$repo" ls-files | sed 's/^/     /'
 hook_port=$("$py" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 hook_url="http://127.0.0.1:$hook_port"
 node_dir=$(dirname "$(command -v node)")
+venv_dir=$(realpath "$top/.venv")
+# What the steps read beyond /usr and /etc inside the build sandbox: the
+# venv, the Python it was made from, demo_peers.py, node's folder.
+readable=$("$py" -c 'import json, os, sys
+paths = [os.path.realpath(sys.prefix), os.path.realpath(sys.base_prefix),
+         os.path.dirname(os.path.realpath(sys.argv[1])), os.path.realpath(sys.argv[2])]
+print(json.dumps([p for p in dict.fromkeys(paths) if not p.startswith(("/usr/", "/etc/"))]))' \
+	"$peers" "$node_dir")
 jq -n --arg run "$run" --arg vault "$vault_addr" --arg listen "127.0.0.1:$hook_port" \
 	--arg testpypi "$(P .registries.testpypi.url)" --arg pypi "$(P .registries.pypi.url)" \
 	--arg npm "$(P .registries.npm.url)" --arg repo "file://$repo" --arg name "$repo_name" \
-	--arg pypath "$top/.venv/bin:/usr/local/bin:/usr/bin:/bin" --arg peers "$peers" \
+	--arg pypath "$venv_dir/bin:/usr/local/bin:/usr/bin:/bin" --arg peers "$peers" \
+	--argjson readable "$readable" \
 	--arg nodepath "$node_dir:/usr/local/bin:/usr/bin:/bin" '
 {
   runtime_dir: "\($run)/runtime",
@@ -187,6 +196,7 @@ jq -n --arg run "$run" --arg vault "$vault_addr" --arg listen "127.0.0.1:$hook_p
       artifacts: ["dist/*.whl", "dist/*.tar.gz"],
       targets: ["testpypi", "pypi"],
       env: {PATH: $pypath},
+      readable: $readable,
       timeout_s: 300
     },
     "js-sdk": {
@@ -197,6 +207,7 @@ jq -n --arg run "$run" --arg vault "$vault_addr" --arg listen "127.0.0.1:$hook_p
       targets: ["npm"],
       env: {PATH: $nodepath, npm_config_update_notifier: "false", npm_config_loglevel: "warn",
             npm_config_fund: "false", npm_config_audit: "false"},
+      readable: $readable,
       timeout_s: 300
     }
   }

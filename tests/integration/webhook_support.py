@@ -66,8 +66,25 @@ JS_BUILD = "mkdir -p dist && npm pack --pack-destination dist"
 
 def step_path() -> str:
     """PATH for the pipelines' steps: the project venv, node, the system."""
-    parts = [str(VENV_BIN), str(Path(find_node()).parent), "/usr/bin", "/bin"]
+    parts = [str(VENV_BIN.parent.resolve() / "bin"), str(Path(find_node()).parent), "/usr/bin",
+             "/bin"]
     return ":".join(dict.fromkeys(parts))
+
+
+def step_readable() -> list[str]:
+    """What the steps' PATH needs beyond /usr and /etc inside the build
+    sandbox (pipelines.X.readable): the project venv and the Python it was
+    made from, node's folder when it is not under /usr."""
+    venv = VENV_BIN.parent.resolve()
+    paths = [str(venv)]
+    cfg = venv / "pyvenv.cfg"
+    for line in cfg.read_text().splitlines():
+        if line.startswith("home ="):
+            paths.append(str(Path(line.split("=", 1)[1].strip()).resolve().parent))
+    node = Path(find_node()).resolve().parent
+    paths.append(str(node))
+    return [p for p in dict.fromkeys(paths)
+            if not p.startswith("/usr/") and not p.startswith("/etc/")]
 
 
 # -- the repository --------------------------------------------------------------
@@ -583,7 +600,8 @@ def python_pipeline(repo: GitRepo, tag_pattern: str = "python-sdk-v*",
     p = {"repository": repo.url, "repository_name": repo.name,
          "tag_pattern": tag_pattern, "package": PY_NAME, "directory": "sdk/python",
          "build": [PY_BUILD], "artifacts": ["dist/*.whl", "dist/*.tar.gz"],
-         "targets": list(targets), "env": {"PATH": step_path()}, "timeout_s": 300}
+         "targets": list(targets), "env": {"PATH": step_path()}, "timeout_s": 300,
+         "readable": step_readable()}
     return deep_merge(p, over)
 
 
@@ -592,7 +610,7 @@ def js_pipeline(repo: GitRepo, tag_pattern: str = "js-sdk-v*", targets=("npm",),
     p = {"repository": repo.url, "repository_name": repo.name,
          "tag_pattern": tag_pattern, "package": NPM_NAME, "directory": "sdk/js",
          "build": [JS_BUILD], "artifacts": ["dist/*.tgz"],
-         "targets": list(targets), "timeout_s": 300,
+         "targets": list(targets), "timeout_s": 300, "readable": step_readable(),
          "env": {"PATH": step_path(), "npm_config_update_notifier": "false",
                  "npm_config_audit": "false", "npm_config_fund": "false"}}
     return deep_merge(p, over)
@@ -798,13 +816,17 @@ def scan_for_secrets(sources: dict[str, bytes | str], values) -> list[str]:
 
 
 def files_under(folder: Path) -> dict[str, bytes]:
+    """Every regular file under folder (a work folder may be removed by the
+    daemon while it is read: what vanishes is skipped)."""
     out = {}
-    for f in Path(folder).rglob("*"):
-        if f.is_file() and not f.is_symlink():
-            try:
-                out[str(f)] = f.read_bytes()
-            except OSError:
-                pass
+    for top, _dirs, names in os.walk(folder, onerror=lambda e: None):
+        for n in names:
+            f = Path(top) / n
+            if f.is_file() and not f.is_symlink():
+                try:
+                    out[str(f)] = f.read_bytes()
+                except OSError:
+                    pass
     return out
 
 
