@@ -44,6 +44,11 @@ static void usage(FILE *f)
 		"  -h, --help         show this help\n"
 		"  -V, --version      show the version\n"
 		"\n"
+		"The daemon identifies you (your uid and groups) and answers by role:\n"
+		"read (status, secrets, jobs, job show/log/wait) or operate (everything\n"
+		"else); see control.operators and control.readers in the daemon's\n"
+		"configuration.  A refusal says which role is needed and what to change.\n"
+		"\n"
 		"Exit status: 0 success, 1 the daemon reported an error, 2 usage,\n"
 		"3 daemon not reachable, 4 timed out; publish adds 5 to 10 (see its\n"
 		"--help).  Secret values are never shown.\n");
