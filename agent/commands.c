@@ -135,10 +135,14 @@ static void cmd_publish(struct agent *a, struct control_conn *c, const cJSON *re
 		.pid = control_peer(c)->pid,
 	};
 	char msg[512];
+	size_t nfds;
 
 	cJSON_ArrayForEach(f, files)
 		names[r.nfiles++] = f->valuestring;
-	if (control_take_fds(c, fds, CONTROL_FDS_MAX) != r.nfiles) {
+	nfds = control_take_fds(c, fds, CONTROL_FDS_MAX);
+	if (nfds != r.nfiles) { /* control_request_check() matched them */
+		while (nfds > 0)
+			close(fds[--nfds]);
 		control_reply_error(c, "internal error: descriptors and names do not match");
 		return;
 	}

@@ -384,6 +384,7 @@ static void line_too_long(struct control_conn *c)
 {
 	unsigned long more = 0;
 	char msg[160];
+	cJSON *o;
 
 	if (log_rate_ok(&c->ctl->rl_limits, uv_now(c->ctl->loop), LOG_BURST, &more))
 		log_warn("control: uid %u pid %d sent a request line over %d bytes; "
@@ -393,7 +394,12 @@ static void line_too_long(struct control_conn *c)
 		 "at most %d bytes); closing the connection", CONTROL_LINE_MAX, CONTROL_LINE_MAX);
 	c->close_when_written = true;
 	buf_reset(&c->in);
-	control_reply_error(c, msg);
+	o = cJSON_CreateObject();
+	cJSON_AddFalseToObject(o, "ok");
+	cJSON_AddStringToObject(o, "error", msg);
+	/* Not control_reply(): a request in progress keeps its cancel hook,
+	 * which runs when the connection closes. */
+	write_line(c, o);
 }
 
 /* Takes the descriptors of a received message into the queue. */
@@ -629,7 +635,14 @@ int control_open(uv_loop_t *loop, const char *path, const struct control_hooks *
 	ctl->hooks = *hooks;
 	ctl->open_handles = 1;
 	control_set_max_connections(ctl, max_connections);
-	uv_poll_init(loop, &ctl->poll, ctl->fd);
+	r = uv_poll_init(loop, &ctl->poll, ctl->fd);
+	if (r < 0) {
+		unlink(path);
+		close(ctl->fd);
+		free(ctl->path);
+		free(ctl);
+		return r;
+	}
 	ctl->poll.data = ctl;
 	r = uv_poll_start(&ctl->poll, UV_READABLE, server_cb);
 	if (r < 0) {

@@ -33,7 +33,8 @@ static const char config_text[] =
     "{\"state_dir\":\"/nonexistent/aos-fuzz\",\"runtime_dir\":\"/nonexistent/aos-fuzz\","
     "\"vault\":{\"address\":\"https://vault.example.test:8200\","
     "\"auth\":{\"method\":\"token\",\"token_file\":\"token\"}},"
-    "\"registries\":{\"pypi\":{\"type\":\"pypi\",\"url\":\"https://pypi.example.test/legacy/\"}}}";
+    "\"registries\":{\"pypi\":{\"type\":\"pypi\",\"url\":\"https://pypi.example.test/legacy/\"}},"
+    "\"control\":{\"operators\":[],\"readers\":[]}}";
 
 /* Fixed ids, so the harness does not depend on the host's user database. */
 static struct control_principal operators[] = {
@@ -63,8 +64,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 		fprintf(stderr, "%s\n", err);
 		die("the harness's configuration does not parse", "");
 	}
-	/* The defaults' entries are the configuration's to free: it is never
-	 * freed here, the harness's own lists replace them. */
+	/* The configured lists are empty (nothing to free); the harness's own
+	 * replace them. */
 	cfg->control.operators = operators;
 	cfg->control.noperators = 2;
 	cfg->control.readers = readers;

@@ -21,6 +21,7 @@ import pytest
 
 from conftest import BUILD_DIR
 from control_support import Raw, rss_kib
+from publish_support import PY_NAME, make_wheel
 from webhook_support import (expect_accepted, github_push, python_pipeline, wait_job,
                              webhook_env)  # noqa: F401 (fixture)
 
@@ -87,6 +88,30 @@ def test_request_line_limit(env):
         assert c.closed_by_peer()
     d.wait_log(r"sent a request line over 65536 bytes; connection closed")
     assert d.ctl_json("status")["ok"] is True
+
+
+def test_request_line_limit_while_a_request_is_in_progress(env, tmp_path):
+    """The over-long line arrives while `job log --follow` runs on the same
+    connection: the follow must end with the connection (no use after
+    free: the ASan build checks), the daemon keeps serving."""
+    d = env.daemon()
+    d.ctl_json("drain")  # the job stays queued: the follow never ends by itself
+    whl = make_wheel(tmp_path, PY_NAME, "5.5.5")
+    r = d.ctl("publish", "--registry", "pypi", whl, json_out=True)
+    jid = json.loads(r.out.splitlines()[-1])["job_id"]
+    assert d.ctl_json("job", "show", str(jid))["job"]["state"] == "queued"
+    with Raw(d) as c:
+        c.send({"cmd": "job.log", "id": jid, "follow": True})
+        assert c.line()["event"] == "log"
+        c.send(b"x" * 70000)
+        a = c.line(timeout=5)
+        while a is not None and "event" in a:
+            a = c.line(timeout=5)
+        assert a and "request line over 65536 bytes" in a["error"], a
+        assert c.closed_by_peer()
+    time.sleep(1)  # the follow's timer would fire now
+    assert d.alive and d.ctl_json("status")["ok"] is True
+    d.ctl_json("resume")
 
 
 def test_a_client_that_never_reads_its_answers(env):
