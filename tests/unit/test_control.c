@@ -230,39 +230,49 @@ static void test_arguments(void **state)
 
 static void test_publish_arguments(void **state)
 {
+	/* The rest of a publish request after "registry"; descriptors sent;
+	 * what the refusal must say (NULL: accepted). */
+	static const struct {
+		const char *rest;
+		size_t nfds;
+		const char *want;
+	} cases[] = {
+		{ "\"files\":[\"a-1.0-py3-none-any.whl\",\"a-1.0.tar.gz\"]", 2, NULL },
+		/* A path, with or without a descriptor: never opened. */
+		{ "\"files\":[\"/etc/shadow\"]", 0, "not paths" },
+		{ "\"files\":[\"/etc/shadow\"]", 1, "SCM_RIGHTS" },
+		{ "\"files\":[\"../f.whl\"]", 1, "not paths" },
+		/* Names without descriptors, or a count that differs. */
+		{ "\"files\":[\"f.whl\"]", 0, "1 file but 0 descriptors" },
+		{ "\"files\":[\"f.whl\"]", 2, "1 file but 2 descriptors" },
+		{ "\"files\":[]", 0, "1 to 64 file names" },
+		{ "\"files\":[\".hidden.whl\"]", 1, "not starting with \".\"" },
+		{ "\"files\":[\"a\\u001b[31m.whl\"]", 1, "control character" },
+		{ "\"files\":[\"f.whl\"],\"wait\":\"yes\"", 1, "\"wait\" must be true or false" },
+		{ "\"files\":[\"f.whl\"],\"tag\":7", 1, "\"tag\" must be a string" },
+	};
 	struct config *cfg = load(NULL);
 	struct control_peer op = peer(0, 0);
-	char msg[1024];
+	char line[512], msg[1024];
 	bool denied;
+	size_t i;
 
 	(void)state;
-	assert_non_null(check(cfg, &op, "{\"cmd\":\"publish\",\"registry\":\"pypi\","
-			      "\"files\":[\"a-1.0-py3-none-any.whl\",\"a-1.0.tar.gz\"]}", 2, msg,
-			      &denied));
-	/* A path, with or without a descriptor: never opened by the daemon. */
-	assert_null(check(cfg, &op, "{\"cmd\":\"publish\",\"registry\":\"pypi\","
-			  "\"files\":[\"/etc/shadow\"]}", 0, msg, &denied));
-	assert_non_null(strstr(msg, "not paths"));
-	assert_non_null(strstr(msg, "SCM_RIGHTS"));
-	assert_null(check(cfg, &op, "{\"cmd\":\"publish\",\"registry\":\"pypi\","
-			  "\"files\":[\"../f.whl\"]}", 1, msg, &denied));
-	/* Names without descriptors, or a count that differs. */
-	assert_null(check(cfg, &op, "{\"cmd\":\"publish\",\"registry\":\"pypi\","
-			  "\"files\":[\"f.whl\"]}", 0, msg, &denied));
-	assert_non_null(strstr(msg, "1 file but 0 descriptors"));
-	assert_null(check(cfg, &op, "{\"cmd\":\"publish\",\"registry\":\"pypi\","
-			  "\"files\":[\"f.whl\"]}", 2, msg, &denied));
-	assert_null(check(cfg, &op, "{\"cmd\":\"publish\",\"registry\":\"pypi\",\"files\":[]}",
-			  0, msg, &denied));
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const struct control_command *c;
+
+		snprintf(line, sizeof(line), "{\"cmd\":\"publish\",\"registry\":\"pypi\",%s}",
+			 cases[i].rest);
+		c = check(cfg, &op, line, cases[i].nfds, msg, &denied);
+		if (cases[i].want == NULL ? c == NULL : c != NULL)
+			fail_msg("%s with %zu descriptors: %s", line, cases[i].nfds,
+				 c == NULL ? msg : "accepted");
+		if (cases[i].want != NULL && strstr(msg, cases[i].want) == NULL)
+			fail_msg("%s: \"%s\" does not say \"%s\"", line, msg, cases[i].want);
+	}
 	assert_null(check(cfg, &op, "{\"cmd\":\"publish\",\"files\":[\"f.whl\"]}", 1, msg,
 			  &denied));
-	assert_null(check(cfg, &op, "{\"cmd\":\"publish\",\"registry\":\"pypi\","
-			  "\"files\":[\".hidden.whl\"]}", 1, msg, &denied));
-	assert_null(check(cfg, &op, "{\"cmd\":\"publish\",\"registry\":\"pypi\","
-			  "\"files\":[\"a\\u001b[31m.whl\"]}", 1, msg, &denied));
-	assert_non_null(strstr(msg, "control character"));
-	assert_null(check(cfg, &op, "{\"cmd\":\"publish\",\"registry\":\"pypi\","
-			  "\"files\":[\"f.whl\"],\"wait\":\"yes\"}", 1, msg, &denied));
+	assert_non_null(strstr(msg, "needs \"registry\""));
 	config_free(cfg);
 }
 
