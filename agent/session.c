@@ -25,6 +25,7 @@
 
 static void kick(struct vault_session *s);
 static void start_step(struct vault_session *s, enum step step);
+static void on_done(struct transport_req *req, int result, void *data);
 
 static const char *step_name(enum step st)
 {
@@ -526,12 +527,46 @@ static void on_error(struct vault_session *s, enum step st, int r)
 	fail_msg(s, r, "Vault %s failed: %s", step_name(st), vmsg);
 }
 
+/* A redirect answer: sends the same request again where it leads, if
+ * vault_redirect_next() allows it.  Returns 0 when the request runs again
+ * (on_done will see its answer), or an error left in s->last_error. */
+static int follow_redirect(struct vault_session *s, struct transport_req *req)
+{
+	char next[VAULT_URL_MAX];
+	const char *url = NULL, *location = NULL;
+	int r;
+
+	curl_easy_getinfo(req->easy, CURLINFO_EFFECTIVE_URL, &url);
+	/* curl resolves Location here even though it does not follow it. */
+	curl_easy_getinfo(req->easy, CURLINFO_REDIRECT_URL, &location);
+	r = vault_redirect_next(&s->conn, url != NULL ? url : s->conn.address, location,
+				s->redirects, next, sizeof(next), s->last_error,
+				sizeof(s->last_error));
+	if (r < 0)
+		return r;
+	if (curl_easy_setopt(req->easy, CURLOPT_URL, next) != CURLE_OK)
+		return -ENOMEM;
+	s->redirects++;
+	log_debug("Vault %s: HTTP %ld, following the redirect to %s", step_name(s->step),
+		  req->status, next);
+	return transport_start(req, on_done, s);
+}
+
 static void on_done(struct transport_req *req, int result, void *data)
 {
 	struct vault_session *s = data;
 	enum step st = s->step;
 	int r;
 
+	if (result == 0 && vault_is_redirect(req->status)) {
+		r = follow_redirect(s, req);
+		if (r == 0)
+			return; /* same request, same headers and body: still in flight */
+		if (r != AOS_EREDIRECT)
+			snprintf(s->last_error, sizeof(s->last_error),
+				 "following a redirect: %s", aos_strerror(r));
+		result = r;
+	}
 	vault_headers_free(s->hdrs);
 	s->hdrs = NULL;
 	buf_reset(&s->body);
@@ -544,7 +579,12 @@ static void on_done(struct transport_req *req, int result, void *data)
 		return;
 	}
 	if (result < 0) {
-		if (result == AOS_ETOOBIG)
+		if (result == AOS_EREDIRECT || result == -ENOMEM) {
+			char why[sizeof(s->last_error)];
+
+			snprintf(why, sizeof(why), "%s", s->last_error);
+			fail_msg(s, result, "Vault %s: %s", step_name(st), why);
+		} else if (result == AOS_ETOOBIG)
 			fail_msg(s, result, "Vault %s: answer too large (over %ld bytes, "
 				 "vault.max_response_bytes)", step_name(st),
 				 s->cfg->vault.max_response_bytes);
@@ -632,6 +672,7 @@ static void start_step(struct vault_session *s, enum step step)
 		return;
 	}
 	s->step = step;
+	s->redirects = 0;
 	r = transport_req_new(s->tp, (size_t)s->cfg->vault.max_response_bytes, &s->req);
 	if (r == 0)
 		r = vault_request_setup(s->req->easy, &s->conn, method, path, body, tok,
