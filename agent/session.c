@@ -411,9 +411,10 @@ static void on_success(struct vault_session *s, enum step st, const char *body,
 		s->token_renewable = ti.renewable;
 		s->token_at_ms = uv_now(s->loop);
 		/* The TTL stopped growing: the max TTL is near, so log in again
-		 * before the token dies. */
+		 * before the token dies.  (Vault rounds a capped TTL up to whole
+		 * seconds, so even one second short of the creation TTL counts.) */
 		if (s->cfg->vault.method == AUTH_APPROLE &&
-		    (!ti.renewable || ti.ttl_s + 1 < s->token_creation_ttl_s)) {
+		    (!ti.renewable || ti.ttl_s < s->token_creation_ttl_s)) {
 			s->relogin_due = true;
 			log_info("Vault token renewed: TTL %" PRId64 " s (capped, was %" PRId64
 				 " s); logging in again before it expires", ti.ttl_s, before);
@@ -461,13 +462,21 @@ static void on_error(struct vault_session *s, enum step st, int r)
 			/* 400 "invalid role or secret ID": retrying cannot help. */
 			secret_unref(s->secret_id);
 			s->secret_id = NULL;
-			fail_msg(s, AOS_EAUTH, "AppRole login at %s rejected: %s (check the "
-				 "role_id and secret_id files)", s->conn.address, vmsg);
+			fail_msg(s, AOS_EAUTH, "AppRole login at %s rejected: %s (%s)",
+				 s->conn.address, vmsg, s->cfg->vault.secret_id_wrapped
+				 ? "the unwrapped secret_id expired or was revoked, or the "
+				   "role_id is wrong: put a fresh wrapping token in the "
+				   "secret_id file, then reload"
+				 : "check the role_id and secret_id files");
 			return;
 		}
 		if (r == AOS_EDENIED) {
-			secret_unref(s->secret_id);
-			s->secret_id = NULL; /* read it again next time */
+			/* Read a plain secret_id again next time; an unwrapped one
+			 * cannot be read again (its wrapping token is used). */
+			if (!s->cfg->vault.secret_id_wrapped) {
+				secret_unref(s->secret_id);
+				s->secret_id = NULL;
+			}
 			fail_msg(s, r, "AppRole login at %s denied: %s (is the AppRole auth "
 				 "method enabled at auth/%s?)", s->conn.address, vmsg,
 				 s->cfg->vault.mount);
@@ -496,6 +505,10 @@ static void on_error(struct vault_session *s, enum step st, int r)
 		break;
 	case STEP_RENEW:
 	case STEP_PROBE:
+		/* "past the max TTL, cannot renew" (a 500) and the like: with
+		 * AppRole, the next attempt is a fresh login. */
+		if (st == STEP_RENEW && s->cfg->vault.method == AUTH_APPROLE)
+			s->relogin_due = true;
 		if (r == AOS_EDENIED) {
 			/* Dead token: log in again at once. */
 			log_warn("Vault token no longer valid (%s); authenticating again",
@@ -750,11 +763,15 @@ static void kick(struct vault_session *s)
 	    (s->relogin_due || !s->token_renewable)) {
 		s->work &= ~WORK_RENEW;
 		s->work |= WORK_AUTH;
-		secret_unref(s->secret_id); /* read it again: it may have changed */
-		s->secret_id = NULL;
-		if (s->cfg->vault.secret_id_wrapped)
-			log_warn("logging in again needs the unwrapped secret_id, which "
-				 "was kept in locked memory");
+		if (s->cfg->vault.secret_id_wrapped) {
+			/* The wrapping token worked once: the unwrapped
+			 * secret_id, kept in the secure heap, logs in again. */
+			log_info("logging in again with the unwrapped secret_id kept "
+				 "in locked memory");
+		} else {
+			secret_unref(s->secret_id); /* read it again: it may have changed */
+			s->secret_id = NULL;
+		}
 	}
 	if (s->work & WORK_AUTH) {
 		start_auth(s);
@@ -844,7 +861,12 @@ int session_reconfigure(struct vault_session *s, const struct config *cfg)
 		drop_token(s);
 		secret_unref(s->role_id);
 		s->role_id = NULL;
-		if (!n->secret_id_wrapped) {
+		/* An unwrapped secret_id cannot be read again: keep it while
+		 * it still belongs to the configured role and file. */
+		if (!n->secret_id_wrapped || !o->secret_id_wrapped ||
+		    str_differs(o->role_id_file, n->role_id_file) ||
+		    str_differs(o->secret_id_file, n->secret_id_file) ||
+		    str_differs(o->mount, n->mount)) {
 			secret_unref(s->secret_id);
 			s->secret_id = NULL;
 		}

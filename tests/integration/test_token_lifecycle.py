@@ -97,3 +97,40 @@ def test_relogin_when_max_ttl_is_near(short_ttl, daemons):
     assert st["state"] == "ready" and st["vault"]["healthy"] is True, st
     assert st["vault"]["consecutive_failures"] == 0, st
     d.stop()
+
+
+@pytest.mark.parametrize("short_ttl", [("4s", "10s")], indirect=True)
+def test_wrapped_secret_id_logs_in_again_past_max_ttl(short_ttl, daemons):
+    """A response-wrapped secret_id: the wrapping token works once, so the
+    unwrapped secret_id must serve every later login.  Past two max TTLs
+    the daemon is still logged in, healthy and reading the secret."""
+    bao, creds = short_ttl.bao, short_ttl.creds
+    wrap_token = bao.generate_secret_id(creds["role"], wrap_ttl="120s")
+    d = daemons(bao.addr)
+    d.config["vault"]["auth"] = approle_auth(d, creds, wrapped=True)
+    d.write_file("secret_id", wrap_token + "\n")
+    d.start()
+    t_ready = time.monotonic()
+    first = [t["accessor"] for t in bao.tokens_of_role(creds["role"])]
+    assert len(first) == 1, first
+
+    samples = []
+    while time.monotonic() - t_ready < 22:
+        st = d.status()
+        samples.append((round(time.monotonic() - t_ready, 2), st["state"],
+                        st["vault"]["healthy"], st["vault"]["last_error"]))
+        time.sleep(0.25)
+    bad = [s for s in samples if s[1] != "ready" or s[2] is not True]
+    assert not bad, f"not ready/healthy past the max TTL (10 s): {bad[:3]}\n{d.log_tail()}"
+    logins = re.findall(r"logged in to Vault", d.log_text())
+    assert len(logins) >= 3, f"expected a login per max TTL, saw {len(logins)}:\n{d.log_tail()}"
+    assert len(re.findall(r"unwrapped the AppRole secret_id", d.log_text())) == 1, (
+        "the wrapping token should be unwrapped once, at start")
+    toks = [t["accessor"] for t in bao.tokens_of_role(creds["role"])]
+    assert toks and first[0] not in toks, toks
+
+    new = bao.kv_patch(short_ttl.kv_path, {"NPM_TOKEN": "y" + short_ttl.values["NPM_TOKEN"]})
+    r = d.refresh()
+    assert r.rc == 0 and r.json["ok"] is True and r.json["kv_version"] == new, r
+    assert wrap_token not in d.log_text()
+    d.stop()
