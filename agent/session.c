@@ -466,7 +466,7 @@ static void on_error(struct vault_session *s, enum step st, int r)
 				 s->conn.address, vmsg, s->cfg->vault.secret_id_wrapped
 				 ? "the unwrapped secret_id expired or was revoked, or the "
 				   "role_id is wrong: put a fresh wrapping token in the "
-				   "secret_id file, then reload"
+				   "secret_id file, then restart or reload"
 				 : "check the role_id and secret_id files");
 			return;
 		}

@@ -40,7 +40,9 @@ Options:
 
 Environment:
   BAO_ADDR / VAULT_ADDR         Vault address (required; http:// only for
-                                loopback hosts)
+                                loopback hosts); a redirect is followed only
+                                to its scheme, host and port (at most 3):
+                                give the active node's address
   BAO_TOKEN / VAULT_TOKEN       Vault token (else ~/.vault-token); needs the
                                 "patch" capability on
                                 <mount>/data/agenticverz/NAME
