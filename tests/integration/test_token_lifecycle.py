@@ -13,6 +13,23 @@ def _expire(d):
     return d["expire_time"]
 
 
+def _watch(d, t0: float, seconds: float) -> list[tuple]:
+    """Status every 0.25 s until `seconds` after t0: (time since t0, state,
+    healthy, token_ttl_s, last_error)."""
+    samples = []
+    while time.monotonic() - t0 < seconds:
+        st = d.status()
+        v = st["vault"]
+        samples.append((round(time.monotonic() - t0, 2), st["state"], v["healthy"],
+                        v["token_ttl_s"], v["last_error"]))
+        time.sleep(0.25)
+    return samples
+
+
+def _unhealthy(samples) -> list[tuple]:
+    return [s for s in samples if s[1] != "ready" or s[2] is not True]
+
+
 @pytest.fixture
 def short_ttl(bao, request):
     ttl, max_ttl = request.param
@@ -32,13 +49,8 @@ def test_renewal_extends_ttl_and_keeps_token(short_ttl, daemons):
 
     # Watch for 10 s, well past the 6 s TTL: the token must be renewed, not
     # replaced, and the daemon must stay healthy throughout.
-    samples = []
-    while time.monotonic() - t_ready < 10:
-        st = d.status()
-        samples.append((round(time.monotonic() - t_ready, 2), st["state"],
-                        st["vault"]["healthy"], st["vault"]["token_ttl_s"]))
-        time.sleep(0.25)
-    bad = [s for s in samples if s[1] != "ready" or s[2] is not True]
+    samples = _watch(d, t_ready, 10)
+    bad = _unhealthy(samples)
     assert not bad, f"daemon not ready/healthy during renewal: {bad}"
     assert all(0 < s[3] <= 6 for s in samples), f"token_ttl_s out of (0, 6]: {samples}"
     ttls = [s[3] for s in samples]
@@ -72,13 +84,7 @@ def test_relogin_when_max_ttl_is_near(short_ttl, daemons):
     first = toks[0]["accessor"]
     logins_before = len(re.findall(r"log(?:ged)?[ -]?in", d.log_text(), re.I))
 
-    samples = []
-    while time.monotonic() - t_ready < 15:
-        st = d.status()
-        samples.append((round(time.monotonic() - t_ready, 2), st["state"],
-                        st["vault"]["healthy"], st["vault"]["token_ttl_s"]))
-        time.sleep(0.25)
-    bad = [s for s in samples if s[1] != "ready" or s[2] is not True]
+    bad = _unhealthy(_watch(d, t_ready, 15))
     assert not bad, (f"the daemon should log in again before its token's max TTL "
                      f"(10 s) ends, without an unhealthy gap: {bad}")
 
@@ -114,13 +120,7 @@ def test_wrapped_secret_id_logs_in_again_past_max_ttl(short_ttl, daemons):
     first = [t["accessor"] for t in bao.tokens_of_role(creds["role"])]
     assert len(first) == 1, first
 
-    samples = []
-    while time.monotonic() - t_ready < 22:
-        st = d.status()
-        samples.append((round(time.monotonic() - t_ready, 2), st["state"],
-                        st["vault"]["healthy"], st["vault"]["last_error"]))
-        time.sleep(0.25)
-    bad = [s for s in samples if s[1] != "ready" or s[2] is not True]
+    bad = _unhealthy(_watch(d, t_ready, 22))
     assert not bad, f"not ready/healthy past the max TTL (10 s): {bad[:3]}\n{d.log_tail()}"
     logins = re.findall(r"logged in to Vault", d.log_text())
     assert len(logins) >= 3, f"expected a login per max TTL, saw {len(logins)}:\n{d.log_tail()}"
