@@ -16,6 +16,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -159,6 +161,48 @@ static size_t bwrap_part(const struct sandbox_argv *a, const struct wrapfx *fx,
 	return 4;
 }
 
+/* The destination of the bwrap mount at a->v[i] ("--tmpfs /run" ...), or
+ * NULL if there is none there. */
+static const char *mount_dest(const struct sandbox_argv *a, size_t i, size_t to)
+{
+	static const char *const two[] = { "--bind", "--ro-bind", "--bind-try", "--ro-bind-try",
+					   "--dev-bind", "--symlink" };
+	static const char *const one[] = { "--tmpfs", "--proc", "--dev", "--dir", "--mqueue" };
+	size_t k;
+
+	for (k = 0; k < sizeof(two) / sizeof(two[0]); k++)
+		if (strcmp(a->v[i], two[k]) == 0 && i + 2 < to)
+			return a->v[i + 2];
+	for (k = 0; k < sizeof(one) / sizeof(one[0]); k++)
+		if (strcmp(a->v[i], one[k]) == 0 && i + 1 < to)
+			return a->v[i + 1];
+	return NULL;
+}
+
+/* bwrap mounts in order: a mount whose destination lies strictly beneath
+ * a later one's is covered by it, gone inside.  Prints each such pair of
+ * a->v[from..to); returns how many there are. */
+static int covered_mounts(const struct sandbox_argv *a, size_t from, size_t to)
+{
+	size_t i, j, n;
+	int bad = 0;
+
+	for (i = from; i < to; i++) {
+		const char *d = mount_dest(a, i, to), *e;
+
+		for (j = i + 1; d != NULL && j < to; j++) {
+			if ((e = mount_dest(a, j, to)) == NULL)
+				continue;
+			n = strlen(e);
+			if (strncmp(d, e, n) == 0 && (d[n] == '/' || (n == 1 && d[1] != '\0'))) {
+				printf("%s %s is covered by the later %s %s\n", a->v[i], d, a->v[j], e);
+				bad++;
+			}
+		}
+	}
+	return bad;
+}
+
 static void test_wrap_namespaces(void **state)
 {
 	static const char *const once[] = {
@@ -219,6 +263,7 @@ static void test_wrap_namespaces(void **state)
 					   "--write", "/tmp", "--write", "/var/tmp", "--write",
 					   "/dev", "--", NULL });
 	assert_int_equal(count(&a, 0, a.n, "--hide"), 0);
+	assert_int_equal(covered_mounts(&a, bw, in), 0);
 	sandbox_argv_free(&a);
 	assert_null(a.v);
 	assert_int_equal(a.n, 0);
@@ -476,6 +521,68 @@ static void test_wrap_runs(void **state)
 	}
 }
 
+/* A host whose /etc/resolv.conf is a link out of /etc and /usr (as
+ * systemd-resolved's to /run/systemd/resolve/stub-resolv.conf): the file it
+ * names is bound, and not covered by a later mount (the private /run or
+ * /tmp), so a step with the network can resolve names.  The child gets an
+ * /etc of its own holding only that link, in a mount namespace of its own. */
+static int resolv_child(void *arg)
+{
+	struct wrapfx *fx = arg;
+	struct sandbox_argv a = { 0 };
+	char etc[PATH_MAX], stub[PATH_MAX], link[PATH_MAX];
+	int bad;
+
+	sbx_path(etc, sizeof(etc), fx->root, "etc");
+	sbx_path(stub, sizeof(stub), fx->root, "resolve/stub-resolv.conf");
+	sbx_path(link, sizeof(link), etc, "resolv.conf");
+	if (mkdir(etc, 0755) < 0 || symlink(stub, link) < 0 || unshare(CLONE_NEWNS) < 0 ||
+	    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+	    mount(etc, "/etc", NULL, MS_BIND, NULL) < 0) {
+		printf("setup: an /etc of its own: %s\n", strerror(errno));
+		return 100;
+	}
+	if (sandbox_wrap(&fx->spec, &a) < 0 || FIND(&a, 0, a.n, "--ro-bind-try", stub, stub) < 0) {
+		printf("%s is not bound\n", stub);
+		return 101;
+	}
+	bad = covered_mounts(&a, 0, a.n);
+	if (bad > 0 || fx->spec.caps->bwrap[0] == '\0')
+		return bad;
+	/* and for real: this binary serves --run-step */
+	if (sandbox_argv_add(&a, "/bin/cat") < 0 || sandbox_argv_add(&a, "/etc/resolv.conf") < 0)
+		return 102;
+	fflush(NULL);
+	return sandbox_run_step((int)a.n, a.v);
+}
+
+static void test_wrap_resolv_link(void **state)
+{
+	struct wrapfx *fx = *state;
+	struct sandbox_caps caps;
+	char self[PATH_MAX], out[SBX_OUT];
+	int code;
+
+	if (geteuid() != 0) {
+		print_message("skipped: the /etc of its own needs root\n");
+		skip();
+	}
+	sbx_mkdir(fx->root, "resolve");
+	sbx_write(fx->root, "resolve/stub-resolv.conf", "nameserver 192.0.2.53\n");
+	sandbox_probe(&caps);
+	if (!caps.namespaces) { /* the arguments only */
+		print_message("no namespaces on this host (%s): the arguments only\n", caps.detail);
+		fx->caps.bwrap[0] = '\0';
+	} else {
+		fx->spec.caps = &caps;
+	}
+	assert_non_null(realpath("/proc/self/exe", self));
+	fx->spec.self = self;
+	code = sbx_exit_code(sbx_run(resolv_child, fx, out), out);
+	if (code != 0 || (caps.namespaces && strcmp(out, "nameserver 192.0.2.53\n") != 0))
+		fail_msg("exit %d:\n%s", code, out);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -489,6 +596,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_describe),
 		cmocka_unit_test(test_status_json),
 		cmocka_unit_test_setup_teardown(test_wrap_runs, wrap_setup, wrap_teardown),
+		cmocka_unit_test_setup_teardown(test_wrap_resolv_link, wrap_setup, wrap_teardown),
 	};
 
 	/* the namespaces prefix runs this binary again inside bubblewrap */
