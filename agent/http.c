@@ -353,14 +353,15 @@ static void write_cb(uv_write_t *wr, int status)
 	httpreq_next(&c->hr);
 	c->sent100 = false;
 	arm(c, PH_IDLE, c->s->lim.idle_timeout_ms);
+	/* The parser charges what it keeps of them: given back first. */
 	pending = c->pending;
 	plen = c->pending_len;
 	c->pending = NULL;
 	c->pending_len = 0;
+	httpreq_budget_give(&c->s->budget, plen);
 	if (pending != NULL)
 		process(c, pending, plen);
 	free(pending);
-	httpreq_budget_give(&c->s->budget, plen);
 	if (!c->closed && c->phase != PH_BUSY && c->phase != PH_LINGER)
 		uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, read_cb);
 }
