@@ -121,7 +121,7 @@ def padded(payload, size: int) -> bytes:
 def test_flood_of_large_unsigned_bodies(webhook_env, daemon, commit):
     """The bound: what the cap admits (16 MiB of reservations) plus what the
     listener keeps per connection whatever it is sent (the connection's
-    struct and parser, ~4 KiB, counted here as 16 KiB), plus 8 MiB for the
+    struct and parser, 4.4 KiB, counted here as 16 KiB), plus 8 MiB for the
     allocator and everything else the daemon does meanwhile.  Without the cap
     the daemon holds FLOOD x 1 MiB = 200 MiB."""
     bound_kib = CAP // 1024 + FLOOD * 16 + 8 * 1024

@@ -11,3 +11,7 @@ aos_unit_test(test_queue_batch unit/test_queue_batch.c aos_agent)
 find_package(Threads REQUIRED)
 aos_unit_test(test_http unit/test_http.c aos_agent Threads::Threads)
 aos_unit_test(test_http_budget unit/test_http_budget.c aos_agent Threads::Threads)
+# aos-publishctl's pieces are not in a library: built in.
+aos_unit_test(test_ctl_text unit/test_ctl_text.c PkgConfig::CJSON)
+target_sources(test_ctl_text PRIVATE ${PROJECT_SOURCE_DIR}/agent/ctl_text.c)
+target_include_directories(test_ctl_text PRIVATE ${PROJECT_SOURCE_DIR}/agent)
