@@ -28,7 +28,8 @@ static int on_message_begin(http_parser *p)
 
 int httpreq_budget_take(struct httpreq_budget *b, size_t n)
 {
-	if (n > b->cap - b->used)
+	/* used may be above a cap lowered by a reload */
+	if (b->used > b->cap || n > b->cap - b->used)
 		return AOS_ETOOBIG;
 	b->used += n;
 	return 0;

@@ -626,6 +626,14 @@ static void test_budget_over(void **state)
 	assert_int_equal(hr.status, 503);
 	httpreq_free(&hr);
 	assert_int_equal(b.used, 0);
+
+	/* A cap lowered (a reload) below what is held takes nothing more. */
+	b.used = b.cap + 100;
+	assert_int_equal(httpreq_budget_take(&b, 1), AOS_ETOOBIG);
+	httpreq_budget_give(&b, b.cap + 200);
+	assert_int_equal(b.used, 0);
+	assert_int_equal(httpreq_budget_take(&b, b.cap), 0);
+	assert_int_equal(httpreq_budget_take(&b, 1), AOS_ETOOBIG);
 }
 
 int main(void)
