@@ -488,6 +488,24 @@ static size_t feed_admit(struct httpreq *hr, const char *text, size_t len)
 	return used;
 }
 
+/* hr under budget b, fed post_req: stopped after the headers, which are
+ * readable and charged (256 bytes); returns the bytes consumed. */
+static size_t admit_post(struct httpreq *hr, struct httpreq_budget *b)
+{
+	size_t n;
+
+	httpreq_init(hr, MAX_HEAD, MAX_BODY);
+	httpreq_set_budget(hr, b);
+	n = httpreq_feed(hr, post_req, strlen(post_req));
+	assert_int_equal(hr->state, HTTPREQ_ADMIT);
+	assert_true(hr->headers_done);
+	assert_true(n < strlen(post_req) - 13); /* the body is not read */
+	assert_string_equal(hr->req.url, "/webhook?x=1");
+	assert_string_equal(httpreq_header(&hr->req, "X-GitHub-Event", NULL), "push");
+	assert_int_equal(b->used, 256);
+	return n;
+}
+
 /* The parse stops in ADMIT with the headers readable and no body; what the
  * buffers allocate is charged (256 for the headers, 256 for a 13-byte
  * body), and given back by httpreq_release(). */
@@ -498,14 +516,7 @@ static void test_budget_admit(void **state)
 	size_t n;
 
 	(void)state;
-	httpreq_init(&hr, MAX_HEAD, MAX_BODY);
-	httpreq_set_budget(&hr, &b);
-	n = httpreq_feed(&hr, post_req, strlen(post_req));
-	assert_int_equal(hr.state, HTTPREQ_ADMIT);
-	assert_true(n < strlen(post_req) - 13); /* the body is not read */
-	assert_string_equal(hr.req.url, "/webhook?x=1");
-	assert_string_equal(httpreq_header(&hr.req, "X-GitHub-Event", NULL), "push");
-	assert_int_equal(b.used, 256);
+	n = admit_post(&hr, &b);
 	assert_int_equal(httpreq_feed(&hr, post_req + n, strlen(post_req) - n), 0);
 	assert_int_equal(httpreq_admit(&hr, false), 0);
 	assert_int_equal(b.used, 512);
@@ -553,10 +564,7 @@ static void test_budget_trusted(void **state)
 	size_t n;
 
 	(void)state;
-	httpreq_init(&hr, MAX_HEAD, MAX_BODY);
-	httpreq_set_budget(&hr, &b);
-	n = httpreq_feed(&hr, post_req, strlen(post_req));
-	assert_int_equal(b.used, 256);
+	n = admit_post(&hr, &b);
 	assert_int_equal(httpreq_admit(&hr, true), 0);
 	assert_int_equal(b.used, 0);
 	httpreq_feed(&hr, post_req + n, strlen(post_req) - n);
@@ -593,9 +601,7 @@ static void test_budget_over(void **state)
 	httpreq_free(&hr);
 
 	b.cap = 300;
-	httpreq_init(&hr, MAX_HEAD, MAX_BODY);
-	httpreq_set_budget(&hr, &b);
-	httpreq_feed(&hr, post_req, strlen(post_req));
+	admit_post(&hr, &b);
 	assert_int_equal(httpreq_admit(&hr, false), AOS_ETOOBIG);
 	assert_int_equal(hr.state, HTTPREQ_ERROR);
 	assert_int_equal(hr.status, 503);
