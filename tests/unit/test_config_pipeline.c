@@ -87,12 +87,18 @@ static void test_listen(void **state)
 		struct listen_cfg want; /* address, host, port, then the limits */
 	} cases[] = {
 	    { "\"listen\":{\"address\":\"127.0.0.1:8080\"}",
-	      { "127.0.0.1:8080", "127.0.0.1", 8080, 16384, 1048576, 10000, 30000, 60000, 512 } },
+	      { "127.0.0.1:8080", "127.0.0.1", 8080, 16384, 1048576, 10000, 30000, 60000, 512,
+		16777216 } },
 	    { "\"listen\":{\"address\":\"[::1]:9443\",\"max_header_bytes\":1024,"
 	      "\"max_body_bytes\":26214400,\"header_timeout_ms\":100,"
 	      "\"body_timeout_ms\":600000,\"idle_timeout_ms\":3600000,"
 	      "\"max_connections\":65536}",
-	      { "[::1]:9443", "::1", 9443, 1024, 26214400, 100, 600000, 3600000, 65536 } },
+	      /* The default cap grows to one request of the largest size. */
+	      { "[::1]:9443", "::1", 9443, 1024, 26214400, 100, 600000, 3600000, 65536,
+		26216448 } },
+	    { "\"listen\":{\"address\":\"127.0.0.1:1\",\"max_unauthenticated_bytes\":1081344}",
+	      { "127.0.0.1:1", "127.0.0.1", 1, 16384, 1048576, 10000, 30000, 60000, 512,
+		1081344 } },
 	};
 	size_t i;
 
@@ -376,6 +382,10 @@ static const struct err_case err_cases[] = {
       "listen.idle_timeout_ms", "integer" },
     { "\"listen\":{\"address\":\"127.0.0.1:80\",\"max_connections\":0}",
       "listen.max_connections", "from 1 to 65536" },
+    { "\"listen\":{\"address\":\"127.0.0.1:80\",\"max_unauthenticated_bytes\":1081343}",
+      "listen.max_unauthenticated_bytes", "max_body_bytes + 2 x max_header_bytes = 1081344" },
+    { "\"listen\":{\"address\":\"127.0.0.1:80\",\"max_unauthenticated_bytes\":0}",
+      "listen.max_unauthenticated_bytes", "from 1 to 4294967296" },
     { "\"listen\":{\"address\":\"127.0.0.1:80\",\"address\":\"127.0.0.1:81\"}",
       "listen.address", "duplicate key" },
     /* webhooks */
