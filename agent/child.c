@@ -17,6 +17,8 @@
 
 #include "child.h"
 
+#define ABORT_GRACE_MS 2000 /* child_abort(): SIGTERM to SIGKILL */
+
 #define DEFAULT_GRACE_MS 10000
 #define DEFAULT_OUTPUT (64 * 1024)
 #define DRAIN_MS 2000 /* after the exit: at most this long for the pipes */
@@ -163,6 +165,10 @@ static void timer_cb(uv_timer_t *t)
 		maybe_done(c);
 		return;
 	}
+	if (c->aborted) { /* the grace of child_abort() is over */
+		kill_group(c, SIGKILL);
+		return;
+	}
 	if (!c->terminating) {
 		c->terminating = true;
 		c->res.timed_out = true;
@@ -253,13 +259,17 @@ void child_abort(struct child *c)
 	if (c == NULL || c->aborted)
 		return;
 	c->aborted = true;
-	kill_group(c, SIGKILL);
 	if (!c->exited) {
-		/* Reap it: the exit callback still runs, then closes. */
-		uv_timer_stop(&c->timer);
+		/* SIGTERM first: a step's --reap helper (sandbox.h) then kills
+		 * what the step left behind, double-forked processes only it can
+		 * find; SIGKILL after a short grace.  The exit callback still
+		 * runs, then closes. */
+		kill_group(c, SIGTERM);
 		c->reported = true;
+		uv_timer_start(&c->timer, timer_cb, ABORT_GRACE_MS, 0);
 		return;
 	}
+	kill_group(c, SIGKILL);
 	if (!c->reported) {
 		c->reported = true;
 		close_all(c);

@@ -90,6 +90,7 @@ struct listen_cfg {
 	long body_timeout_ms;
 	long idle_timeout_ms;     /* keep-alive connections */
 	long max_connections;     /* 503 beyond */
+	long max_unauthenticated_bytes; /* held by unauthenticated requests: 503 beyond */
 };
 
 enum forge { FORGE_GITHUB, FORGE_GITLAB, FORGE_GITEA, FORGE__COUNT };

@@ -94,9 +94,11 @@ static void parse_listen(struct cctx *c, const cJSON *o, struct listen_cfg *l)
 {
 	static const char *const keys[] = {
 		"address", "max_header_bytes", "max_body_bytes", "header_timeout_ms",
-		"body_timeout_ms", "idle_timeout_ms", "max_connections", NULL
+		"body_timeout_ms", "idle_timeout_ms", "max_connections",
+		"max_unauthenticated_bytes", NULL
 	};
 	const char *b = "listen";
+	long one; /* the most one request may hold: body, header strings */
 
 	cfg__check_keys(c, o, b, keys);
 	l->address = cfg__str(c, o, b, "address", NULL, false);
@@ -108,6 +110,14 @@ static void parse_listen(struct cctx *c, const cJSON *o, struct listen_cfg *l)
 	l->body_timeout_ms = cfg__int(c, o, b, "body_timeout_ms", 30000, 100, 600000);
 	l->idle_timeout_ms = cfg__int(c, o, b, "idle_timeout_ms", 60000, 100, 3600000);
 	l->max_connections = cfg__int(c, o, b, "max_connections", 512, 1, 65536);
+	one = l->max_body_bytes + 2 * l->max_header_bytes;
+	l->max_unauthenticated_bytes = cfg__int(c, o, b, "max_unauthenticated_bytes",
+						one > 16L << 20 ? one : 16L << 20, 1, 1L << 32);
+	if (l->max_unauthenticated_bytes < one)
+		cfg__fail(c, "listen.max_unauthenticated_bytes", "%ld is less than one request "
+			  "of the largest size (max_body_bytes + 2 x max_header_bytes = %ld): "
+			  "raise it, or lower listen.max_body_bytes", l->max_unauthenticated_bytes,
+			  one);
 }
 
 static void parse_webhooks(struct cctx *c, const cJSON *o, struct config *cfg)

@@ -18,7 +18,6 @@
 #define SYSTEM_TIMEOUT_MS (600 * 1000) /* rm, mkdir, git */
 #define LOG_CHUNK 1800                 /* output bytes per job log entry */
 #define MAX_STEPS 80
-#define MAX_PATHS 24 /* hidden, readable or writable paths of one build */
 
 enum step_kind { ST_SYSTEM, ST_CHECKOUT, ST_HEAD, ST_BUILD, ST_VERIFY };
 
@@ -36,8 +35,6 @@ struct pl_build {
 	size_t nsteps, cur, nbuild;
 	struct pl_env env;
 	struct sandbox_argv wrap;   /* --run-step prefix (sandbox.h), or empty */
-	char *hidden[MAX_PATHS], *readable[MAX_PATHS], *writable[MAX_PATHS];
-	size_t nhidden, nreadable, nwritable;
 	char isolation[800];        /* sandbox_describe() */
 	char workdir[4096], stepdir[4200];
 	uint64_t timeout_ms;
@@ -234,116 +231,20 @@ static int plan(struct pl_build *b, const struct pipeline_cfg *p, const char *co
 	return rc;
 }
 
-/* Adds path (canonical; skipped when it does not exist) to list. */
-static int list_add(char **list, size_t *n, size_t max, const char *path, bool parent)
-{
-	char buf[PATH_MAX], real[PATH_MAX];
-
-	if (path == NULL || path[0] == '\0' || *n == max)
-		return 0;
-	snprintf(buf, sizeof(buf), "%s", path);
-	if (parent && strrchr(buf, '/') != NULL && strrchr(buf, '/') != buf)
-		*strrchr(buf, '/') = '\0';
-	if (realpath(buf, real) == NULL || strcmp(real, "/") == 0)
-		return 0;
-	if ((list[*n] = strdup(real)) == NULL)
-		return -ENOMEM;
-	(*n)++;
-	return 0;
-}
-
-/* A credential file named in vault.auth: absolute, or in the folder of the
- * configuration (systemd's credentials folder is hidden as a whole). */
-static int hide_cred(struct pl_build *b, const struct config *cfg, const char *name)
-{
-	char path[PATH_MAX];
-
-	if (name == NULL)
-		return 0;
-	snprintf(path, sizeof(path), "%s%s%s", name[0] == '/' ? "" : cfg->dir,
-		 name[0] == '/' ? "" : "/", name);
-	return list_add(b->hidden, &b->nhidden, MAX_PATHS, path, false);
-}
-
-/* Everything of the daemon's own: state, queue, spool, runtime folder and
- * control socket, configuration file, credentials. */
-static int collect_hidden(struct pl_build *b, const struct config *cfg)
-{
-	const char *const dirs[] = { cfg->state_dir, cfg->runtime_dir, cfg->queue.spool_dir,
-				     getenv("CREDENTIALS_DIRECTORY"), cfg->path };
-	size_t i;
-	int rc = 0;
-
-	for (i = 0; rc == 0 && i < sizeof(dirs) / sizeof(dirs[0]); i++)
-		rc = list_add(b->hidden, &b->nhidden, MAX_PATHS, dirs[i], false);
-	if (rc == 0)
-		rc = list_add(b->hidden, &b->nhidden, MAX_PATHS, cfg->control_socket, true);
-	if (rc == 0)
-		rc = list_add(b->hidden, &b->nhidden, MAX_PATHS, cfg->queue.path, true);
-	if (rc == 0)
-		rc = hide_cred(b, cfg, cfg->vault.token_file);
-	if (rc == 0)
-		rc = hide_cred(b, cfg, cfg->vault.role_id_file);
-	if (rc == 0)
-		rc = hide_cred(b, cfg, cfg->vault.secret_id_file);
-	return rc;
-}
-
-/* A local repository (a path or file:// URL) is read by git inside. */
-static int add_local_repo(struct pl_build *b, const char *repo)
-{
-	if (strncmp(repo, "file://", 7) == 0)
-		repo += 7;
-	if (repo[0] != '/')
-		return 0;
-	return list_add(b->readable, &b->nreadable, MAX_PATHS, repo, false);
-}
-
 /* The --run-step prefix (sandbox.h) for the configured isolation. */
 static int make_wrap(struct pl_build *b, const struct pl_build_opts *o, char *msg,
 		     size_t msglen)
 {
-	const struct config *cfg = o->cfg;
-	const struct pipeline_cfg *p = o->pipeline;
-	struct sandbox_spec spec = { .mode = cfg != NULL ? cfg->build_isolation : ISOLATION_OFF };
-	char self[PATH_MAX], real[PATH_MAX], job[PATH_MAX];
-	size_t i;
-	int rc = 0;
+	char job[PATH_MAX], real[PATH_MAX];
 
-	if (cfg == NULL || o->caps == NULL) /* unit tests: no wrap at all */
+	if (o->cfg == NULL || o->caps == NULL) /* unit tests: no wrap at all */
 		return 0;
-	if (!sandbox_describe(spec.mode, o->caps, b->isolation, sizeof(b->isolation))) {
-		snprintf(msg, msglen, "build_isolation \"%s\" is not available on this host: %s; "
-			 "fix that or choose another build_isolation (docs/security.md)",
-			 spec.mode == ISOLATION_NAMESPACES ? "namespaces" : "landlock",
-			 b->isolation);
-		return -EOPNOTSUPP;
-	}
-	if (realpath("/proc/self/exe", self) == NULL)
-		return -errno;
 	/* The job's folder, by its canonical name (it is created later). */
-	snprintf(job, sizeof(job), "%s%s", realpath(cfg->work_dir, real) ? real : cfg->work_dir,
+	snprintf(job, sizeof(job), "%s%s",
+		 realpath(o->cfg->work_dir, real) ? real : o->cfg->work_dir,
 		 strrchr(b->workdir, '/'));
-	rc = collect_hidden(b, cfg);
-	for (i = 0; rc == 0 && i < p->nreadable; i++)
-		rc = list_add(b->readable, &b->nreadable, MAX_PATHS, p->readable[i], false);
-	for (i = 0; rc == 0 && i < p->nwritable; i++)
-		rc = list_add(b->writable, &b->nwritable, MAX_PATHS, p->writable[i], false);
-	if (rc == 0)
-		rc = add_local_repo(b, p->repository);
-	if (rc < 0)
-		return rc;
-	spec.caps = o->caps;
-	spec.self = self;
-	spec.workdir = job;
-	spec.readable = (const char *const *)b->readable;
-	spec.nreadable = b->nreadable;
-	spec.writable = (const char *const *)b->writable;
-	spec.nwritable = b->nwritable;
-	spec.hidden = (const char *const *)b->hidden;
-	spec.nhidden = b->nhidden;
-	spec.network = p->network;
-	return sandbox_wrap(&spec, &b->wrap);
+	return pl_sandbox_prefix(o->cfg, o->caps, o->pipeline, job, &b->wrap, b->isolation,
+				 sizeof(b->isolation), msg, msglen);
 }
 
 static void build_free(struct pl_build *b)
@@ -351,12 +252,6 @@ static void build_free(struct pl_build *b)
 	size_t i;
 
 	sandbox_argv_free(&b->wrap);
-	for (i = 0; i < b->nhidden; i++)
-		free(b->hidden[i]);
-	for (i = 0; i < b->nreadable; i++)
-		free(b->readable[i]);
-	for (i = 0; i < b->nwritable; i++)
-		free(b->writable[i]);
 	for (i = 0; i < b->nsteps; i++) {
 		char **a;
 

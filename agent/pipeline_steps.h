@@ -13,6 +13,7 @@
 
 struct pl_build;
 struct sandbox_caps;
+struct sandbox_argv;
 
 #define PL_ENV_MAX 140
 
@@ -51,6 +52,16 @@ struct pl_build_opts {
 	void (*done)(void *data, int rc, bool permanent, const char *head, const char *error);
 	void *data;
 };
+
+/* Appends to ret the --run-step prefix (sandbox.h) that runs a step of p
+ * under cfg's build_isolation, with workdir (canonical) its writable
+ * folder; desc tells what that is (for job logs).  Returns 0, or
+ * -EOPNOTSUPP when the isolation is not available here, or another
+ * negative code, with msg set. */
+int pl_sandbox_prefix(const struct config *cfg, const struct sandbox_caps *caps,
+		      const struct pipeline_cfg *p, const char *workdir,
+		      struct sandbox_argv *ret, char *desc, size_t desclen, char *msg,
+		      size_t msglen);
 
 /* Starts the build.  Returns 0 and *ret (freed by itself after done), or a
  * negative code with msg (nothing started, done not called): -EOPNOTSUPP

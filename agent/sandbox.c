@@ -13,6 +13,13 @@
  * reached through its target's rules.  Hidden paths are also matched by
  * device and inode, and every mount point showing a hidden folder or file
  * a second time (a bind mount) is hidden too.
+ *
+ * Landlock holds a rule on an inode, not on a path: a read rule on a second
+ * mount of /run (or of the root filesystem) is a read rule on /run itself,
+ * hidden folders included.  So the folders above a hidden path are known
+ * by device and inode as well: a mount point showing one adds the hidden
+ * path beneath it, and wherever one shows up again it is descended into,
+ * never given a rule.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -52,15 +59,24 @@
 		  LANDLOCK_ACCESS_FS_REFER | LANDLOCK_ACCESS_FS_TRUNCATE)
 
 #define MAX_HIDDEN 64
+#define MAX_ABOVE 1024
+
+/* A folder above hidden path number hidden; that path's rest is hidden + len. */
+struct above {
+	dev_t dev;
+	ino_t ino;
+	size_t hidden, len;
+};
 
 struct carve {
 	int ruleset;
 	uint64_t handled;
-	const char *hidden[MAX_HIDDEN];
+	char *hidden[MAX_HIDDEN]; /* given, and found again by hide_mounts() */
 	size_t nhidden;
 	dev_t dev[MAX_HIDDEN];
 	ino_t ino[MAX_HIDDEN];
-	char *extra[MAX_HIDDEN]; /* mount points added by hide_mounts() */
+	struct above above[MAX_ABOVE];
+	size_t nabove;
 	int depth;
 };
 
@@ -106,6 +122,17 @@ static bool is_hidden_inode(const struct carve *c, const struct stat *st)
 	return false;
 }
 
+/* True if st is a folder above a hidden path. */
+static bool is_above_inode(const struct carve *c, const struct stat *st)
+{
+	size_t i;
+
+	for (i = 0; i < c->nabove; i++)
+		if (c->above[i].dev == st->st_dev && c->above[i].ino == st->st_ino)
+			return true;
+	return false;
+}
+
 /* 1 if path is a hidden one, 2 if one lies beneath it, else 0. */
 static int relation(const struct carve *c, const char *path, const struct stat *st)
 {
@@ -123,6 +150,8 @@ static int relation(const struct carve *c, const char *path, const struct stat *
 	}
 	if (rel == 0 && st != NULL && is_hidden_inode(c, st))
 		return 1;
+	if (rel == 0 && st != NULL && S_ISDIR(st->st_mode) && is_above_inode(c, st))
+		return 2; /* seen again through a second mount of a folder above it */
 	return rel;
 }
 
@@ -169,18 +198,90 @@ static int carve(struct carve *c, const char *dir)
 	return r;
 }
 
-/* Adds every mount point of /proc/self/mountinfo that shows a hidden inode
- * (a bind mount of a hidden folder or file elsewhere) to the hidden list. */
-static void hide_mounts(struct carve *c)
+/* Records every folder above hidden path i ("/" too) by device and inode.
+ * Returns 0 or -E2BIG. */
+static int note_above(struct carve *c, size_t i)
+{
+	char p[PATH_MAX];
+	size_t n;
+
+	snprintf(p, sizeof(p), "%s", c->hidden[i]);
+	n = strlen(p);
+	while (n > 0) {
+		struct stat st;
+
+		do
+			n--;
+		while (n > 0 && p[n] != '/');
+		p[n > 0 ? n : 1] = '\0';
+		if (lstat(p, &st) < 0 || !S_ISDIR(st.st_mode))
+			continue;
+		if (c->nabove == MAX_ABOVE)
+			return -E2BIG;
+		c->above[c->nabove++] = (struct above){ st.st_dev, st.st_ino, i, n };
+	}
+	return 0;
+}
+
+/* Adds path (canonical; device and inode from st) to the hidden ones, if
+ * it is not one already.  Returns 0, -E2BIG or -ENOMEM. */
+static int add_hidden(struct carve *c, const char *path, const struct stat *st)
+{
+	size_t i;
+
+	for (i = 0; i < c->nhidden; i++)
+		if (strcmp(c->hidden[i], path) == 0)
+			return 0;
+	if (c->nhidden == MAX_HIDDEN)
+		return -E2BIG;
+	if ((c->hidden[c->nhidden] = strdup(path)) == NULL)
+		return -ENOMEM;
+	c->dev[c->nhidden] = st->st_dev;
+	c->ino[c->nhidden] = st->st_ino;
+	c->nhidden++;
+	return note_above(c, c->nhidden - 1);
+}
+
+/* The mount point point shows a hidden folder or file again (then it is
+ * hidden), or a folder above one (then the hidden path beneath it is).
+ * Returns 0 or a negative errno. */
+static int hide_at(struct carve *c, const char *point)
+{
+	char path[PATH_MAX];
+	struct stat st, hs;
+	size_t i, n = c->nabove;
+	int r = 0;
+
+	if (lstat(point, &st) < 0)
+		return 0;
+	if (is_hidden_inode(c, &st))
+		return add_hidden(c, point, &st);
+	for (i = 0; r == 0 && i < n; i++) {
+		const struct above *a = &c->above[i];
+
+		if (a->dev != st.st_dev || a->ino != st.st_ino ||
+		    (size_t)snprintf(path, sizeof(path), "%s%s", strcmp(point, "/") ? point : "",
+				     c->hidden[a->hidden] + a->len) >= sizeof(path) ||
+		    lstat(path, &hs) < 0)
+			continue;
+		r = add_hidden(c, path, &hs);
+	}
+	return r;
+}
+
+/* Hides what every mount point of /proc/self/mountinfo shows again (see
+ * hide_at; a copy of a mount made with its parent has a line of its own).
+ * Returns 0 or a negative errno. */
+static int hide_mounts(struct carve *c)
 {
 	FILE *f = fopen("/proc/self/mountinfo", "re");
 	char line[4096], point[PATH_MAX];
+	int r = 0;
 
 	if (f == NULL)
-		return;
-	while (fgets(line, sizeof(line), f) != NULL && c->nhidden < MAX_HIDDEN) {
-		struct stat st;
-		size_t i, o = 0;
+		return 0;
+	while (r == 0 && fgets(line, sizeof(line), f) != NULL) {
+		size_t o = 0;
 		char *p;
 
 		/* "id parent major:minor root mount-point ...": field 5, octal escapes */
@@ -195,18 +296,10 @@ static void hide_mounts(struct carve *c)
 			}
 		}
 		point[o] = '\0';
-		if (lstat(point, &st) < 0 || !is_hidden_inode(c, &st))
-			continue;
-		for (i = 0; i < c->nhidden && strcmp(c->hidden[i], point) != 0; i++)
-			;
-		if (i < c->nhidden || (c->extra[c->nhidden] = strdup(point)) == NULL)
-			continue;
-		c->hidden[c->nhidden] = c->extra[c->nhidden];
-		c->dev[c->nhidden] = st.st_dev;
-		c->ino[c->nhidden] = st.st_ino;
-		c->nhidden++;
+		r = hide_at(c, point);
 	}
 	fclose(f);
+	return r;
 }
 
 int sandbox_apply(const char *const *hidden, size_t nhidden, const char *const *writable,
@@ -221,17 +314,18 @@ int sandbox_apply(const char *const *hidden, size_t nhidden, const char *const *
 		snprintf(msg, msglen, "the kernel offers no Landlock (%s)", strerror(-abi));
 		return -EOPNOTSUPP;
 	}
-	for (i = 0; i < nhidden && c.nhidden < MAX_HIDDEN / 2; i++) {
+	for (i = 0, r = 0; r == 0 && i < nhidden; i++) {
 		struct stat st;
 
-		if (lstat(hidden[i], &st) < 0)
-			continue; /* nothing to hide */
-		c.hidden[c.nhidden] = hidden[i];
-		c.dev[c.nhidden] = st.st_dev;
-		c.ino[c.nhidden] = st.st_ino;
-		c.nhidden++;
+		if (lstat(hidden[i], &st) == 0) /* else nothing to hide */
+			r = add_hidden(&c, hidden[i], &st);
 	}
-	hide_mounts(&c);
+	if (r == 0)
+		r = hide_mounts(&c);
+	if (r < 0) {
+		snprintf(msg, msglen, "cannot list the paths to hide: %s", strerror(-r));
+		goto out;
+	}
 	c.handled = FS_READ | FS_WRITE;
 	if (abi < 2)
 		c.handled &= ~LANDLOCK_ACCESS_FS_REFER;
@@ -255,7 +349,7 @@ int sandbox_apply(const char *const *hidden, size_t nhidden, const char *const *
 		snprintf(msg, msglen, "cannot apply the Landlock rules: %s", strerror(-r));
 	close(c.ruleset);
 out:
-	for (i = 0; i < MAX_HIDDEN; i++)
-		free(c.extra[i]);
+	for (i = 0; i < c.nhidden; i++)
+		free(c.hidden[i]);
 	return r;
 }

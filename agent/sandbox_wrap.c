@@ -104,10 +104,6 @@ static int add_system(struct sandbox_argv *a)
 	}
 	if (r == 0)
 		r = add3(a, "--ro-bind", "/etc", "/etc");
-	/* resolv.conf may be a link into /run (systemd-resolved) */
-	if (r == 0 && realpath("/etc/resolv.conf", real) != NULL &&
-	    strncmp(real, "/etc/", 5) != 0 && strncmp(real, "/usr/", 5) != 0)
-		r = add3(a, "--ro-bind-try", real, real);
 	if (r == 0)
 		r = add2(a, "--proc", "/proc");
 	if (r == 0)
@@ -120,6 +116,11 @@ static int add_system(struct sandbox_argv *a)
 		r = add2(a, "--tmpfs", "/var/tmp");
 	if (r == 0)
 		r = add2(a, "--tmpfs", "/run");
+	/* resolv.conf may be a link into /run (systemd-resolved): bound after
+	 * the private /run and /tmp, which would cover it */
+	if (r == 0 && realpath("/etc/resolv.conf", real) != NULL &&
+	    strncmp(real, "/etc/", 5) != 0 && strncmp(real, "/usr/", 5) != 0)
+		r = add3(a, "--ro-bind-try", real, real);
 	return r;
 }
 

@@ -317,3 +317,24 @@ def test_git_transports_are_limited(env, tmp_path):
     p = subprocess.run([str(PUBLISHD), "--check-config", str(d.config_path)],
                        capture_output=True, text=True, timeout=30)
     assert p.returncode == 0, p.stderr
+
+
+def test_canceled_step_leaves_nothing_behind_under_landlock(env, rundir):
+    """Under the landlock fallback (no PID namespace) a step's double-forked
+    process is re-parented to the --reap helper; canceling the job (which
+    stops the step's process group) must end that process too."""
+    d = attack_daemon(env, rundir, "landlock", "cancel")
+    step = ('( setsid sleep "$LINGER" < /dev/null > /dev/null 2>&1 & ); '
+            'echo lingering-started; sleep 300')
+    d.config["pipelines"]["python-sdk"]["build"] = [step, PY_BUILD]
+    d.write_config()
+    d.reload()
+    commit = env.repo.commit_release("0.6.0")
+    env.repo.tag("python-sdk-v0.6.0", commit)
+    jid = expect_accepted(d.hooks.send("github", github_push("python-sdk-v0.6.0", commit)),
+                          "python-sdk", "python-sdk-v0.6.0", "0.6.0", commit)
+    wait_for(lambda: lingering(d), 60, what="the step's double-forked process to start")
+    assert d.ctl("job", "cancel", str(jid)).rc == 0
+    expect_job(d, jid, "canceled", timeout=60)
+    assert wait_for(lambda: not lingering(d), 10,
+                    what=lambda: f"the canceled step's leftovers {lingering(d)} to go")

@@ -19,15 +19,15 @@ from pathlib import Path
 
 import pytest
 
-from conftest import PUBLISHCTL
-from test_build_isolation import PROBE
+from test_build_isolation import ATTEMPTS, DIRECT, PROBE
 from unit_filter import UnitSandbox, old_unit, sanitizer_env, unit_text
 from webhook_support import (JS_BUILD, PY_BUILD, expect_accepted, expect_job, github_push,
                              job_text, js_pipeline, python_pipeline, wait_listening,
                              webhook_env)  # noqa: F401
 
-# The isolation asked for: Landlock, and no step without it.
-ISOLATION = "required"
+# The isolation asked for: the default (bubblewrap + Landlock inside), and
+# no step without it.
+ISOLATION = "namespaces"
 
 
 @pytest.fixture(scope="module")
@@ -41,11 +41,15 @@ def unit_daemon(env, text: str, name: str):
     outside = env.workdir / f"outside-{name}"
     outside.mkdir()
     d = env.hook_daemon({}, start=False, config={"build_isolation": ISOLATION})
+    loot = env.workdir / f"loot-{name}"
+    loot.mkdir()
     py = python_pipeline(env.repo, "python-sdk-v*", targets=["pypi"],
-                         build=[PROBE, PY_BUILD])
-    py["env"].update({"STATE": str(d.state_dir), "RUN": str(d.runtime_dir),
-                      "SOCK": str(d.socket), "CTL": str(PUBLISHCTL),
-                      "TOKEN_FILE": str(d.dir / "vault-token"), "OUTSIDE": str(outside)})
+                         build=[DIRECT, PY_BUILD], writable=[str(loot)])
+    # test_build_isolation's probe: the token file is in d.dir here.
+    py["env"].update({"PROBE": PROBE, "RUNDIR": str(d.dir), "CREDDIR": str(d.dir),
+                      "STATE": str(d.state_dir), "SPOOL": str(d.state_dir / "spool"),
+                      "SOCK": str(d.socket), "LOOT": str(loot), "OUTSIDE": str(outside),
+                      "LINGER": "7777.25", "DPID": "1"})
     d.config["pipelines"] = {"python-sdk": py,
                              "js-sdk": js_pipeline(env.repo, build=[JS_BUILD])}
     d.write_config()
@@ -80,28 +84,28 @@ def test_steps_confined_under_the_unit_filter(env):
     d = unit_daemon(env, unit_text(), "unit")
     status = d.status()["build_isolation"]
     assert status["mode"] == ISOLATION, status
-    assert status["confined"] is True and status["landlock_abi"] > 0, status
+    assert status["available"] is True and status["namespaces"] is True, status
+    assert status["landlock_abi"] > 0, status
     text = release(env, d, "0.5.0", "succeeded")
-    probes = [ln.strip() for ln in text.splitlines() if ln.strip().startswith("probe:")]
-    joined = "\n".join(probes)
-    for word in ("READABLE", "LISTABLE", "CONTROL ANSWERED", "WROTE"):
-        assert word not in joined, f"a probe got through under the unit's filter:\n{text}"
-    assert joined.count("probe: denied") == 5, text
-    assert "probe: tmpdir writable" in joined, text
+    probes = [ln.strip() for ln in text.splitlines() if ln.strip().startswith("probe[")]
+    assert sorted(probes) == sorted(f"probe[direct]: {a} denied" for a in ATTEMPTS), (
+        f"a probe got through under the unit's filter:\n{text}")
     assert "not confined" not in text and "not started" not in text, text
-    # The line each step's log gets about its isolation (if there is one)
-    # names Landlock.
-    for ln in re.findall(r"^.*isolation:.*$", text, re.M):
-        assert "landlock" in ln.lower(), ln
+    # The job log says what the steps ran under: both layers.
+    assert re.search(r"^\s*isolation: namespaces \(bubblewrap [^)]*\) \+ Landlock ABI \d+",
+                     text, re.M), text
     assert d.alive, d.log_tail()
 
 
 def test_old_unit_filter_refuses_steps(env):
-    """The filter the unit shipped with makes landlock_* fail with EPERM: the
-    steps are refused with a clear error, nothing is built or uploaded."""
+    """The filter the unit shipped with forbids every namespace and makes
+    landlock_* fail with EPERM: status says the isolation is unavailable,
+    the jobs end with a clear error, nothing is built or uploaded."""
     d = unit_daemon(env, old_unit(unit_text()), "old")
     before = env.snapshot()
     text = release(env, d, "0.6.0", "dead")
-    assert "build step not started" in text and "Landlock" in text, text
-    assert not re.search(r"^\s*probe:", text, re.M), f"a step ran under the old filter:\n{text}"
+    status = d.status()["build_isolation"]
+    assert status["available"] is False and status["namespaces"] is False, status
+    assert 'build_isolation "namespaces" is not available' in text, text
+    assert not re.search(r"^\s*probe\[", text, re.M), f"a step ran under the old filter:\n{text}"
     env.assert_unchanged(before, "steps refused")

@@ -184,7 +184,7 @@ def test_old_unit_filter_breaks_the_sandbox(box):
     assert p.returncode != 0, f"bwrap ran under the old filter:\n{p.stdout}{p.stderr}"
     assert "namespace" in p.stderr, p.stderr
     assert not (box / "root" / "work" / "out").exists()
-    p = subprocess.run(old + [str(PUBLISHD), "--run-step", "--write", str(box / "root"),
+    p = subprocess.run(old + [str(PUBLISHD), "--run-step", "--landlock", "--write", str(box / "root"),
                               "--", "/bin/true"],
                        capture_output=True, text=True, timeout=60, cwd="/",
                        env={"PATH": "/usr/bin:/bin", **sanitizer_env()})

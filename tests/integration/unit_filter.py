@@ -240,7 +240,7 @@ def bwrap_argv(work: Path, writable: Path, step: list[str], net: bool = False,
     assert exe, "bwrap not found (Debian package bubblewrap; scripts/setup.sh)"
     argv = [exe, "--unshare-user", "--unshare-pid", "--unshare-ipc", "--unshare-uts",
             "--unshare-cgroup"] + (["--unshare-net"] if net else []) + [
-        "--die-with-parent", "--new-session",
+        "--die-with-parent", "--new-session", "--cap-drop", "ALL",
         "--ro-bind", "/usr", "/usr", "--ro-bind", "/etc", "/etc"]
     for link in ("bin", "lib", "lib64", "sbin"):
         if Path("/" + link).is_symlink():
@@ -248,5 +248,5 @@ def bwrap_argv(work: Path, writable: Path, step: list[str], net: bool = False,
     return argv + ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp",
                    "--bind", str(work), str(work),
                    "--ro-bind", str(helper), "/run/aos-step",
-                   "--", "/run/aos-step", "--run-step", "--write", str(writable),
+                   "--", "/run/aos-step", "--run-step", "--landlock", "--write", str(writable),
                    "--", *step]
