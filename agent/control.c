@@ -222,7 +222,7 @@ static bool write_line(struct control_conn *c, cJSON *answer)
 	if (pending(c) > CONTROL_OUT_MAX) {
 		unsigned long more = 0;
 
-		if (log_rate_ok(&c->ctl->rl_limits, uv_now(c->ctl->loop), LOG_BURST, &more))
+		if (log_rate_ok(&c->ctl->rl_limits, uv_now(c->ctl->loop), &more))
 			log_warn("control: uid %u pid %d does not read its answers (over %d bytes "
 				 "queued); connection dropped%s", (unsigned)c->peer.uid,
 				 (int)c->peer.pid, CONTROL_OUT_MAX, more ? " (and others)" : "");
@@ -294,7 +294,7 @@ void control_refuse(struct control_conn *c, const char *cmd, const char *msg)
 {
 	unsigned long more = 0;
 
-	if (log_rate_ok(&c->ctl->rl_refused, uv_now(c->ctl->loop), LOG_BURST, &more))
+	if (log_rate_ok(&c->ctl->rl_refused, uv_now(c->ctl->loop), &more))
 		log_warn("control: refused \"%.60s\" from uid %u (%s) pid %d: %s%s", cmd,
 			 (unsigned)c->peer.uid, c->peer.name, (int)c->peer.pid, msg,
 			 more ? " (more refusals not logged)" : "");
@@ -386,7 +386,7 @@ static void line_too_long(struct control_conn *c)
 	char msg[160];
 	cJSON *o;
 
-	if (log_rate_ok(&c->ctl->rl_limits, uv_now(c->ctl->loop), LOG_BURST, &more))
+	if (log_rate_ok(&c->ctl->rl_limits, uv_now(c->ctl->loop), &more))
 		log_warn("control: uid %u pid %d sent a request line over %d bytes; "
 			 "connection closed%s", (unsigned)c->peer.uid, (int)c->peer.pid,
 			 CONTROL_LINE_MAX, more ? " (and others)" : "");
@@ -509,7 +509,7 @@ static void accept_one(struct control *ctl, int fd)
 	char msg[600];
 
 	if (ctl->nconns >= ctl->max_conns) {
-		if (log_rate_ok(&ctl->rl_limits, uv_now(ctl->loop), LOG_BURST, &more))
+		if (log_rate_ok(&ctl->rl_limits, uv_now(ctl->loop), &more))
 			log_warn("control: %zu connections open (control.max_connections); "
 				 "a new one was closed at once%s", ctl->nconns,
 				 more ? " (and others)" : "");
@@ -525,7 +525,7 @@ static void accept_one(struct control *ctl, int fd)
 	}
 	control_peer_identify(fd, &c->peer);
 	if (!ctl->hooks.admit(&c->peer, ctl->hooks.data, &c->fds_ok, msg, sizeof(msg))) {
-		if (log_rate_ok(&ctl->rl_refused, uv_now(ctl->loop), LOG_BURST, &more))
+		if (log_rate_ok(&ctl->rl_refused, uv_now(ctl->loop), &more))
 			log_warn("control: refused a connection from uid %u (%s) pid %d: %s%s",
 				 (unsigned)c->peer.uid, c->peer.name, (int)c->peer.pid, msg,
 				 more ? " (more refusals not logged)" : "");
@@ -633,6 +633,8 @@ int control_open(uv_loop_t *loop, const char *path, const struct control_hooks *
 	}
 	ctl->loop = loop;
 	ctl->hooks = *hooks;
+	ctl->rl_refused.burst = LOG_BURST;
+	ctl->rl_limits.burst = LOG_BURST;
 	ctl->open_handles = 1;
 	control_set_max_connections(ctl, max_connections);
 	r = uv_poll_init(loop, &ctl->poll, ctl->fd);

@@ -42,14 +42,6 @@ struct pending {
 	char delivery[128];
 };
 
-/* At most `burst` log lines per second per kind, with a count of the
- * others, so a flood (or a burst of releases) cannot fill the journal. */
-struct ratelog {
-	uint64_t window_ms;
-	unsigned burst, used;
-	unsigned long suppressed;
-};
-
 struct ingest {
 	struct agent *a;
 	struct http_server *srv;
@@ -57,7 +49,9 @@ struct ingest {
 	struct pending batch[BATCH_MAX];
 	size_t nbatch;
 	unsigned long accepted, duplicates, ignored, rejected, unavailable;
-	struct ratelog rl_reject, rl_ignore, rl_accept, rl_budget;
+	/* A few log lines a second per kind (log.h), so a flood (or a burst
+	 * of releases) cannot fill the journal. */
+	struct log_rate rl_reject, rl_ignore, rl_accept, rl_budget;
 	/* Per forge: the secret last seen in the store, and the one before it
 	 * (accepted until prev_until, so the forge can be updated after a
 	 * rotation without losing deliveries). */
@@ -80,22 +74,9 @@ static struct http_limits limits_of(const struct listen_cfg *l)
 	};
 }
 
-static bool ratelog_ok(struct ingest *in, struct ratelog *rl, unsigned long *ret_suppressed)
+static bool ratelog_ok(struct ingest *in, struct log_rate *rl, unsigned long *ret_suppressed)
 {
-	uint64_t now = uv_now(&in->a->loop);
-
-	if (rl->window_ms == 0 || now - rl->window_ms >= 1000) {
-		rl->window_ms = now;
-		rl->used = 0;
-	}
-	if (rl->used >= (rl->burst ? rl->burst : 1)) {
-		rl->suppressed++;
-		return false;
-	}
-	rl->used++;
-	*ret_suppressed = rl->suppressed;
-	rl->suppressed = 0;
-	return true;
+	return log_rate_ok(rl, uv_now(&in->a->loop), ret_suppressed);
 }
 
 /* A literal JSON body. */

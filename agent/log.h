@@ -35,13 +35,13 @@ void log_msg_r(enum log_level level, int err, const char *fmt, ...)
  * flood cannot fill the journal: log_rate_ok() says whether to log now and,
  * when it does, how many lines were left out since the last one. */
 struct log_rate {
+	unsigned burst; /* lines a second; 0 counts as 1 */
 	uint64_t window_ms;
 	unsigned used;
 	unsigned long suppressed;
 };
 
-bool log_rate_ok(struct log_rate *r, uint64_t now_ms, unsigned burst,
-		 unsigned long *ret_suppressed);
+bool log_rate_ok(struct log_rate *r, uint64_t now_ms, unsigned long *ret_suppressed);
 
 #define log_err(...) log_msg(LOG_LVL_ERR, __VA_ARGS__)
 #define log_warn(...) log_msg(LOG_LVL_WARNING, __VA_ARGS__)
