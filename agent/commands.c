@@ -10,6 +10,7 @@
 #include "log.h"
 #include "commands_internal.h"
 #include "publish.h"
+#include "secret.h"
 
 struct refresh_wait {
 	struct session_waiter w; /* first: recovered by cast */
@@ -113,6 +114,34 @@ static void cmd_refresh(struct agent *a, struct control_conn *c)
 	session_refresh(a->session, &rw->w);
 }
 
+/* The fingerprint this installation shows for a value the operator holds
+ * (rotate_secret.sh compares with it).  The value lives in the request,
+ * which cJSON and the control buffer wipe, and briefly in the secure heap. */
+static void cmd_fingerprint(struct control_conn *c, const cJSON *req)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(req, "value");
+	char fpr[SECRET_FPR_LEN + 1];
+	struct secret *s = NULL;
+	cJSON *o;
+	size_t len;
+
+	len = cJSON_IsString(v) ? strlen(v->valuestring) : 0;
+	if (len == 0 || len > SECRET_VALUE_MAX) {
+		control_reply_error(c, "secrets.fingerprint needs \"value\": a string of 1 "
+				    "to 4096 bytes (the value whose fingerprint to show)");
+		return;
+	}
+	if (secret_new(v->valuestring, len, &s) < 0) {
+		control_reply_error(c, "out of secure memory");
+		return;
+	}
+	secret_fingerprint(s, fpr);
+	secret_unref(s);
+	o = ok_object();
+	cJSON_AddStringToObject(o, "fingerprint", fpr);
+	control_reply(c, o);
+}
+
 static void cmd_publish(struct agent *a, struct control_conn *c, const cJSON *req)
 {
 	const cJSON *reg = cJSON_GetObjectItemCaseSensitive(req, "registry");
@@ -156,6 +185,8 @@ void agent_command(struct control_conn *c, const cJSON *req, void *data)
 		cmd_secrets(a, c);
 	else if (strcmp(cmd, "secrets.refresh") == 0)
 		cmd_refresh(a, c);
+	else if (strcmp(cmd, "secrets.fingerprint") == 0)
+		cmd_fingerprint(c, req);
 	else if (strcmp(cmd, "publish") == 0)
 		cmd_publish(a, c, req);
 	else if (strcmp(cmd, "ping") == 0)
@@ -163,11 +194,12 @@ void agent_command(struct control_conn *c, const cJSON *req, void *data)
 	else if (queue_command(a, c, cmd, req))
 		;
 	else {
-		char msg[200];
+		char msg[300];
 
 		snprintf(msg, sizeof(msg), "unknown command \"%.60s\" (known: status, "
-			 "secrets, secrets.refresh, publish, jobs, job.show, job.log, "
-			 "job.wait, job.retry, job.cancel, drain, resume, ping)", cmd);
+			 "secrets, secrets.refresh, secrets.fingerprint, publish, jobs, "
+			 "job.show, job.log, job.wait, job.retry, job.cancel, drain, resume, "
+			 "ping)", cmd);
 		control_reply_error(c, msg);
 	}
 }

@@ -10,6 +10,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+
 #include "buf.h"
 #include "control.h"
 #include "log.h"
@@ -179,7 +181,8 @@ static void process(struct control_conn *c)
 		req = cJSON_ParseWithLength(c->in.data, linelen);
 		memmove(c->in.data, nl + 1, c->in.len - linelen - 1);
 		c->in.len -= linelen + 1;
-		c->in.data[c->in.len] = '\0';
+		/* The consumed line's bytes (a value to fingerprint) go. */
+		OPENSSL_cleanse(c->in.data + c->in.len, linelen + 1);
 		c->busy = true;
 		if (!cJSON_IsObject(req) ||
 		    !cJSON_IsString(cJSON_GetObjectItemCaseSensitive(req, "cmd")))
@@ -202,6 +205,7 @@ static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *b)
 static void read_cb(uv_stream_t *stream, ssize_t n, const uv_buf_t *b)
 {
 	struct control_conn *c = stream->data;
+	int r;
 
 	if (n < 0) {
 		conn_close(c);
@@ -209,7 +213,9 @@ static void read_cb(uv_stream_t *stream, ssize_t n, const uv_buf_t *b)
 	}
 	if (n == 0)
 		return;
-	if (buf_append(&c->in, b->base, (size_t)n) < 0) {
+	r = buf_append(&c->in, b->base, (size_t)n);
+	OPENSSL_cleanse(b->base, (size_t)n); /* the shared slab keeps nothing */
+	if (r < 0) {
 		log_warn("control: request line over %d bytes; closing the connection",
 			 CONTROL_LINE_MAX);
 		conn_close(c);

@@ -26,6 +26,8 @@ static void usage(FILE *f)
 		"  status             daemon state, Vault health and secret versions\n"
 		"  secrets            the secret keys: version, time written, fingerprint\n"
 		"  secrets refresh    check Vault now and wait for the result\n"
+		"  secrets fingerprint  the fingerprint of the value on standard input\n"
+		"                     (compare with `secrets`; never an argument)\n"
 		"  publish --registry NAME [--wait] [--dry-run] FILE...\n"
 		"                     queue an upload of wheels/sdists or npm tarballs\n"
 		"                     (see `aos-publishctl publish --help`)\n"
@@ -317,6 +319,9 @@ int main(int argc, char **argv)
 	    strcmp(argv[optind], "reconcile") == 0)
 		return ctl_jobs(sock, json, timeout_set ? timeout_s : 3600, argc - optind,
 				argv + optind);
+	if (strcmp(argv[optind], "secrets") == 0 && argc - optind == 2 &&
+	    strcmp(argv[optind + 1], "fingerprint") == 0)
+		return ctl_fingerprint(sock, json, timeout_s);
 	if (strcmp(argv[optind], "status") == 0 && argc - optind == 1)
 		cmd = "{\"cmd\":\"status\"}";
 	else if (strcmp(argv[optind], "secrets") == 0 && argc - optind == 1)

@@ -9,10 +9,11 @@ and searches it for canary values generated here, at four points:
   1. after start (and a GitLab webhook, whose token travels in a header),
   2. after a PyPI and an npm publish,
   3. after vault/rotate_secret.sh rotated PYPI_API_TOKEN (the retired value
-     is searched too),
+     is searched too; the script also sends the new value to the daemon for
+     its fingerprint, `aos-publishctl secrets fingerprint`),
   4. after a refused token's refresh: the daemon holds a wrong token, Vault
-     a newer right one; the registry's 401/403 makes the daemon refresh and
-     retry (the wrong values are searched too).
+     a newer right one; verdaccio's 401 makes the daemon refresh and retry
+     (the wrong values are searched too).
 
 Two daemons run it: one logging in with AppRole (role_id and secret_id are
 canaries), one with a Vault token the test created (the token is a canary).
@@ -24,7 +25,8 @@ values shorter than 32), and PyPI tokens also as the base64 Basic credential
 `__token__:<token>`.  The values are random (at least 24 characters of
 base64), so a match cannot be chance.  Two controls keep the scan honest: a
 random marker in the configuration must be found outside the secure heap,
-and the current tokens must be found inside it.
+and the current tokens must be found inside it.  A copy still in use by a
+job whose transfer is being released is given up to two seconds to go.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ import base64
 import os
 import re
 import secrets
+import time
 from pathlib import Path
 
 import pytest
@@ -43,6 +46,7 @@ from webhook_support import (WEBHOOK_KEYS, gitlab_tag_push, wait_listening,  # n
                              webhook_env)
 
 CHUNK = 16 << 20
+SETTLE_TRIES = 4  # rescans, 0.5 s apart, while copies are still found
 
 
 # -- reading the daemon's memory ---------------------------------------------------------
@@ -197,6 +201,13 @@ def scan(d, canaries: Canaries, point: str, marker: str, in_secure_heap) -> list
                     f"({[str(r) for r, _ in mem.dont_dump]}): the scan cannot see values"]
     values = [v.encode() for v in canaries.values.values()]
     hits = find(mem.ordinary, canaries.table, values)
+    # A job's transfer (its header list) is released just after the answer
+    # that ended it: copies still in use then get a moment to go.
+    for _ in range(SETTLE_TRIES):
+        if not hits:
+            break
+        time.sleep(0.5)
+        hits = find(Memory(d.pid).ordinary, canaries.table, values)
     return [f"{point}: {h}" for h in hits]
 
 
