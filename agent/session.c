@@ -692,10 +692,6 @@ static void start_step(struct vault_session *s, enum step step)
 					&s->hdrs);
 	if (r == 0) {
 		curl_easy_setopt(s->req->easy, CURLOPT_TIMEOUT, s->cfg->request_timeout_s);
-		/* No connection kept: a kept TLS connection holds the last
-		 * answer's plaintext in OpenSSL's read buffer; closed, it is
-		 * freed, and wiped (common/wipe.h). */
-		curl_easy_setopt(s->req->easy, CURLOPT_FORBID_REUSE, 1L);
 		r = transport_start(s->req, on_done, s);
 	}
 	if (r < 0) {

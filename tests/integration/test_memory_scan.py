@@ -41,6 +41,7 @@ from pathlib import Path
 import pytest
 
 from conftest import approle_auth, run_rotate
+from peers.openbao import OpenBao, seed_package_registry
 from publish_support import EXIT, NPM_NAME, PY_NAME, make_npm, make_wheel, publish
 from webhook_support import (WEBHOOK_KEYS, gitlab_tag_push, wait_listening,  # noqa: F401
                              webhook_env)
@@ -305,3 +306,44 @@ def test_no_secret_copies_in_ordinary_memory(webhook_env, tmp_path, method):  # 
 
     assert not problems, (f"{len(problems)} problems ({len(canaries.values)} values "
                           f"searched):\n" + "\n".join(problems[:80]))
+
+
+def test_no_secret_copies_with_vault_over_tls(workdir, daemons):
+    """Vault over TLS (OpenBao -dev-tls): the answers are decrypted in
+    OpenSSL's buffers, which must be wiped when freed (without its wiping
+    allocator this found every KV value in the heap), and curl must not
+    negotiate HTTP/2, whose nghttp2 buffers are freed outside the wiping
+    allocators (with HTTP/2 this found X-Vault-Token's value three times)."""
+    bao = OpenBao(workdir=workdir / "bao", tls=True)
+    bao.workdir.mkdir()
+    bao.start()
+    try:
+        creds = seed_package_registry(bao)
+        token = bao.create_token([creds["policy"]], token_id=secrets.token_urlsafe(32))
+        marker = "memscan-" + secrets.token_hex(12)
+        d = daemons(bao.addr, config={
+            "vault": {"ca_file": str(bao.ca_file), "kv_path": creds["kv_path"]},
+            "registries": {marker: {"type": "npm", "url": "http://127.0.0.1:9/",
+                                    "token_key": "NPM_TOKEN"}}})
+        d.config["vault"]["auth"] = {"method": "token",
+                                     "token_file": str(d.write_file("vault-token", token))}
+        d.start()
+        assert d.status()["vault"]["address"].startswith("https://"), d.status()
+        canaries = Canaries()
+        canaries.add("Vault token", token)
+        for k, v in creds["values"].items():
+            canaries.add(k, v, pypi="PYPI" in k)
+        problems = scan(d, canaries, "after start over TLS", marker, ["NPM_TOKEN"])
+
+        new = {"PYPI_API_TOKEN": "pypi-" + secrets.token_urlsafe(32),
+               "NPM_TOKEN": secrets.token_urlsafe(32)}
+        for k, v in new.items():
+            canaries.add(f"{k} (new)", v, pypi="PYPI" in k)
+        bao.kv_patch(creds["kv_path"], new)
+        r = d.refresh()
+        assert r.rc == 0 and set(new) <= set(r.json.get("changed", [])), r
+        problems += scan(d, canaries, "after a refresh over TLS", marker, ["NPM_TOKEN (new)"])
+        assert not problems, (f"{len(problems)} problems ({len(canaries.values)} values "
+                              f"searched):\n" + "\n".join(problems[:80]))
+    finally:
+        bao.close()
