@@ -5,8 +5,10 @@
 #
 # The value and the Vault token never appear in any process's argv: the
 # value goes from this shell (builtins only) through a pipe into jq -R and on
-# into curl --data-binary @-; the token header reaches curl as -H @/dev/fd/N
-# from a process substitution.  Neither is ever printed.
+# into curl --data-binary @-, and through a pipe into `aos-publishctl secrets
+# fingerprint` (the daemon computes the keyed fingerprint); the token header
+# reaches curl as -H @/dev/fd/N from a process substitution.  Neither is
+# ever printed.
 set -euo pipefail
 umask 077
 
