@@ -164,8 +164,7 @@ void ctl_close(struct ctl_conn *c)
 	c->buf = NULL;
 }
 
-/* Sends one request and reads its one answer into *ret (malloc'ed). */
-static int exchange(const char *path, const char *req, int timeout_s, char **ret)
+int ctl_exchange(const char *path, const char *req, int timeout_s, char **ret)
 {
 	struct ctl_conn c;
 	char *line = NULL;
@@ -334,7 +333,7 @@ int main(int argc, char **argv)
 			argv[optind]);
 		return EXIT_USAGE;
 	}
-	rc = exchange(sock, cmd, timeout_s, &answer);
+	rc = ctl_exchange(sock, cmd, timeout_s, &answer);
 	if (rc != 0)
 		return rc;
 	o = cJSON_Parse(answer);

@@ -75,7 +75,6 @@ static char *request_line(const char *value)
 int ctl_fingerprint(const char *sock, bool json, int timeout_s)
 {
 	char *buf = malloc(VALUE_READ_MAX + 1), *line = NULL, *answer = NULL;
-	struct ctl_conn c = { .fd = -1 };
 	size_t len;
 	cJSON *o = NULL;
 	int rc = EXIT_FAIL;
@@ -94,11 +93,7 @@ int ctl_fingerprint(const char *sock, bool json, int timeout_s)
 	line = request_line(buf);
 	if (line == NULL)
 		goto out;
-	rc = ctl_open(&c, sock);
-	if (rc == 0)
-		rc = ctl_send(&c, line);
-	if (rc == 0)
-		rc = ctl_read_line(&c, timeout_s, &answer);
+	rc = ctl_exchange(sock, line, timeout_s, &answer);
 	if (rc != 0)
 		goto out;
 	o = cJSON_Parse(answer);
@@ -111,7 +106,7 @@ int ctl_fingerprint(const char *sock, bool json, int timeout_s)
 		fprintf(stderr, "aos-publishctl: %s\n", ctl_str(o, "error", "unknown error"));
 out:
 	cJSON_Delete(o);
-	ctl_close(&c);
+	free(answer);
 	if (line != NULL) {
 		explicit_bzero(line, strlen(line));
 		free(line);
