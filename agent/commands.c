@@ -10,6 +10,7 @@
 #include "log.h"
 #include "commands_internal.h"
 #include "control_policy.h"
+#include "secret.h"
 #include "spool.h"
 
 struct refresh_wait {
@@ -114,6 +115,34 @@ static void cmd_refresh(struct agent *a, struct control_conn *c)
 	session_refresh(a->session, &rw->w);
 }
 
+/* The fingerprint this installation shows for a value the operator holds
+ * (rotate_secret.sh compares with it).  The value lives in the request,
+ * which cJSON and the control buffer wipe, and briefly in the secure heap. */
+static void cmd_fingerprint(struct control_conn *c, const cJSON *req)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(req, "value");
+	char fpr[SECRET_FPR_LEN + 1];
+	struct secret *s = NULL;
+	cJSON *o;
+	size_t len;
+
+	len = cJSON_IsString(v) ? strlen(v->valuestring) : 0;
+	if (len == 0 || len > SECRET_VALUE_MAX) {
+		control_reply_error(c, "secrets.fingerprint needs \"value\": a string of 1 "
+				    "to 4096 bytes (the value whose fingerprint to show)");
+		return;
+	}
+	if (secret_new(v->valuestring, len, &s) < 0) {
+		control_reply_error(c, "out of secure memory");
+		return;
+	}
+	secret_fingerprint(s, fpr);
+	secret_unref(s);
+	o = ok_object();
+	cJSON_AddStringToObject(o, "fingerprint", fpr);
+	control_reply(c, o);
+}
+
 /* publish: the files came as descriptors with the request (checked by
  * control_request_check: one per name). */
 static void cmd_publish(struct agent *a, struct control_conn *c, const cJSON *req)
@@ -190,6 +219,9 @@ void agent_command(struct control_conn *c, const cJSON *req, void *data)
 		break;
 	case CMD_SECRETS_REFRESH:
 		cmd_refresh(a, c);
+		break;
+	case CMD_SECRETS_FINGERPRINT:
+		cmd_fingerprint(c, req);
 		break;
 	case CMD_PUBLISH:
 		cmd_publish(a, c, req);

@@ -23,6 +23,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+
 #include "control_internal.h"
 
 static void process(struct control_conn *c);
@@ -298,7 +300,8 @@ static void process(struct control_conn *c)
 		req = control_request_parse(c->in.data, len, msg, sizeof(msg));
 		memmove(c->in.data, nl + 1, c->in.len - len - 1);
 		c->in.len -= len + 1;
-		c->in.data[c->in.len] = '\0';
+		/* The consumed line's bytes (a value to fingerprint) go. */
+		OPENSSL_cleanse(c->in.data + c->in.len, len + 1);
 		c->in_base += len + 1;
 		c->busy = true;
 		c->in_hook = true;
@@ -385,6 +388,7 @@ static void conn_read(struct control_conn *c)
 	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1,
 			    .msg_control = cm.buf, .msg_controllen = sizeof(cm.buf) };
 	ssize_t n;
+	int r;
 
 	if (room == 0) {
 		line_too_long(c);
@@ -402,7 +406,9 @@ static void conn_read(struct control_conn *c)
 		return;
 	}
 	c->received += (uint64_t)n;
-	if (buf_append(&c->in, data, (size_t)n) < 0) {
+	r = buf_append(&c->in, data, (size_t)n);
+	OPENSSL_cleanse(data, (size_t)n); /* the stack keeps nothing */
+	if (r < 0) {
 		control__conn_close(c);
 		return;
 	}

@@ -8,6 +8,7 @@
 
 #include "control_policy.h"
 #include "queue.h"
+#include "secret.h"
 
 #define ID_MAX 9007199254740992.0 /* 2^53: exact in a JSON number */
 #define STR_MAX 200               /* registry, pipeline, tag, version names */
@@ -90,6 +91,15 @@ static int check_jobs(const cJSON *req, size_t nfds, char *msg, size_t msglen)
 	return 0;
 }
 
+static int check_value(const cJSON *req, size_t nfds, char *msg, size_t msglen)
+{
+	(void)nfds;
+	if (check_str(req, "value", SECRET_VALUE_MAX, true, msg, msglen) < 0)
+		return fail(msg, msglen, "secrets.fingerprint needs \"value\": a string of 1 "
+			    "to %d bytes (the value whose fingerprint to show)", SECRET_VALUE_MAX);
+	return 0;
+}
+
 static int check_reconcile(const cJSON *req, size_t nfds, char *msg, size_t msglen)
 {
 	(void)nfds;
@@ -162,6 +172,8 @@ static const struct control_command commands[] = {
 	{ "job.log", CMD_JOB_LOG, CONTROL_ROLE_READ, check_log },
 	{ "job.wait", CMD_JOB_WAIT, CONTROL_ROLE_READ, check_id },
 	{ "secrets.refresh", CMD_SECRETS_REFRESH, CONTROL_ROLE_OPERATE, NULL },
+	/* Each request tests one guess against the fingerprints shown. */
+	{ "secrets.fingerprint", CMD_SECRETS_FINGERPRINT, CONTROL_ROLE_OPERATE, check_value },
 	{ "publish", CMD_PUBLISH, CONTROL_ROLE_OPERATE, check_publish },
 	{ "job.retry", CMD_JOB_RETRY, CONTROL_ROLE_OPERATE, check_id },
 	{ "job.cancel", CMD_JOB_CANCEL, CONTROL_ROLE_OPERATE, check_id },

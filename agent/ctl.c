@@ -26,6 +26,8 @@ static void usage(FILE *f)
 		"  status             daemon state, Vault health and secret versions\n"
 		"  secrets            the secret keys: version, time written, fingerprint\n"
 		"  secrets refresh    check Vault now and wait for the result\n"
+		"  secrets fingerprint  the fingerprint of the value on standard input\n"
+		"                     (compare with `secrets`; never an argument)\n"
 		"  publish --registry NAME [--wait] [--dry-run] FILE...\n"
 		"                     queue an upload of wheels/sdists or npm tarballs\n"
 		"                     (see `aos-publishctl publish --help`)\n"
@@ -206,8 +208,7 @@ void ctl_close(struct ctl_conn *c)
 	c->buf = NULL;
 }
 
-/* Sends one request and reads its one answer into *ret (malloc'ed). */
-static int exchange(const char *path, const char *req, int timeout_s, char **ret)
+int ctl_exchange(const char *path, const char *req, int timeout_s, char **ret)
 {
 	struct ctl_conn c;
 	char *line = NULL;
@@ -361,6 +362,9 @@ int main(int argc, char **argv)
 	    strcmp(argv[optind], "reconcile") == 0)
 		return ctl_jobs(sock, json, timeout_set ? timeout_s : 3600, argc - optind,
 				argv + optind);
+	if (strcmp(argv[optind], "secrets") == 0 && argc - optind == 2 &&
+	    strcmp(argv[optind + 1], "fingerprint") == 0)
+		return ctl_fingerprint(sock, json, timeout_s);
 	if (strcmp(argv[optind], "status") == 0 && argc - optind == 1)
 		cmd = "{\"cmd\":\"status\"}";
 	else if (strcmp(argv[optind], "secrets") == 0 && argc - optind == 1)
@@ -373,7 +377,7 @@ int main(int argc, char **argv)
 			argv[optind]);
 		return EXIT_USAGE;
 	}
-	rc = exchange(sock, cmd, timeout_s, &answer);
+	rc = ctl_exchange(sock, cmd, timeout_s, &answer);
 	if (rc != 0)
 		return rc;
 	o = cJSON_Parse(answer);

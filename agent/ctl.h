@@ -51,6 +51,11 @@ int ctl_read_line(struct ctl_conn *c, int timeout_s, char **ret);
 
 void ctl_close(struct ctl_conn *c);
 
+/* Connects, sends one request line and reads its one answer into *ret
+ * (malloc'ed, the caller frees it).  Returns 0 or an EXIT_* status after
+ * printing why. */
+int ctl_exchange(const char *path, const char *req, int timeout_s, char **ret);
+
 struct cJSON;
 /* o[key] as a string (def if absent or not a string) / as a number (0). */
 const char *ctl_str(const struct cJSON *o, const char *key, const char *def);
@@ -58,5 +63,8 @@ double ctl_num(const struct cJSON *o, const char *key);
 
 /* The publish command (ctl_publish.c): args after "publish". */
 int ctl_publish(const char *sock, bool json, int timeout_s, int argc, char **argv);
+
+/* secrets fingerprint (ctl_fingerprint.c): reads the value on stdin. */
+int ctl_fingerprint(const char *sock, bool json, int timeout_s);
 
 #endif

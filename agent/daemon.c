@@ -21,6 +21,7 @@
 #include "ingest.h"
 #include "log.h"
 #include "queue.h"
+#include "secret.h"
 #include "worker.h"
 
 const char *agent_state(const struct agent *a)
@@ -276,6 +277,24 @@ static void clean_incoming(const char *spool)
 	closedir(d);
 }
 
+/* The installation's fingerprint key (secret.h), made at the first start:
+ * secrets are shown keyed by it, stable across restarts. */
+static int load_fingerprint_key(const char *state_dir)
+{
+	char err[1024];
+	bool created = false;
+	int r;
+
+	r = secret_fingerprint_key_load(state_dir, &created, err, sizeof(err));
+	if (r < 0)
+		log_err("%s", err);
+	else if (created)
+		log_notice("created the fingerprint key %s/%s: secrets are shown as "
+			   "HMAC-SHA256 fingerprints under it (keep it with the state)",
+			   state_dir, SECRET_FPR_KEY_FILE);
+	return r;
+}
+
 /* One daemon per state directory; the queue, then the worker.  Jobs that
  * this host's previous process was running (it crashed or was killed) go
  * back to the queue at once. */
@@ -297,6 +316,9 @@ static int open_queue(struct agent *a)
 			"give this one its own state_dir", cfg->state_dir, path);
 		return -EBUSY;
 	}
+	r = load_fingerprint_key(cfg->state_dir);
+	if (r < 0)
+		return r;
 	r = ensure_dir(cfg->work_dir);
 	if (r < 0) {
 		log_err_r(r, "cannot create work_dir %s", cfg->work_dir);

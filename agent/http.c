@@ -18,9 +18,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
 #include <systemd/sd-daemon.h>
 
 #include "http.h"
+#include "wipe.h"
 
 #define READ_BUF 65536
 #define LINGER_MS 2000
@@ -73,7 +75,7 @@ static void drop_pending(struct http_conn *c)
 {
 	if (c->pending == NULL)
 		return;
-	free(c->pending);
+	wipe_free(c->pending);
 	httpreq_budget_give(&c->s->budget, c->pending_len);
 	c->pending = NULL;
 	c->pending_len = 0;
@@ -177,9 +179,10 @@ static void read_cb(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 			conn_close(c);
 		return;
 	}
-	if (c->phase == PH_LINGER)
-		return; /* dropped */
-	process(c, buf->base, (size_t)nread);
+	if (c->phase != PH_LINGER) /* else dropped */
+		process(c, buf->base, (size_t)nread);
+	/* The shared buffer held request bytes, a GitLab token maybe. */
+	OPENSSL_cleanse(buf->base, (size_t)nread);
 }
 
 static void continue_written(uv_write_t *wr, int status)
@@ -361,7 +364,7 @@ static void write_cb(uv_write_t *wr, int status)
 	httpreq_budget_give(&c->s->budget, plen);
 	if (pending != NULL)
 		process(c, pending, plen);
-	free(pending);
+	wipe_free(pending);
 	if (!c->closed && c->phase != PH_BUSY && c->phase != PH_LINGER)
 		uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, read_cb);
 }

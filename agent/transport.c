@@ -336,6 +336,11 @@ int transport_req_new(struct transport *t, size_t max_body,
 	curl_easy_setopt(req->easy, CURLOPT_SSL_VERIFYPEER, 1L);
 	curl_easy_setopt(req->easy, CURLOPT_SSL_VERIFYHOST, 2L);
 	curl_easy_setopt(req->easy, CURLOPT_PROTOCOLS_STR, "http,https");
+	/* HTTP/1.1 only: HTTP/2 goes through nghttp2, whose buffers (header
+	 * compression tables holding X-Vault-Token) are freed with the plain
+	 * free, outside the wiping allocators (common/wipe.h); the memory scan
+	 * found the Vault token there after a TLS session. */
+	curl_easy_setopt(req->easy, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
 	curl_easy_setopt(req->easy, CURLOPT_REDIR_PROTOCOLS_STR, "https");
 	curl_easy_setopt(req->easy, CURLOPT_USERAGENT, "aos-publishd/" AOS_VERSION);
 	if (t->opts.ca_file != NULL)

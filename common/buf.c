@@ -8,6 +8,7 @@
 
 #include "buf.h"
 #include "err.h"
+#include "wipe.h"
 
 void buf_init(struct buf *b, size_t limit)
 {
@@ -20,17 +21,12 @@ void buf_init(struct buf *b, size_t limit)
 /* Moves the contents to an allocation of cap bytes (> len). */
 static int buf_move(struct buf *b, size_t cap)
 {
-	char *p = malloc(cap);
+	char *p = wipe_realloc(b->data, cap); /* never leaves the old bytes behind */
 
 	if (p == NULL)
 		return -ENOMEM;
-	if (b->data != NULL) {
-		memcpy(p, b->data, b->len + 1);
-		OPENSSL_cleanse(b->data, b->cap);
-		free(b->data);
-	} else {
+	if (b->data == NULL)
 		p[0] = '\0';
-	}
 	b->data = p;
 	b->cap = cap;
 	return 0;
@@ -111,10 +107,7 @@ void buf_reset(struct buf *b)
 
 void buf_free(struct buf *b)
 {
-	if (b->data != NULL) {
-		OPENSSL_cleanse(b->data, b->cap);
-		free(b->data);
-	}
+	wipe_free(b->data);
 	b->data = NULL;
 	b->len = 0;
 	b->cap = 0;

@@ -112,9 +112,8 @@ done
 step "Secrets made for this run, in KV v2 $(P .vault.kv) (values never shown)"
 say "pypiserver checks __token__:<token> against an htpasswd file; NPM_TOKEN is the token"
 say "verdaccio gave its user $(P .registries.npm.user); the webhook secret signs the webhooks below"
-for k in PYPI_API_TOKEN TEST_PYPI_API_TOKEN NPM_TOKEN GITHUB_WEBHOOK_SECRET; do
-	printf '   %-22s fingerprint %s\n' "$k" "$(P ".fingerprints.$k")"
-done
+say "keys: PYPI_API_TOKEN TEST_PYPI_API_TOKEN NPM_TOKEN GITHUB_WEBHOOK_SECRET; their"
+say "fingerprints (keyed with the daemon's own key) appear in its status below"
 
 step "A least-privilege AppRole for the daemon: role $(P .vault.role), policy $(P .vault.policy_name)"
 P .vault.policy | sed "/^$/d" | indent

@@ -10,7 +10,7 @@
         to OpenBao (KV v2 secret/agenticverz/package-registry) and to files
         of mode 0600 under RUN_DIR/secrets and RUN_DIR/creds, and never
         printed.  READY_FILE (JSON: addresses, folders, logs, pids,
-        fingerprints, the daemon's policy) appears once all is up.  Runs
+        the daemon's policy) appears once all is up.  Runs
         until SIGTERM or SIGINT, then stops every server.
     demo_peers.py htpasswd FILE           token on stdin: the registry's new
                                           __token__ password (a rotation)
@@ -104,7 +104,6 @@ def up(run_dir: Path, reg_dir: Path, ready_file: Path) -> int:
                 "npm": {"url": npm.url, "folder": str(npm.storage), "log": str(npm.log_path),
                         "user": "aos-release"},
             },
-            "fingerprints": {k: openbao.fingerprint(v) for k, v in values.items()},
             "pids": [s.proc.pid for s in servers],
         }
         tmp = ready_file.with_suffix(".tmp")

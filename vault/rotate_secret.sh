@@ -5,8 +5,10 @@
 #
 # The value and the Vault token never appear in any process's argv: the
 # value goes from this shell (builtins only) through a pipe into jq -R and on
-# into curl --data-binary @-; the token header reaches curl as -H @/dev/fd/N
-# from a process substitution.  Neither is ever printed.
+# into curl --data-binary @-, and through a pipe into `aos-publishctl secrets
+# fingerprint` (the daemon computes the keyed fingerprint); the token header
+# reaches curl as -H @/dev/fd/N from a process substitution.  Neither is
+# ever printed.
 set -euo pipefail
 umask 077
 
@@ -26,8 +28,10 @@ version.  On success prints
 
     KEY: version N, fingerprint XXXXXXXX (aos-publishd confirmed)
 
-where the fingerprint is the first 8 hex digits of SHA-256 of the value, as
-aos-publishctl shows it.  The value is never printed.
+where the fingerprint is the one aos-publishctl shows: the first 8 hex
+digits of HMAC-SHA256 of the value under the installation's fingerprint
+key, computed by aos-publishd (the value reaches it on a pipe through
+`aos-publishctl secrets fingerprint`).  The value is never printed.
 
 The value is read from standard input when VALUE is "-" or absent (one
 trailing newline is removed; an empty value is refused; on a terminal it is
@@ -103,7 +107,7 @@ key=${args[1]}
 [[ $key =~ ^[A-Za-z_][A-Za-z0-9_.-]*$ ]] \
 	|| die $EX_USAGE "invalid key: '$key' (expected e.g. PYPI_API_TOKEN)"
 
-for tool in curl jq sha256sum; do
+for tool in curl jq; do
 	command -v "$tool" >/dev/null || die $EX_FAIL "$tool is required but not installed"
 done
 
@@ -210,7 +214,16 @@ fi
 
 # --- write -------------------------------------------------------------------
 
-fingerprint=$(printf '%s' "$value" | sha256sum | cut -c1-8)
+# The new value's fingerprint as aos-publishd shows it.  It is keyed with the
+# installation's key, which only the daemon reads, so the daemon computes it;
+# the value goes to it on a pipe (printf is a builtin: in no argv).  Empty
+# when the daemon cannot be asked; the new version then identifies the value.
+fingerprint=
+if [ "$refresh" -eq 1 ]; then
+	fingerprint=$(printf '%s' "$value" |
+		"$ctl" "${ctl_args[@]}" --timeout 5 secrets fingerprint 2>/dev/null) || true
+	[[ $fingerprint =~ ^[0-9a-f]{8}$ ]] || fingerprint=
+fi
 
 # The JSON body.  jq 1.6 takes ~40 ms to start, so a key and value without
 # control characters are encoded with builtins (escape \ and "); anything
@@ -299,14 +312,13 @@ fi
 	|| die $EX_FAIL "unexpected answer from Vault for $where (no data.version); check the secret with 'bao kv get'"
 
 if [ "$refresh" -eq 0 ]; then
-	printf '%s: version %s, fingerprint %s (written; aos-publishd not asked)\n' \
-		"$key" "$version" "$fingerprint"
+	printf '%s: version %s (written; aos-publishd not asked)\n' "$key" "$version"
 	exit $EX_OK
 fi
 
 # --- ask aos-publishd --------------------------------------------------------
 
-written="the new value is in Vault: $key written to $where as version $version (fingerprint $fingerprint)"
+written="the new value is in Vault: $key written to $where as version $version${fingerprint:+ (fingerprint $fingerprint)}"
 
 # ask OUT CMD...: run aos-publishctl --json CMD (bounded by the wait, at
 # least 1 s) and judge its answer, saved in $tmp/OUT, with one jq run.
@@ -365,15 +377,17 @@ ask() {
 	esac
 	local sv sfp kv
 	read -r _ sv sfp kv <<<"$r"
-	if [ "$sfp" = "$fingerprint" ]; then
+	if { [ -n "$fingerprint" ] && [ "$sfp" = "$fingerprint" ]; } ||
+		{ [ -z "$fingerprint" ] && [ "$sv" = "$version" ]; }; then
 		have_version=$sv
+		fingerprint=$sfp
 		return 0
 	fi
 	if [ "$kv" -gt "$version" ]; then
 		verdict="aos-publishd is at version $kv, where $key has fingerprint $sfp: a newer write replaced this one"
 		return 2
 	fi
-	verdict="aos-publishd reports $key with fingerprint $sfp at version $kv, not $fingerprint"
+	verdict="aos-publishd reports $key with fingerprint $sfp at version $kv, not ${fingerprint:-version $version}"
 	return 2
 }
 

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from conftest import PUBLISHD, deep_merge, fingerprint, wait_for
+from conftest import PUBLISHD, deep_merge, wait_for
 
 VALID = {
     "log_level": "info",
@@ -160,7 +160,7 @@ def test_sighup_invalid_config_keeps_old_valid_applies(seeded, approle_daemon):
     v = bao.kv_patch(seeded.kv_path, {"NPM_TOKEN": new})
     wait_for(lambda: d.secrets()["NPM_TOKEN"]["version"] == v, 2 * 1.1 + 0.8,
              what=lambda: f"change seen with the reloaded poll interval 2 s: {d.secrets()}")
-    assert d.secrets()["NPM_TOKEN"]["fingerprint"] == fingerprint(new)
+    assert d.secrets()["NPM_TOKEN"]["fingerprint"] == d.fingerprint(new)
     print(f"picked up {time.monotonic() - t0:.2f}s after the write")
     assert d.status()["state"] == "ready"
     d.stop()

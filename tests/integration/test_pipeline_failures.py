@@ -281,7 +281,9 @@ def test_steps_environment_holds_no_secret(webhook_env, daemon, dirs, commits, m
     work = os.path.realpath(daemon.state_dir / "work")
     assert home.startswith(work + os.sep), f"HOME={home} is not a job folder under {work}"
     assert got.get("TMPDIR") == got["HOME"] + "/tmp", f"TMPDIR={got.get('TMPDIR')!r}"
-    assert not Path(home).exists(), f"the job's work folder {home} was not removed"
+    # removed in the background (rm -rf) once the artifacts are recorded
+    wait_for(lambda: not Path(home).exists(), 30,
+             what=f"the job's work folder {home} to be removed")
     assert marker not in dump, "the daemon's own environment reached the step"
     stdin = (dirs["dump"] / "stdin.txt").read_text().strip()
     assert stdin == "/dev/null", f"the steps' stdin is {stdin!r}, not /dev/null"

@@ -27,6 +27,7 @@ interrupted.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import os
 import secrets as _secrets
@@ -65,11 +66,12 @@ class VaultError(Exception):
         super().__init__(f"{method} /v1/{path}: HTTP {status}: {errors}")
 
 
-def fingerprint(value: str | bytes) -> str:
-    """What the daemon shows for a secret: first 8 hex digits of SHA-256."""
+def fingerprint(value: str | bytes, key: bytes) -> str:
+    """What the daemon shows for a secret: the first 8 hex digits of
+    HMAC-SHA256 under the installation's key (<state_dir>/fingerprint.key)."""
     if isinstance(value, str):
         value = value.encode()
-    return hashlib.sha256(value).hexdigest()[:8]
+    return hmac.new(key, value, hashlib.sha256).hexdigest()[:8]
 
 
 def find_bao(source_dir: Path | None = None) -> str:
