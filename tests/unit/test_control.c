@@ -188,6 +188,14 @@ static void test_commands_need_roles(void **state)
 	}
 	assert_null(check(cfg, &reader, "{\"cmd\":\"job.cancel\",\"id\":3}", 0, msg, &denied));
 	assert_true(denied);
+	/* A fingerprint tests a guess: operators only. */
+	assert_null(check(cfg, &reader, "{\"cmd\":\"secrets.fingerprint\",\"value\":\"x\"}", 0,
+			  msg, &denied));
+	assert_true(denied);
+	assert_non_null(check(cfg, &op, "{\"cmd\":\"secrets.fingerprint\",\"value\":\"x\"}", 0,
+			      msg, &denied));
+	assert_null(check(cfg, &op, "{\"cmd\":\"secrets.fingerprint\"}", 0, msg, &denied));
+	assert_non_null(strstr(msg, "needs \"value\""));
 	assert_non_null(check(cfg, &reader, "{\"cmd\":\"job.log\",\"id\":3,\"follow\":true}", 0,
 			      msg, &denied));
 	/* Unknown commands are refused whatever the role. */
