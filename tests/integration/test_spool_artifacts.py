@@ -68,3 +68,32 @@ def test_fifo_named_like_a_wheel(env):
     env.assert_unchanged(before, "a FIFO artifact")
     # The pool is not blocked: a publish dry run is answered at once.
     assert d.ctl_json("status")["ok"] is True
+
+
+def test_symlinked_folder_to_the_daemons_files(env):
+    """dist itself a symbolic link to a folder of the daemon's (here its
+    config folder, which holds the Vault token file renamed like a wheel):
+    O_NOFOLLOW on the last name is not enough; the daemon opens artifacts
+    beneath the work folder with no link anywhere in their path."""
+    before = env.snapshot()
+    ddir = env.workdir / f"d{len(env.daemons)}"
+    whl = WHEEL.format(v="0.6.3")
+    # The step makes dist a link to ddir, where the test puts a "wheel"
+    # holding the token once the daemon has written its token file.
+    pipe = python_pipeline(env.repo, "dirlink-v*", targets=["pypi"],
+                           build=[f"ln -s {ddir} dist"])
+    d = env.hook_daemon({"dirlink": pipe})
+    token = (ddir / "vault-token").read_text().strip()
+    (ddir / whl).write_text(token)
+    commit = env.repo.commit_release("0.6.3")
+    env.repo.tag("dirlink-v0.6.3", commit)
+    jid = expect_accepted(d.hooks.send("github", github_push("dirlink-v0.6.3", commit)),
+                          "dirlink", "dirlink-v0.6.3", "0.6.3", commit)
+    job = wait_job(d, jid, ("failed", "dead", "succeeded"), timeout=60)
+    text = job_text(d, jid)
+    assert job["state"] == "dead", text
+    assert "symbolic link" in text and whl in text, text
+    leaked = [p for p, data in files_under(d.state_dir / "spool").items()
+              if token.encode() in data]
+    assert not leaked, f"the daemon copied its token into the spool: {leaked}"
+    env.assert_unchanged(before, "an artifact through a symlinked folder")
