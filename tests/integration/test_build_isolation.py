@@ -41,7 +41,7 @@ def probe_daemon(env, isolation: str):
     outside.mkdir()
     d = env.hook_daemon({}, start=False, config={"build_isolation": isolation})
     pipe = python_pipeline(repo, "python-sdk-v*", targets=["pypi"],
-                           build=[PROBE, PY_BUILD])
+                           build=[PROBE, *PY_BUILD])
     pipe["env"].update({"STATE": str(d.state_dir), "RUN": str(d.runtime_dir),
                         "SOCK": str(d.socket), "CTL": str(PUBLISHCTL),
                         "TOKEN_FILE": str(d.dir / "vault-token"), "OUTSIDE": str(outside)})
