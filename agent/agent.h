@@ -9,6 +9,7 @@
 
 #include "config.h"
 #include "control.h"
+#include "sandbox.h"
 #include "session.h"
 #include "transport.h"
 
@@ -35,6 +36,7 @@ struct agent {
 	bool stopping;
 	int exit_code;
 	char status_line[256];
+	struct sandbox_caps sandbox; /* probed at start and reload */
 };
 
 /* Runs the daemon with a loaded configuration (ownership taken) until it is

@@ -10,6 +10,10 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <linux/close_range.h>
 
 #include "child.h"
 
@@ -221,6 +225,11 @@ int child_start(uv_loop_t *loop, const struct child_opts *o, struct child **ret)
 	po.stdio_count = 3;
 	po.exit_cb = exit_cb;
 	c->proc.data = c;
+	/* Nothing of the daemon's reaches a child: every descriptor above 2 is
+	 * made close-on-exec first (libcurl's sockets are not, by default).
+	 * Children run on this thread only, so none is opened in between;
+	 * build steps also close them all themselves (sandbox.h). */
+	syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC);
 	r = uv_spawn(loop, &c->proc, &po);
 	if (r < 0) {
 		/* uv_spawn leaves an initialised handle that must be closed. */

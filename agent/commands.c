@@ -41,15 +41,9 @@ static void cmd_status(struct agent *a, struct control_conn *c)
 	cJSON_AddItemToObject(o, "queue", queue_status_json(a));
 	if (a->ingest != NULL)
 		cJSON_AddItemToObject(o, "webhooks", ingest_status_json(a->ingest));
-	if (a->cfg->npipelines > 0) {
-		static const char *const modes[] = { "auto", "required", "off" };
-		cJSON *b = cJSON_AddObjectToObject(o, "build_isolation");
-		int abi = sandbox_abi();
-
-		cJSON_AddStringToObject(b, "mode", modes[a->cfg->build_isolation]);
-		cJSON_AddNumberToObject(b, "landlock_abi", abi > 0 ? abi : 0);
-		cJSON_AddBoolToObject(b, "confined", a->cfg->build_isolation != ISOLATION_OFF && abi > 0);
-	}
+	if (a->cfg->npipelines > 0)
+		cJSON_AddItemToObject(o, "build_isolation",
+				      sandbox_status_json(a->cfg->build_isolation, &a->sandbox));
 	control_reply(c, o);
 }
 

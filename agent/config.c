@@ -546,14 +546,17 @@ int config_parse(const char *text, size_t len, const char *path,
 	if (cfg->work_dir == NULL && cfg->state_dir != NULL && !c.failed &&
 	    asprintf(&cfg->work_dir, "%s/work", cfg->state_dir) < 0)
 		cfg->work_dir = NULL;
-	s = cfg__str(&c, root, "", "build_isolation", "auto", false);
-	if (s != NULL && strcmp(s, "required") == 0)
-		cfg->build_isolation = ISOLATION_REQUIRED;
+	s = cfg__str(&c, root, "", "build_isolation", "namespaces", false);
+	if (s != NULL && strcmp(s, "landlock") == 0)
+		cfg->build_isolation = ISOLATION_LANDLOCK;
 	else if (s != NULL && strcmp(s, "off") == 0)
 		cfg->build_isolation = ISOLATION_OFF;
-	else if (s != NULL && strcmp(s, "auto") != 0)
-		cfg__fail(&c, "build_isolation", "expected \"auto\", \"required\" or \"off\", "
-			  "got \"%.40s\"", s);
+	else if (s != NULL && strcmp(s, "namespaces") != 0)
+		cfg__fail(&c, "build_isolation", "expected \"namespaces\" (bubblewrap, the "
+			  "default), \"landlock\" (the fallback) or \"off\", got \"%.40s\"%s", s,
+			  strcmp(s, "auto") == 0 || strcmp(s, "required") == 0
+				  ? " (\"auto\" and \"required\" were replaced, see "
+				    "docs/configuration.md)" : "");
 	free(s);
 	if (!c.failed)
 		cfg__parse_pipelines(&c, root, cfg);

@@ -81,6 +81,9 @@ struct step_cfg {
 	char *display; /* as written, for the job log */
 };
 
+/* The transports git may use in a pipeline (GIT_ALLOW_PROTOCOL). */
+#define PL_GIT_PROTOCOLS "https:ssh:file"
+
 struct pipeline_cfg {
 	char *name;
 	char *repository;      /* clone URL (never the payload's) */
@@ -100,6 +103,9 @@ struct pipeline_cfg {
 	size_t nenv;
 	char **writable;       /* extra folders the steps may write (sandbox) */
 	size_t nwritable;
+	char **readable;       /* extra paths the steps may read (sandbox) */
+	size_t nreadable;
+	bool network;          /* false: the steps get no network (own namespace) */
 	long timeout_s;        /* per step */
 	char *dist_tag;        /* npm targets; NULL: "latest" */
 };
@@ -127,7 +133,7 @@ struct config {
 	struct pipeline_cfg *pipelines;
 	size_t npipelines;
 	char *work_dir;     /* per-job checkouts; default <state_dir>/work */
-	enum { ISOLATION_AUTO, ISOLATION_REQUIRED, ISOLATION_OFF } build_isolation;
+	enum isolation { ISOLATION_NAMESPACES, ISOLATION_LANDLOCK, ISOLATION_OFF } build_isolation;
 	char **secret_keys; /* distinct Vault keys: tokens and webhook secrets */
 	size_t nsecret_keys;
 };

@@ -256,10 +256,9 @@ static void print_status(const cJSON *o)
 			       ctl_num(w, "accepted"), ctl_num(w, "duplicates"), ctl_num(w, "ignored"),
 			       ctl_num(w, "rejected"), ctl_num(w, "unavailable"));
 		if (b != NULL)
-			printf("Builds:     %s (%s, Landlock ABI %.0f)\n",
-			       cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(b, "confined"))
-				       ? "confined" : "NOT confined",
-			       ctl_str(b, "mode", "?"), ctl_num(b, "landlock_abi"));
+			printf("Builds:     %s%s\n",
+			       cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(b, "available"))
+				       ? "" : "UNAVAILABLE: ", ctl_str(b, "description", "?"));
 	}
 	printf("\n");
 	print_secrets(cJSON_GetObjectItemCaseSensitive(o, "secrets"));

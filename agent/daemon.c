@@ -109,6 +109,27 @@ static void agent_stop(struct agent *a, const char *why)
 	uv_close((uv_handle_t *)&a->watchdog, NULL);
 }
 
+/* What build steps run under; said at every start and reload, a warning
+ * when they are not confined or the configured isolation is missing. */
+static void probe_sandbox(struct agent *a)
+{
+	char text[800];
+	bool ok;
+
+	sandbox_probe(&a->sandbox);
+	if (a->cfg->npipelines == 0)
+		return;
+	ok = sandbox_describe(a->cfg->build_isolation, &a->sandbox, text, sizeof(text));
+	if (!ok)
+		log_err("build_isolation \"%s\" is not available: %s; pipeline jobs fail "
+			"until it is (or another build_isolation is configured)",
+			sandbox_mode_name(a->cfg->build_isolation), text);
+	else if (a->cfg->build_isolation != ISOLATION_NAMESPACES)
+		log_warn("build steps run under %s", text);
+	else
+		log_info("build steps run under %s", text);
+}
+
 static void reload(struct agent *a)
 {
 	struct config *ncfg = NULL;
@@ -146,6 +167,7 @@ static void reload(struct agent *a)
 	config_free(a->cfg);
 	a->cfg = ncfg;
 	ingest_reconfigure(a->ingest);
+	probe_sandbox(a);
 	log_notice("configuration reloaded from %s; refreshing secrets", a->cfg->path);
 	if (!session_loaded(a->session)) {
 		a->reloading = false;
@@ -332,6 +354,7 @@ int agent_run(struct config *cfg)
 	r = ensure_dir(cfg->runtime_dir);
 	if (r < 0)
 		log_warn_r(r, "cannot create runtime_dir %s", cfg->runtime_dir);
+	probe_sandbox(a);
 	r = open_queue(a);
 	if (r < 0) {
 		a->exit_code = 78;

@@ -86,6 +86,13 @@ int main(int argc, char **argv)
 	}
 	cJSON_InitHooks(&hooks);
 	log_init(LOG_LVL_INFO);
+	/* libcurl would write every TLS session key (Vault, registries) to
+	 * this file; clear it before curl_global_init() reads it. */
+	if (getenv("SSLKEYLOGFILE") != NULL) {
+		unsetenv("SSLKEYLOGFILE");
+		log_warn("SSLKEYLOGFILE is set in the environment: ignored (TLS keys of "
+			 "Vault and registry connections are never written out)");
+	}
 	if (check != NULL) {
 		r = config_load(check, &cfg, err, sizeof(err));
 		if (r < 0) {

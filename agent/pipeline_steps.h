@@ -12,6 +12,7 @@
 #include "config.h"
 
 struct pl_build;
+struct sandbox_caps;
 
 #define PL_ENV_MAX 140
 
@@ -39,6 +40,7 @@ char *pl_system_tool(const char *name);
 struct pl_build_opts {
 	const struct pipeline_cfg *pipeline; /* read at start only */
 	const struct config *cfg;            /* for the sandbox's hidden paths */
+	const struct sandbox_caps *caps;     /* what the host offers (sandbox.h) */
 	const char *workdir;                 /* created afresh; HOME of the steps */
 	const char *commit;                  /* what to check out */
 	/* Job log text (a step's command, its output in batches, its end). */
@@ -51,7 +53,8 @@ struct pl_build_opts {
 };
 
 /* Starts the build.  Returns 0 and *ret (freed by itself after done), or a
- * negative code with msg (nothing started, done not called). */
+ * negative code with msg (nothing started, done not called): -EOPNOTSUPP
+ * when the configured isolation is not available on this host. */
 int pl_build_start(uv_loop_t *loop, const struct pl_build_opts *o, struct pl_build **ret,
 		   char *msg, size_t msglen);
 

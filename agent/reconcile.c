@@ -25,6 +25,7 @@
 #include "pypi.h"
 #include "pypi_name.h"
 #include "registry.h"
+#include "url.h"
 #include "worker.h"
 
 #define MAX_TAGS 2000
@@ -312,7 +313,9 @@ static void next_target(struct rec *r)
 	} else if (rc == 0) {
 		url = pypi_simple_url(reg->index_url, r->package);
 		rc = url == NULL ? -ENOMEM : registry_easy_setup(r->req->easy, url, err, sizeof(err));
-		if (rc == 0 && tok != NULL)
+		/* The upload's credentials go to the index only on the upload
+		 * URL's own origin, as for uploads (publish_check.c). */
+		if (rc == 0 && tok != NULL && url_same_origin(url, reg->url))
 			rc = registry_auth_basic(&r->hdrs, reg->username, tok);
 		if (rc == 0)
 			curl_easy_setopt(r->req->easy, CURLOPT_HTTPHEADER, r->hdrs);

@@ -581,6 +581,7 @@ void worker__pipeline_start(struct run *r)
 	snprintf(pl->stepdir, sizeof(pl->stepdir), "%s/src/%s", pl->workdir, p->directory);
 	bo.pipeline = p;
 	bo.cfg = cfg;
+	bo.caps = &w->a->sandbox;
 	bo.workdir = pl->workdir;
 	bo.commit = pl->commit;
 	bo.log = build_log;
@@ -589,6 +590,11 @@ void worker__pipeline_start(struct run *r)
 	rc = pl_build_start(&w->a->loop, &bo, &pl->build, msg, sizeof(msg));
 	cJSON_Delete(doc);
 	doc = NULL;
+	if (rc == -EOPNOTSUPP) { /* never a silent downgrade of the isolation */
+		worker__qlog(w, r->job.id, "%s", msg);
+		worker__settle(r, JOB_DEAD, 0, msg);
+		goto fail;
+	}
 	if (rc < 0) {
 		worker__settle_retry(r, -1, msg);
 		goto fail;

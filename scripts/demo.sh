@@ -164,10 +164,21 @@ git -C "$repo" ls-files | sed 's/^/     /'
 hook_port=$("$py" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 hook_url="http://127.0.0.1:$hook_port"
 node_dir=$(dirname "$(command -v node)")
+# What the steps read beyond /usr, /etc and their work folder inside the
+# build sandbox: the wheelhouse (Python); the npm cache and node's folder,
+# when it is not under /usr (JS).
+readable() {
+	"$py" -c 'import json, os, sys
+paths = [os.path.realpath(p) for p in sys.argv[1:]]
+print(json.dumps([p for p in dict.fromkeys(paths) if not p.startswith(("/usr/", "/etc/"))]))' "$@"
+}
+py_readable=$(readable "$wheelhouse")
+js_readable=$(readable "$npm_cache" "$node_dir")
 jq -n --arg run "$run" --arg vault "$vault_addr" --arg listen "127.0.0.1:$hook_port" \
 	--arg testpypi "$(P .registries.testpypi.url)" --arg pypi "$(P .registries.pypi.url)" \
 	--arg npm "$(P .registries.npm.url)" --arg repo "file://$repo" --arg name "$repo_name" \
 	--arg wheelhouse "$wheelhouse" --arg npm_cache "$npm_cache" \
+	--argjson py_readable "$py_readable" --argjson js_readable "$js_readable" \
 	--arg nodepath "$node_dir:/usr/local/bin:/usr/bin:/bin" '
 {
   runtime_dir: "\($run)/runtime",
@@ -195,6 +206,7 @@ jq -n --arg run "$run" --arg vault "$vault_addr" --arg listen "127.0.0.1:$hook_p
       targets: ["testpypi", "pypi"],
       env: {PIP_FIND_LINKS: $wheelhouse, PIP_NO_INDEX: "1", PIP_CONFIG_FILE: "/dev/null",
             PIP_DISABLE_PIP_VERSION_CHECK: "1"},
+      readable: $py_readable,
       timeout_s: 300
     },
     "js-sdk": {
@@ -208,6 +220,7 @@ jq -n --arg run "$run" --arg vault "$vault_addr" --arg listen "127.0.0.1:$hook_p
       targets: ["npm"],
       env: {PATH: $nodepath, NPM_SEED_CACHE: $npm_cache, npm_config_update_notifier: "false",
             npm_config_loglevel: "warn", npm_config_fund: "false", npm_config_audit: "false"},
+      readable: $js_readable,
       timeout_s: 300
     }
   }

@@ -40,7 +40,9 @@ Options:
 
 Environment:
   BAO_ADDR / VAULT_ADDR         Vault address (required; http:// only for
-                                loopback hosts)
+                                loopback hosts); a redirect is followed only
+                                to its scheme, host and port (at most 3):
+                                give the active node's address
   BAO_TOKEN / VAULT_TOKEN       Vault token (else ~/.vault-token); needs the
                                 "patch" capability on
                                 <mount>/data/agenticverz/NAME
@@ -166,12 +168,30 @@ vault_headers() {
 	[ -z "$namespace" ] || printf 'X-Vault-Namespace: %s\n' "$namespace"
 }
 
+# No --location: curl would send the token header and the value to any
+# host a Location names.  Redirects are followed below, within $addr's
+# origin only.
 curl_opts=(--silent --show-error --proto "$proto" --connect-timeout 5 --max-time 30
-	--output "$tmp/body" --write-out '%{http_code}')
+	--output "$tmp/body" --write-out '%{http_code} %{redirect_url}')
 [ -z "$cacert" ] || curl_opts+=(--cacert "$cacert")
 [ -z "$capath" ] || curl_opts+=(--capath "$capath")
-# Follow a standby's 307 to the active node, over https only.
-[ "$proto" != '=https' ] || curl_opts+=(--location --max-redirs 3 --proto-redir '=https')
+
+# origin_of URL: "scheme://host:port" in REPLY (lower case, default port
+# written out); fails for anything but a plain http(s) URL.
+origin_of() {
+	local u=${1,,} scheme auth host port
+	[[ $u =~ ^(https?)://([^/?#]*) ]] || return 1
+	scheme=${BASH_REMATCH[1]} auth=${BASH_REMATCH[2]}
+	[[ $auth =~ ^([a-z0-9._-]+|\[[0-9a-f:.]+\])(:([0-9]{1,5}))?$ ]] || return 1
+	host=${BASH_REMATCH[1]} port=${BASH_REMATCH[3]}
+	if [ -z "$port" ]; then
+		port=80
+		[ "$scheme" = http ] || port=443
+	fi
+	REPLY="$scheme://$host:$((10#$port))"
+}
+origin_of "$addr" || die $EX_FAIL "invalid Vault address: $addr (expected https://host:port)"
+vault_origin=$REPLY
 
 vault_errors() { # the "errors" of a Vault error answer, on one line
 	jq -r '(.errors // []) | map(tostring) | join("; ")' "$tmp/body" 2>/dev/null | head -c 300 || true
@@ -218,13 +238,33 @@ write_body() {
 	fi
 }
 
-rc=0
-code=$(write_body |
-	curl "${curl_opts[@]}" --request PATCH \
-		--header 'Content-Type: application/merge-patch+json' \
-		--header @<(vault_headers) \
-		--data-binary @- \
-		"$addr/v1/$mount/data/$kvpath" 2>"$tmp/err") || rc=$?
+# A standby answers 307 to the active node: the same PATCH again where it
+# points, at most 3 times, and only within the origin of $addr.
+url="$addr/v1/$mount/data/$kvpath"
+hops=0
+while :; do
+	rc=0
+	out=$(write_body |
+		curl "${curl_opts[@]}" --request PATCH \
+			--header 'Content-Type: application/merge-patch+json' \
+			--header @<(vault_headers) \
+			--data-binary @- \
+			"$url" 2>"$tmp/err") || rc=$?
+	code=${out%% *}
+	next=${out#* }
+	case $rc:$code in
+	0:301 | 0:302 | 0:303 | 0:307 | 0:308) ;;
+	*) break ;;
+	esac
+	[ -n "$next" ] || die $EX_FAIL "Vault at $vault_origin answered $code without a Location; nothing written"
+	REPLY=
+	if ! origin_of "$next" || [ "$REPLY" != "$vault_origin" ]; then
+		die $EX_FAIL "Vault at $vault_origin redirected to ${REPLY:-an invalid URL}, another origin; not followed, so that the token and the value go nowhere else: if that is the active node, set BAO_ADDR or VAULT_ADDR to its address; nothing written"
+	fi
+	hops=$((hops + 1))
+	[ "$hops" -le 3 ] || die $EX_FAIL "Vault at $vault_origin redirected more than 3 times (a loop?); set BAO_ADDR or VAULT_ADDR to the active node's address; nothing written"
+	url=$next
+done
 value=
 jval=
 token=
@@ -242,7 +282,7 @@ case $code in
 412) die $EX_FAIL "Vault rejected the write to $where (412${errs:+: $errs}); nothing written" ;;
 429) die $EX_FAIL "Vault at $addr is a standby node (429); use the active node's address; nothing written" ;;
 503) die $EX_FAIL "Vault at $addr is sealed or unavailable (503); nothing written" ;;
-000) die $EX_FAIL "no answer from Vault at $addr (too many redirects?); nothing written" ;;
+000) die $EX_FAIL "no answer from Vault at $addr; nothing written" ;;
 *) die $EX_FAIL "Vault answered HTTP $code for $where${errs:+: $errs}; check with 'bao kv get' whether it was written" ;;
 esac
 # data.version of the answer.  jq costs ~40 ms to start (1.6), so read the

@@ -84,6 +84,24 @@ def step_path() -> str:
     return ":".join(dict.fromkeys([str(Path(find_node()).parent)] + SYSTEM_PATH.split(":")))
 
 
+def _outside_usr(paths) -> list[str]:
+    real = [os.path.realpath(p) for p in paths]
+    return [p for p in dict.fromkeys(real) if not p.startswith(("/usr/", "/etc/"))]
+
+
+def py_readable() -> list[str]:
+    """What the Python pipeline's steps read beyond /usr, /etc and their
+    work folder inside the build sandbox (pipelines.X.readable): the
+    wheelhouse.  Debian's python3 and the job's own venvs need nothing else."""
+    return _outside_usr([WHEELHOUSE])
+
+
+def js_readable() -> list[str]:
+    """The same for the JS pipeline: the npm cache (copied into the job),
+    node's folder when node is not under /usr."""
+    return _outside_usr([NPM_CACHE, Path(find_node()).resolve().parent])
+
+
 # -- digests --------------------------------------------------------------
 def file_digest(path, algo: str) -> bytes:
     h = hashlib.new(algo)

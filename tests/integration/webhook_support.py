@@ -46,7 +46,8 @@ from peers.proc import free_port
 from peers.pypiserver import PypiServer
 from peers.verdaccio import find_node
 from publish_support import (JS_BUILD, JS_ENV, JS_VERIFY, NPM_NAME, PY_BUILD, PY_ENV,  # noqa: F401
-                             PY_NAME, PY_VERIFY, PublishEnv, render_fixture, step_path)
+                             PY_NAME, PY_VERIFY, PublishEnv, js_readable, py_readable,
+                             render_fixture, step_path)
 from queue_support import TERMINAL, describe_jobs, job_log, job_show, jobs, queue_config
 
 
@@ -573,7 +574,8 @@ def python_pipeline(repo: GitRepo, tag_pattern: str = "python-sdk-v*",
          "tag_pattern": tag_pattern, "package": PY_NAME, "directory": "sdk/python",
          "build": list(PY_BUILD), "verify": list(PY_VERIFY),
          "artifacts": ["dist/*.whl", "dist/*.tar.gz"],
-         "targets": list(targets), "env": dict(PY_ENV), "timeout_s": 300}
+         "targets": list(targets), "env": dict(PY_ENV), "timeout_s": 300,
+         "readable": py_readable()}
     return deep_merge(p, over)
 
 
@@ -583,7 +585,7 @@ def js_pipeline(repo: GitRepo, tag_pattern: str = "js-sdk-v*", targets=("npm",),
     p = {"repository": repo.url, "repository_name": repo.name,
          "tag_pattern": tag_pattern, "package": NPM_NAME, "directory": "sdk/js",
          "build": list(JS_BUILD), "verify": list(JS_VERIFY), "artifacts": ["release/*.tgz"],
-         "targets": list(targets), "timeout_s": 300,
+         "targets": list(targets), "timeout_s": 300, "readable": js_readable(),
          "env": dict(JS_ENV, PATH=step_path())}
     return deep_merge(p, over)
 
@@ -788,13 +790,17 @@ def scan_for_secrets(sources: dict[str, bytes | str], values) -> list[str]:
 
 
 def files_under(folder: Path) -> dict[str, bytes]:
+    """Every regular file under folder (a work folder may be removed by the
+    daemon while it is read: what vanishes is skipped)."""
     out = {}
-    for f in Path(folder).rglob("*"):
-        if f.is_file() and not f.is_symlink():
-            try:
-                out[str(f)] = f.read_bytes()
-            except OSError:
-                pass
+    for top, _dirs, names in os.walk(folder, onerror=lambda e: None):
+        for n in names:
+            f = Path(top) / n
+            if f.is_file() and not f.is_symlink():
+                try:
+                    out[str(f)] = f.read_bytes()
+                except OSError:
+                    pass
     return out
 
 
