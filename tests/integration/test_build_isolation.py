@@ -157,7 +157,7 @@ def attack_daemon(env, rundir: Path, isolation: str, name: str):
     d.config["control_socket"] = str(d.socket)
     linger = f"{7000 + secrets.randbelow(1000)}.{secrets.randbelow(10**6)}"
     pipe = python_pipeline(env.repo, "python-sdk-v*", targets=["pypi"],
-                           build=[DIRECT, DOUBLE_FORK, PY_BUILD],
+                           build=[DIRECT, DOUBLE_FORK, *PY_BUILD],
                            writable=[str(loot)])
     pipe["env"].update({"PROBE": PROBE, "RUNDIR": str(base), "CREDDIR": str(base / "creds"),
                         "STATE": str(d.state_dir), "SPOOL": str(d.state_dir / "spool"),
@@ -252,9 +252,9 @@ def test_network_false_cuts_the_network(env):
              'print(\'net-probe:\', \'connected\' if r == 0 else \'no network\')" "$PORT"')
     d = env.hook_daemon({}, start=False)
     pipes = {"off-net": python_pipeline(env.repo, "offnet-v*", targets=["pypi"],
-                                        build=[probe, PY_BUILD], network=False),
+                                        build=[probe, *PY_BUILD], network=False),
              "on-net": python_pipeline(env.repo, "onnet-v*", targets=["pypi"],
-                                       build=[probe, PY_BUILD])}
+                                       build=[probe, *PY_BUILD])}
     for p in pipes.values():
         p["env"]["PORT"] = str(d.http_port)
     d.config["pipelines"] = pipes
@@ -279,7 +279,7 @@ def test_unavailable_namespaces_stop_the_job(env):
     user namespace): status says so, and a job fails with an error that
     names the cause and what to do; nothing runs unconfined."""
     d = env.hook_daemon({"python-sdk": python_pipeline(env.repo, "nons-v*", targets=["pypi"],
-                                                       build=["touch /tmp/ran", PY_BUILD])},
+                                                       build=["touch /tmp/ran", *PY_BUILD])},
                         start=False)
     d.write_config()
     d.start(argv_prefix=["unshare", "--user", "--map-root-user", "sh", "-c",

@@ -34,8 +34,8 @@ import pytest
 
 from conftest import wait_for
 from queue_support import kill, start_again
-from webhook_support import (PY_BUILD, step_readable, expect_accepted, expect_job, files_under, github_push,
-                             job_log, job_show, job_text, python_pipeline,
+from webhook_support import (PY_BUILD, expect_accepted, expect_job, files_under, github_push,
+                             job_log, job_show, job_text, py_readable, python_pipeline,
                              scan_for_secrets, step_path, uploads, wait_listening,
                              webhook_env)  # noqa: F401
 
@@ -95,28 +95,29 @@ def daemon(webhook_env, commits, dirs, marker):
         "verify4": python_pipeline(repo, "verify4-v*", build=["true"],
                                    verify=["echo verify-output-marker-$((2 + 2)); exit 4"]),
         "noartifact": python_pipeline(repo, "noartifact-v*", build=["mkdir -p dist"],
-                                      artifacts=["dist/*.whl"]),
+                                      verify=None, artifacts=["dist/*.whl"]),
         "timeout": python_pipeline(repo, "timeout-v*", build=[SLEEPER.format(name="timeout")],
                                    timeout_s=2, env=pid_env, writable=pids_rw),
         "termproof": python_pipeline(repo, "termproof-v*",
                                      build=[TERM_PROOF.format(name="termproof")],
                                      timeout_s=1, env=pid_env, writable=pids_rw),
-        "othername": python_pipeline(repo, "othername-v*", package="aos-sdk-other"),
+        "othername": python_pipeline(repo, "othername-v*", package="aos-sdk-other",
+                                     verify=None),
         "python-sdk": python_pipeline(repo),
         "envdump": python_pipeline(
             repo, "envdump-v*",
             build=[["env"], 'env > "$DUMP_DIR/env.txt"',
-                   'readlink /proc/self/fd/0 > "$DUMP_DIR/stdin.txt"', PY_BUILD],
+                   'readlink /proc/self/fd/0 > "$DUMP_DIR/stdin.txt"', *PY_BUILD],
             env={"PATH": step_path(), "DUMP_DIR": str(dirs["dump"])},
-            writable=[str(dirs["dump"])]),
+            writable=[str(dirs["dump"])], verify=None),
     }
     pipes["loud"] = python_pipeline(repo, "loud-v*", build=[LOUD], timeout_s=60)
     pipes["cancel"] = python_pipeline(repo, "cancel-v*", build=[SLEEPER.format(name="cancel")],
                                       env=pid_env, writable=pids_rw)
     pipes["slow"] = python_pipeline(
         repo, "slow-v*", targets=["pypi"],
-        build=[SLOW, PY_BUILD], writable=pids_rw,
-        readable=step_readable() + [str(dirs["flags"])],  # the step waits for FLAG to go
+        build=[SLOW, *PY_BUILD], writable=pids_rw, verify=None,
+        readable=py_readable() + [str(dirs["flags"])],  # the step waits for FLAG to go
         env=dict(pid_env, FLAG=str(dirs["flags"] / "hold")))
     return webhook_env.hook_daemon(pipes, env={"AOS_DAEMON_ENV_MARKER": marker,
                                                "LANG": "de_DE.UTF-8", "TZ": "Europe/Berlin"},
@@ -268,10 +269,10 @@ def test_steps_environment_holds_no_secret(webhook_env, daemon, dirs, commits, m
 
     dump = (dirs["dump"] / "env.txt").read_text()
     got = dict(ln.split("=", 1) for ln in dump.splitlines() if "=" in ln)
-    want = {"PATH": step_path(), "LANG": "C.UTF-8", "GIT_TERMINAL_PROMPT": "0",
-            "GIT_ALLOW_PROTOCOL": "https:ssh:file",
-            "SOURCE_DATE_EPOCH": str(env.repo.commit_time(commit)),
-            "DUMP_DIR": str(dirs["dump"])}
+    want = {**daemon.config["pipelines"]["envdump"]["env"], "LANG": "C.UTF-8",
+            "GIT_TERMINAL_PROMPT": "0", "GIT_ALLOW_PROTOCOL": "https:ssh:file",
+            "SOURCE_DATE_EPOCH": str(env.repo.commit_time(commit))}
+    assert want["PATH"] == step_path() and want["DUMP_DIR"] == str(dirs["dump"]), want
     for k, v in want.items():
         assert got.get(k) == v, f"step environment {k}={got.get(k)!r}, expected {v!r}"
     allowed = set(want) | {"HOME", "TMPDIR"} | {"PWD", "OLDPWD", "SHLVL", "_"}  # last: sh's

@@ -1,9 +1,9 @@
 """Publishing the real SDK fixtures through the daemon, end to end.
 
-The wheel and sdist of tests/fixtures/python-sdk (built here with `python -m
-build`) go to a real pypiserver with htpasswd auth, the tarball of
-tests/fixtures/js-sdk (built with `npm pack`) to a real verdaccio with a real
-user's token; the tokens are in OpenBao and only the daemon reads them.  Then
+The wheel and sdist of tests/fixtures/python-sdk (built here by its release
+pipeline's steps: `python -m build` with isolation) go to a real pypiserver
+with htpasswd auth, the tarball of tests/fixtures/js-sdk (npm ci, tsup, npm
+pack) to a real verdaccio with a real user's token; the tokens are in OpenBao and only the daemon reads them.  Then
 pip installs aos-sdk==0.1.0 from the local index in a fresh venv and runs
 `aos version`, npm installs @agenticverz/aos-sdk@0.1.0 in a fresh folder and
 both require() and import give VERSION; every file on the registries has the
@@ -179,7 +179,8 @@ def test_npm_install_in_fresh_folder(publish_env, published, sdk):
     assert esm.returncode == 0 and esm.stdout.strip() == VERSION, (
         f"import: rc={esm.returncode} {esm.stdout!r} {esm.stderr!r}")
     inst = w / "app" / "node_modules" / "@agenticverz" / "aos-sdk"
-    assert (inst / "index.d.ts").is_file(), "type definitions not installed"
+    for types in ("dist/index.d.ts", "dist/index.d.mts"):  # require's and import's
+        assert (inst / types).is_file(), f"type definitions {types} not installed"
     # npm checked the download against the registry's integrity, and that is
     # the uploaded tarball's.
     lock = json.loads((w / "app" / "package-lock.json").read_text())

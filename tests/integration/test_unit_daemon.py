@@ -21,7 +21,7 @@ import pytest
 
 from test_build_isolation import ATTEMPTS, DIRECT, PROBE
 from unit_filter import UnitSandbox, old_unit, sanitizer_env, unit_text
-from webhook_support import (JS_BUILD, PY_BUILD, expect_accepted, expect_job, github_push,
+from webhook_support import (PY_BUILD, expect_accepted, expect_job, github_push,
                              job_text, js_pipeline, python_pipeline, wait_listening,
                              webhook_env)  # noqa: F401
 
@@ -44,14 +44,14 @@ def unit_daemon(env, text: str, name: str):
     loot = env.workdir / f"loot-{name}"
     loot.mkdir()
     py = python_pipeline(env.repo, "python-sdk-v*", targets=["pypi"],
-                         build=[DIRECT, PY_BUILD], writable=[str(loot)])
+                         build=[DIRECT, *PY_BUILD], writable=[str(loot)])
     # test_build_isolation's probe: the token file is in d.dir here.
     py["env"].update({"PROBE": PROBE, "RUNDIR": str(d.dir), "CREDDIR": str(d.dir),
                       "STATE": str(d.state_dir), "SPOOL": str(d.state_dir / "spool"),
                       "SOCK": str(d.socket), "LOOT": str(loot), "OUTSIDE": str(outside),
                       "LINGER": "7777.25", "DPID": "1"})
     d.config["pipelines"] = {"python-sdk": py,
-                             "js-sdk": js_pipeline(env.repo, build=[JS_BUILD])}
+                             "js-sdk": js_pipeline(env.repo)}
     d.write_config()
     # As root the daemon gets a user namespace in which it is uid 4242: not
     # root, no capabilities, yet the owner of the test's root-owned files.
