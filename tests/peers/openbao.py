@@ -148,7 +148,10 @@ class OpenBao(ServerProcess):
         if not self.tls:
             return None
         if self._ssl is None and self.ca_file.exists():
-            self._ssl = ssl.create_default_context(cafile=str(self.ca_file))
+            try:
+                self._ssl = ssl.create_default_context(cafile=str(self.ca_file))
+            except ssl.SSLError:
+                return None  # bao is still writing the file: try again
         return self._ssl
 
     def start(self, timeout: float = 20.0) -> "OpenBao":
