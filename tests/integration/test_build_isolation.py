@@ -326,7 +326,7 @@ def test_canceled_step_leaves_nothing_behind_under_landlock(env, rundir):
     d = attack_daemon(env, rundir, "landlock", "cancel")
     step = ('( setsid sleep "$LINGER" < /dev/null > /dev/null 2>&1 & ); '
             'echo lingering-started; sleep 300')
-    d.config["pipelines"]["python-sdk"]["build"] = [step, PY_BUILD]
+    d.config["pipelines"]["python-sdk"]["build"] = [step, *PY_BUILD]
     d.write_config()
     d.reload()
     commit = env.repo.commit_release("0.6.0")

@@ -29,7 +29,7 @@ def env(webhook_env):
 
 def run(env, name: str, version: str, step: str) -> tuple[object, int, str]:
     pipe = python_pipeline(env.repo, f"{name}-v*", targets=["pypi"],
-                           build=[f"mkdir -p dist && {step}"])
+                           build=[f"mkdir -p dist && {step}"], verify=None)
     d = env.hook_daemon({name: pipe})
     commit = env.repo.commit_release(version)
     tag = f"{name}-v{version}"
@@ -81,7 +81,7 @@ def test_symlinked_folder_to_the_daemons_files(env):
     # The step makes dist a link to ddir, where the test puts a "wheel"
     # holding the token once the daemon has written its token file.
     pipe = python_pipeline(env.repo, "dirlink-v*", targets=["pypi"],
-                           build=[f"ln -s {ddir} dist"])
+                           build=[f"ln -s {ddir} dist"], verify=None)
     d = env.hook_daemon({"dirlink": pipe})
     token = (ddir / "vault-token").read_text().strip()
     (ddir / whl).write_text(token)
