@@ -15,7 +15,11 @@
  *            file (PyPI) and version (npm) looked up, from a table.  Bit 3:
  *            "ours" is what the registry lists (the identical-file case);
  *            else a fixed other digest.  Bits 4-5: the dist-tag asked for
- *            (none, "latest", "next", "1.0").
+ *            (none, "latest", "next", "1.0").  Bits 6 and 7 both set: the
+ *            body is repeated to AMPLIFY bytes before the index and
+ *            packument readers see it, so that a reader slower than linear
+ *            in the body's length runs into libFuzzer's -timeout (answers
+ *            may be 8 MiB; fuzz inputs are a few KiB).
  *   byte 1.. an HTTP/1.1 response as it came from the socket: status line,
  *            headers, empty line, body.  Without "HTTP/" at the start the
  *            whole rest is the body of a request that got no answer
@@ -43,6 +47,7 @@
 #include "tests/fuzz/fuzz_util.h"
 
 #define TARGET "fuzz_answer"
+#define AMPLIFY (256 * 1024)
 #define NOW 1767225600 /* 2026-01-01T00:00:00Z: Retry-After dates are relative to it */
 
 static const char *const files[4] = { "aos_sdk-0.1.0-py3-none-any.whl", "aos_sdk-0.1.0.tar.gz",
@@ -221,18 +226,35 @@ static void packument(uint8_t sel, const char *body, size_t len)
 		die("latest moved down");
 }
 
+/* body repeated to AMPLIFY bytes (the last copy cut short). */
+static char *amplify(const char *body, size_t len, size_t *ret_len)
+{
+	char *big = malloc(AMPLIFY);
+	size_t n;
+
+	if (big == NULL)
+		die("malloc");
+	for (n = 0; n < AMPLIFY; n += len)
+		memcpy(big + n, body, AMPLIFY - n < len ? AMPLIFY - n : len);
+	*ret_len = AMPLIFY;
+	return big;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const char *body;
-	char *copy;
+	char *copy, *big = NULL;
 	size_t len;
 
 	if (size < 1)
 		return 0;
 	copy = fz_copy(data + 1, size - 1);
 	classify(data[0], (const uint8_t *)copy, size - 1, &body, &len);
+	if ((data[0] & 0xc0) == 0xc0 && len > 0)
+		body = big = amplify(body, len, &len);
 	pypi_index(data[0], body, len);
 	packument(data[0], body, len);
+	free(big);
 	free(copy);
 	return 0;
 }

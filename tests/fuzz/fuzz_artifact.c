@@ -1,9 +1,10 @@
 /* fuzz_artifact.c - libFuzzer target for artifact inspection: a file's
  * bytes -> artifact_inspect() (libarchive over the file, the metadata
  * member, METADATA / PKG-INFO / package.json parsing, names, versions,
- * digests), then what the daemon builds from an inspected artifact: the
- * PyPI upload form (pypi_form_new) or the streamed npm publish document
- * (npm_body_new, npm_body_read), read to the end.
+ * digests), then what the daemon prepares from an inspected artifact, on
+ * a curl handle that never performs: the PyPI upload (pypi_upload_setup:
+ * form, multipart, file part) and the simple index URL, or the npm publish
+ * (npm_publish_setup) with its streamed document read to the end.
  *
  * Input layout:
  *   byte 0   flags.  Bit 0: "wrap": the rest is a list of members that the
@@ -62,6 +63,12 @@
 static const char *const expected_versions[4] = { NULL, "0.1.0", "0.1.0rc1", "1.0.0-rc.1" };
 
 static char dir[64];
+static CURL *curl; /* set up as for an upload, never performed */
+
+static void remove_dir(void)
+{
+	rmdir(dir);
+}
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -74,6 +81,10 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 		 base != NULL && strlen(base) < 32 ? base : "/tmp");
 	if (mkdtemp(dir) == NULL)
 		fz_die(TARGET, "mkdtemp");
+	atexit(remove_dir);
+	curl = curl_easy_init();
+	if (curl == NULL)
+		fz_die(TARGET, "curl_easy_init");
 	return 0;
 }
 
@@ -211,12 +222,16 @@ static void check_digests(const struct artifact *a, const void *file, size_t n)
 
 static void check_form(const struct artifact *a)
 {
-	struct pypi_form *f = NULL;
+	struct pypi_upload_opts o = { .url = "http://127.0.0.1:8080/" };
+	struct pypi_upload *u = NULL;
+	const struct pypi_form *f;
+	char err[512], *url;
 	const char *v;
 	size_t i;
 
-	if (pypi_form_new(a, &f) != 0)
-		die("pypi_form_new refused an inspected artifact");
+	if (pypi_upload_setup(curl, a, &o, &u, err, sizeof(err)) != 0)
+		die("pypi_upload_setup refused an inspected artifact");
+	f = pypi_upload_form(u);
 	if ((v = pypi_form_get(f, "name")) == NULL || strcmp(v, a->name) != 0 ||
 	    (v = pypi_form_get(f, "version")) == NULL || strcmp(v, a->version) != 0 ||
 	    (v = pypi_form_get(f, "sha256_digest")) == NULL || strcmp(v, a->sha256) != 0 ||
@@ -230,7 +245,12 @@ static void check_form(const struct artifact *a)
 		    !pub__utf8_valid(fl->value, strlen(fl->value), NULL))
 			die("an upload form field is not UTF-8 text");
 	}
-	pypi_form_free(f);
+	pypi_upload_free(u);
+	curl_easy_reset(curl);
+	url = pypi_simple_url("http://127.0.0.1:8080/simple/", a->name);
+	if (url == NULL || url[strlen(url) - 1] != '/' || strpbrk(url, " \"<>\\") != NULL)
+		die("no simple index URL for an accepted name");
+	free(url);
 }
 
 static const char *str_of(const cJSON *o, const char *key)
@@ -276,17 +296,19 @@ static void check_document(const struct artifact *a, const char *doc, size_t len
 static void check_npm_body(const struct artifact *a, const void *file, size_t n)
 {
 	struct npm_publish_opts o = { .registry = "http://127.0.0.1:4873/", .tag = "latest" };
-	struct npm_body *b = NULL;
+	struct npm_publish *pub = NULL;
+	struct npm_body *b;
 	char err[512], *doc;
 	size_t len = 0, k;
 	int r;
 
 	err[0] = '\0';
-	r = npm_body_new(a, &o, &b, err, sizeof(err));
+	r = npm_publish_setup(curl, a, &o, &pub, err, sizeof(err));
 	if (r == -EINVAL && err[0] != '\0' && fz_clean_text(err))
 		return; /* "private": true */
 	if (r != 0)
-		die("npm_body_new refused an inspected tarball");
+		die("npm_publish_setup refused an inspected tarball");
+	b = npm_publish_body(pub);
 	if (npm_body_length(b) > BODY_MAX)
 		die("npm document longer than the harness expects");
 	doc = malloc(npm_body_length(b) + 1);
@@ -302,7 +324,8 @@ static void check_npm_body(const struct artifact *a, const void *file, size_t n)
 		die("npm document length is not the announced one");
 	check_document(a, doc, len, file, n);
 	free(doc);
-	npm_body_free(b);
+	npm_publish_free(pub);
+	curl_easy_reset(curl);
 }
 
 static void check_accepted(const struct artifact *a, const char *expected, const void *file,
