@@ -114,12 +114,24 @@ def artifact() -> None:
         ("f", "package/package.json", b"\xef\xbb\xbf" + pkgjson)))
     out("artifact", "wrap-npm-private", wrap(0, tgz.name, ("f", "package/package.json",
         pkgjson.replace(b'"license"', b'"private": true, "license"'))))
+    # Any file name (bit 3), so mutations of name and version go on to
+    # the publish document.
+    out("artifact", "wrap-npm-unscoped", wrap(8, "x.tgz", ("f", "package/package.json",
+        '{"name":"left-pad","version":"1.3.0-beta.2+build.5","description":"d\\u00e9",'
+        '"dist":{"x":1},"_id":"y","dist":2,"scripts":{},"bin":{"lp":"./x"}}')))
+    out("artifact", "wrap-npm-scoped", wrap(8 | 32, "x.tgz", ("f", "./package/package.json",
+        '{"name":"@a.b/c_d","version":"0.0.0-0","private":false}')))
     out("artifact", "wrap-npm-twice", wrap(0, tgz.name, ("f", "package/package.json",
         b'{"name":"a","name":"b","version":"0.1.0"}')))
     out("artifact", "wrap-pkginfo-1.0", wrap(0, "aos_sdk-0.1.0.tar.gz",
         ("f", "aos_sdk-0.1.0/PKG-INFO",
          "Metadata-Version: 1.0\nName: aos-sdk\nVersion: 0.1.0\nDescription: one\n"
          "        two\n       |three\n\nbody\n")))
+    out("artifact", "wrap-wheel-build-tag", wrap(4, "Aos.SDK-0.1.0rc1-2_x-cp312.cp313-abi3-"
+        "manylinux_2_17_x86_64.whl", ("f", "aos_sdk-0.1.0rc1.dist-info/METADATA",
+        "Metadata-Version: 2.1\nName: Aos.SDK\nVersion: 0.1.0RC1\nClassifier: a\n"
+        "Classifier: b\nProject-URL: Home, https://x\nRequires-Dist: x>=1; extra == 'y'\n"
+        "Provides-Extra: y\nDescription-Content-Type: text/markdown\r\n\r\n# body\n")))
     out("artifact", "wrap-escape", wrap(0, wheel.name, ("f", "../evil", "x"),
         ("l", "aos_sdk/link", "/etc/passwd"), ("h", "aos_sdk/hard", "../../x"),
         ("f", di + "METADATA", meta)))
