@@ -9,6 +9,7 @@
 
 #include "config.h"
 #include "control.h"
+#include "sandbox.h"
 #include "session.h"
 #include "transport.h"
 
@@ -35,13 +36,19 @@ struct agent {
 	bool stopping;
 	int exit_code;
 	char status_line[256];
+	struct sandbox_caps sandbox; /* probed at start and reload */
 };
 
 /* Runs the daemon with a loaded configuration (ownership taken) until it is
  * told to stop.  Returns the process exit code. */
 int agent_run(struct config *cfg);
 
-/* Handles one control request (commands.c). */
+/* Admits a control connection by the peer's role (commands.c). */
+bool agent_admit(const struct control_peer *peer, void *data, bool *ret_fds_ok,
+		 char *msg, size_t msglen);
+
+/* Handles one control request: the command's role, its arguments, then
+ * the command (commands.c). */
 void agent_command(struct control_conn *c, const cJSON *req, void *data);
 
 /* Current state word: starting, ready, degraded or stopping. */

@@ -10,8 +10,14 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <linux/close_range.h>
 
 #include "child.h"
+
+#define ABORT_GRACE_MS 2000 /* child_abort(): SIGTERM to SIGKILL */
 
 #define DEFAULT_GRACE_MS 10000
 #define DEFAULT_OUTPUT (64 * 1024)
@@ -159,6 +165,10 @@ static void timer_cb(uv_timer_t *t)
 		maybe_done(c);
 		return;
 	}
+	if (c->aborted) { /* the grace of child_abort() is over */
+		kill_group(c, SIGKILL);
+		return;
+	}
 	if (!c->terminating) {
 		c->terminating = true;
 		c->res.timed_out = true;
@@ -221,6 +231,11 @@ int child_start(uv_loop_t *loop, const struct child_opts *o, struct child **ret)
 	po.stdio_count = 3;
 	po.exit_cb = exit_cb;
 	c->proc.data = c;
+	/* Nothing of the daemon's reaches a child: every descriptor above 2 is
+	 * made close-on-exec first (libcurl's sockets are not, by default).
+	 * Children run on this thread only, so none is opened in between;
+	 * build steps also close them all themselves (sandbox.h). */
+	syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC);
 	r = uv_spawn(loop, &c->proc, &po);
 	if (r < 0) {
 		/* uv_spawn leaves an initialised handle that must be closed. */
@@ -244,13 +259,17 @@ void child_abort(struct child *c)
 	if (c == NULL || c->aborted)
 		return;
 	c->aborted = true;
-	kill_group(c, SIGKILL);
 	if (!c->exited) {
-		/* Reap it: the exit callback still runs, then closes. */
-		uv_timer_stop(&c->timer);
+		/* SIGTERM first: a step's --reap helper (sandbox.h) then kills
+		 * what the step left behind, double-forked processes only it can
+		 * find; SIGKILL after a short grace.  The exit callback still
+		 * runs, then closes. */
+		kill_group(c, SIGTERM);
 		c->reported = true;
+		uv_timer_start(&c->timer, timer_cb, ABORT_GRACE_MS, 0);
 		return;
 	}
+	kill_group(c, SIGKILL);
 	if (!c->reported) {
 		c->reported = true;
 		close_all(c);

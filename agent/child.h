@@ -41,8 +41,9 @@ struct child_opts {
  * libuv error (nothing started, done is not called). */
 int child_start(uv_loop_t *loop, const struct child_opts *o, struct child **ret);
 
-/* Kills the child's whole process group at once; no callback runs any
- * more and the child frees itself.  Accepts NULL. */
+/* Stops the child's whole process group: SIGTERM, SIGKILL 2 s later if it
+ * is still there; no callback runs any more and the child frees itself.
+ * Accepts NULL. */
 void child_abort(struct child *c);
 
 /* Process id (also its process group id). */

@@ -9,7 +9,9 @@
 #include "err.h"
 #include "log.h"
 #include "commands_internal.h"
-#include "publish.h"
+#include "control_policy.h"
+#include "secret.h"
+#include "spool.h"
 
 struct refresh_wait {
 	struct session_waiter w; /* first: recovered by cast */
@@ -41,15 +43,9 @@ static void cmd_status(struct agent *a, struct control_conn *c)
 	cJSON_AddItemToObject(o, "queue", queue_status_json(a));
 	if (a->ingest != NULL)
 		cJSON_AddItemToObject(o, "webhooks", ingest_status_json(a->ingest));
-	if (a->cfg->npipelines > 0) {
-		static const char *const modes[] = { "auto", "required", "off" };
-		cJSON *b = cJSON_AddObjectToObject(o, "build_isolation");
-		int abi = sandbox_abi();
-
-		cJSON_AddStringToObject(b, "mode", modes[a->cfg->build_isolation]);
-		cJSON_AddNumberToObject(b, "landlock_abi", abi > 0 ? abi : 0);
-		cJSON_AddBoolToObject(b, "confined", a->cfg->build_isolation != ISOLATION_OFF && abi > 0);
-	}
+	if (a->cfg->npipelines > 0)
+		cJSON_AddItemToObject(o, "build_isolation",
+				      sandbox_status_json(a->cfg->build_isolation, &a->sandbox));
 	control_reply(c, o);
 }
 
@@ -119,61 +115,129 @@ static void cmd_refresh(struct agent *a, struct control_conn *c)
 	session_refresh(a->session, &rw->w);
 }
 
-static void cmd_publish(struct agent *a, struct control_conn *c, const cJSON *req)
+/* The fingerprint this installation shows for a value the operator holds
+ * (rotate_secret.sh compares with it).  The value lives in the request,
+ * which cJSON and the control buffer wipe, and briefly in the secure heap. */
+static void cmd_fingerprint(struct control_conn *c, const cJSON *req)
 {
-	const cJSON *reg = cJSON_GetObjectItemCaseSensitive(req, "registry");
-	const cJSON *files = cJSON_GetObjectItemCaseSensitive(req, "files");
-	const cJSON *tag = cJSON_GetObjectItemCaseSensitive(req, "tag");
-	const cJSON *ver = cJSON_GetObjectItemCaseSensitive(req, "version");
-	const char *paths[PUBLISH_MAX_FILES];
-	struct publish_request r = { 0 };
-	const cJSON *f;
-	char msg[512];
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(req, "value");
+	char fpr[SECRET_FPR_LEN + 1];
+	struct secret *s = NULL;
+	cJSON *o;
+	size_t len;
 
-	if (!cJSON_IsString(reg) || !cJSON_IsArray(files)) {
-		control_reply_error(c, "publish needs \"registry\" (a string) and "
-				    "\"files\" (an array of absolute paths)");
+	len = cJSON_IsString(v) ? strlen(v->valuestring) : 0;
+	if (len == 0 || len > SECRET_VALUE_MAX) {
+		control_reply_error(c, "secrets.fingerprint needs \"value\": a string of 1 "
+				    "to 4096 bytes (the value whose fingerprint to show)");
 		return;
 	}
-	cJSON_ArrayForEach(f, files) {
-		if (!cJSON_IsString(f) || r.nfiles == PUBLISH_MAX_FILES) {
-			control_reply_error(c, "\"files\" must hold 1 to 64 path strings");
-			return;
-		}
-		paths[r.nfiles++] = f->valuestring;
+	if (secret_new(v->valuestring, len, &s) < 0) {
+		control_reply_error(c, "out of secure memory");
+		return;
 	}
-	r.registry = reg->valuestring;
-	r.files = paths;
-	r.tag = cJSON_IsString(tag) ? tag->valuestring : NULL;
-	r.expected_version = cJSON_IsString(ver) ? ver->valuestring : NULL;
-	r.dry_run = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(req, "dry_run"));
-	(void)msg;
-	cmd_queue_publish(a, c, req, &r);
+	secret_fingerprint(s, fpr);
+	secret_unref(s);
+	o = ok_object();
+	cJSON_AddStringToObject(o, "fingerprint", fpr);
+	control_reply(c, o);
+}
+
+/* publish: the files came as descriptors with the request (checked by
+ * control_request_check: one per name). */
+static void cmd_publish(struct agent *a, struct control_conn *c, const cJSON *req)
+{
+	const cJSON *files = cJSON_GetObjectItemCaseSensitive(req, "files"), *f;
+	const char *names[CONTROL_FDS_MAX];
+	int fds[CONTROL_FDS_MAX];
+	struct spool_request r = {
+		.registry = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(req, "registry")),
+		.tag = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(req, "tag")),
+		.version = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(req, "version")),
+		.idem_key = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(req,
+										  "idempotency_key")),
+		.wait = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(req, "wait")),
+		.dry_run = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(req, "dry_run")),
+		.names = names,
+		.fds = fds,
+		.uid = control_peer(c)->uid,
+		.pid = control_peer(c)->pid,
+	};
+	char msg[512];
+	size_t nfds;
+
+	cJSON_ArrayForEach(f, files)
+		names[r.nfiles++] = f->valuestring;
+	nfds = control_take_fds(c, fds, CONTROL_FDS_MAX);
+	if (nfds != r.nfiles) { /* control_request_check() matched them */
+		while (nfds > 0)
+			close(fds[--nfds]);
+		control_reply_error(c, "internal error: descriptors and names do not match");
+		return;
+	}
+	if (spool_enqueue(a, c, &r, msg, sizeof(msg)) < 0)
+		control_reply_error(c, msg);
+}
+
+bool agent_admit(const struct control_peer *peer, void *data, bool *ret_fds_ok,
+		 char *msg, size_t msglen)
+{
+	struct agent *a = data;
+
+	if (!control_admit(a->cfg, peer, msg, msglen))
+		return false;
+	*ret_fds_ok = control_role_of(a->cfg, peer) == CONTROL_ROLE_OPERATE;
+	return true;
 }
 
 void agent_command(struct control_conn *c, const cJSON *req, void *data)
 {
 	struct agent *a = data;
-	const char *cmd = cJSON_GetObjectItemCaseSensitive(req, "cmd")->valuestring;
+	const struct control_command *cmd;
+	char msg[1200];
+	bool denied;
 
-	if (strcmp(cmd, "status") == 0)
-		cmd_status(a, c);
-	else if (strcmp(cmd, "secrets") == 0)
-		cmd_secrets(a, c);
-	else if (strcmp(cmd, "secrets.refresh") == 0)
-		cmd_refresh(a, c);
-	else if (strcmp(cmd, "publish") == 0)
-		cmd_publish(a, c, req);
-	else if (strcmp(cmd, "ping") == 0)
-		control_reply(c, ok_object());
-	else if (queue_command(a, c, cmd, req))
-		;
-	else {
-		char msg[200];
-
-		snprintf(msg, sizeof(msg), "unknown command \"%.60s\" (known: status, "
-			 "secrets, secrets.refresh, publish, jobs, job.show, job.log, "
-			 "job.wait, job.retry, job.cancel, drain, resume, ping)", cmd);
+	cmd = control_request_check(a->cfg, control_peer(c), req, control_fds(c), msg,
+				    sizeof(msg), &denied);
+	if (cmd == NULL && denied) {
+		control_refuse(c, cJSON_GetObjectItemCaseSensitive(req, "cmd")->valuestring, msg);
+		return;
+	}
+	if (cmd == NULL) {
 		control_reply_error(c, msg);
+		return;
+	}
+	switch (cmd->id) {
+	case CMD_PING:
+		control_reply(c, ok_object());
+		break;
+	case CMD_STATUS:
+		cmd_status(a, c);
+		break;
+	case CMD_SECRETS:
+		cmd_secrets(a, c);
+		break;
+	case CMD_SECRETS_REFRESH:
+		cmd_refresh(a, c);
+		break;
+	case CMD_SECRETS_FINGERPRINT:
+		cmd_fingerprint(c, req);
+		break;
+	case CMD_PUBLISH:
+		cmd_publish(a, c, req);
+		break;
+	case CMD_RECONCILE:
+		cmd_reconcile(a, c, req);
+		break;
+	case CMD_JOBS:
+	case CMD_JOB_SHOW:
+	case CMD_JOB_LOG:
+	case CMD_JOB_WAIT:
+	case CMD_JOB_RETRY:
+	case CMD_JOB_CANCEL:
+	case CMD_DRAIN:
+	case CMD_RESUME:
+		queue_command(a, c, cmd->id, req);
+		break;
 	}
 }

@@ -6,16 +6,14 @@
 
 #include <cjson/cJSON.h>
 
+#include "control_policy.h"
+
 struct agent;
 struct control_conn;
-struct publish_request;
 
-/* publish: a dry run runs at once; otherwise the files are enqueued. */
-void cmd_queue_publish(struct agent *a, struct control_conn *c, const cJSON *req,
-		       const struct publish_request *r);
-
-/* Handles the queue requests; false if cmd is not one of them. */
-bool queue_command(struct agent *a, struct control_conn *c, const char *cmd,
+/* Handles the queue requests: jobs, job.*, drain, resume (the request's
+ * arguments are checked already). */
+void queue_command(struct agent *a, struct control_conn *c, enum control_cmd_id id,
 		   const cJSON *req);
 
 /* reconcile {"pipeline", "dry_run"} (reconcile.c): answers once the

@@ -1,6 +1,5 @@
-/* commands_queue.c - the control requests about the queue: publish
- * (enqueue), jobs, job.show, job.log, job.wait, job.retry, job.cancel,
- * drain, resume. */
+/* commands_queue.c - the control requests about the queue: jobs,
+ * job.show, job.log, job.wait, job.retry, job.cancel, drain, resume. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -13,9 +12,7 @@
 #include "commands_internal.h"
 #include "err.h"
 #include "log.h"
-#include "publish.h"
 #include "queue.h"
-#include "spool.h"
 #include "worker.h"
 
 #define LIST_MAX 1000
@@ -69,23 +66,6 @@ static cJSON *job_json(struct agent *a, const struct job *j)
 		cJSON_AddStringToObject(o, "wait_reason", j->wait_reason);
 	}
 	return o;
-}
-
-void cmd_queue_publish(struct agent *a, struct control_conn *c, const cJSON *req,
-		       const struct publish_request *r)
-{
-	const cJSON *key = cJSON_GetObjectItemCaseSensitive(req, "idempotency_key");
-	char msg[512];
-	int rc;
-
-	if (r->dry_run)
-		rc = publish_start(a, c, r, NULL, msg, sizeof(msg));
-	else
-		rc = spool_enqueue(a, c, r, cJSON_IsString(key) ? key->valuestring : NULL,
-				   cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(req, "wait")),
-				   msg, sizeof(msg));
-	if (rc < 0)
-		control_reply_error(c, msg);
 }
 
 static void cmd_jobs(struct agent *a, struct control_conn *c, const cJSON *req)
@@ -313,34 +293,41 @@ cJSON *queue_status_json(struct agent *a)
 	return o;
 }
 
-bool queue_command(struct agent *a, struct control_conn *c, const char *cmd,
+void queue_command(struct agent *a, struct control_conn *c, enum control_cmd_id id,
 		   const cJSON *req)
 {
-	int64_t id;
+	int64_t qid;
 	cJSON *o;
 
-	if (strcmp(cmd, "jobs") == 0) {
+	switch (id) {
+	case CMD_JOBS:
 		cmd_jobs(a, c, req);
-	} else if (strcmp(cmd, "job.show") == 0) {
+		break;
+	case CMD_JOB_SHOW:
 		cmd_job_show(a, c, req);
-	} else if (strcmp(cmd, "job.log") == 0) {
+		break;
+	case CMD_JOB_LOG:
 		cmd_job_log(a, c, req);
-	} else if (strcmp(cmd, "job.wait") == 0) {
-		if (get_id(c, req, &id) && worker_follow(a->worker, c, id) < 0)
+		break;
+	case CMD_JOB_WAIT:
+		if (get_id(c, req, &qid) && worker_follow(a->worker, c, qid) < 0)
 			control_reply_error(c, "no such job");
-	} else if (strcmp(cmd, "job.retry") == 0 || strcmp(cmd, "job.cancel") == 0) {
-		cmd_job_action(a, c, req, strcmp(cmd, "job.cancel") == 0);
-	} else if (strcmp(cmd, "reconcile") == 0) {
-		cmd_reconcile(a, c, req);
-	} else if (strcmp(cmd, "drain") == 0 || strcmp(cmd, "resume") == 0) {
-		worker_operator_drain(a->worker, strcmp(cmd, "drain") == 0);
+		break;
+	case CMD_JOB_RETRY:
+	case CMD_JOB_CANCEL:
+		cmd_job_action(a, c, req, id == CMD_JOB_CANCEL);
+		break;
+	case CMD_DRAIN:
+	case CMD_RESUME:
+		worker_operator_drain(a->worker, id == CMD_DRAIN);
 		o = cJSON_CreateObject();
 		cJSON_AddTrueToObject(o, "ok");
 		cJSON_AddBoolToObject(o, "draining", worker_draining(a->worker));
 		cJSON_AddNumberToObject(o, "running", (double)worker_running(a->worker));
 		control_reply(c, o);
-	} else {
-		return false;
+		break;
+	default:
+		control_reply_error(c, "not a queue request");
+		break;
 	}
-	return true;
 }

@@ -416,7 +416,7 @@ int config_parse(const char *text, size_t len, const char *path,
 	static const char *const keys[] = {
 		"log_level", "runtime_dir", "state_dir", "control_socket", "http",
 		"vault", "registries", "publish", "queue", "listen", "webhooks",
-		"pipelines", "work_dir", "build_isolation", NULL
+		"pipelines", "work_dir", "build_isolation", "control", NULL
 	};
 	static const char *const queue_keys[] = {
 		"path", "spool_dir", "per_registry_concurrency", "max_running",
@@ -424,7 +424,7 @@ int config_parse(const char *text, size_t len, const char *path,
 		"shutdown_grace_s", NULL
 	};
 	static const char *const publish_keys[] = {
-		"max_attempts", "backoff_min_ms", "backoff_max_ms", NULL
+		"max_attempts", "backoff_min_ms", "backoff_max_ms", "max_file_bytes", NULL
 	};
 	static const char *const http_keys[] = {
 		"connect_timeout_ms", "stall_timeout_s", "request_timeout_s",
@@ -502,6 +502,7 @@ int config_parse(const char *text, size_t len, const char *path,
 	cfg->publish.max_attempts = 4;
 	cfg->publish.backoff_min_ms = 1000;
 	cfg->publish.backoff_max_ms = 60000;
+	cfg->publish.max_file_bytes = PUBLISH_MAX_FILE_BYTES;
 	o = cfg__obj(&c, root, "", "publish", false);
 	if (o != NULL) {
 		cfg__check_keys(&c, o, "publish", publish_keys);
@@ -510,6 +511,8 @@ int config_parse(const char *text, size_t len, const char *path,
 		cfg->publish.backoff_max_ms = cfg__int(&c, o, "publish", "backoff_max_ms", 60000, 10, 3600000);
 		if (!c.failed && cfg->publish.backoff_max_ms < cfg->publish.backoff_min_ms)
 			cfg__fail(&c, "publish.backoff_max_ms", "must be at least publish.backoff_min_ms");
+		cfg->publish.max_file_bytes = cfg__int(&c, o, "publish", "max_file_bytes",
+						       PUBLISH_MAX_FILE_BYTES, 1024, 1L << 40);
 	}
 	o = cfg__obj(&c, root, "", "queue", false);
 	if (o != NULL)
@@ -546,15 +549,20 @@ int config_parse(const char *text, size_t len, const char *path,
 	if (cfg->work_dir == NULL && cfg->state_dir != NULL && !c.failed &&
 	    asprintf(&cfg->work_dir, "%s/work", cfg->state_dir) < 0)
 		cfg->work_dir = NULL;
-	s = cfg__str(&c, root, "", "build_isolation", "auto", false);
-	if (s != NULL && strcmp(s, "required") == 0)
-		cfg->build_isolation = ISOLATION_REQUIRED;
+	s = cfg__str(&c, root, "", "build_isolation", "namespaces", false);
+	if (s != NULL && strcmp(s, "landlock") == 0)
+		cfg->build_isolation = ISOLATION_LANDLOCK;
 	else if (s != NULL && strcmp(s, "off") == 0)
 		cfg->build_isolation = ISOLATION_OFF;
-	else if (s != NULL && strcmp(s, "auto") != 0)
-		cfg__fail(&c, "build_isolation", "expected \"auto\", \"required\" or \"off\", "
-			  "got \"%.40s\"", s);
+	else if (s != NULL && strcmp(s, "namespaces") != 0)
+		cfg__fail(&c, "build_isolation", "expected \"namespaces\" (bubblewrap, the "
+			  "default), \"landlock\" (the fallback) or \"off\", got \"%.40s\"%s", s,
+			  strcmp(s, "auto") == 0 || strcmp(s, "required") == 0
+				  ? " (\"auto\" and \"required\" were replaced, see "
+				    "docs/configuration.md)" : "");
 	free(s);
+	if (!c.failed)
+		cfg__parse_control(&c, root, cfg);
 	if (!c.failed)
 		cfg__parse_pipelines(&c, root, cfg);
 	if (c.failed)
@@ -637,6 +645,7 @@ void config_free(struct config *cfg)
 	}
 	free(cfg->registries);
 	cfg__free_pipelines(cfg);
+	cfg__free_control(cfg);
 	free(cfg->work_dir);
 	for (i = 0; i < cfg->nsecret_keys; i++)
 		free(cfg->secret_keys[i]);

@@ -37,6 +37,27 @@ struct publish_cfg {
 	long max_attempts;   /* tries per upload for retryable answers */
 	long backoff_min_ms;
 	long backoff_max_ms;
+	long max_file_bytes; /* largest file a publish request may send */
+};
+
+#define PUBLISH_MAX_FILE_BYTES (1L << 30) /* default of publish.max_file_bytes */
+
+/* Who may use the control socket (config_control.c).  A principal is a
+ * user or a group, resolved to its id when the configuration is loaded. */
+struct control_principal {
+	bool group;
+	unsigned id;  /* uid or gid */
+	char *name;   /* as configured, for messages */
+};
+
+struct control_cfg {
+	struct control_principal *operators; /* the "operate" role (implies read) */
+	size_t noperators;
+	struct control_principal *readers;   /* the "read" role */
+	size_t nreaders;
+	bool default_operators; /* control.operators not set: root and the
+				   daemon's own group */
+	long max_connections;
 };
 
 struct vault_cfg {
@@ -69,6 +90,7 @@ struct listen_cfg {
 	long body_timeout_ms;
 	long idle_timeout_ms;     /* keep-alive connections */
 	long max_connections;     /* 503 beyond */
+	long max_unauthenticated_bytes; /* held by unauthenticated requests: 503 beyond */
 };
 
 enum forge { FORGE_GITHUB, FORGE_GITLAB, FORGE_GITEA, FORGE__COUNT };
@@ -80,6 +102,9 @@ struct step_cfg {
 	size_t argc;
 	char *display; /* as written, for the job log */
 };
+
+/* The transports git may use in a pipeline (GIT_ALLOW_PROTOCOL). */
+#define PL_GIT_PROTOCOLS "https:ssh:file"
 
 struct pipeline_cfg {
 	char *name;
@@ -100,6 +125,9 @@ struct pipeline_cfg {
 	size_t nenv;
 	char **writable;       /* extra folders the steps may write (sandbox) */
 	size_t nwritable;
+	char **readable;       /* extra paths the steps may read (sandbox) */
+	size_t nreadable;
+	bool network;          /* false: the steps get no network (own namespace) */
 	long timeout_s;        /* per step */
 	char *dist_tag;        /* npm targets; NULL: "latest" */
 };
@@ -118,6 +146,7 @@ struct config {
 	char *ca_path;
 	struct vault_cfg vault;
 	struct publish_cfg publish;
+	struct control_cfg control;
 	struct queue_cfg queue;
 	struct registry_cfg *registries;
 	size_t nregistries;
@@ -127,7 +156,7 @@ struct config {
 	struct pipeline_cfg *pipelines;
 	size_t npipelines;
 	char *work_dir;     /* per-job checkouts; default <state_dir>/work */
-	enum { ISOLATION_AUTO, ISOLATION_REQUIRED, ISOLATION_OFF } build_isolation;
+	enum isolation { ISOLATION_NAMESPACES, ISOLATION_LANDLOCK, ISOLATION_OFF } build_isolation;
 	char **secret_keys; /* distinct Vault keys: tokens and webhook secrets */
 	size_t nsecret_keys;
 };

@@ -44,6 +44,11 @@ void cfg__check_url(struct cctx *c, const char *path, const char *url);
  * webhook secret keys to cfg->secret_keys. */
 void cfg__parse_pipelines(struct cctx *c, const cJSON *root, struct config *cfg);
 void cfg__free_pipelines(struct config *cfg);
+/* config_control.c: the "control" section (who may use the control
+ * socket; the names are resolved to ids here). */
+void cfg__parse_control(struct cctx *c, const cJSON *root, struct config *cfg);
+void cfg__free_control(struct config *cfg);
+
 /* Adds key to cfg->secret_keys unless present.  Returns 0 or -ENOMEM. */
 int cfg__add_secret_key(struct config *cfg, const char *key);
 

@@ -94,9 +94,11 @@ static void parse_listen(struct cctx *c, const cJSON *o, struct listen_cfg *l)
 {
 	static const char *const keys[] = {
 		"address", "max_header_bytes", "max_body_bytes", "header_timeout_ms",
-		"body_timeout_ms", "idle_timeout_ms", "max_connections", NULL
+		"body_timeout_ms", "idle_timeout_ms", "max_connections",
+		"max_unauthenticated_bytes", NULL
 	};
 	const char *b = "listen";
+	long one; /* the most one request may hold: body, header strings */
 
 	cfg__check_keys(c, o, b, keys);
 	l->address = cfg__str(c, o, b, "address", NULL, false);
@@ -108,6 +110,14 @@ static void parse_listen(struct cctx *c, const cJSON *o, struct listen_cfg *l)
 	l->body_timeout_ms = cfg__int(c, o, b, "body_timeout_ms", 30000, 100, 600000);
 	l->idle_timeout_ms = cfg__int(c, o, b, "idle_timeout_ms", 60000, 100, 3600000);
 	l->max_connections = cfg__int(c, o, b, "max_connections", 512, 1, 65536);
+	one = l->max_body_bytes + 2 * l->max_header_bytes;
+	l->max_unauthenticated_bytes = cfg__int(c, o, b, "max_unauthenticated_bytes",
+						one > 16L << 20 ? one : 16L << 20, 1, 1L << 32);
+	if (l->max_unauthenticated_bytes < one)
+		cfg__fail(c, "listen.max_unauthenticated_bytes", "%ld is less than one request "
+			  "of the largest size (max_body_bytes + 2 x max_header_bytes = %ld): "
+			  "raise it, or lower listen.max_body_bytes", l->max_unauthenticated_bytes,
+			  one);
 }
 
 static void parse_webhooks(struct cctx *c, const cJSON *o, struct config *cfg)
@@ -274,13 +284,51 @@ static char *default_repo_name(const char *url)
 	return out;
 }
 
+/* The transports a release needs (https, ssh, file); git's "<transport>::"
+ * helpers (ext::, fd::), git:// and plain http:// are refused.  git itself
+ * also runs with GIT_ALLOW_PROTOCOL, so this is the early, clear error. */
+static bool repository_transport_ok(const char *url)
+{
+	static const char *const schemes[] = { "https://", "ssh://", "git+ssh://", "file://" };
+	const char *colon = strchr(url, ':'), *slash = strchr(url, '/');
+	size_t i;
+
+	for (i = 0; i < sizeof(schemes) / sizeof(schemes[0]); i++)
+		if (strncmp(url, schemes[i], strlen(schemes[i])) == 0)
+			return true;
+	if (url[0] == '/')
+		return colon == NULL || strstr(url, "::") == NULL;
+	/* scp-like user@host:path: a ':' before any '/', not "::" */
+	return colon != NULL && colon > url && colon[1] != ':' &&
+	       (slash == NULL || colon < slash) && strstr(url, "://") == NULL;
+}
+
+/* pipelines.X.KEY: at most 16 absolute paths, bound into the build sandbox. */
+static char **path_list(struct cctx *c, const cJSON *o, const char *base, const char *key,
+			size_t *n)
+{
+	char path[300];
+	char **list;
+	size_t i;
+
+	snprintf(path, sizeof(path), "%s.%s", base, key);
+	list = str_list(c, cJSON_GetObjectItemCaseSensitive(o, key), path, n, false);
+	for (i = 0; i < *n; i++)
+		if (list[i][0] != '/' || strstr(list[i], "/..") != NULL)
+			cfg__fail(c, path, "\"%.80s\": expected an absolute path without \"..\"",
+				  list[i]);
+	if (*n > 16)
+		cfg__fail(c, path, "at most 16 paths");
+	return list;
+}
+
 static void parse_pipeline(struct cctx *c, const cJSON *o, const char *base,
 			   struct pipeline_cfg *p, const struct config *cfg)
 {
 	static const char *const keys[] = {
 		"repository", "repository_name", "tag_pattern", "package", "directory",
 		"build", "verify", "artifacts", "targets", "env", "timeout_s", "dist_tag",
-		"writable", NULL
+		"writable", "readable", "network", NULL
 	};
 	char path[300];
 	const cJSON *env, *it;
@@ -298,6 +346,10 @@ static void parse_pipeline(struct cctx *c, const cJSON *o, const char *base,
 	}
 	if (p->repository != NULL && p->repository[0] == '-')
 		cfg__fail(c, base, "repository must not start with '-'");
+	else if (p->repository != NULL && !repository_transport_ok(p->repository))
+		cfg__fail(c, base, "repository \"%.100s\": only https://, ssh://, file://, "
+			  "user@host:path and absolute paths are allowed (git runs with "
+			  "GIT_ALLOW_PROTOCOL=%s)", p->repository, PL_GIT_PROTOCOLS);
 	p->tag_pattern = cfg__str(c, o, base, "tag_pattern", NULL, false);
 	star = p->tag_pattern != NULL ? strchr(p->tag_pattern, '*') : NULL;
 	if (p->tag_pattern != NULL &&
@@ -347,14 +399,9 @@ static void parse_pipeline(struct cctx *c, const cJSON *o, const char *base,
 			}
 		}
 	}
-	snprintf(path, sizeof(path), "%s.writable", base);
-	p->writable = str_list(c, cJSON_GetObjectItemCaseSensitive(o, "writable"), path,
-			       &p->nwritable, false);
-	for (i = 0; i < p->nwritable; i++)
-		if (p->writable[i][0] != '/')
-			cfg__fail(c, path, "\"%.80s\": expected an absolute path", p->writable[i]);
-	if (p->nwritable > 16)
-		cfg__fail(c, path, "at most 16 folders");
+	p->writable = path_list(c, o, base, "writable", &p->nwritable);
+	p->readable = path_list(c, o, base, "readable", &p->nreadable);
+	p->network = cfg__bool(c, o, base, "network", true);
 	p->timeout_s = cfg__int(c, o, base, "timeout_s", 1800, 1, 86400);
 	p->dist_tag = cfg__str(c, o, base, "dist_tag", NULL, true);
 }
@@ -461,6 +508,7 @@ void cfg__free_pipelines(struct config *cfg)
 		free_list(p->targets, p->ntargets);
 		free_list(p->env, p->nenv);
 		free_list(p->writable, p->nwritable);
+		free_list(p->readable, p->nreadable);
 		free(p->dist_tag);
 	}
 	free(cfg->pipelines);

@@ -26,11 +26,16 @@ static void usage(FILE *f)
 		"  status             daemon state, Vault health and secret versions\n"
 		"  secrets            the secret keys: version, time written, fingerprint\n"
 		"  secrets refresh    check Vault now and wait for the result\n"
+		"  secrets fingerprint  the fingerprint of the value on standard input\n"
+		"                     (compare with `secrets`; never an argument)\n"
 		"  publish --registry NAME [--wait] [--dry-run] FILE...\n"
 		"                     queue an upload of wheels/sdists or npm tarballs\n"
 		"                     (see `aos-publishctl publish --help`)\n"
 		"  jobs [--state S] [--limit N]   list jobs, newest first\n"
 		"  job show|log|retry|cancel ID   one job (log takes --follow)\n"
+		"                     job commands take --escape or --raw: build output's\n"
+		"                     control characters are shown escaped on a terminal\n"
+		"                     (--escape: always, --raw: never; see `job --help`)\n"
 		"  job wait ID        follow a job until it ends (exit 1 unless it succeeded)\n"
 		"  drain | resume     stop / restart starting new jobs\n"
 		"  reconcile PIPELINE [--dry-run]\n"
@@ -43,6 +48,11 @@ static void usage(FILE *f)
 		"  -t, --timeout SEC  give up after SEC seconds (default 30)\n"
 		"  -h, --help         show this help\n"
 		"  -V, --version      show the version\n"
+		"\n"
+		"The daemon identifies you (your uid and groups) and answers by role:\n"
+		"read (status, secrets, jobs, job show/log/wait) or operate (everything\n"
+		"else); see control.operators and control.readers in the daemon's\n"
+		"configuration.  A refusal says which role is needed and what to change.\n"
 		"\n"
 		"Exit status: 0 success, 1 the daemon reported an error, 2 usage,\n"
 		"3 daemon not reachable, 4 timed out; publish adds 5 to 10 (see its\n"
@@ -78,24 +88,61 @@ int ctl_open(struct ctl_conn *c, const char *path)
 	return 0;
 }
 
-int ctl_send(struct ctl_conn *c, const char *line)
+int ctl_send_fds(struct ctl_conn *c, const char *line, const int *fds, size_t nfds)
 {
+	union {
+		char buf[CMSG_SPACE(sizeof(int) * CTL_FDS_MAX)];
+		struct cmsghdr align;
+	} cm;
 	size_t n = strlen(line), off = 0;
 
-	while (off < n) {
-		ssize_t w = write(c->fd, line + off, n - off);
+	if (nfds > CTL_FDS_MAX)
+		return EXIT_USAGE;
+	/* The descriptors go with the first bytes of the line, in one
+	 * sendmsg() that carries nothing else (docs/control-protocol.md). */
+	while (off <= n) {
+		struct iovec iov[2] = {
+			{ (char *)line + off, n - off },
+			{ "\n", 1 },
+		};
+		struct msghdr m = { .msg_iov = off < n ? iov : iov + 1,
+				    .msg_iovlen = off < n ? 2 : 1 };
+		ssize_t w;
 
+		if (off == 0 && nfds > 0) {
+			struct cmsghdr *h;
+
+			memset(&cm, 0, sizeof(cm));
+			m.msg_control = cm.buf;
+			m.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
+			h = CMSG_FIRSTHDR(&m);
+			h->cmsg_level = SOL_SOCKET;
+			h->cmsg_type = SCM_RIGHTS;
+			h->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
+			memcpy(CMSG_DATA(h), fds, sizeof(int) * nfds);
+		}
+		w = sendmsg(c->fd, &m, MSG_NOSIGNAL);
 		if (w < 0 && errno == EINTR)
 			continue;
-		if (w <= 0)
-			goto fail;
+		if (w < 0 && (errno == EPIPE || errno == ECONNRESET)) {
+			/* Closed at once (refused, or too many connections): the
+			 * reason is waiting to be read. */
+			c->send_errno = errno;
+			return 0;
+		}
+		if (w <= 0) {
+			fprintf(stderr, "aos-publishctl: cannot send to %s: %s\n", c->path,
+				strerror(errno));
+			return EXIT_UNREACHABLE;
+		}
 		off += (size_t)w;
 	}
-	if (write(c->fd, "\n", 1) == 1)
-		return 0;
-fail:
-	fprintf(stderr, "aos-publishctl: cannot send to %s: %s\n", c->path, strerror(errno));
-	return EXIT_UNREACHABLE;
+	return 0;
+}
+
+int ctl_send(struct ctl_conn *c, const char *line)
+{
+	return ctl_send_fds(c, line, NULL, 0);
 }
 
 int ctl_read_line(struct ctl_conn *c, int timeout_s, char **ret)
@@ -143,7 +190,9 @@ int ctl_read_line(struct ctl_conn *c, int timeout_s, char **ret)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0) {
-			fprintf(stderr, "aos-publishctl: the daemon closed the connection\n");
+			fprintf(stderr, "aos-publishctl: the daemon closed the connection%s%s\n",
+				c->send_errno ? " before the request was sent: " : "",
+				c->send_errno ? strerror(c->send_errno) : "");
 			return EXIT_FAIL;
 		}
 		c->len += (size_t)n;
@@ -159,8 +208,7 @@ void ctl_close(struct ctl_conn *c)
 	c->buf = NULL;
 }
 
-/* Sends one request and reads its one answer into *ret (malloc'ed). */
-static int exchange(const char *path, const char *req, int timeout_s, char **ret)
+int ctl_exchange(const char *path, const char *req, int timeout_s, char **ret)
 {
 	struct ctl_conn c;
 	char *line = NULL;
@@ -256,10 +304,9 @@ static void print_status(const cJSON *o)
 			       ctl_num(w, "accepted"), ctl_num(w, "duplicates"), ctl_num(w, "ignored"),
 			       ctl_num(w, "rejected"), ctl_num(w, "unavailable"));
 		if (b != NULL)
-			printf("Builds:     %s (%s, Landlock ABI %.0f)\n",
-			       cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(b, "confined"))
-				       ? "confined" : "NOT confined",
-			       ctl_str(b, "mode", "?"), ctl_num(b, "landlock_abi"));
+			printf("Builds:     %s%s\n",
+			       cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(b, "available"))
+				       ? "" : "UNAVAILABLE: ", ctl_str(b, "description", "?"));
 	}
 	printf("\n");
 	print_secrets(cJSON_GetObjectItemCaseSensitive(o, "secrets"));
@@ -315,6 +362,9 @@ int main(int argc, char **argv)
 	    strcmp(argv[optind], "reconcile") == 0)
 		return ctl_jobs(sock, json, timeout_set ? timeout_s : 3600, argc - optind,
 				argv + optind);
+	if (strcmp(argv[optind], "secrets") == 0 && argc - optind == 2 &&
+	    strcmp(argv[optind + 1], "fingerprint") == 0)
+		return ctl_fingerprint(sock, json, timeout_s);
 	if (strcmp(argv[optind], "status") == 0 && argc - optind == 1)
 		cmd = "{\"cmd\":\"status\"}";
 	else if (strcmp(argv[optind], "secrets") == 0 && argc - optind == 1)
@@ -327,7 +377,7 @@ int main(int argc, char **argv)
 			argv[optind]);
 		return EXIT_USAGE;
 	}
-	rc = exchange(sock, cmd, timeout_s, &answer);
+	rc = ctl_exchange(sock, cmd, timeout_s, &answer);
 	if (rc != 0)
 		return rc;
 	o = cJSON_Parse(answer);

@@ -27,14 +27,22 @@ struct ctl_conn {
 	const char *path;
 	char *buf;
 	size_t len, cap;
+	int send_errno; /* the daemon closed before taking the request */
 };
+
+#define CTL_FDS_MAX 64 /* descriptors with one request (the daemon's bound) */
 
 /* Connects to the control socket at path.  Returns 0 or EXIT_UNREACHABLE
  * after printing why. */
 int ctl_open(struct ctl_conn *c, const char *path);
 
-/* Sends one request line.  Returns 0 or EXIT_UNREACHABLE. */
+/* Sends one request line.  Returns 0 or EXIT_UNREACHABLE.  A daemon that
+ * closed the connection at once (a refusal) is not an error here: its
+ * answer is read next. */
 int ctl_send(struct ctl_conn *c, const char *line);
+
+/* As ctl_send, with nfds open descriptors passed along (SCM_RIGHTS). */
+int ctl_send_fds(struct ctl_conn *c, const char *line, const int *fds, size_t nfds);
 
 /* Reads the next answer line, waiting at most timeout_s for it.  Returns 0
  * and *ret (valid until the next call), or EXIT_TIMEOUT / EXIT_FAIL after
@@ -43,6 +51,11 @@ int ctl_read_line(struct ctl_conn *c, int timeout_s, char **ret);
 
 void ctl_close(struct ctl_conn *c);
 
+/* Connects, sends one request line and reads its one answer into *ret
+ * (malloc'ed, the caller frees it).  Returns 0 or an EXIT_* status after
+ * printing why. */
+int ctl_exchange(const char *path, const char *req, int timeout_s, char **ret);
+
 struct cJSON;
 /* o[key] as a string (def if absent or not a string) / as a number (0). */
 const char *ctl_str(const struct cJSON *o, const char *key, const char *def);
@@ -50,5 +63,8 @@ double ctl_num(const struct cJSON *o, const char *key);
 
 /* The publish command (ctl_publish.c): args after "publish". */
 int ctl_publish(const char *sock, bool json, int timeout_s, int argc, char **argv);
+
+/* secrets fingerprint (ctl_fingerprint.c): reads the value on stdin. */
+int ctl_fingerprint(const char *sock, bool json, int timeout_s);
 
 #endif

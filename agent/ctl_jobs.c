@@ -1,4 +1,7 @@
-/* ctl_jobs.c - aos-publishctl jobs, job show|log|retry|cancel, drain, resume. */
+/* ctl_jobs.c - aos-publishctl jobs, job show|log|retry|cancel, drain, resume.
+ *
+ * What these commands print comes from job logs and errors, which hold what
+ * build steps printed: shown escaped on a terminal (ctl_text.h). */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +11,7 @@
 #include <cjson/cJSON.h>
 
 #include "ctl.h"
+#include "ctl_text.h"
 
 
 static const char *when(double ms, char *buf, size_t len)
@@ -27,7 +31,7 @@ static void usage(FILE *f)
 	fprintf(f,
 		"Usage: aos-publishctl [--socket PATH] [--json] jobs [--state S] [--limit N]\n"
 		"       aos-publishctl job show ID\n"
-		"       aos-publishctl job log ID [--follow]\n"
+		"       aos-publishctl job log ID [--follow] [--escape | --raw]\n"
 		"       aos-publishctl job wait ID      (until it succeeds, dies or is canceled;\n"
 		"                                        exit 1 unless it succeeded)\n"
 		"       aos-publishctl job retry ID     (a dead, failed or canceled job)\n"
@@ -38,11 +42,33 @@ static void usage(FILE *f)
 		"                       queue the repository's tags whose version is missing\n"
 		"                       on a target registry (git ls-remote, then each index)\n"
 		"States: queued, running, succeeded, failed (waiting to retry), dead,\n"
-		"canceled.\n");
+		"canceled.\n"
+		"Logs hold what build steps printed.  On a terminal, control characters\n"
+		"are shown escaped (\\x1b, \\u009b; bytes that are not UTF-8 as \\xNN);\n"
+		"into a pipe or file, as stored.  --escape: escaped anywhere; --raw: as\n"
+		"stored anywhere (the job commands take either).  --json output always\n"
+		"has them as JSON escapes and is valid UTF-8, unless --raw.\n");
+}
+
+/* The daemon's error in o, on stderr. */
+static void print_error(const cJSON *o, enum ctl_escape esc)
+{
+	fputs("aos-publishctl: ", stderr);
+	ctl_put_text(stderr, ctl_str(o, "error", "failed"), esc);
+	fputc('\n', stderr);
+}
+
+/* o's strings escaped when they go to a terminal (see ctl_text.h). */
+static int escape_for_stdout(cJSON *o, enum ctl_escape esc)
+{
+	if (!ctl_escaping(esc, stdout) || ctl_escape_tree(o) == 0)
+		return 0;
+	fprintf(stderr, "aos-publishctl: out of memory\n");
+	return EXIT_FAIL;
 }
 
 /* One request, one answer; prints it with show() or as JSON. */
-static int simple(const char *sock, bool json, int timeout_s, cJSON *req,
+static int simple(const char *sock, bool json, enum ctl_escape esc, int timeout_s, cJSON *req,
 		  void (*show)(const cJSON *ans))
 {
 	struct ctl_conn conn = { .fd = -1 };
@@ -58,12 +84,14 @@ static int simple(const char *sock, bool json, int timeout_s, cJSON *req,
 	if (rc == 0) {
 		ans = cJSON_Parse(line);
 		if (json)
-			printf("%s\n", line);
+			ctl_put_json(stdout, line, esc);
 		if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(ans, "ok"))) {
-			fprintf(stderr, "aos-publishctl: %s\n", ctl_str(ans, "error", "failed"));
+			print_error(ans, esc);
 			rc = EXIT_FAIL;
 		} else if (!json && show != NULL) {
-			show(ans);
+			rc = escape_for_stdout(ans, esc);
+			if (rc == 0)
+				show(ans);
 		}
 	}
 	cJSON_Delete(ans);
@@ -161,7 +189,7 @@ static void show_reconcile(const cJSON *ans)
 }
 
 /* job log --follow: lines stream until the job ends. */
-static int follow(const char *sock, bool json, int timeout_s, cJSON *req)
+static int follow(const char *sock, bool json, enum ctl_escape esc, int timeout_s, cJSON *req)
 {
 	struct ctl_conn conn = { .fd = -1 };
 	char *text = cJSON_PrintUnformatted(req), *line;
@@ -175,16 +203,18 @@ static int follow(const char *sock, bool json, int timeout_s, cJSON *req)
 		bool final = cJSON_GetObjectItemCaseSensitive(l, "event") == NULL;
 
 		if (json)
-			printf("%s\n", line);
+			ctl_put_json(stdout, line, esc);
+		else if ((rc = escape_for_stdout(l, esc)) != 0)
+			final = true;
 		else if (!final && ctl_str(l, "text", NULL) != NULL)
 			print_line(l); /* job.wait's upload events have no text */
-		else if (final && cJSON_GetObjectItemCaseSensitive(l, "state") != NULL)
+		else if (final && cJSON_GetObjectItemCaseSensitive(l, "job_id") != NULL)
 			printf("job %.0f: %s (%s)%s%s\n", ctl_num(l, "job_id"), ctl_str(l, "state", "?"),
 			       ctl_str(l, "outcome", "?"), ctl_str(l, "error", NULL) ? ": " : "",
 			       ctl_str(l, "error", ""));
 		fflush(stdout);
 		if (final && !cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(l, "ok"))) {
-			fprintf(stderr, "aos-publishctl: %s\n", ctl_str(l, "error", "failed"));
+			print_error(l, esc);
 			rc = EXIT_FAIL;
 		}
 		cJSON_Delete(l);
@@ -209,18 +239,54 @@ static bool parse_id(const char *s, double *ret)
 	return true;
 }
 
+/* Takes --escape and --raw out of argv (anywhere after the command).
+ * Returns false (after saying why) when both are given. */
+static bool escape_flags(int *argc, char **argv, enum ctl_escape *ret)
+{
+	int i, n = 1;
+
+	*ret = CTL_ESCAPE_AUTO;
+	for (i = 1; i < *argc; i++) {
+		enum ctl_escape e = strcmp(argv[i], "--escape") == 0 ? CTL_ESCAPE_ON
+				    : strcmp(argv[i], "--raw") == 0  ? CTL_ESCAPE_OFF
+								     : CTL_ESCAPE_AUTO;
+
+		if (e == CTL_ESCAPE_AUTO) {
+			argv[n++] = argv[i];
+			continue;
+		}
+		if (*ret != CTL_ESCAPE_AUTO && *ret != e) {
+			fprintf(stderr, "aos-publishctl: --escape and --raw exclude each other\n");
+			return false;
+		}
+		*ret = e;
+	}
+	*argc = n;
+	argv[n] = NULL;
+	return true;
+}
+
 int ctl_jobs(const char *sock, bool json, int timeout_s, int argc, char **argv)
 {
 	cJSON *req = cJSON_CreateObject();
 	const char *cmd = argv[0];
+	enum ctl_escape esc;
 	double id = 0;
 	int rc = EXIT_USAGE;
+
+	if (argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+		usage(stdout);
+		cJSON_Delete(req);
+		return 0;
+	}
+	if (!escape_flags(&argc, argv, &esc))
+		goto usage;
 
 	if (strcmp(cmd, "drain") == 0 || strcmp(cmd, "resume") == 0) {
 		if (argc != 1)
 			goto usage;
 		cJSON_AddStringToObject(req, "cmd", cmd);
-		rc = simple(sock, json, timeout_s, req, show_ok);
+		rc = simple(sock, json, esc, timeout_s, req, show_ok);
 	} else if (strcmp(cmd, "reconcile") == 0) {
 		bool dry = argc == 3 && strcmp(argv[2], "--dry-run") == 0;
 
@@ -229,7 +295,7 @@ int ctl_jobs(const char *sock, bool json, int timeout_s, int argc, char **argv)
 		cJSON_AddStringToObject(req, "cmd", "reconcile");
 		cJSON_AddStringToObject(req, "pipeline", argv[1]);
 		cJSON_AddBoolToObject(req, "dry_run", dry);
-		rc = simple(sock, json, timeout_s, req, show_reconcile);
+		rc = simple(sock, json, esc, timeout_s, req, show_reconcile);
 	} else if (strcmp(cmd, "jobs") == 0) {
 		static const struct option opts[] = {
 			{ "state", required_argument, NULL, 's' },
@@ -250,7 +316,7 @@ int ctl_jobs(const char *sock, bool json, int timeout_s, int argc, char **argv)
 		}
 		if (optind != argc)
 			goto usage;
-		rc = simple(sock, json, timeout_s, req, show_jobs);
+		rc = simple(sock, json, esc, timeout_s, req, show_jobs);
 	} else if (strcmp(cmd, "job") == 0 && argc >= 3 && parse_id(argv[2], &id)) {
 		const char *sub = argv[1];
 		bool follow_log = argc == 4 && strcmp(argv[3], "--follow") == 0;
@@ -258,14 +324,14 @@ int ctl_jobs(const char *sock, bool json, int timeout_s, int argc, char **argv)
 		cJSON_AddNumberToObject(req, "id", id);
 		if (strcmp(sub, "wait") == 0 && argc == 3) {
 			cJSON_AddStringToObject(req, "cmd", "job.wait");
-			rc = follow(sock, json, timeout_s, req);
+			rc = follow(sock, json, esc, timeout_s, req);
 		} else if (strcmp(sub, "log") == 0 && (argc == 3 || follow_log)) {
 			cJSON_AddStringToObject(req, "cmd", "job.log");
 			if (follow_log) {
 				cJSON_AddTrueToObject(req, "follow");
-				rc = follow(sock, json, timeout_s, req);
+				rc = follow(sock, json, esc, timeout_s, req);
 			} else {
-				rc = simple(sock, json, timeout_s, req, show_log);
+				rc = simple(sock, json, esc, timeout_s, req, show_log);
 			}
 		} else if (argc == 3 && (strcmp(sub, "show") == 0 || strcmp(sub, "retry") == 0 ||
 					 strcmp(sub, "cancel") == 0)) {
@@ -273,7 +339,7 @@ int ctl_jobs(const char *sock, bool json, int timeout_s, int argc, char **argv)
 
 			snprintf(name, sizeof(name), "job.%s", sub);
 			cJSON_AddStringToObject(req, "cmd", name);
-			rc = simple(sock, json, timeout_s, req,
+			rc = simple(sock, json, esc, timeout_s, req,
 				    strcmp(sub, "show") == 0 ? show_job : show_ok);
 		} else {
 			goto usage;

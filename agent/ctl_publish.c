@@ -2,10 +2,11 @@
  * which uploads them with its own token, and shows its progress. */
 #include <errno.h>
 #include <getopt.h>
-#include <limits.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
@@ -20,7 +21,10 @@ static void usage(FILE *f)
 		"\n"
 		"Queues a job for aos-publishd to upload FILEs (wheels and sdists to a\n"
 		"PyPI-style registry, npm tarballs to an npm registry) with the registry's\n"
-		"token from Vault; the token never leaves the daemon.  The files are\n"
+		"token from Vault; the token never leaves the daemon.  This command opens\n"
+		"the files and passes the open descriptors to the daemon, which never\n"
+		"opens a path of yours: it reads only what you can read, and only regular\n"
+		"files (at most publish.max_file_bytes each, 64 per request).  They are\n"
 		"copied into the daemon's spool and inspected; if one is invalid nothing is\n"
 		"queued.  The job id is printed once the job is on disk.  The job uploads\n"
 		"the files one at a time, in order, and is retried with backoff after\n"
@@ -169,20 +173,32 @@ static int exit_code(const char *outcome)
 	return EXIT_FAIL;
 }
 
-/* Builds the request; the paths are made absolute since the daemon has its
- * own working directory. */
-static int build_request(cJSON *req, int argc, char **argv)
+/* Opens each file (never blocking: a FIFO is refused, not waited on) and
+ * names it in the request; the daemon gets the descriptors, never a path,
+ * so it reads only what this user could open. */
+static int open_files(cJSON *req, int argc, char **argv, int *fds, size_t *nfds)
 {
 	cJSON *files = cJSON_AddArrayToObject(req, "files");
-	char abs[PATH_MAX];
+	struct stat st;
 	int i;
 
+	if (argc > CTL_FDS_MAX) {
+		fprintf(stderr, "aos-publishctl: at most %d files per publish\n", CTL_FDS_MAX);
+		return EXIT_USAGE;
+	}
 	for (i = 0; i < argc; i++) {
-		if (realpath(argv[i], abs) == NULL) {
+		int fd = open(argv[i], O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+
+		if (fd < 0) {
 			fprintf(stderr, "aos-publishctl: %s: %s\n", argv[i], strerror(errno));
 			return EXIT_INVALID;
 		}
-		cJSON_AddItemToArray(files, cJSON_CreateString(abs));
+		fds[(*nfds)++] = fd;
+		if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+			fprintf(stderr, "aos-publishctl: %s: not a regular file\n", argv[i]);
+			return EXIT_INVALID;
+		}
+		cJSON_AddItemToArray(files, cJSON_CreateString(base(argv[i])));
 	}
 	return 0;
 }
@@ -204,6 +220,8 @@ int ctl_publish(const char *sock, bool json, int timeout_s, int argc, char **arg
 	struct ctl_conn conn = { .fd = -1 };
 	cJSON *req = cJSON_CreateObject(), *ans = NULL;
 	char *text = NULL, *line;
+	int fds[CTL_FDS_MAX];
+	size_t nfds = 0, i;
 	int c, rc;
 
 	optind = 1;
@@ -227,13 +245,16 @@ int ctl_publish(const char *sock, bool json, int timeout_s, int argc, char **arg
 	}
 	cJSON_AddStringToObject(req, "cmd", "publish");
 	cJSON_AddStringToObject(req, "registry", registry);
-	rc = build_request(req, argc - optind, argv + optind);
+	rc = open_files(req, argc - optind, argv + optind, fds, &nfds);
 	if (rc != 0)
 		goto out;
 	text = cJSON_PrintUnformatted(req);
 	rc = ctl_open(&conn, sock);
 	if (rc == 0)
-		rc = ctl_send(&conn, text);
+		rc = ctl_send_fds(&conn, text, fds, nfds);
+	for (i = 0; i < nfds; i++)
+		close(fds[i]); /* the daemon has its own now */
+	nfds = 0;
 	while (rc == 0) {
 		rc = ctl_read_line(&conn, timeout_s, &line);
 		if (rc != 0)
@@ -283,6 +304,8 @@ int ctl_publish(const char *sock, bool json, int timeout_s, int argc, char **arg
 		break;
 	}
 out:
+	for (i = 0; i < nfds; i++)
+		close(fds[i]);
 	ctl_close(&conn);
 	cJSON_Delete(ans);
 	cJSON_Delete(req);

@@ -7,6 +7,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -20,6 +21,7 @@
 #include "ingest.h"
 #include "log.h"
 #include "queue.h"
+#include "secret.h"
 #include "worker.h"
 
 const char *agent_state(const struct agent *a)
@@ -109,6 +111,27 @@ static void agent_stop(struct agent *a, const char *why)
 	uv_close((uv_handle_t *)&a->watchdog, NULL);
 }
 
+/* What build steps run under; said at every start and reload, a warning
+ * when they are not confined or the configured isolation is missing. */
+static void probe_sandbox(struct agent *a)
+{
+	char text[800];
+	bool ok;
+
+	sandbox_probe(&a->sandbox);
+	if (a->cfg->npipelines == 0)
+		return;
+	ok = sandbox_describe(a->cfg->build_isolation, &a->sandbox, text, sizeof(text));
+	if (!ok)
+		log_err("build_isolation \"%s\" is not available: %s; pipeline jobs fail "
+			"until it is (or another build_isolation is configured)",
+			sandbox_mode_name(a->cfg->build_isolation), text);
+	else if (a->cfg->build_isolation != ISOLATION_NAMESPACES)
+		log_warn("build steps run under %s", text);
+	else
+		log_info("build steps run under %s", text);
+}
+
 static void reload(struct agent *a)
 {
 	struct config *ncfg = NULL;
@@ -145,7 +168,9 @@ static void reload(struct agent *a)
 	}
 	config_free(a->cfg);
 	a->cfg = ncfg;
+	control_set_max_connections(a->ctl, (size_t)ncfg->control.max_connections);
 	ingest_reconfigure(a->ingest);
+	probe_sandbox(a);
 	log_notice("configuration reloaded from %s; refreshing secrets", a->cfg->path);
 	if (!session_loaded(a->session)) {
 		a->reloading = false;
@@ -252,6 +277,24 @@ static void clean_incoming(const char *spool)
 	closedir(d);
 }
 
+/* The installation's fingerprint key (secret.h), made at the first start:
+ * secrets are shown keyed by it, stable across restarts. */
+static int load_fingerprint_key(const char *state_dir)
+{
+	char err[1024];
+	bool created = false;
+	int r;
+
+	r = secret_fingerprint_key_load(state_dir, &created, err, sizeof(err));
+	if (r < 0)
+		log_err("%s", err);
+	else if (created)
+		log_notice("created the fingerprint key %s/%s: secrets are shown as "
+			   "HMAC-SHA256 fingerprints under it (keep it with the state)",
+			   state_dir, SECRET_FPR_KEY_FILE);
+	return r;
+}
+
 /* One daemon per state directory; the queue, then the worker.  Jobs that
  * this host's previous process was running (it crashed or was killed) go
  * back to the queue at once. */
@@ -273,6 +316,9 @@ static int open_queue(struct agent *a)
 			"give this one its own state_dir", cfg->state_dir, path);
 		return -EBUSY;
 	}
+	r = load_fingerprint_key(cfg->state_dir);
+	if (r < 0)
+		return r;
 	r = ensure_dir(cfg->work_dir);
 	if (r < 0) {
 		log_err_r(r, "cannot create work_dir %s", cfg->work_dir);
@@ -303,6 +349,15 @@ int agent_run(struct config *cfg)
 
 	if (a == NULL)
 		return 1;
+	/* Everything started from here on (build steps, git) runs with
+	 * no_new_privs and cannot clear it; the control socket relies on that
+	 * to tell build steps from the daemon's user (control_peer.c).  The
+	 * unit's NoNewPrivileges=yes does the same under systemd. */
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
+		log_err("cannot set no_new_privs: %s", strerror(errno));
+		free(a);
+		return 1;
+	}
 	a->cfg = cfg;
 	a->exit_code = 0;
 	uv_loop_init(&a->loop);
@@ -332,13 +387,16 @@ int agent_run(struct config *cfg)
 	r = ensure_dir(cfg->runtime_dir);
 	if (r < 0)
 		log_warn_r(r, "cannot create runtime_dir %s", cfg->runtime_dir);
+	probe_sandbox(a);
 	r = open_queue(a);
 	if (r < 0) {
 		a->exit_code = 78;
 		agent_stop(a, "start-up failure");
 		goto run;
 	}
-	r = control_open(&a->loop, cfg->control_socket, agent_command, a, &a->ctl);
+	r = control_open(&a->loop, cfg->control_socket, &(struct control_hooks){
+		.admit = agent_admit, .request = agent_command, .data = a },
+		(size_t)cfg->control.max_connections, &a->ctl);
 	if (r < 0) {
 		log_err("cannot listen on control socket %s: %s (check runtime_dir and "
 			"its permissions)", cfg->control_socket, uv_strerror(r));

@@ -7,15 +7,22 @@
  * connection is followed by a lingering close: FIN, then whatever the
  * client still sends is read and dropped for a moment, so the client sees
  * the answer instead of a reset.
+ *
+ * Every connection's parser charges the listener's budget (httpreq.h) for
+ * what an unauthenticated request buffers; `pending` is charged too.  A
+ * request's buffers are freed, and its bytes given back, as soon as it is
+ * answered, not when the answer is written.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
 #include <systemd/sd-daemon.h>
 
 #include "http.h"
+#include "wipe.h"
 
 #define READ_BUF 65536
 #define LINGER_MS 2000
@@ -26,8 +33,8 @@ struct http_server {
 	uv_tcp_t tcp;
 	uv_loop_t *loop;
 	struct http_limits lim;
-	http_handler handler;
-	void *data;
+	struct http_hooks hooks;
+	struct httpreq_budget budget;
 	struct http_conn *conns;
 	size_t nconns;
 	size_t live;         /* connection structs not yet freed */
@@ -48,7 +55,7 @@ struct http_conn {
 	struct http_server *s;
 	struct httpreq hr;
 	enum phase phase;
-	char *pending;       /* bytes read after a complete request */
+	char *pending;       /* bytes read after a complete request (charged) */
 	size_t pending_len;
 	char *out;           /* the answer being written */
 	bool close_after;    /* close once the answer is written */
@@ -62,6 +69,17 @@ struct http_conn {
 
 static void process(struct http_conn *c, const char *data, size_t len);
 static void server_closed(uv_handle_t *h);
+
+/* Frees the bytes kept after a complete request, and gives them back. */
+static void drop_pending(struct http_conn *c)
+{
+	if (c->pending == NULL)
+		return;
+	wipe_free(c->pending);
+	httpreq_budget_give(&c->s->budget, c->pending_len);
+	c->pending = NULL;
+	c->pending_len = 0;
+}
 
 /* The server is freed last: after its handle and every connection. */
 static void server_maybe_free(struct http_server *s)
@@ -78,7 +96,7 @@ static void conn_handle_closed(uv_handle_t *h)
 	if (--c->open_handles > 0)
 		return;
 	httpreq_free(&c->hr);
-	free(c->pending);
+	drop_pending(c);
 	free(c->out);
 	free(c);
 	s->live--;
@@ -97,6 +115,8 @@ static void conn_close(struct http_conn *c)
 		c->pprev = NULL;
 		c->s->nconns--;
 	}
+	httpreq_release(&c->hr);
+	drop_pending(c);
 	uv_timer_stop(&c->timer);
 	uv_close((uv_handle_t *)&c->timer, conn_handle_closed);
 	uv_close((uv_handle_t *)&c->tcp, conn_handle_closed);
@@ -159,9 +179,10 @@ static void read_cb(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 			conn_close(c);
 		return;
 	}
-	if (c->phase == PH_LINGER)
-		return; /* dropped */
-	process(c, buf->base, (size_t)nread);
+	if (c->phase != PH_LINGER) /* else dropped */
+		process(c, buf->base, (size_t)nread);
+	/* The shared buffer held request bytes, a GitLab token maybe. */
+	OPENSSL_cleanse(buf->base, (size_t)nread);
 }
 
 static void continue_written(uv_write_t *wr, int status)
@@ -184,21 +205,80 @@ static void send_continue(struct http_conn *c)
 		c->close_after = true;
 }
 
+static void over_budget(struct http_conn *c, bool answered, const char *why)
+{
+	struct http_server *s = c->s;
+
+	if (s->hooks.over_budget != NULL)
+		s->hooks.over_budget(c, answered, why, s->hooks.data);
+}
+
+/* The bytes that came after a complete request belong to the next one: kept,
+ * and charged, until the answer is written.  When they do not fit, the
+ * connection closes after the answer instead. */
 static void keep_pending(struct http_conn *c, const char *data, size_t len)
 {
 	char *p;
 
 	if (len == 0)
 		return;
+	if (httpreq_budget_take(&c->s->budget, len) < 0) {
+		over_budget(c, false, "bytes pipelined after a request");
+		c->close_after = true;
+		return;
+	}
 	p = malloc(len);
 	if (p == NULL) {
+		httpreq_budget_give(&c->s->budget, len);
 		c->close_after = true;
 		return;
 	}
 	memcpy(p, data, len);
-	free(c->pending);
+	drop_pending(c);
 	c->pending = p;
 	c->pending_len = len;
+}
+
+/* The request cannot go on (state ERROR): its error is answered and the
+ * connection closed; over the budget before its headers were complete,
+ * there is nothing to answer: only closed. */
+static void refuse(struct http_conn *c)
+{
+	bool budget = c->hr.status == 503;
+	char body[256];
+
+	if (budget)
+		over_budget(c, c->hr.headers_done, c->hr.error);
+	if (budget && !c->hr.headers_done) {
+		conn_close(c);
+		return;
+	}
+	snprintf(body, sizeof(body), "{\"ok\":false,\"error\":\"%s\"}", c->hr.error);
+	c->phase = PH_BUSY;
+	c->close_after = true;
+	http_reply(c, c->hr.status, budget ? "Retry-After: 1\r\n" : NULL, body, strlen(body));
+}
+
+/* The headers are complete: the head hook answers at once, or says whether
+ * the sender is authenticated; then the body is admitted under the budget.
+ * Returns false when the request was answered or refused. */
+static bool admit(struct http_conn *c)
+{
+	struct http_server *s = c->s;
+	enum http_admit a = HTTP_ADMIT_UNTRUSTED;
+
+	if (s->hooks.head != NULL)
+		a = s->hooks.head(c, &c->hr.req, s->hooks.data);
+	if (a == HTTP_ADMIT_ANSWERED)
+		return false;
+	if (httpreq_admit(&c->hr, a == HTTP_ADMIT_TRUSTED) < 0) {
+		refuse(c);
+		return false;
+	}
+	arm(c, PH_BODY, s->lim.body_timeout_ms);
+	if (c->hr.req.expect_continue)
+		send_continue(c);
+	return true;
 }
 
 static void process(struct http_conn *c, const char *data, size_t len)
@@ -208,30 +288,25 @@ static void process(struct http_conn *c, const char *data, size_t len)
 	while (len > 0 && !c->closed && c->phase != PH_BUSY && c->phase != PH_LINGER) {
 		enum httpreq_state before = c->hr.state;
 		size_t n = httpreq_feed(&c->hr, data, len);
-		char body[256];
 
 		data += n;
 		len -= n;
 		switch (c->hr.state) {
 		case HTTPREQ_ERROR:
-			snprintf(body, sizeof(body), "{\"ok\":false,\"error\":\"%s\"}", c->hr.error);
-			c->phase = PH_BUSY;
-			c->close_after = true;
-			http_reply(c, c->hr.status, NULL, body, strlen(body));
+			refuse(c);
 			return;
 		case HTTPREQ_DONE:
 			arm(c, PH_BUSY, 0);
 			uv_read_stop((uv_stream_t *)&c->tcp);
 			keep_pending(c, data, len);
-			c->s->handler(c, &c->hr.req, c->s->data);
+			c->s->hooks.request(c, &c->hr.req, c->s->hooks.data);
 			return;
-		case HTTPREQ_BODY:
-			if (before != HTTPREQ_BODY) {
-				arm(c, PH_BODY, l->body_timeout_ms);
-				if (c->hr.req.expect_continue)
-					send_continue(c);
-			}
-			break;
+		case HTTPREQ_ADMIT:
+			/* The parse stopped before the headers' last byte (even
+			 * with nothing consumed): go on feeding. */
+			if (!admit(c))
+				return;
+			continue;
 		case HTTPREQ_HEADERS:
 			if (before == HTTPREQ_IDLE)
 				arm(c, PH_HEADERS, l->header_timeout_ms);
@@ -281,13 +356,15 @@ static void write_cb(uv_write_t *wr, int status)
 	httpreq_next(&c->hr);
 	c->sent100 = false;
 	arm(c, PH_IDLE, c->s->lim.idle_timeout_ms);
+	/* The parser charges what it keeps of them: given back first. */
 	pending = c->pending;
 	plen = c->pending_len;
 	c->pending = NULL;
 	c->pending_len = 0;
+	httpreq_budget_give(&c->s->budget, plen);
 	if (pending != NULL)
 		process(c, pending, plen);
-	free(pending);
+	wipe_free(pending);
 	if (!c->closed && c->phase != PH_BUSY && c->phase != PH_LINGER)
 		uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, read_cb);
 }
@@ -324,6 +401,7 @@ void http_reply(struct http_conn *c, int status, const char *extra_headers,
 	if (c->hr.state == HTTPREQ_DONE && c->hr.req.method == HTTP_HEAD)
 		len = 0;
 	memcpy(c->out + n, body, len);
+	httpreq_release(&c->hr); /* answered: its buffers go now */
 	b = uv_buf_init(c->out, (unsigned)(n + (int)len));
 	c->wr.data = c;
 	c->writing = true;
@@ -374,6 +452,7 @@ static void connection_cb(uv_stream_t *ls, int status)
 	c->open_handles = 2;
 	c->closed = false;
 	httpreq_init(&c->hr, s->lim.max_header_bytes, s->lim.max_body_bytes);
+	httpreq_set_budget(&c->hr, &s->budget);
 	if (uv_accept(ls, (uv_stream_t *)&c->tcp) < 0) {
 		c->closed = true;
 		uv_close((uv_handle_t *)&c->timer, conn_handle_closed);
@@ -400,8 +479,15 @@ static void connection_cb(uv_stream_t *ls, int status)
 	uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, read_cb);
 }
 
+/* The budget's cap from the limits (0: none). */
+static void set_cap(struct http_server *s)
+{
+	s->budget.cap = s->lim.max_unauthenticated_bytes != 0 ? s->lim.max_unauthenticated_bytes
+							     : SIZE_MAX;
+}
+
 int http_server_open(uv_loop_t *loop, const char *host, int port,
-		     const struct http_limits *lim, http_handler handler, void *data,
+		     const struct http_limits *lim, const struct http_hooks *hooks,
 		     struct http_server **ret, char *errbuf, size_t errlen)
 {
 	struct http_server *s = calloc(1, sizeof(*s));
@@ -412,8 +498,8 @@ int http_server_open(uv_loop_t *loop, const char *host, int port,
 		return UV_ENOMEM;
 	s->loop = loop;
 	s->lim = *lim;
-	s->handler = handler;
-	s->data = data;
+	s->hooks = *hooks;
+	set_cap(s);
 	uv_tcp_init(loop, &s->tcp);
 	s->tcp.data = s;
 	nfds = sd_listen_fds(1);
@@ -451,6 +537,7 @@ int http_server_open(uv_loop_t *loop, const char *host, int port,
 void http_server_set_limits(struct http_server *s, const struct http_limits *lim)
 {
 	s->lim = *lim;
+	set_cap(s); /* bytes held already stay; new ones meet the new cap */
 }
 
 static void server_closed(uv_handle_t *h)
@@ -492,4 +579,9 @@ size_t http_server_connections(const struct http_server *s)
 unsigned long http_server_requests(const struct http_server *s)
 {
 	return s->requests;
+}
+
+size_t http_server_unauthenticated_bytes(const struct http_server *s)
+{
+	return s->budget.used;
 }

@@ -6,6 +6,11 @@
  * so one fsync covers every delivery that arrived meanwhile.  Each is answered after the
  * commit: 202 with its job id, 200 for a job that existed, 503 if the
  * store failed.
+ *
+ * Before a webhook's body is read, its headers are decided on
+ * (pipeline_decide_head): a delivery that cannot pass is answered at once,
+ * and a GitLab token that matches makes the sender trusted, so its body is
+ * not charged to listen.max_unauthenticated_bytes.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -37,14 +42,6 @@ struct pending {
 	char delivery[128];
 };
 
-/* At most `burst` log lines per second per kind, with a count of the
- * others, so a flood (or a burst of releases) cannot fill the journal. */
-struct ratelog {
-	uint64_t window_ms;
-	unsigned burst, used;
-	unsigned long suppressed;
-};
-
 struct ingest {
 	struct agent *a;
 	struct http_server *srv;
@@ -52,7 +49,9 @@ struct ingest {
 	struct pending batch[BATCH_MAX];
 	size_t nbatch;
 	unsigned long accepted, duplicates, ignored, rejected, unavailable;
-	struct ratelog rl_reject, rl_ignore, rl_accept;
+	/* A few log lines a second per kind (log.h), so a flood (or a burst
+	 * of releases) cannot fill the journal. */
+	struct log_rate rl_reject, rl_ignore, rl_accept, rl_budget;
 	/* Per forge: the secret last seen in the store, and the one before it
 	 * (accepted until prev_until, so the forge can be updated after a
 	 * rotation without losing deliveries). */
@@ -71,25 +70,13 @@ static struct http_limits limits_of(const struct listen_cfg *l)
 		.body_timeout_ms = (uint64_t)l->body_timeout_ms,
 		.idle_timeout_ms = (uint64_t)l->idle_timeout_ms,
 		.max_connections = (size_t)l->max_connections,
+		.max_unauthenticated_bytes = (size_t)l->max_unauthenticated_bytes,
 	};
 }
 
-static bool ratelog_ok(struct ingest *in, struct ratelog *rl, unsigned long *ret_suppressed)
+static bool ratelog_ok(struct ingest *in, struct log_rate *rl, unsigned long *ret_suppressed)
 {
-	uint64_t now = uv_now(&in->a->loop);
-
-	if (rl->window_ms == 0 || now - rl->window_ms >= 1000) {
-		rl->window_ms = now;
-		rl->used = 0;
-	}
-	if (rl->used >= (rl->burst ? rl->burst : 1)) {
-		rl->suppressed++;
-		return false;
-	}
-	rl->used++;
-	*ret_suppressed = rl->suppressed;
-	rl->suppressed = 0;
-	return true;
+	return log_rate_ok(rl, uv_now(&in->a->loop), ret_suppressed);
 }
 
 /* A literal JSON body. */
@@ -277,6 +264,64 @@ static void drop_secrets(struct ingest *in)
 
 /* ---- routes ------------------------------------------------------------------ */
 
+static bool path_is(const char *url, const char *path)
+{
+	size_t n = strlen(path);
+
+	return strncmp(url, path, n) == 0 && (url[n] == '\0' || url[n] == '?');
+}
+
+/* A delivery refused (4xx, 5xx): counted, logged at most once a second. */
+static void refuse(struct ingest *in, struct http_conn *c, const struct hook_decision *d)
+{
+	unsigned long more;
+
+	if (d->status == 503)
+		in->unavailable++;
+	else
+		in->rejected++;
+	if (ratelog_ok(in, &in->rl_reject, &more))
+		log_warn("webhook from %s refused (%d): %s (%lu more refusal(s) since the "
+			 "last line)", http_conn_peer(c), d->status, d->text, more);
+	reply_error(c, d->status, d->text, d->retry_after);
+}
+
+/* The headers of a request: a webhook that cannot pass is answered before
+ * its body is read; GitLab's matching token makes the sender trusted. */
+static enum http_admit head(struct http_conn *c, const struct http_request *r, void *data)
+{
+	struct ingest *in = data;
+	struct agent *a = in->a;
+	struct hook_decision d;
+
+	if (r->method != HTTP_POST || !path_is(r->url, "/webhook") || a->stopping ||
+	    a->queue == NULL)
+		return HTTP_ADMIT_UNTRUSTED; /* answered once it is read */
+	expire_previous(in);
+	pipeline_decide_head(a->cfg, session_store(a->session), in->prev, r, &d);
+	if (d.status != 0) {
+		refuse(in, c, &d);
+		return HTTP_ADMIT_ANSWERED;
+	}
+	return d.trusted ? HTTP_ADMIT_TRUSTED : HTTP_ADMIT_UNTRUSTED;
+}
+
+/* A request refused, or a connection closed, for the unauthenticated total. */
+static void over_budget(struct http_conn *c, bool answered, const char *why, void *data)
+{
+	struct ingest *in = data;
+	unsigned long more;
+
+	if (answered)
+		in->unavailable++;
+	if (ratelog_ok(in, &in->rl_budget, &more))
+		log_warn("webhook listener: %s %s: unauthenticated requests hold %zu of %zu "
+			 "bytes (listen.max_unauthenticated_bytes): %s (%lu more since the last "
+			 "line)", answered ? "503 to" : "closed the connection of",
+			 http_conn_peer(c), http_server_unauthenticated_bytes(in->srv),
+			 (size_t)in->a->cfg->listen.max_unauthenticated_bytes, why, more);
+}
+
 static void webhook(struct ingest *in, struct http_conn *c, const struct http_request *r)
 {
 	struct agent *a = in->a;
@@ -299,14 +344,7 @@ static void webhook(struct ingest *in, struct http_conn *c, const struct http_re
 		return;
 	}
 	if (d.status >= 400) {
-		if (d.status == 503)
-			in->unavailable++;
-		else
-			in->rejected++;
-		if (ratelog_ok(in, &in->rl_reject, &more))
-			log_warn("webhook from %s refused (%d): %s (%lu more refusal(s) since the "
-				 "last line)", http_conn_peer(c), d.status, d.text, more);
-		reply_error(c, d.status, d.text, d.retry_after);
+		refuse(in, c, &d);
 		return;
 	}
 	o = cJSON_CreateObject();
@@ -350,13 +388,6 @@ static void readyz(struct ingest *in, struct http_conn *c)
 	reply_json(c, 200, o, NULL);
 }
 
-static bool path_is(const char *url, const char *path)
-{
-	size_t n = strlen(path);
-
-	return strncmp(url, path, n) == 0 && (url[n] == '\0' || url[n] == '?');
-}
-
 static void handle(struct http_conn *c, const struct http_request *r, void *data)
 {
 	struct ingest *in = data;
@@ -386,6 +417,7 @@ int ingest_open(struct agent *a, struct ingest **ret)
 {
 	const struct listen_cfg *l = &a->cfg->listen;
 	struct http_limits lim = limits_of(l);
+	struct http_hooks hooks = { .request = handle, .head = head, .over_budget = over_budget };
 	struct ingest *in;
 	char err[512];
 	int r;
@@ -400,8 +432,10 @@ int ingest_open(struct agent *a, struct ingest **ret)
 	in->rl_reject.burst = 1;
 	in->rl_ignore.burst = 1;
 	in->rl_accept.burst = 20;
+	in->rl_budget.burst = 1;
 	snprintf(in->address, sizeof(in->address), "%s", l->address);
-	r = http_server_open(&a->loop, l->host, l->port, &lim, handle, in, &in->srv, err,
+	hooks.data = in;
+	r = http_server_open(&a->loop, l->host, l->port, &lim, &hooks, &in->srv, err,
 			     sizeof(err));
 	if (r < 0) {
 		log_err("%s (listen.address in %s)", err, a->cfg->path);
@@ -460,5 +494,9 @@ cJSON *ingest_status_json(const struct ingest *in)
 	cJSON_AddNumberToObject(o, "ignored", (double)in->ignored);
 	cJSON_AddNumberToObject(o, "rejected", (double)in->rejected);
 	cJSON_AddNumberToObject(o, "unavailable", (double)in->unavailable);
+	cJSON_AddNumberToObject(o, "unauthenticated_bytes",
+				(double)http_server_unauthenticated_bytes(in->srv));
+	cJSON_AddNumberToObject(o, "unauthenticated_bytes_max",
+				(double)in->a->cfg->listen.max_unauthenticated_bytes);
 	return o;
 }

@@ -25,7 +25,8 @@ void ingest_reconfigure(struct ingest *in);
 void ingest_close(struct ingest *in);
 
 /* {"address", "connections", "requests", "accepted", "duplicates",
- *  "ignored", "rejected", "unavailable"}; NULL for a NULL in. */
+ *  "ignored", "rejected", "unavailable", "unauthenticated_bytes",
+ *  "unauthenticated_bytes_max"}; NULL for a NULL in. */
 cJSON *ingest_status_json(const struct ingest *in);
 
 #endif

@@ -105,3 +105,19 @@ void log_msg_r(enum log_level level, int err, const char *fmt, ...)
 	log_vemit(level, err, fmt, ap);
 	va_end(ap);
 }
+
+bool log_rate_ok(struct log_rate *r, uint64_t now_ms, unsigned long *ret_suppressed)
+{
+	if (r->window_ms == 0 || now_ms - r->window_ms >= 1000) {
+		r->window_ms = now_ms;
+		r->used = 0;
+	}
+	if (r->used >= (r->burst ? r->burst : 1)) {
+		r->suppressed++;
+		return false;
+	}
+	r->used++;
+	*ret_suppressed = r->suppressed;
+	r->suppressed = 0;
+	return true;
+}

@@ -8,6 +8,7 @@
 #define AOS_LOG_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 enum log_level {
 	LOG_LVL_ERR = 3,
@@ -29,6 +30,18 @@ void log_msg(enum log_level level, const char *fmt, ...)
 /* As log_msg, with ": <aos_strerror(err)>" appended. */
 void log_msg_r(enum log_level level, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+
+/* At most `burst` lines a second of one kind (refusals, floods), so a
+ * flood cannot fill the journal: log_rate_ok() says whether to log now and,
+ * when it does, how many lines were left out since the last one. */
+struct log_rate {
+	unsigned burst; /* lines a second; 0 counts as 1 */
+	uint64_t window_ms;
+	unsigned used;
+	unsigned long suppressed;
+};
+
+bool log_rate_ok(struct log_rate *r, uint64_t now_ms, unsigned long *ret_suppressed);
 
 #define log_err(...) log_msg(LOG_LVL_ERR, __VA_ARGS__)
 #define log_warn(...) log_msg(LOG_LVL_WARNING, __VA_ARGS__)

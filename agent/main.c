@@ -1,7 +1,6 @@
 /* main.c - aos-publishd: command line and process set-up. */
 #include <errno.h>
 #include <getopt.h>
-#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +14,7 @@
 #include "log.h"
 #include "sandbox.h"
 #include "secret.h"
+#include "wipe.h"
 
 #define EXIT_USAGE 2
 #define EXIT_CONFIG 78 /* EX_CONFIG: systemd's RestartPreventExitStatus */
@@ -43,13 +43,39 @@ static void usage(FILE *f)
 		"Control it with aos-publishctl; see docs/ for the configuration reference.\n");
 }
 
-/* cJSON may hold secrets (Vault answers): wipe every block it frees. */
-static void wiping_free(void *p)
+/* libcurl's request and receive buffers, OpenSSL's records and cJSON's
+ * parsed answers may hold secrets: all three allocate through wipe.h, which
+ * wipes every block freed or moved.  OpenSSL's must be set before its first
+ * allocation, libcurl's before curl_global_init. */
+static int install_wiping_allocators(void)
 {
-	if (p == NULL)
+	static cJSON_Hooks hooks = { .malloc_fn = wipe_malloc, .free_fn = wipe_free };
+
+	cJSON_InitHooks(&hooks);
+	if (wipe_install_openssl() < 0)
+		return -EBUSY;
+	if (curl_global_init_mem(CURL_GLOBAL_DEFAULT, wipe_malloc, wipe_free, wipe_realloc,
+				 wipe_strdup, wipe_calloc) != CURLE_OK)
+		return -ENOMEM;
+	return 0;
+}
+
+/* Lazy binding runs the dynamic linker's resolver at the first call of each
+ * library function, and the resolver saves the vector registers on the
+ * stack, where they stay: after start the scan found 40 bytes of a Vault
+ * answer there (tests/integration/test_memory_scan.py).  So every symbol
+ * is bound at start: the binary is linked with -z now, and the libraries
+ * get LD_BIND_NOW, set here by executing this program once more. */
+static void bind_now(char **argv)
+{
+	const char *v = getenv("LD_BIND_NOW");
+
+	if (v != NULL && v[0] != '\0')
 		return;
-	OPENSSL_cleanse(p, malloc_usable_size(p));
-	free(p);
+	if (setenv("LD_BIND_NOW", "1", 1) == 0)
+		execv("/proc/self/exe", argv);
+	fprintf(stderr, "aos-publishd: warning: cannot re-execute with LD_BIND_NOW=1 (%s); "
+		"symbols are bound lazily\n", strerror(errno));
 }
 
 int main(int argc, char **argv)
@@ -61,7 +87,6 @@ int main(int argc, char **argv)
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
-	cJSON_Hooks hooks = { .malloc_fn = malloc, .free_fn = wiping_free };
 	const char *path = "/etc/aos-publishd/config.json", *check = NULL;
 	struct config *cfg = NULL;
 	char err[1024];
@@ -70,6 +95,7 @@ int main(int argc, char **argv)
 	/* A build step being started: confine it and exec (sandbox.h). */
 	if (argc > 1 && strcmp(argv[1], "--run-step") == 0)
 		return sandbox_run_step(argc, argv);
+	bind_now(argv);
 	while ((c = getopt_long(argc, argv, "c:hV", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c': path = optarg; break;
@@ -84,8 +110,18 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return EXIT_USAGE;
 	}
-	cJSON_InitHooks(&hooks);
 	log_init(LOG_LVL_INFO);
+	/* libcurl would write every TLS session key (Vault, registries) to
+	 * this file; clear it before curl_global_init() reads it. */
+	if (getenv("SSLKEYLOGFILE") != NULL) {
+		unsetenv("SSLKEYLOGFILE");
+		log_warn("SSLKEYLOGFILE is set in the environment: ignored (TLS keys of "
+			 "Vault and registry connections are never written out)");
+	}
+	if (install_wiping_allocators() < 0) {
+		log_err("cannot install the wiping allocators for libcurl and OpenSSL");
+		return 1;
+	}
 	if (check != NULL) {
 		r = config_load(check, &cfg, err, sizeof(err));
 		if (r < 0) {
@@ -108,11 +144,6 @@ int main(int argc, char **argv)
 	if (r < 0) {
 		log_err_r(r, "cannot lock memory for secrets (raise LimitMEMLOCK= to at "
 			  "least %d KiB)", SECURE_HEAP_BYTES / 1024 * 2);
-		config_free(cfg);
-		return 1;
-	}
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-		log_err("cannot initialise libcurl");
 		config_free(cfg);
 		return 1;
 	}

@@ -127,49 +127,93 @@ void pipeline_decide(const struct config *cfg, struct secret_store *st,
 	pipeline_decide_prev(cfg, st, NULL, r, d);
 }
 
-void pipeline_decide_prev(const struct config *cfg, struct secret_store *st,
-			  struct secret *const prev[FORGE__COUNT],
-			  const struct http_request *r, struct hook_decision *d)
+typedef int (*verify_fn)(enum forge f, const struct http_request *r,
+			 const struct secret *secret, char *msg, size_t msglen);
+
+/* Checks r with the current secret, then the previous one (when given). */
+static int check(verify_fn verify, enum forge f, const struct http_request *r,
+		 const struct secret *cur, const struct secret *prev, struct hook_decision *d)
 {
-	struct secret *secret = NULL;
-	enum forge f;
-	char msg[400];
+	char msg[400], m2[400];
 	int rc;
+
+	rc = verify(f, r, cur, msg, sizeof(msg));
+	/* The forge may not have the new secret yet. */
+	if (rc == AOS_EAUTH && prev != NULL && verify(f, r, prev, m2, sizeof(m2)) == 0) {
+		rc = 0;
+		d->previous_secret = true;
+	}
+	if (rc < 0)
+		answer(d, rc == -ENOMEM ? 503 : 401, "%s", msg);
+	return rc;
+}
+
+/* What the headers decide: the forge, its secret, the signature header (and
+ * GitLab's token).  Returns the secret (the caller's reference) with
+ * d->status 0, or NULL with d's answer. */
+static struct secret *decide_head(const struct config *cfg, struct secret_store *st,
+				  struct secret *const prev[FORGE__COUNT],
+				  const struct http_request *r, struct hook_decision *d,
+				  enum forge *ret_forge)
+{
+	struct secret *secret;
+	enum forge f;
 
 	memset(d, 0, sizeof(*d));
 	d->retry_after = -1;
 	if (webhook_detect(r, &f) < 0) {
 		answer(d, 400, "not a webhook: no X-GitHub-Event, X-Gitlab-Event, "
 		       "X-Gitea-Event or X-Forgejo-Event header");
-		return;
+		return NULL;
 	}
+	d->ev.forge = f;
 	if (cfg->webhook_keys[f] == NULL) {
 		answer(d, 401, "webhooks from %s are not accepted here (no webhooks.%s in "
 		       "the configuration)", forge_name(f), forge_name(f));
-		return;
+		return NULL;
 	}
 	secret = st != NULL ? store_get(st, cfg->webhook_keys[f]) : NULL;
 	if (secret == NULL) {
 		answer(d, 503, "the %s webhook secret (%s) is not loaded from Vault yet",
 		       forge_name(f), cfg->webhook_keys[f]);
 		d->retry_after = SECRET_WAIT_S;
-		return;
+		return NULL;
 	}
-	rc = webhook_verify(f, r, secret, msg, sizeof(msg));
-	secret_unref(secret);
-	if (rc == AOS_EAUTH && prev != NULL && prev[f] != NULL) {
-		char m2[400];
+	if (check(webhook_verify_head, f, r, secret, prev != NULL ? prev[f] : NULL, d) < 0) {
+		secret_unref(secret);
+		return NULL;
+	}
+	d->trusted = f == FORGE_GITLAB;
+	*ret_forge = f;
+	return secret;
+}
 
-		/* The forge may not have the new secret yet. */
-		if (webhook_verify(f, r, prev[f], m2, sizeof(m2)) == 0) {
-			rc = 0;
-			d->previous_secret = true;
-		}
-	}
-	if (rc < 0) {
-		answer(d, rc == -ENOMEM ? 503 : 401, "%s", msg);
+void pipeline_decide_head(const struct config *cfg, struct secret_store *st,
+			  struct secret *const prev[FORGE__COUNT],
+			  const struct http_request *r, struct hook_decision *d)
+{
+	enum forge f;
+
+	secret_unref(decide_head(cfg, st, prev, r, d, &f));
+}
+
+void pipeline_decide_prev(const struct config *cfg, struct secret_store *st,
+			  struct secret *const prev[FORGE__COUNT],
+			  const struct http_request *r, struct hook_decision *d)
+{
+	struct secret *secret;
+	enum forge f;
+	char msg[400];
+	int rc = 0;
+
+	secret = decide_head(cfg, st, prev, r, d, &f);
+	if (secret == NULL)
 		return;
-	}
+	if (f != FORGE_GITLAB) /* GitLab's token was the whole check */
+		rc = check(webhook_verify, f, r, secret, prev != NULL ? prev[f] : NULL, d);
+	secret_unref(secret);
+	if (rc < 0)
+		return;
 	if (webhook_parse(f, r, &d->ev, msg, sizeof(msg)) < 0) {
 		answer(d, 400, "malformed %s payload: %s", forge_name(f), msg);
 		return;

@@ -18,6 +18,8 @@ struct hook_decision {
 	char text[512];        /* the error (4xx, 5xx) or the ignored reason (200) */
 	bool ping;
 	bool previous_secret;  /* verified with the secret before a rotation */
+	bool trusted;          /* pipeline_decide_head: the headers authenticate
+				* the sender (GitLab's token) */
 	long retry_after;      /* seconds for a 503, else -1 */
 	/* for status 0: */
 	const struct pipeline_cfg *pipeline;
@@ -37,6 +39,16 @@ void pipeline_decide(const struct config *cfg, struct secret_store *st,
 void pipeline_decide_prev(const struct config *cfg, struct secret_store *st,
 			  struct secret *const prev[FORGE__COUNT],
 			  const struct http_request *r, struct hook_decision *ret);
+
+/* The part of pipeline_decide_prev() that needs only r's headers (r->body
+ * is not read): the forge, whether it is configured, its secret, the
+ * signature header's form, and GitLab's token, which is the secret itself.
+ * status 0: read the body (trusted: GitLab's token matched, the current or
+ * the previous one); else answer status now.  pipeline_decide_prev() checks
+ * all of this again, the same way. */
+void pipeline_decide_head(const struct config *cfg, struct secret_store *st,
+			  struct secret *const prev[FORGE__COUNT],
+			  const struct http_request *r, struct hook_decision *d);
 
 /* True if tag matches pattern (one '*'); the text the '*' matched goes to
  * ver (must be a version: starts with a digit, [A-Za-z0-9.+!_-]). */

@@ -12,12 +12,12 @@
 #include "err.h"
 #include "pipeline.h"
 #include "pipeline_steps.h"
+#include "sandbox.h"
 
 #define DEFAULT_PATH "/usr/local/bin:/usr/bin:/bin"
 #define SYSTEM_TIMEOUT_MS (600 * 1000) /* rm, mkdir, git */
 #define LOG_CHUNK 1800                 /* output bytes per job log entry */
 #define MAX_STEPS 80
-#define MAX_WRAP 80
 
 enum step_kind { ST_SYSTEM, ST_CHECKOUT, ST_HEAD, ST_BUILD, ST_VERIFY };
 
@@ -34,8 +34,8 @@ struct pl_build {
 	struct step steps[MAX_STEPS];
 	size_t nsteps, cur, nbuild;
 	struct pl_env env;
-	char *wrap[MAX_WRAP + 1];   /* --run-step prefix (sandbox.h), or empty */
-	size_t nwrap;
+	struct sandbox_argv wrap;   /* --run-step prefix (sandbox.h), or empty */
+	char isolation[800];        /* sandbox_describe() */
 	char workdir[4096], stepdir[4200];
 	uint64_t timeout_ms;
 	uint64_t started_ms;
@@ -114,6 +114,8 @@ int pl_env_init(struct pl_env *e, const struct pipeline_cfg *p, const char *home
 		rc = pl_env_set(e, "LANG=C.UTF-8");
 	if (rc == 0)
 		rc = pl_env_set(e, "GIT_TERMINAL_PROMPT=0");
+	if (rc == 0) /* no ext::, fd::, git:// or http:// (config.h) */
+		rc = pl_env_set(e, "GIT_ALLOW_PROTOCOL=" PL_GIT_PROTOCOLS);
 	for (i = 0; rc == 0 && i < p->nenv; i++)
 		rc = pl_env_set(e, p->env[i]); /* HOME is refused by the config */
 	free(h);
@@ -147,13 +149,13 @@ static int add_step(struct pl_build *b, enum step_kind kind, bool in_stepdir,
 	if (b->nsteps == MAX_STEPS)
 		return -E2BIG;
 	s = &b->steps[b->nsteps];
-	w = kind == ST_SYSTEM ? 0 : b->nwrap;
+	w = kind == ST_SYSTEM ? 0 : b->wrap.n;
 	s->argv = calloc(w + argc + 1, sizeof(char *));
 	if (s->argv == NULL)
 		return -ENOMEM;
 	b->nsteps++;
 	for (i = 0; i < w; i++)
-		if ((s->argv[i] = strdup(b->wrap[i])) == NULL)
+		if ((s->argv[i] = strdup(b->wrap.v[i])) == NULL)
 			return -ENOMEM;
 	for (i = 0; i < argc; i++)
 		if ((s->argv[w + i] = strdup(argv[i])) == NULL)
@@ -229,105 +231,27 @@ static int plan(struct pl_build *b, const struct pipeline_cfg *p, const char *co
 	return rc;
 }
 
-static int wrap_add(struct pl_build *b, const char *a, const char *v)
+/* The --run-step prefix (sandbox.h) for the configured isolation. */
+static int make_wrap(struct pl_build *b, const struct pl_build_opts *o, char *msg,
+		     size_t msglen)
 {
-	if (b->nwrap + 2 > MAX_WRAP)
-		return -E2BIG;
-	if ((b->wrap[b->nwrap++] = strdup(a)) == NULL)
-		return -ENOMEM;
-	if (v != NULL && (b->wrap[b->nwrap++] = strdup(v)) == NULL)
-		return -ENOMEM;
-	return 0;
-}
+	char job[PATH_MAX], real[PATH_MAX];
 
-/* Hides path (made canonical; skipped when it does not exist). */
-static int wrap_hide(struct pl_build *b, const char *path, bool parent)
-{
-	char buf[PATH_MAX], real[PATH_MAX];
-
-	if (path == NULL || path[0] == '\0')
+	if (o->cfg == NULL || o->caps == NULL) /* unit tests: no wrap at all */
 		return 0;
-	snprintf(buf, sizeof(buf), "%s", path);
-	if (parent && strrchr(buf, '/') != NULL && strrchr(buf, '/') != buf)
-		*strrchr(buf, '/') = '\0';
-	if (realpath(buf, real) == NULL || strcmp(real, "/") == 0)
-		return 0;
-	return wrap_add(b, "--hide", real);
-}
-
-/* A credential file named in vault.auth: absolute, or in the folder of the
- * configuration (systemd's credentials folder is hidden as a whole). */
-static int wrap_hide_cred(struct pl_build *b, const struct config *cfg, const char *name)
-{
-	char path[PATH_MAX];
-
-	if (name == NULL)
-		return 0;
-	if (name[0] == '/')
-		return wrap_hide(b, name, false);
-	snprintf(path, sizeof(path), "%s/%s", cfg->dir, name);
-	return wrap_hide(b, path, false);
-}
-
-/* The --run-step prefix: everything of the daemon's own is hidden (state,
- * queue, spool, runtime folder and control socket, credentials); only the
- * work folder (with its tmp), /dev/null and /dev/shm are writable. */
-static int make_wrap(struct pl_build *b, const struct config *cfg,
-		     const struct pipeline_cfg *p)
-{
-	char real[PATH_MAX];
-	size_t i;
-	int rc;
-
-	if (cfg == NULL || cfg->build_isolation == ISOLATION_OFF)
-		return 0;
-	rc = wrap_add(b, "/proc/self/exe", NULL); /* this binary, even after an upgrade */
-	if (rc == 0)
-		rc = wrap_add(b, "--run-step", NULL);
-	if (rc == 0 && cfg->build_isolation == ISOLATION_AUTO)
-		rc = wrap_add(b, "--optional", NULL);
-	if (rc == 0)
-		rc = wrap_hide(b, cfg->state_dir, false);
-	if (rc == 0)
-		rc = wrap_hide(b, cfg->runtime_dir, false);
-	if (rc == 0)
-		rc = wrap_hide(b, cfg->control_socket, true);
-	if (rc == 0)
-		rc = wrap_hide(b, cfg->queue.path, true);
-	if (rc == 0)
-		rc = wrap_hide(b, cfg->queue.spool_dir, false);
-	if (rc == 0)
-		rc = wrap_hide(b, getenv("CREDENTIALS_DIRECTORY"), false);
-	if (rc == 0)
-		rc = wrap_hide_cred(b, cfg, cfg->vault.token_file);
-	if (rc == 0)
-		rc = wrap_hide_cred(b, cfg, cfg->vault.role_id_file);
-	if (rc == 0)
-		rc = wrap_hide_cred(b, cfg, cfg->vault.secret_id_file);
-	if (rc == 0 && realpath(cfg->work_dir, real) != NULL) {
-		char job[PATH_MAX];
-
-		/* The job's folder, by its canonical name (it is created later). */
-		snprintf(job, sizeof(job), "%s%s", real, strrchr(b->workdir, '/'));
-		rc = wrap_add(b, "--write", job);
-	}
-	for (i = 0; rc == 0 && i < p->nwritable; i++)
-		rc = wrap_add(b, "--write", realpath(p->writable[i], real) ? real : p->writable[i]);
-	if (rc == 0)
-		rc = wrap_add(b, "--write", "/dev/null");
-	if (rc == 0)
-		rc = wrap_add(b, "--write", "/dev/shm");
-	if (rc == 0)
-		rc = wrap_add(b, "--", NULL);
-	return rc;
+	/* The job's folder, by its canonical name (it is created later). */
+	snprintf(job, sizeof(job), "%s%s",
+		 realpath(o->cfg->work_dir, real) ? real : o->cfg->work_dir,
+		 strrchr(b->workdir, '/'));
+	return pl_sandbox_prefix(o->cfg, o->caps, o->pipeline, job, &b->wrap, b->isolation,
+				 sizeof(b->isolation), msg, msglen);
 }
 
 static void build_free(struct pl_build *b)
 {
 	size_t i;
 
-	for (i = 0; i < b->nwrap; i++)
-		free(b->wrap[i]);
+	sandbox_argv_free(&b->wrap);
 	for (i = 0; i < b->nsteps; i++) {
 		char **a;
 
@@ -556,8 +480,15 @@ int pl_build_start(uv_loop_t *loop, const struct pl_build_opts *o, struct pl_bui
 	snprintf(b->stepdir, sizeof(b->stepdir), "%s/src/%s", o->workdir, o->pipeline->directory);
 	snprintf(tmp, sizeof(tmp), "%s/tmp", o->workdir);
 	rc = pl_env_init(&b->env, o->pipeline, o->workdir, tmp);
+	msg[0] = '\0';
 	if (rc == 0)
-		rc = make_wrap(b, o->cfg, o->pipeline);
+		rc = make_wrap(b, o, msg, msglen);
+	if (rc == 0 && b->isolation[0] != '\0') {
+		char line[900];
+
+		snprintf(line, sizeof(line), "isolation: %s", b->isolation);
+		b->o.log(b->o.data, line);
+	}
 	if (rc == 0)
 		rc = plan(b, o->pipeline, o->commit);
 	if (rc == 0) {
@@ -566,8 +497,9 @@ int pl_build_start(uv_loop_t *loop, const struct pl_build_opts *o, struct pl_bui
 	}
 	free(rm);
 	if (rc < 0) {
-		snprintf(msg, msglen, "cannot start the build: %s", rc < -1000 ? aos_strerror(rc)
-								     : strerror(-rc));
+		if (msg[0] == '\0')
+			snprintf(msg, msglen, "cannot start the build: %s",
+				 rc < -1000 ? aos_strerror(rc) : strerror(-rc));
 		build_free(b);
 		return rc;
 	}

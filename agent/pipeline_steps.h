@@ -12,6 +12,8 @@
 #include "config.h"
 
 struct pl_build;
+struct sandbox_caps;
+struct sandbox_argv;
 
 #define PL_ENV_MAX 140
 
@@ -39,6 +41,7 @@ char *pl_system_tool(const char *name);
 struct pl_build_opts {
 	const struct pipeline_cfg *pipeline; /* read at start only */
 	const struct config *cfg;            /* for the sandbox's hidden paths */
+	const struct sandbox_caps *caps;     /* what the host offers (sandbox.h) */
 	const char *workdir;                 /* created afresh; HOME of the steps */
 	const char *commit;                  /* what to check out */
 	/* Job log text (a step's command, its output in batches, its end). */
@@ -50,8 +53,19 @@ struct pl_build_opts {
 	void *data;
 };
 
+/* Appends to ret the --run-step prefix (sandbox.h) that runs a step of p
+ * under cfg's build_isolation, with workdir (canonical) its writable
+ * folder; desc tells what that is (for job logs).  Returns 0, or
+ * -EOPNOTSUPP when the isolation is not available here, or another
+ * negative code, with msg set. */
+int pl_sandbox_prefix(const struct config *cfg, const struct sandbox_caps *caps,
+		      const struct pipeline_cfg *p, const char *workdir,
+		      struct sandbox_argv *ret, char *desc, size_t desclen, char *msg,
+		      size_t msglen);
+
 /* Starts the build.  Returns 0 and *ret (freed by itself after done), or a
- * negative code with msg (nothing started, done not called). */
+ * negative code with msg (nothing started, done not called): -EOPNOTSUPP
+ * when the configured isolation is not available on this host. */
 int pl_build_start(uv_loop_t *loop, const struct pl_build_opts *o, struct pl_build **ret,
 		   char *msg, size_t msglen);
 

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "agent.h"
 #include "answer.h"
@@ -58,9 +59,15 @@ static void op_closed(uv_handle_t *h)
 	size_t i;
 
 	for (i = 0; i < op->nfiles; i++) {
+		if (op->remove_dir != NULL)
+			unlink(op->files[i].path);
 		free(op->files[i].path);
+		free(op->files[i].label);
 		artifact_free(op->files[i].art);
 	}
+	if (op->remove_dir != NULL)
+		rmdir(op->remove_dir);
+	free(op->remove_dir);
 	free(op->files);
 	free(op->reg_name);
 	free(op->url);
@@ -140,7 +147,7 @@ static cJSON *event(const char *name, const struct pub_file *f)
 
 	cJSON_AddStringToObject(ev, "event", name);
 	if (f != NULL)
-		cJSON_AddStringToObject(ev, "file", f->path);
+		cJSON_AddStringToObject(ev, "file", f->label);
 	return ev;
 }
 
@@ -216,7 +223,7 @@ static void finish_all(struct publish_op *op)
 		const struct pub_file *f = &op->files[i];
 		cJSON *r = cJSON_CreateObject();
 
-		cJSON_AddStringToObject(r, "file", f->path);
+		cJSON_AddStringToObject(r, "file", f->label);
 		cJSON_AddStringToObject(r, "outcome",
 					f->outcome == OUT_NONE ? "not-attempted"
 							       : outcome_names[f->outcome]);
@@ -277,7 +284,7 @@ static void after_inspect(uv_work_t *w, int status)
 		if (f->rc == 0 && !kind_fits(op, f->art)) {
 			snprintf(f->message, sizeof(f->message),
 				 "%s: %s cannot go to registry %s, which is of type %s",
-				 f->path, f->art->kind == ARTIFACT_NPM ? "an npm tarball"
+				 f->label, f->art->kind == ARTIFACT_NPM ? "an npm tarball"
 				 : f->art->kind == ARTIFACT_WHEEL ? "a wheel" : "an sdist",
 				 op->reg_name, op->type == REGISTRY_NPM ? "npm" : "pypi");
 			f->rc = -EINVAL;
@@ -647,6 +654,7 @@ int publish_start(struct agent *a, struct control_conn *c,
 	op->conn = c;
 	op->type = reg->type;
 	op->dry_run = r->dry_run;
+	op->remove_dir = dup_or_null(r->remove_dir);
 	op->nfiles = r->nfiles;
 	op->reg_name = strdup(reg->name);
 	op->url = strdup(reg->url);
@@ -658,6 +666,7 @@ int publish_start(struct agent *a, struct control_conn *c,
 	op->expected_version = dup_or_null(r->expected_version);
 	for (i = 0; i < r->nfiles; i++) {
 		op->files[i].path = strdup(r->files[i]);
+		op->files[i].label = strdup(r->labels != NULL ? r->labels[i] : r->files[i]);
 		op->files[i].probe = r->probe_first != NULL && r->probe_first[i];
 	}
 	op->max_attempts = r->max_attempts > 0 ? r->max_attempts

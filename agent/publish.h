@@ -51,10 +51,15 @@ struct publish_request {
 	const char *expected_version; /* or NULL */
 	bool dry_run;                 /* inspect and show, use no token */
 	const char *const *files;     /* absolute paths */
+	const char *const *labels;    /* or NULL: per file, the name events and
+					 answers give it (else its path) */
 	size_t nfiles;
 	const bool *probe_first;      /* per file: an earlier send's outcome is
 					 unknown; ask the registry first (or NULL) */
 	int max_attempts;             /* 0: publish.max_attempts */
+	const char *remove_dir;       /* or NULL: a folder holding only the files
+					 (copies for a dry run), removed with
+					 them when the publish ends */
 	const struct publish_hooks *hooks; /* NULL for a client request */
 };
 

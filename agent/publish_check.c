@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "agent.h"
 #include "artifact.h"
@@ -16,6 +15,7 @@
 #include "publish_internal.h"
 #include "pypi.h"
 #include "registry.h"
+#include "url.h"
 
 int64_t publish_key_version(struct publish_op *op)
 {
@@ -29,28 +29,6 @@ int64_t publish_key_version(struct publish_op *op)
 			return e->value != NULL ? e->version : 0;
 	}
 	return 0;
-}
-
-/* Length of "scheme://host[:port]" of url. */
-static size_t origin_len(const char *url)
-{
-	const char *p = strstr(url, "://");
-
-	if (p == NULL)
-		return 0;
-	p += 3;
-	while (*p != '\0' && *p != '/')
-		p++;
-	return (size_t)(p - url);
-}
-
-/* The index is asked with the upload's credentials only when it lives on
- * the same origin (pypiserver, devpi); a token is never sent elsewhere. */
-static bool same_origin(const char *a, const char *b)
-{
-	size_t n = origin_len(a);
-
-	return n > 0 && n == origin_len(b) && strncasecmp(a, b, n) == 0;
 }
 
 /* Common start of a GET to the registry; cb settles the answer. */
@@ -67,7 +45,9 @@ static void start_get(struct publish_op *op, enum pub_phase phase, const char *u
 					&op->hdrs, err, sizeof(err));
 	else if (r == 0)
 		r = registry_easy_setup(op->req->easy, url, err, sizeof(err));
-	if (r == 0 && !npm_doc && op->token != NULL && same_origin(url, op->url)) {
+	/* The index is asked with the upload's credentials only on the upload
+	 * URL's own origin (pypiserver, devpi); a token is never sent elsewhere. */
+	if (r == 0 && !npm_doc && op->token != NULL && url_same_origin(url, op->url)) {
 		r = registry_auth_basic(&op->hdrs, op->username, op->token);
 		if (r == 0)
 			curl_easy_setopt(op->req->easy, CURLOPT_HTTPHEADER, op->hdrs);
@@ -259,7 +239,7 @@ cJSON *publish_plan(struct publish_op *op, struct pub_file *f)
 	char err[512];
 
 	cJSON_AddStringToObject(ev, "event", "plan");
-	cJSON_AddStringToObject(ev, "file", f->path);
+	cJSON_AddStringToObject(ev, "file", f->label);
 	cJSON_AddStringToObject(ev, "registry", op->reg_name);
 	cJSON_AddStringToObject(ev, "token_key", op->token_key);
 	if (op->type == REGISTRY_PYPI) {

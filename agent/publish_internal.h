@@ -26,6 +26,7 @@ enum pub_phase {
 
 struct pub_file {
 	char *path;
+	char *label;     /* how events name the file: publish_request.labels, or path */
 	struct artifact *art;
 	int rc;
 	enum pub_outcome outcome;
@@ -44,6 +45,7 @@ struct publish_op {
 	char *tag;
 	char *expected_version;
 	bool dry_run;
+	char *remove_dir; /* publish_request.remove_dir */
 	bool probing;    /* the current check is a probe before sending */
 	int max_attempts;
 	long retry_after_s; /* the registry's last Retry-After, -1 if none */

@@ -5,11 +5,13 @@
  * are pushed at once; this catches those and any missed delivery.
  */
 #include <errno.h>
+#include <limits.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "agent.h"
 #include "answer.h"
@@ -25,6 +27,8 @@
 #include "pypi.h"
 #include "pypi_name.h"
 #include "registry.h"
+#include "sandbox.h"
+#include "url.h"
 #include "worker.h"
 
 #define MAX_TAGS 2000
@@ -312,7 +316,9 @@ static void next_target(struct rec *r)
 	} else if (rc == 0) {
 		url = pypi_simple_url(reg->index_url, r->package);
 		rc = url == NULL ? -ENOMEM : registry_easy_setup(r->req->easy, url, err, sizeof(err));
-		if (rc == 0 && tok != NULL)
+		/* The upload's credentials go to the index only on the upload
+		 * URL's own origin, as for uploads (publish_check.c). */
+		if (rc == 0 && tok != NULL && url_same_origin(url, reg->url))
 			rc = registry_auth_basic(&r->hdrs, reg->username, tok);
 		if (rc == 0)
 			curl_easy_setopt(r->req->easy, CURLOPT_HTTPHEADER, r->hdrs);
@@ -389,17 +395,72 @@ static void ls_done(void *data, const struct child_result *res)
 	next_target(r);
 }
 
+/* Starts `git ls-remote --tags REPOSITORY PATTERN` for p in its own folder
+ * under work_dir, under the pipeline's sandbox.  Returns 0, or a negative
+ * code with msg. */
+static int ls_remote_start(struct rec *r, const struct pipeline_cfg *p, const char *pattern,
+			   char *msg, size_t msglen)
+{
+	struct agent *a = r->a;
+	struct sandbox_argv argv = { 0 };
+	struct child_opts co = { 0 };
+	struct child *child;
+	struct pl_env env;
+	char dir[PATH_MAX], real[PATH_MAX], desc[800];
+	char *git = pl_system_tool("git");
+	int rc;
+
+	if (mkdir(a->cfg->work_dir, 0700) < 0 && errno != EEXIST)
+		log_warn("reconcile: cannot create %s: %s", a->cfg->work_dir, strerror(errno));
+	snprintf(dir, sizeof(dir), "%s/reconcile", realpath(a->cfg->work_dir, real)
+						     ? real : a->cfg->work_dir);
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+		log_warn("reconcile: cannot create %s: %s", dir, strerror(errno));
+	rc = git == NULL ? -ENOMEM : pl_env_init(&env, p, dir, NULL);
+	if (rc < 0) {
+		free(git);
+		snprintf(msg, msglen, "out of memory");
+		return rc;
+	}
+	rc = pl_sandbox_prefix(a->cfg, &a->sandbox, p, dir, &argv, desc, sizeof(desc), msg,
+			       msglen);
+	if (rc == 0)
+		rc = sandbox_argv_add(&argv, git);
+	if (rc == 0)
+		rc = sandbox_argv_add(&argv, "ls-remote");
+	if (rc == 0)
+		rc = sandbox_argv_add(&argv, "--tags");
+	if (rc == 0)
+		rc = sandbox_argv_add(&argv, p->repository);
+	if (rc == 0)
+		rc = sandbox_argv_add(&argv, pattern);
+	if (rc == 0) {
+		co.argv = (const char *const *)argv.v;
+		co.env = (const char *const *)env.v; /* copied by the spawn */
+		co.cwd = dir;
+		co.timeout_ms = 120 * 1000;
+		co.max_output = 8 * 1024 * 1024;
+		co.line = ls_line;
+		co.done = ls_done;
+		co.data = r;
+		rc = child_start(&a->loop, &co, &child);
+		if (rc < 0)
+			snprintf(msg, msglen, "cannot run git ls-remote: %s", uv_strerror(rc));
+	} else if (rc == -ENOMEM) {
+		snprintf(msg, msglen, "out of memory");
+	}
+	sandbox_argv_free(&argv);
+	pl_env_free(&env);
+	free(git);
+	return rc;
+}
+
 void cmd_reconcile(struct agent *a, struct control_conn *c, const cJSON *req)
 {
 	const char *name = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(req, "pipeline"));
 	const struct pipeline_cfg *p = name != NULL ? config_pipeline(a->cfg, name) : NULL;
-	struct child_opts co = { 0 };
-	struct child *child;
 	struct rec *r;
-	char pattern[WEBHOOK_NAME_MAX + 16];
-	const char *argv[] = { NULL, "ls-remote", "--tags", NULL, pattern, NULL };
-	struct pl_env env;
-	char *git = NULL;
+	char pattern[WEBHOOK_NAME_MAX + 16], msg[1200];
 	size_t i;
 	int rc;
 
@@ -422,33 +483,13 @@ void cmd_reconcile(struct agent *a, struct control_conn *c, const cJSON *req)
 	for (i = 0; i < p->ntargets && i < MAX_TARGETS; i++)
 		r->targets[r->ntargets++] = strdup(p->targets[i]);
 	snprintf(pattern, sizeof(pattern), "refs/tags/%s", p->tag_pattern);
-	/* Exactly a build's checkout environment and git: the pipeline's
-	 * variables (say GIT_SSH_COMMAND) apply, nothing of the daemon's. */
-	git = pl_system_tool("git");
-	rc = git == NULL ? -ENOMEM : pl_env_init(&env, p, a->cfg->work_dir, NULL);
-	if (rc < 0) {
-		free(git);
-		r->conn = NULL;
-		control_reply_error(c, "out of memory");
-		rec_free(r);
-		return;
-	}
-	argv[0] = git;
-	argv[3] = p->repository;
-	co.argv = argv;
-	co.env = (const char *const *)env.v; /* copied by the spawn */
-	co.cwd = a->cfg->work_dir;
-	co.timeout_ms = 120 * 1000;
-	co.max_output = 8 * 1024 * 1024;
-	co.line = ls_line;
-	co.done = ls_done;
-	co.data = r;
-	rc = child_start(&a->loop, &co, &child);
-	pl_env_free(&env);
-	free(git);
+	/* Exactly a build's checkout environment, git and sandbox: the
+	 * pipeline's variables (say GIT_SSH_COMMAND) apply, nothing of the
+	 * daemon's; git talks to the remote from inside the build sandbox. */
+	rc = ls_remote_start(r, p, pattern, msg, sizeof(msg));
 	if (rc < 0) {
 		r->conn = NULL;
-		control_reply_error(c, "cannot run git ls-remote");
+		control_reply_error(c, msg);
 		rec_free(r);
 		return;
 	}

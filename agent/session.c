@@ -25,6 +25,7 @@
 
 static void kick(struct vault_session *s);
 static void start_step(struct vault_session *s, enum step step);
+static void on_done(struct transport_req *req, int result, void *data);
 
 static const char *step_name(enum step st)
 {
@@ -410,9 +411,10 @@ static void on_success(struct vault_session *s, enum step st, const char *body,
 		s->token_renewable = ti.renewable;
 		s->token_at_ms = uv_now(s->loop);
 		/* The TTL stopped growing: the max TTL is near, so log in again
-		 * before the token dies. */
+		 * before the token dies.  (Vault rounds a capped TTL up to whole
+		 * seconds, so even one second short of the creation TTL counts.) */
 		if (s->cfg->vault.method == AUTH_APPROLE &&
-		    (!ti.renewable || ti.ttl_s + 1 < s->token_creation_ttl_s)) {
+		    (!ti.renewable || ti.ttl_s < s->token_creation_ttl_s)) {
 			s->relogin_due = true;
 			log_info("Vault token renewed: TTL %" PRId64 " s (capped, was %" PRId64
 				 " s); logging in again before it expires", ti.ttl_s, before);
@@ -460,13 +462,21 @@ static void on_error(struct vault_session *s, enum step st, int r)
 			/* 400 "invalid role or secret ID": retrying cannot help. */
 			secret_unref(s->secret_id);
 			s->secret_id = NULL;
-			fail_msg(s, AOS_EAUTH, "AppRole login at %s rejected: %s (check the "
-				 "role_id and secret_id files)", s->conn.address, vmsg);
+			fail_msg(s, AOS_EAUTH, "AppRole login at %s rejected: %s (%s)",
+				 s->conn.address, vmsg, s->cfg->vault.secret_id_wrapped
+				 ? "the unwrapped secret_id expired or was revoked, or the "
+				   "role_id is wrong: put a fresh wrapping token in the "
+				   "secret_id file, then restart or reload"
+				 : "check the role_id and secret_id files");
 			return;
 		}
 		if (r == AOS_EDENIED) {
-			secret_unref(s->secret_id);
-			s->secret_id = NULL; /* read it again next time */
+			/* Read a plain secret_id again next time; an unwrapped one
+			 * cannot be read again (its wrapping token is used). */
+			if (!s->cfg->vault.secret_id_wrapped) {
+				secret_unref(s->secret_id);
+				s->secret_id = NULL;
+			}
 			fail_msg(s, r, "AppRole login at %s denied: %s (is the AppRole auth "
 				 "method enabled at auth/%s?)", s->conn.address, vmsg,
 				 s->cfg->vault.mount);
@@ -495,6 +505,10 @@ static void on_error(struct vault_session *s, enum step st, int r)
 		break;
 	case STEP_RENEW:
 	case STEP_PROBE:
+		/* "past the max TTL, cannot renew" (a 500) and the like: with
+		 * AppRole, the next attempt is a fresh login. */
+		if (st == STEP_RENEW && s->cfg->vault.method == AUTH_APPROLE)
+			s->relogin_due = true;
 		if (r == AOS_EDENIED) {
 			/* Dead token: log in again at once. */
 			log_warn("Vault token no longer valid (%s); authenticating again",
@@ -526,12 +540,46 @@ static void on_error(struct vault_session *s, enum step st, int r)
 	fail_msg(s, r, "Vault %s failed: %s", step_name(st), vmsg);
 }
 
+/* A redirect answer: sends the same request again where it leads, if
+ * vault_redirect_next() allows it.  Returns 0 when the request runs again
+ * (on_done will see its answer), or an error left in s->last_error. */
+static int follow_redirect(struct vault_session *s, struct transport_req *req)
+{
+	char next[VAULT_URL_MAX];
+	const char *url = NULL, *location = NULL;
+	int r;
+
+	curl_easy_getinfo(req->easy, CURLINFO_EFFECTIVE_URL, &url);
+	/* curl resolves Location here even though it does not follow it. */
+	curl_easy_getinfo(req->easy, CURLINFO_REDIRECT_URL, &location);
+	r = vault_redirect_next(&s->conn, url != NULL ? url : s->conn.address, location,
+				s->redirects, next, sizeof(next), s->last_error,
+				sizeof(s->last_error));
+	if (r < 0)
+		return r;
+	if (curl_easy_setopt(req->easy, CURLOPT_URL, next) != CURLE_OK)
+		return -ENOMEM;
+	s->redirects++;
+	log_debug("Vault %s: HTTP %ld, following the redirect to %s", step_name(s->step),
+		  req->status, next);
+	return transport_start(req, on_done, s);
+}
+
 static void on_done(struct transport_req *req, int result, void *data)
 {
 	struct vault_session *s = data;
 	enum step st = s->step;
 	int r;
 
+	if (result == 0 && vault_is_redirect(req->status)) {
+		r = follow_redirect(s, req);
+		if (r == 0)
+			return; /* same request, same headers and body: still in flight */
+		if (r != AOS_EREDIRECT)
+			snprintf(s->last_error, sizeof(s->last_error),
+				 "following a redirect: %s", aos_strerror(r));
+		result = r;
+	}
 	vault_headers_free(s->hdrs);
 	s->hdrs = NULL;
 	buf_reset(&s->body);
@@ -544,7 +592,12 @@ static void on_done(struct transport_req *req, int result, void *data)
 		return;
 	}
 	if (result < 0) {
-		if (result == AOS_ETOOBIG)
+		if (result == AOS_EREDIRECT || result == -ENOMEM) {
+			char why[sizeof(s->last_error)];
+
+			snprintf(why, sizeof(why), "%s", s->last_error);
+			fail_msg(s, result, "Vault %s: %s", step_name(st), why);
+		} else if (result == AOS_ETOOBIG)
 			fail_msg(s, result, "Vault %s: answer too large (over %ld bytes, "
 				 "vault.max_response_bytes)", step_name(st),
 				 s->cfg->vault.max_response_bytes);
@@ -632,6 +685,7 @@ static void start_step(struct vault_session *s, enum step step)
 		return;
 	}
 	s->step = step;
+	s->redirects = 0;
 	r = transport_req_new(s->tp, (size_t)s->cfg->vault.max_response_bytes, &s->req);
 	if (r == 0)
 		r = vault_request_setup(s->req->easy, &s->conn, method, path, body, tok,
@@ -709,11 +763,15 @@ static void kick(struct vault_session *s)
 	    (s->relogin_due || !s->token_renewable)) {
 		s->work &= ~WORK_RENEW;
 		s->work |= WORK_AUTH;
-		secret_unref(s->secret_id); /* read it again: it may have changed */
-		s->secret_id = NULL;
-		if (s->cfg->vault.secret_id_wrapped)
-			log_warn("logging in again needs the unwrapped secret_id, which "
-				 "was kept in locked memory");
+		if (s->cfg->vault.secret_id_wrapped) {
+			/* The wrapping token worked once: the unwrapped
+			 * secret_id, kept in the secure heap, logs in again. */
+			log_info("logging in again with the unwrapped secret_id kept "
+				 "in locked memory");
+		} else {
+			secret_unref(s->secret_id); /* read it again: it may have changed */
+			s->secret_id = NULL;
+		}
 	}
 	if (s->work & WORK_AUTH) {
 		start_auth(s);
@@ -803,7 +861,12 @@ int session_reconfigure(struct vault_session *s, const struct config *cfg)
 		drop_token(s);
 		secret_unref(s->role_id);
 		s->role_id = NULL;
-		if (!n->secret_id_wrapped) {
+		/* An unwrapped secret_id cannot be read again: keep it while
+		 * it still belongs to the configured role and file. */
+		if (!n->secret_id_wrapped || !o->secret_id_wrapped ||
+		    str_differs(o->role_id_file, n->role_id_file) ||
+		    str_differs(o->secret_id_file, n->secret_id_file) ||
+		    str_differs(o->mount, n->mount)) {
 			secret_unref(s->secret_id);
 			s->secret_id = NULL;
 		}

@@ -38,6 +38,7 @@ struct vault_session {
 	struct transport_req *req;
 	struct curl_slist *hdrs;
 	struct buf body; /* request body (may hold secret_id): wiped */
+	unsigned redirects; /* followed for the request in flight */
 
 	unsigned work;
 	bool in_backoff;

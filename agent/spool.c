@@ -1,4 +1,5 @@
-/* spool.c - copy, inspect, commit. */
+/* spool.c - a client's files: check, copy, inspect, then commit the job
+ * (or show a dry run).  See spool.h. */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -14,6 +15,7 @@
 #include "agent.h"
 #include "artifact.h"
 #include "backoff.h"
+#include "control_policy.h"
 #include "err.h"
 #include "log.h"
 #include "pub_util.h"
@@ -28,70 +30,120 @@ struct enq {
 	struct control_conn *conn;
 	char *registry, *tag, *version, *idem_key;
 	char *spool_dir;
-	char *files[PUBLISH_MAX_FILES];
-	char names[PUBLISH_MAX_FILES][256];
-	char sha256[PUBLISH_MAX_FILES][65];
+	int fds[CONTROL_FDS_MAX];
+	char names[CONTROL_FDS_MAX][PUBLISH_NAME_MAX + 1];
+	char sha256[CONTROL_FDS_MAX][65];
 	char package[256];
 	size_t nfiles;
+	uint64_t max_bytes;
+	uid_t uid;
+	pid_t pid;
 	int rc;
 	bool invalid;   /* the files are at fault (else the spool is) */
-	bool wait;
+	bool wait, dry_run;
 	enum registry_type type;
 	uint64_t nonce;
-	char dir[4096];
+	char tmp[4096]; /* the request's own folder while it is taken */
+	char dir[4096]; /* its folder in the spool once complete */
 	char msg[1536];
 };
 
-/* Copies src to dst (created 0640), fsync'ed, computing the SHA-256. */
-int spool_copy_file(const char *src, const char *dst, char sha[65], char *msg, size_t msglen)
+static const char *file_type(mode_t m)
+{
+	return S_ISFIFO(m) ? "a FIFO" : S_ISDIR(m) ? "a directory"
+	       : S_ISCHR(m) ? "a character device" : S_ISBLK(m) ? "a block device"
+	       : S_ISSOCK(m) ? "a socket" : S_ISLNK(m) ? "a symbolic link" : "not a file";
+}
+
+int spool_copy_fd(int in, const char *label, const char *dst, uint64_t max, char sha[65],
+		  bool *ret_theirs, char *msg, size_t msglen)
 {
 	unsigned char buf[65536], md[32];
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-	int in = -1, out = -1, r = 0;
+	EVP_MD_CTX *ctx = NULL;
 	unsigned int mdlen = 0;
+	uint64_t off = 0;
+	struct stat st;
+	int out = -1, r = 0;
 	ssize_t n;
 
-	in = open(src, O_RDONLY | O_CLOEXEC);
-	if (in < 0) {
+	*ret_theirs = true;
+	if (fstat(in, &st) < 0) {
 		r = -errno;
-		snprintf(msg, msglen, "%s: cannot read: %s", src, strerror(-r));
-		goto out;
+		snprintf(msg, msglen, "%s: cannot stat: %s", label, strerror(-r));
+		return r;
 	}
+	if (!S_ISREG(st.st_mode)) {
+		snprintf(msg, msglen, "%s is %s, not a regular file: only regular files are "
+			 "published", label, file_type(st.st_mode));
+		return -EINVAL;
+	}
+	if ((uint64_t)st.st_size > max) {
+		snprintf(msg, msglen, "%s: %jd bytes, over publish.max_file_bytes (%" PRIu64
+			 " bytes)", label, (intmax_t)st.st_size, max);
+		return -EFBIG;
+	}
+	*ret_theirs = false;
 	out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
 	if (out < 0) {
 		r = -errno;
 		snprintf(msg, msglen, "cannot create %s in the spool: %s", dst, strerror(-r));
-		goto out;
+		return r;
 	}
+	ctx = EVP_MD_CTX_new();
 	EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
-	while ((n = read(in, buf, sizeof(buf))) != 0) {
+	/* From the start whatever the descriptor's offset; never past the size
+	 * fstat gave (a file that grows, or a /proc-like file, is refused). */
+	while ((n = pread(in, buf, sizeof(buf), (off_t)off)) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		*ret_theirs = true;
 		if (n < 0) {
-			if (errno == EINTR)
-				continue;
 			r = -errno;
-			snprintf(msg, msglen, "%s: read error: %s", src, strerror(-r));
+			snprintf(msg, msglen, "%s: read error: %s", label, strerror(-r));
 			goto out;
 		}
+		off += (uint64_t)n;
+		if (off > (uint64_t)st.st_size) {
+			r = -EINVAL;
+			snprintf(msg, msglen, "%s changed while it was copied (more than its "
+				 "%jd bytes)", label, (intmax_t)st.st_size);
+			goto out;
+		}
+		*ret_theirs = false;
 		EVP_DigestUpdate(ctx, buf, (size_t)n);
 		if (write(out, buf, (size_t)n) != n) {
 			r = -EIO;
-			snprintf(msg, msglen, "writing the spool copy of %s failed", src);
+			snprintf(msg, msglen, "writing the spool copy of %s failed", label);
 			goto out;
 		}
 	}
 	if (fsync(out) < 0) {
 		r = -errno;
-		snprintf(msg, msglen, "fsync of the spool copy of %s failed", src);
+		snprintf(msg, msglen, "fsync of the spool copy of %s failed", label);
 		goto out;
 	}
 	EVP_DigestFinal_ex(ctx, md, &mdlen);
 	pub__hex(md, 32, sha);
 out:
 	EVP_MD_CTX_free(ctx);
-	if (in >= 0)
-		close(in);
-	if (out >= 0)
-		close(out);
+	close(out);
+	return r;
+}
+
+int spool_copy_file(const char *src, const char *dst, char sha[65], char *msg, size_t msglen)
+{
+	int in = open(src, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY), r;
+	bool theirs;
+
+	if (in < 0) {
+		r = -errno;
+		snprintf(msg, msglen, "%s: cannot read: %s", src,
+			 r == -ELOOP ? "a symbolic link (only regular files are taken)"
+				     : strerror(-r));
+		return r;
+	}
+	r = spool_copy_fd(in, src, dst, UINT64_MAX, sha, &theirs, msg, msglen);
+	close(in);
 	return r;
 }
 
@@ -143,11 +195,84 @@ static void default_key(struct enq *e)
 		e->idem_key = NULL;
 }
 
+/* Names the client's file by the name it sent, not the spool's copy. */
+static void unspool_message(struct enq *e)
+{
+	size_t skip = strlen(e->tmp) + 1;
+	char *at;
+
+	while ((at = strstr(e->msg, e->tmp)) != NULL && at[skip - 1] == '/')
+		memmove(at, at + skip, strlen(at + skip) + 1);
+}
+
+/* Copies and inspects file i in e->tmp. */
+static int take_file(struct enq *e, size_t i)
+{
+	struct artifact_options opts = { .expected_version = e->version };
+	struct artifact *art = NULL;
+	char dst[4400];
+	int rc;
+
+	snprintf(dst, sizeof(dst), "%s/%s", e->tmp, e->names[i]);
+	rc = spool_copy_fd(e->fds[i], e->names[i], dst, e->max_bytes, e->sha256[i],
+			   &e->invalid, e->msg, sizeof(e->msg));
+	close(e->fds[i]);
+	e->fds[i] = -1;
+	if (rc == -EEXIST) {
+		e->invalid = true;
+		snprintf(e->msg, sizeof(e->msg), "%s: two files of the same name", e->names[i]);
+	}
+	if (rc < 0)
+		return rc;
+	/* Inspect the copy: that is what will be sent. */
+	rc = artifact_inspect(dst, &opts, &art, e->msg, sizeof(e->msg));
+	e->invalid = rc < 0;
+	if (rc == 0 && (e->type == REGISTRY_NPM) != (art->kind == ARTIFACT_NPM)) {
+		snprintf(e->msg, sizeof(e->msg), "%s: %s cannot go to registry %s, which is of "
+			 "type %s", e->names[i], art->kind == ARTIFACT_NPM ? "an npm tarball"
+			 : art->kind == ARTIFACT_WHEEL ? "a wheel" : "an sdist",
+			 e->registry, e->type == REGISTRY_NPM ? "npm" : "pypi");
+		rc = -EINVAL;
+		e->invalid = true;
+	}
+	if (rc == 0 && i == 0)
+		snprintf(e->package, sizeof(e->package), "%s", art->name);
+	artifact_free(art);
+	unspool_message(e);
+	return rc;
+}
+
+/* Moves the complete folder to its place, named by the idempotency key. */
+static void settle(struct enq *e)
+{
+	unsigned char kmd[32];
+	char khex[65];
+
+	if (e->idem_key == NULL)
+		default_key(e);
+	if (e->idem_key == NULL) {
+		e->rc = -ENOMEM;
+		remove_tree(e->tmp, e);
+		return;
+	}
+	EVP_Digest(e->idem_key, strlen(e->idem_key), kmd, NULL, EVP_sha256(), NULL);
+	pub__hex(kmd, 16, khex);
+	snprintf(e->dir, sizeof(e->dir), "%s/%s", e->spool_dir, khex);
+	spool_fsync_dir(e->tmp);
+	if (rename(e->tmp, e->dir) < 0) {
+		/* The same key was spooled before: its files are the same. */
+		remove_tree(e->tmp, e);
+		if (access(e->dir, F_OK) != 0) {
+			e->rc = -errno;
+			snprintf(e->msg, sizeof(e->msg), "cannot move the spool into place");
+		}
+	}
+	spool_fsync_dir(e->spool_dir);
+}
+
 static void spool_work(uv_work_t *w)
 {
 	struct enq *e = w->data;
-	struct artifact_options opts = { .expected_version = e->version };
-	char tmp[4096], dst[4400];
 	size_t i;
 
 	if (mkdir(e->spool_dir, 0750) < 0 && errno != EEXIST) {
@@ -156,91 +281,30 @@ static void spool_work(uv_work_t *w)
 			 e->spool_dir, strerror(errno));
 		return;
 	}
-	/* Unique per request: requests are spooled on several threads at once. */
-	snprintf(tmp, sizeof(tmp), "%s/.incoming-%d-%016" PRIx64, e->spool_dir, (int)getpid(),
-		 e->nonce);
-	if (mkdir(tmp, 0750) < 0) {
+	/* Unique per request: requests are spooled on several threads at once.
+	 * A crash leaves it behind; the next start removes it. */
+	snprintf(e->tmp, sizeof(e->tmp), "%s/.incoming-%s%d-%016" PRIx64, e->spool_dir,
+		 e->dry_run ? "dry-run-" : "", (int)getpid(), e->nonce);
+	if (mkdir(e->tmp, 0750) < 0) {
 		e->rc = -errno;
-		snprintf(e->msg, sizeof(e->msg), "cannot create %s: %s", tmp, strerror(errno));
+		snprintf(e->msg, sizeof(e->msg), "cannot create %s: %s", e->tmp, strerror(errno));
 		return;
 	}
-	for (i = 0; i < e->nfiles; i++) {
-		const char *base = strrchr(e->files[i], '/') + 1;
-		struct artifact *art = NULL;
-
-		snprintf(e->names[i], sizeof(e->names[i]), "%s", base);
-		snprintf(dst, sizeof(dst), "%s/%s", tmp, base);
-		e->rc = spool_copy_file(e->files[i], dst, e->sha256[i], e->msg, sizeof(e->msg));
-		/* An unreadable file, or two of one name, is the request's fault. */
-		e->invalid = e->rc == -EEXIST || strstr(e->msg, e->files[i]) == e->msg;
-		if (e->rc == -EEXIST)
-			snprintf(e->msg, sizeof(e->msg), "%s: two files of the same name", base);
-		if (e->rc < 0)
-			goto fail;
-		/* Inspect the copy: that is what will be sent. */
-		e->rc = artifact_inspect(dst, &opts, &art, e->msg, sizeof(e->msg));
-		e->invalid = e->rc < 0;
-		if (e->rc < 0) {
-			/* Name the file as the client gave it. */
-			char m[sizeof(e->msg)];
-			const char *p = strstr(e->msg, base);
-
-			snprintf(m, sizeof(m), "%s%s", e->files[i],
-				 p != NULL ? p + strlen(base) : e->msg);
-			snprintf(e->msg, sizeof(e->msg), "%s", m);
-			goto fail;
-		}
-		if ((e->type == REGISTRY_NPM) != (art->kind == ARTIFACT_NPM)) {
-			snprintf(e->msg, sizeof(e->msg), "%s: %s cannot go to registry %s, "
-				 "which is of type %s", e->files[i],
-				 art->kind == ARTIFACT_NPM ? "an npm tarball"
-				 : art->kind == ARTIFACT_WHEEL ? "a wheel" : "an sdist",
-				 e->registry, e->type == REGISTRY_NPM ? "npm" : "pypi");
-			e->rc = -EINVAL;
-			e->invalid = true;
-			artifact_free(art);
-			goto fail;
-		}
-		if (i == 0)
-			snprintf(e->package, sizeof(e->package), "%s", art->name);
-		artifact_free(art);
-	}
-	if (e->idem_key == NULL)
-		default_key(e);
-	if (e->idem_key == NULL) {
-		e->rc = -ENOMEM;
-		goto fail;
-	}
-	{
-		unsigned char kmd[32];
-		char khex[65];
-
-		EVP_Digest(e->idem_key, strlen(e->idem_key), kmd, NULL, EVP_sha256(), NULL);
-		pub__hex(kmd, 16, khex);
-		snprintf(e->dir, sizeof(e->dir), "%s/%s", e->spool_dir, khex);
-	}
-	spool_fsync_dir(tmp);
-	if (rename(tmp, e->dir) < 0) {
-		/* The same key was spooled before: its files are the same. */
-		remove_tree(tmp, e);
-		if (access(e->dir, F_OK) != 0) {
-			e->rc = -errno;
-			snprintf(e->msg, sizeof(e->msg), "cannot move the spool into place");
-		}
-	}
-	spool_fsync_dir(e->spool_dir);
-	return;
-fail:
-	remove_tree(tmp, e);
+	for (i = 0; i < e->nfiles && e->rc == 0; i++)
+		e->rc = take_file(e, i);
+	if (e->rc < 0)
+		remove_tree(e->tmp, e);
+	else if (!e->dry_run)
+		settle(e);
 }
 
 static void enq_free(struct enq *e)
 {
 	size_t i;
 
-	for (i = 0; i < e->nfiles; i++) {
-		free(e->files[i]);
-	}
+	for (i = 0; i < e->nfiles; i++)
+		if (e->fds[i] >= 0)
+			close(e->fds[i]);
 	free(e->registry);
 	free(e->tag);
 	free(e->version);
@@ -257,52 +321,78 @@ static void enq_cancel(struct control_conn *c, void *arg)
 	e->conn = NULL; /* the job is still committed: acknowledged or not */
 }
 
-static void after_spool(uv_work_t *w, int status)
+/* A dry run: the publish shows the copies' plan, then removes them. */
+static void start_dry_run(struct enq *e)
 {
-	struct enq *e = w->data;
-	struct agent *a = e->a;
-	struct job_upload ups[PUBLISH_MAX_FILES];
-	struct job_new jn = { 0 };
-	cJSON *in = cJSON_CreateObject(), *files, *o;
-	char *text = NULL;
-	int64_t id = 0;
+	const char *paths[CONTROL_FDS_MAX], *labels[CONTROL_FDS_MAX];
+	char store[CONTROL_FDS_MAX][4400];
+	struct publish_request r = {
+		.registry = e->registry, .tag = e->tag, .expected_version = e->version,
+		.dry_run = true, .files = paths, .labels = labels, .nfiles = e->nfiles,
+		.remove_dir = e->tmp,
+	};
+	char msg[512];
 	size_t i;
-	int r;
 
-	(void)status;
-	if (e->rc < 0) {
-		if (e->conn != NULL) {
-			o = cJSON_CreateObject();
-			cJSON_AddFalseToObject(o, "ok");
-			cJSON_AddStringToObject(o, "outcome", e->invalid ? "invalid" : "error");
-			cJSON_AddStringToObject(o, "error", e->msg);
-			control_reply(e->conn, o);
-		}
-		log_warn("publish to %s not queued: %s", e->registry, e->msg);
-		goto out;
+	for (i = 0; i < e->nfiles; i++) {
+		snprintf(store[i], sizeof(store[i]), "%s/%s", e->tmp, e->names[i]);
+		paths[i] = store[i];
+		labels[i] = e->names[i];
 	}
-	files = cJSON_AddArrayToObject(in, "files");
-	memset(ups, 0, sizeof(ups));
+	control_set_cancel(e->conn, NULL, NULL);
+	if (publish_start(e->a, e->conn, &r, NULL, msg, sizeof(msg)) < 0) {
+		remove_tree(e->tmp, e);
+		control_reply_error(e->conn, msg);
+	}
+}
+
+/* The job's inputs: the spooled files, the tag and version, who asked. */
+static char *job_inputs(struct enq *e)
+{
+	cJSON *in = cJSON_CreateObject(), *files = cJSON_AddArrayToObject(in, "files");
+	cJSON *by = cJSON_AddObjectToObject(in, "submitted_by");
+	char path[4400], *text;
+	size_t i;
+
 	for (i = 0; i < e->nfiles; i++) {
 		cJSON *f = cJSON_CreateObject();
-		char path[4400];
 
 		snprintf(path, sizeof(path), "%s/%s", e->dir, e->names[i]);
 		cJSON_AddStringToObject(f, "path", path);
 		cJSON_AddStringToObject(f, "filename", e->names[i]);
 		cJSON_AddStringToObject(f, "sha256", e->sha256[i]);
-		cJSON_AddStringToObject(f, "source", e->files[i]);
+		cJSON_AddStringToObject(f, "source", e->names[i]);
 		cJSON_AddItemToArray(files, f);
-		snprintf(ups[i].filename, sizeof(ups[i].filename), "%s", e->names[i]);
-		snprintf(ups[i].registry, sizeof(ups[i].registry), "%s", e->registry);
-		memcpy(ups[i].sha256, e->sha256[i], 65);
-		ups[i].state = UPLOAD_PENDING;
 	}
 	if (e->tag != NULL)
 		cJSON_AddStringToObject(in, "tag", e->tag);
 	if (e->version != NULL)
 		cJSON_AddStringToObject(in, "version", e->version);
+	cJSON_AddNumberToObject(by, "uid", (double)e->uid);
+	cJSON_AddNumberToObject(by, "pid", (double)e->pid);
 	text = cJSON_PrintUnformatted(in);
+	cJSON_Delete(in);
+	return text;
+}
+
+static void commit(struct enq *e)
+{
+	struct agent *a = e->a;
+	struct job_upload ups[CONTROL_FDS_MAX];
+	struct job_new jn = { 0 };
+	char *text = job_inputs(e);
+	int64_t id = 0;
+	size_t i;
+	cJSON *o;
+	int r;
+
+	memset(ups, 0, sizeof(ups));
+	for (i = 0; i < e->nfiles; i++) {
+		snprintf(ups[i].filename, sizeof(ups[i].filename), "%s", e->names[i]);
+		snprintf(ups[i].registry, sizeof(ups[i].registry), "%s", e->registry);
+		memcpy(ups[i].sha256, e->sha256[i], 65);
+		ups[i].state = UPLOAD_PENDING;
+	}
 	jn.kind = JOB_PUBLISH;
 	jn.idem_key = e->idem_key;
 	jn.registry = e->registry;
@@ -311,7 +401,8 @@ static void after_spool(uv_work_t *w, int status)
 	jn.max_attempts = (int)a->cfg->queue.max_attempts;
 	jn.uploads = ups;
 	jn.nuploads = e->nfiles;
-	r = a->queue->ops->enqueue(a->queue, &jn, aos_wall_ms(), &id);
+	r = text != NULL ? a->queue->ops->enqueue(a->queue, &jn, aos_wall_ms(), &id) : -ENOMEM;
+	free(text);
 	o = cJSON_CreateObject();
 	if (r < 0 && r != AOS_EEXIST) {
 		cJSON_AddFalseToObject(o, "ok");
@@ -325,8 +416,9 @@ static void after_spool(uv_work_t *w, int status)
 		if (r == AOS_EEXIST)
 			log_info("publish to %s: job %" PRId64 " exists for the same key", e->registry, id);
 		else
-			log_notice("job %" PRId64 " queued: %zu file%s of %s for %s", id,
-				   e->nfiles, e->nfiles == 1 ? "" : "s", e->package, e->registry);
+			log_notice("job %" PRId64 " queued: %zu file%s of %s for %s (uid %u pid %d)",
+				   id, e->nfiles, e->nfiles == 1 ? "" : "s", e->package,
+				   e->registry, (unsigned)e->uid, (int)e->pid);
 	}
 	if (e->conn != NULL && e->wait && cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "ok"))) {
 		/* Follow it before the worker can start it: no event is missed. */
@@ -341,48 +433,75 @@ static void after_spool(uv_work_t *w, int status)
 		cJSON_Delete(o);
 	}
 	worker_kick(a->worker);
-out:
-	cJSON_Delete(in);
-	free(text);
+}
+
+static void after_spool(uv_work_t *w, int status)
+{
+	struct enq *e = w->data;
+	cJSON *o;
+
+	(void)status;
+	if (e->rc < 0) {
+		if (e->conn != NULL) {
+			o = cJSON_CreateObject();
+			cJSON_AddFalseToObject(o, "ok");
+			cJSON_AddStringToObject(o, "outcome", e->invalid ? "invalid" : "error");
+			cJSON_AddStringToObject(o, "error", e->msg);
+			control_reply(e->conn, o);
+		}
+		log_warn("publish to %s not %s: %s", e->registry,
+			 e->dry_run ? "inspected" : "queued", e->msg);
+	} else if (e->dry_run && e->conn == NULL) {
+		remove_tree(e->tmp, e); /* the client left */
+	} else if (e->dry_run) {
+		start_dry_run(e);
+	} else {
+		commit(e);
+	}
 	enq_free(e);
 }
 
-int spool_enqueue(struct agent *a, struct control_conn *c,
-		  const struct publish_request *r, const char *idem_key, bool wait,
+int spool_enqueue(struct agent *a, struct control_conn *c, const struct spool_request *r,
 		  char *msg, size_t msglen)
 {
-	struct enq *e;
+	const struct registry_cfg *reg = config_registry(a->cfg, r->registry);
+	struct enq *e = NULL;
+	int rc = -EINVAL;
 	size_t i;
 
-	if (config_registry(a->cfg, r->registry) == NULL) {
+	if (reg == NULL) {
 		snprintf(msg, msglen, "no registry named \"%.60s\" in %s", r->registry,
 			 a->cfg->path);
-		return -ENOENT;
+		goto fail;
 	}
-	if (r->nfiles == 0 || r->nfiles > PUBLISH_MAX_FILES) {
-		snprintf(msg, msglen, "expected 1 to %d files", PUBLISH_MAX_FILES);
-		return -EINVAL;
+	if (r->nfiles == 0 || r->nfiles > CONTROL_FDS_MAX) {
+		snprintf(msg, msglen, "expected 1 to %d files", CONTROL_FDS_MAX);
+		goto fail;
 	}
 	e = calloc(1, sizeof(*e));
-	if (e == NULL)
-		return -ENOMEM;
-	for (i = 0; i < r->nfiles; i++) {
-		if (r->files[i][0] != '/') {
-			snprintf(msg, msglen, "file paths must be absolute: \"%.200s\"", r->files[i]);
-			enq_free(e);
-			return -EINVAL;
-		}
-		e->files[e->nfiles++] = strdup(r->files[i]);
+	if (e == NULL) {
+		rc = -ENOMEM;
+		snprintf(msg, msglen, "out of memory");
+		goto fail;
 	}
+	for (i = 0; i < r->nfiles; i++) {
+		e->fds[i] = r->fds[i];
+		snprintf(e->names[i], sizeof(e->names[i]), "%s", r->names[i]);
+	}
+	e->nfiles = r->nfiles;
 	e->a = a;
 	e->conn = c;
 	e->registry = strdup(r->registry);
 	e->tag = r->tag ? strdup(r->tag) : NULL;
-	e->version = r->expected_version ? strdup(r->expected_version) : NULL;
-	e->idem_key = idem_key ? strdup(idem_key) : NULL;
+	e->version = r->version ? strdup(r->version) : NULL;
+	e->idem_key = r->idem_key ? strdup(r->idem_key) : NULL;
 	e->spool_dir = strdup(a->cfg->queue.spool_dir);
-	e->wait = wait;
-	e->type = config_registry(a->cfg, r->registry)->type;
+	e->max_bytes = (uint64_t)a->cfg->publish.max_file_bytes;
+	e->uid = r->uid;
+	e->pid = r->pid;
+	e->wait = r->wait;
+	e->dry_run = r->dry_run;
+	e->type = reg->type;
 	e->nonce = aos_rand_u64(NULL);
 	e->work.data = e;
 	control_set_cancel(c, enq_cancel, e);
@@ -393,4 +512,8 @@ int spool_enqueue(struct agent *a, struct control_conn *c,
 		return -ENOMEM;
 	}
 	return 0;
+fail:
+	for (i = 0; i < r->nfiles; i++)
+		close(r->fds[i]);
+	return rc;
 }

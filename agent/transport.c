@@ -1,9 +1,18 @@
 /* transport.c - the curl multi socket interface on libuv: one uv_poll_t per
- * socket curl asks to watch, one uv_timer_t for curl's timeout. */
+ * socket curl asks to watch, one uv_timer_t for curl's timeout.
+ *
+ * Every socket libcurl opens for the daemon is close-on-exec, so a child
+ * (build step, git) cannot inherit a connection to Vault or a registry:
+ * connections through open_socket_cb(), set on every easy handle here, and
+ * the multi handle's internal socket pair marked when it is created. */
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 
 #include "err.h"
 #include "transport.h"
@@ -150,6 +159,50 @@ static int curl_socket(CURL *easy, curl_socket_t fd, int what, void *userp,
 	return 0;
 }
 
+/* Lists (up to max) this process's sockets that are not close-on-exec. */
+static size_t inheritable_sockets(int *fds, size_t max)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	size_t n = 0;
+
+	if (d == NULL)
+		return 0;
+	while (n < max && (e = readdir(d)) != NULL) {
+		int fd = atoi(e->d_name), fl;
+		struct stat st;
+
+		if (e->d_name[0] < '0' || e->d_name[0] > '9' || fd == dirfd(d))
+			continue;
+		fl = fcntl(fd, F_GETFD);
+		if (fl >= 0 && !(fl & FD_CLOEXEC) && fstat(fd, &st) == 0 &&
+		    S_ISSOCK(st.st_mode))
+			fds[n++] = fd;
+	}
+	closedir(d);
+	return n;
+}
+
+/* curl_multi_init() opens a socket pair for curl_multi_wakeup() without
+ * close-on-exec (libcurl 7.88 has no option for it): mark the inheritable
+ * sockets that appeared during the call.  Returns the multi handle or
+ * NULL. */
+static CURLM *multi_init_cloexec(void)
+{
+	int before[64], after[64];
+	size_t nb = inheritable_sockets(before, 64), na, i, j;
+	CURLM *m = curl_multi_init();
+
+	na = m != NULL ? inheritable_sockets(after, 64) : 0;
+	for (i = 0; i < na; i++) {
+		for (j = 0; j < nb && before[j] != after[i]; j++)
+			;
+		if (j == nb)
+			fcntl(after[i], F_SETFD, fcntl(after[i], F_GETFD) | FD_CLOEXEC);
+	}
+	return m;
+}
+
 int transport_new(uv_loop_t *loop, const struct transport_opts *opts,
 		  struct transport **ret)
 {
@@ -157,7 +210,7 @@ int transport_new(uv_loop_t *loop, const struct transport_opts *opts,
 
 	if (t == NULL)
 		return -ENOMEM;
-	t->multi = curl_multi_init();
+	t->multi = multi_init_cloexec();
 	if (t->multi == NULL) {
 		free(t);
 		return -ENOMEM;
@@ -246,6 +299,15 @@ static size_t header_cb(char *ptr, size_t size, size_t nitems, void *userdata)
 	return n;
 }
 
+/* libcurl's socket() without SOCK_CLOEXEC, with it (CURLOPT_OPENSOCKETFUNCTION). */
+static curl_socket_t open_socket_cb(void *clientp, curlsocktype purpose,
+				    struct curl_sockaddr *a)
+{
+	(void)clientp;
+	(void)purpose;
+	return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+}
+
 int transport_req_new(struct transport *t, size_t max_body,
 		      struct transport_req **ret)
 {
@@ -260,6 +322,7 @@ int transport_req_new(struct transport *t, size_t max_body,
 	}
 	req->t = t;
 	buf_init(&req->body, max_body);
+	curl_easy_setopt(req->easy, CURLOPT_OPENSOCKETFUNCTION, open_socket_cb);
 	curl_easy_setopt(req->easy, CURLOPT_PRIVATE, req);
 	curl_easy_setopt(req->easy, CURLOPT_WRITEFUNCTION, write_cb);
 	curl_easy_setopt(req->easy, CURLOPT_WRITEDATA, req);
@@ -273,6 +336,11 @@ int transport_req_new(struct transport *t, size_t max_body,
 	curl_easy_setopt(req->easy, CURLOPT_SSL_VERIFYPEER, 1L);
 	curl_easy_setopt(req->easy, CURLOPT_SSL_VERIFYHOST, 2L);
 	curl_easy_setopt(req->easy, CURLOPT_PROTOCOLS_STR, "http,https");
+	/* HTTP/1.1 only: HTTP/2 goes through nghttp2, whose buffers (header
+	 * compression tables holding X-Vault-Token) are freed with the plain
+	 * free, outside the wiping allocators (common/wipe.h); the memory scan
+	 * found the Vault token there after a TLS session. */
+	curl_easy_setopt(req->easy, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
 	curl_easy_setopt(req->easy, CURLOPT_REDIR_PROTOCOLS_STR, "https");
 	curl_easy_setopt(req->easy, CURLOPT_USERAGENT, "aos-publishd/" AOS_VERSION);
 	if (t->opts.ca_file != NULL)

@@ -89,56 +89,97 @@ static int hmac_sha256(const struct secret *key, const char *data, size_t len,
 	return 0;
 }
 
-int webhook_verify(enum forge f, const struct http_request *r, const struct secret *secret,
-		   char *msg, size_t msglen)
+/* The signature header's value, once, in its forge's form; for an HMAC its
+ * 32 bytes go to got.  Returns it, or NULL with *ret_rc and msg. */
+static const char *signature(enum forge f, const struct http_request *r, unsigned char got[32],
+			     int *ret_rc, char *msg, size_t msglen)
 {
 	const struct forge_headers *h = headers_of(f, r);
-	unsigned char want[32], got[32];
 	const char *sig;
 	size_t count = 0;
-	int result = AOS_EAUTH;
 
+	*ret_rc = AOS_EAUTH;
 	sig = httpreq_header(r, h->signature, &count);
 	if (sig == NULL) {
 		snprintf(msg, msglen, "no %s header: the request is not signed (set the "
 			 "webhook's secret in the forge)", h->signature);
-		return AOS_ENOTFOUND;
+		*ret_rc = AOS_ENOTFOUND;
+		return NULL;
 	}
 	if (count > 1) {
 		snprintf(msg, msglen, "%s given %zu times", h->signature, count);
-		goto out;
+		return NULL;
 	}
-	if (f == FORGE_GITLAB) {
-		/* The token itself: compare digests so neither the length nor
-		 * the bytes leak through timing. */
-		EVP_Digest(sig, strlen(sig), got, NULL, EVP_sha256(), NULL);
-		EVP_Digest(secret_value(secret), secret_len(secret), want, NULL, EVP_sha256(),
-			   NULL);
+	if (f == FORGE_GITLAB)
+		return sig;
+	if (f == FORGE_GITHUB) {
+		if (strncmp(sig, "sha256=", 7) != 0) {
+			snprintf(msg, msglen, "%s is not \"sha256=<hex>\"", h->signature);
+			return NULL;
+		}
+		sig += 7;
+	}
+	if (hex32(sig, got) < 0) {
+		snprintf(msg, msglen, "%s is not 64 hex digits", h->signature);
+		return NULL;
+	}
+	return sig;
+}
+
+/* GitLab's token itself: compared as digests so that neither its length
+ * nor its bytes leak through timing. */
+static bool token_matches(const char *token, const struct secret *secret)
+{
+	unsigned char want[32], got[32];
+	bool same;
+
+	EVP_Digest(token, strlen(token), got, NULL, EVP_sha256(), NULL);
+	EVP_Digest(secret_value(secret), secret_len(secret), want, NULL, EVP_sha256(), NULL);
+	same = CRYPTO_memcmp(want, got, 32) == 0;
+	OPENSSL_cleanse(want, sizeof(want));
+	return same;
+}
+
+static int mismatch(enum forge f, const struct http_request *r, char *msg, size_t msglen)
+{
+	snprintf(msg, msglen, "%s does not match: the request was not signed with this "
+		 "daemon's webhook secret", headers_of(f, r)->signature);
+	return AOS_EAUTH;
+}
+
+int webhook_verify_head(enum forge f, const struct http_request *r,
+			const struct secret *secret, char *msg, size_t msglen)
+{
+	unsigned char got[32];
+	const char *sig;
+	int rc;
+
+	sig = signature(f, r, got, &rc, msg, msglen);
+	if (sig == NULL)
+		return rc;
+	if (f == FORGE_GITLAB && !token_matches(sig, secret))
+		return mismatch(f, r, msg, msglen);
+	return 0;
+}
+
+int webhook_verify(enum forge f, const struct http_request *r, const struct secret *secret,
+		   char *msg, size_t msglen)
+{
+	unsigned char want[32], got[32];
+	int result;
+
+	result = webhook_verify_head(f, r, secret, msg, msglen);
+	if (result < 0 || f == FORGE_GITLAB)
+		return result;
+	signature(f, r, got, &result, msg, msglen);
+	if (hmac_sha256(secret, r->body, r->body_len, want) < 0) {
+		snprintf(msg, msglen, "cannot compute the HMAC");
+		result = -ENOMEM;
+	} else if (CRYPTO_memcmp(want, got, 32) != 0) {
+		result = mismatch(f, r, msg, msglen);
 	} else {
-		if (f == FORGE_GITHUB) {
-			if (strncmp(sig, "sha256=", 7) != 0) {
-				snprintf(msg, msglen, "%s is not \"sha256=<hex>\"", h->signature);
-				goto out;
-			}
-			sig += 7;
-		}
-		if (hex32(sig, got) < 0) {
-			snprintf(msg, msglen, "%s is not 64 hex digits", h->signature);
-			goto out;
-		}
-		if (hmac_sha256(secret, r->body, r->body_len, want) < 0) {
-			snprintf(msg, msglen, "cannot compute the HMAC");
-			result = -ENOMEM;
-			goto out;
-		}
-	}
-	if (CRYPTO_memcmp(want, got, 32) == 0) {
 		result = 0;
-	} else {
-		snprintf(msg, msglen, "%s does not match: the request was not signed with "
-			 "this daemon's webhook secret", h->signature);
 	}
-out:
 	OPENSSL_cleanse(want, sizeof(want));
 	return result;
 }

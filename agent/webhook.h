@@ -35,6 +35,14 @@ struct webhook_event {
  * AOS_ENOTFOUND when r has none of them. */
 int webhook_detect(const struct http_request *r, enum forge *ret);
 
+/* What the headers alone tell of r's signature: present once and
+ * well-formed; for GitLab, whose header is the token itself, whether it is
+ * secret (in constant time).  Returns 0 (GitLab: verified; the others: the
+ * body's HMAC is still to be checked), AOS_ENOTFOUND (no signature header)
+ * or AOS_EAUTH; msg names the header, never the expected value. */
+int webhook_verify_head(enum forge f, const struct http_request *r,
+			const struct secret *secret, char *msg, size_t msglen);
+
 /* Checks r's signature (or GitLab token) against secret, over the raw body,
  * in constant time.  Returns 0, AOS_ENOTFOUND (no signature header) or
  * AOS_EAUTH (wrong); msg names the header, never the expected value. */

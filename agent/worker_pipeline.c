@@ -13,12 +13,17 @@
  * before succeeded.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <glob.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <linux/openat2.h>
 
 #include <cjson/cJSON.h>
 
@@ -46,6 +51,7 @@ struct pl_run {
 	bool work_busy;
 	char pipeline[128], tag[256], version[128], commit[72], head[72];
 	char stepdir[4200], spooldir[4200], workdir[4200];
+	uint64_t max_file_bytes;   /* publish.max_file_bytes, read at start */
 	char *globs[MAX_FILES];
 	size_t nglobs;
 	char package[256];
@@ -356,6 +362,31 @@ static void glob_escape(const char *in, char *out, size_t outlen)
 	out[o] = '\0';
 }
 
+/* Opens the artifact at src, a path beneath the job's work folder (what
+ * the glob found), for reading: never through a symbolic link anywhere
+ * below the work folder (a step could make dist/ a link to the daemon's
+ * own files), never blocking on a FIFO.  Returns the descriptor or a
+ * negative errno (-ELOOP: a link on the way, -EXDEV: not beneath). */
+static int open_artifact(const struct pl_run *pl, const char *src)
+{
+	struct open_how how = { .flags = O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC,
+				.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
+					   RESOLVE_NO_MAGICLINKS };
+	size_t n = strlen(pl->workdir);
+	int dir, fd;
+
+	if (strncmp(src, pl->workdir, n) != 0 || src[n] != '/')
+		return -EXDEV;
+	dir = open(pl->workdir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (dir < 0)
+		return -errno;
+	fd = (int)syscall(SYS_openat2, dir, src + n + 1, &how, sizeof(how));
+	if (fd < 0)
+		fd = -errno;
+	close(dir);
+	return fd;
+}
+
 static int collect_one(struct pl_run *pl, const char *src, char *msg, size_t msglen)
 {
 	struct artifact_options opts = { .expected_version = pl->version };
@@ -363,14 +394,27 @@ static int collect_one(struct pl_run *pl, const char *src, char *msg, size_t msg
 	struct artifact *art = NULL;
 	const char *base = strrchr(src, '/') + 1;
 	char dst[4500];
-	int rc;
+	bool theirs = false;
+	int rc, in;
 
 	snprintf(a->name, sizeof(a->name), "%s", base);
 	snprintf(dst, sizeof(dst), "%s/%s", pl->spooldir, base);
 	unlink(dst); /* a copy of an earlier attempt that was not recorded */
-	rc = spool_copy_file(src, dst, a->sha256, msg, msglen);
-	if (rc < 0)
+	in = open_artifact(pl, src);
+	if (in < 0) {
+		snprintf(msg, msglen, "%s: cannot read: %s", src + strlen(pl->workdir) + 1,
+			 in == -ELOOP ? "a symbolic link in its path (artifacts are taken only "
+					"as regular files beneath the work folder)"
+				      : strerror(-in));
+		pl->work_permanent = true;
+		return in;
+	}
+	rc = spool_copy_fd(in, base, dst, pl->max_file_bytes, a->sha256, &theirs, msg, msglen);
+	close(in);
+	if (rc < 0) {
+		pl->work_permanent = theirs;
 		return rc;
+	}
 	a->path = strdup(dst);
 	pl->narts++;
 	rc = artifact_inspect(dst, &opts, &art, msg, msglen);
@@ -547,6 +591,7 @@ void worker__pipeline_start(struct run *r)
 	snprintf(pl->spooldir, sizeof(pl->spooldir), "%s/pipeline-%" PRId64,
 		 cfg->queue.spool_dir, r->job.id);
 	snprintf(pl->workdir, sizeof(pl->workdir), "%s/job-%" PRId64, cfg->work_dir, r->job.id);
+	pl->max_file_bytes = (uint64_t)cfg->publish.max_file_bytes;
 	p = config_pipeline(cfg, pl->pipeline);
 	if (p != NULL && p->dist_tag != NULL)
 		pl->dist_tag = strdup(p->dist_tag);
@@ -581,6 +626,7 @@ void worker__pipeline_start(struct run *r)
 	snprintf(pl->stepdir, sizeof(pl->stepdir), "%s/src/%s", pl->workdir, p->directory);
 	bo.pipeline = p;
 	bo.cfg = cfg;
+	bo.caps = &w->a->sandbox;
 	bo.workdir = pl->workdir;
 	bo.commit = pl->commit;
 	bo.log = build_log;
@@ -589,6 +635,11 @@ void worker__pipeline_start(struct run *r)
 	rc = pl_build_start(&w->a->loop, &bo, &pl->build, msg, sizeof(msg));
 	cJSON_Delete(doc);
 	doc = NULL;
+	if (rc == -EOPNOTSUPP) { /* never a silent downgrade of the isolation */
+		worker__qlog(w, r->job.id, "%s", msg);
+		worker__settle(r, JOB_DEAD, 0, msg);
+		goto fail;
+	}
 	if (rc < 0) {
 		worker__settle_retry(r, -1, msg);
 		goto fail;

@@ -8,6 +8,7 @@
 
 #include "buf.h"
 #include "err.h"
+#include "wipe.h"
 
 void buf_init(struct buf *b, size_t limit)
 {
@@ -17,10 +18,23 @@ void buf_init(struct buf *b, size_t limit)
 	b->limit = limit;
 }
 
+/* Moves the contents to an allocation of cap bytes (> len). */
+static int buf_move(struct buf *b, size_t cap)
+{
+	char *p = wipe_realloc(b->data, cap); /* never leaves the old bytes behind */
+
+	if (p == NULL)
+		return -ENOMEM;
+	if (b->data == NULL)
+		p[0] = '\0';
+	b->data = p;
+	b->cap = cap;
+	return 0;
+}
+
 static int buf_reserve(struct buf *b, size_t need)
 {
 	size_t cap;
-	char *p;
 
 	if (need > b->limit)
 		return AOS_ETOOBIG;
@@ -31,17 +45,14 @@ static int buf_reserve(struct buf *b, size_t need)
 		cap *= 2;
 	if (cap > b->limit + 1)
 		cap = b->limit + 1;
-	p = malloc(cap);
-	if (p == NULL)
-		return -ENOMEM;
-	if (b->data != NULL) {
-		memcpy(p, b->data, b->len + 1);
-		OPENSSL_cleanse(b->data, b->cap);
-		free(b->data);
-	}
-	b->data = p;
-	b->cap = cap;
-	return 0;
+	return buf_move(b, cap);
+}
+
+int buf_grow(struct buf *b, size_t n)
+{
+	if (n > b->limit)
+		return AOS_ETOOBIG;
+	return n + 1 <= b->cap ? 0 : buf_move(b, n + 1);
 }
 
 int buf_append(struct buf *b, const void *p, size_t n)
@@ -96,10 +107,7 @@ void buf_reset(struct buf *b)
 
 void buf_free(struct buf *b)
 {
-	if (b->data != NULL) {
-		OPENSSL_cleanse(b->data, b->cap);
-		free(b->data);
-	}
+	wipe_free(b->data);
 	b->data = NULL;
 	b->len = 0;
 	b->cap = 0;

@@ -30,6 +30,11 @@ int buf_puts(struct buf *b, const char *s);
 int buf_printf(struct buf *b, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
+/* Makes the allocation hold exactly n bytes (plus the terminator) when it
+ * is smaller, so that appends up to n bytes allocate nothing more.  Returns
+ * 0, -ENOMEM, or AOS_ETOOBIG when n is past the limit. */
+int buf_grow(struct buf *b, size_t n);
+
 /* Empties the buffer (wiping it) but keeps the allocation and limit. */
 void buf_reset(struct buf *b);
 

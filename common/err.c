@@ -26,6 +26,7 @@ const char *aos_strerror(int err)
 	case AOS_ESCHEMA: return "database written by a newer version";
 	case AOS_ECORRUPT: return "database damaged or not ours";
 	case AOS_EEXIST: return "already exists";
+	case AOS_EREDIRECT: return "redirect refused";
 	}
 	if (err < 0 && err > -AOS_EBASE)
 		return strerror(-err);

@@ -29,6 +29,7 @@ enum {
 	AOS_ESCHEMA = -(AOS_EBASE + 41),   /* database schema newer than this program */
 	AOS_ECORRUPT = -(AOS_EBASE + 42),  /* not our database, or it failed its checks */
 	AOS_EEXIST = -(AOS_EBASE + 43),    /* idempotency key already used */
+	AOS_EREDIRECT = -(AOS_EBASE + 50), /* redirect refused (another origin, too many) */
 };
 
 /* Returns a static string describing err (negative errno or AOS_E*). */

@@ -5,7 +5,6 @@
 #include <sys/resource.h>
 
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
 
 #include "err.h"
 #include "secret.h"
@@ -38,6 +37,7 @@ int secret_init_process(size_t size)
 
 void secret_done_process(void)
 {
+	secret_fingerprint_key_set(NULL);
 	if (CRYPTO_secure_malloc_initialized())
 		CRYPTO_secure_malloc_done();
 }
@@ -83,26 +83,6 @@ const char *secret_value(const struct secret *s)
 size_t secret_len(const struct secret *s)
 {
 	return s->len;
-}
-
-void secret_fingerprint(const struct secret *s, char *out)
-{
-	static const char hex[] = "0123456789abcdef";
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int mdlen = 0;
-	int i;
-
-	if (EVP_Digest(s->value, s->len, md, &mdlen, EVP_sha256(), NULL) != 1) {
-		memset(out, '?', SECRET_FPR_LEN);
-		out[SECRET_FPR_LEN] = '\0';
-		return;
-	}
-	for (i = 0; i < SECRET_FPR_LEN / 2; i++) {
-		out[2 * i] = hex[md[i] >> 4];
-		out[2 * i + 1] = hex[md[i] & 0xf];
-	}
-	out[SECRET_FPR_LEN] = '\0';
-	OPENSSL_cleanse(md, sizeof(md));
 }
 
 bool secret_equal(const struct secret *a, const struct secret *b)

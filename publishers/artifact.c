@@ -195,12 +195,12 @@ static int check_npm(struct artifact *a, const struct artifact_options *o,
 	if (a->name[0] == '@')
 		*strchr(want, '/') = '-';
 	if (!o->any_npm_filename && strcmp(a->filename, want) != 0) {
-		pub__errf(errbuf, errlen,
-			  "%s: file name does not match package %s@%s (expected %s)",
-			  what, a->name, a->version, want);
 		r = strncmp(a->filename, want, strlen(want) - strlen(a->version) - 4) == 0
 			? PUB_EVERSION
 			: PUB_ENAME;
+		pub__errf(errbuf, errlen,
+			  "%s: file name does not match the package's %s: %s@%s (expected %s)",
+			  what, r == PUB_EVERSION ? "version" : "name", a->name, a->version, want);
 		goto out;
 	}
 	r = 0;

@@ -54,13 +54,15 @@ static const struct {
     {"Provides-Extra", "provides_extra", true},
     {"Dynamic", "dynamic", true},
     {"License-File", "license_file", true},
+    {"Import-Name", "import_names", true},           /* 2.5 (PEP 794) */
+    {"Import-Namespace", "import_namespaces", true}, /* 2.5 */
     {"Requires", "requires", true},
     {"Provides", "provides", true},
     {"Obsoletes", "obsoletes", true},
 };
 
 static const char *const metadata_versions[] = {"1.0", "1.1", "1.2", "2.1",
-						"2.2", "2.3", "2.4"};
+						"2.2", "2.3", "2.4", "2.5"};
 
 const char *pypi_meta_form_name(const char *field, bool *ret_multiple)
 {
@@ -227,7 +229,7 @@ static int validate(struct pypi_meta *m, const char *what, char *errbuf, size_t 
 	if (k == sizeof(metadata_versions) / sizeof(metadata_versions[0])) {
 		v = m->metadata_version;
 		pub__errf(errbuf, errlen,
-			  "%s: unsupported Metadata-Version \"%s\" (1.0 to 2.4)", what,
+			  "%s: unsupported Metadata-Version \"%s\" (1.0 to 2.5)", what,
 			  pub__quote(v, strlen(v), q, sizeof(q)));
 		return PUB_EMETADATA;
 	}

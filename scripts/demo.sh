@@ -53,6 +53,12 @@ done
 for c in git jq curl node npm python3; do
 	command -v "$c" >/dev/null || die "$c is not installed: run scripts/setup.sh"
 done
+# The SDKs' build dependencies (the pipelines reach no registry).
+wheelhouse="$top/tests/peers/wheelhouse"
+npm_cache="$top/tests/peers/npm-cache"
+for f in "$wheelhouse" "$npm_cache"; do
+	[ -d "$f" ] || die "$f is missing: run scripts/setup.sh (make demo does)"
+done
 
 # --- stopping everything, whatever happens -------------------------------------
 daemon_pid=""
@@ -112,9 +118,8 @@ done
 step "Secrets made for this run, in KV v2 $(P .vault.kv) (values never shown)"
 say "pypiserver checks __token__:<token> against an htpasswd file; NPM_TOKEN is the token"
 say "verdaccio gave its user $(P .registries.npm.user); the webhook secret signs the webhooks below"
-for k in PYPI_API_TOKEN TEST_PYPI_API_TOKEN NPM_TOKEN GITHUB_WEBHOOK_SECRET; do
-	printf '   %-22s fingerprint %s\n' "$k" "$(P ".fingerprints.$k")"
-done
+say "keys: PYPI_API_TOKEN TEST_PYPI_API_TOKEN NPM_TOKEN GITHUB_WEBHOOK_SECRET; their"
+say "fingerprints (keyed with the daemon's own key) appear in its status below"
 
 step "A least-privilege AppRole for the daemon: role $(P .vault.role), policy $(P .vault.policy_name)"
 P .vault.policy | sed "/^$/d" | indent
@@ -130,7 +135,7 @@ cp -r "$top/tests/fixtures/js-sdk" "$repo/sdk/js"
 grep -rlF '{{VERSION}}' "$repo/sdk" | while IFS= read -r f; do
 	sed -i "s/{{VERSION}}/$version/g" "$f"
 done
-printf '__pycache__/\n*.egg-info/\nbuild/\ndist/\nnode_modules/\n' >"$repo/.gitignore"
+printf '__pycache__/\n*.egg-info/\nbuild/\ndist/\nrelease/\nnode_modules/\n' >"$repo/.gitignore"
 printf '# aos (demo copy)\n\nsdk/python: aos-sdk on PyPI; sdk/js: @agenticverz/aos-sdk on npm.\n' >"$repo/README.md"
 # Fixed author, committer and dates, no user configuration: the same commit
 # every run, so the daemon's reproducible builds make the same files.
@@ -158,10 +163,21 @@ git -C "$repo" ls-files | sed 's/^/     /'
 hook_port=$("$py" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 hook_url="http://127.0.0.1:$hook_port"
 node_dir=$(dirname "$(command -v node)")
+# What the steps read beyond /usr, /etc and their work folder inside the
+# build sandbox: the wheelhouse (Python); the npm cache and node's folder,
+# when it is not under /usr (JS).
+readable() {
+	"$py" -c 'import json, os, sys
+paths = [os.path.realpath(p) for p in sys.argv[1:]]
+print(json.dumps([p for p in dict.fromkeys(paths) if not p.startswith(("/usr/", "/etc/"))]))' "$@"
+}
+py_readable=$(readable "$wheelhouse")
+js_readable=$(readable "$npm_cache" "$node_dir")
 jq -n --arg run "$run" --arg vault "$vault_addr" --arg listen "127.0.0.1:$hook_port" \
 	--arg testpypi "$(P .registries.testpypi.url)" --arg pypi "$(P .registries.pypi.url)" \
 	--arg npm "$(P .registries.npm.url)" --arg repo "file://$repo" --arg name "$repo_name" \
-	--arg pypath "$top/.venv/bin:/usr/local/bin:/usr/bin:/bin" --arg peers "$peers" \
+	--arg wheelhouse "$wheelhouse" --arg npm_cache "$npm_cache" \
+	--argjson py_readable "$py_readable" --argjson js_readable "$js_readable" \
 	--arg nodepath "$node_dir:/usr/local/bin:/usr/bin:/bin" '
 {
   runtime_dir: "\($run)/runtime",
@@ -181,22 +197,29 @@ jq -n --arg run "$run" --arg vault "$vault_addr" --arg listen "127.0.0.1:$hook_p
     "python-sdk": {
       repository: $repo, repository_name: $name,
       tag_pattern: "python-sdk-v*", package: "aos-sdk", directory: "sdk/python",
-      build: ["python3 -m build --no-isolation --sdist --wheel --outdir dist .",
-              ["python3", $peers, "normalize-sdist", "dist"]],
-      verify: ["twine --no-color check dist/*"],
+      build: ["python3 -m venv \"$HOME/buildenv\"",
+              "\"$HOME/buildenv/bin/pip\" install --quiet --require-hashes -r requirements-build.txt",
+              "\"$HOME/buildenv/bin/python\" -m build --sdist --wheel --outdir dist ."],
+      verify: ["sh scripts/verify-dist.sh"],
       artifacts: ["dist/*.whl", "dist/*.tar.gz"],
       targets: ["testpypi", "pypi"],
-      env: {PATH: $pypath},
+      env: {PIP_FIND_LINKS: $wheelhouse, PIP_NO_INDEX: "1", PIP_CONFIG_FILE: "/dev/null",
+            PIP_DISABLE_PIP_VERSION_CHECK: "1"},
+      readable: $py_readable,
       timeout_s: 300
     },
     "js-sdk": {
       repository: $repo, repository_name: $name,
       tag_pattern: "js-sdk-v*", package: "@agenticverz/aos-sdk", directory: "sdk/js",
-      build: ["mkdir -p dist", "npm pack --pack-destination dist"],
-      artifacts: ["dist/*.tgz"],
+      build: ["mkdir -p \"$HOME/.npm\" && cp -R \"$NPM_SEED_CACHE/.\" \"$HOME/.npm/\"",
+              "npm ci --offline", "npm run typecheck", "npm run build",
+              "mkdir -p release && npm pack --pack-destination release"],
+      verify: ["sh scripts/verify-pack.sh release/*.tgz"],
+      artifacts: ["release/*.tgz"],
       targets: ["npm"],
-      env: {PATH: $nodepath, npm_config_update_notifier: "false", npm_config_loglevel: "warn",
-            npm_config_fund: "false", npm_config_audit: "false"},
+      env: {PATH: $nodepath, NPM_SEED_CACHE: $npm_cache, npm_config_update_notifier: "false",
+            npm_config_loglevel: "warn", npm_config_fund: "false", npm_config_audit: "false"},
+      readable: $js_readable,
       timeout_s: 300
     }
   }

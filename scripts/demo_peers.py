@@ -10,15 +10,12 @@
         to OpenBao (KV v2 secret/agenticverz/package-registry) and to files
         of mode 0600 under RUN_DIR/secrets and RUN_DIR/creds, and never
         printed.  READY_FILE (JSON: addresses, folders, logs, pids,
-        fingerprints, the daemon's policy) appears once all is up.  Runs
+        the daemon's policy) appears once all is up.  Runs
         until SIGTERM or SIGINT, then stops every server.
     demo_peers.py htpasswd FILE           token on stdin: the registry's new
                                           __token__ password (a rotation)
     demo_peers.py sign SECRET_FILE BODY   prints sha256=<HMAC-SHA256 hex>, as
                                           GitHub's X-Hub-Signature-256
-    demo_peers.py normalize-sdist DIR     a build step: rewrite DIR/*.tar.gz
-                                          with every time clamped to
-                                          SOURCE_DATE_EPOCH (see below)
 
 Only the standard library is needed; `up` and `htpasswd` import tests/peers,
 which use the project venv for pypiserver, passlib and OpenBao.
@@ -26,16 +23,13 @@ which use the project venv for pypiserver, passlib and OpenBao.
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import hmac
-import io
 import json
 import os
 import secrets
 import signal
 import sys
-import tarfile
 import time
 from pathlib import Path
 
@@ -104,7 +98,6 @@ def up(run_dir: Path, reg_dir: Path, ready_file: Path) -> int:
                 "npm": {"url": npm.url, "folder": str(npm.storage), "log": str(npm.log_path),
                         "user": "aos-release"},
             },
-            "fingerprints": {k: openbao.fingerprint(v) for k, v in values.items()},
             "pids": [s.proc.pid for s in servers],
         }
         tmp = ready_file.with_suffix(".tmp")
@@ -139,45 +132,10 @@ def sign(secret_file: Path, body_file: Path) -> int:
     return 0
 
 
-def normalize_sdist(folder: Path) -> int:
-    """setuptools writes an sdist's tar and gzip times from the clock and the
-    checkout's files (it honours SOURCE_DATE_EPOCH only for wheels), so a
-    rebuild of the same commit differs and a registry that has the first
-    build calls the second a conflict.  Clamp every time to
-    SOURCE_DATE_EPOCH, drop owner names, put the members in name order."""
-    epoch = os.environ.get("SOURCE_DATE_EPOCH")
-    if not epoch or not epoch.isdigit():
-        print("normalize-sdist: SOURCE_DATE_EPOCH is not set", file=sys.stderr)
-        return 2
-    epoch_i = int(epoch)
-    found = sorted(folder.glob("*.tar.gz"))
-    if not found:
-        print(f"normalize-sdist: no *.tar.gz in {folder}", file=sys.stderr)
-        return 1
-    for path in found:
-        out = io.BytesIO()
-        with tarfile.open(path, "r:gz") as src, \
-                gzip.GzipFile(filename="", mode="wb", fileobj=out, mtime=epoch_i) as gz, \
-                tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as dst:
-            for m in sorted(src.getmembers(), key=lambda m: m.name):
-                data = src.extractfile(m).read() if m.isfile() else None
-                m.mtime = min(int(m.mtime), epoch_i)
-                m.uid = m.gid = 0
-                m.uname = m.gname = ""
-                m.pax_headers = {}
-                dst.addfile(m, io.BytesIO(data) if data is not None else None)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_bytes(out.getvalue())
-        tmp.replace(path)
-        print(f"normalize-sdist: {path.name}: times clamped to {epoch_i}")
-    return 0
-
-
 def main(argv: list[str]) -> int:
     cmds = {"up": (3, lambda a: up(Path(a[0]), Path(a[1]), Path(a[2]))),
             "htpasswd": (1, lambda a: set_htpasswd(Path(a[0]))),
-            "sign": (2, lambda a: sign(Path(a[0]), Path(a[1]))),
-            "normalize-sdist": (1, lambda a: normalize_sdist(Path(a[0])))}
+            "sign": (2, lambda a: sign(Path(a[0]), Path(a[1])))}
     if len(argv) < 1 or argv[0] not in cmds or len(argv) - 1 != cmds[argv[0]][0]:
         print(__doc__, file=sys.stderr)
         return 2

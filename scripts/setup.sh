@@ -15,7 +15,7 @@ debs=(build-essential cmake pkg-config git curl jq ca-certificates
       libuv1-dev libcurl4-openssl-dev libcjson-dev libsystemd-dev
       libcmocka-dev libssl-dev libarchive-dev libsqlite3-dev
       libhttp-parser-dev systemd clang libclang-rt-14-dev python3-venv nodejs npm
-      wrk webhook)
+      wrk webhook libseccomp-dev bubblewrap strace)
 missing=()
 for p in "${debs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' \
@@ -54,5 +54,34 @@ if [ "$(cat "$stamps/npm" 2>/dev/null)" != "$want" ] || [ ! -d "$npmdir/node_mod
 	say "installing npm test servers (npm ci in tests/peers/npm)"
 	(cd "$npmdir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
 	echo "$want" > "$stamps/npm"
+fi
+# The sample SDKs' build dependencies, so that no release pipeline of the
+# tests or the demo reaches a registry: a wheelhouse of the Python SDK's
+# requirements-build.txt (the pipelines set PIP_FIND_LINKS to it and
+# PIP_NO_INDEX) and an npm cache holding every package of the JS SDK's
+# package-lock.json (a pipeline copies it into its job and runs `npm ci
+# --offline`; docs/pipelines.md says why a copy).
+wheels="$top/tests/peers/wheelhouse"
+breq="$top/tests/fixtures/python-sdk/requirements-build.txt"
+want=$(sha256sum "$breq" | cut -d' ' -f1)
+if [ "$(cat "$stamps/wheelhouse" 2>/dev/null)" != "$want" ] || [ ! -d "$wheels" ]; then
+	say "filling tests/peers/wheelhouse (pip download of the Python SDK's build requirements)"
+	rm -rf "$wheels"
+	"$top/.venv/bin/pip" download -q --disable-pip-version-check --only-binary :all: \
+		--require-hashes -r "$breq" -d "$wheels"
+	echo "$want" > "$stamps/wheelhouse"
+fi
+npm_cache="$top/tests/peers/npm-cache"
+js="$top/tests/fixtures/js-sdk"
+want=$(cat "$js/package.json" "$js/package-lock.json" | sha256sum | cut -d' ' -f1)
+if [ "$(cat "$stamps/npm-cache" 2>/dev/null)" != "$want" ] || [ ! -d "$npm_cache" ]; then
+	say "filling tests/peers/npm-cache (npm ci of the JS SDK's lock file)"
+	rm -rf "$npm_cache"
+	tmp=$(mktemp -d)
+	cp "$js/package.json" "$js/package-lock.json" "$js/.npmrc" "$tmp/"
+	sed -i 's/{{VERSION}}/0.0.0/' "$tmp/package.json" "$tmp/package-lock.json"
+	(cd "$tmp" && npm_config_cache="$npm_cache" npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+	rm -rf "$tmp" "$npm_cache/_logs"
+	echo "$want" > "$stamps/npm-cache"
 fi
 say "ready"

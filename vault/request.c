@@ -7,9 +7,8 @@
 #include <openssl/crypto.h>
 
 #include "err.h"
+#include "url.h"
 #include "vault.h"
-
-#define VAULT_URL_MAX 2048
 
 static int add_header(struct curl_slist **l, const char *h)
 {
@@ -86,10 +85,9 @@ int vault_request_setup(CURL *h, const struct vault_conn *c, const char *method,
 	if (strcmp(method, "GET") != 0 && strcmp(method, "POST") != 0)
 		custom = method;
 	curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, custom);
-	/* Standby nodes answer 307 to the active node; keep the method. */
-	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
-	curl_easy_setopt(h, CURLOPT_MAXREDIRS, 3L);
-	curl_easy_setopt(h, CURLOPT_POSTREDIR, (long)CURL_REDIR_POST_ALL);
+	/* Standby nodes answer 307 to the active node: the caller decides
+	 * (vault_redirect_next), never libcurl. */
+	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
 	if (c->ca_file != NULL)
 		curl_easy_setopt(h, CURLOPT_CAINFO, c->ca_file);
 	if (c->ca_path != NULL)
@@ -100,6 +98,48 @@ int vault_request_setup(CURL *h, const struct vault_conn *c, const char *method,
 out:
 	vault_headers_free(hdrs);
 	return r;
+}
+
+bool vault_is_redirect(long status)
+{
+	return status == 301 || status == 302 || status == 303 || status == 307 ||
+	       status == 308;
+}
+
+int vault_redirect_next(const struct vault_conn *c, const char *url, const char *location,
+			unsigned hops, char *next, size_t nextlen, char *errbuf,
+			size_t errlen)
+{
+	char want[URL_ORIGIN_MAX], got[URL_ORIGIN_MAX];
+
+	if (url_origin(c->address, want, sizeof(want)) < 0)
+		snprintf(want, sizeof(want), "%s", c->address);
+	if (location == NULL || location[0] == '\0') {
+		snprintf(errbuf, errlen, "Vault at %s answered a redirect without a Location",
+			 want);
+		return AOS_EREDIRECT;
+	}
+	if (hops >= VAULT_MAX_REDIRECTS) {
+		snprintf(errbuf, errlen, "Vault at %s redirected more than %d times (a loop?); "
+			 "set vault.address (or BAO_ADDR/VAULT_ADDR) to the active node's address",
+			 want, VAULT_MAX_REDIRECTS);
+		return AOS_EREDIRECT;
+	}
+	if (url_resolve(url, location, next, nextlen) < 0 ||
+	    url_origin(next, got, sizeof(got)) < 0) {
+		snprintf(errbuf, errlen, "Vault at %s redirected to an invalid or too long "
+			 "Location; not followed", want);
+		return AOS_EREDIRECT;
+	}
+	if (strcmp(got, want) != 0) {
+		/* The request carries the token or the AppRole credentials. */
+		snprintf(errbuf, errlen, "Vault at %s redirected to %s, another origin; not "
+			 "followed, so that the Vault token and credentials go nowhere else: "
+			 "if that is the active node, set vault.address (or BAO_ADDR/VAULT_ADDR) "
+			 "to its address", want, got);
+		return AOS_EREDIRECT;
+	}
+	return 0;
 }
 
 /* Joins the "errors" array of a Vault answer into out. */

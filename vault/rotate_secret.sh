@@ -5,8 +5,10 @@
 #
 # The value and the Vault token never appear in any process's argv: the
 # value goes from this shell (builtins only) through a pipe into jq -R and on
-# into curl --data-binary @-; the token header reaches curl as -H @/dev/fd/N
-# from a process substitution.  Neither is ever printed.
+# into curl --data-binary @-, and through a pipe into `aos-publishctl secrets
+# fingerprint` (the daemon computes the keyed fingerprint); the token header
+# reaches curl as -H @/dev/fd/N from a process substitution.  Neither is
+# ever printed.
 set -euo pipefail
 umask 077
 
@@ -26,8 +28,10 @@ version.  On success prints
 
     KEY: version N, fingerprint XXXXXXXX (aos-publishd confirmed)
 
-where the fingerprint is the first 8 hex digits of SHA-256 of the value, as
-aos-publishctl shows it.  The value is never printed.
+where the fingerprint is the one aos-publishctl shows: the first 8 hex
+digits of HMAC-SHA256 of the value under the installation's fingerprint
+key, computed by aos-publishd (the value reaches it on a pipe through
+`aos-publishctl secrets fingerprint`).  The value is never printed.
 
 The value is read from standard input when VALUE is "-" or absent (one
 trailing newline is removed; an empty value is refused; on a terminal it is
@@ -40,7 +44,9 @@ Options:
 
 Environment:
   BAO_ADDR / VAULT_ADDR         Vault address (required; http:// only for
-                                loopback hosts)
+                                loopback hosts); a redirect is followed only
+                                to its scheme, host and port (at most 3):
+                                give the active node's address
   BAO_TOKEN / VAULT_TOKEN       Vault token (else ~/.vault-token); needs the
                                 "patch" capability on
                                 <mount>/data/agenticverz/NAME
@@ -101,7 +107,7 @@ key=${args[1]}
 [[ $key =~ ^[A-Za-z_][A-Za-z0-9_.-]*$ ]] \
 	|| die $EX_USAGE "invalid key: '$key' (expected e.g. PYPI_API_TOKEN)"
 
-for tool in curl jq sha256sum; do
+for tool in curl jq; do
 	command -v "$tool" >/dev/null || die $EX_FAIL "$tool is required but not installed"
 done
 
@@ -166,12 +172,30 @@ vault_headers() {
 	[ -z "$namespace" ] || printf 'X-Vault-Namespace: %s\n' "$namespace"
 }
 
+# No --location: curl would send the token header and the value to any
+# host a Location names.  Redirects are followed below, within $addr's
+# origin only.
 curl_opts=(--silent --show-error --proto "$proto" --connect-timeout 5 --max-time 30
-	--output "$tmp/body" --write-out '%{http_code}')
+	--output "$tmp/body" --write-out '%{http_code} %{redirect_url}')
 [ -z "$cacert" ] || curl_opts+=(--cacert "$cacert")
 [ -z "$capath" ] || curl_opts+=(--capath "$capath")
-# Follow a standby's 307 to the active node, over https only.
-[ "$proto" != '=https' ] || curl_opts+=(--location --max-redirs 3 --proto-redir '=https')
+
+# origin_of URL: "scheme://host:port" in REPLY (lower case, default port
+# written out); fails for anything but a plain http(s) URL.
+origin_of() {
+	local u=${1,,} scheme auth host port
+	[[ $u =~ ^(https?)://([^/?#]*) ]] || return 1
+	scheme=${BASH_REMATCH[1]} auth=${BASH_REMATCH[2]}
+	[[ $auth =~ ^([a-z0-9._-]+|\[[0-9a-f:.]+\])(:([0-9]{1,5}))?$ ]] || return 1
+	host=${BASH_REMATCH[1]} port=${BASH_REMATCH[3]}
+	if [ -z "$port" ]; then
+		port=80
+		[ "$scheme" = http ] || port=443
+	fi
+	REPLY="$scheme://$host:$((10#$port))"
+}
+origin_of "$addr" || die $EX_FAIL "invalid Vault address: $addr (expected https://host:port)"
+vault_origin=$REPLY
 
 vault_errors() { # the "errors" of a Vault error answer, on one line
 	jq -r '(.errors // []) | map(tostring) | join("; ")' "$tmp/body" 2>/dev/null | head -c 300 || true
@@ -190,7 +214,16 @@ fi
 
 # --- write -------------------------------------------------------------------
 
-fingerprint=$(printf '%s' "$value" | sha256sum | cut -c1-8)
+# The new value's fingerprint as aos-publishd shows it.  It is keyed with the
+# installation's key, which only the daemon reads, so the daemon computes it;
+# the value goes to it on a pipe (printf is a builtin: in no argv).  Empty
+# when the daemon cannot be asked; the new version then identifies the value.
+fingerprint=
+if [ "$refresh" -eq 1 ]; then
+	fingerprint=$(printf '%s' "$value" |
+		"$ctl" "${ctl_args[@]}" --timeout 5 secrets fingerprint 2>/dev/null) || true
+	[[ $fingerprint =~ ^[0-9a-f]{8}$ ]] || fingerprint=
+fi
 
 # The JSON body.  jq 1.6 takes ~40 ms to start, so a key and value without
 # control characters are encoded with builtins (escape \ and "); anything
@@ -218,13 +251,33 @@ write_body() {
 	fi
 }
 
-rc=0
-code=$(write_body |
-	curl "${curl_opts[@]}" --request PATCH \
-		--header 'Content-Type: application/merge-patch+json' \
-		--header @<(vault_headers) \
-		--data-binary @- \
-		"$addr/v1/$mount/data/$kvpath" 2>"$tmp/err") || rc=$?
+# A standby answers 307 to the active node: the same PATCH again where it
+# points, at most 3 times, and only within the origin of $addr.
+url="$addr/v1/$mount/data/$kvpath"
+hops=0
+while :; do
+	rc=0
+	out=$(write_body |
+		curl "${curl_opts[@]}" --request PATCH \
+			--header 'Content-Type: application/merge-patch+json' \
+			--header @<(vault_headers) \
+			--data-binary @- \
+			"$url" 2>"$tmp/err") || rc=$?
+	code=${out%% *}
+	next=${out#* }
+	case $rc:$code in
+	0:301 | 0:302 | 0:303 | 0:307 | 0:308) ;;
+	*) break ;;
+	esac
+	[ -n "$next" ] || die $EX_FAIL "Vault at $vault_origin answered $code without a Location; nothing written"
+	REPLY=
+	if ! origin_of "$next" || [ "$REPLY" != "$vault_origin" ]; then
+		die $EX_FAIL "Vault at $vault_origin redirected to ${REPLY:-an invalid URL}, another origin; not followed, so that the token and the value go nowhere else: if that is the active node, set BAO_ADDR or VAULT_ADDR to its address; nothing written"
+	fi
+	hops=$((hops + 1))
+	[ "$hops" -le 3 ] || die $EX_FAIL "Vault at $vault_origin redirected more than 3 times (a loop?); set BAO_ADDR or VAULT_ADDR to the active node's address; nothing written"
+	url=$next
+done
 value=
 jval=
 token=
@@ -242,7 +295,7 @@ case $code in
 412) die $EX_FAIL "Vault rejected the write to $where (412${errs:+: $errs}); nothing written" ;;
 429) die $EX_FAIL "Vault at $addr is a standby node (429); use the active node's address; nothing written" ;;
 503) die $EX_FAIL "Vault at $addr is sealed or unavailable (503); nothing written" ;;
-000) die $EX_FAIL "no answer from Vault at $addr (too many redirects?); nothing written" ;;
+000) die $EX_FAIL "no answer from Vault at $addr; nothing written" ;;
 *) die $EX_FAIL "Vault answered HTTP $code for $where${errs:+: $errs}; check with 'bao kv get' whether it was written" ;;
 esac
 # data.version of the answer.  jq costs ~40 ms to start (1.6), so read the
@@ -259,14 +312,13 @@ fi
 	|| die $EX_FAIL "unexpected answer from Vault for $where (no data.version); check the secret with 'bao kv get'"
 
 if [ "$refresh" -eq 0 ]; then
-	printf '%s: version %s, fingerprint %s (written; aos-publishd not asked)\n' \
-		"$key" "$version" "$fingerprint"
+	printf '%s: version %s (written; aos-publishd not asked)\n' "$key" "$version"
 	exit $EX_OK
 fi
 
 # --- ask aos-publishd --------------------------------------------------------
 
-written="the new value is in Vault: $key written to $where as version $version (fingerprint $fingerprint)"
+written="the new value is in Vault: $key written to $where as version $version${fingerprint:+ (fingerprint $fingerprint)}"
 
 # ask OUT CMD...: run aos-publishctl --json CMD (bounded by the wait, at
 # least 1 s) and judge its answer, saved in $tmp/OUT, with one jq run.
@@ -325,15 +377,17 @@ ask() {
 	esac
 	local sv sfp kv
 	read -r _ sv sfp kv <<<"$r"
-	if [ "$sfp" = "$fingerprint" ]; then
+	if { [ -n "$fingerprint" ] && [ "$sfp" = "$fingerprint" ]; } ||
+		{ [ -z "$fingerprint" ] && [ "$sv" = "$version" ]; }; then
 		have_version=$sv
+		fingerprint=$sfp
 		return 0
 	fi
 	if [ "$kv" -gt "$version" ]; then
 		verdict="aos-publishd is at version $kv, where $key has fingerprint $sfp: a newer write replaced this one"
 		return 2
 	fi
-	verdict="aos-publishd reports $key with fingerprint $sfp at version $kv, not $fingerprint"
+	verdict="aos-publishd reports $key with fingerprint $sfp at version $kv, not ${fingerprint:-version $version}"
 	return 2
 }
 

@@ -43,13 +43,39 @@ struct vault_kv_value {
 	bool not_string;       /* out: present but not a string */
 };
 
-/* Configures h for METHOD <address>/v1/<path>.  body (JSON, or NULL) must
- * stay valid until the transfer ends; token may be NULL.  Returns 0 and sets
+/* Configures h for METHOD <address>/v1/<path>, redirects not followed (see
+ * vault_redirect_next).  body (JSON, or NULL) must stay valid until the
+ * transfer ends; token may be NULL.  Returns 0 and sets
  * *ret_headers, which the caller frees with vault_headers_free() after the
  * transfer; or -ENOMEM / -EINVAL. */
 int vault_request_setup(CURL *h, const struct vault_conn *c, const char *method,
 			const char *path, const char *body,
 			const struct secret *token, struct curl_slist **ret_headers);
+
+/* Redirects are not followed by libcurl, which would forward X-Vault-Token
+ * and request bodies (AppRole login, wrapping token) to any host a Location
+ * names.  The caller follows them itself, at most VAULT_MAX_REDIRECTS per
+ * request, and only within the configured Vault origin (scheme, host, port):
+ * a standby behind the same address may redirect to another path, a node
+ * that names another host is refused. */
+#define VAULT_MAX_REDIRECTS 3
+
+/* The longest request URL (address, /v1/ and path). */
+#define VAULT_URL_MAX 2048
+
+/* True for the statuses that redirect a request (301, 302, 303, 307, 308). */
+bool vault_is_redirect(long status);
+
+/* Decides on a redirect answer to the request sent to url.  location is the
+ * answer's Location (absolute, or relative to url; NULL when there was
+ * none) and hops the redirects already followed for this request.  Returns
+ * 0 and writes into next the URL to send the same request (method,
+ * headers, body) to; or AOS_EREDIRECT with errbuf naming both origins and
+ * what to do (another origin, no Location, more than VAULT_MAX_REDIRECTS).
+ * Never follows to an origin other than c->address's. */
+int vault_redirect_next(const struct vault_conn *c, const char *url, const char *location,
+			unsigned hops, char *next, size_t nextlen, char *errbuf,
+			size_t errlen);
 
 /* Wipes (they may hold a token) and frees headers from vault_request_setup. */
 void vault_headers_free(struct curl_slist *headers);

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Queue benchmark 1: durable enqueue through the control socket.  Jobs per
-second and latency from sending `{"cmd":"publish","registry":R,"files":[F],
-"wait":false}` to reading its answer `{"ok":true,"job_id":N,...}`, which
+second and latency from sending `{"cmd":"publish","registry":R,"files":[NAME],
+"wait":false}` (the file's descriptor sent with it, SCM_RIGHTS) to reading its answer `{"ok":true,"job_id":N,...}`, which
 the daemon sends only after the job is committed (the file copied into the
 spool and fsync'ed, inspected there, the job row written with
 synchronous=FULL).  Each request is a new job (no idempotency key) for the

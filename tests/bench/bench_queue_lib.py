@@ -360,9 +360,8 @@ class Ctl:
         self.buf = b""
 
     def send(self, obj: dict) -> int:
-        data = json.dumps(obj).encode() + b"\n"
         t = time.monotonic_ns()
-        self.sock.sendall(data)
+        send_request(self.sock, obj)
         return t
 
     def recv(self) -> tuple[dict, int]:
@@ -388,8 +387,29 @@ class Ctl:
         self.sock.close()
 
 
-def publish_req(registry: str, path: Path) -> dict:
-    return {"cmd": "publish", "registry": registry, "files": [str(path)], "wait": False}
+def publish_req(registry: str, path: Path, **extra) -> dict:
+    """A publish of one file; "_open" is not sent: send_request() opens the
+    file and passes the descriptor, as aos-publishctl does."""
+    return {"cmd": "publish", "registry": registry, "files": [Path(path).name],
+            "wait": False, "_open": [str(path)], **extra}
+
+
+def send_request(sock, obj: dict) -> None:
+    """One request line, with the descriptors of the files named in
+    obj["_open"] (SCM_RIGHTS): the daemon never opens a client's path."""
+    paths = obj.get("_open", [])
+    data = json.dumps({k: v for k, v in obj.items() if k != "_open"}).encode() + b"\n"
+    if not paths:
+        sock.sendall(data)
+        return
+    fds = [os.open(p, os.O_RDONLY) for p in paths]
+    try:
+        n = socket.send_fds(sock, [data], fds)
+        if n < len(data):
+            sock.sendall(data[n:])
+    finally:
+        for fd in fds:
+            os.close(fd)
 
 
 def enqueue_load(sock_path, requests, clients: int, duration_s: float | None = None,
@@ -416,10 +436,10 @@ def enqueue_load(sock_path, requests, clients: int, duration_s: float | None = N
     def send(c):
         nonlocal sent
         c["sock"].setblocking(True)
-        data = json.dumps(requests(sent)).encode() + b"\n"
+        req = requests(sent)
         sent += 1
         c["t0"] = time.monotonic_ns()
-        c["sock"].sendall(data)
+        send_request(c["sock"], req)
         c["sock"].setblocking(False)
 
     def more() -> bool:

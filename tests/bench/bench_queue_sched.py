@@ -109,8 +109,7 @@ def run(w, sink: Q.TimestampSink, wheels: list[Path], b2b: list[Path], gap_ms, r
     # thread pool and answers, nothing queued) and a bare round trip.
     dry, rt = [], []
     for wh in wheels[:50]:
-        t0 = c.send({"cmd": "publish", "registry": "bench", "files": [str(wh)],
-                     "dry_run": True})
+        t0 = c.send(Q.publish_req("bench", wh, dry_run=True))
         while True:
             ans, t1 = c.recv()
             if "ok" in ans and "event" not in ans:

@@ -272,6 +272,11 @@ class Daemon:
         wait_for(there, timeout, interval=0.01,
                  what=lambda: f"control socket {self.socket}:\n{self.log_tail()}")
 
+    def fingerprint(self, value: str | bytes) -> str:
+        """The fingerprint this daemon shows for value (keyed with the
+        fingerprint.key in its state_dir, made at its first start)."""
+        return fingerprint(value, (self.state_dir / "fingerprint.key").read_bytes())
+
     def _snapshot_at_ready(self):
         self.secrets_at_ready = self.ctl("secrets", json_out=True, record=False)
 
@@ -535,9 +540,9 @@ def secrets_match(d: Daemon, values: dict, keys=DEFAULT_KEYS) -> dict:
     for k in keys:
         assert k in s, f"{k} missing from secrets: {s}"
         assert s[k]["present"] is True, f"{k} not present: {s[k]}"
-        assert s[k]["fingerprint"] == fingerprint(values[k]), (
-            f"{k}: fingerprint {s[k]['fingerprint']} != sha256(value)[:8] "
-            f"{fingerprint(values[k])}")
+        assert s[k]["fingerprint"] == d.fingerprint(values[k]), (
+            f"{k}: fingerprint {s[k]['fingerprint']} != HMAC-SHA256(key, value)[:8] "
+            f"{d.fingerprint(values[k])}")
     return s
 
 

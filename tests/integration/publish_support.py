@@ -40,7 +40,6 @@ from peers.pypiserver import PypiServer, sha256_file
 from peers.verdaccio import Verdaccio, find_node
 
 FIXTURES = SOURCE_DIR / "tests" / "fixtures"
-VENV_PY = SOURCE_DIR / ".venv" / "bin" / "python"
 
 # aos-publishctl publish exit statuses (the CLI's contract).
 EXIT = {
@@ -51,6 +50,56 @@ EXIT = {
 
 NPM_NAME = "@agenticverz/aos-sdk"
 PY_NAME = "aos-sdk"
+
+# The release pipelines of the two fixture SDKs, built the way the real ones
+# are, with nothing from outside /usr, /etc and the job's work folder but
+# the wheelhouse and the npm cache scripts/setup.sh fills: no registry is
+# reached (docs/pipelines.md, "The sample SDKs' pipelines").  The tests'
+# pipelines run these steps, and so do build_python_sdk / build_js_sdk.
+WHEELHOUSE = SOURCE_DIR / "tests" / "peers" / "wheelhouse"
+NPM_CACHE = SOURCE_DIR / "tests" / "peers" / "npm-cache"
+# Python: `build` (pinned, hashed) in a venv of the job, then `python -m
+# build` with build isolation (hatchling from the wheelhouse too).
+PY_BUILD = ['python3 -m venv "$HOME/buildenv"',
+            '"$HOME/buildenv/bin/pip" install --quiet --require-hashes -r requirements-build.txt',
+            '"$HOME/buildenv/bin/python" -m build --sdist --wheel --outdir dist .']
+# The wheel and the sdist installed into fresh venvs: `aos version`.
+PY_VERIFY = ["sh scripts/verify-dist.sh"]
+PY_ENV = {"PIP_FIND_LINKS": str(WHEELHOUSE), "PIP_NO_INDEX": "1",
+          "PIP_CONFIG_FILE": "/dev/null", "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
+# JS: the cache copied into the job (npm writes to its cache even offline),
+# npm ci from the lock file, tsc, tsup (esm, cjs, dts), npm pack.
+JS_BUILD = ['mkdir -p "$HOME/.npm" && cp -R "$NPM_SEED_CACHE/." "$HOME/.npm/"',
+            "npm ci --offline", "npm run typecheck", "npm run build",
+            "mkdir -p release && npm pack --pack-destination release"]
+# The tarball installed into a fresh project: require(), import, tsc.
+JS_VERIFY = ["sh scripts/verify-pack.sh release/*.tgz"]
+JS_ENV = {"NPM_SEED_CACHE": str(NPM_CACHE), "npm_config_update_notifier": "false",
+          "npm_config_audit": "false", "npm_config_fund": "false"}
+SYSTEM_PATH = "/usr/local/bin:/usr/bin:/bin"
+
+
+def step_path() -> str:
+    """PATH for the JS pipelines' steps: node's folder, the system's."""
+    return ":".join(dict.fromkeys([str(Path(find_node()).parent)] + SYSTEM_PATH.split(":")))
+
+
+def _outside_usr(paths) -> list[str]:
+    real = [os.path.realpath(p) for p in paths]
+    return [p for p in dict.fromkeys(real) if not p.startswith(("/usr/", "/etc/"))]
+
+
+def py_readable() -> list[str]:
+    """What the Python pipeline's steps read beyond /usr, /etc and their
+    work folder inside the build sandbox (pipelines.X.readable): the
+    wheelhouse.  Debian's python3 and the job's own venvs need nothing else."""
+    return _outside_usr([WHEELHOUSE])
+
+
+def js_readable() -> list[str]:
+    """The same for the JS pipeline: the npm cache (copied into the job),
+    node's folder when node is not under /usr."""
+    return _outside_usr([NPM_CACHE, Path(find_node()).resolve().parent])
 
 
 # -- digests --------------------------------------------------------------
@@ -133,7 +182,7 @@ def render_fixture(name: str, version: str, dest: Path) -> Path:
     src = FIXTURES / name
     dest = Path(dest)
     shutil.copytree(src, dest, ignore=shutil.ignore_patterns(
-        "build", "dist", "*.egg-info", "__pycache__", "node_modules", "*.tgz"))
+        "build", "dist", "release", "*.egg-info", "__pycache__", "node_modules", "*.tgz"))
     for p in dest.rglob("*"):
         if p.is_file():
             try:
@@ -145,54 +194,59 @@ def render_fixture(name: str, version: str, dest: Path) -> Path:
     return dest
 
 
-def build_python_sdk(version: str, outdir: Path, work: Path) -> tuple[Path, Path]:
-    """Build tests/fixtures/python-sdk at this version with `python -m build
-    --sdist --wheel`; returns (wheel, sdist).  Without build isolation when
-    the project venv has the build backend (setuptools), so it works
-    offline; otherwise in an isolated environment."""
+def run_steps(steps, cwd: Path, env: dict, what: str) -> str:
+    """Run a pipeline's shell steps in cwd, as the daemon does (sh -c, stdin
+    /dev/null); AssertionError naming the step when one fails.  Returns
+    their output."""
+    out = []
+    for step in steps:
+        p = subprocess.run(["/bin/sh", "-c", step], cwd=cwd, env=env, capture_output=True,
+                           text=True, timeout=300, stdin=subprocess.DEVNULL)
+        out.append(p.stdout + p.stderr)
+        assert p.returncode == 0, (f"{what}: `{step}` failed with {p.returncode}:\n"
+                                   f"{p.stdout[-3000:]}\n{p.stderr[-3000:]}")
+    return "".join(out)
+
+
+def _build_fixture(name: str, version: str, work: Path, steps, env: dict) -> Path:
+    """tests/fixtures/<name> rendered at version in work/<name>-<version>,
+    built by these steps with HOME work/home-<name> (a job's work folder);
+    env is merged into tool_env's (a value None removes the variable)."""
     work = Path(work)
-    src = render_fixture("python-sdk", version, work / f"python-sdk-{version}")
+    src = render_fixture(name, version, work / f"{name}-{version}")
+    home = work / f"home-{name}-{version}"
+    run_steps(steps, src, tool_env(home, {"PATH": SYSTEM_PATH, **env}), f"building {name}")
+    return src
+
+
+def build_python_sdk(version: str, outdir: Path, work: Path, verify: bool = False
+                     ) -> tuple[Path, Path]:
+    """Build tests/fixtures/python-sdk at this version as its pipeline does
+    (PY_BUILD, and PY_VERIFY when asked); returns (wheel, sdist) copied to
+    outdir."""
+    src = _build_fixture("python-sdk", version, work,
+                         PY_BUILD + (PY_VERIFY if verify else []), PY_ENV)
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
-    env = tool_env(work / "home-build")
-    argv = [VENV_PY, "-m", "build", "--sdist", "--wheel", "--outdir", outdir]
-    if _venv_has_setuptools(env):
-        argv.append("--no-isolation")
-    run(argv + [src], env, timeout=300, what="python -m build")
     norm = PY_NAME.replace("-", "_")
-    wheel = outdir / f"{norm}-{version}-py3-none-any.whl"
-    sdist = outdir / f"{norm}-{version}.tar.gz"
-    assert wheel.exists() and sdist.exists(), f"build made {sorted(os.listdir(outdir))}"
-    return wheel, sdist
+    out = []
+    for name in (f"{norm}-{version}-py3-none-any.whl", f"{norm}-{version}.tar.gz"):
+        assert (src / "dist" / name).exists(), f"build made {os.listdir(src / 'dist')}"
+        out.append(Path(shutil.copy2(src / "dist" / name, outdir / name)))
+    return out[0], out[1]
 
 
-def _venv_has_setuptools(env, minimum=(70, 1)) -> bool:
-    """True if the project venv has the fixture's build backend
-    (setuptools >= 70.1, which builds wheels without the `wheel` package)."""
-    p = subprocess.run([str(VENV_PY), "-c", "import setuptools; print(setuptools.__version__)"],
-                       capture_output=True, text=True, env=env, timeout=60)
-    if p.returncode != 0:
-        return False
-    try:
-        have = tuple(int(x) for x in p.stdout.strip().split(".")[:2])
-    except ValueError:
-        return False
-    return have >= minimum
-
-
-def build_js_sdk(version: str, outdir: Path, work: Path) -> Path:
-    """Pack tests/fixtures/js-sdk at this version with `npm pack`."""
-    work = Path(work)
-    src = render_fixture("js-sdk", version, work / f"js-sdk-{version}")
+def build_js_sdk(version: str, outdir: Path, work: Path, verify: bool = False) -> Path:
+    """Build and pack tests/fixtures/js-sdk at this version as its pipeline
+    does (JS_BUILD, and JS_VERIFY when asked); returns the tarball copied to
+    outdir."""
+    src = _build_fixture("js-sdk", version, work, JS_BUILD + (JS_VERIFY if verify else []),
+                         {**JS_ENV, "PATH": step_path(), "npm_config_cache": None})
+    name = npm_filename(NPM_NAME, version)
+    assert (src / "release" / name).exists(), f"npm pack made {os.listdir(src / 'release')}"
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
-    env = tool_env(work / "home-pack")
-    p = run(["npm", "pack", "--json", "--pack-destination", outdir], env, cwd=src,
-            timeout=120, what="npm pack")
-    info = json.loads(p.stdout)[0]
-    tgz = outdir / info["filename"]
-    assert tgz.exists(), f"npm pack said {info['filename']}, folder has {os.listdir(outdir)}"
-    return tgz
+    return Path(shutil.copy2(src / "release" / name, outdir / name))
 
 
 # -- hand-made archives ----------------------------------------------------

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from conftest import PUBLISHD, deep_merge, fingerprint, wait_for
+from conftest import PUBLISHD, deep_merge, wait_for
 
 VALID = {
     "log_level": "info",
@@ -82,6 +82,14 @@ BAD = [
     ("token method without token_file",
      {"vault": {"auth": {"method": "token", "role_id_file": None, "secret_id_file": None}}},
      r"vault\.auth\.token_file"),
+    ("unknown control user", {"control": {"operators": ["root", "no-such-user-aos"]}},
+     r"control\.operators\[1\]"),
+    ("unknown control group", {"control": {"readers": ["@no-such-group-aos"]}},
+     r"control\.readers\[0\]"),
+    ("control list not an array", {"control": {"readers": "nobody"}}, r"control\.readers"),
+    ("control connections out of range", {"control": {"max_connections": 0}},
+     r"control\.max_connections"),
+    ("file limit out of range", {"publish": {"max_file_bytes": 10}}, r"publish\.max_file_bytes"),
 ]
 
 
@@ -152,7 +160,7 @@ def test_sighup_invalid_config_keeps_old_valid_applies(seeded, approle_daemon):
     v = bao.kv_patch(seeded.kv_path, {"NPM_TOKEN": new})
     wait_for(lambda: d.secrets()["NPM_TOKEN"]["version"] == v, 2 * 1.1 + 0.8,
              what=lambda: f"change seen with the reloaded poll interval 2 s: {d.secrets()}")
-    assert d.secrets()["NPM_TOKEN"]["fingerprint"] == fingerprint(new)
+    assert d.secrets()["NPM_TOKEN"]["fingerprint"] == d.fingerprint(new)
     print(f"picked up {time.monotonic() - t0:.2f}s after the write")
     assert d.status()["state"] == "ready"
     d.stop()

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from conftest import DEFAULT_KEYS, fingerprint, secrets_match
+from conftest import DEFAULT_KEYS, secrets_match
 
 
 def _check_snapshot(d, values):
@@ -17,7 +17,7 @@ def _check_snapshot(d, values):
     got = {s["key"]: s for s in snap.json["secrets"]}
     for k in DEFAULT_KEYS:
         assert got.get(k, {}).get("present") is True, f"{k} not loaded at READY=1: {got}"
-        assert got[k]["fingerprint"] == fingerprint(values[k]), got[k]
+        assert got[k]["fingerprint"] == d.fingerprint(values[k]), got[k]
 
 
 def test_ready_after_secrets_and_status_lines(seeded, approle_daemon):

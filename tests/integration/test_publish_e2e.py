@@ -1,9 +1,9 @@
 """Publishing the real SDK fixtures through the daemon, end to end.
 
-The wheel and sdist of tests/fixtures/python-sdk (built here with `python -m
-build`) go to a real pypiserver with htpasswd auth, the tarball of
-tests/fixtures/js-sdk (built with `npm pack`) to a real verdaccio with a real
-user's token; the tokens are in OpenBao and only the daemon reads them.  Then
+The wheel and sdist of tests/fixtures/python-sdk (built here by its release
+pipeline's steps: `python -m build` with isolation) go to a real pypiserver
+with htpasswd auth, the tarball of tests/fixtures/js-sdk (npm ci, tsup, npm
+pack) to a real verdaccio with a real user's token; the tokens are in OpenBao and only the daemon reads them.  Then
 pip installs aos-sdk==0.1.0 from the local index in a fresh venv and runs
 `aos version`, npm installs @agenticverz/aos-sdk@0.1.0 in a fresh folder and
 both require() and import give VERSION; every file on the registries has the
@@ -179,7 +179,8 @@ def test_npm_install_in_fresh_folder(publish_env, published, sdk):
     assert esm.returncode == 0 and esm.stdout.strip() == VERSION, (
         f"import: rc={esm.returncode} {esm.stdout!r} {esm.stderr!r}")
     inst = w / "app" / "node_modules" / "@agenticverz" / "aos-sdk"
-    assert (inst / "index.d.ts").is_file(), "type definitions not installed"
+    for types in ("dist/index.d.ts", "dist/index.d.mts"):  # require's and import's
+        assert (inst / types).is_file(), f"type definitions {types} not installed"
     # npm checked the download against the registry's integrity, and that is
     # the uploaded tarball's.
     lock = json.loads((w / "app" / "package-lock.json").read_text())
@@ -318,7 +319,9 @@ def test_dry_run_shows_without_sending(publish_env, daemon, tmp_path):
     assert r.rc == 0, r
     for s in (whl.name, PY_NAME, "0.3.0", sha256_file(whl)):
         assert s in r.out, f"dry-run output lacks {s}: {r}"
-    # A relative FILE is made absolute by the CLI (the daemon has another cwd).
+    # A relative FILE is opened by the CLI in its own cwd (the daemon has
+    # another, and never opens a client's path); the file is named by its
+    # base name, never by the daemon's spool copy.
     p = subprocess.run([str(PUBLISHCTL), "--socket", str(daemon.socket), "--json", "publish",
                         "--registry", "pypi", "--dry-run", whl.name], cwd=tmp_path,
                        capture_output=True, text=True, timeout=30,
@@ -326,7 +329,8 @@ def test_dry_run_shows_without_sending(publish_env, daemon, tmp_path):
     assert p.returncode == 0, f"relative FILE: rc={p.returncode} {p.stdout} {p.stderr}"
     ins = [json.loads(ln) for ln in p.stdout.splitlines()
            if ln.strip() and json.loads(ln).get("event") == "inspected"]
-    assert ins and ins[0]["file"] == str(whl), f"relative FILE: {p.stdout}"
+    assert ins and ins[0]["file"] == whl.name, f"relative FILE: {p.stdout}"
+    assert "spool" not in p.stdout, f"the spool copy is shown: {p.stdout}"
     publish_env.assert_unchanged(before, "--dry-run")
     assert publish_env.npm.packument(NPM_NAME)["versions"].keys() == {VERSION}
 

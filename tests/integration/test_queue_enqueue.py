@@ -7,6 +7,7 @@ same millisecond once shared a temporary folder and one was refused as
 from __future__ import annotations
 
 import json
+import os
 import socket
 import threading
 
@@ -19,8 +20,13 @@ def _enqueue(sock_path: str, registry: str, path: str, out: list, i: int) -> Non
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     s.settimeout(30)
     s.connect(sock_path)
-    s.sendall(json.dumps({"cmd": "publish", "registry": registry,
-                          "files": [path]}).encode() + b"\n")
+    line = json.dumps({"cmd": "publish", "registry": registry,
+                       "files": [os.path.basename(path)]}).encode() + b"\n"
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        socket.send_fds(s, [line], [fd])  # the file goes as a descriptor
+    finally:
+        os.close(fd)
     data = b""
     while not data.endswith(b"\n"):
         chunk = s.recv(65536)

@@ -7,7 +7,7 @@ import secrets
 import signal
 import time
 
-from conftest import DEFAULT_KEYS, fingerprint, run_rotate, secrets_match, wait_for
+from conftest import DEFAULT_KEYS, run_rotate, secrets_match, wait_for
 
 
 def _version_of(d, key):
@@ -24,7 +24,7 @@ def test_rotate_secret_script_notifies_daemon(seeded, approle_daemon):
     p, elapsed = run_rotate(bao, d, "PYPI_API_TOKEN", new)
     assert p.returncode == 0, f"rotate_secret.sh failed: rc={p.returncode} {p.stderr}"
     assert elapsed < 1.0, f"rotate_secret.sh took {elapsed:.2f}s (limit 1 s, daemon notified)"
-    assert fingerprint(new) in p.stdout, f"new fingerprint not printed: {p.stdout!r}"
+    assert d.fingerprint(new) in p.stdout, f"new fingerprint not printed: {p.stdout!r}"
     assert new not in p.stdout + p.stderr, "rotate_secret.sh echoed the value"
 
     # Vault: a patch that kept the other keys.
@@ -37,14 +37,14 @@ def test_rotate_secret_script_notifies_daemon(seeded, approle_daemon):
     # The daemon already reports the new version (no poll in between).
     after = d.secrets()
     assert after["PYPI_API_TOKEN"]["version"] == 2, after
-    assert after["PYPI_API_TOKEN"]["fingerprint"] == fingerprint(new), after
+    assert after["PYPI_API_TOKEN"]["fingerprint"] == d.fingerprint(new), after
     for k in ("NPM_TOKEN", "TEST_PYPI_API_TOKEN"):
         assert after[k]["fingerprint"] == before[k]["fingerprint"], after[k]
         assert after[k]["version"] == 1, f"{k} did not change: its version stays 1: {after[k]}"
     assert d.status()["vault"]["kv_version"] == 2
 
     # The log names the key with old and new version and fingerprint.
-    old_fp, new_fp = fingerprint(seeded.values["PYPI_API_TOKEN"]), fingerprint(new)
+    old_fp, new_fp = d.fingerprint(seeded.values["PYPI_API_TOKEN"]), d.fingerprint(new)
     lines = [ln for ln in d.log_text().splitlines()
              if "PYPI_API_TOKEN" in ln and old_fp in ln and new_fp in ln]
     assert lines, f"no log line naming PYPI_API_TOKEN {old_fp} -> {new_fp}:\n{d.log_tail()}"
@@ -64,7 +64,7 @@ def test_rotate_secret_repeatedly_and_legacy_argv(seeded, approle_daemon):
         assert p.returncode == 0, p.stderr
         times.append(elapsed)
         s = d.secrets()["NPM_TOKEN"]
-        assert s["fingerprint"] == fingerprint(new) and s["version"] == 2 + i, s
+        assert s["fingerprint"] == d.fingerprint(new) and s["version"] == 2 + i, s
     assert max(times) < 1.0, f"rotation pick-up times {times}"
 
     # The old call shape (value in argv) still works, with a warning.
@@ -75,7 +75,7 @@ def test_rotate_secret_repeatedly_and_legacy_argv(seeded, approle_daemon):
         f"no warning about the value in argv: {p.stderr!r}")
     assert new not in p.stdout + p.stderr, "rotate_secret.sh echoed the value"
     s = d.secrets()["TEST_PYPI_API_TOKEN"]
-    assert s["fingerprint"] == fingerprint(new) and s["version"] == 5, s
+    assert s["fingerprint"] == d.fingerprint(new) and s["version"] == 5, s
     d.stop()
 
 
@@ -112,7 +112,7 @@ def test_poll_picks_up_direct_change(seeded, approle_daemon):
                  what=lambda: f"NPM_TOKEN version {version} (poll 2 s): {d.secrets()}")
         elapsed = time.monotonic() - t0
         s = d.secrets()["NPM_TOKEN"]
-        assert s["fingerprint"] == fingerprint(new), s
+        assert s["fingerprint"] == d.fingerprint(new), s
         assert elapsed <= 2.8, f"round {round_}: picked up after {elapsed:.2f}s"
 
 
@@ -146,7 +146,7 @@ def test_secrets_refresh_command(seeded, approle_daemon):
     assert r.rc == 0 and r.json["ok"] is True, r
     assert r.json["changed"] == ["NPM_TOKEN"] and r.json["kv_version"] == version, r.json
     got = {s["key"]: s for s in r.json["secrets"]}
-    assert got["NPM_TOKEN"]["fingerprint"] == fingerprint(new), got
+    assert got["NPM_TOKEN"]["fingerprint"] == d.fingerprint(new), got
     # Human form works too.
     r = d.ctl("secrets", "refresh")
     assert r.rc == 0, r
@@ -162,6 +162,6 @@ def test_sighup_refreshes_secrets(seeded, approle_daemon):
     d.signal(signal.SIGHUP)
     wait_for(lambda: d.secrets()["TEST_PYPI_API_TOKEN"]["version"] == version, 3,
              what=lambda: f"TEST_PYPI_API_TOKEN v{version} after SIGHUP: {d.secrets()}")
-    assert d.secrets()["TEST_PYPI_API_TOKEN"]["fingerprint"] == fingerprint(new)
+    assert d.secrets()["TEST_PYPI_API_TOKEN"]["fingerprint"] == d.fingerprint(new)
     assert all(d.secrets()[k]["present"] for k in DEFAULT_KEYS)
     d.stop()

@@ -13,6 +13,23 @@ def _expire(d):
     return d["expire_time"]
 
 
+def _watch(d, t0: float, seconds: float) -> list[tuple]:
+    """Status every 0.25 s until `seconds` after t0: (time since t0, state,
+    healthy, token_ttl_s, last_error)."""
+    samples = []
+    while time.monotonic() - t0 < seconds:
+        st = d.status()
+        v = st["vault"]
+        samples.append((round(time.monotonic() - t0, 2), st["state"], v["healthy"],
+                        v["token_ttl_s"], v["last_error"]))
+        time.sleep(0.25)
+    return samples
+
+
+def _unhealthy(samples) -> list[tuple]:
+    return [s for s in samples if s[1] != "ready" or s[2] is not True]
+
+
 @pytest.fixture
 def short_ttl(bao, request):
     ttl, max_ttl = request.param
@@ -32,13 +49,8 @@ def test_renewal_extends_ttl_and_keeps_token(short_ttl, daemons):
 
     # Watch for 10 s, well past the 6 s TTL: the token must be renewed, not
     # replaced, and the daemon must stay healthy throughout.
-    samples = []
-    while time.monotonic() - t_ready < 10:
-        st = d.status()
-        samples.append((round(time.monotonic() - t_ready, 2), st["state"],
-                        st["vault"]["healthy"], st["vault"]["token_ttl_s"]))
-        time.sleep(0.25)
-    bad = [s for s in samples if s[1] != "ready" or s[2] is not True]
+    samples = _watch(d, t_ready, 10)
+    bad = _unhealthy(samples)
     assert not bad, f"daemon not ready/healthy during renewal: {bad}"
     assert all(0 < s[3] <= 6 for s in samples), f"token_ttl_s out of (0, 6]: {samples}"
     ttls = [s[3] for s in samples]
@@ -72,13 +84,7 @@ def test_relogin_when_max_ttl_is_near(short_ttl, daemons):
     first = toks[0]["accessor"]
     logins_before = len(re.findall(r"log(?:ged)?[ -]?in", d.log_text(), re.I))
 
-    samples = []
-    while time.monotonic() - t_ready < 15:
-        st = d.status()
-        samples.append((round(time.monotonic() - t_ready, 2), st["state"],
-                        st["vault"]["healthy"], st["vault"]["token_ttl_s"]))
-        time.sleep(0.25)
-    bad = [s for s in samples if s[1] != "ready" or s[2] is not True]
+    bad = _unhealthy(_watch(d, t_ready, 15))
     assert not bad, (f"the daemon should log in again before its token's max TTL "
                      f"(10 s) ends, without an unhealthy gap: {bad}")
 
@@ -96,4 +102,35 @@ def test_relogin_when_max_ttl_is_near(short_ttl, daemons):
     st = d.status()
     assert st["state"] == "ready" and st["vault"]["healthy"] is True, st
     assert st["vault"]["consecutive_failures"] == 0, st
+    d.stop()
+
+
+@pytest.mark.parametrize("short_ttl", [("4s", "10s")], indirect=True)
+def test_wrapped_secret_id_logs_in_again_past_max_ttl(short_ttl, daemons):
+    """A response-wrapped secret_id: the wrapping token works once, so the
+    unwrapped secret_id must serve every later login.  Past two max TTLs
+    the daemon is still logged in, healthy and reading the secret."""
+    bao, creds = short_ttl.bao, short_ttl.creds
+    wrap_token = bao.generate_secret_id(creds["role"], wrap_ttl="120s")
+    d = daemons(bao.addr)
+    d.config["vault"]["auth"] = approle_auth(d, creds, wrapped=True)
+    d.write_file("secret_id", wrap_token + "\n")
+    d.start()
+    t_ready = time.monotonic()
+    first = [t["accessor"] for t in bao.tokens_of_role(creds["role"])]
+    assert len(first) == 1, first
+
+    bad = _unhealthy(_watch(d, t_ready, 22))
+    assert not bad, f"not ready/healthy past the max TTL (10 s): {bad[:3]}\n{d.log_tail()}"
+    logins = re.findall(r"logged in to Vault", d.log_text())
+    assert len(logins) >= 3, f"expected a login per max TTL, saw {len(logins)}:\n{d.log_tail()}"
+    assert len(re.findall(r"unwrapped the AppRole secret_id", d.log_text())) == 1, (
+        "the wrapping token should be unwrapped once, at start")
+    toks = [t["accessor"] for t in bao.tokens_of_role(creds["role"])]
+    assert toks and first[0] not in toks, toks
+
+    new = bao.kv_patch(short_ttl.kv_path, {"NPM_TOKEN": "y" + short_ttl.values["NPM_TOKEN"]})
+    r = d.refresh()
+    assert r.rc == 0 and r.json["ok"] is True and r.json["kv_version"] == new, r
+    assert wrap_token not in d.log_text()
     d.stop()

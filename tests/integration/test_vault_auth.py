@@ -6,7 +6,7 @@ import secrets
 
 import pytest
 
-from conftest import (DEFAULT_KEYS, approle_auth, fingerprint, read_policy,
+from conftest import (DEFAULT_KEYS, approle_auth, read_policy,
                       secrets_match)
 
 
@@ -51,7 +51,7 @@ def test_approle_login_with_read_only_policy(seeded, approle_daemon):
     r = d.ctl("secrets")
     assert r.rc == 0, r
     for k in DEFAULT_KEYS:
-        assert k in r.out and fingerprint(seeded.values[k]) in r.out, r.out
+        assert k in r.out and d.fingerprint(seeded.values[k]) in r.out, r.out
     r = d.ctl("status")
     assert r.rc == 0 and re.search(r"ready", r.out), r
     d.stop()

@@ -45,30 +45,18 @@ from conftest import PUBLISHCTL, SOURCE_DIR, Daemon, deep_merge, wait_for
 from peers.proc import free_port
 from peers.pypiserver import PypiServer
 from peers.verdaccio import find_node
-from publish_support import NPM_NAME, PY_NAME, PublishEnv, render_fixture
+from publish_support import (JS_BUILD, JS_ENV, JS_VERIFY, NPM_NAME, PY_BUILD, PY_ENV,  # noqa: F401
+                             PY_NAME, PY_VERIFY, PublishEnv, js_readable, py_readable,
+                             render_fixture, step_path)
 from queue_support import TERMINAL, describe_jobs, job_log, job_show, jobs, queue_config
 
 
 REPO_NAME = "agenticverz/aos"
-VENV_BIN = SOURCE_DIR / ".venv" / "bin"
 ZERO_SHA = "0" * 40
 
 # The Vault keys holding the webhook secrets (beside the registry tokens).
 WEBHOOK_KEYS = {"github": "GITHUB_WEBHOOK_SECRET", "gitlab": "GITLAB_WEBHOOK_TOKEN",
                 "gitea": "GITEA_WEBHOOK_SECRET"}
-
-# The build commands of the test pipelines (the project venv has build and
-# setuptools: works offline; node's folder is on the steps' PATH).
-PY_BUILD = "python3 -m build --no-isolation --sdist --wheel --outdir dist ."
-# (npm pack wants its destination folder to exist)
-JS_BUILD = "mkdir -p dist && npm pack --pack-destination dist"
-
-
-def step_path() -> str:
-    """PATH for the pipelines' steps: the project venv, node, the system."""
-    parts = [str(VENV_BIN), str(Path(find_node()).parent), "/usr/bin", "/bin"]
-    return ":".join(dict.fromkeys(parts))
-
 
 # -- the repository --------------------------------------------------------------
 class GitRepo:
@@ -580,21 +568,25 @@ def expect_error(r: Response, status: int) -> str:
 # -- the environment ---------------------------------------------------------------------
 def python_pipeline(repo: GitRepo, tag_pattern: str = "python-sdk-v*",
                     targets=("testpypi", "pypi"), **over) -> dict:
+    """The Python SDK's release pipeline; `over` is merged in (a step list
+    replaces the default one, verify=None drops the verification)."""
     p = {"repository": repo.url, "repository_name": repo.name,
          "tag_pattern": tag_pattern, "package": PY_NAME, "directory": "sdk/python",
-         "build": [PY_BUILD], "artifacts": ["dist/*.whl", "dist/*.tar.gz"],
-         "targets": list(targets), "env": {"PATH": step_path()}, "timeout_s": 300}
+         "build": list(PY_BUILD), "verify": list(PY_VERIFY),
+         "artifacts": ["dist/*.whl", "dist/*.tar.gz"],
+         "targets": list(targets), "env": dict(PY_ENV), "timeout_s": 300,
+         "readable": py_readable()}
     return deep_merge(p, over)
 
 
 def js_pipeline(repo: GitRepo, tag_pattern: str = "js-sdk-v*", targets=("npm",),
                 **over) -> dict:
+    """The JS SDK's release pipeline (see python_pipeline)."""
     p = {"repository": repo.url, "repository_name": repo.name,
          "tag_pattern": tag_pattern, "package": NPM_NAME, "directory": "sdk/js",
-         "build": [JS_BUILD], "artifacts": ["dist/*.tgz"],
-         "targets": list(targets), "timeout_s": 300,
-         "env": {"PATH": step_path(), "npm_config_update_notifier": "false",
-                 "npm_config_audit": "false", "npm_config_fund": "false"}}
+         "build": list(JS_BUILD), "verify": list(JS_VERIFY), "artifacts": ["release/*.tgz"],
+         "targets": list(targets), "timeout_s": 300, "readable": js_readable(),
+         "env": dict(JS_ENV, PATH=step_path())}
     return deep_merge(p, over)
 
 
@@ -798,13 +790,17 @@ def scan_for_secrets(sources: dict[str, bytes | str], values) -> list[str]:
 
 
 def files_under(folder: Path) -> dict[str, bytes]:
+    """Every regular file under folder (a work folder may be removed by the
+    daemon while it is read: what vanishes is skipped)."""
     out = {}
-    for f in Path(folder).rglob("*"):
-        if f.is_file() and not f.is_symlink():
-            try:
-                out[str(f)] = f.read_bytes()
-            except OSError:
-                pass
+    for top, _dirs, names in os.walk(folder, onerror=lambda e: None):
+        for n in names:
+            f = Path(top) / n
+            if f.is_file() and not f.is_symlink():
+                try:
+                    out[str(f)] = f.read_bytes()
+                except OSError:
+                    pass
     return out
 
 

@@ -27,11 +27,13 @@ interrupted.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import os
 import secrets as _secrets
 import shutil
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -64,11 +66,12 @@ class VaultError(Exception):
         super().__init__(f"{method} /v1/{path}: HTTP {status}: {errors}")
 
 
-def fingerprint(value: str | bytes) -> str:
-    """What the daemon shows for a secret: first 8 hex digits of SHA-256."""
+def fingerprint(value: str | bytes, key: bytes) -> str:
+    """What the daemon shows for a secret: the first 8 hex digits of
+    HMAC-SHA256 under the installation's key (<state_dir>/fingerprint.key)."""
     if isinstance(value, str):
         value = value.encode()
-    return hashlib.sha256(value).hexdigest()[:8]
+    return hmac.new(key, value, hashlib.sha256).hexdigest()[:8]
 
 
 def find_bao(source_dir: Path | None = None) -> str:
@@ -97,11 +100,14 @@ class OpenBao(ServerProcess):
     start() starts bao, replays the journal, and only then opens the relay
     again.  A client retrying during the restart so never sees the empty
     dev server before it is re-seeded.  Without a gate, bao listens on
-    <port> itself and a restart has a short window with no data."""
+    <port> itself and a restart has a short window with no data.
+
+    With tls=True the server runs `-dev-tls`: it speaks https with a CA it
+    generates into <workdir>/tls (ca_file), and addr is https://."""
 
     def __init__(self, port: int | None = None, root_token: str | None = None,
                  bao: str | None = None, workdir: str | Path | None = None,
-                 gate: bool = False):
+                 gate: bool = False, tls: bool = False):
         self.bao = bao or find_bao()
         self.port = port or free_port()
         # Custom token ids may not start with "s." (OpenBao reserves it).
@@ -115,17 +121,38 @@ class OpenBao(ServerProcess):
         self.gate = _Gate(self.port) if gate else None
         self.bao_port = free_port() if gate else self.port
         self._replayed = True  # the journal is in the running instance
+        self.tls = tls
+        self._ssl = None  # ssl.SSLContext trusting ca_file, once it exists
 
     # -- process ----------------------------------------------------------
     @property
+    def scheme(self) -> str:
+        return "https" if self.tls else "http"
+
+    @property
     def addr(self) -> str:
         """The address clients use."""
-        return f"http://127.0.0.1:{self.port}"
+        return f"{self.scheme}://127.0.0.1:{self.port}"
 
     @property
     def api_addr(self) -> str:
         """Where the helpers talk to bao (past the gate, if any)."""
-        return f"http://127.0.0.1:{self.bao_port}"
+        return f"{self.scheme}://127.0.0.1:{self.bao_port}"
+
+    @property
+    def ca_file(self) -> Path | None:
+        """With tls: the CA certificate bao generated (PEM)."""
+        return self.workdir / "tls" / "vault-ca.pem" if self.tls else None
+
+    def _context(self):
+        if not self.tls:
+            return None
+        if self._ssl is None and self.ca_file.exists():
+            try:
+                self._ssl = ssl.create_default_context(cafile=str(self.ca_file))
+            except ssl.SSLError:
+                return None  # bao is still writing the file: try again
+        return self._ssl
 
     def start(self, timeout: float = 20.0) -> "OpenBao":
         """Start the dev server (again: same client port) and wait until
@@ -139,11 +166,15 @@ class OpenBao(ServerProcess):
                "BAO_DEV_ROOT_TOKEN_ID": self.root_token}
         logf = open(self.log_path, "ab")
         deadline = time.monotonic() + timeout
+        argv = [self.bao, "server", "-dev", f"-dev-listen-address=127.0.0.1:{self.bao_port}"]
+        if self.tls:
+            # A new CA each start: forget the old one.
+            self._ssl = None
+            shutil.rmtree(self.workdir / "tls", ignore_errors=True)
+            (self.workdir / "tls").mkdir(mode=0o700)
+            argv += ["-dev-tls", f"-dev-tls-cert-dir={self.workdir / 'tls'}"]
         while True:
-            self.proc = spawn(
-                [self.bao, "server", "-dev",
-                 f"-dev-listen-address=127.0.0.1:{self.bao_port}"],
-                logf, env, self.workdir)
+            self.proc = spawn(argv, logf, env, self.workdir)
             try:
                 self._wait_healthy(deadline)
                 break
@@ -167,7 +198,9 @@ class OpenBao(ServerProcess):
     def _wait_healthy(self, deadline: float) -> None:
         """Raises _Exited if bao exits first, TimeoutError (after stop())
         if it is not healthy by deadline."""
-        if not wait_until(self.proc, lambda: http_ok(self.api_addr + "/v1/sys/health"),
+        if not wait_until(self.proc,
+                          lambda: (not self.tls or self._context() is not None) and
+                          http_ok(self.api_addr + "/v1/sys/health", context=self._context()),
                           deadline, interval=0.02):
             self.stop()
             raise TimeoutError(
@@ -217,7 +250,7 @@ class OpenBao(ServerProcess):
         for k, v in (headers or {}).items():
             req.add_header(k, v)
         try:
-            with urllib.request.urlopen(req, timeout=timeout) as r:
+            with urllib.request.urlopen(req, timeout=timeout, context=self._context()) as r:
                 status, raw = r.status, r.read()
         except urllib.error.HTTPError as e:
             status, raw = e.code, e.read()

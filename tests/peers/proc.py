@@ -51,10 +51,10 @@ def spawn(argv: list[str], log, env: dict, cwd: str | Path) -> subprocess.Popen:
                             env=env, cwd=cwd, start_new_session=True)
 
 
-def http_ok(url: str, timeout: float = 1) -> bool:
-    """True when GET url answers 200."""
+def http_ok(url: str, timeout: float = 1, context=None) -> bool:
+    """True when GET url answers 200 (context: an ssl.SSLContext for https)."""
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as r:
+        with urllib.request.urlopen(url, timeout=timeout, context=context) as r:
             return r.status == 200
     except (urllib.error.URLError, OSError):
         return False

@@ -70,6 +70,7 @@ static void test_defaults(void **state)
 	assert_int_equal(cfg->npipelines, 0);
 	assert_null(config_pipeline(cfg, "py"));
 	assert_string_equal(cfg->work_dir, "/var/lib/aos-t/work");
+	assert_int_equal(cfg->build_isolation, ISOLATION_NAMESPACES);
 	config_free(cfg);
 
 	assert_string_equal(forge_name(FORGE_GITHUB), "github");
@@ -86,12 +87,18 @@ static void test_listen(void **state)
 		struct listen_cfg want; /* address, host, port, then the limits */
 	} cases[] = {
 	    { "\"listen\":{\"address\":\"127.0.0.1:8080\"}",
-	      { "127.0.0.1:8080", "127.0.0.1", 8080, 16384, 1048576, 10000, 30000, 60000, 512 } },
+	      { "127.0.0.1:8080", "127.0.0.1", 8080, 16384, 1048576, 10000, 30000, 60000, 512,
+		16777216 } },
 	    { "\"listen\":{\"address\":\"[::1]:9443\",\"max_header_bytes\":1024,"
 	      "\"max_body_bytes\":26214400,\"header_timeout_ms\":100,"
 	      "\"body_timeout_ms\":600000,\"idle_timeout_ms\":3600000,"
 	      "\"max_connections\":65536}",
-	      { "[::1]:9443", "::1", 9443, 1024, 26214400, 100, 600000, 3600000, 65536 } },
+	      /* The default cap grows to one request of the largest size. */
+	      { "[::1]:9443", "::1", 9443, 1024, 26214400, 100, 600000, 3600000, 65536,
+		26216448 } },
+	    { "\"listen\":{\"address\":\"127.0.0.1:1\",\"max_unauthenticated_bytes\":1081344}",
+	      { "127.0.0.1:1", "127.0.0.1", 1, 16384, 1048576, 10000, 30000, 60000, 512,
+		1081344 } },
 	};
 	size_t i;
 
@@ -228,6 +235,10 @@ static void test_pipeline_defaults(void **state)
 	assert_int_equal(p->nenv, 0);
 	assert_int_equal(p->timeout_s, 1800);
 	assert_null(p->dist_tag);
+	/* the sandbox: nothing more to read or write, the network */
+	assert_int_equal(p->nreadable, 0);
+	assert_int_equal(p->nwritable, 0);
+	assert_true(p->network);
 	config_free(cfg);
 }
 
@@ -237,7 +248,8 @@ static void test_pipeline_full(void **state)
 	    "\"pipelines\":{\"py\":{" PIPE_KEYS ",\"repository_name\":\"mirror/aos\","
 	    "\"directory\":\"sdk/python\",\"verify\":[[\"twine\",\"check\",\"dist/*\"],\"ls\"],"
 	    "\"env\":{\"PATH\":\"/opt/py/bin:/usr/bin\",\"PIP_NO_INDEX\":\"1\"},"
-	    "\"timeout_s\":900,\"dist_tag\":\"next\"},"
+	    "\"timeout_s\":900,\"dist_tag\":\"next\",\"readable\":[\"/opt/py\",\"/srv/wheels\"],"
+	    "\"writable\":[\"/var/cache/pip\"],\"network\":false},"
 	    "\"js\":{\"repository\":\"git@forge.example:agenticverz/js.git\","
 	    "\"tag_pattern\":\"v*\",\"package\":\"@a/js\",\"build\":[[\"npm\",\"pack\"]],"
 	    "\"artifacts\":[\"*.tgz\"],\"targets\":[\"npm\"]}}");
@@ -267,10 +279,17 @@ static void test_pipeline_full(void **state)
 	assert_null(p->env[2]);
 	assert_int_equal(p->timeout_s, 900);
 	assert_string_equal(p->dist_tag, "next");
+	assert_int_equal(p->nreadable, 2);
+	assert_string_equal(p->readable[0], "/opt/py");
+	assert_string_equal(p->readable[1], "/srv/wheels");
+	assert_int_equal(p->nwritable, 1);
+	assert_string_equal(p->writable[0], "/var/cache/pip");
+	assert_false(p->network);
 	js = config_pipeline(cfg, "js");
 	assert_non_null(js);
 	assert_string_equal(js->repository_name, "agenticverz/js");
 	assert_string_equal(js->build[0].display, "npm pack");
+	assert_true(js->network);
 	assert_int_equal(cfg->npipelines, 2);
 	config_free(cfg);
 }
@@ -363,6 +382,10 @@ static const struct err_case err_cases[] = {
       "listen.idle_timeout_ms", "integer" },
     { "\"listen\":{\"address\":\"127.0.0.1:80\",\"max_connections\":0}",
       "listen.max_connections", "from 1 to 65536" },
+    { "\"listen\":{\"address\":\"127.0.0.1:80\",\"max_unauthenticated_bytes\":1081343}",
+      "listen.max_unauthenticated_bytes", "max_body_bytes + 2 x max_header_bytes = 1081344" },
+    { "\"listen\":{\"address\":\"127.0.0.1:80\",\"max_unauthenticated_bytes\":0}",
+      "listen.max_unauthenticated_bytes", "from 1 to 4294967296" },
     { "\"listen\":{\"address\":\"127.0.0.1:80\",\"address\":\"127.0.0.1:81\"}",
       "listen.address", "duplicate key" },
     /* webhooks */
@@ -416,6 +439,17 @@ static void test_errors(void **state)
 			expect_error(err_cases[i].sections, err_cases[i].keypath,
 				     err_cases[i].want);
 }
+
+/* The most paths a pipeline's readable or writable list takes, and one more. */
+#define SIXTEEN_PATHS                                                                   \
+	"\"/p1\",\"/p2\",\"/p3\",\"/p4\",\"/p5\",\"/p6\",\"/p7\",\"/p8\",\"/p9\",\"/p10\","      \
+	"\"/p11\",\"/p12\",\"/p13\",\"/p14\",\"/p15\",\"/p16\""
+#define SEVENTEEN_PATHS SIXTEEN_PATHS ",\"/p17\""
+
+/* The refusal of a git transport: what is allowed, and git's own limit. */
+#define TRANSPORTS                                                                       \
+	"only https://, ssh://, file://, user@host:path and absolute paths are allowed "  \
+	"(git runs with GIT_ALLOW_PROTOCOL=https:ssh:file)"
 
 /* One key of "py" changed (NULL: left out): the error names its path. */
 static const struct {
@@ -471,6 +505,30 @@ static const struct {
     { "timeout_s", "86401", "pipelines.py.timeout_s", "from 1 to 86400" },
     { "dist_tag", "\"\"", "pipelines.py.dist_tag", "an empty string" },
     { "dist_tag", "true", "pipelines.py.dist_tag", "a boolean" },
+    /* the sandbox's paths: absolute, no "..", at most 16 */
+    { "readable", "\"/opt\"", "pipelines.py.readable", "expected an array of strings" },
+    { "readable", "[\"opt/sdk\"]", "pipelines.py.readable",
+      "\"opt/sdk\": expected an absolute path without \"..\"" },
+    { "readable", "[\"/opt/../etc\"]", "pipelines.py.readable",
+      "\"/opt/../etc\": expected an absolute path without \"..\"" },
+    { "readable", "[\"/opt\",\"\"]", "pipelines.py.readable", "item 1" },
+    { "readable", "[" SEVENTEEN_PATHS "]", "pipelines.py.readable", "at most 16 paths" },
+    { "writable", "[\"cache\"]", "pipelines.py.writable",
+      "\"cache\": expected an absolute path without \"..\"" },
+    { "writable", "[\"/var/cache/..\"]", "pipelines.py.writable",
+      "expected an absolute path without \"..\"" },
+    { "writable", "[" SEVENTEEN_PATHS "]", "pipelines.py.writable", "at most 16 paths" },
+    { "network", "\"no\"", "pipelines.py.network", "expected true or false, got a string" },
+    { "network", "0", "pipelines.py.network", "expected true or false, got a number" },
+    /* git transports: no helpers (ext::, fd::), no git:// or http:// */
+    { "repository", "\"ext::sh -c touch% /tmp/pwned\"", "pipelines.py", TRANSPORTS },
+    { "repository", "\"fd::17\"", "pipelines.py", TRANSPORTS },
+    { "repository", "\"file::/srv/git/r\"", "pipelines.py", TRANSPORTS },
+    { "repository", "\"git://forge.example/o/r.git\"", "pipelines.py", TRANSPORTS },
+    { "repository", "\"http://forge.example/o/r.git\"", "pipelines.py", TRANSPORTS },
+    { "repository", "\"ftp://forge.example/o/r.git\"", "pipelines.py", TRANSPORTS },
+    { "repository", "\"/srv/git/x::y\"", "pipelines.py", TRANSPORTS },
+    { "repository", "\"relative/o/r\"", "pipelines.py", TRANSPORTS },
 };
 
 static void test_pipeline_errors(void **state)
@@ -483,6 +541,75 @@ static void test_pipeline_errors(void **state)
 		pipe_with(sections, sizeof(sections), key_cases[i].key, key_cases[i].value);
 		expect_error(sections, key_cases[i].keypath, key_cases[i].want);
 	}
+}
+
+/* The transports a release needs are taken (repository_name defaults
+ * are in test_repository_name_default). */
+static void test_repository_transports(void **state)
+{
+	static const char *const good[] = {
+		"https://forge.example/o/r.git", "ssh://git@forge.example:2222/o/r.git",
+		"git+ssh://git@forge.example/o/r.git", "file:///srv/git/o/r.git",
+		"/srv/git/o/r", "/srv/git/o:r", "git@forge.example:o/r.git",
+		"forge.example:o/r.git",
+	};
+	char sections[1024], value[256];
+	struct config *cfg;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		snprintf(value, sizeof(value), "\"%s\"", good[i]);
+		pipe_with(sections, sizeof(sections), "repository", value);
+		cfg = parse_ok(sections);
+		assert_string_equal(cfg->pipelines[0].repository, good[i]);
+		config_free(cfg);
+	}
+	/* 16 paths is the most taken */
+	pipe_with(sections, sizeof(sections), "readable", "[" SIXTEEN_PATHS "]");
+	cfg = parse_ok(sections);
+	assert_int_equal(cfg->pipelines[0].nreadable, 16);
+	assert_string_equal(cfg->pipelines[0].readable[15], "/p16");
+	config_free(cfg);
+}
+
+/* build_isolation: the three modes; the old words refused with a hint. */
+static void test_build_isolation(void **state)
+{
+	static const struct {
+		const char *value;
+		enum isolation want;
+	} good[] = {
+		{ "\"namespaces\"", ISOLATION_NAMESPACES },
+		{ "\"landlock\"", ISOLATION_LANDLOCK },
+		{ "\"off\"", ISOLATION_OFF },
+	};
+	static const char *const expected =
+	    "expected \"namespaces\" (bubblewrap, the default), \"landlock\" (the fallback) or "
+	    "\"off\", got ";
+	static const char *const hint =
+	    "(\"auto\" and \"required\" were replaced, see docs/configuration.md)";
+	char sections[256], want[512];
+	struct config *cfg;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		snprintf(sections, sizeof(sections), "\"build_isolation\":%s", good[i].value);
+		cfg = parse_ok(sections);
+		assert_int_equal(cfg->build_isolation, good[i].want);
+		config_free(cfg);
+	}
+	snprintf(want, sizeof(want), "%s\"auto\" %s", expected, hint);
+	expect_error("\"build_isolation\":\"auto\"", "build_isolation", want);
+	snprintf(want, sizeof(want), "%s\"required\" %s", expected, hint);
+	expect_error("\"build_isolation\":\"required\"", "build_isolation", want);
+	snprintf(want, sizeof(want), "%s\"Namespaces\"", expected);
+	expect_error("\"build_isolation\":\"Namespaces\"", "build_isolation", want);
+	expect_error("\"build_isolation\":\"bwrap\"", "build_isolation", "got \"bwrap\"");
+	expect_error("\"build_isolation\":true", "build_isolation",
+		     "expected a non-empty string");
+	expect_error("\"build_isolation\":\"\"", "build_isolation", "an empty string");
 }
 
 /* Patterns with one '*' anywhere are taken. */
@@ -550,6 +677,8 @@ int main(void)
 	    cmocka_unit_test(test_pipeline_full),
 	    cmocka_unit_test(test_repository_name_default),
 	    cmocka_unit_test(test_errors),
+	    cmocka_unit_test(test_repository_transports),
+	    cmocka_unit_test(test_build_isolation),
 	    cmocka_unit_test(test_tag_pattern),
 	    cmocka_unit_test(test_pipeline_errors),
 	    cmocka_unit_test(test_name_lengths),

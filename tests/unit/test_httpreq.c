@@ -1,6 +1,8 @@
 /* Unit tests for agent/httpreq.c: one inbound request assembled from bytes
  * however they are split, pipelining, keep-alive, and every limit and
- * framing error with the status the listener answers. */
+ * framing error with the status the listener answers; with a budget, the
+ * stop after the headers and what is charged. */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -13,6 +15,7 @@
 #include <cmocka.h>
 
 #include "agent/httpreq.h"
+#include "common/err.h"
 
 #define MAX_HEAD 4096
 #define MAX_BODY 1024
@@ -463,6 +466,182 @@ static void test_states(void **state)
 	httpreq_free(&hr);
 }
 
+/* ---- with a budget -------------------------------------------------------- */
+
+/* Feeds all of text, admitting the body (untrusted) where the parse stops
+ * after the headers; returns the bytes consumed. */
+static size_t feed_admit(struct httpreq *hr, const char *text, size_t len)
+{
+	size_t used = 0, n;
+
+	while (used < len) {
+		n = httpreq_feed(hr, text + used, len - used);
+		used += n;
+		if (hr->state == HTTPREQ_ADMIT) {
+			assert_true(hr->headers_done);
+			assert_int_equal(httpreq_admit(hr, false), 0);
+			continue; /* even when nothing was consumed */
+		}
+		if (hr->state == HTTPREQ_DONE || hr->state == HTTPREQ_ERROR || n == 0)
+			break;
+	}
+	return used;
+}
+
+/* hr under budget b, fed post_req: stopped after the headers, which are
+ * readable and charged (256 bytes); returns the bytes consumed. */
+static size_t admit_post(struct httpreq *hr, struct httpreq_budget *b)
+{
+	size_t n;
+
+	httpreq_init(hr, MAX_HEAD, MAX_BODY);
+	httpreq_set_budget(hr, b);
+	n = httpreq_feed(hr, post_req, strlen(post_req));
+	assert_int_equal(hr->state, HTTPREQ_ADMIT);
+	assert_true(hr->headers_done);
+	assert_true(n < strlen(post_req) - 13); /* the body is not read */
+	assert_string_equal(hr->req.url, "/webhook?x=1");
+	assert_string_equal(httpreq_header(&hr->req, "X-GitHub-Event", NULL), "push");
+	assert_int_equal(b->used, 256);
+	return n;
+}
+
+/* The parse stops in ADMIT with the headers readable and no body; what the
+ * buffers allocate is charged (256 for the headers, 256 for a 13-byte
+ * body), and given back by httpreq_release(). */
+static void test_budget_admit(void **state)
+{
+	struct httpreq_budget b = { .cap = 10000 };
+	struct httpreq hr;
+	size_t n;
+
+	(void)state;
+	n = admit_post(&hr, &b);
+	assert_int_equal(httpreq_feed(&hr, post_req + n, strlen(post_req) - n), 0);
+	assert_int_equal(httpreq_admit(&hr, false), 0);
+	assert_int_equal(b.used, 512);
+	assert_int_equal(httpreq_feed(&hr, post_req + n, strlen(post_req) - n),
+			 strlen(post_req) - n);
+	check_post(&hr);
+	assert_int_equal(b.used, 512);
+	httpreq_release(&hr);
+	assert_int_equal(b.used, 0);
+	assert_int_equal(hr.state, HTTPREQ_DONE);
+	assert_int_equal(httpreq_admit(&hr, false), -EINVAL);
+	httpreq_next(&hr);
+	assert_int_equal(hr.state, HTTPREQ_IDLE);
+	assert_false(hr.headers_done);
+	httpreq_free(&hr);
+	assert_int_equal(b.used, 0);
+}
+
+/* Split at every byte (among them just before the headers' last LF): the
+ * same request, the same charge. */
+static void test_budget_split_everywhere(void **state)
+{
+	size_t len = strlen(post_req), cut;
+	struct httpreq_budget b = { .cap = 10000 };
+	struct httpreq hr;
+
+	(void)state;
+	for (cut = 1; cut < len; cut++) {
+		httpreq_init(&hr, MAX_HEAD, MAX_BODY);
+		httpreq_set_budget(&hr, &b);
+		assert_int_equal(feed_admit(&hr, post_req, cut), cut);
+		assert_int_equal(feed_admit(&hr, post_req + cut, len - cut), len - cut);
+		check_post(&hr);
+		assert_int_equal(b.used, 512);
+		httpreq_free(&hr);
+		assert_int_equal(b.used, 0);
+	}
+}
+
+/* A trusted request gives its bytes back and its body is not charged. */
+static void test_budget_trusted(void **state)
+{
+	struct httpreq_budget b = { .cap = 300 };
+	struct httpreq hr;
+	size_t n;
+
+	(void)state;
+	n = admit_post(&hr, &b);
+	assert_int_equal(httpreq_admit(&hr, true), 0);
+	assert_int_equal(b.used, 0);
+	httpreq_feed(&hr, post_req + n, strlen(post_req) - n);
+	check_post(&hr);
+	assert_int_equal(b.used, 0);
+	/* The next request on the connection is charged again. */
+	httpreq_next(&hr);
+	assert_int_equal(feed_admit(&hr, post_req, 40), 40);
+	assert_int_equal(b.used, 256);
+	httpreq_free(&hr);
+	assert_int_equal(b.used, 0);
+}
+
+/* Over the cap: in the headers (nothing to answer: headers_done false), at
+ * admission (a declared body: refused whole, before a byte of it), and in
+ * a chunked body as it grows; always 503. */
+static void test_budget_over(void **state)
+{
+	static const char chunked[] = "POST /c HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+				      "200\r\n";
+	struct httpreq_budget b = { .cap = 200 };
+	struct httpreq hr, other;
+	char big[512];
+	size_t n;
+
+	(void)state;
+	httpreq_init(&hr, MAX_HEAD, MAX_BODY);
+	httpreq_set_budget(&hr, &b);
+	httpreq_feed(&hr, post_req, 10);
+	assert_int_equal(hr.state, HTTPREQ_ERROR);
+	assert_int_equal(hr.status, 503);
+	assert_false(hr.headers_done);
+	assert_int_equal(b.used, 0);
+	httpreq_free(&hr);
+
+	b.cap = 300;
+	admit_post(&hr, &b);
+	assert_int_equal(httpreq_admit(&hr, false), AOS_ETOOBIG);
+	assert_int_equal(hr.state, HTTPREQ_ERROR);
+	assert_int_equal(hr.status, 503);
+	assert_true(hr.headers_done);
+	assert_non_null(strstr(hr.error, "max_unauthenticated_bytes"));
+	assert_int_equal(b.used, 256);
+	/* Another request of the same listener finds the room taken. */
+	httpreq_init(&other, MAX_HEAD, MAX_BODY);
+	httpreq_set_budget(&other, &b);
+	httpreq_feed(&other, post_req, 10);
+	assert_int_equal(other.state, HTTPREQ_ERROR);
+	httpreq_free(&other);
+	httpreq_free(&hr);
+	assert_int_equal(b.used, 0);
+
+	b.cap = 256 + 512;
+	memset(big, 'x', sizeof(big));
+	httpreq_init(&hr, MAX_HEAD, MAX_BODY);
+	httpreq_set_budget(&hr, &b);
+	n = feed_admit(&hr, chunked, strlen(chunked));
+	assert_int_equal(n, strlen(chunked));
+	assert_int_equal(hr.state, HTTPREQ_BODY);
+	httpreq_feed(&hr, big, 300); /* the body buffer: 301 bytes, fits */
+	assert_int_equal(hr.state, HTTPREQ_BODY);
+	assert_int_equal(b.used, 256 + 301);
+	httpreq_feed(&hr, big, 212); /* doubling to 602 would pass 768 */
+	assert_int_equal(hr.state, HTTPREQ_ERROR);
+	assert_int_equal(hr.status, 503);
+	httpreq_free(&hr);
+	assert_int_equal(b.used, 0);
+
+	/* A cap lowered (a reload) below what is held takes nothing more. */
+	b.used = b.cap + 100;
+	assert_int_equal(httpreq_budget_take(&b, 1), AOS_ETOOBIG);
+	httpreq_budget_give(&b, b.cap + 200);
+	assert_int_equal(b.used, 0);
+	assert_int_equal(httpreq_budget_take(&b, b.cap), 0);
+	assert_int_equal(httpreq_budget_take(&b, 1), AOS_ETOOBIG);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -479,6 +658,10 @@ int main(void)
 	    cmocka_unit_test(test_header_lookup),
 	    cmocka_unit_test(test_next_forgets),
 	    cmocka_unit_test(test_states),
+	    cmocka_unit_test(test_budget_admit),
+	    cmocka_unit_test(test_budget_split_everywhere),
+	    cmocka_unit_test(test_budget_trusted),
+	    cmocka_unit_test(test_budget_over),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -110,6 +110,31 @@ static void test_v2_4(void **state)
 	pypi_meta_free(m);
 }
 
+/* Metadata 2.5 (what hatchling >= 1.28 writes): Import-Name may be repeated,
+ * and empty (the distribution has no import name). */
+static void test_v2_5(void **state)
+{
+	struct pypi_meta *m =
+	    parse_ok("Metadata-Version: 2.5\nName: aos-sdk\nVersion: 0.1.0\n"
+		     "Import-Name: aos_sdk\nImport-Name: aos_sdk.cli\n"
+		     "Import-Namespace: aos\n\nbody\n");
+	bool multiple = false;
+	size_t pos = 0;
+
+	assert_string_equal(pypi_meta_metadata_version(m), "2.5");
+	assert_string_equal(pypi_meta_next(m, "Import-Name", &pos), "aos_sdk");
+	assert_string_equal(pypi_meta_next(m, "import-name", &pos), "aos_sdk.cli");
+	assert_string_equal(pypi_meta_get(m, "Import-Namespace"), "aos");
+	assert_string_equal(pypi_meta_form_name("Import-Name", &multiple), "import_names");
+	assert_true(multiple);
+	assert_string_equal(pypi_meta_form_name("import-namespace", &multiple),
+			    "import_namespaces");
+	pypi_meta_free(m);
+	m = parse_ok("Metadata-Version: 2.5\nName: a\nVersion: 1\nImport-Name:\n");
+	assert_string_equal(pypi_meta_get(m, "Import-Name"), "");
+	pypi_meta_free(m);
+}
+
 /* Blank bodies do not count; a body wins over a Description field. */
 static void test_body(void **state)
 {
@@ -185,6 +210,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_v1_0),       cmocka_unit_test(test_v2_4),
+	    cmocka_unit_test(test_v2_5),
 	    cmocka_unit_test(test_body),       cmocka_unit_test(test_errors),
 	    cmocka_unit_test(test_form_names),
 	};

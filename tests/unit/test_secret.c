@@ -51,19 +51,6 @@ static void test_secure_heap_and_refs(void **state)
 	secret_unref(NULL);
 }
 
-static void test_fingerprint(void **state)
-{
-	struct secret *s = NULL;
-	char fpr[SECRET_FPR_LEN + 1];
-
-	(void)state;
-	/* SHA-256("abc") = ba7816bf8f01cfea... */
-	assert_int_equal(secret_new("abc", 3, &s), 0);
-	secret_fingerprint(s, fpr);
-	assert_string_equal(fpr, "ba7816bf");
-	secret_unref(s);
-}
-
 static void test_equal(void **state)
 {
 	struct secret *a = NULL, *b = NULL, *c = NULL;
@@ -139,7 +126,6 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_process_hardening),
 		cmocka_unit_test(test_secure_heap_and_refs),
-		cmocka_unit_test(test_fingerprint),
 		cmocka_unit_test(test_equal),
 		cmocka_unit_test(test_backoff_bounds),
 		cmocka_unit_test(test_backoff_spread),

@@ -13,8 +13,16 @@
 
 static int setup(void **state)
 {
+	static const unsigned char key[SECRET_FPR_KEY_LEN] = { 1, 2, 3 };
+	struct secret *k = NULL;
+	int r;
+
 	(void)state;
-	return secret_init_process(64 * 1024) == 0 ? 0 : -1;
+	if (secret_init_process(64 * 1024) != 0 || secret_new(key, sizeof(key), &k) != 0)
+		return -1;
+	r = secret_fingerprint_key_set(k); /* fingerprints are keyed */
+	secret_unref(k);
+	return r;
 }
 
 static struct secret *mk(const char *v)

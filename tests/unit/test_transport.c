@@ -10,6 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+
 #include <cmocka.h>
 #include <uv.h>
 
@@ -263,6 +267,62 @@ static void test_get(void **state)
 	assert_string_equal(f->req->error, "");
 }
 
+/* Sockets of this process that a child would inherit. */
+static int inheritable_sockets(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	int n = 0;
+
+	assert_non_null(d);
+	while ((e = readdir(d)) != NULL) {
+		int fd = atoi(e->d_name), fl;
+		struct stat st;
+
+		if (e->d_name[0] == '.' || fd == dirfd(d))
+			continue;
+		fl = fcntl(fd, F_GETFD);
+		if (fl >= 0 && !(fl & FD_CLOEXEC) && fstat(fd, &st) == 0 &&
+		    S_ISSOCK(st.st_mode))
+			n++;
+	}
+	closedir(d);
+	return n;
+}
+
+static int sockopt_cb(void *data, curl_socket_t fd, curlsocktype purpose)
+{
+	int *flags = data;
+
+	(void)purpose;
+	*flags = fcntl(fd, F_GETFD);
+	return CURL_SOCKOPT_OK;
+}
+
+/* Connections (kept alive after the answer) and the multi handle's own
+ * socket pair are close-on-exec: no child inherits them. */
+static void test_sockets_close_on_exec(void **state)
+{
+	struct fx *f = *state;
+	char url[128];
+	int flags = -1;
+
+	server_start(&f->loop, &f->srv, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+		     false);
+	f->have_srv = true;
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/", f->srv.port);
+	assert_int_equal(transport_req_new(f->t, 1024, &f->req), 0);
+	curl_easy_setopt(f->req->easy, CURLOPT_URL, url);
+	curl_easy_setopt(f->req->easy, CURLOPT_SOCKOPTFUNCTION, sockopt_cb);
+	curl_easy_setopt(f->req->easy, CURLOPT_SOCKOPTDATA, &flags);
+	assert_int_equal(transport_start(f->req, done_cb, f), 0);
+	assert_int_equal(uv_run(&f->loop, UV_RUN_DEFAULT), 0);
+	assert_int_equal(f->status, 200);
+	assert_true(flags >= 0);
+	assert_true(flags & FD_CLOEXEC);
+	assert_int_equal(inheritable_sockets(), 0);
+}
+
 static void test_error_status_is_an_answer(void **state)
 {
 	struct fx *f = *state;
@@ -413,6 +473,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_refused, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_cancel, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_close_cancels, fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_sockets_close_on_exec, fx_setup, fx_teardown),
 	};
 	int r;
 

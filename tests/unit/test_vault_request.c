@@ -327,14 +327,17 @@ struct wire {
 	int lfd;
 	char req[8192];
 	size_t len;
+	const char *answer; /* NULL: 200 with "{}" */
+	long code;          /* the status curl reports */
 };
 
 static void *wire_serve(void *arg)
 {
-	static const char answer[] =
+	static const char ok[] =
 	    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
 	    "Content-Length: 2\r\nConnection: close\r\n\r\n{}";
 	struct wire *w = arg;
+	const char *answer = w->answer != NULL ? w->answer : ok;
 	const char *eoh;
 	size_t want = 0;
 	ssize_t n;
@@ -362,7 +365,7 @@ static void *wire_serve(void *arg)
 		if (w->len >= want)
 			break;
 	}
-	if (write(fd, answer, sizeof(answer) - 1) < 0)
+	if (write(fd, answer, strlen(answer)) < 0)
 		w->len = 0;
 	close(fd);
 	return NULL;
@@ -380,6 +383,7 @@ static size_t discard(char *p, size_t size, size_t n, void *data)
 static void wire_request_on(CURL *reuse, const char *method, const char *body,
 			    const struct secret *tok, struct wire *w)
 {
+	const char *answer = w->answer;
 	struct sockaddr_in sa = {.sin_family = AF_INET};
 	socklen_t salen = sizeof(sa);
 	struct curl_slist *hdrs = NULL;
@@ -390,6 +394,7 @@ static void wire_request_on(CURL *reuse, const char *method, const char *body,
 	CURL *h;
 
 	memset(w, 0, sizeof(*w));
+	w->answer = answer;
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	w->lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	assert_true(w->lfd >= 0);
@@ -409,7 +414,7 @@ static void wire_request_on(CURL *reuse, const char *method, const char *body,
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, discard);
 	assert_int_equal(curl_easy_perform(h), CURLE_OK);
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
-	assert_int_equal(code, 200);
+	w->code = code;
 	assert_int_equal(pthread_join(th, NULL), 0);
 	close(w->lfd);
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
@@ -421,7 +426,32 @@ static void wire_request_on(CURL *reuse, const char *method, const char *body,
 static void wire_request(const char *method, const char *body, const struct secret *tok,
 			 struct wire *w)
 {
+	w->answer = NULL;
 	wire_request_on(NULL, method, body, tok, w);
+	assert_int_equal(w->code, 200);
+}
+
+/* A 307 to another host is handed back, not followed: libcurl would send
+ * the token and the body there (vault_redirect_next decides instead). */
+static void test_setup_does_not_follow_redirects(void **state)
+{
+	static const char moved[] =
+	    "HTTP/1.1 307 Temporary Redirect\r\nLocation: http://127.0.0.2:1/v1/x\r\n"
+	    "Content-Length: 0\r\nConnection: close\r\n\r\n";
+	CURL *h = curl_easy_init();
+	struct secret *tok = NULL;
+	const char *loc = NULL;
+	struct wire w = {.answer = moved};
+
+	(void)state;
+	assert_int_equal(secret_new("test-token-value", 16, &tok), 0);
+	wire_request_on(h, "POST", "{\"role_id\":\"r\"}", tok, &w);
+	assert_int_equal(w.code, 307);
+	curl_easy_getinfo(h, CURLINFO_REDIRECT_URL, &loc);
+	assert_non_null(loc);
+	assert_string_equal(loc, "http://127.0.0.2:1/v1/x");
+	curl_easy_cleanup(h);
+	secret_unref(tok);
 }
 
 static void test_setup_on_the_wire(void **state)
@@ -465,6 +495,7 @@ static void test_setup_reused_handle(void **state)
 
 	(void)state;
 	/* A method set for one request must not leak into the next. */
+	w.answer = NULL;
 	wire_request_on(h, "DELETE", NULL, NULL, &w);
 	assert_memory_equal(w.req, "DELETE /v1/", 11);
 	wire_request_on(h, "GET", NULL, NULL, &w);
@@ -495,6 +526,7 @@ int main(void)
 	    cmocka_unit_test(test_headers_free),
 	    cmocka_unit_test(test_setup_on_the_wire),
 	    cmocka_unit_test(test_setup_reused_handle),
+	    cmocka_unit_test(test_setup_does_not_follow_redirects),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
