@@ -59,6 +59,7 @@ $(FUZZ_BUILD)/CMakeCache.txt:
 		-DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_FLAGS)
 
 fuzz: $(FUZZ_BUILD)/CMakeCache.txt
+	cmake $(FUZZ_BUILD) > /dev/null # a target added since the folder was configured
 	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target $(FUZZ_TARGETS)
 	@set -e; for t in $(FUZZ_TARGETS); do \
 		n=$${t#fuzz_}; seeds=tests/fuzz/corpus_$$n; corpus=$(FUZZ_BUILD)/corpus_$$n; \
