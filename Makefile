@@ -43,27 +43,33 @@ check: setup build build-asan
 	cd $(BUILD) && ctest --output-on-failure
 	$(MAKE) --no-print-directory unit-asan
 	$(MAKE) --no-print-directory integration-asan
-	$(MAKE) --no-print-directory fuzz
+	$(MAKE) --no-print-directory fuzz FUZZ_TIME=$(FUZZ_CHECK_TIME)
 
-# libFuzzer on the webhook path (clang, ASan+UBSan, its own build folder), for
-# FUZZ_TIME seconds over a copy of the seed corpus; new inputs stay in
-# $(FUZZ_BUILD)/corpus, a crash is written as $(FUZZ_BUILD)/crash-<sha1>.
-# Longer runs: docs/ARCHITECTURE.md, "Fuzzing".
+# libFuzzer targets (clang, ASan+UBSan, their own build folder): every
+# tests/fuzz/fuzz_NAME.c, each for FUZZ_TIME seconds in turn, over a copy of
+# its seeds tests/fuzz/corpus_NAME (and with tests/fuzz/fuzz_NAME.dict when
+# there is one); new inputs stay in $(FUZZ_BUILD)/corpus_NAME, a crash is
+# written as $(FUZZ_BUILD)/fuzz_NAME-crash-<sha1>.  `make check` runs each
+# for FUZZ_CHECK_TIME seconds.  Longer runs: docs/ARCHITECTURE.md, "Fuzzing".
+FUZZ_CHECK_TIME ?= 5
+FUZZ_TARGETS ?= $(sort $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c)))
+
 $(FUZZ_BUILD)/CMakeCache.txt:
 	cmake -S . -B $(FUZZ_BUILD) -DCMAKE_C_COMPILER=clang -DAOS_FUZZ=ON -DAOS_TESTS=OFF -DAOS_WERROR=ON \
 		-DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_FLAGS)
 
 fuzz: $(FUZZ_BUILD)/CMakeCache.txt
-	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target fuzz_webhook
-	mkdir -p $(FUZZ_BUILD)/corpus
-	cp tests/fuzz/corpus/* $(FUZZ_BUILD)/corpus/
-	$(FUZZ_BUILD)/tests/fuzz/fuzz_webhook -max_total_time=$(FUZZ_TIME) -print_final_stats=1 \
-		-artifact_prefix=$(FUZZ_BUILD)/ $(FUZZ_BUILD)/corpus
-	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target fuzz_control
-	mkdir -p $(FUZZ_BUILD)/corpus_control
-	cp tests/fuzz/corpus_control/* $(FUZZ_BUILD)/corpus_control/
-	$(FUZZ_BUILD)/tests/fuzz/fuzz_control -max_total_time=$(FUZZ_TIME) -print_final_stats=1 \
-		-artifact_prefix=$(FUZZ_BUILD)/ $(FUZZ_BUILD)/corpus_control
+	cmake $(FUZZ_BUILD) > /dev/null # a target added since the folder was configured
+	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target $(FUZZ_TARGETS)
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		n=$${t#fuzz_}; seeds=tests/fuzz/corpus_$$n; corpus=$(FUZZ_BUILD)/corpus_$$n; \
+		if [ ! -d $$seeds ]; then echo "$$t: no seed corpus $$seeds" >&2; exit 1; fi; \
+		mkdir -p $$corpus; cp $$seeds/* $$corpus/; \
+		dict=; [ ! -f tests/fuzz/$$t.dict ] || dict=-dict=tests/fuzz/$$t.dict; \
+		echo "== $$t for $(FUZZ_TIME) s"; \
+		$(FUZZ_BUILD)/tests/fuzz/$$t -max_total_time=$(FUZZ_TIME) -timeout=25 \
+			-print_final_stats=1 $$dict -artifact_prefix=$(FUZZ_BUILD)/$$t- $$corpus; \
+	done
 
 demo: setup build
 	scripts/demo.sh $(BUILD)

@@ -320,7 +320,9 @@ static void parse_vault(struct cctx *c, const cJSON *vo, struct vault_cfg *v)
 }
 
 /* PyPI-style upload URLs end in "legacy/" (PyPI) or are the root
- * (pypiserver): the simple index is "<url without legacy/>simple/". */
+ * (pypiserver): the simple index is "<url without legacy/>/simple/", with
+ * or without a trailing slash in url (without one, "http://h:8080" gave
+ * "http://h:8080simple/": another port, or another host). */
 static char *default_index_url(const char *url)
 {
 	size_t n = strlen(url);
@@ -329,10 +331,8 @@ static char *default_index_url(const char *url)
 	while (n > 0 && url[n - 1] == '/')
 		n--;
 	if (n >= 7 && strncmp(url + n - 7, "/legacy", 7) == 0)
-		n -= 6;
-	else
-		n++; /* keep one slash */
-	if (asprintf(&out, "%.*ssimple/", (int)n, url) < 0)
+		n -= 7;
+	if (asprintf(&out, "%.*s/simple/", (int)n, url) < 0)
 		return NULL;
 	return out;
 }

@@ -75,19 +75,24 @@ out:
 	return r;
 }
 
-/* Decodes %XX escapes of s[0..n) into out (outlen bytes); false if too long. */
+static int hex_value(char c)
+{
+	return c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10;
+}
+
+/* Decodes %XX escapes of s[0..n) into out (outlen bytes); false if too long.
+ * Reads only s[0..n): the page is not NUL-terminated (sscanf was, and read
+ * on to the next NUL). */
 static bool url_decode(const char *s, size_t n, char *out, size_t outlen)
 {
 	size_t i, o = 0;
-	unsigned int c;
 
 	for (i = 0; i < n; i++) {
 		if (o + 1 >= outlen)
 			return false;
 		if (s[i] == '%' && i + 2 < n && isxdigit((unsigned char)s[i + 1]) &&
-		    isxdigit((unsigned char)s[i + 2]) &&
-		    sscanf(s + i + 1, "%2x", &c) == 1) {
-			out[o++] = (char)c;
+		    isxdigit((unsigned char)s[i + 2])) {
+			out[o++] = (char)(hex_value(s[i + 1]) << 4 | hex_value(s[i + 2]));
 			i += 2;
 		} else {
 			out[o++] = s[i];
@@ -98,19 +103,30 @@ static bool url_decode(const char *s, size_t n, char *out, size_t outlen)
 }
 
 /* Scans a PEP 503 page's anchors for one whose text or href file name is
- * filename, and reads "#sha256=..." from its href. */
+ * filename, and reads "#sha256=..." from its href.  Every search starts
+ * where the previous one of its kind ended, or reuses its result, so a page
+ * is read in time linear in its length whatever it holds: a tag's '>' and
+ * the next "</a>" serve every anchor before them, and an "<a" inside
+ * another's tag makes the outer one no anchor. */
 static int from_html(const char *body, size_t len, const char *filename, char *ret)
 {
-	const char *p = body, *end = body + len, *a, *href, *q, *gt, *close, *frag, *base;
+	const char *p = body, *end = body + len, *a, *href, *q, *frag, *base, *t;
+	const char *gt = NULL, *close = NULL;
 	char name[512];
 	size_t hlen, flen = strlen(filename), tlen;
-	bool seen_anchor = false;
+	bool seen_anchor = false, close_searched = false;
 
 	while ((a = pub__memcasemem(p, (size_t)(end - p), "<a")) != NULL) {
 		p = a + 2;
-		gt = memchr(p, '>', (size_t)(end - p));
-		if (gt == NULL)
-			break;
+		if (gt == NULL || gt < p) {
+			gt = memchr(p, '>', (size_t)(end - p));
+			if (gt == NULL)
+				break;
+		}
+		if ((q = pub__memcasemem(p, (size_t)(gt - p), "<a")) != NULL) {
+			p = q;
+			continue;
+		}
 		seen_anchor = true;
 		href = pub__memcasemem(p, (size_t)(gt - p), "href=");
 		if (href == NULL || href + 6 > gt || (href[5] != '"' && href[5] != '\''))
@@ -120,10 +136,13 @@ static int from_html(const char *body, size_t len, const char *filename, char *r
 			continue;
 		href += 6;
 		hlen = (size_t)(q - href);
-		close = pub__memcasemem(gt, (size_t)(end - gt), "</a>");
+		if (!close_searched || (close != NULL && close < gt)) {
+			close = pub__memcasemem(gt, (size_t)(end - gt), "</a>");
+			close_searched = true;
+		}
 		tlen = close != NULL ? (size_t)(close - gt - 1) : 0;
 		/* The anchor text, trimmed, or the href's last path segment. */
-		const char *t = gt + 1;
+		t = gt + 1;
 		while (tlen > 0 && isspace((unsigned char)*t)) {
 			t++;
 			tlen--;

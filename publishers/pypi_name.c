@@ -317,6 +317,19 @@ static bool field(char *dst, const char *s, size_t n)
 	return true;
 }
 
+/* As field(), for a build or compatibility tag: letters, digits, "_" and
+ * "." only (the binary distribution format's tags), so that a file name
+ * cannot put other bytes into the upload's pyversion. */
+static bool tag_field(char *dst, const char *s, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (!is_alnum(s[i]) && s[i] != '_' && s[i] != '.')
+			return false;
+	return field(dst, s, n);
+}
+
 int pypi_wheel_name_parse(const char *filename, struct pypi_wheel_name *ret)
 {
 	const char *parts[6], *p;
@@ -345,13 +358,13 @@ int pypi_wheel_name_parse(const char *filename, struct pypi_wheel_name *ret)
 	if (!field(w.name, parts[0], lens[0]) || !field(w.version, parts[1], lens[1]))
 		return PUB_EFILENAME;
 	if (n == 6) {
-		if (!field(w.build, parts[2], lens[2]) || w.build[0] < '0' ||
+		if (!tag_field(w.build, parts[2], lens[2]) || w.build[0] < '0' ||
 		    w.build[0] > '9')
 			return PUB_EFILENAME;
 	}
-	if (!field(w.python, parts[n - 3], lens[n - 3]) ||
-	    !field(w.abi, parts[n - 2], lens[n - 2]) ||
-	    !field(w.platform, parts[n - 1], lens[n - 1]))
+	if (!tag_field(w.python, parts[n - 3], lens[n - 3]) ||
+	    !tag_field(w.abi, parts[n - 2], lens[n - 2]) ||
+	    !tag_field(w.platform, parts[n - 1], lens[n - 1]))
 		return PUB_EFILENAME;
 	*ret = w;
 	return 0;

@@ -6,7 +6,11 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -359,6 +363,59 @@ static void test_pypi_sha256(void **state)
 	assert_int_equal(answer_pypi_file_sha256(NULL, 0, "x", sha), AOS_EPARSE);
 }
 
+/* A page is read in time linear in its length: anchors without "</a>",
+ * or "<a" without '>', made every anchor scan to the end of the page (a
+ * registry's 8 MiB page held the daemon's loop for hours).  Found while
+ * fuzzing the registry answers (fuzz_answer). */
+static void test_pypi_html_linear(void **state)
+{
+	static const char *const units[] = { "<a href=\"x\">", "<a " };
+	static const char tail[] = "href=\"x\"><a href=\"p/aos_sdk-0.1.0.tar.gz#sha256=" SHA_A
+				   "\">aos_sdk-0.1.0.tar.gz</a>";
+	size_t k, i, n = 512 * 1024, len;
+	char sha[65], *page;
+	clock_t t0;
+
+	for (k = 0; k < sizeof(units) / sizeof(units[0]); k++) {
+		size_t ul = strlen(units[k]);
+
+		page = malloc(n + sizeof(tail));
+		assert_non_null(page);
+		for (len = 0, i = 0; i < n / ul; i++, len += ul)
+			memcpy(page + len, units[k], ul);
+		memcpy(page + len, tail, sizeof(tail) - 1);
+		len += sizeof(tail) - 1;
+		t0 = clock();
+		assert_int_equal(answer_pypi_file_sha256(page, len, "aos_sdk-0.1.0.tar.gz", sha),
+				 0);
+		assert_string_equal(sha, SHA_A);
+		assert_true((double)(clock() - t0) / CLOCKS_PER_SEC < 2.0);
+		free(page);
+	}
+}
+
+/* A page ending right before an unreadable page, without a terminator, as
+ * the API allows: a %XX escape in an href was decoded with sscanf, which
+ * read on to the next NUL. */
+static void test_pypi_html_unterminated(void **state)
+{
+	static const char body[] = "<a href=\"p/aos%5Fsdk-0.1.0.tar.gz#sha256=" SHA_A "\">x";
+	long pagesize = sysconf(_SC_PAGESIZE);
+	size_t len = sizeof(body) - 1;
+	char sha[65], *map;
+
+	map = mmap(NULL, 2 * (size_t)pagesize, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	assert_true(map != MAP_FAILED);
+	assert_int_equal(mprotect(map + pagesize, (size_t)pagesize, PROT_NONE), 0);
+	memcpy(map + pagesize - len, body, len);
+	assert_int_equal(answer_pypi_file_sha256(map + pagesize - len, len,
+						 "aos_sdk-0.1.0.tar.gz", sha),
+			 0);
+	assert_string_equal(sha, SHA_A);
+	munmap(map, 2 * (size_t)pagesize);
+}
+
 static void test_packument(void **state)
 {
 	static const char full[] =
@@ -428,6 +485,8 @@ int main(void)
 	    cmocka_unit_test(test_reason_bounds), cmocka_unit_test(test_retry_after),
 	    cmocka_unit_test(test_status_line),	  cmocka_unit_test(test_pypi_sha256),
 	    cmocka_unit_test(test_packument),	  cmocka_unit_test(test_pypi_identity),
+	    cmocka_unit_test(test_pypi_html_linear),
+	    cmocka_unit_test(test_pypi_html_unterminated),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -261,6 +261,34 @@ static void test_registry_defaults(void **state)
 	config_free(cfg);
 }
 
+/* The default index_url of a PyPI registry, with and without trailing
+ * slashes ("http://127.0.0.1:8080" gave "http://127.0.0.1:8080simple/";
+ * found by fuzz_config). */
+static void test_default_index_url(void **state)
+{
+	static const char *const urls[][2] = {
+		{ "https://p.example.test/legacy/", "https://p.example.test/simple/" },
+		{ "https://p.example.test/legacy", "https://p.example.test/simple/" },
+		{ "http://127.0.0.1:8080/", "http://127.0.0.1:8080/simple/" },
+		{ "http://127.0.0.1:8080", "http://127.0.0.1:8080/simple/" },
+		{ "https://p.example.test", "https://p.example.test/simple/" },
+		{ "https://p.example.test/root/pypi//", "https://p.example.test/root/pypi/simple/" },
+	};
+	struct config *cfg = NULL;
+	char text[512], err[512];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(urls) / sizeof(urls[0]); i++) {
+		snprintf(text, sizeof(text),
+			 "{" MIN_VAULT ",\"registries\":{\"p\":{\"type\":\"pypi\",\"url\":\"%s\"}}}",
+			 urls[i][0]);
+		assert_int_equal(parse(text, &cfg, err, sizeof(err)), 0);
+		assert_string_equal(cfg->registries[0].index_url, urls[i][1]);
+		config_free(cfg);
+	}
+}
+
 static void test_errors_unknown_keys(void **state)
 {
 	(void)state;
@@ -640,6 +668,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_full, setup_test, teardown_test),
 	    cmocka_unit_test_setup_teardown(test_defaults, setup_test, teardown_test),
 	    cmocka_unit_test_setup_teardown(test_registry_defaults, setup_test,
+					    teardown_test),
+	    cmocka_unit_test_setup_teardown(test_default_index_url, setup_test,
 					    teardown_test),
 	    cmocka_unit_test_setup_teardown(test_errors_unknown_keys, setup_test,
 					    teardown_test),

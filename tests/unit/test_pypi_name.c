@@ -106,6 +106,16 @@ static void test_wheel_names(void **state)
 			 PUB_EFILENAME);
 	assert_int_equal(pypi_wheel_name_parse("x-1.0-py3-none-any.zip", &w),
 			 PUB_EFILENAME);
+	/* Tags are letters, digits, "_" and "." (found by fuzz_artifact: the
+	 * python tag went into the upload form's pyversion as sent). */
+	assert_int_equal(pypi_wheel_name_parse("x-1.0-\xc9py3-none-any.whl", &w),
+			 PUB_EFILENAME);
+	assert_int_equal(pypi_wheel_name_parse("x-1.0-py3-none-an\r\ny.whl", &w),
+			 PUB_EFILENAME);
+	assert_int_equal(pypi_wheel_name_parse("x-1.0-py3-no ne-any.whl", &w),
+			 PUB_EFILENAME);
+	assert_int_equal(pypi_wheel_name_parse("x-1.0-1\"-py3-none-any.whl", &w),
+			 PUB_EFILENAME);
 }
 
 static void test_sdist_names(void **state)
