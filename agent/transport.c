@@ -87,8 +87,13 @@ static void poll_cb(uv_poll_t *p, int status, int events)
 	struct sock_ctx *s = (struct sock_ctx *)p;
 	int flags = 0, running;
 
+	/* libuv reports POLLERR (say a reset) as an error and stops the poll.
+	 * An answer may still wait in the socket: a registry that refuses an
+	 * upload with 403 before reading the body, then resets.  curl reads
+	 * and writes to find out what is left, rather than giving up on
+	 * CURL_CSELECT_ERR with "select/poll returned error". */
 	if (status < 0)
-		flags = CURL_CSELECT_ERR;
+		flags = CURL_CSELECT_IN | CURL_CSELECT_OUT;
 	if (events & UV_READABLE)
 		flags |= CURL_CSELECT_IN;
 	if (events & UV_WRITABLE)

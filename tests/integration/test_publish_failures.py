@@ -197,3 +197,53 @@ def test_body_over_registry_limit(publish_env, tmp_path):
         publish(d, "npm-small", ok).expect(EXIT["published"], "published")
     finally:
         small.close()
+
+
+def test_refusal_before_the_body_then_reset_is_read(publish_env, tmp_path):
+    """A registry that answers 403 as soon as it has the headers and then
+    resets the connection (pypiserver does, under load) is an "auth"
+    answer, not "no answer": the daemon reads the 403 that waits in the
+    socket instead of giving up on the reset (libuv's POLLERR)."""
+    import socket
+    import struct
+    import threading
+    env = publish_env
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(16)
+    srv.settimeout(30)
+    port = srv.getsockname()[1]
+    served = []
+
+    def serve():
+        while True:
+            try:
+                c, _ = srv.accept()
+            except OSError:
+                return
+            head = b""
+            while b"\r\n\r\n" not in head:
+                chunk = c.recv(4096)
+                if not chunk:
+                    break
+                head += chunk
+            c.sendall(b"HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain\r\n"
+                      b"Content-Length: 9\r\n\r\nForbidden")
+            c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            served.append(1)
+            c.close()  # RST at once: the body is never read
+
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    cfg = {"registries": {"pypi-rst": {"type": "pypi", "url": f"http://127.0.0.1:{port}/",
+                                       "token_key": "PYPI_API_TOKEN"}},
+           "publish": {"max_attempts": 2, "backoff_min_ms": 100, "backoff_max_ms": 200}}
+    d = env.daemon(config=cfg)
+    whl = make_wheel(tmp_path, PY_NAME, "4.3")
+    try:
+        r = publish(d, "pypi-rst", whl)
+    finally:
+        srv.close()
+    assert served, f"the peer served nothing: {r}"
+    r.expect(EXIT["auth"], "auth")
+    assert "select/poll" not in r.out + r.err, r
