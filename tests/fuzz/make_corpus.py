@@ -227,6 +227,18 @@ def vault() -> None:
         call("kv-missing", "GET", "secret/data/nothing", token=bao.root_token)
         bao.api("PUT", "sys/seal")
         call("sealed", "GET", "secret/data/agenticverz/package-registry", token=tok)
+    # A standby node answers 307 with the active node's address; a single
+    # dev server has no standby, so these are written by hand (the first
+    # line of the body is the Location; fuzz_vault.c's header).
+    redirects = {"redirect-same": (10, "https://vault.example.test:8200/v1/secret/data/x"),
+                 "redirect-relative": (10, "/v1/sys/wrapping/unwrap"),
+                 "redirect-other-host": (10, "https://active.example.test:8200/v1/x"),
+                 "redirect-userinfo": (14, "https://vault.example.test:8200@evil.example/"),
+                 "redirect-scheme": (15, "http://vault.example.test:8200/v1/x"),
+                 "redirect-loop": (10 | 0x30, "/v1/x"),
+                 "redirect-ipv6": (10, "https://[::1]:8200/v1/x")}
+    for name, (sel, loc) in redirects.items():
+        out("vault", name, bytes([sel]) + loc.encode() + b"\n")
 
 
 # ---- registry answers -------------------------------------------------------
