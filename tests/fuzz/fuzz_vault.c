@@ -26,7 +26,8 @@
  * is negative; applying the same KV values twice changes the store the
  * second time; a redirect is followed to another scheme, host or port than
  * the configured address's (as libcurl parses them), or after
- * VAULT_MAX_REDIRECTS, or refused without a clean message.
+ * VAULT_MAX_REDIRECTS, or refused without a message free of control
+ * characters.
  */
 #include <stdbool.h>
 #include <stdint.h>
@@ -347,7 +348,10 @@ static void redirect(const char *body, size_t len, unsigned hops)
 				die("a redirect followed to another origin");
 			}
 		}
-	} else if (r != AOS_EREDIRECT || err[0] == '\0' || !fz_clean_text(err)) {
+	} else if (r != AOS_EREDIRECT || err[0] == '\0' || !fz_no_controls(err)) {
+		/* Not fz_clean_text: the other origin is named as libcurl parsed
+		 * it, and libcurl takes hosts of non-ASCII bytes (IDN, or not
+		 * UTF-8 at all); it refuses control characters. */
 		fprintf(stderr, "%s: %d %s\n", TARGET, r, err);
 		die("a redirect refused without AOS_EREDIRECT and a clean message");
 	}
