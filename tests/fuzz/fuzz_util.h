@@ -59,16 +59,23 @@ __attribute__((unused)) static char *fz_strndup(const void *p, size_t n)
 	return c;
 }
 
-/* True if s is fit for a log line or a client's terminal: valid UTF-8
- * without control characters (what pub__quote makes of untrusted text). */
-__attribute__((unused)) static bool fz_clean_text(const char *s)
+/* True if s holds no control characters (no line breaks or terminal
+ * escapes for a log line or a client's terminal). */
+__attribute__((unused)) static bool fz_no_controls(const char *s)
 {
 	const unsigned char *p = (const unsigned char *)s;
 
 	for (; *p != '\0'; p++)
 		if (*p < 0x20 || *p == 0x7f)
 			return false;
-	return pub__utf8_valid(s, strlen(s), NULL);
+	return true;
+}
+
+/* As fz_no_controls, and valid UTF-8: what pub__quote makes of untrusted
+ * text. */
+__attribute__((unused)) static bool fz_clean_text(const char *s)
+{
+	return fz_no_controls(s) && pub__utf8_valid(s, strlen(s), NULL);
 }
 
 /* Splits off the first line of *p (up to '\n', which is dropped): returns

@@ -9,9 +9,12 @@
  *
  * Input layout:
  *   byte 0   the HTTP status, from a table (low 4 bits): 200 204 400 401 403
- *            404 412 429 500 503 307 0 201 502 299 600.
+ *            404 412 429 500 503 307 0 201 502 302 308; bits 4-5: the
+ *            redirects already followed for this request.
  *   byte 1.. the body, passed without a terminator (the readers take a
- *            length), so reading past it is caught.
+ *            length), so reading past it is caught.  For a redirect status
+ *            its first line is also the Location, which vault_redirect_next
+ *            must follow only within the configured Vault origin.
  *
  * Besides the sanitizers, the harness aborts when: a reader fails without
  * a negative code and a message; a reader's code or message changes when
@@ -21,7 +24,10 @@
  * since quoting them is its job); a 2xx status is refused or another
  * accepted; a secret read is not the answer's string; a TTL or version read
  * is negative; applying the same KV values twice changes the store the
- * second time.
+ * second time; a redirect is followed to another scheme, host or port than
+ * the configured address's (as libcurl parses them), or after
+ * VAULT_MAX_REDIRECTS, or refused without a message free of control
+ * characters.
  */
 #include <stdbool.h>
 #include <stdint.h>
@@ -30,6 +36,7 @@
 #include <string.h>
 
 #include <cjson/cJSON.h>
+#include <curl/curl.h>
 
 #include "common/err.h"
 #include "tests/fuzz/fuzz_util.h"
@@ -40,7 +47,9 @@
 #define NKEYS 4
 
 static const long statuses[16] = { 200, 204, 400, 401, 403, 404, 412, 429,
-				   500, 503, 307, 0,   201, 502, 299, 600 };
+				   500, 503, 307, 0,   201, 502, 302, 308 };
+static const struct vault_conn conn = { .address = "https://Vault.example.test:8200" };
+static const char request_url[] = "https://vault.example.test:8200/v1/secret/data/x";
 static const char *const keys[NKEYS] = { "PYPI_API_TOKEN", "NPM_TOKEN", "TEST_PYPI_API_TOKEN",
 					 "GITHUB_WEBHOOK_SECRET" };
 
@@ -297,6 +306,58 @@ static void run(size_t i, const char *body, size_t len, const cJSON *doc)
 	cJSON_free(twin);
 }
 
+/* part of url, as libcurl parses it (lower case), or "" */
+static void part(const char *url, CURLUPart what, char *out, size_t outlen)
+{
+	CURLU *u = curl_url();
+	char *v = NULL;
+
+	out[0] = '\0';
+	if (u != NULL && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+	    curl_url_get(u, what, &v, CURLU_DEFAULT_PORT) == CURLUE_OK)
+		for (size_t i = 0; v[i] != '\0' && i + 1 < outlen; i++, out[i] = '\0')
+			out[i] = (char)(v[i] >= 'A' && v[i] <= 'Z' ? v[i] + 32 : v[i]);
+	curl_free(v);
+	curl_url_cleanup(u);
+}
+
+/* A redirect answer's Location: followed only to the configured origin. */
+static void redirect(const char *body, size_t len, unsigned hops)
+{
+	static const CURLUPart parts[] = { CURLUPART_SCHEME, CURLUPART_HOST, CURLUPART_PORT };
+	const char *nl = memchr(body, '\n', len);
+	char *loc = fz_strndup(body, nl != NULL ? (size_t)(nl - body) : len);
+	char next[2048], err[512], a[512], b[512];
+	size_t i;
+	int r;
+
+	err[0] = '\0';
+	r = vault_redirect_next(&conn, request_url, loc, hops, next, sizeof(next), err,
+				sizeof(err));
+	if (fz_verbose)
+		fprintf(stderr, "%s: redirect to \"%s\": %d %s\n", TARGET, loc, r,
+			r == 0 ? next : err);
+	if (r == 0) {
+		if (hops >= VAULT_MAX_REDIRECTS || memchr(next, '\0', sizeof(next)) == NULL)
+			die("a redirect followed too often, or not terminated");
+		for (i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
+			part(next, parts[i], a, sizeof(a));
+			part(conn.address, parts[i], b, sizeof(b));
+			if (a[0] == '\0' || strcmp(a, b) != 0) {
+				fprintf(stderr, "%s: followed %s\n", TARGET, next);
+				die("a redirect followed to another origin");
+			}
+		}
+	} else if (r != AOS_EREDIRECT || err[0] == '\0' || !fz_no_controls(err)) {
+		/* Not fz_clean_text: the other origin is named as libcurl parsed
+		 * it, and libcurl takes hosts of non-ASCII bytes (IDN, or not
+		 * UTF-8 at all); it refuses control characters. */
+		fprintf(stderr, "%s: %d %s\n", TARGET, r, err);
+		die("a redirect refused without AOS_EREDIRECT and a clean message");
+	}
+	free(loc);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	cJSON *doc;
@@ -308,6 +369,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	status = statuses[data[0] & 15];
 	len = size - 1;
 	body = fz_copy(data + 1, len);
+	if (vault_is_redirect(status))
+		redirect(body, len, (data[0] >> 4) & 3);
 	doc = cJSON_ParseWithLength(body, len); /* what the readers see */
 	for (i = 0; i < sizeof(readers) / sizeof(readers[0]); i++)
 		run(i, body, len, doc);

@@ -227,6 +227,18 @@ def vault() -> None:
         call("kv-missing", "GET", "secret/data/nothing", token=bao.root_token)
         bao.api("PUT", "sys/seal")
         call("sealed", "GET", "secret/data/agenticverz/package-registry", token=tok)
+    # A standby node answers 307 with the active node's address; a single
+    # dev server has no standby, so these are written by hand (the first
+    # line of the body is the Location; fuzz_vault.c's header).
+    redirects = {"redirect-same": (10, "https://vault.example.test:8200/v1/secret/data/x"),
+                 "redirect-relative": (10, "/v1/sys/wrapping/unwrap"),
+                 "redirect-other-host": (10, "https://active.example.test:8200/v1/x"),
+                 "redirect-userinfo": (14, "https://vault.example.test:8200@evil.example/"),
+                 "redirect-scheme": (15, "http://vault.example.test:8200/v1/x"),
+                 "redirect-loop": (10 | 0x30, "/v1/x"),
+                 "redirect-ipv6": (10, "https://[::1]:8200/v1/x")}
+    for name, (sel, loc) in redirects.items():
+        out("vault", name, bytes([sel]) + loc.encode() + b"\n")
 
 
 # ---- registry answers -------------------------------------------------------
@@ -357,14 +369,16 @@ def config() -> None:
     full = json.loads(json.dumps(example))
     full.update({"runtime_dir": "/run/x", "state_dir": "/var/lib/x",
                  "control_socket": "/run/x/c.sock", "work_dir": "/var/lib/x/w",
-                 "build_isolation": "required",
+                 "build_isolation": "landlock",
+                 "control": {"operators": ["root", "@root"], "readers": ["nobody"],
+                             "max_connections": 8},
                  "queue": {"path": "/var/lib/x/q.db", "spool_dir": "/var/lib/x/s",
                            "per_registry_concurrency": 2, "max_running": 8,
                            "max_attempts": 8, "backoff_min_ms": 5000,
                            "backoff_max_ms": 900000, "lease_s": 30,
                            "shutdown_grace_s": 60},
                  "publish": {"max_attempts": 4, "backoff_min_ms": 1000,
-                             "backoff_max_ms": 60000}})
+                             "backoff_max_ms": 60000, "max_file_bytes": 1048576}})
     full["http"].update({"ca_file": "/etc/ssl/ca.pem", "ca_path": "/etc/ssl/certs"})
     full["vault"].update({"namespace": "ns1", "ca_file": "/etc/ssl/ca.pem"})
     full["vault"]["auth"].update({"secret_id_wrapped": True,
@@ -372,13 +386,14 @@ def config() -> None:
     full["registries"]["npm"]["access"] = "public"
     full["registries"]["local"] = {"type": "pypi", "url": "http://127.0.0.1:8080/",
                                    "index_url": "http://[::1]:8080/simple/"}
-    full["listen"]["address"] = "[::1]:8443"
+    full["listen"].update({"address": "[::1]:8443", "max_unauthenticated_bytes": 4194304})
     full["webhooks"].update({"gitlab": {"secret_key": "GITLAB_WEBHOOK_TOKEN",
                                         "rotation_grace_s": 60},
                              "gitea": {"secret_key": "GITEA_WEBHOOK_SECRET"}})
     js = full["pipelines"]["js-sdk"]
     js.update({"build": [["npm", "ci"], ["npm", "pack"]], "dist_tag": "next",
-               "writable": ["/var/cache/npm"], "repository_name": "agenticverz/aos"})
+               "writable": ["/var/cache/npm"], "repository_name": "agenticverz/aos",
+               "network": False, "readable": ["/opt/node"]})
     out("config", "full", json.dumps(full, indent=1).encode())
     overlap = json.loads(json.dumps(example))
     overlap["pipelines"]["js-sdk"]["tag_pattern"] = "python-sdk-v*-js"
