@@ -18,13 +18,16 @@ struct paths {
 	size_t nhidden, nreadable, nwritable;
 };
 
-/* Adds path (canonical; skipped when it does not exist) to list. */
+/* Adds path (canonical; skipped when it does not exist) to list.  Returns
+ * 0, -ENOMEM, or -E2BIG when the list is full (never a path left out). */
 static int list_add(char **list, size_t *n, const char *path, bool parent)
 {
 	char buf[PATH_MAX], real[PATH_MAX];
 
-	if (path == NULL || path[0] == '\0' || *n == MAX_PATHS)
+	if (path == NULL || path[0] == '\0')
 		return 0;
+	if (*n == MAX_PATHS)
+		return -E2BIG;
 	snprintf(buf, sizeof(buf), "%s", path);
 	if (parent && strrchr(buf, '/') != NULL && strrchr(buf, '/') != buf)
 		*strrchr(buf, '/') = '\0';

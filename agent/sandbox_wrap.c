@@ -134,25 +134,31 @@ static bool beneath(const char *path, const char *dir)
 
 /* A hidden path that a bound folder would show is covered: an empty
  * read-only tmpfs over a folder, /dev/null over a file. */
+/* True if path is at or beneath a folder bound into the namespaces. */
+static bool shown(const struct sandbox_spec *s, const char *path)
+{
+	size_t i;
+
+	if (beneath(path, "/usr") || beneath(path, "/etc") || beneath(path, s->workdir))
+		return true;
+	for (i = 0; i < s->nreadable; i++)
+		if (beneath(path, s->readable[i]))
+			return true;
+	for (i = 0; i < s->nwritable; i++)
+		if (beneath(path, s->writable[i]))
+			return true;
+	return false;
+}
+
 static int add_masks(const struct sandbox_spec *s, struct sandbox_argv *a)
 {
-	const char *bound[40];
-	size_t nb = 0, i, k;
+	size_t i;
 	int r = 0;
 
-	bound[nb++] = "/usr";
-	bound[nb++] = "/etc";
-	bound[nb++] = s->workdir;
-	for (i = 0; i < s->nreadable && nb < 40; i++)
-		bound[nb++] = s->readable[i];
-	for (i = 0; i < s->nwritable && nb < 40; i++)
-		bound[nb++] = s->writable[i];
 	for (i = 0; r == 0 && i < s->nhidden; i++) {
 		struct stat st;
 
-		for (k = 0; k < nb && !beneath(s->hidden[i], bound[k]); k++)
-			;
-		if (k == nb || lstat(s->hidden[i], &st) < 0)
+		if (!shown(s, s->hidden[i]) || lstat(s->hidden[i], &st) < 0)
 			continue;
 		if (S_ISDIR(st.st_mode)) {
 			r = add2(a, "--tmpfs", s->hidden[i]);

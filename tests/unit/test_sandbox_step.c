@@ -185,6 +185,28 @@ static void test_usage(void **state)
 	}
 }
 
+/* More --hide paths than the helper holds: refused with the usage, never
+ * run with some of them left visible. */
+static void test_too_many_hidden(void **state)
+{
+	const char *argv[80];
+	char out[SBX_OUT];
+	size_t n = 0, i;
+
+	(void)state;
+	argv[n++] = "aos-publishd";
+	argv[n++] = "--run-step";
+	for (i = 0; i < 33; i++) {
+		argv[n++] = "--hide";
+		argv[n++] = "/nonexistent";
+	}
+	argv[n++] = "--";
+	argv[n++] = "/bin/true";
+	argv[n] = NULL;
+	assert_int_equal(sbx_exit_code(run(argv, false, out), out), 2);
+	assert_non_null(strstr(out, "usage:"));
+}
+
 /* In the folder %s, the step leaves a double-forked process in a session
  * of its own and a plain background one, and exits 7; P1 and P2 get their
  * pids. */
@@ -331,6 +353,7 @@ int main(void)
 		cmocka_unit_test(test_no_new_privs),
 		cmocka_unit_test_setup_teardown(test_exit_status, tmp_setup, tmp_teardown),
 		cmocka_unit_test(test_usage),
+		cmocka_unit_test(test_too_many_hidden),
 		cmocka_unit_test_setup_teardown(test_reap_leftovers, tmp_setup, tmp_teardown),
 		cmocka_unit_test_setup_teardown(test_reap_sigterm, tmp_setup, tmp_teardown),
 		cmocka_unit_test_setup_teardown(test_landlock, tmp_setup, tmp_teardown),
