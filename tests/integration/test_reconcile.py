@@ -183,3 +183,21 @@ def test_reconcile_unreachable_repository(daemon):
     assert r.rc != 0, f"reconcile of an unreachable repository succeeded: {r}"
     assert r.json.get("ok") is False and r.json.get("error"), r
     snap.assert_unchanged("reconcile of an unreachable repository")
+
+
+@pytest.mark.parametrize("isolation", ["namespaces", "off"])
+def test_ls_remote_runs_in_the_build_sandbox(webhook_env, tmp_path, isolation):
+    """reconcile's git talks to the remote like a checkout does: from inside
+    the pipeline's build sandbox.  git is asked (GIT_TRACE in the pipeline's
+    env) to write a trace to a folder of the host's /tmp: inside the
+    sandbox /tmp is private, so no trace reaches the host; with
+    build_isolation "off" (the control) it does."""
+    trace = tmp_path / "trace"
+    pipe = python_pipeline(webhook_env.repo, "trace-v*")
+    pipe["env"]["GIT_TRACE"] = str(trace)
+    d = webhook_env.hook_daemon({"trace": pipe}, config={"build_isolation": isolation})
+    _reconcile(d, "trace", dry_run=True)
+    if isolation == "off":
+        assert trace.exists() and "ls-remote" in trace.read_text(), trace
+    else:
+        assert not trace.exists(), f"git ls-remote ran outside the sandbox: {trace.read_text()}"
