@@ -5,14 +5,15 @@
  * (build step, git) cannot inherit a connection to Vault or a registry:
  * connections through open_socket_cb(), set on every easy handle here, and
  * the multi handle's internal socket pair marked when it is created. */
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <linux/close_range.h>
 
 #include "err.h"
 #include "transport.h"
@@ -164,47 +165,16 @@ static int curl_socket(CURL *easy, curl_socket_t fd, int what, void *userp,
 	return 0;
 }
 
-/* Lists (up to max) this process's sockets that are not close-on-exec. */
-static size_t inheritable_sockets(int *fds, size_t max)
-{
-	DIR *d = opendir("/proc/self/fd");
-	struct dirent *e;
-	size_t n = 0;
-
-	if (d == NULL)
-		return 0;
-	while (n < max && (e = readdir(d)) != NULL) {
-		int fd = atoi(e->d_name), fl;
-		struct stat st;
-
-		if (e->d_name[0] < '0' || e->d_name[0] > '9' || fd == dirfd(d))
-			continue;
-		fl = fcntl(fd, F_GETFD);
-		if (fl >= 0 && !(fl & FD_CLOEXEC) && fstat(fd, &st) == 0 &&
-		    S_ISSOCK(st.st_mode))
-			fds[n++] = fd;
-	}
-	closedir(d);
-	return n;
-}
-
 /* curl_multi_init() opens a socket pair for curl_multi_wakeup() without
- * close-on-exec (libcurl 7.88 has no option for it): mark the inheritable
- * sockets that appeared during the call.  Returns the multi handle or
- * NULL. */
+ * close-on-exec (libcurl 7.88 has no option for it): every descriptor is
+ * made close-on-exec right after, as child.c does before each spawn (no
+ * descriptor of the daemon is meant for a child).  Returns the multi
+ * handle or NULL. */
 static CURLM *multi_init_cloexec(void)
 {
-	int before[64], after[64];
-	size_t nb = inheritable_sockets(before, 64), na, i, j;
 	CURLM *m = curl_multi_init();
 
-	na = m != NULL ? inheritable_sockets(after, 64) : 0;
-	for (i = 0; i < na; i++) {
-		for (j = 0; j < nb && before[j] != after[i]; j++)
-			;
-		if (j == nb)
-			fcntl(after[i], F_SETFD, fcntl(after[i], F_GETFD) | FD_CLOEXEC);
-	}
+	syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC);
 	return m;
 }
 
