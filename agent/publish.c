@@ -603,8 +603,8 @@ static void start_file(struct publish_op *op)
 	if (op->type == REGISTRY_NPM) {
 		publish_npm_prepare(op); /* reads the packument first anyway */
 	} else if (f->probe) {
-		/* An earlier send's outcome is unknown: ask before sending. */
-		f->probe = false;
+		/* An earlier send's outcome is unknown: ask before sending
+		 * (f->probe stays set until the registry answered). */
 		op->probing = true;
 		publish_verify_exists(op);
 	} else {

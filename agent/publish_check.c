@@ -32,19 +32,30 @@ int64_t publish_key_version(struct publish_op *op)
 	return 0;
 }
 
-/* Common start of a GET to the registry; cb settles the answer. */
+/* Common start of a GET of url (an index page, or the npm packument when
+ * npm_doc) on the registry; cb settles the answer.  hops counts the
+ * same-origin redirects followed to reach url. */
 static void start_get(struct publish_op *op, enum pub_phase phase, const char *url,
-		      bool npm_doc, transport_cb cb)
+		      bool npm_doc, unsigned hops, transport_cb cb)
 {
 	struct pub_file *f = &op->files[op->cur];
 	char err[512], msg[1024];
-	int r;
+	int r = 0;
 
-	r = publish_new_request(op);
+	if (url == NULL || strlen(url) >= sizeof(op->read_url)) {
+		snprintf(err, sizeof(err), "%s", url == NULL ? "out of memory"
+			 : "the URL to read is too long");
+		r = -ENOMEM;
+	} else {
+		memmove(op->read_url, url, strlen(url) + 1);
+		op->read_hops = hops;
+		r = publish_new_request(op);
+	}
 	if (r == 0 && npm_doc)
 		r = npm_packument_setup(op->req->easy, op->url, f->art->name, op->token,
 					&op->hdrs, err, sizeof(err));
-	else if (r == 0)
+	/* The packument's own URL, or where a same-origin redirect pointed. */
+	if (r == 0)
 		r = registry_easy_setup(op->req->easy, url, err, sizeof(err));
 	/* The index is asked with the upload's credentials only on the upload
 	 * URL's own origin (pypiserver, devpi); a token is never sent elsewhere. */
@@ -69,23 +80,32 @@ static void start_get(struct publish_op *op, enum pub_phase phase, const char *u
 	}
 }
 
-/* True if the caller must stop: canceled, or a transport failure already
- * handed to the retry logic. */
-static bool get_failed(struct publish_op *op, struct transport_req *req, int result)
+/* Classifies the answer to the GET start_get() began into *ia.  Returns
+ * true if the caller must stop: canceled, handed to the retry logic, or a
+ * same-origin redirect asked again (phase, npm_doc and cb as for the first
+ * request). */
+static bool read_answer(struct publish_op *op, struct transport_req *req, int result,
+			enum pub_phase phase, bool npm_doc, transport_cb cb,
+			struct index_answer *ia)
 {
-	char why[CURL_ERROR_SIZE + 64];
+	struct answer_input in = { 0 };
 
 	op->phase = PH_IDLE;
 	if (result == AOS_ECANCELED || op->canceled) {
 		publish_op_destroy(op);
 		return true;
 	}
-	if (result < 0 || req->status == 0 || req->status == 429 || req->status >= 500) {
-		if (result < 0)
-			snprintf(why, sizeof(why), "no answer: %s", req->error);
-		else
-			snprintf(why, sizeof(why), "HTTP %ld %s", req->status, req->reason);
-		publish_retry(op, -1, why);
+	if (result == 0)
+		answer_input_from_curl(req->easy, &in);
+	answer_index_classify(op->read_url, result < 0 ? 0 : req->status, req->reason,
+			      in.location, req->error, op->read_hops, ia);
+	if (ia->kind == INDEX_RETRY) {
+		publish_retry(op, -1, ia->said);
+		return true;
+	}
+	if (ia->kind == INDEX_FOLLOW) {
+		log_info("%s: %s", op->reg_name, ia->said);
+		start_get(op, phase, ia->location, npm_doc, op->read_hops + 1, cb);
 		return true;
 	}
 	return false;
@@ -96,23 +116,27 @@ static void packument_done(struct transport_req *req, int result, void *data)
 	struct publish_op *op = data;
 	struct pub_file *f = &op->files[op->cur];
 	struct answer_packument p = { 0 };
+	struct index_answer ia;
 	char msg[1536], err[512];
 
-	if (get_failed(op, req, result))
+	if (read_answer(op, req, result, PH_PACKUMENT, true, packument_done, &ia))
 		return;
-	if (req->status == 200) {
+	if (ia.kind == INDEX_FOUND) {
 		if (answer_npm_packument(req->body.data, req->body.len, f->art->version, &p) < 0) {
-			snprintf(msg, sizeof(msg), "%s: registry %s sent a package document "
-				 "that is not valid JSON", f->art->filename, op->reg_name);
+			snprintf(msg, sizeof(msg),
+				 "%s: registry %s: %s: the package document is not "
+				 "valid JSON",
+				 f->art->filename, op->reg_name, ia.said);
 			publish_file_done(op, OUT_ERROR, msg);
 			return;
 		}
-	} else if (req->status != 404) {
+	} else if (ia.kind != INDEX_ABSENT) {
+		/* INDEX_ABSENT: a new package, nothing published yet. */
 		snprintf(msg, sizeof(msg), "%s: cannot read %s's package document from "
-			 "registry %s: HTTP %ld %s", f->art->filename, f->art->name,
-			 op->reg_name, req->status, req->reason);
-		publish_file_done(op, req->status == 401 || req->status == 403 ? OUT_AUTH
-									     : OUT_REJECTED, msg);
+			 "registry %s: %s", f->art->filename, f->art->name, op->reg_name,
+			 ia.said);
+		publish_file_done(op, ia.kind == INDEX_AUTH ? OUT_AUTH : OUT_REJECTED,
+				  msg);
 		return;
 	}
 	if (p.has_version) {
@@ -150,32 +174,52 @@ void publish_get(struct publish_op *op, const char *url, transport_cb cb)
 
 void publish_npm_prepare(struct publish_op *op)
 {
-	start_get(op, PH_PACKUMENT, NULL, true, packument_done);
+	char *url = npm_package_url(op->url, op->files[op->cur].art->name);
+
+	start_get(op, PH_PACKUMENT, url, true, 0, packument_done);
+	free(url);
+}
+
+/* The probe before a send got its answer: the file is not there. */
+static void send_after_probe(struct publish_op *op, const char *said)
+{
+	struct pub_file *f = &op->files[op->cur];
+
+	op->probing = false;
+	f->probe = false;
+	log_info("%s: %s is not on the registry (%s); sending it", op->reg_name,
+		 f->art->filename, said);
+	publish_upload(op);
 }
 
 static void verify_done(struct transport_req *req, int result, void *data)
 {
 	struct publish_op *op = data;
 	struct pub_file *f = &op->files[op->cur];
-	char msg[1536], theirs[65];
+	struct index_answer ia;
+	char msg[1536], theirs[65], why[128];
 	enum answer_kind k;
 	int r;
 
-	if (get_failed(op, req, result))
+	if (read_answer(op, req, result, PH_VERIFY, op->type == REGISTRY_NPM, verify_done,
+			&ia))
 		return;
-	if (op->probing && req->status == 404) {
-		op->probing = false;
-		publish_upload(op);
+	/* Why the registry was read: the messages say it as it was. */
+	if (op->probing)
+		snprintf(why, sizeof(why), "asking whether an interrupted send arrived");
+	else
+		snprintf(why, sizeof(why), "it answered that the file exists; reading "
+			 "its digest");
+	if (op->probing && ia.kind == INDEX_ABSENT) {
+		send_after_probe(op, ia.said);
 		return;
 	}
-	if (req->status != 200) {
-		snprintf(msg, sizeof(msg), "%s: registry %s says the file exists, but "
-			 "reading %s to compare digests failed: HTTP %ld %s",
-			 f->art->filename, op->reg_name,
-			 op->type == REGISTRY_NPM ? "the package document" : op->index_url,
-			 req->status, req->reason);
-		publish_file_done(op, req->status == 401 || req->status == 403 ? OUT_AUTH
-									     : OUT_ERROR, msg);
+	if (ia.kind != INDEX_FOUND) {
+		/* Not there although the registry said it exists: an index that
+		 * lags behind (a CDN) is asked again later. */
+		snprintf(msg, sizeof(msg), "%s: registry %s: %s: %s", f->art->filename,
+			 op->reg_name, why, ia.said);
+		publish_file_done(op, ia.kind == INDEX_AUTH ? OUT_AUTH : OUT_ERROR, msg);
 		return;
 	}
 	if (op->type == REGISTRY_NPM) {
@@ -186,8 +230,8 @@ static void verify_done(struct transport_req *req, int result, void *data)
 		if (answer_npm_packument(req->body.data, req->body.len, f->art->version,
 					 &p) < 0 || !p.has_version) {
 			snprintf(msg, sizeof(msg), "%s: registry %s refused %s as existing, "
-				 "but its package document does not list it",
-				 f->art->filename, op->reg_name, spec);
+				 "but its package document (%s) does not list it",
+				 f->art->filename, op->reg_name, spec, ia.said);
 			publish_file_done(op, OUT_CONFLICT, msg);
 			return;
 		}
@@ -198,19 +242,18 @@ static void verify_done(struct transport_req *req, int result, void *data)
 	}
 	r = answer_pypi_file_sha256(req->body.data, req->body.len, f->art->filename, theirs);
 	if (op->probing && r == AOS_ENOTFOUND) {
-		/* Not on the registry: the earlier send did not arrive. */
-		op->probing = false;
-		log_info("%s: %s is not on the registry yet; sending it", op->reg_name,
-			 f->art->filename);
-		publish_upload(op);
+		/* The project is there, this file is not: the send did not arrive. */
+		send_after_probe(op, ia.said);
 		return;
 	}
 	op->probing = false;
+	f->probe = false;
 	if (r < 0) {
-		snprintf(msg, sizeof(msg), "%s: registry %s says the file exists, but its "
-			 "index %s does not show its sha256 (%s); a different file may hold "
-			 "the name (ours: sha256 %s)", f->art->filename, op->reg_name,
-			 op->index_url, aos_strerror(r), f->art->sha256);
+		snprintf(msg, sizeof(msg),
+			 "%s: registry %s: %s: %s: the page does not show its sha256 "
+			 "(%s); a different file may hold the name (ours: sha256 %s)",
+			 f->art->filename, op->reg_name, why, ia.said, aos_strerror(r),
+			 f->art->sha256);
 		publish_file_done(op, OUT_CONFLICT, msg);
 		return;
 	}
@@ -223,15 +266,10 @@ void publish_verify_exists(struct publish_op *op)
 	struct pub_file *f = &op->files[op->cur];
 	char *url;
 
-	if (op->type == REGISTRY_NPM) {
-		start_get(op, PH_VERIFY, NULL, true, verify_done);
-		return;
-	}
-	url = pypi_simple_url(op->index_url, f->art->name);
-	if (url == NULL) {
-		publish_file_done(op, OUT_ERROR, "cannot build the simple index URL");
-		return;
-	}
-	start_get(op, PH_VERIFY, url, false, verify_done);
+	if (op->type == REGISTRY_NPM)
+		url = npm_package_url(op->url, f->art->name);
+	else
+		url = pypi_simple_url(op->index_url, f->art->name);
+	start_get(op, PH_VERIFY, url, op->type == REGISTRY_NPM, 0, verify_done);
 	free(url);
 }

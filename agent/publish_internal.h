@@ -51,6 +51,9 @@ struct publish_op {
 	bool dry_run;
 	char *remove_dir; /* publish_request.remove_dir */
 	bool probing;    /* the current check is a probe before sending */
+	/* the registry document being read (publish_check.c) */
+	char read_url[ANSWER_URL_MAX];
+	unsigned read_hops; /* same-origin redirects followed to reach it */
 	int max_attempts;
 	long retry_after_s; /* the registry's last Retry-After, -1 if none */
 	struct publish_hooks hooks;

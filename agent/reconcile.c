@@ -56,6 +56,8 @@ struct rec {
 	char package[256];
 	struct transport_req *req;
 	struct curl_slist *hdrs;
+	char url[ANSWER_URL_MAX]; /* the index being read */
+	unsigned hops;            /* same-origin redirects followed to reach it */
 	char last_line[512];
 };
 
@@ -251,71 +253,81 @@ static void pypi_mark(struct rec *r, const char *body, size_t len)
 }
 
 static void next_target(struct rec *r);
+static void index_get(struct rec *r, const struct registry_cfg *reg, const char *url,
+		      unsigned hops);
 
 static void index_done(struct transport_req *req, int result, void *data)
 {
 	struct rec *r = data;
 	const struct registry_cfg *reg = config_registry(r->a->cfg, r->targets[r->target]);
+	struct answer_input in = { 0 };
+	struct index_answer ia;
 	size_t i;
 
-	(void)req;
-	if (result < 0 || reg == NULL) {
-		rec_fail(r, "cannot read the index of %s: %s", r->targets[r->target],
-			 reg == NULL ? "no longer configured" : r->req->error[0] ? r->req->error
-								: aos_strerror(result));
+	if (reg == NULL) {
+		rec_fail(r, "cannot read the index of %s: no longer configured",
+			 r->targets[r->target]);
 		return;
 	}
-	if (r->req->status == 200) {
+	if (result == 0)
+		answer_input_from_curl(req->easy, &in);
+	answer_index_classify(r->url, result < 0 ? 0 : req->status, req->reason,
+			      in.location,
+			      req->error[0] ? req->error : aos_strerror(result), r->hops,
+			      &ia);
+	if (ia.kind == INDEX_FOLLOW) {
+		index_get(r, reg, ia.location, r->hops + 1);
+		return;
+	}
+	if (ia.kind == INDEX_FOUND) {
 		if (reg->type == REGISTRY_NPM) {
 			for (i = 0; i < r->ntags; i++) {
 				struct answer_packument pk;
 
-				if (answer_npm_packument(r->req->body.data, r->req->body.len,
+				if (answer_npm_packument(req->body.data, req->body.len,
 							 r->tags[i].version, &pk) == 0 &&
 				    pk.has_version)
 					r->tags[i].have[r->target] = true;
 			}
 		} else {
-			pypi_mark(r, r->req->body.data != NULL ? r->req->body.data : "",
-				  r->req->body.len);
+			pypi_mark(r, req->body.data != NULL ? req->body.data : "",
+				  req->body.len);
 		}
-	} else if (r->req->status != 404) {
-		rec_fail(r, "cannot read the index of %s: HTTP %ld %s", reg->name, r->req->status,
-			 r->req->reason);
+	} else if (ia.kind != INDEX_ABSENT) {
+		/* INDEX_ABSENT: the package is not there; every tag is missing. */
+		rec_fail(r, "cannot read the index of %s: %s", reg->name, ia.said);
 		return;
 	}
 	r->target++;
 	next_target(r);
 }
 
-static void next_target(struct rec *r)
+/* GET url, the index page or packument of r->package on reg, hops
+ * same-origin redirects after the first request. */
+static void index_get(struct rec *r, const struct registry_cfg *reg, const char *url,
+		      unsigned hops)
 {
-	const struct registry_cfg *reg;
-	struct secret *tok;
-	char err[512], *url = NULL;
+	struct secret *tok = store_get(session_store(r->a->session), reg->token_key);
+	char err[512];
 	int rc;
 
 	transport_req_free(r->req);
 	r->req = NULL;
 	registry_headers_free(r->hdrs);
 	r->hdrs = NULL;
-	if (r->target == r->ntargets || r->ntags == 0) {
-		finish(r);
-		return;
+	rc = strlen(url) < sizeof(r->url) ? 0 : AOS_ETOOBIG;
+	if (rc == 0) {
+		memmove(r->url, url, strlen(url) + 1);
+		r->hops = hops;
+		rc = transport_req_new(r->a->tp, INDEX_MAX, &r->req);
 	}
-	reg = config_registry(r->a->cfg, r->targets[r->target]);
-	if (reg == NULL) {
-		rec_fail(r, "target %s is no longer configured", r->targets[r->target]);
-		return;
-	}
-	tok = store_get(session_store(r->a->session), reg->token_key);
-	rc = transport_req_new(r->a->tp, INDEX_MAX, &r->req);
 	if (rc == 0 && reg->type == REGISTRY_NPM) {
 		rc = npm_packument_setup(r->req->easy, reg->url, r->package, tok, &r->hdrs, err,
 					 sizeof(err));
+		if (rc == 0) /* the packument's URL, or where a redirect pointed */
+			rc = registry_easy_setup(r->req->easy, url, err, sizeof(err));
 	} else if (rc == 0) {
-		url = pypi_simple_url(reg->index_url, r->package);
-		rc = url == NULL ? -ENOMEM : registry_easy_setup(r->req->easy, url, err, sizeof(err));
+		rc = registry_easy_setup(r->req->easy, url, err, sizeof(err));
 		/* The upload's credentials go to the index only on the upload
 		 * URL's own origin, as for uploads (publish_check.c). */
 		if (rc == 0 && tok != NULL && url_same_origin(url, reg->url))
@@ -324,11 +336,36 @@ static void next_target(struct rec *r)
 			curl_easy_setopt(r->req->easy, CURLOPT_HTTPHEADER, r->hdrs);
 	}
 	secret_unref(tok);
-	free(url);
 	if (rc == 0)
 		rc = transport_start(r->req, index_done, r);
 	if (rc < 0)
 		rec_fail(r, "cannot query %s: %s", reg->name, aos_strerror(rc));
+}
+
+static void next_target(struct rec *r)
+{
+	const struct registry_cfg *reg;
+	char *url;
+
+	if (r->target == r->ntargets || r->ntags == 0) {
+		transport_req_free(r->req);
+		r->req = NULL;
+		finish(r);
+		return;
+	}
+	reg = config_registry(r->a->cfg, r->targets[r->target]);
+	if (reg == NULL) {
+		rec_fail(r, "target %s is no longer configured", r->targets[r->target]);
+		return;
+	}
+	url = reg->type == REGISTRY_NPM ? npm_package_url(reg->url, r->package)
+					: pypi_simple_url(reg->index_url, r->package);
+	if (url == NULL) {
+		rec_fail(r, "cannot query %s: %s", reg->name, aos_strerror(-ENOMEM));
+		return;
+	}
+	index_get(r, reg, url, 0);
+	free(url);
 }
 
 /* ---- git ls-remote ----------------------------------------------------------- */

@@ -89,6 +89,38 @@ int answer_input_from_curl(CURL *h, struct answer_input *in);
 int answer_pypi_file_sha256(const char *body, size_t len, const char *filename,
 			    char ret_sha256[65]);
 
+/* What a GET of an index page or packument answered, when the question is
+ * "is this file (or version) on the registry?". */
+enum index_kind {
+	INDEX_FOUND = 1, /* 200: read the document */
+	INDEX_ABSENT,	 /* 404, 410, or a redirect to another origin (pypiserver's
+			  * fallback to its upstream): not on this registry */
+	INDEX_FOLLOW,	 /* a redirect on the same origin: ask again at location */
+	INDEX_AUTH,	 /* 401, 403 */
+	INDEX_RETRY,	 /* no answer, 408, 429, 5xx: ask again later */
+	INDEX_FAILED,	 /* anything else: a redirect without a usable Location or
+			  * past ANSWER_INDEX_HOPS, another status */
+};
+
+#define ANSWER_INDEX_HOPS 3   /* same-origin redirects followed per question */
+#define ANSWER_URL_MAX 1024   /* bound on a redirect's target */
+#define ANSWER_SAID_MAX 1280  /* bound on index_answer.said */
+
+struct index_answer {
+	enum index_kind kind;
+	char location[ANSWER_URL_MAX]; /* the redirect's target, absolute; "" if none */
+	char said[ANSWER_SAID_MAX];    /* what was asked and answered, for messages:
+					* "GET URL: HTTP 303 See Other, to LOC ..." */
+};
+
+/* Classifies the answer to "GET url": status (0 if no answer came; error
+ * then says why, may be NULL), reason phrase and Location header (either may
+ * be NULL), after hops same-origin redirects already followed.  A relative
+ * Location is resolved against url.  Never fails. */
+void answer_index_classify(const char *url, long status, const char *reason,
+			   const char *location, const char *error, unsigned hops,
+			   struct index_answer *ret);
+
 #define ANSWER_INTEGRITY_MAX 512
 
 /* What a packument says about one version. */

@@ -1,7 +1,9 @@
 /* answer_index.c - reading the documents that settle "already exists":
- * PyPI's JSON API and simple index pages, npm packuments. */
+ * what a GET of an index or packument answered, PyPI's JSON API and simple
+ * index pages, npm packuments. */
 #include <ctype.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +15,112 @@
 #include "err.h"
 #include "pub_err.h"
 #include "pub_util.h"
+#include "url.h"
+
+static bool is_redirect(long status)
+{
+	return status == 301 || status == 302 || status == 303 || status == 307 ||
+	       status == 308;
+}
+
+/* "GET URL: HTTP 303 See Other" into ret->said; returns its length. */
+static size_t said_status(struct index_answer *ret, const char *url, long status,
+			  const char *reason)
+{
+	char qu[ANSWER_URL_MAX], qr[PUB_QUOTE_MAX];
+	int n;
+
+	pub__quote(url, strlen(url), qu, sizeof(qu));
+	if (reason != NULL && reason[0] != '\0')
+		pub__quote(reason, strlen(reason), qr, sizeof(qr));
+	else
+		qr[0] = '\0';
+	n = snprintf(ret->said, sizeof(ret->said), "GET %s: HTTP %ld%s%s", qu, status,
+		     qr[0] != '\0' ? " " : "", qr);
+	if (n < 0)
+		return 0;
+	return (size_t)n < sizeof(ret->said) ? (size_t)n : sizeof(ret->said) - 1;
+}
+
+static void said_more(struct index_answer *ret, size_t at, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void said_more(struct index_answer *ret, size_t at, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(ret->said + at, sizeof(ret->said) - at, fmt, ap);
+	va_end(ap);
+}
+
+/* A 3xx: where it points decides. */
+static void index_redirect(const char *url, const char *location, unsigned hops,
+			   size_t at, struct index_answer *ret)
+{
+	char where[ANSWER_URL_MAX], q[ANSWER_URL_MAX];
+
+	ret->kind = INDEX_FAILED;
+	if (location == NULL || location[0] == '\0') {
+		said_more(ret, at, " without a Location header");
+		return;
+	}
+	if (url_resolve(url, location, where, sizeof(where)) < 0) {
+		said_more(ret, at, " to \"%s\", which is not a usable URL",
+			  pub__quote(location, strlen(location), q, sizeof(q)));
+		return;
+	}
+	pub__quote(where, strlen(where), q, sizeof(q));
+	if (!url_same_origin(url, where)) {
+		ret->kind = INDEX_ABSENT;
+		said_more(ret, at, " to %s, another origin (an upstream fallback): not on "
+			  "this registry", q);
+		return;
+	}
+	if (hops >= ANSWER_INDEX_HOPS) {
+		said_more(ret, at, " to %s: more than %d redirects, not followed", q,
+			  ANSWER_INDEX_HOPS);
+		return;
+	}
+	ret->kind = INDEX_FOLLOW;
+	memcpy(ret->location, where, strlen(where) + 1);
+	said_more(ret, at, " to %s (same origin: followed)", q);
+}
+
+void answer_index_classify(const char *url, long status, const char *reason,
+			   const char *location, const char *error, unsigned hops,
+			   struct index_answer *ret)
+{
+	char qu[ANSWER_URL_MAX], qe[PUB_QUOTE_MAX];
+	size_t at;
+
+	memset(ret, 0, sizeof(*ret));
+	if (status == 0) {
+		ret->kind = INDEX_RETRY;
+		if (error != NULL)
+			pub__quote(error, strlen(error), qe, sizeof(qe));
+		else
+			qe[0] = '\0';
+		snprintf(ret->said, sizeof(ret->said), "GET %s: no answer%s%s",
+			 pub__quote(url, strlen(url), qu, sizeof(qu)), qe[0] ? ": " : "",
+			 qe);
+		return;
+	}
+	at = said_status(ret, url, status, reason);
+	if (status == 200)
+		ret->kind = INDEX_FOUND;
+	else if (status == 404 || status == 410) {
+		ret->kind = INDEX_ABSENT;
+		said_more(ret, at, " (not on this registry)");
+	} else if (is_redirect(status))
+		index_redirect(url, location, hops, at, ret);
+	else if (status == 401 || status == 403)
+		ret->kind = INDEX_AUTH;
+	else if (status == 408 || status == 429 || status >= 500 || status < 100)
+		ret->kind = INDEX_RETRY;
+	else
+		ret->kind = INDEX_FAILED;
+}
 
 static bool is_hex64(const char *s, size_t n)
 {

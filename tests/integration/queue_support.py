@@ -246,7 +246,9 @@ class ThrottledRelay:
     """127.0.0.1:port -> 127.0.0.1:backend.  Bytes from the client (the
     daemon's requests: uploads) go at most `rate` bytes/s per connection
     (None: unthrottled); answers pass at full speed.  hold() stops the
-    client's bytes entirely until release().  Counts connections."""
+    client's bytes entirely until release(); hold_answers() the server's
+    until release_answers().  Counts connections and records the first line
+    each connection's client sent (first_lines: "POST / HTTP/1.1")."""
 
     def __init__(self, backend_port: int, rate: float | None = None):
         self.backend = backend_port
@@ -267,8 +269,11 @@ class ThrottledRelay:
         self.ends = {"eof": 0, "reset": 0}  # how clients' sides ended
         # Authorization header values seen in requests, in order.
         self.auth_seen: list[str] = []
+        self.first_lines: list[str] = []
         self._go = threading.Event()
         self._go.set()
+        self._go_down = threading.Event()
+        self._go_down.set()
         self._closed = False
         self._socks: set[socket.socket] = set()
         self.thread = threading.Thread(target=self._accept, daemon=True)
@@ -283,6 +288,12 @@ class ThrottledRelay:
 
     def release(self) -> None:
         self._go.set()
+
+    def hold_answers(self) -> None:
+        self._go_down.clear()
+
+    def release_answers(self) -> None:
+        self._go_down.set()
 
     def _accept(self):
         while not self._closed:
@@ -313,6 +324,7 @@ class ThrottledRelay:
     def _pump(self, src, dst, up, state, c, b):
         chunk = 8192
         reset = False
+        first = True
         tail = b""
         try:
             while True:
@@ -331,9 +343,18 @@ class ThrottledRelay:
                             pass
                     if held_eof:
                         break
+                else:
+                    while not self._go_down.wait(0.2):
+                        if self._closed:
+                            return
                 data = src.recv(chunk if up else 65536)
                 if not data:
                     break
+                if up and first:
+                    first = False
+                    with self.lock:
+                        self.first_lines.append(
+                            data.split(b"\r\n", 1)[0][:200].decode(errors="replace"))
                 t0 = time.monotonic()
                 dst.sendall(data)
                 if up:
@@ -391,6 +412,7 @@ class ThrottledRelay:
     def close(self) -> None:
         self._closed = True
         self._go.set()
+        self._go_down.set()
         try:
             self.lsock.close()
         except OSError:

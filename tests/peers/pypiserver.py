@@ -82,13 +82,18 @@ def write_htpasswd(path: Path, users: dict[str, str]) -> None:
     os.chmod(path, 0o600)
 
 
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kw):
+        return None
+
+
 class PypiServer(ServerProcess):
     """One `pypi-server run` process on 127.0.0.1:<port>."""
 
     def __init__(self, port: int | None = None, token: str | None = None,
                  workdir: str | Path | None = None,
                  authenticate: str = "update,download,list",
-                 overwrite: bool = False):
+                 overwrite: bool = False, fallback_url: str | None = None):
         self.port = port or free_port()
         self.token = token or ("pypi-" + _secrets.token_urlsafe(32))
         self._own_workdir = workdir is None
@@ -100,6 +105,11 @@ class PypiServer(ServerProcess):
         self.log_path = self.workdir / "pypiserver.log"
         self.authenticate = authenticate
         self.overwrite = overwrite
+        # None: --disable-fallback (an unknown project is a 404).  A URL:
+        # pypiserver's default behaviour, an unknown project's /simple/
+        # page redirected (303) to URL/<project>/, pointed at this URL
+        # instead of the public index.
+        self.fallback_url = fallback_url
         self.proc: subprocess.Popen | None = None
 
     # -- addresses --------------------------------------------------------
@@ -134,9 +144,13 @@ class PypiServer(ServerProcess):
         argv = find_pypi_server() + [
             "run", "-p", str(self.port), "-i", "127.0.0.1",
             "-P", str(self.htpasswd), "-a", self.authenticate,
-            "--disable-fallback", "--hash-algo", "sha256",
+            "--hash-algo", "sha256",
             "--log-file", str(self.log_path), "--log-stream", "none",
         ]
+        if self.fallback_url is None:
+            argv.append("--disable-fallback")
+        else:
+            argv += ["--fallback-url", self.fallback_url]
         if self.overwrite:
             argv.append("-o")
         argv.append(str(self.packages))
@@ -166,12 +180,13 @@ class PypiServer(ServerProcess):
         return out
 
     def get(self, path: str, auth: bool = True, timeout: float = 10.0):
-        """(status, body bytes) of GET <url><path>."""
+        """(status, body bytes) of GET <url><path>; a redirect is not
+        followed (its status is returned)."""
         req = urllib.request.Request(self.url + path.lstrip("/"))
         if auth:
             req.add_header("Authorization", self.auth_header())
         try:
-            with urllib.request.urlopen(req, timeout=timeout) as r:
+            with urllib.request.build_opener(_NoRedirect).open(req, timeout=timeout) as r:
                 return r.status, r.read()
         except urllib.error.HTTPError as e:
             return e.code, e.read()

@@ -478,6 +478,70 @@ static void test_pypi_identity(void **state)
 	assert_non_null(strstr(msg, SHA_B));
 }
 
+/* "Is it there?": what a GET of an index page or packument answered. */
+static void test_index_classify(void **state)
+{
+	const char *url = "http://127.0.0.1:8080/simple/aos-new/";
+	struct index_answer ia;
+
+	(void)state;
+	/* pypiserver's fallback: 303 to its upstream, another origin. */
+	answer_index_classify(url, 303, "See Other",
+			      "https://upstream.invalid/simple/aos-new/", NULL, 0, &ia);
+	assert_int_equal(ia.kind, INDEX_ABSENT);
+	assert_non_null(strstr(ia.said, "GET http://127.0.0.1:8080/simple/aos-new/: "
+					"HTTP 303 See Other"));
+	assert_non_null(strstr(ia.said, "https://upstream.invalid/simple/aos-new/"));
+	assert_null(strstr(ia.said, "exists"));
+	/* The same host on another port is another origin. */
+	answer_index_classify(url, 302, NULL, "http://127.0.0.1:8081/simple/aos-new/",
+			      NULL, 0, &ia);
+	assert_int_equal(ia.kind, INDEX_ABSENT);
+
+	answer_index_classify(url, 404, "Not Found", NULL, NULL, 0, &ia);
+	assert_int_equal(ia.kind, INDEX_ABSENT);
+	assert_non_null(strstr(ia.said, url));
+	assert_non_null(strstr(ia.said, "404"));
+	answer_index_classify(url, 410, NULL, NULL, NULL, 0, &ia);
+	assert_int_equal(ia.kind, INDEX_ABSENT);
+
+	/* Same origin, relative Location: followed, resolved against url. */
+	answer_index_classify("http://127.0.0.1:8080/simple/Aos_New/", 301,
+			      "Moved Permanently", "../aos-new/", NULL, 0, &ia);
+	assert_int_equal(ia.kind, INDEX_FOLLOW);
+	assert_string_equal(ia.location, url);
+	/* ... at most ANSWER_INDEX_HOPS times. */
+	answer_index_classify(url, 307, NULL, "/simple/aos-new/", NULL, ANSWER_INDEX_HOPS,
+			      &ia);
+	assert_int_equal(ia.kind, INDEX_FAILED);
+	assert_non_null(strstr(ia.said, "redirects"));
+	answer_index_classify(url, 302, NULL, NULL, NULL, 0, &ia);
+	assert_int_equal(ia.kind, INDEX_FAILED);
+	assert_non_null(strstr(ia.said, "without a Location"));
+	answer_index_classify(url, 302, NULL, "http://[::1", NULL, 0, &ia);
+	assert_int_equal(ia.kind, INDEX_FAILED);
+
+	answer_index_classify(url, 200, "OK", NULL, NULL, 0, &ia);
+	assert_int_equal(ia.kind, INDEX_FOUND);
+	answer_index_classify(url, 401, NULL, NULL, NULL, 0, &ia);
+	assert_int_equal(ia.kind, INDEX_AUTH);
+	answer_index_classify(url, 403, NULL, NULL, NULL, 0, &ia);
+	assert_int_equal(ia.kind, INDEX_AUTH);
+	answer_index_classify(url, 503, NULL, NULL, NULL, 0, &ia);
+	assert_int_equal(ia.kind, INDEX_RETRY);
+	answer_index_classify(url, 429, NULL, NULL, NULL, 0, &ia);
+	assert_int_equal(ia.kind, INDEX_RETRY);
+	answer_index_classify(url, 0, NULL, NULL, "Connection refused", 0, &ia);
+	assert_int_equal(ia.kind, INDEX_RETRY);
+	assert_non_null(strstr(ia.said, "no answer: Connection refused"));
+	assert_non_null(strstr(ia.said, url));
+	answer_index_classify(url, 400, "Bad Request", NULL, NULL, 0, &ia);
+	assert_int_equal(ia.kind, INDEX_FAILED);
+	assert_non_null(strstr(ia.said, "HTTP 400 Bad Request"));
+	answer_index_classify(url, 304, NULL, NULL, NULL, 0, &ia);
+	assert_int_equal(ia.kind, INDEX_FAILED);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -487,6 +551,7 @@ int main(void)
 	    cmocka_unit_test(test_packument),	  cmocka_unit_test(test_pypi_identity),
 	    cmocka_unit_test(test_pypi_html_linear),
 	    cmocka_unit_test(test_pypi_html_unterminated),
+	    cmocka_unit_test(test_index_classify),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
