@@ -152,6 +152,36 @@ static cJSON *event(const char *name, const struct pub_file *f)
 	return ev;
 }
 
+/* Appends to out (a conflict's message) what the operator can do: remove
+ * the other file where the registry allows it, or release a new version.
+ * docs/operations.md ("A conflict") has the steps. */
+static void conflict_advice(const struct publish_op *op, const struct artifact *art,
+			    char *out, size_t outlen)
+{
+	size_t n = strlen(out);
+	bool post = art != NULL && strstr(art->version, ".post") != NULL;
+
+	if (art == NULL || n + 1 >= outlen)
+		return;
+	if (op->type == REGISTRY_NPM)
+		snprintf(out + n, outlen - n,
+			 ". What to do: on a registry that allows it (verdaccio), remove "
+			 "that version (npm unpublish %s@%s --registry %s) and retry the "
+			 "job (aos-publishctl job retry ID); npmjs never takes a version "
+			 "twice: release a new patch version",
+			 art->name, art->version, op->url);
+	else
+		snprintf(out + n, outlen - n,
+			 ". What to do: on a registry that allows it, delete the file "
+			 "there (pypiserver: %s from its package folder; devpi: devpi "
+			 "remove %s==%s) and retry the job (aos-publishctl job retry ID); "
+			 "PyPI never takes a file name twice: release a post-release "
+			 "(%s%s%s)",
+			 art->filename, art->name, art->version,
+			 post ? "a higher N than " : "", art->version,
+			 post ? "" : ".post1");
+}
+
 static void file_done(struct publish_op *op, enum pub_outcome out, const char *fmt, ...)
 {
 	struct pub_file *f = &op->files[op->cur];
@@ -161,6 +191,8 @@ static void file_done(struct publish_op *op, enum pub_outcome out, const char *f
 	va_start(ap, fmt);
 	vsnprintf(f->message, sizeof(f->message), fmt, ap);
 	va_end(ap);
+	if (out == OUT_CONFLICT)
+		conflict_advice(op, f->art, f->message, sizeof(f->message));
 	f->outcome = out;
 	op->phase = PH_IDLE;
 	secret_unref(op->token);

@@ -4,8 +4,10 @@
  * into one of a handful of outcomes the worker acts on, per registry type,
  * with the server's own reason quoted (sanitized and bounded) and a short
  * explanation.  The other functions read the documents used to settle an
- * "exists" answer: a PyPI JSON API or simple index page (the file's
- * sha256), and an npm packument (dist-tags.latest, versions[v].dist).
+ * "exists" answer or to learn whether an interrupted send arrived: what a
+ * GET of one answered (answer_index_classify), a PyPI JSON API or simple
+ * index page (the file's sha256), and an npm packument (dist-tags.latest,
+ * versions[v].dist).
  */
 #ifndef AOS_ANSWER_H
 #define AOS_ANSWER_H

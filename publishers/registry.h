@@ -4,8 +4,9 @@
  * Registry URLs come from configuration.  They must be https, except that
  * plain http is allowed to loopback hosts (127.0.0.0/8, ::1, localhost) for
  * local test registries; they must not carry user info (tokens come from
- * the secret store only).  Redirects are never followed: a 3xx answer is an
- * error the caller reports (see answer.h).
+ * the secret store only).  libcurl never follows a redirect: for an upload a
+ * 3xx answer is an error the caller reports; for a read of an index or
+ * packument the caller decides with answer_index_classify() (answer.h).
  */
 #ifndef AOS_REGISTRY_H
 #define AOS_REGISTRY_H

@@ -119,6 +119,25 @@ def test_conflict_goes_dead_with_reason(queue_env, tmp_path, reg):
     assert re.search(r"^Last error: conflict", h.out, re.M), h
     assert any(t.startswith("running -> dead: conflict") for t in job_log(d, jid)), \
         job_log(d, jid)
+    # What to do about it (docs/operations.md, "A conflict").
+    assert "What to do:" in err and "aos-publishctl job retry" in err, err
+    if reg == "npm":
+        assert (f"npm unpublish @agenticverz/conflict@2.0.0 --registry {env.npm.url}"
+                in err), err
+        assert "release a new patch version" in err, err
+    else:
+        assert f"pypiserver: {second.name} from its package folder" in err, err
+        assert "devpi remove aos-conflict==2.0.0" in err, err
+        assert "release a post-release (2.0.0.post1)" in err, err
+        # Following the advice: the other file deleted on pypiserver, the
+        # job retried, ours published.
+        held = [p for p in env.pypi.packages.rglob(second.name) if p.is_file()]
+        assert len(held) == 1, held
+        held[0].unlink()
+        assert d.ctl("job", "retry", jid).rc == 0
+        assert wait_state(d, jid, ("succeeded", "dead"))["state"] == "succeeded", \
+            describe_jobs(d, {jid})
+        assert env.pypi.files()[second.name] == sha256_file(second)
     d.stop()
 
 
