@@ -17,6 +17,7 @@ in file order.
 
 import pytest
 
+from peers.pypiserver import PypiServer
 from publish_support import EXIT, NPM_NAME, PY_NAME, publish, sdist_members, write_zip
 from webhook_support import (QueueSnapshot, ctl_reconcile, expect_accepted, expect_job,
                              github_push, gitlab_tag_push, jobs, js_pipeline,
@@ -201,3 +202,28 @@ def test_ls_remote_runs_in_the_build_sandbox(webhook_env, tmp_path, isolation):
         assert trace.exists() and "ls-remote" in trace.read_text(), trace
     else:
         assert not trace.exists(), f"git ls-remote ran outside the sandbox: {trace.read_text()}"
+
+
+def test_reconcile_new_project_behind_a_fallback(webhook_env, tags, tmp_path):
+    """A target pypiserver with its fallback on (pypiserver's default)
+    answers /simple/<project>/ for a project it does not hold with a 303 to
+    its upstream, another origin: every tag is missing there, not an error
+    (and the upstream is not asked)."""
+    env = webhook_env
+    srv = PypiServer(workdir=tmp_path / "pypi-fb", token=env.values["PYPI_API_TOKEN"],
+                     fallback_url="https://upstream.invalid/simple/").start()
+    try:
+        reg = {"pypi-fb": {"type": "pypi", "url": srv.upload_url,
+                           "token_key": "PYPI_API_TOKEN", "username": "__token__",
+                           "index_url": srv.index_url}}
+        d = env.hook_daemon({"fb": python_pipeline(env.repo, targets=["pypi-fb"])},
+                            config={"registries": reg})
+        assert srv.get(f"simple/{PY_NAME}/")[0] == 303
+        snap = QueueSnapshot(d)
+        r = _reconcile(d, "fb", dry_run=True)
+        snap.assert_unchanged("reconcile --dry-run")
+        out = r.out + r.err
+        for v in VERSIONS:
+            assert f"python-sdk-v{v}" in out, f"python-sdk-v{v} not shown as missing: {r}"
+    finally:
+        srv.close()
