@@ -49,6 +49,9 @@ static void start_get(struct publish_op *op, enum pub_phase phase, const char *u
 	} else {
 		memmove(op->read_url, url, strlen(url) + 1);
 		op->read_hops = hops;
+		op->read_phase = phase;
+		op->read_npm = npm_doc;
+		op->read_cb = cb;
 		r = publish_new_request(op);
 	}
 	if (r == 0 && npm_doc)
@@ -80,32 +83,37 @@ static void start_get(struct publish_op *op, enum pub_phase phase, const char *u
 	}
 }
 
-/* Classifies the answer to the GET start_get() began into *ia.  Returns
- * true if the caller must stop: canceled, handed to the retry logic, or a
- * same-origin redirect asked again (phase, npm_doc and cb as for the first
- * request). */
-static bool read_answer(struct publish_op *op, struct transport_req *req, int result,
-			enum pub_phase phase, bool npm_doc, transport_cb cb,
+bool publish_get_answer(struct publish_op *op, struct transport_req *req, int result,
 			struct index_answer *ia)
 {
 	struct answer_input in = { 0 };
 
+	if (result == 0)
+		answer_input_from_curl(req->easy, &in);
+	answer_index_classify(op->read_url, result < 0 ? 0 : req->status, req->reason,
+			      in.location, req->error, op->read_hops, ia);
+	if (ia->kind != INDEX_FOLLOW)
+		return false;
+	log_info("%s: %s", op->reg_name, ia->said);
+	start_get(op, op->read_phase, ia->location, op->read_npm, op->read_hops + 1,
+		  op->read_cb);
+	return true;
+}
+
+/* As publish_get_answer(), and true also if the caller must stop because op
+ * was canceled or the answer was handed to the retry logic. */
+static bool read_answer(struct publish_op *op, struct transport_req *req, int result,
+			struct index_answer *ia)
+{
 	op->phase = PH_IDLE;
 	if (result == AOS_ECANCELED || op->canceled) {
 		publish_op_destroy(op);
 		return true;
 	}
-	if (result == 0)
-		answer_input_from_curl(req->easy, &in);
-	answer_index_classify(op->read_url, result < 0 ? 0 : req->status, req->reason,
-			      in.location, req->error, op->read_hops, ia);
+	if (publish_get_answer(op, req, result, ia))
+		return true;
 	if (ia->kind == INDEX_RETRY) {
 		publish_retry(op, -1, ia->said);
-		return true;
-	}
-	if (ia->kind == INDEX_FOLLOW) {
-		log_info("%s: %s", op->reg_name, ia->said);
-		start_get(op, phase, ia->location, npm_doc, op->read_hops + 1, cb);
 		return true;
 	}
 	return false;
@@ -119,7 +127,7 @@ static void packument_done(struct transport_req *req, int result, void *data)
 	struct index_answer ia;
 	char msg[1536], err[512];
 
-	if (read_answer(op, req, result, PH_PACKUMENT, true, packument_done, &ia))
+	if (read_answer(op, req, result, &ia))
 		return;
 	if (ia.kind == INDEX_FOUND) {
 		if (answer_npm_packument(req->body.data, req->body.len, f->art->version, &p) < 0) {
@@ -169,7 +177,7 @@ static void packument_done(struct transport_req *req, int result, void *data)
 
 void publish_get(struct publish_op *op, const char *url, transport_cb cb)
 {
-	start_get(op, PH_VERIFY, url, false, cb);
+	start_get(op, PH_VERIFY, url, false, 0, cb);
 }
 
 void publish_npm_prepare(struct publish_op *op)
@@ -201,8 +209,7 @@ static void verify_done(struct transport_req *req, int result, void *data)
 	enum answer_kind k;
 	int r;
 
-	if (read_answer(op, req, result, PH_VERIFY, op->type == REGISTRY_NPM, verify_done,
-			&ia))
+	if (read_answer(op, req, result, &ia))
 		return;
 	/* Why the registry was read: the messages say it as it was. */
 	if (op->probing)

@@ -54,6 +54,9 @@ struct publish_op {
 	/* the registry document being read (publish_check.c) */
 	char read_url[ANSWER_URL_MAX];
 	unsigned read_hops; /* same-origin redirects followed to reach it */
+	enum pub_phase read_phase;
+	bool read_npm;      /* it is the npm packument */
+	transport_cb read_cb;
 	int max_attempts;
 	long retry_after_s; /* the registry's last Retry-After, -1 if none */
 	struct publish_hooks hooks;
@@ -98,6 +101,12 @@ void publish_verify_exists(struct publish_op *op);
 /* GETs url (the upload's credentials only on the upload URL's origin);
  * cb settles the answer.  On a failure to start, the file ends "error". */
 void publish_get(struct publish_op *op, const char *url, transport_cb cb);
+/* Classifies the answer to that GET (or the packument read, the probe)
+ * into *ia: what was asked (op->read_url) and answered.  A same-origin
+ * redirect is asked again, with the same callback: then returns true and
+ * the caller stops.  Cancellation and retries are the caller's. */
+bool publish_get_answer(struct publish_op *op, struct transport_req *req, int result,
+			struct index_answer *ia);
 
 /* publish_plan.c */
 /* The dry-run plan of f: what would be sent, exactly, and what it would do.

@@ -152,7 +152,8 @@ static void index_done(struct transport_req *req, int result, void *data)
 {
 	struct publish_op *op = data;
 	struct pub_file *f = &op->files[op->cur];
-	char theirs[65], why[1024];
+	struct index_answer ia;
+	char theirs[65], why[ANSWER_SAID_MAX + 300];
 	enum answer_kind k;
 
 	op->phase = PH_IDLE;
@@ -160,19 +161,16 @@ static void index_done(struct transport_req *req, int result, void *data)
 		publish_op_destroy(op);
 		return;
 	}
-	if (result < 0 || req->status != 200) {
+	if (publish_get_answer(op, req, result, &ia))
+		return;
+	if (ia.kind != INDEX_FOUND) {
 		/* 404, or pypiserver's redirect upstream: the project is not here. */
-		if (result < 0)
-			snprintf(why, sizeof(why), "the index %s did not answer (%s), so "
-				 "whether the file is there is not known", op->index_url,
-				 req->error);
-		else if (req->status == 404 || (req->status >= 300 && req->status < 400))
-			snprintf(why, sizeof(why), "%s is not on the index (HTTP %ld)",
-				 f->art->name, req->status);
+		if (ia.kind == INDEX_ABSENT)
+			snprintf(why, sizeof(why), "%s is not on the index (%s)",
+				 f->art->name, ia.said);
 		else
-			snprintf(why, sizeof(why), "the index answered HTTP %ld %s, so "
-				 "whether the file is there is not known", req->status,
-				 req->reason);
+			snprintf(why, sizeof(why), "whether the file is there is not "
+				 "known (%s)", ia.said);
 		publish_dry_run_done(op, PLAN_PUBLISH, why);
 		return;
 	}
