@@ -13,12 +13,11 @@ is said so in the 202 answer; the upload checks again.
 The tests share one set of servers and one daemon, and run in file order.
 """
 
-import sqlite3
-
 import pytest
 
 from peers.proc import free_port
 from publish_support import NPM_NAME, npm_install
+from queue_support import db_job_count
 from webhook_support import (QueueSnapshot, expect_accepted, expect_error, expect_job,
                              github_push, job_ids, job_show, job_text, js_pipeline,
                              webhook_env)  # noqa: F401
@@ -59,15 +58,6 @@ def daemon(webhook_env, releases):
 def dist_tags(env) -> dict:
     doc = env.npm.packument(NPM_NAME)
     return doc["dist-tags"] if doc else {}
-
-
-def queue_rows(d) -> int:
-    """Jobs in queue.db, read-only beside the running daemon."""
-    con = sqlite3.connect(f"file:{d.state_dir / 'queue.db'}?mode=ro", uri=True, timeout=5)
-    try:
-        return con.execute("SELECT count(*) FROM jobs").fetchone()[0]
-    finally:
-        con.close()
 
 
 def accepted_tag(r, pipeline, tag, version, commit, registry="npm"):
@@ -124,25 +114,25 @@ def test_prerelease_goes_to_its_own_tag(webhook_env, daemon, releases, tmp_path)
 def test_latest_named_for_a_prerelease_is_refused_before_queueing(webhook_env, daemon,
                                                                    releases):
     tag = "jsl-v" + LATEST_RC
-    before, rows = QueueSnapshot(daemon), queue_rows(daemon)
+    before, rows = QueueSnapshot(daemon), db_job_count(daemon)
     r = daemon.hooks.send("github", github_push(tag, releases[tag]))
     err = expect_refused(r, LATEST_RC, "prerelease", '"latest"',
                          "dist_tag of pipeline js-latest", '"rc"')
     assert r.json.get("registry") == "npm", r
     before.assert_unchanged("a prerelease with dist_tag latest")
-    assert queue_rows(daemon) == rows, f"queue.db has a row for a refusal: {err}"
+    assert db_job_count(daemon) == rows, f"queue.db has a row for a refusal: {err}"
     assert dist_tags(webhook_env) == {"latest": STABLE, "beta": BETA}
 
 
 def test_release_below_latest_is_refused_before_queueing(webhook_env, daemon, releases):
     tag = "js-v" + BELOW
-    before, rows = QueueSnapshot(daemon), queue_rows(daemon)
+    before, rows = QueueSnapshot(daemon), db_job_count(daemon)
     r = daemon.hooks.send("github", github_push(tag, releases[tag]))
     expect_refused(r, f'cannot move "latest" from {STABLE} down to {BELOW}',
                    "name a dist-tag explicitly")
     assert r.json.get("latest") == STABLE, r
     before.assert_unchanged("a release below latest")
-    assert queue_rows(daemon) == rows
+    assert db_job_count(daemon) == rows
     assert dist_tags(webhook_env) == {"latest": STABLE, "beta": BETA}
 
 
