@@ -95,18 +95,20 @@ static void answered(struct dist_tag_item *it, struct transport_req *req, int re
 	struct answer_packument p = { 0 };
 
 	if (result < 0) {
-		snprintf(it->unread, sizeof(it->unread), "registry %s could not be read: %s",
-			 it->registry, result == AOS_ECANCELED ? "canceled (stopping)"
-								: req->error);
+		snprintf(it->unread, sizeof(it->unread),
+			 "registry %s could not be read: %s", it->registry,
+			 result == AOS_ECANCELED ? "canceled (stopping)" : req->error);
 	} else if (req->status == 404) {
 		/* a new package: no latest yet */
 	} else if (req->status != 200) {
-		snprintf(it->unread, sizeof(it->unread), "registry %s answered HTTP %ld %s "
-			 "for %s's package document", it->registry, req->status, req->reason,
-			 it->package);
-	} else if (answer_npm_packument(req->body.data, req->body.len, it->version, &p) < 0) {
-		snprintf(it->unread, sizeof(it->unread), "registry %s sent a package document "
-			 "for %s that is not valid JSON", it->registry, it->package);
+		snprintf(it->unread, sizeof(it->unread),
+			 "registry %s answered HTTP %ld %s for %s's package document",
+			 it->registry, req->status, req->reason, it->package);
+	} else if (answer_npm_packument(req->body.data, req->body.len, it->version,
+					&p) < 0) {
+		snprintf(it->unread, sizeof(it->unread),
+			 "registry %s sent a package document for %s that is not valid JSON",
+			 it->registry, it->package);
 	} else {
 		it->exists = p.has_version;
 		it->has_latest = p.has_latest;
@@ -144,8 +146,8 @@ static int start_item(struct dist_tag_check *c, struct dist_tag_item *it)
 	if (r < 0)
 		return r;
 	token = store_get(session_store(c->a->session), reg->token_key);
-	r = npm_packument_setup(it->req->easy, reg->url, it->package, token, &it->hdrs, err,
-				sizeof(err));
+	r = npm_packument_setup(it->req->easy, reg->url, it->package, token, &it->hdrs,
+				err, sizeof(err));
 	secret_unref(token);
 	if (r == 0 && curl_easy_setopt(it->req->easy, CURLOPT_TIMEOUT_MS,
 				       (long)DIST_TAG_READ_TIMEOUT_MS) != CURLE_OK)
@@ -203,7 +205,8 @@ cJSON *dist_tag_check_json(const struct dist_tag_check *c)
 		cJSON_AddStringToObject(o, "registry", it->registry);
 		if (it->rc == 0) {
 			cJSON_AddStringToObject(o, "dist_tag", it->tag.name);
-			cJSON_AddStringToObject(o, "from", npm_tag_from_name(it->tag.from));
+			cJSON_AddStringToObject(o, "from",
+						npm_tag_from_name(it->tag.from));
 		}
 		if (it->has_latest)
 			cJSON_AddStringToObject(o, "latest", it->latest);
@@ -211,12 +214,13 @@ cJSON *dist_tag_check_json(const struct dist_tag_check *c)
 		if (it->unread[0] != '\0') {
 			char note[600];
 
-			snprintf(note, sizeof(note), "%s; the upload reads it again and applies "
-				 "the same rule before anything is sent", it->unread);
+			snprintf(note, sizeof(note),
+				 "%s; the upload reads it again and applies the same rule "
+				 "before anything is sent", it->unread);
 			cJSON_AddStringToObject(o, "note", note);
 		} else if (it->exists) {
-			cJSON_AddStringToObject(o, "note", "the version is on the registry "
-						"already");
+			cJSON_AddStringToObject(o, "note",
+						"the version is on the registry already");
 		}
 	}
 	return arr;

@@ -345,7 +345,8 @@ static void start_dry_run(struct enq *e)
 	const char *paths[CONTROL_FDS_MAX], *labels[CONTROL_FDS_MAX];
 	char store[CONTROL_FDS_MAX][4400];
 	struct publish_request r = {
-		.registry = e->registry, .tag = e->tag, .expected_version = e->version,
+		.registry = e->registry, .tag = e->tag, .tag_given_by = "--tag",
+		.expected_version = e->version,
 		.dry_run = true, .files = paths, .labels = labels, .nfiles = e->nfiles,
 		.remove_dir = e->tmp,
 	};
