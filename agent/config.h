@@ -129,7 +129,10 @@ struct pipeline_cfg {
 	size_t nreadable;
 	bool network;          /* false: the steps get no network (own namespace) */
 	long timeout_s;        /* per step */
-	char *dist_tag;        /* npm targets; NULL: "latest" */
+	char *dist_tag;        /* npm targets: the tag for every version; NULL:
+				* npm_dist_tag's defaults */
+	char *prerelease_dist_tag; /* npm targets: a prerelease's default tag;
+				    * NULL: from the version ("beta", else "next") */
 };
 
 struct config {

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "config_internal.h"
+#include "npm.h"
 
 static const char *const forge_names[FORGE__COUNT] = { "github", "gitlab", "gitea" };
 
@@ -322,13 +323,31 @@ static char **path_list(struct cctx *c, const cJSON *o, const char *base, const 
 	return list;
 }
 
+/* An npm dist-tag (npm_tag_valid), or NULL when the key is absent. */
+static char *dist_tag(struct cctx *c, const cJSON *o, const char *base, const char *key)
+{
+	char *tag = cfg__str(c, o, base, key, NULL, true), path[300];
+
+	cfg__join(path, sizeof(path), base, key);
+	if (tag != NULL && !npm_tag_valid(tag))
+		cfg__fail(c, path, "\"%.140s\" is not an npm dist-tag: up to %d letters, "
+			  "digits, \".\", \"_\", \"~\", \"-\", not starting like a version",
+			  tag, NPM_TAG_MAX);
+	else if (tag != NULL && strcmp(key, "prerelease_dist_tag") == 0 &&
+		 strcmp(tag, "latest") == 0)
+		cfg__fail(c, path, "prereleases never go to \"latest\": name another tag, "
+			  "or leave it unset (the prerelease's own name: \"beta\" for "
+			  "1.0.0-beta.1)");
+	return tag;
+}
+
 static void parse_pipeline(struct cctx *c, const cJSON *o, const char *base,
 			   struct pipeline_cfg *p, const struct config *cfg)
 {
 	static const char *const keys[] = {
 		"repository", "repository_name", "tag_pattern", "package", "directory",
 		"build", "verify", "artifacts", "targets", "env", "timeout_s", "dist_tag",
-		"writable", "readable", "network", NULL
+		"prerelease_dist_tag", "writable", "readable", "network", NULL
 	};
 	char path[300];
 	const cJSON *env, *it;
@@ -403,7 +422,8 @@ static void parse_pipeline(struct cctx *c, const cJSON *o, const char *base,
 	p->readable = path_list(c, o, base, "readable", &p->nreadable);
 	p->network = cfg__bool(c, o, base, "network", true);
 	p->timeout_s = cfg__int(c, o, base, "timeout_s", 1800, 1, 86400);
-	p->dist_tag = cfg__str(c, o, base, "dist_tag", NULL, true);
+	p->dist_tag = dist_tag(c, o, base, "dist_tag");
+	p->prerelease_dist_tag = dist_tag(c, o, base, "prerelease_dist_tag");
 }
 
 /* True if some tag matches both one-'*' patterns: their prefixes and their
@@ -510,6 +530,7 @@ void cfg__free_pipelines(struct config *cfg)
 		free_list(p->writable, p->nwritable);
 		free_list(p->readable, p->nreadable);
 		free(p->dist_tag);
+		free(p->prerelease_dist_tag);
 	}
 	free(cfg->pipelines);
 }

@@ -135,6 +135,12 @@ static void show_job(const cJSON *ans)
 		printf("Last error: %s\n", ctl_str(j, "last_error", ""));
 	if (ctl_str(j, "wait_reason", NULL) != NULL)
 		printf("Waiting:    %s\n", ctl_str(j, "wait_reason", ""));
+	/* npm dist-tags decided before the job was queued */
+	cJSON_ArrayForEach(u, cJSON_GetObjectItemCaseSensitive(
+				  cJSON_GetObjectItemCaseSensitive(ans, "inputs"), "dist_tags"))
+		printf("Dist-tag:   %s: %s (%s)%s%s\n", ctl_str(u, "registry", "?"),
+		       ctl_str(u, "dist_tag", "?"), ctl_str(u, "from", "?"),
+		       ctl_str(u, "note", NULL) != NULL ? "; " : "", ctl_str(u, "note", ""));
 	printf("\n%-48s %-8s %s\n", "FILE", "UPLOAD", "ANSWER");
 	cJSON_ArrayForEach(u, cJSON_GetObjectItemCaseSensitive(ans, "uploads"))
 		printf("%-48s %-8s %.120s\n", ctl_str(u, "filename", "?"), ctl_str(u, "state", "?"),

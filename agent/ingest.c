@@ -11,6 +11,11 @@
  * (pipeline_decide_head): a delivery that cannot pass is answered at once,
  * and a GitLab token that matches makes the sender trusted, so its body is
  * not charged to listen.max_unauthenticated_bytes.
+ *
+ * A delivery for a pipeline with npm targets first has its dist-tags
+ * decided (dist_tag.h: each npm target's latest read once, with a short
+ * timeout): a refusal is answered 422 and no job is made; the decisions go
+ * into the job's inputs and the 202 answer.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -20,6 +25,7 @@
 
 #include "agent.h"
 #include "backoff.h"
+#include "dist_tag.h"
 #include "err.h"
 #include "http.h"
 #include "ingest.h"
@@ -40,6 +46,17 @@ struct pending {
 	char commit[72];
 	char forge[16];
 	char delivery[128];
+	cJSON *dist_tags;        /* the decisions made before queueing, or NULL */
+};
+
+/* A matched delivery whose npm dist-tags are being decided. */
+struct precheck {
+	struct ingest *in;
+	struct http_conn *conn;
+	struct hook_decision d;  /* d.pipeline is looked up again once decided */
+	char pipeline[128];
+	struct dist_tag_check *check;
+	struct precheck *next, *prev;
 };
 
 struct ingest {
@@ -59,6 +76,7 @@ struct ingest {
 	struct secret *prev[FORGE__COUNT];
 	uint64_t prev_until[FORGE__COUNT];
 	char address[128];
+	struct precheck *prechecks;
 };
 
 static struct http_limits limits_of(const struct listen_cfg *l)
@@ -138,6 +156,8 @@ static void flush(struct ingest *in)
 			reply_error(p->conn, 503, "the queue cannot take the job now; the "
 				    "delivery was not accepted (retry it)", QUEUE_RETRY_S);
 			pipeline_job_clear(&p->job);
+			cJSON_Delete(p->dist_tags);
+			p->dist_tags = NULL;
 			continue;
 		}
 		o = cJSON_CreateObject();
@@ -149,6 +169,10 @@ static void flush(struct ingest *in)
 		cJSON_AddStringToObject(o, "tag", p->tag);
 		cJSON_AddStringToObject(o, "version", p->version);
 		cJSON_AddStringToObject(o, "commit", p->commit);
+		if (p->dist_tags != NULL) {
+			cJSON_AddItemToObject(o, "dist_tags", p->dist_tags);
+			p->dist_tags = NULL; /* transferred */
+		}
 		if (rc == AOS_EEXIST) {
 			in->duplicates++;
 			log_info("%s delivery %s for %s: job %" PRId64 " exists for this tag "
@@ -179,17 +203,22 @@ static void idle_cb(uv_idle_t *h)
 	flush(h->data);
 }
 
-static void enqueue(struct ingest *in, struct http_conn *c, const struct hook_decision *d)
+/* Joins the batch; dist_tags (the decisions, or NULL) is taken. */
+static void enqueue(struct ingest *in, struct http_conn *c, const struct hook_decision *d,
+		    cJSON *dist_tags)
 {
 	struct pending *p = &in->batch[in->nbatch];
 	const char *forge = forge_name(d->ev.forge);
 
 	if (pipeline_job_init(&p->job, d->pipeline, d->tag, d->version, d->ev.commit, forge,
-			      d->ev.delivery, (int)in->a->cfg->queue.max_attempts) < 0) {
+			      d->ev.delivery, (int)in->a->cfg->queue.max_attempts,
+			      dist_tags) < 0) {
 		pipeline_job_clear(&p->job);
+		cJSON_Delete(dist_tags);
 		reply_error(c, 503, "out of memory", QUEUE_RETRY_S);
 		return;
 	}
+	p->dist_tags = dist_tags; /* transferred */
 	p->conn = c;
 	snprintf(p->pipeline, sizeof(p->pipeline), "%s", d->pipeline->name);
 	snprintf(p->tag, sizeof(p->tag), "%s", d->tag);
@@ -202,6 +231,124 @@ static void enqueue(struct ingest *in, struct http_conn *c, const struct hook_de
 	}
 	if (in->nbatch == BATCH_MAX)
 		flush(in);
+}
+
+/* ---- npm dist-tags before queueing -------------------------------------------- */
+
+static void precheck_unlink(struct precheck *pc)
+{
+	if (pc->prev != NULL)
+		pc->prev->next = pc->next;
+	else
+		pc->in->prechecks = pc->next;
+	if (pc->next != NULL)
+		pc->next->prev = pc->prev;
+}
+
+static void precheck_free(struct precheck *pc)
+{
+	dist_tag_check_free(pc->check);
+	free(pc);
+}
+
+/* 422: the delivery's version cannot go to an npm target as configured. */
+static void refuse_tag(struct ingest *in, struct precheck *pc, const struct dist_tag_item *bad)
+{
+	cJSON *o = cJSON_CreateObject();
+	char why[1024];
+	unsigned long more;
+
+	in->rejected++;
+	snprintf(why, sizeof(why), "pipeline %s, tag %s, target %s: %s; no job was queued",
+		 pc->pipeline, pc->d.tag, bad->registry, bad->error);
+	if (ratelog_ok(in, &in->rl_reject, &more))
+		log_warn("webhook from %s refused (422): %s (%lu more refusal(s) since the "
+			 "last line)", http_conn_peer(pc->conn), why, more);
+	cJSON_AddFalseToObject(o, "ok");
+	cJSON_AddStringToObject(o, "error", why);
+	cJSON_AddStringToObject(o, "pipeline", pc->pipeline);
+	cJSON_AddStringToObject(o, "tag", pc->d.tag);
+	cJSON_AddStringToObject(o, "version", pc->d.version);
+	cJSON_AddStringToObject(o, "registry", bad->registry);
+	if (bad->has_latest)
+		cJSON_AddStringToObject(o, "latest", bad->latest);
+	reply_json(pc->conn, 422, o, NULL);
+}
+
+static void tags_decided(struct dist_tag_check *check, void *data)
+{
+	struct precheck *pc = data;
+	struct ingest *in = pc->in;
+	const struct dist_tag_item *bad = dist_tag_check_refused(check);
+	size_t i;
+
+	precheck_unlink(pc);
+	/* A reload may have replaced the configuration meanwhile. */
+	pc->d.pipeline = config_pipeline(in->a->cfg, pc->pipeline);
+	if (pc->d.pipeline == NULL) {
+		in->unavailable++;
+		reply_error(pc->conn, 503, "the pipeline left the configuration while the "
+			    "delivery was checked; nothing was queued", QUEUE_RETRY_S);
+	} else if (bad != NULL) {
+		refuse_tag(in, pc, bad);
+	} else {
+		for (i = 0; i < dist_tag_check_count(check); i++) {
+			const struct dist_tag_item *it = dist_tag_check_item(check, i);
+
+			if (it->unread[0] != '\0')
+				log_warn("pipeline %s, tag %s: %s; dist-tag %s decided without "
+					 "its latest, checked again before the upload",
+					 pc->pipeline, pc->d.tag, it->unread, it->tag.name);
+		}
+		enqueue(in, pc->conn, &pc->d, dist_tag_check_json(check));
+	}
+	precheck_free(pc);
+}
+
+/* Decides the npm dist-tags of a matched delivery before its job exists,
+ * or enqueues it at once when the pipeline has no npm target. */
+static void decide_tags(struct ingest *in, struct http_conn *c, const struct hook_decision *d)
+{
+	const struct pipeline_cfg *p = d->pipeline;
+	struct precheck *pc = calloc(1, sizeof(*pc));
+	char by[200];
+	size_t i;
+	int r = -ENOMEM;
+
+	snprintf(by, sizeof(by), "dist_tag of pipeline %s", p->name);
+	if (pc != NULL)
+		r = dist_tag_check_new(in->a, p->dist_tag, by, p->prerelease_dist_tag,
+				       &pc->check);
+	for (i = 0; r == 0 && i < p->ntargets; i++) {
+		const struct registry_cfg *reg = config_registry(in->a->cfg, p->targets[i]);
+
+		if (reg != NULL && reg->type == REGISTRY_NPM)
+			r = dist_tag_check_add(pc->check, reg, p->package, d->version, NULL);
+	}
+	if (r == 0 && dist_tag_check_count(pc->check) == 0) {
+		precheck_free(pc);
+		enqueue(in, c, d, NULL);
+		return;
+	}
+	if (r == 0) {
+		pc->in = in;
+		pc->conn = c;
+		pc->d = *d;
+		snprintf(pc->pipeline, sizeof(pc->pipeline), "%s", p->name);
+		r = dist_tag_check_start(pc->check, tags_decided, pc);
+	}
+	if (r < 0) {
+		if (pc != NULL)
+			precheck_free(pc);
+		in->unavailable++;
+		reply_error(c, 503, "cannot read the npm targets' dist-tags now; nothing was "
+			    "queued (retry the delivery)", QUEUE_RETRY_S);
+		return;
+	}
+	pc->next = in->prechecks;
+	if (pc->next != NULL)
+		pc->next->prev = pc;
+	in->prechecks = pc;
 }
 
 /* ---- rotation grace ------------------------------------------------------------ */
@@ -340,7 +487,7 @@ static void webhook(struct ingest *in, struct http_conn *c, const struct http_re
 		log_warn("%s delivery signed with the previous webhook secret: update the "
 			 "secret in the forge", forge_name(d.ev.forge));
 	if (d.status == 0) {
-		enqueue(in, c, &d);
+		decide_tags(in, c, &d);
 		return;
 	}
 	if (d.status >= 400) {
@@ -474,6 +621,14 @@ void ingest_close(struct ingest *in)
 	if (in == NULL)
 		return;
 	flush(in); /* committed jobs are kept; their answers may be dropped */
+	while (in->prechecks != NULL) {
+		struct precheck *pc = in->prechecks;
+
+		precheck_unlink(pc);
+		reply_error(pc->conn, 503, "the daemon is stopping; nothing was queued",
+			    QUEUE_RETRY_S);
+		precheck_free(pc);
+	}
 	drop_secrets(in);
 	http_server_close(in->srv);
 	uv_close((uv_handle_t *)&in->idle, idle_closed);

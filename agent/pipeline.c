@@ -253,7 +253,8 @@ void pipeline_mask_url(char *s)
 
 int pipeline_job_init(struct pipeline_job *j, const struct pipeline_cfg *p,
 		      const char *tag, const char *version, const char *commit,
-		      const char *forge, const char *delivery, int max_attempts)
+		      const char *forge, const char *delivery, int max_attempts,
+		      const cJSON *dist_tags)
 {
 	cJSON *in;
 	int n;
@@ -287,6 +288,12 @@ int pipeline_job_init(struct pipeline_job *j, const struct pipeline_cfg *p,
 	cJSON_AddStringToObject(in, "commit", commit);
 	cJSON_AddStringToObject(in, "forge", forge);
 	cJSON_AddStringToObject(in, "delivery", delivery);
+	if (p->dist_tag != NULL)
+		cJSON_AddStringToObject(in, "dist_tag", p->dist_tag);
+	if (p->prerelease_dist_tag != NULL)
+		cJSON_AddStringToObject(in, "prerelease_dist_tag", p->prerelease_dist_tag);
+	if (dist_tags != NULL)
+		cJSON_AddItemToObject(in, "dist_tags", cJSON_Duplicate(dist_tags, true));
 	{
 		/* Stored and shown: never a credential the URL may carry. */
 		char *url = strdup(p->repository);

@@ -7,6 +7,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <cjson/cJSON.h>
+
 #include "config.h"
 #include "httpreq.h"
 #include "queue.h"
@@ -71,11 +73,14 @@ struct pipeline_job {
 
 /* Fills *ret for pipeline p at tag/version/commit; forge and delivery may be
  * "" (reconcile).  The idempotency key is "pipeline:NAME:TAG@COMMIT" (hashed
- * when that is too long), the same for a webhook and a reconcile.  Returns 0
- * or -ENOMEM. */
+ * when that is too long), the same for a webhook and a reconcile.  The
+ * inputs keep p's dist_tag and prerelease_dist_tag (the job's npm rule) and
+ * dist_tags, the decisions made before queueing (dist_tag_check_json), when
+ * not NULL.  Returns 0 or -ENOMEM. */
 int pipeline_job_init(struct pipeline_job *ret, const struct pipeline_cfg *p,
 		      const char *tag, const char *version, const char *commit,
-		      const char *forge, const char *delivery, int max_attempts);
+		      const char *forge, const char *delivery, int max_attempts,
+		      const cJSON *dist_tags);
 void pipeline_job_clear(struct pipeline_job *j);
 
 #endif

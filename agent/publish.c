@@ -77,6 +77,8 @@ static void op_closed(uv_handle_t *h)
 	free(op->index_url);
 	free(op->access);
 	free(op->tag);
+	free(op->tag_given_by);
+	free(op->prerelease_tag);
 	free(op->expected_version);
 	free(op);
 }
@@ -466,8 +468,10 @@ static void settle(struct publish_op *op, const struct answer *ans)
 		 ans->reason);
 	switch (ans->kind) {
 	case ANSWER_OK:
-		file_done(op, OUT_PUBLISHED, "published %s (%s %s, sha256 %s)",
-			  f->art->filename, f->art->name, f->art->version, f->art->sha256);
+		file_done(op, OUT_PUBLISHED, "published %s (%s %s, sha256 %s%s%s)",
+			  f->art->filename, f->art->name, f->art->version, f->art->sha256,
+			  op->dist_tag != NULL ? ", dist-tag " : "",
+			  op->dist_tag != NULL ? op->dist_tag : "");
 		return;
 	case ANSWER_EXISTS:
 		publish_verify_exists(op);
@@ -696,6 +700,8 @@ int publish_start(struct agent *a, struct control_conn *c,
 	op->index_url = dup_or_null(reg->index_url);
 	op->access = dup_or_null(reg->access);
 	op->tag = dup_or_null(r->tag);
+	op->tag_given_by = dup_or_null(r->tag_given_by);
+	op->prerelease_tag = dup_or_null(r->prerelease_tag);
 	op->expected_version = dup_or_null(r->expected_version);
 	for (i = 0; i < r->nfiles; i++) {
 		op->files[i].path = strdup(r->files[i]);

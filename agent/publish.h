@@ -47,7 +47,10 @@ struct publish_hooks {
 
 struct publish_request {
 	const char *registry;         /* a name under "registries" */
-	const char *tag;              /* npm dist-tag, or NULL */
+	const char *tag;              /* npm dist-tag named explicitly, or NULL */
+	const char *tag_given_by;     /* how tag was named, for messages ("--tag") */
+	const char *prerelease_tag;   /* npm: a prerelease's default tag, or NULL
+				       * (derived from the version: npm_dist_tag) */
 	const char *expected_version; /* or NULL */
 	bool dry_run;                 /* inspect and show, use no token */
 	const char *const *files;     /* absolute paths */

@@ -162,8 +162,7 @@ static void packument_done(struct transport_req *req, int result, void *data)
 					  msg);
 		return;
 	}
-	if (npm_dist_tag(f->art->version, op->tag, p.has_latest ? p.latest : NULL,
-			 &op->dist_tag, err, sizeof(err)) < 0) {
+	if (publish_decide_tag(op, f, p.has_latest ? p.latest : NULL, err, sizeof(err)) < 0) {
 		snprintf(msg, sizeof(msg), "%s: %s", f->art->filename, err);
 		publish_file_done(op, OUT_INVALID, msg);
 		return;
@@ -178,6 +177,21 @@ static void packument_done(struct transport_req *req, int result, void *data)
 void publish_get(struct publish_op *op, const char *url, transport_cb cb)
 {
 	start_get(op, PH_VERIFY, url, false, 0, cb);
+}
+
+int publish_decide_tag(struct publish_op *op, struct pub_file *f, const char *latest,
+		       char *err, size_t errlen)
+{
+	char pkg[NPM_TAG_MAX + 1] = "";
+	struct npm_tag_rule rule = { .version = f->art->version, .given = op->tag,
+				     .given_by = op->tag_given_by, .package = pkg,
+				     .prerelease = op->prerelease_tag, .latest = latest };
+	int r = npm_package_tag(f->art, pkg, sizeof(pkg), err, errlen);
+
+	if (r >= 0)
+		r = npm_dist_tag(&rule, &op->decided, err, errlen);
+	op->dist_tag = r == 0 ? op->decided.name : NULL;
+	return r;
 }
 
 void publish_npm_prepare(struct publish_op *op)

@@ -11,6 +11,7 @@
 #include <uv.h>
 
 #include "answer.h"
+#include "npm.h"
 #include "publish.h"
 #include "session.h"
 
@@ -46,7 +47,7 @@ struct publish_op {
 	/* the registry, copied: a reload may free the configuration */
 	enum registry_type type;
 	char *reg_name, *url, *token_key, *username, *index_url, *access;
-	char *tag;
+	char *tag, *tag_given_by, *prerelease_tag; /* npm_tag_rule's inputs */
 	char *expected_version;
 	bool dry_run;
 	char *remove_dir; /* publish_request.remove_dir */
@@ -69,7 +70,8 @@ struct publish_op {
 	bool auth_retried;
 	int64_t key_version_before;
 	char auth_reason[800];
-	const char *dist_tag;
+	const char *dist_tag;      /* decided.name once decided */
+	struct npm_tag decided;
 	struct secret *token; /* held for the upload in progress */
 	struct transport_req *req;
 	struct pypi_upload *pu;
@@ -96,6 +98,11 @@ void publish_timer_cb(uv_timer_t *t);
 /* npm: reads the packument, settles an existing version, picks the
  * dist-tag, then calls publish_upload(). */
 void publish_npm_prepare(struct publish_op *op);
+/* Decides f's npm dist-tag (op's rule, f's publishConfig.tag, the
+ * registry's latest or NULL) into op->decided and op->dist_tag.  Returns 0
+ * or PUB_ETAG with err saying why. */
+int publish_decide_tag(struct publish_op *op, struct pub_file *f, const char *latest,
+		       char *err, size_t errlen);
 /* After an "exists" answer: compares the registry's digest with ours. */
 void publish_verify_exists(struct publish_op *op);
 /* GETs url (the upload's credentials only on the upload URL's origin);

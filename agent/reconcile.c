@@ -126,7 +126,7 @@ static void finish(struct rec *r)
 			continue;
 		if (pipeline_job_init(&jobs[n], p, r->tags[i].tag, r->tags[i].version,
 				      r->tags[i].commit, "reconcile", "",
-				      (int)a->cfg->queue.max_attempts) < 0) {
+				      (int)a->cfg->queue.max_attempts, NULL) < 0) {
 			rc = -ENOMEM;
 			break;
 		}

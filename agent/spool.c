@@ -1,5 +1,6 @@
-/* spool.c - a client's files: check, copy, inspect, then commit the job
- * (or show a dry run).  See spool.h. */
+/* spool.c - a client's files: check, copy, inspect, decide the npm
+ * dist-tags (dist_tag.h), then commit the job (or show a dry run).  See
+ * spool.h. */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -16,6 +17,7 @@
 #include "artifact.h"
 #include "backoff.h"
 #include "control_policy.h"
+#include "dist_tag.h"
 #include "err.h"
 #include "log.h"
 #include "npm_pubcfg.h"
@@ -36,6 +38,12 @@ struct enq {
 	char names[CONTROL_FDS_MAX][PUBLISH_NAME_MAX + 1];
 	char sha256[CONTROL_FDS_MAX][65];
 	char package[256];
+	/* npm: each file's package, version and publishConfig.tag */
+	char pkg[CONTROL_FDS_MAX][256];
+	char version_of[CONTROL_FDS_MAX][SEMVER_MAX];
+	char pkgtag[CONTROL_FDS_MAX][NPM_TAG_MAX + 1];
+	cJSON *dist_tags;  /* the decisions, for the job's inputs */
+	bool fresh;        /* e->dir was made by this request */
 	size_t nfiles;
 	uint64_t max_bytes;
 	uid_t uid;
@@ -246,6 +254,14 @@ static int take_file(struct enq *e, size_t i)
 	}
 	if (rc == 0 && i == 0)
 		snprintf(e->package, sizeof(e->package), "%s", art->name);
+	if (rc == 0 && art->kind == ARTIFACT_NPM) {
+		snprintf(e->pkg[i], sizeof(e->pkg[i]), "%s", art->name);
+		snprintf(e->version_of[i], sizeof(e->version_of[i]), "%s", art->version);
+		rc = npm_package_tag(art, e->pkgtag[i], sizeof(e->pkgtag[i]), e->msg,
+				     sizeof(e->msg));
+		e->invalid = rc < 0;
+		rc = rc < 0 ? rc : 0;
+	}
 	artifact_free(art);
 	unspool_message(e);
 	return rc;
@@ -268,7 +284,8 @@ static void settle(struct enq *e)
 	pub__hex(kmd, 16, khex);
 	snprintf(e->dir, sizeof(e->dir), "%s/%s", e->spool_dir, khex);
 	spool_fsync_dir(e->tmp);
-	if (rename(e->tmp, e->dir) < 0) {
+	e->fresh = rename(e->tmp, e->dir) == 0;
+	if (!e->fresh) {
 		/* The same key was spooled before: its files are the same. */
 		remove_tree(e->tmp, e);
 		if (access(e->dir, F_OK) != 0) {
@@ -321,6 +338,7 @@ static void enq_free(struct enq *e)
 	free(e->version);
 	free(e->idem_key);
 	free(e->spool_dir);
+	cJSON_Delete(e->dist_tags);
 	free(e);
 }
 
@@ -338,7 +356,8 @@ static void start_dry_run(struct enq *e)
 	const char *paths[CONTROL_FDS_MAX], *labels[CONTROL_FDS_MAX];
 	char store[CONTROL_FDS_MAX][4400];
 	struct publish_request r = {
-		.registry = e->registry, .tag = e->tag, .expected_version = e->version,
+		.registry = e->registry, .tag = e->tag, .tag_given_by = "--tag",
+		.expected_version = e->version,
 		.dry_run = true, .files = paths, .labels = labels, .nfiles = e->nfiles,
 		.remove_dir = e->tmp,
 	};
@@ -379,6 +398,8 @@ static char *job_inputs(struct enq *e)
 		cJSON_AddStringToObject(in, "tag", e->tag);
 	if (e->version != NULL)
 		cJSON_AddStringToObject(in, "version", e->version);
+	if (e->dist_tags != NULL)
+		cJSON_AddItemToObject(in, "dist_tags", cJSON_Duplicate(e->dist_tags, true));
 	cJSON_AddNumberToObject(by, "uid", (double)e->uid);
 	cJSON_AddNumberToObject(by, "pid", (double)e->pid);
 	text = cJSON_PrintUnformatted(in);
@@ -446,26 +467,88 @@ static void commit(struct enq *e)
 	worker_kick(a->worker);
 }
 
+/* Answers a request refused before queueing (when its client is still
+ * there) and removes its spooled copies. */
+static void refuse(struct enq *e, const char *outcome, const char *error)
+{
+	cJSON *o;
+
+	if (e->conn != NULL) {
+		o = cJSON_CreateObject();
+		cJSON_AddFalseToObject(o, "ok");
+		cJSON_AddStringToObject(o, "outcome", outcome);
+		cJSON_AddStringToObject(o, "error", error);
+		control_reply(e->conn, o);
+	}
+	log_warn("publish to %s not %s: %s", e->registry, e->dry_run ? "inspected" : "queued",
+		 error);
+	if (e->fresh)
+		remove_tree(e->dir, e);
+}
+
+static void tags_checked(struct dist_tag_check *check, void *data)
+{
+	struct enq *e = data;
+	const struct dist_tag_item *bad = dist_tag_check_refused(check);
+	char msg[1200];
+	size_t i;
+
+	if (e->a->stopping) {
+		refuse(e, "error", "the daemon is stopping; nothing was queued");
+	} else if (bad != NULL) {
+		i = (size_t)(bad - dist_tag_check_item(check, 0));
+		snprintf(msg, sizeof(msg), "%s: %s; nothing was queued", e->names[i], bad->error);
+		refuse(e, "invalid", msg);
+	} else {
+		for (i = 0; i < dist_tag_check_count(check); i++)
+			if (dist_tag_check_item(check, i)->unread[0] != '\0')
+				log_warn("publish to %s: %s; the dist-tag is checked again before "
+					 "the upload", e->registry, dist_tag_check_item(check, i)->unread);
+		e->dist_tags = dist_tag_check_json(check);
+		commit(e);
+	}
+	dist_tag_check_free(check);
+	enq_free(e);
+}
+
+/* npm: decides the files' dist-tags with the registry's latest before the
+ * job exists.  Returns 0 when tags_checked() will commit (and free e), or
+ * a negative error (the upload still checks before sending). */
+static int check_tags(struct enq *e)
+{
+	const struct registry_cfg *reg = config_registry(e->a->cfg, e->registry);
+	struct dist_tag_check *check = NULL;
+	size_t i;
+	int r;
+
+	if (reg == NULL || reg->type != REGISTRY_NPM)
+		return -ENOENT;
+	r = dist_tag_check_new(e->a, e->tag, "--tag", NULL, &check);
+	for (i = 0; r == 0 && i < e->nfiles; i++)
+		r = dist_tag_check_add(check, reg, e->pkg[i], e->version_of[i], e->pkgtag[i]);
+	if (r == 0)
+		r = dist_tag_check_start(check, tags_checked, e);
+	if (r < 0) {
+		log_warn_r(r, "publish to %s: the dist-tags were not read before queueing; "
+			   "the upload checks them", e->registry);
+		dist_tag_check_free(check);
+	}
+	return r;
+}
+
 static void after_spool(uv_work_t *w, int status)
 {
 	struct enq *e = w->data;
-	cJSON *o;
 
 	(void)status;
 	if (e->rc < 0) {
-		if (e->conn != NULL) {
-			o = cJSON_CreateObject();
-			cJSON_AddFalseToObject(o, "ok");
-			cJSON_AddStringToObject(o, "outcome", e->invalid ? "invalid" : "error");
-			cJSON_AddStringToObject(o, "error", e->msg);
-			control_reply(e->conn, o);
-		}
-		log_warn("publish to %s not %s: %s", e->registry,
-			 e->dry_run ? "inspected" : "queued", e->msg);
+		refuse(e, e->invalid ? "invalid" : "error", e->msg);
 	} else if (e->dry_run && e->conn == NULL) {
 		remove_tree(e->tmp, e); /* the client left */
 	} else if (e->dry_run) {
 		start_dry_run(e);
+	} else if (e->type == REGISTRY_NPM && check_tags(e) == 0) {
+		return; /* tags_checked() goes on */
 	} else {
 		commit(e);
 	}

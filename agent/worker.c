@@ -354,7 +354,7 @@ void worker__files_clear(struct run *r)
 	r->nfiles = 0;
 }
 
-int worker__publish(struct run *r, const char *registry, const char *tag,
+int worker__publish(struct run *r, const char *registry, const struct worker_tag_rule *rule,
 		    const char *version)
 {
 	struct worker *w = r->w;
@@ -391,7 +391,9 @@ int worker__publish(struct run *r, const char *registry, const char *tag,
 	}
 	secret_unref(tok);
 	req.registry = registry;
-	req.tag = tag;
+	req.tag = rule->tag;
+	req.tag_given_by = rule->given_by;
+	req.prerelease_tag = rule->prerelease;
 	req.expected_version = version;
 	req.files = (const char *const *)r->files;
 	req.probe_first = r->probe;
@@ -452,8 +454,12 @@ static void start_run(struct worker *w, struct job *job)
 		worker__settle(r, JOB_SUCCEEDED, 0, NULL);
 		goto out;
 	}
-	if (worker__publish(r, r->job.registry, tag, version) < 0)
-		goto out;
+	{
+		struct worker_tag_rule rule = { .tag = tag, .given_by = "--tag" };
+
+		if (worker__publish(r, r->job.registry, &rule, version) < 0)
+			goto out;
+	}
 	cJSON_Delete(doc);
 	return;
 out:

@@ -60,10 +60,16 @@ void worker__settle_retry(struct run *r, long retry_after_s, const char *error);
 void worker__run_free(struct run *r);
 /* Forgets r's file list. */
 void worker__files_clear(struct run *r);
+/* The npm dist-tag rule of a job (npm_tag_rule): tag named explicitly,
+ * how it was named, a prerelease's default; each may be NULL. */
+struct worker_tag_rule {
+	const char *tag, *given_by, *prerelease;
+};
+
 /* Uploads r's files (r->files, names, sources, probe) to registry with its
- * token.  Returns 0 when the publish started; otherwise the job has been
- * settled and the caller frees r. */
-int worker__publish(struct run *r, const char *registry, const char *tag,
+ * token, npm files under the tag rule decides.  Returns 0 when the publish
+ * started; otherwise the job has been settled and the caller frees r. */
+int worker__publish(struct run *r, const char *registry, const struct worker_tag_rule *rule,
 		    const char *version);
 
 /* worker_pipeline.c */

@@ -31,6 +31,7 @@
 #include "artifact.h"
 #include "backoff.h"
 #include "child.h"
+#include "dist_tag.h"
 #include "log.h"
 #include "pipeline_steps.h"
 #include "pypi_name.h"
@@ -62,7 +63,11 @@ struct pl_run {
 	char work_msg[1024];
 	char **targets;        /* recorded order */
 	size_t ntargets, target;
-	char *dist_tag;
+	/* the npm dist-tag rule recorded with the job, and the decisions made
+	 * before it was queued (NULL: none) */
+	char *dist_tag, *prerelease_dist_tag;
+	char given_by[200];
+	cJSON *dist_tags;
 };
 
 static void pl_free(struct pl_run *pl)
@@ -77,6 +82,8 @@ static void pl_free(struct pl_run *pl)
 		free(pl->targets[i]);
 	free(pl->targets);
 	free(pl->dist_tag);
+	free(pl->prerelease_dist_tag);
+	cJSON_Delete(pl->dist_tags);
 	free(pl);
 }
 
@@ -151,12 +158,32 @@ static int load_target(struct run *r)
 	return rc < 0 ? rc : (int)r->nfiles;
 }
 
+/* The job log: the current target's dist-tag as decided before queueing
+ * (the upload decides again with the registry's latest and the package's
+ * publishConfig.tag, and its result line names the tag it sent). */
+static void log_decided_tag(struct run *r)
+{
+	struct pl_run *pl = r->pl;
+	const cJSON *d = dist_tag_json_find(pl->dist_tags, pl->targets[pl->target]);
+	const char *tag = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(d, "dist_tag"));
+	const char *from = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(d, "from"));
+
+	if (tag == NULL)
+		return;
+	worker__qlog(r->w, r->job.id, "%s: dist-tag %s (%s), decided before the build from "
+		     "version %s%s", pl->targets[pl->target], tag, from != NULL ? from : "?",
+		     pl->version, cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(d, "checked"))
+		     ? "" : " without the registry's latest; checked again now");
+}
+
 /* Starts the first target (from pl->target on) with files left.  Returns
  * true when a publish runs or r was settled and freed; false when every
  * target is done. */
 static bool start_target(struct run *r)
 {
 	struct pl_run *pl = r->pl;
+	struct worker_tag_rule rule = { .tag = pl->dist_tag, .given_by = pl->given_by,
+					.prerelease = pl->prerelease_dist_tag };
 	char msg[512];
 	int n;
 
@@ -173,7 +200,8 @@ static bool start_target(struct run *r)
 			continue;
 		worker__qlog(r->w, r->job.id, "target %zu of %zu: %s (%d file%s)", pl->target + 1,
 			     pl->ntargets, pl->targets[pl->target], n, n == 1 ? "" : "s");
-		if (worker__publish(r, pl->targets[pl->target], pl->dist_tag, pl->version) < 0)
+		log_decided_tag(r);
+		if (worker__publish(r, pl->targets[pl->target], &rule, pl->version) < 0)
 			worker__run_free(r);
 		return true;
 	}
@@ -212,6 +240,23 @@ static int load_recorded(struct pl_run *pl, const cJSON *doc)
 	}
 	pl->ntargets = n;
 	return n > 0 && pl->narts > 0 ? 0 : -EINVAL;
+}
+
+/* The npm dist-tag rule recorded with the job (pipeline_job_init) and the
+ * decisions made before it was queued.  Returns 0 or -ENOMEM. */
+static int load_tag_rule(struct pl_run *pl, const cJSON *doc)
+{
+	const char *tag = jstr(doc, "dist_tag"), *pre = jstr(doc, "prerelease_dist_tag");
+	const cJSON *decided = cJSON_GetObjectItemCaseSensitive(doc, "dist_tags");
+
+	snprintf(pl->given_by, sizeof(pl->given_by), "dist_tag of pipeline %s", pl->pipeline);
+	pl->dist_tag = tag != NULL ? strdup(tag) : NULL;
+	pl->prerelease_dist_tag = pre != NULL ? strdup(pre) : NULL;
+	pl->dist_tags = decided != NULL ? cJSON_Duplicate(decided, true) : NULL;
+	if ((tag != NULL && pl->dist_tag == NULL) || (pre != NULL && pl->prerelease_dist_tag == NULL) ||
+	    (decided != NULL && pl->dist_tags == NULL))
+		return -ENOMEM;
+	return 0;
 }
 
 /* ---- recording the artifacts ----------------------------------------------- */
@@ -593,8 +638,10 @@ void worker__pipeline_start(struct run *r)
 	snprintf(pl->workdir, sizeof(pl->workdir), "%s/job-%" PRId64, cfg->work_dir, r->job.id);
 	pl->max_file_bytes = (uint64_t)cfg->publish.max_file_bytes;
 	p = config_pipeline(cfg, pl->pipeline);
-	if (p != NULL && p->dist_tag != NULL)
-		pl->dist_tag = strdup(p->dist_tag);
+	if (load_tag_rule(pl, doc) < 0) {
+		worker__settle(r, JOB_QUEUED, aos_wall_ms() + 1000, "out of memory");
+		goto fail;
+	}
 	if (cJSON_GetObjectItemCaseSensitive(doc, "files") != NULL) {
 		/* Built in an earlier attempt: upload what was recorded. */
 		rc = load_recorded(pl, doc);

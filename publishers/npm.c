@@ -9,9 +9,6 @@
 #include "pub_err.h"
 #include "pub_util.h"
 #include "registry.h"
-#include "semver.h"
-
-#define NPM_TAG_MAX 128
 
 struct npm_publish {
 	struct npm_body *body;
@@ -51,70 +48,6 @@ char *npm_tarball_url(const char *registry, const char *name, const char *versio
 	url = registry_join(registry, seg);
 	free(seg);
 	return url;
-}
-
-/* A dist-tag is URL-safe and does not look like a version or a range
- * ("1.2", "v2", "x"): npm refuses those because "npm install pkg@<tag>"
- * would read them as versions. */
-static bool tag_valid(const char *tag)
-{
-	const char *p = tag;
-	size_t n = strlen(tag);
-
-	if (n == 0 || n > NPM_TAG_MAX)
-		return false;
-	if (strspn(
-		tag,
-		"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._~-") !=
-	    n)
-		return false;
-	if (*p == 'v' || *p == 'V' || *p == '=')
-		p++;
-	if (*p >= '0' && *p <= '9')
-		return false;
-	return strcmp(tag, "x") != 0 && strcmp(tag, "X") != 0;
-}
-
-int npm_dist_tag(const char *version, const char *tag, const char *current_latest,
-		 const char **ret_tag, char *errbuf, size_t errlen)
-{
-	char q[PUB_QUOTE_MAX];
-	bool implicit = tag == NULL || tag[0] == '\0';
-	int cmp;
-
-	if (!semver_valid(version)) {
-		pub__errf(errbuf, errlen, "version %s is not a semantic version",
-			  pub__quote(version, strlen(version), q, sizeof(q)));
-		return PUB_ETAG;
-	}
-	if (!implicit && !tag_valid(tag)) {
-		pub__errf(errbuf, errlen,
-			  "dist-tag \"%s\" refused: use letters, digits, \".\", \"_\", "
-			  "\"~\", \"-\", "
-			  "not starting like a version",
-			  pub__quote(tag, strlen(tag), q, sizeof(q)));
-		return PUB_ETAG;
-	}
-	if (implicit && semver_is_prerelease(version)) {
-		pub__errf(
-		    errbuf, errlen,
-		    "%s is a prerelease: it needs an explicit dist-tag (e.g. \"next\")",
-		    version);
-		return PUB_ETAG;
-	}
-	if (implicit)
-		tag = "latest";
-	if (strcmp(tag, "latest") == 0 && current_latest != NULL &&
-	    semver_compare(version, current_latest, &cmp) == 0 && cmp < 0) {
-		pub__errf(
-		    errbuf, errlen,
-		    "cannot move \"latest\" from %s down to %s: give another dist-tag",
-		    pub__quote(current_latest, strlen(current_latest), q, sizeof(q)),
-		    version);
-		return PUB_ETAG;
-	}
-	*ret_tag = tag;
-	return 0;
 }
 
 int npm_publish_setup(CURL *h, const struct artifact *a, const struct npm_publish_opts *o,

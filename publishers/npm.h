@@ -5,11 +5,12 @@
  * The document is streamed: a JSON prefix, the tarball encoded as it is
  * read from disk, a suffix; its exact length is known up front, so memory
  * use does not grow with the tarball.  Dist-tags follow npm 11's client-side
- * rules (npm_dist_tag).
+ * rules, with a default tag for prereleases (npm_dist_tag, npm_tag.c).
  */
 #ifndef AOS_NPM_H
 #define AOS_NPM_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -29,19 +30,59 @@ char *npm_package_url(const char *registry, const char *name);
  * (name unescaped, as npm writes it).  Returns a malloc'ed string or NULL. */
 char *npm_tarball_url(const char *registry, const char *name, const char *version);
 
-/* Applies npm 11's dist-tag rules to publishing version: tag is the tag
- * asked for (NULL or "" for none), current_latest the registry's
- * dist-tags.latest (NULL if the package or the tag does not exist yet).
- * A prerelease needs an explicit tag; "latest" never moves to a version
- * lower than current_latest; a tag must not look like a version or range.
- * Returns 0 and sets *ret_tag (tag itself or the static "latest"), or
- * PUB_ETAG with errbuf saying why. */
-int npm_dist_tag(const char *version, const char *tag, const char *current_latest,
-		 const char **ret_tag, char *errbuf, size_t errlen);
+#define NPM_TAG_MAX 128 /* bound on a dist-tag's length */
+
+/* Where a decided dist-tag came from. */
+enum npm_tag_from {
+	NPM_TAG_GIVEN,	    /* named explicitly: --tag, a pipeline's dist_tag */
+	NPM_TAG_PACKAGE,    /* package.json publishConfig.tag */
+	NPM_TAG_PRERELEASE, /* a prerelease's default */
+	NPM_TAG_RELEASE,    /* a release's default: "latest" */
+};
+
+/* What the dist-tag of one version is decided from. */
+struct npm_tag_rule {
+	const char *version;
+	const char *given;	/* explicit tag; NULL or "": none */
+	const char *given_by;	/* how it was given, for messages ("--tag") */
+	const char *package;	/* publishConfig.tag; NULL or "": none */
+	const char *prerelease; /* a prerelease's default; NULL or "": derived */
+	const char *latest;	/* the registry's dist-tags.latest; NULL: none */
+};
+
+struct npm_tag {
+	char name[NPM_TAG_MAX + 1];
+	enum npm_tag_from from;
+};
+
+/* Decides the dist-tag of rule->version.  The tag is the given one, else
+ * publishConfig.tag, else "latest" for a release and, for a prerelease,
+ * rule->prerelease or the prerelease's first identifier when it is
+ * alphabetic ("beta" for "2.0.0-beta.1"), else "next".  Refused: a tag that
+ * is not a valid dist-tag (npm_tag_valid), "latest" for a prerelease
+ * (however it was named), and a release lower than rule->latest going to
+ * "latest" unless that tag was given explicitly.  Returns 0 and fills
+ * *ret, or PUB_ETAG with errbuf saying why and what to do. */
+int npm_dist_tag(const struct npm_tag_rule *rule, struct npm_tag *ret, char *errbuf,
+		 size_t errlen);
+
+/* True if tag is a dist-tag npm accepts: 1 to NPM_TAG_MAX of letters,
+ * digits, ".", "_", "~", "-", not looking like a version or a range
+ * ("1.2", "v2", "x"). */
+bool npm_tag_valid(const char *tag);
+
+/* "given", "publishConfig.tag", "prerelease default" or "release default". */
+const char *npm_tag_from_name(enum npm_tag_from from);
+
+/* publishConfig.tag of an npm artifact's package.json.  Returns 1 and
+ * copies it to buf, 0 when there is none, or PUB_ETAG when it is not a
+ * string that fits (errbuf says so). */
+int npm_package_tag(const struct artifact *a, char *buf, size_t len, char *errbuf,
+		    size_t errlen);
 
 struct npm_publish_opts {
 	const char *registry;	    /* base URL, e.g. http://127.0.0.1:4873/ */
-	const char *tag;	    /* dist-tag, already checked with npm_dist_tag */
+	const char *tag;	    /* dist-tag, decided by npm_dist_tag */
 	const char *access;	    /* NULL (sent as null), "public" or "restricted" */
 	const struct secret *token; /* Bearer token; NULL sends none */
 };

@@ -105,6 +105,18 @@ bool semver_is_prerelease(const char *v)
 	return parse(v, &s) && s.pre != NULL;
 }
 
+size_t semver_prerelease_first(const char *v, const char **ret)
+{
+	struct semver s;
+	const char *dot;
+
+	if (!parse(v, &s) || s.pre == NULL)
+		return 0;
+	dot = memchr(s.pre, '.', s.prelen);
+	*ret = s.pre;
+	return dot != NULL ? (size_t)(dot - s.pre) : s.prelen;
+}
+
 /* Compares digit strings without leading zeros. */
 static int numcmp(const char *a, size_t alen, const char *b, size_t blen)
 {

@@ -187,7 +187,9 @@ static void pypi_index(uint8_t sel, const char *body, size_t len)
 
 static void packument(uint8_t sel, const char *body, size_t len)
 {
-	const char *version = versions[(sel >> 1) & 3], *tag = tags[(sel >> 4) & 3], *got = NULL;
+	const char *version = versions[(sel >> 1) & 3], *tag = tags[(sel >> 4) & 3], *got;
+	struct npm_tag_rule rule = { .version = version, .given = tag };
+	struct npm_tag t;
 	struct answer_packument p;
 	char msg[1536], spec[300], sri[ANSWER_INTEGRITY_MAX];
 	enum answer_kind k;
@@ -213,7 +215,9 @@ static void packument(uint8_t sel, const char *body, size_t len)
 			die("the registry's own integrity did not settle as identical");
 	}
 	msg[0] = '\0';
-	r = npm_dist_tag(version, tag, p.has_latest ? p.latest : NULL, &got, msg, sizeof(msg));
+	rule.latest = p.has_latest ? p.latest : NULL;
+	r = npm_dist_tag(&rule, &t, msg, sizeof(msg));
+	got = t.name;
 	if (fz_verbose)
 		fprintf(stderr, "%s: npm %s latest \"%s\": %d %s %s\n", TARGET, version, p.latest,
 			r, r == 0 ? got : "", msg);
@@ -221,12 +225,11 @@ static void packument(uint8_t sel, const char *body, size_t len)
 		check_text(msg, sizeof(msg), "dist-tag refusal");
 		return;
 	}
-	if (got == NULL || (tag != NULL && tag[0] != '\0' && strcmp(got, tag) != 0))
+	if (tag != NULL && tag[0] != '\0' && strcmp(got, tag) != 0)
 		die("a dist-tag that was not asked for");
-	if (strcmp(got, "latest") == 0 && semver_is_prerelease(version) &&
-	    (tag == NULL || strcmp(tag, "latest") != 0))
-		die("a prerelease tagged latest without being asked");
-	if (strcmp(got, "latest") == 0 && p.has_latest &&
+	if (strcmp(got, "latest") == 0 && semver_is_prerelease(version))
+		die("a prerelease tagged latest");
+	if (strcmp(got, "latest") == 0 && p.has_latest && t.from != NPM_TAG_GIVEN &&
 	    semver_compare(version, p.latest, &cmp) == 0 && cmp < 0)
 		die("latest moved down");
 }

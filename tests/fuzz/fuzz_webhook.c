@@ -263,7 +263,7 @@ static void decide(const struct http_request *r, uint8_t flags)
 	if (d.status != 0)
 		return;
 	if (pipeline_job_init(&job, d.pipeline, d.tag, d.version, d.ev.commit,
-			      forge_name(d.ev.forge), d.ev.delivery, 3) != 0)
+			      forge_name(d.ev.forge), d.ev.delivery, 3, NULL) != 0)
 		die("pipeline_job_init");
 	if (strlen(job.idem_key) >= JOB_KEY_MAX || strncmp(job.idem_key, "pipeline:", 9) != 0)
 		die("bad idempotency key");

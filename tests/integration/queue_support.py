@@ -235,6 +235,16 @@ def db_inspect(path: Path) -> dict:
             "journal_mode": mode}
 
 
+def db_job_count(d: Daemon) -> int:
+    """Rows in the jobs table of d's queue.db, read-only beside the running
+    daemon (a refusal before queueing must leave none)."""
+    con = sqlite3.connect(f"file:{d.state_dir / 'queue.db'}?mode=ro", uri=True, timeout=5)
+    try:
+        return con.execute("SELECT count(*) FROM jobs").fetchone()[0]
+    finally:
+        con.close()
+
+
 # enum job_state / upload_state numbers as stored.
 JOB_STATES = {1: "queued", 2: "running", 3: "succeeded", 4: "failed", 5: "dead",
               6: "canceled"}

@@ -4,8 +4,8 @@ Every case exits 8 with a message naming the file and the problem, with and
 without --dry-run, and the registries (pypiserver's folder, verdaccio's
 storage) are unchanged afterwards.  Also: one bad file among good ones stops
 them all, --version must match, an artifact must suit the registry's type,
-and npm's dist-tag rules (a prerelease needs a tag; `latest` never moves
-down)."""
+and npm's dist-tag rules (a prerelease goes to its own tag, never `latest`;
+`latest` never moves down by default), checked before anything is queued."""
 
 import os
 import re
@@ -18,6 +18,7 @@ from publish_support import (EXIT, NPM_NAME, PY_NAME, core_metadata,  # noqa: F4
                              npm_members, package_json, publish, publish_env,
                              sdist_members, sha512_sri, wheel_filename, wheel_members,
                              write_zip)
+from queue_support import db_job_count, jobs
 
 V = "1.0"
 NV = "1.0.0"
@@ -345,13 +346,27 @@ def test_expected_version_must_match(publish_env, daemon, tmp_path):
     publish_env.assert_unchanged(before, "dry runs")
 
 
-def test_npm_dist_tag_rules(publish_env, daemon, tmp_path):
-    name = "@agenticverz/aos-sdk-tags"
-
-    def tgz(version):
+def _npm_maker(tmp_path, name):
+    def tgz(version, **pkg):
         d = tmp_path / version
         d.mkdir()
+        if pkg:
+            return make_npm(d, name, version, pkg=package_json(name, version, **pkg))
         return make_npm(d, name, version)
+    return tgz
+
+
+def _refused_before_queueing(r, path, *words):
+    """Exit 8 naming the file and each of words, and no job made."""
+    assert_clear_message(r, path, "|".join(re.escape(w) for w in words))
+    for w in words:
+        assert w in r.text, f"the refusal does not say {w!r}: {r}"
+    assert "nothing was queued" in r.text, r
+
+
+def test_npm_dist_tag_rules(publish_env, daemon, tmp_path):
+    name = "@agenticverz/aos-sdk-tags"
+    tgz = _npm_maker(tmp_path, name)
 
     def tags():
         return publish_env.npm.packument(name)["dist-tags"]
@@ -362,21 +377,36 @@ def test_npm_dist_tag_rules(publish_env, daemon, tmp_path):
     publish(daemon, "npm", tgz("1.0.0")).expect(EXIT["published"], "published")
     assert tags() == {"latest": "1.0.0"}, tags()
 
-    # A prerelease needs an explicit tag.
+    # A prerelease goes to a tag of its own: its first identifier.
     rc1 = tgz("1.1.0-rc.1")
-    r = publish(daemon, "npm", rc1).expect(EXIT["invalid"], "invalid")
-    assert_clear_message(r, rc1, r"prerelease|tag")
-    assert versions() == ["1.0.0"], versions()
-    publish(daemon, "npm", rc1, tag="next").expect(EXIT["published"], "published")
-    assert tags() == {"latest": "1.0.0", "next": "1.1.0-rc.1"}, tags()
+    publish(daemon, "npm", rc1).expect(EXIT["published"], "published")
+    assert tags() == {"latest": "1.0.0", "rc": "1.1.0-rc.1"}, tags()
 
-    # `latest` never moves to a lower version.
+    # "latest" named for a prerelease: refused before queueing.
+    ids, rows = {j["id"] for j in jobs(daemon)}, db_job_count(daemon)
+    rc2 = tgz("1.1.0-rc.2")
+    r = publish(daemon, "npm", rc2, tag="latest").expect(EXIT["invalid"], "invalid")
+    _refused_before_queueing(r, rc2, "prerelease", '"latest"', "--tag", '"rc"')
+    assert "job_id" not in r.final, r
+
+    # `latest` never moves to a lower version by default: refused before
+    # queueing; an explicit tag takes it.
     old = tgz("0.9.0")
     r = publish(daemon, "npm", old).expect(EXIT["invalid"], "invalid")
-    assert_clear_message(r, old, r"latest|lower|tag")
+    _refused_before_queueing(r, old, 'cannot move "latest" from 1.0.0 down to 0.9.0')
+    assert {j["id"] for j in jobs(daemon)} == ids, "a refused publish made a job"
+    assert db_job_count(daemon) == rows, "a refused publish left a row in queue.db"
     assert versions() == ["1.0.0", "1.1.0-rc.1"], versions()
     publish(daemon, "npm", old, tag="legacy").expect(EXIT["published"], "published")
-    assert tags() == {"latest": "1.0.0", "next": "1.1.0-rc.1", "legacy": "0.9.0"}, tags()
+    assert tags() == {"latest": "1.0.0", "rc": "1.1.0-rc.1", "legacy": "0.9.0"}, tags()
+
+    # publishConfig.tag is the default; --tag wins over it.
+    publish(daemon, "npm", tgz("1.3.0", publishConfig={"tag": "next"})).expect(
+        EXIT["published"], "published")
+    assert tags()["next"] == "1.3.0" and tags()["latest"] == "1.0.0", tags()
+    publish(daemon, "npm", tgz("1.3.1", publishConfig={"tag": "next"}), tag="canary").expect(
+        EXIT["published"], "published")
+    assert tags()["canary"] == "1.3.1" and tags()["next"] == "1.3.0", tags()
 
     # A higher version moves latest.
     publish(daemon, "npm", tgz("1.2.0")).expect(EXIT["published"], "published")
@@ -401,25 +431,30 @@ def test_missing_file_and_usage(publish_env, daemon, tmp_path):
     assert daemon.alive
 
 
-def test_npm_dist_tag_rules_in_dry_run(publish_env, daemon, tmp_path):
-    """--dry-run validates the dist-tag rules too: it says 8 where the real
-    publish would."""
-    name = "@agenticverz/aos-sdk-tags-dry"
+def test_publish_help_says_the_dist_tag_rules(daemon):
+    out = daemon.ctl("publish", "--help").out
+    for words in ("publishConfig.tag", "prerelease's own", '"beta" for 1.0.0-beta.1',
+                  '"latest" is', "Checked before the job is queued"):
+        assert words in out, f"publish --help does not say {words!r}:\n{out}"
 
-    def tgz(version):
-        d = tmp_path / version
-        d.mkdir()
-        return make_npm(d, name, version)
+
+def test_npm_dist_tag_rules_in_dry_run(publish_env, daemon, tmp_path):
+    """--dry-run applies the same dist-tag rules: it says 8 where the real
+    publish would, and names the tag it would use."""
+    name = "@agenticverz/aos-sdk-tags-dry"
+    tgz = _npm_maker(tmp_path, name)
 
     publish(daemon, "npm", tgz("2.0.0")).expect(EXIT["published"], "published")
     before = publish_env.snapshot()
     pre = tgz("2.1.0-beta.1")
-    r = publish(daemon, "npm", pre, dry_run=True).expect(EXIT["invalid"], "invalid")
-    assert_clear_message(r, pre, r"prerelease|tag")
-    publish(daemon, "npm", pre, dry_run=True, tag="beta").expect(EXIT["published"], "dry-run")
+    r = publish(daemon, "npm", pre, dry_run=True).expect(EXIT["published"], "dry-run")
+    assert "would be tagged beta" in r.text, r
+    r = publish(daemon, "npm", pre, dry_run=True, tag="latest").expect(EXIT["invalid"],
+                                                                      "invalid")
+    assert_clear_message(r, pre, r"prerelease")
+    assert '"beta"' in r.text, f"the refusal does not say what to use instead: {r}"
     old = tgz("1.0.0")
     r = publish(daemon, "npm", old, dry_run=True).expect(EXIT["invalid"], "invalid")
     assert_clear_message(r, old, r"latest|lower|tag")
     publish(daemon, "npm", old, dry_run=True, tag="legacy").expect(EXIT["published"], "dry-run")
     publish_env.assert_unchanged(before, "dry runs")
-    assert sorted(publish_env.npm.packument(name)["versions"]) == ["2.0.0"]

@@ -227,6 +227,10 @@ def test_tokens_rotated_while_queued(queue_env, tmp_path):
         ids = [enqueue(d, reg, f) for reg, f in items]
         time.sleep(1.2)
         assert all(j["state"] == "queued" for j in jobs(d) if j["id"] in ids)
+        # Before queueing, each npm publish read its package document (the
+        # dist-tag rules) with the token of the time: the old one.
+        npm_before = len(nr.auth_seen)
+        assert set(_names(nr.auth_seen, old_npm, "-")) <= {"old"}, nr.auth_seen
 
         # npm: a new user's token, rotated the operator's way
         # (rotate_secret.sh writes Vault and has the daemon refresh).
@@ -257,10 +261,11 @@ def test_tokens_rotated_while_queued(queue_env, tmp_path):
         for reg, f in items:
             if reg.startswith("pypi"):
                 assert _published(env, f), f.name
-        # On the wire: every npm request carried the new token.  Up to two
+        # On the wire: every npm request since the rotation carried the new
+        # token.  Up to two
         # pypi uploads (per_registry_concurrency) went out with the old one
         # before the first refusal; everything after uses the new one.
-        npm_auth = _names(nr.auth_seen, old_npm, new_npm)
+        npm_auth = _names(nr.auth_seen[npm_before:], old_npm, new_npm)
         assert npm_auth and set(npm_auth) == {"new"}, npm_auth
         py_auth = _names(pr.auth_seen, old_pypi, new_pypi)
         assert set(py_auth) == {"old", "new"}, py_auth

@@ -30,7 +30,8 @@ from peers.proc import free_port, sha256_file
 from peers.pypiserver import PypiServer
 from publish_support import (EXIT, NPM_NAME, PY_NAME, fresh_venv, make_wheel, npm_install,
                              pip_install, publish, sha512_sri, tool_env)
-from webhook_support import (PY_BUILD, expect_accepted, expect_job, gitea_push, github_push,
+from webhook_support import (PY_BUILD, QueueSnapshot, expect_accepted, expect_error,
+                             expect_job, gitea_push, github_push,
                              gitlab_tag_push, job_log, job_show, job_text, js_pipeline,
                              python_pipeline, uploads, wait_job, webhook_env)  # noqa: F401
 
@@ -369,16 +370,16 @@ def test_releases_of_one_package_run_one_at_a_time_in_order(webhook_env, daemon,
 
 
 def test_latest_is_not_moved_down(webhook_env, daemon, releases):
-    """js-sdk-v0.1.1 after 0.2.0: whatever becomes of the job, latest stays
-    0.2.0."""
+    """js-sdk-v0.1.1 after 0.2.0: refused before queueing (422, no job);
+    latest stays 0.2.0."""
     env = webhook_env
     tag = "js-sdk-v0.1.1"
-    jid = expect_accepted(daemon.hooks.send("github", github_push(tag, releases[tag])),
-                          "js-sdk", tag, "0.1.1", releases[tag])
-    job = wait_job(daemon, jid, timeout=180)
+    before = QueueSnapshot(daemon)
+    err = expect_error(daemon.hooks.send("github", github_push(tag, releases[tag])), 422)
+    assert 'cannot move "latest" from 0.2.0 down to 0.1.1' in err, err
+    before.assert_unchanged("a release below latest")
     doc = env.npm.packument(NPM_NAME)
-    assert doc["dist-tags"].get("latest") == "0.2.0", (
-        f"latest moved to {doc['dist-tags'].get('latest')} (job {job['state']})")
+    assert doc["dist-tags"].get("latest") == "0.2.0", doc["dist-tags"]
 
 
 def test_retry_uploads_only_what_is_missing(webhook_env, daemon, releases):

@@ -235,6 +235,7 @@ static void test_pipeline_defaults(void **state)
 	assert_int_equal(p->nenv, 0);
 	assert_int_equal(p->timeout_s, 1800);
 	assert_null(p->dist_tag);
+	assert_null(p->prerelease_dist_tag);
 	/* the sandbox: nothing more to read or write, the network */
 	assert_int_equal(p->nreadable, 0);
 	assert_int_equal(p->nwritable, 0);
@@ -248,7 +249,7 @@ static void test_pipeline_full(void **state)
 	    "\"pipelines\":{\"py\":{" PIPE_KEYS ",\"repository_name\":\"mirror/aos\","
 	    "\"directory\":\"sdk/python\",\"verify\":[[\"twine\",\"check\",\"dist/*\"],\"ls\"],"
 	    "\"env\":{\"PATH\":\"/opt/py/bin:/usr/bin\",\"PIP_NO_INDEX\":\"1\"},"
-	    "\"timeout_s\":900,\"dist_tag\":\"next\",\"readable\":[\"/opt/py\",\"/srv/wheels\"],"
+	    "\"timeout_s\":900,\"dist_tag\":\"next\",\"prerelease_dist_tag\":\"pre\",\"readable\":[\"/opt/py\",\"/srv/wheels\"],"
 	    "\"writable\":[\"/var/cache/pip\"],\"network\":false},"
 	    "\"js\":{\"repository\":\"git@forge.example:agenticverz/js.git\","
 	    "\"tag_pattern\":\"v*\",\"package\":\"@a/js\",\"build\":[[\"npm\",\"pack\"]],"
@@ -279,6 +280,7 @@ static void test_pipeline_full(void **state)
 	assert_null(p->env[2]);
 	assert_int_equal(p->timeout_s, 900);
 	assert_string_equal(p->dist_tag, "next");
+	assert_string_equal(p->prerelease_dist_tag, "pre");
 	assert_int_equal(p->nreadable, 2);
 	assert_string_equal(p->readable[0], "/opt/py");
 	assert_string_equal(p->readable[1], "/srv/wheels");
@@ -505,6 +507,15 @@ static const struct {
     { "timeout_s", "86401", "pipelines.py.timeout_s", "from 1 to 86400" },
     { "dist_tag", "\"\"", "pipelines.py.dist_tag", "an empty string" },
     { "dist_tag", "true", "pipelines.py.dist_tag", "a boolean" },
+    /* npm's rules for a dist-tag: nothing that reads as a version or range */
+    { "dist_tag", "\"v1\"", "pipelines.py.dist_tag", "\"v1\" is not an npm dist-tag" },
+    { "dist_tag", "\"a b\"", "pipelines.py.dist_tag", "is not an npm dist-tag" },
+    { "prerelease_dist_tag", "\"\"", "pipelines.py.prerelease_dist_tag",
+      "an empty string" },
+    { "prerelease_dist_tag", "\"1.x\"", "pipelines.py.prerelease_dist_tag",
+      "is not an npm dist-tag" },
+    { "prerelease_dist_tag", "\"latest\"", "pipelines.py.prerelease_dist_tag",
+      "prereleases never go to \"latest\"" },
     /* the sandbox's paths: absolute, no "..", at most 16 */
     { "readable", "\"/opt\"", "pipelines.py.readable", "expected an array of strings" },
     { "readable", "[\"opt/sdk\"]", "pipelines.py.readable",

@@ -140,7 +140,7 @@ static void test_job_init(void **state)
 
 	(void)state;
 	assert_int_equal(pipeline_job_init(&j, &p, "python-sdk-v0.1.0", "0.1.0", FX_COMMIT,
-					   "github", "d-1", 8),
+					   "github", "d-1", 8, NULL),
 			 0);
 	assert_string_equal(j.idem_key, "pipeline:python-sdk:python-sdk-v0.1.0@" FX_COMMIT);
 	assert_string_equal(j.registry, "pipeline:python-sdk");
@@ -167,7 +167,7 @@ static void test_job_init(void **state)
 
 	/* Inputs are JSON however odd the strings are. */
 	assert_int_equal(pipeline_job_init(&j, &p, "v1", "1", FX_COMMIT, "gitlab",
-					   "\"quoted\"\\\n", 1),
+					   "\"quoted\"\\\n", 1, NULL),
 			 0);
 	in = cJSON_Parse(j.inputs);
 	assert_non_null(in);
@@ -204,7 +204,7 @@ static void test_mask_url(void **state)
 	}
 	p.repository = url;
 	assert_int_equal(pipeline_job_init(&j, &p, "python-sdk-v1", "1", FX_COMMIT, "github",
-					   "d", 1), 0);
+					   "d", 1, NULL), 0);
 	assert_null(strstr(j.inputs, "s3cr3t"));
 	assert_non_null(strstr(j.inputs, "https://***@forge.example/o/r.git"));
 	assert_string_equal(p.repository, "https://user:s3cr3t@forge.example/o/r.git");
@@ -220,9 +220,9 @@ static void test_job_key_stable(void **state)
 	struct pipeline_job a, b;
 
 	(void)state;
-	assert_int_equal(pipeline_job_init(&a, &p, "js-sdk-v1", "1", FX_COMMIT, "gitea", "x", 3),
+	assert_int_equal(pipeline_job_init(&a, &p, "js-sdk-v1", "1", FX_COMMIT, "gitea", "x", 3, NULL),
 			 0);
-	assert_int_equal(pipeline_job_init(&b, &p, "js-sdk-v1", "1", FX_COMMIT, "", "", 3), 0);
+	assert_int_equal(pipeline_job_init(&b, &p, "js-sdk-v1", "1", FX_COMMIT, "", "", 3, NULL), 0);
 	assert_string_equal(a.idem_key, b.idem_key);
 	assert_non_null(strstr(b.inputs, "\"forge\":\"\""));
 	pipeline_job_clear(&a);
@@ -266,7 +266,7 @@ static void test_job_key_hashed(void **state)
 	p = mkpipeline(name);
 	memset(tag, 't', sizeof(tag) - 1);
 	tag[sizeof(tag) - 1] = '\0';
-	assert_int_equal(pipeline_job_init(&j, &p, tag, "1", commit64, "github", "", 2), 0);
+	assert_int_equal(pipeline_job_init(&j, &p, tag, "1", commit64, "github", "", 2, NULL), 0);
 	sha256_key(name, tag, commit64, want);
 	assert_string_equal(j.idem_key, want);
 	assert_true(strlen(j.idem_key) < JOB_KEY_MAX);
@@ -274,7 +274,7 @@ static void test_job_key_hashed(void **state)
 	assert_int_equal(strncmp(j.registry, want, sizeof(j.registry) - 1), 0);
 	/* Another commit, another key. */
 	commit64[0] = 'f';
-	assert_int_equal(pipeline_job_init(&k, &p, tag, "1", commit64, "github", "", 2), 0);
+	assert_int_equal(pipeline_job_init(&k, &p, tag, "1", commit64, "github", "", 2, NULL), 0);
 	assert_string_not_equal(j.idem_key, k.idem_key);
 	pipeline_job_clear(&j);
 	pipeline_job_clear(&k);
@@ -283,13 +283,13 @@ static void test_job_key_hashed(void **state)
 	 * commit = JOB_KEY_MAX - 1 bytes; one more byte is hashed. */
 	plain = JOB_KEY_MAX - 1 - 9 - 100 - 1 - 1 - 40;
 	tag[plain] = '\0';
-	assert_int_equal(pipeline_job_init(&j, &p, tag, "1", FX_COMMIT, "", "", 1), 0);
+	assert_int_equal(pipeline_job_init(&j, &p, tag, "1", FX_COMMIT, "", "", 1, NULL), 0);
 	assert_int_equal(strlen(j.idem_key), JOB_KEY_MAX - 1);
 	assert_non_null(strchr(j.idem_key, '@'));
 	pipeline_job_clear(&j);
 	tag[plain] = 't';
 	tag[plain + 1] = '\0';
-	assert_int_equal(pipeline_job_init(&j, &p, tag, "1", FX_COMMIT, "", "", 1), 0);
+	assert_int_equal(pipeline_job_init(&j, &p, tag, "1", FX_COMMIT, "", "", 1, NULL), 0);
 	sha256_key(name, tag, FX_COMMIT, want);
 	assert_string_equal(j.idem_key, want);
 	pipeline_job_clear(&j);

@@ -8,6 +8,7 @@
 
 #include <cmocka.h>
 
+#include "publishers/artifact.h"
 #include "publishers/npm.h"
 #include "publishers/pub_err.h"
 #include "publishers/semver.h"
@@ -82,55 +83,195 @@ static void test_order(void **state)
 	assert_int_equal(semver_compare("1.0", "1.0.0", &c), -EINVAL);
 }
 
-static void tag_ok(const char *version, const char *tag, const char *latest,
-		   const char *want)
+/* The rule for version with the given tag, publishConfig.tag, the
+ * prerelease default and the registry's latest (NULL: none). */
+static struct npm_tag_rule rule(const char *version, const char *given, const char *pkg,
+				const char *pre, const char *latest)
 {
-	const char *got = NULL;
-	char err[256] = "";
-	int r = npm_dist_tag(version, tag, latest, &got, err, sizeof(err));
-
-	if (r != 0)
-		fail_msg("%s tag %s latest %s: %d %s", version, tag, latest, r, err);
-	assert_string_equal(got, want);
+	return (struct npm_tag_rule){ .version = version, .given = given,
+				      .given_by = "--tag", .package = pkg,
+				      .prerelease = pre, .latest = latest };
 }
 
-static void tag_refused(const char *version, const char *tag, const char *latest,
-			const char *needle)
+static void tag_ok(struct npm_tag_rule r, const char *want, enum npm_tag_from from)
 {
-	const char *got = NULL;
-	char err[256] = "";
+	struct npm_tag got = { .name = "?" };
+	char err[512] = "";
+	int rc = npm_dist_tag(&r, &got, err, sizeof(err));
 
-	assert_int_equal(npm_dist_tag(version, tag, latest, &got, err, sizeof(err)),
-			 PUB_ETAG);
-	assert_null(got);
+	if (rc != 0)
+		fail_msg("%s tag %s latest %s: %d %s", r.version, r.given, r.latest, rc, err);
+	assert_string_equal(got.name, want);
+	assert_int_equal(got.from, from);
+}
+
+static void tag_refused(struct npm_tag_rule r, const char *needle)
+{
+	struct npm_tag got = { .name = "untouched" };
+	char err[512] = "";
+
+	assert_int_equal(npm_dist_tag(&r, &got, err, sizeof(err)), PUB_ETAG);
+	assert_string_equal(got.name, "untouched");
 	if (strstr(err, needle) == NULL)
 		fail_msg("\"%s\" lacks \"%s\"", err, needle);
 }
 
-static void test_dist_tags(void **state)
+/* Releases: "latest" by default, never moved down by a default. */
+static void test_tag_release(void **state)
 {
-	tag_ok("0.1.0", NULL, NULL, "latest");
-	tag_ok("0.1.0", "", NULL, "latest");
-	tag_ok("0.2.0", NULL, "0.1.0", "latest");
-	tag_ok("0.1.0", NULL, "0.1.0",
-	       "latest"); /* equal: the publish itself says "exists" */
-	tag_ok("1.0.0", NULL, "1.0.0-rc.1", "latest");
-	tag_ok("0.2.0-rc.1", "next", "0.1.0", "next");
-	tag_ok("0.2.0-rc.1", "latest", "0.1.0", "latest"); /* explicit and not lower */
-	tag_ok("0.1.1", "legacy-0.1", "0.2.0", "legacy-0.1");
-	tag_ok("0.1.0", NULL, "not-a-version", "latest");
-	tag_refused("0.2.0-rc.1", NULL, NULL, "prerelease");
-	tag_refused("0.2.0-rc.1", NULL, "0.1.0", "explicit dist-tag");
-	tag_refused("0.1.0", NULL, "0.2.0",
-		    "cannot move \"latest\" from 0.2.0 down to 0.1.0");
-	tag_refused("0.1.0", "latest", "0.2.0", "down to 0.1.0");
-	tag_refused("0.2.0-rc.1", "latest", "0.2.0", "down to");
-	tag_refused("0.1.0", "1.x", NULL, "dist-tag \"1.x\" refused");
-	tag_refused("0.1.0", "v2", NULL, "refused");
-	tag_refused("0.1.0", "x", NULL, "refused");
-	tag_refused("0.1.0", "bad tag", NULL, "refused");
-	tag_refused("0.1.0", "a/b", NULL, "refused");
-	tag_refused("v0.1.0", NULL, NULL, "not a semantic version");
+	tag_ok(rule("0.1.0", NULL, NULL, NULL, NULL), "latest", NPM_TAG_RELEASE);
+	tag_ok(rule("0.1.0", "", "", "", NULL), "latest", NPM_TAG_RELEASE);
+	tag_ok(rule("0.2.0", NULL, NULL, NULL, "0.1.0"), "latest", NPM_TAG_RELEASE);
+	/* equal: the publish itself says "exists" */
+	tag_ok(rule("0.1.0", NULL, NULL, NULL, "0.1.0"), "latest", NPM_TAG_RELEASE);
+	tag_ok(rule("1.0.0", NULL, NULL, NULL, "1.0.0-rc.1"), "latest", NPM_TAG_RELEASE);
+	tag_ok(rule("0.1.0", NULL, NULL, NULL, "not-a-version"), "latest", NPM_TAG_RELEASE);
+	/* the prerelease default does not apply to a release */
+	tag_ok(rule("0.3.0", NULL, NULL, "beta", NULL), "latest", NPM_TAG_RELEASE);
+	tag_refused(rule("0.1.0", NULL, NULL, NULL, "0.2.0"),
+		    "cannot move \"latest\" from 0.2.0 down to 0.1.0 (the default for a release)");
+	tag_refused(rule("0.1.0", NULL, NULL, NULL, "0.2.0"), "name a dist-tag explicitly");
+	tag_refused(rule("v0.1.0", NULL, NULL, NULL, NULL), "not a semantic version");
+}
+
+/* An explicit tag wins over every default, "latest" included. */
+static void test_tag_given(void **state)
+{
+	tag_ok(rule("0.1.1", "legacy-0.1", NULL, NULL, "0.2.0"), "legacy-0.1", NPM_TAG_GIVEN);
+	tag_ok(rule("0.2.0-rc.1", "next", "beta", "pre", "0.1.0"), "next", NPM_TAG_GIVEN);
+	/* named explicitly, latest may go back (a deliberate rollback) */
+	tag_ok(rule("0.1.0", "latest", NULL, NULL, "0.2.0"), "latest", NPM_TAG_GIVEN);
+	tag_ok(rule("0.1.0", "latest", "legacy", NULL, "0.2.0"), "latest", NPM_TAG_GIVEN);
+	tag_refused(rule("0.1.0", "1.x", NULL, NULL, NULL),
+		    "dist-tag \"1.x\" (from --tag) refused");
+	tag_refused(rule("0.1.0", "v2", NULL, NULL, NULL), "refused");
+	tag_refused(rule("0.1.0", "=3", NULL, NULL, NULL), "refused");
+	tag_refused(rule("0.1.0", "x", NULL, NULL, NULL), "refused");
+	tag_refused(rule("0.1.0", "X", NULL, NULL, NULL), "refused");
+	tag_refused(rule("0.1.0", "bad tag", NULL, NULL, NULL), "refused");
+	tag_refused(rule("0.1.0", "a/b", NULL, NULL, NULL), "refused");
+	{
+		char longtag[NPM_TAG_MAX + 2];
+
+		memset(longtag, 'a', sizeof(longtag) - 1);
+		longtag[sizeof(longtag) - 1] = '\0';
+		tag_refused(rule("0.1.0", longtag, NULL, NULL, NULL), "up to 128");
+		longtag[NPM_TAG_MAX] = '\0';
+		tag_ok(rule("0.1.0", longtag, NULL, NULL, NULL), longtag, NPM_TAG_GIVEN);
+	}
+}
+
+/* "latest" is refused for a prerelease, however it is named, with what
+ * to do instead. */
+static void test_tag_prerelease_latest(void **state)
+{
+	struct npm_tag_rule r = rule("0.2.0-beta.1", "latest", NULL, NULL, "0.1.0");
+
+	tag_refused(r, "0.2.0-beta.1 is a prerelease: it never goes to dist-tag \"latest\" "
+		    "(named by --tag); leave the tag unset so prereleases go to \"beta\"");
+	r.given_by = NULL;
+	tag_refused(r, "(named by the explicit tag)");
+	tag_refused(rule("0.2.0-7", "latest", NULL, NULL, NULL), "go to \"next\"");
+	tag_refused(rule("0.2.0-beta.1", "latest", NULL, "pre", NULL), "go to \"pre\"");
+	tag_refused(rule("0.2.0-beta.1", "latest", NULL, "latest", NULL), "go to \"beta\"");
+	tag_refused(rule("0.2.0-rc.1", NULL, "latest", NULL, NULL),
+		    "(named by publishConfig.tag in package.json)");
+	tag_refused(rule("0.2.0-rc.1", NULL, NULL, "latest", NULL),
+		    "(named by the prerelease default)");
+	/* not even when it would not move latest down */
+	tag_refused(rule("9.0.0-rc.1", "latest", NULL, NULL, "0.1.0"), "prerelease");
+	tag_refused(rule("0.2.0-rc.1", NULL, NULL, "1.0", NULL),
+		    "dist-tag \"1.0\" (from the prerelease default) refused");
+}
+
+/* A prerelease's own tag: the configured one, else its first identifier
+ * when alphabetic, else "next". */
+static void test_tag_prerelease_default(void **state)
+{
+	tag_ok(rule("0.2.0-beta.1", NULL, NULL, NULL, "0.1.0"), "beta", NPM_TAG_PRERELEASE);
+	tag_ok(rule("1.0.0-rc.2", NULL, NULL, NULL, NULL), "rc", NPM_TAG_PRERELEASE);
+	tag_ok(rule("1.0.0-alpha", NULL, NULL, NULL, NULL), "alpha", NPM_TAG_PRERELEASE);
+	tag_ok(rule("1.0.0-Beta.1", NULL, NULL, NULL, NULL), "Beta", NPM_TAG_PRERELEASE);
+	/* below latest: a prerelease never touches latest */
+	tag_ok(rule("0.1.0-beta.1", NULL, NULL, NULL, "0.2.0"), "beta", NPM_TAG_PRERELEASE);
+	tag_ok(rule("1.0.0+b.1-x", NULL, NULL, NULL, NULL), "latest", NPM_TAG_RELEASE);
+	/* not alphabetic, not a tag npm takes, or "latest": "next" */
+	tag_ok(rule("1.0.0-0.3.7", NULL, NULL, NULL, NULL), "next", NPM_TAG_PRERELEASE);
+	tag_ok(rule("1.0.0-beta2", NULL, NULL, NULL, NULL), "next", NPM_TAG_PRERELEASE);
+	tag_ok(rule("1.0.0-pre-1", NULL, NULL, NULL, NULL), "next", NPM_TAG_PRERELEASE);
+	tag_ok(rule("1.0.0-x.7", NULL, NULL, NULL, NULL), "next", NPM_TAG_PRERELEASE);
+	tag_ok(rule("1.0.0-latest.1", NULL, NULL, NULL, NULL), "next", NPM_TAG_PRERELEASE);
+	tag_ok(rule("1.0.0-dev+build.5", NULL, NULL, NULL, NULL), "dev", NPM_TAG_PRERELEASE);
+	/* configured */
+	tag_ok(rule("1.0.0-rc.2", NULL, NULL, "testing", NULL), "testing",
+	       NPM_TAG_PRERELEASE);
+	tag_ok(rule("1.0.0-rc.2", "", NULL, "", NULL), "rc", NPM_TAG_PRERELEASE);
+}
+
+/* publishConfig.tag is the default when no tag is given. */
+static void test_tag_package(void **state)
+{
+	tag_ok(rule("1.0.0", NULL, "next", NULL, NULL), "next", NPM_TAG_PACKAGE);
+	tag_ok(rule("1.0.0-rc.1", NULL, "canary", "pre", NULL), "canary", NPM_TAG_PACKAGE);
+	tag_ok(rule("1.0.0", NULL, "latest", NULL, "0.9.0"), "latest", NPM_TAG_PACKAGE);
+	tag_ok(rule("0.1.0", NULL, "legacy", NULL, "0.9.0"), "legacy", NPM_TAG_PACKAGE);
+	tag_refused(rule("0.1.0", NULL, "latest", NULL, "0.9.0"),
+		    "down to 0.1.0 (publishConfig.tag in package.json)");
+	tag_refused(rule("0.1.0", NULL, "v1", NULL, NULL),
+		    "(from publishConfig.tag in package.json) refused");
+}
+
+static void test_tag_names(void **state)
+{
+	assert_string_equal(npm_tag_from_name(NPM_TAG_GIVEN), "given");
+	assert_string_equal(npm_tag_from_name(NPM_TAG_PACKAGE), "publishConfig.tag");
+	assert_string_equal(npm_tag_from_name(NPM_TAG_PRERELEASE), "prerelease default");
+	assert_string_equal(npm_tag_from_name(NPM_TAG_RELEASE), "release default");
+	assert_true(npm_tag_valid("beta"));
+	assert_true(npm_tag_valid("v"));
+	assert_false(npm_tag_valid(""));
+	assert_false(npm_tag_valid("V1"));
+}
+
+static int package_tag(const char *json, char *buf, size_t len, char *err)
+{
+	struct artifact a = { .filename = "p-1.0.0.tgz", .package_json = (char *)json };
+
+	a.package_json_len = json != NULL ? strlen(json) : 0;
+	return npm_package_tag(&a, buf, len, err, 256);
+}
+
+static void test_package_tag(void **state)
+{
+	char buf[NPM_TAG_MAX + 1] = "", err[256] = "";
+
+	assert_int_equal(package_tag("{\"publishConfig\":{\"tag\":\"next\"}}", buf,
+				     sizeof(buf), err), 1);
+	assert_string_equal(buf, "next");
+	assert_int_equal(package_tag("{\"publishConfig\":{\"access\":\"public\"}}", buf,
+				     sizeof(buf), err), 0);
+	assert_int_equal(package_tag("{\"name\":\"p\"}", buf, sizeof(buf), err), 0);
+	assert_int_equal(package_tag(NULL, buf, sizeof(buf), err), 0);
+	assert_int_equal(package_tag("{\"publishConfig\":{\"tag\":7}}", buf, sizeof(buf),
+				     err), PUB_ETAG);
+	assert_non_null(strstr(err, "p-1.0.0.tgz: publishConfig.tag in package.json"));
+	assert_int_equal(package_tag("{\"publishConfig\":{\"tag\":\"abcdef\"}}", buf, 4,
+				     err), PUB_ETAG);
+}
+
+static void test_prerelease_first(void **state)
+{
+	const char *id = NULL;
+
+	assert_int_equal(semver_prerelease_first("1.0.0-beta.1", &id), 4);
+	assert_memory_equal(id, "beta", 4);
+	assert_int_equal(semver_prerelease_first("1.0.0-rc", &id), 2);
+	assert_memory_equal(id, "rc", 2);
+	assert_int_equal(semver_prerelease_first("1.0.0-0.3+x.y", &id), 1);
+	assert_memory_equal(id, "0", 1);
+	assert_int_equal(semver_prerelease_first("1.0.0+beta.1", &id), 0);
+	assert_int_equal(semver_prerelease_first("1.0.0", &id), 0);
+	assert_int_equal(semver_prerelease_first("junk-beta", &id), 0);
 }
 
 int main(void)
@@ -138,7 +279,14 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_valid),
 	    cmocka_unit_test(test_order),
-	    cmocka_unit_test(test_dist_tags),
+	    cmocka_unit_test(test_tag_release),
+	    cmocka_unit_test(test_tag_given),
+	    cmocka_unit_test(test_tag_prerelease_latest),
+	    cmocka_unit_test(test_tag_prerelease_default),
+	    cmocka_unit_test(test_tag_package),
+	    cmocka_unit_test(test_tag_names),
+	    cmocka_unit_test(test_prerelease_first),
+	    cmocka_unit_test(test_package_tag),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
