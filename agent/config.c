@@ -135,6 +135,9 @@ long cfg__int(struct cctx *c, const cJSON *obj, const char *base,
 
 		if (cJSON_IsString(v))
 			snprintf(got, sizeof(got), "\"%.40s\"", v->valuestring);
+		else if (cJSON_IsNumber(v) && v->valuedouble == (double)(long long)v->valuedouble &&
+			 v->valuedouble > -1e18 && v->valuedouble < 1e18)
+			snprintf(got, sizeof(got), "%.0f", v->valuedouble); /* not 1.09951e+12 */
 		else if (cJSON_IsNumber(v))
 			snprintf(got, sizeof(got), "%g", v->valuedouble);
 		else
