@@ -135,9 +135,10 @@ long cfg__int(struct cctx *c, const cJSON *obj, const char *base,
 
 		if (cJSON_IsString(v))
 			snprintf(got, sizeof(got), "\"%.40s\"", v->valuestring);
-		else if (cJSON_IsNumber(v) && v->valuedouble == (double)(long long)v->valuedouble &&
-			 v->valuedouble > -1e18 && v->valuedouble < 1e18)
-			snprintf(got, sizeof(got), "%.0f", v->valuedouble); /* not 1.09951e+12 */
+		else if (cJSON_IsNumber(v) && v->valuedouble > -1e18 &&
+			 v->valuedouble < 1e18 &&
+			 v->valuedouble == (double)(long long)v->valuedouble)
+			snprintf(got, sizeof(got), "%.0f", v->valuedouble); /* no 1e+12 */
 		else if (cJSON_IsNumber(v))
 			snprintf(got, sizeof(got), "%g", v->valuedouble);
 		else
@@ -269,8 +270,8 @@ static void parse_auth(struct cctx *c, const cJSON *auth, struct vault_cfg *v)
 	/* The method first: it decides which other keys belong. */
 	cfg__one(c, auth, base, cfg__key("vault.auth.method"), v);
 	if (!c->failed)
-		cfg__section(c, auth, base, base, v->method == AUTH_TOKEN ? "token" : "approle",
-			     v);
+		cfg__section(c, auth, base, base,
+			     v->method == AUTH_TOKEN ? "token" : "approle", v);
 }
 
 /* sect.backoff_max_ms is at least sect.backoff_min_ms. */
@@ -335,7 +336,8 @@ static void parse_registry(struct cctx *c, const cJSON *it, const char *base,
 	cfg__section(c, it, base, "registries.*", NULL, r);
 	cfg__check_url(c, strcat(strcpy(p, base), ".url"), r->url);
 	if (r->token_key == NULL && !c->failed) {
-		r->token_key = strdup(r->type == REGISTRY_NPM ? "NPM_TOKEN" : "PYPI_API_TOKEN");
+		r->token_key = strdup(r->type == REGISTRY_NPM ? "NPM_TOKEN"
+							      : "PYPI_API_TOKEN");
 		if (r->token_key == NULL)
 			cfg__fail(c, base, "out of memory");
 	}
@@ -344,7 +346,8 @@ static void parse_registry(struct cctx *c, const cJSON *it, const char *base,
 	else if (r->url != NULL && r->type == REGISTRY_PYPI)
 		r->index_url = default_index_url(r->url);
 	if (r->access != NULL && r->type != REGISTRY_NPM)
-		cfg__fail(c, strcat(strcpy(p, base), ".access"), "only for npm registries");
+		cfg__fail(c, strcat(strcpy(p, base), ".access"),
+			  "only for npm registries");
 	if (r->token_key != NULL && cfg__add_secret_key(cfg, r->token_key) < 0)
 		cfg__fail(c, base, "out of memory");
 }
@@ -421,8 +424,9 @@ static void check_isolation(struct cctx *c, const cJSON *root)
 		if (strcmp(s, k->choices[i]) == 0)
 			return;
 	if (s != NULL && s[0] != '\0')
-		cfg__fail(c, "build_isolation", "expected \"namespaces\" (bubblewrap, the "
-			  "default), \"landlock\" (the fallback) or \"off\", got \"%.40s\"%s", s,
+		cfg__fail(c, "build_isolation", "expected \"namespaces\" (bubblewrap, "
+			  "the default), \"landlock\" (the fallback) or \"off\", got "
+			  "\"%.40s\"%s", s,
 			  strcmp(s, "auto") == 0 || strcmp(s, "required") == 0
 				  ? " (\"auto\" and \"required\" were replaced, see "
 				    "docs/configuration.md)" : "");
@@ -432,6 +436,8 @@ static void check_isolation(struct cctx *c, const cJSON *root)
  * and "queue". */
 static void parse_top(struct cctx *c, const cJSON *root, struct config *cfg)
 {
+	long sock_max = cfg__key("control_socket")->max;
+	struct publish_cfg *pub = &cfg->publish;
 	struct queue_cfg *q = &cfg->queue;
 
 	check_isolation(c, root);
@@ -442,14 +448,14 @@ static void parse_top(struct cctx *c, const cJSON *root, struct config *cfg)
 		    env_or("STATE_DIRECTORY", "/var/lib/aos-publishd"));
 	set_default_in(c, &cfg->control_socket, "control_socket", cfg->runtime_dir,
 		       "control.sock");
-	if (!c->failed && strlen(cfg->control_socket) > (size_t)cfg__key("control_socket")->max)
-		cfg__fail(c, "control_socket", "path too long for a Unix socket (at most %ld "
-			  "bytes; set control_socket or a shorter runtime_dir)",
-			  cfg__key("control_socket")->max);
+	if (!c->failed && strlen(cfg->control_socket) > (size_t)sock_max)
+		cfg__fail(c, "control_socket", "path too long for a Unix socket (at most "
+			  "%ld bytes; set control_socket or a shorter runtime_dir)",
+			  sock_max);
 	set_default_in(c, &cfg->work_dir, "work_dir", cfg->state_dir, "work");
 	cfg__section(c, cfg__sub(root, "http"), "http", "http", NULL, cfg);
-	cfg__section(c, cfg__sub(root, "publish"), "publish", "publish", NULL, &cfg->publish);
-	check_backoff(c, "publish", cfg->publish.backoff_min_ms, cfg->publish.backoff_max_ms);
+	cfg__section(c, cfg__sub(root, "publish"), "publish", "publish", NULL, pub);
+	check_backoff(c, "publish", pub->backoff_min_ms, pub->backoff_max_ms);
 	cfg__section(c, cfg__sub(root, "queue"), "queue", "queue", NULL, q);
 	set_default_in(c, &q->path, "queue.path", cfg->state_dir, "queue.db");
 	set_default_in(c, &q->spool_dir, "queue.spool_dir", cfg->state_dir, "spool");

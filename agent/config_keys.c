@@ -22,31 +22,41 @@
 #define INT(p, st, m, d, lo, hi) { .path = p, .type = CT_INT, .off = O(st, m), .def = d, \
 				   .min = lo, .max = hi }
 #define BOOL(p, st, m, d) { .path = p, .type = CT_BOOL, .off = O(st, m), .def = d }
-#define STR(p, st, m, d, fl) { .path = p, .type = CT_STR, .off = O(st, m), .max = STR_MAX, \
-			       .sdef = d, .flags = fl }
-#define STRN(p, st, m, d, fl, n, r) { .path = p, .type = CT_STR, .off = O(st, m), .max = n, \
-				      .sdef = d, .flags = fl, .rule = r }
+#define STR(p, st, m, d, fl) { .path = p, .type = CT_STR, .off = O(st, m), \
+			       .max = STR_MAX, .sdef = d, .flags = fl }
+#define STRN(p, st, m, d, fl, n, r) { .path = p, .type = CT_STR, .off = O(st, m), \
+				      .max = n, .sdef = d, .flags = fl, .rule = r }
+/* A variant's key (vault.auth) */
+#define VSTR(p, m, d, fl, v) { .path = p, .type = CT_STR, .off = O(vault_cfg, m), \
+			       .max = STR_MAX, .sdef = d, .variant = v, .flags = fl }
+/* backoff_max_ms: at least backoff_min_ms */
+#define BACKOFF_MAX(p, st, d, hi) { .path = p, .type = CT_INT, \
+				    .off = O(st, backoff_max_ms), .def = d, .min = 10, \
+				    .max = hi, .rule = MAX_BACKOFF }
 #define LIST(p, ty, d, fl, n, r) { .path = p, .type = ty, .off = CFG_CODE, .max = n, \
 				   .sdef = d, .flags = fl, .rule = r }
 
-static const char *const log_levels[] = { "err", "warning", "notice", "info", "debug", NULL };
+static const char *const log_levels[] = {
+	"err", "warning", "notice", "info", "debug", NULL
+};
 static const char *const isolations[] = { "namespaces", "landlock", "off", NULL };
 static const char *const methods[] = { "token", "approle", NULL };
 static const char *const registry_types[] = { "pypi", "npm", NULL };
 static const char *const accesses[] = { "public", "restricted", NULL };
 
 #define MAX_BACKOFF "at least `backoff_min_ms`"
+#define ABS_PATHS "absolute paths without `..`"
 
 const struct cfg_key cfg__keys[] = {
 	/* top level (struct config) */
-	{ .path = "log_level", .type = CT_ENUM, .off = O(config, log_level), .min = LOG_LVL_ERR,
-	  .sdef = "info", .choices = log_levels },
+	{ .path = "log_level", .type = CT_ENUM, .off = O(config, log_level),
+	  .min = LOG_LVL_ERR, .sdef = "info", .choices = log_levels },
 	STR("runtime_dir", config, runtime_dir,
 	    "`$RUNTIME_DIRECTORY`, else `/run/aos-publishd`", CK_DOC),
-	STR("state_dir", config, state_dir, "`$STATE_DIRECTORY`, else `/var/lib/aos-publishd`",
-	    CK_DOC),
-	STRN("control_socket", config, control_socket, "`<runtime_dir>/control.sock`", CK_DOC,
-	     99, "a Unix socket path"),
+	STR("state_dir", config, state_dir,
+	    "`$STATE_DIRECTORY`, else `/var/lib/aos-publishd`", CK_DOC),
+	STRN("control_socket", config, control_socket, "`<runtime_dir>/control.sock`",
+	     CK_DOC, 99, "a Unix socket path"),
 	OBJ("control", "`{}`", 0, NULL),
 	OBJ("http", "`{}`", 0, NULL),
 	OBJ("vault", NULL, CK_REQUIRED, NULL),
@@ -71,7 +81,8 @@ const struct cfg_key cfg__keys[] = {
 	STRN("vault.address", vault_cfg, address,
 	     "required unless `BAO_ADDR`/`VAULT_ADDR` is set", CK_DOC, STR_MAX,
 	     "plain `http://` only to a loopback host"),
-	STR("vault.namespace", vault_cfg, namespace, "`BAO_NAMESPACE`/`VAULT_NAMESPACE`", CK_DOC),
+	STR("vault.namespace", vault_cfg, namespace, "`BAO_NAMESPACE`/`VAULT_NAMESPACE`",
+	    CK_DOC),
 	STR("vault.ca_file", vault_cfg, ca_file, "`BAO_CACERT`/`VAULT_CACERT`", CK_DOC),
 	STR("vault.ca_path", vault_cfg, ca_path, "`BAO_CAPATH`/`VAULT_CAPATH`", CK_DOC),
 	OBJ("vault.auth", NULL, CK_REQUIRED, NULL),
@@ -81,25 +92,18 @@ const struct cfg_key cfg__keys[] = {
 	INT("vault.max_response_bytes", vault_cfg, max_response_bytes, 1048576, 4096,
 	    64L * 1024 * 1024),
 	INT("vault.backoff_min_ms", vault_cfg, backoff_min_ms, 1000, 10, 600000),
-	{ .path = "vault.backoff_max_ms", .type = CT_INT, .off = O(vault_cfg, backoff_max_ms),
-	  .def = 300000, .min = 10, .max = 3600000, .rule = MAX_BACKOFF },
+	BACKOFF_MAX("vault.backoff_max_ms", vault_cfg, 300000, 3600000),
 
 	/* vault.auth: the method decides which other keys belong */
 	{ .path = "vault.auth.method", .type = CT_ENUM, .off = O(vault_cfg, method),
 	  .choices = methods, .flags = CK_REQUIRED },
-	{ .path = "vault.auth.token_file", .type = CT_STR, .off = O(vault_cfg, token_file),
-	  .max = STR_MAX, .variant = "token", .flags = CK_REQUIRED },
-	{ .path = "vault.auth.mount", .type = CT_STR, .off = O(vault_cfg, mount),
-	  .max = STR_MAX, .sdef = "approle", .variant = "approle" },
-	{ .path = "vault.auth.role_id_file", .type = CT_STR, .off = O(vault_cfg, role_id_file),
-	  .max = STR_MAX, .sdef = "role_id", .variant = "approle" },
-	{ .path = "vault.auth.secret_id_file", .type = CT_STR,
-	  .off = O(vault_cfg, secret_id_file), .max = STR_MAX, .sdef = "secret_id",
-	  .variant = "approle" },
+	VSTR("vault.auth.token_file", token_file, NULL, CK_REQUIRED, "token"),
+	VSTR("vault.auth.mount", mount, "approle", 0, "approle"),
+	VSTR("vault.auth.role_id_file", role_id_file, "role_id", 0, "approle"),
+	VSTR("vault.auth.secret_id_file", secret_id_file, "secret_id", 0, "approle"),
 	{ .path = "vault.auth.secret_id_wrapped", .type = CT_BOOL,
 	  .off = O(vault_cfg, secret_id_wrapped), .variant = "approle" },
-	{ .path = "vault.auth.wrap_creation_path", .type = CT_STR,
-	  .off = O(vault_cfg, wrap_creation_path), .max = STR_MAX, .variant = "approle" },
+	VSTR("vault.auth.wrap_creation_path", wrap_creation_path, NULL, 0, "approle"),
 
 	/* registries.NAME */
 	{ .path = "registries.*.type", .type = CT_ENUM, .off = O(registry_cfg, type),
@@ -109,18 +113,17 @@ const struct cfg_key cfg__keys[] = {
 	STRN("registries.*.token_key", registry_cfg, token_key,
 	     "`PYPI_API_TOKEN` (pypi), `NPM_TOKEN` (npm)", CK_DOC, NAME_MAX_KEY, NULL),
 	STR("registries.*.username", registry_cfg, username, "__token__", 0),
-	STRN("registries.*.index_url", registry_cfg, index_url, "derived from `url`", CK_DOC,
-	     STR_MAX, "PyPI-style only"),
+	STRN("registries.*.index_url", registry_cfg, index_url, "derived from `url`",
+	     CK_DOC, STR_MAX, "PyPI-style only"),
 	{ .path = "registries.*.access", .type = CT_STR, .off = O(registry_cfg, access),
 	  .max = STR_MAX, .choices = accesses, .rule = "npm only" },
 
 	/* publish */
 	INT("publish.max_attempts", publish_cfg, max_attempts, 4, 1, 100),
 	INT("publish.backoff_min_ms", publish_cfg, backoff_min_ms, 1000, 10, 600000),
-	{ .path = "publish.backoff_max_ms", .type = CT_INT, .off = O(publish_cfg, backoff_max_ms),
-	  .def = 60000, .min = 10, .max = 3600000, .rule = MAX_BACKOFF },
-	INT("publish.max_file_bytes", publish_cfg, max_file_bytes, PUBLISH_MAX_FILE_BYTES, 1024,
-	    1L << 40),
+	BACKOFF_MAX("publish.backoff_max_ms", publish_cfg, 60000, 3600000),
+	INT("publish.max_file_bytes", publish_cfg, max_file_bytes, PUBLISH_MAX_FILE_BYTES,
+	    1024, 1L << 40),
 
 	/* control */
 	LIST("control.operators", CT_LIST, "root and the daemon's own group", CK_DOC, 256,
@@ -135,18 +138,19 @@ const struct cfg_key cfg__keys[] = {
 	INT("queue.max_running", queue_cfg, max_running, 8, 1, 256),
 	INT("queue.max_attempts", queue_cfg, max_attempts, 8, 1, 1000),
 	INT("queue.backoff_min_ms", queue_cfg, backoff_min_ms, 5000, 10, 3600000),
-	{ .path = "queue.backoff_max_ms", .type = CT_INT, .off = O(queue_cfg, backoff_max_ms),
-	  .def = 900000, .min = 10, .max = 86400000, .rule = MAX_BACKOFF },
+	BACKOFF_MAX("queue.backoff_max_ms", queue_cfg, 900000, 86400000),
 	INT("queue.lease_s", queue_cfg, lease_s, 30, 2, 3600),
 	INT("queue.shutdown_grace_s", queue_cfg, shutdown_grace_s, 60, 0, 3600),
 
 	/* listen */
 	STRN("listen.address", listen_cfg, address, NULL, CK_REQUIRED, STR_MAX,
 	     "port 1 to 65535"),
-	INT("listen.max_header_bytes", listen_cfg, max_header_bytes, 16384, 1024, 1048576),
+	INT("listen.max_header_bytes", listen_cfg, max_header_bytes, 16384, 1024,
+	    1048576),
 	INT("listen.max_body_bytes", listen_cfg, max_body_bytes, 1048576, 1024,
 	    25L * 1024 * 1024),
-	INT("listen.header_timeout_ms", listen_cfg, header_timeout_ms, 10000, 100, 600000),
+	INT("listen.header_timeout_ms", listen_cfg, header_timeout_ms, 10000, 100,
+	    600000),
 	INT("listen.body_timeout_ms", listen_cfg, body_timeout_ms, 30000, 100, 600000),
 	INT("listen.idle_timeout_ms", listen_cfg, idle_timeout_ms, 60000, 100, 3600000),
 	INT("listen.max_connections", listen_cfg, max_connections, 512, 1, 65536),
@@ -156,30 +160,31 @@ const struct cfg_key cfg__keys[] = {
 	  .max = 1L << 32, .rule = "at least `max_body_bytes + 2 × max_header_bytes`" },
 
 	/* webhooks.FORGE */
-	STRN("webhooks.*.secret_key", webhook_cfg, secret_key, NULL, CK_REQUIRED, NAME_MAX_KEY,
-	     NULL),
+	STRN("webhooks.*.secret_key", webhook_cfg, secret_key, NULL, CK_REQUIRED,
+	     NAME_MAX_KEY, NULL),
 	INT("webhooks.*.rotation_grace_s", webhook_cfg, rotation_grace_s, 600, 0, 86400),
 
 	/* pipelines.NAME */
-	STRN("pipelines.*.repository", pipeline_cfg, repository, NULL, CK_REQUIRED, STR_MAX,
-	     "`GIT_ALLOW_PROTOCOL=" PL_GIT_PROTOCOLS "`"),
+	STRN("pipelines.*.repository", pipeline_cfg, repository, NULL, CK_REQUIRED,
+	     STR_MAX, "`GIT_ALLOW_PROTOCOL=" PL_GIT_PROTOCOLS "`"),
 	STR("pipelines.*.repository_name", pipeline_cfg, repository_name,
 	    "last two path parts of `repository` without `.git`", CK_DOC),
-	STRN("pipelines.*.tag_pattern", pipeline_cfg, tag_pattern, NULL, CK_REQUIRED, STR_MAX,
-	     "exactly one `*` (the version) and no `?` or `[`"),
+	STRN("pipelines.*.tag_pattern", pipeline_cfg, tag_pattern, NULL, CK_REQUIRED,
+	     STR_MAX, "exactly one `*` (the version) and no `?` or `[`"),
 	STR("pipelines.*.package", pipeline_cfg, package, NULL, CK_REQUIRED),
 	STRN("pipelines.*.directory", pipeline_cfg, directory, ".", 0, STR_MAX,
 	     "relative, inside the checkout"),
 	LIST("pipelines.*.build", CT_STEPS, NULL, CK_REQUIRED, 0, NULL),
 	LIST("pipelines.*.verify", CT_STEPS, "`[]`", CK_DOC, 0, NULL),
-	LIST("pipelines.*.artifacts", CT_LIST, NULL, CK_REQUIRED, 0, "relative to `directory`"),
+	LIST("pipelines.*.artifacts", CT_LIST, NULL, CK_REQUIRED, 0,
+	     "relative to `directory`"),
 	LIST("pipelines.*.targets", CT_LIST, NULL, CK_REQUIRED, 0,
 	     "registry names (under `registries`)"),
 	OBJ("pipelines.*.env", "`{}`", 0, "no `=` and not `HOME`"),
 	INT("pipelines.*.timeout_s", pipeline_cfg, timeout_s, 1800, 1, 86400),
 	STR("pipelines.*.dist_tag", pipeline_cfg, dist_tag, NULL, 0),
-	LIST("pipelines.*.writable", CT_LIST, "`[]`", CK_DOC, 16, "absolute paths without `..`"),
-	LIST("pipelines.*.readable", CT_LIST, "`[]`", CK_DOC, 16, "absolute paths without `..`"),
+	LIST("pipelines.*.writable", CT_LIST, "`[]`", CK_DOC, 16, ABS_PATHS),
+	LIST("pipelines.*.readable", CT_LIST, "`[]`", CK_DOC, 16, ABS_PATHS),
 	BOOL("pipelines.*.network", pipeline_cfg, network, true),
 };
 
@@ -211,7 +216,8 @@ static const char *leaf_under(const struct cfg_key *k, const char *sect)
 
 static bool variant_ok(const struct cfg_key *k, const char *variant)
 {
-	return k->variant == NULL || (variant != NULL && strcmp(k->variant, variant) == 0);
+	return k->variant == NULL ||
+	       (variant != NULL && strcmp(k->variant, variant) == 0);
 }
 
 /* "\"a\", \"b\" or \"c\"" (quote: '"') or with backticks. */
@@ -224,7 +230,8 @@ static void render_choices(const char *const *ch, char quote, char *out, size_t 
 		;
 	for (i = 0; i < n && at < outlen; i++) {
 		const char *sep = i == 0 ? "" : i + 1 == n ? " or " : ", ";
-		int w = snprintf(out + at, outlen - at, "%s%c%s%c", sep, quote, ch[i], quote);
+		int w = snprintf(out + at, outlen - at, "%s%c%s%c", sep, quote, ch[i],
+				 quote);
 
 		if (w < 0)
 			return;
@@ -317,9 +324,12 @@ void cfg__section(struct cctx *c, const cJSON *obj, const char *base, const char
 				  "docs/configuration.md)");
 		}
 	}
-	for (i = 0; i < cfg__nkeys; i++)
-		if (leaf_under(&cfg__keys[i], sect) != NULL && variant_ok(&cfg__keys[i], variant))
-			cfg__one(c, obj, base, &cfg__keys[i], out);
+	for (i = 0; i < cfg__nkeys; i++) {
+		const struct cfg_key *k = &cfg__keys[i];
+
+		if (leaf_under(k, sect) != NULL && variant_ok(k, variant))
+			cfg__one(c, obj, base, k, out);
+	}
 }
 
 void cfg__render_default(const struct cfg_key *k, char *out, size_t outlen)

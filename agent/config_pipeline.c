@@ -48,8 +48,10 @@ const struct pipeline_cfg *config_pipeline(const struct config *cfg, const char 
 /* A host name's characters (RFC 1123, and '_' as some hosts files have). */
 static bool host_name_ok(const char *h)
 {
-	return h[strspn(h, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
-			   "-._")] == '\0';
+	static const char ok[] = "abcdefghijklmnopqrstuvwxyz"
+				 "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._";
+
+	return h[strspn(h, ok)] == '\0';
 }
 
 /* "HOST:PORT" or "[IPv6]:PORT" -> host (without brackets), port (1 to
@@ -123,19 +125,20 @@ static void parse_address(struct cctx *c, struct listen_cfg *l)
 	int r;
 
 	if (split_address(l->address, host, sizeof(host), &port, &v6) < 0) {
-		cfg__fail(c, "listen.address", "expected HOST:PORT or [IPv6]:PORT with a port "
-			  "from 1 to 65535, got \"%.80s\"", l->address);
+		cfg__fail(c, "listen.address", "expected HOST:PORT or [IPv6]:PORT with a "
+			  "port from 1 to 65535, got \"%.80s\"", l->address);
 		return;
 	}
 	r = resolve(host, v6, ip, sizeof(ip));
 	if (r != 0 && v6) {
-		cfg__fail(c, "listen.address", "\"%.80s\" is not an IPv6 address (inside [] "
-			  "only an IPv6 literal is taken)", host);
+		cfg__fail(c, "listen.address", "\"%.80s\" is not an IPv6 address (inside "
+			  "[] only an IPv6 literal is taken)", host);
 		return;
 	}
 	if (r != 0) {
-		cfg__fail(c, "listen.address", "host \"%.80s\" does not resolve (%s): give an IP "
-			  "address, or a name the hosts file or DNS knows", host, gai_strerror(r));
+		cfg__fail(c, "listen.address", "host \"%.80s\" does not resolve (%s): "
+			  "give an IP address, or a name the hosts file or DNS knows",
+			  host, gai_strerror(r));
 		return;
 	}
 	l->host = strdup(ip);

@@ -45,7 +45,8 @@ static const char *star_name(const char *parent)
 	return "p";
 }
 
-/* key path with each "*" replaced ("pipelines.*.timeout_s" -> "pipelines.p.timeout_s"). */
+/* The key path with each "*" replaced: "pipelines.*.timeout_s" ->
+ * "pipelines.p.timeout_s". */
 static void concrete(const char *path, char *out, size_t outlen)
 {
 	char parent[64] = "";
@@ -54,7 +55,8 @@ static void concrete(const char *path, char *out, size_t outlen)
 
 	for (; *s != '\0' && n + 8 < outlen; s++) {
 		if (*s == '*') {
-			n += (size_t)snprintf(out + n, outlen - n, "%s", star_name(parent));
+			n += (size_t)snprintf(out + n, outlen - n, "%s",
+					      star_name(parent));
 			continue;
 		}
 		out[n++] = *s;
@@ -71,7 +73,8 @@ static void set_at(cJSON *doc, const char *path, cJSON *v)
 	cJSON *o = doc;
 
 	concrete(path, p, sizeof(p));
-	for (part = strtok_r(p, ".", &save); part != NULL; part = strtok_r(NULL, ".", &save)) {
+	for (part = strtok_r(p, ".", &save); part != NULL;
+	     part = strtok_r(NULL, ".", &save)) {
 		const char *rest = save != NULL && *save != '\0' ? save : NULL;
 		cJSON *next;
 
@@ -125,7 +128,8 @@ static void companions(cJSON *doc, const struct cfg_key *k)
 		snprintf(p, sizeof(p), "%.*s.%s", (int)(n - m), k->path, rel[i].other);
 		o = cfg__key(p);
 		assert_non_null(o);
-		set_at(doc, p, cJSON_CreateNumber((double)(rel[i].at_max ? o->max : o->min)));
+		set_at(doc, p,
+		       cJSON_CreateNumber((double)(rel[i].at_max ? o->max : o->min)));
 	}
 }
 
@@ -180,10 +184,10 @@ static void expect_refused(cJSON *doc, const struct cfg_key *k, const char *want
 
 	concrete(k->path, p, sizeof(p));
 	snprintf(prefix, sizeof(prefix), CFG_PATH ": %s: ", p);
-	if (r != AOS_ECONFIG || cfg != NULL || strncmp(err, prefix, strlen(prefix)) != 0 ||
-	    strstr(err, want) == NULL)
-		fail_msg("%s (%s): %d \"%s\", want \"%s...%s\"", k->path, what, r, err, prefix,
-			 want);
+	if (r != AOS_ECONFIG || cfg != NULL ||
+	    strncmp(err, prefix, strlen(prefix)) != 0 || strstr(err, want) == NULL)
+		fail_msg("%s (%s): %d \"%s\", want \"%s...%s\"", k->path, what, r, err,
+			 prefix, want);
 }
 
 /* Expects doc taken; returns it (free with config_free). */
@@ -228,8 +232,9 @@ static void test_int_bounds(void **state)
 			set_at(doc, k->path, cJSON_CreateNumber((double)at[j]));
 			companions(doc, k);
 			if (j == 0 || j == 3) {
-				snprintf(want, sizeof(want), "expected an integer from %ld to %ld, "
-					 "got %ld", k->min, k->max, at[j]);
+				snprintf(want, sizeof(want), "expected an integer "
+					 "from %ld to %ld, got %ld", k->min, k->max,
+					 at[j]);
 				expect_refused(doc, k, want, what);
 			} else {
 				struct config *cfg = expect_taken(doc, k, what);
@@ -290,10 +295,11 @@ static cJSON *list_of(const struct cfg_key *k, size_t n)
 
 	for (i = 0; i < n; i++) {
 		char s[32];
+		bool user = strncmp(k->path, "control.", 8) == 0;
 
 		snprintf(s, sizeof(s), "/p%zu", i);
-		assert_true(cJSON_AddItemToArray(
-			a, cJSON_CreateString(strncmp(k->path, "control.", 8) == 0 ? "root" : s)));
+		assert_true(
+			cJSON_AddItemToArray(a, cJSON_CreateString(user ? "root" : s)));
 	}
 	return a;
 }
@@ -334,7 +340,7 @@ static void test_choices(void **state)
 		cJSON *doc;
 
 		if (k->choices == NULL || strcmp(k->path, "vault.auth.method") == 0)
-			continue; /* the method changes which keys belong: test_config.c */
+			continue; /* it decides which keys belong: test_config.c */
 		for (j = 0; k->choices[j] != NULL; j++) {
 			struct config *cfg;
 			char *field;
@@ -382,11 +388,12 @@ static void test_defaults(void **state)
 		assert_int_equal(parse_doc(base(variants[v]), &cfg, err, sizeof(err)), 0);
 		for (i = 0; i < cfg__nkeys; i++) {
 			const struct cfg_key *k = &cfg__keys[i];
+			bool other = k->variant != NULL &&
+				     strcmp(k->variant, variants[v]) != 0;
 			char *field;
 
 			if (k->off == CFG_CODE || k->flags & (CK_REQUIRED | CK_DOC) ||
-			    (k->variant != NULL && strcmp(k->variant, variants[v]) != 0) ||
-			    section_of(cfg, k) == NULL)
+			    other || section_of(cfg, k) == NULL)
 				continue;
 			field = (char *)section_of(cfg, k) + k->off;
 			if (k->type == CT_INT)
@@ -394,7 +401,8 @@ static void test_defaults(void **state)
 			else if (k->type == CT_BOOL)
 				assert_int_equal(*(bool *)field, k->def != 0);
 			else if (k->type == CT_ENUM)
-				assert_int_equal(*(int *)field, k->min + choice(k, k->sdef));
+				assert_int_equal(*(int *)field,
+						 k->min + choice(k, k->sdef));
 			else if (k->sdef != NULL)
 				assert_string_equal(*(char **)field, k->sdef);
 			else
@@ -421,7 +429,8 @@ static void test_unknown_keys(void **state)
 		cJSON *doc = base(NULL);
 		char p[128];
 
-		snprintf(p, sizeof(p), "%s%sno_such_key", sections[i], sections[i][0] ? "." : "");
+		snprintf(p, sizeof(p), "%s%sno_such_key", sections[i],
+			 sections[i][0] ? "." : "");
 		k.path = p;
 
 		set_at(doc, p, cJSON_CreateNumber(1));

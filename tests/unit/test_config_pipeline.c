@@ -172,10 +172,12 @@ static void test_listen_address(void **state)
 	for (i = 0; i < sizeof(bad_addresses) / sizeof(bad_addresses[0]); i++) {
 		int r = parse_address(bad_addresses[i][0], &cfg, err, sizeof(err));
 
-		if (r != AOS_ECONFIG || strstr(err, CFG_PATH ": listen.address: ") != err ||
+		if (r != AOS_ECONFIG ||
+		    strstr(err, CFG_PATH ": listen.address: ") != err ||
 		    strstr(err, bad_addresses[i][1]) == NULL)
-			fail_msg("%s: %d \"%s\", want a listen.address error saying \"%s\"",
-				 bad_addresses[i][0], r, err, bad_addresses[i][1]);
+			fail_msg("%s: %d \"%s\", want a listen.address error "
+				 "saying \"%s\"", bad_addresses[i][0], r, err,
+				 bad_addresses[i][1]);
 	}
 }
 
@@ -195,8 +197,8 @@ static void test_listen_host_name(void **state)
 		assert_string_equal(cfg->listen.address, names[i]);
 		if (strcmp(cfg->listen.host, "127.0.0.1") != 0 &&
 		    strcmp(cfg->listen.host, "::1") != 0)
-			fail_msg("%s resolved to \"%s\", not a loopback address", names[i],
-				 cfg->listen.host);
+			fail_msg("%s resolved to \"%s\", not a loopback address",
+				 names[i], cfg->listen.host);
 		assert_int_equal(cfg->listen.port, 8080);
 		config_free(cfg);
 	}
