@@ -268,11 +268,30 @@ static char *parse_choice(struct cctx *c, const cJSON *obj, const char *base,
 	return NULL;
 }
 
+/* After a range error: " (RULE)", the row's rule without the reference's
+ * backticks, so the bound that depends on another key is named too. */
+static void append_rule(struct cctx *c, const struct cfg_key *k)
+{
+	size_t n = strlen(c->err);
+	const char *r;
+
+	if (k->rule == NULL || n + 3 >= c->errlen)
+		return;
+	c->err[n++] = ' ';
+	c->err[n++] = '(';
+	for (r = k->rule; *r != '\0' && n + 2 < c->errlen; r++)
+		if (*r != '`')
+			c->err[n++] = *r;
+	c->err[n++] = ')';
+	c->err[n] = '\0';
+}
+
 void cfg__one(struct cctx *c, const cJSON *obj, const char *base, const struct cfg_key *k,
 	      void *out)
 {
 	const char *leaf = strrchr(k->path, '.') ? strrchr(k->path, '.') + 1 : k->path;
 	char *field = (char *)out + k->off;
+	bool failed;
 	char *s;
 
 	if (k->off == CFG_CODE) {
@@ -285,7 +304,10 @@ void cfg__one(struct cctx *c, const cJSON *obj, const char *base, const struct c
 		*(char **)field = parse_choice(c, obj, base, k, leaf);
 		break;
 	case CT_INT:
+		failed = c->failed;
 		*(long *)field = cfg__int(c, obj, base, leaf, k->def, k->min, k->max);
+		if (c->failed && !failed)
+			append_rule(c, k);
 		break;
 	case CT_BOOL:
 		*(bool *)field = cfg__bool(c, obj, base, leaf, k->def != 0);
