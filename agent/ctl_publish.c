@@ -35,7 +35,11 @@ static void usage(FILE *f)
 		"      --tag TAG        npm dist-tag (a prerelease needs one; \"latest\"\n"
 		"                       never moves to a lower version)\n"
 		"      --version V      refuse files whose version is not V\n"
-		"  -n, --dry-run        inspect and show what would be sent; no token used\n"
+		"  -n, --dry-run        inspect, read the registry and show the plan: the\n"
+		"                       npm document or PyPI form fields exactly as they\n"
+		"                       would be sent (the tarball's base64 replaced by\n"
+		"                       its length and digest), and whether sending would\n"
+		"                       publish, be a no-op or a conflict; nothing sent\n"
 		"  -w, --wait           follow the job until it ends; the exit status tells\n"
 		"                       the outcome (without it: exit 0 once queued)\n"
 		"  -k, --idempotency-key KEY  enqueuing the same KEY again returns the\n"
@@ -110,21 +114,66 @@ static void show_progress(struct view *v, const cJSON *ev)
 	}
 }
 
+#define PLAN_VALUE_MAX 160
+
+/* One form field: long or multi-line values (a description) cut, with
+ * their length; --json shows them whole. */
+static void show_field(const char *name, const char *value)
+{
+	size_t n = strlen(value), cut = strcspn(value, "\r\n");
+
+	if (cut > PLAN_VALUE_MAX)
+		cut = PLAN_VALUE_MAX;
+	if (cut == n)
+		printf("      %-24s %s\n", name, value);
+	else
+		printf("      %-24s %.*s... (%zu bytes)\n", name, (int)cut, value, n);
+}
+
+/* The document, indented under the plan. */
+static void show_document(const cJSON *doc)
+{
+	char *text = cJSON_Print(doc), *line, *save = NULL;
+
+	if (text == NULL)
+		return;
+	for (line = strtok_r(text, "\n", &save); line != NULL;
+	     line = strtok_r(NULL, "\n", &save))
+		printf("      %s\n", line);
+	free(text);
+}
+
 static void show_plan(const cJSON *ev)
 {
 	const cJSON *fields = cJSON_GetObjectItemCaseSensitive(ev, "fields"), *p;
+	const cJSON *doc = cJSON_GetObjectItemCaseSensitive(ev, "document");
+	const cJSON *part = cJSON_GetObjectItemCaseSensitive(ev, "file_part");
+	const cJSON *access = cJSON_GetObjectItemCaseSensitive(ev, "access");
 
-	printf("%s: would %s %s (%s)\n", base(ctl_str(ev, "file", "?")), ctl_str(ev, "method", "?"),
-	       ctl_str(ev, "url", "?"), ctl_str(ev, "auth", ""));
+	printf("%s: would %s %s (%s)\n", base(ctl_str(ev, "file", "?")),
+	       ctl_str(ev, "method", "?"), ctl_str(ev, "url", "?"), ctl_str(ev, "auth", ""));
+	printf("    effect   %s\n", ctl_str(ev, "would", "?"));
+	if (cJSON_GetObjectItemCaseSensitive(ev, "problem") != NULL)
+		printf("    problem  %s\n", ctl_str(ev, "problem", ""));
+	if (fields != NULL)
+		printf("    form fields:\n");
 	cJSON_ArrayForEach(p, fields) {
 		const cJSON *n = cJSON_GetArrayItem(p, 0), *val = cJSON_GetArrayItem(p, 1);
 
 		if (cJSON_IsString(n) && cJSON_IsString(val))
-			printf("    %-24s %s\n", n->valuestring, val->valuestring);
+			show_field(n->valuestring, val->valuestring);
 	}
-	if (cJSON_GetObjectItemCaseSensitive(ev, "content_length") != NULL)
-		printf("    document of %.0f bytes, dist-tag %s, %s\n",
-		       ctl_num(ev, "content_length"), ctl_str(ev, "tag", "?"), ctl_str(ev, "integrity", ""));
+	if (part != NULL)
+		printf("    file part \"%s\": %s (%s, %.0f bytes)\n", ctl_str(part, "name", "?"),
+		       ctl_str(part, "filename", "?"), ctl_str(part, "content_type", "?"),
+		       ctl_num(part, "length"));
+	if (doc == NULL)
+		return;
+	printf("    dist-tag %s\n    access   %s\n", ctl_str(ev, "tag", "?"),
+	       cJSON_IsString(access) ? access->valuestring : "null");
+	printf("    document (%.0f bytes with the tarball, %s):\n",
+	       ctl_num(ev, "content_length"), ctl_str(ev, "integrity", ""));
+	show_document(doc);
 }
 
 static void show_event(struct view *v, const cJSON *ev)

@@ -24,6 +24,7 @@
 #include "err.h"
 #include "log.h"
 #include "npm.h"
+#include "npm_pubcfg.h"
 #include "pub_err.h"
 #include "publish.h"
 #include "publish_internal.h"
@@ -289,6 +290,9 @@ static void after_inspect(uv_work_t *w, int status)
 				 op->reg_name, op->type == REGISTRY_NPM ? "npm" : "pypi");
 			f->rc = -EINVAL;
 		}
+		if (f->rc == 0 && f->art->kind == ARTIFACT_NPM)
+			f->rc = npm_pubcfg_access(f->art, op->url, op->access, &f->access,
+						  f->message, sizeof(f->message));
 		if (f->rc < 0) {
 			f->outcome = OUT_INVALID;
 			invalid = true;
@@ -540,7 +544,7 @@ void publish_upload(struct publish_op *op)
 		r = pypi_upload_setup(op->req->easy, f->art, &o, &op->pu, err, sizeof(err));
 	} else {
 		struct npm_publish_opts o = { .registry = op->url, .tag = op->dist_tag,
-					      .access = op->access, .token = op->token };
+					      .access = f->access, .token = op->token };
 
 		r = npm_publish_setup(op->req->easy, f->art, &o, &op->np, err, sizeof(err));
 	}
@@ -579,13 +583,10 @@ static void start_file(struct publish_op *op)
 		return;
 	if (op->dry_run) {
 		/* No token; npm still reads the packument for the dist-tag rules. */
-		if (op->type == REGISTRY_NPM) {
+		if (op->type == REGISTRY_NPM)
 			publish_npm_prepare(op);
-		} else {
-			send_event(op, publish_plan(op, f));
-			file_done(op, OUT_DRY_RUN, "%s: valid; nothing sent (dry run)",
-				  f->art->filename);
-		}
+		else
+			publish_pypi_dry_run(op);
 		return;
 	}
 	secret_unref(op->token);

@@ -1,6 +1,7 @@
 /* publish_check.c - reading the registry around an upload: the npm
  * packument before a publish (existing version, dist-tags), the registry's
- * own digest after an "already exists" answer, and dry-run plans. */
+ * own digest after an "already exists" answer.  Dry-run plans are in
+ * publish_plan.c. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -121,7 +122,12 @@ static void packument_done(struct transport_req *req, int result, void *data)
 		snprintf(spec, sizeof(spec), "%s@%s", f->art->name, f->art->version);
 		k = answer_npm_identity(spec, f->art->sha512_sri, f->art->sha1, &p, msg,
 					sizeof(msg));
-		publish_file_done(op, k == ANSWER_OK ? OUT_EXISTS : OUT_CONFLICT, msg);
+		if (op->dry_run)
+			publish_dry_run_done(op, k == ANSWER_OK ? PLAN_NOOP : PLAN_CONFLICT,
+					     msg);
+		else
+			publish_file_done(op, k == ANSWER_OK ? OUT_EXISTS : OUT_CONFLICT,
+					  msg);
 		return;
 	}
 	if (npm_dist_tag(f->art->version, op->tag, p.has_latest ? p.latest : NULL,
@@ -131,18 +137,15 @@ static void packument_done(struct transport_req *req, int result, void *data)
 		return;
 	}
 	if (op->dry_run) {
-		cJSON *plan = publish_plan(op, f);
-
-		if (op->conn != NULL)
-			control_send(op->conn, plan); /* dry runs never run as jobs */
-		else
-			cJSON_Delete(plan);
-		snprintf(msg, sizeof(msg), "%s: valid; would be tagged %s; nothing sent "
-			 "(dry run)", f->art->filename, op->dist_tag);
-		publish_file_done(op, OUT_DRY_RUN, msg);
+		publish_dry_run_done(op, PLAN_PUBLISH, NULL);
 		return;
 	}
 	publish_upload(op);
+}
+
+void publish_get(struct publish_op *op, const char *url, transport_cb cb)
+{
+	start_get(op, PH_VERIFY, url, false, cb);
 }
 
 void publish_npm_prepare(struct publish_op *op)
@@ -231,61 +234,4 @@ void publish_verify_exists(struct publish_op *op)
 	}
 	start_get(op, PH_VERIFY, url, false, verify_done);
 	free(url);
-}
-
-cJSON *publish_plan(struct publish_op *op, struct pub_file *f)
-{
-	cJSON *ev = cJSON_CreateObject(), *fields;
-	char err[512];
-
-	cJSON_AddStringToObject(ev, "event", "plan");
-	cJSON_AddStringToObject(ev, "file", f->label);
-	cJSON_AddStringToObject(ev, "registry", op->reg_name);
-	cJSON_AddStringToObject(ev, "token_key", op->token_key);
-	if (op->type == REGISTRY_PYPI) {
-		struct pypi_form *form = NULL;
-		size_t i;
-
-		cJSON_AddStringToObject(ev, "method", "POST");
-		cJSON_AddStringToObject(ev, "url", op->url);
-		cJSON_AddStringToObject(ev, "auth", "Basic, user from the configuration, "
-					"password the token (not shown)");
-		fields = cJSON_AddArrayToObject(ev, "fields");
-		if (pypi_form_new(f->art, &form) == 0) {
-			for (i = 0; i < pypi_form_count(form); i++) {
-				const struct pypi_field *fl = pypi_form_field(form, i);
-				cJSON *pair = cJSON_CreateArray();
-				char val[201];
-
-				snprintf(val, sizeof(val), "%s", fl->value);
-				cJSON_AddItemToArray(pair, cJSON_CreateString(fl->name));
-				cJSON_AddItemToArray(pair, cJSON_CreateString(val));
-				cJSON_AddItemToArray(fields, pair);
-			}
-		}
-		pypi_form_free(form);
-		cJSON_AddStringToObject(ev, "content", f->art->filename);
-	} else {
-		struct npm_publish_opts o = { .registry = op->url,
-					      .tag = op->dist_tag ? op->dist_tag
-						     : op->tag ? op->tag : "latest",
-					      .access = op->access };
-		struct npm_body *body = NULL;
-		char *url = npm_package_url(op->url, f->art->name);
-
-		cJSON_AddStringToObject(ev, "method", "PUT");
-		cJSON_AddStringToObject(ev, "url", url != NULL ? url : "?");
-		free(url);
-		cJSON_AddStringToObject(ev, "auth", "Bearer token (not shown)");
-		cJSON_AddStringToObject(ev, "tag", op->dist_tag ? op->dist_tag
-					: op->tag ? op->tag : "latest");
-		if (npm_body_new(f->art, &o, &body, err, sizeof(err)) == 0)
-			cJSON_AddNumberToObject(ev, "content_length",
-						(double)npm_body_length(body));
-		else
-			cJSON_AddStringToObject(ev, "problem", err);
-		npm_body_free(body);
-		cJSON_AddStringToObject(ev, "integrity", f->art->sha512_sri);
-	}
-	return ev;
 }

@@ -24,6 +24,9 @@ enum pub_phase {
 	PH_WAIT,    /* backoff timer */
 };
 
+/* What sending a file would do, as a dry run finds out. */
+enum plan_effect { PLAN_PUBLISH, PLAN_NOOP, PLAN_CONFLICT };
+
 struct pub_file {
 	char *path;
 	char *label;     /* how events name the file: publish_request.labels, or path */
@@ -31,6 +34,7 @@ struct pub_file {
 	int rc;
 	enum pub_outcome outcome;
 	bool probe;      /* ask the registry before sending (unknown outcome) */
+	const char *access; /* npm: sent as "access" (static, op->access or NULL) */
 	char message[1536];
 };
 
@@ -88,8 +92,20 @@ void publish_timer_cb(uv_timer_t *t);
 void publish_npm_prepare(struct publish_op *op);
 /* After an "exists" answer: compares the registry's digest with ours. */
 void publish_verify_exists(struct publish_op *op);
-/* The dry-run description of what would be sent for f. */
-cJSON *publish_plan(struct publish_op *op, struct pub_file *f);
+/* GETs url (the upload's credentials only on the upload URL's origin);
+ * cb settles the answer.  On a failure to start, the file ends "error". */
+void publish_get(struct publish_op *op, const char *url, transport_cb cb);
+
+/* publish_plan.c */
+/* The dry-run plan of f: what would be sent, exactly, and what it would do.
+ * Returns a "plan" event (the caller owns it). */
+cJSON *publish_plan(struct publish_op *op, struct pub_file *f, enum plan_effect would);
+/* Shows the current file's plan to the client and settles the file: a dry
+ * run, or a conflict.  why: what the registry showed (NULL: nothing). */
+void publish_dry_run_done(struct publish_op *op, enum plan_effect would, const char *why);
+/* A PyPI dry run: reads the simple index (index_url) to tell a new file
+ * from a no-op or a conflict, then publish_dry_run_done(). */
+void publish_pypi_dry_run(struct publish_op *op);
 /* The version of op's token key in the secret store (0 if missing). */
 int64_t publish_key_version(struct publish_op *op);
 /* Records the outcome of the current file and moves on (publish.c). */

@@ -18,6 +18,7 @@
 #include "control_policy.h"
 #include "err.h"
 #include "log.h"
+#include "npm_pubcfg.h"
 #include "pub_util.h"
 #include "publish.h"
 #include "queue.h"
@@ -29,6 +30,7 @@ struct enq {
 	struct agent *a;
 	struct control_conn *conn;
 	char *registry, *tag, *version, *idem_key;
+	char *reg_url, *reg_access; /* the registry's, for publishConfig */
 	char *spool_dir;
 	int fds[CONTROL_FDS_MAX];
 	char names[CONTROL_FDS_MAX][PUBLISH_NAME_MAX + 1];
@@ -235,6 +237,13 @@ static int take_file(struct enq *e, size_t i)
 		rc = -EINVAL;
 		e->invalid = true;
 	}
+	if (rc == 0 && art->kind == ARTIFACT_NPM) {
+		const char *access;
+
+		rc = npm_pubcfg_access(art, e->reg_url, e->reg_access, &access, e->msg,
+				       sizeof(e->msg));
+		e->invalid = rc < 0;
+	}
 	if (rc == 0 && i == 0)
 		snprintf(e->package, sizeof(e->package), "%s", art->name);
 	artifact_free(art);
@@ -306,6 +315,8 @@ static void enq_free(struct enq *e)
 		if (e->fds[i] >= 0)
 			close(e->fds[i]);
 	free(e->registry);
+	free(e->reg_url);
+	free(e->reg_access);
 	free(e->tag);
 	free(e->version);
 	free(e->idem_key);
@@ -492,10 +503,18 @@ int spool_enqueue(struct agent *a, struct control_conn *c, const struct spool_re
 	e->a = a;
 	e->conn = c;
 	e->registry = strdup(r->registry);
+	e->reg_url = strdup(reg->url);
+	e->reg_access = reg->access ? strdup(reg->access) : NULL;
 	e->tag = r->tag ? strdup(r->tag) : NULL;
 	e->version = r->version ? strdup(r->version) : NULL;
 	e->idem_key = r->idem_key ? strdup(r->idem_key) : NULL;
 	e->spool_dir = strdup(a->cfg->queue.spool_dir);
+	if (e->registry == NULL || e->reg_url == NULL || e->spool_dir == NULL ||
+	    (reg->access != NULL && e->reg_access == NULL)) {
+		enq_free(e);
+		snprintf(msg, msglen, "out of memory");
+		return -ENOMEM;
+	}
 	e->max_bytes = (uint64_t)a->cfg->publish.max_file_bytes;
 	e->uid = r->uid;
 	e->pid = r->pid;

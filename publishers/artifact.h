@@ -3,7 +3,7 @@
  * artifact_inspect() reads a wheel (.whl), an sdist (.tar.gz or .zip) or an
  * npm tarball (.tgz) once, front to back, through libarchive: it finds and
  * parses the metadata file (*.dist-info/METADATA, <top>/PKG-INFO,
- * package/package.json), computes the digests the registries want while the
+ * <top>/package.json), computes the digests the registries want while the
  * bytes pass, checks every member path and every bound, and checks that the
  * file name and the expected version agree with the metadata.  Memory use
  * does not grow with the archive's size.  Nothing is logged: errors come
@@ -56,7 +56,7 @@ struct artifact {
 
 	char *pyversion;	/* PyPI: "source" for an sdist, the wheel's python tag */
 	struct pypi_meta *meta; /* PyPI: parsed core metadata */
-	char *package_json;	/* npm: package/package.json, NUL-terminated */
+	char *package_json;	/* npm: <top>/package.json, NUL-terminated */
 	size_t package_json_len;
 
 	/* The file's identity when inspected; uploads check it again. */

@@ -7,6 +7,17 @@
  * reader, which does not see the central directory: the end of central
  * directory record is looked for in the file's last bytes instead, which
  * catches a zip cut short between members.
+ *
+ * npm tarballs follow npm's own reading: npm unpacks a tarball with node-tar
+ * and "strip: 1" (npm/pacote lib/fetcher.js, #tarxOptions; isaacs/node-tar
+ * src/unpack.ts, [CHECKPATH]), dropping the first path component of every
+ * entry whatever it is, and reads <that folder>/package.json.  So any single
+ * top folder is accepted ("package/" by npm pack, "mypkg/", even "./"), and
+ * package.json must be directly inside it.  Where npm would quietly make
+ * something else of the archive, it is refused instead: entries under two
+ * different top folders (npm would merge them), a file outside any top
+ * folder (npm drops it), and, as for every kind, absolute paths and ".."
+ * (node-tar strips the root or skips the entry with a warning).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -127,12 +138,49 @@ bool artifact__path_escapes(const char *path)
 	}
 }
 
-/* Strips "./" prefixes that some tar writers add. */
-static const char *member_name(const char *path)
+/* Strips "./" prefixes that some tar writers add.  Not for npm, which
+ * takes "." as the top folder like any other (see the top of the file). */
+static const char *member_name(enum artifact_kind kind, const char *path)
 {
-	while (path[0] == '.' && path[1] == '/')
+	while (kind != ARTIFACT_NPM && path[0] == '.' && path[1] == '/')
 		path += 2;
 	return path;
+}
+
+/* npm: checks that member (of type filetype) lies in the archive's single
+ * top folder, which the first member names (top[0] == '\0' until then).
+ * Returns 0, or PUB_EPATH with errbuf set. */
+static int npm_top_folder(const char *member, unsigned filetype, char *top,
+			  size_t toplen, const char *what, const char *qm, char *errbuf,
+			  size_t errlen)
+{
+	size_t n = strcspn(member, "/");
+	char q[PUB_QUOTE_MAX];
+
+	if (member[n] == '\0' && filetype != AE_IFDIR) {
+		pub__errf(errbuf, errlen, "%s: member %s is not inside a top folder (npm "
+			  "drops it on install): an npm tarball holds one top folder, such as "
+			  "package/", what, qm);
+		return PUB_EPATH;
+	}
+	if (top[0] == '\0') {
+		if (n >= toplen) {
+			pub__errf(errbuf, errlen, "%s: top folder of member %s is longer "
+				  "than %zu bytes", what, qm, toplen - 1);
+			return PUB_EPATH;
+		}
+		memcpy(top, member, n);
+		top[n] = '\0';
+		return 0;
+	}
+	if (strlen(top) != n || memcmp(top, member, n) != 0) {
+		pub__errf(errbuf, errlen, "%s: member %s is not in the top folder %s/ of "
+			  "the others (npm would merge the two on install): an npm tarball "
+			  "holds one top folder", what, qm,
+			  pub__quote(top, strlen(top), q, sizeof(q)));
+		return PUB_EPATH;
+	}
+	return 0;
 }
 
 /* True if member is the metadata file of kind. */
@@ -147,7 +195,7 @@ static bool is_metadata(enum artifact_kind kind, const char *member)
 		return strcmp(slash + 1, "METADATA") == 0 && slash - member > 10 &&
 		       memcmp(slash - 10, ".dist-info", 10) == 0;
 	case ARTIFACT_SDIST: return strcmp(slash + 1, "PKG-INFO") == 0;
-	case ARTIFACT_NPM: return strcmp(member, "package/package.json") == 0;
+	case ARTIFACT_NPM: return strcmp(slash + 1, "package.json") == 0;
 	}
 	return false;
 }
@@ -157,7 +205,7 @@ static const char *metadata_pattern(enum artifact_kind kind)
 	switch (kind) {
 	case ARTIFACT_WHEEL: return "*.dist-info/METADATA";
 	case ARTIFACT_SDIST: return "<top>/PKG-INFO";
-	case ARTIFACT_NPM: return "package/package.json";
+	case ARTIFACT_NPM: return "<top>/package.json, e.g. package/package.json";
 	}
 	return "?";
 }
@@ -238,7 +286,7 @@ int artifact__walk(const char *what, int fd, enum artifact_kind kind, bool zip,
 	struct archive_entry *e;
 	struct walk *w;
 	uint64_t members = 0;
-	char qm[PUB_QUOTE_MAX], q2[PUB_QUOTE_MAX];
+	char qm[PUB_QUOTE_MAX], q2[PUB_QUOTE_MAX], top[256] = "";
 	const char *name, *link;
 	int r, ar;
 
@@ -302,7 +350,11 @@ int artifact__walk(const char *what, int fd, enum artifact_kind kind, bool zip,
 			r = PUB_EPATH;
 			goto out;
 		}
-		name = member_name(name);
+		name = member_name(kind, name);
+		if (kind == ARTIFACT_NPM &&
+		    (r = npm_top_folder(name, archive_entry_filetype(e), top, sizeof(top),
+					what, qm, errbuf, errlen)) < 0)
+			goto out;
 		if (is_metadata(kind, name)) {
 			if (found->member != NULL) {
 				pub__errf(errbuf, errlen,
@@ -360,6 +412,13 @@ int artifact__walk(const char *what, int fd, enum artifact_kind kind, bool zip,
 		    "%s: archive truncated (no zip end of central directory record)",
 		    what);
 		r = PUB_ETRUNCATED;
+		goto out;
+	}
+	if (found->member == NULL && kind == ARTIFACT_NPM && top[0] != '\0') {
+		pub__errf(errbuf, errlen, "%s: no metadata file in the archive: npm reads "
+			  "package.json in the top folder, %s/package.json",
+			  what, pub__quote(top, strlen(top), q2, sizeof(q2)));
+		r = PUB_ENOMETA;
 		goto out;
 	}
 	if (found->member == NULL) {

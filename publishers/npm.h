@@ -69,6 +69,11 @@ size_t npm_body_read(char *buf, size_t size, size_t nitems, void *userdata);
  * resend; other seeks answer CURL_SEEKFUNC_CANTSEEK. */
 int npm_body_seek(void *userdata, curl_off_t offset, int origin);
 
+/* The document as it would be sent, but with placeholder (JSON string
+ * content: no quote, no backslash) instead of the base64 tarball, for a
+ * dry run.  Returns a malloc'ed NUL-terminated string, or NULL. */
+char *npm_body_shown(const struct npm_body *b, const char *placeholder);
+
 /* Bytes produced so far, and why reading stopped ("" if it did not). */
 uint64_t npm_body_produced(const struct npm_body *b);
 const char *npm_body_error(const struct npm_body *b);

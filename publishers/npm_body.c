@@ -191,6 +191,17 @@ uint64_t npm_body_length(const struct npm_body *b)
 	return b->length;
 }
 
+char *npm_body_shown(const struct npm_body *b, const char *placeholder)
+{
+	size_t n = b->prefix_len + strlen(placeholder) + sizeof(suffix);
+	char *s = malloc(n);
+
+	if (s != NULL)
+		snprintf(s, n, "%.*s%s%s", (int)b->prefix_len, b->prefix, placeholder,
+			 suffix);
+	return s;
+}
+
 uint64_t npm_body_produced(const struct npm_body *b)
 {
 	return b->produced;

@@ -43,12 +43,19 @@ from webhook_support import (PY_BUILD, expect_accepted, expect_job, files_under,
 LOUD = ('printf "%05000d\\n" 7; head -c 1048576 /dev/zero | tr "\\0" x | fold -w 100; '
         'echo loud-end; exit 5')
 # Waits while $FLAG exists (a background sleep beside it), then goes on.
-SLOW = ('echo $$ > "$PIDDIR/slow.step"; sleep 300 & echo $! > "$PIDDIR/slow.grandchild"; '
+# Each pid file is written under another name and renamed, so a file that
+# exists is complete (the test polls for them while the step runs).
+SLOW = ('echo $$ > "$PIDDIR/.s" && mv "$PIDDIR/.s" "$PIDDIR/slow.step"; sleep 300 & '
+        'echo $! > "$PIDDIR/.g" && mv "$PIDDIR/.g" "$PIDDIR/slow.grandchild"; '
         'while [ -e "$FLAG" ]; do sleep 0.1; done; kill $!; echo slow-released')
-SLEEPER = ('sleep 300 & echo $! > "$PIDDIR/{name}.grandchild"; echo $$ > "$PIDDIR/{name}.step"; '
+SLEEPER = ('sleep 300 & '
+           'echo $! > "$PIDDIR/.{name}.g" && mv "$PIDDIR/.{name}.g" "$PIDDIR/{name}.grandchild"; '
+           'echo $$ > "$PIDDIR/.{name}.s" && mv "$PIDDIR/.{name}.s" "$PIDDIR/{name}.step"; '
            'echo started-{name}; sleep 300')
-TERM_PROOF = ('trap "" TERM; sleep 300 & echo $! > "$PIDDIR/{name}.grandchild"; '
-              'echo $$ > "$PIDDIR/{name}.step"; echo started-{name}; '
+TERM_PROOF = ('trap "" TERM; sleep 300 & '
+              'echo $! > "$PIDDIR/.{name}.g" && mv "$PIDDIR/.{name}.g" "$PIDDIR/{name}.grandchild"; '
+              'echo $$ > "$PIDDIR/.{name}.s" && mv "$PIDDIR/.{name}.s" "$PIDDIR/{name}.step"; '
+              'echo started-{name}; '
               'while :; do sleep 1; done')
 
 
@@ -190,6 +197,10 @@ def _host_pid(nspid: int, needle: str) -> int:
 
 
 def _pids(dirs, name):
+    """The host pids of the step and its grandchild, once both files are there."""
+    wait_for(lambda: all((dirs["pids"] / f"{name}.{k}").exists()
+                         for k in ("step", "grandchild")), 60,
+             what=f"the {name} step to write its pid files")
     out = {}
     needles = {"step": f"started-{name}" if name != "slow" else "slow-released",
                "grandchild": "sleep 300"}

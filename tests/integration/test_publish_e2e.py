@@ -9,7 +9,8 @@ pip installs aos-sdk==0.1.0 from the local index in a fresh venv and runs
 both require() and import give VERSION; every file on the registries has the
 digests of the file uploaded.  Re-publishing is "already published", a
 different file under the same name and version a conflict naming both
-digests, and --dry-run shows without sending.
+digests, and --dry-run shows without sending.  A tarball whose top folder
+is not package/ publishes and installs (npm strips the first component).
 
 The tests of this module share one set of servers and one daemon and run in
 file order (the later ones rely on the first publish).
@@ -27,8 +28,9 @@ from conftest import PUBLISHCTL
 from publish_support import (EXIT, NPM_NAME, PY_NAME, build_js_sdk,  # noqa: F401
                              build_python_sdk, digest_forms,
                              fresh_venv, make_npm, make_sdist, make_wheel, npm_install,
+                             npm_members,
                              pip_install, publish, publish_env, sha1_hex, sha256_file,
-                             sha512_sri, tool_env)
+                             sha512_sri, tool_env, write_tgz)
 
 VERSION = "0.1.0"
 
@@ -333,6 +335,25 @@ def test_dry_run_shows_without_sending(publish_env, daemon, tmp_path):
     assert "spool" not in p.stdout, f"the spool copy is shown: {p.stdout}"
     publish_env.assert_unchanged(before, "--dry-run")
     assert publish_env.npm.packument(NPM_NAME)["versions"].keys() == {VERSION}
+
+
+def test_npm_top_folder_not_package(publish_env, daemon, tmp_path):
+    """npm strips the first path component of every entry whatever it is
+    (pacote's tar extraction, strip: 1): a tarball whose top folder is
+    mypkg/ publishes, and npm installs it."""
+    name = "@agenticverz/top-folder"
+    members = [(n.replace("package/", "mypkg/", 1), b)
+               for n, b in npm_members(name, "1.0.0")]
+    tgz = write_tgz(tmp_path / "agenticverz-top-folder-1.0.0.tgz", [("mypkg/", b"")] + members)
+    publish(daemon, "npm", tgz).expect(EXIT["published"], "published")
+    assert publish_env.npm.packument(name)["versions"]["1.0.0"]["dist"]["integrity"] == \
+        sha512_sri(tgz)
+    app = tmp_path / "app"
+    npm_install(app, publish_env.npm.url, f"{name}@1.0.0")
+    out = subprocess.run(["node", "-e", f"console.log(require('{name}').VERSION)"],
+                         cwd=app, capture_output=True, text=True, timeout=60,
+                         env=tool_env(tmp_path / "home-node"))
+    assert out.returncode == 0 and out.stdout.strip() == "1.0.0", out
 
 
 def test_no_token_in_any_output(publish_env, daemon):

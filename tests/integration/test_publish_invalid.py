@@ -172,6 +172,26 @@ def npm_path_escape(d):
         NPM_NAME, NV, extra=[("package/../../x", b"escaped\n")]))
 
 
+def npm_two_top_folders(d):
+    # npm strips one component from every entry (pacote, strip: 1), so two
+    # top folders would be merged on install: refused as ambiguous.
+    return make_npm(d, NPM_NAME, NV, members=npm_members(
+        NPM_NAME, NV, extra=[("other/index.js", b"1\n")]))
+
+
+def npm_top_level_file(d):
+    # A file outside any top folder: npm's extraction drops it.
+    return make_npm(d, NPM_NAME, NV, members=npm_members(
+        NPM_NAME, NV, extra=[("README.md", b"read me\n")]))
+
+
+def npm_dot_top_package(d):
+    # "./package/package.json": npm strips ".", so package.json would land
+    # in package/, not at the package's root.
+    return make_npm(d, NPM_NAME, NV, members=[
+        ("./package/package.json", package_json(NPM_NAME, NV))])
+
+
 def npm_invalid_json(d):
     return make_npm(d, NPM_NAME, NV, pkg=b'{"name": "@agenticverz/aos-sdk", "version": ')
 
@@ -201,6 +221,7 @@ JSON = r"JSON"
 NAME = r"name"
 VERSION = r"version"
 KIND = r"wheel|sdist|npm|tarball|registry|type|kind"
+TOP = r"top folder"
 
 CASES = [
     ("pypi", wheel_not_archive, NOT_ARCHIVE),
@@ -229,6 +250,9 @@ CASES = [
     ("npm", npm_two_package_json, TWO_META),
     ("npm", npm_oversized_package_json, OVERSIZED),
     ("npm", npm_path_escape, ESCAPE),
+    ("npm", npm_two_top_folders, TOP),
+    ("npm", npm_top_level_file, TOP),
+    ("npm", npm_dot_top_package, NO_META),
     ("npm", npm_invalid_json, JSON),
     ("npm", npm_invalid_utf8, UTF8),
     ("npm", npm_name_mismatch, NAME),

@@ -304,17 +304,19 @@ static void test_no_metadata(void **state)
 	    {"x/y.dist-info/METADATA", WHEEL_META, 0, 0, NULL},
 	};
 	const struct fx_member n[] = {
-	    {"pkg/package.json", PACKAGE_JSON, 0, 0, NULL},
 	    {"package/lib/package.json", PACKAGE_JSON, 0, 0, NULL},
+	};
+	const struct fx_member s[] = {
+	    {"pkg/package.json", PACKAGE_JSON, 0, 0, NULL},
 	};
 
 	fx_write_archive("aos_sdk-0.1.0-py3-none-any.whl", FX_ZIP, w, 4);
 	expect_fail("aos_sdk-0.1.0-py3-none-any.whl", NULL, PUB_ENOMETA,
 		    "*.dist-info/METADATA");
-	fx_write_archive("agenticverz-aos-sdk-0.1.0.tgz", FX_TGZ, n, 2);
+	fx_write_archive("agenticverz-aos-sdk-0.1.0.tgz", FX_TGZ, n, 1);
 	expect_fail("agenticverz-aos-sdk-0.1.0.tgz", NULL, PUB_ENOMETA,
 		    "package/package.json");
-	fx_write_archive("aos_sdk-0.1.0.tar.gz", FX_TGZ, n, 1);
+	fx_write_archive("aos_sdk-0.1.0.tar.gz", FX_TGZ, s, 1);
 	expect_fail("aos_sdk-0.1.0.tar.gz", NULL, PUB_ENOMETA, "PKG-INFO");
 }
 
@@ -326,7 +328,7 @@ static void test_two_metadata(void **state)
 	};
 	const struct fx_member n[] = {
 	    {"package/package.json", PACKAGE_JSON, 0, 0, NULL},
-	    {"./package/package.json", PACKAGE_JSON, 0, 0, NULL},
+	    {"package/package.json", PACKAGE_JSON, 0, 0, NULL},
 	};
 	const struct fx_member s[] = {
 	    {"aos_sdk-0.1.0/PKG-INFO", PKG_INFO, 0, 0, NULL},
@@ -497,6 +499,100 @@ static void test_mismatch(void **state)
 	expect_fail("aos_sdk.whl", NULL, PUB_EFILENAME, "wheel file name");
 }
 
+/* npm unpacks with node-tar and strip: 1 (npm/pacote lib/fetcher.js,
+ * #tarxOptions; isaacs/node-tar src/unpack.ts, [CHECKPATH]): the first path
+ * component of every entry goes, whatever it is, and package.json is read
+ * from the folder that results. */
+static void test_npm_top_folder_any_name(void **state)
+{
+	static const char *const tops[] = {"mypkg", "package", "aos-sdk-0.1.0", "."};
+	char pj[64], js[64], dir[64];
+	struct fx_member m[] = {
+	    {dir, NULL, 0, 'd', NULL},
+	    {js, "module.exports = 1;\n", 0, 0, NULL},
+	    {pj, PACKAGE_JSON, 0, 0, NULL},
+	};
+	struct artifact *a;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(tops) / sizeof(tops[0]); i++) {
+		snprintf(dir, sizeof(dir), "%s/", tops[i]);
+		snprintf(js, sizeof(js), "%s/lib/index.js", tops[i]);
+		snprintf(pj, sizeof(pj), "%s/package.json", tops[i]);
+		fx_write_archive("agenticverz-aos-sdk-0.1.0.tgz", FX_TGZ, m, 3);
+		a = expect_ok("agenticverz-aos-sdk-0.1.0.tgz", NULL);
+		assert_string_equal(a->name, "@agenticverz/aos-sdk");
+		assert_string_equal(a->package_json, PACKAGE_JSON);
+		artifact_free(a);
+	}
+	/* The top folder's own entry may come without the slash. */
+	snprintf(dir, sizeof(dir), "mypkg");
+	snprintf(js, sizeof(js), "mypkg/index.js");
+	snprintf(pj, sizeof(pj), "mypkg/package.json");
+	fx_write_archive("agenticverz-aos-sdk-0.1.0.tgz", FX_TGZ, m, 3);
+	artifact_free(expect_ok("agenticverz-aos-sdk-0.1.0.tgz", NULL));
+}
+
+/* What npm would make something else of is refused. */
+static void test_npm_top_folder_refused(void **state)
+{
+	struct fx_member m[] = {
+	    {"mypkg/package.json", PACKAGE_JSON, 0, 0, NULL},
+	    {NULL, "x", 0, 0, NULL},
+	};
+	const struct fx_member dot[] = {
+	    {"./package/package.json", PACKAGE_JSON, 0, 0, NULL},
+	};
+	const struct fx_member deep[] = {
+	    {"mypkg/", NULL, 0, 'd', NULL},
+	    {"mypkg/sub/package.json", PACKAGE_JSON, 0, 0, NULL},
+	};
+
+	(void)state;
+	/* Two top folders: npm would merge them. */
+	m[1].path = "package/index.js";
+	fx_write_archive("agenticverz-aos-sdk-0.1.0.tgz", FX_TGZ, m, 2);
+	expect_fail("agenticverz-aos-sdk-0.1.0.tgz", NULL, PUB_EPATH,
+		    "not in the top folder mypkg/");
+	/* A file outside any folder: npm drops it. */
+	m[1].path = "index.js";
+	fx_write_archive("agenticverz-aos-sdk-0.1.0.tgz", FX_TGZ, m, 2);
+	expect_fail("agenticverz-aos-sdk-0.1.0.tgz", NULL, PUB_EPATH,
+		    "not inside a top folder");
+	m[0].path = "package.json";
+	fx_write_archive("agenticverz-aos-sdk-0.1.0.tgz", FX_TGZ, m, 1);
+	expect_fail("agenticverz-aos-sdk-0.1.0.tgz", NULL, PUB_EPATH,
+		    "not inside a top folder");
+	/* "./package/package.json": "." is the top folder for npm, so the
+	 * manifest would land in package/, not at the package's root. */
+	fx_write_archive("agenticverz-aos-sdk-0.1.0.tgz", FX_TGZ, dot, 1);
+	expect_fail("agenticverz-aos-sdk-0.1.0.tgz", NULL, PUB_ENOMETA, "./package.json");
+	/* package.json deeper than the top folder. */
+	fx_write_archive("agenticverz-aos-sdk-0.1.0.tgz", FX_TGZ, deep, 2);
+	expect_fail("agenticverz-aos-sdk-0.1.0.tgz", NULL, PUB_ENOMETA, "mypkg/package.json");
+	/* ".." and absolute paths: node-tar skips or re-roots them; refused. */
+	m[0].path = "mypkg/package.json";
+	m[1].path = "mypkg/../other/x";
+	fx_write_archive("agenticverz-aos-sdk-0.1.0.tgz", FX_TGZ, m, 2);
+	expect_fail("agenticverz-aos-sdk-0.1.0.tgz", NULL, PUB_EPATH, "escapes the archive");
+	m[1].path = "/mypkg/x";
+	fx_write_archive("agenticverz-aos-sdk-0.1.0.tgz", FX_TGZ, m, 2);
+	expect_fail("agenticverz-aos-sdk-0.1.0.tgz", NULL, PUB_EPATH, "escapes the archive");
+}
+
+/* Sdists keep their own rule: "./" prefixes are dropped. */
+static void test_sdist_dot_prefix(void **state)
+{
+	const struct fx_member s[] = {
+	    {"./aos_sdk-0.1.0/PKG-INFO", PKG_INFO, 0, 0, NULL},
+	};
+
+	(void)state;
+	fx_write_archive("aos_sdk-0.1.0.tar.gz", FX_TGZ, s, 1);
+	artifact_free(expect_ok("aos_sdk-0.1.0.tar.gz", NULL));
+}
+
 static void test_missing_file(void **state)
 {
 	expect_fail("absent-1.0.tgz", NULL, -ENOENT, "No such file");
@@ -530,6 +626,9 @@ int main(void)
 	    cmocka_unit_test(test_oversized),	 cmocka_unit_test(test_escaping_paths),
 	    cmocka_unit_test(test_bad_text),	 cmocka_unit_test(test_mismatch),
 	    cmocka_unit_test(test_missing_file), cmocka_unit_test(test_path_escapes),
+	    cmocka_unit_test(test_npm_top_folder_any_name),
+	    cmocka_unit_test(test_npm_top_folder_refused),
+	    cmocka_unit_test(test_sdist_dot_prefix),
 	};
 
 	return cmocka_run_group_tests(tests, setup, fx_teardown);

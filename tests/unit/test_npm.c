@@ -20,6 +20,7 @@
 #include "publishers/answer.h"
 #include "publishers/artifact.h"
 #include "publishers/npm.h"
+#include "publishers/npm_pubcfg.h"
 #include "publishers/registry.h"
 #include "publishers/pub_err.h"
 #include "pub_fixture.h"
@@ -425,6 +426,102 @@ static void test_packument_request(void **state)
 	artifact_free(a);
 }
 
+/* A tarball whose package.json has this publishConfig (JSON text). */
+static struct artifact *with_pubcfg(const char *name, const char *pubcfg)
+{
+	char json[512];
+
+	snprintf(json, sizeof(json), "{\"name\": \"%s\", \"version\": \"0.1.0\"%s%s}",
+		 name, pubcfg != NULL ? ", \"publishConfig\": " : "",
+		 pubcfg != NULL ? pubcfg : "");
+	return make_tgz(json, 0, 1);
+}
+
+/* publishConfig as npm applies it (npm/cli lib/commands/publish.js
+ * #getManifest; libnpmpublish lib/publish.js): access over the registry's
+ * setting, null without either; a registry other than ours refused. */
+static void test_pubcfg_access(void **state)
+{
+	static const struct {
+		const char *name, *pubcfg, *cfg, *want;
+		int rc;
+	} c[] = {
+	    {NAME, NULL, NULL, NULL, 0},
+	    {NAME, NULL, "public", "public", 0},
+	    {NAME, "{\"access\": \"restricted\"}", "public", "restricted", 0},
+	    {NAME, "{\"access\": \"public\"}", "restricted", "public", 0},
+	    {NAME, "{\"access\": \"restricted\"}", NULL, "restricted", 0},
+	    {NAME, "{\"access\": null}", "public", "public", 0},
+	    {NAME, "{\"tag\": \"next\"}", NULL, NULL, 0},
+	    {NAME, "{\"access\": \"secret\"}", NULL, NULL, -EINVAL},
+	    {NAME, "{\"access\": 1}", NULL, NULL, -EINVAL},
+	    {"aos-sdk", "{\"access\": \"restricted\"}", NULL, NULL, -EINVAL},
+	    {"aos-sdk", NULL, "restricted", NULL, -EINVAL},
+	    {NAME, "{\"registry\": \"http://127.0.0.1:4873\"}", NULL, NULL, 0},
+	    {NAME, "{\"registry\": \"HTTP://127.0.0.1:4873//\"}", NULL, NULL, 0},
+	    {NAME, "{\"registry\": \"http://127.0.0.1:4874/\"}", NULL, NULL, PUB_EURL},
+	    {NAME, "{\"registry\": \"http://127.0.0.1:4873/npm/\"}", NULL, NULL,
+	     PUB_EURL},
+	    {NAME, "{\"registry\": 5}", NULL, NULL, PUB_EURL},
+	    /* pickRegistry: the scope's registry first. */
+	    {NAME, "{\"@agenticverz:registry\": \"http://other/\", \"registry\": "
+		   "\"http://127.0.0.1:4873/\"}", NULL, NULL, PUB_EURL},
+	    {NAME, "{\"@agenticverz:registry\": \"http://127.0.0.1:4873/\", "
+		   "\"registry\": \"http://other/\"}", NULL, NULL, 0},
+	    {"aos-sdk", "{\"@agenticverz:registry\": \"http://other/\"}", NULL, NULL, 0},
+	};
+	char err[512];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		struct artifact *a = with_pubcfg(c[i].name, c[i].pubcfg);
+		const char *got = "unset";
+		int r;
+
+		err[0] = '\0';
+		r = npm_pubcfg_access(a, REG, c[i].cfg, &got, err, sizeof(err));
+		if (r != c[i].rc)
+			fail_msg("case %zu (%s): got %d, want %d: %s", i,
+				 c[i].pubcfg ? c[i].pubcfg : "-", r, c[i].rc, err);
+		if (r == 0 && (c[i].want == NULL ? got != NULL
+						 : got == NULL || strcmp(got, c[i].want) != 0))
+			fail_msg("case %zu: access %s, want %s", i, got ? got : "null",
+				 c[i].want ? c[i].want : "null");
+		if (r < 0)
+			assert_non_null(strstr(err, TGZ));
+		if (r == PUB_EURL)
+			assert_non_null(strstr(err, "another registry"));
+		artifact_free(a);
+	}
+}
+
+/* The dry run's document is the one sent, with a placeholder for the data. */
+static void test_body_shown(void **state)
+{
+	struct artifact *a = make_tgz(pkg_json, 1000, 7);
+	struct npm_publish_opts o = {.registry = REG, .tag = "next", .access = "restricted"};
+	struct npm_body *b = NULL;
+	char err[256], *shown, *sent;
+	size_t len, cut;
+
+	(void)state;
+	assert_int_equal(npm_body_new(a, &o, &b, err, sizeof(err)), 0);
+	shown = npm_body_shown(b, "PLACEHOLDER");
+	assert_non_null(shown);
+	sent = read_all(b, 4096, &len);
+	cut = (size_t)(strstr(shown, "PLACEHOLDER") - shown);
+	/* Same bytes up to the data, same end. */
+	assert_memory_equal(shown, sent, cut);
+	assert_string_equal(shown + cut + strlen("PLACEHOLDER"), sent + len - 4);
+	assert_non_null(strstr(shown, "\"access\":\"restricted\""));
+	assert_non_null(strstr(shown, "\"dist-tags\":{\"next\":\"0.1.0\"}"));
+	free(shown);
+	free(sent);
+	npm_body_free(b);
+	artifact_free(a);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -433,6 +530,8 @@ int main(void)
 	    cmocka_unit_test(test_body_options),
 	    cmocka_unit_test(test_publish_request),
 	    cmocka_unit_test(test_packument_request),
+	    cmocka_unit_test(test_pubcfg_access),
+	    cmocka_unit_test(test_body_shown),
 	};
 	int r;
 
