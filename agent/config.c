@@ -81,8 +81,8 @@ void cfg__check_keys(struct cctx *c, const cJSON *obj, const char *base,
 }
 
 /* A string value; NULL def means required unless optional is set. */
-char *cfg__str(struct cctx *c, const cJSON *obj, const char *base,
-		     const char *key, const char *def, bool optional)
+char *cfg__str(struct cctx *c, const cJSON *obj, const char *base, const char *key,
+	       const char *def, bool optional, long max)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
 	char p[256];
@@ -100,8 +100,8 @@ char *cfg__str(struct cctx *c, const cJSON *obj, const char *base,
 		cfg__fail(c, p, "expected a non-empty string, got %s",
 		     cJSON_IsString(v) ? "an empty string" : cfg__type_name(v));
 		return NULL;
-	} else if (strlen(v->valuestring) > 4096) {
-		cfg__fail(c, p, "string too long (at most 4096 bytes)");
+	} else if (strlen(v->valuestring) > (size_t)max) {
+		cfg__fail(c, p, "too long (at most %ld bytes)", max);
 		return NULL;
 	} else {
 		s = strdup(v->valuestring);
@@ -109,6 +109,13 @@ char *cfg__str(struct cctx *c, const cJSON *obj, const char *base,
 	if (s == NULL)
 		cfg__fail(c, p, "out of memory");
 	return s;
+}
+
+const cJSON *cfg__sub(const cJSON *obj, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+
+	return cJSON_IsObject(v) ? v : NULL;
 }
 
 long cfg__int(struct cctx *c, const cJSON *obj, const char *base,
@@ -128,6 +135,10 @@ long cfg__int(struct cctx *c, const cJSON *obj, const char *base,
 
 		if (cJSON_IsString(v))
 			snprintf(got, sizeof(got), "\"%.40s\"", v->valuestring);
+		else if (cJSON_IsNumber(v) && v->valuedouble > -1e18 &&
+			 v->valuedouble < 1e18 &&
+			 v->valuedouble == (double)(long long)v->valuedouble)
+			snprintf(got, sizeof(got), "%.0f", v->valuedouble); /* no 1e+12 */
 		else if (cJSON_IsNumber(v))
 			snprintf(got, sizeof(got), "%g", v->valuedouble);
 		else
@@ -254,69 +265,39 @@ static void env_override(struct cctx *c, char **field, const char *bao,
 
 static void parse_auth(struct cctx *c, const cJSON *auth, struct vault_cfg *v)
 {
-	static const char *const token_keys[] = { "method", "token_file", NULL };
-	static const char *const approle_keys[] = {
-		"method", "mount", "role_id_file", "secret_id_file",
-		"secret_id_wrapped", "wrap_creation_path", NULL
-	};
 	const char *base = "vault.auth";
-	char *method = cfg__str(c, auth, base, "method", NULL, false);
 
-	if (method == NULL)
+	/* The method first: it decides which other keys belong. */
+	cfg__one(c, auth, base, cfg__key("vault.auth.method"), v);
+	if (!c->failed)
+		cfg__section(c, auth, base, base,
+			     v->method == AUTH_TOKEN ? "token" : "approle", v);
+}
+
+/* sect.backoff_max_ms is at least sect.backoff_min_ms. */
+static void check_backoff(struct cctx *c, const char *sect, long min, long max)
+{
+	char p[64];
+
+	if (c->failed || max >= min)
 		return;
-	if (strcmp(method, "token") == 0) {
-		v->method = AUTH_TOKEN;
-		cfg__check_keys(c, auth, base, token_keys);
-		v->token_file = cfg__str(c, auth, base, "token_file", NULL, false);
-	} else if (strcmp(method, "approle") == 0) {
-		v->method = AUTH_APPROLE;
-		cfg__check_keys(c, auth, base, approle_keys);
-		v->mount = cfg__str(c, auth, base, "mount", "approle", false);
-		v->role_id_file = cfg__str(c, auth, base, "role_id_file", "role_id", false);
-		v->secret_id_file = cfg__str(c, auth, base, "secret_id_file", "secret_id", false);
-		v->secret_id_wrapped = cfg__bool(c, auth, base, "secret_id_wrapped", false);
-		v->wrap_creation_path = cfg__str(c, auth, base, "wrap_creation_path", NULL, true);
-	} else {
-		cfg__fail(c, "vault.auth.method", "expected \"token\" or \"approle\", got \"%.60s\"",
-		     method);
-	}
-	free(method);
+	snprintf(p, sizeof(p), "%s.backoff_max_ms", sect);
+	cfg__fail(c, p, "must be at least %s.backoff_min_ms", sect);
 }
 
 static void parse_vault(struct cctx *c, const cJSON *vo, struct vault_cfg *v)
 {
-	static const char *const keys[] = {
-		"address", "namespace", "ca_file", "ca_path", "auth", "kv_mount",
-		"kv_path", "poll_interval_s", "max_response_bytes",
-		"backoff_min_ms", "backoff_max_ms", NULL
-	};
-	const char *base = "vault";
-	const cJSON *auth;
-
-	cfg__check_keys(c, vo, base, keys);
-	v->address = cfg__str(c, vo, base, "address", NULL, true);
+	cfg__section(c, vo, "vault", "vault", NULL, v);
 	env_override(c, &v->address, "BAO_ADDR", "VAULT_ADDR");
 	if (v->address == NULL)
 		cfg__fail(c, "vault.address", "missing; set it in the file or in BAO_ADDR/VAULT_ADDR");
 	cfg__check_url(c, "vault.address", v->address);
-	v->namespace = cfg__str(c, vo, base, "namespace", NULL, true);
 	env_override(c, &v->namespace, "BAO_NAMESPACE", "VAULT_NAMESPACE");
-	v->ca_file = cfg__str(c, vo, base, "ca_file", NULL, true);
 	env_override(c, &v->ca_file, "BAO_CACERT", "VAULT_CACERT");
-	v->ca_path = cfg__str(c, vo, base, "ca_path", NULL, true);
 	env_override(c, &v->ca_path, "BAO_CAPATH", "VAULT_CAPATH");
-	v->kv_mount = cfg__str(c, vo, base, "kv_mount", "secret", false);
-	v->kv_path = cfg__str(c, vo, base, "kv_path", "agenticverz/package-registry", false);
-	v->poll_interval_s = cfg__int(c, vo, base, "poll_interval_s", 30, 1, 86400);
-	v->max_response_bytes = cfg__int(c, vo, base, "max_response_bytes", 1048576,
-					4096, 64L * 1024 * 1024);
-	v->backoff_min_ms = cfg__int(c, vo, base, "backoff_min_ms", 1000, 10, 600000);
-	v->backoff_max_ms = cfg__int(c, vo, base, "backoff_max_ms", 300000, 10, 3600000);
-	if (!c->failed && v->backoff_max_ms < v->backoff_min_ms)
-		cfg__fail(c, "vault.backoff_max_ms", "must be at least vault.backoff_min_ms");
-	auth = cfg__obj(c, vo, base, "auth", true);
-	if (auth != NULL)
-		parse_auth(c, auth, v);
+	check_backoff(c, "vault", v->backoff_min_ms, v->backoff_max_ms);
+	if (!c->failed)
+		parse_auth(c, cfg__sub(vo, "auth"), v);
 }
 
 /* PyPI-style upload URLs end in "legacy/" (PyPI) or are the root
@@ -347,10 +328,32 @@ const struct registry_cfg *config_registry(const struct config *cfg, const char 
 	return NULL;
 }
 
+static void parse_registry(struct cctx *c, const cJSON *it, const char *base,
+			   struct registry_cfg *r, struct config *cfg)
+{
+	char p[256];
+
+	cfg__section(c, it, base, "registries.*", NULL, r);
+	cfg__check_url(c, strcat(strcpy(p, base), ".url"), r->url);
+	if (r->token_key == NULL && !c->failed) {
+		r->token_key = strdup(r->type == REGISTRY_NPM ? "NPM_TOKEN"
+							      : "PYPI_API_TOKEN");
+		if (r->token_key == NULL)
+			cfg__fail(c, base, "out of memory");
+	}
+	if (r->index_url != NULL)
+		cfg__check_url(c, strcat(strcpy(p, base), ".index_url"), r->index_url);
+	else if (r->url != NULL && r->type == REGISTRY_PYPI)
+		r->index_url = default_index_url(r->url);
+	if (r->access != NULL && r->type != REGISTRY_NPM)
+		cfg__fail(c, strcat(strcpy(p, base), ".access"),
+			  "only for npm registries");
+	if (r->token_key != NULL && cfg__add_secret_key(cfg, r->token_key) < 0)
+		cfg__fail(c, base, "out of memory");
+}
+
 static void parse_registries(struct cctx *c, const cJSON *ro, struct config *cfg)
 {
-	static const char *const keys[] = { "type", "url", "token_key", "username",
-					    "index_url", "access", NULL };
 	const cJSON *it;
 	size_t n = (size_t)cJSON_GetArraySize(ro), i = 0;
 
@@ -362,8 +365,7 @@ static void parse_registries(struct cctx *c, const cJSON *ro, struct config *cfg
 	}
 	cJSON_ArrayForEach(it, ro) {
 		struct registry_cfg *r = &cfg->registries[i++];
-		char base[200], p[256];
-		char *type;
+		char base[200];
 
 		cfg->nregistries = i;
 		snprintf(base, sizeof(base), "registries.%.100s", it->string);
@@ -372,69 +374,101 @@ static void parse_registries(struct cctx *c, const cJSON *ro, struct config *cfg
 			return;
 		}
 		r->name = strdup(it->string);
-		cfg__check_keys(c, it, base, keys);
-		type = cfg__str(c, it, base, "type", NULL, false);
-		if (type != NULL && strcmp(type, "pypi") == 0)
-			r->type = REGISTRY_PYPI;
-		else if (type != NULL && strcmp(type, "npm") == 0)
-			r->type = REGISTRY_NPM;
-		else if (type != NULL)
-			cfg__fail(c, strcat(strcpy(p, base), ".type"),
-			     "expected \"pypi\" or \"npm\", got \"%.60s\"", type);
-		free(type);
-		r->url = cfg__str(c, it, base, "url", NULL, false);
-		cfg__check_url(c, strcat(strcpy(p, base), ".url"), r->url);
-		r->token_key = cfg__str(c, it, base, "token_key",
-				       r->type == REGISTRY_NPM ? "NPM_TOKEN" : "PYPI_API_TOKEN",
-				       false);
-		r->username = cfg__str(c, it, base, "username", "__token__", false);
-		r->index_url = cfg__str(c, it, base, "index_url", NULL, true);
-		if (r->index_url != NULL)
-			cfg__check_url(c, strcat(strcpy(p, base), ".index_url"), r->index_url);
-		else if (r->url != NULL && r->type == REGISTRY_PYPI)
-			r->index_url = default_index_url(r->url);
-		r->access = cfg__str(c, it, base, "access", NULL, true);
-		if (r->access != NULL && strcmp(r->access, "public") != 0 &&
-		    strcmp(r->access, "restricted") != 0)
-			cfg__fail(c, strcat(strcpy(p, base), ".access"),
-			     "expected \"public\" or \"restricted\", got \"%.40s\"", r->access);
-		if (r->access != NULL && r->type != REGISTRY_NPM)
-			cfg__fail(c, strcat(strcpy(p, base), ".access"), "only for npm registries");
-		if (r->token_key == NULL)
-			continue;
-		if (strlen(r->token_key) >= 128)
-			cfg__fail(c, strcat(strcpy(p, base), ".token_key"),
-			     "too long (at most 127 bytes)");
-		if (cfg__add_secret_key(cfg, r->token_key) < 0)
+		if (r->name == NULL) {
 			cfg__fail(c, base, "out of memory");
+			return;
+		}
+		parse_registry(c, it, base, r, cfg);
 	}
+}
+
+/* *field = a copy of value unless set already (a default computed here). */
+static void set_default(struct cctx *c, char **field, const char *key, const char *value)
+{
+	if (*field != NULL || c->failed)
+		return;
+	*field = strdup(value);
+	if (*field == NULL)
+		cfg__fail(c, key, "out of memory");
+}
+
+/* *field = dir + "/" + name unless set already. */
+static void set_default_in(struct cctx *c, char **field, const char *key, const char *dir,
+			   const char *name)
+{
+	if (*field != NULL || c->failed || dir == NULL)
+		return;
+	if (asprintf(field, "%s/%s", dir, name) < 0) {
+		*field = NULL;
+		cfg__fail(c, key, "out of memory");
+	}
+}
+
+static const char *env_or(const char *name, const char *def)
+{
+	const char *v = getenv(name);
+
+	return v != NULL ? v : def;
+}
+
+/* build_isolation: what each value means, and that "auto" and "required"
+ * were values once. */
+static void check_isolation(struct cctx *c, const cJSON *root)
+{
+	const struct cfg_key *k = cfg__key("build_isolation");
+	const char *s = cJSON_GetStringValue(
+		cJSON_GetObjectItemCaseSensitive(root, "build_isolation"));
+	size_t i;
+
+	for (i = 0; s != NULL && k->choices[i] != NULL; i++)
+		if (strcmp(s, k->choices[i]) == 0)
+			return;
+	if (s != NULL && s[0] != '\0')
+		cfg__fail(c, "build_isolation", "expected \"namespaces\" (bubblewrap, "
+			  "the default), \"landlock\" (the fallback) or \"off\", got "
+			  "\"%.40s\"%s", s,
+			  strcmp(s, "auto") == 0 || strcmp(s, "required") == 0
+				  ? " (\"auto\" and \"required\" were replaced, see "
+				    "docs/configuration.md)" : "");
+}
+
+/* The top level's own keys, the paths derived from them, "http", "publish"
+ * and "queue". */
+static void parse_top(struct cctx *c, const cJSON *root, struct config *cfg)
+{
+	long sock_max = cfg__key("control_socket")->max;
+	struct publish_cfg *pub = &cfg->publish;
+	struct queue_cfg *q = &cfg->queue;
+
+	check_isolation(c, root);
+	cfg__section(c, root, "", "", NULL, cfg);
+	set_default(c, &cfg->runtime_dir, "runtime_dir",
+		    env_or("RUNTIME_DIRECTORY", "/run/aos-publishd"));
+	set_default(c, &cfg->state_dir, "state_dir",
+		    env_or("STATE_DIRECTORY", "/var/lib/aos-publishd"));
+	set_default_in(c, &cfg->control_socket, "control_socket", cfg->runtime_dir,
+		       "control.sock");
+	if (!c->failed && strlen(cfg->control_socket) > (size_t)sock_max)
+		cfg__fail(c, "control_socket", "path too long for a Unix socket (at most "
+			  "%ld bytes; set control_socket or a shorter runtime_dir)",
+			  sock_max);
+	set_default_in(c, &cfg->work_dir, "work_dir", cfg->state_dir, "work");
+	cfg__section(c, cfg__sub(root, "http"), "http", "http", NULL, cfg);
+	cfg__section(c, cfg__sub(root, "publish"), "publish", "publish", NULL, pub);
+	check_backoff(c, "publish", pub->backoff_min_ms, pub->backoff_max_ms);
+	cfg__section(c, cfg__sub(root, "queue"), "queue", "queue", NULL, q);
+	set_default_in(c, &q->path, "queue.path", cfg->state_dir, "queue.db");
+	set_default_in(c, &q->spool_dir, "queue.spool_dir", cfg->state_dir, "spool");
+	check_backoff(c, "queue", q->backoff_min_ms, q->backoff_max_ms);
 }
 
 int config_parse(const char *text, size_t len, const char *path,
 		 struct config **ret, char *errbuf, size_t errlen)
 {
-	static const char *const keys[] = {
-		"log_level", "runtime_dir", "state_dir", "control_socket", "http",
-		"vault", "registries", "publish", "queue", "listen", "webhooks",
-		"pipelines", "work_dir", "build_isolation", "control", NULL
-	};
-	static const char *const queue_keys[] = {
-		"path", "spool_dir", "per_registry_concurrency", "max_running",
-		"max_attempts", "backoff_min_ms", "backoff_max_ms", "lease_s",
-		"shutdown_grace_s", NULL
-	};
-	static const char *const publish_keys[] = {
-		"max_attempts", "backoff_min_ms", "backoff_max_ms", "max_file_bytes", NULL
-	};
-	static const char *const http_keys[] = {
-		"connect_timeout_ms", "stall_timeout_s", "request_timeout_s",
-		"ca_file", "ca_path", NULL
-	};
 	struct cctx c = { .file = path, .err = errbuf, .errlen = errlen };
 	struct config *cfg = NULL;
-	const cJSON *o;
 	cJSON *root = NULL;
-	char *s, *tmp;
+	char *tmp;
 	int r = AOS_ECONFIG;
 
 	errbuf[0] = '\0';
@@ -465,102 +499,15 @@ int config_parse(const char *text, size_t len, const char *path,
 	tmp = strdup(path);
 	cfg->dir = tmp != NULL ? strdup(dirname(tmp)) : NULL;
 	free(tmp);
-	cfg__check_keys(&c, root, "", keys);
-
-	s = cfg__str(&c, root, "", "log_level", "info", false);
-	if (s != NULL && log_level_parse(s, &cfg->log_level) < 0)
-		cfg__fail(&c, "log_level", "expected debug, info, notice, warning or err, got \"%.40s\"", s);
-	free(s);
-	cfg->runtime_dir = cfg__str(&c, root, "", "runtime_dir", NULL, true);
-	if (cfg->runtime_dir == NULL && !c.failed)
-		cfg->runtime_dir = strdup(getenv("RUNTIME_DIRECTORY") ? getenv("RUNTIME_DIRECTORY")
-								       : "/run/aos-publishd");
-	cfg->state_dir = cfg__str(&c, root, "", "state_dir", NULL, true);
-	if (cfg->state_dir == NULL && !c.failed)
-		cfg->state_dir = strdup(getenv("STATE_DIRECTORY") ? getenv("STATE_DIRECTORY")
-								   : "/var/lib/aos-publishd");
-	cfg->control_socket = cfg__str(&c, root, "", "control_socket", NULL, true);
-	if (cfg->control_socket == NULL && cfg->runtime_dir != NULL && !c.failed) {
-		if (asprintf(&cfg->control_socket, "%s/control.sock", cfg->runtime_dir) < 0)
-			cfg->control_socket = NULL;
+	if (cfg->path == NULL || cfg->dir == NULL) {
+		r = -ENOMEM;
+		goto out;
 	}
-	if (!c.failed && strlen(cfg->control_socket) >= 100)
-		cfg__fail(&c, "control_socket", "path too long for a Unix socket (at most 99 bytes)");
-
-	cfg->connect_timeout_ms = 5000;
-	cfg->stall_timeout_s = 30;
-	cfg->request_timeout_s = 60;
-	o = cfg__obj(&c, root, "", "http", false);
-	if (o != NULL) {
-		cfg__check_keys(&c, o, "http", http_keys);
-		cfg->connect_timeout_ms = cfg__int(&c, o, "http", "connect_timeout_ms", 5000, 100, 600000);
-		cfg->stall_timeout_s = cfg__int(&c, o, "http", "stall_timeout_s", 30, 1, 3600);
-		cfg->request_timeout_s = cfg__int(&c, o, "http", "request_timeout_s", 60, 1, 3600);
-		cfg->ca_file = cfg__str(&c, o, "http", "ca_file", NULL, true);
-		cfg->ca_path = cfg__str(&c, o, "http", "ca_path", NULL, true);
-	}
-	cfg->publish.max_attempts = 4;
-	cfg->publish.backoff_min_ms = 1000;
-	cfg->publish.backoff_max_ms = 60000;
-	cfg->publish.max_file_bytes = PUBLISH_MAX_FILE_BYTES;
-	o = cfg__obj(&c, root, "", "publish", false);
-	if (o != NULL) {
-		cfg__check_keys(&c, o, "publish", publish_keys);
-		cfg->publish.max_attempts = cfg__int(&c, o, "publish", "max_attempts", 4, 1, 100);
-		cfg->publish.backoff_min_ms = cfg__int(&c, o, "publish", "backoff_min_ms", 1000, 10, 600000);
-		cfg->publish.backoff_max_ms = cfg__int(&c, o, "publish", "backoff_max_ms", 60000, 10, 3600000);
-		if (!c.failed && cfg->publish.backoff_max_ms < cfg->publish.backoff_min_ms)
-			cfg__fail(&c, "publish.backoff_max_ms", "must be at least publish.backoff_min_ms");
-		cfg->publish.max_file_bytes = cfg__int(&c, o, "publish", "max_file_bytes",
-						       PUBLISH_MAX_FILE_BYTES, 1024, 1L << 40);
-	}
-	o = cfg__obj(&c, root, "", "queue", false);
-	if (o != NULL)
-		cfg__check_keys(&c, o, "queue", queue_keys);
-	{
-		struct queue_cfg *q = &cfg->queue;
-		const char *b = "queue";
-
-		q->path = cfg__str(&c, o, b, "path", NULL, true);
-		q->spool_dir = cfg__str(&c, o, b, "spool_dir", NULL, true);
-		if (q->path == NULL && cfg->state_dir != NULL &&
-		    asprintf(&q->path, "%s/queue.db", cfg->state_dir) < 0)
-			q->path = NULL;
-		if (q->spool_dir == NULL && cfg->state_dir != NULL &&
-		    asprintf(&q->spool_dir, "%s/spool", cfg->state_dir) < 0)
-			q->spool_dir = NULL;
-		q->per_registry_limit = cfg__int(&c, o, b, "per_registry_concurrency", 2, 1, 64);
-		q->max_running = cfg__int(&c, o, b, "max_running", 8, 1, 256);
-		q->max_attempts = cfg__int(&c, o, b, "max_attempts", 8, 1, 1000);
-		q->backoff_min_ms = cfg__int(&c, o, b, "backoff_min_ms", 5000, 10, 3600000);
-		q->backoff_max_ms = cfg__int(&c, o, b, "backoff_max_ms", 900000, 10, 86400000);
-		q->lease_s = cfg__int(&c, o, b, "lease_s", 30, 2, 3600);
-		q->shutdown_grace_s = cfg__int(&c, o, b, "shutdown_grace_s", 60, 0, 3600);
-		if (!c.failed && q->backoff_max_ms < q->backoff_min_ms)
-			cfg__fail(&c, "queue.backoff_max_ms", "must be at least queue.backoff_min_ms");
-	}
-	o = cfg__obj(&c, root, "", "vault", true);
-	if (o != NULL)
-		parse_vault(&c, o, &cfg->vault);
-	o = cfg__obj(&c, root, "", "registries", false);
-	if (o != NULL)
-		parse_registries(&c, o, cfg);
-	cfg->work_dir = cfg__str(&c, root, "", "work_dir", NULL, true);
-	if (cfg->work_dir == NULL && cfg->state_dir != NULL && !c.failed &&
-	    asprintf(&cfg->work_dir, "%s/work", cfg->state_dir) < 0)
-		cfg->work_dir = NULL;
-	s = cfg__str(&c, root, "", "build_isolation", "namespaces", false);
-	if (s != NULL && strcmp(s, "landlock") == 0)
-		cfg->build_isolation = ISOLATION_LANDLOCK;
-	else if (s != NULL && strcmp(s, "off") == 0)
-		cfg->build_isolation = ISOLATION_OFF;
-	else if (s != NULL && strcmp(s, "namespaces") != 0)
-		cfg__fail(&c, "build_isolation", "expected \"namespaces\" (bubblewrap, the "
-			  "default), \"landlock\" (the fallback) or \"off\", got \"%.40s\"%s", s,
-			  strcmp(s, "auto") == 0 || strcmp(s, "required") == 0
-				  ? " (\"auto\" and \"required\" were replaced, see "
-				    "docs/configuration.md)" : "");
-	free(s);
+	parse_top(&c, root, cfg);
+	if (!c.failed && cfg__sub(root, "vault") != NULL)
+		parse_vault(&c, cfg__sub(root, "vault"), &cfg->vault);
+	if (!c.failed && cfg__sub(root, "registries") != NULL)
+		parse_registries(&c, cfg__sub(root, "registries"), cfg);
 	if (!c.failed)
 		cfg__parse_control(&c, root, cfg);
 	if (!c.failed)

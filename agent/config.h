@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include "answer.h" /* enum registry_type */
 #include "log.h"
@@ -82,7 +83,7 @@ struct vault_cfg {
 
 struct listen_cfg {
 	char *address;            /* "HOST:PORT"; NULL: no HTTP listener */
-	char *host;               /* split from address: an IP literal */
+	char *host;               /* HOST resolved at load: an IP literal */
 	int port;
 	long max_header_bytes;    /* 431 beyond */
 	long max_body_bytes;      /* 413 beyond */
@@ -173,6 +174,12 @@ int config_load(const char *path, struct config **ret, char *errbuf, size_t errl
  * for the folder of relative names. */
 int config_parse(const char *text, size_t len, const char *path,
 		 struct config **ret, char *errbuf, size_t errlen);
+
+/* Writes every key of the file, one JSON object a line: key path, type,
+ * default and range as docs/configuration.md writes them, and the rule
+ * its meaning must state (aos-publishd --dump-config-schema).  Returns 0 or
+ * -errno. */
+int config_dump_schema(FILE *f);
 
 /* Frees a configuration.  Accepts NULL. */
 void config_free(struct config *cfg);

@@ -12,7 +12,6 @@
 
 #include "config_internal.h"
 
-#define PRINCIPALS_MAX 256
 #define NAME_MAX_LEN 255
 
 /* The id of user (or group) name; 0 and *ret, -ENOENT if there is none,
@@ -80,15 +79,17 @@ static void parse_list(struct cctx *c, const cJSON *o, const char *key,
 	const cJSON *arr = cJSON_GetObjectItemCaseSensitive(o, key), *it;
 	char path[64];
 	size_t i = 0;
+	long max;
 
 	snprintf(path, sizeof(path), "control.%s", key);
+	max = cfg__key(path)->max;
 	if (!cJSON_IsArray(arr)) {
 		cfg__fail(c, path, "expected an array of user names and \"@group\" names, "
 			  "got %s", cfg__type_name(arr));
 		return;
 	}
-	if (cJSON_GetArraySize(arr) > PRINCIPALS_MAX) {
-		cfg__fail(c, path, "too many entries (at most %d)", PRINCIPALS_MAX);
+	if (cJSON_GetArraySize(arr) > max) {
+		cfg__fail(c, path, "too many entries (at most %ld)", max);
 		return;
 	}
 	cJSON_ArrayForEach(it, arr) {
@@ -135,12 +136,10 @@ static void default_operators(struct cctx *c, struct control_cfg *cc)
 
 void cfg__parse_control(struct cctx *c, const cJSON *root, struct config *cfg)
 {
-	static const char *const keys[] = { "operators", "readers", "max_connections", NULL };
 	struct control_cfg *cc = &cfg->control;
-	const cJSON *o = cfg__obj(c, root, "", "control", false);
+	const cJSON *o = cfg__sub(root, "control");
 
-	cfg__check_keys(c, o, "control", keys);
-	cc->max_connections = cfg__int(c, o, "control", "max_connections", 64, 1, 4096);
+	cfg__section(c, o, "control", "control", NULL, cc);
 	if (cJSON_GetObjectItemCaseSensitive(o, "operators") != NULL)
 		parse_list(c, o, "operators", &cc->operators, &cc->noperators);
 	else

@@ -1,6 +1,8 @@
 /* config_pipeline.c - the "listen", "webhooks" and "pipelines" sections. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <netdb.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,13 +46,21 @@ const struct pipeline_cfg *config_pipeline(const struct config *cfg, const char 
 	return NULL;
 }
 
-/* "127.0.0.1:8080", "[::1]:8080" -> host, port. */
-static void parse_address(struct cctx *c, struct listen_cfg *l)
+/* A host name's characters (RFC 1123, and '_' as some hosts files have). */
+static bool host_name_ok(const char *h)
 {
-	const char *a = l->address, *colon;
-	unsigned char bin[16];
-	char host[64];
-	int family = AF_INET6;
+	static const char ok[] = "abcdefghijklmnopqrstuvwxyz"
+				 "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._";
+
+	return h[strspn(h, ok)] == '\0';
+}
+
+/* "HOST:PORT" or "[IPv6]:PORT" -> host (without brackets), port (1 to
+ * 65535, digits only) and whether it was bracketed.  0 or -EINVAL. */
+static int split_address(const char *a, char *host, size_t hostlen, long *ret_port,
+			 bool *ret_v6)
+{
+	const char *h = a, *colon;
 	size_t hl;
 	long port;
 	char *end;
@@ -59,62 +69,97 @@ static void parse_address(struct cctx *c, struct listen_cfg *l)
 		const char *close = strchr(a, ']');
 
 		if (close == NULL || close[1] != ':')
-			goto bad;
-		hl = (size_t)(close - a - 1);
-		a++;
+			return -EINVAL;
+		h = a + 1;
+		hl = (size_t)(close - h);
 		colon = close + 1;
 	} else {
-		/* Without brackets an IPv4 address: "::1:8080" is refused, not
-		 * guessed. */
-		family = AF_INET;
+		/* Without brackets no ':' in the host: "::1:8080" is refused,
+		 * not guessed. */
 		colon = strchr(a, ':');
 		if (colon == NULL)
-			goto bad;
+			return -EINVAL;
 		hl = (size_t)(colon - a);
 	}
-	if (hl == 0 || hl >= sizeof(host))
-		goto bad;
-	memcpy(host, a, hl);
+	if (hl == 0 || hl >= hostlen)
+		return -EINVAL;
+	memcpy(host, h, hl);
 	host[hl] = '\0';
+	if (a[0] != '[' && !host_name_ok(host))
+		return -EINVAL;
 	errno = 0;
 	port = strtol(colon + 1, &end, 10);
 	/* Digits only: strtol alone takes " 80" and "+80". */
-	if (colon[1] < '0' || colon[1] > '9' || errno != 0 || *end != '\0' || port > 65535)
-		goto bad;
-	if (inet_pton(family, host, bin) != 1)
-		goto bad;
-	l->host = strdup(host);
+	if (colon[1] < '0' || colon[1] > '9' || errno != 0 || *end != '\0' || port < 1 ||
+	    port > 65535)
+		return -EINVAL;
+	*ret_port = port;
+	*ret_v6 = a[0] == '[';
+	return 0;
+}
+
+/* The first address of host (a literal, or a name from the hosts file or
+ * DNS) as a numeric string.  0, or a getaddrinfo error (EAI_*). */
+static int resolve(const char *host, bool v6, char *out, size_t outlen)
+{
+	struct addrinfo hints = { .ai_family = v6 ? AF_INET6 : AF_UNSPEC,
+				  .ai_socktype = SOCK_STREAM,
+				  .ai_flags = v6 ? AI_NUMERICHOST : 0 };
+	struct addrinfo *res = NULL;
+	int r;
+
+	r = getaddrinfo(host, NULL, &hints, &res);
+	if (r != 0)
+		return r;
+	r = getnameinfo(res->ai_addr, res->ai_addrlen, out, (socklen_t)outlen, NULL, 0,
+			NI_NUMERICHOST);
+	freeaddrinfo(res);
+	return r;
+}
+
+/* listen.address -> listen.host (resolved once, now) and listen.port. */
+static void parse_address(struct cctx *c, struct listen_cfg *l)
+{
+	char host[256], ip[INET6_ADDRSTRLEN];
+	long port;
+	bool v6;
+	int r;
+
+	if (split_address(l->address, host, sizeof(host), &port, &v6) < 0) {
+		cfg__fail(c, "listen.address", "expected HOST:PORT or [IPv6]:PORT with a "
+			  "port from 1 to 65535, got \"%.80s\"", l->address);
+		return;
+	}
+	r = resolve(host, v6, ip, sizeof(ip));
+	if (r != 0 && v6) {
+		cfg__fail(c, "listen.address", "\"%.80s\" is not an IPv6 address (inside "
+			  "[] only an IPv6 literal is taken)", host);
+		return;
+	}
+	if (r != 0) {
+		cfg__fail(c, "listen.address", "host \"%.80s\" does not resolve (%s): "
+			  "give an IP address, or a name the hosts file or DNS knows",
+			  host, gai_strerror(r));
+		return;
+	}
+	l->host = strdup(ip);
 	l->port = (int)port;
-	return;
-bad:
-	cfg__fail(c, "listen.address", "expected IP:PORT or [IPv6]:PORT (an address "
-		  "literal, not a name), got \"%.80s\"", l->address);
+	if (l->host == NULL)
+		cfg__fail(c, "listen.address", "out of memory");
 }
 
 static void parse_listen(struct cctx *c, const cJSON *o, struct listen_cfg *l)
 {
-	static const char *const keys[] = {
-		"address", "max_header_bytes", "max_body_bytes", "header_timeout_ms",
-		"body_timeout_ms", "idle_timeout_ms", "max_connections",
-		"max_unauthenticated_bytes", NULL
-	};
-	const char *b = "listen";
 	long one; /* the most one request may hold: body, header strings */
 
-	cfg__check_keys(c, o, b, keys);
-	l->address = cfg__str(c, o, b, "address", NULL, false);
-	if (l->address != NULL)
+	cfg__section(c, o, "listen", "listen", NULL, l);
+	if (l->address != NULL && !c->failed)
 		parse_address(c, l);
-	l->max_header_bytes = cfg__int(c, o, b, "max_header_bytes", 16384, 1024, 1048576);
-	l->max_body_bytes = cfg__int(c, o, b, "max_body_bytes", 1048576, 1024, 25L * 1024 * 1024);
-	l->header_timeout_ms = cfg__int(c, o, b, "header_timeout_ms", 10000, 100, 600000);
-	l->body_timeout_ms = cfg__int(c, o, b, "body_timeout_ms", 30000, 100, 600000);
-	l->idle_timeout_ms = cfg__int(c, o, b, "idle_timeout_ms", 60000, 100, 3600000);
-	l->max_connections = cfg__int(c, o, b, "max_connections", 512, 1, 65536);
 	one = l->max_body_bytes + 2 * l->max_header_bytes;
-	l->max_unauthenticated_bytes = cfg__int(c, o, b, "max_unauthenticated_bytes",
-						one > 16L << 20 ? one : 16L << 20, 1, 1L << 32);
-	if (l->max_unauthenticated_bytes < one)
+	if (cJSON_GetObjectItemCaseSensitive(o, "max_unauthenticated_bytes") == NULL &&
+	    l->max_unauthenticated_bytes < one)
+		l->max_unauthenticated_bytes = one; /* the default grows */
+	if (!c->failed && l->max_unauthenticated_bytes < one)
 		cfg__fail(c, "listen.max_unauthenticated_bytes", "%ld is less than one request "
 			  "of the largest size (max_body_bytes + 2 x max_header_bytes = %ld): "
 			  "raise it, or lower listen.max_body_bytes", l->max_unauthenticated_bytes,
@@ -123,29 +168,22 @@ static void parse_listen(struct cctx *c, const cJSON *o, struct listen_cfg *l)
 
 static void parse_webhooks(struct cctx *c, const cJSON *o, struct config *cfg)
 {
-	static const char *const keys[] = { "secret_key", "rotation_grace_s", NULL };
+	static const char *const fk[] = { "github", "gitlab", "gitea", NULL };
 	char base[64];
 	int f;
 
-	{
-		static const char *const fk[] = { "github", "gitlab", "gitea", NULL };
-
-		cfg__check_keys(c, o, "webhooks", fk);
-	}
+	cfg__check_keys(c, o, "webhooks", fk);
 	for (f = 0; f < FORGE__COUNT; f++) {
 		const cJSON *e = cfg__obj(c, o, "webhooks", forge_names[f], false);
+		struct webhook_cfg w = { 0 };
 
 		if (e == NULL)
 			continue;
 		snprintf(base, sizeof(base), "webhooks.%s", forge_names[f]);
-		cfg__check_keys(c, e, base, keys);
-		cfg->webhook_keys[f] = cfg__str(c, e, base, "secret_key", NULL, false);
-		cfg->webhook_grace_s[f] = cfg__int(c, e, base, "rotation_grace_s", 600, 0, 86400);
-		if (cfg->webhook_keys[f] == NULL)
-			continue;
-		if (strlen(cfg->webhook_keys[f]) >= 128)
-			cfg__fail(c, base, "secret_key too long (at most 127 bytes)");
-		else if (cfg__add_secret_key(cfg, cfg->webhook_keys[f]) < 0)
+		cfg__section(c, e, base, "webhooks.*", NULL, &w);
+		cfg->webhook_keys[f] = w.secret_key;
+		cfg->webhook_grace_s[f] = w.rotation_grace_s;
+		if (w.secret_key != NULL && cfg__add_secret_key(cfg, w.secret_key) < 0)
 			cfg__fail(c, base, "out of memory");
 	}
 }
@@ -304,29 +342,33 @@ static bool repository_transport_ok(const char *url)
 	       (slash == NULL || colon < slash) && strstr(url, "://") == NULL;
 }
 
-/* pipelines.X.KEY: at most 16 absolute paths, bound into the build sandbox. */
+/* pipelines.X.KEY: absolute paths (at most the row's max), bound into the
+ * build sandbox. */
 static char **path_list(struct cctx *c, const cJSON *o, const char *base, const char *key,
 			size_t *n)
 {
 	char path[300];
 	char **list;
+	long max;
 	size_t i;
 
+	snprintf(path, sizeof(path), "pipelines.*.%s", key);
+	max = cfg__key(path)->max;
 	snprintf(path, sizeof(path), "%s.%s", base, key);
 	list = str_list(c, cJSON_GetObjectItemCaseSensitive(o, key), path, n, false);
 	for (i = 0; i < *n; i++)
 		if (list[i][0] != '/' || strstr(list[i], "/..") != NULL)
 			cfg__fail(c, path, "\"%.80s\": expected an absolute path without \"..\"",
 				  list[i]);
-	if (*n > 16)
-		cfg__fail(c, path, "at most 16 paths");
+	if (*n > (size_t)max)
+		cfg__fail(c, path, "at most %ld paths", max);
 	return list;
 }
 
-/* An npm dist-tag (npm_tag_valid), or NULL when the key is absent. */
-static char *dist_tag(struct cctx *c, const cJSON *o, const char *base, const char *key)
+/* pipelines.X.KEY, when set, is an npm dist-tag (npm_tag_valid). */
+static void dist_tag(struct cctx *c, const char *base, const char *key, const char *tag)
 {
-	char *tag = cfg__str(c, o, base, key, NULL, true), path[300];
+	char path[300];
 
 	cfg__join(path, sizeof(path), base, key);
 	if (tag != NULL && !npm_tag_valid(tag))
@@ -338,25 +380,17 @@ static char *dist_tag(struct cctx *c, const cJSON *o, const char *base, const ch
 		cfg__fail(c, path, "prereleases never go to \"latest\": name another tag, "
 			  "or leave it unset (the prerelease's own name: \"beta\" for "
 			  "1.0.0-beta.1)");
-	return tag;
 }
 
 static void parse_pipeline(struct cctx *c, const cJSON *o, const char *base,
 			   struct pipeline_cfg *p, const struct config *cfg)
 {
-	static const char *const keys[] = {
-		"repository", "repository_name", "tag_pattern", "package", "directory",
-		"build", "verify", "artifacts", "targets", "env", "timeout_s", "dist_tag",
-		"prerelease_dist_tag", "writable", "readable", "network", NULL
-	};
 	char path[300];
 	const cJSON *env, *it;
 	const char *star;
 	size_t i;
 
-	cfg__check_keys(c, o, base, keys);
-	p->repository = cfg__str(c, o, base, "repository", NULL, false);
-	p->repository_name = cfg__str(c, o, base, "repository_name", NULL, true);
+	cfg__section(c, o, base, "pipelines.*", NULL, p);
 	if (p->repository_name == NULL && p->repository != NULL && !c->failed) {
 		p->repository_name = default_repo_name(p->repository);
 		if (p->repository_name == NULL)
@@ -369,14 +403,11 @@ static void parse_pipeline(struct cctx *c, const cJSON *o, const char *base,
 		cfg__fail(c, base, "repository \"%.100s\": only https://, ssh://, file://, "
 			  "user@host:path and absolute paths are allowed (git runs with "
 			  "GIT_ALLOW_PROTOCOL=%s)", p->repository, PL_GIT_PROTOCOLS);
-	p->tag_pattern = cfg__str(c, o, base, "tag_pattern", NULL, false);
 	star = p->tag_pattern != NULL ? strchr(p->tag_pattern, '*') : NULL;
 	if (p->tag_pattern != NULL &&
 	    (star == NULL || strchr(star + 1, '*') != NULL || strpbrk(p->tag_pattern, "?[") != NULL))
 		cfg__fail(c, base, "tag_pattern must hold exactly one '*' (the version) and "
 			  "no '?' or '[', got \"%.80s\"", p->tag_pattern);
-	p->package = cfg__str(c, o, base, "package", NULL, false);
-	p->directory = cfg__str(c, o, base, "directory", ".", false);
 	if (p->directory != NULL && (p->directory[0] == '/' || strstr(p->directory, "..")))
 		cfg__fail(c, base, "directory must be relative, inside the checkout");
 	snprintf(path, sizeof(path), "%s.build", base);
@@ -420,10 +451,8 @@ static void parse_pipeline(struct cctx *c, const cJSON *o, const char *base,
 	}
 	p->writable = path_list(c, o, base, "writable", &p->nwritable);
 	p->readable = path_list(c, o, base, "readable", &p->nreadable);
-	p->network = cfg__bool(c, o, base, "network", true);
-	p->timeout_s = cfg__int(c, o, base, "timeout_s", 1800, 1, 86400);
-	p->dist_tag = dist_tag(c, o, base, "dist_tag");
-	p->prerelease_dist_tag = dist_tag(c, o, base, "prerelease_dist_tag");
+	dist_tag(c, base, "dist_tag", p->dist_tag);
+	dist_tag(c, base, "prerelease_dist_tag", p->prerelease_dist_tag);
 }
 
 /* True if some tag matches both one-'*' patterns: their prefixes and their
@@ -468,13 +497,13 @@ void cfg__parse_pipelines(struct cctx *c, const cJSON *root, struct config *cfg)
 	const cJSON *o, *it;
 	size_t n, i;
 
-	o = cfg__obj(c, root, "", "listen", false);
+	o = cfg__sub(root, "listen");
 	if (o != NULL)
 		parse_listen(c, o, &cfg->listen);
-	o = cfg__obj(c, root, "", "webhooks", false);
+	o = cfg__sub(root, "webhooks");
 	if (o != NULL)
 		parse_webhooks(c, o, cfg);
-	o = cfg__obj(c, root, "", "pipelines", false);
+	o = cfg__sub(root, "pipelines");
 	if (o == NULL)
 		return;
 	cfg__check_keys(c, o, "pipelines", NULL);

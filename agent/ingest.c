@@ -592,8 +592,8 @@ int ingest_open(struct agent *a, struct ingest **ret)
 	uv_idle_init(&a->loop, &in->idle);
 	in->idle.data = in;
 	ingest_secrets_changed(in);
-	log_notice("listening for webhooks on %s (POST /webhook, GET /healthz, GET /readyz)",
-		   l->address);
+	log_notice("listening for webhooks on %s (%s port %d; POST /webhook, "
+		   "GET /healthz, GET /readyz)", l->address, l->host, l->port);
 	*ret = in;
 	return 0;
 }

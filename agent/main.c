@@ -85,6 +85,8 @@ int main(int argc, char **argv)
 		{ "check-config", required_argument, NULL, 'C' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
+		/* Not in --help: for tests/integration/test_config_reference.py. */
+		{ "dump-config-schema", no_argument, NULL, 'S' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *path = "/etc/aos-publishd/config.json", *check = NULL;
@@ -102,6 +104,7 @@ int main(int argc, char **argv)
 		case 'C': check = optarg; break;
 		case 'h': usage(stdout); return 0;
 		case 'V': printf("aos-publishd %s\n", AOS_VERSION); return 0;
+		case 'S': return config_dump_schema(stdout) < 0 ? 1 : 0;
 		default: usage(stderr); return EXIT_USAGE;
 		}
 	}

@@ -2,16 +2,19 @@
 SIGHUP (an invalid file is rejected and the running configuration kept)."""
 
 import copy
+import http.client
 import json
 import re
 import secrets
 import signal
+import socket
 import subprocess
 import time
 
 import pytest
 
 from conftest import PUBLISHD, deep_merge, wait_for
+from peers.proc import free_port
 
 VALID = {
     "log_level": "info",
@@ -54,6 +57,12 @@ def test_valid_config_passes(tmp_path):
     assert p.returncode == 0, f"valid configuration rejected: {p.stderr}"
 
 
+@pytest.mark.parametrize("address", ["localhost:8080", "127.0.0.1:8080", "[::1]:8080"])
+def test_listen_address_forms_pass_check(tmp_path, address):
+    p = check_config(tmp_path, deep_merge(VALID, {"listen": {"address": address}}))
+    assert p.returncode == 0, f"listen.address {address!r} refused: {p.stderr}"
+
+
 def test_address_from_environment_satisfies_check(tmp_path):
     cfg = deep_merge(VALID, {"vault": {"address": None}})
     p = check_config(tmp_path, cfg, env={"VAULT_ADDR": "http://127.0.0.1:8200"})
@@ -90,6 +99,18 @@ BAD = [
     ("control connections out of range", {"control": {"max_connections": 0}},
      r"control\.max_connections"),
     ("file limit out of range", {"publish": {"max_file_bytes": 10}}, r"publish\.max_file_bytes"),
+    ("listen host that does not resolve", {"listen": {"address": "no-such-host.invalid:8080"}},
+     r"listen\.address"),
+    ("listen port 0", {"listen": {"address": "localhost:0"}}, r"listen\.address"),
+    ("listen without a port", {"listen": {"address": "localhost"}}, r"listen\.address"),
+    ("listen name in brackets", {"listen": {"address": "[localhost]:8080"}},
+     r"listen\.address"),
+    ("pipeline env sets HOME",
+     {"pipelines": {"p": {"repository": "https://forge.test/o/r.git", "tag_pattern": "v*",
+                          "package": "x", "build": ["true"], "artifacts": ["*.tgz"],
+                          "targets": ["npm"], "env": {"HOME": "/tmp"}}}},
+     r"pipelines\.p\.env"),
+    ("control socket path too long", {"control_socket": "/" + "s" * 99}, r"control_socket"),
 ]
 
 
@@ -163,4 +184,32 @@ def test_sighup_invalid_config_keeps_old_valid_applies(seeded, approle_daemon):
     assert d.secrets()["NPM_TOKEN"]["fingerprint"] == d.fingerprint(new)
     print(f"picked up {time.monotonic() - t0:.2f}s after the write")
     assert d.status()["state"] == "ready"
+    d.stop()
+
+
+def test_listen_on_host_name(seeded, approle_daemon):
+    """listen.address "localhost:PORT" (docs/configuration.md: HOST:PORT)
+    is resolved at load and the daemon listens there: GET /healthz through
+    the name answers, and the log names the address it resolved to."""
+    port = free_port()
+    d = approle_daemon({"listen": {"address": f"localhost:{port}"}})
+    d.start()
+    resolved = {a[4][0] for a in socket.getaddrinfo("localhost", port, type=socket.SOCK_STREAM)}
+
+    def healthz():
+        assert d.alive, f"aos-publishd died:\n{d.log_tail()}"
+        c = http.client.HTTPConnection("localhost", port, timeout=5)
+        try:
+            c.request("GET", "/healthz")
+            return c.getresponse().status == 200
+        except OSError:
+            return False
+        finally:
+            c.close()
+    wait_for(healthz, 10, interval=0.1,
+             what=lambda: f"GET /healthz on localhost:{port}:\n{d.log_tail()}")
+    m = re.search(rf"listening for webhooks on localhost:{port} \((\S+) port {port};",
+                  d.log_text())
+    assert m, f"no log line naming the resolved address:\n{d.log_tail()}"
+    assert m.group(1) in resolved, (m.group(1), resolved)
     d.stop()

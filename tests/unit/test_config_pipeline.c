@@ -119,18 +119,31 @@ static void test_listen(void **state)
 
 /* Addresses taken, as "address host port" triples. */
 static const char *const good_addresses[][3] = {
-    { "127.0.0.1:8080", "127.0.0.1", "8080" }, { "0.0.0.0:0", "0.0.0.0", "0" },
+    { "127.0.0.1:8080", "127.0.0.1", "8080" }, { "0.0.0.0:1", "0.0.0.0", "1" },
     { "10.1.2.3:65535", "10.1.2.3", "65535" }, { "[::1]:8080", "::1", "8080" },
     { "[::]:443", "::", "443" },               { "[fe80::1:2]:1", "fe80::1:2", "1" },
 };
 
-/* Refused: names (not addresses), no or a bad port, bad brackets. */
-static const char *const bad_addresses[] = {
-    "localhost:8080", "example.test:80", "127.0.0.1",  "127.0.0.1:", "127.0.0.1:65536",
-    "127.0.0.1:-1",   "127.0.0.1:80x",   ":8080",      "1.2.3.4.5:80", "256.1.1.1:80",
-    "[::1]",          "[::1]8080",       "[::1]:",     "[]:80",      "[::1:80",
-    "[::g]:80",       "::1:8080",        "127.0.0.1: 80", "127.0.0.1:+80",
-    "[127.0.0.1]:80", "1.2.3.4:80:90",   NULL,
+/* Refused, with what the message says: no or a bad port (0 included: a
+ * forge needs a fixed port), bad brackets, a name that does not resolve,
+ * a name in brackets. */
+static const char *const bad_addresses[][2] = {
+    { "127.0.0.1", "port from 1 to 65535" },     { "127.0.0.1:", "port from 1 to 65535" },
+    { "127.0.0.1:0", "port from 1 to 65535" },   { "[::1]:0", "port from 1 to 65535" },
+    { "localhost:0", "port from 1 to 65535" },   { "127.0.0.1:65536", "port from 1" },
+    { "127.0.0.1:-1", "port from 1" },           { "127.0.0.1:80x", "port from 1" },
+    { ":8080", "HOST:PORT" },                    { "[::1]", "HOST:PORT" },
+    { "[::1]8080", "HOST:PORT" },                { "[::1]:", "HOST:PORT" },
+    { "[]:80", "HOST:PORT" },                    { "[::1:80", "HOST:PORT" },
+    { "::1:8080", "HOST:PORT" },                 { "127.0.0.1: 80", "HOST:PORT" },
+    { "127.0.0.1:+80", "HOST:PORT" },            { "1.2.3.4:80:90", "HOST:PORT" },
+    { "local host:80", "HOST:PORT" },            { "host/x:80", "HOST:PORT" },
+    { "[::g]:80", "\"::g\" is not an IPv6 address" },
+    { "[127.0.0.1]:80", "is not an IPv6 address" },
+    { "[localhost]:80", "is not an IPv6 address" },
+    { "no-such-host.invalid:80", "host \"no-such-host.invalid\" does not resolve" },
+    { "1.2.3.4.5:80", "host \"1.2.3.4.5\" does not resolve" },
+    { "256.1.1.1:80", "does not resolve" },
 };
 
 static int parse_address(const char *address, struct config **cfg, char *err, size_t errlen)
@@ -151,16 +164,43 @@ static void test_listen_address(void **state)
 	for (i = 0; i < sizeof(good_addresses) / sizeof(good_addresses[0]); i++) {
 		if (parse_address(good_addresses[i][0], &cfg, err, sizeof(err)) != 0)
 			fail_msg("%s refused: %s", good_addresses[i][0], err);
+		assert_string_equal(cfg->listen.address, good_addresses[i][0]);
 		assert_string_equal(cfg->listen.host, good_addresses[i][1]);
 		assert_int_equal(cfg->listen.port, atoi(good_addresses[i][2]));
 		config_free(cfg);
 	}
-	for (i = 0; bad_addresses[i] != NULL; i++) {
-		int r = parse_address(bad_addresses[i], &cfg, err, sizeof(err));
+	for (i = 0; i < sizeof(bad_addresses) / sizeof(bad_addresses[0]); i++) {
+		int r = parse_address(bad_addresses[i][0], &cfg, err, sizeof(err));
 
-		if (r != AOS_ECONFIG || strstr(err, CFG_PATH ": listen.address: ") != err)
-			fail_msg("%s: %d \"%s\", want a listen.address error", bad_addresses[i], r,
-				 err);
+		if (r != AOS_ECONFIG ||
+		    strstr(err, CFG_PATH ": listen.address: ") != err ||
+		    strstr(err, bad_addresses[i][1]) == NULL)
+			fail_msg("%s: %d \"%s\", want a listen.address error "
+				 "saying \"%s\"", bad_addresses[i][0], r, err,
+				 bad_addresses[i][1]);
+	}
+}
+
+/* A host name is resolved once, at load, to an address the listener binds:
+ * "localhost" to the loopback address the hosts file gives first. */
+static void test_listen_host_name(void **state)
+{
+	static const char *const names[] = { "localhost:8080", "LOCALHOST:8080" };
+	char err[512] = "";
+	struct config *cfg;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (parse_address(names[i], &cfg, err, sizeof(err)) != 0)
+			fail_msg("%s refused: %s", names[i], err);
+		assert_string_equal(cfg->listen.address, names[i]);
+		if (strcmp(cfg->listen.host, "127.0.0.1") != 0 &&
+		    strcmp(cfg->listen.host, "::1") != 0)
+			fail_msg("%s resolved to \"%s\", not a loopback address",
+				 names[i], cfg->listen.host);
+		assert_int_equal(cfg->listen.port, 8080);
+		config_free(cfg);
 	}
 }
 
@@ -387,7 +427,7 @@ static const struct err_case err_cases[] = {
     { "\"listen\":{\"address\":\"127.0.0.1:80\",\"max_unauthenticated_bytes\":1081343}",
       "listen.max_unauthenticated_bytes", "max_body_bytes + 2 x max_header_bytes = 1081344" },
     { "\"listen\":{\"address\":\"127.0.0.1:80\",\"max_unauthenticated_bytes\":0}",
-      "listen.max_unauthenticated_bytes", "from 1 to 4294967296" },
+      "listen.max_unauthenticated_bytes", "from 3072 to 4294967296" },
     { "\"listen\":{\"address\":\"127.0.0.1:80\",\"address\":\"127.0.0.1:81\"}",
       "listen.address", "duplicate key" },
     /* webhooks */
@@ -651,7 +691,7 @@ static void test_name_lengths(void **state)
 		const char *want;
 	} cases[] = {
 	    { "\"webhooks\":{\"github\":{\"secret_key\":\"", "\"}}", 127,
-	      CFG_PATH ": webhooks.github: secret_key too long" },
+	      CFG_PATH ": webhooks.github.secret_key: too long (at most 127 bytes)" },
 	    { "\"pipelines\":{\"", "\":{" PIPE_KEYS "}}", 100, "at most 100 bytes" },
 	};
 	char name[200], sections[1024], err[512];
@@ -682,6 +722,7 @@ int main(void)
 	    cmocka_unit_test(test_defaults),
 	    cmocka_unit_test(test_listen),
 	    cmocka_unit_test(test_listen_address),
+	    cmocka_unit_test(test_listen_host_name),
 	    cmocka_unit_test(test_webhooks),
 	    cmocka_unit_test(test_webhook_key_shared),
 	    cmocka_unit_test(test_pipeline_defaults),
