@@ -27,14 +27,13 @@ import shutil
 import subprocess
 import sys
 import tarfile
-import tempfile
 import time
 import zipfile
 from pathlib import Path
 
 import pytest
 
-from conftest import SOURCE_DIR, Daemon, deep_merge
+from aos_fixtures import SOURCE_DIR, Daemon, deep_merge, running_env
 from peers.openbao import DEFAULT_KV_PATH, OpenBao, read_policy
 from peers.pypiserver import PypiServer, sha256_file
 from peers.verdaccio import Verdaccio, find_node
@@ -619,23 +618,8 @@ class PublishEnv:
 @pytest.fixture(scope="module")
 def publish_env(request):
     """Per test module: OpenBao, pypiserver, verdaccio (started, seeded).
-    The folder is kept when a test of the module failed."""
-    workdir = Path(tempfile.mkdtemp(prefix="aos-pub-", dir="/tmp"))
-    env = PublishEnv(workdir)
-    try:
-        env.start()
-    except Exception:
-        env.stop()
-        raise
-    yield env
-    problems = env.stop()
-    failed = request.session.testsfailed
-    if not failed:
-        shutil.rmtree(workdir, ignore_errors=True)
-    else:
-        print(f"publish_env: kept {workdir} for its logs")
-    if problems:
-        pytest.fail("clean shutdown: " + "\n".join(problems))
+    The folder is kept when a test failed (or AOS_KEEP_WORKDIR is set)."""
+    yield from running_env(request, PublishEnv, "aos-pub-", "publish_env")
 
 
 # -- installation in fresh environments -------------------------------------

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from conftest import PUBLISHD, deep_merge, wait_for
+from aos_fixtures import PUBLISHD, deep_merge, wait_for
 
 VALID = {
     "log_level": "info",

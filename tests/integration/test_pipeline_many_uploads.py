@@ -14,8 +14,7 @@ from __future__ import annotations
 import pytest
 
 from publish_support import PY_NAME, make_wheel, wheel_filename
-from webhook_support import (expect_accepted, expect_job, github_push, job_show,  # noqa: F401
-                             python_pipeline, webhook_env)
+from webhook_support import expect_accepted, expect_job, github_push, job_show, python_pipeline
 
 VERSION = "0.7.0"
 WHEELS = 40
