@@ -476,6 +476,21 @@ def gated_seeded(gated_bao):
     return Setup(gated_bao, seed_package_registry(gated_bao))
 
 
+def stop_daemons(daemons) -> list[str]:
+    """SIGTERM each daemon still running (it must exit 0) and close them
+    all; returns the problems (one text each) instead of stopping at the
+    first."""
+    problems = []
+    for d in daemons:
+        if d.proc is not None and not d.exit_checked:
+            try:
+                d.stop(expect_rc=0)
+            except AssertionError as e:
+                problems.append(str(e))
+        d.close()
+    return problems
+
+
 @pytest.fixture
 def daemons(request, workdir):
     """Factory: daemons(vault_addr, auth=..., config=...) -> Daemon.  At the
@@ -489,16 +504,10 @@ def daemons(request, workdir):
         return d
 
     yield make
-    problems = []
     failed = getattr(request.node, "rep_call", None) is not None and request.node.rep_call.failed
-    for d in made:
-        if d.proc is not None and not d.exit_checked:
-            try:
-                d.stop(expect_rc=0)
-            except AssertionError as e:
-                problems.append(str(e))
-        d.close()
-        if failed:
+    problems = stop_daemons(made)
+    if failed:
+        for d in made:
             print(f"--- {d.dir} log tail ---\n{d.log_tail(6000)}")
     if problems and not failed:
         pytest.fail("clean shutdown: " + "\n".join(problems))

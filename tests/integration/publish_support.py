@@ -33,7 +33,7 @@ from pathlib import Path
 
 import pytest
 
-from aos_fixtures import SOURCE_DIR, Daemon, deep_merge, running_env
+from aos_fixtures import SOURCE_DIR, Daemon, deep_merge, running_env, stop_daemons
 from peers.openbao import DEFAULT_KV_PATH, OpenBao, read_policy
 from peers.pypiserver import PypiServer, sha256_file
 from peers.verdaccio import Verdaccio, find_node
@@ -601,14 +601,7 @@ class PublishEnv:
             f"uploaded:\nbefore {before}\nafter  {after}")
 
     def stop(self) -> list[str]:
-        problems = []
-        for d in self.daemons:
-            if d.proc is not None and not d.exit_checked:
-                try:
-                    d.stop(expect_rc=0)
-                except AssertionError as e:
-                    problems.append(str(e))
-            d.close()
+        problems = stop_daemons(self.daemons)
         for s in (self.npm, self.pypi, self.bao):
             try:
                 s.stop()
