@@ -8,7 +8,8 @@ FUZZ_TIME ?= 30
 PREFIX ?= /usr/local
 CMAKE_FLAGS ?=
 
-.PHONY: all setup build build-asan check unit-asan integration-asan demo install clean fuzz
+.PHONY: all setup build build-asan check unit-asan integration-asan bench-smoke demo install \
+	clean fuzz
 
 all: build
 
@@ -38,6 +39,12 @@ unit-asan: build-asan
 integration-asan: build-asan
 	cd $(ASAN_BUILD) && ctest -L integration --output-on-failure \
 		-R 'webhook|pipeline|reconcile|build_isolation'
+
+# Every benchmark once on tiny inputs (ctest label `bench`): one that no
+# longer works fails; nothing is timed.  `make check` runs them with the rest
+# of ctest.  Real runs: docs/benchmarks.md.
+bench-smoke: build
+	cd $(BUILD) && ctest -L bench --output-on-failure
 
 check: setup build build-asan
 	cd $(BUILD) && ctest --output-on-failure

@@ -107,7 +107,7 @@ static void cmd_jobs(struct agent *a, struct control_conn *c, const cJSON *req)
 
 static void cmd_job_show(struct agent *a, struct control_conn *c, const cJSON *req)
 {
-	struct job_upload ups[64];
+	struct job_upload *ups;
 	struct job j = { 0 };
 	cJSON *o, *arr;
 	int64_t id;
@@ -124,7 +124,7 @@ static void cmd_job_show(struct agent *a, struct control_conn *c, const cJSON *r
 	cJSON_AddItemToObject(o, "job", job_json(a, &j));
 	cJSON_AddItemToObject(o, "inputs", cJSON_Parse(j.inputs));
 	arr = cJSON_AddArrayToObject(o, "uploads");
-	n = a->queue->ops->uploads(a->queue, id, ups, 64);
+	n = queue_uploads_all(a->queue, id, &ups);
 	for (i = 0; i < n; i++) {
 		cJSON *u = cJSON_CreateObject();
 
@@ -135,6 +135,7 @@ static void cmd_job_show(struct agent *a, struct control_conn *c, const cJSON *r
 		cJSON_AddStringToObject(u, "answer", ups[i].answer);
 		cJSON_AddItemToArray(arr, u);
 	}
+	free(ups);
 	job_clear(&j);
 	control_reply(c, o);
 }

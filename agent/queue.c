@@ -1,5 +1,6 @@
 /* queue.c - the backend-independent part of the queue interface: names of
- * states and freeing what a struct job owns. */
+ * states, freeing what a struct job owns, reading all of a job's uploads. */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -49,4 +50,21 @@ const char *upload_state_name(enum upload_state s)
 	if (s < UPLOAD_PENDING || s > UPLOAD_FAILED)
 		return "unknown";
 	return upload_state_names[s];
+}
+
+int queue_uploads_all(struct queue *q, int64_t id, struct job_upload **ret)
+{
+	struct job_upload *ups = calloc(QUEUE_UPLOADS_MAX, sizeof(*ups));
+	int n;
+
+	*ret = NULL;
+	if (ups == NULL)
+		return -ENOMEM;
+	n = q->ops->uploads(q, id, ups, QUEUE_UPLOADS_MAX);
+	if (n < 0) {
+		free(ups);
+		return n;
+	}
+	*ret = ups;
+	return n;
 }

@@ -228,6 +228,14 @@ struct queue {
 
 #define QUEUE_LOG_MAX 500
 #define QUEUE_CLAIM_MAX 1024 /* jobs one claim call hands out at most */
+/* Uploads one job holds at most: enqueue and set_artifacts refuse more
+ * (AOS_ETOOBIG) rather than keep part of them. */
+#define QUEUE_UPLOADS_MAX 256
+
+/* Every upload of job id, in enqueue order, in a new array (free() it,
+ * also when empty): returns the count (0 to QUEUE_UPLOADS_MAX) and *ret, or
+ * AOS_ENOTFOUND or -ENOMEM (*ret NULL). */
+int queue_uploads_all(struct queue *q, int64_t id, struct job_upload **ret);
 
 /* Opens (creating if needed, mode 0600; its directory must exist) the
  * SQLite queue at path: WAL, synchronous=FULL, busy timeout, integrity

@@ -250,6 +250,8 @@ static int check_uploads(const struct job_upload *ups, size_t n)
 
 	if (n > 0 && ups == NULL)
 		return -EINVAL;
+	if (n > QUEUE_UPLOADS_MAX)
+		return AOS_ETOOBIG;
 	for (i = 0; i < n; i++) {
 		const struct job_upload *u = &ups[i];
 

@@ -299,8 +299,7 @@ static void heartbeat_cb(uv_timer_t *t)
 static int load_inputs(struct run *r, const char **tag, const char **version,
 		       cJSON **ret_doc, char *msg, size_t msglen)
 {
-	struct worker *w = r->w;
-	struct job_upload ups[MAX_FILES];
+	struct job_upload *ups;
 	cJSON *doc, *files, *f;
 	int n, i;
 
@@ -311,7 +310,13 @@ static int load_inputs(struct run *r, const char **tag, const char **version,
 		cJSON_Delete(doc);
 		return -EINVAL;
 	}
-	n = w->q->ops->uploads(w->q, r->job.id, ups, MAX_FILES);
+	n = queue_uploads_all(r->w->q, r->job.id, &ups);
+	if (n < 0) {
+		snprintf(msg, msglen, "error: cannot read the job's uploads: %s",
+			 aos_strerror(n));
+		cJSON_Delete(doc);
+		return n;
+	}
 	cJSON_ArrayForEach(f, files) {
 		const char *path = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(f, "path"));
 		const char *name = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(f, "filename"));
@@ -334,6 +339,7 @@ static int load_inputs(struct run *r, const char **tag, const char **version,
 		r->probe[r->nfiles] = probe;
 		r->nfiles++;
 	}
+	free(ups);
 	*tag = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(doc, "tag"));
 	*version = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(doc, "version"));
 	*ret_doc = doc;
@@ -418,6 +424,7 @@ static void start_run(struct worker *w, struct job *job)
 	const char *tag = NULL, *version = NULL;
 	cJSON *doc = NULL;
 	char msg[1024];
+	int rc;
 
 	if (r == NULL) {
 		w->q->ops->finish(w->q, job->id, job->fence, JOB_QUEUED, aos_wall_ms() + 1000,
@@ -446,8 +453,12 @@ static void start_run(struct worker *w, struct job *job)
 		worker__settle(r, JOB_DEAD, 0, "its registry is no longer in the configuration");
 		goto out;
 	}
-	if (load_inputs(r, &tag, &version, &doc, msg, sizeof(msg)) < 0) {
-		worker__settle(r, JOB_DEAD, 0, msg);
+	rc = load_inputs(r, &tag, &version, &doc, msg, sizeof(msg));
+	if (rc < 0) {
+		if (rc == -EINVAL)
+			worker__settle(r, JOB_DEAD, 0, msg);
+		else
+			worker__settle_retry(r, -1, msg);
 		goto out;
 	}
 	if (r->nfiles == 0) {
@@ -654,7 +665,7 @@ static void split_answer(const char *answer, char *outcome, size_t olen, const c
 
 cJSON *worker_job_answer(struct worker *w, int64_t id)
 {
-	struct job_upload ups[MAX_FILES];
+	struct job_upload *ups;
 	struct job job = { 0 };
 	cJSON *o, *arr, *doc, *files;
 	char outcome[32];
@@ -664,7 +675,7 @@ cJSON *worker_job_answer(struct worker *w, int64_t id)
 
 	if (w->q->ops->get(w->q, id, &job) < 0)
 		return NULL;
-	n = w->q->ops->uploads(w->q, id, ups, MAX_FILES);
+	n = queue_uploads_all(w->q, id, &ups);
 	doc = cJSON_Parse(job.inputs);
 	files = cJSON_GetObjectItemCaseSensitive(doc, "files");
 	o = cJSON_CreateObject();
@@ -710,6 +721,7 @@ cJSON *worker_job_answer(struct worker *w, int64_t id)
 	if (job.state != JOB_SUCCEEDED && job.last_error[0] != '\0')
 		cJSON_AddStringToObject(o, "error", job.last_error);
 	cJSON_AddItemToObject(o, "results", arr);
+	free(ups);
 	cJSON_Delete(doc);
 	job_clear(&job);
 	return o;

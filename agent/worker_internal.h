@@ -7,9 +7,10 @@
 
 #include <uv.h>
 
+#include "publish.h"
 #include "queue.h"
 
-#define MAX_FILES 64
+#define MAX_FILES PUBLISH_MAX_FILES /* files one run sends at most */
 
 struct pl_run;
 

@@ -119,18 +119,14 @@ static int load_target(struct run *r)
 	struct pl_run *pl = r->pl;
 	struct worker *w = r->w;
 	const char *t = pl->targets[pl->target];
-	struct job_upload *ups = calloc(MAX_FILES * 4, sizeof(*ups));
+	struct job_upload *ups;
 	size_t tl = strlen(t), i, k;
 	int n, rc = 0;
 
 	worker__files_clear(r);
-	if (ups == NULL)
-		return -ENOMEM;
-	n = w->q->ops->uploads(w->q, r->job.id, ups, MAX_FILES * 4);
-	if (n < 0) {
-		free(ups);
+	n = queue_uploads_all(w->q, r->job.id, &ups);
+	if (n < 0)
 		return n;
-	}
 	for (i = 0; i < (size_t)n && r->nfiles < MAX_FILES; i++) {
 		const char *fname = ups[i].filename + tl + 1;
 
@@ -323,7 +319,7 @@ static void record(struct run *r)
 {
 	struct pl_run *pl = r->pl;
 	struct worker *w = r->w;
-	struct job_upload *ups = calloc(MAX_FILES * 4, sizeof(*ups));
+	struct job_upload *ups = calloc(QUEUE_UPLOADS_MAX, sizeof(*ups));
 	cJSON *doc = cJSON_Parse(r->job.inputs), *files, *targets;
 	char msg[1024], *text = NULL;
 	size_t n = 0, i;
@@ -333,8 +329,13 @@ static void record(struct run *r)
 		worker__settle_retry(r, -1, "error: out of memory");
 		goto fail;
 	}
-	if (pl->ntargets * pl->narts > MAX_FILES * 4) {
-		worker__settle(r, JOB_DEAD, 0, "invalid: too many artifacts for the targets");
+	if (pl->ntargets * pl->narts > QUEUE_UPLOADS_MAX) {
+		snprintf(msg, sizeof(msg),
+			 "invalid: %zu artifacts to %zu targets are %zu uploads, more "
+			 "than the %d one job holds: make fewer artifacts or split the "
+			 "targets over pipelines", pl->narts, pl->ntargets,
+			 pl->narts * pl->ntargets, QUEUE_UPLOADS_MAX);
+		worker__settle(r, JOB_DEAD, 0, msg);
 		goto fail;
 	}
 	if (plan_uploads(r, ups, &n, msg, sizeof(msg)) < 0) {

@@ -8,10 +8,11 @@ limit, and print their reports (Markdown) on stdout:
   bench_publish_many.py    200 wheels of 20 KiB: aos-publishd vs twine
 
 Usage: .venv/bin/python tests/bench/bench_publish_all.py [--out DIR]
-           [--reps N] [--only wheel,npm,many]
+           [--reps N] [--only wheel,npm,many] [--smoke]
   --out DIR   keep each benchmark's JSON results, report and log in DIR
   --reps N    repetitions for the wheel and npm benchmarks (default 5; the
               many-files benchmark keeps its default of 3)
+  --smoke     each benchmark once on tiny inputs (make check)
 Environment: AOS_BUILD_DIR (default ./build) picks the binaries.  Takes
 about 4 minutes.  Nothing is asserted; exit status 1 if a benchmark failed.
 """
@@ -19,14 +20,12 @@ about 4 minutes.  Nothing is asserted; exit status 1 if a benchmark failed.
 from __future__ import annotations
 
 import argparse
-import os
-import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-PY = sys.executable
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import benchlib as B  # noqa: E402
+
 LIMITS = {"wheel": 600, "npm": 900, "many": 900}
 
 
@@ -35,43 +34,16 @@ def main() -> int:
     ap.add_argument("--out")
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--only", default="wheel,npm,many")
+    ap.add_argument("--smoke", action="store_true",
+                    help="each benchmark once on tiny inputs (make check)")
     args = ap.parse_args()
-    out = Path(args.out or tempfile.mkdtemp(prefix="aos-pubbench-"))
-    out.mkdir(parents=True, exist_ok=True)
-    status = 0
-    for name in [n for n in args.only.split(",") if n]:
+    names = [n for n in args.only.split(",") if n]
+    for name in names:
         if name not in LIMITS:
             ap.error(f"unknown benchmark {name}")
-        argv = [PY, str(HERE / f"bench_publish_{name}.py"), "--json", str(out / f"{name}.json")]
-        if name != "many":
-            argv += ["--reps", str(args.reps)]
-        print(f"\n## bench_publish_{name}.py\n", flush=True)
-        with open(out / f"{name}.log", "wb") as log, \
-                open(out / f"{name}.md", "wb") as md:
-            p = subprocess.Popen(argv, stdout=md, stderr=log, env=os.environ.copy())
-            try:
-                rc = p.wait(LIMITS[name])
-            except subprocess.TimeoutExpired:
-                # SIGTERM first: the scripts turn it into SystemExit and stop
-                # every server they started.
-                p.terminate()
-                try:
-                    p.wait(30)
-                except subprocess.TimeoutExpired:
-                    p.kill()
-                    p.wait()
-                print(f"bench_publish_{name}.py timed out after {LIMITS[name]} s",
-                      file=sys.stderr)
-                rc = -1
-        sys.stdout.write((out / f"{name}.md").read_text(errors="replace"))
-        sys.stdout.flush()
-        if rc != 0:
-            print(f"bench_publish_{name}.py failed (exit {rc}); log: "
-                  f"{out / (name + '.log')}", file=sys.stderr)
-            status = 1
-    print(f"\nJSON results and logs: {out}", file=sys.stderr)
-    return status
+    plan = [(n, [] if n == "many" else ["--reps", str(args.reps)], LIMITS[n]) for n in names]
+    return B.run_suite("bench_publish_", plan, args.out, smoke=args.smoke)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    B.run(main)

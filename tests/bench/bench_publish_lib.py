@@ -49,8 +49,8 @@ from peers.verdaccio import Verdaccio  # noqa: E402
 
 VENV_BIN = SOURCE_DIR / ".venv" / "bin"
 TWINE = VENV_BIN / "twine"
-CURL = shutil.which("curl") or "/usr/bin/curl"
-NPM = shutil.which("npm") or "/usr/bin/npm"
+CURL = B.tool("curl")
+NPM = B.tool("npm")
 MIB = 1024 * 1024
 
 
@@ -346,7 +346,7 @@ class World:
 
 def publishctl_argv(d, registry: str, files, timeout_s: int = 300) -> list:
     return [B.PUBLISHCTL, "--socket", d.socket, "--json", "--timeout", str(timeout_s),
-            "publish", "--registry", registry, *files]
+            "publish", "--wait", "--registry", registry, *files]
 
 
 def publishctl_final(run: Run) -> dict:

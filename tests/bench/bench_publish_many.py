@@ -48,8 +48,9 @@ def make_wheels(outdir: Path, n: int, kib: float) -> list[Path]:
     out = []
     for i in range(n):
         v = f"1.0.{i}"
+        # The wheel's other members take about 1.2 KiB of the size asked for.
         files = {f"{NORM}/__init__.py": f'__version__ = "{v}"\n'.encode(),
-                 f"{NORM}/payload.bin": os.urandom(int(kib * 1024) - 1200)}
+                 f"{NORM}/payload.bin": os.urandom(max(0, int(kib * 1024) - 1200))}
         out.append(PS.make_wheel(outdir, NAME, v, files=files))
     return out
 
@@ -172,8 +173,8 @@ def main() -> int:
     ap.add_argument("--targets", default="pypiserver,sink")
     ap.add_argument("--json", help="write the results here")
     ap.add_argument("--keep", action="store_true", help="keep the work folder")
-    args = ap.parse_args()
-    B.sigterm_as_exit()
+    args = B.parse_args(ap, smoke={"reps": 1, "warmup": 0, "files": 3, "kib": 2})
+    B.require_tools(twine=L.TWINE, curl=L.CURL, time=L.GNU_TIME)
     targets = [t for t in args.targets.split(",") if t]
     for t in targets:
         if t not in ("sink", "pypiserver"):
@@ -196,4 +197,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    B.run(main)

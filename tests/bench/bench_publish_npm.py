@@ -224,8 +224,8 @@ def main() -> int:
     ap.add_argument("--targets", default="sink,verdaccio")
     ap.add_argument("--json", help="write the results here")
     ap.add_argument("--keep", action="store_true", help="keep the work folder")
-    args = ap.parse_args()
-    B.sigterm_as_exit()
+    args = B.parse_args(ap, smoke={"reps": 1, "size_mib": 0.05})
+    B.require_tools(npm=L.NPM, curl=L.CURL, time=L.GNU_TIME)
     targets = [t for t in args.targets.split(",") if t]
     for t in targets:
         if t not in ("sink", "verdaccio"):
@@ -247,4 +247,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    B.run(main)

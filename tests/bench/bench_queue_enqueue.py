@@ -191,7 +191,8 @@ def main() -> int:
     ap.add_argument("--json")
     ap.add_argument("--keep", action="store_true")
     ap.add_argument("--time-limit", type=float, default=600)
-    args = ap.parse_args()
+    args = B.parse_args(ap, smoke={"clients": "1,2", "duration": 0.5, "warmup": 0.1,
+                                    "kib": 2, "cli_calls": 2, "time_limit": 120})
     Q.time_limit(args.time_limit)
     clients = [int(x) for x in args.clients.split(",") if x]
     modes = [m for m in args.modes.split(",") if m]
@@ -217,4 +218,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    B.run(main)

@@ -83,7 +83,8 @@ def main() -> int:
     ap.add_argument("--json")
     ap.add_argument("--keep", action="store_true")
     ap.add_argument("--time-limit", type=float, default=900)
-    args = ap.parse_args()
+    args = B.parse_args(ap, smoke={"jobs": 20, "packages": 2, "kib": 2, "run_s": 1,
+                                    "calls": 2, "time_limit": 120})
     Q.time_limit(args.time_limit)
     res = {"jobs": args.jobs, "packages": args.packages, "clients": args.clients,
            "run_s": args.run_s}
@@ -306,4 +307,4 @@ def report(r: dict) -> str:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    B.run(main)

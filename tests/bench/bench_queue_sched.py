@@ -224,7 +224,8 @@ def main() -> int:
     ap.add_argument("--json")
     ap.add_argument("--keep", action="store_true")
     ap.add_argument("--time-limit", type=float, default=600)
-    args = ap.parse_args()
+    args = B.parse_args(ap, smoke={"jobs": 4, "warmup": 1, "kib": 2, "gap_ms": "10,10",
+                                    "b2b_jobs": 3, "time_limit": 120})
     Q.time_limit(args.time_limit)
     gap = tuple(float(x) for x in args.gap_ms.split(","))
     seed = args.seed if args.seed is not None else random.randrange(1 << 30)
@@ -268,4 +269,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    B.run(main)

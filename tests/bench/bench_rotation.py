@@ -239,10 +239,14 @@ def main() -> int:
                     help="NOT the default: set bao agent's template_config "
                          "static_secret_render_interval (e.g. 5s) to try phase 2 "
                          "quickly; the results then say so")
+    ap.add_argument("--daemon-poll-s", type=int, default=30,
+                    help="the daemon's vault.poll_interval_s in phase 2 (default 30, "
+                         "its default; --smoke sets 1)")
     ap.add_argument("--json", help="write the results here")
     ap.add_argument("--keep", action="store_true", help="keep the work folder")
-    args = ap.parse_args()
-    B.sigterm_as_exit()
+    args = B.parse_args(ap, smoke={"rotations": 2, "agent_rotations": 1,
+                                    "agent_render_interval": "1s", "agent_cap": 20.0,
+                                    "daemon_poll_s": 1})
     if not os.access(B.ROTATE_SCRIPT, os.X_OK):
         raise B.BenchError(f"{B.ROTATE_SCRIPT} missing or not executable")
     r = B.rng()
@@ -250,7 +254,7 @@ def main() -> int:
 
     with B.World(keep=args.keep) as w:
         notify = B.NotifySocket(w.dir / "notify.sock")
-        cfg = w.daemon_config()  # defaults: poll_interval_s 30
+        cfg = w.daemon_config(poll_interval_s=args.daemon_poll_s)
         sock = cfg.parent / "run" / "control.sock"
         d = w.start_daemon(cfg, notify.path)
         notify.wait_ready(d, 15)
@@ -273,7 +277,8 @@ def main() -> int:
         rows, intervals = [], []
         if args.agent_rotations > 0:
             log(f"phase 2: {args.agent_rotations} rotations at default settings "
-                f"(bao agent static_secret_render_interval default, daemon poll 30 s)")
+                f"(bao agent static_secret_render_interval default, daemon poll "
+                f"{args.daemon_poll_s} s)")
             acfg, dest = w.agent_config(render_interval=args.agent_render_interval)
             agent = w.start_agent(acfg)
             # Write within the first ~2/3 of the agent's re-read period (it
@@ -304,7 +309,8 @@ def main() -> int:
         "defaults": {"rotations_requested": args.agent_rotations,
                      "agent_static_secret_render_interval":
                          args.agent_render_interval or "default (5m)",
-                     "agent_cap_s": args.agent_cap, "rows": rows,
+                     "agent_cap_s": args.agent_cap, "daemon_poll_s": args.daemon_poll_s,
+                     "rows": rows,
                      "agent_rerender_intervals_s": intervals,
                      "aos-publishd_s": d_def, "bao_agent_s": a_def},
         "target_p99_ms": 100, "problems": problems,
@@ -320,7 +326,7 @@ def main() -> int:
         print(f"target: rotate_secret.sh p99 <= 100 ms: "
               f"{'met' if rs['p99'] <= 100 else 'NOT met'}")
     if rows:
-        print("Same change, nobody notified, daemon poll 30 s (default), bao agent "
+        print(f"Same change, nobody notified, daemon poll {args.daemon_poll_s} s, bao agent "
               + (f"static_secret_render_interval {args.agent_render_interval} (NOT default)"
                  if args.agent_render_interval else "defaults") + " (s)")
         for i, x in enumerate(rows, 1):
@@ -333,7 +339,8 @@ def main() -> int:
         label = "NOT default" if args.agent_render_interval else "default"
         if a_def and d_def:
             result["ratio_defaults_mean"] = (sum(a_def) / len(a_def)) / (sum(d_def) / len(d_def))
-            print(f"ratio bao agent ({label}) / aos-publishd (poll 30 s), mean pick-up: "
+            print(f"ratio bao agent ({label}) / aos-publishd (poll {args.daemon_poll_s} s), "
+                  f"mean pick-up: "
                   f"{result['ratio_defaults_mean']:.1f}x")
         if rs.get("n") and a_def:
             result["ratio_agent_mean_vs_rotate_p50"] = (sum(a_def) / len(a_def)) * 1000 / rs["p50"]
@@ -350,8 +357,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except B.BenchError as e:
-        print(f"bench_rotation: {e}", file=sys.stderr)
-        sys.exit(1)
+    B.run(main)

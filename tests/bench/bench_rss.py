@@ -53,8 +53,7 @@ def main() -> int:
     ap.add_argument("--interval", type=float, default=1.0)
     ap.add_argument("--json", help="write the results here")
     ap.add_argument("--keep", action="store_true", help="keep the work folder")
-    args = ap.parse_args()
-    B.sigterm_as_exit()
+    args = B.parse_args(ap, smoke={"settle": 0.2})
 
     with B.World(keep=args.keep) as w:
         # aos-publishd: start, wait for READY=1 (secrets loaded).
@@ -122,8 +121,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except B.BenchError as e:
-        print(f"bench_rss: {e}", file=sys.stderr)
-        sys.exit(1)
+    B.run(main)

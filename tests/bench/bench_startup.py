@@ -37,8 +37,7 @@ def main() -> int:
     ap.add_argument("--runs", type=int, default=100)
     ap.add_argument("--json", help="write the results here")
     ap.add_argument("--keep", action="store_true", help="keep the work folder")
-    args = ap.parse_args()
-    B.sigterm_as_exit()
+    args = B.parse_args(ap, smoke={"runs": 1})
 
     d_times, a_times, d_rcs = [], [], []
     with B.World(keep=args.keep) as w:
@@ -106,8 +105,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except B.BenchError as e:
-        print(f"bench_startup: {e}", file=sys.stderr)
-        sys.exit(1)
+    B.run(main)

@@ -380,11 +380,15 @@ def parse_args():
         ap.add_argument(flag, type=typ, default=default, help=text)
     for flag, text in FLAGS:
         ap.add_argument(flag, action="store_true", help=text)
-    args = ap.parse_args()
+    args = B.parse_args(ap, smoke={
+        "conns": "2", "rate": 0, "threads": 1, "duration": 1.0, "bodies": 200,
+        "bad_bodies": 100, "flood_conns": 2, "flood_duration": 1.0, "settle": 0.2,
+        "time_limit": 120.0})
     args.conns = [int(x) for x in args.conns.split(",") if x]
     args.tools = [t for t in args.tools.split(",") if t]
     if not set(args.tools) <= set(NAMES):
         ap.error("--tools takes ours, webhook")
+    B.require_tools(wrk=W.WRK, **({"webhook": W.WEBHOOK} if "webhook" in args.tools else {}))
     return args
 
 
@@ -431,8 +435,8 @@ def main() -> int:
         text += "\n### Failed runs\n\n" + "\n".join(f"- {f}" for f in res["failures"]) + "\n"
     print(text)
     B.write_result(args.json, res)
-    return 0
+    return 1 if res["failures"] else 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    B.run(main)

@@ -51,8 +51,8 @@ import bench_queue_lib as Q  # noqa: E402
 L, B = Q.L, Q.B
 from peers.proc import free_port, http_ok, spawn, stop_process, wait_until  # noqa: E402
 
-WRK = shutil.which("wrk") or "/usr/bin/wrk"
-WEBHOOK = shutil.which("webhook") or "/usr/bin/webhook"
+WRK = B.tool("wrk")
+WEBHOOK = B.tool("webhook")
 LUA = HERE / "webhook_wrk.lua"
 REPO = "agenticverz/aos"
 SECRET_KEY = "GITHUB_WEBHOOK_SECRET"

@@ -66,6 +66,97 @@ class BenchError(Exception):
     """Something went wrong that makes the measurement meaningless."""
 
 
+# -- running a benchmark: tools, --smoke, the entry point ---------------------
+
+def tool(name: str) -> str:
+    """Where a tool is: on this process's PATH or the clean one, else the
+    bare name (require_tools then says it is missing)."""
+    return (shutil.which(name) or shutil.which(name, path=CLEAN_PATH) or name)
+
+
+def require_tools(**tools) -> None:
+    """Every tool the benchmark runs or compares with (name=path) is an
+    executable file; else BenchError naming each missing one.  A benchmark
+    never leaves a tool out silently: a comparison without its other side
+    is no result.  scripts/setup.sh installs them all (docs/benchmarks.md)."""
+    missing = [f"{name} ({path})" for name, path in tools.items()
+               if not (os.path.isabs(str(path)) and os.access(path, os.X_OK))]
+    if missing:
+        raise BenchError(f"missing: {', '.join(missing)}; scripts/setup.sh (make setup) "
+                         f"installs it, see docs/benchmarks.md")
+
+
+def parse_args(ap, smoke: dict, argv=None):
+    """ap's arguments plus --smoke: run once on tiny inputs (the option
+    values in `smoke` replace the given ones), as `make check` does for
+    every benchmark so that one that no longer works fails it; the numbers
+    of a smoke run mean nothing and nothing is asserted about them."""
+    ap.add_argument("--smoke", action="store_true",
+                    help="run once on tiny inputs, only to check that the benchmark "
+                         "still works (make check does)")
+    args = ap.parse_args(argv)
+    if args.smoke:
+        for k, v in smoke.items():
+            setattr(args, k, v)
+    return args
+
+
+def run(main, name: str | None = None) -> None:
+    """The entry point of a benchmark script: exits with main()'s status;
+    SIGTERM stops it through its `finally:` blocks; a BenchError or a
+    missing file is one line on stderr naming the script, exit status 1."""
+    name = name or Path(sys.argv[0]).stem
+    sigterm_as_exit()
+    try:
+        rc = main()
+    except (BenchError, FileNotFoundError) as e:
+        print(f"{name}: {e}", file=sys.stderr)
+        rc = 1
+    sys.exit(rc)
+
+
+def run_suite(prefix: str, plan, out: str | None, smoke: bool = False) -> int:
+    """Runs benchmarks one after the other: plan is (name, extra argv,
+    time limit s) for tests/bench/<prefix><name>.py, each given --json
+    OUT/<name>.json (and --smoke), its report kept as OUT/<name>.md and
+    printed, its stderr as OUT/<name>.log (its tail printed when it
+    failed).  A script past its limit gets SIGTERM (it stops what it
+    started), then SIGKILL.  OUT is `out`, or a new temporary folder (kept,
+    but removed after a smoke run that passed).  Returns 1 if one failed,
+    else 0."""
+    here = Path(__file__).resolve().parent
+    temporary = out is None
+    out = Path(out or tempfile.mkdtemp(prefix=f"aos-{prefix}"))
+    out.mkdir(parents=True, exist_ok=True)
+    status = 0
+    for name, extra, limit in plan:
+        script = f"{prefix}{name}.py"
+        argv = [sys.executable, str(here / script), "--json", str(out / f"{name}.json"),
+                *extra] + (["--smoke"] if smoke else [])
+        print(f"\n## {script}\n", flush=True)
+        log, md = out / f"{name}.log", out / f"{name}.md"
+        with open(log, "wb") as logf, open(md, "wb") as mdf:
+            p = subprocess.Popen(argv, stdout=mdf, stderr=logf, env=os.environ.copy())
+            try:
+                rc = p.wait(limit)
+            except subprocess.TimeoutExpired:
+                rc = terminate(p, 30)
+                print(f"{script} timed out after {limit} s", file=sys.stderr)
+                rc = -1
+        sys.stdout.write(md.read_text(errors="replace"))
+        sys.stdout.flush()
+        if rc != 0:
+            tail = "\n".join(log.read_text(errors="replace").splitlines()[-40:])
+            print(f"{script} failed (exit {rc}); log {log}, its end:\n{tail}",
+                  file=sys.stderr)
+            status = 1
+    if smoke and temporary and status == 0:
+        shutil.rmtree(out, ignore_errors=True)
+    else:
+        print(f"\nJSON results and logs: {out}", file=sys.stderr)
+    return status
+
+
 # -- small helpers ------------------------------------------------------------
 
 def now() -> float:

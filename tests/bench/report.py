@@ -97,7 +97,8 @@ def main() -> int:
         tag = "defaults" if cfg.startswith("default") else f"agent interval {cfg}, NOT default"
         if df["rows"]:
             mean = lambda xs: sum(xs) / len(xs) if xs else None  # noqa: E731
-            print(f"| same change unnotified ({tag}; daemon poll 30 s), each (s) | "
+            poll = df.get("daemon_poll_s", 30)
+            print(f"| same change unnotified ({tag}; daemon poll {poll} s), each (s) | "
                   f"{', '.join(s_(x['aos-publishd_s']) for x in df['rows'])} | "
                   f"{', '.join(s_(x['bao_agent_s']) if x['bao_agent_s'] is not None else '>' + s_(df['agent_cap_s']) for x in df['rows'])} | "
                   f"{ratio(mean(ad), mean(dd))} (means) | | |")

@@ -1,16 +1,20 @@
 #!/usr/bin/env bash
-# run_all.sh - run every benchmark in tests/bench/ and print a results table.
-# Each benchmark starts its own OpenBao dev server (free 127.0.0.1 port,
-# generated root token), aos-publishd and bao agent, measures both in the same
-# run, and stops everything.  Not part of `make check`; nothing is asserted.
+# run_all.sh - run the memory, start-up, rotation and webhook benchmarks of
+# tests/bench/ and print a results table (the publish and queue benchmarks
+# have their runners: bench_publish_all.py, bench_queue_all.py).  Each
+# benchmark starts its own OpenBao dev server (free 127.0.0.1 port, generated
+# root token), aos-publishd and bao agent, measures both in the same run, and
+# stops everything.  Nothing is asserted; `make check` runs it with --smoke.
 #
-# usage: tests/bench/run_all.sh [--agent-rotations K] [--out DIR]
+# usage: tests/bench/run_all.sh [--agent-rotations K] [--out DIR] [--smoke]
 #   --agent-rotations K  rotations of benchmark 3 at default settings (bao
 #                        agent re-reads a KV v2 secret only every ~4.5 min,
 #                        so each one takes about that long; default 3, 0
 #                        skips them: the rest of the suite takes ~4 min)
 #   --out DIR            keep the JSON results and logs in DIR (default: a
 #                        temporary folder, removed at the end)
+#   --smoke              each benchmark once on tiny inputs, only to check
+#                        that they still work (make check runs this)
 # environment: AOS_BUILD_DIR (default ./build), AOS_BENCH_SEED (random delays)
 set -uo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -18,12 +22,14 @@ here="$top/tests/bench"
 py="$top/.venv/bin/python"
 agent_rotations=${AOS_BENCH_AGENT_ROTATIONS:-3}
 out=
+smoke=()
 
 while [ $# -gt 0 ]; do
 	case $1 in
 	--agent-rotations) agent_rotations=${2:?}; shift ;;
 	--out) out=${2:?}; shift ;;
-	-h | --help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	--smoke) smoke=(--smoke) ;;
+	-h | --help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "run_all.sh: unknown argument: $1 (see --help)" >&2; exit 2 ;;
 	esac
 	shift
@@ -68,7 +74,8 @@ run() { # run NAME TIMEOUT_S SCRIPT ARGS...: one benchmark, bounded in time
 	shift 3
 	printf '\n== %s\n' "$name"
 	timeout --signal=TERM --kill-after=15 "$limit" \
-		"$py" "$here/$script" --json "$out/$name.json" "$@" 2> >(tee "$out/$name.log" >&2)
+		"$py" "$here/$script" --json "$out/$name.json" "$@" "${smoke[@]}" \
+		2> >(tee "$out/$name.log" >&2)
 	local rc=$?
 	if [ "$rc" -ne 0 ]; then
 		echo "run_all.sh: $name failed (exit $rc)" >&2

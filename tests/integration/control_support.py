@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import PUBLISHCTL, CtlResult, Daemon
+from aos_fixtures import PUBLISHCTL, CtlResult, Daemon
 
 NOBODY = ("nobody", "nogroup")
 

@@ -27,14 +27,13 @@ import shutil
 import subprocess
 import sys
 import tarfile
-import tempfile
 import time
 import zipfile
 from pathlib import Path
 
 import pytest
 
-from conftest import SOURCE_DIR, Daemon, deep_merge
+from aos_fixtures import SOURCE_DIR, Daemon, deep_merge, running_env, stop_daemons
 from peers.openbao import DEFAULT_KV_PATH, OpenBao, read_policy
 from peers.pypiserver import PypiServer, sha256_file
 from peers.verdaccio import Verdaccio, find_node
@@ -55,7 +54,9 @@ PY_NAME = "aos-sdk"
 # are, with nothing from outside /usr, /etc and the job's work folder but
 # the wheelhouse and the npm cache scripts/setup.sh fills: no registry is
 # reached (docs/pipelines.md, "The sample SDKs' pipelines").  The tests'
-# pipelines run these steps, and so do build_python_sdk / build_js_sdk.
+# pipelines run these steps, and so do build_python_sdk / build_js_sdk.  The
+# steps get the folders' real paths: a worktree may link them to another
+# checkout's, and the build sandbox binds only the real folder (py_readable).
 WHEELHOUSE = SOURCE_DIR / "tests" / "peers" / "wheelhouse"
 NPM_CACHE = SOURCE_DIR / "tests" / "peers" / "npm-cache"
 # Python: `build` (pinned, hashed) in a venv of the job, then `python -m
@@ -65,7 +66,7 @@ PY_BUILD = ['python3 -m venv "$HOME/buildenv"',
             '"$HOME/buildenv/bin/python" -m build --sdist --wheel --outdir dist .']
 # The wheel and the sdist installed into fresh venvs: `aos version`.
 PY_VERIFY = ["sh scripts/verify-dist.sh"]
-PY_ENV = {"PIP_FIND_LINKS": str(WHEELHOUSE), "PIP_NO_INDEX": "1",
+PY_ENV = {"PIP_FIND_LINKS": os.path.realpath(WHEELHOUSE), "PIP_NO_INDEX": "1",
           "PIP_CONFIG_FILE": "/dev/null", "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
 # JS: the cache copied into the job (npm writes to its cache even offline),
 # npm ci from the lock file, tsc, tsup (esm, cjs, dts), npm pack.
@@ -74,7 +75,7 @@ JS_BUILD = ['mkdir -p "$HOME/.npm" && cp -R "$NPM_SEED_CACHE/." "$HOME/.npm/"',
             "mkdir -p release && npm pack --pack-destination release"]
 # The tarball installed into a fresh project: require(), import, tsc.
 JS_VERIFY = ["sh scripts/verify-pack.sh release/*.tgz"]
-JS_ENV = {"NPM_SEED_CACHE": str(NPM_CACHE), "npm_config_update_notifier": "false",
+JS_ENV = {"NPM_SEED_CACHE": os.path.realpath(NPM_CACHE), "npm_config_update_notifier": "false",
           "npm_config_audit": "false", "npm_config_fund": "false"}
 SYSTEM_PATH = "/usr/local/bin:/usr/bin:/bin"
 
@@ -600,14 +601,7 @@ class PublishEnv:
             f"uploaded:\nbefore {before}\nafter  {after}")
 
     def stop(self) -> list[str]:
-        problems = []
-        for d in self.daemons:
-            if d.proc is not None and not d.exit_checked:
-                try:
-                    d.stop(expect_rc=0)
-                except AssertionError as e:
-                    problems.append(str(e))
-            d.close()
+        problems = stop_daemons(self.daemons)
         for s in (self.npm, self.pypi, self.bao):
             try:
                 s.stop()
@@ -619,23 +613,8 @@ class PublishEnv:
 @pytest.fixture(scope="module")
 def publish_env(request):
     """Per test module: OpenBao, pypiserver, verdaccio (started, seeded).
-    The folder is kept when a test of the module failed."""
-    workdir = Path(tempfile.mkdtemp(prefix="aos-pub-", dir="/tmp"))
-    env = PublishEnv(workdir)
-    try:
-        env.start()
-    except Exception:
-        env.stop()
-        raise
-    yield env
-    problems = env.stop()
-    failed = request.session.testsfailed
-    if not failed:
-        shutil.rmtree(workdir, ignore_errors=True)
-    else:
-        print(f"publish_env: kept {workdir} for its logs")
-    if problems:
-        pytest.fail("clean shutdown: " + "\n".join(problems))
+    The folder is kept when a test failed (or AOS_KEEP_WORKDIR is set)."""
+    yield from running_env(request, PublishEnv, "aos-pub-", "publish_env")
 
 
 # -- installation in fresh environments -------------------------------------

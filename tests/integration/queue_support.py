@@ -22,18 +22,16 @@ import os
 import random
 import re
 import secrets
-import shutil
 import socket
 import sqlite3
 import struct
-import tempfile
 import threading
 import time
 from pathlib import Path
 
 import pytest
 
-from conftest import Daemon, wait_for
+from aos_fixtures import Daemon, running_env, wait_for
 from peers.openbao import OpenBao, read_policy
 from peers.pypiserver import write_htpasswd, TOKEN_USER
 from publish_support import PublishEnv
@@ -69,21 +67,7 @@ def queue_env(request):
     """Per test module: gated OpenBao, pypiserver, verdaccio (started,
     seeded).  The folder is kept when a test of the module failed (or
     AOS_KEEP_WORKDIR is set)."""
-    workdir = Path(tempfile.mkdtemp(prefix="aos-q-", dir="/tmp"))
-    env = QueueEnv(workdir)
-    try:
-        env.start()
-    except Exception:
-        env.stop()
-        raise
-    yield env
-    problems = env.stop()
-    if request.session.testsfailed or os.environ.get("AOS_KEEP_WORKDIR"):
-        print(f"queue_env: kept {workdir} for its logs")
-    else:
-        shutil.rmtree(workdir, ignore_errors=True)
-    if problems:
-        pytest.fail("clean shutdown: " + "\n".join(problems))
+    yield from running_env(request, QueueEnv, "aos-q-", "queue_env")
 
 
 def queue_config(**queue) -> dict:

@@ -34,10 +34,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import wait_for
-from webhook_support import (PY_BUILD, expect_accepted, expect_job, files_under, github_push,
-                             job_text, python_pipeline, wait_listening,
-                             webhook_env)  # noqa: F401
+from aos_fixtures import wait_for
+from webhook_support import (PY_BUILD, expect_accepted, expect_job, files_under,
+                             github_push, job_text, python_pipeline, wait_listening)
 
 ATTEMPTS = ("run-token", "var-run-token", "proc-root-token", "credentials", "proc-fd",
             "queue-db", "spool", "control", "control-var-run", "control-proc-root",
@@ -301,7 +300,7 @@ def test_unavailable_namespaces_stop_the_job(env):
 def test_git_transports_are_limited(env, tmp_path):
     """A repository URL with git's ext:: helper (runs a command) is refused
     by --check-config; git itself runs with GIT_ALLOW_PROTOCOL."""
-    from conftest import PUBLISHD
+    from aos_fixtures import PUBLISHD
     d = env.hook_daemon({"evil": python_pipeline(env.repo, "evil-v*", targets=["pypi"])},
                         start=False)
     for url in ("ext::sh -c touch% /tmp/pwned", "fd::3", "git://127.0.0.1/x.git",

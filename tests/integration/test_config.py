@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from conftest import PUBLISHD, deep_merge, wait_for
+from aos_fixtures import PUBLISHD, deep_merge, wait_for
 from peers.proc import free_port
 
 VALID = {

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import PUBLISHD
+from aos_fixtures import PUBLISHD
 
 DOC = Path(os.environ.get("AOS_SOURCE_DIR", Path(__file__).resolve().parents[2])) / \
     "docs" / "configuration.md"

@@ -28,10 +28,9 @@ import time
 
 import pytest
 
-from control_support import (NOBODY, Raw, ctl_as, open_fds, open_to_others,  # noqa: F401
-                             publish_request, shared, spool_bytes)
-from publish_support import (EXIT, PY_NAME, make_wheel, publish, publish_env,  # noqa: F401
-                             sha256_file)
+from control_support import (NOBODY, Raw, ctl_as, open_fds, open_to_others,
+                             publish_request, spool_bytes)
+from publish_support import EXIT, PY_NAME, make_wheel, publish, sha256_file
 
 SPOOL_GUARD = 64 << 20
 

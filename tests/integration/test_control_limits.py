@@ -19,11 +19,10 @@ import time
 
 import pytest
 
-from conftest import BUILD_DIR
+from aos_fixtures import BUILD_DIR
 from control_support import Raw, rss_kib
 from publish_support import PY_NAME, make_wheel
-from webhook_support import (expect_accepted, github_push, python_pipeline, wait_job,
-                             webhook_env)  # noqa: F401 (fixture)
+from webhook_support import expect_accepted, github_push, python_pipeline, wait_job
 
 
 def sanitized_build() -> bool:

@@ -23,9 +23,9 @@ import time
 
 import pytest
 
-from conftest import PUBLISHCTL, deep_merge, wait_for
-from control_support import NOBODY, ctl_as, open_to_others, shared  # noqa: F401
-from publish_support import PY_NAME, make_wheel, publish_env  # noqa: F401 (fixture)
+from aos_fixtures import PUBLISHCTL, deep_merge, wait_for
+from control_support import NOBODY, ctl_as, open_to_others
+from publish_support import PY_NAME, make_wheel
 
 OPERATE_ONLY = [
     ["drain"], ["resume"], ["secrets", "refresh"], ["job", "cancel", "1"],

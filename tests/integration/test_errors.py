@@ -11,7 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from conftest import (PUBLISHD, Setup, approle_auth, read_policy,
+from aos_fixtures import (PUBLISHD, Setup, approle_auth, read_policy,
                       seed_package_registry, secrets_match, wait_for)
 
 

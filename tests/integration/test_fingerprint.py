@@ -24,7 +24,7 @@ import subprocess
 
 import pytest
 
-from conftest import DEFAULT_KEYS, PUBLISHCTL, PUBLISHD
+from aos_fixtures import DEFAULT_KEYS, PUBLISHCTL, PUBLISHD
 
 KEY_FILE = "fingerprint.key"
 

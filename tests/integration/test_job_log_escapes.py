@@ -25,9 +25,8 @@ import time
 
 import pytest
 
-from conftest import PUBLISHCTL
-from webhook_support import (expect_accepted, expect_job, github_push, python_pipeline,
-                             webhook_env)  # noqa: F401
+from aos_fixtures import PUBLISHCTL
+from webhook_support import expect_accepted, expect_job, github_push, python_pipeline
 
 TAG, VERSION = "python-sdk-v0.4.0", "0.4.0"
 # printf (dash) takes octal escapes: ESC ] 0 ; pwned BEL ESC [ 2 J, then

@@ -16,7 +16,7 @@ import os
 
 import pytest
 
-from conftest import approle_auth, secrets_match, seed_package_registry, wait_for
+from aos_fixtures import approle_auth, secrets_match, seed_package_registry, wait_for
 from peers.openbao import OpenBao
 from peers.pypiserver import PypiServer
 from publish_support import EXIT, PY_NAME, make_wheel, publish

@@ -40,11 +40,10 @@ from pathlib import Path
 
 import pytest
 
-from conftest import approle_auth, run_rotate
+from aos_fixtures import approle_auth, run_rotate
 from peers.openbao import OpenBao, seed_package_registry
 from publish_support import EXIT, NPM_NAME, PY_NAME, make_npm, make_wheel, publish
-from webhook_support import (WEBHOOK_KEYS, gitlab_tag_push, wait_listening,  # noqa: F401
-                             webhook_env)
+from webhook_support import WEBHOOK_KEYS, gitlab_tag_push, wait_listening
 
 CHUNK = 16 << 20
 SETTLE_TRIES = 4  # rescans, 0.5 s apart, while copies are still found

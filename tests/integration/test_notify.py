@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from conftest import DEFAULT_KEYS, secrets_match
+from aos_fixtures import DEFAULT_KEYS, secrets_match
 
 
 def _check_snapshot(d, values):

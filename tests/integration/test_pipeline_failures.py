@@ -32,12 +32,12 @@ from pathlib import Path
 
 import pytest
 
-from conftest import wait_for
+from aos_fixtures import wait_for
 from queue_support import kill, start_again
-from webhook_support import (PY_BUILD, expect_accepted, expect_job, files_under, github_push,
-                             job_log, job_show, job_text, py_readable, python_pipeline,
-                             scan_for_secrets, step_path, uploads, wait_listening,
-                             webhook_env)  # noqa: F401
+from webhook_support import (PY_BUILD, expect_accepted, expect_job, files_under,
+                             github_push, job_log, job_show, job_text, py_readable,
+                             python_pipeline, scan_for_secrets, step_path, uploads,
+                             wait_listening)
 
 # 5,000 digits on one line, then 1 MiB of 100-byte lines, then exit 5.
 LOUD = ('printf "%05000d\\n" 7; head -c 1048576 /dev/zero | tr "\\0" x | fold -w 100; '

@@ -24,13 +24,11 @@ from pathlib import Path
 
 import pytest
 
-from conftest import PUBLISHCTL
-from publish_support import (EXIT, NPM_NAME, PY_NAME, build_js_sdk,  # noqa: F401
-                             build_python_sdk, digest_forms,
-                             fresh_venv, make_npm, make_sdist, make_wheel, npm_install,
-                             npm_members,
-                             pip_install, publish, publish_env, sha1_hex, sha256_file,
-                             sha512_sri, tool_env, write_tgz)
+from aos_fixtures import PUBLISHCTL
+from publish_support import (EXIT, NPM_NAME, PY_NAME, build_js_sdk, build_python_sdk,
+                             digest_forms, fresh_venv, make_npm, make_sdist,
+                             make_wheel, npm_install, npm_members, pip_install, publish,
+                             sha1_hex, sha256_file, sha512_sri, tool_env, write_tgz)
 
 VERSION = "0.1.0"
 

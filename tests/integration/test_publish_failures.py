@@ -15,11 +15,10 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from conftest import wait_for
+from aos_fixtures import wait_for
 from peers.verdaccio import Verdaccio, free_port
-from publish_support import (EXIT, NPM_NAME, PY_NAME, make_big_npm,  # noqa: F401
-                             make_npm, make_wheel, publish, publish_env, sha256_file,
-                             sha512_sri)
+from publish_support import (EXIT, NPM_NAME, PY_NAME, make_big_npm, make_npm,
+                             make_wheel, publish, sha256_file, sha512_sri)
 
 AUTH_WORDS = r"401|403|auth|token|credential|denied|refused|unauthori[sz]ed|forbidden"
 

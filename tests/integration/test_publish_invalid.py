@@ -13,11 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from publish_support import (EXIT, NPM_NAME, PY_NAME, core_metadata,  # noqa: F401
-                             make_npm, make_sdist, make_wheel, npm_filename,
-                             npm_members, package_json, publish, publish_env,
-                             sdist_members, sha512_sri, wheel_filename, wheel_members,
-                             write_zip)
+from publish_support import (EXIT, NPM_NAME, PY_NAME, core_metadata, make_npm,
+                             make_sdist, make_wheel, npm_filename, npm_members,
+                             package_json, publish, sdist_members, sha512_sri,
+                             wheel_filename, wheel_members, write_zip)
 from queue_support import db_job_count, jobs
 
 V = "1.0"

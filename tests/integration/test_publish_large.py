@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from publish_support import (EXIT, make_big_npm, make_big_wheel, publish,  # noqa: F401
-                             publish_env, sha1_hex, sha256_file, sha512_sri)
+from publish_support import (EXIT, make_big_npm, make_big_wheel, publish, sha1_hex,
+                             sha256_file, sha512_sri)
 
 MIB = 1024 * 1024
 SIZE = 50 * MIB
@@ -19,7 +19,7 @@ RSS_LIMIT_KIB = 32 * 1024
 def _sanitized_build() -> bool:
     """True for an AddressSanitizer build (its shadow memory makes RSS
     figures meaningless): the upload still runs, the bound is not checked."""
-    from conftest import BUILD_DIR
+    from aos_fixtures import BUILD_DIR
     try:
         return "AOS_SANITIZE:BOOL=ON" in (BUILD_DIR / "CMakeCache.txt").read_text()
     except OSError:

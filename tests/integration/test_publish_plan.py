@@ -22,10 +22,8 @@ import subprocess
 
 import pytest
 
-from publish_support import (EXIT, PY_NAME, make_npm, make_wheel,  # noqa: F401
-                             npm_install, npm_members, package_json, publish,
-                             publish_env, sha1_hex, sha256_file, sha512_sri, tool_env,
-                             write_tgz)
+from publish_support import (EXIT, PY_NAME, make_npm, make_wheel, npm_members,
+                             package_json, publish, sha1_hex, sha256_file, sha512_sri)
 
 SCOPED = "@agenticverz/plan-sdk"
 

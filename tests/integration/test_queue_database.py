@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import PUBLISHD, Notifications
+from aos_fixtures import PUBLISHD, Notifications
 from queue_support import start_again
 
 

@@ -11,7 +11,7 @@ import os
 import socket
 import threading
 
-from publish_support import make_wheel, publish_env  # noqa: F401 (fixture)
+from publish_support import make_wheel
 
 CLIENTS = 16
 

@@ -21,13 +21,13 @@ import threading
 import time
 from pathlib import Path
 
-from conftest import wait_for
+from aos_fixtures import wait_for
 from publish_support import (make_big_npm, make_big_wheel, make_sdist, sha1_hex, sha256_file,
                              sha512_sri)
-from queue_support import (JOB_STATES, UPLOAD_STATES, ThrottledRelay, db_inspect,  # noqa: F401
-                           describe_jobs, job_show, jobs, kill, port_of, queue_config,
-                           queue_env, relayed_registries, seed_from_env, start_again,
-                           try_enqueue, wait_jobs)
+from queue_support import (JOB_STATES, UPLOAD_STATES, ThrottledRelay, db_inspect,
+                           describe_jobs, job_show, jobs, kill, port_of,
+                           queue_config, relayed_registries, seed_from_env,
+                           start_again, try_enqueue, wait_jobs)
 
 MIN_KILLS = 50
 MIN_MID_UPLOAD = 8   # kills that must land while an upload is under way

@@ -23,10 +23,10 @@ from pathlib import Path
 
 import pytest
 
-from conftest import run_rotate, wait_for
+from aos_fixtures import run_rotate, wait_for
 from publish_support import EXIT, digest_forms, make_npm, make_wheel, publish, sha256_file
-from queue_support import (ThrottledRelay, describe_jobs, enqueue, job_log, job_show,  # noqa: F401
-                           jobs, port_of, queue_config, queue_env, relayed_registries,
+from queue_support import (ThrottledRelay, describe_jobs, enqueue, job_log, job_show,
+                           jobs, port_of, queue_config, relayed_registries,
                            wait_jobs, wait_state)
 
 

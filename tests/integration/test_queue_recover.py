@@ -21,11 +21,11 @@ from pathlib import Path
 
 import pytest
 
-from conftest import wait_for
+from aos_fixtures import wait_for
 from peers.pypiserver import PypiServer
 from publish_support import fresh_venv, make_big_wheel, make_wheel, pip_install, sha256_file
-from queue_support import (ThrottledRelay, describe_jobs, enqueue, job_log, job_show,  # noqa: F401
-                           kill, port_of, queue_config, queue_env, start_again, wait_state)
+from queue_support import (ThrottledRelay, describe_jobs, enqueue, job_log, job_show,
+                           kill, port_of, queue_config, start_again, wait_state)
 
 MB = 1_000_000
 RATE = 400_000        # bytes/s through the relay while the kill is aimed

@@ -23,11 +23,11 @@ import time
 
 import pytest
 
-from conftest import PUBLISHCTL, wait_for
+from aos_fixtures import PUBLISHCTL, wait_for
 from publish_support import (EXIT, make_big_npm, make_big_wheel, make_wheel, publish,
                              sha256_file)
-from queue_support import (ThrottledRelay, describe_jobs, enqueue, job_log, job_show,  # noqa: F401
-                           jobs, port_of, queue_config, queue_env, relayed_registries,
+from queue_support import (ThrottledRelay, describe_jobs, enqueue, job_log, job_show,
+                           jobs, port_of, queue_config, relayed_registries,
                            start_again, wait_jobs, wait_state)
 
 MB = 1024 * 1024

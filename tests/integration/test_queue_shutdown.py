@@ -22,11 +22,11 @@ from pathlib import Path
 
 import pytest
 
-from conftest import PUBLISHCTL, wait_for
+from aos_fixtures import PUBLISHCTL, wait_for
 from publish_support import make_big_npm, make_big_wheel, sha256_file
-from queue_support import (JOB_STATES, ThrottledRelay, db_inspect, enqueue,  # noqa: F401
-                           job_log, port_of, queue_config, queue_env, relayed_registries,
-                           start_again, wait_state)
+from queue_support import (JOB_STATES, ThrottledRelay, db_inspect, enqueue, job_log,
+                           port_of, queue_config, relayed_registries, start_again,
+                           wait_state)
 
 MB = 1024 * 1024
 RATE = 2 * MB  # bytes/s through the relay: a 4 MB wheel takes about 2 s

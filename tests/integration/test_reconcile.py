@@ -19,9 +19,9 @@ import pytest
 
 from peers.pypiserver import PypiServer
 from publish_support import EXIT, NPM_NAME, PY_NAME, publish, sdist_members, write_zip
-from webhook_support import (QueueSnapshot, ctl_reconcile, expect_accepted, expect_job,
-                             github_push, gitlab_tag_push, jobs, js_pipeline,
-                             publishctl_help, python_pipeline, webhook_env)  # noqa: F401
+from webhook_support import (QueueSnapshot, ctl_reconcile, expect_accepted,
+                             expect_job, github_push, gitlab_tag_push, jobs,
+                             js_pipeline, publishctl_help, python_pipeline)
 
 VERSIONS = ["0.1.0", "0.2.0", "0.3.0", "0.4.0", "0.5.0", "0.6.0"]
 ANNOTATED = {"0.5.0", "0.6.0"}

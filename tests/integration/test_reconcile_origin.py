@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import base64
 
-from conftest import approle_auth
+from aos_fixtures import approle_auth
 from peer_support import Answer, Peer
 from peers.proc import free_port
 from webhook_support import GitRepo, ctl_reconcile, python_pipeline

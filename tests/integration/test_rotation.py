@@ -7,7 +7,7 @@ import secrets
 import signal
 import time
 
-from conftest import DEFAULT_KEYS, run_rotate, secrets_match, wait_for
+from aos_fixtures import DEFAULT_KEYS, run_rotate, secrets_match, wait_for
 
 
 def _version_of(d, key):
@@ -81,7 +81,7 @@ def test_rotate_secret_repeatedly_and_legacy_argv(seeded, approle_daemon):
 
 def test_rotate_secret_fails_clearly(seeded, approle_daemon):
     """A bad Vault token: non-zero exit, a message, nothing written."""
-    from conftest import rotate_env
+    from aos_fixtures import rotate_env
     bao = seeded.bao
     d = approle_daemon({"vault": {"poll_interval_s": 600}})
     d.start()

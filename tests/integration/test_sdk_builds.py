@@ -27,8 +27,8 @@ import time
 import pytest
 
 from publish_support import NPM_NAME, build_js_sdk, build_python_sdk
-from webhook_support import (expect_accepted, expect_job, github_push, job_show, js_pipeline,
-                             python_pipeline, webhook_env)  # noqa: F401
+from webhook_support import (expect_accepted, expect_job, github_push, job_show,
+                             js_pipeline, python_pipeline)
 
 VERSION = "2.0.0"
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import approle_auth, run_rotate, secrets_match
+from aos_fixtures import approle_auth, run_rotate, secrets_match
 
 # OpenBao/Vault token shapes: service, batch, recovery (old and new prefixes).
 TOKEN_SHAPE = re.compile(r"\b(?:hv[sbr]|[sbr])\.[A-Za-z0-9_-]{20,}")

@@ -17,7 +17,7 @@ from __future__ import annotations
 import pytest
 
 from webhook_support import (expect_accepted, files_under, github_push, job_text,
-                             python_pipeline, wait_job, webhook_env)  # noqa: F401
+                             python_pipeline, wait_job)
 
 WHEEL = "aos_sdk-{v}-py3-none-any.whl"
 

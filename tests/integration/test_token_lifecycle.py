@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from conftest import Setup, approle_auth, secrets_match, seed_package_registry
+from aos_fixtures import Setup, approle_auth, secrets_match, seed_package_registry
 
 
 def _expire(d):

@@ -22,8 +22,7 @@ import pytest
 from test_build_isolation import ATTEMPTS, DIRECT, PROBE
 from unit_filter import UnitSandbox, old_unit, sanitizer_env, unit_text
 from webhook_support import (PY_BUILD, expect_accepted, expect_job, github_push,
-                             job_text, js_pipeline, python_pipeline, wait_listening,
-                             webhook_env)  # noqa: F401
+                             job_text, js_pipeline, python_pipeline, wait_listening)
 
 # The isolation asked for: the default (bubblewrap + Landlock inside), and
 # no step without it.

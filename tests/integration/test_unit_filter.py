@@ -34,7 +34,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import BUILD_DIR, PUBLISHD, SOURCE_DIR
+from aos_fixtures import BUILD_DIR, PUBLISHD, SOURCE_DIR
 from unit_filter import (LAUNCHER, MOUNTS_SCRIPT, UnitSandbox, add_setting, bwrap_argv,
                          old_unit, replace_settings, sanitizer_env, step_ids, unit_text)
 

@@ -6,7 +6,7 @@ import secrets
 
 import pytest
 
-from conftest import (DEFAULT_KEYS, approle_auth, read_policy,
+from aos_fixtures import (DEFAULT_KEYS, approle_auth, read_policy,
                       secrets_match)
 
 

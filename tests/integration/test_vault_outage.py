@@ -6,7 +6,7 @@ the same role_id, secret_id and KV versions)."""
 import re
 import time
 
-from conftest import DEFAULT_KEYS, secrets_match, wait_for
+from aos_fixtures import DEFAULT_KEYS, secrets_match, wait_for
 
 OUTAGE_S = 20
 BACKOFF_MAX_S = 4.0

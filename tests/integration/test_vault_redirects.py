@@ -20,7 +20,7 @@ import subprocess
 
 import pytest
 
-from conftest import ROTATE_SCRIPT, approle_auth, secrets_match, wait_for
+from aos_fixtures import ROTATE_SCRIPT, approle_auth, secrets_match, wait_for
 from peer_support import Answer, Peer, forward, make_cert
 
 

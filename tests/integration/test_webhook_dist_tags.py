@@ -19,8 +19,7 @@ from peers.proc import free_port
 from publish_support import NPM_NAME, npm_install
 from queue_support import db_job_count
 from webhook_support import (QueueSnapshot, expect_accepted, expect_error, expect_job,
-                             github_push, job_ids, job_show, job_text, js_pipeline,
-                             webhook_env)  # noqa: F401
+                             github_push, job_ids, job_show, job_text, js_pipeline)
 
 STABLE, BETA, BELOW = "1.0.0", "1.0.1-beta.1", "0.9.0"
 LATEST_RC = "1.0.2-rc.1"

@@ -31,9 +31,9 @@ from peers.pypiserver import PypiServer
 from publish_support import (EXIT, NPM_NAME, PY_NAME, fresh_venv, make_wheel, npm_install,
                              pip_install, publish, sha512_sri, tool_env)
 from webhook_support import (PY_BUILD, QueueSnapshot, expect_accepted, expect_error,
-                             expect_job, gitea_push, github_push,
-                             gitlab_tag_push, job_log, job_show, job_text, js_pipeline,
-                             python_pipeline, uploads, wait_job, webhook_env)  # noqa: F401
+                             expect_job, gitea_push, github_push, gitlab_tag_push,
+                             job_log, job_show, job_text, js_pipeline, python_pipeline,
+                             uploads, wait_job)
 
 PY_FILES = "aos_sdk-{v}-py3-none-any.whl", "aos_sdk-{v}.tar.gz"
 LATE_PORT = free_port()

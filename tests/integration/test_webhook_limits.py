@@ -34,10 +34,10 @@ import uuid
 
 import pytest
 
-from webhook_support import (Conn, QueueSnapshot, body_of, build_request, expect_accepted,
-                             expect_error, expect_ignored, expect_json_answer, forge_headers,
-                             github_push, gitlab_tag_push, gitea_push, python_pipeline,
-                             webhook_env)  # noqa: F401
+from webhook_support import (Conn, QueueSnapshot, body_of, build_request,  # noqa: F401
+                             expect_accepted, expect_error, expect_ignored,
+                             expect_json_answer, forge_headers, github_push,
+                             gitlab_tag_push, gitea_push, python_pipeline)
 
 MIB = 1024 * 1024
 CAP = 16 * MIB          # listen.max_unauthenticated_bytes, default
@@ -188,7 +188,7 @@ def test_flood_of_large_unsigned_bodies(webhook_env, daemon, commit):
     # Released when the connections close.
     def released():
         return daemon.status()["webhooks"]["unauthenticated_bytes"] == 0
-    from conftest import wait_for
+    from aos_fixtures import wait_for
     wait_for(released, 10, interval=0.2,
              what=lambda: f"unauthenticated bytes back to 0: {daemon.status()['webhooks']}")
     assert daemon.alive, daemon.log_tail()
@@ -290,7 +290,7 @@ def test_keep_alive_after_the_limits(daemon, commit):
 def test_check_config_names_the_cap(daemon):
     """A cap smaller than one largest request is refused with the numbers."""
     import subprocess
-    from conftest import PUBLISHD, deep_merge
+    from aos_fixtures import PUBLISHD, deep_merge
     cfg = deep_merge(daemon.config, {"listen": {"max_unauthenticated_bytes": 1000}})
     path = daemon.dir / "small-cap.json"
     path.write_text(json.dumps(cfg))

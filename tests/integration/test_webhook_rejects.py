@@ -28,12 +28,12 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from conftest import PUBLISHD
+from aos_fixtures import PUBLISHD
 from webhook_support import (Conn, QueueSnapshot, build_request, expect_accepted,
-                             expect_error, expect_existing, expect_ignored, expect_job,
-                             expect_json_answer, gitea_push, github_push, gitlab_tag_push,
-                             WEBHOOK_KEYS, hmac_hex, http, job_ids, python_pipeline,
-                             wait_listening, webhook_env)  # noqa: F401
+                             expect_error, expect_existing, expect_ignored,
+                             expect_job, expect_json_answer, gitea_push, github_push,
+                             gitlab_tag_push, WEBHOOK_KEYS, hmac_hex, http, job_ids,
+                             python_pipeline, wait_listening)
 
 LIMITS = {"max_header_bytes": 4096, "max_body_bytes": 16384, "header_timeout_ms": 1000,
           "body_timeout_ms": 1000, "idle_timeout_ms": 2000, "max_connections": 6}
@@ -115,7 +115,7 @@ def test_github_ping(daemon, unchanged):
 def test_webhook_secrets_shown_as_fingerprints(webhook_env, daemon):
     """The webhook secrets are loaded from Vault beside the tokens, and
     `secrets` shows them as fingerprints only."""
-    from conftest import secrets_match
+    from aos_fixtures import secrets_match
     secrets_match(daemon, webhook_env.values, keys=tuple(WEBHOOK_KEYS.values()))
 
 
@@ -566,7 +566,7 @@ def test_forge_not_configured_and_secret_missing(webhook_env, commit):
         "no-build", "no-artifacts", "unknown-forge", "address-no-port", "body-limit"])
 def test_check_config_refuses(daemon, change, words):
     """`aos-publishd --check-config` names what is wrong (exit 78)."""
-    from conftest import deep_merge
+    from aos_fixtures import deep_merge
     cfg = deep_merge(daemon.config, change)
     path = daemon.dir / "bad-config.json"
     path.write_text(json.dumps(cfg))

@@ -28,7 +28,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from conftest import BUILD_DIR, PUBLISHD, SOURCE_DIR
+from aos_fixtures import BUILD_DIR, PUBLISHD, SOURCE_DIR
 
 UNIT_IN = SOURCE_DIR / "systemd" / "aos-publishd.service.in"
 LAUNCHER = BUILD_DIR.resolve() / "tests" / "tools" / "unit-launch"

@@ -34,14 +34,14 @@ import secrets
 import shutil
 import socket
 import subprocess
-import tempfile
 import time
 import uuid
 from pathlib import Path
 
 import pytest
 
-from conftest import PUBLISHCTL, SOURCE_DIR, Daemon, deep_merge, wait_for
+from aos_fixtures import (PUBLISHCTL, SOURCE_DIR, Daemon, deep_merge, running_env,
+                          wait_for)
 from peers.proc import free_port
 from peers.pypiserver import PypiServer
 from peers.verdaccio import find_node
@@ -674,21 +674,7 @@ def webhook_env(request):
     """Per test module: OpenBao, pypiserver (pypi), pypiserver (testpypi),
     verdaccio, the webhook secrets, a git repository.  The folder is kept
     when a test failed (or AOS_KEEP_WORKDIR is set)."""
-    env = WebhookEnv(Path(tempfile.mkdtemp(prefix="aos-wh-", dir="/tmp")))
-    # Registered first, so that a failed start stops what did start.
-    request.addfinalizer(lambda: _finish(env, request.session))
-    env.start()
-    return env
-
-
-def _finish(env: WebhookEnv, session) -> None:
-    problems = env.stop()
-    keep = session.testsfailed or os.environ.get("AOS_KEEP_WORKDIR")
-    if keep:
-        print(f"webhook_env: kept {env.workdir} for its logs")
-    else:
-        shutil.rmtree(env.workdir, ignore_errors=True)
-    assert not problems, "clean shutdown: " + "\n".join(problems)
+    yield from running_env(request, WebhookEnv, "aos-wh-", "webhook_env")
 
 
 # -- the queue --------------------------------------------------------------------------

@@ -322,6 +322,52 @@ static void test_set_artifacts_lease_lost(void **state)
 	assert_int_equal(q->ops->uploads(q, id, got, 2), 1);
 }
 
+/* A job holds up to QUEUE_UPLOADS_MAX uploads, every one read back by
+ * queue_uploads_all; one more is refused whole (AOS_ETOOBIG), at enqueue
+ * and at set_artifacts, rather than kept in part. */
+static void test_uploads_bound(void **state)
+{
+	struct fx *fx = *state;
+	struct queue *q = fx->q;
+	struct job_new jn = pjob("pipeline:py:v2@c2", "aos-sdk");
+	struct job_upload *ups = calloc(QUEUE_UPLOADS_MAX + 1, sizeof(*ups)), *got = NULL;
+	struct job claimed;
+	int64_t id = 0, other = 0;
+	char name[64];
+	int i;
+
+	assert_non_null(ups);
+	for (i = 0; i <= QUEUE_UPLOADS_MAX; i++) {
+		snprintf(name, sizeof(name), "pypi/aos_sdk-2-%d-py3-none-any.whl", i);
+		mkupload(&ups[i], name, "pypi", SHA_A);
+	}
+	jn.uploads = ups;
+	jn.nuploads = QUEUE_UPLOADS_MAX + 1;
+	assert_int_equal(q->ops->enqueue(q, &jn, T0, &other), AOS_ETOOBIG);
+	assert_int_equal(total_jobs(q), 0);
+
+	jn.uploads = NULL;
+	jn.nuploads = 0;
+	assert_int_equal(q->ops->enqueue(q, &jn, T0, &id), 0);
+	claimed = claim_one(q, "host:1", T0 + 1);
+	assert_int_equal(q->ops->set_artifacts(q, id, claimed.fence, "{\"n\":257}", ups,
+					       QUEUE_UPLOADS_MAX + 1, T0 + 2),
+			 AOS_ETOOBIG);
+	assert_int_equal(queue_uploads_all(q, id, &got), 0);
+	free(got);
+	assert_int_equal(q->ops->set_artifacts(q, id, claimed.fence, "{\"n\":256}", ups,
+					       QUEUE_UPLOADS_MAX, T0 + 3),
+			 0);
+	assert_int_equal(queue_uploads_all(q, id, &got), QUEUE_UPLOADS_MAX);
+	assert_string_equal(got[0].filename, ups[0].filename);
+	assert_string_equal(got[QUEUE_UPLOADS_MAX - 1].filename,
+			    ups[QUEUE_UPLOADS_MAX - 1].filename);
+	free(got);
+	assert_int_equal(queue_uploads_all(q, id + 100, &got), AOS_ENOTFOUND);
+	assert_null(got);
+	free(ups);
+}
+
 /* Each test on a fresh queue (tests/unit/queue_fixture.h). */
 #define QTEST(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
@@ -335,6 +381,7 @@ int main(void)
 	    QTEST(test_set_artifacts),
 	    QTEST(test_set_artifacts_invalid),
 	    QTEST(test_set_artifacts_lease_lost),
+	    QTEST(test_uploads_bound),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
