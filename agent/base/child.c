@@ -15,7 +15,7 @@
 
 #include <linux/close_range.h>
 
-#include "child.h"
+#include "base/child.h"
 
 #define ABORT_GRACE_MS 2000 /* child_abort(): SIGTERM to SIGKILL */
 

@@ -11,8 +11,8 @@
 #include <uv.h>
 
 #include "buf.h"
-#include "control.h"
-#include "log.h"
+#include "base/control.h"
+#include "base/log.h"
 
 #define CONTROL_OUT_LOW (64 * 1024) /* take the next request below this */
 #define LOG_BURST 10                 /* refusal lines per second */

@@ -21,7 +21,7 @@
 #include <openssl/crypto.h>
 #include <systemd/sd-daemon.h>
 
-#include "http.h"
+#include "base/http.h"
 #include "wipe.h"
 
 #define READ_BUF 65536

@@ -19,7 +19,7 @@
 
 #include <uv.h>
 
-#include "httpreq.h"
+#include "base/httpreq.h"
 
 struct http_server;
 struct http_conn;

@@ -4,7 +4,7 @@
 #include <strings.h>
 
 #include "err.h"
-#include "httpreq.h"
+#include "base/httpreq.h"
 
 #define container_of(p, t, m) ((t *)((char *)(p) - offsetof(t, m)))
 

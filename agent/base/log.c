@@ -6,7 +6,7 @@
 #include <time.h>
 
 #include "err.h"
-#include "log.h"
+#include "base/log.h"
 
 static enum log_level log_threshold = LOG_LVL_INFO;
 static bool log_journal;

@@ -16,7 +16,7 @@
 #include <linux/close_range.h>
 
 #include "err.h"
-#include "transport.h"
+#include "base/transport.h"
 
 struct transport {
 	uv_loop_t *loop;

@@ -11,7 +11,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "config.h"
+#include "config/config.h"
 #include "config_internal.h"
 #include "err.h"
 

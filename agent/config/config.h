@@ -7,7 +7,7 @@
 #include <stddef.h>
 
 #include "answer.h" /* enum registry_type */
-#include "log.h"
+#include "base/log.h"
 
 enum auth_method { AUTH_TOKEN, AUTH_APPROLE };
 

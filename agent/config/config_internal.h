@@ -9,7 +9,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "config.h"
+#include "config/config.h"
 
 /* Parsing context: where we are, and the first error. */
 struct cctx {

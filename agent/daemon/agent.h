@@ -7,11 +7,11 @@
 
 #include <uv.h>
 
-#include "config.h"
-#include "control.h"
-#include "sandbox.h"
-#include "session.h"
-#include "transport.h"
+#include "config/config.h"
+#include "base/control.h"
+#include "sandbox/sandbox.h"
+#include "session/session.h"
+#include "base/transport.h"
 
 struct agent {
 	uv_loop_t loop;

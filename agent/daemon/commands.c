@@ -3,15 +3,15 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "agent.h"
-#include "ingest.h"
-#include "sandbox.h"
+#include "daemon/agent.h"
+#include "daemon/ingest.h"
+#include "sandbox/sandbox.h"
 #include "err.h"
-#include "log.h"
+#include "base/log.h"
 #include "commands_internal.h"
-#include "control_policy.h"
+#include "daemon/control_policy.h"
 #include "secret.h"
-#include "spool.h"
+#include "worker/spool.h"
 
 struct refresh_wait {
 	struct session_waiter w; /* first: recovered by cast */

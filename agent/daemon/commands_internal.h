@@ -6,7 +6,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "control_policy.h"
+#include "daemon/control_policy.h"
 
 struct agent;
 struct control_conn;

@@ -7,13 +7,13 @@
 #include <string.h>
 #include <sys/time.h>
 
-#include "agent.h"
+#include "daemon/agent.h"
 #include "backoff.h"
 #include "commands_internal.h"
 #include "err.h"
-#include "log.h"
-#include "queue.h"
-#include "worker.h"
+#include "base/log.h"
+#include "queue/queue.h"
+#include "worker/worker.h"
 
 #define LIST_MAX 1000
 

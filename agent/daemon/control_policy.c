@@ -6,8 +6,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "control_policy.h"
-#include "queue.h"
+#include "daemon/control_policy.h"
+#include "queue/queue.h"
 #include "secret.h"
 
 #define ID_MAX 9007199254740992.0 /* 2^53: exact in a JSON number */

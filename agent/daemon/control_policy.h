@@ -10,8 +10,8 @@
 
 #include <cjson/cJSON.h>
 
-#include "config.h"
-#include "control.h"
+#include "config/config.h"
+#include "base/control.h"
 
 enum control_role {
 	CONTROL_ROLE_NONE,

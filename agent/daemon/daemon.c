@@ -15,14 +15,14 @@
 
 #include <systemd/sd-daemon.h>
 
-#include "agent.h"
+#include "daemon/agent.h"
 #include "backoff.h"
 #include "err.h"
-#include "ingest.h"
-#include "log.h"
-#include "queue.h"
+#include "daemon/ingest.h"
+#include "base/log.h"
+#include "queue/queue.h"
 #include "secret.h"
-#include "worker.h"
+#include "worker/worker.h"
 
 const char *agent_state(const struct agent *a)
 {

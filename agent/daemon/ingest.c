@@ -18,15 +18,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent.h"
+#include "daemon/agent.h"
 #include "backoff.h"
 #include "err.h"
-#include "http.h"
-#include "ingest.h"
-#include "log.h"
-#include "pipeline.h"
-#include "queue.h"
-#include "worker.h"
+#include "base/http.h"
+#include "daemon/ingest.h"
+#include "base/log.h"
+#include "pipeline/pipeline.h"
+#include "queue/queue.h"
+#include "worker/worker.h"
 
 #define BATCH_MAX 512     /* deliveries per commit */
 #define QUEUE_RETRY_S 5   /* Retry-After when the queue fails */

@@ -9,10 +9,10 @@
 #include <curl/curl.h>
 #include <openssl/crypto.h>
 
-#include "agent.h"
+#include "daemon/agent.h"
 #include "err.h"
-#include "log.h"
-#include "sandbox.h"
+#include "base/log.h"
+#include "sandbox/sandbox.h"
 #include "secret.h"
 #include "wipe.h"
 

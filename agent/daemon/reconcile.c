@@ -13,23 +13,23 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "agent.h"
+#include "daemon/agent.h"
 #include "answer.h"
 #include "backoff.h"
-#include "child.h"
+#include "base/child.h"
 #include "commands_internal.h"
-#include "control.h"
+#include "base/control.h"
 #include "err.h"
-#include "log.h"
+#include "base/log.h"
 #include "npm.h"
-#include "pipeline.h"
-#include "pipeline_steps.h"
+#include "pipeline/pipeline.h"
+#include "pipeline/pipeline_steps.h"
 #include "pypi.h"
 #include "pypi_name.h"
 #include "registry.h"
-#include "sandbox.h"
+#include "sandbox/sandbox.h"
 #include "url.h"
-#include "worker.h"
+#include "worker/worker.h"
 
 #define MAX_TAGS 2000
 #define MAX_TARGETS 16

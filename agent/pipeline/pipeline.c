@@ -9,7 +9,7 @@
 #include <openssl/evp.h>
 
 #include "err.h"
-#include "pipeline.h"
+#include "pipeline/pipeline.h"
 #include "pub_util.h"
 
 #define SECRET_WAIT_S 5

@@ -7,11 +7,11 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "config.h"
-#include "httpreq.h"
-#include "queue.h"
+#include "config/config.h"
+#include "base/httpreq.h"
+#include "queue/queue.h"
 #include "store.h"
-#include "webhook.h"
+#include "pipeline/webhook.h"
 
 struct hook_decision {
 	int status;            /* 0: enqueue the job, then answer; else answer this */

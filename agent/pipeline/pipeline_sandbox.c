@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pipeline_steps.h"
-#include "sandbox.h"
+#include "pipeline/pipeline_steps.h"
+#include "sandbox/sandbox.h"
 
 #define MAX_PATHS 24 /* hidden, readable or writable paths of one pipeline */
 

@@ -8,11 +8,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "child.h"
+#include "base/child.h"
 #include "err.h"
-#include "pipeline.h"
-#include "pipeline_steps.h"
-#include "sandbox.h"
+#include "pipeline/pipeline.h"
+#include "pipeline/pipeline_steps.h"
+#include "sandbox/sandbox.h"
 
 #define DEFAULT_PATH "/usr/local/bin:/usr/bin:/bin"
 #define SYSTEM_TIMEOUT_MS (600 * 1000) /* rm, mkdir, git */

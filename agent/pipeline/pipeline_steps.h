@@ -9,7 +9,7 @@
 
 #include <uv.h>
 
-#include "config.h"
+#include "config/config.h"
 
 struct pl_build;
 struct sandbox_caps;

@@ -9,7 +9,7 @@
 #include <openssl/evp.h>
 
 #include "err.h"
-#include "webhook.h"
+#include "pipeline/webhook.h"
 
 struct forge_headers {
 	const char *event, *delivery, *signature;

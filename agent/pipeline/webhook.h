@@ -13,8 +13,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "config.h" /* enum forge */
-#include "httpreq.h"
+#include "config/config.h" /* enum forge */
+#include "base/httpreq.h"
 #include "secret.h"
 
 #define WEBHOOK_NAME_MAX 256

@@ -17,15 +17,15 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "agent.h"
+#include "daemon/agent.h"
 #include "answer.h"
 #include "artifact.h"
 #include "backoff.h"
 #include "err.h"
-#include "log.h"
+#include "base/log.h"
 #include "npm.h"
 #include "pub_err.h"
-#include "publish.h"
+#include "publish/publish.h"
 #include "publish_internal.h"
 #include "pypi.h"
 #include "registry.h"

@@ -7,10 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent.h"
+#include "daemon/agent.h"
 #include "artifact.h"
 #include "err.h"
-#include "log.h"
+#include "base/log.h"
 #include "npm.h"
 #include "publish_internal.h"
 #include "pypi.h"

@@ -11,8 +11,8 @@
 #include <uv.h>
 
 #include "answer.h"
-#include "publish.h"
-#include "session.h"
+#include "publish/publish.h"
+#include "session/session.h"
 
 enum pub_phase {
 	PH_IDLE,

@@ -17,7 +17,7 @@
 #include <time.h>
 
 #include "err.h"
-#include "queue.h"
+#include "queue/queue.h"
 #include "queue_sqlite_internal.h"
 
 /* The SQL below spells the states as numbers. */

@@ -13,7 +13,7 @@
 #include <string.h>
 
 #include "err.h"
-#include "queue.h"
+#include "queue/queue.h"
 #include "queue_sqlite_internal.h"
 
 struct claim_pick {

@@ -11,7 +11,7 @@
 
 #include <sqlite3.h>
 
-#include "queue.h"
+#include "queue/queue.h"
 
 /* PRAGMA application_id of a queue database: "AOSQ".  A SQLite file with
  * another id is somebody else's and is refused. */

@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "err.h"
-#include "queue.h"
+#include "queue/queue.h"
 #include "queue_sqlite_internal.h"
 
 #define LIST_DEFAULT 100

@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include "err.h"
-#include "queue.h"
+#include "queue/queue.h"
 #include "queue_sqlite_internal.h"
 
 /* Migration N (1-based) takes the schema from version N-1 to N.  Never edit

@@ -37,7 +37,7 @@
 
 #include <linux/landlock.h>
 
-#include "sandbox.h"
+#include "sandbox/sandbox.h"
 
 /* Newer rights than Debian 12's kernel headers know; their values are ABI. */
 #ifndef LANDLOCK_ACCESS_FS_REFER

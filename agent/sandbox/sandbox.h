@@ -22,7 +22,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "config.h"
+#include "config/config.h"
 
 /* Where the daemon's binary is bound inside the namespaces sandbox. */
 #define SANDBOX_SELF "/run/aos-step"

@@ -17,7 +17,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "sandbox.h"
+#include "sandbox/sandbox.h"
 
 /* Every descriptor above 2 closed: nothing of the daemon's (a Vault or
  * registry connection, the queue database) reaches the step. */

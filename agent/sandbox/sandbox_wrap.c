@@ -14,7 +14,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "sandbox.h"
+#include "sandbox/sandbox.h"
 
 /* Folders of the root that merged-/usr systems make links into /usr. */
 static const char *const root_dirs[] = { "/bin", "/sbin", "/lib", "/lib32", "/lib64",

@@ -14,8 +14,8 @@
 
 #include "backoff.h"
 #include "err.h"
-#include "log.h"
-#include "session.h"
+#include "base/log.h"
+#include "session/session.h"
 #include "session_internal.h"
 #include "vault.h"
 

@@ -9,9 +9,9 @@
 #include <cjson/cJSON.h>
 #include <uv.h>
 
-#include "config.h"
+#include "config/config.h"
 #include "store.h"
-#include "transport.h"
+#include "base/transport.h"
 
 struct vault_session;
 

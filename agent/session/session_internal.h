@@ -6,7 +6,7 @@
 #include <stdint.h>
 
 #include "backoff.h"
-#include "session.h"
+#include "session/session.h"
 #include "vault.h"
 
 enum step {

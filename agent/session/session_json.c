@@ -2,7 +2,7 @@
  * Secrets appear only as fingerprints. */
 #include <stdio.h>
 
-#include "session.h"
+#include "session/session.h"
 #include "session_internal.h"
 
 struct secret_store *session_store(struct vault_session *s)

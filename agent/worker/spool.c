@@ -12,17 +12,17 @@
 
 #include <openssl/evp.h>
 
-#include "agent.h"
+#include "daemon/agent.h"
 #include "artifact.h"
 #include "backoff.h"
-#include "control_policy.h"
+#include "daemon/control_policy.h"
 #include "err.h"
-#include "log.h"
+#include "base/log.h"
 #include "pub_util.h"
-#include "publish.h"
-#include "queue.h"
-#include "spool.h"
-#include "worker.h"
+#include "publish/publish.h"
+#include "queue/queue.h"
+#include "worker/spool.h"
+#include "worker/worker.h"
 
 struct enq {
 	uv_work_t work;

@@ -18,14 +18,14 @@
 #include <sys/time.h>
 #include <unistd.h>
 
-#include "agent.h"
+#include "daemon/agent.h"
 #include "backoff.h"
-#include "control.h"
+#include "base/control.h"
 #include "err.h"
-#include "log.h"
-#include "publish.h"
-#include "queue.h"
-#include "worker.h"
+#include "base/log.h"
+#include "publish/publish.h"
+#include "queue/queue.h"
+#include "worker/worker.h"
 #include "worker_internal.h"
 
 #define TICK_MS 1000        /* look for due jobs at least this often */

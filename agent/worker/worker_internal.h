@@ -7,7 +7,7 @@
 
 #include <uv.h>
 
-#include "queue.h"
+#include "queue/queue.h"
 
 #define MAX_FILES 64
 

@@ -27,14 +27,14 @@
 
 #include <cjson/cJSON.h>
 
-#include "agent.h"
+#include "daemon/agent.h"
 #include "artifact.h"
 #include "backoff.h"
-#include "child.h"
-#include "log.h"
-#include "pipeline_steps.h"
+#include "base/child.h"
+#include "base/log.h"
+#include "pipeline/pipeline_steps.h"
 #include "pypi_name.h"
-#include "spool.h"
+#include "worker/spool.h"
 #include "worker_internal.h"
 
 struct pl_art {

@@ -1,5 +1,5 @@
 /* http_fixture.h - the harness of the listener's unit tests (test_http.c,
- * test_http_budget.c): a real libuv loop on 127.0.0.1 with agent/http.c,
+ * test_http_budget.c): a real libuv loop on 127.0.0.1 with agent/base/http.c,
  * driven by a blocking client in a second thread.
  *
  * The server's handler answers {"url": ..., "n": <requests handled>,
@@ -35,7 +35,7 @@
 #include <cmocka.h>
 #include <uv.h>
 
-#include "agent/http.h"
+#include "agent/base/http.h"
 
 struct tsrv;
 typedef void (*scenario)(struct tsrv *t);

@@ -19,7 +19,7 @@
 
 #include <cmocka.h>
 
-#include "agent/queue.h"
+#include "agent/queue/queue.h"
 #include "common/err.h"
 
 #define SHA_A "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"

@@ -1,4 +1,4 @@
-/* Unit tests for agent/config.c: parsing, defaults, the environment and
+/* Unit tests for agent/config/config.c: parsing, defaults, the environment and
  * error messages that name the key path. */
 #include <errno.h>
 #include <fcntl.h>
@@ -14,7 +14,7 @@
 
 #include <cmocka.h>
 
-#include "agent/config.h"
+#include "agent/config/config.h"
 #include "common/err.h"
 
 #define CFG_PATH "/etc/aos-publishd/config.json"

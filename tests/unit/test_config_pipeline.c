@@ -1,4 +1,4 @@
-/* Unit tests for agent/config_pipeline.c: the "listen", "webhooks" and
+/* Unit tests for agent/config/config_pipeline.c: the "listen", "webhooks" and
  * "pipelines" sections, their defaults, and an error naming the key path
  * for every bad key. */
 #include <errno.h>
@@ -13,7 +13,7 @@
 
 #include <cmocka.h>
 
-#include "agent/config.h"
+#include "agent/config/config.h"
 #include "common/err.h"
 
 #define CFG_PATH "/etc/aos-publishd/config.json"

@@ -1,6 +1,6 @@
-/* Unit tests for the control socket's policy (agent/control_policy.c), its
- * request parsing, the "control" configuration (agent/config_control.c) and
- * the identification of peers (agent/control_peer.c). */
+/* Unit tests for the control socket's policy (agent/daemon/control_policy.c), its
+ * request parsing, the "control" configuration (agent/config/config_control.c) and
+ * the identification of peers (agent/base/control_peer.c). */
 #include <errno.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -19,9 +19,9 @@
 
 #include <cmocka.h>
 
-#include "agent/config.h"
-#include "agent/control.h"
-#include "agent/control_policy.h"
+#include "agent/config/config.h"
+#include "agent/base/control.h"
+#include "agent/daemon/control_policy.h"
 #include "common/err.h"
 
 #define CFG_PATH "/etc/aos-publishd/config.json"

@@ -1,4 +1,4 @@
-/* Unit tests for agent/ctl_text.c: build output's control bytes as
+/* Unit tests for ctl/ctl_text.c: build output's control bytes as
  * aos-publishctl shows them on a terminal and in --json. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -11,7 +11,7 @@
 
 #include <cmocka.h>
 
-#include "agent/ctl_text.h"
+#include "ctl/ctl_text.h"
 
 struct esc_case {
 	const char *in, *text, *json;

@@ -1,4 +1,4 @@
-/* Unit tests for agent/http.c: the listener on a real libuv loop on
+/* Unit tests for agent/base/http.c: the listener on a real libuv loop on
  * 127.0.0.1, driven by a blocking client in a second thread
  * (http_fixture.h).  Keep-alive, pipelining, limit and framing answers
  * followed by a (lingering) close, timeouts, the connection limit, handlers

@@ -1,4 +1,4 @@
-/* Unit tests for agent/http.c's cap on the bytes held by unauthenticated
+/* Unit tests for agent/base/http.c's cap on the bytes held by unauthenticated
  * requests (max_unauthenticated_bytes), on the harness of http_fixture.h
  * (max_header_bytes 1024, max_body_bytes 2048).
  *

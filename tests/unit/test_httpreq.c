@@ -1,4 +1,4 @@
-/* Unit tests for agent/httpreq.c: one inbound request assembled from bytes
+/* Unit tests for agent/base/httpreq.c: one inbound request assembled from bytes
  * however they are split, pipelining, keep-alive, and every limit and
  * framing error with the status the listener answers; with a budget, the
  * stop after the headers and what is charged. */
@@ -14,7 +14,7 @@
 
 #include <cmocka.h>
 
-#include "agent/httpreq.h"
+#include "agent/base/httpreq.h"
 #include "common/err.h"
 
 #define MAX_HEAD 4096

@@ -1,4 +1,4 @@
-/* Unit tests for agent/pipeline.c: tag patterns and versions, tag names,
+/* Unit tests for agent/pipeline/pipeline.c: tag patterns and versions, tag names,
  * and the pipeline job (idempotency key, inputs).  The webhook decision:
  * test_pipeline_decide.c. */
 #include <errno.h>
@@ -15,7 +15,7 @@
 #include <cmocka.h>
 #include <openssl/evp.h>
 
-#include "agent/pipeline.h"
+#include "agent/pipeline/pipeline.h"
 #include "common/err.h"
 #include "tests/unit/hook_fixture.h"
 

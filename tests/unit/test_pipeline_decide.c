@@ -1,4 +1,4 @@
-/* Unit tests for agent/pipeline.c's webhook decision over a parsed
+/* Unit tests for agent/pipeline/pipeline.c's webhook decision over a parsed
  * configuration and a secret store: the whole decision (pipeline_decide,
  * pipeline_decide_prev) and the part the headers decide before the body is
  * read (pipeline_decide_head). */
@@ -16,7 +16,7 @@
 #include <cmocka.h>
 #include <openssl/evp.h>
 
-#include "agent/pipeline.h"
+#include "agent/pipeline/pipeline.h"
 #include "common/err.h"
 #include "tests/unit/hook_fixture.h"
 

@@ -1,4 +1,4 @@
-/* Unit tests for the queue interface (agent/queue.h), run against the
+/* Unit tests for the queue interface (agent/queue/queue.h), run against the
  * SQLite backend: the job state machine, idempotent enqueue, claim order and
  * limits, leases and fencing, operator actions, uploads, the bounded log and
  * listing.  Every test gets its own temporary database; times are passed in
@@ -17,7 +17,7 @@
 
 #include <cmocka.h>
 
-#include "agent/queue.h"
+#include "agent/queue/queue.h"
 #include "common/err.h"
 #include "tests/unit/queue_fixture.h"
 

@@ -15,8 +15,8 @@
 #include <cmocka.h>
 #include <sqlite3.h>
 
-#include "agent/queue.h"
-#include "agent/queue_sqlite_internal.h"
+#include "agent/queue/queue.h"
+#include "agent/queue/queue_sqlite_internal.h"
 #include "common/err.h"
 #include "tests/unit/queue_fixture.h"
 

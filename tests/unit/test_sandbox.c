@@ -1,4 +1,4 @@
-/* Unit tests for agent/sandbox.c: sandbox_apply() carves the filesystem with
+/* Unit tests for agent/sandbox/sandbox.c: sandbox_apply() carves the filesystem with
  * Landlock.  That cannot be undone, so it runs in a forked child, in a mount
  * namespace of its own (the bind mounts stay there; they need root, which
  * the tests have here and in CI).  The tree, T a fresh folder in /tmp:
@@ -36,7 +36,7 @@
 
 #include <cmocka.h>
 
-#include "agent/sandbox.h"
+#include "agent/sandbox/sandbox.h"
 #include "sandbox_fixture.h"
 
 enum op { OP_READ, OP_LIST, OP_CREATE, OP_WRITE, OP_MKDIR };

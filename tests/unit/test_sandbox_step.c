@@ -1,4 +1,4 @@
-/* Unit tests for agent/sandbox_step.c: `aos-publishd --run-step`, the first
+/* Unit tests for agent/sandbox/sandbox_step.c: `aos-publishd --run-step`, the first
  * code of every build step, run in a forked child (sandbox_run_step() is
  * main(): it execs the step, or with --reap stays as its subreaper).
  * Inherited descriptors are closed in the step, no_new_privs is set, exit
@@ -21,7 +21,7 @@
 
 #include <cmocka.h>
 
-#include "agent/sandbox.h"
+#include "agent/sandbox/sandbox.h"
 #include "sandbox_fixture.h"
 
 /* What a child runs: argv through sandbox_run_step(), or (direct) exec'd

@@ -1,4 +1,4 @@
-/* Unit tests for agent/sandbox_wrap.c: the --run-step prefix
+/* Unit tests for agent/sandbox/sandbox_wrap.c: the --run-step prefix
  * sandbox_wrap() builds for each build_isolation, the texts of
  * sandbox_describe() and sandbox_status_json(), and the namespaces prefix
  * run for real (bubblewrap) around a shell that reports what it sees.
@@ -23,7 +23,7 @@
 #include <cmocka.h>
 #include <cjson/cJSON.h>
 
-#include "agent/sandbox.h"
+#include "agent/sandbox/sandbox.h"
 #include "sandbox_fixture.h"
 
 #define BWRAP "/usr/bin/bwrap"

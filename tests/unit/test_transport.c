@@ -1,4 +1,4 @@
-/* Unit tests for agent/transport.c: curl multi on a libuv loop, against a
+/* Unit tests for agent/base/transport.c: curl multi on a libuv loop, against a
  * small libuv HTTP server on 127.0.0.1 in the same loop. */
 #include <errno.h>
 #include <setjmp.h>
@@ -17,7 +17,7 @@
 #include <cmocka.h>
 #include <uv.h>
 
-#include "agent/transport.h"
+#include "agent/base/transport.h"
 #include "common/err.h"
 
 #define MAX_CONNS 8

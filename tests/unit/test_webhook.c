@@ -1,4 +1,4 @@
-/* Unit tests for agent/webhook.c: which forge sent a request, signature and
+/* Unit tests for agent/pipeline/webhook.c: which forge sent a request, signature and
  * token checks (GitHub's published test vector included), and the payloads
  * of GitHub, GitLab and Gitea/Forgejo tag pushes. */
 #include <errno.h>
@@ -13,7 +13,7 @@
 
 #include <cmocka.h>
 
-#include "agent/webhook.h"
+#include "agent/pipeline/webhook.h"
 #include "common/err.h"
 #include "tests/unit/hook_fixture.h"
 
