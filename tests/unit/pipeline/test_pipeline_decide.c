@@ -18,7 +18,7 @@
 
 #include "agent/pipeline/pipeline.h"
 #include "common/err.h"
-#include "tests/unit/hook_fixture.h"
+#include "tests/unit/pipeline/hook_fixture.h"
 
 /* ---- decisions ---- */
 

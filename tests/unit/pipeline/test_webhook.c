@@ -15,7 +15,7 @@
 
 #include "agent/pipeline/webhook.h"
 #include "common/err.h"
-#include "tests/unit/hook_fixture.h"
+#include "tests/unit/pipeline/hook_fixture.h"
 
 /* docs.github.com, "Validating webhook deliveries". */
 #define GH_VECTOR_SECRET "It's a Secret to Everybody"

@@ -18,7 +18,7 @@
 #include "agent/queue/queue.h"
 #include "agent/queue/queue_sqlite_internal.h"
 #include "common/err.h"
-#include "tests/unit/queue_fixture.h"
+#include "tests/unit/queue/queue_fixture.h"
 
 static struct job_new pjob(const char *key, const char *package)
 {

@@ -19,7 +19,7 @@
 
 #include "agent/queue/queue.h"
 #include "common/err.h"
-#include "tests/unit/queue_fixture.h"
+#include "tests/unit/queue/queue_fixture.h"
 
 /* ---- names ---- */
 

@@ -24,7 +24,7 @@
 #include "agent/queue/queue.h"
 #include "agent/queue/queue_sqlite_internal.h"
 #include "common/err.h"
-#include "tests/unit/queue_fixture.h"
+#include "tests/unit/queue/queue_fixture.h"
 
 /* ---- random operations against the claim rules ---- */
 

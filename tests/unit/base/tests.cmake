@@ -1,0 +1,5 @@
+find_package(Threads REQUIRED)
+aos_unit_test(test_transport ${CMAKE_CURRENT_LIST_DIR}/test_transport.c aos_base)
+aos_unit_test(test_httpreq ${CMAKE_CURRENT_LIST_DIR}/test_httpreq.c aos_base)
+aos_unit_test(test_http ${CMAKE_CURRENT_LIST_DIR}/test_http.c aos_base Threads::Threads)
+aos_unit_test(test_http_budget ${CMAKE_CURRENT_LIST_DIR}/test_http_budget.c aos_base Threads::Threads)

@@ -1,0 +1,5 @@
+aos_unit_test(test_buf ${CMAKE_CURRENT_LIST_DIR}/test_buf.c aos_common)
+aos_unit_test(test_secret ${CMAKE_CURRENT_LIST_DIR}/test_secret.c aos_common)
+aos_unit_test(test_url ${CMAKE_CURRENT_LIST_DIR}/test_url.c aos_common)
+aos_unit_test(test_wipe ${CMAKE_CURRENT_LIST_DIR}/test_wipe.c aos_common)
+aos_unit_test(test_fingerprint ${CMAKE_CURRENT_LIST_DIR}/test_fingerprint.c aos_common)
