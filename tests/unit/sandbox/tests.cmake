@@ -1,3 +1,3 @@
-aos_unit_test(test_sandbox ${CMAKE_CURRENT_LIST_DIR}/test_sandbox.c aos_sandbox)
-aos_unit_test(test_sandbox_wrap ${CMAKE_CURRENT_LIST_DIR}/test_sandbox_wrap.c aos_sandbox)
-aos_unit_test(test_sandbox_step ${CMAKE_CURRENT_LIST_DIR}/test_sandbox_step.c aos_sandbox)
+aos_unit_test(test_sandbox test_sandbox.c aos_sandbox)
+aos_unit_test(test_sandbox_wrap test_sandbox_wrap.c aos_sandbox)
+aos_unit_test(test_sandbox_step test_sandbox_step.c aos_sandbox)
