@@ -2,7 +2,7 @@
  * moved.
  *
  * libcurl (its request and receive buffers), OpenSSL (TLS records, HMAC
- * contexts) and cJSON (parsed Vault answers) get these in agent/main.c, so
+ * contexts) and cJSON (parsed Vault answers) get these in agent/daemon/main.c, so
  * that what a block held, a token included, does not stay readable in the
  * free heap.  The size wiped is malloc_usable_size(), the whole block.
  * Secrets themselves live in the secure heap (secret.h); these cover the

@@ -23,8 +23,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent/config.h"
-#include "agent/pipeline.h"
+#include "agent/config/config.h"
+#include "agent/pipeline/pipeline.h"
 #include "common/err.h"
 #include "tests/fuzz/fuzz_util.h"
 

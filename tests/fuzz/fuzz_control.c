@@ -2,7 +2,7 @@
  * request line -> control_request_parse (JSON, "cmd", no NUL) ->
  * control_request_check (known command, the peer's role, the arguments and
  * the descriptors that came with it), as the daemon does for every line
- * (agent/control.c, agent/commands.c), without a socket.
+ * (agent/base/control.c, agent/daemon/commands.c), without a socket.
  *
  * Input layout:
  *   byte 0   the peer.  Bits 0-1: uid 0 (root, an operator by name), uid
@@ -25,9 +25,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent/config.h"
-#include "agent/control.h"
-#include "agent/control_policy.h"
+#include "agent/config/config.h"
+#include "agent/base/control.h"
+#include "agent/daemon/control_policy.h"
 
 static const char config_text[] =
     "{\"state_dir\":\"/nonexistent/aos-fuzz\",\"runtime_dir\":\"/nonexistent/aos-fuzz\","

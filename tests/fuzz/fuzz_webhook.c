@@ -37,10 +37,10 @@
 
 #include <openssl/evp.h>
 
-#include "agent/config.h"
-#include "agent/httpreq.h"
-#include "agent/pipeline.h"
-#include "agent/webhook.h"
+#include "agent/config/config.h"
+#include "agent/base/httpreq.h"
+#include "agent/pipeline/pipeline.h"
+#include "agent/pipeline/webhook.h"
 #include "vault/store.h"
 
 #define MAX_HEAD 16384

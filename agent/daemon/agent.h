@@ -1,0 +1,57 @@
+/* agent.h - the daemon: one struct that owns everything on the loop. */
+#ifndef AOS_AGENT_H
+#define AOS_AGENT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "config/config.h"
+#include "base/control.h"
+#include "sandbox/sandbox.h"
+#include "session/session.h"
+#include "base/transport.h"
+
+struct agent {
+	uv_loop_t loop;
+	struct config *cfg;
+	struct transport *tp;
+	struct vault_session *session;
+	struct control *ctl;
+	struct queue *queue;
+	struct worker *worker;
+	struct ingest *ingest;  /* HTTP webhooks, or NULL */
+	uv_timer_t grace;      /* first SIGTERM: waiting for running uploads */
+	int stop_requests;
+	int lock_fd;
+	uv_signal_t sig_term;
+	uv_signal_t sig_int;
+	uv_signal_t sig_hup;
+	uv_timer_t watchdog;
+	uint64_t watchdog_usec;
+	uint64_t start_ms;
+	bool ready_sent;
+	bool reloading;
+	bool stopping;
+	int exit_code;
+	char status_line[256];
+	struct sandbox_caps sandbox; /* probed at start and reload */
+};
+
+/* Runs the daemon with a loaded configuration (ownership taken) until it is
+ * told to stop.  Returns the process exit code. */
+int agent_run(struct config *cfg);
+
+/* Admits a control connection by the peer's role (commands.c). */
+bool agent_admit(const struct control_peer *peer, void *data, bool *ret_fds_ok,
+		 char *msg, size_t msglen);
+
+/* Handles one control request: the command's role, its arguments, then
+ * the command (commands.c). */
+void agent_command(struct control_conn *c, const cJSON *req, void *data);
+
+/* Current state word: starting, ready, degraded or stopping. */
+const char *agent_state(const struct agent *a);
+
+#endif

@@ -1,0 +1,243 @@
+/* commands.c - the control socket's requests. */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "daemon/agent.h"
+#include "daemon/ingest.h"
+#include "sandbox/sandbox.h"
+#include "err.h"
+#include "base/log.h"
+#include "commands_internal.h"
+#include "daemon/control_policy.h"
+#include "secret.h"
+#include "worker/spool.h"
+
+struct refresh_wait {
+	struct session_waiter w; /* first: recovered by cast */
+	struct agent *a;
+	struct control_conn *conn;
+	int64_t before;
+};
+
+static cJSON *ok_object(void)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	cJSON_AddTrueToObject(o, "ok");
+	return o;
+}
+
+static void cmd_status(struct agent *a, struct control_conn *c)
+{
+	cJSON *o = ok_object();
+
+	cJSON_AddStringToObject(o, "version", AOS_VERSION);
+	cJSON_AddNumberToObject(o, "pid", (double)getpid());
+	cJSON_AddNumberToObject(o, "uptime_s",
+				(double)((uv_now(&a->loop) - a->start_ms) / 1000));
+	cJSON_AddStringToObject(o, "state", agent_state(a));
+	cJSON_AddStringToObject(o, "config", a->cfg->path);
+	cJSON_AddItemToObject(o, "vault", session_vault_json(a->session));
+	cJSON_AddItemToObject(o, "secrets", session_secrets_json(a->session));
+	cJSON_AddItemToObject(o, "queue", queue_status_json(a));
+	if (a->ingest != NULL)
+		cJSON_AddItemToObject(o, "webhooks", ingest_status_json(a->ingest));
+	if (a->cfg->npipelines > 0)
+		cJSON_AddItemToObject(o, "build_isolation",
+				      sandbox_status_json(a->cfg->build_isolation, &a->sandbox));
+	control_reply(c, o);
+}
+
+static void cmd_secrets(struct agent *a, struct control_conn *c)
+{
+	cJSON *o = ok_object();
+
+	cJSON_AddNumberToObject(o, "kv_version",
+				(double)store_kv_version(session_store(a->session)));
+	cJSON_AddItemToObject(o, "secrets", session_secrets_json(a->session));
+	control_reply(c, o);
+}
+
+static void refresh_done(struct session_waiter *w, int result, const char *error)
+{
+	struct refresh_wait *rw = (struct refresh_wait *)w;
+	struct secret_store *st = session_store(rw->a->session);
+	cJSON *o, *changed;
+	size_t i;
+
+	if (result < 0) {
+		char msg[1200];
+
+		snprintf(msg, sizeof(msg), "refresh failed: %s",
+			 error != NULL ? error : aos_strerror(result));
+		control_reply_error(rw->conn, msg);
+		goto out;
+	}
+	o = ok_object();
+	cJSON_AddNumberToObject(o, "kv_version", (double)store_kv_version(st));
+	changed = cJSON_AddArrayToObject(o, "changed");
+	for (i = 0; i < store_size(st); i++) {
+		const struct store_entry *e = store_entry_at(st, i);
+
+		if (e->version > rw->before)
+			cJSON_AddItemToArray(changed, cJSON_CreateString(e->key));
+	}
+	cJSON_AddItemToObject(o, "secrets", session_secrets_json(rw->a->session));
+	control_reply(rw->conn, o);
+out:
+	free(rw);
+}
+
+static void refresh_cancel(struct control_conn *c, void *arg)
+{
+	struct refresh_wait *rw = arg;
+
+	(void)c;
+	session_cancel_waiter(rw->a->session, &rw->w);
+	free(rw);
+}
+
+static void cmd_refresh(struct agent *a, struct control_conn *c)
+{
+	struct refresh_wait *rw = calloc(1, sizeof(*rw));
+
+	if (rw == NULL) {
+		control_reply_error(c, "out of memory");
+		return;
+	}
+	rw->w.cb = refresh_done;
+	rw->a = a;
+	rw->conn = c;
+	rw->before = store_kv_version(session_store(a->session));
+	log_info("secrets refresh requested on the control socket");
+	control_set_cancel(c, refresh_cancel, rw);
+	session_refresh(a->session, &rw->w);
+}
+
+/* The fingerprint this installation shows for a value the operator holds
+ * (rotate_secret.sh compares with it).  The value lives in the request,
+ * which cJSON and the control buffer wipe, and briefly in the secure heap. */
+static void cmd_fingerprint(struct control_conn *c, const cJSON *req)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(req, "value");
+	char fpr[SECRET_FPR_LEN + 1];
+	struct secret *s = NULL;
+	cJSON *o;
+	size_t len;
+
+	len = cJSON_IsString(v) ? strlen(v->valuestring) : 0;
+	if (len == 0 || len > SECRET_VALUE_MAX) {
+		control_reply_error(c, "secrets.fingerprint needs \"value\": a string of 1 "
+				    "to 4096 bytes (the value whose fingerprint to show)");
+		return;
+	}
+	if (secret_new(v->valuestring, len, &s) < 0) {
+		control_reply_error(c, "out of secure memory");
+		return;
+	}
+	secret_fingerprint(s, fpr);
+	secret_unref(s);
+	o = ok_object();
+	cJSON_AddStringToObject(o, "fingerprint", fpr);
+	control_reply(c, o);
+}
+
+/* publish: the files came as descriptors with the request (checked by
+ * control_request_check: one per name). */
+static void cmd_publish(struct agent *a, struct control_conn *c, const cJSON *req)
+{
+	const cJSON *files = cJSON_GetObjectItemCaseSensitive(req, "files"), *f;
+	const char *names[CONTROL_FDS_MAX];
+	int fds[CONTROL_FDS_MAX];
+	struct spool_request r = {
+		.registry = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(req, "registry")),
+		.tag = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(req, "tag")),
+		.version = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(req, "version")),
+		.idem_key = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(req,
+										  "idempotency_key")),
+		.wait = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(req, "wait")),
+		.dry_run = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(req, "dry_run")),
+		.names = names,
+		.fds = fds,
+		.uid = control_peer(c)->uid,
+		.pid = control_peer(c)->pid,
+	};
+	char msg[512];
+	size_t nfds;
+
+	cJSON_ArrayForEach(f, files)
+		names[r.nfiles++] = f->valuestring;
+	nfds = control_take_fds(c, fds, CONTROL_FDS_MAX);
+	if (nfds != r.nfiles) { /* control_request_check() matched them */
+		while (nfds > 0)
+			close(fds[--nfds]);
+		control_reply_error(c, "internal error: descriptors and names do not match");
+		return;
+	}
+	if (spool_enqueue(a, c, &r, msg, sizeof(msg)) < 0)
+		control_reply_error(c, msg);
+}
+
+bool agent_admit(const struct control_peer *peer, void *data, bool *ret_fds_ok,
+		 char *msg, size_t msglen)
+{
+	struct agent *a = data;
+
+	if (!control_admit(a->cfg, peer, msg, msglen))
+		return false;
+	*ret_fds_ok = control_role_of(a->cfg, peer) == CONTROL_ROLE_OPERATE;
+	return true;
+}
+
+void agent_command(struct control_conn *c, const cJSON *req, void *data)
+{
+	struct agent *a = data;
+	const struct control_command *cmd;
+	char msg[1200];
+	bool denied;
+
+	cmd = control_request_check(a->cfg, control_peer(c), req, control_fds(c), msg,
+				    sizeof(msg), &denied);
+	if (cmd == NULL && denied) {
+		control_refuse(c, cJSON_GetObjectItemCaseSensitive(req, "cmd")->valuestring, msg);
+		return;
+	}
+	if (cmd == NULL) {
+		control_reply_error(c, msg);
+		return;
+	}
+	switch (cmd->id) {
+	case CMD_PING:
+		control_reply(c, ok_object());
+		break;
+	case CMD_STATUS:
+		cmd_status(a, c);
+		break;
+	case CMD_SECRETS:
+		cmd_secrets(a, c);
+		break;
+	case CMD_SECRETS_REFRESH:
+		cmd_refresh(a, c);
+		break;
+	case CMD_SECRETS_FINGERPRINT:
+		cmd_fingerprint(c, req);
+		break;
+	case CMD_PUBLISH:
+		cmd_publish(a, c, req);
+		break;
+	case CMD_RECONCILE:
+		cmd_reconcile(a, c, req);
+		break;
+	case CMD_JOBS:
+	case CMD_JOB_SHOW:
+	case CMD_JOB_LOG:
+	case CMD_JOB_WAIT:
+	case CMD_JOB_RETRY:
+	case CMD_JOB_CANCEL:
+	case CMD_DRAIN:
+	case CMD_RESUME:
+		queue_command(a, c, cmd->id, req);
+		break;
+	}
+}

@@ -1,0 +1,334 @@
+/* commands_queue.c - the control requests about the queue: jobs,
+ * job.show, job.log, job.wait, job.retry, job.cancel, drain, resume. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+
+#include "daemon/agent.h"
+#include "backoff.h"
+#include "commands_internal.h"
+#include "err.h"
+#include "base/log.h"
+#include "queue/queue.h"
+#include "worker/worker.h"
+
+#define LIST_MAX 1000
+
+static bool get_id(struct control_conn *c, const cJSON *req, int64_t *ret)
+{
+	const cJSON *id = cJSON_GetObjectItemCaseSensitive(req, "id");
+
+	if (!cJSON_IsNumber(id) || id->valuedouble < 1) {
+		control_reply_error(c, "this request needs \"id\": a job id (a positive number)");
+		return false;
+	}
+	*ret = (int64_t)id->valuedouble;
+	return true;
+}
+
+static cJSON *job_json(struct agent *a, const struct job *j)
+{
+	cJSON *o = cJSON_CreateObject();
+	char why[1200];
+
+	cJSON_AddNumberToObject(o, "id", (double)j->id);
+	cJSON_AddStringToObject(o, "kind", j->kind == JOB_PUBLISH ? "publish" : "pipeline");
+	cJSON_AddStringToObject(o, "state", job_state_name(j->state));
+	cJSON_AddStringToObject(o, "registry", j->registry);
+	cJSON_AddStringToObject(o, "package", j->package);
+	cJSON_AddNumberToObject(o, "attempts", j->attempts);
+	cJSON_AddNumberToObject(o, "max_attempts", j->max_attempts);
+	cJSON_AddNumberToObject(o, "created_ms", (double)j->created_ms);
+	cJSON_AddNumberToObject(o, "updated_ms", (double)j->updated_ms);
+	cJSON_AddNumberToObject(o, "next_run_ms", (double)j->next_run_ms);
+	cJSON_AddStringToObject(o, "idempotency_key", j->idem_key);
+	if (j->lease_owner[0] != '\0' && j->state == JOB_RUNNING) {
+		cJSON_AddStringToObject(o, "lease_owner", j->lease_owner);
+		cJSON_AddNumberToObject(o, "lease_expires_ms", (double)j->lease_expires_ms);
+	}
+	if (j->last_error[0] != '\0')
+		cJSON_AddStringToObject(o, "last_error", j->last_error);
+	if ((j->state == JOB_QUEUED || j->state == JOB_FAILED) &&
+	    !session_loaded(a->session)) {
+		/* Nothing starts before the tokens are loaded. */
+		snprintf(why, sizeof(why), "waiting for a token: none is loaded from Vault yet%s%s",
+			 session_last_error(a->session) ? ": " : "",
+			 session_last_error(a->session) ? session_last_error(a->session) : "");
+		cJSON_AddStringToObject(o, "wait_reason", why);
+	} else if ((j->state == JOB_QUEUED || j->state == JOB_FAILED) &&
+		   worker_draining(a->worker)) {
+		cJSON_AddStringToObject(o, "wait_reason", "the queue is draining "
+					"(aos-publishctl resume)");
+	} else if (j->wait_reason[0] != '\0' && j->state == JOB_QUEUED) {
+		cJSON_AddStringToObject(o, "wait_reason", j->wait_reason);
+	}
+	return o;
+}
+
+static void cmd_jobs(struct agent *a, struct control_conn *c, const cJSON *req)
+{
+	const cJSON *st = cJSON_GetObjectItemCaseSensitive(req, "state");
+	const cJSON *lim = cJSON_GetObjectItemCaseSensitive(req, "limit");
+	struct job_filter f = { 0 };
+	struct job *jobs;
+	cJSON *o, *arr;
+	int n, i;
+
+	if (cJSON_IsString(st)) {
+		f.state = job_state_parse(st->valuestring);
+		if (f.state == 0) {
+			control_reply_error(c, "unknown state (queued, running, succeeded, "
+					    "failed, dead, canceled)");
+			return;
+		}
+	}
+	f.limit = cJSON_IsNumber(lim) && lim->valuedouble >= 1 ? (size_t)lim->valuedouble : 50;
+	if (f.limit > LIST_MAX)
+		f.limit = LIST_MAX;
+	jobs = calloc(f.limit, sizeof(*jobs));
+	if (jobs == NULL) {
+		control_reply_error(c, "out of memory");
+		return;
+	}
+	n = a->queue->ops->list(a->queue, &f, jobs, f.limit);
+	o = cJSON_CreateObject();
+	cJSON_AddTrueToObject(o, "ok");
+	arr = cJSON_AddArrayToObject(o, "jobs");
+	for (i = 0; i < n; i++) {
+		cJSON_AddItemToArray(arr, job_json(a, &jobs[i]));
+		job_clear(&jobs[i]);
+	}
+	free(jobs);
+	control_reply(c, o);
+}
+
+static void cmd_job_show(struct agent *a, struct control_conn *c, const cJSON *req)
+{
+	struct job_upload *ups;
+	struct job j = { 0 };
+	cJSON *o, *arr;
+	int64_t id;
+	int n, i;
+
+	if (!get_id(c, req, &id))
+		return;
+	if (a->queue->ops->get(a->queue, id, &j) < 0) {
+		control_reply_error(c, "no such job");
+		return;
+	}
+	o = cJSON_CreateObject();
+	cJSON_AddTrueToObject(o, "ok");
+	cJSON_AddItemToObject(o, "job", job_json(a, &j));
+	cJSON_AddItemToObject(o, "inputs", cJSON_Parse(j.inputs));
+	arr = cJSON_AddArrayToObject(o, "uploads");
+	n = queue_uploads_all(a->queue, id, &ups);
+	for (i = 0; i < n; i++) {
+		cJSON *u = cJSON_CreateObject();
+
+		cJSON_AddStringToObject(u, "filename", ups[i].filename);
+		cJSON_AddStringToObject(u, "registry", ups[i].registry);
+		cJSON_AddStringToObject(u, "sha256", ups[i].sha256);
+		cJSON_AddStringToObject(u, "state", upload_state_name(ups[i].state));
+		cJSON_AddStringToObject(u, "answer", ups[i].answer);
+		cJSON_AddItemToArray(arr, u);
+	}
+	free(ups);
+	job_clear(&j);
+	control_reply(c, o);
+}
+
+/* job.log with "follow": new lines are polled from the database. */
+struct log_follow {
+	uv_timer_t timer;
+	struct agent *a;
+	struct control_conn *conn;
+	int64_t id;
+	int64_t after;
+};
+
+static void follow_closed(uv_handle_t *h)
+{
+	free(h->data);
+}
+
+static void follow_gone(struct control_conn *c, void *arg)
+{
+	struct log_follow *f = arg;
+
+	(void)c;
+	uv_timer_stop(&f->timer);
+	uv_close((uv_handle_t *)&f->timer, follow_closed);
+}
+
+/* Sends the lines after f->after; returns true if the job has ended. */
+static bool send_lines(struct log_follow *f, bool as_events, cJSON *arr)
+{
+	struct job_log_entry lines[64];
+	struct job j = { 0 };
+	bool over;
+	int n, i;
+
+	do {
+		n = f->a->queue->ops->log_read(f->a->queue, f->id, f->after, lines, 64);
+		for (i = 0; i < n; i++) {
+			cJSON *l = cJSON_CreateObject();
+
+			f->after = lines[i].id;
+			if (as_events)
+				cJSON_AddStringToObject(l, "event", "log");
+			cJSON_AddNumberToObject(l, "id", (double)lines[i].id);
+			cJSON_AddNumberToObject(l, "at_ms", (double)lines[i].at_ms);
+			cJSON_AddStringToObject(l, "text", lines[i].text);
+			if (as_events)
+				control_send(f->conn, l);
+			else
+				cJSON_AddItemToArray(arr, l);
+		}
+	} while (n == 64);
+	if (f->a->queue->ops->get(f->a->queue, f->id, &j) < 0)
+		return true;
+	over = j.state == JOB_SUCCEEDED || j.state == JOB_DEAD || j.state == JOB_CANCELED;
+	job_clear(&j);
+	return over;
+}
+
+static void follow_tick(uv_timer_t *t)
+{
+	struct log_follow *f = t->data;
+	cJSON *o;
+
+	if (!send_lines(f, true, NULL))
+		return;
+	control_set_cancel(f->conn, NULL, NULL);
+	o = cJSON_CreateObject();
+	cJSON_AddTrueToObject(o, "ok");
+	cJSON_AddStringToObject(o, "state", "ended");
+	control_reply(f->conn, o);
+	follow_gone(NULL, f);
+}
+
+static void cmd_job_log(struct agent *a, struct control_conn *c, const cJSON *req)
+{
+	struct log_follow *f;
+	struct job j = { 0 };
+	cJSON *o, *arr;
+	int64_t id;
+
+	if (!get_id(c, req, &id))
+		return;
+	if (a->queue->ops->get(a->queue, id, &j) < 0) {
+		control_reply_error(c, "no such job");
+		return;
+	}
+	job_clear(&j);
+	f = calloc(1, sizeof(*f));
+	if (f == NULL) {
+		control_reply_error(c, "out of memory");
+		return;
+	}
+	f->a = a;
+	f->conn = c;
+	f->id = id;
+	uv_timer_init(&a->loop, &f->timer);
+	f->timer.data = f;
+	if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(req, "follow"))) {
+		control_set_cancel(c, follow_gone, f);
+		follow_tick(&f->timer);
+		if (!uv_is_closing((uv_handle_t *)&f->timer))
+			uv_timer_start(&f->timer, follow_tick, 250, 250);
+		return;
+	}
+	o = cJSON_CreateObject();
+	cJSON_AddTrueToObject(o, "ok");
+	arr = cJSON_AddArrayToObject(o, "lines");
+	send_lines(f, false, arr);
+	control_reply(c, o);
+	follow_gone(NULL, f);
+}
+
+static void cmd_job_action(struct agent *a, struct control_conn *c, const cJSON *req,
+			   bool cancel)
+{
+	cJSON *o;
+	int64_t id;
+	int r;
+
+	if (!get_id(c, req, &id))
+		return;
+	r = cancel ? a->queue->ops->cancel(a->queue, id, "canceled by the operator", aos_wall_ms())
+		   : a->queue->ops->retry(a->queue, id, aos_wall_ms());
+	if (r == AOS_ENOTFOUND) {
+		control_reply_error(c, "no such job");
+		return;
+	}
+	if (r < 0) {
+		control_reply_error(c, cancel ? "the job has ended already; nothing to cancel"
+					      : "only dead, failed or canceled jobs can be retried");
+		return;
+	}
+	log_notice("job %" PRId64 " %s by the operator", id, cancel ? "canceled" : "queued again");
+	if (cancel)
+		worker_stop_job(a->worker, id);
+	worker_job_changed(a->worker, id);
+	worker_kick(a->worker);
+	o = cJSON_CreateObject();
+	cJSON_AddTrueToObject(o, "ok");
+	cJSON_AddNumberToObject(o, "id", (double)id);
+	control_reply(c, o);
+}
+
+cJSON *queue_status_json(struct agent *a)
+{
+	int64_t counts[JOB_CANCELED + 1] = { 0 };
+	cJSON *o = worker_status_json(a->worker), *d;
+	int s;
+
+	a->queue->ops->counts(a->queue, counts);
+	d = cJSON_AddObjectToObject(o, "depth");
+	for (s = JOB_QUEUED; s <= JOB_CANCELED; s++)
+		cJSON_AddNumberToObject(d, job_state_name((enum job_state)s), (double)counts[s]);
+	cJSON_AddStringToObject(o, "database", a->cfg->queue.path);
+	return o;
+}
+
+void queue_command(struct agent *a, struct control_conn *c, enum control_cmd_id id,
+		   const cJSON *req)
+{
+	int64_t qid;
+	cJSON *o;
+
+	switch (id) {
+	case CMD_JOBS:
+		cmd_jobs(a, c, req);
+		break;
+	case CMD_JOB_SHOW:
+		cmd_job_show(a, c, req);
+		break;
+	case CMD_JOB_LOG:
+		cmd_job_log(a, c, req);
+		break;
+	case CMD_JOB_WAIT:
+		if (get_id(c, req, &qid) && worker_follow(a->worker, c, qid) < 0)
+			control_reply_error(c, "no such job");
+		break;
+	case CMD_JOB_RETRY:
+	case CMD_JOB_CANCEL:
+		cmd_job_action(a, c, req, id == CMD_JOB_CANCEL);
+		break;
+	case CMD_DRAIN:
+	case CMD_RESUME:
+		worker_operator_drain(a->worker, id == CMD_DRAIN);
+		o = cJSON_CreateObject();
+		cJSON_AddTrueToObject(o, "ok");
+		cJSON_AddBoolToObject(o, "draining", worker_draining(a->worker));
+		cJSON_AddNumberToObject(o, "running", (double)worker_running(a->worker));
+		control_reply(c, o);
+		break;
+	default:
+		control_reply_error(c, "not a queue request");
+		break;
+	}
+}

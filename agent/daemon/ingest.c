@@ -1,0 +1,657 @@
+/* ingest.c - routes, webhook answers and the group commit.
+ *
+ * A verified tag push that matches a pipeline is not answered at once: it
+ * joins the batch, which is committed in one transaction right after the
+ * loop has read what is ready (a uv_idle handle, run before the next poll),
+ * so one fsync covers every delivery that arrived meanwhile.  Each is answered after the
+ * commit: 202 with its job id, 200 for a job that existed, 503 if the
+ * store failed.
+ *
+ * Before a webhook's body is read, its headers are decided on
+ * (pipeline_decide_head): a delivery that cannot pass is answered at once,
+ * and a GitLab token that matches makes the sender trusted, so its body is
+ * not charged to listen.max_unauthenticated_bytes.
+ *
+ * A delivery for a pipeline with npm targets first has its dist-tags
+ * decided (dist_tag.h: each npm target's latest read once, with a short
+ * timeout): a refusal is answered 422 and no job is made; the decisions go
+ * into the job's inputs and the 202 answer.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon/agent.h"
+#include "backoff.h"
+#include "publish/dist_tag.h"
+#include "err.h"
+#include "base/http.h"
+#include "daemon/ingest.h"
+#include "base/log.h"
+#include "pipeline/pipeline.h"
+#include "queue/queue.h"
+#include "worker/worker.h"
+
+#define BATCH_MAX 512     /* deliveries per commit */
+#define QUEUE_RETRY_S 5   /* Retry-After when the queue fails */
+
+struct pending {
+	struct http_conn *conn;
+	struct pipeline_job job;
+	char pipeline[128];
+	char tag[WEBHOOK_NAME_MAX];
+	char version[128];
+	char commit[72];
+	char forge[16];
+	char delivery[128];
+	cJSON *dist_tags;        /* the decisions made before queueing, or NULL */
+};
+
+/* A matched delivery whose npm dist-tags are being decided. */
+struct precheck {
+	struct ingest *in;
+	struct http_conn *conn;
+	struct hook_decision d;  /* d.pipeline is looked up again once decided */
+	char pipeline[128];
+	struct dist_tag_check *check;
+	struct precheck *next, *prev;
+};
+
+struct ingest {
+	struct agent *a;
+	struct http_server *srv;
+	uv_idle_t idle;   /* active while a batch waits: commits it */
+	struct pending batch[BATCH_MAX];
+	size_t nbatch;
+	unsigned long accepted, duplicates, ignored, rejected, unavailable;
+	/* A few log lines a second per kind (log.h), so a flood (or a burst
+	 * of releases) cannot fill the journal. */
+	struct log_rate rl_reject, rl_ignore, rl_accept, rl_budget;
+	/* Per forge: the secret last seen in the store, and the one before it
+	 * (accepted until prev_until, so the forge can be updated after a
+	 * rotation without losing deliveries). */
+	struct secret *seen[FORGE__COUNT];
+	struct secret *prev[FORGE__COUNT];
+	uint64_t prev_until[FORGE__COUNT];
+	char address[128];
+	struct precheck *prechecks;
+};
+
+static struct http_limits limits_of(const struct listen_cfg *l)
+{
+	return (struct http_limits){
+		.max_header_bytes = (size_t)l->max_header_bytes,
+		.max_body_bytes = (size_t)l->max_body_bytes,
+		.header_timeout_ms = (uint64_t)l->header_timeout_ms,
+		.body_timeout_ms = (uint64_t)l->body_timeout_ms,
+		.idle_timeout_ms = (uint64_t)l->idle_timeout_ms,
+		.max_connections = (size_t)l->max_connections,
+		.max_unauthenticated_bytes = (size_t)l->max_unauthenticated_bytes,
+	};
+}
+
+static bool ratelog_ok(struct ingest *in, struct log_rate *rl, unsigned long *ret_suppressed)
+{
+	return log_rate_ok(rl, uv_now(&in->a->loop), ret_suppressed);
+}
+
+/* A literal JSON body. */
+#define REPLY_LIT(c, status, extra, lit) http_reply((c), (status), (extra), (lit), sizeof(lit) - 1)
+
+static void reply_json(struct http_conn *c, int status, cJSON *o, const char *extra)
+{
+	char *text = cJSON_PrintUnformatted(o);
+
+	cJSON_Delete(o);
+	if (text == NULL) {
+		REPLY_LIT(c, 500, NULL, "{\"ok\":false,\"error\":\"out of memory\"}");
+		return;
+	}
+	http_reply(c, status, extra, text, strlen(text));
+	free(text);
+}
+
+static void reply_error(struct http_conn *c, int status, const char *error, long retry_after)
+{
+	cJSON *o = cJSON_CreateObject();
+	char extra[64] = "";
+
+	cJSON_AddFalseToObject(o, "ok");
+	cJSON_AddStringToObject(o, "error", error);
+	if (retry_after >= 0)
+		snprintf(extra, sizeof(extra), "Retry-After: %ld\r\n", retry_after);
+	reply_json(c, status, o, extra[0] ? extra : NULL);
+}
+
+/* ---- the batch -------------------------------------------------------------- */
+
+static void flush(struct ingest *in)
+{
+	struct agent *a = in->a;
+	struct job_new jn[BATCH_MAX];
+	int64_t ids[BATCH_MAX];
+	int rcs[BATCH_MAX];
+	size_t i, n = in->nbatch;
+	int r;
+
+	if (n == 0)
+		return;
+	uv_idle_stop(&in->idle);
+	in->nbatch = 0;
+	for (i = 0; i < n; i++)
+		jn[i] = in->batch[i].job.jn;
+	r = a->queue->ops->enqueue_many(a->queue, jn, n, aos_wall_ms(), ids, rcs);
+	if (r < 0)
+		log_err_r(r, "%zu webhook deliver%s not queued: the queue database failed", n,
+			  n == 1 ? "y" : "ies");
+	for (i = 0; i < n; i++) {
+		struct pending *p = &in->batch[i];
+		int rc = r < 0 ? r : rcs[i];
+		cJSON *o;
+
+		if (rc < 0 && rc != AOS_EEXIST) {
+			in->unavailable++;
+			reply_error(p->conn, 503, "the queue cannot take the job now; the "
+				    "delivery was not accepted (retry it)", QUEUE_RETRY_S);
+			pipeline_job_clear(&p->job);
+			cJSON_Delete(p->dist_tags);
+			p->dist_tags = NULL;
+			continue;
+		}
+		o = cJSON_CreateObject();
+		cJSON_AddTrueToObject(o, "ok");
+		cJSON_AddNumberToObject(o, "job_id", (double)ids[i]);
+		if (rc == AOS_EEXIST)
+			cJSON_AddTrueToObject(o, "existing");
+		cJSON_AddStringToObject(o, "pipeline", p->pipeline);
+		cJSON_AddStringToObject(o, "tag", p->tag);
+		cJSON_AddStringToObject(o, "version", p->version);
+		cJSON_AddStringToObject(o, "commit", p->commit);
+		if (p->dist_tags != NULL) {
+			cJSON_AddItemToObject(o, "dist_tags", p->dist_tags);
+			p->dist_tags = NULL; /* transferred */
+		}
+		if (rc == AOS_EEXIST) {
+			in->duplicates++;
+			log_info("%s delivery %s for %s: job %" PRId64 " exists for this tag "
+				 "and commit (nothing new)", p->forge, p->delivery, p->tag, ids[i]);
+		} else {
+			unsigned long more = 0;
+
+			in->accepted++;
+			/* Every job's own log has this; the journal gets a burst
+			 * of them and then a count. */
+			if (ratelog_ok(in, &in->rl_accept, &more))
+				log_notice("job %" PRId64 " queued: pipeline %s, tag %s, commit %.12s "
+					   "(%s delivery %s; %lu more queued since the last such line)",
+					   ids[i], p->pipeline, p->tag, p->commit, p->forge,
+					   p->delivery[0] ? p->delivery : "-", more);
+		}
+		reply_json(p->conn, rc == AOS_EEXIST ? 200 : 202, o, NULL);
+		pipeline_job_clear(&p->job);
+	}
+	if (a->worker != NULL)
+		worker_kick(a->worker);
+}
+
+/* Runs before the loop polls again: the batch holds every delivery read
+ * since the last one (and the loop does not block while it waits). */
+static void idle_cb(uv_idle_t *h)
+{
+	flush(h->data);
+}
+
+/* Joins the batch; dist_tags (the decisions, or NULL) is taken. */
+static void enqueue(struct ingest *in, struct http_conn *c, const struct hook_decision *d,
+		    cJSON *dist_tags)
+{
+	struct pending *p = &in->batch[in->nbatch];
+	const char *forge = forge_name(d->ev.forge);
+
+	if (pipeline_job_init(&p->job, d->pipeline, d->tag, d->version, d->ev.commit, forge,
+			      d->ev.delivery, (int)in->a->cfg->queue.max_attempts,
+			      dist_tags) < 0) {
+		pipeline_job_clear(&p->job);
+		cJSON_Delete(dist_tags);
+		reply_error(c, 503, "out of memory", QUEUE_RETRY_S);
+		return;
+	}
+	p->dist_tags = dist_tags; /* transferred */
+	p->conn = c;
+	snprintf(p->pipeline, sizeof(p->pipeline), "%s", d->pipeline->name);
+	snprintf(p->tag, sizeof(p->tag), "%s", d->tag);
+	snprintf(p->version, sizeof(p->version), "%s", d->version);
+	snprintf(p->commit, sizeof(p->commit), "%s", d->ev.commit);
+	snprintf(p->forge, sizeof(p->forge), "%s", forge);
+	snprintf(p->delivery, sizeof(p->delivery), "%s", d->ev.delivery);
+	if (in->nbatch++ == 0) {
+		uv_idle_start(&in->idle, idle_cb);
+	}
+	if (in->nbatch == BATCH_MAX)
+		flush(in);
+}
+
+/* ---- npm dist-tags before queueing -------------------------------------------- */
+
+static void precheck_unlink(struct precheck *pc)
+{
+	if (pc->prev != NULL)
+		pc->prev->next = pc->next;
+	else
+		pc->in->prechecks = pc->next;
+	if (pc->next != NULL)
+		pc->next->prev = pc->prev;
+}
+
+static void precheck_free(struct precheck *pc)
+{
+	dist_tag_check_free(pc->check);
+	free(pc);
+}
+
+/* 422: the delivery's version cannot go to an npm target as configured. */
+static void refuse_tag(struct ingest *in, struct precheck *pc, const struct dist_tag_item *bad)
+{
+	cJSON *o = cJSON_CreateObject();
+	char why[1024];
+	unsigned long more;
+
+	in->rejected++;
+	snprintf(why, sizeof(why), "pipeline %s, tag %s, target %s: %s; no job was queued",
+		 pc->pipeline, pc->d.tag, bad->registry, bad->error);
+	if (ratelog_ok(in, &in->rl_reject, &more))
+		log_warn("webhook from %s refused (422): %s (%lu more refusal(s) since the "
+			 "last line)", http_conn_peer(pc->conn), why, more);
+	cJSON_AddFalseToObject(o, "ok");
+	cJSON_AddStringToObject(o, "error", why);
+	cJSON_AddStringToObject(o, "pipeline", pc->pipeline);
+	cJSON_AddStringToObject(o, "tag", pc->d.tag);
+	cJSON_AddStringToObject(o, "version", pc->d.version);
+	cJSON_AddStringToObject(o, "registry", bad->registry);
+	if (bad->has_latest)
+		cJSON_AddStringToObject(o, "latest", bad->latest);
+	reply_json(pc->conn, 422, o, NULL);
+}
+
+static void tags_decided(struct dist_tag_check *check, void *data)
+{
+	struct precheck *pc = data;
+	struct ingest *in = pc->in;
+	const struct dist_tag_item *bad = dist_tag_check_refused(check);
+	size_t i;
+
+	precheck_unlink(pc);
+	/* A reload may have replaced the configuration meanwhile. */
+	pc->d.pipeline = config_pipeline(in->a->cfg, pc->pipeline);
+	if (pc->d.pipeline == NULL) {
+		in->unavailable++;
+		reply_error(pc->conn, 503, "the pipeline left the configuration while the "
+			    "delivery was checked; nothing was queued", QUEUE_RETRY_S);
+	} else if (bad != NULL) {
+		refuse_tag(in, pc, bad);
+	} else {
+		for (i = 0; i < dist_tag_check_count(check); i++) {
+			const struct dist_tag_item *it = dist_tag_check_item(check, i);
+
+			if (it->unread[0] != '\0')
+				log_warn("pipeline %s, tag %s: %s; dist-tag %s decided without "
+					 "its latest, checked again before the upload",
+					 pc->pipeline, pc->d.tag, it->unread, it->tag.name);
+		}
+		enqueue(in, pc->conn, &pc->d, dist_tag_check_json(check));
+	}
+	precheck_free(pc);
+}
+
+/* Decides the npm dist-tags of a matched delivery before its job exists,
+ * or enqueues it at once when the pipeline has no npm target. */
+static void decide_tags(struct ingest *in, struct http_conn *c, const struct hook_decision *d)
+{
+	const struct pipeline_cfg *p = d->pipeline;
+	struct precheck *pc = calloc(1, sizeof(*pc));
+	char by[200];
+	size_t i;
+	int r = -ENOMEM;
+
+	snprintf(by, sizeof(by), "dist_tag of pipeline %s", p->name);
+	if (pc != NULL)
+		r = dist_tag_check_new(in->a, p->dist_tag, by, p->prerelease_dist_tag,
+				       &pc->check);
+	for (i = 0; r == 0 && i < p->ntargets; i++) {
+		const struct registry_cfg *reg = config_registry(in->a->cfg, p->targets[i]);
+
+		if (reg != NULL && reg->type == REGISTRY_NPM)
+			r = dist_tag_check_add(pc->check, reg, p->package, d->version, NULL);
+	}
+	if (r == 0 && dist_tag_check_count(pc->check) == 0) {
+		precheck_free(pc);
+		enqueue(in, c, d, NULL);
+		return;
+	}
+	if (r == 0) {
+		pc->in = in;
+		pc->conn = c;
+		pc->d = *d;
+		snprintf(pc->pipeline, sizeof(pc->pipeline), "%s", p->name);
+		r = dist_tag_check_start(pc->check, tags_decided, pc);
+	}
+	if (r < 0) {
+		if (pc != NULL)
+			precheck_free(pc);
+		in->unavailable++;
+		reply_error(c, 503, "cannot read the npm targets' dist-tags now; nothing was "
+			    "queued (retry the delivery)", QUEUE_RETRY_S);
+		return;
+	}
+	pc->next = in->prechecks;
+	if (pc->next != NULL)
+		pc->next->prev = pc;
+	in->prechecks = pc;
+}
+
+/* ---- rotation grace ------------------------------------------------------------ */
+
+/* The previous secret's grace ends (or was set to 0 by a reload). */
+static void expire_previous(struct ingest *in)
+{
+	const struct config *cfg = in->a->cfg;
+	uint64_t now = uv_now(&in->a->loop);
+	int f;
+
+	for (f = 0; f < FORGE__COUNT; f++) {
+		if (in->prev[f] != NULL &&
+		    (now >= in->prev_until[f] || cfg->webhook_grace_s[f] == 0)) {
+			secret_unref(in->prev[f]);
+			in->prev[f] = NULL;
+		}
+	}
+}
+
+void ingest_secrets_changed(struct ingest *in)
+{
+	const struct config *cfg;
+	uint64_t now;
+	int f;
+
+	if (in == NULL)
+		return;
+	cfg = in->a->cfg;
+	now = uv_now(&in->a->loop);
+	expire_previous(in);
+	for (f = 0; f < FORGE__COUNT; f++) {
+		struct secret *cur = cfg->webhook_keys[f] != NULL
+			? store_get(session_store(in->a->session), cfg->webhook_keys[f]) : NULL;
+
+		if (cur != NULL && in->seen[f] != NULL && !secret_equal(cur, in->seen[f]) &&
+		    cfg->webhook_grace_s[f] > 0) {
+			secret_unref(in->prev[f]);
+			in->prev[f] = in->seen[f]; /* transferred */
+			in->seen[f] = NULL;
+			in->prev_until[f] = now + (uint64_t)cfg->webhook_grace_s[f] * 1000;
+			log_notice("%s webhook secret rotated: the previous one is accepted for "
+				   "%ld s more", forge_name((enum forge)f), cfg->webhook_grace_s[f]);
+		}
+		secret_unref(in->seen[f]);
+		in->seen[f] = cur; /* transferred */
+	}
+}
+
+static void drop_secrets(struct ingest *in)
+{
+	int f;
+
+	for (f = 0; f < FORGE__COUNT; f++) {
+		secret_unref(in->seen[f]);
+		secret_unref(in->prev[f]);
+		in->seen[f] = in->prev[f] = NULL;
+	}
+}
+
+/* ---- routes ------------------------------------------------------------------ */
+
+static bool path_is(const char *url, const char *path)
+{
+	size_t n = strlen(path);
+
+	return strncmp(url, path, n) == 0 && (url[n] == '\0' || url[n] == '?');
+}
+
+/* A delivery refused (4xx, 5xx): counted, logged at most once a second. */
+static void refuse(struct ingest *in, struct http_conn *c, const struct hook_decision *d)
+{
+	unsigned long more;
+
+	if (d->status == 503)
+		in->unavailable++;
+	else
+		in->rejected++;
+	if (ratelog_ok(in, &in->rl_reject, &more))
+		log_warn("webhook from %s refused (%d): %s (%lu more refusal(s) since the "
+			 "last line)", http_conn_peer(c), d->status, d->text, more);
+	reply_error(c, d->status, d->text, d->retry_after);
+}
+
+/* The headers of a request: a webhook that cannot pass is answered before
+ * its body is read; GitLab's matching token makes the sender trusted. */
+static enum http_admit head(struct http_conn *c, const struct http_request *r, void *data)
+{
+	struct ingest *in = data;
+	struct agent *a = in->a;
+	struct hook_decision d;
+
+	if (r->method != HTTP_POST || !path_is(r->url, "/webhook") || a->stopping ||
+	    a->queue == NULL)
+		return HTTP_ADMIT_UNTRUSTED; /* answered once it is read */
+	expire_previous(in);
+	pipeline_decide_head(a->cfg, session_store(a->session), in->prev, r, &d);
+	if (d.status != 0) {
+		refuse(in, c, &d);
+		return HTTP_ADMIT_ANSWERED;
+	}
+	return d.trusted ? HTTP_ADMIT_TRUSTED : HTTP_ADMIT_UNTRUSTED;
+}
+
+/* A request refused, or a connection closed, for the unauthenticated total. */
+static void over_budget(struct http_conn *c, bool answered, const char *why, void *data)
+{
+	struct ingest *in = data;
+	unsigned long more;
+
+	if (answered)
+		in->unavailable++;
+	if (ratelog_ok(in, &in->rl_budget, &more))
+		log_warn("webhook listener: %s %s: unauthenticated requests hold %zu of %zu "
+			 "bytes (listen.max_unauthenticated_bytes): %s (%lu more since the last "
+			 "line)", answered ? "503 to" : "closed the connection of",
+			 http_conn_peer(c), http_server_unauthenticated_bytes(in->srv),
+			 (size_t)in->a->cfg->listen.max_unauthenticated_bytes, why, more);
+}
+
+static void webhook(struct ingest *in, struct http_conn *c, const struct http_request *r)
+{
+	struct agent *a = in->a;
+	struct hook_decision d;
+	unsigned long more;
+	cJSON *o;
+
+	if (a->stopping || a->queue == NULL) {
+		in->unavailable++;
+		reply_error(c, 503, "the daemon is stopping", QUEUE_RETRY_S);
+		return;
+	}
+	expire_previous(in);
+	pipeline_decide_prev(a->cfg, session_store(a->session), in->prev, r, &d);
+	if (d.previous_secret && ratelog_ok(in, &in->rl_ignore, &more))
+		log_warn("%s delivery signed with the previous webhook secret: update the "
+			 "secret in the forge", forge_name(d.ev.forge));
+	if (d.status == 0) {
+		decide_tags(in, c, &d);
+		return;
+	}
+	if (d.status >= 400) {
+		refuse(in, c, &d);
+		return;
+	}
+	o = cJSON_CreateObject();
+	cJSON_AddTrueToObject(o, "ok");
+	if (d.ping) {
+		cJSON_AddStringToObject(o, "event", "ping");
+		log_info("%s ping from %s", forge_name(d.ev.forge), http_conn_peer(c));
+	} else {
+		in->ignored++;
+		cJSON_AddStringToObject(o, "ignored", d.text);
+		if (ratelog_ok(in, &in->rl_ignore, &more))
+			log_info("%s event ignored: %s", forge_name(d.ev.forge), d.text);
+	}
+	reply_json(c, 200, o, NULL);
+}
+
+static void readyz(struct ingest *in, struct http_conn *c)
+{
+	struct agent *a = in->a;
+	const char *why = NULL;
+	cJSON *o;
+
+	if (a->stopping || a->stop_requests > 0)
+		why = "stopping";
+	else if (a->queue == NULL)
+		why = "the queue is not open";
+	else if (!session_loaded(a->session))
+		why = "secrets not loaded from Vault yet";
+	if (why != NULL) {
+		o = cJSON_CreateObject();
+		cJSON_AddFalseToObject(o, "ok");
+		cJSON_AddFalseToObject(o, "ready");
+		cJSON_AddStringToObject(o, "reason", why);
+		reply_json(c, 503, o, "Retry-After: 1\r\n");
+		return;
+	}
+	o = cJSON_CreateObject();
+	cJSON_AddTrueToObject(o, "ok");
+	cJSON_AddTrueToObject(o, "ready");
+	cJSON_AddStringToObject(o, "state", agent_state(a));
+	reply_json(c, 200, o, NULL);
+}
+
+static void handle(struct http_conn *c, const struct http_request *r, void *data)
+{
+	struct ingest *in = data;
+	bool get = r->method == HTTP_GET || r->method == HTTP_HEAD;
+
+	if (path_is(r->url, "/webhook")) {
+		if (r->method == HTTP_POST)
+			webhook(in, c, r);
+		else
+			REPLY_LIT(c, 405, "Allow: POST\r\n", "{\"ok\":false,\"error\":\"use POST\"}");
+	} else if (path_is(r->url, "/healthz") || path_is(r->url, "/readyz")) {
+		if (!get)
+			REPLY_LIT(c, 405, "Allow: GET, HEAD\r\n", "{\"ok\":false,\"error\":\"use GET\"}");
+		else if (path_is(r->url, "/readyz"))
+			readyz(in, c);
+		else
+			REPLY_LIT(c, 200, NULL, "{\"ok\":true,\"status\":\"alive\"}");
+	} else {
+		REPLY_LIT(c, 404, NULL, "{\"ok\":false,\"error\":\"no such path (POST /webhook, "
+			   "GET /healthz, GET /readyz)\"}");
+	}
+}
+
+/* ---- life -------------------------------------------------------------------- */
+
+int ingest_open(struct agent *a, struct ingest **ret)
+{
+	const struct listen_cfg *l = &a->cfg->listen;
+	struct http_limits lim = limits_of(l);
+	struct http_hooks hooks = { .request = handle, .head = head, .over_budget = over_budget };
+	struct ingest *in;
+	char err[512];
+	int r;
+
+	*ret = NULL;
+	if (l->address == NULL)
+		return 0;
+	in = calloc(1, sizeof(*in));
+	if (in == NULL)
+		return UV_ENOMEM;
+	in->a = a;
+	in->rl_reject.burst = 1;
+	in->rl_ignore.burst = 1;
+	in->rl_accept.burst = 20;
+	in->rl_budget.burst = 1;
+	snprintf(in->address, sizeof(in->address), "%s", l->address);
+	hooks.data = in;
+	r = http_server_open(&a->loop, l->host, l->port, &lim, &hooks, &in->srv, err,
+			     sizeof(err));
+	if (r < 0) {
+		log_err("%s (listen.address in %s)", err, a->cfg->path);
+		free(in);
+		return r;
+	}
+	uv_idle_init(&a->loop, &in->idle);
+	in->idle.data = in;
+	ingest_secrets_changed(in);
+	log_notice("listening for webhooks on %s (%s port %d; POST /webhook, "
+		   "GET /healthz, GET /readyz)", l->address, l->host, l->port);
+	*ret = in;
+	return 0;
+}
+
+void ingest_reconfigure(struct ingest *in)
+{
+	struct http_limits lim;
+
+	if (in == NULL)
+		return;
+	lim = limits_of(&in->a->cfg->listen);
+	http_server_set_limits(in->srv, &lim);
+	if (in->a->cfg->listen.address == NULL ||
+	    strcmp(in->a->cfg->listen.address, in->address) != 0)
+		log_warn("listen.address changed: takes effect at the next restart");
+}
+
+static void idle_closed(uv_handle_t *h)
+{
+	free(h->data);
+}
+
+void ingest_close(struct ingest *in)
+{
+	if (in == NULL)
+		return;
+	flush(in); /* committed jobs are kept; their answers may be dropped */
+	while (in->prechecks != NULL) {
+		struct precheck *pc = in->prechecks;
+
+		precheck_unlink(pc);
+		reply_error(pc->conn, 503, "the daemon is stopping; nothing was queued",
+			    QUEUE_RETRY_S);
+		precheck_free(pc);
+	}
+	drop_secrets(in);
+	http_server_close(in->srv);
+	uv_close((uv_handle_t *)&in->idle, idle_closed);
+}
+
+cJSON *ingest_status_json(const struct ingest *in)
+{
+	cJSON *o;
+
+	if (in == NULL)
+		return NULL;
+	o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "address", in->address);
+	cJSON_AddNumberToObject(o, "connections", (double)http_server_connections(in->srv));
+	cJSON_AddNumberToObject(o, "requests", (double)http_server_requests(in->srv));
+	cJSON_AddNumberToObject(o, "accepted", (double)in->accepted);
+	cJSON_AddNumberToObject(o, "duplicates", (double)in->duplicates);
+	cJSON_AddNumberToObject(o, "ignored", (double)in->ignored);
+	cJSON_AddNumberToObject(o, "rejected", (double)in->rejected);
+	cJSON_AddNumberToObject(o, "unavailable", (double)in->unavailable);
+	cJSON_AddNumberToObject(o, "unauthenticated_bytes",
+				(double)http_server_unauthenticated_bytes(in->srv));
+	cJSON_AddNumberToObject(o, "unauthenticated_bytes_max",
+				(double)in->a->cfg->listen.max_unauthenticated_bytes);
+	return o;
+}

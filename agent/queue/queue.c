@@ -1,0 +1,70 @@
+/* queue.c - the backend-independent part of the queue interface: names of
+ * states, freeing what a struct job owns, reading all of a job's uploads. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "queue/queue.h"
+
+static const char *const job_state_names[] = {
+    [JOB_QUEUED] = "queued", [JOB_RUNNING] = "running", [JOB_SUCCEEDED] = "succeeded",
+    [JOB_FAILED] = "failed", [JOB_DEAD] = "dead",	[JOB_CANCELED] = "canceled",
+};
+
+static const char *const upload_state_names[] = {
+    [UPLOAD_PENDING] = "pending",
+    [UPLOAD_SENDING] = "sending",
+    [UPLOAD_DONE] = "done",
+    [UPLOAD_FAILED] = "failed",
+};
+
+void job_clear(struct job *j)
+{
+	if (j == NULL)
+		return;
+	free(j->inputs);
+	j->inputs = NULL;
+}
+
+const char *job_state_name(enum job_state s)
+{
+	if (s < JOB_QUEUED || s > JOB_CANCELED)
+		return "unknown";
+	return job_state_names[s];
+}
+
+enum job_state job_state_parse(const char *s)
+{
+	int i;
+
+	if (s == NULL)
+		return 0;
+	for (i = JOB_QUEUED; i <= JOB_CANCELED; i++)
+		if (strcmp(s, job_state_names[i]) == 0)
+			return (enum job_state)i;
+	return 0;
+}
+
+const char *upload_state_name(enum upload_state s)
+{
+	if (s < UPLOAD_PENDING || s > UPLOAD_FAILED)
+		return "unknown";
+	return upload_state_names[s];
+}
+
+int queue_uploads_all(struct queue *q, int64_t id, struct job_upload **ret)
+{
+	struct job_upload *ups = calloc(QUEUE_UPLOADS_MAX, sizeof(*ups));
+	int n;
+
+	*ret = NULL;
+	if (ups == NULL)
+		return -ENOMEM;
+	n = q->ops->uploads(q, id, ups, QUEUE_UPLOADS_MAX);
+	if (n < 0) {
+		free(ups);
+		return n;
+	}
+	*ret = ups;
+	return n;
+}

@@ -1,0 +1,809 @@
+/* queue_sqlite.c - the SQLite queue backend: opening, the cached statements,
+ * and the writes (enqueue, the lease-fenced updates, operator actions).
+ * Claims are in queue_sqlite_claim.c, reads in queue_sqlite_read.c, the
+ * schema and the checks at open in queue_sqlite_schema.c.
+ *
+ * Every write is one BEGIN IMMEDIATE transaction: the write lock is taken
+ * first, so the checks made inside it (idempotency key, fence, per-registry
+ * counts) still hold when it commits.  Job state transitions are written to
+ * the job's log in the same transaction.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "err.h"
+#include "queue/queue.h"
+#include "queue_sqlite_internal.h"
+
+/* The SQL below spells the states as numbers. */
+_Static_assert(JOB_QUEUED == 1 && JOB_RUNNING == 2 && JOB_SUCCEEDED == 3 &&
+		   JOB_FAILED == 4 && JOB_DEAD == 5 && JOB_CANCELED == 6,
+	       "job states are stored by number");
+
+static const char *const stmt_sql[QS__COUNT] = {
+    [QS_BEGIN] = "BEGIN IMMEDIATE",
+    [QS_COMMIT] = "COMMIT",
+    [QS_ROLLBACK] = "ROLLBACK",
+    [QS_JOB_GET] = "SELECT " QS_JOB_COLS " FROM jobs WHERE id = ?1",
+    [QS_JOB_STATE] = "SELECT state, lease_owner FROM jobs WHERE id = ?1",
+    [QS_JOB_BY_KEY] = "SELECT id FROM jobs WHERE idem_key = ?1",
+    /* A new job is its package's head when the package has no other
+     * unfinished job (a newer id never goes before an older one). */
+    [QS_JOB_INSERT] = "INSERT INTO jobs (kind, state, idem_key, registry, package, "
+		      "inputs, attempts, max_attempts, next_run_ms, created_ms, "
+		      "updated_ms, head) VALUES (?1, 1, ?2, ?3, ?4, ?5, 0, ?6, ?7, ?7, "
+		      "?7, NOT EXISTS (SELECT 1 FROM jobs WHERE package = ?4 "
+		      "AND state IN (1, 2, 4)))",
+    [QS_UPLOAD_INSERT] = "INSERT INTO uploads (job_id, filename, registry, sha256, "
+			 "state, answer, updated_ms) VALUES (?1, ?2, ?3, ?4, 1, '', ?5)",
+    /* The registries that have a head, one after the other. */
+    [QS_NEXT_REGISTRY] = "SELECT registry FROM jobs WHERE head = 1 AND registry > ?1 "
+			 "ORDER BY registry LIMIT 1",
+    [QS_REG_RUNNING] = "SELECT count(*) FROM jobs WHERE registry = ?1 AND state = 2 "
+		       "AND lease_expires_ms > ?2",
+    /* A registry's due heads, oldest first, unless another job of the
+     * package runs under a valid lease (a head retried while a newer job
+     * of its package runs). */
+    [QS_CLAIM_DUE] = "SELECT id, state, package, lease_owner, " QS_DUE_EXPR
+		     " FROM jobs AS j WHERE head = 1 AND registry = ?2 AND " QS_DUE_EXPR
+		     " <= ?1 AND NOT EXISTS (SELECT 1 FROM jobs AS o "
+		     "WHERE o.package = j.package AND o.state = 2 "
+		     "AND o.lease_expires_ms > ?1) ORDER BY " QS_DUE_EXPR ", id",
+    /* After job ?1 finished, or was canceled or retried: the oldest
+     * unfinished job of its package becomes the head. */
+    [QS_HEAD_CLEAR] = "UPDATE jobs SET head = 0 WHERE head = 1 "
+		      "AND package = (SELECT package FROM jobs WHERE id = ?1)",
+    [QS_HEAD_SET] = "UPDATE jobs SET head = 1 WHERE id = (SELECT min(id) FROM jobs "
+		    "WHERE state IN (1, 2, 4) "
+		    "AND package = (SELECT package FROM jobs WHERE id = ?1))",
+    [QS_CLAIM_SET] = "UPDATE jobs SET state = 2, attempts = attempts + 1, "
+		     "lease_owner = ?2, lease_expires_ms = ?3, fence = fence + 1, "
+		     "updated_ms = ?4, wait_reason = '' WHERE id = ?1",
+    /* A lease that ran out is not revived: its registry slot or package
+     * may have gone to another job meanwhile. */
+    [QS_HEARTBEAT] = "UPDATE jobs SET lease_expires_ms = ?3, updated_ms = ?4 "
+		     "WHERE id = ?1 AND fence = ?2 AND state = 2 "
+		     "AND lease_expires_ms > ?4",
+    [QS_FENCE_CHECK] = "SELECT 1 FROM jobs WHERE id = ?1 AND fence = ?2 AND state = 2",
+    [QS_UPLOAD_SET] = "UPDATE uploads SET state = ?3, answer = ?4, updated_ms = ?5 "
+		      "WHERE job_id = ?1 AND filename = ?2",
+    [QS_JOB_TOUCH] = "UPDATE jobs SET updated_ms = ?2 WHERE id = ?1",
+    [QS_FINISH] = "UPDATE jobs SET state = ?3, next_run_ms = coalesce(?4, next_run_ms), "
+		  "last_error = coalesce(?5, last_error), wait_reason = ?6, "
+		  "attempts = max(attempts - ?7, 0), lease_owner = '', "
+		  "lease_expires_ms = 0, updated_ms = ?8 "
+		  "WHERE id = ?1 AND fence = ?2 AND state = 2",
+    [QS_CANCEL] = "UPDATE jobs SET state = 6, fence = fence + ?2, lease_owner = '', "
+		  "lease_expires_ms = 0, wait_reason = '', updated_ms = ?3 WHERE id = ?1",
+    [QS_RETRY] = "UPDATE jobs SET state = 1, attempts = 0, next_run_ms = ?2, "
+		 "wait_reason = '', updated_ms = ?2 WHERE id = ?1",
+    [QS_OWNED] = "SELECT id, lease_owner FROM jobs WHERE state = 2 "
+		 "AND substr(lease_owner, 1, length(?1)) = ?1 ORDER BY id",
+    [QS_RELEASE] = "UPDATE jobs SET state = 1, attempts = max(attempts - 1, 0), "
+		   "fence = fence + 1, lease_owner = '', lease_expires_ms = 0, "
+		   "next_run_ms = ?2, updated_ms = ?2 WHERE id = ?1",
+    [QS_LOG_INSERT] = "INSERT INTO job_log (job_id, at_ms, text) VALUES (?1, ?2, ?3)",
+    [QS_LOG_TRIM] = "DELETE FROM job_log WHERE job_id = ?1 AND id <= (SELECT id "
+		    "FROM job_log WHERE job_id = ?1 ORDER BY id DESC LIMIT 1 OFFSET ?2)",
+    [QS_LIST] = "SELECT " QS_JOB_COLS " FROM jobs WHERE id < ?2 "
+		"ORDER BY id DESC LIMIT ?3",
+    [QS_LIST_STATE] = "SELECT " QS_JOB_COLS " FROM jobs WHERE state = ?1 AND id < ?2 "
+		      "ORDER BY id DESC LIMIT ?3",
+    [QS_UPLOADS] = "SELECT job_id, filename, registry, sha256, state, answer, "
+		   "updated_ms FROM uploads WHERE job_id = ?1 ORDER BY rowid",
+    [QS_LOG_READ] = "SELECT id, job_id, at_ms, text FROM job_log "
+		    "WHERE job_id = ?1 AND id > ?2 ORDER BY id LIMIT ?3",
+    [QS_COUNTS] = "SELECT state, count(*) FROM jobs GROUP BY state",
+    [QS_INPUTS_SET] = "UPDATE jobs SET inputs = ?2, updated_ms = ?3 WHERE id = ?1",
+};
+
+static struct queue_sqlite *qs(struct queue *q)
+{
+	return (struct queue_sqlite *)q;
+}
+
+/* The length of s cut to fit a buffer of max bytes with its terminator,
+ * without splitting a UTF-8 sequence. */
+static size_t text_len(const char *s, size_t max)
+{
+	size_t n = strnlen(s, max);
+
+	if (n < max)
+		return n;
+	n = max - 1;
+	while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
+		n--;
+	return n;
+}
+
+/* Binds s (NULL: '') truncated to fit max bytes.  s must outlive the step. */
+static void bind_text(sqlite3_stmt *st, int idx, const char *s, size_t max)
+{
+	if (s == NULL)
+		s = "";
+	sqlite3_bind_text(st, idx, s, (int)text_len(s, max), SQLITE_STATIC);
+}
+
+/* Steps a statement that returns no row; resets it. */
+int queue_sqlite__step_done(sqlite3_stmt *s)
+{
+	int rc = sqlite3_step(s);
+
+	queue_sqlite__done(s);
+	return rc == SQLITE_DONE ? 0 : queue_sqlite__err(rc);
+}
+
+int queue_sqlite__tx_begin(struct queue_sqlite *q)
+{
+	return queue_sqlite__step_done(q->st[QS_BEGIN]);
+}
+
+/* Commits when result is 0, else rolls back; returns result or the commit's
+ * error. */
+int queue_sqlite__tx_end(struct queue_sqlite *q, int result)
+{
+	if (result >= 0) {
+		result = queue_sqlite__step_done(q->st[QS_COMMIT]);
+		if (result == 0)
+			return 0;
+	}
+	if (!sqlite3_get_autocommit(q->db))
+		queue_sqlite__step_done(q->st[QS_ROLLBACK]);
+	return result;
+}
+
+/* "2024-05-01T12:00:00.250Z" */
+static void fmt_time(int64_t ms, char *buf, size_t len)
+{
+	time_t t = (time_t)(ms / 1000);
+	struct tm tm;
+
+	if (ms < 0 || gmtime_r(&t, &tm) == NULL) {
+		snprintf(buf, len, "%" PRId64 " ms", ms);
+		return;
+	}
+	snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+		 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+		 (int)(ms % 1000));
+}
+
+/* Appends a line to job id's log and drops the oldest beyond QUEUE_LOG_MAX.
+ * Called inside a write transaction. */
+int queue_sqlite__log_add(struct queue_sqlite *q, int64_t id, int64_t now_ms,
+			  const char *fmt, ...)
+{
+	char text[JOB_TEXT_MAX + 1]; /* one more: text_len() sees where it was cut */
+	sqlite3_stmt *s;
+	va_list ap;
+	int result;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+
+	s = q->st[QS_LOG_INSERT];
+	sqlite3_bind_int64(s, 1, id);
+	sqlite3_bind_int64(s, 2, now_ms);
+	bind_text(s, 3, text, JOB_TEXT_MAX);
+	result = queue_sqlite__step_done(s);
+	if (result < 0)
+		return result;
+	s = q->st[QS_LOG_TRIM];
+	sqlite3_bind_int64(s, 1, id);
+	sqlite3_bind_int(s, 2, QUEUE_LOG_MAX);
+	return queue_sqlite__step_done(s);
+}
+
+/* Reads a job's state (and lease owner).  Returns 0 or AOS_ENOTFOUND. */
+static int job_state(struct queue_sqlite *q, int64_t id, enum job_state *ret_state,
+		     char *owner, size_t ownerlen)
+{
+	sqlite3_stmt *s = q->st[QS_JOB_STATE];
+	int rc, result = 0;
+
+	sqlite3_bind_int64(s, 1, id);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		*ret_state = (enum job_state)sqlite3_column_int(s, 0);
+		if (owner != NULL)
+			queue_sqlite__col_text(s, 1, owner, ownerlen);
+	} else {
+		result = rc == SQLITE_DONE ? AOS_ENOTFOUND : queue_sqlite__err(rc);
+	}
+	queue_sqlite__done(s);
+	return result;
+}
+
+static bool is_hex64(const char *s)
+{
+	size_t i;
+
+	for (i = 0; i < 64; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return false;
+	return s[64] == '\0';
+}
+
+/* A required string: non-empty and shorter than max. */
+int queue_sqlite__check_str(const char *s, size_t max)
+{
+	if (s == NULL || s[0] == '\0')
+		return -EINVAL;
+	return strnlen(s, max) < max ? 0 : AOS_ETOOBIG;
+}
+
+static int check_inputs(const char *inputs)
+{
+	return inputs != NULL && strnlen(inputs, JOB_INPUTS_MAX + 1) > JOB_INPUTS_MAX
+		       ? AOS_ETOOBIG : 0;
+}
+
+static int check_uploads(const struct job_upload *ups, size_t n)
+{
+	size_t i, k;
+	int r;
+
+	if (n > 0 && ups == NULL)
+		return -EINVAL;
+	if (n > QUEUE_UPLOADS_MAX)
+		return AOS_ETOOBIG;
+	for (i = 0; i < n; i++) {
+		const struct job_upload *u = &ups[i];
+
+		if ((r = queue_sqlite__check_str(u->filename, sizeof(u->filename))) < 0)
+			return r;
+		if (strnlen(u->registry, sizeof(u->registry)) == sizeof(u->registry) ||
+		    !is_hex64(u->sha256))
+			return -EINVAL;
+		/* The same filename twice: refused before anything is written
+		 * (in a batch the constraint would leave half a job behind). */
+		for (k = 0; k < i; k++)
+			if (strcmp(ups[k].filename, u->filename) == 0)
+				return -EINVAL;
+	}
+	return 0;
+}
+
+static int check_new(const struct job_new *j)
+{
+	int r;
+
+	if (j == NULL || (j->kind != JOB_PUBLISH && j->kind != JOB_PIPELINE) ||
+	    j->max_attempts < 1)
+		return -EINVAL;
+	if ((r = queue_sqlite__check_str(j->idem_key, JOB_KEY_MAX)) < 0 ||
+	    (r = queue_sqlite__check_str(j->registry,
+					 sizeof(((struct job *)0)->registry))) < 0 ||
+	    (r = queue_sqlite__check_str(j->package,
+					 sizeof(((struct job *)0)->package))) < 0 ||
+	    (r = check_inputs(j->inputs)) < 0)
+		return r;
+	return check_uploads(j->uploads, j->nuploads);
+}
+
+static int fence_check(struct queue_sqlite *q, int64_t id, int64_t fence);
+
+/* Upload rows of job id; registry "" takes each upload's own. */
+static int uploads_insert(struct queue_sqlite *q, int64_t id, const char *registry,
+			  const struct job_upload *ups, size_t n, int64_t now_ms)
+{
+	sqlite3_stmt *s;
+	size_t i;
+	int result;
+
+	for (i = 0; i < n; i++) {
+		const struct job_upload *u = &ups[i];
+
+		s = q->st[QS_UPLOAD_INSERT];
+		sqlite3_bind_int64(s, 1, id);
+		sqlite3_bind_text(s, 2, u->filename, -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 3, u->registry[0] != '\0' ? u->registry : registry, -1,
+				  SQLITE_STATIC);
+		sqlite3_bind_text(s, 4, u->sha256, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(s, 5, now_ms);
+		/* -EINVAL (a constraint): the same filename twice */
+		result = queue_sqlite__step_done(s);
+		if (result < 0)
+			return result;
+	}
+	return 0;
+}
+
+/* One job inside the caller's transaction. */
+static int enqueue_one(struct queue_sqlite *q, const struct job_new *j, int64_t now_ms,
+		       int64_t *ret_id)
+{
+	sqlite3_stmt *s;
+	int64_t id = 0;
+	int rc, result;
+
+	result = check_new(j);
+	if (result < 0)
+		return result;
+	s = q->st[QS_JOB_BY_KEY];
+	sqlite3_bind_text(s, 1, j->idem_key, -1, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		*ret_id = sqlite3_column_int64(s, 0);
+		queue_sqlite__done(s);
+		return AOS_EEXIST;
+	}
+	queue_sqlite__done(s);
+	if (rc != SQLITE_DONE)
+		return queue_sqlite__err(rc);
+
+	s = q->st[QS_JOB_INSERT];
+	sqlite3_bind_int(s, 1, j->kind);
+	sqlite3_bind_text(s, 2, j->idem_key, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 3, j->registry, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 4, j->package, -1, SQLITE_STATIC);
+	if (j->inputs != NULL)
+		sqlite3_bind_text(s, 5, j->inputs, -1, SQLITE_STATIC);
+	sqlite3_bind_int(s, 6, j->max_attempts);
+	sqlite3_bind_int64(s, 7, now_ms);
+	result = queue_sqlite__step_done(s);
+	if (result < 0)
+		return result;
+	id = sqlite3_last_insert_rowid(q->db);
+	result = uploads_insert(q, id, j->registry, j->uploads, j->nuploads, now_ms);
+	if (result < 0)
+		return result;
+	result = queue_sqlite__log_add(
+	    q, id, now_ms,
+	    "queued (enqueued: %s to %s, package %s, %zu file%s, at most %d "
+	    "attempt%s)",
+	    j->kind == JOB_PUBLISH ? "publish" : "pipeline", j->registry, j->package,
+	    j->nuploads, j->nuploads == 1 ? "" : "s", j->max_attempts,
+	    j->max_attempts == 1 ? "" : "s");
+	if (result == 0)
+		*ret_id = id;
+	return result;
+}
+
+static int sq_enqueue(struct queue *q_, const struct job_new *j, int64_t now_ms,
+		      int64_t *ret_id)
+{
+	struct queue_sqlite *q = qs(q_);
+	int64_t id = 0;
+	int result, rc;
+
+	result = check_new(j);
+	if (result < 0)
+		return result;
+	result = queue_sqlite__tx_begin(q);
+	if (result < 0)
+		return result;
+	rc = enqueue_one(q, j, now_ms, &id);
+	/* AOS_EEXIST: nothing was written; the commit is empty */
+	result = queue_sqlite__tx_end(q, rc == AOS_EEXIST ? 0 : rc);
+	if (result < 0)
+		return result;
+	*ret_id = id;
+	return rc;
+}
+
+/* Group commit: many jobs, one transaction, one fsync. */
+static int sq_enqueue_many(struct queue *q_, const struct job_new *js, size_t n,
+			   int64_t now_ms, int64_t *ret_ids, int *ret_rcs)
+{
+	struct queue_sqlite *q = qs(q_);
+	size_t i;
+	int result;
+
+	result = queue_sqlite__tx_begin(q);
+	if (result < 0)
+		return result;
+	for (i = 0; i < n; i++) {
+		ret_ids[i] = 0;
+		/* An invalid job alone is refused: nothing of it is written. */
+		ret_rcs[i] = check_new(&js[i]);
+		if (ret_rcs[i] < 0)
+			continue;
+		ret_rcs[i] = enqueue_one(q, &js[i], now_ms, &ret_ids[i]);
+		if (ret_rcs[i] < 0 && ret_rcs[i] != AOS_EEXIST) {
+			/* The store failed (or a constraint): one statement
+			 * may have half-written a job; nothing of the batch
+			 * is committed. */
+			result = ret_rcs[i];
+			break;
+		}
+	}
+	return queue_sqlite__tx_end(q, result);
+}
+
+static int sq_set_artifacts(struct queue *q_, int64_t id, int64_t fence, const char *inputs,
+			    const struct job_upload *ups, size_t n, int64_t now_ms)
+{
+	struct queue_sqlite *q = qs(q_);
+	sqlite3_stmt *s;
+	int result;
+
+	if ((result = check_inputs(inputs)) < 0 || (result = check_uploads(ups, n)) < 0)
+		return result;
+	result = queue_sqlite__tx_begin(q);
+	if (result < 0)
+		return result;
+	result = fence_check(q, id, fence);
+	if (result < 0)
+		goto out;
+	s = q->st[QS_INPUTS_SET];
+	sqlite3_bind_int64(s, 1, id);
+	sqlite3_bind_text(s, 2, inputs, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 3, now_ms);
+	result = queue_sqlite__step_done(s);
+	if (result == 0)
+		result = uploads_insert(q, id, "", ups, n, now_ms);
+	if (result == 0)
+		result = queue_sqlite__log_add(q, id, now_ms, "artifacts recorded: %zu upload%s",
+					       n, n == 1 ? "" : "s");
+out:
+	return queue_sqlite__tx_end(q, result);
+}
+
+/* After job id left or entered the unfinished states: recompute its
+ * package's head. */
+static int head_refresh(struct queue_sqlite *q, int64_t id)
+{
+	int result;
+
+	sqlite3_bind_int64(q->st[QS_HEAD_CLEAR], 1, id);
+	result = queue_sqlite__step_done(q->st[QS_HEAD_CLEAR]);
+	if (result < 0)
+		return result;
+	sqlite3_bind_int64(q->st[QS_HEAD_SET], 1, id);
+	return queue_sqlite__step_done(q->st[QS_HEAD_SET]);
+}
+
+static int sq_heartbeat(struct queue *q_, int64_t id, int64_t fence, int64_t now_ms,
+			int64_t lease_ms)
+{
+	struct queue_sqlite *q = qs(q_);
+	sqlite3_stmt *s = q->st[QS_HEARTBEAT];
+	int result;
+
+	if (now_ms < 0 || lease_ms <= 0 || lease_ms > INT64_MAX - now_ms)
+		return -EINVAL;
+	result = queue_sqlite__tx_begin(q);
+	if (result < 0)
+		return result;
+	sqlite3_bind_int64(s, 1, id);
+	sqlite3_bind_int64(s, 2, fence);
+	sqlite3_bind_int64(s, 3, now_ms + lease_ms);
+	sqlite3_bind_int64(s, 4, now_ms);
+	result = queue_sqlite__step_done(s);
+	if (result == 0 && sqlite3_changes(q->db) == 0)
+		result = AOS_EFENCED;
+	return queue_sqlite__tx_end(q, result);
+}
+
+/* Returns 0 when (id, fence) holds the running job's lease, else
+ * AOS_EFENCED. */
+static int fence_check(struct queue_sqlite *q, int64_t id, int64_t fence)
+{
+	sqlite3_stmt *s = q->st[QS_FENCE_CHECK];
+	int rc;
+
+	sqlite3_bind_int64(s, 1, id);
+	sqlite3_bind_int64(s, 2, fence);
+	rc = sqlite3_step(s);
+	queue_sqlite__done(s);
+	if (rc == SQLITE_ROW)
+		return 0;
+	return rc == SQLITE_DONE ? AOS_EFENCED : queue_sqlite__err(rc);
+}
+
+static int sq_upload_set(struct queue *q_, int64_t id, int64_t fence,
+			 const char *filename, enum upload_state st, const char *answer,
+			 int64_t now_ms)
+{
+	struct queue_sqlite *q = qs(q_);
+	sqlite3_stmt *s;
+	int result;
+
+	result =
+	    queue_sqlite__check_str(filename, sizeof(((struct job_upload *)0)->filename));
+	if (result < 0)
+		return result;
+	if (st < UPLOAD_PENDING || st > UPLOAD_FAILED)
+		return -EINVAL;
+	result = queue_sqlite__tx_begin(q);
+	if (result < 0)
+		return result;
+	result = fence_check(q, id, fence);
+	if (result < 0)
+		goto out;
+	s = q->st[QS_UPLOAD_SET];
+	sqlite3_bind_int64(s, 1, id);
+	sqlite3_bind_text(s, 2, filename, -1, SQLITE_STATIC);
+	sqlite3_bind_int(s, 3, st);
+	bind_text(s, 4, answer, JOB_TEXT_MAX);
+	sqlite3_bind_int64(s, 5, now_ms);
+	result = queue_sqlite__step_done(s);
+	if (result == 0 && sqlite3_changes(q->db) == 0)
+		result = AOS_ENOTFOUND;
+	if (result < 0)
+		goto out;
+	s = q->st[QS_JOB_TOUCH];
+	sqlite3_bind_int64(s, 1, id);
+	sqlite3_bind_int64(s, 2, now_ms);
+	result = queue_sqlite__step_done(s);
+out:
+	return queue_sqlite__tx_end(q, result);
+}
+
+static int finish_log(struct queue_sqlite *q, int64_t id, enum job_state st,
+		      int64_t next_run_ms, const char *error, int64_t now_ms)
+{
+	char when[40];
+	const char *sep = error != NULL ? ": " : "";
+
+	if (error == NULL)
+		error = "";
+	fmt_time(next_run_ms, when, sizeof(when));
+	switch (st) {
+	case JOB_FAILED:
+		return queue_sqlite__log_add(q, id, now_ms,
+					     "running -> failed%s%s; next try at %s", sep,
+					     error, when);
+	case JOB_QUEUED:
+		return queue_sqlite__log_add(
+		    q, id, now_ms,
+		    "running -> queued (released without counting the "
+		    "attempt%s%s; next try at %s)",
+		    sep, error, when);
+	default:
+		return queue_sqlite__log_add(q, id, now_ms, "running -> %s%s%s",
+					     job_state_name(st), sep, error);
+	}
+}
+
+static int sq_finish(struct queue *q_, int64_t id, int64_t fence, enum job_state st,
+		     int64_t next_run_ms, const char *error, int64_t now_ms)
+{
+	struct queue_sqlite *q = qs(q_);
+	sqlite3_stmt *s = q->st[QS_FINISH];
+	bool retries = st == JOB_FAILED || st == JOB_QUEUED;
+	int result;
+
+	if (st != JOB_SUCCEEDED && st != JOB_FAILED && st != JOB_DEAD && st != JOB_QUEUED)
+		return -EINVAL;
+	result = queue_sqlite__tx_begin(q);
+	if (result < 0)
+		return result;
+	sqlite3_bind_int64(s, 1, id);
+	sqlite3_bind_int64(s, 2, fence);
+	sqlite3_bind_int(s, 3, st);
+	if (retries)
+		sqlite3_bind_int64(s, 4, next_run_ms);
+	if ((st == JOB_FAILED || st == JOB_DEAD) && error != NULL)
+		bind_text(s, 5, error, JOB_TEXT_MAX);
+	bind_text(s, 6, st == JOB_QUEUED ? error : NULL,
+		  sizeof(((struct job *)0)->wait_reason));
+	sqlite3_bind_int(s, 7, st == JOB_QUEUED ? 1 : 0);
+	sqlite3_bind_int64(s, 8, now_ms);
+	result = queue_sqlite__step_done(s);
+	if (result == 0 && sqlite3_changes(q->db) == 0)
+		result = AOS_EFENCED;
+	if (result == 0 && !retries)
+		result = head_refresh(q, id);
+	if (result == 0)
+		result = finish_log(q, id, st, next_run_ms, error, now_ms);
+	return queue_sqlite__tx_end(q, result);
+}
+
+static int sq_cancel(struct queue *q_, int64_t id, const char *reason, int64_t now_ms)
+{
+	struct queue_sqlite *q = qs(q_);
+	sqlite3_stmt *s = q->st[QS_CANCEL];
+	char owner[128];
+	enum job_state st = 0;
+	const char *sep = reason != NULL ? ": " : "";
+	int result;
+
+	if (reason == NULL)
+		reason = "";
+	result = queue_sqlite__tx_begin(q);
+	if (result < 0)
+		return result;
+	result = job_state(q, id, &st, owner, sizeof(owner));
+	if (result < 0)
+		goto out;
+	if (st != JOB_QUEUED && st != JOB_FAILED && st != JOB_RUNNING) {
+		result = -EINVAL;
+		goto out;
+	}
+	sqlite3_bind_int64(s, 1, id);
+	sqlite3_bind_int(s, 2, st == JOB_RUNNING ? 1 : 0); /* fences the worker off */
+	sqlite3_bind_int64(s, 3, now_ms);
+	result = queue_sqlite__step_done(s);
+	if (result == 0)
+		result = head_refresh(q, id);
+	if (result < 0)
+		goto out;
+	if (st == JOB_RUNNING)
+		result = queue_sqlite__log_add(
+		    q, id, now_ms, "running -> canceled%s%s (lease of %s revoked)", sep,
+		    reason, owner);
+	else
+		result = queue_sqlite__log_add(q, id, now_ms, "%s -> canceled%s%s",
+					       job_state_name(st), sep, reason);
+out:
+	return queue_sqlite__tx_end(q, result);
+}
+
+static int sq_retry(struct queue *q_, int64_t id, int64_t now_ms)
+{
+	struct queue_sqlite *q = qs(q_);
+	sqlite3_stmt *s = q->st[QS_RETRY];
+	enum job_state st = 0;
+	int result;
+
+	result = queue_sqlite__tx_begin(q);
+	if (result < 0)
+		return result;
+	result = job_state(q, id, &st, NULL, 0);
+	if (result < 0)
+		goto out;
+	if (st != JOB_DEAD && st != JOB_FAILED && st != JOB_CANCELED) {
+		result = -EINVAL;
+		goto out;
+	}
+	sqlite3_bind_int64(s, 1, id);
+	sqlite3_bind_int64(s, 2, now_ms);
+	result = queue_sqlite__step_done(s);
+	if (result == 0)
+		result = head_refresh(q, id);
+	if (result == 0)
+		result = queue_sqlite__log_add(
+		    q, id, now_ms, "%s -> queued (retry requested; attempts reset)",
+		    job_state_name(st));
+out:
+	return queue_sqlite__tx_end(q, result);
+}
+
+static int sq_log(struct queue *q_, int64_t id, const char *text, int64_t now_ms)
+{
+	struct queue_sqlite *q = qs(q_);
+	enum job_state st = 0;
+	int result;
+
+	if (text == NULL)
+		return -EINVAL;
+	result = queue_sqlite__tx_begin(q);
+	if (result < 0)
+		return result;
+	result = job_state(q, id, &st, NULL, 0);
+	if (result == 0)
+		result = queue_sqlite__log_add(q, id, now_ms, "%s", text);
+	return queue_sqlite__tx_end(q, result);
+}
+
+struct owned {
+	int64_t id;
+	char owner[128];
+};
+
+static int sq_release_owner(struct queue *q_, const char *owner_prefix, int64_t now_ms)
+{
+	struct queue_sqlite *q = qs(q_);
+	struct owned *jobs = NULL, *tmp;
+	size_t n = 0, cap = 0, i;
+	sqlite3_stmt *s;
+	int rc, result;
+
+	result = queue_sqlite__check_str(owner_prefix, sizeof(jobs->owner));
+	if (result < 0)
+		return result;
+	result = queue_sqlite__tx_begin(q);
+	if (result < 0)
+		return result;
+	s = q->st[QS_OWNED];
+	sqlite3_bind_text(s, 1, owner_prefix, -1, SQLITE_STATIC);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (n == cap) {
+			cap = cap ? cap * 2 : 16;
+			tmp = realloc(jobs, cap * sizeof(*jobs));
+			if (tmp == NULL) {
+				result = -ENOMEM;
+				break;
+			}
+			jobs = tmp;
+		}
+		jobs[n].id = sqlite3_column_int64(s, 0);
+		queue_sqlite__col_text(s, 1, jobs[n].owner, sizeof(jobs[n].owner));
+		n++;
+	}
+	if (result == 0 && rc != SQLITE_DONE)
+		result = queue_sqlite__err(rc);
+	queue_sqlite__done(s);
+
+	for (i = 0; result == 0 && i < n; i++) {
+		s = q->st[QS_RELEASE];
+		sqlite3_bind_int64(s, 1, jobs[i].id);
+		sqlite3_bind_int64(s, 2, now_ms);
+		result = queue_sqlite__step_done(s);
+		if (result == 0)
+			result = queue_sqlite__log_add(
+			    q, jobs[i].id, now_ms,
+			    "running -> queued (released: the process %s is gone; "
+			    "attempt not counted)",
+			    jobs[i].owner);
+	}
+	result = queue_sqlite__tx_end(q, result);
+	free(jobs);
+	return result < 0 ? result : (int)n;
+}
+
+static void sq_close(struct queue *q_)
+{
+	struct queue_sqlite *q = qs(q_);
+	int i;
+
+	if (q == NULL)
+		return;
+	for (i = 0; i < QS__COUNT; i++)
+		sqlite3_finalize(q->st[i]);
+	sqlite3_close(q->db);
+	free(q);
+}
+
+static const struct queue_ops sqlite_ops = {
+    .enqueue = sq_enqueue,
+    .enqueue_many = sq_enqueue_many,
+    .set_artifacts = sq_set_artifacts,
+    .claim = queue_sqlite__claim,
+    .heartbeat = sq_heartbeat,
+    .upload_set = sq_upload_set,
+    .finish = sq_finish,
+    .cancel = sq_cancel,
+    .retry = sq_retry,
+    .get = queue_sqlite__get,
+    .list = queue_sqlite__list,
+    .uploads = queue_sqlite__uploads,
+    .log = sq_log,
+    .log_read = queue_sqlite__log_read,
+    .counts = queue_sqlite__counts,
+    .release_owner = sq_release_owner,
+    .close = sq_close,
+};
+
+int queue_sqlite_open(const char *path, struct queue **ret, char *errbuf, size_t errlen)
+{
+	struct queue_sqlite *q;
+	int i, rc, result;
+
+	if (errlen > 0)
+		errbuf[0] = '\0';
+	if (path == NULL || ret == NULL)
+		return -EINVAL;
+	q = calloc(1, sizeof(*q));
+	if (q == NULL) {
+		snprintf(errbuf, errlen, "%s: out of memory", path);
+		return -ENOMEM;
+	}
+	q->base.ops = &sqlite_ops;
+	result = queue_sqlite__open_db(path, &q->db, errbuf, errlen);
+	if (result < 0)
+		goto out;
+	for (i = 0; i < QS__COUNT; i++) {
+		rc = sqlite3_prepare_v3(q->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
+					&q->st[i], NULL);
+		if (rc != SQLITE_OK) {
+			result = queue_sqlite__err(rc);
+			snprintf(errbuf, errlen,
+				 "%s: cannot prepare the queue statements: %s", path,
+				 sqlite3_errmsg(q->db));
+			goto out;
+		}
+	}
+	*ret = &q->base;
+	q = NULL; /* transferred */
+out:
+	sq_close(q != NULL ? &q->base : NULL);
+	return result;
+}

@@ -1,0 +1,131 @@
+/* queue_sqlite_internal.h - the SQLite queue backend's state, shared by
+ * queue_sqlite.c (writes: enqueue, claim, lease-fenced updates, operator
+ * actions), queue_sqlite_read.c (reads) and queue_sqlite_schema.c (opening,
+ * checks, migrations).  Tests include it for the schema constants.
+ */
+#ifndef AOS_QUEUE_SQLITE_INTERNAL_H
+#define AOS_QUEUE_SQLITE_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <sqlite3.h>
+
+#include "queue/queue.h"
+
+/* PRAGMA application_id of a queue database: "AOSQ".  A SQLite file with
+ * another id is somebody else's and is refused. */
+#define QUEUE_SQLITE_APP_ID 0x414f5351
+
+#define QUEUE_SQLITE_BUSY_MS 5000
+
+/* The cached statements (see stmt_sql[] in queue_sqlite.c). */
+enum qs_stmt {
+	QS_BEGIN,
+	QS_COMMIT,
+	QS_ROLLBACK,
+	QS_JOB_GET,
+	QS_JOB_STATE,
+	QS_JOB_BY_KEY,
+	QS_JOB_INSERT,
+	QS_UPLOAD_INSERT,
+	QS_NEXT_REGISTRY,
+	QS_REG_RUNNING,
+	QS_CLAIM_DUE,
+	QS_HEAD_CLEAR,
+	QS_HEAD_SET,
+	QS_CLAIM_SET,
+	QS_HEARTBEAT,
+	QS_FENCE_CHECK,
+	QS_UPLOAD_SET,
+	QS_JOB_TOUCH,
+	QS_FINISH,
+	QS_CANCEL,
+	QS_RETRY,
+	QS_OWNED,
+	QS_RELEASE,
+	QS_LOG_INSERT,
+	QS_LOG_TRIM,
+	QS_LIST,
+	QS_LIST_STATE,
+	QS_UPLOADS,
+	QS_LOG_READ,
+	QS_COUNTS,
+	QS_INPUTS_SET,
+	QS__COUNT
+};
+
+struct queue_sqlite {
+	struct queue base; /* first: (struct queue *) casts both ways */
+	sqlite3 *db;
+	sqlite3_stmt *st[QS__COUNT];
+};
+
+/* When an unfinished job is due: its next run, or when its lease runs out.
+ * The index jobs_heads is built on this very expression. */
+#define QS_DUE_EXPR "(CASE WHEN state = 2 THEN lease_expires_ms ELSE next_run_ms END)"
+
+/* The columns of a job, in the order queue_sqlite__read_job() expects. */
+#define QS_JOB_COLS                                                                      \
+	"id, kind, state, idem_key, registry, package, inputs, attempts, "               \
+	"max_attempts, next_run_ms, created_ms, updated_ms, lease_owner, "               \
+	"lease_expires_ms, fence, last_error, wait_reason"
+
+/* The schema version this program writes (the number of migrations). */
+int queue_sqlite__schema_version(void);
+
+/* Opens and checks the database file at path, creating it (mode 0600) if
+ * missing, then applies the migrations.  Returns 0 and *ret_db (the caller
+ * closes it), or AOS_ESCHEMA / AOS_ECORRUPT / -errno with errbuf set. */
+int queue_sqlite__open_db(const char *path, sqlite3 **ret_db, char *errbuf,
+			  size_t errlen);
+
+/* Maps a SQLite result code to 0 or a negative project code. */
+int queue_sqlite__err(int rc);
+
+/* Copies column col of s into dst (size n), truncated, always terminated. */
+void queue_sqlite__col_text(sqlite3_stmt *s, int col, char *dst, size_t n);
+
+/* Reads the QS_JOB_COLS row of s into *j (j->inputs is allocated).
+ * Returns 0 or -ENOMEM. */
+int queue_sqlite__read_job(sqlite3_stmt *s, struct job *j);
+
+/* Resets s and clears its bindings (ready for the next use). */
+void queue_sqlite__done(sqlite3_stmt *s);
+
+/* Steps a statement that returns no row, then resets it.  Returns 0 or a
+ * negative code. */
+int queue_sqlite__step_done(sqlite3_stmt *s);
+
+/* BEGIN IMMEDIATE; and commit when result >= 0, else roll back (returns
+ * result, or the commit's error). */
+int queue_sqlite__tx_begin(struct queue_sqlite *q);
+int queue_sqlite__tx_end(struct queue_sqlite *q, int result);
+
+/* Appends a line to job id's log, dropping the oldest beyond QUEUE_LOG_MAX;
+ * inside a write transaction.  Returns 0 or a negative code. */
+__attribute__((format(printf, 4, 5))) int queue_sqlite__log_add(struct queue_sqlite *q,
+								int64_t id,
+								int64_t now_ms,
+								const char *fmt, ...);
+
+/* A required string: 0, -EINVAL when NULL or empty, AOS_ETOOBIG when it
+ * does not fit max bytes with its terminator. */
+int queue_sqlite__check_str(const char *s, size_t max);
+
+/* The claim operation (queue_sqlite_claim.c). */
+int queue_sqlite__claim(struct queue *q, const char *owner, int64_t now_ms,
+			int64_t lease_ms, int per_registry_limit, struct job *ret,
+			size_t max);
+
+/* The read operations (queue_sqlite_read.c). */
+int queue_sqlite__get(struct queue *q, int64_t id, struct job *ret);
+int queue_sqlite__list(struct queue *q, const struct job_filter *f, struct job *ret,
+		       size_t max);
+int queue_sqlite__uploads(struct queue *q, int64_t id, struct job_upload *ret,
+			  size_t max);
+int queue_sqlite__log_read(struct queue *q, int64_t id, int64_t after_id,
+			   struct job_log_entry *ret, size_t max);
+int queue_sqlite__counts(struct queue *q, int64_t ret[JOB_CANCELED + 1]);
+
+#endif

@@ -1,0 +1,387 @@
+/* queue_sqlite_schema.c - opening the queue database: the file, its identity
+ * (application_id, tables, schema version), integrity, pragmas, migrations.
+ *
+ * A database is ours when its application_id is QUEUE_SQLITE_APP_ID, or when
+ * it is empty (a file just created: application_id 0, no tables, version 0).
+ * Anything else is refused with a message saying what is wrong and what to
+ * do; nothing is written to a file that is not ours.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "err.h"
+#include "queue/queue.h"
+#include "queue_sqlite_internal.h"
+
+/* Migration N (1-based) takes the schema from version N-1 to N.  Never edit
+ * a step once released: append a new one. */
+static const char *const migrations[] = {
+    /* 1: the initial schema.  head = 1 marks the oldest unfinished job of
+     * each package (the only one that may run): claims scan the heads in
+     * due order per registry instead of every queued job. */
+    "CREATE TABLE jobs ("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " kind INTEGER NOT NULL CHECK (kind BETWEEN 1 AND 2),"
+    " state INTEGER NOT NULL CHECK (state BETWEEN 1 AND 6),"
+    " idem_key TEXT NOT NULL UNIQUE,"
+    " registry TEXT NOT NULL,"
+    " package TEXT NOT NULL,"
+    " inputs TEXT,"
+    " attempts INTEGER NOT NULL DEFAULT 0,"
+    " max_attempts INTEGER NOT NULL,"
+    " next_run_ms INTEGER NOT NULL,"
+    " created_ms INTEGER NOT NULL,"
+    " updated_ms INTEGER NOT NULL,"
+    " lease_owner TEXT NOT NULL DEFAULT '',"
+    " lease_expires_ms INTEGER NOT NULL DEFAULT 0,"
+    " fence INTEGER NOT NULL DEFAULT 0,"
+    " last_error TEXT NOT NULL DEFAULT '',"
+    " wait_reason TEXT NOT NULL DEFAULT '',"
+    " head INTEGER NOT NULL DEFAULT 0);"
+    "CREATE INDEX jobs_state ON jobs (state, id);"
+    "CREATE INDEX jobs_open ON jobs (package, id) WHERE state IN (1, 2, 4);"
+    "CREATE INDEX jobs_heads ON jobs (registry, " QS_DUE_EXPR ") WHERE head = 1;"
+    "CREATE INDEX jobs_package_head ON jobs (package) WHERE head = 1;"
+    "CREATE INDEX jobs_package_running ON jobs (package, lease_expires_ms) "
+    " WHERE state = 2;"
+    "CREATE INDEX jobs_registry_running ON jobs (registry, lease_expires_ms) "
+    " WHERE state = 2;"
+    "CREATE TABLE uploads ("
+    " job_id INTEGER NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,"
+    " filename TEXT NOT NULL,"
+    " registry TEXT NOT NULL,"
+    " sha256 TEXT NOT NULL,"
+    " state INTEGER NOT NULL CHECK (state BETWEEN 1 AND 4),"
+    " answer TEXT NOT NULL DEFAULT '',"
+    " updated_ms INTEGER NOT NULL,"
+    " PRIMARY KEY (job_id, filename));"
+    "CREATE TABLE job_log ("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " job_id INTEGER NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,"
+    " at_ms INTEGER NOT NULL,"
+    " text TEXT NOT NULL);"
+    "CREATE INDEX job_log_job ON job_log (job_id, id);",
+};
+
+#define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
+
+#define MOVE_AWAY "move it away or point the queue at another file"
+
+int queue_sqlite__schema_version(void)
+{
+	return NMIGRATIONS;
+}
+
+__attribute__((format(printf, 4, 5))) static int fail(char *errbuf, size_t errlen,
+						      int result, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (errlen > 0) {
+		va_start(ap, fmt);
+		vsnprintf(errbuf, errlen, fmt, ap);
+		va_end(ap);
+	}
+	return result;
+}
+
+/* A failed SQLite call while opening: the message names the likely cause. */
+static int fail_sqlite(sqlite3 *db, int rc, const char *path, const char *what,
+		       char *errbuf, size_t errlen)
+{
+	switch (rc & 0xff) {
+	case SQLITE_NOTADB:
+		return fail(errbuf, errlen, AOS_ECORRUPT,
+			    "%s: not an aos-publishd queue database (file is not a "
+			    "database); " MOVE_AWAY,
+			    path);
+	case SQLITE_CORRUPT:
+		return fail(errbuf, errlen, AOS_ECORRUPT,
+			    "%s: the queue database is corrupt (%s while %s); restore it "
+			    "from a backup, or move it away to start with an empty queue",
+			    path, sqlite3_errmsg(db), what);
+	case SQLITE_BUSY:
+		return fail(errbuf, errlen, -EBUSY,
+			    "%s: the queue database is locked (%s while %s); is another "
+			    "aos-publishd using it?",
+			    path, sqlite3_errmsg(db), what);
+	}
+	return fail(errbuf, errlen, queue_sqlite__err(rc), "%s: cannot %s: %s", path,
+		    what, sqlite3_errmsg(db));
+}
+
+/* Runs a pragma (or query) answering one integer. */
+static int query_int(sqlite3 *db, const char *sql, int64_t *ret)
+{
+	sqlite3_stmt *s = NULL;
+	int rc;
+
+	rc = sqlite3_prepare_v2(db, sql, -1, &s, NULL);
+	if (rc != SQLITE_OK)
+		goto out;
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		*ret = sqlite3_column_int64(s, 0);
+		rc = SQLITE_OK;
+	} else if (rc == SQLITE_DONE) {
+		rc = SQLITE_ERROR;
+	}
+out:
+	sqlite3_finalize(s);
+	return rc;
+}
+
+/* Refuses a database that is not ours or is newer than this program. */
+static int check_identity(sqlite3 *db, const char *path, char *errbuf, size_t errlen)
+{
+	sqlite3_stmt *s = NULL;
+	int64_t app = 0, version = 0;
+	char table[128];
+	int rc, result = 0;
+
+	rc = query_int(db, "PRAGMA application_id", &app);
+	if (rc != SQLITE_OK)
+		return fail_sqlite(db, rc, path, "reading its header", errbuf, errlen);
+	rc = query_int(db, "PRAGMA user_version", &version);
+	if (rc != SQLITE_OK)
+		return fail_sqlite(db, rc, path, "reading its header", errbuf, errlen);
+
+	if (app != 0 && app != QUEUE_SQLITE_APP_ID)
+		return fail(errbuf, errlen, AOS_ECORRUPT,
+			    "%s: not an aos-publishd queue database (a SQLite database "
+			    "with application_id 0x%08x); " MOVE_AWAY,
+			    path, (unsigned)(uint32_t)app);
+	if (app == QUEUE_SQLITE_APP_ID) {
+		if (version > NMIGRATIONS)
+			return fail(errbuf, errlen, AOS_ESCHEMA,
+				    "%s: written by a newer aos-publishd (schema %lld, "
+				    "this program knows %d); upgrade or restore",
+				    path, (long long)version, NMIGRATIONS);
+		return 0;
+	}
+
+	/* application_id 0: only an empty database is ours to set up. */
+	rc = sqlite3_prepare_v2(db,
+				"SELECT name FROM sqlite_master WHERE type = 'table' "
+				"AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' LIMIT 1",
+				-1, &s, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		queue_sqlite__col_text(s, 0, table, sizeof(table));
+		result = fail(errbuf, errlen, AOS_ECORRUPT,
+			      "%s: not an aos-publishd queue database (a SQLite database "
+			      "of another program, with a table \"%s\"); " MOVE_AWAY,
+			      path, table);
+	} else if (rc != SQLITE_DONE) {
+		result = fail_sqlite(db, rc, path, "reading its tables", errbuf, errlen);
+	} else if (version != 0) {
+		result = fail(errbuf, errlen, AOS_ECORRUPT,
+			      "%s: not an aos-publishd queue database (a SQLite database "
+			      "of another program, user_version %lld); " MOVE_AWAY,
+			      path, (long long)version);
+	}
+	sqlite3_finalize(s);
+	return result;
+}
+
+static int check_integrity(sqlite3 *db, const char *path, char *errbuf, size_t errlen)
+{
+	sqlite3_stmt *s = NULL;
+	char first[512] = "";
+	int rc, n = 0, result = 0;
+
+	rc = sqlite3_prepare_v2(db, "PRAGMA integrity_check(10)", -1, &s, NULL);
+	while (rc == SQLITE_OK || rc == SQLITE_ROW) {
+		rc = sqlite3_step(s);
+		if (rc != SQLITE_ROW)
+			break;
+		if (n++ == 0)
+			queue_sqlite__col_text(s, 0, first, sizeof(first));
+	}
+	if (rc != SQLITE_DONE)
+		result =
+		    fail_sqlite(db, rc, path, "checking its integrity", errbuf, errlen);
+	else if (n != 1 || strcmp(first, "ok") != 0)
+		result =
+		    fail(errbuf, errlen, AOS_ECORRUPT,
+			 "%s: the queue database failed its integrity check (%s%s); "
+			 "restore it from a backup, or move it away to start with an "
+			 "empty queue",
+			 path, first, n > 1 ? ", ..." : "");
+	sqlite3_finalize(s);
+	return result;
+}
+
+static int set_pragmas(sqlite3 *db, const char *path, char *errbuf, size_t errlen)
+{
+	sqlite3_stmt *s = NULL;
+	char mode[16] = "";
+	int rc, result = 0;
+
+	rc = sqlite3_prepare_v2(db, "PRAGMA journal_mode = WAL", -1, &s, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		queue_sqlite__col_text(s, 0, mode, sizeof(mode));
+	sqlite3_finalize(s);
+	if (rc != SQLITE_ROW)
+		return fail_sqlite(db, rc, path, "switch to WAL mode", errbuf, errlen);
+	if (strcmp(mode, "wal") != 0)
+		return fail(errbuf, errlen, -EIO,
+			    "%s: cannot switch the queue database to WAL mode (it stays "
+			    "in \"%s\"); put it on a local filesystem",
+			    path, mode);
+
+	rc = sqlite3_exec(db, "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON", NULL,
+			  NULL, NULL);
+	if (rc != SQLITE_OK)
+		result = fail_sqlite(db, rc, path, "set its pragmas", errbuf, errlen);
+	return result;
+}
+
+/* Applies the missing migrations in one transaction. */
+static int migrate(sqlite3 *db, const char *path, char *errbuf, size_t errlen)
+{
+	char sql[64];
+	int64_t version = 0;
+	int rc, i, result;
+
+	rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+	if (rc != SQLITE_OK)
+		return fail_sqlite(db, rc, path, "start the schema migration", errbuf,
+				   errlen);
+	/* Read again under the write lock: another process may have migrated. */
+	rc = query_int(db, "PRAGMA user_version", &version);
+	if (rc != SQLITE_OK)
+		goto fail;
+	if (version > NMIGRATIONS) {
+		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+		return fail(errbuf, errlen, AOS_ESCHEMA,
+			    "%s: written by a newer aos-publishd (schema %lld, this "
+			    "program knows %d); upgrade or restore",
+			    path, (long long)version, NMIGRATIONS);
+	}
+	for (i = (int)version; i < NMIGRATIONS; i++) {
+		rc = sqlite3_exec(db, migrations[i], NULL, NULL, NULL);
+		if (rc != SQLITE_OK)
+			goto fail;
+	}
+	if (version < NMIGRATIONS) {
+		snprintf(sql, sizeof(sql),
+			 "PRAGMA user_version = %d; PRAGMA application_id = %d",
+			 NMIGRATIONS, QUEUE_SQLITE_APP_ID);
+		rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+		if (rc != SQLITE_OK)
+			goto fail;
+	}
+	rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+	if (rc != SQLITE_OK)
+		goto fail;
+	return 0;
+fail:
+	result = fail_sqlite(db, rc, path, "apply the schema migrations", errbuf, errlen);
+	if (!sqlite3_get_autocommit(db))
+		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+	return result;
+}
+
+/* The tables the program uses must be there (a database of ours that lost
+ * them was damaged by hand). */
+static int check_tables(sqlite3 *db, const char *path, char *errbuf, size_t errlen)
+{
+	int64_t n = 0;
+	int rc;
+
+	rc = query_int(db,
+		       "SELECT count(*) FROM sqlite_master WHERE type = 'table' "
+		       "AND name IN ('jobs', 'uploads', 'job_log')",
+		       &n);
+	if (rc != SQLITE_OK)
+		return fail_sqlite(db, rc, path, "reading its tables", errbuf, errlen);
+	if (n != 3)
+		return fail(errbuf, errlen, AOS_ECORRUPT,
+			    "%s: the queue database lacks some of its tables; restore it "
+			    "from a backup, or move it away to start with an empty queue",
+			    path);
+	return 0;
+}
+
+/* Creates the file with mode 0600 if missing; refuses what is not a file. */
+static int create_file(const char *path, char *errbuf, size_t errlen)
+{
+	struct stat st;
+	int fd, result = 0;
+
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NONBLOCK, 0600);
+	if (fd < 0) {
+		result = -errno;
+		if (result == -ENOENT)
+			return fail(errbuf, errlen, result,
+				    "%s: cannot create the queue database: its directory "
+				    "does not exist; create the state directory first",
+				    path);
+		return fail(errbuf, errlen, result,
+			    "%s: cannot open the queue database: %s; check the path and "
+			    "its permissions",
+			    path, strerror(-result));
+	}
+	if (fstat(fd, &st) < 0)
+		result = fail(errbuf, errlen, -errno, "%s: cannot stat: %s", path,
+			      strerror(errno));
+	else if (!S_ISREG(st.st_mode))
+		result = fail(errbuf, errlen, AOS_ECORRUPT,
+			      "%s: not an aos-publishd queue database (not a regular "
+			      "file); " MOVE_AWAY,
+			      path);
+	close(fd);
+	return result;
+}
+
+int queue_sqlite__open_db(const char *path, sqlite3 **ret_db, char *errbuf, size_t errlen)
+{
+	sqlite3 *db = NULL;
+	int rc, result;
+
+	if (errlen > 0)
+		errbuf[0] = '\0';
+	result = create_file(path, errbuf, errlen);
+	if (result < 0)
+		return result;
+	rc =
+	    sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
+	if (rc != SQLITE_OK) {
+		result = db != NULL
+			     ? fail_sqlite(db, rc, path, "open it", errbuf, errlen)
+			     : fail(errbuf, errlen, -ENOMEM, "%s: out of memory", path);
+		goto out;
+	}
+	sqlite3_extended_result_codes(db, 1);
+	sqlite3_busy_timeout(db, QUEUE_SQLITE_BUSY_MS);
+
+	result = check_identity(db, path, errbuf, errlen);
+	if (result < 0)
+		goto out;
+	result = check_integrity(db, path, errbuf, errlen);
+	if (result < 0)
+		goto out;
+	result = set_pragmas(db, path, errbuf, errlen);
+	if (result < 0)
+		goto out;
+	result = migrate(db, path, errbuf, errlen);
+	if (result < 0)
+		goto out;
+	result = check_tables(db, path, errbuf, errlen);
+	if (result < 0)
+		goto out;
+	*ret_db = db;
+	db = NULL; /* transferred */
+out:
+	sqlite3_close(db);
+	return result;
+}

@@ -1,0 +1,621 @@
+/* spool.c - a client's files: check, copy, inspect, decide the npm
+ * dist-tags (dist_tag.h), then commit the job (or show a dry run).  See
+ * spool.h. */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#include "daemon/agent.h"
+#include "artifact.h"
+#include "backoff.h"
+#include "daemon/control_policy.h"
+#include "err.h"
+#include "base/log.h"
+#include "npm_pubcfg.h"
+#include "publish/dist_tag.h"
+#include "pub_util.h"
+#include "publish/publish.h"
+#include "queue/queue.h"
+#include "worker/spool.h"
+#include "worker/worker.h"
+
+struct enq {
+	uv_work_t work;
+	struct agent *a;
+	struct control_conn *conn;
+	char *registry, *tag, *version, *idem_key;
+	char *reg_url, *reg_access; /* the registry's, for publishConfig */
+	char *spool_dir;
+	int fds[CONTROL_FDS_MAX];
+	char names[CONTROL_FDS_MAX][PUBLISH_NAME_MAX + 1];
+	char sha256[CONTROL_FDS_MAX][65];
+	char package[256];
+	/* npm: each file's package, version and publishConfig.tag */
+	char pkg[CONTROL_FDS_MAX][256];
+	char version_of[CONTROL_FDS_MAX][SEMVER_MAX];
+	char pkgtag[CONTROL_FDS_MAX][NPM_TAG_MAX + 1];
+	cJSON *dist_tags;  /* the decisions, for the job's inputs */
+	bool fresh;        /* e->dir was made by this request */
+	size_t nfiles;
+	uint64_t max_bytes;
+	uid_t uid;
+	pid_t pid;
+	int rc;
+	bool invalid;   /* the files are at fault (else the spool is) */
+	bool wait, dry_run;
+	enum registry_type type;
+	uint64_t nonce;
+	char tmp[4096]; /* the request's own folder while it is taken */
+	char dir[4096]; /* its folder in the spool once complete */
+	char msg[1536];
+};
+
+static const char *file_type(mode_t m)
+{
+	return S_ISFIFO(m) ? "a FIFO" : S_ISDIR(m) ? "a directory"
+	       : S_ISCHR(m) ? "a character device" : S_ISBLK(m) ? "a block device"
+	       : S_ISSOCK(m) ? "a socket" : S_ISLNK(m) ? "a symbolic link" : "not a file";
+}
+
+int spool_copy_fd(int in, const char *label, const char *dst, uint64_t max, char sha[65],
+		  bool *ret_theirs, char *msg, size_t msglen)
+{
+	unsigned char buf[65536], md[32];
+	EVP_MD_CTX *ctx = NULL;
+	unsigned int mdlen = 0;
+	uint64_t off = 0;
+	struct stat st;
+	int out = -1, r = 0;
+	ssize_t n;
+
+	*ret_theirs = true;
+	if (fstat(in, &st) < 0) {
+		r = -errno;
+		snprintf(msg, msglen, "%s: cannot stat: %s", label, strerror(-r));
+		return r;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		snprintf(msg, msglen, "%s is %s, not a regular file: only regular files are "
+			 "published", label, file_type(st.st_mode));
+		return -EINVAL;
+	}
+	if ((uint64_t)st.st_size > max) {
+		snprintf(msg, msglen, "%s: %jd bytes, over publish.max_file_bytes (%" PRIu64
+			 " bytes)", label, (intmax_t)st.st_size, max);
+		return -EFBIG;
+	}
+	*ret_theirs = false;
+	out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+	if (out < 0) {
+		r = -errno;
+		snprintf(msg, msglen, "cannot create %s in the spool: %s", dst, strerror(-r));
+		return r;
+	}
+	ctx = EVP_MD_CTX_new();
+	EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
+	/* From the start whatever the descriptor's offset; never past the size
+	 * fstat gave (a file that grows, or a /proc-like file, is refused). */
+	while ((n = pread(in, buf, sizeof(buf), (off_t)off)) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		*ret_theirs = true;
+		if (n < 0) {
+			r = -errno;
+			snprintf(msg, msglen, "%s: read error: %s", label, strerror(-r));
+			goto out;
+		}
+		off += (uint64_t)n;
+		if (off > (uint64_t)st.st_size) {
+			r = -EINVAL;
+			snprintf(msg, msglen, "%s changed while it was copied (more than its "
+				 "%jd bytes)", label, (intmax_t)st.st_size);
+			goto out;
+		}
+		*ret_theirs = false;
+		EVP_DigestUpdate(ctx, buf, (size_t)n);
+		if (write(out, buf, (size_t)n) != n) {
+			r = -EIO;
+			snprintf(msg, msglen, "writing the spool copy of %s failed", label);
+			goto out;
+		}
+	}
+	if (fsync(out) < 0) {
+		r = -errno;
+		snprintf(msg, msglen, "fsync of the spool copy of %s failed", label);
+		goto out;
+	}
+	EVP_DigestFinal_ex(ctx, md, &mdlen);
+	pub__hex(md, 32, sha);
+out:
+	EVP_MD_CTX_free(ctx);
+	close(out);
+	return r;
+}
+
+int spool_copy_file(const char *src, const char *dst, char sha[65], char *msg, size_t msglen)
+{
+	int in = open(src, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY), r;
+	bool theirs;
+
+	if (in < 0) {
+		r = -errno;
+		snprintf(msg, msglen, "%s: cannot read: %s", src,
+			 r == -ELOOP ? "a symbolic link (only regular files are taken)"
+				     : strerror(-r));
+		return r;
+	}
+	r = spool_copy_fd(in, src, dst, UINT64_MAX, sha, &theirs, msg, msglen);
+	close(in);
+	return r;
+}
+
+void spool_fsync_dir(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd >= 0) {
+		fsync(fd);
+		close(fd);
+	}
+}
+
+static void remove_tree(const char *dir, struct enq *e)
+{
+	char p[4400];
+	size_t i;
+
+	for (i = 0; i < e->nfiles; i++) {
+		snprintf(p, sizeof(p), "%s/%s", dir, e->names[i]);
+		unlink(p);
+	}
+	rmdir(dir);
+}
+
+/* The default idempotency key: unique per request (a random nonce), with
+ * the registry, tag and the files' digests. */
+static void default_key(struct enq *e)
+{
+	unsigned char md[32];
+	char keyhex[65];
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	unsigned int len = 0;
+	size_t i;
+
+	EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
+	/* Each request is its own job unless the client names a key. */
+	EVP_DigestUpdate(ctx, &e->nonce, sizeof(e->nonce));
+	EVP_DigestUpdate(ctx, e->registry, strlen(e->registry) + 1);
+	EVP_DigestUpdate(ctx, e->tag ? e->tag : "", strlen(e->tag ? e->tag : "") + 1);
+	for (i = 0; i < e->nfiles; i++) {
+		EVP_DigestUpdate(ctx, e->names[i], strlen(e->names[i]) + 1);
+		EVP_DigestUpdate(ctx, e->sha256[i], 65);
+	}
+	EVP_DigestFinal_ex(ctx, md, &len);
+	EVP_MD_CTX_free(ctx);
+	pub__hex(md, 32, keyhex);
+	if (asprintf(&e->idem_key, "publish:%s", keyhex) < 0)
+		e->idem_key = NULL;
+}
+
+/* Names the client's file by the name it sent, not the spool's copy. */
+static void unspool_message(struct enq *e)
+{
+	size_t skip = strlen(e->tmp) + 1;
+	char *at;
+
+	while ((at = strstr(e->msg, e->tmp)) != NULL && at[skip - 1] == '/')
+		memmove(at, at + skip, strlen(at + skip) + 1);
+}
+
+/* Copies and inspects file i in e->tmp. */
+static int take_file(struct enq *e, size_t i)
+{
+	struct artifact_options opts = { .expected_version = e->version };
+	struct artifact *art = NULL;
+	char dst[4400];
+	int rc;
+
+	snprintf(dst, sizeof(dst), "%s/%s", e->tmp, e->names[i]);
+	rc = spool_copy_fd(e->fds[i], e->names[i], dst, e->max_bytes, e->sha256[i],
+			   &e->invalid, e->msg, sizeof(e->msg));
+	close(e->fds[i]);
+	e->fds[i] = -1;
+	if (rc == -EEXIST) {
+		e->invalid = true;
+		snprintf(e->msg, sizeof(e->msg), "%s: two files of the same name", e->names[i]);
+	}
+	if (rc < 0)
+		return rc;
+	/* Inspect the copy: that is what will be sent. */
+	rc = artifact_inspect(dst, &opts, &art, e->msg, sizeof(e->msg));
+	e->invalid = rc < 0;
+	if (rc == 0 && (e->type == REGISTRY_NPM) != (art->kind == ARTIFACT_NPM)) {
+		snprintf(e->msg, sizeof(e->msg), "%s: %s cannot go to registry %s, which is of "
+			 "type %s", e->names[i], art->kind == ARTIFACT_NPM ? "an npm tarball"
+			 : art->kind == ARTIFACT_WHEEL ? "a wheel" : "an sdist",
+			 e->registry, e->type == REGISTRY_NPM ? "npm" : "pypi");
+		rc = -EINVAL;
+		e->invalid = true;
+	}
+	if (rc == 0 && art->kind == ARTIFACT_NPM) {
+		const char *access;
+
+		rc = npm_pubcfg_access(art, e->reg_url, e->reg_access, &access, e->msg,
+				       sizeof(e->msg));
+		e->invalid = rc < 0;
+	}
+	if (rc == 0 && i == 0)
+		snprintf(e->package, sizeof(e->package), "%s", art->name);
+	if (rc == 0 && art->kind == ARTIFACT_NPM) {
+		snprintf(e->pkg[i], sizeof(e->pkg[i]), "%s", art->name);
+		snprintf(e->version_of[i], sizeof(e->version_of[i]), "%s", art->version);
+		rc = npm_package_tag(art, e->pkgtag[i], sizeof(e->pkgtag[i]), e->msg,
+				     sizeof(e->msg));
+		e->invalid = rc < 0;
+		rc = rc < 0 ? rc : 0;
+	}
+	artifact_free(art);
+	unspool_message(e);
+	return rc;
+}
+
+/* Moves the complete folder to its place, named by the idempotency key. */
+static void settle(struct enq *e)
+{
+	unsigned char kmd[32];
+	char khex[65];
+
+	if (e->idem_key == NULL)
+		default_key(e);
+	if (e->idem_key == NULL) {
+		e->rc = -ENOMEM;
+		remove_tree(e->tmp, e);
+		return;
+	}
+	EVP_Digest(e->idem_key, strlen(e->idem_key), kmd, NULL, EVP_sha256(), NULL);
+	pub__hex(kmd, 16, khex);
+	snprintf(e->dir, sizeof(e->dir), "%s/%s", e->spool_dir, khex);
+	spool_fsync_dir(e->tmp);
+	e->fresh = rename(e->tmp, e->dir) == 0;
+	if (!e->fresh) {
+		/* The same key was spooled before: its files are the same. */
+		remove_tree(e->tmp, e);
+		if (access(e->dir, F_OK) != 0) {
+			e->rc = -errno;
+			snprintf(e->msg, sizeof(e->msg), "cannot move the spool into place");
+		}
+	}
+	spool_fsync_dir(e->spool_dir);
+}
+
+static void spool_work(uv_work_t *w)
+{
+	struct enq *e = w->data;
+	size_t i;
+
+	if (mkdir(e->spool_dir, 0750) < 0 && errno != EEXIST) {
+		e->rc = -errno;
+		snprintf(e->msg, sizeof(e->msg), "cannot create the spool %s: %s",
+			 e->spool_dir, strerror(errno));
+		return;
+	}
+	/* Unique per request: requests are spooled on several threads at once.
+	 * A crash leaves it behind; the next start removes it. */
+	snprintf(e->tmp, sizeof(e->tmp), "%s/.incoming-%s%d-%016" PRIx64, e->spool_dir,
+		 e->dry_run ? "dry-run-" : "", (int)getpid(), e->nonce);
+	if (mkdir(e->tmp, 0750) < 0) {
+		e->rc = -errno;
+		snprintf(e->msg, sizeof(e->msg), "cannot create %s: %s", e->tmp, strerror(errno));
+		return;
+	}
+	for (i = 0; i < e->nfiles && e->rc == 0; i++)
+		e->rc = take_file(e, i);
+	if (e->rc < 0)
+		remove_tree(e->tmp, e);
+	else if (!e->dry_run)
+		settle(e);
+}
+
+static void enq_free(struct enq *e)
+{
+	size_t i;
+
+	for (i = 0; i < e->nfiles; i++)
+		if (e->fds[i] >= 0)
+			close(e->fds[i]);
+	free(e->registry);
+	free(e->reg_url);
+	free(e->reg_access);
+	free(e->tag);
+	free(e->version);
+	free(e->idem_key);
+	free(e->spool_dir);
+	cJSON_Delete(e->dist_tags);
+	free(e);
+}
+
+static void enq_cancel(struct control_conn *c, void *arg)
+{
+	struct enq *e = arg;
+
+	(void)c;
+	e->conn = NULL; /* the job is still committed: acknowledged or not */
+}
+
+/* A dry run: the publish shows the copies' plan, then removes them. */
+static void start_dry_run(struct enq *e)
+{
+	const char *paths[CONTROL_FDS_MAX], *labels[CONTROL_FDS_MAX];
+	char store[CONTROL_FDS_MAX][4400];
+	struct publish_request r = {
+		.registry = e->registry, .tag = e->tag, .tag_given_by = "--tag",
+		.expected_version = e->version,
+		.dry_run = true, .files = paths, .labels = labels, .nfiles = e->nfiles,
+		.remove_dir = e->tmp,
+	};
+	char msg[512];
+	size_t i;
+
+	for (i = 0; i < e->nfiles; i++) {
+		snprintf(store[i], sizeof(store[i]), "%s/%s", e->tmp, e->names[i]);
+		paths[i] = store[i];
+		labels[i] = e->names[i];
+	}
+	control_set_cancel(e->conn, NULL, NULL);
+	if (publish_start(e->a, e->conn, &r, NULL, msg, sizeof(msg)) < 0) {
+		remove_tree(e->tmp, e);
+		control_reply_error(e->conn, msg);
+	}
+}
+
+/* The job's inputs: the spooled files, the tag and version, who asked. */
+static char *job_inputs(struct enq *e)
+{
+	cJSON *in = cJSON_CreateObject(), *files = cJSON_AddArrayToObject(in, "files");
+	cJSON *by = cJSON_AddObjectToObject(in, "submitted_by");
+	char path[4400], *text;
+	size_t i;
+
+	for (i = 0; i < e->nfiles; i++) {
+		cJSON *f = cJSON_CreateObject();
+
+		snprintf(path, sizeof(path), "%s/%s", e->dir, e->names[i]);
+		cJSON_AddStringToObject(f, "path", path);
+		cJSON_AddStringToObject(f, "filename", e->names[i]);
+		cJSON_AddStringToObject(f, "sha256", e->sha256[i]);
+		cJSON_AddStringToObject(f, "source", e->names[i]);
+		cJSON_AddItemToArray(files, f);
+	}
+	if (e->tag != NULL)
+		cJSON_AddStringToObject(in, "tag", e->tag);
+	if (e->version != NULL)
+		cJSON_AddStringToObject(in, "version", e->version);
+	if (e->dist_tags != NULL)
+		cJSON_AddItemToObject(in, "dist_tags", cJSON_Duplicate(e->dist_tags, true));
+	cJSON_AddNumberToObject(by, "uid", (double)e->uid);
+	cJSON_AddNumberToObject(by, "pid", (double)e->pid);
+	text = cJSON_PrintUnformatted(in);
+	cJSON_Delete(in);
+	return text;
+}
+
+static void commit(struct enq *e)
+{
+	struct agent *a = e->a;
+	struct job_upload ups[CONTROL_FDS_MAX];
+	struct job_new jn = { 0 };
+	char *text = job_inputs(e);
+	int64_t id = 0;
+	size_t i;
+	cJSON *o;
+	int r;
+
+	memset(ups, 0, sizeof(ups));
+	for (i = 0; i < e->nfiles; i++) {
+		snprintf(ups[i].filename, sizeof(ups[i].filename), "%s", e->names[i]);
+		snprintf(ups[i].registry, sizeof(ups[i].registry), "%s", e->registry);
+		memcpy(ups[i].sha256, e->sha256[i], 65);
+		ups[i].state = UPLOAD_PENDING;
+	}
+	jn.kind = JOB_PUBLISH;
+	jn.idem_key = e->idem_key;
+	jn.registry = e->registry;
+	jn.package = e->package;
+	jn.inputs = text;
+	jn.max_attempts = (int)a->cfg->queue.max_attempts;
+	jn.uploads = ups;
+	jn.nuploads = e->nfiles;
+	r = text != NULL ? a->queue->ops->enqueue(a->queue, &jn, aos_wall_ms(), &id) : -ENOMEM;
+	free(text);
+	o = cJSON_CreateObject();
+	if (r < 0 && r != AOS_EEXIST) {
+		cJSON_AddFalseToObject(o, "ok");
+		cJSON_AddStringToObject(o, "error", "cannot write the job to the queue database");
+		log_err_r(r, "enqueue to %s failed", e->registry);
+	} else {
+		cJSON_AddTrueToObject(o, "ok");
+		cJSON_AddNumberToObject(o, "job_id", (double)id);
+		cJSON_AddBoolToObject(o, "existing", r == AOS_EEXIST);
+		cJSON_AddStringToObject(o, "idempotency_key", e->idem_key);
+		if (r == AOS_EEXIST)
+			log_info("publish to %s: job %" PRId64 " exists for the same key", e->registry, id);
+		else
+			log_notice("job %" PRId64 " queued: %zu file%s of %s for %s (uid %u pid %d)",
+				   id, e->nfiles, e->nfiles == 1 ? "" : "s", e->package,
+				   e->registry, (unsigned)e->uid, (int)e->pid);
+	}
+	if (e->conn != NULL && e->wait && cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "ok"))) {
+		/* Follow it before the worker can start it: no event is missed. */
+		cJSON_AddStringToObject(o, "event", "queued");
+		control_send(e->conn, o);
+		control_set_cancel(e->conn, NULL, NULL);
+		if (worker_follow(a->worker, e->conn, id) < 0)
+			control_reply_error(e->conn, "the job vanished from the queue");
+	} else if (e->conn != NULL) {
+		control_reply(e->conn, o);
+	} else {
+		cJSON_Delete(o);
+	}
+	worker_kick(a->worker);
+}
+
+/* Answers a request refused before queueing (when its client is still
+ * there) and removes its spooled copies. */
+static void refuse(struct enq *e, const char *outcome, const char *error)
+{
+	cJSON *o;
+
+	if (e->conn != NULL) {
+		o = cJSON_CreateObject();
+		cJSON_AddFalseToObject(o, "ok");
+		cJSON_AddStringToObject(o, "outcome", outcome);
+		cJSON_AddStringToObject(o, "error", error);
+		control_reply(e->conn, o);
+	}
+	log_warn("publish to %s not %s: %s", e->registry, e->dry_run ? "inspected" : "queued",
+		 error);
+	if (e->fresh)
+		remove_tree(e->dir, e);
+}
+
+static void tags_checked(struct dist_tag_check *check, void *data)
+{
+	struct enq *e = data;
+	const struct dist_tag_item *bad = dist_tag_check_refused(check);
+	char msg[1200];
+	size_t i;
+
+	if (e->a->stopping) {
+		refuse(e, "error", "the daemon is stopping; nothing was queued");
+	} else if (bad != NULL) {
+		i = (size_t)(bad - dist_tag_check_item(check, 0));
+		snprintf(msg, sizeof(msg), "%s: %s; nothing was queued", e->names[i], bad->error);
+		refuse(e, "invalid", msg);
+	} else {
+		for (i = 0; i < dist_tag_check_count(check); i++)
+			if (dist_tag_check_item(check, i)->unread[0] != '\0')
+				log_warn("publish to %s: %s; the dist-tag is checked again before "
+					 "the upload", e->registry, dist_tag_check_item(check, i)->unread);
+		e->dist_tags = dist_tag_check_json(check);
+		commit(e);
+	}
+	dist_tag_check_free(check);
+	enq_free(e);
+}
+
+/* npm: decides the files' dist-tags with the registry's latest before the
+ * job exists.  Returns 0 when tags_checked() will commit (and free e), or
+ * a negative error (the upload still checks before sending). */
+static int check_tags(struct enq *e)
+{
+	const struct registry_cfg *reg = config_registry(e->a->cfg, e->registry);
+	struct dist_tag_check *check = NULL;
+	size_t i;
+	int r;
+
+	if (reg == NULL || reg->type != REGISTRY_NPM)
+		return -ENOENT;
+	r = dist_tag_check_new(e->a, e->tag, "--tag", NULL, &check);
+	for (i = 0; r == 0 && i < e->nfiles; i++)
+		r = dist_tag_check_add(check, reg, e->pkg[i], e->version_of[i], e->pkgtag[i]);
+	if (r == 0)
+		r = dist_tag_check_start(check, tags_checked, e);
+	if (r < 0) {
+		log_warn_r(r, "publish to %s: the dist-tags were not read before queueing; "
+			   "the upload checks them", e->registry);
+		dist_tag_check_free(check);
+	}
+	return r;
+}
+
+static void after_spool(uv_work_t *w, int status)
+{
+	struct enq *e = w->data;
+
+	(void)status;
+	if (e->rc < 0) {
+		refuse(e, e->invalid ? "invalid" : "error", e->msg);
+	} else if (e->dry_run && e->conn == NULL) {
+		remove_tree(e->tmp, e); /* the client left */
+	} else if (e->dry_run) {
+		start_dry_run(e);
+	} else if (e->type == REGISTRY_NPM && check_tags(e) == 0) {
+		return; /* tags_checked() goes on */
+	} else {
+		commit(e);
+	}
+	enq_free(e);
+}
+
+int spool_enqueue(struct agent *a, struct control_conn *c, const struct spool_request *r,
+		  char *msg, size_t msglen)
+{
+	const struct registry_cfg *reg = config_registry(a->cfg, r->registry);
+	struct enq *e = NULL;
+	int rc = -EINVAL;
+	size_t i;
+
+	if (reg == NULL) {
+		snprintf(msg, msglen, "no registry named \"%.60s\" in %s", r->registry,
+			 a->cfg->path);
+		goto fail;
+	}
+	if (r->nfiles == 0 || r->nfiles > CONTROL_FDS_MAX) {
+		snprintf(msg, msglen, "expected 1 to %d files", CONTROL_FDS_MAX);
+		goto fail;
+	}
+	e = calloc(1, sizeof(*e));
+	if (e == NULL) {
+		rc = -ENOMEM;
+		snprintf(msg, msglen, "out of memory");
+		goto fail;
+	}
+	for (i = 0; i < r->nfiles; i++) {
+		e->fds[i] = r->fds[i];
+		snprintf(e->names[i], sizeof(e->names[i]), "%s", r->names[i]);
+	}
+	e->nfiles = r->nfiles;
+	e->a = a;
+	e->conn = c;
+	e->registry = strdup(r->registry);
+	e->reg_url = strdup(reg->url);
+	e->reg_access = reg->access ? strdup(reg->access) : NULL;
+	e->tag = r->tag ? strdup(r->tag) : NULL;
+	e->version = r->version ? strdup(r->version) : NULL;
+	e->idem_key = r->idem_key ? strdup(r->idem_key) : NULL;
+	e->spool_dir = strdup(a->cfg->queue.spool_dir);
+	if (e->registry == NULL || e->reg_url == NULL || e->spool_dir == NULL ||
+	    (reg->access != NULL && e->reg_access == NULL)) {
+		enq_free(e);
+		snprintf(msg, msglen, "out of memory");
+		return -ENOMEM;
+	}
+	e->max_bytes = (uint64_t)a->cfg->publish.max_file_bytes;
+	e->uid = r->uid;
+	e->pid = r->pid;
+	e->wait = r->wait;
+	e->dry_run = r->dry_run;
+	e->type = reg->type;
+	e->nonce = aos_rand_u64(NULL);
+	e->work.data = e;
+	control_set_cancel(c, enq_cancel, e);
+	if (uv_queue_work(&a->loop, &e->work, spool_work, after_spool) < 0) {
+		control_set_cancel(c, NULL, NULL);
+		enq_free(e);
+		snprintf(msg, msglen, "cannot start spooling");
+		return -ENOMEM;
+	}
+	return 0;
+fail:
+	for (i = 0; i < r->nfiles; i++)
+		close(r->fds[i]);
+	return rc;
+}

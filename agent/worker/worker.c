@@ -1,0 +1,810 @@
+/* worker.c - running queued publish jobs.
+ *
+ * A tick claims due jobs up to the limits and starts one publish per job.
+ * While a job runs, a heartbeat timer extends its lease; an upload is
+ * marked SENDING before its first byte and DONE once the registry holds
+ * it, so a crash leaves either "not sent" (PENDING), "sent, outcome
+ * unknown" (SENDING: the registry is asked before any resend) or DONE
+ * (never repeated).  Every write is fenced by the lease: a worker that lost
+ * its job stops.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "daemon/agent.h"
+#include "backoff.h"
+#include "base/control.h"
+#include "err.h"
+#include "base/log.h"
+#include "publish/publish.h"
+#include "queue/queue.h"
+#include "worker/worker.h"
+#include "worker_internal.h"
+
+#define TICK_MS 1000        /* look for due jobs at least this often */
+#define VAULT_WAIT_MS 5000  /* a job waiting for a token looks again after */
+
+void worker__qlog(struct worker *w, int64_t id, const char *fmt, ...)
+{
+	char text[JOB_TEXT_MAX];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	w->q->ops->log(w->q, id, text, aos_wall_ms());
+}
+
+/* ---- ending a run -------------------------------------------------------- */
+
+static void run_closed(uv_handle_t *h)
+{
+	struct run *r = h->data;
+
+	worker__files_clear(r);
+	job_clear(&r->job);
+	free(r);
+}
+
+void worker__run_free(struct run *r)
+{
+	struct worker *w = r->w;
+	struct run **p;
+
+	if (r->pl != NULL)
+		worker__pipeline_abort(r);
+
+	for (p = &w->runs; *p != NULL; p = &(*p)->next) {
+		if (*p == r) {
+			*p = r->next;
+			w->nruns--;
+			break;
+		}
+	}
+	uv_timer_stop(&r->heartbeat);
+	uv_close((uv_handle_t *)&r->heartbeat, run_closed);
+	if (!w->closing)
+		worker_kick(w);
+}
+
+/* A succeeded job's spool copies are no longer needed (a dead one keeps
+ * them for `job retry`). */
+static void remove_spool(struct run *r)
+{
+	cJSON *doc = cJSON_Parse(r->job.inputs), *f;
+	char dir[4096] = "";
+
+	cJSON_ArrayForEach(f, cJSON_GetObjectItemCaseSensitive(doc, "files")) {
+		const char *path = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(f, "path"));
+		const char *slash = path != NULL ? strrchr(path, '/') : NULL;
+
+		if (slash == NULL)
+			continue;
+		unlink(path);
+		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
+	}
+	if (dir[0] != '\0')
+		rmdir(dir);
+	cJSON_Delete(doc);
+}
+
+void worker__settle(struct run *r, enum job_state st, int64_t next_run, const char *error)
+{
+	struct worker *w = r->w;
+	int rc;
+
+	rc = w->q->ops->finish(w->q, r->job.id, r->job.fence, st, next_run, error, aos_wall_ms());
+	if (rc == AOS_EFENCED)
+		log_warn("job %" PRId64 ": lease lost before it could be recorded as %s; "
+			 "its new owner decides", r->job.id, job_state_name(st));
+	else if (rc < 0)
+		log_err_r(rc, "job %" PRId64 ": cannot record its end", r->job.id);
+	else if (st == JOB_SUCCEEDED)
+		log_notice("job %" PRId64 " succeeded", r->job.id);
+	if (rc == 0 && st == JOB_SUCCEEDED)
+		remove_spool(r);
+	else
+		log_warn("job %" PRId64 " %s: %s", r->job.id, job_state_name(st),
+			 error != NULL ? error : "");
+	if (rc == 0)
+		worker_job_changed(w, r->job.id);
+}
+
+/* A failed attempt: retry later with backoff, or dead when out of tries. */
+void worker__settle_retry(struct run *r, long retry_after_s, const char *error)
+{
+	const struct queue_cfg *qc = &r->w->a->cfg->queue;
+	uint64_t delay;
+	char msg[JOB_TEXT_MAX];
+
+	if (r->job.attempts >= r->job.max_attempts) {
+		snprintf(msg, sizeof(msg), "%s (out of attempts: %d)", error, r->job.attempts);
+		worker__settle(r, JOB_DEAD, 0, msg);
+		return;
+	}
+	delay = backoff_delay_ms((unsigned)(r->job.attempts > 0 ? r->job.attempts - 1 : 0),
+				 (uint64_t)qc->backoff_min_ms, (uint64_t)qc->backoff_max_ms,
+				 aos_rand_u64, NULL);
+	if (retry_after_s >= 0 && (uint64_t)retry_after_s * 1000 > delay)
+		delay = (uint64_t)retry_after_s * 1000;
+	snprintf(msg, sizeof(msg), "%s (next try in %.1f s)", error, (double)delay / 1000.0);
+	worker__settle(r, JOB_FAILED, aos_wall_ms() + (int64_t)delay, msg);
+}
+
+/* ---- publish hooks --------------------------------------------------------- */
+
+static int hook_sending(void *data, size_t i)
+{
+	struct run *r = data;
+	struct worker *w = r->w;
+	int rc;
+
+	rc = w->q->ops->upload_set(w->q, r->job.id, r->job.fence, r->names[i],
+				   UPLOAD_SENDING, NULL, aos_wall_ms());
+	r->sent[i] = rc == 0;
+	if (rc < 0) {
+		r->fenced = rc == AOS_EFENCED;
+		log_warn("job %" PRId64 ": %s not sent: %s", r->job.id, r->names[i],
+			 rc == AOS_EFENCED ? "the lease was lost" : aos_strerror(rc));
+		return rc;
+	}
+	return 0;
+}
+
+static void hook_file_done(void *data, size_t i, enum pub_outcome out, const char *message)
+{
+	struct run *r = data;
+	struct worker *w = r->w;
+	enum upload_state st;
+	char answer[JOB_TEXT_MAX];
+
+	switch (out) {
+	case OUT_PUBLISHED:
+	case OUT_EXISTS:
+		st = UPLOAD_DONE;
+		break;
+	case OUT_CONFLICT:
+	case OUT_INVALID:
+	case OUT_REJECTED:
+		st = UPLOAD_FAILED;
+		break;
+	default:
+		/* Retried later.  A send without a usable answer stays SENDING:
+		 * the registry is asked before the next send. */
+		st = r->sent[i] || r->probe[i] ? UPLOAD_SENDING : UPLOAD_PENDING;
+		break;
+	}
+	{
+		/* "published: published X (...)" says it twice: once will do. */
+		const char *name = publish_outcome_name(out);
+		size_t n = strlen(name);
+
+		if (strncmp(message, name, n) == 0 && message[n] == ' ')
+			message += n + 1;
+		snprintf(answer, sizeof(answer), "%s: %s", name, message);
+	}
+	if (w->q->ops->upload_set(w->q, r->job.id, r->job.fence, r->names[i],
+					     st, answer, aos_wall_ms()) == AOS_EFENCED)
+		r->fenced = true;
+	worker__qlog(w, r->job.id, "%s", answer);
+}
+
+static void hook_finished(void *data, enum pub_outcome out, const char *error,
+			  long retry_after_s)
+{
+	struct run *r = data;
+
+	r->op = NULL; /* freed by publish.c after this returns */
+	char msg[JOB_TEXT_MAX];
+
+	/* The outcome leads the text: clients tell failures apart by it. */
+	snprintf(msg, sizeof(msg), "%s: %s", publish_outcome_name(out),
+		 error != NULL ? error : "failed");
+	if (r->fenced) {
+		log_warn("job %" PRId64 ": stopped: its lease was lost", r->job.id);
+	} else {
+		switch (out) {
+		case OUT_PUBLISHED:
+		case OUT_EXISTS:
+			/* A pipeline goes on with its next target. */
+			if (r->pl != NULL && worker__pipeline_continue(r))
+				return;
+			worker__settle(r, JOB_SUCCEEDED, 0, NULL);
+			break;
+		case OUT_CONFLICT:
+		case OUT_INVALID:
+		case OUT_REJECTED:
+		case OUT_AUTH:
+			/* Permanent: retrying cannot help until an operator acts
+			 * (a refused token was already refreshed from Vault once). */
+			worker__settle(r, JOB_DEAD, 0, msg);
+			break;
+		default:
+			worker__settle_retry(r, retry_after_s, msg);
+			break;
+		}
+	}
+	worker__run_free(r);
+}
+
+static void unfollow(struct worker *w, struct follower *x);
+
+static void hook_event(void *data, const cJSON *ev)
+{
+	struct run *r = data;
+	struct follower *f;
+	const char *file = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(ev, "file"));
+	size_t i;
+
+	for (f = r->w->followers; f != NULL; f = f->next) {
+		cJSON *copy;
+
+		if (f->id != r->job.id)
+			continue;
+		copy = cJSON_Duplicate(ev, true);
+		/* Show the client its own path, not the spool's copy. */
+		for (i = 0; file != NULL && i < r->nfiles; i++)
+			if (strcmp(file, r->files[i]) == 0)
+				cJSON_ReplaceItemInObjectCaseSensitive(
+					copy, "file", cJSON_CreateString(r->sources[i]));
+		control_send(f->conn, copy);
+	}
+}
+
+static const struct publish_hooks hooks_template = {
+	.sending = hook_sending,
+	.file_done = hook_file_done,
+	.finished = hook_finished,
+	.event = hook_event,
+};
+
+/* ---- starting a run ---------------------------------------------------------- */
+
+static void heartbeat_cb(uv_timer_t *t)
+{
+	struct run *r = t->data;
+	struct worker *w = r->w;
+	int64_t lease = w->a->cfg->queue.lease_s * 1000;
+
+	int rc = w->q->ops->heartbeat(w->q, r->job.id, r->job.fence, aos_wall_ms(), lease);
+
+	if (rc == 0)
+		return;
+	if (rc != AOS_EFENCED) {
+		/* A busy or failing database: try again at the next beat. */
+		log_warn_r(rc, "job %" PRId64 ": cannot renew its lease", r->job.id);
+		return;
+	}
+	/* Canceled by the operator, or the lease expired and another worker
+	 * took the job: stop at once. */
+	log_warn("job %" PRId64 ": lease lost (canceled or taken over); stopping it",
+		 r->job.id);
+	r->fenced = true;
+	uv_timer_stop(&r->heartbeat);
+	if (r->op != NULL) {
+		publish_abort(r->op);
+		r->op = NULL;
+	}
+	worker__run_free(r);
+}
+
+/* Reads the job's inputs: the spooled files still to send, tag, version. */
+static int load_inputs(struct run *r, const char **tag, const char **version,
+		       cJSON **ret_doc, char *msg, size_t msglen)
+{
+	struct job_upload *ups;
+	cJSON *doc, *files, *f;
+	int n, i;
+
+	doc = cJSON_Parse(r->job.inputs);
+	files = cJSON_GetObjectItemCaseSensitive(doc, "files");
+	if (!cJSON_IsArray(files)) {
+		snprintf(msg, msglen, "job inputs are not valid");
+		cJSON_Delete(doc);
+		return -EINVAL;
+	}
+	n = queue_uploads_all(r->w->q, r->job.id, &ups);
+	if (n < 0) {
+		snprintf(msg, msglen, "error: cannot read the job's uploads: %s",
+			 aos_strerror(n));
+		cJSON_Delete(doc);
+		return n;
+	}
+	cJSON_ArrayForEach(f, files) {
+		const char *path = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(f, "path"));
+		const char *name = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(f, "filename"));
+		const char *source = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(f, "source"));
+		bool done = false, probe = false;
+
+		if (path == NULL || name == NULL || r->nfiles == MAX_FILES)
+			continue;
+		for (i = 0; i < n; i++) {
+			if (strcmp(ups[i].filename, name) != 0)
+				continue;
+			done = ups[i].state == UPLOAD_DONE;
+			probe = ups[i].state == UPLOAD_SENDING;
+		}
+		if (done)
+			continue; /* never repeated */
+		r->files[r->nfiles] = strdup(path);
+		r->names[r->nfiles] = strdup(name);
+		r->sources[r->nfiles] = strdup(source != NULL ? source : path);
+		r->probe[r->nfiles] = probe;
+		r->nfiles++;
+	}
+	free(ups);
+	*tag = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(doc, "tag"));
+	*version = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(doc, "version"));
+	*ret_doc = doc;
+	return 0;
+}
+
+void worker__files_clear(struct run *r)
+{
+	size_t i;
+
+	for (i = 0; i < r->nfiles; i++) {
+		free(r->files[i]);
+		free(r->names[i]);
+		free(r->sources[i]);
+		r->files[i] = r->names[i] = r->sources[i] = NULL;
+		r->probe[i] = r->sent[i] = false;
+	}
+	r->nfiles = 0;
+}
+
+int worker__publish(struct run *r, const char *registry, const struct worker_tag_rule *rule,
+		    const char *version)
+{
+	struct worker *w = r->w;
+	const struct registry_cfg *reg = config_registry(w->a->cfg, registry);
+	struct publish_request req = { 0 };
+	struct publish_hooks hooks = hooks_template;
+	struct secret *tok;
+	char msg[1024];
+
+	if (reg == NULL) {
+		snprintf(msg, sizeof(msg), "registry %s is no longer in the configuration",
+			 registry);
+		worker__settle(r, JOB_DEAD, 0, msg);
+		return -ENOENT;
+	}
+	tok = store_get(session_store(w->a->session), reg->token_key);
+	if (tok == NULL && session_loaded(w->a->session) &&
+	    session_last_error(w->a->session) == NULL) {
+		/* Vault answers, but the secret lacks the key. */
+		snprintf(msg, sizeof(msg), "auth: no token for registry %s: key %s is not in "
+			 "the Vault secret; add it with rotate_secret.sh, then `aos-publishctl "
+			 "job retry %" PRId64 "`", reg->name, reg->token_key, r->job.id);
+		worker__settle(r, JOB_DEAD, 0, msg);
+		return -ENOENT;
+	}
+	if (tok == NULL) {
+		/* No usable token (Vault down at start, or the key missing):
+		 * wait without spending an attempt. */
+		snprintf(msg, sizeof(msg), "waiting for a token: %s is not loaded from Vault%s%s",
+			 reg->token_key, session_last_error(w->a->session) ? ": " : "",
+			 session_last_error(w->a->session) ? session_last_error(w->a->session) : "");
+		worker__settle(r, JOB_QUEUED, aos_wall_ms() + VAULT_WAIT_MS, msg);
+		return -EAGAIN;
+	}
+	secret_unref(tok);
+	req.registry = registry;
+	req.tag = rule->tag;
+	req.tag_given_by = rule->given_by;
+	req.prerelease_tag = rule->prerelease;
+	req.expected_version = version;
+	req.files = (const char *const *)r->files;
+	req.probe_first = r->probe;
+	req.nfiles = r->nfiles;
+	req.max_attempts = 0; /* publish.max_attempts quick tries; then the queue's backoff */
+	hooks.data = r;
+	req.hooks = &hooks;
+	if (publish_start(w->a, NULL, &req, &r->op, msg, sizeof(msg)) < 0) {
+		worker__settle_retry(r, -1, msg);
+		return -EIO;
+	}
+	if (!uv_is_active((uv_handle_t *)&r->heartbeat))
+		uv_timer_start(&r->heartbeat, heartbeat_cb,
+			       (uint64_t)w->a->cfg->queue.lease_s * 1000 / 3,
+			       (uint64_t)w->a->cfg->queue.lease_s * 1000 / 3);
+	return 0;
+}
+
+static void start_run(struct worker *w, struct job *job)
+{
+	struct run *r = calloc(1, sizeof(*r));
+	const char *tag = NULL, *version = NULL;
+	cJSON *doc = NULL;
+	char msg[1024];
+	int rc;
+
+	if (r == NULL) {
+		w->q->ops->finish(w->q, job->id, job->fence, JOB_QUEUED, aos_wall_ms() + 1000,
+				  "out of memory", aos_wall_ms());
+		job_clear(job);
+		return;
+	}
+	r->w = w;
+	r->job = *job; /* takes job->inputs */
+	job->inputs = NULL;
+	uv_timer_init(&w->a->loop, &r->heartbeat);
+	r->heartbeat.data = r;
+	r->next = w->runs;
+	w->runs = r;
+	w->nruns++;
+	log_info("job %" PRId64 ": running (attempt %d of %d) for %s, package %s", r->job.id,
+		 r->job.attempts, r->job.max_attempts, r->job.registry, r->job.package);
+	if (r->job.kind == JOB_PIPELINE) {
+		uv_timer_start(&r->heartbeat, heartbeat_cb,
+			       (uint64_t)w->a->cfg->queue.lease_s * 1000 / 3,
+			       (uint64_t)w->a->cfg->queue.lease_s * 1000 / 3);
+		worker__pipeline_start(r);
+		return;
+	}
+	if (config_registry(w->a->cfg, r->job.registry) == NULL) {
+		worker__settle(r, JOB_DEAD, 0, "its registry is no longer in the configuration");
+		goto out;
+	}
+	rc = load_inputs(r, &tag, &version, &doc, msg, sizeof(msg));
+	if (rc < 0) {
+		if (rc == -EINVAL)
+			worker__settle(r, JOB_DEAD, 0, msg);
+		else
+			worker__settle_retry(r, -1, msg);
+		goto out;
+	}
+	if (r->nfiles == 0) {
+		worker__settle(r, JOB_SUCCEEDED, 0, NULL);
+		goto out;
+	}
+	{
+		struct worker_tag_rule rule = { .tag = tag, .given_by = "--tag" };
+
+		if (worker__publish(r, r->job.registry, &rule, version) < 0)
+			goto out;
+	}
+	cJSON_Delete(doc);
+	return;
+out:
+	cJSON_Delete(doc);
+	worker__run_free(r);
+}
+
+static void tick_cb(uv_timer_t *t)
+{
+	struct worker *w = t->data;
+	const struct queue_cfg *qc = &w->a->cfg->queue;
+	struct job jobs[16];
+	size_t room;
+	int n, i;
+
+	if (w->draining || w->closing || w->nruns >= (size_t)qc->max_running ||
+	    !session_loaded(w->a->session))
+		return; /* no token yet: jobs wait (job show says why) */
+	room = (size_t)qc->max_running - w->nruns;
+	if (room > 16)
+		room = 16;
+	n = w->q->ops->claim(w->q, w->owner, aos_wall_ms(), qc->lease_s * 1000,
+			     (int)qc->per_registry_limit, jobs, room);
+	if (n < 0) {
+		log_warn_r(n, "cannot claim jobs from the queue");
+		return;
+	}
+	for (i = 0; i < n; i++)
+		start_run(w, &jobs[i]);
+}
+
+/* ---- public -------------------------------------------------------------- */
+
+static void drain_marker(const struct worker *w, char *path, size_t len)
+{
+	snprintf(path, len, "%s/draining", w->a->cfg->state_dir);
+}
+
+int worker_new(struct agent *a, struct queue *q, struct worker **ret)
+{
+	struct worker *w = calloc(1, sizeof(*w));
+	char host[64] = "localhost", path[4200];
+
+	if (w == NULL)
+		return -ENOMEM;
+	w->a = a;
+	w->q = q;
+	gethostname(host, sizeof(host) - 1);
+	snprintf(w->owner, sizeof(w->owner), "%s:%d", host, (int)getpid());
+	uv_timer_init(&a->loop, &w->tick);
+	w->tick.data = w;
+	drain_marker(w, path, sizeof(path));
+	if (access(path, F_OK) == 0) {
+		log_notice("the queue was drained before this start (%s): no job starts until "
+			   "`aos-publishctl resume`", path);
+		w->draining = true;
+	}
+	uv_timer_start(&w->tick, tick_cb, 0, TICK_MS);
+	*ret = w;
+	return 0;
+}
+
+void worker_kick(struct worker *w)
+{
+	if (!w->closing && !w->draining)
+		uv_timer_start(&w->tick, tick_cb, 0, TICK_MS);
+}
+
+void worker_set_draining(struct worker *w, bool drain)
+{
+	if (w->draining != drain)
+		log_notice("queue %s", drain ? "draining: no new jobs start" : "resumed");
+	w->draining = drain;
+	if (!drain)
+		worker_kick(w);
+}
+
+void worker_operator_drain(struct worker *w, bool drain)
+{
+	char path[4200];
+	int fd;
+
+	drain_marker(w, path, sizeof(path));
+	if (drain) {
+		fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+		if (fd < 0)
+			log_warn("cannot write %s: the drain ends at a restart", path);
+		else
+			close(fd);
+	} else if (unlink(path) < 0 && errno != ENOENT) {
+		log_warn("cannot remove %s: a restart would drain again", path);
+	}
+	worker_set_draining(w, drain);
+}
+
+bool worker_draining(const struct worker *w)
+{
+	return w->draining;
+}
+
+size_t worker_running(const struct worker *w)
+{
+	return w->nruns;
+}
+
+void worker_abort_all(struct worker *w, const char *why)
+{
+	while (w->runs != NULL) {
+		struct run *r = w->runs;
+
+		if (r->op != NULL) {
+			publish_abort(r->op);
+			r->op = NULL;
+		}
+		/* Back to the queue without spending the attempt; an upload
+		 * that was sending stays SENDING and is checked first. */
+		worker__settle(r, JOB_QUEUED, aos_wall_ms(), why);
+		worker__run_free(r);
+	}
+}
+
+static void tick_closed(uv_handle_t *h)
+{
+	free(h->data);
+}
+
+void worker_close(struct worker *w)
+{
+	if (w == NULL)
+		return;
+	w->closing = true;
+	worker_abort_all(w, "daemon stopping");
+	while (w->followers != NULL) {
+		struct follower *f = w->followers;
+
+		control_set_cancel(f->conn, NULL, NULL);
+		control_reply_error(f->conn, "the daemon is stopping; the job stays queued "
+				    "(follow it again with aos-publishctl job show)");
+		unfollow(w, f);
+	}
+	uv_timer_stop(&w->tick);
+	uv_close((uv_handle_t *)&w->tick, tick_closed);
+}
+
+cJSON *worker_status_json(const struct worker *w)
+{
+	cJSON *o = cJSON_CreateObject(), *arr;
+	const struct run *r;
+
+	cJSON_AddBoolToObject(o, "draining", w->draining);
+	cJSON_AddStringToObject(o, "owner", w->owner);
+	arr = cJSON_AddArrayToObject(o, "running");
+	for (r = w->runs; r != NULL; r = r->next) {
+		cJSON *j = cJSON_CreateObject();
+
+		cJSON_AddNumberToObject(j, "id", (double)r->job.id);
+		cJSON_AddStringToObject(j, "registry", r->job.registry);
+		cJSON_AddStringToObject(j, "package", r->job.package);
+		cJSON_AddNumberToObject(j, "attempt", r->job.attempts);
+		cJSON_AddItemToArray(arr, j);
+	}
+	return o;
+}
+
+/* ---- following a job --------------------------------------------------------- */
+
+static bool ended(enum job_state st)
+{
+	return st == JOB_SUCCEEDED || st == JOB_DEAD || st == JOB_CANCELED;
+}
+
+/* "published: text" -> outcome "published", message "text". */
+static void split_answer(const char *answer, char *outcome, size_t olen, const char **msg)
+{
+	static const char *const known[] = { "published", "exists", "conflict", "auth",
+					     "invalid", "rejected", "unavailable", "error",
+					     NULL };
+	const char *const *k;
+
+	snprintf(outcome, olen, "error");
+	*msg = answer;
+	for (k = known; *k != NULL; k++) {
+		size_t n = strlen(*k);
+
+		if (strncmp(answer, *k, n) == 0 && answer[n] == ':') {
+			snprintf(outcome, olen, "%s", *k);
+			*msg = answer + n + (answer[n + 1] == ' ' ? 2 : 1);
+			return;
+		}
+	}
+}
+
+cJSON *worker_job_answer(struct worker *w, int64_t id)
+{
+	struct job_upload *ups;
+	struct job job = { 0 };
+	cJSON *o, *arr, *doc, *files;
+	char outcome[32];
+	const char *msg;
+	bool all_exist = true;
+	int n, i;
+
+	if (w->q->ops->get(w->q, id, &job) < 0)
+		return NULL;
+	n = queue_uploads_all(w->q, id, &ups);
+	doc = cJSON_Parse(job.inputs);
+	files = cJSON_GetObjectItemCaseSensitive(doc, "files");
+	o = cJSON_CreateObject();
+	arr = cJSON_CreateArray();
+	for (i = 0; i < n; i++) {
+		cJSON *r = cJSON_CreateObject(), *f;
+		const char *source = ups[i].filename;
+
+		cJSON_ArrayForEach(f, files) {
+			const char *fn = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(f, "filename"));
+			const char *src = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(f, "source"));
+
+			if (fn != NULL && src != NULL && strcmp(fn, ups[i].filename) == 0)
+				source = src;
+		}
+		if (ups[i].answer[0] != '\0') {
+			split_answer(ups[i].answer, outcome, sizeof(outcome), &msg);
+		} else {
+			snprintf(outcome, sizeof(outcome), "not-attempted");
+			msg = "";
+		}
+		all_exist &= strcmp(outcome, "exists") == 0;
+		cJSON_AddStringToObject(r, "file", source);
+		cJSON_AddStringToObject(r, "filename", ups[i].filename);
+		cJSON_AddStringToObject(r, "outcome", outcome);
+		cJSON_AddStringToObject(r, "message", msg);
+		cJSON_AddStringToObject(r, "sha256", ups[i].sha256);
+		cJSON_AddStringToObject(r, "upload_state", upload_state_name(ups[i].state));
+		cJSON_AddItemToArray(arr, r);
+	}
+	if (job.state == JOB_SUCCEEDED)
+		snprintf(outcome, sizeof(outcome), "%s", all_exist && n > 0 ? "exists" : "published");
+	else if (job.state == JOB_DEAD)
+		split_answer(job.last_error, outcome, sizeof(outcome), &msg);
+	else
+		snprintf(outcome, sizeof(outcome), "%s", job_state_name(job.state));
+	cJSON_AddBoolToObject(o, "ok", job.state == JOB_SUCCEEDED);
+	cJSON_AddStringToObject(o, "outcome", outcome);
+	cJSON_AddNumberToObject(o, "job_id", (double)id);
+	cJSON_AddStringToObject(o, "state", job_state_name(job.state));
+	cJSON_AddStringToObject(o, "registry", job.registry);
+	cJSON_AddNumberToObject(o, "attempts", job.attempts);
+	if (job.state != JOB_SUCCEEDED && job.last_error[0] != '\0')
+		cJSON_AddStringToObject(o, "error", job.last_error);
+	cJSON_AddItemToObject(o, "results", arr);
+	free(ups);
+	cJSON_Delete(doc);
+	job_clear(&job);
+	return o;
+}
+
+static void unfollow(struct worker *w, struct follower *x)
+{
+	struct follower **p;
+
+	for (p = &w->followers; *p != NULL; p = &(*p)->next) {
+		if (*p == x) {
+			*p = x->next;
+			free(x);
+			return;
+		}
+	}
+}
+
+static void follower_gone(struct control_conn *c, void *arg)
+{
+	struct follower *f = arg;
+
+	(void)c;
+	unfollow(f->w, f);
+}
+
+void worker_stop_job(struct worker *w, int64_t id)
+{
+	struct run *r;
+
+	for (r = w->runs; r != NULL; r = r->next) {
+		if (r->job.id != id)
+			continue;
+		log_notice("job %" PRId64 ": stopping its upload (canceled)", id);
+		r->fenced = true;
+		if (r->op != NULL) {
+			publish_abort(r->op);
+			r->op = NULL;
+		}
+		worker__run_free(r);
+		return;
+	}
+}
+
+void worker_job_changed(struct worker *w, int64_t id)
+{
+	struct follower *f = w->followers, *next;
+	struct job job = { 0 };
+
+	if (w->q->ops->get(w->q, id, &job) < 0)
+		return;
+	job_clear(&job);
+	if (!ended(job.state))
+		return;
+	for (; f != NULL; f = next) {
+		next = f->next;
+		if (f->id != id)
+			continue;
+		control_reply(f->conn, worker_job_answer(w, id));
+		unfollow(w, f);
+	}
+}
+
+int worker_follow(struct worker *w, struct control_conn *c, int64_t id)
+{
+	struct follower *f;
+	struct job job = { 0 };
+
+	if (w->q->ops->get(w->q, id, &job) < 0)
+		return AOS_ENOTFOUND;
+	job_clear(&job);
+	if (ended(job.state)) {
+		control_reply(c, worker_job_answer(w, id));
+		return 0;
+	}
+	f = calloc(1, sizeof(*f));
+	if (f == NULL)
+		return -ENOMEM;
+	f->w = w;
+	f->conn = c;
+	f->id = id;
+	f->next = w->followers;
+	w->followers = f;
+	control_set_cancel(c, follower_gone, f);
+	return 0;
+}

@@ -1,0 +1,87 @@
+/* worker_internal.h - what worker.c shares with worker_pipeline.c. */
+#ifndef AOS_WORKER_INTERNAL_H
+#define AOS_WORKER_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "publish/publish.h"
+#include "queue/queue.h"
+
+#define MAX_FILES PUBLISH_MAX_FILES /* files one run sends at most */
+
+struct pl_run;
+
+struct run {
+	struct worker *w;
+	struct job job;
+	struct publish_op *op;
+	struct pl_run *pl;          /* a pipeline job's build and targets, or NULL */
+	uv_timer_t heartbeat;
+	char *files[MAX_FILES];     /* spool paths of the files still to send */
+	char *names[MAX_FILES];     /* their upload keys (file name; TARGET/NAME) */
+	char *sources[MAX_FILES];   /* the paths the client gave */
+	bool probe[MAX_FILES];
+	bool sent[MAX_FILES];       /* marked SENDING in this run */
+	size_t nfiles;
+	bool fenced;
+	struct run *next;
+};
+
+struct follower {
+	struct worker *w;
+	struct control_conn *conn;
+	int64_t id;
+	struct follower *next;
+};
+
+struct worker {
+	struct agent *a;
+	struct follower *followers;
+	struct queue *q;
+	uv_timer_t tick;
+	char owner[128];
+	bool draining;
+	bool closing;
+	struct run *runs;
+	size_t nruns;
+};
+
+/* A line in job id's log. */
+void worker__qlog(struct worker *w, int64_t id, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* Ends r's job in state st (see queue finish()). */
+void worker__settle(struct run *r, enum job_state st, int64_t next_run, const char *error);
+/* A failed attempt: FAILED with backoff (at least retry_after_s), or DEAD
+ * when out of attempts. */
+void worker__settle_retry(struct run *r, long retry_after_s, const char *error);
+/* Unlinks and frees r (after its job was settled, or lost). */
+void worker__run_free(struct run *r);
+/* Forgets r's file list. */
+void worker__files_clear(struct run *r);
+/* The npm dist-tag rule of a job (npm_tag_rule): tag named explicitly,
+ * how it was named, a prerelease's default; each may be NULL. */
+struct worker_tag_rule {
+	const char *tag, *given_by, *prerelease;
+};
+
+/* Uploads r's files (r->files, names, sources, probe) to registry with its
+ * token, npm files under the tag rule decides.  Returns 0 when the publish
+ * started; otherwise the job has been settled and the caller frees r. */
+int worker__publish(struct run *r, const char *registry, const struct worker_tag_rule *rule,
+		    const char *version);
+
+/* worker_pipeline.c */
+/* Runs a pipeline job: build (once) then each target in turn.  Settles and
+ * frees r itself on failure. */
+void worker__pipeline_start(struct run *r);
+/* A target's publish succeeded: starts the next target and returns true
+ * (or, failing to, settles and frees r and returns true); false when no
+ * target is left. */
+bool worker__pipeline_continue(struct run *r);
+/* Stops a running build (kills its process group); r is being freed. */
+void worker__pipeline_abort(struct run *r);
+
+#endif

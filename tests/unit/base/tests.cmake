@@ -1,0 +1,5 @@
+find_package(Threads REQUIRED)
+aos_unit_test(test_transport test_transport.c aos_base)
+aos_unit_test(test_httpreq test_httpreq.c aos_base)
+aos_unit_test(test_http test_http.c aos_base Threads::Threads)
+aos_unit_test(test_http_budget test_http_budget.c aos_base Threads::Threads)

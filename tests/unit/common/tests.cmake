@@ -1,0 +1,5 @@
+aos_unit_test(test_buf test_buf.c aos_common)
+aos_unit_test(test_secret test_secret.c aos_common)
+aos_unit_test(test_url test_url.c aos_common)
+aos_unit_test(test_wipe test_wipe.c aos_common)
+aos_unit_test(test_fingerprint test_fingerprint.c aos_common)

@@ -1,0 +1,3 @@
+aos_unit_test(test_config test_config.c aos_config)
+aos_unit_test(test_config_pipeline test_config_pipeline.c aos_config)
+aos_unit_test(test_config_keys test_config_keys.c aos_config)

@@ -1,0 +1,3 @@
+aos_unit_test(test_webhook test_webhook.c aos_pipeline)
+aos_unit_test(test_pipeline test_pipeline.c aos_pipeline)
+aos_unit_test(test_pipeline_decide test_pipeline_decide.c aos_pipeline)

@@ -1,0 +1,192 @@
+/* queue_fixture.h - shared helpers of the queue unit tests: a scratch
+ * directory with a fresh SQLite queue per test, and short ways to enqueue,
+ * claim and read jobs.
+ *
+ * Header-only (static inline functions) so each test stays one executable.
+ */
+#ifndef AOS_TEST_QUEUE_FIXTURE_H
+#define AOS_TEST_QUEUE_FIXTURE_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "agent/queue/queue.h"
+#include "common/err.h"
+
+#define SHA_A "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+#define SHA_B "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+#define LEASE 30000
+#define T0 1700000000000LL
+
+struct fx {
+	char dir[200];
+	char path[256];
+	struct queue *q;
+};
+
+static inline void fx_paths_remove(struct fx *fx)
+{
+	char p[300];
+
+	snprintf(p, sizeof(p), "%s-wal", fx->path);
+	unlink(p);
+	snprintf(p, sizeof(p), "%s-shm", fx->path);
+	unlink(p);
+	unlink(fx->path);
+}
+
+static inline struct queue *open_ok(const char *path)
+{
+	struct queue *q = NULL;
+	char err[512];
+	int r;
+
+	r = queue_sqlite_open(path, &q, err, sizeof(err));
+	if (r != 0)
+		fail_msg("queue_sqlite_open: %d: %s", r, err);
+	return q;
+}
+
+static inline int setup(void **state)
+{
+	struct fx *fx = calloc(1, sizeof(*fx));
+	const char *tmp = getenv("TMPDIR");
+
+	assert_non_null(fx);
+	snprintf(fx->dir, sizeof(fx->dir), "%s/test_queue.XXXXXX",
+		 tmp != NULL && tmp[0] != '\0' ? tmp : "/tmp");
+	assert_non_null(mkdtemp(fx->dir));
+	snprintf(fx->path, sizeof(fx->path), "%s/queue.db", fx->dir);
+	fx->q = open_ok(fx->path);
+	*state = fx;
+	return 0;
+}
+
+static inline int teardown(void **state)
+{
+	struct fx *fx = *state;
+
+	if (fx->q != NULL)
+		fx->q->ops->close(fx->q);
+	fx_paths_remove(fx);
+	rmdir(fx->dir);
+	free(fx);
+	return 0;
+}
+
+/* Closes the queue and starts over with an empty database. */
+static inline void fx_reset(struct fx *fx)
+{
+	fx->q->ops->close(fx->q);
+	fx_paths_remove(fx);
+	fx->q = open_ok(fx->path);
+}
+
+static inline void fx_close(struct fx *fx)
+{
+	fx->q->ops->close(fx->q);
+	fx->q = NULL;
+}
+
+static inline int64_t enqueue_in(struct queue *q, const char *key, const char *registry,
+				 const char *package, int64_t now)
+{
+	struct job_upload ups[2] = {0};
+	struct job_new j = {
+	    .kind = JOB_PUBLISH,
+	    .idem_key = key,
+	    .registry = registry,
+	    .package = package,
+	    .inputs = "{\"files\":[\"a.whl\",\"a.tar.gz\"]}",
+	    .max_attempts = 3,
+	    .uploads = ups,
+	    .nuploads = 2,
+	};
+	int64_t id = 0;
+	int r;
+
+	snprintf(ups[0].filename, sizeof(ups[0].filename), "a.whl");
+	snprintf(ups[0].sha256, sizeof(ups[0].sha256), SHA_A);
+	snprintf(ups[1].filename, sizeof(ups[1].filename), "a.tar.gz");
+	snprintf(ups[1].sha256, sizeof(ups[1].sha256), SHA_B);
+	r = q->ops->enqueue(q, &j, now, &id);
+	if (r != 0)
+		fail_msg("enqueue %s: %d", key, r);
+	assert_true(id > 0);
+	return id;
+}
+
+/* One job per package unless the key says otherwise. */
+static inline int64_t enqueue(struct queue *q, const char *key, int64_t now)
+{
+	return enqueue_in(q, key, "pypi", key, now);
+}
+
+static inline int claim(struct queue *q, const char *owner, int64_t now, int limit,
+			struct job *ret, size_t max)
+{
+	return q->ops->claim(q, owner, now, LEASE, limit, ret, max);
+}
+
+/* Claims exactly one job and returns it (inputs freed). */
+static inline struct job claim_one(struct queue *q, const char *owner, int64_t now)
+{
+	struct job j[1];
+	int n;
+
+	n = claim(q, owner, now, 0, j, 1);
+	assert_int_equal(n, 1);
+	job_clear(&j[0]);
+	return j[0];
+}
+
+static inline struct job get(struct queue *q, int64_t id)
+{
+	struct job j;
+
+	assert_int_equal(q->ops->get(q, id, &j), 0);
+	job_clear(&j);
+	return j;
+}
+
+static inline enum job_state state_of(struct queue *q, int64_t id)
+{
+	return get(q, id).state;
+}
+
+/* The newest log line of a job. */
+static inline void last_log(struct queue *q, int64_t id, char *buf, size_t len)
+{
+	static struct job_log_entry e[QUEUE_LOG_MAX];
+	int n;
+
+	n = q->ops->log_read(q, id, 0, e, QUEUE_LOG_MAX);
+	assert_true(n > 0);
+	snprintf(buf, len, "%s", e[n - 1].text);
+}
+
+static inline void assert_log_has(struct queue *q, int64_t id, const char *want)
+{
+	char line[JOB_TEXT_MAX];
+
+	last_log(q, id, line, sizeof(line));
+	if (strstr(line, want) == NULL)
+		fail_msg("log line \"%s\" lacks \"%s\"", line, want);
+}
+
+static inline void assert_contains(const char *s, const char *want)
+{
+	if (strstr(s, want) == NULL)
+		fail_msg("\"%s\" lacks \"%s\"", s, want);
+}
+
+#endif

@@ -1,0 +1,533 @@
+/* Unit tests for the SQLite queue backend (agent/queue_sqlite*.c): random
+ * operations checked against the claim rules and the package-head
+ * bookkeeping, durability across reopen, refusing files that are not a
+ * queue database, a newer schema or a corrupt database, and a small stress
+ * run (10,000 durable enqueues, timed and printed).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <sqlite3.h>
+
+#include "agent/queue/queue.h"
+#include "agent/queue/queue_sqlite_internal.h"
+#include "common/err.h"
+#include "tests/unit/queue/queue_fixture.h"
+
+/* ---- random operations against the claim rules ---- */
+
+#define RND_JOBS 400
+
+static uint32_t rnd_next(uint32_t *x)
+{
+	*x ^= *x << 13;
+	*x ^= *x >> 17;
+	*x ^= *x << 5;
+	return *x;
+}
+
+static bool is_open(enum job_state s)
+{
+	return s == JOB_QUEUED || s == JOB_RUNNING || s == JOB_FAILED;
+}
+
+static bool valid_lease(const struct job *j, int64_t now)
+{
+	return j->state == JOB_RUNNING && j->lease_expires_ms > now;
+}
+
+/* Every head is the oldest unfinished job of its package, and only it. */
+static void check_heads(const char *path)
+{
+	sqlite3 *db = NULL;
+	sqlite3_stmt *s = NULL;
+
+	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL),
+			 SQLITE_OK);
+	assert_int_equal(
+	    sqlite3_prepare_v2(db,
+			       "SELECT count(*) FROM jobs AS j WHERE head != "
+			       "(state IN (1, 2, 4) AND id = (SELECT min(id) "
+			       "FROM jobs AS o WHERE o.package = j.package "
+			       "AND o.state IN (1, 2, 4)))",
+			       -1, &s, NULL),
+	    SQLITE_OK);
+	assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+	assert_int_equal(sqlite3_column_int(s, 0), 0);
+	sqlite3_finalize(s);
+	sqlite3_close(db);
+}
+
+/* After a claim that could take everything: what is still eligible was
+ * left for a reason, and nothing breaks the rules. */
+static void check_rules(struct queue *q, int64_t now, int limit,
+			const struct job *claimed, int nclaimed, const struct job *before,
+			int nbefore)
+{
+	static struct job all[RND_JOBS + 10];
+	int n, i, k, running_pkg, running_reg;
+	bool older_open, pkg_busy;
+
+	n = q->ops->list(q, &(struct job_filter){.limit = RND_JOBS + 10}, all,
+			 RND_JOBS + 10);
+	assert_true(n >= 0);
+	/* Claimed jobs had no older unfinished job of their package. */
+	for (i = 0; i < nclaimed; i++)
+		for (k = 0; k < nbefore; k++)
+			if (strcmp(before[k].package, claimed[i].package) == 0 &&
+			    before[k].id < claimed[i].id && is_open(before[k].state))
+				fail_msg("job %lld claimed before older job %lld",
+					 (long long)claimed[i].id,
+					 (long long)before[k].id);
+	for (i = 0; i < n; i++) {
+		const struct job *j = &all[i];
+
+		running_pkg = running_reg = 0;
+		older_open = pkg_busy = false;
+		for (k = 0; k < n; k++) {
+			if (strcmp(all[k].package, j->package) == 0) {
+				running_pkg += valid_lease(&all[k], now);
+				older_open |= all[k].id < j->id && is_open(all[k].state);
+				pkg_busy |= k != i && valid_lease(&all[k], now);
+			}
+			if (strcmp(all[k].registry, j->registry) == 0)
+				running_reg += valid_lease(&all[k], now);
+		}
+		assert_true(running_pkg <= 1);
+		assert_true(running_reg <= limit);
+		/* Still due and allowed? Then the claim should have taken it. */
+		if ((j->state == JOB_QUEUED || j->state == JOB_FAILED) &&
+		    j->next_run_ms <= now && !older_open && !pkg_busy &&
+		    running_reg < limit)
+			fail_msg("job %lld was eligible but not claimed",
+				 (long long)j->id);
+		if (j->state == JOB_RUNNING && j->lease_expires_ms <= now &&
+		    !older_open && !pkg_busy && running_reg < limit)
+			fail_msg("job %lld lease ran out but not reclaimed",
+				 (long long)j->id);
+	}
+	for (i = 0; i < n; i++)
+		job_clear(&all[i]);
+}
+
+static void test_claim_random(void **state)
+{
+	struct fx *fx = *state;
+	struct queue *q = fx->q;
+	static struct job before[RND_JOBS + 10];
+	struct job j[64], cur;
+	const char *env = getenv("AOS_TEST_SEED"); /* to replay a failure */
+	uint32_t seed =
+	    env != NULL ? (uint32_t)strtoul(env, NULL, 10) : (uint32_t)time(NULL);
+	uint32_t x;
+	int64_t now = T0, id, njobs = 0, counts[JOB_CANCELED + 1];
+	char key[32], pkg[16], reg[16], owner[16];
+	int64_t recent[16] = {0}; /* recently claimed: finished more often */
+	int step, n, nb, i, r, nclaimed = 0;
+
+	x = seed != 0 ? seed : 1;
+	print_message("seed %u (AOS_TEST_SEED=%u replays it)\n", seed, seed);
+	for (step = 0; step < 3000 && njobs < RND_JOBS; step++) {
+		switch (rnd_next(&x) % 8) {
+		case 0:
+		case 1:
+			snprintf(key, sizeof(key), "k%d", step);
+			snprintf(pkg, sizeof(pkg), "p%u", rnd_next(&x) % 6);
+			snprintf(reg, sizeof(reg), "r%u", rnd_next(&x) % 3);
+			enqueue_in(q, key, reg, pkg,
+				   now + (int64_t)(rnd_next(&x) % 5000));
+			njobs++;
+			break;
+		case 2: now += rnd_next(&x) % (LEASE * 3 / 2); break;
+		case 3:
+			nb = q->ops->list(q, &(struct job_filter){.limit = RND_JOBS + 10},
+					  before, RND_JOBS + 10);
+			snprintf(owner, sizeof(owner), "w%u:1", rnd_next(&x) % 3);
+			n = claim(q, owner, now, 2, j, 64);
+			if (n < 0)
+				fail_msg("seed %u step %d: claim %d", seed, step, n);
+			check_rules(q, now, 2, j, n, before, nb);
+			for (i = 0; i < n; i++)
+				recent[(nclaimed + i) % 16] = j[i].id;
+			nclaimed += n;
+			for (i = 0; i < nb; i++)
+				job_clear(&before[i]);
+			for (i = 0; i < n; i++)
+				job_clear(&j[i]);
+			break;
+		default:
+			if (njobs == 0)
+				break;
+			id = 1 + (int64_t)(rnd_next(&x) % (uint32_t)njobs);
+			if (rnd_next(&x) % 4 != 0 && recent[0] != 0)
+				id = recent[rnd_next(&x) % 16];
+			if (id == 0)
+				break;
+			cur = get(q, id);
+			r = (int)(rnd_next(&x) % 8);
+			if (cur.state == JOB_RUNNING && r < 5) {
+				static const enum job_state to[] = {
+				    JOB_SUCCEEDED, JOB_FAILED, JOB_DEAD, JOB_QUEUED};
+				if (r == 4)
+					assert_int_equal(
+					    q->ops->heartbeat(q, id, cur.fence, now,
+							      LEASE),
+					    cur.lease_expires_ms > now ? 0 : AOS_EFENCED);
+				else
+					assert_int_equal(q->ops->finish(q, id, cur.fence,
+									to[r], now + 1000,
+									"e", now),
+							 0);
+			} else if (r == 5) {
+				q->ops->cancel(q, id, NULL, now);
+			} else if (r == 6) {
+				q->ops->retry(q, id, now);
+			} else {
+				snprintf(owner, sizeof(owner), "w%u:", rnd_next(&x) % 3);
+				assert_true(q->ops->release_owner(q, owner, now) >= 0);
+			}
+			break;
+		}
+		check_heads(fx->path);
+	}
+	assert_int_equal(q->ops->counts(q, counts), 0);
+	print_message("%d steps, %d claimed: queued %lld, running %lld, succeeded %lld, "
+		      "failed %lld, dead %lld, canceled %lld\n",
+		      step, nclaimed, (long long)counts[1], (long long)counts[2],
+		      (long long)counts[3], (long long)counts[4], (long long)counts[5],
+		      (long long)counts[6]);
+	assert_true(nclaimed > 100);
+}
+
+/* ---- durability and the database file ---- */
+
+static void test_reopen(void **state)
+{
+	struct fx *fx = *state;
+	struct job_upload u[2];
+	struct job_log_entry e[8];
+	struct job w, got;
+	struct stat st;
+	mode_t old;
+	int64_t a, b, counts[JOB_CANCELED + 1];
+
+	/* Created 0600 whatever the umask. */
+	fx_close(fx);
+	fx_paths_remove(fx);
+	old = umask(0);
+	fx->q = open_ok(fx->path);
+	umask(old);
+	assert_int_equal(stat(fx->path, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0600);
+
+	a = enqueue(fx->q, "a", T0);
+	b = enqueue(fx->q, "b", T0 + 1);
+	w = claim_one(fx->q, "w1", T0 + 2);
+	assert_int_equal(fx->q->ops->upload_set(fx->q, a, w.fence, "a.whl", UPLOAD_DONE,
+						"published", T0 + 3),
+			 0);
+	assert_int_equal(fx->q->ops->log(fx->q, b, "note", T0 + 4), 0);
+	fx_close(fx);
+	fx->q = open_ok(fx->path);
+
+	got = get(fx->q, a);
+	assert_int_equal(got.state, JOB_RUNNING);
+	assert_int_equal(got.fence, w.fence);
+	assert_string_equal(got.lease_owner, "w1");
+	assert_int_equal(fx->q->ops->uploads(fx->q, a, u, 2), 2);
+	assert_int_equal(u[0].state, UPLOAD_DONE);
+	assert_string_equal(u[0].answer, "published");
+	assert_int_equal(fx->q->ops->log_read(fx->q, b, 0, e, 8), 2);
+	assert_string_equal(e[1].text, "note");
+	assert_int_equal(fx->q->ops->counts(fx->q, counts), 0);
+	assert_int_equal(counts[JOB_QUEUED], 1);
+	assert_int_equal(counts[JOB_RUNNING], 1);
+	/* The lease survives the restart, and so does its fence. */
+	assert_int_equal(fx->q->ops->heartbeat(fx->q, a, w.fence, T0 + 5, LEASE), 0);
+	assert_int_equal(fx->q->ops->enqueue(fx->q,
+					     &(struct job_new){.kind = JOB_PUBLISH,
+							       .idem_key = "a",
+							       .registry = "r",
+							       .package = "p",
+							       .max_attempts = 1},
+					     T0, &b),
+			 AOS_EEXIST);
+}
+
+/* Opens path expecting failure want with a message containing each of the
+ * NULL-terminated strings. */
+static void expect_refused(const char *path, int want, ...)
+{
+	struct queue *q = NULL;
+	char err[512];
+	const char *s;
+	va_list ap;
+	int r;
+
+	r = queue_sqlite_open(path, &q, err, sizeof(err));
+	if (r != want)
+		fail_msg("open %s: want %d, got %d (%s)", path, want, r, err);
+	assert_null(q);
+	assert_int_equal(strncmp(err, path, strlen(path)), 0);
+	va_start(ap, want);
+	while ((s = va_arg(ap, const char *)) != NULL)
+		assert_contains(err, s);
+	va_end(ap);
+	print_message("refused: %s\n", err);
+}
+
+static void write_file(const char *path, const void *data, size_t len)
+{
+	FILE *f = fopen(path, "wb");
+
+	assert_non_null(f);
+	assert_int_equal(fwrite(data, 1, len, f), len);
+	assert_int_equal(fclose(f), 0);
+}
+
+static void sql(const char *path, const char *text)
+{
+	sqlite3 *db = NULL;
+	char *msg = NULL;
+
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	if (sqlite3_exec(db, text, NULL, NULL, &msg) != SQLITE_OK)
+		fail_msg("%s: %s", text, msg);
+	assert_int_equal(sqlite3_close(db), SQLITE_OK);
+}
+
+static void test_refuse_random_bytes(void **state)
+{
+	struct fx *fx = *state;
+	unsigned char data[16384], after[sizeof(data)];
+	uint32_t x = 12345;
+	size_t i;
+	FILE *f;
+
+	fx_close(fx);
+	fx_paths_remove(fx);
+	for (i = 0; i < sizeof(data); i++) {
+		x = x * 1103515245 + 12345;
+		data[i] = (unsigned char)(x >> 16);
+	}
+	write_file(fx->path, data, sizeof(data));
+	expect_refused(fx->path, AOS_ECORRUPT,
+		       "not an aos-publishd queue database (file is not a database)",
+		       "move it away", NULL);
+	/* Left as it was. */
+	f = fopen(fx->path, "rb");
+	assert_non_null(f);
+	assert_int_equal(fread(after, 1, sizeof(after) + 1, f), sizeof(after));
+	fclose(f);
+	assert_memory_equal(data, after, sizeof(data));
+}
+
+static void test_refuse_foreign(void **state)
+{
+	struct fx *fx = *state;
+	char path[300];
+	sqlite3 *db;
+	sqlite3_stmt *s;
+
+	snprintf(path, sizeof(path), "%s/foreign.db", fx->dir);
+	sql(path, "CREATE TABLE foo (x INTEGER); INSERT INTO foo VALUES (1)");
+	expect_refused(path, AOS_ECORRUPT, "not an aos-publishd queue database",
+		       "with a table \"foo\"", NULL);
+	/* Nothing written: still in rollback-journal mode, no id. */
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &s, NULL),
+			 SQLITE_OK);
+	assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+	assert_string_equal((const char *)sqlite3_column_text(s, 0), "delete");
+	sqlite3_finalize(s);
+	sqlite3_close(db);
+	unlink(path);
+
+	sql(path, "PRAGMA application_id = 42");
+	expect_refused(path, AOS_ECORRUPT, "application_id 0x0000002a", NULL);
+	unlink(path);
+	sql(path, "PRAGMA user_version = 3");
+	expect_refused(path, AOS_ECORRUPT, "user_version 3", NULL);
+	unlink(path);
+
+	/* A directory is no database either. */
+	expect_refused(fx->dir, -EISDIR, "cannot open", NULL);
+}
+
+static void test_refuse_newer_schema(void **state)
+{
+	struct fx *fx = *state;
+	char want[128];
+
+	enqueue(fx->q, "a", T0);
+	fx_close(fx);
+	sql(fx->path, "PRAGMA user_version = 99");
+	snprintf(want, sizeof(want),
+		 "written by a newer aos-publishd (schema 99, this program knows %d); "
+		 "upgrade or restore",
+		 queue_sqlite__schema_version());
+	expect_refused(fx->path, AOS_ESCHEMA, want, NULL);
+	/* The current version opens. */
+	snprintf(want, sizeof(want), "PRAGMA user_version = %d",
+		 queue_sqlite__schema_version());
+	sql(fx->path, want);
+	fx->q = open_ok(fx->path);
+	assert_int_equal(state_of(fx->q, 1), JOB_QUEUED);
+}
+
+static void test_refuse_missing_table(void **state)
+{
+	struct fx *fx = *state;
+
+	fx_close(fx);
+	sql(fx->path, "DROP TABLE job_log");
+	expect_refused(fx->path, AOS_ECORRUPT, "lacks some of its tables", NULL);
+}
+
+static void test_refuse_corrupt(void **state)
+{
+	struct fx *fx = *state;
+	char key[16], inputs[400];
+	unsigned char junk[4096];
+	struct job_new n = {.kind = JOB_PUBLISH,
+			    .registry = "pypi",
+			    .package = "p",
+			    .inputs = inputs,
+			    .max_attempts = 1};
+	struct stat st;
+	int64_t id;
+	long pages;
+	int i, fd;
+
+	memset(inputs, 'i', sizeof(inputs) - 1);
+	inputs[sizeof(inputs) - 1] = '\0';
+	n.idem_key = key;
+	for (i = 0; i < 300; i++) {
+		snprintf(key, sizeof(key), "k%d", i);
+		assert_int_equal(fx->q->ops->enqueue(fx->q, &n, T0, &id), 0);
+	}
+	fx_close(fx); /* checkpoints: everything is in the main file */
+	assert_int_equal(stat(fx->path, &st), 0);
+	pages = (long)(st.st_size / 4096);
+	assert_true(pages > 20);
+
+	/* Every page past the first belongs to a b-tree (nothing was
+	 * deleted): overwrite one in the middle. */
+	memset(junk, 0x5a, sizeof(junk));
+	fd = open(fx->path, O_WRONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(pwrite(fd, junk, sizeof(junk), (off_t)(pages / 2) * 4096),
+			 (ssize_t)sizeof(junk));
+	close(fd);
+	expect_refused(fx->path, AOS_ECORRUPT, "restore it from a backup", NULL);
+}
+
+/* A database SQLite reads without error but whose index does not match its
+ * table: only PRAGMA integrity_check sees it. */
+static void test_refuse_integrity(void **state)
+{
+	struct fx *fx = *state;
+
+	enqueue(fx->q, "a", T0);
+	enqueue(fx->q, "b", T0);
+	fx_close(fx);
+	sql(fx->path, "PRAGMA writable_schema = ON; UPDATE sqlite_master SET sql = "
+		      "'CREATE INDEX job_log_job ON job_log (at_ms, id)' "
+		      "WHERE name = 'job_log_job'");
+	expect_refused(fx->path, AOS_ECORRUPT, "failed its integrity check",
+		       "job_log_job", "restore it from a backup", NULL);
+}
+
+static void test_refuse_missing_dir(void **state)
+{
+	struct fx *fx = *state;
+	char path[300];
+
+	snprintf(path, sizeof(path), "%s/nope/queue.db", fx->dir);
+	expect_refused(path, -ENOENT, "directory does not exist", NULL);
+}
+
+/* ---- a small stress run ---- */
+
+static double elapsed_s(const struct timespec *a)
+{
+	struct timespec b;
+
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	return (double)(b.tv_sec - a->tv_sec) + (double)(b.tv_nsec - a->tv_nsec) / 1e9;
+}
+
+static void test_stress_enqueue(void **state)
+{
+	struct fx *fx = *state;
+	struct queue *q = fx->q;
+	enum { N = 10000 };
+	struct timespec t;
+	struct job j[16];
+	char key[32], pkg[32];
+	int64_t counts[JOB_CANCELED + 1];
+	double s;
+	int i, n;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	for (i = 0; i < N; i++) {
+		snprintf(key, sizeof(key), "stress-%d", i);
+		snprintf(pkg, sizeof(pkg), "pkg%d", i % 500);
+		enqueue_in(q, key, i % 2 ? "pypi" : "npm", pkg, T0 + i);
+	}
+	s = elapsed_s(&t);
+	print_message("%d durable enqueues (2 uploads each): %.2f s, %.0f jobs/s, "
+		      "%.3f ms each\n",
+		      N, s, N / s, s * 1000 / N);
+	assert_int_equal(q->ops->counts(q, counts), 0);
+	assert_int_equal(counts[JOB_QUEUED], N);
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	n = claim(q, "w1", T0 + N, 2, j, 16);
+	s = elapsed_s(&t);
+	print_message("claim among %d queued jobs: %d claimed in %.2f ms\n", N, n,
+		      s * 1000);
+	assert_int_equal(n, 4);
+	for (i = 0; i < n; i++)
+		job_clear(&j[i]);
+
+	/* Opening checks integrity: what a start costs with this backlog. */
+	fx_close(fx);
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	fx->q = open_ok(fx->path);
+	s = elapsed_s(&t);
+	print_message("open (integrity check) with %d jobs: %.1f ms\n", N, s * 1000);
+	assert_int_equal(fx->q->ops->counts(fx->q, counts), 0);
+	assert_int_equal(counts[JOB_QUEUED], N - 4);
+	assert_int_equal(counts[JOB_RUNNING], 4);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_claim_random, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_reopen, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_refuse_random_bytes, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_refuse_foreign, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_refuse_newer_schema, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_refuse_missing_table, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_refuse_corrupt, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_refuse_integrity, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_refuse_missing_dir, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_stress_enqueue, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,3 @@
+aos_unit_test(test_sandbox test_sandbox.c aos_sandbox)
+aos_unit_test(test_sandbox_wrap test_sandbox_wrap.c aos_sandbox)
+aos_unit_test(test_sandbox_step test_sandbox_step.c aos_sandbox)

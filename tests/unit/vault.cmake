@@ -1,6 +1,0 @@
-find_package(Threads REQUIRED)
-aos_unit_test(test_vault_request unit/test_vault_request.c aos_vault Threads::Threads)
-aos_unit_test(test_vault_redirect unit/test_vault_redirect.c aos_vault)
-aos_unit_test(test_vault_parse unit/test_vault_parse.c aos_vault)
-aos_unit_test(test_vault_credential unit/test_vault_credential.c aos_vault)
-aos_unit_test(test_store unit/test_store.c aos_vault)

@@ -1,0 +1,6 @@
+find_package(Threads REQUIRED)
+aos_unit_test(test_vault_request test_vault_request.c aos_vault Threads::Threads)
+aos_unit_test(test_vault_redirect test_vault_redirect.c aos_vault)
+aos_unit_test(test_vault_parse test_vault_parse.c aos_vault)
+aos_unit_test(test_vault_credential test_vault_credential.c aos_vault)
+aos_unit_test(test_store test_store.c aos_vault)
