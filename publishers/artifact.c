@@ -303,7 +303,7 @@ int artifact_inspect(const char *path, const struct artifact_options *opts,
 	struct artifact__found found = {NULL, NULL, 0};
 	struct pypi_wheel_name wn;
 	struct artifact *a = NULL;
-	char what[PUB_QUOTE_MAX], q[PUB_QUOTE_MAX];
+	char what[PUB_QUOTE_MAX], q[PUB_QUOTE_MAX], qmember[PUB_QUOTE_MAX];
 	const char *slash;
 	uint64_t bytes = 0;
 	struct stat st;
@@ -383,7 +383,11 @@ int artifact_inspect(const char *path, const struct artifact_options *opts,
 		a->package_json = found.data;
 		a->package_json_len = found.len;
 		found.data = NULL; /* transferred */
-		r = check_npm(a, &o, what, found.member, errbuf, errlen);
+		/* The member path comes from the archive: quoted for messages. */
+		r = check_npm(a, &o, what,
+			      pub__quote(found.member, strlen(found.member), qmember,
+					 sizeof(qmember)),
+			      errbuf, errlen);
 	} else {
 		r = check_python(a, what, found.member, found.data, found.len, errbuf,
 				 errlen);

@@ -19,6 +19,7 @@
 #include "publishers/artifact.h"
 #include "publishers/artifact_internal.h"
 #include "publishers/pub_err.h"
+#include "publishers/pub_util.h"
 #include "publishers/pypi_meta.h"
 #include "pub_fixture.h"
 
@@ -101,6 +102,11 @@ static void expect_fail(const char *name, const struct artifact_options *o, int 
 	assert_int_equal(r, code);
 	assert_null(a);
 	assert_non_null(strstr(errbuf, name));
+	/* Messages reach logs and clients: whatever the archive holds, they are
+	 * valid UTF-8 without control characters. */
+	assert_true(pub__utf8_valid(errbuf, strlen(errbuf), NULL));
+	for (const char *c = errbuf; *c != '\0'; c++)
+		assert_true((unsigned char)*c >= 0x20 && *c != 0x7f);
 	if (needle != NULL && strstr(errbuf, needle) == NULL) {
 		print_error("message \"%s\" lacks \"%s\"\n", errbuf, needle);
 		fail();
@@ -429,6 +435,13 @@ static void test_bad_text(void **state)
 	fx_write_archive("agenticverz-aos-sdk-0.1.0.tgz", FX_TGZ, n, 1);
 	expect_fail("agenticverz-aos-sdk-0.1.0.tgz", NULL, PUB_EUTF8,
 		    "package/package.json");
+	/* The member path is the archive's: a top folder with a control
+	 * character and a broken UTF-8 sequence is quoted in the message (found
+	 * by fuzz_artifact). */
+	n[0].path = "p\x11\xe1kg/package.json";
+	fx_write_archive("agenticverz-aos-sdk-0.1.0.tgz", FX_TGZ, n, 1);
+	expect_fail("agenticverz-aos-sdk-0.1.0.tgz", NULL, PUB_EUTF8, "kg/package.json");
+	n[0].path = "package/package.json";
 	n[0].data = "{\"name\": \"@agenticverz/aos-sdk\", \"version\": \"0.1.0\",}";
 	fx_write_archive("agenticverz-aos-sdk-0.1.0.tgz", FX_TGZ, n, 1);
 	expect_fail("agenticverz-aos-sdk-0.1.0.tgz", NULL, PUB_EJSON, "invalid JSON");
