@@ -8,8 +8,8 @@ FUZZ_TIME ?= 30
 PREFIX ?= /usr/local
 CMAKE_FLAGS ?=
 
-.PHONY: all setup build build-asan check unit-asan integration-asan bench-smoke demo install \
-	clean fuzz
+.PHONY: all setup build build-asan check check-stress unit-asan integration-asan bench-smoke \
+	demo install clean fuzz
 
 all: build
 
@@ -51,6 +51,13 @@ check: setup build build-asan
 	$(MAKE) --no-print-directory unit-asan
 	$(MAKE) --no-print-directory integration-asan
 	$(MAKE) --no-print-directory fuzz FUZZ_TIME=$(FUZZ_CHECK_TIME)
+
+# The integration tests three times in a row (STRESS_RUNS) under stress-ng on
+# both cores (STRESS_ARGS), stress-ng stopped at the end whatever happens;
+# STRESS_TESTS=REGEX for a subset.  Not part of `make check`: for a quiet
+# machine (docs/ARCHITECTURE.md, "Tests").
+check-stress: build
+	scripts/check-stress.sh $(BUILD)
 
 # libFuzzer targets (clang, ASan+UBSan, their own build folder): every
 # tests/fuzz/fuzz_NAME.c, each for FUZZ_TIME seconds in turn, over a copy of

@@ -141,6 +141,10 @@ def test_conflict_goes_dead_with_reason(queue_env, tmp_path, reg):
     d.stop()
 
 
+def _vault_failures(d) -> int:
+    return d.ctl("status", json_out=True).json["vault"]["consecutive_failures"]
+
+
 # -- Vault down ------------------------------------------------------------------
 def test_vault_down_at_start_jobs_wait(queue_env, tmp_path):
     env = queue_env
@@ -152,7 +156,12 @@ def test_vault_down_at_start_jobs_wait(queue_env, tmp_path):
         d = env.daemon(config=queue_config(), wait_ready=False)
         wait_for(lambda: d.ctl("status", json_out=True).rc == 0, 10, what="status")
         ids = [enqueue(d, "pypi", wheel), enqueue(d, "npm", tgz)]
-        time.sleep(2.5)  # more than a scheduler tick and a Vault retry
+        # Vault retried (and failed) twice since the jobs were queued, and a
+        # scheduler tick (1 s) passed: a lower bound only, nothing must start.
+        failures = _vault_failures(d)
+        wait_for(lambda: _vault_failures(d) >= failures + 2, 30,
+                 what=lambda: f"two more failed Vault retries: {d.log_tail()}")
+        time.sleep(1.1)
         for i in ids:
             show = job_show(d, i)
             j = show["job"]
@@ -225,6 +234,8 @@ def test_tokens_rotated_while_queued(queue_env, tmp_path):
             items.append(("pypi-seen", make_wheel(tmp_path, f"aos-rot-{k}", "1.0.0")))
             items.append(("npm-seen", make_npm(tmp_path, f"@agenticverz/rot-{k}", "1.0.0")))
         ids = [enqueue(d, reg, f) for reg, f in items]
+        # Drained: nothing must start.  A lower bound only (a scheduler tick
+        # and more), there is no event to wait for.
         time.sleep(1.2)
         assert all(j["state"] == "queued" for j in jobs(d) if j["id"] in ids)
         # Before queueing, each npm publish read its package document (the

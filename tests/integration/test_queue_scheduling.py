@@ -114,19 +114,25 @@ def test_concurrency_limits_and_package_order(queue_env, daemon, tmp_path):
     assert sampler.error is None, sampler.error
     assert all(j["state"] == "succeeded" for j in final.values()), describe_jobs(d)
 
-    per_reg_max = collections.Counter()
-    max_total = 0
+    # The samples can miss an overlap, never invent one: they check the
+    # upper limits only.
     for s in sampler.samples:
         regs = collections.Counter(j["registry"] for j in s)
         pkgs = collections.Counter(j["package"] for j in s)
         for r, n in regs.items():
             assert n <= 2, f"{n} jobs running for {r} at once: {s}"
-            per_reg_max[r] = max(per_reg_max[r], n)
         for p, n in pkgs.items():
             assert n <= 1, f"{n} jobs of package {p} running at once: {s}"
-        max_total = max(max_total, len(s))
+    # That the limits are reached comes from the jobs' own logs (the
+    # daemon's timestamps of "queued -> running" and "running -> ..."), not
+    # from sampling at the right moment.
+    spans = {jid: _span(d, jid) for jid in ids.values()}
+    reg_of = {ids[(name, v)]: reg for reg, name, v, _ in items}
+    per_reg_max = {r: _max_overlap([sp for jid, sp in spans.items() if reg_of[jid] == r])
+                   for r in ("pypi-slow", "npm-slow")}
+    max_total = _max_overlap(list(spans.values()))
     print(f"{len(ids)} jobs in {took:.1f}s; {len(sampler.samples)} samples; max running "
-          f"per registry {dict(per_reg_max)}, in all {max_total}")
+          f"per registry {per_reg_max}, in all {max_total}")
     assert per_reg_max["pypi-slow"] == 2, f"the pypi limit was never reached: {per_reg_max}"
     assert per_reg_max["npm-slow"] == 2, f"the npm limit was never reached: {per_reg_max}"
     assert max_total >= 3, f"the limit looks global, not per registry: {max_total}"
@@ -154,6 +160,26 @@ def test_concurrency_limits_and_package_order(queue_env, daemon, tmp_path):
     for reg, name, v, p in items:
         if reg.startswith("pypi"):
             assert env.pypi.files().get(p.name) == sha256_file(p), p.name
+
+
+def _span(d, jid) -> tuple[int, int]:
+    """(start, end) in the daemon's milliseconds of a job's one run."""
+    lines = _log_lines(d, jid)
+    start = _first_at(lines, r"queued -> running")
+    end = _first_at(lines, r"running -> ")
+    assert start is not None and end is not None, lines
+    return start, end
+
+
+def _max_overlap(spans) -> int:
+    """The most spans open at one instant (an end before a start at the
+    same millisecond)."""
+    events = sorted([(s, 1) for s, _ in spans] + [(e, -1) for _, e in spans])
+    most = now = 0
+    for _, step in events:
+        now += step
+        most = max(most, now)
+    return most
 
 
 def _follow(d, *args):
@@ -184,8 +210,11 @@ def test_cancel_queued_job_never_runs(queue_env, daemon, tmp_path):
         assert again.rc == 1 and again.err.count("\n") == 1 and "ended" in again.err, again
     finally:
         d.ctl_json("resume")
-    wait_state(d, other, "succeeded", 20)
-    time.sleep(1.5)  # a scheduler tick later it has still not run
+    wait_state(d, other, "succeeded", 60)
+    # A job enqueued after the cancel has run (the scheduler has passed over
+    # the canceled one); one more tick is a lower bound only (nothing must
+    # happen, there is no event to wait for).
+    time.sleep(1.5)
     assert job_show(d, jid)["job"]["state"] == "canceled"
     log = job_log(d, jid)
     assert not any("-> running" in t for t in log), f"the canceled job ran: {log}"
@@ -199,29 +228,26 @@ def test_cancel_running_job_stops_its_upload(queue_env, daemon, relays, tmp_path
     tgz = make_big_npm(tmp_path, "@agenticverz/cancel-run", "1.0.0", 3 * MB)
     start = relay.bytes_up
     jid = enqueue(d, "npm-slow", tgz)
-    wait_state(d, jid, "running", 10)
-    wait_for(lambda: relay.bytes_up - start > 256 * KB, 10, what="upload bytes")
-    t0 = time.monotonic()
+    wait_state(d, jid, "running", 30)
+    wait_for(lambda: relay.bytes_up - start > 256 * KB, 30, what="upload bytes")
     r = d.ctl("job", "cancel", jid)
     assert r.rc == 0, r
     assert job_show(d, jid)["job"]["state"] == "canceled"
-    # The worker lets go of it: not in the daemon's running list any more.
-    stopped = None
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        if not any(x["id"] == jid for x in d.status()["queue"]["running"]):
-            stopped = time.monotonic() - t0
-            break
-        time.sleep(0.05)
-    time.sleep(1)
+    # The worker lets go of it (not in the daemon's running list any more)
+    # and its upload connection is closed, long before the 3 MB at 1.5 MB/s
+    # could have been sent: the relay's byte count stops short of it.
+    wait_for(lambda: not any(x["id"] == jid for x in d.status()["queue"]["running"]), 30,
+             what=lambda: f"job {jid} to leave the running list: {d.status()['queue']}")
+    wait_for(lambda: relay.open_conns == 0, 30,
+             what=lambda: f"the upload connection to close ({relay.open_conns} open)")
+    sent = relay.bytes_up - start
     landed = env.npm.packument("@agenticverz/cancel-run")
     landed = landed is not None and "1.0.0" in landed.get("versions", {})
     log = job_log(d, jid)
     assert job_show(d, jid)["job"]["state"] == "canceled", log
-    assert stopped is not None and stopped <= 2.0 and not landed, (
-        f"job {jid} canceled while uploading: its worker stopped "
-        f"{'after %.1fs' % stopped if stopped is not None else 'not within 15 s'}, "
-        f"and the file {'WAS' if landed else 'was not'} published; log {log}\n"
+    assert not landed and sent < tgz.stat().st_size, (
+        f"job {jid} canceled while uploading: {sent} of {tgz.stat().st_size} bytes went "
+        f"out, and the file {'WAS' if landed else 'was not'} published; log {log}\n"
         f"{d.log_tail(2000)}")
 
 
@@ -276,8 +302,8 @@ def test_drain_and_resume(queue_env, daemon, relays, tmp_path):
     assert dr["draining"] is True and dr["running"] >= 1, dr
     held = enqueue(d, "pypi", later)
     # The running job finishes; the new one does not start.
-    wait_state(d, running, "succeeded", 20)
-    time.sleep(2.2)  # two scheduler ticks
+    wait_state(d, running, "succeeded", 60)
+    time.sleep(2.2)  # two scheduler ticks: a lower bound only (nothing must start)
     j = job_show(d, held)["job"]
     assert j["state"] == "queued" and j["attempts"] == 0, j
     st = d.status()["queue"]
@@ -286,13 +312,11 @@ def test_drain_and_resume(queue_env, daemon, relays, tmp_path):
     d.stop()
     start_again(d)
     assert d.status()["queue"]["draining"] is True, d.log_tail()
-    time.sleep(2.2)  # two scheduler ticks
+    time.sleep(2.2)  # two scheduler ticks: a lower bound only (nothing must start)
     j = job_show(d, held)["job"]
     assert j["state"] == "queued" and j["attempts"] == 0, j
     h = d.ctl("resume")
     assert h.rc == 0 and "resumed" in h.out, h
-    t0 = time.monotonic()
-    wait_state(d, held, "succeeded", 10)
-    print(f"resumed job done {time.monotonic() - t0:.2f}s after resume")
+    wait_state(d, held, "succeeded", 60)
     assert env.pypi.files().get(later.name) == sha256_file(later)
     assert d.status()["queue"]["draining"] is False

@@ -69,6 +69,13 @@ def _exit_within(d, timeout):
     return rc, time.monotonic() - t0
 
 
+def _relay_drained(relay):
+    """The daemon has exited: wait until the relay has passed on and closed
+    what it still held, so that the registry has seen all of it."""
+    wait_for(lambda: relay.open_conns == 0, 30,
+             what=lambda: f"the relay's {relay.open_conns} connections to close")
+
+
 def _follow(d, *args):
     """`aos-publishctl --json publish --wait ...` in the background."""
     argv = [str(PUBLISHCTL), "--socket", str(d.socket), "--json", "publish", "--wait",
@@ -105,7 +112,7 @@ def test_one_sigterm_lets_the_running_upload_finish(queue_env, relays, tmp_path)
     d.signal(signal.SIGTERM)
 
     ext = d.notify.wait_line(lambda ln: ln.startswith("EXTEND_TIMEOUT_USEC="), start=n,
-                             timeout=5)
+                             timeout=30)
     assert ext, f"no EXTEND_TIMEOUT_USEC after SIGTERM: {d.notify.lines(n)}"
     usec = int(ext[1].split("=", 1)[1])
     assert usec >= 30 * 1_000_000, f"stop timeout extended by {usec} us only (grace 30 s)"
@@ -194,18 +201,20 @@ def test_grace_period_runs_out(queue_env, relays, tmp_path, reg):
     _wait_uploading(d, relay, jid, min_bytes=512 * 1024)
     relay.hold()  # the upload stalls: it cannot finish within the grace period
     try:
-        t0 = time.monotonic()
         d.signal(signal.SIGTERM)
-        rc, took = _exit_within(d, 10)
+        rc, took = _exit_within(d, 60)
     finally:
         relay.release()
     assert rc == 0, f"exit status {rc}:\n{d.log_tail()}"
-    assert 1.5 <= took <= 6, f"exited {took:.1f}s after SIGTERM (grace 2 s)"
+    # A lower bound only (a timer never fires early): the grace was granted.
+    # How soon after it the daemon exits is not asserted (a loaded machine);
+    # the job log below says why it stopped.
+    assert took >= 1.5, f"exited {took:.1f}s after SIGTERM (grace 2 s)"
     snap = db_inspect(Path(d.config["state_dir"]) / "queue.db")
     assert snap["integrity"] == ["ok"], snap
     assert JOB_STATES[snap["jobs"][jid]] == "queued", snap
     assert 2 not in snap["jobs"].values(), f"a job was left running: {snap['jobs']}"
-    time.sleep(0.5)  # what the relay still held reaches the registry
+    _relay_drained(relay)
     _completes_after_restart(env, d, reg, jid, big)
     log = job_log(d, jid)
     assert any("grace period" in t for t in log), log
@@ -225,14 +234,14 @@ def test_second_sigterm_requeues_at_once(queue_env, relays, tmp_path, reg):
     n = d.notify.count()
     d.signal(signal.SIGTERM)
     assert d.notify.wait_line(lambda ln: ln.startswith("EXTEND_TIMEOUT_USEC="), start=n,
-                              timeout=5)
-    time.sleep(0.2)
+                              timeout=30)
+    wait_for(lambda: d.status()["queue"]["draining"], 30, what="draining after SIGTERM")
     assert d.alive
-    t0 = time.monotonic()
     d.signal(signal.SIGTERM)
-    rc, took = _exit_within(d, 5)
+    # Bounded by half the 60 s grace: the exit did not wait for the grace;
+    # the job log below says it was the second signal.
+    rc, took = _exit_within(d, 30)
     assert rc == 0, f"exit status {rc}:\n{d.log_tail()}"
-    assert took < 2, f"second SIGTERM: exit after {took:.1f}s"
     out, err = follower.communicate(timeout=10)
     assert follower.returncode != 0, f"publish --wait said {follower.returncode}: {out}"
     assert "queued" in (out + err) and "stop" in (out + err), (out, err)
@@ -242,7 +251,7 @@ def test_second_sigterm_requeues_at_once(queue_env, relays, tmp_path, reg):
     assert JOB_STATES[snap["jobs"][jid]] == "queued", (
         f"job {jid} is {JOB_STATES[snap['jobs'][jid]]} after the second SIGTERM")
     assert 2 not in snap["jobs"].values(), f"a job was left running: {snap['jobs']}"
-    time.sleep(0.5)  # what the relay still held reaches the registry
+    _relay_drained(relay)
 
     # Nothing lost: the next start completes it, once.
     _completes_after_restart(env, d, reg, jid, big)

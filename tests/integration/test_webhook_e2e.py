@@ -162,6 +162,14 @@ def _check_pipeline_job(d, jid, pipeline, package):
     return job
 
 
+def _answered_first(job, forge):
+    """The forge wants its answer within seconds (GitHub 10, Gitea 5): the
+    daemon answers before the pipeline (clone, build, uploads) has run, so
+    the job the answer names has not ended yet.  Order, not speed."""
+    assert job["state"] in ("queued", "running"), (
+        f"{forge} got its answer only after job {job.get('id')} ended: {job}")
+
+
 def _nothing_of(env, version, where=("pypi", "testpypi")):
     for name in where:
         server = getattr(env, name)
@@ -177,8 +185,7 @@ def test_github_tag_push_testpypi_then_pypi(webhook_env, daemon, releases, tmp_p
     assert tag_obj != commit, "the tag should be annotated (after = the tag object)"
     r = daemon.hooks.send("github", github_push(tag, commit, after=tag_obj))
     jid = expect_accepted(r, "python-sdk", tag, version, commit)
-    assert r.seconds < 10, f"GitHub wants an answer within 10 s: {r}"
-    _check_pipeline_job(daemon, jid, "python-sdk", PY_NAME)
+    _answered_first(_check_pipeline_job(daemon, jid, "python-sdk", PY_NAME), "GitHub")
     expect_job(daemon, jid, "succeeded", timeout=240)
 
     names = py_files(version)
@@ -226,8 +233,8 @@ def test_gitea_tag_push_pypi(webhook_env, daemon, releases, tmp_path):
     tag, version = "python-sdk-v0.2.0", "0.2.0"
     commit = releases[tag]
     r = daemon.hooks.send("gitea", gitea_push(tag, commit))
-    assert r.seconds < 5, f"Gitea wants an answer within 5 s: {r}"
     jid = expect_accepted(r, "python-sdk", tag, version, commit)
+    _answered_first(job_show(daemon, jid)["job"], "Gitea")
     expect_job(daemon, jid, "succeeded", timeout=240)
     assert _files_of(env.testpypi, version) == _files_of(env.pypi, version)
     assert sorted(_files_of(env.pypi, version)) == sorted(py_files(version))

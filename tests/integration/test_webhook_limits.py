@@ -201,15 +201,14 @@ def gitlab_head(daemon, token: str, body_len: int, event="Tag Push Hook") -> byt
 
 
 def test_wrong_gitlab_token_refused_before_the_body(daemon):
-    """The client sends only the headers of a 1 MiB delivery and reads."""
+    """The client sends only the headers of a 1 MiB delivery and reads.
+    A daemon waiting for the body would end in 408 (body timeout): a 401
+    naming the token is the answer to the headers alone.  No clock."""
     for token in ("not-the-token", daemon.hooks.secrets["gitlab"][:-1], ""):
         with Conn(daemon.http_port) as c:
-            t0 = time.monotonic()
             c.send(gitlab_head(daemon, token, BODY))
-            r = daemon.hooks.check(c.read_response(3))
-            took = time.monotonic() - t0
+            r = daemon.hooks.check(c.read_response(20))
             expect_error(r, 401)
-            assert took < 1.0, f"401 after {took:.2f}s"
             assert "X-Gitlab-Token" in r.json["error"], r
             assert c.closed_by_peer(5), "connection left open after an early 401"
 

@@ -28,7 +28,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from aos_fixtures import PUBLISHD
+from aos_fixtures import PUBLISHD, wait_for
 from webhook_support import (Conn, QueueSnapshot, build_request, expect_accepted,
                              expect_error, expect_existing, expect_ignored,
                              expect_job, expect_json_answer, gitea_push, github_push,
@@ -327,9 +327,9 @@ def test_oversized_body_by_content_length(daemon, unchanged):
     """413 at once, from the Content-Length alone (no body byte sent)."""
     with Conn(daemon.http_port) as c:
         c.send(_head_bytes(_signed_head(daemon, LIMITS["max_body_bytes"] + 1)))
-        r = _answer_then_closed(daemon, c, 413)
-        assert r.seconds < LIMITS["body_timeout_ms"] / 1000, (
-            f"413 came after {r.seconds:.2f}s: the body was waited for")
+        # Waiting for the body would end in 408 (test_slow_body): 413 is the
+        # answer to the Content-Length alone.  No clock needed.
+        _answer_then_closed(daemon, c, 413, timeout=LIMITS["body_timeout_ms"] / 1000 + 30)
 
 
 def test_body_at_the_limit_is_read(daemon, commit, unchanged):
@@ -370,26 +370,30 @@ def test_slow_headers(daemon, unchanged):
     with Conn(daemon.http_port) as c:
         t0 = time.monotonic()
         c.send(b"POST /webhook HTTP/1.1\r\nHost: 127.0.0.1\r\nX-GitHub-Event: push\r\n")
-        r = _answer_then_closed(daemon, c, 408, timeout=limit + 5)
+        r = _answer_then_closed(daemon, c, 408, timeout=limit + 30)
         took = time.monotonic() - t0
-        assert limit * 0.7 <= took <= limit + 3, f"408 after {took:.2f}s (limit {limit}s): {r}"
-    # Dripping a byte every 100 ms does not reset the clock.
+        # A lower bound only (a timer never fires early); how late the 408
+        # comes on a loaded machine is not asserted.
+        assert took >= limit * 0.7, f"408 after {took:.2f}s (limit {limit}s): {r}"
+    # Dripping a byte every 100 ms does not reset the clock: the 408 comes
+    # while the headers are still incomplete (all of them would take 300 s).
     with Conn(daemon.http_port) as c:
         t0 = time.monotonic()
         data = _head_bytes(_signed_head(daemon, 2, [("X-Padding", "p" * 3000)]))
         got = b""
+        sent = 0
         for i in range(len(data)):
-            if time.monotonic() - t0 > limit + 5 or not c.try_send(data[i:i + 1]):
+            if time.monotonic() - t0 > limit + 30 or not c.try_send(data[i:i + 1]):
                 break
+            sent = i + 1
             got = _recv_some(c, 0.1)
             if got:
                 break
         if not got:
             got = _recv_some(c, 1.0)
-        took = time.monotonic() - t0
         assert got.startswith(b"HTTP/1.1 408") or got.startswith(b"HTTP/1.0 408"), (
-            f"a client dripping its headers got {got[:200]!r} after {took:.2f}s")
-        assert took <= limit + 3, f"408 only after {took:.2f}s"
+            f"a client dripping its headers got {got[:200]!r} after {sent} bytes")
+        assert sent < len(data), f"408 only after all {len(data)} header bytes"
 
 
 def _recv_some(c, timeout):
@@ -405,9 +409,10 @@ def test_slow_body(daemon, unchanged):
     with Conn(daemon.http_port) as c:
         t0 = time.monotonic()
         c.send(_head_bytes(_signed_head(daemon, 200)) + b'{"ref": "refs/tags/')
-        _answer_then_closed(daemon, c, 408, timeout=limit + 5)
+        _answer_then_closed(daemon, c, 408, timeout=limit + 30)
         took = time.monotonic() - t0
-        assert limit * 0.7 <= took <= limit + 3, f"408 after {took:.2f}s (limit {limit}s)"
+        # A lower bound only (a timer never fires early).
+        assert took >= limit * 0.7, f"408 after {took:.2f}s (limit {limit}s)"
 
 
 @pytest.mark.parametrize("framing,statuses", [
@@ -431,7 +436,9 @@ def test_too_many_connections(daemon, unchanged):
     n = LIMITS["max_connections"]
     held = [Conn(daemon.http_port) for _ in range(n)]
     try:
-        time.sleep(0.3)  # let the daemon accept them
+        wait_for(lambda: daemon.status()["webhooks"]["connections"] >= n, 30,
+                 what=lambda: f"the daemon to accept {n} connections: "
+                              f"{daemon.status()['webhooks']}")
         with Conn(daemon.http_port) as extra:
             try:  # the answer may come at once, or to the first request
                 r = extra.read_response(1.5)
@@ -507,8 +514,10 @@ def test_idle_connection_closed(daemon, unchanged):
         r = daemon.hooks.check(c.request("GET", "/healthz"))
         assert r.status == 200, r
         t0 = time.monotonic()
-        assert c.closed_by_peer(limit + 5), f"an idle connection still open after {limit + 5}s"
+        assert c.closed_by_peer(limit + 30), f"an idle connection still open after {limit + 30}s"
         took = time.monotonic() - t0
+        # A lower bound only (not closed before idle_timeout_ms; the timer
+        # started before t0, hence 0.7); how late it closes is not asserted.
         assert took >= limit * 0.7, f"an idle keep-alive connection closed after {took:.2f}s"
 
 
@@ -580,29 +589,41 @@ def test_check_config_refuses(daemon, change, words):
 def test_webhook_secret_rotation(webhook_env, daemon, commit):
     """A new GitHub webhook secret in Vault is used after a refresh, without
     a restart; the previous one is still accepted for rotation_grace_s (2 s
-    here), then refused; the other forges' secrets are untouched."""
+    here), then refused; the other forges' secrets are untouched.
+    A ping with the old secret proves the grace only when it was answered
+    within GRACE_S of the refresh; on a machine too loaded for that, the
+    round is repeated with another secret (not failed, not skipped)."""
     import secrets as _secrets
-    old = daemon.hooks.secrets["github"]
-    new = _secrets.token_urlsafe(32)
-    webhook_env.set_secret(GITHUB_WEBHOOK_SECRET=new)
-    daemon.hooks.needles.add(new)
-    r = daemon.refresh()
-    t0 = time.monotonic()
-    assert r.rc == 0 and "GITHUB_WEBHOOK_SECRET" in r.json.get("changed", []), r
     ping = {"zen": "z", "hook_id": 1}
 
     def pinged(secret):
         j = expect_json_answer(daemon.hooks.send("github", ping, event="ping", secret=secret),
                                200)
         assert j.get("event") == "ping", j
+
+    for _round in range(3):
+        old = daemon.hooks.secrets["github"]
+        new = _secrets.token_urlsafe(32)
+        webhook_env.set_secret(GITHUB_WEBHOOK_SECRET=new)
+        daemon.hooks.needles.add(new)
+        t0 = time.monotonic()  # before the daemon switched
+        r = daemon.refresh()
+        switched = time.monotonic()  # after it switched
+        assert r.rc == 0 and "GITHUB_WEBHOOK_SECRET" in r.json.get("changed", []), r
+        daemon.hooks.secrets["github"] = new
+        webhook_env.webhook_secrets["github"] = new
+        answer = daemon.hooks.send("github", ping, event="ping", secret=old)
+        if time.monotonic() - t0 < GRACE_S:
+            expect_json_answer(answer, 200)
+            break
+        assert answer.status in (200, 401), answer  # too late to tell: again
+    else:
+        raise AssertionError(f"no ping answered within the {GRACE_S} s grace in 3 rounds")
     pinged(new)
-    pinged(old)
-    assert time.monotonic() - t0 < GRACE_S, "too slow to check the grace period"
-    time.sleep(GRACE_S + 1 - (time.monotonic() - t0))
+    # The grace runs out: a lower bound only (GRACE_S + 1 after the switch).
+    time.sleep(max(0.0, GRACE_S + 1 - (time.monotonic() - switched)))
     expect_error(daemon.hooks.send("github", ping, event="ping", secret=old), 401)
     pinged(new)
-    daemon.hooks.secrets["github"] = new
-    webhook_env.webhook_secrets["github"] = new
     expect_ignored(daemon.hooks.send("gitlab", gitlab_tag_push(TAG, commit, deleted=True)))
 
 
