@@ -22,6 +22,14 @@ max=${AOS_MAX_EXPOSURE:-2.5}
 
 fail() { printf 'check-unit: FAIL: %s\n' "$*" >&2; exit 1; }
 
+need() {
+	case $1 in
+	'' | *-NOTFOUND) fail "$2 not found: install systemd (scripts/setup.sh does) and re-run cmake" ;;
+	esac
+	command -v "$1" >/dev/null || fail "$1: not executable (set by cmake as the path of $2)"
+}
+need "$analyze" systemd-analyze
+need "$sysusers_bin" systemd-sysusers
 [ -f "$unit" ] || fail "$unit: no such unit (is the aos-publishd target built?)"
 rm -rf "$tmp"
 mkdir -p "$tmp/root/etc"

@@ -128,6 +128,7 @@ class Notifications:
         self.messages: list[tuple[float, str]] = []
         self.cond = threading.Condition()
         self.on_ready = None  # called once, from the thread, at the first READY=1
+        self.ready_hook_error: Exception | None = None  # what on_ready raised
         self._ready_seen = False
         self._stop = False
         self.thread = threading.Thread(target=self._run, daemon=True)
@@ -149,7 +150,7 @@ class Notifications:
                 if self.on_ready:
                     try:
                         self.on_ready()
-                    except Exception as e:  # reported by the test that set it
+                    except Exception as e:  # raised again by Daemon.wait_ready
                         self.ready_hook_error = e
             with self.cond:
                 self.messages.append((now, text))
@@ -222,7 +223,7 @@ class Daemon:
         self.proc: subprocess.Popen | None = None
         self.notify: Notifications | None = None
         self.ctl_log: list[CtlResult] = []  # every aos-publishctl run
-        self.secrets_at_ready = None  # `secrets --json` taken at the first READY=1
+        self._secrets_at_ready = None  # `secrets --json` taken at the first READY=1
         self.exit_checked = False
 
     # -- files ------------------------------------------------------------
@@ -289,13 +290,27 @@ class Daemon:
         return fingerprint(value, (self.state_dir / "fingerprint.key").read_bytes())
 
     def _snapshot_at_ready(self):
-        self.secrets_at_ready = self.ctl("secrets", json_out=True, record=False)
+        self._secrets_at_ready = self.ctl("secrets", json_out=True, record=False)
+
+    def check_ready_hook(self) -> None:
+        """Raise what the READY=1 hook raised (it runs on the notify thread,
+        before the line is recorded)."""
+        err = self.notify.ready_hook_error if self.notify else None
+        if err is not None:
+            raise AssertionError(f"the READY=1 hook failed: {err!r}") from err
+
+    @property
+    def secrets_at_ready(self):
+        """`secrets --json` taken at the first READY=1 (None before it)."""
+        self.check_ready_hook()
+        return self._secrets_at_ready
 
     def wait_ready(self, timeout: float = 15.0, start: int = 0) -> None:
         """Wait for READY=1 on the notify socket."""
         deadline = time.monotonic() + timeout
         while True:
             if self.notify.wait_line("READY=1", start=start, timeout=0.1):
+                self.check_ready_hook()
                 return
             if not self.alive:
                 raise AssertionError(

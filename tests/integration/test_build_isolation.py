@@ -27,6 +27,7 @@ With "off" the same probe gets through (the difference is the sandbox, not
 file modes), which shows the probe can see a hole when there is one.
 """
 
+import os
 import secrets
 import shutil
 import subprocess
@@ -273,28 +274,48 @@ def test_network_false_cuts_the_network(env):
     assert "net-probe: connected" in out["on-net"], out["on-net"]
 
 
-def test_unavailable_namespaces_stop_the_job(env):
+# Ways the default isolation becomes unusable for the daemon: (name, the
+# argv prefix it is started under, what status's description must name).
+NO_NAMESPACES = ["unshare", "--user", "--map-root-user", "sh", "-c",
+                 'echo 0 > /proc/sys/user/max_user_namespaces && exec "$0" "$@"']
+# bwrap hidden: /dev/null (no execute bit) bound over it in a mount namespace.
+NO_BWRAP = ["unshare", "--mount", "sh", "-c",
+            'for b in /usr/bin/bwrap /bin/bwrap /usr/local/bin/bwrap; do '
+            '[ ! -e "$b" ] || mount --bind /dev/null "$b" || exit 1; done; exec "$0" "$@"']
+
+
+@pytest.mark.parametrize("name,prefix,cause,version", [
+    ("nons", NO_NAMESPACES, "max_user_namespaces", "0.5.0"),
+    ("nobwrap", NO_BWRAP, "bubblewrap (bwrap) is not installed", "0.5.1")])
+def test_unavailable_namespaces_stop_the_job(env, name, prefix, cause, version):
     """No user namespaces for the daemon (max_user_namespaces 0 in its own
-    user namespace): status says so, and a job fails with an error that
-    names the cause and what to do; nothing runs unconfined."""
-    d = env.hook_daemon({"python-sdk": python_pipeline(env.repo, "nons-v*", targets=["pypi"],
+    user namespace), or no bwrap to make them: status says so, and a job
+    fails with an error that names the cause and what to do; nothing runs
+    unconfined and nothing is uploaded."""
+    if name == "nobwrap" and os.geteuid() != 0:
+        pytest.fail("hiding bwrap needs a mount namespace: run the suite as root")
+    d = env.hook_daemon({"python-sdk": python_pipeline(env.repo, f"{name}-v*",
+                                                       targets=["pypi"],
                                                        build=["touch /tmp/ran", *PY_BUILD])},
                         start=False)
     d.write_config()
-    d.start(argv_prefix=["unshare", "--user", "--map-root-user", "sh", "-c",
-                         'echo 0 > /proc/sys/user/max_user_namespaces && exec "$0" "$@"'])
+    d.start(argv_prefix=prefix)
     wait_listening(d)
     status = d.ctl_json("status")["build_isolation"]
     assert status["mode"] == "namespaces" and status["available"] is False, status
-    assert "max_user_namespaces" in status["description"], status
-    commit = env.repo.commit_release("0.5.0")
-    env.repo.tag("nons-v0.5.0", commit)
-    jid = expect_accepted(d.hooks.send("github", github_push("nons-v0.5.0", commit)),
-                          "python-sdk", "nons-v0.5.0", "0.5.0", commit)
+    assert cause in status["description"], status
+    before = env.snapshot()
+    tag = f"{name}-v{version}"
+    commit = env.repo.commit_release(version)
+    env.repo.tag(tag, commit)
+    jid = expect_accepted(d.hooks.send("github", github_push(tag, commit)),
+                          "python-sdk", tag, version, commit)
     expect_job(d, jid, "dead", timeout=60)
     text = job_text(d, jid)
     assert 'build_isolation "namespaces" is not available' in text, text
+    assert cause in text, f"the job's error does not name the cause {cause!r}:\n{text}"
     assert "$ touch /tmp/ran" not in text, f"a step ran although isolation failed:\n{text}"
+    env.assert_unchanged(before, f"isolation unavailable ({name})")
 
 
 def test_git_transports_are_limited(env, tmp_path):

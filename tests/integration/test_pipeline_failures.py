@@ -27,7 +27,6 @@ import os
 import re
 import secrets
 import signal
-import time
 from pathlib import Path
 
 import pytest
@@ -219,40 +218,45 @@ def _cmdline(pid):
 
 
 def _timed_out(webhook_env, daemon, dirs, name, tag, commit, timeout_s):
+    """Trigger a step that outlives timeout_s.  In order: the step starts
+    (its pid files), its processes are alive, then the job is dead with
+    "timed out after N s" (N >= timeout_s, counted by the daemon from the
+    step's start) logged after the step's own output, and the step with its
+    grandchild is gone.  No upper bound: speed belongs in tests/bench."""
     before = webhook_env.snapshot()
-    t0 = time.monotonic()
     jid = _trigger(daemon, tag, name, "0.1.0", commit)
-    # While the step runs, both processes are there.
-    wait_for(lambda: (dirs["pids"] / f"{name}.grandchild").exists(), 60,
-             what=f"the {name} step to start")
+    # While the step runs, both processes are there (_host_pid finds each
+    # by its command line, so each is alive when its pid file is read).
     pids = _pids(dirs, name)
     job = expect_job(daemon, jid, "dead", timeout=90)
-    took = time.monotonic() - t0
-    text = job_text(daemon, jid)
-    assert "timed out" in text.lower(), f"no 'timed out' in job {jid}'s log:\n{text}"
-    assert f"started-{name}" in text, f"the step's output is not in the log:\n{text}"
+    lines = job_log(daemon, jid)
+    text = "\n".join(lines)
+    out = [i for i, ln in enumerate(lines) if f"started-{name}" in ln]
+    killed = [(i, int(m.group(1))) for i, ln in enumerate(lines)
+              if (m := re.search(r"timed out after (\d+) s", ln))]
+    assert out, f"the step's output is not in job {jid}'s log:\n{text}"
+    assert killed, f"no 'timed out after N s' in job {jid}'s log:\n{text}"
+    # The daemon's own count from the step's start: never short of timeout_s.
+    assert killed[0][1] >= timeout_s, f"killed before timeout_s {timeout_s}:\n{text}"
+    assert out[0] < killed[0][0], f"the step was killed before it started:\n{text}"
     for kind, pid in pids.items():
         wait_for(lambda: _gone(pid), 5,
                  what=lambda: f"the step's {kind} (pid {pid}: {_cmdline(pid)}) to be killed")
     webhook_env.assert_unchanged(before, f"{tag}: a step that timed out")
     assert job.get("attempts") == 1, f"a timed-out build is final: {job}"
-    return took
 
 
 def test_timeout_kills_process_group(webhook_env, daemon, dirs, commits):
-    took = _timed_out(webhook_env, daemon, dirs, "timeout", "timeout-v0.1.0",
-                      commits["0.1.0"], 2)
-    assert took < 30, f"the job took {took:.1f}s to die with timeout_s 2"
+    _timed_out(webhook_env, daemon, dirs, "timeout", "timeout-v0.1.0", commits["0.1.0"], 2)
 
 
 def test_timeout_kills_a_step_that_ignores_sigterm(webhook_env, daemon, dirs, commits):
     """Under the namespaces isolation the timeout's SIGTERM ends bubblewrap,
     and with it (--die-with-parent) the step's whole PID namespace, so a
-    step that ignores SIGTERM dies at once instead of after the 10 s grace
-    (_timed_out checks that the step and its child are gone)."""
-    took = _timed_out(webhook_env, daemon, dirs, "termproof", "termproof-v0.1.0",
-                      commits["0.1.0"], 1)
-    assert took < 45, f"the job took {took:.1f}s to die"
+    step that ignores SIGTERM dies too (_timed_out checks that the step and
+    its child are gone; how soon is for benchmarks, not asserted here)."""
+    _timed_out(webhook_env, daemon, dirs, "termproof", "termproof-v0.1.0", commits["0.1.0"],
+               1)
 
 
 def test_artifact_version_differs_from_tag(webhook_env, daemon, commits):

@@ -72,22 +72,42 @@ def test_wrong_token_is_refused_and_nothing_uploaded(publish_env, tmp_path):
 def test_refused_token_refreshes_and_retries_once(publish_env, tmp_path):
     """The daemon holds a wrong token; Vault already has the right one in a
     newer version the daemon has not polled yet.  The registry's 401 makes it
-    refresh, see the newer version, and retry once: published."""
+    refresh, see the newer version, and retry once: published.  Relays count
+    the Authorization headers on the wire: one request with the wrong token
+    (the 401), then only the right one."""
+    from queue_support import ThrottledRelay, port_of, relayed_registries
+    from test_queue_outages import _names as auth_names
     env = publish_env
-    d = env.daemon()
-    good = {k: env.values[k] for k in ("PYPI_API_TOKEN", "NPM_TOKEN")}
-    env.set_secret(PYPI_API_TOKEN="pypi-" + secrets.token_urlsafe(32),
-                   NPM_TOKEN=secrets.token_urlsafe(32))
-    _refresh(d, "PYPI_API_TOKEN", "NPM_TOKEN")
-    env.set_secret(**good)  # no refresh: the daemon still has the wrong ones
-    whl = make_wheel(tmp_path, PY_NAME, "4.1")
-    tgz = make_npm(tmp_path, NPM_NAME, "4.1.0")
-    publish(d, "pypi", whl).expect(EXIT["published"], "published")
-    publish(d, "npm", tgz).expect(EXIT["published"], "published")
+    pr, nr = ThrottledRelay(port_of(env.pypi.url)), ThrottledRelay(port_of(env.npm.url))
+    try:
+        d = env.daemon(config={"registries": relayed_registries(env, pr, nr, "-seen")})
+        good = {k: env.values[k] for k in ("PYPI_API_TOKEN", "NPM_TOKEN")}
+        whl = make_wheel(tmp_path, PY_NAME, "4.1")
+        tgz = make_npm(tmp_path, NPM_NAME, "4.1.0")
+        # One registry at a time: the refresh one 401 causes re-reads both keys.
+        for relay, key, reg, f in ((pr, "PYPI_API_TOKEN", "pypi-seen", whl),
+                                   (nr, "NPM_TOKEN", "npm-seen", tgz)):
+            bad = secrets.token_urlsafe(32)
+            env.set_secret(**{key: bad})
+            _refresh(d, key)
+            env.set_secret(**{key: good[key]})  # no refresh: the daemon has the wrong one
+            publish(d, reg, f).expect(EXIT["published"], "published")
+            # On the wire: the wrong token (up to the 401), then only the
+            # right one; the daemon logs one refusal and one retry.
+            seen = auth_names(relay.auth_seen, bad, good[key])
+            n_old = seen.count("old")
+            assert n_old >= 1 and seen == ["old"] * n_old + ["new"] * (len(seen) - n_old) \
+                and "new" in seen, f"{key}: Authorization on the wire {seen}"
+            log = d.log_text()
+            assert log.count(f"{reg}: token {key} refused") == 1, log
+            assert log.count(f"retrying {f.name} once") == 1, log
+    finally:
+        pr.close()
+        nr.close()
     assert env.pypi.files().get(whl.name) == sha256_file(whl)
     assert "4.1.0" in env.npm.packument(NPM_NAME)["versions"]
-    s = d.secrets()
-    assert s["PYPI_API_TOKEN"]["version"] == s["NPM_TOKEN"]["version"] >= 3, s
+    s = d.secrets()  # the refresh after each 401 loaded Vault's newest version
+    assert s["PYPI_API_TOKEN"]["version"] >= 3 and s["NPM_TOKEN"]["version"] >= 3, s
 
 
 def test_token_missing_from_vault(publish_env, tmp_path):

@@ -419,10 +419,10 @@ def test_missing_file_and_usage(publish_env, daemon, tmp_path):
     before = publish_env.snapshot()
     missing = tmp_path / wheel_filename(PY_NAME, "9.9")
     r = publish(daemon, "pypi", missing)
-    assert r.rc not in (EXIT["published"], EXIT["exists"]), r
+    assert r.rc == EXIT["invalid"], r
     assert missing.name in r.text, f"the error does not name the missing file: {r}"
     r = publish(daemon, "no-such-registry", make_wheel(tmp_path, PY_NAME, "9.8"))
-    assert r.rc not in (EXIT["published"], EXIT["exists"]), r
+    assert r.rc == EXIT["error"], r
     assert "no-such-registry" in r.text, r
     r = daemon.ctl("publish", "--registry", "pypi")  # no FILE
     assert r.rc == EXIT["usage"], r

@@ -202,11 +202,22 @@ def test_github_tag_push_testpypi_then_pypi(webhook_env, daemon, releases, tmp_p
                                f"testpypi's last one was written")
     # And the job log says so, where it names the uploads.
     lines = job_log(daemon, jid)
-    t_idx = [i for i, ln in enumerate(lines) if re.search(r"(?<![\w-])testpypi/aos_sdk-", ln)]
-    p_idx = [i for i, ln in enumerate(lines) if re.search(r"(?<![\w-])pypi/aos_sdk-", ln)]
-    if t_idx and p_idx:
-        assert max(t_idx) < min(p_idx), f"the log shows pypi before testpypi finished: {lines}"
+    assert _published_by_target(lines) == [("testpypi", sorted(names)),
+                                           ("pypi", sorted(names))], (
+        f"the log does not show testpypi's uploads, then pypi's: {lines}")
     _pip_check(env, version, tmp_path)
+
+
+def _published_by_target(lines):
+    """[(target, sorted files published)] in the order the job log's
+    "target N of M: NAME (...)" sections come."""
+    out = []
+    for ln in lines:
+        if m := re.match(r"target \d+ of \d+: (\S+) \(", ln):
+            out.append((m.group(1), []))
+        elif (m := re.match(r"published: (\S+) ", ln)) and out:
+            out[-1][1].append(m.group(1))
+    return [(t, sorted(files)) for t, files in out]
 
 
 def test_gitlab_tag_push_npm(webhook_env, daemon, releases, tmp_path):
@@ -305,17 +316,29 @@ def test_first_target_down_pypi_gets_nothing(webhook_env, daemon, releases):
                               f"recorded artifacts should be uploaded without a rebuild")
 
 
+def _recorded_sha256(daemon, filename: str) -> set[str]:
+    """The sha256 digests the jobs recorded for a done upload named filename
+    (<target>/<file>): the digest of the file the pipeline built."""
+    from queue_support import jobs
+    return {u["sha256"] for j in jobs(daemon)
+            for u in job_show(daemon, j["id"]).get("uploads", [])
+            if u["filename"] == filename and u["state"] == "done"}
+
+
 def test_npm_tarball_is_the_built_one(webhook_env, daemon):
-    """The tarballs stored by verdaccio are what the packument's integrity
-    names (npm install checked it against the lock file too)."""
+    """The tarballs verdaccio serves are the files the pipeline built: their
+    sha256 is the one the job recorded for its upload (and the packument's
+    integrity names them)."""
     env = webhook_env
     doc = env.npm.packument(NPM_NAME)
     stored = env.npm.tarballs()
     assert len(stored) == 2, stored
     for v in ("0.1.0", "0.2.0"):
-        back = env.npm.fetch_tarball(NPM_NAME, v)
         p = env.workdir / f"back-{v}.tgz"
-        p.write_bytes(back)
+        p.write_bytes(env.npm.fetch_tarball(NPM_NAME, v))
+        built = _recorded_sha256(daemon, f"npm/agenticverz-aos-sdk-{v}.tgz")
+        assert built == {sha256_file(p)}, (f"{v}: verdaccio serves sha256 {sha256_file(p)}, "
+                                           f"the job built {built or 'nothing recorded'}")
         assert doc["versions"][v]["dist"]["integrity"] == sha512_sri(p)
 
 

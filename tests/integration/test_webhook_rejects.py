@@ -126,9 +126,11 @@ def test_wrong_signature(daemon, commit, unchanged, forge):
     expect_error(r, 401)
 
 
-@pytest.mark.parametrize("forge", FORGES)
+@pytest.mark.parametrize("forge", ["github", "gitea"])
 def test_signature_of_another_body(daemon, commit, unchanged, forge):
-    """A valid signature, but over other bytes (one field changed)."""
+    """A valid signature, but over other bytes (one field changed).  GitLab
+    sends its token instead of signing the body, so a tampered body cannot
+    be told apart there: test_wrong_signature covers its wrong token."""
     good = json.dumps(payload(forge, commit_id=commit), separators=(",", ":")).encode()
     tampered = good.replace(b"releaser", b"attacker")
     assert tampered != good
@@ -137,11 +139,9 @@ def test_signature_of_another_body(daemon, commit, unchanged, forge):
     if forge == "github":
         hs += [("X-GitHub-Event", "push"), ("X-GitHub-Delivery", str(uuid.uuid4())),
                ("X-Hub-Signature-256", "sha256=" + hmac_hex(secret, good))]
-    elif forge == "gitea":
+    else:
         hs += [("X-Gitea-Event", "push"), ("X-Gitea-Delivery", str(uuid.uuid4())),
                ("X-Gitea-Signature", hmac_hex(secret, good))]
-    else:  # GitLab sends the token itself: a tampered body cannot be told apart
-        hs += [("X-Gitlab-Event", "Tag Push Hook"), ("X-Gitlab-Token", secret[:-1])]
     expect_error(daemon.hooks.post(tampered, hs), 401)
 
 
@@ -524,12 +524,9 @@ def test_idle_connection_closed(daemon, unchanged):
 def test_request_line_garbage(daemon, unchanged):
     with Conn(daemon.http_port) as c:
         c.send(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03garbage\r\n\r\n")
-        try:
-            r = c.read_response(5)
-            assert r.status == 400, r
-        except AssertionError as e:
-            # Closing without an answer is fine for bytes that are not HTTP.
-            assert "closed" in str(e) or "reset" in str(e), e
+        # The parser refuses the request line: a 400, then the connection closed.
+        r = c.read_response(5)
+        assert r.status == 400, r
         assert c.closed_by_peer(3)
 
 

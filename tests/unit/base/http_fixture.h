@@ -78,9 +78,9 @@ static inline void later_cb(uv_timer_t *h)
 	struct http_conn *c = t->held;
 
 	t->held = NULL;
-	atomic_store(&t->holding, 0);
 	if (c != NULL)
 		reply_url(t, c, t->held_url, atomic_load(&t->handled));
+	atomic_store(&t->holding, 0); /* answered: the reply is handed over */
 }
 
 /* /slow: answered 100 ms later; /hold: answered when the client asks the
@@ -351,12 +351,14 @@ static inline void cl_close(struct client *c)
 	c->fd = -1;
 }
 
-static inline void wait_for(atomic_int *v, int want)
+/* Waits up to 5 s for *v == want; false if it never came. */
+static inline bool wait_for(atomic_int *v, int want)
 {
 	int i;
 
 	for (i = 0; i < 500 && atomic_load(v) != want; i++)
 		usleep(10000);
+	return atomic_load(v) == want;
 }
 
 /* One scenario against a fresh server (initial state: a struct sc_case). */

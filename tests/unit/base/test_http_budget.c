@@ -38,7 +38,7 @@ static void sc_second_body_refused(struct tsrv *t)
 
 	CHECK(t, cl_connect(&a, t->port), "connect");
 	CHECK(t, cl_sends(&a, post_a), "send a");
-	wait_for(&t->heads, 1);
+	CHECK(t, wait_for(&t->heads, 1), "the head hook never saw a's request");
 	/* Over the cap: 503 with Retry-After at once, no 100 Continue, closed. */
 	CHECK(t, cl_connect(&b, t->port), "connect");
 	CHECK(t, cl_sends(&b, "POST /b HTTP/1.1\r\nExpect: 100-continue\r\n"
@@ -85,7 +85,7 @@ static void sc_headers_closed(struct tsrv *t)
 
 	CHECK(t, cl_connect(&a, t->port), "connect");
 	CHECK(t, cl_sends(&a, post_a), "send a");
-	wait_for(&t->heads, 1);
+	CHECK(t, wait_for(&t->heads, 1), "the head hook never saw a's request");
 	memset(pad, 'p', sizeof(pad) - 1);
 	pad[sizeof(pad) - 1] = '\0';
 	CHECK(t, cl_connect(&b, t->port), "connect");
@@ -131,7 +131,7 @@ static void sc_released_on_close(struct tsrv *t)
 
 	CHECK(t, cl_connect(&a, t->port), "connect");
 	CHECK(t, cl_sends(&a, post_a) && cl_send(&a, "xyz", 3), "send a");
-	wait_for(&t->heads, 1);
+	CHECK(t, wait_for(&t->heads, 1), "the head hook never saw a's request");
 	cl_close(&a);
 	for (tries = 0; tries < 50; tries++) {
 		CHECK(t, cl_connect(&b, t->port), "connect");

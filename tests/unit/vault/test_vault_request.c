@@ -21,12 +21,37 @@
 #include "common/secret.h"
 #include "vault/vault.h"
 
+/* curl's free, watched: when a block test_headers_free names is freed, the
+ * hook records whether its first `len` bytes were zero by then. */
+struct watched {
+	const void *p;
+	size_t len;
+	bool freed, wiped;
+};
+static struct watched watch[2];
+
+static void watching_free(void *p)
+{
+	size_t i, j;
+
+	for (i = 0; p != NULL && i < 2; i++) {
+		if (watch[i].p != p)
+			continue;
+		watch[i].freed = true;
+		watch[i].wiped = true;
+		for (j = 0; j < watch[i].len; j++)
+			watch[i].wiped &= ((const unsigned char *)p)[j] == 0;
+	}
+	free(p);
+}
+
 static int setup(void **state)
 {
 	(void)state;
 	if (secret_init_process(64 * 1024) != 0)
 		return -1;
-	return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : -1;
+	return curl_global_init_mem(CURL_GLOBAL_DEFAULT, malloc, watching_free, realloc,
+				    strdup, calloc) == CURLE_OK ? 0 : -1;
 }
 
 static int teardown(void **state)
@@ -318,7 +343,14 @@ static void test_headers_free(void **state)
 	l = curl_slist_append(l, "X-Vault-Token: test-token-value");
 	l = curl_slist_append(l, "");
 	assert_non_null(l);
+	assert_non_null(l->next);
+	watch[0] = (struct watched){ .p = l->data, .len = strlen(l->data) };
+	watch[1] = (struct watched){ .p = l->next->data, .len = 0 };
 	vault_headers_free(l); /* under ASan: no invalid access, no leak */
+	/* Each string was wiped before curl freed it. */
+	assert_true(watch[0].freed && watch[1].freed);
+	assert_true(watch[0].wiped);
+	memset(watch, 0, sizeof(watch));
 }
 
 /* ---- the same setup on the wire, against a one-shot loopback server ---- */
