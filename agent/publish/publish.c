@@ -20,6 +20,7 @@
 #include "daemon/agent.h"
 #include "answer.h"
 #include "artifact.h"
+#include "artifact_fit.h"
 #include "backoff.h"
 #include "err.h"
 #include "base/log.h"
@@ -293,13 +294,6 @@ static void inspect_work(uv_work_t *w)
 	}
 }
 
-static bool kind_fits(const struct publish_op *op, const struct artifact *a)
-{
-	if (op->type == REGISTRY_NPM)
-		return a->kind == ARTIFACT_NPM;
-	return a->kind == ARTIFACT_WHEEL || a->kind == ARTIFACT_SDIST;
-}
-
 static void after_inspect(uv_work_t *w, int status)
 {
 	struct publish_op *op = w->data;
@@ -316,14 +310,9 @@ static void after_inspect(uv_work_t *w, int status)
 		struct pub_file *f = &op->files[i];
 		cJSON *ev;
 
-		if (f->rc == 0 && !kind_fits(op, f->art)) {
-			snprintf(f->message, sizeof(f->message),
-				 "%s: %s cannot go to registry %s, which is of type %s",
-				 f->label, f->art->kind == ARTIFACT_NPM ? "an npm tarball"
-				 : f->art->kind == ARTIFACT_WHEEL ? "a wheel" : "an sdist",
-				 op->reg_name, op->type == REGISTRY_NPM ? "npm" : "pypi");
-			f->rc = -EINVAL;
-		}
+		if (f->rc == 0)
+			f->rc = artifact_check_fits(f->art->kind, f->label, op->reg_name,
+						    op->type, f->message, sizeof(f->message));
 		if (f->rc == 0 && f->art->kind == ARTIFACT_NPM)
 			f->rc = npm_pubcfg_access(f->art, op->url, op->access, &f->access,
 						  f->message, sizeof(f->message));
