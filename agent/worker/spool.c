@@ -552,7 +552,9 @@ int spool_enqueue(struct agent *a, struct control_conn *c, const struct spool_re
 	e->idem_key = r->idem_key ? strdup(r->idem_key) : NULL;
 	e->spool_dir = strdup(a->cfg->queue.spool_dir);
 	if (e->registry == NULL || e->reg_url == NULL || e->spool_dir == NULL ||
-	    (reg->access != NULL && e->reg_access == NULL)) {
+	    (reg->access != NULL && e->reg_access == NULL) || (r->tag != NULL && e->tag == NULL) ||
+	    (r->version != NULL && e->version == NULL) ||
+	    (r->idem_key != NULL && e->idem_key == NULL)) {
 		enq_free(e);
 		snprintf(msg, msglen, "out of memory");
 		return -ENOMEM;
