@@ -69,40 +69,27 @@ static void expect_nomem(const char *name, const char *build, const char *artifa
 			 r, err, prefix);
 }
 
-static void test_argv_step(void **state)
-{
-	(void)state;
-	expect_nomem("py", "[[\"make\",\"nomem-arg\"]]", "[\"x\"]", "nomem-arg",
-		     "pipelines.py.build[0]");
-}
+/* name, build, artifacts, the string whose copy fails, the key path named */
+static const char *const cases[][5] = {
+	{ "py", "[[\"make\",\"nomem-arg\"]]", "[\"x\"]", "nomem-arg", "pipelines.py.build[0]" },
+	{ "py", "[\"make nomem-step\"]", "[\"x\"]", "make nomem-step", "pipelines.py.build[0]" },
+	{ "py", "[\"make\"]", "[\"nomem/*.whl\"]", "nomem/*.whl", "pipelines.py.artifacts" },
+	{ "nomempipe", "[\"make\"]", "[\"x\"]", "nomempipe", "pipelines.nomempipe" },
+};
 
-static void test_shell_step(void **state)
+static void test_each_copy_checked(void **state)
 {
-	(void)state;
-	expect_nomem("py", "[\"make nomem-step\"]", "[\"x\"]", "make nomem-step",
-		     "pipelines.py.build[0]");
-}
+	size_t i;
 
-static void test_artifacts(void **state)
-{
 	(void)state;
-	expect_nomem("py", "[\"make\"]", "[\"nomem/*.whl\"]", "nomem/*.whl",
-		     "pipelines.py.artifacts");
-}
-
-static void test_pipeline_name(void **state)
-{
-	(void)state;
-	expect_nomem("nomempipe", "[\"make\"]", "[\"x\"]", "nomempipe", "pipelines.nomempipe");
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		expect_nomem(cases[i][0], cases[i][1], cases[i][2], cases[i][3], cases[i][4]);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_argv_step),
-	    cmocka_unit_test(test_shell_step),
-	    cmocka_unit_test(test_artifacts),
-	    cmocka_unit_test(test_pipeline_name),
+	    cmocka_unit_test(test_each_copy_checked),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
