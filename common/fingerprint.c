@@ -21,6 +21,8 @@
 #include <openssl/rand.h>
 
 #include "err.h"
+#include "file.h"
+#include "hex.h"
 #include "secret.h"
 
 static struct secret *fpr_key;
@@ -37,10 +39,8 @@ int secret_fingerprint_key_set(struct secret *key)
 
 void secret_fingerprint(const struct secret *s, char *out)
 {
-	static const char hex[] = "0123456789abcdef";
 	unsigned char md[EVP_MAX_MD_SIZE];
 	size_t mdlen = 0;
-	int i;
 
 	memset(out, '?', SECRET_FPR_LEN);
 	out[SECRET_FPR_LEN] = '\0';
@@ -50,10 +50,7 @@ void secret_fingerprint(const struct secret *s, char *out)
 		      secret_len(s), md, sizeof(md), &mdlen) == NULL ||
 	    mdlen < SECRET_FPR_LEN / 2)
 		return;
-	for (i = 0; i < SECRET_FPR_LEN / 2; i++) {
-		out[2 * i] = hex[md[i] >> 4];
-		out[2 * i + 1] = hex[md[i] & 0xf];
-	}
+	aos_hex(md, SECRET_FPR_LEN / 2, out);
 	OPENSSL_cleanse(md, sizeof(md));
 }
 
@@ -85,11 +82,7 @@ static int create_key(const char *dir, const char *path)
 	if (r == 0 && link(tmp, path) < 0)
 		r = -errno;
 	unlink(tmp);
-	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd >= 0) {
-		fsync(fd);
-		close(fd);
-	}
+	(void)aos_fsync_dir(dir);
 out:
 	OPENSSL_cleanse(key, sizeof(key));
 	return r;

@@ -13,6 +13,7 @@
 
 #include "answer.h"
 #include "err.h"
+#include "hex.h"
 #include "pub_err.h"
 #include "pub_util.h"
 #include "url.h"
@@ -124,15 +125,7 @@ void answer_index_classify(const char *url, long status, const char *reason,
 
 static bool is_hex64(const char *s, size_t n)
 {
-	size_t i;
-
-	if (n != 64)
-		return false;
-	for (i = 0; i < n; i++) {
-		if (!isxdigit((unsigned char)s[i]))
-			return false;
-	}
-	return true;
+	return n == AOS_SHA256_HEX_LEN && aos_is_hex(s, n, false);
 }
 
 static void copy_lower(char *out, const char *s, size_t n)

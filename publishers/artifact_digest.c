@@ -5,7 +5,7 @@
 #include <openssl/evp.h>
 
 #include "artifact_internal.h"
-#include "pub_util.h"
+#include "hex.h"
 
 /* BLAKE2b-256 of the empty string, to check a candidate implementation. */
 static const unsigned char blake2b_256_empty[32] = {
@@ -119,9 +119,9 @@ int artifact__digests_final(struct artifact_digests *d, struct artifact *a)
 		if (EVP_DigestFinal_ex(d->ctx[i], md, &n) != 1)
 			return -EIO;
 		switch (i) {
-		case DG_SHA256: pub__hex(md, 32, a->sha256); break;
-		case DG_BLAKE2: pub__hex(md, 32, a->blake2_256); break;
-		case DG_SHA1: pub__hex(md, 20, a->sha1); break;
+		case DG_SHA256: aos_hex(md, 32, a->sha256); break;
+		case DG_BLAKE2: aos_hex(md, 32, a->blake2_256); break;
+		case DG_SHA1: aos_hex(md, 20, a->sha1); break;
 		case DG_SHA512:
 			memcpy(a->sha512_sri, "sha512-", 7);
 			EVP_EncodeBlock((unsigned char *)a->sha512_sri + 7, md, 64);

@@ -148,14 +148,3 @@ const char *pub__memcasemem(const char *hay, size_t len, const char *needle)
 	return NULL;
 }
 
-void pub__hex(const unsigned char *p, size_t n, char *out)
-{
-	static const char hex[] = "0123456789abcdef";
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		out[2 * i] = hex[p[i] >> 4];
-		out[2 * i + 1] = hex[p[i] & 0xf];
-	}
-	out[2 * n] = '\0';
-}

@@ -38,7 +38,4 @@ bool pub__endswith_nocase(const char *s, const char *suffix);
 /* Finds needle in hay[0..len) ignoring ASCII case; NULL if absent. */
 const char *pub__memcasemem(const char *hay, size_t len, const char *needle);
 
-/* Lower-case hex of n bytes into out (2n + 1 bytes). */
-void pub__hex(const unsigned char *p, size_t n, char *out);
-
 #endif

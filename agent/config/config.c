@@ -343,8 +343,9 @@ static void parse_registry(struct cctx *c, const cJSON *it, const char *base,
 	}
 	if (r->index_url != NULL)
 		cfg__check_url(c, strcat(strcpy(p, base), ".index_url"), r->index_url);
-	else if (r->url != NULL && r->type == REGISTRY_PYPI)
-		r->index_url = default_index_url(r->url);
+	else if (r->url != NULL && r->type == REGISTRY_PYPI &&
+		 (r->index_url = default_index_url(r->url)) == NULL)
+		cfg__fail(c, base, "out of memory");
 	if (r->access != NULL && r->type != REGISTRY_NPM)
 		cfg__fail(c, strcat(strcpy(p, base), ".access"),
 			  "only for npm registries");

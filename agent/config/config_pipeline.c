@@ -220,7 +220,12 @@ static char **str_list(struct cctx *c, const cJSON *v, const char *path, size_t 
 				  "bytes)", n);
 			break;
 		}
-		out[n++] = strdup(it->valuestring);
+		out[n] = strdup(it->valuestring);
+		if (out[n] == NULL) {
+			cfg__fail(c, path, "out of memory");
+			break;
+		}
+		n++;
 	}
 	*ret_n = n;
 	return out;
@@ -263,13 +268,20 @@ static struct step_cfg *parse_steps(struct cctx *c, const cJSON *v, const char *
 		n++;
 		if (cJSON_IsString(it) && it->valuestring[0] != '\0') {
 			s->argv = calloc(4, sizeof(char *));
-			if (s->argv == NULL)
+			if (s->argv == NULL) {
+				cfg__fail(c, p, "out of memory");
 				break;
+			}
 			s->argv[0] = strdup("/bin/sh");
 			s->argv[1] = strdup("-c");
 			s->argv[2] = strdup(it->valuestring);
 			s->argc = 3;
 			s->display = strdup(it->valuestring);
+			if (s->argv[0] == NULL || s->argv[1] == NULL || s->argv[2] == NULL ||
+			    s->display == NULL) {
+				cfg__fail(c, p, "out of memory");
+				break;
+			}
 		} else if (cJSON_IsArray(it)) {
 			size_t k, len = 0;
 
@@ -277,6 +289,8 @@ static struct step_cfg *parse_steps(struct cctx *c, const cJSON *v, const char *
 			for (k = 0; k < s->argc; k++)
 				len += strlen(s->argv[k]) + 1;
 			s->display = calloc(1, len + 1);
+			if (s->display == NULL && !c->failed)
+				cfg__fail(c, p, "out of memory");
 			for (k = 0; s->display != NULL && k < s->argc; k++) {
 				strcat(s->display, s->argv[k]);
 				if (k + 1 < s->argc)
@@ -443,10 +457,13 @@ static void parse_pipeline(struct cctx *c, const cJSON *o, const char *base,
 				break;
 			}
 			if (p->env == NULL ||
-			    asprintf(&p->env[p->nenv++], "%s=%s", it->string, it->valuestring) < 0) {
+			    asprintf(&p->env[p->nenv], "%s=%s", it->string, it->valuestring) < 0) {
+				if (p->env != NULL)
+					p->env[p->nenv] = NULL; /* undefined after a failure */
 				cfg__fail(c, path, "out of memory");
 				break;
 			}
+			p->nenv++;
 		}
 	}
 	p->writable = path_list(c, o, base, "writable", &p->nwritable);
@@ -521,6 +538,10 @@ void cfg__parse_pipelines(struct cctx *c, const cJSON *root, struct config *cfg)
 		cfg->npipelines = i;
 		snprintf(base, sizeof(base), "pipelines.%.100s", it->string);
 		p->name = strdup(it->string);
+		if (p->name == NULL) {
+			cfg__fail(c, base, "out of memory");
+			return;
+		}
 		if (!cJSON_IsObject(it)) {
 			cfg__fail(c, base, "expected an object, got %s", cfg__type_name(it));
 			return;

@@ -18,6 +18,7 @@
 #include "daemon/agent.h"
 #include "backoff.h"
 #include "err.h"
+#include "file.h"
 #include "daemon/ingest.h"
 #include "base/log.h"
 #include "queue/queue.h"
@@ -253,9 +254,9 @@ static int ensure_dir(const char *path)
  * temporary folders (nothing was acknowledged for them). */
 static void clean_incoming(const char *spool)
 {
-	DIR *d = opendir(spool), *sub;
-	struct dirent *e, *f;
-	char path[4400], file[4700];
+	DIR *d = opendir(spool);
+	struct dirent *e;
+	char path[4400];
 
 	if (d == NULL)
 		return;
@@ -263,16 +264,7 @@ static void clean_incoming(const char *spool)
 		if (strncmp(e->d_name, ".incoming-", 10) != 0)
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", spool, e->d_name);
-		sub = opendir(path);
-		while (sub != NULL && (f = readdir(sub)) != NULL) {
-			if (f->d_name[0] == '.')
-				continue;
-			snprintf(file, sizeof(file), "%s/%s", path, f->d_name);
-			unlink(file);
-		}
-		if (sub != NULL)
-			closedir(sub);
-		rmdir(path);
+		(void)aos_rm_flat_dir(path);
 	}
 	closedir(d);
 }

@@ -6,11 +6,10 @@
 #include <string.h>
 
 #include <cjson/cJSON.h>
-#include <openssl/evp.h>
 
 #include "err.h"
 #include "pipeline/pipeline.h"
-#include "pub_util.h"
+#include "hex.h"
 
 #define SECRET_WAIT_S 5
 
@@ -55,14 +54,9 @@ bool pipeline_tag_version(const char *pattern, const char *tag, char *ver, size_
 
 static bool commit_ok(const char *c)
 {
-	size_t n = strlen(c), i;
+	size_t n = strlen(c);
 
-	if (n != 40 && n != 64)
-		return false;
-	for (i = 0; i < n; i++)
-		if (strchr("0123456789abcdef", c[i]) == NULL)
-			return false;
-	return true;
+	return (n == 40 || n == 64) && aos_is_hex(c, n, true);
 }
 
 static void answer(struct hook_decision *d, int status, const char *fmt, ...)
@@ -263,19 +257,11 @@ int pipeline_job_init(struct pipeline_job *j, const struct pipeline_cfg *p,
 	n = snprintf(j->idem_key, sizeof(j->idem_key), "pipeline:%s:%s@%s", p->name, tag,
 		     commit);
 	if (n < 0 || (size_t)n >= sizeof(j->idem_key)) {
-		unsigned char md[32];
-		char hex[65];
-		EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+		const char *fields[] = { p->name, tag, commit };
+		char hex[AOS_SHA256_HEX_LEN + 1];
 
-		if (ctx == NULL)
+		if (aos_sha256_fields(fields, 3, hex) < 0)
 			return -ENOMEM;
-		EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
-		EVP_DigestUpdate(ctx, p->name, strlen(p->name) + 1);
-		EVP_DigestUpdate(ctx, tag, strlen(tag) + 1);
-		EVP_DigestUpdate(ctx, commit, strlen(commit) + 1);
-		EVP_DigestFinal_ex(ctx, md, NULL);
-		EVP_MD_CTX_free(ctx);
-		pub__hex(md, 32, hex);
 		snprintf(j->idem_key, sizeof(j->idem_key), "pipeline:%s", hex);
 	}
 	snprintf(j->registry, sizeof(j->registry), "pipeline:%s", p->name);

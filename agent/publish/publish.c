@@ -20,6 +20,7 @@
 #include "daemon/agent.h"
 #include "answer.h"
 #include "artifact.h"
+#include "artifact_fit.h"
 #include "backoff.h"
 #include "err.h"
 #include "base/log.h"
@@ -60,7 +61,7 @@ static void op_closed(uv_handle_t *h)
 	size_t i;
 
 	for (i = 0; i < op->nfiles; i++) {
-		if (op->remove_dir != NULL)
+		if (op->remove_dir != NULL && op->files[i].path != NULL)
 			unlink(op->files[i].path);
 		free(op->files[i].path);
 		free(op->files[i].label);
@@ -293,13 +294,6 @@ static void inspect_work(uv_work_t *w)
 	}
 }
 
-static bool kind_fits(const struct publish_op *op, const struct artifact *a)
-{
-	if (op->type == REGISTRY_NPM)
-		return a->kind == ARTIFACT_NPM;
-	return a->kind == ARTIFACT_WHEEL || a->kind == ARTIFACT_SDIST;
-}
-
 static void after_inspect(uv_work_t *w, int status)
 {
 	struct publish_op *op = w->data;
@@ -316,14 +310,9 @@ static void after_inspect(uv_work_t *w, int status)
 		struct pub_file *f = &op->files[i];
 		cJSON *ev;
 
-		if (f->rc == 0 && !kind_fits(op, f->art)) {
-			snprintf(f->message, sizeof(f->message),
-				 "%s: %s cannot go to registry %s, which is of type %s",
-				 f->label, f->art->kind == ARTIFACT_NPM ? "an npm tarball"
-				 : f->art->kind == ARTIFACT_WHEEL ? "a wheel" : "an sdist",
-				 op->reg_name, op->type == REGISTRY_NPM ? "npm" : "pypi");
-			f->rc = -EINVAL;
-		}
+		if (f->rc == 0)
+			f->rc = artifact_check_fits(f->art->kind, f->label, op->reg_name,
+						    op->type, f->message, sizeof(f->message));
 		if (f->rc == 0 && f->art->kind == ARTIFACT_NPM)
 			f->rc = npm_pubcfg_access(f->art, op->url, op->access, &f->access,
 						  f->message, sizeof(f->message));
@@ -655,6 +644,28 @@ static char *dup_or_null(const char *s)
 	return s != NULL ? strdup(s) : NULL;
 }
 
+/* Whether every copy publish_start() made succeeded: each string is set,
+ * or its source was NULL. */
+static bool op_copied(const struct publish_op *op, const struct registry_cfg *reg,
+		      const struct publish_request *r)
+{
+	size_t i;
+
+	if (op->reg_name == NULL || op->url == NULL || op->token_key == NULL ||
+	    (r->remove_dir != NULL && op->remove_dir == NULL) ||
+	    (reg->username != NULL && op->username == NULL) ||
+	    (reg->index_url != NULL && op->index_url == NULL) ||
+	    (reg->access != NULL && op->access == NULL) || (r->tag != NULL && op->tag == NULL) ||
+	    (r->tag_given_by != NULL && op->tag_given_by == NULL) ||
+	    (r->prerelease_tag != NULL && op->prerelease_tag == NULL) ||
+	    (r->expected_version != NULL && op->expected_version == NULL))
+		return false;
+	for (i = 0; i < op->nfiles; i++)
+		if (op->files[i].path == NULL || op->files[i].label == NULL)
+			return false;
+	return true;
+}
+
 int publish_start(struct agent *a, struct control_conn *c,
 		  const struct publish_request *r, struct publish_op **ret_op,
 		  char *msg, size_t msglen)
@@ -718,6 +729,11 @@ int publish_start(struct agent *a, struct control_conn *c,
 	uv_timer_init(&a->loop, &op->timer);
 	op->timer.data = op;
 	op->work.data = op;
+	if (!op_copied(op, reg, r)) {
+		op->conn = NULL;
+		publish_op_destroy(op);
+		goto nomem;
+	}
 	op->phase = PH_INSPECT;
 	log_info("publish to %s requested: %zu file%s%s", op->reg_name, op->nfiles,
 		 op->nfiles == 1 ? "" : "s", op->dry_run ? " (dry run)" : "");

@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "err.h"
+#include "hex.h"
 #include "queue/queue.h"
 #include "queue_sqlite_internal.h"
 
@@ -219,14 +220,10 @@ static int job_state(struct queue_sqlite *q, int64_t id, enum job_state *ret_sta
 	return result;
 }
 
-static bool is_hex64(const char *s)
+/* A digest as the queue stores it: 64 lower-case hex digits. */
+static bool is_sha256_hex(const char *s, size_t size)
 {
-	size_t i;
-
-	for (i = 0; i < 64; i++)
-		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
-			return false;
-	return s[64] == '\0';
+	return strnlen(s, size) == AOS_SHA256_HEX_LEN && aos_is_hex(s, AOS_SHA256_HEX_LEN, true);
 }
 
 /* A required string: non-empty and shorter than max. */
@@ -258,7 +255,7 @@ static int check_uploads(const struct job_upload *ups, size_t n)
 		if ((r = queue_sqlite__check_str(u->filename, sizeof(u->filename))) < 0)
 			return r;
 		if (strnlen(u->registry, sizeof(u->registry)) == sizeof(u->registry) ||
-		    !is_hex64(u->sha256))
+		    !is_sha256_hex(u->sha256, sizeof(u->sha256)))
 			return -EINVAL;
 		/* The same filename twice: refused before anything is written
 		 * (in a batch the constraint would leave half a job behind). */

@@ -15,13 +15,15 @@
 
 #include "daemon/agent.h"
 #include "artifact.h"
+#include "artifact_fit.h"
 #include "backoff.h"
 #include "daemon/control_policy.h"
 #include "err.h"
 #include "base/log.h"
 #include "npm_pubcfg.h"
 #include "publish/dist_tag.h"
-#include "pub_util.h"
+#include "file.h"
+#include "hex.h"
 #include "publish/publish.h"
 #include "queue/queue.h"
 #include "worker/spool.h"
@@ -100,7 +102,11 @@ int spool_copy_fd(int in, const char *label, const char *dst, uint64_t max, char
 		return r;
 	}
 	ctx = EVP_MD_CTX_new();
-	EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
+	if (ctx == NULL || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1) {
+		r = -ENOMEM;
+		snprintf(msg, msglen, "out of memory hashing %s", label);
+		goto out;
+	}
 	/* From the start whatever the descriptor's offset; never past the size
 	 * fstat gave (a file that grows, or a /proc-like file, is refused). */
 	while ((n = pread(in, buf, sizeof(buf), (off_t)off)) != 0) {
@@ -133,75 +139,32 @@ int spool_copy_fd(int in, const char *label, const char *dst, uint64_t max, char
 		goto out;
 	}
 	EVP_DigestFinal_ex(ctx, md, &mdlen);
-	pub__hex(md, 32, sha);
+	aos_hex(md, 32, sha);
 out:
 	EVP_MD_CTX_free(ctx);
 	close(out);
 	return r;
 }
 
-int spool_copy_file(const char *src, const char *dst, char sha[65], char *msg, size_t msglen)
-{
-	int in = open(src, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY), r;
-	bool theirs;
-
-	if (in < 0) {
-		r = -errno;
-		snprintf(msg, msglen, "%s: cannot read: %s", src,
-			 r == -ELOOP ? "a symbolic link (only regular files are taken)"
-				     : strerror(-r));
-		return r;
-	}
-	r = spool_copy_fd(in, src, dst, UINT64_MAX, sha, &theirs, msg, msglen);
-	close(in);
-	return r;
-}
-
-void spool_fsync_dir(const char *path)
-{
-	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-
-	if (fd >= 0) {
-		fsync(fd);
-		close(fd);
-	}
-}
-
-static void remove_tree(const char *dir, struct enq *e)
-{
-	char p[4400];
-	size_t i;
-
-	for (i = 0; i < e->nfiles; i++) {
-		snprintf(p, sizeof(p), "%s/%s", dir, e->names[i]);
-		unlink(p);
-	}
-	rmdir(dir);
-}
-
 /* The default idempotency key: unique per request (a random nonce), with
  * the registry, tag and the files' digests. */
 static void default_key(struct enq *e)
 {
-	unsigned char md[32];
-	char keyhex[65];
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-	unsigned int len = 0;
-	size_t i;
+	const char *fields[3 + 2 * CONTROL_FDS_MAX];
+	char nonce[17], keyhex[AOS_SHA256_HEX_LEN + 1];
+	size_t i, n = 0;
 
-	EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
 	/* Each request is its own job unless the client names a key. */
-	EVP_DigestUpdate(ctx, &e->nonce, sizeof(e->nonce));
-	EVP_DigestUpdate(ctx, e->registry, strlen(e->registry) + 1);
-	EVP_DigestUpdate(ctx, e->tag ? e->tag : "", strlen(e->tag ? e->tag : "") + 1);
+	snprintf(nonce, sizeof(nonce), "%016" PRIx64, e->nonce);
+	fields[n++] = nonce;
+	fields[n++] = e->registry;
+	fields[n++] = e->tag != NULL ? e->tag : "";
 	for (i = 0; i < e->nfiles; i++) {
-		EVP_DigestUpdate(ctx, e->names[i], strlen(e->names[i]) + 1);
-		EVP_DigestUpdate(ctx, e->sha256[i], 65);
+		fields[n++] = e->names[i];
+		fields[n++] = e->sha256[i];
 	}
-	EVP_DigestFinal_ex(ctx, md, &len);
-	EVP_MD_CTX_free(ctx);
-	pub__hex(md, 32, keyhex);
-	if (asprintf(&e->idem_key, "publish:%s", keyhex) < 0)
+	if (aos_sha256_fields(fields, n, keyhex) < 0 ||
+	    asprintf(&e->idem_key, "publish:%s", keyhex) < 0)
 		e->idem_key = NULL;
 }
 
@@ -237,14 +200,10 @@ static int take_file(struct enq *e, size_t i)
 	/* Inspect the copy: that is what will be sent. */
 	rc = artifact_inspect(dst, &opts, &art, e->msg, sizeof(e->msg));
 	e->invalid = rc < 0;
-	if (rc == 0 && (e->type == REGISTRY_NPM) != (art->kind == ARTIFACT_NPM)) {
-		snprintf(e->msg, sizeof(e->msg), "%s: %s cannot go to registry %s, which is of "
-			 "type %s", e->names[i], art->kind == ARTIFACT_NPM ? "an npm tarball"
-			 : art->kind == ARTIFACT_WHEEL ? "a wheel" : "an sdist",
-			 e->registry, e->type == REGISTRY_NPM ? "npm" : "pypi");
-		rc = -EINVAL;
-		e->invalid = true;
-	}
+	if (rc == 0)
+		rc = artifact_check_fits(art->kind, e->names[i], e->registry, e->type, e->msg,
+					 sizeof(e->msg));
+	e->invalid = rc < 0;
 	if (rc == 0 && art->kind == ARTIFACT_NPM) {
 		const char *access;
 
@@ -277,23 +236,23 @@ static void settle(struct enq *e)
 		default_key(e);
 	if (e->idem_key == NULL) {
 		e->rc = -ENOMEM;
-		remove_tree(e->tmp, e);
+		(void)aos_rm_flat_dir(e->tmp);
 		return;
 	}
 	EVP_Digest(e->idem_key, strlen(e->idem_key), kmd, NULL, EVP_sha256(), NULL);
-	pub__hex(kmd, 16, khex);
+	aos_hex(kmd, 16, khex);
 	snprintf(e->dir, sizeof(e->dir), "%s/%s", e->spool_dir, khex);
-	spool_fsync_dir(e->tmp);
+	(void)aos_fsync_dir(e->tmp);
 	e->fresh = rename(e->tmp, e->dir) == 0;
 	if (!e->fresh) {
 		/* The same key was spooled before: its files are the same. */
-		remove_tree(e->tmp, e);
+		(void)aos_rm_flat_dir(e->tmp);
 		if (access(e->dir, F_OK) != 0) {
 			e->rc = -errno;
 			snprintf(e->msg, sizeof(e->msg), "cannot move the spool into place");
 		}
 	}
-	spool_fsync_dir(e->spool_dir);
+	(void)aos_fsync_dir(e->spool_dir);
 }
 
 static void spool_work(uv_work_t *w)
@@ -319,7 +278,7 @@ static void spool_work(uv_work_t *w)
 	for (i = 0; i < e->nfiles && e->rc == 0; i++)
 		e->rc = take_file(e, i);
 	if (e->rc < 0)
-		remove_tree(e->tmp, e);
+		(void)aos_rm_flat_dir(e->tmp);
 	else if (!e->dry_run)
 		settle(e);
 }
@@ -371,7 +330,7 @@ static void start_dry_run(struct enq *e)
 	}
 	control_set_cancel(e->conn, NULL, NULL);
 	if (publish_start(e->a, e->conn, &r, NULL, msg, sizeof(msg)) < 0) {
-		remove_tree(e->tmp, e);
+		(void)aos_rm_flat_dir(e->tmp);
 		control_reply_error(e->conn, msg);
 	}
 }
@@ -483,7 +442,7 @@ static void refuse(struct enq *e, const char *outcome, const char *error)
 	log_warn("publish to %s not %s: %s", e->registry, e->dry_run ? "inspected" : "queued",
 		 error);
 	if (e->fresh)
-		remove_tree(e->dir, e);
+		(void)aos_rm_flat_dir(e->dir);
 }
 
 static void tags_checked(struct dist_tag_check *check, void *data)
@@ -544,7 +503,7 @@ static void after_spool(uv_work_t *w, int status)
 	if (e->rc < 0) {
 		refuse(e, e->invalid ? "invalid" : "error", e->msg);
 	} else if (e->dry_run && e->conn == NULL) {
-		remove_tree(e->tmp, e); /* the client left */
+		(void)aos_rm_flat_dir(e->tmp); /* the client left */
 	} else if (e->dry_run) {
 		start_dry_run(e);
 	} else if (e->type == REGISTRY_NPM && check_tags(e) == 0) {
@@ -593,7 +552,9 @@ int spool_enqueue(struct agent *a, struct control_conn *c, const struct spool_re
 	e->idem_key = r->idem_key ? strdup(r->idem_key) : NULL;
 	e->spool_dir = strdup(a->cfg->queue.spool_dir);
 	if (e->registry == NULL || e->reg_url == NULL || e->spool_dir == NULL ||
-	    (reg->access != NULL && e->reg_access == NULL)) {
+	    (reg->access != NULL && e->reg_access == NULL) || (r->tag != NULL && e->tag == NULL) ||
+	    (r->version != NULL && e->version == NULL) ||
+	    (r->idem_key != NULL && e->idem_key == NULL)) {
 		enq_free(e);
 		snprintf(msg, msglen, "out of memory");
 		return -ENOMEM;

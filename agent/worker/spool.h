@@ -44,12 +44,4 @@ int spool_enqueue(struct agent *a, struct control_conn *c, const struct spool_re
 int spool_copy_fd(int in, const char *label, const char *dst, uint64_t max, char sha[65],
 		  bool *ret_theirs, char *msg, size_t msglen);
 
-/* spool_copy_fd on the regular file at src, opened without following a
- * symbolic link and without blocking (a FIFO is refused, not waited on). */
-int spool_copy_file(const char *src, const char *dst, char sha[65], char *msg,
-		    size_t msglen);
-
-/* fsync()s a folder (after creating or renaming in it); errors ignored. */
-void spool_fsync_dir(const char *path);
-
 #endif

@@ -29,7 +29,9 @@
 
 #include "daemon/agent.h"
 #include "artifact.h"
+#include "artifact_fit.h"
 #include "backoff.h"
+#include "file.h"
 #include "base/child.h"
 #include "base/log.h"
 #include "pipeline/pipeline_steps.h"
@@ -257,11 +259,6 @@ static int load_tag_rule(struct pl_run *pl, const cJSON *doc)
 
 /* ---- recording the artifacts ----------------------------------------------- */
 
-static bool kind_fits(enum artifact_kind k, enum registry_type t)
-{
-	return (k == ARTIFACT_NPM) == (t == REGISTRY_NPM);
-}
-
 /* Which target gets which artifact: every artifact goes to each target of
  * its kind; each target must get one and each artifact must go somewhere. */
 static int plan_uploads(struct run *r, struct job_upload *ups, size_t *ret_n,
@@ -284,7 +281,7 @@ static int plan_uploads(struct run *r, struct job_upload *ups, size_t *ret_n,
 		for (i = 0; i < pl->narts; i++) {
 			struct job_upload *u = &ups[n];
 
-			if (!kind_fits(pl->arts[i].kind, reg->type))
+			if (!artifact_fits(pl->arts[i].kind, reg->type))
 				continue;
 			if ((size_t)snprintf(u->filename, sizeof(u->filename), "%s/%s", reg->name,
 					     pl->arts[i].name) >= sizeof(u->filename)) {
@@ -301,7 +298,7 @@ static int plan_uploads(struct run *r, struct job_upload *ups, size_t *ret_n,
 		if (got == 0) {
 			snprintf(msg, msglen, "target %s (%s) gets no artifact: the build made "
 				 "none of that kind", reg->name,
-				 reg->type == REGISTRY_NPM ? "npm" : "pypi");
+				 registry_type_name(reg->type));
 			return -EINVAL;
 		}
 	}
@@ -539,7 +536,7 @@ static void collect_work(uv_work_t *wk)
 			pl->work_permanent = true;
 		}
 	}
-	spool_fsync_dir(pl->spooldir);
+	(void)aos_fsync_dir(pl->spooldir);
 }
 
 static void collect_done(uv_work_t *wk, int status)

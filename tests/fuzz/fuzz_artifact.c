@@ -48,6 +48,7 @@
 #include <cjson/cJSON.h>
 #include <openssl/evp.h>
 
+#include "common/hex.h"
 #include "publishers/artifact.h"
 #include "publishers/npm.h"
 #include "publishers/pypi.h"
@@ -204,13 +205,13 @@ static void check_digests(const struct artifact *a, const void *file, size_t n)
 	unsigned int len;
 
 	digest("SHA256", file, n, md, &len);
-	pub__hex(md, len, hex);
+	aos_hex(md, len, hex);
 	if (strcmp(hex, a->sha256) != 0)
 		die("sha256 is not the file's");
 	if (a->kind != ARTIFACT_NPM)
 		return;
 	digest("SHA1", file, n, md, &len);
-	pub__hex(md, len, hex);
+	aos_hex(md, len, hex);
 	if (strcmp(hex, a->sha1) != 0)
 		die("sha1 is not the file's");
 	digest("SHA512", file, n, md, &len);

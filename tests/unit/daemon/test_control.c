@@ -188,6 +188,14 @@ static void test_commands_need_roles(void **state)
 	}
 	assert_null(check(cfg, &reader, "{\"cmd\":\"job.cancel\",\"id\":3}", 0, msg, &denied));
 	assert_true(denied);
+	/* reconcile is a known command that needs the operate role, not an
+	 * unknown one (an answer that would hide a missing table entry). */
+	assert_null(check(cfg, &reader, "{\"cmd\":\"reconcile\",\"pipeline\":\"p\"}", 0, msg,
+			  &denied));
+	assert_true(denied);
+	assert_non_null(strstr(msg, "\"reconcile\" needs the operate role"));
+	assert_non_null(check(cfg, &op, "{\"cmd\":\"reconcile\",\"pipeline\":\"p\"}", 0, msg,
+			      &denied));
 	/* A fingerprint tests a guess: operators only. */
 	assert_null(check(cfg, &reader, "{\"cmd\":\"secrets.fingerprint\",\"value\":\"x\"}", 0,
 			  msg, &denied));
@@ -203,6 +211,7 @@ static void test_commands_need_roles(void **state)
 	assert_false(denied);
 	assert_non_null(strstr(msg, "unknown command \"shutdown\""));
 	assert_non_null(strstr(msg, "job.wait"));
+	assert_non_null(strstr(msg, " reconcile")); /* every command in the known list */
 	config_free(cfg);
 }
 

@@ -1,0 +1,18 @@
+/* file.h - small file-system helpers that the daemon's rooms share.
+ *
+ * They do not log: they return -errno and the caller decides.
+ */
+#ifndef AOS_FILE_H
+#define AOS_FILE_H
+
+/* Opens the folder path and fsyncs it, so that the entries just created,
+ * renamed or linked in it are durable.  Returns 0 or -errno. */
+int aos_fsync_dir(const char *path);
+
+/* Removes the folder path and the files in it (one level: a subfolder is
+ * left, and then so is path).  Best effort: goes on past an entry it cannot
+ * remove.  Returns 0, or the -errno of the first failure (-ENOENT if path
+ * does not exist). */
+int aos_rm_flat_dir(const char *path);
+
+#endif
