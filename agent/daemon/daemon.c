@@ -336,7 +336,8 @@ static int open_queue(struct agent *a)
 	if (r > 0)
 		log_notice("%d job(s) left running by the previous process went back to "
 			   "the queue", r);
-	r = worker_new(a, a->queue, &a->worker);
+	r = worker_new(&(struct worker_env){ .pub = a->penv, .sandbox = &a->sandbox },
+		       a->queue, &a->worker);
 	if (r < 0)
 		log_err_r(r, "cannot start the queue's worker");
 	return r;
@@ -370,6 +371,8 @@ int agent_run(struct config *cfg)
 		.ca_file = cfg->ca_file, .ca_path = cfg->ca_path }, &a->tp);
 	if (r == 0)
 		r = session_new(&a->loop, a->tp, cfg, session_event, a, &a->session);
+	a->penv = (struct publish_env){ .loop = &a->loop, .tp = a->tp,
+					.session = a->session, .cfg = &a->cfg };
 	if (r < 0) {
 		log_err_r(r, "cannot set up");
 		return 1;

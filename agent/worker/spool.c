@@ -350,6 +350,45 @@ static void enq_cancel(struct control_conn *c, void *arg)
 	e->conn = NULL; /* the job is still committed: acknowledged or not */
 }
 
+/* A dry run's publish reports to the client: its events as they come,
+ * its answer at the end; a client that goes away stops it. */
+static void dry_event(void *data, const cJSON *ev)
+{
+	cJSON *copy = cJSON_Duplicate(ev, true);
+
+	if (copy != NULL)
+		control_send(data, copy);
+}
+
+static void dry_finished(void *data, enum pub_outcome out, const char *error,
+			 long retry_after_s, const cJSON *answer)
+{
+	cJSON *copy = cJSON_Duplicate(answer, true);
+
+	(void)out;
+	(void)error;
+	(void)retry_after_s;
+	if (copy != NULL)
+		control_reply(data, copy);
+	else
+		control_reply_error(data, "out of memory");
+}
+
+static bool dry_behind(void *data)
+{
+	return control_pending_bytes(data) > 65536;
+}
+
+static void dry_cancel(struct control_conn *c, void *arg)
+{
+	(void)c;
+	publish_abort(arg);
+}
+
+static const struct publish_hooks dry_hooks = {
+	.finished = dry_finished, .event = dry_event, .behind = dry_behind,
+};
+
 /* A dry run: the publish shows the copies' plan, then removes them. */
 static void start_dry_run(struct enq *e)
 {
@@ -361,6 +400,8 @@ static void start_dry_run(struct enq *e)
 		.dry_run = true, .files = paths, .labels = labels, .nfiles = e->nfiles,
 		.remove_dir = e->tmp,
 	};
+	struct publish_hooks hooks = dry_hooks;
+	struct publish_op *op;
 	char msg[512];
 	size_t i;
 
@@ -369,11 +410,15 @@ static void start_dry_run(struct enq *e)
 		paths[i] = store[i];
 		labels[i] = e->names[i];
 	}
+	hooks.data = e->conn;
+	r.hooks = &hooks;
 	control_set_cancel(e->conn, NULL, NULL);
-	if (publish_start(e->a, e->conn, &r, NULL, msg, sizeof(msg)) < 0) {
+	if (publish_start(&e->a->penv, &r, &op, msg, sizeof(msg)) < 0) {
 		remove_tree(e->tmp, e);
 		control_reply_error(e->conn, msg);
+		return;
 	}
+	control_set_cancel(e->conn, dry_cancel, op);
 }
 
 /* The job's inputs: the spooled files, the tag and version, who asked. */
@@ -523,7 +568,7 @@ static int check_tags(struct enq *e)
 
 	if (reg == NULL || reg->type != REGISTRY_NPM)
 		return -ENOENT;
-	r = dist_tag_check_new(e->a, e->tag, "--tag", NULL, &check);
+	r = dist_tag_check_new(&e->a->penv, e->tag, "--tag", NULL, &check);
 	for (i = 0; r == 0 && i < e->nfiles; i++)
 		r = dist_tag_check_add(check, reg, e->pkg[i], e->version_of[i], e->pkgtag[i]);
 	if (r == 0)

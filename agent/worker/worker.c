@@ -18,13 +18,14 @@
 #include <sys/time.h>
 #include <unistd.h>
 
-#include "daemon/agent.h"
 #include "backoff.h"
 #include "base/control.h"
 #include "err.h"
 #include "base/log.h"
+#include "config/config.h"
 #include "publish/publish.h"
 #include "queue/queue.h"
+#include "session/session.h"
 #include "worker/worker.h"
 #include "worker_internal.h"
 
@@ -120,7 +121,7 @@ void worker__settle(struct run *r, enum job_state st, int64_t next_run, const ch
 /* A failed attempt: retry later with backoff, or dead when out of tries. */
 void worker__settle_retry(struct run *r, long retry_after_s, const char *error)
 {
-	const struct queue_cfg *qc = &r->w->a->cfg->queue;
+	const struct queue_cfg *qc = &worker__cfg(r->w)->queue;
 	uint64_t delay;
 	char msg[JOB_TEXT_MAX];
 
@@ -197,9 +198,11 @@ static void hook_file_done(void *data, size_t i, enum pub_outcome out, const cha
 }
 
 static void hook_finished(void *data, enum pub_outcome out, const char *error,
-			  long retry_after_s)
+			  long retry_after_s, const cJSON *answer)
 {
 	struct run *r = data;
+
+	(void)answer; /* the job's answer is built from the queue */
 
 	r->op = NULL; /* freed by publish.c after this returns */
 	char msg[JOB_TEXT_MAX];
@@ -271,7 +274,7 @@ static void heartbeat_cb(uv_timer_t *t)
 {
 	struct run *r = t->data;
 	struct worker *w = r->w;
-	int64_t lease = w->a->cfg->queue.lease_s * 1000;
+	int64_t lease = worker__cfg(w)->queue.lease_s * 1000;
 
 	int rc = w->q->ops->heartbeat(w->q, r->job.id, r->job.fence, aos_wall_ms(), lease);
 
@@ -364,7 +367,7 @@ int worker__publish(struct run *r, const char *registry, const struct worker_tag
 		    const char *version)
 {
 	struct worker *w = r->w;
-	const struct registry_cfg *reg = config_registry(w->a->cfg, registry);
+	const struct registry_cfg *reg = config_registry(worker__cfg(w), registry);
 	struct publish_request req = { 0 };
 	struct publish_hooks hooks = hooks_template;
 	struct secret *tok;
@@ -376,9 +379,9 @@ int worker__publish(struct run *r, const char *registry, const struct worker_tag
 		worker__settle(r, JOB_DEAD, 0, msg);
 		return -ENOENT;
 	}
-	tok = store_get(session_store(w->a->session), reg->token_key);
-	if (tok == NULL && session_loaded(w->a->session) &&
-	    session_last_error(w->a->session) == NULL) {
+	tok = store_get(session_store(w->env.pub.session), reg->token_key);
+	if (tok == NULL && session_loaded(w->env.pub.session) &&
+	    session_last_error(w->env.pub.session) == NULL) {
 		/* Vault answers, but the secret lacks the key. */
 		snprintf(msg, sizeof(msg), "auth: no token for registry %s: key %s is not in "
 			 "the Vault secret; add it with rotate_secret.sh, then `aos-publishctl "
@@ -390,8 +393,8 @@ int worker__publish(struct run *r, const char *registry, const struct worker_tag
 		/* No usable token (Vault down at start, or the key missing):
 		 * wait without spending an attempt. */
 		snprintf(msg, sizeof(msg), "waiting for a token: %s is not loaded from Vault%s%s",
-			 reg->token_key, session_last_error(w->a->session) ? ": " : "",
-			 session_last_error(w->a->session) ? session_last_error(w->a->session) : "");
+			 reg->token_key, session_last_error(w->env.pub.session) ? ": " : "",
+			 session_last_error(w->env.pub.session) ? session_last_error(w->env.pub.session) : "");
 		worker__settle(r, JOB_QUEUED, aos_wall_ms() + VAULT_WAIT_MS, msg);
 		return -EAGAIN;
 	}
@@ -407,14 +410,14 @@ int worker__publish(struct run *r, const char *registry, const struct worker_tag
 	req.max_attempts = 0; /* publish.max_attempts quick tries; then the queue's backoff */
 	hooks.data = r;
 	req.hooks = &hooks;
-	if (publish_start(w->a, NULL, &req, &r->op, msg, sizeof(msg)) < 0) {
+	if (publish_start(&w->env.pub, &req, &r->op, msg, sizeof(msg)) < 0) {
 		worker__settle_retry(r, -1, msg);
 		return -EIO;
 	}
 	if (!uv_is_active((uv_handle_t *)&r->heartbeat))
 		uv_timer_start(&r->heartbeat, heartbeat_cb,
-			       (uint64_t)w->a->cfg->queue.lease_s * 1000 / 3,
-			       (uint64_t)w->a->cfg->queue.lease_s * 1000 / 3);
+			       (uint64_t)worker__cfg(w)->queue.lease_s * 1000 / 3,
+			       (uint64_t)worker__cfg(w)->queue.lease_s * 1000 / 3);
 	return 0;
 }
 
@@ -435,7 +438,7 @@ static void start_run(struct worker *w, struct job *job)
 	r->w = w;
 	r->job = *job; /* takes job->inputs */
 	job->inputs = NULL;
-	uv_timer_init(&w->a->loop, &r->heartbeat);
+	uv_timer_init(w->env.pub.loop, &r->heartbeat);
 	r->heartbeat.data = r;
 	r->next = w->runs;
 	w->runs = r;
@@ -444,12 +447,12 @@ static void start_run(struct worker *w, struct job *job)
 		 r->job.attempts, r->job.max_attempts, r->job.registry, r->job.package);
 	if (r->job.kind == JOB_PIPELINE) {
 		uv_timer_start(&r->heartbeat, heartbeat_cb,
-			       (uint64_t)w->a->cfg->queue.lease_s * 1000 / 3,
-			       (uint64_t)w->a->cfg->queue.lease_s * 1000 / 3);
+			       (uint64_t)worker__cfg(w)->queue.lease_s * 1000 / 3,
+			       (uint64_t)worker__cfg(w)->queue.lease_s * 1000 / 3);
 		worker__pipeline_start(r);
 		return;
 	}
-	if (config_registry(w->a->cfg, r->job.registry) == NULL) {
+	if (config_registry(worker__cfg(w), r->job.registry) == NULL) {
 		worker__settle(r, JOB_DEAD, 0, "its registry is no longer in the configuration");
 		goto out;
 	}
@@ -481,13 +484,13 @@ out:
 static void tick_cb(uv_timer_t *t)
 {
 	struct worker *w = t->data;
-	const struct queue_cfg *qc = &w->a->cfg->queue;
+	const struct queue_cfg *qc = &worker__cfg(w)->queue;
 	struct job jobs[16];
 	size_t room;
 	int n, i;
 
 	if (w->draining || w->closing || w->nruns >= (size_t)qc->max_running ||
-	    !session_loaded(w->a->session))
+	    !session_loaded(w->env.pub.session))
 		return; /* no token yet: jobs wait (job show says why) */
 	room = (size_t)qc->max_running - w->nruns;
 	if (room > 16)
@@ -506,21 +509,21 @@ static void tick_cb(uv_timer_t *t)
 
 static void drain_marker(const struct worker *w, char *path, size_t len)
 {
-	snprintf(path, len, "%s/draining", w->a->cfg->state_dir);
+	snprintf(path, len, "%s/draining", worker__cfg(w)->state_dir);
 }
 
-int worker_new(struct agent *a, struct queue *q, struct worker **ret)
+int worker_new(const struct worker_env *env, struct queue *q, struct worker **ret)
 {
 	struct worker *w = calloc(1, sizeof(*w));
 	char host[64] = "localhost", path[4200];
 
 	if (w == NULL)
 		return -ENOMEM;
-	w->a = a;
+	w->env = *env;
 	w->q = q;
 	gethostname(host, sizeof(host) - 1);
 	snprintf(w->owner, sizeof(w->owner), "%s:%d", host, (int)getpid());
-	uv_timer_init(&a->loop, &w->tick);
+	uv_timer_init(env->pub.loop, &w->tick);
 	w->tick.data = w;
 	drain_marker(w, path, sizeof(path));
 	if (access(path, F_OK) == 0) {

@@ -11,13 +11,24 @@
 
 #include <cjson/cJSON.h>
 
-struct agent;
+#include "publish/publish.h"
+
 struct queue;
+struct sandbox_caps;
 struct worker;
 
-/* Creates the worker on a's loop for queue q (not owned).  The lease owner
- * is "<hostname>:<pid>".  Returns 0 and *ret or -ENOMEM. */
-int worker_new(struct agent *a, struct queue *q, struct worker **ret);
+/* What the worker uses of the daemon: what a publish uses (its loop, the
+ * configuration a reload replaces) and the sandbox's capabilities (probed
+ * at start and reload; pipeline builds).  Copied by worker_new; what it
+ * points to must outlive the worker. */
+struct worker_env {
+	struct publish_env pub;
+	const struct sandbox_caps *sandbox;
+};
+
+/* Creates the worker on env's loop for queue q (not owned).  The lease
+ * owner is "<hostname>:<pid>".  Returns 0 and *ret or -ENOMEM. */
+int worker_new(const struct worker_env *env, struct queue *q, struct worker **ret);
 
 /* Looks for due jobs now (after an enqueue, a finished job, a retry). */
 void worker_kick(struct worker *w);

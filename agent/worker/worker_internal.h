@@ -9,6 +9,7 @@
 
 #include "publish/publish.h"
 #include "queue/queue.h"
+#include "worker/worker.h"
 
 #define MAX_FILES PUBLISH_MAX_FILES /* files one run sends at most */
 
@@ -38,7 +39,7 @@ struct follower {
 };
 
 struct worker {
-	struct agent *a;
+	struct worker_env env;
 	struct follower *followers;
 	struct queue *q;
 	uv_timer_t tick;
@@ -48,6 +49,12 @@ struct worker {
 	struct run *runs;
 	size_t nruns;
 };
+
+/* The daemon's current configuration (a reload replaces it). */
+static inline const struct config *worker__cfg(const struct worker *w)
+{
+	return *w->env.pub.cfg;
+}
 
 /* A line in job id's log. */
 void worker__qlog(struct worker *w, int64_t id, const char *fmt, ...)
