@@ -23,6 +23,7 @@ struct agent {
 	struct control *ctl;
 	struct queue *queue;
 	struct worker *worker;
+	struct follower *followers; /* clients following a job (follow.c) */
 	struct ingest *ingest;  /* HTTP webhooks, or NULL */
 	uv_timer_t grace;      /* first SIGTERM: waiting for running uploads */
 	int stop_requests;

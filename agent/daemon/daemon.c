@@ -15,6 +15,7 @@
 
 #include <systemd/sd-daemon.h>
 
+#include "daemon/follow.h"
 #include "daemon/agent.h"
 #include "backoff.h"
 #include "err.h"
@@ -101,6 +102,7 @@ static void agent_stop(struct agent *a, const char *why)
 	a->ingest = NULL;
 	worker_close(a->worker); /* releases anything still running */
 	a->worker = NULL;
+	follow_close(a);
 	control_close(a->ctl);
 	a->ctl = NULL;
 	session_close(a->session);
@@ -336,8 +338,11 @@ static int open_queue(struct agent *a)
 	if (r > 0)
 		log_notice("%d job(s) left running by the previous process went back to "
 			   "the queue", r);
-	r = worker_new(&(struct worker_env){ .pub = a->penv, .sandbox = &a->sandbox },
-		       a->queue, &a->worker);
+	r = worker_new(&(struct worker_env){
+		.pub = a->penv, .sandbox = &a->sandbox,
+		.hooks = { .job_event = follow_job_event,
+			   .job_changed = follow_job_changed, .data = a },
+	}, a->queue, &a->worker);
 	if (r < 0)
 		log_err_r(r, "cannot start the queue's worker");
 	return r;

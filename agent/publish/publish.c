@@ -612,11 +612,12 @@ static void start_file(struct publish_op *op)
 	op->token = store_get(session_store(op->env.session), op->token_key);
 	op->key_version_before = publish_key_version(op); /* the token sent */
 	if (op->token == NULL) {
+		const char *verr = session_last_error(op->env.session);
+
 		file_done(op, OUT_AUTH, "%s: no token for registry %s: key %s is not in "
 			  "the Vault secret (%s); add it with rotate_secret.sh",
 			  f->art->filename, op->reg_name, op->token_key,
-			  session_last_error(op->env.session) != NULL
-				  ? session_last_error(op->env.session) : "Vault reachable");
+			  verr != NULL ? verr : "Vault reachable");
 		return;
 	}
 	if (op->type == REGISTRY_NPM) {

@@ -88,6 +88,7 @@ struct publish_request {
 };
 
 #define PUBLISH_MAX_FILES 64
+#define PUBLISH_NAME_MAX 255 /* bytes of a file name sent with publish */
 
 /* Starts a publish reporting through r->hooks; no hook runs before this
  * returns.  Returns 0 and *ret_op (the caller's handle until finished runs

@@ -19,7 +19,6 @@
 #include <unistd.h>
 
 #include "backoff.h"
-#include "base/control.h"
 #include "err.h"
 #include "base/log.h"
 #include "config/config.h"
@@ -114,8 +113,8 @@ void worker__settle(struct run *r, enum job_state st, int64_t next_run, const ch
 	else
 		log_warn("job %" PRId64 " %s: %s", r->job.id, job_state_name(st),
 			 error != NULL ? error : "");
-	if (rc == 0)
-		worker_job_changed(w, r->job.id);
+	if (rc == 0 && w->env.hooks.job_changed != NULL)
+		w->env.hooks.job_changed(w->env.hooks.data, r->job.id);
 }
 
 /* A failed attempt: retry later with backoff, or dead when out of tries. */
@@ -237,28 +236,26 @@ static void hook_finished(void *data, enum pub_outcome out, const char *error,
 	worker__run_free(r);
 }
 
-static void unfollow(struct worker *w, struct follower *x);
-
 static void hook_event(void *data, const cJSON *ev)
 {
 	struct run *r = data;
-	struct follower *f;
+	const struct worker_hooks *h = &r->w->env.hooks;
 	const char *file = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(ev, "file"));
+	cJSON *copy;
 	size_t i;
 
-	for (f = r->w->followers; f != NULL; f = f->next) {
-		cJSON *copy;
-
-		if (f->id != r->job.id)
-			continue;
-		copy = cJSON_Duplicate(ev, true);
-		/* Show the client its own path, not the spool's copy. */
-		for (i = 0; file != NULL && i < r->nfiles; i++)
-			if (strcmp(file, r->files[i]) == 0)
-				cJSON_ReplaceItemInObjectCaseSensitive(
-					copy, "file", cJSON_CreateString(r->sources[i]));
-		control_send(f->conn, copy);
-	}
+	if (h->job_event == NULL)
+		return;
+	copy = cJSON_Duplicate(ev, true);
+	if (copy == NULL)
+		return;
+	/* Show the client its own path, not the spool's copy. */
+	for (i = 0; file != NULL && i < r->nfiles; i++)
+		if (strcmp(file, r->files[i]) == 0)
+			cJSON_ReplaceItemInObjectCaseSensitive(
+				copy, "file", cJSON_CreateString(r->sources[i]));
+	h->job_event(h->data, r->job.id, copy);
+	cJSON_Delete(copy);
 }
 
 static const struct publish_hooks hooks_template = {
@@ -371,6 +368,7 @@ int worker__publish(struct run *r, const char *registry, const struct worker_tag
 	struct publish_request req = { 0 };
 	struct publish_hooks hooks = hooks_template;
 	struct secret *tok;
+	const char *verr;
 	char msg[1024];
 
 	if (reg == NULL) {
@@ -380,8 +378,8 @@ int worker__publish(struct run *r, const char *registry, const struct worker_tag
 		return -ENOENT;
 	}
 	tok = store_get(session_store(w->env.pub.session), reg->token_key);
-	if (tok == NULL && session_loaded(w->env.pub.session) &&
-	    session_last_error(w->env.pub.session) == NULL) {
+	verr = session_last_error(w->env.pub.session);
+	if (tok == NULL && session_loaded(w->env.pub.session) && verr == NULL) {
 		/* Vault answers, but the secret lacks the key. */
 		snprintf(msg, sizeof(msg), "auth: no token for registry %s: key %s is not in "
 			 "the Vault secret; add it with rotate_secret.sh, then `aos-publishctl "
@@ -393,8 +391,8 @@ int worker__publish(struct run *r, const char *registry, const struct worker_tag
 		/* No usable token (Vault down at start, or the key missing):
 		 * wait without spending an attempt. */
 		snprintf(msg, sizeof(msg), "waiting for a token: %s is not loaded from Vault%s%s",
-			 reg->token_key, session_last_error(w->env.pub.session) ? ": " : "",
-			 session_last_error(w->env.pub.session) ? session_last_error(w->env.pub.session) : "");
+			 reg->token_key, verr != NULL ? ": " : "",
+			 verr != NULL ? verr : "");
 		worker__settle(r, JOB_QUEUED, aos_wall_ms() + VAULT_WAIT_MS, msg);
 		return -EAGAIN;
 	}
@@ -606,14 +604,6 @@ void worker_close(struct worker *w)
 		return;
 	w->closing = true;
 	worker_abort_all(w, "daemon stopping");
-	while (w->followers != NULL) {
-		struct follower *f = w->followers;
-
-		control_set_cancel(f->conn, NULL, NULL);
-		control_reply_error(f->conn, "the daemon is stopping; the job stays queued "
-				    "(follow it again with aos-publishctl job show)");
-		unfollow(w, f);
-	}
 	uv_timer_stop(&w->tick);
 	uv_close((uv_handle_t *)&w->tick, tick_closed);
 }
@@ -638,12 +628,7 @@ cJSON *worker_status_json(const struct worker *w)
 	return o;
 }
 
-/* ---- following a job --------------------------------------------------------- */
-
-static bool ended(enum job_state st)
-{
-	return st == JOB_SUCCEEDED || st == JOB_DEAD || st == JOB_CANCELED;
-}
+/* ---- a job's answer ---------------------------------------------------------- */
 
 /* "published: text" -> outcome "published", message "text". */
 static void split_answer(const char *answer, char *outcome, size_t olen, const char **msg)
@@ -666,6 +651,17 @@ static void split_answer(const char *answer, char *outcome, size_t olen, const c
 	}
 }
 
+cJSON *worker_upload_json(const struct job_upload *u)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(o, "filename", u->filename);
+	cJSON_AddStringToObject(o, "registry", u->registry);
+	cJSON_AddStringToObject(o, "sha256", u->sha256);
+	cJSON_AddStringToObject(o, "state", upload_state_name(u->state));
+	return o;
+}
+
 cJSON *worker_job_answer(struct worker *w, int64_t id)
 {
 	struct job_upload *ups;
@@ -684,7 +680,7 @@ cJSON *worker_job_answer(struct worker *w, int64_t id)
 	o = cJSON_CreateObject();
 	arr = cJSON_CreateArray();
 	for (i = 0; i < n; i++) {
-		cJSON *r = cJSON_CreateObject(), *f;
+		cJSON *r = worker_upload_json(&ups[i]), *f;
 		const char *source = ups[i].filename;
 
 		cJSON_ArrayForEach(f, files) {
@@ -702,10 +698,9 @@ cJSON *worker_job_answer(struct worker *w, int64_t id)
 		}
 		all_exist &= strcmp(outcome, "exists") == 0;
 		cJSON_AddStringToObject(r, "file", source);
-		cJSON_AddStringToObject(r, "filename", ups[i].filename);
 		cJSON_AddStringToObject(r, "outcome", outcome);
 		cJSON_AddStringToObject(r, "message", msg);
-		cJSON_AddStringToObject(r, "sha256", ups[i].sha256);
+		/* the old name of "state", kept for one release */
 		cJSON_AddStringToObject(r, "upload_state", upload_state_name(ups[i].state));
 		cJSON_AddItemToArray(arr, r);
 	}
@@ -730,27 +725,6 @@ cJSON *worker_job_answer(struct worker *w, int64_t id)
 	return o;
 }
 
-static void unfollow(struct worker *w, struct follower *x)
-{
-	struct follower **p;
-
-	for (p = &w->followers; *p != NULL; p = &(*p)->next) {
-		if (*p == x) {
-			*p = x->next;
-			free(x);
-			return;
-		}
-	}
-}
-
-static void follower_gone(struct control_conn *c, void *arg)
-{
-	struct follower *f = arg;
-
-	(void)c;
-	unfollow(f->w, f);
-}
-
 void worker_stop_job(struct worker *w, int64_t id)
 {
 	struct run *r;
@@ -767,47 +741,4 @@ void worker_stop_job(struct worker *w, int64_t id)
 		worker__run_free(r);
 		return;
 	}
-}
-
-void worker_job_changed(struct worker *w, int64_t id)
-{
-	struct follower *f = w->followers, *next;
-	struct job job = { 0 };
-
-	if (w->q->ops->get(w->q, id, &job) < 0)
-		return;
-	job_clear(&job);
-	if (!ended(job.state))
-		return;
-	for (; f != NULL; f = next) {
-		next = f->next;
-		if (f->id != id)
-			continue;
-		control_reply(f->conn, worker_job_answer(w, id));
-		unfollow(w, f);
-	}
-}
-
-int worker_follow(struct worker *w, struct control_conn *c, int64_t id)
-{
-	struct follower *f;
-	struct job job = { 0 };
-
-	if (w->q->ops->get(w->q, id, &job) < 0)
-		return AOS_ENOTFOUND;
-	job_clear(&job);
-	if (ended(job.state)) {
-		control_reply(c, worker_job_answer(w, id));
-		return 0;
-	}
-	f = calloc(1, sizeof(*f));
-	if (f == NULL)
-		return -ENOMEM;
-	f->w = w;
-	f->conn = c;
-	f->id = id;
-	f->next = w->followers;
-	w->followers = f;
-	control_set_cancel(c, follower_gone, f);
-	return 0;
 }

@@ -31,16 +31,8 @@ struct run {
 	struct run *next;
 };
 
-struct follower {
-	struct worker *w;
-	struct control_conn *conn;
-	int64_t id;
-	struct follower *next;
-};
-
 struct worker {
 	struct worker_env env;
-	struct follower *followers;
 	struct queue *q;
 	uv_timer_t tick;
 	char owner[128];
