@@ -9,6 +9,7 @@
 
 #include "config/config.h"
 #include "base/control.h"
+#include "publish/publish.h"
 #include "sandbox/sandbox.h"
 #include "session/session.h"
 #include "base/transport.h"
@@ -18,9 +19,11 @@ struct agent {
 	struct config *cfg;
 	struct transport *tp;
 	struct vault_session *session;
+	struct publish_env penv; /* loop, tp, session, &cfg: for publish/ */
 	struct control *ctl;
 	struct queue *queue;
 	struct worker *worker;
+	struct follower *followers; /* clients following a job (follow.c) */
 	struct ingest *ingest;  /* HTTP webhooks, or NULL */
 	uv_timer_t grace;      /* first SIGTERM: waiting for running uploads */
 	int stop_requests;

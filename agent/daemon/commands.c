@@ -3,6 +3,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "daemon/follow.h"
 #include "daemon/agent.h"
 #include "daemon/ingest.h"
 #include "sandbox/sandbox.h"
@@ -143,6 +144,11 @@ static void cmd_fingerprint(struct control_conn *c, const cJSON *req)
 	control_reply(c, o);
 }
 
+static int follow_job(void *data, struct control_conn *c, int64_t id)
+{
+	return follow_start(data, c, id);
+}
+
 /* publish: the files came as descriptors with the request (checked by
  * control_request_check: one per name). */
 static void cmd_publish(struct agent *a, struct control_conn *c, const cJSON *req)
@@ -157,6 +163,8 @@ static void cmd_publish(struct agent *a, struct control_conn *c, const cJSON *re
 		.idem_key = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(req,
 										  "idempotency_key")),
 		.wait = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(req, "wait")),
+		.follow = follow_job,
+		.follow_data = a,
 		.dry_run = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(req, "dry_run")),
 		.names = names,
 		.fds = fds,
@@ -175,7 +183,10 @@ static void cmd_publish(struct agent *a, struct control_conn *c, const cJSON *re
 		control_reply_error(c, "internal error: descriptors and names do not match");
 		return;
 	}
-	if (spool_enqueue(a, c, &r, msg, sizeof(msg)) < 0)
+	if (spool_enqueue(&(struct spool_env){ .pub = a->penv, .queue = a->queue,
+					      .worker = &a->worker,
+					      .stopping = &a->stopping },
+			  c, &r, msg, sizeof(msg)) < 0)
 		control_reply_error(c, msg);
 }
 

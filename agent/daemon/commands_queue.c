@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/time.h>
 
+#include "daemon/follow.h"
 #include "daemon/agent.h"
 #include "backoff.h"
 #include "commands_internal.h"
@@ -126,12 +127,8 @@ static void cmd_job_show(struct agent *a, struct control_conn *c, const cJSON *r
 	arr = cJSON_AddArrayToObject(o, "uploads");
 	n = queue_uploads_all(a->queue, id, &ups);
 	for (i = 0; i < n; i++) {
-		cJSON *u = cJSON_CreateObject();
+		cJSON *u = worker_upload_json(&ups[i]);
 
-		cJSON_AddStringToObject(u, "filename", ups[i].filename);
-		cJSON_AddStringToObject(u, "registry", ups[i].registry);
-		cJSON_AddStringToObject(u, "sha256", ups[i].sha256);
-		cJSON_AddStringToObject(u, "state", upload_state_name(ups[i].state));
 		cJSON_AddStringToObject(u, "answer", ups[i].answer);
 		cJSON_AddItemToArray(arr, u);
 	}
@@ -190,7 +187,7 @@ static bool send_lines(struct log_follow *f, bool as_events, cJSON *arr)
 	} while (n == 64);
 	if (f->a->queue->ops->get(f->a->queue, f->id, &j) < 0)
 		return true;
-	over = j.state == JOB_SUCCEEDED || j.state == JOB_DEAD || j.state == JOB_CANCELED;
+	over = job_state_ended(j.state);
 	job_clear(&j);
 	return over;
 }
@@ -272,7 +269,7 @@ static void cmd_job_action(struct agent *a, struct control_conn *c, const cJSON 
 	log_notice("job %" PRId64 " %s by the operator", id, cancel ? "canceled" : "queued again");
 	if (cancel)
 		worker_stop_job(a->worker, id);
-	worker_job_changed(a->worker, id);
+	follow_job_changed(a, id);
 	worker_kick(a->worker);
 	o = cJSON_CreateObject();
 	cJSON_AddTrueToObject(o, "ok");
@@ -311,7 +308,7 @@ void queue_command(struct agent *a, struct control_conn *c, enum control_cmd_id 
 		cmd_job_log(a, c, req);
 		break;
 	case CMD_JOB_WAIT:
-		if (get_id(c, req, &qid) && worker_follow(a->worker, c, qid) < 0)
+		if (get_id(c, req, &qid) && follow_start(a, c, qid) < 0)
 			control_reply_error(c, "no such job");
 		break;
 	case CMD_JOB_RETRY:

@@ -12,6 +12,7 @@
 
 #include "config/config.h"
 #include "base/control.h"
+#include "publish/publish.h" /* PUBLISH_NAME_MAX */
 
 enum control_role {
 	CONTROL_ROLE_NONE,
@@ -45,8 +46,6 @@ struct control_command {
 	 * returns 0, or -EINVAL with msg set.  NULL: takes none. */
 	int (*check)(const cJSON *req, size_t nfds, char *msg, size_t msglen);
 };
-
-#define PUBLISH_NAME_MAX 255 /* bytes of a file name sent with publish */
 
 /* "read", "operate", "no". */
 const char *control_role_name(enum control_role r);

@@ -15,6 +15,7 @@
 
 #include <systemd/sd-daemon.h>
 
+#include "daemon/follow.h"
 #include "daemon/agent.h"
 #include "backoff.h"
 #include "err.h"
@@ -102,6 +103,7 @@ static void agent_stop(struct agent *a, const char *why)
 	a->ingest = NULL;
 	worker_close(a->worker); /* releases anything still running */
 	a->worker = NULL;
+	follow_close(a);
 	control_close(a->ctl);
 	a->ctl = NULL;
 	session_close(a->session);
@@ -328,7 +330,11 @@ static int open_queue(struct agent *a)
 	if (r > 0)
 		log_notice("%d job(s) left running by the previous process went back to "
 			   "the queue", r);
-	r = worker_new(a, a->queue, &a->worker);
+	r = worker_new(&(struct worker_env){
+		.pub = a->penv, .sandbox = &a->sandbox,
+		.hooks = { .job_event = follow_job_event,
+			   .job_changed = follow_job_changed, .data = a },
+	}, a->queue, &a->worker);
 	if (r < 0)
 		log_err_r(r, "cannot start the queue's worker");
 	return r;
@@ -362,6 +368,8 @@ int agent_run(struct config *cfg)
 		.ca_file = cfg->ca_file, .ca_path = cfg->ca_path }, &a->tp);
 	if (r == 0)
 		r = session_new(&a->loop, a->tp, cfg, session_event, a, &a->session);
+	a->penv = (struct publish_env){ .loop = &a->loop, .tp = a->tp,
+					.session = a->session, .cfg = &a->cfg };
 	if (r < 0) {
 		log_err_r(r, "cannot set up");
 		return 1;

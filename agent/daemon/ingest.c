@@ -317,7 +317,8 @@ static void decide_tags(struct ingest *in, struct http_conn *c, const struct hoo
 
 	snprintf(by, sizeof(by), "dist_tag of pipeline %s", p->name);
 	if (pc != NULL)
-		r = dist_tag_check_new(in->a, p->dist_tag, by, p->prerelease_dist_tag,
+		r = dist_tag_check_new(&in->a->penv, p->dist_tag, by,
+				       p->prerelease_dist_tag,
 				       &pc->check);
 	for (i = 0; r == 0 && i < p->ntargets; i++) {
 		const struct registry_cfg *reg = config_registry(in->a->cfg, p->targets[i]);

@@ -4,8 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "daemon/agent.h"
 #include "answer.h"
+#include "config/config.h"
+#include "publish/publish.h"
+#include "session/session.h"
 #include "publish/dist_tag.h"
 #include "err.h"
 #include "registry.h"
@@ -14,7 +16,7 @@
 #define PACKUMENT_MAX (8u * 1024 * 1024)
 
 struct dist_tag_check {
-	struct agent *a;
+	struct publish_env env;
 	char *given, *given_by, *prerelease;
 	struct dist_tag_item items[DIST_TAG_ITEMS_MAX];
 	size_t n, pending;
@@ -28,14 +30,15 @@ static char *dup_or_null(const char *s)
 	return s != NULL && s[0] != '\0' ? strdup(s) : NULL;
 }
 
-int dist_tag_check_new(struct agent *a, const char *given, const char *given_by,
-		       const char *prerelease, struct dist_tag_check **ret)
+int dist_tag_check_new(const struct publish_env *env, const char *given,
+		       const char *given_by, const char *prerelease,
+		       struct dist_tag_check **ret)
 {
 	struct dist_tag_check *c = calloc(1, sizeof(*c));
 
 	if (c == NULL)
 		return -ENOMEM;
-	c->a = a;
+	c->env = *env;
 	c->given = dup_or_null(given);
 	c->given_by = dup_or_null(given_by);
 	c->prerelease = dup_or_null(prerelease);
@@ -135,17 +138,17 @@ static void read_done(struct transport_req *req, int result, void *data)
 
 static int start_item(struct dist_tag_check *c, struct dist_tag_item *it)
 {
-	const struct registry_cfg *reg = config_registry(c->a->cfg, it->registry);
+	const struct registry_cfg *reg = config_registry(*c->env.cfg, it->registry);
 	struct secret *token;
 	char err[512];
 	int r;
 
 	if (reg == NULL)
 		return -ENOENT;
-	r = transport_req_new(c->a->tp, PACKUMENT_MAX, &it->req);
+	r = transport_req_new(c->env.tp, PACKUMENT_MAX, &it->req);
 	if (r < 0)
 		return r;
-	token = store_get(session_store(c->a->session), reg->token_key);
+	token = store_get(session_store(c->env.session), reg->token_key);
 	r = npm_packument_setup(it->req->easy, reg->url, it->package, token, &it->hdrs,
 				err, sizeof(err));
 	secret_unref(token);

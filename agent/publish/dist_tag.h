@@ -24,7 +24,7 @@
 #define DIST_TAG_READ_TIMEOUT_MS 5000
 #define DIST_TAG_ITEMS_MAX 64
 
-struct agent;
+struct publish_env;
 struct registry_cfg;
 struct transport_req;
 
@@ -51,11 +51,14 @@ struct dist_tag_item {
 struct dist_tag_check;
 typedef void (*dist_tag_done)(struct dist_tag_check *c, void *data);
 
-/* A check whose tags are decided from given (an explicit tag, named by
- * given_by in messages) and prerelease (a prerelease's default); each may be
- * NULL.  Returns 0 and *ret (free with dist_tag_check_free), or -ENOMEM. */
-int dist_tag_check_new(struct agent *a, const char *given, const char *given_by,
-		       const char *prerelease, struct dist_tag_check **ret);
+/* A check, reading registries through env (copied; what it points to must
+ * outlive the check), whose tags are decided from given (an explicit tag,
+ * named by given_by in messages) and prerelease (a prerelease's default);
+ * each may be NULL.  Returns 0 and *ret (free with dist_tag_check_free), or
+ * -ENOMEM. */
+int dist_tag_check_new(const struct publish_env *env, const char *given,
+		       const char *given_by, const char *prerelease,
+		       struct dist_tag_check **ret);
 
 /* Adds package at version on npm registry reg, with its publishConfig.tag
  * (NULL: none).  Returns 0, -E2BIG past DIST_TAG_ITEMS_MAX, or -ENOMEM. */

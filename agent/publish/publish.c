@@ -17,13 +17,14 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "daemon/agent.h"
 #include "answer.h"
 #include "artifact.h"
 #include "artifact_fit.h"
 #include "backoff.h"
 #include "err.h"
 #include "base/log.h"
+#include "base/transport.h"
+#include "config/config.h"
 #include "npm.h"
 #include "npm_pubcfg.h"
 #include "pub_err.h"
@@ -106,19 +107,15 @@ void publish_op_destroy(struct publish_op *op)
 
 /* The client went away (or the job's worker stops): stop what runs; free
  * once nothing refers to op. */
-static void op_cancel(struct control_conn *c, void *arg)
+void publish_abort(struct publish_op *op)
 {
-	struct publish_op *op = arg;
-
-	(void)c;
-	op->conn = NULL;
 	op->canceled = true;
-	op->has_hooks = false;
+	memset(&op->hooks, 0, sizeof(op->hooks));
 	log_warn("publish to %s canceled", op->reg_name);
 	if (op->phase == PH_INSPECT)
 		return; /* after_inspect() destroys it */
 	if (op->phase == PH_REFRESH)
-		session_cancel_waiter(op->a->session, &op->waiter);
+		session_cancel_waiter(op->env.session, &op->waiter);
 	uv_timer_stop(&op->timer);
 	if (op->req != NULL && op->phase != PH_IDLE) {
 		transport_cancel(op->req); /* its callback destroys op */
@@ -127,22 +124,13 @@ static void op_cancel(struct control_conn *c, void *arg)
 	publish_op_destroy(op);
 }
 
-void publish_abort(struct publish_op *op)
-{
-	op_cancel(NULL, op);
-}
+/* ---- events, through the hooks ------------------------------------------- */
 
-/* ---- events to the client ----------------------------------------------- */
-
-static void send_event(struct publish_op *op, cJSON *ev)
+void publish_send_event(struct publish_op *op, cJSON *ev)
 {
-	if (op->has_hooks && op->hooks.event != NULL)
+	if (op->hooks.event != NULL)
 		op->hooks.event(op->hooks.data, ev);
-	if (op->conn == NULL) {
-		cJSON_Delete(ev);
-		return;
-	}
-	control_send(op->conn, ev);
+	cJSON_Delete(ev);
 }
 
 static cJSON *event(const char *name, const struct pub_file *f)
@@ -209,8 +197,8 @@ static void file_done(struct publish_op *op, enum pub_outcome out, const char *f
 	ev = event("result", f);
 	cJSON_AddStringToObject(ev, "outcome", outcome_names[out]);
 	cJSON_AddStringToObject(ev, "message", f->message);
-	send_event(op, ev);
-	if (op->has_hooks && op->hooks.file_done != NULL)
+	publish_send_event(op, ev);
+	if (op->hooks.file_done != NULL)
 		op->hooks.file_done(op->hooks.data, op->cur, out, f->message);
 	if (out != OUT_PUBLISHED && out != OUT_EXISTS && out != OUT_DRY_RUN) {
 		finish_all(op);
@@ -268,13 +256,9 @@ static void finish_all(struct publish_op *op)
 			cJSON_AddStringToObject(r, "sha256", f->art->sha256);
 		cJSON_AddItemToArray(arr, r);
 	}
-	if (op->conn != NULL)
-		control_reply(op->conn, o);
-	else
-		cJSON_Delete(o);
-	op->conn = NULL;
-	if (op->has_hooks && op->hooks.finished != NULL)
-		op->hooks.finished(op->hooks.data, overall, error, op->retry_after_s);
+	if (op->hooks.finished != NULL)
+		op->hooks.finished(op->hooks.data, overall, error, op->retry_after_s, o);
+	cJSON_Delete(o);
 	publish_op_destroy(op);
 }
 
@@ -323,7 +307,7 @@ static void after_inspect(uv_work_t *w, int status)
 			ev = event("result", f);
 			cJSON_AddStringToObject(ev, "outcome", "invalid");
 			cJSON_AddStringToObject(ev, "message", f->message);
-			send_event(op, ev);
+			publish_send_event(op, ev);
 			continue;
 		}
 		ev = event("inspected", f);
@@ -334,7 +318,7 @@ static void after_inspect(uv_work_t *w, int status)
 		cJSON_AddStringToObject(ev, "sha256", f->art->sha256);
 		if (f->art->kind == ARTIFACT_NPM)
 			cJSON_AddStringToObject(ev, "integrity", f->art->sha512_sri);
-		send_event(op, ev);
+		publish_send_event(op, ev);
 	}
 	if (invalid) {
 		finish_all(op);
@@ -357,33 +341,32 @@ static int xferinfo(void *data, curl_off_t dltotal, curl_off_t dlnow,
 	(void)dlnow;
 	if (op->canceled)
 		return 1;
-	now = uv_now(&op->a->loop);
-	if ((op->conn == NULL && !(op->has_hooks && op->hooks.event != NULL)) ||
-	    ultotal <= 0 ||
+	now = uv_now(op->env.loop);
+	if (op->hooks.event == NULL || ultotal <= 0 ||
 	    (now - op->last_progress_ms < PROGRESS_EVERY_MS && ulnow < ultotal) ||
 	    (op->last_sent == ulnow) ||
-	    (op->conn != NULL && control_pending_bytes(op->conn) > 65536))
+	    (op->hooks.behind != NULL && op->hooks.behind(op->hooks.data)))
 		return 0;
 	op->last_progress_ms = now;
 	op->last_sent = ulnow;
 	ev = event("progress", &op->files[op->cur]);
 	cJSON_AddNumberToObject(ev, "sent", (double)ulnow);
 	cJSON_AddNumberToObject(ev, "total", (double)ultotal);
-	send_event(op, ev);
+	publish_send_event(op, ev);
 	return 0;
 }
 
 int publish_new_request(struct publish_op *op)
 {
 	release_transfer(op);
-	return transport_req_new(op->a->tp, ANSWER_BODY_MAX, &op->req);
+	return transport_req_new(op->env.tp, ANSWER_BODY_MAX, &op->req);
 }
 
 /* Back off and try the current file again, or give up. */
 void publish_retry(struct publish_op *op, long retry_after_s, const char *why)
 {
 	struct pub_file *f = &op->files[op->cur];
-	const struct publish_cfg *pc = &op->a->cfg->publish;
+	const struct publish_cfg *pc = &(*op->env.cfg)->publish;
 	uint64_t delay;
 	cJSON *ev;
 
@@ -406,7 +389,7 @@ void publish_retry(struct publish_op *op, long retry_after_s, const char *why)
 	cJSON_AddStringToObject(ev, "reason", why);
 	cJSON_AddNumberToObject(ev, "in_s", (double)delay / 1000.0);
 	cJSON_AddNumberToObject(ev, "attempt", op->attempt + 1);
-	send_event(op, ev);
+	publish_send_event(op, ev);
 	op->phase = PH_WAIT;
 	uv_timer_start(&op->timer, publish_timer_cb, delay, 0);
 }
@@ -488,7 +471,7 @@ static void settle(struct publish_op *op, const struct answer *ans)
 			 op->reg_name, op->token_key, why);
 		op->phase = PH_REFRESH;
 		op->waiter.cb = refresh_done;
-		session_refresh(op->a->session, &op->waiter);
+		session_refresh(op->env.session, &op->waiter);
 		return;
 	case ANSWER_RETRY:
 		publish_retry(op, ans->retry_after, why);
@@ -587,7 +570,7 @@ void publish_upload(struct publish_op *op)
 	curl_easy_setopt(op->req->easy, CURLOPT_XFERINFODATA, op);
 	op->last_progress_ms = 0;
 	op->last_sent = -1;
-	if (op->has_hooks && op->hooks.sending != NULL &&
+	if (op->hooks.sending != NULL &&
 	    op->hooks.sending(op->hooks.data, op->cur) < 0) {
 		file_done(op, OUT_ERROR, "%s: not sent: the job's lease was lost",
 			  f->art->filename);
@@ -615,14 +598,15 @@ static void start_file(struct publish_op *op)
 		return;
 	}
 	secret_unref(op->token);
-	op->token = store_get(session_store(op->a->session), op->token_key);
+	op->token = store_get(session_store(op->env.session), op->token_key);
 	op->key_version_before = publish_key_version(op); /* the token sent */
 	if (op->token == NULL) {
+		const char *verr = session_last_error(op->env.session);
+
 		file_done(op, OUT_AUTH, "%s: no token for registry %s: key %s is not in "
 			  "the Vault secret (%s); add it with rotate_secret.sh",
 			  f->art->filename, op->reg_name, op->token_key,
-			  session_last_error(op->a->session) != NULL
-				  ? session_last_error(op->a->session) : "Vault reachable");
+			  verr != NULL ? verr : "Vault reachable");
 		return;
 	}
 	if (op->type == REGISTRY_NPM) {
@@ -666,17 +650,17 @@ static bool op_copied(const struct publish_op *op, const struct registry_cfg *re
 	return true;
 }
 
-int publish_start(struct agent *a, struct control_conn *c,
-		  const struct publish_request *r, struct publish_op **ret_op,
-		  char *msg, size_t msglen)
+int publish_start(const struct publish_env *env, const struct publish_request *r,
+		  struct publish_op **ret_op, char *msg, size_t msglen)
 {
-	const struct registry_cfg *reg = config_registry(a->cfg, r->registry);
+	const struct config *cfg = *env->cfg;
+	const struct registry_cfg *reg = config_registry(cfg, r->registry);
 	struct publish_op *op;
 	size_t i;
 
 	if (reg == NULL) {
 		snprintf(msg, msglen, "no registry named \"%.60s\" in %s", r->registry,
-			 a->cfg->path);
+			 cfg->path);
 		return -ENOENT;
 	}
 	if (r->nfiles == 0 || r->nfiles > PUBLISH_MAX_FILES) {
@@ -698,8 +682,7 @@ int publish_start(struct agent *a, struct control_conn *c,
 		free(op);
 		goto nomem;
 	}
-	op->a = a;
-	op->conn = c;
+	op->env = *env;
 	op->type = reg->type;
 	op->dry_run = r->dry_run;
 	op->remove_dir = dup_or_null(r->remove_dir);
@@ -720,30 +703,22 @@ int publish_start(struct agent *a, struct control_conn *c,
 		op->files[i].probe = r->probe_first != NULL && r->probe_first[i];
 	}
 	op->max_attempts = r->max_attempts > 0 ? r->max_attempts
-					       : (int)a->cfg->publish.max_attempts;
+					       : (int)cfg->publish.max_attempts;
 	op->retry_after_s = -1;
-	if (r->hooks != NULL) {
+	if (r->hooks != NULL)
 		op->hooks = *r->hooks;
-		op->has_hooks = true;
-	}
-	uv_timer_init(&a->loop, &op->timer);
+	uv_timer_init(env->loop, &op->timer);
 	op->timer.data = op;
 	op->work.data = op;
 	if (!op_copied(op, reg, r)) {
-		op->conn = NULL;
 		publish_op_destroy(op);
 		goto nomem;
 	}
 	op->phase = PH_INSPECT;
 	log_info("publish to %s requested: %zu file%s%s", op->reg_name, op->nfiles,
 		 op->nfiles == 1 ? "" : "s", op->dry_run ? " (dry run)" : "");
-	if (c != NULL)
-		control_set_cancel(c, op_cancel, op);
-	if (uv_queue_work(&a->loop, &op->work, inspect_work, after_inspect) < 0) {
-		if (c != NULL)
-			control_set_cancel(c, NULL, NULL);
+	if (uv_queue_work(env->loop, &op->work, inspect_work, after_inspect) < 0) {
 		op->phase = PH_IDLE;
-		op->conn = NULL;
 		publish_op_destroy(op);
 		snprintf(msg, msglen, "cannot start inspecting the files");
 		return -ENOMEM;

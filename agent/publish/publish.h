@@ -1,7 +1,9 @@
-/* publish.h - publishing files to a configured registry on behalf of a
- * control-socket client: inspect every file (on the thread pool), then
- * upload them in order with the registry's token from the secret store,
- * streaming progress back, and settle every answer a registry can give. */
+/* publish.h - publishing files to a configured registry: inspect every
+ * file (on the thread pool), then upload them in order with the registry's
+ * token from the secret store, and settle every answer a registry can give.
+ * A publish never talks to a client: it reports through its hooks (events,
+ * each file's outcome, the end), and its caller (daemon/ for a client, the
+ * worker for a job) decides who hears of it. */
 #ifndef AOS_PUBLISH_H
 #define AOS_PUBLISH_H
 
@@ -9,10 +11,24 @@
 #include <stddef.h>
 
 #include <cjson/cJSON.h>
+#include <uv.h>
 
-struct agent;
-struct control_conn;
+struct config;
 struct publish_op;
+struct transport;
+struct vault_session;
+
+/* What a publish (and a dist-tag check) uses of the daemon: the loop, the
+ * transport, the Vault session (its secret store holds the tokens) and the
+ * configuration.  The caller keeps it alive as long as anything it started
+ * runs; cfg points at the daemon's current configuration, which a reload
+ * replaces (*cfg is read when needed, never kept). */
+struct publish_env {
+	uv_loop_t *loop;
+	struct transport *tp;
+	struct vault_session *session;
+	struct config *const *cfg;
+};
 
 enum pub_outcome {
 	OUT_NONE,
@@ -27,7 +43,8 @@ enum pub_outcome {
 	OUT_DRY_RUN,
 };
 
-/* For a publish run on behalf of a queued job instead of a client. */
+/* How a publish reports: to a client (daemon/, a dry run) or to a queued
+ * job (worker/).  Every hook may be NULL; none runs after publish_abort(). */
 struct publish_hooks {
 	/* File i is about to be sent; a negative return stops the publish
 	 * (the job's lease was lost). */
@@ -35,13 +52,17 @@ struct publish_hooks {
 	/* File i ended with out (message names the file). */
 	void (*file_done)(void *data, size_t i, enum pub_outcome out, const char *message);
 	/* The publish ended: the overall outcome, the first failure's message
-	 * (NULL on success) and the registry's Retry-After in seconds (-1 if
-	 * none).  The op is freed right after. */
+	 * (NULL on success), the registry's Retry-After in seconds (-1 if
+	 * none) and the answer a client gets ({ok, outcome, registry, error,
+	 * results}; stays publish's).  The op is freed right after. */
 	void (*finished)(void *data, enum pub_outcome overall, const char *error,
-			 long retry_after_s);
-	/* Every event line a client would see (inspected, progress, result);
-	 * ev stays the caller's. */
+			 long retry_after_s, const cJSON *answer);
+	/* Every event line a client would see (inspected, progress, plan,
+	 * result); ev stays publish's. */
 	void (*event)(void *data, const cJSON *ev);
+	/* True when the listener is behind: the next progress event is
+	 * skipped (never a result). */
+	bool (*behind)(void *data);
 	void *data;
 };
 
@@ -63,20 +84,21 @@ struct publish_request {
 	const char *remove_dir;       /* or NULL: a folder holding only the files
 					 (copies for a dry run), removed with
 					 them when the publish ends */
-	const struct publish_hooks *hooks; /* NULL for a client request */
+	const struct publish_hooks *hooks; /* how it reports (copied) */
 };
 
 #define PUBLISH_MAX_FILES 64
+#define PUBLISH_NAME_MAX 255 /* bytes of a file name sent with publish */
 
-/* Starts a publish answering on c (events, then one final answer), or, with
- * c NULL, reporting through r->hooks.  Returns 0 and *ret_op (may be NULL),
- * or a negative code with msg set, in which case nothing was started. */
-int publish_start(struct agent *a, struct control_conn *c,
-		  const struct publish_request *r, struct publish_op **ret_op,
-		  char *msg, size_t msglen);
+/* Starts a publish reporting through r->hooks; no hook runs before this
+ * returns.  Returns 0 and *ret_op (the caller's handle until finished runs
+ * or it calls publish_abort), or a negative code with msg set, in which
+ * case nothing was started. */
+int publish_start(const struct publish_env *env, const struct publish_request *r,
+		  struct publish_op **ret_op, char *msg, size_t msglen);
 
-/* Stops a publish started with hooks: no hook runs any more; the transfer
- * is canceled and the op freed. */
+/* Stops a publish (its client went away, its job's worker stops): no hook
+ * runs any more; the transfer is canceled and the op freed. */
 void publish_abort(struct publish_op *op);
 
 /* "published", "exists", ... */

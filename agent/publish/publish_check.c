@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "daemon/agent.h"
 #include "artifact.h"
 #include "err.h"
 #include "base/log.h"
@@ -20,7 +19,7 @@
 
 int64_t publish_key_version(struct publish_op *op)
 {
-	struct secret_store *st = session_store(op->a->session);
+	struct secret_store *st = session_store(op->env.session);
 	size_t i;
 
 	for (i = 0; i < store_size(st); i++) {

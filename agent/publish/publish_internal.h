@@ -40,8 +40,7 @@ struct pub_file {
 };
 
 struct publish_op {
-	struct agent *a;
-	struct control_conn *conn; /* NULL once the client is gone */
+	struct publish_env env;
 	bool canceled;
 	enum pub_phase phase;
 	/* the registry, copied: a reload may free the configuration */
@@ -60,8 +59,7 @@ struct publish_op {
 	transport_cb read_cb;
 	int max_attempts;
 	long retry_after_s; /* the registry's last Retry-After, -1 if none */
-	struct publish_hooks hooks;
-	bool has_hooks;
+	struct publish_hooks hooks; /* all NULL once canceled */
 	struct pub_file *files;
 	size_t nfiles;
 	size_t cur;
@@ -86,6 +84,8 @@ struct publish_op {
 
 /* publish.c */
 void publish_upload(struct publish_op *op);
+/* Reports ev (consumed) through the event hook. */
+void publish_send_event(struct publish_op *op, cJSON *ev);
 /* Frees op once nothing runs for it (no transfer, no waiter). */
 void publish_op_destroy(struct publish_op *op);
 /* Backs off and retries the current file, or gives up after max_attempts. */

@@ -10,7 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "daemon/agent.h"
 #include "answer.h"
 #include "artifact.h"
 #include "err.h"
@@ -118,10 +117,7 @@ void publish_dry_run_done(struct publish_op *op, enum plan_effect would, const c
 	cJSON *plan = publish_plan(op, f, would);
 	char msg[1536];
 
-	if (op->conn != NULL)
-		control_send(op->conn, plan); /* dry runs never run as jobs */
-	else
-		cJSON_Delete(plan);
+	publish_send_event(op, plan); /* dry runs never run as jobs */
 	switch (would) {
 	case PLAN_PUBLISH:
 		if (op->type == REGISTRY_NPM)
@@ -196,7 +192,7 @@ void publish_pypi_dry_run(struct publish_op *op)
 	/* An index that needs it (pypiserver) is read with the token, as the
 	 * probe after a crash does; only ever on the upload URL's origin. */
 	secret_unref(op->token);
-	op->token = store_get(session_store(op->a->session), op->token_key);
+	op->token = store_get(session_store(op->env.session), op->token_key);
 	url = pypi_simple_url(op->index_url, f->art->name);
 	if (url == NULL) {
 		publish_file_done(op, OUT_ERROR, "cannot build the simple index URL");

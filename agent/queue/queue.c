@@ -26,6 +26,11 @@ void job_clear(struct job *j)
 	j->inputs = NULL;
 }
 
+bool job_state_ended(enum job_state s)
+{
+	return s == JOB_SUCCEEDED || s == JOB_DEAD || s == JOB_CANCELED;
+}
+
 const char *job_state_name(enum job_state s)
 {
 	if (s < JOB_QUEUED || s > JOB_CANCELED)

@@ -249,6 +249,9 @@ int queue_sqlite_open(const char *path, struct queue **ret, char *errbuf, size_t
 /* Frees what a struct job owns (inputs, set to NULL).  Accepts NULL. */
 void job_clear(struct job *j);
 
+/* True for the states a job never leaves: succeeded, dead, canceled. */
+bool job_state_ended(enum job_state s);
+
 /* "queued", "running", ...; "unknown" for a value out of range. */
 const char *job_state_name(enum job_state s);
 /* Parses a state name (as job_state_name() spells it); returns 0 for an

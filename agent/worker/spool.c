@@ -13,13 +13,13 @@
 
 #include <openssl/evp.h>
 
-#include "daemon/agent.h"
 #include "artifact.h"
 #include "artifact_fit.h"
 #include "backoff.h"
-#include "daemon/control_policy.h"
 #include "err.h"
+#include "base/control.h"
 #include "base/log.h"
+#include "config/config.h"
 #include "npm_pubcfg.h"
 #include "publish/dist_tag.h"
 #include "file.h"
@@ -31,7 +31,7 @@
 
 struct enq {
 	uv_work_t work;
-	struct agent *a;
+	struct spool_env env;
 	struct control_conn *conn;
 	char *registry, *tag, *version, *idem_key;
 	char *reg_url, *reg_access; /* the registry's, for publishConfig */
@@ -53,6 +53,8 @@ struct enq {
 	int rc;
 	bool invalid;   /* the files are at fault (else the spool is) */
 	bool wait, dry_run;
+	int (*follow)(void *data, struct control_conn *c, int64_t id);
+	void *follow_data;
 	enum registry_type type;
 	uint64_t nonce;
 	char tmp[4096]; /* the request's own folder while it is taken */
@@ -309,6 +311,45 @@ static void enq_cancel(struct control_conn *c, void *arg)
 	e->conn = NULL; /* the job is still committed: acknowledged or not */
 }
 
+/* A dry run's publish reports to the client: its events as they come,
+ * its answer at the end; a client that goes away stops it. */
+static void dry_event(void *data, const cJSON *ev)
+{
+	cJSON *copy = cJSON_Duplicate(ev, true);
+
+	if (copy != NULL)
+		control_send(data, copy);
+}
+
+static void dry_finished(void *data, enum pub_outcome out, const char *error,
+			 long retry_after_s, const cJSON *answer)
+{
+	cJSON *copy = cJSON_Duplicate(answer, true);
+
+	(void)out;
+	(void)error;
+	(void)retry_after_s;
+	if (copy != NULL)
+		control_reply(data, copy);
+	else
+		control_reply_error(data, "out of memory");
+}
+
+static bool dry_behind(void *data)
+{
+	return control_pending_bytes(data) > 65536;
+}
+
+static void dry_cancel(struct control_conn *c, void *arg)
+{
+	(void)c;
+	publish_abort(arg);
+}
+
+static const struct publish_hooks dry_hooks = {
+	.finished = dry_finished, .event = dry_event, .behind = dry_behind,
+};
+
 /* A dry run: the publish shows the copies' plan, then removes them. */
 static void start_dry_run(struct enq *e)
 {
@@ -320,6 +361,8 @@ static void start_dry_run(struct enq *e)
 		.dry_run = true, .files = paths, .labels = labels, .nfiles = e->nfiles,
 		.remove_dir = e->tmp,
 	};
+	struct publish_hooks hooks = dry_hooks;
+	struct publish_op *op;
 	char msg[512];
 	size_t i;
 
@@ -328,11 +371,15 @@ static void start_dry_run(struct enq *e)
 		paths[i] = store[i];
 		labels[i] = e->names[i];
 	}
+	hooks.data = e->conn;
+	r.hooks = &hooks;
 	control_set_cancel(e->conn, NULL, NULL);
-	if (publish_start(e->a, e->conn, &r, NULL, msg, sizeof(msg)) < 0) {
+	if (publish_start(&e->env.pub, &r, &op, msg, sizeof(msg)) < 0) {
 		(void)aos_rm_flat_dir(e->tmp);
 		control_reply_error(e->conn, msg);
+		return;
 	}
+	control_set_cancel(e->conn, dry_cancel, op);
 }
 
 /* The job's inputs: the spooled files, the tag and version, who asked. */
@@ -368,7 +415,8 @@ static char *job_inputs(struct enq *e)
 
 static void commit(struct enq *e)
 {
-	struct agent *a = e->a;
+	const struct config *cfg = *e->env.pub.cfg;
+	struct queue *q = e->env.queue;
 	struct job_upload ups[CONTROL_FDS_MAX];
 	struct job_new jn = { 0 };
 	char *text = job_inputs(e);
@@ -389,10 +437,10 @@ static void commit(struct enq *e)
 	jn.registry = e->registry;
 	jn.package = e->package;
 	jn.inputs = text;
-	jn.max_attempts = (int)a->cfg->queue.max_attempts;
+	jn.max_attempts = (int)cfg->queue.max_attempts;
 	jn.uploads = ups;
 	jn.nuploads = e->nfiles;
-	r = text != NULL ? a->queue->ops->enqueue(a->queue, &jn, aos_wall_ms(), &id) : -ENOMEM;
+	r = text != NULL ? q->ops->enqueue(q, &jn, aos_wall_ms(), &id) : -ENOMEM;
 	free(text);
 	o = cJSON_CreateObject();
 	if (r < 0 && r != AOS_EEXIST) {
@@ -416,14 +464,14 @@ static void commit(struct enq *e)
 		cJSON_AddStringToObject(o, "event", "queued");
 		control_send(e->conn, o);
 		control_set_cancel(e->conn, NULL, NULL);
-		if (worker_follow(a->worker, e->conn, id) < 0)
+		if (e->follow(e->follow_data, e->conn, id) < 0)
 			control_reply_error(e->conn, "the job vanished from the queue");
 	} else if (e->conn != NULL) {
 		control_reply(e->conn, o);
 	} else {
 		cJSON_Delete(o);
 	}
-	worker_kick(a->worker);
+	worker_kick(*e->env.worker);
 }
 
 /* Answers a request refused before queueing (when its client is still
@@ -452,7 +500,7 @@ static void tags_checked(struct dist_tag_check *check, void *data)
 	char msg[1200];
 	size_t i;
 
-	if (e->a->stopping) {
+	if (*e->env.stopping) {
 		refuse(e, "error", "the daemon is stopping; nothing was queued");
 	} else if (bad != NULL) {
 		i = (size_t)(bad - dist_tag_check_item(check, 0));
@@ -475,14 +523,14 @@ static void tags_checked(struct dist_tag_check *check, void *data)
  * a negative error (the upload still checks before sending). */
 static int check_tags(struct enq *e)
 {
-	const struct registry_cfg *reg = config_registry(e->a->cfg, e->registry);
+	const struct registry_cfg *reg = config_registry(*e->env.pub.cfg, e->registry);
 	struct dist_tag_check *check = NULL;
 	size_t i;
 	int r;
 
 	if (reg == NULL || reg->type != REGISTRY_NPM)
 		return -ENOENT;
-	r = dist_tag_check_new(e->a, e->tag, "--tag", NULL, &check);
+	r = dist_tag_check_new(&e->env.pub, e->tag, "--tag", NULL, &check);
 	for (i = 0; r == 0 && i < e->nfiles; i++)
 		r = dist_tag_check_add(check, reg, e->pkg[i], e->version_of[i], e->pkgtag[i]);
 	if (r == 0)
@@ -514,17 +562,18 @@ static void after_spool(uv_work_t *w, int status)
 	enq_free(e);
 }
 
-int spool_enqueue(struct agent *a, struct control_conn *c, const struct spool_request *r,
-		  char *msg, size_t msglen)
+int spool_enqueue(const struct spool_env *env, struct control_conn *c,
+		  const struct spool_request *r, char *msg, size_t msglen)
 {
-	const struct registry_cfg *reg = config_registry(a->cfg, r->registry);
+	const struct config *cfg = *env->pub.cfg;
+	const struct registry_cfg *reg = config_registry(cfg, r->registry);
 	struct enq *e = NULL;
 	int rc = -EINVAL;
 	size_t i;
 
 	if (reg == NULL) {
 		snprintf(msg, msglen, "no registry named \"%.60s\" in %s", r->registry,
-			 a->cfg->path);
+			 cfg->path);
 		goto fail;
 	}
 	if (r->nfiles == 0 || r->nfiles > CONTROL_FDS_MAX) {
@@ -542,7 +591,7 @@ int spool_enqueue(struct agent *a, struct control_conn *c, const struct spool_re
 		snprintf(e->names[i], sizeof(e->names[i]), "%s", r->names[i]);
 	}
 	e->nfiles = r->nfiles;
-	e->a = a;
+	e->env = *env;
 	e->conn = c;
 	e->registry = strdup(r->registry);
 	e->reg_url = strdup(reg->url);
@@ -550,7 +599,7 @@ int spool_enqueue(struct agent *a, struct control_conn *c, const struct spool_re
 	e->tag = r->tag ? strdup(r->tag) : NULL;
 	e->version = r->version ? strdup(r->version) : NULL;
 	e->idem_key = r->idem_key ? strdup(r->idem_key) : NULL;
-	e->spool_dir = strdup(a->cfg->queue.spool_dir);
+	e->spool_dir = strdup(cfg->queue.spool_dir);
 	if (e->registry == NULL || e->reg_url == NULL || e->spool_dir == NULL ||
 	    (reg->access != NULL && e->reg_access == NULL) || (r->tag != NULL && e->tag == NULL) ||
 	    (r->version != NULL && e->version == NULL) ||
@@ -559,16 +608,18 @@ int spool_enqueue(struct agent *a, struct control_conn *c, const struct spool_re
 		snprintf(msg, msglen, "out of memory");
 		return -ENOMEM;
 	}
-	e->max_bytes = (uint64_t)a->cfg->publish.max_file_bytes;
+	e->max_bytes = (uint64_t)cfg->publish.max_file_bytes;
 	e->uid = r->uid;
 	e->pid = r->pid;
-	e->wait = r->wait;
+	e->wait = r->wait && r->follow != NULL;
+	e->follow = r->follow;
+	e->follow_data = r->follow_data;
 	e->dry_run = r->dry_run;
 	e->type = reg->type;
 	e->nonce = aos_rand_u64(NULL);
 	e->work.data = e;
 	control_set_cancel(c, enq_cancel, e);
-	if (uv_queue_work(&a->loop, &e->work, spool_work, after_spool) < 0) {
+	if (uv_queue_work(env->pub.loop, &e->work, spool_work, after_spool) < 0) {
 		control_set_cancel(c, NULL, NULL);
 		enq_free(e);
 		snprintf(msg, msglen, "cannot start spooling");

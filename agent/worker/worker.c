@@ -18,13 +18,13 @@
 #include <sys/time.h>
 #include <unistd.h>
 
-#include "daemon/agent.h"
 #include "backoff.h"
-#include "base/control.h"
 #include "err.h"
 #include "base/log.h"
+#include "config/config.h"
 #include "publish/publish.h"
 #include "queue/queue.h"
+#include "session/session.h"
 #include "worker/worker.h"
 #include "worker_internal.h"
 
@@ -113,14 +113,14 @@ void worker__settle(struct run *r, enum job_state st, int64_t next_run, const ch
 	else
 		log_warn("job %" PRId64 " %s: %s", r->job.id, job_state_name(st),
 			 error != NULL ? error : "");
-	if (rc == 0)
-		worker_job_changed(w, r->job.id);
+	if (rc == 0 && w->env.hooks.job_changed != NULL)
+		w->env.hooks.job_changed(w->env.hooks.data, r->job.id);
 }
 
 /* A failed attempt: retry later with backoff, or dead when out of tries. */
 void worker__settle_retry(struct run *r, long retry_after_s, const char *error)
 {
-	const struct queue_cfg *qc = &r->w->a->cfg->queue;
+	const struct queue_cfg *qc = &worker__cfg(r->w)->queue;
 	uint64_t delay;
 	char msg[JOB_TEXT_MAX];
 
@@ -197,9 +197,11 @@ static void hook_file_done(void *data, size_t i, enum pub_outcome out, const cha
 }
 
 static void hook_finished(void *data, enum pub_outcome out, const char *error,
-			  long retry_after_s)
+			  long retry_after_s, const cJSON *answer)
 {
 	struct run *r = data;
+
+	(void)answer; /* the job's answer is built from the queue */
 
 	r->op = NULL; /* freed by publish.c after this returns */
 	char msg[JOB_TEXT_MAX];
@@ -234,28 +236,26 @@ static void hook_finished(void *data, enum pub_outcome out, const char *error,
 	worker__run_free(r);
 }
 
-static void unfollow(struct worker *w, struct follower *x);
-
 static void hook_event(void *data, const cJSON *ev)
 {
 	struct run *r = data;
-	struct follower *f;
+	const struct worker_hooks *h = &r->w->env.hooks;
 	const char *file = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(ev, "file"));
+	cJSON *copy;
 	size_t i;
 
-	for (f = r->w->followers; f != NULL; f = f->next) {
-		cJSON *copy;
-
-		if (f->id != r->job.id)
-			continue;
-		copy = cJSON_Duplicate(ev, true);
-		/* Show the client its own path, not the spool's copy. */
-		for (i = 0; file != NULL && i < r->nfiles; i++)
-			if (strcmp(file, r->files[i]) == 0)
-				cJSON_ReplaceItemInObjectCaseSensitive(
-					copy, "file", cJSON_CreateString(r->sources[i]));
-		control_send(f->conn, copy);
-	}
+	if (h->job_event == NULL)
+		return;
+	copy = cJSON_Duplicate(ev, true);
+	if (copy == NULL)
+		return;
+	/* Show the client its own path, not the spool's copy. */
+	for (i = 0; file != NULL && i < r->nfiles; i++)
+		if (strcmp(file, r->files[i]) == 0)
+			cJSON_ReplaceItemInObjectCaseSensitive(
+				copy, "file", cJSON_CreateString(r->sources[i]));
+	h->job_event(h->data, r->job.id, copy);
+	cJSON_Delete(copy);
 }
 
 static const struct publish_hooks hooks_template = {
@@ -271,7 +271,7 @@ static void heartbeat_cb(uv_timer_t *t)
 {
 	struct run *r = t->data;
 	struct worker *w = r->w;
-	int64_t lease = w->a->cfg->queue.lease_s * 1000;
+	int64_t lease = worker__cfg(w)->queue.lease_s * 1000;
 
 	int rc = w->q->ops->heartbeat(w->q, r->job.id, r->job.fence, aos_wall_ms(), lease);
 
@@ -364,10 +364,11 @@ int worker__publish(struct run *r, const char *registry, const struct worker_tag
 		    const char *version)
 {
 	struct worker *w = r->w;
-	const struct registry_cfg *reg = config_registry(w->a->cfg, registry);
+	const struct registry_cfg *reg = config_registry(worker__cfg(w), registry);
 	struct publish_request req = { 0 };
 	struct publish_hooks hooks = hooks_template;
 	struct secret *tok;
+	const char *verr;
 	char msg[1024];
 
 	if (reg == NULL) {
@@ -376,9 +377,9 @@ int worker__publish(struct run *r, const char *registry, const struct worker_tag
 		worker__settle(r, JOB_DEAD, 0, msg);
 		return -ENOENT;
 	}
-	tok = store_get(session_store(w->a->session), reg->token_key);
-	if (tok == NULL && session_loaded(w->a->session) &&
-	    session_last_error(w->a->session) == NULL) {
+	tok = store_get(session_store(w->env.pub.session), reg->token_key);
+	verr = session_last_error(w->env.pub.session);
+	if (tok == NULL && session_loaded(w->env.pub.session) && verr == NULL) {
 		/* Vault answers, but the secret lacks the key. */
 		snprintf(msg, sizeof(msg), "auth: no token for registry %s: key %s is not in "
 			 "the Vault secret; add it with rotate_secret.sh, then `aos-publishctl "
@@ -390,8 +391,8 @@ int worker__publish(struct run *r, const char *registry, const struct worker_tag
 		/* No usable token (Vault down at start, or the key missing):
 		 * wait without spending an attempt. */
 		snprintf(msg, sizeof(msg), "waiting for a token: %s is not loaded from Vault%s%s",
-			 reg->token_key, session_last_error(w->a->session) ? ": " : "",
-			 session_last_error(w->a->session) ? session_last_error(w->a->session) : "");
+			 reg->token_key, verr != NULL ? ": " : "",
+			 verr != NULL ? verr : "");
 		worker__settle(r, JOB_QUEUED, aos_wall_ms() + VAULT_WAIT_MS, msg);
 		return -EAGAIN;
 	}
@@ -407,14 +408,14 @@ int worker__publish(struct run *r, const char *registry, const struct worker_tag
 	req.max_attempts = 0; /* publish.max_attempts quick tries; then the queue's backoff */
 	hooks.data = r;
 	req.hooks = &hooks;
-	if (publish_start(w->a, NULL, &req, &r->op, msg, sizeof(msg)) < 0) {
+	if (publish_start(&w->env.pub, &req, &r->op, msg, sizeof(msg)) < 0) {
 		worker__settle_retry(r, -1, msg);
 		return -EIO;
 	}
 	if (!uv_is_active((uv_handle_t *)&r->heartbeat))
 		uv_timer_start(&r->heartbeat, heartbeat_cb,
-			       (uint64_t)w->a->cfg->queue.lease_s * 1000 / 3,
-			       (uint64_t)w->a->cfg->queue.lease_s * 1000 / 3);
+			       (uint64_t)worker__cfg(w)->queue.lease_s * 1000 / 3,
+			       (uint64_t)worker__cfg(w)->queue.lease_s * 1000 / 3);
 	return 0;
 }
 
@@ -435,7 +436,7 @@ static void start_run(struct worker *w, struct job *job)
 	r->w = w;
 	r->job = *job; /* takes job->inputs */
 	job->inputs = NULL;
-	uv_timer_init(&w->a->loop, &r->heartbeat);
+	uv_timer_init(w->env.pub.loop, &r->heartbeat);
 	r->heartbeat.data = r;
 	r->next = w->runs;
 	w->runs = r;
@@ -444,12 +445,12 @@ static void start_run(struct worker *w, struct job *job)
 		 r->job.attempts, r->job.max_attempts, r->job.registry, r->job.package);
 	if (r->job.kind == JOB_PIPELINE) {
 		uv_timer_start(&r->heartbeat, heartbeat_cb,
-			       (uint64_t)w->a->cfg->queue.lease_s * 1000 / 3,
-			       (uint64_t)w->a->cfg->queue.lease_s * 1000 / 3);
+			       (uint64_t)worker__cfg(w)->queue.lease_s * 1000 / 3,
+			       (uint64_t)worker__cfg(w)->queue.lease_s * 1000 / 3);
 		worker__pipeline_start(r);
 		return;
 	}
-	if (config_registry(w->a->cfg, r->job.registry) == NULL) {
+	if (config_registry(worker__cfg(w), r->job.registry) == NULL) {
 		worker__settle(r, JOB_DEAD, 0, "its registry is no longer in the configuration");
 		goto out;
 	}
@@ -481,13 +482,13 @@ out:
 static void tick_cb(uv_timer_t *t)
 {
 	struct worker *w = t->data;
-	const struct queue_cfg *qc = &w->a->cfg->queue;
+	const struct queue_cfg *qc = &worker__cfg(w)->queue;
 	struct job jobs[16];
 	size_t room;
 	int n, i;
 
 	if (w->draining || w->closing || w->nruns >= (size_t)qc->max_running ||
-	    !session_loaded(w->a->session))
+	    !session_loaded(w->env.pub.session))
 		return; /* no token yet: jobs wait (job show says why) */
 	room = (size_t)qc->max_running - w->nruns;
 	if (room > 16)
@@ -506,21 +507,21 @@ static void tick_cb(uv_timer_t *t)
 
 static void drain_marker(const struct worker *w, char *path, size_t len)
 {
-	snprintf(path, len, "%s/draining", w->a->cfg->state_dir);
+	snprintf(path, len, "%s/draining", worker__cfg(w)->state_dir);
 }
 
-int worker_new(struct agent *a, struct queue *q, struct worker **ret)
+int worker_new(const struct worker_env *env, struct queue *q, struct worker **ret)
 {
 	struct worker *w = calloc(1, sizeof(*w));
 	char host[64] = "localhost", path[4200];
 
 	if (w == NULL)
 		return -ENOMEM;
-	w->a = a;
+	w->env = *env;
 	w->q = q;
 	gethostname(host, sizeof(host) - 1);
 	snprintf(w->owner, sizeof(w->owner), "%s:%d", host, (int)getpid());
-	uv_timer_init(&a->loop, &w->tick);
+	uv_timer_init(env->pub.loop, &w->tick);
 	w->tick.data = w;
 	drain_marker(w, path, sizeof(path));
 	if (access(path, F_OK) == 0) {
@@ -603,14 +604,6 @@ void worker_close(struct worker *w)
 		return;
 	w->closing = true;
 	worker_abort_all(w, "daemon stopping");
-	while (w->followers != NULL) {
-		struct follower *f = w->followers;
-
-		control_set_cancel(f->conn, NULL, NULL);
-		control_reply_error(f->conn, "the daemon is stopping; the job stays queued "
-				    "(follow it again with aos-publishctl job show)");
-		unfollow(w, f);
-	}
 	uv_timer_stop(&w->tick);
 	uv_close((uv_handle_t *)&w->tick, tick_closed);
 }
@@ -635,12 +628,7 @@ cJSON *worker_status_json(const struct worker *w)
 	return o;
 }
 
-/* ---- following a job --------------------------------------------------------- */
-
-static bool ended(enum job_state st)
-{
-	return st == JOB_SUCCEEDED || st == JOB_DEAD || st == JOB_CANCELED;
-}
+/* ---- a job's answer ---------------------------------------------------------- */
 
 /* "published: text" -> outcome "published", message "text". */
 static void split_answer(const char *answer, char *outcome, size_t olen, const char **msg)
@@ -663,6 +651,17 @@ static void split_answer(const char *answer, char *outcome, size_t olen, const c
 	}
 }
 
+cJSON *worker_upload_json(const struct job_upload *u)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(o, "filename", u->filename);
+	cJSON_AddStringToObject(o, "registry", u->registry);
+	cJSON_AddStringToObject(o, "sha256", u->sha256);
+	cJSON_AddStringToObject(o, "state", upload_state_name(u->state));
+	return o;
+}
+
 cJSON *worker_job_answer(struct worker *w, int64_t id)
 {
 	struct job_upload *ups;
@@ -681,7 +680,7 @@ cJSON *worker_job_answer(struct worker *w, int64_t id)
 	o = cJSON_CreateObject();
 	arr = cJSON_CreateArray();
 	for (i = 0; i < n; i++) {
-		cJSON *r = cJSON_CreateObject(), *f;
+		cJSON *r = worker_upload_json(&ups[i]), *f;
 		const char *source = ups[i].filename;
 
 		cJSON_ArrayForEach(f, files) {
@@ -699,10 +698,9 @@ cJSON *worker_job_answer(struct worker *w, int64_t id)
 		}
 		all_exist &= strcmp(outcome, "exists") == 0;
 		cJSON_AddStringToObject(r, "file", source);
-		cJSON_AddStringToObject(r, "filename", ups[i].filename);
 		cJSON_AddStringToObject(r, "outcome", outcome);
 		cJSON_AddStringToObject(r, "message", msg);
-		cJSON_AddStringToObject(r, "sha256", ups[i].sha256);
+		/* the old name of "state", kept for one release */
 		cJSON_AddStringToObject(r, "upload_state", upload_state_name(ups[i].state));
 		cJSON_AddItemToArray(arr, r);
 	}
@@ -727,27 +725,6 @@ cJSON *worker_job_answer(struct worker *w, int64_t id)
 	return o;
 }
 
-static void unfollow(struct worker *w, struct follower *x)
-{
-	struct follower **p;
-
-	for (p = &w->followers; *p != NULL; p = &(*p)->next) {
-		if (*p == x) {
-			*p = x->next;
-			free(x);
-			return;
-		}
-	}
-}
-
-static void follower_gone(struct control_conn *c, void *arg)
-{
-	struct follower *f = arg;
-
-	(void)c;
-	unfollow(f->w, f);
-}
-
 void worker_stop_job(struct worker *w, int64_t id)
 {
 	struct run *r;
@@ -764,47 +741,4 @@ void worker_stop_job(struct worker *w, int64_t id)
 		worker__run_free(r);
 		return;
 	}
-}
-
-void worker_job_changed(struct worker *w, int64_t id)
-{
-	struct follower *f = w->followers, *next;
-	struct job job = { 0 };
-
-	if (w->q->ops->get(w->q, id, &job) < 0)
-		return;
-	job_clear(&job);
-	if (!ended(job.state))
-		return;
-	for (; f != NULL; f = next) {
-		next = f->next;
-		if (f->id != id)
-			continue;
-		control_reply(f->conn, worker_job_answer(w, id));
-		unfollow(w, f);
-	}
-}
-
-int worker_follow(struct worker *w, struct control_conn *c, int64_t id)
-{
-	struct follower *f;
-	struct job job = { 0 };
-
-	if (w->q->ops->get(w->q, id, &job) < 0)
-		return AOS_ENOTFOUND;
-	job_clear(&job);
-	if (ended(job.state)) {
-		control_reply(c, worker_job_answer(w, id));
-		return 0;
-	}
-	f = calloc(1, sizeof(*f));
-	if (f == NULL)
-		return -ENOMEM;
-	f->w = w;
-	f->conn = c;
-	f->id = id;
-	f->next = w->followers;
-	w->followers = f;
-	control_set_cancel(c, follower_gone, f);
-	return 0;
 }

@@ -11,13 +11,36 @@
 
 #include <cjson/cJSON.h>
 
-struct agent;
+#include "publish/publish.h"
+
 struct queue;
+struct sandbox_caps;
 struct worker;
 
-/* Creates the worker on a's loop for queue q (not owned).  The lease owner
- * is "<hostname>:<pid>".  Returns 0 and *ret or -ENOMEM. */
-int worker_new(struct agent *a, struct queue *q, struct worker **ret);
+/* How the worker reports on jobs (it never talks to a client); each hook
+ * may be NULL. */
+struct worker_hooks {
+	/* An event of job id's publish (inspected, progress, result), its
+	 * file named as the client gave it; ev stays the worker's. */
+	void (*job_event)(void *data, int64_t id, const cJSON *ev);
+	/* Job id's state was recorded: it may have ended. */
+	void (*job_changed)(void *data, int64_t id);
+	void *data;
+};
+
+/* What the worker uses of the daemon: what a publish uses (its loop, the
+ * configuration a reload replaces) and the sandbox's capabilities (probed
+ * at start and reload; pipeline builds).  Copied by worker_new; what it
+ * points to must outlive the worker. */
+struct worker_env {
+	struct publish_env pub;
+	const struct sandbox_caps *sandbox;
+	struct worker_hooks hooks;
+};
+
+/* Creates the worker on env's loop for queue q (not owned).  The lease
+ * owner is "<hostname>:<pid>".  Returns 0 and *ret or -ENOMEM. */
+int worker_new(const struct worker_env *env, struct queue *q, struct worker **ret);
 
 /* Looks for due jobs now (after an enqueue, a finished job, a retry). */
 void worker_kick(struct worker *w);
@@ -46,18 +69,15 @@ cJSON *worker_status_json(const struct worker *w);
 
 #endif
 
-struct control_conn;
-
-/* Streams job id's publish events to c and answers it when the job ends
- * (at once if it has ended).  Returns 0 or AOS_ENOTFOUND. */
-int worker_follow(struct worker *w, struct control_conn *c, int64_t id);
-
 /* Stops job id at once if it runs here (it was canceled). */
 void worker_stop_job(struct worker *w, int64_t id);
 
-/* Answers every follower of job id if the job has ended (after an
- * operator's cancel, for instance). */
-void worker_job_changed(struct worker *w, int64_t id);
+struct job_upload;
+
+/* One upload as every answer shows it: {"filename", "registry", "sha256",
+ * "state"} (docs/control-protocol.md); job.show adds "answer", a job's
+ * results "file", "outcome", "message".  Returns a new object. */
+cJSON *worker_upload_json(const struct job_upload *u);
 
 /* The answer describing job id: {"ok", "outcome", "job_id", "state",
  * "error", "results": [...]}; NULL if there is no such job. */

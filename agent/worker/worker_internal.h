@@ -9,6 +9,7 @@
 
 #include "publish/publish.h"
 #include "queue/queue.h"
+#include "worker/worker.h"
 
 #define MAX_FILES PUBLISH_MAX_FILES /* files one run sends at most */
 
@@ -30,16 +31,8 @@ struct run {
 	struct run *next;
 };
 
-struct follower {
-	struct worker *w;
-	struct control_conn *conn;
-	int64_t id;
-	struct follower *next;
-};
-
 struct worker {
-	struct agent *a;
-	struct follower *followers;
+	struct worker_env env;
 	struct queue *q;
 	uv_timer_t tick;
 	char owner[128];
@@ -48,6 +41,12 @@ struct worker {
 	struct run *runs;
 	size_t nruns;
 };
+
+/* The daemon's current configuration (a reload replaces it). */
+static inline const struct config *worker__cfg(const struct worker *w)
+{
+	return *w->env.pub.cfg;
+}
 
 /* A line in job id's log. */
 void worker__qlog(struct worker *w, int64_t id, const char *fmt, ...)

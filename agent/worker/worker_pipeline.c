@@ -27,16 +27,17 @@
 
 #include <cjson/cJSON.h>
 
-#include "daemon/agent.h"
 #include "artifact.h"
 #include "artifact_fit.h"
 #include "backoff.h"
 #include "file.h"
 #include "base/child.h"
 #include "base/log.h"
+#include "config/config.h"
 #include "pipeline/pipeline_steps.h"
 #include "publish/dist_tag.h"
 #include "pypi_name.h"
+#include "sandbox/sandbox.h"
 #include "worker/spool.h"
 #include "worker_internal.h"
 
@@ -100,7 +101,7 @@ void worker__pipeline_abort(struct run *r)
 		pl->build = NULL;
 	}
 	if (pl->workdir[0] != '\0' && pl->narts == 0 && !pl->work_busy)
-		pl_build_cleanup(&r->w->a->loop, pl->workdir);
+		pl_build_cleanup(r->w->env.pub.loop, pl->workdir);
 	if (pl->work_busy)
 		pl->r = NULL; /* the work's end frees it */
 	else
@@ -265,7 +266,7 @@ static int plan_uploads(struct run *r, struct job_upload *ups, size_t *ret_n,
 			char *msg, size_t msglen)
 {
 	struct pl_run *pl = r->pl;
-	const struct config *cfg = r->w->a->cfg;
+	const struct config *cfg = worker__cfg(r->w);
 	size_t t, i, n = 0;
 	bool used[MAX_FILES] = { false };
 
@@ -376,7 +377,7 @@ static void record(struct run *r)
 	text = NULL;
 	cJSON_Delete(doc);
 	free(ups);
-	pl_build_cleanup(&w->a->loop, pl->workdir);
+	pl_build_cleanup(w->env.pub.loop, pl->workdir);
 	pl->target = 0;
 	if (!start_target(r)) {
 		worker__settle(r, JOB_SUCCEEDED, 0, NULL);
@@ -589,7 +590,7 @@ static void build_done(void *data, int rc, bool permanent, const char *head,
 	snprintf(pl->head, sizeof(pl->head), "%s", head);
 	pl->work.data = pl;
 	pl->work_busy = true;
-	if (uv_queue_work(&r->w->a->loop, &pl->work, collect_work, collect_done) < 0) {
+	if (uv_queue_work(r->w->env.pub.loop, &pl->work, collect_work, collect_done) < 0) {
 		pl->work_busy = false;
 		worker__settle_retry(r, -1, "error: cannot start collecting the artifacts");
 		worker__run_free(r);
@@ -606,7 +607,7 @@ static void build_log(void *data, const char *text)
 void worker__pipeline_start(struct run *r)
 {
 	struct worker *w = r->w;
-	const struct config *cfg = w->a->cfg;
+	const struct config *cfg = worker__cfg(w);
 	const struct pipeline_cfg *p;
 	struct pl_run *pl = calloc(1, sizeof(*pl));
 	struct pl_build_opts bo = { 0 };
@@ -671,13 +672,13 @@ void worker__pipeline_start(struct run *r)
 	snprintf(pl->stepdir, sizeof(pl->stepdir), "%s/src/%s", pl->workdir, p->directory);
 	bo.pipeline = p;
 	bo.cfg = cfg;
-	bo.caps = &w->a->sandbox;
+	bo.caps = w->env.sandbox;
 	bo.workdir = pl->workdir;
 	bo.commit = pl->commit;
 	bo.log = build_log;
 	bo.done = build_done;
 	bo.data = r;
-	rc = pl_build_start(&w->a->loop, &bo, &pl->build, msg, sizeof(msg));
+	rc = pl_build_start(w->env.pub.loop, &bo, &pl->build, msg, sizeof(msg));
 	cJSON_Delete(doc);
 	doc = NULL;
 	if (rc == -EOPNOTSUPP) { /* never a silent downgrade of the isolation */

@@ -68,6 +68,13 @@ def test_every_upload_of_a_large_pipeline_job_is_sent_and_shown(webhook_env, whe
         f"job wait answers {len(results)} uploads of {len(want)}")
     assert {r["filename"] for r in results} == want
     assert {r["outcome"] for r in results} == {"published"}, results
+    # One upload shape in both answers (docs/control-protocol.md): job
+    # show's upload and job wait's result agree on it; upload_state is the
+    # old name of state, kept for one release.
+    shape = ("filename", "registry", "sha256", "state")
+    by_name = {u["filename"]: {k: u.get(k) for k in shape} for u in shown}
+    assert {r["filename"]: {k: r.get(k) for k in shape} for r in results} == by_name
+    assert all(r["upload_state"] == r["state"] for r in results), results[:2]
 
     # The registries hold every wheel.
     for t, server in (("testpypi", env.testpypi), ("pypi", env.pypi)):
