@@ -294,15 +294,16 @@ void cfg__one(struct cctx *c, const cJSON *obj, const char *base, const struct c
 	      void *out)
 {
 	const char *leaf = strrchr(k->path, '.') ? strrchr(k->path, '.') + 1 : k->path;
-	char *field = (char *)out + k->off;
+	char *field;
 	bool failed;
 	char *s;
 
-	if (k->off == CFG_CODE) {
+	if (k->off == CFG_CODE) { /* no field: not an offset to add */
 		if (k->type == CT_OBJ)
 			cfg__obj(c, obj, base, leaf, k->flags & CK_REQUIRED);
 		return;
 	}
+	field = (char *)out + k->off;
 	switch (k->type) {
 	case CT_STR:
 		*(char **)field = parse_choice(c, obj, base, k, leaf);
