@@ -324,6 +324,13 @@ static int open_queue(struct agent *a)
 		log_err("cannot use the queue database: %s", err);
 		return r;
 	}
+	if (queue_sqlite_open_check(a->queue) == QUEUE_CHECK_QUICK)
+		log_notice("queue database %s: not closed cleanly by the last process; "
+			   "quick_check passed (full check: aos-publishd --check-queue)",
+			   cfg->queue.path);
+	else
+		log_info("queue database %s: closed cleanly by the last process; "
+			 "integrity check skipped", cfg->queue.path);
 	gethostname(host, sizeof(host) - 1);
 	snprintf(prefix, sizeof(prefix), "%s:", host);
 	r = a->queue->ops->release_owner(a->queue, prefix, aos_wall_ms());

@@ -238,13 +238,27 @@ struct queue {
 int queue_uploads_all(struct queue *q, int64_t id, struct job_upload **ret);
 
 /* Opens (creating if needed, mode 0600; its directory must exist) the
- * SQLite queue at path: WAL, synchronous=FULL, busy timeout, integrity
- * checked, migrations applied.  Returns 0 and *ret (closed with
+ * SQLite queue at path: WAL, synchronous=FULL, busy timeout, checked
+ * (queue_sqlite_open_check()), migrations applied.  Returns 0 and *ret (closed with
  * (*ret)->ops->close), or AOS_ESCHEMA (newer schema), AOS_ECORRUPT (not a
  * database, another program's database, failed integrity check) or -errno,
  * with errbuf (always set on failure) saying what is wrong and what to do,
  * starting with the path. */
 int queue_sqlite_open(const char *path, struct queue **ret, char *errbuf, size_t errlen);
+
+/* What queue_sqlite_open() checked: nothing after a clean close by the last
+ * process (its close marks the file), PRAGMA quick_check otherwise (a crash,
+ * a kill, a power cut, or a database from before the marker). */
+enum queue_check {
+	QUEUE_CHECK_SKIPPED = 1,
+	QUEUE_CHECK_QUICK,
+};
+enum queue_check queue_sqlite_open_check(const struct queue *q);
+
+/* The full PRAGMA integrity_check of the queue at path, read-only (safe
+ * while the daemon runs): 0 if it is sound, else AOS_ECORRUPT / -errno with
+ * errbuf naming the first problems and what to do. */
+int queue_sqlite_check(const char *path, char *errbuf, size_t errlen);
 
 /* Frees what a struct job owns (inputs, set to NULL).  Accepts NULL. */
 void job_clear(struct job *j);

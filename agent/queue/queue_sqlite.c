@@ -99,7 +99,7 @@ static const char *const stmt_sql[QS__COUNT] = {
 		   "updated_ms FROM uploads WHERE job_id = ?1 ORDER BY rowid",
     [QS_LOG_READ] = "SELECT id, job_id, at_ms, text FROM job_log "
 		    "WHERE job_id = ?1 AND id > ?2 ORDER BY id LIMIT ?3",
-    [QS_COUNTS] = "SELECT state, count(*) FROM jobs GROUP BY state",
+    [QS_COUNTS] = "SELECT state, n FROM job_counts", /* kept by triggers */
     [QS_INPUTS_SET] = "UPDATE jobs SET inputs = ?2, updated_ms = ?3 WHERE id = ?1",
 };
 
@@ -745,6 +745,10 @@ static void sq_close(struct queue *q_)
 		return;
 	for (i = 0; i < QS__COUNT; i++)
 		sqlite3_finalize(q->st[i]);
+	/* Opened and every statement finalized: the next open may skip the
+	 * integrity check.  A failed write only costs that check. */
+	if (q->check != 0 && sqlite3_get_autocommit(q->db))
+		(void)queue_sqlite__set_clean_stop(q->db, true);
 	sqlite3_close(q->db);
 	free(q);
 }
@@ -771,6 +775,7 @@ static const struct queue_ops sqlite_ops = {
 
 int queue_sqlite_open(const char *path, struct queue **ret, char *errbuf, size_t errlen)
 {
+	enum queue_check check = 0;
 	struct queue_sqlite *q;
 	int i, rc, result;
 
@@ -784,7 +789,7 @@ int queue_sqlite_open(const char *path, struct queue **ret, char *errbuf, size_t
 		return -ENOMEM;
 	}
 	q->base.ops = &sqlite_ops;
-	result = queue_sqlite__open_db(path, &q->db, errbuf, errlen);
+	result = queue_sqlite__open_db(path, &q->db, &check, errbuf, errlen);
 	if (result < 0)
 		goto out;
 	for (i = 0; i < QS__COUNT; i++) {
@@ -798,9 +803,15 @@ int queue_sqlite_open(const char *path, struct queue **ret, char *errbuf, size_t
 			goto out;
 		}
 	}
+	q->check = check;
 	*ret = &q->base;
 	q = NULL; /* transferred */
 out:
 	sq_close(q != NULL ? &q->base : NULL);
 	return result;
+}
+
+enum queue_check queue_sqlite_open_check(const struct queue *q)
+{
+	return ((const struct queue_sqlite *)q)->check;
 }

@@ -6,6 +6,7 @@
 #ifndef AOS_QUEUE_SQLITE_INTERNAL_H
 #define AOS_QUEUE_SQLITE_INTERNAL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -59,6 +60,7 @@ struct queue_sqlite {
 	struct queue base; /* first: (struct queue *) casts both ways */
 	sqlite3 *db;
 	sqlite3_stmt *st[QS__COUNT];
+	enum queue_check check; /* what the open checked */
 };
 
 /* When an unfinished job is due: its next run, or when its lease runs out.
@@ -75,10 +77,15 @@ struct queue_sqlite {
 int queue_sqlite__schema_version(void);
 
 /* Opens and checks the database file at path, creating it (mode 0600) if
- * missing, then applies the migrations.  Returns 0 and *ret_db (the caller
- * closes it), or AOS_ESCHEMA / AOS_ECORRUPT / -errno with errbuf set. */
-int queue_sqlite__open_db(const char *path, sqlite3 **ret_db, char *errbuf,
-			  size_t errlen);
+ * missing, then applies the migrations and marks it in use (not cleanly
+ * stopped).  Returns 0, *ret_db (the caller closes it) and *ret_check, or
+ * AOS_ESCHEMA / AOS_ECORRUPT / -errno with errbuf set. */
+int queue_sqlite__open_db(const char *path, sqlite3 **ret_db, enum queue_check *ret_check,
+			  char *errbuf, size_t errlen);
+
+/* Sets meta.clean_stop: 1 at a clean close, 0 while in use.  Returns the
+ * SQLite result. */
+int queue_sqlite__set_clean_stop(sqlite3 *db, bool clean);
 
 /* Maps a SQLite result code to 0 or a negative project code. */
 int queue_sqlite__err(int rc);

@@ -66,6 +66,24 @@ static const char *const migrations[] = {
     " at_ms INTEGER NOT NULL,"
     " text TEXT NOT NULL);"
     "CREATE INDEX job_log_job ON job_log (job_id, id);",
+    /* 2: start in constant time.  meta.clean_stop is 1 while no process has
+     * the database open since a clean close (the integrity check is skipped
+     * then); job_counts holds the jobs per state, kept by triggers, so
+     * status reads six rows instead of counting the jobs. */
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;"
+    "INSERT INTO meta (key, value) VALUES ('clean_stop', 0);"
+    "CREATE TABLE job_counts (state INTEGER PRIMARY KEY, n INTEGER NOT NULL);"
+    "INSERT INTO job_counts (state, n) WITH RECURSIVE s(x) AS (SELECT 1 UNION ALL "
+    " SELECT x + 1 FROM s WHERE x < 6) SELECT x, (SELECT count(*) FROM jobs "
+    " WHERE state = x) FROM s;"
+    "CREATE TRIGGER jobs_count_insert AFTER INSERT ON jobs BEGIN"
+    " UPDATE job_counts SET n = n + 1 WHERE state = NEW.state; END;"
+    "CREATE TRIGGER jobs_count_delete AFTER DELETE ON jobs BEGIN"
+    " UPDATE job_counts SET n = n - 1 WHERE state = OLD.state; END;"
+    "CREATE TRIGGER jobs_count_update AFTER UPDATE OF state ON jobs"
+    " WHEN NEW.state <> OLD.state BEGIN"
+    " UPDATE job_counts SET n = n - 1 WHERE state = OLD.state;"
+    " UPDATE job_counts SET n = n + 1 WHERE state = NEW.state; END;",
 };
 
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -190,13 +208,16 @@ static int check_identity(sqlite3 *db, const char *path, char *errbuf, size_t er
 	return result;
 }
 
-static int check_integrity(sqlite3 *db, const char *path, char *errbuf, size_t errlen)
+/* Runs pragma ("PRAGMA integrity_check(10)" or "PRAGMA quick_check(10)"):
+ * 0 if it answers "ok", else AOS_ECORRUPT naming the first problem. */
+static int check_integrity(sqlite3 *db, const char *pragma, const char *path,
+			   char *errbuf, size_t errlen)
 {
 	sqlite3_stmt *s = NULL;
 	char first[512] = "";
 	int rc, n = 0, result = 0;
 
-	rc = sqlite3_prepare_v2(db, "PRAGMA integrity_check(10)", -1, &s, NULL);
+	rc = sqlite3_prepare_v2(db, pragma, -1, &s, NULL);
 	while (rc == SQLITE_OK || rc == SQLITE_ROW) {
 		rc = sqlite3_step(s);
 		if (rc != SQLITE_ROW)
@@ -300,16 +321,83 @@ static int check_tables(sqlite3 *db, const char *path, char *errbuf, size_t errl
 
 	rc = query_int(db,
 		       "SELECT count(*) FROM sqlite_master WHERE type = 'table' "
-		       "AND name IN ('jobs', 'uploads', 'job_log')",
+		       "AND name IN ('jobs', 'uploads', 'job_log', 'meta', 'job_counts')",
 		       &n);
 	if (rc != SQLITE_OK)
 		return fail_sqlite(db, rc, path, "reading its tables", errbuf, errlen);
-	if (n != 3)
+	if (n != 5)
 		return fail(errbuf, errlen, AOS_ECORRUPT,
 			    "%s: the queue database lacks some of its tables; restore it "
 			    "from a backup, or move it away to start with an empty queue",
 			    path);
 	return 0;
+}
+
+/* Whether the last process to open the database closed it cleanly
+ * (meta.clean_stop, schema 2 on).  A database of schema 1 never was. */
+static bool stopped_cleanly(sqlite3 *db)
+{
+	int64_t version = 0, clean = 0;
+
+	if (query_int(db, "PRAGMA user_version", &version) != SQLITE_OK || version < 2)
+		return false;
+	return query_int(db, "SELECT value FROM meta WHERE key = 'clean_stop'", &clean) ==
+		       SQLITE_OK &&
+	       clean == 1;
+}
+
+/* After a clean stop nothing is checked (start in constant time); after a
+ * crash, a power cut or on a database older than the marker, quick_check
+ * (the pages and the records, not the indexes against the tables). */
+static int check_if_unclean(sqlite3 *db, const char *path, enum queue_check *ret_check,
+			    char *errbuf, size_t errlen)
+{
+	if (stopped_cleanly(db)) {
+		*ret_check = QUEUE_CHECK_SKIPPED;
+		return 0;
+	}
+	*ret_check = QUEUE_CHECK_QUICK;
+	return check_integrity(db, "PRAGMA quick_check(10)", path, errbuf, errlen);
+}
+
+int queue_sqlite__set_clean_stop(sqlite3 *db, bool clean)
+{
+	return sqlite3_exec(db,
+			    clean ? "UPDATE meta SET value = 1 WHERE key = 'clean_stop'"
+				  : "UPDATE meta SET value = 0 WHERE key = 'clean_stop'",
+			    NULL, NULL, NULL);
+}
+
+static int set_clean_stop(sqlite3 *db, const char *path, bool clean, char *errbuf,
+			  size_t errlen)
+{
+	int rc = queue_sqlite__set_clean_stop(db, clean);
+
+	return rc == SQLITE_OK ? 0
+			       : fail_sqlite(db, rc, path, "mark it in use", errbuf, errlen);
+}
+
+int queue_sqlite_check(const char *path, char *errbuf, size_t errlen)
+{
+	sqlite3 *db = NULL;
+	int rc, result;
+
+	if (errlen > 0)
+		errbuf[0] = '\0';
+	rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL);
+	if (rc != SQLITE_OK) {
+		result = db != NULL ? fail_sqlite(db, rc, path, "open it", errbuf, errlen)
+				    : fail(errbuf, errlen, -ENOMEM, "%s: out of memory", path);
+		goto out;
+	}
+	sqlite3_busy_timeout(db, QUEUE_SQLITE_BUSY_MS);
+	result = check_identity(db, path, errbuf, errlen);
+	if (result == 0)
+		result = check_integrity(db, "PRAGMA integrity_check(10)", path, errbuf,
+					 errlen);
+out:
+	sqlite3_close(db);
+	return result;
 }
 
 /* Creates the file with mode 0600 if missing; refuses what is not a file. */
@@ -343,7 +431,8 @@ static int create_file(const char *path, char *errbuf, size_t errlen)
 	return result;
 }
 
-int queue_sqlite__open_db(const char *path, sqlite3 **ret_db, char *errbuf, size_t errlen)
+int queue_sqlite__open_db(const char *path, sqlite3 **ret_db, enum queue_check *ret_check,
+			  char *errbuf, size_t errlen)
 {
 	sqlite3 *db = NULL;
 	int rc, result;
@@ -367,7 +456,7 @@ int queue_sqlite__open_db(const char *path, sqlite3 **ret_db, char *errbuf, size
 	result = check_identity(db, path, errbuf, errlen);
 	if (result < 0)
 		goto out;
-	result = check_integrity(db, path, errbuf, errlen);
+	result = check_if_unclean(db, path, ret_check, errbuf, errlen);
 	if (result < 0)
 		goto out;
 	result = set_pragmas(db, path, errbuf, errlen);
@@ -377,6 +466,9 @@ int queue_sqlite__open_db(const char *path, sqlite3 **ret_db, char *errbuf, size
 	if (result < 0)
 		goto out;
 	result = check_tables(db, path, errbuf, errlen);
+	if (result < 0)
+		goto out;
+	result = set_clean_stop(db, path, false, errbuf, errlen);
 	if (result < 0)
 		goto out;
 	*ret_db = db;

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from aos_fixtures import PUBLISHD, Notifications
-from queue_support import start_again
+from queue_support import kill, start_again
 
 
 def _digest(path: Path) -> str:
@@ -141,3 +141,59 @@ def test_damaged_pages_refused(daemon):
         data[off:off + 16] = b"\xee" * 16
     db.write_bytes(bytes(data))
     _refused(daemon, db, [r"corrupt|integrity", r"restore|move it away"])
+
+
+def _log_since(d, start: int) -> str:
+    return d.log_text()[start:]
+
+
+def test_check_only_after_an_unclean_stop(daemon):
+    """The start checks the database (quick_check) after a process died with
+    it open, and skips the check after a clean stop: READY=1 in constant
+    time however many jobs there are (docs/benchmarks.md)."""
+    start_again(daemon)  # a new database: nothing to trust yet
+    daemon.stop()
+    at = len(daemon.log_text())
+    start_again(daemon)
+    log = _log_since(daemon, at)
+    assert re.search(r"closed cleanly by the last process; integrity check skipped",
+                     log), log
+    assert kill(daemon) == -9
+    at = len(daemon.log_text())
+    start_again(daemon)
+    log = _log_since(daemon, at)
+    assert re.search(r"not closed cleanly by the last process; quick_check passed",
+                     log), log
+    daemon.stop()
+
+
+def test_check_queue_on_demand(daemon):
+    """aos-publishd --check-queue runs the full integrity check, which sees
+    what the start does not look for after a clean stop: an index that does
+    not match its table.  Read-only: the file is left as it was."""
+    db = _db(daemon)
+    start_again(daemon)
+    daemon.stop()
+    con = sqlite3.connect(db)  # a canceled job with a log line: rows to index
+    con.execute("INSERT INTO jobs (kind, state, idem_key, registry, package, "
+                "max_attempts, next_run_ms, created_ms, updated_ms) "
+                "VALUES (1, 6, 'k', 'r', 'p', 1, 0, 0, 0)")
+    con.execute("INSERT INTO job_log (job_id, at_ms, text) VALUES (1, 5, 'x')")
+    con.commit()
+    con.close()
+    cmd = [str(PUBLISHD), "--check-queue", "-c", str(daemon.config_path)]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=30, env=daemon.env())
+    assert r.returncode == 0, r
+    assert f"{db}: integrity check ok" in r.stdout, r
+    con = sqlite3.connect(db)
+    con.execute("PRAGMA writable_schema = ON")
+    con.execute("UPDATE sqlite_master SET sql = 'CREATE INDEX job_log_job ON job_log "
+                "(at_ms, id)' WHERE name = 'job_log_job'")
+    con.commit()
+    con.close()
+    before = _digest(db)
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=30, env=daemon.env())
+    assert r.returncode == 1, r
+    assert str(db) in r.stderr and "job_log_job" in r.stderr, r
+    assert re.search(r"restore it from a backup", r.stderr), r
+    assert _digest(db) == before

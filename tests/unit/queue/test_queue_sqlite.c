@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -66,6 +67,32 @@ static void check_heads(const char *path)
 	    SQLITE_OK);
 	assert_int_equal(sqlite3_step(s), SQLITE_ROW);
 	assert_int_equal(sqlite3_column_int(s, 0), 0);
+	sqlite3_finalize(s);
+	sqlite3_close(db);
+}
+
+/* The kept counters (job_counts, by triggers) equal a count of the jobs. */
+static void check_counts(struct queue *q, const char *path)
+{
+	int64_t kept[JOB_CANCELED + 1];
+	sqlite3 *db = NULL;
+	sqlite3_stmt *s = NULL;
+	int st;
+
+	assert_int_equal(q->ops->counts(q, kept), 0);
+	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL),
+			 SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, "SELECT count(*) FROM jobs WHERE state = ?1",
+					    -1, &s, NULL),
+			 SQLITE_OK);
+	for (st = JOB_QUEUED; st <= JOB_CANCELED; st++) {
+		sqlite3_reset(s);
+		sqlite3_bind_int(s, 1, st);
+		assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+		if (sqlite3_column_int64(s, 0) != kept[st])
+			fail_msg("state %d: %lld jobs, counter says %lld", st,
+				 (long long)sqlite3_column_int64(s, 0), (long long)kept[st]);
+	}
 	sqlite3_finalize(s);
 	sqlite3_close(db);
 }
@@ -201,6 +228,7 @@ static void test_claim_random(void **state)
 			break;
 		}
 		check_heads(fx->path);
+		check_counts(q, fx->path);
 	}
 	assert_int_equal(q->ops->counts(q, counts), 0);
 	print_message("%d steps, %d claimed: queued %lld, running %lld, succeeded %lld, "
@@ -264,6 +292,17 @@ static void test_reopen(void **state)
 							       .max_attempts = 1},
 					     T0, &b),
 			 AOS_EEXIST);
+}
+
+/* The full check of path fails, naming needle. */
+static void expect_check_fails(const char *path, const char *needle)
+{
+	char err[512];
+
+	assert_int_equal(queue_sqlite_check(path, err, sizeof(err)), AOS_ECORRUPT);
+	assert_int_equal(strncmp(err, path, strlen(path)), 0);
+	assert_contains(err, needle);
+	print_message("check: %s\n", err);
 }
 
 /* Opens path expecting failure want with a message containing each of the
@@ -419,6 +458,8 @@ static void test_refuse_corrupt(void **state)
 		assert_int_equal(fx->q->ops->enqueue(fx->q, &n, T0, &id), 0);
 	}
 	fx_close(fx); /* checkpoints: everything is in the main file */
+	/* As if the last process had died: the open checks (quick_check). */
+	sql(fx->path, "UPDATE meta SET value = 0 WHERE key = 'clean_stop'");
 	assert_int_equal(stat(fx->path, &st), 0);
 	pages = (long)(st.st_size / 4096);
 	assert_true(pages > 20);
@@ -432,22 +473,77 @@ static void test_refuse_corrupt(void **state)
 			 (ssize_t)sizeof(junk));
 	close(fd);
 	expect_refused(fx->path, AOS_ECORRUPT, "restore it from a backup", NULL);
+	expect_check_fails(fx->path, "restore it from a backup");
 }
 
 /* A database SQLite reads without error but whose index does not match its
- * table: only PRAGMA integrity_check sees it. */
+ * table: only the full PRAGMA integrity_check sees it, which the start does
+ * not run (aos-publishd --check-queue does). */
 static void test_refuse_integrity(void **state)
 {
 	struct fx *fx = *state;
+	char err[512];
 
 	enqueue(fx->q, "a", T0);
 	enqueue(fx->q, "b", T0);
 	fx_close(fx);
+	assert_int_equal(queue_sqlite_check(fx->path, err, sizeof(err)), 0);
 	sql(fx->path, "PRAGMA writable_schema = ON; UPDATE sqlite_master SET sql = "
 		      "'CREATE INDEX job_log_job ON job_log (at_ms, id)' "
 		      "WHERE name = 'job_log_job'");
-	expect_refused(fx->path, AOS_ECORRUPT, "failed its integrity check",
-		       "job_log_job", "restore it from a backup", NULL);
+	expect_check_fails(fx->path, "job_log_job");
+}
+
+/* Which check the open made: none after a clean close, quick_check after a
+ * process that died with the queue open (a child that exits without
+ * closing), or on a database of schema 1 (before the marker). */
+static void test_open_check(void **state)
+{
+	struct fx *fx = *state;
+	pid_t pid;
+	int status;
+
+	assert_int_equal(queue_sqlite_open_check(fx->q), QUEUE_CHECK_QUICK); /* new */
+	fx_close(fx);
+	fx->q = open_ok(fx->path);
+	assert_int_equal(queue_sqlite_open_check(fx->q), QUEUE_CHECK_SKIPPED);
+	fx_close(fx);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct queue *q = open_ok(fx->path);
+
+		_exit(queue_sqlite_open_check(q) == QUEUE_CHECK_SKIPPED ? 0 : 1);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	fx->q = open_ok(fx->path);
+	assert_int_equal(queue_sqlite_open_check(fx->q), QUEUE_CHECK_QUICK);
+}
+
+/* Migration 2 on a database of schema 1 with jobs in it: the counters start
+ * from the jobs there, the marker says "not cleanly stopped". */
+static void test_migrate_counts(void **state)
+{
+	struct fx *fx = *state;
+	struct job j[4];
+	int n;
+
+	enqueue(fx->q, "a", T0);
+	enqueue(fx->q, "b", T0);
+	enqueue(fx->q, "c", T0);
+	n = claim(fx->q, "w:1", T0, 1, j, 4);
+	assert_int_equal(n, 1);
+	job_clear(&j[0]);
+	fx_close(fx);
+	sql(fx->path, "DROP TRIGGER jobs_count_insert; DROP TRIGGER jobs_count_delete; "
+		      "DROP TRIGGER jobs_count_update; DROP TABLE job_counts; "
+		      "DROP TABLE meta; PRAGMA user_version = 1");
+	fx->q = open_ok(fx->path);
+	assert_int_equal(queue_sqlite_open_check(fx->q), QUEUE_CHECK_QUICK);
+	check_counts(fx->q, fx->path);
+	enqueue(fx->q, "d", T0);
+	check_counts(fx->q, fx->path);
 }
 
 static void test_refuse_missing_dir(void **state)
@@ -526,6 +622,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_refuse_corrupt, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_refuse_integrity, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_refuse_missing_dir, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_open_check, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_migrate_counts, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_stress_enqueue, setup, teardown),
 	};
 
