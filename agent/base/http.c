@@ -22,6 +22,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "base/http.h"
+#include "base/tls.h"
 #include "wipe.h"
 
 #define READ_BUF 65536
@@ -43,6 +44,8 @@ struct http_server {
 	bool closing;
 	char rbuf[READ_BUF];
 	bool rbuf_used;
+	struct tls_ctx *tls;  /* NULL: plain HTTP */
+	char pbuf[READ_BUF + TLS_RECORD_MAX]; /* plaintext of one read */
 };
 
 struct http_conn {
@@ -63,6 +66,7 @@ struct http_conn {
 	bool writing;
 	bool closed;
 	int open_handles;
+	struct tls_conn *tls; /* NULL: plain HTTP */
 	char peer[64];
 	struct http_conn *next, **pprev;
 };
@@ -84,8 +88,10 @@ static void drop_pending(struct http_conn *c)
 /* The server is freed last: after its handle and every connection. */
 static void server_maybe_free(struct http_server *s)
 {
-	if (s->closing && s->tcp_closed && s->live == 0)
+	if (s->closing && s->tcp_closed && s->live == 0) {
+		tls_ctx_unref(s->tls);
 		free(s);
+	}
 }
 
 static void conn_handle_closed(uv_handle_t *h)
@@ -98,6 +104,7 @@ static void conn_handle_closed(uv_handle_t *h)
 	httpreq_free(&c->hr);
 	drop_pending(c);
 	free(c->out);
+	tls_conn_free(c->tls);
 	free(c);
 	s->live--;
 	server_maybe_free(s);
@@ -154,6 +161,73 @@ static void arm(struct http_conn *c, enum phase ph, uint64_t ms)
 		uv_timer_start(&c->timer, timer_cb, ms, 0);
 }
 
+/* ---- the wire: plain, or through the connection's TLS session ---- */
+
+/* A write of ciphertext: its buffer, and the caller's request to complete
+ * (NULL for what OpenSSL sends on its own: handshake, alerts). */
+struct tls_write {
+	uv_write_t req;
+	uv_write_t *orig;
+	uv_write_cb cb;
+	char *data;
+};
+
+static void tls_written(uv_write_t *req, int status)
+{
+	struct tls_write *w = req->data;
+
+	if (w->cb != NULL)
+		w->cb(w->orig, status);
+	free(w->data);
+	free(w);
+}
+
+/* Sends what the TLS session has for the peer; when it is done, orig and cb
+ * (if not NULL) complete as if orig had been written.  Returns 0, or < 0
+ * (nothing queued, cb not called). */
+static int tls_flush(struct http_conn *c, uv_write_t *orig, uv_write_cb cb)
+{
+	struct tls_write *w;
+	uv_buf_t b;
+	char *data;
+	long n;
+
+	n = tls_conn_take_out(c->tls, &data);
+	if (n < 0)
+		return (int)n;
+	if (n == 0 && cb == NULL)
+		return 0;
+	w = calloc(1, sizeof(*w));
+	if (w == NULL) {
+		free(data);
+		return UV_ENOMEM;
+	}
+	w->orig = orig;
+	w->cb = cb;
+	w->data = data;
+	w->req.data = w;
+	b = uv_buf_init(data != NULL ? data : "", (unsigned)n);
+	if (uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, tls_written) < 0) {
+		free(data);
+		free(w);
+		return UV_EPIPE;
+	}
+	return 0;
+}
+
+/* Writes data[0..len) (kept by the caller until cb) as request wr. */
+static int conn_send(struct http_conn *c, uv_write_t *wr, uv_write_cb cb, char *data,
+		     size_t len)
+{
+	uv_buf_t b = uv_buf_init(data, (unsigned)len);
+
+	if (c->tls == NULL)
+		return uv_write(wr, (uv_stream_t *)&c->tcp, &b, 1, cb);
+	if (tls_conn_write(c->tls, data, len) < 0)
+		return UV_EPROTO;
+	return tls_flush(c, wr, cb);
+}
+
 static void alloc_cb(uv_handle_t *h, size_t hint, uv_buf_t *buf)
 {
 	struct http_conn *c = h->data;
@@ -163,6 +237,29 @@ static void alloc_cb(uv_handle_t *h, size_t hint, uv_buf_t *buf)
 	 * copied) before the callback returns. */
 	buf->base = c->s->rbuf;
 	buf->len = sizeof(c->s->rbuf);
+}
+
+/* Ciphertext in: the handshake's answers go out, the plaintext to the
+ * parser in one piece (so a request that completes inside it keeps what
+ * follows as pending, as for plain reads).  A TLS error (its alert sent)
+ * or the peer's close_notify ends the connection. */
+static void tls_read(struct http_conn *c, const char *data, size_t len)
+{
+	char *plain = c->s->pbuf;
+	long n = tls_conn_feed(c->tls, data, len, plain, sizeof(c->s->pbuf));
+
+	(void)tls_flush(c, NULL, NULL);
+	if (n < 0) {
+		uv_read_stop((uv_stream_t *)&c->tcp);
+		if (c->phase == PH_BUSY || c->writing)
+			c->gone = true;
+		else
+			conn_close(c); /* queued alert writes are canceled with it */
+		return;
+	}
+	if (n > 0 && c->phase != PH_LINGER)
+		process(c, plain, (size_t)n);
+	OPENSSL_cleanse(plain, (size_t)n);
 }
 
 static void read_cb(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
@@ -179,7 +276,9 @@ static void read_cb(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 			conn_close(c);
 		return;
 	}
-	if (c->phase != PH_LINGER) /* else dropped */
+	if (c->tls != NULL)
+		tls_read(c, buf->base, (size_t)nread);
+	else if (c->phase != PH_LINGER) /* else dropped */
 		process(c, buf->base, (size_t)nread);
 	/* The shared buffer held request bytes, a GitLab token maybe. */
 	OPENSSL_cleanse(buf->base, (size_t)nread);
@@ -201,7 +300,7 @@ static void send_continue(struct http_conn *c)
 	if (c->sent100)
 		return;
 	c->sent100 = true;
-	if (uv_write(&c->wr100, (uv_stream_t *)&c->tcp, &b, 1, continue_written) < 0)
+	if (conn_send(c, &c->wr100, continue_written, b.base, b.len) < 0)
 		c->close_after = true;
 }
 
@@ -344,8 +443,13 @@ static void write_cb(uv_write_t *wr, int status)
 		return;
 	}
 	if (c->close_after) {
-		/* Lingering close: FIN now, drop what still comes, then close. */
+		/* Lingering close: FIN now, drop what still comes, then close.
+		 * Over TLS our close_notify goes first. */
 		arm(c, PH_LINGER, LINGER_MS);
+		if (c->tls != NULL) {
+			tls_conn_shutdown(c->tls);
+			(void)tls_flush(c, NULL, NULL);
+		}
 		c->shut.data = c;
 		if (uv_shutdown(&c->shut, (uv_stream_t *)&c->tcp, shutdown_cb) < 0)
 			conn_close(c);
@@ -372,7 +476,6 @@ static void write_cb(uv_write_t *wr, int status)
 void http_reply(struct http_conn *c, int status, const char *extra_headers,
 		const char *body, size_t len)
 {
-	uv_buf_t b;
 	int n;
 
 	c->s->requests++;
@@ -402,10 +505,9 @@ void http_reply(struct http_conn *c, int status, const char *extra_headers,
 		len = 0;
 	memcpy(c->out + n, body, len);
 	httpreq_release(&c->hr); /* answered: its buffers go now */
-	b = uv_buf_init(c->out, (unsigned)(n + (int)len));
 	c->wr.data = c;
 	c->writing = true;
-	if (uv_write(&c->wr, (uv_stream_t *)&c->tcp, &b, 1, write_cb) < 0) {
+	if (conn_send(c, &c->wr, write_cb, c->out, (size_t)n + len) < 0) {
 		c->writing = false;
 		conn_close(c);
 	}
@@ -460,6 +562,15 @@ static void connection_cb(uv_stream_t *ls, int status)
 		return;
 	}
 	uv_tcp_nodelay(&c->tcp, 1);
+	if (s->tls != NULL) {
+		c->tls = tls_conn_new(s->tls);
+		if (c->tls == NULL) {
+			c->closed = true;
+			uv_close((uv_handle_t *)&c->timer, conn_handle_closed);
+			uv_close((uv_handle_t *)&c->tcp, conn_handle_closed);
+			return;
+		}
+	}
 	c->next = s->conns;
 	if (s->conns != NULL)
 		s->conns->pprev = &c->next;
@@ -470,6 +581,10 @@ static void connection_cb(uv_stream_t *ls, int status)
 		static const char busy[] = "{\"ok\":false,\"error\":\"too many connections; "
 					   "try again shortly\"}";
 
+		if (c->tls != NULL) { /* nothing can be said before a handshake */
+			conn_close(c);
+			return;
+		}
 		c->hr.state = HTTPREQ_ERROR; /* no request to keep alive */
 		http_reply(c, 503, "Retry-After: 1\r\n", busy, sizeof(busy) - 1);
 		return;
@@ -538,6 +653,12 @@ void http_server_set_limits(struct http_server *s, const struct http_limits *lim
 {
 	s->lim = *lim;
 	set_cap(s); /* bytes held already stay; new ones meet the new cap */
+}
+
+void http_server_set_tls(struct http_server *s, struct tls_ctx *tls)
+{
+	tls_ctx_unref(s->tls); /* open sessions keep the old one alive */
+	s->tls = tls != NULL ? tls_ctx_ref(tls) : NULL;
 }
 
 static void server_closed(uv_handle_t *h)

@@ -62,6 +62,14 @@ int http_server_open(uv_loop_t *loop, const char *host, int port,
 		     const struct http_limits *lim, const struct http_hooks *hooks,
 		     struct http_server **ret, char *errbuf, size_t errlen);
 
+struct tls_ctx;
+/* Serves TLS with tls (a reference is taken) on connections accepted from
+ * now on; NULL: plain HTTP.  Connections open keep what they started with
+ * (a certificate reload drops nothing in flight).  The handshake counts
+ * against header_timeout_ms; over max_connections a TLS connection is
+ * closed (no answer can be sent before a handshake). */
+void http_server_set_tls(struct http_server *s, struct tls_ctx *tls);
+
 /* New limits, for connections accepted from now on. */
 void http_server_set_limits(struct http_server *s, const struct http_limits *lim);
 

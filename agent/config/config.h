@@ -81,6 +81,12 @@ struct vault_cfg {
 	long backoff_max_ms;
 };
 
+/* listen.tls: both set, or TLS off. */
+struct listen_tls_cfg {
+	char *cert_file; /* PEM: the certificate, then its chain */
+	char *key_file;  /* PEM, not encrypted */
+};
+
 struct listen_cfg {
 	char *address;            /* "HOST:PORT"; NULL: no HTTP listener */
 	char *host;               /* HOST resolved at load: an IP literal */
@@ -92,6 +98,7 @@ struct listen_cfg {
 	long idle_timeout_ms;     /* keep-alive connections */
 	long max_connections;     /* 503 beyond */
 	long max_unauthenticated_bytes; /* held by unauthenticated requests: 503 beyond */
+	struct listen_tls_cfg tls;
 };
 
 enum forge { FORGE_GITHUB, FORGE_GITLAB, FORGE_GITEA, FORGE__COUNT };

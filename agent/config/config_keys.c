@@ -65,6 +65,7 @@ const struct cfg_key cfg__keys[] = {
 	OBJ("publish", "`{}`", 0, NULL),
 	OBJ("queue", "`{}`", 0, NULL),
 	OBJ("listen", NULL, 0, NULL),
+	OBJ("listen.tls", "no TLS (plain HTTP)", 0, NULL),
 	OBJ("webhooks", "`{}`", 0, "`github`, `gitlab` or `gitea`"),
 	OBJ("pipelines", "`{}`", 0, "at most 100 bytes, no `:`, `/` or space"),
 	STR("work_dir", config, work_dir, "`<state_dir>/work`", CK_DOC),
@@ -159,6 +160,11 @@ const struct cfg_key cfg__keys[] = {
 	{ .path = "listen.max_unauthenticated_bytes", .type = CT_INT,
 	  .off = O(listen_cfg, max_unauthenticated_bytes), .def = 16L << 20, .min = 3072,
 	  .max = 1L << 32, .rule = "at least `max_body_bytes + 2 × max_header_bytes`" },
+	/* listen.tls: checked by tls_ctx_load() at --check-config and at start */
+	STRN("listen.tls.cert_file", listen_tls_cfg, cert_file, NULL, CK_REQUIRED, STR_MAX,
+	     "PEM: the certificate, then its chain; valid now"),
+	STRN("listen.tls.key_file", listen_tls_cfg, key_file, NULL, CK_REQUIRED, STR_MAX,
+	     "PEM, not encrypted; matches `cert_file`"),
 
 	/* webhooks.FORGE */
 	STRN("webhooks.*.secret_key", webhook_cfg, secret_key, NULL, CK_REQUIRED,

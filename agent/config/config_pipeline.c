@@ -155,6 +155,8 @@ static void parse_listen(struct cctx *c, const cJSON *o, struct listen_cfg *l)
 	cfg__section(c, o, "listen", "listen", NULL, l);
 	if (l->address != NULL && !c->failed)
 		parse_address(c, l);
+	if (cfg__sub(o, "tls") != NULL && !c->failed)
+		cfg__section(c, cfg__sub(o, "tls"), "listen.tls", "listen.tls", NULL, &l->tls);
 	one = l->max_body_bytes + 2 * l->max_header_bytes;
 	if (cJSON_GetObjectItemCaseSensitive(o, "max_unauthenticated_bytes") == NULL &&
 	    l->max_unauthenticated_bytes < one)
@@ -561,6 +563,8 @@ void cfg__free_pipelines(struct config *cfg)
 
 	free(cfg->listen.address);
 	free(cfg->listen.host);
+	free(cfg->listen.tls.cert_file);
+	free(cfg->listen.tls.key_file);
 	for (f = 0; f < FORGE__COUNT; f++)
 		free(cfg->webhook_keys[f]);
 	for (i = 0; i < cfg->npipelines; i++) {

@@ -414,7 +414,7 @@ int agent_run(struct config *cfg)
 	}
 	r = ingest_open(a, &a->ingest);
 	if (r < 0) {
-		a->exit_code = 1;
+		a->exit_code = r == -EINVAL ? 78 : 1; /* listen.tls's files: EX_CONFIG */
 		agent_stop(a, "start-up failure");
 		goto run;
 	}

@@ -22,12 +22,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "daemon/agent.h"
 #include "backoff.h"
 #include "publish/dist_tag.h"
 #include "err.h"
 #include "base/http.h"
+#include "base/tls.h"
 #include "daemon/ingest.h"
 #include "base/log.h"
 #include "pipeline/pipeline.h"
@@ -77,6 +79,7 @@ struct ingest {
 	uint64_t prev_until[FORGE__COUNT];
 	char address[128];
 	struct precheck *prechecks;
+	time_t tls_not_after; /* 0: plain HTTP */
 };
 
 static struct http_limits limits_of(const struct listen_cfg *l)
@@ -561,12 +564,52 @@ static void handle(struct http_conn *c, const struct http_request *r, void *data
 
 /* ---- life -------------------------------------------------------------------- */
 
+/* listen.tls's context (NULL when TLS is off): at the start a failure
+ * stops the daemon, at a reload it keeps the certificate in use. */
+static int tls_load(const struct ingest *in, bool reload, struct tls_ctx **ret,
+		    time_t *until)
+{
+	const struct listen_tls_cfg *t = &in->a->cfg->listen.tls;
+	char err[768];
+	int r;
+
+	*ret = NULL;
+	if (t->cert_file == NULL)
+		return 0;
+	r = tls_ctx_load(t->cert_file, t->key_file, ret, until, err, sizeof(err));
+	if (r < 0)
+		log_err("listen.tls in %s: %s%s", in->a->cfg->path, err,
+			reload ? "; the certificate in use is kept" : "");
+	return r;
+}
+
+/* Connections accepted from now on use ctx (NULL: plain HTTP). */
+static void tls_apply(struct ingest *in, struct tls_ctx *ctx, time_t until, bool reload)
+{
+	char when[32];
+	struct tm tm;
+
+	http_server_set_tls(in->srv, ctx);
+	tls_ctx_unref(ctx);
+	if (ctx == NULL && in->tls_not_after != 0)
+		log_notice("listen.tls removed: new connections are plain HTTP");
+	in->tls_not_after = ctx != NULL ? until : 0;
+	if (ctx == NULL)
+		return;
+	gmtime_r(&until, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%d %H:%M UTC", &tm);
+	log_notice("TLS on the webhook listener%s: certificate %s, valid until %s",
+		   reload ? " reloaded" : "", in->a->cfg->listen.tls.cert_file, when);
+}
+
 int ingest_open(struct agent *a, struct ingest **ret)
 {
 	const struct listen_cfg *l = &a->cfg->listen;
 	struct http_limits lim = limits_of(l);
 	struct http_hooks hooks = { .request = handle, .head = head, .over_budget = over_budget };
+	struct tls_ctx *tls = NULL;
 	struct ingest *in;
+	time_t until = 0;
 	char err[512];
 	int r;
 
@@ -583,30 +626,42 @@ int ingest_open(struct agent *a, struct ingest **ret)
 	in->rl_budget.burst = 1;
 	snprintf(in->address, sizeof(in->address), "%s", l->address);
 	hooks.data = in;
+	r = tls_load(in, false, &tls, &until); /* before the port is taken */
+	if (r < 0) {
+		free(in);
+		return r;
+	}
 	r = http_server_open(&a->loop, l->host, l->port, &lim, &hooks, &in->srv, err,
 			     sizeof(err));
 	if (r < 0) {
 		log_err("%s (listen.address in %s)", err, a->cfg->path);
+		tls_ctx_unref(tls);
 		free(in);
 		return r;
 	}
+	tls_apply(in, tls, until, false);
 	uv_idle_init(&a->loop, &in->idle);
 	in->idle.data = in;
 	ingest_secrets_changed(in);
-	log_notice("listening for webhooks on %s (%s port %d; POST /webhook, "
-		   "GET /healthz, GET /readyz)", l->address, l->host, l->port);
+	log_notice("listening for webhooks on %s (%s port %d, %s; POST /webhook, "
+		   "GET /healthz, GET /readyz)", l->address, l->host, l->port,
+		   in->tls_not_after != 0 ? "HTTPS" : "plain HTTP");
 	*ret = in;
 	return 0;
 }
 
 void ingest_reconfigure(struct ingest *in)
 {
+	struct tls_ctx *tls = NULL;
 	struct http_limits lim;
+	time_t until = 0;
 
 	if (in == NULL)
 		return;
 	lim = limits_of(&in->a->cfg->listen);
 	http_server_set_limits(in->srv, &lim);
+	if (tls_load(in, true, &tls, &until) == 0)
+		tls_apply(in, tls, until, true);
 	if (in->a->cfg->listen.address == NULL ||
 	    strcmp(in->a->cfg->listen.address, in->address) != 0)
 		log_warn("listen.address changed: takes effect at the next restart");
@@ -654,5 +709,8 @@ cJSON *ingest_status_json(const struct ingest *in)
 				(double)http_server_unauthenticated_bytes(in->srv));
 	cJSON_AddNumberToObject(o, "unauthenticated_bytes_max",
 				(double)in->a->cfg->listen.max_unauthenticated_bytes);
+	cJSON_AddBoolToObject(o, "tls", in->tls_not_after != 0);
+	if (in->tls_not_after != 0)
+		cJSON_AddNumberToObject(o, "tls_not_after", (double)in->tls_not_after);
 	return o;
 }

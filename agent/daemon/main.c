@@ -13,6 +13,7 @@
 #include "daemon/agent.h"
 #include "err.h"
 #include "base/log.h"
+#include "base/tls.h"
 #include "queue/queue.h"
 #include "sandbox/sandbox.h"
 #include "secret.h"
@@ -87,6 +88,23 @@ static void bind_now(char **argv)
 		"symbols are bound lazily\n", strerror(errno));
 }
 
+/* --check-config: listen.tls's files load, match, and are valid now. */
+static int check_tls(const struct config *cfg)
+{
+	const struct listen_tls_cfg *t = &cfg->listen.tls;
+	struct tls_ctx *ctx = NULL;
+	char err[768];
+	int r;
+
+	if (t->cert_file == NULL)
+		return 0;
+	r = tls_ctx_load(t->cert_file, t->key_file, &ctx, NULL, err, sizeof(err));
+	if (r < 0)
+		fprintf(stderr, "aos-publishd: %s: listen.tls: %s\n", cfg->path, err);
+	tls_ctx_unref(ctx);
+	return r;
+}
+
 /* --check-queue: the full integrity check, printed on stdout. */
 static int run_check_queue(struct config *cfg)
 {
@@ -156,6 +174,10 @@ int main(int argc, char **argv)
 		r = config_load(check, &cfg, err, sizeof(err));
 		if (r < 0) {
 			fprintf(stderr, "aos-publishd: %s\n", err);
+			return EXIT_CONFIG;
+		}
+		if (check_tls(cfg) < 0) {
+			config_free(cfg);
 			return EXIT_CONFIG;
 		}
 		printf("%s: configuration OK (%zu registr%s, %zu secret key%s)\n", check,

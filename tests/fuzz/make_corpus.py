@@ -19,6 +19,9 @@ answer    answers of real pypiserver and verdaccio servers (uploads, the
           the documented answers of PyPI and npmjs that a local server does
           not give
 config    the example configuration and variations of it
+tls       ClientHellos of Python's ssl module (OpenSSL): TLS 1.3 and 1.2
+          offers, with ALPN http/1.1, h2 only, and none; the first byte is
+          the harness's piece size (0xff: all at once, 0x04: 5-byte pieces)
 
 Each target's input layout is described at the top of its harness.
 """
@@ -406,8 +409,35 @@ def config() -> None:
         "auth": {"method": "approle", "secret_id_wrapped": "yes"}}}).encode())
 
 
+# ---- TLS ClientHellos ---------------------------------------------------------
+
+def tls() -> None:
+    import ssl
+    offers = {"tls13-alpn": (ssl.TLSVersion.TLSv1_3, ssl.TLSVersion.TLSv1_3, ["http/1.1"]),
+              "tls12-alpn": (ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_2, ["http/1.1"]),
+              "any-h2-only": (ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3, ["h2"]),
+              "any-no-alpn": (ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3, None)}
+    for name, (lo, hi, alpn) in offers.items():
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        ctx.minimum_version, ctx.maximum_version = lo, hi
+        if alpn:
+            ctx.set_alpn_protocols(alpn)
+        rb, wb = ssl.MemoryBIO(), ssl.MemoryBIO()
+        c = ctx.wrap_bio(rb, wb, server_hostname="127.0.0.1")
+        try:
+            c.do_handshake()
+        except ssl.SSLWantReadError:
+            pass
+        hello = wb.read()
+        out("tls", name, b"\xff" + hello)
+        out("tls", name + "-pieces", b"\x04" + hello)
+
+
 def main(argv) -> int:
-    jobs = {"artifact": artifact, "vault": vault, "answer": answer, "config": config}
+    jobs = {"artifact": artifact, "vault": vault, "answer": answer, "config": config,
+            "tls": tls}
     for name in argv[1:] or list(jobs):
         jobs[name]()
     return 0

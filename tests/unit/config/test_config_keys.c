@@ -29,7 +29,8 @@ static const char base_text[] =
 	"\"auth\":{\"method\":\"token\",\"token_file\":\"token\"}},"
 	"\"registries\":{\"r\":{\"type\":\"npm\",\"url\":\"http://127.0.0.1:4873/\"}},"
 	"\"control\":{\"operators\":[\"root\"]},"
-	"\"listen\":{\"address\":\"127.0.0.1:8080\"},"
+	"\"listen\":{\"address\":\"127.0.0.1:8080\",\"tls\":{\"cert_file\":\"/c.pem\","
+	"\"key_file\":\"/k.pem\"}},"
 	"\"webhooks\":{\"github\":{\"secret_key\":\"GITHUB_WEBHOOK_SECRET\"}},"
 	"\"pipelines\":{\"p\":{\"repository\":\"https://forge.example.test/o/r.git\","
 	"\"tag_pattern\":\"v*\",\"package\":\"x\",\"build\":[\"true\"],"
@@ -144,6 +145,7 @@ static void *section_of(struct config *cfg, const struct cfg_key *k)
 		{ "publish.", offsetof(struct config, publish) },
 		{ "queue.", offsetof(struct config, queue) },
 		{ "control.", offsetof(struct config, control) },
+		{ "listen.tls.", offsetof(struct config, listen.tls) },
 		{ "listen.", offsetof(struct config, listen) },
 	};
 	size_t i;

@@ -88,17 +88,17 @@ static void test_listen(void **state)
 	} cases[] = {
 	    { "\"listen\":{\"address\":\"127.0.0.1:8080\"}",
 	      { "127.0.0.1:8080", "127.0.0.1", 8080, 16384, 1048576, 10000, 30000, 60000, 512,
-		16777216 } },
+		16777216, { NULL, NULL } } },
 	    { "\"listen\":{\"address\":\"[::1]:9443\",\"max_header_bytes\":1024,"
 	      "\"max_body_bytes\":26214400,\"header_timeout_ms\":100,"
 	      "\"body_timeout_ms\":600000,\"idle_timeout_ms\":3600000,"
 	      "\"max_connections\":65536}",
 	      /* The default cap grows to one request of the largest size. */
 	      { "[::1]:9443", "::1", 9443, 1024, 26214400, 100, 600000, 3600000, 65536,
-		26216448 } },
+		26216448, { NULL, NULL } } },
 	    { "\"listen\":{\"address\":\"127.0.0.1:1\",\"max_unauthenticated_bytes\":1081344}",
 	      { "127.0.0.1:1", "127.0.0.1", 1, 16384, 1048576, 10000, 30000, 60000, 512,
-		1081344 } },
+		1081344, { NULL, NULL } } },
 	};
 	size_t i;
 
@@ -471,6 +471,30 @@ static void expect_error(const char *sections, const char *keypath, const char *
 		fail_msg("%s: %d \"%s\", want \"%s...%s\"", sections, r, err, prefix, want);
 }
 
+/* listen.tls: both files, or no TLS; nothing else in it.  The files
+ * themselves are checked by tls_ctx_load() (test_tls.c). */
+static void test_listen_tls(void **state)
+{
+	struct config *cfg;
+
+	(void)state;
+	cfg = parse_ok("\"listen\":{\"address\":\"127.0.0.1:8443\",\"tls\":{"
+		       "\"cert_file\":\"/etc/x/cert.pem\",\"key_file\":\"/etc/x/key.pem\"}}");
+	assert_string_equal(cfg->listen.tls.cert_file, "/etc/x/cert.pem");
+	assert_string_equal(cfg->listen.tls.key_file, "/etc/x/key.pem");
+	config_free(cfg);
+	cfg = parse_ok("\"listen\":{\"address\":\"127.0.0.1:8080\"}");
+	assert_null(cfg->listen.tls.cert_file);
+	config_free(cfg);
+	expect_error("\"listen\":{\"address\":\"127.0.0.1:1\",\"tls\":{\"cert_file\":\"/c\"}}",
+		     "listen.tls.key_file", "missing");
+	expect_error("\"listen\":{\"address\":\"127.0.0.1:1\",\"tls\":{\"cert_file\":\"/c\","
+		     "\"key_file\":\"/k\",\"ciphers\":\"RC4\"}}",
+		     "listen.tls.ciphers", "unknown key");
+	expect_error("\"listen\":{\"address\":\"127.0.0.1:1\",\"tls\":true}", "listen.tls",
+		     "object");
+}
+
 static void test_errors(void **state)
 {
 	size_t i;
@@ -721,6 +745,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_defaults),
 	    cmocka_unit_test(test_listen),
+	    cmocka_unit_test(test_listen_tls),
 	    cmocka_unit_test(test_listen_address),
 	    cmocka_unit_test(test_listen_host_name),
 	    cmocka_unit_test(test_webhooks),
