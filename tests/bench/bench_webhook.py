@@ -111,7 +111,7 @@ class Server:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}{self.path}"
+        return f"{W.base_url(self.port)}{self.path}"
 
     @property
     def alive(self) -> bool:
@@ -290,7 +290,9 @@ def report(res: dict) -> str:
            f"wrk: {res['wrk']}; adnanh/webhook: {res['webhook']}; {res['bodies']} deliveries "
            f"of {res.get('body_bytes_mean', 0):.0f} bytes on average; -t{res['threads']}, "
            f"{res['duration']:g} s per signed run, {res['flood_duration']:g} s per flood; "
-           + ("server on CPU 0, wrk on CPU 1" if res["pin"] else "server and wrk share the CPUs"),
+           + ("server on CPU 0, wrk on CPU 1" if res["pin"] else "server and wrk share the CPUs")
+           + ("; **over HTTPS** (both servers, the same self-signed EC P-256 certificate)"
+              if res.get("tls") else ""),
            "", HEAD] + [row(r) for r in runs]
     out += ["", "### Ratios (aos-publishd / adnanh/webhook)", ""] + ratio_lines(runs)
     out += ["", "### Probes (one request each, own connection, before the load)", ""]
@@ -367,6 +369,8 @@ OPTIONS = (  # flag, type, default, help
 )
 FLAGS = (
     ("--pin", "server on CPU 0, wrk on CPU 1"),
+    ("--tls", "both servers over HTTPS (a self-signed certificate; wrk and the probes "
+              "use https)"),
     ("--no-kill-check", "do not SIGKILL the daemon after the last closed-loop run"),
     ("--restart-check", "start the killed daemon again on its database and time it"),
     ("--loop-syscalls", "sample what our daemon's loop thread is doing every 1 ms"),
@@ -413,6 +417,9 @@ def main() -> int:
     with L.World(keep=args.keep, need_pypi=False, need_npm=False) as w:
         res["info"] = Q.header("bench_webhook: webhook ingest beside adnanh/webhook", w.dir)
         mon = Q.LoadMonitor().start()
+        if args.tls:
+            W.enable_tls(w.dir / "tls")
+        res["tls"] = bool(args.tls)
         secret = secrets.token_hex(32)
         w.env.set_secret(**{W.SECRET_KEY: secret})
         t0 = time.monotonic()

@@ -37,6 +37,7 @@ import resource
 import secrets as _secrets
 import shutil
 import sqlite3
+import ssl
 import subprocess
 import sys
 import threading
@@ -153,10 +154,33 @@ def probe_delivery(i: int, salt: str, key: bytes) -> tuple[bytes, dict]:
                   "X-Hub-Signature-256": "sha256=" + sign(key, body)}
 
 
+# -- TLS (--tls): both servers get the same self-signed certificate -----------------
+TLS: dict | None = None  # {"cert": path, "key": path, "ctx": client SSLContext}
+
+
+def enable_tls(folder: Path) -> None:
+    """A self-signed EC certificate for 127.0.0.1 (openssl command); the
+    servers then listen with it and every client here uses https."""
+    global TLS
+    folder.mkdir(parents=True, exist_ok=True)
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:P-256", "-nodes", "-keyout", str(key), "-out",
+                    str(cert), "-days", "2", "-subj", "/CN=bench",
+                    "-addext", "subjectAltName=IP:127.0.0.1"],
+                   check=True, capture_output=True, timeout=60)
+    TLS = {"cert": cert, "key": key, "ctx": ssl.create_default_context(cafile=str(cert))}
+
+
+def base_url(port: int) -> str:
+    return f"{'https' if TLS else 'http'}://127.0.0.1:{port}"
+
+
 def post(port: int, path: str, body: bytes, headers: dict, timeout: float = 10.0) -> dict:
     """One POST on a new connection; status, the answer's body (at most 300
     characters) and Content-Type."""
-    c = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    c = (http.client.HTTPSConnection("127.0.0.1", port, timeout=timeout, context=TLS["ctx"])
+         if TLS else http.client.HTTPConnection("127.0.0.1", port, timeout=timeout))
     try:
         t0 = time.monotonic_ns()
         c.request("POST", path, body=body, headers=headers)
@@ -359,8 +383,11 @@ def ours_config(port: int, registry: str = "bench") -> dict:
     on 127.0.0.1:port, GitHub with the secret from Vault, one pipeline whose
     tags are python-sdk-v* of agenticverz/aos (a dummy repository: the
     daemon is drained, nothing is fetched or built)."""
+    listen = {"address": f"127.0.0.1:{port}"}
+    if TLS:
+        listen["tls"] = {"cert_file": str(TLS["cert"]), "key_file": str(TLS["key"])}
     return {
-        "listen": {"address": f"127.0.0.1:{port}"},
+        "listen": listen,
         "webhooks": {"github": {"secret_key": SECRET_KEY}},
         "pipelines": {"python-sdk": {
             "repository": "file:///nonexistent/aos.git", "repository_name": REPO,
@@ -377,7 +404,8 @@ OURS_REGISTRY = {"bench": {"type": "pypi", "url": "http://127.0.0.1:9/legacy/",
 def wait_readyz(proc: subprocess.Popen, port: int, timeout: float = 15.0) -> float:
     """Poll GET /readyz until it answers 200; seconds waited."""
     t0 = time.monotonic()
-    if not wait_until(proc, lambda: http_ok(f"http://127.0.0.1:{port}/readyz", 0.5),
+    ctx = TLS["ctx"] if TLS else None
+    if not wait_until(proc, lambda: http_ok(f"{base_url(port)}/readyz", 0.5, ctx),
                       t0 + timeout):
         raise B.BenchError(f"GET /readyz did not answer 200 within {timeout} s")
     return time.monotonic() - t0
@@ -484,9 +512,12 @@ class AdnanhWebhook:
         self.port = free_port()
         argv = [WEBHOOK, "-hooks", str(self.hooks), "-template", "-urlprefix", "",
                 "-ip", "127.0.0.1", "-port", str(self.port)]
+        if TLS:
+            argv += ["-secure", "-cert", str(TLS["cert"]), "-key", str(TLS["key"])]
         env = {"PATH": B.CLEAN_PATH, "BENCH_HOOK_SECRET": self.secret}
         self.proc = spawn(argv, self.log_path, env, self.dir)
-        if not wait_until(self.proc, lambda: http_ok(f"http://127.0.0.1:{self.port}/", 0.5),
+        ctx = TLS["ctx"] if TLS else None
+        if not wait_until(self.proc, lambda: http_ok(f"{base_url(self.port)}/", 0.5, ctx),
                           time.monotonic() + timeout):
             raise B.BenchError(f"webhook did not answer within {timeout} s")
         return self
@@ -497,7 +528,7 @@ class AdnanhWebhook:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}{PATH}"
+        return f"{base_url(self.port)}{PATH}"
 
     def stop(self) -> int | None:
         stop_process(self.proc)

@@ -91,6 +91,8 @@ run rotation $((300 + agent_rotations * 340)) bench_rotation.py --agent-rotation
 # Webhook ingest beside adnanh/webhook (wrk, about 3 minutes; prints its own
 # Markdown report, not part of the table below).
 run webhook 900 bench_webhook.py
+# The same over HTTPS (listen.tls beside adnanh/webhook's -secure).
+run webhook-tls 900 bench_webhook.py --tls
 
 "$py" - "$out/env.json" "$started" "$commit" "$AOS_BUILD_DIR (CMAKE_BUILD_TYPE=${build_type:-unset})" "$load_before" <<'EOF'
 import json, sys
