@@ -257,6 +257,25 @@ static void print_secrets(const cJSON *arr)
 	}
 }
 
+/* Each registry's token check (the daemon's token_check.c), one line each,
+ * its warnings on the next. */
+static void print_tokens(const cJSON *arr)
+{
+	const cJSON *t;
+
+	cJSON_ArrayForEach(t, arr) {
+		const cJSON *acct = cJSON_GetObjectItemCaseSensitive(t, "account");
+		const cJSON *w = cJSON_GetObjectItemCaseSensitive(t, "warnings");
+
+		printf("Token:      %s %s v%.0f: %s%s%s\n", ctl_str(t, "registry", "?"),
+		       ctl_str(t, "key", "?"), ctl_num(t, "version"), ctl_str(t, "state", "?"),
+		       cJSON_IsString(acct) ? ", account " : "",
+		       cJSON_IsString(acct) ? acct->valuestring : "");
+		if (cJSON_IsString(w))
+			printf("            warning: %s\n", w->valuestring);
+	}
+}
+
 static void print_status(const cJSON *o)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, "vault");
@@ -308,6 +327,7 @@ static void print_status(const cJSON *o)
 			       cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(b, "available"))
 				       ? "" : "UNAVAILABLE: ", ctl_str(b, "description", "?"));
 	}
+	print_tokens(cJSON_GetObjectItemCaseSensitive(o, "tokens"));
 	printf("\n");
 	print_secrets(cJSON_GetObjectItemCaseSensitive(o, "secrets"));
 }

@@ -25,6 +25,7 @@ struct agent {
 	struct worker *worker;
 	struct follower *followers; /* clients following a job (follow.c) */
 	struct ingest *ingest;  /* HTTP webhooks, or NULL */
+	struct token_checks *tokens; /* each registry's token checked (token_check.c) */
 	uv_timer_t grace;      /* first SIGTERM: waiting for running uploads */
 	int stop_requests;
 	int lock_fd;

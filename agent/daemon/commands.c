@@ -6,6 +6,7 @@
 #include "daemon/follow.h"
 #include "daemon/agent.h"
 #include "daemon/ingest.h"
+#include "daemon/token_check.h"
 #include "sandbox/sandbox.h"
 #include "err.h"
 #include "base/log.h"
@@ -44,6 +45,7 @@ static void cmd_status(struct agent *a, struct control_conn *c)
 	cJSON_AddItemToObject(o, "queue", queue_status_json(a));
 	if (a->ingest != NULL)
 		cJSON_AddItemToObject(o, "webhooks", ingest_status_json(a->ingest));
+	cJSON_AddItemToObject(o, "tokens", token_checks_json(a->tokens));
 	if (a->cfg->npipelines > 0)
 		cJSON_AddItemToObject(o, "build_isolation",
 				      sandbox_status_json(a->cfg->build_isolation, &a->sandbox));

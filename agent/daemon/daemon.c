@@ -21,6 +21,7 @@
 #include "err.h"
 #include "file.h"
 #include "daemon/ingest.h"
+#include "daemon/token_check.h"
 #include "base/log.h"
 #include "queue/queue.h"
 #include "secret.h"
@@ -66,6 +67,7 @@ static void session_event(struct vault_session *s, bool first_ready, void *data)
 
 	(void)s;
 	ingest_secrets_changed(a->ingest); /* webhook secrets' rotation grace */
+	token_checks_update(a->tokens);     /* new or rotated registry tokens */
 	if (first_ready && a->worker != NULL)
 		worker_kick(a->worker); /* jobs waited for the tokens */
 	if (first_ready && !a->ready_sent) {
@@ -107,6 +109,8 @@ static void agent_stop(struct agent *a, const char *why)
 	control_close(a->ctl);
 	a->ctl = NULL;
 	session_close(a->session);
+	token_checks_free(a->tokens); /* cancels its requests first */
+	a->tokens = NULL;
 	transport_close(a->tp);
 	uv_close((uv_handle_t *)&a->sig_term, NULL);
 	uv_close((uv_handle_t *)&a->sig_int, NULL);
@@ -173,6 +177,7 @@ static void reload(struct agent *a)
 	a->cfg = ncfg;
 	control_set_max_connections(a->ctl, (size_t)ncfg->control.max_connections);
 	ingest_reconfigure(a->ingest);
+	token_checks_update(a->tokens); /* registries may have changed */
 	probe_sandbox(a);
 	log_notice("configuration reloaded from %s; refreshing secrets", a->cfg->path);
 	if (!session_loaded(a->session)) {
@@ -373,6 +378,8 @@ int agent_run(struct config *cfg)
 		.connect_timeout_ms = cfg->connect_timeout_ms,
 		.stall_timeout_s = cfg->stall_timeout_s,
 		.ca_file = cfg->ca_file, .ca_path = cfg->ca_path }, &a->tp);
+	if (r == 0)
+		r = token_checks_new(a, &a->tokens);
 	if (r == 0)
 		r = session_new(&a->loop, a->tp, cfg, session_event, a, &a->session);
 	a->penv = (struct publish_env){ .loop = &a->loop, .tp = a->tp,

@@ -1,0 +1,81 @@
+/* npm_whoami.c - "GET <registry>/-/whoami" (see npm_whoami.h). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "err.h"
+#include "npm_whoami.h"
+#include "pub_util.h"
+#include "registry.h"
+
+int npm_whoami_setup(CURL *h, const char *registry, const struct secret *token,
+		     struct curl_slist **ret_headers, char *errbuf, size_t errlen)
+{
+	struct curl_slist *headers = NULL;
+	char *url = registry_join(registry, "-/whoami");
+	int r;
+
+	if (url == NULL)
+		return -ENOMEM;
+	r = registry_easy_setup(h, url, errbuf, errlen);
+	free(url);
+	if (r < 0)
+		return r;
+	r = registry_header(&headers, "Accept: application/json");
+	if (r == 0)
+		r = registry_auth_bearer(&headers, token);
+	if (r < 0) {
+		registry_headers_free(headers);
+		return r;
+	}
+	if (curl_easy_setopt(h, CURLOPT_HTTPGET, 1L) != CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers) != CURLE_OK) {
+		curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
+		registry_headers_free(headers);
+		pub__errf(errbuf, errlen, "curl refused the whoami request options");
+		return AOS_EHTTP;
+	}
+	*ret_headers = headers;
+	return 0;
+}
+
+int npm_whoami_answer(long status, const char *body, size_t len, char *user,
+		      size_t userlen, char *msg, size_t msglen)
+{
+	char q[PUB_QUOTE_MAX];
+	const cJSON *name;
+	cJSON *j;
+
+	pub__quote(body != NULL ? body : "", body != NULL ? len : 0, q, sizeof(q));
+	if (status == 401 || status == 403) {
+		pub__errf(msg, msglen, "HTTP %ld: the registry refuses the token (%s)",
+			  status, q);
+		return -EACCES;
+	}
+	if (status != 200) {
+		pub__errf(msg, msglen, "HTTP %ld to GET -/whoami (%s)", status, q);
+		return -EPROTO;
+	}
+	j = cJSON_ParseWithLength(body, len);
+	name = cJSON_GetObjectItemCaseSensitive(j, "username");
+	if (!cJSON_IsObject(j)) {
+		cJSON_Delete(j);
+		pub__errf(msg, msglen, "HTTP 200 but not a JSON object (%s)", q);
+		return -EPROTO;
+	}
+	if (!cJSON_IsString(name) || name->valuestring[0] == '\0') {
+		/* Anonymous: the registry does not know the token (verdaccio
+		 * answers {}; npm whoami then says ENEEDAUTH). */
+		cJSON_Delete(j);
+		pub__errf(msg, msglen, "HTTP 200 without a \"username\" (%s): the registry "
+			  "does not know the token", q);
+		return -EACCES;
+	}
+	pub__quote(name->valuestring, strlen(name->valuestring), user, userlen);
+	pub__errf(msg, msglen, "HTTP 200: account %s", user);
+	cJSON_Delete(j);
+	return 0;
+}
