@@ -38,7 +38,7 @@ unit-asan: build-asan
 # built with ASan+UBSan (a sanitizer report fails the daemon's exit status).
 integration-asan: build-asan
 	cd $(ASAN_BUILD) && ctest -L integration --output-on-failure --no-tests=error \
-		-R 'webhook|pipeline|reconcile|build_isolation'
+		-R 'webhook|pipeline|reconcile|build_isolation|listen_tls'
 
 # Every benchmark once on tiny inputs (ctest label `bench`): one that no
 # longer works fails; nothing is timed.  `make check` runs them with the rest
