@@ -5,7 +5,8 @@
 Both run against one OpenBao dev server.  aos-publishd is measured after
 READY=1, bao agent after its first render; then both sit idle for --settle
 seconds (default 2) and /proc/<pid>/status (VmRSS, VmHWM, RssAnon, RssFile)
-and /proc/<pid>/smaps_rollup (Pss) are read for each.  --samples N repeats
+and /proc/<pid>/smaps_rollup (Pss, and Uss = Private_Clean + Private_Dirty:
+the memory only that process holds) are read for each.  --samples N repeats
 the read N times, --interval seconds apart, and reports the last read (and
 the largest VmRSS seen).
 
@@ -26,22 +27,29 @@ import benchlib as B  # noqa: E402
 MIB = 1024.0  # /proc reports kB (KiB); we print MiB
 
 
-def pss_kb(pid: int) -> int | None:
+def rollup_kb(pid: int) -> dict:
+    """Pss and Uss (Private_Clean + Private_Dirty: what only this process
+    holds, what stopping it would give back) from /proc/<pid>/smaps_rollup."""
+    got = {}
     try:
         with open(f"/proc/{pid}/smaps_rollup") as f:
             for line in f:
-                if line.startswith("Pss:"):
-                    return int(line.split()[1])
+                k, _, v = line.partition(":")
+                if k in ("Pss", "Private_Clean", "Private_Dirty"):
+                    got[k] = int(v.split()[0])
     except OSError:
-        pass
-    return None
+        return {"Pss": None, "Uss": None}
+    uss = got.get("Private_Clean", 0) + got.get("Private_Dirty", 0) \
+        if "Private_Dirty" in got else None
+    return {"Pss": got.get("Pss"), "Uss": uss}
 
 
 def sample(pid: int) -> dict:
     s = B.proc_status(pid)
+    r = rollup_kb(pid)
     return {"VmRSS_kB": s.get("VmRSS"), "VmHWM_kB": s.get("VmHWM"),
             "RssAnon_kB": s.get("RssAnon"), "RssFile_kB": s.get("RssFile"),
-            "Pss_kB": pss_kb(pid), "VmLck_kB": s.get("VmLck"),
+            "Pss_kB": r["Pss"], "Uss_kB": r["Uss"], "VmLck_kB": s.get("VmLck"),
             "Threads": s.get("Threads")}
 
 
@@ -104,16 +112,23 @@ def main() -> int:
     }
 
     print(f"Idle memory after READY / first render + {args.settle:g} s idle (MiB)")
-    print(f"{'':14}{'VmRSS':>8}{'VmHWM':>8}{'RssAnon':>9}{'RssFile':>9}{'Pss':>8}{'threads':>9}")
+    print(f"{'':14}{'VmRSS':>8}{'VmHWM':>8}{'RssAnon':>9}{'RssFile':>9}{'Pss':>8}"
+          f"{'Uss':>8}{'threads':>9}")
     for name, m in (("aos-publishd", dm), ("bao agent", am)):
-        pss = f"{m['Pss_kB'] / MIB:8.1f}" if m["Pss_kB"] is not None else f"{'-':>8}"
+        pss, uss = (f"{m[k] / MIB:8.1f}" if m[k] is not None else f"{'-':>8}"
+                    for k in ("Pss_kB", "Uss_kB"))
         print(f"{name:14}{m['VmRSS_kB'] / MIB:8.1f}{m['VmHWM_kB'] / MIB:8.1f}"
-              f"{m['RssAnon_kB'] / MIB:9.1f}{m['RssFile_kB'] / MIB:9.1f}{pss}{m['Threads']:9d}")
+              f"{m['RssAnon_kB'] / MIB:9.1f}{m['RssFile_kB'] / MIB:9.1f}{pss}{uss}"
+              f"{m['Threads']:9d}")
     print(f"ratio bao agent / aos-publishd: VmRSS {result['ratio_VmRSS']:.1f}x, "
           f"VmHWM {result['ratio_VmHWM']:.1f}x"
           + (f", Pss {result['ratio_Pss']:.1f}x" if result["ratio_Pss"] else ""))
     print(f"target: aos-publishd VmRSS <= 8 MiB: "
           f"{'met' if dm['VmRSS_kB'] <= 8 * 1024 else 'NOT met'}")
+    if dm["Uss_kB"] is not None:
+        print(f"target (issue 14): aos-publishd USS <= 3 MiB: "
+              f"{'met' if dm['Uss_kB'] <= 3 * 1024 else 'NOT met'} "
+              f"({dm['Uss_kB'] / MIB:.1f} MiB)")
     if rc != 0:
         print(f"note: aos-publishd exited with {rc} on SIGTERM", file=sys.stderr)
     B.write_result(args.json, result)
