@@ -28,6 +28,9 @@ static void usage(FILE *f)
 		"  secrets refresh    check Vault now and wait for the result\n"
 		"  secrets fingerprint  the fingerprint of the value on standard input\n"
 		"                     (compare with `secrets`; never an argument)\n"
+		"  secrets check KEY  check the value on standard input with every registry\n"
+		"                     using KEY before it is written to Vault (exit 7 if\n"
+		"                     one refuses it; rotate_secret.sh --verify uses it)\n"
 		"  publish --registry NAME [--wait] [--dry-run] FILE...\n"
 		"                     queue an upload of wheels/sdists or npm tarballs\n"
 		"                     (see `aos-publishctl publish --help`)\n"
@@ -384,7 +387,10 @@ int main(int argc, char **argv)
 				argv + optind);
 	if (strcmp(argv[optind], "secrets") == 0 && argc - optind == 2 &&
 	    strcmp(argv[optind + 1], "fingerprint") == 0)
-		return ctl_fingerprint(sock, json, timeout_s);
+		return ctl_fingerprint(sock, json, timeout_s, NULL);
+	if (strcmp(argv[optind], "secrets") == 0 && argc - optind == 3 &&
+	    strcmp(argv[optind + 1], "check") == 0)
+		return ctl_fingerprint(sock, json, timeout_s, argv[optind + 2]);
 	if (strcmp(argv[optind], "status") == 0 && argc - optind == 1)
 		cmd = "{\"cmd\":\"status\"}";
 	else if (strcmp(argv[optind], "secrets") == 0 && argc - optind == 1)

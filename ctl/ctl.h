@@ -64,7 +64,8 @@ double ctl_num(const struct cJSON *o, const char *key);
 /* The publish command (ctl_publish.c): args after "publish". */
 int ctl_publish(const char *sock, bool json, int timeout_s, int argc, char **argv);
 
-/* secrets fingerprint (ctl_fingerprint.c): reads the value on stdin. */
-int ctl_fingerprint(const char *sock, bool json, int timeout_s);
+/* secrets fingerprint, and secrets check KEY (key not NULL)
+ * (ctl_fingerprint.c): reads the value on stdin. */
+int ctl_fingerprint(const char *sock, bool json, int timeout_s, const char *key);
 
 #endif

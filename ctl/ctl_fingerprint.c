@@ -1,5 +1,7 @@
 /* ctl_fingerprint.c - `aos-publishctl secrets fingerprint`: the fingerprint
- * the daemon shows for a value read on standard input.
+ * the daemon shows for a value read on standard input; and `secrets check
+ * KEY`: that value checked with every registry using KEY, before it is
+ * written to Vault (rotate_secret.sh --verify).
  *
  * Fingerprints are keyed with the installation's key, which only the daemon
  * reads, so the daemon computes it.  The value is read from standard input
@@ -56,15 +58,17 @@ static size_t read_value(char *buf, size_t cap)
 	return len;
 }
 
-/* {"cmd":"secrets.fingerprint","value":...} as one line; the caller wipes
- * and frees it.  NULL without memory. */
-static char *request_line(const char *value)
+/* {"cmd":"secrets.fingerprint","value":...} (or secrets.check with "key")
+ * as one line; the caller wipes and frees it.  NULL without memory. */
+static char *request_line(const char *value, const char *key)
 {
 	cJSON *o = cJSON_CreateObject();
 	cJSON *v = cJSON_AddStringToObject(o, "value", value);
 	char *line = NULL;
 
-	if (v != NULL && cJSON_AddStringToObject(o, "cmd", "secrets.fingerprint") != NULL)
+	if (v != NULL && (key == NULL || cJSON_AddStringToObject(o, "key", key) != NULL) &&
+	    cJSON_AddStringToObject(o, "cmd",
+				    key != NULL ? "secrets.check" : "secrets.fingerprint") != NULL)
 		line = cJSON_PrintUnformatted(o);
 	if (v != NULL)
 		explicit_bzero(v->valuestring, strlen(v->valuestring));
@@ -72,7 +76,46 @@ static char *request_line(const char *value)
 	return line;
 }
 
-int ctl_fingerprint(const char *sock, bool json, int timeout_s)
+static bool refused(const char *state)
+{
+	return strcmp(state, "refused") == 0 || strcmp(state, "expired") == 0 ||
+	       strcmp(state, "not_yet_valid") == 0;
+}
+
+/* With --json: the exit status alone. */
+static int print_checks_rc(const cJSON *o)
+{
+	const cJSON *t;
+
+	cJSON_ArrayForEach(t, cJSON_GetObjectItemCaseSensitive(o, "checks"))
+		if (refused(ctl_str(t, "state", "")))
+			return EXIT_AUTH;
+	return 0;
+}
+
+/* secrets check: one line per registry; EXIT_AUTH when one refuses. */
+static int print_checks(const cJSON *o, const char *key)
+{
+	const cJSON *arr = cJSON_GetObjectItemCaseSensitive(o, "checks"), *t;
+	int rc = 0;
+
+	if (cJSON_GetArraySize(arr) == 0)
+		printf("no registry uses %s: nothing to check\n", key);
+	cJSON_ArrayForEach(t, arr) {
+		const char *state = ctl_str(t, "state", "?");
+		const cJSON *w = cJSON_GetObjectItemCaseSensitive(t, "warnings");
+
+		printf("%s: %s: %s\n", ctl_str(t, "registry", "?"), state,
+		       ctl_str(t, "message", ""));
+		if (cJSON_IsString(w))
+			printf("%s: warning: %s\n", ctl_str(t, "registry", "?"), w->valuestring);
+		if (refused(state))
+			rc = EXIT_AUTH;
+	}
+	return rc;
+}
+
+int ctl_fingerprint(const char *sock, bool json, int timeout_s, const char *key)
 {
 	char *buf = malloc(VALUE_READ_MAX + 1), *line = NULL, *answer = NULL;
 	size_t len;
@@ -84,13 +127,13 @@ int ctl_fingerprint(const char *sock, bool json, int timeout_s)
 	len = read_value(buf, VALUE_READ_MAX);
 	buf[len] = '\0';
 	if (len == 0 || memchr(buf, '\0', len) != NULL) {
-		fprintf(stderr, "aos-publishctl: secrets fingerprint reads the value on "
+		fprintf(stderr, "aos-publishctl: secrets %s reads the value on "
 			"standard input (e.g. from a password manager's pipe); got %s\n",
-			len == 0 ? "nothing" : "a NUL byte");
+			key != NULL ? "check" : "fingerprint", len == 0 ? "nothing" : "a NUL byte");
 		rc = EXIT_USAGE;
 		goto out;
 	}
-	line = request_line(buf);
+	line = request_line(buf, key);
 	if (line == NULL)
 		goto out;
 	rc = ctl_exchange(sock, line, timeout_s, &answer);
@@ -100,8 +143,12 @@ int ctl_fingerprint(const char *sock, bool json, int timeout_s)
 	rc = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "ok")) ? 0 : EXIT_FAIL;
 	if (json)
 		printf("%s\n", answer);
+	else if (rc == 0 && key != NULL)
+		rc = print_checks(o, key);
 	else if (rc == 0)
 		printf("%s\n", ctl_str(o, "fingerprint", "?"));
+	if (json && rc == 0 && key != NULL)
+		rc = print_checks_rc(o);
 	if (rc != 0)
 		fprintf(stderr, "aos-publishctl: %s\n", ctl_str(o, "error", "unknown error"));
 out:

@@ -15,11 +15,11 @@ umask 077
 prog=${0##*/}
 
 # Exit codes (also in usage()).
-readonly EX_OK=0 EX_FAIL=1 EX_USAGE=2 EX_NODAEMON=3 EX_UNCONFIRMED=4
+readonly EX_OK=0 EX_FAIL=1 EX_USAGE=2 EX_NODAEMON=3 EX_UNCONFIRMED=4 EX_REFUSED=5
 
 usage() {
 	cat <<EOF
-usage: $prog [--no-refresh] NAME KEY [VALUE|-]
+usage: $prog [--no-refresh] [--verify] NAME KEY [VALUE|-]
 
 Write KEY of the Vault KV v2 secret agenticverz/NAME (e.g. $prog
 package-registry PYPI_API_TOKEN) with a merge PATCH that keeps the other
@@ -40,6 +40,10 @@ to other users in the process list and may be kept in shell history.
 
 Options:
   --no-refresh   only write to Vault; do not contact aos-publishd
+  --verify       before writing, have aos-publishd check the value with every
+                 registry that uses KEY (\`aos-publishctl secrets check\`: npm
+                 asks the registry, a PyPI token's caveats are read); a value
+                 a registry refuses, or an expired one, is not written (exit 5)
   -h, --help     this text
 
 Environment:
@@ -67,6 +71,7 @@ Exit status:
      or start
   4  WRITTEN, aos-publishd answered but did not report the new value in
      time (or reports another value, or does not load KEY)
+  5  not written (--verify): a registry refuses the value, or it expired
 EOF
 }
 
@@ -81,11 +86,13 @@ warn() { printf '%s: warning: %s\n' "$prog" "$*" >&2; }
 # --- arguments ---------------------------------------------------------------
 
 refresh=1
+verify=0
 args=()
 while [ $# -gt 0 ]; do
 	case $1 in
 	-h | --help) usage; exit $EX_OK ;;
 	--no-refresh) refresh=0 ;;
+	--verify) verify=1 ;;
 	--) shift; args+=("$@"); break ;;
 	-?*)
 		# After NAME and KEY, anything else is the VALUE (a token may
@@ -98,7 +105,7 @@ while [ $# -gt 0 ]; do
 	shift
 done
 if [ ${#args[@]} -lt 2 ] || [ ${#args[@]} -gt 3 ]; then
-	die $EX_USAGE "usage: $prog [--no-refresh] NAME KEY [VALUE|-] (see --help)"
+	die $EX_USAGE "usage: $prog [--no-refresh] [--verify] NAME KEY [VALUE|-] (see --help)"
 fi
 name=${args[0]}
 key=${args[1]}
@@ -210,6 +217,22 @@ wait_s=${AOS_ROTATE_WAIT:-10}
 [[ $wait_s =~ ^[0-9]+$ ]] || die $EX_USAGE "AOS_ROTATE_WAIT must be a whole number of seconds, got '$wait_s'"
 if [ "$refresh" -eq 1 ] && ! command -v "$ctl" >/dev/null; then
 	die $EX_FAIL "$ctl not found: install aos-publishctl, set AOS_PUBLISHCTL, or pass --no-refresh; nothing written"
+fi
+
+# --- verify (--verify): before anything is written --------------------------
+
+if [ "$verify" -eq 1 ]; then
+	[ "$refresh" -eq 1 ] || die $EX_USAGE "--verify needs aos-publishd: drop --no-refresh"
+	rc=0
+	printf '%s' "$value" | "$ctl" "${ctl_args[@]}" --timeout 30 secrets check "$key" \
+		>"$tmp/check" 2>&1 || rc=$?
+	sed "s/^/$prog: check: /" "$tmp/check" >&2
+	case $rc in
+	0) ;;
+	7) die $EX_REFUSED "a registry refuses the new value of $key (above); nothing written" ;;
+	3) die $EX_FAIL "cannot verify: aos-publishd is not reachable; nothing written (start it, or rotate without --verify)" ;;
+	*) die $EX_FAIL "cannot verify the new value of $key (aos-publishctl exit $rc); nothing written" ;;
+	esac
 fi
 
 # --- write -------------------------------------------------------------------

@@ -146,6 +146,44 @@ static void cmd_fingerprint(struct control_conn *c, const cJSON *req)
 	control_reply(c, o);
 }
 
+/* secrets.check: the value checked as its key's next value with every
+ * registry using the key, before rotate_secret.sh --verify writes it. */
+static void candidate_done(cJSON *checks, void *data)
+{
+	struct control_conn *c = data;
+	cJSON *o = ok_object();
+
+	control_set_cancel(c, NULL, NULL);
+	cJSON_AddItemToObject(o, "checks", checks);
+	control_reply(c, o);
+}
+
+static void candidate_gone(struct control_conn *c, void *arg)
+{
+	(void)c;
+	token_candidate_cancel(arg);
+}
+
+static void cmd_secrets_check(struct agent *a, struct control_conn *c, const cJSON *req)
+{
+	const cJSON *k = cJSON_GetObjectItemCaseSensitive(req, "key");
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(req, "value");
+	struct token_candidate *cand = NULL;
+	struct secret *s = NULL;
+	int r;
+
+	if (secret_new(v->valuestring, strlen(v->valuestring), &s) < 0) {
+		control_reply_error(c, "out of secure memory");
+		return;
+	}
+	r = token_check_candidate(a->tokens, k->valuestring, s, candidate_done, c, &cand);
+	secret_unref(s); /* the checks hold what they need */
+	if (r < 0)
+		control_reply_error(c, "out of memory");
+	else if (cand != NULL)
+		control_set_cancel(c, candidate_gone, cand);
+}
+
 static int follow_job(void *data, struct control_conn *c, int64_t id)
 {
 	return follow_start(data, c, id);
@@ -235,6 +273,9 @@ void agent_command(struct control_conn *c, const cJSON *req, void *data)
 		break;
 	case CMD_SECRETS_FINGERPRINT:
 		cmd_fingerprint(c, req);
+		break;
+	case CMD_SECRETS_CHECK:
+		cmd_secrets_check(a, c, req);
 		break;
 	case CMD_PUBLISH:
 		cmd_publish(a, c, req);

@@ -100,6 +100,17 @@ static int check_value(const cJSON *req, size_t nfds, char *msg, size_t msglen)
 	return 0;
 }
 
+static int check_candidate(const cJSON *req, size_t nfds, char *msg, size_t msglen)
+{
+	(void)nfds;
+	if (check_str(req, "key", STR_MAX, true, msg, msglen) < 0 ||
+	    check_str(req, "value", SECRET_VALUE_MAX, true, msg, msglen) < 0)
+		return fail(msg, msglen, "secrets.check needs \"key\" (the Vault key, e.g. "
+			    "NPM_TOKEN) and \"value\": a string of 1 to %d bytes (the value "
+			    "to check before it is written)", SECRET_VALUE_MAX);
+	return 0;
+}
+
 static int check_reconcile(const cJSON *req, size_t nfds, char *msg, size_t msglen)
 {
 	(void)nfds;
@@ -174,6 +185,7 @@ static const struct control_command commands[] = {
 	{ "secrets.refresh", CMD_SECRETS_REFRESH, CONTROL_ROLE_OPERATE, NULL },
 	/* Each request tests one guess against the fingerprints shown. */
 	{ "secrets.fingerprint", CMD_SECRETS_FINGERPRINT, CONTROL_ROLE_OPERATE, check_value },
+	{ "secrets.check", CMD_SECRETS_CHECK, CONTROL_ROLE_OPERATE, check_candidate },
 	{ "publish", CMD_PUBLISH, CONTROL_ROLE_OPERATE, check_publish },
 	{ "job.retry", CMD_JOB_RETRY, CONTROL_ROLE_OPERATE, check_id },
 	{ "job.cancel", CMD_JOB_CANCEL, CONTROL_ROLE_OPERATE, check_id },

@@ -51,7 +51,18 @@ struct token_check {
 	char warnings[512];
 	struct transport_req *req;
 	struct curl_slist *headers;
+	struct token_candidate *cand; /* a candidate's check, or NULL */
 };
+
+/* A value checked before it is written to Vault (secrets.check). */
+struct token_candidate {
+	struct token_check *v;
+	size_t n, pending;
+	token_candidate_cb cb;
+	void *data;
+};
+
+static void candidate_step(struct token_candidate *c);
 
 struct token_checks {
 	struct agent *a;
@@ -83,7 +94,7 @@ static void add_warning(struct token_check *t, const char *text)
  * registry, and its expiry against now. */
 static void judge_claims(struct token_check *t, time_t now)
 {
-	const struct config *cfg = t->owner->cfg;
+	const struct config *cfg = t->owner->a->cfg;
 	const struct pypi_token_info *c = &t->claims;
 	char w[256];
 	bool used = false;
@@ -148,6 +159,12 @@ static void report(const struct token_check *t, const char *key)
 {
 	const char *s = state_names[t->state];
 
+	if (t->cand != NULL) { /* not the token in use: info, and no advice */
+		log_info("registry %s: a candidate value for %s %s: %s", t->reg->name, key, s,
+			 t->message);
+		candidate_step(t->cand);
+		return;
+	}
 	if (t->state == TC_REFUSED || t->state == TC_EXPIRED || t->state == TC_NOT_YET)
 		log_warn("registry %s: token %s (version %lld) %s: %s; rotate it "
 			 "(docs/operations.md, \"Rotating a registry token\")", t->reg->name,
@@ -211,6 +228,20 @@ static void check_npm(struct token_check *t, const struct secret *value)
 	snprintf(t->message, sizeof(t->message), "GET -/whoami sent");
 }
 
+/* Checks value for t's registry; the result is reported (now, or when
+ * the registry answers). */
+static void check_value(struct token_check *t, const struct secret *value)
+{
+	t->account[0] = t->warnings[0] = '\0';
+	t->has_claims = false;
+	if (t->reg->type == REGISTRY_NPM)
+		check_npm(t, value);
+	else
+		check_pypi(t, value);
+	if (t->state != TC_CHECKING)
+		report(t, t->reg->token_key);
+}
+
 static void check_one(struct token_check *t, const struct store_entry *e)
 {
 	struct secret *value = store_get(session_store(t->owner->a->session), e->key);
@@ -219,17 +250,10 @@ static void check_one(struct token_check *t, const struct store_entry *e)
 		transport_cancel(t->req);
 	t->version = e->version;
 	snprintf(t->fpr, sizeof(t->fpr), "%s", e->fingerprint);
-	t->account[0] = t->warnings[0] = '\0';
-	t->has_claims = false;
 	if (value == NULL)
 		return;
-	if (t->reg->type == REGISTRY_NPM)
-		check_npm(t, value);
-	else
-		check_pypi(t, value);
+	check_value(t, value);
 	secret_unref(value);
-	if (t->state != TC_CHECKING)
-		report(t, e->key);
 }
 
 static void clear(struct token_checks *tc)
@@ -321,13 +345,13 @@ static void claims_json(cJSON *o, const struct pypi_token_info *c)
 		cJSON_AddBoolToObject(o, "user_bound", true);
 }
 
-cJSON *token_checks_json(const struct token_checks *tc)
+static cJSON *checks_json(const struct token_check *v, size_t n)
 {
 	cJSON *arr = cJSON_CreateArray();
 	size_t i;
 
-	for (i = 0; tc != NULL && arr != NULL && i < tc->n; i++) {
-		const struct token_check *t = &tc->v[i];
+	for (i = 0; arr != NULL && i < n; i++) {
+		const struct token_check *t = &v[i];
 		cJSON *o = cJSON_CreateObject();
 
 		if (o == NULL)
@@ -346,6 +370,80 @@ cJSON *token_checks_json(const struct token_checks *tc)
 		cJSON_AddItemToArray(arr, o);
 	}
 	return arr;
+}
+
+cJSON *token_checks_json(const struct token_checks *tc)
+{
+	return tc != NULL ? checks_json(tc->v, tc->n) : cJSON_CreateArray();
+}
+
+/* ---- a candidate value (secrets.check) ----------------------------------- */
+
+static void candidate_free(struct token_candidate *c)
+{
+	size_t i;
+
+	for (i = 0; i < c->n; i++) {
+		c->v[i].cand = NULL; /* a cancel's callback must not step */
+		if (c->v[i].req != NULL)
+			transport_cancel(c->v[i].req);
+	}
+	free(c->v);
+	free(c);
+}
+
+static void candidate_step(struct token_candidate *c)
+{
+	cJSON *checks;
+
+	if (c->pending == 0 || --c->pending > 0)
+		return;
+	checks = checks_json(c->v, c->n);
+	c->cb(checks, c->data);
+	candidate_free(c);
+}
+
+int token_check_candidate(struct token_checks *tc, const char *key,
+			  const struct secret *value, token_candidate_cb cb, void *data,
+			  struct token_candidate **ret)
+{
+	const struct config *cfg = tc->a->cfg;
+	struct token_candidate *c = calloc(1, sizeof(*c));
+	size_t i, n = 0;
+
+	*ret = NULL;
+	if (c == NULL || (cfg->nregistries > 0 &&
+			  (c->v = calloc(cfg->nregistries, sizeof(*c->v))) == NULL)) {
+		free(c);
+		return -ENOMEM;
+	}
+	c->cb = cb;
+	c->data = data;
+	for (i = 0; i < cfg->nregistries; i++)
+		if (strcmp(cfg->registries[i].token_key, key) == 0) {
+			c->v[n].owner = tc;
+			c->v[n].reg = &cfg->registries[i];
+			c->v[n].cand = c;
+			n++;
+		}
+	c->n = n;
+	c->pending = n + 1; /* one for this call, so no answer comes before it returns */
+	for (i = 0; i < n; i++)
+		check_value(&c->v[i], value);
+	*ret = c;
+	if (c->pending == 1) { /* every check ended at once: answer now */
+		candidate_step(c);
+		*ret = NULL;
+		return 0;
+	}
+	c->pending--;
+	return 0;
+}
+
+void token_candidate_cancel(struct token_candidate *c)
+{
+	if (c != NULL)
+		candidate_free(c);
 }
 
 void token_checks_free(struct token_checks *tc)

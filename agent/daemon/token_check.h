@@ -29,6 +29,21 @@ void token_checks_update(struct token_checks *tc);
  * caveats: PyPI has no endpoint to ask), not_checkable, unknown (no answer). */
 cJSON *token_checks_json(const struct token_checks *tc);
 
+/* A value about to be written to Vault as key (secrets.check), checked for
+ * every registry whose token_key is key, as the token in use would be:
+ * cb(checks, data) runs once with the array token_checks_json() would show
+ * (the caller owns it; empty when no registry uses key), now or when the
+ * registries answer.  *ret is the running check (NULL once answered), to
+ * cancel if the client leaves.  The value is not kept.  Returns 0 or
+ * -ENOMEM (cb not called). */
+struct secret;
+struct token_candidate;
+typedef void (*token_candidate_cb)(cJSON *checks, void *data);
+int token_check_candidate(struct token_checks *tc, const char *key,
+			  const struct secret *value, token_candidate_cb cb, void *data,
+			  struct token_candidate **ret);
+void token_candidate_cancel(struct token_candidate *c); /* cb not called */
+
 /* Cancels running checks and frees tc (before the transport closes).
  * Accepts NULL. */
 void token_checks_free(struct token_checks *tc);

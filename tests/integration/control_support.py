@@ -46,14 +46,16 @@ def shared():
 
 
 def ctl_as(d: Daemon, user: str, group: str, *args, groups: str | None = None,
-           timeout: float = 30.0, cwd: str | None = None) -> CtlResult:
+           timeout: float = 30.0, cwd: str | None = None,
+           input: str | None = None) -> CtlResult:
     """aos-publishctl --socket SOCK --json ARGS as user:group (and the
-    supplementary groups given, else none)."""
+    supplementary groups given, else none); input: its standard input."""
     argv = ["setpriv", f"--reuid={user}", f"--regid={group}"]
     argv += [f"--groups={groups}"] if groups else ["--clear-groups"]
     argv += [str(PUBLISHCTL), "--socket", str(d.socket), "--json"] + [str(a) for a in args]
     p = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, cwd=cwd or "/",
-                       env={"PATH": "/usr/local/bin:/usr/bin:/bin"})
+                       env={"PATH": "/usr/local/bin:/usr/bin:/bin"},
+                       input=input if input is not None else "")
     return CtlResult(argv, p.returncode, p.stdout, p.stderr)
 
 

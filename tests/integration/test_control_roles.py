@@ -71,6 +71,12 @@ def test_a_reader_reads_but_changes_nothing(publish_env, shared):
         assert "control.operators" in err and str(d.config_path) in err, r
     d.wait_log(r'control: refused "drain" from uid 65534 \(nobody\) pid \d+: "drain" needs '
                r'the operate role')
+    # Checking a candidate token makes the daemon send it to a registry: an
+    # operator's act, never a reader's (no oracle for guessed tokens).
+    for sub in ("check", "fingerprint"):
+        args = ["secrets", sub] + (["NPM_TOKEN"] if sub == "check" else [])
+        refusal(ctl_as(d, *NOBODY, *args, input="npm_guess\n"), "operate")
+    d.wait_log(r'control: refused "secrets.check" from uid 65534')
     assert d.ctl_json("status")["queue"]["draining"] is False, "a reader drained the queue"
     # A reader's publish is refused before any file is looked at.
     whl = make_wheel(shared, PY_NAME, "9.9.1")

@@ -12,11 +12,12 @@ from __future__ import annotations
 import base64
 import json
 import secrets
+import subprocess
 import time
 
 import pytest
 
-from aos_fixtures import wait_for
+from aos_fixtures import ROTATE_SCRIPT, rotate_env, wait_for
 from webhook_support import python_pipeline, PY_NAME
 
 
@@ -129,3 +130,32 @@ def test_other_tokens_are_not_checkable(webhook_env, daemon):
     assert t["state"] == "not_checkable", t
     assert "not a PyPI API token" in t["message"], t
     assert_no_token_text(daemon, "pypi-" + pw)
+
+
+def _rotate_verify(env, d, key: str, value: str):
+    argv = [str(ROTATE_SCRIPT), "--verify", "package-registry", key, "-"]
+    return subprocess.run(argv, input=value + "\n", capture_output=True, text=True,
+                          timeout=60, env=rotate_env(env.bao, d), cwd=str(d.dir))
+
+
+def test_rotate_secret_verify_refuses_before_writing(webhook_env, daemon):
+    """rotate_secret.sh --verify: the daemon checks the candidate with the
+    registries that use the key before anything is written to Vault."""
+    kv_before = webhook_env.bao.kv_get(webhook_env.kv_path)["metadata"]["version"]
+    bad = "npm_" + secrets.token_urlsafe(27)
+    p = _rotate_verify(webhook_env, daemon, "NPM_TOKEN", bad)
+    assert p.returncode == 5, p
+    assert "npm: refused" in p.stderr and "nothing written" in p.stderr, p.stderr
+    assert bad not in p.stdout + p.stderr
+    assert webhook_env.bao.kv_get(webhook_env.kv_path)["metadata"]["version"] == kv_before
+    # An expired PyPI token: refused too; a good npm token is written.
+    now = int(time.time())
+    expired = macaroon_token([[0, now - 10, now - 86400]])
+    p = _rotate_verify(webhook_env, daemon, "PYPI_API_TOKEN", expired)
+    assert p.returncode == 5 and "pypi: expired" in p.stderr, p
+    good = webhook_env.values["NPM_TOKEN"]
+    p = _rotate_verify(webhook_env, daemon, "NPM_TOKEN", good)
+    assert p.returncode == 0, p
+    assert f"npm: valid: HTTP 200: account {webhook_env.npm_user}" in p.stderr, p.stderr
+    assert webhook_env.bao.kv_get(webhook_env.kv_path)["metadata"]["version"] == kv_before + 1
+    assert_no_token_text(daemon, bad, expired, good)
