@@ -29,6 +29,22 @@ static const char *value_of(struct fx *f, const char *key)
 	return v != NULL ? secret_value(v) : NULL;
 }
 
+/* A session logged in with the plain secret_id and loaded (polling a day
+ * apart, out of the way), moved to its first renewal: the renew-self
+ * request is in flight.  rnd: the random source's constant. */
+static struct fx *at_first_renewal(uint64_t rnd)
+{
+	struct fx *f = fx_new(false);
+
+	f->cfg.vault.poll_interval_s = DAY_S;
+	fx_rnd_value = rnd;
+	session_start(f->s);
+	fx_load(f, "SID-1");
+	fx_run_timer(f, SESSION_RENEW);
+	fx_expect(f, "POST", "auth/token/renew-self");
+	return f;
+}
+
 static void test_start_loads(void **state)
 {
 	struct fx *f = fx_new(false);
@@ -49,19 +65,14 @@ static void test_start_loads(void **state)
 /* Renewal is drawn from 60 % to 70 % of the TTL, and renews the token. */
 static void test_renew_at_two_thirds(void **state)
 {
-	struct fx *f = fx_new(false);
+	struct fx *f = at_first_renewal(UINT64_MAX);
 
 	(void)state;
-	f->cfg.vault.poll_interval_s = DAY_S; /* keep the poll out of the way */
-	fx_rnd_value = UINT64_MAX;
-	session_start(f->s);
-	fx_load(f, "SID-1");
-	assert_true(f->armed[SESSION_RENEW]);
+	/* the delay the renewal timer was armed with at login */
 	assert_in_range(f->delay[SESSION_RENEW], TTL_MS * 6 / 10, TTL_MS * 7 / 10);
 	assert_int_equal(f->delay[SESSION_RENEW],
 			 uniform_ms(TTL_MS * 6 / 10, TTL_MS * 7 / 10, fx_rnd, NULL));
-	fx_run_timer(f, SESSION_RENEW);
-	fx_expect(f, "POST", "auth/token/renew-self");
+	assert_int_equal(f->now, f->delay[SESSION_RENEW]);
 	assert_string_equal(f->token, "TOK-1");
 	assert_string_equal(f->body, "{}");
 	fx_reply(f, "POST", "auth/token/renew-self", 200, FX_RENEWED(3600));
@@ -78,13 +89,9 @@ static void test_renew_at_two_thirds(void **state)
  * secret_id file again. */
 static void test_relogin_at_max_ttl(void **state)
 {
-	struct fx *f = fx_new(false);
+	struct fx *f = at_first_renewal(0);
 
 	(void)state;
-	f->cfg.vault.poll_interval_s = DAY_S;
-	session_start(f->s);
-	fx_load(f, "SID-1");
-	fx_run_timer(f, SESSION_RENEW);
 	fx_reply(f, "POST", "auth/token/renew-self", 200, FX_RENEWED(1000));
 	assert_true(f->s->relogin_due);
 	assert_int_equal(f->delay[SESSION_RENEW], 600000); /* 60 % of 1000 s */
@@ -316,13 +323,9 @@ static void test_rotation(void **state)
 /* A token that died (403 on renewal) is replaced by a login at once. */
 static void test_dead_token_relogin(void **state)
 {
-	struct fx *f = fx_new(false);
+	struct fx *f = at_first_renewal(0);
 
 	(void)state;
-	f->cfg.vault.poll_interval_s = DAY_S;
-	session_start(f->s);
-	fx_load(f, "SID-1");
-	fx_run_timer(f, SESSION_RENEW);
 	fx_reply(f, "POST", "auth/token/renew-self", 403, FX_ERROR("permission denied"));
 	assert_false(f->armed[SESSION_RETRY]);
 	fx_reply(f, "POST", "auth/approle/login", 200, FX_AUTH("TOK-2", 3600, true));
