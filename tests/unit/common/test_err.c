@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -42,11 +43,16 @@ static void test_project_codes(void **state)
 
 static void test_success_and_errno(void **state)
 {
+	char text[128];
+
 	(void)state;
 	assert_string_equal(aos_strerror(0), "success");
 	assert_string_equal(aos_strerror(-ENOENT), strerror(ENOENT));
 	assert_string_equal(aos_strerror(-ENOMEM), strerror(ENOMEM));
-	assert_string_equal(aos_strerror(-(AOS_EBASE - 1)), strerror(AOS_EBASE - 1));
+	/* glibc's text for an errno it does not know lives until the next
+	 * strerror() call: compare a copy */
+	snprintf(text, sizeof(text), "%s", aos_strerror(-(AOS_EBASE - 1)));
+	assert_string_equal(text, strerror(AOS_EBASE - 1));
 }
 
 /* Positive values, -AOS_EBASE itself and unassigned project codes. */
