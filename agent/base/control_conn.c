@@ -413,6 +413,11 @@ static void conn_read(struct control_conn *c)
 		return;
 	}
 	process(c);
+	/* A line filling the buffer without its newline is over the bound
+	 * now: say so at once, not when (if ever) another byte comes. */
+	if (!c->closing && !c->close_when_written && c->in.len > CONTROL_LINE_MAX &&
+	    memchr(c->in.data, '\n', c->in.len) == NULL)
+		line_too_long(c);
 }
 
 static void conn_cb(uv_poll_t *h, int status, int events)

@@ -25,7 +25,6 @@
 
 static void kick(struct vault_session *s);
 static void start_step(struct vault_session *s, enum step step);
-static void on_done(struct transport_req *req, int result, void *data);
 
 static const char *step_name(enum step st)
 {
@@ -74,7 +73,7 @@ int session_new(uv_loop_t *loop, struct transport *tp, const struct config *cfg,
 		session_event_cb cb, void *cb_data, struct vault_session **ret)
 {
 	struct vault_session *s = calloc(1, sizeof(*s));
-	int r;
+	int i, r;
 
 	if (s == NULL)
 		return -ENOMEM;
@@ -83,6 +82,7 @@ int session_new(uv_loop_t *loop, struct transport *tp, const struct config *cfg,
 		free(s);
 		return r;
 	}
+	s->io = &session_uv_io;
 	s->loop = loop;
 	s->tp = tp;
 	s->cfg = cfg;
@@ -91,10 +91,10 @@ int session_new(uv_loop_t *loop, struct transport *tp, const struct config *cfg,
 	s->rnd = aos_rand_u64;
 	buf_init(&s->body, 64 * 1024);
 	set_conn(s);
-	uv_timer_init(loop, &s->retry_timer);
-	uv_timer_init(loop, &s->poll_timer);
-	uv_timer_init(loop, &s->renew_timer);
-	s->retry_timer.data = s->poll_timer.data = s->renew_timer.data = s;
+	for (i = 0; i < SESSION_NTIMERS; i++) {
+		uv_timer_init(loop, &s->timers[i]);
+		s->timers[i].data = s;
+	}
 	*ret = s;
 	return 0;
 }
@@ -108,15 +108,7 @@ static void succeeded(struct vault_session *s)
 			   s->failures, s->failures == 1 ? "" : "s");
 	s->failures = 0;
 	s->last_error[0] = '\0';
-	s->last_success_ms = uv_now(s->loop);
-}
-
-static void retry_cb(uv_timer_t *t)
-{
-	struct vault_session *s = t->data;
-
-	s->in_backoff = false;
-	kick(s);
+	s->last_success_ms = s->io->now(s);
 }
 
 /* A step failed: remember why, tell the waiters, and retry later. */
@@ -141,8 +133,8 @@ static void failed(struct vault_session *s, int err, bool retry)
 	log_warn("%s; retrying in %.1f s (attempt %u)", s->last_error,
 		 (double)delay / 1000.0, s->failures);
 	s->in_backoff = true;
-	s->next_attempt_ms = uv_now(s->loop) + delay;
-	uv_timer_start(&s->retry_timer, retry_cb, delay, 0);
+	s->next_attempt_ms = s->io->now(s) + delay;
+	s->io->arm(s, SESSION_RETRY, delay);
 	notify(s, false);
 }
 
@@ -159,19 +151,21 @@ static void fail_msg(struct vault_session *s, int err, const char *fmt, ...)
 
 /* ---- timers for renewal and polling ------------------------------------ */
 
-static void renew_cb(uv_timer_t *t)
+void session__fire(struct vault_session *s, enum session_timer t)
 {
-	struct vault_session *s = t->data;
-
-	s->work |= WORK_RENEW;
-	kick(s);
-}
-
-static void poll_cb(uv_timer_t *t)
-{
-	struct vault_session *s = t->data;
-
-	s->work |= WORK_CHECK;
+	switch (t) {
+	case SESSION_RETRY:
+		s->in_backoff = false;
+		break;
+	case SESSION_POLL:
+		s->work |= WORK_CHECK;
+		break;
+	case SESSION_RENEW:
+		s->work |= WORK_RENEW;
+		break;
+	case SESSION_NTIMERS:
+		return;
+	}
 	kick(s);
 }
 
@@ -180,14 +174,14 @@ static void schedule_renew(struct vault_session *s)
 {
 	uint64_t ttl_ms = (uint64_t)s->token_ttl_s * 1000, delay;
 
-	uv_timer_stop(&s->renew_timer);
+	s->io->stop(s, SESSION_RENEW);
 	if (s->token_ttl_s <= 0)
 		return; /* a token that never expires */
 	delay = uniform_ms(ttl_ms * 6 / 10, ttl_ms * 7 / 10, s->rnd, NULL);
 	if (delay < 500)
 		delay = 500;
-	s->renew_due_ms = uv_now(s->loop) + delay;
-	uv_timer_start(&s->renew_timer, renew_cb, delay, 0);
+	s->renew_due_ms = s->io->now(s) + delay;
+	s->io->arm(s, SESSION_RENEW, delay);
 }
 
 static void schedule_poll(struct vault_session *s)
@@ -195,8 +189,8 @@ static void schedule_poll(struct vault_session *s)
 	uint64_t delay = jitter_ms((uint64_t)s->cfg->vault.poll_interval_s * 1000, 10,
 				   s->rnd, NULL);
 
-	s->next_poll_ms = uv_now(s->loop) + delay;
-	uv_timer_start(&s->poll_timer, poll_cb, delay, 0);
+	s->next_poll_ms = s->io->now(s) + delay;
+	s->io->arm(s, SESSION_POLL, delay);
 }
 
 /* ---- answers of each step ---------------------------------------------- */
@@ -206,7 +200,7 @@ static void drop_token(struct vault_session *s)
 	secret_unref(s->token);
 	s->token = NULL;
 	s->token_ttl_s = 0;
-	uv_timer_stop(&s->renew_timer);
+	s->io->stop(s, SESSION_RENEW);
 }
 
 static void token_ready(struct vault_session *s, const struct vault_token_info *ti)
@@ -215,7 +209,7 @@ static void token_ready(struct vault_session *s, const struct vault_token_info *
 	s->token_renewable = ti->renewable;
 	if (ti->creation_ttl_s > 0)
 		s->token_creation_ttl_s = ti->creation_ttl_s;
-	s->token_at_ms = uv_now(s->loop);
+	s->token_at_ms = s->io->now(s);
 	s->relogin_due = false;
 	s->work &= ~WORK_AUTH;
 	schedule_renew(s);
@@ -409,7 +403,7 @@ static void on_success(struct vault_session *s, enum step st, const char *body,
 		s->renewals++;
 		s->token_ttl_s = ti.ttl_s;
 		s->token_renewable = ti.renewable;
-		s->token_at_ms = uv_now(s->loop);
+		s->token_at_ms = s->io->now(s);
 		/* The TTL stopped growing: the max TTL is near, so log in again
 		 * before the token dies.  (Vault rounds a capped TTL up to whole
 		 * seconds, so even one second short of the creation TTL counts.) */
@@ -542,7 +536,7 @@ static void on_error(struct vault_session *s, enum step st, int r)
 
 /* A redirect answer: sends the same request again where it leads, if
  * vault_redirect_next() allows it.  Returns 0 when the request runs again
- * (on_done will see its answer), or an error left in s->last_error. */
+ * (session__done will see its answer), or an error left in s->last_error. */
 static int follow_redirect(struct vault_session *s, struct transport_req *req)
 {
 	char next[VAULT_URL_MAX];
@@ -562,10 +556,10 @@ static int follow_redirect(struct vault_session *s, struct transport_req *req)
 	s->redirects++;
 	log_debug("Vault %s: HTTP %ld, following the redirect to %s", step_name(s->step),
 		  req->status, next);
-	return transport_start(req, on_done, s);
+	return transport_start(req, session__done, s);
 }
 
-static void on_done(struct transport_req *req, int result, void *data)
+void session__done(struct transport_req *req, int result, void *data)
 {
 	struct vault_session *s = data;
 	enum step st = s->step;
@@ -686,14 +680,7 @@ static void start_step(struct vault_session *s, enum step step)
 	}
 	s->step = step;
 	s->redirects = 0;
-	r = transport_req_new(s->tp, (size_t)s->cfg->vault.max_response_bytes, &s->req);
-	if (r == 0)
-		r = vault_request_setup(s->req->easy, &s->conn, method, path, body, tok,
-					&s->hdrs);
-	if (r == 0) {
-		curl_easy_setopt(s->req->easy, CURLOPT_TIMEOUT, s->cfg->request_timeout_s);
-		r = transport_start(s->req, on_done, s);
-	}
+	r = s->io->request(s, method, path, body, tok, &s->req);
 	if (r < 0) {
 		fail_msg(s, r, "starting the Vault %s request", step_name(step));
 		return;
@@ -811,7 +798,7 @@ void session_refresh(struct vault_session *s, struct session_waiter *w)
 		s->role_id = NULL;
 	}
 	if (s->in_backoff) {
-		uv_timer_stop(&s->retry_timer);
+		s->io->stop(s, SESSION_RETRY);
 		s->in_backoff = false;
 	}
 	kick(s);
@@ -872,7 +859,7 @@ int session_reconfigure(struct vault_session *s, const struct config *cfg)
 		}
 		s->work |= WORK_AUTH;
 		if (s->step != STEP_IDLE)
-			transport_cancel(s->req); /* kicks the session again */
+			s->io->cancel(s); /* kicks the session again */
 	}
 	session_refresh(s, NULL);
 	return 0;
@@ -911,13 +898,15 @@ static void timer_closed(uv_handle_t *h)
 
 void session_close(struct vault_session *s)
 {
+	int i;
+
 	if (s == NULL || s->closing)
 		return;
 	s->closing = true;
 	answer_waiters(&s->waiters_current, AOS_ECANCELED, "daemon stopping");
 	answer_waiters(&s->waiters_pending, AOS_ECANCELED, "daemon stopping");
 	if (s->step != STEP_IDLE)
-		transport_cancel(s->req);
+		s->io->cancel(s);
 	transport_req_free(s->req);
 	s->req = NULL;
 	vault_headers_free(s->hdrs);
@@ -928,8 +917,7 @@ void session_close(struct vault_session *s)
 	secret_unref(s->secret_id);
 	secret_unref(s->wrapping_token);
 	s->role_id = s->secret_id = s->wrapping_token = NULL;
-	s->open_handles = 3;
-	uv_close((uv_handle_t *)&s->retry_timer, timer_closed);
-	uv_close((uv_handle_t *)&s->poll_timer, timer_closed);
-	uv_close((uv_handle_t *)&s->renew_timer, timer_closed);
+	s->open_handles = SESSION_NTIMERS;
+	for (i = 0; i < SESSION_NTIMERS; i++)
+		uv_close((uv_handle_t *)&s->timers[i], timer_closed);
 }

@@ -21,7 +21,41 @@ enum step {
 	STEP_PROBE, /* lookup-self after a 403: dead token or policy? */
 };
 
+enum session_timer { SESSION_RETRY, SESSION_POLL, SESSION_RENEW, SESSION_NTIMERS };
+
+/* What the session needs from outside: the clock, three one-shot timers and
+ * the requests to Vault.  session_new() installs session_uv_io (the loop and
+ * the transport, session_io.c); the unit tests put their own in s->io to
+ * drive time and script Vault's answers. */
+struct session_io {
+	/* The clock, in milliseconds (the loop's time in production). */
+	uint64_t (*now)(const struct vault_session *s);
+	/* Arms timer t (again) to call session__fire(s, t) once, ms from now;
+	 * stop disarms it (a timer not armed is left alone). */
+	void (*arm)(struct vault_session *s, enum session_timer t, uint64_t ms);
+	void (*stop)(struct vault_session *s, enum session_timer t);
+	/* Starts one Vault request (tok: the X-Vault-Token, or NULL); its answer
+	 * goes to session__done(req, result, s) exactly once, from the loop.
+	 * Returns 0 and *ret (running), or a negative error. */
+	int (*request)(struct vault_session *s, const char *method, const char *path,
+		       const char *body, const struct secret *tok,
+		       struct transport_req **ret);
+	/* Cancels the running s->req: session__done() runs with AOS_ECANCELED
+	 * before this returns. */
+	void (*cancel)(struct vault_session *s);
+};
+
+extern const struct session_io session_uv_io;
+
+/* A timer of the session ran out. */
+void session__fire(struct vault_session *s, enum session_timer t);
+
+/* A request of the session ended (a transport_cb; data is the session).
+ * Frees req. */
+void session__done(struct transport_req *req, int result, void *data);
+
 struct vault_session {
+	const struct session_io *io;
 	uv_loop_t *loop;
 	struct transport *tp;
 	const struct config *cfg;
@@ -47,9 +81,7 @@ struct vault_session {
 	bool force_data;   /* read data even if the version is unchanged */
 	bool closing;
 	int open_handles;
-	uv_timer_t retry_timer;
-	uv_timer_t poll_timer;
-	uv_timer_t renew_timer;
+	uv_timer_t timers[SESSION_NTIMERS]; /* used by session_uv_io only */
 
 	/* credentials and token */
 	struct secret *role_id;

@@ -30,14 +30,14 @@ const char *session_last_error(const struct vault_session *s)
 
 static double age_s(const struct vault_session *s, uint64_t then_ms)
 {
-	uint64_t now = uv_now(s->loop);
+	uint64_t now = s->io->now(s);
 
 	return then_ms > now ? 0 : (double)(now - then_ms) / 1000.0;
 }
 
 static double until_s(const struct vault_session *s, uint64_t due_ms)
 {
-	uint64_t now = uv_now(s->loop);
+	uint64_t now = s->io->now(s);
 
 	return due_ms > now ? (double)(due_ms - now) / 1000.0 : 0;
 }

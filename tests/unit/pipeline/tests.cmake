@@ -1,3 +1,4 @@
 aos_unit_test(test_webhook test_webhook.c aos_pipeline)
 aos_unit_test(test_pipeline test_pipeline.c aos_pipeline)
 aos_unit_test(test_pipeline_decide test_pipeline_decide.c aos_pipeline)
+aos_unit_test(test_pipeline_steps test_pipeline_steps.c aos_pipeline aos_sandbox)

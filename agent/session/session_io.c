@@ -1,0 +1,63 @@
+/* session_io.c - the session's clock, timers and Vault requests on the loop
+ * and the transport (session_uv_io; the unit tests bring their own). */
+#include "session_internal.h"
+
+static uint64_t uv_io_now(const struct vault_session *s)
+{
+	return uv_now(s->loop);
+}
+
+static void timer_cb(uv_timer_t *t)
+{
+	struct vault_session *s = t->data;
+
+	session__fire(s, (enum session_timer)(t - s->timers));
+}
+
+static void uv_io_arm(struct vault_session *s, enum session_timer t, uint64_t ms)
+{
+	uv_timer_start(&s->timers[t], timer_cb, ms, 0);
+}
+
+static void uv_io_stop(struct vault_session *s, enum session_timer t)
+{
+	uv_timer_stop(&s->timers[t]);
+}
+
+static int uv_io_request(struct vault_session *s, const char *method, const char *path,
+			 const char *body, const struct secret *tok,
+			 struct transport_req **ret)
+{
+	struct transport_req *req = NULL;
+	int r;
+
+	r = transport_req_new(s->tp, (size_t)s->cfg->vault.max_response_bytes, &req);
+	if (r < 0)
+		return r;
+	r = vault_request_setup(req->easy, &s->conn, method, path, body, tok, &s->hdrs);
+	if (r == 0) {
+		curl_easy_setopt(req->easy, CURLOPT_TIMEOUT, s->cfg->request_timeout_s);
+		r = transport_start(req, session__done, s);
+	}
+	if (r < 0) {
+		vault_headers_free(s->hdrs);
+		s->hdrs = NULL;
+		transport_req_free(req);
+		return r;
+	}
+	*ret = req;
+	return 0;
+}
+
+static void uv_io_cancel(struct vault_session *s)
+{
+	transport_cancel(s->req);
+}
+
+const struct session_io session_uv_io = {
+    .now = uv_io_now,
+    .arm = uv_io_arm,
+    .stop = uv_io_stop,
+    .request = uv_io_request,
+    .cancel = uv_io_cancel,
+};

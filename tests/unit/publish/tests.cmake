@@ -1,0 +1,1 @@
+aos_unit_test(test_publish_check test_publish_check.c aos_publish aos_session aos_publishers)

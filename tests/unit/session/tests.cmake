@@ -1,0 +1,1 @@
+aos_unit_test(test_session test_session.c aos_session)
