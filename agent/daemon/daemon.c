@@ -301,6 +301,7 @@ static int open_queue(struct agent *a)
 {
 	const struct config *cfg = a->cfg;
 	char path[4200], host[64] = "localhost", prefix[80], err[1024];
+	enum queue_check check;
 	int r;
 
 	r = ensure_dir(cfg->state_dir);
@@ -329,7 +330,10 @@ static int open_queue(struct agent *a)
 		log_err("cannot use the queue database: %s", err);
 		return r;
 	}
-	if (queue_sqlite_open_check(a->queue) == QUEUE_CHECK_QUICK)
+	check = queue_sqlite_open_check(a->queue);
+	if (check == QUEUE_CHECK_NEW)
+		log_notice("queue database %s: created (an empty queue)", cfg->queue.path);
+	else if (check == QUEUE_CHECK_QUICK)
 		log_notice("queue database %s: not closed cleanly by the last process; "
 			   "quick_check passed (full check: aos-publishd --check-queue)",
 			   cfg->queue.path);

@@ -252,6 +252,7 @@ int queue_sqlite_open(const char *path, struct queue **ret, char *errbuf, size_t
 enum queue_check {
 	QUEUE_CHECK_SKIPPED = 1,
 	QUEUE_CHECK_QUICK,
+	QUEUE_CHECK_NEW, /* created by this open: nothing to check */
 };
 enum queue_check queue_sqlite_open_check(const struct queue *q);
 

@@ -352,6 +352,12 @@ static bool stopped_cleanly(sqlite3 *db)
 static int check_if_unclean(sqlite3 *db, const char *path, enum queue_check *ret_check,
 			    char *errbuf, size_t errlen)
 {
+	int64_t version = -1;
+
+	if (query_int(db, "PRAGMA user_version", &version) == SQLITE_OK && version == 0) {
+		*ret_check = QUEUE_CHECK_NEW; /* an empty file: nothing in it to check */
+		return 0;
+	}
 	if (stopped_cleanly(db)) {
 		*ret_check = QUEUE_CHECK_SKIPPED;
 		return 0;

@@ -209,7 +209,7 @@ def test_listen_on_host_name(seeded, approle_daemon):
             c.close()
     wait_for(healthz, 10, interval=0.1,
              what=lambda: f"GET /healthz on localhost:{port}:\n{d.log_tail()}")
-    m = re.search(rf"listening for webhooks on localhost:{port} \((\S+) port {port};",
+    m = re.search(rf"listening for webhooks on localhost:{port} \((\S+) port {port}[,;]",
                   d.log_text())
     assert m, f"no log line naming the resolved address:\n{d.log_tail()}"
     assert m.group(1) in resolved, (m.group(1), resolved)

@@ -494,7 +494,7 @@ static void test_refuse_integrity(void **state)
 	expect_check_fails(fx->path, "job_log_job");
 }
 
-/* Which check the open made: none after a clean close, quick_check after a
+/* Which check the open made: none on a new file or after a clean close, quick_check after a
  * process that died with the queue open (a child that exits without
  * closing), or on a database of schema 1 (before the marker). */
 static void test_open_check(void **state)
@@ -503,7 +503,7 @@ static void test_open_check(void **state)
 	pid_t pid;
 	int status;
 
-	assert_int_equal(queue_sqlite_open_check(fx->q), QUEUE_CHECK_QUICK); /* new */
+	assert_int_equal(queue_sqlite_open_check(fx->q), QUEUE_CHECK_NEW);
 	fx_close(fx);
 	fx->q = open_ok(fx->path);
 	assert_int_equal(queue_sqlite_open_check(fx->q), QUEUE_CHECK_SKIPPED);
