@@ -351,6 +351,13 @@ static void classify_pypi(const struct answer_input *in, struct answer *a)
 {
 	long s = in->status;
 
+	/* devpi's 200 for a file it had: said as "exists" once digests agree. */
+	if (s == 200 && says(in, "upload of identical file")) {
+		set(a, ANSWER_EXISTS,
+		    "the registry already had this file (200, identical); compare "
+		    "digests");
+		return;
+	}
 	if (classify_common(in, a))
 		return;
 	if (s == 409 || (s == 400 && says(in, "already exists")))

@@ -327,7 +327,8 @@ static void test_devpi(void **state)
 	expect(REGISTRY_PYPI, &taken, ANSWER_EXISTS,
 	       "409 aos_sdk-0.1.0.tar.gz already exists in non-volatile index", NULL);
 	expect(REGISTRY_PYPI, &denied, ANSWER_AUTH, "403 no permission to submit", NULL);
-	expect(REGISTRY_PYPI, &same, ANSWER_OK, NULL, NULL);
+	expect(REGISTRY_PYPI, &same, ANSWER_EXISTS,
+	       "200 Upload of identical file to non volatile index.", "identical");
 }
 
 /* npm's answers as npm reads them (npm/cli: node_modules/npm-registry-fetch/
