@@ -165,7 +165,7 @@ static void conflict_advice(const struct publish_op *op, const struct artifact *
 		snprintf(out + n, outlen - n,
 			 ". What to do: on a registry that allows it, delete the file "
 			 "there (pypiserver: %s from its package folder; devpi: devpi "
-			 "remove %s==%s) and retry the job (aos-publishctl job retry ID); "
+			 "remove --force %s==%s) and retry the job (aos-publishctl job retry ID); "
 			 "PyPI never takes a file name twice: release a post-release "
 			 "(%s%s%s)",
 			 art->filename, art->name, art->version,

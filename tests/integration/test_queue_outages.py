@@ -129,7 +129,7 @@ def test_conflict_goes_dead_with_reason(queue_env, tmp_path, kind):
         assert "release a new patch version" in err, err
     else:
         assert f"pypiserver: {second.name} from its package folder" in err, err
-        assert "devpi remove aos-conflict==2.0.0" in err, err
+        assert "devpi remove --force aos-conflict==2.0.0" in err, err
         assert "release a post-release (2.0.0.post1)" in err, err
         # Following the advice: the other file deleted (from pypiserver's
         # package folder; `devpi remove`), the job retried, ours published.
