@@ -371,11 +371,12 @@ static void classify_pypi(const struct answer_input *in, struct answer *a)
 		    "deleted; PyPI never allows it again): release a post-release "
 		    "(VERSION.post1) or a new version");
 	else if (s == 403 && (says(in, "token is not valid for project") ||
-			      says(in, "token isn't allowed to upload to project")))
+			      says(in, "token isn't allowed to upload to project"))) {
+		a->scoped_token = true;
 		set(a, ANSWER_AUTH,
 		    "the token is scoped to other projects (403): put a token scoped "
 		    "to this project (or the account) in Vault");
-	else if (s == 401 || s == 403)
+	} else if (s == 401 || s == 403)
 		set(a, ANSWER_AUTH,
 		    "the registry refused the credentials (%ld): the token is wrong, "
 		    "expired or revoked",

@@ -54,6 +54,7 @@ struct answer {
 	enum answer_kind kind;
 	long status;
 	long retry_after; /* seconds to wait, -1 if the server said nothing */
+	bool scoped_token; /* PyPI: the token is limited to other projects */
 	char reason[ANSWER_REASON_MAX];	  /* the server's words, "" if none */
 	char message[ANSWER_MESSAGE_MAX]; /* what it means, for the operator */
 };

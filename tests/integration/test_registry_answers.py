@@ -15,8 +15,10 @@ retry delay (the queue's decision) are checked.
 
 from __future__ import annotations
 
+import base64
 import json
 import re
+import secrets
 import threading
 
 import pytest
@@ -39,6 +41,22 @@ BAD_AUTH = ("Invalid or non-existent authentication information. "
 
 def _json(doc) -> bytes:
     return json.dumps(doc).encode()
+
+
+def pypi_macaroon(projects: list[str]) -> str:
+    """A token in the form PyPI issues (pymacaroons V2, base64url, "pypi-"):
+    a random identifier and signature, made now, and a ProjectName caveat
+    for projects (Warehouse's compact JSON [1,[names]]).  The scripted
+    registry does not check it; the daemon reads the caveat to say which
+    projects the token is for."""
+    def fld(t: int, v: bytes) -> bytes:
+        assert len(v) < 128
+        return bytes([t, len(v)]) + v
+
+    caveat = json.dumps([1, projects], separators=(",", ":")).encode()
+    raw = (b"\x02" + fld(1, b"pypi.org") + fld(2, secrets.token_hex(16).encode()) + b"\x00"
+           + fld(2, caveat) + b"\x00" + b"\x00" + fld(6, secrets.token_bytes(32)))
+    return "pypi-" + base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
 class Scripted:
@@ -84,7 +102,8 @@ PYPI_CASES = {
              ["is an invalid value for Version", "fix what its message names"]),
     "scoped": ([Answer(403, reason=SCOPED)], "dead", 1, "auth",
                ["not valid for project: 'aos-answer-scoped'",
-                "scoped to other projects", "rotate_secret.sh"]),
+                "scoped to other projects", "the token is for project aos-answer-other",
+                "rotate_secret.sh package-registry SCOPED_PYPI_TOKEN"]),
     "badauth": ([Answer(403, reason=BAD_AUTH)], "dead", 1, "auth",
                 ["Invalid or non-existent authentication", "expired or revoked"]),
     "throttled": ([Answer(429, {"Retry-After": "2"}, reason="Too many new projects created"),
@@ -131,6 +150,9 @@ def daemon(publish_env, scripted):
     regs |= {f"npmjs-{c}": {"type": "npm", "url": f"{origin}/npmjs-{c}/",
                             "token_key": "NPM_TOKEN", "access": "public"}
              for c in NPM_CASES}
+    # The scoped case holds a macaroon limited to another project.
+    regs["wh-scoped"]["token_key"] = "SCOPED_PYPI_TOKEN"
+    publish_env.set_secret(SCOPED_PYPI_TOKEN=pypi_macaroon(["aos-answer-other"]))
     cfg = queue_config(max_attempts=3)
     cfg["registries"] = regs
     return publish_env.daemon(config=cfg)
@@ -164,6 +186,8 @@ def test_warehouse_answer(publish_env, scripted, daemon, case, tmp_path):
     wheel = make_wheel(tmp_path, f"aos-answer-{case}", "1.0.0")
     jid = enqueue(daemon, reg, wheel)
     job, text = _check(daemon, scripted, reg, jid, state, attempts, outcome, words)
+    for v in publish_env.values.values():
+        assert v not in text, "a token in the job's record"
     if "Retry-After" in answers[0].headers:
         # The queue waited at least what the registry asked (the queue's own
         # backoff is capped at 1 s here).
