@@ -3,7 +3,7 @@ servers never give, through the real aos-publishd and its queue.
 
 pypiserver, devpi and verdaccio produce "exists", a conflict, a refused
 token and a body too large (the other integration tests use them for
-those).  The answers below come only from pypi.org and registry.npmjs.org,
+those).  The answers below come only from PyPI and the npm registry,
 so a registry scripted by this test (peer_support.Peer) gives them, with
 the status lines and bodies the registries' own sources write
 (pypi/warehouse: warehouse/forklift/legacy.py, forklift/decorators.py,
@@ -28,7 +28,7 @@ from publish_support import make_npm, make_wheel, sha512_sri
 from queue_support import describe_jobs, enqueue, job_log, job_show, queue_config, wait_state
 
 REUSE = ("This filename was previously used by a file that has since been deleted. "
-         "Use a different version. See https://pypi.org/help/#file-name-reuse for "
+         "Use a different version. See https://pypi.example/help/#file-name-reuse for "
          "more information.")
 METADATA = ("'1.0-what' is an invalid value for Version. Error: Start and end with a "
             "letter or numeral containing only ASCII numeric and '.', '_' and '-'. "
@@ -36,7 +36,7 @@ METADATA = ("'1.0-what' is an invalid value for Version. Error: Start and end wi
             "information.")
 SCOPED = "project-scoped token is not valid for project: 'aos-answer-scoped'"
 BAD_AUTH = ("Invalid or non-existent authentication information. "
-            "See https://pypi.org/help/#invalid-auth for more information.")
+            "See https://pypi.example/help/#invalid-auth for more information.")
 
 
 def _json(doc) -> bytes:
@@ -54,7 +54,7 @@ def pypi_macaroon(projects: list[str]) -> str:
         return bytes([t, len(v)]) + v
 
     caveat = json.dumps([1, projects], separators=(",", ":")).encode()
-    raw = (b"\x02" + fld(1, b"pypi.org") + fld(2, secrets.token_hex(16).encode()) + b"\x00"
+    raw = (b"\x02" + fld(1, b"pypi.example") + fld(2, secrets.token_hex(16).encode()) + b"\x00"
            + fld(2, caveat) + b"\x00" + b"\x00" + fld(6, secrets.token_bytes(32)))
     return "pypi-" + base64.urlsafe_b64encode(raw).decode().rstrip("=")
 

@@ -241,7 +241,7 @@ static void test_warehouse(void **state)
 	const struct canned reused = {
 	    400,
 	    "This filename was previously used by a file that has since been deleted. "
-	    "Use a different version. See https://pypi.org/help/#file-name-reuse for "
+	    "Use a different version. See https://pypi.example/help/#file-name-reuse for "
 	    "more information.",
 	    NULL,
 	    NULL,
@@ -254,7 +254,7 @@ static void test_warehouse(void **state)
 	const struct canned scoped_user = {
 	    403,
 	    "The given token isn't allowed to upload to project 'aos-sdk'. See "
-	    "https://pypi.org/help/#project-name for more information.",
+	    "https://pypi.example/help/#project-name for more information.",
 	    NULL,
 	    NULL,
 	    NULL,

@@ -31,7 +31,7 @@ static void make_token(char *out, const char *const *caveats, size_t ncav)
 	int n;
 
 	b[o++] = 2;
-	o = field(b, o, 1, "pypi.org", 8);
+	o = field(b, o, 1, "pypi.example", 12);
 	o = field(b, o, 2, "id-0123456789", 13);
 	b[o++] = 0;
 	for (i = 0; i < ncav; i++) {
