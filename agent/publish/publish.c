@@ -166,9 +166,9 @@ static void conflict_advice(const struct publish_op *op, const struct artifact *
 		snprintf(out + n, outlen - n,
 			 ". What to do: on a registry that allows it, delete the file "
 			 "there (pypiserver: %s from its package folder; devpi: devpi "
-			 "remove --force %s==%s) and retry the job (aos-publishctl job retry ID); "
-			 "PyPI never takes a file name twice: release a post-release "
-			 "(%s%s%s)",
+			 "remove --force %s==%s) and retry the job (aos-publishctl job "
+			 "retry ID); PyPI never takes a file name twice: release a "
+			 "post-release (%s%s%s)",
 			 art->filename, art->name, art->version,
 			 post ? "a higher N than " : "", art->version,
 			 post ? "" : ".post1");
