@@ -290,6 +290,9 @@ static void index_done(struct transport_req *req, int result, void *data)
 					r->tags[i].have[r->target] = true;
 			}
 		} else {
+			log_info("reconcile %s: read %s as %s", r->pipeline, r->url,
+				 answer_pypi_page_format_name(
+				     answer_pypi_page_format(in.content_type)));
 			pypi_mark(r, req->body.data != NULL ? req->body.data : "",
 				  req->body.len);
 		}
@@ -328,6 +331,9 @@ static void index_get(struct rec *r, const struct registry_cfg *reg, const char 
 			rc = registry_easy_setup(r->req->easy, url, err, sizeof(err));
 	} else if (rc == 0) {
 		rc = registry_easy_setup(r->req->easy, url, err, sizeof(err));
+		/* PEP 691 JSON where offered, else the PEP 503 page. */
+		if (rc == 0)
+			rc = registry_header(&r->hdrs, PYPI_SIMPLE_ACCEPT);
 		/* The upload's credentials go to the index only on the upload
 		 * URL's own origin, as for uploads (publish_check.c). */
 		if (rc == 0 && tok != NULL && url_same_origin(url, reg->url))

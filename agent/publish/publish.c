@@ -31,6 +31,7 @@
 #include "publish/publish.h"
 #include "publish_internal.h"
 #include "pypi.h"
+#include "pypi_token.h"
 #include "registry.h"
 
 #define ANSWER_BODY_MAX (8u * 1024 * 1024) /* index pages, packuments */
@@ -165,9 +166,9 @@ static void conflict_advice(const struct publish_op *op, const struct artifact *
 		snprintf(out + n, outlen - n,
 			 ". What to do: on a registry that allows it, delete the file "
 			 "there (pypiserver: %s from its package folder; devpi: devpi "
-			 "remove %s==%s) and retry the job (aos-publishctl job retry ID); "
-			 "PyPI never takes a file name twice: release a post-release "
-			 "(%s%s%s)",
+			 "remove --force %s==%s) and retry the job (aos-publishctl job "
+			 "retry ID); PyPI never takes a file name twice: release a "
+			 "post-release (%s%s%s)",
 			 art->filename, art->name, art->version,
 			 post ? "a higher N than " : "", art->version,
 			 post ? "" : ".post1");
@@ -430,6 +431,23 @@ static void refresh_done(struct session_waiter *w, int result, const char *error
 	auth_failed(op, result < 0 ? (error != NULL ? error : aos_strerror(result)) : NULL);
 }
 
+/* A PyPI token refused as scoped to other projects: says in why (len
+ * bytes) which projects its macaroon names, when it names them. */
+static void scoped_token_note(const struct publish_op *op, char *why, size_t len)
+{
+	char names[256];
+	size_t n = strlen(why);
+	int k;
+
+	if (op->token == NULL)
+		return;
+	k = pypi_token_projects(secret_value(op->token), secret_len(op->token), names,
+				sizeof(names));
+	if (k > 0)
+		snprintf(why + n, len - n, "; the token is for project%s %s",
+			 k > 1 ? "s" : "", names);
+}
+
 /* Settles a registry answer for the current file. */
 static void settle(struct publish_op *op, const struct answer *ans)
 {
@@ -438,6 +456,8 @@ static void settle(struct publish_op *op, const struct answer *ans)
 
 	snprintf(why, sizeof(why), "%s%s%s", ans->message, ans->reason[0] ? ": " : "",
 		 ans->reason);
+	if (ans->scoped_token)
+		scoped_token_note(op, why, sizeof(why));
 	switch (ans->kind) {
 	case ANSWER_OK:
 		file_done(op, OUT_PUBLISHED, "published %s (%s %s, sha256 %s%s%s)",
