@@ -66,6 +66,8 @@ static const char *const migrations[] = {
     " at_ms INTEGER NOT NULL,"
     " text TEXT NOT NULL);"
     "CREATE INDEX job_log_job ON job_log (job_id, id);",
+    /* 2: jobs per kind and state for metrics, from the index alone. */
+    "CREATE INDEX jobs_kind_state ON jobs (kind, state);",
 };
 
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
