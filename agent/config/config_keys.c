@@ -65,6 +65,7 @@ const struct cfg_key cfg__keys[] = {
 	OBJ("publish", "`{}`", 0, NULL),
 	OBJ("queue", "`{}`", 0, NULL),
 	OBJ("listen", NULL, 0, NULL),
+	OBJ("metrics", "`{}`", 0, NULL),
 	OBJ("webhooks", "`{}`", 0, "`github`, `gitlab` or `gitea`"),
 	OBJ("pipelines", "`{}`", 0, "at most 100 bytes, no `:`, `/` or space"),
 	STR("work_dir", config, work_dir, "`<state_dir>/work`", CK_DOC),
@@ -159,6 +160,9 @@ const struct cfg_key cfg__keys[] = {
 	{ .path = "listen.max_unauthenticated_bytes", .type = CT_INT,
 	  .off = O(listen_cfg, max_unauthenticated_bytes), .def = 16L << 20, .min = 3072,
 	  .max = 1L << 32, .rule = "at least `max_body_bytes + 2 × max_header_bytes`" },
+
+	/* metrics */
+	STRN("metrics.address", metrics_cfg, address, NULL, 0, STR_MAX, "port 1 to 65535"),
 
 	/* webhooks.FORGE */
 	STRN("webhooks.*.secret_key", webhook_cfg, secret_key, NULL, CK_REQUIRED,

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <unistd.h>
 
@@ -146,6 +147,8 @@ static int hook_sending(void *data, size_t i)
 	struct worker *w = r->w;
 	int rc;
 
+	if (r->sends[i]++ == 0)
+		r->send_ms[i] = uv_now(w->env.pub.loop);
 	rc = w->q->ops->upload_set(w->q, r->job.id, r->job.fence, r->names[i],
 				   UPLOAD_SENDING, NULL, aos_wall_ms());
 	r->sent[i] = rc == 0;
@@ -156,6 +159,23 @@ static int hook_sending(void *data, size_t i)
 		return rc;
 	}
 	return 0;
+}
+
+/* Tells the hooks how file i's upload went. */
+static void report_upload(struct run *r, size_t i, enum pub_outcome out)
+{
+	const struct worker_hooks *h = &r->w->env.hooks;
+	struct worker_upload_stat u = { .registry = r->registry, .outcome = out,
+					.sends = r->sends[i], .seconds = -1 };
+	struct stat st;
+
+	if (h->upload_done == NULL)
+		return;
+	if (r->sends[i] > 0)
+		u.seconds = (double)(uv_now(r->w->env.pub.loop) - r->send_ms[i]) / 1000.0;
+	if (out == OUT_PUBLISHED && stat(r->files[i], &st) == 0)
+		u.bytes = (uint64_t)st.st_size;
+	h->upload_done(h->data, &u);
 }
 
 static void hook_file_done(void *data, size_t i, enum pub_outcome out, const char *message)
@@ -194,6 +214,7 @@ static void hook_file_done(void *data, size_t i, enum pub_outcome out, const cha
 					     st, answer, aos_wall_ms()) == AOS_EFENCED)
 		r->fenced = true;
 	worker__qlog(w, r->job.id, "%s", answer);
+	report_upload(r, i, out);
 }
 
 static void hook_finished(void *data, enum pub_outcome out, const char *error,
@@ -356,6 +377,7 @@ void worker__files_clear(struct run *r)
 		free(r->sources[i]);
 		r->files[i] = r->names[i] = r->sources[i] = NULL;
 		r->probe[i] = r->sent[i] = false;
+		r->sends[i] = 0;
 	}
 	r->nfiles = 0;
 }
@@ -397,6 +419,7 @@ int worker__publish(struct run *r, const char *registry, const struct worker_tag
 		return -EAGAIN;
 	}
 	secret_unref(tok);
+	snprintf(r->registry, sizeof(r->registry), "%s", registry);
 	req.registry = registry;
 	req.tag = rule->tag;
 	req.tag_given_by = rule->given_by;
