@@ -162,6 +162,7 @@ static void flush(struct ingest *in)
 	for (i = 0; i < n; i++) {
 		struct pending *p = &in->batch[i];
 		int rc = r < 0 ? r : rcs[i];
+		struct log_fields lf;
 		cJSON *o;
 
 		if (rc < 0 && rc != AOS_EEXIST) {
@@ -173,6 +174,8 @@ static void flush(struct ingest *in)
 			p->dist_tags = NULL;
 			continue;
 		}
+		lf = (struct log_fields){ .job_id = ids[i], .pipeline = p->pipeline,
+					  .delivery = p->delivery };
 		o = cJSON_CreateObject();
 		cJSON_AddTrueToObject(o, "ok");
 		cJSON_AddNumberToObject(o, "job_id", (double)ids[i]);
@@ -188,8 +191,9 @@ static void flush(struct ingest *in)
 		}
 		if (rc == AOS_EEXIST) {
 			tally(in, p->forge_id, MD_DUPLICATE);
-			log_info("%s delivery %s for %s: job %" PRId64 " exists for this tag "
-				 "and commit (nothing new)", p->forge, p->delivery, p->tag, ids[i]);
+			log_msg_f(LOG_LVL_INFO, &lf, "%s delivery %s for %s: job %" PRId64
+				  " exists for this tag and commit (nothing new)", p->forge,
+				  p->delivery, p->tag, ids[i]);
 		} else {
 			unsigned long more = 0;
 
@@ -197,10 +201,11 @@ static void flush(struct ingest *in)
 			/* Every job's own log has this; the journal gets a burst
 			 * of them and then a count. */
 			if (ratelog_ok(in, &in->rl_accept, &more))
-				log_notice("job %" PRId64 " queued: pipeline %s, tag %s, commit %.12s "
-					   "(%s delivery %s; %lu more queued since the last such line)",
-					   ids[i], p->pipeline, p->tag, p->commit, p->forge,
-					   p->delivery[0] ? p->delivery : "-", more);
+				log_msg_f(LOG_LVL_NOTICE, &lf, "job %" PRId64 " queued: pipeline "
+					  "%s, tag %s, commit %.12s (%s delivery %s; %lu more "
+					  "queued since the last such line)", ids[i], p->pipeline,
+					  p->tag, p->commit, p->forge,
+					  p->delivery[0] ? p->delivery : "-", more);
 		}
 		reply_json(p->conn, rc == AOS_EEXIST ? 200 : 202, o, NULL);
 		pipeline_job_clear(&p->job);

@@ -96,24 +96,40 @@ static void remove_spool(struct run *r)
 	cJSON_Delete(doc);
 }
 
+/* The journal's fields of job j's lines: JOB_ID, and its registry (a
+ * publish) or pipeline (the name in "pipeline:NAME"). */
+static void job_log_fields(const struct job *j, struct log_fields *ret)
+{
+	*ret = (struct log_fields){ .job_id = j->id };
+	if (j->kind == JOB_PIPELINE && strncmp(j->registry, "pipeline:", 9) == 0)
+		ret->pipeline = j->registry + 9;
+	else if (j->kind == JOB_PUBLISH)
+		ret->registry = j->registry;
+}
+
 void worker__settle(struct run *r, enum job_state st, int64_t next_run, const char *error)
 {
 	struct worker *w = r->w;
 	int rc;
 
+	struct log_fields lf;
+
+	job_log_fields(&r->job, &lf);
 	rc = w->q->ops->finish(w->q, r->job.id, r->job.fence, st, next_run, error, aos_wall_ms());
 	if (rc == AOS_EFENCED)
-		log_warn("job %" PRId64 ": lease lost before it could be recorded as %s; "
-			 "its new owner decides", r->job.id, job_state_name(st));
+		log_msg_f(LOG_LVL_WARNING, &lf, "job %" PRId64 ": lease lost before it could "
+			  "be recorded as %s; its new owner decides", r->job.id,
+			  job_state_name(st));
 	else if (rc < 0)
-		log_err_r(rc, "job %" PRId64 ": cannot record its end", r->job.id);
+		log_msg_f(LOG_LVL_ERR, &lf, "job %" PRId64 ": cannot record its end: %s",
+			  r->job.id, aos_strerror(rc));
 	else if (st == JOB_SUCCEEDED)
-		log_notice("job %" PRId64 " succeeded", r->job.id);
+		log_msg_f(LOG_LVL_NOTICE, &lf, "job %" PRId64 " succeeded", r->job.id);
 	if (rc == 0 && st == JOB_SUCCEEDED)
 		remove_spool(r);
 	else
-		log_warn("job %" PRId64 " %s: %s", r->job.id, job_state_name(st),
-			 error != NULL ? error : "");
+		log_msg_f(LOG_LVL_WARNING, &lf, "job %" PRId64 " %s: %s", r->job.id,
+			  job_state_name(st), error != NULL ? error : "");
 	if (rc == 0 && w->env.hooks.job_changed != NULL)
 		w->env.hooks.job_changed(w->env.hooks.data, r->job.id);
 }
