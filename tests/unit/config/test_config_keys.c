@@ -145,6 +145,7 @@ static void *section_of(struct config *cfg, const struct cfg_key *k)
 		{ "queue.", offsetof(struct config, queue) },
 		{ "control.", offsetof(struct config, control) },
 		{ "listen.", offsetof(struct config, listen) },
+		{ "metrics.", offsetof(struct config, metrics) },
 	};
 	size_t i;
 
