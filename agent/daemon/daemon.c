@@ -164,6 +164,9 @@ static void reload(struct agent *a)
 	if (strcmp(ncfg->control_socket, a->cfg->control_socket) != 0)
 		log_warn("control_socket changed to %s: takes effect at the next restart",
 			 ncfg->control_socket);
+	if (strcmp(ncfg->metrics.address ? ncfg->metrics.address : "",
+		   a->cfg->metrics.address ? a->cfg->metrics.address : "") != 0)
+		log_warn("metrics.address changed: takes effect at the next restart");
 	transport_set_opts(a->tp, &(struct transport_opts){
 		.connect_timeout_ms = ncfg->connect_timeout_ms,
 		.stall_timeout_s = ncfg->stall_timeout_s,

@@ -66,7 +66,8 @@ struct http_request;
 /* Answers GET (or HEAD) /metrics on c with the exposition. */
 void metrics_reply(struct agent *a, struct http_conn *c, const struct http_request *r);
 /* For the webhook listener: answers r and returns true when it is for
- * /metrics and metrics.address is not configured; else false. */
+ * /metrics and no listener of its own (metrics.address at the start)
+ * serves it; else false. */
 bool metrics_route(struct agent *a, struct http_conn *c, const struct http_request *r);
 /* Listens on metrics.address when configured (a->metrics_srv).  Returns 0
  * or a libuv error (logged). */

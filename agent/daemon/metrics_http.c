@@ -41,7 +41,7 @@ static bool is_metrics(const char *url)
 
 bool metrics_route(struct agent *a, struct http_conn *c, const struct http_request *r)
 {
-	if (!is_metrics(r->url) || a->cfg->metrics.address != NULL)
+	if (!is_metrics(r->url) || a->metrics_srv != NULL) /* served there */
 		return false;
 	metrics_reply(a, c, r);
 	return true;
