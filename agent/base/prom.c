@@ -35,8 +35,10 @@ int prom_family(struct buf *b, const char *name, const char *type, const char *h
 static bool put_escaped(char *out, size_t outlen, size_t *n, const char *s)
 {
 	for (; *s != '\0'; s++) {
-		const char *rep = *s == '\\' ? "\\\\" : *s == '"' ? "\\\"" :
-				  *s == '\n' ? "\\n" : NULL;
+		const char *rep = *s == '\\'   ? "\\\\"
+				  : *s == '"'  ? "\\\""
+				  : *s == '\n' ? "\\n"
+					       : NULL;
 		size_t k = rep != NULL ? 2 : 1;
 
 		if (*n + k >= outlen)
@@ -112,11 +114,11 @@ int prom_hist_write(struct buf *b, const char *name, const char *labels,
 	for (i = 0; r == 0 && i <= h->nbounds; i++) {
 		cum += h->counts[i];
 		if (i < h->nbounds)
-			r = buf_printf(b, "%s_bucket{%s%sle=\"%g\"} %llu\n", name, labels, sep,
-				       h->bounds[i], (unsigned long long)cum);
+			r = buf_printf(b, "%s_bucket{%s%sle=\"%g\"} %llu\n", name, labels,
+				       sep, h->bounds[i], (unsigned long long)cum);
 		else
-			r = buf_printf(b, "%s_bucket{%s%sle=\"+Inf\"} %llu\n", name, labels,
-				       sep, (unsigned long long)cum);
+			r = buf_printf(b, "%s_bucket{%s%sle=\"+Inf\"} %llu\n", name,
+				       labels, sep, (unsigned long long)cum);
 	}
 	if (r == 0)
 		r = buf_printf(b, "%s_sum%s%s%s ", name, labels[0] ? "{" : "", labels,
@@ -124,7 +126,8 @@ int prom_hist_write(struct buf *b, const char *name, const char *labels,
 	if (r == 0)
 		r = put_value(b, h->sum);
 	if (r == 0)
-		r = buf_printf(b, "%s_count%s%s%s %llu\n", name, labels[0] ? "{" : "", labels,
-			       labels[0] ? "}" : "", (unsigned long long)h->count);
+		r = buf_printf(b, "%s_count%s%s%s %llu\n", name, labels[0] ? "{" : "",
+			       labels, labels[0] ? "}" : "",
+			       (unsigned long long)h->count);
 	return r;
 }

@@ -19,7 +19,7 @@
 /* A histogram with fixed upper bounds (ascending, +Inf implied). */
 struct prom_hist {
 	const double *bounds;
-	size_t nbounds;                       /* at most PROM_BUCKETS_MAX */
+	size_t nbounds;			       /* at most PROM_BUCKETS_MAX */
 	uint64_t counts[PROM_BUCKETS_MAX + 1]; /* per bucket, not cumulative */
 	double sum;
 	uint64_t count;

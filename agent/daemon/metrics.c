@@ -12,22 +12,25 @@
 
 /* Seconds: uploads and build steps take seconds to many minutes; jobs up
  * to the queue's days of retries; a commit is an fsync. */
-static const double upload_bounds[] = { 0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900 };
-static const double job_bounds[] = { 1, 5, 15, 60, 300, 900, 3600, 14400, 86400 };
-static const double step_bounds[] = { 1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600 };
-static const double commit_bounds[] = { 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
-					0.25, 0.5, 1 };
+static const double upload_bounds[] = {0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900};
+static const double job_bounds[] = {1, 5, 15, 60, 300, 900, 3600, 14400, 86400};
+static const double step_bounds[] = {1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600};
+static const double commit_bounds[] = {0.001, 0.0025, 0.005, 0.01, 0.025,
+				       0.05,  0.1,    0.25,  0.5,  1};
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
-static const char *const kinds[] = { [JOB_PUBLISH] = "publish", [JOB_PIPELINE] = "pipeline" };
-static const char *const ends[] = { "succeeded", "dead" };
+const char *const metrics__kinds[JOB_PIPELINE + 1] = {
+    [JOB_PUBLISH] = "publish", [JOB_PIPELINE] = "pipeline"};
+
+static const char *const ends[] = {"succeeded", "dead"};
 static const char *const deliveries[MD__COUNT] = {
-	[MD_ACCEPTED] = "accepted", [MD_DUPLICATE] = "duplicate", [MD_IGNORED] = "ignored", [MD_PING] = "ping",
-	[MD_REJECTED] = "rejected", [MD_UNAVAILABLE] = "unavailable",
+    [MD_ACCEPTED] = "accepted", [MD_DUPLICATE] = "duplicate",
+    [MD_IGNORED] = "ignored",	[MD_PING] = "ping",
+    [MD_REJECTED] = "rejected", [MD_UNAVAILABLE] = "unavailable",
 };
-static const char *const step_kinds[] = { "checkout", "build", "verify" };
-static const char *const step_results[] = { "ok", "failed", "signal", "timeout", "error" };
+static const char *const step_kinds[] = {"checkout", "build", "verify"};
+static const char *const step_results[] = {"ok", "failed", "signal", "timeout", "error"};
 
 #define NOUT (OUT_DRY_RUN + 1)
 #define NSTEP N(step_kinds)
@@ -87,8 +90,7 @@ void metrics_free(struct metrics *m)
 /* The slot of name in a table of n entries of stride bytes, each starting
  * with its name (128 bytes); a new one is added, named "other" when only
  * the last slot is left, which then takes every further name. */
-static size_t slot(char *names, size_t stride, size_t *n, const char *name,
-		   bool *ret_new)
+static size_t slot(char *names, size_t stride, size_t *n, const char *name, bool *ret_new)
 {
 	size_t i;
 
@@ -206,16 +208,35 @@ static int render_jobs(const struct metrics *m, struct buf *b)
 			"Seconds from a job's creation to its end, by kind and outcome.");
 	for (k = JOB_PUBLISH; r == 0 && k <= JOB_PIPELINE; k++) {
 		for (e = 0; r == 0 && e < N(ends); e++) {
-			prom_labels(l, sizeof(l), "kind", kinds[k], "outcome", ends[e], NULL);
-			r = prom_hist_write(b, "aos_job_duration_seconds", l, &m->job[k][e]);
+			prom_labels(l, sizeof(l), "kind", metrics__kinds[k], "outcome", ends[e],
+				    NULL);
+			r = prom_hist_write(b, "aos_job_duration_seconds", l,
+					    &m->job[k][e]);
 		}
 	}
 	if (r == 0)
 		r = prom_family(b, "aos_job_retries_total", "counter",
 				"Job attempts that failed and were scheduled again.");
 	for (k = JOB_PUBLISH; r == 0 && k <= JOB_PIPELINE; k++) {
-		prom_labels(l, sizeof(l), "kind", kinds[k], NULL);
+		prom_labels(l, sizeof(l), "kind", metrics__kinds[k], NULL);
 		r = prom_sample(b, "aos_job_retries_total", l, (double)m->retries[k]);
+	}
+	return r;
+}
+
+/* A counter per registry: the uint64_t at off in each reg_stats. */
+static int per_registry(const struct metrics *m, struct buf *b, const char *name,
+			const char *help, size_t off)
+{
+	char l[PROM_LABELS_MAX];
+	size_t i;
+	int r = prom_family(b, name, "counter", help);
+
+	for (i = 0; r == 0 && i < m->nregs; i++) {
+		prom_labels(l, sizeof(l), "registry", m->regs[i].name, NULL);
+		r = prom_sample(
+		    b, name, l,
+		    (double)*(const uint64_t *)((const char *)&m->regs[i] + off));
 	}
 	return r;
 }
@@ -226,27 +247,23 @@ static int render_uploads(const struct metrics *m, struct buf *b)
 	size_t i, o;
 	int r;
 
-	r = prom_family(b, "aos_upload_duration_seconds", "histogram",
-			"Seconds from a file's first send to its registry's final answer.");
+	r = prom_family(
+	    b, "aos_upload_duration_seconds", "histogram",
+	    "Seconds from a file's first send to its registry's final answer.");
 	for (i = 0; r == 0 && i < m->nregs; i++) {
 		prom_labels(l, sizeof(l), "registry", m->regs[i].name, NULL);
-		r = prom_hist_write(b, "aos_upload_duration_seconds", l, &m->regs[i].upload);
+		r = prom_hist_write(b, "aos_upload_duration_seconds", l,
+				    &m->regs[i].upload);
 	}
 	if (r == 0)
-		r = prom_family(b, "aos_uploaded_bytes_total", "counter",
-				"Bytes of files published.");
-	for (i = 0; r == 0 && i < m->nregs; i++) {
-		prom_labels(l, sizeof(l), "registry", m->regs[i].name, NULL);
-		r = prom_sample(b, "aos_uploaded_bytes_total", l, (double)m->regs[i].bytes);
-	}
+		r = per_registry(m, b, "aos_uploaded_bytes_total",
+				 "Bytes of files published.",
+				 offsetof(struct reg_stats, bytes));
 	if (r == 0)
-		r = prom_family(b, "aos_upload_retries_total", "counter",
-				"Sends of a file after its first (the registry did not answer "
-				"usably).");
-	for (i = 0; r == 0 && i < m->nregs; i++) {
-		prom_labels(l, sizeof(l), "registry", m->regs[i].name, NULL);
-		r = prom_sample(b, "aos_upload_retries_total", l, (double)m->regs[i].retries);
-	}
+		r = per_registry(m, b, "aos_upload_retries_total",
+				 "Sends of a file after its first (the registry did not "
+				 "answer usably).",
+				 offsetof(struct reg_stats, retries));
 	if (r == 0)
 		r = prom_family(b, "aos_registry_answers_total", "counter",
 				"Files' final outcomes with a registry, by class.");
@@ -267,8 +284,9 @@ static int render_steps(const struct metrics *m, struct buf *b)
 	size_t i, s, x;
 	int r;
 
-	r = prom_family(b, "aos_build_step_duration_seconds", "histogram",
-			"Seconds a pipeline's build steps ran, by pipeline and step kind.");
+	r = prom_family(
+	    b, "aos_build_step_duration_seconds", "histogram",
+	    "Seconds a pipeline's build steps ran, by pipeline and step kind.");
 	for (i = 0; r == 0 && i < m->npls; i++) {
 		for (s = 0; r == 0 && s < NSTEP; s++) {
 			prom_labels(l, sizeof(l), "pipeline", m->pls[i].name, "step",
@@ -283,8 +301,9 @@ static int render_steps(const struct metrics *m, struct buf *b)
 	for (i = 0; r == 0 && i < m->npls; i++) {
 		for (s = 0; r == 0 && s < NSTEP; s++) {
 			for (x = 0; r == 0 && x < NRES; x++) {
-				prom_labels(l, sizeof(l), "pipeline", m->pls[i].name, "step",
-					    step_kinds[s], "result", step_results[x], NULL);
+				prom_labels(l, sizeof(l), "pipeline", m->pls[i].name,
+					    "step", step_kinds[s], "result",
+					    step_results[x], NULL);
 				r = prom_sample(b, "aos_build_steps_total", l,
 						(double)m->pls[i].results[s][x]);
 			}
@@ -304,7 +323,8 @@ static int render_webhooks(const struct metrics *m, struct buf *b)
 	for (f = 0; r == 0 && f <= FORGE__COUNT; f++) {
 		for (o = 0; r == 0 && o < MD__COUNT; o++) {
 			prom_labels(l, sizeof(l), "forge",
-				    f < FORGE__COUNT ? forge_name((enum forge)f) : "unknown",
+				    f < FORGE__COUNT ? forge_name((enum forge)f)
+						     : "unknown",
 				    "outcome", deliveries[o], NULL);
 			r = prom_sample(b, "aos_webhook_deliveries_total", l,
 					(double)m->deliveries[f][o]);
@@ -315,7 +335,8 @@ static int render_webhooks(const struct metrics *m, struct buf *b)
 				"Seconds one group commit of webhook jobs took (fsync "
 				"included).");
 	if (r == 0)
-		r = prom_hist_write(b, "aos_queue_commit_duration_seconds", NULL, &m->commit);
+		r = prom_hist_write(b, "aos_queue_commit_duration_seconds", NULL,
+				    &m->commit);
 	if (r == 0 && m->pickup_ms > 0)
 		r = prom_family(b, "aos_secrets_pickup_timestamp_seconds", "gauge",
 				"When the daemon last loaded a new version of the Vault "
@@ -328,7 +349,7 @@ static int render_webhooks(const struct metrics *m, struct buf *b)
 
 int metrics_render(const struct metrics *m, struct agent *a, struct buf *out)
 {
-	int r = metrics__render_daemon(a, out);
+	int r = a != NULL ? metrics__render_daemon(a, out) : 0;
 
 	if (r == 0)
 		r = render_jobs(m, out);

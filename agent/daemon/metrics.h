@@ -26,11 +26,11 @@ struct metrics;
 
 /* What became of a webhook delivery. */
 enum metrics_delivery {
-	MD_ACCEPTED,    /* 202: a job was queued */
-	MD_DUPLICATE,   /* 200: its job existed */
-	MD_IGNORED,     /* 200: not a release */
-	MD_PING,        /* 200: the forge's test delivery */
-	MD_REJECTED,    /* 4xx */
+	MD_ACCEPTED,	/* 202: a job was queued */
+	MD_DUPLICATE,	/* 200: its job existed */
+	MD_IGNORED,	/* 200: not a release */
+	MD_PING,	/* 200: the forge's test delivery */
+	MD_REJECTED,	/* 4xx */
 	MD_UNAVAILABLE, /* 503 */
 	MD__COUNT
 };
@@ -56,8 +56,9 @@ void metrics_commit(struct metrics *m, double seconds);
  * version is a rotation picked up at now_ms (Unix ms). */
 void metrics_secrets(struct metrics *m, int64_t kv_version, int64_t now_ms);
 
-/* The whole exposition for a scrape, into out (limit METRICS_TEXT_MAX).
- * Returns 0 or a negative code (out is then incomplete). */
+/* The whole exposition for a scrape, into out (limit METRICS_TEXT_MAX);
+ * a NULL a: only what the hooks fed (the unit tests).  Returns 0 or a
+ * negative code (out is then incomplete). */
 int metrics_render(const struct metrics *m, struct agent *a, struct buf *out);
 
 /* metrics_http.c */
@@ -72,6 +73,9 @@ bool metrics_route(struct agent *a, struct http_conn *c, const struct http_reque
 /* Listens on metrics.address when configured (a->metrics_srv).  Returns 0
  * or a libuv error (logged). */
 int metrics_listen(struct agent *a);
+
+/* The kind label's values, by enum job_kind. */
+extern const char *const metrics__kinds[JOB_PIPELINE + 1];
 
 /* metrics_render.c: the parts read from the daemon at each scrape (the
  * queue, the worker, the session, the state filesystem). */

@@ -20,6 +20,7 @@ import urllib.request
 import pytest
 
 from aos_fixtures import wait_for
+from metrics_support import sample
 from peers.proc import free_port
 from peers.prometheus import Prometheus
 from publish_support import EXIT, PY_NAME, make_wheel, publish
@@ -140,11 +141,8 @@ def test_deliveries_counted_by_forge(listening):
     d, addr = listening
 
     def rejected() -> float:
-        _, _, text = get(f"http://{addr}/metrics")
-        m = re.search(r'^aos_webhook_deliveries_total\{forge="unknown",'
-                      r'outcome="rejected"\} (\S+)$', text, re.M)
-        assert m, text[:2000]
-        return float(m.group(1))
+        return sample(d.http_port, "aos_webhook_deliveries_total", forge="unknown",
+                      outcome="rejected")
 
     before = rejected()
     req = urllib.request.Request(f"http://{addr}/webhook", data=b"{}", method="POST",

@@ -19,8 +19,10 @@
 static void test_fields_formatted(void **state)
 {
 	char out[LOG_FIELDS_MAX][LOG_FIELD_MAX];
-	struct log_fields f = { .job_id = 7, .pipeline = "js-sdk", .registry = "npm",
-				.delivery = "d1\n\x1b[31mX" };
+	struct log_fields f = {.job_id = 7,
+			       .pipeline = "js-sdk",
+			       .registry = "npm",
+			       .delivery = "d1\n\x1b[31mX"};
 
 	(void)state;
 	assert_int_equal(log_fields_format(&f, out), 4);
@@ -31,9 +33,9 @@ static void test_fields_formatted(void **state)
 	assert_string_equal(out[3], "DELIVERY=d1??[31mX");
 
 	assert_int_equal(log_fields_format(NULL, out), 0);
-	f = (struct log_fields){ .pipeline = "", .registry = NULL };
+	f = (struct log_fields){.pipeline = "", .registry = NULL};
 	assert_int_equal(log_fields_format(&f, out), 0);
-	f = (struct log_fields){ .registry = "pypi", .job_id = -1 };
+	f = (struct log_fields){.registry = "pypi", .job_id = -1};
 	assert_int_equal(log_fields_format(&f, out), 1);
 	assert_string_equal(out[0], "REGISTRY=pypi");
 }
@@ -41,7 +43,7 @@ static void test_fields_formatted(void **state)
 static void test_field_cut_to_fit(void **state)
 {
 	char out[LOG_FIELDS_MAX][LOG_FIELD_MAX], big[LOG_FIELD_MAX * 2];
-	struct log_fields f = { .delivery = big };
+	struct log_fields f = {.delivery = big};
 
 	(void)state;
 	memset(big, 'a', sizeof(big) - 1);
@@ -57,7 +59,7 @@ static void emit(const char *js, char *buf, size_t len)
 {
 	char path[] = "/tmp/test_log.XXXXXX", own[64];
 	int fd = mkstemp(path), saved = dup(STDERR_FILENO);
-	struct log_fields f = { .job_id = 7, .registry = "pypi" };
+	struct log_fields f = {.job_id = 7, .registry = "pypi"};
 	struct stat st;
 	ssize_t n;
 

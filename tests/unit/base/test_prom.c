@@ -17,7 +17,8 @@ static void test_labels_escaped(void **state)
 	char out[64];
 
 	(void)state;
-	assert_int_equal(prom_labels(out, sizeof(out), "a", "x", "b", "q\"\\\nz", NULL), 0);
+	assert_int_equal(prom_labels(out, sizeof(out), "a", "x", "b", "q\"\\\nz", NULL),
+			 0);
 	assert_string_equal(out, "a=\"x\",b=\"q\\\"\\\\\\nz\"");
 	assert_int_equal(prom_labels(out, sizeof(out), NULL), 0);
 	assert_string_equal(out, "");
@@ -42,9 +43,10 @@ static void test_samples(void **state)
 	assert_int_equal(prom_sample(&b, "aos_x", "", NAN), 0);
 	assert_int_equal(prom_sample(&b, "aos_x", "", -INFINITY), 0);
 	assert_int_equal(prom_sample(&b, "aos_x", "", 1e18), 0);
-	assert_string_equal(b.data, "# HELP aos_x An x.\n# TYPE aos_x gauge\n"
-				    "aos_x{k=\"v\"} 3\naos_x 0.25\naos_x NaN\naos_x -Inf\n"
-				    "aos_x 1e+18\n");
+	assert_string_equal(b.data,
+			    "# HELP aos_x An x.\n# TYPE aos_x gauge\n"
+			    "aos_x{k=\"v\"} 3\naos_x 0.25\naos_x NaN\naos_x -Inf\n"
+			    "aos_x 1e+18\n");
 	buf_free(&b);
 	/* The buffer's bound is an error, not a cut line. */
 	buf_init(&b, 8);
@@ -54,7 +56,7 @@ static void test_samples(void **state)
 
 static void test_histogram(void **state)
 {
-	static const double bounds[] = { 0.5, 2 };
+	static const double bounds[] = {0.5, 2};
 	struct prom_hist h;
 	struct buf b;
 
@@ -72,8 +74,9 @@ static void test_histogram(void **state)
 	buf_reset(&b);
 	prom_hist_init(&h, bounds, 2);
 	assert_int_equal(prom_hist_write(&b, "aos_e", NULL, &h), 0);
-	assert_string_equal(b.data, "aos_e_bucket{le=\"0.5\"} 0\naos_e_bucket{le=\"2\"} 0\n"
-				    "aos_e_bucket{le=\"+Inf\"} 0\naos_e_sum 0\naos_e_count 0\n");
+	assert_string_equal(b.data,
+			    "aos_e_bucket{le=\"0.5\"} 0\naos_e_bucket{le=\"2\"} 0\n"
+			    "aos_e_bucket{le=\"+Inf\"} 0\naos_e_sum 0\naos_e_count 0\n");
 	buf_free(&b);
 }
 
