@@ -328,8 +328,9 @@ static const char *step_what(const struct pl_build *b, const struct step *s, cha
 static void report_step(struct pl_build *b, const struct step *s,
 			const struct child_result *res)
 {
-	const char *which = s->kind == ST_BUILD ? "build" : s->kind == ST_VERIFY ? "verify"
-										 : "checkout";
+	const char *which = s->kind == ST_BUILD    ? "build"
+			    : s->kind == ST_VERIFY ? "verify"
+						   : "checkout";
 	const char *how = res == NULL ? "error" : res->timed_out ? "timeout" :
 			  res->term_signal != 0 ? "signal" :
 			  res->exit_status != 0 ? "failed" : "ok";

@@ -110,9 +110,8 @@ static void job_log_fields(const struct job *j, struct log_fields *ret)
 void worker__settle(struct run *r, enum job_state st, int64_t next_run, const char *error)
 {
 	struct worker *w = r->w;
-	int rc;
-
 	struct log_fields lf;
+	int rc;
 
 	job_log_fields(&r->job, &lf);
 	rc = w->q->ops->finish(w->q, r->job.id, r->job.fence, st, next_run, error, aos_wall_ms());
