@@ -66,6 +66,7 @@ const struct cfg_key cfg__keys[] = {
 	OBJ("queue", "`{}`", 0, NULL),
 	OBJ("listen", NULL, 0, NULL),
 	OBJ("listen.tls", "no TLS (plain HTTP)", 0, NULL),
+	OBJ("metrics", "`{}`", 0, NULL),
 	OBJ("webhooks", "`{}`", 0, "`github`, `gitlab` or `gitea`"),
 	OBJ("pipelines", "`{}`", 0, "at most 100 bytes, no `:`, `/` or space"),
 	STR("work_dir", config, work_dir, "`<state_dir>/work`", CK_DOC),
@@ -165,6 +166,9 @@ const struct cfg_key cfg__keys[] = {
 	     "PEM: the certificate, then its chain; valid now"),
 	STRN("listen.tls.key_file", listen_tls_cfg, key_file, NULL, CK_REQUIRED, STR_MAX,
 	     "PEM, not encrypted; matches `cert_file`"),
+
+	/* metrics */
+	STRN("metrics.address", metrics_cfg, address, NULL, 0, STR_MAX, "port 1 to 65535"),
 
 	/* webhooks.FORGE */
 	STRN("webhooks.*.secret_key", webhook_cfg, secret_key, NULL, CK_REQUIRED,

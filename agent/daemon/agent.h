@@ -26,6 +26,8 @@ struct agent {
 	struct follower *followers; /* clients following a job (follow.c) */
 	struct ingest *ingest;  /* HTTP webhooks, or NULL */
 	struct token_checks *tokens; /* each registry's token checked (token_check.c) */
+	struct metrics *metrics; /* counters for GET /metrics (metrics.c) */
+	struct http_server *metrics_srv; /* on metrics.address, or NULL */
 	uv_timer_t grace;      /* first SIGTERM: waiting for running uploads */
 	int stop_requests;
 	int lock_fd;
@@ -35,6 +37,7 @@ struct agent {
 	uv_timer_t watchdog;
 	uint64_t watchdog_usec;
 	uint64_t start_ms;
+	int64_t start_wall_ms;
 	bool ready_sent;
 	bool reloading;
 	bool stopping;

@@ -35,6 +35,7 @@ static void usage(FILE *f)
 		"\"listen\" and \"pipelines\" configured it also receives signed tag-push\n"
 		"webhooks (GitHub, GitLab, Gitea/Forgejo) on POST /webhook and runs the\n"
 		"matching release pipeline: checkout, build, verify, upload in order.\n"
+		"GET /metrics answers Prometheus there, or on \"metrics.address\".\n"
 		"\n"
 		"  -c, --config FILE        configuration (default /etc/aos-publishd/config.json)\n"
 		"      --check-config FILE  validate FILE, print what is wrong, and exit\n"

@@ -189,12 +189,10 @@ static void file_done(struct publish_op *op, enum pub_outcome out, const char *f
 	op->phase = PH_IDLE;
 	secret_unref(op->token);
 	op->token = NULL;
-	if (out == OUT_DRY_RUN)
-		log_info("%s: %s", op->reg_name, f->message);
-	else if (out == OUT_PUBLISHED || out == OUT_EXISTS)
-		log_notice("%s: %s", op->reg_name, f->message);
-	else
-		log_warn("%s: %s", op->reg_name, f->message);
+	log_msg_f(out == OUT_DRY_RUN ? LOG_LVL_INFO :
+		  out == OUT_PUBLISHED || out == OUT_EXISTS ? LOG_LVL_NOTICE : LOG_LVL_WARNING,
+		  &(struct log_fields){ .registry = op->reg_name }, "%s: %s", op->reg_name,
+		  f->message);
 	ev = event("result", f);
 	cJSON_AddStringToObject(ev, "outcome", outcome_names[out]);
 	cJSON_AddStringToObject(ev, "message", f->message);

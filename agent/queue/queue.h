@@ -121,6 +121,12 @@ struct job_filter {
 	int64_t before_id;    /* 0: newest first from the top */
 };
 
+/* What metrics read from the queue (queue_ops.stats). */
+struct queue_stats {
+	int64_t jobs[JOB_PIPELINE + 1][JOB_CANCELED + 1]; /* [kind][state]; 0 unused */
+	int64_t oldest_due_ms; /* next_run of the oldest due job; 0: none */
+};
+
 struct queue;
 
 struct queue_ops {
@@ -211,6 +217,10 @@ struct queue_ops {
 	/* Number of jobs per state (index by enum job_state, 0 unused).
 	 * Returns 0. */
 	int (*counts)(struct queue *q, int64_t ret[JOB_CANCELED + 1]);
+	/* Jobs per kind and state, and when the oldest due job (QUEUED or
+	 * FAILED with next_run <= now_ms) became due, for metrics: two
+	 * indexed queries, no scan of the jobs' rows.  Returns 0 and *ret. */
+	int (*stats)(struct queue *q, int64_t now_ms, struct queue_stats *ret);
 	/* Returns RUNNING jobs whose lease owner starts with owner_prefix
 	 * (non-empty), valid lease or not, to QUEUED now without counting the
 	 * attempt (attempts-1), revoking the lease (fence+1).  Used at start

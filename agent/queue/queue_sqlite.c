@@ -100,6 +100,10 @@ static const char *const stmt_sql[QS__COUNT] = {
     [QS_LOG_READ] = "SELECT id, job_id, at_ms, text FROM job_log "
 		    "WHERE job_id = ?1 AND id > ?2 ORDER BY id LIMIT ?3",
     [QS_COUNTS] = "SELECT state, n FROM job_counts", /* kept by triggers */
+    /* On indexes: jobs_kind_state (covering), jobs_state. */
+    [QS_KIND_COUNTS] = "SELECT kind, state, count(*) FROM jobs GROUP BY kind, state",
+    [QS_OLDEST_DUE] = "SELECT min(next_run_ms) FROM jobs WHERE state IN (1, 4) "
+		      "AND next_run_ms <= ?1",
     [QS_INPUTS_SET] = "UPDATE jobs SET inputs = ?2, updated_ms = ?3 WHERE id = ?1",
 };
 
@@ -769,6 +773,7 @@ static const struct queue_ops sqlite_ops = {
     .log = sq_log,
     .log_read = queue_sqlite__log_read,
     .counts = queue_sqlite__counts,
+    .stats = queue_sqlite__stats,
     .release_owner = sq_release_owner,
     .close = sq_close,
 };

@@ -52,6 +52,8 @@ enum qs_stmt {
 	QS_UPLOADS,
 	QS_LOG_READ,
 	QS_COUNTS,
+	QS_KIND_COUNTS,
+	QS_OLDEST_DUE,
 	QS_INPUTS_SET,
 	QS__COUNT
 };
@@ -134,5 +136,6 @@ int queue_sqlite__uploads(struct queue *q, int64_t id, struct job_upload *ret,
 int queue_sqlite__log_read(struct queue *q, int64_t id, int64_t after_id,
 			   struct job_log_entry *ret, size_t max);
 int queue_sqlite__counts(struct queue *q, int64_t ret[JOB_CANCELED + 1]);
+int queue_sqlite__stats(struct queue *q, int64_t now_ms, struct queue_stats *ret);
 
 #endif

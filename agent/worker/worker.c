@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <unistd.h>
 
@@ -95,24 +96,39 @@ static void remove_spool(struct run *r)
 	cJSON_Delete(doc);
 }
 
+/* The journal's fields of job j's lines: JOB_ID, and its registry (a
+ * publish) or pipeline (the name in "pipeline:NAME"). */
+static void job_log_fields(const struct job *j, struct log_fields *ret)
+{
+	*ret = (struct log_fields){ .job_id = j->id };
+	if (j->kind == JOB_PIPELINE && strncmp(j->registry, "pipeline:", 9) == 0)
+		ret->pipeline = j->registry + 9;
+	else if (j->kind == JOB_PUBLISH)
+		ret->registry = j->registry;
+}
+
 void worker__settle(struct run *r, enum job_state st, int64_t next_run, const char *error)
 {
 	struct worker *w = r->w;
+	struct log_fields lf;
 	int rc;
 
+	job_log_fields(&r->job, &lf);
 	rc = w->q->ops->finish(w->q, r->job.id, r->job.fence, st, next_run, error, aos_wall_ms());
 	if (rc == AOS_EFENCED)
-		log_warn("job %" PRId64 ": lease lost before it could be recorded as %s; "
-			 "its new owner decides", r->job.id, job_state_name(st));
+		log_msg_f(LOG_LVL_WARNING, &lf, "job %" PRId64 ": lease lost before it could "
+			  "be recorded as %s; its new owner decides", r->job.id,
+			  job_state_name(st));
 	else if (rc < 0)
-		log_err_r(rc, "job %" PRId64 ": cannot record its end", r->job.id);
+		log_msg_f(LOG_LVL_ERR, &lf, "job %" PRId64 ": cannot record its end: %s",
+			  r->job.id, aos_strerror(rc));
 	else if (st == JOB_SUCCEEDED)
-		log_notice("job %" PRId64 " succeeded", r->job.id);
+		log_msg_f(LOG_LVL_NOTICE, &lf, "job %" PRId64 " succeeded", r->job.id);
 	if (rc == 0 && st == JOB_SUCCEEDED)
 		remove_spool(r);
 	else
-		log_warn("job %" PRId64 " %s: %s", r->job.id, job_state_name(st),
-			 error != NULL ? error : "");
+		log_msg_f(LOG_LVL_WARNING, &lf, "job %" PRId64 " %s: %s", r->job.id,
+			  job_state_name(st), error != NULL ? error : "");
 	if (rc == 0 && w->env.hooks.job_changed != NULL)
 		w->env.hooks.job_changed(w->env.hooks.data, r->job.id);
 }
@@ -146,6 +162,8 @@ static int hook_sending(void *data, size_t i)
 	struct worker *w = r->w;
 	int rc;
 
+	if (r->sends[i]++ == 0)
+		r->send_ms[i] = uv_now(w->env.pub.loop);
 	rc = w->q->ops->upload_set(w->q, r->job.id, r->job.fence, r->names[i],
 				   UPLOAD_SENDING, NULL, aos_wall_ms());
 	r->sent[i] = rc == 0;
@@ -156,6 +174,23 @@ static int hook_sending(void *data, size_t i)
 		return rc;
 	}
 	return 0;
+}
+
+/* Tells the hooks how file i's upload went. */
+static void report_upload(struct run *r, size_t i, enum pub_outcome out)
+{
+	const struct worker_hooks *h = &r->w->env.hooks;
+	struct worker_upload_stat u = { .registry = r->registry, .outcome = out,
+					.sends = r->sends[i], .seconds = -1 };
+	struct stat st;
+
+	if (h->upload_done == NULL)
+		return;
+	if (r->sends[i] > 0)
+		u.seconds = (double)(uv_now(r->w->env.pub.loop) - r->send_ms[i]) / 1000.0;
+	if (out == OUT_PUBLISHED && stat(r->files[i], &st) == 0)
+		u.bytes = (uint64_t)st.st_size;
+	h->upload_done(h->data, &u);
 }
 
 static void hook_file_done(void *data, size_t i, enum pub_outcome out, const char *message)
@@ -194,6 +229,7 @@ static void hook_file_done(void *data, size_t i, enum pub_outcome out, const cha
 					     st, answer, aos_wall_ms()) == AOS_EFENCED)
 		r->fenced = true;
 	worker__qlog(w, r->job.id, "%s", answer);
+	report_upload(r, i, out);
 }
 
 static void hook_finished(void *data, enum pub_outcome out, const char *error,
@@ -356,6 +392,7 @@ void worker__files_clear(struct run *r)
 		free(r->sources[i]);
 		r->files[i] = r->names[i] = r->sources[i] = NULL;
 		r->probe[i] = r->sent[i] = false;
+		r->sends[i] = 0;
 	}
 	r->nfiles = 0;
 }
@@ -397,6 +434,7 @@ int worker__publish(struct run *r, const char *registry, const struct worker_tag
 		return -EAGAIN;
 	}
 	secret_unref(tok);
+	snprintf(r->registry, sizeof(r->registry), "%s", registry);
 	req.registry = registry;
 	req.tag = rule->tag;
 	req.tag_given_by = rule->given_by;

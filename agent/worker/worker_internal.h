@@ -26,6 +26,9 @@ struct run {
 	char *sources[MAX_FILES];   /* the paths the client gave */
 	bool probe[MAX_FILES];
 	bool sent[MAX_FILES];       /* marked SENDING in this run */
+	unsigned sends[MAX_FILES];  /* sends started (metrics) */
+	uint64_t send_ms[MAX_FILES]; /* loop time of the first send */
+	char registry[128];         /* of the publish running now */
 	size_t nfiles;
 	bool fenced;
 	struct run *next;

@@ -604,6 +604,15 @@ static void build_log(void *data, const char *text)
 	worker__qlog(r->w, r->job.id, "%s", text);
 }
 
+static void build_step(void *data, const char *which, const char *result, double seconds)
+{
+	struct run *r = data;
+	const struct worker_hooks *h = &r->w->env.hooks;
+
+	if (h->step_done != NULL)
+		h->step_done(h->data, r->pl->pipeline, which, result, seconds);
+}
+
 void worker__pipeline_start(struct run *r)
 {
 	struct worker *w = r->w;
@@ -677,6 +686,7 @@ void worker__pipeline_start(struct run *r)
 	bo.commit = pl->commit;
 	bo.log = build_log;
 	bo.done = build_done;
+	bo.step = build_step;
 	bo.data = r;
 	rc = pl_build_start(w->env.pub.loop, &bo, &pl->build, msg, sizeof(msg));
 	cJSON_Delete(doc);

@@ -147,6 +147,7 @@ static void *section_of(struct config *cfg, const struct cfg_key *k)
 		{ "control.", offsetof(struct config, control) },
 		{ "listen.tls.", offsetof(struct config, listen.tls) },
 		{ "listen.", offsetof(struct config, listen) },
+		{ "metrics.", offsetof(struct config, metrics) },
 	};
 	size_t i;
 

@@ -800,6 +800,57 @@ static void test_list_counts(void **state)
 	job_clear(&j[0]);
 }
 
+/* Metrics read jobs per kind and state, and the oldest due job's due time:
+ * only QUEUED or FAILED jobs whose next run has come count. */
+static void test_stats(void **state)
+{
+	struct fx *fx = *state;
+	struct queue *q = fx->q;
+	struct job_new pj = { .kind = JOB_PIPELINE, .idem_key = "p1", .registry = "npm",
+			      .package = "pkg", .max_attempts = 2 };
+	struct queue_stats st;
+	int64_t ids[3], pid;
+	struct job w;
+
+	assert_int_equal(q->ops->stats(q, T0, &st), 0);
+	assert_int_equal(st.oldest_due_ms, 0);
+	assert_int_equal(st.jobs[JOB_PUBLISH][JOB_QUEUED], 0);
+	ids[0] = enqueue(q, "a", T0);
+	ids[1] = enqueue(q, "b", T0 + 1);
+	ids[2] = enqueue(q, "c", T0 + 2);
+	assert_int_equal(q->ops->enqueue(q, &pj, T0 + 3, &pid), 0);
+	/* Not due yet before its next run. */
+	assert_int_equal(q->ops->stats(q, T0 - 1, &st), 0);
+	assert_int_equal(st.oldest_due_ms, 0);
+	assert_int_equal(q->ops->stats(q, T0 + 5, &st), 0);
+	assert_int_equal(st.jobs[JOB_PUBLISH][JOB_QUEUED], 3);
+	assert_int_equal(st.jobs[JOB_PIPELINE][JOB_QUEUED], 1);
+	assert_int_equal(st.oldest_due_ms, T0);
+
+	/* The oldest runs, then fails with a retry later: the next oldest. */
+	w = claim_one(q, "w1", T0 + 10);
+	assert_int_equal(w.id, ids[0]);
+	assert_int_equal(q->ops->stats(q, T0 + 11, &st), 0);
+	assert_int_equal(st.jobs[JOB_PUBLISH][JOB_RUNNING], 1);
+	assert_int_equal(st.oldest_due_ms, T0 + 1);
+	assert_int_equal(q->ops->finish(q, w.id, w.fence, JOB_FAILED, T0 + 100, "x",
+					T0 + 12), 0);
+	assert_int_equal(q->ops->stats(q, T0 + 50, &st), 0);
+	assert_int_equal(st.jobs[JOB_PUBLISH][JOB_FAILED], 1);
+	assert_int_equal(st.jobs[JOB_PUBLISH][JOB_QUEUED], 2);
+	assert_int_equal(st.oldest_due_ms, T0 + 1);
+	/* Ended jobs are not due. */
+	assert_int_equal(q->ops->cancel(q, ids[1], NULL, T0 + 60), 0);
+	assert_int_equal(q->ops->cancel(q, ids[2], NULL, T0 + 60), 0);
+	assert_int_equal(q->ops->cancel(q, pid, NULL, T0 + 60), 0);
+	assert_int_equal(q->ops->stats(q, T0 + 70, &st), 0);
+	assert_int_equal(st.oldest_due_ms, 0);
+	assert_int_equal(st.jobs[JOB_PUBLISH][JOB_CANCELED], 2);
+	assert_int_equal(st.jobs[JOB_PIPELINE][JOB_CANCELED], 1);
+	assert_int_equal(q->ops->stats(q, T0 + 100, &st), 0);
+	assert_int_equal(st.oldest_due_ms, T0 + 100);
+}
+
 /* Two handles on one file (two processes, or the CLI and the daemon). */
 static void test_two_handles(void **state)
 {
@@ -844,6 +895,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_upload_set, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_log_bounded, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_list_counts, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_stats, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_two_handles, setup, teardown),
 	};
 

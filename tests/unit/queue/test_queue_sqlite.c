@@ -538,7 +538,8 @@ static void test_migrate_counts(void **state)
 	fx_close(fx);
 	sql(fx->path, "DROP TRIGGER jobs_count_insert; DROP TRIGGER jobs_count_delete; "
 		      "DROP TRIGGER jobs_count_update; DROP TABLE job_counts; "
-		      "DROP TABLE meta; PRAGMA user_version = 1");
+		      "DROP TABLE meta; DROP INDEX jobs_kind_state; "
+		      "PRAGMA user_version = 1");
 	fx->q = open_ok(fx->path);
 	assert_int_equal(queue_sqlite_open_check(fx->q), QUEUE_CHECK_QUICK);
 	check_counts(fx->q, fx->path);
