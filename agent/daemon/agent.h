@@ -24,6 +24,8 @@ struct agent {
 	struct queue *queue;
 	struct worker *worker;
 	struct follower *followers; /* clients following a job (follow.c) */
+	struct log_follower *log_followers; /* and its log (follow.c) */
+	uv_timer_t log_flush;       /* reads the log lines the queue reported */
 	struct ingest *ingest;  /* HTTP webhooks, or NULL */
 	uv_timer_t grace;      /* first SIGTERM: waiting for running uploads */
 	int stop_requests;

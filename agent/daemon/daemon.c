@@ -324,6 +324,7 @@ static int open_queue(struct agent *a)
 		log_err("cannot use the queue database: %s", err);
 		return r;
 	}
+	a->queue->observer = (struct queue_observer){ .logged = follow_logged, .data = a };
 	gethostname(host, sizeof(host) - 1);
 	snprintf(prefix, sizeof(prefix), "%s:", host);
 	r = a->queue->ops->release_owner(a->queue, prefix, aos_wall_ms());
@@ -384,6 +385,7 @@ int agent_run(struct config *cfg)
 	uv_timer_init(&a->loop, &a->watchdog);
 	uv_timer_init(&a->loop, &a->grace);
 	a->grace.data = a;
+	follow_init(a);
 	r = ensure_dir(cfg->runtime_dir);
 	if (r < 0)
 		log_warn_r(r, "cannot create runtime_dir %s", cfg->runtime_dir);

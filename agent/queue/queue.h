@@ -222,8 +222,19 @@ struct queue_ops {
 	void (*close)(struct queue *q);
 };
 
+/* Who is told of new log lines (a queue reports, it never calls its
+ * owner otherwise).  logged() runs inside the write that added a line to
+ * job id's log, possibly before it commits: it must not call the queue;
+ * it notes the id and reads the lines later (they may be gone again if
+ * the write was rolled back). */
+struct queue_observer {
+	void (*logged)(void *data, int64_t id);
+	void *data;
+};
+
 struct queue {
 	const struct queue_ops *ops;
+	struct queue_observer observer; /* zero when nobody listens */
 };
 
 #define QUEUE_LOG_MAX 500

@@ -194,6 +194,8 @@ int queue_sqlite__log_add(struct queue_sqlite *q, int64_t id, int64_t now_ms,
 	result = queue_sqlite__step_done(s);
 	if (result < 0)
 		return result;
+	if (q->base.observer.logged != NULL)
+		q->base.observer.logged(q->base.observer.data, id);
 	s = q->st[QS_LOG_TRIM];
 	sqlite3_bind_int64(s, 1, id);
 	sqlite3_bind_int(s, 2, QUEUE_LOG_MAX);
