@@ -33,7 +33,7 @@ static bool get_id(struct control_conn *c, const cJSON *req, int64_t *ret)
 static cJSON *job_json(struct agent *a, const struct job *j)
 {
 	cJSON *o = cJSON_CreateObject();
-	char why[1200];
+	char why[1200], error[JOB_TEXT_MAX];
 
 	cJSON_AddNumberToObject(o, "id", (double)j->id);
 	cJSON_AddStringToObject(o, "kind", j->kind == JOB_PUBLISH ? "publish" : "pipeline");
@@ -51,7 +51,8 @@ static cJSON *job_json(struct agent *a, const struct job *j)
 		cJSON_AddNumberToObject(o, "lease_expires_ms", (double)j->lease_expires_ms);
 	}
 	if (j->last_error[0] != '\0')
-		cJSON_AddStringToObject(o, "last_error", j->last_error);
+		cJSON_AddStringToObject(o, "last_error", outcome_text(j->outcome, j->last_error,
+								      error, sizeof(error)));
 	if ((j->state == JOB_QUEUED || j->state == JOB_FAILED) &&
 	    !session_loaded(a->session)) {
 		/* Nothing starts before the tokens are loaded. */
@@ -128,8 +129,10 @@ static void cmd_job_show(struct agent *a, struct control_conn *c, const cJSON *r
 	n = queue_uploads_all(a->queue, id, &ups);
 	for (i = 0; i < n; i++) {
 		cJSON *u = worker_upload_json(&ups[i]);
+		char text[JOB_TEXT_MAX];
 
-		cJSON_AddStringToObject(u, "answer", ups[i].answer);
+		cJSON_AddStringToObject(u, "answer", outcome_text(ups[i].outcome, ups[i].answer,
+								  text, sizeof(text)));
 		cJSON_AddItemToArray(arr, u);
 	}
 	free(ups);
