@@ -10,7 +10,8 @@
 #include "daemon/agent.h"
 #include "daemon/follow.h"
 #include "err.h"
-#include "worker/spool.h"
+#include "publish/spool.h"
+#include "worker/worker.h"
 
 _Static_assert(CONTROL_FDS_MAX <= PUBLISH_MAX_FILES, "a request's files fit a publish");
 
@@ -19,10 +20,18 @@ _Static_assert(CONTROL_FDS_MAX <= PUBLISH_MAX_FILES, "a request's files fit a pu
 struct pub_client {
 	struct agent *a;
 	struct control_conn *conn;
-	struct spool_op *spool;   /* until a spool hook is called */
-	struct publish_op *dry;   /* a dry run's publish, until it finishes */
+	struct spool_op *spool; /* until a spool hook is called */
+	struct publish_op *dry; /* a dry run's publish, until it finishes */
 	bool wait;
 };
+
+static void kick_worker(void *data)
+{
+	struct agent *a = data;
+
+	if (a->worker != NULL) /* NULL once the daemon stops */
+		worker_kick(a->worker);
+}
 
 static void client_done(struct pub_client *pc)
 {
@@ -131,38 +140,46 @@ void cmd_publish(struct agent *a, struct control_conn *c, const cJSON *req)
 	int fds[CONTROL_FDS_MAX];
 	struct pub_client *pc = calloc(1, sizeof(*pc));
 	struct spool_hooks hooks = {
-		.committed = on_committed, .refused = on_refused,
-		.dry_run_started = on_dry_run_started,
-		.dry_run = { .event = dry_event, .finished = dry_finished,
-			     .behind = dry_behind, .data = pc },
-		.data = pc,
+	    .committed = on_committed,
+	    .refused = on_refused,
+	    .dry_run_started = on_dry_run_started,
+	    .dry_run = {.event = dry_event,
+			.finished = dry_finished,
+			.behind = dry_behind,
+			.data = pc},
+	    .data = pc,
 	};
 	struct spool_request r = {
-		.registry = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(req, "registry")),
-		.tag = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(req, "tag")),
-		.version = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(req, "version")),
-		.idem_key = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(req,
-										  "idempotency_key")),
-		.dry_run = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(req, "dry_run")),
-		.names = names,
-		.fds = fds,
-		.uid = control_peer(c)->uid,
-		.pid = control_peer(c)->pid,
-		.hooks = &hooks,
+	    .registry =
+		cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(req, "registry")),
+	    .tag = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(req, "tag")),
+	    .version =
+		cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(req, "version")),
+	    .idem_key = cJSON_GetStringValue(
+		cJSON_GetObjectItemCaseSensitive(req, "idempotency_key")),
+	    .dry_run = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(req, "dry_run")),
+	    .names = names,
+	    .fds = fds,
+	    .uid = control_peer(c)->uid,
+	    .pid = control_peer(c)->pid,
+	    .hooks = &hooks,
 	};
-	struct spool_env env = { .pub = a->penv, .queue = a->queue, .worker = &a->worker,
-				 .stopping = &a->stopping };
+	struct spool_env env = {.pub = a->penv,
+				.queue = a->queue,
+				.stopping = &a->stopping,
+				.committed = kick_worker,
+				.committed_data = a};
 	char msg[512];
 	size_t nfds;
 
-	cJSON_ArrayForEach(f, files)
-		names[r.nfiles++] = f->valuestring;
+	cJSON_ArrayForEach(f, files) names[r.nfiles++] = f->valuestring;
 	nfds = control_take_fds(c, fds, CONTROL_FDS_MAX);
 	if (nfds != r.nfiles || pc == NULL) { /* control_request_check() matched them */
 		while (nfds > 0)
 			close(fds[--nfds]);
-		control_reply_error(c, pc == NULL ? "out of memory"
-				       : "internal error: descriptors and names do not match");
+		control_reply_error(
+		    c, pc == NULL ? "out of memory"
+				  : "internal error: descriptors and names do not match");
 		free(pc);
 		return;
 	}

@@ -38,7 +38,7 @@
 #include "publish/dist_tag.h"
 #include "pypi_name.h"
 #include "sandbox/sandbox.h"
-#include "worker/spool.h"
+#include "publish/spool.h"
 #include "worker_internal.h"
 
 struct pl_art {

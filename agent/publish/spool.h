@@ -16,15 +16,17 @@
 
 struct queue;
 struct spool_op;
-struct worker;
 
 /* What the spool uses of the daemon, copied by spool_enqueue(); what it
  * points to must outlive every request. */
 struct spool_env {
 	struct publish_env pub;
 	struct queue *queue;          /* where the job is committed */
-	struct worker *const *worker; /* kicked after a commit (the daemon's) */
 	const bool *stopping;         /* the daemon is stopping: queue nothing */
+	/* Called after each commit, listened to or not (the daemon looks for
+	 * due jobs); may be NULL. */
+	void (*committed)(void *data);
+	void *committed_data;
 };
 
 /* How the spool reports on one request (it never talks to a client).
@@ -32,9 +34,9 @@ struct spool_env {
  * unless spool_forget() came first. */
 struct spool_hooks {
 	/* The job was written: result 0 (a new job) or AOS_EEXIST (the job
-	 * of the same idempotency key), its id and key.  The worker is kicked
-	 * right after this returns, so a listener that starts following the
-	 * job here misses none of its events. */
+	 * of the same idempotency key), its id and key.  spool_env.committed
+	 * (the worker's kick) runs right after this returns, so a listener
+	 * that starts following the job here misses none of its events. */
 	void (*committed)(void *data, int result, int64_t id, const char *idem_key);
 	/* Nothing was queued: out is OUT_INVALID (the files are at fault) or
 	 * OUT_ERROR (the daemon or its queue), error says what and why. */

@@ -25,8 +25,7 @@
 #include "hex.h"
 #include "publish/publish.h"
 #include "queue/queue.h"
-#include "worker/spool.h"
-#include "worker/worker.h"
+#include "publish/spool.h"
 
 #define SPOOL_FILES_MAX PUBLISH_MAX_FILES
 
@@ -410,11 +409,12 @@ static void commit(struct spool_op *e)
 		log_notice("job %" PRId64 " queued: %zu file%s of %s for %s (uid %u pid %d)", id,
 			   e->nfiles, e->nfiles == 1 ? "" : "s", e->package, e->registry,
 			   (unsigned)e->uid, (int)e->pid);
-	/* Before the worker can start it: a listener that follows it from
+	/* Before the worker is kicked: a listener that follows the job from
 	 * here misses no event. */
 	if (e->heard)
 		e->hooks.committed(e->hooks.data, r, id, e->idem_key);
-	worker_kick(*e->env.worker);
+	if (e->env.committed != NULL)
+		e->env.committed(e->env.committed_data);
 }
 
 /* Answers a request refused before queueing (when its client is still
