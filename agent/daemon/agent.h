@@ -23,9 +23,8 @@ struct agent {
 	struct control *ctl;
 	struct queue *queue;
 	struct worker *worker;
-	struct follower *followers; /* clients following a job (follow.c) */
-	struct log_follower *log_followers; /* and its log (follow.c) */
-	uv_timer_t log_flush;       /* reads the log lines the queue reported */
+	struct follower *followers; /* clients following a job or its log (follow.c) */
+	uv_timer_t follow_sweep;    /* reads reported log lines, frees followers */
 	struct ingest *ingest;  /* HTTP webhooks, or NULL */
 	uv_timer_t grace;      /* first SIGTERM: waiting for running uploads */
 	int stop_requests;

@@ -1,4 +1,4 @@
-/* follow.c - clients following a job to its end (follow.h). */
+/* follow.c - clients following a job (follow.h). */
 #include <errno.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -10,35 +10,41 @@
 #include "queue/queue.h"
 #include "worker/worker.h"
 
+enum follow_kind {
+	FOLLOW_JOB, /* job.wait, publish --wait: events, then the job's answer */
+	FOLLOW_LOG, /* job.log --follow: log lines, then {"state": "ended"} */
+};
+
 struct follower {
 	struct agent *a;
+	/* NULL once answered or gone: freed by the next sweep (a follower can
+	 * go while it is being sent to: control_send() may drop a client that
+	 * does not read, and calls its cancel hook at once). */
 	struct control_conn *conn;
 	int64_t id;
+	enum follow_kind kind;
+	int64_t after; /* FOLLOW_LOG: the last line sent */
+	bool due;      /* FOLLOW_LOG: the queue reported new lines */
 	struct follower *next;
 };
 
-/* A client of `job log --follow`: the lines after `after` are sent when
- * the queue reports new ones (due). */
-struct log_follower {
-	struct agent *a;
-	struct control_conn *conn; /* NULL once it went away: freed by the flush */
-	int64_t id;
-	int64_t after; /* the last line sent */
-	bool due;
-	struct log_follower *next;
-};
+static void sweep(uv_timer_t *t);
 
-static void unfollow(struct agent *a, struct follower *x)
+/* Sweeps (and reads the due logs) on the next turn of the loop: never
+ * inside the queue's write or under a loop over the followers. */
+static void sweep_soon(struct agent *a)
 {
-	struct follower **p;
+	if (!uv_is_closing((uv_handle_t *)&a->follow_sweep))
+		uv_timer_start(&a->follow_sweep, sweep, 0, 0);
+}
 
-	for (p = &a->followers; *p != NULL; p = &(*p)->next) {
-		if (*p == x) {
-			*p = x->next;
-			free(x);
-			return;
-		}
-	}
+/* f is done: no hook of its connection refers to it any more. */
+static void let_go(struct follower *f)
+{
+	if (f->conn != NULL)
+		control_set_cancel(f->conn, NULL, NULL);
+	f->conn = NULL;
+	sweep_soon(f->a);
 }
 
 static void follower_gone(struct control_conn *c, void *arg)
@@ -46,7 +52,25 @@ static void follower_gone(struct control_conn *c, void *arg)
 	struct follower *f = arg;
 
 	(void)c;
-	unfollow(f->a, f);
+	f->conn = NULL;
+	sweep_soon(f->a);
+}
+
+static struct follower *follower_add(struct agent *a, struct control_conn *c, int64_t id,
+				     enum follow_kind kind)
+{
+	struct follower *f = calloc(1, sizeof(*f));
+
+	if (f == NULL)
+		return NULL;
+	f->a = a;
+	f->conn = c;
+	f->id = id;
+	f->kind = kind;
+	f->next = a->followers;
+	a->followers = f;
+	control_set_cancel(c, follower_gone, f);
+	return f;
 }
 
 /* Whether job id is in the queue (*ret_ended: it has ended). */
@@ -61,99 +85,9 @@ static int job_ended(struct agent *a, int64_t id, bool *ret_ended)
 	return 0;
 }
 
-int follow_start(struct agent *a, struct control_conn *c, int64_t id)
-{
-	struct follower *f;
-	bool over;
-
-	if (job_ended(a, id, &over) < 0)
-		return AOS_ENOTFOUND;
-	if (over) {
-		control_reply(c, worker_job_answer(a->worker, id));
-		return 0;
-	}
-	f = calloc(1, sizeof(*f));
-	if (f == NULL)
-		return -ENOMEM;
-	f->a = a;
-	f->conn = c;
-	f->id = id;
-	f->next = a->followers;
-	a->followers = f;
-	control_set_cancel(c, follower_gone, f);
-	return 0;
-}
-
-void follow_job_event(void *data, int64_t id, const cJSON *ev)
-{
-	struct agent *a = data;
-	struct follower *f, *next;
-
-	for (f = a->followers; f != NULL; f = next) {
-		cJSON *copy;
-
-		next = f->next; /* a follower that cannot keep up is dropped (freed) */
-		if (f->id != id)
-			continue;
-		copy = cJSON_Duplicate(ev, true);
-		if (copy != NULL)
-			control_send(f->conn, copy);
-	}
-}
-
-void follow_job_changed(void *data, int64_t id)
-{
-	struct agent *a = data;
-	struct follower *f, *next;
-	bool over;
-
-	follow_logged(a, id); /* a log follower ends with the job too */
-	if (job_ended(a, id, &over) < 0 || !over)
-		return;
-	for (f = a->followers; f != NULL; f = next) {
-		next = f->next;
-		if (f->id != id)
-			continue;
-		control_reply(f->conn, worker_job_answer(a->worker, id));
-		unfollow(a, f);
-	}
-}
-
-static void log_unfollow(struct agent *a, struct log_follower *x)
-{
-	struct log_follower **p;
-
-	for (p = &a->log_followers; *p != NULL; p = &(*p)->next) {
-		if (*p == x) {
-			*p = x->next;
-			free(x);
-			return;
-		}
-	}
-}
-
-static void log_flush(uv_timer_t *t);
-
-/* Flushes the followers that are due on the next turn of the loop. */
-static void log_flush_soon(struct agent *a)
-{
-	if (!uv_is_closing((uv_handle_t *)&a->log_flush))
-		uv_timer_start(&a->log_flush, log_flush, 0, 0);
-}
-
-static void log_follower_gone(struct control_conn *c, void *arg)
-{
-	struct log_follower *f = arg;
-
-	(void)c;
-	f->conn = NULL; /* freed by the flush: send_lines() may be using it now */
-	f->due = true;
-	log_flush_soon(f->a);
-}
-
 /* Sends the lines of f->id after f->after (as "log" events to f->conn, or
  * into arr); returns true if the job has ended (or is gone). */
-static bool send_lines(struct queue *q, struct log_follower *f, cJSON *arr)
+static bool send_lines(struct queue *q, struct follower *f, cJSON *arr)
 {
 	struct job_log_entry lines[64];
 	bool over;
@@ -179,61 +113,56 @@ static bool send_lines(struct queue *q, struct log_follower *f, cJSON *arr)
 	return job_ended(f->a, f->id, &over) < 0 || over;
 }
 
-/* Sends f its new lines; answers it and drops it once the job has ended.
- * Returns true if f was dropped. */
-static bool log_flush_one(struct log_follower *f)
+/* Sends a log follower its new lines; answers it once the job has ended. */
+static void log_flush(struct follower *f)
 {
-	struct agent *a = f->a;
 	cJSON *o;
 
 	f->due = false;
-	if (f->conn != NULL && !send_lines(a->queue, f, NULL))
-		return false;
-	if (f->conn == NULL) { /* it went away, maybe while it was sent to */
-		log_unfollow(a, f);
-		return true;
-	}
-	control_set_cancel(f->conn, NULL, NULL);
+	if (f->conn == NULL || !send_lines(f->a->queue, f, NULL) || f->conn == NULL)
+		return;
 	o = cJSON_CreateObject();
 	cJSON_AddTrueToObject(o, "ok");
 	cJSON_AddStringToObject(o, "state", "ended");
+	control_set_cancel(f->conn, NULL, NULL);
 	control_reply(f->conn, o);
-	log_unfollow(a, f);
-	return true;
+	let_go(f);
 }
 
-static void log_flush(uv_timer_t *t)
+static void sweep(uv_timer_t *t)
 {
 	struct agent *a = t->data;
-	struct log_follower *f, *next;
+	struct follower **p = &a->followers, *f;
 
-	for (f = a->log_followers; f != NULL; f = next) {
-		next = f->next;
-		if (f->due)
-			log_flush_one(f);
+	for (f = a->followers; f != NULL; f = f->next)
+		if (f->kind == FOLLOW_LOG && f->due)
+			log_flush(f);
+	while ((f = *p) != NULL) {
+		if (f->conn == NULL) {
+			*p = f->next;
+			free(f);
+		} else {
+			p = &f->next;
+		}
 	}
 }
 
-void follow_logged(void *data, int64_t id)
+int follow_start(struct agent *a, struct control_conn *c, int64_t id)
 {
-	struct agent *a = data;
-	struct log_follower *f;
-	bool any = false;
+	bool over;
 
-	for (f = a->log_followers; f != NULL; f = f->next) {
-		if (f->id == id) {
-			f->due = true;
-			any = true;
-		}
+	if (job_ended(a, id, &over) < 0)
+		return AOS_ENOTFOUND;
+	if (over) {
+		control_reply(c, worker_job_answer(a->worker, id));
+		return 0;
 	}
-	/* Read on the next turn of the loop, outside the queue's write. */
-	if (any)
-		log_flush_soon(a);
+	return follower_add(a, c, id, FOLLOW_JOB) != NULL ? 0 : -ENOMEM;
 }
 
 int follow_log(struct agent *a, struct control_conn *c, int64_t id, bool follow)
 {
-	struct log_follower one = { .a = a, .conn = c, .id = id }, *f;
+	struct follower one = { .a = a, .conn = c, .id = id }, *f;
 	bool over;
 	cJSON *o;
 
@@ -246,40 +175,86 @@ int follow_log(struct agent *a, struct control_conn *c, int64_t id, bool follow)
 		control_reply(c, o);
 		return 0;
 	}
-	f = calloc(1, sizeof(*f));
+	f = follower_add(a, c, id, FOLLOW_LOG);
 	if (f == NULL)
 		return -ENOMEM;
-	*f = one;
-	f->next = a->log_followers;
-	a->log_followers = f;
-	control_set_cancel(c, log_follower_gone, f);
-	log_flush_one(f);
+	log_flush(f); /* the lines so far (and the end, if it came) */
 	return 0;
+}
+
+void follow_job_event(void *data, int64_t id, const cJSON *ev)
+{
+	struct agent *a = data;
+	struct follower *f;
+
+	for (f = a->followers; f != NULL; f = f->next) {
+		cJSON *copy;
+
+		if (f->id != id || f->kind != FOLLOW_JOB || f->conn == NULL)
+			continue;
+		copy = cJSON_Duplicate(ev, true);
+		if (copy != NULL)
+			control_send(f->conn, copy);
+	}
+}
+
+void follow_logged(void *data, int64_t id)
+{
+	struct agent *a = data;
+	struct follower *f;
+	bool any = false;
+
+	for (f = a->followers; f != NULL; f = f->next) {
+		if (f->id == id && f->kind == FOLLOW_LOG) {
+			f->due = true;
+			any = true;
+		}
+	}
+	if (any)
+		sweep_soon(a);
+}
+
+void follow_job_changed(void *data, int64_t id)
+{
+	struct agent *a = data;
+	struct follower *f;
+	bool over;
+
+	follow_logged(a, id); /* a log follower ends with the job too */
+	if (job_ended(a, id, &over) < 0 || !over)
+		return;
+	for (f = a->followers; f != NULL; f = f->next) {
+		if (f->id != id || f->kind != FOLLOW_JOB || f->conn == NULL)
+			continue;
+		control_set_cancel(f->conn, NULL, NULL);
+		control_reply(f->conn, worker_job_answer(a->worker, id));
+		let_go(f);
+	}
 }
 
 void follow_init(struct agent *a)
 {
-	uv_timer_init(&a->loop, &a->log_flush);
-	a->log_flush.data = a;
+	uv_timer_init(&a->loop, &a->follow_sweep);
+	a->follow_sweep.data = a;
 }
 
 void follow_close(struct agent *a)
 {
+	struct follower *f;
+
 	if (a->queue != NULL)
 		a->queue->observer = (struct queue_observer){ 0 };
-	if (!uv_is_closing((uv_handle_t *)&a->log_flush))
-		uv_close((uv_handle_t *)&a->log_flush, NULL);
-	while (a->log_followers != NULL) {
-		if (a->log_followers->conn != NULL)
-			control_set_cancel(a->log_followers->conn, NULL, NULL);
-		log_unfollow(a, a->log_followers);
+	while ((f = a->followers) != NULL) {
+		if (f->conn != NULL) {
+			control_set_cancel(f->conn, NULL, NULL);
+			if (f->kind == FOLLOW_JOB)
+				control_reply_error(f->conn, "the daemon is stopping; the job "
+						    "stays queued (follow it again with "
+						    "aos-publishctl job show)");
+		}
+		a->followers = f->next;
+		free(f);
 	}
-	while (a->followers != NULL) {
-		struct follower *f = a->followers;
-
-		control_set_cancel(f->conn, NULL, NULL);
-		control_reply_error(f->conn, "the daemon is stopping; the job stays queued "
-				    "(follow it again with aos-publishctl job show)");
-		unfollow(a, f);
-	}
+	if (!uv_is_closing((uv_handle_t *)&a->follow_sweep))
+		uv_close((uv_handle_t *)&a->follow_sweep, NULL);
 }

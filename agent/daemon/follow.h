@@ -36,7 +36,9 @@ int follow_log(struct agent *a, struct control_conn *c, int64_t id, bool follow)
  * turn of the loop, outside the queue's write). */
 void follow_logged(void *data, int64_t id);
 
-/* Sets up following on a's loop (before the queue opens). */
+/* Sets up following on a's loop (before the queue opens).  Followers are
+ * one list; one that is answered or gone is freed on the next turn of the
+ * loop, never under a loop that sends to them. */
 void follow_init(struct agent *a);
 
 /* Answers every follower that the daemon stops (the job stays queued),
