@@ -5,11 +5,11 @@
 #include "outcome.h"
 
 static const char *const names[] = {
-	[OUT_NONE] = "none",         [OUT_PUBLISHED] = "published",
-	[OUT_EXISTS] = "exists",     [OUT_CONFLICT] = "conflict",
-	[OUT_AUTH] = "auth",         [OUT_INVALID] = "invalid",
-	[OUT_REJECTED] = "rejected", [OUT_UNAVAILABLE] = "unavailable",
-	[OUT_ERROR] = "error",       [OUT_DRY_RUN] = "dry-run",
+    [OUT_NONE] = "none",	 [OUT_PUBLISHED] = "published",
+    [OUT_EXISTS] = "exists",	 [OUT_CONFLICT] = "conflict",
+    [OUT_AUTH] = "auth",	 [OUT_INVALID] = "invalid",
+    [OUT_REJECTED] = "rejected", [OUT_UNAVAILABLE] = "unavailable",
+    [OUT_ERROR] = "error",	 [OUT_DRY_RUN] = "dry-run",
 };
 
 #define NNAMES (sizeof(names) / sizeof(names[0]))

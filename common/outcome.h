@@ -9,13 +9,13 @@
 #include <stddef.h>
 
 enum pub_outcome {
-	OUT_NONE,        /* none recorded */
-	OUT_PUBLISHED,   /* sent now */
-	OUT_EXISTS,      /* already there, identical */
-	OUT_CONFLICT,    /* a different file holds the name/version */
-	OUT_AUTH,        /* token refused or missing */
-	OUT_INVALID,     /* bad artifact or request */
-	OUT_REJECTED,    /* the registry refused for good */
+	OUT_NONE,	 /* none recorded */
+	OUT_PUBLISHED,	 /* sent now */
+	OUT_EXISTS,	 /* already there, identical */
+	OUT_CONFLICT,	 /* a different file holds the name/version */
+	OUT_AUTH,	 /* token refused or missing */
+	OUT_INVALID,	 /* bad artifact or request */
+	OUT_REJECTED,	 /* the registry refused for good */
 	OUT_UNAVAILABLE, /* no usable answer after the tries allowed */
 	OUT_ERROR,
 	OUT_DRY_RUN,
@@ -32,6 +32,7 @@ enum pub_outcome outcome_parse(const char *word);
 /* "word: message" when out is not OUT_NONE, else message, into buf (cut
  * to len).  Returns buf.  How an outcome and its message are shown as one
  * text (a job's last error, an upload's answer, a log line). */
-const char *outcome_text(enum pub_outcome out, const char *message, char *buf, size_t len);
+const char *outcome_text(enum pub_outcome out, const char *message, char *buf,
+			 size_t len);
 
 #endif

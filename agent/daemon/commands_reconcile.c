@@ -45,14 +45,20 @@ static void on_failed(void *data, const char *error)
 
 void cmd_reconcile(struct agent *a, struct control_conn *c, const cJSON *req)
 {
-	const char *name = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(req, "pipeline"));
+	const char *name =
+	    cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(req, "pipeline"));
 	struct reconcile_env env = {
-		.loop = &a->loop, .tp = a->tp, .session = a->session, .cfg = &a->cfg,
-		.queue = a->queue, .sandbox = &a->sandbox,
-		.queued = jobs_queued, .queued_data = a,
+	    .loop = &a->loop,
+	    .tp = a->tp,
+	    .session = a->session,
+	    .cfg = &a->cfg,
+	    .queue = a->queue,
+	    .sandbox = &a->sandbox,
+	    .queued = jobs_queued,
+	    .queued_data = a,
 	};
-	struct reconcile_hooks hooks = { .finished = on_finished, .failed = on_failed,
-					 .data = c };
+	struct reconcile_hooks hooks = {
+	    .finished = on_finished, .failed = on_failed, .data = c};
 	struct reconcile_op *op;
 	char msg[1200];
 
@@ -60,9 +66,10 @@ void cmd_reconcile(struct agent *a, struct control_conn *c, const cJSON *req)
 		control_reply_error(c, "reconcile needs \"pipeline\"");
 		return;
 	}
-	if (reconcile_start(&env, name,
-			    cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(req, "dry_run")), &hooks,
-			    &op, msg, sizeof(msg)) < 0) {
+	if (reconcile_start(
+		&env, name,
+		cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(req, "dry_run")), &hooks,
+		&op, msg, sizeof(msg)) < 0) {
 		control_reply_error(c, msg);
 		return;
 	}

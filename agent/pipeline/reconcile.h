@@ -26,9 +26,9 @@ struct vault_session;
 struct reconcile_env {
 	uv_loop_t *loop;
 	struct transport *tp;
-	struct vault_session *session;   /* the registries' tokens */
-	struct config *const *cfg;       /* the current configuration */
-	struct queue *queue;             /* where missing tags are queued */
+	struct vault_session *session; /* the registries' tokens */
+	struct config *const *cfg;     /* the current configuration */
+	struct queue *queue;	       /* where missing tags are queued */
 	const struct sandbox_caps *sandbox;
 	/* Jobs were queued (called whether or not anyone listens); may be NULL. */
 	void (*queued)(void *data);
