@@ -17,6 +17,7 @@ struct cctx {
 	char *err;
 	size_t errlen;
 	bool failed;
+	const struct config *cfg; /* being parsed: the folders `under` keys name */
 };
 
 void cfg__fail(struct cctx *c, const char *path, const char *fmt, ...)
@@ -74,6 +75,11 @@ struct cfg_key {
 	const char *variant; /* only when the section's variant is this (vault.auth) */
 	unsigned flags;
 	const char *rule;   /* what code checks besides; the reference must say it */
+	/* CT_STR defaults computed when the key is absent (sdef is the rest):
+	 * env: the environment variable's value, else sdef; under: the
+	 * top-level folder key's value + "/" + sdef (a row after that key). */
+	const char *env;
+	const char *under;
 };
 
 extern const struct cfg_key cfg__keys[];

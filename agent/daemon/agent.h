@@ -23,7 +23,8 @@ struct agent {
 	struct control *ctl;
 	struct queue *queue;
 	struct worker *worker;
-	struct follower *followers; /* clients following a job (follow.c) */
+	struct follower *followers; /* clients following a job or its log (follow.c) */
+	uv_timer_t follow_sweep;    /* reads reported log lines, frees followers */
 	struct ingest *ingest;  /* HTTP webhooks, or NULL */
 	struct token_checks *tokens; /* each registry's token checked (token_check.c) */
 	struct metrics *metrics; /* counters for GET /metrics (metrics.c) */

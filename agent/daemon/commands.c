@@ -3,7 +3,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "daemon/follow.h"
 #include "daemon/agent.h"
 #include "daemon/ingest.h"
 #include "daemon/token_check.h"
@@ -13,7 +12,6 @@
 #include "commands_internal.h"
 #include "daemon/control_policy.h"
 #include "secret.h"
-#include "worker/spool.h"
 
 struct refresh_wait {
 	struct session_waiter w; /* first: recovered by cast */
@@ -182,52 +180,6 @@ static void cmd_secrets_check(struct agent *a, struct control_conn *c, const cJS
 		control_reply_error(c, "out of memory");
 	else if (cand != NULL)
 		control_set_cancel(c, candidate_gone, cand);
-}
-
-static int follow_job(void *data, struct control_conn *c, int64_t id)
-{
-	return follow_start(data, c, id);
-}
-
-/* publish: the files came as descriptors with the request (checked by
- * control_request_check: one per name). */
-static void cmd_publish(struct agent *a, struct control_conn *c, const cJSON *req)
-{
-	const cJSON *files = cJSON_GetObjectItemCaseSensitive(req, "files"), *f;
-	const char *names[CONTROL_FDS_MAX];
-	int fds[CONTROL_FDS_MAX];
-	struct spool_request r = {
-		.registry = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(req, "registry")),
-		.tag = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(req, "tag")),
-		.version = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(req, "version")),
-		.idem_key = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(req,
-										  "idempotency_key")),
-		.wait = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(req, "wait")),
-		.follow = follow_job,
-		.follow_data = a,
-		.dry_run = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(req, "dry_run")),
-		.names = names,
-		.fds = fds,
-		.uid = control_peer(c)->uid,
-		.pid = control_peer(c)->pid,
-	};
-	char msg[512];
-	size_t nfds;
-
-	cJSON_ArrayForEach(f, files)
-		names[r.nfiles++] = f->valuestring;
-	nfds = control_take_fds(c, fds, CONTROL_FDS_MAX);
-	if (nfds != r.nfiles) { /* control_request_check() matched them */
-		while (nfds > 0)
-			close(fds[--nfds]);
-		control_reply_error(c, "internal error: descriptors and names do not match");
-		return;
-	}
-	if (spool_enqueue(&(struct spool_env){ .pub = a->penv, .queue = a->queue,
-					      .worker = &a->worker,
-					      .stopping = &a->stopping },
-			  c, &r, msg, sizeof(msg)) < 0)
-		control_reply_error(c, msg);
 }
 
 bool agent_admit(const struct control_peer *peer, void *data, bool *ret_fds_ok,

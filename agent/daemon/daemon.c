@@ -377,6 +377,7 @@ static int open_queue(struct agent *a)
 	else
 		log_info("queue database %s: closed cleanly by the last process; "
 			 "integrity check skipped", cfg->queue.path);
+	a->queue->observer = (struct queue_observer){ .logged = follow_logged, .data = a };
 	gethostname(host, sizeof(host) - 1);
 	snprintf(prefix, sizeof(prefix), "%s:", host);
 	r = a->queue->ops->release_owner(a->queue, prefix, aos_wall_ms());
@@ -445,6 +446,7 @@ int agent_run(struct config *cfg)
 	uv_timer_init(&a->loop, &a->watchdog);
 	uv_timer_init(&a->loop, &a->grace);
 	a->grace.data = a;
+	follow_init(a);
 	r = ensure_dir(cfg->runtime_dir);
 	if (r < 0)
 		log_warn_r(r, "cannot create runtime_dir %s", cfg->runtime_dir);

@@ -37,17 +37,9 @@
 #define ANSWER_BODY_MAX (8u * 1024 * 1024) /* index pages, packuments */
 #define PROGRESS_EVERY_MS 200
 
-static const char *const outcome_names[] = {
-	[OUT_NONE] = "none",         [OUT_PUBLISHED] = "published",
-	[OUT_EXISTS] = "exists",     [OUT_CONFLICT] = "conflict",
-	[OUT_AUTH] = "auth",         [OUT_INVALID] = "invalid",
-	[OUT_REJECTED] = "rejected", [OUT_UNAVAILABLE] = "unavailable",
-	[OUT_ERROR] = "error",       [OUT_DRY_RUN] = "dry-run",
-};
-
 const char *publish_outcome_name(enum pub_outcome out)
 {
-	return outcome_names[out];
+	return outcome_name(out);
 }
 
 static void start_file(struct publish_op *op);
@@ -194,7 +186,7 @@ static void file_done(struct publish_op *op, enum pub_outcome out, const char *f
 		  &(struct log_fields){ .registry = op->reg_name }, "%s: %s", op->reg_name,
 		  f->message);
 	ev = event("result", f);
-	cJSON_AddStringToObject(ev, "outcome", outcome_names[out]);
+	cJSON_AddStringToObject(ev, "outcome", outcome_name(out));
 	cJSON_AddStringToObject(ev, "message", f->message);
 	publish_send_event(op, ev);
 	if (op->hooks.file_done != NULL)
@@ -237,7 +229,7 @@ static void finish_all(struct publish_op *op)
 	}
 	o = cJSON_CreateObject();
 	cJSON_AddBoolToObject(o, "ok", error == NULL);
-	cJSON_AddStringToObject(o, "outcome", outcome_names[overall]);
+	cJSON_AddStringToObject(o, "outcome", outcome_name(overall));
 	cJSON_AddStringToObject(o, "registry", op->reg_name);
 	if (error != NULL)
 		cJSON_AddStringToObject(o, "error", error);
@@ -249,7 +241,7 @@ static void finish_all(struct publish_op *op)
 		cJSON_AddStringToObject(r, "file", f->label);
 		cJSON_AddStringToObject(r, "outcome",
 					f->outcome == OUT_NONE ? "not-attempted"
-							       : outcome_names[f->outcome]);
+							       : outcome_name(f->outcome));
 		cJSON_AddStringToObject(r, "message", f->message);
 		if (f->art != NULL)
 			cJSON_AddStringToObject(r, "sha256", f->art->sha256);

@@ -73,10 +73,14 @@ struct queue_sqlite {
 #define QS_JOB_COLS                                                                      \
 	"id, kind, state, idem_key, registry, package, inputs, attempts, "               \
 	"max_attempts, next_run_ms, created_ms, updated_ms, lease_owner, "               \
-	"lease_expires_ms, fence, last_error, wait_reason"
+	"lease_expires_ms, fence, last_error, wait_reason, outcome"
 
 /* The schema version this program writes (the number of migrations). */
 int queue_sqlite__schema_version(void);
+
+/* The SQL of migration n (1 to the schema version), for tests that build
+ * an older database. */
+const char *queue_sqlite__migration(int n);
 
 /* Opens and checks the database file at path, creating it (mode 0600) if
  * missing, then applies the migrations and marks it in use (not cleanly

@@ -80,6 +80,7 @@ int queue_sqlite__read_job(sqlite3_stmt *s, struct job *j)
 	j->lease_expires_ms = sqlite3_column_int64(s, 13);
 	j->fence = sqlite3_column_int64(s, 14);
 	queue_sqlite__col_text(s, 15, j->last_error, sizeof(j->last_error));
+	j->outcome = outcome_parse((const char *)sqlite3_column_text(s, 17));
 	queue_sqlite__col_text(s, 16, j->wait_reason, sizeof(j->wait_reason));
 	if (sqlite3_column_type(s, 6) != SQLITE_NULL) {
 		inputs = sqlite3_column_text(s, 6);
@@ -186,6 +187,7 @@ int queue_sqlite__uploads(struct queue *q_, int64_t id, struct job_upload *ret,
 		u->state = (enum upload_state)sqlite3_column_int(s, 4);
 		queue_sqlite__col_text(s, 5, u->answer, sizeof(u->answer));
 		u->updated_ms = sqlite3_column_int64(s, 6);
+		u->outcome = outcome_parse((const char *)sqlite3_column_text(s, 7));
 	}
 	if (n < max && rc != SQLITE_DONE)
 		result = queue_sqlite__err(rc);
