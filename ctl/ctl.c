@@ -277,7 +277,9 @@ static void print_status(const cJSON *o)
 	printf("\nRequests:   %.0f (logins %.0f, renewals %.0f, failures in a row %.0f)\n",
 	       ctl_num(v, "requests"), ctl_num(v, "logins"), ctl_num(v, "renewals"),
 	       ctl_num(v, "consecutive_failures"));
-	if (ctl_str(v, "last_error", NULL) != NULL)
+	if (strcmp(ctl_str(o, "state", ""), "starting") == 0)
+		printf("Waiting:    %s\n", ctl_str(v, "last_error", "for Vault's first answer"));
+	else if (ctl_str(v, "last_error", NULL) != NULL)
 		printf("Last error: %s\n", ctl_str(v, "last_error", ""));
 	if (ctl_str(v, "missing_keys", NULL) != NULL)
 		printf("Missing:    %s\n", ctl_str(v, "missing_keys", ""));
