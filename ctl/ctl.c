@@ -278,7 +278,8 @@ static void print_status(const cJSON *o)
 	       ctl_num(v, "requests"), ctl_num(v, "logins"), ctl_num(v, "renewals"),
 	       ctl_num(v, "consecutive_failures"));
 	if (strcmp(ctl_str(o, "state", ""), "starting") == 0)
-		printf("Waiting:    %s\n", ctl_str(v, "last_error", "for Vault's first answer"));
+		printf("Waiting:    %s\n",
+		       ctl_str(v, "last_error", "for Vault's first answer"));
 	else if (ctl_str(v, "last_error", NULL) != NULL)
 		printf("Last error: %s\n", ctl_str(v, "last_error", ""));
 	if (ctl_str(v, "missing_keys", NULL) != NULL)

@@ -27,7 +27,7 @@ static const char *base(const char *path)
 /* n bytes as "512 B", "12.3 kB", "4.5 MB", "1.2 GB". */
 static const char *human(double n, char *buf, size_t len)
 {
-	static const char *const unit[] = { "B", "kB", "MB", "GB", "TB" };
+	static const char *const unit[] = {"B", "kB", "MB", "GB", "TB"};
 	size_t u = 0;
 
 	while (n >= 1000 && u + 1 < sizeof(unit) / sizeof(unit[0])) {
@@ -110,7 +110,8 @@ void ctl_progress_show(struct ctl_progress *p, const cJSON *ev)
 	}
 	if (pct / 25 > p->last_quarter) {
 		p->last_quarter = pct / 25;
-		printf("%s: sent %.0f of %.0f bytes (%d%%)\n", base(file), sent, total, pct);
+		printf("%s: sent %.0f of %.0f bytes (%d%%)\n", base(file), sent, total,
+		       pct);
 		fflush(stdout);
 	}
 }
@@ -119,7 +120,8 @@ void ctl_progress_exists_line(const struct ctl_progress *p, const char *registry
 {
 	if (ctl_progress_sent_any(p))
 		printf("%s: already published (identical): the registry answered that it "
-		       "already had each file sent, so nothing changed there\n", registry);
+		       "already had each file sent, so nothing changed there\n",
+		       registry);
 	else
 		printf("%s: already published (identical), nothing sent\n", registry);
 }

@@ -13,13 +13,13 @@
 
 struct ctl_progress {
 	bool tty;
-	char file[256];        /* the file shown */
-	int last_quarter;      /* plain lines: the last 25 % step shown */
-	bool bar_open;         /* a bar is on the screen, without its newline */
-	long long start_ms;    /* this file's first progress event */
-	double start_bytes;    /* and its bytes then */
-	double sent_total;     /* bytes reported sent, all files */
-	double sent_file;      /* bytes reported sent for this file */
+	char file[256];	    /* the file shown */
+	int last_quarter;   /* plain lines: the last 25 % step shown */
+	bool bar_open;	    /* a bar is on the screen, without its newline */
+	long long start_ms; /* this file's first progress event */
+	double start_bytes; /* and its bytes then */
+	double sent_total;  /* bytes reported sent, all files */
+	double sent_file;   /* bytes reported sent for this file */
 };
 
 /* Initializes p; tty: stdout is a terminal and --json is not given. */

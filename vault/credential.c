@@ -71,8 +71,10 @@ int vault_read_credential(const char *name, const char *creds_dir,
 	}
 	r = read_bounded(path, data, sizeof(data), &len);
 	if (r == -ENOENT) {
-		snprintf(errbuf, errlen, "Vault credential file %s is missing: create it "
-			 "(docs/operations.md, \"Configure\")", path);
+		snprintf(errbuf, errlen,
+			 "Vault credential file %s is missing: create it "
+			 "(docs/operations.md, \"Configure\")",
+			 path);
 		goto out;
 	}
 	if (r < 0) {
@@ -86,9 +88,11 @@ int vault_read_credential(const char *name, const char *creds_dir,
 	if (from_creds && base_dir != NULL && len == strlen(VAULT_CREDENTIAL_MISSING) &&
 	    memcmp(data, VAULT_CREDENTIAL_MISSING, len) == 0) {
 		/* The unit's SetCredential= default: LoadCredential= found no file. */
-		snprintf(errbuf, errlen, "Vault credential %s/%s is missing (systemd passed "
+		snprintf(errbuf, errlen,
+			 "Vault credential %s/%s is missing (systemd passed "
 			 "no %s): create it, then restart (docs/operations.md, "
-			 "\"Configure\")", base_dir, name, name);
+			 "\"Configure\")",
+			 base_dir, name, name);
 		r = AOS_EPARSE;
 		goto out;
 	}

@@ -42,11 +42,13 @@ static void walk(const cJSON *v, const char *path, struct found *f)
 		size_t used = strlen(f->list);
 
 		if (f->n++ < PLACEHOLDER_SHOWN_MAX)
-			snprintf(f->list + used, sizeof(f->list) - used, "%s%s (\"%.80s\")",
-				 used ? ", " : "", path, v->valuestring);
+			snprintf(f->list + used, sizeof(f->list) - used,
+				 "%s%s (\"%.80s\")", used ? ", " : "", path,
+				 v->valuestring);
 		return;
 	}
-	cJSON_ArrayForEach(it, v) {
+	cJSON_ArrayForEach(it, v)
+	{
 		if (cJSON_IsArray(v))
 			snprintf(p, sizeof(p), "%s[%d]", path, i++);
 		else
@@ -57,12 +59,14 @@ static void walk(const cJSON *v, const char *path, struct found *f)
 
 void cfg__check_placeholders(struct cctx *c, const cJSON *root)
 {
-	struct found f = { 0 };
+	struct found f = {0};
 
 	walk(root, "", &f);
 	if (f.n == 0)
 		return;
-	cfg__fail(c, "placeholders", "%zu value%s of the example still to replace: %s%s; "
-		  "put your own there (docs/operations.md, \"Configure\")", f.n,
-		  f.n == 1 ? "" : "s", f.list, f.n > PLACEHOLDER_SHOWN_MAX ? ", ..." : "");
+	cfg__fail(c, "placeholders",
+		  "%zu value%s of the example still to replace: %s%s; "
+		  "put your own there (docs/operations.md, \"Configure\")",
+		  f.n, f.n == 1 ? "" : "s", f.list,
+		  f.n > PLACEHOLDER_SHOWN_MAX ? ", ..." : "");
 }
