@@ -36,7 +36,8 @@ static void usage(FILE *f)
 		"                     job commands take --escape or --raw: build output's\n"
 		"                     control characters are shown escaped on a terminal\n"
 		"                     (--escape: always, --raw: never; see `job --help`)\n"
-		"  job wait ID        follow a job until it ends (exit 1 unless it succeeded)\n"
+		"  job wait ID        follow a job until it ends (exit 1 unless it succeeded),\n"
+		"                     with the upload's progress as publish --wait shows it\n"
 		"  drain | resume     stop / restart starting new jobs\n"
 		"  reconcile PIPELINE [--dry-run]\n"
 		"                     queue the tags whose version a target registry lacks\n"
@@ -56,7 +57,7 @@ static void usage(FILE *f)
 		"\n"
 		"Exit status: 0 success, 1 the daemon reported an error, 2 usage,\n"
 		"3 daemon not reachable, 4 timed out; publish adds 5 to 10 (see its\n"
-		"--help).  Secret values are never shown.\n");
+		"--help).  Secret values are never shown.  See aos-publishctl(1).\n");
 }
 
 static long long now_ms(void)

@@ -33,14 +33,17 @@ static void usage(FILE *f)
 		"matching release pipeline: checkout, build, verify, upload in order.\n"
 		"\n"
 		"  -c, --config FILE        configuration (default /etc/aos-publishd/config.json)\n"
-		"      --check-config FILE  validate FILE, print what is wrong, and exit\n"
+		"      --check-config FILE  validate FILE, print what is wrong (every value still\n"
+		"                           holding a placeholder of the example, such as\n"
+		"                           <pypi-upload-host>, by its key), and exit\n"
 		"  -h, --help               show this help\n"
 		"  -V, --version            show the version\n"
 		"\n"
 		"Signals: SIGTERM/SIGINT stop, SIGHUP reloads the configuration and\n"
 		"refreshes the secrets (an invalid new file is refused, the old kept).\n"
 		"Exit status: 0 clean stop, 1 runtime failure, 2 usage, 78 bad configuration.\n"
-		"Control it with aos-publishctl; see docs/ for the configuration reference.\n");
+		"Control it with aos-publishctl; see aos-publishd(8), aos-publishd.json(5)\n"
+		"and /usr/share/doc/aos-publishd (docs/ in the source tree).\n");
 }
 
 /* libcurl's request and receive buffers, OpenSSL's records and cJSON's
