@@ -16,6 +16,15 @@ case $out/ in
 	exit 2 ;;
 esac
 
+# One version: debian/changelog's must be project(VERSION) of CMakeLists.txt.
+deb_version=$(cd "$top" && dpkg-parsechangelog -S Version)
+cmake_version=$(sed -n 's/^project(aos-publishd VERSION \([^ ]*\) .*/\1/p' "$top/CMakeLists.txt")
+if [ "$deb_version" != "$cmake_version" ]; then
+	echo "build-deb.sh: debian/changelog has version $deb_version, CMakeLists.txt" \
+		"$cmake_version: add a changelog entry (dch -v $cmake_version)" >&2
+	exit 1
+fi
+
 rm -rf "$out/src"
 mkdir -p "$out/src"
 rm -f "$out"/aos-publishd_*.deb "$out"/aos-publishd_*.changes "$out"/aos-publishd_*.buildinfo \
