@@ -470,6 +470,8 @@ int config_parse(const char *text, size_t len, const char *path,
 		goto out;
 	}
 	parse_top(&c, root, cfg);
+	if (!c.failed)
+		cfg__check_placeholders(&c, root);
 	if (!c.failed && cfg__sub(root, "vault") != NULL)
 		parse_vault(&c, cfg__sub(root, "vault"), &cfg->vault);
 	if (!c.failed && cfg__sub(root, "registries") != NULL)

@@ -43,6 +43,9 @@ const cJSON *cfg__sub(const cJSON *obj, const char *key);
 const cJSON *cfg__obj(struct cctx *c, const cJSON *obj, const char *base,
 		      const char *key, bool required);
 void cfg__check_url(struct cctx *c, const char *path, const char *url);
+/* Fails naming every string value still holding a placeholder of the
+ * shipped example ("<pypi-upload-host>"): config_placeholders.c. */
+void cfg__check_placeholders(struct cctx *c, const cJSON *root);
 
 /* ---- the key table (config_keys.c) ------------------------------------------
  * Every key of the file is one row: the parser reads a section from the

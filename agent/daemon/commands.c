@@ -28,6 +28,19 @@ static cJSON *ok_object(void)
 	return o;
 }
 
+/* The configured registry and pipeline names (for shell completion). */
+static void add_names(cJSON *o, const struct config *cfg)
+{
+	cJSON *regs = cJSON_AddArrayToObject(o, "registries");
+	cJSON *pipes = cJSON_AddArrayToObject(o, "pipelines");
+	size_t i;
+
+	for (i = 0; i < cfg->nregistries; i++)
+		cJSON_AddItemToArray(regs, cJSON_CreateString(cfg->registries[i].name));
+	for (i = 0; i < cfg->npipelines; i++)
+		cJSON_AddItemToArray(pipes, cJSON_CreateString(cfg->pipelines[i].name));
+}
+
 static void cmd_status(struct agent *a, struct control_conn *c)
 {
 	cJSON *o = ok_object();
@@ -38,6 +51,7 @@ static void cmd_status(struct agent *a, struct control_conn *c)
 				(double)((uv_now(&a->loop) - a->start_ms) / 1000));
 	cJSON_AddStringToObject(o, "state", agent_state(a));
 	cJSON_AddStringToObject(o, "config", a->cfg->path);
+	add_names(o, a->cfg);
 	cJSON_AddItemToObject(o, "vault", session_vault_json(a->session));
 	cJSON_AddItemToObject(o, "secrets", session_secrets_json(a->session));
 	cJSON_AddItemToObject(o, "queue", queue_status_json(a));
