@@ -48,6 +48,8 @@ void artifact_free(struct artifact *a)
 	free(a->filename);
 	free(a->name);
 	free(a->version);
+	free(a->member);
+	free(a->metadata);
 	free(a->pyversion);
 	pypi_meta_free(a->meta);
 	free(a->package_json);
@@ -295,20 +297,47 @@ static int check_python(struct artifact *a, const char *what, const char *member
 	return a->pyversion != NULL ? 0 : -ENOMEM;
 }
 
-int artifact_inspect(const char *path, const struct artifact_options *opts,
-		     struct artifact **ret, char *errbuf, size_t errlen)
+/* Starts the artifact of path: its names and kind, from the file name.
+ * Returns 0 and *ret, or PUB_EFILENAME / -ENOMEM with errbuf set. */
+static int artifact_begin(const char *path, const char *what, struct artifact **ret,
+			  char *errbuf, size_t errlen)
+{
+	struct pypi_wheel_name wn;
+	const char *slash = strrchr(path, '/');
+	struct artifact *a = calloc(1, sizeof(*a));
+	int r = -ENOMEM;
+
+	if (a == NULL)
+		return -ENOMEM;
+	a->path = strdup(path);
+	a->filename = strdup(slash != NULL ? slash + 1 : path);
+	if (a->path == NULL || a->filename == NULL)
+		goto fail;
+	a->kind = artifact_kind_from_name(a->filename);
+	r = PUB_EFILENAME;
+	if (a->kind == 0) {
+		pub__errf(errbuf, errlen,
+			  "%s: not a .whl, .tar.gz, .zip or .tgz file name", what);
+		goto fail;
+	}
+	if (a->kind == ARTIFACT_WHEEL && pypi_wheel_name_parse(a->filename, &wn) < 0) {
+		pub__errf(errbuf, errlen,
+			  "%s: not a wheel file name "
+			  "(<name>-<version>-<python>-<abi>-<platform>.whl)",
+			  what);
+		goto fail;
+	}
+	*ret = a;
+	return 0;
+fail:
+	artifact_free(a);
+	return r;
+}
+
+/* The options with their defaults filled in. */
+static struct artifact_options options_of(const struct artifact_options *opts)
 {
 	struct artifact_options o = {0};
-	struct artifact_digests dg = {{NULL}};
-	struct artifact__found found = {NULL, NULL, 0};
-	struct pypi_wheel_name wn;
-	struct artifact *a = NULL;
-	char what[PUB_QUOTE_MAX], q[PUB_QUOTE_MAX], qmember[PUB_QUOTE_MAX];
-	const char *slash;
-	uint64_t bytes = 0;
-	struct stat st;
-	int fd = -1, r;
-	bool expected_ok;
 
 	if (opts != NULL)
 		o = *opts;
@@ -318,34 +347,110 @@ int artifact_inspect(const char *path, const struct artifact_options *opts,
 		o.max_members = ARTIFACT_MAX_MEMBERS;
 	if (o.max_unpacked == 0)
 		o.max_unpacked = ARTIFACT_MAX_UNPACKED;
+	return o;
+}
+
+int artifact__check_metadata(struct artifact *a, const struct artifact_options *o,
+			     const char *what, struct artifact__found *found, char *errbuf,
+			     size_t errlen)
+{
+	char q[PUB_QUOTE_MAX], qmember[PUB_QUOTE_MAX];
+	bool expected_ok;
+	int r;
+
+	a->member = found->member;
+	found->member = NULL; /* transferred */
+	if (a->kind == ARTIFACT_NPM) {
+		a->package_json = found->data;
+		a->package_json_len = found->len;
+		found->data = NULL; /* transferred */
+		/* The member path comes from the archive: quoted for messages. */
+		r = check_npm(a, o, what,
+			      pub__quote(a->member, strlen(a->member), qmember,
+					 sizeof(qmember)),
+			      errbuf, errlen);
+	} else {
+		a->metadata = found->data;
+		a->metadata_len = found->len;
+		found->data = NULL; /* transferred */
+		r = check_python(a, what, a->member, a->metadata, a->metadata_len, errbuf,
+				 errlen);
+	}
+	if (r < 0 || o->expected_version == NULL)
+		return r;
+	expected_ok = a->kind == ARTIFACT_NPM ? strcmp(o->expected_version, a->version) == 0
+					      : pypi_version_equal(o->expected_version, a->version);
+	if (!expected_ok) {
+		pub__errf(errbuf, errlen, "%s: version %s is not the expected %s", what,
+			  a->version,
+			  pub__quote(o->expected_version, strlen(o->expected_version), q,
+				     sizeof(q)));
+		return PUB_EVERSION;
+	}
+	return 0;
+}
+
+/* Reads the archive from src through the digests and checks it; a is
+ * artifact_begin()'s.  Sets *ret_bytes to the bytes read. */
+static int inspect_bytes(struct artifact *a, const struct artifact_source *src,
+			 const struct artifact_options *o, const char *what,
+			 uint64_t *ret_bytes, char *errbuf, size_t errlen)
+{
+	struct artifact_digests dg = {{NULL}};
+	struct artifact__found found = {NULL, NULL, 0};
+	int r;
+
+	r = artifact__digests_init(&dg, a->kind);
+	if (r < 0)
+		goto out;
+	r = artifact__walk(what, src, a->kind,
+			   pub__endswith_nocase(a->filename, ".whl") ||
+			       pub__endswith_nocase(a->filename, ".zip"),
+			   o, &dg, &found, ret_bytes, errbuf, errlen);
+	if (r == 0)
+		r = artifact__digests_final(&dg, a);
+	if (r == 0)
+		r = artifact__check_metadata(a, o, what, &found, errbuf, errlen);
+out:
+	artifact__digests_free(&dg);
+	free(found.member);
+	free(found.data);
+	return r;
+}
+
+struct fd_source {
+	int fd;
+};
+
+static ssize_t fd_read(void *data, void *buf, size_t n)
+{
+	struct fd_source *s = data;
+	ssize_t k;
+
+	do {
+		k = read(s->fd, buf, n);
+	} while (k < 0 && errno == EINTR);
+	return k < 0 ? -errno : k;
+}
+
+int artifact_inspect(const char *path, const struct artifact_options *opts,
+		     struct artifact **ret, char *errbuf, size_t errlen)
+{
+	struct artifact_options o = options_of(opts);
+	struct fd_source fs = { .fd = -1 };
+	struct artifact_source src = { .read = fd_read, .data = &fs };
+	struct artifact *a = NULL;
+	char what[PUB_QUOTE_MAX];
+	uint64_t bytes = 0;
+	struct stat st;
+	int r;
+
 	pub__quote(path, strlen(path), what, sizeof(what));
-	a = calloc(1, sizeof(*a));
-	if (a == NULL)
-		return -ENOMEM;
-	slash = strrchr(path, '/');
-	a->path = strdup(path);
-	a->filename = strdup(slash != NULL ? slash + 1 : path);
-	if (a->path == NULL || a->filename == NULL) {
-		r = -ENOMEM;
-		goto out;
-	}
-	a->kind = artifact_kind_from_name(a->filename);
-	if (a->kind == 0) {
-		pub__errf(errbuf, errlen,
-			  "%s: not a .whl, .tar.gz, .zip or .tgz file name", what);
-		r = PUB_EFILENAME;
-		goto out;
-	}
-	if (a->kind == ARTIFACT_WHEEL && pypi_wheel_name_parse(a->filename, &wn) < 0) {
-		pub__errf(errbuf, errlen,
-			  "%s: not a wheel file name "
-			  "(<name>-<version>-<python>-<abi>-<platform>.whl)",
-			  what);
-		r = PUB_EFILENAME;
-		goto out;
-	}
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0 || fstat(fd, &st) < 0) {
+	r = artifact_begin(path, what, &a, errbuf, errlen);
+	if (r < 0)
+		return r;
+	fs.fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fs.fd < 0 || fstat(fs.fd, &st) < 0) {
 		r = -errno;
 		pub__errf(errbuf, errlen, "%s: %s", what, strerror(errno));
 		goto out;
@@ -359,13 +464,7 @@ int artifact_inspect(const char *path, const struct artifact_options *opts,
 	a->dev = st.st_dev;
 	a->ino = st.st_ino;
 	a->mtime = st.st_mtim;
-	r = artifact__digests_init(&dg, a->kind);
-	if (r < 0)
-		goto out;
-	r = artifact__walk(what, fd, a->kind,
-			   pub__endswith_nocase(a->filename, ".whl") ||
-			       pub__endswith_nocase(a->filename, ".zip"),
-			   &o, &dg, &found, &bytes, errbuf, errlen);
+	r = inspect_bytes(a, &src, &o, what, &bytes, errbuf, errlen);
 	if (r < 0)
 		goto out;
 	if (bytes != a->size) {
@@ -373,49 +472,44 @@ int artifact_inspect(const char *path, const struct artifact_options *opts,
 		r = PUB_ECHANGED;
 		goto out;
 	}
-	r = artifact_check_unchanged(a, fd, errbuf, errlen);
+	r = artifact_check_unchanged(a, fs.fd, errbuf, errlen);
 	if (r < 0)
 		goto out;
-	r = artifact__digests_final(&dg, a);
-	if (r < 0)
-		goto out;
-	if (a->kind == ARTIFACT_NPM) {
-		a->package_json = found.data;
-		a->package_json_len = found.len;
-		found.data = NULL; /* transferred */
-		/* The member path comes from the archive: quoted for messages. */
-		r = check_npm(a, &o, what,
-			      pub__quote(found.member, strlen(found.member), qmember,
-					 sizeof(qmember)),
-			      errbuf, errlen);
-	} else {
-		r = check_python(a, what, found.member, found.data, found.len, errbuf,
-				 errlen);
-	}
-	if (r < 0)
-		goto out;
-	if (o.expected_version != NULL) {
-		expected_ok = a->kind == ARTIFACT_NPM
-				  ? strcmp(o.expected_version, a->version) == 0
-				  : pypi_version_equal(o.expected_version, a->version);
-		if (!expected_ok) {
-			pub__errf(errbuf, errlen, "%s: version %s is not the expected %s",
-				  what, a->version,
-				  pub__quote(o.expected_version,
-					     strlen(o.expected_version), q, sizeof(q)));
-			r = PUB_EVERSION;
-			goto out;
-		}
-	}
 	*ret = a;
 	a = NULL; /* transferred */
-	r = 0;
 out:
-	if (fd >= 0)
-		close(fd);
-	artifact__digests_free(&dg);
-	free(found.member);
-	free(found.data);
+	if (fs.fd >= 0)
+		close(fs.fd);
 	artifact_free(a);
 	return r;
+}
+
+int artifact_inspect_source(const char *path, const struct artifact_source *src,
+			    const struct artifact_options *opts, struct artifact **ret,
+			    char *errbuf, size_t errlen)
+{
+	struct artifact_options o = options_of(opts);
+	struct artifact *a = NULL;
+	char what[PUB_QUOTE_MAX];
+	int r;
+
+	pub__quote(path, strlen(path), what, sizeof(what));
+	r = artifact_begin(path, what, &a, errbuf, errlen);
+	if (r == 0)
+		r = inspect_bytes(a, src, &o, what, &a->size, errbuf, errlen);
+	if (r < 0) {
+		artifact_free(a);
+		return r;
+	}
+	*ret = a;
+	return 0;
+}
+
+int artifact__begin_record(const char *path, const struct artifact_options *opts,
+			   struct artifact **ret, struct artifact_options *ret_opts,
+			   char *what, char *errbuf, size_t errlen)
+{
+	pub__quote(path, strlen(path), what, PUB_QUOTE_MAX);
+	*ret_opts = options_of(opts);
+	return artifact_begin(path, what, ret, errbuf, errlen);
 }

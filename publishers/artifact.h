@@ -54,6 +54,9 @@ struct artifact {
 	char sha1[41];	     /* hex; npm only */
 	char sha512_sri[ARTIFACT_SRI_LEN + 1]; /* "sha512-<base64>"; npm only */
 
+	char *member;		/* the metadata member's path in the archive */
+	char *metadata;		/* PyPI: the metadata file's bytes, NUL-terminated */
+	size_t metadata_len;
 	char *pyversion;	/* PyPI: "source" for an sdist, the wheel's python tag */
 	struct pypi_meta *meta; /* PyPI: parsed core metadata */
 	char *package_json;	/* npm: <top>/package.json, NUL-terminated */
@@ -73,6 +76,43 @@ struct artifact {
  * PUB_ECHANGED, -errno (open, read) or -ENOMEM. */
 int artifact_inspect(const char *path, const struct artifact_options *opts,
 		     struct artifact **ret, char *errbuf, size_t errlen);
+
+/* Where artifact_inspect_source() reads a file's bytes, front to back:
+ * read() fills up to n bytes of buf and returns the count, 0 at the end,
+ * or a negative code (-errno), which the inspection returns. */
+struct artifact_source {
+	ssize_t (*read)(void *data, void *buf, size_t n);
+	void *data;
+};
+
+/* As artifact_inspect(), but the bytes come from src (the spool's copy
+ * loop: each block read is written to the copy and hashed in the same
+ * pass) and path only names the file (its kind, the messages).  size is
+ * the number of bytes src gave; the identity fields (dev, ino, mtime) are
+ * zero: artifact_check_unchanged() does not apply. */
+int artifact_inspect_source(const char *path, const struct artifact_source *src,
+			    const struct artifact_options *opts, struct artifact **ret,
+			    char *errbuf, size_t errlen);
+
+/* The record of an inspected artifact: what an upload needs of it without
+ * reading the file again (JSON text: kind, size, every digest, the metadata
+ * member and its bytes).  with_metadata false leaves the metadata out (a
+ * record too large to keep); artifact_from_record() then refuses it.
+ * Returns a malloc'ed string or NULL (out of memory). */
+char *artifact_record(const struct artifact *a, bool with_metadata);
+
+/* Rebuilds the artifact at path from its record without reading the
+ * file's bytes: the metadata is checked again as inspection checks it
+ * (names, versions, opts->expected_version), the digests are taken as
+ * recorded, and the file must be a regular file of the recorded size (its
+ * identity, from fstat, is then checked again by the upload).  Returns 0
+ * and *ret, -ENOENT when the record has no metadata (inspect the file
+ * instead), PUB_EJSON for a record that does not parse, PUB_ECHANGED when
+ * the size differs, -errno, or inspection's metadata errors, with errbuf
+ * set. */
+int artifact_from_record(const char *path, const char *record,
+			 const struct artifact_options *opts, struct artifact **ret,
+			 char *errbuf, size_t errlen);
 
 /* Frees a; accepts NULL. */
 void artifact_free(struct artifact *a);

@@ -32,12 +32,12 @@
 #include "pub_err.h"
 #include "pub_util.h"
 
-#define READ_BLOCK (64 * 1024)
+#define READ_BLOCK (256 * 1024) /* large reads: the spool's copy goes through here */
 #define ZIP_EOCD_LEN 22
 #define ZIP_TAIL (ZIP_EOCD_LEN + 65535) /* the record plus its longest comment */
 
 struct walk {
-	int fd;
+	const struct artifact_source *src;
 	struct artifact_digests *dg;
 	uint64_t nread;
 	bool eof;
@@ -52,11 +52,9 @@ static ssize_t fill(struct walk *w)
 {
 	ssize_t n;
 
-	do {
-		n = read(w->fd, w->block, sizeof(w->block));
-	} while (n < 0 && errno == EINTR);
+	n = w->src->read(w->src->data, w->block, sizeof(w->block));
 	if (n < 0) {
-		w->err = -errno;
+		w->err = (int)n;
 		return -1;
 	}
 	if (n == 0) {
@@ -274,7 +272,7 @@ static int archive_failure(struct archive *a, const struct walk *w, uint64_t mem
 	return PUB_ECORRUPT;
 }
 
-int artifact__walk(const char *what, int fd, enum artifact_kind kind, bool zip,
+int artifact__walk(const char *what, const struct artifact_source *src, enum artifact_kind kind, bool zip,
 		   const struct artifact_options *opts, struct artifact_digests *dg,
 		   struct artifact__found *found, uint64_t *ret_bytes, char *errbuf,
 		   size_t errlen)
@@ -297,7 +295,7 @@ int artifact__walk(const char *what, int fd, enum artifact_kind kind, bool zip,
 		r = -ENOMEM;
 		goto out;
 	}
-	w->fd = fd;
+	w->src = src;
 	w->dg = dg;
 	w->zip = zip;
 	if (zip) {

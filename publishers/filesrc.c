@@ -5,17 +5,51 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+
 #include "artifact.h"
 #include "filesrc.h"
+#include "hex.h"
 #include "pub_err.h"
 #include "pub_util.h"
 
 struct filesrc {
 	int fd;
 	uint64_t off;
-	struct artifact ident; /* identity fields only (path, size, dev, ino, mtime) */
+	struct artifact ident; /* identity fields only (path, size, dev, ino, mtime,
+				  sha256) */
+	EVP_MD_CTX *check;     /* SHA-256 of the bytes read from offset 0 on */
+	uint64_t checked;      /* bytes fed to it, in order */
 	char error[256];
 };
+
+/* Compares the SHA-256 of every byte read with the digest the file was
+ * inspected (or spooled) with.  Returns 0 or PUB_ECORRUPT. */
+static int verify(struct filesrc *f)
+{
+	unsigned char md[32];
+	unsigned int n = 0;
+	char hex[65];
+
+	if (f->checked != f->ident.size)
+		return 0; /* read out of order after a seek: nothing to compare */
+	if (EVP_DigestFinal_ex(f->check, md, &n) != 1 || n != 32)
+		return -EIO;
+	f->checked = UINT64_MAX; /* finished: no more updates until a rewind */
+	aos_hex(md, 32, hex);
+	if (strcmp(hex, f->ident.sha256) == 0)
+		return 0;
+	snprintf(f->error, sizeof(f->error),
+		 "the bytes read have sha256 %.12s..., not the %.12s... recorded when the "
+		 "file was inspected: the file is corrupt", hex, f->ident.sha256);
+	return PUB_ECORRUPT;
+}
+
+static int check_restart(struct filesrc *f)
+{
+	f->checked = 0;
+	return EVP_DigestInit_ex(f->check, EVP_sha256(), NULL) == 1 ? 0 : -ENOMEM;
+}
 
 int filesrc_open(const struct artifact *a, struct filesrc **ret, char *errbuf,
 		 size_t errlen)
@@ -36,6 +70,13 @@ int filesrc_open(const struct artifact *a, struct filesrc **ret, char *errbuf,
 	f->ident.dev = a->dev;
 	f->ident.ino = a->ino;
 	f->ident.mtime = a->mtime;
+	memcpy(f->ident.sha256, a->sha256, sizeof(f->ident.sha256));
+	f->check = EVP_MD_CTX_new();
+	if (f->check == NULL || check_restart(f) < 0) {
+		f->fd = -1;
+		filesrc_free(f);
+		return -ENOMEM;
+	}
 	f->fd = open(a->path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	if (f->fd < 0) {
 		r = -errno;
@@ -81,10 +122,14 @@ ssize_t filesrc_read(struct filesrc *f, void *buf, size_t n)
 		}
 		got += (size_t)k;
 	}
+	if (f->checked == f->off && EVP_DigestUpdate(f->check, p, got) == 1)
+		f->checked += got;
 	f->off += got;
 	if (f->off == f->ident.size && got > 0) {
 		r = artifact_check_unchanged(&f->ident, f->fd, f->error,
 					     sizeof(f->error));
+		if (r == 0)
+			r = verify(f);
 		if (r < 0)
 			return r;
 	}
@@ -101,7 +146,7 @@ int filesrc_seek(struct filesrc *f, int64_t offset, int whence)
 	if (base < 0 || base + offset < 0 || (uint64_t)(base + offset) > f->ident.size)
 		return -EINVAL;
 	f->off = (uint64_t)(base + offset);
-	return 0;
+	return f->off == 0 ? check_restart(f) : 0;
 }
 
 uint64_t filesrc_size(const struct filesrc *f)
@@ -125,6 +170,7 @@ void filesrc_free(struct filesrc *f)
 		return;
 	if (f->fd >= 0)
 		close(f->fd);
+	EVP_MD_CTX_free(f->check);
 	free(f->ident.path);
 	free(f);
 }

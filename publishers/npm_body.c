@@ -22,8 +22,8 @@
 #include "pub_err.h"
 #include "pub_util.h"
 
-#define RAW_CHUNK (3 * 16384)
-#define ENC_CHUNK (4 * 16384)
+#define RAW_BLOCK (3 * 64 * 1024) /* bytes read at once: 192 KiB, a multiple of 3 */
+#define STAGE_RAW 3		  /* one group, for a buffer under 5 bytes */
 
 static const char suffix[] = "\"}}}";
 
@@ -36,10 +36,10 @@ struct npm_body {
 	uint64_t length, produced;
 	enum state state;
 	size_t off; /* within the prefix or the suffix */
-	size_t enc_len, enc_off;
+	size_t enc_len, enc_off; /* the staged group */
 	char error[256];
-	unsigned char raw[RAW_CHUNK];
-	unsigned char enc[ENC_CHUNK + 1];
+	unsigned char enc[4 + 1];
+	unsigned char *raw; /* RAW_BLOCK bytes */
 };
 
 /* Removes every member named key (cJSON keeps duplicates). */
@@ -172,6 +172,10 @@ int npm_body_new(const struct artifact *a, const struct npm_publish_opts *o,
 	b = calloc(1, sizeof(*b));
 	if (b == NULL)
 		return -ENOMEM;
+	b->raw = malloc(RAW_BLOCK);
+	r = -ENOMEM;
+	if (b->raw == NULL)
+		goto fail;
 	r = build_prefix(b, a, o, errbuf, errlen);
 	if (r < 0)
 		goto fail;
@@ -222,6 +226,31 @@ static size_t copy_from(char *dst, size_t room, const void *src, size_t len, siz
 	return k;
 }
 
+/* Reads the next block of the tarball, as many whole 3-byte groups as
+ * room holds as base64 (EVP_EncodeBlock writes a NUL after its output:
+ * one byte of room is kept for it), and encodes it into dst; with less
+ * room than that, one group goes to the staging buffer instead.  Returns
+ * the bytes written to dst, or -1 with b->error set. */
+static ssize_t encode_block(struct npm_body *b, char *dst, size_t room)
+{
+	size_t want = room > 4 ? (room - 1) / 4 * 3 : STAGE_RAW;
+	ssize_t n;
+
+	if (want > RAW_BLOCK)
+		want = RAW_BLOCK;
+	n = filesrc_read(b->src, b->raw, want);
+	if (n <= 0) {
+		snprintf(b->error, sizeof(b->error), "%s",
+			 n < 0 ? filesrc_error(b->src) : "tarball ended early");
+		return -1;
+	}
+	if (room > 4)
+		return EVP_EncodeBlock((unsigned char *)dst, b->raw, (int)n);
+	b->enc_len = (size_t)EVP_EncodeBlock(b->enc, b->raw, (int)n);
+	b->enc_off = 0;
+	return 0;
+}
+
 size_t npm_body_read(char *buf, size_t size, size_t nitems, void *userdata)
 {
 	struct npm_body *b = userdata;
@@ -248,15 +277,10 @@ size_t npm_body_read(char *buf, size_t size, size_t nitems, void *userdata)
 				b->state = ST_SUFFIX;
 				break;
 			}
-			n = filesrc_read(b->src, b->raw, sizeof(b->raw));
-			if (n <= 0) {
-				snprintf(b->error, sizeof(b->error), "%s",
-					 n < 0 ? filesrc_error(b->src)
-					       : "tarball ended early");
+			n = encode_block(b, buf + out, room - out);
+			if (n < 0)
 				return CURL_READFUNC_ABORT;
-			}
-			b->enc_len = (size_t)EVP_EncodeBlock(b->enc, b->raw, (int)n);
-			b->enc_off = 0;
+			out += (size_t)n;
 			break;
 		case ST_SUFFIX:
 			out += copy_from(buf + out, room - out, suffix,
@@ -291,5 +315,6 @@ void npm_body_free(struct npm_body *b)
 		return;
 	filesrc_free(b->src);
 	free(b->prefix);
+	free(b->raw);
 	free(b);
 }

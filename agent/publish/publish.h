@@ -65,6 +65,9 @@ struct publish_request {
 	const char *expected_version; /* or NULL */
 	bool dry_run;                 /* inspect and show, use no token */
 	const char *const *files;     /* absolute paths */
+	const char *const *records;   /* or NULL: per file, its artifact_record()
+					 from the spool, or NULL: then the file is
+					 inspected (read) again */
 	const char *const *labels;    /* or NULL: per file, the name events and
 					 answers give it (else its path) */
 	size_t nfiles;

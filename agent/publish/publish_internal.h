@@ -31,6 +31,7 @@ enum plan_effect { PLAN_PUBLISH, PLAN_NOOP, PLAN_CONFLICT };
 struct pub_file {
 	char *path;
 	char *label;     /* how events name the file: publish_request.labels, or path */
+	char *record;    /* publish_request.records[i], or NULL */
 	struct artifact *art;
 	int rc;
 	enum pub_outcome outcome;

@@ -41,6 +41,7 @@ struct spool_op {
 	int fds[SPOOL_FILES_MAX];
 	char names[SPOOL_FILES_MAX][PUBLISH_NAME_MAX + 1];
 	char sha256[SPOOL_FILES_MAX][65];
+	char *record[SPOOL_FILES_MAX]; /* artifact_record() of each file */
 	char package[256];
 	/* npm: each file's package, version and publishConfig.tag */
 	char pkg[SPOOL_FILES_MAX][256];
@@ -69,16 +70,60 @@ static const char *file_type(mode_t m)
 	       : S_ISSOCK(m) ? "a socket" : S_ISLNK(m) ? "a symbolic link" : "not a file";
 }
 
-int spool_copy_fd(int in, const char *label, const char *dst, uint64_t max, char sha[65],
+/* The spool's copy loop, as the inspection's source: each block read from
+ * the client's file (from offset 0, never past the size fstat gave) is
+ * written to the copy before the inspection hashes and parses it. */
+struct tee {
+	int in, out;
+	uint64_t off, size;
+	const char *label;
+	bool failed, theirs; /* the copy failed, and whose fault it was */
+	char msg[512];
+};
+
+static ssize_t tee_read(void *data, void *buf, size_t n)
+{
+	struct tee *t = data;
+	ssize_t k;
+	int r;
+
+	do {
+		k = pread(t->in, buf, n, (off_t)t->off);
+	} while (k < 0 && errno == EINTR);
+	t->theirs = true;
+	if (k < 0) {
+		r = -errno;
+		snprintf(t->msg, sizeof(t->msg), "%s: read error: %s", t->label, strerror(-r));
+		goto fail;
+	}
+	t->off += (uint64_t)k;
+	if (t->off > t->size) {
+		r = -EINVAL;
+		snprintf(t->msg, sizeof(t->msg), "%s changed while it was copied (more than "
+			 "its %" PRIu64 " bytes)", t->label, t->size);
+		goto fail;
+	}
+	t->theirs = false;
+	if (k > 0 && write(t->out, buf, (size_t)k) != k) {
+		r = -EIO;
+		snprintf(t->msg, sizeof(t->msg), "writing the spool copy of %s failed", t->label);
+		goto fail;
+	}
+	return k;
+fail:
+	t->failed = true;
+	return r;
+}
+
+int spool_take_fd(int in, const char *label, const char *dst, uint64_t max,
+		  const struct artifact_options *opts, struct artifact **ret_art,
 		  bool *ret_theirs, char *msg, size_t msglen)
 {
-	unsigned char buf[65536], md[32];
-	EVP_MD_CTX *ctx = NULL;
-	unsigned int mdlen = 0;
-	uint64_t off = 0;
+	struct tee t = { .in = in, .out = -1, .label = label };
+	struct artifact_source src = { .read = tee_read, .data = &t };
+	struct artifact *art = NULL;
 	struct stat st;
-	int out = -1, r = 0;
-	ssize_t n;
+	int r;
 
 	*ret_theirs = true;
 	if (fstat(in, &st) < 0) {
@@ -97,55 +142,58 @@ int spool_copy_fd(int in, const char *label, const char *dst, uint64_t max, char
 		return -EFBIG;
 	}
 	*ret_theirs = false;
-	out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
-	if (out < 0) {
+	t.size = (uint64_t)st.st_size;
+	t.out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+	if (t.out < 0) {
 		r = -errno;
 		snprintf(msg, msglen, "cannot create %s in the spool: %s", dst, strerror(-r));
 		return r;
 	}
-	ctx = EVP_MD_CTX_new();
-	if (ctx == NULL || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1) {
-		r = -ENOMEM;
-		snprintf(msg, msglen, "out of memory hashing %s", label);
-		goto out;
-	}
-	/* From the start whatever the descriptor's offset; never past the size
-	 * fstat gave (a file that grows, or a /proc-like file, is refused). */
-	while ((n = pread(in, buf, sizeof(buf), (off_t)off)) != 0) {
-		if (n < 0 && errno == EINTR)
-			continue;
+	/* One pass: copied, hashed (every digest its registry needs) and
+	 * inspected (the copy's path names it) as the bytes go by. */
+	r = artifact_inspect_source(dst, &src, opts, &art, msg, msglen);
+	if (t.failed) {
+		*ret_theirs = t.theirs;
+		snprintf(msg, msglen, "%s", t.msg);
+		r = r < 0 ? r : -EIO;
+	} else if (r < 0) {
+		*ret_theirs = true; /* the file is not a valid artifact */
+	} else if (t.off != t.size) {
+		r = -EINVAL;
 		*ret_theirs = true;
-		if (n < 0) {
-			r = -errno;
-			snprintf(msg, msglen, "%s: read error: %s", label, strerror(-r));
-			goto out;
-		}
-		off += (uint64_t)n;
-		if (off > (uint64_t)st.st_size) {
-			r = -EINVAL;
-			snprintf(msg, msglen, "%s changed while it was copied (more than its "
-				 "%jd bytes)", label, (intmax_t)st.st_size);
-			goto out;
-		}
-		*ret_theirs = false;
-		EVP_DigestUpdate(ctx, buf, (size_t)n);
-		if (write(out, buf, (size_t)n) != n) {
-			r = -EIO;
-			snprintf(msg, msglen, "writing the spool copy of %s failed", label);
-			goto out;
-		}
-	}
-	if (fsync(out) < 0) {
+		snprintf(msg, msglen, "%s changed while it was copied (%" PRIu64 " of its %"
+			 PRIu64 " bytes)", label, t.off, t.size);
+	} else if (fsync(t.out) < 0) {
 		r = -errno;
 		snprintf(msg, msglen, "fsync of the spool copy of %s failed", label);
-		goto out;
 	}
-	EVP_DigestFinal_ex(ctx, md, &mdlen);
-	aos_hex(md, 32, sha);
-out:
-	EVP_MD_CTX_free(ctx);
-	close(out);
-	return r;
+	close(t.out);
+	if (r < 0) {
+		artifact_free(art);
+		return r;
+	}
+	*ret_art = art;
+	return 0;
+}
+
+void spool_add_record(cJSON *file, const char *record)
+{
+	cJSON *rec = record != NULL ? cJSON_Parse(record) : NULL;
+
+	if (rec != NULL && !cJSON_AddItemToObject(file, "artifact", rec))
+		cJSON_Delete(rec);
+}
+
+void spool_trim_records(cJSON *files)
+{
+	cJSON *f;
+
+	cJSON_ArrayForEach(f, files) {
+		cJSON *rec = cJSON_GetObjectItemCaseSensitive(f, "artifact");
+
+		cJSON_DeleteItemFromObjectCaseSensitive(rec, "metadata");
+		cJSON_DeleteItemFromObjectCaseSensitive(rec, "member");
+	}
 }
 
 /* The default idempotency key: unique per request (a random nonce), with
@@ -180,7 +228,7 @@ static void unspool_message(struct spool_op *e)
 		memmove(at, at + skip, strlen(at + skip) + 1);
 }
 
-/* Copies and inspects file i in e->tmp. */
+/* Copies and inspects file i in e->tmp, in one pass. */
 static int take_file(struct spool_op *e, size_t i)
 {
 	struct artifact_options opts = { .expected_version = e->version };
@@ -189,7 +237,7 @@ static int take_file(struct spool_op *e, size_t i)
 	int rc;
 
 	snprintf(dst, sizeof(dst), "%s/%s", e->tmp, e->names[i]);
-	rc = spool_copy_fd(e->fds[i], e->names[i], dst, e->max_bytes, e->sha256[i],
+	rc = spool_take_fd(e->fds[i], e->names[i], dst, e->max_bytes, &opts, &art,
 			   &e->invalid, e->msg, sizeof(e->msg));
 	close(e->fds[i]);
 	e->fds[i] = -1;
@@ -198,13 +246,16 @@ static int take_file(struct spool_op *e, size_t i)
 		snprintf(e->msg, sizeof(e->msg), "%s: two files of the same name", e->names[i]);
 	}
 	if (rc < 0)
-		return rc;
-	/* Inspect the copy: that is what will be sent. */
-	rc = artifact_inspect(dst, &opts, &art, e->msg, sizeof(e->msg));
-	e->invalid = rc < 0;
-	if (rc == 0)
-		rc = artifact_check_fits(art->kind, e->names[i], e->registry, e->type, e->msg,
-					 sizeof(e->msg));
+		goto out;
+	memcpy(e->sha256[i], art->sha256, sizeof(e->sha256[i]));
+	e->record[i] = artifact_record(art, true);
+	if (e->record[i] == NULL) {
+		rc = -ENOMEM;
+		snprintf(e->msg, sizeof(e->msg), "out of memory recording %s", e->names[i]);
+		goto out;
+	}
+	rc = artifact_check_fits(art->kind, e->names[i], e->registry, e->type, e->msg,
+				 sizeof(e->msg));
 	e->invalid = rc < 0;
 	if (rc == 0 && art->kind == ARTIFACT_NPM) {
 		const char *access;
@@ -223,6 +274,7 @@ static int take_file(struct spool_op *e, size_t i)
 		e->invalid = rc < 0;
 		rc = rc < 0 ? rc : 0;
 	}
+out:
 	artifact_free(art);
 	unspool_message(e);
 	return rc;
@@ -289,9 +341,11 @@ static void enq_free(struct spool_op *e)
 {
 	size_t i;
 
-	for (i = 0; i < e->nfiles; i++)
+	for (i = 0; i < e->nfiles; i++) {
 		if (e->fds[i] >= 0)
 			close(e->fds[i]);
+		free(e->record[i]);
+	}
 	free(e->registry);
 	free(e->reg_url);
 	free(e->reg_access);
@@ -353,6 +407,7 @@ static char *job_inputs(struct spool_op *e)
 		cJSON_AddStringToObject(f, "filename", e->names[i]);
 		cJSON_AddStringToObject(f, "sha256", e->sha256[i]);
 		cJSON_AddStringToObject(f, "source", e->names[i]);
+		spool_add_record(f, e->record[i]);
 		cJSON_AddItemToArray(files, f);
 	}
 	if (e->tag != NULL)
@@ -364,6 +419,12 @@ static char *job_inputs(struct spool_op *e)
 	cJSON_AddNumberToObject(by, "uid", (double)e->uid);
 	cJSON_AddNumberToObject(by, "pid", (double)e->pid);
 	text = cJSON_PrintUnformatted(in);
+	if (text != NULL && strlen(text) > JOB_INPUTS_MAX) {
+		/* Records without their metadata: the upload inspects again. */
+		free(text);
+		spool_trim_records(files);
+		text = cJSON_PrintUnformatted(in);
+	}
 	cJSON_Delete(in);
 	return text;
 }

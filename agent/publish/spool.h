@@ -12,8 +12,12 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include <cjson/cJSON.h>
+
 #include "publish/publish.h"
 
+struct artifact;
+struct artifact_options;
 struct queue;
 struct spool_op;
 
@@ -77,11 +81,24 @@ int spool_enqueue(const struct spool_env *env, const struct spool_request *r,
 void spool_forget(struct spool_op *op);
 
 /* Copies the regular file open as in (read from offset 0, at most max
- * bytes) to dst (created 0640, must not exist), fsync'ed, with its SHA-256
- * in sha (hex).  label names the file in messages.  Returns 0 or a negative
- * code with msg set; *ret_theirs says whether the file was at fault (not a
- * regular file, too large, unreadable) rather than the spool. */
-int spool_copy_fd(int in, const char *label, const char *dst, uint64_t max, char sha[65],
+ * bytes) to dst (created 0640, must not exist), fsync'ed, and inspects it
+ * in the same pass (artifact_inspect_source(): every digest its registry
+ * needs, the metadata, opts' checks): each byte is read once.  label names
+ * the file in messages.  Returns 0 and *ret_art (the copy's artifact, to
+ * artifact_free), or a negative code with msg set; *ret_theirs says
+ * whether the file was at fault (not a regular file, too large,
+ * unreadable, not a valid artifact) rather than the spool. */
+int spool_take_fd(int in, const char *label, const char *dst, uint64_t max,
+		  const struct artifact_options *opts, struct artifact **ret_art,
 		  bool *ret_theirs, char *msg, size_t msglen);
+
+/* Adds record (artifact_record(), or NULL: nothing) to a job's inputs
+ * entry for one file as its "artifact" object: the digests and metadata
+ * the upload uses instead of reading the file again. */
+void spool_add_record(cJSON *file, const char *record);
+
+/* Drops the metadata of every file's record in a job's inputs "files"
+ * array (inputs over JOB_INPUTS_MAX): those uploads inspect again. */
+void spool_trim_records(cJSON *files);
 
 #endif

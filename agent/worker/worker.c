@@ -374,6 +374,7 @@ static int load_inputs(struct run *r, const char **tag, const char **version,
 		r->files[r->nfiles] = strdup(path);
 		r->names[r->nfiles] = strdup(name);
 		r->sources[r->nfiles] = strdup(source != NULL ? source : path);
+		r->records[r->nfiles] = worker__record_of(f);
 		r->probe[r->nfiles] = probe;
 		r->nfiles++;
 	}
@@ -384,6 +385,13 @@ static int load_inputs(struct run *r, const char **tag, const char **version,
 	return 0;
 }
 
+char *worker__record_of(const cJSON *file)
+{
+	const cJSON *rec = cJSON_GetObjectItemCaseSensitive(file, "artifact");
+
+	return cJSON_IsObject(rec) ? cJSON_PrintUnformatted(rec) : NULL;
+}
+
 void worker__files_clear(struct run *r)
 {
 	size_t i;
@@ -392,7 +400,8 @@ void worker__files_clear(struct run *r)
 		free(r->files[i]);
 		free(r->names[i]);
 		free(r->sources[i]);
-		r->files[i] = r->names[i] = r->sources[i] = NULL;
+		free(r->records[i]);
+		r->files[i] = r->names[i] = r->sources[i] = r->records[i] = NULL;
 		r->probe[i] = r->sent[i] = false;
 		r->sends[i] = 0;
 	}
@@ -443,6 +452,7 @@ int worker__publish(struct run *r, const char *registry, const struct worker_tag
 	req.prerelease_tag = rule->prerelease;
 	req.expected_version = version;
 	req.files = (const char *const *)r->files;
+	req.records = (const char *const *)r->records;
 	req.probe_first = r->probe;
 	req.nfiles = r->nfiles;
 	req.max_attempts = 0; /* publish.max_attempts quick tries; then the queue's backoff */

@@ -24,6 +24,7 @@ struct run {
 	char *files[MAX_FILES];     /* spool paths of the files still to send */
 	char *names[MAX_FILES];     /* their upload keys (file name; TARGET/NAME) */
 	char *sources[MAX_FILES];   /* the paths the client gave */
+	char *records[MAX_FILES];   /* artifact records from the spool, or NULL */
 	bool probe[MAX_FILES];
 	bool sent[MAX_FILES];       /* marked SENDING in this run */
 	unsigned sends[MAX_FILES];  /* sends started (metrics) */
@@ -65,6 +66,10 @@ void worker__settle_retry(struct run *r, long retry_after_s, enum pub_outcome ou
 /* Unlinks and frees r (after its job was settled, or lost). */
 void worker__run_free(struct run *r);
 /* Forgets r's file list. */
+/* The artifact record of a job's inputs entry for one file ("artifact":
+ * the spool's digests and metadata), as text for publish_request.records;
+ * NULL when it has none (the upload inspects the file).  Caller frees. */
+char *worker__record_of(const cJSON *file);
 void worker__files_clear(struct run *r);
 /* The npm dist-tag rule of a job (npm_tag_rule): tag named explicitly,
  * how it was named, a prerelease's default; each may be NULL. */

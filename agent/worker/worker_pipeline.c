@@ -46,6 +46,7 @@ struct pl_art {
 	char name[256];        /* file name */
 	char sha256[65];
 	enum artifact_kind kind;
+	char *record;          /* artifact_record(), or NULL */
 };
 
 struct pl_run {
@@ -77,8 +78,10 @@ static void pl_free(struct pl_run *pl)
 {
 	size_t i;
 
-	for (i = 0; i < pl->narts; i++)
+	for (i = 0; i < pl->narts; i++) {
 		free(pl->arts[i].path);
+		free(pl->arts[i].record);
+	}
 	for (i = 0; i < pl->nglobs; i++)
 		free(pl->globs[i]);
 	for (i = 0; i < pl->ntargets; i++)
@@ -145,6 +148,8 @@ static int load_target(struct run *r)
 		r->files[r->nfiles] = strdup(pl->arts[k].path);
 		r->names[r->nfiles] = strdup(ups[i].filename);
 		r->sources[r->nfiles] = strdup(pl->arts[k].path);
+		r->records[r->nfiles] = pl->arts[k].record != NULL ? strdup(pl->arts[k].record)
+								   : NULL;
 		r->probe[r->nfiles] = ups[i].state == UPLOAD_SENDING;
 		r->nfiles++;
 		if (r->files[r->nfiles - 1] == NULL || r->names[r->nfiles - 1] == NULL ||
@@ -225,6 +230,7 @@ static int load_recorded(struct pl_run *pl, const cJSON *doc)
 		if (path == NULL || name == NULL || pl->narts == MAX_FILES)
 			return -EINVAL;
 		pl->arts[pl->narts].path = strdup(path);
+		pl->arts[pl->narts].record = worker__record_of(f);
 		snprintf(pl->arts[pl->narts].name, sizeof(pl->arts[0].name), "%s", name);
 		pl->narts++;
 	}
@@ -348,6 +354,7 @@ static void record(struct run *r)
 		cJSON_AddStringToObject(f, "filename", pl->arts[i].name);
 		cJSON_AddStringToObject(f, "sha256", pl->arts[i].sha256);
 		cJSON_AddStringToObject(f, "source", pl->arts[i].name);
+		spool_add_record(f, pl->arts[i].record);
 		cJSON_AddItemToArray(files, f);
 	}
 	targets = cJSON_AddArrayToObject(doc, "targets");
@@ -355,6 +362,11 @@ static void record(struct run *r)
 		cJSON_AddItemToArray(targets, cJSON_CreateString(pl->targets[i]));
 	cJSON_AddStringToObject(doc, "built_commit", pl->head);
 	text = cJSON_PrintUnformatted(doc);
+	if (text != NULL && strlen(text) > JOB_INPUTS_MAX) {
+		free(text);
+		spool_trim_records(files); /* those uploads inspect again */
+		text = cJSON_PrintUnformatted(doc);
+	}
 	rc = text == NULL ? -ENOMEM
 			  : w->q->ops->set_artifacts(w->q, r->job.id, r->job.fence, text, ups, n,
 						     aos_wall_ms());
@@ -449,19 +461,17 @@ static int collect_one(struct pl_run *pl, const char *src, char *msg, size_t msg
 		pl->work_permanent = true;
 		return in;
 	}
-	rc = spool_copy_fd(in, base, dst, pl->max_file_bytes, a->sha256, &theirs, msg, msglen);
+	rc = spool_take_fd(in, base, dst, pl->max_file_bytes, &opts, &art, &theirs, msg,
+			   msglen);
 	close(in);
 	if (rc < 0) {
 		pl->work_permanent = theirs;
 		return rc;
 	}
 	a->path = strdup(dst);
+	a->record = artifact_record(art, true);
+	memcpy(a->sha256, art->sha256, sizeof(a->sha256));
 	pl->narts++;
-	rc = artifact_inspect(dst, &opts, &art, msg, msglen);
-	if (rc < 0) {
-		pl->work_permanent = true;
-		return rc;
-	}
 	a->kind = art->kind;
 	if (art->kind == ARTIFACT_NPM ? strcmp(art->name, pl->package) != 0
 				      : !pypi_name_equal(art->name, pl->package)) {
