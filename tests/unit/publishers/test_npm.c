@@ -190,7 +190,7 @@ static void test_urls(void **state)
  * chunks of every kind of size, decode back to the tarball. */
 static void test_body_roundtrip(void **state)
 {
-	static const size_t chunks[] = {1, 7, 4096, 65536, 200000};
+	static const size_t chunks[] = {1, 4, 5, 7, 4096, 65536, 200000, 262144};
 	struct npm_publish_opts o = {
 	    .registry = REG, .tag = "latest", .access = "public"};
 	bool residue[3] = {false, false, false};
