@@ -351,8 +351,8 @@ static struct artifact_options options_of(const struct artifact_options *opts)
 }
 
 int artifact__check_metadata(struct artifact *a, const struct artifact_options *o,
-			     const char *what, struct artifact__found *found, char *errbuf,
-			     size_t errlen)
+			     const char *what, struct artifact__found *found,
+			     char *errbuf, size_t errlen)
 {
 	char q[PUB_QUOTE_MAX], qmember[PUB_QUOTE_MAX];
 	bool expected_ok;
@@ -365,10 +365,10 @@ int artifact__check_metadata(struct artifact *a, const struct artifact_options *
 		a->package_json_len = found->len;
 		found->data = NULL; /* transferred */
 		/* The member path comes from the archive: quoted for messages. */
-		r = check_npm(a, o, what,
-			      pub__quote(a->member, strlen(a->member), qmember,
-					 sizeof(qmember)),
-			      errbuf, errlen);
+		r = check_npm(
+		    a, o, what,
+		    pub__quote(a->member, strlen(a->member), qmember, sizeof(qmember)),
+		    errbuf, errlen);
 	} else {
 		a->metadata = found->data;
 		a->metadata_len = found->len;
@@ -378,8 +378,9 @@ int artifact__check_metadata(struct artifact *a, const struct artifact_options *
 	}
 	if (r < 0 || o->expected_version == NULL)
 		return r;
-	expected_ok = a->kind == ARTIFACT_NPM ? strcmp(o->expected_version, a->version) == 0
-					      : pypi_version_equal(o->expected_version, a->version);
+	expected_ok = a->kind == ARTIFACT_NPM
+			  ? strcmp(o->expected_version, a->version) == 0
+			  : pypi_version_equal(o->expected_version, a->version);
 	if (!expected_ok) {
 		pub__errf(errbuf, errlen, "%s: version %s is not the expected %s", what,
 			  a->version,
@@ -437,8 +438,8 @@ int artifact_inspect(const char *path, const struct artifact_options *opts,
 		     struct artifact **ret, char *errbuf, size_t errlen)
 {
 	struct artifact_options o = options_of(opts);
-	struct fd_source fs = { .fd = -1 };
-	struct artifact_source src = { .read = fd_read, .data = &fs };
+	struct fd_source fs = {.fd = -1};
+	struct artifact_source src = {.read = fd_read, .data = &fs};
 	struct artifact *a = NULL;
 	char what[PUB_QUOTE_MAX];
 	uint64_t bytes = 0;

@@ -54,8 +54,8 @@ struct artifact {
 	char sha1[41];	     /* hex; npm only */
 	char sha512_sri[ARTIFACT_SRI_LEN + 1]; /* "sha512-<base64>"; npm only */
 
-	char *member;		/* the metadata member's path in the archive */
-	char *metadata;		/* PyPI: the metadata file's bytes, NUL-terminated */
+	char *member;	/* the metadata member's path in the archive */
+	char *metadata; /* PyPI: the metadata file's bytes, NUL-terminated */
 	size_t metadata_len;
 	char *pyversion;	/* PyPI: "source" for an sdist, the wheel's python tag */
 	struct pypi_meta *meta; /* PyPI: parsed core metadata */

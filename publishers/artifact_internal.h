@@ -44,18 +44,18 @@ struct artifact__found {
  * into *found, and feeds every byte of the file to dg.  Sets *ret_bytes to
  * the number of bytes read.  what names the file in messages.  Returns 0 or
  * a PUB_E* code, -errno or -ENOMEM with errbuf set; *found is then empty. */
-int artifact__walk(const char *what, const struct artifact_source *src, enum artifact_kind kind, bool zip,
-		   const struct artifact_options *opts, struct artifact_digests *dg,
-		   struct artifact__found *found, uint64_t *ret_bytes, char *errbuf,
-		   size_t errlen);
+int artifact__walk(const char *what, const struct artifact_source *src,
+		   enum artifact_kind kind, bool zip, const struct artifact_options *opts,
+		   struct artifact_digests *dg, struct artifact__found *found,
+		   uint64_t *ret_bytes, char *errbuf, size_t errlen);
 
 /* Checks the metadata found (taken from *found) as inspection does and
  * fills a's names, versions and metadata: the file name against the
  * metadata, o->expected_version.  what names the file.  Returns 0 or a
  * PUB_E* code / -ENOMEM with errbuf set. */
 int artifact__check_metadata(struct artifact *a, const struct artifact_options *o,
-			     const char *what, struct artifact__found *found, char *errbuf,
-			     size_t errlen);
+			     const char *what, struct artifact__found *found,
+			     char *errbuf, size_t errlen);
 
 /* For artifact_from_record(): the artifact of path named from its file
  * name (no bytes read), opts with defaults into *ret_opts, the quoted path

@@ -272,10 +272,10 @@ static int archive_failure(struct archive *a, const struct walk *w, uint64_t mem
 	return PUB_ECORRUPT;
 }
 
-int artifact__walk(const char *what, const struct artifact_source *src, enum artifact_kind kind, bool zip,
-		   const struct artifact_options *opts, struct artifact_digests *dg,
-		   struct artifact__found *found, uint64_t *ret_bytes, char *errbuf,
-		   size_t errlen)
+int artifact__walk(const char *what, const struct artifact_source *src,
+		   enum artifact_kind kind, bool zip, const struct artifact_options *opts,
+		   struct artifact_digests *dg, struct artifact__found *found,
+		   uint64_t *ret_bytes, char *errbuf, size_t errlen)
 {
 	const char *fmt = zip			 ? "zip"
 			  : kind == ARTIFACT_NPM ? "gzip'ed tar (.tgz)"

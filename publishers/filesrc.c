@@ -39,9 +39,11 @@ static int verify(struct filesrc *f)
 	aos_hex(md, 32, hex);
 	if (strcmp(hex, f->ident.sha256) == 0)
 		return 0;
-	snprintf(f->error, sizeof(f->error),
-		 "the bytes read have sha256 %.12s..., not the %.12s... recorded when the "
-		 "file was inspected: the file is corrupt", hex, f->ident.sha256);
+	snprintf(
+	    f->error, sizeof(f->error),
+	    "the bytes read have sha256 %.12s..., not the %.12s... recorded when the "
+	    "file was inspected: the file is corrupt",
+	    hex, f->ident.sha256);
 	return PUB_ECORRUPT;
 }
 

@@ -35,7 +35,7 @@ struct npm_body {
 	struct filesrc *src;
 	uint64_t length, produced;
 	enum state state;
-	size_t off; /* within the prefix or the suffix */
+	size_t off;		 /* within the prefix or the suffix */
 	size_t enc_len, enc_off; /* the staged group */
 	char error[256];
 	unsigned char enc[4 + 1];

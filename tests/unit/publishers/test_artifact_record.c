@@ -25,7 +25,8 @@
 
 #define WHEEL "aos_sdk-0.1.0-py3-none-any.whl"
 #define TGZ "agenticverz-aos-sdk-0.1.0.tgz"
-#define WHEEL_META "Metadata-Version: 2.1\nName: aos-sdk\nVersion: 0.1.0\nSummary: S\n\nBody\n"
+#define WHEEL_META                                                                       \
+	"Metadata-Version: 2.1\nName: aos-sdk\nVersion: 0.1.0\nSummary: S\n\nBody\n"
 #define PACKAGE_JSON "{\"name\": \"@agenticverz/aos-sdk\", \"version\": \"0.1.0\"}"
 #define PAYLOAD (700 * 1024 + 5) /* several of the walk's read blocks */
 
@@ -81,15 +82,16 @@ static struct artifact *inspect_in_pieces(const char *name, size_t piece, size_t
 {
 	size_t len;
 	char *file = fx_read_file(name, &len);
-	struct piece_source s = { .piece = piece, .fail_at = fail_at, .cap = len };
-	struct artifact_source src = { .read = piece_read, .data = &s };
+	struct piece_source s = {.piece = piece, .fail_at = fail_at, .cap = len};
+	struct artifact_source src = {.read = piece_read, .data = &s};
 	struct artifact *a = NULL;
 	int r;
 
 	s.copy = malloc(len);
 	s.fd = open(fx_path(name), O_RDONLY);
 	assert_true(s.fd >= 0 && s.copy != NULL);
-	r = artifact_inspect_source(fx_path(name), &src, NULL, &a, errbuf, sizeof(errbuf));
+	r = artifact_inspect_source(fx_path(name), &src, NULL, &a, errbuf,
+				    sizeof(errbuf));
 	if (r != want)
 		fail_msg("%s: got %d, want %d: %s", name, r, want, errbuf);
 	if (want == 0) {
@@ -116,7 +118,8 @@ static void test_source_pass_digests(void **state)
 	write_fixtures();
 	for (i = 0; i < 2; i++) {
 		assert_int_equal(artifact_inspect(fx_path(names[i]), NULL, &ref, errbuf,
-						  sizeof(errbuf)), 0);
+						  sizeof(errbuf)),
+				 0);
 		for (k = 0; k < sizeof(pieces) / sizeof(pieces[0]); k++) {
 			a = inspect_in_pieces(names[i], pieces[k], 0, 0);
 			assert_string_equal(a->name, ref->name);
@@ -125,7 +128,8 @@ static void test_source_pass_digests(void **state)
 			assert_string_equal(a->blake2_256, ref->blake2_256);
 			assert_string_equal(a->sha1, ref->sha1);
 			assert_string_equal(a->sha512_sri, ref->sha512_sri);
-			assert_int_equal(a->dev, 0); /* no identity: the source is not a file */
+			assert_int_equal(a->dev,
+					 0); /* no identity: the source is not a file */
 			artifact_free(a);
 		}
 		assert_int_equal(strlen(ref->sha256), 64);
@@ -158,14 +162,14 @@ static struct artifact *from_record(const char *name, const char *rec,
  * digests and metadata. */
 static void test_record_roundtrip(void **state)
 {
-	struct artifact_options o = { .expected_version = "0.1.0" };
+	struct artifact_options o = {.expected_version = "0.1.0"};
 	struct artifact *ref, *a;
 	char *rec;
 
 	(void)state;
 	write_fixtures();
-	assert_int_equal(artifact_inspect(fx_path(WHEEL), NULL, &ref, errbuf,
-					  sizeof(errbuf)), 0);
+	assert_int_equal(
+	    artifact_inspect(fx_path(WHEEL), NULL, &ref, errbuf, sizeof(errbuf)), 0);
 	rec = artifact_record(ref, true);
 	assert_non_null(rec);
 	a = from_record(WHEEL, rec, &o, 0);
@@ -183,8 +187,8 @@ static void test_record_roundtrip(void **state)
 	free(rec);
 	artifact_free(ref);
 
-	assert_int_equal(artifact_inspect(fx_path(TGZ), NULL, &ref, errbuf, sizeof(errbuf)),
-			 0);
+	assert_int_equal(
+	    artifact_inspect(fx_path(TGZ), NULL, &ref, errbuf, sizeof(errbuf)), 0);
 	rec = artifact_record(ref, true);
 	a = from_record(TGZ, rec, NULL, 0);
 	assert_string_equal(a->name, "@agenticverz/aos-sdk");
@@ -207,8 +211,8 @@ static void test_record_refused(void **state)
 
 	(void)state;
 	write_fixtures();
-	assert_int_equal(artifact_inspect(fx_path(TGZ), NULL, &ref, errbuf, sizeof(errbuf)),
-			 0);
+	assert_int_equal(
+	    artifact_inspect(fx_path(TGZ), NULL, &ref, errbuf, sizeof(errbuf)), 0);
 	rec = artifact_record(ref, true);
 	from_record(TGZ, "{\"v\": 1", NULL, PUB_EJSON);
 	from_record(WHEEL, rec, NULL, PUB_EJSON); /* an npm record for a wheel */
@@ -249,8 +253,8 @@ static void test_filesrc_verifies(void **state)
 
 	(void)state;
 	write_fixtures();
-	assert_int_equal(artifact_inspect(fx_path(WHEEL), NULL, &ref, errbuf,
-					  sizeof(errbuf)), 0);
+	assert_int_equal(
+	    artifact_inspect(fx_path(WHEEL), NULL, &ref, errbuf, sizeof(errbuf)), 0);
 	rec = artifact_record(ref, true);
 	assert_int_equal(filesrc_open(ref, &f, errbuf, sizeof(errbuf)), 0);
 	assert_int_equal(read_through(f), 0);
