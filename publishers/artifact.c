@@ -397,7 +397,7 @@ static int inspect_bytes(struct artifact *a, const struct artifact_source *src,
 			 const struct artifact_options *o, const char *what,
 			 uint64_t *ret_bytes, char *errbuf, size_t errlen)
 {
-	struct artifact_digests dg = {{NULL}};
+	struct artifact_digests dg = {.crc32c = 0};
 	struct artifact__found found = {NULL, NULL, 0};
 	int r;
 

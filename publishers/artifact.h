@@ -53,6 +53,7 @@ struct artifact {
 	char blake2_256[65]; /* hex; PyPI kinds, "" when OpenSSL lacks it */
 	char sha1[41];	     /* hex; npm only */
 	char sha512_sri[ARTIFACT_SRI_LEN + 1]; /* "sha512-<base64>"; npm only */
+	uint32_t crc32c; /* every kind: what an upload checks the bytes sent with */
 
 	char *member;	/* the metadata member's path in the archive */
 	char *metadata; /* PyPI: the metadata file's bytes, NUL-terminated */

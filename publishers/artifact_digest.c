@@ -5,6 +5,7 @@
 #include <openssl/evp.h>
 
 #include "artifact_internal.h"
+#include "crc32c.h"
 #include "hex.h"
 
 /* BLAKE2b-256 of the empty string, to check a candidate implementation. */
@@ -98,6 +99,7 @@ int artifact__digests_update(struct artifact_digests *d, const void *p, size_t n
 {
 	int i;
 
+	d->crc32c = crc32c_update(d->crc32c, p, n);
 	for (i = 0; i < DG_COUNT; i++) {
 		if (d->ctx[i] != NULL && EVP_DigestUpdate(d->ctx[i], p, n) != 1)
 			return -EIO;
@@ -112,6 +114,7 @@ int artifact__digests_final(struct artifact_digests *d, struct artifact *a)
 	int i;
 
 	a->sha256[0] = a->blake2_256[0] = a->sha1[0] = a->sha512_sri[0] = '\0';
+	a->crc32c = d->crc32c;
 	for (i = 0; i < DG_COUNT; i++) {
 		if (d->ctx[i] == NULL)
 			continue;

@@ -17,6 +17,7 @@ enum { DG_SHA256, DG_BLAKE2, DG_SHA512, DG_SHA1, DG_COUNT };
 /* The running digests of one artifact; a NULL context is not computed. */
 struct artifact_digests {
 	EVP_MD_CTX *ctx[DG_COUNT];
+	uint32_t crc32c; /* always computed (crc32c.h) */
 };
 
 /* Starts the digests kind needs (PyPI: SHA-256 and BLAKE2b-256 where

@@ -42,7 +42,8 @@ char *artifact_record(const struct artifact *a, bool with_metadata)
 	    cJSON_AddStringToObject(o, "sha256", a->sha256) == NULL ||
 	    cJSON_AddStringToObject(o, "blake2_256", a->blake2_256) == NULL ||
 	    cJSON_AddStringToObject(o, "sha1", a->sha1) == NULL ||
-	    cJSON_AddStringToObject(o, "sha512_sri", a->sha512_sri) == NULL)
+	    cJSON_AddStringToObject(o, "sha512_sri", a->sha512_sri) == NULL ||
+	    cJSON_AddNumberToObject(o, "crc32c", a->crc32c) == NULL)
 		goto out;
 	if (with_metadata && (cJSON_AddStringToObject(o, "member", a->member) == NULL ||
 			      cJSON_AddStringToObject(o, "metadata", text) == NULL))
@@ -71,6 +72,7 @@ static bool take(const cJSON *o, const char *key, const char *set, char *dst, si
  * a's kind. */
 static bool take_digests(const cJSON *o, struct artifact *a)
 {
+	const cJSON *crc = cJSON_GetObjectItemCaseSensitive(o, "crc32c");
 	static const char hex[] = "0123456789abcdef";
 	static const char b64[] =
 	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=-";
@@ -79,8 +81,10 @@ static bool take_digests(const cJSON *o, struct artifact *a)
 	    strlen(a->sha256) != 64 ||
 	    !take(o, "blake2_256", hex, a->blake2_256, sizeof(a->blake2_256)) ||
 	    !take(o, "sha1", hex, a->sha1, sizeof(a->sha1)) ||
-	    !take(o, "sha512_sri", b64, a->sha512_sri, sizeof(a->sha512_sri)))
+	    !take(o, "sha512_sri", b64, a->sha512_sri, sizeof(a->sha512_sri)) ||
+	    !cJSON_IsNumber(crc) || crc->valuedouble < 0 || crc->valuedouble > UINT32_MAX)
 		return false;
+	a->crc32c = (uint32_t)crc->valuedouble;
 	if (a->kind != ARTIFACT_NPM)
 		return true;
 	return strlen(a->sha1) == 40 && strlen(a->sha512_sri) == ARTIFACT_SRI_LEN &&

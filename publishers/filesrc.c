@@ -5,11 +5,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
-
 #include "artifact.h"
+#include "crc32c.h"
 #include "filesrc.h"
-#include "hex.h"
 #include "pub_err.h"
 #include "pub_util.h"
 
@@ -17,40 +15,23 @@ struct filesrc {
 	int fd;
 	uint64_t off;
 	struct artifact ident; /* identity fields only (path, size, dev, ino, mtime,
-				  sha256) */
-	EVP_MD_CTX *check;     /* SHA-256 of the bytes read from offset 0 on */
+				  crc32c) */
+	uint32_t crc;	       /* CRC-32C of the bytes read from offset 0 on */
 	uint64_t checked;      /* bytes fed to it, in order */
 	char error[256];
 };
 
-/* Compares the SHA-256 of every byte read with the digest the file was
+/* Compares the CRC-32C of every byte read with the one the file was
  * inspected (or spooled) with.  Returns 0 or PUB_ECORRUPT. */
 static int verify(struct filesrc *f)
 {
-	unsigned char md[32];
-	unsigned int n = 0;
-	char hex[65];
-
-	if (f->checked != f->ident.size)
-		return 0; /* read out of order after a seek: nothing to compare */
-	if (EVP_DigestFinal_ex(f->check, md, &n) != 1 || n != 32)
-		return -EIO;
-	f->checked = UINT64_MAX; /* finished: no more updates until a rewind */
-	aos_hex(md, 32, hex);
-	if (strcmp(hex, f->ident.sha256) == 0)
-		return 0;
-	snprintf(
-	    f->error, sizeof(f->error),
-	    "the bytes read have sha256 %.12s..., not the %.12s... recorded when the "
-	    "file was inspected: the file is corrupt",
-	    hex, f->ident.sha256);
+	if (f->checked != f->ident.size || f->crc == f->ident.crc32c)
+		return 0; /* (read out of order after a seek: nothing to compare) */
+	snprintf(f->error, sizeof(f->error),
+		 "the bytes read have CRC-32C %08x, not the %08x recorded when the file "
+		 "was inspected: the file is corrupt",
+		 (unsigned)f->crc, (unsigned)f->ident.crc32c);
 	return PUB_ECORRUPT;
-}
-
-static int check_restart(struct filesrc *f)
-{
-	f->checked = 0;
-	return EVP_DigestInit_ex(f->check, EVP_sha256(), NULL) == 1 ? 0 : -ENOMEM;
 }
 
 int filesrc_open(const struct artifact *a, struct filesrc **ret, char *errbuf,
@@ -72,13 +53,7 @@ int filesrc_open(const struct artifact *a, struct filesrc **ret, char *errbuf,
 	f->ident.dev = a->dev;
 	f->ident.ino = a->ino;
 	f->ident.mtime = a->mtime;
-	memcpy(f->ident.sha256, a->sha256, sizeof(f->ident.sha256));
-	f->check = EVP_MD_CTX_new();
-	if (f->check == NULL || check_restart(f) < 0) {
-		f->fd = -1;
-		filesrc_free(f);
-		return -ENOMEM;
-	}
+	f->ident.crc32c = a->crc32c;
 	f->fd = open(a->path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	if (f->fd < 0) {
 		r = -errno;
@@ -124,8 +99,10 @@ ssize_t filesrc_read(struct filesrc *f, void *buf, size_t n)
 		}
 		got += (size_t)k;
 	}
-	if (f->checked == f->off && EVP_DigestUpdate(f->check, p, got) == 1)
+	if (f->checked == f->off) {
+		f->crc = crc32c_update(f->crc, p, got);
 		f->checked += got;
+	}
 	f->off += got;
 	if (f->off == f->ident.size && got > 0) {
 		r = artifact_check_unchanged(&f->ident, f->fd, f->error,
@@ -148,7 +125,11 @@ int filesrc_seek(struct filesrc *f, int64_t offset, int whence)
 	if (base < 0 || base + offset < 0 || (uint64_t)(base + offset) > f->ident.size)
 		return -EINVAL;
 	f->off = (uint64_t)(base + offset);
-	return f->off == 0 ? check_restart(f) : 0;
+	if (f->off == 0) { /* a rewind: check from the start again */
+		f->crc = 0;
+		f->checked = 0;
+	}
+	return 0;
 }
 
 uint64_t filesrc_size(const struct filesrc *f)
@@ -172,7 +153,6 @@ void filesrc_free(struct filesrc *f)
 		return;
 	if (f->fd >= 0)
 		close(f->fd);
-	EVP_MD_CTX_free(f->check);
 	free(f->ident.path);
 	free(f);
 }

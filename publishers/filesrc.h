@@ -4,8 +4,12 @@
  * open and again at its end that it is still that file (device, inode,
  * size, modification time), so a file rebuilt or replaced between
  * inspection and upload stops the upload instead of sending bytes whose
- * digests were never computed.  Reads are positional, so rewinding for a
- * resent request is free.
+ * digests were never computed.  And it checks the bytes themselves: the
+ * CRC-32C of what was read, from the start to the end in order, must be
+ * the artifact's (computed when it was inspected, or when the spool copied
+ * it), so a spooled file damaged on disk stops the upload at its last
+ * block, before that block is sent.  Reads are positional, so rewinding
+ * for a resent request is free (the check starts again).
  */
 #ifndef AOS_FILESRC_H
 #define AOS_FILESRC_H
@@ -24,7 +28,8 @@ int filesrc_open(const struct artifact *a, struct filesrc **ret, char *errbuf,
 		 size_t errlen);
 
 /* Reads up to n bytes at the current offset, filling buf unless the end is
- * reached.  Returns the byte count (0 at the end), or PUB_ECHANGED / -errno;
+ * reached.  Returns the byte count (0 at the end), or PUB_ECHANGED,
+ * PUB_ECORRUPT (the bytes read are not the ones inspected) or -errno;
  * filesrc_error() then says what happened. */
 ssize_t filesrc_read(struct filesrc *f, void *buf, size_t n);
 

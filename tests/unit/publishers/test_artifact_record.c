@@ -18,6 +18,7 @@
 #include <openssl/evp.h>
 
 #include "publishers/artifact.h"
+#include "publishers/crc32c.h"
 #include "publishers/filesrc.h"
 #include "publishers/pub_err.h"
 #include "publishers/pypi_meta.h"
@@ -126,8 +127,10 @@ static void test_source_pass_digests(void **state)
 			assert_string_equal(a->version, ref->version);
 			assert_string_equal(a->sha256, ref->sha256);
 			assert_string_equal(a->blake2_256, ref->blake2_256);
+			assert_int_equal(a->crc32c, ref->crc32c);
 			assert_string_equal(a->sha1, ref->sha1);
 			assert_string_equal(a->sha512_sri, ref->sha512_sri);
+			assert_int_equal(a->crc32c, ref->crc32c);
 			assert_int_equal(a->dev,
 					 0); /* no identity: the source is not a file */
 			artifact_free(a);
@@ -241,7 +244,7 @@ static ssize_t read_through(struct filesrc *f)
 	return n;
 }
 
-/* The upload hashes what it sends and compares with the record: a byte
+/* The upload checks what it sends against the record: a byte
  * changed on disk (same size, and the artifact taken after the change so
  * the identity matches) fails the read as corrupt, again after a rewind. */
 static void test_filesrc_verifies(void **state)
@@ -277,6 +280,27 @@ static void test_filesrc_verifies(void **state)
 	artifact_free(ref);
 }
 
+/* The check value of CRC-32C, and pieces continuing one another. */
+static void test_crc32c(void **state)
+{
+	char buf[1000];
+	uint32_t whole, c = 0;
+	size_t i, k;
+
+	(void)state;
+	assert_int_equal(crc32c_update(0, "123456789", 9), 0xE3069283u);
+	assert_int_equal(crc32c_update(0, "", 0), 0);
+	fx_fill(buf, sizeof(buf), 3);
+	whole = crc32c_update(0, buf, sizeof(buf));
+	for (i = 0; i < sizeof(buf); i += k) {
+		k = i % 13 + 1 < sizeof(buf) - i ? i % 13 + 1 : sizeof(buf) - i;
+		c = crc32c_update(c, buf + i, k);
+	}
+	assert_int_equal(c, whole);
+	buf[500] ^= 4;
+	assert_int_not_equal(crc32c_update(0, buf, sizeof(buf)), whole);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -285,6 +309,7 @@ int main(void)
 	    cmocka_unit_test(test_record_roundtrip),
 	    cmocka_unit_test(test_record_refused),
 	    cmocka_unit_test(test_filesrc_verifies),
+	    cmocka_unit_test(test_crc32c),
 	};
 
 	return cmocka_run_group_tests(tests, fx_setup, fx_teardown);
