@@ -2,10 +2,14 @@
  *
  * The document is prefix + base64(tarball) + suffix.  The prefix is the
  * whole publish JSON up to the opening quote of _attachments[...].data; the
- * tarball is read in 48 KiB chunks (a multiple of 3, so EVP_EncodeBlock's
- * output of every chunk but the last has no padding and the pieces join into
- * one base64 string; EVP_EncodeUpdate would insert newlines); the suffix
- * closes the strings and objects.  Its length is therefore known before the
+ * tarball is read in large blocks, each a multiple of 3 bytes (so
+ * EVP_EncodeBlock's output of every block but the last has no padding and
+ * the pieces join into one base64 string; EVP_EncodeUpdate would insert
+ * newlines), and encoded straight into curl's upload buffer: as many whole
+ * groups as that buffer holds, up to RAW_BLOCK bytes per read.  Only when
+ * curl offers less than one group's room (never with its default buffer)
+ * does a group go through a small staging buffer.  The suffix closes the
+ * strings and objects.  Its length is therefore known before the
  * first byte is sent: prefix + 4 * ceil(size / 3) + suffix.
  */
 #include <errno.h>
