@@ -14,6 +14,7 @@
 
 #include "err.h"
 #include "queue/queue.h"
+#include "queue_internal.h"
 #include "queue_sqlite_internal.h"
 
 struct claim_pick {
@@ -152,7 +153,7 @@ int queue_sqlite__claim(struct queue *q_, const char *owner, int64_t now_ms,
 	sqlite3_stmt *s;
 	int result;
 
-	result = queue_sqlite__check_str(owner, sizeof(ret->lease_owner));
+	result = queue__check_str(owner, sizeof(ret->lease_owner));
 	if (result < 0)
 		return result;
 	if (now_ms < 0 || lease_ms <= 0 || lease_ms > INT64_MAX - now_ms ||

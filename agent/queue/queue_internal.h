@@ -1,0 +1,38 @@
+/* queue_internal.h - what every queue backend shares: the argument checks
+ * of queue.h, cutting stored texts, and the wording of the log lines that
+ * more than one operation writes.  Backends include it by bare name.
+ */
+#ifndef AOS_QUEUE_INTERNAL_H
+#define AOS_QUEUE_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "queue/queue.h"
+
+/* A required string: 0, -EINVAL when NULL or empty, AOS_ETOOBIG when it
+ * does not fit max bytes with its terminator. */
+int queue__check_str(const char *s, size_t max);
+
+/* Inputs JSON: 0, or AOS_ETOOBIG beyond JOB_INPUTS_MAX bytes (NULL is fine). */
+int queue__check_inputs(const char *inputs);
+
+/* n uploads as enqueue and set_artifacts take them: 0, -EINVAL (a missing
+ * name, a bad digest, a name twice) or AOS_ETOOBIG. */
+int queue__check_uploads(const struct job_upload *ups, size_t n);
+
+/* A new job: 0, -EINVAL or AOS_ETOOBIG. */
+int queue__check_new(const struct job_new *j);
+
+/* The length of s cut to fit a buffer of max bytes with its terminator,
+ * without splitting a UTF-8 sequence. */
+size_t queue__text_len(const char *s, size_t max);
+
+/* The log line of a finish to st (see queue_ops.finish) into buf. */
+void queue__finish_text(enum job_state st, int64_t next_run_ms, const char *error,
+			char *buf, size_t len);
+
+/* The log line of a new job. */
+void queue__enqueue_text(const struct job_new *j, char *buf, size_t len);
+
+#endif
