@@ -73,6 +73,31 @@ int queue__check_new(const struct job_new *j)
 	return queue__check_uploads(j->uploads, j->nuploads);
 }
 
+int queue__check_claim(const char *owner, int64_t now_ms, int64_t lease_ms,
+		       const struct job *ret, size_t *max)
+{
+	int result = queue__check_str(owner, sizeof(ret->lease_owner));
+
+	if (result < 0)
+		return result;
+	if (now_ms < 0 || lease_ms <= 0 || lease_ms > INT64_MAX - now_ms ||
+	    (*max > 0 && ret == NULL))
+		return -EINVAL;
+	if (*max > QUEUE_CLAIM_MAX)
+		*max = QUEUE_CLAIM_MAX;
+	return 0;
+}
+
+int queue__check_upload_set(const char *filename, enum upload_state st)
+{
+	int result =
+	    queue__check_str(filename, sizeof(((struct job_upload *)0)->filename));
+
+	if (result < 0)
+		return result;
+	return st < UPLOAD_PENDING || st > UPLOAD_FAILED ? -EINVAL : 0;
+}
+
 size_t queue__text_len(const char *s, size_t max)
 {
 	size_t n = strnlen(s, max);

@@ -24,6 +24,14 @@ int queue__check_uploads(const struct job_upload *ups, size_t n);
 /* A new job: 0, -EINVAL or AOS_ETOOBIG. */
 int queue__check_new(const struct job_new *j);
 
+/* A claim's arguments (see queue_ops.claim): 0 with *max cut to
+ * QUEUE_CLAIM_MAX, -EINVAL or AOS_ETOOBIG. */
+int queue__check_claim(const char *owner, int64_t now_ms, int64_t lease_ms,
+		       const struct job *ret, size_t *max);
+
+/* upload_set's arguments: 0, -EINVAL or AOS_ETOOBIG. */
+int queue__check_upload_set(const char *filename, enum upload_state st);
+
 /* The length of s cut to fit a buffer of max bytes with its terminator,
  * without splitting a UTF-8 sequence. */
 size_t queue__text_len(const char *s, size_t max);

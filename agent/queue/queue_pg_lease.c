@@ -98,11 +98,9 @@ int queue_pg__upload_set(struct queue *q_, int64_t id, int64_t fence,
 	PGresult *r = NULL;
 	int result;
 
-	result = queue__check_str(filename, sizeof(((struct job_upload *)0)->filename));
+	result = queue__check_upload_set(filename, st);
 	if (result < 0)
 		return result;
-	if (st < UPLOAD_PENDING || st > UPLOAD_FAILED)
-		return -EINVAL;
 	result = qp__begin(q);
 	if (result < 0)
 		return result;

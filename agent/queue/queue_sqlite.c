@@ -406,11 +406,9 @@ static int sq_upload_set(struct queue *q_, int64_t id, int64_t fence,
 	sqlite3_stmt *s;
 	int result;
 
-	result = queue__check_str(filename, sizeof(((struct job_upload *)0)->filename));
+	result = queue__check_upload_set(filename, st);
 	if (result < 0)
 		return result;
-	if (st < UPLOAD_PENDING || st > UPLOAD_FAILED)
-		return -EINVAL;
 	result = queue_sqlite__tx_begin(q);
 	if (result < 0)
 		return result;

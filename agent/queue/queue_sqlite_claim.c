@@ -153,16 +153,9 @@ int queue_sqlite__claim(struct queue *q_, const char *owner, int64_t now_ms,
 	sqlite3_stmt *s;
 	int result;
 
-	result = queue__check_str(owner, sizeof(ret->lease_owner));
-	if (result < 0)
+	result = queue__check_claim(owner, now_ms, lease_ms, ret, &max);
+	if (result < 0 || max == 0)
 		return result;
-	if (now_ms < 0 || lease_ms <= 0 || lease_ms > INT64_MAX - now_ms ||
-	    (max > 0 && ret == NULL))
-		return -EINVAL;
-	if (max == 0)
-		return 0;
-	if (max > QUEUE_CLAIM_MAX)
-		max = QUEUE_CLAIM_MAX;
 	result = queue_sqlite__tx_begin(q);
 	if (result < 0)
 		return result;
