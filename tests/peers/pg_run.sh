@@ -76,6 +76,17 @@ until as_pg "$bindir/pg_ctl" -D "$data" -l "$log" -w -t 60 \
 done
 port=$(cat "$base/port")
 
+# A watchdog in a session of its own: when this script is killed (SIGKILL
+# from a test timeout runs no trap), it stops the server and removes the
+# folder once the script is gone.
+pg_ctl_stop="$bindir/pg_ctl -D $data -m immediate -w stop"
+if [ "$(id -u)" = 0 ]; then
+	pg_ctl_stop="setpriv --reuid=nobody --regid=nogroup --clear-groups $pg_ctl_stop"
+fi
+setsid sh -c 'while kill -0 "$1" 2>/dev/null; do sleep 1; done
+	[ -f "$2/postmaster.pid" ] && $3 >/dev/null 2>&1
+	rm -rf "$4"' watchdog "$$" "$data" "$pg_ctl_stop" "$base" </dev/null >/dev/null 2>&1 &
+
 password=$(od -An -tx1 -N24 /dev/urandom | tr -d ' \n')
 umask 077
 printf '127.0.0.1:%s:aos:aos:%s\n' "$port" "$password" >"$base/pgpass"

@@ -25,6 +25,7 @@
 
 #include <cmocka.h>
 #include <libpq-fe.h>
+#include <sqlite3.h>
 
 #include "agent/queue/queue.h"
 #include "agent/queue/queue_pg.h"
@@ -63,6 +64,24 @@ static inline void fx_pg_sql(const char *conninfo, const char *sql)
 		fail_msg("%s: %s", sql, PQerrorMessage(c));
 	PQclear(r);
 	PQfinish(c);
+}
+
+/* Runs a query answering one number on the test's database (PostgreSQL). */
+static inline int64_t fx_pg_count(const char *conninfo, const char *sql)
+{
+	PGconn *c = PQconnectdb(conninfo);
+	PGresult *r;
+	int64_t v;
+
+	if (PQstatus(c) != CONNECTION_OK)
+		fail_msg("connect: %s", PQerrorMessage(c));
+	r = PQexec(c, sql);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1)
+		fail_msg("%s: %s", sql, PQerrorMessage(c));
+	v = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+	PQclear(r);
+	PQfinish(c);
+	return v;
 }
 
 /* PostgreSQL: drops the test's schema (and makes it anew when again). */
@@ -242,6 +261,46 @@ static inline void assert_log_has(struct queue *q, int64_t id, const char *want)
 	last_log(q, id, line, sizeof(line));
 	if (strstr(line, want) == NULL)
 		fail_msg("log line \"%s\" lacks \"%s\"", line, want);
+}
+
+/* What counts() answers (SQLite: counters kept by triggers) equals a count
+ * of the jobs in each state, read from the database behind the queue. */
+static inline void fx_check_counts(struct queue *q, const char *path)
+{
+	int64_t kept[JOB_CANCELED + 1];
+	sqlite3 *db = NULL;
+	sqlite3_stmt *s = NULL;
+	char sql[400];
+	int st;
+
+	assert_int_equal(q->ops->counts(q, kept), 0);
+	if (fx_pg() != NULL) { /* one query: a connection per check is slow */
+		snprintf(sql, sizeof(sql),
+			 "SELECT count(*) FROM (VALUES (1, %lld), (2, %lld), (3, %lld), "
+			 "(4, %lld), (5, %lld), (6, %lld)) AS k (st, n) WHERE n <> "
+			 "(SELECT count(*) FROM aos_jobs WHERE state = k.st)",
+			 (long long)kept[1], (long long)kept[2], (long long)kept[3],
+			 (long long)kept[4], (long long)kept[5], (long long)kept[6]);
+		assert_int_equal(fx_pg_count(path, sql), 0);
+		return;
+	}
+	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL),
+			 SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db,
+					    "SELECT count(*) FROM jobs WHERE state = ?1",
+					    -1, &s, NULL),
+			 SQLITE_OK);
+	for (st = JOB_QUEUED; st <= JOB_CANCELED; st++) {
+		sqlite3_reset(s);
+		sqlite3_bind_int(s, 1, st);
+		assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+		if (sqlite3_column_int64(s, 0) != kept[st])
+			fail_msg("state %d: %lld jobs, counts() says %lld", st,
+				 (long long)sqlite3_column_int64(s, 0),
+				 (long long)kept[st]);
+	}
+	sqlite3_finalize(s);
+	sqlite3_close(db);
 }
 
 static inline void assert_contains(const char *s, const char *want)
