@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -96,6 +97,39 @@ int queue__check_upload_set(const char *filename, enum upload_state st)
 	if (result < 0)
 		return result;
 	return st < UPLOAD_PENDING || st > UPLOAD_FAILED ? -EINVAL : 0;
+}
+
+struct queue_pick *queue__picks_add(struct queue_picks *p)
+{
+	struct queue_pick *v;
+	size_t cap;
+
+	if (p->n == p->cap) {
+		cap = p->cap ? p->cap * 2 : 16;
+		v = realloc(p->v, cap * sizeof(*v));
+		if (v == NULL)
+			return NULL;
+		p->v = v;
+		p->cap = cap;
+	}
+	return &p->v[p->n++];
+}
+
+static int pick_cmp(const void *a_, const void *b_)
+{
+	const struct queue_pick *a = a_, *b = b_;
+
+	if (a->due_ms != b->due_ms)
+		return a->due_ms < b->due_ms ? -1 : 1;
+	return a->id < b->id ? -1 : a->id > b->id;
+}
+
+void queue__picks_keep(struct queue_picks *p, size_t max)
+{
+	if (p->n > 1)
+		qsort(p->v, p->n, sizeof(*p->v), pick_cmp);
+	if (p->n > max)
+		p->n = max;
 }
 
 size_t queue__text_len(const char *s, size_t max)

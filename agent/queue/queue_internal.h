@@ -32,6 +32,26 @@ int queue__check_claim(const char *owner, int64_t now_ms, int64_t lease_ms,
 /* upload_set's arguments: 0, -EINVAL or AOS_ETOOBIG. */
 int queue__check_upload_set(const char *filename, enum upload_state st);
 
+/* A job a claim picked (before it is claimed), and a growing list of them:
+ * both backends pick per registry, then keep the oldest. */
+struct queue_pick {
+	int64_t id;
+	int64_t due_ms;
+	enum job_state from;
+	char package[256];
+	char old_owner[128];
+};
+
+struct queue_picks {
+	struct queue_pick *v;
+	size_t n, cap;
+};
+
+/* A new slot at the end of p (free p->v at the end), or NULL. */
+struct queue_pick *queue__picks_add(struct queue_picks *p);
+/* Sorts p by due time, then id, and keeps the max oldest. */
+void queue__picks_keep(struct queue_picks *p, size_t max);
+
 /* The length of s cut to fit a buffer of max bytes with its terminator,
  * without splitting a UTF-8 sequence. */
 size_t queue__text_len(const char *s, size_t max);

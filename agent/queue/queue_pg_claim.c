@@ -14,33 +14,12 @@
 #include "queue_internal.h"
 #include "queue_pg_internal.h"
 
-struct pick {
-	int64_t id;
-	int64_t due_ms;
-	enum job_state from;
-	char package[256];
-	char old_owner[128];
-};
-
-struct picks {
-	struct pick *v;
-	size_t n, cap;
-};
-
-static int picks_add(struct picks *p, PGresult *r, int row)
+static int picks_add(struct queue_picks *p, PGresult *r, int row)
 {
-	struct pick *v;
-	size_t cap;
+	struct queue_pick *v = queue__picks_add(p);
 
-	if (p->n == p->cap) {
-		cap = p->cap ? p->cap * 2 : 16;
-		v = realloc(p->v, cap * sizeof(*v));
-		if (v == NULL)
-			return -ENOMEM;
-		p->v = v;
-		p->cap = cap;
-	}
-	v = &p->v[p->n++];
+	if (v == NULL)
+		return -ENOMEM;
 	v->id = qp__int64(r, row, 0);
 	v->from = (enum job_state)qp__int64(r, row, 1);
 	qp__col_text(r, row, 2, v->package, sizeof(v->package));
@@ -49,18 +28,9 @@ static int picks_add(struct picks *p, PGresult *r, int row)
 	return 0;
 }
 
-static int pick_cmp(const void *a_, const void *b_)
-{
-	const struct pick *a = a_, *b = b_;
-
-	if (a->due_ms != b->due_ms)
-		return a->due_ms < b->due_ms ? -1 : 1;
-	return a->id < b->id ? -1 : a->id > b->id;
-}
-
 /* Locks and adds up to take due heads of registry reg (row 'row' of regs). */
 static int pick_registry(struct queue_pg *q, PGresult *regs, int row, int64_t now_ms,
-			 int per_registry_limit, size_t max, struct picks *p)
+			 int per_registry_limit, size_t max, struct queue_picks *p)
 {
 	struct qp_args a = {0};
 	PGresult *r = NULL;
@@ -99,7 +69,7 @@ static int pick_registry(struct queue_pg *q, PGresult *regs, int row, int64_t no
 /* Picks (and locks) the due jobs the limits allow, then keeps the max
  * oldest. */
 static int claim_pick(struct queue_pg *q, int64_t now_ms, int per_registry_limit,
-		      size_t max, struct picks *p)
+		      size_t max, struct queue_picks *p)
 {
 	struct qp_args a = {0};
 	PGresult *regs = NULL;
@@ -115,15 +85,12 @@ static int claim_pick(struct queue_pg *q, int64_t now_ms, int per_registry_limit
 	for (i = 0; result == 0 && i < PQntuples(regs); i++)
 		result = pick_registry(q, regs, i, now_ms, per_registry_limit, max, p);
 	PQclear(regs);
-	if (result == 0 && p->n > 1)
-		qsort(p->v, p->n, sizeof(*p->v), pick_cmp);
-	if (p->n > max)
-		p->n = max;
+	queue__picks_keep(p, max);
 	return result;
 }
 
 /* Claims one picked job into *ret and logs it. */
-static int claim_set(struct queue_pg *q, const struct pick *p, const char *owner,
+static int claim_set(struct queue_pg *q, const struct queue_pick *p, const char *owner,
 		     int64_t now_ms, int64_t lease_ms, struct job *ret)
 {
 	struct qp_args a = {0};
@@ -165,7 +132,7 @@ int queue_pg__claim(struct queue *q_, const char *owner, int64_t now_ms, int64_t
 		    int per_registry_limit, struct job *ret, size_t max)
 {
 	struct queue_pg *q = (struct queue_pg *)q_;
-	struct picks picks = {0};
+	struct queue_picks picks = {0};
 	size_t nret = 0, i, k;
 	int result;
 
