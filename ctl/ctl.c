@@ -39,7 +39,8 @@ static void usage(FILE *f)
 		"                     job commands take --escape or --raw: build output's\n"
 		"                     control characters are shown escaped on a terminal\n"
 		"                     (--escape: always, --raw: never; see `job --help`)\n"
-		"  job wait ID        follow a job until it ends (exit 1 unless it succeeded)\n"
+		"  job wait ID        follow a job until it ends (exit 1 unless it succeeded),\n"
+		"                     with the upload's progress as publish --wait shows it\n"
 		"  drain | resume     stop / restart starting new jobs\n"
 		"  reconcile PIPELINE [--dry-run]\n"
 		"                     queue the tags whose version a target registry lacks\n"
@@ -59,7 +60,7 @@ static void usage(FILE *f)
 		"\n"
 		"Exit status: 0 success, 1 the daemon reported an error, 2 usage,\n"
 		"3 daemon not reachable, 4 timed out; publish adds 5 to 10 (see its\n"
-		"--help).  Secret values are never shown.\n");
+		"--help).  Secret values are never shown.  See aos-publishctl(1).\n");
 }
 
 static long long now_ms(void)
@@ -299,7 +300,10 @@ static void print_status(const cJSON *o)
 	printf("\nRequests:   %.0f (logins %.0f, renewals %.0f, failures in a row %.0f)\n",
 	       ctl_num(v, "requests"), ctl_num(v, "logins"), ctl_num(v, "renewals"),
 	       ctl_num(v, "consecutive_failures"));
-	if (ctl_str(v, "last_error", NULL) != NULL)
+	if (strcmp(ctl_str(o, "state", ""), "starting") == 0)
+		printf("Waiting:    %s\n",
+		       ctl_str(v, "last_error", "for Vault's first answer"));
+	else if (ctl_str(v, "last_error", NULL) != NULL)
 		printf("Last error: %s\n", ctl_str(v, "last_error", ""));
 	if (ctl_str(v, "missing_keys", NULL) != NULL)
 		printf("Missing:    %s\n", ctl_str(v, "missing_keys", ""));

@@ -7,10 +7,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cjson/cJSON.h>
 
 #include "ctl.h"
+#include "ctl_progress.h"
 #include "ctl_text.h"
 
 
@@ -199,8 +201,10 @@ static int follow(const char *sock, bool json, enum ctl_escape esc, int timeout_
 {
 	struct ctl_conn conn = { .fd = -1 };
 	char *text = cJSON_PrintUnformatted(req), *line;
+	struct ctl_progress prog;
 	int rc;
 
+	ctl_progress_init(&prog, isatty(STDOUT_FILENO) && !json);
 	rc = ctl_open(&conn, sock);
 	if (rc == 0)
 		rc = ctl_send(&conn, text);
@@ -208,12 +212,21 @@ static int follow(const char *sock, bool json, enum ctl_escape esc, int timeout_
 		cJSON *l = cJSON_Parse(line);
 		bool final = cJSON_GetObjectItemCaseSensitive(l, "event") == NULL;
 
+		if (!json && strcmp(ctl_str(l, "event", ""), "progress") == 0) {
+			ctl_progress_show(&prog, l); /* job.wait's upload events */
+			cJSON_Delete(l);
+			continue;
+		}
+		if (!json)
+			ctl_progress_end(&prog);
 		if (json)
 			ctl_put_json(stdout, line, esc);
 		else if ((rc = escape_for_stdout(l, esc)) != 0)
 			final = true;
 		else if (!final && ctl_str(l, "text", NULL) != NULL)
-			print_line(l); /* job.wait's upload events have no text */
+			print_line(l);
+		else if (!final && ctl_str(l, "message", NULL) != NULL)
+			printf("%s\n", ctl_str(l, "message", "")); /* a file's result */
 		else if (final && cJSON_GetObjectItemCaseSensitive(l, "job_id") != NULL)
 			printf("job %.0f: %s (%s)%s%s\n", ctl_num(l, "job_id"), ctl_str(l, "state", "?"),
 			       ctl_str(l, "outcome", "?"), ctl_str(l, "error", NULL) ? ": " : "",

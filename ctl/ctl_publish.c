@@ -12,6 +12,7 @@
 #include <cjson/cJSON.h>
 
 #include "ctl.h"
+#include "ctl_progress.h"
 
 static void usage(FILE *f)
 {
@@ -47,7 +48,9 @@ static void usage(FILE *f)
 		"                       its length and digest), and whether sending would\n"
 		"                       publish, be a no-op or a conflict; nothing sent\n"
 		"  -w, --wait           follow the job until it ends; the exit status tells\n"
-		"                       the outcome (without it: exit 0 once queued)\n"
+		"                       the outcome (without it: exit 0 once queued).  On a\n"
+		"                       terminal a bar per file: bytes sent, rate, time\n"
+		"                       left; otherwise a line at each quarter\n"
 		"  -k, --idempotency-key KEY  enqueuing the same KEY again returns the\n"
 		"                       existing job instead of a new one\n"
 		"  -h, --help           show this help\n"
@@ -73,51 +76,6 @@ static const char *base(const char *path)
 	const char *s = strrchr(path, '/');
 
 	return s != NULL ? s + 1 : path;
-}
-
-struct view {
-	bool tty;
-	char file[256];   /* the file progress is shown for */
-	int last_quarter; /* plain progress: the last 25 % step shown */
-	bool bar_open;    /* a progress bar line is on the screen */
-};
-
-static void end_bar(struct view *v)
-{
-	if (v->bar_open) {
-		fputc('\n', stdout);
-		v->bar_open = false;
-	}
-}
-
-static void show_progress(struct view *v, const cJSON *ev)
-{
-	double sent = ctl_num(ev, "sent"), total = ctl_num(ev, "total");
-	int pct = total > 0 ? (int)(sent * 100 / total) : 0;
-
-	if (strncmp(v->file, ctl_str(ev, "file", ""), sizeof(v->file) - 1) != 0) {
-		snprintf(v->file, sizeof(v->file), "%s", ctl_str(ev, "file", ""));
-		v->last_quarter = 0;
-	}
-
-	if (v->tty) {
-		char bar[31];
-		int i, fill = pct * 30 / 100;
-
-		for (i = 0; i < 30; i++)
-			bar[i] = i < fill ? '#' : ' ';
-		bar[30] = '\0';
-		printf("\r%s [%s] %3d%% %.1f/%.1f MB", base(ctl_str(ev, "file", "?")), bar, pct,
-		       sent / 1e6, total / 1e6);
-		fflush(stdout);
-		v->bar_open = true;
-		return;
-	}
-	if (pct / 25 > v->last_quarter) {
-		v->last_quarter = pct / 25;
-		printf("%s: sent %.0f of %.0f bytes (%d%%)\n", base(ctl_str(ev, "file", "?")),
-		       sent, total, pct);
-	}
 }
 
 #define PLAN_VALUE_MAX 160
@@ -182,16 +140,16 @@ static void show_plan(const cJSON *ev)
 	show_document(doc);
 }
 
-static void show_event(struct view *v, const cJSON *ev)
+static void show_event(struct ctl_progress *v, const cJSON *ev)
 {
 	const char *e = ctl_str(ev, "event", "");
 	const char *file = base(ctl_str(ev, "file", "?"));
 
 	if (strcmp(e, "progress") == 0) {
-		show_progress(v, ev);
+		ctl_progress_show(v, ev);
 		return;
 	}
-	end_bar(v);
+	ctl_progress_end(v);
 	if (strcmp(e, "inspected") == 0) {
 		printf("%s: %s %s (%s, %.0f bytes, sha256 %s)\n", file, ctl_str(ev, "name", "?"),
 		       ctl_str(ev, "version", "?"), ctl_str(ev, "kind", "?"), ctl_num(ev, "size"),
@@ -270,7 +228,7 @@ int ctl_publish(const char *sock, bool json, int timeout_s, int argc, char **arg
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct view v = { .tty = isatty(STDOUT_FILENO) && !json };
+	struct ctl_progress v;
 	const char *registry = NULL;
 	struct ctl_conn conn = { .fd = -1 };
 	cJSON *req = cJSON_CreateObject(), *ans = NULL;
@@ -279,6 +237,7 @@ int ctl_publish(const char *sock, bool json, int timeout_s, int argc, char **arg
 	size_t nfds = 0, i;
 	int c, rc;
 
+	ctl_progress_init(&v, isatty(STDOUT_FILENO) && !json);
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "r:nwk:h", opts, NULL)) != -1) {
 		switch (c) {
@@ -341,7 +300,7 @@ int ctl_publish(const char *sock, bool json, int timeout_s, int argc, char **arg
 			break;
 		}
 		/* The final answer. */
-		end_bar(&v);
+		ctl_progress_end(&v);
 		if (cJSON_GetObjectItemCaseSensitive(ans, "outcome") == NULL) {
 			fprintf(stderr, "aos-publishctl: %s\n", ctl_str(ans, "error", "unknown error"));
 			rc = EXIT_FAIL;
@@ -353,7 +312,7 @@ int ctl_publish(const char *sock, bool json, int timeout_s, int argc, char **arg
 			       ? "dry run: every file is valid, nothing was sent"
 			       : "published");
 		else if (!json && rc == EXIT_EXISTS)
-			printf("%s: already published (identical), nothing sent\n", registry);
+			ctl_progress_exists_line(&v, registry);
 		else if (rc != 0)
 			fprintf(stderr, "aos-publishctl: %s\n", ctl_str(ans, "error", "publish failed"));
 		break;

@@ -321,73 +321,143 @@ static bool classify_common(const struct answer_input *in, struct answer *a)
 	}
 	if (s == 0 || s < 100 || s == 408 || s == 429 || (s >= 500 && s < 600) ||
 	    s >= 600) {
+		const char *what = s == 429   ? " (too many requests: rate-limited)"
+				   : s == 503 ? " (unavailable: maintenance or overload)"
+					      : "";
+
 		if (a->retry_after >= 0)
 			set(a, ANSWER_RETRY,
-			    "the registry answered %ld; retry after %ld s", s,
+			    "the registry answered %ld%s; retry after %ld s", s, what,
 			    a->retry_after);
 		else if (s == 0)
 			set(a, ANSWER_RETRY,
 			    "no answer from the registry; retry with backoff");
 		else
 			set(a, ANSWER_RETRY,
-			    "the registry answered %ld; retry with backoff", s);
+			    "the registry answered %ld%s; retry with backoff", s, what);
 		return true;
 	}
 	return false;
 }
 
+/* PyPI's answers are Warehouse's (pypi/warehouse, warehouse/forklift/
+ * legacy.py: file_upload(); warehouse/forklift/decorators.py for the 403 on
+ * bad credentials; warehouse/macaroons/caveats/__init__.py for a token
+ * scoped to other projects), which puts its message in the status line
+ * (forklift/utils.py: _exc_with_message).  pypiserver answers 409 for a
+ * file it has, devpi 409 for a different file and 200 for an identical one
+ * ("Upload of identical file to non volatile index."). */
 static void classify_pypi(const struct answer_input *in, struct answer *a)
 {
 	long s = in->status;
 
+	/* devpi's 200 for a file it had: said as "exists" once digests agree. */
+	if (s == 200 && says(in, "upload of identical file")) {
+		set(a, ANSWER_EXISTS,
+		    "the registry already had this file (200, identical); compare "
+		    "digests");
+		return;
+	}
 	if (classify_common(in, a))
 		return;
 	if (s == 409 || (s == 400 && says(in, "already exists")))
 		set(a, ANSWER_EXISTS,
 		    "the registry already has this file (%ld); compare digests", s);
-	else if (s == 400 && (says(in, "filename has already been used") ||
+	else if (s == 400 && (says(in, "filename was previously used") ||
+			      says(in, "filename has already been used") ||
 			      says(in, "filename has been previously used")))
 		set(a, ANSWER_CONFLICT,
 		    "the registry refuses this file name for good (used before, then "
-		    "deleted): release a new version");
-	else if (s == 401 || s == 403)
-		set(a, ANSWER_AUTH, "the registry refused the credentials (%ld)", s);
+		    "deleted; PyPI never allows it again): release a post-release "
+		    "(VERSION.post1) or a new version");
+	else if (s == 403 && (says(in, "token is not valid for project") ||
+			      says(in, "token isn't allowed to upload to project"))) {
+		a->scoped_token = true;
+		set(a, ANSWER_AUTH,
+		    "the token is scoped to other projects (403): put a token scoped "
+		    "to this project (or the account) in Vault");
+	} else if (s == 401 || s == 403)
+		set(a, ANSWER_AUTH,
+		    "the registry refused the credentials (%ld): the token is wrong, "
+		    "expired or revoked",
+		    s);
 	else if (s == 413)
 		set(a, ANSWER_TOO_LARGE,
 		    "the file is larger than the registry accepts (413)");
+	else if (s == 400)
+		set(a, ANSWER_PERMANENT,
+		    "the registry refused the upload (400): fix what its message names "
+		    "(metadata, file name or contents) and build a new version");
 	else
 		set(a, ANSWER_PERMANENT, "the registry refused the upload (%ld)", s);
 }
 
+/* True if the WWW-Authenticate header lists scheme (as npm-registry-fetch's
+ * check-response.js reads it: comma-separated, case-insensitive). */
+static bool www_auth_lists(const struct answer_input *in, const char *scheme)
+{
+	const char *p = in->www_authenticate;
+	size_t n = strlen(scheme), k;
+
+	while (p != NULL && *p != '\0') {
+		p += strspn(p, ", \t");
+		k = strcspn(p, ",");
+		while (k > 0 && (p[k - 1] == ' ' || p[k - 1] == '\t'))
+			k--;
+		if (k == n && strncasecmp(p, scheme, n) == 0)
+			return true;
+		p += strcspn(p, ",");
+	}
+	return false;
+}
+
+/* npm's answers: the registry's JSON {"error"} (npmjs) or verdaccio's.
+ * The one-time-password and IP-address cases are read as npm itself does
+ * (npm/cli: node_modules/npm-registry-fetch/lib/check-response.js: a 401
+ * whose WWW-Authenticate lists "otp" or "ipaddress", or whose body says
+ * "one-time pass"); lib/utils/error-message.js for EOTP, E404 (no such
+ * package, or no permission on it) and EPUBLISHCONFLICT (403 "cannot
+ * publish over the previously published versions").  A 409 is verdaccio's
+ * "already present", or npmjs' CouchDB "Document update conflict" when
+ * two writes of the packument raced: that one is tried again. */
 static void classify_npm(const struct answer_input *in, struct answer *a)
 {
-	bool otp = (in->www_authenticate != NULL &&
-		    pub__memcasemem(in->www_authenticate, strlen(in->www_authenticate),
-				    "otp") != NULL) ||
-		   says(in, "one-time pass");
+	bool otp = www_auth_lists(in, "otp") || says(in, "one-time pass");
 	long s = in->status;
 
 	if (classify_common(in, a))
 		return;
-	if (s == 409 || (s == 403 && (says(in, "cannot publish over") ||
-				      says(in, "cannot modify pre-existing version"))))
+	if (s == 409 && says(in, "update conflict"))
+		set(a, ANSWER_RETRY,
+		    "the registry's package document changed under this publish "
+		    "(409, E409): retry with backoff");
+	else if (s == 409 ||
+		 (s == 403 && (says(in, "cannot publish over") ||
+			       says(in, "cannot modify pre-existing version"))))
 		set(a, ANSWER_EXISTS,
 		    "the registry already has this version (%ld); compare dist.integrity",
 		    s);
 	else if ((s == 401 || s == 403) && (otp || says(in, "two-factor")))
 		set(a, ANSWER_PERMANENT,
-		    "the registry asks for a one-time password (EOTP): use an "
-		    "automation or granular token that may publish without 2FA");
+		    "the registry asks for a one-time password (EOTP), which this daemon "
+		    "never prompts for: put a granular access token allowed to bypass "
+		    "2FA (or an automation token) in Vault");
+	else if (s == 401 && www_auth_lists(in, "ipaddress"))
+		set(a, ANSWER_PERMANENT,
+		    "the token may not be used from this address (401, IP allowlist): "
+		    "add the build host's address to the token's allowed ranges");
 	else if (s == 401 || s == 403)
 		set(a, ANSWER_AUTH, "the registry refused the token (%ld)", s);
 	else if (s == 402)
 		set(a, ANSWER_PERMANENT,
 		    "payment required (402): a scoped package is private unless "
-		    "access is \"public\"");
+		    "access is \"public\"; set \"access\": \"public\" on the registry "
+		    "in the configuration, or use a paid plan for private packages");
 	else if (s == 404)
 		set(a, ANSWER_PERMANENT,
 		    "not found (404) on publish: the token may not publish this package "
-		    "or scope");
+		    "or scope (E404): check the scope exists and the token may write to "
+		    "it");
 	else if (s == 413)
 		set(a, ANSWER_TOO_LARGE,
 		    "the document is larger than the registry accepts (413; verdaccio's "

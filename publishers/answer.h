@@ -54,6 +54,7 @@ struct answer {
 	enum answer_kind kind;
 	long status;
 	long retry_after; /* seconds to wait, -1 if the server said nothing */
+	bool scoped_token; /* PyPI: the token is limited to other projects */
 	char reason[ANSWER_REASON_MAX];	  /* the server's words, "" if none */
 	char message[ANSWER_MESSAGE_MAX]; /* what it means, for the operator */
 };
@@ -90,6 +91,20 @@ int answer_input_from_curl(CURL *h, struct answer_input *in);
  * PUB_ENODIGEST (listed without a sha256), AOS_EPARSE. */
 int answer_pypi_file_sha256(const char *body, size_t len, const char *filename,
 			    char ret_sha256[65]);
+
+/* The form of a PyPI page, from its Content-Type (answer_pypi_page_format). */
+enum pypi_page_format {
+	PYPI_PAGE_UNKNOWN = 0, /* no or another Content-Type: the body is sniffed */
+	PYPI_PAGE_JSON,	       /* application/vnd.pypi.simple.v1+json (PEP 691) */
+	PYPI_PAGE_HTML,	       /* text/html or application/vnd.pypi.simple.v1+html */
+	PYPI_PAGE_JSON_API,    /* application/json: the project JSON API */
+};
+
+/* The form content_type (may be NULL; parameters and case ignored) names. */
+enum pypi_page_format answer_pypi_page_format(const char *content_type);
+
+/* "PEP 691 JSON", "PEP 503 HTML", "JSON API", "unknown form". */
+const char *answer_pypi_page_format_name(enum pypi_page_format format);
 
 /* What a GET of an index page or packument answered, when the question is
  * "is this file (or version) on the registry?". */

@@ -272,6 +272,43 @@ static int from_html(const char *body, size_t len, const char *filename, char *r
 									  : AOS_EPARSE;
 }
 
+enum pypi_page_format answer_pypi_page_format(const char *content_type)
+{
+	static const struct {
+		const char *type;
+		enum pypi_page_format format;
+	} forms[] = {
+	    {"application/vnd.pypi.simple.v1+json", PYPI_PAGE_JSON},
+	    {"application/vnd.pypi.simple.v1+html", PYPI_PAGE_HTML},
+	    {"text/html", PYPI_PAGE_HTML},
+	    {"application/json", PYPI_PAGE_JSON_API},
+	};
+	size_t i, n;
+
+	if (content_type == NULL)
+		return PYPI_PAGE_UNKNOWN;
+	while (*content_type == ' ' || *content_type == '\t')
+		content_type++;
+	n = strcspn(content_type, "; \t");
+	for (i = 0; i < sizeof(forms) / sizeof(forms[0]); i++) {
+		if (strlen(forms[i].type) == n &&
+		    strncasecmp(content_type, forms[i].type, n) == 0)
+			return forms[i].format;
+	}
+	return PYPI_PAGE_UNKNOWN;
+}
+
+const char *answer_pypi_page_format_name(enum pypi_page_format format)
+{
+	switch (format) {
+	case PYPI_PAGE_JSON: return "PEP 691 JSON";
+	case PYPI_PAGE_HTML: return "PEP 503 HTML";
+	case PYPI_PAGE_JSON_API: return "JSON API";
+	case PYPI_PAGE_UNKNOWN: break;
+	}
+	return "unknown form";
+}
+
 int answer_pypi_file_sha256(const char *body, size_t len, const char *filename,
 			    char ret_sha256[65])
 {

@@ -86,6 +86,13 @@ const char *pypi_upload_error(const struct pypi_upload *u);
 /* Wipes the credential header and frees u; accepts NULL. */
 void pypi_upload_free(struct pypi_upload *u);
 
+/* The Accept header of a read of a simple index page: the PEP 691 JSON form
+ * where the registry offers it (devpi, PyPI), else the PEP 503 HTML page
+ * (pypiserver), as PEP 691 asks clients to negotiate. */
+#define PYPI_SIMPLE_ACCEPT                                                               \
+	"Accept: application/vnd.pypi.simple.v1+json, "                                  \
+	"application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.1"
+
 /* The PEP 503 simple index page of a project under index_url (e.g.
  * "https://<host>/simple/" -> "https://<host>/simple/aos-sdk/").  Returns a
  * malloc'ed URL, or NULL if name is invalid or memory ran out. */

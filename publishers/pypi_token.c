@@ -13,11 +13,12 @@
 #include <cjson/cJSON.h>
 #include <openssl/evp.h>
 
+#include "err.h"
 #include "pub_util.h"
 #include "pypi_name.h"
 #include "pypi_token.h"
 
-#define TOKEN_MAX 8192
+#define TOKEN_MAX PYPI_TOKEN_MAX
 #define F_END 0
 #define F_IDENTIFIER 2
 #define F_SIGNATURE 6
@@ -280,4 +281,29 @@ bool pypi_token_allows(const struct pypi_token_info *t, const char *project)
 		if (strcmp(t->projects[i], norm) == 0)
 			return true;
 	return false;
+}
+
+int pypi_token_projects(const char *token, size_t len, char *out, size_t outlen)
+{
+	struct pypi_token_info t;
+	char err[160];
+	size_t i, used = 0;
+	int r;
+
+	if (outlen > 0)
+		out[0] = '\0';
+	if (len > 5 && len - 5 > PYPI_TOKEN_MAX && memcmp(token, "pypi-", 5) == 0)
+		return AOS_ETOOBIG;
+	r = pypi_token_inspect(token, len, &t, err, sizeof(err));
+	if (r < 0)
+		return AOS_EPARSE;
+	for (i = 0; i < t.nprojects; i++) {
+		const char *sep = used > 0 ? ", " : "";
+		size_t need = strlen(sep) + strlen(t.projects[i]);
+
+		if (used + need < outlen)
+			used += (size_t)snprintf(out + used, outlen - used, "%s%s", sep,
+						 t.projects[i]);
+	}
+	return (int)t.nprojects;
 }

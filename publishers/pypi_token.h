@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#define PYPI_TOKEN_MAX 8192 /* characters after "pypi-" looked at */
 #define PYPI_TOKEN_PROJECTS 16
 #define PYPI_TOKEN_NAME 128
 
@@ -41,5 +42,13 @@ int pypi_token_inspect(const char *token, size_t len, struct pypi_token_info *ou
 /* Whether the token's project restriction allows project (a name as
  * written; true when the token has no name restriction). */
 bool pypi_token_allows(const struct pypi_token_info *t, const char *project);
+
+/* Writes the names of the projects token (len bytes) is limited to into out
+ * (outlen bytes), comma-separated: "a, b"; a name past out's room is
+ * counted, not cut.  Returns how many (0: no name restriction, e.g. an
+ * account-wide token or one limited by project id), AOS_EPARSE if token is
+ * not a PyPI macaroon, AOS_ETOOBIG past PYPI_TOKEN_MAX.  A caveat names
+ * projects only, so the result may be shown (a refusal names them). */
+int pypi_token_projects(const char *token, size_t len, char *out, size_t outlen);
 
 #endif

@@ -15,7 +15,8 @@ debs=(build-essential cmake pkg-config git curl jq ca-certificates
       libuv1-dev libcurl4-openssl-dev libcjson-dev libsystemd-dev
       libcmocka-dev libssl-dev libarchive-dev libsqlite3-dev
       libhttp-parser-dev systemd clang libclang-rt-14-dev python3-venv nodejs npm
-      wrk webhook time libseccomp-dev bubblewrap strace stress-ng
+      wrk webhook time libseccomp-dev bubblewrap strace stress-ng prometheus
+      scdoc man-db debhelper fakeroot lintian dpkg-dev
       postgresql libpq-dev)
 missing=()
 for p in "${debs[@]}"; do

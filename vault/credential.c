@@ -1,5 +1,6 @@
 /* credential.c - reading credential files (token, role_id, secret_id). */
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
@@ -51,6 +52,7 @@ int vault_read_credential(const char *name, const char *creds_dir,
 	char path[4096];
 	char data[CREDENTIAL_MAX + 1];
 	size_t len = 0;
+	bool from_creds = false;
 	int r;
 
 	path[0] = '\0';
@@ -61,12 +63,20 @@ int vault_read_credential(const char *name, const char *creds_dir,
 			snprintf(path, sizeof(path), "%s/%s", creds_dir, name);
 			if (access(path, F_OK) != 0)
 				path[0] = '\0';
+			from_creds = path[0] != '\0';
 		}
 		if (path[0] == '\0')
 			snprintf(path, sizeof(path), "%s/%s",
 				 base_dir != NULL ? base_dir : ".", name);
 	}
 	r = read_bounded(path, data, sizeof(data), &len);
+	if (r == -ENOENT) {
+		snprintf(errbuf, errlen,
+			 "Vault credential file %s is missing: create it "
+			 "(docs/operations.md, \"Configure\")",
+			 path);
+		goto out;
+	}
 	if (r < 0) {
 		snprintf(errbuf, errlen, "cannot read credential file %s: %s", path,
 			 aos_strerror(r));
@@ -75,6 +85,17 @@ int vault_read_credential(const char *name, const char *creds_dir,
 	while (len > 0 && (data[len - 1] == '\n' || data[len - 1] == '\r' ||
 			   data[len - 1] == ' ' || data[len - 1] == '\t'))
 		len--;
+	if (from_creds && base_dir != NULL && len == strlen(VAULT_CREDENTIAL_MISSING) &&
+	    memcmp(data, VAULT_CREDENTIAL_MISSING, len) == 0) {
+		/* The unit's SetCredential= default: LoadCredential= found no file. */
+		snprintf(errbuf, errlen,
+			 "Vault credential %s/%s is missing (systemd passed "
+			 "no %s): create it, then restart (docs/operations.md, "
+			 "\"Configure\")",
+			 base_dir, name, name);
+		r = AOS_EPARSE;
+		goto out;
+	}
 	if (len == 0) {
 		snprintf(errbuf, errlen, "credential file %s is empty", path);
 		r = AOS_EPARSE;

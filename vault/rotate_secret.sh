@@ -31,7 +31,7 @@ version.  On success prints
 where the fingerprint is the one aos-publishctl shows: the first 8 hex
 digits of HMAC-SHA256 of the value under the installation's fingerprint
 key, computed by aos-publishd (the value reaches it on a pipe through
-`aos-publishctl secrets fingerprint`).  The value is never printed.
+\`aos-publishctl secrets fingerprint\`).  The value is never printed.
 
 The value is read from standard input when VALUE is "-" or absent (one
 trailing newline is removed; an empty value is refused; on a terminal it is

@@ -131,10 +131,16 @@ int vault_login_body(const struct secret *role_id, const struct secret *secret_i
 /* Builds {"token": "<token>"} for sys/wrapping/lookup. */
 int vault_token_body(const struct secret *token, struct buf *out);
 
+/* What the unit's SetCredential= passes when the file its LoadCredential=
+ * names is missing (systemd/aos-publishd.service.in): read as "missing". */
+#define VAULT_CREDENTIAL_MISSING "aos-publishd-credential-missing"
+
 /* Reads a credential file into a new secret: trailing whitespace removed,
  * at most 4 KiB, not empty.  A relative name is looked up in creds_dir
  * (may be NULL) and then in base_dir (may be NULL).  Returns 0 and *ret, or
- * -errno / AOS_ETOOBIG / AOS_EPARSE (empty); errbuf names the file tried. */
+ * -errno / AOS_ETOOBIG / AOS_EPARSE (empty, or VAULT_CREDENTIAL_MISSING from
+ * creds_dir); errbuf names the file tried, and for a missing one the file
+ * to create. */
 int vault_read_credential(const char *name, const char *creds_dir,
 			  const char *base_dir, struct secret **ret, char *errbuf,
 			  size_t errlen);

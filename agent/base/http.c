@@ -476,6 +476,12 @@ static void write_cb(uv_write_t *wr, int status)
 void http_reply(struct http_conn *c, int status, const char *extra_headers,
 		const char *body, size_t len)
 {
+	http_reply_typed(c, status, "application/json", extra_headers, body, len);
+}
+
+void http_reply_typed(struct http_conn *c, int status, const char *content_type,
+		      const char *extra_headers, const char *body, size_t len)
+{
 	int n;
 
 	c->s->requests++;
@@ -489,14 +495,15 @@ void http_reply(struct http_conn *c, int status, const char *extra_headers,
 		c->close_after = true;
 	uv_timer_stop(&c->timer);
 	c->phase = PH_BUSY;
-	c->out = malloc(len + 512 + (extra_headers ? strlen(extra_headers) : 0));
+	c->out = malloc(len + 512 + strlen(content_type) +
+			(extra_headers ? strlen(extra_headers) : 0));
 	if (c->out == NULL) {
 		conn_close(c);
 		return;
 	}
-	n = sprintf(c->out, "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\n"
+	n = sprintf(c->out, "HTTP/1.1 %d %s\r\nContent-Type: %s\r\n"
 		    "Content-Length: %zu\r\n%sConnection: %s\r\n\r\n", status,
-		    http_status_str((enum http_status)status),
+		    http_status_str((enum http_status)status), content_type,
 		    len, extra_headers ? extra_headers : "",
 		    c->close_after ? "close" : "keep-alive");
 	/* An answer to HEAD: the headers alone (Content-Length that of the

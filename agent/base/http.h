@@ -91,6 +91,11 @@ size_t http_server_unauthenticated_bytes(const struct http_server *s);
 void http_reply(struct http_conn *c, int status, const char *extra_headers,
 		const char *body, size_t len);
 
+/* As http_reply(), with another Content-Type (a static string without CR
+ * or LF, e.g. "text/plain; version=0.0.4"). */
+void http_reply_typed(struct http_conn *c, int status, const char *content_type,
+		      const char *extra_headers, const char *body, size_t len);
+
 /* The peer's address as text ("127.0.0.1:43210"), for logs. */
 const char *http_conn_peer(struct http_conn *c);
 

@@ -1,13 +1,20 @@
-/* log.h - the daemon's logging to stderr.
+/* log.h - the daemon's logging to stderr, or to the journal.
  *
- * Lines carry a syslog priority: under journald (JOURNAL_STREAM set) as the
- * "<N>" prefix journald understands, otherwise as a readable level word.
+ * When stderr is connected to journald (JOURNAL_STREAM names stderr's
+ * device and inode), each message goes to the journal with sd_journal_sendv:
+ * MESSAGE=, PRIORITY=, SYSLOG_IDENTIFIER=aos-publishd and the structured
+ * fields given (JOB_ID=, PIPELINE=, REGISTRY=, DELIVERY=), so that
+ * `journalctl -u aos-publishd JOB_ID=7` works; if that send fails, the line
+ * goes to stderr with the "<N>" priority prefix journald understands.
+ * Otherwise lines go to stderr as before: a timestamp, a readable level
+ * word and the message (the fields are not shown there).
  * Callers never pass secret values here; secrets are logged as fingerprints.
  */
 #ifndef AOS_LOG_H
 #define AOS_LOG_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 enum log_level {
@@ -42,6 +49,27 @@ struct log_rate {
 };
 
 bool log_rate_ok(struct log_rate *r, uint64_t now_ms, unsigned long *ret_suppressed);
+
+/* Structured fields of one message (each unset field is left out). */
+struct log_fields {
+	int64_t job_id;       /* JOB_ID=; 0: none */
+	const char *pipeline; /* PIPELINE= */
+	const char *registry; /* REGISTRY= */
+	const char *delivery; /* DELIVERY=: the forge's delivery id */
+};
+
+#define LOG_FIELDS_MAX 4
+#define LOG_FIELD_MAX 160 /* bytes of one "NAME=value", NUL included */
+
+/* As log_msg, with fields for the journal (f may be NULL). */
+void log_msg_f(enum log_level level, const struct log_fields *f, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Formats f's set fields as journal fields "NAME=value" into out; values
+ * are cut to fit and control characters become '?' (a delivery id comes
+ * from the forge).  Returns how many (0 for a NULL f). */
+size_t log_fields_format(const struct log_fields *f,
+			 char out[LOG_FIELDS_MAX][LOG_FIELD_MAX]);
 
 #define log_err(...) log_msg(LOG_LVL_ERR, __VA_ARGS__)
 #define log_warn(...) log_msg(LOG_LVL_WARNING, __VA_ARGS__)

@@ -383,35 +383,6 @@ static void parse_registries(struct cctx *c, const cJSON *ro, struct config *cfg
 	}
 }
 
-/* *field = a copy of value unless set already (a default computed here). */
-static void set_default(struct cctx *c, char **field, const char *key, const char *value)
-{
-	if (*field != NULL || c->failed)
-		return;
-	*field = strdup(value);
-	if (*field == NULL)
-		cfg__fail(c, key, "out of memory");
-}
-
-/* *field = dir + "/" + name unless set already. */
-static void set_default_in(struct cctx *c, char **field, const char *key, const char *dir,
-			   const char *name)
-{
-	if (*field != NULL || c->failed || dir == NULL)
-		return;
-	if (asprintf(field, "%s/%s", dir, name) < 0) {
-		*field = NULL;
-		cfg__fail(c, key, "out of memory");
-	}
-}
-
-static const char *env_or(const char *name, const char *def)
-{
-	const char *v = getenv(name);
-
-	return v != NULL ? v : def;
-}
-
 /* build_isolation: what each value means, and that "auto" and "required"
  * were values once. */
 static void check_isolation(struct cctx *c, const cJSON *root)
@@ -442,24 +413,17 @@ static void parse_top(struct cctx *c, const cJSON *root, struct config *cfg)
 	struct queue_cfg *q = &cfg->queue;
 
 	check_isolation(c, root);
+	/* The table's defaults, derived ones too (runtime_dir, then the
+	 * control socket in it, ...; config_keys.c) */
 	cfg__section(c, root, "", "", NULL, cfg);
-	set_default(c, &cfg->runtime_dir, "runtime_dir",
-		    env_or("RUNTIME_DIRECTORY", "/run/aos-publishd"));
-	set_default(c, &cfg->state_dir, "state_dir",
-		    env_or("STATE_DIRECTORY", "/var/lib/aos-publishd"));
-	set_default_in(c, &cfg->control_socket, "control_socket", cfg->runtime_dir,
-		       "control.sock");
 	if (!c->failed && strlen(cfg->control_socket) > (size_t)sock_max)
 		cfg__fail(c, "control_socket", "path too long for a Unix socket (at most "
 			  "%ld bytes; set control_socket or a shorter runtime_dir)",
 			  sock_max);
-	set_default_in(c, &cfg->work_dir, "work_dir", cfg->state_dir, "work");
 	cfg__section(c, cfg__sub(root, "http"), "http", "http", NULL, cfg);
 	cfg__section(c, cfg__sub(root, "publish"), "publish", "publish", NULL, pub);
 	check_backoff(c, "publish", pub->backoff_min_ms, pub->backoff_max_ms);
 	cfg__section(c, cfg__sub(root, "queue"), "queue", "queue", NULL, q);
-	set_default_in(c, &q->path, "queue.path", cfg->state_dir, "queue.db");
-	set_default_in(c, &q->spool_dir, "queue.spool_dir", cfg->state_dir, "spool");
 	check_backoff(c, "queue", q->backoff_min_ms, q->backoff_max_ms);
 }
 
@@ -496,6 +460,7 @@ int config_parse(const char *text, size_t len, const char *path,
 		r = -ENOMEM;
 		goto out;
 	}
+	c.cfg = cfg;
 	cfg->path = strdup(path);
 	tmp = strdup(path);
 	cfg->dir = tmp != NULL ? strdup(dirname(tmp)) : NULL;
@@ -505,6 +470,8 @@ int config_parse(const char *text, size_t len, const char *path,
 		goto out;
 	}
 	parse_top(&c, root, cfg);
+	if (!c.failed)
+		cfg__check_placeholders(&c, root);
 	if (!c.failed && cfg__sub(root, "vault") != NULL)
 		parse_vault(&c, cfg__sub(root, "vault"), &cfg->vault);
 	if (!c.failed && cfg__sub(root, "registries") != NULL)

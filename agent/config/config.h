@@ -101,6 +101,13 @@ struct listen_cfg {
 	struct listen_tls_cfg tls;
 };
 
+/* metrics: GET /metrics on its own listener (else on listen's). */
+struct metrics_cfg {
+	char *address;            /* "HOST:PORT"; NULL: on the webhook listener */
+	char *host;               /* HOST resolved at load */
+	int port;
+};
+
 enum forge { FORGE_GITHUB, FORGE_GITLAB, FORGE_GITEA, FORGE__COUNT };
 
 /* One build or verify command: argv[0..argc-1], NULL-terminated; a string
@@ -162,6 +169,7 @@ struct config {
 	struct registry_cfg *registries;
 	size_t nregistries;
 	struct listen_cfg listen;
+	struct metrics_cfg metrics;
 	char *webhook_keys[FORGE__COUNT]; /* Vault key of each forge's secret, or NULL */
 	long webhook_grace_s[FORGE__COUNT]; /* the secret before a rotation still counts */
 	struct pipeline_cfg *pipelines;

@@ -17,6 +17,7 @@ struct cctx {
 	char *err;
 	size_t errlen;
 	bool failed;
+	const struct config *cfg; /* being parsed: the folders `under` keys name */
 };
 
 void cfg__fail(struct cctx *c, const char *path, const char *fmt, ...)
@@ -42,6 +43,9 @@ const cJSON *cfg__sub(const cJSON *obj, const char *key);
 const cJSON *cfg__obj(struct cctx *c, const cJSON *obj, const char *base,
 		      const char *key, bool required);
 void cfg__check_url(struct cctx *c, const char *path, const char *url);
+/* Fails naming every string value still holding a placeholder of the
+ * shipped example ("<pypi-upload-host>"): config_placeholders.c. */
+void cfg__check_placeholders(struct cctx *c, const cJSON *root);
 
 /* ---- the key table (config_keys.c) ------------------------------------------
  * Every key of the file is one row: the parser reads a section from the
@@ -74,6 +78,11 @@ struct cfg_key {
 	const char *variant; /* only when the section's variant is this (vault.auth) */
 	unsigned flags;
 	const char *rule;   /* what code checks besides; the reference must say it */
+	/* CT_STR defaults computed when the key is absent (sdef is the rest):
+	 * env: the environment variable's value, else sdef; under: the
+	 * top-level folder key's value + "/" + sdef (a row after that key). */
+	const char *env;
+	const char *under;
 };
 
 extern const struct cfg_key cfg__keys[];

@@ -27,6 +27,12 @@
 			       .max = STR_MAX, .sdef = d, .flags = fl }
 #define STRN(p, st, m, d, fl, n, r) { .path = p, .type = CT_STR, .off = O(st, m), \
 				      .max = n, .sdef = d, .flags = fl, .rule = r }
+/* A path whose default is $ENV, else d */
+#define ENVSTR(p, m, e, d) { .path = p, .type = CT_STR, .off = O(config, m), \
+			     .max = STR_MAX, .sdef = d, .env = e }
+/* A path whose default is a file or folder name in the folder key dir */
+#define INSTR(p, st, m, dir, name, n, r) { .path = p, .type = CT_STR, .off = O(st, m), \
+					   .max = n, .sdef = name, .under = dir, .rule = r }
 /* A variant's key (vault.auth) */
 #define VSTR(p, m, d, fl, v) { .path = p, .type = CT_STR, .off = O(vault_cfg, m), \
 			       .max = STR_MAX, .sdef = d, .variant = v, .flags = fl }
@@ -52,12 +58,10 @@ const struct cfg_key cfg__keys[] = {
 	/* top level (struct config) */
 	{ .path = "log_level", .type = CT_ENUM, .off = O(config, log_level),
 	  .min = LOG_LVL_ERR, .sdef = "info", .choices = log_levels },
-	STR("runtime_dir", config, runtime_dir,
-	    "`$RUNTIME_DIRECTORY`, else `/run/aos-publishd`", CK_DOC),
-	STR("state_dir", config, state_dir,
-	    "`$STATE_DIRECTORY`, else `/var/lib/aos-publishd`", CK_DOC),
-	STRN("control_socket", config, control_socket, "`<runtime_dir>/control.sock`",
-	     CK_DOC, 99, "a Unix socket path"),
+	ENVSTR("runtime_dir", runtime_dir, "RUNTIME_DIRECTORY", "/run/aos-publishd"),
+	ENVSTR("state_dir", state_dir, "STATE_DIRECTORY", "/var/lib/aos-publishd"),
+	INSTR("control_socket", config, control_socket, "runtime_dir", "control.sock", 99,
+	      "a Unix socket path"),
 	OBJ("control", "`{}`", 0, NULL),
 	OBJ("http", "`{}`", 0, NULL),
 	OBJ("vault", NULL, CK_REQUIRED, NULL),
@@ -66,9 +70,10 @@ const struct cfg_key cfg__keys[] = {
 	OBJ("queue", "`{}`", 0, NULL),
 	OBJ("listen", NULL, 0, NULL),
 	OBJ("listen.tls", "no TLS (plain HTTP)", 0, NULL),
+	OBJ("metrics", "`{}`", 0, NULL),
 	OBJ("webhooks", "`{}`", 0, "`github`, `gitlab` or `gitea`"),
 	OBJ("pipelines", "`{}`", 0, "at most 100 bytes, no `:`, `/` or space"),
-	STR("work_dir", config, work_dir, "`<state_dir>/work`", CK_DOC),
+	INSTR("work_dir", config, work_dir, "state_dir", "work", STR_MAX, NULL),
 	{ .path = "build_isolation", .type = CT_ENUM, .off = O(config, build_isolation),
 	  .sdef = "namespaces", .choices = isolations },
 
@@ -134,8 +139,8 @@ const struct cfg_key cfg__keys[] = {
 	INT("control.max_connections", control_cfg, max_connections, 64, 1, 4096),
 
 	/* queue */
-	STR("queue.path", queue_cfg, path, "`<state_dir>/queue.db`", CK_DOC),
-	STR("queue.spool_dir", queue_cfg, spool_dir, "`<state_dir>/spool`", CK_DOC),
+	INSTR("queue.path", queue_cfg, path, "state_dir", "queue.db", STR_MAX, NULL),
+	INSTR("queue.spool_dir", queue_cfg, spool_dir, "state_dir", "spool", STR_MAX, NULL),
 	INT("queue.per_registry_concurrency", queue_cfg, per_registry_limit, 2, 1, 64),
 	INT("queue.max_running", queue_cfg, max_running, 8, 1, 256),
 	INT("queue.max_attempts", queue_cfg, max_attempts, 8, 1, 1000),
@@ -165,6 +170,9 @@ const struct cfg_key cfg__keys[] = {
 	     "PEM: the certificate, then its chain; valid now"),
 	STRN("listen.tls.key_file", listen_tls_cfg, key_file, NULL, CK_REQUIRED, STR_MAX,
 	     "PEM, not encrypted; matches `cert_file`"),
+
+	/* metrics */
+	STRN("metrics.address", metrics_cfg, address, NULL, 0, STR_MAX, "port 1 to 65535"),
 
 	/* webhooks.FORGE */
 	STRN("webhooks.*.secret_key", webhook_cfg, secret_key, NULL, CK_REQUIRED,
@@ -264,7 +272,7 @@ static int choice_index(const char *const *ch, const char *s)
 static char *parse_choice(struct cctx *c, const cJSON *obj, const char *base,
 			  const struct cfg_key *k, const char *leaf)
 {
-	const char *def = k->flags & CK_DOC ? NULL : k->sdef;
+	const char *def = k->flags & CK_DOC || k->env || k->under ? NULL : k->sdef;
 	long max = k->type == CT_ENUM ? STR_MAX : k->max; /* an enum's max is unused */
 	char *s = cfg__str(c, obj, base, leaf, def, !(k->flags & CK_REQUIRED), max);
 	char want[200], p[256];
@@ -296,6 +304,28 @@ static void append_rule(struct cctx *c, const struct cfg_key *k)
 	c->err[n] = '\0';
 }
 
+/* The default of a key with env or under (absent from the file): NULL
+ * after a failure (reported) or when the folder it lives in is unset. */
+static char *derived_default(struct cctx *c, const struct cfg_key *k)
+{
+	const char *v = k->env != NULL ? getenv(k->env) : NULL;
+	const char *dir = NULL;
+	char *s = NULL;
+
+	if (c->failed)
+		return NULL;
+	if (k->under != NULL) {
+		dir = *(char *const *)((const char *)c->cfg + cfg__key(k->under)->off);
+		if (dir == NULL || asprintf(&s, "%s/%s", dir, k->sdef) < 0)
+			s = NULL;
+	} else {
+		s = strdup(v != NULL ? v : k->sdef);
+	}
+	if (s == NULL && (k->under == NULL || dir != NULL))
+		cfg__fail(c, k->path, "out of memory");
+	return s;
+}
+
 void cfg__one(struct cctx *c, const cJSON *obj, const char *base, const struct cfg_key *k,
 	      void *out)
 {
@@ -313,6 +343,8 @@ void cfg__one(struct cctx *c, const cJSON *obj, const char *base, const struct c
 	switch (k->type) {
 	case CT_STR:
 		*(char **)field = parse_choice(c, obj, base, k, leaf);
+		if (*(char **)field == NULL && (k->env != NULL || k->under != NULL))
+			*(char **)field = derived_default(c, k);
 		break;
 	case CT_INT:
 		failed = c->failed;
@@ -369,6 +401,10 @@ void cfg__render_default(const struct cfg_key *k, char *out, size_t outlen)
 {
 	if (k->flags & CK_REQUIRED)
 		snprintf(out, outlen, "required");
+	else if (k->env != NULL)
+		snprintf(out, outlen, "`$%s`, else `%s`", k->env, k->sdef);
+	else if (k->under != NULL)
+		snprintf(out, outlen, "`<%s>/%s`", k->under, k->sdef);
 	else if (k->flags & CK_DOC || (k->type == CT_OBJ && k->sdef != NULL))
 		snprintf(out, outlen, "%s", k->sdef);
 	else if (k->type == CT_INT)

@@ -1,4 +1,5 @@
-/* config_pipeline.c - the "listen", "webhooks" and "pipelines" sections. */
+/* config_pipeline.c - the "listen", "metrics", "webhooks" and "pipelines"
+ * sections. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
@@ -117,35 +118,53 @@ static int resolve(const char *host, bool v6, char *out, size_t outlen)
 	return r;
 }
 
-/* listen.address -> listen.host (resolved once, now) and listen.port. */
-static void parse_address(struct cctx *c, struct listen_cfg *l)
+/* KEY ("listen.address", "metrics.address") -> *ret_host (resolved once,
+ * now) and *ret_port. */
+static void parse_address(struct cctx *c, const char *key, const char *address,
+			  char **ret_host, int *ret_port)
 {
 	char host[256], ip[INET6_ADDRSTRLEN];
 	long port;
 	bool v6;
 	int r;
 
-	if (split_address(l->address, host, sizeof(host), &port, &v6) < 0) {
-		cfg__fail(c, "listen.address", "expected HOST:PORT or [IPv6]:PORT with a "
-			  "port from 1 to 65535, got \"%.80s\"", l->address);
+	if (split_address(address, host, sizeof(host), &port, &v6) < 0) {
+		cfg__fail(c, key, "expected HOST:PORT or [IPv6]:PORT with a "
+			  "port from 1 to 65535, got \"%.80s\"", address);
 		return;
 	}
 	r = resolve(host, v6, ip, sizeof(ip));
 	if (r != 0 && v6) {
-		cfg__fail(c, "listen.address", "\"%.80s\" is not an IPv6 address (inside "
+		cfg__fail(c, key, "\"%.80s\" is not an IPv6 address (inside "
 			  "[] only an IPv6 literal is taken)", host);
 		return;
 	}
 	if (r != 0) {
-		cfg__fail(c, "listen.address", "host \"%.80s\" does not resolve (%s): "
+		cfg__fail(c, key, "host \"%.80s\" does not resolve (%s): "
 			  "give an IP address, or a name the hosts file or DNS knows",
 			  host, gai_strerror(r));
 		return;
 	}
-	l->host = strdup(ip);
-	l->port = (int)port;
-	if (l->host == NULL)
-		cfg__fail(c, "listen.address", "out of memory");
+	*ret_host = strdup(ip);
+	*ret_port = (int)port;
+	if (*ret_host == NULL)
+		cfg__fail(c, key, "out of memory");
+}
+
+static void parse_metrics(struct cctx *c, const cJSON *o, struct config *cfg)
+{
+	struct metrics_cfg *m = &cfg->metrics;
+	const struct listen_cfg *l = &cfg->listen;
+
+	cfg__section(c, o, "metrics", "metrics", NULL, m);
+	if (m->address == NULL || c->failed)
+		return;
+	parse_address(c, "metrics.address", m->address, &m->host, &m->port);
+	if (!c->failed && l->host != NULL && m->port == l->port &&
+	    strcmp(m->host, l->host) == 0)
+		cfg__fail(c, "metrics.address", "\"%.80s\" is listen.address's own "
+			  "address: leave metrics.address out to serve /metrics there, or "
+			  "give another port", m->address);
 }
 
 static void parse_listen(struct cctx *c, const cJSON *o, struct listen_cfg *l)
@@ -154,7 +173,7 @@ static void parse_listen(struct cctx *c, const cJSON *o, struct listen_cfg *l)
 
 	cfg__section(c, o, "listen", "listen", NULL, l);
 	if (l->address != NULL && !c->failed)
-		parse_address(c, l);
+		parse_address(c, "listen.address", l->address, &l->host, &l->port);
 	if (cfg__sub(o, "tls") != NULL && !c->failed)
 		cfg__section(c, cfg__sub(o, "tls"), "listen.tls", "listen.tls", NULL, &l->tls);
 	one = l->max_body_bytes + 2 * l->max_header_bytes;
@@ -519,6 +538,9 @@ void cfg__parse_pipelines(struct cctx *c, const cJSON *root, struct config *cfg)
 	o = cfg__sub(root, "listen");
 	if (o != NULL)
 		parse_listen(c, o, &cfg->listen);
+	o = cfg__sub(root, "metrics");
+	if (o != NULL)
+		parse_metrics(c, o, cfg);
 	o = cfg__sub(root, "webhooks");
 	if (o != NULL)
 		parse_webhooks(c, o, cfg);
@@ -565,6 +587,8 @@ void cfg__free_pipelines(struct config *cfg)
 	free(cfg->listen.host);
 	free(cfg->listen.tls.cert_file);
 	free(cfg->listen.tls.key_file);
+	free(cfg->metrics.address);
+	free(cfg->metrics.host);
 	for (f = 0; f < FORGE__COUNT; f++)
 		free(cfg->webhook_keys[f]);
 	for (i = 0; i < cfg->npipelines; i++) {

@@ -23,9 +23,12 @@ struct agent {
 	struct control *ctl;
 	struct queue *queue;
 	struct worker *worker;
-	struct follower *followers; /* clients following a job (follow.c) */
+	struct follower *followers; /* clients following a job or its log (follow.c) */
+	uv_timer_t follow_sweep;    /* reads reported log lines, frees followers */
 	struct ingest *ingest;  /* HTTP webhooks, or NULL */
 	struct token_checks *tokens; /* each registry's token checked (token_check.c) */
+	struct metrics *metrics; /* counters for GET /metrics (metrics.c) */
+	struct http_server *metrics_srv; /* on metrics.address, or NULL */
 	uv_timer_t grace;      /* first SIGTERM: waiting for running uploads */
 	int stop_requests;
 	int lock_fd;
@@ -35,6 +38,7 @@ struct agent {
 	uv_timer_t watchdog;
 	uint64_t watchdog_usec;
 	uint64_t start_ms;
+	int64_t start_wall_ms;
 	bool ready_sent;
 	bool reloading;
 	bool stopping;

@@ -3,7 +3,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "daemon/follow.h"
 #include "daemon/agent.h"
 #include "daemon/ingest.h"
 #include "daemon/token_check.h"
@@ -13,7 +12,6 @@
 #include "commands_internal.h"
 #include "daemon/control_policy.h"
 #include "secret.h"
-#include "worker/spool.h"
 
 struct refresh_wait {
 	struct session_waiter w; /* first: recovered by cast */
@@ -30,6 +28,19 @@ static cJSON *ok_object(void)
 	return o;
 }
 
+/* The configured registry and pipeline names (for shell completion). */
+static void add_names(cJSON *o, const struct config *cfg)
+{
+	cJSON *regs = cJSON_AddArrayToObject(o, "registries");
+	cJSON *pipes = cJSON_AddArrayToObject(o, "pipelines");
+	size_t i;
+
+	for (i = 0; i < cfg->nregistries; i++)
+		cJSON_AddItemToArray(regs, cJSON_CreateString(cfg->registries[i].name));
+	for (i = 0; i < cfg->npipelines; i++)
+		cJSON_AddItemToArray(pipes, cJSON_CreateString(cfg->pipelines[i].name));
+}
+
 static void cmd_status(struct agent *a, struct control_conn *c)
 {
 	cJSON *o = ok_object();
@@ -40,6 +51,7 @@ static void cmd_status(struct agent *a, struct control_conn *c)
 				(double)((uv_now(&a->loop) - a->start_ms) / 1000));
 	cJSON_AddStringToObject(o, "state", agent_state(a));
 	cJSON_AddStringToObject(o, "config", a->cfg->path);
+	add_names(o, a->cfg);
 	cJSON_AddItemToObject(o, "vault", session_vault_json(a->session));
 	cJSON_AddItemToObject(o, "secrets", session_secrets_json(a->session));
 	cJSON_AddItemToObject(o, "queue", queue_status_json(a));
@@ -182,52 +194,6 @@ static void cmd_secrets_check(struct agent *a, struct control_conn *c, const cJS
 		control_reply_error(c, "out of memory");
 	else if (cand != NULL)
 		control_set_cancel(c, candidate_gone, cand);
-}
-
-static int follow_job(void *data, struct control_conn *c, int64_t id)
-{
-	return follow_start(data, c, id);
-}
-
-/* publish: the files came as descriptors with the request (checked by
- * control_request_check: one per name). */
-static void cmd_publish(struct agent *a, struct control_conn *c, const cJSON *req)
-{
-	const cJSON *files = cJSON_GetObjectItemCaseSensitive(req, "files"), *f;
-	const char *names[CONTROL_FDS_MAX];
-	int fds[CONTROL_FDS_MAX];
-	struct spool_request r = {
-		.registry = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(req, "registry")),
-		.tag = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(req, "tag")),
-		.version = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(req, "version")),
-		.idem_key = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(req,
-										  "idempotency_key")),
-		.wait = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(req, "wait")),
-		.follow = follow_job,
-		.follow_data = a,
-		.dry_run = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(req, "dry_run")),
-		.names = names,
-		.fds = fds,
-		.uid = control_peer(c)->uid,
-		.pid = control_peer(c)->pid,
-	};
-	char msg[512];
-	size_t nfds;
-
-	cJSON_ArrayForEach(f, files)
-		names[r.nfiles++] = f->valuestring;
-	nfds = control_take_fds(c, fds, CONTROL_FDS_MAX);
-	if (nfds != r.nfiles) { /* control_request_check() matched them */
-		while (nfds > 0)
-			close(fds[--nfds]);
-		control_reply_error(c, "internal error: descriptors and names do not match");
-		return;
-	}
-	if (spool_enqueue(&(struct spool_env){ .pub = a->penv, .queue = a->queue,
-					      .worker = &a->worker,
-					      .stopping = &a->stopping },
-			  c, &r, msg, sizeof(msg)) < 0)
-		control_reply_error(c, msg);
 }
 
 bool agent_admit(const struct control_peer *peer, void *data, bool *ret_fds_ok,

@@ -16,8 +16,13 @@ struct control_conn;
 void queue_command(struct agent *a, struct control_conn *c, enum control_cmd_id id,
 		   const cJSON *req);
 
-/* reconcile {"pipeline", "dry_run"} (reconcile.c): answers once the
- * repository's tags and the targets' indexes have been compared. */
+/* publish {"registry", "files", ...} with one descriptor per file
+ * (commands_publish.c): answers through the spool's hooks. */
+void cmd_publish(struct agent *a, struct control_conn *c, const cJSON *req);
+
+/* reconcile {"pipeline", "dry_run"} (commands_reconcile.c; the scan is
+ * pipeline/reconcile.c): answers once the repository's tags and the
+ * targets' indexes have been compared. */
 void cmd_reconcile(struct agent *a, struct control_conn *c, const cJSON *req);
 
 /* The "queue" part of status. */

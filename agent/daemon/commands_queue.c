@@ -33,7 +33,7 @@ static bool get_id(struct control_conn *c, const cJSON *req, int64_t *ret)
 static cJSON *job_json(struct agent *a, const struct job *j)
 {
 	cJSON *o = cJSON_CreateObject();
-	char why[1200];
+	char why[1200], error[JOB_TEXT_MAX];
 
 	cJSON_AddNumberToObject(o, "id", (double)j->id);
 	cJSON_AddStringToObject(o, "kind", j->kind == JOB_PUBLISH ? "publish" : "pipeline");
@@ -51,7 +51,8 @@ static cJSON *job_json(struct agent *a, const struct job *j)
 		cJSON_AddNumberToObject(o, "lease_expires_ms", (double)j->lease_expires_ms);
 	}
 	if (j->last_error[0] != '\0')
-		cJSON_AddStringToObject(o, "last_error", j->last_error);
+		cJSON_AddStringToObject(o, "last_error", outcome_text(j->outcome, j->last_error,
+								      error, sizeof(error)));
 	if ((j->state == JOB_QUEUED || j->state == JOB_FAILED) &&
 	    !session_loaded(a->session)) {
 		/* Nothing starts before the tokens are loaded. */
@@ -128,122 +129,15 @@ static void cmd_job_show(struct agent *a, struct control_conn *c, const cJSON *r
 	n = queue_uploads_all(a->queue, id, &ups);
 	for (i = 0; i < n; i++) {
 		cJSON *u = worker_upload_json(&ups[i]);
+		char text[JOB_TEXT_MAX];
 
-		cJSON_AddStringToObject(u, "answer", ups[i].answer);
+		cJSON_AddStringToObject(u, "answer", outcome_text(ups[i].outcome, ups[i].answer,
+								  text, sizeof(text)));
 		cJSON_AddItemToArray(arr, u);
 	}
 	free(ups);
 	job_clear(&j);
 	control_reply(c, o);
-}
-
-/* job.log with "follow": new lines are polled from the database. */
-struct log_follow {
-	uv_timer_t timer;
-	struct agent *a;
-	struct control_conn *conn;
-	int64_t id;
-	int64_t after;
-};
-
-static void follow_closed(uv_handle_t *h)
-{
-	free(h->data);
-}
-
-static void follow_gone(struct control_conn *c, void *arg)
-{
-	struct log_follow *f = arg;
-
-	(void)c;
-	uv_timer_stop(&f->timer);
-	uv_close((uv_handle_t *)&f->timer, follow_closed);
-}
-
-/* Sends the lines after f->after; returns true if the job has ended. */
-static bool send_lines(struct log_follow *f, bool as_events, cJSON *arr)
-{
-	struct job_log_entry lines[64];
-	struct job j = { 0 };
-	bool over;
-	int n, i;
-
-	do {
-		n = f->a->queue->ops->log_read(f->a->queue, f->id, f->after, lines, 64);
-		for (i = 0; i < n; i++) {
-			cJSON *l = cJSON_CreateObject();
-
-			f->after = lines[i].id;
-			if (as_events)
-				cJSON_AddStringToObject(l, "event", "log");
-			cJSON_AddNumberToObject(l, "id", (double)lines[i].id);
-			cJSON_AddNumberToObject(l, "at_ms", (double)lines[i].at_ms);
-			cJSON_AddStringToObject(l, "text", lines[i].text);
-			if (as_events)
-				control_send(f->conn, l);
-			else
-				cJSON_AddItemToArray(arr, l);
-		}
-	} while (n == 64);
-	if (f->a->queue->ops->get(f->a->queue, f->id, &j) < 0)
-		return true;
-	over = job_state_ended(j.state);
-	job_clear(&j);
-	return over;
-}
-
-static void follow_tick(uv_timer_t *t)
-{
-	struct log_follow *f = t->data;
-	cJSON *o;
-
-	if (!send_lines(f, true, NULL))
-		return;
-	control_set_cancel(f->conn, NULL, NULL);
-	o = cJSON_CreateObject();
-	cJSON_AddTrueToObject(o, "ok");
-	cJSON_AddStringToObject(o, "state", "ended");
-	control_reply(f->conn, o);
-	follow_gone(NULL, f);
-}
-
-static void cmd_job_log(struct agent *a, struct control_conn *c, const cJSON *req)
-{
-	struct log_follow *f;
-	struct job j = { 0 };
-	cJSON *o, *arr;
-	int64_t id;
-
-	if (!get_id(c, req, &id))
-		return;
-	if (a->queue->ops->get(a->queue, id, &j) < 0) {
-		control_reply_error(c, "no such job");
-		return;
-	}
-	job_clear(&j);
-	f = calloc(1, sizeof(*f));
-	if (f == NULL) {
-		control_reply_error(c, "out of memory");
-		return;
-	}
-	f->a = a;
-	f->conn = c;
-	f->id = id;
-	uv_timer_init(&a->loop, &f->timer);
-	f->timer.data = f;
-	if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(req, "follow"))) {
-		control_set_cancel(c, follow_gone, f);
-		follow_tick(&f->timer);
-		if (!uv_is_closing((uv_handle_t *)&f->timer))
-			uv_timer_start(&f->timer, follow_tick, 250, 250);
-		return;
-	}
-	o = cJSON_CreateObject();
-	cJSON_AddTrueToObject(o, "ok");
-	arr = cJSON_AddArrayToObject(o, "lines");
-	send_lines(f, false, arr);
-	control_reply(c, o);
-	follow_gone(NULL, f);
 }
 
 static void cmd_job_action(struct agent *a, struct control_conn *c, const cJSON *req,
@@ -296,6 +190,7 @@ void queue_command(struct agent *a, struct control_conn *c, enum control_cmd_id 
 {
 	int64_t qid;
 	cJSON *o;
+	int r;
 
 	switch (id) {
 	case CMD_JOBS:
@@ -305,7 +200,12 @@ void queue_command(struct agent *a, struct control_conn *c, enum control_cmd_id 
 		cmd_job_show(a, c, req);
 		break;
 	case CMD_JOB_LOG:
-		cmd_job_log(a, c, req);
+		if (!get_id(c, req, &qid))
+			break;
+		r = follow_log(a, c, qid,
+			       cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(req, "follow")));
+		if (r < 0)
+			control_reply_error(c, r == AOS_ENOTFOUND ? "no such job" : "out of memory");
 		break;
 	case CMD_JOB_WAIT:
 		if (get_id(c, req, &qid) && follow_start(a, c, qid) < 0)

@@ -22,6 +22,8 @@
 #include "file.h"
 #include "daemon/ingest.h"
 #include "daemon/token_check.h"
+#include "daemon/metrics.h"
+#include "base/http.h"
 #include "base/log.h"
 #include "queue/queue.h"
 #include "secret.h"
@@ -68,6 +70,9 @@ static void session_event(struct vault_session *s, bool first_ready, void *data)
 	(void)s;
 	ingest_secrets_changed(a->ingest); /* webhook secrets' rotation grace */
 	token_checks_update(a->tokens);     /* new or rotated registry tokens */
+	if (session_loaded(a->session))
+		metrics_secrets(a->metrics, store_kv_version(session_store(a->session)),
+				aos_wall_ms());
 	if (first_ready && a->worker != NULL)
 		worker_kick(a->worker); /* jobs waited for the tokens */
 	if (first_ready && !a->ready_sent) {
@@ -103,6 +108,8 @@ static void agent_stop(struct agent *a, const char *why)
 	uv_close((uv_handle_t *)&a->grace, NULL);
 	ingest_close(a->ingest); /* commits what is pending first */
 	a->ingest = NULL;
+	http_server_close(a->metrics_srv);
+	a->metrics_srv = NULL;
 	worker_close(a->worker); /* releases anything still running */
 	a->worker = NULL;
 	follow_close(a);
@@ -161,6 +168,9 @@ static void reload(struct agent *a)
 	if (strcmp(ncfg->control_socket, a->cfg->control_socket) != 0)
 		log_warn("control_socket changed to %s: takes effect at the next restart",
 			 ncfg->control_socket);
+	if (strcmp(ncfg->metrics.address ? ncfg->metrics.address : "",
+		   a->cfg->metrics.address ? a->cfg->metrics.address : "") != 0)
+		log_warn("metrics.address changed: takes effect at the next restart");
 	transport_set_opts(a->tp, &(struct transport_opts){
 		.connect_timeout_ms = ncfg->connect_timeout_ms,
 		.stall_timeout_s = ncfg->stall_timeout_s,
@@ -294,6 +304,33 @@ static int load_fingerprint_key(const char *state_dir)
 	return r;
 }
 
+/* The worker's hooks: followers (follow.c) and metrics. */
+static void job_changed(void *data, int64_t id)
+{
+	struct agent *a = data;
+	struct job job = { 0 };
+
+	if (a->queue->ops->get(a->queue, id, &job) == 0)
+		metrics_job_changed(a->metrics, &job);
+	job_clear(&job);
+	follow_job_changed(a, id);
+}
+
+static void upload_done(void *data, const struct worker_upload_stat *u)
+{
+	struct agent *a = data;
+
+	metrics_upload(a->metrics, u);
+}
+
+static void step_done(void *data, const char *pipeline, const char *which,
+		      const char *result, double seconds)
+{
+	struct agent *a = data;
+
+	metrics_step(a->metrics, pipeline, which, result, seconds);
+}
+
 /* One daemon per state directory; the queue, then the worker.  Jobs that
  * this host's previous process was running (it crashed or was killed) go
  * back to the queue at once. */
@@ -301,6 +338,7 @@ static int open_queue(struct agent *a)
 {
 	const struct config *cfg = a->cfg;
 	char path[4200], host[64] = "localhost", prefix[80], err[1024];
+	enum queue_check check;
 	int r;
 
 	r = ensure_dir(cfg->state_dir);
@@ -329,13 +367,17 @@ static int open_queue(struct agent *a)
 		log_err("cannot use the queue database: %s", err);
 		return r;
 	}
-	if (queue_sqlite_open_check(a->queue) == QUEUE_CHECK_QUICK)
+	check = queue_sqlite_open_check(a->queue);
+	if (check == QUEUE_CHECK_NEW)
+		log_notice("queue database %s: created (an empty queue)", cfg->queue.path);
+	else if (check == QUEUE_CHECK_QUICK)
 		log_notice("queue database %s: not closed cleanly by the last process; "
 			   "quick_check passed (full check: aos-publishd --check-queue)",
 			   cfg->queue.path);
 	else
 		log_info("queue database %s: closed cleanly by the last process; "
 			 "integrity check skipped", cfg->queue.path);
+	a->queue->observer = (struct queue_observer){ .logged = follow_logged, .data = a };
 	gethostname(host, sizeof(host) - 1);
 	snprintf(prefix, sizeof(prefix), "%s:", host);
 	r = a->queue->ops->release_owner(a->queue, prefix, aos_wall_ms());
@@ -344,8 +386,8 @@ static int open_queue(struct agent *a)
 			   "the queue", r);
 	r = worker_new(&(struct worker_env){
 		.pub = a->penv, .sandbox = &a->sandbox,
-		.hooks = { .job_event = follow_job_event,
-			   .job_changed = follow_job_changed, .data = a },
+		.hooks = { .job_event = follow_job_event, .job_changed = job_changed,
+			   .upload_done = upload_done, .step_done = step_done, .data = a },
 	}, a->queue, &a->worker);
 	if (r < 0)
 		log_err_r(r, "cannot start the queue's worker");
@@ -373,7 +415,13 @@ int agent_run(struct config *cfg)
 	uv_loop_init(&a->loop);
 	a->loop.data = a;
 	a->start_ms = uv_now(&a->loop);
+	a->start_wall_ms = aos_wall_ms();
 
+	if (metrics_new(&a->metrics) < 0) {
+		log_err("cannot set up: out of memory");
+		free(a);
+		return 1;
+	}
 	r = transport_new(&a->loop, &(struct transport_opts){
 		.connect_timeout_ms = cfg->connect_timeout_ms,
 		.stall_timeout_s = cfg->stall_timeout_s,
@@ -398,6 +446,7 @@ int agent_run(struct config *cfg)
 	uv_timer_init(&a->loop, &a->watchdog);
 	uv_timer_init(&a->loop, &a->grace);
 	a->grace.data = a;
+	follow_init(a);
 	r = ensure_dir(cfg->runtime_dir);
 	if (r < 0)
 		log_warn_r(r, "cannot create runtime_dir %s", cfg->runtime_dir);
@@ -420,6 +469,8 @@ int agent_run(struct config *cfg)
 		goto run;
 	}
 	r = ingest_open(a, &a->ingest);
+	if (r == 0)
+		r = metrics_listen(a);
 	if (r < 0) {
 		a->exit_code = r == -EINVAL ? 78 : 1; /* listen.tls's files: EX_CONFIG */
 		agent_stop(a, "start-up failure");
@@ -450,6 +501,7 @@ run:
 		close(a->lock_fd);
 	r = a->exit_code;
 	config_free(a->cfg);
+	metrics_free(a->metrics);
 	free(a);
 	log_info("stopped");
 	return r;

@@ -1,5 +1,6 @@
-/* follow.c - clients following a job to its end (follow.h). */
+/* follow.c - clients following a job (follow.h). */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 
 #include "base/control.h"
@@ -9,24 +10,41 @@
 #include "queue/queue.h"
 #include "worker/worker.h"
 
+enum follow_kind {
+	FOLLOW_JOB, /* job.wait, publish --wait: events, then the job's answer */
+	FOLLOW_LOG, /* job.log --follow: log lines, then {"state": "ended"} */
+};
+
 struct follower {
 	struct agent *a;
+	/* NULL once answered or gone: freed by the next sweep (a follower can
+	 * go while it is being sent to: control_send() may drop a client that
+	 * does not read, and calls its cancel hook at once). */
 	struct control_conn *conn;
 	int64_t id;
+	enum follow_kind kind;
+	int64_t after; /* FOLLOW_LOG: the last line sent */
+	bool due;      /* FOLLOW_LOG: the queue reported new lines */
 	struct follower *next;
 };
 
-static void unfollow(struct agent *a, struct follower *x)
-{
-	struct follower **p;
+static void sweep(uv_timer_t *t);
 
-	for (p = &a->followers; *p != NULL; p = &(*p)->next) {
-		if (*p == x) {
-			*p = x->next;
-			free(x);
-			return;
-		}
-	}
+/* Sweeps (and reads the due logs) on the next turn of the loop: never
+ * inside the queue's write or under a loop over the followers. */
+static void sweep_soon(struct agent *a)
+{
+	if (!uv_is_closing((uv_handle_t *)&a->follow_sweep))
+		uv_timer_start(&a->follow_sweep, sweep, 0, 0);
+}
+
+/* f is done: no hook of its connection refers to it any more. */
+static void let_go(struct follower *f)
+{
+	if (f->conn != NULL)
+		control_set_cancel(f->conn, NULL, NULL);
+	f->conn = NULL;
+	sweep_soon(f->a);
 }
 
 static void follower_gone(struct control_conn *c, void *arg)
@@ -34,7 +52,25 @@ static void follower_gone(struct control_conn *c, void *arg)
 	struct follower *f = arg;
 
 	(void)c;
-	unfollow(f->a, f);
+	f->conn = NULL;
+	sweep_soon(f->a);
+}
+
+static struct follower *follower_add(struct agent *a, struct control_conn *c, int64_t id,
+				     enum follow_kind kind)
+{
+	struct follower *f = calloc(1, sizeof(*f));
+
+	if (f == NULL)
+		return NULL;
+	f->a = a;
+	f->conn = c;
+	f->id = id;
+	f->kind = kind;
+	f->next = a->followers;
+	a->followers = f;
+	control_set_cancel(c, follower_gone, f);
+	return f;
 }
 
 /* Whether job id is in the queue (*ret_ended: it has ended). */
@@ -49,9 +85,70 @@ static int job_ended(struct agent *a, int64_t id, bool *ret_ended)
 	return 0;
 }
 
+/* Sends the lines of f->id after f->after (as "log" events to f->conn, or
+ * into arr); returns true if the job has ended (or is gone). */
+static bool send_lines(struct queue *q, struct follower *f, cJSON *arr)
+{
+	struct job_log_entry lines[64];
+	bool over;
+	int n, i;
+
+	do {
+		n = q->ops->log_read(q, f->id, f->after, lines, 64);
+		for (i = 0; i < n && (arr != NULL || f->conn != NULL); i++) {
+			cJSON *l = cJSON_CreateObject();
+
+			f->after = lines[i].id;
+			if (arr == NULL)
+				cJSON_AddStringToObject(l, "event", "log");
+			cJSON_AddNumberToObject(l, "id", (double)lines[i].id);
+			cJSON_AddNumberToObject(l, "at_ms", (double)lines[i].at_ms);
+			cJSON_AddStringToObject(l, "text", lines[i].text);
+			if (arr == NULL)
+				control_send(f->conn, l);
+			else
+				cJSON_AddItemToArray(arr, l);
+		}
+	} while (n == 64 && (arr != NULL || f->conn != NULL));
+	return job_ended(f->a, f->id, &over) < 0 || over;
+}
+
+/* Sends a log follower its new lines; answers it once the job has ended. */
+static void log_flush(struct follower *f)
+{
+	cJSON *o;
+
+	f->due = false;
+	if (f->conn == NULL || !send_lines(f->a->queue, f, NULL) || f->conn == NULL)
+		return;
+	o = cJSON_CreateObject();
+	cJSON_AddTrueToObject(o, "ok");
+	cJSON_AddStringToObject(o, "state", "ended");
+	control_set_cancel(f->conn, NULL, NULL);
+	control_reply(f->conn, o);
+	let_go(f);
+}
+
+static void sweep(uv_timer_t *t)
+{
+	struct agent *a = t->data;
+	struct follower **p = &a->followers, *f;
+
+	for (f = a->followers; f != NULL; f = f->next)
+		if (f->kind == FOLLOW_LOG && f->due)
+			log_flush(f);
+	while ((f = *p) != NULL) {
+		if (f->conn == NULL) {
+			*p = f->next;
+			free(f);
+		} else {
+			p = &f->next;
+		}
+	}
+}
+
 int follow_start(struct agent *a, struct control_conn *c, int64_t id)
 {
-	struct follower *f;
 	bool over;
 
 	if (job_ended(a, id, &over) < 0)
@@ -60,15 +157,28 @@ int follow_start(struct agent *a, struct control_conn *c, int64_t id)
 		control_reply(c, worker_job_answer(a->worker, id));
 		return 0;
 	}
-	f = calloc(1, sizeof(*f));
+	return follower_add(a, c, id, FOLLOW_JOB) != NULL ? 0 : -ENOMEM;
+}
+
+int follow_log(struct agent *a, struct control_conn *c, int64_t id, bool follow)
+{
+	struct follower one = { .a = a, .conn = c, .id = id }, *f;
+	bool over;
+	cJSON *o;
+
+	if (job_ended(a, id, &over) < 0)
+		return AOS_ENOTFOUND;
+	if (!follow) {
+		o = cJSON_CreateObject();
+		cJSON_AddTrueToObject(o, "ok");
+		send_lines(a->queue, &one, cJSON_AddArrayToObject(o, "lines"));
+		control_reply(c, o);
+		return 0;
+	}
+	f = follower_add(a, c, id, FOLLOW_LOG);
 	if (f == NULL)
 		return -ENOMEM;
-	f->a = a;
-	f->conn = c;
-	f->id = id;
-	f->next = a->followers;
-	a->followers = f;
-	control_set_cancel(c, follower_gone, f);
+	log_flush(f); /* the lines so far (and the end, if it came) */
 	return 0;
 }
 
@@ -80,7 +190,7 @@ void follow_job_event(void *data, int64_t id, const cJSON *ev)
 	for (f = a->followers; f != NULL; f = f->next) {
 		cJSON *copy;
 
-		if (f->id != id)
+		if (f->id != id || f->kind != FOLLOW_JOB || f->conn == NULL)
 			continue;
 		copy = cJSON_Duplicate(ev, true);
 		if (copy != NULL)
@@ -88,31 +198,63 @@ void follow_job_event(void *data, int64_t id, const cJSON *ev)
 	}
 }
 
+void follow_logged(void *data, int64_t id)
+{
+	struct agent *a = data;
+	struct follower *f;
+	bool any = false;
+
+	for (f = a->followers; f != NULL; f = f->next) {
+		if (f->id == id && f->kind == FOLLOW_LOG) {
+			f->due = true;
+			any = true;
+		}
+	}
+	if (any)
+		sweep_soon(a);
+}
+
 void follow_job_changed(void *data, int64_t id)
 {
 	struct agent *a = data;
-	struct follower *f, *next;
+	struct follower *f;
 	bool over;
 
+	follow_logged(a, id); /* a log follower ends with the job too */
 	if (job_ended(a, id, &over) < 0 || !over)
 		return;
-	for (f = a->followers; f != NULL; f = next) {
-		next = f->next;
-		if (f->id != id)
+	for (f = a->followers; f != NULL; f = f->next) {
+		if (f->id != id || f->kind != FOLLOW_JOB || f->conn == NULL)
 			continue;
+		control_set_cancel(f->conn, NULL, NULL);
 		control_reply(f->conn, worker_job_answer(a->worker, id));
-		unfollow(a, f);
+		let_go(f);
 	}
+}
+
+void follow_init(struct agent *a)
+{
+	uv_timer_init(&a->loop, &a->follow_sweep);
+	a->follow_sweep.data = a;
 }
 
 void follow_close(struct agent *a)
 {
-	while (a->followers != NULL) {
-		struct follower *f = a->followers;
+	struct follower *f;
 
-		control_set_cancel(f->conn, NULL, NULL);
-		control_reply_error(f->conn, "the daemon is stopping; the job stays queued "
-				    "(follow it again with aos-publishctl job show)");
-		unfollow(a, f);
+	if (a->queue != NULL)
+		a->queue->observer = (struct queue_observer){ 0 };
+	while ((f = a->followers) != NULL) {
+		if (f->conn != NULL) {
+			control_set_cancel(f->conn, NULL, NULL);
+			if (f->kind == FOLLOW_JOB)
+				control_reply_error(f->conn, "the daemon is stopping; the job "
+						    "stays queued (follow it again with "
+						    "aos-publishctl job show)");
+		}
+		a->followers = f->next;
+		free(f);
 	}
+	if (!uv_is_closing((uv_handle_t *)&a->follow_sweep))
+		uv_close((uv_handle_t *)&a->follow_sweep, NULL);
 }

@@ -1,12 +1,14 @@
-/* follow.h - clients following a job to its end (`job wait`, `publish
- * --wait`).  The worker reports through its hooks (worker_hooks): each
- * event of a job's publish goes to that job's followers, and when a job's
- * state is recorded a follower of an ended job gets the job's answer
- * (worker_job_answer).  The only way a client follows a job in memory;
- * `job log --follow` reads the log lines from the queue. */
+/* follow.h - clients following a job (`job wait`, `publish --wait`, `job
+ * log --follow`), all in memory and driven by what the engines report:
+ * the worker's hooks (worker_hooks) send each event of a job's publish to
+ * that job's followers and, when a job's state is recorded, answer the
+ * followers of an ended job (worker_job_answer); the queue's observer
+ * (queue_observer) says when a job's log has new lines, which are then
+ * read from the queue, the one source of the lines.  Nothing polls. */
 #ifndef AOS_FOLLOW_H
 #define AOS_FOLLOW_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include <cjson/cJSON.h>
@@ -25,7 +27,23 @@ void follow_job_event(void *data, int64_t id, const cJSON *ev);
  * follower of job id if the job has ended. */
 void follow_job_changed(void *data, int64_t id);
 
-/* Answers every follower that the daemon stops (the job stays queued). */
+/* job.log: job id's log lines; with follow, as "log" events now and as
+ * they come, answered {"ok": true, "state": "ended"} when the job ends.
+ * Returns 0, AOS_ENOTFOUND or -ENOMEM (c not answered). */
+int follow_log(struct agent *a, struct control_conn *c, int64_t id, bool follow);
+
+/* queue_observer.logged: job id's log has new lines (read on the next
+ * turn of the loop, outside the queue's write). */
+void follow_logged(void *data, int64_t id);
+
+/* Sets up following on a's loop (before the queue opens).  Followers are
+ * one list; one that is answered or gone is freed on the next turn of the
+ * loop, never under a loop that sends to them. */
+void follow_init(struct agent *a);
+
+/* Answers every follower that the daemon stops (the job stays queued),
+ * drops the log followers (their connections close) and stops listening
+ * to the queue. */
 void follow_close(struct agent *a);
 
 #endif

@@ -31,8 +31,10 @@
 #include "base/http.h"
 #include "base/tls.h"
 #include "daemon/ingest.h"
+#include "daemon/metrics.h"
 #include "base/log.h"
 #include "pipeline/pipeline.h"
+#include "pipeline/webhook.h"
 #include "queue/queue.h"
 #include "worker/worker.h"
 
@@ -47,6 +49,7 @@ struct pending {
 	char version[128];
 	char commit[72];
 	char forge[16];
+	enum forge forge_id;
 	char delivery[128];
 	cJSON *dist_tags;        /* the decisions made before queueing, or NULL */
 };
@@ -67,7 +70,7 @@ struct ingest {
 	uv_idle_t idle;   /* active while a batch waits: commits it */
 	struct pending batch[BATCH_MAX];
 	size_t nbatch;
-	unsigned long accepted, duplicates, ignored, rejected, unavailable;
+	unsigned long answered[MD__COUNT]; /* deliveries by outcome (status) */
 	/* A few log lines a second per kind (log.h), so a flood (or a burst
 	 * of releases) cannot fill the journal. */
 	struct log_rate rl_reject, rl_ignore, rl_accept, rl_budget;
@@ -93,6 +96,13 @@ static struct http_limits limits_of(const struct listen_cfg *l)
 		.max_connections = (size_t)l->max_connections,
 		.max_unauthenticated_bytes = (size_t)l->max_unauthenticated_bytes,
 	};
+}
+
+/* A delivery answered: in the status and the metrics. */
+static void tally(struct ingest *in, enum forge f, enum metrics_delivery out)
+{
+	in->answered[out]++;
+	metrics_delivery(in->a->metrics, f, out);
 }
 
 static bool ratelog_ok(struct ingest *in, struct log_rate *rl, unsigned long *ret_suppressed)
@@ -137,6 +147,7 @@ static void flush(struct ingest *in)
 	int64_t ids[BATCH_MAX];
 	int rcs[BATCH_MAX];
 	size_t i, n = in->nbatch;
+	uint64_t t0;
 	int r;
 
 	if (n == 0)
@@ -145,17 +156,20 @@ static void flush(struct ingest *in)
 	in->nbatch = 0;
 	for (i = 0; i < n; i++)
 		jn[i] = in->batch[i].job.jn;
+	t0 = uv_hrtime();
 	r = a->queue->ops->enqueue_many(a->queue, jn, n, aos_wall_ms(), ids, rcs);
+	metrics_commit(a->metrics, (double)(uv_hrtime() - t0) / 1e9);
 	if (r < 0)
 		log_err_r(r, "%zu webhook deliver%s not queued: the queue database failed", n,
 			  n == 1 ? "y" : "ies");
 	for (i = 0; i < n; i++) {
 		struct pending *p = &in->batch[i];
 		int rc = r < 0 ? r : rcs[i];
+		struct log_fields lf;
 		cJSON *o;
 
 		if (rc < 0 && rc != AOS_EEXIST) {
-			in->unavailable++;
+			tally(in, p->forge_id, MD_UNAVAILABLE);
 			reply_error(p->conn, 503, "the queue cannot take the job now; the "
 				    "delivery was not accepted (retry it)", QUEUE_RETRY_S);
 			pipeline_job_clear(&p->job);
@@ -163,6 +177,8 @@ static void flush(struct ingest *in)
 			p->dist_tags = NULL;
 			continue;
 		}
+		lf = (struct log_fields){ .job_id = ids[i], .pipeline = p->pipeline,
+					  .delivery = p->delivery };
 		o = cJSON_CreateObject();
 		cJSON_AddTrueToObject(o, "ok");
 		cJSON_AddNumberToObject(o, "job_id", (double)ids[i]);
@@ -177,20 +193,22 @@ static void flush(struct ingest *in)
 			p->dist_tags = NULL; /* transferred */
 		}
 		if (rc == AOS_EEXIST) {
-			in->duplicates++;
-			log_info("%s delivery %s for %s: job %" PRId64 " exists for this tag "
-				 "and commit (nothing new)", p->forge, p->delivery, p->tag, ids[i]);
+			tally(in, p->forge_id, MD_DUPLICATE);
+			log_msg_f(LOG_LVL_INFO, &lf, "%s delivery %s for %s: job %" PRId64
+				  " exists for this tag and commit (nothing new)", p->forge,
+				  p->delivery, p->tag, ids[i]);
 		} else {
 			unsigned long more = 0;
 
-			in->accepted++;
+			tally(in, p->forge_id, MD_ACCEPTED);
 			/* Every job's own log has this; the journal gets a burst
 			 * of them and then a count. */
 			if (ratelog_ok(in, &in->rl_accept, &more))
-				log_notice("job %" PRId64 " queued: pipeline %s, tag %s, commit %.12s "
-					   "(%s delivery %s; %lu more queued since the last such line)",
-					   ids[i], p->pipeline, p->tag, p->commit, p->forge,
-					   p->delivery[0] ? p->delivery : "-", more);
+				log_msg_f(LOG_LVL_NOTICE, &lf, "job %" PRId64 " queued: pipeline "
+					  "%s, tag %s, commit %.12s (%s delivery %s; %lu more "
+					  "queued since the last such line)", ids[i], p->pipeline,
+					  p->tag, p->commit, p->forge,
+					  p->delivery[0] ? p->delivery : "-", more);
 		}
 		reply_json(p->conn, rc == AOS_EEXIST ? 200 : 202, o, NULL);
 		pipeline_job_clear(&p->job);
@@ -228,6 +246,7 @@ static void enqueue(struct ingest *in, struct http_conn *c, const struct hook_de
 	snprintf(p->version, sizeof(p->version), "%s", d->version);
 	snprintf(p->commit, sizeof(p->commit), "%s", d->ev.commit);
 	snprintf(p->forge, sizeof(p->forge), "%s", forge);
+	p->forge_id = d->ev.forge;
 	snprintf(p->delivery, sizeof(p->delivery), "%s", d->ev.delivery);
 	if (in->nbatch++ == 0) {
 		uv_idle_start(&in->idle, idle_cb);
@@ -261,7 +280,7 @@ static void refuse_tag(struct ingest *in, struct precheck *pc, const struct dist
 	char why[1024];
 	unsigned long more;
 
-	in->rejected++;
+	tally(in, pc->d.ev.forge, MD_REJECTED);
 	snprintf(why, sizeof(why), "pipeline %s, tag %s, target %s: %s; no job was queued",
 		 pc->pipeline, pc->d.tag, bad->registry, bad->error);
 	if (ratelog_ok(in, &in->rl_reject, &more))
@@ -289,7 +308,7 @@ static void tags_decided(struct dist_tag_check *check, void *data)
 	/* A reload may have replaced the configuration meanwhile. */
 	pc->d.pipeline = config_pipeline(in->a->cfg, pc->pipeline);
 	if (pc->d.pipeline == NULL) {
-		in->unavailable++;
+		tally(in, pc->d.ev.forge, MD_UNAVAILABLE);
 		reply_error(pc->conn, 503, "the pipeline left the configuration while the "
 			    "delivery was checked; nothing was queued", QUEUE_RETRY_S);
 	} else if (bad != NULL) {
@@ -344,7 +363,7 @@ static void decide_tags(struct ingest *in, struct http_conn *c, const struct hoo
 	if (r < 0) {
 		if (pc != NULL)
 			precheck_free(pc);
-		in->unavailable++;
+		tally(in, d->ev.forge, MD_UNAVAILABLE);
 		reply_error(c, 503, "cannot read the npm targets' dist-tags now; nothing was "
 			    "queued (retry the delivery)", QUEUE_RETRY_S);
 		return;
@@ -422,15 +441,21 @@ static bool path_is(const char *url, const char *path)
 	return strncmp(url, path, n) == 0 && (url[n] == '\0' || url[n] == '?');
 }
 
+/* The forge whose headers r carries, FORGE__COUNT for none (metrics). */
+static enum forge forge_of(const struct http_request *r)
+{
+	enum forge f;
+
+	return webhook_detect(r, &f) < 0 ? FORGE__COUNT : f;
+}
+
 /* A delivery refused (4xx, 5xx): counted, logged at most once a second. */
-static void refuse(struct ingest *in, struct http_conn *c, const struct hook_decision *d)
+static void refuse(struct ingest *in, struct http_conn *c, const struct http_request *r,
+		   const struct hook_decision *d)
 {
 	unsigned long more;
 
-	if (d->status == 503)
-		in->unavailable++;
-	else
-		in->rejected++;
+	tally(in, forge_of(r), d->status == 503 ? MD_UNAVAILABLE : MD_REJECTED);
 	if (ratelog_ok(in, &in->rl_reject, &more))
 		log_warn("webhook from %s refused (%d): %s (%lu more refusal(s) since the "
 			 "last line)", http_conn_peer(c), d->status, d->text, more);
@@ -451,7 +476,7 @@ static enum http_admit head(struct http_conn *c, const struct http_request *r, v
 	expire_previous(in);
 	pipeline_decide_head(a->cfg, session_store(a->session), in->prev, r, &d);
 	if (d.status != 0) {
-		refuse(in, c, &d);
+		refuse(in, c, r, &d);
 		return HTTP_ADMIT_ANSWERED;
 	}
 	return d.trusted ? HTTP_ADMIT_TRUSTED : HTTP_ADMIT_UNTRUSTED;
@@ -464,7 +489,7 @@ static void over_budget(struct http_conn *c, bool answered, const char *why, voi
 	unsigned long more;
 
 	if (answered)
-		in->unavailable++;
+		tally(in, FORGE__COUNT, MD_UNAVAILABLE);
 	if (ratelog_ok(in, &in->rl_budget, &more))
 		log_warn("webhook listener: %s %s: unauthenticated requests hold %zu of %zu "
 			 "bytes (listen.max_unauthenticated_bytes): %s (%lu more since the last "
@@ -481,7 +506,7 @@ static void webhook(struct ingest *in, struct http_conn *c, const struct http_re
 	cJSON *o;
 
 	if (a->stopping || a->queue == NULL) {
-		in->unavailable++;
+		tally(in, forge_of(r), MD_UNAVAILABLE);
 		reply_error(c, 503, "the daemon is stopping", QUEUE_RETRY_S);
 		return;
 	}
@@ -495,16 +520,17 @@ static void webhook(struct ingest *in, struct http_conn *c, const struct http_re
 		return;
 	}
 	if (d.status >= 400) {
-		refuse(in, c, &d);
+		refuse(in, c, r, &d);
 		return;
 	}
 	o = cJSON_CreateObject();
 	cJSON_AddTrueToObject(o, "ok");
 	if (d.ping) {
+		tally(in, d.ev.forge, MD_PING);
 		cJSON_AddStringToObject(o, "event", "ping");
 		log_info("%s ping from %s", forge_name(d.ev.forge), http_conn_peer(c));
 	} else {
-		in->ignored++;
+		tally(in, d.ev.forge, MD_IGNORED);
 		cJSON_AddStringToObject(o, "ignored", d.text);
 		if (ratelog_ok(in, &in->rl_ignore, &more))
 			log_info("%s event ignored: %s", forge_name(d.ev.forge), d.text);
@@ -556,9 +582,9 @@ static void handle(struct http_conn *c, const struct http_request *r, void *data
 			readyz(in, c);
 		else
 			REPLY_LIT(c, 200, NULL, "{\"ok\":true,\"status\":\"alive\"}");
-	} else {
+	} else if (!metrics_route(in->a, c, r)) {
 		REPLY_LIT(c, 404, NULL, "{\"ok\":false,\"error\":\"no such path (POST /webhook, "
-			   "GET /healthz, GET /readyz)\"}");
+			   "GET /healthz, GET /readyz, GET /metrics)\"}");
 	}
 }
 
@@ -700,11 +726,11 @@ cJSON *ingest_status_json(const struct ingest *in)
 	cJSON_AddStringToObject(o, "address", in->address);
 	cJSON_AddNumberToObject(o, "connections", (double)http_server_connections(in->srv));
 	cJSON_AddNumberToObject(o, "requests", (double)http_server_requests(in->srv));
-	cJSON_AddNumberToObject(o, "accepted", (double)in->accepted);
-	cJSON_AddNumberToObject(o, "duplicates", (double)in->duplicates);
-	cJSON_AddNumberToObject(o, "ignored", (double)in->ignored);
-	cJSON_AddNumberToObject(o, "rejected", (double)in->rejected);
-	cJSON_AddNumberToObject(o, "unavailable", (double)in->unavailable);
+	cJSON_AddNumberToObject(o, "accepted", (double)in->answered[MD_ACCEPTED]);
+	cJSON_AddNumberToObject(o, "duplicates", (double)in->answered[MD_DUPLICATE]);
+	cJSON_AddNumberToObject(o, "ignored", (double)in->answered[MD_IGNORED]);
+	cJSON_AddNumberToObject(o, "rejected", (double)in->answered[MD_REJECTED]);
+	cJSON_AddNumberToObject(o, "unavailable", (double)in->answered[MD_UNAVAILABLE]);
 	cJSON_AddNumberToObject(o, "unauthenticated_bytes",
 				(double)http_server_unauthenticated_bytes(in->srv));
 	cJSON_AddNumberToObject(o, "unauthenticated_bytes_max",

@@ -35,9 +35,12 @@ static void usage(FILE *f)
 		"\"listen\" and \"pipelines\" configured it also receives signed tag-push\n"
 		"webhooks (GitHub, GitLab, Gitea/Forgejo) on POST /webhook and runs the\n"
 		"matching release pipeline: checkout, build, verify, upload in order.\n"
+		"GET /metrics answers Prometheus there, or on \"metrics.address\".\n"
 		"\n"
 		"  -c, --config FILE        configuration (default /etc/aos-publishd/config.json)\n"
-		"      --check-config FILE  validate FILE, print what is wrong, and exit\n"
+		"      --check-config FILE  validate FILE, print what is wrong (every value still\n"
+		"                           holding a placeholder of the example, such as\n"
+		"                           <pypi-upload-host>, by its key), and exit\n"
 		"      --check-queue        run SQLite's full integrity check on the queue\n"
 		"                           database of the configuration (read-only, safe\n"
 		"                           while the daemon runs) and exit: 0 sound,\n"
@@ -50,7 +53,8 @@ static void usage(FILE *f)
 		"Exit status: 0 clean stop, 1 runtime failure, 2 usage, 78 bad configuration.\n"
 		"The start checks the queue database only after an unclean stop\n"
 		"(quick_check); --check-queue runs the full check on demand.\n"
-		"Control it with aos-publishctl; see docs/ for the configuration reference.\n");
+		"Control it with aos-publishctl; see aos-publishd(8), aos-publishd.json(5)\n"
+		"and /usr/share/doc/aos-publishd (docs/ in the source tree).\n");
 }
 
 /* libcurl's request and receive buffers, OpenSSL's records and cJSON's

@@ -324,6 +324,22 @@ static const char *step_what(const struct pl_build *b, const struct step *s, cha
 	return buf;
 }
 
+/* Tells o.step how step s ended (res NULL: it did not start). */
+static void report_step(struct pl_build *b, const struct step *s,
+			const struct child_result *res)
+{
+	const char *which = s->kind == ST_BUILD    ? "build"
+			    : s->kind == ST_VERIFY ? "verify"
+						   : "checkout";
+	const char *how = res == NULL ? "error" : res->timed_out ? "timeout" :
+			  res->term_signal != 0 ? "signal" :
+			  res->exit_status != 0 ? "failed" : "ok";
+
+	if (b->o.step != NULL)
+		b->o.step(b->o.data, which, how,
+			  (double)(uv_now(b->loop) - b->started_ms) / 1000.0);
+}
+
 static void on_done(void *data, const struct child_result *res)
 {
 	struct pl_build *b = data;
@@ -334,6 +350,7 @@ static void on_done(void *data, const struct child_result *res)
 
 	b->child = NULL;
 	flush_out(b);
+	report_step(b, s, res);
 	step_what(b, s, what, sizeof(what));
 	if (res->dropped > 0) {
 		snprintf(line, sizeof(line), "  ... %zu more bytes of output not kept", res->dropped);
@@ -410,6 +427,7 @@ static void run_step(struct pl_build *b)
 	rc = child_start(b->loop, &co, &b->child);
 	if (rc < 0) {
 		snprintf(msg, sizeof(msg), "cannot run %.300s: %s", s->display, uv_strerror(rc));
+		report_step(b, s, NULL);
 		b->o.log(b->o.data, msg);
 		finish(b, rc, s->kind == ST_BUILD || s->kind == ST_VERIFY, msg);
 	}

@@ -50,6 +50,10 @@ struct pl_build_opts {
 	 * with error; permanent when retrying cannot help (a step failed or
 	 * timed out; a checkout failure is not permanent). */
 	void (*done)(void *data, int rc, bool permanent, const char *head, const char *error);
+	/* After each step, or NULL: which ("checkout" for the system steps,
+	 * "build", "verify"), how it ended ("ok", "failed", "signal",
+	 * "timeout", "error": not started) and its seconds. */
+	void (*step)(void *data, const char *which, const char *result, double seconds);
 	void *data;
 };
 

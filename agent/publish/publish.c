@@ -31,22 +31,15 @@
 #include "publish/publish.h"
 #include "publish_internal.h"
 #include "pypi.h"
+#include "pypi_token.h"
 #include "registry.h"
 
 #define ANSWER_BODY_MAX (8u * 1024 * 1024) /* index pages, packuments */
 #define PROGRESS_EVERY_MS 200
 
-static const char *const outcome_names[] = {
-	[OUT_NONE] = "none",         [OUT_PUBLISHED] = "published",
-	[OUT_EXISTS] = "exists",     [OUT_CONFLICT] = "conflict",
-	[OUT_AUTH] = "auth",         [OUT_INVALID] = "invalid",
-	[OUT_REJECTED] = "rejected", [OUT_UNAVAILABLE] = "unavailable",
-	[OUT_ERROR] = "error",       [OUT_DRY_RUN] = "dry-run",
-};
-
 const char *publish_outcome_name(enum pub_outcome out)
 {
-	return outcome_names[out];
+	return outcome_name(out);
 }
 
 static void start_file(struct publish_op *op);
@@ -165,9 +158,9 @@ static void conflict_advice(const struct publish_op *op, const struct artifact *
 		snprintf(out + n, outlen - n,
 			 ". What to do: on a registry that allows it, delete the file "
 			 "there (pypiserver: %s from its package folder; devpi: devpi "
-			 "remove %s==%s) and retry the job (aos-publishctl job retry ID); "
-			 "PyPI never takes a file name twice: release a post-release "
-			 "(%s%s%s)",
+			 "remove --force %s==%s) and retry the job (aos-publishctl job "
+			 "retry ID); PyPI never takes a file name twice: release a "
+			 "post-release (%s%s%s)",
 			 art->filename, art->name, art->version,
 			 post ? "a higher N than " : "", art->version,
 			 post ? "" : ".post1");
@@ -188,14 +181,12 @@ static void file_done(struct publish_op *op, enum pub_outcome out, const char *f
 	op->phase = PH_IDLE;
 	secret_unref(op->token);
 	op->token = NULL;
-	if (out == OUT_DRY_RUN)
-		log_info("%s: %s", op->reg_name, f->message);
-	else if (out == OUT_PUBLISHED || out == OUT_EXISTS)
-		log_notice("%s: %s", op->reg_name, f->message);
-	else
-		log_warn("%s: %s", op->reg_name, f->message);
+	log_msg_f(out == OUT_DRY_RUN ? LOG_LVL_INFO :
+		  out == OUT_PUBLISHED || out == OUT_EXISTS ? LOG_LVL_NOTICE : LOG_LVL_WARNING,
+		  &(struct log_fields){ .registry = op->reg_name }, "%s: %s", op->reg_name,
+		  f->message);
 	ev = event("result", f);
-	cJSON_AddStringToObject(ev, "outcome", outcome_names[out]);
+	cJSON_AddStringToObject(ev, "outcome", outcome_name(out));
 	cJSON_AddStringToObject(ev, "message", f->message);
 	publish_send_event(op, ev);
 	if (op->hooks.file_done != NULL)
@@ -238,7 +229,7 @@ static void finish_all(struct publish_op *op)
 	}
 	o = cJSON_CreateObject();
 	cJSON_AddBoolToObject(o, "ok", error == NULL);
-	cJSON_AddStringToObject(o, "outcome", outcome_names[overall]);
+	cJSON_AddStringToObject(o, "outcome", outcome_name(overall));
 	cJSON_AddStringToObject(o, "registry", op->reg_name);
 	if (error != NULL)
 		cJSON_AddStringToObject(o, "error", error);
@@ -250,7 +241,7 @@ static void finish_all(struct publish_op *op)
 		cJSON_AddStringToObject(r, "file", f->label);
 		cJSON_AddStringToObject(r, "outcome",
 					f->outcome == OUT_NONE ? "not-attempted"
-							       : outcome_names[f->outcome]);
+							       : outcome_name(f->outcome));
 		cJSON_AddStringToObject(r, "message", f->message);
 		if (f->art != NULL)
 			cJSON_AddStringToObject(r, "sha256", f->art->sha256);
@@ -430,6 +421,23 @@ static void refresh_done(struct session_waiter *w, int result, const char *error
 	auth_failed(op, result < 0 ? (error != NULL ? error : aos_strerror(result)) : NULL);
 }
 
+/* A PyPI token refused as scoped to other projects: says in why (len
+ * bytes) which projects its macaroon names, when it names them. */
+static void scoped_token_note(const struct publish_op *op, char *why, size_t len)
+{
+	char names[256];
+	size_t n = strlen(why);
+	int k;
+
+	if (op->token == NULL)
+		return;
+	k = pypi_token_projects(secret_value(op->token), secret_len(op->token), names,
+				sizeof(names));
+	if (k > 0)
+		snprintf(why + n, len - n, "; the token is for project%s %s",
+			 k > 1 ? "s" : "", names);
+}
+
 /* Settles a registry answer for the current file. */
 static void settle(struct publish_op *op, const struct answer *ans)
 {
@@ -438,6 +446,8 @@ static void settle(struct publish_op *op, const struct answer *ans)
 
 	snprintf(why, sizeof(why), "%s%s%s", ans->message, ans->reason[0] ? ": " : "",
 		 ans->reason);
+	if (ans->scoped_token)
+		scoped_token_note(op, why, sizeof(why));
 	switch (ans->kind) {
 	case ANSWER_OK:
 		file_done(op, OUT_PUBLISHED, "published %s (%s %s, sha256 %s%s%s)",

@@ -13,6 +13,8 @@
 #include <cjson/cJSON.h>
 #include <uv.h>
 
+#include "outcome.h"
+
 struct config;
 struct publish_op;
 struct transport;
@@ -30,18 +32,6 @@ struct publish_env {
 	struct config *const *cfg;
 };
 
-enum pub_outcome {
-	OUT_NONE,
-	OUT_PUBLISHED,   /* sent now */
-	OUT_EXISTS,      /* already there, identical */
-	OUT_CONFLICT,    /* a different file holds the name/version */
-	OUT_AUTH,        /* token refused or missing */
-	OUT_INVALID,     /* bad artifact or request */
-	OUT_REJECTED,    /* the registry refused for good */
-	OUT_UNAVAILABLE, /* no usable answer after the tries allowed */
-	OUT_ERROR,
-	OUT_DRY_RUN,
-};
 
 /* How a publish reports: to a client (daemon/, a dry run) or to a queued
  * job (worker/).  Every hook may be NULL; none runs after publish_abort(). */
@@ -101,7 +91,7 @@ int publish_start(const struct publish_env *env, const struct publish_request *r
  * runs any more; the transfer is canceled and the op freed. */
 void publish_abort(struct publish_op *op);
 
-/* "published", "exists", ... */
+/* outcome_name(out) (outcome.h): "published", "exists", ... */
 const char *publish_outcome_name(enum pub_outcome out);
 
 #endif

@@ -31,6 +31,37 @@ int64_t publish_key_version(struct publish_op *op)
 	return 0;
 }
 
+/* The headers of a read of a PyPI index page: PEP 691 JSON preferred, the
+ * PEP 503 HTML page accepted; the upload's credentials only on the upload
+ * URL's own origin (pypiserver, devpi), a token is never sent elsewhere. */
+static int index_headers(struct publish_op *op, const char *url, char *err, size_t errlen)
+{
+	int r = registry_header(&op->hdrs, PYPI_SIMPLE_ACCEPT);
+
+	if (r == 0 && op->token != NULL && url_same_origin(url, op->url))
+		r = registry_auth_basic(&op->hdrs, op->username, op->token);
+	if (r < 0) {
+		snprintf(err, errlen, "out of memory");
+		return r;
+	}
+	curl_easy_setopt(op->req->easy, CURLOPT_HTTPHEADER, op->hdrs);
+	return 0;
+}
+
+enum pypi_page_format publish_page_format(struct publish_op *op,
+					  struct transport_req *req)
+{
+	struct answer_input in = {0};
+	enum pypi_page_format fmt;
+
+	if (answer_input_from_curl(req->easy, &in) < 0)
+		return PYPI_PAGE_UNKNOWN;
+	fmt = answer_pypi_page_format(in.content_type);
+	log_info("%s: read %s as %s", op->reg_name, op->read_url,
+		 answer_pypi_page_format_name(fmt));
+	return fmt;
+}
+
 /* Common start of a GET of url (an index page, or the npm packument when
  * npm_doc) on the registry; cb settles the answer.  hops counts the
  * same-origin redirects followed to reach url. */
@@ -59,15 +90,8 @@ static void start_get(struct publish_op *op, enum pub_phase phase, const char *u
 	/* The packument's own URL, or where a same-origin redirect pointed. */
 	if (r == 0)
 		r = registry_easy_setup(op->req->easy, url, err, sizeof(err));
-	/* The index is asked with the upload's credentials only on the upload
-	 * URL's own origin (pypiserver, devpi); a token is never sent elsewhere. */
-	if (r == 0 && !npm_doc && op->token != NULL && url_same_origin(url, op->url)) {
-		r = registry_auth_basic(&op->hdrs, op->username, op->token);
-		if (r == 0)
-			curl_easy_setopt(op->req->easy, CURLOPT_HTTPHEADER, op->hdrs);
-		else
-			snprintf(err, sizeof(err), "out of memory");
-	}
+	if (r == 0 && !npm_doc)
+		r = index_headers(op, url, err, sizeof(err));
 	if (r == 0) {
 		op->phase = phase;
 		r = transport_start(op->req, cb, op);
@@ -260,6 +284,7 @@ static void verify_done(struct transport_req *req, int result, void *data)
 		publish_file_done(op, k == ANSWER_OK ? OUT_EXISTS : OUT_CONFLICT, msg);
 		return;
 	}
+	publish_page_format(op, req);
 	r = answer_pypi_file_sha256(req->body.data, req->body.len, f->art->filename, theirs);
 	if (op->probing && r == AOS_ENOTFOUND) {
 		/* The project is there, this file is not: the send did not arrive. */

@@ -108,6 +108,11 @@ void publish_verify_exists(struct publish_op *op);
 /* GETs url (the upload's credentials only on the upload URL's origin);
  * cb settles the answer.  On a failure to start, the file ends "error". */
 void publish_get(struct publish_op *op, const char *url, transport_cb cb);
+
+/* The form of the PyPI page req read (its Content-Type), logged with the
+ * URL read: which of PEP 691 JSON and PEP 503 HTML the registry gave. */
+enum pypi_page_format publish_page_format(struct publish_op *op,
+					  struct transport_req *req);
 /* Classifies the answer to that GET (or the packument read, the probe)
  * into *ia: what was asked (op->read_url) and answered.  A same-origin
  * redirect is asked again, with the same callback: then returns true and

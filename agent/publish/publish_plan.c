@@ -170,6 +170,7 @@ static void index_done(struct transport_req *req, int result, void *data)
 		publish_dry_run_done(op, PLAN_PUBLISH, why);
 		return;
 	}
+	publish_page_format(op, req);
 	if (answer_pypi_file_sha256(req->body.data, req->body.len, f->art->filename,
 				    theirs) < 0) {
 		publish_dry_run_done(op, PLAN_PUBLISH, NULL);

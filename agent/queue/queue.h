@@ -34,6 +34,7 @@
 #include <stdint.h>
 
 #include "err.h" /* AOS_EFENCED, AOS_ESCHEMA, AOS_ECORRUPT, AOS_EEXIST */
+#include "outcome.h"
 
 
 enum job_state {
@@ -77,7 +78,10 @@ struct job {
 	char lease_owner[128];
 	int64_t lease_expires_ms;
 	int64_t fence;          /* fencing token of the current lease */
-	char last_error[JOB_TEXT_MAX]; /* of the last FAILED or DEAD finish */
+	/* How the last FAILED or DEAD finish ended, and its message
+	 * (outcome_text() shows them as one text). */
+	enum pub_outcome outcome;
+	char last_error[JOB_TEXT_MAX];
 	char wait_reason[256];  /* why a queued job is not running, if known */
 };
 
@@ -87,7 +91,8 @@ struct job_upload {
 	char registry[128];
 	char sha256[65];
 	enum upload_state state;
-	char answer[JOB_TEXT_MAX]; /* the registry's answer / our outcome text */
+	enum pub_outcome outcome;  /* how its last try ended (OUT_NONE: untried) */
+	char answer[JOB_TEXT_MAX]; /* the message beside it */
 	int64_t updated_ms;
 };
 
@@ -119,6 +124,12 @@ struct job_filter {
 	enum job_state state; /* 0: any */
 	size_t limit;         /* 0: 100 */
 	int64_t before_id;    /* 0: newest first from the top */
+};
+
+/* What metrics read from the queue (queue_ops.stats). */
+struct queue_stats {
+	int64_t jobs[JOB_PIPELINE + 1][JOB_CANCELED + 1]; /* [kind][state]; 0 unused */
+	int64_t oldest_due_ms; /* next_run of the oldest due job; 0: none */
 };
 
 struct queue;
@@ -169,20 +180,22 @@ struct queue_ops {
 	 * have been replaced in its registry's or package's slot. */
 	int (*heartbeat)(struct queue *q, int64_t id, int64_t fence, int64_t now_ms,
 			 int64_t lease_ms);
-	/* Records an upload's new state and answer (NULL: "") under the
-	 * lease.  Returns 0, AOS_EFENCED, or AOS_ENOTFOUND for a filename the
-	 * job does not have. */
+	/* Records an upload's new state, outcome and message (answer; NULL:
+	 * "") under the lease.  Returns 0, AOS_EFENCED, or AOS_ENOTFOUND for
+	 * a filename the job does not have. */
 	int (*upload_set)(struct queue *q, int64_t id, int64_t fence,
 			  const char *filename, enum upload_state st,
-			  const char *answer, int64_t now_ms);
+			  enum pub_outcome out, const char *answer, int64_t now_ms);
 	/* Ends the lease with a new state: SUCCEEDED, FAILED (retry at
 	 * next_run_ms), DEAD, or QUEUED (released without counting the attempt,
 	 * e.g. waiting for Vault: attempts-1, run again at next_run_ms).
-	 * error (may be NULL) becomes last_error for FAILED and DEAD, the
-	 * wait_reason for QUEUED, and goes into the log line.  Returns 0,
-	 * AOS_EFENCED, or -EINVAL for another state. */
+	 * error (may be NULL) becomes last_error for FAILED and DEAD, with
+	 * out as the job's outcome, the wait_reason for QUEUED, and goes into
+	 * the log line (after out's word).  Returns 0, AOS_EFENCED, or
+	 * -EINVAL for another state. */
 	int (*finish)(struct queue *q, int64_t id, int64_t fence, enum job_state st,
-		      int64_t next_run_ms, const char *error, int64_t now_ms);
+		      int64_t next_run_ms, enum pub_outcome out, const char *error,
+		      int64_t now_ms);
 	/* Operator actions: cancel (queued/failed/running -> CANCELED; a running
 	 * job's lease is revoked (fence+1) so its worker is fenced off; reason
 	 * may be NULL), retry (dead, failed or canceled -> QUEUED now, attempts
@@ -211,6 +224,10 @@ struct queue_ops {
 	/* Number of jobs per state (index by enum job_state, 0 unused).
 	 * Returns 0. */
 	int (*counts)(struct queue *q, int64_t ret[JOB_CANCELED + 1]);
+	/* Jobs per kind and state, and when the oldest due job (QUEUED or
+	 * FAILED with next_run <= now_ms) became due, for metrics: two
+	 * indexed queries, no scan of the jobs' rows.  Returns 0 and *ret. */
+	int (*stats)(struct queue *q, int64_t now_ms, struct queue_stats *ret);
 	/* Returns RUNNING jobs whose lease owner starts with owner_prefix
 	 * (non-empty), valid lease or not, to QUEUED now without counting the
 	 * attempt (attempts-1), revoking the lease (fence+1).  Used at start
@@ -222,8 +239,19 @@ struct queue_ops {
 	void (*close)(struct queue *q);
 };
 
+/* Who is told of new log lines (a queue reports, it never calls its
+ * owner otherwise).  logged() runs inside the write that added a line to
+ * job id's log, possibly before it commits: it must not call the queue;
+ * it notes the id and reads the lines later (they may be gone again if
+ * the write was rolled back). */
+struct queue_observer {
+	void (*logged)(void *data, int64_t id);
+	void *data;
+};
+
 struct queue {
 	const struct queue_ops *ops;
+	struct queue_observer observer; /* zero when nobody listens */
 };
 
 #define QUEUE_LOG_MAX 500
@@ -252,6 +280,7 @@ int queue_sqlite_open(const char *path, struct queue **ret, char *errbuf, size_t
 enum queue_check {
 	QUEUE_CHECK_SKIPPED = 1,
 	QUEUE_CHECK_QUICK,
+	QUEUE_CHECK_NEW, /* created by this open: nothing to check */
 };
 enum queue_check queue_sqlite_open_check(const struct queue *q);
 

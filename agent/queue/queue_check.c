@@ -159,14 +159,13 @@ static void fmt_time(int64_t ms, char *buf, size_t len)
 		 (int)(ms % 1000));
 }
 
-void queue__finish_text(enum job_state st, int64_t next_run_ms, const char *error,
-			char *buf, size_t len)
+void queue__finish_text(enum job_state st, int64_t next_run_ms, enum pub_outcome out,
+			const char *message, char *buf, size_t len)
 {
-	char when[40];
-	const char *sep = error != NULL ? ": " : "";
+	char when[40], error[JOB_TEXT_MAX];
+	const char *sep = message != NULL || out != OUT_NONE ? ": " : "";
 
-	if (error == NULL)
-		error = "";
+	outcome_text(out, message, error, sizeof(error));
 	fmt_time(next_run_ms, when, sizeof(when));
 	switch (st) {
 	case JOB_FAILED:
@@ -181,6 +180,11 @@ void queue__finish_text(enum job_state st, int64_t next_run_ms, const char *erro
 		break;
 	default: snprintf(buf, len, "running -> %s%s%s", job_state_name(st), sep, error);
 	}
+}
+
+const char *queue__outcome_word(enum pub_outcome out)
+{
+	return out == OUT_NONE ? "" : outcome_name(out);
 }
 
 void queue__enqueue_text(const struct job_new *j, char *buf, size_t len)

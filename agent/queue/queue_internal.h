@@ -56,9 +56,14 @@ void queue__picks_keep(struct queue_picks *p, size_t max);
  * without splitting a UTF-8 sequence. */
 size_t queue__text_len(const char *s, size_t max);
 
-/* The log line of a finish to st (see queue_ops.finish) into buf. */
-void queue__finish_text(enum job_state st, int64_t next_run_ms, const char *error,
-			char *buf, size_t len);
+/* The log line of a finish to st (see queue_ops.finish) into buf: the
+ * outcome's word before the message (outcome_text()). */
+void queue__finish_text(enum job_state st, int64_t next_run_ms, enum pub_outcome out,
+			const char *message, char *buf, size_t len);
+
+/* How an outcome is stored: its word, "" for OUT_NONE (outcome_parse()
+ * reads both back).  A static string. */
+const char *queue__outcome_word(enum pub_outcome out);
 
 /* The log line of a new job. */
 void queue__enqueue_text(const struct job_new *j, char *buf, size_t len);

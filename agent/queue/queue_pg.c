@@ -170,6 +170,8 @@ int qp__log_add(struct queue_pg *q, int64_t id, int64_t now_ms, const char *fmt,
 			  &a, NULL);
 	if (result < 0)
 		return result;
+	if (q->base.observer.logged != NULL)
+		q->base.observer.logged(q->base.observer.data, id);
 	a.n = 1;
 	qp__int(&a, QUEUE_LOG_MAX);
 	return qp__exec(q,
@@ -401,6 +403,7 @@ static const struct queue_ops pg_ops = {
     .log = queue_pg__log,
     .log_read = queue_pg__log_read,
     .counts = queue_pg__counts,
+    .stats = queue_pg__stats,
     .release_owner = queue_pg__release_owner,
     .close = pg_close,
 };

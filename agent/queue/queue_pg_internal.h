@@ -55,7 +55,9 @@ int qp__end(struct queue_pg *q, int result);
 int qp__err(struct queue_pg *q, PGresult *r);
 
 /* Appends a line to job id's log, dropping the oldest beyond QUEUE_LOG_MAX;
- * inside a transaction that holds the job's row lock. */
+ * inside a transaction that holds the job's row lock.  Tells the observer
+ * (lines written through this handle only: other hosts' lines need the
+ * LISTEN connection of the daemon wiring). */
 __attribute__((format(printf, 4, 5))) int
 qp__log_add(struct queue_pg *q, int64_t id, int64_t now_ms, const char *fmt, ...);
 
@@ -70,7 +72,7 @@ int qp__head_refresh(struct queue_pg *q, int64_t id);
 #define QP_JOB_COLS                                                                      \
 	"id, kind, state, idem_key, registry, package, inputs, attempts, "               \
 	"max_attempts, next_run_ms, created_ms, updated_ms, lease_owner, "               \
-	"lease_expires_ms, fence, last_error, wait_reason"
+	"lease_expires_ms, fence, last_error, wait_reason, outcome"
 int qp__read_job(PGresult *r, int row, struct job *j);
 
 /* When an unfinished job is due: its next run, or when its lease runs out. */
@@ -87,9 +89,11 @@ int queue_pg__claim(struct queue *q, const char *owner, int64_t now_ms, int64_t 
 int queue_pg__heartbeat(struct queue *q, int64_t id, int64_t fence, int64_t now_ms,
 			int64_t lease_ms);
 int queue_pg__upload_set(struct queue *q, int64_t id, int64_t fence, const char *filename,
-			 enum upload_state st, const char *answer, int64_t now_ms);
+			 enum upload_state st, enum pub_outcome out, const char *answer,
+			 int64_t now_ms);
 int queue_pg__finish(struct queue *q, int64_t id, int64_t fence, enum job_state st,
-		     int64_t next_run_ms, const char *error, int64_t now_ms);
+		     int64_t next_run_ms, enum pub_outcome out, const char *error,
+		     int64_t now_ms);
 int queue_pg__cancel(struct queue *q, int64_t id, const char *reason, int64_t now_ms);
 int queue_pg__retry(struct queue *q, int64_t id, int64_t now_ms);
 int queue_pg__log(struct queue *q, int64_t id, const char *text, int64_t now_ms);
@@ -102,5 +106,6 @@ int queue_pg__uploads(struct queue *q, int64_t id, struct job_upload *ret, size_
 int queue_pg__log_read(struct queue *q, int64_t id, int64_t after_id,
 		       struct job_log_entry *ret, size_t max);
 int queue_pg__counts(struct queue *q, int64_t ret[JOB_CANCELED + 1]);
+int queue_pg__stats(struct queue *q, int64_t now_ms, struct queue_stats *ret);
 
 #endif

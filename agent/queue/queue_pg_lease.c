@@ -90,8 +90,8 @@ int queue_pg__heartbeat(struct queue *q_, int64_t id, int64_t fence, int64_t now
 }
 
 int queue_pg__upload_set(struct queue *q_, int64_t id, int64_t fence,
-			 const char *filename, enum upload_state st, const char *answer,
-			 int64_t now_ms)
+			 const char *filename, enum upload_state st, enum pub_outcome out,
+			 const char *answer, int64_t now_ms)
 {
 	struct queue_pg *q = (struct queue_pg *)q_;
 	struct qp_args a = {0};
@@ -112,10 +112,12 @@ int queue_pg__upload_set(struct queue *q_, int64_t id, int64_t fence,
 	qp__int(&a, st);
 	qp__text(&a, answer, JOB_TEXT_MAX);
 	qp__int(&a, now_ms);
+	qp__text(&a, queue__outcome_word(out), SIZE_MAX);
 	result =
 	    qp__exec(q,
 		     "WITH u AS (UPDATE aos_uploads SET state = $3, answer = $4::text, "
-		     "updated_ms = $5 WHERE job_id = $1 AND filename = $2::text "
+		     "updated_ms = $5, outcome = $6::text "
+		     "WHERE job_id = $1 AND filename = $2::text "
 		     "RETURNING 1) UPDATE aos_jobs SET updated_ms = $5 "
 		     "WHERE id = $1 AND EXISTS (SELECT 1 FROM u)",
 		     &a, &r);
@@ -127,7 +129,8 @@ out:
 }
 
 int queue_pg__finish(struct queue *q_, int64_t id, int64_t fence, enum job_state st,
-		     int64_t next_run_ms, const char *error, int64_t now_ms)
+		     int64_t next_run_ms, enum pub_outcome out, const char *error,
+		     int64_t now_ms)
 {
 	struct queue_pg *q = (struct queue_pg *)q_;
 	bool retries = st == JOB_FAILED || st == JOB_QUEUED;
@@ -162,17 +165,21 @@ int queue_pg__finish(struct queue *q_, int64_t id, int64_t fence, enum job_state
 		 sizeof(((struct job *)0)->wait_reason));
 	qp__int(&a, st == JOB_QUEUED ? 1 : 0);
 	qp__int(&a, now_ms);
-	result = qp__exec(q,
-			  "UPDATE aos_jobs SET state = $2, next_run_ms = "
-			  "coalesce($3::bigint, next_run_ms), last_error = "
-			  "coalesce($4::text, last_error), wait_reason = $5::text, "
-			  "attempts = greatest(attempts - $6, 0), lease_owner = '', "
-			  "lease_expires_ms = 0, updated_ms = $7 WHERE id = $1",
-			  &a, NULL);
+	qp__text(&a, queue__outcome_word(out), SIZE_MAX);
+	/* the outcome goes with last_error: kept when there is none */
+	result =
+	    qp__exec(q,
+		     "UPDATE aos_jobs SET state = $2, next_run_ms = "
+		     "coalesce($3::bigint, next_run_ms), last_error = "
+		     "coalesce($4::text, last_error), outcome = CASE WHEN $4::text "
+		     "IS NULL THEN outcome ELSE $8::text END, wait_reason = $5::text, "
+		     "attempts = greatest(attempts - $6, 0), lease_owner = '', "
+		     "lease_expires_ms = 0, updated_ms = $7 WHERE id = $1",
+		     &a, NULL);
 	if (result == 0 && !retries)
 		result = qp__head_refresh(q, id);
 	if (result == 0) {
-		queue__finish_text(st, next_run_ms, error, text, sizeof(text));
+		queue__finish_text(st, next_run_ms, out, error, text, sizeof(text));
 		result = qp__log_add(q, id, now_ms, "%s", text);
 	}
 out:

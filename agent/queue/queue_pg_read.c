@@ -29,6 +29,7 @@ int qp__read_job(PGresult *r, int row, struct job *j)
 	j->fence = qp__int64(r, row, 14);
 	qp__col_text(r, row, 15, j->last_error, sizeof(j->last_error));
 	qp__col_text(r, row, 16, j->wait_reason, sizeof(j->wait_reason));
+	j->outcome = outcome_parse(PQgetvalue(r, row, 17));
 	if (!PQgetisnull(r, row, 6)) {
 		j->inputs = strdup(PQgetvalue(r, row, 6));
 		if (j->inputs == NULL)
@@ -120,11 +121,12 @@ int queue_pg__uploads(struct queue *q_, int64_t id, struct job_upload *ret, size
 		max = INT_MAX;
 	qp__int(&a, id);
 	qp__int(&a, (int64_t)max);
-	result = qp__exec(q,
-			  "SELECT job_id, filename, registry, sha256, state, answer, "
-			  "updated_ms FROM aos_uploads WHERE job_id = $1 ORDER BY seq "
-			  "LIMIT $2",
-			  &a, &r);
+	result = qp__exec(
+	    q,
+	    "SELECT job_id, filename, registry, sha256, state, answer, "
+	    "updated_ms, outcome FROM aos_uploads WHERE job_id = $1 ORDER BY seq "
+	    "LIMIT $2",
+	    &a, &r);
 	if (result < 0)
 		return result;
 	n = PQntuples(r);
@@ -139,6 +141,7 @@ int queue_pg__uploads(struct queue *q_, int64_t id, struct job_upload *ret, size
 		u->state = (enum upload_state)qp__int64(r, i, 4);
 		qp__col_text(r, i, 5, u->answer, sizeof(u->answer));
 		u->updated_ms = qp__int64(r, i, 6);
+		u->outcome = outcome_parse(PQgetvalue(r, i, 7));
 	}
 	PQclear(r);
 	if (n == 0)
@@ -196,5 +199,38 @@ int queue_pg__counts(struct queue *q_, int64_t ret[JOB_CANCELED + 1])
 	}
 	PQclear(r);
 	memcpy(ret, counts, sizeof(counts));
+	return 0;
+}
+
+/* On indexes: aos_jobs_kind_state (index-only when the visibility map
+ * allows), aos_jobs_due (its first entry).  One statement: one snapshot. */
+int queue_pg__stats(struct queue *q_, int64_t now_ms, struct queue_stats *ret)
+{
+	struct queue_pg *q = (struct queue_pg *)q_;
+	struct queue_stats st = {0};
+	struct qp_args a = {0};
+	PGresult *r = NULL;
+	int i, kind, state, result;
+
+	qp__int(&a, now_ms);
+	result = qp__exec(q,
+			  "SELECT kind, state, count(*), NULL FROM aos_jobs "
+			  "GROUP BY kind, state UNION ALL SELECT 0, 0, 0, "
+			  "coalesce(min(next_run_ms), 0) FROM aos_jobs "
+			  "WHERE state IN (1, 4) AND next_run_ms <= $1",
+			  &a, &r);
+	if (result < 0)
+		return result;
+	for (i = 0; i < PQntuples(r); i++) {
+		kind = (int)qp__int64(r, i, 0);
+		state = (int)qp__int64(r, i, 1);
+		if (kind == 0)
+			st.oldest_due_ms = qp__int64(r, i, 3);
+		else if (kind >= JOB_PUBLISH && kind <= JOB_PIPELINE &&
+			 state >= JOB_QUEUED && state <= JOB_CANCELED)
+			st.jobs[kind][state] = qp__int64(r, i, 2);
+	}
+	PQclear(r);
+	*ret = st;
 	return 0;
 }

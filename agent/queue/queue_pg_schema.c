@@ -66,6 +66,15 @@ static const char *const migrations[] = {
     "$$BEGIN PERFORM pg_notify('aos_queue', ''); RETURN NULL; END$$;"
     "CREATE TRIGGER aos_jobs_notify AFTER INSERT OR UPDATE OF state ON aos_jobs "
     " FOR EACH STATEMENT EXECUTE FUNCTION aos_queue_notify();",
+    /* 3: outcomes beside their messages (as SQLite's migration 4: the
+     * outcome's word, '' for none), and the indexes of stats: jobs per kind
+     * and state (index-only), the oldest due job (the first entry).  No
+     * daemon ever wrote "word: message" texts here (the backend was not
+     * wired before outcomes had columns), so nothing is split. */
+    "ALTER TABLE aos_uploads ADD COLUMN outcome text NOT NULL DEFAULT '';"
+    "ALTER TABLE aos_jobs ADD COLUMN outcome text NOT NULL DEFAULT '';"
+    "CREATE INDEX aos_jobs_kind_state ON aos_jobs (kind, state);"
+    "CREATE INDEX aos_jobs_due ON aos_jobs (next_run_ms) WHERE state IN (1, 4);",
 };
 
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))

@@ -69,11 +69,13 @@ static const char *const stmt_sql[QS__COUNT] = {
 		     "WHERE id = ?1 AND fence = ?2 AND state = 2 "
 		     "AND lease_expires_ms > ?4",
     [QS_FENCE_CHECK] = "SELECT 1 FROM jobs WHERE id = ?1 AND fence = ?2 AND state = 2",
-    [QS_UPLOAD_SET] = "UPDATE uploads SET state = ?3, answer = ?4, updated_ms = ?5 "
+    [QS_UPLOAD_SET] = "UPDATE uploads SET state = ?3, answer = ?4, updated_ms = ?5, "
+		      "outcome = ?6 "
 		      "WHERE job_id = ?1 AND filename = ?2",
     [QS_JOB_TOUCH] = "UPDATE jobs SET updated_ms = ?2 WHERE id = ?1",
     [QS_FINISH] = "UPDATE jobs SET state = ?3, next_run_ms = coalesce(?4, next_run_ms), "
-		  "last_error = coalesce(?5, last_error), wait_reason = ?6, "
+		  "last_error = coalesce(?5, last_error), "
+		  "outcome = CASE WHEN ?5 IS NULL THEN outcome ELSE ?9 END, wait_reason = ?6, "
 		  "attempts = max(attempts - ?7, 0), lease_owner = '', "
 		  "lease_expires_ms = 0, updated_ms = ?8 "
 		  "WHERE id = ?1 AND fence = ?2 AND state = 2",
@@ -94,10 +96,14 @@ static const char *const stmt_sql[QS__COUNT] = {
     [QS_LIST_STATE] = "SELECT " QS_JOB_COLS " FROM jobs WHERE state = ?1 AND id < ?2 "
 		      "ORDER BY id DESC LIMIT ?3",
     [QS_UPLOADS] = "SELECT job_id, filename, registry, sha256, state, answer, "
-		   "updated_ms FROM uploads WHERE job_id = ?1 ORDER BY rowid",
+		   "updated_ms, outcome FROM uploads WHERE job_id = ?1 ORDER BY rowid",
     [QS_LOG_READ] = "SELECT id, job_id, at_ms, text FROM job_log "
 		    "WHERE job_id = ?1 AND id > ?2 ORDER BY id LIMIT ?3",
     [QS_COUNTS] = "SELECT state, n FROM job_counts", /* kept by triggers */
+    /* On indexes: jobs_kind_state (covering), jobs_state. */
+    [QS_KIND_COUNTS] = "SELECT kind, state, count(*) FROM jobs GROUP BY kind, state",
+    [QS_OLDEST_DUE] = "SELECT min(next_run_ms) FROM jobs WHERE state IN (1, 4) "
+		      "AND next_run_ms <= ?1",
     [QS_INPUTS_SET] = "UPDATE jobs SET inputs = ?2, updated_ms = ?3 WHERE id = ?1",
 };
 
@@ -112,6 +118,12 @@ static void bind_text(sqlite3_stmt *st, int idx, const char *s, size_t max)
 	if (s == NULL)
 		s = "";
 	sqlite3_bind_text(st, idx, s, (int)queue__text_len(s, max), SQLITE_STATIC);
+}
+
+/* An outcome is kept as its word ("" for none: outcome_parse() reads it). */
+static void bind_outcome(sqlite3_stmt *st, int idx, enum pub_outcome out)
+{
+	sqlite3_bind_text(st, idx, queue__outcome_word(out), -1, SQLITE_STATIC);
 }
 
 /* Steps a statement that returns no row; resets it. */
@@ -164,6 +176,8 @@ int queue_sqlite__log_add(struct queue_sqlite *q, int64_t id, int64_t now_ms,
 	result = queue_sqlite__step_done(s);
 	if (result < 0)
 		return result;
+	if (q->base.observer.logged != NULL)
+		q->base.observer.logged(q->base.observer.data, id);
 	s = q->st[QS_LOG_TRIM];
 	sqlite3_bind_int64(s, 1, id);
 	sqlite3_bind_int(s, 2, QUEUE_LOG_MAX);
@@ -399,8 +413,8 @@ static int fence_check(struct queue_sqlite *q, int64_t id, int64_t fence)
 }
 
 static int sq_upload_set(struct queue *q_, int64_t id, int64_t fence,
-			 const char *filename, enum upload_state st, const char *answer,
-			 int64_t now_ms)
+			 const char *filename, enum upload_state st, enum pub_outcome out,
+			 const char *answer, int64_t now_ms)
 {
 	struct queue_sqlite *q = qs(q_);
 	sqlite3_stmt *s;
@@ -421,6 +435,7 @@ static int sq_upload_set(struct queue *q_, int64_t id, int64_t fence,
 	sqlite3_bind_int(s, 3, st);
 	bind_text(s, 4, answer, JOB_TEXT_MAX);
 	sqlite3_bind_int64(s, 5, now_ms);
+	bind_outcome(s, 6, out);
 	result = queue_sqlite__step_done(s);
 	if (result == 0 && sqlite3_changes(q->db) == 0)
 		result = AOS_ENOTFOUND;
@@ -435,16 +450,18 @@ out:
 }
 
 static int finish_log(struct queue_sqlite *q, int64_t id, enum job_state st,
-		      int64_t next_run_ms, const char *error, int64_t now_ms)
+		      int64_t next_run_ms, enum pub_outcome out, const char *message,
+		      int64_t now_ms)
 {
 	char text[JOB_TEXT_MAX + 1];
 
-	queue__finish_text(st, next_run_ms, error, text, sizeof(text));
+	queue__finish_text(st, next_run_ms, out, message, text, sizeof(text));
 	return queue_sqlite__log_add(q, id, now_ms, "%s", text);
 }
 
 static int sq_finish(struct queue *q_, int64_t id, int64_t fence, enum job_state st,
-		     int64_t next_run_ms, const char *error, int64_t now_ms)
+		     int64_t next_run_ms, enum pub_outcome out, const char *error,
+		     int64_t now_ms)
 {
 	struct queue_sqlite *q = qs(q_);
 	sqlite3_stmt *s = q->st[QS_FINISH];
@@ -467,13 +484,14 @@ static int sq_finish(struct queue *q_, int64_t id, int64_t fence, enum job_state
 		  sizeof(((struct job *)0)->wait_reason));
 	sqlite3_bind_int(s, 7, st == JOB_QUEUED ? 1 : 0);
 	sqlite3_bind_int64(s, 8, now_ms);
+	bind_outcome(s, 9, out);
 	result = queue_sqlite__step_done(s);
 	if (result == 0 && sqlite3_changes(q->db) == 0)
 		result = AOS_EFENCED;
 	if (result == 0 && !retries)
 		result = head_refresh(q, id);
 	if (result == 0)
-		result = finish_log(q, id, st, next_run_ms, error, now_ms);
+		result = finish_log(q, id, st, next_run_ms, out, error, now_ms);
 	return queue_sqlite__tx_end(q, result);
 }
 
@@ -653,6 +671,7 @@ static const struct queue_ops sqlite_ops = {
     .log = sq_log,
     .log_read = queue_sqlite__log_read,
     .counts = queue_sqlite__counts,
+    .stats = queue_sqlite__stats,
     .release_owner = sq_release_owner,
     .close = sq_close,
 };

@@ -52,6 +52,8 @@ enum qs_stmt {
 	QS_UPLOADS,
 	QS_LOG_READ,
 	QS_COUNTS,
+	QS_KIND_COUNTS,
+	QS_OLDEST_DUE,
 	QS_INPUTS_SET,
 	QS__COUNT
 };
@@ -71,10 +73,14 @@ struct queue_sqlite {
 #define QS_JOB_COLS                                                                      \
 	"id, kind, state, idem_key, registry, package, inputs, attempts, "               \
 	"max_attempts, next_run_ms, created_ms, updated_ms, lease_owner, "               \
-	"lease_expires_ms, fence, last_error, wait_reason"
+	"lease_expires_ms, fence, last_error, wait_reason, outcome"
 
 /* The schema version this program writes (the number of migrations). */
 int queue_sqlite__schema_version(void);
+
+/* The SQL of migration n (1 to the schema version), for tests that build
+ * an older database. */
+const char *queue_sqlite__migration(int n);
 
 /* Opens and checks the database file at path, creating it (mode 0600) if
  * missing, then applies the migrations and marks it in use (not cleanly
@@ -130,5 +136,6 @@ int queue_sqlite__uploads(struct queue *q, int64_t id, struct job_upload *ret,
 int queue_sqlite__log_read(struct queue *q, int64_t id, int64_t after_id,
 			   struct job_log_entry *ret, size_t max);
 int queue_sqlite__counts(struct queue *q, int64_t ret[JOB_CANCELED + 1]);
+int queue_sqlite__stats(struct queue *q, int64_t now_ms, struct queue_stats *ret);
 
 #endif

@@ -80,6 +80,7 @@ int queue_sqlite__read_job(sqlite3_stmt *s, struct job *j)
 	j->lease_expires_ms = sqlite3_column_int64(s, 13);
 	j->fence = sqlite3_column_int64(s, 14);
 	queue_sqlite__col_text(s, 15, j->last_error, sizeof(j->last_error));
+	j->outcome = outcome_parse((const char *)sqlite3_column_text(s, 17));
 	queue_sqlite__col_text(s, 16, j->wait_reason, sizeof(j->wait_reason));
 	if (sqlite3_column_type(s, 6) != SQLITE_NULL) {
 		inputs = sqlite3_column_text(s, 6);
@@ -186,6 +187,7 @@ int queue_sqlite__uploads(struct queue *q_, int64_t id, struct job_upload *ret,
 		u->state = (enum upload_state)sqlite3_column_int(s, 4);
 		queue_sqlite__col_text(s, 5, u->answer, sizeof(u->answer));
 		u->updated_ms = sqlite3_column_int64(s, 6);
+		u->outcome = outcome_parse((const char *)sqlite3_column_text(s, 7));
 	}
 	if (n < max && rc != SQLITE_DONE)
 		result = queue_sqlite__err(rc);
@@ -240,5 +242,34 @@ int queue_sqlite__counts(struct queue *q_, int64_t ret[JOB_CANCELED + 1])
 	if (rc != SQLITE_DONE)
 		return queue_sqlite__err(rc);
 	memcpy(ret, counts, sizeof(counts));
+	return 0;
+}
+
+int queue_sqlite__stats(struct queue *q_, int64_t now_ms, struct queue_stats *ret)
+{
+	struct queue_sqlite *q = (struct queue_sqlite *)q_;
+	sqlite3_stmt *s = q->st[QS_KIND_COUNTS];
+	struct queue_stats st = { 0 };
+	int rc, kind, state;
+
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		kind = sqlite3_column_int(s, 0);
+		state = sqlite3_column_int(s, 1);
+		if (kind >= JOB_PUBLISH && kind <= JOB_PIPELINE && state >= JOB_QUEUED &&
+		    state <= JOB_CANCELED)
+			st.jobs[kind][state] = sqlite3_column_int64(s, 2);
+	}
+	queue_sqlite__done(s);
+	if (rc != SQLITE_DONE)
+		return queue_sqlite__err(rc);
+	s = q->st[QS_OLDEST_DUE];
+	sqlite3_bind_int64(s, 1, now_ms);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		st.oldest_due_ms = sqlite3_column_int64(s, 0); /* NULL reads as 0 */
+	queue_sqlite__done(s);
+	if (rc != SQLITE_ROW)
+		return queue_sqlite__err(rc);
+	*ret = st;
 	return 0;
 }

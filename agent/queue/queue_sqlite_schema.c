@@ -18,6 +18,16 @@
 #include "queue/queue.h"
 #include "queue_sqlite_internal.h"
 
+/* Migration 2: "word: message" -> the word, and the message (one space
+ * after the colon dropped), for the words the readers knew. */
+#define SPLIT_WORD(c) "substr(" c ", 1, instr(" c ", ':') - 1)"
+#define SPLIT_REST(c)                                                                    \
+	"CASE WHEN substr(" c ", instr(" c ", ':') + 1, 1) = ' ' THEN substr(" c             \
+	", instr(" c ", ':') + 2) ELSE substr(" c ", instr(" c ", ':') + 1) END"
+#define OUTCOME_WORDS                                                                    \
+	"'published', 'exists', 'conflict', 'auth', 'invalid', 'rejected', "             \
+	"'unavailable', 'error'"
+
 /* Migration N (1-based) takes the schema from version N-1 to N.  Never edit
  * a step once released: append a new one. */
 static const char *const migrations[] = {
@@ -84,6 +94,19 @@ static const char *const migrations[] = {
     " WHEN NEW.state <> OLD.state BEGIN"
     " UPDATE job_counts SET n = n - 1 WHERE state = OLD.state;"
     " UPDATE job_counts SET n = n + 1 WHERE state = NEW.state; END;",
+    /* 3: jobs per kind and state for metrics, from the index alone. */
+    "CREATE INDEX jobs_kind_state ON jobs (kind, state);",
+    /* 4: outcomes beside their messages.  Until now an upload's answer and
+     * a job's last_error began with the outcome's word ("conflict: ...")
+     * and readers split it off again; the word moves to its own column
+     * and the text keeps the message. */
+    "ALTER TABLE uploads ADD COLUMN outcome TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE jobs ADD COLUMN outcome TEXT NOT NULL DEFAULT '';"
+    "UPDATE uploads SET outcome = " SPLIT_WORD("answer") ", answer = "
+    SPLIT_REST("answer") " WHERE " SPLIT_WORD("answer") " IN (" OUTCOME_WORDS ");"
+    "UPDATE jobs SET outcome = " SPLIT_WORD("last_error") ", last_error = "
+    SPLIT_REST("last_error") " WHERE " SPLIT_WORD("last_error") " IN ("
+    OUTCOME_WORDS ");",
 };
 
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -93,6 +116,11 @@ static const char *const migrations[] = {
 int queue_sqlite__schema_version(void)
 {
 	return NMIGRATIONS;
+}
+
+const char *queue_sqlite__migration(int n)
+{
+	return n >= 1 && n <= NMIGRATIONS ? migrations[n - 1] : NULL;
 }
 
 __attribute__((format(printf, 4, 5))) static int fail(char *errbuf, size_t errlen,
@@ -352,6 +380,12 @@ static bool stopped_cleanly(sqlite3 *db)
 static int check_if_unclean(sqlite3 *db, const char *path, enum queue_check *ret_check,
 			    char *errbuf, size_t errlen)
 {
+	int64_t version = -1;
+
+	if (query_int(db, "PRAGMA user_version", &version) == SQLITE_OK && version == 0) {
+		*ret_check = QUEUE_CHECK_NEW; /* an empty file: nothing in it to check */
+		return 0;
+	}
 	if (stopped_cleanly(db)) {
 		*ret_check = QUEUE_CHECK_SKIPPED;
 		return 0;

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <unistd.h>
 
@@ -95,30 +96,49 @@ static void remove_spool(struct run *r)
 	cJSON_Delete(doc);
 }
 
-void worker__settle(struct run *r, enum job_state st, int64_t next_run, const char *error)
+/* The journal's fields of job j's lines: JOB_ID, and its registry (a
+ * publish) or pipeline (the name in "pipeline:NAME"). */
+static void job_log_fields(const struct job *j, struct log_fields *ret)
+{
+	*ret = (struct log_fields){ .job_id = j->id };
+	if (j->kind == JOB_PIPELINE && strncmp(j->registry, "pipeline:", 9) == 0)
+		ret->pipeline = j->registry + 9;
+	else if (j->kind == JOB_PUBLISH)
+		ret->registry = j->registry;
+}
+
+void worker__settle(struct run *r, enum job_state st, int64_t next_run, enum pub_outcome out,
+		    const char *error)
 {
 	struct worker *w = r->w;
+	char text[JOB_TEXT_MAX];
+	struct log_fields lf;
 	int rc;
 
-	rc = w->q->ops->finish(w->q, r->job.id, r->job.fence, st, next_run, error, aos_wall_ms());
+	job_log_fields(&r->job, &lf);
+	rc = w->q->ops->finish(w->q, r->job.id, r->job.fence, st, next_run, out, error,
+			       aos_wall_ms());
 	if (rc == AOS_EFENCED)
-		log_warn("job %" PRId64 ": lease lost before it could be recorded as %s; "
-			 "its new owner decides", r->job.id, job_state_name(st));
+		log_msg_f(LOG_LVL_WARNING, &lf, "job %" PRId64 ": lease lost before it could "
+			  "be recorded as %s; its new owner decides", r->job.id,
+			  job_state_name(st));
 	else if (rc < 0)
-		log_err_r(rc, "job %" PRId64 ": cannot record its end", r->job.id);
+		log_msg_f(LOG_LVL_ERR, &lf, "job %" PRId64 ": cannot record its end: %s",
+			  r->job.id, aos_strerror(rc));
 	else if (st == JOB_SUCCEEDED)
-		log_notice("job %" PRId64 " succeeded", r->job.id);
+		log_msg_f(LOG_LVL_NOTICE, &lf, "job %" PRId64 " succeeded", r->job.id);
 	if (rc == 0 && st == JOB_SUCCEEDED)
 		remove_spool(r);
 	else
-		log_warn("job %" PRId64 " %s: %s", r->job.id, job_state_name(st),
-			 error != NULL ? error : "");
+		log_msg_f(LOG_LVL_WARNING, &lf, "job %" PRId64 " %s: %s", r->job.id,
+			  job_state_name(st), outcome_text(out, error, text, sizeof(text)));
 	if (rc == 0 && w->env.hooks.job_changed != NULL)
 		w->env.hooks.job_changed(w->env.hooks.data, r->job.id);
 }
 
 /* A failed attempt: retry later with backoff, or dead when out of tries. */
-void worker__settle_retry(struct run *r, long retry_after_s, const char *error)
+void worker__settle_retry(struct run *r, long retry_after_s, enum pub_outcome out,
+			  const char *error)
 {
 	const struct queue_cfg *qc = &worker__cfg(r->w)->queue;
 	uint64_t delay;
@@ -126,7 +146,7 @@ void worker__settle_retry(struct run *r, long retry_after_s, const char *error)
 
 	if (r->job.attempts >= r->job.max_attempts) {
 		snprintf(msg, sizeof(msg), "%s (out of attempts: %d)", error, r->job.attempts);
-		worker__settle(r, JOB_DEAD, 0, msg);
+		worker__settle(r, JOB_DEAD, 0, out, msg);
 		return;
 	}
 	delay = backoff_delay_ms((unsigned)(r->job.attempts > 0 ? r->job.attempts - 1 : 0),
@@ -135,7 +155,7 @@ void worker__settle_retry(struct run *r, long retry_after_s, const char *error)
 	if (retry_after_s >= 0 && (uint64_t)retry_after_s * 1000 > delay)
 		delay = (uint64_t)retry_after_s * 1000;
 	snprintf(msg, sizeof(msg), "%s (next try in %.1f s)", error, (double)delay / 1000.0);
-	worker__settle(r, JOB_FAILED, aos_wall_ms() + (int64_t)delay, msg);
+	worker__settle(r, JOB_FAILED, aos_wall_ms() + (int64_t)delay, out, msg);
 }
 
 /* ---- publish hooks --------------------------------------------------------- */
@@ -146,8 +166,10 @@ static int hook_sending(void *data, size_t i)
 	struct worker *w = r->w;
 	int rc;
 
+	if (r->sends[i]++ == 0)
+		r->send_ms[i] = uv_now(w->env.pub.loop);
 	rc = w->q->ops->upload_set(w->q, r->job.id, r->job.fence, r->names[i],
-				   UPLOAD_SENDING, NULL, aos_wall_ms());
+				   UPLOAD_SENDING, OUT_NONE, NULL, aos_wall_ms());
 	r->sent[i] = rc == 0;
 	if (rc < 0) {
 		r->fenced = rc == AOS_EFENCED;
@@ -156,6 +178,23 @@ static int hook_sending(void *data, size_t i)
 		return rc;
 	}
 	return 0;
+}
+
+/* Tells the hooks how file i's upload went. */
+static void report_upload(struct run *r, size_t i, enum pub_outcome out)
+{
+	const struct worker_hooks *h = &r->w->env.hooks;
+	struct worker_upload_stat u = { .registry = r->registry, .outcome = out,
+					.sends = r->sends[i], .seconds = -1 };
+	struct stat st;
+
+	if (h->upload_done == NULL)
+		return;
+	if (r->sends[i] > 0)
+		u.seconds = (double)(uv_now(r->w->env.pub.loop) - r->send_ms[i]) / 1000.0;
+	if (out == OUT_PUBLISHED && stat(r->files[i], &st) == 0)
+		u.bytes = (uint64_t)st.st_size;
+	h->upload_done(h->data, &u);
 }
 
 static void hook_file_done(void *data, size_t i, enum pub_outcome out, const char *message)
@@ -183,17 +222,17 @@ static void hook_file_done(void *data, size_t i, enum pub_outcome out, const cha
 	}
 	{
 		/* "published: published X (...)" says it twice: once will do. */
-		const char *name = publish_outcome_name(out);
+		const char *name = outcome_name(out);
 		size_t n = strlen(name);
 
 		if (strncmp(message, name, n) == 0 && message[n] == ' ')
 			message += n + 1;
-		snprintf(answer, sizeof(answer), "%s: %s", name, message);
 	}
-	if (w->q->ops->upload_set(w->q, r->job.id, r->job.fence, r->names[i],
-					     st, answer, aos_wall_ms()) == AOS_EFENCED)
+	if (w->q->ops->upload_set(w->q, r->job.id, r->job.fence, r->names[i], st, out,
+				  message, aos_wall_ms()) == AOS_EFENCED)
 		r->fenced = true;
-	worker__qlog(w, r->job.id, "%s", answer);
+	worker__qlog(w, r->job.id, "%s", outcome_text(out, message, answer, sizeof(answer)));
+	report_upload(r, i, out);
 }
 
 static void hook_finished(void *data, enum pub_outcome out, const char *error,
@@ -204,11 +243,10 @@ static void hook_finished(void *data, enum pub_outcome out, const char *error,
 	(void)answer; /* the job's answer is built from the queue */
 
 	r->op = NULL; /* freed by publish.c after this returns */
-	char msg[JOB_TEXT_MAX];
-
-	/* The outcome leads the text: clients tell failures apart by it. */
-	snprintf(msg, sizeof(msg), "%s: %s", publish_outcome_name(out),
-		 error != NULL ? error : "failed");
+	/* The outcome goes beside the message: clients tell failures apart
+	 * by it. */
+	if (error == NULL)
+		error = "failed";
 	if (r->fenced) {
 		log_warn("job %" PRId64 ": stopped: its lease was lost", r->job.id);
 	} else {
@@ -218,7 +256,7 @@ static void hook_finished(void *data, enum pub_outcome out, const char *error,
 			/* A pipeline goes on with its next target. */
 			if (r->pl != NULL && worker__pipeline_continue(r))
 				return;
-			worker__settle(r, JOB_SUCCEEDED, 0, NULL);
+			worker__settle(r, JOB_SUCCEEDED, 0, OUT_NONE, NULL);
 			break;
 		case OUT_CONFLICT:
 		case OUT_INVALID:
@@ -226,10 +264,10 @@ static void hook_finished(void *data, enum pub_outcome out, const char *error,
 		case OUT_AUTH:
 			/* Permanent: retrying cannot help until an operator acts
 			 * (a refused token was already refreshed from Vault once). */
-			worker__settle(r, JOB_DEAD, 0, msg);
+			worker__settle(r, JOB_DEAD, 0, out, error);
 			break;
 		default:
-			worker__settle_retry(r, retry_after_s, msg);
+			worker__settle_retry(r, retry_after_s, out, error);
 			break;
 		}
 	}
@@ -312,7 +350,7 @@ static int load_inputs(struct run *r, const char **tag, const char **version,
 	}
 	n = queue_uploads_all(r->w->q, r->job.id, &ups);
 	if (n < 0) {
-		snprintf(msg, msglen, "error: cannot read the job's uploads: %s",
+		snprintf(msg, msglen, "cannot read the job's uploads: %s",
 			 aos_strerror(n));
 		cJSON_Delete(doc);
 		return n;
@@ -356,6 +394,7 @@ void worker__files_clear(struct run *r)
 		free(r->sources[i]);
 		r->files[i] = r->names[i] = r->sources[i] = NULL;
 		r->probe[i] = r->sent[i] = false;
+		r->sends[i] = 0;
 	}
 	r->nfiles = 0;
 }
@@ -374,17 +413,17 @@ int worker__publish(struct run *r, const char *registry, const struct worker_tag
 	if (reg == NULL) {
 		snprintf(msg, sizeof(msg), "registry %s is no longer in the configuration",
 			 registry);
-		worker__settle(r, JOB_DEAD, 0, msg);
+		worker__settle(r, JOB_DEAD, 0, OUT_NONE, msg);
 		return -ENOENT;
 	}
 	tok = store_get(session_store(w->env.pub.session), reg->token_key);
 	verr = session_last_error(w->env.pub.session);
 	if (tok == NULL && session_loaded(w->env.pub.session) && verr == NULL) {
 		/* Vault answers, but the secret lacks the key. */
-		snprintf(msg, sizeof(msg), "auth: no token for registry %s: key %s is not in "
+		snprintf(msg, sizeof(msg), "no token for registry %s: key %s is not in "
 			 "the Vault secret; add it with rotate_secret.sh, then `aos-publishctl "
 			 "job retry %" PRId64 "`", reg->name, reg->token_key, r->job.id);
-		worker__settle(r, JOB_DEAD, 0, msg);
+		worker__settle(r, JOB_DEAD, 0, OUT_AUTH, msg);
 		return -ENOENT;
 	}
 	if (tok == NULL) {
@@ -393,10 +432,11 @@ int worker__publish(struct run *r, const char *registry, const struct worker_tag
 		snprintf(msg, sizeof(msg), "waiting for a token: %s is not loaded from Vault%s%s",
 			 reg->token_key, verr != NULL ? ": " : "",
 			 verr != NULL ? verr : "");
-		worker__settle(r, JOB_QUEUED, aos_wall_ms() + VAULT_WAIT_MS, msg);
+		worker__settle(r, JOB_QUEUED, aos_wall_ms() + VAULT_WAIT_MS, OUT_NONE, msg);
 		return -EAGAIN;
 	}
 	secret_unref(tok);
+	snprintf(r->registry, sizeof(r->registry), "%s", registry);
 	req.registry = registry;
 	req.tag = rule->tag;
 	req.tag_given_by = rule->given_by;
@@ -409,7 +449,7 @@ int worker__publish(struct run *r, const char *registry, const struct worker_tag
 	hooks.data = r;
 	req.hooks = &hooks;
 	if (publish_start(&w->env.pub, &req, &r->op, msg, sizeof(msg)) < 0) {
-		worker__settle_retry(r, -1, msg);
+		worker__settle_retry(r, -1, OUT_NONE, msg);
 		return -EIO;
 	}
 	if (!uv_is_active((uv_handle_t *)&r->heartbeat))
@@ -429,7 +469,7 @@ static void start_run(struct worker *w, struct job *job)
 
 	if (r == NULL) {
 		w->q->ops->finish(w->q, job->id, job->fence, JOB_QUEUED, aos_wall_ms() + 1000,
-				  "out of memory", aos_wall_ms());
+				  OUT_NONE, "out of memory", aos_wall_ms());
 		job_clear(job);
 		return;
 	}
@@ -451,19 +491,20 @@ static void start_run(struct worker *w, struct job *job)
 		return;
 	}
 	if (config_registry(worker__cfg(w), r->job.registry) == NULL) {
-		worker__settle(r, JOB_DEAD, 0, "its registry is no longer in the configuration");
+		worker__settle(r, JOB_DEAD, 0, OUT_NONE,
+			       "its registry is no longer in the configuration");
 		goto out;
 	}
 	rc = load_inputs(r, &tag, &version, &doc, msg, sizeof(msg));
 	if (rc < 0) {
 		if (rc == -EINVAL)
-			worker__settle(r, JOB_DEAD, 0, msg);
+			worker__settle(r, JOB_DEAD, 0, OUT_NONE, msg);
 		else
-			worker__settle_retry(r, -1, msg);
+			worker__settle_retry(r, -1, OUT_ERROR, msg);
 		goto out;
 	}
 	if (r->nfiles == 0) {
-		worker__settle(r, JOB_SUCCEEDED, 0, NULL);
+		worker__settle(r, JOB_SUCCEEDED, 0, OUT_NONE, NULL);
 		goto out;
 	}
 	{
@@ -588,7 +629,7 @@ void worker_abort_all(struct worker *w, const char *why)
 		}
 		/* Back to the queue without spending the attempt; an upload
 		 * that was sending stays SENDING and is checked first. */
-		worker__settle(r, JOB_QUEUED, aos_wall_ms(), why);
+		worker__settle(r, JOB_QUEUED, aos_wall_ms(), OUT_NONE, why);
 		worker__run_free(r);
 	}
 }
@@ -630,27 +671,6 @@ cJSON *worker_status_json(const struct worker *w)
 
 /* ---- a job's answer ---------------------------------------------------------- */
 
-/* "published: text" -> outcome "published", message "text". */
-static void split_answer(const char *answer, char *outcome, size_t olen, const char **msg)
-{
-	static const char *const known[] = { "published", "exists", "conflict", "auth",
-					     "invalid", "rejected", "unavailable", "error",
-					     NULL };
-	const char *const *k;
-
-	snprintf(outcome, olen, "error");
-	*msg = answer;
-	for (k = known; *k != NULL; k++) {
-		size_t n = strlen(*k);
-
-		if (strncmp(answer, *k, n) == 0 && answer[n] == ':') {
-			snprintf(outcome, olen, "%s", *k);
-			*msg = answer + n + (answer[n + 1] == ' ' ? 2 : 1);
-			return;
-		}
-	}
-}
-
 cJSON *worker_upload_json(const struct job_upload *u)
 {
 	cJSON *o = cJSON_CreateObject();
@@ -667,8 +687,8 @@ cJSON *worker_job_answer(struct worker *w, int64_t id)
 	struct job_upload *ups;
 	struct job job = { 0 };
 	cJSON *o, *arr, *doc, *files;
-	char outcome[32];
-	const char *msg;
+	const char *outcome;
+	char error[JOB_TEXT_MAX];
 	bool all_exist = true;
 	int n, i;
 
@@ -690,26 +710,24 @@ cJSON *worker_job_answer(struct worker *w, int64_t id)
 			if (fn != NULL && src != NULL && strcmp(fn, ups[i].filename) == 0)
 				source = src;
 		}
-		if (ups[i].answer[0] != '\0') {
-			split_answer(ups[i].answer, outcome, sizeof(outcome), &msg);
-		} else {
-			snprintf(outcome, sizeof(outcome), "not-attempted");
-			msg = "";
-		}
-		all_exist &= strcmp(outcome, "exists") == 0;
+		/* Untried, or recorded without a word (a message alone was
+		 * an error). */
+		outcome = ups[i].outcome != OUT_NONE ? outcome_name(ups[i].outcome)
+			  : ups[i].answer[0] != '\0' ? outcome_name(OUT_ERROR) : "not-attempted";
+		all_exist &= ups[i].outcome == OUT_EXISTS;
 		cJSON_AddStringToObject(r, "file", source);
 		cJSON_AddStringToObject(r, "outcome", outcome);
-		cJSON_AddStringToObject(r, "message", msg);
+		cJSON_AddStringToObject(r, "message", ups[i].answer);
 		/* the old name of "state", kept for one release */
 		cJSON_AddStringToObject(r, "upload_state", upload_state_name(ups[i].state));
 		cJSON_AddItemToArray(arr, r);
 	}
 	if (job.state == JOB_SUCCEEDED)
-		snprintf(outcome, sizeof(outcome), "%s", all_exist && n > 0 ? "exists" : "published");
+		outcome = outcome_name(all_exist && n > 0 ? OUT_EXISTS : OUT_PUBLISHED);
 	else if (job.state == JOB_DEAD)
-		split_answer(job.last_error, outcome, sizeof(outcome), &msg);
+		outcome = outcome_name(job.outcome != OUT_NONE ? job.outcome : OUT_ERROR);
 	else
-		snprintf(outcome, sizeof(outcome), "%s", job_state_name(job.state));
+		outcome = job_state_name(job.state);
 	cJSON_AddBoolToObject(o, "ok", job.state == JOB_SUCCEEDED);
 	cJSON_AddStringToObject(o, "outcome", outcome);
 	cJSON_AddNumberToObject(o, "job_id", (double)id);
@@ -717,7 +735,8 @@ cJSON *worker_job_answer(struct worker *w, int64_t id)
 	cJSON_AddStringToObject(o, "registry", job.registry);
 	cJSON_AddNumberToObject(o, "attempts", job.attempts);
 	if (job.state != JOB_SUCCEEDED && job.last_error[0] != '\0')
-		cJSON_AddStringToObject(o, "error", job.last_error);
+		cJSON_AddStringToObject(o, "error", outcome_text(job.outcome, job.last_error,
+								 error, sizeof(error)));
 	cJSON_AddItemToObject(o, "results", arr);
 	free(ups);
 	cJSON_Delete(doc);

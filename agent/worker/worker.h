@@ -17,6 +17,15 @@ struct queue;
 struct sandbox_caps;
 struct worker;
 
+/* One file's upload as metrics see it. */
+struct worker_upload_stat {
+	const char *registry;  /* the configured name */
+	enum pub_outcome outcome;
+	uint64_t bytes;        /* the file's size when published, else 0 */
+	double seconds;        /* from its first send to its outcome; < 0: not sent */
+	unsigned sends;        /* sends made (more than one: retried) */
+};
+
 /* How the worker reports on jobs (it never talks to a client); each hook
  * may be NULL. */
 struct worker_hooks {
@@ -25,6 +34,13 @@ struct worker_hooks {
 	void (*job_event)(void *data, int64_t id, const cJSON *ev);
 	/* Job id's state was recorded: it may have ended. */
 	void (*job_changed)(void *data, int64_t id);
+	/* A file's upload ended (for metrics); u stays the worker's. */
+	void (*upload_done)(void *data, const struct worker_upload_stat *u);
+	/* A pipeline's build step ended: which ("checkout", "build",
+	 * "verify"), how ("ok", "failed", "signal", "timeout", "error") and
+	 * its seconds (for metrics). */
+	void (*step_done)(void *data, const char *pipeline, const char *which,
+			  const char *result, double seconds);
 	void *data;
 };
 

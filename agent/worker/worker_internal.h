@@ -26,6 +26,9 @@ struct run {
 	char *sources[MAX_FILES];   /* the paths the client gave */
 	bool probe[MAX_FILES];
 	bool sent[MAX_FILES];       /* marked SENDING in this run */
+	unsigned sends[MAX_FILES];  /* sends started (metrics) */
+	uint64_t send_ms[MAX_FILES]; /* loop time of the first send */
+	char registry[128];         /* of the publish running now */
 	size_t nfiles;
 	bool fenced;
 	struct run *next;
@@ -51,11 +54,14 @@ static inline const struct config *worker__cfg(const struct worker *w)
 /* A line in job id's log. */
 void worker__qlog(struct worker *w, int64_t id, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
-/* Ends r's job in state st (see queue finish()). */
-void worker__settle(struct run *r, enum job_state st, int64_t next_run, const char *error);
+/* Ends r's job in state st (see queue finish()), with how it ended and
+ * the message (OUT_NONE, NULL for a success). */
+void worker__settle(struct run *r, enum job_state st, int64_t next_run, enum pub_outcome out,
+		    const char *error);
 /* A failed attempt: FAILED with backoff (at least retry_after_s), or DEAD
  * when out of attempts. */
-void worker__settle_retry(struct run *r, long retry_after_s, const char *error);
+void worker__settle_retry(struct run *r, long retry_after_s, enum pub_outcome out,
+			  const char *error);
 /* Unlinks and frees r (after its job was settled, or lost). */
 void worker__run_free(struct run *r);
 /* Forgets r's file list. */

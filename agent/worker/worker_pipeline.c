@@ -38,7 +38,7 @@
 #include "publish/dist_tag.h"
 #include "pypi_name.h"
 #include "sandbox/sandbox.h"
-#include "worker/spool.h"
+#include "publish/spool.h"
 #include "worker_internal.h"
 
 struct pl_art {
@@ -191,7 +191,7 @@ static bool start_target(struct run *r)
 		if (n < 0) {
 			snprintf(msg, sizeof(msg), "cannot read the job's uploads for %s: %s",
 				 pl->targets[pl->target], aos_strerror(n));
-			worker__settle_retry(r, -1, msg);
+			worker__settle_retry(r, -1, OUT_NONE, msg);
 			worker__run_free(r);
 			return true;
 		}
@@ -324,23 +324,20 @@ static void record(struct run *r)
 	int rc;
 
 	if (ups == NULL || doc == NULL) {
-		worker__settle_retry(r, -1, "error: out of memory");
+		worker__settle_retry(r, -1, OUT_ERROR, "out of memory");
 		goto fail;
 	}
 	if (pl->ntargets * pl->narts > QUEUE_UPLOADS_MAX) {
 		snprintf(msg, sizeof(msg),
-			 "invalid: %zu artifacts to %zu targets are %zu uploads, more "
+			 "%zu artifacts to %zu targets are %zu uploads, more "
 			 "than the %d one job holds: make fewer artifacts or split the "
 			 "targets over pipelines", pl->narts, pl->ntargets,
 			 pl->narts * pl->ntargets, QUEUE_UPLOADS_MAX);
-		worker__settle(r, JOB_DEAD, 0, msg);
+		worker__settle(r, JOB_DEAD, 0, OUT_INVALID, msg);
 		goto fail;
 	}
 	if (plan_uploads(r, ups, &n, msg, sizeof(msg)) < 0) {
-		char m[1100];
-
-		snprintf(m, sizeof(m), "invalid: %s", msg);
-		worker__settle(r, JOB_DEAD, 0, m);
+		worker__settle(r, JOB_DEAD, 0, OUT_INVALID, msg);
 		goto fail;
 	}
 	files = cJSON_AddArrayToObject(doc, "files");
@@ -367,9 +364,8 @@ static void record(struct run *r)
 		goto fail;
 	}
 	if (rc < 0) {
-		snprintf(msg, sizeof(msg), "error: cannot record the artifacts: %s",
-			 aos_strerror(rc));
-		worker__settle_retry(r, -1, msg);
+		snprintf(msg, sizeof(msg), "cannot record the artifacts: %s", aos_strerror(rc));
+		worker__settle_retry(r, -1, OUT_ERROR, msg);
 		goto fail;
 	}
 	free(r->job.inputs);
@@ -380,7 +376,7 @@ static void record(struct run *r)
 	pl_build_cleanup(w->env.pub.loop, pl->workdir);
 	pl->target = 0;
 	if (!start_target(r)) {
-		worker__settle(r, JOB_SUCCEEDED, 0, NULL);
+		worker__settle(r, JOB_SUCCEEDED, 0, OUT_NONE, NULL);
 		worker__run_free(r);
 	}
 	return;
@@ -544,7 +540,6 @@ static void collect_done(uv_work_t *wk, int status)
 {
 	struct pl_run *pl = wk->data;
 	struct run *r = pl->r;
-	char msg[1200];
 
 	(void)status;
 	pl->work_busy = false;
@@ -553,13 +548,11 @@ static void collect_done(uv_work_t *wk, int status)
 		return;
 	}
 	if (pl->work_rc < 0) {
-		snprintf(msg, sizeof(msg), "%s: %s", pl->work_permanent ? "invalid" : "error",
-			 pl->work_msg);
 		worker__qlog(r->w, r->job.id, "artifacts: %s", pl->work_msg);
 		if (pl->work_permanent)
-			worker__settle(r, JOB_DEAD, 0, msg);
+			worker__settle(r, JOB_DEAD, 0, OUT_INVALID, pl->work_msg);
 		else
-			worker__settle_retry(r, -1, msg);
+			worker__settle_retry(r, -1, OUT_ERROR, pl->work_msg);
 		worker__run_free(r);
 		return;
 	}
@@ -575,15 +568,13 @@ static void build_done(void *data, int rc, bool permanent, const char *head,
 {
 	struct run *r = data;
 	struct pl_run *pl = r->pl;
-	char msg[1200];
 
 	pl->build = NULL;
 	if (rc < 0) {
-		snprintf(msg, sizeof(msg), "%s: %s", permanent ? "invalid" : "error", error);
 		if (permanent)
-			worker__settle(r, JOB_DEAD, 0, msg);
+			worker__settle(r, JOB_DEAD, 0, OUT_INVALID, error);
 		else
-			worker__settle_retry(r, -1, msg);
+			worker__settle_retry(r, -1, OUT_ERROR, error);
 		worker__run_free(r);
 		return;
 	}
@@ -592,7 +583,7 @@ static void build_done(void *data, int rc, bool permanent, const char *head,
 	pl->work_busy = true;
 	if (uv_queue_work(r->w->env.pub.loop, &pl->work, collect_work, collect_done) < 0) {
 		pl->work_busy = false;
-		worker__settle_retry(r, -1, "error: cannot start collecting the artifacts");
+		worker__settle_retry(r, -1, OUT_ERROR, "cannot start collecting the artifacts");
 		worker__run_free(r);
 	}
 }
@@ -602,6 +593,15 @@ static void build_log(void *data, const char *text)
 	struct run *r = data;
 
 	worker__qlog(r->w, r->job.id, "%s", text);
+}
+
+static void build_step(void *data, const char *which, const char *result, double seconds)
+{
+	struct run *r = data;
+	const struct worker_hooks *h = &r->w->env.hooks;
+
+	if (h->step_done != NULL)
+		h->step_done(h->data, r->pl->pipeline, which, result, seconds);
 }
 
 void worker__pipeline_start(struct run *r)
@@ -617,14 +617,14 @@ void worker__pipeline_start(struct run *r)
 	int rc;
 
 	if (pl == NULL) {
-		worker__settle(r, JOB_QUEUED, aos_wall_ms() + 1000, "out of memory");
+		worker__settle(r, JOB_QUEUED, aos_wall_ms() + 1000, OUT_NONE, "out of memory");
 		goto fail;
 	}
 	pl->r = r;
 	r->pl = pl;
 	if (jstr(doc, "pipeline") == NULL || jstr(doc, "tag") == NULL ||
 	    jstr(doc, "version") == NULL || jstr(doc, "commit") == NULL) {
-		worker__settle(r, JOB_DEAD, 0, "invalid: the job's inputs are not a pipeline's");
+		worker__settle(r, JOB_DEAD, 0, OUT_INVALID, "the job's inputs are not a pipeline's");
 		goto fail;
 	}
 	snprintf(pl->pipeline, sizeof(pl->pipeline), "%s", jstr(doc, "pipeline"));
@@ -638,7 +638,7 @@ void worker__pipeline_start(struct run *r)
 	pl->max_file_bytes = (uint64_t)cfg->publish.max_file_bytes;
 	p = config_pipeline(cfg, pl->pipeline);
 	if (load_tag_rule(pl, doc) < 0) {
-		worker__settle(r, JOB_QUEUED, aos_wall_ms() + 1000, "out of memory");
+		worker__settle(r, JOB_QUEUED, aos_wall_ms() + 1000, OUT_NONE, "out of memory");
 		goto fail;
 	}
 	if (cJSON_GetObjectItemCaseSensitive(doc, "files") != NULL) {
@@ -647,21 +647,22 @@ void worker__pipeline_start(struct run *r)
 		cJSON_Delete(doc);
 		doc = NULL;
 		if (rc < 0) {
-			worker__settle(r, JOB_DEAD, 0, "invalid: the recorded artifacts are unreadable");
+			worker__settle(r, JOB_DEAD, 0, OUT_INVALID,
+				       "the recorded artifacts are unreadable");
 			goto fail;
 		}
 		worker__qlog(w, r->job.id, "artifacts were built in an earlier attempt: "
 			     "uploading those (%zu file%s)", pl->narts, pl->narts == 1 ? "" : "s");
 		if (!start_target(r)) {
-			worker__settle(r, JOB_SUCCEEDED, 0, NULL);
+			worker__settle(r, JOB_SUCCEEDED, 0, OUT_NONE, NULL);
 			worker__run_free(r);
 		}
 		return;
 	}
 	if (p == NULL) {
-		snprintf(msg, sizeof(msg), "invalid: pipeline %s is no longer in the "
-			 "configuration", pl->pipeline);
-		worker__settle(r, JOB_DEAD, 0, msg);
+		snprintf(msg, sizeof(msg), "pipeline %s is no longer in the configuration",
+			 pl->pipeline);
+		worker__settle(r, JOB_DEAD, 0, OUT_INVALID, msg);
 		goto fail;
 	}
 	pl->targets = calloc(p->ntargets + 1, sizeof(char *));
@@ -677,17 +678,18 @@ void worker__pipeline_start(struct run *r)
 	bo.commit = pl->commit;
 	bo.log = build_log;
 	bo.done = build_done;
+	bo.step = build_step;
 	bo.data = r;
 	rc = pl_build_start(w->env.pub.loop, &bo, &pl->build, msg, sizeof(msg));
 	cJSON_Delete(doc);
 	doc = NULL;
 	if (rc == -EOPNOTSUPP) { /* never a silent downgrade of the isolation */
 		worker__qlog(w, r->job.id, "%s", msg);
-		worker__settle(r, JOB_DEAD, 0, msg);
+		worker__settle(r, JOB_DEAD, 0, OUT_NONE, msg);
 		goto fail;
 	}
 	if (rc < 0) {
-		worker__settle_retry(r, -1, msg);
+		worker__settle_retry(r, -1, OUT_NONE, msg);
 		goto fail;
 	}
 	worker__qlog(w, r->job.id, "pipeline %s: %s (version %s) at %.12s", pl->pipeline,

@@ -8,7 +8,8 @@
  *     PEP 691 JSON or PEP 503 HTML) and, when the file is listed,
  *     answer_pypi_identity();
  *   - the body as an npm packument (answer_npm_packument) and then
- *     answer_npm_identity() and npm_dist_tag() with its dist-tags.latest.
+ *     answer_npm_identity() and npm_dist_tag() with its dist-tags.latest;
+ *   - the body as a PyPI token (pypi_token_projects).
  *
  * Input layout:
  *   byte 0   bit 0: npm (else PyPI) for answer_classify.  Bits 1-2: the
@@ -46,6 +47,7 @@
 
 #include "publishers/answer.h"
 #include "publishers/npm.h"
+#include "publishers/pypi_token.h"
 #include "publishers/semver.h"
 #include "tests/fuzz/fuzz_util.h"
 
@@ -150,7 +152,10 @@ static void classify(uint8_t sel, const uint8_t *p, size_t n, const char **ret_b
 		die("classification out of range");
 	check_text(a.reason, sizeof(a.reason), "reason");
 	check_text(a.message, sizeof(a.message), "message");
-	if ((status >= 200 && status < 300) != (a.kind == ANSWER_OK))
+	/* devpi's 200 "Upload of identical file" is the one 2xx read as exists. */
+	if ((status >= 200 && status < 300) !=
+	    (a.kind == ANSWER_OK ||
+	     (a.kind == ANSWER_EXISTS && status == 200 && !(sel & 1))))
 		die("a 2xx answer is not ok, or ok without 2xx");
 	if ((status == 0 || (status >= 500 && status < 600)) && a.kind != ANSWER_RETRY)
 		die("no answer or 5xx is not retried");
@@ -234,6 +239,20 @@ static void packument(uint8_t sel, const char *body, size_t len)
 		die("latest moved down");
 }
 
+/* The body as a PyPI token: the project names read from its macaroon are
+ * terminated, printable, and only there when some were counted. */
+static void token(const char *body, size_t len)
+{
+	char out[256];
+	int r = pypi_token_projects(body, len, out, sizeof(out));
+
+	if (memchr(out, '\0', sizeof(out)) == NULL)
+		die("token projects not terminated");
+	check_text(out, sizeof(out), "token projects");
+	if (r <= 0 && out[0] != '\0')
+		die("token projects written without a count");
+}
+
 /* body repeated to AMPLIFY bytes (the last copy cut short). */
 static char *amplify(const char *body, size_t len, size_t *ret_len)
 {
@@ -262,6 +281,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		body = big = amplify(body, len, &len);
 	pypi_index(data[0], body, len);
 	packument(data[0], body, len);
+	token(body, len);
 	free(big);
 	free(copy);
 	return 0;

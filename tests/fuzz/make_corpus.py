@@ -32,6 +32,7 @@ import hashlib
 import http.client
 import io
 import json
+import re
 import os
 import secrets
 import sys
@@ -364,7 +365,11 @@ def answer() -> None:
 # ---- configuration ----------------------------------------------------------
 
 def config() -> None:
-    example = json.loads((SRC / "systemd" / "config.example.json").read_text())
+    # The example's "<...>" placeholders replaced, so that the seeds reach
+    # the sections after them (a placeholder is refused, naming its key).
+    text = (SRC / "systemd" / "config.example.json").read_text()
+    example = json.loads(re.sub(r"<[A-Za-z0-9._-]+>", "127.0.0.1", text))
+    out("config", "example-placeholders", text.encode())
     out("config", "example", json.dumps(example, indent=2).encode())
     token = {"vault": {"address": "http://127.0.0.1:8200",
                        "auth": {"method": "token", "token_file": "token"}}}

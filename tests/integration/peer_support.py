@@ -3,8 +3,10 @@ integration tests: every request they get is recorded, and a handler
 chosen by the test answers it.  Also a throw-away certificate for them.
 
 Only the Python standard library and the openssl command are used.  These
-peers never stand in for Vault, PyPI or npm: they are the hosts those
-must not talk to, or a relay in front of the real servers.
+peers never stand in for Vault, PyPI or npm where a real server can give
+the answer: they are the hosts those must not talk to, a relay in front of
+the real servers, or (test_registry_answers.py) a registry scripted to give
+the answers of PyPI and npmjs that pypiserver, devpi and verdaccio never do.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ class Answer:
     status: int
     headers: dict[str, str] = field(default_factory=dict)
     body: bytes = b""
+    reason: str | None = None  # the status line's reason phrase (default: standard)
 
 
 def make_cert(folder: Path, host: str = "127.0.0.1") -> tuple[Path, Path]:
@@ -84,7 +87,7 @@ class Peer:
                 with peer.lock:
                     peer.requests.append(seen)
                 a = peer.handler(seen, peer)
-                self.send_response(a.status)
+                self.send_response(a.status, a.reason)
                 for k, v in a.headers.items():
                     self.send_header(k, v)
                 self.send_header("Content-Length", str(len(a.body)))

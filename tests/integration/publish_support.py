@@ -29,12 +29,14 @@ import sys
 import tarfile
 import time
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from aos_fixtures import SOURCE_DIR, Daemon, deep_merge, running_env, stop_daemons
 from peers.openbao import DEFAULT_KV_PATH, OpenBao, read_policy
+from peers.devpi import DevpiServer
 from peers.pypiserver import PypiServer, sha256_file
 from peers.verdaccio import Verdaccio, find_node
 
@@ -526,8 +528,53 @@ def publish(d: Daemon, registry: str, *files, tag: str | None = None,
 
 
 # -- the environment: Vault + registries + daemons -------------------------
+# The PyPI implementations every PyPI-side publish, exists, conflict,
+# crash-recovery and reconcile test runs against (the `pypi_kind` fixture).
+PYPI_KINDS = ("pypiserver", "devpi")
+
+
+@dataclass
+class PypiTarget:
+    """One PyPI-style registry of a PublishEnv: its kind, the name of its
+    registry in the daemon's configuration, and the server (PypiServer or
+    DevpiServer: upload_url, index_url, token, files(), get())."""
+    kind: str
+    registry: str
+    server: PypiServer | DevpiServer
+
+    @property
+    def token_key(self) -> str:
+        return "PYPI_API_TOKEN" if self.kind == "pypiserver" else "DEVPI_TOKEN"
+
+    @property
+    def username(self) -> str:
+        return "__token__" if self.kind == "pypiserver" else self.server.username
+
+    def _path(self, url: str) -> str:
+        return url[len(self.server.url):]
+
+    def registry_via(self, base: str) -> dict:
+        """The registry's configuration reached at base (a relay's URL
+        "http://127.0.0.1:P/") instead of the server's own origin."""
+        return {"type": "pypi", "url": base + self._path(self.server.upload_url),
+                "token_key": self.token_key, "username": self.username,
+                "index_url": base + self._path(self.server.index_url)}
+
+    def simple_status(self, project: str) -> int:
+        """The status of GET on the project's simple page (with the token)."""
+        return self.server.get(self._path(self.server.index_url) + project + "/")[0]
+
+
+@pytest.fixture(params=PYPI_KINDS)
+def pypi_kind(request) -> str:
+    """"pypiserver" or "devpi": a test taking it runs against both; it
+    gets its registry with env.pypi_target(pypi_kind)."""
+    return request.param
+
+
 class PublishEnv:
-    """OpenBao holding real registry tokens, a pypiserver and a verdaccio."""
+    """OpenBao holding real registry tokens, a pypiserver and a verdaccio;
+    a devpi-server too, started when a test first asks for it."""
 
     def __init__(self, workdir: Path):
         self.workdir = Path(workdir)
@@ -535,6 +582,7 @@ class PublishEnv:
         self.bao.workdir.mkdir()
         self.pypi = PypiServer(workdir=self.workdir / "pypi")
         self.npm = Verdaccio(workdir=self.workdir / "npm")
+        self.devpi: DevpiServer | None = None
         self.daemons: list[Daemon] = []
         self.kv_path = DEFAULT_KV_PATH
         self.values: dict[str, str] = {}
@@ -559,6 +607,24 @@ class PublishEnv:
         """The daemon token's id: None lets OpenBao choose."""
         return None
 
+    def pypi_target(self, kind: str) -> PypiTarget:
+        """The PyPI-style registry of this kind; devpi is started (and its
+        password put into Vault as DEVPI_TOKEN) the first time.  Daemons
+        made afterwards have its registry `devpi`."""
+        if kind == "pypiserver":
+            return PypiTarget(kind, "pypi", self.pypi)
+        assert kind == "devpi", kind
+        if self.devpi is None:
+            devpi = DevpiServer(workdir=self.workdir / "devpi")
+            try:
+                devpi.start()
+            except BaseException:
+                devpi.stop()
+                raise
+            self.devpi = devpi
+            self.set_secret(DEVPI_TOKEN=devpi.token)
+        return PypiTarget(kind, "devpi", self.devpi)
+
     def registries(self) -> dict:
         return {
             "pypi": {"type": "pypi", "url": self.pypi.upload_url,
@@ -566,7 +632,10 @@ class PublishEnv:
                      "index_url": self.pypi.index_url},
             "npm": {"type": "npm", "url": self.npm.url, "token_key": "NPM_TOKEN",
                     "access": "public"},
-        }
+        } | ({} if self.devpi is None else {
+            "devpi": {"type": "pypi", "url": self.devpi.upload_url,
+                      "token_key": "DEVPI_TOKEN", "username": self.devpi.username,
+                      "index_url": self.devpi.index_url}})
 
     def daemon(self, config: dict | None = None, start: bool = True,
                wait_ready: bool = True) -> Daemon:
@@ -592,7 +661,10 @@ class PublishEnv:
     def snapshot(self) -> dict:
         """Everything both registries hold: files with digests, packuments'
         versions and dist-tags."""
-        return {"pypi": self.pypi.files(), "npm": self.npm.tarballs()}
+        out = {"pypi": self.pypi.files(), "npm": self.npm.tarballs()}
+        if self.devpi is not None:
+            out["devpi"] = self.devpi.files()
+        return out
 
     def assert_unchanged(self, before: dict, what: str) -> None:
         after = self.snapshot()
@@ -602,7 +674,9 @@ class PublishEnv:
 
     def stop(self) -> list[str]:
         problems = stop_daemons(self.daemons)
-        for s in (self.npm, self.pypi, self.bao):
+        for s in (self.devpi, self.npm, self.pypi, self.bao):
+            if s is None:
+                continue
             try:
                 s.stop()
             except Exception as e:  # keep stopping the others

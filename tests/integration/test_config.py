@@ -60,6 +60,8 @@ def test_valid_config_passes(tmp_path):
 def test_listen_address_forms_pass_check(tmp_path, address):
     p = check_config(tmp_path, deep_merge(VALID, {"listen": {"address": address}}))
     assert p.returncode == 0, f"listen.address {address!r} refused: {p.stderr}"
+    p = check_config(tmp_path, deep_merge(VALID, {"metrics": {"address": address}}))
+    assert p.returncode == 0, f"metrics.address {address!r} refused: {p.stderr}"
 
 
 def test_address_from_environment_satisfies_check(tmp_path):
@@ -104,6 +106,11 @@ BAD = [
     ("listen without a port", {"listen": {"address": "localhost"}}, r"listen\.address"),
     ("listen name in brackets", {"listen": {"address": "[localhost]:8080"}},
      r"listen\.address"),
+    ("metrics without a port", {"metrics": {"address": "127.0.0.1"}}, r"metrics\.address"),
+    ("metrics on the listener's own address",
+     {"listen": {"address": "127.0.0.1:8080"}, "metrics": {"address": "127.0.0.1:8080"}},
+     r"metrics\.address"),
+    ("unknown metrics key", {"metrics": {"path": "/m"}}, r"metrics\.path"),
     ("pipeline env sets HOME",
      {"pipelines": {"p": {"repository": "https://forge.test/o/r.git", "tag_pattern": "v*",
                           "package": "x", "build": ["true"], "artifacts": ["*.tgz"],
@@ -209,7 +216,7 @@ def test_listen_on_host_name(seeded, approle_daemon):
             c.close()
     wait_for(healthz, 10, interval=0.1,
              what=lambda: f"GET /healthz on localhost:{port}:\n{d.log_tail()}")
-    m = re.search(rf"listening for webhooks on localhost:{port} \((\S+) port {port};",
+    m = re.search(rf"listening for webhooks on localhost:{port} \((\S+) port {port}[,;]",
                   d.log_text())
     assert m, f"no log line naming the resolved address:\n{d.log_tail()}"
     assert m.group(1) in resolved, (m.group(1), resolved)

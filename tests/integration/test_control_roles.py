@@ -18,13 +18,14 @@ from __future__ import annotations
 import grp
 import os
 import pwd
+import re
 import subprocess
 import time
 
 import pytest
 
 from aos_fixtures import PUBLISHCTL, deep_merge, wait_for
-from control_support import NOBODY, ctl_as, open_to_others
+from control_support import NOBODY, Raw, ctl_as, open_to_others
 from publish_support import PY_NAME, make_wheel
 
 OPERATE_ONLY = [
@@ -198,3 +199,27 @@ def test_refusals_are_rate_limited_in_the_log(publish_env):
     # At most 10 lines a second, the rest counted.
     assert 1 <= logged <= 10 * (int(took) + 1), f"{logged} lines for 200 refusals in {took:.1f}s"
     assert d.ctl_json("status")["ok"] is True
+
+
+def test_the_known_commands_are_the_ones_served(publish_env):
+    """The list of known commands the daemon gives for an unknown one is
+    the table it dispatches from: every name in it is served (here each is
+    refused for a stray descriptor, so nothing changes), never "unknown";
+    `reconcile` is among them, and aos-publishctl's reconcile reaches the
+    daemon's own check of its argument."""
+    d = daemon(publish_env)
+    with Raw(d) as c:
+        a = c.ask({"cmd": "no-such-command"})
+        assert a is not None and a["ok"] is False, a
+        m = re.search(r"unknown command \"no-such-command\" \(known: ([^)]*)\)", a["error"])
+        assert m, a
+        known = [n.strip() for n in m.group(1).split(",")]
+        assert "reconcile" in known and "job.wait" in known, known
+        with open(os.devnull, "rb") as f:
+            for name in known:
+                a = c.ask({"cmd": name}, fds=[f.fileno()])
+                assert a is not None and a["ok"] is False, (name, a)
+                assert "unknown command" not in a["error"], (name, a)
+    r = d.ctl("reconcile", "no-such-pipeline", "--dry-run")
+    assert r.rc == 1 and "no such pipeline in the configuration" in r.err, r
+    assert "unknown command" not in r.err + r.out, r

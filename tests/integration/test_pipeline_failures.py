@@ -32,6 +32,7 @@ from pathlib import Path
 import pytest
 
 from aos_fixtures import wait_for
+from metrics_support import sample
 from queue_support import kill, start_again
 from webhook_support import (PY_BUILD, expect_accepted, expect_job, files_under,
                              github_push, job_log, job_show, job_text, py_readable,
@@ -148,9 +149,24 @@ def _dead_at_once(webhook_env, daemon, tag, pipeline, version, commit, timeout=1
     return jid, job_text(daemon, jid)
 
 
+def _steps(daemon, pipeline: str, step: str, result: str) -> float | None:
+    return sample(daemon.http_port, "aos_build_steps_total", pipeline=pipeline, step=step,
+                  result=result)
+
+
 def test_build_step_fails(webhook_env, daemon, commits):
+    dead = sample(daemon.http_port, "aos_job_duration_seconds_count", kind="pipeline",
+                  outcome="dead")
     jid, text = _dead_at_once(webhook_env, daemon, "exit3-v0.1.0", "exit3", "0.1.0",
                               commits["0.1.0"])
+    # The metrics saw the checkout pass, the build step fail and the job die.
+    assert _steps(daemon, "exit3", "build", "failed") == 1
+    assert _steps(daemon, "exit3", "checkout", "ok") >= 1
+    assert _steps(daemon, "exit3", "checkout", "failed") == 0
+    assert sample(daemon.http_port, "aos_job_duration_seconds_count", kind="pipeline",
+                  outcome="dead") == dead + 1
+    assert sample(daemon.http_port, "aos_webhook_deliveries_total", forge="github",
+                  outcome="accepted") >= 1
     assert "step-output-marker-3" in text, f"the step's stdout is not in the job log:\n{text}"
     assert re.search(r"(exit|status|code)\D{0,24}\b3\b", text, re.I), (
         f"the log does not say the step exited with 3:\n{text}")
@@ -159,6 +175,8 @@ def test_build_step_fails(webhook_env, daemon, commits):
 def test_verify_step_fails(webhook_env, daemon, commits):
     jid, text = _dead_at_once(webhook_env, daemon, "verify4-v0.1.0", "verify4", "0.1.0",
                               commits["0.1.0"])
+    assert _steps(daemon, "verify4", "build", "ok") == 1
+    assert _steps(daemon, "verify4", "verify", "failed") == 1
     assert "verify-output-marker-4" in text, f"the step's stdout is not in the job log:\n{text}"
     assert re.search(r"(exit|status|code)\D{0,24}\b4\b", text, re.I), text
 
@@ -243,6 +261,7 @@ def _timed_out(webhook_env, daemon, dirs, name, tag, commit, timeout_s):
         wait_for(lambda: _gone(pid), 5,
                  what=lambda: f"the step's {kind} (pid {pid}: {_cmdline(pid)}) to be killed")
     webhook_env.assert_unchanged(before, f"{tag}: a step that timed out")
+    assert _steps(daemon, name, "build", "timeout") == 1
     assert job.get("attempts") == 1, f"a timed-out build is final: {job}"
 
 

@@ -36,6 +36,17 @@ def _refresh(d, *changed):
     return r.json
 
 
+def _token_check_settled(d, registry: str, version: int) -> None:
+    """Waits until the daemon's own check of registry's token (GET -/whoami
+    for npm, issue 15) has run for version: that request carries the token
+    too and must not be mistaken for the publish's."""
+    def done():
+        t = {t["registry"]: t for t in d.status()["tokens"]}.get(registry)
+        return t is not None and t["state"] not in ("none", "checking") \
+            and t["version"] == version
+    wait_for(done, 20, what=lambda: f"token check of {registry}: {d.status()['tokens']}")
+
+
 def test_wrong_token_is_refused_and_nothing_uploaded(publish_env, tmp_path):
     env = publish_env
     d = env.daemon()
@@ -90,6 +101,9 @@ def test_refused_token_refreshes_and_retries_once(publish_env, tmp_path):
             bad = secrets.token_urlsafe(32)
             env.set_secret(**{key: bad})
             _refresh(d, key)
+            _token_check_settled(d, reg, d.secrets()[key]["version"])
+            with relay.lock:  # only the publish's requests count from here
+                relay.auth_seen.clear()
             env.set_secret(**{key: good[key]})  # no refresh: the daemon has the wrong one
             publish(d, reg, f).expect(EXIT["published"], "published")
             # On the wire: the wrong token (up to the 401), then only the

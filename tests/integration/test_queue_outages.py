@@ -83,14 +83,16 @@ def test_registries_down_then_back(queue_env, tmp_path):
 
 
 # -- a permanent error -------------------------------------------------------
-@pytest.mark.parametrize("reg", ["pypi", "npm"])
-def test_conflict_goes_dead_with_reason(queue_env, tmp_path, reg):
+@pytest.mark.parametrize("kind", ["pypiserver", "devpi", "npm"])
+def test_conflict_goes_dead_with_reason(queue_env, tmp_path, kind):
     env = queue_env
+    target = env.pypi_target(kind) if kind != "npm" else None
+    reg = target.registry if target is not None else "npm"
     d = env.daemon(config=queue_config())
     a, b = tmp_path / "a", tmp_path / "b"
     a.mkdir()
     b.mkdir()
-    if reg == "pypi":
+    if target is not None:
         first = make_wheel(a, "aos-conflict", "2.0.0")
         second = make_wheel(b, "aos-conflict", "2.0.0",
                             files={"aos_conflict/__init__.py": b"OTHER = 1\n"})
@@ -127,17 +129,21 @@ def test_conflict_goes_dead_with_reason(queue_env, tmp_path, reg):
         assert "release a new patch version" in err, err
     else:
         assert f"pypiserver: {second.name} from its package folder" in err, err
-        assert "devpi remove aos-conflict==2.0.0" in err, err
+        assert "devpi remove --force aos-conflict==2.0.0" in err, err
         assert "release a post-release (2.0.0.post1)" in err, err
-        # Following the advice: the other file deleted on pypiserver, the
-        # job retried, ours published.
-        held = [p for p in env.pypi.packages.rglob(second.name) if p.is_file()]
-        assert len(held) == 1, held
-        held[0].unlink()
+        # Following the advice: the other file deleted (from pypiserver's
+        # package folder; `devpi remove`), the job retried, ours published.
+        if kind == "devpi":
+            target.server.remove("aos-conflict", "2.0.0")
+        else:
+            held = [p for p in env.pypi.packages.rglob(second.name) if p.is_file()]
+            assert len(held) == 1, held
+            held[0].unlink()
+        assert second.name not in target.server.files()
         assert d.ctl("job", "retry", jid).rc == 0
         assert wait_state(d, jid, ("succeeded", "dead"))["state"] == "succeeded", \
             describe_jobs(d, {jid})
-        assert env.pypi.files()[second.name] == sha256_file(second)
+        assert target.server.files()[second.name] == sha256_file(second)
     d.stop()
 
 

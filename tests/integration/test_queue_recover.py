@@ -16,14 +16,17 @@ another origin that nothing listens on: the daemon must not go there.
 
 from __future__ import annotations
 
+import re
 import secrets
 from pathlib import Path
 
 import pytest
 
 from aos_fixtures import wait_for
+from peers.devpi import DevpiServer
 from peers.pypiserver import PypiServer
-from publish_support import fresh_venv, make_big_wheel, make_wheel, pip_install, sha256_file
+from publish_support import (PypiTarget, fresh_venv, make_big_wheel, make_wheel,
+                             pip_install, sha256_file)
 from queue_support import (ThrottledRelay, describe_jobs, enqueue, job_log, job_show,
                            kill, port_of, queue_config, start_again, wait_state)
 
@@ -47,12 +50,12 @@ def fallback_pypi(queue_env):
     srv.stop()
 
 
-def daemon_for(env, relay: ThrottledRelay, **queue):
-    """A daemon (not started) whose registry "pypi-r" is reached through relay."""
+def daemon_for(env, relay: ThrottledRelay, target: PypiTarget | None = None, **queue):
+    """A daemon (not started) whose registry "pypi-r" is reached through relay
+    (pypiserver's paths, or those of target)."""
     cfg = queue_config(lease_s=2, **queue)
-    cfg["registries"] = {"pypi-r": {"type": "pypi", "url": relay.url,
-                                    "token_key": "PYPI_API_TOKEN", "username": "__token__",
-                                    "index_url": relay.url + "simple/"}}
+    cfg["registries"] = {"pypi-r": (target or env.pypi_target("pypiserver"))
+                         .registry_via(relay.url)}
     return env.daemon(config=cfg, start=False)
 
 
@@ -74,12 +77,13 @@ def kill_mid_upload(d, relay: ThrottledRelay, wheel: Path) -> int:
     return jid
 
 
-def assert_recovered(d, srv: PypiServer, jid: int, wheel: Path) -> dict:
+def assert_recovered(d, srv: PypiServer | DevpiServer, jid: int, wheel: Path) -> dict:
     job = wait_state(d, jid, ("succeeded", "dead", "canceled"), timeout=60)
     assert job["state"] == "succeeded", (
-        f"{describe_jobs(d, {jid})}\npypiserver holds {srv.files()}\n{d.log_tail(4000)}")
-    files = [p for p in srv.packages.rglob("*") if p.is_file()]
-    assert [p.name for p in files].count(wheel.name) == 1, files
+        f"{describe_jobs(d, {jid})}\nthe registry holds {srv.files()}\n{d.log_tail(4000)}")
+    if isinstance(srv, PypiServer):
+        files = [p for p in srv.packages.rglob("*") if p.is_file()]
+        assert [p.name for p in files].count(wheel.name) == 1, files
     assert srv.files()[wheel.name] == sha256_file(wheel)
     return job
 
@@ -117,16 +121,18 @@ def test_new_project_fallback_on_recovers(queue_env, fallback_pypi, tmp_path):
     assert p.returncode == 0, p.stdout + p.stderr
 
 
-def test_new_project_fallback_disabled_recovers(queue_env, tmp_path):
-    """pypiserver with --disable-fallback answers 404 for the new project."""
+def test_new_project_fallback_disabled_recovers(queue_env, pypi_kind, tmp_path):
+    """pypiserver with --disable-fallback, and devpi, answer 404 for the new
+    project."""
     name = new_name("aos-recover-nofb")
     wheel = make_big_wheel(tmp_path, name, "1.0.0", SIZE)
-    srv = queue_env.pypi
-    assert srv.fallback_url is None
+    target = queue_env.pypi_target(pypi_kind)
+    srv = target.server
+    assert getattr(srv, "fallback_url", None) is None
     with ThrottledRelay(port_of(srv.url), rate=RATE) as relay:
-        d = daemon_for(queue_env, relay, max_attempts=3)
+        d = daemon_for(queue_env, relay, target, max_attempts=3)
         jid = kill_mid_upload(d, relay, wheel)
-        assert srv.get(f"simple/{name}/")[0] == 404
+        assert target.simple_status(name) == 404
         relay.rate = None
         start_again(d)
         assert_recovered(d, srv, jid, wheel)
@@ -134,23 +140,32 @@ def test_new_project_fallback_disabled_recovers(queue_env, tmp_path):
     d.stop(expect_rc=0)
 
 
-def test_upload_arrived_before_the_kill(queue_env, fallback_pypi, tmp_path):
-    """The body arrived and pypiserver stored it; the daemon was killed
-    before it read the answer (held by the relay).  After the restart the
-    file is found on the index: no second upload."""
+def test_upload_arrived_before_the_kill(queue_env, fallback_pypi, pypi_kind, tmp_path):
+    """The body arrived and the registry (pypiserver with its fallback on, or
+    devpi) stored it; the daemon was killed before it read the answer (held
+    by the relay).  After the restart the file is found on the index (in the
+    PEP 691 JSON form devpi offers, the HTML page of pypiserver): no second
+    upload."""
     name = new_name("aos-recover-arrived")
     wheel = make_wheel(tmp_path, name, "1.0.0")
-    with ThrottledRelay(port_of(fallback_pypi.url)) as relay:
-        d = daemon_for(queue_env, relay, max_attempts=3)
+    if pypi_kind == "pypiserver":
+        target = PypiTarget(pypi_kind, "pypi", fallback_pypi)
+    else:
+        target = queue_env.pypi_target(pypi_kind)
+    srv = target.server
+    with ThrottledRelay(port_of(srv.url)) as relay:
+        d = daemon_for(queue_env, relay, target, max_attempts=3)
         start_again(d)
         relay.hold_answers()
         jid = enqueue(d, "pypi-r", wheel)
-        wait_for(lambda: fallback_pypi.files().get(wheel.name) == sha256_file(wheel), 30,
-                 what=lambda: f"pypiserver to store {wheel.name}: {fallback_pypi.files()}")
+        wait_for(lambda: srv.files().get(wheel.name) == sha256_file(wheel), 30,
+                 what=lambda: f"the registry to store {wheel.name}: {srv.files()}")
         assert kill(d) == -9
         relay.release_answers()
         start_again(d)
-        assert_recovered(d, fallback_pypi, jid, wheel)
+        assert_recovered(d, srv, jid, wheel)
+        form = "PEP 691 JSON" if pypi_kind == "devpi" else "PEP 503 HTML"
+        assert re.search(rf"read \S+/{name}/ as {form}", d.log_text()), d.log_tail()
         assert posts(relay) == 1, relay.first_lines
         up = job_show(d, jid)["uploads"][0]
         assert "same sha256" in up["answer"], up

@@ -32,22 +32,32 @@ MB = 1024 * 1024
 RATE = 2 * MB  # bytes/s through the relay: a 4 MB wheel takes about 2 s
 
 
-REGISTRIES = ["pypi-slow", "npm-slow"]
+# devpi-slow: the second PyPI implementation (started only for its tests).
+REGISTRIES = ["pypi-slow", "devpi-slow", "npm-slow"]
 
 
 
 @pytest.fixture
-def relays(queue_env):
-    rs = (ThrottledRelay(port_of(queue_env.pypi.url), rate=RATE),
-          ThrottledRelay(port_of(queue_env.npm.url), rate=RATE))
-    yield rs
+def relays(queue_env, request):
+    """Relays to pypiserver and verdaccio, and to devpi for a test
+    parametrised with reg "devpi-slow"."""
+    rs = [ThrottledRelay(port_of(queue_env.pypi.url), rate=RATE),
+          ThrottledRelay(port_of(queue_env.npm.url), rate=RATE)]
+    callspec = getattr(request.node, "callspec", None)
+    if callspec is not None and callspec.params.get("reg") == "devpi-slow":
+        devpi = queue_env.pypi_target("devpi").server
+        rs.append(ThrottledRelay(port_of(devpi.url), rate=RATE))
+    yield tuple(rs)
     for r in rs:
         r.close()
 
 
 def _daemon(env, relays, **queue):
     cfg = queue_config(**queue)
-    cfg["registries"] = relayed_registries(env, *relays)
+    cfg["registries"] = relayed_registries(env, relays[0], relays[1])
+    if len(relays) > 2:
+        cfg["registries"]["devpi-slow"] = env.pypi_target("devpi").registry_via(
+            relays[2].url)
     return env.daemon(config=cfg)
 
 
@@ -150,12 +160,14 @@ def test_one_sigterm_lets_the_running_upload_finish(queue_env, relays, tmp_path)
 
 
 def _artifact(reg, tmp_path, name, size):
-    if reg.startswith("pypi"):
+    if not reg.startswith("npm"):
         return make_big_wheel(tmp_path, f"aos-{name}", "1.0.0", size)
     return make_big_npm(tmp_path, f"@agenticverz/{name}", "1.0.0", size)
 
 
 def _on_registry(env, reg, path: Path) -> bool:
+    if reg.startswith("devpi"):
+        return env.devpi.files().get(path.name) == sha256_file(path)
     if reg.startswith("pypi"):
         return _on_pypi(env, path)
     return any(Path(k).name == path.name.split("-", 1)[1] and v == sha256_file(path)
@@ -164,6 +176,8 @@ def _on_registry(env, reg, path: Path) -> bool:
 
 def _registry_copy(env, reg, path: Path) -> str:
     """What the registry holds under this file's name (for messages)."""
+    if reg.startswith("devpi"):
+        return env.devpi.files().get(path.name, "nothing")
     if reg.startswith("pypi"):
         p = env.pypi.packages / path.name
         return (f"{p.name}: {p.stat().st_size} of {path.stat().st_size} bytes, sha256 "
@@ -173,7 +187,7 @@ def _registry_copy(env, reg, path: Path) -> str:
 
 
 def _relay_for(reg, relays):
-    return relays[0] if reg.startswith("pypi") else relays[1]
+    return relays[{"pypi": 0, "npm": 1, "devpi": 2}[reg.split("-")[0]]]
 
 
 def _completes_after_restart(env, d, reg, jid, path):

@@ -15,6 +15,8 @@ The tests share one set of servers, one repository and one daemon, and run
 in file order.
 """
 
+import re
+
 import pytest
 
 from peers.pypiserver import PypiServer
@@ -227,3 +229,24 @@ def test_reconcile_new_project_behind_a_fallback(webhook_env, tags, tmp_path):
             assert f"python-sdk-v{v}" in out, f"python-sdk-v{v} not shown as missing: {r}"
     finally:
         srv.close()
+
+
+def test_reconcile_against_devpi(webhook_env, tags, tmp_path):
+    """The same question asked of devpi (the second PyPI implementation):
+    its index is read as PEP 691 JSON, and only the versions it lacks are
+    missing.  --dry-run: nothing is built or enqueued."""
+    target = webhook_env.pypi_target("devpi")
+    d = webhook_env.hook_daemon({"py-devpi": python_pipeline(webhook_env.repo,
+                                                             targets=("devpi",))})
+    for v in ("0.1.0", "0.2.0", "0.3.0"):
+        z = _zip_sdist(tmp_path / v, v)
+        publish(d, target.registry, z).expect(EXIT["published"], "published")
+    snap = QueueSnapshot(d)
+    r = _reconcile(d, "py-devpi", dry_run=True)
+    snap.assert_unchanged("reconcile --dry-run against devpi")
+    actions = {t["version"]: (t["action"], t["missing"]) for t in r.json["tags"]}
+    assert actions == {v: ("published", []) for v in ("0.1.0", "0.2.0", "0.3.0")} | {
+        v: ("would-queue", ["devpi"]) for v in ("0.4.0", "0.5.0", "0.6.0")}, r
+    assert re.search(rf"reconcile py-devpi: read \S+/\+simple/{PY_NAME}/ as PEP 691 JSON",
+                     d.log_text()), d.log_tail()
+    d.stop()

@@ -147,6 +147,7 @@ static void *section_of(struct config *cfg, const struct cfg_key *k)
 		{ "control.", offsetof(struct config, control) },
 		{ "listen.tls.", offsetof(struct config, listen.tls) },
 		{ "listen.", offsetof(struct config, listen) },
+		{ "metrics.", offsetof(struct config, metrics) },
 	};
 	size_t i;
 
@@ -379,6 +380,31 @@ static long choice(const struct cfg_key *k, const char *value)
 
 /* Every default written as a value in the table is what the parser sets
  * when the key is left out. */
+/* A derived default, with the key left out of the document: $ENV else
+ * sdef, or <the folder key's value>/sdef. */
+static void check_derived(const struct cfg_key *k)
+{
+	cJSON *doc = base(NULL);
+	struct config *cfg;
+	char want[600], err[512];
+	const char *dir, *got;
+
+	cJSON_DeleteItemFromObjectCaseSensitive(doc, k->path); /* top-level keys */
+	assert_int_equal(parse_doc(doc, &cfg, err, sizeof(err)), 0);
+	got = *(char **)((char *)section_of(cfg, k) + k->off);
+	if (k->under != NULL) {
+		dir = *(char *const *)((const char *)cfg + cfg__key(k->under)->off);
+		assert_non_null(dir);
+		snprintf(want, sizeof(want), "%s/%s", dir, k->sdef);
+	} else {
+		snprintf(want, sizeof(want), "%s",
+			 getenv(k->env) != NULL ? getenv(k->env) : k->sdef);
+	}
+	assert_non_null(got);
+	assert_string_equal(got, want);
+	config_free(cfg);
+}
+
 static void test_defaults(void **state)
 {
 	static const char *const variants[] = { "token", "approle" };
@@ -400,6 +426,10 @@ static void test_defaults(void **state)
 			    other || section_of(cfg, k) == NULL)
 				continue;
 			field = (char *)section_of(cfg, k) + k->off;
+			if (k->env != NULL || k->under != NULL) {
+				check_derived(k);
+				continue;
+			}
 			if (k->type == CT_INT)
 				assert_int_equal(*(long *)field, k->def);
 			else if (k->type == CT_BOOL)

@@ -233,6 +233,161 @@ static void test_npm(void **state)
 	expect(REGISTRY_NPM, &c422, ANSWER_PERMANENT, "plain words and more", "(422)");
 }
 
+/* Warehouse's answers as its sources write them (pypi/warehouse:
+ * warehouse/forklift/legacy.py, forklift/decorators.py, macaroons/caveats/
+ * __init__.py; the message is the status line's reason phrase). */
+static void test_warehouse(void **state)
+{
+	const struct canned reused = {
+	    400,
+	    "This filename was previously used by a file that has since been deleted. "
+	    "Use a different version. See https://pypi.example/help/#file-name-reuse for "
+	    "more information.",
+	    NULL,
+	    NULL,
+	    NULL,
+	    NULL};
+	const struct canned scoped = {
+	    403,  "project-scoped token is not valid for project: 'aos-sdk'",
+	    NULL, NULL,
+	    NULL, NULL};
+	const struct canned scoped_user = {
+	    403,
+	    "The given token isn't allowed to upload to project 'aos-sdk'. See "
+	    "https://pypi.example/help/#project-name for more information.",
+	    NULL,
+	    NULL,
+	    NULL,
+	    NULL};
+	const struct canned metadata = {
+	    400,
+	    "'1.0-what' is an invalid value for Version. Error: Start and end with a "
+	    "letter or numeral containing only ASCII numeric and '.', '_' and '-'. See "
+	    "https://packaging.python.org/specifications/core-metadata for more "
+	    "information.",
+	    NULL,
+	    NULL,
+	    NULL,
+	    NULL};
+	const struct canned c429 = {
+	    429, "Too many new projects created", NULL, NULL, NULL, NULL};
+	const struct canned c503 = {
+	    503,   "Service Unavailable",
+	    "600", NULL,
+	    NULL,  "<html><title>PyPI is in maintenance</title></html>"};
+	struct answer a;
+
+	expect(REGISTRY_PYPI, &reused, ANSWER_CONFLICT, NULL, "post-release");
+	expect(REGISTRY_PYPI, &scoped, ANSWER_AUTH,
+	       "project-scoped token is not valid for project: 'aos-sdk'",
+	       "scoped to other projects");
+	expect(REGISTRY_PYPI, &scoped_user, ANSWER_AUTH, NULL,
+	       "scoped to other projects");
+	a = classify(REGISTRY_PYPI, &metadata);
+	assert_int_equal(a.kind, ANSWER_PERMANENT);
+	assert_non_null(strstr(a.reason, "is an invalid value for Version"));
+	assert_non_null(strstr(a.message, "fix what its message names"));
+	expect(REGISTRY_PYPI, &c429, ANSWER_RETRY, "Too many new projects created",
+	       "rate-limited");
+	assert_int_equal(classify(REGISTRY_PYPI, &c429).retry_after, -1);
+	expect(REGISTRY_PYPI, &c503, ANSWER_RETRY, "PyPI is in maintenance",
+	       "maintenance");
+	assert_int_equal(classify(REGISTRY_PYPI, &c503).retry_after, 600);
+}
+
+/* devpi-server 6 (devpi_server/views.py): a different file under a taken
+ * name on a non-volatile index, and a user without upload rights. */
+static void test_devpi(void **state)
+{
+	const struct canned taken = {
+	    409,
+	    "Conflict",
+	    NULL,
+	    NULL,
+	    NULL,
+	    "<html>\n <head>\n  <title>409 aos_sdk-0.1.0.tar.gz already exists in "
+	    "non-volatile index</title>\n </head></html>"};
+	const struct canned denied = {
+	    403,
+	    "Forbidden",
+	    NULL,
+	    NULL,
+	    NULL,
+	    "<html>\n <head>\n  <title>403 no permission to submit</title>\n "
+	    "</head></html>"};
+	const struct canned same = {
+	    200,
+	    "OK",
+	    NULL,
+	    NULL,
+	    NULL,
+	    "<html><title>200 Upload of identical file to non volatile index."
+	    "</title></html>"};
+
+	expect(REGISTRY_PYPI, &taken, ANSWER_EXISTS,
+	       "409 aos_sdk-0.1.0.tar.gz already exists in non-volatile index", NULL);
+	expect(REGISTRY_PYPI, &denied, ANSWER_AUTH, "403 no permission to submit", NULL);
+	expect(REGISTRY_PYPI, &same, ANSWER_EXISTS,
+	       "200 Upload of identical file to non volatile index.", "identical");
+}
+
+/* npm's answers as npm reads them (npm/cli: node_modules/npm-registry-fetch/
+ * lib/check-response.js, lib/utils/error-message.js). */
+static void test_npm_cli(void **state)
+{
+	const struct canned race = {409,  "Conflict",
+				    NULL, NULL,
+				    NULL, "{\"error\":\"Document update conflict.\"}"};
+	const struct canned ip = {401,	"Unauthorized",
+				  NULL, "Bearer, IPAddress",
+				  NULL, "{\"error\":\"IP address is not allowed\"}"};
+	const struct canned otp_list = {
+	    401, "Unauthorized", NULL, "Bearer realm=\"npm\", OTP", NULL, "{}"};
+	const struct canned otp_body = {
+	    401,
+	    "Unauthorized",
+	    NULL,
+	    NULL,
+	    NULL,
+	    "{\"error\":\"You must provide a one-time pass. Upgrade your client.\"}"};
+	const struct canned realm = {401,  "Unauthorized",
+				     NULL, "Basic realm=\"hotpot\"",
+				     NULL, "{\"error\":\"unauthorized\"}"};
+	const struct canned c429 = {429,  "Too Many Requests",		 "7", NULL,
+				    NULL, "{\"error\":\"rate limited\"}"};
+	const struct canned scope = {
+	    404, "Not Found", NULL, NULL, NULL, "{\"error\":\"Scope not found\"}"};
+
+	expect(REGISTRY_NPM, &race, ANSWER_RETRY, "Document update conflict.", "E409");
+	expect(REGISTRY_NPM, &ip, ANSWER_PERMANENT, NULL, "allowed ranges");
+	expect(REGISTRY_NPM, &otp_list, ANSWER_PERMANENT, NULL, "bypass 2FA");
+	expect(REGISTRY_NPM, &otp_body, ANSWER_PERMANENT, NULL, "never prompts");
+	expect(REGISTRY_NPM, &realm, ANSWER_AUTH, "unauthorized", NULL);
+	expect(REGISTRY_NPM, &c429, ANSWER_RETRY, "rate limited", "retry after 7 s");
+	expect(REGISTRY_NPM, &scope, ANSWER_PERMANENT, "Scope not found", "E404");
+}
+
+static void test_page_format(void **state)
+{
+	(void)state;
+	assert_int_equal(answer_pypi_page_format("application/vnd.pypi.simple.v1+json"),
+			 PYPI_PAGE_JSON);
+	assert_int_equal(answer_pypi_page_format(" Application/Vnd.PyPI.Simple.V1+JSON;"
+						 " charset=utf-8"),
+			 PYPI_PAGE_JSON);
+	assert_int_equal(answer_pypi_page_format("text/html; charset=UTF-8"),
+			 PYPI_PAGE_HTML);
+	assert_int_equal(answer_pypi_page_format("application/vnd.pypi.simple.v1+html"),
+			 PYPI_PAGE_HTML);
+	assert_int_equal(answer_pypi_page_format("application/json"), PYPI_PAGE_JSON_API);
+	assert_int_equal(answer_pypi_page_format("application/vnd.pypi.simple.v1+jsonx"),
+			 PYPI_PAGE_UNKNOWN);
+	assert_int_equal(answer_pypi_page_format("text/plain"), PYPI_PAGE_UNKNOWN);
+	assert_int_equal(answer_pypi_page_format(NULL), PYPI_PAGE_UNKNOWN);
+	assert_string_equal(answer_pypi_page_format_name(PYPI_PAGE_JSON), "PEP 691 JSON");
+	assert_string_equal(answer_pypi_page_format_name(PYPI_PAGE_HTML), "PEP 503 HTML");
+}
+
 /* The server's words are sanitized and bounded. */
 static void test_reason_bounds(void **state)
 {
@@ -545,13 +700,21 @@ static void test_index_classify(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_pypi),	  cmocka_unit_test(test_npm),
-	    cmocka_unit_test(test_reason_bounds), cmocka_unit_test(test_retry_after),
-	    cmocka_unit_test(test_status_line),	  cmocka_unit_test(test_pypi_sha256),
-	    cmocka_unit_test(test_packument),	  cmocka_unit_test(test_pypi_identity),
+	    cmocka_unit_test(test_pypi),
+	    cmocka_unit_test(test_npm),
+	    cmocka_unit_test(test_reason_bounds),
+	    cmocka_unit_test(test_retry_after),
+	    cmocka_unit_test(test_status_line),
+	    cmocka_unit_test(test_pypi_sha256),
+	    cmocka_unit_test(test_packument),
+	    cmocka_unit_test(test_pypi_identity),
 	    cmocka_unit_test(test_pypi_html_linear),
 	    cmocka_unit_test(test_pypi_html_unterminated),
 	    cmocka_unit_test(test_index_classify),
+	    cmocka_unit_test(test_warehouse),
+	    cmocka_unit_test(test_devpi),
+	    cmocka_unit_test(test_npm_cli),
+	    cmocka_unit_test(test_page_format),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

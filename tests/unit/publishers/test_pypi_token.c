@@ -14,6 +14,7 @@
 #include <cmocka.h>
 #include <openssl/evp.h>
 
+#include "common/err.h"
 #include "publishers/pypi_token.h"
 
 struct mac {
@@ -175,6 +176,62 @@ static void test_refused(void **state)
 	expect_refused(cut, strlen(cut), -EBADMSG, "past the end");
 }
 
+static int projects(const char *tok, char *out, size_t outlen)
+{
+	return pypi_token_projects(tok, strlen(tok), out, outlen);
+}
+
+/* The names a refusal shows (issue 13): every name list, the legacy form,
+ * none for a project-id restriction or an account-wide token. */
+static void test_projects_named(void **state)
+{
+	const char *one[] = {"[0,1893456000,1700000000]", "[1,[\"aos-sdk\"]]"};
+	const char *two[] = {"[1,[\"aos-sdk\",\"aos-cli\"]]"};
+	const char *legacy[] = {
+	    "{\"permissions\": {\"projects\": [\"aos-sdk\", \"other\"]}, "
+	    "\"version\": 1}"};
+	const char *by_id[] = {"[2,[\"7f1c-uuid\"]]"};
+	char out[128];
+
+	(void)state;
+	assert_int_equal(projects(token_of(one, 2), out, sizeof(out)), 1);
+	assert_string_equal(out, "aos-sdk");
+	assert_int_equal(projects(token_of(two, 1), out, sizeof(out)), 2);
+	assert_string_equal(out, "aos-sdk, aos-cli");
+	assert_int_equal(projects(token_of(legacy, 1), out, sizeof(out)), 2);
+	assert_string_equal(out, "aos-sdk, other");
+	assert_int_equal(projects(token_of(by_id, 1), out, sizeof(out)), 0);
+	assert_string_equal(out, "");
+	assert_int_equal(projects(token_of(NULL, 0), out, sizeof(out)), 0);
+}
+
+/* Not a macaroon: AOS_EPARSE; too long: AOS_ETOOBIG; a name past out's room
+ * is counted, not cut in half. */
+static void test_projects_refused_and_small_out(void **state)
+{
+	const char *bad[] = {"[1,[\"a\\\"b\"]]", "[1,[\"unterminated"};
+	const char *two[] = {"[1,[\"aos-sdk\",\"a-very-long-project-name\"]]"};
+	static char big[PYPI_TOKEN_MAX + 16];
+	char out[16];
+
+	(void)state;
+	assert_int_equal(projects("pypi-", out, sizeof(out)), AOS_EPARSE);
+	assert_int_equal(projects("npm_abcdef", out, sizeof(out)), AOS_EPARSE);
+	assert_int_equal(projects("pypi-!!!!", out, sizeof(out)), AOS_EPARSE);
+	assert_int_equal(projects("pypi-QUJDREVGR0g", out, sizeof(out)), AOS_EPARSE);
+	memset(big, 'A', sizeof(big) - 1);
+	memcpy(big, "pypi-", 5);
+	assert_int_equal(projects(big, out, sizeof(out)), AOS_ETOOBIG);
+	/* A name list with no valid name allows nothing: said as "(none)"; a
+	 * caveat that is not JSON is one this reader does not know. */
+	assert_int_equal(projects(token_of(&bad[0], 1), out, sizeof(out)), 1);
+	assert_string_equal(out, "(none)");
+	assert_int_equal(projects(token_of(&bad[1], 1), out, sizeof(out)), 0);
+	assert_string_equal(out, "");
+	assert_int_equal(projects(token_of(two, 1), out, sizeof(out)), 2);
+	assert_string_equal(out, "aos-sdk");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -183,6 +240,8 @@ int main(void)
 	    cmocka_unit_test(test_legacy_and_user_tokens),
 	    cmocka_unit_test(test_disjoint_lists_allow_nothing),
 	    cmocka_unit_test(test_refused),
+	    cmocka_unit_test(test_projects_named),
+	    cmocka_unit_test(test_projects_refused_and_small_out),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -90,7 +90,7 @@ static void *host_main(void *arg)
 			r->running_reg[strcmp(j[i].registry, "pypi") == 0 ? 0 : 1]--;
 			pthread_mutex_unlock(&r->mu);
 			rc = q->ops->finish(q, j[i].id, j[i].fence, JOB_SUCCEEDED, 0,
-					    NULL, T0);
+					    OUT_NONE, NULL, T0);
 			if (rc != 0)
 				__atomic_add_fetch(&r->errors, 1, __ATOMIC_SEQ_CST);
 			else
@@ -161,13 +161,14 @@ static void test_fenced_after_takeover(void **state)
 	    fx->q->ops->heartbeat(fx->q, id, old.fence, T0 + LEASE + 2, LEASE),
 	    AOS_EFENCED);
 	assert_int_equal(fx->q->ops->upload_set(fx->q, id, old.fence, "a.whl",
-						UPLOAD_DONE, "by a", T0 + LEASE + 2),
+						UPLOAD_DONE, OUT_PUBLISHED, "by a",
+						T0 + LEASE + 2),
 			 AOS_EFENCED);
 	assert_int_equal(fx->q->ops->set_artifacts(fx->q, id, old.fence, "{}", &extra, 1,
 						   T0 + LEASE + 2),
 			 AOS_EFENCED);
-	assert_int_equal(fx->q->ops->finish(fx->q, id, old.fence, JOB_SUCCEEDED, 0, NULL,
-					    T0 + LEASE + 2),
+	assert_int_equal(fx->q->ops->finish(fx->q, id, old.fence, JOB_SUCCEEDED, 0,
+					    OUT_NONE, NULL, T0 + LEASE + 2),
 			 AOS_EFENCED);
 
 	old = get(b, id);
@@ -176,8 +177,9 @@ static void test_fenced_after_takeover(void **state)
 	assert_int_equal(b->ops->uploads(b, id, ups, 2), 2);
 	assert_int_equal(ups[0].state, UPLOAD_PENDING);
 	assert_int_equal(b->ops->heartbeat(b, id, new.fence, T0 + LEASE + 3, LEASE), 0);
-	assert_int_equal(
-	    b->ops->finish(b, id, new.fence, JOB_SUCCEEDED, 0, NULL, T0 + LEASE + 4), 0);
+	assert_int_equal(b->ops->finish(b, id, new.fence, JOB_SUCCEEDED, 0, OUT_NONE,
+					NULL, T0 + LEASE + 4),
+			 0);
 	assert_int_equal(state_of(fx->q, id), JOB_SUCCEEDED);
 	b->ops->close(b);
 }

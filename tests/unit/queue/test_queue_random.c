@@ -193,7 +193,8 @@ static void test_claim_random(void **state)
 				else
 					assert_int_equal(q->ops->finish(q, id, cur.fence,
 									to[r], now + 1000,
-									"e", now),
+									OUT_NONE, "e",
+									now),
 							 0);
 			} else if (r == 5) {
 				q->ops->cancel(q, id, NULL, now);

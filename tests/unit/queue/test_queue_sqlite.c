@@ -51,6 +51,7 @@ static void test_reopen(void **state)
 	b = enqueue(fx->q, "b", T0 + 1);
 	w = claim_one(fx->q, "w1", T0 + 2);
 	assert_int_equal(fx->q->ops->upload_set(fx->q, a, w.fence, "a.whl", UPLOAD_DONE,
+						OUT_NONE,
 						"published", T0 + 3),
 			 0);
 	assert_int_equal(fx->q->ops->log(fx->q, b, "note", T0 + 4), 0);
@@ -213,6 +214,97 @@ static void test_refuse_newer_schema(void **state)
 	assert_int_equal(state_of(fx->q, 1), JOB_QUEUED);
 }
 
+/* A database of schema 1 (outcomes inside the text, "conflict: ...")
+ * opens: migration 4 moves each known word to the outcome column and
+ * keeps the message; other text stays a message without an outcome. */
+static void test_migrate_outcomes(void **state)
+{
+	struct fx *fx = *state;
+	struct job_upload u[5];
+	struct job got;
+	char path[300], text[256];
+
+	snprintf(path, sizeof(path), "%s/v1.db", fx->dir);
+	sql(path, queue_sqlite__migration(1));
+	snprintf(text, sizeof(text), "PRAGMA application_id = %d; PRAGMA user_version = 1",
+		 QUEUE_SQLITE_APP_ID);
+	sql(path, text);
+	sql(path, "INSERT INTO jobs (kind, state, idem_key, registry, package, "
+		  "max_attempts, next_run_ms, created_ms, updated_ms, last_error) VALUES "
+		  "(1, 5, 'k1', 'r', 'p', 3, 0, 0, 0, 'conflict: a different file holds 1.0'),"
+		  "(1, 4, 'k2', 'r', 'q', 3, 0, 0, 0, 'HTTP 503: try later');"
+		  "INSERT INTO uploads (job_id, filename, registry, sha256, state, answer, "
+		  "updated_ms) VALUES (1, 'a.whl', 'r', '" SHA_A "', 3, 'published: sent, "
+		  "201', 0), (1, 'b.whl', 'r', '" SHA_A "', 3, 'exists:same file', 0),"
+		  "(1, 'c.whl', 'r', '" SHA_A "', 4, 'boom: no word', 0),"
+		  "(1, 'd.whl', 'r', '" SHA_A "', 1, '', 0),"
+		  "(1, 'e.whl', 'r', '" SHA_A "', 4, 'error: error: said twice', 0)");
+
+	fx_close(fx);
+	fx->q = open_ok(path);
+	got = get(fx->q, 1);
+	assert_int_equal(got.outcome, OUT_CONFLICT);
+	assert_string_equal(got.last_error, "a different file holds 1.0");
+	got = get(fx->q, 2);
+	assert_int_equal(got.outcome, OUT_NONE);
+	assert_string_equal(got.last_error, "HTTP 503: try later");
+	assert_int_equal(fx->q->ops->uploads(fx->q, 1, u, 5), 5);
+	assert_int_equal(u[0].outcome, OUT_PUBLISHED);
+	assert_string_equal(u[0].answer, "sent, 201");
+	assert_int_equal(u[1].outcome, OUT_EXISTS);
+	assert_string_equal(u[1].answer, "same file");
+	assert_int_equal(u[2].outcome, OUT_NONE);
+	assert_string_equal(u[2].answer, "boom: no word");
+	assert_int_equal(u[3].outcome, OUT_NONE);
+	assert_string_equal(u[3].answer, "");
+	assert_int_equal(u[4].outcome, OUT_ERROR);
+	assert_string_equal(u[4].answer, "error: said twice");
+	/* Migrated once: opened again, the texts are not split twice. */
+	fx_close(fx);
+	fx->q = open_ok(path);
+	assert_int_equal(fx->q->ops->uploads(fx->q, 1, u, 5), 5);
+	assert_int_equal(u[4].outcome, OUT_ERROR);
+	assert_string_equal(u[4].answer, "error: said twice");
+	fx_close(fx);
+	snprintf(text, sizeof(text), "%s-wal", path);
+	unlink(text);
+	snprintf(text, sizeof(text), "%s-shm", path);
+	unlink(text);
+	unlink(path);
+	fx->q = open_ok(fx->path);
+}
+
+/* An outcome is recorded beside its message and read back as the enum;
+ * the log line shows them as one text. */
+static void test_outcome_round_trip(void **state)
+{
+	struct fx *fx = *state;
+	struct job_log_entry e[8];
+	struct job_upload u[2];
+	struct job w, got;
+	int64_t id;
+	int n;
+
+	id = enqueue(fx->q, "a", T0);
+	w = claim_one(fx->q, "w1", T0 + 1);
+	assert_int_equal(fx->q->ops->upload_set(fx->q, id, w.fence, "a.whl", UPLOAD_FAILED,
+						OUT_CONFLICT, "another file holds it",
+						T0 + 2),
+			 0);
+	assert_int_equal(fx->q->ops->finish(fx->q, id, w.fence, JOB_DEAD, 0, OUT_AUTH,
+					    "token refused", T0 + 3),
+			 0);
+	got = get(fx->q, id);
+	assert_int_equal(got.outcome, OUT_AUTH);
+	assert_string_equal(got.last_error, "token refused");
+	assert_true(fx->q->ops->uploads(fx->q, id, u, 2) >= 1);
+	assert_int_equal(u[0].outcome, OUT_CONFLICT);
+	assert_string_equal(u[0].answer, "another file holds it");
+	n = fx->q->ops->log_read(fx->q, id, 0, e, 8);
+	assert_true(n >= 1);
+	assert_string_equal(e[n - 1].text, "running -> dead: auth: token refused");
+}
+
 static void test_refuse_missing_table(void **state)
 {
 	struct fx *fx = *state;
@@ -281,7 +373,7 @@ static void test_refuse_integrity(void **state)
 	expect_check_fails(fx->path, "job_log_job");
 }
 
-/* Which check the open made: none after a clean close, quick_check after a
+/* Which check the open made: none on a new file or after a clean close, quick_check after a
  * process that died with the queue open (a child that exits without
  * closing), or on a database of schema 1 (before the marker). */
 static void test_open_check(void **state)
@@ -290,7 +382,7 @@ static void test_open_check(void **state)
 	pid_t pid;
 	int status;
 
-	assert_int_equal(queue_sqlite_open_check(fx->q), QUEUE_CHECK_QUICK); /* new */
+	assert_int_equal(queue_sqlite_open_check(fx->q), QUEUE_CHECK_NEW);
 	fx_close(fx);
 	fx->q = open_ok(fx->path);
 	assert_int_equal(queue_sqlite_open_check(fx->q), QUEUE_CHECK_SKIPPED);
@@ -325,7 +417,10 @@ static void test_migrate_counts(void **state)
 	fx_close(fx);
 	sql(fx->path, "DROP TRIGGER jobs_count_insert; DROP TRIGGER jobs_count_delete; "
 		      "DROP TRIGGER jobs_count_update; DROP TABLE job_counts; "
-		      "DROP TABLE meta; PRAGMA user_version = 1");
+		      "DROP TABLE meta; DROP INDEX jobs_kind_state; "
+		      "ALTER TABLE uploads DROP COLUMN outcome; "
+		      "ALTER TABLE jobs DROP COLUMN outcome; "
+		      "PRAGMA user_version = 1");
 	fx->q = open_ok(fx->path);
 	assert_int_equal(queue_sqlite_open_check(fx->q), QUEUE_CHECK_QUICK);
 	fx_check_counts(fx->q, fx->path);
@@ -404,6 +499,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_refuse_random_bytes, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_refuse_foreign, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_refuse_newer_schema, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_migrate_outcomes, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_outcome_round_trip, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_refuse_missing_table, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_refuse_corrupt, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_refuse_integrity, setup, teardown),

@@ -14,17 +14,39 @@
 
 #include "publish/publish.h"
 
-struct control_conn;
 struct queue;
-struct worker;
+struct spool_op;
 
 /* What the spool uses of the daemon, copied by spool_enqueue(); what it
  * points to must outlive every request. */
 struct spool_env {
 	struct publish_env pub;
 	struct queue *queue;          /* where the job is committed */
-	struct worker *const *worker; /* kicked after a commit (the daemon's) */
 	const bool *stopping;         /* the daemon is stopping: queue nothing */
+	/* Called after each commit, listened to or not (the daemon looks for
+	 * due jobs); may be NULL. */
+	void (*committed)(void *data);
+	void *committed_data;
+};
+
+/* How the spool reports on one request (it never talks to a client).
+ * Exactly one of committed, refused and dry_run_started is called, once,
+ * unless spool_forget() came first. */
+struct spool_hooks {
+	/* The job was written: result 0 (a new job) or AOS_EEXIST (the job
+	 * of the same idempotency key), its id and key.  spool_env.committed
+	 * (the worker's kick) runs right after this returns, so a listener
+	 * that starts following the job here misses none of its events. */
+	void (*committed)(void *data, int result, int64_t id, const char *idem_key);
+	/* Nothing was queued: out is OUT_INVALID (the files are at fault) or
+	 * OUT_ERROR (the daemon or its queue), error says what and why. */
+	void (*refused)(void *data, enum pub_outcome out, const char *error);
+	/* A dry run's publish started: it reports through dry_run below (its
+	 * own data pointer); the listener calls publish_abort(op) if it goes
+	 * away before dry_run.finished. */
+	void (*dry_run_started)(void *data, struct publish_op *op);
+	struct publish_hooks dry_run;
+	void *data;
 };
 
 struct spool_request {
@@ -32,26 +54,27 @@ struct spool_request {
 	const char *tag;      /* or NULL */
 	const char *version;  /* expected version, or NULL */
 	const char *idem_key; /* or NULL: the registry, digests, tag and a nonce */
-	bool wait;            /* follow the job to its end, with follow: */
-	/* called once the job is committed, c told "queued": c follows job id
-	 * from then on (daemon/follow.c).  Returns 0, or a negative code
-	 * (c not answered). */
-	int (*follow)(void *data, struct control_conn *c, int64_t id);
-	void *follow_data;
 	bool dry_run;         /* inspect and show the plan; nothing is queued */
 	const char *const *names; /* the files' base names, as the client sent them */
 	int *fds;             /* one open descriptor per name */
-	size_t nfiles;
+	size_t nfiles;        /* 1 to PUBLISH_MAX_FILES */
 	uid_t uid;            /* who asked (recorded with the job) */
 	pid_t pid;
+	const struct spool_hooks *hooks; /* copied */
 };
 
-/* Starts taking r's files for the client c; answers c when the job is
- * committed (or refused), or with the dry run's events and result.  The
+/* Starts taking r's files; reports through r->hooks when the job is
+ * committed (or refused), or when a dry run's publish starts.  The
  * descriptors are the spool's from now on (closed in every case).  Returns
- * 0, or a negative code with msg set (nothing started, nothing answered). */
-int spool_enqueue(const struct spool_env *env, struct control_conn *c,
-		  const struct spool_request *r, char *msg, size_t msglen);
+ * 0 and *ret_op (valid until a hook is called), or a negative code with
+ * msg set (nothing started, no hook called). */
+int spool_enqueue(const struct spool_env *env, const struct spool_request *r,
+		  struct spool_op **ret_op, char *msg, size_t msglen);
+
+/* The listener of op went away: no hook is called any more.  The request
+ * still goes on (a job is still committed: acknowledged or not; a dry run
+ * is not started). */
+void spool_forget(struct spool_op *op);
 
 /* Copies the regular file open as in (read from offset 0, at most max
  * bytes) to dst (created 0640, must not exist), fsync'ed, with its SHA-256

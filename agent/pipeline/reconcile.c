@@ -1,4 +1,5 @@
-/* reconcile.c - `aos-publishctl reconcile PIPELINE`: the repository's tags
+/* reconcile.c - the scan behind `aos-publishctl reconcile PIPELINE` (see
+ * reconcile.h): the repository's tags
  * that match the pipeline (git ls-remote), each target registry's index
  * (one request per target), and a pipeline job for every tag whose version
  * is missing on a target.  Forges send no webhook when more than three tags
@@ -13,23 +14,21 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "daemon/agent.h"
 #include "answer.h"
 #include "backoff.h"
 #include "base/child.h"
-#include "commands_internal.h"
-#include "base/control.h"
 #include "err.h"
 #include "base/log.h"
 #include "npm.h"
 #include "pipeline/pipeline.h"
 #include "pipeline/pipeline_steps.h"
+#include "pipeline/reconcile.h"
 #include "pypi.h"
 #include "pypi_name.h"
 #include "registry.h"
 #include "sandbox/sandbox.h"
+#include "session/session.h"
 #include "url.h"
-#include "worker/worker.h"
 
 #define MAX_TAGS 2000
 #define MAX_TARGETS 16
@@ -43,9 +42,10 @@ struct rtag {
 	bool have[MAX_TARGETS];
 };
 
-struct rec {
-	struct agent *a;
-	struct control_conn *conn;
+struct reconcile_op {
+	struct reconcile_env env;
+	struct reconcile_hooks hooks;
+	bool heard; /* a listener still wants the hooks */
 	char pipeline[128];
 	bool dry_run;
 	struct rtag *tags;
@@ -61,7 +61,7 @@ struct rec {
 	char last_line[512];
 };
 
-static void rec_free(struct rec *r)
+static void rec_free(struct reconcile_op *r)
 {
 	size_t i;
 
@@ -73,8 +73,8 @@ static void rec_free(struct rec *r)
 	free(r);
 }
 
-static void rec_fail(struct rec *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void rec_fail(struct rec *r, const char *fmt, ...)
+static void rec_fail(struct reconcile_op *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void rec_fail(struct reconcile_op *r, const char *fmt, ...)
 {
 	char msg[1024];
 	va_list ap;
@@ -83,27 +83,22 @@ static void rec_fail(struct rec *r, const char *fmt, ...)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	log_warn("reconcile %s: %s", r->pipeline, msg);
-	if (r->conn != NULL) {
-		control_set_cancel(r->conn, NULL, NULL);
-		control_reply_error(r->conn, msg);
-	}
+	if (r->heard)
+		r->hooks.failed(r->hooks.data, msg);
 	rec_free(r);
 }
 
-static void conn_gone(struct control_conn *c, void *arg)
+void reconcile_forget(struct reconcile_op *r)
 {
-	struct rec *r = arg;
-
-	(void)c;
-	r->conn = NULL; /* carry on: what it queues is still wanted */
+	r->heard = false; /* carry on: what it queues is still wanted */
 }
 
 /* ---- the answer ---------------------------------------------------------- */
 
-static void finish(struct rec *r)
+static void finish(struct reconcile_op *r)
 {
-	struct agent *a = r->a;
-	const struct pipeline_cfg *p = config_pipeline(a->cfg, r->pipeline);
+	const struct config *cfg = *r->env.cfg;
+	const struct pipeline_cfg *p = config_pipeline(cfg, r->pipeline);
 	struct pipeline_job *jobs = calloc(r->ntags + 1, sizeof(*jobs));
 	struct job_new *jn = calloc(r->ntags + 1, sizeof(*jn));
 	int64_t *ids = calloc(r->ntags + 1, sizeof(*ids));
@@ -126,7 +121,7 @@ static void finish(struct rec *r)
 			continue;
 		if (pipeline_job_init(&jobs[n], p, r->tags[i].tag, r->tags[i].version,
 				      r->tags[i].commit, "reconcile", "",
-				      (int)a->cfg->queue.max_attempts, NULL) < 0) {
+				      (int)cfg->queue.max_attempts, NULL) < 0) {
 			rc = -ENOMEM;
 			break;
 		}
@@ -134,7 +129,7 @@ static void finish(struct rec *r)
 		which[n++] = i;
 	}
 	if (rc == 0 && n > 0)
-		rc = a->queue->ops->enqueue_many(a->queue, jn, n, aos_wall_ms(), ids, rcs);
+		rc = r->env.queue->ops->enqueue_many(r->env.queue, jn, n, aos_wall_ms(), ids, rcs);
 	if (rc < 0) {
 		rec_fail(r, "cannot write the jobs to the queue: %s", aos_strerror(rc));
 		goto out;
@@ -179,14 +174,11 @@ static void finish(struct rec *r)
 	cJSON_AddNumberToObject(o, "skipped", (double)r->skipped);
 	log_info("reconcile %s: %zu tag(s), %zu queued%s", r->pipeline, r->ntags, queued,
 		 r->dry_run ? " (dry run)" : "");
-	if (queued > 0)
-		worker_kick(a->worker);
-	if (r->conn != NULL) {
-		control_set_cancel(r->conn, NULL, NULL);
-		control_reply(r->conn, o);
-	} else {
-		cJSON_Delete(o);
-	}
+	if (queued > 0 && r->env.queued != NULL)
+		r->env.queued(r->env.queued_data);
+	if (r->heard)
+		r->hooks.finished(r->hooks.data, o);
+	cJSON_Delete(o);
 	rec_free(r);
 out:
 	for (i = 0; i < n; i++)
@@ -200,7 +192,7 @@ out:
 
 /* ---- registry indexes -------------------------------------------------------- */
 
-static void pypi_mark_file(struct rec *r, const char *fn)
+static void pypi_mark_file(struct reconcile_op *r, const char *fn)
 {
 	struct pypi_wheel_name wn;
 	char err[256];
@@ -220,7 +212,7 @@ static void pypi_mark_file(struct rec *r, const char *fn)
 
 /* Marks the versions a PyPI simple page lists: a PEP 691 JSON document
  * ("files": [{"filename"}]) or PEP 503 HTML anchors. */
-static void pypi_mark(struct rec *r, const char *body, size_t len)
+static void pypi_mark(struct reconcile_op *r, const char *body, size_t len)
 {
 	const char *p = body, *end = body + len;
 	char fn[512];
@@ -252,14 +244,14 @@ static void pypi_mark(struct rec *r, const char *body, size_t len)
 	}
 }
 
-static void next_target(struct rec *r);
-static void index_get(struct rec *r, const struct registry_cfg *reg, const char *url,
+static void next_target(struct reconcile_op *r);
+static void index_get(struct reconcile_op *r, const struct registry_cfg *reg, const char *url,
 		      unsigned hops);
 
 static void index_done(struct transport_req *req, int result, void *data)
 {
-	struct rec *r = data;
-	const struct registry_cfg *reg = config_registry(r->a->cfg, r->targets[r->target]);
+	struct reconcile_op *r = data;
+	const struct registry_cfg *reg = config_registry(*r->env.cfg, r->targets[r->target]);
 	struct answer_input in = { 0 };
 	struct index_answer ia;
 	size_t i;
@@ -290,6 +282,9 @@ static void index_done(struct transport_req *req, int result, void *data)
 					r->tags[i].have[r->target] = true;
 			}
 		} else {
+			log_info("reconcile %s: read %s as %s", r->pipeline, r->url,
+				 answer_pypi_page_format_name(
+				     answer_pypi_page_format(in.content_type)));
 			pypi_mark(r, req->body.data != NULL ? req->body.data : "",
 				  req->body.len);
 		}
@@ -304,10 +299,10 @@ static void index_done(struct transport_req *req, int result, void *data)
 
 /* GET url, the index page or packument of r->package on reg, hops
  * same-origin redirects after the first request. */
-static void index_get(struct rec *r, const struct registry_cfg *reg, const char *url,
+static void index_get(struct reconcile_op *r, const struct registry_cfg *reg, const char *url,
 		      unsigned hops)
 {
-	struct secret *tok = store_get(session_store(r->a->session), reg->token_key);
+	struct secret *tok = store_get(session_store(r->env.session), reg->token_key);
 	char err[512];
 	int rc;
 
@@ -319,7 +314,7 @@ static void index_get(struct rec *r, const struct registry_cfg *reg, const char 
 	if (rc == 0) {
 		memmove(r->url, url, strlen(url) + 1);
 		r->hops = hops;
-		rc = transport_req_new(r->a->tp, INDEX_MAX, &r->req);
+		rc = transport_req_new(r->env.tp, INDEX_MAX, &r->req);
 	}
 	if (rc == 0 && reg->type == REGISTRY_NPM) {
 		rc = npm_packument_setup(r->req->easy, reg->url, r->package, tok, &r->hdrs, err,
@@ -328,6 +323,9 @@ static void index_get(struct rec *r, const struct registry_cfg *reg, const char 
 			rc = registry_easy_setup(r->req->easy, url, err, sizeof(err));
 	} else if (rc == 0) {
 		rc = registry_easy_setup(r->req->easy, url, err, sizeof(err));
+		/* PEP 691 JSON where offered, else the PEP 503 page. */
+		if (rc == 0)
+			rc = registry_header(&r->hdrs, PYPI_SIMPLE_ACCEPT);
 		/* The upload's credentials go to the index only on the upload
 		 * URL's own origin, as for uploads (publish_check.c). */
 		if (rc == 0 && tok != NULL && url_same_origin(url, reg->url))
@@ -342,7 +340,7 @@ static void index_get(struct rec *r, const struct registry_cfg *reg, const char 
 		rec_fail(r, "cannot query %s: %s", reg->name, aos_strerror(rc));
 }
 
-static void next_target(struct rec *r)
+static void next_target(struct reconcile_op *r)
 {
 	const struct registry_cfg *reg;
 	char *url;
@@ -353,7 +351,7 @@ static void next_target(struct rec *r)
 		finish(r);
 		return;
 	}
-	reg = config_registry(r->a->cfg, r->targets[r->target]);
+	reg = config_registry(*r->env.cfg, r->targets[r->target]);
 	if (reg == NULL) {
 		rec_fail(r, "target %s is no longer configured", r->targets[r->target]);
 		return;
@@ -373,8 +371,8 @@ static void next_target(struct rec *r)
 /* "<id>\trefs/tags/<name>[^{}]" */
 static void ls_line(void *data, const char *line, size_t len)
 {
-	struct rec *r = data;
-	const struct pipeline_cfg *p = config_pipeline(r->a->cfg, r->pipeline);
+	struct reconcile_op *r = data;
+	const struct pipeline_cfg *p = config_pipeline(*r->env.cfg, r->pipeline);
 	const char *tab = memchr(line, '\t', len);
 	char name[WEBHOOK_NAME_MAX + 4], version[128];
 	bool peeled = false;
@@ -419,7 +417,7 @@ static void ls_line(void *data, const char *line, size_t len)
 
 static void ls_done(void *data, const struct child_result *res)
 {
-	struct rec *r = data;
+	struct reconcile_op *r = data;
 
 	if (res->exit_status != 0 || res->term_signal != 0 || res->timed_out) {
 		rec_fail(r, "git ls-remote of the pipeline's repository failed (%s %lld): %s",
@@ -435,10 +433,10 @@ static void ls_done(void *data, const struct child_result *res)
 /* Starts `git ls-remote --tags REPOSITORY PATTERN` for p in its own folder
  * under work_dir, under the pipeline's sandbox.  Returns 0, or a negative
  * code with msg. */
-static int ls_remote_start(struct rec *r, const struct pipeline_cfg *p, const char *pattern,
+static int ls_remote_start(struct reconcile_op *r, const struct pipeline_cfg *p, const char *pattern,
 			   char *msg, size_t msglen)
 {
-	struct agent *a = r->a;
+	const struct config *cfg = *r->env.cfg;
 	struct sandbox_argv argv = { 0 };
 	struct child_opts co = { 0 };
 	struct child *child;
@@ -447,10 +445,10 @@ static int ls_remote_start(struct rec *r, const struct pipeline_cfg *p, const ch
 	char *git = pl_system_tool("git");
 	int rc;
 
-	if (mkdir(a->cfg->work_dir, 0700) < 0 && errno != EEXIST)
-		log_warn("reconcile: cannot create %s: %s", a->cfg->work_dir, strerror(errno));
-	snprintf(dir, sizeof(dir), "%s/reconcile", realpath(a->cfg->work_dir, real)
-						     ? real : a->cfg->work_dir);
+	if (mkdir(cfg->work_dir, 0700) < 0 && errno != EEXIST)
+		log_warn("reconcile: cannot create %s: %s", cfg->work_dir, strerror(errno));
+	snprintf(dir, sizeof(dir), "%s/reconcile", realpath(cfg->work_dir, real)
+						     ? real : cfg->work_dir);
 	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
 		log_warn("reconcile: cannot create %s: %s", dir, strerror(errno));
 	rc = git == NULL ? -ENOMEM : pl_env_init(&env, p, dir, NULL);
@@ -459,7 +457,7 @@ static int ls_remote_start(struct rec *r, const struct pipeline_cfg *p, const ch
 		snprintf(msg, msglen, "out of memory");
 		return rc;
 	}
-	rc = pl_sandbox_prefix(a->cfg, &a->sandbox, p, dir, &argv, desc, sizeof(desc), msg,
+	rc = pl_sandbox_prefix(cfg, r->env.sandbox, p, dir, &argv, desc, sizeof(desc), msg,
 			       msglen);
 	if (rc == 0)
 		rc = sandbox_argv_add(&argv, git);
@@ -480,7 +478,7 @@ static int ls_remote_start(struct rec *r, const struct pipeline_cfg *p, const ch
 		co.line = ls_line;
 		co.done = ls_done;
 		co.data = r;
-		rc = child_start(&a->loop, &co, &child);
+		rc = child_start(r->env.loop, &co, &child);
 		if (rc < 0)
 			snprintf(msg, msglen, "cannot run git ls-remote: %s", uv_strerror(rc));
 	} else if (rc == -ENOMEM) {
@@ -492,43 +490,49 @@ static int ls_remote_start(struct rec *r, const struct pipeline_cfg *p, const ch
 	return rc;
 }
 
-void cmd_reconcile(struct agent *a, struct control_conn *c, const cJSON *req)
+int reconcile_start(const struct reconcile_env *env, const char *pipeline, bool dry_run,
+		    const struct reconcile_hooks *hooks, struct reconcile_op **ret_op,
+		    char *msg, size_t msglen)
 {
-	const char *name = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(req, "pipeline"));
-	const struct pipeline_cfg *p = name != NULL ? config_pipeline(a->cfg, name) : NULL;
-	struct rec *r;
-	char pattern[WEBHOOK_NAME_MAX + 16], msg[1200];
+	const struct pipeline_cfg *p = config_pipeline(*env->cfg, pipeline);
+	struct reconcile_op *r;
+	char pattern[WEBHOOK_NAME_MAX + 16];
 	size_t i;
 	int rc;
 
 	if (p == NULL) {
-		control_reply_error(c, name == NULL ? "reconcile needs \"pipeline\""
-						    : "no such pipeline in the configuration");
-		return;
+		snprintf(msg, msglen, "no such pipeline in the configuration");
+		return AOS_ENOTFOUND;
 	}
 	r = calloc(1, sizeof(*r));
 	if (r == NULL || (r->tags = calloc(MAX_TAGS, sizeof(*r->tags))) == NULL) {
 		free(r);
-		control_reply_error(c, "out of memory");
-		return;
+		snprintf(msg, msglen, "out of memory");
+		return -ENOMEM;
 	}
-	r->a = a;
-	r->conn = c;
-	r->dry_run = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(req, "dry_run"));
+	r->env = *env;
+	r->hooks = *hooks;
+	r->dry_run = dry_run;
 	snprintf(r->pipeline, sizeof(r->pipeline), "%s", p->name);
 	snprintf(r->package, sizeof(r->package), "%s", p->package);
-	for (i = 0; i < p->ntargets && i < MAX_TARGETS; i++)
-		r->targets[r->ntargets++] = strdup(p->targets[i]);
+	for (i = 0; i < p->ntargets && i < MAX_TARGETS; i++) {
+		r->targets[i] = strdup(p->targets[i]);
+		if (r->targets[r->ntargets++] == NULL) {
+			rec_free(r);
+			snprintf(msg, msglen, "out of memory");
+			return -ENOMEM;
+		}
+	}
 	snprintf(pattern, sizeof(pattern), "refs/tags/%s", p->tag_pattern);
 	/* Exactly a build's checkout environment, git and sandbox: the
 	 * pipeline's variables (say GIT_SSH_COMMAND) apply, nothing of the
 	 * daemon's; git talks to the remote from inside the build sandbox. */
-	rc = ls_remote_start(r, p, pattern, msg, sizeof(msg));
+	r->heard = true;
+	rc = ls_remote_start(r, p, pattern, msg, msglen);
 	if (rc < 0) {
-		r->conn = NULL;
-		control_reply_error(c, msg);
-		rec_free(r);
-		return;
+		rec_free(r); /* no hook called */
+		return rc;
 	}
-	control_set_cancel(c, conn_gone, r);
+	*ret_op = r;
+	return 0;
 }

@@ -17,7 +17,6 @@
 #include "artifact_fit.h"
 #include "backoff.h"
 #include "err.h"
-#include "base/control.h"
 #include "base/log.h"
 #include "config/config.h"
 #include "npm_pubcfg.h"
@@ -26,24 +25,27 @@
 #include "hex.h"
 #include "publish/publish.h"
 #include "queue/queue.h"
-#include "worker/spool.h"
-#include "worker/worker.h"
+#include "publish/spool.h"
 
-struct enq {
+#define SPOOL_FILES_MAX PUBLISH_MAX_FILES
+
+/* One request (struct spool_op to the daemon). */
+struct spool_op {
 	uv_work_t work;
 	struct spool_env env;
-	struct control_conn *conn;
+	struct spool_hooks hooks;
+	bool heard; /* a listener still wants the hooks */
 	char *registry, *tag, *version, *idem_key;
 	char *reg_url, *reg_access; /* the registry's, for publishConfig */
 	char *spool_dir;
-	int fds[CONTROL_FDS_MAX];
-	char names[CONTROL_FDS_MAX][PUBLISH_NAME_MAX + 1];
-	char sha256[CONTROL_FDS_MAX][65];
+	int fds[SPOOL_FILES_MAX];
+	char names[SPOOL_FILES_MAX][PUBLISH_NAME_MAX + 1];
+	char sha256[SPOOL_FILES_MAX][65];
 	char package[256];
 	/* npm: each file's package, version and publishConfig.tag */
-	char pkg[CONTROL_FDS_MAX][256];
-	char version_of[CONTROL_FDS_MAX][SEMVER_MAX];
-	char pkgtag[CONTROL_FDS_MAX][NPM_TAG_MAX + 1];
+	char pkg[SPOOL_FILES_MAX][256];
+	char version_of[SPOOL_FILES_MAX][SEMVER_MAX];
+	char pkgtag[SPOOL_FILES_MAX][NPM_TAG_MAX + 1];
 	cJSON *dist_tags;  /* the decisions, for the job's inputs */
 	bool fresh;        /* e->dir was made by this request */
 	size_t nfiles;
@@ -52,9 +54,7 @@ struct enq {
 	pid_t pid;
 	int rc;
 	bool invalid;   /* the files are at fault (else the spool is) */
-	bool wait, dry_run;
-	int (*follow)(void *data, struct control_conn *c, int64_t id);
-	void *follow_data;
+	bool dry_run;
 	enum registry_type type;
 	uint64_t nonce;
 	char tmp[4096]; /* the request's own folder while it is taken */
@@ -150,9 +150,9 @@ out:
 
 /* The default idempotency key: unique per request (a random nonce), with
  * the registry, tag and the files' digests. */
-static void default_key(struct enq *e)
+static void default_key(struct spool_op *e)
 {
-	const char *fields[3 + 2 * CONTROL_FDS_MAX];
+	const char *fields[3 + 2 * SPOOL_FILES_MAX];
 	char nonce[17], keyhex[AOS_SHA256_HEX_LEN + 1];
 	size_t i, n = 0;
 
@@ -171,7 +171,7 @@ static void default_key(struct enq *e)
 }
 
 /* Names the client's file by the name it sent, not the spool's copy. */
-static void unspool_message(struct enq *e)
+static void unspool_message(struct spool_op *e)
 {
 	size_t skip = strlen(e->tmp) + 1;
 	char *at;
@@ -181,7 +181,7 @@ static void unspool_message(struct enq *e)
 }
 
 /* Copies and inspects file i in e->tmp. */
-static int take_file(struct enq *e, size_t i)
+static int take_file(struct spool_op *e, size_t i)
 {
 	struct artifact_options opts = { .expected_version = e->version };
 	struct artifact *art = NULL;
@@ -229,7 +229,7 @@ static int take_file(struct enq *e, size_t i)
 }
 
 /* Moves the complete folder to its place, named by the idempotency key. */
-static void settle(struct enq *e)
+static void settle(struct spool_op *e)
 {
 	unsigned char kmd[32];
 	char khex[65];
@@ -259,7 +259,7 @@ static void settle(struct enq *e)
 
 static void spool_work(uv_work_t *w)
 {
-	struct enq *e = w->data;
+	struct spool_op *e = w->data;
 	size_t i;
 
 	if (mkdir(e->spool_dir, 0750) < 0 && errno != EEXIST) {
@@ -285,7 +285,7 @@ static void spool_work(uv_work_t *w)
 		settle(e);
 }
 
-static void enq_free(struct enq *e)
+static void enq_free(struct spool_op *e)
 {
 	size_t i;
 
@@ -303,65 +303,22 @@ static void enq_free(struct enq *e)
 	free(e);
 }
 
-static void enq_cancel(struct control_conn *c, void *arg)
+void spool_forget(struct spool_op *e)
 {
-	struct enq *e = arg;
-
-	(void)c;
-	e->conn = NULL; /* the job is still committed: acknowledged or not */
+	e->heard = false; /* the job is still committed: acknowledged or not */
 }
-
-/* A dry run's publish reports to the client: its events as they come,
- * its answer at the end; a client that goes away stops it. */
-static void dry_event(void *data, const cJSON *ev)
-{
-	cJSON *copy = cJSON_Duplicate(ev, true);
-
-	if (copy != NULL)
-		control_send(data, copy);
-}
-
-static void dry_finished(void *data, enum pub_outcome out, const char *error,
-			 long retry_after_s, const cJSON *answer)
-{
-	cJSON *copy = cJSON_Duplicate(answer, true);
-
-	(void)out;
-	(void)error;
-	(void)retry_after_s;
-	if (copy != NULL)
-		control_reply(data, copy);
-	else
-		control_reply_error(data, "out of memory");
-}
-
-static bool dry_behind(void *data)
-{
-	return control_pending_bytes(data) > 65536;
-}
-
-static void dry_cancel(struct control_conn *c, void *arg)
-{
-	(void)c;
-	publish_abort(arg);
-}
-
-static const struct publish_hooks dry_hooks = {
-	.finished = dry_finished, .event = dry_event, .behind = dry_behind,
-};
 
 /* A dry run: the publish shows the copies' plan, then removes them. */
-static void start_dry_run(struct enq *e)
+static void start_dry_run(struct spool_op *e)
 {
-	const char *paths[CONTROL_FDS_MAX], *labels[CONTROL_FDS_MAX];
-	char store[CONTROL_FDS_MAX][4400];
+	const char *paths[SPOOL_FILES_MAX], *labels[SPOOL_FILES_MAX];
+	char store[SPOOL_FILES_MAX][4400];
 	struct publish_request r = {
 		.registry = e->registry, .tag = e->tag, .tag_given_by = "--tag",
 		.expected_version = e->version,
 		.dry_run = true, .files = paths, .labels = labels, .nfiles = e->nfiles,
 		.remove_dir = e->tmp,
 	};
-	struct publish_hooks hooks = dry_hooks;
 	struct publish_op *op;
 	char msg[512];
 	size_t i;
@@ -371,19 +328,17 @@ static void start_dry_run(struct enq *e)
 		paths[i] = store[i];
 		labels[i] = e->names[i];
 	}
-	hooks.data = e->conn;
-	r.hooks = &hooks;
-	control_set_cancel(e->conn, NULL, NULL);
+	r.hooks = &e->hooks.dry_run;
 	if (publish_start(&e->env.pub, &r, &op, msg, sizeof(msg)) < 0) {
 		(void)aos_rm_flat_dir(e->tmp);
-		control_reply_error(e->conn, msg);
+		e->hooks.refused(e->hooks.data, OUT_ERROR, msg);
 		return;
 	}
-	control_set_cancel(e->conn, dry_cancel, op);
+	e->hooks.dry_run_started(e->hooks.data, op);
 }
 
 /* The job's inputs: the spooled files, the tag and version, who asked. */
-static char *job_inputs(struct enq *e)
+static char *job_inputs(struct spool_op *e)
 {
 	cJSON *in = cJSON_CreateObject(), *files = cJSON_AddArrayToObject(in, "files");
 	cJSON *by = cJSON_AddObjectToObject(in, "submitted_by");
@@ -413,16 +368,15 @@ static char *job_inputs(struct enq *e)
 	return text;
 }
 
-static void commit(struct enq *e)
+static void commit(struct spool_op *e)
 {
 	const struct config *cfg = *e->env.pub.cfg;
 	struct queue *q = e->env.queue;
-	struct job_upload ups[CONTROL_FDS_MAX];
+	struct job_upload ups[SPOOL_FILES_MAX];
 	struct job_new jn = { 0 };
 	char *text = job_inputs(e);
 	int64_t id = 0;
 	size_t i;
-	cJSON *o;
 	int r;
 
 	memset(ups, 0, sizeof(ups));
@@ -442,51 +396,33 @@ static void commit(struct enq *e)
 	jn.nuploads = e->nfiles;
 	r = text != NULL ? q->ops->enqueue(q, &jn, aos_wall_ms(), &id) : -ENOMEM;
 	free(text);
-	o = cJSON_CreateObject();
 	if (r < 0 && r != AOS_EEXIST) {
-		cJSON_AddFalseToObject(o, "ok");
-		cJSON_AddStringToObject(o, "error", "cannot write the job to the queue database");
 		log_err_r(r, "enqueue to %s failed", e->registry);
-	} else {
-		cJSON_AddTrueToObject(o, "ok");
-		cJSON_AddNumberToObject(o, "job_id", (double)id);
-		cJSON_AddBoolToObject(o, "existing", r == AOS_EEXIST);
-		cJSON_AddStringToObject(o, "idempotency_key", e->idem_key);
-		if (r == AOS_EEXIST)
-			log_info("publish to %s: job %" PRId64 " exists for the same key", e->registry, id);
-		else
-			log_notice("job %" PRId64 " queued: %zu file%s of %s for %s (uid %u pid %d)",
-				   id, e->nfiles, e->nfiles == 1 ? "" : "s", e->package,
-				   e->registry, (unsigned)e->uid, (int)e->pid);
+		if (e->heard)
+			e->hooks.refused(e->hooks.data, OUT_ERROR,
+					 "cannot write the job to the queue database");
+		return;
 	}
-	if (e->conn != NULL && e->wait && cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "ok"))) {
-		/* Follow it before the worker can start it: no event is missed. */
-		cJSON_AddStringToObject(o, "event", "queued");
-		control_send(e->conn, o);
-		control_set_cancel(e->conn, NULL, NULL);
-		if (e->follow(e->follow_data, e->conn, id) < 0)
-			control_reply_error(e->conn, "the job vanished from the queue");
-	} else if (e->conn != NULL) {
-		control_reply(e->conn, o);
-	} else {
-		cJSON_Delete(o);
-	}
-	worker_kick(*e->env.worker);
+	if (r == AOS_EEXIST)
+		log_info("publish to %s: job %" PRId64 " exists for the same key", e->registry, id);
+	else
+		log_notice("job %" PRId64 " queued: %zu file%s of %s for %s (uid %u pid %d)", id,
+			   e->nfiles, e->nfiles == 1 ? "" : "s", e->package, e->registry,
+			   (unsigned)e->uid, (int)e->pid);
+	/* Before the worker is kicked: a listener that follows the job from
+	 * here misses no event. */
+	if (e->heard)
+		e->hooks.committed(e->hooks.data, r, id, e->idem_key);
+	if (e->env.committed != NULL)
+		e->env.committed(e->env.committed_data);
 }
 
 /* Answers a request refused before queueing (when its client is still
  * there) and removes its spooled copies. */
-static void refuse(struct enq *e, const char *outcome, const char *error)
+static void refuse(struct spool_op *e, enum pub_outcome out, const char *error)
 {
-	cJSON *o;
-
-	if (e->conn != NULL) {
-		o = cJSON_CreateObject();
-		cJSON_AddFalseToObject(o, "ok");
-		cJSON_AddStringToObject(o, "outcome", outcome);
-		cJSON_AddStringToObject(o, "error", error);
-		control_reply(e->conn, o);
-	}
+	if (e->heard)
+		e->hooks.refused(e->hooks.data, out, error);
 	log_warn("publish to %s not %s: %s", e->registry, e->dry_run ? "inspected" : "queued",
 		 error);
 	if (e->fresh)
@@ -495,17 +431,17 @@ static void refuse(struct enq *e, const char *outcome, const char *error)
 
 static void tags_checked(struct dist_tag_check *check, void *data)
 {
-	struct enq *e = data;
+	struct spool_op *e = data;
 	const struct dist_tag_item *bad = dist_tag_check_refused(check);
 	char msg[1200];
 	size_t i;
 
 	if (*e->env.stopping) {
-		refuse(e, "error", "the daemon is stopping; nothing was queued");
+		refuse(e, OUT_ERROR, "the daemon is stopping; nothing was queued");
 	} else if (bad != NULL) {
 		i = (size_t)(bad - dist_tag_check_item(check, 0));
 		snprintf(msg, sizeof(msg), "%s: %s; nothing was queued", e->names[i], bad->error);
-		refuse(e, "invalid", msg);
+		refuse(e, OUT_INVALID, msg);
 	} else {
 		for (i = 0; i < dist_tag_check_count(check); i++)
 			if (dist_tag_check_item(check, i)->unread[0] != '\0')
@@ -521,7 +457,7 @@ static void tags_checked(struct dist_tag_check *check, void *data)
 /* npm: decides the files' dist-tags with the registry's latest before the
  * job exists.  Returns 0 when tags_checked() will commit (and free e), or
  * a negative error (the upload still checks before sending). */
-static int check_tags(struct enq *e)
+static int check_tags(struct spool_op *e)
 {
 	const struct registry_cfg *reg = config_registry(*e->env.pub.cfg, e->registry);
 	struct dist_tag_check *check = NULL;
@@ -545,12 +481,12 @@ static int check_tags(struct enq *e)
 
 static void after_spool(uv_work_t *w, int status)
 {
-	struct enq *e = w->data;
+	struct spool_op *e = w->data;
 
 	(void)status;
 	if (e->rc < 0) {
-		refuse(e, e->invalid ? "invalid" : "error", e->msg);
-	} else if (e->dry_run && e->conn == NULL) {
+		refuse(e, e->invalid ? OUT_INVALID : OUT_ERROR, e->msg);
+	} else if (e->dry_run && !e->heard) {
 		(void)aos_rm_flat_dir(e->tmp); /* the client left */
 	} else if (e->dry_run) {
 		start_dry_run(e);
@@ -562,12 +498,12 @@ static void after_spool(uv_work_t *w, int status)
 	enq_free(e);
 }
 
-int spool_enqueue(const struct spool_env *env, struct control_conn *c,
-		  const struct spool_request *r, char *msg, size_t msglen)
+int spool_enqueue(const struct spool_env *env, const struct spool_request *r,
+		  struct spool_op **ret_op, char *msg, size_t msglen)
 {
 	const struct config *cfg = *env->pub.cfg;
 	const struct registry_cfg *reg = config_registry(cfg, r->registry);
-	struct enq *e = NULL;
+	struct spool_op *e = NULL;
 	int rc = -EINVAL;
 	size_t i;
 
@@ -576,8 +512,8 @@ int spool_enqueue(const struct spool_env *env, struct control_conn *c,
 			 cfg->path);
 		goto fail;
 	}
-	if (r->nfiles == 0 || r->nfiles > CONTROL_FDS_MAX) {
-		snprintf(msg, msglen, "expected 1 to %d files", CONTROL_FDS_MAX);
+	if (r->nfiles == 0 || r->nfiles > SPOOL_FILES_MAX) {
+		snprintf(msg, msglen, "expected 1 to %d files", SPOOL_FILES_MAX);
 		goto fail;
 	}
 	e = calloc(1, sizeof(*e));
@@ -592,7 +528,8 @@ int spool_enqueue(const struct spool_env *env, struct control_conn *c,
 	}
 	e->nfiles = r->nfiles;
 	e->env = *env;
-	e->conn = c;
+	e->hooks = *r->hooks;
+	e->heard = true;
 	e->registry = strdup(r->registry);
 	e->reg_url = strdup(reg->url);
 	e->reg_access = reg->access ? strdup(reg->access) : NULL;
@@ -611,20 +548,16 @@ int spool_enqueue(const struct spool_env *env, struct control_conn *c,
 	e->max_bytes = (uint64_t)cfg->publish.max_file_bytes;
 	e->uid = r->uid;
 	e->pid = r->pid;
-	e->wait = r->wait && r->follow != NULL;
-	e->follow = r->follow;
-	e->follow_data = r->follow_data;
 	e->dry_run = r->dry_run;
 	e->type = reg->type;
 	e->nonce = aos_rand_u64(NULL);
 	e->work.data = e;
-	control_set_cancel(c, enq_cancel, e);
 	if (uv_queue_work(env->pub.loop, &e->work, spool_work, after_spool) < 0) {
-		control_set_cancel(c, NULL, NULL);
 		enq_free(e);
 		snprintf(msg, msglen, "cannot start spooling");
 		return -ENOMEM;
 	}
+	*ret_op = e;
 	return 0;
 fail:
 	for (i = 0; i < r->nfiles; i++)
