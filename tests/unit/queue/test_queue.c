@@ -1,9 +1,11 @@
-/* Unit tests for the queue interface (agent/queue/queue.h), run against the
- * SQLite backend: the job state machine, idempotent enqueue, claim order and
- * limits, leases and fencing, operator actions, uploads, the bounded log and
- * listing.  Every test gets its own temporary database; times are passed in
- * (an injected clock).  The backend's own matters (the file, the schema,
- * durability) are in test_queue_sqlite.c.
+/* Unit tests for the queue interface (agent/queue/queue.h), run against
+ * both backends (queue_fixture.h: SQLite, or PostgreSQL with AOS_TEST_PG):
+ * the job state machine, idempotent enqueue, claim order and limits, leases
+ * and fencing, operator actions, uploads and outcomes, the bounded log and
+ * its observer, listing, counts and stats.  Every test gets its own
+ * temporary database; times are passed in (an injected clock).  The
+ * backends' own matters (files, schemas, durability, several hosts) are in
+ * test_queue_sqlite.c and test_queue_pg.c.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -858,6 +860,119 @@ static void test_stats(void **state)
 	assert_int_equal(st.oldest_due_ms, T0 + 100);
 }
 
+/* An outcome is recorded beside its message and read back as the enum
+ * (get, list, uploads); the log line shows them as one text.  A finish
+ * without a message keeps the job's outcome with its last error. */
+static void test_outcome_round_trip(void **state)
+{
+	struct fx *fx = *state;
+	struct queue *q = fx->q;
+	struct job_log_entry e[8];
+	struct job_upload u[2];
+	struct job w, got, listed[1];
+	int64_t id;
+	int n;
+
+	id = enqueue(q, "a", T0);
+	w = claim_one(q, "w1", T0 + 1);
+	assert_int_equal(q->ops->upload_set(q, id, w.fence, "a.whl", UPLOAD_FAILED,
+					    OUT_CONFLICT, "another file holds it", T0 + 2),
+			 0);
+	assert_int_equal(q->ops->upload_set(q, id, w.fence, "a.tar.gz", UPLOAD_DONE,
+					    OUT_EXISTS, NULL, T0 + 2),
+			 0);
+	assert_int_equal(q->ops->finish(q, id, w.fence, JOB_DEAD, 0, OUT_AUTH,
+					"token refused", T0 + 3),
+			 0);
+	got = get(q, id);
+	assert_int_equal(got.outcome, OUT_AUTH);
+	assert_string_equal(got.last_error, "token refused");
+	assert_int_equal(q->ops->list(q, &(struct job_filter){.limit = 1}, listed, 1), 1);
+	assert_int_equal(listed[0].outcome, OUT_AUTH);
+	job_clear(&listed[0]);
+	assert_int_equal(q->ops->uploads(q, id, u, 2), 2);
+	assert_int_equal(u[0].outcome, OUT_CONFLICT);
+	assert_string_equal(u[0].answer, "another file holds it");
+	assert_int_equal(u[1].outcome, OUT_EXISTS);
+	assert_string_equal(u[1].answer, "");
+	n = q->ops->log_read(q, id, 0, e, 8);
+	assert_true(n >= 1);
+	assert_string_equal(e[n - 1].text, "running -> dead: auth: token refused");
+
+	/* Released while waiting (a wait reason, no error): the outcome of
+	 * the last failure stays; an upload set again loses its old one. */
+	assert_int_equal(q->ops->retry(q, id, T0 + 4), 0);
+	w = claim_one(q, "w1", T0 + 5);
+	assert_int_equal(q->ops->upload_set(q, id, w.fence, "a.whl", UPLOAD_SENDING,
+					    OUT_NONE, NULL, T0 + 6),
+			 0);
+	assert_int_equal(q->ops->finish(q, id, w.fence, JOB_QUEUED, T0 + 9,
+					OUT_UNAVAILABLE, "vault sealed", T0 + 7),
+			 0);
+	got = get(q, id);
+	assert_int_equal(got.outcome, OUT_AUTH);
+	assert_string_equal(got.last_error, "token refused");
+	assert_string_equal(got.wait_reason, "vault sealed");
+	assert_int_equal(q->ops->uploads(q, id, u, 2), 2);
+	assert_int_equal(u[0].outcome, OUT_NONE);
+	assert_log_has(q, id, "attempt: unavailable: vault sealed; next try at");
+}
+
+/* ---- the log's observer ---- */
+
+struct seen {
+	int n;
+	int64_t last_id;
+};
+
+static void seen_logged(void *data, int64_t id)
+{
+	struct seen *s = data;
+
+	s->n++;
+	s->last_id = id;
+}
+
+/* Every line written through the handle is reported with its job's id:
+ * those of enqueue, claim, finish, operator actions and log. */
+static void test_observer(void **state)
+{
+	struct fx *fx = *state;
+	struct queue *q = fx->q;
+	struct seen seen = {0};
+	struct job w;
+	int64_t a, b;
+	int before;
+
+	q->observer = (struct queue_observer){.logged = seen_logged, .data = &seen};
+	a = enqueue(q, "a", T0);
+	assert_true(seen.n >= 1);
+	assert_int_equal(seen.last_id, a);
+	b = enqueue(q, "b", T0 + 1);
+	assert_int_equal(seen.last_id, b);
+	before = seen.n;
+	assert_int_equal(q->ops->log(q, a, "note", T0 + 2), 0);
+	assert_int_equal(seen.n, before + 1);
+	assert_int_equal(seen.last_id, a);
+	w = claim_one(q, "w1", T0 + 3);
+	assert_int_equal(w.id, a);
+	before = seen.n;
+	assert_int_equal(q->ops->finish(q, a, w.fence, JOB_SUCCEEDED, 0, OUT_PUBLISHED,
+					NULL, T0 + 4),
+			 0);
+	assert_true(seen.n > before);
+	assert_int_equal(seen.last_id, a);
+	before = seen.n;
+	assert_int_equal(q->ops->cancel(q, b, NULL, T0 + 5), 0);
+	assert_true(seen.n > before);
+	assert_int_equal(seen.last_id, b);
+	/* A refused write adds no line. */
+	before = seen.n;
+	assert_int_equal(q->ops->log(q, 999, "nobody", T0 + 6), AOS_ENOTFOUND);
+	assert_int_equal(seen.n, before);
+	q->observer = (struct queue_observer){0};
+}
+
 /* Two handles on one file (two processes, or the CLI and the daemon). */
 static void test_two_handles(void **state)
 {
@@ -903,6 +1018,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_log_bounded, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_list_counts, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_stats, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_outcome_round_trip, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_observer, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_two_handles, setup, teardown),
 	};
 

@@ -269,6 +269,67 @@ static void test_migrate_from_schema_1(void **state)
 	PQfinish(c);
 }
 
+/* A database of schema from (1: the first, 2: the last before outcomes)
+ * with a job of each kind of row migrated at open to outcome columns:
+ * what was there reads back without an outcome, messages untouched, and
+ * the migrated jobs take outcomes and show in stats. */
+static void migrate_outcomes_from(struct fx *fx, int from)
+{
+	struct queue_stats st;
+	struct job_upload u[2];
+	struct job j;
+	PGconn *c;
+	char err[512];
+
+	fx_close(fx);
+	fx_pg_wipe(fx, true);
+	c = connect_ok(fx->path);
+	assert_int_equal(queue_pg__migrate(c, from, err, sizeof(err)), 0);
+	exec_ok(c,
+		"INSERT INTO aos_jobs (kind, state, idem_key, registry, package, "
+		"max_attempts, next_run_ms, created_ms, updated_ms, head, "
+		"last_error) VALUES (1, 1, 'old', 'pypi', 'demo', 3, 1700000000000, "
+		"1700000000000, 1700000000000, true, ''), (2, 5, 'dead', 'npm', "
+		"'other', 3, 0, 0, 0, false, 'HTTP 503: try later');"
+		"INSERT INTO aos_uploads (job_id, filename, registry, sha256, state, "
+		"answer, updated_ms) SELECT id, 'a.whl', 'pypi', '" SHA_A "', 1, '', 0 "
+		"FROM aos_jobs WHERE idem_key = 'old'");
+	fx->q = open_ok(fx->path);
+	assert_int_equal(query_int(c, "SELECT version FROM aos_queue_meta"),
+			 queue_pg__schema_version());
+	PQfinish(c);
+
+	j = get(fx->q, 2);
+	assert_int_equal(j.outcome, OUT_NONE);
+	assert_string_equal(j.last_error, "HTTP 503: try later");
+	assert_int_equal(fx->q->ops->uploads(fx->q, 1, u, 2), 1);
+	assert_int_equal(u[0].outcome, OUT_NONE);
+	j = claim_one(fx->q, "w", T0);
+	assert_string_equal(j.idem_key, "old");
+	assert_int_equal(fx->q->ops->upload_set(fx->q, j.id, j.fence, "a.whl",
+						UPLOAD_FAILED, OUT_REJECTED, "no",
+						T0 + 1),
+			 0);
+	assert_int_equal(fx->q->ops->finish(fx->q, j.id, j.fence, JOB_DEAD, 0,
+					    OUT_REJECTED, "refused", T0 + 2),
+			 0);
+	assert_int_equal(fx->q->ops->uploads(fx->q, j.id, u, 2), 1);
+	assert_int_equal(u[0].outcome, OUT_REJECTED);
+	assert_int_equal(get(fx->q, j.id).outcome, OUT_REJECTED);
+	assert_int_equal(fx->q->ops->stats(fx->q, T0, &st), 0);
+	assert_int_equal(st.jobs[JOB_PUBLISH][JOB_DEAD], 1);
+	assert_int_equal(st.jobs[JOB_PIPELINE][JOB_DEAD], 1);
+	assert_int_equal(st.oldest_due_ms, 0);
+}
+
+static void test_migrate_outcomes(void **state)
+{
+	int from;
+
+	for (from = 1; from < queue_pg__schema_version(); from++)
+		migrate_outcomes_from(*state, from);
+}
+
 static int open_err(const char *conninfo, char *err, size_t len)
 {
 	struct queue *q = NULL;
@@ -380,6 +441,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_hosts_claim_at_once, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_fenced_after_takeover, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_migrate_from_schema_1, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_migrate_outcomes, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_refuse_newer_schema, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_refuse_foreign_tables, setup, teardown),
 	    cmocka_unit_test(test_refuse_bad_password),

@@ -274,37 +274,6 @@ static void test_migrate_outcomes(void **state)
 	fx->q = open_ok(fx->path);
 }
 
-/* An outcome is recorded beside its message and read back as the enum;
- * the log line shows them as one text. */
-static void test_outcome_round_trip(void **state)
-{
-	struct fx *fx = *state;
-	struct job_log_entry e[8];
-	struct job_upload u[2];
-	struct job w, got;
-	int64_t id;
-	int n;
-
-	id = enqueue(fx->q, "a", T0);
-	w = claim_one(fx->q, "w1", T0 + 1);
-	assert_int_equal(fx->q->ops->upload_set(fx->q, id, w.fence, "a.whl", UPLOAD_FAILED,
-						OUT_CONFLICT, "another file holds it",
-						T0 + 2),
-			 0);
-	assert_int_equal(fx->q->ops->finish(fx->q, id, w.fence, JOB_DEAD, 0, OUT_AUTH,
-					    "token refused", T0 + 3),
-			 0);
-	got = get(fx->q, id);
-	assert_int_equal(got.outcome, OUT_AUTH);
-	assert_string_equal(got.last_error, "token refused");
-	assert_true(fx->q->ops->uploads(fx->q, id, u, 2) >= 1);
-	assert_int_equal(u[0].outcome, OUT_CONFLICT);
-	assert_string_equal(u[0].answer, "another file holds it");
-	n = fx->q->ops->log_read(fx->q, id, 0, e, 8);
-	assert_true(n >= 1);
-	assert_string_equal(e[n - 1].text, "running -> dead: auth: token refused");
-}
-
 static void test_refuse_missing_table(void **state)
 {
 	struct fx *fx = *state;
@@ -500,7 +469,6 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_refuse_foreign, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_refuse_newer_schema, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_migrate_outcomes, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_outcome_round_trip, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_refuse_missing_table, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_refuse_corrupt, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_refuse_integrity, setup, teardown),
