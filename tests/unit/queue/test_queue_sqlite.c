@@ -51,8 +51,7 @@ static void test_reopen(void **state)
 	b = enqueue(fx->q, "b", T0 + 1);
 	w = claim_one(fx->q, "w1", T0 + 2);
 	assert_int_equal(fx->q->ops->upload_set(fx->q, a, w.fence, "a.whl", UPLOAD_DONE,
-						OUT_NONE,
-						"published", T0 + 3),
+						OUT_NONE, "published", T0 + 3),
 			 0);
 	assert_int_equal(fx->q->ops->log(fx->q, b, "note", T0 + 4), 0);
 	fx_close(fx);
@@ -226,19 +225,21 @@ static void test_migrate_outcomes(void **state)
 
 	snprintf(path, sizeof(path), "%s/v1.db", fx->dir);
 	sql(path, queue_sqlite__migration(1));
-	snprintf(text, sizeof(text), "PRAGMA application_id = %d; PRAGMA user_version = 1",
+	snprintf(text, sizeof(text),
+		 "PRAGMA application_id = %d; PRAGMA user_version = 1",
 		 QUEUE_SQLITE_APP_ID);
 	sql(path, text);
-	sql(path, "INSERT INTO jobs (kind, state, idem_key, registry, package, "
-		  "max_attempts, next_run_ms, created_ms, updated_ms, last_error) VALUES "
-		  "(1, 5, 'k1', 'r', 'p', 3, 0, 0, 0, 'conflict: a different file holds 1.0'),"
-		  "(1, 4, 'k2', 'r', 'q', 3, 0, 0, 0, 'HTTP 503: try later');"
-		  "INSERT INTO uploads (job_id, filename, registry, sha256, state, answer, "
-		  "updated_ms) VALUES (1, 'a.whl', 'r', '" SHA_A "', 3, 'published: sent, "
-		  "201', 0), (1, 'b.whl', 'r', '" SHA_A "', 3, 'exists:same file', 0),"
-		  "(1, 'c.whl', 'r', '" SHA_A "', 4, 'boom: no word', 0),"
-		  "(1, 'd.whl', 'r', '" SHA_A "', 1, '', 0),"
-		  "(1, 'e.whl', 'r', '" SHA_A "', 4, 'error: error: said twice', 0)");
+	sql(path,
+	    "INSERT INTO jobs (kind, state, idem_key, registry, package, "
+	    "max_attempts, next_run_ms, created_ms, updated_ms, last_error) VALUES "
+	    "(1, 5, 'k1', 'r', 'p', 3, 0, 0, 0, 'conflict: a different file holds 1.0'),"
+	    "(1, 4, 'k2', 'r', 'q', 3, 0, 0, 0, 'HTTP 503: try later');"
+	    "INSERT INTO uploads (job_id, filename, registry, sha256, state, answer, "
+	    "updated_ms) VALUES (1, 'a.whl', 'r', '" SHA_A "', 3, 'published: sent, "
+	    "201', 0), (1, 'b.whl', 'r', '" SHA_A "', 3, 'exists:same file', 0),"
+	    "(1, 'c.whl', 'r', '" SHA_A "', 4, 'boom: no word', 0),"
+	    "(1, 'd.whl', 'r', '" SHA_A "', 1, '', 0),"
+	    "(1, 'e.whl', 'r', '" SHA_A "', 4, 'error: error: said twice', 0)");
 
 	fx_close(fx);
 	fx->q = open_ok(path);
@@ -342,9 +343,9 @@ static void test_refuse_integrity(void **state)
 	expect_check_fails(fx->path, "job_log_job");
 }
 
-/* Which check the open made: none on a new file or after a clean close, quick_check after a
- * process that died with the queue open (a child that exits without
- * closing), or on a database of schema 1 (before the marker). */
+/* Which check the open made: none on a new file or after a clean close, quick_check after
+ * a process that died with the queue open (a child that exits without closing), or on a
+ * database of schema 1 (before the marker). */
 static void test_open_check(void **state)
 {
 	struct fx *fx = *state;
