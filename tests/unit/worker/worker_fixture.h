@@ -69,21 +69,21 @@ struct wfx {
 
 static struct wfx *wfx_cur; /* the fake publish's way back to its fixture */
 
-static int64_t wfx_now(const struct worker *w)
+static inline int64_t wfx_now(const struct worker *w)
 {
 	(void)w;
 	return wfx_cur->now;
 }
 
-static uint64_t wfx_rnd(void *ctx)
+static inline uint64_t wfx_rnd(void *ctx)
 {
 	(void)ctx;
 	return wfx_cur->rnd;
 }
 
-static int wfx_publish_start(const struct publish_env *env,
-			     const struct publish_request *r, struct publish_op **ret_op,
-			     char *msg, size_t msglen)
+static inline int wfx_publish_start(const struct publish_env *env,
+				    const struct publish_request *r,
+				    struct publish_op **ret_op, char *msg, size_t msglen)
 {
 	struct fake_pub *p = &wfx_cur->pub;
 	size_t i;
@@ -110,7 +110,7 @@ static int wfx_publish_start(const struct publish_env *env,
 	return 0;
 }
 
-static void wfx_publish_abort(struct publish_op *op)
+static inline void wfx_publish_abort(struct publish_op *op)
 {
 	struct fake_pub *p = &wfx_cur->pub;
 
@@ -120,9 +120,9 @@ static void wfx_publish_abort(struct publish_op *op)
 	p->aborts++;
 }
 
-static void wfx_heard(struct wfx *f, const char *fmt, ...)
+static inline void wfx_heard(struct wfx *f, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
-static void wfx_heard(struct wfx *f, const char *fmt, ...)
+static inline void wfx_heard(struct wfx *f, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -132,7 +132,7 @@ static void wfx_heard(struct wfx *f, const char *fmt, ...)
 	va_end(ap);
 }
 
-static void hook_job_event(void *data, int64_t id, const cJSON *ev)
+static inline void hook_job_event(void *data, int64_t id, const cJSON *ev)
 {
 	const char *type =
 	    cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(ev, "event"));
@@ -143,12 +143,12 @@ static void hook_job_event(void *data, int64_t id, const cJSON *ev)
 		  file ? file : "-");
 }
 
-static void hook_job_changed(void *data, int64_t id)
+static inline void hook_job_changed(void *data, int64_t id)
 {
 	wfx_heard(data, "changed %lld", (long long)id);
 }
 
-static void hook_upload_done(void *data, const struct worker_upload_stat *u)
+static inline void hook_upload_done(void *data, const struct worker_upload_stat *u)
 {
 	wfx_heard(data, "upload %s %s sends=%u bytes=%llu%s", u->registry,
 		  outcome_name(u->outcome), u->sends, (unsigned long long)u->bytes,
@@ -156,7 +156,7 @@ static void hook_upload_done(void *data, const struct worker_upload_stat *u)
 }
 
 /* Writes path (mode 0600) holding text; the folders must exist. */
-static void wfx_write(const char *path, const char *text)
+static inline void wfx_write(const char *path, const char *text)
 {
 	FILE *fp = fopen(path, "w");
 
@@ -172,7 +172,7 @@ static void wfx_write(const char *path, const char *text)
 	"\"token_key\":\"PYPI_A\"},\"b\":{\"type\":\"pypi\",\"url\":"                    \
 	"\"http://127.0.0.1:1/b/\",\"token_key\":\"PYPI_B\"}}"
 
-static void wfx_config(struct wfx *f)
+static inline void wfx_config(struct wfx *f)
 {
 	char err[512];
 
@@ -191,7 +191,7 @@ static void wfx_config(struct wfx *f)
 
 /* Puts tokens into the session's store (NULL: the key has none) and marks
  * the secret read, as a successful Vault read would. */
-static void wfx_tokens(struct wfx *f, const char *a, const char *b)
+static inline void wfx_tokens(struct wfx *f, const char *a, const char *b)
 {
 	const char *const keys[] = {"PYPI_A", "PYPI_B"};
 	const char *vals[] = {a, b};
@@ -216,7 +216,7 @@ static const struct worker_hooks wfx_hooks = {
 
 /* A fresh fixture with tokens for both registries and its worker (which
  * has not looked for jobs yet: the loop has not run). */
-static struct wfx *wfx_new(void)
+static inline struct wfx *wfx_new(void)
 {
 	struct wfx *f = calloc(1, sizeof(*f));
 	struct worker_env env = {0};
@@ -249,7 +249,7 @@ static struct wfx *wfx_new(void)
 }
 
 /* Removes the fixture's folder and everything in it. */
-static void wfx_rm_dir(const char *dir)
+static inline void wfx_rm_dir(const char *dir)
 {
 	char cmd[128];
 
@@ -259,7 +259,7 @@ static void wfx_rm_dir(const char *dir)
 
 /* Closes the worker (releasing what still runs), the session and the
  * queue; the loop must end with every handle closed. */
-static void wfx_free(struct wfx *f)
+static inline void wfx_free(struct wfx *f)
 {
 	worker_close(f->w);
 	session_close(f->s);
@@ -275,15 +275,15 @@ static void wfx_free(struct wfx *f)
 
 /* Lets the worker look for due jobs at the injected time, and runs what
  * the loop has ready (close callbacks of finished runs). */
-static void wfx_tick(struct wfx *f)
+static inline void wfx_tick(struct wfx *f)
 {
 	worker_kick(f->w);
 	uv_run(&f->loop, UV_RUN_NOWAIT);
 }
 
 /* A spooled copy: <dir>/spool/<job key>/<name>, holding text. */
-static const char *wfx_spooled(struct wfx *f, const char *key, const char *name,
-			       const char *text)
+static inline const char *wfx_spooled(struct wfx *f, const char *key, const char *name,
+				      const char *text)
 {
 	static char path[4][256];
 	static int k;
@@ -300,8 +300,8 @@ static const char *wfx_spooled(struct wfx *f, const char *key, const char *name,
 
 /* Enqueues a publish job (key, registry, package key) of n spooled files
  * named names, given by the client as /home/dev/dist/NAME. */
-static int64_t wfx_enqueue(struct wfx *f, const char *key, const char *registry,
-			   const char *const *names, size_t n, int max_attempts)
+static inline int64_t wfx_enqueue(struct wfx *f, const char *key, const char *registry,
+				  const char *const *names, size_t n, int max_attempts)
 {
 	struct job_upload ups[4];
 	struct job_new jn = {.kind = JOB_PUBLISH,
@@ -339,7 +339,7 @@ static int64_t wfx_enqueue(struct wfx *f, const char *key, const char *registry,
 	return id;
 }
 
-static struct job wfx_job(struct wfx *f, int64_t id)
+static inline struct job wfx_job(struct wfx *f, int64_t id)
 {
 	struct job j;
 
@@ -349,7 +349,7 @@ static struct job wfx_job(struct wfx *f, int64_t id)
 }
 
 /* Upload name of job id (asserting it exists). */
-static struct job_upload wfx_upload(struct wfx *f, int64_t id, const char *name)
+static inline struct job_upload wfx_upload(struct wfx *f, int64_t id, const char *name)
 {
 	struct job_upload ups[8];
 	int n = f->q->ops->uploads(f->q, id, ups, 8), i;
@@ -363,13 +363,14 @@ static struct job_upload wfx_upload(struct wfx *f, int64_t id, const char *name)
 
 /* ---- playing the registry: the hooks of the publish that runs ---- */
 
-static int pub_send(struct wfx *f, size_t i)
+static inline int pub_send(struct wfx *f, size_t i)
 {
 	assert_true(f->pub.running);
 	return f->pub.hooks.sending(f->pub.hooks.data, i);
 }
 
-static void pub_file(struct wfx *f, size_t i, enum pub_outcome out, const char *message)
+static inline void pub_file(struct wfx *f, size_t i, enum pub_outcome out,
+			    const char *message)
 {
 	assert_true(f->pub.running);
 	f->pub.hooks.file_done(f->pub.hooks.data, i, out, message);
@@ -377,8 +378,8 @@ static void pub_file(struct wfx *f, size_t i, enum pub_outcome out, const char *
 
 /* The publish ends; the worker settles the job and frees the run (its
  * timer is closed by the next loop run). */
-static void pub_finish(struct wfx *f, enum pub_outcome out, const char *error,
-		       long retry_after_s)
+static inline void pub_finish(struct wfx *f, enum pub_outcome out, const char *error,
+			      long retry_after_s)
 {
 	assert_true(f->pub.running);
 	f->pub.running = false;
@@ -386,7 +387,7 @@ static void pub_finish(struct wfx *f, enum pub_outcome out, const char *error,
 }
 
 /* Asserts the hooks reported exactly want (NULL-terminated), in order. */
-static void wfx_assert_heard(struct wfx *f, const char *const *want)
+static inline void wfx_assert_heard(struct wfx *f, const char *const *want)
 {
 	size_t i;
 
@@ -401,7 +402,7 @@ static void wfx_assert_heard(struct wfx *f, const char *const *want)
 		fail_msg("hook %zu: \"%s\" not wanted", i, f->heard[i]);
 }
 
-static int wfx_setup(void **state)
+static inline int wfx_setup(void **state)
 {
 	static const unsigned char key[SECRET_FPR_KEY_LEN] = {7};
 	struct secret *k = NULL;
