@@ -401,6 +401,8 @@ static void commit(struct spool_op *e)
 		if (e->heard)
 			e->hooks.refused(e->hooks.data, OUT_ERROR,
 					 "cannot write the job to the queue database");
+		if (e->fresh) /* no job refers to the copies */
+			(void)aos_rm_flat_dir(e->dir);
 		return;
 	}
 	if (r == AOS_EEXIST)

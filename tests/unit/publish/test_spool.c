@@ -461,6 +461,19 @@ static void test_unreadable_fd(void **state)
 	sfx_free(f);
 }
 
+/* The queue refusing the write: an error of the daemon's, and the copies
+ * that were spooled for the job are removed. */
+static void test_queue_write_fails(void **state) {
+  struct sfx *f = sfx_new();
+  const char *names[] = {WHEEL};
+
+  (void)state;
+  assert_int_equal(spool(f, &f->fq.q, NULL, false, NULL, names, 1, O_RDONLY),
+                   0);
+  assert_refused(f, OUT_ERROR, "cannot write the job to the queue database");
+  sfx_free(f);
+}
+
 /* A listener gone: no hook, but the job is committed and the worker
  * kicked. */
 static void test_forgotten(void **state)
@@ -538,6 +551,7 @@ int main(void)
 	    cmocka_unit_test_setup(test_refused_at_once, sfx_clean),
 	    cmocka_unit_test_setup(test_refused_files, sfx_clean),
 	    cmocka_unit_test_setup(test_unreadable_fd, sfx_clean),
+	    cmocka_unit_test_setup(test_queue_write_fails, sfx_clean),
 	    cmocka_unit_test_setup(test_forgotten, sfx_clean),
 	    cmocka_unit_test_setup(test_dry_run, sfx_clean),
 	};
