@@ -195,8 +195,9 @@ static void rfx_free(struct rfx *f)
 	free(f);
 }
 
-/* Starts the scan of py. */
-static void rfx_start(struct rfx *f, bool dry_run)
+/* What the scan uses: this fixture's loop, transport, session,
+ * configuration, queue, sandbox capabilities and seam. */
+static struct reconcile_env env_of(struct rfx *f)
 {
 	struct reconcile_env env = {.loop = &f->loop,
 				    .tp = f->tp,
@@ -207,6 +208,14 @@ static void rfx_start(struct rfx *f, bool dry_run)
 				    .queued = env_queued,
 				    .queued_data = f,
 				    .io = &f->io};
+
+	return env;
+}
+
+/* Starts the scan of py. */
+static void rfx_start(struct rfx *f, bool dry_run)
+{
+	struct reconcile_env env = env_of(f);
 	struct reconcile_hooks hooks = rfx_hooks;
 	char msg[512];
 
@@ -520,13 +529,7 @@ static void test_forget(void **state)
 static void test_unknown_pipeline(void **state)
 {
 	struct rfx *f = rfx_new();
-	struct reconcile_env env = {.loop = &f->loop,
-				    .tp = f->tp,
-				    .session = f->s,
-				    .cfg = &f->cfg,
-				    .queue = f->q,
-				    .sandbox = &f->caps,
-				    .io = &f->io};
+	struct reconcile_env env = env_of(f);
 	struct reconcile_hooks hooks = rfx_hooks;
 	char msg[256];
 

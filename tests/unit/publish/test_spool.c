@@ -197,6 +197,20 @@ static struct spool_hooks hooks_of(struct sfx *f)
 	return h;
 }
 
+/* What the spool uses: this fixture's loop, transport, session and
+ * configuration, queue q, and the worker's kick. */
+static struct spool_env env_of(struct sfx *f, struct queue *q)
+{
+	struct spool_env env = {.queue = q,
+				.stopping = &f->stopping,
+				.committed = on_kick,
+				.committed_data = f};
+
+	env.pub = (struct publish_env){
+	    .loop = &f->loop, .tp = f->tp, .session = f->s, .cfg = &f->cfg};
+	return env;
+}
+
 /* Spools the files names (in the scratch folder, opened with flags) for
  * registry a; runs the loop until everything the request started ended.
  * Returns what spool_enqueue returned. */
@@ -204,10 +218,7 @@ static int spool(struct sfx *f, struct queue *q, const char *idem_key, bool dry_
 		 const char *version, const char *const *names, size_t n, int flags)
 {
 	struct spool_hooks h = hooks_of(f);
-	struct spool_env env = {.queue = q,
-				.stopping = &f->stopping,
-				.committed = on_kick,
-				.committed_data = f};
+	struct spool_env env = env_of(f, q);
 	struct spool_request r = {.registry = "a",
 				  .version = version,
 				  .idem_key = idem_key,
@@ -222,10 +233,6 @@ static int spool(struct sfx *f, struct queue *q, const char *idem_key, bool dry_
 	char msg[512];
 	size_t i;
 
-	env.pub.loop = &f->loop;
-	env.pub.tp = f->tp;
-	env.pub.session = f->s;
-	env.pub.cfg = &f->cfg;
 	for (i = 0; i < n; i++) {
 		fds[i] = open(fx_path(names[i]), flags | O_CLOEXEC);
 		assert_true(fds[i] >= 0);
@@ -396,7 +403,7 @@ static void test_refused_at_once(void **state)
 	struct sfx *f = sfx_new();
 	const char *names[] = {WHEEL};
 	struct spool_hooks h = hooks_of(f);
-	struct spool_env env = {.queue = f->q, .stopping = &f->stopping};
+	struct spool_env env = env_of(f, f->q);
 	struct spool_request r = {
 	    .registry = "nope", .names = names, .nfiles = 1, .hooks = &h};
 	struct spool_op *op = NULL;
@@ -404,10 +411,6 @@ static void test_refused_at_once(void **state)
 	int fd = open(fx_path(WHEEL), O_RDONLY | O_CLOEXEC);
 
 	(void)state;
-	env.pub.loop = &f->loop;
-	env.pub.tp = f->tp;
-	env.pub.session = f->s;
-	env.pub.cfg = &f->cfg;
 	r.fds = &fd;
 	assert_int_equal(spool_enqueue(&env, &r, &op, msg, sizeof(msg)), -EINVAL);
 	assert_non_null(strstr(msg, "no registry named \"nope\""));
@@ -463,15 +466,15 @@ static void test_unreadable_fd(void **state)
 
 /* The queue refusing the write: an error of the daemon's, and the copies
  * that were spooled for the job are removed. */
-static void test_queue_write_fails(void **state) {
-  struct sfx *f = sfx_new();
-  const char *names[] = {WHEEL};
+static void test_queue_write_fails(void **state)
+{
+	struct sfx *f = sfx_new();
+	const char *names[] = {WHEEL};
 
-  (void)state;
-  assert_int_equal(spool(f, &f->fq.q, NULL, false, NULL, names, 1, O_RDONLY),
-                   0);
-  assert_refused(f, OUT_ERROR, "cannot write the job to the queue database");
-  sfx_free(f);
+	(void)state;
+	assert_int_equal(spool(f, &f->fq.q, NULL, false, NULL, names, 1, O_RDONLY), 0);
+	assert_refused(f, OUT_ERROR, "cannot write the job to the queue database");
+	sfx_free(f);
 }
 
 /* A listener gone: no hook, but the job is committed and the worker
@@ -481,10 +484,7 @@ static void test_forgotten(void **state)
 	struct sfx *f = sfx_new();
 	const char *names[] = {WHEEL};
 	struct spool_hooks h = hooks_of(f);
-	struct spool_env env = {.queue = f->q,
-				.stopping = &f->stopping,
-				.committed = on_kick,
-				.committed_data = f};
+	struct spool_env env = env_of(f, f->q);
 	struct spool_request r = {
 	    .registry = "a", .names = names, .nfiles = 1, .hooks = &h};
 	struct spool_op *op = NULL;
@@ -492,10 +492,6 @@ static void test_forgotten(void **state)
 	int fd = open(fx_path(WHEEL), O_RDONLY | O_CLOEXEC);
 
 	(void)state;
-	env.pub.loop = &f->loop;
-	env.pub.tp = f->tp;
-	env.pub.session = f->s;
-	env.pub.cfg = &f->cfg;
 	r.fds = &fd;
 	assert_int_equal(spool_enqueue(&env, &r, &op, msg, sizeof(msg)), 0);
 	spool_forget(op);
@@ -540,28 +536,28 @@ static void test_dry_run(void **state)
 /* spool_copy_fd: a file that reads shorter than its size (it shrank while
  * it was copied; a sysfs file does so every time) is refused as the
  * client's fault, like one that grows. */
-static void test_copy_short_file(void **state) {
-  const char *src = "/sys/devices/system/cpu/online";
-  struct stat st;
-  char sha[65], msg[256], dst[200];
-  bool theirs = false;
-  int fd, rc;
+static void test_copy_short_file(void **state)
+{
+	const char *src = "/sys/devices/system/cpu/online";
+	struct stat st;
+	char sha[65], msg[256], dst[200];
+	bool theirs = false;
+	int fd, rc;
 
-  (void)state;
-  fd = open(src, O_RDONLY | O_CLOEXEC);
-  if (fd < 0 || fstat(fd, &st) < 0 || st.st_size <= 64) {
-    if (fd >= 0)
-      close(fd);
-    skip(); /* no sysfs here: reported as skipped, never as passed */
-  }
-  snprintf(dst, sizeof(dst), "%s/short-copy", fx_dir);
-  rc =
-      spool_copy_fd(fd, "online", dst, 1 << 20, sha, &theirs, msg, sizeof(msg));
-  close(fd);
-  unlink(dst);
-  assert_int_equal(rc, -EINVAL);
-  assert_true(theirs);
-  assert_non_null(strstr(msg, "online changed while it was copied"));
+	(void)state;
+	fd = open(src, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) < 0 || st.st_size <= 64) {
+		if (fd >= 0)
+			close(fd);
+		skip(); /* no sysfs here: reported as skipped, never as passed */
+	}
+	snprintf(dst, sizeof(dst), "%s/short-copy", fx_dir);
+	rc = spool_copy_fd(fd, "online", dst, 1 << 20, sha, &theirs, msg, sizeof(msg));
+	close(fd);
+	unlink(dst);
+	assert_int_equal(rc, -EINVAL);
+	assert_true(theirs);
+	assert_non_null(strstr(msg, "online changed while it was copied"));
 }
 
 static int group_setup(void **state)
