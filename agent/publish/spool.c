@@ -109,8 +109,9 @@ int spool_copy_fd(int in, const char *label, const char *dst, uint64_t max, char
 		snprintf(msg, msglen, "out of memory hashing %s", label);
 		goto out;
 	}
-	/* From the start whatever the descriptor's offset; never past the size
-	 * fstat gave (a file that grows, or a /proc-like file, is refused). */
+	/* From the start whatever the descriptor's offset; exactly the size
+	 * fstat gave (a file that grows or shrinks, or a /proc-like file, is
+	 * refused). */
 	while ((n = pread(in, buf, sizeof(buf), (off_t)off)) != 0) {
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -134,6 +135,14 @@ int spool_copy_fd(int in, const char *label, const char *dst, uint64_t max, char
 			snprintf(msg, msglen, "writing the spool copy of %s failed", label);
 			goto out;
 		}
+	}
+	if (off < (uint64_t)st.st_size) {
+		/* It shrank meanwhile (or it is a sysfs-like file). */
+		*ret_theirs = true;
+		r = -EINVAL;
+		snprintf(msg, msglen, "%s changed while it was copied (%" PRIu64 " of its %jd "
+			 "bytes)", label, off, (intmax_t)st.st_size);
+		goto out;
 	}
 	if (fsync(out) < 0) {
 		r = -errno;
@@ -401,6 +410,8 @@ static void commit(struct spool_op *e)
 		if (e->heard)
 			e->hooks.refused(e->hooks.data, OUT_ERROR,
 					 "cannot write the job to the queue database");
+		if (e->fresh) /* no job refers to the copies */
+			(void)aos_rm_flat_dir(e->dir);
 		return;
 	}
 	if (r == AOS_EEXIST)

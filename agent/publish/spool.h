@@ -80,7 +80,8 @@ void spool_forget(struct spool_op *op);
  * bytes) to dst (created 0640, must not exist), fsync'ed, with its SHA-256
  * in sha (hex).  label names the file in messages.  Returns 0 or a negative
  * code with msg set; *ret_theirs says whether the file was at fault (not a
- * regular file, too large, unreadable) rather than the spool. */
+ * regular file, too large, unreadable, a size that changed while it was
+ * read) rather than the spool. */
 int spool_copy_fd(int in, const char *label, const char *dst, uint64_t max, char sha[65],
 		  bool *ret_theirs, char *msg, size_t msglen);
 
