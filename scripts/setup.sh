@@ -16,7 +16,8 @@ debs=(build-essential cmake pkg-config git curl jq ca-certificates
       libcmocka-dev libssl-dev libarchive-dev libsqlite3-dev
       libhttp-parser-dev systemd clang libclang-rt-14-dev python3-venv nodejs npm
       wrk webhook time libseccomp-dev bubblewrap strace stress-ng prometheus
-      scdoc man-db debhelper fakeroot lintian dpkg-dev)
+      scdoc man-db debhelper fakeroot lintian dpkg-dev
+      postgresql libpq-dev)
 missing=()
 for p in "${debs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' \

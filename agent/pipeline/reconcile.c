@@ -34,6 +34,11 @@
 #define MAX_TARGETS 16
 #define INDEX_MAX (32 * 1024 * 1024)
 
+static const struct reconcile_io default_io = {
+	.spawn = child_start,
+	.send = transport_start,
+};
+
 struct rtag {
 	char tag[WEBHOOK_NAME_MAX];
 	char version[128];
@@ -335,7 +340,7 @@ static void index_get(struct reconcile_op *r, const struct registry_cfg *reg, co
 	}
 	secret_unref(tok);
 	if (rc == 0)
-		rc = transport_start(r->req, index_done, r);
+		rc = r->env.io->send(r->req, index_done, r);
 	if (rc < 0)
 		rec_fail(r, "cannot query %s: %s", reg->name, aos_strerror(rc));
 }
@@ -478,7 +483,7 @@ static int ls_remote_start(struct reconcile_op *r, const struct pipeline_cfg *p,
 		co.line = ls_line;
 		co.done = ls_done;
 		co.data = r;
-		rc = child_start(r->env.loop, &co, &child);
+		rc = r->env.io->spawn(r->env.loop, &co, &child);
 		if (rc < 0)
 			snprintf(msg, msglen, "cannot run git ls-remote: %s", uv_strerror(rc));
 	} else if (rc == -ENOMEM) {
@@ -511,6 +516,8 @@ int reconcile_start(const struct reconcile_env *env, const char *pipeline, bool 
 		return -ENOMEM;
 	}
 	r->env = *env;
+	if (r->env.io == NULL)
+		r->env.io = &default_io;
 	r->hooks = *hooks;
 	r->dry_run = dry_run;
 	snprintf(r->pipeline, sizeof(r->pipeline), "%s", p->name);

@@ -14,12 +14,25 @@
 #include <cjson/cJSON.h>
 #include <uv.h>
 
+struct child;
+struct child_opts;
 struct config;
 struct queue;
 struct reconcile_op;
 struct sandbox_caps;
 struct transport;
+struct transport_req;
 struct vault_session;
+
+/* The scan's ways out of the process, replaceable by unit tests (they list
+ * the tags and answer the index requests themselves). */
+struct reconcile_io {
+	/* Runs git ls-remote: as child_start() (base/child.h). */
+	int (*spawn)(uv_loop_t *loop, const struct child_opts *o, struct child **ret);
+	/* Sends an index request: as transport_start() (base/transport.h). */
+	int (*send)(struct transport_req *req,
+		    void (*cb)(struct transport_req *req, int result, void *data), void *data);
+};
 
 /* What the scan uses of the daemon, copied by reconcile_start(); what it
  * points to must outlive the scan. */
@@ -33,6 +46,7 @@ struct reconcile_env {
 	/* Jobs were queued (called whether or not anyone listens); may be NULL. */
 	void (*queued)(void *data);
 	void *queued_data;
+	const struct reconcile_io *io; /* NULL: child_start and transport_start */
 };
 
 /* How one scan reports (exactly one hook, once, unless reconcile_forget()

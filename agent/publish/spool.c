@@ -81,6 +81,7 @@ struct tee {
 	uint64_t written_back; /* bytes whose writeback was started */
 	const char *label;
 	bool failed, theirs; /* the copy failed, and whose fault it was */
+	int err;             /* its error */
 	char msg[512];
 };
 
@@ -100,6 +101,13 @@ static ssize_t tee_read(void *data, void *buf, size_t n)
 		goto fail;
 	}
 	t->off += (uint64_t)k;
+	if (k == 0 && t->off < t->size) {
+		/* It shrank meanwhile (or it is a sysfs-like file). */
+		r = -EINVAL;
+		snprintf(t->msg, sizeof(t->msg), "%s changed while it was copied (%" PRIu64
+			 " of its %" PRIu64 " bytes)", t->label, t->off, t->size);
+		goto fail;
+	}
 	if (t->off > t->size) {
 		r = -EINVAL;
 		snprintf(t->msg, sizeof(t->msg), "%s changed while it was copied (more than "
@@ -122,7 +130,18 @@ static ssize_t tee_read(void *data, void *buf, size_t n)
 	return k;
 fail:
 	t->failed = true;
+	t->err = r;
 	return r;
+}
+
+/* Reads what the inspection left of the file (it stopped at an error),
+ * so that a file shorter than its size is told apart from a bad one. */
+static void tee_drain(struct tee *t)
+{
+	char buf[65536];
+
+	while (tee_read(t, buf, sizeof(buf)) > 0)
+		;
 }
 
 int spool_take_fd(int in, const char *label, const char *dst, uint64_t max,
@@ -162,10 +181,12 @@ int spool_take_fd(int in, const char *label, const char *dst, uint64_t max,
 	/* One pass: copied, hashed (every digest its registry needs) and
 	 * inspected (the copy's path names it) as the bytes go by. */
 	r = artifact_inspect_source(dst, &src, opts, &art, msg, msglen);
+	if (r < 0 && !t.failed)
+		tee_drain(&t); /* a short file says so, not the archive it cut */
 	if (t.failed) {
 		*ret_theirs = t.theirs;
 		snprintf(msg, msglen, "%s", t.msg);
-		r = r < 0 ? r : -EIO;
+		r = t.err;
 	} else if (r < 0) {
 		*ret_theirs = true; /* the file is not a valid artifact */
 	} else if (t.off != t.size) {
@@ -472,6 +493,8 @@ static void commit(struct spool_op *e)
 		if (e->heard)
 			e->hooks.refused(e->hooks.data, OUT_ERROR,
 					 "cannot write the job to the queue database");
+		if (e->fresh) /* no job refers to the copies */
+			(void)aos_rm_flat_dir(e->dir);
 		return;
 	}
 	if (r == AOS_EEXIST)

@@ -9,16 +9,14 @@
  * the job's log in the same transaction.
  */
 #include <errno.h>
-#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "err.h"
-#include "hex.h"
 #include "queue/queue.h"
+#include "queue_internal.h"
 #include "queue_sqlite_internal.h"
 
 /* The SQL below spells the states as numbers. */
@@ -114,33 +112,18 @@ static struct queue_sqlite *qs(struct queue *q)
 	return (struct queue_sqlite *)q;
 }
 
-/* The length of s cut to fit a buffer of max bytes with its terminator,
- * without splitting a UTF-8 sequence. */
-static size_t text_len(const char *s, size_t max)
-{
-	size_t n = strnlen(s, max);
-
-	if (n < max)
-		return n;
-	n = max - 1;
-	while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
-		n--;
-	return n;
-}
-
 /* Binds s (NULL: '') truncated to fit max bytes.  s must outlive the step. */
 static void bind_text(sqlite3_stmt *st, int idx, const char *s, size_t max)
 {
 	if (s == NULL)
 		s = "";
-	sqlite3_bind_text(st, idx, s, (int)text_len(s, max), SQLITE_STATIC);
+	sqlite3_bind_text(st, idx, s, (int)queue__text_len(s, max), SQLITE_STATIC);
 }
 
 /* An outcome is kept as its word ("" for none: outcome_parse() reads it). */
 static void bind_outcome(sqlite3_stmt *st, int idx, enum pub_outcome out)
 {
-	sqlite3_bind_text(st, idx, out == OUT_NONE ? "" : outcome_name(out), -1,
-			  SQLITE_STATIC);
+	sqlite3_bind_text(st, idx, queue__outcome_word(out), -1, SQLITE_STATIC);
 }
 
 /* Steps a statement that returns no row; resets it. */
@@ -171,27 +154,13 @@ int queue_sqlite__tx_end(struct queue_sqlite *q, int result)
 	return result;
 }
 
-/* "2024-05-01T12:00:00.250Z" */
-static void fmt_time(int64_t ms, char *buf, size_t len)
-{
-	time_t t = (time_t)(ms / 1000);
-	struct tm tm;
-
-	if (ms < 0 || gmtime_r(&t, &tm) == NULL) {
-		snprintf(buf, len, "%" PRId64 " ms", ms);
-		return;
-	}
-	snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-		 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-		 (int)(ms % 1000));
-}
-
 /* Appends a line to job id's log and drops the oldest beyond QUEUE_LOG_MAX.
  * Called inside a write transaction. */
 int queue_sqlite__log_add(struct queue_sqlite *q, int64_t id, int64_t now_ms,
 			  const char *fmt, ...)
 {
-	char text[JOB_TEXT_MAX + 1]; /* one more: text_len() sees where it was cut */
+	char text[JOB_TEXT_MAX +
+		  1]; /* one more: queue__text_len() sees where it was cut */
 	sqlite3_stmt *s;
 	va_list ap;
 	int result;
@@ -235,69 +204,6 @@ static int job_state(struct queue_sqlite *q, int64_t id, enum job_state *ret_sta
 	return result;
 }
 
-/* A digest as the queue stores it: 64 lower-case hex digits. */
-static bool is_sha256_hex(const char *s, size_t size)
-{
-	return strnlen(s, size) == AOS_SHA256_HEX_LEN && aos_is_hex(s, AOS_SHA256_HEX_LEN, true);
-}
-
-/* A required string: non-empty and shorter than max. */
-int queue_sqlite__check_str(const char *s, size_t max)
-{
-	if (s == NULL || s[0] == '\0')
-		return -EINVAL;
-	return strnlen(s, max) < max ? 0 : AOS_ETOOBIG;
-}
-
-static int check_inputs(const char *inputs)
-{
-	return inputs != NULL && strnlen(inputs, JOB_INPUTS_MAX + 1) > JOB_INPUTS_MAX
-		       ? AOS_ETOOBIG : 0;
-}
-
-static int check_uploads(const struct job_upload *ups, size_t n)
-{
-	size_t i, k;
-	int r;
-
-	if (n > 0 && ups == NULL)
-		return -EINVAL;
-	if (n > QUEUE_UPLOADS_MAX)
-		return AOS_ETOOBIG;
-	for (i = 0; i < n; i++) {
-		const struct job_upload *u = &ups[i];
-
-		if ((r = queue_sqlite__check_str(u->filename, sizeof(u->filename))) < 0)
-			return r;
-		if (strnlen(u->registry, sizeof(u->registry)) == sizeof(u->registry) ||
-		    !is_sha256_hex(u->sha256, sizeof(u->sha256)))
-			return -EINVAL;
-		/* The same filename twice: refused before anything is written
-		 * (in a batch the constraint would leave half a job behind). */
-		for (k = 0; k < i; k++)
-			if (strcmp(ups[k].filename, u->filename) == 0)
-				return -EINVAL;
-	}
-	return 0;
-}
-
-static int check_new(const struct job_new *j)
-{
-	int r;
-
-	if (j == NULL || (j->kind != JOB_PUBLISH && j->kind != JOB_PIPELINE) ||
-	    j->max_attempts < 1)
-		return -EINVAL;
-	if ((r = queue_sqlite__check_str(j->idem_key, JOB_KEY_MAX)) < 0 ||
-	    (r = queue_sqlite__check_str(j->registry,
-					 sizeof(((struct job *)0)->registry))) < 0 ||
-	    (r = queue_sqlite__check_str(j->package,
-					 sizeof(((struct job *)0)->package))) < 0 ||
-	    (r = check_inputs(j->inputs)) < 0)
-		return r;
-	return check_uploads(j->uploads, j->nuploads);
-}
-
 static int fence_check(struct queue_sqlite *q, int64_t id, int64_t fence);
 
 /* Upload rows of job id; registry "" takes each upload's own. */
@@ -330,11 +236,12 @@ static int uploads_insert(struct queue_sqlite *q, int64_t id, const char *regist
 static int enqueue_one(struct queue_sqlite *q, const struct job_new *j, int64_t now_ms,
 		       int64_t *ret_id)
 {
+	char text[JOB_TEXT_MAX + 1];
 	sqlite3_stmt *s;
 	int64_t id = 0;
 	int rc, result;
 
-	result = check_new(j);
+	result = queue__check_new(j);
 	if (result < 0)
 		return result;
 	s = q->st[QS_JOB_BY_KEY];
@@ -365,13 +272,8 @@ static int enqueue_one(struct queue_sqlite *q, const struct job_new *j, int64_t 
 	result = uploads_insert(q, id, j->registry, j->uploads, j->nuploads, now_ms);
 	if (result < 0)
 		return result;
-	result = queue_sqlite__log_add(
-	    q, id, now_ms,
-	    "queued (enqueued: %s to %s, package %s, %zu file%s, at most %d "
-	    "attempt%s)",
-	    j->kind == JOB_PUBLISH ? "publish" : "pipeline", j->registry, j->package,
-	    j->nuploads, j->nuploads == 1 ? "" : "s", j->max_attempts,
-	    j->max_attempts == 1 ? "" : "s");
+	queue__enqueue_text(j, text, sizeof(text));
+	result = queue_sqlite__log_add(q, id, now_ms, "%s", text);
 	if (result == 0)
 		*ret_id = id;
 	return result;
@@ -384,7 +286,7 @@ static int sq_enqueue(struct queue *q_, const struct job_new *j, int64_t now_ms,
 	int64_t id = 0;
 	int result, rc;
 
-	result = check_new(j);
+	result = queue__check_new(j);
 	if (result < 0)
 		return result;
 	result = queue_sqlite__tx_begin(q);
@@ -413,7 +315,7 @@ static int sq_enqueue_many(struct queue *q_, const struct job_new *js, size_t n,
 	for (i = 0; i < n; i++) {
 		ret_ids[i] = 0;
 		/* An invalid job alone is refused: nothing of it is written. */
-		ret_rcs[i] = check_new(&js[i]);
+		ret_rcs[i] = queue__check_new(&js[i]);
 		if (ret_rcs[i] < 0)
 			continue;
 		ret_rcs[i] = enqueue_one(q, &js[i], now_ms, &ret_ids[i]);
@@ -435,7 +337,8 @@ static int sq_set_artifacts(struct queue *q_, int64_t id, int64_t fence, const c
 	sqlite3_stmt *s;
 	int result;
 
-	if ((result = check_inputs(inputs)) < 0 || (result = check_uploads(ups, n)) < 0)
+	if ((result = queue__check_inputs(inputs)) < 0 ||
+	    (result = queue__check_uploads(ups, n)) < 0)
 		return result;
 	result = queue_sqlite__tx_begin(q);
 	if (result < 0)
@@ -517,12 +420,9 @@ static int sq_upload_set(struct queue *q_, int64_t id, int64_t fence,
 	sqlite3_stmt *s;
 	int result;
 
-	result =
-	    queue_sqlite__check_str(filename, sizeof(((struct job_upload *)0)->filename));
+	result = queue__check_upload_set(filename, st);
 	if (result < 0)
 		return result;
-	if (st < UPLOAD_PENDING || st > UPLOAD_FAILED)
-		return -EINVAL;
 	result = queue_sqlite__tx_begin(q);
 	if (result < 0)
 		return result;
@@ -553,26 +453,10 @@ static int finish_log(struct queue_sqlite *q, int64_t id, enum job_state st,
 		      int64_t next_run_ms, enum pub_outcome out, const char *message,
 		      int64_t now_ms)
 {
-	char when[40], error[JOB_TEXT_MAX];
-	const char *sep = message != NULL || out != OUT_NONE ? ": " : "";
+	char text[JOB_TEXT_MAX + 1];
 
-	outcome_text(out, message, error, sizeof(error));
-	fmt_time(next_run_ms, when, sizeof(when));
-	switch (st) {
-	case JOB_FAILED:
-		return queue_sqlite__log_add(q, id, now_ms,
-					     "running -> failed%s%s; next try at %s", sep,
-					     error, when);
-	case JOB_QUEUED:
-		return queue_sqlite__log_add(
-		    q, id, now_ms,
-		    "running -> queued (released without counting the "
-		    "attempt%s%s; next try at %s)",
-		    sep, error, when);
-	default:
-		return queue_sqlite__log_add(q, id, now_ms, "running -> %s%s%s",
-					     job_state_name(st), sep, error);
-	}
+	queue__finish_text(st, next_run_ms, out, message, text, sizeof(text));
+	return queue_sqlite__log_add(q, id, now_ms, "%s", text);
 }
 
 static int sq_finish(struct queue *q_, int64_t id, int64_t fence, enum job_state st,
@@ -711,7 +595,7 @@ static int sq_release_owner(struct queue *q_, const char *owner_prefix, int64_t 
 	sqlite3_stmt *s;
 	int rc, result;
 
-	result = queue_sqlite__check_str(owner_prefix, sizeof(jobs->owner));
+	result = queue__check_str(owner_prefix, sizeof(jobs->owner));
 	if (result < 0)
 		return result;
 	result = queue_sqlite__tx_begin(q);

@@ -14,45 +14,8 @@
 
 #include "err.h"
 #include "queue/queue.h"
+#include "queue_internal.h"
 #include "queue_sqlite_internal.h"
-
-struct claim_pick {
-	int64_t id;
-	int64_t due_ms;
-	enum job_state from;
-	char package[256];
-	char old_owner[128];
-};
-
-struct picks {
-	struct claim_pick *v;
-	size_t n, cap;
-};
-
-static struct claim_pick *picks_add(struct picks *p)
-{
-	struct claim_pick *v;
-	size_t cap;
-
-	if (p->n == p->cap) {
-		cap = p->cap ? p->cap * 2 : 16;
-		v = realloc(p->v, cap * sizeof(*v));
-		if (v == NULL)
-			return NULL;
-		p->v = v;
-		p->cap = cap;
-	}
-	return &p->v[p->n++];
-}
-
-static int pick_cmp(const void *a_, const void *b_)
-{
-	const struct claim_pick *a = a_, *b = b_;
-
-	if (a->due_ms != b->due_ms)
-		return a->due_ms < b->due_ms ? -1 : 1;
-	return a->id < b->id ? -1 : a->id > b->id;
-}
 
 /* Running jobs with a valid lease in registry reg. */
 static int reg_running(struct queue_sqlite *q, const char *reg, int64_t now_ms, int *ret)
@@ -72,16 +35,16 @@ static int reg_running(struct queue_sqlite *q, const char *reg, int64_t now_ms, 
 
 /* Adds up to take due heads of registry reg to p. */
 static int pick_registry(struct queue_sqlite *q, const char *reg, int64_t now_ms,
-			 size_t take, struct picks *p)
+			 size_t take, struct queue_picks *p)
 {
 	sqlite3_stmt *s = q->st[QS_CLAIM_DUE];
-	struct claim_pick *c;
+	struct queue_pick *c;
 	int rc = SQLITE_DONE, result = 0;
 
 	sqlite3_bind_int64(s, 1, now_ms);
 	sqlite3_bind_text(s, 2, reg, -1, SQLITE_STATIC);
 	while (take-- > 0 && (rc = sqlite3_step(s)) == SQLITE_ROW) {
-		c = picks_add(p);
+		c = queue__picks_add(p);
 		if (c == NULL) {
 			result = -ENOMEM;
 			break;
@@ -101,7 +64,7 @@ static int pick_registry(struct queue_sqlite *q, const char *reg, int64_t now_ms
 /* Picks the due jobs the limits allow, registry by registry, then keeps
  * the max oldest (no write yet). */
 static int claim_pick(struct queue_sqlite *q, int64_t now_ms, int per_registry_limit,
-		      size_t max, struct picks *p)
+		      size_t max, struct queue_picks *p)
 {
 	sqlite3_stmt *s = q->st[QS_NEXT_REGISTRY];
 	char reg[128] = "";
@@ -135,10 +98,7 @@ static int claim_pick(struct queue_sqlite *q, int64_t now_ms, int per_registry_l
 		if (result < 0)
 			break;
 	}
-	if (result == 0 && p->n > 1)
-		qsort(p->v, p->n, sizeof(*p->v), pick_cmp);
-	if (p->n > max)
-		p->n = max;
+	queue__picks_keep(p, max);
 	return result;
 }
 
@@ -147,28 +107,21 @@ int queue_sqlite__claim(struct queue *q_, const char *owner, int64_t now_ms,
 			size_t max)
 {
 	struct queue_sqlite *q = (struct queue_sqlite *)q_;
-	struct picks picks = {0};
+	struct queue_picks picks = {0};
 	size_t nret = 0, i, k;
 	sqlite3_stmt *s;
 	int result;
 
-	result = queue_sqlite__check_str(owner, sizeof(ret->lease_owner));
-	if (result < 0)
+	result = queue__check_claim(owner, now_ms, lease_ms, ret, &max);
+	if (result < 0 || max == 0)
 		return result;
-	if (now_ms < 0 || lease_ms <= 0 || lease_ms > INT64_MAX - now_ms ||
-	    (max > 0 && ret == NULL))
-		return -EINVAL;
-	if (max == 0)
-		return 0;
-	if (max > QUEUE_CLAIM_MAX)
-		max = QUEUE_CLAIM_MAX;
 	result = queue_sqlite__tx_begin(q);
 	if (result < 0)
 		return result;
 
 	result = claim_pick(q, now_ms, per_registry_limit, max, &picks);
 	for (i = 0; result == 0 && i < picks.n; i++) {
-		const struct claim_pick *p = &picks.v[i];
+		const struct queue_pick *p = &picks.v[i];
 
 		for (k = 0; k < i; k++) /* heads are unique per package */
 			if (strcmp(picks.v[k].package, p->package) == 0)

@@ -122,10 +122,6 @@ __attribute__((format(printf, 4, 5))) int queue_sqlite__log_add(struct queue_sql
 								int64_t now_ms,
 								const char *fmt, ...);
 
-/* A required string: 0, -EINVAL when NULL or empty, AOS_ETOOBIG when it
- * does not fit max bytes with its terminator. */
-int queue_sqlite__check_str(const char *s, size_t max);
-
 /* The claim operation (queue_sqlite_claim.c). */
 int queue_sqlite__claim(struct queue *q, const char *owner, int64_t now_ms,
 			int64_t lease_ms, int per_registry_limit, struct job *ret,

@@ -32,6 +32,19 @@
 #define TICK_MS 1000        /* look for due jobs at least this often */
 #define VAULT_WAIT_MS 5000  /* a job waiting for a token looks again after */
 
+static int64_t wall_now(const struct worker *w)
+{
+	(void)w;
+	return aos_wall_ms();
+}
+
+const struct worker_io worker__default_io = {
+	.now = wall_now,
+	.rnd = aos_rand_u64,
+	.publish_start = publish_start,
+	.publish_abort = publish_abort,
+};
+
 void worker__qlog(struct worker *w, int64_t id, const char *fmt, ...)
 {
 	char text[JOB_TEXT_MAX];
@@ -40,7 +53,7 @@ void worker__qlog(struct worker *w, int64_t id, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
-	w->q->ops->log(w->q, id, text, aos_wall_ms());
+	w->q->ops->log(w->q, id, text, worker__now(w));
 }
 
 /* ---- ending a run -------------------------------------------------------- */
@@ -117,7 +130,7 @@ void worker__settle(struct run *r, enum job_state st, int64_t next_run, enum pub
 
 	job_log_fields(&r->job, &lf);
 	rc = w->q->ops->finish(w->q, r->job.id, r->job.fence, st, next_run, out, error,
-			       aos_wall_ms());
+			       worker__now(w));
 	if (rc == AOS_EFENCED)
 		log_msg_f(LOG_LVL_WARNING, &lf, "job %" PRId64 ": lease lost before it could "
 			  "be recorded as %s; its new owner decides", r->job.id,
@@ -151,11 +164,11 @@ void worker__settle_retry(struct run *r, long retry_after_s, enum pub_outcome ou
 	}
 	delay = backoff_delay_ms((unsigned)(r->job.attempts > 0 ? r->job.attempts - 1 : 0),
 				 (uint64_t)qc->backoff_min_ms, (uint64_t)qc->backoff_max_ms,
-				 aos_rand_u64, NULL);
+				 r->w->io->rnd, NULL);
 	if (retry_after_s >= 0 && (uint64_t)retry_after_s * 1000 > delay)
 		delay = (uint64_t)retry_after_s * 1000;
 	snprintf(msg, sizeof(msg), "%s (next try in %.1f s)", error, (double)delay / 1000.0);
-	worker__settle(r, JOB_FAILED, aos_wall_ms() + (int64_t)delay, out, msg);
+	worker__settle(r, JOB_FAILED, worker__now(r->w) + (int64_t)delay, out, msg);
 }
 
 /* ---- publish hooks --------------------------------------------------------- */
@@ -169,7 +182,7 @@ static int hook_sending(void *data, size_t i)
 	if (r->sends[i]++ == 0)
 		r->send_ms[i] = uv_now(w->env.pub.loop);
 	rc = w->q->ops->upload_set(w->q, r->job.id, r->job.fence, r->names[i],
-				   UPLOAD_SENDING, OUT_NONE, NULL, aos_wall_ms());
+				   UPLOAD_SENDING, OUT_NONE, NULL, worker__now(w));
 	r->sent[i] = rc == 0;
 	if (rc < 0) {
 		r->fenced = rc == AOS_EFENCED;
@@ -229,7 +242,7 @@ static void hook_file_done(void *data, size_t i, enum pub_outcome out, const cha
 			message += n + 1;
 	}
 	if (w->q->ops->upload_set(w->q, r->job.id, r->job.fence, r->names[i], st, out,
-				  message, aos_wall_ms()) == AOS_EFENCED)
+				  message, worker__now(w)) == AOS_EFENCED)
 		r->fenced = true;
 	worker__qlog(w, r->job.id, "%s", outcome_text(out, message, answer, sizeof(answer)));
 	report_upload(r, i, out);
@@ -305,13 +318,13 @@ static const struct publish_hooks hooks_template = {
 
 /* ---- starting a run ---------------------------------------------------------- */
 
-static void heartbeat_cb(uv_timer_t *t)
+void worker__heartbeat(uv_timer_t *t)
 {
 	struct run *r = t->data;
 	struct worker *w = r->w;
 	int64_t lease = worker__cfg(w)->queue.lease_s * 1000;
 
-	int rc = w->q->ops->heartbeat(w->q, r->job.id, r->job.fence, aos_wall_ms(), lease);
+	int rc = w->q->ops->heartbeat(w->q, r->job.id, r->job.fence, worker__now(w), lease);
 
 	if (rc == 0)
 		return;
@@ -327,7 +340,7 @@ static void heartbeat_cb(uv_timer_t *t)
 	r->fenced = true;
 	uv_timer_stop(&r->heartbeat);
 	if (r->op != NULL) {
-		publish_abort(r->op);
+		w->io->publish_abort(r->op);
 		r->op = NULL;
 	}
 	worker__run_free(r);
@@ -441,7 +454,7 @@ int worker__publish(struct run *r, const char *registry, const struct worker_tag
 		snprintf(msg, sizeof(msg), "waiting for a token: %s is not loaded from Vault%s%s",
 			 reg->token_key, verr != NULL ? ": " : "",
 			 verr != NULL ? verr : "");
-		worker__settle(r, JOB_QUEUED, aos_wall_ms() + VAULT_WAIT_MS, OUT_NONE, msg);
+		worker__settle(r, JOB_QUEUED, worker__now(w) + VAULT_WAIT_MS, OUT_NONE, msg);
 		return -EAGAIN;
 	}
 	secret_unref(tok);
@@ -458,12 +471,12 @@ int worker__publish(struct run *r, const char *registry, const struct worker_tag
 	req.max_attempts = 0; /* publish.max_attempts quick tries; then the queue's backoff */
 	hooks.data = r;
 	req.hooks = &hooks;
-	if (publish_start(&w->env.pub, &req, &r->op, msg, sizeof(msg)) < 0) {
+	if (w->io->publish_start(&w->env.pub, &req, &r->op, msg, sizeof(msg)) < 0) {
 		worker__settle_retry(r, -1, OUT_NONE, msg);
 		return -EIO;
 	}
 	if (!uv_is_active((uv_handle_t *)&r->heartbeat))
-		uv_timer_start(&r->heartbeat, heartbeat_cb,
+		uv_timer_start(&r->heartbeat, worker__heartbeat,
 			       (uint64_t)worker__cfg(w)->queue.lease_s * 1000 / 3,
 			       (uint64_t)worker__cfg(w)->queue.lease_s * 1000 / 3);
 	return 0;
@@ -478,8 +491,8 @@ static void start_run(struct worker *w, struct job *job)
 	int rc;
 
 	if (r == NULL) {
-		w->q->ops->finish(w->q, job->id, job->fence, JOB_QUEUED, aos_wall_ms() + 1000,
-				  OUT_NONE, "out of memory", aos_wall_ms());
+		w->q->ops->finish(w->q, job->id, job->fence, JOB_QUEUED, worker__now(w) + 1000,
+				  OUT_NONE, "out of memory", worker__now(w));
 		job_clear(job);
 		return;
 	}
@@ -494,7 +507,7 @@ static void start_run(struct worker *w, struct job *job)
 	log_info("job %" PRId64 ": running (attempt %d of %d) for %s, package %s", r->job.id,
 		 r->job.attempts, r->job.max_attempts, r->job.registry, r->job.package);
 	if (r->job.kind == JOB_PIPELINE) {
-		uv_timer_start(&r->heartbeat, heartbeat_cb,
+		uv_timer_start(&r->heartbeat, worker__heartbeat,
 			       (uint64_t)worker__cfg(w)->queue.lease_s * 1000 / 3,
 			       (uint64_t)worker__cfg(w)->queue.lease_s * 1000 / 3);
 		worker__pipeline_start(r);
@@ -544,7 +557,7 @@ static void tick_cb(uv_timer_t *t)
 	room = (size_t)qc->max_running - w->nruns;
 	if (room > 16)
 		room = 16;
-	n = w->q->ops->claim(w->q, w->owner, aos_wall_ms(), qc->lease_s * 1000,
+	n = w->q->ops->claim(w->q, w->owner, worker__now(w), qc->lease_s * 1000,
 			     (int)qc->per_registry_limit, jobs, room);
 	if (n < 0) {
 		log_warn_r(n, "cannot claim jobs from the queue");
@@ -568,6 +581,7 @@ int worker_new(const struct worker_env *env, struct queue *q, struct worker **re
 
 	if (w == NULL)
 		return -ENOMEM;
+	w->io = &worker__default_io;
 	w->env = *env;
 	w->q = q;
 	gethostname(host, sizeof(host) - 1);
@@ -634,12 +648,12 @@ void worker_abort_all(struct worker *w, const char *why)
 		struct run *r = w->runs;
 
 		if (r->op != NULL) {
-			publish_abort(r->op);
+			w->io->publish_abort(r->op);
 			r->op = NULL;
 		}
 		/* Back to the queue without spending the attempt; an upload
 		 * that was sending stays SENDING and is checked first. */
-		worker__settle(r, JOB_QUEUED, aos_wall_ms(), OUT_NONE, why);
+		worker__settle(r, JOB_QUEUED, worker__now(w), OUT_NONE, why);
 		worker__run_free(r);
 	}
 }
@@ -764,7 +778,7 @@ void worker_stop_job(struct worker *w, int64_t id)
 		log_notice("job %" PRId64 ": stopping its upload (canceled)", id);
 		r->fenced = true;
 		if (r->op != NULL) {
-			publish_abort(r->op);
+			w->io->publish_abort(r->op);
 			r->op = NULL;
 		}
 		worker__run_free(r);

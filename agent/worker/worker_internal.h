@@ -7,6 +7,7 @@
 
 #include <uv.h>
 
+#include "backoff.h"
 #include "publish/publish.h"
 #include "queue/queue.h"
 #include "worker/worker.h"
@@ -35,7 +36,23 @@ struct run {
 	struct run *next;
 };
 
+/* What the worker needs from outside: the wall clock (the queue's times),
+ * the random source of the backoff, and the publish a job runs.
+ * worker_new() installs worker__default_io; the unit tests put their own in
+ * w->io to move time and to play the registry's part. */
+struct worker_io {
+	int64_t (*now)(const struct worker *w); /* Unix ms (aos_wall_ms) */
+	rand_fn rnd;                            /* called with NULL */
+	/* As publish_start() and publish_abort() (publish.h). */
+	int (*publish_start)(const struct publish_env *env, const struct publish_request *r,
+			     struct publish_op **ret_op, char *msg, size_t msglen);
+	void (*publish_abort)(struct publish_op *op);
+};
+
+extern const struct worker_io worker__default_io;
+
 struct worker {
+	const struct worker_io *io;
 	struct worker_env env;
 	struct queue *q;
 	uv_timer_t tick;
@@ -51,6 +68,16 @@ static inline const struct config *worker__cfg(const struct worker *w)
 {
 	return *w->env.pub.cfg;
 }
+
+/* The wall clock, in Unix milliseconds (w->io's). */
+static inline int64_t worker__now(const struct worker *w)
+{
+	return w->io->now(w);
+}
+
+/* The heartbeat timer of a run ran out: renews the lease, or stops the run
+ * whose lease was lost (canceled, or taken over). */
+void worker__heartbeat(uv_timer_t *t);
 
 /* A line in job id's log. */
 void worker__qlog(struct worker *w, int64_t id, const char *fmt, ...)

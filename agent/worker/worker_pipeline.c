@@ -369,7 +369,7 @@ static void record(struct run *r)
 	}
 	rc = text == NULL ? -ENOMEM
 			  : w->q->ops->set_artifacts(w->q, r->job.id, r->job.fence, text, ups, n,
-						     aos_wall_ms());
+						     worker__now(w));
 	if (rc == AOS_EFENCED) {
 		log_warn("job %" PRId64 ": lease lost before its artifacts were recorded",
 			 r->job.id);
@@ -627,7 +627,7 @@ void worker__pipeline_start(struct run *r)
 	int rc;
 
 	if (pl == NULL) {
-		worker__settle(r, JOB_QUEUED, aos_wall_ms() + 1000, OUT_NONE, "out of memory");
+		worker__settle(r, JOB_QUEUED, worker__now(w) + 1000, OUT_NONE, "out of memory");
 		goto fail;
 	}
 	pl->r = r;
@@ -648,7 +648,7 @@ void worker__pipeline_start(struct run *r)
 	pl->max_file_bytes = (uint64_t)cfg->publish.max_file_bytes;
 	p = config_pipeline(cfg, pl->pipeline);
 	if (load_tag_rule(pl, doc) < 0) {
-		worker__settle(r, JOB_QUEUED, aos_wall_ms() + 1000, OUT_NONE, "out of memory");
+		worker__settle(r, JOB_QUEUED, worker__now(w) + 1000, OUT_NONE, "out of memory");
 		goto fail;
 	}
 	if (cJSON_GetObjectItemCaseSensitive(doc, "files") != NULL) {

@@ -1,6 +1,12 @@
-/* queue_fixture.h - shared helpers of the queue unit tests: a scratch
- * directory with a fresh SQLite queue per test, and short ways to enqueue,
- * claim and read jobs.
+/* queue_fixture.h - shared helpers of the queue unit tests: a fresh queue
+ * per test, and short ways to enqueue, claim and read jobs.
+ *
+ * The backend is chosen by the environment: with AOS_TEST_PG (a libpq
+ * connection string, set by tests/peers/pg_run.sh) each test gets an empty
+ * PostgreSQL schema of its own (fx->path is then a connection string whose
+ * search_path names it); without it, a SQLite file in a scratch directory.
+ * The same test functions run against both (ctest unit.test_queue and
+ * unit.test_queue_pg).
  *
  * Header-only (static inline functions) so each test stays one executable.
  */
@@ -18,8 +24,11 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <libpq-fe.h>
+#include <sqlite3.h>
 
 #include "agent/queue/queue.h"
+#include "agent/queue/queue_pg.h"
 #include "common/err.h"
 
 #define SHA_A "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
@@ -29,13 +38,70 @@
 
 struct fx {
 	char dir[200];
-	char path[256];
+	char path[1024]; /* the SQLite file, or the PostgreSQL connection string */
+	char schema[64]; /* PostgreSQL: this test's schema */
 	struct queue *q;
 };
+
+/* The PostgreSQL server to test against, or NULL for SQLite. */
+static inline const char *fx_pg(void)
+{
+	const char *pg = getenv("AOS_TEST_PG");
+
+	return pg != NULL && pg[0] != '\0' ? pg : NULL;
+}
+
+/* Runs sql on the test's database (PostgreSQL), failing the test on error. */
+static inline void fx_pg_sql(const char *conninfo, const char *sql)
+{
+	PGconn *c = PQconnectdb(conninfo);
+	PGresult *r;
+
+	if (PQstatus(c) != CONNECTION_OK)
+		fail_msg("connect: %s", PQerrorMessage(c));
+	r = PQexec(c, sql);
+	if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK)
+		fail_msg("%s: %s", sql, PQerrorMessage(c));
+	PQclear(r);
+	PQfinish(c);
+}
+
+/* Runs a query answering one number on the test's database (PostgreSQL). */
+static inline int64_t fx_pg_count(const char *conninfo, const char *sql)
+{
+	PGconn *c = PQconnectdb(conninfo);
+	PGresult *r;
+	int64_t v;
+
+	if (PQstatus(c) != CONNECTION_OK)
+		fail_msg("connect: %s", PQerrorMessage(c));
+	r = PQexec(c, sql);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1)
+		fail_msg("%s: %s", sql, PQerrorMessage(c));
+	v = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+	PQclear(r);
+	PQfinish(c);
+	return v;
+}
+
+/* PostgreSQL: drops the test's schema (and makes it anew when again). */
+static inline void fx_pg_wipe(struct fx *fx, bool again)
+{
+	char sql[200];
+
+	snprintf(sql, sizeof(sql), "DROP SCHEMA IF EXISTS %s CASCADE%s%s", fx->schema,
+		 again ? "; CREATE SCHEMA " : "", again ? fx->schema : "");
+	fx_pg_sql(fx->path, sql);
+}
 
 static inline void fx_paths_remove(struct fx *fx)
 {
 	char p[300];
+
+	if (fx_pg() != NULL) {
+		fx_pg_wipe(fx, true);
+		return;
+	}
 
 	snprintf(p, sizeof(p), "%s-wal", fx->path);
 	unlink(p);
@@ -50,9 +116,12 @@ static inline struct queue *open_ok(const char *path)
 	char err[512];
 	int r;
 
-	r = queue_sqlite_open(path, &q, err, sizeof(err));
+	if (fx_pg() != NULL)
+		r = queue_pg_open(path, &q, err, sizeof(err));
+	else
+		r = queue_sqlite_open(path, &q, err, sizeof(err));
 	if (r != 0)
-		fail_msg("queue_sqlite_open: %d: %s", r, err);
+		fail_msg("queue open: %d: %s", r, err);
 	return q;
 }
 
@@ -66,6 +135,14 @@ static inline int setup(void **state)
 		 tmp != NULL && tmp[0] != '\0' ? tmp : "/tmp");
 	assert_non_null(mkdtemp(fx->dir));
 	snprintf(fx->path, sizeof(fx->path), "%s/queue.db", fx->dir);
+	if (fx_pg() != NULL) {
+		/* one schema per process: ctest may run suites side by side */
+		snprintf(fx->schema, sizeof(fx->schema), "aos_test_%ld", (long)getpid());
+		snprintf(fx->path, sizeof(fx->path),
+			 "%s options='-csearch_path=%s -cclient_min_messages=warning'",
+			 fx_pg(), fx->schema);
+		fx_pg_wipe(fx, true);
+	}
 	fx->q = open_ok(fx->path);
 	*state = fx;
 	return 0;
@@ -77,7 +154,10 @@ static inline int teardown(void **state)
 
 	if (fx->q != NULL)
 		fx->q->ops->close(fx->q);
-	fx_paths_remove(fx);
+	if (fx_pg() != NULL)
+		fx_pg_wipe(fx, false);
+	else
+		fx_paths_remove(fx);
 	rmdir(fx->dir);
 	free(fx);
 	return 0;
@@ -181,6 +261,46 @@ static inline void assert_log_has(struct queue *q, int64_t id, const char *want)
 	last_log(q, id, line, sizeof(line));
 	if (strstr(line, want) == NULL)
 		fail_msg("log line \"%s\" lacks \"%s\"", line, want);
+}
+
+/* What counts() answers (SQLite: counters kept by triggers) equals a count
+ * of the jobs in each state, read from the database behind the queue. */
+static inline void fx_check_counts(struct queue *q, const char *path)
+{
+	int64_t kept[JOB_CANCELED + 1];
+	sqlite3 *db = NULL;
+	sqlite3_stmt *s = NULL;
+	char sql[400];
+	int st;
+
+	assert_int_equal(q->ops->counts(q, kept), 0);
+	if (fx_pg() != NULL) { /* one query: a connection per check is slow */
+		snprintf(sql, sizeof(sql),
+			 "SELECT count(*) FROM (VALUES (1, %lld), (2, %lld), (3, %lld), "
+			 "(4, %lld), (5, %lld), (6, %lld)) AS k (st, n) WHERE n <> "
+			 "(SELECT count(*) FROM aos_jobs WHERE state = k.st)",
+			 (long long)kept[1], (long long)kept[2], (long long)kept[3],
+			 (long long)kept[4], (long long)kept[5], (long long)kept[6]);
+		assert_int_equal(fx_pg_count(path, sql), 0);
+		return;
+	}
+	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL),
+			 SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db,
+					    "SELECT count(*) FROM jobs WHERE state = ?1",
+					    -1, &s, NULL),
+			 SQLITE_OK);
+	for (st = JOB_QUEUED; st <= JOB_CANCELED; st++) {
+		sqlite3_reset(s);
+		sqlite3_bind_int(s, 1, st);
+		assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+		if (sqlite3_column_int64(s, 0) != kept[st])
+			fail_msg("state %d: %lld jobs, counts() says %lld", st,
+				 (long long)sqlite3_column_int64(s, 0),
+				 (long long)kept[st]);
+	}
+	sqlite3_finalize(s);
+	sqlite3_close(db);
 }
 
 static inline void assert_contains(const char *s, const char *want)

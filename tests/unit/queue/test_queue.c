@@ -1,9 +1,11 @@
-/* Unit tests for the queue interface (agent/queue/queue.h), run against the
- * SQLite backend: the job state machine, idempotent enqueue, claim order and
- * limits, leases and fencing, operator actions, uploads, the bounded log and
- * listing.  Every test gets its own temporary database; times are passed in
- * (an injected clock).  The backend's own matters (the file, the schema,
- * durability) are in test_queue_sqlite.c.
+/* Unit tests for the queue interface (agent/queue/queue.h), run against
+ * both backends (queue_fixture.h: SQLite, or PostgreSQL with AOS_TEST_PG):
+ * the job state machine, idempotent enqueue, claim order and limits, leases
+ * and fencing, operator actions, uploads and outcomes, the bounded log and
+ * its observer, listing, counts and stats.  Every test gets its own
+ * temporary database; times are passed in (an injected clock).  The
+ * backends' own matters (files, schemas, durability, several hosts) are in
+ * test_queue_sqlite.c and test_queue_pg.c.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -183,7 +185,8 @@ static int64_t job_in_state(struct fx *fx, enum job_state st, int64_t *ret_fence
 	*ret_fence = j.fence;
 	if (st != JOB_RUNNING)
 		assert_int_equal(
-		    q->ops->finish(q, id, j.fence, st, T0 + 1000, OUT_NONE, "boom", T0), 0);
+		    q->ops->finish(q, id, j.fence, st, T0 + 1000, OUT_NONE, "boom", T0),
+		    0);
 	assert_int_equal(state_of(q, id), st);
 	return id;
 }
@@ -230,8 +233,7 @@ static void test_state_machine(void **state)
 			fx_reset(fx);
 			id = job_in_state(fx, from, &fence);
 			r = fx->q->ops->finish(fx->q, id, fence, finish_to[k], T0 + 500,
-					       OUT_NONE,
-					       "e", T0 + 10);
+					       OUT_NONE, "e", T0 + 10);
 			assert_int_equal(r, from == JOB_RUNNING ? 0 : AOS_EFENCED);
 			assert_int_equal(state_of(fx->q, id),
 					 from == JOB_RUNNING ? finish_to[k] : from);
@@ -239,12 +241,12 @@ static void test_state_machine(void **state)
 		/* finish to a state workers may not set */
 		fx_reset(fx);
 		id = job_in_state(fx, from, &fence);
-		assert_int_equal(
-		    fx->q->ops->finish(fx->q, id, fence, JOB_RUNNING, 0, OUT_NONE, NULL, T0),
-		    -EINVAL);
-		assert_int_equal(
-		    fx->q->ops->finish(fx->q, id, fence, JOB_CANCELED, 0, OUT_NONE, NULL, T0),
-		    -EINVAL);
+		assert_int_equal(fx->q->ops->finish(fx->q, id, fence, JOB_RUNNING, 0,
+						    OUT_NONE, NULL, T0),
+				 -EINVAL);
+		assert_int_equal(fx->q->ops->finish(fx->q, id, fence, JOB_CANCELED, 0,
+						    OUT_NONE, NULL, T0),
+				 -EINVAL);
 		assert_int_equal(state_of(fx->q, id), from);
 	}
 }
@@ -266,8 +268,7 @@ static void test_finish_effects(void **state)
 	assert_log_has(q, id, "queued -> running (claimed by w1, attempt 1)");
 
 	/* FAILED: waits for next_run, keeps the error */
-	assert_int_equal(q->ops->finish(q, id, j.fence, JOB_FAILED, T0 + 60000,
-					OUT_NONE,
+	assert_int_equal(q->ops->finish(q, id, j.fence, JOB_FAILED, T0 + 60000, OUT_NONE,
 					"HTTP 503 from the registry", T0 + 100),
 			 0);
 	got = get(q, id);
@@ -285,8 +286,7 @@ static void test_finish_effects(void **state)
 	assert_log_has(q, id, "failed -> running (claimed by w1, attempt 2)");
 
 	/* QUEUED: the attempt does not count, the reason is kept */
-	assert_int_equal(q->ops->finish(q, id, j.fence, JOB_QUEUED, T0 + 70000,
-					OUT_NONE,
+	assert_int_equal(q->ops->finish(q, id, j.fence, JOB_QUEUED, T0 + 70000, OUT_NONE,
 					"Vault is sealed", T0 + 60100),
 			 0);
 	got = get(q, id);
@@ -300,8 +300,9 @@ static void test_finish_effects(void **state)
 	assert_string_equal(j.wait_reason, "");
 
 	/* DEAD */
-	assert_int_equal(
-	    q->ops->finish(q, id, j.fence, JOB_DEAD, 0, OUT_NONE, "version exists", T0 + 70100), 0);
+	assert_int_equal(q->ops->finish(q, id, j.fence, JOB_DEAD, 0, OUT_NONE,
+					"version exists", T0 + 70100),
+			 0);
 	got = get(q, id);
 	assert_int_equal(got.state, JOB_DEAD);
 	assert_string_equal(got.last_error, "version exists");
@@ -313,7 +314,8 @@ static void test_finish_effects(void **state)
 	j = claim_one(q, "w1", T0 + 80000);
 	assert_int_equal(j.attempts, 1);
 	assert_int_equal(
-	    q->ops->finish(q, id, j.fence, JOB_SUCCEEDED, 0, OUT_NONE, NULL, T0 + 80001), 0);
+	    q->ops->finish(q, id, j.fence, JOB_SUCCEEDED, 0, OUT_NONE, NULL, T0 + 80001),
+	    0);
 	assert_int_equal(state_of(q, id), JOB_SUCCEEDED);
 	assert_log_has(q, id, "running -> succeeded");
 }
@@ -336,8 +338,9 @@ static void test_unknown_id(void **state)
 	assert_int_equal(q->ops->heartbeat(q, 999, 1, T0, LEASE), AOS_EFENCED);
 	assert_int_equal(q->ops->finish(q, 999, 1, JOB_SUCCEEDED, 0, OUT_NONE, NULL, T0),
 			 AOS_EFENCED);
-	assert_int_equal(q->ops->upload_set(q, 999, 1, "a.whl", UPLOAD_DONE, OUT_NONE, NULL, T0),
-			 AOS_EFENCED);
+	assert_int_equal(
+	    q->ops->upload_set(q, 999, 1, "a.whl", UPLOAD_DONE, OUT_NONE, NULL, T0),
+	    AOS_EFENCED);
 }
 
 /* ---- claims ---- */
@@ -407,7 +410,8 @@ static void test_claim_registry_limit(void **state)
 	assert_int_equal(claim(q, "w2", T0 + 200, 2, j, 16), 0);
 	/* A job that ends frees its slot. */
 	assert_int_equal(
-	    q->ops->finish(q, first_pypi, 1, JOB_SUCCEEDED, 0, OUT_NONE, NULL, T0 + 300), 0);
+	    q->ops->finish(q, first_pypi, 1, JOB_SUCCEEDED, 0, OUT_NONE, NULL, T0 + 300),
+	    0);
 	n = claim(q, "w2", T0 + 300, 2, j, 16);
 	assert_int_equal(n, 1);
 	assert_string_equal(j[0].registry, "pypi");
@@ -441,19 +445,22 @@ static void test_claim_package_order(void **state)
 	job_clear(&j[1]);
 
 	/* p1 failed and waits: the later jobs of foo wait behind it. */
-	assert_int_equal(q->ops->finish(q, p1, 1, JOB_FAILED, T0 + 5000, OUT_NONE, "503", T0 + 200),
-			 0);
+	assert_int_equal(
+	    q->ops->finish(q, p1, 1, JOB_FAILED, T0 + 5000, OUT_NONE, "503", T0 + 200),
+	    0);
 	assert_int_equal(claim(q, "w1", T0 + 300, 0, j, 8), 0);
 	one = claim_one(q, "w1", T0 + 5000);
 	assert_int_equal(one.id, p1);
 	assert_int_equal(
-	    q->ops->finish(q, p1, one.fence, JOB_SUCCEEDED, 0, OUT_NONE, NULL, T0 + 5001), 0);
+	    q->ops->finish(q, p1, one.fence, JOB_SUCCEEDED, 0, OUT_NONE, NULL, T0 + 5001),
+	    0);
 	/* p1 done: p2 (the next id), then p3 once p2 is terminal. */
 	one = claim_one(q, "w1", T0 + 5002);
 	assert_int_equal(one.id, p2);
 	assert_int_equal(claim(q, "w1", T0 + 5003, 0, j, 8), 0);
-	assert_int_equal(
-	    q->ops->finish(q, p2, one.fence, JOB_DEAD, 0, OUT_NONE, "conflict", T0 + 5004), 0);
+	assert_int_equal(q->ops->finish(q, p2, one.fence, JOB_DEAD, 0, OUT_NONE,
+					"conflict", T0 + 5004),
+			 0);
 	one = claim_one(q, "w1", T0 + 5005);
 	assert_int_equal(one.id, p3);
 
@@ -461,8 +468,9 @@ static void test_claim_package_order(void **state)
 	 * goes before p3 if p3 fails (id order). */
 	assert_int_equal(q->ops->retry(q, p2, T0 + 5006), 0);
 	assert_int_equal(claim(q, "w1", T0 + 5007, 0, j, 8), 0);
-	assert_int_equal(
-	    q->ops->finish(q, p3, one.fence, JOB_FAILED, T0 + 5008, OUT_NONE, "503", T0 + 5008), 0);
+	assert_int_equal(q->ops->finish(q, p3, one.fence, JOB_FAILED, T0 + 5008, OUT_NONE,
+					"503", T0 + 5008),
+			 0);
 	n = claim(q, "w1", T0 + 9000, 0, j, 8);
 	assert_int_equal(n, 1);
 	assert_int_equal(j[0].id, p2);
@@ -520,17 +528,16 @@ static void test_fencing(void **state)
 	/* Ran out, nobody else claimed it: the fence still records uploads,
 	 * but the lease is not revived. */
 	assert_int_equal(q->ops->upload_set(q, id, w1.fence, "a.whl", UPLOAD_SENDING,
-					    OUT_NONE,
-					    NULL, T0 + 2 * LEASE + 6),
+					    OUT_NONE, NULL, T0 + 2 * LEASE + 6),
 			 0);
 	assert_int_equal(q->ops->heartbeat(q, id, w1.fence, T0 + 2 * LEASE + 7, LEASE),
 			 AOS_EFENCED);
 	assert_int_equal(get(q, id).lease_expires_ms, T0 + 2 * LEASE - 1);
 
 	w2 = claim_one(q, "w2", late);
-	assert_int_equal(
-	    q->ops->upload_set(q, id, w2.fence, "a.whl", UPLOAD_DONE, OUT_NONE, "201", late + 1),
-	    0);
+	assert_int_equal(q->ops->upload_set(q, id, w2.fence, "a.whl", UPLOAD_DONE,
+					    OUT_NONE, "201", late + 1),
+			 0);
 	assert_int_equal(q->ops->get(q, id, &before), 0);
 	assert_int_equal(q->ops->uploads(q, id, ups, 2), 2);
 
@@ -538,18 +545,17 @@ static void test_fencing(void **state)
 	assert_int_equal(q->ops->heartbeat(q, id, w1.fence, late + 2, LEASE),
 			 AOS_EFENCED);
 	assert_int_equal(q->ops->upload_set(q, id, w1.fence, "a.whl", UPLOAD_FAILED,
-					    OUT_NONE,
-					    "stale", late + 3),
+					    OUT_NONE, "stale", late + 3),
 			 AOS_EFENCED);
 	assert_int_equal(q->ops->upload_set(q, id, w1.fence, "a.tar.gz", UPLOAD_DONE,
-					    OUT_NONE,
-					    "stale", late + 3),
+					    OUT_NONE, "stale", late + 3),
 			 AOS_EFENCED);
 	assert_int_equal(
 	    q->ops->finish(q, id, w1.fence, JOB_SUCCEEDED, 0, OUT_NONE, NULL, late + 4),
 	    AOS_EFENCED);
-	assert_int_equal(q->ops->finish(q, id, w1.fence, JOB_FAILED, late, OUT_NONE, "x", late + 4),
-			 AOS_EFENCED);
+	assert_int_equal(
+	    q->ops->finish(q, id, w1.fence, JOB_FAILED, late, OUT_NONE, "x", late + 4),
+	    AOS_EFENCED);
 	assert_int_equal(q->ops->get(q, id, &after), 0);
 	assert_int_equal(q->ops->uploads(q, id, ups_after, 2), 2);
 	assert_int_equal(after.state, JOB_RUNNING);
@@ -566,7 +572,8 @@ static void test_fencing(void **state)
 
 	/* w2 holds it. */
 	assert_int_equal(
-	    q->ops->finish(q, id, w2.fence, JOB_SUCCEEDED, 0, OUT_NONE, NULL, late + 5), 0);
+	    q->ops->finish(q, id, w2.fence, JOB_SUCCEEDED, 0, OUT_NONE, NULL, late + 5),
+	    0);
 	/* A fence from the future is no better. */
 	assert_int_equal(q->ops->heartbeat(q, id, w2.fence + 1, late + 6, LEASE),
 			 AOS_EFENCED);
@@ -588,11 +595,12 @@ static void test_cancel_fences_running(void **state)
 	assert_string_equal(got.lease_owner, "");
 	assert_log_has(q, id, "running -> canceled: stop it (lease of w1 revoked)");
 	assert_int_equal(q->ops->heartbeat(q, id, j.fence, T0 + 11, LEASE), AOS_EFENCED);
-	assert_int_equal(
-	    q->ops->upload_set(q, id, j.fence, "a.whl", UPLOAD_DONE, OUT_NONE, NULL, T0 + 12),
-	    AOS_EFENCED);
-	assert_int_equal(q->ops->finish(q, id, j.fence, JOB_SUCCEEDED, 0, OUT_NONE, NULL, T0 + 13),
+	assert_int_equal(q->ops->upload_set(q, id, j.fence, "a.whl", UPLOAD_DONE,
+					    OUT_NONE, NULL, T0 + 12),
 			 AOS_EFENCED);
+	assert_int_equal(
+	    q->ops->finish(q, id, j.fence, JOB_SUCCEEDED, 0, OUT_NONE, NULL, T0 + 13),
+	    AOS_EFENCED);
 	assert_int_equal(state_of(q, id), JOB_CANCELED);
 	assert_int_equal(q->ops->cancel(q, id, NULL, T0 + 14), -EINVAL);
 	assert_int_equal(claim(q, "w2", T0 + 10 * LEASE, 0, &got, 1), 0);
@@ -609,10 +617,11 @@ static void test_retry(void **state)
 	id = enqueue(q, "p", T0);
 	for (i = 0; i < 3; i++) {
 		j = claim_one(q, "w1", T0 + i * 1000);
-		assert_int_equal(
-		    q->ops->finish(q, id, j.fence, i < 2 ? JOB_FAILED : JOB_DEAD,
-				   T0 + (i + 1) * 1000, OUT_NONE, "503", T0 + i * 1000 + 1),
-		    0);
+		assert_int_equal(q->ops->finish(q, id, j.fence,
+						i < 2 ? JOB_FAILED : JOB_DEAD,
+						T0 + (i + 1) * 1000, OUT_NONE, "503",
+						T0 + i * 1000 + 1),
+				 0);
 	}
 	got = get(q, id);
 	assert_int_equal(got.state, JOB_DEAD);
@@ -644,8 +653,8 @@ static void test_release_owner(void **state)
 	c = claim_one(q, "host1:100", T0 + 5);
 	assert_int_equal(a.id, ida);
 	assert_int_equal(b.id, idb);
-	assert_int_equal(q->ops->finish(q, idc, c.fence, JOB_SUCCEEDED, 0, OUT_NONE, NULL, T0 + 1),
-			 0);
+	assert_int_equal(
+	    q->ops->finish(q, idc, c.fence, JOB_SUCCEEDED, 0, OUT_NONE, NULL, T0 + 1), 0);
 
 	assert_int_equal(q->ops->release_owner(q, "", T0 + 5), -EINVAL);
 	assert_int_equal(q->ops->release_owner(q, "host3:", T0 + 5), 0);
@@ -680,8 +689,9 @@ static void test_upload_set(void **state)
 
 	id = enqueue(q, "p", T0);
 	j = claim_one(q, "w1", T0);
-	assert_int_equal(
-	    q->ops->upload_set(q, id, j.fence, "a.whl", UPLOAD_SENDING, OUT_NONE, NULL, T0 + 1), 0);
+	assert_int_equal(q->ops->upload_set(q, id, j.fence, "a.whl", UPLOAD_SENDING,
+					    OUT_NONE, NULL, T0 + 1),
+			 0);
 	assert_int_equal(q->ops->uploads(q, id, u, 2), 2);
 	assert_int_equal(u[0].state, UPLOAD_SENDING);
 	assert_int_equal(u[0].updated_ms, T0 + 1);
@@ -689,19 +699,19 @@ static void test_upload_set(void **state)
 
 	memset(answer, 'x', sizeof(answer) - 1);
 	answer[sizeof(answer) - 1] = '\0';
-	assert_int_equal(
-	    q->ops->upload_set(q, id, j.fence, "a.whl", UPLOAD_DONE, OUT_NONE, answer, T0 + 2), 0);
+	assert_int_equal(q->ops->upload_set(q, id, j.fence, "a.whl", UPLOAD_DONE,
+					    OUT_NONE, answer, T0 + 2),
+			 0);
 	assert_int_equal(q->ops->uploads(q, id, u, 2), 2);
 	assert_int_equal(u[0].state, UPLOAD_DONE);
 	assert_int_equal(strlen(u[0].answer), JOB_TEXT_MAX - 1);
 	assert_int_equal(get(q, id).updated_ms, T0 + 2);
 
-	assert_int_equal(
-	    q->ops->upload_set(q, id, j.fence, "nope.whl", UPLOAD_DONE, OUT_NONE, NULL, T0 + 3),
-	    AOS_ENOTFOUND);
+	assert_int_equal(q->ops->upload_set(q, id, j.fence, "nope.whl", UPLOAD_DONE,
+					    OUT_NONE, NULL, T0 + 3),
+			 AOS_ENOTFOUND);
 	assert_int_equal(q->ops->upload_set(q, id, j.fence, "a.whl", (enum upload_state)9,
-					    OUT_NONE,
-					    NULL, T0 + 3),
+					    OUT_NONE, NULL, T0 + 3),
 			 -EINVAL);
 }
 
@@ -768,7 +778,8 @@ static void test_list_counts(void **state)
 	}
 	w = claim_one(q, "w1", T0 + 10); /* ids[0] */
 	assert_int_equal(
-	    q->ops->finish(q, ids[0], w.fence, JOB_SUCCEEDED, 0, OUT_NONE, NULL, T0 + 11), 0);
+	    q->ops->finish(q, ids[0], w.fence, JOB_SUCCEEDED, 0, OUT_NONE, NULL, T0 + 11),
+	    0);
 	w = claim_one(q, "w1", T0 + 10); /* ids[1] */
 	assert_int_equal(q->ops->cancel(q, ids[2], NULL, T0 + 12), 0);
 
@@ -813,8 +824,11 @@ static void test_stats(void **state)
 {
 	struct fx *fx = *state;
 	struct queue *q = fx->q;
-	struct job_new pj = { .kind = JOB_PIPELINE, .idem_key = "p1", .registry = "npm",
-			      .package = "pkg", .max_attempts = 2 };
+	struct job_new pj = {.kind = JOB_PIPELINE,
+			     .idem_key = "p1",
+			     .registry = "npm",
+			     .package = "pkg",
+			     .max_attempts = 2};
 	struct queue_stats st;
 	int64_t ids[3], pid;
 	struct job w;
@@ -840,8 +854,9 @@ static void test_stats(void **state)
 	assert_int_equal(q->ops->stats(q, T0 + 11, &st), 0);
 	assert_int_equal(st.jobs[JOB_PUBLISH][JOB_RUNNING], 1);
 	assert_int_equal(st.oldest_due_ms, T0 + 1);
-	assert_int_equal(q->ops->finish(q, w.id, w.fence, JOB_FAILED, T0 + 100, OUT_UNAVAILABLE, "x",
-					T0 + 12), 0);
+	assert_int_equal(q->ops->finish(q, w.id, w.fence, JOB_FAILED, T0 + 100,
+					OUT_UNAVAILABLE, "x", T0 + 12),
+			 0);
 	assert_int_equal(q->ops->stats(q, T0 + 50, &st), 0);
 	assert_int_equal(st.jobs[JOB_PUBLISH][JOB_FAILED], 1);
 	assert_int_equal(st.jobs[JOB_PUBLISH][JOB_QUEUED], 2);
@@ -856,6 +871,120 @@ static void test_stats(void **state)
 	assert_int_equal(st.jobs[JOB_PIPELINE][JOB_CANCELED], 1);
 	assert_int_equal(q->ops->stats(q, T0 + 100, &st), 0);
 	assert_int_equal(st.oldest_due_ms, T0 + 100);
+}
+
+/* An outcome is recorded beside its message and read back as the enum
+ * (get, list, uploads); the log line shows them as one text.  A finish
+ * without a message keeps the job's outcome with its last error. */
+static void test_outcome_round_trip(void **state)
+{
+	struct fx *fx = *state;
+	struct queue *q = fx->q;
+	struct job_log_entry e[8];
+	struct job_upload u[2];
+	struct job w, got, listed[1];
+	int64_t id;
+	int n;
+
+	id = enqueue(q, "a", T0);
+	w = claim_one(q, "w1", T0 + 1);
+	assert_int_equal(q->ops->upload_set(q, id, w.fence, "a.whl", UPLOAD_FAILED,
+					    OUT_CONFLICT, "another file holds it",
+					    T0 + 2),
+			 0);
+	assert_int_equal(q->ops->upload_set(q, id, w.fence, "a.tar.gz", UPLOAD_DONE,
+					    OUT_EXISTS, NULL, T0 + 2),
+			 0);
+	assert_int_equal(q->ops->finish(q, id, w.fence, JOB_DEAD, 0, OUT_AUTH,
+					"token refused", T0 + 3),
+			 0);
+	got = get(q, id);
+	assert_int_equal(got.outcome, OUT_AUTH);
+	assert_string_equal(got.last_error, "token refused");
+	assert_int_equal(q->ops->list(q, &(struct job_filter){.limit = 1}, listed, 1), 1);
+	assert_int_equal(listed[0].outcome, OUT_AUTH);
+	job_clear(&listed[0]);
+	assert_int_equal(q->ops->uploads(q, id, u, 2), 2);
+	assert_int_equal(u[0].outcome, OUT_CONFLICT);
+	assert_string_equal(u[0].answer, "another file holds it");
+	assert_int_equal(u[1].outcome, OUT_EXISTS);
+	assert_string_equal(u[1].answer, "");
+	n = q->ops->log_read(q, id, 0, e, 8);
+	assert_true(n >= 1);
+	assert_string_equal(e[n - 1].text, "running -> dead: auth: token refused");
+
+	/* Released while waiting (a wait reason, no error): the outcome of
+	 * the last failure stays; an upload set again loses its old one. */
+	assert_int_equal(q->ops->retry(q, id, T0 + 4), 0);
+	w = claim_one(q, "w1", T0 + 5);
+	assert_int_equal(q->ops->upload_set(q, id, w.fence, "a.whl", UPLOAD_SENDING,
+					    OUT_NONE, NULL, T0 + 6),
+			 0);
+	assert_int_equal(q->ops->finish(q, id, w.fence, JOB_QUEUED, T0 + 9,
+					OUT_UNAVAILABLE, "vault sealed", T0 + 7),
+			 0);
+	got = get(q, id);
+	assert_int_equal(got.outcome, OUT_AUTH);
+	assert_string_equal(got.last_error, "token refused");
+	assert_string_equal(got.wait_reason, "vault sealed");
+	assert_int_equal(q->ops->uploads(q, id, u, 2), 2);
+	assert_int_equal(u[0].outcome, OUT_NONE);
+	assert_log_has(q, id, "attempt: unavailable: vault sealed; next try at");
+}
+
+/* ---- the log's observer ---- */
+
+struct seen {
+	int n;
+	int64_t last_id;
+};
+
+static void seen_logged(void *data, int64_t id)
+{
+	struct seen *s = data;
+
+	s->n++;
+	s->last_id = id;
+}
+
+/* Every line written through the handle is reported with its job's id:
+ * those of enqueue, claim, finish, operator actions and log. */
+static void test_observer(void **state)
+{
+	struct fx *fx = *state;
+	struct queue *q = fx->q;
+	struct seen seen = {0};
+	struct job w;
+	int64_t a, b;
+	int before;
+
+	q->observer = (struct queue_observer){.logged = seen_logged, .data = &seen};
+	a = enqueue(q, "a", T0);
+	assert_true(seen.n >= 1);
+	assert_int_equal(seen.last_id, a);
+	b = enqueue(q, "b", T0 + 1);
+	assert_int_equal(seen.last_id, b);
+	before = seen.n;
+	assert_int_equal(q->ops->log(q, a, "note", T0 + 2), 0);
+	assert_int_equal(seen.n, before + 1);
+	assert_int_equal(seen.last_id, a);
+	w = claim_one(q, "w1", T0 + 3);
+	assert_int_equal(w.id, a);
+	before = seen.n;
+	assert_int_equal(
+	    q->ops->finish(q, a, w.fence, JOB_SUCCEEDED, 0, OUT_PUBLISHED, NULL, T0 + 4),
+	    0);
+	assert_true(seen.n > before);
+	assert_int_equal(seen.last_id, a);
+	before = seen.n;
+	assert_int_equal(q->ops->cancel(q, b, NULL, T0 + 5), 0);
+	assert_true(seen.n > before);
+	assert_int_equal(seen.last_id, b);
+	/* A refused write adds no line. */
+	before = seen.n;
+	assert_int_equal(q->ops->log(q, 999, "nobody", T0 + 6), AOS_ENOTFOUND);
+	assert_int_equal(seen.n, before);
+	q->observer = (struct queue_observer){0};
 }
 
 /* Two handles on one file (two processes, or the CLI and the daemon). */
@@ -903,6 +1032,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_log_bounded, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_list_counts, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_stats, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_outcome_round_trip, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_observer, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_two_handles, setup, teardown),
 	};
 

@@ -65,7 +65,7 @@ static void test_enqueue_many(void **state)
 	js[1] = pjob("pipeline:py:v0@c0", "aos-sdk"); /* stored already */
 	js[2] = pjob("pipeline:py:v2@c2", "aos-sdk");
 	js[3] = pjob("pipeline:py:v1@c1", "aos-sdk"); /* twice in the batch */
-	js[4] = pjob("", "aos-sdk");                  /* invalid: that job alone */
+	js[4] = pjob("", "aos-sdk");		      /* invalid: that job alone */
 	js[5] = pjob("pipeline:py:v3@c3", "other");
 	sqlite3_commit_hook(((struct queue_sqlite *)q)->db, count_commit, &commits);
 	assert_int_equal(q->ops->enqueue_many(q, js, 6, T0 + 5, ids, rcs), 0);
@@ -86,11 +86,14 @@ static void test_enqueue_many(void **state)
 	assert_int_equal(total_jobs(q), 4);
 
 	assert_int_equal(q->ops->get(q, ids[2], &j), 0);
-	snprintf(desc, sizeof(desc), "kind %d state %s key %s registry %s package %s inputs %s "
-		 "max %d created +%lld", j.kind, job_state_name(j.state), j.idem_key,
-		 j.registry, j.package, j.inputs, j.max_attempts, (long long)(j.created_ms - T0));
-	assert_string_equal(desc, "kind 2 state queued key pipeline:py:v2@c2 registry pipeline:py "
-				  "package aos-sdk inputs {\"tag\":\"v1\"} max 4 created +5");
+	snprintf(desc, sizeof(desc),
+		 "kind %d state %s key %s registry %s package %s inputs %s "
+		 "max %d created +%lld",
+		 j.kind, job_state_name(j.state), j.idem_key, j.registry, j.package,
+		 j.inputs, j.max_attempts, (long long)(j.created_ms - T0));
+	assert_string_equal(
+	    desc, "kind 2 state queued key pipeline:py:v2@c2 registry pipeline:py "
+		  "package aos-sdk inputs {\"tag\":\"v1\"} max 4 created +5");
 	job_clear(&j);
 	assert_log_has(q, ids[0], "queued (enqueued: pipeline to pipeline:py");
 	/* The stored job is untouched. */
@@ -144,7 +147,7 @@ static void test_enqueue_many_duplicate_upload(void **state)
 {
 	struct fx *fx = *state;
 	struct queue *q = fx->q;
-	struct job_upload ups[2] = { 0 };
+	struct job_upload ups[2] = {0};
 	struct job_new js[2];
 	int64_t ids[2], id = 0;
 	int rcs[2];
@@ -180,12 +183,13 @@ static void test_enqueue_many_store_failure(void **state)
 
 	/* abs() of the smallest integer is a run-time error (not a
 	 * constraint): the insert of job "boom" fails as a store would. */
-	assert_int_equal(sqlite3_exec(db,
-				      "CREATE TEMP TRIGGER boom BEFORE INSERT ON main.jobs "
-				      "WHEN NEW.idem_key = 'boom' BEGIN "
-				      "SELECT abs(-9223372036854775807 - 1); END;",
-				      NULL, NULL, NULL),
-			 SQLITE_OK);
+	assert_int_equal(
+	    sqlite3_exec(db,
+			 "CREATE TEMP TRIGGER boom BEFORE INSERT ON main.jobs "
+			 "WHEN NEW.idem_key = 'boom' BEGIN "
+			 "SELECT abs(-9223372036854775807 - 1); END;",
+			 NULL, NULL, NULL),
+	    SQLITE_OK);
 	js[0] = pjob("first", "p");
 	js[1] = pjob("boom", "p");
 	js[2] = pjob("third", "p");
@@ -195,7 +199,8 @@ static void test_enqueue_many_store_failure(void **state)
 	assert_int_equal(total_jobs(q), 0);
 	assert_int_equal(sqlite3_get_autocommit(db), 1); /* rolled back, not left open */
 
-	assert_int_equal(sqlite3_exec(db, "DROP TRIGGER boom", NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "DROP TRIGGER boom", NULL, NULL, NULL),
+			 SQLITE_OK);
 	assert_int_equal(q->ops->enqueue_many(q, js, 3, T0, ids, rcs), 0);
 	assert_int_equal(rcs[0], 0);
 	assert_int_equal(rcs[1], 0);
@@ -235,11 +240,12 @@ static void test_set_artifacts(void **state)
 	claimed = claim_one(q, "host:1", T0 + 1);
 	assert_int_equal(claimed.id, id);
 	/* A wrong fence, or an unknown job, changes nothing. */
-	assert_int_equal(q->ops->set_artifacts(q, id, claimed.fence + 1, "{\"x\":1}", ups, 3,
-					       T0 + 2),
-			 AOS_EFENCED);
-	assert_int_equal(q->ops->set_artifacts(q, id + 100, claimed.fence, "{}", ups, 3, T0),
-			 AOS_EFENCED);
+	assert_int_equal(
+	    q->ops->set_artifacts(q, id, claimed.fence + 1, "{\"x\":1}", ups, 3, T0 + 2),
+	    AOS_EFENCED);
+	assert_int_equal(
+	    q->ops->set_artifacts(q, id + 100, claimed.fence, "{}", ups, 3, T0),
+	    AOS_EFENCED);
 	assert_int_equal(q->ops->uploads(q, id, got, 4), 0);
 	assert_int_equal(q->ops->get(q, id, &j), 0);
 	assert_string_equal(j.inputs, "{\"tag\":\"v1\"}");
@@ -265,8 +271,8 @@ static void test_set_artifacts(void **state)
 	assert_log_has(q, id, "artifacts recorded: 3 uploads");
 
 	/* A file the job has already: refused as a whole. */
-	assert_int_equal(q->ops->set_artifacts(q, id, claimed.fence, "{\"again\":1}", &ups[2], 1,
-					       T0 + 4),
+	assert_int_equal(q->ops->set_artifacts(q, id, claimed.fence, "{\"again\":1}",
+					       &ups[2], 1, T0 + 4),
 			 -EINVAL);
 	assert_int_equal(q->ops->uploads(q, id, got, 4), 3);
 	assert_int_equal(q->ops->get(q, id, &j), 0);
@@ -286,14 +292,17 @@ static void test_set_artifacts_invalid(void **state)
 	assert_int_equal(q->ops->enqueue(q, &jn, T0, &id), 0);
 	claimed = claim_one(q, "host:1", T0);
 	mkupload(&u, "a.whl", "pypi", "ABCDEF");
-	assert_int_equal(q->ops->set_artifacts(q, id, claimed.fence, "{}", &u, 1, T0), -EINVAL);
+	assert_int_equal(q->ops->set_artifacts(q, id, claimed.fence, "{}", &u, 1, T0),
+			 -EINVAL);
 	mkupload(&u, "", "pypi", SHA_A);
-	assert_int_equal(q->ops->set_artifacts(q, id, claimed.fence, "{}", &u, 1, T0), -EINVAL);
-	assert_int_equal(q->ops->set_artifacts(q, id, claimed.fence, "{}", NULL, 1, T0), -EINVAL);
+	assert_int_equal(q->ops->set_artifacts(q, id, claimed.fence, "{}", &u, 1, T0),
+			 -EINVAL);
+	assert_int_equal(q->ops->set_artifacts(q, id, claimed.fence, "{}", NULL, 1, T0),
+			 -EINVAL);
 	assert_int_equal(q->ops->uploads(q, id, got, 2), 0);
 	/* No uploads at all is a valid record (inputs only). */
-	assert_int_equal(q->ops->set_artifacts(q, id, claimed.fence, "{\"n\":0}", NULL, 0, T0),
-			 0);
+	assert_int_equal(
+	    q->ops->set_artifacts(q, id, claimed.fence, "{\"n\":0}", NULL, 0, T0), 0);
 	assert_log_has(q, id, "artifacts recorded: 0 uploads");
 }
 
@@ -314,11 +323,12 @@ static void test_set_artifacts_lease_lost(void **state)
 	assert_int_equal(second.id, id);
 	assert_true(second.fence > first.fence);
 	mkupload(&u, "a.whl", "pypi", SHA_A);
-	assert_int_equal(q->ops->set_artifacts(q, id, first.fence, "{}", &u, 1, T0 + LEASE + 2),
-			 AOS_EFENCED);
+	assert_int_equal(
+	    q->ops->set_artifacts(q, id, first.fence, "{}", &u, 1, T0 + LEASE + 2),
+	    AOS_EFENCED);
 	assert_int_equal(q->ops->uploads(q, id, got, 2), 0);
-	assert_int_equal(q->ops->set_artifacts(q, id, second.fence, "{}", &u, 1, T0 + LEASE + 2),
-			 0);
+	assert_int_equal(
+	    q->ops->set_artifacts(q, id, second.fence, "{}", &u, 1, T0 + LEASE + 2), 0);
 	assert_int_equal(q->ops->uploads(q, id, got, 2), 1);
 }
 
@@ -373,16 +383,23 @@ static void test_uploads_bound(void **state)
 
 int main(void)
 {
+	/* the tests of the interface, on the backend the fixture picks */
 	const struct CMUnitTest tests[] = {
-	    QTEST(test_enqueue_many),
 	    QTEST(test_enqueue_many_invalid),
 	    QTEST(test_enqueue_many_duplicate_upload),
-	    QTEST(test_enqueue_many_store_failure),
 	    QTEST(test_set_artifacts),
 	    QTEST(test_set_artifacts_invalid),
 	    QTEST(test_set_artifacts_lease_lost),
 	    QTEST(test_uploads_bound),
 	};
+	/* and those that look inside SQLite (its commit hook, a trigger) */
+	const struct CMUnitTest sqlite_tests[] = {
+	    QTEST(test_enqueue_many),
+	    QTEST(test_enqueue_many_store_failure),
+	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	if (fx_pg() != NULL)
+		return cmocka_run_group_tests_name("interface", tests, NULL, NULL);
+	return cmocka_run_group_tests_name("interface", tests, NULL, NULL) +
+	       cmocka_run_group_tests_name("sqlite", sqlite_tests, NULL, NULL);
 }

@@ -1,6 +1,5 @@
-/* Unit tests for the SQLite queue backend (agent/queue_sqlite*.c): random
- * operations checked against the claim rules and the package-head
- * bookkeeping, durability across reopen, refusing files that are not a
+/* Unit tests for the SQLite queue backend (agent/queue_sqlite*.c):
+ * durability across reopen, refusing files that are not a
  * queue database, a newer schema or a corrupt database, and a small stress
  * run (10,000 durable enqueues, timed and printed).
  */
@@ -27,219 +26,6 @@
 #include "common/err.h"
 #include "tests/unit/queue/queue_fixture.h"
 
-/* ---- random operations against the claim rules ---- */
-
-#define RND_JOBS 400
-
-static uint32_t rnd_next(uint32_t *x)
-{
-	*x ^= *x << 13;
-	*x ^= *x >> 17;
-	*x ^= *x << 5;
-	return *x;
-}
-
-static bool is_open(enum job_state s)
-{
-	return s == JOB_QUEUED || s == JOB_RUNNING || s == JOB_FAILED;
-}
-
-static bool valid_lease(const struct job *j, int64_t now)
-{
-	return j->state == JOB_RUNNING && j->lease_expires_ms > now;
-}
-
-/* Every head is the oldest unfinished job of its package, and only it. */
-static void check_heads(const char *path)
-{
-	sqlite3 *db = NULL;
-	sqlite3_stmt *s = NULL;
-
-	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL),
-			 SQLITE_OK);
-	assert_int_equal(
-	    sqlite3_prepare_v2(db,
-			       "SELECT count(*) FROM jobs AS j WHERE head != "
-			       "(state IN (1, 2, 4) AND id = (SELECT min(id) "
-			       "FROM jobs AS o WHERE o.package = j.package "
-			       "AND o.state IN (1, 2, 4)))",
-			       -1, &s, NULL),
-	    SQLITE_OK);
-	assert_int_equal(sqlite3_step(s), SQLITE_ROW);
-	assert_int_equal(sqlite3_column_int(s, 0), 0);
-	sqlite3_finalize(s);
-	sqlite3_close(db);
-}
-
-/* The kept counters (job_counts, by triggers) equal a count of the jobs. */
-static void check_counts(struct queue *q, const char *path)
-{
-	int64_t kept[JOB_CANCELED + 1];
-	sqlite3 *db = NULL;
-	sqlite3_stmt *s = NULL;
-	int st;
-
-	assert_int_equal(q->ops->counts(q, kept), 0);
-	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL),
-			 SQLITE_OK);
-	assert_int_equal(sqlite3_prepare_v2(db, "SELECT count(*) FROM jobs WHERE state = ?1",
-					    -1, &s, NULL),
-			 SQLITE_OK);
-	for (st = JOB_QUEUED; st <= JOB_CANCELED; st++) {
-		sqlite3_reset(s);
-		sqlite3_bind_int(s, 1, st);
-		assert_int_equal(sqlite3_step(s), SQLITE_ROW);
-		if (sqlite3_column_int64(s, 0) != kept[st])
-			fail_msg("state %d: %lld jobs, counter says %lld", st,
-				 (long long)sqlite3_column_int64(s, 0), (long long)kept[st]);
-	}
-	sqlite3_finalize(s);
-	sqlite3_close(db);
-}
-
-/* After a claim that could take everything: what is still eligible was
- * left for a reason, and nothing breaks the rules. */
-static void check_rules(struct queue *q, int64_t now, int limit,
-			const struct job *claimed, int nclaimed, const struct job *before,
-			int nbefore)
-{
-	static struct job all[RND_JOBS + 10];
-	int n, i, k, running_pkg, running_reg;
-	bool older_open, pkg_busy;
-
-	n = q->ops->list(q, &(struct job_filter){.limit = RND_JOBS + 10}, all,
-			 RND_JOBS + 10);
-	assert_true(n >= 0);
-	/* Claimed jobs had no older unfinished job of their package. */
-	for (i = 0; i < nclaimed; i++)
-		for (k = 0; k < nbefore; k++)
-			if (strcmp(before[k].package, claimed[i].package) == 0 &&
-			    before[k].id < claimed[i].id && is_open(before[k].state))
-				fail_msg("job %lld claimed before older job %lld",
-					 (long long)claimed[i].id,
-					 (long long)before[k].id);
-	for (i = 0; i < n; i++) {
-		const struct job *j = &all[i];
-
-		running_pkg = running_reg = 0;
-		older_open = pkg_busy = false;
-		for (k = 0; k < n; k++) {
-			if (strcmp(all[k].package, j->package) == 0) {
-				running_pkg += valid_lease(&all[k], now);
-				older_open |= all[k].id < j->id && is_open(all[k].state);
-				pkg_busy |= k != i && valid_lease(&all[k], now);
-			}
-			if (strcmp(all[k].registry, j->registry) == 0)
-				running_reg += valid_lease(&all[k], now);
-		}
-		assert_true(running_pkg <= 1);
-		assert_true(running_reg <= limit);
-		/* Still due and allowed? Then the claim should have taken it. */
-		if ((j->state == JOB_QUEUED || j->state == JOB_FAILED) &&
-		    j->next_run_ms <= now && !older_open && !pkg_busy &&
-		    running_reg < limit)
-			fail_msg("job %lld was eligible but not claimed",
-				 (long long)j->id);
-		if (j->state == JOB_RUNNING && j->lease_expires_ms <= now &&
-		    !older_open && !pkg_busy && running_reg < limit)
-			fail_msg("job %lld lease ran out but not reclaimed",
-				 (long long)j->id);
-	}
-	for (i = 0; i < n; i++)
-		job_clear(&all[i]);
-}
-
-static void test_claim_random(void **state)
-{
-	struct fx *fx = *state;
-	struct queue *q = fx->q;
-	static struct job before[RND_JOBS + 10];
-	struct job j[64], cur;
-	const char *env = getenv("AOS_TEST_SEED"); /* to replay a failure */
-	uint32_t seed =
-	    env != NULL ? (uint32_t)strtoul(env, NULL, 10) : (uint32_t)time(NULL);
-	uint32_t x;
-	int64_t now = T0, id, njobs = 0, counts[JOB_CANCELED + 1];
-	char key[32], pkg[16], reg[16], owner[16];
-	int64_t recent[16] = {0}; /* recently claimed: finished more often */
-	int step, n, nb, i, r, nclaimed = 0;
-
-	x = seed != 0 ? seed : 1;
-	print_message("seed %u (AOS_TEST_SEED=%u replays it)\n", seed, seed);
-	for (step = 0; step < 3000 && njobs < RND_JOBS; step++) {
-		switch (rnd_next(&x) % 8) {
-		case 0:
-		case 1:
-			snprintf(key, sizeof(key), "k%d", step);
-			snprintf(pkg, sizeof(pkg), "p%u", rnd_next(&x) % 6);
-			snprintf(reg, sizeof(reg), "r%u", rnd_next(&x) % 3);
-			enqueue_in(q, key, reg, pkg,
-				   now + (int64_t)(rnd_next(&x) % 5000));
-			njobs++;
-			break;
-		case 2: now += rnd_next(&x) % (LEASE * 3 / 2); break;
-		case 3:
-			nb = q->ops->list(q, &(struct job_filter){.limit = RND_JOBS + 10},
-					  before, RND_JOBS + 10);
-			snprintf(owner, sizeof(owner), "w%u:1", rnd_next(&x) % 3);
-			n = claim(q, owner, now, 2, j, 64);
-			if (n < 0)
-				fail_msg("seed %u step %d: claim %d", seed, step, n);
-			check_rules(q, now, 2, j, n, before, nb);
-			for (i = 0; i < n; i++)
-				recent[(nclaimed + i) % 16] = j[i].id;
-			nclaimed += n;
-			for (i = 0; i < nb; i++)
-				job_clear(&before[i]);
-			for (i = 0; i < n; i++)
-				job_clear(&j[i]);
-			break;
-		default:
-			if (njobs == 0)
-				break;
-			id = 1 + (int64_t)(rnd_next(&x) % (uint32_t)njobs);
-			if (rnd_next(&x) % 4 != 0 && recent[0] != 0)
-				id = recent[rnd_next(&x) % 16];
-			if (id == 0)
-				break;
-			cur = get(q, id);
-			r = (int)(rnd_next(&x) % 8);
-			if (cur.state == JOB_RUNNING && r < 5) {
-				static const enum job_state to[] = {
-				    JOB_SUCCEEDED, JOB_FAILED, JOB_DEAD, JOB_QUEUED};
-				if (r == 4)
-					assert_int_equal(
-					    q->ops->heartbeat(q, id, cur.fence, now,
-							      LEASE),
-					    cur.lease_expires_ms > now ? 0 : AOS_EFENCED);
-				else
-					assert_int_equal(q->ops->finish(q, id, cur.fence,
-									to[r], now + 1000,
-									OUT_NONE,
-									"e", now),
-							 0);
-			} else if (r == 5) {
-				q->ops->cancel(q, id, NULL, now);
-			} else if (r == 6) {
-				q->ops->retry(q, id, now);
-			} else {
-				snprintf(owner, sizeof(owner), "w%u:", rnd_next(&x) % 3);
-				assert_true(q->ops->release_owner(q, owner, now) >= 0);
-			}
-			break;
-		}
-		check_heads(fx->path);
-		check_counts(q, fx->path);
-	}
-	assert_int_equal(q->ops->counts(q, counts), 0);
-	print_message("%d steps, %d claimed: queued %lld, running %lld, succeeded %lld, "
-		      "failed %lld, dead %lld, canceled %lld\n",
-		      step, nclaimed, (long long)counts[1], (long long)counts[2],
-		      (long long)counts[3], (long long)counts[4], (long long)counts[5],
-		      (long long)counts[6]);
-	assert_true(nclaimed > 100);
-}
-
 /* ---- durability and the database file ---- */
 
 static void test_reopen(void **state)
@@ -265,8 +51,7 @@ static void test_reopen(void **state)
 	b = enqueue(fx->q, "b", T0 + 1);
 	w = claim_one(fx->q, "w1", T0 + 2);
 	assert_int_equal(fx->q->ops->upload_set(fx->q, a, w.fence, "a.whl", UPLOAD_DONE,
-						OUT_NONE,
-						"published", T0 + 3),
+						OUT_NONE, "published", T0 + 3),
 			 0);
 	assert_int_equal(fx->q->ops->log(fx->q, b, "note", T0 + 4), 0);
 	fx_close(fx);
@@ -440,19 +225,21 @@ static void test_migrate_outcomes(void **state)
 
 	snprintf(path, sizeof(path), "%s/v1.db", fx->dir);
 	sql(path, queue_sqlite__migration(1));
-	snprintf(text, sizeof(text), "PRAGMA application_id = %d; PRAGMA user_version = 1",
+	snprintf(text, sizeof(text),
+		 "PRAGMA application_id = %d; PRAGMA user_version = 1",
 		 QUEUE_SQLITE_APP_ID);
 	sql(path, text);
-	sql(path, "INSERT INTO jobs (kind, state, idem_key, registry, package, "
-		  "max_attempts, next_run_ms, created_ms, updated_ms, last_error) VALUES "
-		  "(1, 5, 'k1', 'r', 'p', 3, 0, 0, 0, 'conflict: a different file holds 1.0'),"
-		  "(1, 4, 'k2', 'r', 'q', 3, 0, 0, 0, 'HTTP 503: try later');"
-		  "INSERT INTO uploads (job_id, filename, registry, sha256, state, answer, "
-		  "updated_ms) VALUES (1, 'a.whl', 'r', '" SHA_A "', 3, 'published: sent, "
-		  "201', 0), (1, 'b.whl', 'r', '" SHA_A "', 3, 'exists:same file', 0),"
-		  "(1, 'c.whl', 'r', '" SHA_A "', 4, 'boom: no word', 0),"
-		  "(1, 'd.whl', 'r', '" SHA_A "', 1, '', 0),"
-		  "(1, 'e.whl', 'r', '" SHA_A "', 4, 'error: error: said twice', 0)");
+	sql(path,
+	    "INSERT INTO jobs (kind, state, idem_key, registry, package, "
+	    "max_attempts, next_run_ms, created_ms, updated_ms, last_error) VALUES "
+	    "(1, 5, 'k1', 'r', 'p', 3, 0, 0, 0, 'conflict: a different file holds 1.0'),"
+	    "(1, 4, 'k2', 'r', 'q', 3, 0, 0, 0, 'HTTP 503: try later');"
+	    "INSERT INTO uploads (job_id, filename, registry, sha256, state, answer, "
+	    "updated_ms) VALUES (1, 'a.whl', 'r', '" SHA_A "', 3, 'published: sent, "
+	    "201', 0), (1, 'b.whl', 'r', '" SHA_A "', 3, 'exists:same file', 0),"
+	    "(1, 'c.whl', 'r', '" SHA_A "', 4, 'boom: no word', 0),"
+	    "(1, 'd.whl', 'r', '" SHA_A "', 1, '', 0),"
+	    "(1, 'e.whl', 'r', '" SHA_A "', 4, 'error: error: said twice', 0)");
 
 	fx_close(fx);
 	fx->q = open_ok(path);
@@ -486,37 +273,6 @@ static void test_migrate_outcomes(void **state)
 	unlink(text);
 	unlink(path);
 	fx->q = open_ok(fx->path);
-}
-
-/* An outcome is recorded beside its message and read back as the enum;
- * the log line shows them as one text. */
-static void test_outcome_round_trip(void **state)
-{
-	struct fx *fx = *state;
-	struct job_log_entry e[8];
-	struct job_upload u[2];
-	struct job w, got;
-	int64_t id;
-	int n;
-
-	id = enqueue(fx->q, "a", T0);
-	w = claim_one(fx->q, "w1", T0 + 1);
-	assert_int_equal(fx->q->ops->upload_set(fx->q, id, w.fence, "a.whl", UPLOAD_FAILED,
-						OUT_CONFLICT, "another file holds it",
-						T0 + 2),
-			 0);
-	assert_int_equal(fx->q->ops->finish(fx->q, id, w.fence, JOB_DEAD, 0, OUT_AUTH,
-					    "token refused", T0 + 3),
-			 0);
-	got = get(fx->q, id);
-	assert_int_equal(got.outcome, OUT_AUTH);
-	assert_string_equal(got.last_error, "token refused");
-	assert_true(fx->q->ops->uploads(fx->q, id, u, 2) >= 1);
-	assert_int_equal(u[0].outcome, OUT_CONFLICT);
-	assert_string_equal(u[0].answer, "another file holds it");
-	n = fx->q->ops->log_read(fx->q, id, 0, e, 8);
-	assert_true(n >= 1);
-	assert_string_equal(e[n - 1].text, "running -> dead: auth: token refused");
 }
 
 static void test_refuse_missing_table(void **state)
@@ -587,9 +343,9 @@ static void test_refuse_integrity(void **state)
 	expect_check_fails(fx->path, "job_log_job");
 }
 
-/* Which check the open made: none on a new file or after a clean close, quick_check after a
- * process that died with the queue open (a child that exits without
- * closing), or on a database of schema 1 (before the marker). */
+/* Which check the open made: none on a new file or after a clean close, quick_check after
+ * a process that died with the queue open (a child that exits without closing), or on a
+ * database of schema 1 (before the marker). */
 static void test_open_check(void **state)
 {
 	struct fx *fx = *state;
@@ -637,9 +393,9 @@ static void test_migrate_counts(void **state)
 		      "PRAGMA user_version = 1");
 	fx->q = open_ok(fx->path);
 	assert_int_equal(queue_sqlite_open_check(fx->q), QUEUE_CHECK_QUICK);
-	check_counts(fx->q, fx->path);
+	fx_check_counts(fx->q, fx->path);
 	enqueue(fx->q, "d", T0);
-	check_counts(fx->q, fx->path);
+	fx_check_counts(fx->q, fx->path);
 }
 
 static void test_refuse_missing_dir(void **state)
@@ -709,13 +465,11 @@ static void test_stress_enqueue(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test_setup_teardown(test_claim_random, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_reopen, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_refuse_random_bytes, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_refuse_foreign, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_refuse_newer_schema, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_migrate_outcomes, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_outcome_round_trip, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_refuse_missing_table, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_refuse_corrupt, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_refuse_integrity, setup, teardown),

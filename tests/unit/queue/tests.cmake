@@ -1,3 +1,20 @@
-aos_unit_test(test_queue test_queue.c aos_queue)
-aos_unit_test(test_queue_sqlite test_queue_sqlite.c aos_queue)
-aos_unit_test(test_queue_batch test_queue_batch.c aos_queue)
+find_package(Threads REQUIRED)
+aos_unit_test(test_queue test_queue.c aos_queue_pg)
+aos_unit_test(test_queue_batch test_queue_batch.c aos_queue_pg)
+aos_unit_test(test_queue_random test_queue_random.c aos_queue_pg)
+aos_unit_test(test_queue_sqlite test_queue_sqlite.c aos_queue_pg)
+
+# PostgreSQL: tests/peers/pg_run.sh starts a server of its own for each run.
+# unit.<test>.postgresql runs the same test functions against it (the
+# fixture picks the backend from AOS_TEST_PG); unit.test_queue_pg is what only
+# several hosts sharing one queue can show, and the migrations.
+add_executable(test_queue_pg ${CMAKE_CURRENT_LIST_DIR}/test_queue_pg.c)
+target_link_libraries(test_queue_pg PRIVATE aos_queue_pg PkgConfig::CMOCKA Threads::Threads)
+target_include_directories(test_queue_pg PRIVATE ${PROJECT_SOURCE_DIR})
+set(pg_run sh ${PROJECT_SOURCE_DIR}/tests/peers/pg_run.sh)
+add_test(NAME unit.test_queue_pg COMMAND ${pg_run} $<TARGET_FILE:test_queue_pg>)
+set_tests_properties(unit.test_queue_pg PROPERTIES LABELS unit TIMEOUT 300)
+foreach(t test_queue test_queue_batch test_queue_random)
+  add_test(NAME unit.${t}.postgresql COMMAND ${pg_run} $<TARGET_FILE:${t}>)
+  set_tests_properties(unit.${t}.postgresql PROPERTIES LABELS unit TIMEOUT 300)
+endforeach()

@@ -1,0 +1,467 @@
+/* queue_pg.c - the PostgreSQL queue backend: the connection, the helpers
+ * every operation uses (parameters, results, transactions, the job log, the
+ * package lock) and the enqueue side.  The fenced writes and operator
+ * actions are in queue_pg_lease.c, claims in queue_pg_claim.c, reads in
+ * queue_pg_read.c, the schema in queue_pg_schema.c.
+ *
+ * Locking across hosts (READ COMMITTED): a transaction that changes which
+ * job of a package is its head (enqueue, finish, cancel, retry) first takes
+ * the package's advisory lock, then row locks; claims take one advisory
+ * lock (claims are serialized, so per-registry counts hold) and then lock
+ * the rows they pick with FOR UPDATE SKIP LOCKED (never waiting for a row a
+ * worker is finishing).  Row locks are never taken before a package lock,
+ * so these waits cannot form a cycle.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "err.h"
+#include "queue/queue_pg.h"
+#include "queue_internal.h"
+#include "queue_pg_internal.h"
+
+/* The SQL spells the states as numbers. */
+_Static_assert(JOB_QUEUED == 1 && JOB_RUNNING == 2 && JOB_SUCCEEDED == 3 &&
+		   JOB_FAILED == 4 && JOB_DEAD == 5 && JOB_CANCELED == 6,
+	       "job states are stored by number");
+
+void qp__int(struct qp_args *a, int64_t v)
+{
+	snprintf(a->num[a->n], sizeof(a->num[a->n]), "%" PRId64, v);
+	a->v[a->n] = a->num[a->n];
+	a->len[a->n] = 0;
+	a->fmt[a->n++] = 0;
+}
+
+void qp__text(struct qp_args *a, const char *s, size_t max)
+{
+	if (s == NULL)
+		s = "";
+	a->v[a->n] = s;
+	/* binary format: text's bytes as they are, no terminator needed */
+	a->len[a->n] = (int)queue__text_len(s, max);
+	a->fmt[a->n++] = 1;
+}
+
+void qp__null(struct qp_args *a)
+{
+	a->v[a->n] = NULL;
+	a->len[a->n] = 0;
+	a->fmt[a->n++] = 0;
+}
+
+int qp__err(struct queue_pg *q, PGresult *r)
+{
+	const char *code = r != NULL ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+
+	if (PQstatus(q->conn) != CONNECTION_OK || code == NULL)
+		return -EIO;
+	if (strncmp(code, "22", 2) == 0 || strncmp(code, "23", 2) == 0)
+		return -EINVAL; /* bad data, a constraint */
+	if (strncmp(code, "40", 2) == 0 || strcmp(code, "55P03") == 0 ||
+	    strcmp(code, "57014") == 0)
+		return -EBUSY; /* deadlock, serialization, lock or statement timeout */
+	if (strcmp(code, "53100") == 0)
+		return -ENOSPC;
+	if (strcmp(code, "53200") == 0)
+		return -ENOMEM;
+	if (strncmp(code, "XX", 2) == 0)
+		return AOS_ECORRUPT;
+	return -EIO;
+}
+
+int qp__exec(struct queue_pg *q, const char *sql, const struct qp_args *a, PGresult **ret)
+{
+	static const struct qp_args none;
+	PGresult *r;
+	ExecStatusType st;
+	int result;
+
+	if (a == NULL)
+		a = &none;
+	r = PQexecParams(q->conn, sql, a->n, NULL, a->v, a->len, a->fmt, 0);
+	st = PQresultStatus(r);
+	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+		result = qp__err(q, r);
+		PQclear(r);
+		return result;
+	}
+	if (ret != NULL)
+		*ret = r;
+	else
+		PQclear(r);
+	return 0;
+}
+
+int qp__row(struct queue_pg *q, const char *sql, const struct qp_args *a, PGresult **ret)
+{
+	PGresult *r = NULL;
+	int result = qp__exec(q, sql, a, &r);
+
+	if (result < 0)
+		return result;
+	if (PQntuples(r) == 0) {
+		PQclear(r);
+		return AOS_ENOTFOUND;
+	}
+	*ret = r;
+	return 0;
+}
+
+int64_t qp__changes(PGresult *r)
+{
+	return strtoll(PQcmdTuples(r), NULL, 10);
+}
+
+int64_t qp__int64(PGresult *r, int row, int col)
+{
+	return strtoll(PQgetvalue(r, row, col), NULL, 10);
+}
+
+void qp__col_text(PGresult *r, int row, int col, char *dst, size_t n)
+{
+	size_t len = (size_t)PQgetlength(r, row, col);
+
+	if (n == 0)
+		return;
+	if (len > n - 1)
+		len = n - 1;
+	memcpy(dst, PQgetvalue(r, row, col), len);
+	dst[len] = '\0';
+}
+
+int qp__begin(struct queue_pg *q)
+{
+	return qp__exec(q, "BEGIN", NULL, NULL);
+}
+
+int qp__end(struct queue_pg *q, int result)
+{
+	if (result >= 0) {
+		result = qp__exec(q, "COMMIT", NULL, NULL);
+		if (result == 0)
+			return 0;
+	}
+	if (PQtransactionStatus(q->conn) != PQTRANS_IDLE)
+		qp__exec(q, "ROLLBACK", NULL, NULL);
+	return result;
+}
+
+int qp__log_add(struct queue_pg *q, int64_t id, int64_t now_ms, const char *fmt, ...)
+{
+	char text[JOB_TEXT_MAX + 1]; /* one more: the cut sees where it was cut */
+	struct qp_args a = {0};
+	va_list ap;
+	int result;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	qp__int(&a, id);
+	qp__int(&a, now_ms);
+	qp__text(&a, text, JOB_TEXT_MAX);
+	result = qp__exec(q,
+			  "INSERT INTO aos_job_log (job_id, at_ms, text) "
+			  "VALUES ($1, $2, $3::text)",
+			  &a, NULL);
+	if (result < 0)
+		return result;
+	if (q->base.observer.logged != NULL)
+		q->base.observer.logged(q->base.observer.data, id);
+	a.n = 1;
+	qp__int(&a, QUEUE_LOG_MAX);
+	return qp__exec(q,
+			"DELETE FROM aos_job_log WHERE job_id = $1 AND id <= (SELECT id "
+			"FROM aos_job_log WHERE job_id = $1 ORDER BY id DESC LIMIT 1 "
+			"OFFSET $2)",
+			&a, NULL);
+}
+
+int qp__lock_package(struct queue_pg *q, const char *package)
+{
+	struct qp_args a = {0};
+
+	qp__text(&a, package, sizeof(((struct job *)0)->package));
+	return qp__exec(q,
+			"SELECT pg_advisory_xact_lock(hashtextextended("
+			"'aos-queue-package:' || $1::text, 0))",
+			&a, NULL);
+}
+
+int qp__head_refresh(struct queue_pg *q, int64_t id)
+{
+	struct qp_args a = {0};
+
+	qp__int(&a, id);
+	return qp__exec(
+	    q,
+	    "WITH p AS (SELECT package FROM aos_jobs WHERE id = $1), "
+	    "h AS (SELECT min(id) AS id FROM aos_jobs WHERE state IN (1, 2, 4) "
+	    "AND package = (SELECT package FROM p)) "
+	    "UPDATE aos_jobs SET head = (id IS NOT DISTINCT FROM (SELECT id FROM h)) "
+	    "WHERE package = (SELECT package FROM p) "
+	    "AND (head OR id = (SELECT id FROM h))",
+	    &a, NULL);
+}
+
+/* Upload rows of job id; registry "" takes each upload's own. */
+static int uploads_insert(struct queue_pg *q, int64_t id, const char *registry,
+			  const struct job_upload *ups, size_t n, int64_t now_ms)
+{
+	struct qp_args a;
+	size_t i;
+	int result;
+
+	for (i = 0; i < n; i++) {
+		const struct job_upload *u = &ups[i];
+
+		a.n = 0;
+		qp__int(&a, id);
+		qp__text(&a, u->filename, sizeof(u->filename));
+		qp__text(&a, u->registry[0] != '\0' ? u->registry : registry,
+			 sizeof(u->registry));
+		qp__text(&a, u->sha256, sizeof(u->sha256));
+		qp__int(&a, now_ms);
+		result =
+		    qp__exec(q,
+			     "INSERT INTO aos_uploads (job_id, filename, registry, "
+			     "sha256, state, answer, updated_ms) VALUES ($1, $2::text, "
+			     "$3::text, $4::text, 1, '', $5)",
+			     &a, NULL);
+		if (result < 0)
+			return result;
+	}
+	return 0;
+}
+
+/* One job inside the caller's transaction.  AOS_EEXIST writes nothing. */
+static int enqueue_one(struct queue_pg *q, const struct job_new *j, int64_t now_ms,
+		       int64_t *ret_id)
+{
+	char text[JOB_TEXT_MAX + 1];
+	struct qp_args a = {0};
+	PGresult *r = NULL;
+	int64_t id;
+	int result;
+
+	/* ids of one package are handed out in order under its lock */
+	result = qp__lock_package(q, j->package);
+	if (result < 0)
+		return result;
+	qp__int(&a, j->kind);
+	qp__text(&a, j->idem_key, JOB_KEY_MAX);
+	qp__text(&a, j->registry, sizeof(((struct job *)0)->registry));
+	qp__text(&a, j->package, sizeof(((struct job *)0)->package));
+	if (j->inputs != NULL)
+		qp__text(&a, j->inputs, JOB_INPUTS_MAX + 1);
+	else
+		qp__null(&a);
+	qp__int(&a, j->max_attempts);
+	qp__int(&a, now_ms);
+	result = qp__exec(
+	    q,
+	    "INSERT INTO aos_jobs (kind, state, idem_key, registry, package, inputs, "
+	    "attempts, max_attempts, next_run_ms, created_ms, updated_ms, head) "
+	    "VALUES ($1, 1, $2::text, $3::text, $4::text, $5::text, 0, $6, $7, $7, $7, "
+	    "NOT EXISTS (SELECT 1 FROM aos_jobs WHERE package = $4::text "
+	    "AND state IN (1, 2, 4))) ON CONFLICT (idem_key) DO NOTHING RETURNING id",
+	    &a, &r);
+	if (result < 0)
+		return result;
+	if (PQntuples(r) == 0) {
+		PQclear(r);
+		a.n = 0;
+		qp__text(&a, j->idem_key, JOB_KEY_MAX);
+		result = qp__row(q, "SELECT id FROM aos_jobs WHERE idem_key = $1::text",
+				 &a, &r);
+		if (result < 0)
+			return result == AOS_ENOTFOUND ? -EIO : result;
+		*ret_id = qp__int64(r, 0, 0);
+		PQclear(r);
+		return AOS_EEXIST;
+	}
+	id = qp__int64(r, 0, 0);
+	PQclear(r);
+	result = uploads_insert(q, id, j->registry, j->uploads, j->nuploads, now_ms);
+	if (result < 0)
+		return result;
+	queue__enqueue_text(j, text, sizeof(text));
+	result = qp__log_add(q, id, now_ms, "%s", text);
+	if (result == 0)
+		*ret_id = id;
+	return result;
+}
+
+static int pg_enqueue(struct queue *q_, const struct job_new *j, int64_t now_ms,
+		      int64_t *ret_id)
+{
+	struct queue_pg *q = (struct queue_pg *)q_;
+	int64_t id = 0;
+	int result, rc;
+
+	result = queue__check_new(j);
+	if (result < 0)
+		return result;
+	result = qp__begin(q);
+	if (result < 0)
+		return result;
+	rc = enqueue_one(q, j, now_ms, &id);
+	result = qp__end(q, rc == AOS_EEXIST ? 0 : rc);
+	if (result < 0)
+		return result;
+	*ret_id = id;
+	return rc;
+}
+
+static int pg_enqueue_many(struct queue *q_, const struct job_new *js, size_t n,
+			   int64_t now_ms, int64_t *ret_ids, int *ret_rcs)
+{
+	struct queue_pg *q = (struct queue_pg *)q_;
+	size_t i;
+	int result;
+
+	result = qp__begin(q);
+	if (result < 0)
+		return result;
+	for (i = 0; i < n; i++) {
+		ret_ids[i] = 0;
+		ret_rcs[i] = queue__check_new(&js[i]);
+		if (ret_rcs[i] < 0)
+			continue;
+		ret_rcs[i] = enqueue_one(q, &js[i], now_ms, &ret_ids[i]);
+		if (ret_rcs[i] < 0 && ret_rcs[i] != AOS_EEXIST) {
+			result = ret_rcs[i]; /* the transaction is lost */
+			break;
+		}
+	}
+	return qp__end(q, result);
+}
+
+static int pg_set_artifacts(struct queue *q_, int64_t id, int64_t fence,
+			    const char *inputs, const struct job_upload *ups, size_t n,
+			    int64_t now_ms)
+{
+	struct queue_pg *q = (struct queue_pg *)q_;
+	struct qp_args a = {0};
+	int result;
+
+	if ((result = queue__check_inputs(inputs)) < 0 ||
+	    (result = queue__check_uploads(ups, n)) < 0)
+		return result;
+	result = qp__begin(q);
+	if (result < 0)
+		return result;
+	result = queue_pg__fence_lock(q, id, fence);
+	if (result < 0)
+		goto out;
+	qp__int(&a, id);
+	if (inputs != NULL)
+		qp__text(&a, inputs, JOB_INPUTS_MAX + 1);
+	else
+		qp__null(&a);
+	qp__int(&a, now_ms);
+	result = qp__exec(q,
+			  "UPDATE aos_jobs SET inputs = $2::text, updated_ms = $3 "
+			  "WHERE id = $1",
+			  &a, NULL);
+	if (result == 0)
+		result = uploads_insert(q, id, "", ups, n, now_ms);
+	if (result == 0)
+		result = qp__log_add(q, id, now_ms, "artifacts recorded: %zu upload%s", n,
+				     n == 1 ? "" : "s");
+out:
+	return qp__end(q, result);
+}
+
+static void pg_close(struct queue *q_)
+{
+	struct queue_pg *q = (struct queue_pg *)q_;
+
+	if (q == NULL)
+		return;
+	PQfinish(q->conn);
+	free(q);
+}
+
+static const struct queue_ops pg_ops = {
+    .enqueue = pg_enqueue,
+    .enqueue_many = pg_enqueue_many,
+    .set_artifacts = pg_set_artifacts,
+    .claim = queue_pg__claim,
+    .heartbeat = queue_pg__heartbeat,
+    .upload_set = queue_pg__upload_set,
+    .finish = queue_pg__finish,
+    .cancel = queue_pg__cancel,
+    .retry = queue_pg__retry,
+    .get = queue_pg__get,
+    .list = queue_pg__list,
+    .uploads = queue_pg__uploads,
+    .log = queue_pg__log,
+    .log_read = queue_pg__log_read,
+    .counts = queue_pg__counts,
+    .stats = queue_pg__stats,
+    .release_owner = queue_pg__release_owner,
+    .close = pg_close,
+};
+
+static void ignore_notice(void *arg, const char *message)
+{
+	(void)arg;
+	(void)message;
+}
+
+/* Connects; the message names the server's complaint, not the conninfo. */
+static int connect_db(const char *conninfo, PGconn **ret, char *errbuf, size_t errlen)
+{
+	PGconn *conn = PQconnectdb(conninfo);
+
+	if (conn == NULL) {
+		snprintf(errbuf, errlen, "PostgreSQL queue: out of memory");
+		return -ENOMEM;
+	}
+	if (PQstatus(conn) != CONNECTION_OK) {
+		snprintf(errbuf, errlen,
+			 "PostgreSQL queue: cannot connect: %s; check the queue's "
+			 "connection settings and that the server is up",
+			 PQerrorMessage(conn));
+		errbuf[strcspn(errbuf, "\n")] = '\0';
+		PQfinish(conn);
+		return -ECONNREFUSED;
+	}
+	/* library code does not log: no NOTICE on stderr */
+	PQsetNoticeProcessor(conn, ignore_notice, NULL);
+	*ret = conn;
+	return 0;
+}
+
+int queue_pg_open(const char *conninfo, struct queue **ret, char *errbuf, size_t errlen)
+{
+	struct queue_pg *q;
+	int result;
+
+	if (errlen > 0)
+		errbuf[0] = '\0';
+	if (conninfo == NULL || ret == NULL)
+		return -EINVAL;
+	q = calloc(1, sizeof(*q));
+	if (q == NULL) {
+		snprintf(errbuf, errlen, "PostgreSQL queue: out of memory");
+		return -ENOMEM;
+	}
+	q->base.ops = &pg_ops;
+	result = connect_db(conninfo, &q->conn, errbuf, errlen);
+	if (result == 0)
+		result = queue_pg__migrate(q->conn, queue_pg__schema_version(), errbuf,
+					   errlen);
+	if (result < 0)
+		goto out;
+	*ret = &q->base;
+	q = NULL; /* transferred */
+out:
+	pg_close(q != NULL ? &q->base : NULL);
+	return result;
+}

@@ -1,0 +1,387 @@
+/* Unit tests for agent/worker/worker.c: claim -> publish -> settle, driven
+ * through the worker's clock, random source and publish seam
+ * (worker_fixture.h) on a real SQLite queue.  Time moves only when a test
+ * moves it; the registry's answers are the test's. */
+#include "worker_fixture.h"
+
+#define TOK(n) "tok-" n
+
+static const char *const two[] = {"pkg-1.0.0-py3-none-any.whl", "pkg-1.0.0.tar.gz"};
+static const char *const one[] = {"pkg-1.0.0.tar.gz"};
+
+/* A job of one file to registry a, claimed and its publish started. */
+static int64_t running_job(struct wfx *f, int max_attempts)
+{
+	int64_t id = wfx_enqueue(f, "pkg", "a", one, 1, max_attempts);
+
+	wfx_tick(f);
+	assert_true(f->pub.running);
+	assert_int_equal(wfx_job(f, id).state, JOB_RUNNING);
+	return id;
+}
+
+static bool exists(const char *path)
+{
+	return access(path, F_OK) == 0;
+}
+
+/* Two files published: each upload is SENDING before its first byte and
+ * DONE after; the client sees its own paths; the job succeeds and its
+ * spool copies go.  The hooks report in order: the event, each upload,
+ * then the job's change. */
+static void test_publish_succeeds(void **state)
+{
+	struct wfx *f = wfx_new();
+	int64_t id = wfx_enqueue(f, "pkg", "a", two, 2, 3);
+	char want[4][200], spool[300];
+	const char *heard[5];
+	struct job j;
+	cJSON *ev, *answer;
+
+	(void)state;
+	snprintf(spool, sizeof(spool), "%s/spool/pkg", f->dir);
+	wfx_tick(f);
+	assert_int_equal(f->pub.starts, 1);
+	assert_string_equal(f->pub.registry, "a");
+	assert_string_equal(f->pub.version, "1.0.0");
+	assert_int_equal(f->pub.nfiles, 2);
+	assert_non_null(strstr(f->pub.files[0], "/spool/pkg/pkg-1.0.0-py3-none-any.whl"));
+	assert_false(f->pub.probe[0]);
+	j = wfx_job(f, id);
+	assert_int_equal(j.state, JOB_RUNNING);
+	assert_int_equal(j.attempts, 1);
+	assert_int_equal(j.lease_expires_ms, T0 + LEASE_MS);
+	assert_int_equal(worker_running(f->w), 1);
+
+	/* an event names the spooled copy: the client hears its own path */
+	ev = cJSON_CreateObject();
+	cJSON_AddStringToObject(ev, "event", "progress");
+	cJSON_AddStringToObject(ev, "file", f->pub.files[0]);
+	f->pub.hooks.event(f->pub.hooks.data, ev);
+	cJSON_Delete(ev);
+
+	f->now += 100;
+	assert_int_equal(pub_send(f, 0), 0);
+	assert_int_equal(wfx_upload(f, id, two[0]).state, UPLOAD_SENDING);
+	assert_int_equal(wfx_upload(f, id, two[1]).state, UPLOAD_PENDING);
+	pub_file(f, 0, OUT_PUBLISHED, "published pkg-1.0.0-py3-none-any.whl (10 bytes)");
+	assert_int_equal(wfx_upload(f, id, two[0]).state, UPLOAD_DONE);
+	/* the outcome's word is not repeated in the message */
+	assert_string_equal(wfx_upload(f, id, two[0]).answer,
+			    "pkg-1.0.0-py3-none-any.whl (10 bytes)");
+	assert_int_equal(pub_send(f, 1), 0);
+	pub_file(f, 1, OUT_EXISTS, "exists pkg-1.0.0.tar.gz, identical");
+	assert_int_equal(wfx_upload(f, id, two[1]).outcome, OUT_EXISTS);
+	assert_true(exists(spool));
+	pub_finish(f, OUT_PUBLISHED, NULL, -1);
+
+	j = wfx_job(f, id);
+	assert_int_equal(j.state, JOB_SUCCEEDED);
+	assert_int_equal(worker_running(f->w), 0);
+	assert_false(exists(spool)); /* the copies and their folder */
+	snprintf(want[0], sizeof(want[0]), "event %lld progress /home/dev/dist/%s",
+		 (long long)id, two[0]);
+	snprintf(want[1], sizeof(want[1]), "upload a published sends=1 bytes=10");
+	snprintf(want[2], sizeof(want[2]), "upload a exists sends=1 bytes=0");
+	snprintf(want[3], sizeof(want[3]), "changed %lld", (long long)id);
+	heard[0] = want[0], heard[1] = want[1], heard[2] = want[2], heard[3] = want[3];
+	heard[4] = NULL;
+	wfx_assert_heard(f, heard);
+
+	answer = worker_job_answer(f->w, id);
+	assert_true(cJSON_IsTrue(cJSON_GetObjectItem(answer, "ok")));
+	assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(answer, "outcome")),
+			    "published");
+	cJSON_Delete(answer);
+	/* nothing more to do */
+	wfx_tick(f);
+	assert_int_equal(f->pub.starts, 1);
+	wfx_free(f);
+}
+
+/* A registry outage: FAILED with next_run from the injected clock and the
+ * backoff (1 s, then drawn from [1 s, 2 s]: 1 s + 700 ms with the random
+ * source at 700), or the registry's longer Retry-After; not claimed a
+ * millisecond early; a send whose outcome is unknown is probed first next
+ * time; dead when out of attempts. */
+static void test_retry_backoff_dead(void **state)
+{
+	struct wfx *f = wfx_new();
+	int64_t id = running_job(f, 3), t;
+	struct job j;
+
+	(void)state;
+	f->rnd = 700;
+	assert_int_equal(pub_send(f, 0), 0);
+	pub_file(f, 0, OUT_UNAVAILABLE, "no answer from the registry");
+	t = f->now;
+	pub_finish(f, OUT_UNAVAILABLE, "registry answered 503", -1);
+	j = wfx_job(f, id);
+	assert_int_equal(j.state, JOB_FAILED);
+	assert_int_equal(j.outcome, OUT_UNAVAILABLE);
+	assert_int_equal(j.next_run_ms, t + BACKOFF_MIN);
+	assert_non_null(
+	    strstr(j.last_error, "registry answered 503 (next try in 1.0 s)"));
+	assert_int_equal(wfx_upload(f, id, one[0]).state, UPLOAD_SENDING);
+
+	f->now = j.next_run_ms - 1;
+	wfx_tick(f);
+	assert_int_equal(f->pub.starts, 1);
+	f->now = j.next_run_ms;
+	wfx_tick(f);
+	assert_int_equal(f->pub.starts, 2);
+	assert_true(f->pub.probe[0]); /* sent before, outcome unknown */
+	assert_int_equal(wfx_job(f, id).attempts, 2);
+	t = f->now;
+	pub_finish(f, OUT_ERROR, "registry answered 500", -1);
+	j = wfx_job(f, id);
+	assert_int_equal(j.state, JOB_FAILED);
+	assert_int_equal(j.next_run_ms, t + 1700);
+
+	/* the third failure of three attempts */
+	f->now = j.next_run_ms;
+	wfx_tick(f);
+	assert_int_equal(f->pub.starts, 3);
+	assert_int_equal(wfx_job(f, id).attempts, 3);
+	pub_finish(f, OUT_UNAVAILABLE, "rate limited", 60);
+	j = wfx_job(f, id);
+	assert_int_equal(j.state, JOB_DEAD);
+	assert_non_null(strstr(j.last_error, "rate limited (out of attempts: 3)"));
+	assert_int_equal(j.outcome, OUT_UNAVAILABLE);
+	wfx_free(f);
+}
+
+/* Retry-After longer than the backoff sets next_run. */
+static void test_retry_after(void **state)
+{
+	struct wfx *f = wfx_new();
+	int64_t id = running_job(f, 3);
+
+	(void)state;
+	pub_finish(f, OUT_UNAVAILABLE, "429 Too Many Requests", 60);
+	assert_int_equal(wfx_job(f, id).next_run_ms, T0 + 60000);
+	assert_int_equal(wfx_upload(f, id, one[0]).state,
+			 UPLOAD_PENDING); /* never sent */
+	wfx_free(f);
+}
+
+/* A permanent refusal: DEAD at once, the file FAILED, the spool kept for
+ * `job retry`. */
+static void test_conflict_is_dead(void **state)
+{
+	struct wfx *f = wfx_new();
+	int64_t id = running_job(f, 3);
+	struct job j;
+
+	(void)state;
+	assert_int_equal(pub_send(f, 0), 0);
+	pub_file(f, 0, OUT_CONFLICT, "conflict: another file holds pkg 1.0.0");
+	pub_finish(f, OUT_CONFLICT, "another file holds pkg 1.0.0", -1);
+	j = wfx_job(f, id);
+	assert_int_equal(j.state, JOB_DEAD);
+	assert_int_equal(j.attempts, 1);
+	assert_int_equal(j.outcome, OUT_CONFLICT);
+	assert_int_equal(wfx_upload(f, id, one[0]).state, UPLOAD_FAILED);
+	assert_true(exists(f->pub.files[0]));
+	wfx_free(f);
+}
+
+/* The lease ran out and another worker claimed the job: this worker's
+ * write is refused, it stops without settling, and the job stays with its
+ * new owner. */
+static void test_fenced_write_refused(void **state)
+{
+	struct wfx *f = wfx_new();
+	int64_t id = running_job(f, 3);
+	struct job other[1], j;
+	size_t before;
+
+	(void)state;
+	f->now += LEASE_MS + 1;
+	assert_int_equal(
+	    f->q->ops->claim(f->q, "elsewhere:1", f->now, LEASE_MS, 0, other, 1), 1);
+	job_clear(&other[0]);
+	before = f->nheard;
+	assert_int_equal(pub_send(f, 0), AOS_EFENCED);
+	assert_int_equal(wfx_upload(f, id, one[0]).state, UPLOAD_PENDING);
+	pub_finish(f, OUT_UNAVAILABLE, "the send was stopped", -1);
+	j = wfx_job(f, id);
+	assert_int_equal(j.state, JOB_RUNNING);
+	assert_string_equal(j.lease_owner, "elsewhere:1");
+	assert_int_equal(j.fence, other[0].fence);
+	assert_int_equal(j.attempts, 2);
+	assert_int_equal(f->nheard, before); /* no job_changed: nothing recorded */
+	assert_int_equal(worker_running(f->w), 0);
+	wfx_free(f);
+}
+
+/* Heartbeats renew the lease from the injected clock; a canceled job's
+ * next heartbeat stops its publish. */
+static void test_heartbeat(void **state)
+{
+	struct wfx *f = wfx_new();
+	int64_t id = running_job(f, 3);
+
+	(void)state;
+	assert_true(uv_is_active((uv_handle_t *)&f->w->runs->heartbeat));
+	f->now += LEASE_MS / 3;
+	worker__heartbeat(&f->w->runs->heartbeat);
+	assert_int_equal(wfx_job(f, id).lease_expires_ms, f->now + LEASE_MS);
+	assert_int_equal(f->q->ops->cancel(f->q, id, "by the test", f->now), 0);
+	worker__heartbeat(&f->w->runs->heartbeat);
+	assert_int_equal(f->pub.aborts, 1);
+	assert_false(f->pub.running);
+	assert_int_equal(worker_running(f->w), 0);
+	assert_int_equal(wfx_job(f, id).state, JOB_CANCELED);
+	wfx_free(f);
+}
+
+/* Draining stops claims, resuming starts them; an operator's drain is a
+ * marker that the next worker reads at its start. */
+static void test_drain_resume(void **state)
+{
+	struct wfx *f = wfx_new();
+	struct worker_env env;
+	struct worker *w2 = NULL;
+	char marker[128];
+	int64_t id;
+
+	(void)state;
+	snprintf(marker, sizeof(marker), "%s/draining", f->dir);
+	worker_set_draining(f->w, true);
+	id = wfx_enqueue(f, "pkg", "a", one, 1, 3);
+	wfx_tick(f);
+	assert_true(worker_draining(f->w));
+	assert_int_equal(f->pub.starts, 0);
+	assert_int_equal(wfx_job(f, id).state, JOB_QUEUED);
+	assert_false(exists(marker));
+	worker_set_draining(f->w, false);
+	uv_run(&f->loop, UV_RUN_NOWAIT);
+	assert_int_equal(f->pub.starts, 1);
+	pub_finish(f, OUT_PUBLISHED, NULL, -1);
+
+	worker_operator_drain(f->w, true);
+	assert_true(exists(marker));
+	env = f->w->env;
+	assert_int_equal(worker_new(&env, f->q, &w2), 0);
+	assert_true(worker_draining(w2));
+	worker_close(w2);
+	worker_operator_drain(f->w, false);
+	assert_false(exists(marker));
+	assert_false(worker_draining(f->w));
+	wfx_free(f);
+}
+
+/* No claim before the secret was read; a token missing from a secret that
+ * was read is a dead job (an operator must add it); Vault failing leaves
+ * the job queued without spending the attempt. */
+static void test_tokens(void **state)
+{
+	struct wfx *f = wfx_new();
+	int64_t id;
+	struct job j;
+
+	(void)state;
+	f->s->loaded = false;
+	id = wfx_enqueue(f, "pkg", "a", one, 1, 3);
+	wfx_tick(f);
+	assert_int_equal(wfx_job(f, id).state, JOB_QUEUED);
+	assert_int_equal(wfx_job(f, id).attempts, 0);
+
+	/* Vault unreachable after a first read: wait 5 s, attempt not spent */
+	wfx_tokens(f, NULL, TOK("b"));
+	f->s->failures = 1;
+	snprintf(f->s->last_error, sizeof(f->s->last_error), "connection refused");
+	wfx_tick(f);
+	j = wfx_job(f, id);
+	assert_int_equal(j.state, JOB_QUEUED);
+	assert_int_equal(j.attempts, 0);
+	assert_int_equal(j.next_run_ms, T0 + 5000);
+	assert_non_null(strstr(j.wait_reason, "waiting for a token"));
+	assert_int_equal(f->pub.starts, 0);
+
+	/* Vault answers, the key is not in the secret */
+	f->s->failures = 0;
+	f->now = j.next_run_ms;
+	wfx_tick(f);
+	j = wfx_job(f, id);
+	assert_int_equal(j.state, JOB_DEAD);
+	assert_int_equal(j.outcome, OUT_AUTH);
+	assert_non_null(strstr(j.last_error, "key PYPI_A is not in the Vault secret"));
+	assert_int_equal(f->pub.starts, 0);
+	wfx_free(f);
+}
+
+/* A publish that cannot start is a failed attempt. */
+static void test_publish_start_fails(void **state)
+{
+	struct wfx *f = wfx_new();
+	int64_t id;
+	struct job j;
+
+	(void)state;
+	f->pub.start_rc = -EIO;
+	id = wfx_enqueue(f, "pkg", "a", one, 1, 3);
+	wfx_tick(f);
+	j = wfx_job(f, id);
+	assert_int_equal(j.state, JOB_FAILED);
+	assert_int_equal(j.next_run_ms, T0 + BACKOFF_MIN);
+	assert_non_null(strstr(j.last_error, "fake publish refused to start"));
+	assert_int_equal(worker_running(f->w), 0);
+	wfx_free(f);
+}
+
+/* Stopping: every running job goes back to the queue without counting the
+ * attempt; what was being sent stays SENDING (probed at the next run). */
+static void test_abort_all(void **state)
+{
+	struct wfx *f = wfx_new();
+	int64_t id = running_job(f, 3);
+	struct job j;
+
+	(void)state;
+	assert_int_equal(pub_send(f, 0), 0);
+	worker_abort_all(f->w, "daemon stopping");
+	assert_int_equal(f->pub.aborts, 1);
+	j = wfx_job(f, id);
+	assert_int_equal(j.state, JOB_QUEUED);
+	assert_int_equal(j.attempts, 0);
+	assert_int_equal(wfx_upload(f, id, one[0]).state, UPLOAD_SENDING);
+	wfx_free(f);
+}
+
+/* A job whose files were all sent before succeeds without a publish. */
+static void test_all_done_before(void **state)
+{
+	struct wfx *f = wfx_new();
+	int64_t id = running_job(f, 3);
+
+	(void)state;
+	assert_int_equal(pub_send(f, 0), 0);
+	pub_file(f, 0, OUT_PUBLISHED, "published pkg-1.0.0.tar.gz");
+	worker_abort_all(f->w, "daemon stopping"); /* the crash before the end */
+	uv_run(&f->loop, UV_RUN_NOWAIT);
+	wfx_tick(f);
+	assert_int_equal(f->pub.starts, 1);
+	assert_int_equal(wfx_job(f, id).state, JOB_SUCCEEDED);
+	wfx_free(f);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_publish_succeeds),
+	    cmocka_unit_test(test_retry_backoff_dead),
+	    cmocka_unit_test(test_retry_after),
+	    cmocka_unit_test(test_conflict_is_dead),
+	    cmocka_unit_test(test_fenced_write_refused),
+	    cmocka_unit_test(test_heartbeat),
+	    cmocka_unit_test(test_drain_resume),
+	    cmocka_unit_test(test_tokens),
+	    cmocka_unit_test(test_publish_start_fails),
+	    cmocka_unit_test(test_abort_all),
+	    cmocka_unit_test(test_all_done_before),
+	};
+
+	return cmocka_run_group_tests(tests, wfx_setup, NULL);
+}
