@@ -1,6 +1,7 @@
 # bash completion for aos-publishctl                      -*- shell-script -*-
 # Commands and options from the program's --help; registry and pipeline
-# names from the running daemon's status, job ids from its job list (both
+# names and secret keys from the running daemon's status, job ids from its
+# job list (both
 # asked with a 2 s timeout; nothing is offered when the daemon is not
 # reachable).  Installed as /usr/share/bash-completion/completions/aos-publishctl.
 
@@ -23,6 +24,11 @@ _aos_publishctl_names()
 {
 	_aos_publishctl_ask status |
 		grep -o "\"$1\":\[[^]]*\]" | grep -o '"[^"]*"' | tail -n +2 | tr -d '"'
+}
+
+_aos_publishctl_secret_keys()
+{
+	_aos_publishctl_ask status | grep -o '"key":"[^"]*"' | cut -d'"' -f4
 }
 
 _aos_publishctl_job_ids()
@@ -81,7 +87,11 @@ _aos_publishctl()
 		fi
 		;;
 	secrets)
-		[ "$ncmd" -eq 1 ] && COMPREPLY=($(compgen -W "refresh fingerprint" -- "$cur"))
+		if [ "$ncmd" -eq 1 ]; then
+			COMPREPLY=($(compgen -W "refresh fingerprint check" -- "$cur"))
+		elif [ "$ncmd" -eq 2 ] && [ "$sub" = check ]; then
+			COMPREPLY=($(compgen -W "$(_aos_publishctl_secret_keys)" -- "$cur"))
+		fi
 		;;
 	publish)
 		if [[ $cur == -* ]]; then
@@ -94,7 +104,9 @@ _aos_publishctl()
 		;;
 	jobs) COMPREPLY=($(compgen -W "--state --limit" -- "$cur")) ;;
 	job)
-		if [ "$ncmd" -eq 1 ]; then
+		if [ "$ncmd" -eq 1 ] && [[ $cur == -* ]]; then
+			COMPREPLY=($(compgen -W "--help" -- "$cur"))
+		elif [ "$ncmd" -eq 1 ]; then
 			COMPREPLY=($(compgen -W "show log wait retry cancel" -- "$cur"))
 		elif [[ $cur == -* ]]; then
 			local opts="--escape --raw"

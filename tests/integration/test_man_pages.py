@@ -14,6 +14,7 @@ import subprocess
 import pytest
 
 from aos_fixtures import BUILD_DIR, PUBLISHCTL, PUBLISHD, ROTATE_SCRIPT
+from ctl_help import ctl_commands, help_of
 
 MAN = BUILD_DIR / "man"
 PAGES = ["aos-publishd.8", "aos-publishctl.1", "aos-publishd.json.5", "aos-rotate-secret.8"]
@@ -87,30 +88,6 @@ def test_config_page_check_sees_a_difference():
     for want in ("queue.max_running: the page says", "vault.poll_interval_s: the parser has it",
                  "vault.poll_interval_ms: the page has it"):
         assert want in found, f"{want!r} not reported:\n{found}"
-
-
-def help_of(*cmd) -> str:
-    p = subprocess.run([*map(str, cmd), "--help"], capture_output=True, text=True, timeout=10)
-    # --help prints to stdout and runs nothing: rotate_secret.sh's once ran
-    # `aos-publishctl secrets fingerprint` from an unescaped backquote.
-    assert p.returncode == 0 and p.stderr == "", f"{cmd} --help: {p}"
-    return p.stdout
-
-
-def ctl_commands(text: str) -> list[list[str]]:
-    """The commands of `aos-publishctl --help`, each as its words before the
-    first argument ("secrets check KEY" -> [secrets, check]; "job
-    show|log|retry|cancel ID" -> [job, show, log, retry, cancel]; "drain |
-    resume" -> [drain], [resume])."""
-    body = text.split("Commands:", 1)[1].split("\nOptions:", 1)[0]
-    out = []
-    for line in body.splitlines():
-        m = re.match(r"^  ([a-z][a-z|]*(?: \| [a-z]+| [a-z][a-z|]*)*)", line)
-        if m is None:
-            continue
-        for alt in m.group(1).split(" | "):
-            out.append([w for part in alt.split() for w in part.split("|")])
-    return out
 
 
 def test_ctl_page_names_every_command():
