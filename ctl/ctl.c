@@ -339,6 +339,22 @@ static void print_status(const cJSON *o)
 	print_secrets(cJSON_GetObjectItemCaseSensitive(o, "secrets"));
 }
 
+/* status and secrets: answered here, not by a command module. */
+static bool simple_command(const char *cmd)
+{
+	return strcmp(cmd, "status") == 0 || strcmp(cmd, "secrets") == 0;
+}
+
+bool ctl_has_help(int argc, char **argv)
+{
+	int i;
+
+	for (i = 1; i < argc; i++)
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+			return true;
+	return false;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -389,6 +405,10 @@ int main(int argc, char **argv)
 	    strcmp(argv[optind], "reconcile") == 0)
 		return ctl_jobs(sock, json, timeout_set ? timeout_s : 3600, argc - optind,
 				argv + optind);
+	if (simple_command(argv[optind]) && ctl_has_help(argc - optind, argv + optind)) {
+		usage(stdout); /* the one help of status and secrets */
+		return 0;
+	}
 	if (strcmp(argv[optind], "secrets") == 0 && argc - optind == 2 &&
 	    strcmp(argv[optind + 1], "fingerprint") == 0)
 		return ctl_fingerprint(sock, json, timeout_s, NULL);
@@ -402,7 +422,11 @@ int main(int argc, char **argv)
 	else if (strcmp(argv[optind], "secrets") == 0 && argc - optind == 2 &&
 		 strcmp(argv[optind + 1], "refresh") == 0)
 		cmd = "{\"cmd\":\"secrets.refresh\"}";
-	else {
+	else if (simple_command(argv[optind])) {
+		fprintf(stderr, "aos-publishctl %s: unexpected \"%s\" (see --help)\n",
+			argv[optind], argv[optind + 1]);
+		return EXIT_USAGE;
+	} else {
 		fprintf(stderr, "aos-publishctl: unknown command \"%s\" (see --help)\n",
 			argv[optind]);
 		return EXIT_USAGE;

@@ -22,6 +22,10 @@
 /* The jobs commands (ctl_jobs.c): jobs, job ..., drain, resume. */
 int ctl_jobs(const char *sock, bool json, int timeout_s, int argc, char **argv);
 
+/* Whether argv[1..argc) holds --help or -h: a command answers with its help
+ * (exit 0) wherever the option stands. */
+bool ctl_has_help(int argc, char **argv);
+
 struct ctl_conn {
 	int fd;
 	const char *path;

@@ -293,7 +293,7 @@ int ctl_jobs(const char *sock, bool json, int timeout_s, int argc, char **argv)
 	double id = 0;
 	int rc = EXIT_USAGE;
 
-	if (argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+	if (ctl_has_help(argc, argv)) {
 		usage(stdout);
 		cJSON_Delete(req);
 		return 0;

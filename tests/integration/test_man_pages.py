@@ -117,3 +117,20 @@ def test_page_names_every_option(page, cmd):
     text = render(MAN / page)
     missing = sorted(o for o in opts if not re.search(rf"(?<![\w-]){o}(?![\w-])", text))
     assert not missing, f"{page} lacks {missing} (from {cmd[-1]} --help)"
+
+
+def test_every_command_answers_help():
+    """`aos-publishctl CMD [SUB] --help` prints help and exits 0 for every
+    command of the help (status and secrets once answered 'unknown command',
+    exit 2), and never reaches the daemon (the socket here does not exist)."""
+    sock = ["--socket", "/nonexistent/aos-publishctl-test.sock"]
+    for words in ctl_commands(help_of(PUBLISHCTL)):
+        for cmd in {words[0]} | ({f"{words[0]} {w}" for w in words[1:]}):
+            text = help_of(PUBLISHCTL, *sock, *cmd.split())
+            assert "Usage" in text or "usage" in text, f"{cmd} --help: {text!r}"
+
+
+def test_unknown_subcommand_is_named():
+    p = subprocess.run([str(PUBLISHCTL), "--socket", "/nonexistent/x.sock", "secrets",
+                        "bogus"], capture_output=True, text=True, timeout=10)
+    assert p.returncode == 2 and 'secrets: unexpected "bogus"' in p.stderr, p
