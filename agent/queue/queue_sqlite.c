@@ -107,6 +107,11 @@ static const char *const stmt_sql[QS__COUNT] = {
     [QS_OLDEST_DUE] = "SELECT min(next_run_ms) FROM jobs WHERE state IN (1, 4) "
 		      "AND next_run_ms <= ?1",
     [QS_INPUTS_SET] = "UPDATE jobs SET inputs = ?2, updated_ms = ?3 WHERE id = ?1",
+    /* On jobs_ended (migration 5): the ended jobs in id order. */
+    [QS_PRUNE_PICK] = "SELECT " QS_JOB_COLS " FROM jobs WHERE state IN (3, 5, 6) "
+		      "AND id > ?2 AND updated_ms < ?1 ORDER BY id LIMIT ?3",
+    /* Its uploads and log go with it (ON DELETE CASCADE). */
+    [QS_PRUNE_DELETE] = "DELETE FROM jobs WHERE id = ?1 AND state IN (3, 5, 6)",
 };
 
 static struct queue_sqlite *qs(struct queue *q)
@@ -143,11 +148,16 @@ static void bind_outcome(sqlite3_stmt *st, int idx, enum pub_outcome out)
 			  SQLITE_STATIC);
 }
 
-/* Steps a statement that returns no row; resets it. */
+/* Steps a statement that returns no row; resets it.  An I/O error whose
+ * cause was a full file system (a failed write or fsync of the WAL) is
+ * -ENOSPC, like SQLITE_FULL: the daemon answers both as "disk full". */
 int queue_sqlite__step_done(sqlite3_stmt *s)
 {
 	int rc = sqlite3_step(s);
 
+	if (rc != SQLITE_DONE && (rc & 0xff) == SQLITE_IOERR &&
+	    sqlite3_system_errno(sqlite3_db_handle(s)) == ENOSPC)
+		rc = SQLITE_FULL;
 	queue_sqlite__done(s);
 	return rc == SQLITE_DONE ? 0 : queue_sqlite__err(rc);
 }
@@ -789,6 +799,7 @@ static const struct queue_ops sqlite_ops = {
     .counts = queue_sqlite__counts,
     .stats = queue_sqlite__stats,
     .release_owner = sq_release_owner,
+    .prune = queue_sqlite__prune,
     .close = sq_close,
 };
 
