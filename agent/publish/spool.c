@@ -69,6 +69,31 @@ static const char *file_type(mode_t m)
 	       : S_ISSOCK(m) ? "a socket" : S_ISLNK(m) ? "a symbolic link" : "not a file";
 }
 
+/* Writes all of buf (a short write goes on where it stopped, so a full
+ * disk answers ENOSPC).  Returns 0 or -errno. */
+static int write_all(int fd, const unsigned char *buf, size_t len)
+{
+	ssize_t n;
+
+	while (len > 0) {
+		n = write(fd, buf, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		buf += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* How a failure of the spool or the queue is answered: a full file system
+ * is OUT_UNAVAILABLE (retry when space is freed), anything else OUT_ERROR. */
+static enum pub_outcome store_outcome(int rc)
+{
+	return rc == -ENOSPC ? OUT_UNAVAILABLE : OUT_ERROR;
+}
+
 int spool_copy_fd(int in, const char *label, const char *dst, uint64_t max, char sha[65],
 		  bool *ret_theirs, char *msg, size_t msglen)
 {
@@ -129,15 +154,17 @@ int spool_copy_fd(int in, const char *label, const char *dst, uint64_t max, char
 		}
 		*ret_theirs = false;
 		EVP_DigestUpdate(ctx, buf, (size_t)n);
-		if (write(out, buf, (size_t)n) != n) {
-			r = -EIO;
-			snprintf(msg, msglen, "writing the spool copy of %s failed", label);
+		r = write_all(out, buf, (size_t)n);
+		if (r < 0) {
+			snprintf(msg, msglen, "writing the spool copy of %s failed: %s", label,
+				 strerror(-r));
 			goto out;
 		}
 	}
 	if (fsync(out) < 0) {
 		r = -errno;
-		snprintf(msg, msglen, "fsync of the spool copy of %s failed", label);
+		snprintf(msg, msglen, "fsync of the spool copy of %s failed: %s", label,
+			 strerror(-r));
 		goto out;
 	}
 	EVP_DigestFinal_ex(ctx, md, &mdlen);
@@ -368,6 +395,8 @@ static char *job_inputs(struct spool_op *e)
 	return text;
 }
 
+static void refuse(struct spool_op *e, enum pub_outcome out, const char *error);
+
 static void commit(struct spool_op *e)
 {
 	const struct config *cfg = *e->env.pub.cfg;
@@ -397,10 +426,11 @@ static void commit(struct spool_op *e)
 	r = text != NULL ? q->ops->enqueue(q, &jn, aos_wall_ms(), &id) : -ENOMEM;
 	free(text);
 	if (r < 0 && r != AOS_EEXIST) {
-		log_err_r(r, "enqueue to %s failed", e->registry);
-		if (e->heard)
-			e->hooks.refused(e->hooks.data, OUT_ERROR,
-					 "cannot write the job to the queue database");
+		char msg[200];
+
+		snprintf(msg, sizeof(msg), "cannot write the job to the queue database: %s",
+			 aos_strerror(r));
+		refuse(e, store_outcome(r), msg); /* its spooled copies go */
 		return;
 	}
 	if (r == AOS_EEXIST)
@@ -485,7 +515,7 @@ static void after_spool(uv_work_t *w, int status)
 
 	(void)status;
 	if (e->rc < 0) {
-		refuse(e, e->invalid ? OUT_INVALID : OUT_ERROR, e->msg);
+		refuse(e, e->invalid ? OUT_INVALID : store_outcome(e->rc), e->msg);
 	} else if (e->dry_run && !e->heard) {
 		(void)aos_rm_flat_dir(e->tmp); /* the client left */
 	} else if (e->dry_run) {

@@ -108,7 +108,8 @@ static const char *const stmt_sql[QS__COUNT] = {
 		      "AND next_run_ms <= ?1",
     [QS_INPUTS_SET] = "UPDATE jobs SET inputs = ?2, updated_ms = ?3 WHERE id = ?1",
     /* On jobs_ended (migration 5): the ended jobs in id order. */
-    [QS_PRUNE_PICK] = "SELECT " QS_JOB_COLS " FROM jobs WHERE state IN (3, 5, 6) "
+    [QS_PRUNE_PICK] = "SELECT " QS_JOB_COLS " FROM jobs INDEXED BY jobs_ended "
+		      "WHERE state IN (3, 5, 6) "
 		      "AND id > ?2 AND updated_ms < ?1 ORDER BY id LIMIT ?3",
     /* Its uploads and log go with it (ON DELETE CASCADE). */
     [QS_PRUNE_DELETE] = "DELETE FROM jobs WHERE id = ?1 AND state IN (3, 5, 6)",
