@@ -149,16 +149,11 @@ static void bind_outcome(sqlite3_stmt *st, int idx, enum pub_outcome out)
 			  SQLITE_STATIC);
 }
 
-/* Steps a statement that returns no row; resets it.  An I/O error whose
- * cause was a full file system (a failed write or fsync of the WAL) is
- * -ENOSPC, like SQLITE_FULL: the daemon answers both as "disk full". */
+/* Steps a statement that returns no row; resets it. */
 int queue_sqlite__step_done(sqlite3_stmt *s)
 {
 	int rc = sqlite3_step(s);
 
-	if (rc != SQLITE_DONE && (rc & 0xff) == SQLITE_IOERR &&
-	    sqlite3_system_errno(sqlite3_db_handle(s)) == ENOSPC)
-		rc = SQLITE_FULL;
 	queue_sqlite__done(s);
 	return rc == SQLITE_DONE ? 0 : queue_sqlite__err(rc);
 }
