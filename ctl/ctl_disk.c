@@ -12,7 +12,7 @@
 /* "12.3 MiB" */
 static void human(double bytes, char *buf, size_t len)
 {
-	static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB" };
+	static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
 	int u = 0;
 
 	while (bytes >= 1024 && u < 4) {
@@ -28,7 +28,8 @@ static void when(double ms, char *buf, size_t len)
 	time_t t = (time_t)(ms / 1000);
 	struct tm tm;
 
-	if (gmtime_r(&t, &tm) == NULL || strftime(buf, len, "%Y-%m-%d %H:%M UTC", &tm) == 0)
+	if (gmtime_r(&t, &tm) == NULL ||
+	    strftime(buf, len, "%Y-%m-%d %H:%M UTC", &tm) == 0)
 		snprintf(buf, len, "?");
 }
 
@@ -40,10 +41,11 @@ static void print_totals(const cJSON *t)
 	char b[32];
 
 	human(ctl_num(t, "spool_bytes"), b, sizeof(b));
-	printf("%.0f job(s) (%.0f succeeded, %.0f dead, %.0f canceled) with their logs and "
-	       "uploads, %.0f spooled file(s) of %s", ctl_num(t, "total_jobs"),
-	       ctl_num(j, "succeeded"), ctl_num(j, "dead"), ctl_num(j, "canceled"),
-	       ctl_num(t, "spool_files"), b);
+	printf(
+	    "%.0f job(s) (%.0f succeeded, %.0f dead, %.0f canceled) with their logs and "
+	    "uploads, %.0f spooled file(s) of %s",
+	    ctl_num(t, "total_jobs"), ctl_num(j, "succeeded"), ctl_num(j, "dead"),
+	    ctl_num(j, "canceled"), ctl_num(t, "spool_files"), b);
 }
 
 void ctl_print_disk(const cJSON *d)
@@ -60,11 +62,13 @@ void ctl_print_disk(const cJSON *d)
 		human(ctl_num(d, "work_bytes"), w, sizeof(w));
 		printf("Disk:       queue %s, spool %s, work %s; %s free%s\n", q, s, w, f,
 		       cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(d, "full"))
-			       ? " (FULL: new work refused)" : "");
+			   ? " (FULL: new work refused)"
+			   : "");
 	} else {
 		printf("Disk:       %s free (use not measured yet)%s\n", f,
 		       cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(d, "full"))
-			       ? " (FULL: new work refused)" : "");
+			   ? " (FULL: new work refused)"
+			   : "");
 	}
 	if (ctl_num(d, "retention_days") <= 0) {
 		printf("Retention:  forever (queue.retention_days 0)\n");
@@ -92,8 +96,9 @@ int ctl_prune(const char *sock, bool json, int timeout_s, int argc, char **argv)
 		fprintf(stderr, "aos-publishctl: usage: prune [--dry-run]\n");
 		return EXIT_USAGE;
 	}
-	rc = ctl_exchange(sock, dry ? "{\"cmd\":\"prune\",\"dry_run\":true}"
-				    : "{\"cmd\":\"prune\"}", timeout_s, &answer);
+	rc = ctl_exchange(
+	    sock, dry ? "{\"cmd\":\"prune\",\"dry_run\":true}" : "{\"cmd\":\"prune\"}",
+	    timeout_s, &answer);
 	if (rc != 0)
 		return rc;
 	o = cJSON_Parse(answer);
@@ -107,7 +112,8 @@ int ctl_prune(const char *sock, bool json, int timeout_s, int argc, char **argv)
 		printf(", ended before %s.\n", at);
 	}
 	if (rc != 0)
-		fprintf(stderr, "aos-publishctl: %s\n", ctl_str(o, "error", "unknown error"));
+		fprintf(stderr, "aos-publishctl: %s\n",
+			ctl_str(o, "error", "unknown error"));
 	cJSON_Delete(o);
 	free(answer);
 	return rc;

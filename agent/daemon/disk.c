@@ -18,14 +18,14 @@ enum { P_DB, P_WAL, P_SPOOL, P_WORK };
 static void measure_work(uv_work_t *w)
 {
 	struct disk *d = w->data;
-	uint64_t v[4] = { 0 };
+	uint64_t v[4] = {0};
 	int i;
 
 	for (i = 0; i < 4; i++)
 		if (d->paths[i] != NULL && aos_tree_bytes(d->paths[i], &v[i]) < 0)
 			v[i] = 0; /* missing: takes nothing */
-	d->next = (struct disk_use){ .queue = v[P_DB] + v[P_WAL], .spool = v[P_SPOOL],
-				     .work = v[P_WORK] };
+	d->next = (struct disk_use){
+	    .queue = v[P_DB] + v[P_WAL], .spool = v[P_SPOOL], .work = v[P_WORK]};
 }
 
 static void free_paths(struct disk *d)
@@ -68,8 +68,8 @@ void disk_measure(struct agent *a)
 	d->paths[P_SPOOL] = strdup(cfg->queue.spool_dir);
 	d->paths[P_WORK] = strdup(cfg->work_dir);
 	d->work.data = d;
-	if (d->paths[P_DB] == NULL || d->paths[P_WAL] == NULL || d->paths[P_SPOOL] == NULL ||
-	    d->paths[P_WORK] == NULL ||
+	if (d->paths[P_DB] == NULL || d->paths[P_WAL] == NULL ||
+	    d->paths[P_SPOOL] == NULL || d->paths[P_WORK] == NULL ||
 	    uv_queue_work(&a->loop, &d->work, measure_work, measure_done) < 0) {
 		free_paths(d);
 		return;
@@ -110,7 +110,8 @@ static void queue_dir(const struct config *cfg, char *buf, size_t len)
 	if (slash == NULL)
 		snprintf(buf, len, ".");
 	else
-		snprintf(buf, len, "%.*s", (int)(slash - cfg->queue.path + (slash == cfg->queue.path)),
+		snprintf(buf, len, "%.*s",
+			 (int)(slash - cfg->queue.path + (slash == cfg->queue.path)),
 			 cfg->queue.path);
 }
 
@@ -138,10 +139,12 @@ bool disk_short(const struct agent *a, char *msg, size_t msglen)
 	avail = least_free(cfg);
 	if (avail < 0 || avail >= (double)cfg->queue.min_free_mb * MIB)
 		return false;
-	snprintf(msg, msglen, "the daemon's disk is full: %.1f MiB free for the queue and "
-		 "the spool, under queue.min_free_mb (%ld MiB); nothing was queued: retry "
-		 "once space is freed (aos-publishctl prune, or a larger file system)",
-		 avail / MIB, cfg->queue.min_free_mb);
+	snprintf(
+	    msg, msglen,
+	    "the daemon's disk is full: %.1f MiB free for the queue and "
+	    "the spool, under queue.min_free_mb (%ld MiB); nothing was queued: retry "
+	    "once space is freed (aos-publishctl prune, or a larger file system)",
+	    avail / MIB, cfg->queue.min_free_mb);
 	return true;
 }
 
@@ -156,33 +159,38 @@ cJSON *disk_status_json(struct agent *a)
 		cJSON_AddNumberToObject(o, "queue_bytes", (double)d->use.queue);
 		cJSON_AddNumberToObject(o, "spool_bytes", (double)d->use.spool);
 		cJSON_AddNumberToObject(o, "work_bytes", (double)d->use.work);
-		cJSON_AddNumberToObject(o, "measured_s_ago",
-					(double)((uv_now(&a->loop) - d->measured_ms) / 1000));
+		cJSON_AddNumberToObject(
+		    o, "measured_s_ago",
+		    (double)((uv_now(&a->loop) - d->measured_ms) / 1000));
 	}
 	if (avail >= 0)
 		cJSON_AddNumberToObject(o, "free_bytes", avail);
-	cJSON_AddNumberToObject(o, "min_free_bytes", (double)a->cfg->queue.min_free_mb * MIB);
-	cJSON_AddBoolToObject(o, "full", a->cfg->queue.min_free_mb > 0 && avail >= 0 &&
-				     avail < (double)a->cfg->queue.min_free_mb * MIB);
-	cJSON_AddNumberToObject(o, "retention_days", (double)a->cfg->queue.retention_days);
+	cJSON_AddNumberToObject(o, "min_free_bytes",
+				(double)a->cfg->queue.min_free_mb * MIB);
+	cJSON_AddBoolToObject(o, "full",
+			      a->cfg->queue.min_free_mb > 0 && avail >= 0 &&
+				  avail < (double)a->cfg->queue.min_free_mb * MIB);
+	cJSON_AddNumberToObject(o, "retention_days",
+				(double)a->cfg->queue.retention_days);
 	cJSON_AddItemToObject(o, "prune", disk__prune_status_json(a));
 	return o;
 }
 
 int disk_render(struct agent *a, struct buf *b)
 {
-	static const char *const what[] = { "queue", "spool", "work" };
+	static const char *const what[] = {"queue", "spool", "work"};
 	const struct disk *d = &a->disk;
-	const uint64_t v[] = { d->use.queue, d->use.spool, d->use.work };
+	const uint64_t v[] = {d->use.queue, d->use.spool, d->use.work};
 	char l[PROM_LABELS_MAX];
 	int r, i;
 
 	disk_measure(a);
 	if (d->measured_ms == 0)
 		return 0; /* no sample rather than a wrong one */
-	r = prom_family(b, "aos_disk_bytes", "gauge",
-			"Disk space taken by the queue database (with its WAL), the spool "
-			"and the work folders.");
+	r = prom_family(
+	    b, "aos_disk_bytes", "gauge",
+	    "Disk space taken by the queue database (with its WAL), the spool "
+	    "and the work folders.");
 	for (i = 0; r == 0 && i < 3; i++) {
 		prom_labels(l, sizeof(l), "what", what[i], NULL);
 		r = prom_sample(b, "aos_disk_bytes", l, (double)v[i]);

@@ -28,15 +28,15 @@ struct disk_use {
 /* Held in struct agent; disk_init() before use, disk_close() at stop. */
 struct disk {
 	struct agent *a;
-	uv_work_t work;         /* a measurement on the thread pool */
-	char *paths[4];         /* what the thread measures (copied) */
-	struct disk_use next;   /* the thread's result */
-	struct disk_use use;    /* the last measurement */
-	uint64_t measured_ms;   /* loop time of it; 0: none yet */
+	uv_work_t work;	      /* a measurement on the thread pool */
+	char *paths[4];	      /* what the thread measures (copied) */
+	struct disk_use next; /* the thread's result */
+	struct disk_use use;  /* the last measurement */
+	uint64_t measured_ms; /* loop time of it; 0: none yet */
 	bool measuring;
 	uv_timer_t prune_timer; /* the periodic run, then its batches */
 	struct prune_run *runs; /* the one running first, then those waiting */
-	cJSON *last_prune;      /* what the last run (not a dry run) did */
+	cJSON *last_prune;	/* what the last run (not a dry run) did */
 	bool closed;
 };
 

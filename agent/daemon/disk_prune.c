@@ -16,9 +16,9 @@
 #include "queue/queue.h"
 #include "worker/worker.h"
 
-#define PRUNE_FIRST_MS 5000          /* the first periodic run after the start */
-#define PRUNE_EVERY_MS 3600000       /* then hourly */
-#define PRUNE_PAUSE_MS 20            /* between two batches */
+#define PRUNE_FIRST_MS 5000    /* the first periodic run after the start */
+#define PRUNE_EVERY_MS 3600000 /* then hourly */
+#define PRUNE_PAUSE_MS 20      /* between two batches */
 #define DAY_MS (24LL * 3600 * 1000)
 
 struct prune_run {
@@ -35,7 +35,7 @@ struct prune_run {
 /* What the last periodic or requested run did, for status. */
 static cJSON *totals_json(const struct prune_run *r)
 {
-	static const enum job_state states[] = { JOB_SUCCEEDED, JOB_DEAD, JOB_CANCELED };
+	static const enum job_state states[] = {JOB_SUCCEEDED, JOB_DEAD, JOB_CANCELED};
 	cJSON *o = cJSON_CreateObject(), *j;
 	int64_t total = 0;
 	size_t i;
@@ -44,7 +44,8 @@ static cJSON *totals_json(const struct prune_run *r)
 	cJSON_AddNumberToObject(o, "ended_before_ms", (double)r->before_ms);
 	j = cJSON_AddObjectToObject(o, "jobs");
 	for (i = 0; i < sizeof(states) / sizeof(states[0]); i++) {
-		cJSON_AddNumberToObject(j, job_state_name(states[i]), (double)r->jobs[states[i]]);
+		cJSON_AddNumberToObject(j, job_state_name(states[i]),
+					(double)r->jobs[states[i]]);
 		total += r->jobs[states[i]];
 	}
 	cJSON_AddNumberToObject(o, "total_jobs", (double)total);
@@ -56,7 +57,8 @@ static cJSON *totals_json(const struct prune_run *r)
 
 cJSON *disk__prune_status_json(const struct agent *a)
 {
-	cJSON *o = a->disk.last_prune != NULL ? cJSON_Duplicate(a->disk.last_prune, true) : cJSON_CreateObject();
+	cJSON *o = a->disk.last_prune != NULL ? cJSON_Duplicate(a->disk.last_prune, true)
+					      : cJSON_CreateObject();
 
 	cJSON_AddBoolToObject(o, "running", a->disk.runs != NULL);
 	return o;
@@ -75,20 +77,24 @@ static void run_end(struct agent *a, int result)
 	if (result < 0)
 		log_err_r(result, "pruning old jobs stopped after %" PRId64 " job(s)", n);
 	else if (!r->dry_run && n > 0)
-		log_notice("pruned %" PRId64 " job(s) that ended over %ld day(s) ago, and %"
-			   PRIu64 " spooled file(s) of %" PRIu64 " bytes", n,
-			   a->cfg->queue.retention_days, r->spool.files, r->spool.bytes);
+		log_notice("pruned %" PRId64
+			   " job(s) that ended over %ld day(s) ago, and %" PRIu64
+			   " spooled file(s) of %" PRIu64 " bytes",
+			   n, a->cfg->queue.retention_days, r->spool.files,
+			   r->spool.bytes);
 	if (!r->dry_run) {
 		cJSON_Delete(a->disk.last_prune);
 		a->disk.last_prune = cJSON_Duplicate(o, true);
 		if (a->disk.last_prune != NULL)
-			cJSON_AddNumberToObject(a->disk.last_prune, "at_ms", (double)aos_wall_ms());
+			cJSON_AddNumberToObject(a->disk.last_prune, "at_ms",
+						(double)aos_wall_ms());
 	}
 	if (r->conn != NULL) {
 		control_set_cancel(r->conn, NULL, NULL);
 		if (result < 0) {
 			cJSON_Delete(o);
-			control_reply_error(r->conn, "pruning failed: the queue database "
+			control_reply_error(r->conn,
+					    "pruning failed: the queue database "
 					    "could not be written; see the daemon's log");
 		} else {
 			cJSON_AddTrueToObject(o, "ok");
@@ -123,7 +129,8 @@ static void batch_cb(uv_timer_t *t)
 	r->batches++;
 	for (i = 0; i < n; i++) {
 		r->jobs[js[i].state]++;
-		worker_spool_files(&js[i], a->cfg->queue.spool_dir, r->dry_run, &r->spool);
+		worker_spool_files(&js[i], a->cfg->queue.spool_dir, r->dry_run,
+				   &r->spool);
 		r->after_id = js[i].id;
 		job_clear(&js[i]);
 	}
@@ -158,8 +165,9 @@ void disk_prune_command(struct agent *a, struct control_conn *c, bool dry_run)
 	struct prune_run *r, **p;
 
 	if (a->cfg->queue.retention_days <= 0 && c != NULL) {
-		control_reply_error(c, "queue.retention_days is 0: jobs are kept forever and "
-				    "nothing is pruned (set it to a number of days)");
+		control_reply_error(
+		    c, "queue.retention_days is 0: jobs are kept forever and "
+		       "nothing is pruned (set it to a number of days)");
 		return;
 	}
 	r = calloc(1, sizeof(*r));
@@ -196,7 +204,8 @@ void disk__prune_close(struct agent *a)
 		a->disk.runs = r->next;
 		if (r->conn != NULL) {
 			control_set_cancel(r->conn, NULL, NULL);
-			control_reply_error(r->conn, "the daemon is stopping; pruning stopped");
+			control_reply_error(r->conn,
+					    "the daemon is stopping; pruning stopped");
 		}
 		free(r);
 	}

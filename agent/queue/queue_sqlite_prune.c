@@ -50,8 +50,8 @@ static int prune_delete(struct queue_sqlite *q, const struct job *js, size_t n)
 	return result;
 }
 
-int queue_sqlite__prune(struct queue *q_, int64_t before_ms, int64_t after_id, bool dry_run,
-			struct job *ret, size_t max)
+int queue_sqlite__prune(struct queue *q_, int64_t before_ms, int64_t after_id,
+			bool dry_run, struct job *ret, size_t max)
 {
 	struct queue_sqlite *q = (struct queue_sqlite *)q_;
 	int n, result;

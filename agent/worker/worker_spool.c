@@ -21,10 +21,12 @@ static bool in_spool(const char *path, const char *spool_dir)
 	size_t n = strlen(spool_dir);
 	const char *rest = path + n + 1, *slash;
 
-	if (strncmp(path, spool_dir, n) != 0 || path[n] != '/' || strstr(path, "/..") != NULL)
+	if (strncmp(path, spool_dir, n) != 0 || path[n] != '/' ||
+	    strstr(path, "/..") != NULL)
 		return false;
 	slash = strchr(rest, '/');
-	return slash != NULL && slash > rest && slash[1] != '\0' && strchr(slash + 1, '/') == NULL;
+	return slash != NULL && slash > rest && slash[1] != '\0' &&
+	       strchr(slash + 1, '/') == NULL;
 }
 
 static void count_file(const char *path, bool dry_run, struct worker_spool_use *use)
@@ -46,13 +48,16 @@ static void publish_files(const struct job *j, const char *spool_dir, bool dry_r
 	cJSON *doc = cJSON_Parse(j->inputs), *f;
 	char dir[4096] = "";
 
-	cJSON_ArrayForEach(f, cJSON_GetObjectItemCaseSensitive(doc, "files")) {
-		const char *path = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(f, "path"));
+	cJSON_ArrayForEach(f, cJSON_GetObjectItemCaseSensitive(doc, "files"))
+	{
+		const char *path =
+		    cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(f, "path"));
 
 		if (path == NULL || !in_spool(path, spool_dir))
 			continue;
 		count_file(path, dry_run, use);
-		snprintf(dir, sizeof(dir), "%.*s", (int)(strrchr(path, '/') - path), path);
+		snprintf(dir, sizeof(dir), "%.*s", (int)(strrchr(path, '/') - path),
+			 path);
 	}
 	if (dir[0] != '\0' && !dry_run)
 		(void)rmdir(dir); /* only once empty */

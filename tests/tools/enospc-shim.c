@@ -45,7 +45,7 @@ static int fails(const char *op, int fd)
 #define NEXT(ret, name, ...)                                                             \
 	static ret (*next)(__VA_ARGS__);                                                 \
 	if (next == NULL)                                                                \
-		next = (ret(*)(__VA_ARGS__))dlsym(RTLD_NEXT, name)
+	next = (ret(*)(__VA_ARGS__))dlsym(RTLD_NEXT, name)
 
 #define FAIL_IF(op, fd)                                                                  \
 	do {                                                                             \

@@ -180,7 +180,8 @@ static void test_prune_bounds(void **state)
 	struct job js[1];
 
 	assert_int_equal(q->ops->prune(q, T0, 0, false, js, 0), -EINVAL);
-	assert_int_equal(q->ops->prune(q, T0, 0, false, js, QUEUE_PRUNE_MAX + 1), -EINVAL);
+	assert_int_equal(q->ops->prune(q, T0, 0, false, js, QUEUE_PRUNE_MAX + 1),
+			 -EINVAL);
 	assert_int_equal(q->ops->prune(q, T0, -1, true, js, 1), -EINVAL);
 	assert_int_equal(q->ops->prune(q, T0, 0, true, NULL, 1), -EINVAL);
 }
