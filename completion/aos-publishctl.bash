@@ -39,7 +39,7 @@ _aos_publishctl_job_ids()
 _aos_publishctl()
 {
 	local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD - 1]}
-	local commands="status secrets publish jobs job drain resume reconcile"
+	local commands="status secrets publish jobs job drain resume reconcile prune"
 	local global="-s --socket -j --json -t --timeout -h --help -V --version"
 	local i cmd="" sub="" ncmd=0
 	COMPREPLY=()
@@ -115,6 +115,9 @@ _aos_publishctl()
 		elif [ "$ncmd" -eq 2 ]; then
 			COMPREPLY=($(compgen -W "$(_aos_publishctl_job_ids)" -- "$cur"))
 		fi
+		;;
+	prune)
+		[[ $cur == -* ]] && COMPREPLY=($(compgen -W "--dry-run" -- "$cur"))
 		;;
 	reconcile)
 		if [[ $cur == -* ]]; then

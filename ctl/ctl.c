@@ -44,6 +44,9 @@ static void usage(FILE *f)
 		"  drain | resume     stop / restart starting new jobs\n"
 		"  reconcile PIPELINE [--dry-run]\n"
 		"                     queue the tags whose version a target registry lacks\n"
+		"  prune [--dry-run]  remove the jobs that ended over queue.retention_days\n"
+		"                     ago, with their logs and spooled files (the daemon\n"
+		"                     also does it hourly); --dry-run shows what would go\n"
 		"\n"
 		"Options:\n"
 		"  -s, --socket PATH  control socket (default $AOS_PUBLISHCTL_SOCKET or\n"
@@ -60,7 +63,7 @@ static void usage(FILE *f)
 		"\n"
 		"Exit status: 0 success, 1 the daemon reported an error, 2 usage,\n"
 		"3 daemon not reachable, 4 timed out; publish adds 5 to 10 (see its\n"
-		"--help).  Secret values are never shown.  See aos-publishctl(1).\n");
+		"--help; 10 also when the daemon's disk is full).  Secret values are never shown.  See aos-publishctl(1).\n");
 }
 
 static long long now_ms(void)
@@ -334,6 +337,7 @@ static void print_status(const cJSON *o)
 			       cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(b, "available"))
 				       ? "" : "UNAVAILABLE: ", ctl_str(b, "description", "?"));
 	}
+	ctl_print_disk(cJSON_GetObjectItemCaseSensitive(o, "disk"));
 	print_tokens(cJSON_GetObjectItemCaseSensitive(o, "tokens"));
 	printf("\n");
 	print_secrets(cJSON_GetObjectItemCaseSensitive(o, "secrets"));
@@ -405,6 +409,9 @@ int main(int argc, char **argv)
 	    strcmp(argv[optind], "reconcile") == 0)
 		return ctl_jobs(sock, json, timeout_set ? timeout_s : 3600, argc - optind,
 				argv + optind);
+	if (strcmp(argv[optind], "prune") == 0)
+		return ctl_prune(sock, json, timeout_set ? timeout_s : 600, argc - optind,
+				 argv + optind);
 	if (simple_command(argv[optind]) && ctl_has_help(argc - optind, argv + optind)) {
 		usage(stdout); /* the one help of status and secrets */
 		return 0;

@@ -19,6 +19,12 @@
 #define EXIT_UNAVAILABLE 10 /* the registry could not be reached in time */
 #define EXIT_CANCELED 11   /* the job was canceled by an operator */
 
+/* prune [--dry-run] (ctl_disk.c). */
+int ctl_prune(const char *sock, bool json, int timeout_s, int argc, char **argv);
+/* The Disk and Retention lines of status, from its "disk" (NULL: none). */
+struct cJSON;
+void ctl_print_disk(const struct cJSON *d);
+
 /* The jobs commands (ctl_jobs.c): jobs, job ..., drain, resume. */
 int ctl_jobs(const char *sock, bool json, int timeout_s, int argc, char **argv);
 

@@ -65,7 +65,8 @@ static void usage(FILE *f)
 		"   7  authentication: the token was refused or is missing from Vault\n"
 		"   8  invalid: a bad artifact, a version mismatch, a dist-tag rule\n"
 		"   9  rejected: the registry refused for good (e.g. body too large)\n"
-		"  10  unavailable: the registry did not answer usably after retries\n"
+		"  10  unavailable: the registry did not answer usably after retries, or\n"
+		"      the daemon's disk is full (nothing was queued: retry later)\n"
 		"  11  canceled by an operator\n"
 		"   1  other errors, 2 usage, 3 daemon not reachable, 4 timed out\n");
 }

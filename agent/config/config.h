@@ -32,6 +32,8 @@ struct queue_cfg {
 	long backoff_max_ms;
 	long lease_s;
 	long shutdown_grace_s;
+	long retention_days;      /* ended jobs pruned after it; 0: kept */
+	long min_free_mb;         /* below it free on the state fs: refuse new work */
 };
 
 struct publish_cfg {

@@ -148,6 +148,8 @@ const struct cfg_key cfg__keys[] = {
 	BACKOFF_MAX("queue.backoff_max_ms", queue_cfg, 900000, 86400000),
 	INT("queue.lease_s", queue_cfg, lease_s, 30, 2, 3600),
 	INT("queue.shutdown_grace_s", queue_cfg, shutdown_grace_s, 60, 0, 3600),
+	INT("queue.retention_days", queue_cfg, retention_days, 30, 0, 3650),
+	INT("queue.min_free_mb", queue_cfg, min_free_mb, 64, 0, 1048576),
 
 	/* listen */
 	STRN("listen.address", listen_cfg, address, NULL, CK_REQUIRED, STR_MAX,

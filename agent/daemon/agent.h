@@ -8,6 +8,7 @@
 #include <uv.h>
 
 #include "config/config.h"
+#include "daemon/disk.h"
 #include "base/control.h"
 #include "publish/publish.h"
 #include "sandbox/sandbox.h"
@@ -45,6 +46,7 @@ struct agent {
 	int exit_code;
 	char status_line[256];
 	struct sandbox_caps sandbox; /* probed at start and reload */
+	struct disk disk;            /* disk use, refusal when full, retention */
 };
 
 /* Runs the daemon with a loaded configuration (ownership taken) until it is

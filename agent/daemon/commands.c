@@ -55,6 +55,7 @@ static void cmd_status(struct agent *a, struct control_conn *c)
 	cJSON_AddItemToObject(o, "vault", session_vault_json(a->session));
 	cJSON_AddItemToObject(o, "secrets", session_secrets_json(a->session));
 	cJSON_AddItemToObject(o, "queue", queue_status_json(a));
+	cJSON_AddItemToObject(o, "disk", disk_status_json(a));
 	if (a->ingest != NULL)
 		cJSON_AddItemToObject(o, "webhooks", ingest_status_json(a->ingest));
 	cJSON_AddItemToObject(o, "tokens", token_checks_json(a->tokens));
@@ -248,6 +249,10 @@ void agent_command(struct control_conn *c, const cJSON *req, void *data)
 		break;
 	case CMD_RECONCILE:
 		cmd_reconcile(a, c, req);
+		break;
+	case CMD_PRUNE:
+		disk_prune_command(a, c,
+				   cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(req, "dry_run")));
 		break;
 	case CMD_JOBS:
 	case CMD_JOB_SHOW:

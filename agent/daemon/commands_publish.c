@@ -75,17 +75,29 @@ static void on_committed(void *data, int result, int64_t id, const char *idem_ke
 		control_reply_error(c, "the job vanished from the queue");
 }
 
-static void on_refused(void *data, enum pub_outcome out, const char *error)
+static void reply_refused(struct control_conn *c, enum pub_outcome out, const char *error)
 {
-	struct pub_client *pc = data;
-	struct control_conn *c = pc->conn;
 	cJSON *o = cJSON_CreateObject();
 
 	cJSON_AddFalseToObject(o, "ok");
 	cJSON_AddStringToObject(o, "outcome", publish_outcome_name(out));
 	cJSON_AddStringToObject(o, "error", error);
-	client_done(pc);
 	control_reply(c, o);
+}
+
+/* The disk is short: "unavailable" (aos-publishctl exits 10), nothing queued. */
+static void refuse_unavailable(struct control_conn *c, const char *error)
+{
+	reply_refused(c, OUT_UNAVAILABLE, error);
+}
+
+static void on_refused(void *data, enum pub_outcome out, const char *error)
+{
+	struct pub_client *pc = data;
+	struct control_conn *c = pc->conn;
+
+	client_done(pc);
+	reply_refused(c, out, error);
 }
 
 static void on_dry_run_started(void *data, struct publish_op *op)
@@ -181,6 +193,14 @@ void cmd_publish(struct agent *a, struct control_conn *c, const cJSON *req)
 		    c, pc == NULL ? "out of memory"
 				  : "internal error: descriptors and names do not match");
 		free(pc);
+		return;
+	}
+	if (!r.dry_run && disk_short(a, msg, sizeof(msg))) {
+		while (nfds > 0)
+			close(fds[--nfds]);
+		free(pc);
+		pc = NULL;
+		refuse_unavailable(c, msg);
 		return;
 	}
 	pc->a = a;

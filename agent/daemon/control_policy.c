@@ -120,6 +120,12 @@ static int check_reconcile(const cJSON *req, size_t nfds, char *msg, size_t msgl
 	return check_bool(req, "dry_run", msg, msglen);
 }
 
+static int check_prune(const cJSON *req, size_t nfds, char *msg, size_t msglen)
+{
+	(void)nfds;
+	return check_bool(req, "dry_run", msg, msglen);
+}
+
 int control_check_file_name(const char *name, char *msg, size_t msglen)
 {
 	size_t i, n = strlen(name);
@@ -192,6 +198,8 @@ static const struct control_command commands[] = {
 	{ "drain", CMD_DRAIN, CONTROL_ROLE_OPERATE, NULL },
 	{ "resume", CMD_RESUME, CONTROL_ROLE_OPERATE, NULL },
 	{ "reconcile", CMD_RECONCILE, CONTROL_ROLE_OPERATE, check_reconcile },
+	/* A dry run too: it reads every prunable job and stats its files. */
+	{ "prune", CMD_PRUNE, CONTROL_ROLE_OPERATE, check_prune },
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))

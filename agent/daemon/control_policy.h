@@ -37,6 +37,7 @@ enum control_cmd_id {
 	CMD_DRAIN,
 	CMD_RESUME,
 	CMD_RECONCILE,
+	CMD_PRUNE,
 };
 
 struct control_command {

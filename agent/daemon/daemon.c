@@ -113,6 +113,7 @@ static void agent_stop(struct agent *a, const char *why)
 	worker_close(a->worker); /* releases anything still running */
 	a->worker = NULL;
 	follow_close(a);
+	disk_close(a);
 	control_close(a->ctl);
 	a->ctl = NULL;
 	session_close(a->session);
@@ -391,6 +392,8 @@ static int open_queue(struct agent *a)
 	}, a->queue, &a->worker);
 	if (r < 0)
 		log_err_r(r, "cannot start the queue's worker");
+	else
+		disk_init(a);
 	return r;
 }
 

@@ -40,6 +40,7 @@
 
 #define BATCH_MAX 512     /* deliveries per commit */
 #define QUEUE_RETRY_S 5   /* Retry-After when the queue fails */
+#define DISK_RETRY_S 60   /* Retry-After when the disk is full */
 
 struct pending {
 	struct http_conn *conn;
@@ -170,8 +171,14 @@ static void flush(struct ingest *in)
 
 		if (rc < 0 && rc != AOS_EEXIST) {
 			tally(in, p->forge_id, MD_UNAVAILABLE);
-			reply_error(p->conn, 503, "the queue cannot take the job now; the "
-				    "delivery was not accepted (retry it)", QUEUE_RETRY_S);
+			if (rc == -ENOSPC)
+				reply_error(p->conn, 503, "the daemon's disk is full: the "
+					    "delivery was not accepted (retry it once space "
+					    "is freed)", DISK_RETRY_S);
+			else
+				reply_error(p->conn, 503, "the queue cannot take the job now; "
+					    "the delivery was not accepted (retry it)",
+					    QUEUE_RETRY_S);
 			pipeline_job_clear(&p->job);
 			cJSON_Delete(p->dist_tags);
 			p->dist_tags = NULL;
@@ -505,9 +512,16 @@ static void webhook(struct ingest *in, struct http_conn *c, const struct http_re
 	unsigned long more;
 	cJSON *o;
 
+	char full[300];
+
 	if (a->stopping || a->queue == NULL) {
 		tally(in, forge_of(r), MD_UNAVAILABLE);
 		reply_error(c, 503, "the daemon is stopping", QUEUE_RETRY_S);
+		return;
+	}
+	if (disk_short(a, full, sizeof(full))) {
+		tally(in, forge_of(r), MD_UNAVAILABLE);
+		reply_error(c, 503, full, DISK_RETRY_S);
 		return;
 	}
 	expire_previous(in);

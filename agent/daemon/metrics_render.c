@@ -228,5 +228,7 @@ int metrics__render_daemon(struct agent *a, struct buf *b)
 		r = render_secrets(a, b);
 	if (r == 0)
 		r = render_disk(a, b);
+	if (r == 0)
+		r = disk_render(a, b);
 	return r;
 }

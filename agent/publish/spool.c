@@ -70,6 +70,31 @@ static const char *file_type(mode_t m)
 	       : S_ISSOCK(m) ? "a socket" : S_ISLNK(m) ? "a symbolic link" : "not a file";
 }
 
+/* Writes all of buf (a short write goes on where it stopped, so a full
+ * disk answers ENOSPC).  Returns 0 or -errno. */
+static int write_all(int fd, const unsigned char *buf, size_t len)
+{
+	ssize_t n;
+
+	while (len > 0) {
+		n = write(fd, buf, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		buf += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* How a failure of the spool or the queue is answered: a full file system
+ * is OUT_UNAVAILABLE (retry when space is freed), anything else OUT_ERROR. */
+static enum pub_outcome store_outcome(int rc)
+{
+	return rc == -ENOSPC ? OUT_UNAVAILABLE : OUT_ERROR;
+}
+
 /* The spool's copy loop, as the inspection's source: each block read from
  * the client's file (from offset 0, never past the size fstat gave) is
  * written to the copy before the inspection hashes and parses it. */
@@ -115,9 +140,10 @@ static ssize_t tee_read(void *data, void *buf, size_t n)
 		goto fail;
 	}
 	t->theirs = false;
-	if (k > 0 && write(t->out, buf, (size_t)k) != k) {
-		r = -EIO;
-		snprintf(t->msg, sizeof(t->msg), "writing the spool copy of %s failed", t->label);
+	r = k > 0 ? write_all(t->out, buf, (size_t)k) : 0;
+	if (r < 0) { /* ENOSPC on a full disk: the caller answers "retry" */
+		snprintf(t->msg, sizeof(t->msg), "writing the spool copy of %s failed: %s",
+			 t->label, strerror(-r));
 		goto fail;
 	}
 	/* The disk works while the digests do: the fsync at the end then
@@ -196,7 +222,8 @@ int spool_take_fd(int in, const char *label, const char *dst, uint64_t max,
 			 PRIu64 " bytes)", label, t.off, t.size);
 	} else if (fsync(t.out) < 0) {
 		r = -errno;
-		snprintf(msg, msglen, "fsync of the spool copy of %s failed", label);
+		snprintf(msg, msglen, "fsync of the spool copy of %s failed: %s", label,
+			 strerror(-r));
 	}
 	close(t.out);
 	if (r < 0) {
@@ -460,6 +487,8 @@ static char *job_inputs(struct spool_op *e)
 	return text;
 }
 
+static void refuse(struct spool_op *e, enum pub_outcome out, const char *error);
+
 static void commit(struct spool_op *e)
 {
 	const struct config *cfg = *e->env.pub.cfg;
@@ -489,12 +518,11 @@ static void commit(struct spool_op *e)
 	r = text != NULL ? q->ops->enqueue(q, &jn, aos_wall_ms(), &id) : -ENOMEM;
 	free(text);
 	if (r < 0 && r != AOS_EEXIST) {
-		log_err_r(r, "enqueue to %s failed", e->registry);
-		if (e->heard)
-			e->hooks.refused(e->hooks.data, OUT_ERROR,
-					 "cannot write the job to the queue database");
-		if (e->fresh) /* no job refers to the copies */
-			(void)aos_rm_flat_dir(e->dir);
+		char msg[200];
+
+		snprintf(msg, sizeof(msg), "cannot write the job to the queue database: %s",
+			 aos_strerror(r));
+		refuse(e, store_outcome(r), msg); /* its spooled copies go */
 		return;
 	}
 	if (r == AOS_EEXIST)
@@ -579,7 +607,7 @@ static void after_spool(uv_work_t *w, int status)
 
 	(void)status;
 	if (e->rc < 0) {
-		refuse(e, e->invalid ? OUT_INVALID : OUT_ERROR, e->msg);
+		refuse(e, e->invalid ? OUT_INVALID : store_outcome(e->rc), e->msg);
 	} else if (e->dry_run && !e->heard) {
 		(void)aos_rm_flat_dir(e->tmp); /* the client left */
 	} else if (e->dry_run) {

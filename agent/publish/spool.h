@@ -42,8 +42,10 @@ struct spool_hooks {
 	 * (the worker's kick) runs right after this returns, so a listener
 	 * that starts following the job here misses none of its events. */
 	void (*committed)(void *data, int result, int64_t id, const char *idem_key);
-	/* Nothing was queued: out is OUT_INVALID (the files are at fault) or
-	 * OUT_ERROR (the daemon or its queue), error says what and why. */
+	/* Nothing was queued: out is OUT_INVALID (the files are at fault),
+	 * OUT_UNAVAILABLE (the spool's or the queue's file system is full:
+	 * retry when space is freed) or OUT_ERROR (the daemon or its queue
+	 * otherwise), error says what and why. */
 	void (*refused)(void *data, enum pub_outcome out, const char *error);
 	/* A dry run's publish started: it reports through dry_run below (its
 	 * own data pointer); the listener calls publish_abort(op) if it goes

@@ -235,6 +235,17 @@ struct queue_ops {
 	 * process claims anything under the same prefix.  Returns the number
 	 * released (>= 0). */
 	int (*release_owner)(struct queue *q, const char *owner_prefix, int64_t now_ms);
+	/* Retention: the ended jobs (SUCCEEDED, DEAD, CANCELED; a FAILED job
+	 * runs again and is never pruned) last changed before before_ms, with
+	 * id > after_id, lowest id first, at most max (1 to QUEUE_PRUNE_MAX):
+	 * each is read into ret[] (the caller job_clear()s them; their inputs
+	 * name the spool files to remove) and, unless dry_run, deleted with
+	 * its uploads and log, all in one short transaction.  A pruned job's
+	 * idempotency key may be used again.  Call it again with after_id =
+	 * the last id returned until it returns less than max.  Returns the
+	 * count (>= 0). */
+	int (*prune)(struct queue *q, int64_t before_ms, int64_t after_id, bool dry_run,
+		     struct job *ret, size_t max);
 	/* Finalizes and closes; q is freed. */
 	void (*close)(struct queue *q);
 };
@@ -256,6 +267,9 @@ struct queue {
 
 #define QUEUE_LOG_MAX 500
 #define QUEUE_CLAIM_MAX 1024 /* jobs one claim call hands out at most */
+/* Jobs one prune call takes at most: with up to QUEUE_LOG_MAX log lines
+ * each, its transaction stays short. */
+#define QUEUE_PRUNE_MAX 200
 /* Uploads one job holds at most: enqueue and set_artifacts refuse more
  * (AOS_ETOOBIG) rather than keep part of them. */
 #define QUEUE_UPLOADS_MAX 256

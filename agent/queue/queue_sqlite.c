@@ -105,6 +105,12 @@ static const char *const stmt_sql[QS__COUNT] = {
     [QS_OLDEST_DUE] = "SELECT min(next_run_ms) FROM jobs WHERE state IN (1, 4) "
 		      "AND next_run_ms <= ?1",
     [QS_INPUTS_SET] = "UPDATE jobs SET inputs = ?2, updated_ms = ?3 WHERE id = ?1",
+    /* On jobs_ended (migration 5): the ended jobs in id order. */
+    [QS_PRUNE_PICK] = "SELECT " QS_JOB_COLS " FROM jobs INDEXED BY jobs_ended "
+		      "WHERE state IN (3, 5, 6) "
+		      "AND id > ?2 AND updated_ms < ?1 ORDER BY id LIMIT ?3",
+    /* Its uploads and log go with it (ON DELETE CASCADE). */
+    [QS_PRUNE_DELETE] = "DELETE FROM jobs WHERE id = ?1 AND state IN (3, 5, 6)",
 };
 
 static struct queue_sqlite *qs(struct queue *q)
@@ -673,6 +679,7 @@ static const struct queue_ops sqlite_ops = {
     .counts = queue_sqlite__counts,
     .stats = queue_sqlite__stats,
     .release_owner = sq_release_owner,
+    .prune = queue_sqlite__prune,
     .close = sq_close,
 };
 

@@ -55,6 +55,8 @@ enum qs_stmt {
 	QS_KIND_COUNTS,
 	QS_OLDEST_DUE,
 	QS_INPUTS_SET,
+	QS_PRUNE_PICK,
+	QS_PRUNE_DELETE,
 	QS__COUNT
 };
 
@@ -137,5 +139,9 @@ int queue_sqlite__log_read(struct queue *q, int64_t id, int64_t after_id,
 			   struct job_log_entry *ret, size_t max);
 int queue_sqlite__counts(struct queue *q, int64_t ret[JOB_CANCELED + 1]);
 int queue_sqlite__stats(struct queue *q, int64_t now_ms, struct queue_stats *ret);
+
+/* The prune operation (queue_sqlite_prune.c). */
+int queue_sqlite__prune(struct queue *q, int64_t before_ms, int64_t after_id, bool dry_run,
+			struct job *ret, size_t max);
 
 #endif

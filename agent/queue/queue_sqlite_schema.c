@@ -107,6 +107,9 @@ static const char *const migrations[] = {
     "UPDATE jobs SET outcome = " SPLIT_WORD("last_error") ", last_error = "
     SPLIT_REST("last_error") " WHERE " SPLIT_WORD("last_error") " IN ("
     OUTCOME_WORDS ");",
+    /* 5: the ended jobs (succeeded, dead, canceled) in id order, for the
+     * pruning of those past queue.retention_days. */
+    "CREATE INDEX jobs_ended ON jobs (id, updated_ms) WHERE state IN (3, 5, 6);",
 };
 
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))

@@ -92,21 +92,9 @@ void worker__run_free(struct run *r)
  * them for `job retry`). */
 static void remove_spool(struct run *r)
 {
-	cJSON *doc = cJSON_Parse(r->job.inputs), *f;
-	char dir[4096] = "";
+	struct worker_spool_use use = { 0 };
 
-	cJSON_ArrayForEach(f, cJSON_GetObjectItemCaseSensitive(doc, "files")) {
-		const char *path = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(f, "path"));
-		const char *slash = path != NULL ? strrchr(path, '/') : NULL;
-
-		if (slash == NULL)
-			continue;
-		unlink(path);
-		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
-	}
-	if (dir[0] != '\0')
-		rmdir(dir);
-	cJSON_Delete(doc);
+	worker_spool_files(&r->job, (*r->w->env.pub.cfg)->queue.spool_dir, false, &use);
 }
 
 /* The journal's fields of job j's lines: JOB_ID, and its registry (a

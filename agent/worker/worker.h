@@ -13,6 +13,7 @@
 
 #include "publish/publish.h"
 
+struct job;
 struct queue;
 struct sandbox_caps;
 struct worker;
@@ -83,8 +84,6 @@ void worker_close(struct worker *w);
 /* {"draining":..,"running":[{id, registry, package, attempt}],..} */
 cJSON *worker_status_json(const struct worker *w);
 
-#endif
-
 /* Stops job id at once if it runs here (it was canceled). */
 void worker_stop_job(struct worker *w, int64_t id);
 
@@ -98,3 +97,19 @@ cJSON *worker_upload_json(const struct job_upload *u);
 /* The answer describing job id: {"ok", "outcome", "job_id", "state",
  * "error", "results": [...]}; NULL if there is no such job. */
 cJSON *worker_job_answer(struct worker *w, int64_t id);
+
+/* What a job's spooled files take (worker_spool.c). */
+struct worker_spool_use {
+	uint64_t files; /* a pipeline job's folder counts as one */
+	uint64_t bytes; /* allocated, as du counts them */
+};
+
+/* Job j's spooled files (a publish's, named by its inputs; a pipeline's
+ * folder <spool_dir>/pipeline-ID): added to *use and, unless dry_run,
+ * removed.  Paths outside spool_dir are never touched.  A job that
+ * succeeded has none left (they go when it ends); a dead one keeps them
+ * for `job retry` until retention prunes it. */
+void worker_spool_files(const struct job *j, const char *spool_dir, bool dry_run,
+			struct worker_spool_use *use);
+
+#endif

@@ -46,20 +46,22 @@ def fill(db: Path, jobs: int) -> None:
     transaction (the triggers keep the counters as the daemon's writes do)."""
     con = sqlite3.connect(db)
     con.execute("BEGIN")
+    # Ended now, not in 1970: queue.retention_days would prune them at start.
+    now = int(time.time() * 1000)
     for i in range(1, jobs + 1):
         cur = con.execute(
             "INSERT INTO jobs (kind, state, idem_key, registry, package, inputs, "
             "attempts, max_attempts, next_run_ms, created_ms, updated_ms) VALUES "
             "(1, 3, ?, 'pypi', ?, ?, 1, 8, ?, ?, ?)",
-            (f"bench-{i:08d}", f"pkg{i % 50}", INPUTS, i, i, i))
+            (f"bench-{i:08d}", f"pkg{i % 50}", INPUTS, now + i, now + i, now + i))
         jid = cur.lastrowid
         con.execute("INSERT INTO uploads (job_id, filename, registry, sha256, state, "
                     "answer, updated_ms) VALUES (?, ?, 'pypi', ?, 3, '200 OK', ?)",
-                    (jid, f"aos_sdk-{i}.0.0-py3-none-any.whl", "ab" * 32, i))
+                    (jid, f"aos_sdk-{i}.0.0-py3-none-any.whl", "ab" * 32, now + i))
         for t in ("queued", "queued -> running", "upload started",
                   "upload done: 200 OK", "running -> succeeded"):
             con.execute("INSERT INTO job_log (job_id, at_ms, text) VALUES (?, ?, ?)",
-                        (jid, i, t))
+                        (jid, now + i, t))
     con.commit()
     con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     con.close()

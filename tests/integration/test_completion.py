@@ -83,8 +83,10 @@ def daemon(daemons):
 def test_commands_and_options(complete):
     ctl = ["aos-publishctl"]
     assert complete(ctl + [""]) == sorted(
-        "status secrets publish jobs job drain resume reconcile".split())
+        "status secrets publish jobs job drain resume reconcile prune".split())
     assert complete(ctl + ["re"]) == ["reconcile", "resume"]
+    assert complete(ctl + ["pr"]) == ["prune"]
+    assert complete(ctl + ["prune", "--d"]) == ["--dry-run"]
     assert complete(ctl + ["--j"]) == ["--json"]
     assert complete(ctl + ["-j", "--timeout", "5", "secrets", ""]) == ["check", "fingerprint",
                                                                        "refresh"]

@@ -99,6 +99,8 @@ def test_prometheus_scrapes_a_publish(prom, published, listening):
     assert age and 0 <= float(age[0]["value"][1]) < 3600, age
     free = prom.query("aos_state_filesystem_avail_bytes / aos_state_filesystem_size_bytes")
     assert free and 0 < float(free[0]["value"][1]) <= 1, free
+    used = {r["metric"]["what"]: float(r["value"][1]) for r in prom.query("aos_disk_bytes")}
+    assert set(used) == {"queue", "spool", "work"} and used["queue"] > 0, used
 
 
 def test_exposition_is_valid_and_bounded(listening, published, publish_env):
@@ -126,6 +128,7 @@ def test_exposition_is_valid_and_bounded(listening, published, publish_env):
                     "invalid", "rejected", "unavailable", "error", "accepted",
                     "duplicate", "ignored", "ping"},
         "forge": {"github", "gitlab", "gitea", "unknown"},
+        "what": {"queue", "spool", "work"},
     }
     pairs = re.findall(r'([a-z_]+)="([^"]*)"', text)
     assert pairs

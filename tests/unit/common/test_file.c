@@ -1,4 +1,5 @@
-/* Unit tests for common/file.c: fsync of a folder, removal of a flat one. */
+/* Unit tests for common/file.c: fsync of a folder, removal of a flat one,
+ * the disk space of a tree. */
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
@@ -72,12 +73,78 @@ static void test_rm_flat_dir_leaves_a_subfolder(void **state)
 	assert_int_equal(aos_rm_flat_dir(dir), 0); /* a.tgz went the first time */
 }
 
+/* Writes n bytes to dir/name; returns the blocks it takes (lstat). */
+static uint64_t put(const char *dir, const char *name, size_t n)
+{
+	static char data[65536];
+	char p[4200];
+	struct stat st;
+	size_t k;
+	int fd;
+
+	snprintf(p, sizeof(p), "%s/%s", dir, name);
+	fd = open(p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	assert_true(fd >= 0);
+	for (; n > 0; n -= k) {
+		k = n < sizeof(data) ? n : sizeof(data);
+		assert_int_equal(write(fd, data, k), (ssize_t)k);
+	}
+	assert_int_equal(fsync(fd), 0);
+	close(fd);
+	assert_int_equal(lstat(p, &st), 0);
+	return (uint64_t)st.st_blocks * 512;
+}
+
+static uint64_t blocks_of(const char *p)
+{
+	struct stat st;
+
+	assert_int_equal(lstat(p, &st), 0);
+	return (uint64_t)st.st_blocks * 512;
+}
+
+/* Files and folders at every level count, as du counts them; a symbolic
+ * link counts as itself, not as what it points to. */
+static void test_tree_bytes(void **state)
+{
+	char dir[] = "/tmp/test_file.XXXXXX", sub[64], out[] = "/tmp/test_file.XXXXXX";
+	char link[128], big[128];
+	uint64_t want, got = 0, single = 0;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	assert_non_null(mkdtemp(out));
+	snprintf(sub, sizeof(sub), "%s/sub", dir);
+	assert_int_equal(mkdir(sub, 0700), 0);
+	want = put(dir, "a.whl", 300000) + put(sub, "b.tgz", 70000) + put(dir, "empty", 0);
+	snprintf(big, sizeof(big), "%s/big", out);
+	(void)put(out, "big", 1 << 20);
+	snprintf(link, sizeof(link), "%s/to-big", dir);
+	assert_int_equal(symlink(big, link), 0);
+	want += blocks_of(link) + blocks_of(sub) + blocks_of(dir);
+	assert_true(want >= 370000);
+
+	assert_int_equal(aos_tree_bytes(dir, &got), 0);
+	assert_int_equal(got, want);
+	snprintf(big, sizeof(big), "%s/a.whl", dir);
+	assert_int_equal(aos_tree_bytes(big, &single), 0); /* a file alone */
+	assert_int_equal(single, blocks_of(big));
+	snprintf(big, sizeof(big), "%s/none", dir);
+	assert_int_equal(aos_tree_bytes(big, &got), -ENOENT);
+
+	assert_int_equal(unlink(link), 0);
+	assert_int_equal(aos_rm_flat_dir(sub), 0);
+	assert_int_equal(aos_rm_flat_dir(dir), 0);
+	assert_int_equal(aos_rm_flat_dir(out), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_fsync_dir),
 	    cmocka_unit_test(test_rm_flat_dir_removes_files_and_folder),
 	    cmocka_unit_test(test_rm_flat_dir_leaves_a_subfolder),
+	    cmocka_unit_test(test_tree_bytes),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -387,7 +387,7 @@ static void test_migrate_counts(void **state)
 	fx_close(fx);
 	sql(fx->path, "DROP TRIGGER jobs_count_insert; DROP TRIGGER jobs_count_delete; "
 		      "DROP TRIGGER jobs_count_update; DROP TABLE job_counts; "
-		      "DROP TABLE meta; DROP INDEX jobs_kind_state; "
+		      "DROP TABLE meta; DROP INDEX jobs_kind_state; DROP INDEX jobs_ended; "
 		      "ALTER TABLE uploads DROP COLUMN outcome; "
 		      "ALTER TABLE jobs DROP COLUMN outcome; "
 		      "PRAGMA user_version = 1");
