@@ -12,8 +12,8 @@
 
 /* What the daemon sets for every step (pl_env_init, SOURCE_DATE_EPOCH
  * after the checkout): the work folder, the commit's time, git's guards.
- * LD_* would reach the daemon's own binary, which starts each step in
- * --run-step mode before the step is confined. */
+ * LD_* would reach bubblewrap and the daemon's own binary in --run-step
+ * mode, which start each step with its environment before it is confined. */
 static const char *const reserved[] = {
     "HOME", "TMPDIR", "SOURCE_DATE_EPOCH", "GIT_ALLOW_PROTOCOL", "GIT_TERMINAL_PROMPT",
     NULL};
