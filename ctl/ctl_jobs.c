@@ -143,6 +143,11 @@ static void show_job(const cJSON *ans)
 		printf("Dist-tag:   %s: %s (%s)%s%s\n", ctl_str(u, "registry", "?"),
 		       ctl_str(u, "dist_tag", "?"), ctl_str(u, "from", "?"),
 		       ctl_str(u, "note", NULL) != NULL ? "; " : "", ctl_str(u, "note", ""));
+	/* verify_matrix: each cell that ran, how it ended, its seconds */
+	cJSON_ArrayForEach(u, cJSON_GetObjectItemCaseSensitive(
+				  cJSON_GetObjectItemCaseSensitive(ans, "inputs"), "verify_matrix"))
+		printf("Verify:     cell %s: %s (%.1f s)\n", ctl_str(u, "name", "?"),
+		       ctl_str(u, "result", "?"), ctl_num(u, "seconds"));
 	printf("\n%-48s %-8s %s\n", "FILE", "UPLOAD", "ANSWER");
 	cJSON_ArrayForEach(u, cJSON_GetObjectItemCaseSensitive(ans, "uploads"))
 		printf("%-48s %-8s %.120s\n", ctl_str(u, "filename", "?"), ctl_str(u, "state", "?"),

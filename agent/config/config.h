@@ -120,6 +120,18 @@ struct step_cfg {
 	char *display; /* as written, for the job log */
 };
 
+/* One cell of a pipeline's verify_matrix: the verify steps run once in
+ * each cell, with env over the pipeline's own env. */
+struct verify_cell {
+	char *name;  /* [A-Za-z0-9._-], unique in the pipeline */
+	char **env;  /* "NAME=value", in order */
+	size_t nenv;
+};
+
+/* The most steps of one pipeline job: build steps, plus verify steps times
+ * the verify_matrix cells (at least one); the checkout comes on top. */
+#define PIPELINE_STEPS_MAX 75
+
 /* The transports git may use in a pipeline (GIT_ALLOW_PROTOCOL). */
 #define PL_GIT_PROTOCOLS "https:ssh:file"
 
@@ -134,6 +146,8 @@ struct pipeline_cfg {
 	size_t nbuild;
 	struct step_cfg *verify;
 	size_t nverify;
+	struct verify_cell *matrix; /* verify_matrix; none: verify runs once */
+	size_t nmatrix;
 	char **artifacts;      /* globs relative to directory */
 	size_t nartifacts;
 	char **targets;        /* registry names, in upload order */

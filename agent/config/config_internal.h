@@ -62,6 +62,7 @@ enum cfg_type {
 	CT_OBJ,   /* a section or a map of named entries (no field) */
 	CT_LIST,  /* an array of strings (parsed by code); max: items */
 	CT_STEPS, /* an array of commands (parsed by code) */
+	CT_CELLS, /* an array of objects (parsed by code); max: items */
 };
 
 #define CK_REQUIRED 0x1u /* missing is an error */
@@ -120,6 +121,20 @@ void cfg__free_pipelines(struct config *cfg);
  * socket; the names are resolved to ids here). */
 void cfg__parse_control(struct cctx *c, const cJSON *root, struct config *cfg);
 void cfg__free_control(struct config *cfg);
+
+/* config_env.c: the steps' environment.  env (an object, or NULL) as
+ * "NAME=value" strings (*ret_n of them; NULL when none), refusing the names
+ * the daemon sets for every step (HOME, TMPDIR, ...) and LD_*; path names
+ * env in messages. */
+char **cfg__env(struct cctx *c, const cJSON *env, const char *path, size_t *ret_n);
+/* pipelines.X.verify_matrix of o (base: "pipelines.X") into p->matrix,
+ * and the bound on p's steps (PIPELINE_STEPS_MAX); p's build and verify
+ * steps are parsed already. */
+void cfg__parse_matrix(struct cctx *c, const cJSON *o, const char *base,
+		       struct pipeline_cfg *p);
+void cfg__free_matrix(struct verify_cell *m, size_t n);
+/* Frees the first n strings of l, then l.  Accepts NULL. */
+void cfg__free_list(char **l, size_t n);
 
 /* Adds key to cfg->secret_keys unless present.  Returns 0 or -ENOMEM. */
 int cfg__add_secret_key(struct config *cfg, const char *key);

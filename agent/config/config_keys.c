@@ -53,6 +53,9 @@ static const char *const accesses[] = { "public", "restricted", NULL };
 
 #define MAX_BACKOFF "at least `backoff_min_ms`"
 #define ABS_PATHS "absolute paths without `..`"
+/* pipelines.*.env and a verify_matrix cell's env (config_env.c) */
+#define ENV_RULE "no `=`; not `HOME`, `TMPDIR`, `SOURCE_DATE_EPOCH`, " \
+		 "`GIT_ALLOW_PROTOCOL`, `GIT_TERMINAL_PROMPT` or `LD_*`"
 
 const struct cfg_key cfg__keys[] = {
 	/* top level (struct config) */
@@ -193,11 +196,13 @@ const struct cfg_key cfg__keys[] = {
 	     "relative, inside the checkout"),
 	LIST("pipelines.*.build", CT_STEPS, NULL, CK_REQUIRED, 0, NULL),
 	LIST("pipelines.*.verify", CT_STEPS, "`[]`", CK_DOC, 0, NULL),
+	LIST("pipelines.*.verify_matrix", CT_CELLS, "`[]`", CK_DOC, 16,
+	     "cell names unique; needs `verify` steps"),
 	LIST("pipelines.*.artifacts", CT_LIST, NULL, CK_REQUIRED, 0,
 	     "relative to `directory`"),
 	LIST("pipelines.*.targets", CT_LIST, NULL, CK_REQUIRED, 0,
 	     "registry names (under `registries`)"),
-	OBJ("pipelines.*.env", "`{}`", 0, "no `=` and not `HOME`"),
+	OBJ("pipelines.*.env", "`{}`", 0, ENV_RULE),
 	INT("pipelines.*.timeout_s", pipeline_cfg, timeout_s, 1800, 1, 86400),
 	STRN("pipelines.*.dist_tag", pipeline_cfg, dist_tag, NULL, 0, NPM_TAG_MAX,
 	     "an npm dist-tag"),
@@ -206,6 +211,11 @@ const struct cfg_key cfg__keys[] = {
 	LIST("pipelines.*.writable", CT_LIST, "`[]`", CK_DOC, 16, ABS_PATHS),
 	LIST("pipelines.*.readable", CT_LIST, "`[]`", CK_DOC, 16, ABS_PATHS),
 	BOOL("pipelines.*.network", pipeline_cfg, network, true),
+
+	/* pipelines.NAME.verify_matrix[i] (struct verify_cell) */
+	STRN("pipelines.*.verify_matrix.*.name", verify_cell, name, NULL, CK_REQUIRED, 64,
+	     "letters, digits, `.`, `_`, `-`"),
+	OBJ("pipelines.*.verify_matrix.*.env", "`{}`", 0, ENV_RULE),
 };
 
 const size_t cfg__nkeys = sizeof(cfg__keys) / sizeof(cfg__keys[0]);
@@ -428,7 +438,7 @@ void cfg__render_range(const struct cfg_key *k, char *out, size_t outlen)
 		render_choices(k->choices, '`', out, outlen);
 	else if (k->type == CT_STR)
 		snprintf(out, outlen, "at most %ld bytes", k->max);
-	else if (k->type == CT_LIST && k->max > 0)
+	else if ((k->type == CT_LIST || k->type == CT_CELLS) && k->max > 0)
 		snprintf(out, outlen, "at most %ld entries", k->max);
 }
 
@@ -437,7 +447,7 @@ const char *cfg__render_type(const struct cfg_key *k)
 	static const char *const names[] = {
 		[CT_STR] = "string", [CT_INT] = "integer", [CT_BOOL] = "boolean",
 		[CT_ENUM] = "string", [CT_OBJ] = "object", [CT_LIST] = "array of strings",
-		[CT_STEPS] = "array of commands",
+		[CT_STEPS] = "array of commands", [CT_CELLS] = "array of objects",
 	};
 
 	return names[k->type];

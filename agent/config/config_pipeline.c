@@ -252,7 +252,7 @@ static char **str_list(struct cctx *c, const cJSON *v, const char *path, size_t 
 	return out;
 }
 
-static void free_list(char **l, size_t n)
+void cfg__free_list(char **l, size_t n)
 {
 	size_t i;
 
@@ -331,7 +331,7 @@ static void free_steps(struct step_cfg *s, size_t n)
 	size_t i;
 
 	for (i = 0; s != NULL && i < n; i++) {
-		free_list(s[i].argv, s[i].argc);
+		cfg__free_list(s[i].argv, s[i].argc);
 		free(s[i].display);
 	}
 	free(s);
@@ -421,7 +421,6 @@ static void parse_pipeline(struct cctx *c, const cJSON *o, const char *base,
 			   struct pipeline_cfg *p, const struct config *cfg)
 {
 	char path[300];
-	const cJSON *env, *it;
 	const char *star;
 	size_t i;
 
@@ -465,28 +464,9 @@ static void parse_pipeline(struct cctx *c, const cJSON *o, const char *base,
 		if (config_registry(cfg, p->targets[i]) == NULL)
 			cfg__fail(c, path, "\"%.80s\" is not a registry under \"registries\"",
 				  p->targets[i]);
-	env = cfg__obj(c, o, base, "env", false);
-	if (env != NULL) {
-		snprintf(path, sizeof(path), "%s.env", base);
-		cfg__check_keys(c, env, path, NULL);
-		p->env = calloc((size_t)cJSON_GetArraySize(env) + 1, sizeof(char *));
-		cJSON_ArrayForEach(it, env) {
-			if (!cJSON_IsString(it) || it->string[0] == '\0' ||
-			    strchr(it->string, '=') != NULL || strcmp(it->string, "HOME") == 0) {
-				cfg__fail(c, path, "\"%.60s\": expected NAME: \"value\" (a string; "
-					  "HOME cannot be set)", it->string);
-				break;
-			}
-			if (p->env == NULL ||
-			    asprintf(&p->env[p->nenv], "%s=%s", it->string, it->valuestring) < 0) {
-				if (p->env != NULL)
-					p->env[p->nenv] = NULL; /* undefined after a failure */
-				cfg__fail(c, path, "out of memory");
-				break;
-			}
-			p->nenv++;
-		}
-	}
+	snprintf(path, sizeof(path), "%s.env", base);
+	p->env = cfg__env(c, cfg__obj(c, o, base, "env", false), path, &p->nenv);
+	cfg__parse_matrix(c, o, base, p);
 	p->writable = path_list(c, o, base, "writable", &p->nwritable);
 	p->readable = path_list(c, o, base, "readable", &p->nreadable);
 	dist_tag(c, base, "dist_tag", p->dist_tag);
@@ -602,11 +582,12 @@ void cfg__free_pipelines(struct config *cfg)
 		free(p->directory);
 		free_steps(p->build, p->nbuild);
 		free_steps(p->verify, p->nverify);
-		free_list(p->artifacts, p->nartifacts);
-		free_list(p->targets, p->ntargets);
-		free_list(p->env, p->nenv);
-		free_list(p->writable, p->nwritable);
-		free_list(p->readable, p->nreadable);
+		cfg__free_matrix(p->matrix, p->nmatrix);
+		cfg__free_list(p->artifacts, p->nartifacts);
+		cfg__free_list(p->targets, p->ntargets);
+		cfg__free_list(p->env, p->nenv);
+		cfg__free_list(p->writable, p->nwritable);
+		cfg__free_list(p->readable, p->nreadable);
 		free(p->dist_tag);
 		free(p->prerelease_dist_tag);
 	}

@@ -17,7 +17,7 @@
 #define DEFAULT_PATH "/usr/local/bin:/usr/bin:/bin"
 #define SYSTEM_TIMEOUT_MS (600 * 1000) /* rm, mkdir, git */
 #define LOG_CHUNK 1800                 /* output bytes per job log entry */
-#define MAX_STEPS 80
+#define MAX_STEPS (PIPELINE_STEPS_MAX + 5) /* and mkdir, git init, fetch, checkout, log */
 
 enum step_kind { ST_SYSTEM, ST_CHECKOUT, ST_HEAD, ST_BUILD, ST_VERIFY };
 
@@ -26,6 +26,16 @@ struct step {
 	char **argv;
 	char *display;
 	bool in_stepdir; /* cwd: the pipeline's directory, else the work folder */
+	size_t num;      /* 1-based among the build steps, or a cell's verify steps */
+	size_t cell;     /* verify: 1 + its cell's index in cells; 0: no matrix */
+};
+
+/* A verify_matrix cell, copied at start (the configuration may be reloaded
+ * while the build runs). */
+struct cell {
+	char *name;
+	char **env;      /* "NAME=value" over the pipeline's env */
+	size_t nenv;
 };
 
 struct pl_build {
@@ -34,6 +44,10 @@ struct pl_build {
 	struct step steps[MAX_STEPS];
 	size_t nsteps, cur, nbuild;
 	struct pl_env env;
+	struct cell *cells;
+	size_t ncells;
+	struct pl_env cellenv;      /* env with the running cell's over it */
+	uint64_t cell_started_ms;
 	struct sandbox_argv wrap;   /* --run-step prefix (sandbox.h), or empty */
 	char isolation[800];        /* sandbox_describe() */
 	char workdir[4096], stepdir[4200];
@@ -141,7 +155,8 @@ char *pl_system_tool(const char *name)
 }
 
 static int add_step(struct pl_build *b, enum step_kind kind, bool in_stepdir,
-		    const char *display, const char *const *argv, size_t argc)
+		    const char *display, const char *const *argv, size_t argc, size_t num,
+		    size_t cell)
 {
 	struct step *s;
 	size_t i, w;
@@ -162,6 +177,8 @@ static int add_step(struct pl_build *b, enum step_kind kind, bool in_stepdir,
 			return -ENOMEM;
 	s->kind = kind;
 	s->in_stepdir = in_stepdir;
+	s->num = num;
+	s->cell = cell;
 	s->display = strdup(display);
 	if (s->display == NULL)
 		return -ENOMEM;
@@ -189,7 +206,7 @@ static int add_system(struct pl_build *b, enum step_kind kind, const char *tool,
 		if (o < sizeof(display))
 			o += (size_t)snprintf(display + o, sizeof(display) - o, " %s", args[i]);
 	}
-	rc = add_step(b, kind, false, display, argv, nargs + 1);
+	rc = add_step(b, kind, false, display, argv, nargs + 1, 0, 0);
 	free(path);
 	return rc;
 }
@@ -197,7 +214,7 @@ static int add_system(struct pl_build *b, enum step_kind kind, const char *tool,
 static int plan(struct pl_build *b, const struct pipeline_cfg *p, const char *commit)
 {
 	char src[4200], tmp[4200];
-	size_t i;
+	size_t i, c;
 	int rc = 0;
 
 	snprintf(src, sizeof(src), "%s/src", b->workdir);
@@ -223,11 +240,54 @@ static int plan(struct pl_build *b, const struct pipeline_cfg *p, const char *co
 	}
 	for (i = 0; rc == 0 && i < p->nbuild; i++)
 		rc = add_step(b, ST_BUILD, true, p->build[i].display,
-			      (const char *const *)p->build[i].argv, p->build[i].argc);
+			      (const char *const *)p->build[i].argv, p->build[i].argc, i + 1, 0);
 	b->nbuild = p->nbuild;
-	for (i = 0; rc == 0 && i < p->nverify; i++)
-		rc = add_step(b, ST_VERIFY, true, p->verify[i].display,
-			      (const char *const *)p->verify[i].argv, p->verify[i].argc);
+	/* verify: once, or once in each cell of the matrix, cell after cell */
+	for (c = 0; rc == 0 && c < (b->ncells > 0 ? b->ncells : 1); c++)
+		for (i = 0; rc == 0 && i < p->nverify; i++)
+			rc = add_step(b, ST_VERIFY, true, p->verify[i].display,
+				      (const char *const *)p->verify[i].argv, p->verify[i].argc,
+				      i + 1, b->ncells > 0 ? c + 1 : 0);
+	return rc;
+}
+
+/* Copies p's verify_matrix into b->cells.  Returns 0 or -ENOMEM. */
+static int copy_cells(struct pl_build *b, const struct pipeline_cfg *p)
+{
+	size_t i, k;
+
+	if (p->nmatrix == 0)
+		return 0;
+	b->cells = calloc(p->nmatrix, sizeof(*b->cells));
+	if (b->cells == NULL)
+		return -ENOMEM;
+	for (i = 0; i < p->nmatrix; i++) {
+		struct cell *c = &b->cells[i];
+
+		b->ncells++;
+		c->name = strdup(p->matrix[i].name);
+		c->env = calloc(p->matrix[i].nenv + 1, sizeof(char *));
+		if (c->name == NULL || c->env == NULL)
+			return -ENOMEM;
+		for (k = 0; k < p->matrix[i].nenv; k++, c->nenv++)
+			if ((c->env[k] = strdup(p->matrix[i].env[k])) == NULL)
+				return -ENOMEM;
+	}
+	return 0;
+}
+
+/* b->cellenv: the steps' environment with cell c's env over it (after the
+ * checkout, so with SOURCE_DATE_EPOCH).  Returns 0, -ENOMEM or -E2BIG. */
+static int cell_env(struct pl_build *b, const struct cell *c)
+{
+	size_t i;
+	int rc = 0;
+
+	pl_env_free(&b->cellenv);
+	for (i = 0; rc == 0 && i < b->env.n; i++)
+		rc = pl_env_set(&b->cellenv, b->env.v[i]);
+	for (i = 0; rc == 0 && i < c->nenv; i++)
+		rc = pl_env_set(&b->cellenv, c->env[i]);
 	return rc;
 }
 
@@ -249,7 +309,7 @@ static int make_wrap(struct pl_build *b, const struct pl_build_opts *o, char *ms
 
 static void build_free(struct pl_build *b)
 {
-	size_t i;
+	size_t i, k;
 
 	sandbox_argv_free(&b->wrap);
 	for (i = 0; i < b->nsteps; i++) {
@@ -261,6 +321,14 @@ static void build_free(struct pl_build *b)
 		free(b->steps[i].display);
 	}
 	pl_env_free(&b->env);
+	pl_env_free(&b->cellenv);
+	for (i = 0; i < b->ncells; i++) {
+		free(b->cells[i].name);
+		for (k = 0; k < b->cells[i].nenv; k++)
+			free(b->cells[i].env[k]);
+		free(b->cells[i].env);
+	}
+	free(b->cells);
 	free(b);
 }
 
@@ -316,12 +384,22 @@ static const char *step_what(const struct pl_build *b, const struct step *s, cha
 			     size_t len)
 {
 	if (s->kind == ST_BUILD)
-		snprintf(buf, len, "build step %zu", (size_t)(s - b->steps) - 4);
+		snprintf(buf, len, "build step %zu", s->num);
+	else if (s->kind == ST_VERIFY && s->cell > 0)
+		snprintf(buf, len, "verify step %zu in cell %s", s->num,
+			 b->cells[s->cell - 1].name);
 	else if (s->kind == ST_VERIFY)
-		snprintf(buf, len, "verify step %zu", (size_t)(s - b->steps) - 4 - b->nbuild);
+		snprintf(buf, len, "verify step %zu", s->num);
 	else
 		snprintf(buf, len, "checkout");
 	return buf;
+}
+
+/* How a step ended (res NULL: it did not start). */
+static const char *step_result(const struct child_result *res)
+{
+	return res == NULL ? "error" : res->timed_out ? "timeout" :
+	       res->term_signal != 0 ? "signal" : res->exit_status != 0 ? "failed" : "ok";
 }
 
 /* Tells o.step how step s ended (res NULL: it did not start). */
@@ -331,13 +409,49 @@ static void report_step(struct pl_build *b, const struct step *s,
 	const char *which = s->kind == ST_BUILD    ? "build"
 			    : s->kind == ST_VERIFY ? "verify"
 						   : "checkout";
-	const char *how = res == NULL ? "error" : res->timed_out ? "timeout" :
-			  res->term_signal != 0 ? "signal" :
-			  res->exit_status != 0 ? "failed" : "ok";
 
 	if (b->o.step != NULL)
-		b->o.step(b->o.data, which, how,
+		b->o.step(b->o.data, which, step_result(res),
 			  (double)(uv_now(b->loop) - b->started_ms) / 1000.0);
+}
+
+/* After step s of a cell: when it failed (res not ok) or was the cell's
+ * last, the cell's result goes to the job log and o.cell. */
+static void report_cell(struct pl_build *b, const struct step *s,
+			const struct child_result *res)
+{
+	const char *how = step_result(res);
+	double secs = (double)(uv_now(b->loop) - b->cell_started_ms) / 1000.0;
+	size_t next = (size_t)(s - b->steps) + 1;
+	char line[200];
+
+	if (s->cell == 0 ||
+	    (strcmp(how, "ok") == 0 && next < b->nsteps && b->steps[next].cell == s->cell))
+		return;
+	snprintf(line, sizeof(line), "cell %s: %s (%.1f s)", b->cells[s->cell - 1].name, how,
+		 secs);
+	b->o.log(b->o.data, line);
+	if (b->o.cell != NULL)
+		b->o.cell(b->o.data, b->cells[s->cell - 1].name, how, secs);
+}
+
+/* Before step s: when it starts a cell, the cell's line in the job log
+ * (its name and env: configuration, never a secret) and its env. */
+static int start_cell(struct pl_build *b, const struct step *s)
+{
+	const struct cell *c = s->cell > 0 ? &b->cells[s->cell - 1] : NULL;
+	char line[1024];
+	size_t i, o;
+
+	if (c == NULL || (s > b->steps && s[-1].cell == s->cell))
+		return 0;
+	o = (size_t)snprintf(line, sizeof(line), "verify in cell %s (%zu of %zu)%s", c->name,
+			     s->cell, b->ncells, c->nenv > 0 ? ":" : "");
+	for (i = 0; i < c->nenv && o < sizeof(line); i++)
+		o += (size_t)snprintf(line + o, sizeof(line) - o, " %s", c->env[i]);
+	b->o.log(b->o.data, line);
+	b->cell_started_ms = uv_now(b->loop);
+	return cell_env(b, c);
 }
 
 static void on_done(void *data, const struct child_result *res)
@@ -369,6 +483,7 @@ static void on_done(void *data, const struct child_result *res)
 	} else {
 		snprintf(line, sizeof(line), "ok (%.1f s)", secs);
 		b->o.log(b->o.data, line);
+		report_cell(b, s, res);
 		if (s->kind == ST_HEAD) {
 			struct stat st;
 			char *e;
@@ -396,6 +511,7 @@ static void on_done(void *data, const struct child_result *res)
 		return;
 	}
 	b->o.log(b->o.data, msg);
+	report_cell(b, s, res);
 	finish(b, -EIO, user || res->timed_out, msg);
 }
 
@@ -413,10 +529,20 @@ static void run_step(struct pl_build *b)
 		return;
 	}
 	s = &b->steps[b->cur];
+	rc = start_cell(b, s);
+	if (rc < 0) {
+		snprintf(msg, sizeof(msg), "cell %s: %s", b->cells[s->cell - 1].name,
+			 rc == -E2BIG ? "its env and the pipeline's make more than the "
+					"variables a step may have" : "out of memory");
+		b->o.log(b->o.data, msg);
+		report_cell(b, s, NULL);
+		finish(b, rc, rc == -E2BIG, msg);
+		return;
+	}
 	snprintf(line, sizeof(line), "$ %s", s->display);
 	b->o.log(b->o.data, line);
 	co.argv = (const char *const *)s->argv;
-	co.env = (const char *const *)b->env.v;
+	co.env = (const char *const *)(s->cell > 0 ? b->cellenv.v : b->env.v);
 	co.cwd = s->in_stepdir ? b->stepdir : b->workdir;
 	co.timeout_ms = s->kind == ST_BUILD || s->kind == ST_VERIFY ? b->timeout_ms
 								     : SYSTEM_TIMEOUT_MS;
@@ -429,6 +555,7 @@ static void run_step(struct pl_build *b)
 		snprintf(msg, sizeof(msg), "cannot run %.300s: %s", s->display, uv_strerror(rc));
 		report_step(b, s, NULL);
 		b->o.log(b->o.data, msg);
+		report_cell(b, s, NULL);
 		finish(b, rc, s->kind == ST_BUILD || s->kind == ST_VERIFY, msg);
 	}
 }
@@ -507,6 +634,8 @@ int pl_build_start(uv_loop_t *loop, const struct pl_build_opts *o, struct pl_bui
 		snprintf(line, sizeof(line), "isolation: %s", b->isolation);
 		b->o.log(b->o.data, line);
 	}
+	if (rc == 0)
+		rc = copy_cells(b, o->pipeline);
 	if (rc == 0)
 		rc = plan(b, o->pipeline, o->commit);
 	if (rc == 0) {

@@ -1,7 +1,9 @@
 /* pipeline_steps.h - the build phase of a pipeline job as a sequence of
  * child processes: a fresh work folder, a shallow checkout of the commit,
  * then the pipeline's build and verify commands, each with the minimal
- * environment of docs/pipelines.md and the pipeline's timeout. */
+ * environment of docs/pipelines.md and the pipeline's timeout; with a
+ * verify_matrix, the verify commands once in each cell, cell after cell,
+ * each cell's env over the pipeline's. */
 #ifndef AOS_PIPELINE_STEPS_H
 #define AOS_PIPELINE_STEPS_H
 
@@ -54,6 +56,11 @@ struct pl_build_opts {
 	 * "build", "verify"), how it ended ("ok", "failed", "signal",
 	 * "timeout", "error": not started) and its seconds. */
 	void (*step)(void *data, const char *which, const char *result, double seconds);
+	/* With a verify_matrix, after each cell that ran, or NULL: its name,
+	 * how it ended (as step's result: its first step that was not "ok",
+	 * else "ok") and its seconds.  A cell that fails ends the build:
+	 * the cells after it do not run. */
+	void (*cell)(void *data, const char *name, const char *result, double seconds);
 	void *data;
 };
 

@@ -149,8 +149,9 @@ struct queue_ops {
 			    int64_t now_ms, int64_t *ret_ids, int *ret_rcs);
 	/* Records a pipeline job's built artifacts under its lease, in one
 	 * transaction: inputs replaced, the uploads added (PENDING; each
-	 * names its registry).  Returns 0, AOS_EFENCED, or -EINVAL (an upload
-	 * name the job has already). */
+	 * names its registry).  n may be 0: the inputs alone (a build that
+	 * failed records its verify_matrix results).  Returns 0,
+	 * AOS_EFENCED, or -EINVAL (an upload name the job has already). */
 	int (*set_artifacts)(struct queue *q, int64_t id, int64_t fence, const char *inputs,
 			     const struct job_upload *ups, size_t n, int64_t now_ms);
 	/* Claims up to max (at most QUEUE_CLAIM_MAX) due jobs (state QUEUED

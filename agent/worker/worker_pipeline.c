@@ -72,6 +72,7 @@ struct pl_run {
 	char *dist_tag, *prerelease_dist_tag;
 	char given_by[200];
 	cJSON *dist_tags;
+	cJSON *cells;          /* verify_matrix results, for the inputs (job show) */
 };
 
 static void pl_free(struct pl_run *pl)
@@ -90,6 +91,7 @@ static void pl_free(struct pl_run *pl)
 	free(pl->dist_tag);
 	free(pl->prerelease_dist_tag);
 	cJSON_Delete(pl->dist_tags);
+	cJSON_Delete(pl->cells);
 	free(pl);
 }
 
@@ -266,6 +268,40 @@ static int load_tag_rule(struct pl_run *pl, const cJSON *doc)
 
 /* ---- recording the artifacts ----------------------------------------------- */
 
+/* doc's "verify_matrix": this build's cells (none: removed, an earlier
+ * attempt's results are not this one's).  pl->cells is transferred. */
+static void put_cells(struct pl_run *pl, cJSON *doc)
+{
+	cJSON_DeleteItemFromObjectCaseSensitive(doc, "verify_matrix");
+	if (pl->cells != NULL && cJSON_AddItemToObject(doc, "verify_matrix", pl->cells))
+		pl->cells = NULL; /* transferred */
+}
+
+/* A build that failed in a verify_matrix cell: the cells' results go into
+ * the job's inputs (job show), with no upload. */
+static void record_cells(struct run *r)
+{
+	struct worker *w = r->w;
+	cJSON *doc = cJSON_Parse(r->job.inputs);
+	char *text;
+	int rc;
+
+	if (doc == NULL || r->pl->cells == NULL) {
+		cJSON_Delete(doc);
+		return;
+	}
+	put_cells(r->pl, doc);
+	text = cJSON_PrintUnformatted(doc);
+	rc = text == NULL ? -ENOMEM
+			  : w->q->ops->set_artifacts(w->q, r->job.id, r->job.fence, text, NULL, 0,
+						     aos_wall_ms());
+	if (rc < 0)
+		log_warn("job %" PRId64 ": cannot record the verify_matrix results: %s",
+			 r->job.id, aos_strerror(rc));
+	cJSON_Delete(doc);
+	free(text);
+}
+
 /* Which target gets which artifact: every artifact goes to each target of
  * its kind; each target must get one and each artifact must go somewhere. */
 static int plan_uploads(struct run *r, struct job_upload *ups, size_t *ret_n,
@@ -361,6 +397,7 @@ static void record(struct run *r)
 	for (i = 0; i < pl->ntargets; i++)
 		cJSON_AddItemToArray(targets, cJSON_CreateString(pl->targets[i]));
 	cJSON_AddStringToObject(doc, "built_commit", pl->head);
+	put_cells(pl, doc);
 	text = cJSON_PrintUnformatted(doc);
 	if (text != NULL && strlen(text) > JOB_INPUTS_MAX) {
 		free(text);
@@ -559,10 +596,12 @@ static void collect_done(uv_work_t *wk, int status)
 	}
 	if (pl->work_rc < 0) {
 		worker__qlog(r->w, r->job.id, "artifacts: %s", pl->work_msg);
-		if (pl->work_permanent)
+		if (pl->work_permanent) {
+			record_cells(r);
 			worker__settle(r, JOB_DEAD, 0, OUT_INVALID, pl->work_msg);
-		else
+		} else {
 			worker__settle_retry(r, -1, OUT_ERROR, pl->work_msg);
+		}
 		worker__run_free(r);
 		return;
 	}
@@ -581,10 +620,12 @@ static void build_done(void *data, int rc, bool permanent, const char *head,
 
 	pl->build = NULL;
 	if (rc < 0) {
-		if (permanent)
+		if (permanent) {
+			record_cells(r);
 			worker__settle(r, JOB_DEAD, 0, OUT_INVALID, error);
-		else
+		} else {
 			worker__settle_retry(r, -1, OUT_ERROR, error);
+		}
 		worker__run_free(r);
 		return;
 	}
@@ -612,6 +653,21 @@ static void build_step(void *data, const char *which, const char *result, double
 
 	if (h->step_done != NULL)
 		h->step_done(h->data, r->pl->pipeline, which, result, seconds);
+}
+
+/* A verify_matrix cell's result, kept for the job's inputs (put_cells). */
+static void build_cell(void *data, const char *name, const char *result, double seconds)
+{
+	struct pl_run *pl = ((struct run *)data)->pl;
+	cJSON *c = cJSON_CreateObject();
+
+	if (pl->cells == NULL)
+		pl->cells = cJSON_CreateArray();
+	if (c == NULL || !cJSON_AddStringToObject(c, "name", name) ||
+	    !cJSON_AddStringToObject(c, "result", result) ||
+	    !cJSON_AddNumberToObject(c, "seconds", (double)(long)(seconds * 10 + 0.5) / 10) ||
+	    !cJSON_AddItemToArray(pl->cells, c))
+		cJSON_Delete(c);
 }
 
 void worker__pipeline_start(struct run *r)
@@ -689,6 +745,7 @@ void worker__pipeline_start(struct run *r)
 	bo.log = build_log;
 	bo.done = build_done;
 	bo.step = build_step;
+	bo.cell = build_cell;
 	bo.data = r;
 	rc = pl_build_start(w->env.pub.loop, &bo, &pl->build, msg, sizeof(msg));
 	cJSON_Delete(doc);

@@ -4,29 +4,58 @@ webhook for.
 The repository has python-sdk-v0.1.0 .. v0.6.0 (the last two annotated)
 and js-sdk-v0.1.0.  Through
 the daemon's webhooks, 0.1.0 and 0.2.0 are published to both targets
-(testpypi, then pypi); 0.3.0 is on both registries by hand (a zip sdist,
-uploaded with `aos-publishctl publish`), 0.4.0 by hand on pypi only.  So
+(testpypi, then the second); 0.3.0 is on both registries by hand (a zip
+sdist, uploaded with `aos-publishctl publish`), 0.4.0 by hand on the second
+only.  So
 `reconcile python-sdk` must enqueue exactly 0.4.0 (missing on testpypi)
 and 0.6.0 (missing everywhere), with the idempotency keys a webhook would
 give (tag@peeled commit), and not 0.5.0 whose webhook job is still queued; `--dry-run` enqueues nothing; a second run enqueues nothing; once the
 jobs have run, nothing is missing; `reconcile js-sdk` enqueues the js tag.
 
-The tests share one set of servers, one repository and one daemon, and run
-in file order.
+The second target is each PyPI implementation of the tests in turn (the
+`kind` fixture, as `pypi_kind` in test_pypi_kinds.py): pypiserver, whose
+simple pages are PEP 503 HTML, and devpi-server, whose index lives under
++simple/ and answers PEP 691 JSON.  Per kind the tests share one set of
+servers (an environment of their own, so the first kind's uploads are not
+on the second's testpypi), one repository and one daemon, and run in file
+order.
 """
 
 import re
 
 import pytest
 
+from aos_fixtures import running_env
 from peers.pypiserver import PypiServer
-from publish_support import EXIT, NPM_NAME, PY_NAME, publish, sdist_members, write_zip
-from webhook_support import (QueueSnapshot, ctl_reconcile, expect_accepted,
+from publish_support import (EXIT, NPM_NAME, PY_NAME, PYPI_KINDS, publish, sdist_members,
+                             write_zip)
+from webhook_support import (QueueSnapshot, WebhookEnv, ctl_reconcile, expect_accepted,
                              expect_job, github_push, gitlab_tag_push, jobs,
                              js_pipeline, publishctl_help, python_pipeline)
 
 VERSIONS = ["0.1.0", "0.2.0", "0.3.0", "0.4.0", "0.5.0", "0.6.0"]
 ANNOTATED = {"0.5.0", "0.6.0"}
+# Where each kind's simple pages are and how they are read (the daemon's
+# log says which).
+FORM = {"pypiserver": ("/simple/", "PEP 503 HTML"), "devpi": ("/+simple/", "PEP 691 JSON")}
+
+
+@pytest.fixture(scope="module", params=PYPI_KINDS)
+def kind(request) -> str:
+    return request.param
+
+
+@pytest.fixture(scope="module")
+def webhook_env(request, kind):
+    """This module's environment, one per kind (replaces the shared
+    fixture): the second kind starts from empty registries."""
+    yield from running_env(request, WebhookEnv, f"aos-rc-{kind}-", "webhook_env")
+
+
+@pytest.fixture(scope="module")
+def target(webhook_env, kind):
+    """The second target: its kind, registry name and server."""
+    return webhook_env.pypi_target(kind)
 
 
 @pytest.fixture(scope="module")
@@ -43,10 +72,11 @@ def tags(webhook_env):
 
 
 @pytest.fixture(scope="module")
-def daemon(webhook_env, tags):
+def daemon(webhook_env, tags, target):
     repo = webhook_env.repo
     return webhook_env.hook_daemon({
-        "python-sdk": python_pipeline(repo), "js-sdk": js_pipeline(repo),
+        "python-sdk": python_pipeline(repo, targets=("testpypi", target.registry)),
+        "js-sdk": js_pipeline(repo),
         "unreachable": python_pipeline(repo, "nowhere-v*",
                                        repository=f"file://{webhook_env.workdir}/no-repo.git")})
 
@@ -76,7 +106,8 @@ def test_help_names_reconcile():
     assert "reconcile" in publishctl_help(), "aos-publishctl --help has no reconcile"
 
 
-def test_setup_two_published_by_webhook_two_by_hand(webhook_env, daemon, tags, tmp_path):
+def test_setup_two_published_by_webhook_two_by_hand(webhook_env, target, daemon, tags,
+                                                    tmp_path):
     env = webhook_env
     t1, t2 = "python-sdk-v0.1.0", "python-sdk-v0.2.0"
     j1 = expect_accepted(daemon.hooks.send("github", github_push(t1, tags[t1])),
@@ -85,24 +116,30 @@ def test_setup_two_published_by_webhook_two_by_hand(webhook_env, daemon, tags, t
                          "python-sdk", t2, "0.2.0", tags[t2])
     expect_job(daemon, j1, "succeeded", timeout=240)
     expect_job(daemon, j2, "succeeded", timeout=240)
-    # 0.3.0 on both registries, 0.4.0 on pypi only (zip sdists, by hand).
+    # 0.3.0 on both registries, 0.4.0 on the second only (zip sdists, by hand).
     z3 = _zip_sdist(tmp_path / "z3", "0.3.0")
     z4 = _zip_sdist(tmp_path / "z4", "0.4.0")
-    for reg, f in (("testpypi", z3), ("pypi", z3), ("pypi", z4)):
+    for reg, f in (("testpypi", z3), (target.registry, z3), (target.registry, z4)):
         publish(daemon, reg, f).expect(EXIT["published"], "published")
     assert "aos_sdk-0.4.0.zip" not in env.testpypi.files()
     for v in ("0.1.0", "0.2.0", "0.3.0"):
-        for server in (env.testpypi, env.pypi):
+        for server in (env.testpypi, target.server):
             assert any(f"-{v}" in n for n in server.files()), (v, server.files())
 
 
-def test_dry_run_enqueues_nothing(daemon, tags):
+def test_dry_run_enqueues_nothing(daemon, tags, target):
     snap = QueueSnapshot(daemon)
     r = _reconcile(daemon, "python-sdk", dry_run=True)
     snap.assert_unchanged("reconcile --dry-run")
-    out = r.out + r.err
-    for t in ("python-sdk-v0.4.0", "python-sdk-v0.5.0", "python-sdk-v0.6.0"):
-        assert t in out, f"--dry-run does not show that {t} would be enqueued: {r}"
+    actions = {t["version"]: (t["action"], t["missing"]) for t in r.json["tags"]}
+    assert actions == {v: ("published", []) for v in ("0.1.0", "0.2.0", "0.3.0")} | {
+        "0.4.0": ("would-queue", ["testpypi"])} | {
+        v: ("would-queue", ["testpypi", target.registry]) for v in ("0.5.0", "0.6.0")}, r
+    path, form = FORM[target.kind]
+    page = f"{target.server.index_url}{PY_NAME}/"
+    assert path in page, page
+    assert f"reconcile python-sdk: read {page} as {form}" in daemon.log_text(), \
+        daemon.log_tail()
 
 
 def test_webhook_job_still_queued(webhook_env, daemon, tags):
@@ -143,13 +180,14 @@ def test_reconcile_again_enqueues_nothing(daemon, tags):
     daemon.ctl_json("resume")
 
 
-def test_reconciled_jobs_publish_and_then_nothing_is_missing(webhook_env, daemon, tags):
+def test_reconciled_jobs_publish_and_then_nothing_is_missing(webhook_env, target, daemon,
+                                                             tags):
     env = webhook_env
     by_key = _by_key(daemon)
     for t in ("python-sdk-v0.4.0", "python-sdk-v0.5.0", "python-sdk-v0.6.0"):
         expect_job(daemon, by_key[key(t, tags)]["id"], "succeeded", timeout=240)
     for v in ("0.4.0", "0.5.0", "0.6.0"):
-        for server in (env.testpypi, env.pypi):
+        for server in (env.testpypi, target.server):
             names = server.files()
             assert f"aos_sdk-{v}-py3-none-any.whl" in names and f"aos_sdk-{v}.tar.gz" in names, (
                 v, server.url, sorted(names))
@@ -230,23 +268,3 @@ def test_reconcile_new_project_behind_a_fallback(webhook_env, tags, tmp_path):
     finally:
         srv.close()
 
-
-def test_reconcile_against_devpi(webhook_env, tags, tmp_path):
-    """The same question asked of devpi (the second PyPI implementation):
-    its index is read as PEP 691 JSON, and only the versions it lacks are
-    missing.  --dry-run: nothing is built or enqueued."""
-    target = webhook_env.pypi_target("devpi")
-    d = webhook_env.hook_daemon({"py-devpi": python_pipeline(webhook_env.repo,
-                                                             targets=("devpi",))})
-    for v in ("0.1.0", "0.2.0", "0.3.0"):
-        z = _zip_sdist(tmp_path / v, v)
-        publish(d, target.registry, z).expect(EXIT["published"], "published")
-    snap = QueueSnapshot(d)
-    r = _reconcile(d, "py-devpi", dry_run=True)
-    snap.assert_unchanged("reconcile --dry-run against devpi")
-    actions = {t["version"]: (t["action"], t["missing"]) for t in r.json["tags"]}
-    assert actions == {v: ("published", []) for v in ("0.1.0", "0.2.0", "0.3.0")} | {
-        v: ("would-queue", ["devpi"]) for v in ("0.4.0", "0.5.0", "0.6.0")}, r
-    assert re.search(rf"reconcile py-devpi: read \S+/\+simple/{PY_NAME}/ as PEP 691 JSON",
-                     d.log_text()), d.log_tail()
-    d.stop()

@@ -33,8 +33,20 @@ static const char base_text[] =
 	"\"key_file\":\"/k.pem\"}},"
 	"\"webhooks\":{\"github\":{\"secret_key\":\"GITHUB_WEBHOOK_SECRET\"}},"
 	"\"pipelines\":{\"p\":{\"repository\":\"https://forge.example.test/o/r.git\","
-	"\"tag_pattern\":\"v*\",\"package\":\"x\",\"build\":[\"true\"],"
+	"\"tag_pattern\":\"v*\",\"package\":\"x\",\"build\":[\"true\"],\"verify\":[\"true\"],"
 	"\"artifacts\":[\"*.tgz\"],\"targets\":[\"r\"]}}}";
+
+/* Whether the "*" at star in path stands for an array's items (the key
+ * before it has the row type CT_CELLS), not a name. */
+static bool is_array(const char *path, const char *star)
+{
+	char before[256];
+	const struct cfg_key *k;
+
+	snprintf(before, sizeof(before), "%.*s", (int)(star - path - 1), path);
+	k = cfg__key(before);
+	return k != NULL && k->type == CT_CELLS;
+}
 
 /* The name each "*" of a key path stands for in base_text. */
 static const char *star_name(const char *parent)
@@ -47,7 +59,8 @@ static const char *star_name(const char *parent)
 }
 
 /* The key path with each "*" replaced: "pipelines.*.timeout_s" ->
- * "pipelines.p.timeout_s". */
+ * "pipelines.p.timeout_s"; an array's item is "[0]":
+ * "pipelines.*.verify_matrix.*.name" -> "pipelines.p.verify_matrix[0].name". */
 static void concrete(const char *path, char *out, size_t outlen)
 {
 	char parent[64] = "";
@@ -55,6 +68,10 @@ static void concrete(const char *path, char *out, size_t outlen)
 	size_t n = 0;
 
 	for (; *s != '\0' && n + 8 < outlen; s++) {
+		if (*s == '*' && n > 0 && out[n - 1] == '.' && is_array(path, s)) {
+			n += (size_t)snprintf(out + n - 1, outlen - n + 1, "[0]") - 1;
+			continue;
+		}
 		if (*s == '*') {
 			n += (size_t)snprintf(out + n, outlen - n, "%s",
 					      star_name(parent));
@@ -65,6 +82,19 @@ static void concrete(const char *path, char *out, size_t outlen)
 			snprintf(parent, sizeof(parent), "%.*s", (int)(n - 1), out);
 	}
 	out[n] = '\0';
+}
+
+/* o's item 0 of array name, created (with the array) when absent. */
+static cJSON *first_item(cJSON *o, const char *name)
+{
+	cJSON *a = cJSON_GetObjectItemCaseSensitive(o, name);
+
+	if (a == NULL)
+		a = cJSON_AddArrayToObject(o, name);
+	assert_non_null(a);
+	if (cJSON_GetArraySize(a) == 0)
+		assert_true(cJSON_AddItemToArray(a, cJSON_CreateObject()));
+	return cJSON_GetArrayItem(a, 0);
 }
 
 /* Sets doc's member at the key path to v (taking it), creating objects. */
@@ -83,6 +113,11 @@ static void set_at(cJSON *doc, const char *path, cJSON *v)
 			cJSON_DeleteItemFromObjectCaseSensitive(o, part);
 			assert_true(cJSON_AddItemToObject(o, part, v));
 			return;
+		}
+		if (strlen(part) > 3 && strcmp(part + strlen(part) - 3, "[0]") == 0) {
+			part[strlen(part) - 3] = '\0';
+			o = first_item(o, part);
+			continue;
 		}
 		next = cJSON_GetObjectItemCaseSensitive(o, part);
 		if (next == NULL)
@@ -153,6 +188,8 @@ static void *section_of(struct config *cfg, const struct cfg_key *k)
 
 	if (strncmp(k->path, "registries.", 11) == 0)
 		return &cfg->registries[0];
+	if (strncmp(k->path, "pipelines.*.verify_matrix.*.", 28) == 0)
+		return &cfg->pipelines[0].matrix[0];
 	if (strncmp(k->path, "pipelines.", 10) == 0)
 		return &cfg->pipelines[0];
 	if (strncmp(k->path, "webhooks.", 9) == 0)
@@ -253,7 +290,7 @@ static void test_int_bounds(void **state)
 
 /* A string of n bytes "/aaa..." (a path, so path rules hold). */
 /* n bytes: "/aaa..." (a path for the keys that want one), or "aaa..." for the
- * dist-tag keys (a tag cannot hold '/'). */
+ * dist-tag keys and the verify_matrix cells' names (neither holds '/'). */
 static cJSON *string_of(const struct cfg_key *k, size_t n)
 {
 	char *s = malloc(n + 1);
@@ -261,7 +298,8 @@ static cJSON *string_of(const struct cfg_key *k, size_t n)
 
 	assert_non_null(s);
 	memset(s, 'a', n);
-	s[0] = strstr(k->path, "dist_tag") != NULL ? 'a' : '/';
+	s[0] = strstr(k->path, "dist_tag") != NULL || strstr(k->path, "verify_matrix") != NULL
+		       ? 'a' : '/';
 	s[n] = '\0';
 	v = cJSON_CreateString(s);
 	free(s);

@@ -3,7 +3,7 @@ aos_unit_test(test_queue test_queue.c aos_queue_pg)
 aos_unit_test(test_queue_batch test_queue_batch.c aos_queue_pg)
 aos_unit_test(test_queue_random test_queue_random.c aos_queue_pg)
 aos_unit_test(test_queue_sqlite test_queue_sqlite.c aos_queue_pg)
-aos_unit_test(test_queue_prune test_queue_prune.c aos_queue)
+aos_unit_test(test_queue_prune test_queue_prune.c aos_queue_pg)
 
 # PostgreSQL: tests/peers/pg_run.sh starts a server of its own for each run.
 # unit.<test>.postgresql runs the same test functions against it (the
