@@ -6,10 +6,12 @@
 # suite.  stress-ng is stopped at the end whatever happens.
 #   scripts/check-stress.sh BUILD_DIR
 #   STRESS_TESTS=REGEX  only the ctest entries matching it (ctest -R)
+#   STRESS_JOBS=N       ctest -j N (1): the tests side by side, more load
 set -euo pipefail
 
 build=${1:-build}
 runs=${STRESS_RUNS:-3}
+jobs=${STRESS_JOBS:-1}
 args=${STRESS_ARGS:---cpu 2 --io 1 --vm 1 --vm-bytes 256M}
 say() { printf 'check-stress: %s\n' "$*"; }
 
@@ -41,8 +43,8 @@ for i in $(seq 1 "$runs"); do
 		say "stress-ng is no longer running: run $i would not be under load" >&2
 		exit 1
 	}
-	say "run $i of $runs: ctest ${filter[*]}"
-	if (cd "$build" && ctest "${filter[@]}" --no-tests=error --output-on-failure); then
+	say "run $i of $runs: ctest ${filter[*]} -j $jobs"
+	if (cd "$build" && ctest "${filter[@]}" -j "$jobs" --no-tests=error --output-on-failure); then
 		say "run $i of $runs: passed"
 	else
 		say "run $i of $runs: FAILED"
