@@ -31,8 +31,8 @@ uint64_t uniform_ms(uint64_t lo_ms, uint64_t hi_ms, rand_fn rnd, void *ctx)
 	return lo_ms + rnd(ctx) % (hi_ms - lo_ms + 1);
 }
 
-uint64_t backoff_delay_ms(unsigned attempt, uint64_t min_ms, uint64_t max_ms,
-			  rand_fn rnd, void *ctx)
+uint64_t backoff_delay_ms(unsigned attempt, uint64_t min_ms, uint64_t max_ms, rand_fn rnd,
+			  void *ctx)
 {
 	uint64_t ceil = min_ms;
 	unsigned i;

@@ -12,8 +12,8 @@ uint64_t aos_rand_u64(void *ctx);
 
 /* Full-jitter exponential backoff with a floor: a delay drawn uniformly from
  * [min_ms, min(max_ms, min_ms * 2^attempt)], attempt counting from 0. */
-uint64_t backoff_delay_ms(unsigned attempt, uint64_t min_ms, uint64_t max_ms,
-			  rand_fn rnd, void *ctx);
+uint64_t backoff_delay_ms(unsigned attempt, uint64_t min_ms, uint64_t max_ms, rand_fn rnd,
+			  void *ctx);
 
 /* base_ms scaled by a uniform factor in [1 - pct/100, 1 + pct/100]. */
 uint64_t jitter_ms(uint64_t base_ms, unsigned pct, rand_fn rnd, void *ctx);

@@ -27,8 +27,7 @@ int buf_append(struct buf *b, const void *p, size_t n);
 int buf_puts(struct buf *b, const char *s);
 
 /* Appends printf-formatted text; same returns as buf_append(). */
-int buf_printf(struct buf *b, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+int buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Makes the allocation hold exactly n bytes (plus the terminator) when it
  * is smaller, so that appends up to n bytes allocate nothing more.  Returns

@@ -68,7 +68,8 @@ static int tree_add(int dfd, dev_t dev, int depth, uint64_t *sum)
 		*sum += (uint64_t)st.st_blocks * 512;
 		if (!S_ISDIR(st.st_mode) || st.st_dev != dev || depth >= TREE_DEPTH_MAX)
 			continue;
-		fd = openat(dfd, e->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+		fd = openat(dfd, e->d_name,
+			    O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 		if (fd >= 0)
 			r = tree_add(fd, dev, depth + 1, sum);
 		if (r == -ENOMEM)

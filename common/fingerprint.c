@@ -104,29 +104,36 @@ static int read_key(int fd, const char *path, struct secret **ret, char *err,
 		return r;
 	}
 	if (!S_ISREG(st.st_mode)) {
-		snprintf(err, errlen, "fingerprint key %s is not a regular file: move it "
-			 "away and aos-publishd makes a new key", path);
+		snprintf(err, errlen,
+			 "fingerprint key %s is not a regular file: move it "
+			 "away and aos-publishd makes a new key",
+			 path);
 		return AOS_ECORRUPT;
 	}
 	if (st.st_uid != geteuid()) {
-		snprintf(err, errlen, "fingerprint key %s belongs to uid %u, not to "
-			 "aos-publishd's uid %u: chown it (or move it away for a new key)",
-			 path, (unsigned)st.st_uid, (unsigned)geteuid());
+		snprintf(
+		    err, errlen,
+		    "fingerprint key %s belongs to uid %u, not to "
+		    "aos-publishd's uid %u: chown it (or move it away for a new key)",
+		    path, (unsigned)st.st_uid, (unsigned)geteuid());
 		return -EPERM;
 	}
 	if ((st.st_mode & 077) != 0) {
-		snprintf(err, errlen, "fingerprint key %s is open to group or others "
+		snprintf(err, errlen,
+			 "fingerprint key %s is open to group or others "
 			 "(mode %04o): run chmod 600 %s; anyone who read it can test "
 			 "guesses against the fingerprints, so consider a new key (move "
-			 "it away; the fingerprints shown then change)", path,
-			 (unsigned)(st.st_mode & 07777), path);
+			 "it away; the fingerprints shown then change)",
+			 path, (unsigned)(st.st_mode & 07777), path);
 		return -EPERM;
 	}
 	if (st.st_size != SECRET_FPR_KEY_LEN) {
-		snprintf(err, errlen, "fingerprint key %s has %lld bytes, not %d: it is "
-			 "not a key aos-publishd wrote; move it away and a new key is made "
-			 "(the fingerprints shown then change)", path,
-			 (long long)st.st_size, SECRET_FPR_KEY_LEN);
+		snprintf(
+		    err, errlen,
+		    "fingerprint key %s has %lld bytes, not %d: it is "
+		    "not a key aos-publishd wrote; move it away and a new key is made "
+		    "(the fingerprints shown then change)",
+		    path, (long long)st.st_size, SECRET_FPR_KEY_LEN);
 		return AOS_ECORRUPT;
 	}
 	n = pread(fd, key, sizeof(key), 0);
@@ -161,8 +168,8 @@ int secret_fingerprint_key_load(const char *dir, bool *ret_created, char *err,
 	if (fd < 0 && errno == ENOENT) {
 		r = create_key(dir, path);
 		if (r < 0 && r != -EEXIST) {
-			snprintf(err, errlen, "cannot create fingerprint key %s: %s", path,
-				 aos_strerror(r));
+			snprintf(err, errlen, "cannot create fingerprint key %s: %s",
+				 path, aos_strerror(r));
 			return r;
 		}
 		created = r == 0;
@@ -171,7 +178,8 @@ int secret_fingerprint_key_load(const char *dir, bool *ret_created, char *err,
 	if (fd < 0) {
 		r = -errno;
 		snprintf(err, errlen, "cannot open fingerprint key %s: %s%s", path,
-			 aos_strerror(r), r == -ELOOP ? " (a symbolic link is refused)" : "");
+			 aos_strerror(r),
+			 r == -ELOOP ? " (a symbolic link is refused)" : "");
 		return r;
 	}
 	r = read_key(fd, path, &key, err, errlen);

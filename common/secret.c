@@ -19,7 +19,7 @@ static atomic_size_t live_count;
 
 int secret_init_process(size_t size)
 {
-	struct rlimit rl = { 0, 0 };
+	struct rlimit rl = {0, 0};
 
 	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
 		return -errno;

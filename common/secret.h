@@ -14,9 +14,9 @@
 
 struct secret;
 
-#define SECRET_FPR_LEN 8 /* hex digits in a fingerprint */
-#define SECRET_VALUE_MAX 4096 /* longest value asked for a fingerprint */
-#define SECRET_FPR_KEY_LEN 32 /* bytes of the fingerprint key */
+#define SECRET_FPR_LEN 8		      /* hex digits in a fingerprint */
+#define SECRET_VALUE_MAX 4096		      /* longest value asked for a fingerprint */
+#define SECRET_FPR_KEY_LEN 32		      /* bytes of the fingerprint key */
 #define SECRET_FPR_KEY_FILE "fingerprint.key" /* in the state directory */
 
 /* Sets up the secure heap (size bytes) and makes the process non-dumpable

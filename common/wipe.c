@@ -79,5 +79,6 @@ static void ossl_free(void *p, const char *file, int line)
 int wipe_install_openssl(void)
 {
 	return CRYPTO_set_mem_functions(ossl_malloc, ossl_realloc, ossl_free) == 1
-		       ? 0 : -EBUSY;
+		   ? 0
+		   : -EBUSY;
 }

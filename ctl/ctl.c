@@ -19,51 +19,52 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"Usage: aos-publishctl [OPTIONS] COMMAND\n"
-		"\n"
-		"Commands:\n"
-		"  status             daemon state, Vault health and secret versions\n"
-		"  secrets            the secret keys: version, time written, fingerprint\n"
-		"  secrets refresh    check Vault now and wait for the result\n"
-		"  secrets fingerprint  the fingerprint of the value on standard input\n"
-		"                     (compare with `secrets`; never an argument)\n"
-		"  secrets check KEY  check the value on standard input with every registry\n"
-		"                     using KEY before it is written to Vault (exit 7 if\n"
-		"                     one refuses it; rotate_secret.sh --verify uses it)\n"
-		"  publish --registry NAME [--wait] [--dry-run] FILE...\n"
-		"                     queue an upload of wheels/sdists or npm tarballs\n"
-		"                     (see `aos-publishctl publish --help`)\n"
-		"  jobs [--state S] [--limit N]   list jobs, newest first\n"
-		"  job show|log|retry|cancel ID   one job (log takes --follow)\n"
-		"                     job commands take --escape or --raw: build output's\n"
-		"                     control characters are shown escaped on a terminal\n"
-		"                     (--escape: always, --raw: never; see `job --help`)\n"
-		"  job wait ID        follow a job until it ends (exit 1 unless it succeeded),\n"
-		"                     with the upload's progress as publish --wait shows it\n"
-		"  drain | resume     stop / restart starting new jobs\n"
-		"  reconcile PIPELINE [--dry-run]\n"
-		"                     queue the tags whose version a target registry lacks\n"
-		"  prune [--dry-run]  remove the jobs that ended over queue.retention_days\n"
-		"                     ago, with their logs and spooled files (the daemon\n"
-		"                     also does it hourly); --dry-run shows what would go\n"
-		"\n"
-		"Options:\n"
-		"  -s, --socket PATH  control socket (default $AOS_PUBLISHCTL_SOCKET or\n"
-		"                     /run/aos-publishd/control.sock)\n"
-		"  -j, --json         print the daemon's JSON answer\n"
-		"  -t, --timeout SEC  give up after SEC seconds (default 30)\n"
-		"  -h, --help         show this help\n"
-		"  -V, --version      show the version\n"
-		"\n"
-		"The daemon identifies you (your uid and groups) and answers by role:\n"
-		"read (status, secrets, jobs, job show/log/wait) or operate (everything\n"
-		"else); see control.operators and control.readers in the daemon's\n"
-		"configuration.  A refusal says which role is needed and what to change.\n"
-		"\n"
-		"Exit status: 0 success, 1 the daemon reported an error, 2 usage,\n"
-		"3 daemon not reachable, 4 timed out; publish adds 5 to 10 (see its\n"
-		"--help; 10 also when the daemon's disk is full).  Secret values are never shown.  See aos-publishctl(1).\n");
+	fprintf(
+	    f,
+	    "Usage: aos-publishctl [OPTIONS] COMMAND\n"
+	    "\n"
+	    "Commands:\n"
+	    "  status             daemon state, Vault health and secret versions\n"
+	    "  secrets            the secret keys: version, time written, fingerprint\n"
+	    "  secrets refresh    check Vault now and wait for the result\n"
+	    "  secrets fingerprint  the fingerprint of the value on standard input\n"
+	    "                     (compare with `secrets`; never an argument)\n"
+	    "  secrets check KEY  check the value on standard input with every registry\n"
+	    "                     using KEY before it is written to Vault (exit 7 if\n"
+	    "                     one refuses it; rotate_secret.sh --verify uses it)\n"
+	    "  publish --registry NAME [--wait] [--dry-run] FILE...\n"
+	    "                     queue an upload of wheels/sdists or npm tarballs\n"
+	    "                     (see `aos-publishctl publish --help`)\n"
+	    "  jobs [--state S] [--limit N]   list jobs, newest first\n"
+	    "  job show|log|retry|cancel ID   one job (log takes --follow)\n"
+	    "                     job commands take --escape or --raw: build output's\n"
+	    "                     control characters are shown escaped on a terminal\n"
+	    "                     (--escape: always, --raw: never; see `job --help`)\n"
+	    "  job wait ID        follow a job until it ends (exit 1 unless it succeeded),\n"
+	    "                     with the upload's progress as publish --wait shows it\n"
+	    "  drain | resume     stop / restart starting new jobs\n"
+	    "  reconcile PIPELINE [--dry-run]\n"
+	    "                     queue the tags whose version a target registry lacks\n"
+	    "  prune [--dry-run]  remove the jobs that ended over queue.retention_days\n"
+	    "                     ago, with their logs and spooled files (the daemon\n"
+	    "                     also does it hourly); --dry-run shows what would go\n"
+	    "\n"
+	    "Options:\n"
+	    "  -s, --socket PATH  control socket (default $AOS_PUBLISHCTL_SOCKET or\n"
+	    "                     /run/aos-publishd/control.sock)\n"
+	    "  -j, --json         print the daemon's JSON answer\n"
+	    "  -t, --timeout SEC  give up after SEC seconds (default 30)\n"
+	    "  -h, --help         show this help\n"
+	    "  -V, --version      show the version\n"
+	    "\n"
+	    "The daemon identifies you (your uid and groups) and answers by role:\n"
+	    "read (status, secrets, jobs, job show/log/wait) or operate (everything\n"
+	    "else); see control.operators and control.readers in the daemon's\n"
+	    "configuration.  A refusal says which role is needed and what to change.\n"
+	    "\n"
+	    "Exit status: 0 success, 1 the daemon reported an error, 2 usage,\n"
+	    "3 daemon not reachable, 4 timed out; publish adds 5 to 10 (see its\n"
+	    "--help; 10 also when the daemon's disk is full).  Secret values are never shown.  See aos-publishctl(1).\n");
 }
 
 static long long now_ms(void)
@@ -76,7 +77,7 @@ static long long now_ms(void)
 
 int ctl_open(struct ctl_conn *c, const char *path)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 
 	memset(c, 0, sizeof(*c));
 	c->fd = -1;
@@ -88,8 +89,10 @@ int ctl_open(struct ctl_conn *c, const char *path)
 	strcpy(sa.sun_path, path);
 	c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (c->fd < 0 || connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		fprintf(stderr, "aos-publishctl: cannot connect to %s: %s (is aos-publishd "
-			"running? see --socket)\n", path, strerror(errno));
+		fprintf(stderr,
+			"aos-publishctl: cannot connect to %s: %s (is aos-publishd "
+			"running? see --socket)\n",
+			path, strerror(errno));
 		return EXIT_UNREACHABLE;
 	}
 	return 0;
@@ -109,11 +112,11 @@ int ctl_send_fds(struct ctl_conn *c, const char *line, const int *fds, size_t nf
 	 * sendmsg() that carries nothing else (docs/control-protocol.md). */
 	while (off <= n) {
 		struct iovec iov[2] = {
-			{ (char *)line + off, n - off },
-			{ "\n", 1 },
+		    {(char *)line + off, n - off},
+		    {"\n", 1},
 		};
-		struct msghdr m = { .msg_iov = off < n ? iov : iov + 1,
-				    .msg_iovlen = off < n ? 2 : 1 };
+		struct msghdr m = {.msg_iov = off < n ? iov : iov + 1,
+				   .msg_iovlen = off < n ? 2 : 1};
 		ssize_t w;
 
 		if (off == 0 && nfds > 0) {
@@ -138,8 +141,8 @@ int ctl_send_fds(struct ctl_conn *c, const char *line, const int *fds, size_t nf
 			return 0;
 		}
 		if (w <= 0) {
-			fprintf(stderr, "aos-publishctl: cannot send to %s: %s\n", c->path,
-				strerror(errno));
+			fprintf(stderr, "aos-publishctl: cannot send to %s: %s\n",
+				c->path, strerror(errno));
 			return EXIT_UNREACHABLE;
 		}
 		off += (size_t)w;
@@ -165,7 +168,7 @@ int ctl_read_line(struct ctl_conn *c, int timeout_s, char **ret)
 		c->len -= used;
 	}
 	for (;;) {
-		struct pollfd p = { .fd = c->fd, .events = POLLIN };
+		struct pollfd p = {.fd = c->fd, .events = POLLIN};
 		long long left;
 		ssize_t n;
 
@@ -189,15 +192,18 @@ int ctl_read_line(struct ctl_conn *c, int timeout_s, char **ret)
 		}
 		left = deadline - now_ms();
 		if (left <= 0 || poll(&p, 1, (int)left) == 0) {
-			fprintf(stderr, "aos-publishctl: no answer from the daemon within %d s "
-				"(see --timeout)\n", timeout_s);
+			fprintf(stderr,
+				"aos-publishctl: no answer from the daemon within %d s "
+				"(see --timeout)\n",
+				timeout_s);
 			return EXIT_TIMEOUT;
 		}
 		n = read(c->fd, c->buf + c->len, c->cap - c->len - 1);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0) {
-			fprintf(stderr, "aos-publishctl: the daemon closed the connection%s%s\n",
+			fprintf(stderr,
+				"aos-publishctl: the daemon closed the connection%s%s\n",
 				c->send_errno ? " before the request was sent: " : "",
 				c->send_errno ? strerror(c->send_errno) : "");
 			return EXIT_FAIL;
@@ -254,13 +260,15 @@ static void print_secrets(const cJSON *arr)
 
 	printf("%-24s %-8s %-12s %-8s %s\n", "KEY", "VERSION", "FINGERPRINT", "IN USE",
 	       "WRITTEN");
-	cJSON_ArrayForEach(e, arr) {
+	cJSON_ArrayForEach(e, arr)
+	{
 		if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(e, "present"))) {
 			printf("%-24s %-8s\n", ctl_str(e, "key", "?"), "missing");
 			continue;
 		}
-		printf("%-24s %-8.0f %-12s %-8.0f %s\n", ctl_str(e, "key", "?"), ctl_num(e, "version"),
-		       ctl_str(e, "fingerprint", "?"), ctl_num(e, "in_use"), ctl_str(e, "created_time", ""));
+		printf("%-24s %-8.0f %-12s %-8.0f %s\n", ctl_str(e, "key", "?"),
+		       ctl_num(e, "version"), ctl_str(e, "fingerprint", "?"),
+		       ctl_num(e, "in_use"), ctl_str(e, "created_time", ""));
 	}
 }
 
@@ -270,13 +278,14 @@ static void print_tokens(const cJSON *arr)
 {
 	const cJSON *t;
 
-	cJSON_ArrayForEach(t, arr) {
+	cJSON_ArrayForEach(t, arr)
+	{
 		const cJSON *acct = cJSON_GetObjectItemCaseSensitive(t, "account");
 		const cJSON *w = cJSON_GetObjectItemCaseSensitive(t, "warnings");
 
 		printf("Token:      %s %s v%.0f: %s%s%s\n", ctl_str(t, "registry", "?"),
-		       ctl_str(t, "key", "?"), ctl_num(t, "version"), ctl_str(t, "state", "?"),
-		       cJSON_IsString(acct) ? ", account " : "",
+		       ctl_str(t, "key", "?"), ctl_num(t, "version"),
+		       ctl_str(t, "state", "?"), cJSON_IsString(acct) ? ", account " : "",
 		       cJSON_IsString(acct) ? acct->valuestring : "");
 		if (cJSON_IsString(w))
 			printf("            warning: %s\n", w->valuestring);
@@ -290,19 +299,23 @@ static void print_status(const cJSON *o)
 
 	printf("aos-publishd %s (pid %.0f), up %.0f s: %s\n", ctl_str(o, "version", "?"),
 	       ctl_num(o, "pid"), ctl_num(o, "uptime_s"), ctl_str(o, "state", "?"));
-	printf("Vault:      %s (%s), %s, token TTL %.0f s%s\n", ctl_str(v, "address", "?"),
-	       ctl_str(v, "auth_method", "?"),
-	       cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(v, "healthy")) ? "healthy"
-									  : "NOT healthy",
+	printf("Vault:      %s (%s), %s, token TTL %.0f s%s\n",
+	       ctl_str(v, "address", "?"), ctl_str(v, "auth_method", "?"),
+	       cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(v, "healthy"))
+		   ? "healthy"
+		   : "NOT healthy",
 	       ctl_num(v, "token_ttl_s"),
 	       cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(v, "token_renewable"))
-		       ? ", renewable" : "");
-	printf("Secret:     %s version %.0f", ctl_str(v, "kv", "?"), ctl_num(v, "kv_version"));
+		   ? ", renewable"
+		   : "");
+	printf("Secret:     %s version %.0f", ctl_str(v, "kv", "?"),
+	       ctl_num(v, "kv_version"));
 	if (cJSON_IsNumber(next))
 		printf(", next check in %.0f s", next->valuedouble);
-	printf("\nRequests:   %.0f (logins %.0f, renewals %.0f, failures in a row %.0f)\n",
-	       ctl_num(v, "requests"), ctl_num(v, "logins"), ctl_num(v, "renewals"),
-	       ctl_num(v, "consecutive_failures"));
+	printf(
+	    "\nRequests:   %.0f (logins %.0f, renewals %.0f, failures in a row %.0f)\n",
+	    ctl_num(v, "requests"), ctl_num(v, "logins"), ctl_num(v, "renewals"),
+	    ctl_num(v, "consecutive_failures"));
 	if (strcmp(ctl_str(o, "state", ""), "starting") == 0)
 		printf("Waiting:    %s\n",
 		       ctl_str(v, "last_error", "for Vault's first answer"));
@@ -315,27 +328,35 @@ static void print_status(const cJSON *o)
 		const cJSON *d = cJSON_GetObjectItemCaseSensitive(q, "depth");
 
 		if (d != NULL)
-			printf("Queue:      %.0f queued, %.0f running, %.0f failed (retrying), "
-			       "%.0f dead, %.0f succeeded, %.0f canceled%s\n",
-			       ctl_num(d, "queued"), ctl_num(d, "running"), ctl_num(d, "failed"),
-			       ctl_num(d, "dead"), ctl_num(d, "succeeded"), ctl_num(d, "canceled"),
-			       cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(q, "draining"))
-				       ? "; draining" : "");
+			printf(
+			    "Queue:      %.0f queued, %.0f running, %.0f failed (retrying), "
+			    "%.0f dead, %.0f succeeded, %.0f canceled%s\n",
+			    ctl_num(d, "queued"), ctl_num(d, "running"),
+			    ctl_num(d, "failed"), ctl_num(d, "dead"),
+			    ctl_num(d, "succeeded"), ctl_num(d, "canceled"),
+			    cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(q, "draining"))
+				? "; draining"
+				: "");
 	}
 	{
 		const cJSON *w = cJSON_GetObjectItemCaseSensitive(o, "webhooks");
 		const cJSON *b = cJSON_GetObjectItemCaseSensitive(o, "build_isolation");
 
 		if (w != NULL)
-			printf("Webhooks:   %s, %.0f connection(s); %.0f accepted, %.0f duplicate, "
-			       "%.0f ignored, %.0f refused, %.0f unavailable\n",
-			       ctl_str(w, "address", "?"), ctl_num(w, "connections"),
-			       ctl_num(w, "accepted"), ctl_num(w, "duplicates"), ctl_num(w, "ignored"),
-			       ctl_num(w, "rejected"), ctl_num(w, "unavailable"));
+			printf(
+			    "Webhooks:   %s, %.0f connection(s); %.0f accepted, %.0f duplicate, "
+			    "%.0f ignored, %.0f refused, %.0f unavailable\n",
+			    ctl_str(w, "address", "?"), ctl_num(w, "connections"),
+			    ctl_num(w, "accepted"), ctl_num(w, "duplicates"),
+			    ctl_num(w, "ignored"), ctl_num(w, "rejected"),
+			    ctl_num(w, "unavailable"));
 		if (b != NULL)
-			printf("Builds:     %s%s\n",
-			       cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(b, "available"))
-				       ? "" : "UNAVAILABLE: ", ctl_str(b, "description", "?"));
+			printf(
+			    "Builds:     %s%s\n",
+			    cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(b, "available"))
+				? ""
+				: "UNAVAILABLE: ",
+			    ctl_str(b, "description", "?"));
 	}
 	ctl_print_disk(cJSON_GetObjectItemCaseSensitive(o, "disk"));
 	print_tokens(cJSON_GetObjectItemCaseSensitive(o, "tokens"));
@@ -362,12 +383,9 @@ bool ctl_has_help(int argc, char **argv)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "socket", required_argument, NULL, 's' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "timeout", required_argument, NULL, 't' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ NULL, 0, NULL, 0 },
+	    {"socket", required_argument, NULL, 's'},  {"json", no_argument, NULL, 'j'},
+	    {"timeout", required_argument, NULL, 't'}, {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},       {NULL, 0, NULL, 0},
 	};
 	const char *sock = getenv("AOS_PUBLISHCTL_SOCKET");
 	const char *cmd;
@@ -387,8 +405,10 @@ int main(int argc, char **argv)
 			timeout_s = (int)strtol(optarg, &end, 10);
 			timeout_set = true;
 			if (*end != '\0' || timeout_s <= 0 || timeout_s > 86400) {
-				fprintf(stderr, "aos-publishctl: --timeout: expected seconds "
-					"from 1 to 86400, got \"%s\"\n", optarg);
+				fprintf(stderr,
+					"aos-publishctl: --timeout: expected seconds "
+					"from 1 to 86400, got \"%s\"\n",
+					optarg);
 				return EXIT_USAGE;
 			}
 			break;
@@ -402,8 +422,8 @@ int main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	if (strcmp(argv[optind], "publish") == 0)
-		return ctl_publish(sock, json, timeout_set ? timeout_s : 900, argc - optind,
-				   argv + optind);
+		return ctl_publish(sock, json, timeout_set ? timeout_s : 900,
+				   argc - optind, argv + optind);
 	if (strcmp(argv[optind], "jobs") == 0 || strcmp(argv[optind], "job") == 0 ||
 	    strcmp(argv[optind], "drain") == 0 || strcmp(argv[optind], "resume") == 0 ||
 	    strcmp(argv[optind], "reconcile") == 0)
@@ -451,7 +471,8 @@ int main(int argc, char **argv)
 	if (json) {
 		printf("%s\n", answer);
 	} else if (rc != 0) {
-		fprintf(stderr, "aos-publishctl: %s\n", ctl_str(o, "error", "unknown error"));
+		fprintf(stderr, "aos-publishctl: %s\n",
+			ctl_str(o, "error", "unknown error"));
 	} else if (strstr(cmd, "status") != NULL) {
 		print_status(o);
 	} else {
@@ -465,13 +486,14 @@ int main(int argc, char **argv)
 			if (cJSON_GetArraySize(ch) == 0)
 				printf(" nothing");
 			cJSON_ArrayForEach(k, ch)
-				printf(" %s", cJSON_IsString(k) ? k->valuestring : "?");
+			    printf(" %s", cJSON_IsString(k) ? k->valuestring : "?");
 		}
 		printf("\n\n");
 		print_secrets(cJSON_GetObjectItemCaseSensitive(o, "secrets"));
 	}
 	if (json && rc != 0)
-		fprintf(stderr, "aos-publishctl: %s\n", ctl_str(o, "error", "unknown error"));
+		fprintf(stderr, "aos-publishctl: %s\n",
+			ctl_str(o, "error", "unknown error"));
 out:
 	cJSON_Delete(o);
 	free(answer);

@@ -6,18 +6,18 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define EXIT_FAIL 1        /* the daemon answered with an error */
+#define EXIT_FAIL 1 /* the daemon answered with an error */
 #define EXIT_USAGE 2
 #define EXIT_UNREACHABLE 3
 #define EXIT_TIMEOUT 4
 /* publish outcomes */
-#define EXIT_EXISTS 5      /* everything was already there, identical */
-#define EXIT_CONFLICT 6    /* a different file holds that name and version */
-#define EXIT_AUTH 7        /* token refused or missing */
-#define EXIT_INVALID 8     /* bad artifact or request */
-#define EXIT_REJECTED 9    /* the registry refused for good */
+#define EXIT_EXISTS 5	    /* everything was already there, identical */
+#define EXIT_CONFLICT 6	    /* a different file holds that name and version */
+#define EXIT_AUTH 7	    /* token refused or missing */
+#define EXIT_INVALID 8	    /* bad artifact or request */
+#define EXIT_REJECTED 9	    /* the registry refused for good */
 #define EXIT_UNAVAILABLE 10 /* the registry could not be reached in time */
-#define EXIT_CANCELED 11   /* the job was canceled by an operator */
+#define EXIT_CANCELED 11    /* the job was canceled by an operator */
 
 /* prune [--dry-run] (ctl_disk.c). */
 int ctl_prune(const char *sock, bool json, int timeout_s, int argc, char **argv);

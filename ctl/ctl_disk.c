@@ -91,11 +91,12 @@ int ctl_prune(const char *sock, bool json, int timeout_s, int argc, char **argv)
 	int rc;
 
 	if (ctl_has_help(argc, argv)) {
-		printf("Usage: aos-publishctl prune [--dry-run]\n"
-		       "Removes the jobs that ended more than queue.retention_days ago\n"
-		       "(succeeded, dead, canceled), with their logs, uploads and spooled\n"
-		       "files; --dry-run shows what would go.  The daemon also prunes by\n"
-		       "itself every hour.  Needs the operate role.\n");
+		printf(
+		    "Usage: aos-publishctl prune [--dry-run]\n"
+		    "Removes the jobs that ended more than queue.retention_days ago\n"
+		    "(succeeded, dead, canceled), with their logs, uploads and spooled\n"
+		    "files; --dry-run shows what would go.  The daemon also prunes by\n"
+		    "itself every hour.  Needs the operate role.\n");
 		return 0;
 	}
 	if (argc == 2 && strcmp(argv[1], "--dry-run") == 0) {

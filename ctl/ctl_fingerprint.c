@@ -66,9 +66,10 @@ static char *request_line(const char *value, const char *key)
 	cJSON *v = cJSON_AddStringToObject(o, "value", value);
 	char *line = NULL;
 
-	if (v != NULL && (key == NULL || cJSON_AddStringToObject(o, "key", key) != NULL) &&
-	    cJSON_AddStringToObject(o, "cmd",
-				    key != NULL ? "secrets.check" : "secrets.fingerprint") != NULL)
+	if (v != NULL &&
+	    (key == NULL || cJSON_AddStringToObject(o, "key", key) != NULL) &&
+	    cJSON_AddStringToObject(
+		o, "cmd", key != NULL ? "secrets.check" : "secrets.fingerprint") != NULL)
 		line = cJSON_PrintUnformatted(o);
 	if (v != NULL)
 		explicit_bzero(v->valuestring, strlen(v->valuestring));
@@ -87,9 +88,9 @@ static int print_checks_rc(const cJSON *o)
 {
 	const cJSON *t;
 
-	cJSON_ArrayForEach(t, cJSON_GetObjectItemCaseSensitive(o, "checks"))
-		if (refused(ctl_str(t, "state", "")))
-			return EXIT_AUTH;
+	cJSON_ArrayForEach(
+	    t, cJSON_GetObjectItemCaseSensitive(
+		   o, "checks")) if (refused(ctl_str(t, "state", ""))) return EXIT_AUTH;
 	return 0;
 }
 
@@ -101,14 +102,16 @@ static int print_checks(const cJSON *o, const char *key)
 
 	if (cJSON_GetArraySize(arr) == 0)
 		printf("no registry uses %s: nothing to check\n", key);
-	cJSON_ArrayForEach(t, arr) {
+	cJSON_ArrayForEach(t, arr)
+	{
 		const char *state = ctl_str(t, "state", "?");
 		const cJSON *w = cJSON_GetObjectItemCaseSensitive(t, "warnings");
 
 		printf("%s: %s: %s\n", ctl_str(t, "registry", "?"), state,
 		       ctl_str(t, "message", ""));
 		if (cJSON_IsString(w))
-			printf("%s: warning: %s\n", ctl_str(t, "registry", "?"), w->valuestring);
+			printf("%s: warning: %s\n", ctl_str(t, "registry", "?"),
+			       w->valuestring);
 		if (refused(state))
 			rc = EXIT_AUTH;
 	}
@@ -127,9 +130,11 @@ int ctl_fingerprint(const char *sock, bool json, int timeout_s, const char *key)
 	len = read_value(buf, VALUE_READ_MAX);
 	buf[len] = '\0';
 	if (len == 0 || memchr(buf, '\0', len) != NULL) {
-		fprintf(stderr, "aos-publishctl: secrets %s reads the value on "
+		fprintf(stderr,
+			"aos-publishctl: secrets %s reads the value on "
 			"standard input (e.g. from a password manager's pipe); got %s\n",
-			key != NULL ? "check" : "fingerprint", len == 0 ? "nothing" : "a NUL byte");
+			key != NULL ? "check" : "fingerprint",
+			len == 0 ? "nothing" : "a NUL byte");
 		rc = EXIT_USAGE;
 		goto out;
 	}
@@ -150,7 +155,8 @@ int ctl_fingerprint(const char *sock, bool json, int timeout_s, const char *key)
 	if (json && rc == 0 && key != NULL)
 		rc = print_checks_rc(o);
 	if (rc != 0)
-		fprintf(stderr, "aos-publishctl: %s\n", ctl_str(o, "error", "unknown error"));
+		fprintf(stderr, "aos-publishctl: %s\n",
+			ctl_str(o, "error", "unknown error"));
 out:
 	cJSON_Delete(o);
 	free(answer);

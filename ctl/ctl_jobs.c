@@ -15,7 +15,6 @@
 #include "ctl_progress.h"
 #include "ctl_text.h"
 
-
 static const char *when(double ms, char *buf, size_t len)
 {
 	time_t t = (time_t)(ms / 1000);
@@ -30,26 +29,27 @@ static const char *when(double ms, char *buf, size_t len)
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"Usage: aos-publishctl [--socket PATH] [--json] jobs [--state S] [--limit N]\n"
-		"       aos-publishctl job show ID\n"
-		"       aos-publishctl job log ID [--follow] [--escape | --raw]\n"
-		"       aos-publishctl job wait ID      (until it succeeds, dies or is canceled;\n"
-		"                                        exit 1 unless it succeeded)\n"
-		"       aos-publishctl job retry ID     (a dead, failed or canceled job)\n"
-		"       aos-publishctl job cancel ID    (a queued, failed or running job)\n"
-		"       aos-publishctl drain            (no new jobs start)\n"
-		"       aos-publishctl resume\n"
-		"       aos-publishctl reconcile PIPELINE [--dry-run]\n"
-		"                       queue the repository's tags whose version is missing\n"
-		"                       on a target registry (git ls-remote, then each index)\n"
-		"States: queued, running, succeeded, failed (waiting to retry), dead,\n"
-		"canceled.\n"
-		"Logs hold what build steps printed.  On a terminal, control characters\n"
-		"are shown escaped (\\x1b, \\u009b; bytes that are not UTF-8 as \\xNN);\n"
-		"into a pipe or file, as stored.  --escape: escaped anywhere; --raw: as\n"
-		"stored anywhere (the job commands take either).  --json output always\n"
-		"has them as JSON escapes and is valid UTF-8, unless --raw.\n");
+	fprintf(
+	    f,
+	    "Usage: aos-publishctl [--socket PATH] [--json] jobs [--state S] [--limit N]\n"
+	    "       aos-publishctl job show ID\n"
+	    "       aos-publishctl job log ID [--follow] [--escape | --raw]\n"
+	    "       aos-publishctl job wait ID      (until it succeeds, dies or is canceled;\n"
+	    "                                        exit 1 unless it succeeded)\n"
+	    "       aos-publishctl job retry ID     (a dead, failed or canceled job)\n"
+	    "       aos-publishctl job cancel ID    (a queued, failed or running job)\n"
+	    "       aos-publishctl drain            (no new jobs start)\n"
+	    "       aos-publishctl resume\n"
+	    "       aos-publishctl reconcile PIPELINE [--dry-run]\n"
+	    "                       queue the repository's tags whose version is missing\n"
+	    "                       on a target registry (git ls-remote, then each index)\n"
+	    "States: queued, running, succeeded, failed (waiting to retry), dead,\n"
+	    "canceled.\n"
+	    "Logs hold what build steps printed.  On a terminal, control characters\n"
+	    "are shown escaped (\\x1b, \\u009b; bytes that are not UTF-8 as \\xNN);\n"
+	    "into a pipe or file, as stored.  --escape: escaped anywhere; --raw: as\n"
+	    "stored anywhere (the job commands take either).  --json output always\n"
+	    "has them as JSON escapes and is valid UTF-8, unless --raw.\n");
 }
 
 /* The daemon's error in o, on stderr. */
@@ -70,10 +70,10 @@ static int escape_for_stdout(cJSON *o, enum ctl_escape esc)
 }
 
 /* One request, one answer; prints it with show() or as JSON. */
-static int simple(const char *sock, bool json, enum ctl_escape esc, int timeout_s, cJSON *req,
-		  void (*show)(const cJSON *ans))
+static int simple(const char *sock, bool json, enum ctl_escape esc, int timeout_s,
+		  cJSON *req, void (*show)(const cJSON *ans))
 {
-	struct ctl_conn conn = { .fd = -1 };
+	struct ctl_conn conn = {.fd = -1};
 	char *text = cJSON_PrintUnformatted(req), *line;
 	cJSON *ans = NULL;
 	int rc;
@@ -107,13 +107,16 @@ static void show_jobs(const cJSON *ans)
 	const cJSON *j;
 	char t[32];
 
-	printf("%-7s %-10s %-20s %-22s %-8s %-20s %s\n", "ID", "STATE", "REGISTRY", "PACKAGE",
-	       "TRIES", "UPDATED", "LAST ERROR");
-	cJSON_ArrayForEach(j, cJSON_GetObjectItemCaseSensitive(ans, "jobs")) {
-		printf("%-7.0f %-10s %-20s %-22s %.0f/%-6.0f %-20s %.80s\n", ctl_num(j, "id"),
-		       ctl_str(j, "state", "?"), ctl_str(j, "registry", "?"), ctl_str(j, "package", "?"),
+	printf("%-7s %-10s %-20s %-22s %-8s %-20s %s\n", "ID", "STATE", "REGISTRY",
+	       "PACKAGE", "TRIES", "UPDATED", "LAST ERROR");
+	cJSON_ArrayForEach(j, cJSON_GetObjectItemCaseSensitive(ans, "jobs"))
+	{
+		printf("%-7.0f %-10s %-20s %-22s %.0f/%-6.0f %-20s %.80s\n",
+		       ctl_num(j, "id"), ctl_str(j, "state", "?"),
+		       ctl_str(j, "registry", "?"), ctl_str(j, "package", "?"),
 		       ctl_num(j, "attempts"), ctl_num(j, "max_attempts"),
-		       when(ctl_num(j, "updated_ms"), t, sizeof(t)), ctl_str(j, "last_error", ""));
+		       when(ctl_num(j, "updated_ms"), t, sizeof(t)),
+		       ctl_str(j, "last_error", ""));
 	}
 }
 
@@ -122,12 +125,15 @@ static void show_job(const cJSON *ans)
 	const cJSON *j = cJSON_GetObjectItemCaseSensitive(ans, "job"), *u;
 	char t[32];
 
-	printf("Job %.0f: %s (%s to %s, package %s)\n", ctl_num(j, "id"), ctl_str(j, "state", "?"),
-	       ctl_str(j, "kind", "?"), ctl_str(j, "registry", "?"), ctl_str(j, "package", "?"));
-	printf("Attempts:   %.0f of %.0f\n", ctl_num(j, "attempts"), ctl_num(j, "max_attempts"));
+	printf("Job %.0f: %s (%s to %s, package %s)\n", ctl_num(j, "id"),
+	       ctl_str(j, "state", "?"), ctl_str(j, "kind", "?"),
+	       ctl_str(j, "registry", "?"), ctl_str(j, "package", "?"));
+	printf("Attempts:   %.0f of %.0f\n", ctl_num(j, "attempts"),
+	       ctl_num(j, "max_attempts"));
 	printf("Created:    %s\n", when(ctl_num(j, "created_ms"), t, sizeof(t)));
 	printf("Updated:    %s\n", when(ctl_num(j, "updated_ms"), t, sizeof(t)));
-	if (strcmp(ctl_str(j, "state", ""), "failed") == 0 || strcmp(ctl_str(j, "state", ""), "queued") == 0)
+	if (strcmp(ctl_str(j, "state", ""), "failed") == 0 ||
+	    strcmp(ctl_str(j, "state", ""), "queued") == 0)
 		printf("Next run:   %s\n", when(ctl_num(j, "next_run_ms"), t, sizeof(t)));
 	if (ctl_str(j, "lease_owner", NULL) != NULL)
 		printf("Lease:      %s until %s\n", ctl_str(j, "lease_owner", ""),
@@ -138,27 +144,30 @@ static void show_job(const cJSON *ans)
 	if (ctl_str(j, "wait_reason", NULL) != NULL)
 		printf("Waiting:    %s\n", ctl_str(j, "wait_reason", ""));
 	/* npm dist-tags decided before the job was queued */
-	cJSON_ArrayForEach(u, cJSON_GetObjectItemCaseSensitive(
-				  cJSON_GetObjectItemCaseSensitive(ans, "inputs"), "dist_tags"))
-		printf("Dist-tag:   %s: %s (%s)%s%s\n", ctl_str(u, "registry", "?"),
-		       ctl_str(u, "dist_tag", "?"), ctl_str(u, "from", "?"),
-		       ctl_str(u, "note", NULL) != NULL ? "; " : "", ctl_str(u, "note", ""));
+	cJSON_ArrayForEach(
+	    u, cJSON_GetObjectItemCaseSensitive(
+		   cJSON_GetObjectItemCaseSensitive(ans, "inputs"), "dist_tags"))
+	    printf("Dist-tag:   %s: %s (%s)%s%s\n", ctl_str(u, "registry", "?"),
+		   ctl_str(u, "dist_tag", "?"), ctl_str(u, "from", "?"),
+		   ctl_str(u, "note", NULL) != NULL ? "; " : "", ctl_str(u, "note", ""));
 	/* verify_matrix: each cell that ran, how it ended, its seconds */
-	cJSON_ArrayForEach(u, cJSON_GetObjectItemCaseSensitive(
-				  cJSON_GetObjectItemCaseSensitive(ans, "inputs"), "verify_matrix"))
-		printf("Verify:     cell %s: %s (%.1f s)\n", ctl_str(u, "name", "?"),
-		       ctl_str(u, "result", "?"), ctl_num(u, "seconds"));
+	cJSON_ArrayForEach(
+	    u, cJSON_GetObjectItemCaseSensitive(
+		   cJSON_GetObjectItemCaseSensitive(ans, "inputs"), "verify_matrix"))
+	    printf("Verify:     cell %s: %s (%.1f s)\n", ctl_str(u, "name", "?"),
+		   ctl_str(u, "result", "?"), ctl_num(u, "seconds"));
 	printf("\n%-48s %-8s %s\n", "FILE", "UPLOAD", "ANSWER");
 	cJSON_ArrayForEach(u, cJSON_GetObjectItemCaseSensitive(ans, "uploads"))
-		printf("%-48s %-8s %.120s\n", ctl_str(u, "filename", "?"), ctl_str(u, "state", "?"),
-		       ctl_str(u, "answer", ""));
+	    printf("%-48s %-8s %.120s\n", ctl_str(u, "filename", "?"),
+		   ctl_str(u, "state", "?"), ctl_str(u, "answer", ""));
 }
 
 static void print_line(const cJSON *l)
 {
 	char t[32];
 
-	printf("%s %s\n", when(ctl_num(l, "at_ms"), t, sizeof(t)), ctl_str(l, "text", ""));
+	printf("%s %s\n", when(ctl_num(l, "at_ms"), t, sizeof(t)),
+	       ctl_str(l, "text", ""));
 }
 
 static void show_log(const cJSON *ans)
@@ -166,7 +175,7 @@ static void show_log(const cJSON *ans)
 	const cJSON *l;
 
 	cJSON_ArrayForEach(l, cJSON_GetObjectItemCaseSensitive(ans, "lines"))
-		print_line(l);
+	    print_line(l);
 }
 
 static void show_ok(const cJSON *ans)
@@ -174,7 +183,9 @@ static void show_ok(const cJSON *ans)
 	if (cJSON_GetObjectItemCaseSensitive(ans, "draining") != NULL)
 		printf("%s; %.0f job(s) running\n",
 		       cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(ans, "draining"))
-			       ? "draining: no new jobs start" : "resumed", ctl_num(ans, "running"));
+			   ? "draining: no new jobs start"
+			   : "resumed",
+		       ctl_num(ans, "running"));
 	else
 		printf("job %.0f: done\n", ctl_num(ans, "id"));
 }
@@ -183,9 +194,10 @@ static void show_reconcile(const cJSON *ans)
 {
 	const cJSON *t, *m;
 
-	printf("%-32s %-14s %-12s %-12s %-7s %s\n", "TAG", "VERSION", "COMMIT", "ACTION", "JOB",
-	       "MISSING ON");
-	cJSON_ArrayForEach(t, cJSON_GetObjectItemCaseSensitive(ans, "tags")) {
+	printf("%-32s %-14s %-12s %-12s %-7s %s\n", "TAG", "VERSION", "COMMIT", "ACTION",
+	       "JOB", "MISSING ON");
+	cJSON_ArrayForEach(t, cJSON_GetObjectItemCaseSensitive(ans, "tags"))
+	{
 		char job[24] = "-";
 
 		if (cJSON_GetObjectItemCaseSensitive(t, "job_id") != NULL)
@@ -194,17 +206,20 @@ static void show_reconcile(const cJSON *ans)
 		       ctl_str(t, "version", "?"), ctl_str(t, "commit", "?"),
 		       ctl_str(t, "action", "?"), job);
 		cJSON_ArrayForEach(m, cJSON_GetObjectItemCaseSensitive(t, "missing"))
-			printf(" %s", cJSON_IsString(m) ? m->valuestring : "?");
+		    printf(" %s", cJSON_IsString(m) ? m->valuestring : "?");
 		printf("\n");
 	}
 	printf("\n%.0f job(s) queued%s\n", ctl_num(ans, "queued"),
-	       cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(ans, "dry_run")) ? " (dry run: none)" : "");
+	       cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(ans, "dry_run"))
+		   ? " (dry run: none)"
+		   : "");
 }
 
 /* job log --follow: lines stream until the job ends. */
-static int follow(const char *sock, bool json, enum ctl_escape esc, int timeout_s, cJSON *req)
+static int follow(const char *sock, bool json, enum ctl_escape esc, int timeout_s,
+		  cJSON *req)
 {
-	struct ctl_conn conn = { .fd = -1 };
+	struct ctl_conn conn = {.fd = -1};
 	char *text = cJSON_PrintUnformatted(req), *line;
 	struct ctl_progress prog;
 	int rc;
@@ -233,8 +248,9 @@ static int follow(const char *sock, bool json, enum ctl_escape esc, int timeout_
 		else if (!final && ctl_str(l, "message", NULL) != NULL)
 			printf("%s\n", ctl_str(l, "message", "")); /* a file's result */
 		else if (final && cJSON_GetObjectItemCaseSensitive(l, "job_id") != NULL)
-			printf("job %.0f: %s (%s)%s%s\n", ctl_num(l, "job_id"), ctl_str(l, "state", "?"),
-			       ctl_str(l, "outcome", "?"), ctl_str(l, "error", NULL) ? ": " : "",
+			printf("job %.0f: %s (%s)%s%s\n", ctl_num(l, "job_id"),
+			       ctl_str(l, "state", "?"), ctl_str(l, "outcome", "?"),
+			       ctl_str(l, "error", NULL) ? ": " : "",
 			       ctl_str(l, "error", ""));
 		fflush(stdout);
 		if (final && !cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(l, "ok"))) {
@@ -280,7 +296,9 @@ static bool escape_flags(int *argc, char **argv, enum ctl_escape *ret)
 			continue;
 		}
 		if (*ret != CTL_ESCAPE_AUTO && *ret != e) {
-			fprintf(stderr, "aos-publishctl: --escape and --raw exclude each other\n");
+			fprintf(
+			    stderr,
+			    "aos-publishctl: --escape and --raw exclude each other\n");
 			return false;
 		}
 		*ret = e;
@@ -322,9 +340,9 @@ int ctl_jobs(const char *sock, bool json, int timeout_s, int argc, char **argv)
 		rc = simple(sock, json, esc, timeout_s, req, show_reconcile);
 	} else if (strcmp(cmd, "jobs") == 0) {
 		static const struct option opts[] = {
-			{ "state", required_argument, NULL, 's' },
-			{ "limit", required_argument, NULL, 'l' },
-			{ NULL, 0, NULL, 0 },
+		    {"state", required_argument, NULL, 's'},
+		    {"limit", required_argument, NULL, 'l'},
+		    {NULL, 0, NULL, 0},
 		};
 		int c;
 
@@ -357,8 +375,9 @@ int ctl_jobs(const char *sock, bool json, int timeout_s, int argc, char **argv)
 			} else {
 				rc = simple(sock, json, esc, timeout_s, req, show_log);
 			}
-		} else if (argc == 3 && (strcmp(sub, "show") == 0 || strcmp(sub, "retry") == 0 ||
-					 strcmp(sub, "cancel") == 0)) {
+		} else if (argc == 3 &&
+			   (strcmp(sub, "show") == 0 || strcmp(sub, "retry") == 0 ||
+			    strcmp(sub, "cancel") == 0)) {
 			char name[16];
 
 			snprintf(name, sizeof(name), "job.%s", sub);

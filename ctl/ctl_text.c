@@ -119,7 +119,8 @@ int ctl_escape_tree(cJSON *o)
 		free(esc);
 		return ok ? 0 : -ENOMEM;
 	}
-	cJSON_ArrayForEach(it, o) {
+	cJSON_ArrayForEach(it, o)
+	{
 		if (ctl_escape_tree(it) < 0)
 			return -ENOMEM;
 	}

@@ -17,8 +17,8 @@
 
 enum ctl_escape {
 	CTL_ESCAPE_AUTO, /* escaped when the stream is a terminal */
-	CTL_ESCAPE_ON,   /* --escape */
-	CTL_ESCAPE_OFF,  /* --raw: as stored */
+	CTL_ESCAPE_ON,	 /* --escape */
+	CTL_ESCAPE_OFF,	 /* --raw: as stored */
 };
 
 /* Whether text for f is escaped under mode. */

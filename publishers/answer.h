@@ -53,7 +53,7 @@ struct answer_input {
 struct answer {
 	enum answer_kind kind;
 	long status;
-	long retry_after; /* seconds to wait, -1 if the server said nothing */
+	long retry_after;  /* seconds to wait, -1 if the server said nothing */
 	bool scoped_token; /* PyPI: the token is limited to other projects */
 	char reason[ANSWER_REASON_MAX];	  /* the server's words, "" if none */
 	char message[ANSWER_MESSAGE_MAX]; /* what it means, for the operator */
@@ -119,9 +119,9 @@ enum index_kind {
 			  * past ANSWER_INDEX_HOPS, another status */
 };
 
-#define ANSWER_INDEX_HOPS 3   /* same-origin redirects followed per question */
-#define ANSWER_URL_MAX 1024   /* bound on a redirect's target */
-#define ANSWER_SAID_MAX 1280  /* bound on index_answer.said */
+#define ANSWER_INDEX_HOPS 3  /* same-origin redirects followed per question */
+#define ANSWER_URL_MAX 1024  /* bound on a redirect's target */
+#define ANSWER_SAID_MAX 1280 /* bound on index_answer.said */
 
 struct index_answer {
 	enum index_kind kind;

@@ -74,8 +74,10 @@ static void index_redirect(const char *url, const char *location, unsigned hops,
 	pub__quote(where, strlen(where), q, sizeof(q));
 	if (!url_same_origin(url, where)) {
 		ret->kind = INDEX_ABSENT;
-		said_more(ret, at, " to %s, another origin (an upstream fallback): not on "
-			  "this registry", q);
+		said_more(ret, at,
+			  " to %s, another origin (an upstream fallback): not on "
+			  "this registry",
+			  q);
 		return;
 	}
 	if (hops >= ANSWER_INDEX_HOPS) {

@@ -200,9 +200,11 @@ static int check_npm(struct artifact *a, const struct artifact_options *o,
 		r = strncmp(a->filename, want, strlen(want) - strlen(a->version) - 4) == 0
 			? PUB_EVERSION
 			: PUB_ENAME;
-		pub__errf(errbuf, errlen,
-			  "%s: file name does not match the package's %s: %s@%s (expected %s)",
-			  what, r == PUB_EVERSION ? "version" : "name", a->name, a->version, want);
+		pub__errf(
+		    errbuf, errlen,
+		    "%s: file name does not match the package's %s: %s@%s (expected %s)",
+		    what, r == PUB_EVERSION ? "version" : "name", a->name, a->version,
+		    want);
 		goto out;
 	}
 	r = 0;

@@ -13,7 +13,9 @@ bool artifact_fits(enum artifact_kind k, enum registry_type t)
 
 static const char *kind_phrase(enum artifact_kind k)
 {
-	return k == ARTIFACT_NPM ? "an npm tarball" : k == ARTIFACT_WHEEL ? "a wheel" : "an sdist";
+	return k == ARTIFACT_NPM     ? "an npm tarball"
+	       : k == ARTIFACT_WHEEL ? "a wheel"
+				     : "an sdist";
 }
 
 int artifact_check_fits(enum artifact_kind k, const char *label, const char *registry,
@@ -21,8 +23,8 @@ int artifact_check_fits(enum artifact_kind k, const char *label, const char *reg
 {
 	if (artifact_fits(k, t))
 		return 0;
-	snprintf(msg, msglen, "%s: %s cannot go to registry %s, which is of type %s", label,
-		 kind_phrase(k), registry, registry_type_name(t));
+	snprintf(msg, msglen, "%s: %s cannot go to registry %s, which is of type %s",
+		 label, kind_phrase(k), registry, registry_type_name(t));
 	return -EINVAL;
 }
 

@@ -148,23 +148,27 @@ static const char *member_name(enum artifact_kind kind, const char *path)
 /* npm: checks that member (of type filetype) lies in the archive's single
  * top folder, which the first member names (top[0] == '\0' until then).
  * Returns 0, or PUB_EPATH with errbuf set. */
-static int npm_top_folder(const char *member, unsigned filetype, char *top,
-			  size_t toplen, const char *what, const char *qm, char *errbuf,
-			  size_t errlen)
+static int npm_top_folder(const char *member, unsigned filetype, char *top, size_t toplen,
+			  const char *what, const char *qm, char *errbuf, size_t errlen)
 {
 	size_t n = strcspn(member, "/");
 	char q[PUB_QUOTE_MAX];
 
 	if (member[n] == '\0' && filetype != AE_IFDIR) {
-		pub__errf(errbuf, errlen, "%s: member %s is not inside a top folder (npm "
-			  "drops it on install): an npm tarball holds one top folder, such as "
-			  "package/", what, qm);
+		pub__errf(
+		    errbuf, errlen,
+		    "%s: member %s is not inside a top folder (npm "
+		    "drops it on install): an npm tarball holds one top folder, such as "
+		    "package/",
+		    what, qm);
 		return PUB_EPATH;
 	}
 	if (top[0] == '\0') {
 		if (n >= toplen) {
-			pub__errf(errbuf, errlen, "%s: top folder of member %s is longer "
-				  "than %zu bytes", what, qm, toplen - 1);
+			pub__errf(errbuf, errlen,
+				  "%s: top folder of member %s is longer "
+				  "than %zu bytes",
+				  what, qm, toplen - 1);
 			return PUB_EPATH;
 		}
 		memcpy(top, member, n);
@@ -172,10 +176,12 @@ static int npm_top_folder(const char *member, unsigned filetype, char *top,
 		return 0;
 	}
 	if (strlen(top) != n || memcmp(top, member, n) != 0) {
-		pub__errf(errbuf, errlen, "%s: member %s is not in the top folder %s/ of "
-			  "the others (npm would merge the two on install): an npm tarball "
-			  "holds one top folder", what, qm,
-			  pub__quote(top, strlen(top), q, sizeof(q)));
+		pub__errf(
+		    errbuf, errlen,
+		    "%s: member %s is not in the top folder %s/ of "
+		    "the others (npm would merge the two on install): an npm tarball "
+		    "holds one top folder",
+		    what, qm, pub__quote(top, strlen(top), q, sizeof(q)));
 		return PUB_EPATH;
 	}
 	return 0;
@@ -413,7 +419,8 @@ int artifact__walk(const char *what, const struct artifact_source *src,
 		goto out;
 	}
 	if (found->member == NULL && kind == ARTIFACT_NPM && top[0] != '\0') {
-		pub__errf(errbuf, errlen, "%s: no metadata file in the archive: npm reads "
+		pub__errf(errbuf, errlen,
+			  "%s: no metadata file in the archive: npm reads "
 			  "package.json in the top folder, %s/package.json",
 			  what, pub__quote(top, strlen(top), q2, sizeof(q2)));
 		r = PUB_ENOMETA;

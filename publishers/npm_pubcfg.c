@@ -69,16 +69,18 @@ static int check(const struct artifact *a, const cJSON *pc, const char *registry
 	char key[256], q[PUB_QUOTE_MAX];
 
 	reg = cJSON_IsObject(pc) ? config_registry(pc, a->name, key, sizeof(key)) : NULL;
-	if (reg != NULL && (!cJSON_IsString(reg) ||
-			    !same_registry(reg->valuestring, registry_url))) {
-		pub__errf(errbuf, errlen, "%s: package.json says publishConfig.%s %s: the "
+	if (reg != NULL &&
+	    (!cJSON_IsString(reg) || !same_registry(reg->valuestring, registry_url))) {
+		pub__errf(errbuf, errlen,
+			  "%s: package.json says publishConfig.%s %s: the "
 			  "package must go to another registry than %s; it is not sent "
 			  "there. Publish it to a registry configured with that URL, or "
-			  "change publishConfig", a->filename, key,
-			  cJSON_IsString(reg) ? pub__quote(reg->valuestring,
-							   strlen(reg->valuestring), q,
-							   sizeof(q))
-					      : "(not a string)",
+			  "change publishConfig",
+			  a->filename, key,
+			  cJSON_IsString(reg)
+			      ? pub__quote(reg->valuestring, strlen(reg->valuestring), q,
+					   sizeof(q))
+			      : "(not a string)",
 			  registry_url);
 		return PUB_EURL;
 	}
@@ -90,16 +92,20 @@ static int check(const struct artifact *a, const cJSON *pc, const char *registry
 			   strcmp(acc->valuestring, "restricted") == 0) {
 			*ret_access = "restricted";
 		} else if (!cJSON_IsNull(acc)) {
-			pub__errf(errbuf, errlen, "%s: package.json's publishConfig.access "
-				  "must be \"public\" or \"restricted\"", a->filename);
+			pub__errf(errbuf, errlen,
+				  "%s: package.json's publishConfig.access "
+				  "must be \"public\" or \"restricted\"",
+				  a->filename);
 			return -EINVAL;
 		}
 	}
 	/* libnpmpublish refuses this too (EUNSCOPED). */
 	if (*ret_access != NULL && strcmp(*ret_access, "restricted") == 0 &&
 	    a->name[0] != '@') {
-		pub__errf(errbuf, errlen, "%s: cannot restrict access to unscoped package "
-			  "%s (access \"restricted\" from %s)", a->filename, a->name,
+		pub__errf(errbuf, errlen,
+			  "%s: cannot restrict access to unscoped package "
+			  "%s (access \"restricted\" from %s)",
+			  a->filename, a->name,
 			  *ret_access == cfg_access ? "the registry's configuration"
 						    : "publishConfig");
 		return -EINVAL;
@@ -130,8 +136,8 @@ int npm_pubcfg_access(const struct artifact *a, const char *registry_url,
 		pub__errf(errbuf, errlen, "%s: package.json does not parse", a->filename);
 		return PUB_EJSON;
 	}
-	r = check(a, cJSON_GetObjectItemCaseSensitive(root, "publishConfig"), registry_url,
-		  cfg_access, &access, errbuf, errlen);
+	r = check(a, cJSON_GetObjectItemCaseSensitive(root, "publishConfig"),
+		  registry_url, cfg_access, &access, errbuf, errlen);
 	cJSON_Delete(root);
 	if (r == 0)
 		*ret_access = access;

@@ -67,7 +67,8 @@ static void prerelease_tag(const char *version, char *buf, size_t len)
 static const char *named_by(const struct npm_tag_rule *rule, enum npm_tag_from from)
 {
 	switch (from) {
-	case NPM_TAG_GIVEN: return set(rule->given_by) ? rule->given_by : "the explicit tag";
+	case NPM_TAG_GIVEN:
+		return set(rule->given_by) ? rule->given_by : "the explicit tag";
 	case NPM_TAG_PACKAGE: return "publishConfig.tag in package.json";
 	case NPM_TAG_PRERELEASE: return "the prerelease default";
 	case NPM_TAG_RELEASE: break;
@@ -117,27 +118,35 @@ int npm_dist_tag(const struct npm_tag_rule *rule, struct npm_tag *ret, char *err
 	}
 	name = pick(rule, pre, &t);
 	if (name != NULL && !npm_tag_valid(name)) {
-		pub__errf(errbuf, errlen, "dist-tag \"%s\" (from %s) refused: use up to %d "
-			  "letters, digits, \".\", \"_\", \"~\", \"-\", not starting like a version",
-			  pub__quote(name, strlen(name), q, sizeof(q)), named_by(rule, t.from),
-			  NPM_TAG_MAX);
+		pub__errf(
+		    errbuf, errlen,
+		    "dist-tag \"%s\" (from %s) refused: use up to %d "
+		    "letters, digits, \".\", \"_\", \"~\", \"-\", not starting like a version",
+		    pub__quote(name, strlen(name), q, sizeof(q)), named_by(rule, t.from),
+		    NPM_TAG_MAX);
 		return PUB_ETAG;
 	}
 	if (pre && strcmp(t.name, "latest") == 0) {
 		prerelease_tag(v, own, sizeof(own));
 		if (set(rule->prerelease) && strcmp(rule->prerelease, "latest") != 0)
 			snprintf(own, sizeof(own), "%s", rule->prerelease);
-		pub__errf(errbuf, errlen, "%s is a prerelease: it never goes to dist-tag "
-			  "\"latest\" (named by %s); leave the tag unset so prereleases go to "
-			  "\"%s\", or name another tag", v, named_by(rule, t.from), own);
+		pub__errf(
+		    errbuf, errlen,
+		    "%s is a prerelease: it never goes to dist-tag "
+		    "\"latest\" (named by %s); leave the tag unset so prereleases go to "
+		    "\"%s\", or name another tag",
+		    v, named_by(rule, t.from), own);
 		return PUB_ETAG;
 	}
-	if (t.from != NPM_TAG_GIVEN && strcmp(t.name, "latest") == 0 && rule->latest != NULL &&
-	    semver_compare(v, rule->latest, &cmp) == 0 && cmp < 0) {
-		pub__errf(errbuf, errlen, "cannot move \"latest\" from %s down to %s (%s): "
-			  "name a dist-tag explicitly for an older line (e.g. \"legacy\")",
-			  pub__quote(rule->latest, strlen(rule->latest), q, sizeof(q)), v,
-			  named_by(rule, t.from));
+	if (t.from != NPM_TAG_GIVEN && strcmp(t.name, "latest") == 0 &&
+	    rule->latest != NULL && semver_compare(v, rule->latest, &cmp) == 0 &&
+	    cmp < 0) {
+		pub__errf(
+		    errbuf, errlen,
+		    "cannot move \"latest\" from %s down to %s (%s): "
+		    "name a dist-tag explicitly for an older line (e.g. \"legacy\")",
+		    pub__quote(rule->latest, strlen(rule->latest), q, sizeof(q)), v,
+		    named_by(rule, t.from));
 		return PUB_ETAG;
 	}
 	*ret = t;
@@ -156,8 +165,10 @@ int npm_package_tag(const struct artifact *a, char *buf, size_t len, char *errbu
 	tag = cJSON_GetObjectItemCaseSensitive(
 	    cJSON_GetObjectItemCaseSensitive(root, "publishConfig"), "tag");
 	if (tag != NULL && (!cJSON_IsString(tag) || strlen(tag->valuestring) >= len)) {
-		pub__errf(errbuf, errlen, "%s: publishConfig.tag in package.json is not a "
-			  "dist-tag (a string of at most %zu characters)", a->filename, len - 1);
+		pub__errf(errbuf, errlen,
+			  "%s: publishConfig.tag in package.json is not a "
+			  "dist-tag (a string of at most %zu characters)",
+			  a->filename, len - 1);
 		r = PUB_ETAG;
 	} else if (tag != NULL) {
 		snprintf(buf, len, "%s", tag->valuestring);

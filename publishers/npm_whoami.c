@@ -70,8 +70,10 @@ int npm_whoami_answer(long status, const char *body, size_t len, char *user,
 		/* Anonymous: the registry does not know the token (verdaccio
 		 * answers {}; npm whoami then says ENEEDAUTH). */
 		cJSON_Delete(j);
-		pub__errf(msg, msglen, "HTTP 200 without a \"username\" (%s): the registry "
-			  "does not know the token", q);
+		pub__errf(msg, msglen,
+			  "HTTP 200 without a \"username\" (%s): the registry "
+			  "does not know the token",
+			  q);
 		return -EACCES;
 	}
 	pub__quote(name->valuestring, strlen(name->valuestring), user, userlen);

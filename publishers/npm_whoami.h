@@ -20,8 +20,8 @@ int npm_whoami_setup(CURL *h, const char *registry, const struct secret *token,
 
 /* Reads the answer: 0 and the account name in user (a 200 with a string
  * "username"), -EACCES when the registry refuses the token (401, 403, or
- * a 200 without a username: anonymous), -EPROTO for anything else; msg says what was answered (the name and the
- * body quoted for display, never the token). */
+ * a 200 without a username: anonymous), -EPROTO for anything else; msg says what was
+ * answered (the name and the body quoted for display, never the token). */
 int npm_whoami_answer(long status, const char *body, size_t len, char *user,
 		      size_t userlen, char *msg, size_t msglen);
 

@@ -147,4 +147,3 @@ const char *pub__memcasemem(const char *hay, size_t len, const char *needle)
 	}
 	return NULL;
 }
-

@@ -54,7 +54,7 @@ static const struct {
     {"Provides-Extra", "provides_extra", true},
     {"Dynamic", "dynamic", true},
     {"License-File", "license_file", true},
-    {"Import-Name", "import_names", true},           /* 2.5 (PEP 794) */
+    {"Import-Name", "import_names", true},	     /* 2.5 (PEP 794) */
     {"Import-Namespace", "import_namespaces", true}, /* 2.5 */
     {"Requires", "requires", true},
     {"Provides", "provides", true},

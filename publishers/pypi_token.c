@@ -110,12 +110,14 @@ static void restrict_projects(struct pypi_token_info *t, const cJSON *list, bool
 	const cJSON *it;
 	size_t n = 0, i, k;
 
-	cJSON_ArrayForEach(it, list) {
+	cJSON_ArrayForEach(it, list)
+	{
 		if (!cJSON_IsString(it) || n == PYPI_TOKEN_PROJECTS)
 			continue;
 		if (ids)
 			snprintf(names[n], PYPI_TOKEN_NAME, "%s", it->valuestring);
-		else if (pypi_name_normalize(it->valuestring, names[n], PYPI_TOKEN_NAME) < 0)
+		else if (pypi_name_normalize(it->valuestring, names[n], PYPI_TOKEN_NAME) <
+			 0)
 			continue;
 		n++;
 	}
@@ -163,7 +165,8 @@ static void legacy(struct pypi_token_info *t, const cJSON *o)
 	const cJSON *ids = cJSON_GetObjectItemCaseSensitive(o, "project_ids");
 
 	if (cJSON_IsObject(perm))
-		restrict_projects(t, cJSON_GetObjectItemCaseSensitive(perm, "projects"), false);
+		restrict_projects(t, cJSON_GetObjectItemCaseSensitive(perm, "projects"),
+				  false);
 	else if (cJSON_IsNumber(exp) && cJSON_IsNumber(nbf))
 		expiry(t, exp->valuedouble, nbf->valuedouble);
 	else if (cJSON_IsArray(ids))
@@ -208,7 +211,8 @@ static int parse(struct reader *r, struct pypi_token_info *t, char *errbuf, size
 	bool root = true;
 
 	if (r->p == r->end || *r->p++ != 2) {
-		pub__errf(errbuf, errlen, "not a macaroon of format 2 (the version byte)");
+		pub__errf(errbuf, errlen,
+			  "not a macaroon of format 2 (the version byte)");
 		return -EBADMSG;
 	}
 	for (;;) {

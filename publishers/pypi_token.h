@@ -23,13 +23,13 @@ struct pypi_token_info {
 	 * those in every list; names are PEP 503-normalized). */
 	size_t nprojects;
 	char projects[PYPI_TOKEN_PROJECTS][PYPI_TOKEN_NAME];
-	bool by_project_id;   /* a ProjectID caveat: ids, not names */
-	int64_t not_before;   /* Unix time, 0 if none */
-	int64_t expires;      /* Unix time, 0 if none */
-	bool user_bound;      /* RequestUser: usable by one user's session only */
-	bool oidc;            /* OIDCProvider: a trusted-publisher token */
+	bool by_project_id; /* a ProjectID caveat: ids, not names */
+	int64_t not_before; /* Unix time, 0 if none */
+	int64_t expires;    /* Unix time, 0 if none */
+	bool user_bound;    /* RequestUser: usable by one user's session only */
+	bool oidc;	    /* OIDCProvider: a trusted-publisher token */
 	size_t ncaveats;
-	size_t unknown;       /* caveats this reader does not know */
+	size_t unknown; /* caveats this reader does not know */
 };
 
 /* Reads token[0..len) (the value as stored, without a trailing newline).

@@ -17,7 +17,7 @@ debs=(build-essential cmake pkg-config git curl jq ca-certificates
       libhttp-parser-dev systemd clang libclang-rt-14-dev python3-venv nodejs npm
       wrk webhook time libseccomp-dev bubblewrap strace stress-ng prometheus
       scdoc man-db debhelper fakeroot lintian dpkg-dev
-      postgresql libpq-dev zsh)
+      postgresql libpq-dev zsh clang-format)
 missing=()
 for p in "${debs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' \

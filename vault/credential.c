@@ -45,9 +45,8 @@ static int read_bounded(const char *path, char *data, size_t cap, size_t *ret_le
 	return r;
 }
 
-int vault_read_credential(const char *name, const char *creds_dir,
-			  const char *base_dir, struct secret **ret, char *errbuf,
-			  size_t errlen)
+int vault_read_credential(const char *name, const char *creds_dir, const char *base_dir,
+			  struct secret **ret, char *errbuf, size_t errlen)
 {
 	char path[4096];
 	char data[CREDENTIAL_MAX + 1];
@@ -103,8 +102,10 @@ int vault_read_credential(const char *name, const char *creds_dir,
 	}
 	for (size_t i = 0; i < len; i++) {
 		if ((unsigned char)data[i] < 0x20 || data[i] == 0x7f) {
-			snprintf(errbuf, errlen, "credential file %s holds a control "
-				 "character (a credential is one line)", path);
+			snprintf(errbuf, errlen,
+				 "credential file %s holds a control "
+				 "character (a credential is one line)",
+				 path);
 			r = AOS_EPARSE;
 			goto out;
 		}

@@ -53,8 +53,8 @@ static int secret_from_json(cJSON *o, struct secret **ret)
 int vault_parse_auth(const char *body, size_t len, bool want_token,
 		     struct vault_token_info *ret, char *errbuf, size_t errlen)
 {
-	static const char *const p_auth[] = { "auth", NULL };
-	struct vault_token_info info = { 0 };
+	static const char *const p_auth[] = {"auth", NULL};
+	struct vault_token_info info = {0};
 	cJSON *root, *auth;
 	int r = AOS_EPARSE;
 
@@ -71,7 +71,8 @@ int vault_parse_auth(const char *body, size_t len, bool want_token,
 		snprintf(errbuf, errlen, "auth.lease_duration missing or not a number");
 		goto out;
 	}
-	info.renewable = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(auth, "renewable"));
+	info.renewable =
+	    cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(auth, "renewable"));
 	if (want_token) {
 		cJSON *t = cJSON_GetObjectItemCaseSensitive(auth, "client_token");
 
@@ -93,7 +94,7 @@ out:
 int vault_parse_lookup(const char *body, size_t len, struct vault_token_info *ret,
 		       char *errbuf, size_t errlen)
 {
-	struct vault_token_info info = { 0 };
+	struct vault_token_info info = {0};
 	cJSON *root, *data;
 	int r = AOS_EPARSE;
 
@@ -109,7 +110,8 @@ int vault_parse_lookup(const char *body, size_t len, struct vault_token_info *re
 	if (get_int(cJSON_GetObjectItemCaseSensitive(data, "creation_ttl"),
 		    &info.creation_ttl_s) < 0)
 		info.creation_ttl_s = info.ttl_s;
-	info.renewable = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(data, "renewable"));
+	info.renewable =
+	    cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(data, "renewable"));
 	*ret = info;
 	r = 0;
 out:
@@ -120,7 +122,7 @@ out:
 int vault_parse_kv_meta(const char *body, size_t len, struct vault_kv_meta *ret,
 			char *errbuf, size_t errlen)
 {
-	struct vault_kv_meta meta = { 0 };
+	struct vault_kv_meta meta = {0};
 	cJSON *root, *data, *versions, *v;
 	char vkey[24];
 	int r = AOS_EPARSE;
@@ -157,11 +159,10 @@ out:
 }
 
 int vault_parse_kv_data(const char *body, size_t len, struct vault_kv_value *vals,
-			size_t nvals, int64_t *ret_version, char *errbuf,
-			size_t errlen)
+			size_t nvals, int64_t *ret_version, char *errbuf, size_t errlen)
 {
-	static const char *const p_ver[] = { "data", "metadata", "version", NULL };
-	static const char *const p_data[] = { "data", "data", NULL };
+	static const char *const p_ver[] = {"data", "metadata", "version", NULL};
+	static const char *const p_data[] = {"data", "data", NULL};
 	cJSON *root, *kv;
 	int64_t version;
 	size_t i;
@@ -176,7 +177,8 @@ int vault_parse_kv_data(const char *body, size_t len, struct vault_kv_value *val
 		return AOS_EPARSE;
 	kv = get_path(root, p_data);
 	if (!cJSON_IsObject(kv)) {
-		snprintf(errbuf, errlen, "answer has no data.data object "
+		snprintf(errbuf, errlen,
+			 "answer has no data.data object "
 			 "(is the mount KV version 2, and the version not deleted?)");
 		goto out;
 	}
@@ -210,10 +212,10 @@ out:
 	return r;
 }
 
-int vault_parse_wrap_lookup(const char *body, size_t len, char *path,
-			    size_t pathlen, char *errbuf, size_t errlen)
+int vault_parse_wrap_lookup(const char *body, size_t len, char *path, size_t pathlen,
+			    char *errbuf, size_t errlen)
 {
-	static const char *const p_cp[] = { "data", "creation_path", NULL };
+	static const char *const p_cp[] = {"data", "creation_path", NULL};
 	cJSON *root, *cp;
 	int r = AOS_EPARSE;
 
@@ -232,10 +234,10 @@ out:
 	return r;
 }
 
-int vault_parse_unwrap_secret_id(const char *body, size_t len,
-				 struct secret **ret, char *errbuf, size_t errlen)
+int vault_parse_unwrap_secret_id(const char *body, size_t len, struct secret **ret,
+				 char *errbuf, size_t errlen)
 {
-	static const char *const p_sid[] = { "data", "secret_id", NULL };
+	static const char *const p_sid[] = {"data", "secret_id", NULL};
 	cJSON *root, *sid;
 	int r = AOS_EPARSE;
 
@@ -253,8 +255,7 @@ out:
 	return r;
 }
 
-int vault_check_creation_path(const char *path, const char *expected,
-			      const char *mount)
+int vault_check_creation_path(const char *path, const char *expected, const char *mount)
 {
 	char prefix[256];
 	size_t plen, len;
@@ -307,16 +308,16 @@ out:
 int vault_login_body(const struct secret *role_id, const struct secret *secret_id,
 		     struct buf *out)
 {
-	static const char *const names[] = { "role_id", "secret_id" };
-	const struct secret *vals[] = { role_id, secret_id };
+	static const char *const names[] = {"role_id", "secret_id"};
+	const struct secret *vals[] = {role_id, secret_id};
 
 	return json_string_body(out, names, vals, 2);
 }
 
 int vault_token_body(const struct secret *token, struct buf *out)
 {
-	static const char *const names[] = { "token" };
-	const struct secret *vals[] = { token };
+	static const char *const names[] = {"token"};
+	const struct secret *vals[] = {token};
 
 	return json_string_body(out, names, vals, 1);
 }

@@ -30,8 +30,8 @@ void vault_headers_free(struct curl_slist *headers)
 }
 
 int vault_request_setup(CURL *h, const struct vault_conn *c, const char *method,
-			const char *path, const char *body,
-			const struct secret *token, struct curl_slist **ret_headers)
+			const char *path, const char *body, const struct secret *token,
+			struct curl_slist **ret_headers)
 {
 	struct curl_slist *hdrs = NULL;
 	const char *custom = NULL;
@@ -60,7 +60,7 @@ int vault_request_setup(CURL *h, const struct vault_conn *c, const char *method,
 		n = snprintf(tokhdr, sizeof(tokhdr), "X-Vault-Token: %s",
 			     secret_value(token));
 		r = (n < 0 || (size_t)n >= sizeof(tokhdr)) ? -EINVAL
-							     : add_header(&hdrs, tokhdr);
+							   : add_header(&hdrs, tokhdr);
 		OPENSSL_cleanse(tokhdr, sizeof(tokhdr));
 	}
 	/* Without this curl would add "Expect: 100-continue" to larger POSTs. */
@@ -115,28 +115,35 @@ int vault_redirect_next(const struct vault_conn *c, const char *url, const char 
 	if (url_origin(c->address, want, sizeof(want)) < 0)
 		snprintf(want, sizeof(want), "%s", c->address);
 	if (location == NULL || location[0] == '\0') {
-		snprintf(errbuf, errlen, "Vault at %s answered a redirect without a Location",
-			 want);
+		snprintf(errbuf, errlen,
+			 "Vault at %s answered a redirect without a Location", want);
 		return AOS_EREDIRECT;
 	}
 	if (hops >= VAULT_MAX_REDIRECTS) {
-		snprintf(errbuf, errlen, "Vault at %s redirected more than %d times (a loop?); "
-			 "set vault.address (or BAO_ADDR/VAULT_ADDR) to the active node's address",
-			 want, VAULT_MAX_REDIRECTS);
+		snprintf(
+		    errbuf, errlen,
+		    "Vault at %s redirected more than %d times (a loop?); "
+		    "set vault.address (or BAO_ADDR/VAULT_ADDR) to the active node's address",
+		    want, VAULT_MAX_REDIRECTS);
 		return AOS_EREDIRECT;
 	}
 	if (url_resolve(url, location, next, nextlen) < 0 ||
 	    url_origin(next, got, sizeof(got)) < 0) {
-		snprintf(errbuf, errlen, "Vault at %s redirected to an invalid or too long "
-			 "Location; not followed", want);
+		snprintf(errbuf, errlen,
+			 "Vault at %s redirected to an invalid or too long "
+			 "Location; not followed",
+			 want);
 		return AOS_EREDIRECT;
 	}
 	if (strcmp(got, want) != 0) {
 		/* The request carries the token or the AppRole credentials. */
-		snprintf(errbuf, errlen, "Vault at %s redirected to %s, another origin; not "
-			 "followed, so that the Vault token and credentials go nowhere else: "
-			 "if that is the active node, set vault.address (or BAO_ADDR/VAULT_ADDR) "
-			 "to its address", want, got);
+		snprintf(
+		    errbuf, errlen,
+		    "Vault at %s redirected to %s, another origin; not "
+		    "followed, so that the Vault token and credentials go nowhere else: "
+		    "if that is the active node, set vault.address (or BAO_ADDR/VAULT_ADDR) "
+		    "to its address",
+		    want, got);
 		return AOS_EREDIRECT;
 	}
 	return 0;
@@ -153,13 +160,13 @@ static void vault_errors_text(const char *body, size_t len, char *out, size_t ou
 		return;
 	root = cJSON_ParseWithLength(body, len);
 	errs = cJSON_GetObjectItemCaseSensitive(root, "errors");
-	cJSON_ArrayForEach(e, errs) {
+	cJSON_ArrayForEach(e, errs)
+	{
 		int w;
 
 		if (!cJSON_IsString(e))
 			continue;
-		w = snprintf(out + n, outlen - n, "%s%s", n ? "; " : "",
-			     e->valuestring);
+		w = snprintf(out + n, outlen - n, "%s%s", n ? "; " : "", e->valuestring);
 		if (w < 0 || (size_t)w >= outlen - n)
 			break;
 		n += (size_t)w;
@@ -187,16 +194,11 @@ int vault_check_status(long status, const char *body, size_t len, char *errbuf,
 			return AOS_EAUTH;
 		return AOS_ESERVER;
 	case 401:
-	case 403:
-		return AOS_EDENIED;
-	case 404:
-		return AOS_ENOTFOUND;
+	case 403: return AOS_EDENIED;
+	case 404: return AOS_ENOTFOUND;
 	case 412:
-	case 429:
-		return AOS_ESTANDBY;
-	case 503:
-		return AOS_ESEALED;
-	default:
-		return AOS_ESERVER;
+	case 429: return AOS_ESTANDBY;
+	case 503: return AOS_ESEALED;
+	default: return AOS_ESERVER;
 	}
 }

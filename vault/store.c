@@ -85,7 +85,7 @@ int store_update(struct secret_store *st, int64_t version, const char *created_t
 
 	for (i = 0; i < n; i++) {
 		struct store_entry *e = find(st, keys[i]);
-		struct store_change ch = { 0 };
+		struct store_change ch = {0};
 
 		if (e == NULL)
 			continue;

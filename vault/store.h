@@ -29,9 +29,9 @@ struct store_entry {
 
 /* A change made by store_update(), for the log. */
 struct store_change {
-	const char *key;       /* points into the store */
-	int64_t old_version;   /* 0 if the key had no value */
-	int64_t new_version;   /* 0 if the key disappeared */
+	const char *key;     /* points into the store */
+	int64_t old_version; /* 0 if the key had no value */
+	int64_t new_version; /* 0 if the key disappeared */
 	char old_fpr[SECRET_FPR_LEN + 1];
 	char new_fpr[SECRET_FPR_LEN + 1];
 };

@@ -23,8 +23,8 @@ struct vault_conn {
 
 /* What the token endpoints tell about a token. */
 struct vault_token_info {
-	struct secret *token; /* login only: the client token (caller owns) */
-	int64_t ttl_s;        /* remaining (lookup) or granted (login/renew) */
+	struct secret *token;	/* login only: the client token (caller owns) */
+	int64_t ttl_s;		/* remaining (lookup) or granted (login/renew) */
 	int64_t creation_ttl_s; /* lookup only: TTL the token was created with */
 	bool renewable;
 };
@@ -33,14 +33,14 @@ struct vault_token_info {
 struct vault_kv_meta {
 	int64_t current_version;
 	char created_time[40]; /* of current_version, as Vault wrote it */
-	bool deleted;          /* current version deleted or destroyed */
+	bool deleted;	       /* current version deleted or destroyed */
 };
 
 /* One requested key of a KV v2 read. */
 struct vault_kv_value {
-	const char *key;       /* in: the key name */
-	struct secret *value;  /* out: NULL when the key is absent (caller owns) */
-	bool not_string;       /* out: present but not a string */
+	const char *key;      /* in: the key name */
+	struct secret *value; /* out: NULL when the key is absent (caller owns) */
+	bool not_string;      /* out: present but not a string */
 };
 
 /* Configures h for METHOD <address>/v1/<path>, redirects not followed (see
@@ -49,8 +49,8 @@ struct vault_kv_value {
  * *ret_headers, which the caller frees with vault_headers_free() after the
  * transfer; or -ENOMEM / -EINVAL. */
 int vault_request_setup(CURL *h, const struct vault_conn *c, const char *method,
-			const char *path, const char *body,
-			const struct secret *token, struct curl_slist **ret_headers);
+			const char *path, const char *body, const struct secret *token,
+			struct curl_slist **ret_headers);
 
 /* Redirects are not followed by libcurl, which would forward X-Vault-Token
  * and request bodies (AppRole login, wrapping token) to any host a Location
@@ -106,22 +106,20 @@ int vault_parse_kv_meta(const char *body, size_t len, struct vault_kv_meta *ret,
  * *ret_version from data.metadata.version.  Returns 0, AOS_EPARSE, or
  * -ENOMEM; on error no value is left allocated. */
 int vault_parse_kv_data(const char *body, size_t len, struct vault_kv_value *vals,
-			size_t nvals, int64_t *ret_version, char *errbuf,
-			size_t errlen);
+			size_t nvals, int64_t *ret_version, char *errbuf, size_t errlen);
 
 /* sys/wrapping/lookup answer: copies data.creation_path into path. */
-int vault_parse_wrap_lookup(const char *body, size_t len, char *path,
-			    size_t pathlen, char *errbuf, size_t errlen);
+int vault_parse_wrap_lookup(const char *body, size_t len, char *path, size_t pathlen,
+			    char *errbuf, size_t errlen);
 
 /* sys/wrapping/unwrap answer of a wrapped secret_id: data.secret_id. */
-int vault_parse_unwrap_secret_id(const char *body, size_t len,
-				 struct secret **ret, char *errbuf, size_t errlen);
+int vault_parse_unwrap_secret_id(const char *body, size_t len, struct secret **ret,
+				 char *errbuf, size_t errlen);
 
 /* Checks a wrapping token's creation path.  expected may be NULL, meaning
  * "auth/<mount>/role/<name>/secret-id" for any role name.  Returns 0 or
  * AOS_EWRAP. */
-int vault_check_creation_path(const char *path, const char *expected,
-			      const char *mount);
+int vault_check_creation_path(const char *path, const char *expected, const char *mount);
 
 /* Builds the AppRole login body {"role_id":..,"secret_id":..} into out
  * (a buf, wiped when freed).  Returns 0, -ENOMEM or AOS_ETOOBIG. */
@@ -141,8 +139,7 @@ int vault_token_body(const struct secret *token, struct buf *out);
  * -errno / AOS_ETOOBIG / AOS_EPARSE (empty, or VAULT_CREDENTIAL_MISSING from
  * creds_dir); errbuf names the file tried, and for a missing one the file
  * to create. */
-int vault_read_credential(const char *name, const char *creds_dir,
-			  const char *base_dir, struct secret **ret, char *errbuf,
-			  size_t errlen);
+int vault_read_credential(const char *name, const char *creds_dir, const char *base_dir,
+			  struct secret **ret, char *errbuf, size_t errlen);
 
 #endif

@@ -28,7 +28,7 @@ struct stream {
 	struct child *c;
 	char line[CHILD_LINE_MAX + 1];
 	size_t len;
-	bool cut;      /* the current line passed CHILD_LINE_MAX */
+	bool cut; /* the current line passed CHILD_LINE_MAX */
 	bool open;
 };
 
@@ -200,7 +200,7 @@ static void exit_cb(uv_process_t *p, int64_t status, int sig)
 int child_start(uv_loop_t *loop, const struct child_opts *o, struct child **ret)
 {
 	struct child *c = calloc(1, sizeof(*c));
-	uv_process_options_t po = { 0 };
+	uv_process_options_t po = {0};
 	uv_stdio_container_t stdio[3];
 	int r;
 

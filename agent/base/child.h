@@ -16,20 +16,20 @@
 struct child;
 
 struct child_result {
-	int64_t exit_status;   /* when it exited */
-	int term_signal;       /* when a signal ended it, else 0 */
+	int64_t exit_status; /* when it exited */
+	int term_signal;     /* when a signal ended it, else 0 */
 	bool timed_out;
-	size_t dropped;        /* output bytes past max_output, not shown */
-	int spawn_error;       /* libuv error when it could not start, else 0 */
+	size_t dropped;	 /* output bytes past max_output, not shown */
+	int spawn_error; /* libuv error when it could not start, else 0 */
 };
 
 struct child_opts {
-	const char *const *argv;  /* argv[0] is searched in the given PATH */
-	const char *const *env;   /* "NAME=value", NULL-terminated: all it gets */
+	const char *const *argv; /* argv[0] is searched in the given PATH */
+	const char *const *env;	 /* "NAME=value", NULL-terminated: all it gets */
 	const char *cwd;
-	uint64_t timeout_ms;      /* 0: none */
-	uint64_t kill_grace_ms;   /* SIGTERM to SIGKILL; 0: 10 s */
-	size_t max_output;        /* bytes of output passed to line(); 0: 64 KiB */
+	uint64_t timeout_ms;	/* 0: none */
+	uint64_t kill_grace_ms; /* SIGTERM to SIGKILL; 0: 10 s */
+	size_t max_output;	/* bytes of output passed to line(); 0: 64 KiB */
 	/* Each line of stdout or stderr, without its newline (may be NULL). */
 	void (*line)(void *data, const char *line, size_t len);
 	/* Once, after the process ended and its output was read. */

@@ -48,11 +48,14 @@ static void accept_one(struct control *ctl, int fd)
 
 	if (ctl->nconns >= ctl->max_conns) {
 		if (log_rate_ok(&ctl->rl_limits, uv_now(ctl->loop), &more))
-			log_warn("control: %zu connections open (control.max_connections); "
-				 "a new one was closed at once%s", ctl->nconns,
-				 more ? " (and others)" : "");
-		snprintf(msg, sizeof(msg), "too many control connections (control.max_connections "
-			 "= %zu); try again later", ctl->max_conns);
+			log_warn(
+			    "control: %zu connections open (control.max_connections); "
+			    "a new one was closed at once%s",
+			    ctl->nconns, more ? " (and others)" : "");
+		snprintf(msg, sizeof(msg),
+			 "too many control connections (control.max_connections "
+			 "= %zu); try again later",
+			 ctl->max_conns);
 		refuse_at_once(fd, msg);
 		return;
 	}
@@ -64,9 +67,10 @@ static void accept_one(struct control *ctl, int fd)
 	control_peer_identify(fd, &c->peer);
 	if (!ctl->hooks.admit(&c->peer, ctl->hooks.data, &c->fds_ok, msg, sizeof(msg))) {
 		if (log_rate_ok(&ctl->rl_refused, uv_now(ctl->loop), &more))
-			log_warn("control: refused a connection from uid %u (%s) pid %d: %s%s",
-				 (unsigned)c->peer.uid, c->peer.name, (int)c->peer.pid, msg,
-				 more ? " (more refusals not logged)" : "");
+			log_warn(
+			    "control: refused a connection from uid %u (%s) pid %d: %s%s",
+			    (unsigned)c->peer.uid, c->peer.name, (int)c->peer.pid, msg,
+			    more ? " (more refusals not logged)" : "");
 		refuse_at_once(fd, msg);
 		free(c);
 		return;
@@ -117,7 +121,7 @@ void control_set_max_connections(struct control *ctl, size_t n)
  * on failure. */
 static int listen_at(const char *path)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	mode_t old;
 	int fd, r;
 

@@ -13,11 +13,12 @@
 #include <cjson/cJSON.h>
 #include <uv.h>
 
-#define CONTROL_LINE_MAX (64 * 1024)   /* bytes of one request line */
-#define CONTROL_OUT_MAX (1024 * 1024)  /* bytes queued for a client that does
-					  not read: beyond, it is dropped */
-#define CONTROL_FDS_MAX 64             /* descriptors with one request */
-#define CONTROL_PEER_GROUPS 256        /* groups of a peer looked at */
+#define CONTROL_LINE_MAX (64 * 1024) /* bytes of one request line */
+#define CONTROL_OUT_MAX                                                                  \
+	(1024 * 1024)		/* bytes queued for a client that does                   \
+				   not read: beyond, it is dropped */
+#define CONTROL_FDS_MAX 64	/* descriptors with one request */
+#define CONTROL_PEER_GROUPS 256 /* groups of a peer looked at */
 
 struct control;
 struct control_conn;
@@ -25,14 +26,14 @@ struct control_conn;
 /* Who is at the other end, as the kernel and the user database say. */
 struct control_peer {
 	bool identified; /* false: refuse (why says what failed) */
-	bool sandboxed;  /* the daemon's own uid with no_new_privs set: a build
+	bool sandboxed;	 /* the daemon's own uid with no_new_privs set: a build
 			    step or another confined process of that user */
 	uid_t uid;
 	gid_t gid;
-	pid_t pid;       /* 0 when the peer is outside our PID namespace */
+	pid_t pid; /* 0 when the peer is outside our PID namespace */
 	gid_t groups[CONTROL_PEER_GROUPS]; /* gid and the uid's group list */
 	size_t ngroups;
-	char name[64];   /* the user's name, or "uid N" */
+	char name[64]; /* the user's name, or "uid N" */
 	char why[200];
 };
 
@@ -106,7 +107,7 @@ void control_reply_error(struct control_conn *c, const char *msg);
 void control_refuse(struct control_conn *c, const char *cmd, const char *msg);
 
 /* Registers fn to run if the connection closes before the answer is sent. */
-void control_set_cancel(struct control_conn *c, void (*fn)(struct control_conn *c,
-							     void *arg), void *arg);
+void control_set_cancel(struct control_conn *c,
+			void (*fn)(struct control_conn *c, void *arg), void *arg);
 
 #endif

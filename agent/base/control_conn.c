@@ -59,7 +59,8 @@ cJSON *control_request_parse(const char *line, size_t len, char *msg, size_t msg
 	if (!cJSON_IsObject(req) ||
 	    !cJSON_IsString(cJSON_GetObjectItemCaseSensitive(req, "cmd"))) {
 		cJSON_Delete(req);
-		snprintf(msg, msglen, "request must be a JSON object with a \"cmd\" string");
+		snprintf(msg, msglen,
+			 "request must be a JSON object with a \"cmd\" string");
 		return NULL;
 	}
 	return req;
@@ -112,7 +113,8 @@ static void update_poll(struct control_conn *c)
 
 	if (c->closing)
 		return;
-	if (!c->close_when_written && (c->in.len == 0 || memchr(c->in.data, '\n', c->in.len) == NULL))
+	if (!c->close_when_written &&
+	    (c->in.len == 0 || memchr(c->in.data, '\n', c->in.len) == NULL))
 		ev |= UV_READABLE;
 	if (pending(c) > 0)
 		ev |= UV_WRITABLE;
@@ -123,7 +125,8 @@ static void update_poll(struct control_conn *c)
 static void flush(struct control_conn *c)
 {
 	while (pending(c) > 0) {
-		ssize_t w = send(c->fd, c->out + c->out_off, pending(c), MSG_NOSIGNAL | MSG_DONTWAIT);
+		ssize_t w = send(c->fd, c->out + c->out_off, pending(c),
+				 MSG_NOSIGNAL | MSG_DONTWAIT);
 
 		if (w < 0 && errno == EINTR)
 			continue;
@@ -166,9 +169,11 @@ static bool write_line(struct control_conn *c, cJSON *answer)
 		unsigned long more = 0;
 
 		if (log_rate_ok(&c->ctl->rl_limits, uv_now(c->ctl->loop), &more))
-			log_warn("control: uid %u pid %d does not read its answers (over %d bytes "
-				 "queued); connection dropped%s", (unsigned)c->peer.uid,
-				 (int)c->peer.pid, CONTROL_OUT_MAX, more ? " (and others)" : "");
+			log_warn(
+			    "control: uid %u pid %d does not read its answers (over %d bytes "
+			    "queued); connection dropped%s",
+			    (unsigned)c->peer.uid, (int)c->peer.pid, CONTROL_OUT_MAX,
+			    more ? " (and others)" : "");
 		free(text);
 		control__conn_close(c);
 		return false;
@@ -310,8 +315,9 @@ static void process(struct control_conn *c)
 		if (req == NULL)
 			control_reply_error(c, msg);
 		else if (lost)
-			control_reply_error(c, "more than 64 descriptors came with the request; "
-					    "all were closed");
+			control_reply_error(
+			    c, "more than 64 descriptors came with the request; "
+			       "all were closed");
 		else
 			c->ctl->hooks.request(c, req, c->ctl->hooks.data);
 		c->in_hook = false;
@@ -332,10 +338,13 @@ static void line_too_long(struct control_conn *c)
 
 	if (log_rate_ok(&c->ctl->rl_limits, uv_now(c->ctl->loop), &more))
 		log_warn("control: uid %u pid %d sent a request line over %d bytes; "
-			 "connection closed%s", (unsigned)c->peer.uid, (int)c->peer.pid,
-			 CONTROL_LINE_MAX, more ? " (and others)" : "");
-	snprintf(msg, sizeof(msg), "request line over %d bytes (one JSON object per line, "
-		 "at most %d bytes); closing the connection", CONTROL_LINE_MAX, CONTROL_LINE_MAX);
+			 "connection closed%s",
+			 (unsigned)c->peer.uid, (int)c->peer.pid, CONTROL_LINE_MAX,
+			 more ? " (and others)" : "");
+	snprintf(msg, sizeof(msg),
+		 "request line over %d bytes (one JSON object per line, "
+		 "at most %d bytes); closing the connection",
+		 CONTROL_LINE_MAX, CONTROL_LINE_MAX);
 	c->close_when_written = true;
 	buf_reset(&c->in);
 	o = cJSON_CreateObject();
@@ -384,9 +393,11 @@ static void conn_read(struct control_conn *c)
 	} cm;
 	char data[16384];
 	size_t room = CONTROL_LINE_MAX + 1 - c->in.len; /* the line and its newline */
-	struct iovec iov = { data, room < sizeof(data) ? room : sizeof(data) };
-	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1,
-			    .msg_control = cm.buf, .msg_controllen = sizeof(cm.buf) };
+	struct iovec iov = {data, room < sizeof(data) ? room : sizeof(data)};
+	struct msghdr m = {.msg_iov = &iov,
+			   .msg_iovlen = 1,
+			   .msg_control = cm.buf,
+			   .msg_controllen = sizeof(cm.buf)};
 	ssize_t n;
 	int r;
 
@@ -400,7 +411,8 @@ static void conn_read(struct control_conn *c)
 	if (n > 0)
 		take_fds(c, &m, c->received + (uint64_t)n - 1);
 	else if (m.msg_controllen > 0)
-		take_fds(c, &m, c->received); /* none expected; closed with the connection */
+		take_fds(c, &m,
+			 c->received); /* none expected; closed with the connection */
 	if (n <= 0) {
 		control__conn_close(c); /* the peer is gone, or an error */
 		return;

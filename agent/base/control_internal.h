@@ -15,7 +15,7 @@
 #include "base/log.h"
 
 #define CONTROL_OUT_LOW (64 * 1024) /* take the next request below this */
-#define LOG_BURST 10                 /* refusal lines per second */
+#define LOG_BURST 10		    /* refusal lines per second */
 
 struct control {
 	uv_loop_t *loop;
@@ -38,21 +38,21 @@ struct pending_fd {
 struct control_conn {
 	uv_poll_t poll;
 	int fd;
-	int events;            /* what the poll handle watches now */
+	int events; /* what the poll handle watches now */
 	struct control *ctl;
 	struct control_peer peer;
-	bool fds_ok;           /* the peer may send descriptors (it may publish) */
+	bool fds_ok; /* the peer may send descriptors (it may publish) */
 	struct buf in;
-	uint64_t in_base;      /* stream offset of in.data[0] */
+	uint64_t in_base; /* stream offset of in.data[0] */
 	uint64_t received;
 	char *out;
 	size_t out_off, out_len, out_cap;
 	struct pending_fd fds[CONTROL_FDS_MAX];
 	size_t nfds;
-	bool fds_lost;         /* descriptors beyond the bound were closed */
-	int *req_fds;          /* the handled request's, during the hook only */
+	bool fds_lost; /* descriptors beyond the bound were closed */
+	int *req_fds;  /* the handled request's, during the hook only */
 	size_t nreq_fds;
-	bool busy;             /* a request is waiting for its answer */
+	bool busy; /* a request is waiting for its answer */
 	bool in_hook;
 	bool closing, close_when_written;
 	void (*cancel)(struct control_conn *c, void *arg);

@@ -98,20 +98,26 @@ static void check_same_user(int fd, struct control_peer *p)
 	int pidfd = peer_pidfd(fd), nnp;
 
 	if (pidfd < 0 && pidfd != -ENOPROTOOPT) {
-		snprintf(p->why, sizeof(p->why), "the peer process (pid %d) cannot be "
-			 "pinned: %s", (int)p->pid, strerror(-pidfd));
+		snprintf(p->why, sizeof(p->why),
+			 "the peer process (pid %d) cannot be "
+			 "pinned: %s",
+			 (int)p->pid, strerror(-pidfd));
 		return;
 	}
 	nnp = read_no_new_privs(p->pid);
 	/* The pid read above is still the peer's only if it is still alive. */
 	if (pidfd >= 0 && syscall(SYS_pidfd_send_signal, pidfd, 0, NULL, 0) < 0) {
-		snprintf(p->why, sizeof(p->why), "the peer process (pid %d) exited while "
-			 "it was being identified", (int)p->pid);
+		snprintf(p->why, sizeof(p->why),
+			 "the peer process (pid %d) exited while "
+			 "it was being identified",
+			 (int)p->pid);
 		goto out;
 	}
 	if (nnp < 0) {
-		snprintf(p->why, sizeof(p->why), "cannot read /proc/%d/status of a peer "
-			 "running as the daemon's own user: %s", (int)p->pid, strerror(-nnp));
+		snprintf(p->why, sizeof(p->why),
+			 "cannot read /proc/%d/status of a peer "
+			 "running as the daemon's own user: %s",
+			 (int)p->pid, strerror(-nnp));
 		goto out;
 	}
 	p->sandboxed = nnp == 1;
@@ -127,8 +133,10 @@ void control_peer_identify(int fd, struct control_peer *p)
 	socklen_t len = sizeof(cred);
 
 	memset(p, 0, sizeof(*p));
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || len != sizeof(cred)) {
-		snprintf(p->why, sizeof(p->why), "SO_PEERCRED failed: %s", strerror(errno));
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 ||
+	    len != sizeof(cred)) {
+		snprintf(p->why, sizeof(p->why), "SO_PEERCRED failed: %s",
+			 strerror(errno));
 		return;
 	}
 	p->uid = cred.uid;

@@ -38,13 +38,13 @@ struct http_server {
 	struct httpreq_budget budget;
 	struct http_conn *conns;
 	size_t nconns;
-	size_t live;         /* connection structs not yet freed */
+	size_t live; /* connection structs not yet freed */
 	bool tcp_closed;
 	unsigned long requests;
 	bool closing;
 	char rbuf[READ_BUF];
 	bool rbuf_used;
-	struct tls_ctx *tls;  /* NULL: plain HTTP */
+	struct tls_ctx *tls;		      /* NULL: plain HTTP */
 	char pbuf[READ_BUF + TLS_RECORD_MAX]; /* plaintext of one read */
 };
 
@@ -52,17 +52,17 @@ struct http_conn {
 	uv_tcp_t tcp;
 	uv_timer_t timer;
 	uv_write_t wr;
-	uv_write_t wr100;    /* "100 Continue" for a client that waits for it */
+	uv_write_t wr100; /* "100 Continue" for a client that waits for it */
 	bool sent100;
 	uv_shutdown_t shut;
 	struct http_server *s;
 	struct httpreq hr;
 	enum phase phase;
-	char *pending;       /* bytes read after a complete request (charged) */
+	char *pending; /* bytes read after a complete request (charged) */
 	size_t pending_len;
-	char *out;           /* the answer being written */
-	bool close_after;    /* close once the answer is written */
-	bool gone;           /* the peer left while the handler worked */
+	char *out;	  /* the answer being written */
+	bool close_after; /* close once the answer is written */
+	bool gone;	  /* the peer left while the handler worked */
 	bool writing;
 	bool closed;
 	int open_handles;
@@ -139,12 +139,14 @@ static void timer_cb(uv_timer_t *t)
 
 	switch (c->phase) {
 	case PH_HEADERS:
-		REPLY_LIT(c, 408, "{\"ok\":false,\"error\":\"request headers not received "
-			   "in time\"}");
+		REPLY_LIT(c, 408,
+			  "{\"ok\":false,\"error\":\"request headers not received "
+			  "in time\"}");
 		break;
 	case PH_BODY:
-		REPLY_LIT(c, 408, "{\"ok\":false,\"error\":\"request body not received "
-			   "in time\"}");
+		REPLY_LIT(c, 408,
+			  "{\"ok\":false,\"error\":\"request body not received "
+			  "in time\"}");
 		break;
 	default: /* idle keep-alive, or the end of a lingering close */
 		conn_close(c);
@@ -355,7 +357,8 @@ static void refuse(struct http_conn *c)
 	snprintf(body, sizeof(body), "{\"ok\":false,\"error\":\"%s\"}", c->hr.error);
 	c->phase = PH_BUSY;
 	c->close_after = true;
-	http_reply(c, c->hr.status, budget ? "Retry-After: 1\r\n" : NULL, body, strlen(body));
+	http_reply(c, c->hr.status, budget ? "Retry-After: 1\r\n" : NULL, body,
+		   strlen(body));
 }
 
 /* The headers are complete: the head hook answers at once, or says whether
@@ -391,9 +394,7 @@ static void process(struct http_conn *c, const char *data, size_t len)
 		data += n;
 		len -= n;
 		switch (c->hr.state) {
-		case HTTPREQ_ERROR:
-			refuse(c);
-			return;
+		case HTTPREQ_ERROR: refuse(c); return;
 		case HTTPREQ_DONE:
 			arm(c, PH_BUSY, 0);
 			uv_read_stop((uv_stream_t *)&c->tcp);
@@ -410,8 +411,7 @@ static void process(struct http_conn *c, const char *data, size_t len)
 			if (before == HTTPREQ_IDLE)
 				arm(c, PH_HEADERS, l->header_timeout_ms);
 			break;
-		default:
-			break;
+		default: break;
 		}
 		if (n == 0)
 			break; /* nothing consumed: a parser quirk; wait for more */
@@ -501,10 +501,11 @@ void http_reply_typed(struct http_conn *c, int status, const char *content_type,
 		conn_close(c);
 		return;
 	}
-	n = sprintf(c->out, "HTTP/1.1 %d %s\r\nContent-Type: %s\r\n"
-		    "Content-Length: %zu\r\n%sConnection: %s\r\n\r\n", status,
-		    http_status_str((enum http_status)status), content_type,
-		    len, extra_headers ? extra_headers : "",
+	n = sprintf(c->out,
+		    "HTTP/1.1 %d %s\r\nContent-Type: %s\r\n"
+		    "Content-Length: %zu\r\n%sConnection: %s\r\n\r\n",
+		    status, http_status_str((enum http_status)status), content_type, len,
+		    extra_headers ? extra_headers : "",
 		    c->close_after ? "close" : "keep-alive");
 	/* An answer to HEAD: the headers alone (Content-Length that of the
 	 * GET), else the next answer on the connection would start inside it. */
@@ -585,8 +586,9 @@ static void connection_cb(uv_stream_t *ls, int status)
 	c->pprev = &s->conns;
 	s->nconns++;
 	if (s->nconns > s->lim.max_connections) {
-		static const char busy[] = "{\"ok\":false,\"error\":\"too many connections; "
-					   "try again shortly\"}";
+		static const char busy[] =
+		    "{\"ok\":false,\"error\":\"too many connections; "
+		    "try again shortly\"}";
 
 		if (c->tls != NULL) { /* nothing can be said before a handshake */
 			conn_close(c);
@@ -604,8 +606,9 @@ static void connection_cb(uv_stream_t *ls, int status)
 /* The budget's cap from the limits (0: none). */
 static void set_cap(struct http_server *s)
 {
-	s->budget.cap = s->lim.max_unauthenticated_bytes != 0 ? s->lim.max_unauthenticated_bytes
-							     : SIZE_MAX;
+	s->budget.cap = s->lim.max_unauthenticated_bytes != 0
+			    ? s->lim.max_unauthenticated_bytes
+			    : SIZE_MAX;
 }
 
 int http_server_open(uv_loop_t *loop, const char *host, int port,
@@ -628,7 +631,8 @@ int http_server_open(uv_loop_t *loop, const char *host, int port,
 	if (nfds > 0) {
 		r = uv_tcp_open(&s->tcp, SD_LISTEN_FDS_START);
 		if (r < 0)
-			snprintf(errbuf, errlen, "cannot use the socket systemd passed: %s",
+			snprintf(errbuf, errlen,
+				 "cannot use the socket systemd passed: %s",
 				 uv_strerror(r));
 	} else {
 		if (strchr(host, ':') != NULL)
@@ -638,14 +642,14 @@ int http_server_open(uv_loop_t *loop, const char *host, int port,
 		if (r == 0)
 			r = uv_tcp_bind(&s->tcp, (struct sockaddr *)&addr, 0);
 		if (r < 0)
-			snprintf(errbuf, errlen, "cannot listen on %s port %d: %s", host, port,
-				 uv_strerror(r));
+			snprintf(errbuf, errlen, "cannot listen on %s port %d: %s", host,
+				 port, uv_strerror(r));
 	}
 	if (r == 0) {
 		r = uv_listen((uv_stream_t *)&s->tcp, 1024, connection_cb);
 		if (r < 0)
-			snprintf(errbuf, errlen, "cannot listen on %s port %d: %s", host, port,
-				 uv_strerror(r));
+			snprintf(errbuf, errlen, "cannot listen on %s port %d: %s", host,
+				 port, uv_strerror(r));
 	}
 	if (r < 0) {
 		s->closing = true;

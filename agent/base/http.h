@@ -25,17 +25,18 @@ struct http_server;
 struct http_conn;
 
 struct http_limits {
-	size_t max_header_bytes;  /* 431 beyond */
-	size_t max_body_bytes;    /* 413 beyond */
-	uint64_t header_timeout_ms; /* first byte to end of headers: 408 */
-	uint64_t body_timeout_ms;   /* end of headers to end of body: 408 */
-	uint64_t idle_timeout_ms;   /* between requests: closed */
-	size_t max_connections;   /* 503 beyond */
+	size_t max_header_bytes;	  /* 431 beyond */
+	size_t max_body_bytes;		  /* 413 beyond */
+	uint64_t header_timeout_ms;	  /* first byte to end of headers: 408 */
+	uint64_t body_timeout_ms;	  /* end of headers to end of body: 408 */
+	uint64_t idle_timeout_ms;	  /* between requests: closed */
+	size_t max_connections;		  /* 503 beyond */
 	size_t max_unauthenticated_bytes; /* 503 beyond; 0: no cap */
 };
 
 /* r stays valid until http_reply(c, ...). */
-typedef void (*http_handler)(struct http_conn *c, const struct http_request *r, void *data);
+typedef void (*http_handler)(struct http_conn *c, const struct http_request *r,
+			     void *data);
 
 /* What the head hook decided about a request whose headers are complete. */
 enum http_admit {
@@ -47,11 +48,13 @@ enum http_admit {
 struct http_hooks {
 	http_handler request; /* every complete request */
 	/* The headers (r has no body yet); NULL: every request is UNTRUSTED. */
-	enum http_admit (*head)(struct http_conn *c, const struct http_request *r, void *data);
+	enum http_admit (*head)(struct http_conn *c, const struct http_request *r,
+				void *data);
 	/* A request refused (answered: 503) or a connection closed (headers
 	 * incomplete) because max_unauthenticated_bytes would be passed; may be
 	 * NULL.  Called before the answer; why is static text. */
-	void (*over_budget)(struct http_conn *c, bool answered, const char *why, void *data);
+	void (*over_budget)(struct http_conn *c, bool answered, const char *why,
+			    void *data);
 	void *data;
 };
 

@@ -6,7 +6,7 @@
 #include "err.h"
 #include "base/httpreq.h"
 
-#define container_of(p, t, m) ((t *)((char *)(p) - offsetof(t, m)))
+#define container_of(p, t, m) ((t *)((char *)(p)-offsetof(t, m)))
 
 static int fail(struct httpreq *hr, int status, const char *why)
 {
@@ -58,7 +58,8 @@ static int room(struct httpreq *hr, struct buf *b, size_t n)
 	if (cap > b->limit + 1)
 		cap = b->limit + 1;
 	if (httpreq_budget_take(hr->budget, cap - b->cap) < 0) {
-		fail(hr, 503, "the listener holds as many bytes of unauthenticated requests as "
+		fail(hr, 503,
+		     "the listener holds as many bytes of unauthenticated requests as "
 		     "listen.max_unauthenticated_bytes allows; retry shortly");
 		return AOS_ETOOBIG;
 	}
@@ -88,8 +89,9 @@ static int head_end(struct httpreq *hr)
 {
 	if (room(hr, &hr->head, 1) < 0)
 		return -1;
-	return buf_append(&hr->head, "", 1) < 0 ? fail(hr, 431, "request headers too large")
-						: 0;
+	return buf_append(&hr->head, "", 1) < 0
+		   ? fail(hr, 431, "request headers too large")
+		   : 0;
 }
 
 static int on_url(http_parser *p, const char *at, size_t len)
@@ -165,8 +167,8 @@ static int on_headers_complete(http_parser *p)
 	{
 		const char *e = httpreq_header(&hr->req, "Expect", NULL);
 
-		hr->req.expect_continue = e != NULL && strcasecmp(e, "100-continue") == 0 &&
-					  p->http_minor >= 1;
+		hr->req.expect_continue =
+		    e != NULL && strcasecmp(e, "100-continue") == 0 && p->http_minor >= 1;
 	}
 	if ((p->flags & F_CONTENTLENGTH) && p->content_length > hr->max_body_bytes)
 		return fail(hr, 413, "request body too large");
@@ -205,13 +207,13 @@ static int on_message_complete(http_parser *p)
 }
 
 static const http_parser_settings settings = {
-	.on_message_begin = on_message_begin,
-	.on_url = on_url,
-	.on_header_field = on_header_field,
-	.on_header_value = on_header_value,
-	.on_headers_complete = on_headers_complete,
-	.on_body = on_body,
-	.on_message_complete = on_message_complete,
+    .on_message_begin = on_message_begin,
+    .on_url = on_url,
+    .on_header_field = on_header_field,
+    .on_header_value = on_header_value,
+    .on_headers_complete = on_headers_complete,
+    .on_body = on_body,
+    .on_message_complete = on_message_complete,
 };
 
 void httpreq_init(struct httpreq *hr, size_t max_header_bytes, size_t max_body_bytes)
@@ -243,7 +245,8 @@ size_t httpreq_feed(struct httpreq *hr, const char *data, size_t len)
 	if (e == HPE_HEADER_OVERFLOW)
 		fail(hr, 431, "request headers too large");
 	else if (e == HPE_UNEXPECTED_CONTENT_LENGTH || e == HPE_INVALID_CONTENT_LENGTH)
-		fail(hr, 400, "conflicting or invalid Content-Length / Transfer-Encoding");
+		fail(hr, 400,
+		     "conflicting or invalid Content-Length / Transfer-Encoding");
 	else if (e == HPE_INVALID_TRANSFER_ENCODING)
 		fail(hr, 400, "unsupported Transfer-Encoding");
 	else if (e != HPE_OK)

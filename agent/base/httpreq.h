@@ -24,21 +24,21 @@
 #define HTTPREQ_MAX_HEADERS 100
 
 enum httpreq_state {
-	HTTPREQ_IDLE,     /* no byte of a request yet */
-	HTTPREQ_HEADERS,  /* inside the request line or headers */
-	HTTPREQ_ADMIT,    /* headers done (with a budget): see httpreq_admit() */
-	HTTPREQ_BODY,     /* headers done, reading the body */
-	HTTPREQ_DONE,     /* a complete request: see req */
-	HTTPREQ_ERROR,    /* malformed or over a limit: see status, error */
+	HTTPREQ_IDLE,	 /* no byte of a request yet */
+	HTTPREQ_HEADERS, /* inside the request line or headers */
+	HTTPREQ_ADMIT,	 /* headers done (with a budget): see httpreq_admit() */
+	HTTPREQ_BODY,	 /* headers done, reading the body */
+	HTTPREQ_DONE,	 /* a complete request: see req */
+	HTTPREQ_ERROR,	 /* malformed or over a limit: see status, error */
 };
 
 struct http_request {
 	enum http_method method;
-	const char *url;          /* NUL-terminated, into the header buffer */
-	const char *body;         /* NUL-terminated (not counted in body_len) */
+	const char *url;  /* NUL-terminated, into the header buffer */
+	const char *body; /* NUL-terminated (not counted in body_len) */
 	size_t body_len;
-	bool keep_alive;          /* the client allows another request */
-	bool expect_continue;     /* "Expect: 100-continue": it waits for 100 */
+	bool keep_alive;      /* the client allows another request */
+	bool expect_continue; /* "Expect: 100-continue": it waits for 100 */
 	size_t nheaders;
 	const char *names[HTTPREQ_MAX_HEADERS];
 	const char *values[HTTPREQ_MAX_HEADERS];
@@ -62,23 +62,23 @@ void httpreq_budget_give(struct httpreq_budget *b, size_t n);
 struct httpreq {
 	http_parser parser;
 	enum httpreq_state state;
-	int status;               /* for HTTPREQ_ERROR: 400, 413, 431 or 503 */
-	const char *error;        /* for HTTPREQ_ERROR: a static reason */
-	bool headers_done;        /* the request's headers are complete (then an
-				   * error can be answered; else only closed) */
-	struct http_request req;  /* valid in HTTPREQ_DONE; in HTTPREQ_ADMIT and
-				   * later all but the body */
+	int status;		 /* for HTTPREQ_ERROR: 400, 413, 431 or 503 */
+	const char *error;	 /* for HTTPREQ_ERROR: a static reason */
+	bool headers_done;	 /* the request's headers are complete (then an
+				  * error can be answered; else only closed) */
+	struct http_request req; /* valid in HTTPREQ_DONE; in HTTPREQ_ADMIT and
+				  * later all but the body */
 	/* private */
 	struct httpreq_budget *budget;
-	size_t held;              /* taken from budget for this request */
-	bool trusted;             /* its sender is authenticated: not charged */
+	size_t held;  /* taken from budget for this request */
+	bool trusted; /* its sender is authenticated: not charged */
 	size_t max_header_bytes, max_body_bytes;
 	size_t header_bytes;
-	struct buf head;          /* "url\0name\0value\0..." */
+	struct buf head; /* "url\0name\0value\0..." */
 	struct buf body;
 	size_t url_off;
 	size_t name_off[HTTPREQ_MAX_HEADERS], value_off[HTTPREQ_MAX_HEADERS];
-	int last;                 /* 0 none, 1 url, 2 field, 3 value */
+	int last; /* 0 none, 1 url, 2 field, 3 value */
 };
 
 /* Prepares hr for a first request.  Never fails; free with httpreq_free(). */

@@ -17,16 +17,15 @@
 
 static enum log_level log_threshold = LOG_LVL_INFO;
 static bool log_journal; /* stderr is journald's stream: "<N>" prefixes */
-static bool log_native;  /* and its native socket is there: sd_journal_sendv */
+static bool log_native;	 /* and its native socket is there: sd_journal_sendv */
 
 /* sd_journal_sendv() drops messages silently (returns 0) when this socket
  * is missing, so it is used only when the socket is there. */
 #define JOURNAL_SOCKET "/run/systemd/journal/socket"
 
 static const char *const level_names[] = {
-	[LOG_LVL_ERR] = "err",       [LOG_LVL_WARNING] = "warning",
-	[LOG_LVL_NOTICE] = "notice", [LOG_LVL_INFO] = "info",
-	[LOG_LVL_DEBUG] = "debug",
+    [LOG_LVL_ERR] = "err",   [LOG_LVL_WARNING] = "warning", [LOG_LVL_NOTICE] = "notice",
+    [LOG_LVL_INFO] = "info", [LOG_LVL_DEBUG] = "debug",
 };
 
 /* True when JOURNAL_STREAM ("DEV:INO") names stderr: it is journald's
@@ -41,7 +40,8 @@ static bool stderr_is_journal(void)
 		return false;
 	if (fstat(STDERR_FILENO, &st) < 0)
 		return false;
-	return (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
+	return (unsigned long long)st.st_dev == dev &&
+	       (unsigned long long)st.st_ino == ino;
 }
 
 void log_init(enum log_level level)
@@ -108,19 +108,20 @@ static bool journal_send(enum log_level level, const char *msg, size_t len,
 	n = log_fields_format(f, fields);
 	snprintf(prio, sizeof(prio), "PRIORITY=%d", (int)level);
 	snprintf(text, sizeof(text), "MESSAGE=%.*s", (int)len, msg);
-	iov[0] = (struct iovec){ .iov_base = text, .iov_len = strlen(text) };
-	iov[1] = (struct iovec){ .iov_base = prio, .iov_len = strlen(prio) };
-	iov[2] = (struct iovec){ .iov_base = (char *)"SYSLOG_IDENTIFIER=aos-publishd",
-				 .iov_len = strlen("SYSLOG_IDENTIFIER=aos-publishd") };
+	iov[0] = (struct iovec){.iov_base = text, .iov_len = strlen(text)};
+	iov[1] = (struct iovec){.iov_base = prio, .iov_len = strlen(prio)};
+	iov[2] = (struct iovec){.iov_base = (char *)"SYSLOG_IDENTIFIER=aos-publishd",
+				.iov_len = strlen("SYSLOG_IDENTIFIER=aos-publishd")};
 	for (i = 0; i < n; i++)
-		iov[3 + i] = (struct iovec){ .iov_base = fields[i],
-					     .iov_len = strlen(fields[i]) };
+		iov[3 + i] =
+		    (struct iovec){.iov_base = fields[i], .iov_len = strlen(fields[i])};
 	return sd_journal_sendv(iov, (int)(3 + n)) == 0;
 }
 
-__attribute__((format(printf, 4, 0)))
-static void log_vemit(enum log_level level, const struct log_fields *f, int err,
-		      const char *fmt, va_list ap)
+__attribute__((format(printf, 4, 0))) static void log_vemit(enum log_level level,
+							    const struct log_fields *f,
+							    int err, const char *fmt,
+							    va_list ap)
 {
 	char line[2048];
 	size_t n = 0, start;
@@ -136,11 +137,11 @@ static void log_vemit(enum log_level level, const struct log_fields *f, int err,
 
 		clock_gettime(CLOCK_REALTIME, &ts);
 		gmtime_r(&ts.tv_sec, &tm);
-		w = snprintf(line, sizeof(line),
-			     "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %s: ",
-			     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-			     tm.tm_hour, tm.tm_min, tm.tm_sec,
-			     ts.tv_nsec / 1000000, level_names[level]);
+		w = snprintf(
+		    line, sizeof(line),
+		    "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %s: ", tm.tm_year + 1900,
+		    tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+		    ts.tv_nsec / 1000000, level_names[level]);
 	}
 	if (w > 0)
 		n = (size_t)w;

@@ -33,10 +33,10 @@ void log_set_level(enum log_level level);
 int log_level_parse(const char *s, enum log_level *ret);
 
 void log_msg(enum log_level level, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 /* As log_msg, with ": <aos_strerror(err)>" appended. */
 void log_msg_r(enum log_level level, int err, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 /* At most `burst` lines a second of one kind (refusals, floods), so a
  * flood cannot fill the journal: log_rate_ok() says whether to log now and,
@@ -52,7 +52,7 @@ bool log_rate_ok(struct log_rate *r, uint64_t now_ms, unsigned long *ret_suppres
 
 /* Structured fields of one message (each unset field is left out). */
 struct log_fields {
-	int64_t job_id;       /* JOB_ID=; 0: none */
+	int64_t job_id;	      /* JOB_ID=; 0: none */
 	const char *pipeline; /* PIPELINE= */
 	const char *registry; /* REGISTRY= */
 	const char *delivery; /* DELIVERY=: the forge's delivery id */
@@ -63,7 +63,7 @@ struct log_fields {
 
 /* As log_msg, with fields for the journal (f may be NULL). */
 void log_msg_f(enum log_level level, const struct log_fields *f, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 /* Formats f's set fields as journal fields "NAME=value" into out; values
  * are cut to fit and control characters become '?' (a delivery id comes

@@ -82,13 +82,17 @@ static int check_validity(SSL_CTX *ctx, const char *cert_file, time_t *ret_not_a
 		snprintf(when, sizeof(when), "an unreadable date");
 	}
 	if (X509_cmp_current_time(na) <= 0) {
-		snprintf(errbuf, errlen, "%s: the certificate expired on %s; renew it and "
-			 "reload (SIGHUP)", cert_file, when);
+		snprintf(errbuf, errlen,
+			 "%s: the certificate expired on %s; renew it and "
+			 "reload (SIGHUP)",
+			 cert_file, when);
 		return -EINVAL;
 	}
 	if (X509_cmp_current_time(nb) >= 0) {
-		snprintf(errbuf, errlen, "%s: the certificate is not valid yet (notBefore "
-			 "is in the future); check the clock or the certificate", cert_file);
+		snprintf(errbuf, errlen,
+			 "%s: the certificate is not valid yet (notBefore "
+			 "is in the future); check the clock or the certificate",
+			 cert_file);
 		return -EINVAL;
 	}
 	return 0;
@@ -101,22 +105,27 @@ static int load_files(SSL_CTX *ctx, const char *cert_file, const char *key_file,
 
 	if (SSL_CTX_use_certificate_chain_file(ctx, cert_file) != 1) {
 		ssl_error(why, sizeof(why), "unreadable");
-		snprintf(errbuf, errlen, "%s: cannot load the certificate chain (PEM, the "
-			 "server's certificate first): %s", cert_file, why);
+		snprintf(errbuf, errlen,
+			 "%s: cannot load the certificate chain (PEM, the "
+			 "server's certificate first): %s",
+			 cert_file, why);
 		return -EINVAL;
 	}
 	if (SSL_CTX_use_PrivateKey_file(ctx, key_file, SSL_FILETYPE_PEM) != 1) {
 		if (ERR_GET_REASON(ERR_peek_last_error()) == X509_R_KEY_VALUES_MISMATCH)
 			goto mismatch; /* checked against the certificate on load */
 		ssl_error(why, sizeof(why), "unreadable");
-		snprintf(errbuf, errlen, "%s: cannot load the private key (PEM, not "
-			 "encrypted): %s", key_file, why);
+		snprintf(errbuf, errlen,
+			 "%s: cannot load the private key (PEM, not "
+			 "encrypted): %s",
+			 key_file, why);
 		return -EINVAL;
 	}
 	if (SSL_CTX_check_private_key(ctx) != 1) {
-mismatch:
+	mismatch:
 		ERR_clear_error();
-		snprintf(errbuf, errlen, "%s: the private key does not match the "
+		snprintf(errbuf, errlen,
+			 "%s: the private key does not match the "
 			 "certificate in %s; give the key the certificate was made for",
 			 key_file, cert_file);
 		return -EINVAL;
@@ -193,7 +202,7 @@ struct tls_conn *tls_conn_new(struct tls_ctx *ctx)
 		ERR_clear_error();
 		return NULL;
 	}
-	BIO_set_mem_eof_return(t->in, -1); /* empty: "retry", not end of file */
+	BIO_set_mem_eof_return(t->in, -1);  /* empty: "retry", not end of file */
 	SSL_set_bio(t->ssl, t->in, t->out); /* owned by ssl from here */
 	SSL_set_accept_state(t->ssl);
 	return t;
@@ -222,8 +231,8 @@ long tls_conn_feed(struct tls_conn *t, const char *in, size_t len, char *out,
 
 		if (got == outlen)
 			return SSL_pending(t->ssl) > 0 || BIO_ctrl_pending(t->in) > 0
-				       ? -ENOBUFS
-				       : (long)got;
+				   ? -ENOBUFS
+				   : (long)got;
 		r = SSL_read_ex(t->ssl, out + got, outlen - got, &n);
 		if (r == 1) {
 			got += n;

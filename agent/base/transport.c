@@ -129,8 +129,7 @@ static void sock_close_cb(uv_handle_t *h)
 	free(h);
 }
 
-static int curl_socket(CURL *easy, curl_socket_t fd, int what, void *userp,
-		       void *socketp)
+static int curl_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
 {
 	struct transport *t = userp;
 	struct sock_ctx *s = socketp;
@@ -283,8 +282,7 @@ static curl_socket_t open_socket_cb(void *clientp, curlsocktype purpose,
 	return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
 }
 
-int transport_req_new(struct transport *t, size_t max_body,
-		      struct transport_req **ret)
+int transport_req_new(struct transport *t, size_t max_body, struct transport_req **ret)
 {
 	struct transport_req *req = calloc(1, sizeof(*req));
 
@@ -305,7 +303,8 @@ int transport_req_new(struct transport *t, size_t max_body,
 	curl_easy_setopt(req->easy, CURLOPT_HEADERFUNCTION, header_cb);
 	curl_easy_setopt(req->easy, CURLOPT_HEADERDATA, req);
 	curl_easy_setopt(req->easy, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(req->easy, CURLOPT_CONNECTTIMEOUT_MS, t->opts.connect_timeout_ms);
+	curl_easy_setopt(req->easy, CURLOPT_CONNECTTIMEOUT_MS,
+			 t->opts.connect_timeout_ms);
 	curl_easy_setopt(req->easy, CURLOPT_LOW_SPEED_LIMIT, 1L);
 	curl_easy_setopt(req->easy, CURLOPT_LOW_SPEED_TIME, t->opts.stall_timeout_s);
 	curl_easy_setopt(req->easy, CURLOPT_SSL_VERIFYPEER, 1L);

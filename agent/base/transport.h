@@ -17,17 +17,17 @@ typedef void (*transport_cb)(struct transport_req *req, int result, void *data);
 
 struct transport_opts {
 	long connect_timeout_ms;
-	long stall_timeout_s;   /* abort below 1 byte/s for this long */
-	const char *ca_file;    /* default CA for every request, or NULL */
+	long stall_timeout_s; /* abort below 1 byte/s for this long */
+	const char *ca_file;  /* default CA for every request, or NULL */
 	const char *ca_path;
 };
 
 struct transport_req {
-	CURL *easy;            /* configure it before transport_start() */
-	struct buf body;       /* the answer's body, bounded */
-	long status;           /* HTTP status once finished */
+	CURL *easy;		     /* configure it before transport_start() */
+	struct buf body;	     /* the answer's body, bounded */
+	long status;		     /* HTTP status once finished */
 	char error[CURL_ERROR_SIZE]; /* transport error text */
-	char reason[128];      /* reason phrase of the last status line */
+	char reason[128];	     /* reason phrase of the last status line */
 	/* private */
 	struct transport *t;
 	transport_cb cb;
@@ -50,8 +50,7 @@ void transport_close(struct transport *t);
 /* A new request whose answer body may hold at most max_body bytes, with the
  * defaults applied (timeouts, CA, TLS verification, protocols).  Returns 0
  * and *ret (free with transport_req_free), or -ENOMEM. */
-int transport_req_new(struct transport *t, size_t max_body,
-		      struct transport_req **ret);
+int transport_req_new(struct transport *t, size_t max_body, struct transport_req **ret);
 
 /* Starts req; cb runs exactly once, from the loop.  Returns 0 or -ENOMEM. */
 int transport_start(struct transport_req *req, transport_cb cb, void *data);

@@ -40,24 +40,31 @@ void cfg__join(char *out, size_t outlen, const char *base, const char *key)
 
 const char *cfg__type_name(const cJSON *v)
 {
-	if (cJSON_IsString(v)) return "a string";
-	if (cJSON_IsNumber(v)) return "a number";
-	if (cJSON_IsBool(v)) return "a boolean";
-	if (cJSON_IsNull(v)) return "null";
-	if (cJSON_IsArray(v)) return "an array";
-	if (cJSON_IsObject(v)) return "an object";
+	if (cJSON_IsString(v))
+		return "a string";
+	if (cJSON_IsNumber(v))
+		return "a number";
+	if (cJSON_IsBool(v))
+		return "a boolean";
+	if (cJSON_IsNull(v))
+		return "null";
+	if (cJSON_IsArray(v))
+		return "an array";
+	if (cJSON_IsObject(v))
+		return "an object";
 	return "something else";
 }
 
 /* Reports repeated keys of obj, and keys not in allowed (NULL-terminated;
  * NULL allows any name). */
 void cfg__check_keys(struct cctx *c, const cJSON *obj, const char *base,
-		       const char *const *allowed)
+		     const char *const *allowed)
 {
 	const cJSON *it;
 	char p[256];
 
-	cJSON_ArrayForEach(it, obj) {
+	cJSON_ArrayForEach(it, obj)
+	{
 		const char *const *a;
 		const cJSON *prev;
 		bool ok = false;
@@ -75,7 +82,9 @@ void cfg__check_keys(struct cctx *c, const cJSON *obj, const char *base,
 			ok |= strcmp(*a, it->string) == 0;
 		if (!ok) {
 			cfg__join(p, sizeof(p), base, it->string);
-			cfg__fail(c, p, "unknown key (check the spelling; see docs/configuration.md)");
+			cfg__fail(
+			    c, p,
+			    "unknown key (check the spelling; see docs/configuration.md)");
 		}
 	}
 }
@@ -98,7 +107,7 @@ char *cfg__str(struct cctx *c, const cJSON *obj, const char *base, const char *k
 		s = strdup(def);
 	} else if (!cJSON_IsString(v) || v->valuestring[0] == '\0') {
 		cfg__fail(c, p, "expected a non-empty string, got %s",
-		     cJSON_IsString(v) ? "an empty string" : cfg__type_name(v));
+			  cJSON_IsString(v) ? "an empty string" : cfg__type_name(v));
 		return NULL;
 	} else if (strlen(v->valuestring) > (size_t)max) {
 		cfg__fail(c, p, "too long (at most %ld bytes)", max);
@@ -118,8 +127,8 @@ const cJSON *cfg__sub(const cJSON *obj, const char *key)
 	return cJSON_IsObject(v) ? v : NULL;
 }
 
-long cfg__int(struct cctx *c, const cJSON *obj, const char *base,
-		    const char *key, long def, long min, long max)
+long cfg__int(struct cctx *c, const cJSON *obj, const char *base, const char *key,
+	      long def, long min, long max)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
 	char p[256];
@@ -143,14 +152,15 @@ long cfg__int(struct cctx *c, const cJSON *obj, const char *base,
 			snprintf(got, sizeof(got), "%g", v->valuedouble);
 		else
 			snprintf(got, sizeof(got), "%s", cfg__type_name(v));
-		cfg__fail(c, p, "expected an integer from %ld to %ld, got %s", min, max, got);
+		cfg__fail(c, p, "expected an integer from %ld to %ld, got %s", min, max,
+			  got);
 		return def;
 	}
 	return (long)v->valuedouble;
 }
 
-bool cfg__bool(struct cctx *c, const cJSON *obj, const char *base,
-		     const char *key, bool def)
+bool cfg__bool(struct cctx *c, const cJSON *obj, const char *base, const char *key,
+	       bool def)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
 	char p[256];
@@ -165,8 +175,8 @@ bool cfg__bool(struct cctx *c, const cJSON *obj, const char *base,
 	return cJSON_IsTrue(v);
 }
 
-const cJSON *cfg__obj(struct cctx *c, const cJSON *obj, const char *base,
-			    const char *key, bool required)
+const cJSON *cfg__obj(struct cctx *c, const cJSON *obj, const char *base, const char *key,
+		      bool required)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
 	char p[256];
@@ -205,7 +215,7 @@ static const char *skip_ipv4_loopback(const char *h)
 
 bool config_url_allowed(const char *url)
 {
-	static const char *const names[] = { "localhost", "[::1]", NULL };
+	static const char *const names[] = {"localhost", "[::1]", NULL};
 	const char *host, *end = NULL;
 	const char *const *l;
 	int digits = 0;
@@ -236,8 +246,10 @@ bool config_url_allowed(const char *url)
 void cfg__check_url(struct cctx *c, const char *path, const char *url)
 {
 	if (url != NULL && !config_url_allowed(url))
-		cfg__fail(c, path, "expected an https:// URL (plain http:// only to a "
-		     "loopback host), got \"%.200s\"", url);
+		cfg__fail(c, path,
+			  "expected an https:// URL (plain http:// only to a "
+			  "loopback host), got \"%.200s\"",
+			  url);
 }
 
 static const char *env2(const char *a, const char *b)
@@ -250,8 +262,7 @@ static const char *env2(const char *a, const char *b)
 }
 
 /* Replaces *field with the environment's value when set (env wins). */
-static void env_override(struct cctx *c, char **field, const char *bao,
-			 const char *vault)
+static void env_override(struct cctx *c, char **field, const char *bao, const char *vault)
 {
 	const char *v = env2(bao, vault);
 
@@ -290,7 +301,8 @@ static void parse_vault(struct cctx *c, const cJSON *vo, struct vault_cfg *v)
 	cfg__section(c, vo, "vault", "vault", NULL, v);
 	env_override(c, &v->address, "BAO_ADDR", "VAULT_ADDR");
 	if (v->address == NULL)
-		cfg__fail(c, "vault.address", "missing; set it in the file or in BAO_ADDR/VAULT_ADDR");
+		cfg__fail(c, "vault.address",
+			  "missing; set it in the file or in BAO_ADDR/VAULT_ADDR");
 	cfg__check_url(c, "vault.address", v->address);
 	env_override(c, &v->namespace, "BAO_NAMESPACE", "VAULT_NAMESPACE");
 	env_override(c, &v->ca_file, "BAO_CACERT", "VAULT_CACERT");
@@ -336,8 +348,8 @@ static void parse_registry(struct cctx *c, const cJSON *it, const char *base,
 	cfg__section(c, it, base, "registries.*", NULL, r);
 	cfg__check_url(c, strcat(strcpy(p, base), ".url"), r->url);
 	if (r->token_key == NULL && !c->failed) {
-		r->token_key = strdup(r->type == REGISTRY_NPM ? "NPM_TOKEN"
-							      : "PYPI_API_TOKEN");
+		r->token_key =
+		    strdup(r->type == REGISTRY_NPM ? "NPM_TOKEN" : "PYPI_API_TOKEN");
 		if (r->token_key == NULL)
 			cfg__fail(c, base, "out of memory");
 	}
@@ -364,14 +376,16 @@ static void parse_registries(struct cctx *c, const cJSON *ro, struct config *cfg
 		cfg__fail(c, "registries", "out of memory");
 		return;
 	}
-	cJSON_ArrayForEach(it, ro) {
+	cJSON_ArrayForEach(it, ro)
+	{
 		struct registry_cfg *r = &cfg->registries[i++];
 		char base[200];
 
 		cfg->nregistries = i;
 		snprintf(base, sizeof(base), "registries.%.100s", it->string);
 		if (!cJSON_IsObject(it)) {
-			cfg__fail(c, base, "expected an object, got %s", cfg__type_name(it));
+			cfg__fail(c, base, "expected an object, got %s",
+				  cfg__type_name(it));
 			return;
 		}
 		r->name = strdup(it->string);
@@ -389,19 +403,22 @@ static void check_isolation(struct cctx *c, const cJSON *root)
 {
 	const struct cfg_key *k = cfg__key("build_isolation");
 	const char *s = cJSON_GetStringValue(
-		cJSON_GetObjectItemCaseSensitive(root, "build_isolation"));
+	    cJSON_GetObjectItemCaseSensitive(root, "build_isolation"));
 	size_t i;
 
 	for (i = 0; s != NULL && k->choices[i] != NULL; i++)
 		if (strcmp(s, k->choices[i]) == 0)
 			return;
 	if (s != NULL && s[0] != '\0')
-		cfg__fail(c, "build_isolation", "expected \"namespaces\" (bubblewrap, "
+		cfg__fail(c, "build_isolation",
+			  "expected \"namespaces\" (bubblewrap, "
 			  "the default), \"landlock\" (the fallback) or \"off\", got "
-			  "\"%.40s\"%s", s,
+			  "\"%.40s\"%s",
+			  s,
 			  strcmp(s, "auto") == 0 || strcmp(s, "required") == 0
-				  ? " (\"auto\" and \"required\" were replaced, see "
-				    "docs/configuration.md)" : "");
+			      ? " (\"auto\" and \"required\" were replaced, see "
+				"docs/configuration.md)"
+			      : "");
 }
 
 /* The top level's own keys, the paths derived from them, "http", "publish"
@@ -417,7 +434,8 @@ static void parse_top(struct cctx *c, const cJSON *root, struct config *cfg)
 	 * control socket in it, ...; config_keys.c) */
 	cfg__section(c, root, "", "", NULL, cfg);
 	if (!c->failed && strlen(cfg->control_socket) > (size_t)sock_max)
-		cfg__fail(c, "control_socket", "path too long for a Unix socket (at most "
+		cfg__fail(c, "control_socket",
+			  "path too long for a Unix socket (at most "
 			  "%ld bytes; set control_socket or a shorter runtime_dir)",
 			  sock_max);
 	cfg__section(c, cfg__sub(root, "http"), "http", "http", NULL, cfg);
@@ -427,10 +445,10 @@ static void parse_top(struct cctx *c, const cJSON *root, struct config *cfg)
 	check_backoff(c, "queue", q->backoff_min_ms, q->backoff_max_ms);
 }
 
-int config_parse(const char *text, size_t len, const char *path,
-		 struct config **ret, char *errbuf, size_t errlen)
+int config_parse(const char *text, size_t len, const char *path, struct config **ret,
+		 char *errbuf, size_t errlen)
 {
-	struct cctx c = { .file = path, .err = errbuf, .errlen = errlen };
+	struct cctx c = {.file = path, .err = errbuf, .errlen = errlen};
 	struct config *cfg = NULL;
 	cJSON *root = NULL;
 	char *tmp;
@@ -452,7 +470,8 @@ int config_parse(const char *text, size_t len, const char *path,
 		goto out;
 	}
 	if (!cJSON_IsObject(root)) {
-		cfg__fail(&c, "(top level)", "expected a JSON object, got %s", cfg__type_name(root));
+		cfg__fail(&c, "(top level)", "expected a JSON object, got %s",
+			  cfg__type_name(root));
 		goto out;
 	}
 	cfg = calloc(1, sizeof(*cfg));

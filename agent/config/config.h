@@ -17,27 +17,27 @@ struct registry_cfg {
 	enum registry_type type;
 	char *url;
 	char *token_key;
-	char *username;  /* pypi: Basic-auth user */
+	char *username;	 /* pypi: Basic-auth user */
 	char *index_url; /* pypi: simple index, to settle "already exists" */
-	char *access;    /* npm: NULL, "public" or "restricted" */
+	char *access;	 /* npm: NULL, "public" or "restricted" */
 };
 
 struct queue_cfg {
-	char *path;               /* SQLite file; default <state_dir>/queue.db */
-	char *spool_dir;          /* default <state_dir>/spool */
-	long per_registry_limit;  /* running jobs per registry */
-	long max_running;         /* running jobs in all */
-	long max_attempts;        /* per job */
+	char *path;		 /* SQLite file; default <state_dir>/queue.db */
+	char *spool_dir;	 /* default <state_dir>/spool */
+	long per_registry_limit; /* running jobs per registry */
+	long max_running;	 /* running jobs in all */
+	long max_attempts;	 /* per job */
 	long backoff_min_ms;
 	long backoff_max_ms;
 	long lease_s;
 	long shutdown_grace_s;
-	long retention_days;      /* ended jobs pruned after it; 0: kept */
-	long min_free_mb;         /* below it free on the state fs: refuse new work */
+	long retention_days; /* ended jobs pruned after it; 0: kept */
+	long min_free_mb;    /* below it free on the state fs: refuse new work */
 };
 
 struct publish_cfg {
-	long max_attempts;   /* tries per upload for retryable answers */
+	long max_attempts; /* tries per upload for retryable answers */
 	long backoff_min_ms;
 	long backoff_max_ms;
 	long max_file_bytes; /* largest file a publish request may send */
@@ -49,14 +49,14 @@ struct publish_cfg {
  * user or a group, resolved to its id when the configuration is loaded. */
 struct control_principal {
 	bool group;
-	unsigned id;  /* uid or gid */
-	char *name;   /* as configured, for messages */
+	unsigned id; /* uid or gid */
+	char *name;  /* as configured, for messages */
 };
 
 struct control_cfg {
 	struct control_principal *operators; /* the "operate" role (implies read) */
 	size_t noperators;
-	struct control_principal *readers;   /* the "read" role */
+	struct control_principal *readers; /* the "read" role */
 	size_t nreaders;
 	bool default_operators; /* control.operators not set: root and the
 				   daemon's own group */
@@ -86,27 +86,27 @@ struct vault_cfg {
 /* listen.tls: both set, or TLS off. */
 struct listen_tls_cfg {
 	char *cert_file; /* PEM: the certificate, then its chain */
-	char *key_file;  /* PEM, not encrypted */
+	char *key_file;	 /* PEM, not encrypted */
 };
 
 struct listen_cfg {
-	char *address;            /* "HOST:PORT"; NULL: no HTTP listener */
-	char *host;               /* HOST resolved at load: an IP literal */
+	char *address; /* "HOST:PORT"; NULL: no HTTP listener */
+	char *host;    /* HOST resolved at load: an IP literal */
 	int port;
-	long max_header_bytes;    /* 431 beyond */
-	long max_body_bytes;      /* 413 beyond */
-	long header_timeout_ms;   /* 408 beyond */
+	long max_header_bytes;	/* 431 beyond */
+	long max_body_bytes;	/* 413 beyond */
+	long header_timeout_ms; /* 408 beyond */
 	long body_timeout_ms;
-	long idle_timeout_ms;     /* keep-alive connections */
-	long max_connections;     /* 503 beyond */
+	long idle_timeout_ms;		/* keep-alive connections */
+	long max_connections;		/* 503 beyond */
 	long max_unauthenticated_bytes; /* held by unauthenticated requests: 503 beyond */
 	struct listen_tls_cfg tls;
 };
 
 /* metrics: GET /metrics on its own listener (else on listen's). */
 struct metrics_cfg {
-	char *address;            /* "HOST:PORT"; NULL: on the webhook listener */
-	char *host;               /* HOST resolved at load */
+	char *address; /* "HOST:PORT"; NULL: on the webhook listener */
+	char *host;    /* HOST resolved at load */
 	int port;
 };
 
@@ -123,8 +123,8 @@ struct step_cfg {
 /* One cell of a pipeline's verify_matrix: the verify steps run once in
  * each cell, with env over the pipeline's own env. */
 struct verify_cell {
-	char *name;  /* [A-Za-z0-9._-], unique in the pipeline */
-	char **env;  /* "NAME=value", in order */
+	char *name; /* [A-Za-z0-9._-], unique in the pipeline */
+	char **env; /* "NAME=value", in order */
 	size_t nenv;
 };
 
@@ -140,7 +140,7 @@ struct pipeline_cfg {
 	char *repository;      /* clone URL (never the payload's) */
 	char *repository_name; /* the payload's full name must equal it */
 	char *tag_pattern;     /* one '*': the version */
-	char *package;         /* the artifacts' name */
+	char *package;	       /* the artifacts' name */
 	char *directory;       /* inside the checkout, "." by default */
 	struct step_cfg *build;
 	size_t nbuild;
@@ -148,27 +148,27 @@ struct pipeline_cfg {
 	size_t nverify;
 	struct verify_cell *matrix; /* verify_matrix; none: verify runs once */
 	size_t nmatrix;
-	char **artifacts;      /* globs relative to directory */
+	char **artifacts; /* globs relative to directory */
 	size_t nartifacts;
-	char **targets;        /* registry names, in upload order */
+	char **targets; /* registry names, in upload order */
 	size_t ntargets;
-	char **env;            /* "NAME=value", in order */
+	char **env; /* "NAME=value", in order */
 	size_t nenv;
-	char **writable;       /* extra folders the steps may write (sandbox) */
+	char **writable; /* extra folders the steps may write (sandbox) */
 	size_t nwritable;
-	char **readable;       /* extra paths the steps may read (sandbox) */
+	char **readable; /* extra paths the steps may read (sandbox) */
 	size_t nreadable;
-	bool network;          /* false: the steps get no network (own namespace) */
-	long timeout_s;        /* per step */
-	char *dist_tag;        /* npm targets: the tag for every version; NULL:
-				* npm_dist_tag's defaults */
+	bool network;		   /* false: the steps get no network (own namespace) */
+	long timeout_s;		   /* per step */
+	char *dist_tag;		   /* npm targets: the tag for every version; NULL:
+				    * npm_dist_tag's defaults */
 	char *prerelease_dist_tag; /* npm targets: a prerelease's default tag;
 				    * NULL: from the version ("beta", else "next") */
 };
 
 struct config {
-	char *path;    /* the file it came from */
-	char *dir;     /* that file's folder (for relative credential names) */
+	char *path; /* the file it came from */
+	char *dir;  /* that file's folder (for relative credential names) */
 	enum log_level log_level;
 	char *runtime_dir;
 	char *state_dir;
@@ -190,8 +190,12 @@ struct config {
 	long webhook_grace_s[FORGE__COUNT]; /* the secret before a rotation still counts */
 	struct pipeline_cfg *pipelines;
 	size_t npipelines;
-	char *work_dir;     /* per-job checkouts; default <state_dir>/work */
-	enum isolation { ISOLATION_NAMESPACES, ISOLATION_LANDLOCK, ISOLATION_OFF } build_isolation;
+	char *work_dir; /* per-job checkouts; default <state_dir>/work */
+	enum isolation {
+		ISOLATION_NAMESPACES,
+		ISOLATION_LANDLOCK,
+		ISOLATION_OFF
+	} build_isolation;
 	char **secret_keys; /* distinct Vault keys: tokens and webhook secrets */
 	size_t nsecret_keys;
 };
@@ -203,8 +207,8 @@ int config_load(const char *path, struct config **ret, char *errbuf, size_t errl
 
 /* As config_load, from text already in memory; path is used in messages and
  * for the folder of relative names. */
-int config_parse(const char *text, size_t len, const char *path,
-		 struct config **ret, char *errbuf, size_t errlen);
+int config_parse(const char *text, size_t len, const char *path, struct config **ret,
+		 char *errbuf, size_t errlen);
 
 /* Writes every key of the file, one JSON object a line: key path, type,
  * default and range as docs/configuration.md writes them, and the rule

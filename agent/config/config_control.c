@@ -84,15 +84,18 @@ static void parse_list(struct cctx *c, const cJSON *o, const char *key,
 	snprintf(path, sizeof(path), "control.%s", key);
 	max = cfg__key(path)->max;
 	if (!cJSON_IsArray(arr)) {
-		cfg__fail(c, path, "expected an array of user names and \"@group\" names, "
-			  "got %s", cfg__type_name(arr));
+		cfg__fail(c, path,
+			  "expected an array of user names and \"@group\" names, "
+			  "got %s",
+			  cfg__type_name(arr));
 		return;
 	}
 	if (cJSON_GetArraySize(arr) > max) {
 		cfg__fail(c, path, "too many entries (at most %ld)", max);
 		return;
 	}
-	cJSON_ArrayForEach(it, arr) {
+	cJSON_ArrayForEach(it, arr)
+	{
 		const char *s = cJSON_GetStringValue(it);
 		bool group = s != NULL && s[0] == '@';
 		const char *name = s != NULL ? s + group : NULL;
@@ -101,9 +104,12 @@ static void parse_list(struct cctx *c, const cJSON *o, const char *key,
 
 		snprintf(path, sizeof(path), "control.%s[%zu]", key, i++);
 		if (name == NULL || name[0] == '\0' || strlen(name) > NAME_MAX_LEN) {
-			cfg__fail(c, path, "expected a user name or \"@\" and a group name "
-				  "(1 to %d bytes), got %s", NAME_MAX_LEN,
-				  s != NULL ? "an empty or too long name" : cfg__type_name(it));
+			cfg__fail(c, path,
+				  "expected a user name or \"@\" and a group name "
+				  "(1 to %d bytes), got %s",
+				  NAME_MAX_LEN,
+				  s != NULL ? "an empty or too long name"
+					    : cfg__type_name(it));
 			return;
 		}
 		r = lookup(name, group, &id);
@@ -116,7 +122,8 @@ static void parse_list(struct cctx *c, const cJSON *o, const char *key,
 		if (r == 0)
 			r = add(list, n, group, id, s);
 		if (r < 0) {
-			cfg__fail(c, path, "cannot look up \"%.60s\": %s", s, strerror(-r));
+			cfg__fail(c, path, "cannot look up \"%.60s\": %s", s,
+				  strerror(-r));
 			return;
 		}
 	}

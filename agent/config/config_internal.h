@@ -21,7 +21,7 @@ struct cctx {
 };
 
 void cfg__fail(struct cctx *c, const char *path, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 /* out = base + "." + key (or key alone when base is ""). */
 void cfg__join(char *out, size_t outlen, const char *base, const char *key);
 const char *cfg__type_name(const cJSON *v);
@@ -40,8 +40,8 @@ bool cfg__bool(struct cctx *c, const cJSON *obj, const char *base, const char *k
 /* obj's member key if it is an object, else NULL (the type is checked by
  * its row). */
 const cJSON *cfg__sub(const cJSON *obj, const char *key);
-const cJSON *cfg__obj(struct cctx *c, const cJSON *obj, const char *base,
-		      const char *key, bool required);
+const cJSON *cfg__obj(struct cctx *c, const cJSON *obj, const char *base, const char *key,
+		      bool required);
 void cfg__check_url(struct cctx *c, const char *path, const char *url);
 /* Fails naming every string value still holding a placeholder of the
  * shipped example ("<pypi-upload-host>"): config_placeholders.c. */
@@ -55,30 +55,30 @@ void cfg__check_placeholders(struct cctx *c, const cJSON *root);
  * to the section's struct in config.h, one row to cfg__keys, one row to
  * the reference's table; code is needed only for what the row cannot say. */
 enum cfg_type {
-	CT_STR,   /* char *; max: length in bytes; choices: the values allowed */
-	CT_INT,   /* long; def, min, max */
+	CT_STR,	  /* char *; max: length in bytes; choices: the values allowed */
+	CT_INT,	  /* long; def, min, max */
 	CT_BOOL,  /* bool; def */
 	CT_ENUM,  /* int: min + the index of the value in choices; sdef */
-	CT_OBJ,   /* a section or a map of named entries (no field) */
+	CT_OBJ,	  /* a section or a map of named entries (no field) */
 	CT_LIST,  /* an array of strings (parsed by code); max: items */
 	CT_STEPS, /* an array of commands (parsed by code) */
 	CT_CELLS, /* an array of objects (parsed by code); max: items */
 };
 
 #define CK_REQUIRED 0x1u /* missing is an error */
-#define CK_DOC 0x2u      /* sdef is the default as the reference words it; code sets it */
+#define CK_DOC 0x2u	 /* sdef is the default as the reference words it; code sets it */
 #define CFG_CODE ((size_t)-1) /* off: parsed by code, not by cfg__section */
 
 struct cfg_key {
-	const char *path;   /* "queue.max_running"; "*" is a name the user picks */
+	const char *path; /* "queue.max_running"; "*" is a name the user picks */
 	enum cfg_type type;
-	size_t off;         /* the field in the section's struct, or CFG_CODE */
+	size_t off; /* the field in the section's struct, or CFG_CODE */
 	long def, min, max;
-	const char *sdef;   /* CT_STR, CT_ENUM: the default value (or CK_DOC text) */
+	const char *sdef; /* CT_STR, CT_ENUM: the default value (or CK_DOC text) */
 	const char *const *choices; /* NULL-terminated */
 	const char *variant; /* only when the section's variant is this (vault.auth) */
 	unsigned flags;
-	const char *rule;   /* what code checks besides; the reference must say it */
+	const char *rule; /* what code checks besides; the reference must say it */
 	/* CT_STR defaults computed when the key is absent (sdef is the rest):
 	 * env: the environment variable's value, else sdef; under: the
 	 * top-level folder key's value + "/" + sdef (a row after that key). */

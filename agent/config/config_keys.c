@@ -14,6 +14,9 @@
 #include "config_internal.h"
 #include "npm.h"
 
+/* The key table is laid out by hand, one key per entry (clang-format would
+ * fold the initializers). */
+/* clang-format off */
 #define STR_MAX 4096 /* any string value, in bytes */
 #define NAME_MAX_KEY 127 /* a key inside the Vault secret */
 
@@ -217,6 +220,7 @@ const struct cfg_key cfg__keys[] = {
 	     "letters, digits, `.`, `_`, `-`"),
 	OBJ("pipelines.*.verify_matrix.*.env", "`{}`", 0, ENV_RULE),
 };
+/* clang-format on */
 
 const size_t cfg__nkeys = sizeof(cfg__keys) / sizeof(cfg__keys[0]);
 
@@ -260,8 +264,8 @@ static void render_choices(const char *const *ch, char quote, char *out, size_t 
 		;
 	for (i = 0; i < n && at < outlen; i++) {
 		const char *sep = i == 0 ? "" : i + 1 == n ? " or " : ", ";
-		int w = snprintf(out + at, outlen - at, "%s%c%s%c", sep, quote, ch[i],
-				 quote);
+		int w =
+		    snprintf(out + at, outlen - at, "%s%c%s%c", sep, quote, ch[i], quote);
 
 		if (w < 0)
 			return;
@@ -364,17 +368,14 @@ void cfg__one(struct cctx *c, const cJSON *obj, const char *base, const struct c
 		if (c->failed && !failed)
 			append_rule(c, k);
 		break;
-	case CT_BOOL:
-		*(bool *)field = cfg__bool(c, obj, base, leaf, k->def != 0);
-		break;
+	case CT_BOOL: *(bool *)field = cfg__bool(c, obj, base, leaf, k->def != 0); break;
 	case CT_ENUM:
 		s = parse_choice(c, obj, base, k, leaf);
 		if (s != NULL)
 			*(int *)field = (int)k->min + choice_index(k->choices, s);
 		free(s);
 		break;
-	default:
-		break;
+	default: break;
 	}
 }
 
@@ -386,7 +387,8 @@ void cfg__section(struct cctx *c, const cJSON *obj, const char *base, const char
 	char p[256];
 
 	cfg__check_keys(c, obj, base, NULL); /* repeated keys */
-	cJSON_ArrayForEach(it, obj) {
+	cJSON_ArrayForEach(it, obj)
+	{
 		bool known = false;
 
 		for (i = 0; i < cfg__nkeys && !known; i++) {
@@ -397,7 +399,8 @@ void cfg__section(struct cctx *c, const cJSON *obj, const char *base, const char
 		}
 		if (!known) {
 			cfg__join(p, sizeof(p), base, it->string);
-			cfg__fail(c, p, "unknown key (check the spelling; see "
+			cfg__fail(c, p,
+				  "unknown key (check the spelling; see "
 				  "docs/configuration.md)");
 		}
 	}
@@ -445,9 +448,14 @@ void cfg__render_range(const struct cfg_key *k, char *out, size_t outlen)
 const char *cfg__render_type(const struct cfg_key *k)
 {
 	static const char *const names[] = {
-		[CT_STR] = "string", [CT_INT] = "integer", [CT_BOOL] = "boolean",
-		[CT_ENUM] = "string", [CT_OBJ] = "object", [CT_LIST] = "array of strings",
-		[CT_STEPS] = "array of commands", [CT_CELLS] = "array of objects",
+	    [CT_STR] = "string",
+	    [CT_INT] = "integer",
+	    [CT_BOOL] = "boolean",
+	    [CT_ENUM] = "string",
+	    [CT_OBJ] = "object",
+	    [CT_LIST] = "array of strings",
+	    [CT_STEPS] = "array of commands",
+	    [CT_CELLS] = "array of objects",
 	};
 
 	return names[k->type];

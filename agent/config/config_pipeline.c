@@ -11,7 +11,7 @@
 #include "config_internal.h"
 #include "npm.h"
 
-static const char *const forge_names[FORGE__COUNT] = { "github", "gitlab", "gitea" };
+static const char *const forge_names[FORGE__COUNT] = {"github", "gitlab", "gitea"};
 
 const char *forge_name(enum forge f)
 {
@@ -103,9 +103,9 @@ static int split_address(const char *a, char *host, size_t hostlen, long *ret_po
  * DNS) as a numeric string.  0, or a getaddrinfo error (EAI_*). */
 static int resolve(const char *host, bool v6, char *out, size_t outlen)
 {
-	struct addrinfo hints = { .ai_family = v6 ? AF_INET6 : AF_UNSPEC,
-				  .ai_socktype = SOCK_STREAM,
-				  .ai_flags = v6 ? AI_NUMERICHOST : 0 };
+	struct addrinfo hints = {.ai_family = v6 ? AF_INET6 : AF_UNSPEC,
+				 .ai_socktype = SOCK_STREAM,
+				 .ai_flags = v6 ? AI_NUMERICHOST : 0};
 	struct addrinfo *res = NULL;
 	int r;
 
@@ -129,18 +129,23 @@ static void parse_address(struct cctx *c, const char *key, const char *address,
 	int r;
 
 	if (split_address(address, host, sizeof(host), &port, &v6) < 0) {
-		cfg__fail(c, key, "expected HOST:PORT or [IPv6]:PORT with a "
-			  "port from 1 to 65535, got \"%.80s\"", address);
+		cfg__fail(c, key,
+			  "expected HOST:PORT or [IPv6]:PORT with a "
+			  "port from 1 to 65535, got \"%.80s\"",
+			  address);
 		return;
 	}
 	r = resolve(host, v6, ip, sizeof(ip));
 	if (r != 0 && v6) {
-		cfg__fail(c, key, "\"%.80s\" is not an IPv6 address (inside "
-			  "[] only an IPv6 literal is taken)", host);
+		cfg__fail(c, key,
+			  "\"%.80s\" is not an IPv6 address (inside "
+			  "[] only an IPv6 literal is taken)",
+			  host);
 		return;
 	}
 	if (r != 0) {
-		cfg__fail(c, key, "host \"%.80s\" does not resolve (%s): "
+		cfg__fail(c, key,
+			  "host \"%.80s\" does not resolve (%s): "
 			  "give an IP address, or a name the hosts file or DNS knows",
 			  host, gai_strerror(r));
 		return;
@@ -162,9 +167,12 @@ static void parse_metrics(struct cctx *c, const cJSON *o, struct config *cfg)
 	parse_address(c, "metrics.address", m->address, &m->host, &m->port);
 	if (!c->failed && l->host != NULL && m->port == l->port &&
 	    strcmp(m->host, l->host) == 0)
-		cfg__fail(c, "metrics.address", "\"%.80s\" is listen.address's own "
-			  "address: leave metrics.address out to serve /metrics there, or "
-			  "give another port", m->address);
+		cfg__fail(
+		    c, "metrics.address",
+		    "\"%.80s\" is listen.address's own "
+		    "address: leave metrics.address out to serve /metrics there, or "
+		    "give another port",
+		    m->address);
 }
 
 static void parse_listen(struct cctx *c, const cJSON *o, struct listen_cfg *l)
@@ -175,28 +183,31 @@ static void parse_listen(struct cctx *c, const cJSON *o, struct listen_cfg *l)
 	if (l->address != NULL && !c->failed)
 		parse_address(c, "listen.address", l->address, &l->host, &l->port);
 	if (cfg__sub(o, "tls") != NULL && !c->failed)
-		cfg__section(c, cfg__sub(o, "tls"), "listen.tls", "listen.tls", NULL, &l->tls);
+		cfg__section(c, cfg__sub(o, "tls"), "listen.tls", "listen.tls", NULL,
+			     &l->tls);
 	one = l->max_body_bytes + 2 * l->max_header_bytes;
 	if (cJSON_GetObjectItemCaseSensitive(o, "max_unauthenticated_bytes") == NULL &&
 	    l->max_unauthenticated_bytes < one)
 		l->max_unauthenticated_bytes = one; /* the default grows */
 	if (!c->failed && l->max_unauthenticated_bytes < one)
-		cfg__fail(c, "listen.max_unauthenticated_bytes", "%ld is less than one request "
-			  "of the largest size (max_body_bytes + 2 x max_header_bytes = %ld): "
-			  "raise it, or lower listen.max_body_bytes", l->max_unauthenticated_bytes,
-			  one);
+		cfg__fail(
+		    c, "listen.max_unauthenticated_bytes",
+		    "%ld is less than one request "
+		    "of the largest size (max_body_bytes + 2 x max_header_bytes = %ld): "
+		    "raise it, or lower listen.max_body_bytes",
+		    l->max_unauthenticated_bytes, one);
 }
 
 static void parse_webhooks(struct cctx *c, const cJSON *o, struct config *cfg)
 {
-	static const char *const fk[] = { "github", "gitlab", "gitea", NULL };
+	static const char *const fk[] = {"github", "gitlab", "gitea", NULL};
 	char base[64];
 	int f;
 
 	cfg__check_keys(c, o, "webhooks", fk);
 	for (f = 0; f < FORGE__COUNT; f++) {
 		const cJSON *e = cfg__obj(c, o, "webhooks", forge_names[f], false);
-		struct webhook_cfg w = { 0 };
+		struct webhook_cfg w = {0};
 
 		if (e == NULL)
 			continue;
@@ -234,11 +245,14 @@ static char **str_list(struct cctx *c, const cJSON *v, const char *path, size_t 
 		cfg__fail(c, path, "out of memory");
 		return NULL;
 	}
-	cJSON_ArrayForEach(it, v) {
+	cJSON_ArrayForEach(it, v)
+	{
 		if (!cJSON_IsString(it) || it->valuestring[0] == '\0' ||
 		    strlen(it->valuestring) > 4096) {
-			cfg__fail(c, path, "item %zu: expected a non-empty string (at most 4096 "
-				  "bytes)", n);
+			cfg__fail(c, path,
+				  "item %zu: expected a non-empty string (at most 4096 "
+				  "bytes)",
+				  n);
 			break;
 		}
 		out[n] = strdup(it->valuestring);
@@ -273,8 +287,10 @@ static struct step_cfg *parse_steps(struct cctx *c, const cJSON *v, const char *
 	if (v == NULL && !required)
 		return NULL;
 	if (!cJSON_IsArray(v) || (required && cJSON_GetArraySize(v) == 0)) {
-		cfg__fail(c, path, "expected a%s array of commands (strings for /bin/sh -c, "
-			  "or arrays of argv strings)", required ? " non-empty" : "n");
+		cfg__fail(c, path,
+			  "expected a%s array of commands (strings for /bin/sh -c, "
+			  "or arrays of argv strings)",
+			  required ? " non-empty" : "n");
 		return NULL;
 	}
 	steps = calloc((size_t)cJSON_GetArraySize(v) + 1, sizeof(*steps));
@@ -282,7 +298,8 @@ static struct step_cfg *parse_steps(struct cctx *c, const cJSON *v, const char *
 		cfg__fail(c, path, "out of memory");
 		return NULL;
 	}
-	cJSON_ArrayForEach(it, v) {
+	cJSON_ArrayForEach(it, v)
+	{
 		struct step_cfg *s = &steps[n];
 
 		snprintf(p, sizeof(p), "%s[%zu]", path, n);
@@ -298,8 +315,8 @@ static struct step_cfg *parse_steps(struct cctx *c, const cJSON *v, const char *
 			s->argv[2] = strdup(it->valuestring);
 			s->argc = 3;
 			s->display = strdup(it->valuestring);
-			if (s->argv[0] == NULL || s->argv[1] == NULL || s->argv[2] == NULL ||
-			    s->display == NULL) {
+			if (s->argv[0] == NULL || s->argv[1] == NULL ||
+			    s->argv[2] == NULL || s->display == NULL) {
 				cfg__fail(c, p, "out of memory");
 				break;
 			}
@@ -318,7 +335,8 @@ static struct step_cfg *parse_steps(struct cctx *c, const cJSON *v, const char *
 					strcat(s->display, " ");
 			}
 		} else {
-			cfg__fail(c, p, "expected a command string or an argv array, got %s",
+			cfg__fail(c, p,
+				  "expected a command string or an argv array, got %s",
 				  cfg__type_name(it));
 		}
 	}
@@ -363,7 +381,8 @@ static char *default_repo_name(const char *url)
  * also runs with GIT_ALLOW_PROTOCOL, so this is the early, clear error. */
 static bool repository_transport_ok(const char *url)
 {
-	static const char *const schemes[] = { "https://", "ssh://", "git+ssh://", "file://" };
+	static const char *const schemes[] = {"https://", "ssh://", "git+ssh://",
+					      "file://"};
 	const char *colon = strchr(url, ':'), *slash = strchr(url, '/');
 	size_t i;
 
@@ -393,7 +412,8 @@ static char **path_list(struct cctx *c, const cJSON *o, const char *base, const 
 	list = str_list(c, cJSON_GetObjectItemCaseSensitive(o, key), path, n, false);
 	for (i = 0; i < *n; i++)
 		if (list[i][0] != '/' || strstr(list[i], "/..") != NULL)
-			cfg__fail(c, path, "\"%.80s\": expected an absolute path without \"..\"",
+			cfg__fail(c, path,
+				  "\"%.80s\": expected an absolute path without \"..\"",
 				  list[i]);
 	if (*n > (size_t)max)
 		cfg__fail(c, path, "at most %ld paths", max);
@@ -407,12 +427,15 @@ static void dist_tag(struct cctx *c, const char *base, const char *key, const ch
 
 	cfg__join(path, sizeof(path), base, key);
 	if (tag != NULL && !npm_tag_valid(tag))
-		cfg__fail(c, path, "\"%.140s\" is not an npm dist-tag: up to %d letters, "
-			  "digits, \".\", \"_\", \"~\", \"-\", not starting like a version",
-			  tag, NPM_TAG_MAX);
+		cfg__fail(
+		    c, path,
+		    "\"%.140s\" is not an npm dist-tag: up to %d letters, "
+		    "digits, \".\", \"_\", \"~\", \"-\", not starting like a version",
+		    tag, NPM_TAG_MAX);
 	else if (tag != NULL && strcmp(key, "prerelease_dist_tag") == 0 &&
 		 strcmp(tag, "latest") == 0)
-		cfg__fail(c, path, "prereleases never go to \"latest\": name another tag, "
+		cfg__fail(c, path,
+			  "prereleases never go to \"latest\": name another tag, "
 			  "or leave it unset (the prerelease's own name: \"beta\" for "
 			  "1.0.0-beta.1)");
 }
@@ -428,21 +451,28 @@ static void parse_pipeline(struct cctx *c, const cJSON *o, const char *base,
 	if (p->repository_name == NULL && p->repository != NULL && !c->failed) {
 		p->repository_name = default_repo_name(p->repository);
 		if (p->repository_name == NULL)
-			cfg__fail(c, base, "cannot take repository_name from repository "
-				  "\"%.100s\"; set repository_name", p->repository);
+			cfg__fail(c, base,
+				  "cannot take repository_name from repository "
+				  "\"%.100s\"; set repository_name",
+				  p->repository);
 	}
 	if (p->repository != NULL && p->repository[0] == '-')
 		cfg__fail(c, base, "repository must not start with '-'");
 	else if (p->repository != NULL && !repository_transport_ok(p->repository))
-		cfg__fail(c, base, "repository \"%.100s\": only https://, ssh://, file://, "
+		cfg__fail(c, base,
+			  "repository \"%.100s\": only https://, ssh://, file://, "
 			  "user@host:path and absolute paths are allowed (git runs with "
-			  "GIT_ALLOW_PROTOCOL=%s)", p->repository, PL_GIT_PROTOCOLS);
+			  "GIT_ALLOW_PROTOCOL=%s)",
+			  p->repository, PL_GIT_PROTOCOLS);
 	star = p->tag_pattern != NULL ? strchr(p->tag_pattern, '*') : NULL;
-	if (p->tag_pattern != NULL &&
-	    (star == NULL || strchr(star + 1, '*') != NULL || strpbrk(p->tag_pattern, "?[") != NULL))
-		cfg__fail(c, base, "tag_pattern must hold exactly one '*' (the version) and "
-			  "no '?' or '[', got \"%.80s\"", p->tag_pattern);
-	if (p->directory != NULL && (p->directory[0] == '/' || strstr(p->directory, "..")))
+	if (p->tag_pattern != NULL && (star == NULL || strchr(star + 1, '*') != NULL ||
+				       strpbrk(p->tag_pattern, "?[") != NULL))
+		cfg__fail(c, base,
+			  "tag_pattern must hold exactly one '*' (the version) and "
+			  "no '?' or '[', got \"%.80s\"",
+			  p->tag_pattern);
+	if (p->directory != NULL &&
+	    (p->directory[0] == '/' || strstr(p->directory, "..")))
 		cfg__fail(c, base, "directory must be relative, inside the checkout");
 	snprintf(path, sizeof(path), "%s.build", base);
 	p->build = parse_steps(c, cJSON_GetObjectItemCaseSensitive(o, "build"), path,
@@ -455,14 +485,16 @@ static void parse_pipeline(struct cctx *c, const cJSON *o, const char *base,
 				&p->nartifacts, true);
 	for (i = 0; i < p->nartifacts; i++)
 		if (p->artifacts[i][0] == '/' || strstr(p->artifacts[i], ".."))
-			cfg__fail(c, path, "\"%.80s\": globs must be relative to directory",
+			cfg__fail(c, path,
+				  "\"%.80s\": globs must be relative to directory",
 				  p->artifacts[i]);
 	snprintf(path, sizeof(path), "%s.targets", base);
 	p->targets = str_list(c, cJSON_GetObjectItemCaseSensitive(o, "targets"), path,
 			      &p->ntargets, true);
 	for (i = 0; i < p->ntargets; i++)
 		if (config_registry(cfg, p->targets[i]) == NULL)
-			cfg__fail(c, path, "\"%.80s\" is not a registry under \"registries\"",
+			cfg__fail(c, path,
+				  "\"%.80s\" is not a registry under \"registries\"",
 				  p->targets[i]);
 	snprintf(path, sizeof(path), "%s.env", base);
 	p->env = cfg__env(c, cfg__obj(c, o, base, "env", false), path, &p->nenv);
@@ -502,10 +534,13 @@ static void check_overlaps(struct cctx *c, const struct config *cfg)
 			    strcmp(p->repository_name, q->repository_name) != 0 ||
 			    !patterns_overlap(p->tag_pattern, q->tag_pattern))
 				continue;
-			snprintf(base, sizeof(base), "pipelines.%.100s.tag_pattern", q->name);
-			cfg__fail(c, base, "\"%.80s\" and pipeline %.100s's \"%.80s\" can match the "
-				  "same tag of %.100s; make the patterns disjoint", q->tag_pattern,
-				  p->name, p->tag_pattern, p->repository_name);
+			snprintf(base, sizeof(base), "pipelines.%.100s.tag_pattern",
+				 q->name);
+			cfg__fail(
+			    c, base,
+			    "\"%.80s\" and pipeline %.100s's \"%.80s\" can match the "
+			    "same tag of %.100s; make the patterns disjoint",
+			    q->tag_pattern, p->name, p->tag_pattern, p->repository_name);
 		}
 	}
 }
@@ -535,7 +570,8 @@ void cfg__parse_pipelines(struct cctx *c, const cJSON *root, struct config *cfg)
 		return;
 	}
 	i = 0;
-	cJSON_ArrayForEach(it, o) {
+	cJSON_ArrayForEach(it, o)
+	{
 		struct pipeline_cfg *p = &cfg->pipelines[i++];
 		char base[200];
 
@@ -547,11 +583,13 @@ void cfg__parse_pipelines(struct cctx *c, const cJSON *root, struct config *cfg)
 			return;
 		}
 		if (!cJSON_IsObject(it)) {
-			cfg__fail(c, base, "expected an object, got %s", cfg__type_name(it));
+			cfg__fail(c, base, "expected an object, got %s",
+				  cfg__type_name(it));
 			return;
 		}
 		if (strlen(it->string) > 100 || strpbrk(it->string, ":/ ") != NULL)
-			cfg__fail(c, base, "a pipeline name has at most 100 bytes and no ':', "
+			cfg__fail(c, base,
+				  "a pipeline name has at most 100 bytes and no ':', "
 				  "'/' or space");
 		parse_pipeline(c, it, base, p, cfg);
 	}

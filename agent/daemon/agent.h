@@ -24,13 +24,13 @@ struct agent {
 	struct control *ctl;
 	struct queue *queue;
 	struct worker *worker;
-	struct follower *followers; /* clients following a job or its log (follow.c) */
-	uv_timer_t follow_sweep;    /* reads reported log lines, frees followers */
-	struct ingest *ingest;  /* HTTP webhooks, or NULL */
+	struct follower *followers;  /* clients following a job or its log (follow.c) */
+	uv_timer_t follow_sweep;     /* reads reported log lines, frees followers */
+	struct ingest *ingest;	     /* HTTP webhooks, or NULL */
 	struct token_checks *tokens; /* each registry's token checked (token_check.c) */
-	struct metrics *metrics; /* counters for GET /metrics (metrics.c) */
+	struct metrics *metrics;     /* counters for GET /metrics (metrics.c) */
 	struct http_server *metrics_srv; /* on metrics.address, or NULL */
-	uv_timer_t grace;      /* first SIGTERM: waiting for running uploads */
+	uv_timer_t grace;		 /* first SIGTERM: waiting for running uploads */
 	int stop_requests;
 	int lock_fd;
 	uv_signal_t sig_term;
@@ -46,7 +46,7 @@ struct agent {
 	int exit_code;
 	char status_line[256];
 	struct sandbox_caps sandbox; /* probed at start and reload */
-	struct disk disk;            /* disk use, refusal when full, retention */
+	struct disk disk;	     /* disk use, refusal when full, retention */
 };
 
 /* Runs the daemon with a loaded configuration (ownership taken) until it is
@@ -54,8 +54,8 @@ struct agent {
 int agent_run(struct config *cfg);
 
 /* Admits a control connection by the peer's role (commands.c). */
-bool agent_admit(const struct control_peer *peer, void *data, bool *ret_fds_ok,
-		 char *msg, size_t msglen);
+bool agent_admit(const struct control_peer *peer, void *data, bool *ret_fds_ok, char *msg,
+		 size_t msglen);
 
 /* Handles one control request: the command's role, its arguments, then
  * the command (commands.c). */

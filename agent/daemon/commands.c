@@ -60,8 +60,9 @@ static void cmd_status(struct agent *a, struct control_conn *c)
 		cJSON_AddItemToObject(o, "webhooks", ingest_status_json(a->ingest));
 	cJSON_AddItemToObject(o, "tokens", token_checks_json(a->tokens));
 	if (a->cfg->npipelines > 0)
-		cJSON_AddItemToObject(o, "build_isolation",
-				      sandbox_status_json(a->cfg->build_isolation, &a->sandbox));
+		cJSON_AddItemToObject(
+		    o, "build_isolation",
+		    sandbox_status_json(a->cfg->build_isolation, &a->sandbox));
 	control_reply(c, o);
 }
 
@@ -144,8 +145,9 @@ static void cmd_fingerprint(struct control_conn *c, const cJSON *req)
 
 	len = cJSON_IsString(v) ? strlen(v->valuestring) : 0;
 	if (len == 0 || len > SECRET_VALUE_MAX) {
-		control_reply_error(c, "secrets.fingerprint needs \"value\": a string of 1 "
-				    "to 4096 bytes (the value whose fingerprint to show)");
+		control_reply_error(
+		    c, "secrets.fingerprint needs \"value\": a string of 1 "
+		       "to 4096 bytes (the value whose fingerprint to show)");
 		return;
 	}
 	if (secret_new(v->valuestring, len, &s) < 0) {
@@ -197,8 +199,8 @@ static void cmd_secrets_check(struct agent *a, struct control_conn *c, const cJS
 		control_set_cancel(c, candidate_gone, cand);
 }
 
-bool agent_admit(const struct control_peer *peer, void *data, bool *ret_fds_ok,
-		 char *msg, size_t msglen)
+bool agent_admit(const struct control_peer *peer, void *data, bool *ret_fds_ok, char *msg,
+		 size_t msglen)
 {
 	struct agent *a = data;
 
@@ -218,7 +220,8 @@ void agent_command(struct control_conn *c, const cJSON *req, void *data)
 	cmd = control_request_check(a->cfg, control_peer(c), req, control_fds(c), msg,
 				    sizeof(msg), &denied);
 	if (cmd == NULL && denied) {
-		control_refuse(c, cJSON_GetObjectItemCaseSensitive(req, "cmd")->valuestring, msg);
+		control_refuse(
+		    c, cJSON_GetObjectItemCaseSensitive(req, "cmd")->valuestring, msg);
 		return;
 	}
 	if (cmd == NULL) {
@@ -226,33 +229,17 @@ void agent_command(struct control_conn *c, const cJSON *req, void *data)
 		return;
 	}
 	switch (cmd->id) {
-	case CMD_PING:
-		control_reply(c, ok_object());
-		break;
-	case CMD_STATUS:
-		cmd_status(a, c);
-		break;
-	case CMD_SECRETS:
-		cmd_secrets(a, c);
-		break;
-	case CMD_SECRETS_REFRESH:
-		cmd_refresh(a, c);
-		break;
-	case CMD_SECRETS_FINGERPRINT:
-		cmd_fingerprint(c, req);
-		break;
-	case CMD_SECRETS_CHECK:
-		cmd_secrets_check(a, c, req);
-		break;
-	case CMD_PUBLISH:
-		cmd_publish(a, c, req);
-		break;
-	case CMD_RECONCILE:
-		cmd_reconcile(a, c, req);
-		break;
+	case CMD_PING: control_reply(c, ok_object()); break;
+	case CMD_STATUS: cmd_status(a, c); break;
+	case CMD_SECRETS: cmd_secrets(a, c); break;
+	case CMD_SECRETS_REFRESH: cmd_refresh(a, c); break;
+	case CMD_SECRETS_FINGERPRINT: cmd_fingerprint(c, req); break;
+	case CMD_SECRETS_CHECK: cmd_secrets_check(a, c, req); break;
+	case CMD_PUBLISH: cmd_publish(a, c, req); break;
+	case CMD_RECONCILE: cmd_reconcile(a, c, req); break;
 	case CMD_PRUNE:
-		disk_prune_command(a, c,
-				   cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(req, "dry_run")));
+		disk_prune_command(
+		    a, c, cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(req, "dry_run")));
 		break;
 	case CMD_JOBS:
 	case CMD_JOB_SHOW:
@@ -261,8 +248,6 @@ void agent_command(struct control_conn *c, const cJSON *req, void *data)
 	case CMD_JOB_RETRY:
 	case CMD_JOB_CANCEL:
 	case CMD_DRAIN:
-	case CMD_RESUME:
-		queue_command(a, c, cmd->id, req);
-		break;
+	case CMD_RESUME: queue_command(a, c, cmd->id, req); break;
 	}
 }

@@ -23,7 +23,8 @@ static bool get_id(struct control_conn *c, const cJSON *req, int64_t *ret)
 	const cJSON *id = cJSON_GetObjectItemCaseSensitive(req, "id");
 
 	if (!cJSON_IsNumber(id) || id->valuedouble < 1) {
-		control_reply_error(c, "this request needs \"id\": a job id (a positive number)");
+		control_reply_error(
+		    c, "this request needs \"id\": a job id (a positive number)");
 		return false;
 	}
 	*ret = (int64_t)id->valuedouble;
@@ -36,7 +37,8 @@ static cJSON *job_json(struct agent *a, const struct job *j)
 	char why[1200], error[JOB_TEXT_MAX];
 
 	cJSON_AddNumberToObject(o, "id", (double)j->id);
-	cJSON_AddStringToObject(o, "kind", j->kind == JOB_PUBLISH ? "publish" : "pipeline");
+	cJSON_AddStringToObject(o, "kind",
+				j->kind == JOB_PUBLISH ? "publish" : "pipeline");
 	cJSON_AddStringToObject(o, "state", job_state_name(j->state));
 	cJSON_AddStringToObject(o, "registry", j->registry);
 	cJSON_AddStringToObject(o, "package", j->package);
@@ -48,21 +50,26 @@ static cJSON *job_json(struct agent *a, const struct job *j)
 	cJSON_AddStringToObject(o, "idempotency_key", j->idem_key);
 	if (j->lease_owner[0] != '\0' && j->state == JOB_RUNNING) {
 		cJSON_AddStringToObject(o, "lease_owner", j->lease_owner);
-		cJSON_AddNumberToObject(o, "lease_expires_ms", (double)j->lease_expires_ms);
+		cJSON_AddNumberToObject(o, "lease_expires_ms",
+					(double)j->lease_expires_ms);
 	}
 	if (j->last_error[0] != '\0')
-		cJSON_AddStringToObject(o, "last_error", outcome_text(j->outcome, j->last_error,
-								      error, sizeof(error)));
+		cJSON_AddStringToObject(
+		    o, "last_error",
+		    outcome_text(j->outcome, j->last_error, error, sizeof(error)));
 	if ((j->state == JOB_QUEUED || j->state == JOB_FAILED) &&
 	    !session_loaded(a->session)) {
 		/* Nothing starts before the tokens are loaded. */
-		snprintf(why, sizeof(why), "waiting for a token: none is loaded from Vault yet%s%s",
+		snprintf(why, sizeof(why),
+			 "waiting for a token: none is loaded from Vault yet%s%s",
 			 session_last_error(a->session) ? ": " : "",
-			 session_last_error(a->session) ? session_last_error(a->session) : "");
+			 session_last_error(a->session) ? session_last_error(a->session)
+							: "");
 		cJSON_AddStringToObject(o, "wait_reason", why);
 	} else if ((j->state == JOB_QUEUED || j->state == JOB_FAILED) &&
 		   worker_draining(a->worker)) {
-		cJSON_AddStringToObject(o, "wait_reason", "the queue is draining "
+		cJSON_AddStringToObject(o, "wait_reason",
+					"the queue is draining "
 					"(aos-publishctl resume)");
 	} else if (j->wait_reason[0] != '\0' && j->state == JOB_QUEUED) {
 		cJSON_AddStringToObject(o, "wait_reason", j->wait_reason);
@@ -74,7 +81,7 @@ static void cmd_jobs(struct agent *a, struct control_conn *c, const cJSON *req)
 {
 	const cJSON *st = cJSON_GetObjectItemCaseSensitive(req, "state");
 	const cJSON *lim = cJSON_GetObjectItemCaseSensitive(req, "limit");
-	struct job_filter f = { 0 };
+	struct job_filter f = {0};
 	struct job *jobs;
 	cJSON *o, *arr;
 	int n, i;
@@ -82,12 +89,14 @@ static void cmd_jobs(struct agent *a, struct control_conn *c, const cJSON *req)
 	if (cJSON_IsString(st)) {
 		f.state = job_state_parse(st->valuestring);
 		if (f.state == 0) {
-			control_reply_error(c, "unknown state (queued, running, succeeded, "
+			control_reply_error(c,
+					    "unknown state (queued, running, succeeded, "
 					    "failed, dead, canceled)");
 			return;
 		}
 	}
-	f.limit = cJSON_IsNumber(lim) && lim->valuedouble >= 1 ? (size_t)lim->valuedouble : 50;
+	f.limit =
+	    cJSON_IsNumber(lim) && lim->valuedouble >= 1 ? (size_t)lim->valuedouble : 50;
 	if (f.limit > LIST_MAX)
 		f.limit = LIST_MAX;
 	jobs = calloc(f.limit, sizeof(*jobs));
@@ -110,7 +119,7 @@ static void cmd_jobs(struct agent *a, struct control_conn *c, const cJSON *req)
 static void cmd_job_show(struct agent *a, struct control_conn *c, const cJSON *req)
 {
 	struct job_upload *ups;
-	struct job j = { 0 };
+	struct job j = {0};
 	cJSON *o, *arr;
 	int64_t id;
 	int n, i;
@@ -131,8 +140,9 @@ static void cmd_job_show(struct agent *a, struct control_conn *c, const cJSON *r
 		cJSON *u = worker_upload_json(&ups[i]);
 		char text[JOB_TEXT_MAX];
 
-		cJSON_AddStringToObject(u, "answer", outcome_text(ups[i].outcome, ups[i].answer,
-								  text, sizeof(text)));
+		cJSON_AddStringToObject(
+		    u, "answer",
+		    outcome_text(ups[i].outcome, ups[i].answer, text, sizeof(text)));
 		cJSON_AddItemToArray(arr, u);
 	}
 	free(ups);
@@ -149,18 +159,21 @@ static void cmd_job_action(struct agent *a, struct control_conn *c, const cJSON 
 
 	if (!get_id(c, req, &id))
 		return;
-	r = cancel ? a->queue->ops->cancel(a->queue, id, "canceled by the operator", aos_wall_ms())
+	r = cancel ? a->queue->ops->cancel(a->queue, id, "canceled by the operator",
+					   aos_wall_ms())
 		   : a->queue->ops->retry(a->queue, id, aos_wall_ms());
 	if (r == AOS_ENOTFOUND) {
 		control_reply_error(c, "no such job");
 		return;
 	}
 	if (r < 0) {
-		control_reply_error(c, cancel ? "the job has ended already; nothing to cancel"
-					      : "only dead, failed or canceled jobs can be retried");
+		control_reply_error(
+		    c, cancel ? "the job has ended already; nothing to cancel"
+			      : "only dead, failed or canceled jobs can be retried");
 		return;
 	}
-	log_notice("job %" PRId64 " %s by the operator", id, cancel ? "canceled" : "queued again");
+	log_notice("job %" PRId64 " %s by the operator", id,
+		   cancel ? "canceled" : "queued again");
 	if (cancel)
 		worker_stop_job(a->worker, id);
 	follow_job_changed(a, id);
@@ -173,14 +186,15 @@ static void cmd_job_action(struct agent *a, struct control_conn *c, const cJSON 
 
 cJSON *queue_status_json(struct agent *a)
 {
-	int64_t counts[JOB_CANCELED + 1] = { 0 };
+	int64_t counts[JOB_CANCELED + 1] = {0};
 	cJSON *o = worker_status_json(a->worker), *d;
 	int s;
 
 	a->queue->ops->counts(a->queue, counts);
 	d = cJSON_AddObjectToObject(o, "depth");
 	for (s = JOB_QUEUED; s <= JOB_CANCELED; s++)
-		cJSON_AddNumberToObject(d, job_state_name((enum job_state)s), (double)counts[s]);
+		cJSON_AddNumberToObject(d, job_state_name((enum job_state)s),
+					(double)counts[s]);
 	cJSON_AddStringToObject(o, "database", a->cfg->queue.path);
 	return o;
 }
@@ -193,28 +207,24 @@ void queue_command(struct agent *a, struct control_conn *c, enum control_cmd_id 
 	int r;
 
 	switch (id) {
-	case CMD_JOBS:
-		cmd_jobs(a, c, req);
-		break;
-	case CMD_JOB_SHOW:
-		cmd_job_show(a, c, req);
-		break;
+	case CMD_JOBS: cmd_jobs(a, c, req); break;
+	case CMD_JOB_SHOW: cmd_job_show(a, c, req); break;
 	case CMD_JOB_LOG:
 		if (!get_id(c, req, &qid))
 			break;
-		r = follow_log(a, c, qid,
-			       cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(req, "follow")));
+		r = follow_log(
+		    a, c, qid,
+		    cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(req, "follow")));
 		if (r < 0)
-			control_reply_error(c, r == AOS_ENOTFOUND ? "no such job" : "out of memory");
+			control_reply_error(c, r == AOS_ENOTFOUND ? "no such job"
+								  : "out of memory");
 		break;
 	case CMD_JOB_WAIT:
 		if (get_id(c, req, &qid) && follow_start(a, c, qid) < 0)
 			control_reply_error(c, "no such job");
 		break;
 	case CMD_JOB_RETRY:
-	case CMD_JOB_CANCEL:
-		cmd_job_action(a, c, req, id == CMD_JOB_CANCEL);
-		break;
+	case CMD_JOB_CANCEL: cmd_job_action(a, c, req, id == CMD_JOB_CANCEL); break;
 	case CMD_DRAIN:
 	case CMD_RESUME:
 		worker_operator_drain(a->worker, id == CMD_DRAIN);
@@ -224,8 +234,6 @@ void queue_command(struct agent *a, struct control_conn *c, enum control_cmd_id 
 		cJSON_AddNumberToObject(o, "running", (double)worker_running(a->worker));
 		control_reply(c, o);
 		break;
-	default:
-		control_reply_error(c, "not a queue request");
-		break;
+	default: control_reply_error(c, "not a queue request"); break;
 	}
 }

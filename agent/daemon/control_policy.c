@@ -11,7 +11,7 @@
 #include "secret.h"
 
 #define ID_MAX 9007199254740992.0 /* 2^53: exact in a JSON number */
-#define STR_MAX 200               /* registry, pipeline, tag, version names */
+#define STR_MAX 200		  /* registry, pipeline, tag, version names */
 
 /* ---- argument checks ------------------------------------------------------ */
 
@@ -23,7 +23,7 @@ static const cJSON *item(const cJSON *req, const char *key)
 }
 
 static int fail(char *msg, size_t msglen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 static int fail(char *msg, size_t msglen, const char *fmt, ...)
 {
@@ -43,8 +43,10 @@ static int check_str(const cJSON *req, const char *key, size_t max, bool require
 
 	if (v == NULL && !required)
 		return 0;
-	if (!cJSON_IsString(v) || v->valuestring[0] == '\0' || strlen(v->valuestring) > max)
-		return fail(msg, msglen, "\"%s\" must be a string of 1 to %zu bytes", key, max);
+	if (!cJSON_IsString(v) || v->valuestring[0] == '\0' ||
+	    strlen(v->valuestring) > max)
+		return fail(msg, msglen, "\"%s\" must be a string of 1 to %zu bytes", key,
+			    max);
 	return 0;
 }
 
@@ -64,7 +66,8 @@ static int check_id(const cJSON *req, size_t nfds, char *msg, size_t msglen)
 	(void)nfds;
 	if (!cJSON_IsNumber(id) || !(id->valuedouble >= 1 && id->valuedouble <= ID_MAX) ||
 	    (double)(int64_t)id->valuedouble != id->valuedouble)
-		return fail(msg, msglen, "this request needs \"id\": a job id (a positive "
+		return fail(msg, msglen,
+			    "this request needs \"id\": a job id (a positive "
 			    "whole number)");
 	return 0;
 }
@@ -82,11 +85,13 @@ static int check_jobs(const cJSON *req, size_t nfds, char *msg, size_t msglen)
 
 	(void)nfds;
 	if (st != NULL && (!cJSON_IsString(st) || job_state_parse(st->valuestring) == 0))
-		return fail(msg, msglen, "unknown state (queued, running, succeeded, failed, "
+		return fail(msg, msglen,
+			    "unknown state (queued, running, succeeded, failed, "
 			    "dead, canceled)");
-	if (lim != NULL && (!cJSON_IsNumber(lim) ||
-			    !(lim->valuedouble >= 1 && lim->valuedouble <= 1e9)))
-		return fail(msg, msglen, "\"limit\" must be a number from 1 (at most 1000 "
+	if (lim != NULL &&
+	    (!cJSON_IsNumber(lim) || !(lim->valuedouble >= 1 && lim->valuedouble <= 1e9)))
+		return fail(msg, msglen,
+			    "\"limit\" must be a number from 1 (at most 1000 "
 			    "jobs are listed)");
 	return 0;
 }
@@ -95,8 +100,10 @@ static int check_value(const cJSON *req, size_t nfds, char *msg, size_t msglen)
 {
 	(void)nfds;
 	if (check_str(req, "value", SECRET_VALUE_MAX, true, msg, msglen) < 0)
-		return fail(msg, msglen, "secrets.fingerprint needs \"value\": a string of 1 "
-			    "to %d bytes (the value whose fingerprint to show)", SECRET_VALUE_MAX);
+		return fail(msg, msglen,
+			    "secrets.fingerprint needs \"value\": a string of 1 "
+			    "to %d bytes (the value whose fingerprint to show)",
+			    SECRET_VALUE_MAX);
 	return 0;
 }
 
@@ -105,9 +112,12 @@ static int check_candidate(const cJSON *req, size_t nfds, char *msg, size_t msgl
 	(void)nfds;
 	if (check_str(req, "key", STR_MAX, true, msg, msglen) < 0 ||
 	    check_str(req, "value", SECRET_VALUE_MAX, true, msg, msglen) < 0)
-		return fail(msg, msglen, "secrets.check needs \"key\" (the Vault key, e.g. "
-			    "NPM_TOKEN) and \"value\": a string of 1 to %d bytes (the value "
-			    "to check before it is written)", SECRET_VALUE_MAX);
+		return fail(
+		    msg, msglen,
+		    "secrets.check needs \"key\" (the Vault key, e.g. "
+		    "NPM_TOKEN) and \"value\": a string of 1 to %d bytes (the value "
+		    "to check before it is written)",
+		    SECRET_VALUE_MAX);
 	return 0;
 }
 
@@ -115,7 +125,8 @@ static int check_reconcile(const cJSON *req, size_t nfds, char *msg, size_t msgl
 {
 	(void)nfds;
 	if (check_str(req, "pipeline", STR_MAX, true, msg, msglen) < 0)
-		return fail(msg, msglen, "reconcile needs \"pipeline\": the name of a "
+		return fail(msg, msglen,
+			    "reconcile needs \"pipeline\": the name of a "
 			    "configured pipeline");
 	return check_bool(req, "dry_run", msg, msglen);
 }
@@ -131,17 +142,24 @@ int control_check_file_name(const char *name, char *msg, size_t msglen)
 	size_t i, n = strlen(name);
 
 	if (memchr(name, '/', n) != NULL)
-		return fail(msg, msglen, "\"files\" holds file names, not paths (\"%.200s\"): "
-			    "the daemon never opens a client's path; send each file as an "
-			    "open descriptor with the request (SCM_RIGHTS), as `aos-publishctl "
-			    "publish` does", name);
+		return fail(
+		    msg, msglen,
+		    "\"files\" holds file names, not paths (\"%.200s\"): "
+		    "the daemon never opens a client's path; send each file as an "
+		    "open descriptor with the request (SCM_RIGHTS), as `aos-publishctl "
+		    "publish` does",
+		    name);
 	if (n == 0 || n > PUBLISH_NAME_MAX || name[0] == '.')
-		return fail(msg, msglen, "file name \"%.200s\": expected 1 to %d bytes, not "
-			    "starting with \".\"", name, PUBLISH_NAME_MAX);
+		return fail(msg, msglen,
+			    "file name \"%.200s\": expected 1 to %d bytes, not "
+			    "starting with \".\"",
+			    name, PUBLISH_NAME_MAX);
 	for (i = 0; i < n; i++)
 		if ((unsigned char)name[i] < 0x20 || name[i] == 0x7f)
-			return fail(msg, msglen, "file name \"%.200s\" holds a control "
-				    "character", name);
+			return fail(msg, msglen,
+				    "file name \"%.200s\" holds a control "
+				    "character",
+				    name);
 	return 0;
 }
 
@@ -152,9 +170,11 @@ static int check_publish(const cJSON *req, size_t nfds, char *msg, size_t msglen
 
 	if (check_str(req, "registry", STR_MAX, true, msg, msglen) < 0 ||
 	    !cJSON_IsArray(files))
-		return fail(msg, msglen, "publish needs \"registry\" (a string) and \"files\" "
+		return fail(msg, msglen,
+			    "publish needs \"registry\" (a string) and \"files\" "
 			    "(an array of file names, one descriptor sent with each)");
-	cJSON_ArrayForEach(f, files) {
+	cJSON_ArrayForEach(f, files)
+	{
 		if (!cJSON_IsString(f) || ++n > CONTROL_FDS_MAX)
 			return fail(msg, msglen, "\"files\" must hold 1 to %d file names",
 				    CONTROL_FDS_MAX);
@@ -165,15 +185,18 @@ static int check_publish(const cJSON *req, size_t nfds, char *msg, size_t msglen
 		return fail(msg, msglen, "\"files\" must hold 1 to %d file names",
 			    CONTROL_FDS_MAX);
 	if (nfds != n)
-		return fail(msg, msglen, "publish names %zu file%s but %zu descriptor%s came "
-			    "with it: each file is sent as an open descriptor (SCM_RIGHTS) in "
-			    "the same message as the request line, and the daemon never opens "
-			    "a client's path; use `aos-publishctl publish`", n, n == 1 ? "" : "s",
-			    nfds, nfds == 1 ? "" : "s");
+		return fail(
+		    msg, msglen,
+		    "publish names %zu file%s but %zu descriptor%s came "
+		    "with it: each file is sent as an open descriptor (SCM_RIGHTS) in "
+		    "the same message as the request line, and the daemon never opens "
+		    "a client's path; use `aos-publishctl publish`",
+		    n, n == 1 ? "" : "s", nfds, nfds == 1 ? "" : "s");
 	if (check_str(req, "tag", STR_MAX, false, msg, msglen) < 0 ||
 	    check_str(req, "version", STR_MAX, false, msg, msglen) < 0 ||
 	    check_str(req, "idempotency_key", JOB_KEY_MAX - 1, false, msg, msglen) < 0 ||
-	    check_bool(req, "dry_run", msg, msglen) < 0 || check_bool(req, "wait", msg, msglen) < 0)
+	    check_bool(req, "dry_run", msg, msglen) < 0 ||
+	    check_bool(req, "wait", msg, msglen) < 0)
 		return -EINVAL;
 	return 0;
 }
@@ -181,25 +204,25 @@ static int check_publish(const cJSON *req, size_t nfds, char *msg, size_t msglen
 /* ---- the table: every command, its role, its checks ----------------------- */
 
 static const struct control_command commands[] = {
-	{ "ping", CMD_PING, CONTROL_ROLE_READ, NULL },
-	{ "status", CMD_STATUS, CONTROL_ROLE_READ, NULL },
-	{ "secrets", CMD_SECRETS, CONTROL_ROLE_READ, NULL },
-	{ "jobs", CMD_JOBS, CONTROL_ROLE_READ, check_jobs },
-	{ "job.show", CMD_JOB_SHOW, CONTROL_ROLE_READ, check_id },
-	{ "job.log", CMD_JOB_LOG, CONTROL_ROLE_READ, check_log },
-	{ "job.wait", CMD_JOB_WAIT, CONTROL_ROLE_READ, check_id },
-	{ "secrets.refresh", CMD_SECRETS_REFRESH, CONTROL_ROLE_OPERATE, NULL },
-	/* Each request tests one guess against the fingerprints shown. */
-	{ "secrets.fingerprint", CMD_SECRETS_FINGERPRINT, CONTROL_ROLE_OPERATE, check_value },
-	{ "secrets.check", CMD_SECRETS_CHECK, CONTROL_ROLE_OPERATE, check_candidate },
-	{ "publish", CMD_PUBLISH, CONTROL_ROLE_OPERATE, check_publish },
-	{ "job.retry", CMD_JOB_RETRY, CONTROL_ROLE_OPERATE, check_id },
-	{ "job.cancel", CMD_JOB_CANCEL, CONTROL_ROLE_OPERATE, check_id },
-	{ "drain", CMD_DRAIN, CONTROL_ROLE_OPERATE, NULL },
-	{ "resume", CMD_RESUME, CONTROL_ROLE_OPERATE, NULL },
-	{ "reconcile", CMD_RECONCILE, CONTROL_ROLE_OPERATE, check_reconcile },
-	/* A dry run too: it reads every prunable job and stats its files. */
-	{ "prune", CMD_PRUNE, CONTROL_ROLE_OPERATE, check_prune },
+    {"ping", CMD_PING, CONTROL_ROLE_READ, NULL},
+    {"status", CMD_STATUS, CONTROL_ROLE_READ, NULL},
+    {"secrets", CMD_SECRETS, CONTROL_ROLE_READ, NULL},
+    {"jobs", CMD_JOBS, CONTROL_ROLE_READ, check_jobs},
+    {"job.show", CMD_JOB_SHOW, CONTROL_ROLE_READ, check_id},
+    {"job.log", CMD_JOB_LOG, CONTROL_ROLE_READ, check_log},
+    {"job.wait", CMD_JOB_WAIT, CONTROL_ROLE_READ, check_id},
+    {"secrets.refresh", CMD_SECRETS_REFRESH, CONTROL_ROLE_OPERATE, NULL},
+    /* Each request tests one guess against the fingerprints shown. */
+    {"secrets.fingerprint", CMD_SECRETS_FINGERPRINT, CONTROL_ROLE_OPERATE, check_value},
+    {"secrets.check", CMD_SECRETS_CHECK, CONTROL_ROLE_OPERATE, check_candidate},
+    {"publish", CMD_PUBLISH, CONTROL_ROLE_OPERATE, check_publish},
+    {"job.retry", CMD_JOB_RETRY, CONTROL_ROLE_OPERATE, check_id},
+    {"job.cancel", CMD_JOB_CANCEL, CONTROL_ROLE_OPERATE, check_id},
+    {"drain", CMD_DRAIN, CONTROL_ROLE_OPERATE, NULL},
+    {"resume", CMD_RESUME, CONTROL_ROLE_OPERATE, NULL},
+    {"reconcile", CMD_RECONCILE, CONTROL_ROLE_OPERATE, check_reconcile},
+    /* A dry run too: it reads every prunable job and stats its files. */
+    {"prune", CMD_PRUNE, CONTROL_ROLE_OPERATE, check_prune},
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -208,7 +231,9 @@ static const struct control_command commands[] = {
 
 const char *control_role_name(enum control_role r)
 {
-	return r == CONTROL_ROLE_OPERATE ? "operate" : r == CONTROL_ROLE_READ ? "read" : "no";
+	return r == CONTROL_ROLE_OPERATE ? "operate"
+	       : r == CONTROL_ROLE_READ	 ? "read"
+					 : "no";
 }
 
 static bool listed(const struct control_principal *list, size_t n,
@@ -241,32 +266,40 @@ enum control_role control_role_of(const struct config *cfg, const struct control
 
 /* "...; uid N (NAME) is ...: add ... to control.KEY in FILE" */
 static void explain(const struct config *cfg, const struct control_peer *p,
-		    enum control_role have, enum control_role need, char *msg, size_t msglen)
+		    enum control_role have, enum control_role need, char *msg,
+		    size_t msglen)
 {
 	size_t n = strlen(msg);
 	bool named = strncmp(p->name, "uid ", 4) != 0;
 
-	snprintf(msg + n, msglen - n, "; uid %u (%s) is %s: to allow it, add %s%s%s%s to "
-		 "control.%s in %s", (unsigned)p->uid, p->name,
-		 have == CONTROL_ROLE_READ ? "a reader only (control.readers)"
-					   : "in neither control.readers nor control.operators",
-		 named ? "\"" : "", named ? p->name : "", named ? "\" or " : "", "\"@GROUP\"",
-		 need == CONTROL_ROLE_OPERATE ? "operators" : "readers", cfg->path);
+	snprintf(msg + n, msglen - n,
+		 "; uid %u (%s) is %s: to allow it, add %s%s%s%s to "
+		 "control.%s in %s",
+		 (unsigned)p->uid, p->name,
+		 have == CONTROL_ROLE_READ
+		     ? "a reader only (control.readers)"
+		     : "in neither control.readers nor control.operators",
+		 named ? "\"" : "", named ? p->name : "", named ? "\" or " : "",
+		 "\"@GROUP\"", need == CONTROL_ROLE_OPERATE ? "operators" : "readers",
+		 cfg->path);
 }
 
 bool control_admit(const struct config *cfg, const struct control_peer *p, char *msg,
 		   size_t msglen)
 {
 	if (!p->identified) {
-		snprintf(msg, msglen, "the peer could not be identified, so it is refused: %s",
+		snprintf(msg, msglen,
+			 "the peer could not be identified, so it is refused: %s",
 			 p->why);
 		return false;
 	}
 	if (p->sandboxed) {
-		snprintf(msg, msglen, "uid %u (%s) pid %d runs as the daemon's own user with "
-			 "no_new_privs set, as build steps do: the control socket does not "
-			 "serve sandboxed processes of that user (docs/security.md)",
-			 (unsigned)p->uid, p->name, (int)p->pid);
+		snprintf(
+		    msg, msglen,
+		    "uid %u (%s) pid %d runs as the daemon's own user with "
+		    "no_new_privs set, as build steps do: the control socket does not "
+		    "serve sandboxed processes of that user (docs/security.md)",
+		    (unsigned)p->uid, p->name, (int)p->pid);
 		return false;
 	}
 	if (control_role_of(cfg, p) != CONTROL_ROLE_NONE)
@@ -297,7 +330,8 @@ const struct control_command *control_request_check(const struct config *cfg,
 						    char *msg, size_t msglen,
 						    bool *ret_denied)
 {
-	const char *cmd = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(req, "cmd"));
+	const char *cmd =
+	    cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(req, "cmd"));
 	const struct control_command *c = NULL;
 	enum control_role have;
 	size_t i;
@@ -319,8 +353,10 @@ const struct control_command *control_request_check(const struct config *cfg,
 		return NULL;
 	}
 	if (nfds > 0 && c->id != CMD_PUBLISH) {
-		snprintf(msg, msglen, "\"%s\" takes no descriptors (%zu came with it and "
-			 "were closed)", c->name, nfds);
+		snprintf(msg, msglen,
+			 "\"%s\" takes no descriptors (%zu came with it and "
+			 "were closed)",
+			 c->name, nfds);
 		return NULL;
 	}
 	if (c->check != NULL && c->check(req, nfds, msg, msglen) < 0)

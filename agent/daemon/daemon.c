@@ -69,7 +69,7 @@ static void session_event(struct vault_session *s, bool first_ready, void *data)
 
 	(void)s;
 	ingest_secrets_changed(a->ingest); /* webhook secrets' rotation grace */
-	token_checks_update(a->tokens);     /* new or rotated registry tokens */
+	token_checks_update(a->tokens);	   /* new or rotated registry tokens */
 	if (session_loaded(a->session))
 		metrics_secrets(a->metrics, store_kv_version(session_store(a->session)),
 				aos_wall_ms());
@@ -79,7 +79,7 @@ static void session_event(struct vault_session *s, bool first_ready, void *data)
 		a->ready_sent = true;
 		log_notice("ready: %zu secret key(s) loaded from Vault",
 			   store_size(session_store(a->session)) -
-			   store_missing(session_store(a->session)));
+			       store_missing(session_store(a->session)));
 	}
 	update_status(a);
 	if (a->reloading && session_loaded(a->session)) {
@@ -173,9 +173,10 @@ static void reload(struct agent *a)
 		   a->cfg->metrics.address ? a->cfg->metrics.address : "") != 0)
 		log_warn("metrics.address changed: takes effect at the next restart");
 	transport_set_opts(a->tp, &(struct transport_opts){
-		.connect_timeout_ms = ncfg->connect_timeout_ms,
-		.stall_timeout_s = ncfg->stall_timeout_s,
-		.ca_file = ncfg->ca_file, .ca_path = ncfg->ca_path });
+				      .connect_timeout_ms = ncfg->connect_timeout_ms,
+				      .stall_timeout_s = ncfg->stall_timeout_s,
+				      .ca_file = ncfg->ca_file,
+				      .ca_path = ncfg->ca_path});
 	r = session_reconfigure(a->session, ncfg);
 	if (r < 0) {
 		log_err_r(r, "reload failed, keeping the running configuration");
@@ -208,8 +209,9 @@ static void grace_check(uv_timer_t *t)
 		return;
 	}
 	if (uv_now(&a->loop) >= grace_deadline_ms) {
-		log_warn("grace period over: %zu job(s) still running go back to the queue",
-			 worker_running(a->worker));
+		log_warn(
+		    "grace period over: %zu job(s) still running go back to the queue",
+		    worker_running(a->worker));
 		worker_abort_all(a->worker, "stopped at the end of the grace period");
 		agent_stop(a, "grace period over");
 	}
@@ -227,8 +229,10 @@ static void request_stop(struct agent *a, const char *sig)
 	a->stop_requests++;
 	if (a->stop_requests > 1 || n == 0 || grace == 0) {
 		if (n > 0) {
-			log_warn("%s again: stopping %zu running job(s) now; they go back "
-				 "to the queue", sig, n);
+			log_warn(
+			    "%s again: stopping %zu running job(s) now; they go back "
+			    "to the queue",
+			    sig, n);
 			worker_abort_all(a->worker, "stopped by a second signal");
 		}
 		agent_stop(a, sig);
@@ -236,9 +240,12 @@ static void request_stop(struct agent *a, const char *sig)
 	}
 	worker_set_draining(a->worker, true);
 	log_notice("%s: no new jobs start; waiting up to %ld s for %zu running job(s) "
-		   "(send it again to stop them now)", sig, grace, n);
-	sd_notifyf(0, "EXTEND_TIMEOUT_USEC=%llu\nSTATUS=stopping: waiting for %zu "
-		   "running job(s)", (unsigned long long)(grace + 10) * 1000000ULL, n);
+		   "(send it again to stop them now)",
+		   sig, grace, n);
+	sd_notifyf(0,
+		   "EXTEND_TIMEOUT_USEC=%llu\nSTATUS=stopping: waiting for %zu "
+		   "running job(s)",
+		   (unsigned long long)(grace + 10) * 1000000ULL, n);
 	grace_deadline_ms = uv_now(&a->loop) + (uint64_t)grace * 1000;
 	uv_timer_start(&a->grace, grace_check, 100, 100);
 }
@@ -309,7 +316,7 @@ static int load_fingerprint_key(const char *state_dir)
 static void job_changed(void *data, int64_t id)
 {
 	struct agent *a = data;
-	struct job job = { 0 };
+	struct job job = {0};
 
 	if (a->queue->ops->get(a->queue, id, &job) == 0)
 		metrics_job_changed(a->metrics, &job);
@@ -351,7 +358,8 @@ static int open_queue(struct agent *a)
 	a->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (a->lock_fd < 0 || flock(a->lock_fd, LOCK_EX | LOCK_NB) < 0) {
 		log_err("another aos-publishd uses %s (lock %s held): stop it first, or "
-			"give this one its own state_dir", cfg->state_dir, path);
+			"give this one its own state_dir",
+			cfg->state_dir, path);
 		return -EBUSY;
 	}
 	r = load_fingerprint_key(cfg->state_dir);
@@ -370,26 +378,35 @@ static int open_queue(struct agent *a)
 	}
 	check = queue_sqlite_open_check(a->queue);
 	if (check == QUEUE_CHECK_NEW)
-		log_notice("queue database %s: created (an empty queue)", cfg->queue.path);
+		log_notice("queue database %s: created (an empty queue)",
+			   cfg->queue.path);
 	else if (check == QUEUE_CHECK_QUICK)
 		log_notice("queue database %s: not closed cleanly by the last process; "
 			   "quick_check passed (full check: aos-publishd --check-queue)",
 			   cfg->queue.path);
 	else
 		log_info("queue database %s: closed cleanly by the last process; "
-			 "integrity check skipped", cfg->queue.path);
-	a->queue->observer = (struct queue_observer){ .logged = follow_logged, .data = a };
+			 "integrity check skipped",
+			 cfg->queue.path);
+	a->queue->observer = (struct queue_observer){.logged = follow_logged, .data = a};
 	gethostname(host, sizeof(host) - 1);
 	snprintf(prefix, sizeof(prefix), "%s:", host);
 	r = a->queue->ops->release_owner(a->queue, prefix, aos_wall_ms());
 	if (r > 0)
 		log_notice("%d job(s) left running by the previous process went back to "
-			   "the queue", r);
-	r = worker_new(&(struct worker_env){
-		.pub = a->penv, .sandbox = &a->sandbox,
-		.hooks = { .job_event = follow_job_event, .job_changed = job_changed,
-			   .upload_done = upload_done, .step_done = step_done, .data = a },
-	}, a->queue, &a->worker);
+			   "the queue",
+			   r);
+	r = worker_new(
+	    &(struct worker_env){
+		.pub = a->penv,
+		.sandbox = &a->sandbox,
+		.hooks = {.job_event = follow_job_event,
+			  .job_changed = job_changed,
+			  .upload_done = upload_done,
+			  .step_done = step_done,
+			  .data = a},
+	    },
+	    a->queue, &a->worker);
 	if (r < 0)
 		log_err_r(r, "cannot start the queue's worker");
 	else
@@ -425,16 +442,19 @@ int agent_run(struct config *cfg)
 		free(a);
 		return 1;
 	}
-	r = transport_new(&a->loop, &(struct transport_opts){
-		.connect_timeout_ms = cfg->connect_timeout_ms,
-		.stall_timeout_s = cfg->stall_timeout_s,
-		.ca_file = cfg->ca_file, .ca_path = cfg->ca_path }, &a->tp);
+	r = transport_new(
+	    &a->loop,
+	    &(struct transport_opts){.connect_timeout_ms = cfg->connect_timeout_ms,
+				     .stall_timeout_s = cfg->stall_timeout_s,
+				     .ca_file = cfg->ca_file,
+				     .ca_path = cfg->ca_path},
+	    &a->tp);
 	if (r == 0)
 		r = token_checks_new(a, &a->tokens);
 	if (r == 0)
 		r = session_new(&a->loop, a->tp, cfg, session_event, a, &a->session);
-	a->penv = (struct publish_env){ .loop = &a->loop, .tp = a->tp,
-					.session = a->session, .cfg = &a->cfg };
+	a->penv = (struct publish_env){
+	    .loop = &a->loop, .tp = a->tp, .session = a->session, .cfg = &a->cfg};
 	if (r < 0) {
 		log_err_r(r, "cannot set up");
 		return 1;
@@ -460,12 +480,14 @@ int agent_run(struct config *cfg)
 		agent_stop(a, "start-up failure");
 		goto run;
 	}
-	r = control_open(&a->loop, cfg->control_socket, &(struct control_hooks){
-		.admit = agent_admit, .request = agent_command, .data = a },
-		(size_t)cfg->control.max_connections, &a->ctl);
+	r = control_open(&a->loop, cfg->control_socket,
+			 &(struct control_hooks){
+			     .admit = agent_admit, .request = agent_command, .data = a},
+			 (size_t)cfg->control.max_connections, &a->ctl);
 	if (r < 0) {
 		log_err("cannot listen on control socket %s: %s (check runtime_dir and "
-			"its permissions)", cfg->control_socket, uv_strerror(r));
+			"its permissions)",
+			cfg->control_socket, uv_strerror(r));
 		a->ctl = NULL;
 		a->exit_code = 1;
 		agent_stop(a, "start-up failure");

@@ -76,7 +76,7 @@ static struct follower *follower_add(struct agent *a, struct control_conn *c, in
 /* Whether job id is in the queue (*ret_ended: it has ended). */
 static int job_ended(struct agent *a, int64_t id, bool *ret_ended)
 {
-	struct job job = { 0 };
+	struct job job = {0};
 
 	if (a->queue->ops->get(a->queue, id, &job) < 0)
 		return AOS_ENOTFOUND;
@@ -162,7 +162,7 @@ int follow_start(struct agent *a, struct control_conn *c, int64_t id)
 
 int follow_log(struct agent *a, struct control_conn *c, int64_t id, bool follow)
 {
-	struct follower one = { .a = a, .conn = c, .id = id }, *f;
+	struct follower one = {.a = a, .conn = c, .id = id}, *f;
 	bool over;
 	cJSON *o;
 
@@ -243,12 +243,13 @@ void follow_close(struct agent *a)
 	struct follower *f;
 
 	if (a->queue != NULL)
-		a->queue->observer = (struct queue_observer){ 0 };
+		a->queue->observer = (struct queue_observer){0};
 	while ((f = a->followers) != NULL) {
 		if (f->conn != NULL) {
 			control_set_cancel(f->conn, NULL, NULL);
 			if (f->kind == FOLLOW_JOB)
-				control_reply_error(f->conn, "the daemon is stopping; the job "
+				control_reply_error(f->conn,
+						    "the daemon is stopping; the job "
 						    "stays queued (follow it again with "
 						    "aos-publishctl job show)");
 		}

@@ -38,9 +38,9 @@
 #include "queue/queue.h"
 #include "worker/worker.h"
 
-#define BATCH_MAX 512     /* deliveries per commit */
-#define QUEUE_RETRY_S 5   /* Retry-After when the queue fails */
-#define DISK_RETRY_S 60   /* Retry-After when the disk is full */
+#define BATCH_MAX 512	/* deliveries per commit */
+#define QUEUE_RETRY_S 5 /* Retry-After when the queue fails */
+#define DISK_RETRY_S 60 /* Retry-After when the disk is full */
 
 struct pending {
 	struct http_conn *conn;
@@ -52,14 +52,14 @@ struct pending {
 	char forge[16];
 	enum forge forge_id;
 	char delivery[128];
-	cJSON *dist_tags;        /* the decisions made before queueing, or NULL */
+	cJSON *dist_tags; /* the decisions made before queueing, or NULL */
 };
 
 /* A matched delivery whose npm dist-tags are being decided. */
 struct precheck {
 	struct ingest *in;
 	struct http_conn *conn;
-	struct hook_decision d;  /* d.pipeline is looked up again once decided */
+	struct hook_decision d; /* d.pipeline is looked up again once decided */
 	char pipeline[128];
 	struct dist_tag_check *check;
 	struct precheck *next, *prev;
@@ -68,7 +68,7 @@ struct precheck {
 struct ingest {
 	struct agent *a;
 	struct http_server *srv;
-	uv_idle_t idle;   /* active while a batch waits: commits it */
+	uv_idle_t idle; /* active while a batch waits: commits it */
 	struct pending batch[BATCH_MAX];
 	size_t nbatch;
 	unsigned long answered[MD__COUNT]; /* deliveries by outcome (status) */
@@ -89,13 +89,13 @@ struct ingest {
 static struct http_limits limits_of(const struct listen_cfg *l)
 {
 	return (struct http_limits){
-		.max_header_bytes = (size_t)l->max_header_bytes,
-		.max_body_bytes = (size_t)l->max_body_bytes,
-		.header_timeout_ms = (uint64_t)l->header_timeout_ms,
-		.body_timeout_ms = (uint64_t)l->body_timeout_ms,
-		.idle_timeout_ms = (uint64_t)l->idle_timeout_ms,
-		.max_connections = (size_t)l->max_connections,
-		.max_unauthenticated_bytes = (size_t)l->max_unauthenticated_bytes,
+	    .max_header_bytes = (size_t)l->max_header_bytes,
+	    .max_body_bytes = (size_t)l->max_body_bytes,
+	    .header_timeout_ms = (uint64_t)l->header_timeout_ms,
+	    .body_timeout_ms = (uint64_t)l->body_timeout_ms,
+	    .idle_timeout_ms = (uint64_t)l->idle_timeout_ms,
+	    .max_connections = (size_t)l->max_connections,
+	    .max_unauthenticated_bytes = (size_t)l->max_unauthenticated_bytes,
 	};
 }
 
@@ -106,13 +106,15 @@ static void tally(struct ingest *in, enum forge f, enum metrics_delivery out)
 	metrics_delivery(in->a->metrics, f, out);
 }
 
-static bool ratelog_ok(struct ingest *in, struct log_rate *rl, unsigned long *ret_suppressed)
+static bool ratelog_ok(struct ingest *in, struct log_rate *rl,
+		       unsigned long *ret_suppressed)
 {
 	return log_rate_ok(rl, uv_now(&in->a->loop), ret_suppressed);
 }
 
 /* A literal JSON body. */
-#define REPLY_LIT(c, status, extra, lit) http_reply((c), (status), (extra), (lit), sizeof(lit) - 1)
+#define REPLY_LIT(c, status, extra, lit)                                                 \
+	http_reply((c), (status), (extra), (lit), sizeof(lit) - 1)
 
 static void reply_json(struct http_conn *c, int status, cJSON *o, const char *extra)
 {
@@ -127,7 +129,8 @@ static void reply_json(struct http_conn *c, int status, cJSON *o, const char *ex
 	free(text);
 }
 
-static void reply_error(struct http_conn *c, int status, const char *error, long retry_after)
+static void reply_error(struct http_conn *c, int status, const char *error,
+			long retry_after)
 {
 	cJSON *o = cJSON_CreateObject();
 	char extra[64] = "";
@@ -161,8 +164,9 @@ static void flush(struct ingest *in)
 	r = a->queue->ops->enqueue_many(a->queue, jn, n, aos_wall_ms(), ids, rcs);
 	metrics_commit(a->metrics, (double)(uv_hrtime() - t0) / 1e9);
 	if (r < 0)
-		log_err_r(r, "%zu webhook deliver%s not queued: the queue database failed", n,
-			  n == 1 ? "y" : "ies");
+		log_err_r(r,
+			  "%zu webhook deliver%s not queued: the queue database failed",
+			  n, n == 1 ? "y" : "ies");
 	for (i = 0; i < n; i++) {
 		struct pending *p = &in->batch[i];
 		int rc = r < 0 ? r : rcs[i];
@@ -172,11 +176,15 @@ static void flush(struct ingest *in)
 		if (rc < 0 && rc != AOS_EEXIST) {
 			tally(in, p->forge_id, MD_UNAVAILABLE);
 			if (rc == -ENOSPC)
-				reply_error(p->conn, 503, "the daemon's disk is full: the "
-					    "delivery was not accepted (retry it once space "
-					    "is freed)", DISK_RETRY_S);
+				reply_error(
+				    p->conn, 503,
+				    "the daemon's disk is full: the "
+				    "delivery was not accepted (retry it once space "
+				    "is freed)",
+				    DISK_RETRY_S);
 			else
-				reply_error(p->conn, 503, "the queue cannot take the job now; "
+				reply_error(p->conn, 503,
+					    "the queue cannot take the job now; "
 					    "the delivery was not accepted (retry it)",
 					    QUEUE_RETRY_S);
 			pipeline_job_clear(&p->job);
@@ -184,8 +192,8 @@ static void flush(struct ingest *in)
 			p->dist_tags = NULL;
 			continue;
 		}
-		lf = (struct log_fields){ .job_id = ids[i], .pipeline = p->pipeline,
-					  .delivery = p->delivery };
+		lf = (struct log_fields){
+		    .job_id = ids[i], .pipeline = p->pipeline, .delivery = p->delivery};
 		o = cJSON_CreateObject();
 		cJSON_AddTrueToObject(o, "ok");
 		cJSON_AddNumberToObject(o, "job_id", (double)ids[i]);
@@ -201,9 +209,10 @@ static void flush(struct ingest *in)
 		}
 		if (rc == AOS_EEXIST) {
 			tally(in, p->forge_id, MD_DUPLICATE);
-			log_msg_f(LOG_LVL_INFO, &lf, "%s delivery %s for %s: job %" PRId64
-				  " exists for this tag and commit (nothing new)", p->forge,
-				  p->delivery, p->tag, ids[i]);
+			log_msg_f(LOG_LVL_INFO, &lf,
+				  "%s delivery %s for %s: job %" PRId64
+				  " exists for this tag and commit (nothing new)",
+				  p->forge, p->delivery, p->tag, ids[i]);
 		} else {
 			unsigned long more = 0;
 
@@ -211,11 +220,13 @@ static void flush(struct ingest *in)
 			/* Every job's own log has this; the journal gets a burst
 			 * of them and then a count. */
 			if (ratelog_ok(in, &in->rl_accept, &more))
-				log_msg_f(LOG_LVL_NOTICE, &lf, "job %" PRId64 " queued: pipeline "
-					  "%s, tag %s, commit %.12s (%s delivery %s; %lu more "
-					  "queued since the last such line)", ids[i], p->pipeline,
-					  p->tag, p->commit, p->forge,
-					  p->delivery[0] ? p->delivery : "-", more);
+				log_msg_f(
+				    LOG_LVL_NOTICE, &lf,
+				    "job %" PRId64 " queued: pipeline "
+				    "%s, tag %s, commit %.12s (%s delivery %s; %lu more "
+				    "queued since the last such line)",
+				    ids[i], p->pipeline, p->tag, p->commit, p->forge,
+				    p->delivery[0] ? p->delivery : "-", more);
 		}
 		reply_json(p->conn, rc == AOS_EEXIST ? 200 : 202, o, NULL);
 		pipeline_job_clear(&p->job);
@@ -238,8 +249,8 @@ static void enqueue(struct ingest *in, struct http_conn *c, const struct hook_de
 	struct pending *p = &in->batch[in->nbatch];
 	const char *forge = forge_name(d->ev.forge);
 
-	if (pipeline_job_init(&p->job, d->pipeline, d->tag, d->version, d->ev.commit, forge,
-			      d->ev.delivery, (int)in->a->cfg->queue.max_attempts,
+	if (pipeline_job_init(&p->job, d->pipeline, d->tag, d->version, d->ev.commit,
+			      forge, d->ev.delivery, (int)in->a->cfg->queue.max_attempts,
 			      dist_tags) < 0) {
 		pipeline_job_clear(&p->job);
 		cJSON_Delete(dist_tags);
@@ -281,18 +292,22 @@ static void precheck_free(struct precheck *pc)
 }
 
 /* 422: the delivery's version cannot go to an npm target as configured. */
-static void refuse_tag(struct ingest *in, struct precheck *pc, const struct dist_tag_item *bad)
+static void refuse_tag(struct ingest *in, struct precheck *pc,
+		       const struct dist_tag_item *bad)
 {
 	cJSON *o = cJSON_CreateObject();
 	char why[1024];
 	unsigned long more;
 
 	tally(in, pc->d.ev.forge, MD_REJECTED);
-	snprintf(why, sizeof(why), "pipeline %s, tag %s, target %s: %s; no job was queued",
-		 pc->pipeline, pc->d.tag, bad->registry, bad->error);
+	snprintf(why, sizeof(why),
+		 "pipeline %s, tag %s, target %s: %s; no job was queued", pc->pipeline,
+		 pc->d.tag, bad->registry, bad->error);
 	if (ratelog_ok(in, &in->rl_reject, &more))
-		log_warn("webhook from %s refused (422): %s (%lu more refusal(s) since the "
-			 "last line)", http_conn_peer(pc->conn), why, more);
+		log_warn(
+		    "webhook from %s refused (422): %s (%lu more refusal(s) since the "
+		    "last line)",
+		    http_conn_peer(pc->conn), why, more);
 	cJSON_AddFalseToObject(o, "ok");
 	cJSON_AddStringToObject(o, "error", why);
 	cJSON_AddStringToObject(o, "pipeline", pc->pipeline);
@@ -316,8 +331,10 @@ static void tags_decided(struct dist_tag_check *check, void *data)
 	pc->d.pipeline = config_pipeline(in->a->cfg, pc->pipeline);
 	if (pc->d.pipeline == NULL) {
 		tally(in, pc->d.ev.forge, MD_UNAVAILABLE);
-		reply_error(pc->conn, 503, "the pipeline left the configuration while the "
-			    "delivery was checked; nothing was queued", QUEUE_RETRY_S);
+		reply_error(pc->conn, 503,
+			    "the pipeline left the configuration while the "
+			    "delivery was checked; nothing was queued",
+			    QUEUE_RETRY_S);
 	} else if (bad != NULL) {
 		refuse_tag(in, pc, bad);
 	} else {
@@ -325,9 +342,10 @@ static void tags_decided(struct dist_tag_check *check, void *data)
 			const struct dist_tag_item *it = dist_tag_check_item(check, i);
 
 			if (it->unread[0] != '\0')
-				log_warn("pipeline %s, tag %s: %s; dist-tag %s decided without "
-					 "its latest, checked again before the upload",
-					 pc->pipeline, pc->d.tag, it->unread, it->tag.name);
+				log_warn(
+				    "pipeline %s, tag %s: %s; dist-tag %s decided without "
+				    "its latest, checked again before the upload",
+				    pc->pipeline, pc->d.tag, it->unread, it->tag.name);
 		}
 		enqueue(in, pc->conn, &pc->d, dist_tag_check_json(check));
 	}
@@ -336,7 +354,8 @@ static void tags_decided(struct dist_tag_check *check, void *data)
 
 /* Decides the npm dist-tags of a matched delivery before its job exists,
  * or enqueues it at once when the pipeline has no npm target. */
-static void decide_tags(struct ingest *in, struct http_conn *c, const struct hook_decision *d)
+static void decide_tags(struct ingest *in, struct http_conn *c,
+			const struct hook_decision *d)
 {
 	const struct pipeline_cfg *p = d->pipeline;
 	struct precheck *pc = calloc(1, sizeof(*pc));
@@ -347,13 +366,14 @@ static void decide_tags(struct ingest *in, struct http_conn *c, const struct hoo
 	snprintf(by, sizeof(by), "dist_tag of pipeline %s", p->name);
 	if (pc != NULL)
 		r = dist_tag_check_new(&in->a->penv, p->dist_tag, by,
-				       p->prerelease_dist_tag,
-				       &pc->check);
+				       p->prerelease_dist_tag, &pc->check);
 	for (i = 0; r == 0 && i < p->ntargets; i++) {
-		const struct registry_cfg *reg = config_registry(in->a->cfg, p->targets[i]);
+		const struct registry_cfg *reg =
+		    config_registry(in->a->cfg, p->targets[i]);
 
 		if (reg != NULL && reg->type == REGISTRY_NPM)
-			r = dist_tag_check_add(pc->check, reg, p->package, d->version, NULL);
+			r = dist_tag_check_add(pc->check, reg, p->package, d->version,
+					       NULL);
 	}
 	if (r == 0 && dist_tag_check_count(pc->check) == 0) {
 		precheck_free(pc);
@@ -371,8 +391,10 @@ static void decide_tags(struct ingest *in, struct http_conn *c, const struct hoo
 		if (pc != NULL)
 			precheck_free(pc);
 		tally(in, d->ev.forge, MD_UNAVAILABLE);
-		reply_error(c, 503, "cannot read the npm targets' dist-tags now; nothing was "
-			    "queued (retry the delivery)", QUEUE_RETRY_S);
+		reply_error(c, 503,
+			    "cannot read the npm targets' dist-tags now; nothing was "
+			    "queued (retry the delivery)",
+			    QUEUE_RETRY_S);
 		return;
 	}
 	pc->next = in->prechecks;
@@ -411,17 +433,22 @@ void ingest_secrets_changed(struct ingest *in)
 	now = uv_now(&in->a->loop);
 	expire_previous(in);
 	for (f = 0; f < FORGE__COUNT; f++) {
-		struct secret *cur = cfg->webhook_keys[f] != NULL
-			? store_get(session_store(in->a->session), cfg->webhook_keys[f]) : NULL;
+		struct secret *cur =
+		    cfg->webhook_keys[f] != NULL
+			? store_get(session_store(in->a->session), cfg->webhook_keys[f])
+			: NULL;
 
-		if (cur != NULL && in->seen[f] != NULL && !secret_equal(cur, in->seen[f]) &&
-		    cfg->webhook_grace_s[f] > 0) {
+		if (cur != NULL && in->seen[f] != NULL &&
+		    !secret_equal(cur, in->seen[f]) && cfg->webhook_grace_s[f] > 0) {
 			secret_unref(in->prev[f]);
 			in->prev[f] = in->seen[f]; /* transferred */
 			in->seen[f] = NULL;
-			in->prev_until[f] = now + (uint64_t)cfg->webhook_grace_s[f] * 1000;
-			log_notice("%s webhook secret rotated: the previous one is accepted for "
-				   "%ld s more", forge_name((enum forge)f), cfg->webhook_grace_s[f]);
+			in->prev_until[f] =
+			    now + (uint64_t)cfg->webhook_grace_s[f] * 1000;
+			log_notice(
+			    "%s webhook secret rotated: the previous one is accepted for "
+			    "%ld s more",
+			    forge_name((enum forge)f), cfg->webhook_grace_s[f]);
 		}
 		secret_unref(in->seen[f]);
 		in->seen[f] = cur; /* transferred */
@@ -464,8 +491,10 @@ static void refuse(struct ingest *in, struct http_conn *c, const struct http_req
 
 	tally(in, forge_of(r), d->status == 503 ? MD_UNAVAILABLE : MD_REJECTED);
 	if (ratelog_ok(in, &in->rl_reject, &more))
-		log_warn("webhook from %s refused (%d): %s (%lu more refusal(s) since the "
-			 "last line)", http_conn_peer(c), d->status, d->text, more);
+		log_warn(
+		    "webhook from %s refused (%d): %s (%lu more refusal(s) since the "
+		    "last line)",
+		    http_conn_peer(c), d->status, d->text, more);
 	reply_error(c, d->status, d->text, d->retry_after);
 }
 
@@ -498,11 +527,13 @@ static void over_budget(struct http_conn *c, bool answered, const char *why, voi
 	if (answered)
 		tally(in, FORGE__COUNT, MD_UNAVAILABLE);
 	if (ratelog_ok(in, &in->rl_budget, &more))
-		log_warn("webhook listener: %s %s: unauthenticated requests hold %zu of %zu "
-			 "bytes (listen.max_unauthenticated_bytes): %s (%lu more since the last "
-			 "line)", answered ? "503 to" : "closed the connection of",
-			 http_conn_peer(c), http_server_unauthenticated_bytes(in->srv),
-			 (size_t)in->a->cfg->listen.max_unauthenticated_bytes, why, more);
+		log_warn(
+		    "webhook listener: %s %s: unauthenticated requests hold %zu of %zu "
+		    "bytes (listen.max_unauthenticated_bytes): %s (%lu more since the last "
+		    "line)",
+		    answered ? "503 to" : "closed the connection of", http_conn_peer(c),
+		    http_server_unauthenticated_bytes(in->srv),
+		    (size_t)in->a->cfg->listen.max_unauthenticated_bytes, why, more);
 }
 
 static void webhook(struct ingest *in, struct http_conn *c, const struct http_request *r)
@@ -527,8 +558,10 @@ static void webhook(struct ingest *in, struct http_conn *c, const struct http_re
 	expire_previous(in);
 	pipeline_decide_prev(a->cfg, session_store(a->session), in->prev, r, &d);
 	if (d.previous_secret && ratelog_ok(in, &in->rl_ignore, &more))
-		log_warn("%s delivery signed with the previous webhook secret: update the "
-			 "secret in the forge", forge_name(d.ev.forge));
+		log_warn(
+		    "%s delivery signed with the previous webhook secret: update the "
+		    "secret in the forge",
+		    forge_name(d.ev.forge));
 	if (d.status == 0) {
 		decide_tags(in, c, &d);
 		return;
@@ -588,17 +621,20 @@ static void handle(struct http_conn *c, const struct http_request *r, void *data
 		if (r->method == HTTP_POST)
 			webhook(in, c, r);
 		else
-			REPLY_LIT(c, 405, "Allow: POST\r\n", "{\"ok\":false,\"error\":\"use POST\"}");
+			REPLY_LIT(c, 405, "Allow: POST\r\n",
+				  "{\"ok\":false,\"error\":\"use POST\"}");
 	} else if (path_is(r->url, "/healthz") || path_is(r->url, "/readyz")) {
 		if (!get)
-			REPLY_LIT(c, 405, "Allow: GET, HEAD\r\n", "{\"ok\":false,\"error\":\"use GET\"}");
+			REPLY_LIT(c, 405, "Allow: GET, HEAD\r\n",
+				  "{\"ok\":false,\"error\":\"use GET\"}");
 		else if (path_is(r->url, "/readyz"))
 			readyz(in, c);
 		else
 			REPLY_LIT(c, 200, NULL, "{\"ok\":true,\"status\":\"alive\"}");
 	} else if (!metrics_route(in->a, c, r)) {
-		REPLY_LIT(c, 404, NULL, "{\"ok\":false,\"error\":\"no such path (POST /webhook, "
-			   "GET /healthz, GET /readyz, GET /metrics)\"}");
+		REPLY_LIT(c, 404, NULL,
+			  "{\"ok\":false,\"error\":\"no such path (POST /webhook, "
+			  "GET /healthz, GET /readyz, GET /metrics)\"}");
 	}
 }
 
@@ -646,7 +682,8 @@ int ingest_open(struct agent *a, struct ingest **ret)
 {
 	const struct listen_cfg *l = &a->cfg->listen;
 	struct http_limits lim = limits_of(l);
-	struct http_hooks hooks = { .request = handle, .head = head, .over_budget = over_budget };
+	struct http_hooks hooks = {
+	    .request = handle, .head = head, .over_budget = over_budget};
 	struct tls_ctx *tls = NULL;
 	struct ingest *in;
 	time_t until = 0;
@@ -684,7 +721,8 @@ int ingest_open(struct agent *a, struct ingest **ret)
 	in->idle.data = in;
 	ingest_secrets_changed(in);
 	log_notice("listening for webhooks on %s (%s port %d, %s; POST /webhook, "
-		   "GET /healthz, GET /readyz)", l->address, l->host, l->port,
+		   "GET /healthz, GET /readyz)",
+		   l->address, l->host, l->port,
 		   in->tls_not_after != 0 ? "HTTPS" : "plain HTTP");
 	*ret = in;
 	return 0;
@@ -738,7 +776,8 @@ cJSON *ingest_status_json(const struct ingest *in)
 		return NULL;
 	o = cJSON_CreateObject();
 	cJSON_AddStringToObject(o, "address", in->address);
-	cJSON_AddNumberToObject(o, "connections", (double)http_server_connections(in->srv));
+	cJSON_AddNumberToObject(o, "connections",
+				(double)http_server_connections(in->srv));
 	cJSON_AddNumberToObject(o, "requests", (double)http_server_requests(in->srv));
 	cJSON_AddNumberToObject(o, "accepted", (double)in->answered[MD_ACCEPTED]);
 	cJSON_AddNumberToObject(o, "duplicates", (double)in->answered[MD_DUPLICATE]);

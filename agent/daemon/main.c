@@ -25,36 +25,37 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"Usage: aos-publishd [-c FILE]\n"
-		"       aos-publishd --check-config FILE\n"
-		"       aos-publishd --check-queue [-c FILE]\n"
-		"\n"
-		"Publishes releases to PyPI and npm registries with tokens held from\n"
-		"Vault/OpenBao, following their rotation without a restart.  With\n"
-		"\"listen\" and \"pipelines\" configured it also receives signed tag-push\n"
-		"webhooks (GitHub, GitLab, Gitea/Forgejo) on POST /webhook and runs the\n"
-		"matching release pipeline: checkout, build, verify, upload in order.\n"
-		"GET /metrics answers Prometheus there, or on \"metrics.address\".\n"
-		"\n"
-		"  -c, --config FILE        configuration (default /etc/aos-publishd/config.json)\n"
-		"      --check-config FILE  validate FILE, print what is wrong (every value still\n"
-		"                           holding a placeholder of the example, such as\n"
-		"                           <pypi-upload-host>, by its key), and exit\n"
-		"      --check-queue        run SQLite's full integrity check on the queue\n"
-		"                           database of the configuration (read-only, safe\n"
-		"                           while the daemon runs) and exit: 0 sound,\n"
-		"                           1 damaged or unreadable\n"
-		"  -h, --help               show this help\n"
-		"  -V, --version            show the version\n"
-		"\n"
-		"Signals: SIGTERM/SIGINT stop, SIGHUP reloads the configuration and\n"
-		"refreshes the secrets (an invalid new file is refused, the old kept).\n"
-		"Exit status: 0 clean stop, 1 runtime failure, 2 usage, 78 bad configuration.\n"
-		"The start checks the queue database only after an unclean stop\n"
-		"(quick_check); --check-queue runs the full check on demand.\n"
-		"Control it with aos-publishctl; see aos-publishd(8), aos-publishd.json(5)\n"
-		"and /usr/share/doc/aos-publishd (docs/ in the source tree).\n");
+	fprintf(
+	    f,
+	    "Usage: aos-publishd [-c FILE]\n"
+	    "       aos-publishd --check-config FILE\n"
+	    "       aos-publishd --check-queue [-c FILE]\n"
+	    "\n"
+	    "Publishes releases to PyPI and npm registries with tokens held from\n"
+	    "Vault/OpenBao, following their rotation without a restart.  With\n"
+	    "\"listen\" and \"pipelines\" configured it also receives signed tag-push\n"
+	    "webhooks (GitHub, GitLab, Gitea/Forgejo) on POST /webhook and runs the\n"
+	    "matching release pipeline: checkout, build, verify, upload in order.\n"
+	    "GET /metrics answers Prometheus there, or on \"metrics.address\".\n"
+	    "\n"
+	    "  -c, --config FILE        configuration (default /etc/aos-publishd/config.json)\n"
+	    "      --check-config FILE  validate FILE, print what is wrong (every value still\n"
+	    "                           holding a placeholder of the example, such as\n"
+	    "                           <pypi-upload-host>, by its key), and exit\n"
+	    "      --check-queue        run SQLite's full integrity check on the queue\n"
+	    "                           database of the configuration (read-only, safe\n"
+	    "                           while the daemon runs) and exit: 0 sound,\n"
+	    "                           1 damaged or unreadable\n"
+	    "  -h, --help               show this help\n"
+	    "  -V, --version            show the version\n"
+	    "\n"
+	    "Signals: SIGTERM/SIGINT stop, SIGHUP reloads the configuration and\n"
+	    "refreshes the secrets (an invalid new file is refused, the old kept).\n"
+	    "Exit status: 0 clean stop, 1 runtime failure, 2 usage, 78 bad configuration.\n"
+	    "The start checks the queue database only after an unclean stop\n"
+	    "(quick_check); --check-queue runs the full check on demand.\n"
+	    "Control it with aos-publishctl; see aos-publishd(8), aos-publishd.json(5)\n"
+	    "and /usr/share/doc/aos-publishd (docs/ in the source tree).\n");
 }
 
 /* libcurl's request and receive buffers, OpenSSL's records and cJSON's
@@ -63,13 +64,13 @@ static void usage(FILE *f)
  * allocation, libcurl's before curl_global_init. */
 static int install_wiping_allocators(void)
 {
-	static cJSON_Hooks hooks = { .malloc_fn = wipe_malloc, .free_fn = wipe_free };
+	static cJSON_Hooks hooks = {.malloc_fn = wipe_malloc, .free_fn = wipe_free};
 
 	cJSON_InitHooks(&hooks);
 	if (wipe_install_openssl() < 0)
 		return -EBUSY;
-	if (curl_global_init_mem(CURL_GLOBAL_DEFAULT, wipe_malloc, wipe_free, wipe_realloc,
-				 wipe_strdup, wipe_calloc) != CURLE_OK)
+	if (curl_global_init_mem(CURL_GLOBAL_DEFAULT, wipe_malloc, wipe_free,
+				 wipe_realloc, wipe_strdup, wipe_calloc) != CURLE_OK)
 		return -ENOMEM;
 	return 0;
 }
@@ -88,8 +89,10 @@ static void bind_now(char **argv)
 		return;
 	if (setenv("LD_BIND_NOW", "1", 1) == 0)
 		execv("/proc/self/exe", argv);
-	fprintf(stderr, "aos-publishd: warning: cannot re-execute with LD_BIND_NOW=1 (%s); "
-		"symbols are bound lazily\n", strerror(errno));
+	fprintf(stderr,
+		"aos-publishd: warning: cannot re-execute with LD_BIND_NOW=1 (%s); "
+		"symbols are bound lazily\n",
+		strerror(errno));
 }
 
 /* --check-config: listen.tls's files load, match, and are valid now. */
@@ -127,14 +130,14 @@ static int run_check_queue(struct config *cfg)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "check-config", required_argument, NULL, 'C' },
-		{ "check-queue", no_argument, NULL, 'Q' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		/* Not in --help: for tests/integration/test_config_reference.py. */
-		{ "dump-config-schema", no_argument, NULL, 'S' },
-		{ NULL, 0, NULL, 0 },
+	    {"config", required_argument, NULL, 'c'},
+	    {"check-config", required_argument, NULL, 'C'},
+	    {"check-queue", no_argument, NULL, 'Q'},
+	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
+	    /* Not in --help: for tests/integration/test_config_reference.py. */
+	    {"dump-config-schema", no_argument, NULL, 'S'},
+	    {NULL, 0, NULL, 0},
 	};
 	const char *path = "/etc/aos-publishd/config.json", *check = NULL;
 	bool check_queue = false;
@@ -158,7 +161,8 @@ int main(int argc, char **argv)
 		}
 	}
 	if (optind != argc) {
-		fprintf(stderr, "aos-publishd: unexpected argument \"%s\"\n", argv[optind]);
+		fprintf(stderr, "aos-publishd: unexpected argument \"%s\"\n",
+			argv[optind]);
 		usage(stderr);
 		return EXIT_USAGE;
 	}
@@ -200,8 +204,10 @@ int main(int argc, char **argv)
 	log_set_level(cfg->log_level);
 	r = secret_init_process(SECURE_HEAP_BYTES);
 	if (r < 0) {
-		log_err_r(r, "cannot lock memory for secrets (raise LimitMEMLOCK= to at "
-			  "least %d KiB)", SECURE_HEAP_BYTES / 1024 * 2);
+		log_err_r(r,
+			  "cannot lock memory for secrets (raise LimitMEMLOCK= to at "
+			  "least %d KiB)",
+			  SECURE_HEAP_BYTES / 1024 * 2);
 		config_free(cfg);
 		return 1;
 	}

@@ -208,8 +208,8 @@ static int render_jobs(const struct metrics *m, struct buf *b)
 			"Seconds from a job's creation to its end, by kind and outcome.");
 	for (k = JOB_PUBLISH; r == 0 && k <= JOB_PIPELINE; k++) {
 		for (e = 0; r == 0 && e < N(ends); e++) {
-			prom_labels(l, sizeof(l), "kind", metrics__kinds[k], "outcome", ends[e],
-				    NULL);
+			prom_labels(l, sizeof(l), "kind", metrics__kinds[k], "outcome",
+				    ends[e], NULL);
 			r = prom_hist_write(b, "aos_job_duration_seconds", l,
 					    &m->job[k][e]);
 		}

@@ -15,7 +15,6 @@
 #include "daemon/metrics.h"
 #include "worker/worker.h"
 
-
 /* One-hot: name{label="w"} 1 for the current word, 0 for the others. */
 static int one_hot(struct buf *b, const char *name, const char *label,
 		   const char *const *words, const char *cur, const char *help)
@@ -56,8 +55,8 @@ static int render_queue(struct agent *a, struct buf *b)
 	r = prom_family(b, "aos_jobs", "gauge", "Jobs in the queue by kind and state.");
 	for (k = JOB_PUBLISH; r == 0 && k <= JOB_PIPELINE; k++) {
 		for (s = JOB_QUEUED; r == 0 && s <= JOB_CANCELED; s++) {
-			prom_labels(l, sizeof(l), "kind", metrics__kinds[k], "state", states[s],
-				    NULL);
+			prom_labels(l, sizeof(l), "kind", metrics__kinds[k], "state",
+				    states[s], NULL);
 			r = prom_sample(b, "aos_jobs", l, (double)st.jobs[k][s]);
 		}
 	}

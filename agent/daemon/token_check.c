@@ -32,16 +32,17 @@ enum tc_state {
 };
 
 static const char *const state_names[] = {
-	[TC_NONE] = "none", [TC_CHECKING] = "checking", [TC_VALID] = "valid",
-	[TC_REFUSED] = "refused", [TC_EXPIRED] = "expired", [TC_NOT_YET] = "not_yet_valid",
-	[TC_CLAIMS] = "claims_read", [TC_UNCHECKABLE] = "not_checkable",
-	[TC_UNKNOWN] = "unknown",
+    [TC_NONE] = "none",		 [TC_CHECKING] = "checking",
+    [TC_VALID] = "valid",	 [TC_REFUSED] = "refused",
+    [TC_EXPIRED] = "expired",	 [TC_NOT_YET] = "not_yet_valid",
+    [TC_CLAIMS] = "claims_read", [TC_UNCHECKABLE] = "not_checkable",
+    [TC_UNKNOWN] = "unknown",
 };
 
 struct token_check {
 	struct token_checks *owner;
 	const struct registry_cfg *reg; /* in owner->cfg */
-	int64_t version;                /* of the value checked */
+	int64_t version;		/* of the value checked */
 	char fpr[SECRET_FPR_LEN + 1];
 	enum tc_state state;
 	char account[128];
@@ -87,7 +88,8 @@ static void add_warning(struct token_check *t, const char *text)
 {
 	size_t n = strlen(t->warnings);
 
-	snprintf(t->warnings + n, sizeof(t->warnings) - n, "%s%s", n > 0 ? "; " : "", text);
+	snprintf(t->warnings + n, sizeof(t->warnings) - n, "%s%s", n > 0 ? "; " : "",
+		 text);
 }
 
 /* A PyPI token's claims against the pipelines that publish to its
@@ -110,14 +112,17 @@ static void judge_claims(struct token_check *t, time_t now)
 				used = true;
 				continue;
 			}
-			snprintf(w, sizeof(w), "pipeline %s publishes %s, which this token "
-				 "does not allow", p->name, p->package);
+			snprintf(w, sizeof(w),
+				 "pipeline %s publishes %s, which this token "
+				 "does not allow",
+				 p->name, p->package);
 			add_warning(t, w);
 		}
 	}
 	if (c->nprojects > 0 && !used && cfg->npipelines > 0)
 		add_warning(t, "restricted to projects that no pipeline publishes here");
-	if (c->expires != 0 && c->expires - now < TOKEN_EXPIRY_WARN_S && c->expires > now) {
+	if (c->expires != 0 && c->expires - now < TOKEN_EXPIRY_WARN_S &&
+	    c->expires > now) {
 		snprintf(w, sizeof(w), "expires in %lld day(s)",
 			 (long long)((c->expires - now) / 86400));
 		add_warning(t, w);
@@ -139,20 +144,25 @@ static void check_pypi(struct token_check *t, const struct secret *value)
 			       sizeof(err));
 	if (r == -EINVAL) {
 		t->state = TC_UNCHECKABLE;
-		snprintf(t->message, sizeof(t->message), "not a PyPI API token (a password "
+		snprintf(t->message, sizeof(t->message),
+			 "not a PyPI API token (a password "
 			 "for this registry?): nothing to read, and no endpoint to ask");
 		return;
 	}
 	if (r < 0) {
 		t->state = TC_UNCHECKABLE;
-		snprintf(t->message, sizeof(t->message), "a \"pypi-\" token that cannot be "
-			 "read: %s", err);
+		snprintf(t->message, sizeof(t->message),
+			 "a \"pypi-\" token that cannot be "
+			 "read: %s",
+			 err);
 		return;
 	}
 	t->has_claims = true;
 	judge_claims(t, time(NULL));
-	snprintf(t->message, sizeof(t->message), "caveats read (%zu); PyPI has no endpoint "
-		 "to check a token before an upload", t->claims.ncaveats);
+	snprintf(t->message, sizeof(t->message),
+		 "caveats read (%zu); PyPI has no endpoint "
+		 "to check a token before an upload",
+		 t->claims.ncaveats);
 }
 
 static void report(const struct token_check *t, const char *key)
@@ -160,15 +170,15 @@ static void report(const struct token_check *t, const char *key)
 	const char *s = state_names[t->state];
 
 	if (t->cand != NULL) { /* not the token in use: info, and no advice */
-		log_info("registry %s: a candidate value for %s %s: %s", t->reg->name, key, s,
-			 t->message);
+		log_info("registry %s: a candidate value for %s %s: %s", t->reg->name,
+			 key, s, t->message);
 		candidate_step(t->cand);
 		return;
 	}
 	if (t->state == TC_REFUSED || t->state == TC_EXPIRED || t->state == TC_NOT_YET)
 		log_warn("registry %s: token %s (version %lld) %s: %s; rotate it "
-			 "(docs/operations.md, \"Rotating a registry token\")", t->reg->name,
-			 key, (long long)t->version, s, t->message);
+			 "(docs/operations.md, \"Rotating a registry token\")",
+			 t->reg->name, key, (long long)t->version, s, t->message);
 	else
 		log_info("registry %s: token %s (version %lld) %s: %s", t->reg->name, key,
 			 (long long)t->version, s, t->message);
@@ -190,11 +200,13 @@ static void whoami_done(struct transport_req *req, int result, void *data)
 	}
 	if (result < 0) {
 		t->state = TC_UNKNOWN;
-		snprintf(t->message, sizeof(t->message), "no answer from GET -/whoami: %s",
+		snprintf(t->message, sizeof(t->message),
+			 "no answer from GET -/whoami: %s",
 			 req->error[0] != '\0' ? req->error : "transport error");
 	} else {
-		r = npm_whoami_answer(req->status, req->body.data, req->body.len, t->account,
-				      sizeof(t->account), t->message, sizeof(t->message));
+		r = npm_whoami_answer(req->status, req->body.data, req->body.len,
+				      t->account, sizeof(t->account), t->message,
+				      sizeof(t->message));
 		t->state = r == 0 ? TC_VALID : r == -EACCES ? TC_REFUSED : TC_UNKNOWN;
 	}
 	transport_req_free(req);

@@ -21,8 +21,9 @@ bool pipeline_tag_ok(const char *tag)
 	    strlen(tag) >= 200 || strstr(tag, "..") != NULL || strstr(tag, "//") != NULL)
 		return false;
 	for (p = tag; *p != '\0'; p++)
-		if (strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._+-/",
-			   *p) == NULL)
+		if (strchr(
+			"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._+-/",
+			*p) == NULL)
 			return false;
 	p = tag + strlen(tag) - 1;
 	return *p != '/' && *p != '.';
@@ -44,8 +45,9 @@ bool pipeline_tag_version(const char *pattern, const char *tag, char *ver, size_
 	if (vl >= verlen || tag[pre] < '0' || tag[pre] > '9')
 		return false;
 	for (i = 0; i < vl; i++)
-		if (strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.+!_-",
-			   tag[pre + i]) == NULL)
+		if (strchr(
+			"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.+!_-",
+			tag[pre + i]) == NULL)
 			return false;
 	memcpy(ver, tag + pre, vl);
 	ver[vl] = '\0';
@@ -60,7 +62,7 @@ static bool commit_ok(const char *c)
 }
 
 static void answer(struct hook_decision *d, int status, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 static void answer(struct hook_decision *d, int status, const char *fmt, ...)
 {
 	va_list ap;
@@ -79,7 +81,8 @@ static void match(const struct config *cfg, struct hook_decision *d)
 	size_t i;
 
 	if (strncmp(ev->ref, "refs/tags/", 10) != 0) {
-		answer(d, 200, "not a tag push (%.200s): only tags start pipelines", ev->ref);
+		answer(d, 200, "not a tag push (%.200s): only tags start pipelines",
+		       ev->ref);
 		return;
 	}
 	snprintf(d->tag, sizeof(d->tag), "%s", ev->ref + 10);
@@ -93,15 +96,19 @@ static void match(const struct config *cfg, struct hook_decision *d)
 		if (strcmp(p->repository_name, ev->repo) != 0)
 			continue;
 		repo_known = true;
-		if (!pipeline_tag_version(p->tag_pattern, d->tag, d->version, sizeof(d->version)))
+		if (!pipeline_tag_version(p->tag_pattern, d->tag, d->version,
+					  sizeof(d->version)))
 			continue;
 		if (!pipeline_tag_ok(d->tag)) {
-			answer(d, 400, "tag name \"%.200s\" has characters pipelines do not "
-			       "accept (letters, digits, . _ + - / only)", d->tag);
+			answer(d, 400,
+			       "tag name \"%.200s\" has characters pipelines do not "
+			       "accept (letters, digits, . _ + - / only)",
+			       d->tag);
 			return;
 		}
 		if (!commit_ok(ev->commit)) {
-			answer(d, 400, "the payload's commit \"%.80s\" is not a hex object id",
+			answer(d, 400,
+			       "the payload's commit \"%.80s\" is not a hex object id",
 			       ev->commit);
 			return;
 		}
@@ -112,7 +119,8 @@ static void match(const struct config *cfg, struct hook_decision *d)
 	if (!repo_known)
 		answer(d, 200, "no pipeline for repository %.200s", ev->repo);
 	else
-		answer(d, 200, "tag %.200s matches no pipeline of %.200s", d->tag, ev->repo);
+		answer(d, 200, "tag %.200s matches no pipeline of %.200s", d->tag,
+		       ev->repo);
 }
 
 void pipeline_decide(const struct config *cfg, struct secret_store *st,
@@ -126,7 +134,8 @@ typedef int (*verify_fn)(enum forge f, const struct http_request *r,
 
 /* Checks r with the current secret, then the previous one (when given). */
 static int check(verify_fn verify, enum forge f, const struct http_request *r,
-		 const struct secret *cur, const struct secret *prev, struct hook_decision *d)
+		 const struct secret *cur, const struct secret *prev,
+		 struct hook_decision *d)
 {
 	char msg[400], m2[400];
 	int rc;
@@ -156,14 +165,17 @@ static struct secret *decide_head(const struct config *cfg, struct secret_store 
 	memset(d, 0, sizeof(*d));
 	d->retry_after = -1;
 	if (webhook_detect(r, &f) < 0) {
-		answer(d, 400, "not a webhook: no X-GitHub-Event, X-Gitlab-Event, "
+		answer(d, 400,
+		       "not a webhook: no X-GitHub-Event, X-Gitlab-Event, "
 		       "X-Gitea-Event or X-Forgejo-Event header");
 		return NULL;
 	}
 	d->ev.forge = f;
 	if (cfg->webhook_keys[f] == NULL) {
-		answer(d, 401, "webhooks from %s are not accepted here (no webhooks.%s in "
-		       "the configuration)", forge_name(f), forge_name(f));
+		answer(d, 401,
+		       "webhooks from %s are not accepted here (no webhooks.%s in "
+		       "the configuration)",
+		       forge_name(f), forge_name(f));
 		return NULL;
 	}
 	secret = st != NULL ? store_get(st, cfg->webhook_keys[f]) : NULL;
@@ -173,7 +185,8 @@ static struct secret *decide_head(const struct config *cfg, struct secret_store 
 		d->retry_after = SECRET_WAIT_S;
 		return NULL;
 	}
-	if (check(webhook_verify_head, f, r, secret, prev != NULL ? prev[f] : NULL, d) < 0) {
+	if (check(webhook_verify_head, f, r, secret, prev != NULL ? prev[f] : NULL, d) <
+	    0) {
 		secret_unref(secret);
 		return NULL;
 	}
@@ -204,7 +217,8 @@ void pipeline_decide_prev(const struct config *cfg, struct secret_store *st,
 	if (secret == NULL)
 		return;
 	if (f != FORGE_GITLAB) /* GitLab's token was the whole check */
-		rc = check(webhook_verify, f, r, secret, prev != NULL ? prev[f] : NULL, d);
+		rc =
+		    check(webhook_verify, f, r, secret, prev != NULL ? prev[f] : NULL, d);
 	secret_unref(secret);
 	if (rc < 0)
 		return;
@@ -257,7 +271,7 @@ int pipeline_job_init(struct pipeline_job *j, const struct pipeline_cfg *p,
 	n = snprintf(j->idem_key, sizeof(j->idem_key), "pipeline:%s:%s@%s", p->name, tag,
 		     commit);
 	if (n < 0 || (size_t)n >= sizeof(j->idem_key)) {
-		const char *fields[] = { p->name, tag, commit };
+		const char *fields[] = {p->name, tag, commit};
 		char hex[AOS_SHA256_HEX_LEN + 1];
 
 		if (aos_sha256_fields(fields, 3, hex) < 0)
@@ -277,7 +291,8 @@ int pipeline_job_init(struct pipeline_job *j, const struct pipeline_cfg *p,
 	if (p->dist_tag != NULL)
 		cJSON_AddStringToObject(in, "dist_tag", p->dist_tag);
 	if (p->prerelease_dist_tag != NULL)
-		cJSON_AddStringToObject(in, "prerelease_dist_tag", p->prerelease_dist_tag);
+		cJSON_AddStringToObject(in, "prerelease_dist_tag",
+					p->prerelease_dist_tag);
 	if (dist_tags != NULL)
 		cJSON_AddItemToObject(in, "dist_tags", cJSON_Duplicate(dist_tags, true));
 	{

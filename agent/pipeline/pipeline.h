@@ -16,13 +16,13 @@
 #include "pipeline/webhook.h"
 
 struct hook_decision {
-	int status;            /* 0: enqueue the job, then answer; else answer this */
-	char text[512];        /* the error (4xx, 5xx) or the ignored reason (200) */
+	int status;	/* 0: enqueue the job, then answer; else answer this */
+	char text[512]; /* the error (4xx, 5xx) or the ignored reason (200) */
 	bool ping;
-	bool previous_secret;  /* verified with the secret before a rotation */
-	bool trusted;          /* pipeline_decide_head: the headers authenticate
-				* the sender (GitLab's token) */
-	long retry_after;      /* seconds for a 503, else -1 */
+	bool previous_secret; /* verified with the secret before a rotation */
+	bool trusted;	      /* pipeline_decide_head: the headers authenticate
+			       * the sender (GitLab's token) */
+	long retry_after;     /* seconds for a 503, else -1 */
 	/* for status 0: */
 	const struct pipeline_cfg *pipeline;
 	struct webhook_event ev;
@@ -67,8 +67,8 @@ void pipeline_mask_url(char *url);
 struct pipeline_job {
 	char idem_key[JOB_KEY_MAX];
 	char registry[128];
-	char *inputs;        /* JSON, owned: pipeline_job_clear() */
-	struct job_new jn;   /* points into this struct and p */
+	char *inputs;	   /* JSON, owned: pipeline_job_clear() */
+	struct job_new jn; /* points into this struct and p */
 };
 
 /* Fills *ret for pipeline p at tag/version/commit; forge and delivery may be

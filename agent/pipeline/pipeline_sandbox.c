@@ -56,8 +56,9 @@ static int hide_cred(struct paths *ps, const struct config *cfg, const char *nam
  * control socket, configuration file, credentials. */
 static int collect_hidden(struct paths *ps, const struct config *cfg)
 {
-	const char *const dirs[] = { cfg->state_dir, cfg->runtime_dir, cfg->queue.spool_dir,
-				     getenv("CREDENTIALS_DIRECTORY"), cfg->path };
+	const char *const dirs[] = {cfg->state_dir, cfg->runtime_dir,
+				    cfg->queue.spool_dir, getenv("CREDENTIALS_DIRECTORY"),
+				    cfg->path};
 	size_t i;
 	int rc = 0;
 
@@ -89,18 +90,20 @@ static void paths_free(struct paths *ps)
 }
 
 int pl_sandbox_prefix(const struct config *cfg, const struct sandbox_caps *caps,
-		      const struct pipeline_cfg *p, const char *workdir, struct sandbox_argv *ret,
-		      char *desc, size_t desclen, char *msg, size_t msglen)
+		      const struct pipeline_cfg *p, const char *workdir,
+		      struct sandbox_argv *ret, char *desc, size_t desclen, char *msg,
+		      size_t msglen)
 {
-	struct sandbox_spec spec = { .mode = cfg->build_isolation, .caps = caps };
-	struct paths ps = { .nhidden = 0 };
+	struct sandbox_spec spec = {.mode = cfg->build_isolation, .caps = caps};
+	struct paths ps = {.nhidden = 0};
 	const char *repo = p->repository;
 	char self[PATH_MAX];
 	size_t i;
 	int rc;
 
 	if (!sandbox_describe(spec.mode, caps, desc, desclen)) {
-		snprintf(msg, msglen, "build_isolation \"%s\" is not available on this host: %s; "
+		snprintf(msg, msglen,
+			 "build_isolation \"%s\" is not available on this host: %s; "
 			 "fix that or choose another build_isolation (docs/security.md)",
 			 sandbox_mode_name(spec.mode), desc);
 		return -EOPNOTSUPP;
@@ -131,6 +134,7 @@ int pl_sandbox_prefix(const struct config *cfg, const struct sandbox_caps *caps,
 	}
 	paths_free(&ps);
 	if (rc < 0 && rc != -EOPNOTSUPP)
-		snprintf(msg, msglen, "cannot prepare the build sandbox: %s", strerror(-rc));
+		snprintf(msg, msglen, "cannot prepare the build sandbox: %s",
+			 strerror(-rc));
 	return rc;
 }

@@ -15,8 +15,8 @@
 #include "sandbox/sandbox.h"
 
 #define DEFAULT_PATH "/usr/local/bin:/usr/bin:/bin"
-#define SYSTEM_TIMEOUT_MS (600 * 1000) /* rm, mkdir, git */
-#define LOG_CHUNK 1800                 /* output bytes per job log entry */
+#define SYSTEM_TIMEOUT_MS (600 * 1000)	   /* rm, mkdir, git */
+#define LOG_CHUNK 1800			   /* output bytes per job log entry */
 #define MAX_STEPS (PIPELINE_STEPS_MAX + 5) /* and mkdir, git init, fetch, checkout, log */
 
 enum step_kind { ST_SYSTEM, ST_CHECKOUT, ST_HEAD, ST_BUILD, ST_VERIFY };
@@ -26,15 +26,15 @@ struct step {
 	char **argv;
 	char *display;
 	bool in_stepdir; /* cwd: the pipeline's directory, else the work folder */
-	size_t num;      /* 1-based among the build steps, or a cell's verify steps */
-	size_t cell;     /* verify: 1 + its cell's index in cells; 0: no matrix */
+	size_t num;	 /* 1-based among the build steps, or a cell's verify steps */
+	size_t cell;	 /* verify: 1 + its cell's index in cells; 0: no matrix */
 };
 
 /* A verify_matrix cell, copied at start (the configuration may be reloaded
  * while the build runs). */
 struct cell {
 	char *name;
-	char **env;      /* "NAME=value" over the pipeline's env */
+	char **env; /* "NAME=value" over the pipeline's env */
 	size_t nenv;
 };
 
@@ -46,10 +46,10 @@ struct pl_build {
 	struct pl_env env;
 	struct cell *cells;
 	size_t ncells;
-	struct pl_env cellenv;      /* env with the running cell's over it */
+	struct pl_env cellenv; /* env with the running cell's over it */
 	uint64_t cell_started_ms;
-	struct sandbox_argv wrap;   /* --run-step prefix (sandbox.h), or empty */
-	char isolation[800];        /* sandbox_describe() */
+	struct sandbox_argv wrap; /* --run-step prefix (sandbox.h), or empty */
+	char isolation[800];	  /* sandbox_describe() */
 	char workdir[4096], stepdir[4200];
 	uint64_t timeout_ms;
 	uint64_t started_ms;
@@ -141,7 +141,7 @@ int pl_env_init(struct pl_env *e, const struct pipeline_cfg *p, const char *home
 
 char *pl_system_tool(const char *name)
 {
-	static const char *const dirs[] = { "/usr/local/bin", "/usr/bin", "/bin" };
+	static const char *const dirs[] = {"/usr/local/bin", "/usr/bin", "/bin"};
 	size_t i;
 
 	for (i = 0; i < 3; i++) {
@@ -204,7 +204,8 @@ static int add_system(struct pl_build *b, enum step_kind kind, const char *tool,
 	for (i = 0; i < nargs; i++) {
 		argv[i + 1] = args[i];
 		if (o < sizeof(display))
-			o += (size_t)snprintf(display + o, sizeof(display) - o, " %s", args[i]);
+			o += (size_t)snprintf(display + o, sizeof(display) - o, " %s",
+					      args[i]);
 	}
 	rc = add_step(b, kind, false, display, argv, nargs + 1, 0, 0);
 	free(path);
@@ -220,13 +221,14 @@ static int plan(struct pl_build *b, const struct pipeline_cfg *p, const char *co
 	snprintf(src, sizeof(src), "%s/src", b->workdir);
 	snprintf(tmp, sizeof(tmp), "%s/tmp", b->workdir);
 	{
-		const char *mk[] = { "-p", "-m", "0700", "--", src, tmp };
-		const char *init[] = { "init", "-q", src };
-		const char *fetch[] = { "-C", src, "fetch", "--depth", "1", "--no-tags", "-q",
-					p->repository, commit };
-		const char *co[] = { "-C", src, "-c", "advice.detachedHead=false", "checkout",
-				     "-q", "--detach", "FETCH_HEAD" };
-		const char *head[] = { "-C", src, "log", "-1", "--format=%H %ct" };
+		const char *mk[] = {"-p", "-m", "0700", "--", src, tmp};
+		const char *init[] = {"init", "-q", src};
+		const char *fetch[] = {"-C",	    src,  "fetch",	 "--depth", "1",
+				       "--no-tags", "-q", p->repository, commit};
+		const char *co[] = {
+		    "-C",	src,  "-c",	  "advice.detachedHead=false",
+		    "checkout", "-q", "--detach", "FETCH_HEAD"};
+		const char *head[] = {"-C", src, "log", "-1", "--format=%H %ct"};
 
 		rc = add_system(b, ST_SYSTEM, "mkdir", mk, 6);
 		if (rc == 0)
@@ -240,14 +242,16 @@ static int plan(struct pl_build *b, const struct pipeline_cfg *p, const char *co
 	}
 	for (i = 0; rc == 0 && i < p->nbuild; i++)
 		rc = add_step(b, ST_BUILD, true, p->build[i].display,
-			      (const char *const *)p->build[i].argv, p->build[i].argc, i + 1, 0);
+			      (const char *const *)p->build[i].argv, p->build[i].argc,
+			      i + 1, 0);
 	b->nbuild = p->nbuild;
 	/* verify: once, or once in each cell of the matrix, cell after cell */
 	for (c = 0; rc == 0 && c < (b->ncells > 0 ? b->ncells : 1); c++)
 		for (i = 0; rc == 0 && i < p->nverify; i++)
-			rc = add_step(b, ST_VERIFY, true, p->verify[i].display,
-				      (const char *const *)p->verify[i].argv, p->verify[i].argc,
-				      i + 1, b->ncells > 0 ? c + 1 : 0);
+			rc =
+			    add_step(b, ST_VERIFY, true, p->verify[i].display,
+				     (const char *const *)p->verify[i].argv,
+				     p->verify[i].argc, i + 1, b->ncells > 0 ? c + 1 : 0);
 	return rc;
 }
 
@@ -303,8 +307,8 @@ static int make_wrap(struct pl_build *b, const struct pl_build_opts *o, char *ms
 	snprintf(job, sizeof(job), "%s%s",
 		 realpath(o->cfg->work_dir, real) ? real : o->cfg->work_dir,
 		 strrchr(b->workdir, '/'));
-	return pl_sandbox_prefix(o->cfg, o->caps, o->pipeline, job, &b->wrap, b->isolation,
-				 sizeof(b->isolation), msg, msglen);
+	return pl_sandbox_prefix(o->cfg, o->caps, o->pipeline, job, &b->wrap,
+				 b->isolation, sizeof(b->isolation), msg, msglen);
 }
 
 static void build_free(struct pl_build *b)
@@ -355,9 +359,10 @@ static void on_line(void *data, const char *line, size_t len)
 		const char *sp = memchr(line, ' ', len);
 
 		if (sp != NULL && (size_t)(sp - line) < sizeof(b->head)) {
-			snprintf(b->head, sizeof(b->head), "%.*s", (int)(sp - line), line);
-			snprintf(b->epoch, sizeof(b->epoch), "%.*s", (int)(len - (size_t)(sp - line) - 1),
-				 sp + 1);
+			snprintf(b->head, sizeof(b->head), "%.*s", (int)(sp - line),
+				 line);
+			snprintf(b->epoch, sizeof(b->epoch), "%.*s",
+				 (int)(len - (size_t)(sp - line) - 1), sp + 1);
 		}
 		return;
 	}
@@ -398,15 +403,18 @@ static const char *step_what(const struct pl_build *b, const struct step *s, cha
 /* How a step ended (res NULL: it did not start). */
 static const char *step_result(const struct child_result *res)
 {
-	return res == NULL ? "error" : res->timed_out ? "timeout" :
-	       res->term_signal != 0 ? "signal" : res->exit_status != 0 ? "failed" : "ok";
+	return res == NULL	       ? "error"
+	       : res->timed_out	       ? "timeout"
+	       : res->term_signal != 0 ? "signal"
+	       : res->exit_status != 0 ? "failed"
+				       : "ok";
 }
 
 /* Tells o.step how step s ended (res NULL: it did not start). */
 static void report_step(struct pl_build *b, const struct step *s,
 			const struct child_result *res)
 {
-	const char *which = s->kind == ST_BUILD    ? "build"
+	const char *which = s->kind == ST_BUILD	   ? "build"
 			    : s->kind == ST_VERIFY ? "verify"
 						   : "checkout";
 
@@ -425,11 +433,11 @@ static void report_cell(struct pl_build *b, const struct step *s,
 	size_t next = (size_t)(s - b->steps) + 1;
 	char line[200];
 
-	if (s->cell == 0 ||
-	    (strcmp(how, "ok") == 0 && next < b->nsteps && b->steps[next].cell == s->cell))
+	if (s->cell == 0 || (strcmp(how, "ok") == 0 && next < b->nsteps &&
+			     b->steps[next].cell == s->cell))
 		return;
-	snprintf(line, sizeof(line), "cell %s: %s (%.1f s)", b->cells[s->cell - 1].name, how,
-		 secs);
+	snprintf(line, sizeof(line), "cell %s: %s (%.1f s)", b->cells[s->cell - 1].name,
+		 how, secs);
 	b->o.log(b->o.data, line);
 	if (b->o.cell != NULL)
 		b->o.cell(b->o.data, b->cells[s->cell - 1].name, how, secs);
@@ -445,8 +453,8 @@ static int start_cell(struct pl_build *b, const struct step *s)
 
 	if (c == NULL || (s > b->steps && s[-1].cell == s->cell))
 		return 0;
-	o = (size_t)snprintf(line, sizeof(line), "verify in cell %s (%zu of %zu)%s", c->name,
-			     s->cell, b->ncells, c->nenv > 0 ? ":" : "");
+	o = (size_t)snprintf(line, sizeof(line), "verify in cell %s (%zu of %zu)%s",
+			     c->name, s->cell, b->ncells, c->nenv > 0 ? ":" : "");
 	for (i = 0; i < c->nenv && o < sizeof(line); i++)
 		o += (size_t)snprintf(line + o, sizeof(line) - o, " %s", c->env[i]);
 	b->o.log(b->o.data, line);
@@ -467,18 +475,21 @@ static void on_done(void *data, const struct child_result *res)
 	report_step(b, s, res);
 	step_what(b, s, what, sizeof(what));
 	if (res->dropped > 0) {
-		snprintf(line, sizeof(line), "  ... %zu more bytes of output not kept", res->dropped);
+		snprintf(line, sizeof(line), "  ... %zu more bytes of output not kept",
+			 res->dropped);
 		b->o.log(b->o.data, line);
 	}
 	if (res->timed_out) {
-		snprintf(msg, sizeof(msg), "%s timed out after %.0f s (its process group was "
-			 "killed): %.300s", what, secs, s->display);
+		snprintf(msg, sizeof(msg),
+			 "%s timed out after %.0f s (its process group was "
+			 "killed): %.300s",
+			 what, secs, s->display);
 	} else if (res->term_signal != 0) {
 		snprintf(msg, sizeof(msg), "%s was killed by signal %d: %.300s", what,
 			 res->term_signal, s->display);
 	} else if (res->exit_status != 0) {
-		snprintf(msg, sizeof(msg), "%s failed with exit status %lld: %.300s%s", what,
-			 (long long)res->exit_status, s->display,
+		snprintf(msg, sizeof(msg), "%s failed with exit status %lld: %.300s%s",
+			 what, (long long)res->exit_status, s->display,
 			 user ? "" : " (see the job log; the checkout is retried)");
 	} else {
 		snprintf(line, sizeof(line), "ok (%.1f s)", secs);
@@ -489,7 +500,8 @@ static void on_done(void *data, const struct child_result *res)
 			char *e;
 
 			if (b->head[0] == '\0') {
-				finish(b, -EIO, false, "checkout: cannot read the commit checked out");
+				finish(b, -EIO, false,
+				       "checkout: cannot read the commit checked out");
 				return;
 			}
 			e = xstrdup_printf("SOURCE_DATE_EPOCH=%s", b->epoch);
@@ -500,8 +512,10 @@ static void on_done(void *data, const struct child_result *res)
 			}
 			free(e);
 			if (stat(b->stepdir, &st) < 0 || !S_ISDIR(st.st_mode)) {
-				snprintf(msg, sizeof(msg), "the pipeline's directory is not in the "
-					 "checkout of %.12s: %s", b->head, b->stepdir);
+				snprintf(msg, sizeof(msg),
+					 "the pipeline's directory is not in the "
+					 "checkout of %.12s: %s",
+					 b->head, b->stepdir);
 				finish(b, -ENOENT, true, msg);
 				return;
 			}
@@ -518,7 +532,7 @@ static void on_done(void *data, const struct child_result *res)
 static void run_step(struct pl_build *b)
 {
 	struct step *s;
-	struct child_opts co = { 0 };
+	struct child_opts co = {0};
 	char line[8300], msg[1024];
 	int rc;
 
@@ -533,7 +547,8 @@ static void run_step(struct pl_build *b)
 	if (rc < 0) {
 		snprintf(msg, sizeof(msg), "cell %s: %s", b->cells[s->cell - 1].name,
 			 rc == -E2BIG ? "its env and the pipeline's make more than the "
-					"variables a step may have" : "out of memory");
+					"variables a step may have"
+				      : "out of memory");
 		b->o.log(b->o.data, msg);
 		report_cell(b, s, NULL);
 		finish(b, rc, rc == -E2BIG, msg);
@@ -545,14 +560,15 @@ static void run_step(struct pl_build *b)
 	co.env = (const char *const *)(s->cell > 0 ? b->cellenv.v : b->env.v);
 	co.cwd = s->in_stepdir ? b->stepdir : b->workdir;
 	co.timeout_ms = s->kind == ST_BUILD || s->kind == ST_VERIFY ? b->timeout_ms
-								     : SYSTEM_TIMEOUT_MS;
+								    : SYSTEM_TIMEOUT_MS;
 	co.line = on_line;
 	co.done = on_done;
 	co.data = b;
 	b->started_ms = uv_now(b->loop);
 	rc = child_start(b->loop, &co, &b->child);
 	if (rc < 0) {
-		snprintf(msg, sizeof(msg), "cannot run %.300s: %s", s->display, uv_strerror(rc));
+		snprintf(msg, sizeof(msg), "cannot run %.300s: %s", s->display,
+			 uv_strerror(rc));
 		report_step(b, s, NULL);
 		b->o.log(b->o.data, msg);
 		report_cell(b, s, NULL);
@@ -574,8 +590,8 @@ static void mkdir_work(uv_fs_t *req)
 	if (result < 0) {
 		char msg[4300];
 
-		snprintf(msg, sizeof(msg), "cannot create the work folder %s: %s", b->workdir,
-			 uv_strerror(result));
+		snprintf(msg, sizeof(msg), "cannot create the work folder %s: %s",
+			 b->workdir, uv_strerror(result));
 		finish(b, result, false, msg);
 		return;
 	}
@@ -607,8 +623,8 @@ int pl_build_start(uv_loop_t *loop, const struct pl_build_opts *o, struct pl_bui
 {
 	struct pl_build *b = calloc(1, sizeof(*b));
 	char *rm = pl_system_tool("rm");
-	const char *argv[] = { rm, "-rf", "--", o->workdir, NULL };
-	struct child_opts co = { .argv = argv, .cwd = "/", .done = removed, .data = b };
+	const char *argv[] = {rm, "-rf", "--", o->workdir, NULL};
+	struct child_opts co = {.argv = argv, .cwd = "/", .done = removed, .data = b};
 	char tmp[4200];
 	int rc;
 
@@ -622,7 +638,8 @@ int pl_build_start(uv_loop_t *loop, const struct pl_build_opts *o, struct pl_bui
 	b->o = *o;
 	b->timeout_ms = (uint64_t)o->pipeline->timeout_s * 1000;
 	snprintf(b->workdir, sizeof(b->workdir), "%s", o->workdir);
-	snprintf(b->stepdir, sizeof(b->stepdir), "%s/src/%s", o->workdir, o->pipeline->directory);
+	snprintf(b->stepdir, sizeof(b->stepdir), "%s/src/%s", o->workdir,
+		 o->pipeline->directory);
 	snprintf(tmp, sizeof(tmp), "%s/tmp", o->workdir);
 	rc = pl_env_init(&b->env, o->pipeline, o->workdir, tmp);
 	msg[0] = '\0';
@@ -670,9 +687,9 @@ void pl_build_abort(struct pl_build *b)
 void pl_build_cleanup(uv_loop_t *loop, const char *workdir)
 {
 	char *rm = pl_system_tool("rm");
-	const char *argv[] = { rm, "-rf", "--", workdir, NULL };
-	const char *env[] = { "PATH=" DEFAULT_PATH, NULL };
-	struct child_opts co = { .argv = argv, .env = env, .cwd = "/" };
+	const char *argv[] = {rm, "-rf", "--", workdir, NULL};
+	const char *env[] = {"PATH=" DEFAULT_PATH, NULL};
+	struct child_opts co = {.argv = argv, .env = env, .cwd = "/"};
 	struct child *c;
 
 	if (rm != NULL)

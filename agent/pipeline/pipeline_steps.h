@@ -42,16 +42,17 @@ char *pl_system_tool(const char *name);
 
 struct pl_build_opts {
 	const struct pipeline_cfg *pipeline; /* read at start only */
-	const struct config *cfg;            /* for the sandbox's hidden paths */
+	const struct config *cfg;	     /* for the sandbox's hidden paths */
 	const struct sandbox_caps *caps;     /* what the host offers (sandbox.h) */
-	const char *workdir;                 /* created afresh; HOME of the steps */
-	const char *commit;                  /* what to check out */
+	const char *workdir;		     /* created afresh; HOME of the steps */
+	const char *commit;		     /* what to check out */
 	/* Job log text (a step's command, its output in batches, its end). */
 	void (*log)(void *data, const char *text);
 	/* Once at the end: rc 0 and the checked-out commit in head, or rc < 0
 	 * with error; permanent when retrying cannot help (a step failed or
 	 * timed out; a checkout failure is not permanent). */
-	void (*done)(void *data, int rc, bool permanent, const char *head, const char *error);
+	void (*done)(void *data, int rc, bool permanent, const char *head,
+		     const char *error);
 	/* After each step, or NULL: which ("checkout" for the system steps,
 	 * "build", "verify"), how it ended ("ok", "failed", "signal",
 	 * "timeout", "error": not started) and its seconds. */

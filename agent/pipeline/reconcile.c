@@ -35,15 +35,15 @@
 #define INDEX_MAX (32 * 1024 * 1024)
 
 static const struct reconcile_io default_io = {
-	.spawn = child_start,
-	.send = transport_start,
+    .spawn = child_start,
+    .send = transport_start,
 };
 
 struct rtag {
 	char tag[WEBHOOK_NAME_MAX];
 	char version[128];
 	char commit[72];
-	bool peeled;               /* commit came from a "^{}" line */
+	bool peeled; /* commit came from a "^{}" line */
 	bool have[MAX_TARGETS];
 };
 
@@ -62,7 +62,7 @@ struct reconcile_op {
 	struct transport_req *req;
 	struct curl_slist *hdrs;
 	char url[ANSWER_URL_MAX]; /* the index being read */
-	unsigned hops;            /* same-origin redirects followed to reach it */
+	unsigned hops;		  /* same-origin redirects followed to reach it */
 	char last_line[512];
 };
 
@@ -78,7 +78,8 @@ static void rec_free(struct reconcile_op *r)
 	free(r);
 }
 
-static void rec_fail(struct reconcile_op *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void rec_fail(struct reconcile_op *r, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 static void rec_fail(struct reconcile_op *r, const char *fmt, ...)
 {
 	char msg[1024];
@@ -113,8 +114,10 @@ static void finish(struct reconcile_op *r)
 	cJSON *o, *arr;
 	int rc = 0;
 
-	if (p == NULL || jobs == NULL || jn == NULL || ids == NULL || rcs == NULL || which == NULL) {
-		rec_fail(r, p == NULL ? "the pipeline left the configuration" : "out of memory");
+	if (p == NULL || jobs == NULL || jn == NULL || ids == NULL || rcs == NULL ||
+	    which == NULL) {
+		rec_fail(r, p == NULL ? "the pipeline left the configuration"
+				      : "out of memory");
 		goto out;
 	}
 	for (i = 0; i < r->ntags; i++) {
@@ -134,7 +137,8 @@ static void finish(struct reconcile_op *r)
 		which[n++] = i;
 	}
 	if (rc == 0 && n > 0)
-		rc = r->env.queue->ops->enqueue_many(r->env.queue, jn, n, aos_wall_ms(), ids, rcs);
+		rc = r->env.queue->ops->enqueue_many(r->env.queue, jn, n, aos_wall_ms(),
+						     ids, rcs);
 	if (rc < 0) {
 		rec_fail(r, "cannot write the jobs to the queue: %s", aos_strerror(rc));
 		goto out;
@@ -162,13 +166,17 @@ static void finish(struct reconcile_op *r)
 		for (k = 0; k < n; k++) {
 			if (which[k] != i)
 				continue;
-			action = rcs[k] == 0 ? "queued" : rcs[k] == AOS_EEXIST ? "existing" : "error";
+			action = rcs[k] == 0		? "queued"
+				 : rcs[k] == AOS_EEXIST ? "existing"
+							: "error";
 			if (rcs[k] == 0 || rcs[k] == AOS_EEXIST)
 				cJSON_AddNumberToObject(e, "job_id", (double)ids[k]);
 			if (rcs[k] == 0) {
 				queued++;
-				log_notice("job %" PRId64 " queued by reconcile: pipeline %s, tag %s, "
-					   "commit %.12s", ids[k], r->pipeline, r->tags[i].tag,
+				log_notice("job %" PRId64
+					   " queued by reconcile: pipeline %s, tag %s, "
+					   "commit %.12s",
+					   ids[k], r->pipeline, r->tags[i].tag,
 					   r->tags[i].commit);
 			}
 		}
@@ -225,9 +233,10 @@ static void pypi_mark(struct reconcile_op *r, const char *body, size_t len)
 	if (len > 0 && body[0] == '{') {
 		cJSON *doc = cJSON_ParseWithLength(body, len), *f;
 
-		cJSON_ArrayForEach(f, cJSON_GetObjectItemCaseSensitive(doc, "files")) {
+		cJSON_ArrayForEach(f, cJSON_GetObjectItemCaseSensitive(doc, "files"))
+		{
 			const char *name = cJSON_GetStringValue(
-				cJSON_GetObjectItemCaseSensitive(f, "filename"));
+			    cJSON_GetObjectItemCaseSensitive(f, "filename"));
 
 			if (name != NULL)
 				pypi_mark_file(r, name);
@@ -250,14 +259,15 @@ static void pypi_mark(struct reconcile_op *r, const char *body, size_t len)
 }
 
 static void next_target(struct reconcile_op *r);
-static void index_get(struct reconcile_op *r, const struct registry_cfg *reg, const char *url,
-		      unsigned hops);
+static void index_get(struct reconcile_op *r, const struct registry_cfg *reg,
+		      const char *url, unsigned hops);
 
 static void index_done(struct transport_req *req, int result, void *data)
 {
 	struct reconcile_op *r = data;
-	const struct registry_cfg *reg = config_registry(*r->env.cfg, r->targets[r->target]);
-	struct answer_input in = { 0 };
+	const struct registry_cfg *reg =
+	    config_registry(*r->env.cfg, r->targets[r->target]);
+	struct answer_input in = {0};
 	struct index_answer ia;
 	size_t i;
 
@@ -268,10 +278,9 @@ static void index_done(struct transport_req *req, int result, void *data)
 	}
 	if (result == 0)
 		answer_input_from_curl(req->easy, &in);
-	answer_index_classify(r->url, result < 0 ? 0 : req->status, req->reason,
-			      in.location,
-			      req->error[0] ? req->error : aos_strerror(result), r->hops,
-			      &ia);
+	answer_index_classify(
+	    r->url, result < 0 ? 0 : req->status, req->reason, in.location,
+	    req->error[0] ? req->error : aos_strerror(result), r->hops, &ia);
 	if (ia.kind == INDEX_FOLLOW) {
 		index_get(r, reg, ia.location, r->hops + 1);
 		return;
@@ -304,8 +313,8 @@ static void index_done(struct transport_req *req, int result, void *data)
 
 /* GET url, the index page or packument of r->package on reg, hops
  * same-origin redirects after the first request. */
-static void index_get(struct reconcile_op *r, const struct registry_cfg *reg, const char *url,
-		      unsigned hops)
+static void index_get(struct reconcile_op *r, const struct registry_cfg *reg,
+		      const char *url, unsigned hops)
 {
 	struct secret *tok = store_get(session_store(r->env.session), reg->token_key);
 	char err[512];
@@ -322,8 +331,8 @@ static void index_get(struct reconcile_op *r, const struct registry_cfg *reg, co
 		rc = transport_req_new(r->env.tp, INDEX_MAX, &r->req);
 	}
 	if (rc == 0 && reg->type == REGISTRY_NPM) {
-		rc = npm_packument_setup(r->req->easy, reg->url, r->package, tok, &r->hdrs, err,
-					 sizeof(err));
+		rc = npm_packument_setup(r->req->easy, reg->url, r->package, tok,
+					 &r->hdrs, err, sizeof(err));
 		if (rc == 0) /* the packument's URL, or where a redirect pointed */
 			rc = registry_easy_setup(r->req->easy, url, err, sizeof(err));
 	} else if (rc == 0) {
@@ -425,9 +434,10 @@ static void ls_done(void *data, const struct child_result *res)
 	struct reconcile_op *r = data;
 
 	if (res->exit_status != 0 || res->term_signal != 0 || res->timed_out) {
-		rec_fail(r, "git ls-remote of the pipeline's repository failed (%s %lld): %s",
-			 res->timed_out ? "timed out" : "exit status", (long long)res->exit_status,
-			 r->last_line);
+		rec_fail(
+		    r, "git ls-remote of the pipeline's repository failed (%s %lld): %s",
+		    res->timed_out ? "timed out" : "exit status",
+		    (long long)res->exit_status, r->last_line);
 		return;
 	}
 	if (r->ntags == 0)
@@ -438,12 +448,12 @@ static void ls_done(void *data, const struct child_result *res)
 /* Starts `git ls-remote --tags REPOSITORY PATTERN` for p in its own folder
  * under work_dir, under the pipeline's sandbox.  Returns 0, or a negative
  * code with msg. */
-static int ls_remote_start(struct reconcile_op *r, const struct pipeline_cfg *p, const char *pattern,
-			   char *msg, size_t msglen)
+static int ls_remote_start(struct reconcile_op *r, const struct pipeline_cfg *p,
+			   const char *pattern, char *msg, size_t msglen)
 {
 	const struct config *cfg = *r->env.cfg;
-	struct sandbox_argv argv = { 0 };
-	struct child_opts co = { 0 };
+	struct sandbox_argv argv = {0};
+	struct child_opts co = {0};
 	struct child *child;
 	struct pl_env env;
 	char dir[PATH_MAX], real[PATH_MAX], desc[800];
@@ -451,9 +461,10 @@ static int ls_remote_start(struct reconcile_op *r, const struct pipeline_cfg *p,
 	int rc;
 
 	if (mkdir(cfg->work_dir, 0700) < 0 && errno != EEXIST)
-		log_warn("reconcile: cannot create %s: %s", cfg->work_dir, strerror(errno));
-	snprintf(dir, sizeof(dir), "%s/reconcile", realpath(cfg->work_dir, real)
-						     ? real : cfg->work_dir);
+		log_warn("reconcile: cannot create %s: %s", cfg->work_dir,
+			 strerror(errno));
+	snprintf(dir, sizeof(dir), "%s/reconcile",
+		 realpath(cfg->work_dir, real) ? real : cfg->work_dir);
 	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
 		log_warn("reconcile: cannot create %s: %s", dir, strerror(errno));
 	rc = git == NULL ? -ENOMEM : pl_env_init(&env, p, dir, NULL);
@@ -462,8 +473,8 @@ static int ls_remote_start(struct reconcile_op *r, const struct pipeline_cfg *p,
 		snprintf(msg, msglen, "out of memory");
 		return rc;
 	}
-	rc = pl_sandbox_prefix(cfg, r->env.sandbox, p, dir, &argv, desc, sizeof(desc), msg,
-			       msglen);
+	rc = pl_sandbox_prefix(cfg, r->env.sandbox, p, dir, &argv, desc, sizeof(desc),
+			       msg, msglen);
 	if (rc == 0)
 		rc = sandbox_argv_add(&argv, git);
 	if (rc == 0)
@@ -485,7 +496,8 @@ static int ls_remote_start(struct reconcile_op *r, const struct pipeline_cfg *p,
 		co.data = r;
 		rc = r->env.io->spawn(r->env.loop, &co, &child);
 		if (rc < 0)
-			snprintf(msg, msglen, "cannot run git ls-remote: %s", uv_strerror(rc));
+			snprintf(msg, msglen, "cannot run git ls-remote: %s",
+				 uv_strerror(rc));
 	} else if (rc == -ENOMEM) {
 		snprintf(msg, msglen, "out of memory");
 	}

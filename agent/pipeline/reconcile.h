@@ -31,7 +31,8 @@ struct reconcile_io {
 	int (*spawn)(uv_loop_t *loop, const struct child_opts *o, struct child **ret);
 	/* Sends an index request: as transport_start() (base/transport.h). */
 	int (*send)(struct transport_req *req,
-		    void (*cb)(struct transport_req *req, int result, void *data), void *data);
+		    void (*cb)(struct transport_req *req, int result, void *data),
+		    void *data);
 };
 
 /* What the scan uses of the daemon, copied by reconcile_start(); what it

@@ -16,14 +16,14 @@ struct forge_headers {
 };
 
 /* Gitea and Forgejo send the same payloads under two header prefixes. */
-static const struct forge_headers gh = { "X-GitHub-Event", "X-GitHub-Delivery",
-					 "X-Hub-Signature-256" };
-static const struct forge_headers gl = { "X-Gitlab-Event", "X-Gitlab-Event-UUID",
-					 "X-Gitlab-Token" };
-static const struct forge_headers gt = { "X-Gitea-Event", "X-Gitea-Delivery",
-					 "X-Gitea-Signature" };
-static const struct forge_headers fj = { "X-Forgejo-Event", "X-Forgejo-Delivery",
-					 "X-Forgejo-Signature" };
+static const struct forge_headers gh = {"X-GitHub-Event", "X-GitHub-Delivery",
+					"X-Hub-Signature-256"};
+static const struct forge_headers gl = {"X-Gitlab-Event", "X-Gitlab-Event-UUID",
+					"X-Gitlab-Token"};
+static const struct forge_headers gt = {"X-Gitea-Event", "X-Gitea-Delivery",
+					"X-Gitea-Signature"};
+static const struct forge_headers fj = {"X-Forgejo-Event", "X-Forgejo-Delivery",
+					"X-Forgejo-Signature"};
 
 static const struct forge_headers *headers_of(enum forge f, const struct http_request *r)
 {
@@ -82,8 +82,9 @@ static int hmac_sha256(const struct secret *key, const char *data, size_t len,
 {
 	size_t outlen = 0;
 
-	if (EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, secret_value(key), secret_len(key),
-		      (const unsigned char *)data, len, out, 32, &outlen) == NULL ||
+	if (EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, secret_value(key),
+		      secret_len(key), (const unsigned char *)data, len, out, 32,
+		      &outlen) == NULL ||
 	    outlen != 32)
 		return -ENOMEM;
 	return 0;
@@ -91,8 +92,8 @@ static int hmac_sha256(const struct secret *key, const char *data, size_t len,
 
 /* The signature header's value, once, in its forge's form; for an HMAC its
  * 32 bytes go to got.  Returns it, or NULL with *ret_rc and msg. */
-static const char *signature(enum forge f, const struct http_request *r, unsigned char got[32],
-			     int *ret_rc, char *msg, size_t msglen)
+static const char *signature(enum forge f, const struct http_request *r,
+			     unsigned char got[32], int *ret_rc, char *msg, size_t msglen)
 {
 	const struct forge_headers *h = headers_of(f, r);
 	const char *sig;
@@ -101,8 +102,10 @@ static const char *signature(enum forge f, const struct http_request *r, unsigne
 	*ret_rc = AOS_EAUTH;
 	sig = httpreq_header(r, h->signature, &count);
 	if (sig == NULL) {
-		snprintf(msg, msglen, "no %s header: the request is not signed (set the "
-			 "webhook's secret in the forge)", h->signature);
+		snprintf(msg, msglen,
+			 "no %s header: the request is not signed (set the "
+			 "webhook's secret in the forge)",
+			 h->signature);
 		*ret_rc = AOS_ENOTFOUND;
 		return NULL;
 	}
@@ -134,7 +137,8 @@ static bool token_matches(const char *token, const struct secret *secret)
 	bool same;
 
 	EVP_Digest(token, strlen(token), got, NULL, EVP_sha256(), NULL);
-	EVP_Digest(secret_value(secret), secret_len(secret), want, NULL, EVP_sha256(), NULL);
+	EVP_Digest(secret_value(secret), secret_len(secret), want, NULL, EVP_sha256(),
+		   NULL);
 	same = CRYPTO_memcmp(want, got, 32) == 0;
 	OPENSSL_cleanse(want, sizeof(want));
 	return same;
@@ -142,8 +146,10 @@ static bool token_matches(const char *token, const struct secret *secret)
 
 static int mismatch(enum forge f, const struct http_request *r, char *msg, size_t msglen)
 {
-	snprintf(msg, msglen, "%s does not match: the request was not signed with this "
-		 "daemon's webhook secret", headers_of(f, r)->signature);
+	snprintf(msg, msglen,
+		 "%s does not match: the request was not signed with this "
+		 "daemon's webhook secret",
+		 headers_of(f, r)->signature);
 	return AOS_EAUTH;
 }
 
@@ -162,8 +168,8 @@ int webhook_verify_head(enum forge f, const struct http_request *r,
 	return 0;
 }
 
-int webhook_verify(enum forge f, const struct http_request *r, const struct secret *secret,
-		   char *msg, size_t msglen)
+int webhook_verify(enum forge f, const struct http_request *r,
+		   const struct secret *secret, char *msg, size_t msglen)
 {
 	unsigned char want[32], got[32];
 	int result;
@@ -203,8 +209,8 @@ static int copy_field(char *dst, size_t dstlen, const char *src, const char *wha
 		return -EINVAL;
 	}
 	if (strlen(src) >= dstlen) {
-		snprintf(msg, msglen, "payload's %s is too long (at most %zu bytes)", what,
-			 dstlen - 1);
+		snprintf(msg, msglen, "payload's %s is too long (at most %zu bytes)",
+			 what, dstlen - 1);
 		return -EINVAL;
 	}
 	memcpy(dst, src, strlen(src) + 1);
@@ -221,8 +227,8 @@ static bool all_zero(const char *s)
 	return true;
 }
 
-static int parse_push(enum forge f, const cJSON *doc, struct webhook_event *ev,
-		      char *msg, size_t msglen)
+static int parse_push(enum forge f, const cJSON *doc, struct webhook_event *ev, char *msg,
+		      size_t msglen)
 {
 	const char *repo, *commit, *after;
 	const cJSON *deleted;
@@ -232,16 +238,16 @@ static int parse_push(enum forge f, const cJSON *doc, struct webhook_event *ev,
 		return -EINVAL;
 	if (f == FORGE_GITLAB) {
 		repo = str_at(doc, "project", "path_with_namespace");
-		if (copy_field(ev->repo, sizeof(ev->repo), repo, "project.path_with_namespace",
-			       msg, msglen) < 0)
+		if (copy_field(ev->repo, sizeof(ev->repo), repo,
+			       "project.path_with_namespace", msg, msglen) < 0)
 			return -EINVAL;
 		commit = str_at(doc, "checkout_sha", NULL);
 		after = str_at(doc, "after", NULL);
 		ev->deleted = commit == NULL || all_zero(after);
 	} else {
 		repo = str_at(doc, "repository", "full_name");
-		if (copy_field(ev->repo, sizeof(ev->repo), repo, "repository.full_name", msg,
-			       msglen) < 0)
+		if (copy_field(ev->repo, sizeof(ev->repo), repo, "repository.full_name",
+			       msg, msglen) < 0)
 			return -EINVAL;
 		/* `after` is the tag object for an annotated tag: prefer the
 		 * commit; the checkout peels either. */
@@ -255,7 +261,8 @@ static int parse_push(enum forge f, const cJSON *doc, struct webhook_event *ev,
 	if (ev->deleted)
 		return 0;
 	if (copy_field(ev->commit, sizeof(ev->commit), commit,
-		       f == FORGE_GITLAB ? "checkout_sha" : "head_commit.id", msg, msglen) < 0)
+		       f == FORGE_GITLAB ? "checkout_sha" : "head_commit.id", msg,
+		       msglen) < 0)
 		return -EINVAL;
 	return 0;
 }
@@ -264,7 +271,7 @@ int webhook_parse(enum forge f, const struct http_request *r, struct webhook_eve
 		  char *msg, size_t msglen)
 {
 	const struct forge_headers *h = headers_of(f, r);
-	struct webhook_event ev = { .forge = f };
+	struct webhook_event ev = {.forge = f};
 	const char *event = httpreq_header(r, h->event, NULL);
 	const char *delivery = httpreq_header(r, h->delivery, NULL);
 	cJSON *doc = NULL;
@@ -274,8 +281,8 @@ int webhook_parse(enum forge f, const struct http_request *r, struct webhook_eve
 		delivery = httpreq_header(r, "Idempotency-Key", NULL);
 	if (copy_field(ev.event, sizeof(ev.event), event, h->event, msg, msglen) < 0)
 		return -EINVAL;
-	if (delivery != NULL &&
-	    copy_field(ev.delivery, sizeof(ev.delivery), delivery, h->delivery, msg, msglen) < 0)
+	if (delivery != NULL && copy_field(ev.delivery, sizeof(ev.delivery), delivery,
+					   h->delivery, msg, msglen) < 0)
 		return -EINVAL;
 	doc = cJSON_ParseWithLength(r->body, r->body_len);
 	if (!cJSON_IsObject(doc)) {

@@ -21,13 +21,13 @@
 
 struct webhook_event {
 	enum forge forge;
-	char event[64];                 /* the event header's value */
-	char delivery[128];             /* delivery id, "" if none */
+	char event[64];	    /* the event header's value */
+	char delivery[128]; /* delivery id, "" if none */
 	bool ping;
-	bool push;                      /* a push / tag push event */
-	char repo[WEBHOOK_NAME_MAX];    /* owner/name */
-	char ref[WEBHOOK_NAME_MAX];     /* refs/tags/..., refs/heads/... */
-	char commit[72];                /* hex object id ("" if deleted) */
+	bool push;		     /* a push / tag push event */
+	char repo[WEBHOOK_NAME_MAX]; /* owner/name */
+	char ref[WEBHOOK_NAME_MAX];  /* refs/tags/..., refs/heads/... */
+	char commit[72];	     /* hex object id ("" if deleted) */
 	bool deleted;
 };
 
@@ -46,8 +46,8 @@ int webhook_verify_head(enum forge f, const struct http_request *r,
 /* Checks r's signature (or GitLab token) against secret, over the raw body,
  * in constant time.  Returns 0, AOS_ENOTFOUND (no signature header) or
  * AOS_EAUTH (wrong); msg names the header, never the expected value. */
-int webhook_verify(enum forge f, const struct http_request *r, const struct secret *secret,
-		   char *msg, size_t msglen);
+int webhook_verify(enum forge f, const struct http_request *r,
+		   const struct secret *secret, char *msg, size_t msglen);
 
 /* Reads the event of an already verified request into *ret.  Returns 0, or
  * -EINVAL with msg naming what is malformed or missing. */

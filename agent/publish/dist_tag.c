@@ -85,9 +85,12 @@ const struct dist_tag_item *dist_tag_check_item(const struct dist_tag_check *c, 
 static void decide(struct dist_tag_check *c, struct dist_tag_item *it)
 {
 	struct npm_tag_rule rule = {
-		.version = it->version, .given = c->given, .given_by = c->given_by,
-		.package = it->package_tag, .prerelease = c->prerelease,
-		.latest = it->has_latest && !it->exists ? it->latest : NULL,
+	    .version = it->version,
+	    .given = c->given,
+	    .given_by = c->given_by,
+	    .package = it->package_tag,
+	    .prerelease = c->prerelease,
+	    .latest = it->has_latest && !it->exists ? it->latest : NULL,
 	};
 
 	it->rc = npm_dist_tag(&rule, &it->tag, it->error, sizeof(it->error));
@@ -95,7 +98,7 @@ static void decide(struct dist_tag_check *c, struct dist_tag_item *it)
 
 static void answered(struct dist_tag_item *it, struct transport_req *req, int result)
 {
-	struct answer_packument p = { 0 };
+	struct answer_packument p = {0};
 
 	if (result < 0) {
 		snprintf(it->unread, sizeof(it->unread),
@@ -107,11 +110,12 @@ static void answered(struct dist_tag_item *it, struct transport_req *req, int re
 		snprintf(it->unread, sizeof(it->unread),
 			 "registry %s answered HTTP %ld %s for %s's package document",
 			 it->registry, req->status, req->reason, it->package);
-	} else if (answer_npm_packument(req->body.data, req->body.len, it->version,
-					&p) < 0) {
-		snprintf(it->unread, sizeof(it->unread),
-			 "registry %s sent a package document for %s that is not valid JSON",
-			 it->registry, it->package);
+	} else if (answer_npm_packument(req->body.data, req->body.len, it->version, &p) <
+		   0) {
+		snprintf(
+		    it->unread, sizeof(it->unread),
+		    "registry %s sent a package document for %s that is not valid JSON",
+		    it->registry, it->package);
 	} else {
 		it->exists = p.has_version;
 		it->has_latest = p.has_latest;
@@ -217,9 +221,11 @@ cJSON *dist_tag_check_json(const struct dist_tag_check *c)
 		if (it->unread[0] != '\0') {
 			char note[600];
 
-			snprintf(note, sizeof(note),
-				 "%s; the upload reads it again and applies the same rule "
-				 "before anything is sent", it->unread);
+			snprintf(
+			    note, sizeof(note),
+			    "%s; the upload reads it again and applies the same rule "
+			    "before anything is sent",
+			    it->unread);
 			cJSON_AddStringToObject(o, "note", note);
 		} else if (it->exists) {
 			cJSON_AddStringToObject(o, "note",
@@ -233,8 +239,10 @@ const cJSON *dist_tag_json_find(const cJSON *decisions, const char *registry)
 {
 	const cJSON *o;
 
-	cJSON_ArrayForEach(o, decisions) {
-		const char *r = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "registry"));
+	cJSON_ArrayForEach(o, decisions)
+	{
+		const char *r =
+		    cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "registry"));
 
 		if (r != NULL && strcmp(r, registry) == 0)
 			return o;

@@ -34,13 +34,13 @@ struct dist_tag_item {
 	char version[SEMVER_MAX];
 	char package_tag[NPM_TAG_MAX + 1]; /* publishConfig.tag, "" if none */
 	/* the registry's answer */
-	bool exists;                /* the version is there: "exists" at upload */
+	bool exists; /* the version is there: "exists" at upload */
 	bool has_latest;
 	char latest[SEMVER_MAX];
-	char unread[400];           /* why the registry could not be read, or "" */
+	char unread[400]; /* why the registry could not be read, or "" */
 	/* the decision */
 	struct npm_tag tag;
-	int rc;                     /* 0 or PUB_ETAG */
+	int rc; /* 0 or PUB_ETAG */
 	char error[768];
 	/* private */
 	struct dist_tag_check *check;

@@ -46,7 +46,7 @@ const char *publish_outcome_name(enum pub_outcome out)
 static void start_file(struct publish_op *op);
 static void finish_all(struct publish_op *op);
 static void file_done(struct publish_op *op, enum pub_outcome out, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 /* ---- life of an op ------------------------------------------------------ */
 
@@ -183,9 +183,10 @@ static void file_done(struct publish_op *op, enum pub_outcome out, const char *f
 	op->phase = PH_IDLE;
 	secret_unref(op->token);
 	op->token = NULL;
-	log_msg_f(out == OUT_DRY_RUN ? LOG_LVL_INFO :
-		  out == OUT_PUBLISHED || out == OUT_EXISTS ? LOG_LVL_NOTICE : LOG_LVL_WARNING,
-		  &(struct log_fields){ .registry = op->reg_name }, "%s: %s", op->reg_name,
+	log_msg_f(out == OUT_DRY_RUN			      ? LOG_LVL_INFO
+		  : out == OUT_PUBLISHED || out == OUT_EXISTS ? LOG_LVL_NOTICE
+							      : LOG_LVL_WARNING,
+		  &(struct log_fields){.registry = op->reg_name}, "%s: %s", op->reg_name,
 		  f->message);
 	ev = event("result", f);
 	cJSON_AddStringToObject(ev, "outcome", outcome_name(out));
@@ -224,7 +225,8 @@ static void finish_all(struct publish_op *op)
 		if (f->outcome == OUT_PUBLISHED && overall == OUT_EXISTS)
 			overall = OUT_PUBLISHED;
 		if (f->outcome != OUT_PUBLISHED && f->outcome != OUT_EXISTS &&
-		    f->outcome != OUT_NONE && f->outcome != OUT_DRY_RUN && error == NULL) {
+		    f->outcome != OUT_NONE && f->outcome != OUT_DRY_RUN &&
+		    error == NULL) {
 			overall = f->outcome;
 			error = f->message;
 		}
@@ -241,9 +243,9 @@ static void finish_all(struct publish_op *op)
 		cJSON *r = cJSON_CreateObject();
 
 		cJSON_AddStringToObject(r, "file", f->label);
-		cJSON_AddStringToObject(r, "outcome",
-					f->outcome == OUT_NONE ? "not-attempted"
-							       : outcome_name(f->outcome));
+		cJSON_AddStringToObject(
+		    r, "outcome",
+		    f->outcome == OUT_NONE ? "not-attempted" : outcome_name(f->outcome));
 		cJSON_AddStringToObject(r, "message", f->message);
 		if (f->art != NULL)
 			cJSON_AddStringToObject(r, "sha256", f->art->sha256);
@@ -260,7 +262,7 @@ static void finish_all(struct publish_op *op)
 static void inspect_work(uv_work_t *w)
 {
 	struct publish_op *op = w->data;
-	struct artifact_options opts = { .expected_version = op->expected_version };
+	struct artifact_options opts = {.expected_version = op->expected_version};
 	size_t i;
 
 	for (i = 0; i < op->nfiles; i++) {
@@ -293,8 +295,9 @@ static void after_inspect(uv_work_t *w, int status)
 		cJSON *ev;
 
 		if (f->rc == 0)
-			f->rc = artifact_check_fits(f->art->kind, f->label, op->reg_name,
-						    op->type, f->message, sizeof(f->message));
+			f->rc =
+			    artifact_check_fits(f->art->kind, f->label, op->reg_name,
+						op->type, f->message, sizeof(f->message));
 		if (f->rc == 0 && f->art->kind == ARTIFACT_NPM)
 			f->rc = npm_pubcfg_access(f->art, op->url, op->access, &f->access,
 						  f->message, sizeof(f->message));
@@ -328,8 +331,8 @@ static void after_inspect(uv_work_t *w, int status)
 
 /* ---- transfers ----------------------------------------------------------- */
 
-static int xferinfo(void *data, curl_off_t dltotal, curl_off_t dlnow,
-		    curl_off_t ultotal, curl_off_t ulnow)
+static int xferinfo(void *data, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+		    curl_off_t ulnow)
 {
 	struct publish_op *op = data;
 	uint64_t now;
@@ -371,8 +374,10 @@ void publish_retry(struct publish_op *op, long retry_after_s, const char *why)
 	op->attempt++;
 	op->retry_after_s = retry_after_s;
 	if (op->attempt >= (unsigned)op->max_attempts) {
-		file_done(op, OUT_UNAVAILABLE, "%s: registry %s unavailable after %u "
-			  "attempt%s: %s", f->art->filename, op->reg_name, op->attempt,
+		file_done(op, OUT_UNAVAILABLE,
+			  "%s: registry %s unavailable after %u "
+			  "attempt%s: %s",
+			  f->art->filename, op->reg_name, op->attempt,
 			  op->attempt == 1 ? "" : "s", why);
 		return;
 	}
@@ -404,28 +409,34 @@ static void auth_failed(struct publish_op *op, const char *vault_error)
 {
 	struct pub_file *f = &op->files[op->cur];
 
-	file_done(op, OUT_AUTH, "%s: registry %s refused the token from %s (version %"
-		  PRId64 ")%s%s: %s; put a valid token in Vault (rotate_secret.sh "
-		  "package-registry %s)", f->art->filename, op->reg_name, op->token_key,
-		  publish_key_version(op), vault_error != NULL ? "; Vault could not be "
-		  "read: " : "", vault_error != NULL ? vault_error : "", op->auth_reason,
-		  op->token_key);
+	file_done(op, OUT_AUTH,
+		  "%s: registry %s refused the token from %s (version %" PRId64
+		  ")%s%s: %s; put a valid token in Vault (rotate_secret.sh "
+		  "package-registry %s)",
+		  f->art->filename, op->reg_name, op->token_key, publish_key_version(op),
+		  vault_error != NULL ? "; Vault could not be "
+					"read: "
+				      : "",
+		  vault_error != NULL ? vault_error : "", op->auth_reason, op->token_key);
 }
 
 static void refresh_done(struct session_waiter *w, int result, const char *error)
 {
-	struct publish_op *op = (struct publish_op *)((char *)w - offsetof(struct publish_op, waiter));
+	struct publish_op *op =
+	    (struct publish_op *)((char *)w - offsetof(struct publish_op, waiter));
 	int64_t version = publish_key_version(op);
 
 	op->phase = PH_IDLE;
 	if (result == 0 && version > op->key_version_before) {
-		log_notice("%s: token %s rotated to version %" PRId64 "; retrying %s once",
+		log_notice("%s: token %s rotated to version %" PRId64
+			   "; retrying %s once",
 			   op->reg_name, op->token_key, version,
 			   op->files[op->cur].art->filename);
 		start_file(op);
 		return;
 	}
-	auth_failed(op, result < 0 ? (error != NULL ? error : aos_strerror(result)) : NULL);
+	auth_failed(op,
+		    result < 0 ? (error != NULL ? error : aos_strerror(result)) : NULL);
 }
 
 /* A PyPI token refused as scoped to other projects: says in why (len
@@ -462,9 +473,7 @@ static void settle(struct publish_op *op, const struct answer *ans)
 			  op->dist_tag != NULL ? ", dist-tag " : "",
 			  op->dist_tag != NULL ? op->dist_tag : "");
 		return;
-	case ANSWER_EXISTS:
-		publish_verify_exists(op);
-		return;
+	case ANSWER_EXISTS: publish_verify_exists(op); return;
 	case ANSWER_CONFLICT:
 		file_done(op, OUT_CONFLICT, "%s: %s", f->art->filename, why);
 		return;
@@ -479,8 +488,8 @@ static void settle(struct publish_op *op, const struct answer *ans)
 		if (publish_key_version(op) > op->key_version_before) {
 			/* Another upload's refresh already brought a newer token. */
 			log_notice("%s: token %s refused, but a newer version is loaded; "
-				   "retrying %s once", op->reg_name, op->token_key,
-				   f->art->filename);
+				   "retrying %s once",
+				   op->reg_name, op->token_key, f->art->filename);
 			start_file(op);
 			return;
 		}
@@ -490,13 +499,11 @@ static void settle(struct publish_op *op, const struct answer *ans)
 		op->waiter.cb = refresh_done;
 		session_refresh(op->env.session, &op->waiter);
 		return;
-	case ANSWER_RETRY:
-		publish_retry(op, ans->retry_after, why);
-		return;
+	case ANSWER_RETRY: publish_retry(op, ans->retry_after, why); return;
 	case ANSWER_TOO_LARGE:
 	case ANSWER_PERMANENT:
-		file_done(op, OUT_REJECTED, "%s: registry %s refused it: %s", f->art->filename,
-			  op->reg_name, why);
+		file_done(op, OUT_REJECTED, "%s: registry %s refused it: %s",
+			  f->art->filename, op->reg_name, why);
 		return;
 	}
 }
@@ -505,7 +512,7 @@ static void upload_done(struct transport_req *req, int result, void *data)
 {
 	struct publish_op *op = data;
 	struct pub_file *f = &op->files[op->cur];
-	struct answer_input in = { 0 };
+	struct answer_input in = {0};
 	struct answer ans;
 	const char *stop;
 
@@ -517,7 +524,8 @@ static void upload_done(struct transport_req *req, int result, void *data)
 	stop = op->pu != NULL ? pypi_upload_error(op->pu)
 			      : npm_body_error(npm_publish_body(op->np));
 	if (stop != NULL && stop[0] != '\0') {
-		file_done(op, OUT_INVALID, "%s: upload stopped: %s", f->art->filename, stop);
+		file_done(op, OUT_INVALID, "%s: upload stopped: %s", f->art->filename,
+			  stop);
 		return;
 	}
 	if (result < 0) {
@@ -543,7 +551,7 @@ static void upload_done(struct transport_req *req, int result, void *data)
  * some registries (pypiserver) would store under the real file name. */
 static int reset_on_close(void *data, curl_socket_t fd, curlsocktype purpose)
 {
-	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+	struct linger lg = {.l_onoff = 1, .l_linger = 0};
 
 	(void)data;
 	if (purpose == CURLSOCKTYPE_IPCXN)
@@ -563,15 +571,19 @@ void publish_upload(struct publish_op *op)
 		return;
 	}
 	if (op->type == REGISTRY_PYPI) {
-		struct pypi_upload_opts o = { .url = op->url, .user = op->username,
-					      .token = op->token };
+		struct pypi_upload_opts o = {
+		    .url = op->url, .user = op->username, .token = op->token};
 
-		r = pypi_upload_setup(op->req->easy, f->art, &o, &op->pu, err, sizeof(err));
+		r = pypi_upload_setup(op->req->easy, f->art, &o, &op->pu, err,
+				      sizeof(err));
 	} else {
-		struct npm_publish_opts o = { .registry = op->url, .tag = op->dist_tag,
-					      .access = f->access, .token = op->token };
+		struct npm_publish_opts o = {.registry = op->url,
+					     .tag = op->dist_tag,
+					     .access = f->access,
+					     .token = op->token};
 
-		r = npm_publish_setup(op->req->easy, f->art, &o, &op->np, err, sizeof(err));
+		r = npm_publish_setup(op->req->easy, f->art, &o, &op->np, err,
+				      sizeof(err));
 	}
 	if (r < 0) {
 		file_done(op, r == PUB_ECHANGED ? OUT_INVALID : OUT_ERROR,
@@ -589,8 +601,7 @@ void publish_upload(struct publish_op *op)
 	curl_easy_setopt(op->req->easy, CURLOPT_XFERINFODATA, op);
 	op->last_progress_ms = 0;
 	op->last_sent = -1;
-	if (op->hooks.sending != NULL &&
-	    op->hooks.sending(op->hooks.data, op->cur) < 0) {
+	if (op->hooks.sending != NULL && op->hooks.sending(op->hooks.data, op->cur) < 0) {
 		file_done(op, OUT_ERROR, "%s: not sent: the job's lease was lost",
 			  f->art->filename);
 		return;
@@ -598,8 +609,8 @@ void publish_upload(struct publish_op *op)
 	op->phase = PH_UPLOAD;
 	r = transport_start(op->req, upload_done, op);
 	if (r < 0)
-		file_done(op, OUT_ERROR, "%s: cannot start the upload: %s", f->art->filename,
-			  aos_strerror(r));
+		file_done(op, OUT_ERROR, "%s: cannot start the upload: %s",
+			  f->art->filename, aos_strerror(r));
 }
 
 static void start_file(struct publish_op *op)
@@ -622,7 +633,8 @@ static void start_file(struct publish_op *op)
 	if (op->token == NULL) {
 		const char *verr = session_last_error(op->env.session);
 
-		file_done(op, OUT_AUTH, "%s: no token for registry %s: key %s is not in "
+		file_done(op, OUT_AUTH,
+			  "%s: no token for registry %s: key %s is not in "
 			  "the Vault secret (%s); add it with rotate_secret.sh",
 			  f->art->filename, op->reg_name, op->token_key,
 			  verr != NULL ? verr : "Vault reachable");
@@ -658,14 +670,16 @@ static bool op_copied(const struct publish_op *op, const struct registry_cfg *re
 	    (r->remove_dir != NULL && op->remove_dir == NULL) ||
 	    (reg->username != NULL && op->username == NULL) ||
 	    (reg->index_url != NULL && op->index_url == NULL) ||
-	    (reg->access != NULL && op->access == NULL) || (r->tag != NULL && op->tag == NULL) ||
+	    (reg->access != NULL && op->access == NULL) ||
+	    (r->tag != NULL && op->tag == NULL) ||
 	    (r->tag_given_by != NULL && op->tag_given_by == NULL) ||
 	    (r->prerelease_tag != NULL && op->prerelease_tag == NULL) ||
 	    (r->expected_version != NULL && op->expected_version == NULL))
 		return false;
 	for (i = 0; i < op->nfiles; i++)
 		if (op->files[i].path == NULL || op->files[i].label == NULL ||
-		    (r->records != NULL && r->records[i] != NULL && op->files[i].record == NULL))
+		    (r->records != NULL && r->records[i] != NULL &&
+		     op->files[i].record == NULL))
 			return false;
 	return true;
 }
@@ -719,12 +733,14 @@ int publish_start(const struct publish_env *env, const struct publish_request *r
 	op->expected_version = dup_or_null(r->expected_version);
 	for (i = 0; i < r->nfiles; i++) {
 		op->files[i].path = strdup(r->files[i]);
-		op->files[i].label = strdup(r->labels != NULL ? r->labels[i] : r->files[i]);
+		op->files[i].label =
+		    strdup(r->labels != NULL ? r->labels[i] : r->files[i]);
 		op->files[i].probe = r->probe_first != NULL && r->probe_first[i];
-		op->files[i].record = r->records != NULL ? dup_or_null(r->records[i]) : NULL;
+		op->files[i].record =
+		    r->records != NULL ? dup_or_null(r->records[i]) : NULL;
 	}
-	op->max_attempts = r->max_attempts > 0 ? r->max_attempts
-					       : (int)cfg->publish.max_attempts;
+	op->max_attempts =
+	    r->max_attempts > 0 ? r->max_attempts : (int)cfg->publish.max_attempts;
 	op->retry_after_s = -1;
 	if (r->hooks != NULL)
 		op->hooks = *r->hooks;

@@ -32,7 +32,6 @@ struct publish_env {
 	struct config *const *cfg;
 };
 
-
 /* How a publish reports: to a client (daemon/, a dry run) or to a queued
  * job (worker/).  Every hook may be NULL; none runs after publish_abort(). */
 struct publish_hooks {
@@ -40,7 +39,8 @@ struct publish_hooks {
 	 * (the job's lease was lost). */
 	int (*sending)(void *data, size_t i);
 	/* File i ended with out (message names the file). */
-	void (*file_done)(void *data, size_t i, enum pub_outcome out, const char *message);
+	void (*file_done)(void *data, size_t i, enum pub_outcome out,
+			  const char *message);
 	/* The publish ended: the overall outcome, the first failure's message
 	 * (NULL on success), the registry's Retry-After in seconds (-1 if
 	 * none) and the answer a client gets ({ok, outcome, registry, error,
@@ -57,13 +57,13 @@ struct publish_hooks {
 };
 
 struct publish_request {
-	const char *registry;         /* a name under "registries" */
-	const char *tag;              /* npm dist-tag named explicitly, or NULL */
+	const char *registry;	      /* a name under "registries" */
+	const char *tag;	      /* npm dist-tag named explicitly, or NULL */
 	const char *tag_given_by;     /* how tag was named, for messages ("--tag") */
 	const char *prerelease_tag;   /* npm: a prerelease's default tag, or NULL
 				       * (derived from the version: npm_dist_tag) */
 	const char *expected_version; /* or NULL */
-	bool dry_run;                 /* inspect and show, use no token */
+	bool dry_run;		      /* inspect and show, use no token */
 	const char *const *files;     /* absolute paths */
 	const char *const *records;   /* or NULL: per file, its artifact_record()
 					 from the spool, or NULL: then the file is
@@ -71,12 +71,12 @@ struct publish_request {
 	const char *const *labels;    /* or NULL: per file, the name events and
 					 answers give it (else its path) */
 	size_t nfiles;
-	const bool *probe_first;      /* per file: an earlier send's outcome is
-					 unknown; ask the registry first (or NULL) */
-	int max_attempts;             /* 0: publish.max_attempts */
-	const char *remove_dir;       /* or NULL: a folder holding only the files
-					 (copies for a dry run), removed with
-					 them when the publish ends */
+	const bool *probe_first;	   /* per file: an earlier send's outcome is
+					      unknown; ask the registry first (or NULL) */
+	int max_attempts;		   /* 0: publish.max_attempts */
+	const char *remove_dir;		   /* or NULL: a folder holding only the files
+					      (copies for a dry run), removed with
+					      them when the publish ends */
 	const struct publish_hooks *hooks; /* how it reports (copied) */
 };
 

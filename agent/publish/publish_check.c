@@ -73,8 +73,8 @@ static void start_get(struct publish_op *op, enum pub_phase phase, const char *u
 	int r = 0;
 
 	if (url == NULL || strlen(url) >= sizeof(op->read_url)) {
-		snprintf(err, sizeof(err), "%s", url == NULL ? "out of memory"
-			 : "the URL to read is too long");
+		snprintf(err, sizeof(err), "%s",
+			 url == NULL ? "out of memory" : "the URL to read is too long");
 		r = -ENOMEM;
 	} else {
 		memmove(op->read_url, url, strlen(url) + 1);
@@ -109,7 +109,7 @@ static void start_get(struct publish_op *op, enum pub_phase phase, const char *u
 bool publish_get_answer(struct publish_op *op, struct transport_req *req, int result,
 			struct index_answer *ia)
 {
-	struct answer_input in = { 0 };
+	struct answer_input in = {0};
 
 	if (result == 0)
 		answer_input_from_curl(req->easy, &in);
@@ -146,14 +146,15 @@ static void packument_done(struct transport_req *req, int result, void *data)
 {
 	struct publish_op *op = data;
 	struct pub_file *f = &op->files[op->cur];
-	struct answer_packument p = { 0 };
+	struct answer_packument p = {0};
 	struct index_answer ia;
 	char msg[1536], err[512];
 
 	if (read_answer(op, req, result, &ia))
 		return;
 	if (ia.kind == INDEX_FOUND) {
-		if (answer_npm_packument(req->body.data, req->body.len, f->art->version, &p) < 0) {
+		if (answer_npm_packument(req->body.data, req->body.len, f->art->version,
+					 &p) < 0) {
 			snprintf(msg, sizeof(msg),
 				 "%s: registry %s: %s: the package document is not "
 				 "valid JSON",
@@ -163,9 +164,10 @@ static void packument_done(struct transport_req *req, int result, void *data)
 		}
 	} else if (ia.kind != INDEX_ABSENT) {
 		/* INDEX_ABSENT: a new package, nothing published yet. */
-		snprintf(msg, sizeof(msg), "%s: cannot read %s's package document from "
-			 "registry %s: %s", f->art->filename, f->art->name, op->reg_name,
-			 ia.said);
+		snprintf(msg, sizeof(msg),
+			 "%s: cannot read %s's package document from "
+			 "registry %s: %s",
+			 f->art->filename, f->art->name, op->reg_name, ia.said);
 		publish_file_done(op, ia.kind == INDEX_AUTH ? OUT_AUTH : OUT_REJECTED,
 				  msg);
 		return;
@@ -178,14 +180,15 @@ static void packument_done(struct transport_req *req, int result, void *data)
 		k = answer_npm_identity(spec, f->art->sha512_sri, f->art->sha1, &p, msg,
 					sizeof(msg));
 		if (op->dry_run)
-			publish_dry_run_done(op, k == ANSWER_OK ? PLAN_NOOP : PLAN_CONFLICT,
-					     msg);
+			publish_dry_run_done(
+			    op, k == ANSWER_OK ? PLAN_NOOP : PLAN_CONFLICT, msg);
 		else
 			publish_file_done(op, k == ANSWER_OK ? OUT_EXISTS : OUT_CONFLICT,
 					  msg);
 		return;
 	}
-	if (publish_decide_tag(op, f, p.has_latest ? p.latest : NULL, err, sizeof(err)) < 0) {
+	if (publish_decide_tag(op, f, p.has_latest ? p.latest : NULL, err, sizeof(err)) <
+	    0) {
 		snprintf(msg, sizeof(msg), "%s: %s", f->art->filename, err);
 		publish_file_done(op, OUT_INVALID, msg);
 		return;
@@ -206,9 +209,12 @@ int publish_decide_tag(struct publish_op *op, struct pub_file *f, const char *la
 		       char *err, size_t errlen)
 {
 	char pkg[NPM_TAG_MAX + 1] = "";
-	struct npm_tag_rule rule = { .version = f->art->version, .given = op->tag,
-				     .given_by = op->tag_given_by, .package = pkg,
-				     .prerelease = op->prerelease_tag, .latest = latest };
+	struct npm_tag_rule rule = {.version = f->art->version,
+				    .given = op->tag,
+				    .given_by = op->tag_given_by,
+				    .package = pkg,
+				    .prerelease = op->prerelease_tag,
+				    .latest = latest};
 	int r = npm_package_tag(f->art, pkg, sizeof(pkg), err, errlen);
 
 	if (r >= 0)
@@ -252,7 +258,8 @@ static void verify_done(struct transport_req *req, int result, void *data)
 	if (op->probing)
 		snprintf(why, sizeof(why), "asking whether an interrupted send arrived");
 	else
-		snprintf(why, sizeof(why), "it answered that the file exists; reading "
+		snprintf(why, sizeof(why),
+			 "it answered that the file exists; reading "
 			 "its digest");
 	if (op->probing && ia.kind == INDEX_ABSENT) {
 		send_after_probe(op, ia.said);
@@ -267,13 +274,15 @@ static void verify_done(struct transport_req *req, int result, void *data)
 		return;
 	}
 	if (op->type == REGISTRY_NPM) {
-		struct answer_packument p = { 0 };
+		struct answer_packument p = {0};
 		char spec[600];
 
 		snprintf(spec, sizeof(spec), "%s@%s", f->art->name, f->art->version);
 		if (answer_npm_packument(req->body.data, req->body.len, f->art->version,
-					 &p) < 0 || !p.has_version) {
-			snprintf(msg, sizeof(msg), "%s: registry %s refused %s as existing, "
+					 &p) < 0 ||
+		    !p.has_version) {
+			snprintf(msg, sizeof(msg),
+				 "%s: registry %s refused %s as existing, "
 				 "but its package document (%s) does not list it",
 				 f->art->filename, op->reg_name, spec, ia.said);
 			publish_file_done(op, OUT_CONFLICT, msg);
@@ -285,7 +294,8 @@ static void verify_done(struct transport_req *req, int result, void *data)
 		return;
 	}
 	publish_page_format(op, req);
-	r = answer_pypi_file_sha256(req->body.data, req->body.len, f->art->filename, theirs);
+	r = answer_pypi_file_sha256(req->body.data, req->body.len, f->art->filename,
+				    theirs);
 	if (op->probing && r == AOS_ENOTFOUND) {
 		/* The project is there, this file is not: the send did not arrive. */
 		send_after_probe(op, ia.said);
@@ -302,7 +312,8 @@ static void verify_done(struct transport_req *req, int result, void *data)
 		publish_file_done(op, OUT_CONFLICT, msg);
 		return;
 	}
-	k = answer_pypi_identity(f->art->filename, f->art->sha256, theirs, msg, sizeof(msg));
+	k = answer_pypi_identity(f->art->filename, f->art->sha256, theirs, msg,
+				 sizeof(msg));
 	publish_file_done(op, k == ANSWER_OK ? OUT_EXISTS : OUT_CONFLICT, msg);
 }
 

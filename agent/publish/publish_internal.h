@@ -30,12 +30,12 @@ enum plan_effect { PLAN_PUBLISH, PLAN_NOOP, PLAN_CONFLICT };
 
 struct pub_file {
 	char *path;
-	char *label;     /* how events name the file: publish_request.labels, or path */
-	char *record;    /* publish_request.records[i], or NULL */
+	char *label;  /* how events name the file: publish_request.labels, or path */
+	char *record; /* publish_request.records[i], or NULL */
 	struct artifact *art;
 	int rc;
 	enum pub_outcome outcome;
-	bool probe;      /* ask the registry before sending (unknown outcome) */
+	bool probe;	    /* ask the registry before sending (unknown outcome) */
 	const char *access; /* npm: sent as "access" (static, op->access or NULL) */
 	char message[1536];
 };
@@ -51,15 +51,15 @@ struct publish_op {
 	char *expected_version;
 	bool dry_run;
 	char *remove_dir; /* publish_request.remove_dir */
-	bool probing;    /* the current check is a probe before sending */
+	bool probing;	  /* the current check is a probe before sending */
 	/* the registry document being read (publish_check.c) */
 	char read_url[ANSWER_URL_MAX];
 	unsigned read_hops; /* same-origin redirects followed to reach it */
 	enum pub_phase read_phase;
-	bool read_npm;      /* it is the npm packument */
+	bool read_npm; /* it is the npm packument */
 	transport_cb read_cb;
 	int max_attempts;
-	long retry_after_s; /* the registry's last Retry-After, -1 if none */
+	long retry_after_s;	    /* the registry's last Retry-After, -1 if none */
 	struct publish_hooks hooks; /* all NULL once canceled */
 	struct pub_file *files;
 	size_t nfiles;
@@ -69,7 +69,7 @@ struct publish_op {
 	bool auth_retried;
 	int64_t key_version_before;
 	char auth_reason[800];
-	const char *dist_tag;      /* decided.name once decided */
+	const char *dist_tag; /* decided.name once decided */
 	struct npm_tag decided;
 	struct secret *token; /* held for the upload in progress */
 	struct transport_req *req;

@@ -19,16 +19,15 @@
 #include "registry.h"
 
 static const char *const effect_names[] = {
-	[PLAN_PUBLISH] = "publish", [PLAN_NOOP] = "no-op", [PLAN_CONFLICT] = "conflict"
-};
+    [PLAN_PUBLISH] = "publish", [PLAN_NOOP] = "no-op", [PLAN_CONFLICT] = "conflict"};
 
 /* The npm document as it would be PUT, the tarball's base64 replaced by a
  * placeholder naming its length and digest. */
 static void add_npm_document(cJSON *ev, struct publish_op *op, struct pub_file *f,
 			     const char *tag)
 {
-	struct npm_publish_opts o = { .registry = op->url, .tag = tag,
-				      .access = f->access };
+	struct npm_publish_opts o = {
+	    .registry = op->url, .tag = tag, .access = f->access};
 	struct npm_body *body = NULL;
 	char err[512], ph[256], *text = NULL;
 	cJSON *doc;
@@ -90,7 +89,8 @@ cJSON *publish_plan(struct publish_op *op, struct pub_file *f, enum plan_effect 
 	if (op->type == REGISTRY_PYPI) {
 		cJSON_AddStringToObject(ev, "method", "POST");
 		cJSON_AddStringToObject(ev, "url", op->url);
-		cJSON_AddStringToObject(ev, "auth", "Basic, user from the configuration, "
+		cJSON_AddStringToObject(ev, "auth",
+					"Basic, user from the configuration, "
 					"password the token (not shown)");
 		add_pypi_form(ev, f);
 		return ev;
@@ -121,24 +121,30 @@ void publish_dry_run_done(struct publish_op *op, enum plan_effect would, const c
 	switch (would) {
 	case PLAN_PUBLISH:
 		if (op->type == REGISTRY_NPM)
-			snprintf(msg, sizeof(msg), "%s: valid; would be tagged %s%s%s; "
-				 "nothing sent (dry run)", f->art->filename,
-				 op->dist_tag ? op->dist_tag : "latest", why ? "; " : "",
-				 why ? why : "");
+			snprintf(msg, sizeof(msg),
+				 "%s: valid; would be tagged %s%s%s; "
+				 "nothing sent (dry run)",
+				 f->art->filename, op->dist_tag ? op->dist_tag : "latest",
+				 why ? "; " : "", why ? why : "");
 		else
-			snprintf(msg, sizeof(msg), "%s: valid; would be published%s%s; "
-				 "nothing sent (dry run)", f->art->filename, why ? "; " : "",
-				 why ? why : "");
+			snprintf(msg, sizeof(msg),
+				 "%s: valid; would be published%s%s; "
+				 "nothing sent (dry run)",
+				 f->art->filename, why ? "; " : "", why ? why : "");
 		publish_file_done(op, OUT_DRY_RUN, msg);
 		return;
 	case PLAN_NOOP:
-		snprintf(msg, sizeof(msg), "%s: %s: publishing it would be a no-op; nothing "
-			 "sent (dry run)", f->art->filename, why);
+		snprintf(msg, sizeof(msg),
+			 "%s: %s: publishing it would be a no-op; nothing "
+			 "sent (dry run)",
+			 f->art->filename, why);
 		publish_file_done(op, OUT_DRY_RUN, msg);
 		return;
 	case PLAN_CONFLICT:
-		snprintf(msg, sizeof(msg), "%s: %s: publishing it would be refused as a "
-			 "conflict; nothing sent (dry run)", f->art->filename, why);
+		snprintf(msg, sizeof(msg),
+			 "%s: %s: publishing it would be refused as a "
+			 "conflict; nothing sent (dry run)",
+			 f->art->filename, why);
 		publish_file_done(op, OUT_CONFLICT, msg);
 		return;
 	}
@@ -165,8 +171,10 @@ static void index_done(struct transport_req *req, int result, void *data)
 			snprintf(why, sizeof(why), "%s is not on the index (%s)",
 				 f->art->name, ia.said);
 		else
-			snprintf(why, sizeof(why), "whether the file is there is not "
-				 "known (%s)", ia.said);
+			snprintf(why, sizeof(why),
+				 "whether the file is there is not "
+				 "known (%s)",
+				 ia.said);
 		publish_dry_run_done(op, PLAN_PUBLISH, why);
 		return;
 	}
@@ -176,7 +184,8 @@ static void index_done(struct transport_req *req, int result, void *data)
 		publish_dry_run_done(op, PLAN_PUBLISH, NULL);
 		return;
 	}
-	k = answer_pypi_identity(f->art->filename, f->art->sha256, theirs, why, sizeof(why));
+	k = answer_pypi_identity(f->art->filename, f->art->sha256, theirs, why,
+				 sizeof(why));
 	publish_dry_run_done(op, k == ANSWER_OK ? PLAN_NOOP : PLAN_CONFLICT, why);
 }
 
@@ -186,7 +195,8 @@ void publish_pypi_dry_run(struct publish_op *op)
 	char *url;
 
 	if (op->index_url == NULL) {
-		publish_dry_run_done(op, PLAN_PUBLISH, "no index_url is configured to tell "
+		publish_dry_run_done(op, PLAN_PUBLISH,
+				     "no index_url is configured to tell "
 				     "whether the file is there already");
 		return;
 	}

@@ -47,14 +47,14 @@ struct spool_op {
 	char pkg[SPOOL_FILES_MAX][256];
 	char version_of[SPOOL_FILES_MAX][SEMVER_MAX];
 	char pkgtag[SPOOL_FILES_MAX][NPM_TAG_MAX + 1];
-	cJSON *dist_tags;  /* the decisions, for the job's inputs */
-	bool fresh;        /* e->dir was made by this request */
+	cJSON *dist_tags; /* the decisions, for the job's inputs */
+	bool fresh;	  /* e->dir was made by this request */
 	size_t nfiles;
 	uint64_t max_bytes;
 	uid_t uid;
 	pid_t pid;
 	int rc;
-	bool invalid;   /* the files are at fault (else the spool is) */
+	bool invalid; /* the files are at fault (else the spool is) */
 	bool dry_run;
 	enum registry_type type;
 	uint64_t nonce;
@@ -65,9 +65,13 @@ struct spool_op {
 
 static const char *file_type(mode_t m)
 {
-	return S_ISFIFO(m) ? "a FIFO" : S_ISDIR(m) ? "a directory"
-	       : S_ISCHR(m) ? "a character device" : S_ISBLK(m) ? "a block device"
-	       : S_ISSOCK(m) ? "a socket" : S_ISLNK(m) ? "a symbolic link" : "not a file";
+	return S_ISFIFO(m)   ? "a FIFO"
+	       : S_ISDIR(m)  ? "a directory"
+	       : S_ISCHR(m)  ? "a character device"
+	       : S_ISBLK(m)  ? "a block device"
+	       : S_ISSOCK(m) ? "a socket"
+	       : S_ISLNK(m)  ? "a symbolic link"
+			     : "not a file";
 }
 
 /* Writes all of buf (a short write goes on where it stopped, so a full
@@ -106,7 +110,7 @@ struct tee {
 	uint64_t written_back; /* bytes whose writeback was started */
 	const char *label;
 	bool failed, theirs; /* the copy failed, and whose fault it was */
-	int err;             /* its error */
+	int err;	     /* its error */
 	char msg[512];
 };
 
@@ -122,35 +126,42 @@ static ssize_t tee_read(void *data, void *buf, size_t n)
 	t->theirs = true;
 	if (k < 0) {
 		r = -errno;
-		snprintf(t->msg, sizeof(t->msg), "%s: read error: %s", t->label, strerror(-r));
+		snprintf(t->msg, sizeof(t->msg), "%s: read error: %s", t->label,
+			 strerror(-r));
 		goto fail;
 	}
 	t->off += (uint64_t)k;
 	if (k == 0 && t->off < t->size) {
 		/* It shrank meanwhile (or it is a sysfs-like file). */
 		r = -EINVAL;
-		snprintf(t->msg, sizeof(t->msg), "%s changed while it was copied (%" PRIu64
-			 " of its %" PRIu64 " bytes)", t->label, t->off, t->size);
+		snprintf(t->msg, sizeof(t->msg),
+			 "%s changed while it was copied (%" PRIu64 " of its %" PRIu64
+			 " bytes)",
+			 t->label, t->off, t->size);
 		goto fail;
 	}
 	if (t->off > t->size) {
 		r = -EINVAL;
-		snprintf(t->msg, sizeof(t->msg), "%s changed while it was copied (more than "
-			 "its %" PRIu64 " bytes)", t->label, t->size);
+		snprintf(t->msg, sizeof(t->msg),
+			 "%s changed while it was copied (more than "
+			 "its %" PRIu64 " bytes)",
+			 t->label, t->size);
 		goto fail;
 	}
 	t->theirs = false;
 	r = k > 0 ? write_all(t->out, buf, (size_t)k) : 0;
 	if (r < 0) { /* ENOSPC on a full disk: the caller answers "retry" */
-		snprintf(t->msg, sizeof(t->msg), "writing the spool copy of %s failed: %s",
-			 t->label, strerror(-r));
+		snprintf(t->msg, sizeof(t->msg),
+			 "writing the spool copy of %s failed: %s", t->label,
+			 strerror(-r));
 		goto fail;
 	}
 	/* The disk works while the digests do: the fsync at the end then
 	 * waits for the last few MiB only (errors show there). */
 	if (t->off - t->written_back >= WRITEBACK_EVERY) {
 		(void)sync_file_range(t->out, (off64_t)t->written_back,
-				      (off64_t)(t->off - t->written_back), SYNC_FILE_RANGE_WRITE);
+				      (off64_t)(t->off - t->written_back),
+				      SYNC_FILE_RANGE_WRITE);
 		t->written_back = t->off;
 	}
 	return k;
@@ -174,8 +185,8 @@ int spool_take_fd(int in, const char *label, const char *dst, uint64_t max,
 		  const struct artifact_options *opts, struct artifact **ret_art,
 		  bool *ret_theirs, char *msg, size_t msglen)
 {
-	struct tee t = { .in = in, .out = -1, .label = label };
-	struct artifact_source src = { .read = tee_read, .data = &t };
+	struct tee t = {.in = in, .out = -1, .label = label};
+	struct artifact_source src = {.read = tee_read, .data = &t};
 	struct artifact *art = NULL;
 	struct stat st;
 	int r;
@@ -187,13 +198,16 @@ int spool_take_fd(int in, const char *label, const char *dst, uint64_t max,
 		return r;
 	}
 	if (!S_ISREG(st.st_mode)) {
-		snprintf(msg, msglen, "%s is %s, not a regular file: only regular files are "
-			 "published", label, file_type(st.st_mode));
+		snprintf(msg, msglen,
+			 "%s is %s, not a regular file: only regular files are "
+			 "published",
+			 label, file_type(st.st_mode));
 		return -EINVAL;
 	}
 	if ((uint64_t)st.st_size > max) {
-		snprintf(msg, msglen, "%s: %jd bytes, over publish.max_file_bytes (%" PRIu64
-			 " bytes)", label, (intmax_t)st.st_size, max);
+		snprintf(msg, msglen,
+			 "%s: %jd bytes, over publish.max_file_bytes (%" PRIu64 " bytes)",
+			 label, (intmax_t)st.st_size, max);
 		return -EFBIG;
 	}
 	*ret_theirs = false;
@@ -201,7 +215,8 @@ int spool_take_fd(int in, const char *label, const char *dst, uint64_t max,
 	t.out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
 	if (t.out < 0) {
 		r = -errno;
-		snprintf(msg, msglen, "cannot create %s in the spool: %s", dst, strerror(-r));
+		snprintf(msg, msglen, "cannot create %s in the spool: %s", dst,
+			 strerror(-r));
 		return r;
 	}
 	/* One pass: copied, hashed (every digest its registry needs) and
@@ -218,8 +233,10 @@ int spool_take_fd(int in, const char *label, const char *dst, uint64_t max,
 	} else if (t.off != t.size) {
 		r = -EINVAL;
 		*ret_theirs = true;
-		snprintf(msg, msglen, "%s changed while it was copied (%" PRIu64 " of its %"
-			 PRIu64 " bytes)", label, t.off, t.size);
+		snprintf(msg, msglen,
+			 "%s changed while it was copied (%" PRIu64 " of its %" PRIu64
+			 " bytes)",
+			 label, t.off, t.size);
 	} else if (fsync(t.out) < 0) {
 		r = -errno;
 		snprintf(msg, msglen, "fsync of the spool copy of %s failed: %s", label,
@@ -246,7 +263,8 @@ void spool_trim_records(cJSON *files)
 {
 	cJSON *f;
 
-	cJSON_ArrayForEach(f, files) {
+	cJSON_ArrayForEach(f, files)
+	{
 		cJSON *rec = cJSON_GetObjectItemCaseSensitive(f, "artifact");
 
 		cJSON_DeleteItemFromObjectCaseSensitive(rec, "metadata");
@@ -289,7 +307,7 @@ static void unspool_message(struct spool_op *e)
 /* Copies and inspects file i in e->tmp, in one pass. */
 static int take_file(struct spool_op *e, size_t i)
 {
-	struct artifact_options opts = { .expected_version = e->version };
+	struct artifact_options opts = {.expected_version = e->version};
 	struct artifact *art = NULL;
 	char dst[4400];
 	int rc;
@@ -301,7 +319,8 @@ static int take_file(struct spool_op *e, size_t i)
 	e->fds[i] = -1;
 	if (rc == -EEXIST) {
 		e->invalid = true;
-		snprintf(e->msg, sizeof(e->msg), "%s: two files of the same name", e->names[i]);
+		snprintf(e->msg, sizeof(e->msg), "%s: two files of the same name",
+			 e->names[i]);
 	}
 	if (rc < 0)
 		goto out;
@@ -309,7 +328,8 @@ static int take_file(struct spool_op *e, size_t i)
 	e->record[i] = artifact_record(art, true);
 	if (e->record[i] == NULL) {
 		rc = -ENOMEM;
-		snprintf(e->msg, sizeof(e->msg), "out of memory recording %s", e->names[i]);
+		snprintf(e->msg, sizeof(e->msg), "out of memory recording %s",
+			 e->names[i]);
 		goto out;
 	}
 	rc = artifact_check_fits(art->kind, e->names[i], e->registry, e->type, e->msg,
@@ -361,7 +381,8 @@ static void settle(struct spool_op *e)
 		(void)aos_rm_flat_dir(e->tmp);
 		if (access(e->dir, F_OK) != 0) {
 			e->rc = -errno;
-			snprintf(e->msg, sizeof(e->msg), "cannot move the spool into place");
+			snprintf(e->msg, sizeof(e->msg),
+				 "cannot move the spool into place");
 		}
 	}
 	(void)aos_fsync_dir(e->spool_dir);
@@ -384,7 +405,8 @@ static void spool_work(uv_work_t *w)
 		 e->dry_run ? "dry-run-" : "", (int)getpid(), e->nonce);
 	if (mkdir(e->tmp, 0750) < 0) {
 		e->rc = -errno;
-		snprintf(e->msg, sizeof(e->msg), "cannot create %s: %s", e->tmp, strerror(errno));
+		snprintf(e->msg, sizeof(e->msg), "cannot create %s: %s", e->tmp,
+			 strerror(errno));
 		return;
 	}
 	for (i = 0; i < e->nfiles && e->rc == 0; i++)
@@ -426,10 +448,15 @@ static void start_dry_run(struct spool_op *e)
 	const char *paths[SPOOL_FILES_MAX], *labels[SPOOL_FILES_MAX];
 	char store[SPOOL_FILES_MAX][4400];
 	struct publish_request r = {
-		.registry = e->registry, .tag = e->tag, .tag_given_by = "--tag",
-		.expected_version = e->version,
-		.dry_run = true, .files = paths, .labels = labels, .nfiles = e->nfiles,
-		.remove_dir = e->tmp,
+	    .registry = e->registry,
+	    .tag = e->tag,
+	    .tag_given_by = "--tag",
+	    .expected_version = e->version,
+	    .dry_run = true,
+	    .files = paths,
+	    .labels = labels,
+	    .nfiles = e->nfiles,
+	    .remove_dir = e->tmp,
 	};
 	struct publish_op *op;
 	char msg[512];
@@ -473,7 +500,8 @@ static char *job_inputs(struct spool_op *e)
 	if (e->version != NULL)
 		cJSON_AddStringToObject(in, "version", e->version);
 	if (e->dist_tags != NULL)
-		cJSON_AddItemToObject(in, "dist_tags", cJSON_Duplicate(e->dist_tags, true));
+		cJSON_AddItemToObject(in, "dist_tags",
+				      cJSON_Duplicate(e->dist_tags, true));
 	cJSON_AddNumberToObject(by, "uid", (double)e->uid);
 	cJSON_AddNumberToObject(by, "pid", (double)e->pid);
 	text = cJSON_PrintUnformatted(in);
@@ -494,7 +522,7 @@ static void commit(struct spool_op *e)
 	const struct config *cfg = *e->env.pub.cfg;
 	struct queue *q = e->env.queue;
 	struct job_upload ups[SPOOL_FILES_MAX];
-	struct job_new jn = { 0 };
+	struct job_new jn = {0};
 	char *text = job_inputs(e);
 	int64_t id = 0;
 	size_t i;
@@ -520,17 +548,20 @@ static void commit(struct spool_op *e)
 	if (r < 0 && r != AOS_EEXIST) {
 		char msg[200];
 
-		snprintf(msg, sizeof(msg), "cannot write the job to the queue database: %s",
+		snprintf(msg, sizeof(msg),
+			 "cannot write the job to the queue database: %s",
 			 aos_strerror(r));
 		refuse(e, store_outcome(r), msg); /* its spooled copies go */
 		return;
 	}
 	if (r == AOS_EEXIST)
-		log_info("publish to %s: job %" PRId64 " exists for the same key", e->registry, id);
+		log_info("publish to %s: job %" PRId64 " exists for the same key",
+			 e->registry, id);
 	else
-		log_notice("job %" PRId64 " queued: %zu file%s of %s for %s (uid %u pid %d)", id,
-			   e->nfiles, e->nfiles == 1 ? "" : "s", e->package, e->registry,
-			   (unsigned)e->uid, (int)e->pid);
+		log_notice("job %" PRId64
+			   " queued: %zu file%s of %s for %s (uid %u pid %d)",
+			   id, e->nfiles, e->nfiles == 1 ? "" : "s", e->package,
+			   e->registry, (unsigned)e->uid, (int)e->pid);
 	/* Before the worker is kicked: a listener that follows the job from
 	 * here misses no event. */
 	if (e->heard)
@@ -545,8 +576,8 @@ static void refuse(struct spool_op *e, enum pub_outcome out, const char *error)
 {
 	if (e->heard)
 		e->hooks.refused(e->hooks.data, out, error);
-	log_warn("publish to %s not %s: %s", e->registry, e->dry_run ? "inspected" : "queued",
-		 error);
+	log_warn("publish to %s not %s: %s", e->registry,
+		 e->dry_run ? "inspected" : "queued", error);
 	if (e->fresh)
 		(void)aos_rm_flat_dir(e->dir);
 }
@@ -562,13 +593,16 @@ static void tags_checked(struct dist_tag_check *check, void *data)
 		refuse(e, OUT_ERROR, "the daemon is stopping; nothing was queued");
 	} else if (bad != NULL) {
 		i = (size_t)(bad - dist_tag_check_item(check, 0));
-		snprintf(msg, sizeof(msg), "%s: %s; nothing was queued", e->names[i], bad->error);
+		snprintf(msg, sizeof(msg), "%s: %s; nothing was queued", e->names[i],
+			 bad->error);
 		refuse(e, OUT_INVALID, msg);
 	} else {
 		for (i = 0; i < dist_tag_check_count(check); i++)
 			if (dist_tag_check_item(check, i)->unread[0] != '\0')
-				log_warn("publish to %s: %s; the dist-tag is checked again before "
-					 "the upload", e->registry, dist_tag_check_item(check, i)->unread);
+				log_warn(
+				    "publish to %s: %s; the dist-tag is checked again before "
+				    "the upload",
+				    e->registry, dist_tag_check_item(check, i)->unread);
 		e->dist_tags = dist_tag_check_json(check);
 		commit(e);
 	}
@@ -590,12 +624,15 @@ static int check_tags(struct spool_op *e)
 		return -ENOENT;
 	r = dist_tag_check_new(&e->env.pub, e->tag, "--tag", NULL, &check);
 	for (i = 0; r == 0 && i < e->nfiles; i++)
-		r = dist_tag_check_add(check, reg, e->pkg[i], e->version_of[i], e->pkgtag[i]);
+		r = dist_tag_check_add(check, reg, e->pkg[i], e->version_of[i],
+				       e->pkgtag[i]);
 	if (r == 0)
 		r = dist_tag_check_start(check, tags_checked, e);
 	if (r < 0) {
-		log_warn_r(r, "publish to %s: the dist-tags were not read before queueing; "
-			   "the upload checks them", e->registry);
+		log_warn_r(r,
+			   "publish to %s: the dist-tags were not read before queueing; "
+			   "the upload checks them",
+			   e->registry);
 		dist_tag_check_free(check);
 	}
 	return r;
@@ -660,7 +697,8 @@ int spool_enqueue(const struct spool_env *env, const struct spool_request *r,
 	e->idem_key = r->idem_key ? strdup(r->idem_key) : NULL;
 	e->spool_dir = strdup(cfg->queue.spool_dir);
 	if (e->registry == NULL || e->reg_url == NULL || e->spool_dir == NULL ||
-	    (reg->access != NULL && e->reg_access == NULL) || (r->tag != NULL && e->tag == NULL) ||
+	    (reg->access != NULL && e->reg_access == NULL) ||
+	    (r->tag != NULL && e->tag == NULL) ||
 	    (r->version != NULL && e->version == NULL) ||
 	    (r->idem_key != NULL && e->idem_key == NULL)) {
 		enq_free(e);

@@ -25,8 +25,8 @@ struct spool_op;
  * points to must outlive every request. */
 struct spool_env {
 	struct publish_env pub;
-	struct queue *queue;          /* where the job is committed */
-	const bool *stopping;         /* the daemon is stopping: queue nothing */
+	struct queue *queue;  /* where the job is committed */
+	const bool *stopping; /* the daemon is stopping: queue nothing */
 	/* Called after each commit, listened to or not (the daemon looks for
 	 * due jobs); may be NULL. */
 	void (*committed)(void *data);
@@ -57,14 +57,14 @@ struct spool_hooks {
 
 struct spool_request {
 	const char *registry;
-	const char *tag;      /* or NULL */
-	const char *version;  /* expected version, or NULL */
-	const char *idem_key; /* or NULL: the registry, digests, tag and a nonce */
-	bool dry_run;         /* inspect and show the plan; nothing is queued */
+	const char *tag;	  /* or NULL */
+	const char *version;	  /* expected version, or NULL */
+	const char *idem_key;	  /* or NULL: the registry, digests, tag and a nonce */
+	bool dry_run;		  /* inspect and show the plan; nothing is queued */
 	const char *const *names; /* the files' base names, as the client sent them */
-	int *fds;             /* one open descriptor per name */
-	size_t nfiles;        /* 1 to PUBLISH_MAX_FILES */
-	uid_t uid;            /* who asked (recorded with the job) */
+	int *fds;		  /* one open descriptor per name */
+	size_t nfiles;		  /* 1 to PUBLISH_MAX_FILES */
+	uid_t uid;		  /* who asked (recorded with the job) */
 	pid_t pid;
 	const struct spool_hooks *hooks; /* copied */
 };

@@ -36,26 +36,25 @@
 #include "err.h" /* AOS_EFENCED, AOS_ESCHEMA, AOS_ECORRUPT, AOS_EEXIST */
 #include "outcome.h"
 
-
 enum job_state {
-	JOB_QUEUED = 1,  /* waiting for its next_run time */
-	JOB_RUNNING,     /* claimed, lease held */
+	JOB_QUEUED = 1, /* waiting for its next_run time */
+	JOB_RUNNING,	/* claimed, lease held */
 	JOB_SUCCEEDED,
-	JOB_FAILED,      /* waiting to retry (attempts left) */
-	JOB_DEAD,        /* out of attempts, or a permanent error */
+	JOB_FAILED, /* waiting to retry (attempts left) */
+	JOB_DEAD,   /* out of attempts, or a permanent error */
 	JOB_CANCELED,
 };
 
 enum job_kind {
 	JOB_PUBLISH = 1, /* direct publish of spooled files */
-	JOB_PIPELINE,    /* a webhook-triggered pipeline run (later) */
+	JOB_PIPELINE,	 /* a webhook-triggered pipeline run (later) */
 };
 
 enum upload_state {
 	UPLOAD_PENDING = 1, /* not started */
-	UPLOAD_SENDING,     /* started: after a crash the outcome is unknown */
-	UPLOAD_DONE,        /* the registry holds it (published or identical) */
-	UPLOAD_FAILED,      /* permanent failure for this file */
+	UPLOAD_SENDING,	    /* started: after a crash the outcome is unknown */
+	UPLOAD_DONE,	    /* the registry holds it (published or identical) */
+	UPLOAD_FAILED,	    /* permanent failure for this file */
 };
 
 #define JOB_KEY_MAX 200
@@ -67,9 +66,9 @@ struct job {
 	enum job_kind kind;
 	enum job_state state;
 	char idem_key[JOB_KEY_MAX];
-	char registry[128];     /* target registry name (concurrency limits) */
-	char package[256];      /* package name (one running job per package) */
-	char *inputs;           /* JSON text or NULL, owned by the struct */
+	char registry[128]; /* target registry name (concurrency limits) */
+	char package[256];  /* package name (one running job per package) */
+	char *inputs;	    /* JSON text or NULL, owned by the struct */
 	int attempts;
 	int max_attempts;
 	int64_t next_run_ms;
@@ -77,12 +76,12 @@ struct job {
 	int64_t updated_ms;
 	char lease_owner[128];
 	int64_t lease_expires_ms;
-	int64_t fence;          /* fencing token of the current lease */
+	int64_t fence; /* fencing token of the current lease */
 	/* How the last FAILED or DEAD finish ended, and its message
 	 * (outcome_text() shows them as one text). */
 	enum pub_outcome outcome;
 	char last_error[JOB_TEXT_MAX];
-	char wait_reason[256];  /* why a queued job is not running, if known */
+	char wait_reason[256]; /* why a queued job is not running, if known */
 };
 
 struct job_upload {
@@ -110,8 +109,8 @@ struct job_new {
 	const char *idem_key;
 	const char *registry;
 	const char *package;
-	const char *inputs;   /* JSON text, at most JOB_INPUTS_MAX bytes, or NULL */
-	int max_attempts;     /* >= 1 */
+	const char *inputs; /* JSON text, at most JOB_INPUTS_MAX bytes, or NULL */
+	int max_attempts;   /* >= 1 */
 	/* One per file, in upload order: filename (unique in the job), sha256
 	 * (64 lowercase hex digits), registry ("" = the job's).  state and
 	 * answer are ignored: uploads start PENDING. */
@@ -122,7 +121,7 @@ struct job_new {
 /* Filter for listing. */
 struct job_filter {
 	enum job_state state; /* 0: any */
-	size_t limit;         /* 0: 100 */
+	size_t limit;	      /* 0: 100 */
 	int64_t before_id;    /* 0: newest first from the top */
 };
 
@@ -152,8 +151,9 @@ struct queue_ops {
 	 * names its registry).  n may be 0: the inputs alone (a build that
 	 * failed records its verify_matrix results).  Returns 0,
 	 * AOS_EFENCED, or -EINVAL (an upload name the job has already). */
-	int (*set_artifacts)(struct queue *q, int64_t id, int64_t fence, const char *inputs,
-			     const struct job_upload *ups, size_t n, int64_t now_ms);
+	int (*set_artifacts)(struct queue *q, int64_t id, int64_t fence,
+			     const char *inputs, const struct job_upload *ups, size_t n,
+			     int64_t now_ms);
 	/* Claims up to max (at most QUEUE_CLAIM_MAX) due jobs (state QUEUED
 	 * or FAILED with next_run <= now, or RUNNING with a lease that ran
 	 * out), oldest first (next_run, or the lease's expiry), in one
@@ -167,9 +167,8 @@ struct queue_ops {
 	 * until now + lease_ms, a new fence (fence+1) and no wait_reason.
 	 * Returns the number claimed (>= 0) filled into ret[]; the caller
 	 * job_clear()s each. */
-	int (*claim)(struct queue *q, const char *owner, int64_t now_ms,
-		     int64_t lease_ms, int per_registry_limit, struct job *ret,
-		     size_t max);
+	int (*claim)(struct queue *q, const char *owner, int64_t now_ms, int64_t lease_ms,
+		     int per_registry_limit, struct job *ret, size_t max);
 	/* The fenced calls (heartbeat, upload_set, finish) succeed while the
 	 * job is RUNNING with this fence; otherwise (unknown id too) they
 	 * return AOS_EFENCED and change nothing.  upload_set and finish go by

@@ -73,12 +73,13 @@ static const char *const stmt_sql[QS__COUNT] = {
 		      "outcome = ?6 "
 		      "WHERE job_id = ?1 AND filename = ?2",
     [QS_JOB_TOUCH] = "UPDATE jobs SET updated_ms = ?2 WHERE id = ?1",
-    [QS_FINISH] = "UPDATE jobs SET state = ?3, next_run_ms = coalesce(?4, next_run_ms), "
-		  "last_error = coalesce(?5, last_error), "
-		  "outcome = CASE WHEN ?5 IS NULL THEN outcome ELSE ?9 END, wait_reason = ?6, "
-		  "attempts = max(attempts - ?7, 0), lease_owner = '', "
-		  "lease_expires_ms = 0, updated_ms = ?8 "
-		  "WHERE id = ?1 AND fence = ?2 AND state = 2",
+    [QS_FINISH] =
+	"UPDATE jobs SET state = ?3, next_run_ms = coalesce(?4, next_run_ms), "
+	"last_error = coalesce(?5, last_error), "
+	"outcome = CASE WHEN ?5 IS NULL THEN outcome ELSE ?9 END, wait_reason = ?6, "
+	"attempts = max(attempts - ?7, 0), lease_owner = '', "
+	"lease_expires_ms = 0, updated_ms = ?8 "
+	"WHERE id = ?1 AND fence = ?2 AND state = 2",
     [QS_CANCEL] = "UPDATE jobs SET state = 6, fence = fence + ?2, lease_owner = '', "
 		  "lease_expires_ms = 0, wait_reason = '', updated_ms = ?3 WHERE id = ?1",
     [QS_RETRY] = "UPDATE jobs SET state = 1, attempts = 0, next_run_ms = ?2, "
@@ -226,8 +227,8 @@ static int uploads_insert(struct queue_sqlite *q, int64_t id, const char *regist
 		s = q->st[QS_UPLOAD_INSERT];
 		sqlite3_bind_int64(s, 1, id);
 		sqlite3_bind_text(s, 2, u->filename, -1, SQLITE_STATIC);
-		sqlite3_bind_text(s, 3, u->registry[0] != '\0' ? u->registry : registry, -1,
-				  SQLITE_STATIC);
+		sqlite3_bind_text(s, 3, u->registry[0] != '\0' ? u->registry : registry,
+				  -1, SQLITE_STATIC);
 		sqlite3_bind_text(s, 4, u->sha256, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(s, 5, now_ms);
 		/* -EINVAL (a constraint): the same filename twice */
@@ -336,8 +337,9 @@ static int sq_enqueue_many(struct queue *q_, const struct job_new *js, size_t n,
 	return queue_sqlite__tx_end(q, result);
 }
 
-static int sq_set_artifacts(struct queue *q_, int64_t id, int64_t fence, const char *inputs,
-			    const struct job_upload *ups, size_t n, int64_t now_ms)
+static int sq_set_artifacts(struct queue *q_, int64_t id, int64_t fence,
+			    const char *inputs, const struct job_upload *ups, size_t n,
+			    int64_t now_ms)
 {
 	struct queue_sqlite *q = qs(q_);
 	sqlite3_stmt *s;
@@ -360,8 +362,9 @@ static int sq_set_artifacts(struct queue *q_, int64_t id, int64_t fence, const c
 	if (result == 0)
 		result = uploads_insert(q, id, "", ups, n, now_ms);
 	if (result == 0)
-		result = queue_sqlite__log_add(q, id, now_ms, "artifacts recorded: %zu upload%s",
-					       n, n == 1 ? "" : "s");
+		result = queue_sqlite__log_add(q, id, now_ms,
+					       "artifacts recorded: %zu upload%s", n,
+					       n == 1 ? "" : "s");
 out:
 	return queue_sqlite__tx_end(q, result);
 }

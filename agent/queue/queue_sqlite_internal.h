@@ -141,7 +141,7 @@ int queue_sqlite__counts(struct queue *q, int64_t ret[JOB_CANCELED + 1]);
 int queue_sqlite__stats(struct queue *q, int64_t now_ms, struct queue_stats *ret);
 
 /* The prune operation (queue_sqlite_prune.c). */
-int queue_sqlite__prune(struct queue *q, int64_t before_ms, int64_t after_id, bool dry_run,
-			struct job *ret, size_t max);
+int queue_sqlite__prune(struct queue *q, int64_t before_ms, int64_t after_id,
+			bool dry_run, struct job *ret, size_t max);
 
 #endif

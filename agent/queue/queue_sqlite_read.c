@@ -249,7 +249,7 @@ int queue_sqlite__stats(struct queue *q_, int64_t now_ms, struct queue_stats *re
 {
 	struct queue_sqlite *q = (struct queue_sqlite *)q_;
 	sqlite3_stmt *s = q->st[QS_KIND_COUNTS];
-	struct queue_stats st = { 0 };
+	struct queue_stats st = {0};
 	int rc, kind, state;
 
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {

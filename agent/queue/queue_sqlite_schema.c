@@ -22,7 +22,7 @@
  * after the colon dropped), for the words the readers knew. */
 #define SPLIT_WORD(c) "substr(" c ", 1, instr(" c ", ':') - 1)"
 #define SPLIT_REST(c)                                                                    \
-	"CASE WHEN substr(" c ", instr(" c ", ':') + 1, 1) = ' ' THEN substr(" c             \
+	"CASE WHEN substr(" c ", instr(" c ", ':') + 1, 1) = ' ' THEN substr(" c         \
 	", instr(" c ", ':') + 2) ELSE substr(" c ", instr(" c ", ':') + 1) END"
 #define OUTCOME_WORDS                                                                    \
 	"'published', 'exists', 'conflict', 'auth', 'invalid', 'rejected', "             \
@@ -102,11 +102,11 @@ static const char *const migrations[] = {
      * and the text keeps the message. */
     "ALTER TABLE uploads ADD COLUMN outcome TEXT NOT NULL DEFAULT '';"
     "ALTER TABLE jobs ADD COLUMN outcome TEXT NOT NULL DEFAULT '';"
-    "UPDATE uploads SET outcome = " SPLIT_WORD("answer") ", answer = "
-    SPLIT_REST("answer") " WHERE " SPLIT_WORD("answer") " IN (" OUTCOME_WORDS ");"
-    "UPDATE jobs SET outcome = " SPLIT_WORD("last_error") ", last_error = "
-    SPLIT_REST("last_error") " WHERE " SPLIT_WORD("last_error") " IN ("
-    OUTCOME_WORDS ");",
+    "UPDATE uploads SET outcome = " SPLIT_WORD("answer") ", answer = " SPLIT_REST("answer") " WHERE " SPLIT_WORD(
+	"answer") " IN (" OUTCOME_WORDS ");"
+		  "UPDATE jobs SET outcome = " SPLIT_WORD("last_error") ", last_error = " SPLIT_REST(
+		      "last_error") " WHERE " SPLIT_WORD("last_error") " IN (" OUTCOME_WORDS
+								       ");",
     /* 5: the ended jobs (succeeded, dead, canceled) in id order, for the
      * pruning of those past queue.retention_days. */
     "CREATE INDEX jobs_ended ON jobs (id, updated_ms) WHERE state IN (3, 5, 6);",
@@ -373,7 +373,7 @@ static bool stopped_cleanly(sqlite3 *db)
 	if (query_int(db, "PRAGMA user_version", &version) != SQLITE_OK || version < 2)
 		return false;
 	return query_int(db, "SELECT value FROM meta WHERE key = 'clean_stop'", &clean) ==
-		       SQLITE_OK &&
+		   SQLITE_OK &&
 	       clean == 1;
 }
 
@@ -410,8 +410,9 @@ static int set_clean_stop(sqlite3 *db, const char *path, bool clean, char *errbu
 {
 	int rc = queue_sqlite__set_clean_stop(db, clean);
 
-	return rc == SQLITE_OK ? 0
-			       : fail_sqlite(db, rc, path, "mark it in use", errbuf, errlen);
+	return rc == SQLITE_OK
+		   ? 0
+		   : fail_sqlite(db, rc, path, "mark it in use", errbuf, errlen);
 }
 
 int queue_sqlite_check(const char *path, char *errbuf, size_t errlen)
@@ -423,8 +424,9 @@ int queue_sqlite_check(const char *path, char *errbuf, size_t errlen)
 		errbuf[0] = '\0';
 	rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL);
 	if (rc != SQLITE_OK) {
-		result = db != NULL ? fail_sqlite(db, rc, path, "open it", errbuf, errlen)
-				    : fail(errbuf, errlen, -ENOMEM, "%s: out of memory", path);
+		result = db != NULL
+			     ? fail_sqlite(db, rc, path, "open it", errbuf, errlen)
+			     : fail(errbuf, errlen, -ENOMEM, "%s: out of memory", path);
 		goto out;
 	}
 	sqlite3_busy_timeout(db, QUEUE_SQLITE_BUSY_MS);

@@ -47,16 +47,19 @@
 #define LANDLOCK_ACCESS_FS_TRUNCATE (1ULL << 14)
 #endif
 
-#define FS_READ (LANDLOCK_ACCESS_FS_EXECUTE | LANDLOCK_ACCESS_FS_READ_FILE | \
-		 LANDLOCK_ACCESS_FS_READ_DIR)
-#define FS_FILE (LANDLOCK_ACCESS_FS_EXECUTE | LANDLOCK_ACCESS_FS_READ_FILE | \
-		 LANDLOCK_ACCESS_FS_WRITE_FILE | LANDLOCK_ACCESS_FS_TRUNCATE)
-#define FS_WRITE (LANDLOCK_ACCESS_FS_WRITE_FILE | LANDLOCK_ACCESS_FS_REMOVE_DIR | \
-		  LANDLOCK_ACCESS_FS_REMOVE_FILE | LANDLOCK_ACCESS_FS_MAKE_CHAR | \
-		  LANDLOCK_ACCESS_FS_MAKE_DIR | LANDLOCK_ACCESS_FS_MAKE_REG | \
-		  LANDLOCK_ACCESS_FS_MAKE_SOCK | LANDLOCK_ACCESS_FS_MAKE_FIFO | \
-		  LANDLOCK_ACCESS_FS_MAKE_BLOCK | LANDLOCK_ACCESS_FS_MAKE_SYM | \
-		  LANDLOCK_ACCESS_FS_REFER | LANDLOCK_ACCESS_FS_TRUNCATE)
+#define FS_READ                                                                          \
+	(LANDLOCK_ACCESS_FS_EXECUTE | LANDLOCK_ACCESS_FS_READ_FILE |                     \
+	 LANDLOCK_ACCESS_FS_READ_DIR)
+#define FS_FILE                                                                          \
+	(LANDLOCK_ACCESS_FS_EXECUTE | LANDLOCK_ACCESS_FS_READ_FILE |                     \
+	 LANDLOCK_ACCESS_FS_WRITE_FILE | LANDLOCK_ACCESS_FS_TRUNCATE)
+#define FS_WRITE                                                                         \
+	(LANDLOCK_ACCESS_FS_WRITE_FILE | LANDLOCK_ACCESS_FS_REMOVE_DIR |                 \
+	 LANDLOCK_ACCESS_FS_REMOVE_FILE | LANDLOCK_ACCESS_FS_MAKE_CHAR |                 \
+	 LANDLOCK_ACCESS_FS_MAKE_DIR | LANDLOCK_ACCESS_FS_MAKE_REG |                     \
+	 LANDLOCK_ACCESS_FS_MAKE_SOCK | LANDLOCK_ACCESS_FS_MAKE_FIFO |                   \
+	 LANDLOCK_ACCESS_FS_MAKE_BLOCK | LANDLOCK_ACCESS_FS_MAKE_SYM |                   \
+	 LANDLOCK_ACCESS_FS_REFER | LANDLOCK_ACCESS_FS_TRUNCATE)
 
 #define MAX_HIDDEN 64
 #define MAX_ABOVE 1024
@@ -90,7 +93,7 @@ int sandbox_abi(void)
 
 static int add_rule(struct carve *c, const char *path, uint64_t access)
 {
-	struct landlock_path_beneath_attr pb = { 0 };
+	struct landlock_path_beneath_attr pb = {0};
 	struct stat st;
 	int fd, r = 0;
 
@@ -105,8 +108,8 @@ static int add_rule(struct carve *c, const char *path, uint64_t access)
 		access &= FS_FILE; /* rules on files take file rights only */
 	pb.allowed_access = access & c->handled;
 	pb.parent_fd = fd;
-	if (pb.allowed_access != 0 &&
-	    syscall(SYS_landlock_add_rule, c->ruleset, LANDLOCK_RULE_PATH_BENEATH, &pb, 0) < 0)
+	if (pb.allowed_access != 0 && syscall(SYS_landlock_add_rule, c->ruleset,
+					      LANDLOCK_RULE_PATH_BENEATH, &pb, 0) < 0)
 		r = -errno;
 	close(fd);
 	return r;
@@ -175,21 +178,20 @@ static int carve(struct carve *c, const char *dir)
 
 		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
 			continue;
-		snprintf(path, sizeof(path), "%s%s%s", dir, strcmp(dir, "/") ? "/" : "", e->d_name);
+		snprintf(path, sizeof(path), "%s%s%s", dir, strcmp(dir, "/") ? "/" : "",
+			 e->d_name);
 		have = lstat(path, &st) == 0;
 		if (have && S_ISLNK(st.st_mode))
 			continue;
 		switch (relation(c, path, have ? &st : NULL)) {
-		case 1:
-			continue;
+		case 1: continue;
 		case 2:
 			if (have && S_ISDIR(st.st_mode)) {
 				r = carve(c, path);
 				continue;
 			}
 			break;
-		default:
-			break;
+		default: break;
 		}
 		r = add_rule(c, path, FS_READ);
 	}
@@ -218,7 +220,7 @@ static int note_above(struct carve *c, size_t i)
 			continue;
 		if (c->nabove == MAX_ABOVE)
 			return -E2BIG;
-		c->above[c->nabove++] = (struct above){ st.st_dev, st.st_ino, i, n };
+		c->above[c->nabove++] = (struct above){st.st_dev, st.st_ino, i, n};
 	}
 	return 0;
 }
@@ -260,7 +262,8 @@ static int hide_at(struct carve *c, const char *point)
 		const struct above *a = &c->above[i];
 
 		if (a->dev != st.st_dev || a->ino != st.st_ino ||
-		    (size_t)snprintf(path, sizeof(path), "%s%s", strcmp(point, "/") ? point : "",
+		    (size_t)snprintf(path, sizeof(path), "%s%s",
+				     strcmp(point, "/") ? point : "",
 				     c->hidden[a->hidden] + a->len) >= sizeof(path) ||
 		    lstat(path, &hs) < 0)
 			continue;
@@ -289,7 +292,8 @@ static int hide_mounts(struct carve *c)
 			continue;
 		for (p = point; *p != '\0'; p++) {
 			if (p[0] == '\\' && p[1] >= '0' && p[1] <= '3' && p[2] && p[3]) {
-				point[o++] = (char)((p[1] - '0') * 64 + (p[2] - '0') * 8 + (p[3] - '0'));
+				point[o++] = (char)((p[1] - '0') * 64 + (p[2] - '0') * 8 +
+						    (p[3] - '0'));
 				p += 3;
 			} else {
 				point[o++] = *p;
@@ -305,13 +309,14 @@ static int hide_mounts(struct carve *c)
 int sandbox_apply(const char *const *hidden, size_t nhidden, const char *const *writable,
 		  size_t nwritable, char *msg, size_t msglen)
 {
-	struct landlock_ruleset_attr attr = { 0 };
-	struct carve c = { .nhidden = 0 };
+	struct landlock_ruleset_attr attr = {0};
+	struct carve c = {.nhidden = 0};
 	int abi = sandbox_abi(), r;
 	size_t i;
 
 	if (abi < 1) {
-		snprintf(msg, msglen, "the kernel offers no Landlock (%s)", strerror(-abi));
+		snprintf(msg, msglen, "the kernel offers no Landlock (%s)",
+			 strerror(-abi));
 		return -EOPNOTSUPP;
 	}
 	for (i = 0, r = 0; r == 0 && i < nhidden; i++) {
@@ -335,7 +340,8 @@ int sandbox_apply(const char *const *hidden, size_t nhidden, const char *const *
 	c.ruleset = (int)syscall(SYS_landlock_create_ruleset, &attr, sizeof(attr), 0);
 	if (c.ruleset < 0) {
 		r = -errno;
-		snprintf(msg, msglen, "cannot create a Landlock ruleset: %s", strerror(-r));
+		snprintf(msg, msglen, "cannot create a Landlock ruleset: %s",
+			 strerror(-r));
 		goto out;
 	}
 	r = carve(&c, "/");
@@ -346,7 +352,8 @@ int sandbox_apply(const char *const *hidden, size_t nhidden, const char *const *
 	if (r == 0 && syscall(SYS_landlock_restrict_self, c.ruleset, 0) < 0)
 		r = -errno;
 	if (r < 0)
-		snprintf(msg, msglen, "cannot apply the Landlock rules: %s", strerror(-r));
+		snprintf(msg, msglen, "cannot apply the Landlock rules: %s",
+			 strerror(-r));
 	close(c.ruleset);
 out:
 	for (i = 0; i < c.nhidden; i++)

@@ -29,10 +29,10 @@
 
 /* What this host offers build steps, found by sandbox_probe(). */
 struct sandbox_caps {
-	int landlock_abi;  /* >= 1, or a negative errno: no Landlock */
-	char bwrap[256];   /* bubblewrap's path, "" when not installed */
-	bool namespaces;   /* a trial bwrap with every namespace worked */
-	char detail[600];  /* the version, or why namespaces are unavailable */
+	int landlock_abi; /* >= 1, or a negative errno: no Landlock */
+	char bwrap[256];  /* bubblewrap's path, "" when not installed */
+	bool namespaces;  /* a trial bwrap with every namespace worked */
+	char detail[600]; /* the version, or why namespaces are unavailable */
 };
 
 /* The kernel's Landlock ABI version (>= 1), or a negative errno when it
@@ -71,15 +71,15 @@ void sandbox_argv_free(struct sandbox_argv *a);
 struct sandbox_spec {
 	enum isolation mode;
 	const struct sandbox_caps *caps;
-	const char *self;                  /* the daemon's binary, canonical */
-	const char *workdir;               /* the job's folder (read-write) */
-	const char *const *readable;       /* bound read-only (namespaces) */
+	const char *self;	     /* the daemon's binary, canonical */
+	const char *workdir;	     /* the job's folder (read-write) */
+	const char *const *readable; /* bound read-only (namespaces) */
 	size_t nreadable;
-	const char *const *writable;       /* bound read-write / writable */
+	const char *const *writable; /* bound read-write / writable */
 	size_t nwritable;
-	const char *const *hidden;         /* the daemon's own, canonical */
+	const char *const *hidden; /* the daemon's own, canonical */
 	size_t nhidden;
-	bool network;                      /* false: own network namespace */
+	bool network; /* false: own network namespace */
 };
 
 /* Appends the prefix that runs a step under s to a ("ARGV..." follows it).

@@ -62,7 +62,8 @@ static int kill_children(void)
 		f = fopen(path, "re");
 		if (f == NULL)
 			continue;
-		if (fgets(buf, sizeof(buf), f) != NULL && (rpar = strrchr(buf, ')')) != NULL &&
+		if (fgets(buf, sizeof(buf), f) != NULL &&
+		    (rpar = strrchr(buf, ')')) != NULL &&
 		    sscanf(rpar + 1, " %*c %ld", &ppid) == 1 && (pid_t)ppid == self) {
 			kill((pid_t)atol(e->d_name), SIGKILL);
 			n++;
@@ -82,7 +83,8 @@ static void kill_tree(void)
 
 		while (waitpid(-1, NULL, __WALL | WNOHANG) > 0)
 			;
-		if (found == 0 && waitpid(-1, NULL, __WALL | WNOHANG) < 0 && errno == ECHILD)
+		if (found == 0 && waitpid(-1, NULL, __WALL | WNOHANG) < 0 &&
+		    errno == ECHILD)
 			return;
 		usleep(1000);
 	}
@@ -110,7 +112,8 @@ static int run_reaped(char **argv)
 	if (pid == 0) {
 		sigprocmask(SIG_SETMASK, &old, NULL);
 		execvp(argv[0], argv);
-		fprintf(stderr, "aos-publishd: cannot run %s: %s\n", argv[0], strerror(errno));
+		fprintf(stderr, "aos-publishd: cannot run %s: %s\n", argv[0],
+			strerror(errno));
 		_exit(errno == ENOENT ? 127 : 126);
 	}
 	while (rc < 0) {
@@ -154,41 +157,51 @@ int sandbox_run_step(int argc, char **argv)
 			break;
 	}
 	if (i + 1 >= argc || strcmp(argv[i], "--") != 0) {
-		fprintf(stderr, "aos-publishd --run-step: usage: [--landlock [--optional]] "
+		fprintf(stderr,
+			"aos-publishd --run-step: usage: [--landlock [--optional]] "
 			"[--reap] [--hide P]... [--write P]... -- ARGV...\n");
 		return 2;
 	}
 	if (close_inherited() < 0) {
-		fprintf(stderr, "aos-publishd: build step not started: cannot close the "
-			"inherited descriptors: %s\n", strerror(errno));
+		fprintf(stderr,
+			"aos-publishd: build step not started: cannot close the "
+			"inherited descriptors: %s\n",
+			strerror(errno));
 		return 126;
 	}
 	/* No step may gain privileges (setuid programs); the control socket
 	 * also knows a step by it: no_new_privs cannot be cleared. */
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
-		fprintf(stderr, "aos-publishd: build step not started: no_new_privs: %s\n",
+		fprintf(stderr,
+			"aos-publishd: build step not started: no_new_privs: %s\n",
 			strerror(errno));
 		return 126;
 	}
 	if (landlock) {
 		r = sandbox_apply(hidden, nh, writable, nw, msg, sizeof(msg));
 		if (r < 0 && !optional) {
-			fprintf(stderr, "aos-publishd: build step not started: %s "
-				"(build_isolation is \"landlock\")\n", msg);
+			fprintf(stderr,
+				"aos-publishd: build step not started: %s "
+				"(build_isolation is \"landlock\")\n",
+				msg);
 			return 126;
 		}
 		if (r < 0)
-			fprintf(stderr, "aos-publishd: warning: no Landlock layer inside the "
-				"namespaces: %s\n", msg);
+			fprintf(stderr,
+				"aos-publishd: warning: no Landlock layer inside the "
+				"namespaces: %s\n",
+				msg);
 	}
 	if (reap) {
 		r = run_reaped(argv + i + 1);
 		if (r >= 0)
 			return r;
-		fprintf(stderr, "aos-publishd: build step not started: %s\n", strerror(-r));
+		fprintf(stderr, "aos-publishd: build step not started: %s\n",
+			strerror(-r));
 		return 126;
 	}
 	execvp(argv[i + 1], argv + i + 1);
-	fprintf(stderr, "aos-publishd: cannot run %s: %s\n", argv[i + 1], strerror(errno));
+	fprintf(stderr, "aos-publishd: cannot run %s: %s\n", argv[i + 1],
+		strerror(errno));
 	return errno == ENOENT ? 127 : 126;
 }

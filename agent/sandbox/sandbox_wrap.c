@@ -17,8 +17,8 @@
 #include "sandbox/sandbox.h"
 
 /* Folders of the root that merged-/usr systems make links into /usr. */
-static const char *const root_dirs[] = { "/bin", "/sbin", "/lib", "/lib32", "/lib64",
-					 "/libx32" };
+static const char *const root_dirs[] = {"/bin",	  "/sbin",  "/lib",
+					"/lib32", "/lib64", "/libx32"};
 
 int sandbox_argv_add(struct sandbox_argv *a, const char *s)
 {
@@ -65,8 +65,8 @@ static int add3(struct sandbox_argv *a, const char *x, const char *y, const char
 static int add_namespaces(struct sandbox_argv *a, bool net)
 {
 	static const char *const flags[] = {
-		"--unshare-user", "--unshare-pid", "--unshare-ipc", "--unshare-uts",
-		"--unshare-cgroup-try", "--die-with-parent", "--new-session",
+	    "--unshare-user",	    "--unshare-pid",	 "--unshare-ipc", "--unshare-uts",
+	    "--unshare-cgroup-try", "--die-with-parent", "--new-session",
 	};
 	size_t i;
 	int r = 0;
@@ -128,8 +128,8 @@ static bool beneath(const char *path, const char *dir)
 {
 	size_t n = strlen(dir);
 
-	return strncmp(path, dir, n) == 0 && (path[n] == '/' || path[n] == '\0' ||
-					      (n == 1 && dir[0] == '/'));
+	return strncmp(path, dir, n) == 0 &&
+	       (path[n] == '/' || path[n] == '\0' || (n == 1 && dir[0] == '/'));
 }
 
 /* A hidden path that a bound folder would show is covered: an empty
@@ -175,7 +175,7 @@ static int add_masks(const struct sandbox_spec *s, struct sandbox_argv *a)
  * private temporary folders and /dev (null, tty, shm). */
 static int add_writes(const struct sandbox_spec *s, struct sandbox_argv *a, bool ns)
 {
-	static const char *const ns_dirs[] = { "/tmp", "/var/tmp", "/dev" };
+	static const char *const ns_dirs[] = {"/tmp", "/var/tmp", "/dev"};
 	size_t i;
 	int r = add2(a, "--write", s->workdir);
 
@@ -224,7 +224,8 @@ static int wrap_namespaces(const struct sandbox_spec *s, struct sandbox_argv *a)
 int sandbox_wrap(const struct sandbox_spec *s, struct sandbox_argv *a)
 {
 	size_t i;
-	int r = add2(a, "/proc/self/exe", "--run-step"); /* this binary, even after an upgrade */
+	int r = add2(a, "/proc/self/exe",
+		     "--run-step"); /* this binary, even after an upgrade */
 
 	if (r == 0 && s->mode == ISOLATION_NAMESPACES) {
 		r = sandbox_argv_add(a, "--");
@@ -266,7 +267,7 @@ static int run_capture(char *const *argv, char *out, size_t outlen)
 		return -errno;
 	}
 	if (pid == 0) {
-		static char *const env[] = { "PATH=/usr/bin:/bin", NULL };
+		static char *const env[] = {"PATH=/usr/bin:/bin", NULL};
 		int devnull = open("/dev/null", O_RDONLY);
 
 		dup2(devnull, 0);
@@ -290,8 +291,8 @@ static int run_capture(char *const *argv, char *out, size_t outlen)
 
 void sandbox_probe(struct sandbox_caps *ret)
 {
-	static const char *const dirs[] = { "/usr/bin", "/bin", "/usr/local/bin" };
-	struct sandbox_argv a = { 0 };
+	static const char *const dirs[] = {"/usr/bin", "/bin", "/usr/local/bin"};
+	struct sandbox_argv a = {0};
 	char version[128], out[400];
 	size_t i;
 	int r;
@@ -304,12 +305,13 @@ void sandbox_probe(struct sandbox_caps *ret)
 			ret->bwrap[0] = '\0';
 	}
 	if (ret->bwrap[0] == '\0') {
-		snprintf(ret->detail, sizeof(ret->detail), "bubblewrap (bwrap) is not "
+		snprintf(ret->detail, sizeof(ret->detail),
+			 "bubblewrap (bwrap) is not "
 			 "installed; install Debian's bubblewrap package");
 		return;
 	}
 	{
-		char *vargv[] = { ret->bwrap, "--version", NULL };
+		char *vargv[] = {ret->bwrap, "--version", NULL};
 
 		if (run_capture(vargv, version, sizeof(version)) != 0)
 			snprintf(version, sizeof(version), "bwrap");
@@ -324,10 +326,13 @@ void sandbox_probe(struct sandbox_caps *ret)
 	if (r < 0) {
 		snprintf(ret->detail, sizeof(ret->detail), "out of memory");
 	} else if ((r = run_capture(a.v, out, sizeof(out))) != 0) {
-		snprintf(ret->detail, sizeof(ret->detail), "%s cannot create the namespaces "
-			 "(exit %d: %s); unprivileged user namespaces may be disabled "
-			 "(sysctl kernel.unprivileged_userns_clone, user.max_user_namespaces) or "
-			 "refused by a seccomp filter", version, r, out[0] ? out : "no message");
+		snprintf(
+		    ret->detail, sizeof(ret->detail),
+		    "%s cannot create the namespaces "
+		    "(exit %d: %s); unprivileged user namespaces may be disabled "
+		    "(sysctl kernel.unprivileged_userns_clone, user.max_user_namespaces) or "
+		    "refused by a seccomp filter",
+		    version, r, out[0] ? out : "no message");
 	} else {
 		ret->namespaces = true;
 		snprintf(ret->detail, sizeof(ret->detail), "%s", version);
@@ -343,21 +348,24 @@ bool sandbox_describe(enum isolation mode, const struct sandbox_caps *caps, char
 	if (caps->landlock_abi > 0)
 		snprintf(ll, sizeof(ll), "Landlock ABI %d", caps->landlock_abi);
 	else
-		snprintf(ll, sizeof(ll), "no Landlock (%s)", strerror(-caps->landlock_abi));
+		snprintf(ll, sizeof(ll), "no Landlock (%s)",
+			 strerror(-caps->landlock_abi));
 	switch (mode) {
 	case ISOLATION_NAMESPACES:
 		if (!caps->namespaces) {
 			snprintf(buf, len, "namespaces unavailable: %s", caps->detail);
 			return false;
 		}
-		snprintf(buf, len, "namespaces (%s: user, mount, pid, ipc, uts, cgroup) + %s",
+		snprintf(buf, len,
+			 "namespaces (%s: user, mount, pid, ipc, uts, cgroup) + %s",
 			 caps->detail, ll);
 		return true;
 	case ISOLATION_LANDLOCK:
 		snprintf(buf, len, "landlock (%s; no namespaces: the fallback)", ll);
 		return caps->landlock_abi > 0;
 	default:
-		snprintf(buf, len, "off: build steps are NOT confined (build_isolation \"off\")");
+		snprintf(buf, len,
+			 "off: build steps are NOT confined (build_isolation \"off\")");
 		return true;
 	}
 }
@@ -365,7 +373,8 @@ bool sandbox_describe(enum isolation mode, const struct sandbox_caps *caps, char
 const char *sandbox_mode_name(enum isolation mode)
 {
 	return mode == ISOLATION_NAMESPACES ? "namespaces"
-	       : mode == ISOLATION_LANDLOCK ? "landlock" : "off";
+	       : mode == ISOLATION_LANDLOCK ? "landlock"
+					    : "off";
 }
 
 struct cJSON *sandbox_status_json(enum isolation mode, const struct sandbox_caps *caps)
@@ -378,6 +387,7 @@ struct cJSON *sandbox_status_json(enum isolation mode, const struct sandbox_caps
 	cJSON_AddBoolToObject(o, "available", ok);
 	cJSON_AddStringToObject(o, "description", text);
 	cJSON_AddBoolToObject(o, "namespaces", caps->namespaces);
-	cJSON_AddNumberToObject(o, "landlock_abi", caps->landlock_abi > 0 ? caps->landlock_abi : 0);
+	cJSON_AddNumberToObject(o, "landlock_abi",
+				caps->landlock_abi > 0 ? caps->landlock_abi : 0);
 	return o;
 }

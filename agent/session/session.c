@@ -29,11 +29,11 @@ static void start_step(struct vault_session *s, enum step step);
 static const char *step_name(enum step st)
 {
 	static const char *const names[] = {
-		[STEP_IDLE] = "idle", [STEP_WRAP_LOOKUP] = "wrapping lookup",
-		[STEP_UNWRAP] = "unwrap", [STEP_LOGIN] = "AppRole login",
-		[STEP_LOOKUP] = "token lookup", [STEP_RENEW] = "token renewal",
-		[STEP_META] = "metadata read", [STEP_DATA] = "secret read",
-		[STEP_PROBE] = "token check",
+	    [STEP_IDLE] = "idle",	    [STEP_WRAP_LOOKUP] = "wrapping lookup",
+	    [STEP_UNWRAP] = "unwrap",	    [STEP_LOGIN] = "AppRole login",
+	    [STEP_LOOKUP] = "token lookup", [STEP_RENEW] = "token renewal",
+	    [STEP_META] = "metadata read",  [STEP_DATA] = "secret read",
+	    [STEP_PROBE] = "token check",
 	};
 	return names[st];
 }
@@ -64,8 +64,8 @@ static void set_conn(struct vault_session *s)
 	s->conn.namespace = v->namespace;
 	s->conn.ca_file = v->ca_file;
 	s->conn.ca_path = v->ca_path;
-	snprintf(s->kv_meta_path, sizeof(s->kv_meta_path), "%s/metadata/%s",
-		 v->kv_mount, v->kv_path);
+	snprintf(s->kv_meta_path, sizeof(s->kv_meta_path), "%s/metadata/%s", v->kv_mount,
+		 v->kv_path);
 	snprintf(s->kv_name, sizeof(s->kv_name), "%s/%s", v->kv_mount, v->kv_path);
 }
 
@@ -77,7 +77,8 @@ int session_new(uv_loop_t *loop, struct transport *tp, const struct config *cfg,
 
 	if (s == NULL)
 		return -ENOMEM;
-	r = store_new((const char *const *)cfg->secret_keys, cfg->nsecret_keys, &s->store);
+	r = store_new((const char *const *)cfg->secret_keys, cfg->nsecret_keys,
+		      &s->store);
 	if (r < 0) {
 		free(s);
 		return r;
@@ -121,9 +122,10 @@ static void failed(struct vault_session *s, int err, bool retry)
 	answer_waiters(&s->waiters_current, err, s->last_error);
 	answer_waiters(&s->waiters_pending, err, s->last_error);
 	if (!retry) {
-		log_err("%s; not retrying until the configuration is reloaded "
-			"(systemctl reload aos-publishd) or `aos-publishctl secrets refresh`",
-			s->last_error);
+		log_err(
+		    "%s; not retrying until the configuration is reloaded "
+		    "(systemctl reload aos-publishd) or `aos-publishctl secrets refresh`",
+		    s->last_error);
 		s->creds_bad = true;
 		notify(s, false);
 		return;
@@ -138,8 +140,8 @@ static void failed(struct vault_session *s, int err, bool retry)
 	notify(s, false);
 }
 
-__attribute__((format(printf, 3, 4)))
-static void fail_msg(struct vault_session *s, int err, const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static void fail_msg(struct vault_session *s,
+							   int err, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -154,17 +156,10 @@ static void fail_msg(struct vault_session *s, int err, const char *fmt, ...)
 void session__fire(struct vault_session *s, enum session_timer t)
 {
 	switch (t) {
-	case SESSION_RETRY:
-		s->in_backoff = false;
-		break;
-	case SESSION_POLL:
-		s->work |= WORK_CHECK;
-		break;
-	case SESSION_RENEW:
-		s->work |= WORK_RENEW;
-		break;
-	case SESSION_NTIMERS:
-		return;
+	case SESSION_RETRY: s->in_backoff = false; break;
+	case SESSION_POLL: s->work |= WORK_CHECK; break;
+	case SESSION_RENEW: s->work |= WORK_RENEW; break;
+	case SESSION_NTIMERS: return;
 	}
 	kick(s);
 }
@@ -186,8 +181,8 @@ static void schedule_renew(struct vault_session *s)
 
 static void schedule_poll(struct vault_session *s)
 {
-	uint64_t delay = jitter_ms((uint64_t)s->cfg->vault.poll_interval_s * 1000, 10,
-				   s->rnd, NULL);
+	uint64_t delay =
+	    jitter_ms((uint64_t)s->cfg->vault.poll_interval_s * 1000, 10, s->rnd, NULL);
 
 	s->next_poll_ms = s->io->now(s) + delay;
 	s->io->arm(s, SESSION_POLL, delay);
@@ -239,23 +234,25 @@ static void apply_data(struct vault_session *s, const char *body, size_t len)
 	}
 	for (i = 0; i < n; i++)
 		values[i] = vals[i].value;
-	nch = store_update(s->store, version, s->meta_created, keys, values, n,
-			   changes, 64);
+	nch = store_update(s->store, version, s->meta_created, keys, values, n, changes,
+			   64);
 	for (i = 0; i < n; i++)
 		secret_unref(vals[i].value);
 	for (i = 0; i < (size_t)nch; i++) {
 		const struct store_change *c = &changes[i];
 
 		if (c->old_version == 0 && c->new_version != 0)
-			log_notice("secret %s loaded: version %" PRId64 ", fingerprint %s",
+			log_notice("secret %s loaded: version %" PRId64
+				   ", fingerprint %s",
 				   c->key, c->new_version, c->new_fpr);
 		else if (c->new_version == 0)
-			log_warn("secret %s removed from %s at version %" PRId64,
-				 c->key, s->kv_name, version);
+			log_warn("secret %s removed from %s at version %" PRId64, c->key,
+				 s->kv_name, version);
 		else
 			log_notice("secret %s changed: version %" PRId64 " -> %" PRId64
-				   ", fingerprint %s -> %s", c->key, c->old_version,
-				   c->new_version, c->old_fpr, c->new_fpr);
+				   ", fingerprint %s -> %s",
+				   c->key, c->old_version, c->new_version, c->old_fpr,
+				   c->new_fpr);
 	}
 	s->missing[0] = '\0';
 	for (i = 0; i < n; i++) {
@@ -265,8 +262,9 @@ static void apply_data(struct vault_session *s, const char *body, size_t len)
 			 "rotate_secret.sh or fix the registry's token_key",
 			 keys[i], vals[i].not_string ? "is not a string" : "is missing",
 			 s->kv_name, version);
-		snprintf(s->missing + strlen(s->missing), sizeof(s->missing) - strlen(s->missing),
-			 "%s%s", s->missing[0] ? ", " : "", keys[i]);
+		snprintf(s->missing + strlen(s->missing),
+			 sizeof(s->missing) - strlen(s->missing), "%s%s",
+			 s->missing[0] ? ", " : "", keys[i]);
 	}
 	s->force_data = false;
 	s->checked_version = version;
@@ -300,7 +298,8 @@ static void on_meta(struct vault_session *s, const char *body, size_t len)
 		return;
 	}
 	if (meta.deleted) {
-		fail_msg(s, AOS_ENOTFOUND, "current version %" PRId64 " of %s is deleted; "
+		fail_msg(s, AOS_ENOTFOUND,
+			 "current version %" PRId64 " of %s is deleted; "
 			 "keeping the previous values (write a new version)",
 			 meta.current_version, s->kv_name);
 		return;
@@ -327,20 +326,26 @@ static void on_denied(struct vault_session *s, enum step st)
 static void on_success(struct vault_session *s, enum step st, const char *body,
 		       size_t len)
 {
-	struct vault_token_info ti = { 0 };
+	struct vault_token_info ti = {0};
 	char err[256], path[256];
 	int r;
 
 	switch (st) {
 	case STEP_WRAP_LOOKUP:
-		r = vault_parse_wrap_lookup(body, len, path, sizeof(path), err, sizeof(err));
-		if (r == 0 && vault_check_creation_path(path, s->cfg->vault.wrap_creation_path,
-							s->cfg->vault.mount) < 0) {
-			fail_msg(s, AOS_EWRAP, "wrapped secret_id refused: its creation path "
-				 "is \"%s\", expected %s (it may have been intercepted and "
-				 "re-wrapped; issue a new one)", path,
-				 s->cfg->vault.wrap_creation_path ? s->cfg->vault.wrap_creation_path
-								  : "auth/<mount>/role/<role>/secret-id");
+		r = vault_parse_wrap_lookup(body, len, path, sizeof(path), err,
+					    sizeof(err));
+		if (r == 0 &&
+		    vault_check_creation_path(path, s->cfg->vault.wrap_creation_path,
+					      s->cfg->vault.mount) < 0) {
+			fail_msg(
+			    s, AOS_EWRAP,
+			    "wrapped secret_id refused: its creation path "
+			    "is \"%s\", expected %s (it may have been intercepted and "
+			    "re-wrapped; issue a new one)",
+			    path,
+			    s->cfg->vault.wrap_creation_path
+				? s->cfg->vault.wrap_creation_path
+				: "auth/<mount>/role/<role>/secret-id");
 			return;
 		}
 		if (r < 0) {
@@ -352,7 +357,8 @@ static void on_success(struct vault_session *s, enum step st, const char *body,
 	case STEP_UNWRAP:
 		secret_unref(s->wrapping_token);
 		s->wrapping_token = NULL;
-		r = vault_parse_unwrap_secret_id(body, len, &s->secret_id, err, sizeof(err));
+		r = vault_parse_unwrap_secret_id(body, len, &s->secret_id, err,
+						 sizeof(err));
 		if (r < 0) {
 			fail_msg(s, r, "unwrapping the secret_id: %s", err);
 			return;
@@ -371,7 +377,8 @@ static void on_success(struct vault_session *s, enum step st, const char *body,
 		s->token_creation_ttl_s = ti.ttl_s;
 		s->logins++;
 		log_notice("logged in to Vault at %s with AppRole (token TTL %" PRId64
-			   " s, %s)", s->conn.address, ti.ttl_s,
+			   " s, %s)",
+			   s->conn.address, ti.ttl_s,
 			   ti.renewable ? "renewable" : "not renewable");
 		start_step(s, STEP_LOOKUP);
 		return;
@@ -410,8 +417,10 @@ static void on_success(struct vault_session *s, enum step st, const char *body,
 		if (s->cfg->vault.method == AUTH_APPROLE &&
 		    (!ti.renewable || ti.ttl_s < s->token_creation_ttl_s)) {
 			s->relogin_due = true;
-			log_info("Vault token renewed: TTL %" PRId64 " s (capped, was %" PRId64
-				 " s); logging in again before it expires", ti.ttl_s, before);
+			log_info("Vault token renewed: TTL %" PRId64
+				 " s (capped, was %" PRId64
+				 " s); logging in again before it expires",
+				 ti.ttl_s, before);
 		} else {
 			log_info("Vault token renewed: TTL %" PRId64 " s", ti.ttl_s);
 		}
@@ -421,9 +430,7 @@ static void on_success(struct vault_session *s, enum step st, const char *body,
 		kick(s);
 		return;
 	}
-	case STEP_META:
-		on_meta(s, body, len);
-		return;
+	case STEP_META: on_meta(s, body, len); return;
 	case STEP_DATA:
 		apply_data(s, body, len);
 		if (s->step == STEP_DATA)
@@ -439,8 +446,7 @@ static void on_success(struct vault_session *s, enum step st, const char *body,
 			 s->cfg->vault.kv_path, s->denied_error);
 		failed(s, AOS_EDENIED, true);
 		return;
-	case STEP_IDLE:
-		return;
+	case STEP_IDLE: return;
 	}
 }
 
@@ -456,12 +462,14 @@ static void on_error(struct vault_session *s, enum step st, int r)
 			/* 400 "invalid role or secret ID": retrying cannot help. */
 			secret_unref(s->secret_id);
 			s->secret_id = NULL;
-			fail_msg(s, AOS_EAUTH, "AppRole login at %s rejected: %s (%s)",
-				 s->conn.address, vmsg, s->cfg->vault.secret_id_wrapped
-				 ? "the unwrapped secret_id expired or was revoked, or the "
-				   "role_id is wrong: put a fresh wrapping token in the "
-				   "secret_id file, then restart or reload"
-				 : "check the role_id and secret_id files");
+			fail_msg(
+			    s, AOS_EAUTH, "AppRole login at %s rejected: %s (%s)",
+			    s->conn.address, vmsg,
+			    s->cfg->vault.secret_id_wrapped
+				? "the unwrapped secret_id expired or was revoked, or the "
+				  "role_id is wrong: put a fresh wrapping token in the "
+				  "secret_id file, then restart or reload"
+				: "check the role_id and secret_id files");
 			return;
 		}
 		if (r == AOS_EDENIED) {
@@ -471,9 +479,10 @@ static void on_error(struct vault_session *s, enum step st, int r)
 				secret_unref(s->secret_id);
 				s->secret_id = NULL;
 			}
-			fail_msg(s, r, "AppRole login at %s denied: %s (is the AppRole auth "
-				 "method enabled at auth/%s?)", s->conn.address, vmsg,
-				 s->cfg->vault.mount);
+			fail_msg(s, r,
+				 "AppRole login at %s denied: %s (is the AppRole auth "
+				 "method enabled at auth/%s?)",
+				 s->conn.address, vmsg, s->cfg->vault.mount);
 			return;
 		}
 		break;
@@ -482,8 +491,10 @@ static void on_error(struct vault_session *s, enum step st, int r)
 		if (r == AOS_EDENIED || r == AOS_ESERVER) {
 			secret_unref(s->wrapping_token);
 			s->wrapping_token = NULL;
-			fail_msg(s, AOS_EWRAP, "wrapped secret_id refused by Vault: %s "
-				 "(a wrapping token works once; issue a new one)", vmsg);
+			fail_msg(s, AOS_EWRAP,
+				 "wrapped secret_id refused by Vault: %s "
+				 "(a wrapping token works once; issue a new one)",
+				 vmsg);
 			return;
 		}
 		break;
@@ -491,9 +502,11 @@ static void on_error(struct vault_session *s, enum step st, int r)
 		if (r == AOS_EDENIED) {
 			drop_token(s);
 			s->work |= WORK_AUTH;
-			fail_msg(s, AOS_ETOKEN, "Vault token rejected by lookup-self (%s)%s",
-				 vmsg, s->cfg->vault.method == AUTH_TOKEN
-				 ? ": put a valid token in the token file" : "");
+			fail_msg(s, AOS_ETOKEN,
+				 "Vault token rejected by lookup-self (%s)%s", vmsg,
+				 s->cfg->vault.method == AUTH_TOKEN
+				     ? ": put a valid token in the token file"
+				     : "");
 			return;
 		}
 		break;
@@ -522,14 +535,14 @@ static void on_error(struct vault_session *s, enum step st, int r)
 			return;
 		}
 		if (r == AOS_ENOTFOUND) {
-			fail_msg(s, r, "%s not found in Vault (%s): check vault.kv_mount and "
+			fail_msg(s, r,
+				 "%s not found in Vault (%s): check vault.kv_mount and "
 				 "vault.kv_path, or create it with rotate_secret.sh",
 				 s->kv_name, vmsg);
 			return;
 		}
 		break;
-	default:
-		break;
+	default: break;
 	}
 	fail_msg(s, r, "Vault %s failed: %s", step_name(st), vmsg);
 }
@@ -592,17 +605,18 @@ void session__done(struct transport_req *req, int result, void *data)
 			snprintf(why, sizeof(why), "%s", s->last_error);
 			fail_msg(s, result, "Vault %s: %s", step_name(st), why);
 		} else if (result == AOS_ETOOBIG)
-			fail_msg(s, result, "Vault %s: answer too large (over %ld bytes, "
-				 "vault.max_response_bytes)", step_name(st),
-				 s->cfg->vault.max_response_bytes);
+			fail_msg(s, result,
+				 "Vault %s: answer too large (over %ld bytes, "
+				 "vault.max_response_bytes)",
+				 step_name(st), s->cfg->vault.max_response_bytes);
 		else
-			fail_msg(s, result, "Vault %s: cannot reach %s: %s", step_name(st),
-				 s->conn.address, req->error);
+			fail_msg(s, result, "Vault %s: cannot reach %s: %s",
+				 step_name(st), s->conn.address, req->error);
 		transport_req_free(req);
 		return;
 	}
-	r = vault_check_status(req->status, req->body.data, req->body.len,
-			       s->last_error, sizeof(s->last_error));
+	r = vault_check_status(req->status, req->body.data, req->body.len, s->last_error,
+			       sizeof(s->last_error));
 	log_debug("Vault %s: HTTP %ld", step_name(st), req->status);
 	if (r < 0) {
 		if (r == AOS_ESEALED || r == AOS_ESTANDBY) {
@@ -610,8 +624,9 @@ void session__done(struct transport_req *req, int result, void *data)
 
 			snprintf(msg, sizeof(msg), "%s", s->last_error);
 			fail_msg(s, r, "Vault %s: %s (%s)", step_name(st),
-				 r == AOS_ESEALED ? "Vault is sealed or unavailable"
-						  : "Vault answered 429 (standby or rate limit)",
+				 r == AOS_ESEALED
+				     ? "Vault is sealed or unavailable"
+				     : "Vault answered 429 (standby or rate limit)",
 				 msg);
 		} else {
 			on_error(s, st, r);
@@ -653,9 +668,7 @@ static void start_step(struct vault_session *s, enum step step)
 		body = s->body.data;
 		break;
 	case STEP_LOOKUP:
-	case STEP_PROBE:
-		snprintf(path, sizeof(path), "auth/token/lookup-self");
-		break;
+	case STEP_PROBE: snprintf(path, sizeof(path), "auth/token/lookup-self"); break;
 	case STEP_RENEW:
 		snprintf(path, sizeof(path), "auth/token/renew-self");
 		method = "POST";
@@ -671,8 +684,7 @@ static void start_step(struct vault_session *s, enum step step)
 		snprintf(path, sizeof(path), "%s/data/%s?version=%" PRId64,
 			 s->cfg->vault.kv_mount, s->cfg->vault.kv_path, s->meta_version);
 		break;
-	case STEP_IDLE:
-		return;
+	case STEP_IDLE: return;
 	}
 	if (r < 0) {
 		fail_msg(s, r, "building the %s request", step_name(step));
@@ -708,8 +720,8 @@ static void start_auth(struct vault_session *s)
 		return;
 	}
 	if (s->role_id == NULL) {
-		r = vault_read_credential(v->role_id_file, creds, s->cfg->dir, &s->role_id,
-					  err, sizeof(err));
+		r = vault_read_credential(v->role_id_file, creds, s->cfg->dir,
+					  &s->role_id, err, sizeof(err));
 		if (r < 0) {
 			fail_msg(s, r, "%s", err);
 			return;
@@ -756,7 +768,8 @@ static void kick(struct vault_session *s)
 			log_info("logging in again with the unwrapped secret_id kept "
 				 "in locked memory");
 		} else {
-			secret_unref(s->secret_id); /* read it again: it may have changed */
+			secret_unref(
+			    s->secret_id); /* read it again: it may have changed */
 			s->secret_id = NULL;
 		}
 	}
@@ -821,16 +834,19 @@ int session_reconfigure(struct vault_session *s, const struct config *cfg)
 	int r;
 
 	for (i = 0; !keys_changed && i < cfg->nsecret_keys; i++)
-		keys_changed = strcmp(cfg->secret_keys[i], store_entry_at(s->store, i)->key) != 0;
+		keys_changed =
+		    strcmp(cfg->secret_keys[i], store_entry_at(s->store, i)->key) != 0;
 	auth_changed = str_differs(o->address, n->address) ||
-		       str_differs(o->namespace, n->namespace) || o->method != n->method ||
+		       str_differs(o->namespace, n->namespace) ||
+		       o->method != n->method ||
 		       str_differs(o->token_file, n->token_file) ||
 		       str_differs(o->role_id_file, n->role_id_file) ||
 		       str_differs(o->secret_id_file, n->secret_id_file) ||
 		       str_differs(o->mount, n->mount) ||
 		       o->secret_id_wrapped != n->secret_id_wrapped;
 	if (keys_changed) {
-		r = store_new((const char *const *)cfg->secret_keys, cfg->nsecret_keys, &st);
+		r = store_new((const char *const *)cfg->secret_keys, cfg->nsecret_keys,
+			      &st);
 		if (r < 0)
 			return r;
 		store_migrate(st, s->store);
@@ -838,7 +854,8 @@ int session_reconfigure(struct vault_session *s, const struct config *cfg)
 		s->store = st;
 		s->force_data = true;
 	}
-	if (str_differs(o->kv_mount, n->kv_mount) || str_differs(o->kv_path, n->kv_path)) {
+	if (str_differs(o->kv_mount, n->kv_mount) ||
+	    str_differs(o->kv_path, n->kv_path)) {
 		s->force_data = true;
 		s->checked_version = 0;
 	}
@@ -867,7 +884,7 @@ int session_reconfigure(struct vault_session *s, const struct config *cfg)
 
 void session_cancel_waiter(struct vault_session *s, struct session_waiter *w)
 {
-	struct session_waiter **lists[] = { &s->waiters_pending, &s->waiters_current };
+	struct session_waiter **lists[] = {&s->waiters_pending, &s->waiters_current};
 	size_t i;
 
 	if (!w->linked)

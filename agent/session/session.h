@@ -25,8 +25,7 @@ struct session_waiter {
 
 /* Called after every change of the session's health or data, so the owner
  * can update its status (first_ready is true exactly once). */
-typedef void (*session_event_cb)(struct vault_session *s, bool first_ready,
-				 void *data);
+typedef void (*session_event_cb)(struct vault_session *s, bool first_ready, void *data);
 
 /* Creates a session (not started).  cfg must outlive it or be replaced with
  * session_reconfigure().  Returns 0 and *ret, or -ENOMEM / -EINVAL. */

@@ -71,14 +71,14 @@ struct vault_session {
 	enum step step;
 	struct transport_req *req;
 	struct curl_slist *hdrs;
-	struct buf body; /* request body (may hold secret_id): wiped */
+	struct buf body;    /* request body (may hold secret_id): wiped */
 	unsigned redirects; /* followed for the request in flight */
 
 	unsigned work;
 	bool in_backoff;
-	bool creds_bad;    /* credentials refused: wait for the operator */
-	bool loaded;       /* the secret was read at least once */
-	bool force_data;   /* read data even if the version is unchanged */
+	bool creds_bad;	 /* credentials refused: wait for the operator */
+	bool loaded;	 /* the secret was read at least once */
+	bool force_data; /* read data even if the version is unchanged */
 	bool closing;
 	int open_handles;
 	uv_timer_t timers[SESSION_NTIMERS]; /* used by session_uv_io only */
@@ -96,10 +96,10 @@ struct vault_session {
 	uint64_t renew_due_ms;
 
 	/* the KV secret */
-	int64_t meta_version;   /* current_version from the last metadata read */
+	int64_t meta_version; /* current_version from the last metadata read */
 	char meta_created[40];
 	int64_t checked_version; /* version whose data the store holds */
-	char missing[512];       /* keys missing at checked_version */
+	char missing[512];	 /* keys missing at checked_version */
 
 	/* health */
 	unsigned failures;

@@ -56,9 +56,10 @@ cJSON *session_vault_json(const struct vault_session *s)
 			ttl = 0;
 	}
 	cJSON_AddStringToObject(o, "address", s->conn.address);
-	cJSON_AddStringToObject(o, "auth_method",
-				s->cfg->vault.method == AUTH_APPROLE ? "approle" : "token");
-	cJSON_AddBoolToObject(o, "healthy", s->loaded && s->failures == 0 && !s->creds_bad);
+	cJSON_AddStringToObject(
+	    o, "auth_method", s->cfg->vault.method == AUTH_APPROLE ? "approle" : "token");
+	cJSON_AddBoolToObject(o, "healthy",
+			      s->loaded && s->failures == 0 && !s->creds_bad);
 	cJSON_AddBoolToObject(o, "authenticated", s->token != NULL);
 	cJSON_AddStringToObject(o, "kv", s->kv_name);
 	cJSON_AddNumberToObject(o, "kv_version", (double)s->checked_version);
@@ -75,9 +76,11 @@ cJSON *session_vault_json(const struct vault_session *s)
 	else
 		cJSON_AddNullToObject(o, "last_success_age_s");
 	if (s->in_backoff)
-		cJSON_AddNumberToObject(o, "next_attempt_in_s", until_s(s, s->next_attempt_ms));
+		cJSON_AddNumberToObject(o, "next_attempt_in_s",
+					until_s(s, s->next_attempt_ms));
 	else if (s->loaded)
-		cJSON_AddNumberToObject(o, "next_attempt_in_s", until_s(s, s->next_poll_ms));
+		cJSON_AddNumberToObject(o, "next_attempt_in_s",
+					until_s(s, s->next_poll_ms));
 	cJSON_AddBoolToObject(o, "waiting_for_operator", s->creds_bad);
 	cJSON_AddNumberToObject(o, "requests", (double)s->requests);
 	cJSON_AddNumberToObject(o, "logins", (double)s->logins);

@@ -29,8 +29,8 @@
 #include "worker/worker.h"
 #include "worker_internal.h"
 
-#define TICK_MS 1000        /* look for due jobs at least this often */
-#define VAULT_WAIT_MS 5000  /* a job waiting for a token looks again after */
+#define TICK_MS 1000	   /* look for due jobs at least this often */
+#define VAULT_WAIT_MS 5000 /* a job waiting for a token looks again after */
 
 static int64_t wall_now(const struct worker *w)
 {
@@ -39,10 +39,10 @@ static int64_t wall_now(const struct worker *w)
 }
 
 const struct worker_io worker__default_io = {
-	.now = wall_now,
-	.rnd = aos_rand_u64,
-	.publish_start = publish_start,
-	.publish_abort = publish_abort,
+    .now = wall_now,
+    .rnd = aos_rand_u64,
+    .publish_start = publish_start,
+    .publish_abort = publish_abort,
 };
 
 void worker__qlog(struct worker *w, int64_t id, const char *fmt, ...)
@@ -92,7 +92,7 @@ void worker__run_free(struct run *r)
  * them for `job retry`). */
 static void remove_spool(struct run *r)
 {
-	struct worker_spool_use use = { 0 };
+	struct worker_spool_use use = {0};
 
 	worker_spool_files(&r->job, (*r->w->env.pub.cfg)->queue.spool_dir, false, &use);
 }
@@ -101,15 +101,15 @@ static void remove_spool(struct run *r)
  * publish) or pipeline (the name in "pipeline:NAME"). */
 static void job_log_fields(const struct job *j, struct log_fields *ret)
 {
-	*ret = (struct log_fields){ .job_id = j->id };
+	*ret = (struct log_fields){.job_id = j->id};
 	if (j->kind == JOB_PIPELINE && strncmp(j->registry, "pipeline:", 9) == 0)
 		ret->pipeline = j->registry + 9;
 	else if (j->kind == JOB_PUBLISH)
 		ret->registry = j->registry;
 }
 
-void worker__settle(struct run *r, enum job_state st, int64_t next_run, enum pub_outcome out,
-		    const char *error)
+void worker__settle(struct run *r, enum job_state st, int64_t next_run,
+		    enum pub_outcome out, const char *error)
 {
 	struct worker *w = r->w;
 	char text[JOB_TEXT_MAX];
@@ -120,9 +120,10 @@ void worker__settle(struct run *r, enum job_state st, int64_t next_run, enum pub
 	rc = w->q->ops->finish(w->q, r->job.id, r->job.fence, st, next_run, out, error,
 			       worker__now(w));
 	if (rc == AOS_EFENCED)
-		log_msg_f(LOG_LVL_WARNING, &lf, "job %" PRId64 ": lease lost before it could "
-			  "be recorded as %s; its new owner decides", r->job.id,
-			  job_state_name(st));
+		log_msg_f(LOG_LVL_WARNING, &lf,
+			  "job %" PRId64 ": lease lost before it could "
+			  "be recorded as %s; its new owner decides",
+			  r->job.id, job_state_name(st));
 	else if (rc < 0)
 		log_msg_f(LOG_LVL_ERR, &lf, "job %" PRId64 ": cannot record its end: %s",
 			  r->job.id, aos_strerror(rc));
@@ -132,7 +133,8 @@ void worker__settle(struct run *r, enum job_state st, int64_t next_run, enum pub
 		remove_spool(r);
 	else
 		log_msg_f(LOG_LVL_WARNING, &lf, "job %" PRId64 " %s: %s", r->job.id,
-			  job_state_name(st), outcome_text(out, error, text, sizeof(text)));
+			  job_state_name(st),
+			  outcome_text(out, error, text, sizeof(text)));
 	if (rc == 0 && w->env.hooks.job_changed != NULL)
 		w->env.hooks.job_changed(w->env.hooks.data, r->job.id);
 }
@@ -146,16 +148,19 @@ void worker__settle_retry(struct run *r, long retry_after_s, enum pub_outcome ou
 	char msg[JOB_TEXT_MAX];
 
 	if (r->job.attempts >= r->job.max_attempts) {
-		snprintf(msg, sizeof(msg), "%s (out of attempts: %d)", error, r->job.attempts);
+		snprintf(msg, sizeof(msg), "%s (out of attempts: %d)", error,
+			 r->job.attempts);
 		worker__settle(r, JOB_DEAD, 0, out, msg);
 		return;
 	}
-	delay = backoff_delay_ms((unsigned)(r->job.attempts > 0 ? r->job.attempts - 1 : 0),
-				 (uint64_t)qc->backoff_min_ms, (uint64_t)qc->backoff_max_ms,
-				 r->w->io->rnd, NULL);
+	delay =
+	    backoff_delay_ms((unsigned)(r->job.attempts > 0 ? r->job.attempts - 1 : 0),
+			     (uint64_t)qc->backoff_min_ms, (uint64_t)qc->backoff_max_ms,
+			     r->w->io->rnd, NULL);
 	if (retry_after_s >= 0 && (uint64_t)retry_after_s * 1000 > delay)
 		delay = (uint64_t)retry_after_s * 1000;
-	snprintf(msg, sizeof(msg), "%s (next try in %.1f s)", error, (double)delay / 1000.0);
+	snprintf(msg, sizeof(msg), "%s (next try in %.1f s)", error,
+		 (double)delay / 1000.0);
 	worker__settle(r, JOB_FAILED, worker__now(r->w) + (int64_t)delay, out, msg);
 }
 
@@ -185,8 +190,8 @@ static int hook_sending(void *data, size_t i)
 static void report_upload(struct run *r, size_t i, enum pub_outcome out)
 {
 	const struct worker_hooks *h = &r->w->env.hooks;
-	struct worker_upload_stat u = { .registry = r->registry, .outcome = out,
-					.sends = r->sends[i], .seconds = -1 };
+	struct worker_upload_stat u = {
+	    .registry = r->registry, .outcome = out, .sends = r->sends[i], .seconds = -1};
 	struct stat st;
 
 	if (h->upload_done == NULL)
@@ -198,7 +203,8 @@ static void report_upload(struct run *r, size_t i, enum pub_outcome out)
 	h->upload_done(h->data, &u);
 }
 
-static void hook_file_done(void *data, size_t i, enum pub_outcome out, const char *message)
+static void hook_file_done(void *data, size_t i, enum pub_outcome out,
+			   const char *message)
 {
 	struct run *r = data;
 	struct worker *w = r->w;
@@ -207,14 +213,10 @@ static void hook_file_done(void *data, size_t i, enum pub_outcome out, const cha
 
 	switch (out) {
 	case OUT_PUBLISHED:
-	case OUT_EXISTS:
-		st = UPLOAD_DONE;
-		break;
+	case OUT_EXISTS: st = UPLOAD_DONE; break;
 	case OUT_CONFLICT:
 	case OUT_INVALID:
-	case OUT_REJECTED:
-		st = UPLOAD_FAILED;
-		break;
+	case OUT_REJECTED: st = UPLOAD_FAILED; break;
 	default:
 		/* Retried later.  A send without a usable answer stays SENDING:
 		 * the registry is asked before the next send. */
@@ -232,7 +234,8 @@ static void hook_file_done(void *data, size_t i, enum pub_outcome out, const cha
 	if (w->q->ops->upload_set(w->q, r->job.id, r->job.fence, r->names[i], st, out,
 				  message, worker__now(w)) == AOS_EFENCED)
 		r->fenced = true;
-	worker__qlog(w, r->job.id, "%s", outcome_text(out, message, answer, sizeof(answer)));
+	worker__qlog(w, r->job.id, "%s",
+		     outcome_text(out, message, answer, sizeof(answer)));
 	report_upload(r, i, out);
 }
 
@@ -267,9 +270,7 @@ static void hook_finished(void *data, enum pub_outcome out, const char *error,
 			 * (a refused token was already refreshed from Vault once). */
 			worker__settle(r, JOB_DEAD, 0, out, error);
 			break;
-		default:
-			worker__settle_retry(r, retry_after_s, out, error);
-			break;
+		default: worker__settle_retry(r, retry_after_s, out, error); break;
 		}
 	}
 	worker__run_free(r);
@@ -279,7 +280,8 @@ static void hook_event(void *data, const cJSON *ev)
 {
 	struct run *r = data;
 	const struct worker_hooks *h = &r->w->env.hooks;
-	const char *file = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(ev, "file"));
+	const char *file =
+	    cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(ev, "file"));
 	cJSON *copy;
 	size_t i;
 
@@ -292,16 +294,16 @@ static void hook_event(void *data, const cJSON *ev)
 	for (i = 0; file != NULL && i < r->nfiles; i++)
 		if (strcmp(file, r->files[i]) == 0)
 			cJSON_ReplaceItemInObjectCaseSensitive(
-				copy, "file", cJSON_CreateString(r->sources[i]));
+			    copy, "file", cJSON_CreateString(r->sources[i]));
 	h->job_event(h->data, r->job.id, copy);
 	cJSON_Delete(copy);
 }
 
 static const struct publish_hooks hooks_template = {
-	.sending = hook_sending,
-	.file_done = hook_file_done,
-	.finished = hook_finished,
-	.event = hook_event,
+    .sending = hook_sending,
+    .file_done = hook_file_done,
+    .finished = hook_finished,
+    .event = hook_event,
 };
 
 /* ---- starting a run ---------------------------------------------------------- */
@@ -312,7 +314,8 @@ void worker__heartbeat(uv_timer_t *t)
 	struct worker *w = r->w;
 	int64_t lease = worker__cfg(w)->queue.lease_s * 1000;
 
-	int rc = w->q->ops->heartbeat(w->q, r->job.id, r->job.fence, worker__now(w), lease);
+	int rc =
+	    w->q->ops->heartbeat(w->q, r->job.id, r->job.fence, worker__now(w), lease);
 
 	if (rc == 0)
 		return;
@@ -356,10 +359,14 @@ static int load_inputs(struct run *r, const char **tag, const char **version,
 		cJSON_Delete(doc);
 		return n;
 	}
-	cJSON_ArrayForEach(f, files) {
-		const char *path = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(f, "path"));
-		const char *name = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(f, "filename"));
-		const char *source = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(f, "source"));
+	cJSON_ArrayForEach(f, files)
+	{
+		const char *path =
+		    cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(f, "path"));
+		const char *name =
+		    cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(f, "filename"));
+		const char *source =
+		    cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(f, "source"));
 		bool done = false, probe = false;
 
 		if (path == NULL || name == NULL || r->nfiles == MAX_FILES)
@@ -409,20 +416,20 @@ void worker__files_clear(struct run *r)
 	r->nfiles = 0;
 }
 
-int worker__publish(struct run *r, const char *registry, const struct worker_tag_rule *rule,
-		    const char *version)
+int worker__publish(struct run *r, const char *registry,
+		    const struct worker_tag_rule *rule, const char *version)
 {
 	struct worker *w = r->w;
 	const struct registry_cfg *reg = config_registry(worker__cfg(w), registry);
-	struct publish_request req = { 0 };
+	struct publish_request req = {0};
 	struct publish_hooks hooks = hooks_template;
 	struct secret *tok;
 	const char *verr;
 	char msg[1024];
 
 	if (reg == NULL) {
-		snprintf(msg, sizeof(msg), "registry %s is no longer in the configuration",
-			 registry);
+		snprintf(msg, sizeof(msg),
+			 "registry %s is no longer in the configuration", registry);
 		worker__settle(r, JOB_DEAD, 0, OUT_NONE, msg);
 		return -ENOENT;
 	}
@@ -430,19 +437,24 @@ int worker__publish(struct run *r, const char *registry, const struct worker_tag
 	verr = session_last_error(w->env.pub.session);
 	if (tok == NULL && session_loaded(w->env.pub.session) && verr == NULL) {
 		/* Vault answers, but the secret lacks the key. */
-		snprintf(msg, sizeof(msg), "no token for registry %s: key %s is not in "
-			 "the Vault secret; add it with rotate_secret.sh, then `aos-publishctl "
-			 "job retry %" PRId64 "`", reg->name, reg->token_key, r->job.id);
+		snprintf(
+		    msg, sizeof(msg),
+		    "no token for registry %s: key %s is not in "
+		    "the Vault secret; add it with rotate_secret.sh, then `aos-publishctl "
+		    "job retry %" PRId64 "`",
+		    reg->name, reg->token_key, r->job.id);
 		worker__settle(r, JOB_DEAD, 0, OUT_AUTH, msg);
 		return -ENOENT;
 	}
 	if (tok == NULL) {
 		/* No usable token (Vault down at start, or the key missing):
 		 * wait without spending an attempt. */
-		snprintf(msg, sizeof(msg), "waiting for a token: %s is not loaded from Vault%s%s",
+		snprintf(msg, sizeof(msg),
+			 "waiting for a token: %s is not loaded from Vault%s%s",
 			 reg->token_key, verr != NULL ? ": " : "",
 			 verr != NULL ? verr : "");
-		worker__settle(r, JOB_QUEUED, worker__now(w) + VAULT_WAIT_MS, OUT_NONE, msg);
+		worker__settle(r, JOB_QUEUED, worker__now(w) + VAULT_WAIT_MS, OUT_NONE,
+			       msg);
 		return -EAGAIN;
 	}
 	secret_unref(tok);
@@ -456,7 +468,8 @@ int worker__publish(struct run *r, const char *registry, const struct worker_tag
 	req.records = (const char *const *)r->records;
 	req.probe_first = r->probe;
 	req.nfiles = r->nfiles;
-	req.max_attempts = 0; /* publish.max_attempts quick tries; then the queue's backoff */
+	req.max_attempts =
+	    0; /* publish.max_attempts quick tries; then the queue's backoff */
 	hooks.data = r;
 	req.hooks = &hooks;
 	if (w->io->publish_start(&w->env.pub, &req, &r->op, msg, sizeof(msg)) < 0) {
@@ -479,8 +492,9 @@ static void start_run(struct worker *w, struct job *job)
 	int rc;
 
 	if (r == NULL) {
-		w->q->ops->finish(w->q, job->id, job->fence, JOB_QUEUED, worker__now(w) + 1000,
-				  OUT_NONE, "out of memory", worker__now(w));
+		w->q->ops->finish(w->q, job->id, job->fence, JOB_QUEUED,
+				  worker__now(w) + 1000, OUT_NONE, "out of memory",
+				  worker__now(w));
 		job_clear(job);
 		return;
 	}
@@ -492,8 +506,9 @@ static void start_run(struct worker *w, struct job *job)
 	r->next = w->runs;
 	w->runs = r;
 	w->nruns++;
-	log_info("job %" PRId64 ": running (attempt %d of %d) for %s, package %s", r->job.id,
-		 r->job.attempts, r->job.max_attempts, r->job.registry, r->job.package);
+	log_info("job %" PRId64 ": running (attempt %d of %d) for %s, package %s",
+		 r->job.id, r->job.attempts, r->job.max_attempts, r->job.registry,
+		 r->job.package);
 	if (r->job.kind == JOB_PIPELINE) {
 		uv_timer_start(&r->heartbeat, worker__heartbeat,
 			       (uint64_t)worker__cfg(w)->queue.lease_s * 1000 / 3,
@@ -519,7 +534,7 @@ static void start_run(struct worker *w, struct job *job)
 		goto out;
 	}
 	{
-		struct worker_tag_rule rule = { .tag = tag, .given_by = "--tag" };
+		struct worker_tag_rule rule = {.tag = tag, .given_by = "--tag"};
 
 		if (worker__publish(r, r->job.registry, &rule, version) < 0)
 			goto out;
@@ -578,8 +593,10 @@ int worker_new(const struct worker_env *env, struct queue *q, struct worker **re
 	w->tick.data = w;
 	drain_marker(w, path, sizeof(path));
 	if (access(path, F_OK) == 0) {
-		log_notice("the queue was drained before this start (%s): no job starts until "
-			   "`aos-publishctl resume`", path);
+		log_notice(
+		    "the queue was drained before this start (%s): no job starts until "
+		    "`aos-publishctl resume`",
+		    path);
 		w->draining = true;
 	}
 	uv_timer_start(&w->tick, tick_cb, 0, TICK_MS);
@@ -697,7 +714,7 @@ cJSON *worker_upload_json(const struct job_upload *u)
 cJSON *worker_job_answer(struct worker *w, int64_t id)
 {
 	struct job_upload *ups;
-	struct job job = { 0 };
+	struct job job = {0};
 	cJSON *o, *arr, *doc, *files;
 	const char *outcome;
 	char error[JOB_TEXT_MAX];
@@ -715,9 +732,12 @@ cJSON *worker_job_answer(struct worker *w, int64_t id)
 		cJSON *r = worker_upload_json(&ups[i]), *f;
 		const char *source = ups[i].filename;
 
-		cJSON_ArrayForEach(f, files) {
-			const char *fn = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(f, "filename"));
-			const char *src = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(f, "source"));
+		cJSON_ArrayForEach(f, files)
+		{
+			const char *fn = cJSON_GetStringValue(
+			    cJSON_GetObjectItemCaseSensitive(f, "filename"));
+			const char *src = cJSON_GetStringValue(
+			    cJSON_GetObjectItemCaseSensitive(f, "source"));
 
 			if (fn != NULL && src != NULL && strcmp(fn, ups[i].filename) == 0)
 				source = src;
@@ -725,13 +745,15 @@ cJSON *worker_job_answer(struct worker *w, int64_t id)
 		/* Untried, or recorded without a word (a message alone was
 		 * an error). */
 		outcome = ups[i].outcome != OUT_NONE ? outcome_name(ups[i].outcome)
-			  : ups[i].answer[0] != '\0' ? outcome_name(OUT_ERROR) : "not-attempted";
+			  : ups[i].answer[0] != '\0' ? outcome_name(OUT_ERROR)
+						     : "not-attempted";
 		all_exist &= ups[i].outcome == OUT_EXISTS;
 		cJSON_AddStringToObject(r, "file", source);
 		cJSON_AddStringToObject(r, "outcome", outcome);
 		cJSON_AddStringToObject(r, "message", ups[i].answer);
 		/* the old name of "state", kept for one release */
-		cJSON_AddStringToObject(r, "upload_state", upload_state_name(ups[i].state));
+		cJSON_AddStringToObject(r, "upload_state",
+					upload_state_name(ups[i].state));
 		cJSON_AddItemToArray(arr, r);
 	}
 	if (job.state == JOB_SUCCEEDED)
@@ -747,8 +769,9 @@ cJSON *worker_job_answer(struct worker *w, int64_t id)
 	cJSON_AddStringToObject(o, "registry", job.registry);
 	cJSON_AddNumberToObject(o, "attempts", job.attempts);
 	if (job.state != JOB_SUCCEEDED && job.last_error[0] != '\0')
-		cJSON_AddStringToObject(o, "error", outcome_text(job.outcome, job.last_error,
-								 error, sizeof(error)));
+		cJSON_AddStringToObject(
+		    o, "error",
+		    outcome_text(job.outcome, job.last_error, error, sizeof(error)));
 	cJSON_AddItemToObject(o, "results", arr);
 	free(ups);
 	cJSON_Delete(doc);

@@ -20,11 +20,11 @@ struct worker;
 
 /* One file's upload as metrics see it. */
 struct worker_upload_stat {
-	const char *registry;  /* the configured name */
+	const char *registry; /* the configured name */
 	enum pub_outcome outcome;
-	uint64_t bytes;        /* the file's size when published, else 0 */
-	double seconds;        /* from its first send to its outcome; < 0: not sent */
-	unsigned sends;        /* sends made (more than one: retried) */
+	uint64_t bytes; /* the file's size when published, else 0 */
+	double seconds; /* from its first send to its outcome; < 0: not sent */
+	unsigned sends; /* sends made (more than one: retried) */
 };
 
 /* How the worker reports on jobs (it never talks to a client); each hook

@@ -20,17 +20,17 @@ struct run {
 	struct worker *w;
 	struct job job;
 	struct publish_op *op;
-	struct pl_run *pl;          /* a pipeline job's build and targets, or NULL */
+	struct pl_run *pl; /* a pipeline job's build and targets, or NULL */
 	uv_timer_t heartbeat;
-	char *files[MAX_FILES];     /* spool paths of the files still to send */
-	char *names[MAX_FILES];     /* their upload keys (file name; TARGET/NAME) */
-	char *sources[MAX_FILES];   /* the paths the client gave */
-	char *records[MAX_FILES];   /* artifact records from the spool, or NULL */
+	char *files[MAX_FILES];	  /* spool paths of the files still to send */
+	char *names[MAX_FILES];	  /* their upload keys (file name; TARGET/NAME) */
+	char *sources[MAX_FILES]; /* the paths the client gave */
+	char *records[MAX_FILES]; /* artifact records from the spool, or NULL */
 	bool probe[MAX_FILES];
-	bool sent[MAX_FILES];       /* marked SENDING in this run */
-	unsigned sends[MAX_FILES];  /* sends started (metrics) */
+	bool sent[MAX_FILES];	     /* marked SENDING in this run */
+	unsigned sends[MAX_FILES];   /* sends started (metrics) */
 	uint64_t send_ms[MAX_FILES]; /* loop time of the first send */
-	char registry[128];         /* of the publish running now */
+	char registry[128];	     /* of the publish running now */
 	size_t nfiles;
 	bool fenced;
 	struct run *next;
@@ -42,10 +42,11 @@ struct run {
  * w->io to move time and to play the registry's part. */
 struct worker_io {
 	int64_t (*now)(const struct worker *w); /* Unix ms (aos_wall_ms) */
-	rand_fn rnd;                            /* called with NULL */
+	rand_fn rnd;				/* called with NULL */
 	/* As publish_start() and publish_abort() (publish.h). */
-	int (*publish_start)(const struct publish_env *env, const struct publish_request *r,
-			     struct publish_op **ret_op, char *msg, size_t msglen);
+	int (*publish_start)(const struct publish_env *env,
+			     const struct publish_request *r, struct publish_op **ret_op,
+			     char *msg, size_t msglen);
 	void (*publish_abort)(struct publish_op *op);
 };
 
@@ -81,11 +82,11 @@ void worker__heartbeat(uv_timer_t *t);
 
 /* A line in job id's log. */
 void worker__qlog(struct worker *w, int64_t id, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 /* Ends r's job in state st (see queue finish()), with how it ended and
  * the message (OUT_NONE, NULL for a success). */
-void worker__settle(struct run *r, enum job_state st, int64_t next_run, enum pub_outcome out,
-		    const char *error);
+void worker__settle(struct run *r, enum job_state st, int64_t next_run,
+		    enum pub_outcome out, const char *error);
 /* A failed attempt: FAILED with backoff (at least retry_after_s), or DEAD
  * when out of attempts. */
 void worker__settle_retry(struct run *r, long retry_after_s, enum pub_outcome out,
@@ -107,8 +108,8 @@ struct worker_tag_rule {
 /* Uploads r's files (r->files, names, sources, probe) to registry with its
  * token, npm files under the tag rule decides.  Returns 0 when the publish
  * started; otherwise the job has been settled and the caller frees r. */
-int worker__publish(struct run *r, const char *registry, const struct worker_tag_rule *rule,
-		    const char *version);
+int worker__publish(struct run *r, const char *registry,
+		    const struct worker_tag_rule *rule, const char *version);
 
 /* worker_pipeline.c */
 /* Runs a pipeline job: build (once) then each target in turn.  Settles and

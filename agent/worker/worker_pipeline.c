@@ -42,21 +42,21 @@
 #include "worker_internal.h"
 
 struct pl_art {
-	char *path;            /* in the spool */
-	char name[256];        /* file name */
+	char *path;	/* in the spool */
+	char name[256]; /* file name */
 	char sha256[65];
 	enum artifact_kind kind;
-	char *record;          /* artifact_record(), or NULL */
+	char *record; /* artifact_record(), or NULL */
 };
 
 struct pl_run {
-	struct run *r;         /* NULL once the run is gone (work still in flight) */
+	struct run *r; /* NULL once the run is gone (work still in flight) */
 	struct pl_build *build;
 	uv_work_t work;
 	bool work_busy;
 	char pipeline[128], tag[256], version[128], commit[72], head[72];
 	char stepdir[4200], spooldir[4200], workdir[4200];
-	uint64_t max_file_bytes;   /* publish.max_file_bytes, read at start */
+	uint64_t max_file_bytes; /* publish.max_file_bytes, read at start */
 	char *globs[MAX_FILES];
 	size_t nglobs;
 	char package[256];
@@ -65,14 +65,14 @@ struct pl_run {
 	int work_rc;
 	bool work_permanent;
 	char work_msg[1024];
-	char **targets;        /* recorded order */
+	char **targets; /* recorded order */
 	size_t ntargets, target;
 	/* the npm dist-tag rule recorded with the job, and the decisions made
 	 * before it was queued (NULL: none) */
 	char *dist_tag, *prerelease_dist_tag;
 	char given_by[200];
 	cJSON *dist_tags;
-	cJSON *cells;          /* verify_matrix results, for the inputs (job show) */
+	cJSON *cells; /* verify_matrix results, for the inputs (job show) */
 };
 
 static void pl_free(struct pl_run *pl)
@@ -150,8 +150,8 @@ static int load_target(struct run *r)
 		r->files[r->nfiles] = strdup(pl->arts[k].path);
 		r->names[r->nfiles] = strdup(ups[i].filename);
 		r->sources[r->nfiles] = strdup(pl->arts[k].path);
-		r->records[r->nfiles] = pl->arts[k].record != NULL ? strdup(pl->arts[k].record)
-								   : NULL;
+		r->records[r->nfiles] =
+		    pl->arts[k].record != NULL ? strdup(pl->arts[k].record) : NULL;
 		r->probe[r->nfiles] = ups[i].state == UPLOAD_SENDING;
 		r->nfiles++;
 		if (r->files[r->nfiles - 1] == NULL || r->names[r->nfiles - 1] == NULL ||
@@ -171,15 +171,20 @@ static void log_decided_tag(struct run *r)
 {
 	struct pl_run *pl = r->pl;
 	const cJSON *d = dist_tag_json_find(pl->dist_tags, pl->targets[pl->target]);
-	const char *tag = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(d, "dist_tag"));
-	const char *from = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(d, "from"));
+	const char *tag =
+	    cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(d, "dist_tag"));
+	const char *from =
+	    cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(d, "from"));
 
 	if (tag == NULL)
 		return;
-	worker__qlog(r->w, r->job.id, "%s: dist-tag %s (%s), decided before the build from "
-		     "version %s%s", pl->targets[pl->target], tag, from != NULL ? from : "?",
-		     pl->version, cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(d, "checked"))
-		     ? "" : " without the registry's latest; checked again now");
+	worker__qlog(r->w, r->job.id,
+		     "%s: dist-tag %s (%s), decided before the build from "
+		     "version %s%s",
+		     pl->targets[pl->target], tag, from != NULL ? from : "?", pl->version,
+		     cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(d, "checked"))
+			 ? ""
+			 : " without the registry's latest; checked again now");
 }
 
 /* Starts the first target (from pl->target on) with files left.  Returns
@@ -188,15 +193,17 @@ static void log_decided_tag(struct run *r)
 static bool start_target(struct run *r)
 {
 	struct pl_run *pl = r->pl;
-	struct worker_tag_rule rule = { .tag = pl->dist_tag, .given_by = pl->given_by,
-					.prerelease = pl->prerelease_dist_tag };
+	struct worker_tag_rule rule = {.tag = pl->dist_tag,
+				       .given_by = pl->given_by,
+				       .prerelease = pl->prerelease_dist_tag};
 	char msg[512];
 	int n;
 
 	for (; pl->target < pl->ntargets; pl->target++) {
 		n = load_target(r);
 		if (n < 0) {
-			snprintf(msg, sizeof(msg), "cannot read the job's uploads for %s: %s",
+			snprintf(msg, sizeof(msg),
+				 "cannot read the job's uploads for %s: %s",
 				 pl->targets[pl->target], aos_strerror(n));
 			worker__settle_retry(r, -1, OUT_NONE, msg);
 			worker__run_free(r);
@@ -204,8 +211,9 @@ static bool start_target(struct run *r)
 		}
 		if (n == 0)
 			continue;
-		worker__qlog(r->w, r->job.id, "target %zu of %zu: %s (%d file%s)", pl->target + 1,
-			     pl->ntargets, pl->targets[pl->target], n, n == 1 ? "" : "s");
+		worker__qlog(r->w, r->job.id, "target %zu of %zu: %s (%d file%s)",
+			     pl->target + 1, pl->ntargets, pl->targets[pl->target], n,
+			     n == 1 ? "" : "s");
 		log_decided_tag(r);
 		if (worker__publish(r, pl->targets[pl->target], &rule, pl->version) < 0)
 			worker__run_free(r);
@@ -226,7 +234,8 @@ static int load_recorded(struct pl_run *pl, const cJSON *doc)
 	const cJSON *f, *t;
 	size_t n = 0;
 
-	cJSON_ArrayForEach(f, cJSON_GetObjectItemCaseSensitive(doc, "files")) {
+	cJSON_ArrayForEach(f, cJSON_GetObjectItemCaseSensitive(doc, "files"))
+	{
 		const char *path = jstr(f, "path"), *name = jstr(f, "filename");
 
 		if (path == NULL || name == NULL || pl->narts == MAX_FILES)
@@ -240,7 +249,8 @@ static int load_recorded(struct pl_run *pl, const cJSON *doc)
 	pl->targets = calloc((size_t)cJSON_GetArraySize(t) + 1, sizeof(char *));
 	if (pl->targets == NULL)
 		return -ENOMEM;
-	cJSON_ArrayForEach(f, t) {
+	cJSON_ArrayForEach(f, t)
+	{
 		if (!cJSON_IsString(f))
 			return -EINVAL;
 		pl->targets[n++] = strdup(f->valuestring);
@@ -256,11 +266,13 @@ static int load_tag_rule(struct pl_run *pl, const cJSON *doc)
 	const char *tag = jstr(doc, "dist_tag"), *pre = jstr(doc, "prerelease_dist_tag");
 	const cJSON *decided = cJSON_GetObjectItemCaseSensitive(doc, "dist_tags");
 
-	snprintf(pl->given_by, sizeof(pl->given_by), "dist_tag of pipeline %s", pl->pipeline);
+	snprintf(pl->given_by, sizeof(pl->given_by), "dist_tag of pipeline %s",
+		 pl->pipeline);
 	pl->dist_tag = tag != NULL ? strdup(tag) : NULL;
 	pl->prerelease_dist_tag = pre != NULL ? strdup(pre) : NULL;
 	pl->dist_tags = decided != NULL ? cJSON_Duplicate(decided, true) : NULL;
-	if ((tag != NULL && pl->dist_tag == NULL) || (pre != NULL && pl->prerelease_dist_tag == NULL) ||
+	if ((tag != NULL && pl->dist_tag == NULL) ||
+	    (pre != NULL && pl->prerelease_dist_tag == NULL) ||
 	    (decided != NULL && pl->dist_tags == NULL))
 		return -ENOMEM;
 	return 0;
@@ -293,8 +305,8 @@ static void record_cells(struct run *r)
 	put_cells(r->pl, doc);
 	text = cJSON_PrintUnformatted(doc);
 	rc = text == NULL ? -ENOMEM
-			  : w->q->ops->set_artifacts(w->q, r->job.id, r->job.fence, text, NULL, 0,
-						     aos_wall_ms());
+			  : w->q->ops->set_artifacts(w->q, r->job.id, r->job.fence, text,
+						     NULL, 0, aos_wall_ms());
 	if (rc < 0)
 		log_warn("job %" PRId64 ": cannot record the verify_matrix results: %s",
 			 r->job.id, aos_strerror(rc));
@@ -304,13 +316,13 @@ static void record_cells(struct run *r)
 
 /* Which target gets which artifact: every artifact goes to each target of
  * its kind; each target must get one and each artifact must go somewhere. */
-static int plan_uploads(struct run *r, struct job_upload *ups, size_t *ret_n,
-			char *msg, size_t msglen)
+static int plan_uploads(struct run *r, struct job_upload *ups, size_t *ret_n, char *msg,
+			size_t msglen)
 {
 	struct pl_run *pl = r->pl;
 	const struct config *cfg = worker__cfg(r->w);
 	size_t t, i, n = 0;
-	bool used[MAX_FILES] = { false };
+	bool used[MAX_FILES] = {false};
 
 	for (t = 0; t < pl->ntargets; t++) {
 		const struct registry_cfg *reg = config_registry(cfg, pl->targets[t]);
@@ -326,9 +338,11 @@ static int plan_uploads(struct run *r, struct job_upload *ups, size_t *ret_n,
 
 			if (!artifact_fits(pl->arts[i].kind, reg->type))
 				continue;
-			if ((size_t)snprintf(u->filename, sizeof(u->filename), "%s/%s", reg->name,
+			if ((size_t)snprintf(u->filename, sizeof(u->filename), "%s/%s",
+					     reg->name,
 					     pl->arts[i].name) >= sizeof(u->filename)) {
-				snprintf(msg, msglen, "artifact name too long: %s", pl->arts[i].name);
+				snprintf(msg, msglen, "artifact name too long: %s",
+					 pl->arts[i].name);
 				return -EINVAL;
 			}
 			snprintf(u->registry, sizeof(u->registry), "%s", reg->name);
@@ -339,15 +353,17 @@ static int plan_uploads(struct run *r, struct job_upload *ups, size_t *ret_n,
 			n++;
 		}
 		if (got == 0) {
-			snprintf(msg, msglen, "target %s (%s) gets no artifact: the build made "
-				 "none of that kind", reg->name,
-				 registry_type_name(reg->type));
+			snprintf(msg, msglen,
+				 "target %s (%s) gets no artifact: the build made "
+				 "none of that kind",
+				 reg->name, registry_type_name(reg->type));
 			return -EINVAL;
 		}
 	}
 	for (i = 0; i < pl->narts; i++) {
 		if (!used[i]) {
-			snprintf(msg, msglen, "artifact %s fits none of the targets", pl->arts[i].name);
+			snprintf(msg, msglen, "artifact %s fits none of the targets",
+				 pl->arts[i].name);
 			return -EINVAL;
 		}
 	}
@@ -373,8 +389,9 @@ static void record(struct run *r)
 		snprintf(msg, sizeof(msg),
 			 "%zu artifacts to %zu targets are %zu uploads, more "
 			 "than the %d one job holds: make fewer artifacts or split the "
-			 "targets over pipelines", pl->narts, pl->ntargets,
-			 pl->narts * pl->ntargets, QUEUE_UPLOADS_MAX);
+			 "targets over pipelines",
+			 pl->narts, pl->ntargets, pl->narts * pl->ntargets,
+			 QUEUE_UPLOADS_MAX);
 		worker__settle(r, JOB_DEAD, 0, OUT_INVALID, msg);
 		goto fail;
 	}
@@ -405,15 +422,16 @@ static void record(struct run *r)
 		text = cJSON_PrintUnformatted(doc);
 	}
 	rc = text == NULL ? -ENOMEM
-			  : w->q->ops->set_artifacts(w->q, r->job.id, r->job.fence, text, ups, n,
-						     worker__now(w));
+			  : w->q->ops->set_artifacts(w->q, r->job.id, r->job.fence, text,
+						     ups, n, worker__now(w));
 	if (rc == AOS_EFENCED) {
 		log_warn("job %" PRId64 ": lease lost before its artifacts were recorded",
 			 r->job.id);
 		goto fail;
 	}
 	if (rc < 0) {
-		snprintf(msg, sizeof(msg), "cannot record the artifacts: %s", aos_strerror(rc));
+		snprintf(msg, sizeof(msg), "cannot record the artifacts: %s",
+			 aos_strerror(rc));
 		worker__settle_retry(r, -1, OUT_ERROR, msg);
 		goto fail;
 	}
@@ -458,9 +476,9 @@ static void glob_escape(const char *in, char *out, size_t outlen)
  * negative errno (-ELOOP: a link on the way, -EXDEV: not beneath). */
 static int open_artifact(const struct pl_run *pl, const char *src)
 {
-	struct open_how how = { .flags = O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC,
-				.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
-					   RESOLVE_NO_MAGICLINKS };
+	struct open_how how = {.flags = O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC,
+			       .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
+					  RESOLVE_NO_MAGICLINKS};
 	size_t n = strlen(pl->workdir);
 	int dir, fd;
 
@@ -478,7 +496,7 @@ static int open_artifact(const struct pl_run *pl, const char *src)
 
 static int collect_one(struct pl_run *pl, const char *src, char *msg, size_t msglen)
 {
-	struct artifact_options opts = { .expected_version = pl->version };
+	struct artifact_options opts = {.expected_version = pl->version};
 	struct pl_art *a = &pl->arts[pl->narts];
 	struct artifact *art = NULL;
 	const char *base = strrchr(src, '/') + 1;
@@ -491,10 +509,12 @@ static int collect_one(struct pl_run *pl, const char *src, char *msg, size_t msg
 	unlink(dst); /* a copy of an earlier attempt that was not recorded */
 	in = open_artifact(pl, src);
 	if (in < 0) {
-		snprintf(msg, msglen, "%s: cannot read: %s", src + strlen(pl->workdir) + 1,
-			 in == -ELOOP ? "a symbolic link in its path (artifacts are taken only "
-					"as regular files beneath the work folder)"
-				      : strerror(-in));
+		snprintf(msg, msglen, "%s: cannot read: %s",
+			 src + strlen(pl->workdir) + 1,
+			 in == -ELOOP
+			     ? "a symbolic link in its path (artifacts are taken only "
+			       "as regular files beneath the work folder)"
+			     : strerror(-in));
 		pl->work_permanent = true;
 		return in;
 	}
@@ -512,8 +532,8 @@ static int collect_one(struct pl_run *pl, const char *src, char *msg, size_t msg
 	a->kind = art->kind;
 	if (art->kind == ARTIFACT_NPM ? strcmp(art->name, pl->package) != 0
 				      : !pypi_name_equal(art->name, pl->package)) {
-		snprintf(msg, msglen, "%s is package %s, but the pipeline publishes %s", base,
-			 art->name, pl->package);
+		snprintf(msg, msglen, "%s is package %s, but the pipeline publishes %s",
+			 base, art->name, pl->package);
 		pl->work_permanent = true;
 		rc = -EINVAL;
 	}
@@ -532,14 +552,14 @@ static void collect_work(uv_work_t *wk)
 	*strrchr(dir, '/') = '\0';
 	if (mkdir(dir, 0750) < 0 && errno != EEXIST) {
 		pl->work_rc = -errno;
-		snprintf(pl->work_msg, sizeof(pl->work_msg), "cannot create the spool %s: %s",
-			 dir, strerror(errno));
+		snprintf(pl->work_msg, sizeof(pl->work_msg),
+			 "cannot create the spool %s: %s", dir, strerror(errno));
 		return;
 	}
 	if (mkdir(pl->spooldir, 0750) < 0 && errno != EEXIST) {
 		pl->work_rc = -errno;
-		snprintf(pl->work_msg, sizeof(pl->work_msg), "cannot create %s: %s", pl->spooldir,
-			 strerror(errno));
+		snprintf(pl->work_msg, sizeof(pl->work_msg), "cannot create %s: %s",
+			 pl->spooldir, strerror(errno));
 		return;
 	}
 	glob_escape(pl->stepdir, dir, sizeof(dir));
@@ -558,12 +578,13 @@ static void collect_work(uv_work_t *wk)
 				continue;
 			found++;
 			for (k = 0; k < pl->narts; k++)
-				dup |= strcmp(pl->arts[k].name, strrchr(gl.gl_pathv[i], '/') + 1) == 0;
+				dup |= strcmp(pl->arts[k].name,
+					      strrchr(gl.gl_pathv[i], '/') + 1) == 0;
 			if (dup)
 				continue;
 			if (pl->narts == MAX_FILES) {
-				snprintf(pl->work_msg, sizeof(pl->work_msg), "more than %d artifacts",
-					 MAX_FILES);
+				snprintf(pl->work_msg, sizeof(pl->work_msg),
+					 "more than %d artifacts", MAX_FILES);
 				pl->work_rc = -E2BIG;
 				pl->work_permanent = true;
 				break;
@@ -574,8 +595,10 @@ static void collect_work(uv_work_t *wk)
 		if (gl.gl_pathc > 0)
 			globfree(&gl);
 		if (pl->work_rc == 0 && found == 0) {
-			snprintf(pl->work_msg, sizeof(pl->work_msg), "artifact glob \"%s\" matched "
-				 "no file in %s after the build", pl->globs[g], pl->stepdir);
+			snprintf(pl->work_msg, sizeof(pl->work_msg),
+				 "artifact glob \"%s\" matched "
+				 "no file in %s after the build",
+				 pl->globs[g], pl->stepdir);
 			pl->work_rc = -ENOENT;
 			pl->work_permanent = true;
 		}
@@ -605,8 +628,9 @@ static void collect_done(uv_work_t *wk, int status)
 		worker__run_free(r);
 		return;
 	}
-	worker__qlog(r->w, r->job.id, "built %zu artifact%s of %s %s from %.12s", pl->narts,
-		     pl->narts == 1 ? "" : "s", pl->package, pl->version, pl->head);
+	worker__qlog(r->w, r->job.id, "built %zu artifact%s of %s %s from %.12s",
+		     pl->narts, pl->narts == 1 ? "" : "s", pl->package, pl->version,
+		     pl->head);
 	record(r);
 }
 
@@ -632,9 +656,11 @@ static void build_done(void *data, int rc, bool permanent, const char *head,
 	snprintf(pl->head, sizeof(pl->head), "%s", head);
 	pl->work.data = pl;
 	pl->work_busy = true;
-	if (uv_queue_work(r->w->env.pub.loop, &pl->work, collect_work, collect_done) < 0) {
+	if (uv_queue_work(r->w->env.pub.loop, &pl->work, collect_work, collect_done) <
+	    0) {
 		pl->work_busy = false;
-		worker__settle_retry(r, -1, OUT_ERROR, "cannot start collecting the artifacts");
+		worker__settle_retry(r, -1, OUT_ERROR,
+				     "cannot start collecting the artifacts");
 		worker__run_free(r);
 	}
 }
@@ -665,7 +691,8 @@ static void build_cell(void *data, const char *name, const char *result, double 
 		pl->cells = cJSON_CreateArray();
 	if (c == NULL || !cJSON_AddStringToObject(c, "name", name) ||
 	    !cJSON_AddStringToObject(c, "result", result) ||
-	    !cJSON_AddNumberToObject(c, "seconds", (double)(long)(seconds * 10 + 0.5) / 10) ||
+	    !cJSON_AddNumberToObject(c, "seconds",
+				     (double)(long)(seconds * 10 + 0.5) / 10) ||
 	    !cJSON_AddItemToArray(pl->cells, c))
 		cJSON_Delete(c);
 }
@@ -676,21 +703,23 @@ void worker__pipeline_start(struct run *r)
 	const struct config *cfg = worker__cfg(w);
 	const struct pipeline_cfg *p;
 	struct pl_run *pl = calloc(1, sizeof(*pl));
-	struct pl_build_opts bo = { 0 };
+	struct pl_build_opts bo = {0};
 	cJSON *doc = cJSON_Parse(r->job.inputs);
 	char msg[1024];
 	size_t i;
 	int rc;
 
 	if (pl == NULL) {
-		worker__settle(r, JOB_QUEUED, worker__now(w) + 1000, OUT_NONE, "out of memory");
+		worker__settle(r, JOB_QUEUED, worker__now(w) + 1000, OUT_NONE,
+			       "out of memory");
 		goto fail;
 	}
 	pl->r = r;
 	r->pl = pl;
 	if (jstr(doc, "pipeline") == NULL || jstr(doc, "tag") == NULL ||
 	    jstr(doc, "version") == NULL || jstr(doc, "commit") == NULL) {
-		worker__settle(r, JOB_DEAD, 0, OUT_INVALID, "the job's inputs are not a pipeline's");
+		worker__settle(r, JOB_DEAD, 0, OUT_INVALID,
+			       "the job's inputs are not a pipeline's");
 		goto fail;
 	}
 	snprintf(pl->pipeline, sizeof(pl->pipeline), "%s", jstr(doc, "pipeline"));
@@ -700,11 +729,13 @@ void worker__pipeline_start(struct run *r)
 	snprintf(pl->package, sizeof(pl->package), "%s", r->job.package);
 	snprintf(pl->spooldir, sizeof(pl->spooldir), "%s/pipeline-%" PRId64,
 		 cfg->queue.spool_dir, r->job.id);
-	snprintf(pl->workdir, sizeof(pl->workdir), "%s/job-%" PRId64, cfg->work_dir, r->job.id);
+	snprintf(pl->workdir, sizeof(pl->workdir), "%s/job-%" PRId64, cfg->work_dir,
+		 r->job.id);
 	pl->max_file_bytes = (uint64_t)cfg->publish.max_file_bytes;
 	p = config_pipeline(cfg, pl->pipeline);
 	if (load_tag_rule(pl, doc) < 0) {
-		worker__settle(r, JOB_QUEUED, worker__now(w) + 1000, OUT_NONE, "out of memory");
+		worker__settle(r, JOB_QUEUED, worker__now(w) + 1000, OUT_NONE,
+			       "out of memory");
 		goto fail;
 	}
 	if (cJSON_GetObjectItemCaseSensitive(doc, "files") != NULL) {
@@ -717,8 +748,10 @@ void worker__pipeline_start(struct run *r)
 				       "the recorded artifacts are unreadable");
 			goto fail;
 		}
-		worker__qlog(w, r->job.id, "artifacts were built in an earlier attempt: "
-			     "uploading those (%zu file%s)", pl->narts, pl->narts == 1 ? "" : "s");
+		worker__qlog(w, r->job.id,
+			     "artifacts were built in an earlier attempt: "
+			     "uploading those (%zu file%s)",
+			     pl->narts, pl->narts == 1 ? "" : "s");
 		if (!start_target(r)) {
 			worker__settle(r, JOB_SUCCEEDED, 0, OUT_NONE, NULL);
 			worker__run_free(r);
@@ -726,8 +759,8 @@ void worker__pipeline_start(struct run *r)
 		return;
 	}
 	if (p == NULL) {
-		snprintf(msg, sizeof(msg), "pipeline %s is no longer in the configuration",
-			 pl->pipeline);
+		snprintf(msg, sizeof(msg),
+			 "pipeline %s is no longer in the configuration", pl->pipeline);
 		worker__settle(r, JOB_DEAD, 0, OUT_INVALID, msg);
 		goto fail;
 	}
@@ -736,7 +769,8 @@ void worker__pipeline_start(struct run *r)
 		pl->targets[pl->ntargets++] = strdup(p->targets[i]);
 	for (i = 0; i < p->nartifacts && i < MAX_FILES; i++)
 		pl->globs[pl->nglobs++] = strdup(p->artifacts[i]);
-	snprintf(pl->stepdir, sizeof(pl->stepdir), "%s/src/%s", pl->workdir, p->directory);
+	snprintf(pl->stepdir, sizeof(pl->stepdir), "%s/src/%s", pl->workdir,
+		 p->directory);
 	bo.pipeline = p;
 	bo.cfg = cfg;
 	bo.caps = w->env.sandbox;

@@ -55,12 +55,13 @@
 #define AMPLIFY (256 * 1024)
 #define NOW 1767225600 /* 2026-01-01T00:00:00Z: Retry-After dates are relative to it */
 
-static const char *const files[4] = { "aos_sdk-0.1.0-py3-none-any.whl", "aos_sdk-0.1.0.tar.gz",
-				      "aos-sdk-0.1.0.tar.gz", "x.whl" };
-static const char *const versions[4] = { "0.1.0", "0.2.0-rc.1", "1.0.0", "10.0.0" };
-static const char *const tags[4] = { NULL, "latest", "next", "1.0" };
+static const char *const files[4] = {"aos_sdk-0.1.0-py3-none-any.whl",
+				     "aos_sdk-0.1.0.tar.gz", "aos-sdk-0.1.0.tar.gz",
+				     "x.whl"};
+static const char *const versions[4] = {"0.1.0", "0.2.0-rc.1", "1.0.0", "10.0.0"};
+static const char *const tags[4] = {NULL, "latest", "next", "1.0"};
 static const char other_sha256[] =
-	"0000000000000000000000000000000000000000000000000000000000000000";
+    "0000000000000000000000000000000000000000000000000000000000000000";
 static const char other_sri[] = "sha512-AAAA";
 static const char other_sha1[] = "0000000000000000000000000000000000000000";
 static bool amplified;
@@ -104,7 +105,8 @@ static char *header(const char *head, size_t len, const char *name)
 		while (v < nl && (*v == ' ' || *v == '\t'))
 			v++;
 		vl = (size_t)(nl - v);
-		while (vl > 0 && (v[vl - 1] == '\r' || v[vl - 1] == ' ' || v[vl - 1] == '\t'))
+		while (vl > 0 &&
+		       (v[vl - 1] == '\r' || v[vl - 1] == ' ' || v[vl - 1] == '\t'))
 			vl--;
 		return fz_strndup(v, vl);
 	}
@@ -114,9 +116,9 @@ static char *header(const char *head, size_t len, const char *name)
 static void classify(uint8_t sel, const uint8_t *p, size_t n, const char **ret_body,
 		     size_t *ret_len)
 {
-	struct answer_input in = { .now = NOW };
+	struct answer_input in = {.now = NOW};
 	struct answer a;
-	char reason[ANSWER_REASON_MAX], *hdr[4] = { NULL, NULL, NULL, NULL };
+	char reason[ANSWER_REASON_MAX], *hdr[4] = {NULL, NULL, NULL, NULL};
 	const char *head = (const char *)p, *sep, *line_end;
 	size_t headlen = 0, i;
 	long status = 0;
@@ -135,7 +137,8 @@ static void classify(uint8_t sel, const uint8_t *p, size_t n, const char **ret_b
 			die("answer_status_line read a status outside 000-999");
 		in.reason_phrase = reason;
 		in.retry_after = hdr[0] = header(head + i, headlen - i, "Retry-After");
-		in.www_authenticate = hdr[1] = header(head + i, headlen - i, "WWW-Authenticate");
+		in.www_authenticate = hdr[1] =
+		    header(head + i, headlen - i, "WWW-Authenticate");
 		in.location = hdr[2] = header(head + i, headlen - i, "Location");
 		in.content_type = hdr[3] = header(head + i, headlen - i, "Content-Type");
 		*ret_body = sep != NULL ? sep + 4 : head + n;
@@ -176,15 +179,18 @@ static void pypi_index(uint8_t sel, const char *body, size_t len)
 	memset(theirs, 'X', sizeof(theirs));
 	r = answer_pypi_file_sha256(body, len, file, theirs);
 	if (fz_verbose)
-		fprintf(stderr, "%s: pypi %s: %d %.64s\n", TARGET, file, r, r == 0 ? theirs : "");
+		fprintf(stderr, "%s: pypi %s: %d %.64s\n", TARGET, file, r,
+			r == 0 ? theirs : "");
 	if (r < 0)
 		return;
 	if (theirs[64] != '\0')
 		die("sha256 not terminated");
 	for (i = 0; i < 64; i++)
-		if (!((theirs[i] >= '0' && theirs[i] <= '9') || (theirs[i] >= 'a' && theirs[i] <= 'f')))
+		if (!((theirs[i] >= '0' && theirs[i] <= '9') ||
+		      (theirs[i] >= 'a' && theirs[i] <= 'f')))
 			die("sha256 is not lower-case hex");
-	k = answer_pypi_identity(file, sel & 8 ? theirs : other_sha256, theirs, msg, sizeof(msg));
+	k = answer_pypi_identity(file, sel & 8 ? theirs : other_sha256, theirs, msg,
+				 sizeof(msg));
 	check_text(msg, sizeof(msg), "pypi identity");
 	if ((sel & 8) && k != ANSWER_OK)
 		die("the registry's own sha256 did not settle as identical");
@@ -193,7 +199,7 @@ static void pypi_index(uint8_t sel, const char *body, size_t len)
 static void packument(uint8_t sel, const char *body, size_t len)
 {
 	const char *version = versions[(sel >> 1) & 3], *tag = tags[(sel >> 4) & 3], *got;
-	struct npm_tag_rule rule = { .version = version, .given = tag };
+	struct npm_tag_rule rule = {.version = version, .given = tag};
 	struct npm_tag t;
 	struct answer_packument p;
 	char msg[1536], spec[300], sri[ANSWER_INTEGRITY_MAX];
@@ -205,18 +211,21 @@ static void packument(uint8_t sel, const char *body, size_t len)
 		return;
 	if (memchr(p.latest, '\0', sizeof(p.latest)) == NULL ||
 	    memchr(p.integrity, '\0', sizeof(p.integrity)) == NULL ||
-	    memchr(p.shasum, '\0', sizeof(p.shasum)) == NULL || p.has_latest != (p.latest[0] != 0))
+	    memchr(p.shasum, '\0', sizeof(p.shasum)) == NULL ||
+	    p.has_latest != (p.latest[0] != 0))
 		die("packument fields not terminated, or has_latest wrong");
 	if (p.has_version) {
 		/* Ours: the first entry of the registry's list, or another. */
-		snprintf(sri, sizeof(sri), "%.*s", (int)strcspn(p.integrity, " \t\n"), p.integrity);
+		snprintf(sri, sizeof(sri), "%.*s", (int)strcspn(p.integrity, " \t\n"),
+			 p.integrity);
 		snprintf(spec, sizeof(spec), "@agenticverz/aos-sdk@%s", version);
 		k = answer_npm_identity(spec, sel & 8 ? sri : other_sri,
-					sel & 8 ? p.shasum : other_sha1, &p, msg, sizeof(msg));
+					sel & 8 ? p.shasum : other_sha1, &p, msg,
+					sizeof(msg));
 		check_text(msg, sizeof(msg), "npm identity");
 		if ((sel & 8) && k != ANSWER_OK &&
-		    (strncmp(sri, "sha512-", 7) == 0 || (!strstr(p.integrity, "sha512-") &&
-							 p.shasum[0] != '\0')))
+		    (strncmp(sri, "sha512-", 7) == 0 ||
+		     (!strstr(p.integrity, "sha512-") && p.shasum[0] != '\0')))
 			die("the registry's own integrity did not settle as identical");
 	}
 	msg[0] = '\0';
@@ -224,8 +233,8 @@ static void packument(uint8_t sel, const char *body, size_t len)
 	r = npm_dist_tag(&rule, &t, msg, sizeof(msg));
 	got = t.name;
 	if (fz_verbose)
-		fprintf(stderr, "%s: npm %s latest \"%s\": %d %s %s\n", TARGET, version, p.latest,
-			r, r == 0 ? got : "", msg);
+		fprintf(stderr, "%s: npm %s latest \"%s\": %d %s %s\n", TARGET, version,
+			p.latest, r, r == 0 ? got : "", msg);
 	if (r < 0) {
 		check_text(msg, sizeof(msg), "dist-tag refusal");
 		return;

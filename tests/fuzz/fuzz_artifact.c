@@ -61,7 +61,7 @@
 #define NAME_MAX_LEN 200
 #define BODY_MAX (4u << 20) /* the npm document of a fuzz input stays far below */
 
-static const char *const expected_versions[4] = { NULL, "0.1.0", "0.1.0rc1", "1.0.0-rc.1" };
+static const char *const expected_versions[4] = {NULL, "0.1.0", "0.1.0rc1", "1.0.0-rc.1"};
 
 static char dir[64];
 static CURL *curl; /* set up as for an upload, never performed */
@@ -223,7 +223,7 @@ static void check_digests(const struct artifact *a, const void *file, size_t n)
 
 static void check_form(const struct artifact *a)
 {
-	struct pypi_upload_opts o = { .url = "http://127.0.0.1:8080/" };
+	struct pypi_upload_opts o = {.url = "http://127.0.0.1:8080/"};
 	struct pypi_upload *u = NULL;
 	const struct pypi_form *f;
 	char err[512], *url;
@@ -235,8 +235,8 @@ static void check_form(const struct artifact *a)
 	f = pypi_upload_form(u);
 	if ((v = pypi_form_get(f, "name")) == NULL || strcmp(v, a->name) != 0 ||
 	    (v = pypi_form_get(f, "version")) == NULL || strcmp(v, a->version) != 0 ||
-	    (v = pypi_form_get(f, "sha256_digest")) == NULL || strcmp(v, a->sha256) != 0 ||
-	    (v = pypi_form_get(f, "filetype")) == NULL ||
+	    (v = pypi_form_get(f, "sha256_digest")) == NULL ||
+	    strcmp(v, a->sha256) != 0 || (v = pypi_form_get(f, "filetype")) == NULL ||
 	    strcmp(v, a->kind == ARTIFACT_WHEEL ? "bdist_wheel" : "sdist") != 0)
 		die("the upload form does not carry the artifact's identity");
 	for (i = 0; i < pypi_form_count(f); i++) {
@@ -279,7 +279,8 @@ static void check_document(const struct artifact *a, const char *doc, size_t len
 	    str_of(v, "name") == NULL || strcmp(str_of(v, "name"), a->name) != 0)
 		die("the npm document names another package or version");
 	v = cJSON_GetObjectItemCaseSensitive(v, "dist");
-	if (str_of(v, "integrity") == NULL || strcmp(str_of(v, "integrity"), a->sha512_sri) != 0 ||
+	if (str_of(v, "integrity") == NULL ||
+	    strcmp(str_of(v, "integrity"), a->sha512_sri) != 0 ||
 	    str_of(v, "shasum") == NULL || strcmp(str_of(v, "shasum"), a->sha1) != 0)
 		die("the npm document's dist is not the tarball's");
 	data = str_of(atts->child, "data");
@@ -287,8 +288,10 @@ static void check_document(const struct artifact *a, const char *doc, size_t len
 	if (dlen % 4 != 0)
 		die("the attachment is not base64");
 	raw = malloc(dlen / 4 * 3 + 1);
-	got = raw != NULL ? EVP_DecodeBlock(raw, (const unsigned char *)data, (int)dlen) : -1;
-	if (got < 0 || (size_t)got < n || (size_t)got > n + 2 || memcmp(raw, file, n) != 0)
+	got = raw != NULL ? EVP_DecodeBlock(raw, (const unsigned char *)data, (int)dlen)
+			  : -1;
+	if (got < 0 || (size_t)got < n || (size_t)got > n + 2 ||
+	    memcmp(raw, file, n) != 0)
 		die("the attachment is not the tarball");
 	free(raw);
 	cJSON_Delete(root);
@@ -296,7 +299,8 @@ static void check_document(const struct artifact *a, const char *doc, size_t len
 
 static void check_npm_body(const struct artifact *a, const void *file, size_t n)
 {
-	struct npm_publish_opts o = { .registry = "http://127.0.0.1:4873/", .tag = "latest" };
+	struct npm_publish_opts o = {.registry = "http://127.0.0.1:4873/",
+				     .tag = "latest"};
 	struct npm_publish *pub = NULL;
 	struct npm_body *b;
 	char err[512], *doc;
@@ -329,8 +333,8 @@ static void check_npm_body(const struct artifact *a, const void *file, size_t n)
 	curl_easy_reset(curl);
 }
 
-static void check_accepted(const struct artifact *a, const char *expected, const void *file,
-			   size_t n)
+static void check_accepted(const struct artifact *a, const char *expected,
+			   const void *file, size_t n)
 {
 	char norm[PYPI_NAME_MAX];
 
@@ -360,7 +364,7 @@ static void check_accepted(const struct artifact *a, const char *expected, const
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct artifact_options o = { 0 };
+	struct artifact_options o = {0};
 	struct artifact *a = NULL;
 	const uint8_t *p = data + 1, *line;
 	char path[sizeof(dir) + NAME_MAX_LEN + 2], name[NAME_MAX_LEN + 1], err[1024];

@@ -31,10 +31,10 @@
 #define TARGET "fuzz_config"
 #define FILE_NAME "/etc/aos-publishd/fuzz.json"
 
-static const char *const env_names[] = { "BAO_ADDR",	  "VAULT_ADDR",	  "BAO_NAMESPACE",
-					 "VAULT_NAMESPACE", "BAO_CACERT",    "VAULT_CACERT",
-					 "BAO_CAPATH",	  "VAULT_CAPATH", "RUNTIME_DIRECTORY",
-					 "STATE_DIRECTORY" };
+static const char *const env_names[] = {
+    "BAO_ADDR",		 "VAULT_ADDR",	   "BAO_NAMESPACE", "VAULT_NAMESPACE",
+    "BAO_CACERT",	 "VAULT_CACERT",   "BAO_CAPATH",    "VAULT_CAPATH",
+    "RUNTIME_DIRECTORY", "STATE_DIRECTORY"};
 
 static void clear_env(void)
 {
@@ -84,7 +84,8 @@ static void check_registries(const struct config *c)
 		if (r->type == REGISTRY_PYPI &&
 		    (r->index_url == NULL || !config_url_allowed(r->index_url)))
 			die("a PyPI registry without an allowed index URL");
-		if (r->token_key == NULL || !has_key(c, r->token_key) || r->username == NULL)
+		if (r->token_key == NULL || !has_key(c, r->token_key) ||
+		    r->username == NULL)
 			die("a registry's token key is not among the Vault keys");
 		if (config_registry(c, r->name) != r)
 			die("two registries of one name");
@@ -118,8 +119,10 @@ static void check_pattern(const char *pattern)
 		die("a tag pattern without exactly one '*'");
 	if (strlen(pattern) > 400)
 		return;
-	snprintf(tag, sizeof(tag), "%.*s1.2.3%s", (int)(star - pattern), pattern, star + 1);
-	if (!pipeline_tag_version(pattern, tag, ver, sizeof(ver)) || strcmp(ver, "1.2.3") != 0)
+	snprintf(tag, sizeof(tag), "%.*s1.2.3%s", (int)(star - pattern), pattern,
+		 star + 1);
+	if (!pipeline_tag_version(pattern, tag, ver, sizeof(ver)) ||
+	    strcmp(ver, "1.2.3") != 0)
 		die("a pipeline's pattern does not give the version of its own tag");
 }
 
@@ -132,9 +135,10 @@ static void check_pipelines(const struct config *c)
 
 		if (p->name == NULL || config_pipeline(c, p->name) != p)
 			die("a pipeline without a name, or two of one name");
-		if (p->repository == NULL || p->repository_name == NULL || p->tag_pattern == NULL ||
-		    p->package == NULL || p->directory == NULL || p->nbuild == 0 ||
-		    p->nartifacts == 0 || p->ntargets == 0)
+		if (p->repository == NULL || p->repository_name == NULL ||
+		    p->tag_pattern == NULL || p->package == NULL ||
+		    p->directory == NULL || p->nbuild == 0 || p->nartifacts == 0 ||
+		    p->ntargets == 0)
 			die("a pipeline without a required part");
 		check_pattern(p->tag_pattern);
 		check_steps(p->build, p->nbuild);
@@ -142,7 +146,8 @@ static void check_pipelines(const struct config *c)
 		if (p->directory[0] == '/' || strstr(p->directory, "..") != NULL)
 			die("a pipeline folder outside the checkout");
 		for (k = 0; k < p->nartifacts; k++)
-			if (p->artifacts[k][0] == '/' || strstr(p->artifacts[k], "..") != NULL)
+			if (p->artifacts[k][0] == '/' ||
+			    strstr(p->artifacts[k], "..") != NULL)
 				die("an artifact glob outside the folder");
 		for (k = 0; k < p->ntargets; k++)
 			if (config_registry(c, p->targets[k]) == NULL)

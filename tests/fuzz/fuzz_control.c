@@ -38,9 +38,10 @@ static const char config_text[] =
 
 /* Fixed ids, so the harness does not depend on the host's user database. */
 static struct control_principal operators[] = {
-    { false, 0, "root" }, { true, 2002, "@release" },
+    {false, 0, "root"},
+    {true, 2002, "@release"},
 };
-static struct control_principal readers[] = { { false, 1001, "alice" } };
+static struct control_principal readers[] = {{false, 1001, "alice"}};
 
 static struct config *cfg;
 
@@ -75,9 +76,12 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 static struct control_peer make_peer(uint8_t b)
 {
-	static const unsigned uids[] = { 0, 1001, 3003, 65534 };
-	struct control_peer p = { .identified = !(b & 8), .sandboxed = (b & 4) != 0,
-				  .uid = uids[b & 3], .pid = 77, .ngroups = 1 };
+	static const unsigned uids[] = {0, 1001, 3003, 65534};
+	struct control_peer p = {.identified = !(b & 8),
+				 .sandboxed = (b & 4) != 0,
+				 .uid = uids[b & 3],
+				 .pid = 77,
+				 .ngroups = 1};
 
 	p.gid = p.uid;
 	p.groups[0] = p.gid;
@@ -93,11 +97,13 @@ static void check_publish(const cJSON *req, size_t nfds, const char *line)
 	const cJSON *f;
 	size_t n = 0;
 
-	cJSON_ArrayForEach(f, cJSON_GetObjectItemCaseSensitive(req, "files")) {
+	cJSON_ArrayForEach(f, cJSON_GetObjectItemCaseSensitive(req, "files"))
+	{
 		const char *s = cJSON_GetStringValue(f);
 		size_t i;
 
-		if (s == NULL || s[0] == '\0' || s[0] == '.' || strlen(s) > PUBLISH_NAME_MAX)
+		if (s == NULL || s[0] == '\0' || s[0] == '.' ||
+		    strlen(s) > PUBLISH_NAME_MAX)
 			die("an accepted publish names a bad file", line);
 		for (i = 0; s[i] != '\0'; i++)
 			if (s[i] == '/' || (unsigned char)s[i] < 0x20 || s[i] == 0x7f)
@@ -114,7 +120,8 @@ static void check_publish(const cJSON *req, size_t nfds, const char *line)
 static void check_accepted(const struct control_command *c, const struct control_peer *p,
 			   const cJSON *req, size_t nfds, const char *line)
 {
-	const char *name = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(req, "cmd"));
+	const char *name =
+	    cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(req, "cmd"));
 	const cJSON *id = cJSON_GetObjectItemCaseSensitive(req, "id");
 	char msg[1200];
 
@@ -127,7 +134,8 @@ static void check_accepted(const struct control_command *c, const struct control
 	if (c->id == CMD_PUBLISH)
 		check_publish(req, nfds, line);
 	else if (nfds != 0)
-		die("descriptors were let through with a command other than publish", line);
+		die("descriptors were let through with a command other than publish",
+		    line);
 	if (c->id == CMD_JOB_SHOW || c->id == CMD_JOB_LOG || c->id == CMD_JOB_WAIT ||
 	    c->id == CMD_JOB_RETRY || c->id == CMD_JOB_CANCEL) {
 		if (!cJSON_IsNumber(id) || id->valuedouble < 1 ||

@@ -81,7 +81,8 @@ __attribute__((unused)) static bool fz_clean_text(const char *s)
 /* Splits off the first line of *p (up to '\n', which is dropped): returns
  * its length and advances *p and *n past it.  Without a '\n' the whole
  * rest is the line. */
-__attribute__((unused)) static size_t fz_line(const uint8_t **p, size_t *n, const uint8_t **ret)
+__attribute__((unused)) static size_t fz_line(const uint8_t **p, size_t *n,
+					      const uint8_t **ret)
 {
 	const uint8_t *nl = memchr(*p, '\n', *n);
 	size_t len = nl != NULL ? (size_t)(nl - *p) : *n;

@@ -46,12 +46,12 @@
 #define TARGET "fuzz_vault"
 #define NKEYS 4
 
-static const long statuses[16] = { 200, 204, 400, 401, 403, 404, 412, 429,
-				   500, 503, 307, 0,   201, 502, 302, 308 };
-static const struct vault_conn conn = { .address = "https://Vault.example.test:8200" };
+static const long statuses[16] = {200, 204, 400, 401, 403, 404, 412, 429,
+				  500, 503, 307, 0,   201, 502, 302, 308};
+static const struct vault_conn conn = {.address = "https://Vault.example.test:8200"};
 static const char request_url[] = "https://vault.example.test:8200/v1/secret/data/x";
-static const char *const keys[NKEYS] = { "PYPI_API_TOKEN", "NPM_TOKEN", "TEST_PYPI_API_TOKEN",
-					 "GITHUB_WEBHOOK_SECRET" };
+static const char *const keys[NKEYS] = {"PYPI_API_TOKEN", "NPM_TOKEN",
+					"TEST_PYPI_API_TOKEN", "GITHUB_WEBHOOK_SECRET"};
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -82,7 +82,8 @@ static void scramble(cJSON *o, bool keep_errors)
 	}
 	cJSON_ArrayForEach(c, o)
 	{
-		if (!(keep_errors && c->string != NULL && strcmp(c->string, "errors") == 0))
+		if (!(keep_errors && c->string != NULL &&
+		      strcmp(c->string, "errors") == 0))
 			scramble(c, false);
 	}
 }
@@ -105,7 +106,8 @@ static char *twin_of(const cJSON *doc, bool keep_errors)
 /* A secret read from the answer is exactly a string of it. */
 static void check_secret(const struct secret *s, const cJSON *item)
 {
-	if (s == NULL || !cJSON_IsString(item) || secret_len(s) != strlen(item->valuestring) ||
+	if (s == NULL || !cJSON_IsString(item) ||
+	    secret_len(s) != strlen(item->valuestring) ||
 	    memcmp(secret_value(s), item->valuestring, secret_len(s)) != 0)
 		die("a secret read is not the answer's string");
 }
@@ -123,11 +125,12 @@ static const cJSON *at(const cJSON *o, const char *a, const char *b, const char 
 /* One reader of the session: reads body (len bytes; doc is what cJSON
  * makes of it, or NULL), checks what it read against doc, frees it, and
  * returns the reader's code with its message in err. */
-typedef int reader_fn(const char *body, size_t len, const cJSON *doc, char *err, size_t errlen);
+typedef int reader_fn(const char *body, size_t len, const cJSON *doc, char *err,
+		      size_t errlen);
 
 static int login(const char *body, size_t len, const cJSON *doc, char *err, size_t errlen)
 {
-	struct vault_token_info ti = { 0 };
+	struct vault_token_info ti = {0};
 	int r = vault_parse_auth(body, len, true, &ti, err, errlen);
 
 	if (r == 0) {
@@ -141,7 +144,7 @@ static int login(const char *body, size_t len, const cJSON *doc, char *err, size
 
 static int renew(const char *body, size_t len, const cJSON *doc, char *err, size_t errlen)
 {
-	struct vault_token_info ti = { 0 };
+	struct vault_token_info ti = {0};
 	int r = vault_parse_auth(body, len, false, &ti, err, errlen);
 
 	(void)doc;
@@ -150,9 +153,10 @@ static int renew(const char *body, size_t len, const cJSON *doc, char *err, size
 	return r;
 }
 
-static int lookup(const char *body, size_t len, const cJSON *doc, char *err, size_t errlen)
+static int lookup(const char *body, size_t len, const cJSON *doc, char *err,
+		  size_t errlen)
 {
-	struct vault_token_info ti = { 0 };
+	struct vault_token_info ti = {0};
 	int r = vault_parse_lookup(body, len, &ti, err, errlen);
 
 	(void)doc;
@@ -161,20 +165,23 @@ static int lookup(const char *body, size_t len, const cJSON *doc, char *err, siz
 	return r;
 }
 
-static int kv_meta(const char *body, size_t len, const cJSON *doc, char *err, size_t errlen)
+static int kv_meta(const char *body, size_t len, const cJSON *doc, char *err,
+		   size_t errlen)
 {
 	struct vault_kv_meta meta;
 	int r = vault_parse_kv_meta(body, len, &meta, err, errlen);
 
 	(void)doc;
-	if (r == 0 && (meta.current_version < 0 ||
-		       memchr(meta.created_time, '\0', sizeof(meta.created_time)) == NULL))
+	if (r == 0 &&
+	    (meta.current_version < 0 ||
+	     memchr(meta.created_time, '\0', sizeof(meta.created_time)) == NULL))
 		die("bad KV metadata");
 	return r;
 }
 
 /* KV data into a fresh store, twice: the second time changes nothing. */
-static int kv_data(const char *body, size_t len, const cJSON *doc, char *err, size_t errlen)
+static int kv_data(const char *body, size_t len, const cJSON *doc, char *err,
+		   size_t errlen)
 {
 	struct vault_kv_value vals[NKEYS];
 	struct secret *values[NKEYS];
@@ -202,7 +209,8 @@ static int kv_data(const char *body, size_t len, const cJSON *doc, char *err, si
 	}
 	if (store_new(keys, NKEYS, &st) != 0)
 		die("store_new");
-	n = store_update(st, version, "2026-01-01T00:00:00Z", keys, values, NKEYS, ch, NKEYS);
+	n = store_update(st, version, "2026-01-01T00:00:00Z", keys, values, NKEYS, ch,
+			 NKEYS);
 	if (n < 0 || n > NKEYS)
 		die("store_update's count is out of range");
 	if (store_update(st, version + 1, "2026-01-02T00:00:00Z", keys, values, NKEYS, ch,
@@ -231,12 +239,14 @@ static int wrap_lookup(const char *body, size_t len, const cJSON *doc, char *err
 		die("vault_check_creation_path returned another code");
 	if (c == 0 && strncmp(path, "auth/approle/role/", 18) != 0)
 		die("a creation path outside the AppRole mount was accepted");
-	if (vault_check_creation_path(path, want, "approle") == 0 && strcmp(path, want) != 0)
+	if (vault_check_creation_path(path, want, "approle") == 0 &&
+	    strcmp(path, want) != 0)
 		die("an expected creation path matched another");
 	return r;
 }
 
-static int unwrap(const char *body, size_t len, const cJSON *doc, char *err, size_t errlen)
+static int unwrap(const char *body, size_t len, const cJSON *doc, char *err,
+		  size_t errlen)
 {
 	struct secret *sid = NULL;
 	int r = vault_parse_unwrap_secret_id(body, len, &sid, err, errlen);
@@ -265,14 +275,10 @@ static const struct {
 	const char *name;
 	reader_fn *fn;
 } readers[] = {
-	{ "vault_check_status", check_status },
-	{ "vault_parse_auth (login)", login },
-	{ "vault_parse_auth (renew)", renew },
-	{ "vault_parse_lookup", lookup },
-	{ "vault_parse_kv_meta", kv_meta },
-	{ "vault_parse_kv_data", kv_data },
-	{ "vault_parse_wrap_lookup", wrap_lookup },
-	{ "vault_parse_unwrap_secret_id", unwrap },
+    {"vault_check_status", check_status},     {"vault_parse_auth (login)", login},
+    {"vault_parse_auth (renew)", renew},      {"vault_parse_lookup", lookup},
+    {"vault_parse_kv_meta", kv_meta},	      {"vault_parse_kv_data", kv_data},
+    {"vault_parse_wrap_lookup", wrap_lookup}, {"vault_parse_unwrap_secret_id", unwrap},
 };
 
 /* Runs one reader on body and, when the body is a JSON object, on its
@@ -286,7 +292,8 @@ static void run(size_t i, const char *body, size_t len, const cJSON *doc)
 	err[0] = '\0';
 	r = readers[i].fn(body, len, doc, err, sizeof(err));
 	if (fz_verbose)
-		fprintf(stderr, "%s: %s: %d %s\n", TARGET, readers[i].name, r, r < 0 ? err : "");
+		fprintf(stderr, "%s: %s: %d %s\n", TARGET, readers[i].name, r,
+			r < 0 ? err : "");
 	if (r > 0 || (r < 0 && err[0] == '\0')) {
 		fprintf(stderr, "%s: %s returned %d\n", TARGET, readers[i].name, r);
 		die("a refusal without a negative code and a message");
@@ -298,8 +305,8 @@ static void run(size_t i, const char *body, size_t len, const cJSON *doc)
 	err2[0] = '\0';
 	r2 = readers[i].fn(twin, strlen(twin), tdoc, err2, sizeof(err2));
 	if (r2 != r || strcmp(err, err2) != 0) {
-		fprintf(stderr, "%s: %s: %d \"%s\", with other strings %d \"%s\"\n", TARGET,
-			readers[i].name, r, err, r2, err2);
+		fprintf(stderr, "%s: %s: %d \"%s\", with other strings %d \"%s\"\n",
+			TARGET, readers[i].name, r, err, r2, err2);
 		die("a reader's outcome or message depends on a string value of the answer");
 	}
 	cJSON_Delete((cJSON *)tdoc);
@@ -324,7 +331,8 @@ static void part(const char *url, CURLUPart what, char *out, size_t outlen)
 /* A redirect answer's Location: followed only to the configured origin. */
 static void redirect(const char *body, size_t len, unsigned hops)
 {
-	static const CURLUPart parts[] = { CURLUPART_SCHEME, CURLUPART_HOST, CURLUPART_PORT };
+	static const CURLUPart parts[] = {CURLUPART_SCHEME, CURLUPART_HOST,
+					  CURLUPART_PORT};
 	const char *nl = memchr(body, '\n', len);
 	char *loc = fz_strndup(body, nl != NULL ? (size_t)(nl - body) : len);
 	char next[2048], err[512], a[512], b[512];
@@ -338,7 +346,8 @@ static void redirect(const char *body, size_t len, unsigned hops)
 		fprintf(stderr, "%s: redirect to \"%s\": %d %s\n", TARGET, loc, r,
 			r == 0 ? next : err);
 	if (r == 0) {
-		if (hops >= VAULT_MAX_REDIRECTS || memchr(next, '\0', sizeof(next)) == NULL)
+		if (hops >= VAULT_MAX_REDIRECTS ||
+		    memchr(next, '\0', sizeof(next)) == NULL)
 			die("a redirect followed too often, or not terminated");
 		for (i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
 			part(next, parts[i], a, sizeof(a));

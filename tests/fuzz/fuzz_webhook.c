@@ -47,16 +47,13 @@
 #define MAX_BODY 65536
 
 static const char *const hook_keys[FORGE__COUNT] = {
-    "GITHUB_WEBHOOK_SECRET", "GITLAB_WEBHOOK_TOKEN", "GITEA_WEBHOOK_SECRET"
-};
+    "GITHUB_WEBHOOK_SECRET", "GITLAB_WEBHOOK_TOKEN", "GITEA_WEBHOOK_SECRET"};
 static const char *const hook_secrets[FORGE__COUNT] = {
-    "fuzz-not-a-secret-github", "fuzz-not-a-secret-gitlab", "fuzz-not-a-secret-gitea"
-};
+    "fuzz-not-a-secret-github", "fuzz-not-a-secret-gitlab", "fuzz-not-a-secret-gitea"};
 /* The secrets "before a rotation", for pipeline_decide_prev(). */
-static const char *const old_secrets[FORGE__COUNT] = {
-    "fuzz-not-a-secret-github-old", "fuzz-not-a-secret-gitlab-old",
-    "fuzz-not-a-secret-gitea-old"
-};
+static const char *const old_secrets[FORGE__COUNT] = {"fuzz-not-a-secret-github-old",
+						      "fuzz-not-a-secret-gitlab-old",
+						      "fuzz-not-a-secret-gitea-old"};
 
 static const char config_text[] =
     "{\"state_dir\":\"/nonexistent/aos-fuzz\",\"runtime_dir\":\"/nonexistent/aos-fuzz\","
@@ -98,13 +95,14 @@ static void setup(void)
 		fprintf(stderr, "%s\n", err);
 		die("the harness's configuration does not parse");
 	}
-	if (store_new((const char *const *)cfg->secret_keys, cfg->nsecret_keys, &store) != 0)
+	if (store_new((const char *const *)cfg->secret_keys, cfg->nsecret_keys, &store) !=
+	    0)
 		die("store_new");
 	for (f = 0; f < FORGE__COUNT; f++)
 		if (secret_new(hook_secrets[f], strlen(hook_secrets[f]), &vals[f]) != 0)
 			die("secret_new");
-	if (store_update(store, 1, "2026-01-01T00:00:00Z", hook_keys, vals, FORGE__COUNT, ch,
-			 8) < 0)
+	if (store_update(store, 1, "2026-01-01T00:00:00Z", hook_keys, vals, FORGE__COUNT,
+			 ch, 8) < 0)
 		die("store_update");
 	for (f = 0; f < FORGE__COUNT; f++) {
 		secret_unref(vals[f]);
@@ -160,7 +158,7 @@ static const char *signature_of(enum forge f, const struct http_request *r, bool
 	}
 	snprintf(value, len, "%s", hex);
 	return httpreq_header(r, "X-Gitea-Event", NULL) != NULL ? "X-Gitea-Signature"
-								  : "X-Forgejo-Signature";
+								: "X-Forgejo-Signature";
 }
 
 /* *out = *r with exactly one, right, signature header.  Returns false when
@@ -214,13 +212,15 @@ static void check(const struct hook_decision *d, const struct http_request *sent
 	/* The payload's own text is echoed (a commit, a tag): a secret there
 	 * came from the client. */
 	for (i = 0; i < FORGE__COUNT; i++)
-		if ((strstr(d->text, hook_secrets[i]) != NULL && !sent(sent_req, hook_secrets[i])) ||
-		    (strstr(d->text, old_secrets[i]) != NULL && !sent(sent_req, old_secrets[i])))
+		if ((strstr(d->text, hook_secrets[i]) != NULL &&
+		     !sent(sent_req, hook_secrets[i])) ||
+		    (strstr(d->text, old_secrets[i]) != NULL &&
+		     !sent(sent_req, old_secrets[i])))
 			die("a decision's text holds a webhook secret");
 	if (webhook_detect(r, &f) == 0) {
 		signature_of(f, r, false, want, sizeof(want));
-		if (f != FORGE_GITLAB && d->status == 401 && strstr(d->text, want) != NULL &&
-		    !sent(sent_req, want))
+		if (f != FORGE_GITLAB && d->status == 401 &&
+		    strstr(d->text, want) != NULL && !sent(sent_req, want))
 			die("a refusal echoes the expected signature");
 	}
 	if (d->status == 503 && d->retry_after < 0)
@@ -265,7 +265,8 @@ static void decide(const struct http_request *r, uint8_t flags)
 	if (pipeline_job_init(&job, d.pipeline, d.tag, d.version, d.ev.commit,
 			      forge_name(d.ev.forge), d.ev.delivery, 3, NULL) != 0)
 		die("pipeline_job_init");
-	if (strlen(job.idem_key) >= JOB_KEY_MAX || strncmp(job.idem_key, "pipeline:", 9) != 0)
+	if (strlen(job.idem_key) >= JOB_KEY_MAX ||
+	    strncmp(job.idem_key, "pipeline:", 9) != 0)
 		die("bad idempotency key");
 	pipeline_job_clear(&job);
 }

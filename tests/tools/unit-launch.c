@@ -79,29 +79,32 @@ static const struct {
 	const char *name;
 	unsigned long flag;
 } ns_kinds[] = {
-	{ "cgroup", CLONE_NEWCGROUP }, { "ipc", CLONE_NEWIPC }, { "net", CLONE_NEWNET },
-	{ "mnt", CLONE_NEWNS },	       { "pid", CLONE_NEWPID }, { "user", CLONE_NEWUSER },
-	{ "uts", CLONE_NEWUTS },       { "time", CLONE_NEWTIME },
+    {"cgroup", CLONE_NEWCGROUP}, {"ipc", CLONE_NEWIPC},	  {"net", CLONE_NEWNET},
+    {"mnt", CLONE_NEWNS},	 {"pid", CLONE_NEWPID},	  {"user", CLONE_NEWUSER},
+    {"uts", CLONE_NEWUTS},	 {"time", CLONE_NEWTIME},
 };
-#define NS_ALL (CLONE_NEWCGROUP | CLONE_NEWIPC | CLONE_NEWNET | CLONE_NEWNS | \
-		CLONE_NEWPID | CLONE_NEWUSER | CLONE_NEWUTS | CLONE_NEWTIME)
+#define NS_ALL                                                                           \
+	(CLONE_NEWCGROUP | CLONE_NEWIPC | CLONE_NEWNET | CLONE_NEWNS | CLONE_NEWPID |    \
+	 CLONE_NEWUSER | CLONE_NEWUTS | CLONE_NEWTIME)
 
 static const struct {
 	const char *name;
 	int af;
 } af_names[] = {
-	{ "AF_UNIX", AF_UNIX },	      { "AF_INET", AF_INET },	  { "AF_INET6", AF_INET6 },
-	{ "AF_NETLINK", AF_NETLINK }, { "AF_PACKET", AF_PACKET },
+    {"AF_UNIX", AF_UNIX},	{"AF_INET", AF_INET},	  {"AF_INET6", AF_INET6},
+    {"AF_NETLINK", AF_NETLINK}, {"AF_PACKET", AF_PACKET},
 };
 
 /* Prints why (and what, if not NULL) with the usage; returns -1. */
 static int usage(const char *why, const char *what)
 {
-	fprintf(stderr, "unit-launch: %s%s%s\n"
-		"usage: unit-launch [--syscalls FILE] [--errno NAME] [--namespaces LIST]\n"
-		"                   [--families LIST] [--private-users] [--no-caps]\n"
-		"                   [--user UID:GID] [-v] -- COMMAND [ARG]...\n",
-		why, what ? ": " : "", what ? what : "");
+	fprintf(
+	    stderr,
+	    "unit-launch: %s%s%s\n"
+	    "usage: unit-launch [--syscalls FILE] [--errno NAME] [--namespaces LIST]\n"
+	    "                   [--families LIST] [--private-users] [--no-caps]\n"
+	    "                   [--user UID:GID] [-v] -- COMMAND [ARG]...\n",
+	    why, what ? ": " : "", what ? what : "");
 	return -1;
 }
 
@@ -131,8 +134,10 @@ static int ns_word(const char *w, void *arg)
 			*keep |= ns_kinds[i].flag;
 			return 0;
 		}
-	fprintf(stderr, "unit-launch: unknown namespace kind \"%s\" (expected cgroup, "
-		"ipc, net, mnt, pid, user, uts or time)\n", w);
+	fprintf(stderr,
+		"unit-launch: unknown namespace kind \"%s\" (expected cgroup, "
+		"ipc, net, mnt, pid, user, uts or time)\n",
+		w);
 	return -EINVAL;
 }
 
@@ -178,7 +183,8 @@ static int parse_value(const char *a, const char *v, struct opts *o)
 		o->syscalls = v;
 	} else if (strcmp(a, "--errno") == 0) {
 		if ((o->err = parse_errno(v)) < 0)
-			return usage("--errno: expected EPERM, EACCES, ENOSYS or 1-4095", v);
+			return usage("--errno: expected EPERM, EACCES, ENOSYS or 1-4095",
+				     v);
 	} else if (strcmp(a, "--namespaces") == 0) {
 		o->namespaces_set = true;
 		if (strcmp(v, "yes") != 0 && each_word(v, ns_word, &o->ns_keep) < 0)
@@ -263,11 +269,13 @@ static int private_users(const struct opts *o)
 		close(p[1]);
 		if (read(p[0], &c, 1) != 1)
 			_exit(1);
-		snprintf(map, sizeof(map), "0 0 1\n%u %u 1\n", (unsigned)o->uid, (unsigned)o->uid);
+		snprintf(map, sizeof(map), "0 0 1\n%u %u 1\n", (unsigned)o->uid,
+			 (unsigned)o->uid);
 		snprintf(path, sizeof(path), "/proc/%d/uid_map", (int)parent);
 		if (write_file(path, o->uid == 0 ? "0 0 1\n" : map) < 0)
 			_exit(1);
-		snprintf(map, sizeof(map), "0 0 1\n%u %u 1\n", (unsigned)o->gid, (unsigned)o->gid);
+		snprintf(map, sizeof(map), "0 0 1\n%u %u 1\n", (unsigned)o->gid,
+			 (unsigned)o->gid);
 		snprintf(path, sizeof(path), "/proc/%d/gid_map", (int)parent);
 		_exit(write_file(path, o->gid == 0 ? "0 0 1\n" : map) < 0);
 	}
@@ -293,7 +301,7 @@ out:
  * its bounding set; that is fine when it has no capability to lose. */
 static int drop_caps(void)
 {
-	struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_header_struct h = {_LINUX_CAPABILITY_VERSION_3, 0};
 	struct __user_cap_data_struct d[2];
 	int cap;
 
@@ -331,7 +339,8 @@ static int load_namespaces(unsigned long keep)
 	if (r == 0 && keep == 0)
 		r = seccomp_rule_add_exact(ctx, deny, SCMP_SYS(setns), 0);
 	else if (r == 0)
-		r = seccomp_rule_add_exact(ctx, deny, SCMP_SYS(setns), 1, SCMP_A1(SCMP_CMP_EQ, 0));
+		r = seccomp_rule_add_exact(ctx, deny, SCMP_SYS(setns), 1,
+					   SCMP_A1(SCMP_CMP_EQ, 0));
 	for (i = 0; r == 0 && i < sizeof(ns_kinds) / sizeof(ns_kinds[0]); i++) {
 		unsigned long f = ns_kinds[i].flag;
 
@@ -409,13 +418,14 @@ static int load_syscalls(const struct opts *o)
 		if (name[0] == '\0')
 			continue;
 		if (++n > MAX_NAMES) {
-			fprintf(stderr, "unit-launch: %s: more than %d names\n", o->syscalls,
-				MAX_NAMES);
+			fprintf(stderr, "unit-launch: %s: more than %d names\n",
+				o->syscalls, MAX_NAMES);
 			r = -E2BIG;
 		} else if ((nr = seccomp_syscall_resolve_name(name)) == __NR_SCMP_ERROR) {
 			unknown++;
 			if (o->verbose)
-				fprintf(stderr, "unit-launch: %s unknown here, ignored\n", name);
+				fprintf(stderr, "unit-launch: %s unknown here, ignored\n",
+					name);
 		} else if (seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 0) == 0) {
 			allowed++;
 		}
@@ -425,8 +435,10 @@ static int load_syscalls(const struct opts *o)
 	if (r == 0)
 		r = seccomp_load(ctx);
 	if (r == 0 && o->verbose)
-		fprintf(stderr, "unit-launch: %u system calls allowed, %u names unknown, "
-			"errno %d for the rest\n", allowed, unknown, o->err);
+		fprintf(stderr,
+			"unit-launch: %u system calls allowed, %u names unknown, "
+			"errno %d for the rest\n",
+			allowed, unknown, o->err);
 	if (f != NULL)
 		fclose(f);
 	seccomp_release(ctx);
@@ -441,7 +453,7 @@ static int fail(const char *what, int r)
 
 int main(int argc, char **argv)
 {
-	struct opts o = { 0 };
+	struct opts o = {0};
 	int cmd, r;
 
 	if ((cmd = parse(argc, argv, &o)) < 0)
@@ -462,6 +474,7 @@ int main(int argc, char **argv)
 	if (o.syscalls != NULL && (r = load_syscalls(&o)) < 0)
 		return fail(o.syscalls, r);
 	execvp(argv[cmd + 1], argv + cmd + 1);
-	fprintf(stderr, "unit-launch: cannot run %s: %s\n", argv[cmd + 1], strerror(errno));
+	fprintf(stderr, "unit-launch: cannot run %s: %s\n", argv[cmd + 1],
+		strerror(errno));
 	return 127;
 }

@@ -45,20 +45,20 @@ struct tsrv {
 	struct http_server *srv;
 	struct http_limits lim;
 	int port;
-	uv_async_t done;       /* the client finished */
-	uv_async_t close_srv;  /* the client asks for http_server_close() */
-	uv_timer_t later;      /* answers a held request */
+	uv_async_t done;      /* the client finished */
+	uv_async_t close_srv; /* the client asks for http_server_close() */
+	uv_timer_t later;     /* answers a held request */
 	struct http_conn *held;
 	char held_url[256];
-	atomic_int handled;    /* handler calls */
-	atomic_int holding;    /* a request waits for its answer */
-	atomic_int heads;      /* head hook calls */
-	atomic_int over;       /* over_budget calls */
+	atomic_int handled;	  /* handler calls */
+	atomic_int holding;	  /* a request waits for its answer */
+	atomic_int heads;	  /* head hook calls */
+	atomic_int over;	  /* over_budget calls */
 	atomic_int over_answered; /* ... of which answered 503 */
 	unsigned long requests_at_end;
 	scenario run;
 	pthread_t thread;
-	char err[512];         /* first failed check of the client */
+	char err[512]; /* first failed check of the client */
 };
 
 /* ---- the server side (loop thread) ---- */
@@ -66,8 +66,9 @@ struct tsrv {
 static inline void reply_url(struct tsrv *t, struct http_conn *c, const char *url, int n)
 {
 	char body[400];
-	int len = snprintf(body, sizeof(body), "{\"url\":\"%.300s\",\"n\":%d,\"held\":%zu}",
-			   url, n, t->srv != NULL ? http_server_unauthenticated_bytes(t->srv) : 0);
+	int len = snprintf(
+	    body, sizeof(body), "{\"url\":\"%.300s\",\"n\":%d,\"held\":%zu}", url, n,
+	    t->srv != NULL ? http_server_unauthenticated_bytes(t->srv) : 0);
 
 	http_reply(c, 200, "X-Test: 1\r\n", body, (size_t)len);
 }
@@ -169,7 +170,7 @@ static inline void *client_main(void *arg)
 /* A port nobody listens on now (bound and released). */
 static inline int free_port(void)
 {
-	struct sockaddr_in a = { .sin_family = AF_INET };
+	struct sockaddr_in a = {.sin_family = AF_INET};
 	socklen_t len = sizeof(a);
 	int fd = socket(AF_INET, SOCK_STREAM, 0), port;
 
@@ -196,7 +197,7 @@ static const struct http_limits default_limits = {
 static inline void run(scenario s, const struct http_limits *lim)
 {
 	struct tsrv *t = calloc(1, sizeof(*t));
-	struct http_hooks hooks = { handler, head_hook, over_budget_hook, NULL };
+	struct http_hooks hooks = {handler, head_hook, over_budget_hook, NULL};
 	char err[256];
 	int r, tries;
 
@@ -208,8 +209,8 @@ static inline void run(scenario s, const struct http_limits *lim)
 	assert_int_equal(uv_loop_init(&t->loop), 0);
 	for (tries = 0; tries < 5; tries++) {
 		t->port = free_port();
-		r = http_server_open(&t->loop, "127.0.0.1", t->port, &t->lim, &hooks, &t->srv,
-				     err, sizeof(err));
+		r = http_server_open(&t->loop, "127.0.0.1", t->port, &t->lim, &hooks,
+				     &t->srv, err, sizeof(err));
 		if (r != UV_EADDRINUSE)
 			break;
 	}
@@ -234,8 +235,8 @@ static inline void run(scenario s, const struct http_limits *lim)
 	do {                                                                             \
 		if (!(cond)) {                                                           \
 			if ((t)->err[0] == '\0') {                                       \
-				int n_ = snprintf((t)->err, sizeof((t)->err), "line %d: ", \
-						  __LINE__);                             \
+				int n_ = snprintf((t)->err, sizeof((t)->err),            \
+						  "line %d: ", __LINE__);                \
 				snprintf((t)->err + n_, sizeof((t)->err) - (size_t)n_,   \
 					 __VA_ARGS__);                                   \
 			}                                                                \
@@ -257,8 +258,8 @@ struct resp {
 
 static inline bool cl_connect(struct client *c, int port)
 {
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
-	struct timeval tv = { .tv_sec = 5 };
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+	struct timeval tv = {.tv_sec = 5};
 
 	memset(c, 0, sizeof(*c));
 	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -364,9 +365,9 @@ static inline bool wait_for(atomic_int *v, int want)
 /* One scenario against a fresh server (initial state: a struct sc_case). */
 struct sc_case {
 	scenario fn;
-	uint64_t timeout_ms;    /* every timeout (0: the default) */
+	uint64_t timeout_ms;	/* every timeout (0: the default) */
 	size_t max_connections; /* 0: the default */
-	size_t budget;          /* max_unauthenticated_bytes (0: none) */
+	size_t budget;		/* max_unauthenticated_bytes (0: none) */
 };
 
 static inline void test_scenario(void **state)
@@ -375,7 +376,8 @@ static inline void test_scenario(void **state)
 	struct http_limits lim = default_limits;
 
 	if (c->timeout_ms > 0)
-		lim.header_timeout_ms = lim.body_timeout_ms = lim.idle_timeout_ms = c->timeout_ms;
+		lim.header_timeout_ms = lim.body_timeout_ms = lim.idle_timeout_ms =
+		    c->timeout_ms;
 	if (c->max_connections > 0)
 		lim.max_connections = c->max_connections;
 	lim.max_unauthenticated_bytes = c->budget;
@@ -383,7 +385,12 @@ static inline void test_scenario(void **state)
 }
 
 #define SCENARIO(f, ms, conns)                                                           \
-	{ .name = #f, .test_func = test_scenario,                                        \
-	  .initial_state = &(struct sc_case){ f, ms, conns, 0 } }
+	{                                                                                \
+		.name = #f, .test_func = test_scenario,                                  \
+		.initial_state = &(struct sc_case)                                       \
+		{                                                                        \
+			f, ms, conns, 0                                                  \
+		}                                                                        \
+	}
 
 #endif

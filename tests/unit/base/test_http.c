@@ -23,11 +23,13 @@ static void sc_keep_alive(struct tsrv *t)
 	CHECK(t, strstr(r.head, "Content-Type: application/json\r\n") != NULL, "no type");
 	CHECK(t, strstr(r.head, "X-Test: 1\r\n") != NULL, "no extra header");
 	CHECK(t, strstr(r.body, "\"url\":\"/one\"") != NULL, "body %s", r.body);
-	CHECK(t, cl_sends(&c, "POST /two HTTP/1.1\r\nContent-Length: 2\r\n\r\nhi"), "send");
+	CHECK(t, cl_sends(&c, "POST /two HTTP/1.1\r\nContent-Length: 2\r\n\r\nhi"),
+	      "send");
 	CHECK(t, cl_read(&c, &r), "no second answer on the same connection");
 	CHECK(t, strstr(r.body, "\"url\":\"/two\",\"n\":2") != NULL, "body %s", r.body);
 	/* The client says close: the answer says so and the server closes. */
-	CHECK(t, cl_sends(&c, "GET /three HTTP/1.1\r\nConnection: close\r\n\r\n"), "send");
+	CHECK(t, cl_sends(&c, "GET /three HTTP/1.1\r\nConnection: close\r\n\r\n"),
+	      "send");
 	CHECK(t, cl_read(&c, &r), "no third answer");
 	CHECK(t, strstr(r.head, "Connection: close\r\n") != NULL, "head %s", r.head);
 	CHECK(t, cl_eof(&c), "not closed after Connection: close");
@@ -60,7 +62,8 @@ static void sc_head(struct tsrv *t)
 	CHECK(t, cl_read_answer(&c, &r, false), "no answer to HEAD");
 	CHECK(t, r.status == 200, "status %d", r.status);
 	CHECK(t, strstr(r.head, "Content-Length: ") != NULL, "head %s", r.head);
-	CHECK(t, cl_read(&c, &r), "the answer after HEAD is not an answer (a body was sent)");
+	CHECK(t, cl_read(&c, &r),
+	      "the answer after HEAD is not an answer (a body was sent)");
 	CHECK(t, strstr(r.body, "\"url\":\"/g\"") != NULL, "body %s", r.body);
 	cl_close(&c);
 }
@@ -74,14 +77,16 @@ static void sc_expect(struct tsrv *t)
 	struct resp r;
 
 	CHECK(t, cl_connect(&c, t->port), "connect");
-	CHECK(t, cl_sends(&c, "POST /e HTTP/1.1\r\nExpect: 100-continue\r\n"
-			      "Content-Length: 2\r\n\r\n"), "send");
+	CHECK(t,
+	      cl_sends(&c, "POST /e HTTP/1.1\r\nExpect: 100-continue\r\n"
+			   "Content-Length: 2\r\n\r\n"),
+	      "send");
 	CHECK(t, cl_read_answer(&c, &r, false), "no 100 Continue before the body");
 	CHECK(t, r.status == 100, "status %d before the body", r.status);
 	CHECK(t, cl_sends(&c, "ok"), "send body");
 	CHECK(t, cl_read(&c, &r), "no answer after the body");
-	CHECK(t, r.status == 200 && strstr(r.body, "\"url\":\"/e\"") != NULL, "got %d %s", r.status,
-	      r.body);
+	CHECK(t, r.status == 200 && strstr(r.body, "\"url\":\"/e\"") != NULL, "got %d %s",
+	      r.status, r.body);
 	cl_close(&c);
 }
 
@@ -109,14 +114,17 @@ static void sc_pipelined(struct tsrv *t)
 /* A request in many small writes. */
 static void sc_trickle(struct tsrv *t)
 {
-	static const char req[] = "POST /trickle HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello";
+	static const char req[] =
+	    "POST /trickle HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello";
 	struct client c;
 	struct resp r;
 	size_t i;
 
 	CHECK(t, cl_connect(&c, t->port), "connect");
 	for (i = 0; i < sizeof(req) - 1; i += 7) {
-		CHECK(t, cl_send(&c, req + i, sizeof(req) - 1 - i < 7 ? sizeof(req) - 1 - i : 7),
+		CHECK(t,
+		      cl_send(&c, req + i,
+			      sizeof(req) - 1 - i < 7 ? sizeof(req) - 1 - i : 7),
 		      "send");
 		usleep(2000);
 	}
@@ -129,27 +137,27 @@ static void sc_trickle(struct tsrv *t)
 
 struct bad_case {
 	const char *name;
-	const char *head;     /* sent first */
-	size_t filler;        /* then this many 'x' bytes (an oversized part) */
+	const char *head; /* sent first */
+	size_t filler;	  /* then this many 'x' bytes (an oversized part) */
 	const char *tail;
 	int status;
 };
 
 static const struct bad_case bad_cases[] = {
-    { "headers over max", "GET / HTTP/1.1\r\nX-Big: ", 2000, "\r\n\r\n", 431 },
-    { "url over max", "GET /", 2000, " HTTP/1.1\r\n\r\n", 431 },
+    {"headers over max", "GET / HTTP/1.1\r\nX-Big: ", 2000, "\r\n\r\n", 431},
+    {"url over max", "GET /", 2000, " HTTP/1.1\r\n\r\n", 431},
     /* The whole oversized body follows at once: the answer must still
      * arrive (the server drains instead of resetting). */
-    { "content-length over max", "POST / HTTP/1.1\r\nContent-Length: 200000\r\n\r\n",
-      200000, "", 413 },
-    { "chunked over max", "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n1000\r\n",
-      4096, "\r\n0\r\n\r\n", 413 },
-    { "bad request line", "GET / HTTP/1.1 extra\r\n\r\n", 0, "", 400 },
-    { "content-length and chunked",
-      "POST / HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n", 0,
-      "3\r\nabc\r\n0\r\n\r\n", 400 },
-    { "two content-lengths", "POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
-      2, "", 400 },
+    {"content-length over max", "POST / HTTP/1.1\r\nContent-Length: 200000\r\n\r\n",
+     200000, "", 413},
+    {"chunked over max", "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n1000\r\n",
+     4096, "\r\n0\r\n\r\n", 413},
+    {"bad request line", "GET / HTTP/1.1 extra\r\n\r\n", 0, "", 400},
+    {"content-length and chunked",
+     "POST / HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n", 0,
+     "3\r\nabc\r\n0\r\n\r\n", 400},
+    {"two content-lengths",
+     "POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", 2, "", 400},
 };
 
 static const struct bad_case *cur_bad;
@@ -175,7 +183,8 @@ static void sc_bad(struct tsrv *t)
 	CHECK(t, cl_read(&c, &r), "%s: no answer", b->name);
 	snprintf(want, sizeof(want), "HTTP/1.1 %d ", b->status);
 	CHECK(t, strncmp(r.head, want, strlen(want)) == 0, "%s: %s", b->name, r.head);
-	CHECK(t, strstr(r.head, "Connection: close\r\n") != NULL, "%s: %s", b->name, r.head);
+	CHECK(t, strstr(r.head, "Connection: close\r\n") != NULL, "%s: %s", b->name,
+	      r.head);
 	CHECK(t, strstr(r.body, "\"ok\":false") != NULL, "%s: body %s", b->name, r.body);
 	CHECK(t, cl_eof(&c), "%s: not closed after the answer", b->name);
 	cl_close(&c);
@@ -194,16 +203,14 @@ static void test_bad_requests(void **state)
 
 /* ---- timeouts (all 200 ms here) ---- */
 
-
-
 /* A request stalled in its headers, or in its body: 408, then the close;
  * the handler never sees it. */
 static void sc_timeouts(struct tsrv *t)
 {
 	static const char *const reqs[2][2] = {
-	    { "POST /webhook HTTP/1.1\r\nHost: slow", "headers not received in time" },
-	    { "POST /webhook HTTP/1.1\r\nContent-Length: 10\r\n\r\nabc",
-	      "body not received in time" },
+	    {"POST /webhook HTTP/1.1\r\nHost: slow", "headers not received in time"},
+	    {"POST /webhook HTTP/1.1\r\nContent-Length: 10\r\n\r\nabc",
+	     "body not received in time"},
 	};
 	struct client c;
 	struct resp r;
@@ -257,7 +264,9 @@ static void sc_max_connections(struct tsrv *t)
 	CHECK(t, cl_eof(&c), "not closed");
 	cl_close(&c);
 	/* The first two still work; once one leaves, a new one is served. */
-	CHECK(t, cl_sends(&a, "GET /a2 HTTP/1.1\r\n\r\n") && cl_read(&a, &r) && r.status == 200,
+	CHECK(t,
+	      cl_sends(&a, "GET /a2 HTTP/1.1\r\n\r\n") && cl_read(&a, &r) &&
+		  r.status == 200,
 	      "a again");
 	cl_close(&b);
 	/* Once the server has seen b leave (a moment: retry while it says 503). */
@@ -288,8 +297,8 @@ static void sc_later(struct tsrv *t)
 	CHECK(t, r.status == 200 && strstr(r.body, "/slow") != NULL, "body %s", r.body);
 	CHECK(t, cl_sends(&c, "GET /teapot HTTP/1.1\r\n\r\n"), "send");
 	CHECK(t, cl_read(&c, &r), "no answer");
-	CHECK(t, r.status == 503 && strstr(r.head, "Retry-After: 5\r\n") != NULL, "head %s",
-	      r.head);
+	CHECK(t, r.status == 503 && strstr(r.head, "Retry-After: 5\r\n") != NULL,
+	      "head %s", r.head);
 	CHECK(t, strstr(r.head, "Connection: keep-alive\r\n") != NULL, "head %s", r.head);
 	cl_close(&c);
 }
@@ -332,7 +341,7 @@ static void sc_close_pending(struct tsrv *t)
  * and frees what it made (the loop still closes). */
 static void test_open_errors(void **state)
 {
-	static const struct http_hooks hooks = { .request = handler };
+	static const struct http_hooks hooks = {.request = handler};
 	uv_loop_t loop;
 	struct http_server *a = NULL, *b = NULL;
 	char err[256] = "";
@@ -341,16 +350,16 @@ static void test_open_errors(void **state)
 	(void)state;
 	unsetenv("LISTEN_FDS");
 	assert_int_equal(uv_loop_init(&loop), 0);
-	assert_int_equal(http_server_open(&loop, "127.0.0.1", port, &default_limits, &hooks, &a,
-					  err, sizeof(err)),
+	assert_int_equal(http_server_open(&loop, "127.0.0.1", port, &default_limits,
+					  &hooks, &a, err, sizeof(err)),
 			 0);
-	assert_int_equal(http_server_open(&loop, "127.0.0.1", port, &default_limits, &hooks, &b,
-					  err, sizeof(err)),
+	assert_int_equal(http_server_open(&loop, "127.0.0.1", port, &default_limits,
+					  &hooks, &b, err, sizeof(err)),
 			 UV_EADDRINUSE);
 	assert_null(b);
 	assert_non_null(strstr(err, "127.0.0.1"));
-	assert_true(http_server_open(&loop, "not-an-ip", port, &default_limits, &hooks, &b, err,
-				     sizeof(err)) < 0);
+	assert_true(http_server_open(&loop, "not-an-ip", port, &default_limits, &hooks,
+				     &b, err, sizeof(err)) < 0);
 	assert_int_equal(http_server_connections(a), 0);
 	assert_int_equal(http_server_requests(a), 0);
 	http_server_close(a);

@@ -41,8 +41,10 @@ static void sc_second_body_refused(struct tsrv *t)
 	CHECK(t, wait_for(&t->heads, 1), "the head hook never saw a's request");
 	/* Over the cap: 503 with Retry-After at once, no 100 Continue, closed. */
 	CHECK(t, cl_connect(&b, t->port), "connect");
-	CHECK(t, cl_sends(&b, "POST /b HTTP/1.1\r\nExpect: 100-continue\r\n"
-			      "Content-Length: 2048\r\n\r\n"), "send b");
+	CHECK(t,
+	      cl_sends(&b, "POST /b HTTP/1.1\r\nExpect: 100-continue\r\n"
+			   "Content-Length: 2048\r\n\r\n"),
+	      "send b");
 	CHECK(t, cl_read(&b, &r), "b: no answer");
 	CHECK(t, r.status == 503, "b: status %d, wanted 503 before the body", r.status);
 	CHECK(t, strstr(r.head, "Retry-After: 1\r\n") != NULL, "b: %s", r.head);
@@ -53,8 +55,10 @@ static void sc_second_body_refused(struct tsrv *t)
 	CHECK(t, atomic_load(&t->over_answered) == 1, "over_budget not reported");
 	/* A trusted sender is not charged: taken though the cap is full. */
 	CHECK(t, cl_connect(&c, t->port), "connect");
-	CHECK(t, cl_sends(&c, "POST /trusted HTTP/1.1\r\nContent-Length: 2048\r\n\r\n") &&
-		 send_body(&c), "send trusted");
+	CHECK(t,
+	      cl_sends(&c, "POST /trusted HTTP/1.1\r\nContent-Length: 2048\r\n\r\n") &&
+		  send_body(&c),
+	      "send trusted");
 	CHECK(t, cl_read(&c, &r) && r.status == 200, "trusted: no 200");
 	CHECK(t, held_of(&r) == HELD_ONE, "trusted: held %ld, only a's %d", held_of(&r),
 	      HELD_ONE);
@@ -65,11 +69,14 @@ static void sc_second_body_refused(struct tsrv *t)
 	CHECK(t, cl_read(&a, &r) && r.status == 200, "a: no 200");
 	CHECK(t, held_of(&r) == HELD_ONE, "a: held %ld", held_of(&r));
 	CHECK(t, cl_sends(&a, "GET /g HTTP/1.1\r\n\r\n") && cl_read(&a, &r), "a: GET");
-	CHECK(t, held_of(&r) == 256, "after an answer: held %ld, wanted 256", held_of(&r));
+	CHECK(t, held_of(&r) == 256, "after an answer: held %ld, wanted 256",
+	      held_of(&r));
 	/* And another 2 KiB body fits again. */
 	CHECK(t, cl_connect(&d, t->port), "connect");
-	CHECK(t, cl_sends(&d, "POST /d HTTP/1.1\r\nContent-Length: 2048\r\n\r\n") &&
-		 send_body(&d), "send d");
+	CHECK(t,
+	      cl_sends(&d, "POST /d HTTP/1.1\r\nContent-Length: 2048\r\n\r\n") &&
+		  send_body(&d),
+	      "send d");
 	CHECK(t, cl_read(&d, &r) && r.status == 200, "d: status %d", r.status);
 	cl_close(&a);
 	cl_close(&d);
@@ -89,7 +96,8 @@ static void sc_headers_closed(struct tsrv *t)
 	memset(pad, 'p', sizeof(pad) - 1);
 	pad[sizeof(pad) - 1] = '\0';
 	CHECK(t, cl_connect(&b, t->port), "connect");
-	CHECK(t, cl_sends(&b, "POST /b HTTP/1.1\r\nX-Pad: ") && cl_sends(&b, pad), "send b");
+	CHECK(t, cl_sends(&b, "POST /b HTTP/1.1\r\nX-Pad: ") && cl_sends(&b, pad),
+	      "send b");
 	CHECK(t, !cl_read(&b, &r), "b: answered %d with incomplete headers", r.status);
 	CHECK(t, b.len == 0, "b: %zu bytes came back", b.len);
 	cl_close(&b);
@@ -109,13 +117,15 @@ static void sc_refused_at_headers(struct tsrv *t)
 	struct resp r;
 
 	CHECK(t, cl_connect(&c, t->port), "connect");
-	CHECK(t, cl_sends(&c, "POST /refuse HTTP/1.1\r\nContent-Length: 2048\r\n\r\n"), "send");
+	CHECK(t, cl_sends(&c, "POST /refuse HTTP/1.1\r\nContent-Length: 2048\r\n\r\n"),
+	      "send");
 	CHECK(t, cl_read(&c, &r), "no answer before the body");
 	CHECK(t, r.status == 401, "status %d", r.status);
 	CHECK(t, strstr(r.head, "Connection: close\r\n") != NULL, "%s", r.head);
 	CHECK(t, cl_connect(&g, t->port), "connect");
 	CHECK(t, cl_sends(&g, "GET /g HTTP/1.1\r\n\r\n") && cl_read(&g, &r), "GET");
-	CHECK(t, held_of(&r) == 256, "held %ld while the refused connection lingers", held_of(&r));
+	CHECK(t, held_of(&r) == 256, "held %ld while the refused connection lingers",
+	      held_of(&r));
 	cl_close(&g);
 	CHECK(t, cl_eof(&c), "not closed");
 	cl_close(&c);
@@ -135,7 +145,8 @@ static void sc_released_on_close(struct tsrv *t)
 	cl_close(&a);
 	for (tries = 0; tries < 50; tries++) {
 		CHECK(t, cl_connect(&b, t->port), "connect");
-		CHECK(t, cl_sends(&b, "POST /b HTTP/1.1\r\nContent-Length: 2048\r\n\r\n"), "b");
+		CHECK(t, cl_sends(&b, "POST /b HTTP/1.1\r\nContent-Length: 2048\r\n\r\n"),
+		      "b");
 		(void)send_body(&b); /* fails when refused: the answer says */
 		CHECK(t, cl_read(&b, &r), "b: no answer");
 		cl_close(&b);
@@ -158,8 +169,9 @@ static void sc_pipelined_over(struct tsrv *t)
 	size_t pad;
 
 	for (pad = 300; pad <= 700; pad += 400) {
-		int n = snprintf(two, sizeof(two), "%sGET /next HTTP/1.1\r\nX-Pad: %0*d\r\n\r\n",
-				 slow, (int)pad, 0);
+		int n = snprintf(two, sizeof(two),
+				 "%sGET /next HTTP/1.1\r\nX-Pad: %0*d\r\n\r\n", slow,
+				 (int)pad, 0);
 
 		CHECK(t, n > 0 && (size_t)n < sizeof(two), "request");
 		CHECK(t, cl_connect(&c, t->port), "connect");
@@ -169,7 +181,8 @@ static void sc_pipelined_over(struct tsrv *t)
 			CHECK(t, cl_read(&c, &r) && strstr(r.body, "/next") != NULL,
 			      "pad 300: no answer to the pipelined request");
 		} else { /* 256 + 730 > 800: closed after /slow */
-			CHECK(t, strstr(r.head, "Connection: close\r\n") != NULL, "%s", r.head);
+			CHECK(t, strstr(r.head, "Connection: close\r\n") != NULL, "%s",
+			      r.head);
 			CHECK(t, cl_eof(&c), "pad 700: not closed");
 		}
 		cl_close(&c);
@@ -186,27 +199,33 @@ static void sc_chunked(struct tsrv *t)
 
 	memset(chunk, 'x', sizeof(chunk));
 	CHECK(t, cl_connect(&c, t->port), "connect");
-	CHECK(t, cl_sends(&c, "POST /c HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5dc\r\n") &&
-		 cl_send(&c, chunk, sizeof(chunk)) && cl_sends(&c, "\r\n0\r\n\r\n"), "send");
+	CHECK(t,
+	      cl_sends(&c,
+		       "POST /c HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5dc\r\n") &&
+		  cl_send(&c, chunk, sizeof(chunk)) && cl_sends(&c, "\r\n0\r\n\r\n"),
+	      "send");
 	CHECK(t, cl_read(&c, &r) && r.status == 200, "no 200");
 	held = held_of(&r);
-	CHECK(t, held >= 256 + 1501 && held <= 256 + 2049, "held %ld for a 1500-byte body", held);
+	CHECK(t, held >= 256 + 1501 && held <= 256 + 2049,
+	      "held %ld for a 1500-byte body", held);
 	cl_close(&c);
 }
 
 #define BUDGET(f, bytes)                                                                 \
-	{ .name = #f, .test_func = test_scenario,                                        \
-	  .initial_state = &(struct sc_case){ f, 0, 0, bytes } }
+	{                                                                                \
+		.name = #f, .test_func = test_scenario,                                  \
+		.initial_state = &(struct sc_case)                                       \
+		{                                                                        \
+			f, 0, 0, bytes                                                   \
+		}                                                                        \
+	}
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    BUDGET(sc_second_body_refused, 4096),
-	    BUDGET(sc_headers_closed, 2305 + 600),
-	    BUDGET(sc_refused_at_headers, 4096),
-	    BUDGET(sc_released_on_close, 4096),
-	    BUDGET(sc_pipelined_over, 800),
-	    BUDGET(sc_chunked, 4096),
+	    BUDGET(sc_second_body_refused, 4096), BUDGET(sc_headers_closed, 2305 + 600),
+	    BUDGET(sc_refused_at_headers, 4096),  BUDGET(sc_released_on_close, 4096),
+	    BUDGET(sc_pipelined_over, 800),	  BUDGET(sc_chunked, 4096),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

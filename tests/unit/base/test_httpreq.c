@@ -155,12 +155,12 @@ struct ka_case {
 };
 
 static const struct ka_case ka_cases[] = {
-    { "GET / HTTP/1.1\r\n\r\n", true },
-    { "GET / HTTP/1.1\r\nConnection: close\r\n\r\n", false },
-    { "GET / HTTP/1.1\r\nconnection: CLOSE\r\n\r\n", false },
-    { "GET / HTTP/1.0\r\n\r\n", false },
-    { "GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", true },
-    { "POST / HTTP/1.1\r\nConnection: keep-alive\r\nContent-Length: 1\r\n\r\nx", true },
+    {"GET / HTTP/1.1\r\n\r\n", true},
+    {"GET / HTTP/1.1\r\nConnection: close\r\n\r\n", false},
+    {"GET / HTTP/1.1\r\nconnection: CLOSE\r\n\r\n", false},
+    {"GET / HTTP/1.0\r\n\r\n", false},
+    {"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", true},
+    {"POST / HTTP/1.1\r\nConnection: keep-alive\r\nContent-Length: 1\r\n\r\nx", true},
 };
 
 static void test_keep_alive(void **state)
@@ -185,44 +185,46 @@ static void test_keep_alive(void **state)
 
 struct err_case {
 	const char *name;
-	const char *req;      /* NULL: built by the test */
-	int status;           /* 400, 413 or 431 */
+	const char *req; /* NULL: built by the test */
+	int status;	 /* 400, 413 or 431 */
 };
 
 static const struct err_case err_cases[] = {
     /* Content-Length over the limit: refused on the headers alone (no body
      * byte is sent). */
-    { "content-length over max",
-      "POST /webhook HTTP/1.1\r\nContent-Length: 1025\r\n\r\n", 413 },
-    { "chunked body over max", NULL, 413 },
-    { "header bytes over max", NULL, 431 },
-    { "url over max", NULL, 431 },
-    { "too many headers", NULL, 431 },
-    { "content-length and transfer-encoding",
-      "POST / HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n"
-      "3\r\nabc\r\n0\r\n\r\n", 400 },
-    { "transfer-encoding and content-length",
-      "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n"
-      "3\r\nabc\r\n0\r\n\r\n", 400 },
-    { "two different content-lengths",
-      "POST / HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd", 400 },
-    { "content-length not a number",
-      "POST / HTTP/1.1\r\nContent-Length: 3x\r\n\r\nabc", 400 },
-    { "transfer-encoding not chunked",
-      "POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\nabc", 400 },
-    { "transfer-encoding chunked then gzip",
-      "POST / HTTP/1.1\r\nTransfer-Encoding: chunked, gzip\r\n\r\nabc", 400 },
-    { "bad chunk size",
-      "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n", 400 },
-    { "no url", "GET HTTP/1.1\r\n\r\n", 400 },
-    { "lowercase method", "get / HTTP/1.1\r\n\r\n", 400 },
-    { "unknown method", "FROB / HTTP/1.1\r\n\r\n", 400 },
-    { "space in the url", "GET /a b HTTP/1.1\r\n\r\n", 400 },
-    { "bad version", "GET / HTTP/x.1\r\n\r\n", 400 },
-    { "garbage", "\x01\x02\x03\x04", 400 },
-    { "header without a colon", "GET / HTTP/1.1\r\nNoColon\r\n\r\n", 400 },
-    { "control byte in a header value", "GET / HTTP/1.1\r\nX-A: a\x01b\r\n\r\n", 400 },
-    { "response instead of a request", "HTTP/1.1 200 OK\r\n\r\n", 400 },
+    {"content-length over max", "POST /webhook HTTP/1.1\r\nContent-Length: 1025\r\n\r\n",
+     413},
+    {"chunked body over max", NULL, 413},
+    {"header bytes over max", NULL, 431},
+    {"url over max", NULL, 431},
+    {"too many headers", NULL, 431},
+    {"content-length and transfer-encoding",
+     "POST / HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n"
+     "3\r\nabc\r\n0\r\n\r\n",
+     400},
+    {"transfer-encoding and content-length",
+     "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n"
+     "3\r\nabc\r\n0\r\n\r\n",
+     400},
+    {"two different content-lengths",
+     "POST / HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd", 400},
+    {"content-length not a number", "POST / HTTP/1.1\r\nContent-Length: 3x\r\n\r\nabc",
+     400},
+    {"transfer-encoding not chunked",
+     "POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\nabc", 400},
+    {"transfer-encoding chunked then gzip",
+     "POST / HTTP/1.1\r\nTransfer-Encoding: chunked, gzip\r\n\r\nabc", 400},
+    {"bad chunk size",
+     "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n", 400},
+    {"no url", "GET HTTP/1.1\r\n\r\n", 400},
+    {"lowercase method", "get / HTTP/1.1\r\n\r\n", 400},
+    {"unknown method", "FROB / HTTP/1.1\r\n\r\n", 400},
+    {"space in the url", "GET /a b HTTP/1.1\r\n\r\n", 400},
+    {"bad version", "GET / HTTP/x.1\r\n\r\n", 400},
+    {"garbage", "\x01\x02\x03\x04", 400},
+    {"header without a colon", "GET / HTTP/1.1\r\nNoColon\r\n\r\n", 400},
+    {"control byte in a header value", "GET / HTTP/1.1\r\nX-A: a\x01b\r\n\r\n", 400},
+    {"response instead of a request", "HTTP/1.1 200 OK\r\n\r\n", 400},
 };
 
 /* Builds the requests too long to write out. */
@@ -233,7 +235,8 @@ static char *build_req(const char *name)
 
 	assert_non_null(s);
 	if (strcmp(name, "chunked body over max") == 0) {
-		len += (size_t)snprintf(s + len, cap - len, "POST / HTTP/1.1\r\n"
+		len += (size_t)snprintf(s + len, cap - len,
+					"POST / HTTP/1.1\r\n"
 					"Transfer-Encoding: chunked\r\n\r\n");
 		for (i = 0; i < 3; i++) { /* 3 x 400 bytes > 1024 */
 			len += (size_t)snprintf(s + len, cap - len, "190\r\n");
@@ -275,8 +278,8 @@ static void test_errors(void **state)
 		httpreq_init(&hr, MAX_HEAD, MAX_BODY);
 		feed_all(&hr, req, strlen(req));
 		if (hr.state != HTTPREQ_ERROR || hr.status != e->status)
-			fail_msg("%s: state %d status %d, want ERROR %d", e->name, hr.state,
-				 hr.status, e->status);
+			fail_msg("%s: state %d status %d, want ERROR %d", e->name,
+				 hr.state, hr.status, e->status);
 		assert_non_null(hr.error);
 		assert_true(hr.error[0] != '\0');
 		/* Nothing more is taken after an error. */
@@ -329,7 +332,8 @@ static void test_max_headers(void **state)
 	(void)state;
 	len += (size_t)snprintf(req + len, sizeof(req) - len, "GET / HTTP/1.1\r\n");
 	for (i = 0; i < HTTPREQ_MAX_HEADERS; i++)
-		len += (size_t)snprintf(req + len, sizeof(req) - len, "H%zu: v%zu\r\n", i, i);
+		len += (size_t)snprintf(req + len, sizeof(req) - len, "H%zu: v%zu\r\n", i,
+					i);
 	snprintf(req + len, sizeof(req) - len, "\r\n");
 	httpreq_init(&hr, MAX_HEAD, MAX_BODY);
 	feed_all(&hr, req, strlen(req));
@@ -419,14 +423,16 @@ static void test_header_lookup(void **state)
 	assert_string_equal(httpreq_header(&hr.req, "x-empty", &count), "");
 	assert_int_equal(count, 1);
 	/* Leading white space is not part of the value. */
-	assert_int_equal(strncmp(httpreq_header(&hr.req, "X-Spaces", NULL), "padded", 6), 0);
+	assert_int_equal(strncmp(httpreq_header(&hr.req, "X-Spaces", NULL), "padded", 6),
+			 0);
 	httpreq_free(&hr);
 }
 
 /* httpreq_next() forgets the first request's headers and body. */
 static void test_next_forgets(void **state)
 {
-	static const char a[] = "POST /a HTTP/1.1\r\nX-One: 1\r\nContent-Length: 2\r\n\r\nhi";
+	static const char a[] =
+	    "POST /a HTTP/1.1\r\nX-One: 1\r\nContent-Length: 2\r\n\r\nhi";
 	static const char b[] = "GET /b HTTP/1.1\r\nX-Two: 2\r\n\r\n";
 	struct httpreq hr;
 
@@ -511,7 +517,7 @@ static size_t admit_post(struct httpreq *hr, struct httpreq_budget *b)
  * body), and given back by httpreq_release(). */
 static void test_budget_admit(void **state)
 {
-	struct httpreq_budget b = { .cap = 10000 };
+	struct httpreq_budget b = {.cap = 10000};
 	struct httpreq hr;
 	size_t n;
 
@@ -540,7 +546,7 @@ static void test_budget_admit(void **state)
 static void test_budget_split_everywhere(void **state)
 {
 	size_t len = strlen(post_req), cut;
-	struct httpreq_budget b = { .cap = 10000 };
+	struct httpreq_budget b = {.cap = 10000};
 	struct httpreq hr;
 
 	(void)state;
@@ -559,7 +565,7 @@ static void test_budget_split_everywhere(void **state)
 /* A trusted request gives its bytes back and its body is not charged. */
 static void test_budget_trusted(void **state)
 {
-	struct httpreq_budget b = { .cap = 300 };
+	struct httpreq_budget b = {.cap = 300};
 	struct httpreq hr;
 	size_t n;
 
@@ -583,9 +589,10 @@ static void test_budget_trusted(void **state)
  * a chunked body as it grows; always 503. */
 static void test_budget_over(void **state)
 {
-	static const char chunked[] = "POST /c HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
-				      "200\r\n";
-	struct httpreq_budget b = { .cap = 200 };
+	static const char chunked[] =
+	    "POST /c HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+	    "200\r\n";
+	struct httpreq_budget b = {.cap = 200};
 	struct httpreq hr, other;
 	char big[512];
 	size_t n;

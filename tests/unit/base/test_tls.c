@@ -35,7 +35,8 @@ static void client_new(struct client *c, int max_version, const char *alpn_wire)
 	c->ctx = SSL_CTX_new(TLS_client_method());
 	assert_non_null(c->ctx);
 	SSL_CTX_set_max_proto_version(c->ctx, max_version);
-	SSL_CTX_set_min_proto_version(c->ctx, max_version == TLS1_1_VERSION ? TLS1_VERSION : 0);
+	SSL_CTX_set_min_proto_version(c->ctx,
+				      max_version == TLS1_1_VERSION ? TLS1_VERSION : 0);
 	SSL_CTX_set_security_level(c->ctx, 0); /* let the client offer TLS 1.1 */
 	c->ssl = SSL_new(c->ctx);
 	c->in = BIO_new(BIO_s_mem());
@@ -66,7 +67,8 @@ static long pump(struct client *c, struct tls_conn *t)
 		(void)SSL_do_handshake(c->ssl);
 		n = BIO_read(c->out, buf, sizeof(buf));
 		if (n > 0) {
-			r = tls_conn_feed(t, buf, (size_t)n, plain + got, sizeof(plain) - (size_t)got);
+			r = tls_conn_feed(t, buf, (size_t)n, plain + got,
+					  sizeof(plain) - (size_t)got);
 			if (r < 0)
 				return r;
 			got += r;
@@ -150,8 +152,9 @@ static void test_refused_handshakes(void **state)
 	tls_conn_free(t);
 
 	t = tls_conn_new(ctx);
-	assert_int_equal(tls_conn_feed(t, "GET / HTTP/1.1\r\n\r\n", 18, plain, sizeof(plain)),
-			 -EPROTO);
+	assert_int_equal(
+	    tls_conn_feed(t, "GET / HTTP/1.1\r\n\r\n", 18, plain, sizeof(plain)),
+	    -EPROTO);
 	tls_conn_free(t);
 	tls_ctx_unref(ctx);
 }

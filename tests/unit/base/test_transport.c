@@ -473,7 +473,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_refused, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_cancel, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_close_cancels, fx_setup, fx_teardown),
-	    cmocka_unit_test_setup_teardown(test_sockets_close_on_exec, fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_sockets_close_on_exec, fx_setup,
+					    fx_teardown),
 	};
 	int r;
 

@@ -29,8 +29,9 @@ static bool tls_fixture_pem(const char *path, EVP_PKEY *k, X509 *x)
  * to_s, its key in key_path and itself in crt_path.  *ret_key (if not NULL)
  * gets the key (EVP_PKEY_free it).  Returns false on any failure. */
 __attribute__((unused)) static bool tls_fixture_write(const char *crt_path,
-						      const char *key_path, const char *name,
-						      long from_s, long to_s, EVP_PKEY **ret_key)
+						      const char *key_path,
+						      const char *name, long from_s,
+						      long to_s, EVP_PKEY **ret_key)
 {
 	EVP_PKEY *k = EVP_EC_gen("P-256");
 	X509 *x = X509_new();

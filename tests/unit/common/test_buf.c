@@ -82,10 +82,10 @@ static void test_growth_many_appends(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_append_and_terminate),
-		cmocka_unit_test(test_limit_is_hard),
-		cmocka_unit_test(test_reset_keeps_limit),
-		cmocka_unit_test(test_growth_many_appends),
+	    cmocka_unit_test(test_append_and_terminate),
+	    cmocka_unit_test(test_limit_is_hard),
+	    cmocka_unit_test(test_reset_keeps_limit),
+	    cmocka_unit_test(test_growth_many_appends),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

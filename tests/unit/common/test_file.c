@@ -116,7 +116,8 @@ static void test_tree_bytes(void **state)
 	assert_non_null(mkdtemp(out));
 	snprintf(sub, sizeof(sub), "%s/sub", dir);
 	assert_int_equal(mkdir(sub, 0700), 0);
-	want = put(dir, "a.whl", 300000) + put(sub, "b.tgz", 70000) + put(dir, "empty", 0);
+	want =
+	    put(dir, "a.whl", 300000) + put(sub, "b.tgz", 70000) + put(dir, "empty", 0);
 	snprintf(big, sizeof(big), "%s/big", out);
 	(void)put(out, "big", 1 << 20);
 	snprintf(link, sizeof(link), "%s/to-big", dir);

@@ -127,7 +127,7 @@ static int count_entries(const char *dir)
 static void test_key_file_made_once_and_kept(void **state)
 {
 	char dir[256], dir2[256], path[512], err[512], a[SECRET_FPR_LEN + 1],
-		b[SECRET_FPR_LEN + 1], c[SECRET_FPR_LEN + 1];
+	    b[SECRET_FPR_LEN + 1], c[SECRET_FPR_LEN + 1];
 	bool created = false;
 	struct stat st;
 
@@ -150,7 +150,8 @@ static void test_key_file_made_once_and_kept(void **state)
 	assert_string_equal(a, b);
 
 	/* Another installation makes its own key: another fingerprint. */
-	assert_int_equal(secret_fingerprint_key_load(dir2, &created, err, sizeof(err)), 0);
+	assert_int_equal(secret_fingerprint_key_load(dir2, &created, err, sizeof(err)),
+			 0);
 	assert_true(created);
 	fpr_of("hunter2", c);
 	assert_string_not_equal(a, c);
@@ -177,7 +178,8 @@ static void expect_refused(const char *dir, int want, const char *words)
 	char err[512] = "";
 	bool created = true;
 
-	assert_int_equal(secret_fingerprint_key_load(dir, &created, err, sizeof(err)), want);
+	assert_int_equal(secret_fingerprint_key_load(dir, &created, err, sizeof(err)),
+			 want);
 	assert_non_null(strstr(err, SECRET_FPR_KEY_FILE));
 	assert_non_null(strstr(err, words));
 	assert_true(created); /* untouched on failure */
@@ -185,7 +187,7 @@ static void expect_refused(const char *dir, int want, const char *words)
 
 static void test_bad_key_files_refused(void **state)
 {
-	static const unsigned char key[SECRET_FPR_KEY_LEN + 1] = { 7 };
+	static const unsigned char key[SECRET_FPR_KEY_LEN + 1] = {7};
 	char dir[256], path[512], target[600];
 
 	(void)state;
@@ -224,9 +226,9 @@ static void test_bad_key_files_refused(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_keyed_hmac),
-		cmocka_unit_test(test_key_file_made_once_and_kept),
-		cmocka_unit_test(test_bad_key_files_refused),
+	    cmocka_unit_test(test_keyed_hmac),
+	    cmocka_unit_test(test_key_file_made_once_and_kept),
+	    cmocka_unit_test(test_bad_key_files_refused),
 	};
 
 	return cmocka_run_group_tests(tests, setup, NULL);

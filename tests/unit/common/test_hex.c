@@ -11,7 +11,7 @@
 
 static void test_hex_encodes_lower_case(void **state)
 {
-	const unsigned char in[] = { 0x00, 0x0f, 0xa5, 0xff };
+	const unsigned char in[] = {0x00, 0x0f, 0xa5, 0xff};
 	char out[2 * sizeof(in) + 1];
 
 	(void)state;
@@ -38,9 +38,9 @@ static void test_is_hex(void **state)
 
 static void test_sha256_fields(void **state)
 {
-	const char *none[] = { NULL };
-	const char *abc[] = { "abc" };
-	const char *split1[] = { "ab", "c" }, *split2[] = { "a", "bc" };
+	const char *none[] = {NULL};
+	const char *abc[] = {"abc"};
+	const char *split1[] = {"ab", "c"}, *split2[] = {"a", "bc"};
 	char out[AOS_SHA256_HEX_LEN + 1], other[AOS_SHA256_HEX_LEN + 1];
 
 	(void)state;

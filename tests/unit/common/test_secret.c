@@ -81,13 +81,15 @@ static void test_backoff_bounds(void **state)
 	(void)state;
 	/* The floor: never below min. */
 	for (a = 0; a < 40; a++)
-		assert_int_equal(backoff_delay_ms(a, 1000, 300000, fixed_rand, &zero), 1000);
+		assert_int_equal(backoff_delay_ms(a, 1000, 300000, fixed_rand, &zero),
+				 1000);
 	/* The ceiling doubles per attempt and stops at max. */
 	assert_true(backoff_delay_ms(0, 1000, 300000, fixed_rand, &max) <= 1000);
 	assert_true(backoff_delay_ms(1, 1000, 300000, fixed_rand, &max) <= 2000);
 	assert_true(backoff_delay_ms(3, 1000, 300000, fixed_rand, &max) <= 8000);
 	for (a = 9; a < 64; a++)
-		assert_true(backoff_delay_ms(a, 1000, 300000, fixed_rand, &max) <= 300000);
+		assert_true(backoff_delay_ms(a, 1000, 300000, fixed_rand, &max) <=
+			    300000);
 }
 
 static void test_backoff_spread(void **state)
@@ -124,12 +126,12 @@ static void test_jitter(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_process_hardening),
-		cmocka_unit_test(test_secure_heap_and_refs),
-		cmocka_unit_test(test_equal),
-		cmocka_unit_test(test_backoff_bounds),
-		cmocka_unit_test(test_backoff_spread),
-		cmocka_unit_test(test_jitter),
+	    cmocka_unit_test(test_process_hardening),
+	    cmocka_unit_test(test_secure_heap_and_refs),
+	    cmocka_unit_test(test_equal),
+	    cmocka_unit_test(test_backoff_bounds),
+	    cmocka_unit_test(test_backoff_spread),
+	    cmocka_unit_test(test_jitter),
 	};
 	return cmocka_run_group_tests(tests, setup, NULL);
 }

@@ -24,13 +24,16 @@ static void origin_is(const char *url, const char *want)
 static void test_origin(void **state)
 {
 	(void)state;
-	origin_is("https://vault.example:8200/v1/sys/health", "https://vault.example:8200");
+	origin_is("https://vault.example:8200/v1/sys/health",
+		  "https://vault.example:8200");
 	origin_is("https://Vault.EXAMPLE/", "https://vault.example:443");
 	origin_is("HTTP://127.0.0.1", "http://127.0.0.1:80");
 	origin_is("http://[::1]:8200/x?y#z", "http://[::1]:8200");
 	/* User info is not part of the origin: the host is what follows '@'. */
-	origin_is("https://good.example@evil.example/simple/", "https://evil.example:443");
-	origin_is("https://good.example:443@evil.example:8443/", "https://evil.example:8443");
+	origin_is("https://good.example@evil.example/simple/",
+		  "https://evil.example:443");
+	origin_is("https://good.example:443@evil.example:8443/",
+		  "https://evil.example:8443");
 }
 
 static void test_origin_refused(void **state)
@@ -51,12 +54,15 @@ static void test_origin_refused(void **state)
 static void test_same_origin(void **state)
 {
 	(void)state;
-	assert_true(url_same_origin("https://pypi.example/legacy/", "https://PYPI.example:443/simple/"));
-	assert_true(url_same_origin("http://127.0.0.1:8080/", "http://127.0.0.1:8080/simple/x/"));
+	assert_true(url_same_origin("https://pypi.example/legacy/",
+				    "https://PYPI.example:443/simple/"));
+	assert_true(
+	    url_same_origin("http://127.0.0.1:8080/", "http://127.0.0.1:8080/simple/x/"));
 	assert_false(url_same_origin("http://127.0.0.1:8080/", "http://127.0.0.1:8081/"));
 	assert_false(url_same_origin("https://h.example/", "http://h.example/"));
 	assert_false(url_same_origin("https://h.example/", "https://h.example.evil/"));
-	assert_false(url_same_origin("https://h.example/", "https://h.example@evil.example/"));
+	assert_false(
+	    url_same_origin("https://h.example/", "https://h.example@evil.example/"));
 	assert_false(url_same_origin("https://h.example/", "/simple/"));
 	assert_false(url_same_origin(NULL, "https://h.example/"));
 }
@@ -74,7 +80,8 @@ static void test_resolve(void **state)
 	char out[24];
 
 	(void)state;
-	resolves("https://v.example:8200/v1/auth/approle/login", "/relay/v1/auth/approle/login",
+	resolves("https://v.example:8200/v1/auth/approle/login",
+		 "/relay/v1/auth/approle/login",
 		 "https://v.example:8200/relay/v1/auth/approle/login");
 	resolves("https://v.example:8200/v1/a/b", "c", "https://v.example:8200/v1/a/c");
 	resolves("https://v.example:8200/v1/a", "https://other.example/v1/a",
@@ -82,8 +89,8 @@ static void test_resolve(void **state)
 	/* A scheme-relative reference names another host. */
 	resolves("https://v.example:8200/v1/a", "//evil.example/v1/a",
 		 "https://evil.example/v1/a");
-	assert_int_equal(url_resolve("https://v.example/", "https://v.example/a-long-path",
-				     out, sizeof(out)),
+	assert_int_equal(url_resolve("https://v.example/",
+				     "https://v.example/a-long-path", out, sizeof(out)),
 			 AOS_ETOOBIG);
 	assert_int_equal(url_resolve("not a url", "/x", out, sizeof(out)), AOS_EPARSE);
 }

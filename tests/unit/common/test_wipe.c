@@ -93,10 +93,10 @@ static void test_openssl_allocates_through_wipe(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_openssl_allocates_through_wipe),
-		cmocka_unit_test(test_wipe_block_clears_the_whole_block),
-		cmocka_unit_test(test_realloc_keeps_contents),
-		cmocka_unit_test(test_strdup_and_calloc),
+	    cmocka_unit_test(test_openssl_allocates_through_wipe),
+	    cmocka_unit_test(test_wipe_block_clears_the_whole_block),
+	    cmocka_unit_test(test_realloc_keeps_contents),
+	    cmocka_unit_test(test_strdup_and_calloc),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -267,12 +267,13 @@ static void test_registry_defaults(void **state)
 static void test_default_index_url(void **state)
 {
 	static const char *const urls[][2] = {
-		{ "https://p.example.test/legacy/", "https://p.example.test/simple/" },
-		{ "https://p.example.test/legacy", "https://p.example.test/simple/" },
-		{ "http://127.0.0.1:8080/", "http://127.0.0.1:8080/simple/" },
-		{ "http://127.0.0.1:8080", "http://127.0.0.1:8080/simple/" },
-		{ "https://p.example.test", "https://p.example.test/simple/" },
-		{ "https://p.example.test/root/pypi//", "https://p.example.test/root/pypi/simple/" },
+	    {"https://p.example.test/legacy/", "https://p.example.test/simple/"},
+	    {"https://p.example.test/legacy", "https://p.example.test/simple/"},
+	    {"http://127.0.0.1:8080/", "http://127.0.0.1:8080/simple/"},
+	    {"http://127.0.0.1:8080", "http://127.0.0.1:8080/simple/"},
+	    {"https://p.example.test", "https://p.example.test/simple/"},
+	    {"https://p.example.test/root/pypi//",
+	     "https://p.example.test/root/pypi/simple/"},
 	};
 	struct config *cfg = NULL;
 	char text[512], err[512];
@@ -281,7 +282,8 @@ static void test_default_index_url(void **state)
 	(void)state;
 	for (i = 0; i < sizeof(urls) / sizeof(urls[0]); i++) {
 		snprintf(text, sizeof(text),
-			 "{" MIN_VAULT ",\"registries\":{\"p\":{\"type\":\"pypi\",\"url\":\"%s\"}}}",
+			 "{" MIN_VAULT
+			 ",\"registries\":{\"p\":{\"type\":\"pypi\",\"url\":\"%s\"}}}",
 			 urls[i][0]);
 		assert_int_equal(parse(text, &cfg, err, sizeof(err)), 0);
 		assert_string_equal(cfg->registries[0].index_url, urls[i][1]);

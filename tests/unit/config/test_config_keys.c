@@ -24,17 +24,17 @@
 
 /* Every section present, each "*" filled by one entry. */
 static const char base_text[] =
-	"{\"runtime_dir\":\"/run/aos-t\",\"state_dir\":\"/var/lib/aos-t\","
-	"\"vault\":{\"address\":\"https://vault.example.test:8200\","
-	"\"auth\":{\"method\":\"token\",\"token_file\":\"token\"}},"
-	"\"registries\":{\"r\":{\"type\":\"npm\",\"url\":\"http://127.0.0.1:4873/\"}},"
-	"\"control\":{\"operators\":[\"root\"]},"
-	"\"listen\":{\"address\":\"127.0.0.1:8080\",\"tls\":{\"cert_file\":\"/c.pem\","
-	"\"key_file\":\"/k.pem\"}},"
-	"\"webhooks\":{\"github\":{\"secret_key\":\"GITHUB_WEBHOOK_SECRET\"}},"
-	"\"pipelines\":{\"p\":{\"repository\":\"https://forge.example.test/o/r.git\","
-	"\"tag_pattern\":\"v*\",\"package\":\"x\",\"build\":[\"true\"],\"verify\":[\"true\"],"
-	"\"artifacts\":[\"*.tgz\"],\"targets\":[\"r\"]}}}";
+    "{\"runtime_dir\":\"/run/aos-t\",\"state_dir\":\"/var/lib/aos-t\","
+    "\"vault\":{\"address\":\"https://vault.example.test:8200\","
+    "\"auth\":{\"method\":\"token\",\"token_file\":\"token\"}},"
+    "\"registries\":{\"r\":{\"type\":\"npm\",\"url\":\"http://127.0.0.1:4873/\"}},"
+    "\"control\":{\"operators\":[\"root\"]},"
+    "\"listen\":{\"address\":\"127.0.0.1:8080\",\"tls\":{\"cert_file\":\"/c.pem\","
+    "\"key_file\":\"/k.pem\"}},"
+    "\"webhooks\":{\"github\":{\"secret_key\":\"GITHUB_WEBHOOK_SECRET\"}},"
+    "\"pipelines\":{\"p\":{\"repository\":\"https://forge.example.test/o/r.git\","
+    "\"tag_pattern\":\"v*\",\"package\":\"x\",\"build\":[\"true\"],\"verify\":[\"true\"],"
+    "\"artifacts\":[\"*.tgz\"],\"targets\":[\"r\"]}}}";
 
 /* Whether the "*" at star in path stands for an array's items (the key
  * before it has the row type CT_CELLS), not a name. */
@@ -134,8 +134,7 @@ static cJSON *base(const char *variant)
 
 	assert_non_null(doc);
 	if (variant != NULL && strcmp(variant, "approle") == 0)
-		set_at(doc, "vault.auth",
-		       cJSON_Parse("{\"method\":\"approle\"}"));
+		set_at(doc, "vault.auth", cJSON_Parse("{\"method\":\"approle\"}"));
 	return doc;
 }
 
@@ -147,10 +146,10 @@ static void companions(cJSON *doc, const struct cfg_key *k)
 		const char *suffix, *other; /* other: a sibling key */
 		bool at_max;
 	} rel[] = {
-		{ ".backoff_min_ms", "backoff_max_ms", true },
-		{ ".backoff_max_ms", "backoff_min_ms", false },
-		{ ".max_unauthenticated_bytes", "max_body_bytes", false },
-		{ ".max_unauthenticated_bytes", "max_header_bytes", false },
+	    {".backoff_min_ms", "backoff_max_ms", true},
+	    {".backoff_max_ms", "backoff_min_ms", false},
+	    {".max_unauthenticated_bytes", "max_body_bytes", false},
+	    {".max_unauthenticated_bytes", "max_header_bytes", false},
 	};
 	size_t i, n = strlen(k->path);
 
@@ -176,13 +175,13 @@ static void *section_of(struct config *cfg, const struct cfg_key *k)
 		const char *prefix;
 		size_t off;
 	} map[] = {
-		{ "vault.", offsetof(struct config, vault) },
-		{ "publish.", offsetof(struct config, publish) },
-		{ "queue.", offsetof(struct config, queue) },
-		{ "control.", offsetof(struct config, control) },
-		{ "listen.tls.", offsetof(struct config, listen.tls) },
-		{ "listen.", offsetof(struct config, listen) },
-		{ "metrics.", offsetof(struct config, metrics) },
+	    {"vault.", offsetof(struct config, vault)},
+	    {"publish.", offsetof(struct config, publish)},
+	    {"queue.", offsetof(struct config, queue)},
+	    {"control.", offsetof(struct config, control)},
+	    {"listen.tls.", offsetof(struct config, listen.tls)},
+	    {"listen.", offsetof(struct config, listen)},
+	    {"metrics.", offsetof(struct config, metrics)},
 	};
 	size_t i;
 
@@ -258,7 +257,7 @@ static void test_int_bounds(void **state)
 	(void)state;
 	for (i = 0; i < cfg__nkeys; i++) {
 		const struct cfg_key *k = &cfg__keys[i];
-		const long at[] = { k->min - 1, k->min, k->max, k->max + 1 };
+		const long at[] = {k->min - 1, k->min, k->max, k->max + 1};
 		char want[100];
 		size_t j;
 
@@ -272,9 +271,10 @@ static void test_int_bounds(void **state)
 			set_at(doc, k->path, cJSON_CreateNumber((double)at[j]));
 			companions(doc, k);
 			if (j == 0 || j == 3) {
-				snprintf(want, sizeof(want), "expected an integer "
-					 "from %ld to %ld, got %ld", k->min, k->max,
-					 at[j]);
+				snprintf(want, sizeof(want),
+					 "expected an integer "
+					 "from %ld to %ld, got %ld",
+					 k->min, k->max, at[j]);
 				expect_refused(doc, k, want, what);
 			} else {
 				struct config *cfg = expect_taken(doc, k, what);
@@ -298,8 +298,10 @@ static cJSON *string_of(const struct cfg_key *k, size_t n)
 
 	assert_non_null(s);
 	memset(s, 'a', n);
-	s[0] = strstr(k->path, "dist_tag") != NULL || strstr(k->path, "verify_matrix") != NULL
-		       ? 'a' : '/';
+	s[0] = strstr(k->path, "dist_tag") != NULL ||
+		       strstr(k->path, "verify_matrix") != NULL
+		   ? 'a'
+		   : '/';
 	s[n] = '\0';
 	v = cJSON_CreateString(s);
 	free(s);
@@ -342,7 +344,7 @@ static cJSON *list_of(const struct cfg_key *k, size_t n)
 
 		snprintf(s, sizeof(s), "/p%zu", i);
 		assert_true(
-			cJSON_AddItemToArray(a, cJSON_CreateString(user ? "root" : s)));
+		    cJSON_AddItemToArray(a, cJSON_CreateString(user ? "root" : s)));
 	}
 	return a;
 }
@@ -445,7 +447,7 @@ static void check_derived(const struct cfg_key *k)
 
 static void test_defaults(void **state)
 {
-	static const char *const variants[] = { "token", "approle" };
+	static const char *const variants[] = {"token", "approle"};
 	size_t i, v;
 
 	(void)state;
@@ -456,8 +458,8 @@ static void test_defaults(void **state)
 		assert_int_equal(parse_doc(base(variants[v]), &cfg, err, sizeof(err)), 0);
 		for (i = 0; i < cfg__nkeys; i++) {
 			const struct cfg_key *k = &cfg__keys[i];
-			bool other = k->variant != NULL &&
-				     strcmp(k->variant, variants[v]) != 0;
+			bool other =
+			    k->variant != NULL && strcmp(k->variant, variants[v]) != 0;
 			char *field;
 
 			if (k->off == CFG_CODE || k->flags & (CK_REQUIRED | CK_DOC) ||
@@ -490,14 +492,14 @@ static void test_defaults(void **state)
 static void test_unknown_keys(void **state)
 {
 	static const char *const sections[] = {
-		"", "http", "vault", "vault.auth", "registries.*", "publish", "queue",
-		"control", "listen", "webhooks.*", "pipelines.*",
+	    "",	     "http",	"vault",  "vault.auth", "registries.*", "publish",
+	    "queue", "control", "listen", "webhooks.*", "pipelines.*",
 	};
 	size_t i;
 
 	(void)state;
 	for (i = 0; i < sizeof(sections) / sizeof(sections[0]); i++) {
-		struct cfg_key k = { .path = NULL };
+		struct cfg_key k = {.path = NULL};
 		cJSON *doc = base(NULL);
 		char p[128];
 
@@ -513,9 +515,9 @@ static void test_unknown_keys(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_int_bounds),	 cmocka_unit_test(test_string_lengths),
-	    cmocka_unit_test(test_list_counts),	 cmocka_unit_test(test_choices),
-	    cmocka_unit_test(test_defaults),	 cmocka_unit_test(test_unknown_keys),
+	    cmocka_unit_test(test_int_bounds),	cmocka_unit_test(test_string_lengths),
+	    cmocka_unit_test(test_list_counts), cmocka_unit_test(test_choices),
+	    cmocka_unit_test(test_defaults),	cmocka_unit_test(test_unknown_keys),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

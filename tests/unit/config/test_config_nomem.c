@@ -20,10 +20,10 @@
 #define CFG_PATH "/etc/aos-publishd/config.json"
 
 #define BASE                                                                             \
-	"\"state_dir\":\"/var/lib/aos-t\",\"runtime_dir\":\"/run/aos-t\","                \
-	"\"vault\":{\"address\":\"https://vault.example.test:8200\","                   \
+	"\"state_dir\":\"/var/lib/aos-t\",\"runtime_dir\":\"/run/aos-t\","               \
+	"\"vault\":{\"address\":\"https://vault.example.test:8200\","                    \
 	"\"auth\":{\"method\":\"token\",\"token_file\":\"token\"}},"                     \
-	"\"registries\":{\"pypi\":{\"type\":\"pypi\",\"url\":"                          \
+	"\"registries\":{\"pypi\":{\"type\":\"pypi\",\"url\":"                           \
 	"\"https://upload.pypi.example/legacy/\"}}"
 
 char *__real_strdup(const char *s);
@@ -49,11 +49,12 @@ static void expect_nomem(const char *name, const char *build, const char *artifa
 	struct config *cfg = NULL;
 	int r;
 
-	snprintf(text, sizeof(text),
-		 "{" BASE ",\"pipelines\":{\"%s\":{\"repository\":"
-		 "\"https://forge.example/o/r.git\",\"tag_pattern\":\"v*\",\"package\":\"p\","
-		 "\"build\":%s,\"artifacts\":%s,\"targets\":[\"pypi\"]}}}",
-		 name, build, artifacts);
+	snprintf(
+	    text, sizeof(text),
+	    "{" BASE ",\"pipelines\":{\"%s\":{\"repository\":"
+	    "\"https://forge.example/o/r.git\",\"tag_pattern\":\"v*\",\"package\":\"p\","
+	    "\"build\":%s,\"artifacts\":%s,\"targets\":[\"pypi\"]}}}",
+	    name, build, artifacts);
 	fail_on = NULL;
 	r = config_parse(text, strlen(text), CFG_PATH, &cfg, err, sizeof(err));
 	assert_int_equal(r, 0); /* the same text parses when memory is there */
@@ -63,18 +64,20 @@ static void expect_nomem(const char *name, const char *build, const char *artifa
 	r = config_parse(text, strlen(text), CFG_PATH, &cfg, err, sizeof(err));
 	fail_on = NULL;
 	snprintf(prefix, sizeof(prefix), CFG_PATH ": %s: ", keypath);
-	if (r != AOS_ECONFIG || cfg != NULL || strncmp(err, prefix, strlen(prefix)) != 0 ||
+	if (r != AOS_ECONFIG || cfg != NULL ||
+	    strncmp(err, prefix, strlen(prefix)) != 0 ||
 	    strstr(err, "out of memory") == NULL)
-		fail_msg("strdup(\"%s\") failing: %d \"%s\", want \"%sout of memory\"", failing,
-			 r, err, prefix);
+		fail_msg("strdup(\"%s\") failing: %d \"%s\", want \"%sout of memory\"",
+			 failing, r, err, prefix);
 }
 
 /* name, build, artifacts, the string whose copy fails, the key path named */
 static const char *const cases[][5] = {
-	{ "py", "[[\"make\",\"nomem-arg\"]]", "[\"x\"]", "nomem-arg", "pipelines.py.build[0]" },
-	{ "py", "[\"make nomem-step\"]", "[\"x\"]", "make nomem-step", "pipelines.py.build[0]" },
-	{ "py", "[\"make\"]", "[\"nomem/*.whl\"]", "nomem/*.whl", "pipelines.py.artifacts" },
-	{ "nomempipe", "[\"make\"]", "[\"x\"]", "nomempipe", "pipelines.nomempipe" },
+    {"py", "[[\"make\",\"nomem-arg\"]]", "[\"x\"]", "nomem-arg", "pipelines.py.build[0]"},
+    {"py", "[\"make nomem-step\"]", "[\"x\"]", "make nomem-step",
+     "pipelines.py.build[0]"},
+    {"py", "[\"make\"]", "[\"nomem/*.whl\"]", "nomem/*.whl", "pipelines.py.artifacts"},
+    {"nomempipe", "[\"make\"]", "[\"x\"]", "nomempipe", "pipelines.nomempipe"},
 };
 
 static void test_each_copy_checked(void **state)
@@ -83,7 +86,8 @@ static void test_each_copy_checked(void **state)
 
 	(void)state;
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
-		expect_nomem(cases[i][0], cases[i][1], cases[i][2], cases[i][3], cases[i][4]);
+		expect_nomem(cases[i][0], cases[i][1], cases[i][2], cases[i][3],
+			     cases[i][4]);
 }
 
 int main(void)

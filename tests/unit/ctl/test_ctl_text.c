@@ -19,29 +19,33 @@ struct esc_case {
 
 static const struct esc_case cases[] = {
     /* plain text, newline and tab, UTF-8 letters and an emoji: unchanged */
-    { "ok: line\n\tnext", "ok: line\n\tnext", "ok: line\\u000a\\u0009next" },
-    { "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x93\xa6", "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x93\xa6",
-      "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x93\xa6" },
+    {"ok: line\n\tnext", "ok: line\n\tnext", "ok: line\\u000a\\u0009next"},
+    {"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x93\xa6",
+     "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x93\xa6",
+     "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x93\xa6"},
     /* C0: ESC, BEL, CR, BS, and the OSC title + clear screen of the brief */
-    { "\x1b]0;pwned\x07\x1b[2J", "\\x1b]0;pwned\\x07\\x1b[2J",
-      "\\u001b]0;pwned\\u0007\\u001b[2J" },
-    { "a\rb\bc\x01", "a\\x0db\\x08c\\x01", "a\\u000db\\u0008c\\u0001" },
+    {"\x1b]0;pwned\x07\x1b[2J", "\\x1b]0;pwned\\x07\\x1b[2J",
+     "\\u001b]0;pwned\\u0007\\u001b[2J"},
+    {"a\rb\bc\x01", "a\\x0db\\x08c\\x01", "a\\u000db\\u0008c\\u0001"},
     /* DEL */
-    { "x\x7fy", "x\\x7fy", "x\\u007fy" },
+    {"x\x7fy", "x\\x7fy", "x\\u007fy"},
     /* C1 in UTF-8: CSI U+009B, U+0080, U+009F; U+00A0 is not a control */
-    { "\xc2\x9b" "31m \xc2\x80\xc2\x9f\xc2\xa0", "\\u009b31m \\u0080\\u009f\xc2\xa0",
-      "\\u009b31m \\u0080\\u009f\xc2\xa0" },
+    {"\xc2\x9b"
+     "31m \xc2\x80\xc2\x9f\xc2\xa0",
+     "\\u009b31m \\u0080\\u009f\xc2\xa0", "\\u009b31m \\u0080\\u009f\xc2\xa0"},
     /* not UTF-8: a lone 8-bit CSI, FF, an overlong '/', a surrogate, past
      * U+10FFFF, a cut sequence at the end */
-    { "\x9b" "2J", "\\x9b2J", "\\ufffd2J" },
-    { "\xff\xfe", "\\xff\\xfe", "\\ufffd\\ufffd" },
-    { "\xc0\xaf", "\\xc0\\xaf", "\\ufffd\\ufffd" },
-    { "\xed\xa0\x80", "\\xed\\xa0\\x80", "\\ufffd\\ufffd\\ufffd" },
-    { "\xf4\x90\x80\x80", "\\xf4\\x90\\x80\\x80", "\\ufffd\\ufffd\\ufffd\\ufffd" },
-    { "end\xe2\x82", "end\\xe2\\x82", "end\\ufffd\\ufffd" },
+    {"\x9b"
+     "2J",
+     "\\x9b2J", "\\ufffd2J"},
+    {"\xff\xfe", "\\xff\\xfe", "\\ufffd\\ufffd"},
+    {"\xc0\xaf", "\\xc0\\xaf", "\\ufffd\\ufffd"},
+    {"\xed\xa0\x80", "\\xed\\xa0\\x80", "\\ufffd\\ufffd\\ufffd"},
+    {"\xf4\x90\x80\x80", "\\xf4\\x90\\x80\\x80", "\\ufffd\\ufffd\\ufffd\\ufffd"},
+    {"end\xe2\x82", "end\\xe2\\x82", "end\\ufffd\\ufffd"},
     /* a backslash stays itself */
-    { "C:\\x1b", "C:\\x1b", "C:\\x1b" },
-    { "", "", "" },
+    {"C:\\x1b", "C:\\x1b", "C:\\x1b"},
+    {"", "", ""},
 };
 
 static char *json_of(const char *s, enum ctl_escape mode)
@@ -68,12 +72,14 @@ static void test_escape_text(void **state)
 
 		assert_non_null(t);
 		if (strcmp(t, cases[i].text) != 0)
-			fail_msg("case %zu: text \"%s\", want \"%s\"", i, t, cases[i].text);
+			fail_msg("case %zu: text \"%s\", want \"%s\"", i, t,
+				 cases[i].text);
 		again = ctl_escape_text(t); /* escaped text has nothing left to escape */
 		assert_string_equal(again, t);
 		j = json_of(cases[i].in, CTL_ESCAPE_AUTO);
 		if (strcmp(j, cases[i].json) != 0)
-			fail_msg("case %zu: json \"%s\", want \"%s\"", i, j, cases[i].json);
+			fail_msg("case %zu: json \"%s\", want \"%s\"", i, j,
+				 cases[i].json);
 		free(j);
 		j = json_of(cases[i].in, CTL_ESCAPE_OFF);
 		assert_string_equal(j, cases[i].in);
@@ -87,21 +93,25 @@ static void test_escape_text(void **state)
  * booleans untouched. */
 static void test_escape_tree(void **state)
 {
-	cJSON *o = cJSON_Parse("{\"ok\":true,\"job\":{\"last_error\":\"evil\\u001b[2J.whl\","
-			       "\"id\":7},\"lines\":[{\"text\":\"\\u009b1m\\u007f\"},"
-			       "{\"text\":\"plain\"}]}");
+	cJSON *o =
+	    cJSON_Parse("{\"ok\":true,\"job\":{\"last_error\":\"evil\\u001b[2J.whl\","
+			"\"id\":7},\"lines\":[{\"text\":\"\\u009b1m\\u007f\"},"
+			"{\"text\":\"plain\"}]}");
 	const cJSON *l;
 
 	(void)state;
 	assert_non_null(o);
 	assert_int_equal(ctl_escape_tree(o), 0);
-	assert_string_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(o, "job"), "last_error")
-				    ->valuestring, "evil\\x1b[2J.whl");
+	assert_string_equal(
+	    cJSON_GetObjectItem(cJSON_GetObjectItem(o, "job"), "last_error")->valuestring,
+	    "evil\\x1b[2J.whl");
 	l = cJSON_GetObjectItem(o, "lines");
-	assert_string_equal(cJSON_GetArrayItem(l, 0)->child->valuestring, "\\u009b1m\\x7f");
+	assert_string_equal(cJSON_GetArrayItem(l, 0)->child->valuestring,
+			    "\\u009b1m\\x7f");
 	assert_string_equal(cJSON_GetArrayItem(l, 1)->child->valuestring, "plain");
 	assert_true(cJSON_IsTrue(cJSON_GetObjectItem(o, "ok")));
-	assert_int_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(o, "job"), "id")->valueint, 7);
+	assert_int_equal(
+	    cJSON_GetObjectItem(cJSON_GetObjectItem(o, "job"), "id")->valueint, 7);
 	assert_int_equal(ctl_escape_tree(NULL), 0);
 	cJSON_Delete(o);
 }

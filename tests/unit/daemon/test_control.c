@@ -49,8 +49,9 @@ static void expect_config_error(const char *control, const char *want)
 	struct config *cfg = NULL;
 
 	snprintf(text, sizeof(text), "%s,\"control\":%s}", BASE, control);
-	assert_int_equal(config_parse(text, strlen(text), CFG_PATH, &cfg, err, sizeof(err)),
-			 AOS_ECONFIG);
+	assert_int_equal(
+	    config_parse(text, strlen(text), CFG_PATH, &cfg, err, sizeof(err)),
+	    AOS_ECONFIG);
 	assert_null(cfg);
 	if (strstr(err, want) == NULL)
 		fail_msg("message \"%s\" does not contain \"%s\"", err, want);
@@ -58,16 +59,20 @@ static void expect_config_error(const char *control, const char *want)
 
 static struct control_peer peer(uid_t uid, gid_t gid)
 {
-	struct control_peer p = { .identified = true, .uid = uid, .gid = gid, .pid = 4242,
-				  .groups = { gid }, .ngroups = 1 };
+	struct control_peer p = {.identified = true,
+				 .uid = uid,
+				 .gid = gid,
+				 .pid = 4242,
+				 .groups = {gid},
+				 .ngroups = 1};
 
 	snprintf(p.name, sizeof(p.name), "user%u", (unsigned)uid);
 	return p;
 }
 
-static const struct control_command *check(struct config *cfg, const struct control_peer *p,
-					   const char *line, size_t nfds, char *msg,
-					   bool *denied)
+static const struct control_command *check(struct config *cfg,
+					   const struct control_peer *p, const char *line,
+					   size_t nfds, char *msg, bool *denied)
 {
 	cJSON *req = control_request_parse(line, strlen(line), msg, 1024);
 	const struct control_command *c;
@@ -100,8 +105,9 @@ static void test_config_defaults(void **state)
 
 static void test_config_names(void **state)
 {
-	struct config *cfg = load("{\"operators\":[\"root\"],\"readers\":[\"@root\",\"nobody\"],"
-				  "\"max_connections\":3}");
+	struct config *cfg =
+	    load("{\"operators\":[\"root\"],\"readers\":[\"@root\",\"nobody\"],"
+		 "\"max_connections\":3}");
 
 	(void)state;
 	assert_false(cfg->control.default_operators);
@@ -118,14 +124,18 @@ static void test_config_names(void **state)
 static void test_config_errors(void **state)
 {
 	(void)state;
-	expect_config_error("{\"operators\":[\"root\",\"no-such-user-aos\"]}",
-			    CFG_PATH ": control.operators[1]: no user named \"no-such-user-aos\"");
+	expect_config_error("{\"operators\":[\"root\",\"no-such-user-aos\"]}", CFG_PATH
+			    ": control.operators[1]: no user named \"no-such-user-aos\"");
 	expect_config_error("{\"readers\":[\"@no-such-group-aos\"]}",
 			    "control.readers[0]: no group named \"no-such-group-aos\"");
-	expect_config_error("{\"readers\":\"root\"}", "control.readers: expected an array");
-	expect_config_error("{\"readers\":[\"@\"]}", "control.readers[0]: expected a user name");
-	expect_config_error("{\"readers\":[7]}", "control.readers[0]: expected a user name");
-	expect_config_error("{\"max_connections\":0}", "control.max_connections: expected an integer");
+	expect_config_error("{\"readers\":\"root\"}",
+			    "control.readers: expected an array");
+	expect_config_error("{\"readers\":[\"@\"]}",
+			    "control.readers[0]: expected a user name");
+	expect_config_error("{\"readers\":[7]}",
+			    "control.readers[0]: expected a user name");
+	expect_config_error("{\"max_connections\":0}",
+			    "control.max_connections: expected an integer");
 	expect_config_error("{\"operator\":[]}", "control.operator: unknown key");
 }
 
@@ -133,7 +143,8 @@ static void test_config_errors(void **state)
 
 static void test_roles(void **state)
 {
-	struct config *cfg = load("{\"operators\":[\"root\",\"@nogroup\"],\"readers\":[\"nobody\"]}");
+	struct config *cfg =
+	    load("{\"operators\":[\"root\",\"@nogroup\"],\"readers\":[\"nobody\"]}");
 	struct control_peer root = peer(0, 0), nobody = peer(65534, 1234);
 	struct control_peer grouped = peer(4000, 4000), other = peer(4001, 4001);
 	char msg[1024];
@@ -164,8 +175,8 @@ static void test_roles(void **state)
 
 static void test_commands_need_roles(void **state)
 {
-	static const char *const readers[] = { "status", "secrets", "jobs", "ping" };
-	static const char *const operators[] = { "secrets.refresh", "drain", "resume" };
+	static const char *const readers[] = {"status", "secrets", "jobs", "ping"};
+	static const char *const operators[] = {"secrets.refresh", "drain", "resume"};
 	struct config *cfg = load("{\"operators\":[\"root\"],\"readers\":[\"nobody\"]}");
 	struct control_peer reader = peer(65534, 65534), op = peer(0, 0);
 	char line[128], msg[1024];
@@ -186,26 +197,31 @@ static void test_commands_need_roles(void **state)
 		assert_non_null(strstr(msg, "control.operators"));
 		assert_non_null(check(cfg, &op, line, 0, msg, &denied));
 	}
-	assert_null(check(cfg, &reader, "{\"cmd\":\"job.cancel\",\"id\":3}", 0, msg, &denied));
+	assert_null(
+	    check(cfg, &reader, "{\"cmd\":\"job.cancel\",\"id\":3}", 0, msg, &denied));
 	assert_true(denied);
 	/* reconcile is a known command that needs the operate role, not an
 	 * unknown one (an answer that would hide a missing table entry). */
-	assert_null(check(cfg, &reader, "{\"cmd\":\"reconcile\",\"pipeline\":\"p\"}", 0, msg,
-			  &denied));
-	assert_true(denied);
-	assert_non_null(strstr(msg, "\"reconcile\" needs the operate role"));
-	assert_non_null(check(cfg, &op, "{\"cmd\":\"reconcile\",\"pipeline\":\"p\"}", 0, msg,
-			      &denied));
-	/* A fingerprint tests a guess: operators only. */
-	assert_null(check(cfg, &reader, "{\"cmd\":\"secrets.fingerprint\",\"value\":\"x\"}", 0,
+	assert_null(check(cfg, &reader, "{\"cmd\":\"reconcile\",\"pipeline\":\"p\"}", 0,
 			  msg, &denied));
 	assert_true(denied);
-	assert_non_null(check(cfg, &op, "{\"cmd\":\"secrets.fingerprint\",\"value\":\"x\"}", 0,
+	assert_non_null(strstr(msg, "\"reconcile\" needs the operate role"));
+	assert_non_null(check(cfg, &op, "{\"cmd\":\"reconcile\",\"pipeline\":\"p\"}", 0,
 			      msg, &denied));
-	assert_null(check(cfg, &op, "{\"cmd\":\"secrets.fingerprint\"}", 0, msg, &denied));
+	/* A fingerprint tests a guess: operators only. */
+	assert_null(check(cfg, &reader,
+			  "{\"cmd\":\"secrets.fingerprint\",\"value\":\"x\"}", 0, msg,
+			  &denied));
+	assert_true(denied);
+	assert_non_null(check(cfg, &op,
+			      "{\"cmd\":\"secrets.fingerprint\",\"value\":\"x\"}", 0, msg,
+			      &denied));
+	assert_null(
+	    check(cfg, &op, "{\"cmd\":\"secrets.fingerprint\"}", 0, msg, &denied));
 	assert_non_null(strstr(msg, "needs \"value\""));
-	assert_non_null(check(cfg, &reader, "{\"cmd\":\"job.log\",\"id\":3,\"follow\":true}", 0,
-			      msg, &denied));
+	assert_non_null(check(cfg, &reader,
+			      "{\"cmd\":\"job.log\",\"id\":3,\"follow\":true}", 0, msg,
+			      &denied));
 	/* Unknown commands are refused whatever the role. */
 	assert_null(check(cfg, &op, "{\"cmd\":\"shutdown\"}", 0, msg, &denied));
 	assert_false(denied);
@@ -218,9 +234,12 @@ static void test_commands_need_roles(void **state)
 static void test_arguments(void **state)
 {
 	static const char *const bad_ids[] = {
-		"{\"cmd\":\"job.show\"}", "{\"cmd\":\"job.show\",\"id\":0}",
-		"{\"cmd\":\"job.show\",\"id\":-4}", "{\"cmd\":\"job.show\",\"id\":1.5}",
-		"{\"cmd\":\"job.show\",\"id\":\"7\"}", "{\"cmd\":\"job.show\",\"id\":1e300}",
+	    "{\"cmd\":\"job.show\"}",
+	    "{\"cmd\":\"job.show\",\"id\":0}",
+	    "{\"cmd\":\"job.show\",\"id\":-4}",
+	    "{\"cmd\":\"job.show\",\"id\":1.5}",
+	    "{\"cmd\":\"job.show\",\"id\":\"7\"}",
+	    "{\"cmd\":\"job.show\",\"id\":1e300}",
 	};
 	struct config *cfg = load(NULL);
 	struct control_peer op = peer(0, 0);
@@ -233,10 +252,14 @@ static void test_arguments(void **state)
 		assert_null(check(cfg, &op, bad_ids[i], 0, msg, &denied));
 		assert_non_null(strstr(msg, "\"id\""));
 	}
-	assert_non_null(check(cfg, &op, "{\"cmd\":\"job.show\",\"id\":17}", 0, msg, &denied));
-	assert_null(check(cfg, &op, "{\"cmd\":\"jobs\",\"state\":\"lost\"}", 0, msg, &denied));
-	assert_null(check(cfg, &op, "{\"cmd\":\"jobs\",\"limit\":1e300}", 0, msg, &denied));
-	assert_null(check(cfg, &op, "{\"cmd\":\"job.log\",\"id\":2,\"follow\":1}", 0, msg, &denied));
+	assert_non_null(
+	    check(cfg, &op, "{\"cmd\":\"job.show\",\"id\":17}", 0, msg, &denied));
+	assert_null(
+	    check(cfg, &op, "{\"cmd\":\"jobs\",\"state\":\"lost\"}", 0, msg, &denied));
+	assert_null(
+	    check(cfg, &op, "{\"cmd\":\"jobs\",\"limit\":1e300}", 0, msg, &denied));
+	assert_null(check(cfg, &op, "{\"cmd\":\"job.log\",\"id\":2,\"follow\":1}", 0, msg,
+			  &denied));
 	assert_null(check(cfg, &op, "{\"cmd\":\"reconcile\"}", 0, msg, &denied));
 	assert_non_null(strstr(msg, "\"pipeline\""));
 	/* Descriptors only with publish. */
@@ -254,19 +277,20 @@ static void test_publish_arguments(void **state)
 		size_t nfds;
 		const char *want;
 	} cases[] = {
-		{ "\"files\":[\"a-1.0-py3-none-any.whl\",\"a-1.0.tar.gz\"]", 2, NULL },
-		/* A path, with or without a descriptor: never opened. */
-		{ "\"files\":[\"/etc/shadow\"]", 0, "not paths" },
-		{ "\"files\":[\"/etc/shadow\"]", 1, "SCM_RIGHTS" },
-		{ "\"files\":[\"../f.whl\"]", 1, "not paths" },
-		/* Names without descriptors, or a count that differs. */
-		{ "\"files\":[\"f.whl\"]", 0, "1 file but 0 descriptors" },
-		{ "\"files\":[\"f.whl\"]", 2, "1 file but 2 descriptors" },
-		{ "\"files\":[]", 0, "1 to 64 file names" },
-		{ "\"files\":[\".hidden.whl\"]", 1, "not starting with \".\"" },
-		{ "\"files\":[\"a\\u001b[31m.whl\"]", 1, "control character" },
-		{ "\"files\":[\"f.whl\"],\"wait\":\"yes\"", 1, "\"wait\" must be true or false" },
-		{ "\"files\":[\"f.whl\"],\"tag\":7", 1, "\"tag\" must be a string" },
+	    {"\"files\":[\"a-1.0-py3-none-any.whl\",\"a-1.0.tar.gz\"]", 2, NULL},
+	    /* A path, with or without a descriptor: never opened. */
+	    {"\"files\":[\"/etc/shadow\"]", 0, "not paths"},
+	    {"\"files\":[\"/etc/shadow\"]", 1, "SCM_RIGHTS"},
+	    {"\"files\":[\"../f.whl\"]", 1, "not paths"},
+	    /* Names without descriptors, or a count that differs. */
+	    {"\"files\":[\"f.whl\"]", 0, "1 file but 0 descriptors"},
+	    {"\"files\":[\"f.whl\"]", 2, "1 file but 2 descriptors"},
+	    {"\"files\":[]", 0, "1 to 64 file names"},
+	    {"\"files\":[\".hidden.whl\"]", 1, "not starting with \".\""},
+	    {"\"files\":[\"a\\u001b[31m.whl\"]", 1, "control character"},
+	    {"\"files\":[\"f.whl\"],\"wait\":\"yes\"", 1,
+	     "\"wait\" must be true or false"},
+	    {"\"files\":[\"f.whl\"],\"tag\":7", 1, "\"tag\" must be a string"},
 	};
 	struct config *cfg = load(NULL);
 	struct control_peer op = peer(0, 0);
@@ -278,14 +302,15 @@ static void test_publish_arguments(void **state)
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		const struct control_command *c;
 
-		snprintf(line, sizeof(line), "{\"cmd\":\"publish\",\"registry\":\"pypi\",%s}",
-			 cases[i].rest);
+		snprintf(line, sizeof(line),
+			 "{\"cmd\":\"publish\",\"registry\":\"pypi\",%s}", cases[i].rest);
 		c = check(cfg, &op, line, cases[i].nfds, msg, &denied);
 		if (cases[i].want == NULL ? c == NULL : c != NULL)
 			fail_msg("%s with %zu descriptors: %s", line, cases[i].nfds,
 				 c == NULL ? msg : "accepted");
 		if (cases[i].want != NULL && strstr(msg, cases[i].want) == NULL)
-			fail_msg("%s: \"%s\" does not say \"%s\"", line, msg, cases[i].want);
+			fail_msg("%s: \"%s\" does not say \"%s\"", line, msg,
+				 cases[i].want);
 	}
 	assert_null(check(cfg, &op, "{\"cmd\":\"publish\",\"files\":[\"f.whl\"]}", 1, msg,
 			  &denied));
@@ -303,9 +328,11 @@ static void test_parse(void **state)
 	assert_non_null(strstr(msg, "\"cmd\" string"));
 	assert_null(control_request_parse("{\"cmd\":1}", 9, msg, sizeof(msg)));
 	assert_null(control_request_parse("{\"cmd\":\"st", 10, msg, sizeof(msg)));
-	assert_null(control_request_parse("{\"cmd\":\"status\\u0000x\"}", 23, msg, sizeof(msg)));
+	assert_null(
+	    control_request_parse("{\"cmd\":\"status\\u0000x\"}", 23, msg, sizeof(msg)));
 	assert_non_null(strstr(msg, "NUL"));
-	assert_null(control_request_parse("{\"cmd\":\"status\"}\0", 17, msg, sizeof(msg)));
+	assert_null(
+	    control_request_parse("{\"cmd\":\"status\"}\0", 17, msg, sizeof(msg)));
 	/* An escaped backslash followed by "u0000" is no NUL. */
 	req = control_request_parse("{\"cmd\":\"a\\\\u0000\"}", 18, msg, sizeof(msg));
 	assert_non_null(req);
@@ -324,13 +351,14 @@ static int no_new_privs_now(void)
  * exiting at once after connecting if asked); returns the accepted peer. */
 static struct control_peer peer_of_child(bool nnp, bool exit_first)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	struct control_peer p;
 	int lfd, cfd, sync[2];
 	pid_t pid;
 	char c;
 
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "/tmp/aos-test-ctl-%d.sock", (int)getpid());
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "/tmp/aos-test-ctl-%d.sock",
+		 (int)getpid());
 	unlink(sa.sun_path);
 	lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	assert_int_equal(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);

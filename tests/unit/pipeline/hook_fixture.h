@@ -21,7 +21,8 @@
 
 /* r gets the headers of hdrs (name, value, ..., NULL) and body (strings
  * owned by the caller; at most HTTPREQ_MAX_HEADERS pairs). */
-static inline void fx_req(struct http_request *r, const char *const *hdrs, const char *body)
+static inline void fx_req(struct http_request *r, const char *const *hdrs,
+			  const char *body)
 {
 	size_t n = 0;
 
@@ -40,7 +41,8 @@ static inline void fx_req(struct http_request *r, const char *const *hdrs, const
 }
 
 /* The lowercase hex HMAC-SHA256 of body under key. */
-static inline void fx_hmac_hex(const char *key, const char *body, size_t len, char out[65])
+static inline void fx_hmac_hex(const char *key, const char *body, size_t len,
+			       char out[65])
 {
 	static const char digits[] = "0123456789abcdef";
 	unsigned char md[32];
@@ -75,13 +77,14 @@ static inline void fx_push_json(char *buf, size_t len, const char *ref, const ch
 		 "\"deleted\":%s,\"head_commit\":%s,"
 		 "\"repository\":{\"full_name\":\"%s\",\"clone_url\":"
 		 "\"https://evil.example/x.git\"},\"pusher\":{\"name\":\"dev\"}}",
-		 ref, FX_ZERO, after, deleted ? "false" : "true", deleted ? "true" : "false",
-		 head, repo);
+		 ref, FX_ZERO, after, deleted ? "false" : "true",
+		 deleted ? "true" : "false", head, repo);
 }
 
 /* A GitLab "Tag Push Hook" payload; checkout_sha NULL writes null. */
-static inline void fx_gitlab_json(char *buf, size_t len, const char *ref, const char *repo,
-				  const char *after, const char *checkout_sha)
+static inline void fx_gitlab_json(char *buf, size_t len, const char *ref,
+				  const char *repo, const char *after,
+				  const char *checkout_sha)
 {
 	char sha[96];
 

@@ -27,34 +27,34 @@ struct tv_case {
 };
 
 static const struct tv_case tv_cases[] = {
-    { "python-sdk-v*", "python-sdk-v0.1.0", "0.1.0" },
-    { "python-sdk-v*", "python-sdk-v10.2.3rc1", "10.2.3rc1" },
-    { "python-sdk-v*", "python-sdk-v1.0+local.7", "1.0+local.7" },
-    { "python-sdk-v*", "python-sdk-v1!2.0", "1!2.0" },
-    { "python-sdk-v*", "python-sdk-v1.0.0-beta_2", "1.0.0-beta_2" },
-    { "python-sdk-v*", "python-sdk-v", NULL },        /* nothing for the star */
-    { "python-sdk-v*", "python-sdk-vx1.0", NULL },    /* not a digit first */
-    { "python-sdk-v*", "python-sdk-v.1", NULL },
-    { "python-sdk-v*", "python-sdk-v-1", NULL },
-    { "python-sdk-v*", "python-sdk-v1.0 x", NULL },   /* space */
-    { "python-sdk-v*", "python-sdk-v1.0/x", NULL },   /* slash */
-    { "python-sdk-v*", "python-sdk-v1.0~x", NULL },
-    { "python-sdk-v*", "python-sdk-v1.0\"", NULL },
-    { "python-sdk-v*", "js-sdk-v1.0", NULL },
-    { "python-sdk-v*", "Python-sdk-v1.0", NULL },     /* case matters */
-    { "python-sdk-v*", "xpython-sdk-v1.0", NULL },
-    { "*-release", "1.2.3-release", "1.2.3" },
-    { "*-release", "1.2.3-releasex", NULL },
-    { "*-release", "-release", NULL },
-    { "pkg-*-final", "pkg-2.0-final", "2.0" },
-    { "pkg-*-final", "pkg--final", NULL },
-    { "pkg-*-final", "pkg-final", NULL },             /* prefix and suffix overlap */
-    { "a*a", "aa", NULL },
-    { "a*a", "a1a", "1" },
-    { "*", "7", "7" },
-    { "*", "v7", NULL },
-    { "v*", "v1", "1" },
-    { "v1", "v1", NULL },                             /* no star: no version */
+    {"python-sdk-v*", "python-sdk-v0.1.0", "0.1.0"},
+    {"python-sdk-v*", "python-sdk-v10.2.3rc1", "10.2.3rc1"},
+    {"python-sdk-v*", "python-sdk-v1.0+local.7", "1.0+local.7"},
+    {"python-sdk-v*", "python-sdk-v1!2.0", "1!2.0"},
+    {"python-sdk-v*", "python-sdk-v1.0.0-beta_2", "1.0.0-beta_2"},
+    {"python-sdk-v*", "python-sdk-v", NULL},	 /* nothing for the star */
+    {"python-sdk-v*", "python-sdk-vx1.0", NULL}, /* not a digit first */
+    {"python-sdk-v*", "python-sdk-v.1", NULL},
+    {"python-sdk-v*", "python-sdk-v-1", NULL},
+    {"python-sdk-v*", "python-sdk-v1.0 x", NULL}, /* space */
+    {"python-sdk-v*", "python-sdk-v1.0/x", NULL}, /* slash */
+    {"python-sdk-v*", "python-sdk-v1.0~x", NULL},
+    {"python-sdk-v*", "python-sdk-v1.0\"", NULL},
+    {"python-sdk-v*", "js-sdk-v1.0", NULL},
+    {"python-sdk-v*", "Python-sdk-v1.0", NULL}, /* case matters */
+    {"python-sdk-v*", "xpython-sdk-v1.0", NULL},
+    {"*-release", "1.2.3-release", "1.2.3"},
+    {"*-release", "1.2.3-releasex", NULL},
+    {"*-release", "-release", NULL},
+    {"pkg-*-final", "pkg-2.0-final", "2.0"},
+    {"pkg-*-final", "pkg--final", NULL},
+    {"pkg-*-final", "pkg-final", NULL}, /* prefix and suffix overlap */
+    {"a*a", "aa", NULL},
+    {"a*a", "a1a", "1"},
+    {"*", "7", "7"},
+    {"*", "v7", NULL},
+    {"v*", "v1", "1"},
+    {"v1", "v1", NULL}, /* no star: no version */
 };
 
 static void test_tag_version(void **state)
@@ -68,8 +68,8 @@ static void test_tag_version(void **state)
 		bool ok = pipeline_tag_version(c->pattern, c->tag, ver, sizeof(ver));
 
 		if (ok != (c->version != NULL) || (ok && strcmp(ver, c->version) != 0))
-			fail_msg("%s ~ %s: %d \"%s\", want %s", c->pattern, c->tag, ok, ver,
-				 c->version ? c->version : "no match");
+			fail_msg("%s ~ %s: %d \"%s\", want %s", c->pattern, c->tag, ok,
+				 ver, c->version ? c->version : "no match");
 	}
 }
 
@@ -90,14 +90,29 @@ struct tagok_case {
 };
 
 static const struct tagok_case tagok_cases[] = {
-    { "v1.0.0", true },         { "python-sdk-v0.1.0", true }, { "release/v1.0", true },
-    { "v1.0+build_7", true },   { "", false },                 { "-v1", false },
-    { "/v1", false },           { ".v1", false },              { "v1/", false },
-    { "v1.", false },           { "a..b", false },             { "a//b", false },
-    { "a b", false },           { "a~b", false },              { "a:b", false },
-    { "a^b", false },           { "a@{b", false },             { "a\\b", false },
-    { "a*b", false },           { "a?b", false },              { "a[b", false },
-    { "v1\n", false },          { "v\xc3\xa9", false },
+    {"v1.0.0", true},
+    {"python-sdk-v0.1.0", true},
+    {"release/v1.0", true},
+    {"v1.0+build_7", true},
+    {"", false},
+    {"-v1", false},
+    {"/v1", false},
+    {".v1", false},
+    {"v1/", false},
+    {"v1.", false},
+    {"a..b", false},
+    {"a//b", false},
+    {"a b", false},
+    {"a~b", false},
+    {"a:b", false},
+    {"a^b", false},
+    {"a@{b", false},
+    {"a\\b", false},
+    {"a*b", false},
+    {"a?b", false},
+    {"a[b", false},
+    {"v1\n", false},
+    {"v\xc3\xa9", false},
 };
 
 static void test_tag_ok(void **state)
@@ -139,10 +154,11 @@ static void test_job_init(void **state)
 	cJSON *in;
 
 	(void)state;
-	assert_int_equal(pipeline_job_init(&j, &p, "python-sdk-v0.1.0", "0.1.0", FX_COMMIT,
-					   "github", "d-1", 8, NULL),
+	assert_int_equal(pipeline_job_init(&j, &p, "python-sdk-v0.1.0", "0.1.0",
+					   FX_COMMIT, "github", "d-1", 8, NULL),
 			 0);
-	assert_string_equal(j.idem_key, "pipeline:python-sdk:python-sdk-v0.1.0@" FX_COMMIT);
+	assert_string_equal(j.idem_key,
+			    "pipeline:python-sdk:python-sdk-v0.1.0@" FX_COMMIT);
 	assert_string_equal(j.registry, "pipeline:python-sdk");
 	assert_int_equal(j.jn.kind, JOB_PIPELINE);
 	assert_ptr_equal(j.jn.idem_key, j.idem_key);
@@ -153,13 +169,16 @@ static void test_job_init(void **state)
 	assert_int_equal(j.jn.nuploads, 0);
 	in = cJSON_Parse(j.inputs);
 	assert_non_null(in);
-	assert_string_equal(cJSON_GetObjectItem(in, "pipeline")->valuestring, "python-sdk");
-	assert_string_equal(cJSON_GetObjectItem(in, "tag")->valuestring, "python-sdk-v0.1.0");
+	assert_string_equal(cJSON_GetObjectItem(in, "pipeline")->valuestring,
+			    "python-sdk");
+	assert_string_equal(cJSON_GetObjectItem(in, "tag")->valuestring,
+			    "python-sdk-v0.1.0");
 	assert_string_equal(cJSON_GetObjectItem(in, "version")->valuestring, "0.1.0");
 	assert_string_equal(cJSON_GetObjectItem(in, "commit")->valuestring, FX_COMMIT);
 	assert_string_equal(cJSON_GetObjectItem(in, "forge")->valuestring, "github");
 	assert_string_equal(cJSON_GetObjectItem(in, "delivery")->valuestring, "d-1");
-	assert_string_equal(cJSON_GetObjectItem(in, "repository")->valuestring, p.repository);
+	assert_string_equal(cJSON_GetObjectItem(in, "repository")->valuestring,
+			    p.repository);
 	cJSON_Delete(in);
 	pipeline_job_clear(&j);
 	assert_null(j.inputs);
@@ -171,7 +190,8 @@ static void test_job_init(void **state)
 			 0);
 	in = cJSON_Parse(j.inputs);
 	assert_non_null(in);
-	assert_string_equal(cJSON_GetObjectItem(in, "delivery")->valuestring, "\"quoted\"\\\n");
+	assert_string_equal(cJSON_GetObjectItem(in, "delivery")->valuestring,
+			    "\"quoted\"\\\n");
 	cJSON_Delete(in);
 	pipeline_job_clear(&j);
 }
@@ -181,14 +201,16 @@ static void test_job_init(void **state)
 static void test_mask_url(void **state)
 {
 	static const char *const cases[][2] = {
-	    { "https://user:pw@forge.example/o/r.git", "https://***@forge.example/o/r.git" },
-	    { "https://tok@forge.example/o/r.git", "https://***@forge.example/o/r.git" },
-	    { "ssh://git@forge.example:2222/o/r.git", "ssh://***@forge.example:2222/o/r.git" },
-	    { "https://forge.example/o/r@x.git", "https://forge.example/o/r@x.git" },
-	    { "https://forge.example/o/r.git", "https://forge.example/o/r.git" },
-	    { "git@forge.example:o/r.git", "git@forge.example:o/r.git" },
-	    { "https://@h/x", "https://@h/x" },
-	    { "https://ab@h/x", "https://**@h/x" },
+	    {"https://user:pw@forge.example/o/r.git",
+	     "https://***@forge.example/o/r.git"},
+	    {"https://tok@forge.example/o/r.git", "https://***@forge.example/o/r.git"},
+	    {"ssh://git@forge.example:2222/o/r.git",
+	     "ssh://***@forge.example:2222/o/r.git"},
+	    {"https://forge.example/o/r@x.git", "https://forge.example/o/r@x.git"},
+	    {"https://forge.example/o/r.git", "https://forge.example/o/r.git"},
+	    {"git@forge.example:o/r.git", "git@forge.example:o/r.git"},
+	    {"https://@h/x", "https://@h/x"},
+	    {"https://ab@h/x", "https://**@h/x"},
 	};
 	char name[] = "python-sdk", url[] = "https://user:s3cr3t@forge.example/o/r.git";
 	struct pipeline_cfg p = mkpipeline(name);
@@ -203,8 +225,9 @@ static void test_mask_url(void **state)
 		assert_string_equal(buf, cases[i][1]);
 	}
 	p.repository = url;
-	assert_int_equal(pipeline_job_init(&j, &p, "python-sdk-v1", "1", FX_COMMIT, "github",
-					   "d", 1, NULL), 0);
+	assert_int_equal(pipeline_job_init(&j, &p, "python-sdk-v1", "1", FX_COMMIT,
+					   "github", "d", 1, NULL),
+			 0);
 	assert_null(strstr(j.inputs, "s3cr3t"));
 	assert_non_null(strstr(j.inputs, "https://***@forge.example/o/r.git"));
 	assert_string_equal(p.repository, "https://user:s3cr3t@forge.example/o/r.git");
@@ -220,9 +243,11 @@ static void test_job_key_stable(void **state)
 	struct pipeline_job a, b;
 
 	(void)state;
-	assert_int_equal(pipeline_job_init(&a, &p, "js-sdk-v1", "1", FX_COMMIT, "gitea", "x", 3, NULL),
-			 0);
-	assert_int_equal(pipeline_job_init(&b, &p, "js-sdk-v1", "1", FX_COMMIT, "", "", 3, NULL), 0);
+	assert_int_equal(
+	    pipeline_job_init(&a, &p, "js-sdk-v1", "1", FX_COMMIT, "gitea", "x", 3, NULL),
+	    0);
+	assert_int_equal(
+	    pipeline_job_init(&b, &p, "js-sdk-v1", "1", FX_COMMIT, "", "", 3, NULL), 0);
 	assert_string_equal(a.idem_key, b.idem_key);
 	assert_non_null(strstr(b.inputs, "\"forge\":\"\""));
 	pipeline_job_clear(&a);
@@ -266,7 +291,8 @@ static void test_job_key_hashed(void **state)
 	p = mkpipeline(name);
 	memset(tag, 't', sizeof(tag) - 1);
 	tag[sizeof(tag) - 1] = '\0';
-	assert_int_equal(pipeline_job_init(&j, &p, tag, "1", commit64, "github", "", 2, NULL), 0);
+	assert_int_equal(
+	    pipeline_job_init(&j, &p, tag, "1", commit64, "github", "", 2, NULL), 0);
 	sha256_key(name, tag, commit64, want);
 	assert_string_equal(j.idem_key, want);
 	assert_true(strlen(j.idem_key) < JOB_KEY_MAX);
@@ -274,7 +300,8 @@ static void test_job_key_hashed(void **state)
 	assert_int_equal(strncmp(j.registry, want, sizeof(j.registry) - 1), 0);
 	/* Another commit, another key. */
 	commit64[0] = 'f';
-	assert_int_equal(pipeline_job_init(&k, &p, tag, "1", commit64, "github", "", 2, NULL), 0);
+	assert_int_equal(
+	    pipeline_job_init(&k, &p, tag, "1", commit64, "github", "", 2, NULL), 0);
 	assert_string_not_equal(j.idem_key, k.idem_key);
 	pipeline_job_clear(&j);
 	pipeline_job_clear(&k);
@@ -283,13 +310,15 @@ static void test_job_key_hashed(void **state)
 	 * commit = JOB_KEY_MAX - 1 bytes; one more byte is hashed. */
 	plain = JOB_KEY_MAX - 1 - 9 - 100 - 1 - 1 - 40;
 	tag[plain] = '\0';
-	assert_int_equal(pipeline_job_init(&j, &p, tag, "1", FX_COMMIT, "", "", 1, NULL), 0);
+	assert_int_equal(pipeline_job_init(&j, &p, tag, "1", FX_COMMIT, "", "", 1, NULL),
+			 0);
 	assert_int_equal(strlen(j.idem_key), JOB_KEY_MAX - 1);
 	assert_non_null(strchr(j.idem_key, '@'));
 	pipeline_job_clear(&j);
 	tag[plain] = 't';
 	tag[plain + 1] = '\0';
-	assert_int_equal(pipeline_job_init(&j, &p, tag, "1", FX_COMMIT, "", "", 1, NULL), 0);
+	assert_int_equal(pipeline_job_init(&j, &p, tag, "1", FX_COMMIT, "", "", 1, NULL),
+			 0);
 	sha256_key(name, tag, FX_COMMIT, want);
 	assert_string_equal(j.idem_key, want);
 	pipeline_job_clear(&j);

@@ -29,22 +29,22 @@
 #define GL_SECRET "gitlab-test-not-a-secret"
 #define GT_SECRET "gitea-test-not-a-secret"
 
-#define CFG_HEAD                                                                         \
-	"{\"vault\":{\"address\":\"https://vault.example.test:8200\","                \
-	"\"auth\":{\"method\":\"token\",\"token_file\":\"token\"}},"                   \
-	"\"registries\":{\"testpypi\":{\"type\":\"pypi\","                             \
+#define CFG_HEAD                                                                            \
+	"{\"vault\":{\"address\":\"https://vault.example.test:8200\","                      \
+	"\"auth\":{\"method\":\"token\",\"token_file\":\"token\"}},"                        \
+	"\"registries\":{\"testpypi\":{\"type\":\"pypi\","                                  \
 	"\"url\":\"https://test.pypi.org/legacy/\",\"token_key\":\"TEST_PYPI_API_TOKEN\"}," \
-	"\"pypi\":{\"type\":\"pypi\",\"url\":\"https://upload.pypi.org/legacy/\"},"     \
+	"\"pypi\":{\"type\":\"pypi\",\"url\":\"https://upload.pypi.org/legacy/\"},"         \
 	"\"npm\":{\"type\":\"npm\",\"url\":\"https://registry.npmjs.org/\"}},"
 
 #define CFG_PIPELINES                                                                    \
 	"\"pipelines\":{"                                                                \
-	"\"python-sdk\":{\"repository\":\"https://forge.example/agenticverz/aos.git\","   \
+	"\"python-sdk\":{\"repository\":\"https://forge.example/agenticverz/aos.git\","  \
 	"\"tag_pattern\":\"python-sdk-v*\",\"package\":\"aos-sdk\","                     \
 	"\"directory\":\"sdk/python\",\"build\":[\"python3 -m build\"],"                 \
-	"\"artifacts\":[\"dist/*.whl\"],\"targets\":[\"testpypi\",\"pypi\"]},"         \
-	"\"js-sdk\":{\"repository\":\"https://forge.example/agenticverz/aos.git\","       \
-	"\"tag_pattern\":\"js-sdk-v*\",\"package\":\"@agenticverz/aos-sdk\","           \
+	"\"artifacts\":[\"dist/*.whl\"],\"targets\":[\"testpypi\",\"pypi\"]},"           \
+	"\"js-sdk\":{\"repository\":\"https://forge.example/agenticverz/aos.git\","      \
+	"\"tag_pattern\":\"js-sdk-v*\",\"package\":\"@agenticverz/aos-sdk\","            \
 	"\"build\":[[\"npm\",\"pack\"]],\"artifacts\":[\"*.tgz\"],\"targets\":[\"npm\"]}}}"
 
 static const char cfg_all[] =
@@ -74,19 +74,19 @@ static struct config *parse_cfg(const char *text)
 
 static struct secret_store *mkstore(const struct config *cfg, size_t nvalues)
 {
-	static const char *const keys[] = { GH_KEY, GL_KEY, GT_KEY };
-	static const char *const values[] = { GH_SECRET, GL_SECRET, GT_SECRET };
-	struct secret *vals[3] = { NULL };
+	static const char *const keys[] = {GH_KEY, GL_KEY, GT_KEY};
+	static const char *const values[] = {GH_SECRET, GL_SECRET, GT_SECRET};
+	struct secret *vals[3] = {NULL};
 	struct secret_store *st = NULL;
 	struct store_change ch[8];
 	size_t i;
 
-	assert_int_equal(store_new((const char *const *)cfg->secret_keys, cfg->nsecret_keys,
-				   &st),
-			 0);
+	assert_int_equal(
+	    store_new((const char *const *)cfg->secret_keys, cfg->nsecret_keys, &st), 0);
 	for (i = 0; i < nvalues; i++)
 		assert_int_equal(secret_new(values[i], strlen(values[i]), &vals[i]), 0);
-	assert_true(store_update(st, 1, "2026-01-01T00:00:00Z", keys, vals, 3, ch, 8) >= 0);
+	assert_true(store_update(st, 1, "2026-01-01T00:00:00Z", keys, vals, 3, ch, 8) >=
+		    0);
 	for (i = 0; i < 3; i++)
 		secret_unref(vals[i]);
 	return st;
@@ -122,9 +122,9 @@ enum hook_forge { HF_GITHUB, HF_GITLAB, HF_GITEA, HF_FORGEJO };
 /* One delivery: forge, event, body, and how it is signed. */
 struct delivery {
 	enum hook_forge forge;
-	const char *event;   /* NULL: the forge's tag push event */
+	const char *event; /* NULL: the forge's tag push event */
 	char body[2048];
-	bool bad_sig;        /* signed with another secret */
+	bool bad_sig; /* signed with another secret */
 	bool unsigned_;
 	const char *hdrs[12];
 	char sig[80];
@@ -133,12 +133,12 @@ struct delivery {
 
 static void sign(struct delivery *d)
 {
-	static const char *const ev_hdr[] = { "X-GitHub-Event", "X-Gitlab-Event",
-					      "X-Gitea-Event", "X-Forgejo-Event" };
-	static const char *const sig_hdr[] = { "X-Hub-Signature-256", "X-Gitlab-Token",
-					       "X-Gitea-Signature", "X-Forgejo-Signature" };
-	static const char *const secrets[] = { GH_SECRET, GL_SECRET, GT_SECRET, GT_SECRET };
-	static const char *const push_ev[] = { "push", "Tag Push Hook", "push", "push" };
+	static const char *const ev_hdr[] = {"X-GitHub-Event", "X-Gitlab-Event",
+					     "X-Gitea-Event", "X-Forgejo-Event"};
+	static const char *const sig_hdr[] = {"X-Hub-Signature-256", "X-Gitlab-Token",
+					      "X-Gitea-Signature", "X-Forgejo-Signature"};
+	static const char *const secrets[] = {GH_SECRET, GL_SECRET, GT_SECRET, GT_SECRET};
+	static const char *const push_ev[] = {"push", "Tag Push Hook", "push", "push"};
 	const char *key = d->bad_sig ? "another-not-a-secret" : secrets[d->forge];
 	char hex[65];
 	size_t n = 0;
@@ -149,8 +149,8 @@ static void sign(struct delivery *d)
 		snprintf(d->sig, sizeof(d->sig), "%s", key);
 	} else {
 		fx_hmac_hex(key, d->body, strlen(d->body), hex);
-		snprintf(d->sig, sizeof(d->sig), "%s%s", d->forge == HF_GITHUB ? "sha256=" : "",
-			 hex);
+		snprintf(d->sig, sizeof(d->sig), "%s%s",
+			 d->forge == HF_GITHUB ? "sha256=" : "", hex);
 	}
 	if (!d->unsigned_) {
 		d->hdrs[n++] = sig_hdr[d->forge];
@@ -210,8 +210,10 @@ static void check_head(const struct config *cfg, struct secret_store *st,
 static void test_decide_accepted(void **state)
 {
 	struct dfx *f = *state;
-	static const enum hook_forge forges[] = { HF_GITHUB, HF_GITLAB, HF_GITEA, HF_FORGEJO };
-	static const enum forge want[] = { FORGE_GITHUB, FORGE_GITLAB, FORGE_GITEA, FORGE_GITEA };
+	static const enum hook_forge forges[] = {HF_GITHUB, HF_GITLAB, HF_GITEA,
+						 HF_FORGEJO};
+	static const enum forge want[] = {FORGE_GITHUB, FORGE_GITLAB, FORGE_GITEA,
+					  FORGE_GITEA};
 	size_t i;
 
 	for (i = 0; i < 4; i++) {
@@ -241,7 +243,8 @@ static void test_decide_second_pipeline(void **state)
 	struct delivery d;
 	struct hook_decision h;
 
-	tag_push(&d, HF_GITHUB, "refs/tags/js-sdk-v2.0.0-rc.1", "agenticverz/aos", FX_COMMIT);
+	tag_push(&d, HF_GITHUB, "refs/tags/js-sdk-v2.0.0-rc.1", "agenticverz/aos",
+		 FX_COMMIT);
 	decide(f->cfg, f->st, &d, &h);
 	assert_int_equal(h.status, 0);
 	assert_string_equal(h.pipeline->name, "js-sdk");
@@ -260,55 +263,58 @@ struct dcase {
 };
 
 static const struct dcase dcases[] = {
-    { "gitlab not configured", HF_GITLAB, NULL, "refs/tags/python-sdk-v1", "agenticverz/aos",
-      FX_COMMIT, .github_only_cfg = true, .status = 401, .text_has = "webhooks.gitlab" },
-    { "gitea not configured", HF_GITEA, NULL, "refs/tags/python-sdk-v1", "agenticverz/aos",
-      FX_COMMIT, .github_only_cfg = true, .status = 401, .text_has = "gitea" },
-    { "secret not loaded", HF_GITLAB, NULL, "refs/tags/python-sdk-v1", "agenticverz/aos",
-      FX_COMMIT, .partial_store = true, .status = 503, .text_has = GL_KEY },
-    { "no store", HF_GITHUB, NULL, "refs/tags/python-sdk-v1", "agenticverz/aos", FX_COMMIT,
-      .no_store = true, .status = 503, .text_has = "not loaded" },
-    { "github bad signature", HF_GITHUB, NULL, "refs/tags/python-sdk-v1", "agenticverz/aos",
-      FX_COMMIT, .bad_sig = true, .status = 401, .text_has = "does not match" },
-    { "gitlab bad token", HF_GITLAB, NULL, "refs/tags/python-sdk-v1", "agenticverz/aos",
-      FX_COMMIT, .bad_sig = true, .status = 401, .text_has = "X-Gitlab-Token" },
-    { "gitea bad signature", HF_GITEA, NULL, "refs/tags/python-sdk-v1", "agenticverz/aos",
-      FX_COMMIT, .bad_sig = true, .status = 401, .text_has = "X-Gitea-Signature" },
-    { "forgejo bad signature", HF_FORGEJO, NULL, "refs/tags/python-sdk-v1",
-      "agenticverz/aos", FX_COMMIT, .bad_sig = true, .status = 401,
-      .text_has = "X-Forgejo-Signature" },
-    { "github unsigned", HF_GITHUB, NULL, "refs/tags/python-sdk-v1", "agenticverz/aos",
-      FX_COMMIT, .unsigned_ = true, .status = 401, .text_has = "not signed" },
-    { "branch push", HF_GITHUB, NULL, "refs/heads/main", "agenticverz/aos", FX_COMMIT,
-      .status = 200, .text_has = "not a tag push" },
-    { "deleted tag", HF_GITHUB, NULL, "refs/tags/python-sdk-v1", "agenticverz/aos", FX_ZERO,
-      .deleted = true, .status = 200, .text_has = "deleted" },
-    { "gitlab deleted tag", HF_GITLAB, NULL, "refs/tags/python-sdk-v1", "agenticverz/aos",
-      NULL, .deleted = true, .status = 200, .text_has = "deleted" },
-    { "unknown repository", HF_GITHUB, NULL, "refs/tags/python-sdk-v1", "someone/else",
-      FX_COMMIT, .status = 200, .text_has = "no pipeline for repository someone/else" },
-    { "unknown tag", HF_GITEA, NULL, "refs/tags/go-sdk-v1.0", "agenticverz/aos", FX_COMMIT,
-      .status = 200, .text_has = "matches no pipeline" },
-    { "tag without a version", HF_GITHUB, NULL, "refs/tags/python-sdk-vnext",
-      "agenticverz/aos", FX_COMMIT, .status = 200, .text_has = "matches no pipeline" },
-    { "bad commit", HF_GITHUB, NULL, "refs/tags/python-sdk-v1", "agenticverz/aos",
-      "not-a-commit", .status = 400, .text_has = "not a hex object id" },
-    { "uppercase commit", HF_GITHUB, NULL, "refs/tags/python-sdk-v1", "agenticverz/aos",
-      "0123456789ABCDEF0123456789ABCDEF01234567", .status = 400, .text_has = "hex" },
-    { "short commit", HF_GITLAB, NULL, "refs/tags/python-sdk-v1", "agenticverz/aos",
-      "0123456", .status = 400, .text_has = "hex" },
-    { "bad tag name", HF_GITHUB, NULL, "refs/tags/python-sdk-v1..2", "agenticverz/aos",
-      FX_COMMIT, .status = 400, .text_has = "characters" },
-    { "ping", HF_GITHUB, "ping", NULL, NULL, NULL, .raw_body = "{\"zen\":\"hi\"}",
-      .status = 200, .text_has = "pong" },
-    { "other event", HF_GITHUB, "issues", NULL, NULL, NULL, .raw_body = "{}",
-      .status = 200, .text_has = "not handled" },
-    { "gitlab branch push hook", HF_GITLAB, "Push Hook", NULL, NULL, NULL,
-      .raw_body = "{\"ref\":\"refs/heads/main\"}", .status = 200, .text_has = "not handled" },
-    { "not json", HF_GITHUB, NULL, NULL, NULL, NULL, .raw_body = "ref=refs/tags/v1",
-      .status = 400, .text_has = "malformed github payload" },
-    { "missing fields", HF_GITEA, NULL, NULL, NULL, NULL, .raw_body = "{\"ref\":1}",
-      .status = 400, .text_has = "malformed gitea payload" },
+    {"gitlab not configured", HF_GITLAB, NULL, "refs/tags/python-sdk-v1",
+     "agenticverz/aos", FX_COMMIT, .github_only_cfg = true, .status = 401,
+     .text_has = "webhooks.gitlab"},
+    {"gitea not configured", HF_GITEA, NULL, "refs/tags/python-sdk-v1", "agenticverz/aos",
+     FX_COMMIT, .github_only_cfg = true, .status = 401, .text_has = "gitea"},
+    {"secret not loaded", HF_GITLAB, NULL, "refs/tags/python-sdk-v1", "agenticverz/aos",
+     FX_COMMIT, .partial_store = true, .status = 503, .text_has = GL_KEY},
+    {"no store", HF_GITHUB, NULL, "refs/tags/python-sdk-v1", "agenticverz/aos", FX_COMMIT,
+     .no_store = true, .status = 503, .text_has = "not loaded"},
+    {"github bad signature", HF_GITHUB, NULL, "refs/tags/python-sdk-v1",
+     "agenticverz/aos", FX_COMMIT, .bad_sig = true, .status = 401,
+     .text_has = "does not match"},
+    {"gitlab bad token", HF_GITLAB, NULL, "refs/tags/python-sdk-v1", "agenticverz/aos",
+     FX_COMMIT, .bad_sig = true, .status = 401, .text_has = "X-Gitlab-Token"},
+    {"gitea bad signature", HF_GITEA, NULL, "refs/tags/python-sdk-v1", "agenticverz/aos",
+     FX_COMMIT, .bad_sig = true, .status = 401, .text_has = "X-Gitea-Signature"},
+    {"forgejo bad signature", HF_FORGEJO, NULL, "refs/tags/python-sdk-v1",
+     "agenticverz/aos", FX_COMMIT, .bad_sig = true, .status = 401,
+     .text_has = "X-Forgejo-Signature"},
+    {"github unsigned", HF_GITHUB, NULL, "refs/tags/python-sdk-v1", "agenticverz/aos",
+     FX_COMMIT, .unsigned_ = true, .status = 401, .text_has = "not signed"},
+    {"branch push", HF_GITHUB, NULL, "refs/heads/main", "agenticverz/aos", FX_COMMIT,
+     .status = 200, .text_has = "not a tag push"},
+    {"deleted tag", HF_GITHUB, NULL, "refs/tags/python-sdk-v1", "agenticverz/aos",
+     FX_ZERO, .deleted = true, .status = 200, .text_has = "deleted"},
+    {"gitlab deleted tag", HF_GITLAB, NULL, "refs/tags/python-sdk-v1", "agenticverz/aos",
+     NULL, .deleted = true, .status = 200, .text_has = "deleted"},
+    {"unknown repository", HF_GITHUB, NULL, "refs/tags/python-sdk-v1", "someone/else",
+     FX_COMMIT, .status = 200, .text_has = "no pipeline for repository someone/else"},
+    {"unknown tag", HF_GITEA, NULL, "refs/tags/go-sdk-v1.0", "agenticverz/aos", FX_COMMIT,
+     .status = 200, .text_has = "matches no pipeline"},
+    {"tag without a version", HF_GITHUB, NULL, "refs/tags/python-sdk-vnext",
+     "agenticverz/aos", FX_COMMIT, .status = 200, .text_has = "matches no pipeline"},
+    {"bad commit", HF_GITHUB, NULL, "refs/tags/python-sdk-v1", "agenticverz/aos",
+     "not-a-commit", .status = 400, .text_has = "not a hex object id"},
+    {"uppercase commit", HF_GITHUB, NULL, "refs/tags/python-sdk-v1", "agenticverz/aos",
+     "0123456789ABCDEF0123456789ABCDEF01234567", .status = 400, .text_has = "hex"},
+    {"short commit", HF_GITLAB, NULL, "refs/tags/python-sdk-v1", "agenticverz/aos",
+     "0123456", .status = 400, .text_has = "hex"},
+    {"bad tag name", HF_GITHUB, NULL, "refs/tags/python-sdk-v1..2", "agenticverz/aos",
+     FX_COMMIT, .status = 400, .text_has = "characters"},
+    {"ping", HF_GITHUB, "ping", NULL, NULL, NULL, .raw_body = "{\"zen\":\"hi\"}",
+     .status = 200, .text_has = "pong"},
+    {"other event", HF_GITHUB, "issues", NULL, NULL, NULL, .raw_body = "{}",
+     .status = 200, .text_has = "not handled"},
+    {"gitlab branch push hook", HF_GITLAB, "Push Hook", NULL, NULL, NULL,
+     .raw_body = "{\"ref\":\"refs/heads/main\"}", .status = 200,
+     .text_has = "not handled"},
+    {"not json", HF_GITHUB, NULL, NULL, NULL, NULL, .raw_body = "ref=refs/tags/v1",
+     .status = 400, .text_has = "malformed github payload"},
+    {"missing fields", HF_GITEA, NULL, NULL, NULL, NULL, .raw_body = "{\"ref\":1}",
+     .status = 400, .text_has = "malformed gitea payload"},
 };
 
 static void test_decide_cases(void **state)
@@ -318,7 +324,9 @@ static void test_decide_cases(void **state)
 
 	for (i = 0; i < sizeof(dcases) / sizeof(dcases[0]); i++) {
 		const struct dcase *c = &dcases[i];
-		struct secret_store *st = c->no_store ? NULL : c->partial_store ? f->partial : f->st;
+		struct secret_store *st = c->no_store	     ? NULL
+					  : c->partial_store ? f->partial
+							     : f->st;
 		struct delivery d;
 		struct hook_decision h;
 
@@ -337,8 +345,8 @@ static void test_decide_cases(void **state)
 		d.unsigned_ = c->unsigned_;
 		decide(c->github_only_cfg ? f->cfg_gh : f->cfg, st, &d, &h);
 		if (h.status != c->status || strstr(h.text, c->text_has) == NULL)
-			fail_msg("%s: %d \"%s\", want %d with \"%s\"", c->name, h.status, h.text,
-				 c->status, c->text_has);
+			fail_msg("%s: %d \"%s\", want %d with \"%s\"", c->name, h.status,
+				 h.text, c->status, c->text_has);
 		check_head(c->github_only_cfg ? f->cfg_gh : f->cfg, st, NULL, &d, &h);
 		if (h.status == 503)
 			assert_int_equal(h.retry_after, 5);
@@ -353,8 +361,9 @@ static void test_decide_cases(void **state)
 static void test_decide_no_echo(void **state)
 {
 	struct dfx *f = *state;
-	static const enum hook_forge forges[] = { HF_GITHUB, HF_GITLAB, HF_GITEA, HF_FORGEJO };
-	static const char *const secrets[] = { GH_SECRET, GL_SECRET, GT_SECRET, GT_SECRET };
+	static const enum hook_forge forges[] = {HF_GITHUB, HF_GITLAB, HF_GITEA,
+						 HF_FORGEJO};
+	static const char *const secrets[] = {GH_SECRET, GL_SECRET, GT_SECRET, GT_SECRET};
 	size_t i;
 
 	for (i = 0; i < 4; i++) {
@@ -362,7 +371,8 @@ static void test_decide_no_echo(void **state)
 		struct hook_decision h;
 		char want[65];
 
-		tag_push(&d, forges[i], "refs/tags/python-sdk-v1", "agenticverz/aos", FX_COMMIT);
+		tag_push(&d, forges[i], "refs/tags/python-sdk-v1", "agenticverz/aos",
+			 FX_COMMIT);
 		d.bad_sig = true;
 		decide(f->cfg, f->st, &d, &h);
 		assert_int_equal(h.status, 401);
@@ -379,8 +389,9 @@ static void test_decide_no_echo(void **state)
 static void test_decide_previous_secret(void **state)
 {
 	struct dfx *f = *state;
-	static const enum hook_forge forges[] = { HF_GITHUB, HF_GITLAB, HF_GITEA, HF_FORGEJO };
-	struct secret *prev[FORGE__COUNT] = { NULL }, *none[FORGE__COUNT] = { NULL };
+	static const enum hook_forge forges[] = {HF_GITHUB, HF_GITLAB, HF_GITEA,
+						 HF_FORGEJO};
+	struct secret *prev[FORGE__COUNT] = {NULL}, *none[FORGE__COUNT] = {NULL};
 	size_t i;
 
 	/* "another-not-a-secret" is what a bad_sig delivery is signed with. */
@@ -391,12 +402,14 @@ static void test_decide_previous_secret(void **state)
 		struct delivery d;
 		struct hook_decision h;
 
-		tag_push(&d, forges[i], "refs/tags/python-sdk-v1.0", "agenticverz/aos", FX_COMMIT);
+		tag_push(&d, forges[i], "refs/tags/python-sdk-v1.0", "agenticverz/aos",
+			 FX_COMMIT);
 		d.bad_sig = true;
 		sign(&d);
 		pipeline_decide_prev(f->cfg, f->st, prev, &d.r, &h);
 		if (h.status != 0 || !h.previous_secret)
-			fail_msg("forge %zu: %d %d %s", i, h.status, h.previous_secret, h.text);
+			fail_msg("forge %zu: %d %d %s", i, h.status, h.previous_secret,
+				 h.text);
 		pipeline_decide_prev(f->cfg, f->st, none, &d.r, &h);
 		assert_int_equal(h.status, 401);
 		pipeline_decide(f->cfg, f->st, &d.r, &h);
@@ -423,8 +436,9 @@ static void test_decide_previous_secret(void **state)
 static void test_decide_head(void **state)
 {
 	struct dfx *f = *state;
-	static const enum hook_forge forges[] = { HF_GITHUB, HF_GITLAB, HF_GITEA, HF_FORGEJO };
-	struct secret *prev[FORGE__COUNT] = { NULL };
+	static const enum hook_forge forges[] = {HF_GITHUB, HF_GITLAB, HF_GITEA,
+						 HF_FORGEJO};
+	struct secret *prev[FORGE__COUNT] = {NULL};
 	size_t i;
 
 	assert_int_equal(secret_new("another-not-a-secret", 20, &prev[FORGE_GITLAB]), 0);
@@ -433,7 +447,8 @@ static void test_decide_head(void **state)
 		struct hook_decision h, full;
 		struct http_request r;
 
-		tag_push(&d, forges[i], "refs/tags/python-sdk-v1.0", "agenticverz/aos", FX_COMMIT);
+		tag_push(&d, forges[i], "refs/tags/python-sdk-v1.0", "agenticverz/aos",
+			 FX_COMMIT);
 		d.bad_sig = true;
 		sign(&d);
 		r = d.r;
@@ -465,8 +480,15 @@ static void test_decide_head_gitea_as_github(void **state)
 {
 	struct dfx *f = *state;
 	char body[2048], hex[65], gh[80];
-	const char *hdrs[] = { "X-Gitea-Event", "push", "X-GitHub-Event", "push",
-			       "X-Hub-Signature-256", gh, "X-Gitea-Signature", hex, NULL };
+	const char *hdrs[] = {"X-Gitea-Event",
+			      "push",
+			      "X-GitHub-Event",
+			      "push",
+			      "X-Hub-Signature-256",
+			      gh,
+			      "X-Gitea-Signature",
+			      hex,
+			      NULL};
 	struct http_request r;
 	struct hook_decision h;
 
@@ -492,7 +514,7 @@ static void test_decide_head_gitea_as_github(void **state)
 static void test_decide_not_a_webhook(void **state)
 {
 	struct dfx *f = *state;
-	const char *hdrs[] = { "Content-Type", "application/json", NULL };
+	const char *hdrs[] = {"Content-Type", "application/json", NULL};
 	struct http_request r;
 	struct hook_decision h;
 

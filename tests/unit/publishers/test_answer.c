@@ -524,9 +524,10 @@ static void test_pypi_sha256(void **state)
  * fuzzing the registry answers (fuzz_answer). */
 static void test_pypi_html_linear(void **state)
 {
-	static const char *const units[] = { "<a href=\"x\">", "<a " };
-	static const char tail[] = "href=\"x\"><a href=\"p/aos_sdk-0.1.0.tar.gz#sha256=" SHA_A
-				   "\">aos_sdk-0.1.0.tar.gz</a>";
+	static const char *const units[] = {"<a href=\"x\">", "<a "};
+	static const char tail[] =
+	    "href=\"x\"><a href=\"p/aos_sdk-0.1.0.tar.gz#sha256=" SHA_A
+	    "\">aos_sdk-0.1.0.tar.gz</a>";
 	size_t k, i, n = 512 * 1024, len;
 	char sha[65], *page;
 	clock_t t0;
@@ -541,8 +542,8 @@ static void test_pypi_html_linear(void **state)
 		memcpy(page + len, tail, sizeof(tail) - 1);
 		len += sizeof(tail) - 1;
 		t0 = clock();
-		assert_int_equal(answer_pypi_file_sha256(page, len, "aos_sdk-0.1.0.tar.gz", sha),
-				 0);
+		assert_int_equal(
+		    answer_pypi_file_sha256(page, len, "aos_sdk-0.1.0.tar.gz", sha), 0);
 		assert_string_equal(sha, SHA_A);
 		assert_true((double)(clock() - t0) / CLOCKS_PER_SEC < 2.0);
 		free(page);
@@ -554,7 +555,8 @@ static void test_pypi_html_linear(void **state)
  * read on to the next NUL. */
 static void test_pypi_html_unterminated(void **state)
 {
-	static const char body[] = "<a href=\"p/aos%5Fsdk-0.1.0.tar.gz#sha256=" SHA_A "\">x";
+	static const char body[] =
+	    "<a href=\"p/aos%5Fsdk-0.1.0.tar.gz#sha256=" SHA_A "\">x";
 	long pagesize = sysconf(_SC_PAGESIZE);
 	size_t len = sizeof(body) - 1;
 	char sha[65], *map;

@@ -583,15 +583,18 @@ static void test_npm_top_folder_refused(void **state)
 	expect_fail("agenticverz-aos-sdk-0.1.0.tgz", NULL, PUB_ENOMETA, "./package.json");
 	/* package.json deeper than the top folder. */
 	fx_write_archive("agenticverz-aos-sdk-0.1.0.tgz", FX_TGZ, deep, 2);
-	expect_fail("agenticverz-aos-sdk-0.1.0.tgz", NULL, PUB_ENOMETA, "mypkg/package.json");
+	expect_fail("agenticverz-aos-sdk-0.1.0.tgz", NULL, PUB_ENOMETA,
+		    "mypkg/package.json");
 	/* ".." and absolute paths: node-tar skips or re-roots them; refused. */
 	m[0].path = "mypkg/package.json";
 	m[1].path = "mypkg/../other/x";
 	fx_write_archive("agenticverz-aos-sdk-0.1.0.tgz", FX_TGZ, m, 2);
-	expect_fail("agenticverz-aos-sdk-0.1.0.tgz", NULL, PUB_EPATH, "escapes the archive");
+	expect_fail("agenticverz-aos-sdk-0.1.0.tgz", NULL, PUB_EPATH,
+		    "escapes the archive");
 	m[1].path = "/mypkg/x";
 	fx_write_archive("agenticverz-aos-sdk-0.1.0.tgz", FX_TGZ, m, 2);
-	expect_fail("agenticverz-aos-sdk-0.1.0.tgz", NULL, PUB_EPATH, "escapes the archive");
+	expect_fail("agenticverz-aos-sdk-0.1.0.tgz", NULL, PUB_EPATH,
+		    "escapes the archive");
 }
 
 /* Sdists keep their own rule: "./" prefixes are dropped. */
@@ -632,13 +635,20 @@ static int setup(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_wheel_ok),	 cmocka_unit_test(test_sdist_ok),
-	    cmocka_unit_test(test_npm_ok),	 cmocka_unit_test(test_large_member),
-	    cmocka_unit_test(test_not_archive),	 cmocka_unit_test(test_truncated),
-	    cmocka_unit_test(test_no_metadata),	 cmocka_unit_test(test_two_metadata),
-	    cmocka_unit_test(test_oversized),	 cmocka_unit_test(test_escaping_paths),
-	    cmocka_unit_test(test_bad_text),	 cmocka_unit_test(test_mismatch),
-	    cmocka_unit_test(test_missing_file), cmocka_unit_test(test_path_escapes),
+	    cmocka_unit_test(test_wheel_ok),
+	    cmocka_unit_test(test_sdist_ok),
+	    cmocka_unit_test(test_npm_ok),
+	    cmocka_unit_test(test_large_member),
+	    cmocka_unit_test(test_not_archive),
+	    cmocka_unit_test(test_truncated),
+	    cmocka_unit_test(test_no_metadata),
+	    cmocka_unit_test(test_two_metadata),
+	    cmocka_unit_test(test_oversized),
+	    cmocka_unit_test(test_escaping_paths),
+	    cmocka_unit_test(test_bad_text),
+	    cmocka_unit_test(test_mismatch),
+	    cmocka_unit_test(test_missing_file),
+	    cmocka_unit_test(test_path_escapes),
 	    cmocka_unit_test(test_npm_top_folder_any_name),
 	    cmocka_unit_test(test_npm_top_folder_refused),
 	    cmocka_unit_test(test_sdist_dot_prefix),

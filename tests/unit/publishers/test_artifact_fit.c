@@ -28,21 +28,27 @@ static void test_check_fits_message(void **state)
 
 	(void)state;
 	memset(msg, 0, sizeof(msg));
-	assert_int_equal(artifact_check_fits(ARTIFACT_NPM, "x.tgz", "npmreg", REGISTRY_NPM,
-					     msg, sizeof(msg)), 0);
+	assert_int_equal(artifact_check_fits(ARTIFACT_NPM, "x.tgz", "npmreg",
+					     REGISTRY_NPM, msg, sizeof(msg)),
+			 0);
 	assert_string_equal(msg, ""); /* untouched when it fits */
-	assert_int_equal(artifact_check_fits(ARTIFACT_WHEEL, "a-1.0-py3-none-any.whl", "npmreg",
-					     REGISTRY_NPM, msg, sizeof(msg)), -EINVAL);
+	assert_int_equal(artifact_check_fits(ARTIFACT_WHEEL, "a-1.0-py3-none-any.whl",
+					     "npmreg", REGISTRY_NPM, msg, sizeof(msg)),
+			 -EINVAL);
 	assert_string_equal(msg, "a-1.0-py3-none-any.whl: a wheel cannot go to registry "
 				 "npmreg, which is of type npm");
-	assert_int_equal(artifact_check_fits(ARTIFACT_NPM, "p-1.0.0.tgz", "pyreg", REGISTRY_PYPI,
-					     msg, sizeof(msg)), -EINVAL);
-	assert_string_equal(msg, "p-1.0.0.tgz: an npm tarball cannot go to registry pyreg, "
-				 "which is of type pypi");
-	assert_int_equal(artifact_check_fits(ARTIFACT_SDIST, "a-1.0.tar.gz", "n", REGISTRY_NPM,
-					     msg, sizeof(msg)), -EINVAL);
-	assert_string_equal(msg, "a-1.0.tar.gz: an sdist cannot go to registry n, which is "
-				 "of type npm");
+	assert_int_equal(artifact_check_fits(ARTIFACT_NPM, "p-1.0.0.tgz", "pyreg",
+					     REGISTRY_PYPI, msg, sizeof(msg)),
+			 -EINVAL);
+	assert_string_equal(msg,
+			    "p-1.0.0.tgz: an npm tarball cannot go to registry pyreg, "
+			    "which is of type pypi");
+	assert_int_equal(artifact_check_fits(ARTIFACT_SDIST, "a-1.0.tar.gz", "n",
+					     REGISTRY_NPM, msg, sizeof(msg)),
+			 -EINVAL);
+	assert_string_equal(msg,
+			    "a-1.0.tar.gz: an sdist cannot go to registry n, which is "
+			    "of type npm");
 }
 
 static void test_type_name(void **state)

@@ -290,7 +290,8 @@ static void test_publish_request(void **state)
 {
 	struct npm_publish_opts o = {
 	    .registry = NULL, .tag = "latest", .access = "public"};
-	struct artifact *a = make_tgz(pkg_json, 1500000, 4); /* over 1 MiB: curl would send Expect */
+	struct artifact *a =
+	    make_tgz(pkg_json, 1500000, 4); /* over 1 MiB: curl would send Expect */
 	struct answer_input in = {0};
 	struct npm_publish *p = NULL;
 	struct npm_body *b = NULL;
@@ -464,10 +465,14 @@ static void test_pubcfg_access(void **state)
 	     PUB_EURL},
 	    {NAME, "{\"registry\": 5}", NULL, NULL, PUB_EURL},
 	    /* pickRegistry: the scope's registry first. */
-	    {NAME, "{\"@agenticverz:registry\": \"http://other/\", \"registry\": "
-		   "\"http://127.0.0.1:4873/\"}", NULL, NULL, PUB_EURL},
-	    {NAME, "{\"@agenticverz:registry\": \"http://127.0.0.1:4873/\", "
-		   "\"registry\": \"http://other/\"}", NULL, NULL, 0},
+	    {NAME,
+	     "{\"@agenticverz:registry\": \"http://other/\", \"registry\": "
+	     "\"http://127.0.0.1:4873/\"}",
+	     NULL, NULL, PUB_EURL},
+	    {NAME,
+	     "{\"@agenticverz:registry\": \"http://127.0.0.1:4873/\", "
+	     "\"registry\": \"http://other/\"}",
+	     NULL, NULL, 0},
 	    {"aos-sdk", "{\"@agenticverz:registry\": \"http://other/\"}", NULL, NULL, 0},
 	};
 	char err[512];
@@ -484,8 +489,9 @@ static void test_pubcfg_access(void **state)
 		if (r != c[i].rc)
 			fail_msg("case %zu (%s): got %d, want %d: %s", i,
 				 c[i].pubcfg ? c[i].pubcfg : "-", r, c[i].rc, err);
-		if (r == 0 && (c[i].want == NULL ? got != NULL
-						 : got == NULL || strcmp(got, c[i].want) != 0))
+		if (r == 0 &&
+		    (c[i].want == NULL ? got != NULL
+				       : got == NULL || strcmp(got, c[i].want) != 0))
 			fail_msg("case %zu: access %s, want %s", i, got ? got : "null",
 				 c[i].want ? c[i].want : "null");
 		if (r < 0)
@@ -500,7 +506,8 @@ static void test_pubcfg_access(void **state)
 static void test_body_shown(void **state)
 {
 	struct artifact *a = make_tgz(pkg_json, 1000, 7);
-	struct npm_publish_opts o = {.registry = REG, .tag = "next", .access = "restricted"};
+	struct npm_publish_opts o = {
+	    .registry = REG, .tag = "next", .access = "restricted"};
 	struct npm_body *b = NULL;
 	char err[256], *shown, *sent;
 	size_t len, cut;

@@ -125,7 +125,8 @@ static void test_v2_5(void **state)
 	assert_string_equal(pypi_meta_next(m, "Import-Name", &pos), "aos_sdk");
 	assert_string_equal(pypi_meta_next(m, "import-name", &pos), "aos_sdk.cli");
 	assert_string_equal(pypi_meta_get(m, "Import-Namespace"), "aos");
-	assert_string_equal(pypi_meta_form_name("Import-Name", &multiple), "import_names");
+	assert_string_equal(pypi_meta_form_name("Import-Name", &multiple),
+			    "import_names");
 	assert_true(multiple);
 	assert_string_equal(pypi_meta_form_name("import-namespace", &multiple),
 			    "import_namespaces");
@@ -209,10 +210,9 @@ static void test_form_names(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_v1_0),       cmocka_unit_test(test_v2_4),
-	    cmocka_unit_test(test_v2_5),
-	    cmocka_unit_test(test_body),       cmocka_unit_test(test_errors),
-	    cmocka_unit_test(test_form_names),
+	    cmocka_unit_test(test_v1_0),   cmocka_unit_test(test_v2_4),
+	    cmocka_unit_test(test_v2_5),   cmocka_unit_test(test_body),
+	    cmocka_unit_test(test_errors), cmocka_unit_test(test_form_names),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -80,7 +80,7 @@ static struct pypi_token_info inspect_ok(const char *tok)
 static void test_current_caveats(void **state)
 {
 	static const char *const c[] = {
-	    "[0,1893456000,1700000000]",   /* expires 2030-01-01 */
+	    "[0,1893456000,1700000000]", /* expires 2030-01-01 */
 	    "[1,[\"aos-sdk\",\"aos_helpers\"]]",
 	};
 	struct pypi_token_info t = inspect_ok(token_of(c, 2));
@@ -102,8 +102,8 @@ static void test_current_caveats(void **state)
 static void test_caveats_narrow(void **state)
 {
 	static const char *const c[] = {
-	    "[1,[\"a\",\"b\"]]", "[1,[\"b\",\"c\"]]", "[0,2000000000,0]", "[0,1900000000,0]",
-	    "[3,\"6f0c\"]", "[9,\"new\"]",
+	    "[1,[\"a\",\"b\"]]", "[1,[\"b\",\"c\"]]", "[0,2000000000,0]",
+	    "[0,1900000000,0]",	 "[3,\"6f0c\"]",      "[9,\"new\"]",
 	};
 	struct pypi_token_info t = inspect_ok(token_of(c, 6));
 

@@ -88,26 +88,30 @@ static void test_order(void **state)
 static struct npm_tag_rule rule(const char *version, const char *given, const char *pkg,
 				const char *pre, const char *latest)
 {
-	return (struct npm_tag_rule){ .version = version, .given = given,
-				      .given_by = "--tag", .package = pkg,
-				      .prerelease = pre, .latest = latest };
+	return (struct npm_tag_rule){.version = version,
+				     .given = given,
+				     .given_by = "--tag",
+				     .package = pkg,
+				     .prerelease = pre,
+				     .latest = latest};
 }
 
 static void tag_ok(struct npm_tag_rule r, const char *want, enum npm_tag_from from)
 {
-	struct npm_tag got = { .name = "?" };
+	struct npm_tag got = {.name = "?"};
 	char err[512] = "";
 	int rc = npm_dist_tag(&r, &got, err, sizeof(err));
 
 	if (rc != 0)
-		fail_msg("%s tag %s latest %s: %d %s", r.version, r.given, r.latest, rc, err);
+		fail_msg("%s tag %s latest %s: %d %s", r.version, r.given, r.latest, rc,
+			 err);
 	assert_string_equal(got.name, want);
 	assert_int_equal(got.from, from);
 }
 
 static void tag_refused(struct npm_tag_rule r, const char *needle)
 {
-	struct npm_tag got = { .name = "untouched" };
+	struct npm_tag got = {.name = "untouched"};
 	char err[512] = "";
 
 	assert_int_equal(npm_dist_tag(&r, &got, err, sizeof(err)), PUB_ETAG);
@@ -125,19 +129,23 @@ static void test_tag_release(void **state)
 	/* equal: the publish itself says "exists" */
 	tag_ok(rule("0.1.0", NULL, NULL, NULL, "0.1.0"), "latest", NPM_TAG_RELEASE);
 	tag_ok(rule("1.0.0", NULL, NULL, NULL, "1.0.0-rc.1"), "latest", NPM_TAG_RELEASE);
-	tag_ok(rule("0.1.0", NULL, NULL, NULL, "not-a-version"), "latest", NPM_TAG_RELEASE);
+	tag_ok(rule("0.1.0", NULL, NULL, NULL, "not-a-version"), "latest",
+	       NPM_TAG_RELEASE);
 	/* the prerelease default does not apply to a release */
 	tag_ok(rule("0.3.0", NULL, NULL, "beta", NULL), "latest", NPM_TAG_RELEASE);
+	tag_refused(
+	    rule("0.1.0", NULL, NULL, NULL, "0.2.0"),
+	    "cannot move \"latest\" from 0.2.0 down to 0.1.0 (the default for a release)");
 	tag_refused(rule("0.1.0", NULL, NULL, NULL, "0.2.0"),
-		    "cannot move \"latest\" from 0.2.0 down to 0.1.0 (the default for a release)");
-	tag_refused(rule("0.1.0", NULL, NULL, NULL, "0.2.0"), "name a dist-tag explicitly");
+		    "name a dist-tag explicitly");
 	tag_refused(rule("v0.1.0", NULL, NULL, NULL, NULL), "not a semantic version");
 }
 
 /* An explicit tag wins over every default, "latest" included. */
 static void test_tag_given(void **state)
 {
-	tag_ok(rule("0.1.1", "legacy-0.1", NULL, NULL, "0.2.0"), "legacy-0.1", NPM_TAG_GIVEN);
+	tag_ok(rule("0.1.1", "legacy-0.1", NULL, NULL, "0.2.0"), "legacy-0.1",
+	       NPM_TAG_GIVEN);
 	tag_ok(rule("0.2.0-rc.1", "next", "beta", "pre", "0.1.0"), "next", NPM_TAG_GIVEN);
 	/* named explicitly, latest may go back (a deliberate rollback) */
 	tag_ok(rule("0.1.0", "latest", NULL, NULL, "0.2.0"), "latest", NPM_TAG_GIVEN);
@@ -167,13 +175,15 @@ static void test_tag_prerelease_latest(void **state)
 {
 	struct npm_tag_rule r = rule("0.2.0-beta.1", "latest", NULL, NULL, "0.1.0");
 
-	tag_refused(r, "0.2.0-beta.1 is a prerelease: it never goes to dist-tag \"latest\" "
-		    "(named by --tag); leave the tag unset so prereleases go to \"beta\"");
+	tag_refused(
+	    r, "0.2.0-beta.1 is a prerelease: it never goes to dist-tag \"latest\" "
+	       "(named by --tag); leave the tag unset so prereleases go to \"beta\"");
 	r.given_by = NULL;
 	tag_refused(r, "(named by the explicit tag)");
 	tag_refused(rule("0.2.0-7", "latest", NULL, NULL, NULL), "go to \"next\"");
 	tag_refused(rule("0.2.0-beta.1", "latest", NULL, "pre", NULL), "go to \"pre\"");
-	tag_refused(rule("0.2.0-beta.1", "latest", NULL, "latest", NULL), "go to \"beta\"");
+	tag_refused(rule("0.2.0-beta.1", "latest", NULL, "latest", NULL),
+		    "go to \"beta\"");
 	tag_refused(rule("0.2.0-rc.1", NULL, "latest", NULL, NULL),
 		    "(named by publishConfig.tag in package.json)");
 	tag_refused(rule("0.2.0-rc.1", NULL, NULL, "latest", NULL),
@@ -188,20 +198,24 @@ static void test_tag_prerelease_latest(void **state)
  * when alphabetic, else "next". */
 static void test_tag_prerelease_default(void **state)
 {
-	tag_ok(rule("0.2.0-beta.1", NULL, NULL, NULL, "0.1.0"), "beta", NPM_TAG_PRERELEASE);
+	tag_ok(rule("0.2.0-beta.1", NULL, NULL, NULL, "0.1.0"), "beta",
+	       NPM_TAG_PRERELEASE);
 	tag_ok(rule("1.0.0-rc.2", NULL, NULL, NULL, NULL), "rc", NPM_TAG_PRERELEASE);
 	tag_ok(rule("1.0.0-alpha", NULL, NULL, NULL, NULL), "alpha", NPM_TAG_PRERELEASE);
 	tag_ok(rule("1.0.0-Beta.1", NULL, NULL, NULL, NULL), "Beta", NPM_TAG_PRERELEASE);
 	/* below latest: a prerelease never touches latest */
-	tag_ok(rule("0.1.0-beta.1", NULL, NULL, NULL, "0.2.0"), "beta", NPM_TAG_PRERELEASE);
+	tag_ok(rule("0.1.0-beta.1", NULL, NULL, NULL, "0.2.0"), "beta",
+	       NPM_TAG_PRERELEASE);
 	tag_ok(rule("1.0.0+b.1-x", NULL, NULL, NULL, NULL), "latest", NPM_TAG_RELEASE);
 	/* not alphabetic, not a tag npm takes, or "latest": "next" */
 	tag_ok(rule("1.0.0-0.3.7", NULL, NULL, NULL, NULL), "next", NPM_TAG_PRERELEASE);
 	tag_ok(rule("1.0.0-beta2", NULL, NULL, NULL, NULL), "next", NPM_TAG_PRERELEASE);
 	tag_ok(rule("1.0.0-pre-1", NULL, NULL, NULL, NULL), "next", NPM_TAG_PRERELEASE);
 	tag_ok(rule("1.0.0-x.7", NULL, NULL, NULL, NULL), "next", NPM_TAG_PRERELEASE);
-	tag_ok(rule("1.0.0-latest.1", NULL, NULL, NULL, NULL), "next", NPM_TAG_PRERELEASE);
-	tag_ok(rule("1.0.0-dev+build.5", NULL, NULL, NULL, NULL), "dev", NPM_TAG_PRERELEASE);
+	tag_ok(rule("1.0.0-latest.1", NULL, NULL, NULL, NULL), "next",
+	       NPM_TAG_PRERELEASE);
+	tag_ok(rule("1.0.0-dev+build.5", NULL, NULL, NULL, NULL), "dev",
+	       NPM_TAG_PRERELEASE);
 	/* configured */
 	tag_ok(rule("1.0.0-rc.2", NULL, NULL, "testing", NULL), "testing",
 	       NPM_TAG_PRERELEASE);
@@ -212,7 +226,8 @@ static void test_tag_prerelease_default(void **state)
 static void test_tag_package(void **state)
 {
 	tag_ok(rule("1.0.0", NULL, "next", NULL, NULL), "next", NPM_TAG_PACKAGE);
-	tag_ok(rule("1.0.0-rc.1", NULL, "canary", "pre", NULL), "canary", NPM_TAG_PACKAGE);
+	tag_ok(rule("1.0.0-rc.1", NULL, "canary", "pre", NULL), "canary",
+	       NPM_TAG_PACKAGE);
 	tag_ok(rule("1.0.0", NULL, "latest", NULL, "0.9.0"), "latest", NPM_TAG_PACKAGE);
 	tag_ok(rule("0.1.0", NULL, "legacy", NULL, "0.9.0"), "legacy", NPM_TAG_PACKAGE);
 	tag_refused(rule("0.1.0", NULL, "latest", NULL, "0.9.0"),
@@ -235,7 +250,7 @@ static void test_tag_names(void **state)
 
 static int package_tag(const char *json, char *buf, size_t len, char *err)
 {
-	struct artifact a = { .filename = "p-1.0.0.tgz", .package_json = (char *)json };
+	struct artifact a = {.filename = "p-1.0.0.tgz", .package_json = (char *)json};
 
 	a.package_json_len = json != NULL ? strlen(json) : 0;
 	return npm_package_tag(&a, buf, len, err, 256);
@@ -245,18 +260,22 @@ static void test_package_tag(void **state)
 {
 	char buf[NPM_TAG_MAX + 1] = "", err[256] = "";
 
-	assert_int_equal(package_tag("{\"publishConfig\":{\"tag\":\"next\"}}", buf,
-				     sizeof(buf), err), 1);
+	assert_int_equal(
+	    package_tag("{\"publishConfig\":{\"tag\":\"next\"}}", buf, sizeof(buf), err),
+	    1);
 	assert_string_equal(buf, "next");
 	assert_int_equal(package_tag("{\"publishConfig\":{\"access\":\"public\"}}", buf,
-				     sizeof(buf), err), 0);
+				     sizeof(buf), err),
+			 0);
 	assert_int_equal(package_tag("{\"name\":\"p\"}", buf, sizeof(buf), err), 0);
 	assert_int_equal(package_tag(NULL, buf, sizeof(buf), err), 0);
-	assert_int_equal(package_tag("{\"publishConfig\":{\"tag\":7}}", buf, sizeof(buf),
-				     err), PUB_ETAG);
+	assert_int_equal(
+	    package_tag("{\"publishConfig\":{\"tag\":7}}", buf, sizeof(buf), err),
+	    PUB_ETAG);
 	assert_non_null(strstr(err, "p-1.0.0.tgz: publishConfig.tag in package.json"));
-	assert_int_equal(package_tag("{\"publishConfig\":{\"tag\":\"abcdef\"}}", buf, 4,
-				     err), PUB_ETAG);
+	assert_int_equal(
+	    package_tag("{\"publishConfig\":{\"tag\":\"abcdef\"}}", buf, 4, err),
+	    PUB_ETAG);
 }
 
 static void test_prerelease_first(void **state)

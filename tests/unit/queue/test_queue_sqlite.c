@@ -385,12 +385,13 @@ static void test_migrate_counts(void **state)
 	assert_int_equal(n, 1);
 	job_clear(&j[0]);
 	fx_close(fx);
-	sql(fx->path, "DROP TRIGGER jobs_count_insert; DROP TRIGGER jobs_count_delete; "
-		      "DROP TRIGGER jobs_count_update; DROP TABLE job_counts; "
-		      "DROP TABLE meta; DROP INDEX jobs_kind_state; DROP INDEX jobs_ended; "
-		      "ALTER TABLE uploads DROP COLUMN outcome; "
-		      "ALTER TABLE jobs DROP COLUMN outcome; "
-		      "PRAGMA user_version = 1");
+	sql(fx->path,
+	    "DROP TRIGGER jobs_count_insert; DROP TRIGGER jobs_count_delete; "
+	    "DROP TRIGGER jobs_count_update; DROP TABLE job_counts; "
+	    "DROP TABLE meta; DROP INDEX jobs_kind_state; DROP INDEX jobs_ended; "
+	    "ALTER TABLE uploads DROP COLUMN outcome; "
+	    "ALTER TABLE jobs DROP COLUMN outcome; "
+	    "PRAGMA user_version = 1");
 	fx->q = open_ok(fx->path);
 	assert_int_equal(queue_sqlite_open_check(fx->q), QUEUE_CHECK_QUICK);
 	fx_check_counts(fx->q, fx->path);

@@ -72,7 +72,8 @@ static inline void sbx_write(const char *dir, const char *rel, const char *text)
 	assert_int_equal(fclose(f), 0);
 }
 
-static inline int sbx__rm(const char *path, const struct stat *st, int type, struct FTW *ftw)
+static inline int sbx__rm(const char *path, const struct stat *st, int type,
+			  struct FTW *ftw)
 {
 	(void)st;
 	(void)ftw;
@@ -161,7 +162,7 @@ static inline int sbx_exit_code(int status, const char *out)
  * fails the test otherwise. */
 static inline pid_t sbx_read_pid(const char *path)
 {
-	struct timespec tick = { 0, 10 * 1000 * 1000 };
+	struct timespec tick = {0, 10 * 1000 * 1000};
 	int i;
 
 	for (i = 0; i < 1000; i++) {
@@ -203,12 +204,12 @@ static inline bool sbx_alive(pid_t pid)
 static inline int sbx_deny_landlock(void)
 {
 	struct sock_filter f[] = {
-		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_landlock_create_ruleset, 0, 1),
-		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS),
-		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	    BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+	    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_landlock_create_ruleset, 0, 1),
+	    BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS),
+	    BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
 	};
-	struct sock_fprog prog = { .len = sizeof(f) / sizeof(f[0]), .filter = f };
+	struct sock_fprog prog = {.len = sizeof(f) / sizeof(f[0]), .filter = f};
 
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
 	    prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) < 0)

@@ -41,7 +41,7 @@
 
 enum op { OP_READ, OP_LIST, OP_CREATE, OP_WRITE, OP_MKDIR };
 
-static const char *const op_names[] = { "read", "list", "create", "write", "mkdir" };
+static const char *const op_names[] = {"read", "list", "create", "write", "mkdir"};
 
 /* What the child tries after sandbox_apply(); "before" is checked before
  * it too (reads only), so a broken tree fails rather than passes. */
@@ -50,41 +50,41 @@ static const struct access_case {
 	enum op op;
 	int want; /* 0 or -errno */
 } cases[] = {
-	/* hidden: by their paths, through the link, by the second mounts */
-	{ "run/daemon/secret", OP_READ, -EACCES },
-	{ "run/daemon", OP_LIST, -EACCES },
-	{ "var/run/daemon/secret", OP_READ, -EACCES },
-	{ "var/run/daemon", OP_LIST, -EACCES },
-	{ "var/lib/state/queue.db", OP_READ, -EACCES },
-	{ "var/lib/state", OP_LIST, -EACCES },
-	{ "etc/token", OP_READ, -EACCES },
-	{ "run/hardlink", OP_READ, -EACCES },
-	{ "view/dir/secret", OP_READ, -EACCES },
-	{ "view/dir", OP_LIST, -EACCES },
-	{ "view/token", OP_READ, -EACCES },
-	{ "again/up/daemon/secret", OP_READ, -EACCES },
-	{ "/etc/passwd", OP_READ, -EACCES },
-	{ "again/root/etc/passwd", OP_READ, -EACCES },
-	/* their siblings, also through the link; the system */
-	{ "run/other/file", OP_READ, 0 },
-	{ "run/other", OP_LIST, 0 },
-	{ "var/run/other/file", OP_READ, 0 },
-	{ "var/lib/other/file", OP_READ, 0 },
-	{ "etc/config", OP_READ, 0 },
-	{ "view/ok/file", OP_READ, 0 },
-	{ "again/up/other/file", OP_READ, 0 },
-	{ "/etc/group", OP_READ, 0 },
-	{ "again/root/etc/group", OP_READ, 0 },
-	{ "/usr/bin", OP_LIST, 0 },
-	/* writes: the work folder only */
-	{ "work/new", OP_CREATE, 0 },
-	{ "work/new", OP_WRITE, 0 },
-	{ "work/sub", OP_MKDIR, 0 },
-	{ "run/other/new", OP_CREATE, -EACCES },
-	{ "run/other/file", OP_WRITE, -EACCES },
-	{ "var/lib/other/sub", OP_MKDIR, -EACCES },
-	{ "etc/config", OP_WRITE, -EACCES },
-	{ "new", OP_CREATE, -EACCES },
+    /* hidden: by their paths, through the link, by the second mounts */
+    {"run/daemon/secret", OP_READ, -EACCES},
+    {"run/daemon", OP_LIST, -EACCES},
+    {"var/run/daemon/secret", OP_READ, -EACCES},
+    {"var/run/daemon", OP_LIST, -EACCES},
+    {"var/lib/state/queue.db", OP_READ, -EACCES},
+    {"var/lib/state", OP_LIST, -EACCES},
+    {"etc/token", OP_READ, -EACCES},
+    {"run/hardlink", OP_READ, -EACCES},
+    {"view/dir/secret", OP_READ, -EACCES},
+    {"view/dir", OP_LIST, -EACCES},
+    {"view/token", OP_READ, -EACCES},
+    {"again/up/daemon/secret", OP_READ, -EACCES},
+    {"/etc/passwd", OP_READ, -EACCES},
+    {"again/root/etc/passwd", OP_READ, -EACCES},
+    /* their siblings, also through the link; the system */
+    {"run/other/file", OP_READ, 0},
+    {"run/other", OP_LIST, 0},
+    {"var/run/other/file", OP_READ, 0},
+    {"var/lib/other/file", OP_READ, 0},
+    {"etc/config", OP_READ, 0},
+    {"view/ok/file", OP_READ, 0},
+    {"again/up/other/file", OP_READ, 0},
+    {"/etc/group", OP_READ, 0},
+    {"again/root/etc/group", OP_READ, 0},
+    {"/usr/bin", OP_LIST, 0},
+    /* writes: the work folder only */
+    {"work/new", OP_CREATE, 0},
+    {"work/new", OP_WRITE, 0},
+    {"work/sub", OP_MKDIR, 0},
+    {"run/other/new", OP_CREATE, -EACCES},
+    {"run/other/file", OP_WRITE, -EACCES},
+    {"var/lib/other/sub", OP_MKDIR, -EACCES},
+    {"etc/config", OP_WRITE, -EACCES},
+    {"new", OP_CREATE, -EACCES},
 };
 
 /* 0 or -errno of op on path. */
@@ -95,7 +95,9 @@ static int try_op(const char *path, enum op op)
 	switch (op) {
 	case OP_READ: fd = open(path, O_RDONLY | O_CLOEXEC); break;
 	case OP_LIST: fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC); break;
-	case OP_CREATE: fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600); break;
+	case OP_CREATE:
+		fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		break;
 	case OP_WRITE: fd = open(path, O_WRONLY | O_CLOEXEC); break;
 	default: return mkdir(path, 0700) < 0 ? -errno : 0;
 	}
@@ -126,7 +128,8 @@ static int run_cases(const char *root, bool reads_only, bool before)
 		got = try_op(path, cases[i].op);
 		if (got != want) {
 			printf("%s %s %s: %s, want %s\n", before ? "before" : "after",
-			       op_names[cases[i].op], path, got ? strerror(-got) : "allowed",
+			       op_names[cases[i].op], path,
+			       got ? strerror(-got) : "allowed",
 			       want ? strerror(-want) : "allowed");
 			bad++;
 		}
@@ -138,8 +141,8 @@ static int bind_again(const char *root, const char *from, const char *to)
 {
 	char f[PATH_MAX], t[PATH_MAX];
 
-	snprintf(f, sizeof(f), "%s%s%s", from[0] == '/' ? "" : root, from[0] == '/' ? "" : "/",
-		 from);
+	snprintf(f, sizeof(f), "%s%s%s", from[0] == '/' ? "" : root,
+		 from[0] == '/' ? "" : "/", from);
 	snprintf(t, sizeof(t), "%s/%s", root, to);
 	if (mount(f, t, NULL, MS_BIND, NULL) == 0)
 		return 0;
@@ -157,13 +160,15 @@ static int apply_child(void *arg)
 	const char *hidden[5], *writable[2];
 	int r, bad;
 
-	if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) {
+	if (unshare(CLONE_NEWNS) < 0 ||
+	    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) {
 		printf("setup: a private mount namespace: %s\n", strerror(errno));
 		return 101;
 	}
 	if (bind_again(root, "run/daemon", "view/dir") < 0 ||
 	    bind_again(root, "etc/token", "view/token") < 0 ||
-	    bind_again(root, "run", "again/up") < 0 || bind_again(root, "/", "again/root") < 0)
+	    bind_again(root, "run", "again/up") < 0 ||
+	    bind_again(root, "/", "again/root") < 0)
 		return 102;
 	bad = run_cases(root, true, true);
 	if (bad > 0)
@@ -191,9 +196,10 @@ static int apply_child(void *arg)
 
 static void make_tree(char *root, size_t len)
 {
-	static const char *const dirs[] = { "var", "var/lib", "var/lib/state", "var/lib/other",
-					    "run", "run/daemon", "run/other", "etc", "view",
-					    "view/dir", "view/ok", "again", "again/up", "again/root", "work" };
+	static const char *const dirs[] = {
+	    "var",	  "var/lib",   "var/lib/state", "var/lib/other", "run",
+	    "run/daemon", "run/other", "etc",		"view",		 "view/dir",
+	    "view/ok",	  "again",     "again/up",	"again/root",	 "work"};
 	char target[PATH_MAX], name[PATH_MAX];
 	size_t i;
 
@@ -222,7 +228,8 @@ static void test_apply(void **state)
 
 	(void)state;
 	if (sandbox_abi() < 1) {
-		print_message("skipped: this kernel offers no Landlock (%d)\n", sandbox_abi());
+		print_message("skipped: this kernel offers no Landlock (%d)\n",
+			      sandbox_abi());
 		skip();
 	}
 	if (geteuid() != 0) {
@@ -281,7 +288,8 @@ static void test_apply_too_many(void **state)
 
 	(void)state;
 	if (sandbox_abi() < 1) {
-		print_message("skipped: this kernel offers no Landlock (%d)\n", sandbox_abi());
+		print_message("skipped: this kernel offers no Landlock (%d)\n",
+			      sandbox_abi());
 		skip();
 	}
 	/* one path 70 times is one path (sandbox_apply() returns 0 in the child) */
@@ -303,7 +311,7 @@ static void test_apply_too_many(void **state)
  * refuses and says why; nothing is confined. */
 static int no_landlock_child(void *arg)
 {
-	const char *hidden[] = { "/etc/passwd" };
+	const char *hidden[] = {"/etc/passwd"};
 	struct sandbox_caps caps;
 	char msg[512] = "";
 	int r;
@@ -315,7 +323,8 @@ static int no_landlock_child(void *arg)
 	}
 	r = sandbox_apply(hidden, 1, NULL, 0, msg, sizeof(msg));
 	sandbox_probe(&caps);
-	printf("abi %d apply %d probe %d msg %s\n", sandbox_abi(), r, caps.landlock_abi, msg);
+	printf("abi %d apply %d probe %d msg %s\n", sandbox_abi(), r, caps.landlock_abi,
+	       msg);
 	printf("passwd %d\n", try_op("/etc/passwd", OP_READ));
 	return 0;
 }
@@ -329,18 +338,19 @@ static void test_apply_no_landlock(void **state)
 	code = sbx_exit_code(sbx_run(no_landlock_child, NULL, out), out);
 	if (code != 0)
 		fail_msg("the child exited %d:\n%s", code, out);
-	snprintf(want, sizeof(want),
-		 "abi %d apply %d probe %d msg the kernel offers no Landlock (%s)\npasswd 0\n",
-		 -ENOSYS, -EOPNOTSUPP, -ENOSYS, strerror(ENOSYS));
+	snprintf(
+	    want, sizeof(want),
+	    "abi %d apply %d probe %d msg the kernel offers no Landlock (%s)\npasswd 0\n",
+	    -ENOSYS, -EOPNOTSUPP, -ENOSYS, strerror(ENOSYS));
 	assert_string_equal(out, want);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_apply),
-		cmocka_unit_test(test_apply_too_many),
-		cmocka_unit_test(test_apply_no_landlock),
+	    cmocka_unit_test(test_apply),
+	    cmocka_unit_test(test_apply_too_many),
+	    cmocka_unit_test(test_apply_no_landlock),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -54,14 +54,15 @@ static int step_child(void *arg)
 /* Runs argv (see struct step); out gets its output.  Returns the status. */
 static int run(const char *const *argv, bool direct, char out[SBX_OUT])
 {
-	struct step s = { argv, direct, false };
+	struct step s = {argv, direct, false};
 
 	return sbx_run(step_child, &s, out);
 }
 
-#define RUN_STEP(out, ...) run((const char *const[]){ "aos-publishd", "--run-step", __VA_ARGS__, \
-						       NULL }, false, out)
-#define RUN_DIRECT(out, ...) run((const char *const[]){ __VA_ARGS__, NULL }, true, out)
+#define RUN_STEP(out, ...)                                                               \
+	run((const char *const[]){"aos-publishd", "--run-step", __VA_ARGS__, NULL},      \
+	    false, out)
+#define RUN_DIRECT(out, ...) run((const char *const[]){__VA_ARGS__, NULL}, true, out)
 
 /* A scratch folder, for the steps' files. */
 static int tmp_setup(void **state)
@@ -104,8 +105,8 @@ static void test_closes_inherited(void **state)
 	assert_int_equal(sbx_exit_code(RUN_STEP(out, "--", "/bin/sh", "-c", ls), out), 0);
 	if (strstr(out, "inherited-marker") != NULL || strstr(out, " 1 -> ") == NULL)
 		fail_msg("the step's descriptors:\n%s", out);
-	assert_int_equal(sbx_exit_code(RUN_STEP(out, "--reap", "--", "/bin/sh", "-c", ls), out),
-			 0);
+	assert_int_equal(
+	    sbx_exit_code(RUN_STEP(out, "--reap", "--", "/bin/sh", "-c", ls), out), 0);
 	if (strstr(out, "inherited-marker") != NULL || strstr(out, " 2 -> ") == NULL)
 		fail_msg("the step's descriptors under --reap:\n%s", out);
 	close(high);
@@ -122,13 +123,15 @@ static void test_no_new_privs(void **state)
 	(void)state;
 	assert_int_equal(sbx_exit_code(RUN_DIRECT(out, "/bin/sh", "-c", grep), out), 0);
 	if (strcmp(out, "NoNewPrivs:\t0\n") != 0) {
-		print_message("skipped: the tests already run with no_new_privs: %s", out);
+		print_message("skipped: the tests already run with no_new_privs: %s",
+			      out);
 		skip();
 	}
-	assert_int_equal(sbx_exit_code(RUN_STEP(out, "--", "/bin/sh", "-c", grep), out), 0);
-	assert_string_equal(out, "NoNewPrivs:\t1\n");
-	assert_int_equal(sbx_exit_code(RUN_STEP(out, "--reap", "--", "/bin/sh", "-c", grep), out),
+	assert_int_equal(sbx_exit_code(RUN_STEP(out, "--", "/bin/sh", "-c", grep), out),
 			 0);
+	assert_string_equal(out, "NoNewPrivs:\t1\n");
+	assert_int_equal(
+	    sbx_exit_code(RUN_STEP(out, "--reap", "--", "/bin/sh", "-c", grep), out), 0);
 	assert_string_equal(out, "NoNewPrivs:\t1\n");
 }
 
@@ -143,18 +146,24 @@ static void test_exit_status(void **state)
 	sbx_write(root, "plain", "#!/bin/sh\necho not executable\n"); /* mode 0644 */
 	sbx_path(plain, sizeof(plain), root, "plain");
 
-	assert_int_equal(sbx_exit_code(RUN_STEP(out, "--", "/bin/sh", "-c", "exit 7"), out), 7);
-	assert_int_equal(sbx_exit_code(RUN_STEP(out, "--reap", "--", "/bin/sh", "-c", "exit 7"),
-				       out), 7);
-	assert_int_equal(sbx_exit_code(RUN_STEP(out, "--reap", "--", "/bin/sh", "-c",
-						"kill -TERM $$"), out), 128 + SIGTERM);
+	assert_int_equal(
+	    sbx_exit_code(RUN_STEP(out, "--", "/bin/sh", "-c", "exit 7"), out), 7);
+	assert_int_equal(
+	    sbx_exit_code(RUN_STEP(out, "--reap", "--", "/bin/sh", "-c", "exit 7"), out),
+	    7);
+	assert_int_equal(
+	    sbx_exit_code(RUN_STEP(out, "--reap", "--", "/bin/sh", "-c", "kill -TERM $$"),
+			  out),
+	    128 + SIGTERM);
 	status = RUN_STEP(out, "--", "/bin/sh", "-c", "kill -TERM $$");
-	assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM); /* exec'd: itself */
+	assert_true(WIFSIGNALED(status) &&
+		    WTERMSIG(status) == SIGTERM); /* exec'd: itself */
 
-	assert_int_equal(sbx_exit_code(RUN_STEP(out, "--", "/nonexistent/step"), out), 127);
-	assert_non_null(strstr(out, "cannot run /nonexistent/step"));
-	assert_int_equal(sbx_exit_code(RUN_STEP(out, "--reap", "--", "/nonexistent/step"), out),
+	assert_int_equal(sbx_exit_code(RUN_STEP(out, "--", "/nonexistent/step"), out),
 			 127);
+	assert_non_null(strstr(out, "cannot run /nonexistent/step"));
+	assert_int_equal(
+	    sbx_exit_code(RUN_STEP(out, "--reap", "--", "/nonexistent/step"), out), 127);
 	assert_non_null(strstr(out, "cannot run /nonexistent/step"));
 	assert_int_equal(sbx_exit_code(RUN_STEP(out, "--", plain), out), 126);
 	assert_int_equal(sbx_exit_code(RUN_STEP(out, "--reap", "--", plain), out), 126);
@@ -165,8 +174,8 @@ static void test_exit_status(void **state)
 static void test_usage(void **state)
 {
 	static const char *const cases[][4] = {
-		{ NULL }, { "--" }, { "--bogus", "--", "/bin/echo", NULL },
-		{ "--hide" }, { "--write" }, { "--landlock", "/bin/echo" },
+	    {NULL},	{"--"},	     {"--bogus", "--", "/bin/echo", NULL},
+	    {"--hide"}, {"--write"}, {"--landlock", "/bin/echo"},
 	};
 	const char *argv[8];
 	char out[SBX_OUT];
@@ -210,9 +219,9 @@ static void test_too_many_hidden(void **state)
 /* In the folder %s, the step leaves a double-forked process in a session
  * of its own and a plain background one, and exits 7; P1 and P2 get their
  * pids. */
-#define LEAVE_BEHIND                                                                    \
-	"cd %s && "                                                                     \
-	"(setsid sh -c 'echo $$ > P1; exec sleep 300' </dev/null >/dev/null 2>&1 &); " \
+#define LEAVE_BEHIND                                                                     \
+	"cd %s && "                                                                      \
+	"(setsid sh -c 'echo $$ > P1; exec sleep 300' </dev/null >/dev/null 2>&1 &); "   \
 	"sleep 300 </dev/null >/dev/null 2>&1 & echo $! > P2; "                          \
 	"while [ ! -s P1 ]; do sleep 0.01; done; exit 7"
 
@@ -246,20 +255,22 @@ static void test_reap_leftovers(void **state)
 
 	snprintf(script, sizeof(script), LEAVE_BEHIND, root);
 	pid_files(root, p1, p2);
-	assert_int_equal(sbx_exit_code(RUN_STEP(out, "--", "/bin/sh", "-c", script), out), 7);
+	assert_int_equal(sbx_exit_code(RUN_STEP(out, "--", "/bin/sh", "-c", script), out),
+			 7);
 	left[0] = sbx_read_pid(p1);
 	left[1] = sbx_read_pid(p2);
 	if (kill_left(left) != 2)
 		fail_msg("the control: the step's processes were not left running");
 
 	pid_files(root, p1, p2);
-	assert_int_equal(sbx_exit_code(RUN_STEP(out, "--reap", "--", "/bin/sh", "-c", script),
-				       out), 7);
+	assert_int_equal(
+	    sbx_exit_code(RUN_STEP(out, "--reap", "--", "/bin/sh", "-c", script), out),
+	    7);
 	left[0] = sbx_read_pid(p1);
 	left[1] = sbx_read_pid(p2);
 	if (kill_left(left) != 0)
-		fail_msg("processes %d or %d of the step outlived it under --reap", (int)left[0],
-			 (int)left[1]);
+		fail_msg("processes %d or %d of the step outlived it under --reap",
+			 (int)left[0], (int)left[1]);
 }
 
 /* SIGTERM to the reaper (the daemon stopping a job) ends the step and all
@@ -268,16 +279,18 @@ static void test_reap_sigterm(void **state)
 {
 	const char *root = *state;
 	char p1[PATH_MAX], p2[PATH_MAX], script[PATH_MAX + 300], out[SBX_OUT];
-	const char *const argv[] = { "aos-publishd", "--run-step", "--reap", "--", "/bin/sh",
-				     "-c", script, NULL };
-	struct step s = { argv, false, false };
+	const char *const argv[] = {"aos-publishd", "--run-step", "--reap", "--",
+				    "/bin/sh",	    "-c",	  script,   NULL};
+	struct step s = {argv, false, false};
 	pid_t reaper, left[2];
 	int fd, status;
 
-	snprintf(script, sizeof(script),
-		 "cd %s && "
-		 "(setsid sh -c 'echo $$ > P1; exec sleep 300' </dev/null >/dev/null 2>&1 &); "
-		 "echo $$ > P2; exec sleep 300 >/dev/null 2>&1", root);
+	snprintf(
+	    script, sizeof(script),
+	    "cd %s && "
+	    "(setsid sh -c 'echo $$ > P1; exec sleep 300' </dev/null >/dev/null 2>&1 &); "
+	    "echo $$ > P2; exec sleep 300 >/dev/null 2>&1",
+	    root);
 	pid_files(root, p1, p2);
 	reaper = sbx_spawn(step_child, &s, &fd);
 	left[0] = sbx_read_pid(p1);
@@ -299,7 +312,8 @@ static void test_landlock(void **state)
 	char hide[PATH_MAX], wdir[PATH_MAX], script[2048], out[SBX_OUT];
 
 	if (sandbox_abi() < 1) {
-		print_message("skipped: this kernel offers no Landlock (%d)\n", sandbox_abi());
+		print_message("skipped: this kernel offers no Landlock (%d)\n",
+			      sandbox_abi());
 		skip();
 	}
 	sbx_mkdir(root, "h");
@@ -313,10 +327,14 @@ static void test_landlock(void **state)
 		 "(echo x > %s/w/f) 2>/dev/null && echo WROTE; "
 		 "(echo y > %s/o/f) 2>/dev/null && echo OUTSIDE; echo end",
 		 root, root, root);
-	assert_int_equal(sbx_exit_code(RUN_STEP(out, "--", "/bin/sh", "-c", script), out), 0);
+	assert_int_equal(sbx_exit_code(RUN_STEP(out, "--", "/bin/sh", "-c", script), out),
+			 0);
 	assert_string_equal(out, "READ\nWROTE\nOUTSIDE\nend\n"); /* the control */
-	assert_int_equal(sbx_exit_code(RUN_STEP(out, "--landlock", "--hide", hide, "--write",
-						wdir, "--write", "/dev/null", "--", "/bin/sh", "-c", script), out), 0);
+	assert_int_equal(
+	    sbx_exit_code(RUN_STEP(out, "--landlock", "--hide", hide, "--write", wdir,
+				   "--write", "/dev/null", "--", "/bin/sh", "-c", script),
+			  out),
+	    0);
 	assert_string_equal(out, "WROTE\nend\n");
 }
 
@@ -325,39 +343,43 @@ static void test_landlock(void **state)
  * runs with a warning. */
 static void test_no_landlock(void **state)
 {
-	const char *const strict[] = { "aos-publishd", "--run-step", "--landlock", "--",
-				       "/bin/echo", "RAN", NULL };
-	const char *const optional[] = { "aos-publishd", "--run-step", "--landlock",
-					 "--optional", "--", "/bin/echo", "RAN", NULL };
-	struct step s = { strict, false, true };
+	const char *const strict[] = {"aos-publishd", "--run-step", "--landlock", "--",
+				      "/bin/echo",    "RAN",	    NULL};
+	const char *const optional[] = {"aos-publishd", "--run-step", "--landlock",
+					"--optional",	"--",	      "/bin/echo",
+					"RAN",		NULL};
+	struct step s = {strict, false, true};
 	char out[SBX_OUT];
 
 	(void)state;
 	assert_int_equal(sbx_exit_code(sbx_run(step_child, &s, out), out), 126);
 	assert_null(strstr(out, "RAN"));
-	if (strstr(out, "build step not started: the kernel offers no Landlock") == NULL ||
+	if (strstr(out, "build step not started: the kernel offers no Landlock") ==
+		NULL ||
 	    strstr(out, "(build_isolation is \"landlock\")") == NULL)
 		fail_msg("the refusal: %s", out);
 	s.argv = optional;
 	assert_int_equal(sbx_exit_code(sbx_run(step_child, &s, out), out), 0);
 	if (strstr(out, "RAN\n") == NULL ||
-	    strstr(out, "warning: no Landlock layer inside the namespaces: the kernel offers "
-			"no Landlock") == NULL)
+	    strstr(out,
+		   "warning: no Landlock layer inside the namespaces: the kernel offers "
+		   "no Landlock") == NULL)
 		fail_msg("the warning: %s", out);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_closes_inherited, tmp_setup, tmp_teardown),
-		cmocka_unit_test(test_no_new_privs),
-		cmocka_unit_test_setup_teardown(test_exit_status, tmp_setup, tmp_teardown),
-		cmocka_unit_test(test_usage),
-		cmocka_unit_test(test_too_many_hidden),
-		cmocka_unit_test_setup_teardown(test_reap_leftovers, tmp_setup, tmp_teardown),
-		cmocka_unit_test_setup_teardown(test_reap_sigterm, tmp_setup, tmp_teardown),
-		cmocka_unit_test_setup_teardown(test_landlock, tmp_setup, tmp_teardown),
-		cmocka_unit_test(test_no_landlock),
+	    cmocka_unit_test_setup_teardown(test_closes_inherited, tmp_setup,
+					    tmp_teardown),
+	    cmocka_unit_test(test_no_new_privs),
+	    cmocka_unit_test_setup_teardown(test_exit_status, tmp_setup, tmp_teardown),
+	    cmocka_unit_test(test_usage),
+	    cmocka_unit_test(test_too_many_hidden),
+	    cmocka_unit_test_setup_teardown(test_reap_leftovers, tmp_setup, tmp_teardown),
+	    cmocka_unit_test_setup_teardown(test_reap_sigterm, tmp_setup, tmp_teardown),
+	    cmocka_unit_test_setup_teardown(test_landlock, tmp_setup, tmp_teardown),
+	    cmocka_unit_test(test_no_landlock),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -49,8 +49,9 @@ struct wrapfx {
 static int wrap_setup(void **state)
 {
 	struct wrapfx *fx = calloc(1, sizeof(*fx));
-	const char *const mkdirs[] = { "state", "state/work", "state/work/job", "ro",
-				       "ro/secret", "ro-sib", "rw", "rw/run" };
+	const char *const mkdirs[] = {"state", "state/work", "state/work/job",
+				      "ro",    "ro/secret",  "ro-sib",
+				      "rw",    "rw/run"};
 	size_t i;
 
 	assert_non_null(fx);
@@ -84,10 +85,17 @@ static int wrap_setup(void **state)
 	fx->caps.namespaces = true;
 	snprintf(fx->caps.detail, sizeof(fx->caps.detail), "bubblewrap 0.8.0");
 	fx->spec = (struct sandbox_spec){
-		.mode = ISOLATION_NAMESPACES, .caps = &fx->caps, .self = SELF,
-		.workdir = fx->work, .readable = fx->readable, .nreadable = 1,
-		.writable = fx->writable, .nwritable = 1, .hidden = fx->hidden,
-		.nhidden = 7, .network = true,
+	    .mode = ISOLATION_NAMESPACES,
+	    .caps = &fx->caps,
+	    .self = SELF,
+	    .workdir = fx->work,
+	    .readable = fx->readable,
+	    .nreadable = 1,
+	    .writable = fx->writable,
+	    .nwritable = 1,
+	    .hidden = fx->hidden,
+	    .nhidden = 7,
+	    .network = true,
 	};
 	*state = fx;
 	return 0;
@@ -110,7 +118,9 @@ static long find_seq(const struct sandbox_argv *a, size_t from, size_t to,
 	size_t i, k;
 
 	for (i = from; i < to; i++) {
-		for (k = 0; seq[k] != NULL && i + k < to && strcmp(a->v[i + k], seq[k]) == 0; k++)
+		for (k = 0;
+		     seq[k] != NULL && i + k < to && strcmp(a->v[i + k], seq[k]) == 0;
+		     k++)
 			;
 		if (seq[k] == NULL)
 			return (long)i;
@@ -118,7 +128,8 @@ static long find_seq(const struct sandbox_argv *a, size_t from, size_t to,
 	return -1;
 }
 
-#define FIND(a, from, to, ...) find_seq(a, from, to, (const char *const[]){ __VA_ARGS__, NULL })
+#define FIND(a, from, to, ...)                                                           \
+	find_seq(a, from, to, (const char *const[]){__VA_ARGS__, NULL})
 
 static size_t count(const struct sandbox_argv *a, size_t from, size_t to, const char *s)
 {
@@ -165,9 +176,10 @@ static size_t bwrap_part(const struct sandbox_argv *a, const struct wrapfx *fx,
  * NULL if there is none there. */
 static const char *mount_dest(const struct sandbox_argv *a, size_t i, size_t to)
 {
-	static const char *const two[] = { "--bind", "--ro-bind", "--bind-try", "--ro-bind-try",
-					   "--dev-bind", "--symlink" };
-	static const char *const one[] = { "--tmpfs", "--proc", "--dev", "--dir", "--mqueue" };
+	static const char *const two[] = {"--bind",	   "--ro-bind",	 "--bind-try",
+					  "--ro-bind-try", "--dev-bind", "--symlink"};
+	static const char *const one[] = {"--tmpfs", "--proc", "--dev", "--dir",
+					  "--mqueue"};
 	size_t k;
 
 	for (k = 0; k < sizeof(two) / sizeof(two[0]); k++)
@@ -194,8 +206,10 @@ static int covered_mounts(const struct sandbox_argv *a, size_t from, size_t to)
 			if ((e = mount_dest(a, j, to)) == NULL)
 				continue;
 			n = strlen(e);
-			if (strncmp(d, e, n) == 0 && (d[n] == '/' || (n == 1 && d[1] != '\0'))) {
-				printf("%s %s is covered by the later %s %s\n", a->v[i], d, a->v[j], e);
+			if (strncmp(d, e, n) == 0 &&
+			    (d[n] == '/' || (n == 1 && d[1] != '\0'))) {
+				printf("%s %s is covered by the later %s %s\n", a->v[i],
+				       d, a->v[j], e);
 				bad++;
 			}
 		}
@@ -206,11 +220,11 @@ static int covered_mounts(const struct sandbox_argv *a, size_t from, size_t to)
 static void test_wrap_namespaces(void **state)
 {
 	static const char *const once[] = {
-		"--unshare-user", "--unshare-pid", "--unshare-ipc", "--unshare-uts",
-		"--unshare-cgroup-try", "--die-with-parent", "--new-session",
+	    "--unshare-user",	    "--unshare-pid",	 "--unshare-ipc", "--unshare-uts",
+	    "--unshare-cgroup-try", "--die-with-parent", "--new-session",
 	};
 	struct wrapfx *fx = *state;
-	struct sandbox_argv a = { 0 };
+	struct sandbox_argv a = {0};
 	size_t i, bw, in;
 	long ro, rw, etc, m;
 
@@ -218,8 +232,8 @@ static void test_wrap_namespaces(void **state)
 	bw = bwrap_part(&a, fx, &in);
 	for (i = 0; i < sizeof(once) / sizeof(once[0]); i++)
 		if (count(&a, bw, in, once[i]) != 1)
-			fail_msg("%s: %zu times in the bwrap arguments, want once", once[i],
-				 count(&a, bw, in, once[i]));
+			fail_msg("%s: %zu times in the bwrap arguments, want once",
+				 once[i], count(&a, bw, in, once[i]));
 	assert_int_equal(count(&a, bw, in, "--unshare-net"), 0); /* network: true */
 	assert_true(FIND(&a, bw, in, "--cap-drop", "ALL") >= 0);
 	assert_true(FIND(&a, bw, in, "--ro-bind", "/usr", "/usr") >= 0);
@@ -257,11 +271,11 @@ static void test_wrap_namespaces(void **state)
 
 	/* Inside: --run-step again with Landlock if the kernel has it; writes to
 	 * the job's, the writable and the private temporary folders. */
-	expect_argv(&(struct sandbox_argv){ .v = a.v + in, .n = a.n - in },
-		    (const char *const[]){ "--", SANDBOX_SELF, "--run-step", "--landlock",
-					   "--optional", "--write", fx->work, "--write", fx->rw,
-					   "--write", "/tmp", "--write", "/var/tmp", "--write",
-					   "/dev", "--", NULL });
+	expect_argv(&(struct sandbox_argv){.v = a.v + in, .n = a.n - in},
+		    (const char *const[]){"--", SANDBOX_SELF, "--run-step", "--landlock",
+					  "--optional", "--write", fx->work, "--write",
+					  fx->rw, "--write", "/tmp", "--write",
+					  "/var/tmp", "--write", "/dev", "--", NULL});
 	assert_int_equal(count(&a, 0, a.n, "--hide"), 0);
 	assert_int_equal(covered_mounts(&a, bw, in), 0);
 	sandbox_argv_free(&a);
@@ -273,7 +287,7 @@ static void test_wrap_namespaces(void **state)
 static void test_wrap_network(void **state)
 {
 	struct wrapfx *fx = *state;
-	struct sandbox_argv a = { 0 };
+	struct sandbox_argv a = {0};
 	size_t bw, in;
 
 	fx->spec.network = false;
@@ -288,7 +302,7 @@ static void test_wrap_network(void **state)
 static void test_wrap_no_namespaces(void **state)
 {
 	struct wrapfx *fx = *state;
-	struct sandbox_argv a = { 0 };
+	struct sandbox_argv a = {0};
 
 	fx->caps.namespaces = false;
 	fx->caps.bwrap[0] = '\0';
@@ -309,16 +323,19 @@ static void test_wrap_no_namespaces(void **state)
 static void test_wrap_landlock(void **state)
 {
 	struct wrapfx *fx = *state;
-	struct sandbox_argv a = { 0 };
+	struct sandbox_argv a = {0};
 	const char *const *h = fx->hidden;
 
 	fx->spec.mode = ISOLATION_LANDLOCK;
 	assert_int_equal(sandbox_wrap(&fx->spec, &a), 0);
 	expect_argv(&a, (const char *const[]){
-		"/proc/self/exe", "--run-step", "--reap", "--landlock", "--hide", h[0],
-		"--hide", h[1], "--hide", h[2], "--hide", h[3], "--hide", h[4], "--hide", h[5],
-		"--hide", h[6], "--write", fx->work, "--write", fx->rw, "--write", "/dev/null",
-		"--write", "/dev/shm", "--", NULL });
+			    "/proc/self/exe", "--run-step", "--reap",  "--landlock",
+			    "--hide",	      h[0],	    "--hide",  h[1],
+			    "--hide",	      h[2],	    "--hide",  h[3],
+			    "--hide",	      h[4],	    "--hide",  h[5],
+			    "--hide",	      h[6],	    "--write", fx->work,
+			    "--write",	      fx->rw,	    "--write", "/dev/null",
+			    "--write",	      "/dev/shm",   "--",      NULL});
 	sandbox_argv_free(&a);
 }
 
@@ -326,19 +343,19 @@ static void test_wrap_landlock(void **state)
 static void test_wrap_off(void **state)
 {
 	struct wrapfx *fx = *state;
-	struct sandbox_argv a = { 0 };
+	struct sandbox_argv a = {0};
 
 	fx->spec.mode = ISOLATION_OFF;
 	assert_int_equal(sandbox_wrap(&fx->spec, &a), 0);
-	expect_argv(&a, (const char *const[]){ "/proc/self/exe", "--run-step", "--reap", "--",
-					       NULL });
+	expect_argv(&a, (const char *const[]){"/proc/self/exe", "--run-step", "--reap",
+					      "--", NULL});
 	sandbox_argv_free(&a);
 }
 
 /* The vector grows past its first allocation and stays NULL-terminated. */
 static void test_argv_grows(void **state)
 {
-	struct sandbox_argv a = { 0 };
+	struct sandbox_argv a = {0};
 	char s[16];
 	int i;
 
@@ -365,21 +382,21 @@ static const struct {
 	bool want_ok;
 	const char *want;
 } describe_cases[] = {
-	{ ISOLATION_NAMESPACES, 6, true, "bubblewrap 0.8.0", true,
-	  "namespaces (bubblewrap 0.8.0: user, mount, pid, ipc, uts, cgroup) + Landlock ABI 6" },
-	{ ISOLATION_NAMESPACES, -EOPNOTSUPP, true, "bubblewrap 0.8.0", true,
-	  "namespaces (bubblewrap 0.8.0: user, mount, pid, ipc, uts, cgroup) + no Landlock "
-	  "(Operation not supported)" },
-	{ ISOLATION_NAMESPACES, 6, false, "bubblewrap (bwrap) is not installed", false,
-	  "namespaces unavailable: bubblewrap (bwrap) is not installed" },
-	{ ISOLATION_LANDLOCK, 3, false, "", true,
-	  "landlock (Landlock ABI 3; no namespaces: the fallback)" },
-	{ ISOLATION_LANDLOCK, -ENOSYS, true, "bubblewrap 0.8.0", false,
-	  "landlock (no Landlock (Function not implemented); no namespaces: the fallback)" },
-	{ ISOLATION_OFF, -ENOSYS, false, "", true,
-	  "off: build steps are NOT confined (build_isolation \"off\")" },
-	{ ISOLATION_OFF, 6, true, "bubblewrap 0.8.0", true,
-	  "off: build steps are NOT confined (build_isolation \"off\")" },
+    {ISOLATION_NAMESPACES, 6, true, "bubblewrap 0.8.0", true,
+     "namespaces (bubblewrap 0.8.0: user, mount, pid, ipc, uts, cgroup) + Landlock ABI 6"},
+    {ISOLATION_NAMESPACES, -EOPNOTSUPP, true, "bubblewrap 0.8.0", true,
+     "namespaces (bubblewrap 0.8.0: user, mount, pid, ipc, uts, cgroup) + no Landlock "
+     "(Operation not supported)"},
+    {ISOLATION_NAMESPACES, 6, false, "bubblewrap (bwrap) is not installed", false,
+     "namespaces unavailable: bubblewrap (bwrap) is not installed"},
+    {ISOLATION_LANDLOCK, 3, false, "", true,
+     "landlock (Landlock ABI 3; no namespaces: the fallback)"},
+    {ISOLATION_LANDLOCK, -ENOSYS, true, "bubblewrap 0.8.0", false,
+     "landlock (no Landlock (Function not implemented); no namespaces: the fallback)"},
+    {ISOLATION_OFF, -ENOSYS, false, "", true,
+     "off: build steps are NOT confined (build_isolation \"off\")"},
+    {ISOLATION_OFF, 6, true, "bubblewrap 0.8.0", true,
+     "off: build steps are NOT confined (build_isolation \"off\")"},
 };
 
 static void case_caps(size_t i, struct sandbox_caps *caps)
@@ -403,12 +420,14 @@ static void test_describe(void **state)
 		case_caps(i, &caps);
 		if (sandbox_describe(describe_cases[i].mode, &caps, buf, sizeof(buf)) !=
 		    describe_cases[i].want_ok)
-			fail_msg("case %zu: \"%s\" returned %d", i, buf, !describe_cases[i].want_ok);
+			fail_msg("case %zu: \"%s\" returned %d", i, buf,
+				 !describe_cases[i].want_ok);
 		assert_string_equal(buf, describe_cases[i].want);
 		/* a short buffer: cut, terminated, the same answer */
 		memset(small, 'x', sizeof(small));
-		assert_int_equal(sandbox_describe(describe_cases[i].mode, &caps, small,
-						  sizeof(small)), describe_cases[i].want_ok);
+		assert_int_equal(
+		    sandbox_describe(describe_cases[i].mode, &caps, small, sizeof(small)),
+		    describe_cases[i].want_ok);
 		assert_int_equal(strlen(small), sizeof(small) - 1);
 		assert_memory_equal(small, describe_cases[i].want, sizeof(small) - 1);
 	}
@@ -419,7 +438,7 @@ static void test_describe(void **state)
 
 static void test_status_json(void **state)
 {
-	static const char *const names[] = { "namespaces", "landlock", "off" };
+	static const char *const names[] = {"namespaces", "landlock", "off"};
 	struct sandbox_caps caps;
 	size_t i;
 
@@ -471,7 +490,7 @@ static int run_step_child(void *arg)
 static void test_wrap_runs(void **state)
 {
 	struct wrapfx *fx = *state;
-	struct sandbox_argv a = { 0 };
+	struct sandbox_argv a = {0};
 	struct sandbox_caps caps;
 	struct step_run s;
 	char self[PATH_MAX], script[4096], out[SBX_OUT];
@@ -509,10 +528,10 @@ static void test_wrap_runs(void **state)
 	if (code != 0 || strstr(out, "done") == NULL)
 		fail_msg("exit %d:\n%s", code, out);
 	{
-		static const char *const want[] = { "TOKEN-EMPTY", "SECRET-EMPTY", "PASSWD-EMPTY",
-						    "STATE-GONE",
-						    "SIB-GONE", "VISIBLE", "WORK-WRITTEN",
-						    "RO-REFUSED", "ONLY-LO" };
+		static const char *const want[] = {
+		    "TOKEN-EMPTY",  "SECRET-EMPTY", "PASSWD-EMPTY",
+		    "STATE-GONE",   "SIB-GONE",	    "VISIBLE",
+		    "WORK-WRITTEN", "RO-REFUSED",   "ONLY-LO"};
 		size_t i;
 
 		for (i = 0; i < sizeof(want) / sizeof(want[0]); i++)
@@ -529,7 +548,7 @@ static void test_wrap_runs(void **state)
 static int resolv_child(void *arg)
 {
 	struct wrapfx *fx = arg;
-	struct sandbox_argv a = { 0 };
+	struct sandbox_argv a = {0};
 	char etc[PATH_MAX], stub[PATH_MAX], link[PATH_MAX];
 	int bad;
 
@@ -542,7 +561,8 @@ static int resolv_child(void *arg)
 		printf("setup: an /etc of its own: %s\n", strerror(errno));
 		return 100;
 	}
-	if (sandbox_wrap(&fx->spec, &a) < 0 || FIND(&a, 0, a.n, "--ro-bind-try", stub, stub) < 0) {
+	if (sandbox_wrap(&fx->spec, &a) < 0 ||
+	    FIND(&a, 0, a.n, "--ro-bind-try", stub, stub) < 0) {
 		printf("%s is not bound\n", stub);
 		return 101;
 	}
@@ -550,7 +570,8 @@ static int resolv_child(void *arg)
 	if (bad > 0 || fx->spec.caps->bwrap[0] == '\0')
 		return bad;
 	/* and for real: this binary serves --run-step */
-	if (sandbox_argv_add(&a, "/bin/cat") < 0 || sandbox_argv_add(&a, "/etc/resolv.conf") < 0)
+	if (sandbox_argv_add(&a, "/bin/cat") < 0 ||
+	    sandbox_argv_add(&a, "/etc/resolv.conf") < 0)
 		return 102;
 	fflush(NULL);
 	return sandbox_run_step((int)a.n, a.v);
@@ -571,7 +592,8 @@ static void test_wrap_resolv_link(void **state)
 	sbx_write(fx->root, "resolve/stub-resolv.conf", "nameserver 192.0.2.53\n");
 	sandbox_probe(&caps);
 	if (!caps.namespaces) { /* the arguments only */
-		print_message("no namespaces on this host (%s): the arguments only\n", caps.detail);
+		print_message("no namespaces on this host (%s): the arguments only\n",
+			      caps.detail);
 		fx->caps.bwrap[0] = '\0';
 	} else {
 		fx->spec.caps = &caps;
@@ -586,17 +608,20 @@ static void test_wrap_resolv_link(void **state)
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_wrap_namespaces, wrap_setup, wrap_teardown),
-		cmocka_unit_test_setup_teardown(test_wrap_network, wrap_setup, wrap_teardown),
-		cmocka_unit_test_setup_teardown(test_wrap_no_namespaces, wrap_setup,
-						wrap_teardown),
-		cmocka_unit_test_setup_teardown(test_wrap_landlock, wrap_setup, wrap_teardown),
-		cmocka_unit_test_setup_teardown(test_wrap_off, wrap_setup, wrap_teardown),
-		cmocka_unit_test(test_argv_grows),
-		cmocka_unit_test(test_describe),
-		cmocka_unit_test(test_status_json),
-		cmocka_unit_test_setup_teardown(test_wrap_runs, wrap_setup, wrap_teardown),
-		cmocka_unit_test_setup_teardown(test_wrap_resolv_link, wrap_setup, wrap_teardown),
+	    cmocka_unit_test_setup_teardown(test_wrap_namespaces, wrap_setup,
+					    wrap_teardown),
+	    cmocka_unit_test_setup_teardown(test_wrap_network, wrap_setup, wrap_teardown),
+	    cmocka_unit_test_setup_teardown(test_wrap_no_namespaces, wrap_setup,
+					    wrap_teardown),
+	    cmocka_unit_test_setup_teardown(test_wrap_landlock, wrap_setup,
+					    wrap_teardown),
+	    cmocka_unit_test_setup_teardown(test_wrap_off, wrap_setup, wrap_teardown),
+	    cmocka_unit_test(test_argv_grows),
+	    cmocka_unit_test(test_describe),
+	    cmocka_unit_test(test_status_json),
+	    cmocka_unit_test_setup_teardown(test_wrap_runs, wrap_setup, wrap_teardown),
+	    cmocka_unit_test_setup_teardown(test_wrap_resolv_link, wrap_setup,
+					    wrap_teardown),
 	};
 
 	/* the namespaces prefix runs this binary again inside bubblewrap */

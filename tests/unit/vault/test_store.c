@@ -13,7 +13,7 @@
 
 static int setup(void **state)
 {
-	static const unsigned char key[SECRET_FPR_KEY_LEN] = { 1, 2, 3 };
+	static const unsigned char key[SECRET_FPR_KEY_LEN] = {1, 2, 3};
 	struct secret *k = NULL;
 	int r;
 

@@ -20,8 +20,8 @@ static void follows(const char *location, unsigned hops, const char *want)
 {
 	char next[VAULT_URL_MAX], err[512];
 
-	assert_int_equal(vault_redirect_next(&conn, url, location, hops, next, sizeof(next),
-					     err, sizeof(err)),
+	assert_int_equal(vault_redirect_next(&conn, url, location, hops, next,
+					     sizeof(next), err, sizeof(err)),
 			 0);
 	assert_string_equal(next, want);
 }
@@ -31,8 +31,8 @@ static void refuses(const char *location, unsigned hops, const char *w1, const c
 {
 	char next[VAULT_URL_MAX], err[512];
 
-	assert_int_equal(vault_redirect_next(&conn, url, location, hops, next, sizeof(next),
-					     err, sizeof(err)),
+	assert_int_equal(vault_redirect_next(&conn, url, location, hops, next,
+					     sizeof(next), err, sizeof(err)),
 			 AOS_EREDIRECT);
 	assert_non_null(strstr(err, "https://vault.example:8200"));
 	if (w1 != NULL)

@@ -51,7 +51,9 @@ static int setup(void **state)
 	if (secret_init_process(64 * 1024) != 0)
 		return -1;
 	return curl_global_init_mem(CURL_GLOBAL_DEFAULT, malloc, watching_free, realloc,
-				    strdup, calloc) == CURLE_OK ? 0 : -1;
+				    strdup, calloc) == CURLE_OK
+		   ? 0
+		   : -1;
 }
 
 static int teardown(void **state)
@@ -344,8 +346,8 @@ static void test_headers_free(void **state)
 	l = curl_slist_append(l, "");
 	assert_non_null(l);
 	assert_non_null(l->next);
-	watch[0] = (struct watched){ .p = l->data, .len = strlen(l->data) };
-	watch[1] = (struct watched){ .p = l->next->data, .len = 0 };
+	watch[0] = (struct watched){.p = l->data, .len = strlen(l->data)};
+	watch[1] = (struct watched){.p = l->next->data, .len = 0};
 	vault_headers_free(l); /* under ASan: no invalid access, no leak */
 	/* Each string was wiped before curl freed it. */
 	assert_true(watch[0].freed && watch[1].freed);
@@ -360,14 +362,13 @@ struct wire {
 	char req[8192];
 	size_t len;
 	const char *answer; /* NULL: 200 with "{}" */
-	long code;          /* the status curl reports */
+	long code;	    /* the status curl reports */
 };
 
 static void *wire_serve(void *arg)
 {
-	static const char ok[] =
-	    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-	    "Content-Length: 2\r\nConnection: close\r\n\r\n{}";
+	static const char ok[] = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+				 "Content-Length: 2\r\nConnection: close\r\n\r\n{}";
 	struct wire *w = arg;
 	const char *answer = w->answer != NULL ? w->answer : ok;
 	const char *eoh;
