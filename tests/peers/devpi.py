@@ -96,7 +96,7 @@ class DevpiServer(ServerProcess):
             return self
         if not (self.serverdir / ".nodeinfo").exists():
             subprocess.run([str(VENV_BIN / "devpi-init"), "--serverdir", str(self.serverdir),
-                            "--no-root-pypi", "--root-passwd", _secrets.token_urlsafe(16)],
+                            "--no-root-pypi", "--root-passwd=" + _secrets.token_urlsafe(16)],
                            env=self._env(), cwd=self.workdir, check=True,
                            capture_output=True, timeout=120)
             fresh = True
