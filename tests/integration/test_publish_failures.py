@@ -301,6 +301,7 @@ def test_pypi_body_over_registry_limit(publish_env, kind, tmp_path):
         whl = make_big_wheel(tmp_path / "big", "aos-sdk-big", "1.0.0", 2 * 1024 * 1024)
         r = publish(d, "devpi-small", whl, timeout=60).expect(EXIT["rejected"], "rejected")
         assert _has(r, r"413|too large|body|limit"), f"no clear error for 413: {r}"
+        assert "--max-request-body-size" in r.text, f"no word of devpi's setting: {r}"
         assert small.files() == {}
         # A small one goes through the same registry.
         ok = make_wheel(tmp_path, "aos-sdk-big", "0.1.0")

@@ -116,6 +116,13 @@ class DevpiServer(ServerProcess):
             fresh = False
         argv = [str(VENV_BIN / "devpi-server"), "--serverdir", str(self.serverdir),
                 "--host", "127.0.0.1", "--port", str(self.port)]
+        # devpi derives its session-token key from a random secret with
+        # argon2 (512 MiB, 16 passes: about 20 s of CPU on a loaded
+        # machine, at every start).  The tests authenticate with Basic
+        # auth only, so the cheap parameters devpi's own test suite uses
+        # (its lower_argon2_parameters fixture) change nothing they see.
+        argv += ["--argon2-memory-cost", "8192", "--argon2-time-cost", "1",
+                 "--argon2-parallelism", "1"]
         if self.max_body is not None:
             argv += ["--max-request-body-size", str(self.max_body)]
         self.proc = spawn(argv, self.log_path, self._env(), self.workdir)
