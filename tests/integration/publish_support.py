@@ -538,7 +538,8 @@ PYPI_KINDS = ("pypiserver", "devpi")
 class PypiTarget:
     """One PyPI-style registry of a PublishEnv: its kind, the name of its
     registry in the daemon's configuration, and the server (PypiServer or
-    DevpiServer: upload_url, index_url, token, files(), get())."""
+    DevpiServer: upload_url, index_url, index_url_with_auth, token,
+    files(), get())."""
     kind: str
     registry: str
     server: PypiServer | DevpiServer

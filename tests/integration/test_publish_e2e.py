@@ -3,15 +3,17 @@
 The wheel and sdist of tests/fixtures/python-sdk (built here by its release
 pipeline's steps: `python -m build` with isolation) go to both PyPI kinds of
 the tests (`pypi_kind_module`): a real pypiserver with htpasswd auth and a
-real devpi-server (user and index made at start), the tarball of tests/fixtures/js-sdk (npm ci, tsup, npm
-pack) to a real verdaccio with a real user's token; the tokens are in OpenBao and only the daemon reads them.  Then
-pip installs aos-sdk==0.1.0 from the local index in a fresh venv and runs
-`aos version` (once per kind), npm installs @agenticverz/aos-sdk@0.1.0 in a fresh folder and
-both require() and import give VERSION; every file on the registries has the
-digests of the file uploaded.  Re-publishing is "already published", a
-different file under the same name and version a conflict naming both
-digests, and --dry-run shows without sending.  A tarball whose top folder
-is not package/ publishes and installs (npm strips the first component).
+real devpi-server (user and index made at start); the tarball of
+tests/fixtures/js-sdk (npm ci, tsup, npm pack) goes to a real verdaccio with
+a real user's token; the tokens are in OpenBao and only the daemon reads
+them.  Then pip installs aos-sdk==0.1.0 from each kind's index in a fresh
+venv and runs `aos version`, npm installs @agenticverz/aos-sdk@0.1.0 in a
+fresh folder and both require() and import give VERSION; every file on the
+registries has the digests of the file uploaded.  Re-publishing is "already
+published", a different file under the same name and version a conflict
+naming both digests, and --dry-run shows without sending.  A tarball whose
+top folder is not package/ publishes and installs (npm strips the first
+component).
 
 The tests of this module share one set of servers and one daemon.  The
 PyPI-side ones take `target` (module-scoped, one per kind): pytest runs them

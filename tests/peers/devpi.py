@@ -9,7 +9,10 @@ project venv.  Typical use:
         devpi.upload_url                # "http://127.0.0.1:P/ci/rel/"
         devpi.index_url                 # "http://127.0.0.1:P/ci/rel/+simple/"
         devpi.username, devpi.token     # the index owner's user and password
+        devpi.index_url_with_auth       # the index with user:password, for pip
         devpi.files()                   # {filename: sha256 hex} on the index
+
+    DevpiServer(max_body=1 << 20)       # uploads over 1 MiB answered 413
 
 The state folder is made by `devpi-init --no-root-pypi` (no mirror of any
 public index), then `devpi-server --serverdir` runs on it.  A user and a
