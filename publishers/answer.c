@@ -383,7 +383,9 @@ static void classify_pypi(const struct answer_input *in, struct answer *a)
 		    s);
 	else if (s == 413)
 		set(a, ANSWER_TOO_LARGE,
-		    "the file is larger than the registry accepts (413)");
+		    "the file is larger than the registry accepts (413): raise its limit "
+		    "(devpi-server: --max-request-body-size, 1 GiB by default; a "
+		    "proxy in front: its body size limit) or publish a smaller file");
 	else if (s == 400)
 		set(a, ANSWER_PERMANENT,
 		    "the registry refused the upload (400): fix what its message names "
