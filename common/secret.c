@@ -6,8 +6,8 @@
 
 #include <openssl/crypto.h>
 
-#include "err.h"
-#include "secret.h"
+#include "common/err.h"
+#include "common/secret.h"
 
 struct secret {
 	atomic_int refs;

@@ -13,7 +13,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "ctl.h"
+#include "ctl/ctl.h"
 
 #define ANSWER_MAX (4 * 1024 * 1024)
 

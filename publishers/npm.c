@@ -3,12 +3,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "artifact.h"
-#include "err.h"
-#include "npm.h"
-#include "pub_err.h"
-#include "pub_util.h"
-#include "registry.h"
+#include "common/err.h"
+#include "publishers/artifact.h"
+#include "publishers/npm.h"
+#include "publishers/pub_err.h"
+#include "publishers/pub_util.h"
+#include "publishers/registry.h"
 
 struct npm_publish {
 	struct npm_body *body;

@@ -20,11 +20,11 @@
 #include <cjson/cJSON.h>
 #include <openssl/evp.h>
 
-#include "artifact.h"
-#include "filesrc.h"
-#include "npm.h"
-#include "pub_err.h"
-#include "pub_util.h"
+#include "publishers/artifact.h"
+#include "publishers/filesrc.h"
+#include "publishers/npm.h"
+#include "publishers/pub_err.h"
+#include "publishers/pub_util.h"
 
 #define RAW_BLOCK (3 * 64 * 1024) /* bytes read at once: 192 KiB, a multiple of 3 */
 #define STAGE_RAW 3		  /* one group, for a buffer under 5 bytes */

@@ -10,9 +10,9 @@
 
 #include <uv.h>
 
-#include "buf.h"
 #include "base/control.h"
 #include "base/log.h"
+#include "common/buf.h"
 
 #define CONTROL_OUT_LOW (64 * 1024) /* take the next request below this */
 #define LOG_BURST 10		    /* refusal lines per second */

@@ -11,9 +11,9 @@
 
 #include <cjson/cJSON.h>
 
+#include "common/err.h"
 #include "config/config.h"
 #include "config_internal.h"
-#include "err.h"
 
 #define CONFIG_MAX_BYTES (1024 * 1024)
 

@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "publishers/npm.h"
 #include "config_internal.h"
-#include "npm.h"
 
 static const char *const forge_names[FORGE__COUNT] = {"github", "gitlab", "gitea"};
 

@@ -7,13 +7,13 @@
 
 #include <uv.h>
 
+#include "base/control.h"
+#include "base/transport.h"
 #include "config/config.h"
 #include "daemon/disk.h"
-#include "base/control.h"
 #include "publish/publish.h"
 #include "sandbox/sandbox.h"
 #include "session/session.h"
-#include "base/transport.h"
 
 struct agent {
 	uv_loop_t loop;

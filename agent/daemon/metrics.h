@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "buf.h"
+#include "common/buf.h"
 #include "config/config.h"
 #include "queue/queue.h"
 #include "worker/worker.h"

@@ -9,8 +9,8 @@
 
 #include <cjson/cJSON.h>
 
-#include "backoff.h"
 #include "base/prom.h"
+#include "common/backoff.h"
 #include "daemon/agent.h"
 #include "daemon/metrics.h"
 #include "worker/worker.h"

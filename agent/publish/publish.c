@@ -17,22 +17,22 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "answer.h"
-#include "artifact.h"
-#include "artifact_fit.h"
-#include "backoff.h"
-#include "err.h"
 #include "base/log.h"
 #include "base/transport.h"
+#include "common/backoff.h"
+#include "common/err.h"
 #include "config/config.h"
-#include "npm.h"
-#include "npm_pubcfg.h"
-#include "pub_err.h"
 #include "publish/publish.h"
+#include "publishers/answer.h"
+#include "publishers/artifact.h"
+#include "publishers/artifact_fit.h"
+#include "publishers/npm.h"
+#include "publishers/npm_pubcfg.h"
+#include "publishers/pub_err.h"
+#include "publishers/pypi.h"
+#include "publishers/pypi_token.h"
+#include "publishers/registry.h"
 #include "publish_internal.h"
-#include "pypi.h"
-#include "pypi_token.h"
-#include "registry.h"
 
 #define ANSWER_BODY_MAX (8u * 1024 * 1024) /* index pages, packuments */
 #define PROGRESS_EVERY_MS 200

@@ -8,14 +8,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "artifact.h"
-#include "err.h"
 #include "base/log.h"
-#include "npm.h"
+#include "common/err.h"
+#include "common/url.h"
+#include "publishers/artifact.h"
+#include "publishers/npm.h"
+#include "publishers/pypi.h"
+#include "publishers/registry.h"
 #include "publish_internal.h"
-#include "pypi.h"
-#include "registry.h"
-#include "url.h"
 
 int64_t publish_key_version(struct publish_op *op)
 {

@@ -10,9 +10,9 @@
 #include <curl/curl.h>
 #include <uv.h>
 
-#include "answer.h"
-#include "npm.h"
 #include "publish/publish.h"
+#include "publishers/answer.h"
+#include "publishers/npm.h"
 #include "session/session.h"
 
 enum pub_phase {

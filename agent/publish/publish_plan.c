@@ -10,13 +10,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "answer.h"
-#include "artifact.h"
-#include "err.h"
-#include "npm.h"
+#include "common/err.h"
+#include "publishers/answer.h"
+#include "publishers/artifact.h"
+#include "publishers/npm.h"
+#include "publishers/pypi.h"
+#include "publishers/registry.h"
 #include "publish_internal.h"
-#include "pypi.h"
-#include "registry.h"
 
 static const char *const effect_names[] = {
     [PLAN_PUBLISH] = "publish", [PLAN_NOOP] = "no-op", [PLAN_CONFLICT] = "conflict"};

@@ -19,7 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "err.h"
+#include "common/err.h"
 #include "queue/queue_pg.h"
 #include "queue_internal.h"
 #include "queue_pg_internal.h"

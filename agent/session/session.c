@@ -12,12 +12,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "backoff.h"
-#include "err.h"
 #include "base/log.h"
+#include "common/backoff.h"
+#include "common/err.h"
 #include "session/session.h"
+#include "vault/vault.h"
 #include "session_internal.h"
-#include "vault.h"
 
 #define WORK_AUTH 1u
 #define WORK_RENEW 2u

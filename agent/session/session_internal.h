@@ -5,9 +5,9 @@
 
 #include <stdint.h>
 
-#include "backoff.h"
+#include "common/backoff.h"
 #include "session/session.h"
-#include "vault.h"
+#include "vault/vault.h"
 
 enum step {
 	STEP_IDLE,

@@ -19,9 +19,9 @@
 #include <sys/time.h>
 #include <unistd.h>
 
-#include "backoff.h"
-#include "err.h"
 #include "base/log.h"
+#include "common/backoff.h"
+#include "common/err.h"
 #include "config/config.h"
 #include "publish/publish.h"
 #include "queue/queue.h"

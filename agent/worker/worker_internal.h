@@ -7,7 +7,7 @@
 
 #include <uv.h>
 
-#include "backoff.h"
+#include "common/backoff.h"
 #include "publish/publish.h"
 #include "queue/queue.h"
 #include "worker/worker.h"

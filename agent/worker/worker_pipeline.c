@@ -27,18 +27,18 @@
 
 #include <cjson/cJSON.h>
 
-#include "artifact.h"
-#include "artifact_fit.h"
-#include "backoff.h"
-#include "file.h"
 #include "base/child.h"
 #include "base/log.h"
+#include "common/backoff.h"
+#include "common/file.h"
 #include "config/config.h"
 #include "pipeline/pipeline_steps.h"
 #include "publish/dist_tag.h"
-#include "pypi_name.h"
-#include "sandbox/sandbox.h"
 #include "publish/spool.h"
+#include "publishers/artifact.h"
+#include "publishers/artifact_fit.h"
+#include "publishers/pypi_name.h"
+#include "sandbox/sandbox.h"
 #include "worker_internal.h"
 
 struct pl_art {

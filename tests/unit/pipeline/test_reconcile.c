@@ -17,15 +17,15 @@
 
 #include <cmocka.h>
 
-#include "agent/base/child.h"
-#include "agent/base/log.h"
-#include "agent/base/transport.h"
-#include "agent/config/config.h"
-#include "agent/pipeline/reconcile.h"
-#include "agent/queue/queue.h"
-#include "agent/sandbox/sandbox.h"
-#include "agent/session/session.h"
+#include "base/child.h"
+#include "base/log.h"
+#include "base/transport.h"
 #include "common/err.h"
+#include "config/config.h"
+#include "pipeline/reconcile.h"
+#include "queue/queue.h"
+#include "sandbox/sandbox.h"
+#include "session/session.h"
 
 #define C1 "1111111111111111111111111111111111111111"
 #define C2 "2222222222222222222222222222222222222222"

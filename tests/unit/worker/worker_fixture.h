@@ -24,12 +24,12 @@
 
 #include <cmocka.h>
 
-#include "agent/base/log.h"
-#include "agent/config/config.h"
-#include "agent/session/session_internal.h"
-#include "agent/worker/worker_internal.h"
+#include "base/log.h"
 #include "common/err.h"
 #include "common/secret.h"
+#include "config/config.h"
+#include "session/session_internal.h"
+#include "worker/worker_internal.h"
 
 #define T0 1700000000000LL /* the injected clock's start, Unix ms */
 #define LEASE_MS 30000
