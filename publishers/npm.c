@@ -37,19 +37,6 @@ char *npm_package_url(const char *registry, const char *name)
 	return url;
 }
 
-char *npm_tarball_url(const char *registry, const char *name, const char *version)
-{
-	size_t n = 2 * strlen(name) + strlen(version) + 16;
-	char *seg = malloc(n), *url;
-
-	if (seg == NULL)
-		return NULL;
-	snprintf(seg, n, "%s/-/%s-%s.tgz", name, name, version);
-	url = registry_join(registry, seg);
-	free(seg);
-	return url;
-}
-
 int npm_publish_setup(CURL *h, const struct artifact *a, const struct npm_publish_opts *o,
 		      struct npm_publish **ret, char *errbuf, size_t errlen)
 {
