@@ -266,15 +266,6 @@ static char **str_list(struct cctx *c, const cJSON *v, const char *path, size_t 
 	return out;
 }
 
-void cfg__free_list(char **l, size_t n)
-{
-	size_t i;
-
-	for (i = 0; l != NULL && i < n; i++)
-		free(l[i]);
-	free(l);
-}
-
 static struct step_cfg *parse_steps(struct cctx *c, const cJSON *v, const char *path,
 				    size_t *ret_n, bool required)
 {
