@@ -84,6 +84,8 @@ int session_new(uv_loop_t *loop, struct transport *tp, const struct config *cfg,
 		return r;
 	}
 	s->io = &session_uv_io;
+	s->fire = session__fire;
+	s->done = session__done;
 	s->loop = loop;
 	s->tp = tp;
 	s->cfg = cfg;
