@@ -61,7 +61,8 @@ bool agent_admit(const struct control_peer *peer, void *data, bool *ret_fds_ok, 
  * the command (commands.c). */
 void agent_command(struct control_conn *c, const cJSON *req, void *data);
 
-/* Current state word: starting, ready, degraded or stopping. */
+/* Current state word: starting, ready, degraded or stopping (agent.c: a
+ * leaf, so that the files daemon.c calls do not call back into it). */
 const char *agent_state(const struct agent *a);
 
 #endif

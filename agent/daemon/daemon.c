@@ -29,15 +29,6 @@
 #include "queue/queue.h"
 #include "worker/worker.h"
 
-const char *agent_state(const struct agent *a)
-{
-	if (a->stopping || a->stop_requests > 0)
-		return "stopping";
-	if (!session_loaded(a->session))
-		return "starting";
-	return session_healthy(a->session) ? "ready" : "degraded";
-}
-
 static void update_status(struct agent *a)
 {
 	const char *err = session_last_error(a->session);
