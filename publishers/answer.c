@@ -9,9 +9,9 @@
 
 #include <cjson/cJSON.h>
 
-#include "answer.h"
-#include "err.h"
-#include "pub_util.h"
+#include "common/err.h"
+#include "publishers/answer.h"
+#include "publishers/pub_util.h"
 
 #define SCAN_MAX (64 * 1024) /* bytes of a body looked at */
 #define TEXT_MAX 4096	     /* bytes of text extracted from a body */

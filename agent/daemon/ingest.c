@@ -24,17 +24,17 @@
 #include <string.h>
 #include <time.h>
 
-#include "daemon/agent.h"
-#include "backoff.h"
-#include "publish/dist_tag.h"
-#include "err.h"
 #include "base/http.h"
+#include "base/log.h"
 #include "base/tls.h"
+#include "common/backoff.h"
+#include "common/err.h"
+#include "daemon/agent.h"
 #include "daemon/ingest.h"
 #include "daemon/metrics.h"
-#include "base/log.h"
 #include "pipeline/pipeline.h"
 #include "pipeline/webhook.h"
+#include "publish/dist_tag.h"
 #include "queue/queue.h"
 #include "worker/worker.h"
 
