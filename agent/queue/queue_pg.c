@@ -405,6 +405,7 @@ static const struct queue_ops pg_ops = {
     .counts = queue_pg__counts,
     .stats = queue_pg__stats,
     .release_owner = queue_pg__release_owner,
+    .prune = queue_pg__prune,
     .close = pg_close,
 };
 

@@ -6,6 +6,7 @@
 #ifndef AOS_QUEUE_PG_INTERNAL_H
 #define AOS_QUEUE_PG_INTERNAL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -74,6 +75,9 @@ int qp__head_refresh(struct queue_pg *q, int64_t id);
 	"max_attempts, next_run_ms, created_ms, updated_ms, lease_owner, "               \
 	"lease_expires_ms, fence, last_error, wait_reason, outcome"
 int qp__read_job(PGresult *r, int row, struct job *j);
+/* Reads every row of r into ret[] and PQclear()s r: returns the count, or
+ * -ENOMEM with nothing left to job_clear(). */
+int qp__read_jobs(PGresult *r, struct job *ret);
 
 /* When an unfinished job is due: its next run, or when its lease runs out. */
 #define QP_DUE_EXPR "(CASE WHEN state = 2 THEN lease_expires_ms ELSE next_run_ms END)"
@@ -107,5 +111,7 @@ int queue_pg__log_read(struct queue *q, int64_t id, int64_t after_id,
 		       struct job_log_entry *ret, size_t max);
 int queue_pg__counts(struct queue *q, int64_t ret[JOB_CANCELED + 1]);
 int queue_pg__stats(struct queue *q, int64_t now_ms, struct queue_stats *ret);
+int queue_pg__prune(struct queue *q, int64_t before_ms, int64_t after_id, bool dry_run,
+		    struct job *ret, size_t max);
 
 #endif

@@ -38,6 +38,21 @@ int qp__read_job(PGresult *r, int row, struct job *j)
 	return 0;
 }
 
+int qp__read_jobs(PGresult *r, struct job *ret)
+{
+	int i, n = PQntuples(r), result = 0;
+
+	for (i = 0; result == 0 && i < n; i++)
+		result = qp__read_job(r, i, &ret[i]);
+	PQclear(r);
+	if (result < 0) {
+		while (i-- > 0)
+			job_clear(&ret[i]);
+		return result;
+	}
+	return n;
+}
+
 /* 0 when job id exists, else AOS_ENOTFOUND. */
 static int job_exists(struct queue_pg *q, int64_t id)
 {
@@ -80,7 +95,7 @@ int queue_pg__list(struct queue *q_, const struct job_filter *f, struct job *ret
 	size_t limit = f != NULL && f->limit > 0 ? f->limit : LIST_DEFAULT;
 	struct qp_args a = {0};
 	PGresult *r = NULL;
-	int i, n, result;
+	int result;
 
 	if (limit > max)
 		limit = max;
@@ -98,16 +113,7 @@ int queue_pg__list(struct queue *q_, const struct job_filter *f, struct job *ret
 		     &a, &r);
 	if (result < 0)
 		return result;
-	n = PQntuples(r);
-	for (i = 0; result == 0 && i < n; i++)
-		result = qp__read_job(r, i, &ret[i]);
-	PQclear(r);
-	if (result < 0) {
-		while (i-- > 0)
-			job_clear(&ret[i]);
-		return result;
-	}
-	return n;
+	return qp__read_jobs(r, ret);
 }
 
 int queue_pg__uploads(struct queue *q_, int64_t id, struct job_upload *ret, size_t max)

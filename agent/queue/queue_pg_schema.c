@@ -75,6 +75,9 @@ static const char *const migrations[] = {
     "ALTER TABLE aos_jobs ADD COLUMN outcome text NOT NULL DEFAULT '';"
     "CREATE INDEX aos_jobs_kind_state ON aos_jobs (kind, state);"
     "CREATE INDEX aos_jobs_due ON aos_jobs (next_run_ms) WHERE state IN (1, 4);",
+    /* 4: the ended jobs (succeeded, dead, canceled) in id order, for the
+     * pruning of those past queue.retention_days (as SQLite's 5). */
+    "CREATE INDEX aos_jobs_ended ON aos_jobs (id, updated_ms) WHERE state IN (3, 5, 6);",
 };
 
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))

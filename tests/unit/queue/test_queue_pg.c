@@ -269,12 +269,14 @@ static void test_migrate_from_schema_1(void **state)
 	PQfinish(c);
 }
 
-/* A database of schema from (1: the first, 2: the last before outcomes)
- * with a job of each kind of row migrated at open to outcome columns:
- * what was there reads back without an outcome, messages untouched, and
- * the migrated jobs take outcomes and show in stats. */
+/* A database of schema from (each version before this program's; 1 and 2
+ * are those before outcomes) with a job of each kind of row migrated at open to outcome
+ * columns: what was there reads back without an outcome, messages untouched, and the
+ * migrated jobs take outcomes, show in stats and are pruned (on the index of migration
+ * 4). */
 static void migrate_outcomes_from(struct fx *fx, int from)
 {
+	struct job pruned[4];
 	struct queue_stats st;
 	struct job_upload u[2];
 	struct job j;
@@ -320,6 +322,12 @@ static void migrate_outcomes_from(struct fx *fx, int from)
 	assert_int_equal(st.jobs[JOB_PUBLISH][JOB_DEAD], 1);
 	assert_int_equal(st.jobs[JOB_PIPELINE][JOB_DEAD], 1);
 	assert_int_equal(st.oldest_due_ms, 0);
+	/* both ended jobs go, the one that ended before the migration too */
+	assert_int_equal(fx->q->ops->prune(fx->q, T0 + 3, 0, false, pruned, 4), 2);
+	assert_int_equal(pruned[0].id, 1);
+	assert_int_equal(pruned[1].id, 2);
+	job_clear(&pruned[0]);
+	job_clear(&pruned[1]);
 }
 
 static void test_migrate_outcomes(void **state)
