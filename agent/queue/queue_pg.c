@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,7 +75,16 @@ int qp__err(struct queue_pg *q, PGresult *r)
 	return -EIO;
 }
 
-int qp__exec(struct queue_pg *q, const char *sql, const struct qp_args *a, PGresult **ret)
+void qp__bytes(struct qp_args *a, const void *p, size_t len)
+{
+	a->v[a->n] = p;
+	a->len[a->n] = (int)len;
+	a->fmt[a->n++] = 1;
+}
+
+/* Runs sql, its answer as text (binary false) or binary. */
+static int exec_as(struct queue_pg *q, const char *sql, const struct qp_args *a,
+		   bool binary, PGresult **ret)
 {
 	static const struct qp_args none;
 	PGresult *r;
@@ -83,7 +93,7 @@ int qp__exec(struct queue_pg *q, const char *sql, const struct qp_args *a, PGres
 
 	if (a == NULL)
 		a = &none;
-	r = PQexecParams(q->conn, sql, a->n, NULL, a->v, a->len, a->fmt, 0);
+	r = PQexecParams(q->conn, sql, a->n, NULL, a->v, a->len, a->fmt, binary ? 1 : 0);
 	st = PQresultStatus(r);
 	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
 		result = qp__err(q, r);
@@ -95,6 +105,17 @@ int qp__exec(struct queue_pg *q, const char *sql, const struct qp_args *a, PGres
 	else
 		PQclear(r);
 	return 0;
+}
+
+int qp__exec(struct queue_pg *q, const char *sql, const struct qp_args *a, PGresult **ret)
+{
+	return exec_as(q, sql, a, false, ret);
+}
+
+int qp__exec_binary(struct queue_pg *q, const char *sql, const struct qp_args *a,
+		    PGresult **ret)
+{
+	return exec_as(q, sql, a, true, ret);
 }
 
 int qp__row(struct queue_pg *q, const char *sql, const struct qp_args *a, PGresult **ret)
@@ -406,6 +427,9 @@ static const struct queue_ops pg_ops = {
     .stats = queue_pg__stats,
     .release_owner = queue_pg__release_owner,
     .prune = queue_pg__prune,
+    .file_put = queue_pg__file_put,
+    .file_get = queue_pg__file_get,
+    .files_remove = queue_pg__files_remove,
     .close = pg_close,
 };
 

@@ -1,7 +1,8 @@
 /* queue_pg_internal.h - the PostgreSQL queue backend's state, shared by
  * queue_pg.c (connection, statements' helpers, enqueue), queue_pg_lease.c
- * (the fenced writes, operator actions), queue_pg_claim.c, queue_pg_read.c
- * and queue_pg_schema.c (migrations).  Tests include it for the schema.
+ * (the fenced writes, operator actions), queue_pg_claim.c, queue_pg_read.c,
+ * queue_pg_prune.c, queue_pg_files.c (a job's files) and queue_pg_schema.c
+ * (migrations).  Tests include it for the schema.
  */
 #ifndef AOS_QUEUE_PG_INTERNAL_H
 #define AOS_QUEUE_PG_INTERNAL_H
@@ -34,11 +35,16 @@ void qp__int(struct qp_args *a, int64_t v);
 /* s (NULL: "") cut to max bytes with a terminator on a UTF-8 boundary. */
 void qp__text(struct qp_args *a, const char *s, size_t max);
 void qp__null(struct qp_args *a);
+/* len bytes at p (bytea, binary), not copied: p must outlive the call. */
+void qp__bytes(struct qp_args *a, const void *p, size_t len);
 
 /* Runs sql with a's parameters.  Returns 0 and *ret (PQclear it; pass NULL
  * to drop it), or a negative code for the error. */
 int qp__exec(struct queue_pg *q, const char *sql, const struct qp_args *a,
 	     PGresult **ret);
+/* As qp__exec, the answer in binary (bytea as its bytes). */
+int qp__exec_binary(struct queue_pg *q, const char *sql, const struct qp_args *a,
+		    PGresult **ret);
 /* Runs sql answering one row; returns 0 and *ret, AOS_ENOTFOUND for no row. */
 int qp__row(struct queue_pg *q, const char *sql, const struct qp_args *a, PGresult **ret);
 /* Rows changed by the statement that made r. */
@@ -102,6 +108,10 @@ int queue_pg__cancel(struct queue *q, int64_t id, const char *reason, int64_t no
 int queue_pg__retry(struct queue *q, int64_t id, int64_t now_ms);
 int queue_pg__log(struct queue *q, int64_t id, const char *text, int64_t now_ms);
 int queue_pg__release_owner(struct queue *q, const char *owner_prefix, int64_t now_ms);
+/* Runs sql, a row for job $1 with fence $2: 0 when it answers one,
+ * AOS_EFENCED when none.  fence_lock: the running job's, under its row
+ * lock. */
+int queue_pg__fence_row(struct queue_pg *q, const char *sql, int64_t id, int64_t fence);
 int queue_pg__fence_lock(struct queue_pg *q, int64_t id, int64_t fence);
 int queue_pg__get(struct queue *q, int64_t id, struct job *ret);
 int queue_pg__list(struct queue *q, const struct job_filter *f, struct job *ret,
@@ -111,6 +121,13 @@ int queue_pg__log_read(struct queue *q, int64_t id, int64_t after_id,
 		       struct job_log_entry *ret, size_t max);
 int queue_pg__counts(struct queue *q, int64_t ret[JOB_CANCELED + 1]);
 int queue_pg__stats(struct queue *q, int64_t now_ms, struct queue_stats *ret);
+int queue_pg__file_put(struct queue *q, int64_t id, int64_t fence, const char *name,
+		       const struct queue_file_src *src, int64_t now_ms,
+		       struct queue_file_info *ret, char *errbuf, size_t errlen);
+int queue_pg__file_get(struct queue *q, int64_t id, const char *name,
+		       const struct queue_file_sink *dst, struct queue_file_info *ret,
+		       char *errbuf, size_t errlen);
+int queue_pg__files_remove(struct queue *q, int64_t id);
 int queue_pg__prune(struct queue *q, int64_t before_ms, int64_t after_id, bool dry_run,
 		    struct job *ret, size_t max);
 

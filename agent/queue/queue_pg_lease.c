@@ -14,7 +14,7 @@
 #include "queue_internal.h"
 #include "queue_pg_internal.h"
 
-int queue_pg__fence_lock(struct queue_pg *q, int64_t id, int64_t fence)
+int queue_pg__fence_row(struct queue_pg *q, const char *sql, int64_t id, int64_t fence)
 {
 	struct qp_args a = {0};
 	PGresult *r = NULL;
@@ -22,12 +22,17 @@ int queue_pg__fence_lock(struct queue_pg *q, int64_t id, int64_t fence)
 
 	qp__int(&a, id);
 	qp__int(&a, fence);
-	result = qp__row(q,
-			 "SELECT 1 FROM aos_jobs WHERE id = $1 AND fence = $2 "
-			 "AND state = 2 FOR NO KEY UPDATE",
-			 &a, &r);
+	result = qp__row(q, sql, &a, &r);
 	PQclear(r);
 	return result == AOS_ENOTFOUND ? AOS_EFENCED : result;
+}
+
+int queue_pg__fence_lock(struct queue_pg *q, int64_t id, int64_t fence)
+{
+	return queue_pg__fence_row(q,
+				   "SELECT 1 FROM aos_jobs WHERE id = $1 AND fence = $2 "
+				   "AND state = 2 FOR NO KEY UPDATE",
+				   id, fence);
 }
 
 /* Takes the package lock of job id (before any row lock: see queue_pg.c)

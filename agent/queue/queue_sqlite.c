@@ -683,6 +683,9 @@ static const struct queue_ops sqlite_ops = {
     .stats = queue_sqlite__stats,
     .release_owner = sq_release_owner,
     .prune = queue_sqlite__prune,
+    .file_put = queue_sqlite__file_put,
+    .file_get = queue_sqlite__file_get,
+    .files_remove = queue_sqlite__files_remove,
     .close = sq_close,
 };
 
