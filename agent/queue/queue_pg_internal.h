@@ -104,8 +104,14 @@ int queue_pg__upload_set(struct queue *q, int64_t id, int64_t fence, const char 
 int queue_pg__finish(struct queue *q, int64_t id, int64_t fence, enum job_state st,
 		     int64_t next_run_ms, enum pub_outcome out, const char *error,
 		     int64_t now_ms);
-int queue_pg__cancel(struct queue *q, int64_t id, const char *reason, int64_t now_ms);
-int queue_pg__retry(struct queue *q, int64_t id, int64_t now_ms);
+/* Takes the package lock of job id (before any row lock: see queue_pg.c)
+ * and reads its state and lease owner (owner may be NULL) under the row
+ * lock.  Returns 0 or AOS_ENOTFOUND. */
+int queue_pg__job_lock(struct queue *q, int64_t id, enum job_state *ret_state,
+		       char *owner, size_t ownerlen);
+/* The updates of cancel and retry (queue_frame.c runs the rest). */
+int queue_pg__cancel_set(struct queue *q, int64_t id, bool running, int64_t now_ms);
+int queue_pg__retry_set(struct queue *q, int64_t id, int64_t now_ms);
 int queue_pg__log(struct queue *q, int64_t id, const char *text, int64_t now_ms);
 int queue_pg__release_owner(struct queue *q, const char *owner_prefix, int64_t now_ms);
 /* Runs sql, a row for job $1 with fence $2: 0 when it answers one,
