@@ -23,7 +23,8 @@
 #endif
 #endif
 #ifdef FX_ASAN
-#include <sanitizer/allocator_interface.h>
+/* ASan's runtime (gcc's and clang's); gcc ships no header for it */
+size_t __sanitizer_get_current_allocated_bytes(void);
 #endif
 
 #define CHUNK QUEUE_FILE_CHUNK
