@@ -271,7 +271,8 @@ struct queue_ops {
 	 * id > after_id, lowest id first, at most max (1 to QUEUE_PRUNE_MAX):
 	 * each is read into ret[] (the caller job_clear()s them; their inputs
 	 * name the spool files to remove) and, unless dry_run, deleted with
-	 * its uploads and log, all in one short transaction.  A pruned job's
+	 * its uploads, log and stored files (file_put), all in one short
+	 * transaction.  A pruned job's
 	 * idempotency key may be used again.  Call it again with after_id =
 	 * the last id returned until it returns less than max.  Returns the
 	 * count (>= 0). */
