@@ -100,3 +100,20 @@ int aos_tree_bytes(const char *path, uint64_t *ret)
 	*ret = sum;
 	return 0;
 }
+
+int aos_write_all(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+	ssize_t n;
+
+	while (len > 0) {
+		n = write(fd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}

@@ -5,6 +5,7 @@
 #ifndef AOS_FILE_H
 #define AOS_FILE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 /* Opens the folder path and fsyncs it, so that the entries just created,
@@ -23,5 +24,9 @@ int aos_rm_flat_dir(const char *path);
  * Entries that vanish meanwhile are skipped.  Returns 0 and *ret, or
  * -errno (-ENOENT: path does not exist). */
 int aos_tree_bytes(const char *path, uint64_t *ret);
+
+/* Writes all len bytes of buf to fd (short writes continued, EINTR
+ * retried).  Returns 0 or -errno (-ENOSPC: the disk is full). */
+int aos_write_all(int fd, const void *buf, size_t len);
 
 #endif

@@ -1,9 +1,12 @@
 /* queue.c - the backend-independent part of the queue interface: names of
- * states, freeing what a struct job owns, reading all of a job's uploads. */
+ * states, freeing what a struct job owns, reading all of a job's uploads,
+ * a job file's source and sink on a descriptor. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "common/file.h"
 #include "queue/queue.h"
 
 static const char *const job_state_names[] = {
@@ -72,4 +75,22 @@ int queue_uploads_all(struct queue *q, int64_t id, struct job_upload **ret)
 	}
 	*ret = ups;
 	return n;
+}
+
+int queue_file_fd_read(void *data, void *buf, size_t len, size_t *ret_n)
+{
+	ssize_t n;
+
+	do
+		n = read(*(int *)data, buf, len);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	*ret_n = (size_t)n;
+	return 0;
+}
+
+int queue_file_fd_write(void *data, const void *buf, size_t len)
+{
+	return aos_write_all(*(int *)data, buf, len);
 }

@@ -131,6 +131,37 @@ struct queue_stats {
 	int64_t oldest_due_ms; /* next_run of the oldest due job; 0: none */
 };
 
+/* A job's files in the queue (the PostgreSQL backend: whichever host takes
+ * a job over reads them from the database).  They go both ways in pieces
+ * of at most QUEUE_FILE_CHUNK bytes, one chunk in memory at a time. */
+#define QUEUE_FILE_CHUNK (1024 * 1024) /* bytes of a stored chunk */
+#define QUEUE_FILE_MAX (1LL << 40)     /* bytes of a file (publish.max_file_bytes' top) */
+
+/* Where file_put reads: read() fills up to len bytes of buf and returns 0
+ * with *ret_n (0: the end of the file), or a negative code. */
+struct queue_file_src {
+	int (*read)(void *data, void *buf, size_t len, size_t *ret_n);
+	void *data;
+};
+
+/* Where file_get writes: write() takes all len bytes, returns 0 or a
+ * negative code. */
+struct queue_file_sink {
+	int (*write)(void *data, const void *buf, size_t len);
+	void *data;
+};
+
+/* What a stored file is: its size and SHA-256 (lowercase hex). */
+struct queue_file_info {
+	int64_t size;
+	char sha256[65];
+};
+
+/* A source reading, and a sink writing, the descriptor *(int *)data
+ * (EINTR retried; -errno). */
+int queue_file_fd_read(void *data, void *buf, size_t len, size_t *ret_n);
+int queue_file_fd_write(void *data, const void *buf, size_t len);
+
 struct queue;
 
 struct queue_ops {
@@ -240,12 +271,43 @@ struct queue_ops {
 	 * id > after_id, lowest id first, at most max (1 to QUEUE_PRUNE_MAX):
 	 * each is read into ret[] (the caller job_clear()s them; their inputs
 	 * name the spool files to remove) and, unless dry_run, deleted with
-	 * its uploads and log, all in one short transaction.  A pruned job's
+	 * its uploads, log and stored files (file_put), all in one short
+	 * transaction.  A pruned job's
 	 * idempotency key may be used again.  Call it again with after_id =
 	 * the last id returned until it returns less than max.  Returns the
 	 * count (>= 0). */
 	int (*prune)(struct queue *q, int64_t before_ms, int64_t after_id, bool dry_run,
 		     struct job *ret, size_t max);
+	/* A job's files (see QUEUE_FILE_CHUNK).  The SQLite backend answers
+	 * -ENOTSUP to all three: its host keeps a job's files in the spool.
+	 * errbuf (may be NULL) says what went wrong, naming the job and file.
+	 *
+	 * file_put stores file name (1 to 255 bytes, no '/'; unique in the
+	 * job) of job id, read from src to its end, in one transaction: all
+	 * of it or nothing.  fence is the running job's lease, checked at the
+	 * start and again under the row lock before the commit (a cancel
+	 * meanwhile fences the put off), or 0 for a job never claimed (QUEUED,
+	 * fence 0).  Returns 0 and *ret (NULL: not wanted) with the stored
+	 * size and SHA-256, AOS_EFENCED, AOS_EEXIST (the job has the name),
+	 * AOS_ETOOBIG (past QUEUE_FILE_MAX), -EINVAL or AOS_ETOOBIG for the
+	 * name, or src's error. */
+	int (*file_put)(struct queue *q, int64_t id, int64_t fence, const char *name,
+			const struct queue_file_src *src, int64_t now_ms,
+			struct queue_file_info *ret, char *errbuf, size_t errlen);
+	/* file_get writes file name of job id to dst chunk by chunk, from one
+	 * snapshot, and checks what it read against the stored size and
+	 * SHA-256.  Returns 0 and *ret (may be NULL), AOS_ENOTFOUND (no such
+	 * job or file), AOS_ECORRUPT (a chunk missing or too long, or the size
+	 * or digest differ: what dst got must be thrown away), or dst's
+	 * error. */
+	int (*file_get)(struct queue *q, int64_t id, const char *name,
+			const struct queue_file_sink *dst, struct queue_file_info *ret,
+			char *errbuf, size_t errlen);
+	/* files_remove removes the files of a SUCCEEDED job (what the spool
+	 * does at success; prune removes them with the job).  Returns the
+	 * number removed (>= 0), AOS_ENOTFOUND, or -EINVAL for a job in
+	 * another state (it may run again and need them). */
+	int (*files_remove)(struct queue *q, int64_t id);
 	/* Finalizes and closes; q is freed. */
 	void (*close)(struct queue *q);
 };

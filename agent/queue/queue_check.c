@@ -2,6 +2,7 @@
  * argument checks and the wording of the log lines. */
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,6 +73,15 @@ int queue__check_new(const struct job_new *j)
 	    (r = queue__check_inputs(j->inputs)) < 0)
 		return r;
 	return queue__check_uploads(j->uploads, j->nuploads);
+}
+
+size_t queue__list_limit(const struct job_filter *f, size_t max)
+{
+	size_t limit = f != NULL && f->limit > 0 ? f->limit : QUEUE_LIST_DEFAULT;
+
+	if (limit > max)
+		limit = max;
+	return limit > INT_MAX ? INT_MAX : limit;
 }
 
 int queue__check_claim(const char *owner, int64_t now_ms, int64_t lease_ms,

@@ -1,10 +1,13 @@
 /* queue_internal.h - what every queue backend shares: the argument checks
- * of queue.h, cutting stored texts, and the wording of the log lines that
- * more than one operation writes.  Backends include it by bare name.
+ * of queue.h, cutting stored texts, the wording of the log lines that
+ * more than one operation writes, the frame of the operations both run
+ * alike (queue_frame.c) and the mapping of a row to a struct job.
+ * Backends include it by bare name.
  */
 #ifndef AOS_QUEUE_INTERNAL_H
 #define AOS_QUEUE_INTERNAL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -23,6 +26,11 @@ int queue__check_uploads(const struct job_upload *ups, size_t n);
 
 /* A new job: 0, -EINVAL or AOS_ETOOBIG. */
 int queue__check_new(const struct job_new *j);
+
+/* How many jobs list answers: f's limit (0: QUEUE_LIST_DEFAULT), at most
+ * max and INT_MAX. */
+#define QUEUE_LIST_DEFAULT 100
+size_t queue__list_limit(const struct job_filter *f, size_t max);
 
 /* A claim's arguments (see queue_ops.claim): 0 with *max cut to
  * QUEUE_CLAIM_MAX, -EINVAL or AOS_ETOOBIG. */
@@ -67,5 +75,54 @@ const char *queue__outcome_word(enum pub_outcome out);
 
 /* The log line of a new job. */
 void queue__enqueue_text(const struct job_new *j, char *buf, size_t len);
+
+/* A backend's steps, for the frame of queue_frame.c.  Each returns 0 or a
+ * negative code; all but begin and end run inside the transaction. */
+struct queue_tx {
+	int (*begin)(struct queue *q);
+	/* commits when result >= 0, else rolls back; returns result or the
+	 * commit's error */
+	int (*end)(struct queue *q, int result);
+	/* one job: 0 and *ret_id, or AOS_EEXIST (nothing written) with the
+	 * existing job's id */
+	int (*enqueue_one)(struct queue *q, const struct job_new *j, int64_t now_ms,
+			   int64_t *ret_id);
+	/* job id's state and lease owner (owner may be NULL) under the locks a
+	 * change of its state needs; AOS_ENOTFOUND */
+	int (*job_lock)(struct queue *q, int64_t id, enum job_state *ret_state,
+			char *owner, size_t ownerlen);
+	/* the job canceled (running: its fence moved too); retried */
+	int (*cancel_set)(struct queue *q, int64_t id, bool running, int64_t now_ms);
+	int (*retry_set)(struct queue *q, int64_t id, int64_t now_ms);
+	/* recomputes the head of job id's package */
+	int (*head_refresh)(struct queue *q, int64_t id);
+	/* appends text to job id's log (bounded to QUEUE_LOG_MAX lines) */
+	int (*log_add)(struct queue *q, int64_t id, int64_t now_ms, const char *text);
+};
+
+/* The operations of queue.h of the same names, run with tx's steps. */
+int queue__enqueue(const struct queue_tx *tx, struct queue *q, const struct job_new *j,
+		   int64_t now_ms, int64_t *ret_id);
+int queue__enqueue_many(const struct queue_tx *tx, struct queue *q,
+			const struct job_new *js, size_t n, int64_t now_ms,
+			int64_t *ret_ids, int *ret_rcs);
+int queue__cancel(const struct queue_tx *tx, struct queue *q, int64_t id,
+		  const char *reason, int64_t now_ms);
+int queue__retry(const struct queue_tx *tx, struct queue *q, int64_t id, int64_t now_ms);
+
+/* How a backend reads the columns of one row of QS_JOB_COLS / QP_JOB_COLS
+ * (the same order in both). */
+struct queue_row {
+	int64_t (*int64)(void *row, int col);
+	bool (*null)(void *row, int col);
+	/* the column's text, terminated, and its length (*ret_len); NULL when
+	 * it could not be read (out of memory) */
+	const char *(*text)(void *row, int col, size_t *ret_len);
+	void *row;
+};
+
+/* Reads the job of r into *j (j->inputs allocated).  Returns 0 or -ENOMEM
+ * (j is then set and may be job_clear()ed). */
+int queue__read_job(const struct queue_row *r, struct job *j);
 
 #endif

@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -118,49 +119,64 @@ static int enqueue_one(struct queue_pg *q, const struct job_new *j, int64_t now_
 	return result;
 }
 
-static int pg_enqueue(struct queue *q_, const struct job_new *j, int64_t now_ms,
-		      int64_t *ret_id)
+static int tx_begin(struct queue *q)
 {
-	struct queue_pg *q = (struct queue_pg *)q_;
-	int64_t id = 0;
-	int result, rc;
-
-	result = queue__check_new(j);
-	if (result < 0)
-		return result;
-	result = qp__begin(q);
-	if (result < 0)
-		return result;
-	rc = enqueue_one(q, j, now_ms, &id);
-	result = qp__end(q, rc == AOS_EEXIST ? 0 : rc);
-	if (result < 0)
-		return result;
-	*ret_id = id;
-	return rc;
+	return qp__begin((struct queue_pg *)q);
 }
 
-static int pg_enqueue_many(struct queue *q_, const struct job_new *js, size_t n,
+static int tx_end(struct queue *q, int result)
+{
+	return qp__end((struct queue_pg *)q, result);
+}
+
+static int tx_enqueue_one(struct queue *q, const struct job_new *j, int64_t now_ms,
+			  int64_t *ret_id)
+{
+	return enqueue_one((struct queue_pg *)q, j, now_ms, ret_id);
+}
+
+static int tx_head_refresh(struct queue *q, int64_t id)
+{
+	return qp__head_refresh((struct queue_pg *)q, id);
+}
+
+static int tx_log_add(struct queue *q, int64_t id, int64_t now_ms, const char *text)
+{
+	return qp__log_add((struct queue_pg *)q, id, now_ms, "%s", text);
+}
+
+/* The steps of queue_frame.c's operations. */
+static const struct queue_tx pg_tx = {
+    .begin = tx_begin,
+    .end = tx_end,
+    .enqueue_one = tx_enqueue_one,
+    .job_lock = queue_pg__job_lock,
+    .cancel_set = queue_pg__cancel_set,
+    .retry_set = queue_pg__retry_set,
+    .head_refresh = tx_head_refresh,
+    .log_add = tx_log_add,
+};
+
+static int pg_enqueue(struct queue *q, const struct job_new *j, int64_t now_ms,
+		      int64_t *ret_id)
+{
+	return queue__enqueue(&pg_tx, q, j, now_ms, ret_id);
+}
+
+static int pg_enqueue_many(struct queue *q, const struct job_new *js, size_t n,
 			   int64_t now_ms, int64_t *ret_ids, int *ret_rcs)
 {
-	struct queue_pg *q = (struct queue_pg *)q_;
-	size_t i;
-	int result;
+	return queue__enqueue_many(&pg_tx, q, js, n, now_ms, ret_ids, ret_rcs);
+}
 
-	result = qp__begin(q);
-	if (result < 0)
-		return result;
-	for (i = 0; i < n; i++) {
-		ret_ids[i] = 0;
-		ret_rcs[i] = queue__check_new(&js[i]);
-		if (ret_rcs[i] < 0)
-			continue;
-		ret_rcs[i] = enqueue_one(q, &js[i], now_ms, &ret_ids[i]);
-		if (ret_rcs[i] < 0 && ret_rcs[i] != AOS_EEXIST) {
-			result = ret_rcs[i]; /* the transaction is lost */
-			break;
-		}
-	}
-	return qp__end(q, result);
+static int pg_cancel(struct queue *q, int64_t id, const char *reason, int64_t now_ms)
+{
+	return queue__cancel(&pg_tx, q, id, reason, now_ms);
+}
+
+static int pg_retry(struct queue *q, int64_t id, int64_t now_ms)
+{
+	return queue__retry(&pg_tx, q, id, now_ms);
 }
 
 static int pg_set_artifacts(struct queue *q_, int64_t id, int64_t fence,
@@ -217,8 +233,8 @@ static const struct queue_ops pg_ops = {
     .heartbeat = queue_pg__heartbeat,
     .upload_set = queue_pg__upload_set,
     .finish = queue_pg__finish,
-    .cancel = queue_pg__cancel,
-    .retry = queue_pg__retry,
+    .cancel = pg_cancel,
+    .retry = pg_retry,
     .get = queue_pg__get,
     .list = queue_pg__list,
     .uploads = queue_pg__uploads,
@@ -227,6 +243,10 @@ static const struct queue_ops pg_ops = {
     .counts = queue_pg__counts,
     .stats = queue_pg__stats,
     .release_owner = queue_pg__release_owner,
+    .prune = queue_pg__prune,
+    .file_put = queue_pg__file_put,
+    .file_get = queue_pg__file_get,
+    .files_remove = queue_pg__files_remove,
     .close = pg_close,
 };
 

@@ -1,14 +1,15 @@
 /* queue_pg_internal.h - the PostgreSQL queue backend's state, shared by
  * queue_pg.c (connection, enqueue), queue_pg_sql.c (the statements'
  * helpers every operation uses), queue_pg_lease.c (the fenced writes,
- * operator actions), queue_pg_claim.c, queue_pg_read.c and
- * queue_pg_schema.c (migrations).  queue_pg.c calls the others, all of
- * them call queue_pg_sql.c, and none calls queue_pg.c back.  Tests include
- * it for the schema.
+ * operator actions), queue_pg_claim.c, queue_pg_read.c, queue_pg_prune.c,
+ * queue_pg_files.c (a job's files) and queue_pg_schema.c (migrations).
+ * queue_pg.c calls the others, all of them call queue_pg_sql.c, and none
+ * calls queue_pg.c back.  Tests include it for the schema.
  */
 #ifndef AOS_QUEUE_PG_INTERNAL_H
 #define AOS_QUEUE_PG_INTERNAL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -36,11 +37,16 @@ void qp__int(struct qp_args *a, int64_t v);
 /* s (NULL: "") cut to max bytes with a terminator on a UTF-8 boundary. */
 void qp__text(struct qp_args *a, const char *s, size_t max);
 void qp__null(struct qp_args *a);
+/* len bytes at p (bytea, binary), not copied: p must outlive the call. */
+void qp__bytes(struct qp_args *a, const void *p, size_t len);
 
 /* Runs sql with a's parameters.  Returns 0 and *ret (PQclear it; pass NULL
  * to drop it), or a negative code for the error. */
 int qp__exec(struct queue_pg *q, const char *sql, const struct qp_args *a,
 	     PGresult **ret);
+/* As qp__exec, the answer in binary (bytea as its bytes). */
+int qp__exec_binary(struct queue_pg *q, const char *sql, const struct qp_args *a,
+		    PGresult **ret);
 /* Runs sql answering one row; returns 0 and *ret, AOS_ENOTFOUND for no row. */
 int qp__row(struct queue_pg *q, const char *sql, const struct qp_args *a, PGresult **ret);
 /* Rows changed by the statement that made r. */
@@ -77,6 +83,9 @@ int qp__head_refresh(struct queue_pg *q, int64_t id);
 	"max_attempts, next_run_ms, created_ms, updated_ms, lease_owner, "               \
 	"lease_expires_ms, fence, last_error, wait_reason, outcome"
 int qp__read_job(PGresult *r, int row, struct job *j);
+/* Reads every row of r into ret[] and PQclear()s r: returns the count, or
+ * -ENOMEM with nothing left to job_clear(). */
+int qp__read_jobs(PGresult *r, struct job *ret);
 
 /* When an unfinished job is due: its next run, or when its lease runs out. */
 #define QP_DUE_EXPR "(CASE WHEN state = 2 THEN lease_expires_ms ELSE next_run_ms END)"
@@ -97,10 +106,20 @@ int queue_pg__upload_set(struct queue *q, int64_t id, int64_t fence, const char 
 int queue_pg__finish(struct queue *q, int64_t id, int64_t fence, enum job_state st,
 		     int64_t next_run_ms, enum pub_outcome out, const char *error,
 		     int64_t now_ms);
-int queue_pg__cancel(struct queue *q, int64_t id, const char *reason, int64_t now_ms);
-int queue_pg__retry(struct queue *q, int64_t id, int64_t now_ms);
+/* Takes the package lock of job id (before any row lock: see queue_pg.c)
+ * and reads its state and lease owner (owner may be NULL) under the row
+ * lock.  Returns 0 or AOS_ENOTFOUND. */
+int queue_pg__job_lock(struct queue *q, int64_t id, enum job_state *ret_state,
+		       char *owner, size_t ownerlen);
+/* The updates of cancel and retry (queue_frame.c runs the rest). */
+int queue_pg__cancel_set(struct queue *q, int64_t id, bool running, int64_t now_ms);
+int queue_pg__retry_set(struct queue *q, int64_t id, int64_t now_ms);
 int queue_pg__log(struct queue *q, int64_t id, const char *text, int64_t now_ms);
 int queue_pg__release_owner(struct queue *q, const char *owner_prefix, int64_t now_ms);
+/* Runs sql, a row for job $1 with fence $2: 0 when it answers one,
+ * AOS_EFENCED when none.  fence_lock: the running job's, under its row
+ * lock. */
+int queue_pg__fence_row(struct queue_pg *q, const char *sql, int64_t id, int64_t fence);
 int queue_pg__fence_lock(struct queue_pg *q, int64_t id, int64_t fence);
 int queue_pg__get(struct queue *q, int64_t id, struct job *ret);
 int queue_pg__list(struct queue *q, const struct job_filter *f, struct job *ret,
@@ -110,5 +129,14 @@ int queue_pg__log_read(struct queue *q, int64_t id, int64_t after_id,
 		       struct job_log_entry *ret, size_t max);
 int queue_pg__counts(struct queue *q, int64_t ret[JOB_CANCELED + 1]);
 int queue_pg__stats(struct queue *q, int64_t now_ms, struct queue_stats *ret);
+int queue_pg__file_put(struct queue *q, int64_t id, int64_t fence, const char *name,
+		       const struct queue_file_src *src, int64_t now_ms,
+		       struct queue_file_info *ret, char *errbuf, size_t errlen);
+int queue_pg__file_get(struct queue *q, int64_t id, const char *name,
+		       const struct queue_file_sink *dst, struct queue_file_info *ret,
+		       char *errbuf, size_t errlen);
+int queue_pg__files_remove(struct queue *q, int64_t id);
+int queue_pg__prune(struct queue *q, int64_t before_ms, int64_t after_id, bool dry_run,
+		    struct job *ret, size_t max);
 
 #endif

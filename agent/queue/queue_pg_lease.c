@@ -1,6 +1,7 @@
 /* queue_pg_lease.c - the PostgreSQL queue's lease-fenced writes (heartbeat,
- * upload_set, finish) and operator actions (cancel, retry, log,
- * release_owner).
+ * upload_set, finish), the steps of the operator actions that
+ * queue_frame.c runs (the job's locks, cancel's and retry's updates), log
+ * and release_owner.
  *
  * A fenced write checks (id, fence, running) on the job's row under its row
  * lock, in the transaction that writes: a claim by another host either
@@ -14,7 +15,7 @@
 #include "queue_internal.h"
 #include "queue_pg_internal.h"
 
-int queue_pg__fence_lock(struct queue_pg *q, int64_t id, int64_t fence)
+int queue_pg__fence_row(struct queue_pg *q, const char *sql, int64_t id, int64_t fence)
 {
 	struct qp_args a = {0};
 	PGresult *r = NULL;
@@ -22,20 +23,23 @@ int queue_pg__fence_lock(struct queue_pg *q, int64_t id, int64_t fence)
 
 	qp__int(&a, id);
 	qp__int(&a, fence);
-	result = qp__row(q,
-			 "SELECT 1 FROM aos_jobs WHERE id = $1 AND fence = $2 "
-			 "AND state = 2 FOR NO KEY UPDATE",
-			 &a, &r);
+	result = qp__row(q, sql, &a, &r);
 	PQclear(r);
 	return result == AOS_ENOTFOUND ? AOS_EFENCED : result;
 }
 
-/* Takes the package lock of job id (before any row lock: see queue_pg.c)
- * and reads its state and lease owner under the row lock.  Returns 0 or
- * AOS_ENOTFOUND. */
-static int job_lock(struct queue_pg *q, int64_t id, enum job_state *ret_state,
-		    char *owner, size_t ownerlen)
+int queue_pg__fence_lock(struct queue_pg *q, int64_t id, int64_t fence)
 {
+	return queue_pg__fence_row(q,
+				   "SELECT 1 FROM aos_jobs WHERE id = $1 AND fence = $2 "
+				   "AND state = 2 FOR NO KEY UPDATE",
+				   id, fence);
+}
+
+int queue_pg__job_lock(struct queue *q_, int64_t id, enum job_state *ret_state,
+		       char *owner, size_t ownerlen)
+{
+	struct queue_pg *q = (struct queue_pg *)q_;
 	struct qp_args a = {0};
 	PGresult *r = NULL;
 	char package[256];
@@ -144,7 +148,7 @@ int queue_pg__finish(struct queue *q_, int64_t id, int64_t fence, enum job_state
 	result = qp__begin(q);
 	if (result < 0)
 		return result;
-	result = job_lock(q, id, &cur, NULL, 0);
+	result = queue_pg__job_lock(q_, id, &cur, NULL, 0);
 	if (result == 0)
 		result = queue_pg__fence_lock(q, id, fence);
 	if (result < 0) {
@@ -186,82 +190,30 @@ out:
 	return qp__end(q, result);
 }
 
-int queue_pg__cancel(struct queue *q_, int64_t id, const char *reason, int64_t now_ms)
+int queue_pg__cancel_set(struct queue *q, int64_t id, bool running, int64_t now_ms)
 {
-	struct queue_pg *q = (struct queue_pg *)q_;
-	const char *sep = reason != NULL ? ": " : "";
 	struct qp_args a = {0};
-	enum job_state st = 0;
-	char owner[128];
-	int result;
 
-	if (reason == NULL)
-		reason = "";
-	result = qp__begin(q);
-	if (result < 0)
-		return result;
-	result = job_lock(q, id, &st, owner, sizeof(owner));
-	if (result < 0)
-		goto out;
-	if (st != JOB_QUEUED && st != JOB_FAILED && st != JOB_RUNNING) {
-		result = -EINVAL;
-		goto out;
-	}
 	qp__int(&a, id);
-	qp__int(&a, st == JOB_RUNNING ? 1 : 0); /* fences the worker off */
+	qp__int(&a, running ? 1 : 0); /* fences the worker off */
 	qp__int(&a, now_ms);
-	result = qp__exec(q,
-			  "UPDATE aos_jobs SET state = 6, fence = fence + $2, "
-			  "lease_owner = '', lease_expires_ms = 0, wait_reason = '', "
-			  "updated_ms = $3 WHERE id = $1",
-			  &a, NULL);
-	if (result == 0)
-		result = qp__head_refresh(q, id);
-	if (result < 0)
-		goto out;
-	if (st == JOB_RUNNING)
-		result = qp__log_add(q, id, now_ms,
-				     "running -> canceled%s%s (lease of %s revoked)", sep,
-				     reason, owner);
-	else
-		result = qp__log_add(q, id, now_ms, "%s -> canceled%s%s",
-				     job_state_name(st), sep, reason);
-out:
-	return qp__end(q, result);
+	return qp__exec((struct queue_pg *)q,
+			"UPDATE aos_jobs SET state = 6, fence = fence + $2, "
+			"lease_owner = '', lease_expires_ms = 0, wait_reason = '', "
+			"updated_ms = $3 WHERE id = $1",
+			&a, NULL);
 }
 
-int queue_pg__retry(struct queue *q_, int64_t id, int64_t now_ms)
+int queue_pg__retry_set(struct queue *q, int64_t id, int64_t now_ms)
 {
-	struct queue_pg *q = (struct queue_pg *)q_;
 	struct qp_args a = {0};
-	enum job_state st = 0;
-	int result;
 
-	result = qp__begin(q);
-	if (result < 0)
-		return result;
-	result = job_lock(q, id, &st, NULL, 0);
-	if (result < 0)
-		goto out;
-	if (st != JOB_DEAD && st != JOB_FAILED && st != JOB_CANCELED) {
-		result = -EINVAL;
-		goto out;
-	}
 	qp__int(&a, id);
 	qp__int(&a, now_ms);
-	result =
-	    qp__exec(q,
-		     "UPDATE aos_jobs SET state = 1, attempts = 0, next_run_ms = $2, "
-		     "wait_reason = '', updated_ms = $2 WHERE id = $1",
-		     &a, NULL);
-	if (result == 0)
-		result = qp__head_refresh(q, id);
-	if (result == 0)
-		result = qp__log_add(q, id, now_ms,
-				     "%s -> queued (retry requested; attempts reset)",
-				     job_state_name(st));
-out:
-	return qp__end(q, result);
+	return qp__exec((struct queue_pg *)q,
+			"UPDATE aos_jobs SET state = 1, attempts = 0, next_run_ms = $2, "
+			"wait_reason = '', updated_ms = $2 WHERE id = $1",
+			&a, NULL);
 }
 
 int queue_pg__log(struct queue *q_, int64_t id, const char *text, int64_t now_ms)

@@ -6,36 +6,58 @@
 #include <string.h>
 
 #include "common/err.h"
+#include "queue_internal.h"
 #include "queue_pg_internal.h"
 
-#define LIST_DEFAULT 100
+/* One row of a result, for queue__read_job(). */
+struct pg_row {
+	PGresult *r;
+	int i;
+};
+
+static int64_t pgrow_int64(void *row, int col)
+{
+	struct pg_row *p = row;
+
+	return qp__int64(p->r, p->i, col);
+}
+
+static bool pgrow_null(void *row, int col)
+{
+	struct pg_row *p = row;
+
+	return PQgetisnull(p->r, p->i, col);
+}
+
+static const char *pgrow_text(void *row, int col, size_t *ret_len)
+{
+	struct pg_row *p = row;
+
+	*ret_len = (size_t)PQgetlength(p->r, p->i, col);
+	return PQgetvalue(p->r, p->i, col);
+}
 
 int qp__read_job(PGresult *r, int row, struct job *j)
 {
-	memset(j, 0, sizeof(*j));
-	j->id = qp__int64(r, row, 0);
-	j->kind = (enum job_kind)qp__int64(r, row, 1);
-	j->state = (enum job_state)qp__int64(r, row, 2);
-	qp__col_text(r, row, 3, j->idem_key, sizeof(j->idem_key));
-	qp__col_text(r, row, 4, j->registry, sizeof(j->registry));
-	qp__col_text(r, row, 5, j->package, sizeof(j->package));
-	j->attempts = (int)qp__int64(r, row, 7);
-	j->max_attempts = (int)qp__int64(r, row, 8);
-	j->next_run_ms = qp__int64(r, row, 9);
-	j->created_ms = qp__int64(r, row, 10);
-	j->updated_ms = qp__int64(r, row, 11);
-	qp__col_text(r, row, 12, j->lease_owner, sizeof(j->lease_owner));
-	j->lease_expires_ms = qp__int64(r, row, 13);
-	j->fence = qp__int64(r, row, 14);
-	qp__col_text(r, row, 15, j->last_error, sizeof(j->last_error));
-	qp__col_text(r, row, 16, j->wait_reason, sizeof(j->wait_reason));
-	j->outcome = outcome_parse(PQgetvalue(r, row, 17));
-	if (!PQgetisnull(r, row, 6)) {
-		j->inputs = strdup(PQgetvalue(r, row, 6));
-		if (j->inputs == NULL)
-			return -ENOMEM;
+	struct pg_row p = {r, row};
+	const struct queue_row qr = {pgrow_int64, pgrow_null, pgrow_text, &p};
+
+	return queue__read_job(&qr, j);
+}
+
+int qp__read_jobs(PGresult *r, struct job *ret)
+{
+	int i, n = PQntuples(r), result = 0;
+
+	for (i = 0; result == 0 && i < n; i++)
+		result = qp__read_job(r, i, &ret[i]);
+	PQclear(r);
+	if (result < 0) {
+		while (i-- > 0)
+			job_clear(&ret[i]);
+		return result;
 	}
-	return 0;
+	return n;
 }
 
 /* 0 when job id exists, else AOS_ENOTFOUND. */
@@ -60,15 +82,15 @@ int queue_pg__get(struct queue *q_, int64_t id, struct job *ret)
 	int result;
 
 	qp__int(&a, id);
-	result = qp__row(q, "SELECT " QP_JOB_COLS " FROM aos_jobs WHERE id = $1", &a, &r);
+	result =
+	    qp__exec(q, "SELECT " QP_JOB_COLS " FROM aos_jobs WHERE id = $1", &a, &r);
 	if (result < 0)
 		return result;
-	result = qp__read_job(r, 0, &j);
-	PQclear(r);
-	if (result < 0) {
-		job_clear(&j);
+	result = qp__read_jobs(r, &j); /* the one row, or none */
+	if (result < 0)
 		return result;
-	}
+	if (result == 0)
+		return AOS_ENOTFOUND;
 	*ret = j;
 	return 0;
 }
@@ -77,15 +99,11 @@ int queue_pg__list(struct queue *q_, const struct job_filter *f, struct job *ret
 		   size_t max)
 {
 	struct queue_pg *q = (struct queue_pg *)q_;
-	size_t limit = f != NULL && f->limit > 0 ? f->limit : LIST_DEFAULT;
+	size_t limit = queue__list_limit(f, max);
 	struct qp_args a = {0};
 	PGresult *r = NULL;
-	int i, n, result;
+	int result;
 
-	if (limit > max)
-		limit = max;
-	if (limit > INT_MAX)
-		limit = INT_MAX;
 	if (limit == 0)
 		return 0;
 	qp__int(&a, f != NULL ? (int)f->state : 0);
@@ -98,38 +116,46 @@ int queue_pg__list(struct queue *q_, const struct job_filter *f, struct job *ret
 		     &a, &r);
 	if (result < 0)
 		return result;
+	return qp__read_jobs(r, ret);
+}
+
+/* The rows of job id that sql answers, its last parameter the limit max
+ * (added to a here, cut to INT_MAX).  Returns the count and *ret (PQclear
+ * it), AOS_ENOTFOUND when there are none and no job id, or an error. */
+static int job_rows(struct queue_pg *q, const char *sql, struct qp_args *a, int64_t id,
+		    size_t max, PGresult **ret)
+{
+	PGresult *r = NULL;
+	int n, result;
+
+	qp__int(a, (int64_t)(max > INT_MAX ? INT_MAX : max));
+	result = qp__exec(q, sql, a, &r);
+	if (result < 0)
+		return result;
 	n = PQntuples(r);
-	for (i = 0; result == 0 && i < n; i++)
-		result = qp__read_job(r, i, &ret[i]);
-	PQclear(r);
-	if (result < 0) {
-		while (i-- > 0)
-			job_clear(&ret[i]);
+	if (n == 0 && (result = job_exists(q, id)) < 0) {
+		PQclear(r);
 		return result;
 	}
+	*ret = r;
 	return n;
 }
 
 int queue_pg__uploads(struct queue *q_, int64_t id, struct job_upload *ret, size_t max)
 {
-	struct queue_pg *q = (struct queue_pg *)q_;
 	struct qp_args a = {0};
 	PGresult *r = NULL;
-	int i, n, result;
+	int i, n;
 
-	if (max > INT_MAX)
-		max = INT_MAX;
 	qp__int(&a, id);
-	qp__int(&a, (int64_t)max);
-	result = qp__exec(
-	    q,
+	n = job_rows(
+	    (struct queue_pg *)q_,
 	    "SELECT job_id, filename, registry, sha256, state, answer, "
 	    "updated_ms, outcome FROM aos_uploads WHERE job_id = $1 ORDER BY seq "
 	    "LIMIT $2",
-	    &a, &r);
-	if (result < 0)
-		return result;
-	n = PQntuples(r);
+	    &a, id, max, &r);
+	if (n < 0)
+		return n;
 	for (i = 0; i < n; i++) {
 		struct job_upload *u = &ret[i];
 
@@ -144,31 +170,24 @@ int queue_pg__uploads(struct queue *q_, int64_t id, struct job_upload *ret, size
 		u->outcome = outcome_parse(PQgetvalue(r, i, 7));
 	}
 	PQclear(r);
-	if (n == 0)
-		result = job_exists(q, id);
-	return result < 0 ? result : n;
+	return n;
 }
 
 int queue_pg__log_read(struct queue *q_, int64_t id, int64_t after_id,
 		       struct job_log_entry *ret, size_t max)
 {
-	struct queue_pg *q = (struct queue_pg *)q_;
 	struct qp_args a = {0};
 	PGresult *r = NULL;
-	int i, n, result;
+	int i, n;
 
-	if (max > INT_MAX)
-		max = INT_MAX;
 	qp__int(&a, id);
 	qp__int(&a, after_id);
-	qp__int(&a, (int64_t)max);
-	result = qp__exec(q,
-			  "SELECT id, job_id, at_ms, text FROM aos_job_log "
-			  "WHERE job_id = $1 AND id > $2 ORDER BY id LIMIT $3",
-			  &a, &r);
-	if (result < 0)
-		return result;
-	n = PQntuples(r);
+	n = job_rows((struct queue_pg *)q_,
+		     "SELECT id, job_id, at_ms, text FROM aos_job_log "
+		     "WHERE job_id = $1 AND id > $2 ORDER BY id LIMIT $3",
+		     &a, id, max, &r);
+	if (n < 0)
+		return n;
 	for (i = 0; i < n; i++) {
 		ret[i].id = qp__int64(r, i, 0);
 		ret[i].job_id = qp__int64(r, i, 1);
@@ -176,9 +195,7 @@ int queue_pg__log_read(struct queue *q_, int64_t id, int64_t after_id,
 		qp__col_text(r, i, 3, ret[i].text, sizeof(ret[i].text));
 	}
 	PQclear(r);
-	if (n == 0)
-		result = job_exists(q, id);
-	return result < 0 ? result : n;
+	return n;
 }
 
 int queue_pg__counts(struct queue *q_, int64_t ret[JOB_CANCELED + 1])

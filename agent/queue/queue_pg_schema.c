@@ -75,6 +75,28 @@ static const char *const migrations[] = {
     "ALTER TABLE aos_jobs ADD COLUMN outcome text NOT NULL DEFAULT '';"
     "CREATE INDEX aos_jobs_kind_state ON aos_jobs (kind, state);"
     "CREATE INDEX aos_jobs_due ON aos_jobs (next_run_ms) WHERE state IN (1, 4);",
+    /* 4: the ended jobs (succeeded, dead, canceled) in id order, for the
+     * pruning of those past queue.retention_days (as SQLite's 5). */
+    "CREATE INDEX aos_jobs_ended ON aos_jobs (id, updated_ms) WHERE state IN (3, 5, 6);",
+    /* 5: a job's files, in chunks of QUEUE_FILE_CHUNK bytes (seq from 0),
+     * gone with their job.  size, chunks and sha256 are set when the last
+     * chunk is in, in the same transaction.  Chunks are stored out of line
+     * uncompressed (EXTERNAL): wheels and tarballs are compressed already. */
+    "CREATE TABLE aos_job_files ("
+    " id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
+    " job_id bigint NOT NULL REFERENCES aos_jobs (id) ON DELETE CASCADE,"
+    " name text NOT NULL,"
+    " size bigint NOT NULL DEFAULT 0 CHECK (size >= 0),"
+    " chunks integer NOT NULL DEFAULT 0 CHECK (chunks >= 0),"
+    " sha256 text NOT NULL DEFAULT '',"
+    " created_ms bigint NOT NULL,"
+    " UNIQUE (job_id, name));"
+    "CREATE TABLE aos_file_chunks ("
+    " file_id bigint NOT NULL REFERENCES aos_job_files (id) ON DELETE CASCADE,"
+    " seq integer NOT NULL CHECK (seq >= 0),"
+    " data bytea NOT NULL,"
+    " PRIMARY KEY (file_id, seq));"
+    "ALTER TABLE aos_file_chunks ALTER COLUMN data SET STORAGE EXTERNAL;",
 };
 
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))

@@ -61,7 +61,16 @@ int qp__err(struct queue_pg *q, PGresult *r)
 	return -EIO;
 }
 
-int qp__exec(struct queue_pg *q, const char *sql, const struct qp_args *a, PGresult **ret)
+void qp__bytes(struct qp_args *a, const void *p, size_t len)
+{
+	a->v[a->n] = p;
+	a->len[a->n] = (int)len;
+	a->fmt[a->n++] = 1;
+}
+
+/* Runs sql, its answer as text (binary false) or binary. */
+static int exec_as(struct queue_pg *q, const char *sql, const struct qp_args *a,
+		   bool binary, PGresult **ret)
 {
 	static const struct qp_args none;
 	PGresult *r;
@@ -70,7 +79,7 @@ int qp__exec(struct queue_pg *q, const char *sql, const struct qp_args *a, PGres
 
 	if (a == NULL)
 		a = &none;
-	r = PQexecParams(q->conn, sql, a->n, NULL, a->v, a->len, a->fmt, 0);
+	r = PQexecParams(q->conn, sql, a->n, NULL, a->v, a->len, a->fmt, binary ? 1 : 0);
 	st = PQresultStatus(r);
 	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
 		result = qp__err(q, r);
@@ -82,6 +91,17 @@ int qp__exec(struct queue_pg *q, const char *sql, const struct qp_args *a, PGres
 	else
 		PQclear(r);
 	return 0;
+}
+
+int qp__exec(struct queue_pg *q, const char *sql, const struct qp_args *a, PGresult **ret)
+{
+	return exec_as(q, sql, a, false, ret);
+}
+
+int qp__exec_binary(struct queue_pg *q, const char *sql, const struct qp_args *a,
+		    PGresult **ret)
+{
+	return exec_as(q, sql, a, true, ret);
 }
 
 int qp__row(struct queue_pg *q, const char *sql, const struct qp_args *a, PGresult **ret)

@@ -175,7 +175,7 @@ static int uploads_insert(struct queue_sqlite *q, int64_t id, const char *regist
 	return 0;
 }
 
-/* One job inside the caller's transaction. */
+/* One job inside the caller's transaction (checked by the frame). */
 static int enqueue_one(struct queue_sqlite *q, const struct job_new *j, int64_t now_ms,
 		       int64_t *ret_id)
 {
@@ -184,9 +184,6 @@ static int enqueue_one(struct queue_sqlite *q, const struct job_new *j, int64_t 
 	int64_t id = 0;
 	int rc, result;
 
-	result = queue__check_new(j);
-	if (result < 0)
-		return result;
 	s = q->st[QS_JOB_BY_KEY];
 	sqlite3_bind_text(s, 1, j->idem_key, -1, SQLITE_STATIC);
 	rc = sqlite3_step(s);
@@ -220,57 +217,6 @@ static int enqueue_one(struct queue_sqlite *q, const struct job_new *j, int64_t 
 	if (result == 0)
 		*ret_id = id;
 	return result;
-}
-
-static int sq_enqueue(struct queue *q_, const struct job_new *j, int64_t now_ms,
-		      int64_t *ret_id)
-{
-	struct queue_sqlite *q = qs(q_);
-	int64_t id = 0;
-	int result, rc;
-
-	result = queue__check_new(j);
-	if (result < 0)
-		return result;
-	result = queue_sqlite__tx_begin(q);
-	if (result < 0)
-		return result;
-	rc = enqueue_one(q, j, now_ms, &id);
-	/* AOS_EEXIST: nothing was written; the commit is empty */
-	result = queue_sqlite__tx_end(q, rc == AOS_EEXIST ? 0 : rc);
-	if (result < 0)
-		return result;
-	*ret_id = id;
-	return rc;
-}
-
-/* Group commit: many jobs, one transaction, one fsync. */
-static int sq_enqueue_many(struct queue *q_, const struct job_new *js, size_t n,
-			   int64_t now_ms, int64_t *ret_ids, int *ret_rcs)
-{
-	struct queue_sqlite *q = qs(q_);
-	size_t i;
-	int result;
-
-	result = queue_sqlite__tx_begin(q);
-	if (result < 0)
-		return result;
-	for (i = 0; i < n; i++) {
-		ret_ids[i] = 0;
-		/* An invalid job alone is refused: nothing of it is written. */
-		ret_rcs[i] = queue__check_new(&js[i]);
-		if (ret_rcs[i] < 0)
-			continue;
-		ret_rcs[i] = enqueue_one(q, &js[i], now_ms, &ret_ids[i]);
-		if (ret_rcs[i] < 0 && ret_rcs[i] != AOS_EEXIST) {
-			/* The store failed (or a constraint): one statement
-			 * may have half-written a job; nothing of the batch
-			 * is committed. */
-			result = ret_rcs[i];
-			break;
-		}
-	}
-	return queue_sqlite__tx_end(q, result);
 }
 
 static int sq_set_artifacts(struct queue *q_, int64_t id, int64_t fence,
@@ -440,74 +386,93 @@ static int sq_finish(struct queue *q_, int64_t id, int64_t fence, enum job_state
 	return queue_sqlite__tx_end(q, result);
 }
 
-static int sq_cancel(struct queue *q_, int64_t id, const char *reason, int64_t now_ms)
+static int tx_cancel_set(struct queue *q_, int64_t id, bool running, int64_t now_ms)
 {
 	struct queue_sqlite *q = qs(q_);
 	sqlite3_stmt *s = q->st[QS_CANCEL];
-	char owner[128];
-	enum job_state st = 0;
-	const char *sep = reason != NULL ? ": " : "";
-	int result;
 
-	if (reason == NULL)
-		reason = "";
-	result = queue_sqlite__tx_begin(q);
-	if (result < 0)
-		return result;
-	result = job_state(q, id, &st, owner, sizeof(owner));
-	if (result < 0)
-		goto out;
-	if (st != JOB_QUEUED && st != JOB_FAILED && st != JOB_RUNNING) {
-		result = -EINVAL;
-		goto out;
-	}
 	sqlite3_bind_int64(s, 1, id);
-	sqlite3_bind_int(s, 2, st == JOB_RUNNING ? 1 : 0); /* fences the worker off */
+	sqlite3_bind_int(s, 2, running ? 1 : 0); /* fences the worker off */
 	sqlite3_bind_int64(s, 3, now_ms);
-	result = queue_sqlite__step_done(s);
-	if (result == 0)
-		result = head_refresh(q, id);
-	if (result < 0)
-		goto out;
-	if (st == JOB_RUNNING)
-		result = queue_sqlite__log_add(
-		    q, id, now_ms, "running -> canceled%s%s (lease of %s revoked)", sep,
-		    reason, owner);
-	else
-		result = queue_sqlite__log_add(q, id, now_ms, "%s -> canceled%s%s",
-					       job_state_name(st), sep, reason);
-out:
-	return queue_sqlite__tx_end(q, result);
+	return queue_sqlite__step_done(s);
 }
 
-static int sq_retry(struct queue *q_, int64_t id, int64_t now_ms)
+static int tx_retry_set(struct queue *q_, int64_t id, int64_t now_ms)
 {
 	struct queue_sqlite *q = qs(q_);
 	sqlite3_stmt *s = q->st[QS_RETRY];
-	enum job_state st = 0;
-	int result;
 
-	result = queue_sqlite__tx_begin(q);
-	if (result < 0)
-		return result;
-	result = job_state(q, id, &st, NULL, 0);
-	if (result < 0)
-		goto out;
-	if (st != JOB_DEAD && st != JOB_FAILED && st != JOB_CANCELED) {
-		result = -EINVAL;
-		goto out;
-	}
 	sqlite3_bind_int64(s, 1, id);
 	sqlite3_bind_int64(s, 2, now_ms);
-	result = queue_sqlite__step_done(s);
-	if (result == 0)
-		result = head_refresh(q, id);
-	if (result == 0)
-		result = queue_sqlite__log_add(
-		    q, id, now_ms, "%s -> queued (retry requested; attempts reset)",
-		    job_state_name(st));
-out:
-	return queue_sqlite__tx_end(q, result);
+	return queue_sqlite__step_done(s);
+}
+
+static int tx_begin(struct queue *q)
+{
+	return queue_sqlite__tx_begin(qs(q));
+}
+
+static int tx_end(struct queue *q, int result)
+{
+	return queue_sqlite__tx_end(qs(q), result);
+}
+
+static int tx_enqueue_one(struct queue *q, const struct job_new *j, int64_t now_ms,
+			  int64_t *ret_id)
+{
+	return enqueue_one(qs(q), j, now_ms, ret_id);
+}
+
+static int tx_job_state(struct queue *q, int64_t id, enum job_state *ret_state,
+			char *owner, size_t ownerlen)
+{
+	return job_state(qs(q), id, ret_state, owner, ownerlen);
+}
+
+static int tx_head_refresh(struct queue *q, int64_t id)
+{
+	return head_refresh(qs(q), id);
+}
+
+static int tx_log_add(struct queue *q, int64_t id, int64_t now_ms, const char *text)
+{
+	return queue_sqlite__log_add(qs(q), id, now_ms, "%s", text);
+}
+
+/* The steps of queue_frame.c's operations.  SQLite's write lock (BEGIN
+ * IMMEDIATE) is all the locking a change of state needs. */
+static const struct queue_tx sqlite_tx = {
+    .begin = tx_begin,
+    .end = tx_end,
+    .enqueue_one = tx_enqueue_one,
+    .job_lock = tx_job_state,
+    .cancel_set = tx_cancel_set,
+    .retry_set = tx_retry_set,
+    .head_refresh = tx_head_refresh,
+    .log_add = tx_log_add,
+};
+
+static int sq_enqueue(struct queue *q, const struct job_new *j, int64_t now_ms,
+		      int64_t *ret_id)
+{
+	return queue__enqueue(&sqlite_tx, q, j, now_ms, ret_id);
+}
+
+/* Group commit: many jobs, one transaction, one fsync. */
+static int sq_enqueue_many(struct queue *q, const struct job_new *js, size_t n,
+			   int64_t now_ms, int64_t *ret_ids, int *ret_rcs)
+{
+	return queue__enqueue_many(&sqlite_tx, q, js, n, now_ms, ret_ids, ret_rcs);
+}
+
+static int sq_cancel(struct queue *q, int64_t id, const char *reason, int64_t now_ms)
+{
+	return queue__cancel(&sqlite_tx, q, id, reason, now_ms);
+}
+
+static int sq_retry(struct queue *q, int64_t id, int64_t now_ms)
+{
+	return queue__retry(&sqlite_tx, q, id, now_ms);
 }
 
 static int sq_log(struct queue *q_, int64_t id, const char *text, int64_t now_ms)
@@ -619,6 +584,9 @@ static const struct queue_ops sqlite_ops = {
     .stats = queue_sqlite__stats,
     .release_owner = sq_release_owner,
     .prune = queue_sqlite__prune,
+    .file_put = queue_sqlite__file_put,
+    .file_get = queue_sqlite__file_get,
+    .files_remove = queue_sqlite__files_remove,
     .close = sq_close,
 };
 

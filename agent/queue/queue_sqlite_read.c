@@ -11,9 +11,8 @@
 
 #include "common/err.h"
 #include "queue/queue.h"
+#include "queue_internal.h"
 #include "queue_sqlite_internal.h"
-
-#define LIST_DEFAULT 100
 
 int queue_sqlite__err(int rc)
 {
@@ -60,37 +59,29 @@ void queue_sqlite__col_text(sqlite3_stmt *s, int col, char *dst, size_t n)
 	dst[len] = '\0';
 }
 
+static int64_t sq_int64(void *row, int col)
+{
+	return sqlite3_column_int64(row, col);
+}
+
+static bool sq_null(void *row, int col)
+{
+	return sqlite3_column_type(row, col) == SQLITE_NULL;
+}
+
+static const char *sq_text(void *row, int col, size_t *ret_len)
+{
+	const unsigned char *t = sqlite3_column_text(row, col);
+
+	*ret_len = (size_t)sqlite3_column_bytes(row, col);
+	return (const char *)t;
+}
+
 int queue_sqlite__read_job(sqlite3_stmt *s, struct job *j)
 {
-	const unsigned char *inputs;
+	const struct queue_row r = {sq_int64, sq_null, sq_text, s};
 
-	memset(j, 0, sizeof(*j));
-	j->id = sqlite3_column_int64(s, 0);
-	j->kind = (enum job_kind)sqlite3_column_int(s, 1);
-	j->state = (enum job_state)sqlite3_column_int(s, 2);
-	queue_sqlite__col_text(s, 3, j->idem_key, sizeof(j->idem_key));
-	queue_sqlite__col_text(s, 4, j->registry, sizeof(j->registry));
-	queue_sqlite__col_text(s, 5, j->package, sizeof(j->package));
-	j->attempts = sqlite3_column_int(s, 7);
-	j->max_attempts = sqlite3_column_int(s, 8);
-	j->next_run_ms = sqlite3_column_int64(s, 9);
-	j->created_ms = sqlite3_column_int64(s, 10);
-	j->updated_ms = sqlite3_column_int64(s, 11);
-	queue_sqlite__col_text(s, 12, j->lease_owner, sizeof(j->lease_owner));
-	j->lease_expires_ms = sqlite3_column_int64(s, 13);
-	j->fence = sqlite3_column_int64(s, 14);
-	queue_sqlite__col_text(s, 15, j->last_error, sizeof(j->last_error));
-	j->outcome = outcome_parse((const char *)sqlite3_column_text(s, 17));
-	queue_sqlite__col_text(s, 16, j->wait_reason, sizeof(j->wait_reason));
-	if (sqlite3_column_type(s, 6) != SQLITE_NULL) {
-		inputs = sqlite3_column_text(s, 6);
-		if (inputs == NULL)
-			return -ENOMEM;
-		j->inputs = strdup((const char *)inputs);
-		if (j->inputs == NULL)
-			return -ENOMEM;
-	}
-	return 0;
+	return queue__read_job(&r, j);
 }
 
 /* 0 when job id exists, else AOS_ENOTFOUND. */
@@ -135,14 +126,10 @@ int queue_sqlite__list(struct queue *q_, const struct job_filter *f, struct job 
 {
 	struct queue_sqlite *q = (struct queue_sqlite *)q_;
 	sqlite3_stmt *s = q->st[f != NULL && f->state != 0 ? QS_LIST_STATE : QS_LIST];
-	size_t limit = f != NULL && f->limit > 0 ? f->limit : LIST_DEFAULT;
+	size_t limit = queue__list_limit(f, max);
 	size_t n = 0, i;
 	int rc = SQLITE_DONE, result = 0;
 
-	if (limit > max)
-		limit = max;
-	if (limit > INT_MAX)
-		limit = INT_MAX;
 	if (limit == 0)
 		return 0;
 	sqlite3_bind_int(s, 1, f != NULL ? (int)f->state : 0);

@@ -8,7 +8,9 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -139,6 +141,41 @@ static void test_tree_bytes(void **state)
 	assert_int_equal(aos_rm_flat_dir(out), 0);
 }
 
+/* All of a buffer larger than a pipe holds goes through, in several
+ * writes; a full disk is named. */
+static void test_write_all(void **state)
+{
+	static char big[256 * 1024], back[sizeof(big)];
+	int p[2], full;
+	size_t got = 0;
+	ssize_t n;
+	pid_t pid;
+
+	(void)state;
+	memset(big, 'x', sizeof(big));
+	big[sizeof(big) - 1] = 'y';
+	assert_int_equal(pipe(p), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		close(p[0]);
+		_exit(aos_write_all(p[1], big, sizeof(big)) == 0 ? 0 : 1);
+	}
+	close(p[1]);
+	while ((n = read(p[0], back + got, sizeof(back) - got)) > 0)
+		got += (size_t)n;
+	close(p[0]);
+	assert_int_equal(got, sizeof(big));
+	assert_memory_equal(back, big, sizeof(big));
+	assert_int_equal(waitpid(pid, &full, 0), pid);
+	assert_true(WIFEXITED(full) && WEXITSTATUS(full) == 0);
+
+	full = open("/dev/full", O_WRONLY);
+	assert_true(full >= 0);
+	assert_int_equal(aos_write_all(full, big, 10), -ENOSPC);
+	close(full);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -146,6 +183,7 @@ int main(void)
 	    cmocka_unit_test(test_rm_flat_dir_removes_files_and_folder),
 	    cmocka_unit_test(test_rm_flat_dir_leaves_a_subfolder),
 	    cmocka_unit_test(test_tree_bytes),
+	    cmocka_unit_test(test_write_all),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -269,12 +269,58 @@ static void test_migrate_from_schema_1(void **state)
 	PQfinish(c);
 }
 
-/* A database of schema from (1: the first, 2: the last before outcomes)
- * with a job of each kind of row migrated at open to outcome columns:
- * what was there reads back without an outcome, messages untouched, and
- * the migrated jobs take outcomes and show in stats. */
+/* A file in memory: read by a source, compared by a sink. */
+struct mem_file {
+	const char *bytes;
+	size_t len, off;
+};
+
+static int mem_read(void *data, void *buf, size_t len, size_t *ret_n)
+{
+	struct mem_file *m = data;
+	size_t n = m->len - m->off < len ? m->len - m->off : len;
+
+	memcpy(buf, m->bytes + m->off, n);
+	m->off += n;
+	*ret_n = n;
+	return 0;
+}
+
+static int mem_compare(void *data, const void *buf, size_t len)
+{
+	struct mem_file *m = data;
+
+	if (len > m->len - m->off || memcmp(buf, m->bytes + m->off, len) != 0)
+		return -EILSEQ;
+	m->off += len;
+	return 0;
+}
+
+/* A file stored for job id under fence reads back the same. */
+static void file_round_trip(struct queue *q, int64_t id, int64_t fence)
+{
+	static const char text[] = "the bytes of a.whl";
+	struct mem_file in = {text, sizeof(text) - 1, 0}, out = in;
+	struct queue_file_src src = {mem_read, &in};
+	struct queue_file_sink dst = {mem_compare, &out};
+	char err[512];
+
+	if (q->ops->file_put(q, id, fence, "a.whl", &src, T0, NULL, err, sizeof(err)) !=
+	    0)
+		fail_msg("file_put: %s", err);
+	if (q->ops->file_get(q, id, "a.whl", &dst, NULL, err, sizeof(err)) != 0)
+		fail_msg("file_get: %s", err);
+	assert_int_equal(out.off, out.len);
+}
+
+/* A database of schema from (each version before this program's; 1 and 2
+ * are those before outcomes) with a job of each kind of row migrated at open to outcome
+ * columns: what was there reads back without an outcome, messages untouched, and the
+ * migrated jobs take outcomes, show in stats and are pruned (on the index of migration
+ * 4). */
 static void migrate_outcomes_from(struct fx *fx, int from)
 {
+	struct job pruned[4];
 	struct queue_stats st;
 	struct job_upload u[2];
 	struct job j;
@@ -306,6 +352,7 @@ static void migrate_outcomes_from(struct fx *fx, int from)
 	assert_int_equal(u[0].outcome, OUT_NONE);
 	j = claim_one(fx->q, "w", T0);
 	assert_string_equal(j.idem_key, "old");
+	file_round_trip(fx->q, j.id, j.fence); /* migration 5's tables */
 	assert_int_equal(fx->q->ops->upload_set(fx->q, j.id, j.fence, "a.whl",
 						UPLOAD_FAILED, OUT_REJECTED, "no",
 						T0 + 1),
@@ -320,6 +367,14 @@ static void migrate_outcomes_from(struct fx *fx, int from)
 	assert_int_equal(st.jobs[JOB_PUBLISH][JOB_DEAD], 1);
 	assert_int_equal(st.jobs[JOB_PIPELINE][JOB_DEAD], 1);
 	assert_int_equal(st.oldest_due_ms, 0);
+	/* both ended jobs go, the one that ended before the migration too */
+	assert_int_equal(fx->q->ops->prune(fx->q, T0 + 3, 0, false, pruned, 4), 2);
+	assert_int_equal(pruned[0].id, 1);
+	assert_int_equal(pruned[1].id, 2);
+	job_clear(&pruned[0]);
+	job_clear(&pruned[1]);
+	assert_int_equal(fx_pg_count(fx->path, "SELECT count(*) FROM aos_file_chunks"),
+			 0);
 }
 
 static void test_migrate_outcomes(void **state)
