@@ -116,6 +116,43 @@ int writer_submit(struct writer *w, struct writer_batch *b)
 	return 0;
 }
 
+/* A batch of one job (writer_commit_one). */
+struct one {
+	struct writer_batch wb;
+	int64_t id;
+	int rc;
+	void (*done)(void *op, int result, int64_t id);
+	void *op;
+};
+
+static void one_done(struct writer_batch *wb)
+{
+	struct one *o = wb->data;
+
+	o->done(o->op, wb->result < 0 ? wb->result : o->rc, o->id);
+	free(o);
+}
+
+int writer_commit_one(struct writer *w, const struct job_new *jn, int64_t now_ms,
+		      void (*done)(void *op, int result, int64_t id), void *op)
+{
+	struct one *o = calloc(1, sizeof(*o));
+
+	if (o == NULL)
+		return -ENOMEM;
+	o->done = done;
+	o->op = op;
+	o->wb = (struct writer_batch){.jobs = jn,
+				      .n = 1,
+				      .now_ms = now_ms,
+				      .ret_ids = &o->id,
+				      .ret_rcs = &o->rc,
+				      .done = one_done,
+				      .data = o};
+	enqueue(w, &o->wb);
+	return 0;
+}
+
 bool writer_busy(const struct writer *w)
 {
 	return w->head != NULL;

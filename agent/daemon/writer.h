@@ -65,6 +65,13 @@ int writer_new(uv_loop_t *loop, writer_open_fn open, const char *target,
  * before it.  Returns 0 (done() will run) or -EINVAL (n is 0). */
 int writer_submit(struct writer *w, struct writer_batch *b);
 
+/* Commits one job (jn kept by the caller until done): a batch of one whose
+ * done(op, result, id) gets enqueue()'s result and id (0 or AOS_EEXIST with
+ * the id, or the failure).  Returns 0 or -ENOMEM (done not called).  The
+ * shape of spool_env.commit. */
+int writer_commit_one(struct writer *w, const struct job_new *jn, int64_t now_ms,
+		      void (*done)(void *op, int result, int64_t id), void *op);
+
 /* True while a batch is queued or being committed. */
 bool writer_busy(const struct writer *w);
 
