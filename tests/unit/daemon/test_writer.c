@@ -250,6 +250,43 @@ static void test_open_failure_then_retry(void **state)
 	assert_int_equal(fake.closes, 1);
 }
 
+static int one_result = 1;
+static int64_t one_id;
+
+static void one_done(void *op, int result, int64_t id)
+{
+	event(op);
+	one_result = result;
+	one_id = id;
+}
+
+/* writer_commit_one: a batch of one, enqueue()'s result and id in done;
+ * a failed open is the result. */
+static void test_commit_one(void **state)
+{
+	uv_loop_t loop;
+	struct writer *w;
+	struct job_new jn = {0};
+
+	(void)state;
+	fake.released = 10; /* nothing held */
+	fake.fail_opens = 2;
+	assert_int_equal(uv_loop_init(&loop), 0);
+	assert_int_equal(writer_new(&loop, fake_open, "db", &w), 0);
+	assert_int_equal(writer_commit_one(w, &jn, 1000, one_done, "first"), 0);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	assert_int_equal(one_result, -EIO);
+	assert_int_equal(writer_commit_one(w, &jn, 1000, one_done, "second"), 0);
+	run_and_close(&loop);
+	assert_int_equal(one_result, 0);
+	assert_int_equal(one_id, 1);
+	assert_int_equal(fake.sizes[0], 1);
+	assert_int_equal(nevents, 2);
+	assert_string_equal(events[0], "first");
+	assert_string_equal(events[1], "second");
+	assert_int_equal(writer_free(w), 0);
+}
+
 static void test_empty_batch_refused(void **state)
 {
 	uv_loop_t loop;
@@ -272,6 +309,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup(test_commit_off_the_loop, setup),
 	    cmocka_unit_test_setup(test_open_failure_then_retry, setup),
+	    cmocka_unit_test_setup(test_commit_one, setup),
 	    cmocka_unit_test_setup(test_empty_batch_refused, setup),
 	};
 
