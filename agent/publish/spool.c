@@ -535,6 +535,7 @@ static void committed(void *op, int r, int64_t id)
 			 "cannot write the job to the queue database: %s",
 			 aos_strerror(r));
 		refuse(e, store_outcome(r), msg); /* its spooled copies go */
+		enq_free(e);
 		return;
 	}
 	if (r == AOS_EEXIST)
