@@ -60,8 +60,8 @@ static void after_commit(uv_work_t *work, int status)
 	if (status < 0 && b->result == 0)
 		b->result = status;
 	if (w->err[0] != '\0') {
-		log_err("the queue's writer cannot open its connection: %s; nothing it "
-			"commits is accepted (clients are answered 503) until it can",
+		log_err("the queue's writer cannot open its connection: %s; new jobs "
+			"are refused until it can (each commit tries again)",
 			w->err);
 		w->err[0] = '\0';
 	}
