@@ -3,7 +3,7 @@
 #include <sys/time.h>
 #include <time.h>
 
-#include "backoff.h"
+#include "common/backoff.h"
 
 /* splitmix64: enough for jitter, which only needs to spread clients out. */
 uint64_t aos_rand_u64(void *ctx)

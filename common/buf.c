@@ -6,9 +6,9 @@
 
 #include <openssl/crypto.h>
 
-#include "buf.h"
-#include "err.h"
-#include "wipe.h"
+#include "common/buf.h"
+#include "common/err.h"
+#include "common/wipe.h"
 
 void buf_init(struct buf *b, size_t limit)
 {

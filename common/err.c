@@ -1,6 +1,6 @@
 #include <string.h>
 
-#include "err.h"
+#include "common/err.h"
 
 const char *aos_strerror(int err)
 {

@@ -6,7 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "file.h"
+#include "common/file.h"
 
 int aos_fsync_dir(const char *path)
 {

@@ -20,10 +20,10 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
-#include "err.h"
-#include "file.h"
-#include "hex.h"
-#include "secret.h"
+#include "common/err.h"
+#include "common/file.h"
+#include "common/hex.h"
+#include "common/secret.h"
 
 static struct secret *fpr_key;
 

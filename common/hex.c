@@ -4,7 +4,7 @@
 
 #include <openssl/evp.h>
 
-#include "hex.h"
+#include "common/hex.h"
 
 void aos_hex(const unsigned char *p, size_t n, char *out)
 {

@@ -2,7 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "outcome.h"
+#include "common/outcome.h"
 
 static const char *const names[] = {
     [OUT_NONE] = "none",	 [OUT_PUBLISHED] = "published",

@@ -1,13 +1,11 @@
 #include <errno.h>
 #include <stdatomic.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/resource.h>
 
 #include <openssl/crypto.h>
 
-#include "err.h"
-#include "secret.h"
+#include "common/err.h"
+#include "common/secret.h"
 
 struct secret {
 	atomic_int refs;
@@ -16,31 +14,6 @@ struct secret {
 };
 
 static atomic_size_t live_count;
-
-int secret_init_process(size_t size)
-{
-	struct rlimit rl = {0, 0};
-
-	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
-		return -errno;
-	if (setrlimit(RLIMIT_CORE, &rl) < 0)
-		return -errno;
-	if (CRYPTO_secure_malloc_initialized())
-		return 0;
-	/* 1 means the heap is locked; 2 means it exists but mlock failed. */
-	if (CRYPTO_secure_malloc_init(size, 32) != 1) {
-		CRYPTO_secure_malloc_done();
-		return AOS_ESECMEM;
-	}
-	return 0;
-}
-
-void secret_done_process(void)
-{
-	secret_fingerprint_key_set(NULL);
-	if (CRYPTO_secure_malloc_initialized())
-		CRYPTO_secure_malloc_done();
-}
 
 int secret_new(const void *value, size_t len, struct secret **ret)
 {

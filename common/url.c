@@ -6,8 +6,8 @@
 
 #include <curl/curl.h>
 
-#include "err.h"
-#include "url.h"
+#include "common/err.h"
+#include "common/url.h"
 
 int url_origin(const char *url, char *out, size_t outlen)
 {

@@ -6,7 +6,7 @@
 
 #include <openssl/crypto.h>
 
-#include "wipe.h"
+#include "common/wipe.h"
 
 void *wipe_malloc(size_t n)
 {

@@ -1,5 +1,7 @@
-/* ctl.h - aos-publishctl's pieces: talking to the control socket and the
- * exit statuses every command shares. */
+/* ctl.h - aos-publishctl's pieces: talking to the control socket
+ * (ctl_conn.c) and the exit statuses every command shares.  ctl.c (main)
+ * calls the commands' files, and they all call ctl_conn.c: no file calls
+ * back into one that calls it. */
 #ifndef AOS_CTL_H
 #define AOS_CTL_H
 

@@ -7,7 +7,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "ctl.h"
+#include "ctl/ctl.h"
 
 /* "12.3 MiB" */
 static void human(double bytes, char *buf, size_t len)

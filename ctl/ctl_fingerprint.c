@@ -17,7 +17,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "ctl.h"
+#include "ctl/ctl.h"
 
 #define VALUE_READ_MAX 65536 /* the daemon refuses long values; stop reading here */
 

@@ -11,9 +11,9 @@
 
 #include <cjson/cJSON.h>
 
-#include "ctl.h"
-#include "ctl_progress.h"
-#include "ctl_text.h"
+#include "ctl/ctl.h"
+#include "ctl/ctl_progress.h"
+#include "ctl/ctl_text.h"
 
 static const char *when(double ms, char *buf, size_t len)
 {

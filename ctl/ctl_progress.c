@@ -4,8 +4,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "ctl.h"
-#include "ctl_progress.h"
+#include "ctl/ctl.h"
+#include "ctl/ctl_progress.h"
 
 #define BAR_WIDTH 24
 

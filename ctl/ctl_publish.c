@@ -11,8 +11,8 @@
 
 #include <cjson/cJSON.h>
 
-#include "ctl.h"
-#include "ctl_progress.h"
+#include "ctl/ctl.h"
+#include "ctl/ctl_progress.h"
 
 static void usage(FILE *f)
 {

@@ -5,7 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "ctl_text.h"
+#include "ctl/ctl_text.h"
 
 /* The length of the well-formed UTF-8 sequence at s (1 to 4, its code point
  * in *ret_cp), or 0 when s[0] does not start one (RFC 3629: no overlong

@@ -9,9 +9,9 @@
 
 #include <cjson/cJSON.h>
 
-#include "answer.h"
-#include "err.h"
-#include "pub_util.h"
+#include "common/err.h"
+#include "publishers/answer.h"
+#include "publishers/pub_util.h"
 
 #define SCAN_MAX (64 * 1024) /* bytes of a body looked at */
 #define TEXT_MAX 4096	     /* bytes of text extracted from a body */
@@ -383,7 +383,9 @@ static void classify_pypi(const struct answer_input *in, struct answer *a)
 		    s);
 	else if (s == 413)
 		set(a, ANSWER_TOO_LARGE,
-		    "the file is larger than the registry accepts (413)");
+		    "the file is larger than the registry accepts (413): raise its limit "
+		    "(devpi-server: --max-request-body-size, 1 GiB by default; a "
+		    "proxy in front: its body size limit) or publish a smaller file");
 	else if (s == 400)
 		set(a, ANSWER_PERMANENT,
 		    "the registry refused the upload (400): fix what its message names "

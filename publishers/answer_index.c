@@ -11,12 +11,12 @@
 
 #include <cjson/cJSON.h>
 
-#include "answer.h"
-#include "err.h"
-#include "hex.h"
-#include "pub_err.h"
-#include "pub_util.h"
-#include "url.h"
+#include "common/err.h"
+#include "common/hex.h"
+#include "common/url.h"
+#include "publishers/answer.h"
+#include "publishers/pub_err.h"
+#include "publishers/pub_util.h"
 
 static bool is_redirect(long status)
 {

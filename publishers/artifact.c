@@ -7,14 +7,14 @@
 
 #include <cjson/cJSON.h>
 
-#include "artifact.h"
+#include "common/err.h"
+#include "publishers/artifact.h"
+#include "publishers/pub_err.h"
+#include "publishers/pub_util.h"
+#include "publishers/pypi_meta.h"
+#include "publishers/pypi_name.h"
+#include "publishers/semver.h"
 #include "artifact_internal.h"
-#include "err.h"
-#include "pub_err.h"
-#include "pub_util.h"
-#include "pypi_meta.h"
-#include "pypi_name.h"
-#include "semver.h"
 
 #define NPM_NAME_MAX 214
 

@@ -4,9 +4,9 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 
+#include "common/hex.h"
+#include "publishers/crc32c.h"
 #include "artifact_internal.h"
-#include "crc32c.h"
-#include "hex.h"
 
 /* BLAKE2b-256 of the empty string, to check a candidate implementation. */
 static const unsigned char blake2b_256_empty[32] = {

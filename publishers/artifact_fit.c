@@ -2,7 +2,7 @@
 #include <errno.h>
 #include <stdio.h>
 
-#include "artifact_fit.h"
+#include "publishers/artifact_fit.h"
 
 bool artifact_fits(enum artifact_kind k, enum registry_type t)
 {

@@ -11,8 +11,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "answer.h"   /* enum registry_type */
-#include "artifact.h" /* enum artifact_kind */
+#include "publishers/answer.h"	 /* enum registry_type */
+#include "publishers/artifact.h" /* enum artifact_kind */
 
 /* Returns whether an artifact of kind k may go to a registry of type t. */
 bool artifact_fits(enum artifact_kind k, enum registry_type t);

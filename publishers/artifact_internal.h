@@ -10,7 +10,7 @@
 
 #include <openssl/evp.h>
 
-#include "artifact.h"
+#include "publishers/artifact.h"
 
 enum { DG_SHA256, DG_BLAKE2, DG_SHA512, DG_SHA1, DG_COUNT };
 

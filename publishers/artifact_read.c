@@ -27,10 +27,10 @@
 #include <archive.h>
 #include <archive_entry.h>
 
+#include "common/err.h"
+#include "publishers/pub_err.h"
+#include "publishers/pub_util.h"
 #include "artifact_internal.h"
-#include "err.h"
-#include "pub_err.h"
-#include "pub_util.h"
 
 #define READ_BLOCK (256 * 1024) /* large reads: the spool's copy goes through here */
 #define ZIP_EOCD_LEN 22

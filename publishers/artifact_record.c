@@ -12,10 +12,10 @@
 
 #include <cjson/cJSON.h>
 
-#include "artifact.h"
+#include "publishers/artifact.h"
+#include "publishers/pub_err.h"
+#include "publishers/pub_util.h"
 #include "artifact_internal.h"
-#include "pub_err.h"
-#include "pub_util.h"
 
 #define RECORD_VERSION 1
 

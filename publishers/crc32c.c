@@ -4,7 +4,7 @@
 #include <pthread.h>
 #include <string.h>
 
-#include "crc32c.h"
+#include "publishers/crc32c.h"
 
 #define POLY 0x82F63B78u
 

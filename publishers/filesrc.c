@@ -5,11 +5,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "artifact.h"
-#include "crc32c.h"
-#include "filesrc.h"
-#include "pub_err.h"
-#include "pub_util.h"
+#include "publishers/artifact.h"
+#include "publishers/crc32c.h"
+#include "publishers/filesrc.h"
+#include "publishers/pub_err.h"
+#include "publishers/pub_util.h"
 
 struct filesrc {
 	int fd;

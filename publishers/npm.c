@@ -3,12 +3,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "artifact.h"
-#include "err.h"
-#include "npm.h"
-#include "pub_err.h"
-#include "pub_util.h"
-#include "registry.h"
+#include "common/err.h"
+#include "publishers/artifact.h"
+#include "publishers/npm.h"
+#include "publishers/pub_err.h"
+#include "publishers/pub_util.h"
+#include "publishers/registry.h"
 
 struct npm_publish {
 	struct npm_body *body;
@@ -34,19 +34,6 @@ char *npm_package_url(const char *registry, const char *name)
 	}
 	url = registry_join(registry, escaped);
 	free(escaped);
-	return url;
-}
-
-char *npm_tarball_url(const char *registry, const char *name, const char *version)
-{
-	size_t n = 2 * strlen(name) + strlen(version) + 16;
-	char *seg = malloc(n), *url;
-
-	if (seg == NULL)
-		return NULL;
-	snprintf(seg, n, "%s/-/%s-%s.tgz", name, name, version);
-	url = registry_join(registry, seg);
-	free(seg);
 	return url;
 }
 

@@ -11,6 +11,9 @@
  * does a group go through a small staging buffer.  The suffix closes the
  * strings and objects.  Its length is therefore known before the
  * first byte is sent: prefix + 4 * ceil(size / 3) + suffix.
+ *
+ * The tarball's URL that the document names (npm_tarball_url) is made here
+ * too, so that npm.c calls this file and not the other way round.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -20,11 +23,12 @@
 #include <cjson/cJSON.h>
 #include <openssl/evp.h>
 
-#include "artifact.h"
-#include "filesrc.h"
-#include "npm.h"
-#include "pub_err.h"
-#include "pub_util.h"
+#include "publishers/artifact.h"
+#include "publishers/filesrc.h"
+#include "publishers/npm.h"
+#include "publishers/pub_err.h"
+#include "publishers/pub_util.h"
+#include "publishers/registry.h"
 
 #define RAW_BLOCK (3 * 64 * 1024) /* bytes read at once: 192 KiB, a multiple of 3 */
 #define STAGE_RAW 3		  /* one group, for a buffer under 5 bytes */
@@ -321,4 +325,17 @@ void npm_body_free(struct npm_body *b)
 	free(b->prefix);
 	free(b->raw);
 	free(b);
+}
+
+char *npm_tarball_url(const char *registry, const char *name, const char *version)
+{
+	size_t n = 2 * strlen(name) + strlen(version) + 16;
+	char *seg = malloc(n), *url;
+
+	if (seg == NULL)
+		return NULL;
+	snprintf(seg, n, "%s/-/%s-%s.tgz", name, name, version);
+	url = registry_join(registry, seg);
+	free(seg);
+	return url;
 }

@@ -6,11 +6,11 @@
 
 #include <cjson/cJSON.h>
 
-#include "artifact.h"
-#include "npm_pubcfg.h"
-#include "pub_err.h"
-#include "pub_util.h"
-#include "url.h"
+#include "common/url.h"
+#include "publishers/artifact.h"
+#include "publishers/npm_pubcfg.h"
+#include "publishers/pub_err.h"
+#include "publishers/pub_util.h"
 
 /* The path of an absolute URL without trailing slashes: start and length. */
 static size_t url_path(const char *url, const char **ret)

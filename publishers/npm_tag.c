@@ -4,11 +4,11 @@
 
 #include <cjson/cJSON.h>
 
-#include "artifact.h"
-#include "npm.h"
-#include "pub_err.h"
-#include "pub_util.h"
-#include "semver.h"
+#include "publishers/artifact.h"
+#include "publishers/npm.h"
+#include "publishers/pub_err.h"
+#include "publishers/pub_util.h"
+#include "publishers/semver.h"
 
 #define TAG_CHARS "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._~-"
 #define LETTERS "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"

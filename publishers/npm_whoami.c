@@ -6,10 +6,10 @@
 
 #include <cjson/cJSON.h>
 
-#include "err.h"
-#include "npm_whoami.h"
-#include "pub_util.h"
-#include "registry.h"
+#include "common/err.h"
+#include "publishers/npm_whoami.h"
+#include "publishers/pub_util.h"
+#include "publishers/registry.h"
 
 int npm_whoami_setup(CURL *h, const char *registry, const struct secret *token,
 		     struct curl_slist **ret_headers, char *errbuf, size_t errlen)

@@ -10,7 +10,7 @@
 
 #include <curl/curl.h>
 
-#include "secret.h"
+#include "common/secret.h"
 
 /* Configures h for the request.  Returns 0 and *ret_headers (free with
  * registry_headers_free once the transfer is over), or PUB_EURL /

@@ -1,5 +1,5 @@
-#include "err.h"
-#include "pub_err.h"
+#include "common/err.h"
+#include "publishers/pub_err.h"
 
 const char *publishers_strerror(int err)
 {

@@ -5,7 +5,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "pub_util.h"
+#include "publishers/pub_util.h"
 
 void pub__errf(char *errbuf, size_t errlen, const char *fmt, ...)
 {

@@ -4,15 +4,15 @@
 #include <string.h>
 #include <strings.h>
 
-#include "artifact.h"
-#include "err.h"
-#include "filesrc.h"
-#include "pub_err.h"
-#include "pub_util.h"
-#include "pypi.h"
-#include "pypi_meta.h"
-#include "pypi_name.h"
-#include "registry.h"
+#include "common/err.h"
+#include "publishers/artifact.h"
+#include "publishers/filesrc.h"
+#include "publishers/pub_err.h"
+#include "publishers/pub_util.h"
+#include "publishers/pypi.h"
+#include "publishers/pypi_meta.h"
+#include "publishers/pypi_name.h"
+#include "publishers/registry.h"
 
 struct pypi_form {
 	struct pypi_field *fields; /* names and values malloc'ed */

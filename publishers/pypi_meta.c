@@ -3,11 +3,11 @@
 #include <string.h>
 #include <strings.h>
 
-#include "err.h"
-#include "pub_err.h"
-#include "pub_util.h"
-#include "pypi_meta.h"
-#include "pypi_name.h"
+#include "common/err.h"
+#include "publishers/pub_err.h"
+#include "publishers/pub_util.h"
+#include "publishers/pypi_meta.h"
+#include "publishers/pypi_name.h"
 
 struct meta_field {
 	char *name;

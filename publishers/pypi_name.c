@@ -3,10 +3,10 @@
 #include <string.h>
 #include <strings.h>
 
-#include "err.h"
-#include "pub_err.h"
-#include "pub_util.h"
-#include "pypi_name.h"
+#include "common/err.h"
+#include "publishers/pub_err.h"
+#include "publishers/pub_util.h"
+#include "publishers/pypi_name.h"
 
 #define PEP440_MAX_RELEASE 32
 #define PEP440_MAX_LOCAL 32

@@ -13,10 +13,10 @@
 #include <cjson/cJSON.h>
 #include <openssl/evp.h>
 
-#include "err.h"
-#include "pub_util.h"
-#include "pypi_name.h"
-#include "pypi_token.h"
+#include "common/err.h"
+#include "publishers/pub_util.h"
+#include "publishers/pypi_name.h"
+#include "publishers/pypi_token.h"
 
 #define TOKEN_MAX PYPI_TOKEN_MAX
 #define F_END 0

@@ -8,11 +8,11 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
-#include "err.h"
-#include "pub_err.h"
-#include "pub_util.h"
-#include "registry.h"
-#include "secret.h"
+#include "common/err.h"
+#include "common/secret.h"
+#include "publishers/pub_err.h"
+#include "publishers/pub_util.h"
+#include "publishers/registry.h"
 
 static bool host_is_loopback(const char *host)
 {

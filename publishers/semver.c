@@ -1,7 +1,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "semver.h"
+#include "publishers/semver.h"
 
 struct semver {
 	const char *num[3];

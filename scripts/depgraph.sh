@@ -4,55 +4,32 @@
 #   scripts/depgraph.sh           one "room -> room" edge a line (with the count)
 #   scripts/depgraph.sh -v        each edge followed by the include lines behind it
 #   scripts/depgraph.sh --check   exit 1 if a room includes a room that is not
-#                                 below it in ROOMS, other than the KNOWN edges
+#                                 below it in ROOMS, another room's private
+#                                 header, or a public header by a bare name
 #
-# A room is a folder of agent/ (included as "room/x.h", agent/ being the
-# include directory) or one of common/, vault/, publishers/, ctl/ (whose
-# headers are included by bare name; a bare name is given the folder that
-# holds the file).  Includes within a room are not edges.  docs/ARCHITECTURE.md
-# shows the output and explains the order.
+# A room is a folder of agent/ or one of common/, vault/, publishers/, ctl/.
+# Every public header is included by its folder-qualified name ("queue/queue.h",
+# "common/err.h"): the folder in the include line is the room the edge goes
+# to.  Only a room's private headers (*_internal.h) are included by bare
+# name, from their own folder (the build enforces that much: the include
+# path is the project root and agent/).  docs/ARCHITECTURE.md shows the
+# output and explains the order.
 set -eu
 cd "$(dirname "$0")/.."
 
 # Lowest first: a room may include only rooms to its left.
 ROOMS="common vault publishers base config queue sandbox session pipeline publish worker
 daemon ctl"
-# Upward edges tolerated for now, one "a -> b" a line (none since issue 11
-# step two removed publish -> daemon and worker -> daemon).  --check fails
-# on any other, and on one of these once it is gone (so the list cannot go
-# stale).
-KNOWN=""
 
 mode=${1:-}
 
-files=$(ls agent/*/*.[ch] common/*.[ch] vault/*.[ch] publishers/*.[ch] ctl/*.[ch])
-
-# "from to file:line: include" for every include that crosses rooms.
+# "from to file:line: include" for every include line, "to" being "-" for
+# a bare name (the file's own folder).
 lines() {
-	for f in $files; do
-		case $f in
-		agent/*) from=$(echo "$f" | cut -d/ -f2) ;;
-		*) from=$(echo "$f" | cut -d/ -f1) ;;
-		esac
-		grep -n '^#include "' "$f" | while IFS= read -r l; do
-			h=$(echo "$l" | sed 's/.*#include "\([^"]*\)".*/\1/')
-			case $h in
-			*/*) to=${h%%/*} ;;
-			*)
-				to=
-				for d in $(dirname "$f") common vault publishers ctl; do
-					if [ -e "$d/$h" ]; then
-						to=$(echo "$d" | sed 's#^agent/##')
-						break
-					fi
-				done
-				;;
-			esac
-			if [ -n "$to" ] && [ "$to" != "$from" ]; then
-				echo "$from $to $f:${l%%:*}: $h"
-			fi
-		done
-	done
+	grep -Hn '^#include "' agent/*/*.[ch] common/*.[ch] vault/*.[ch] publishers/*.[ch] \
+		ctl/*.[ch] | sed 's#^agent/##' |
+		sed -n 's#^\(\([a-z]*\)/[^:]*:[0-9]*\):\#include "\(\([a-z]*\)/\)\{0,1\}\([^"]*\)".*#\2 \4 \1: \3\5#p' |
+		awk '$2 ~ /:$/ { $0 = $1 " - " $2 " " $3 } { print }'
 }
 
 # The include lines behind edge $1 -> $2, indented.
@@ -66,8 +43,8 @@ rank() {
 }
 
 all=$(lines)
-edges=$(echo "$all" | awk 'NF { print $1 " -> " $2 }' | sort | uniq -c |
-	awk '{ print $2 " -> " $4 "  (" $1 ")" }')
+edges=$(echo "$all" | awk '$2 != "-" && $1 != $2 { print $1 " -> " $2 }' | sort |
+	uniq -c | awk '{ print $2 " -> " $4 "  (" $1 ")" }')
 
 case $mode in
 -v)
@@ -78,25 +55,26 @@ case $mode in
 	;;
 --check)
 	bad=0
-	up=$(echo "$edges" | while read -r a _ b _; do
-		[ "$(rank "$b")" -lt "$(rank "$a")" ] || echo "$a -> $b"
-	done)
-	for e in $(echo "$up" | tr ' ' '_'); do
-		e=$(echo "$e" | tr '_' ' ')
-		if ! echo "$KNOWN" | grep -qx "$e"; then
-			echo "depgraph: $e goes against the room order ($(echo $ROOMS))" >&2
-			show "${e%% *}" "${e##* }" >&2
-			bad=1
-		fi
+	for e in $(echo "$edges" | while read -r a _ b _; do
+		[ "$(rank "$b")" -lt "$(rank "$a")" ] || echo "$a:$b"
+	done); do
+		echo "depgraph: ${e%:*} -> ${e#*:} goes against the room order ($(echo $ROOMS))" >&2
+		show "${e%:*}" "${e#*:}" >&2
+		bad=1
 	done
-	echo "$KNOWN" | while read -r e; do
-		[ -n "$e" ] || continue
-		echo "$up" | grep -qx "$e" || {
-			echo "depgraph: $e is gone: remove it from KNOWN here and from" \
-				"docs/ARCHITECTURE.md" >&2
-			exit 1
-		}
-	done || bad=1
+	priv=$(echo "$all" | awk '$2 != "-" && $1 != $2 && $4 ~ /_internal\.h$/')
+	if [ -n "$priv" ]; then
+		echo "depgraph: another room's private header (*_internal.h):" >&2
+		echo "$priv" | awk '{ print "   " $3 " " $4 }' >&2
+		bad=1
+	fi
+	bare=$(echo "$all" | awk '$2 == "-" && $4 !~ /_internal\.h$/')
+	if [ -n "$bare" ]; then
+		echo "depgraph: a public header by a bare name: write its folder" \
+			"(\"room/x.h\", \"common/x.h\"):" >&2
+		echo "$bare" | awk '{ print "   " $3 " " $4 }' >&2
+		bad=1
+	fi
 	exit $bad
 	;;
 '') echo "$edges" ;;

@@ -9,8 +9,8 @@
 
 #include <openssl/crypto.h>
 
-#include "err.h"
-#include "vault.h"
+#include "common/err.h"
+#include "vault/vault.h"
 
 #define CREDENTIAL_MAX 4096
 

@@ -8,8 +8,8 @@
 #include <cjson/cJSON.h>
 #include <openssl/crypto.h>
 
-#include "err.h"
-#include "vault.h"
+#include "common/err.h"
+#include "vault/vault.h"
 
 static cJSON *parse_doc(const char *body, size_t len, char *errbuf, size_t errlen)
 {

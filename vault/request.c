@@ -6,9 +6,9 @@
 #include <cjson/cJSON.h>
 #include <openssl/crypto.h>
 
-#include "err.h"
-#include "url.h"
-#include "vault.h"
+#include "common/err.h"
+#include "common/url.h"
+#include "vault/vault.h"
 
 static int add_header(struct curl_slist **l, const char *h)
 {

@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "store.h"
+#include "vault/store.h"
 
 struct secret_store {
 	struct store_entry *entries;

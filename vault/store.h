@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "secret.h"
+#include "common/secret.h"
 
 #define STORE_KEY_MAX 128
 

@@ -11,8 +11,8 @@
 
 #include <curl/curl.h>
 
-#include "buf.h"
-#include "secret.h"
+#include "common/buf.h"
+#include "common/secret.h"
 
 struct vault_conn {
 	const char *address;   /* base URL, e.g. https://vault:8200 */

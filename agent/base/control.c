@@ -16,14 +16,6 @@
 
 #define ACCEPT_BURST 64 /* accepts per loop turn */
 
-void control__release(struct control *ctl)
-{
-	if (--ctl->open_handles > 0)
-		return;
-	free(ctl->path);
-	free(ctl);
-}
-
 /* Best effort, on a fresh connection that is closed right after. */
 static void refuse_at_once(int fd, const char *msg)
 {

@@ -469,3 +469,11 @@ int control__conn_start(struct control_conn *c)
 	update_poll(c);
 	return 0;
 }
+
+void control__release(struct control *ctl)
+{
+	if (--ctl->open_handles > 0)
+		return;
+	free(ctl->path);
+	free(ctl);
+}

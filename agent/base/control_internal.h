@@ -10,9 +10,9 @@
 
 #include <uv.h>
 
-#include "buf.h"
 #include "base/control.h"
 #include "base/log.h"
+#include "common/buf.h"
 
 #define CONTROL_OUT_LOW (64 * 1024) /* take the next request below this */
 #define LOG_BURST 10		    /* refusal lines per second */
@@ -60,7 +60,10 @@ struct control_conn {
 	struct control_conn *next, *prev;
 };
 
-/* control.c: drops one reference of ctl (freed when none is left). */
+/* control_conn.c: drops one reference of ctl (freed when none is left):
+ * the listening socket and each connection hold one, and the last of them
+ * to close frees it.  Here, beside the connections, so that control.c
+ * calls control_conn.c and not the other way round. */
 void control__release(struct control *ctl);
 
 /* control_conn.c: serves the accepted connection c (fd, ctl, peer and

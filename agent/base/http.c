@@ -23,7 +23,7 @@
 
 #include "base/http.h"
 #include "base/tls.h"
-#include "wipe.h"
+#include "common/wipe.h"
 
 #define READ_BUF 65536
 #define LINGER_MS 2000

@@ -3,8 +3,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "err.h"
 #include "base/httpreq.h"
+#include "common/err.h"
 
 #define container_of(p, t, m) ((t *)((char *)(p)-offsetof(t, m)))
 

@@ -19,7 +19,7 @@
 
 #include <http_parser.h>
 
-#include "buf.h"
+#include "common/buf.h"
 
 #define HTTPREQ_MAX_HEADERS 100
 

@@ -12,8 +12,8 @@
 
 #include <systemd/sd-journal.h>
 
-#include "err.h"
 #include "base/log.h"
+#include "common/err.h"
 
 static enum log_level log_threshold = LOG_LVL_INFO;
 static bool log_journal; /* stderr is journald's stream: "<N>" prefixes */

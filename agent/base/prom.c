@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "base/prom.h"
-#include "err.h"
+#include "common/err.h"
 
 void prom_hist_init(struct prom_hist *h, const double *bounds, size_t nbounds)
 {

@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "buf.h"
+#include "common/buf.h"
 
 #define PROM_BUCKETS_MAX 16
 #define PROM_LABELS_MAX 512 /* bytes of one rendered label set */

@@ -15,8 +15,8 @@
 
 #include <linux/close_range.h>
 
-#include "err.h"
 #include "base/transport.h"
+#include "common/err.h"
 
 struct transport {
 	uv_loop_t *loop;

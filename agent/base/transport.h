@@ -6,7 +6,7 @@
 #include <curl/curl.h>
 #include <uv.h>
 
-#include "buf.h"
+#include "common/buf.h"
 
 struct transport;
 struct transport_req;

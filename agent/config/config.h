@@ -7,8 +7,8 @@
 #include <stddef.h>
 #include <stdio.h>
 
-#include "answer.h" /* enum registry_type */
 #include "base/log.h"
+#include "publishers/answer.h" /* enum registry_type */
 
 enum auth_method { AUTH_TOKEN, AUTH_APPROLE };
 

@@ -1,6 +1,9 @@
-/* config_internal.h - the parsing helpers shared by config.c and
- * config_pipeline.c.  Each reports the first error only, naming the file and
- * the key path. */
+/* config_internal.h - the parsing helpers shared by the files of config/.
+ * Each reports the first error only, naming the file and the key path.
+ * Who calls whom: config.c (the whole document) calls the sections'
+ * files, config_pipeline.c calls config_env.c, and every one of them
+ * calls config_keys.c (the key table) and config_value.c (the primitives
+ * below, down to cfg__obj), which call nothing of config/ back. */
 #ifndef AOS_CONFIG_INTERNAL_H
 #define AOS_CONFIG_INTERNAL_H
 
@@ -133,7 +136,7 @@ char **cfg__env(struct cctx *c, const cJSON *env, const char *path, size_t *ret_
 void cfg__parse_matrix(struct cctx *c, const cJSON *o, const char *base,
 		       struct pipeline_cfg *p);
 void cfg__free_matrix(struct verify_cell *m, size_t n);
-/* Frees the first n strings of l, then l.  Accepts NULL. */
+/* Frees the first n strings of l, then l.  Accepts NULL (config_value.c). */
 void cfg__free_list(char **l, size_t n);
 
 /* Adds key to cfg->secret_keys unless present.  Returns 0 or -ENOMEM. */

@@ -11,8 +11,8 @@
 #include <cjson/cJSON.h>
 
 #include "config/config.h"
+#include "publishers/npm.h"
 #include "config_internal.h"
-#include "npm.h"
 
 /* The key table is laid out by hand, one key per entry (clang-format would
  * fold the initializers). */

@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "publishers/npm.h"
 #include "config_internal.h"
-#include "npm.h"
 
 static const char *const forge_names[FORGE__COUNT] = {"github", "gitlab", "gitea"};
 
@@ -264,15 +264,6 @@ static char **str_list(struct cctx *c, const cJSON *v, const char *path, size_t 
 	}
 	*ret_n = n;
 	return out;
-}
-
-void cfg__free_list(char **l, size_t n)
-{
-	size_t i;
-
-	for (i = 0; l != NULL && i < n; i++)
-		free(l[i]);
-	free(l);
 }
 
 static struct step_cfg *parse_steps(struct cctx *c, const cJSON *v, const char *path,

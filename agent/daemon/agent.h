@@ -7,13 +7,13 @@
 
 #include <uv.h>
 
+#include "base/control.h"
+#include "base/transport.h"
 #include "config/config.h"
 #include "daemon/disk.h"
-#include "base/control.h"
 #include "publish/publish.h"
 #include "sandbox/sandbox.h"
 #include "session/session.h"
-#include "base/transport.h"
 
 struct agent {
 	uv_loop_t loop;
@@ -62,7 +62,8 @@ bool agent_admit(const struct control_peer *peer, void *data, bool *ret_fds_ok, 
  * the command (commands.c). */
 void agent_command(struct control_conn *c, const cJSON *req, void *data);
 
-/* Current state word: starting, ready, degraded or stopping. */
+/* Current state word: starting, ready, degraded or stopping (agent.c: a
+ * leaf, so that the files daemon.c calls do not call back into it). */
 const char *agent_state(const struct agent *a);
 
 #endif

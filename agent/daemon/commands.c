@@ -3,15 +3,15 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/log.h"
+#include "common/err.h"
+#include "common/secret.h"
 #include "daemon/agent.h"
+#include "daemon/control_policy.h"
 #include "daemon/ingest.h"
 #include "daemon/token_check.h"
 #include "sandbox/sandbox.h"
-#include "err.h"
-#include "base/log.h"
 #include "commands_internal.h"
-#include "daemon/control_policy.h"
-#include "secret.h"
 
 struct refresh_wait {
 	struct session_waiter w; /* first: recovered by cast */

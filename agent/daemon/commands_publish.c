@@ -6,13 +6,13 @@
 #include <unistd.h>
 
 #include "base/control.h"
-#include "commands_internal.h"
+#include "common/err.h"
 #include "daemon/agent.h"
 #include "daemon/follow.h"
 #include "daemon/writer.h"
-#include "err.h"
 #include "publish/spool.h"
 #include "worker/worker.h"
+#include "commands_internal.h"
 
 _Static_assert(CONTROL_FDS_MAX <= PUBLISH_MAX_FILES, "a request's files fit a publish");
 

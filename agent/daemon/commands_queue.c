@@ -7,14 +7,14 @@
 #include <string.h>
 #include <sys/time.h>
 
-#include "daemon/follow.h"
-#include "daemon/agent.h"
-#include "backoff.h"
-#include "commands_internal.h"
-#include "err.h"
 #include "base/log.h"
+#include "common/backoff.h"
+#include "common/err.h"
+#include "daemon/agent.h"
+#include "daemon/follow.h"
 #include "queue/queue.h"
 #include "worker/worker.h"
+#include "commands_internal.h"
 
 #define LIST_MAX 1000
 

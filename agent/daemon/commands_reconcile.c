@@ -4,11 +4,11 @@
 #include <stdlib.h>
 
 #include "base/control.h"
-#include "commands_internal.h"
+#include "common/err.h"
 #include "daemon/agent.h"
-#include "err.h"
 #include "pipeline/reconcile.h"
 #include "worker/worker.h"
+#include "commands_internal.h"
 
 static void jobs_queued(void *data)
 {

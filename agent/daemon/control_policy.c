@@ -6,9 +6,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/secret.h"
 #include "daemon/control_policy.h"
 #include "queue/queue.h"
-#include "secret.h"
 
 #define ID_MAX 9007199254740992.0 /* 2^53: exact in a JSON number */
 #define STR_MAX 200		  /* registry, pipeline, tag, version names */

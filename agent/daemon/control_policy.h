@@ -10,8 +10,8 @@
 
 #include <cjson/cJSON.h>
 
-#include "config/config.h"
 #include "base/control.h"
+#include "config/config.h"
 #include "publish/publish.h" /* PUBLISH_NAME_MAX */
 
 enum control_role {

@@ -15,29 +15,20 @@
 
 #include <systemd/sd-daemon.h>
 
-#include "daemon/follow.h"
-#include "daemon/agent.h"
-#include "backoff.h"
-#include "err.h"
-#include "file.h"
-#include "daemon/ingest.h"
-#include "daemon/token_check.h"
-#include "daemon/writer.h"
-#include "daemon/metrics.h"
 #include "base/http.h"
 #include "base/log.h"
+#include "common/backoff.h"
+#include "common/err.h"
+#include "common/file.h"
+#include "common/secret.h"
+#include "daemon/agent.h"
+#include "daemon/follow.h"
+#include "daemon/ingest.h"
+#include "daemon/metrics.h"
+#include "daemon/token_check.h"
+#include "daemon/writer.h"
 #include "queue/queue.h"
-#include "secret.h"
 #include "worker/worker.h"
-
-const char *agent_state(const struct agent *a)
-{
-	if (a->stopping || a->stop_requests > 0)
-		return "stopping";
-	if (!session_loaded(a->session))
-		return "starting";
-	return session_healthy(a->session) ? "ready" : "degraded";
-}
 
 static void update_status(struct agent *a)
 {

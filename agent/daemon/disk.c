@@ -6,9 +6,9 @@
 #include <sys/statvfs.h>
 
 #include "base/prom.h"
+#include "common/file.h"
 #include "daemon/agent.h"
 #include "daemon/disk.h"
-#include "file.h"
 
 #define MEASURE_FRESH_MS 5000 /* a measurement younger than this is reused */
 #define MIB (1024.0 * 1024.0)

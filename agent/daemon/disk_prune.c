@@ -8,9 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "backoff.h"
 #include "base/control.h"
 #include "base/log.h"
+#include "common/backoff.h"
 #include "daemon/agent.h"
 #include "daemon/disk.h"
 #include "queue/queue.h"

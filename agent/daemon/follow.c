@@ -4,9 +4,9 @@
 #include <stdlib.h>
 
 #include "base/control.h"
+#include "common/err.h"
 #include "daemon/agent.h"
 #include "daemon/follow.h"
-#include "err.h"
 #include "queue/queue.h"
 #include "worker/worker.h"
 

@@ -29,19 +29,19 @@
 #include <string.h>
 #include <time.h>
 
-#include "daemon/agent.h"
-#include "backoff.h"
-#include "publish/dist_tag.h"
-#include "err.h"
 #include "base/http.h"
+#include "base/log.h"
 #include "base/tls.h"
+#include "common/backoff.h"
+#include "common/err.h"
+#include "daemon/agent.h"
 #include "daemon/ingest.h"
 #include "daemon/metrics.h"
-#include "base/log.h"
+#include "daemon/writer.h"
 #include "pipeline/pipeline.h"
 #include "pipeline/webhook.h"
+#include "publish/dist_tag.h"
 #include "queue/queue.h"
-#include "daemon/writer.h"
 #include "worker/worker.h"
 
 #define BATCH_MAX 512	/* deliveries per commit */

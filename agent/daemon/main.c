@@ -10,14 +10,14 @@
 #include <curl/curl.h>
 #include <openssl/crypto.h>
 
-#include "daemon/agent.h"
-#include "err.h"
 #include "base/log.h"
 #include "base/tls.h"
+#include "common/err.h"
+#include "common/secret.h"
+#include "common/wipe.h"
+#include "daemon/agent.h"
 #include "queue/queue.h"
 #include "sandbox/sandbox.h"
-#include "secret.h"
-#include "wipe.h"
 
 #define EXIT_USAGE 2
 #define EXIT_CONFIG 78 /* EX_CONFIG: systemd's RestartPreventExitStatus */

@@ -20,9 +20,6 @@ static const double commit_bounds[] = {0.001, 0.0025, 0.005, 0.01, 0.025,
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
-const char *const metrics__kinds[JOB_PIPELINE + 1] = {
-    [JOB_PUBLISH] = "publish", [JOB_PIPELINE] = "pipeline"};
-
 static const char *const ends[] = {"succeeded", "dead"};
 static const char *const deliveries[MD__COUNT] = {
     [MD_ACCEPTED] = "accepted", [MD_DUPLICATE] = "duplicate",

@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "buf.h"
+#include "common/buf.h"
 #include "config/config.h"
 #include "queue/queue.h"
 #include "worker/worker.h"
@@ -74,7 +74,7 @@ bool metrics_route(struct agent *a, struct http_conn *c, const struct http_reque
  * or a libuv error (logged). */
 int metrics_listen(struct agent *a);
 
-/* The kind label's values, by enum job_kind. */
+/* The kind label's values, by enum job_kind (metrics_render.c). */
 extern const char *const metrics__kinds[JOB_PIPELINE + 1];
 
 /* metrics_render.c: the parts read from the daemon at each scrape (the

@@ -5,9 +5,9 @@
 
 #include "base/http.h"
 #include "base/log.h"
+#include "common/err.h"
 #include "daemon/agent.h"
 #include "daemon/metrics.h"
-#include "err.h"
 
 #define PROM_TYPE "text/plain; version=0.0.4; charset=utf-8"
 #define REPLY_LIT(c, status, extra, lit)                                                 \

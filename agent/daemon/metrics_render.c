@@ -9,11 +9,15 @@
 
 #include <cjson/cJSON.h>
 
-#include "backoff.h"
 #include "base/prom.h"
+#include "common/backoff.h"
 #include "daemon/agent.h"
 #include "daemon/metrics.h"
 #include "worker/worker.h"
+
+/* Here rather than in metrics.c, which calls this file: both label by it. */
+const char *const metrics__kinds[JOB_PIPELINE + 1] = {
+    [JOB_PUBLISH] = "publish", [JOB_PIPELINE] = "pipeline"};
 
 /* One-hot: name{label="w"} 1 for the current word, 0 for the others. */
 static int one_hot(struct buf *b, const char *name, const char *label,

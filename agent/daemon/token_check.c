@@ -6,16 +6,16 @@
 #include <string.h>
 #include <time.h>
 
-#include "err.h"
 #include "base/log.h"
 #include "base/transport.h"
+#include "common/err.h"
+#include "common/secret.h"
 #include "daemon/agent.h"
 #include "daemon/token_check.h"
-#include "npm_whoami.h"
-#include "pypi_token.h"
-#include "registry.h"
-#include "secret.h"
-#include "store.h"
+#include "publishers/npm_whoami.h"
+#include "publishers/pypi_token.h"
+#include "publishers/registry.h"
+#include "vault/store.h"
 
 #define WHOAMI_MAX_BODY 4096
 

@@ -7,9 +7,9 @@
 
 #include <cjson/cJSON.h>
 
-#include "err.h"
+#include "common/err.h"
+#include "common/hex.h"
 #include "pipeline/pipeline.h"
-#include "hex.h"
 
 #define SECRET_WAIT_S 5
 

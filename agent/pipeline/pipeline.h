@@ -11,9 +11,9 @@
 
 #include "base/httpreq.h"
 #include "config/config.h"
-#include "queue/queue.h"
-#include "store.h"
 #include "pipeline/webhook.h"
+#include "queue/queue.h"
+#include "vault/store.h"
 
 struct hook_decision {
 	int status;	/* 0: enqueue the job, then answer; else answer this */

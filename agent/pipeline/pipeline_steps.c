@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 #include "base/child.h"
-#include "err.h"
+#include "common/err.h"
 #include "pipeline/pipeline.h"
 #include "pipeline/pipeline_steps.h"
 #include "sandbox/sandbox.h"

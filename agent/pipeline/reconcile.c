@@ -14,21 +14,21 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "answer.h"
-#include "backoff.h"
 #include "base/child.h"
-#include "err.h"
 #include "base/log.h"
-#include "npm.h"
+#include "common/backoff.h"
+#include "common/err.h"
+#include "common/url.h"
 #include "pipeline/pipeline.h"
 #include "pipeline/pipeline_steps.h"
 #include "pipeline/reconcile.h"
-#include "pypi.h"
-#include "pypi_name.h"
-#include "registry.h"
+#include "publishers/answer.h"
+#include "publishers/npm.h"
+#include "publishers/pypi.h"
+#include "publishers/pypi_name.h"
+#include "publishers/registry.h"
 #include "sandbox/sandbox.h"
 #include "session/session.h"
-#include "url.h"
 
 #define MAX_TAGS 2000
 #define MAX_TARGETS 16

@@ -8,7 +8,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
-#include "err.h"
+#include "common/err.h"
 #include "pipeline/webhook.h"
 
 struct forge_headers {

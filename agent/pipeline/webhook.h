@@ -13,9 +13,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "config/config.h" /* enum forge */
 #include "base/httpreq.h"
-#include "secret.h"
+#include "common/secret.h"
+#include "config/config.h" /* enum forge */
 
 #define WEBHOOK_NAME_MAX 256
 

@@ -4,14 +4,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "answer.h"
-#include "config/config.h"
-#include "publish/publish.h"
-#include "session/session.h"
-#include "publish/dist_tag.h"
-#include "err.h"
-#include "registry.h"
 #include "base/transport.h"
+#include "common/err.h"
+#include "config/config.h"
+#include "publish/dist_tag.h"
+#include "publish/publish.h"
+#include "publishers/answer.h"
+#include "publishers/registry.h"
+#include "session/session.h"
 
 #define PACKUMENT_MAX (8u * 1024 * 1024)
 

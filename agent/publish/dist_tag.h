@@ -18,8 +18,8 @@
 
 #include <cjson/cJSON.h>
 
-#include "npm.h"
-#include "semver.h"
+#include "publishers/npm.h"
+#include "publishers/semver.h"
 
 #define DIST_TAG_READ_TIMEOUT_MS 5000
 #define DIST_TAG_ITEMS_MAX 64

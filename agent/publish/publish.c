@@ -17,24 +17,23 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "answer.h"
-#include "artifact.h"
-#include "artifact_fit.h"
-#include "backoff.h"
-#include "err.h"
 #include "base/log.h"
 #include "base/transport.h"
+#include "common/backoff.h"
+#include "common/err.h"
 #include "config/config.h"
-#include "npm.h"
-#include "npm_pubcfg.h"
-#include "pub_err.h"
 #include "publish/publish.h"
+#include "publishers/answer.h"
+#include "publishers/artifact.h"
+#include "publishers/artifact_fit.h"
+#include "publishers/npm.h"
+#include "publishers/npm_pubcfg.h"
+#include "publishers/pub_err.h"
+#include "publishers/pypi.h"
+#include "publishers/pypi_token.h"
+#include "publishers/registry.h"
 #include "publish_internal.h"
-#include "pypi.h"
-#include "pypi_token.h"
-#include "registry.h"
 
-#define ANSWER_BODY_MAX (8u * 1024 * 1024) /* index pages, packuments */
 #define PROGRESS_EVERY_MS 200
 #define UPLOAD_BUFFER (256 * 1024) /* curl's upload buffer: one read per fill */
 
@@ -45,60 +44,22 @@ const char *publish_outcome_name(enum pub_outcome out)
 
 static void start_file(struct publish_op *op);
 static void finish_all(struct publish_op *op);
+static void publish_timer_cb(uv_timer_t *t);
+static void publish_upload(struct publish_op *op);
+static void publish_retry(struct publish_op *op, long retry_after_s, const char *why);
+static void publish_file_done(struct publish_op *op, enum pub_outcome out,
+			      const char *msg);
+
+/* How the reads and checks of the other files go on (publish_internal.h). */
+static const struct publish_flow flow = {
+    .upload = publish_upload,
+    .retry = publish_retry,
+    .file_done = publish_file_done,
+};
 static void file_done(struct publish_op *op, enum pub_outcome out, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 /* ---- life of an op ------------------------------------------------------ */
-
-static void op_closed(uv_handle_t *h)
-{
-	struct publish_op *op = h->data;
-	size_t i;
-
-	for (i = 0; i < op->nfiles; i++) {
-		if (op->remove_dir != NULL && op->files[i].path != NULL)
-			unlink(op->files[i].path);
-		free(op->files[i].path);
-		free(op->files[i].label);
-		free(op->files[i].record);
-		artifact_free(op->files[i].art);
-	}
-	if (op->remove_dir != NULL)
-		rmdir(op->remove_dir);
-	free(op->remove_dir);
-	free(op->files);
-	free(op->reg_name);
-	free(op->url);
-	free(op->token_key);
-	free(op->username);
-	free(op->index_url);
-	free(op->access);
-	free(op->tag);
-	free(op->tag_given_by);
-	free(op->prerelease_tag);
-	free(op->expected_version);
-	free(op);
-}
-
-static void release_transfer(struct publish_op *op)
-{
-	pypi_upload_free(op->pu);
-	op->pu = NULL;
-	npm_publish_free(op->np);
-	op->np = NULL;
-	registry_headers_free(op->hdrs);
-	op->hdrs = NULL;
-	transport_req_free(op->req);
-	op->req = NULL;
-}
-
-void publish_op_destroy(struct publish_op *op)
-{
-	release_transfer(op);
-	secret_unref(op->token); /* the upload lets go of its token */
-	op->token = NULL;
-	uv_close((uv_handle_t *)&op->timer, op_closed);
-}
 
 /* The client went away (or the job's worker stops): stop what runs; free
  * once nothing refers to op. */
@@ -120,13 +81,6 @@ void publish_abort(struct publish_op *op)
 }
 
 /* ---- events, through the hooks ------------------------------------------- */
-
-void publish_send_event(struct publish_op *op, cJSON *ev)
-{
-	if (op->hooks.event != NULL)
-		op->hooks.event(op->hooks.data, ev);
-	cJSON_Delete(ev);
-}
 
 static cJSON *event(const char *name, const struct pub_file *f)
 {
@@ -207,7 +161,8 @@ static void file_done(struct publish_op *op, enum pub_outcome out, const char *f
 		start_file(op);
 }
 
-void publish_file_done(struct publish_op *op, enum pub_outcome out, const char *msg)
+static void publish_file_done(struct publish_op *op, enum pub_outcome out,
+			      const char *msg)
 {
 	file_done(op, out, "%s", msg);
 }
@@ -357,14 +312,8 @@ static int xferinfo(void *data, curl_off_t dltotal, curl_off_t dlnow, curl_off_t
 	return 0;
 }
 
-int publish_new_request(struct publish_op *op)
-{
-	release_transfer(op);
-	return transport_req_new(op->env.tp, ANSWER_BODY_MAX, &op->req);
-}
-
 /* Back off and try the current file again, or give up. */
-void publish_retry(struct publish_op *op, long retry_after_s, const char *why)
+static void publish_retry(struct publish_op *op, long retry_after_s, const char *why)
 {
 	struct pub_file *f = &op->files[op->cur];
 	const struct publish_cfg *pc = &(*op->env.cfg)->publish;
@@ -397,7 +346,7 @@ void publish_retry(struct publish_op *op, long retry_after_s, const char *why)
 	uv_timer_start(&op->timer, publish_timer_cb, delay, 0);
 }
 
-void publish_timer_cb(uv_timer_t *t)
+static void publish_timer_cb(uv_timer_t *t)
 {
 	struct publish_op *op = t->data;
 
@@ -559,7 +508,7 @@ static int reset_on_close(void *data, curl_socket_t fd, curlsocktype purpose)
 	return CURL_SOCKOPT_OK;
 }
 
-void publish_upload(struct publish_op *op)
+static void publish_upload(struct publish_op *op)
 {
 	struct pub_file *f = &op->files[op->cur];
 	char err[512];
@@ -717,6 +666,7 @@ int publish_start(const struct publish_env *env, const struct publish_request *r
 		goto nomem;
 	}
 	op->env = *env;
+	op->flow = &flow;
 	op->type = reg->type;
 	op->dry_run = r->dry_run;
 	op->remove_dir = dup_or_null(r->remove_dir);

@@ -13,7 +13,7 @@
 #include <cjson/cJSON.h>
 #include <uv.h>
 
-#include "outcome.h"
+#include "common/outcome.h"
 
 struct config;
 struct publish_op;

@@ -1,6 +1,10 @@
 /* publish_internal.h - a publish request's state, shared by publish.c (the
- * upload flow) and publish_check.c (reading the registry: npm packuments,
- * PyPI indexes, dry-run plans). */
+ * upload flow), publish_op.c (what every part uses: the op's end, events,
+ * requests, reads of the registry), publish_check.c (npm packuments, the
+ * registry's digest) and publish_plan.c (dry-run plans).  publish.c calls
+ * the other three, publish_check.c calls publish_plan.c, and all of them
+ * call publish_op.c; the flow goes on through op->flow, never by a call
+ * back into publish.c. */
 #ifndef AOS_PUBLISH_INTERNAL_H
 #define AOS_PUBLISH_INTERNAL_H
 
@@ -10,9 +14,9 @@
 #include <curl/curl.h>
 #include <uv.h>
 
-#include "answer.h"
-#include "npm.h"
 #include "publish/publish.h"
+#include "publishers/answer.h"
+#include "publishers/npm.h"
 #include "session/session.h"
 
 enum pub_phase {
@@ -28,6 +32,20 @@ enum pub_phase {
 /* What sending a file would do, as a dry run finds out. */
 enum plan_effect { PLAN_PUBLISH, PLAN_NOOP, PLAN_CONFLICT };
 
+struct publish_op;
+
+/* How the flow goes on after a read or a check: publish.c's functions, set
+ * by publish_start(). */
+struct publish_flow {
+	/* Uploads the current file (its checks are done). */
+	void (*upload)(struct publish_op *op);
+	/* Backs off and retries the current file, or gives up after
+	 * max_attempts. */
+	void (*retry)(struct publish_op *op, long retry_after_s, const char *why);
+	/* Records the outcome of the current file and moves on. */
+	void (*file_done)(struct publish_op *op, enum pub_outcome out, const char *msg);
+};
+
 struct pub_file {
 	char *path;
 	char *label;  /* how events name the file: publish_request.labels, or path */
@@ -42,6 +60,7 @@ struct pub_file {
 
 struct publish_op {
 	struct publish_env env;
+	const struct publish_flow *flow;
 	bool canceled;
 	enum pub_phase phase;
 	/* the registry, copied: a reload may free the configuration */
@@ -83,33 +102,24 @@ struct publish_op {
 	curl_off_t last_sent;
 };
 
-/* publish.c */
-void publish_upload(struct publish_op *op);
+/* publish_op.c */
 /* Reports ev (consumed) through the event hook. */
 void publish_send_event(struct publish_op *op, cJSON *ev);
 /* Frees op once nothing runs for it (no transfer, no waiter). */
 void publish_op_destroy(struct publish_op *op);
-/* Backs off and retries the current file, or gives up after max_attempts. */
-void publish_retry(struct publish_op *op, long retry_after_s, const char *why);
 /* Drops the previous transfer and makes op->req a new request. */
 int publish_new_request(struct publish_op *op);
-void publish_timer_cb(uv_timer_t *t);
-
-/* publish_check.c */
-/* npm: reads the packument, settles an existing version, picks the
- * dist-tag, then calls publish_upload(). */
-void publish_npm_prepare(struct publish_op *op);
-/* Decides f's npm dist-tag (op's rule, f's publishConfig.tag, the
- * registry's latest or NULL) into op->decided and op->dist_tag.  Returns 0
- * or PUB_ETAG with err saying why. */
-int publish_decide_tag(struct publish_op *op, struct pub_file *f, const char *latest,
-		       char *err, size_t errlen);
-/* After an "exists" answer: compares the registry's digest with ours. */
-void publish_verify_exists(struct publish_op *op);
+/* The version of op's token key in the secret store (0 if missing). */
+int64_t publish_key_version(struct publish_op *op);
+/* Starts a GET of url (an index page, or the npm packument when npm_doc)
+ * on the registry, in phase; cb settles the answer.  hops counts the
+ * same-origin redirects followed to reach url.  On a failure to start,
+ * the file ends "error". */
+void publish_read_start(struct publish_op *op, enum pub_phase phase, const char *url,
+			bool npm_doc, unsigned hops, transport_cb cb);
 /* GETs url (the upload's credentials only on the upload URL's origin);
  * cb settles the answer.  On a failure to start, the file ends "error". */
 void publish_get(struct publish_op *op, const char *url, transport_cb cb);
-
 /* The form of the PyPI page req read (its Content-Type), logged with the
  * URL read: which of PEP 691 JSON and PEP 503 HTML the registry gave. */
 enum pypi_page_format publish_page_format(struct publish_op *op,
@@ -121,6 +131,18 @@ enum pypi_page_format publish_page_format(struct publish_op *op,
 bool publish_get_answer(struct publish_op *op, struct transport_req *req, int result,
 			struct index_answer *ia);
 
+/* publish_check.c */
+/* npm: reads the packument, settles an existing version, picks the
+ * dist-tag, then uploads (op->flow->upload). */
+void publish_npm_prepare(struct publish_op *op);
+/* Decides f's npm dist-tag (op's rule, f's publishConfig.tag, the
+ * registry's latest or NULL) into op->decided and op->dist_tag.  Returns 0
+ * or PUB_ETAG with err saying why. */
+int publish_decide_tag(struct publish_op *op, struct pub_file *f, const char *latest,
+		       char *err, size_t errlen);
+/* After an "exists" answer: compares the registry's digest with ours. */
+void publish_verify_exists(struct publish_op *op);
+
 /* publish_plan.c */
 /* The dry-run plan of f: what would be sent, exactly, and what it would do.
  * Returns a "plan" event (the caller owns it). */
@@ -131,9 +153,5 @@ void publish_dry_run_done(struct publish_op *op, enum plan_effect would, const c
 /* A PyPI dry run: reads the simple index (index_url) to tell a new file
  * from a no-op or a conflict, then publish_dry_run_done(). */
 void publish_pypi_dry_run(struct publish_op *op);
-/* The version of op's token key in the secret store (0 if missing). */
-int64_t publish_key_version(struct publish_op *op);
-/* Records the outcome of the current file and moves on (publish.c). */
-void publish_file_done(struct publish_op *op, enum pub_outcome out, const char *msg);
 
 #endif

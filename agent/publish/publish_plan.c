@@ -10,13 +10,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "answer.h"
-#include "artifact.h"
-#include "err.h"
-#include "npm.h"
+#include "common/err.h"
+#include "publishers/answer.h"
+#include "publishers/artifact.h"
+#include "publishers/npm.h"
+#include "publishers/pypi.h"
+#include "publishers/registry.h"
 #include "publish_internal.h"
-#include "pypi.h"
-#include "registry.h"
 
 static const char *const effect_names[] = {
     [PLAN_PUBLISH] = "publish", [PLAN_NOOP] = "no-op", [PLAN_CONFLICT] = "conflict"};
@@ -131,21 +131,21 @@ void publish_dry_run_done(struct publish_op *op, enum plan_effect would, const c
 				 "%s: valid; would be published%s%s; "
 				 "nothing sent (dry run)",
 				 f->art->filename, why ? "; " : "", why ? why : "");
-		publish_file_done(op, OUT_DRY_RUN, msg);
+		op->flow->file_done(op, OUT_DRY_RUN, msg);
 		return;
 	case PLAN_NOOP:
 		snprintf(msg, sizeof(msg),
 			 "%s: %s: publishing it would be a no-op; nothing "
 			 "sent (dry run)",
 			 f->art->filename, why);
-		publish_file_done(op, OUT_DRY_RUN, msg);
+		op->flow->file_done(op, OUT_DRY_RUN, msg);
 		return;
 	case PLAN_CONFLICT:
 		snprintf(msg, sizeof(msg),
 			 "%s: %s: publishing it would be refused as a "
 			 "conflict; nothing sent (dry run)",
 			 f->art->filename, why);
-		publish_file_done(op, OUT_CONFLICT, msg);
+		op->flow->file_done(op, OUT_CONFLICT, msg);
 		return;
 	}
 }
@@ -206,7 +206,7 @@ void publish_pypi_dry_run(struct publish_op *op)
 	op->token = store_get(session_store(op->env.session), op->token_key);
 	url = pypi_simple_url(op->index_url, f->art->name);
 	if (url == NULL) {
-		publish_file_done(op, OUT_ERROR, "cannot build the simple index URL");
+		op->flow->file_done(op, OUT_ERROR, "cannot build the simple index URL");
 		return;
 	}
 	publish_get(op, url, index_done);

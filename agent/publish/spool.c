@@ -13,19 +13,19 @@
 
 #include <openssl/evp.h>
 
-#include "artifact.h"
-#include "artifact_fit.h"
-#include "backoff.h"
-#include "err.h"
 #include "base/log.h"
+#include "common/backoff.h"
+#include "common/err.h"
+#include "common/file.h"
+#include "common/hex.h"
 #include "config/config.h"
-#include "npm_pubcfg.h"
 #include "publish/dist_tag.h"
-#include "file.h"
-#include "hex.h"
 #include "publish/publish.h"
-#include "queue/queue.h"
 #include "publish/spool.h"
+#include "publishers/artifact.h"
+#include "publishers/artifact_fit.h"
+#include "publishers/npm_pubcfg.h"
+#include "queue/queue.h"
 
 #define SPOOL_FILES_MAX PUBLISH_MAX_FILES
 

@@ -33,8 +33,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "err.h" /* AOS_EFENCED, AOS_ESCHEMA, AOS_ECORRUPT, AOS_EEXIST */
-#include "outcome.h"
+#include "common/err.h" /* AOS_EFENCED, AOS_ESCHEMA, AOS_ECORRUPT, AOS_EEXIST */
+#include "common/outcome.h"
 
 enum job_state {
 	JOB_QUEUED = 1, /* waiting for its next_run time */

@@ -7,8 +7,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "err.h"
-#include "hex.h"
+#include "common/err.h"
+#include "common/hex.h"
 #include "queue_internal.h"
 
 int queue__check_str(const char *s, size_t max)

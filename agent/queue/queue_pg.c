@@ -1,8 +1,9 @@
-/* queue_pg.c - the PostgreSQL queue backend: the connection, the helpers
- * every operation uses (parameters, results, transactions, the job log, the
- * package lock) and the enqueue side.  The fenced writes and operator
- * actions are in queue_pg_lease.c, claims in queue_pg_claim.c, reads in
- * queue_pg_read.c, the schema in queue_pg_schema.c.
+/* queue_pg.c - the PostgreSQL queue backend: the connection and the
+ * enqueue side.  The helpers every operation uses (parameters, results,
+ * transactions, the job log, the package lock) are in queue_pg_sql.c, the
+ * fenced writes and operator actions in queue_pg_lease.c, claims in
+ * queue_pg_claim.c, reads in queue_pg_read.c, the schema in
+ * queue_pg_schema.c.
  *
  * Locking across hosts (READ COMMITTED): a transaction that changes which
  * job of a package is its head (enqueue, finish, cancel, retry) first takes
@@ -19,7 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "err.h"
+#include "common/err.h"
 #include "queue/queue_pg.h"
 #include "queue_internal.h"
 #include "queue_pg_internal.h"
@@ -28,185 +29,6 @@
 _Static_assert(JOB_QUEUED == 1 && JOB_RUNNING == 2 && JOB_SUCCEEDED == 3 &&
 		   JOB_FAILED == 4 && JOB_DEAD == 5 && JOB_CANCELED == 6,
 	       "job states are stored by number");
-
-void qp__int(struct qp_args *a, int64_t v)
-{
-	snprintf(a->num[a->n], sizeof(a->num[a->n]), "%" PRId64, v);
-	a->v[a->n] = a->num[a->n];
-	a->len[a->n] = 0;
-	a->fmt[a->n++] = 0;
-}
-
-void qp__text(struct qp_args *a, const char *s, size_t max)
-{
-	if (s == NULL)
-		s = "";
-	a->v[a->n] = s;
-	/* binary format: text's bytes as they are, no terminator needed */
-	a->len[a->n] = (int)queue__text_len(s, max);
-	a->fmt[a->n++] = 1;
-}
-
-void qp__null(struct qp_args *a)
-{
-	a->v[a->n] = NULL;
-	a->len[a->n] = 0;
-	a->fmt[a->n++] = 0;
-}
-
-int qp__err(struct queue_pg *q, PGresult *r)
-{
-	const char *code = r != NULL ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
-
-	if (PQstatus(q->conn) != CONNECTION_OK || code == NULL)
-		return -EIO;
-	if (strncmp(code, "22", 2) == 0 || strncmp(code, "23", 2) == 0)
-		return -EINVAL; /* bad data, a constraint */
-	if (strncmp(code, "40", 2) == 0 || strcmp(code, "55P03") == 0 ||
-	    strcmp(code, "57014") == 0)
-		return -EBUSY; /* deadlock, serialization, lock or statement timeout */
-	if (strcmp(code, "53100") == 0)
-		return -ENOSPC;
-	if (strcmp(code, "53200") == 0)
-		return -ENOMEM;
-	if (strncmp(code, "XX", 2) == 0)
-		return AOS_ECORRUPT;
-	return -EIO;
-}
-
-int qp__exec(struct queue_pg *q, const char *sql, const struct qp_args *a, PGresult **ret)
-{
-	static const struct qp_args none;
-	PGresult *r;
-	ExecStatusType st;
-	int result;
-
-	if (a == NULL)
-		a = &none;
-	r = PQexecParams(q->conn, sql, a->n, NULL, a->v, a->len, a->fmt, 0);
-	st = PQresultStatus(r);
-	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
-		result = qp__err(q, r);
-		PQclear(r);
-		return result;
-	}
-	if (ret != NULL)
-		*ret = r;
-	else
-		PQclear(r);
-	return 0;
-}
-
-int qp__row(struct queue_pg *q, const char *sql, const struct qp_args *a, PGresult **ret)
-{
-	PGresult *r = NULL;
-	int result = qp__exec(q, sql, a, &r);
-
-	if (result < 0)
-		return result;
-	if (PQntuples(r) == 0) {
-		PQclear(r);
-		return AOS_ENOTFOUND;
-	}
-	*ret = r;
-	return 0;
-}
-
-int64_t qp__changes(PGresult *r)
-{
-	return strtoll(PQcmdTuples(r), NULL, 10);
-}
-
-int64_t qp__int64(PGresult *r, int row, int col)
-{
-	return strtoll(PQgetvalue(r, row, col), NULL, 10);
-}
-
-void qp__col_text(PGresult *r, int row, int col, char *dst, size_t n)
-{
-	size_t len = (size_t)PQgetlength(r, row, col);
-
-	if (n == 0)
-		return;
-	if (len > n - 1)
-		len = n - 1;
-	memcpy(dst, PQgetvalue(r, row, col), len);
-	dst[len] = '\0';
-}
-
-int qp__begin(struct queue_pg *q)
-{
-	return qp__exec(q, "BEGIN", NULL, NULL);
-}
-
-int qp__end(struct queue_pg *q, int result)
-{
-	if (result >= 0) {
-		result = qp__exec(q, "COMMIT", NULL, NULL);
-		if (result == 0)
-			return 0;
-	}
-	if (PQtransactionStatus(q->conn) != PQTRANS_IDLE)
-		qp__exec(q, "ROLLBACK", NULL, NULL);
-	return result;
-}
-
-int qp__log_add(struct queue_pg *q, int64_t id, int64_t now_ms, const char *fmt, ...)
-{
-	char text[JOB_TEXT_MAX + 1]; /* one more: the cut sees where it was cut */
-	struct qp_args a = {0};
-	va_list ap;
-	int result;
-
-	va_start(ap, fmt);
-	vsnprintf(text, sizeof(text), fmt, ap);
-	va_end(ap);
-	qp__int(&a, id);
-	qp__int(&a, now_ms);
-	qp__text(&a, text, JOB_TEXT_MAX);
-	result = qp__exec(q,
-			  "INSERT INTO aos_job_log (job_id, at_ms, text) "
-			  "VALUES ($1, $2, $3::text)",
-			  &a, NULL);
-	if (result < 0)
-		return result;
-	if (q->base.observer.logged != NULL)
-		q->base.observer.logged(q->base.observer.data, id);
-	a.n = 1;
-	qp__int(&a, QUEUE_LOG_MAX);
-	return qp__exec(q,
-			"DELETE FROM aos_job_log WHERE job_id = $1 AND id <= (SELECT id "
-			"FROM aos_job_log WHERE job_id = $1 ORDER BY id DESC LIMIT 1 "
-			"OFFSET $2)",
-			&a, NULL);
-}
-
-int qp__lock_package(struct queue_pg *q, const char *package)
-{
-	struct qp_args a = {0};
-
-	qp__text(&a, package, sizeof(((struct job *)0)->package));
-	return qp__exec(q,
-			"SELECT pg_advisory_xact_lock(hashtextextended("
-			"'aos-queue-package:' || $1::text, 0))",
-			&a, NULL);
-}
-
-int qp__head_refresh(struct queue_pg *q, int64_t id)
-{
-	struct qp_args a = {0};
-
-	qp__int(&a, id);
-	return qp__exec(
-	    q,
-	    "WITH p AS (SELECT package FROM aos_jobs WHERE id = $1), "
-	    "h AS (SELECT min(id) AS id FROM aos_jobs WHERE state IN (1, 2, 4) "
-	    "AND package = (SELECT package FROM p)) "
-	    "UPDATE aos_jobs SET head = (id IS NOT DISTINCT FROM (SELECT id FROM h)) "
-	    "WHERE package = (SELECT package FROM p) "
-	    "AND (head OR id = (SELECT id FROM h))",
-	    &a, NULL);
-}
 
 /* Upload rows of job id; registry "" takes each upload's own. */
 static int uploads_insert(struct queue_pg *q, int64_t id, const char *registry,

@@ -1,7 +1,10 @@
 /* queue_pg_internal.h - the PostgreSQL queue backend's state, shared by
- * queue_pg.c (connection, statements' helpers, enqueue), queue_pg_lease.c
- * (the fenced writes, operator actions), queue_pg_claim.c, queue_pg_read.c
- * and queue_pg_schema.c (migrations).  Tests include it for the schema.
+ * queue_pg.c (connection, enqueue), queue_pg_sql.c (the statements'
+ * helpers every operation uses), queue_pg_lease.c (the fenced writes,
+ * operator actions), queue_pg_claim.c, queue_pg_read.c and
+ * queue_pg_schema.c (migrations).  queue_pg.c calls the others, all of
+ * them call queue_pg_sql.c, and none calls queue_pg.c back.  Tests include
+ * it for the schema.
  */
 #ifndef AOS_QUEUE_PG_INTERNAL_H
 #define AOS_QUEUE_PG_INTERNAL_H

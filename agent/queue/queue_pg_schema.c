@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "err.h"
+#include "common/err.h"
 #include "queue_pg_internal.h"
 
 /* Migration N (1-based) takes the schema from version N-1 to N.  Never edit

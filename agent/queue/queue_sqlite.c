@@ -1,7 +1,9 @@
 /* queue_sqlite.c - the SQLite queue backend: opening, the cached statements,
  * and the writes (enqueue, the lease-fenced updates, operator actions).
- * Claims are in queue_sqlite_claim.c, reads in queue_sqlite_read.c, the
- * schema and the checks at open in queue_sqlite_schema.c.
+ * Claims are in queue_sqlite_claim.c, retention in queue_sqlite_prune.c,
+ * what every write uses (steps, transactions, the job log) in
+ * queue_sqlite_tx.c, reads in queue_sqlite_read.c, the schema and the
+ * checks at open in queue_sqlite_schema.c.
  *
  * Every write is one BEGIN IMMEDIATE transaction: the write lock is taken
  * first, so the checks made inside it (idempotency key, fence, per-registry
@@ -14,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "err.h"
+#include "common/err.h"
 #include "queue/queue.h"
 #include "queue_internal.h"
 #include "queue_sqlite_internal.h"
@@ -119,76 +121,10 @@ static struct queue_sqlite *qs(struct queue *q)
 	return (struct queue_sqlite *)q;
 }
 
-/* Binds s (NULL: '') truncated to fit max bytes.  s must outlive the step. */
-static void bind_text(sqlite3_stmt *st, int idx, const char *s, size_t max)
-{
-	if (s == NULL)
-		s = "";
-	sqlite3_bind_text(st, idx, s, (int)queue__text_len(s, max), SQLITE_STATIC);
-}
-
 /* An outcome is kept as its word ("" for none: outcome_parse() reads it). */
 static void bind_outcome(sqlite3_stmt *st, int idx, enum pub_outcome out)
 {
 	sqlite3_bind_text(st, idx, queue__outcome_word(out), -1, SQLITE_STATIC);
-}
-
-/* Steps a statement that returns no row; resets it. */
-int queue_sqlite__step_done(sqlite3_stmt *s)
-{
-	int rc = sqlite3_step(s);
-
-	queue_sqlite__done(s);
-	return rc == SQLITE_DONE ? 0 : queue_sqlite__err(rc);
-}
-
-int queue_sqlite__tx_begin(struct queue_sqlite *q)
-{
-	return queue_sqlite__step_done(q->st[QS_BEGIN]);
-}
-
-/* Commits when result is 0, else rolls back; returns result or the commit's
- * error. */
-int queue_sqlite__tx_end(struct queue_sqlite *q, int result)
-{
-	if (result >= 0) {
-		result = queue_sqlite__step_done(q->st[QS_COMMIT]);
-		if (result == 0)
-			return 0;
-	}
-	if (!sqlite3_get_autocommit(q->db))
-		queue_sqlite__step_done(q->st[QS_ROLLBACK]);
-	return result;
-}
-
-/* Appends a line to job id's log and drops the oldest beyond QUEUE_LOG_MAX.
- * Called inside a write transaction. */
-int queue_sqlite__log_add(struct queue_sqlite *q, int64_t id, int64_t now_ms,
-			  const char *fmt, ...)
-{
-	char text[JOB_TEXT_MAX +
-		  1]; /* one more: queue__text_len() sees where it was cut */
-	sqlite3_stmt *s;
-	va_list ap;
-	int result;
-
-	va_start(ap, fmt);
-	vsnprintf(text, sizeof(text), fmt, ap);
-	va_end(ap);
-
-	s = q->st[QS_LOG_INSERT];
-	sqlite3_bind_int64(s, 1, id);
-	sqlite3_bind_int64(s, 2, now_ms);
-	bind_text(s, 3, text, JOB_TEXT_MAX);
-	result = queue_sqlite__step_done(s);
-	if (result < 0)
-		return result;
-	if (q->base.observer.logged != NULL)
-		q->base.observer.logged(q->base.observer.data, id);
-	s = q->st[QS_LOG_TRIM];
-	sqlite3_bind_int64(s, 1, id);
-	sqlite3_bind_int(s, 2, QUEUE_LOG_MAX);
-	return queue_sqlite__step_done(s);
 }
 
 /* Reads a job's state (and lease owner).  Returns 0 or AOS_ENOTFOUND. */

@@ -1,7 +1,10 @@
 /* queue_sqlite_internal.h - the SQLite queue backend's state, shared by
- * queue_sqlite.c (writes: enqueue, claim, lease-fenced updates, operator
- * actions), queue_sqlite_read.c (reads) and queue_sqlite_schema.c (opening,
- * checks, migrations).  Tests include it for the schema constants.
+ * queue_sqlite.c (writes: enqueue, lease-fenced updates, operator actions),
+ * queue_sqlite_claim.c (claims), queue_sqlite_prune.c (retention),
+ * queue_sqlite_tx.c (what every write uses: steps, transactions, the job
+ * log), queue_sqlite_read.c (reads) and queue_sqlite_schema.c (opening,
+ * checks, migrations).  queue_sqlite.c calls the others; none calls it
+ * back.  Tests include it for the schema constants.
  */
 #ifndef AOS_QUEUE_SQLITE_INTERNAL_H
 #define AOS_QUEUE_SQLITE_INTERNAL_H
@@ -13,6 +16,7 @@
 #include <sqlite3.h>
 
 #include "queue/queue.h"
+#include "queue_internal.h"
 
 /* PRAGMA application_id of a queue database: "AOSQ".  A SQLite file with
  * another id is somebody else's and is refused. */
@@ -108,8 +112,17 @@ int queue_sqlite__read_job(sqlite3_stmt *s, struct job *j);
 /* Resets s and clears its bindings (ready for the next use). */
 void queue_sqlite__done(sqlite3_stmt *s);
 
-/* Steps a statement that returns no row, then resets it.  Returns 0 or a
- * negative code. */
+/* Binds s (NULL: '') truncated to fit max bytes.  s must outlive the step.
+ * (queue_sqlite.c's writes and the log, queue_sqlite_tx.c.) */
+static inline void bind_text(sqlite3_stmt *st, int idx, const char *s, size_t max)
+{
+	if (s == NULL)
+		s = "";
+	sqlite3_bind_text(st, idx, s, (int)queue__text_len(s, max), SQLITE_STATIC);
+}
+
+/* queue_sqlite_tx.c: steps a statement that returns no row, then resets
+ * it.  Returns 0 or a negative code. */
 int queue_sqlite__step_done(sqlite3_stmt *s);
 
 /* BEGIN IMMEDIATE; and commit when result >= 0, else roll back (returns

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "err.h"
+#include "common/err.h"
 #include "queue/queue.h"
 #include "queue_sqlite_internal.h"
 

@@ -14,7 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "err.h"
+#include "common/err.h"
 #include "queue/queue.h"
 #include "queue_sqlite_internal.h"
 

@@ -12,12 +12,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "backoff.h"
-#include "err.h"
 #include "base/log.h"
+#include "common/backoff.h"
+#include "common/err.h"
 #include "session/session.h"
+#include "vault/vault.h"
 #include "session_internal.h"
-#include "vault.h"
 
 #define WORK_AUTH 1u
 #define WORK_RENEW 2u
@@ -84,6 +84,8 @@ int session_new(uv_loop_t *loop, struct transport *tp, const struct config *cfg,
 		return r;
 	}
 	s->io = &session_uv_io;
+	s->fire = session__fire;
+	s->done = session__done;
 	s->loop = loop;
 	s->tp = tp;
 	s->cfg = cfg;

@@ -9,9 +9,9 @@
 #include <cjson/cJSON.h>
 #include <uv.h>
 
-#include "config/config.h"
-#include "store.h"
 #include "base/transport.h"
+#include "config/config.h"
+#include "vault/store.h"
 
 struct vault_session;
 

@@ -5,9 +5,9 @@
 
 #include <stdint.h>
 
-#include "backoff.h"
+#include "common/backoff.h"
 #include "session/session.h"
-#include "vault.h"
+#include "vault/vault.h"
 
 enum step {
 	STEP_IDLE,
@@ -30,17 +30,17 @@ enum session_timer { SESSION_RETRY, SESSION_POLL, SESSION_RENEW, SESSION_NTIMERS
 struct session_io {
 	/* The clock, in milliseconds (the loop's time in production). */
 	uint64_t (*now)(const struct vault_session *s);
-	/* Arms timer t (again) to call session__fire(s, t) once, ms from now;
+	/* Arms timer t (again) to call s->fire(s, t) once, ms from now;
 	 * stop disarms it (a timer not armed is left alone). */
 	void (*arm)(struct vault_session *s, enum session_timer t, uint64_t ms);
 	void (*stop)(struct vault_session *s, enum session_timer t);
 	/* Starts one Vault request (tok: the X-Vault-Token, or NULL); its answer
-	 * goes to session__done(req, result, s) exactly once, from the loop.
+	 * goes to s->done(req, result, s) exactly once, from the loop.
 	 * Returns 0 and *ret (running), or a negative error. */
 	int (*request)(struct vault_session *s, const char *method, const char *path,
 		       const char *body, const struct secret *tok,
 		       struct transport_req **ret);
-	/* Cancels the running s->req: session__done() runs with AOS_ECANCELED
+	/* Cancels the running s->req: s->done() runs with AOS_ECANCELED
 	 * before this returns. */
 	void (*cancel)(struct vault_session *s);
 };
@@ -56,6 +56,11 @@ void session__done(struct transport_req *req, int result, void *data);
 
 struct vault_session {
 	const struct session_io *io;
+	/* Where the io reports, session__fire and session__done (session_new
+	 * sets them): session_io.c calls them through here, so it does not call
+	 * back into session.c, which calls it. */
+	void (*fire)(struct vault_session *s, enum session_timer t);
+	transport_cb done;
 	uv_loop_t *loop;
 	struct transport *tp;
 	const struct config *cfg;

@@ -11,7 +11,7 @@ static void timer_cb(uv_timer_t *t)
 {
 	struct vault_session *s = t->data;
 
-	session__fire(s, (enum session_timer)(t - s->timers));
+	s->fire(s, (enum session_timer)(t - s->timers));
 }
 
 static void uv_io_arm(struct vault_session *s, enum session_timer t, uint64_t ms)
@@ -37,7 +37,7 @@ static int uv_io_request(struct vault_session *s, const char *method, const char
 	r = vault_request_setup(req->easy, &s->conn, method, path, body, tok, &s->hdrs);
 	if (r == 0) {
 		curl_easy_setopt(req->easy, CURLOPT_TIMEOUT, s->cfg->request_timeout_s);
-		r = transport_start(req, session__done, s);
+		r = transport_start(req, s->done, s);
 	}
 	if (r < 0) {
 		vault_headers_free(s->hdrs);

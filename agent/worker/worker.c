@@ -6,7 +6,8 @@
  * it, so a crash leaves either "not sent" (PENDING), "sent, outcome
  * unknown" (SENDING: the registry is asked before any resend) or DONE
  * (never repeated).  Every write is fenced by the lease: a worker that lost
- * its job stops.
+ * its job stops.  A run's publish, heartbeat and end are in worker_run.c,
+ * a pipeline job's build and targets in worker_pipeline.c.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -19,9 +20,9 @@
 #include <sys/time.h>
 #include <unistd.h>
 
-#include "backoff.h"
-#include "err.h"
 #include "base/log.h"
+#include "common/backoff.h"
+#include "common/err.h"
 #include "config/config.h"
 #include "publish/publish.h"
 #include "queue/queue.h"
@@ -29,8 +30,7 @@
 #include "worker/worker.h"
 #include "worker_internal.h"
 
-#define TICK_MS 1000	   /* look for due jobs at least this often */
-#define VAULT_WAIT_MS 5000 /* a job waiting for a token looks again after */
+#define TICK_MS 1000 /* look for due jobs at least this often */
 
 static int64_t wall_now(const struct worker *w)
 {
@@ -45,297 +45,7 @@ const struct worker_io worker__default_io = {
     .publish_abort = publish_abort,
 };
 
-void worker__qlog(struct worker *w, int64_t id, const char *fmt, ...)
-{
-	char text[JOB_TEXT_MAX];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(text, sizeof(text), fmt, ap);
-	va_end(ap);
-	w->q->ops->log(w->q, id, text, worker__now(w));
-}
-
-/* ---- ending a run -------------------------------------------------------- */
-
-static void run_closed(uv_handle_t *h)
-{
-	struct run *r = h->data;
-
-	worker__files_clear(r);
-	job_clear(&r->job);
-	free(r);
-}
-
-void worker__run_free(struct run *r)
-{
-	struct worker *w = r->w;
-	struct run **p;
-
-	if (r->pl != NULL)
-		worker__pipeline_abort(r);
-
-	for (p = &w->runs; *p != NULL; p = &(*p)->next) {
-		if (*p == r) {
-			*p = r->next;
-			w->nruns--;
-			break;
-		}
-	}
-	uv_timer_stop(&r->heartbeat);
-	uv_close((uv_handle_t *)&r->heartbeat, run_closed);
-	if (!w->closing)
-		worker_kick(w);
-}
-
-/* A succeeded job's spool copies are no longer needed (a dead one keeps
- * them for `job retry`). */
-static void remove_spool(struct run *r)
-{
-	struct worker_spool_use use = {0};
-
-	worker_spool_files(&r->job, (*r->w->env.pub.cfg)->queue.spool_dir, false, &use);
-}
-
-/* The journal's fields of job j's lines: JOB_ID, and its registry (a
- * publish) or pipeline (the name in "pipeline:NAME"). */
-static void job_log_fields(const struct job *j, struct log_fields *ret)
-{
-	*ret = (struct log_fields){.job_id = j->id};
-	if (j->kind == JOB_PIPELINE && strncmp(j->registry, "pipeline:", 9) == 0)
-		ret->pipeline = j->registry + 9;
-	else if (j->kind == JOB_PUBLISH)
-		ret->registry = j->registry;
-}
-
-void worker__settle(struct run *r, enum job_state st, int64_t next_run,
-		    enum pub_outcome out, const char *error)
-{
-	struct worker *w = r->w;
-	char text[JOB_TEXT_MAX];
-	struct log_fields lf;
-	int rc;
-
-	job_log_fields(&r->job, &lf);
-	rc = w->q->ops->finish(w->q, r->job.id, r->job.fence, st, next_run, out, error,
-			       worker__now(w));
-	if (rc == AOS_EFENCED)
-		log_msg_f(LOG_LVL_WARNING, &lf,
-			  "job %" PRId64 ": lease lost before it could "
-			  "be recorded as %s; its new owner decides",
-			  r->job.id, job_state_name(st));
-	else if (rc < 0)
-		log_msg_f(LOG_LVL_ERR, &lf, "job %" PRId64 ": cannot record its end: %s",
-			  r->job.id, aos_strerror(rc));
-	else if (st == JOB_SUCCEEDED)
-		log_msg_f(LOG_LVL_NOTICE, &lf, "job %" PRId64 " succeeded", r->job.id);
-	if (rc == 0 && st == JOB_SUCCEEDED)
-		remove_spool(r);
-	else
-		log_msg_f(LOG_LVL_WARNING, &lf, "job %" PRId64 " %s: %s", r->job.id,
-			  job_state_name(st),
-			  outcome_text(out, error, text, sizeof(text)));
-	if (rc == 0 && w->env.hooks.job_changed != NULL)
-		w->env.hooks.job_changed(w->env.hooks.data, r->job.id);
-}
-
-/* A failed attempt: retry later with backoff, or dead when out of tries. */
-void worker__settle_retry(struct run *r, long retry_after_s, enum pub_outcome out,
-			  const char *error)
-{
-	const struct queue_cfg *qc = &worker__cfg(r->w)->queue;
-	uint64_t delay;
-	char msg[JOB_TEXT_MAX];
-
-	if (r->job.attempts >= r->job.max_attempts) {
-		snprintf(msg, sizeof(msg), "%s (out of attempts: %d)", error,
-			 r->job.attempts);
-		worker__settle(r, JOB_DEAD, 0, out, msg);
-		return;
-	}
-	delay =
-	    backoff_delay_ms((unsigned)(r->job.attempts > 0 ? r->job.attempts - 1 : 0),
-			     (uint64_t)qc->backoff_min_ms, (uint64_t)qc->backoff_max_ms,
-			     r->w->io->rnd, NULL);
-	if (retry_after_s >= 0 && (uint64_t)retry_after_s * 1000 > delay)
-		delay = (uint64_t)retry_after_s * 1000;
-	snprintf(msg, sizeof(msg), "%s (next try in %.1f s)", error,
-		 (double)delay / 1000.0);
-	worker__settle(r, JOB_FAILED, worker__now(r->w) + (int64_t)delay, out, msg);
-}
-
-/* ---- publish hooks --------------------------------------------------------- */
-
-static int hook_sending(void *data, size_t i)
-{
-	struct run *r = data;
-	struct worker *w = r->w;
-	int rc;
-
-	if (r->sends[i]++ == 0)
-		r->send_ms[i] = uv_now(w->env.pub.loop);
-	rc = w->q->ops->upload_set(w->q, r->job.id, r->job.fence, r->names[i],
-				   UPLOAD_SENDING, OUT_NONE, NULL, worker__now(w));
-	r->sent[i] = rc == 0;
-	if (rc < 0) {
-		r->fenced = rc == AOS_EFENCED;
-		log_warn("job %" PRId64 ": %s not sent: %s", r->job.id, r->names[i],
-			 rc == AOS_EFENCED ? "the lease was lost" : aos_strerror(rc));
-		return rc;
-	}
-	return 0;
-}
-
-/* Tells the hooks how file i's upload went. */
-static void report_upload(struct run *r, size_t i, enum pub_outcome out)
-{
-	const struct worker_hooks *h = &r->w->env.hooks;
-	struct worker_upload_stat u = {
-	    .registry = r->registry, .outcome = out, .sends = r->sends[i], .seconds = -1};
-	struct stat st;
-
-	if (h->upload_done == NULL)
-		return;
-	if (r->sends[i] > 0)
-		u.seconds = (double)(uv_now(r->w->env.pub.loop) - r->send_ms[i]) / 1000.0;
-	if (out == OUT_PUBLISHED && stat(r->files[i], &st) == 0)
-		u.bytes = (uint64_t)st.st_size;
-	h->upload_done(h->data, &u);
-}
-
-static void hook_file_done(void *data, size_t i, enum pub_outcome out,
-			   const char *message)
-{
-	struct run *r = data;
-	struct worker *w = r->w;
-	enum upload_state st;
-	char answer[JOB_TEXT_MAX];
-
-	switch (out) {
-	case OUT_PUBLISHED:
-	case OUT_EXISTS: st = UPLOAD_DONE; break;
-	case OUT_CONFLICT:
-	case OUT_INVALID:
-	case OUT_REJECTED: st = UPLOAD_FAILED; break;
-	default:
-		/* Retried later.  A send without a usable answer stays SENDING:
-		 * the registry is asked before the next send. */
-		st = r->sent[i] || r->probe[i] ? UPLOAD_SENDING : UPLOAD_PENDING;
-		break;
-	}
-	{
-		/* "published: published X (...)" says it twice: once will do. */
-		const char *name = outcome_name(out);
-		size_t n = strlen(name);
-
-		if (strncmp(message, name, n) == 0 && message[n] == ' ')
-			message += n + 1;
-	}
-	if (w->q->ops->upload_set(w->q, r->job.id, r->job.fence, r->names[i], st, out,
-				  message, worker__now(w)) == AOS_EFENCED)
-		r->fenced = true;
-	worker__qlog(w, r->job.id, "%s",
-		     outcome_text(out, message, answer, sizeof(answer)));
-	report_upload(r, i, out);
-}
-
-static void hook_finished(void *data, enum pub_outcome out, const char *error,
-			  long retry_after_s, const cJSON *answer)
-{
-	struct run *r = data;
-
-	(void)answer; /* the job's answer is built from the queue */
-
-	r->op = NULL; /* freed by publish.c after this returns */
-	/* The outcome goes beside the message: clients tell failures apart
-	 * by it. */
-	if (error == NULL)
-		error = "failed";
-	if (r->fenced) {
-		log_warn("job %" PRId64 ": stopped: its lease was lost", r->job.id);
-	} else {
-		switch (out) {
-		case OUT_PUBLISHED:
-		case OUT_EXISTS:
-			/* A pipeline goes on with its next target. */
-			if (r->pl != NULL && worker__pipeline_continue(r))
-				return;
-			worker__settle(r, JOB_SUCCEEDED, 0, OUT_NONE, NULL);
-			break;
-		case OUT_CONFLICT:
-		case OUT_INVALID:
-		case OUT_REJECTED:
-		case OUT_AUTH:
-			/* Permanent: retrying cannot help until an operator acts
-			 * (a refused token was already refreshed from Vault once). */
-			worker__settle(r, JOB_DEAD, 0, out, error);
-			break;
-		default: worker__settle_retry(r, retry_after_s, out, error); break;
-		}
-	}
-	worker__run_free(r);
-}
-
-static void hook_event(void *data, const cJSON *ev)
-{
-	struct run *r = data;
-	const struct worker_hooks *h = &r->w->env.hooks;
-	const char *file =
-	    cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(ev, "file"));
-	cJSON *copy;
-	size_t i;
-
-	if (h->job_event == NULL)
-		return;
-	copy = cJSON_Duplicate(ev, true);
-	if (copy == NULL)
-		return;
-	/* Show the client its own path, not the spool's copy. */
-	for (i = 0; file != NULL && i < r->nfiles; i++)
-		if (strcmp(file, r->files[i]) == 0)
-			cJSON_ReplaceItemInObjectCaseSensitive(
-			    copy, "file", cJSON_CreateString(r->sources[i]));
-	h->job_event(h->data, r->job.id, copy);
-	cJSON_Delete(copy);
-}
-
-static const struct publish_hooks hooks_template = {
-    .sending = hook_sending,
-    .file_done = hook_file_done,
-    .finished = hook_finished,
-    .event = hook_event,
-};
-
 /* ---- starting a run ---------------------------------------------------------- */
-
-void worker__heartbeat(uv_timer_t *t)
-{
-	struct run *r = t->data;
-	struct worker *w = r->w;
-	int64_t lease = worker__cfg(w)->queue.lease_s * 1000;
-
-	int rc =
-	    w->q->ops->heartbeat(w->q, r->job.id, r->job.fence, worker__now(w), lease);
-
-	if (rc == 0)
-		return;
-	if (rc != AOS_EFENCED) {
-		/* A busy or failing database: try again at the next beat. */
-		log_warn_r(rc, "job %" PRId64 ": cannot renew its lease", r->job.id);
-		return;
-	}
-	/* Canceled by the operator, or the lease expired and another worker
-	 * took the job: stop at once. */
-	log_warn("job %" PRId64 ": lease lost (canceled or taken over); stopping it",
-		 r->job.id);
-	r->fenced = true;
-	uv_timer_stop(&r->heartbeat);
-	if (r->op != NULL) {
-		w->io->publish_abort(r->op);
-		r->op = NULL;
-	}
-	worker__run_free(r);
-}
 
 /* Reads the job's inputs: the spooled files still to send, tag, version. */
 static int load_inputs(struct run *r, const char **tag, const char **version,
@@ -390,96 +100,6 @@ static int load_inputs(struct run *r, const char **tag, const char **version,
 	*tag = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(doc, "tag"));
 	*version = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(doc, "version"));
 	*ret_doc = doc;
-	return 0;
-}
-
-char *worker__record_of(const cJSON *file)
-{
-	const cJSON *rec = cJSON_GetObjectItemCaseSensitive(file, "artifact");
-
-	return cJSON_IsObject(rec) ? cJSON_PrintUnformatted(rec) : NULL;
-}
-
-void worker__files_clear(struct run *r)
-{
-	size_t i;
-
-	for (i = 0; i < r->nfiles; i++) {
-		free(r->files[i]);
-		free(r->names[i]);
-		free(r->sources[i]);
-		free(r->records[i]);
-		r->files[i] = r->names[i] = r->sources[i] = r->records[i] = NULL;
-		r->probe[i] = r->sent[i] = false;
-		r->sends[i] = 0;
-	}
-	r->nfiles = 0;
-}
-
-int worker__publish(struct run *r, const char *registry,
-		    const struct worker_tag_rule *rule, const char *version)
-{
-	struct worker *w = r->w;
-	const struct registry_cfg *reg = config_registry(worker__cfg(w), registry);
-	struct publish_request req = {0};
-	struct publish_hooks hooks = hooks_template;
-	struct secret *tok;
-	const char *verr;
-	char msg[1024];
-
-	if (reg == NULL) {
-		snprintf(msg, sizeof(msg),
-			 "registry %s is no longer in the configuration", registry);
-		worker__settle(r, JOB_DEAD, 0, OUT_NONE, msg);
-		return -ENOENT;
-	}
-	tok = store_get(session_store(w->env.pub.session), reg->token_key);
-	verr = session_last_error(w->env.pub.session);
-	if (tok == NULL && session_loaded(w->env.pub.session) && verr == NULL) {
-		/* Vault answers, but the secret lacks the key. */
-		snprintf(
-		    msg, sizeof(msg),
-		    "no token for registry %s: key %s is not in "
-		    "the Vault secret; add it with rotate_secret.sh, then `aos-publishctl "
-		    "job retry %" PRId64 "`",
-		    reg->name, reg->token_key, r->job.id);
-		worker__settle(r, JOB_DEAD, 0, OUT_AUTH, msg);
-		return -ENOENT;
-	}
-	if (tok == NULL) {
-		/* No usable token (Vault down at start, or the key missing):
-		 * wait without spending an attempt. */
-		snprintf(msg, sizeof(msg),
-			 "waiting for a token: %s is not loaded from Vault%s%s",
-			 reg->token_key, verr != NULL ? ": " : "",
-			 verr != NULL ? verr : "");
-		worker__settle(r, JOB_QUEUED, worker__now(w) + VAULT_WAIT_MS, OUT_NONE,
-			       msg);
-		return -EAGAIN;
-	}
-	secret_unref(tok);
-	snprintf(r->registry, sizeof(r->registry), "%s", registry);
-	req.registry = registry;
-	req.tag = rule->tag;
-	req.tag_given_by = rule->given_by;
-	req.prerelease_tag = rule->prerelease;
-	req.expected_version = version;
-	req.files = (const char *const *)r->files;
-	req.records = (const char *const *)r->records;
-	req.probe_first = r->probe;
-	req.nfiles = r->nfiles;
-	req.max_attempts =
-	    0; /* publish.max_attempts quick tries; then the queue's backoff */
-	hooks.data = r;
-	req.hooks = &hooks;
-	if (w->io->publish_start(&w->env.pub, &req, &r->op, msg, sizeof(msg)) < 0) {
-		worker__settle_retry(r, -1, OUT_NONE, msg);
-		return -EIO;
-	}
-	if (!uv_is_active((uv_handle_t *)&r->heartbeat))
-		uv_timer_start(&r->heartbeat, worker__heartbeat,
-			       (uint64_t)worker__cfg(w)->queue.lease_s * 1000 / 3,
-			       (uint64_t)worker__cfg(w)->queue.lease_s * 1000 / 3);
 	return 0;
 }
 
@@ -588,6 +208,7 @@ int worker_new(const struct worker_env *env, struct queue *q, struct worker **re
 	if (w == NULL)
 		return -ENOMEM;
 	w->io = &worker__default_io;
+	w->kick = worker_kick;
 	w->env = *env;
 	w->q = q;
 	gethostname(host, sizeof(host) - 1);

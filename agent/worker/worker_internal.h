@@ -1,4 +1,9 @@
-/* worker_internal.h - what worker.c shares with worker_pipeline.c. */
+/* worker_internal.h - what the files of worker/ share.  worker.c (the
+ * tick, the public calls) calls worker_pipeline.c (a pipeline job's build
+ * and targets) and worker_run.c (one run: its publish, heartbeat, end);
+ * worker_pipeline.c calls worker_run.c.  Where a run must reach back (a
+ * pipeline's next target, a build to stop, the next tick), it goes through
+ * r->pl_ops and w->kick, set by the file that calls it. */
 #ifndef AOS_WORKER_INTERNAL_H
 #define AOS_WORKER_INTERNAL_H
 
@@ -7,7 +12,7 @@
 
 #include <uv.h>
 
-#include "backoff.h"
+#include "common/backoff.h"
 #include "publish/publish.h"
 #include "queue/queue.h"
 #include "worker/worker.h"
@@ -15,12 +20,24 @@
 #define MAX_FILES PUBLISH_MAX_FILES /* files one run sends at most */
 
 struct pl_run;
+struct run;
+
+/* A pipeline job's part of a run (worker_pipeline.c's, set with r->pl). */
+struct run_pipeline_ops {
+	/* A target's publish succeeded: starts the next target and returns
+	 * true (or, failing to, settles and frees r and returns true); false
+	 * when no target is left. */
+	bool (*target_done)(struct run *r);
+	/* Stops a running build (kills its process group); r is being freed. */
+	void (*abort)(struct run *r);
+};
 
 struct run {
 	struct worker *w;
 	struct job job;
 	struct publish_op *op;
 	struct pl_run *pl; /* a pipeline job's build and targets, or NULL */
+	const struct run_pipeline_ops *pl_ops; /* with pl */
 	uv_timer_t heartbeat;
 	char *files[MAX_FILES];	  /* spool paths of the files still to send */
 	char *names[MAX_FILES];	  /* their upload keys (file name; TARGET/NAME) */
@@ -54,6 +71,9 @@ extern const struct worker_io worker__default_io;
 
 struct worker {
 	const struct worker_io *io;
+	/* worker_kick (worker_new sets it): a run that ended lets the next
+	 * job start. */
+	void (*kick)(struct worker *w);
 	struct worker_env env;
 	struct queue *q;
 	uv_timer_t tick;
@@ -76,6 +96,7 @@ static inline int64_t worker__now(const struct worker *w)
 	return w->io->now(w);
 }
 
+/* worker_run.c */
 /* The heartbeat timer of a run ran out: renews the lease, or stops the run
  * whose lease was lost (canceled, or taken over). */
 void worker__heartbeat(uv_timer_t *t);
@@ -91,13 +112,14 @@ void worker__settle(struct run *r, enum job_state st, int64_t next_run,
  * when out of attempts. */
 void worker__settle_retry(struct run *r, long retry_after_s, enum pub_outcome out,
 			  const char *error);
-/* Unlinks and frees r (after its job was settled, or lost). */
+/* Unlinks and frees r (after its job was settled, or lost); kicks the
+ * worker. */
 void worker__run_free(struct run *r);
-/* Forgets r's file list. */
 /* The artifact record of a job's inputs entry for one file ("artifact":
  * the spool's digests and metadata), as text for publish_request.records;
  * NULL when it has none (the upload inspects the file).  Caller frees. */
 char *worker__record_of(const cJSON *file);
+/* Forgets r's file list. */
 void worker__files_clear(struct run *r);
 /* The npm dist-tag rule of a job (npm_tag_rule): tag named explicitly,
  * how it was named, a prerelease's default; each may be NULL. */
@@ -112,14 +134,8 @@ int worker__publish(struct run *r, const char *registry,
 		    const struct worker_tag_rule *rule, const char *version);
 
 /* worker_pipeline.c */
-/* Runs a pipeline job: build (once) then each target in turn.  Settles and
- * frees r itself on failure. */
+/* Runs a pipeline job: build (once) then each target in turn (r->pl,
+ * r->pl_ops).  Settles and frees r itself on failure. */
 void worker__pipeline_start(struct run *r);
-/* A target's publish succeeded: starts the next target and returns true
- * (or, failing to, settles and frees r and returns true); false when no
- * target is left. */
-bool worker__pipeline_continue(struct run *r);
-/* Stops a running build (kills its process group); r is being freed. */
-void worker__pipeline_abort(struct run *r);
 
 #endif

@@ -27,18 +27,18 @@
 
 #include <cjson/cJSON.h>
 
-#include "artifact.h"
-#include "artifact_fit.h"
-#include "backoff.h"
-#include "file.h"
 #include "base/child.h"
 #include "base/log.h"
+#include "common/backoff.h"
+#include "common/file.h"
 #include "config/config.h"
 #include "pipeline/pipeline_steps.h"
 #include "publish/dist_tag.h"
-#include "pypi_name.h"
-#include "sandbox/sandbox.h"
 #include "publish/spool.h"
+#include "publishers/artifact.h"
+#include "publishers/artifact_fit.h"
+#include "publishers/pypi_name.h"
+#include "sandbox/sandbox.h"
 #include "worker_internal.h"
 
 struct pl_art {
@@ -95,7 +95,7 @@ static void pl_free(struct pl_run *pl)
 	free(pl);
 }
 
-void worker__pipeline_abort(struct run *r)
+static void pipeline_abort(struct run *r)
 {
 	struct pl_run *pl = r->pl;
 
@@ -222,7 +222,7 @@ static bool start_target(struct run *r)
 	return false;
 }
 
-bool worker__pipeline_continue(struct run *r)
+static bool pipeline_target_done(struct run *r)
 {
 	r->pl->target++;
 	return start_target(r);
@@ -697,6 +697,11 @@ static void build_cell(void *data, const char *name, const char *result, double 
 		cJSON_Delete(c);
 }
 
+static const struct run_pipeline_ops pl_ops = {
+    .target_done = pipeline_target_done,
+    .abort = pipeline_abort,
+};
+
 void worker__pipeline_start(struct run *r)
 {
 	struct worker *w = r->w;
@@ -716,6 +721,7 @@ void worker__pipeline_start(struct run *r)
 	}
 	pl->r = r;
 	r->pl = pl;
+	r->pl_ops = &pl_ops;
 	if (jstr(doc, "pipeline") == NULL || jstr(doc, "tag") == NULL ||
 	    jstr(doc, "version") == NULL || jstr(doc, "commit") == NULL) {
 		worker__settle(r, JOB_DEAD, 0, OUT_INVALID,

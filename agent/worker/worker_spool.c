@@ -9,7 +9,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "file.h"
+#include "common/file.h"
 #include "queue/queue.h"
 #include "worker/worker.h"
 

@@ -23,9 +23,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent/config/config.h"
-#include "agent/pipeline/pipeline.h"
 #include "common/err.h"
+#include "config/config.h"
+#include "pipeline/pipeline.h"
 #include "tests/fuzz/fuzz_util.h"
 
 #define TARGET "fuzz_config"

@@ -25,9 +25,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent/config/config.h"
-#include "agent/base/control.h"
-#include "agent/daemon/control_policy.h"
+#include "base/control.h"
+#include "config/config.h"
+#include "daemon/control_policy.h"
 
 static const char config_text[] =
     "{\"state_dir\":\"/nonexistent/aos-fuzz\",\"runtime_dir\":\"/nonexistent/aos-fuzz\","

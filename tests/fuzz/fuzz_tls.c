@@ -13,7 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "agent/base/tls.h"
+#include "base/tls.h"
 #include "tests/fuzz/fuzz_util.h"
 #include "tests/unit/base/tls_fixture.h"
 

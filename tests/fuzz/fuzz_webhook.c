@@ -37,10 +37,10 @@
 
 #include <openssl/evp.h>
 
-#include "agent/config/config.h"
-#include "agent/base/httpreq.h"
-#include "agent/pipeline/pipeline.h"
-#include "agent/pipeline/webhook.h"
+#include "base/httpreq.h"
+#include "config/config.h"
+#include "pipeline/pipeline.h"
+#include "pipeline/webhook.h"
 #include "vault/store.h"
 
 #define MAX_HEAD 16384

@@ -28,6 +28,7 @@ import subprocess
 import sys
 import tarfile
 import time
+import urllib.parse
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -537,7 +538,8 @@ PYPI_KINDS = ("pypiserver", "devpi")
 class PypiTarget:
     """One PyPI-style registry of a PublishEnv: its kind, the name of its
     registry in the daemon's configuration, and the server (PypiServer or
-    DevpiServer: upload_url, index_url, token, files(), get())."""
+    DevpiServer: upload_url, index_url, index_url_with_auth, token,
+    files(), get())."""
     kind: str
     registry: str
     server: PypiServer | DevpiServer
@@ -560,15 +562,34 @@ class PypiTarget:
                 "token_key": self.token_key, "username": self.username,
                 "index_url": base + self._path(self.server.index_url)}
 
+    def simple_page(self, project: str) -> tuple[int, bytes]:
+        """(status, body) of GET on the project's simple page as PEP 503
+        HTML (with the token)."""
+        return self.server.get(self._path(self.server.index_url) + project + "/")
+
     def simple_status(self, project: str) -> int:
         """The status of GET on the project's simple page (with the token)."""
-        return self.server.get(self._path(self.server.index_url) + project + "/")[0]
+        return self.simple_page(project)[0]
+
+    def fetch_link(self, project: str, href: str) -> tuple[int, bytes]:
+        """(status, body) of GET on a link of the project's simple page:
+        pypiserver's are absolute paths, devpi's relative (../../+f/...)."""
+        url = urllib.parse.urljoin(f"{self.server.index_url}{project}/", href)
+        return self.server.get(self._path(url))
 
 
 @pytest.fixture(params=PYPI_KINDS)
 def pypi_kind(request) -> str:
     """"pypiserver" or "devpi": a test taking it runs against both; it
     gets its registry with env.pypi_target(pypi_kind)."""
+    return request.param
+
+
+@pytest.fixture(scope="module", params=PYPI_KINDS)
+def pypi_kind_module(request) -> str:
+    """pypi_kind for module-scoped fixtures (a set published once per kind
+    and shared by the module's tests): pytest runs the module's tests that
+    take it kind by kind, in file order within each kind."""
     return request.param
 
 

@@ -1,11 +1,16 @@
 """Registry answers other than success, through the daemon.
 
+Every PyPI-side case runs against both PyPI kinds of the tests (the
+`pypi_kind` fixture: pypiserver and devpi-server, each started once for the
+module by publish_env), the npm ones against verdaccio.
+
 - A wrong token (the Vault key rotated to a wrong value, then refreshed) is
   refused: exit 7, nothing uploaded; rotating the right value back works
   without a restart, and a 401 makes the daemon refresh and retry once when
   Vault has a newer token.
 - A token key missing from Vault: exit 7, while --dry-run still works.
-- A body over the registry's limit (verdaccio max_body_size): exit 9.
+- A body over the registry's limit (verdaccio max_body_size, devpi
+  --max-request-body-size; pypiserver has no such setting): exit 9.
 - A registry that is down or answers 503: exit 10 after the configured
   number of tries, with backoff.
 """
@@ -17,8 +22,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from aos_fixtures import wait_for
 from peers.verdaccio import Verdaccio, free_port
-from publish_support import (EXIT, NPM_NAME, PY_NAME, make_big_npm, make_npm,
-                             make_wheel, publish, sha256_file, sha512_sri)
+import pytest
+
+from peers.devpi import DevpiServer
+from publish_support import (EXIT, NPM_NAME, PY_NAME, make_big_npm, make_big_wheel,
+                             make_npm, make_wheel, publish, sha256_file, sha512_sri)
 
 AUTH_WORDS = r"401|403|auth|token|credential|denied|refused|unauthori[sz]ed|forbidden"
 
@@ -47,104 +55,134 @@ def _token_check_settled(d, registry: str, version: int) -> None:
     wait_for(done, 20, what=lambda: f"token check of {registry}: {d.status()['tokens']}")
 
 
-def test_wrong_token_is_refused_and_nothing_uploaded(publish_env, tmp_path):
+def _wrong_token_refused(env, d, registry: str, key: str, f, dry_run: bool) -> None:
+    """Vault's key replaced by a wrong value of the same form (refreshed): publishing f is
+    refused, exit 7, nothing uploaded (and with dry_run, a dry run, which
+    needs no token, still succeeds); then the right value is rotated back
+    and the same daemon publishes f, no restart."""
+    good = env.values[key]
+    before = env.snapshot()
+    prefix = good.split("-", 1)[0] + "-" if good.startswith(("pypi-", "devpi-")) else ""
+    env.set_secret(**{key: prefix + secrets.token_urlsafe(32)})
+    _refresh(d, key)
+    try:
+        r = publish(d, registry, f).expect(EXIT["auth"], "auth")
+        assert r.result_for(f).get("outcome") == "auth", r
+        assert _has(r, AUTH_WORDS), f"the message does not say the token was refused: {r}"
+        env.assert_unchanged(before, f"{f.name} with a wrong token")
+        if dry_run:
+            publish(d, registry, f, dry_run=True).expect(EXIT["published"], "dry-run")
+    finally:
+        # Rotate the right value back (a newer KV version) and refresh: the
+        # same daemon publishes, no restart.
+        env.set_secret(**{key: good})
+    _refresh(d, key)
+    publish(d, registry, f).expect(EXIT["published"], "published")
+    assert good not in d.log_text(), "a token appeared in the daemon's log"
+
+
+def test_wrong_token_is_refused_and_nothing_uploaded(publish_env, pypi_kind, tmp_path):
+    env = publish_env
+    target = env.pypi_target(pypi_kind)
+    d = env.daemon()
+    whl = make_wheel(tmp_path, PY_NAME, "4.0")
+    _wrong_token_refused(env, d, target.registry, target.token_key, whl, dry_run=True)
+    assert target.server.files().get(whl.name) == sha256_file(whl)
+
+
+def test_wrong_npm_token_is_refused_and_nothing_uploaded(publish_env, tmp_path):
     env = publish_env
     d = env.daemon()
-    good = {k: env.values[k] for k in ("PYPI_API_TOKEN", "NPM_TOKEN")}
-    whl = make_wheel(tmp_path, PY_NAME, "4.0")
     tgz = make_npm(tmp_path, NPM_NAME, "4.0.0")
-    before = env.snapshot()
-
-    env.set_secret(PYPI_API_TOKEN="pypi-" + secrets.token_urlsafe(32),
-                   NPM_TOKEN=secrets.token_urlsafe(32))
-    _refresh(d, "PYPI_API_TOKEN", "NPM_TOKEN")
-    try:
-        for registry, f in (("pypi", whl), ("npm", tgz)):
-            r = publish(d, registry, f).expect(EXIT["auth"], "auth")
-            assert r.result_for(f).get("outcome") == "auth", r
-            assert _has(r, AUTH_WORDS), f"the message does not say the token was refused: {r}"
-            env.assert_unchanged(before, f"{f.name} with a wrong token")
-        assert env.npm.packument(NPM_NAME) is None
-        # A dry run needs no token and still succeeds.
-        publish(d, "pypi", whl, dry_run=True).expect(EXIT["published"], "dry-run")
-    finally:
-        # Rotate the right values back (a newer KV version) and refresh: the
-        # same daemon publishes, no restart.
-        env.set_secret(**good)
-    _refresh(d, "PYPI_API_TOKEN", "NPM_TOKEN")
-    publish(d, "pypi", whl).expect(EXIT["published"], "published")
-    publish(d, "npm", tgz).expect(EXIT["published"], "published")
-    assert env.pypi.files().get(whl.name) == sha256_file(whl)
+    assert env.npm.packument(NPM_NAME) is None
+    _wrong_token_refused(env, d, "npm", "NPM_TOKEN", tgz, dry_run=False)
     assert env.npm.packument(NPM_NAME)["versions"]["4.0.0"]["dist"]["integrity"] == sha512_sri(tgz)
-    for t in list(good.values()):
-        assert t not in d.log_text(), "a token appeared in the daemon's log"
 
 
-def test_refused_token_refreshes_and_retries_once(publish_env, tmp_path):
+def _refused_then_retried(env, relay, reg: str, cfg: dict, f) -> None:
     """The daemon holds a wrong token; Vault already has the right one in a
     newer version the daemon has not polled yet.  The registry's 401 makes it
-    refresh, see the newer version, and retry once: published.  Relays count
-    the Authorization headers on the wire: one request with the wrong token
-    (the 401), then only the right one."""
-    from queue_support import ThrottledRelay, port_of, relayed_registries
+    refresh, see the newer version, and retry once: published.  The relay
+    counts the Authorization headers on the wire: one request with the wrong
+    token (the 401), then only the right one.  cfg: the registry reg, through
+    the relay."""
     from test_queue_outages import _names as auth_names
-    env = publish_env
-    pr, nr = ThrottledRelay(port_of(env.pypi.url)), ThrottledRelay(port_of(env.npm.url))
+    key = cfg["token_key"]
+    d = env.daemon(config={"registries": {reg: cfg}})
+    good = env.values[key]
+    bad = secrets.token_urlsafe(32)
+    env.set_secret(**{key: bad})
+    _refresh(d, key)
+    _token_check_settled(d, reg, d.secrets()[key]["version"])
+    with relay.lock:  # only the publish's requests count from here
+        relay.auth_seen.clear()
+    newest = env.set_secret(**{key: good})  # no refresh: the daemon has the wrong one
+    publish(d, reg, f).expect(EXIT["published"], "published")
+    # On the wire: the wrong token (up to the 401), then only the right one;
+    # the daemon logs one refusal and one retry.
+    seen = auth_names(relay.auth_seen, bad, good)
+    n_old = seen.count("old")
+    assert n_old >= 1 and seen == ["old"] * n_old + ["new"] * (len(seen) - n_old) \
+        and "new" in seen, f"{key}: Authorization on the wire {seen}"
+    log = d.log_text()
+    assert log.count(f"{reg}: token {key} refused") == 1, log
+    assert log.count(f"retrying {f.name} once") == 1, log
+    # The refresh after the 401 loaded Vault's newest version.
+    assert d.secrets()[key]["version"] == newest, d.secrets()
+
+
+def test_refused_token_refreshes_and_retries_once(publish_env, pypi_kind, tmp_path):
+    from queue_support import ThrottledRelay, port_of
+    target = publish_env.pypi_target(pypi_kind)
+    relay = ThrottledRelay(port_of(target.server.url))
+    whl = make_wheel(tmp_path, PY_NAME, "4.1")
     try:
-        d = env.daemon(config={"registries": relayed_registries(env, pr, nr, "-seen")})
-        good = {k: env.values[k] for k in ("PYPI_API_TOKEN", "NPM_TOKEN")}
-        whl = make_wheel(tmp_path, PY_NAME, "4.1")
-        tgz = make_npm(tmp_path, NPM_NAME, "4.1.0")
-        # One registry at a time: the refresh one 401 causes re-reads both keys.
-        for relay, key, reg, f in ((pr, "PYPI_API_TOKEN", "pypi-seen", whl),
-                                   (nr, "NPM_TOKEN", "npm-seen", tgz)):
-            bad = secrets.token_urlsafe(32)
-            env.set_secret(**{key: bad})
-            _refresh(d, key)
-            _token_check_settled(d, reg, d.secrets()[key]["version"])
-            with relay.lock:  # only the publish's requests count from here
-                relay.auth_seen.clear()
-            env.set_secret(**{key: good[key]})  # no refresh: the daemon has the wrong one
-            publish(d, reg, f).expect(EXIT["published"], "published")
-            # On the wire: the wrong token (up to the 401), then only the
-            # right one; the daemon logs one refusal and one retry.
-            seen = auth_names(relay.auth_seen, bad, good[key])
-            n_old = seen.count("old")
-            assert n_old >= 1 and seen == ["old"] * n_old + ["new"] * (len(seen) - n_old) \
-                and "new" in seen, f"{key}: Authorization on the wire {seen}"
-            log = d.log_text()
-            assert log.count(f"{reg}: token {key} refused") == 1, log
-            assert log.count(f"retrying {f.name} once") == 1, log
+        _refused_then_retried(publish_env, relay, "pypi-seen", target.registry_via(relay.url),
+                              whl)
     finally:
-        pr.close()
-        nr.close()
-    assert env.pypi.files().get(whl.name) == sha256_file(whl)
-    assert "4.1.0" in env.npm.packument(NPM_NAME)["versions"]
-    s = d.secrets()  # the refresh after each 401 loaded Vault's newest version
-    assert s["PYPI_API_TOKEN"]["version"] >= 3 and s["NPM_TOKEN"]["version"] >= 3, s
+        relay.close()
+    assert target.server.files().get(whl.name) == sha256_file(whl)
 
 
-def test_token_missing_from_vault(publish_env, tmp_path):
-    env = publish_env
-    cfg = {"registries": {
-        "pypi-nokey": {"type": "pypi", "url": env.pypi.upload_url,
-                       "index_url": env.pypi.index_url, "token_key": "AOS_TEST_NO_SUCH_KEY"},
-        "npm-nokey": {"type": "npm", "url": env.npm.url, "token_key": "AOS_TEST_NO_SUCH_KEY"},
-    }}
-    d = env.daemon(config=cfg, wait_ready=False)
+def test_refused_npm_token_refreshes_and_retries_once(publish_env, tmp_path):
+    from queue_support import ThrottledRelay, port_of, relayed_registries
+    relay = ThrottledRelay(port_of(publish_env.npm.url))
+    tgz = make_npm(tmp_path, NPM_NAME, "4.1.0")
+    try:
+        _refused_then_retried(publish_env, relay, "npm-seen",
+                              relayed_registries(publish_env, None, relay)["npm-slow"], tgz)
+    finally:
+        relay.close()
+    assert "4.1.0" in publish_env.npm.packument(NPM_NAME)["versions"]
+
+
+def _token_missing(env, reg: str, cfg: dict, f) -> None:
+    """Registry reg (cfg, its token_key replaced by a key Vault does not
+    have): publishing f is refused before anything is sent, exit 7, the
+    message names the key; a dry run, which needs no token, succeeds."""
+    cfg = cfg | {"token_key": "AOS_TEST_NO_SUCH_KEY"}
+    d = env.daemon(config={"registries": {reg: cfg}}, wait_ready=False)
     wait_for(lambda: d.ctl("secrets", json_out=True, record=False).rc == 0
              and "PYPI_API_TOKEN" in d.secrets() and d.secrets()["PYPI_API_TOKEN"]["present"],
              10, what=lambda: f"secrets loaded; log:\n{d.log_tail()}")
-    whl = make_wheel(tmp_path, PY_NAME, "4.2")
-    tgz = make_npm(tmp_path, NPM_NAME, "4.2.0")
     before = env.snapshot()
-    for registry, f in (("pypi-nokey", whl), ("npm-nokey", tgz)):
-        r = publish(d, registry, f).expect(EXIT["auth"], "auth")
-        assert _has(r, r"AOS_TEST_NO_SUCH_KEY|missing|no token"), (
-            f"the message does not say the token is missing: {r}")
-        env.assert_unchanged(before, f"{f.name} without a token")
-        publish(d, registry, f, dry_run=True).expect(EXIT["published"], "dry-run")
+    r = publish(d, reg, f).expect(EXIT["auth"], "auth")
+    assert _has(r, r"AOS_TEST_NO_SUCH_KEY|missing|no token"), (
+        f"the message does not say the token is missing: {r}")
+    env.assert_unchanged(before, f"{f.name} without a token")
+    publish(d, reg, f, dry_run=True).expect(EXIT["published"], "dry-run")
     assert d.alive
+
+
+def test_token_missing_from_vault(publish_env, pypi_kind, tmp_path):
+    target = publish_env.pypi_target(pypi_kind)
+    _token_missing(publish_env, "pypi-nokey", target.registry_via(target.server.url),
+                   make_wheel(tmp_path, PY_NAME, "4.2"))
+
+
+def test_npm_token_missing_from_vault(publish_env, tmp_path):
+    _token_missing(publish_env, "npm-nokey", {"type": "npm", "url": publish_env.npm.url},
+                   make_npm(tmp_path, NPM_NAME, "4.2.0"))
 
 
 class _Answer503(BaseHTTPRequestHandler):
@@ -172,32 +210,35 @@ class _Answer503(BaseHTTPRequestHandler):
         pass
 
 
-def test_registry_unavailable(publish_env, tmp_path):
+# Two quick tries (publish.max_attempts), one run of them (queue.max_attempts),
+# then the job is dead.
+QUICK_TRIES = {"publish": {"max_attempts": 2, "backoff_min_ms": 100, "backoff_max_ms": 300},
+               "queue": {"max_attempts": 1}}
+
+
+def _unavailable_quickly(d, reg: str, f) -> None:
+    """Nothing listens at reg's address: exit 10 after the two tries."""
+    r = publish(d, reg, f, timeout=60).expect(EXIT["unavailable"], "unavailable")
+    assert r.result_for(f).get("outcome") == "unavailable", r
+    assert r.seconds < 30, f"{reg}: took {r.seconds:.1f}s with 2 tries: {r}"
+
+
+def test_registry_unavailable(publish_env, pypi_kind, tmp_path):
+    """The kind's registry configuration (its URL paths, user, index) at a
+    port nothing listens on, and at a server answering 503."""
     env = publish_env
+    target = env.pypi_target(pypi_kind)
     closed = free_port()  # nothing listens there
     srv = ThreadingHTTPServer(("127.0.0.1", 0), _Answer503)
     _Answer503.hits = []
     threading.Thread(target=srv.serve_forever, daemon=True).start()
     try:
         port503 = srv.server_address[1]
-        cfg = {
-            "publish": {"max_attempts": 2, "backoff_min_ms": 100, "backoff_max_ms": 300},
-            "queue": {"max_attempts": 1},  # one run of two quick tries, then dead
-            "registries": {
-                "pypi-down": {"type": "pypi", "url": f"http://127.0.0.1:{closed}/",
-                              "token_key": "PYPI_API_TOKEN"},
-                "npm-down": {"type": "npm", "url": f"http://127.0.0.1:{closed}/",
-                             "token_key": "NPM_TOKEN"},
-                "pypi-503": {"type": "pypi", "url": f"http://127.0.0.1:{port503}/",
-                             "token_key": "PYPI_API_TOKEN"},
-            }}
-        d = env.daemon(config=cfg)
+        d = env.daemon(config=QUICK_TRIES | {"registries": {
+            "pypi-down": target.registry_via(f"http://127.0.0.1:{closed}/"),
+            "pypi-503": target.registry_via(f"http://127.0.0.1:{port503}/")}})
         whl = make_wheel(tmp_path, PY_NAME, "4.3")
-        tgz = make_npm(tmp_path, NPM_NAME, "4.3.0")
-        for registry, f in (("pypi-down", whl), ("npm-down", tgz)):
-            r = publish(d, registry, f, timeout=60).expect(EXIT["unavailable"], "unavailable")
-            assert r.result_for(f).get("outcome") == "unavailable", r
-            assert r.seconds < 30, f"{registry}: took {r.seconds:.1f}s with 2 tries: {r}"
+        _unavailable_quickly(d, "pypi-down", whl)
         r = publish(d, "pypi-503", whl, timeout=60).expect(EXIT["unavailable"], "unavailable")
         posts = [h for h in _Answer503.hits if h[1] == "POST"]
         assert len(posts) == 2, f"expected 2 tries (publish.max_attempts), got {_Answer503.hits}"
@@ -208,6 +249,14 @@ def test_registry_unavailable(publish_env, tmp_path):
     finally:
         srv.shutdown()
         srv.server_close()
+
+
+def test_npm_registry_unavailable(publish_env, tmp_path):
+    d = publish_env.daemon(config=QUICK_TRIES | {"registries": {
+        "npm-down": {"type": "npm", "url": f"http://127.0.0.1:{free_port()}/",
+                     "token_key": "NPM_TOKEN"}}})
+    _unavailable_quickly(d, "npm-down", make_npm(tmp_path, NPM_NAME, "4.3.0"))
+    assert d.alive
 
 
 def test_body_over_registry_limit(publish_env, tmp_path):
@@ -232,7 +281,37 @@ def test_body_over_registry_limit(publish_env, tmp_path):
         small.close()
 
 
-def test_refusal_before_the_body_then_reset_is_read(publish_env, tmp_path):
+# The PyPI side: only devpi has a limit to set (--max-request-body-size,
+# waitress's max_request_body_size, 1 GiB by default).  pypiserver has no
+# setting for one (bottle takes any body), so there is no pypiserver case.
+@pytest.mark.parametrize("kind", [pytest.param("devpi", id="devpi-only-pypiserver-has-no-limit")])
+def test_pypi_body_over_registry_limit(publish_env, kind, tmp_path):
+    """devpi-server with --max-request-body-size 1 MiB answers a 2 MiB
+    wheel 413: exit 9, clear error, nothing on the index."""
+    from publish_support import PypiTarget
+    env = publish_env
+    small = DevpiServer(workdir=env.workdir / "devpi-small", max_body=1024 * 1024)
+    try:
+        small.start()
+        env.set_secret(DEVPI_SMALL_TOKEN=small.token)
+        reg = PypiTarget(kind, "devpi-small", small).registry_via(small.url)
+        d = env.daemon(config={"registries": {
+            "devpi-small": reg | {"token_key": "DEVPI_SMALL_TOKEN"}}})
+        (tmp_path / "big").mkdir()
+        whl = make_big_wheel(tmp_path / "big", "aos-sdk-big", "1.0.0", 2 * 1024 * 1024)
+        r = publish(d, "devpi-small", whl, timeout=60).expect(EXIT["rejected"], "rejected")
+        assert _has(r, r"413|too large|body|limit"), f"no clear error for 413: {r}"
+        assert "--max-request-body-size" in r.text, f"no word of devpi's setting: {r}"
+        assert small.files() == {}
+        # A small one goes through the same registry.
+        ok = make_wheel(tmp_path, "aos-sdk-big", "0.1.0")
+        publish(d, "devpi-small", ok).expect(EXIT["published"], "published")
+        assert small.files() == {ok.name: sha256_file(ok)}
+    finally:
+        small.close()
+
+
+def test_refusal_before_the_body_then_reset_is_read(publish_env, pypi_kind, tmp_path):
     """A registry that answers 403 as soon as it has the headers and then
     resets the connection (pypiserver does, under load) is an "auth"
     answer, not "no answer": the daemon reads the 403 that waits in the
@@ -268,8 +347,9 @@ def test_refusal_before_the_body_then_reset_is_read(publish_env, tmp_path):
 
     t = threading.Thread(target=serve, daemon=True)
     t.start()
-    cfg = {"registries": {"pypi-rst": {"type": "pypi", "url": f"http://127.0.0.1:{port}/",
-                                       "token_key": "PYPI_API_TOKEN"}},
+    # The kind's registry configuration (URL paths, user, index) at that port.
+    target = env.pypi_target(pypi_kind)
+    cfg = {"registries": {"pypi-rst": target.registry_via(f"http://127.0.0.1:{port}/")},
            "publish": {"max_attempts": 2, "backoff_min_ms": 100, "backoff_max_ms": 200}}
     d = env.daemon(config=cfg)
     whl = make_wheel(tmp_path, PY_NAME, "4.3")

@@ -16,6 +16,7 @@ retry delay (the queue's decision) are checked.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import re
 import secrets
@@ -24,7 +25,7 @@ import threading
 import pytest
 
 from peer_support import Answer, Peer
-from publish_support import make_npm, make_wheel, sha512_sri
+from publish_support import make_npm, make_wheel, sha256_file, sha512_sri
 from queue_support import describe_jobs, enqueue, job_log, job_show, queue_config, wait_state
 
 REUSE = ("This filename was previously used by a file that has since been deleted. "
@@ -35,6 +36,10 @@ METADATA = ("'1.0-what' is an invalid value for Version. Error: Start and end wi
             "See https://packaging.python.org/specifications/core-metadata for more "
             "information.")
 SCOPED = "project-scoped token is not valid for project: 'aos-answer-scoped'"
+# warehouse/forklift/legacy.py: a file name the project has, with other
+# hashes (an identical file is a 200).
+EXISTS = ("File already exists ('{}', with blake2_256 hash '{}'). See "
+          "https://pypi.example/help/#file-name-reuse for more information.")
 BAD_AUTH = ("Invalid or non-existent authentication information. "
             "See https://pypi.example/help/#invalid-auth for more information.")
 
@@ -61,17 +66,22 @@ def pypi_macaroon(projects: list[str]) -> str:
 
 class Scripted:
     """Per registry (the first path segment), the answers to its uploads in
-    order (the last one repeats), and the packument npm's GETs get."""
+    order (the last one repeats), and the packument npm's GETs get or the
+    simple page (PEP 691 JSON) PyPI's GETs get."""
 
     def __init__(self):
         self.lock = threading.Lock()
         self.uploads: dict[str, list[Answer]] = {}
         self.sent: dict[str, int] = {}
         self.packuments: dict[str, bytes] = {}
+        self.pages: dict[str, bytes] = {}
 
     def handler(self, seen, peer) -> Answer:
         prefix = seen.path.strip("/").split("/")[0]
         with self.lock:
+            if seen.method == "GET" and self.pages.get(prefix) and self.sent.get(prefix):
+                return Answer(200, {"Content-Type": "application/vnd.pypi.simple.v1+json"},
+                              self.pages[prefix])
             if seen.method == "GET":
                 # npmjs shows a version only once it was sent.
                 doc = self.packuments.get(prefix) if self.sent.get(prefix) else None
@@ -96,6 +106,12 @@ def scripted():
 
 PYPI_CASES = {
     # name: (answers, state, attempts, outcome, words in the job's error)
+    # "exists" and "taken": 400 File already exists, then the simple page
+    # lists the file with our sha256 (exists, a success) or another one
+    # (a conflict naming both); the answer is made in the test (the file's
+    # name and digest).
+    "exists": ([], "succeeded", 1, None, ["same sha256"]),
+    "taken": ([], "dead", 1, "conflict", ["different content", "post-release"]),
     "reuse": ([Answer(400, reason=REUSE)], "dead", 1, "conflict",
               ["previously used", "post-release"]),
     "meta": ([Answer(400, reason=METADATA)], "dead", 1, "rejected",
@@ -182,10 +198,22 @@ def _retry_delays(d, jid) -> list[float]:
 def test_warehouse_answer(publish_env, scripted, daemon, case, tmp_path):
     answers, state, attempts, outcome, words = PYPI_CASES[case]
     reg = f"wh-{case}"
-    scripted.uploads[reg] = answers
     wheel = make_wheel(tmp_path, f"aos-answer-{case}", "1.0.0")
+    theirs = sha256_file(wheel) if case == "exists" else hashlib.sha256(b"other").hexdigest()
+    if case in ("exists", "taken"):
+        answers = [Answer(400, reason=EXISTS.format(wheel.name, secrets.token_hex(32)))]
+        scripted.pages[reg] = _json({
+            "meta": {"api-version": "1.1"}, "name": f"aos-answer-{case}",
+            "files": [{"filename": wheel.name, "url": f"../../files/{wheel.name}",
+                       "hashes": {"sha256": theirs}}]})
+    scripted.uploads[reg] = answers
     jid = enqueue(daemon, reg, wheel)
     job, text = _check(daemon, scripted, reg, jid, state, attempts, outcome, words)
+    if case == "exists":
+        up = job_show(daemon, jid)["uploads"][0]
+        assert up["answer"].startswith("exists:") and "same sha256" in up["answer"], up
+    if case == "taken":
+        assert sha256_file(wheel) in text and theirs in text, text
     for v in publish_env.values.values():
         assert v not in text, "a token in the job's record"
     if "Retry-After" in answers[0].headers:

@@ -9,7 +9,10 @@ project venv.  Typical use:
         devpi.upload_url                # "http://127.0.0.1:P/ci/rel/"
         devpi.index_url                 # "http://127.0.0.1:P/ci/rel/+simple/"
         devpi.username, devpi.token     # the index owner's user and password
+        devpi.index_url_with_auth       # the index with user:password, for pip
         devpi.files()                   # {filename: sha256 hex} on the index
+
+    DevpiServer(max_body=1 << 20)       # uploads over 1 MiB answered 413
 
 The state folder is made by `devpi-init --no-root-pypi` (no mirror of any
 public index), then `devpi-server --serverdir` runs on it.  A user and a
@@ -33,6 +36,7 @@ import subprocess
 import tempfile
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -57,8 +61,12 @@ class DevpiServer(ServerProcess):
 
     kind = "devpi"
 
-    def __init__(self, port: int | None = None, workdir: str | Path | None = None):
+    def __init__(self, port: int | None = None, workdir: str | Path | None = None,
+                 max_body: int | None = None):
         self.port = port or free_port()
+        # --max-request-body-size (bytes): a larger upload is answered 413
+        # by waitress before devpi sees it.  None: devpi's default, 1 GiB.
+        self.max_body = max_body
         self.username = USER
         self.token = "devpi-" + _secrets.token_urlsafe(24)
         self._own_workdir = workdir is None
@@ -82,6 +90,13 @@ class DevpiServer(ServerProcess):
     def index_url(self) -> str:
         return f"{self.upload_url}+simple/"
 
+    @property
+    def index_url_with_auth(self) -> str:
+        """The simple index with the credentials in the URL, for pip (devpi
+        lets anyone read the index; the credentials do no harm)."""
+        return (f"http://{USER}:{urllib.parse.quote(self.token, safe='')}"
+                f"@127.0.0.1:{self.port}/{USER}/{INDEX}/+simple/")
+
     def auth_header(self, token: str | None = None) -> str:
         raw = f"{USER}:{token or self.token}".encode()
         return "Basic " + base64.b64encode(raw).decode()
@@ -96,7 +111,7 @@ class DevpiServer(ServerProcess):
             return self
         if not (self.serverdir / ".nodeinfo").exists():
             subprocess.run([str(VENV_BIN / "devpi-init"), "--serverdir", str(self.serverdir),
-                            "--no-root-pypi", "--root-passwd", _secrets.token_urlsafe(16)],
+                            "--no-root-pypi", "--root-passwd=" + _secrets.token_urlsafe(16)],
                            env=self._env(), cwd=self.workdir, check=True,
                            capture_output=True, timeout=120)
             fresh = True
@@ -104,6 +119,15 @@ class DevpiServer(ServerProcess):
             fresh = False
         argv = [str(VENV_BIN / "devpi-server"), "--serverdir", str(self.serverdir),
                 "--host", "127.0.0.1", "--port", str(self.port)]
+        # devpi derives its session-token key from a random secret with
+        # argon2 (512 MiB, 16 passes: about 20 s of CPU on a loaded
+        # machine, at every start).  The tests authenticate with Basic
+        # auth only, so the cheap parameters devpi's own test suite uses
+        # (its lower_argon2_parameters fixture) change nothing they see.
+        argv += ["--argon2-memory-cost", "8192", "--argon2-time-cost", "1",
+                 "--argon2-parallelism", "1"]
+        if self.max_body is not None:
+            argv += ["--max-request-body-size", str(self.max_body)]
         self.proc = spawn(argv, self.log_path, self._env(), self.workdir)
         deadline = time.monotonic() + timeout
         self.wait_ready(self.url + "+api", deadline, "devpi-server", self.url)

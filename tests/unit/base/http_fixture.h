@@ -35,7 +35,7 @@
 #include <cmocka.h>
 #include <uv.h>
 
-#include "agent/base/http.h"
+#include "base/http.h"
 
 struct tsrv;
 typedef void (*scenario)(struct tsrv *t);

@@ -20,7 +20,7 @@
 
 #include <cmocka.h>
 
-#include "agent/base/control_internal.h"
+#include "base/control_internal.h"
 
 #define TURNS 200000 /* loop turns before a test gives up on a condition */
 

@@ -14,7 +14,7 @@
 
 #include <cmocka.h>
 
-#include "agent/base/httpreq.h"
+#include "base/httpreq.h"
 #include "common/err.h"
 
 #define MAX_HEAD 4096

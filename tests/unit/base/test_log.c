@@ -14,7 +14,7 @@
 
 #include <cmocka.h>
 
-#include "agent/base/log.h"
+#include "base/log.h"
 
 static void test_fields_formatted(void **state)
 {

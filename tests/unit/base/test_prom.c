@@ -9,7 +9,7 @@
 
 #include <cmocka.h>
 
-#include "agent/base/prom.h"
+#include "base/prom.h"
 #include "common/err.h"
 
 static void test_labels_escaped(void **state)

@@ -16,7 +16,7 @@
 #include <cmocka.h>
 #include <openssl/ssl.h>
 
-#include "agent/base/tls.h"
+#include "base/tls.h"
 #include "tests/unit/base/tls_fixture.h"
 
 static char dir[] = "/tmp/aos-test-tls-XXXXXX";

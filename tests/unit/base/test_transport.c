@@ -17,7 +17,7 @@
 #include <cmocka.h>
 #include <uv.h>
 
-#include "agent/base/transport.h"
+#include "base/transport.h"
 #include "common/err.h"
 
 #define MAX_CONNS 8

@@ -8,8 +8,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "agent/config/config.h"
 #include "common/err.h"
+#include "config/config.h"
 
 #define CFG_PATH "/etc/aos-publishd/config.json"
 

@@ -14,8 +14,8 @@
 
 #include <cmocka.h>
 
-#include "agent/config/config.h"
 #include "common/err.h"
+#include "config/config.h"
 
 #define CFG_PATH "/etc/aos-publishd/config.json"
 

@@ -16,9 +16,9 @@
 #include <cmocka.h>
 #include <cjson/cJSON.h>
 
-#include "agent/config/config.h"
-#include "agent/config/config_internal.h"
 #include "common/err.h"
+#include "config/config.h"
+#include "config/config_internal.h"
 
 #define CFG_PATH "/etc/aos-publishd/config.json"
 

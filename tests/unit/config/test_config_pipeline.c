@@ -13,8 +13,8 @@
 
 #include <cmocka.h>
 
-#include "agent/config/config.h"
 #include "common/err.h"
+#include "config/config.h"
 #include "config_fixture.h"
 
 /* ---- defaults ---- */

@@ -19,10 +19,10 @@
 
 #include <cmocka.h>
 
-#include "agent/config/config.h"
-#include "agent/base/control.h"
-#include "agent/daemon/control_policy.h"
+#include "base/control.h"
 #include "common/err.h"
+#include "config/config.h"
+#include "daemon/control_policy.h"
 
 #define CFG_PATH "/etc/aos-publishd/config.json"
 #define BASE                                                                             \

@@ -12,7 +12,7 @@
 
 #include <cmocka.h>
 
-#include "agent/daemon/metrics.h"
+#include "daemon/metrics.h"
 
 /* The rendered value of one sample line "series value", or -1. */
 static double value_of(struct metrics *m, const char *series)

@@ -17,8 +17,8 @@
 
 #include <cmocka.h>
 
-#include "agent/daemon/writer.h"
-#include "agent/queue/queue.h"
+#include "daemon/writer.h"
+#include "queue/queue.h"
 
 #define EVENTS_MAX 32
 #define HOLD_MAX_S 30

@@ -13,7 +13,7 @@
 
 #include <openssl/evp.h>
 
-#include "agent/base/httpreq.h"
+#include "base/httpreq.h"
 
 #define FX_COMMIT "0123456789abcdef0123456789abcdef01234567"
 #define FX_TAGOBJ "89abcdef0123456789abcdef0123456789abcdef"

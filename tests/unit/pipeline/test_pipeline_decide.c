@@ -16,8 +16,8 @@
 #include <cmocka.h>
 #include <openssl/evp.h>
 
-#include "agent/pipeline/pipeline.h"
 #include "common/err.h"
+#include "pipeline/pipeline.h"
 #include "tests/unit/pipeline/hook_fixture.h"
 
 /* ---- decisions ---- */

@@ -18,7 +18,7 @@
 #include <cmocka.h>
 #include <uv.h>
 
-#include "agent/pipeline/pipeline_steps.h"
+#include "pipeline/pipeline_steps.h"
 
 #define MAX_LINES 200
 

@@ -18,8 +18,8 @@
 
 #include <cmocka.h>
 
-#include "agent/pipeline/pipeline_steps.h"
-#include "agent/sandbox/sandbox.h"
+#include "pipeline/pipeline_steps.h"
+#include "sandbox/sandbox.h"
 
 static void test_env_init(void **state)
 {

@@ -17,15 +17,16 @@
 
 #include <cmocka.h>
 
-#include "agent/base/child.h"
-#include "agent/base/log.h"
-#include "agent/base/transport.h"
-#include "agent/config/config.h"
-#include "agent/pipeline/reconcile.h"
-#include "agent/queue/queue.h"
-#include "agent/sandbox/sandbox.h"
-#include "agent/session/session.h"
+#include "base/child.h"
+#include "base/log.h"
+#include "base/transport.h"
 #include "common/err.h"
+#include "config/config.h"
+#include "pipeline/reconcile.h"
+#include "queue/queue.h"
+#include "sandbox/sandbox.h"
+#include "session/session.h"
+#include "tests/unit/room_fixture.h"
 
 #define C1 "1111111111111111111111111111111111111111"
 #define C2 "2222222222222222222222222222222222222222"
@@ -178,19 +179,10 @@ static struct rfx *rfx_new(void)
 
 static void rfx_free(struct rfx *f)
 {
-	char cmd[128];
-
 	assert_null(f->req);
 	transport_close(f->tp);
-	session_close(f->s);
-	assert_int_equal(uv_run(&f->loop, UV_RUN_DEFAULT), 0);
-	assert_int_equal(uv_loop_close(&f->loop), 0);
-	f->q->ops->close(f->q);
-	config_free(f->cfg);
-	free(f->cfg_text);
+	room_fx_close(&f->loop, f->s, f->q, f->cfg, f->cfg_text, f->dir);
 	cJSON_Delete(f->answer);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
-	assert_int_equal(system(cmd), 0);
 	rfx_cur = NULL;
 	free(f);
 }

@@ -13,8 +13,8 @@
 
 #include <cmocka.h>
 
-#include "agent/pipeline/webhook.h"
 #include "common/err.h"
+#include "pipeline/webhook.h"
 #include "tests/unit/pipeline/hook_fixture.h"
 
 /* docs.github.com, "Validating webhook deliveries". */

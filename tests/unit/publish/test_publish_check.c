@@ -15,9 +15,9 @@
 
 #include <cmocka.h>
 
-#include "agent/publish/publish_internal.h"
 #include "common/err.h"
 #include "common/secret.h"
+#include "publish/publish_internal.h"
 #include "publishers/artifact.h"
 #include "publishers/pub_err.h"
 

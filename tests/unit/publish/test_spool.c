@@ -19,15 +19,15 @@
 #include <cmocka.h>
 #include <openssl/evp.h>
 
-#include "../publishers/pub_fixture.h"
-#include "agent/base/log.h"
-#include "agent/base/transport.h"
-#include "agent/config/config.h"
-#include "agent/publish/spool.h"
-#include "agent/queue/queue.h"
-#include "agent/session/session.h"
+#include "base/log.h"
+#include "base/transport.h"
 #include "common/err.h"
 #include "common/hex.h"
+#include "config/config.h"
+#include "publish/spool.h"
+#include "queue/queue.h"
+#include "session/session.h"
+#include "tests/unit/publishers/pub_fixture.h"
 
 #define WHEEL "aos_sdk-0.1.0-py3-none-any.whl"
 #define WHEEL_META "Metadata-Version: 2.1\nName: aos-sdk\nVersion: 0.1.0\n"

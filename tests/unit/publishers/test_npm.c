@@ -21,8 +21,8 @@
 #include "publishers/artifact.h"
 #include "publishers/npm.h"
 #include "publishers/npm_pubcfg.h"
-#include "publishers/registry.h"
 #include "publishers/pub_err.h"
+#include "publishers/registry.h"
 #include "pub_fixture.h"
 
 #define TGZ "agenticverz-aos-sdk-0.1.0.tgz"

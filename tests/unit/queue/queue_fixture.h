@@ -27,9 +27,9 @@
 #include <libpq-fe.h>
 #include <sqlite3.h>
 
-#include "agent/queue/queue.h"
-#include "agent/queue/queue_pg.h"
 #include "common/err.h"
+#include "queue/queue.h"
+#include "queue/queue_pg.h"
 
 #define SHA_A "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 #define SHA_B "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"

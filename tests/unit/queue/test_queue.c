@@ -19,8 +19,8 @@
 
 #include <cmocka.h>
 
-#include "agent/queue/queue.h"
 #include "common/err.h"
+#include "queue/queue.h"
 #include "tests/unit/queue/queue_fixture.h"
 
 /* ---- names ---- */

@@ -15,9 +15,9 @@
 #include <cmocka.h>
 #include <sqlite3.h>
 
-#include "agent/queue/queue.h"
-#include "agent/queue/queue_sqlite_internal.h"
 #include "common/err.h"
+#include "queue/queue.h"
+#include "queue/queue_sqlite_internal.h"
 #include "tests/unit/queue/queue_fixture.h"
 
 static struct job_new pjob(const char *key, const char *package)

@@ -19,10 +19,10 @@
 #include <cmocka.h>
 #include <libpq-fe.h>
 
-#include "agent/queue/queue.h"
-#include "agent/queue/queue_pg.h"
-#include "agent/queue/queue_pg_internal.h"
 #include "common/err.h"
+#include "queue/queue.h"
+#include "queue/queue_pg.h"
+#include "queue/queue_pg_internal.h"
 #include "tests/unit/queue/queue_fixture.h"
 
 /* ---- several hosts claiming at once ---- */

@@ -17,8 +17,8 @@
 #include <cmocka.h>
 #include <sqlite3.h>
 
-#include "agent/queue/queue.h"
 #include "common/err.h"
+#include "queue/queue.h"
 #include "tests/unit/queue/queue_fixture.h"
 
 /* ---- random operations against the claim rules ---- */

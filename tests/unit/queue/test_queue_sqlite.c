@@ -21,9 +21,9 @@
 #include <cmocka.h>
 #include <sqlite3.h>
 
-#include "agent/queue/queue.h"
-#include "agent/queue/queue_sqlite_internal.h"
 #include "common/err.h"
+#include "queue/queue.h"
+#include "queue/queue_sqlite_internal.h"
 #include "tests/unit/queue/queue_fixture.h"
 
 /* ---- durability and the database file ---- */

@@ -36,7 +36,7 @@
 
 #include <cmocka.h>
 
-#include "agent/sandbox/sandbox.h"
+#include "sandbox/sandbox.h"
 #include "sandbox_fixture.h"
 
 enum op { OP_READ, OP_LIST, OP_CREATE, OP_WRITE, OP_MKDIR };

@@ -21,7 +21,7 @@
 
 #include <cmocka.h>
 
-#include "agent/sandbox/sandbox.h"
+#include "sandbox/sandbox.h"
 #include "sandbox_fixture.h"
 
 /* What a child runs: argv through sandbox_run_step(), or (direct) exec'd

@@ -23,7 +23,7 @@
 #include <cmocka.h>
 #include <cjson/cJSON.h>
 
-#include "agent/sandbox/sandbox.h"
+#include "sandbox/sandbox.h"
 #include "sandbox_fixture.h"
 
 #define BWRAP "/usr/bin/bwrap"

@@ -17,10 +17,10 @@
 
 #include <cmocka.h>
 
-#include "agent/base/log.h"
-#include "agent/session/session_internal.h"
+#include "base/log.h"
 #include "common/err.h"
 #include "common/secret.h"
+#include "session/session_internal.h"
 
 struct fx {
 	uv_loop_t loop;

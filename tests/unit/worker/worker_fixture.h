@@ -24,12 +24,13 @@
 
 #include <cmocka.h>
 
-#include "agent/base/log.h"
-#include "agent/config/config.h"
-#include "agent/session/session_internal.h"
-#include "agent/worker/worker_internal.h"
+#include "base/log.h"
 #include "common/err.h"
 #include "common/secret.h"
+#include "config/config.h"
+#include "session/session_internal.h"
+#include "tests/unit/room_fixture.h"
+#include "worker/worker_internal.h"
 
 #define T0 1700000000000LL /* the injected clock's start, Unix ms */
 #define LEASE_MS 30000
@@ -248,27 +249,12 @@ static inline struct wfx *wfx_new(void)
 	return f;
 }
 
-/* Removes the fixture's folder and everything in it. */
-static inline void wfx_rm_dir(const char *dir)
-{
-	char cmd[128];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	assert_int_equal(system(cmd), 0);
-}
-
 /* Closes the worker (releasing what still runs), the session and the
  * queue; the loop must end with every handle closed. */
 static inline void wfx_free(struct wfx *f)
 {
 	worker_close(f->w);
-	session_close(f->s);
-	assert_int_equal(uv_run(&f->loop, UV_RUN_DEFAULT), 0);
-	assert_int_equal(uv_loop_close(&f->loop), 0);
-	f->q->ops->close(f->q);
-	config_free(f->cfg);
-	free(f->cfg_text);
-	wfx_rm_dir(f->dir);
+	room_fx_close(&f->loop, f->s, f->q, f->cfg, f->cfg_text, f->dir);
 	wfx_cur = NULL;
 	free(f);
 }

@@ -1,0 +1,73 @@
+/* queue_sqlite_tx.c - what every write of the SQLite backend uses
+ * (queue_sqlite_internal.h): a statement stepped, a write transaction
+ * begun and ended, a line added to a job's log.  queue_sqlite.c and the
+ * operations' files (queue_sqlite_claim.c, queue_sqlite_prune.c) call it;
+ * it calls none of them. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/err.h"
+#include "queue/queue.h"
+#include "queue_internal.h"
+#include "queue_sqlite_internal.h"
+
+/* Steps a statement that returns no row; resets it. */
+int queue_sqlite__step_done(sqlite3_stmt *s)
+{
+	int rc = sqlite3_step(s);
+
+	queue_sqlite__done(s);
+	return rc == SQLITE_DONE ? 0 : queue_sqlite__err(rc);
+}
+
+int queue_sqlite__tx_begin(struct queue_sqlite *q)
+{
+	return queue_sqlite__step_done(q->st[QS_BEGIN]);
+}
+
+/* Commits when result is 0, else rolls back; returns result or the commit's
+ * error. */
+int queue_sqlite__tx_end(struct queue_sqlite *q, int result)
+{
+	if (result >= 0) {
+		result = queue_sqlite__step_done(q->st[QS_COMMIT]);
+		if (result == 0)
+			return 0;
+	}
+	if (!sqlite3_get_autocommit(q->db))
+		queue_sqlite__step_done(q->st[QS_ROLLBACK]);
+	return result;
+}
+
+/* Appends a line to job id's log and drops the oldest beyond QUEUE_LOG_MAX.
+ * Called inside a write transaction. */
+int queue_sqlite__log_add(struct queue_sqlite *q, int64_t id, int64_t now_ms,
+			  const char *fmt, ...)
+{
+	char text[JOB_TEXT_MAX +
+		  1]; /* one more: queue__text_len() sees where it was cut */
+	sqlite3_stmt *s;
+	va_list ap;
+	int result;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+
+	s = q->st[QS_LOG_INSERT];
+	sqlite3_bind_int64(s, 1, id);
+	sqlite3_bind_int64(s, 2, now_ms);
+	bind_text(s, 3, text, JOB_TEXT_MAX);
+	result = queue_sqlite__step_done(s);
+	if (result < 0)
+		return result;
+	if (q->base.observer.logged != NULL)
+		q->base.observer.logged(q->base.observer.data, id);
+	s = q->st[QS_LOG_TRIM];
+	sqlite3_bind_int64(s, 1, id);
+	sqlite3_bind_int(s, 2, QUEUE_LOG_MAX);
+	return queue_sqlite__step_done(s);
+}
