@@ -26,6 +26,7 @@
 #include "daemon/ingest.h"
 #include "daemon/metrics.h"
 #include "daemon/token_check.h"
+#include "daemon/writer.h"
 #include "queue/queue.h"
 #include "worker/worker.h"
 
@@ -330,6 +331,15 @@ static void step_done(void *data, const char *pipeline, const char *which,
 	metrics_step(a->metrics, pipeline, which, result, seconds);
 }
 
+/* The worker's periodic claim waits while the writer commits (writer.h):
+ * the claim would wait for its write lock on the loop. */
+static bool claims_held(void *data)
+{
+	const struct agent *a = data;
+
+	return a->writer != NULL && writer_busy(a->writer);
+}
+
 /* One daemon per state directory; the queue, then the worker.  Jobs that
  * this host's previous process was running (it crashed or was killed) go
  * back to the queue at once. */
@@ -387,6 +397,12 @@ static int open_queue(struct agent *a)
 		log_notice("%d job(s) left running by the previous process went back to "
 			   "the queue",
 			   r);
+	/* After release_owner: its write does not wait for the writer's open. */
+	r = writer_new(&a->loop, queue_sqlite_open, cfg->queue.path, &a->writer);
+	if (r < 0) {
+		log_err_r(r, "cannot start the queue's writer");
+		return r;
+	}
 	r = worker_new(
 	    &(struct worker_env){
 		.pub = a->penv,
@@ -395,6 +411,7 @@ static int open_queue(struct agent *a)
 			  .job_changed = job_changed,
 			  .upload_done = upload_done,
 			  .step_done = step_done,
+			  .claims_held = claims_held,
 			  .data = a},
 	    },
 	    a->queue, &a->worker);
@@ -513,6 +530,9 @@ run:
 		log_warn("loop closed with handles open: %s", uv_strerror(r));
 	if (a->queue != NULL)
 		a->queue->ops->close(a->queue);
+	/* After the loop's connection: the last to close marks a clean stop. */
+	if (writer_free(a->writer) < 0)
+		log_err("the queue's writer still had commits at the end");
 	if (a->lock_fd > 0)
 		close(a->lock_fd);
 	r = a->exit_code;

@@ -1,11 +1,16 @@
 /* ingest.c - routes, webhook answers and the group commit.
  *
  * A verified tag push that matches a pipeline is not answered at once: it
- * joins the batch, which is committed in one transaction right after the
- * loop has read what is ready (a uv_idle handle, run before the next poll),
- * so one fsync covers every delivery that arrived meanwhile.  Each is answered after the
- * commit: 202 with its job id, 200 for a job that existed, 503 if the
- * store failed.
+ * joins the batch, which is handed to the writer (writer.h: a thread of
+ * the pool with a queue connection of its own) right after the loop has
+ * read what is ready (a uv_idle handle, run before the next poll), so one
+ * fsync covers every delivery that arrived meanwhile.  While that commit
+ * waits for the disk, the loop goes on answering (refusals, /healthz,
+ * /readyz, the control socket) and new deliveries fill the next batch,
+ * handed over when the commit returns: the slower the disk, the larger
+ * the group.  Each delivery is answered after its commit, from the loop:
+ * 202 with its job id, 200 for a job that existed, 503 if the store
+ * failed (or, with BATCH_MAX waiting behind a commit, at once).
  *
  * Before a webhook's body is read, its headers are decided on
  * (pipeline_decide_head): a delivery that cannot pass is answered at once,
@@ -32,6 +37,7 @@
 #include "daemon/agent.h"
 #include "daemon/ingest.h"
 #include "daemon/metrics.h"
+#include "daemon/writer.h"
 #include "pipeline/pipeline.h"
 #include "pipeline/webhook.h"
 #include "publish/dist_tag.h"
@@ -44,7 +50,8 @@
 
 struct pending {
 	struct http_conn *conn;
-	struct pipeline_job job;
+	struct pipeline_job job; /* job.jn.package points to package below */
+	char package[256];	 /* not into the configuration: a reload may free it */
 	char pipeline[128];
 	char tag[WEBHOOK_NAME_MAX];
 	char version[128];
@@ -65,12 +72,27 @@ struct precheck {
 	struct precheck *next, *prev;
 };
 
+/* The batch on the writer's thread. */
+struct commit {
+	struct writer_batch wb;
+	struct pending *p; /* one of ingest.bufs */
+	size_t n;
+	struct job_new jn[BATCH_MAX];
+	int64_t ids[BATCH_MAX];
+	int rcs[BATCH_MAX];
+};
+
 struct ingest {
 	struct agent *a;
 	struct http_server *srv;
-	uv_idle_t idle; /* active while a batch waits: commits it */
-	struct pending batch[BATCH_MAX];
+	uv_idle_t idle; /* active while a batch waits and none is in flight */
+	struct pending bufs[2][BATCH_MAX];
+	struct pending *batch; /* the one filling: bufs[0] or bufs[1] */
 	size_t nbatch;
+	struct commit flight;
+	bool in_flight;	  /* flight is on the writer's thread */
+	bool closing;	  /* ingest_close() ran: freed once idle is closed */
+	bool idle_closed; /* and nothing is in flight */
 	unsigned long answered[MD__COUNT]; /* deliveries by outcome (status) */
 	/* A few log lines a second per kind (log.h), so a flood (or a burst
 	 * of releases) cannot fill the journal. */
@@ -144,32 +166,26 @@ static void reply_error(struct http_conn *c, int status, const char *error,
 
 /* ---- the batch -------------------------------------------------------------- */
 
-static void flush(struct ingest *in)
+static void maybe_free(struct ingest *in)
 {
-	struct agent *a = in->a;
-	struct job_new jn[BATCH_MAX];
-	int64_t ids[BATCH_MAX];
-	int rcs[BATCH_MAX];
-	size_t i, n = in->nbatch;
-	uint64_t t0;
-	int r;
+	if (in->closing && in->idle_closed && !in->in_flight)
+		free(in);
+}
 
-	if (n == 0)
-		return;
-	uv_idle_stop(&in->idle);
-	in->nbatch = 0;
-	for (i = 0; i < n; i++)
-		jn[i] = in->batch[i].job.jn;
-	t0 = uv_hrtime();
-	r = a->queue->ops->enqueue_many(a->queue, jn, n, aos_wall_ms(), ids, rcs);
-	metrics_commit(a->metrics, (double)(uv_hrtime() - t0) / 1e9);
+/* Answers each delivery of the commit that returned. */
+static void answer(struct ingest *in, const struct commit *cm)
+{
+	size_t i, n = cm->n;
+	int r = cm->wb.result;
+
 	if (r < 0)
 		log_err_r(r,
 			  "%zu webhook deliver%s not queued: the queue database failed",
 			  n, n == 1 ? "y" : "ies");
 	for (i = 0; i < n; i++) {
-		struct pending *p = &in->batch[i];
-		int rc = r < 0 ? r : rcs[i];
+		struct pending *p = &cm->p[i];
+		int rc = r < 0 ? r : cm->rcs[i];
+		int64_t id = cm->ids[i];
 		struct log_fields lf;
 		cJSON *o;
 
@@ -193,10 +209,10 @@ static void flush(struct ingest *in)
 			continue;
 		}
 		lf = (struct log_fields){
-		    .job_id = ids[i], .pipeline = p->pipeline, .delivery = p->delivery};
+		    .job_id = id, .pipeline = p->pipeline, .delivery = p->delivery};
 		o = cJSON_CreateObject();
 		cJSON_AddTrueToObject(o, "ok");
-		cJSON_AddNumberToObject(o, "job_id", (double)ids[i]);
+		cJSON_AddNumberToObject(o, "job_id", (double)id);
 		if (rc == AOS_EEXIST)
 			cJSON_AddTrueToObject(o, "existing");
 		cJSON_AddStringToObject(o, "pipeline", p->pipeline);
@@ -212,7 +228,7 @@ static void flush(struct ingest *in)
 			log_msg_f(LOG_LVL_INFO, &lf,
 				  "%s delivery %s for %s: job %" PRId64
 				  " exists for this tag and commit (nothing new)",
-				  p->forge, p->delivery, p->tag, ids[i]);
+				  p->forge, p->delivery, p->tag, id);
 		} else {
 			unsigned long more = 0;
 
@@ -225,14 +241,64 @@ static void flush(struct ingest *in)
 				    "job %" PRId64 " queued: pipeline "
 				    "%s, tag %s, commit %.12s (%s delivery %s; %lu more "
 				    "queued since the last such line)",
-				    ids[i], p->pipeline, p->tag, p->commit, p->forge,
+				    id, p->pipeline, p->tag, p->commit, p->forge,
 				    p->delivery[0] ? p->delivery : "-", more);
 		}
 		reply_json(p->conn, rc == AOS_EEXIST ? 200 : 202, o, NULL);
 		pipeline_job_clear(&p->job);
 	}
+}
+
+static void flush(struct ingest *in);
+static void idle_cb(uv_idle_t *h);
+
+/* The writer's commit returned (on the loop): the answers, then the next
+ * batch, which filled meanwhile. */
+static void committed(struct writer_batch *wb)
+{
+	struct ingest *in = wb->data;
+	struct agent *a = in->a;
+
+	in->in_flight = false;
+	if (wb->result >= 0 || wb->seconds > 0)
+		metrics_commit(a->metrics, wb->seconds);
+	answer(in, &in->flight);
 	if (a->worker != NULL)
 		worker_kick(a->worker);
+	/* The next batch goes after the worker's look for due jobs (timers run
+	 * before idle handles), which waits while a commit is in flight. */
+	if (in->closing)
+		flush(in);
+	else if (in->nbatch > 0)
+		uv_idle_start(&in->idle, idle_cb);
+	maybe_free(in);
+}
+
+/* Hands the batch to the writer, unless a commit is in flight: its end
+ * flushes again. */
+static void flush(struct ingest *in)
+{
+	struct commit *cm = &in->flight;
+	size_t i;
+
+	uv_idle_stop(&in->idle);
+	if (in->nbatch == 0 || in->in_flight)
+		return;
+	cm->p = in->batch;
+	cm->n = in->nbatch;
+	in->batch = in->batch == in->bufs[0] ? in->bufs[1] : in->bufs[0];
+	in->nbatch = 0;
+	for (i = 0; i < cm->n; i++)
+		cm->jn[i] = cm->p[i].job.jn;
+	cm->wb = (struct writer_batch){.jobs = cm->jn,
+				       .n = cm->n,
+				       .now_ms = aos_wall_ms(),
+				       .ret_ids = cm->ids,
+				       .ret_rcs = cm->rcs,
+				       .done = committed,
+				       .data = in};
+	in->in_flight = true;
+	(void)writer_submit(in->a->writer, &cm->wb); /* n >= 1: cannot fail */
 }
 
 /* Runs before the loop polls again: the batch holds every delivery read
@@ -249,6 +315,15 @@ static void enqueue(struct ingest *in, struct http_conn *c, const struct hook_de
 	struct pending *p = &in->batch[in->nbatch];
 	const char *forge = forge_name(d->ev.forge);
 
+	if (in->nbatch == BATCH_MAX) { /* and a commit in flight */
+		tally(in, d->ev.forge, MD_UNAVAILABLE);
+		cJSON_Delete(dist_tags);
+		reply_error(c, 503,
+			    "the queue's commits are behind (the disk is slow): the "
+			    "delivery was not accepted (retry it)",
+			    QUEUE_RETRY_S);
+		return;
+	}
 	if (pipeline_job_init(&p->job, d->pipeline, d->tag, d->version, d->ev.commit,
 			      forge, d->ev.delivery, (int)in->a->cfg->queue.max_attempts,
 			      dist_tags) < 0) {
@@ -259,6 +334,8 @@ static void enqueue(struct ingest *in, struct http_conn *c, const struct hook_de
 	}
 	p->dist_tags = dist_tags; /* transferred */
 	p->conn = c;
+	snprintf(p->package, sizeof(p->package), "%s", d->pipeline->package);
+	p->job.jn.package = p->package;
 	snprintf(p->pipeline, sizeof(p->pipeline), "%s", d->pipeline->name);
 	snprintf(p->tag, sizeof(p->tag), "%s", d->tag);
 	snprintf(p->version, sizeof(p->version), "%s", d->version);
@@ -266,9 +343,8 @@ static void enqueue(struct ingest *in, struct http_conn *c, const struct hook_de
 	snprintf(p->forge, sizeof(p->forge), "%s", forge);
 	p->forge_id = d->ev.forge;
 	snprintf(p->delivery, sizeof(p->delivery), "%s", d->ev.delivery);
-	if (in->nbatch++ == 0) {
+	if (in->nbatch++ == 0 && !in->in_flight)
 		uv_idle_start(&in->idle, idle_cb);
-	}
 	if (in->nbatch == BATCH_MAX)
 		flush(in);
 }
@@ -697,6 +773,7 @@ int ingest_open(struct agent *a, struct ingest **ret)
 	if (in == NULL)
 		return UV_ENOMEM;
 	in->a = a;
+	in->batch = in->bufs[0];
 	in->rl_reject.burst = 1;
 	in->rl_ignore.burst = 1;
 	in->rl_accept.burst = 20;
@@ -747,14 +824,20 @@ void ingest_reconfigure(struct ingest *in)
 
 static void idle_closed(uv_handle_t *h)
 {
-	free(h->data);
+	struct ingest *in = h->data;
+
+	in->idle_closed = true;
+	maybe_free(in);
 }
 
 void ingest_close(struct ingest *in)
 {
 	if (in == NULL)
 		return;
-	flush(in); /* committed jobs are kept; their answers may be dropped */
+	/* Committed jobs are kept (the loop runs until the writer is done);
+	 * their answers may be dropped. */
+	in->closing = true;
+	flush(in);
 	while (in->prechecks != NULL) {
 		struct precheck *pc = in->prechecks;
 

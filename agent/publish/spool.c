@@ -42,6 +42,10 @@ struct spool_op {
 	char names[SPOOL_FILES_MAX][PUBLISH_NAME_MAX + 1];
 	char sha256[SPOOL_FILES_MAX][65];
 	char *record[SPOOL_FILES_MAX]; /* artifact_record() of each file */
+	/* The job being committed (its arrays kept until the commit returns). */
+	struct job_new jn;
+	struct job_upload *ups; /* nfiles */
+	char *inputs;
 	char package[256];
 	/* npm: each file's package, version and publishConfig.tag */
 	char pkg[SPOOL_FILES_MAX][256];
@@ -433,6 +437,8 @@ static void enq_free(struct spool_op *e)
 	free(e->version);
 	free(e->idem_key);
 	free(e->spool_dir);
+	free(e->inputs);
+	free(e->ups);
 	cJSON_Delete(e->dist_tags);
 	free(e);
 }
@@ -517,34 +523,11 @@ static char *job_inputs(struct spool_op *e)
 
 static void refuse(struct spool_op *e, enum pub_outcome out, const char *error);
 
-static void commit(struct spool_op *e)
+/* The job's commit returned (on the loop): reports it and frees e. */
+static void committed(void *op, int r, int64_t id)
 {
-	const struct config *cfg = *e->env.pub.cfg;
-	struct queue *q = e->env.queue;
-	struct job_upload ups[SPOOL_FILES_MAX];
-	struct job_new jn = {0};
-	char *text = job_inputs(e);
-	int64_t id = 0;
-	size_t i;
-	int r;
+	struct spool_op *e = op;
 
-	memset(ups, 0, sizeof(ups));
-	for (i = 0; i < e->nfiles; i++) {
-		snprintf(ups[i].filename, sizeof(ups[i].filename), "%s", e->names[i]);
-		snprintf(ups[i].registry, sizeof(ups[i].registry), "%s", e->registry);
-		memcpy(ups[i].sha256, e->sha256[i], 65);
-		ups[i].state = UPLOAD_PENDING;
-	}
-	jn.kind = JOB_PUBLISH;
-	jn.idem_key = e->idem_key;
-	jn.registry = e->registry;
-	jn.package = e->package;
-	jn.inputs = text;
-	jn.max_attempts = (int)cfg->queue.max_attempts;
-	jn.uploads = ups;
-	jn.nuploads = e->nfiles;
-	r = text != NULL ? q->ops->enqueue(q, &jn, aos_wall_ms(), &id) : -ENOMEM;
-	free(text);
 	if (r < 0 && r != AOS_EEXIST) {
 		char msg[200];
 
@@ -552,6 +535,7 @@ static void commit(struct spool_op *e)
 			 "cannot write the job to the queue database: %s",
 			 aos_strerror(r));
 		refuse(e, store_outcome(r), msg); /* its spooled copies go */
+		enq_free(e);
 		return;
 	}
 	if (r == AOS_EEXIST)
@@ -568,6 +552,46 @@ static void commit(struct spool_op *e)
 		e->hooks.committed(e->hooks.data, r, id, e->idem_key);
 	if (e->env.committed != NULL)
 		e->env.committed(e->env.committed_data);
+	enq_free(e);
+}
+
+/* Commits e's job through env.commit (off the loop), else on the loop;
+ * e is freed once it is reported. */
+static void commit(struct spool_op *e)
+{
+	const struct config *cfg = *e->env.pub.cfg;
+	struct queue *q = e->env.queue;
+	int64_t id = 0;
+	size_t i;
+	int r;
+
+	e->ups = calloc(e->nfiles, sizeof(*e->ups));
+	for (i = 0; e->ups != NULL && i < e->nfiles; i++) {
+		struct job_upload *u = &e->ups[i];
+
+		snprintf(u->filename, sizeof(u->filename), "%s", e->names[i]);
+		snprintf(u->registry, sizeof(u->registry), "%s", e->registry);
+		memcpy(u->sha256, e->sha256[i], 65);
+		u->state = UPLOAD_PENDING;
+	}
+	e->inputs = job_inputs(e);
+	e->jn = (struct job_new){.kind = JOB_PUBLISH,
+				 .idem_key = e->idem_key,
+				 .registry = e->registry,
+				 .package = e->package,
+				 .inputs = e->inputs,
+				 .max_attempts = (int)cfg->queue.max_attempts,
+				 .uploads = e->ups,
+				 .nuploads = e->nfiles};
+	if (e->inputs == NULL || e->ups == NULL)
+		r = -ENOMEM;
+	else if (e->env.commit != NULL)
+		r = e->env.commit(e->env.commit_data, &e->jn, aos_wall_ms(), committed,
+				  e);
+	else
+		r = q->ops->enqueue(q, &e->jn, aos_wall_ms(), &id);
+	if (r < 0 || e->env.commit == NULL)
+		committed(e, r, id); /* else committed() comes from env.commit */
 }
 
 /* Answers a request refused before queueing (when its client is still
@@ -604,7 +628,9 @@ static void tags_checked(struct dist_tag_check *check, void *data)
 				    "the upload",
 				    e->registry, dist_tag_check_item(check, i)->unread);
 		e->dist_tags = dist_tag_check_json(check);
-		commit(e);
+		dist_tag_check_free(check);
+		commit(e); /* frees e once reported */
+		return;
 	}
 	dist_tag_check_free(check);
 	enq_free(e);
@@ -652,7 +678,8 @@ static void after_spool(uv_work_t *w, int status)
 	} else if (e->type == REGISTRY_NPM && check_tags(e) == 0) {
 		return; /* tags_checked() goes on */
 	} else {
-		commit(e);
+		commit(e); /* frees e once reported */
+		return;
 	}
 	enq_free(e);
 }

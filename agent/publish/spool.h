@@ -18,6 +18,7 @@
 
 struct artifact;
 struct artifact_options;
+struct job_new;
 struct queue;
 struct spool_op;
 
@@ -31,6 +32,13 @@ struct spool_env {
 	 * due jobs); may be NULL. */
 	void (*committed)(void *data);
 	void *committed_data;
+	/* Commits a job off the loop (the daemon's writer), or NULL: on the
+	 * loop with queue->ops->enqueue.  It keeps jn (valid until done) and
+	 * calls done(op, result, id) later, on the loop, result and id as
+	 * enqueue()'s; it returns 0, or a negative code without calling done. */
+	int (*commit)(void *data, const struct job_new *jn, int64_t now_ms,
+		      void (*done)(void *op, int result, int64_t id), void *op);
+	void *commit_data;
 };
 
 /* How the spool reports on one request (it never talks to a client).

@@ -177,6 +177,9 @@ static void tick_cb(uv_timer_t *t)
 	if (w->draining || w->closing || w->nruns >= (size_t)qc->max_running ||
 	    !session_loaded(w->env.pub.session))
 		return; /* no token yet: jobs wait (job show says why) */
+	if (w->env.hooks.claims_held != NULL &&
+	    w->env.hooks.claims_held(w->env.hooks.data))
+		return; /* kicked when the commit ends */
 	room = (size_t)qc->max_running - w->nruns;
 	if (room > 16)
 		room = 16;

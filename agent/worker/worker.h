@@ -42,6 +42,11 @@ struct worker_hooks {
 	 * its seconds (for metrics). */
 	void (*step_done)(void *data, const char *pipeline, const char *which,
 			  const char *result, double seconds);
+	/* True while a commit on another connection holds the queue's write
+	 * lock: the periodic look for due jobs is skipped rather than wait for
+	 * it on the loop (the daemon kicks the worker when that commit ends).
+	 * May be NULL. */
+	bool (*claims_held)(void *data);
 	void *data;
 };
 

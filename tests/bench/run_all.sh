@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# run_all.sh - run the memory, start-up, rotation and webhook benchmarks of
+# run_all.sh - run the memory, start-up, rotation, webhook and slow-fsync benchmarks of
 # tests/bench/ and print a results table (the publish and queue benchmarks
 # have their runners: bench_publish_all.py, bench_queue_all.py).  Each
 # benchmark starts its own OpenBao dev server (free 127.0.0.1 port, generated
@@ -93,6 +93,9 @@ run rotation $((300 + agent_rotations * 340)) bench_rotation.py --agent-rotation
 run webhook 900 bench_webhook.py
 # The same over HTTPS (listen.tls beside adnanh/webhook's -secure).
 run webhook-tls 900 bench_webhook.py --tls
+# Answers (/healthz, refusals, status) while every queue fsync takes 150 ms
+# (tests/tools/slowsync-shim.so), beside the 202s; about half a minute.
+run slow-fsync 300 bench_slow_fsync.py
 
 "$py" - "$out/env.json" "$started" "$commit" "$AOS_BUILD_DIR (CMAKE_BUILD_TYPE=${build_type:-unset})" "$load_before" <<'EOF'
 import json, sys

@@ -58,6 +58,17 @@ REGISTRIES = {
 PASSTHROUGH_ENV = ("ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS")
 
 
+def preload(shim: Path) -> str:
+    """LD_PRELOAD for a tests/tools shim in the daemon; a sanitizer build
+    needs its runtime first."""
+    assert shim.exists(), f"{shim} missing: build the tests/tools targets"
+    ldd = subprocess.run(["ldd", str(PUBLISHD)], capture_output=True, text=True,
+                         check=True).stdout
+    asan = [ln.split("=>")[1].split()[0] for ln in ldd.splitlines()
+            if "libasan" in ln and "=>" in ln]
+    return " ".join(asan + [str(shim)])
+
+
 def wait_for(pred, timeout: float, interval: float = 0.05, what: str = "condition"):
     """Poll pred() until it returns a true value (returned) or time runs out
     (AssertionError naming `what`; `what` may be a callable for details)."""

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from aos_fixtures import BUILD_DIR, PUBLISHD
+from aos_fixtures import BUILD_DIR, preload
 from publish_support import EXIT, make_wheel, publish
 from queue_support import queue_config, try_enqueue
 from webhook_support import (expect_accepted, expect_error, github_push, python_pipeline,
@@ -78,15 +78,6 @@ def _publish_refused(d, wheel: Path) -> str:
     jid, r = try_enqueue(d, "pypi", wheel)
     assert jid is None and r.rc == EXIT["unavailable"], f"publish on a full disk: {r}"
     return r.json["error"]
-
-
-def _preload() -> str:
-    """LD_PRELOAD for the shim; a sanitizer build needs its runtime first."""
-    ldd = subprocess.run(["ldd", str(PUBLISHD)], capture_output=True, text=True,
-                         check=True).stdout
-    asan = [ln.split("=>")[1].split()[0] for ln in ldd.splitlines()
-            if "libasan" in ln and "=>" in ln]
-    return " ".join(asan + [str(SHIM)])
 
 
 def _integrity_ok(db: Path) -> None:
@@ -181,10 +172,9 @@ def test_tmpfs_full_without_reserve(tmpfs_daemon, tmp_path):
 
 @pytest.mark.parametrize("ops", ["write", "fsync"])
 def test_injected_enospc(webhook_env, tmp_path, ops):
-    assert SHIM.exists(), f"{SHIM} missing: build the tests/tools targets"
     d = _daemon(webhook_env, 0)
     trigger = tmp_path / "disk-full"
-    _start(d, env={"LD_PRELOAD": _preload(), "AOS_ENOSPC_DIR": str(d.state_dir),
+    _start(d, env={"LD_PRELOAD": preload(SHIM), "AOS_ENOSPC_DIR": str(d.state_dir),
                    "AOS_ENOSPC_TRIGGER": str(trigger), "AOS_ENOSPC_OPS": ops})
     try:
         before = _accepted(d)

@@ -365,6 +365,97 @@ static void test_committed(void **state)
 	sfx_free(f);
 }
 
+/* env.commit: a committer that holds the job until the test commits it
+ * (as the daemon's writer does on its thread). */
+static struct held {
+	const struct job_new *jn;
+	void (*done)(void *op, int result, int64_t id);
+	void *op;
+	int fail; /* returned instead of holding */
+} held;
+
+static int hold_commit(void *data, const struct job_new *jn, int64_t now_ms,
+		       void (*done)(void *op, int result, int64_t id), void *op)
+{
+	(void)data;
+	(void)now_ms;
+	if (held.fail < 0)
+		return held.fail;
+	held = (struct held){.jn = jn, .done = done, .op = op};
+	return 0;
+}
+
+/* Spools WHEEL with hold_commit as env.commit; runs the loop until the
+ * request waits for its commit.  forget: the listener leaves first. */
+static void spool_held(struct sfx *f, bool forget)
+{
+	const char *names[] = {WHEEL};
+	struct spool_hooks h = hooks_of(f);
+	struct spool_env env = env_of(f, f->q);
+	struct spool_request r = {
+	    .registry = "a", .names = names, .nfiles = 1, .hooks = &h};
+	struct spool_op *op = NULL;
+	char msg[256];
+	int fd = open(fx_path(WHEEL), O_RDONLY | O_CLOEXEC);
+
+	env.commit = hold_commit;
+	r.fds = &fd;
+	assert_int_equal(spool_enqueue(&env, &r, &op, msg, sizeof(msg)), 0);
+	if (forget)
+		spool_forget(op);
+	assert_int_equal(uv_run(&f->loop, UV_RUN_DEFAULT), 0);
+}
+
+/* Committed elsewhere: nothing is heard until the commit returns (no id
+ * before the commit), the job it was handed is whole until then, and
+ * after it the listener hears the id, then the worker's kick. */
+static void test_committed_elsewhere(void **state)
+{
+	struct sfx *f = sfx_new();
+	char key[128];
+	int64_t id = 0;
+	int r;
+
+	(void)state;
+	memset(&held, 0, sizeof(held));
+	spool_held(f, false);
+	assert_non_null(held.jn);
+	assert_int_equal(f->nheard, 0);
+	assert_int_equal(jobs(f), 0);
+	r = f->q->ops->enqueue(f->q, held.jn, 1000, &id);
+	assert_int_equal(r, 0);
+	held.done(held.op, r, id);
+	assert_int_equal(f->nheard, 2);
+	snprintf(key, sizeof(key), "committed 0 %s", f->job.idem_key);
+	assert_string_equal(f->heard[0], key);
+	assert_string_equal(f->heard[1], "kick");
+	assert_int_equal(f->id, id);
+	assert_string_equal(f->job.package, "aos-sdk");
+
+	/* the listener left while the commit was held: the job still counts */
+	f->nheard = 0;
+	memset(&held, 0, sizeof(held));
+	spool_held(f, true);
+	assert_int_equal(f->nheard, 0);
+	held.done(held.op, -EIO, 0); /* the commit failed: nobody to tell */
+	assert_int_equal(f->nheard, 0);
+	sfx_free(f);
+}
+
+/* The committer cannot take the job: refused, the copies removed. */
+static void test_committer_refuses(void **state)
+{
+	struct sfx *f = sfx_new();
+
+	(void)state;
+	memset(&held, 0, sizeof(held));
+	held.fail = -ENOMEM;
+	spool_held(f, false);
+	assert_refused(f, OUT_ERROR, "cannot write the job to the queue database");
+	held.fail = 0;
+	sfx_free(f);
+}
+
 /* The same idempotency key again: the job of the first request, one
  * folder in the spool. */
 static void test_idempotency_key(void **state)
@@ -574,6 +665,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup(test_committed, sfx_clean),
+	    cmocka_unit_test_setup(test_committed_elsewhere, sfx_clean),
+	    cmocka_unit_test_setup(test_committer_refuses, sfx_clean),
 	    cmocka_unit_test_setup(test_idempotency_key, sfx_clean),
 	    cmocka_unit_test_setup(test_refused_at_once, sfx_clean),
 	    cmocka_unit_test_setup(test_refused_files, sfx_clean),
