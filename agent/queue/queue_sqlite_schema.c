@@ -439,35 +439,48 @@ out:
 	return result;
 }
 
-/* Creates the file with mode 0600 if missing; refuses what is not a file. */
+/* Creates the file with mode 0600 if missing; refuses what is not a file.
+ * An existing file is only stat()ed, never opened: closing a descriptor
+ * drops every POSIX lock this process holds on the file, the shared lock of
+ * a connection already open on it included (the daemon opens a second
+ * connection, the writer's), and then another process closing its own
+ * connection believes it is the last one and deletes the WAL under us. */
 static int create_file(const char *path, char *errbuf, size_t errlen)
 {
 	struct stat st;
-	int fd, result = 0;
+	int fd;
 
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NONBLOCK, 0600);
-	if (fd < 0) {
-		result = -errno;
-		if (result == -ENOENT)
-			return fail(errbuf, errlen, result,
-				    "%s: cannot create the queue database: its directory "
-				    "does not exist; create the state directory first",
+	if (stat(path, &st) == 0) {
+		if (S_ISDIR(st.st_mode)) /* as open(2) would have said */
+			return fail(errbuf, errlen, -EISDIR,
+				    "%s: cannot open the queue database: %s; check the "
+				    "path and its permissions",
+				    path, strerror(EISDIR));
+		if (!S_ISREG(st.st_mode))
+			return fail(errbuf, errlen, AOS_ECORRUPT,
+				    "%s: not an aos-publishd queue database (not a "
+				    "regular file); " MOVE_AWAY,
 				    path);
-		return fail(errbuf, errlen, result,
-			    "%s: cannot open the queue database: %s; check the path and "
-			    "its permissions",
-			    path, strerror(-result));
+		return 0;
 	}
-	if (fstat(fd, &st) < 0)
-		result = fail(errbuf, errlen, -errno, "%s: cannot stat: %s", path,
-			      strerror(errno));
-	else if (!S_ISREG(st.st_mode))
-		result = fail(errbuf, errlen, AOS_ECORRUPT,
-			      "%s: not an aos-publishd queue database (not a regular "
-			      "file); " MOVE_AWAY,
-			      path);
-	close(fd);
-	return result;
+	if (errno == ENOENT) {
+		fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NONBLOCK, 0600);
+		if (fd >= 0) {
+			close(fd); /* a new file: no connection holds a lock on it */
+			return 0;
+		}
+		if (errno == EEXIST) /* made meanwhile by another opener */
+			return create_file(path, errbuf, errlen);
+	}
+	if (errno == ENOENT)
+		return fail(errbuf, errlen, -ENOENT,
+			    "%s: cannot create the queue database: its directory "
+			    "does not exist; create the state directory first",
+			    path);
+	return fail(errbuf, errlen, -errno,
+		    "%s: cannot open the queue database: %s; check the path and "
+		    "its permissions",
+		    path, strerror(errno));
 }
 
 int queue_sqlite__open_db(const char *path, sqlite3 **ret_db, enum queue_check *ret_check,

@@ -134,6 +134,54 @@ static void sql(const char *path, const char *text)
 	assert_int_equal(sqlite3_close(db), SQLITE_OK);
 }
 
+/* What another process does to the queue database: opens it, writes a
+ * row, closes it (`test_queue_sqlite --touch PATH`, run by exec so that
+ * none of this process's SQLite state is shared with it). */
+static int touch_main(const char *path)
+{
+	sqlite3 *db = NULL;
+	int ok = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL) == SQLITE_OK &&
+		 sqlite3_exec(db, "UPDATE jobs SET updated_ms = updated_ms + 1", NULL,
+			      NULL, NULL) == SQLITE_OK;
+
+	sqlite3_close(db);
+	return ok ? 0 : 1;
+}
+
+/* A second connection in the same process (the daemon's writer) must not
+ * drop the first one's locks: opening and closing the file to create it
+ * did, and then another process closing its own connection took itself
+ * for the last one and deleted the WAL (and the -shm) under the daemon,
+ * whose commits went on into a deleted file (test_disk_retention.py saw
+ * pruned rows still in the file). */
+static void test_second_connection_keeps_the_wal(void **state)
+{
+	struct fx *fx = *state;
+	char wal[1100], err[256];
+	struct queue *q2 = NULL;
+	pid_t pid;
+	int st;
+
+	snprintf(wal, sizeof(wal), "%s-wal", fx->path);
+	enqueue(fx->q, "a", T0);
+	assert_int_equal(queue_sqlite_open(fx->path, &q2, err, sizeof(err)), 0);
+	assert_int_equal(access(wal, F_OK), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		execl("/proc/self/exe", "test_queue_sqlite", "--touch", fx->path,
+		      (char *)NULL);
+		_exit(127);
+	}
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	if (access(wal, F_OK) != 0)
+		fail_msg(
+		    "the WAL of an open queue was deleted by another process's close");
+	enqueue(fx->q, "c", T0 + 2);
+	q2->ops->close(q2);
+}
+
 static void test_refuse_random_bytes(void **state)
 {
 	struct fx *fx = *state;
@@ -463,10 +511,12 @@ static void test_stress_enqueue(void **state)
 	assert_int_equal(counts[JOB_RUNNING], 4);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_reopen, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_second_connection_keeps_the_wal, setup,
+					    teardown),
 	    cmocka_unit_test_setup_teardown(test_refuse_random_bytes, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_refuse_foreign, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_refuse_newer_schema, setup, teardown),
@@ -480,5 +530,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_stress_enqueue, setup, teardown),
 	};
 
+	if (argc == 3 && strcmp(argv[1], "--touch") == 0)
+		return touch_main(argv[2]);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
