@@ -523,6 +523,8 @@ int agent_run(struct config *cfg)
 	session_start(a->session);
 run:
 	uv_run(&a->loop, UV_RUN_DEFAULT);
+	/* Every commit has returned (a batch out keeps the loop alive). */
+	(void)writer_close(a->writer);
 	uv_walk(&a->loop, close_walk, NULL);
 	uv_run(&a->loop, UV_RUN_DEFAULT);
 	r = uv_loop_close(&a->loop);
