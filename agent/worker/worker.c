@@ -177,9 +177,15 @@ static void tick_cb(uv_timer_t *t)
 	if (w->draining || w->closing || w->nruns >= (size_t)qc->max_running ||
 	    !session_loaded(w->env.pub.session))
 		return; /* no token yet: jobs wait (job show says why) */
-	if (w->env.hooks.claims_held != NULL &&
-	    w->env.hooks.claims_held(w->env.hooks.data))
-		return; /* kicked when the commit ends */
+	/* Skipped while another connection commits (kicked when the commit
+	 * ends), but never twice in a row: a steady stream of commits must
+	 * not starve the claims.  The claim may then wait for one commit. */
+	if (!w->held_last && w->env.hooks.claims_held != NULL &&
+	    w->env.hooks.claims_held(w->env.hooks.data)) {
+		w->held_last = true;
+		return;
+	}
+	w->held_last = false;
 	room = (size_t)qc->max_running - w->nruns;
 	if (room > 16)
 		room = 16;

@@ -80,6 +80,7 @@ struct worker {
 	char owner[128];
 	bool draining;
 	bool closing;
+	bool held_last; /* the last look was skipped for claims_held */
 	struct run *runs;
 	size_t nruns;
 };

@@ -367,6 +367,44 @@ static void test_all_done_before(void **state)
 	wfx_free(f);
 }
 
+static unsigned held_asked;
+
+static bool always_held(void *data)
+{
+	(void)data;
+	held_asked++;
+	return true;
+}
+
+/* A steady stream of commits on the writer's connection: claims_held is
+ * true at every look.  The worker waits out at most one look in a row, so
+ * jobs still start; after a claim it waits once again. */
+static void test_claims_not_starved(void **state)
+{
+	struct wfx *f = wfx_new();
+	int64_t id;
+
+	(void)state;
+	held_asked = 0;
+	f->w->env.hooks.claims_held = always_held;
+	id = wfx_enqueue(f, "pkg", "a", one, 1, 3);
+	wfx_tick(f);
+	assert_int_equal(held_asked, 1);
+	assert_int_equal(f->pub.starts, 0); /* held: one look skipped */
+	assert_int_equal(wfx_job(f, id).state, JOB_QUEUED);
+	wfx_tick(f);
+	assert_int_equal(f->pub.starts, 1); /* not twice in a row */
+	assert_int_equal(wfx_job(f, id).state, JOB_RUNNING);
+	pub_finish(f, OUT_PUBLISHED, NULL, -1);
+	id = wfx_enqueue(f, "pkg2", "a", one, 1, 3);
+	wfx_tick(f);
+	assert_int_equal(f->pub.starts, 1); /* held again after a claim */
+	wfx_tick(f);
+	assert_int_equal(f->pub.starts, 2);
+	assert_int_equal(wfx_job(f, id).state, JOB_RUNNING);
+	wfx_free(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -381,6 +419,7 @@ int main(void)
 	    cmocka_unit_test(test_publish_start_fails),
 	    cmocka_unit_test(test_abort_all),
 	    cmocka_unit_test(test_all_done_before),
+	    cmocka_unit_test(test_claims_not_starved),
 	};
 
 	return cmocka_run_group_tests(tests, wfx_setup, NULL);
