@@ -331,8 +331,9 @@ static void step_done(void *data, const char *pipeline, const char *which,
 	metrics_step(a->metrics, pipeline, which, result, seconds);
 }
 
-/* The worker's periodic claim waits while the writer commits (writer.h):
- * the claim would wait for its write lock on the loop. */
+/* The worker's claim waits while the writer commits (writer.h): the claim
+ * would wait for its write lock on the loop.  The worker skips at most
+ * one look in a row for it. */
 static bool claims_held(void *data)
 {
 	const struct agent *a = data;
@@ -523,6 +524,8 @@ int agent_run(struct config *cfg)
 	session_start(a->session);
 run:
 	uv_run(&a->loop, UV_RUN_DEFAULT);
+	/* Every commit has returned (a batch out keeps the loop alive). */
+	(void)writer_close(a->writer);
 	uv_walk(&a->loop, close_walk, NULL);
 	uv_run(&a->loop, UV_RUN_DEFAULT);
 	r = uv_loop_close(&a->loop);

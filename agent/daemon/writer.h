@@ -2,19 +2,23 @@
  *
  * A writer has a queue connection of its own (a second struct queue on the
  * same database, opened by the caller's open function; SQLite's WAL lets
- * the loop's connection keep reading meanwhile) and uses it on libuv's
- * thread pool only, through queue_ops: the SQLite backend today, another
- * backend with its own connection the same way.  Batches are committed one
- * at a time, in the order submitted (enqueue_many: one transaction, one
- * fsync each); each batch's done callback runs on the loop thread after
- * its commit.  While a commit waits for the disk, the loop answers
- * everything else.
+ * the loop's connection keep reading meanwhile) and a thread of its own
+ * that alone uses it, through queue_ops: the SQLite backend today, another
+ * backend with its own connection the same way.  Not libuv's shared thread
+ * pool: spool copies, publish inspection and pipeline collection queued
+ * there cannot delay a commit.  Batches are committed one at a time, in the
+ * order submitted (enqueue_many: one transaction, one fsync each); each
+ * batch's done callback runs on the loop thread after its commit (handed
+ * back with a uv_async_t).  While a commit waits for the disk, the loop
+ * answers everything else.
  *
- * The loop stays alive while a batch is submitted (uv_queue_work), so a
- * daemon that stops waits for every submitted commit before its loop
- * ends.  The connection is opened on the pool by the first work item,
- * queued by writer_new(): a slow open (an integrity check after a crash)
- * delays the first commit, not the loop. */
+ * The loop stays alive while a batch is submitted and its done() has not
+ * run (the async handle is referenced only then), so a daemon that stops
+ * waits for every submitted commit before its loop ends.  The thread opens
+ * the connection as it starts: a slow open (an integrity check after a
+ * crash) delays the first commit, not the loop.  A failed open fails the
+ * batches of the next few seconds at once, then the next batch opens
+ * again; the failure is logged at once, then at most once a minute. */
 #ifndef AOS_WRITER_H
 #define AOS_WRITER_H
 
@@ -44,20 +48,19 @@ struct writer_batch {
 	int *ret_rcs;		    /* n entries: enqueue_many()'s ret_rcs */
 	/* On the loop thread, after the commit (or its failure): result is
 	 * enqueue_many()'s (or the open's failure: nothing committed),
-	 * seconds how long the commit took on the pool. */
+	 * seconds how long the commit took on the writer's thread. */
 	void (*done)(struct writer_batch *b);
 	void *data;
 
 	/* Set by the writer. */
 	int result;
 	double seconds;
-	uv_work_t work;
 	struct writer *w;
 	struct writer_batch *next;
 };
 
-/* A writer on loop whose connection is open(target) (target copied).
- * Returns 0 and *ret, or -ENOMEM / a libuv error. */
+/* A writer on loop whose connection is open(target) (target copied); its
+ * thread starts now.  Returns 0 and *ret, or -ENOMEM / a libuv error. */
 int writer_new(uv_loop_t *loop, writer_open_fn open, const char *target,
 	       struct writer **ret);
 
@@ -72,13 +75,19 @@ int writer_submit(struct writer *w, struct writer_batch *b);
 int writer_commit_one(struct writer *w, const struct job_new *jn, int64_t now_ms,
 		      void (*done)(void *op, int result, int64_t id), void *op);
 
-/* True while a batch is queued or being committed. */
+/* True while a batch is queued or being committed, or its done() has not
+ * run yet. */
 bool writer_busy(const struct writer *w);
 
-/* Closes the connection and frees w.  Call it once nothing is submitted
- * any more and the loop has run every done() (after uv_run() returned);
- * a batch still queued then is an error (-EBUSY, nothing freed).  Accepts
- * NULL (returns 0). */
+/* Closes w's loop handle (uv_walk closing every handle does the same):
+ * call it once nothing is submitted any more and every done() ran.
+ * Returns 0, or -EBUSY (a batch is out; nothing done).  Accepts NULL. */
+int writer_close(struct writer *w);
+
+/* Stops and joins the thread, closes the connection and frees w.  Call it
+ * after the loop ran the handle's close (writer_close(), or uv_walk, then
+ * uv_run); a batch still out then is an error (-EBUSY, nothing freed).
+ * Accepts NULL (returns 0). */
 int writer_free(struct writer *w);
 
 #endif

@@ -177,9 +177,15 @@ static void tick_cb(uv_timer_t *t)
 	if (w->draining || w->closing || w->nruns >= (size_t)qc->max_running ||
 	    !session_loaded(w->env.pub.session))
 		return; /* no token yet: jobs wait (job show says why) */
-	if (w->env.hooks.claims_held != NULL &&
-	    w->env.hooks.claims_held(w->env.hooks.data))
-		return; /* kicked when the commit ends */
+	/* Skipped while another connection commits (kicked when the commit
+	 * ends), but never twice in a row: a steady stream of commits must
+	 * not starve the claims.  The claim may then wait for one commit. */
+	if (!w->held_last && w->env.hooks.claims_held != NULL &&
+	    w->env.hooks.claims_held(w->env.hooks.data)) {
+		w->held_last = true;
+		return;
+	}
+	w->held_last = false;
 	room = (size_t)qc->max_running - w->nruns;
 	if (room > 16)
 		room = 16;
@@ -215,6 +221,10 @@ int worker_new(const struct worker_env *env, struct queue *q, struct worker **re
 	snprintf(w->owner, sizeof(w->owner), "%s:%d", host, (int)getpid());
 	uv_timer_init(env->pub.loop, &w->tick);
 	w->tick.data = w;
+	uv_timer_init(env->pub.loop, &w->later_timer);
+	w->later_timer.data = w;
+	w->later_ms = WORKER_WRITE_RETRY_MS;
+	w->handles = 2;
 	drain_marker(w, path, sizeof(path));
 	if (access(path, F_OK) == 0) {
 		log_notice(
@@ -287,9 +297,12 @@ void worker_abort_all(struct worker *w, const char *why)
 	}
 }
 
-static void tick_closed(uv_handle_t *h)
+static void timer_closed(uv_handle_t *h)
 {
-	free(h->data);
+	struct worker *w = h->data;
+
+	if (--w->handles == 0)
+		free(w);
 }
 
 void worker_close(struct worker *w)
@@ -298,8 +311,10 @@ void worker_close(struct worker *w)
 		return;
 	w->closing = true;
 	worker_abort_all(w, "daemon stopping");
+	worker__write_flush(w);
 	uv_timer_stop(&w->tick);
-	uv_close((uv_handle_t *)&w->tick, tick_closed);
+	uv_close((uv_handle_t *)&w->tick, timer_closed);
+	uv_close((uv_handle_t *)&w->later_timer, timer_closed);
 }
 
 cJSON *worker_status_json(const struct worker *w)

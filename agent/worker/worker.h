@@ -43,8 +43,9 @@ struct worker_hooks {
 	void (*step_done)(void *data, const char *pipeline, const char *which,
 			  const char *result, double seconds);
 	/* True while a commit on another connection holds the queue's write
-	 * lock: the periodic look for due jobs is skipped rather than wait for
-	 * it on the loop (the daemon kicks the worker when that commit ends).
+	 * lock: the look for due jobs is skipped rather than wait for it on
+	 * the loop (the daemon kicks the worker when that commit ends), but
+	 * never two looks in a row, so that commits cannot starve the claims.
 	 * May be NULL. */
 	bool (*claims_held)(void *data);
 	void *data;

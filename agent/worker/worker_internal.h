@@ -80,6 +80,12 @@ struct worker {
 	char owner[128];
 	bool draining;
 	bool closing;
+	bool held_last; /* the last look was skipped for claims_held */
+	/* Writes refused with -EBUSY, tried again in order (worker_write.c). */
+	uv_timer_t later_timer;
+	uint64_t later_ms; /* between tries: WORKER_WRITE_RETRY_MS, or a test's */
+	struct worker_write *later, *later_tail;
+	int handles; /* tick and later_timer not closed yet */
 	struct run *runs;
 	size_t nruns;
 };
@@ -132,6 +138,40 @@ struct worker_tag_rule {
  * started; otherwise the job has been settled and the caller frees r. */
 int worker__publish(struct run *r, const char *registry,
 		    const struct worker_tag_rule *rule, const char *version);
+
+/* worker_write.c */
+#define WORKER_WRITE_RETRY_MS 1000 /* between tries of a write refused busy */
+#define WORKER_WRITE_TRIES 10	   /* tries of one write at most */
+#define WORKER_WRITE_LATER 1	   /* worker__write(): kept, done() will run */
+
+enum worker_write_op { WORKER_WRITE_FINISH, WORKER_WRITE_UPLOAD };
+
+/* One of the worker's fenced writes (queue.h finish() or upload_set()). */
+struct worker_write {
+	enum worker_write_op op;
+	struct job job; /* id and fence; for a finish, the job done() needs */
+	int64_t now_ms;
+	enum job_state st; /* a finish's */
+	int64_t next_run;
+	char name[256]; /* an upload's */
+	enum upload_state ust;
+	enum pub_outcome out;
+	bool has_text; /* text is the error or message; else NULL */
+	char text[JOB_TEXT_MAX];
+	/* A kept write was made (or given up: its last result, -EBUSY after
+	 * WORKER_WRITE_TRIES); x is freed after it returns.  May be NULL. */
+	void (*done)(struct worker *w, struct worker_write *x, int rc);
+	unsigned tries;
+	struct worker_write *next;
+};
+
+/* Makes x now, unless writes kept before it wait (order is kept), and
+ * returns its result; or, when the queue answered -EBUSY or writes wait,
+ * keeps a copy (x->job's inputs copied) to try again from a timer and
+ * returns WORKER_WRITE_LATER (x->done runs then).  -ENOMEM: not kept. */
+int worker__write(struct worker *w, const struct worker_write *x);
+/* The worker is closing: each kept write is tried once more, now. */
+void worker__write_flush(struct worker *w);
 
 /* worker_pipeline.c */
 /* Runs a pipeline job: build (once) then each target in turn (r->pl,

@@ -70,11 +70,11 @@ void worker__run_free(struct run *r)
 
 /* A succeeded job's spool copies are no longer needed (a dead one keeps
  * them for `job retry`). */
-static void remove_spool(struct run *r)
+static void remove_spool(const struct worker *w, const struct job *job)
 {
 	struct worker_spool_use use = {0};
 
-	worker_spool_files(&r->job, (*r->w->env.pub.cfg)->queue.spool_dir, false, &use);
+	worker_spool_files(job, (*w->env.pub.cfg)->queue.spool_dir, false, &use);
 }
 
 /* The journal's fields of job j's lines: JOB_ID, and its registry (a
@@ -88,35 +88,65 @@ static void job_log_fields(const struct job *j, struct log_fields *ret)
 		ret->registry = j->registry;
 }
 
-void worker__settle(struct run *r, enum job_state st, int64_t next_run,
-		    enum pub_outcome out, const char *error)
+/* What follows job's finish (rc its result): the log lines, the spool of
+ * a success, the hook. */
+static void end_recorded(struct worker *w, const struct job *job, enum job_state st,
+			 enum pub_outcome out, const char *error, int rc)
 {
-	struct worker *w = r->w;
 	char text[JOB_TEXT_MAX];
 	struct log_fields lf;
-	int rc;
 
-	job_log_fields(&r->job, &lf);
-	rc = w->q->ops->finish(w->q, r->job.id, r->job.fence, st, next_run, out, error,
-			       worker__now(w));
+	job_log_fields(job, &lf);
 	if (rc == AOS_EFENCED)
 		log_msg_f(LOG_LVL_WARNING, &lf,
 			  "job %" PRId64 ": lease lost before it could "
 			  "be recorded as %s; its new owner decides",
-			  r->job.id, job_state_name(st));
+			  job->id, job_state_name(st));
 	else if (rc < 0)
 		log_msg_f(LOG_LVL_ERR, &lf, "job %" PRId64 ": cannot record its end: %s",
-			  r->job.id, aos_strerror(rc));
+			  job->id, aos_strerror(rc));
 	else if (st == JOB_SUCCEEDED)
-		log_msg_f(LOG_LVL_NOTICE, &lf, "job %" PRId64 " succeeded", r->job.id);
+		log_msg_f(LOG_LVL_NOTICE, &lf, "job %" PRId64 " succeeded", job->id);
 	if (rc == 0 && st == JOB_SUCCEEDED)
-		remove_spool(r);
+		remove_spool(w, job);
 	else
-		log_msg_f(LOG_LVL_WARNING, &lf, "job %" PRId64 " %s: %s", r->job.id,
+		log_msg_f(LOG_LVL_WARNING, &lf, "job %" PRId64 " %s: %s", job->id,
 			  job_state_name(st),
 			  outcome_text(out, error, text, sizeof(text)));
 	if (rc == 0 && w->env.hooks.job_changed != NULL)
-		w->env.hooks.job_changed(w->env.hooks.data, r->job.id);
+		w->env.hooks.job_changed(w->env.hooks.data, job->id);
+}
+
+/* A finish kept for the write lock was made (or given up). */
+static void end_later(struct worker *w, struct worker_write *x, int rc)
+{
+	end_recorded(w, &x->job, x->st, x->out, x->has_text ? x->text : NULL, rc);
+}
+
+void worker__settle(struct run *r, enum job_state st, int64_t next_run,
+		    enum pub_outcome out, const char *error)
+{
+	struct worker *w = r->w;
+	struct worker_write x = {.op = WORKER_WRITE_FINISH,
+				 .job = r->job,
+				 .now_ms = worker__now(w),
+				 .st = st,
+				 .next_run = next_run,
+				 .out = out,
+				 .has_text = error != NULL,
+				 .done = end_later};
+	int rc;
+
+	if (error != NULL)
+		snprintf(x.text, sizeof(x.text), "%s", error);
+	rc = worker__write(w, &x);
+	if (rc == WORKER_WRITE_LATER) {
+		log_info("job %" PRId64 ": its end waits for the queue's write lock "
+			 "(another connection is committing); tried again shortly",
+			 r->job.id);
+		return;
+	}
+	end_recorded(w, &r->job, st, out, error, rc);
 }
 
 /* A failed attempt: retry later with backoff, or dead when out of tries. */
@@ -183,6 +213,25 @@ static void report_upload(struct run *r, size_t i, enum pub_outcome out)
 	h->upload_done(h->data, &u);
 }
 
+/* Records file i's upload state (kept and tried again behind the write
+ * lock, in order with the job's finish: worker__write). */
+static int record_upload(struct run *r, size_t i, enum upload_state st,
+			 enum pub_outcome out, const char *message)
+{
+	struct worker_write x = {.op = WORKER_WRITE_UPLOAD,
+				 .job = r->job,
+				 .now_ms = worker__now(r->w),
+				 .ust = st,
+				 .out = out,
+				 .has_text = message != NULL};
+
+	x.job.inputs = NULL; /* an upload's done() needs no more than id and fence */
+	snprintf(x.name, sizeof(x.name), "%s", r->names[i]);
+	if (message != NULL)
+		snprintf(x.text, sizeof(x.text), "%s", message);
+	return worker__write(r->w, &x);
+}
+
 static void hook_file_done(void *data, size_t i, enum pub_outcome out,
 			   const char *message)
 {
@@ -211,8 +260,7 @@ static void hook_file_done(void *data, size_t i, enum pub_outcome out,
 		if (strncmp(message, name, n) == 0 && message[n] == ' ')
 			message += n + 1;
 	}
-	if (w->q->ops->upload_set(w->q, r->job.id, r->job.fence, r->names[i], st, out,
-				  message, worker__now(w)) == AOS_EFENCED)
+	if (record_upload(r, i, st, out, message) == AOS_EFENCED)
 		r->fenced = true;
 	worker__qlog(w, r->job.id, "%s",
 		     outcome_text(out, message, answer, sizeof(answer)));
@@ -297,8 +345,15 @@ void worker__heartbeat(uv_timer_t *t)
 
 	if (rc == 0)
 		return;
+	if (rc == -EBUSY && !w->closing) {
+		/* Behind another connection's commit: try again soon, then
+		 * beat as before (the lease bounds the tries). */
+		uv_timer_start(&r->heartbeat, worker__heartbeat, w->later_ms,
+			       uv_timer_get_repeat(&r->heartbeat));
+		return;
+	}
 	if (rc != AOS_EFENCED) {
-		/* A busy or failing database: try again at the next beat. */
+		/* A failing database: try again at the next beat. */
 		log_warn_r(rc, "job %" PRId64 ": cannot renew its lease", r->job.id);
 		return;
 	}
