@@ -98,6 +98,43 @@ static void print_tokens(const cJSON *arr)
 	}
 }
 
+static void print_queue(const cJSON *q)
+{
+	const cJSON *d = cJSON_GetObjectItemCaseSensitive(q, "depth");
+
+	if (d == NULL)
+		return;
+	printf("Queue:      %.0f queued, %.0f running, %.0f failed (retrying), "
+	       "%.0f dead, %.0f succeeded, %.0f canceled%s\n",
+	       ctl_num(d, "queued"), ctl_num(d, "running"), ctl_num(d, "failed"),
+	       ctl_num(d, "dead"), ctl_num(d, "succeeded"), ctl_num(d, "canceled"),
+	       cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(q, "draining"))
+		   ? "; draining"
+		   : "");
+}
+
+static void print_webhooks(const cJSON *w)
+{
+	if (w == NULL)
+		return;
+	printf("Webhooks:   %s, %.0f connection(s); %.0f accepted, %.0f duplicate, "
+	       "%.0f ignored, %.0f refused, %.0f unavailable\n",
+	       ctl_str(w, "address", "?"), ctl_num(w, "connections"),
+	       ctl_num(w, "accepted"), ctl_num(w, "duplicates"), ctl_num(w, "ignored"),
+	       ctl_num(w, "rejected"), ctl_num(w, "unavailable"));
+}
+
+static void print_builds(const cJSON *b)
+{
+	if (b == NULL)
+		return;
+	printf("Builds:     %s%s\n",
+	       cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(b, "available"))
+		   ? ""
+		   : "UNAVAILABLE: ",
+	       ctl_str(b, "description", "?"));
+}
+
 static void print_status(const cJSON *o)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, "vault");
@@ -129,41 +166,9 @@ static void print_status(const cJSON *o)
 		printf("Last error: %s\n", ctl_str(v, "last_error", ""));
 	if (ctl_str(v, "missing_keys", NULL) != NULL)
 		printf("Missing:    %s\n", ctl_str(v, "missing_keys", ""));
-	{
-		const cJSON *q = cJSON_GetObjectItemCaseSensitive(o, "queue");
-		const cJSON *d = cJSON_GetObjectItemCaseSensitive(q, "depth");
-
-		if (d != NULL)
-			printf(
-			    "Queue:      %.0f queued, %.0f running, %.0f failed (retrying), "
-			    "%.0f dead, %.0f succeeded, %.0f canceled%s\n",
-			    ctl_num(d, "queued"), ctl_num(d, "running"),
-			    ctl_num(d, "failed"), ctl_num(d, "dead"),
-			    ctl_num(d, "succeeded"), ctl_num(d, "canceled"),
-			    cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(q, "draining"))
-				? "; draining"
-				: "");
-	}
-	{
-		const cJSON *w = cJSON_GetObjectItemCaseSensitive(o, "webhooks");
-		const cJSON *b = cJSON_GetObjectItemCaseSensitive(o, "build_isolation");
-
-		if (w != NULL)
-			printf(
-			    "Webhooks:   %s, %.0f connection(s); %.0f accepted, %.0f duplicate, "
-			    "%.0f ignored, %.0f refused, %.0f unavailable\n",
-			    ctl_str(w, "address", "?"), ctl_num(w, "connections"),
-			    ctl_num(w, "accepted"), ctl_num(w, "duplicates"),
-			    ctl_num(w, "ignored"), ctl_num(w, "rejected"),
-			    ctl_num(w, "unavailable"));
-		if (b != NULL)
-			printf(
-			    "Builds:     %s%s\n",
-			    cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(b, "available"))
-				? ""
-				: "UNAVAILABLE: ",
-			    ctl_str(b, "description", "?"));
-	}
+	print_queue(cJSON_GetObjectItemCaseSensitive(o, "queue"));
+	print_webhooks(cJSON_GetObjectItemCaseSensitive(o, "webhooks"));
+	print_builds(cJSON_GetObjectItemCaseSensitive(o, "build_isolation"));
 	ctl_print_disk(cJSON_GetObjectItemCaseSensitive(o, "disk"));
 	print_tokens(cJSON_GetObjectItemCaseSensitive(o, "tokens"));
 	printf("\n");

@@ -73,16 +73,11 @@ static int escape_for_stdout(cJSON *o, enum ctl_escape esc)
 static int simple(const char *sock, bool json, enum ctl_escape esc, int timeout_s,
 		  cJSON *req, void (*show)(const cJSON *ans))
 {
-	struct ctl_conn conn = {.fd = -1};
-	char *text = cJSON_PrintUnformatted(req), *line;
+	char *text = cJSON_PrintUnformatted(req), *line = NULL;
 	cJSON *ans = NULL;
 	int rc;
 
-	rc = ctl_open(&conn, sock);
-	if (rc == 0)
-		rc = ctl_send(&conn, text);
-	if (rc == 0)
-		rc = ctl_read_line(&conn, timeout_s, &line);
+	rc = ctl_exchange(sock, text, timeout_s, &line);
 	if (rc == 0) {
 		ans = cJSON_Parse(line);
 		if (json)
@@ -97,8 +92,8 @@ static int simple(const char *sock, bool json, enum ctl_escape esc, int timeout_
 		}
 	}
 	cJSON_Delete(ans);
+	free(line);
 	free(text);
-	ctl_close(&conn);
 	return rc;
 }
 

@@ -213,34 +213,6 @@ out:
 	return r;
 }
 
-/* Checks a "<name>-<version>" directory stem of n bytes against the
- * metadata, trying every dash (names should have "_" for "-" there, but not
- * every tool escapes).  Returns 0, PUB_ENAME or PUB_EVERSION. */
-static int dist_info_check(const char *stem, size_t n, const char *name,
-			   const char *version)
-{
-	char buf[2 * PYPI_NAME_MAX];
-	bool name_seen = false;
-	size_t i;
-
-	if (n >= sizeof(buf))
-		return PUB_ENAME;
-	memcpy(buf, stem, n);
-	buf[n] = '\0';
-	for (i = 1; i + 1 < n; i++) {
-		if (buf[i] != '-')
-			continue;
-		buf[i] = '\0';
-		if (pypi_name_equal(buf, name)) {
-			name_seen = true;
-			if (pypi_version_equal(buf + i + 1, version))
-				return 0;
-		}
-		buf[i] = '-';
-	}
-	return name_seen ? PUB_EVERSION : PUB_ENAME;
-}
-
 static int check_python(struct artifact *a, const char *what, const char *member,
 			const char *text, size_t len, char *errbuf, size_t errlen)
 {
@@ -284,7 +256,7 @@ static int check_python(struct artifact *a, const char *what, const char *member
 	}
 	/* The .dist-info directory is "<name>-<version>.dist-info". */
 	n = strlen(member) - strlen(".dist-info/METADATA");
-	r = dist_info_check(member, n, a->name, a->version);
+	r = pypi_stem_check(member, n, a->name, a->version);
 	if (r == PUB_ENAME)
 		pub__errf(errbuf, errlen,
 			  "%s: directory of %s does not match metadata Name %s", what, q,

@@ -110,34 +110,16 @@ int npm_packument_setup(CURL *h, const char *registry, const char *name,
 			const struct secret *token, struct curl_slist **ret_headers,
 			char *errbuf, size_t errlen)
 {
-	struct curl_slist *headers = NULL;
-	char *url;
+	char *url = npm_package_url(registry, name);
 	int r;
 
-	url = npm_package_url(registry, name);
 	if (url == NULL)
 		return -ENOMEM;
-	r = registry_easy_setup(h, url, errbuf, errlen);
-	free(url);
-	if (r < 0)
-		return r;
 	/* The abbreviated document has dist-tags and every version's dist. */
-	r = registry_header(&headers,
-			    "Accept: application/vnd.npm.install-v1+json; q=1.0, "
-			    "application/json; q=0.8, */*");
-	if (r == 0 && token != NULL)
-		r = registry_auth_bearer(&headers, token);
-	if (r < 0) {
-		registry_headers_free(headers);
-		return r;
-	}
-	if (curl_easy_setopt(h, CURLOPT_HTTPGET, 1L) != CURLE_OK ||
-	    curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers) != CURLE_OK) {
-		curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
-		registry_headers_free(headers);
-		pub__errf(errbuf, errlen, "curl refused the packument request options");
-		return AOS_EHTTP;
-	}
-	*ret_headers = headers;
-	return 0;
+	r = registry_get_setup(h, url,
+			       "Accept: application/vnd.npm.install-v1+json; q=1.0, "
+			       "application/json; q=0.8, */*",
+			       token, "packument", ret_headers, errbuf, errlen);
+	free(url);
+	return r;
 }

@@ -14,32 +14,15 @@
 int npm_whoami_setup(CURL *h, const char *registry, const struct secret *token,
 		     struct curl_slist **ret_headers, char *errbuf, size_t errlen)
 {
-	struct curl_slist *headers = NULL;
 	char *url = registry_join(registry, "-/whoami");
 	int r;
 
 	if (url == NULL)
 		return -ENOMEM;
-	r = registry_easy_setup(h, url, errbuf, errlen);
+	r = registry_get_setup(h, url, "Accept: application/json", token, "whoami",
+			       ret_headers, errbuf, errlen);
 	free(url);
-	if (r < 0)
-		return r;
-	r = registry_header(&headers, "Accept: application/json");
-	if (r == 0)
-		r = registry_auth_bearer(&headers, token);
-	if (r < 0) {
-		registry_headers_free(headers);
-		return r;
-	}
-	if (curl_easy_setopt(h, CURLOPT_HTTPGET, 1L) != CURLE_OK ||
-	    curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers) != CURLE_OK) {
-		curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
-		registry_headers_free(headers);
-		pub__errf(errbuf, errlen, "curl refused the whoami request options");
-		return AOS_EHTTP;
-	}
-	*ret_headers = headers;
-	return 0;
+	return r;
 }
 
 int npm_whoami_answer(long status, const char *body, size_t len, char *user,

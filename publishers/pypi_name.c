@@ -370,41 +370,54 @@ int pypi_wheel_name_parse(const char *filename, struct pypi_wheel_name *ret)
 	return 0;
 }
 
+int pypi_stem_check(const char *stem, size_t n, const char *name, const char *version)
+{
+	char buf[PYPI_NAME_MAX * 2];
+	bool name_seen = false;
+	size_t i;
+
+	if (n >= sizeof(buf))
+		return PUB_ENAME;
+	memcpy(buf, stem, n);
+	buf[n] = '\0';
+	for (i = 1; i + 1 < n; i++) {
+		if (buf[i] != '-')
+			continue;
+		buf[i] = '\0';
+		if (pypi_name_equal(buf, name)) {
+			name_seen = true;
+			if (pypi_version_equal(buf + i + 1, version))
+				return 0;
+		}
+		buf[i] = '-';
+	}
+	return name_seen ? PUB_EVERSION : PUB_ENAME;
+}
+
 int pypi_sdist_name_check(const char *filename, const char *name, const char *version,
 			  char *errbuf, size_t errlen)
 {
-	char stem[PYPI_NAME_MAX * 2], q[PUB_QUOTE_MAX], qm[PUB_QUOTE_MAX];
-	bool name_seen = false;
-	size_t len, i;
+	char q[PUB_QUOTE_MAX], qm[PUB_QUOTE_MAX];
+	size_t len;
+	int r;
 
 	if (pub__endswith_nocase(filename, ".tar.gz"))
 		len = strlen(filename) - 7;
 	else if (pub__endswith_nocase(filename, ".zip"))
 		len = strlen(filename) - 4;
 	else
-		len = sizeof(stem);
-	if (len >= sizeof(stem)) {
+		len = PYPI_NAME_MAX * 2;
+	if (len >= PYPI_NAME_MAX * 2) {
 		pub__errf(errbuf, errlen,
 			  "%s: not an sdist file name (<name>-<version>.tar.gz)",
 			  pub__quote(filename, strlen(filename), q, sizeof(q)));
 		return PUB_EFILENAME;
 	}
-	memcpy(stem, filename, len);
-	stem[len] = '\0';
-	/* Names may hold dashes in old sdists: try every split point. */
-	for (i = 1; i + 1 < len; i++) {
-		if (stem[i] != '-')
-			continue;
-		stem[i] = '\0';
-		if (pypi_name_equal(stem, name)) {
-			name_seen = true;
-			if (pypi_version_equal(stem + i + 1, version))
-				return 0;
-		}
-		stem[i] = '-';
-	}
+	r = pypi_stem_check(filename, len, name, version);
+	if (r == 0)
+		return 0;
 	pub__quote(filename, strlen(filename), q, sizeof(q));
-	if (name_seen) {
+	if (r == PUB_EVERSION) {
 		pub__errf(errbuf, errlen,
 			  "%s: file name version does not match metadata Version %s", q,
 			  pub__quote(version, strlen(version), qm, sizeof(qm)));

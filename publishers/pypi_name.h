@@ -49,6 +49,13 @@ struct pypi_wheel_name {
  * "name-version(-build)?-python-abi-platform.whl" form. */
 int pypi_wheel_name_parse(const char *filename, struct pypi_wheel_name *ret);
 
+/* Checks a "<name>-<version>" stem of n bytes (an sdist's file name, a
+ * wheel's .dist-info folder) against name and version, trying every dash:
+ * names may hold dashes there (old sdists; not every tool escapes).
+ * Returns 0, PUB_ENAME (no split gives the name, or the stem is longer than
+ * a name and a version can be) or PUB_EVERSION. */
+int pypi_stem_check(const char *stem, size_t n, const char *name, const char *version);
+
 /* Checks that an sdist file name ("<name>-<version>.tar.gz" or ".zip")
  * agrees with name and version.  Returns 0, PUB_EFILENAME (not an sdist
  * name), PUB_ENAME or PUB_EVERSION; errbuf says which and why. */

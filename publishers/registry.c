@@ -177,6 +177,33 @@ void registry_headers_free(struct curl_slist *list)
 	curl_slist_free_all(list);
 }
 
+int registry_get_setup(CURL *h, const char *url, const char *accept,
+		       const struct secret *token, const char *what,
+		       struct curl_slist **ret_headers, char *errbuf, size_t errlen)
+{
+	struct curl_slist *headers = NULL;
+	int r = registry_easy_setup(h, url, errbuf, errlen);
+
+	if (r < 0)
+		return r;
+	r = registry_header(&headers, accept);
+	if (r == 0 && token != NULL)
+		r = registry_auth_bearer(&headers, token);
+	if (r < 0) {
+		registry_headers_free(headers);
+		return r;
+	}
+	if (curl_easy_setopt(h, CURLOPT_HTTPGET, 1L) != CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers) != CURLE_OK) {
+		curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
+		registry_headers_free(headers);
+		pub__errf(errbuf, errlen, "curl refused the %s request options", what);
+		return AOS_EHTTP;
+	}
+	*ret_headers = headers;
+	return 0;
+}
+
 char *registry_join(const char *base, const char *segment)
 {
 	size_t bl = strlen(base), sl;

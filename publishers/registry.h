@@ -50,6 +50,15 @@ int registry_header(struct curl_slist **list, const char *line);
  * only once the transfer using the list is over. */
 void registry_headers_free(struct curl_slist *list);
 
+/* Sets h up for a GET of url (registry_easy_setup) with the header line
+ * accept and, when token is not NULL, "Authorization: Bearer".  Returns 0 and
+ * *ret_headers, set on h: free them with registry_headers_free() once the
+ * transfer is over; or -ENOMEM, PUB_EURL, or AOS_EHTTP with errbuf naming
+ * what (e.g. "whoami") when curl refused an option. */
+int registry_get_setup(CURL *h, const char *url, const char *accept,
+		       const struct secret *token, const char *what,
+		       struct curl_slist **ret_headers, char *errbuf, size_t errlen);
+
 /* Joins base and a path segment with exactly one "/" between them.  Returns
  * a malloc'ed string or NULL. */
 char *registry_join(const char *base, const char *segment);

@@ -50,93 +50,106 @@ static int secret_from_json(cJSON *o, struct secret **ret)
 	return secret_new(o->valuestring, strlen(o->valuestring), ret);
 }
 
-int vault_parse_auth(const char *body, size_t len, bool want_token,
-		     struct vault_token_info *ret, char *errbuf, size_t errlen)
-{
-	static const char *const p_auth[] = {"auth", NULL};
-	struct vault_token_info info = {0};
-	cJSON *root, *auth;
-	int r = AOS_EPARSE;
+/* Reads what an answer holds from its document: 0, or AOS_EPARSE with errbuf
+ * saying what is missing, or another negative code. */
+typedef int reader_fn(cJSON *root, void *arg, char *errbuf, size_t errlen);
 
-	root = parse_doc(body, len, errbuf, errlen);
+/* Parses body as a JSON object and reads it with read. */
+static int parse_with(const char *body, size_t len, reader_fn *read, void *arg,
+		      char *errbuf, size_t errlen)
+{
+	cJSON *root = parse_doc(body, len, errbuf, errlen);
+	int r;
+
 	if (root == NULL)
 		return AOS_EPARSE;
-	auth = get_path(root, p_auth);
-	if (!cJSON_IsObject(auth)) {
-		snprintf(errbuf, errlen, "answer has no \"auth\" object");
-		goto out;
-	}
-	if (get_int(cJSON_GetObjectItemCaseSensitive(auth, "lease_duration"),
-		    &info.ttl_s) < 0) {
-		snprintf(errbuf, errlen, "auth.lease_duration missing or not a number");
-		goto out;
-	}
-	info.renewable =
-	    cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(auth, "renewable"));
-	if (want_token) {
-		cJSON *t = cJSON_GetObjectItemCaseSensitive(auth, "client_token");
-
-		if (!cJSON_IsString(t) || t->valuestring[0] == '\0') {
-			snprintf(errbuf, errlen, "auth.client_token missing");
-			goto out;
-		}
-		r = secret_from_json(t, &info.token);
-		if (r < 0)
-			goto out;
-	}
-	*ret = info;
-	r = 0;
-out:
+	r = read(root, arg, errbuf, errlen);
 	cJSON_Delete(root);
 	return r;
 }
 
-int vault_parse_lookup(const char *body, size_t len, struct vault_token_info *ret,
-		       char *errbuf, size_t errlen)
+static int fail(char *errbuf, size_t errlen, const char *what)
+{
+	snprintf(errbuf, errlen, "%s", what);
+	return AOS_EPARSE;
+}
+
+struct auth_arg {
+	bool want_token;
+	struct vault_token_info *ret;
+};
+
+static int read_auth(cJSON *root, void *arg, char *errbuf, size_t errlen)
+{
+	static const char *const p_auth[] = {"auth", NULL};
+	struct auth_arg *a = arg;
+	struct vault_token_info info = {0};
+	cJSON *auth = get_path(root, p_auth);
+	int r;
+
+	if (!cJSON_IsObject(auth))
+		return fail(errbuf, errlen, "answer has no \"auth\" object");
+	if (get_int(cJSON_GetObjectItemCaseSensitive(auth, "lease_duration"),
+		    &info.ttl_s) < 0)
+		return fail(errbuf, errlen,
+			    "auth.lease_duration missing or not a number");
+	info.renewable =
+	    cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(auth, "renewable"));
+	if (a->want_token) {
+		cJSON *t = cJSON_GetObjectItemCaseSensitive(auth, "client_token");
+
+		if (!cJSON_IsString(t) || t->valuestring[0] == '\0')
+			return fail(errbuf, errlen, "auth.client_token missing");
+		r = secret_from_json(t, &info.token);
+		if (r < 0)
+			return r;
+	}
+	*a->ret = info;
+	return 0;
+}
+
+int vault_parse_auth(const char *body, size_t len, bool want_token,
+		     struct vault_token_info *ret, char *errbuf, size_t errlen)
+{
+	struct auth_arg a = {want_token, ret};
+
+	return parse_with(body, len, read_auth, &a, errbuf, errlen);
+}
+
+static int read_lookup(cJSON *root, void *arg, char *errbuf, size_t errlen)
 {
 	struct vault_token_info info = {0};
-	cJSON *root, *data;
-	int r = AOS_EPARSE;
+	cJSON *data = cJSON_GetObjectItemCaseSensitive(root, "data");
 
-	root = parse_doc(body, len, errbuf, errlen);
-	if (root == NULL)
-		return AOS_EPARSE;
-	data = cJSON_GetObjectItemCaseSensitive(root, "data");
 	if (!cJSON_IsObject(data) ||
-	    get_int(cJSON_GetObjectItemCaseSensitive(data, "ttl"), &info.ttl_s) < 0) {
-		snprintf(errbuf, errlen, "lookup-self answer has no data.ttl");
-		goto out;
-	}
+	    get_int(cJSON_GetObjectItemCaseSensitive(data, "ttl"), &info.ttl_s) < 0)
+		return fail(errbuf, errlen, "lookup-self answer has no data.ttl");
 	if (get_int(cJSON_GetObjectItemCaseSensitive(data, "creation_ttl"),
 		    &info.creation_ttl_s) < 0)
 		info.creation_ttl_s = info.ttl_s;
 	info.renewable =
 	    cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(data, "renewable"));
-	*ret = info;
-	r = 0;
-out:
-	cJSON_Delete(root);
-	return r;
+	*(struct vault_token_info *)arg = info;
+	return 0;
 }
 
-int vault_parse_kv_meta(const char *body, size_t len, struct vault_kv_meta *ret,
-			char *errbuf, size_t errlen)
+int vault_parse_lookup(const char *body, size_t len, struct vault_token_info *ret,
+		       char *errbuf, size_t errlen)
+{
+	return parse_with(body, len, read_lookup, ret, errbuf, errlen);
+}
+
+static int read_kv_meta(cJSON *root, void *arg, char *errbuf, size_t errlen)
 {
 	struct vault_kv_meta meta = {0};
-	cJSON *root, *data, *versions, *v;
+	cJSON *data = cJSON_GetObjectItemCaseSensitive(root, "data"), *versions, *v;
 	char vkey[24];
-	int r = AOS_EPARSE;
 
-	root = parse_doc(body, len, errbuf, errlen);
-	if (root == NULL)
-		return AOS_EPARSE;
-	data = cJSON_GetObjectItemCaseSensitive(root, "data");
 	if (!cJSON_IsObject(data) ||
 	    get_int(cJSON_GetObjectItemCaseSensitive(data, "current_version"),
-		    &meta.current_version) < 0) {
-		snprintf(errbuf, errlen, "metadata answer has no data.current_version");
-		goto out;
-	}
+		    &meta.current_version) < 0)
+		return fail(errbuf, errlen,
+			    "metadata answer has no data.current_version");
 	versions = cJSON_GetObjectItemCaseSensitive(data, "versions");
 	snprintf(vkey, sizeof(vkey), "%lld", (long long)meta.current_version);
 	v = cJSON_GetObjectItemCaseSensitive(versions, vkey);
@@ -151,108 +164,114 @@ int vault_parse_kv_meta(const char *body, size_t len, struct vault_kv_meta *ret,
 		    cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(v, "destroyed")))
 			meta.deleted = true;
 	}
-	*ret = meta;
-	r = 0;
-out:
-	cJSON_Delete(root);
+	*(struct vault_kv_meta *)arg = meta;
+	return 0;
+}
+
+int vault_parse_kv_meta(const char *body, size_t len, struct vault_kv_meta *ret,
+			char *errbuf, size_t errlen)
+{
+	return parse_with(body, len, read_kv_meta, ret, errbuf, errlen);
+}
+
+struct kv_arg {
+	struct vault_kv_value *vals;
+	size_t nvals;
+	int64_t *ret_version;
+};
+
+/* Reads each value asked for; on failure none is kept. */
+static int read_kv_data(cJSON *root, void *arg, char *errbuf, size_t errlen)
+{
+	static const char *const p_ver[] = {"data", "metadata", "version", NULL};
+	static const char *const p_data[] = {"data", "data", NULL};
+	struct kv_arg *a = arg;
+	cJSON *kv = get_path(root, p_data);
+	int64_t version;
+	size_t i;
+	int r;
+
+	if (!cJSON_IsObject(kv))
+		return fail(errbuf, errlen,
+			    "answer has no data.data object "
+			    "(is the mount KV version 2, and the version not deleted?)");
+	if (get_int(get_path(root, p_ver), &version) < 0)
+		return fail(errbuf, errlen, "answer has no data.metadata.version");
+	for (i = 0; i < a->nvals; i++) {
+		cJSON *v = cJSON_GetObjectItemCaseSensitive(kv, a->vals[i].key);
+
+		if (v == NULL)
+			continue;
+		if (!cJSON_IsString(v)) {
+			a->vals[i].not_string = true;
+			continue;
+		}
+		r = secret_from_json(v, &a->vals[i].value);
+		if (r < 0)
+			goto fail;
+	}
+	*a->ret_version = version;
+	return 0;
+fail:
+	for (i = 0; i < a->nvals; i++) {
+		secret_unref(a->vals[i].value);
+		a->vals[i].value = NULL;
+	}
 	return r;
 }
 
 int vault_parse_kv_data(const char *body, size_t len, struct vault_kv_value *vals,
 			size_t nvals, int64_t *ret_version, char *errbuf, size_t errlen)
 {
-	static const char *const p_ver[] = {"data", "metadata", "version", NULL};
-	static const char *const p_data[] = {"data", "data", NULL};
-	cJSON *root, *kv;
-	int64_t version;
+	struct kv_arg a = {vals, nvals, ret_version};
 	size_t i;
-	int r = AOS_EPARSE;
 
 	for (i = 0; i < nvals; i++) {
 		vals[i].value = NULL;
 		vals[i].not_string = false;
 	}
-	root = parse_doc(body, len, errbuf, errlen);
-	if (root == NULL)
-		return AOS_EPARSE;
-	kv = get_path(root, p_data);
-	if (!cJSON_IsObject(kv)) {
-		snprintf(errbuf, errlen,
-			 "answer has no data.data object "
-			 "(is the mount KV version 2, and the version not deleted?)");
-		goto out;
-	}
-	if (get_int(get_path(root, p_ver), &version) < 0) {
-		snprintf(errbuf, errlen, "answer has no data.metadata.version");
-		goto out;
-	}
-	for (i = 0; i < nvals; i++) {
-		cJSON *v = cJSON_GetObjectItemCaseSensitive(kv, vals[i].key);
+	return parse_with(body, len, read_kv_data, &a, errbuf, errlen);
+}
 
-		if (v == NULL)
-			continue;
-		if (!cJSON_IsString(v)) {
-			vals[i].not_string = true;
-			continue;
-		}
-		r = secret_from_json(v, &vals[i].value);
-		if (r < 0)
-			goto out;
-	}
-	*ret_version = version;
-	r = 0;
-out:
-	if (r < 0) {
-		for (i = 0; i < nvals; i++) {
-			secret_unref(vals[i].value);
-			vals[i].value = NULL;
-		}
-	}
-	cJSON_Delete(root);
-	return r;
+struct path_arg {
+	char *path;
+	size_t pathlen;
+};
+
+static int read_wrap_lookup(cJSON *root, void *arg, char *errbuf, size_t errlen)
+{
+	static const char *const p_cp[] = {"data", "creation_path", NULL};
+	struct path_arg *a = arg;
+	cJSON *cp = get_path(root, p_cp);
+
+	if (!cJSON_IsString(cp) || strlen(cp->valuestring) >= a->pathlen)
+		return fail(errbuf, errlen, "wrapping lookup has no data.creation_path");
+	snprintf(a->path, a->pathlen, "%s", cp->valuestring);
+	return 0;
 }
 
 int vault_parse_wrap_lookup(const char *body, size_t len, char *path, size_t pathlen,
 			    char *errbuf, size_t errlen)
 {
-	static const char *const p_cp[] = {"data", "creation_path", NULL};
-	cJSON *root, *cp;
-	int r = AOS_EPARSE;
+	struct path_arg a = {path, pathlen};
 
-	root = parse_doc(body, len, errbuf, errlen);
-	if (root == NULL)
-		return AOS_EPARSE;
-	cp = get_path(root, p_cp);
-	if (!cJSON_IsString(cp) || strlen(cp->valuestring) >= pathlen) {
-		snprintf(errbuf, errlen, "wrapping lookup has no data.creation_path");
-		goto out;
-	}
-	snprintf(path, pathlen, "%s", cp->valuestring);
-	r = 0;
-out:
-	cJSON_Delete(root);
-	return r;
+	return parse_with(body, len, read_wrap_lookup, &a, errbuf, errlen);
+}
+
+static int read_unwrap(cJSON *root, void *arg, char *errbuf, size_t errlen)
+{
+	static const char *const p_sid[] = {"data", "secret_id", NULL};
+	cJSON *sid = get_path(root, p_sid);
+
+	if (!cJSON_IsString(sid) || sid->valuestring[0] == '\0')
+		return fail(errbuf, errlen, "unwrapped answer has no data.secret_id");
+	return secret_from_json(sid, arg);
 }
 
 int vault_parse_unwrap_secret_id(const char *body, size_t len, struct secret **ret,
 				 char *errbuf, size_t errlen)
 {
-	static const char *const p_sid[] = {"data", "secret_id", NULL};
-	cJSON *root, *sid;
-	int r = AOS_EPARSE;
-
-	root = parse_doc(body, len, errbuf, errlen);
-	if (root == NULL)
-		return AOS_EPARSE;
-	sid = get_path(root, p_sid);
-	if (!cJSON_IsString(sid) || sid->valuestring[0] == '\0') {
-		snprintf(errbuf, errlen, "unwrapped answer has no data.secret_id");
-		goto out;
-	}
-	r = secret_from_json(sid, ret);
-out:
-	cJSON_Delete(root);
-	return r;
+	return parse_with(body, len, read_unwrap, ret, errbuf, errlen);
 }
 
 int vault_check_creation_path(const char *path, const char *expected, const char *mount)

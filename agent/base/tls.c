@@ -98,28 +98,29 @@ static int check_validity(SSL_CTX *ctx, const char *cert_file, time_t *ret_not_a
 	return 0;
 }
 
-static int load_files(SSL_CTX *ctx, const char *cert_file, const char *key_file,
-		      char *errbuf, size_t errlen)
+/* "file: cannot load what: OpenSSL's reason" into errbuf; returns -EINVAL. */
+static int load_failed(const char *file, const char *what, char *errbuf, size_t errlen)
 {
 	char why[256];
 
-	if (SSL_CTX_use_certificate_chain_file(ctx, cert_file) != 1) {
-		ssl_error(why, sizeof(why), "unreadable");
-		snprintf(errbuf, errlen,
-			 "%s: cannot load the certificate chain (PEM, the "
-			 "server's certificate first): %s",
-			 cert_file, why);
-		return -EINVAL;
-	}
+	ssl_error(why, sizeof(why), "unreadable");
+	snprintf(errbuf, errlen, "%s: cannot load %s: %s", file, what, why);
+	return -EINVAL;
+}
+
+static int load_files(SSL_CTX *ctx, const char *cert_file, const char *key_file,
+		      char *errbuf, size_t errlen)
+{
+	if (SSL_CTX_use_certificate_chain_file(ctx, cert_file) != 1)
+		return load_failed(cert_file,
+				   "the certificate chain (PEM, the server's certificate "
+				   "first)",
+				   errbuf, errlen);
 	if (SSL_CTX_use_PrivateKey_file(ctx, key_file, SSL_FILETYPE_PEM) != 1) {
 		if (ERR_GET_REASON(ERR_peek_last_error()) == X509_R_KEY_VALUES_MISMATCH)
 			goto mismatch; /* checked against the certificate on load */
-		ssl_error(why, sizeof(why), "unreadable");
-		snprintf(errbuf, errlen,
-			 "%s: cannot load the private key (PEM, not "
-			 "encrypted): %s",
-			 key_file, why);
-		return -EINVAL;
+		return load_failed(key_file, "the private key (PEM, not encrypted)",
+				   errbuf, errlen);
 	}
 	if (SSL_CTX_check_private_key(ctx) != 1) {
 	mismatch:

@@ -364,36 +364,19 @@ void config_free(struct config *cfg)
 		return;
 	free(cfg->path);
 	free(cfg->dir);
-	free(cfg->runtime_dir);
-	free(cfg->state_dir);
-	free(cfg->control_socket);
-	free(cfg->ca_file);
-	free(cfg->ca_path);
-	free(cfg->queue.path);
-	free(cfg->queue.spool_dir);
-	free(cfg->vault.address);
-	free(cfg->vault.namespace);
-	free(cfg->vault.ca_file);
-	free(cfg->vault.ca_path);
-	free(cfg->vault.token_file);
-	free(cfg->vault.mount);
-	free(cfg->vault.role_id_file);
-	free(cfg->vault.secret_id_file);
-	free(cfg->vault.wrap_creation_path);
-	free(cfg->vault.kv_mount);
-	free(cfg->vault.kv_path);
+	/* the strings of the key table (config_keys.c) */
+	cfg__free_section("", cfg);
+	cfg__free_section("http", cfg);
+	cfg__free_section("queue", &cfg->queue);
+	cfg__free_section("vault", &cfg->vault);
+	cfg__free_section("vault.auth", &cfg->vault);
 	for (i = 0; i < cfg->nregistries; i++) {
+		cfg__free_section("registries.*", &cfg->registries[i]);
 		free(cfg->registries[i].name);
-		free(cfg->registries[i].url);
-		free(cfg->registries[i].token_key);
-		free(cfg->registries[i].username);
-		free(cfg->registries[i].index_url);
-		free(cfg->registries[i].access);
 	}
 	free(cfg->registries);
 	cfg__free_pipelines(cfg);
 	cfg__free_control(cfg);
-	free(cfg->work_dir);
 	for (i = 0; i < cfg->nsecret_keys; i++)
 		free(cfg->secret_keys[i]);
 	free(cfg->secret_keys);

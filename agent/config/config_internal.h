@@ -103,6 +103,9 @@ void cfg__one(struct cctx *c, const cJSON *obj, const char *base, const struct c
  * sect that has a field into out.  obj NULL: the defaults. */
 void cfg__section(struct cctx *c, const cJSON *obj, const char *base, const char *sect,
 		  const char *variant, void *out);
+/* Frees the string of every CT_STR row directly under sect (as
+ * cfg__section parsed them into out, whatever the variant). */
+void cfg__free_section(const char *sect, void *out);
 /* The default and the bounds as the reference writes them (see
  * docs/configuration.md, "Reading the tables"). */
 void cfg__render_default(const struct cfg_key *k, char *out, size_t outlen);

@@ -412,6 +412,19 @@ void cfg__section(struct cctx *c, const cJSON *obj, const char *base, const char
 	}
 }
 
+void cfg__free_section(const char *sect, void *out)
+{
+	size_t i;
+
+	for (i = 0; i < cfg__nkeys; i++) {
+		const struct cfg_key *k = &cfg__keys[i];
+
+		if (k->type == CT_STR && k->off != CFG_CODE &&
+		    leaf_under(k, sect) != NULL)
+			free(*(char **)((char *)out + k->off));
+	}
+}
+
 void cfg__render_default(const struct cfg_key *k, char *out, size_t outlen)
 {
 	if (k->flags & CK_REQUIRED)

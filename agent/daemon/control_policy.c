@@ -35,6 +35,23 @@ static int fail(char *msg, size_t msglen, const char *fmt, ...)
 	return -EINVAL;
 }
 
+/* Returns -EINVAL with msg formatted from fmt (what the request needs) when
+ * bad, else 0. */
+static int need(bool bad, char *msg, size_t msglen, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static int need(bool bad, char *msg, size_t msglen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!bad)
+		return 0;
+	va_start(ap, fmt);
+	vsnprintf(msg, msglen, fmt, ap);
+	va_end(ap);
+	return -EINVAL;
+}
+
 /* key absent, null, or a string of 1 to max bytes (required: not absent). */
 static int check_str(const cJSON *req, const char *key, size_t max, bool required,
 		     char *msg, size_t msglen)
@@ -99,35 +116,31 @@ static int check_jobs(const cJSON *req, size_t nfds, char *msg, size_t msglen)
 static int check_value(const cJSON *req, size_t nfds, char *msg, size_t msglen)
 {
 	(void)nfds;
-	if (check_str(req, "value", SECRET_VALUE_MAX, true, msg, msglen) < 0)
-		return fail(msg, msglen,
-			    "secrets.fingerprint needs \"value\": a string of 1 "
-			    "to %d bytes (the value whose fingerprint to show)",
-			    SECRET_VALUE_MAX);
-	return 0;
+	return need(check_str(req, "value", SECRET_VALUE_MAX, true, msg, msglen) < 0, msg,
+		    msglen,
+		    "secrets.fingerprint needs \"value\": a string of 1 to %d bytes (the "
+		    "value whose fingerprint to show)",
+		    SECRET_VALUE_MAX);
 }
 
 static int check_candidate(const cJSON *req, size_t nfds, char *msg, size_t msglen)
 {
 	(void)nfds;
-	if (check_str(req, "key", STR_MAX, true, msg, msglen) < 0 ||
-	    check_str(req, "value", SECRET_VALUE_MAX, true, msg, msglen) < 0)
-		return fail(
+	return need(check_str(req, "key", STR_MAX, true, msg, msglen) < 0 ||
+			check_str(req, "value", SECRET_VALUE_MAX, true, msg, msglen) < 0,
 		    msg, msglen,
-		    "secrets.check needs \"key\" (the Vault key, e.g. "
-		    "NPM_TOKEN) and \"value\": a string of 1 to %d bytes (the value "
-		    "to check before it is written)",
+		    "secrets.check needs \"key\" (the Vault key, e.g. NPM_TOKEN) and "
+		    "\"value\": a string of 1 to %d bytes (the value to check before it "
+		    "is written)",
 		    SECRET_VALUE_MAX);
-	return 0;
 }
 
 static int check_reconcile(const cJSON *req, size_t nfds, char *msg, size_t msglen)
 {
 	(void)nfds;
-	if (check_str(req, "pipeline", STR_MAX, true, msg, msglen) < 0)
-		return fail(msg, msglen,
-			    "reconcile needs \"pipeline\": the name of a "
-			    "configured pipeline");
+	if (need(check_str(req, "pipeline", STR_MAX, true, msg, msglen) < 0, msg, msglen,
+		 "reconcile needs \"pipeline\": the name of a configured pipeline") < 0)
+		return -EINVAL;
 	return check_bool(req, "dry_run", msg, msglen);
 }
 

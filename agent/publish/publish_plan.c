@@ -6,6 +6,7 @@
  * sent; the registry is only read (a PyPI index with the token if the
  * daemon has one, on the upload URL's origin only). */
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -111,41 +112,54 @@ cJSON *publish_plan(struct publish_op *op, struct pub_file *f, enum plan_effect 
 	return ev;
 }
 
+/* Ends the dry run of the current file with outcome out and the message
+ * fmt formats. */
+static void dry_run_end(struct publish_op *op, enum pub_outcome out, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void dry_run_end(struct publish_op *op, enum pub_outcome out, const char *fmt, ...)
+{
+	char msg[1536];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	op->flow->file_done(op, out, msg);
+}
+
 void publish_dry_run_done(struct publish_op *op, enum plan_effect would, const char *why)
 {
 	struct pub_file *f = &op->files[op->cur];
 	cJSON *plan = publish_plan(op, f, would);
-	char msg[1536];
 
 	publish_send_event(op, plan); /* dry runs never run as jobs */
 	switch (would) {
 	case PLAN_PUBLISH:
 		if (op->type == REGISTRY_NPM)
-			snprintf(msg, sizeof(msg),
-				 "%s: valid; would be tagged %s%s%s; "
-				 "nothing sent (dry run)",
-				 f->art->filename, op->dist_tag ? op->dist_tag : "latest",
-				 why ? "; " : "", why ? why : "");
+			dry_run_end(op, OUT_DRY_RUN,
+				    "%s: valid; would be tagged %s%s%s; "
+				    "nothing sent (dry run)",
+				    f->art->filename,
+				    op->dist_tag ? op->dist_tag : "latest",
+				    why ? "; " : "", why ? why : "");
 		else
-			snprintf(msg, sizeof(msg),
-				 "%s: valid; would be published%s%s; "
-				 "nothing sent (dry run)",
-				 f->art->filename, why ? "; " : "", why ? why : "");
-		op->flow->file_done(op, OUT_DRY_RUN, msg);
+			dry_run_end(op, OUT_DRY_RUN,
+				    "%s: valid; would be published%s%s; "
+				    "nothing sent (dry run)",
+				    f->art->filename, why ? "; " : "", why ? why : "");
 		return;
 	case PLAN_NOOP:
-		snprintf(msg, sizeof(msg),
-			 "%s: %s: publishing it would be a no-op; nothing "
-			 "sent (dry run)",
-			 f->art->filename, why);
-		op->flow->file_done(op, OUT_DRY_RUN, msg);
+		dry_run_end(
+		    op, OUT_DRY_RUN,
+		    "%s: %s: publishing it would be a no-op; nothing sent (dry run)",
+		    f->art->filename, why);
 		return;
 	case PLAN_CONFLICT:
-		snprintf(msg, sizeof(msg),
-			 "%s: %s: publishing it would be refused as a "
-			 "conflict; nothing sent (dry run)",
-			 f->art->filename, why);
-		op->flow->file_done(op, OUT_CONFLICT, msg);
+		dry_run_end(op, OUT_CONFLICT,
+			    "%s: %s: publishing it would be refused as a conflict; "
+			    "nothing sent (dry run)",
+			    f->art->filename, why);
 		return;
 	}
 }

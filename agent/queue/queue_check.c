@@ -206,3 +206,14 @@ void queue__enqueue_text(const struct job_new *j, char *buf, size_t len)
 		 j->nuploads, j->nuploads == 1 ? "" : "s", j->max_attempts,
 		 j->max_attempts == 1 ? "" : "s");
 }
+
+int queue__claimed(int result, struct job *ret, size_t nret)
+{
+	size_t i;
+
+	if (result >= 0)
+		return (int)nret;
+	for (i = 0; i < nret; i++)
+		job_clear(&ret[i]);
+	return result;
+}

@@ -57,6 +57,9 @@ struct queue_picks {
 
 /* A new slot at the end of p (free p->v at the end), or NULL. */
 struct queue_pick *queue__picks_add(struct queue_picks *p);
+/* A claim's end: (int)nret when result (the transaction's end) is not
+ * negative, else result with the nret jobs in ret cleared. */
+int queue__claimed(int result, struct job *ret, size_t nret);
 /* Sorts p by due time, then id, and keeps the max oldest. */
 void queue__picks_keep(struct queue_picks *p, size_t max);
 

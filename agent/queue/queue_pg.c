@@ -188,14 +188,9 @@ static int pg_set_artifacts(struct queue *q_, int64_t id, int64_t fence,
 	int result;
 
 	if ((result = queue__check_inputs(inputs)) < 0 ||
-	    (result = queue__check_uploads(ups, n)) < 0)
+	    (result = queue__check_uploads(ups, n)) < 0 ||
+	    (result = queue_pg__fenced_begin(q, id, fence)) < 0)
 		return result;
-	result = qp__begin(q);
-	if (result < 0)
-		return result;
-	result = queue_pg__fence_lock(q, id, fence);
-	if (result < 0)
-		goto out;
 	qp__int(&a, id);
 	if (inputs != NULL)
 		qp__text(&a, inputs, JOB_INPUTS_MAX + 1);
@@ -211,7 +206,6 @@ static int pg_set_artifacts(struct queue *q_, int64_t id, int64_t fence,
 	if (result == 0)
 		result = qp__log_add(q, id, now_ms, "artifacts recorded: %zu upload%s", n,
 				     n == 1 ? "" : "s");
-out:
 	return qp__end(q, result);
 }
 

@@ -157,10 +157,6 @@ int queue_pg__claim(struct queue *q_, const char *owner, int64_t now_ms, int64_t
 		if (result == 0)
 			nret++;
 	}
-	result = qp__end(q, result);
-	if (result < 0)
-		for (i = 0; i < nret; i++)
-			job_clear(&ret[i]);
 	free(picks.v);
-	return result < 0 ? result : (int)nret;
+	return queue__claimed(qp__end(q, result), ret, nret);
 }

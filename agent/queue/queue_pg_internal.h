@@ -47,6 +47,9 @@ int qp__exec(struct queue_pg *q, const char *sql, const struct qp_args *a,
 /* As qp__exec, the answer in binary (bytea as its bytes). */
 int qp__exec_binary(struct queue_pg *q, const char *sql, const struct qp_args *a,
 		    PGresult **ret);
+/* Hands a result that succeeded to *ret, or clears it when ret is NULL;
+ * returns 0. */
+int qp__keep(PGresult *r, PGresult **ret);
 /* Runs sql answering one row; returns 0 and *ret, AOS_ENOTFOUND for no row. */
 int qp__row(struct queue_pg *q, const char *sql, const struct qp_args *a, PGresult **ret);
 /* Rows changed by the statement that made r. */
@@ -121,6 +124,10 @@ int queue_pg__release_owner(struct queue *q, const char *owner_prefix, int64_t n
  * lock. */
 int queue_pg__fence_row(struct queue_pg *q, const char *sql, int64_t id, int64_t fence);
 int queue_pg__fence_lock(struct queue_pg *q, int64_t id, int64_t fence);
+/* Begins a transaction in which (id, fence) holds the running job's lease,
+ * locked as fence_lock does.  Returns 0 inside it, else the error
+ * (AOS_EFENCED when the lease is not held) with no transaction left open. */
+int queue_pg__fenced_begin(struct queue_pg *q, int64_t id, int64_t fence);
 int queue_pg__get(struct queue *q, int64_t id, struct job *ret);
 int queue_pg__list(struct queue *q, const struct job_filter *f, struct job *ret,
 		   size_t max);

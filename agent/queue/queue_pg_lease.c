@@ -36,6 +36,16 @@ int queue_pg__fence_lock(struct queue_pg *q, int64_t id, int64_t fence)
 				   id, fence);
 }
 
+int queue_pg__fenced_begin(struct queue_pg *q, int64_t id, int64_t fence)
+{
+	int result = qp__begin(q);
+
+	if (result < 0)
+		return result;
+	result = queue_pg__fence_lock(q, id, fence);
+	return result < 0 ? qp__end(q, result) : 0;
+}
+
 int queue_pg__job_lock(struct queue *q_, int64_t id, enum job_state *ret_state,
 		       char *owner, size_t ownerlen)
 {
@@ -102,15 +112,9 @@ int queue_pg__upload_set(struct queue *q_, int64_t id, int64_t fence,
 	PGresult *r = NULL;
 	int result;
 
-	result = queue__check_upload_set(filename, st);
-	if (result < 0)
+	if ((result = queue__check_upload_set(filename, st)) < 0 ||
+	    (result = queue_pg__fenced_begin(q, id, fence)) < 0)
 		return result;
-	result = qp__begin(q);
-	if (result < 0)
-		return result;
-	result = queue_pg__fence_lock(q, id, fence);
-	if (result < 0)
-		goto out;
 	qp__int(&a, id);
 	qp__text(&a, filename, sizeof(((struct job_upload *)0)->filename));
 	qp__int(&a, st);
@@ -128,7 +132,6 @@ int queue_pg__upload_set(struct queue *q_, int64_t id, int64_t fence,
 	if (result == 0 && qp__changes(r) == 0)
 		result = AOS_ENOTFOUND;
 	PQclear(r);
-out:
 	return qp__end(q, result);
 }
 

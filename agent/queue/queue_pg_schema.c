@@ -122,11 +122,7 @@ static int run(PGconn *conn, const char *sql, const char *what, PGresult **ret,
 		PQclear(r);
 		return result;
 	}
-	if (ret != NULL)
-		*ret = r;
-	else
-		PQclear(r);
-	return 0;
+	return qp__keep(r, ret);
 }
 
 /* The version of the schema, 0 for an empty one; AOS_ECORRUPT for tables of

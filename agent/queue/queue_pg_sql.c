@@ -86,6 +86,11 @@ static int exec_as(struct queue_pg *q, const char *sql, const struct qp_args *a,
 		PQclear(r);
 		return result;
 	}
+	return qp__keep(r, ret);
+}
+
+int qp__keep(PGresult *r, PGresult **ret)
+{
 	if (ret != NULL)
 		*ret = r;
 	else

@@ -147,7 +147,7 @@ static int job_state(struct queue_sqlite *q, int64_t id, enum job_state *ret_sta
 	return result;
 }
 
-static int fence_check(struct queue_sqlite *q, int64_t id, int64_t fence);
+static int fenced_begin(struct queue_sqlite *q, int64_t id, int64_t fence);
 
 /* Upload rows of job id; registry "" takes each upload's own. */
 static int uploads_insert(struct queue_sqlite *q, int64_t id, const char *registry,
@@ -228,14 +228,9 @@ static int sq_set_artifacts(struct queue *q_, int64_t id, int64_t fence,
 	int result;
 
 	if ((result = queue__check_inputs(inputs)) < 0 ||
-	    (result = queue__check_uploads(ups, n)) < 0)
+	    (result = queue__check_uploads(ups, n)) < 0 ||
+	    (result = fenced_begin(q, id, fence)) < 0)
 		return result;
-	result = queue_sqlite__tx_begin(q);
-	if (result < 0)
-		return result;
-	result = fence_check(q, id, fence);
-	if (result < 0)
-		goto out;
 	s = q->st[QS_INPUTS_SET];
 	sqlite3_bind_int64(s, 1, id);
 	sqlite3_bind_text(s, 2, inputs, -1, SQLITE_STATIC);
@@ -247,8 +242,23 @@ static int sq_set_artifacts(struct queue *q_, int64_t id, int64_t fence,
 		result = queue_sqlite__log_add(q, id, now_ms,
 					       "artifacts recorded: %zu upload%s", n,
 					       n == 1 ? "" : "s");
-out:
 	return queue_sqlite__tx_end(q, result);
+}
+
+/* Binds the lease (id, fence) as s's first two parameters. */
+static void bind_lease(sqlite3_stmt *s, int64_t id, int64_t fence)
+{
+	sqlite3_bind_int64(s, 1, id);
+	sqlite3_bind_int64(s, 2, fence);
+}
+
+/* Steps s, a write that returns no row; returns none when it changed no
+ * row, else 0 or the step's error. */
+static int step_changed(struct queue_sqlite *q, sqlite3_stmt *s, int none)
+{
+	int result = queue_sqlite__step_done(s);
+
+	return result == 0 && sqlite3_changes(q->db) == 0 ? none : result;
 }
 
 /* After job id left or entered the unfinished states: recompute its
@@ -277,13 +287,10 @@ static int sq_heartbeat(struct queue *q_, int64_t id, int64_t fence, int64_t now
 	result = queue_sqlite__tx_begin(q);
 	if (result < 0)
 		return result;
-	sqlite3_bind_int64(s, 1, id);
-	sqlite3_bind_int64(s, 2, fence);
+	bind_lease(s, id, fence);
 	sqlite3_bind_int64(s, 3, now_ms + lease_ms);
 	sqlite3_bind_int64(s, 4, now_ms);
-	result = queue_sqlite__step_done(s);
-	if (result == 0 && sqlite3_changes(q->db) == 0)
-		result = AOS_EFENCED;
+	result = step_changed(q, s, AOS_EFENCED);
 	return queue_sqlite__tx_end(q, result);
 }
 
@@ -294,13 +301,25 @@ static int fence_check(struct queue_sqlite *q, int64_t id, int64_t fence)
 	sqlite3_stmt *s = q->st[QS_FENCE_CHECK];
 	int rc;
 
-	sqlite3_bind_int64(s, 1, id);
-	sqlite3_bind_int64(s, 2, fence);
+	bind_lease(s, id, fence);
 	rc = sqlite3_step(s);
 	queue_sqlite__done(s);
 	if (rc == SQLITE_ROW)
 		return 0;
 	return rc == SQLITE_DONE ? AOS_EFENCED : queue_sqlite__err(rc);
+}
+
+/* Begins a write transaction in which (id, fence) holds the running job's
+ * lease.  Returns 0 inside it, else the error (AOS_EFENCED when the lease is
+ * not held) with no transaction left open. */
+static int fenced_begin(struct queue_sqlite *q, int64_t id, int64_t fence)
+{
+	int result = queue_sqlite__tx_begin(q);
+
+	if (result < 0)
+		return result;
+	result = fence_check(q, id, fence);
+	return result < 0 ? queue_sqlite__tx_end(q, result) : 0;
 }
 
 static int sq_upload_set(struct queue *q_, int64_t id, int64_t fence,
@@ -311,15 +330,9 @@ static int sq_upload_set(struct queue *q_, int64_t id, int64_t fence,
 	sqlite3_stmt *s;
 	int result;
 
-	result = queue__check_upload_set(filename, st);
-	if (result < 0)
+	if ((result = queue__check_upload_set(filename, st)) < 0 ||
+	    (result = fenced_begin(q, id, fence)) < 0)
 		return result;
-	result = queue_sqlite__tx_begin(q);
-	if (result < 0)
-		return result;
-	result = fence_check(q, id, fence);
-	if (result < 0)
-		goto out;
 	s = q->st[QS_UPLOAD_SET];
 	sqlite3_bind_int64(s, 1, id);
 	sqlite3_bind_text(s, 2, filename, -1, SQLITE_STATIC);
@@ -327,9 +340,7 @@ static int sq_upload_set(struct queue *q_, int64_t id, int64_t fence,
 	bind_text(s, 4, answer, JOB_TEXT_MAX);
 	sqlite3_bind_int64(s, 5, now_ms);
 	bind_outcome(s, 6, out);
-	result = queue_sqlite__step_done(s);
-	if (result == 0 && sqlite3_changes(q->db) == 0)
-		result = AOS_ENOTFOUND;
+	result = step_changed(q, s, AOS_ENOTFOUND);
 	if (result < 0)
 		goto out;
 	s = q->st[QS_JOB_TOUCH];
@@ -364,8 +375,7 @@ static int sq_finish(struct queue *q_, int64_t id, int64_t fence, enum job_state
 	result = queue_sqlite__tx_begin(q);
 	if (result < 0)
 		return result;
-	sqlite3_bind_int64(s, 1, id);
-	sqlite3_bind_int64(s, 2, fence);
+	bind_lease(s, id, fence);
 	sqlite3_bind_int(s, 3, st);
 	if (retries)
 		sqlite3_bind_int64(s, 4, next_run_ms);
@@ -376,9 +386,7 @@ static int sq_finish(struct queue *q_, int64_t id, int64_t fence, enum job_state
 	sqlite3_bind_int(s, 7, st == JOB_QUEUED ? 1 : 0);
 	sqlite3_bind_int64(s, 8, now_ms);
 	bind_outcome(s, 9, out);
-	result = queue_sqlite__step_done(s);
-	if (result == 0 && sqlite3_changes(q->db) == 0)
-		result = AOS_EFENCED;
+	result = step_changed(q, s, AOS_EFENCED);
 	if (result == 0 && !retries)
 		result = head_refresh(q, id);
 	if (result == 0)

@@ -151,10 +151,6 @@ int queue_sqlite__claim(struct queue *q_, const char *owner, int64_t now_ms,
 			    q, p->id, now_ms, "%s -> running (claimed by %s, attempt %d)",
 			    job_state_name(p->from), owner, ret[nret - 1].attempts);
 	}
-	result = queue_sqlite__tx_end(q, result);
-	if (result < 0)
-		for (i = 0; i < nret; i++)
-			job_clear(&ret[i]);
 	free(picks.v);
-	return result < 0 ? result : (int)nret;
+	return queue__claimed(queue_sqlite__tx_end(q, result), ret, nret);
 }

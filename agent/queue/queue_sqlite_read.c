@@ -152,17 +152,42 @@ int queue_sqlite__list(struct queue *q_, const struct job_filter *f, struct job 
 	return (int)n;
 }
 
+/* Begins the read of at most *max rows of job id by statement which (the id
+ * its first parameter); cuts *max to what an int counts.  Returns the
+ * statement. */
+static sqlite3_stmt *rows_begin(struct queue_sqlite *q, enum qs_stmt which, int64_t id,
+				size_t *max)
+{
+	if (*max > INT_MAX)
+		*max = INT_MAX;
+	sqlite3_bind_int64(q->st[which], 1, id);
+	return q->st[which];
+}
+
+/* Ends the read of job id's rows by s, whose last step gave rc: resets s.
+ * Returns n, the rows read, or the step's error, or AOS_ENOTFOUND when no
+ * row came and there is no job id. */
+static int rows_end(struct queue_sqlite *q, sqlite3_stmt *s, int rc, size_t n, size_t max,
+		    int64_t id)
+{
+	int result = 0;
+
+	if (n < max && rc != SQLITE_DONE)
+		result = queue_sqlite__err(rc);
+	queue_sqlite__done(s);
+	if (result == 0 && n == 0)
+		result = job_exists(q, id);
+	return result < 0 ? result : (int)n;
+}
+
 int queue_sqlite__uploads(struct queue *q_, int64_t id, struct job_upload *ret,
 			  size_t max)
 {
 	struct queue_sqlite *q = (struct queue_sqlite *)q_;
-	sqlite3_stmt *s = q->st[QS_UPLOADS];
+	sqlite3_stmt *s = rows_begin(q, QS_UPLOADS, id, &max);
 	size_t n = 0;
-	int rc = SQLITE_DONE, result = 0;
+	int rc = SQLITE_DONE;
 
-	if (max > INT_MAX)
-		max = INT_MAX;
-	sqlite3_bind_int64(s, 1, id);
 	while (n < max && (rc = sqlite3_step(s)) == SQLITE_ROW) {
 		struct job_upload *u = &ret[n++];
 
@@ -176,25 +201,17 @@ int queue_sqlite__uploads(struct queue *q_, int64_t id, struct job_upload *ret,
 		u->updated_ms = sqlite3_column_int64(s, 6);
 		u->outcome = outcome_parse((const char *)sqlite3_column_text(s, 7));
 	}
-	if (n < max && rc != SQLITE_DONE)
-		result = queue_sqlite__err(rc);
-	queue_sqlite__done(s);
-	if (result == 0 && n == 0)
-		result = job_exists(q, id);
-	return result < 0 ? result : (int)n;
+	return rows_end(q, s, rc, n, max, id);
 }
 
 int queue_sqlite__log_read(struct queue *q_, int64_t id, int64_t after_id,
 			   struct job_log_entry *ret, size_t max)
 {
 	struct queue_sqlite *q = (struct queue_sqlite *)q_;
-	sqlite3_stmt *s = q->st[QS_LOG_READ];
+	sqlite3_stmt *s = rows_begin(q, QS_LOG_READ, id, &max);
 	size_t n = 0;
-	int rc = SQLITE_DONE, result = 0;
+	int rc = SQLITE_DONE;
 
-	if (max > INT_MAX)
-		max = INT_MAX;
-	sqlite3_bind_int64(s, 1, id);
 	sqlite3_bind_int64(s, 2, after_id);
 	sqlite3_bind_int64(s, 3, (int64_t)max);
 	while (n < max && (rc = sqlite3_step(s)) == SQLITE_ROW) {
@@ -205,12 +222,7 @@ int queue_sqlite__log_read(struct queue *q_, int64_t id, int64_t after_id,
 		e->at_ms = sqlite3_column_int64(s, 2);
 		queue_sqlite__col_text(s, 3, e->text, sizeof(e->text));
 	}
-	if (n < max && rc != SQLITE_DONE)
-		result = queue_sqlite__err(rc);
-	queue_sqlite__done(s);
-	if (result == 0 && n == 0)
-		result = job_exists(q, id);
-	return result < 0 ? result : (int)n;
+	return rows_end(q, s, rc, n, max, id);
 }
 
 int queue_sqlite__counts(struct queue *q_, int64_t ret[JOB_CANCELED + 1])

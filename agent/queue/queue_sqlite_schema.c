@@ -505,23 +505,12 @@ int queue_sqlite__open_db(const char *path, sqlite3 **ret_db, enum queue_check *
 	sqlite3_extended_result_codes(db, 1);
 	sqlite3_busy_timeout(db, QUEUE_SQLITE_BUSY_MS);
 
-	result = check_identity(db, path, errbuf, errlen);
-	if (result < 0)
-		goto out;
-	result = check_if_unclean(db, path, ret_check, errbuf, errlen);
-	if (result < 0)
-		goto out;
-	result = set_pragmas(db, path, errbuf, errlen);
-	if (result < 0)
-		goto out;
-	result = migrate(db, path, errbuf, errlen);
-	if (result < 0)
-		goto out;
-	result = check_tables(db, path, errbuf, errlen);
-	if (result < 0)
-		goto out;
-	result = set_clean_stop(db, path, false, errbuf, errlen);
-	if (result < 0)
+	if ((result = check_identity(db, path, errbuf, errlen)) < 0 ||
+	    (result = check_if_unclean(db, path, ret_check, errbuf, errlen)) < 0 ||
+	    (result = set_pragmas(db, path, errbuf, errlen)) < 0 ||
+	    (result = migrate(db, path, errbuf, errlen)) < 0 ||
+	    (result = check_tables(db, path, errbuf, errlen)) < 0 ||
+	    (result = set_clean_stop(db, path, false, errbuf, errlen)) < 0)
 		goto out;
 	*ret_db = db;
 	db = NULL; /* transferred */

@@ -702,33 +702,33 @@ static void start_step(struct vault_session *s, enum step step)
 	s->requests++;
 }
 
+/* Reads the credential file into *into; when that fails, the session fails
+ * with the reason.  Returns 0 or the negative error. */
+static int read_credential(struct vault_session *s, const char *file,
+			   struct secret **into)
+{
+	char err[512];
+	int r = vault_read_credential(file, getenv("CREDENTIALS_DIRECTORY"), s->cfg->dir,
+				      into, err, sizeof(err));
+
+	if (r < 0)
+		fail_msg(s, r, "%s", err);
+	return r;
+}
+
 /* Reads the credentials and starts the first step of authentication. */
 static void start_auth(struct vault_session *s)
 {
 	const struct vault_cfg *v = &s->cfg->vault;
-	const char *creds = getenv("CREDENTIALS_DIRECTORY");
-	char err[512];
-	int r;
 
 	if (v->method == AUTH_TOKEN) {
 		drop_token(s);
-		r = vault_read_credential(v->token_file, creds, s->cfg->dir, &s->token,
-					  err, sizeof(err));
-		if (r < 0) {
-			fail_msg(s, r, "%s", err);
-			return;
-		}
-		start_step(s, STEP_LOOKUP);
+		if (read_credential(s, v->token_file, &s->token) == 0)
+			start_step(s, STEP_LOOKUP);
 		return;
 	}
-	if (s->role_id == NULL) {
-		r = vault_read_credential(v->role_id_file, creds, s->cfg->dir,
-					  &s->role_id, err, sizeof(err));
-		if (r < 0) {
-			fail_msg(s, r, "%s", err);
-			return;
-		}
-	}
+	if (s->role_id == NULL && read_credential(s, v->role_id_file, &s->role_id) < 0)
+		return;
 	if (s->secret_id != NULL) {
 		start_step(s, STEP_LOGIN);
 		return;
@@ -736,22 +736,12 @@ static void start_auth(struct vault_session *s)
 	if (v->secret_id_wrapped) {
 		secret_unref(s->wrapping_token);
 		s->wrapping_token = NULL;
-		r = vault_read_credential(v->secret_id_file, creds, s->cfg->dir,
-					  &s->wrapping_token, err, sizeof(err));
-		if (r < 0) {
-			fail_msg(s, r, "%s", err);
-			return;
-		}
-		start_step(s, STEP_WRAP_LOOKUP);
+		if (read_credential(s, v->secret_id_file, &s->wrapping_token) == 0)
+			start_step(s, STEP_WRAP_LOOKUP);
 		return;
 	}
-	r = vault_read_credential(v->secret_id_file, creds, s->cfg->dir, &s->secret_id,
-				  err, sizeof(err));
-	if (r < 0) {
-		fail_msg(s, r, "%s", err);
-		return;
-	}
-	start_step(s, STEP_LOGIN);
+	if (read_credential(s, v->secret_id_file, &s->secret_id) == 0)
+		start_step(s, STEP_LOGIN);
 }
 
 static void kick(struct vault_session *s)
