@@ -7,6 +7,11 @@ FUZZ_BUILD ?= build-fuzz
 FUZZ_TIME ?= 30
 PREFIX ?= /usr/local
 CMAKE_FLAGS ?=
+# The tests two at a time (CTEST_JOBS): most of an integration test's time is
+# spent waiting on servers and children, and every test takes its own free
+# ports and temporary folders, so they run side by side (make check-stress
+# runs them so under load too).
+CTEST_JOBS ?= 2
 
 .PHONY: all setup build build-asan check check-stress unit-asan integration-asan bench-smoke \
 	demo install clean fuzz deb
@@ -32,12 +37,13 @@ build-asan: $(ASAN_BUILD)/CMakeCache.txt
 
 # Unit tests again under AddressSanitizer and UndefinedBehaviorSanitizer.
 unit-asan: build-asan
-	cd $(ASAN_BUILD) && ctest -L unit --output-on-failure --no-tests=error
+	cd $(ASAN_BUILD) && ctest -L unit -j $(CTEST_JOBS) --output-on-failure --no-tests=error
 
 # The webhook, pipeline and reconcile integration tests again with the daemon
 # built with ASan+UBSan (a sanitizer report fails the daemon's exit status).
 integration-asan: build-asan
-	cd $(ASAN_BUILD) && ctest -L integration --output-on-failure --no-tests=error \
+	cd $(ASAN_BUILD) && ctest -L integration -j $(CTEST_JOBS) --output-on-failure \
+		--no-tests=error \
 		-R 'webhook|pipeline|reconcile|build_isolation|listen_tls'
 
 # Every benchmark once on tiny inputs (ctest label `bench`): one that no
@@ -47,7 +53,7 @@ bench-smoke: build
 	cd $(BUILD) && ctest -L bench --output-on-failure --no-tests=error
 
 check: setup build build-asan
-	cd $(BUILD) && ctest --output-on-failure --no-tests=error
+	cd $(BUILD) && ctest -j $(CTEST_JOBS) --output-on-failure --no-tests=error
 	$(MAKE) --no-print-directory unit-asan
 	$(MAKE) --no-print-directory integration-asan
 	$(MAKE) --no-print-directory fuzz FUZZ_TIME=$(FUZZ_CHECK_TIME)
