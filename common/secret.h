@@ -24,8 +24,10 @@ struct secret;
  * locked, or -errno from prctl/setrlimit. */
 int secret_init_process(size_t size);
 
-/* Releases the secure heap at exit (after all secrets are freed). */
-void secret_done_process(void);
+/* At exit: drops the fingerprint key, then releases the secure heap if
+ * every secret is freed.  Returns the number of secrets still allocated
+ * (0 after a clean stop; the heap is kept when there are any). */
+size_t secret_done_process(void);
 
 /* Copies len bytes of value into a new secret with one reference.  Returns 0
  * and sets *ret, or -ENOMEM.  The caller should wipe its own copy. */

@@ -29,9 +29,13 @@ int secret_init_process(size_t size)
 	return 0;
 }
 
-void secret_done_process(void)
+size_t secret_done_process(void)
 {
+	size_t live;
+
 	secret_fingerprint_key_set(NULL);
-	if (CRYPTO_secure_malloc_initialized())
+	live = secret_live_count();
+	if (live == 0 && CRYPTO_secure_malloc_initialized())
 		CRYPTO_secure_malloc_done();
+	return live;
 }

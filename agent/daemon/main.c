@@ -143,6 +143,7 @@ int main(int argc, char **argv)
 	bool check_queue = false;
 	struct config *cfg = NULL;
 	char err[1024];
+	size_t live;
 	int c, r;
 
 	/* A build step being started: confine it and exec (sandbox.h). */
@@ -213,8 +214,8 @@ int main(int argc, char **argv)
 	}
 	r = agent_run(cfg); /* takes cfg */
 	curl_global_cleanup();
-	if (secret_live_count() != 0)
-		log_warn("%zu secret(s) still allocated at exit", secret_live_count());
-	secret_done_process();
+	live = secret_done_process();
+	if (live != 0)
+		log_warn("%zu secret(s) still allocated at exit", live);
 	return r;
 }

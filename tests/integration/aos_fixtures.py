@@ -374,6 +374,10 @@ class Daemon:
         if expect_rc is not None:
             assert rc == expect_rc, (f"aos-publishd exited with {rc}, expected "
                                      f"{expect_rc}; log tail:\n{self.log_tail()}")
+        if rc == 0:
+            # A clean stop frees every secret (the warning names a leak).
+            assert "still allocated at exit" not in self.log_text(), (
+                f"aos-publishd left secrets allocated; log tail:\n{self.log_tail()}")
         return rc
 
     def close(self) -> None:
