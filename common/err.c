@@ -28,7 +28,12 @@ const char *aos_strerror(int err)
 	case AOS_EEXIST: return "already exists";
 	case AOS_EREDIRECT: return "redirect refused";
 	}
-	if (err < 0 && err > -AOS_EBASE)
-		return strerror(-err);
+	if (err < 0 && err > -AOS_EBASE) {
+		/* The table's text, never strerror()'s buffer for a number it
+		 * does not know (rewritten by the next call). */
+		const char *desc = strerrordesc_np(-err);
+
+		return desc != NULL ? desc : "unknown error";
+	}
 	return "unknown error";
 }
