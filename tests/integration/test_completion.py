@@ -101,6 +101,8 @@ def test_names_and_job_ids_from_the_daemon(complete, daemon, tmp_path):
     sock = ["aos-publishctl", "--socket", str(daemon.socket)]
     assert complete(sock + ["publish", "--registry", ""], env) == ["npm", "pypi", "testpypi"]
     assert complete(sock + ["publish", "-r", "test"], env) == ["testpypi"]
+    joined = ["aos-publishctl", f"--socket={daemon.socket}"]
+    assert complete(joined + ["reconcile", ""], env) == ["docs-site", "python-sdk"]
     assert complete(sock + ["reconcile", ""], env) == ["docs-site", "python-sdk"]
     keys = sorted(s["key"] for s in daemon.ctl("--json", "status").json["secrets"])
     assert "TEST_PYPI_API_TOKEN" in keys, keys
