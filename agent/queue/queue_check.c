@@ -207,6 +207,15 @@ void queue__enqueue_text(const struct job_new *j, char *buf, size_t len)
 		 j->max_attempts == 1 ? "" : "s");
 }
 
+void queue__artifacts_text(size_t n, char *buf, size_t len)
+{
+	if (n == 0)
+		snprintf(buf, len, "build results recorded (no upload)");
+	else
+		snprintf(buf, len, "artifacts recorded: %zu upload%s", n,
+			 n == 1 ? "" : "s");
+}
+
 int queue__claimed(int result, struct job *ret, size_t nret)
 {
 	size_t i;

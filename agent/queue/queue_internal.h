@@ -76,6 +76,10 @@ void queue__finish_text(enum job_state st, int64_t next_run_ms, enum pub_outcome
  * reads both back).  A static string. */
 const char *queue__outcome_word(enum pub_outcome out);
 
+/* The log line of set_artifacts with n uploads (none: a build that
+ * failed before any upload, e.g. in a verify_matrix cell). */
+void queue__artifacts_text(size_t n, char *buf, size_t len);
+
 /* The log line of a new job. */
 void queue__enqueue_text(const struct job_new *j, char *buf, size_t len);
 

@@ -185,6 +185,7 @@ static int pg_set_artifacts(struct queue *q_, int64_t id, int64_t fence,
 {
 	struct queue_pg *q = (struct queue_pg *)q_;
 	struct qp_args a = {0};
+	char line[64];
 	int result;
 
 	if ((result = queue__check_inputs(inputs)) < 0 ||
@@ -203,9 +204,10 @@ static int pg_set_artifacts(struct queue *q_, int64_t id, int64_t fence,
 			  &a, NULL);
 	if (result == 0)
 		result = uploads_insert(q, id, "", ups, n, now_ms);
-	if (result == 0)
-		result = qp__log_add(q, id, now_ms, "artifacts recorded: %zu upload%s", n,
-				     n == 1 ? "" : "s");
+	if (result == 0) {
+		queue__artifacts_text(n, line, sizeof(line));
+		result = qp__log_add(q, id, now_ms, "%s", line);
+	}
 	return qp__end(q, result);
 }
 

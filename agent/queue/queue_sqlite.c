@@ -224,6 +224,7 @@ static int sq_set_artifacts(struct queue *q_, int64_t id, int64_t fence,
 			    int64_t now_ms)
 {
 	struct queue_sqlite *q = qs(q_);
+	char line[64];
 	sqlite3_stmt *s;
 	int result;
 
@@ -238,10 +239,10 @@ static int sq_set_artifacts(struct queue *q_, int64_t id, int64_t fence,
 	result = queue_sqlite__step_done(s);
 	if (result == 0)
 		result = uploads_insert(q, id, "", ups, n, now_ms);
-	if (result == 0)
-		result = queue_sqlite__log_add(q, id, now_ms,
-					       "artifacts recorded: %zu upload%s", n,
-					       n == 1 ? "" : "s");
+	if (result == 0) {
+		queue__artifacts_text(n, line, sizeof(line));
+		result = queue_sqlite__log_add(q, id, now_ms, "%s", line);
+	}
 	return queue_sqlite__tx_end(q, result);
 }
 
