@@ -5,6 +5,7 @@
  * it calls none of them. */
 #include <errno.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +29,34 @@ int queue_sqlite__tx_begin(struct queue_sqlite *q)
 	return queue_sqlite__step_done(q->st[QS_BEGIN]);
 }
 
+/* Whether f's last failed call (a write or sync) failed for want of space.
+ * The errno stays until another call fails: a later failure that sets none
+ * would still read it, which only changes the message. */
+static bool file_full(sqlite3_file *f)
+{
+	int e = 0;
+
+	return f != NULL && f->pMethods != NULL &&
+	       f->pMethods->xFileControl(f, SQLITE_FCNTL_LAST_ERRNO, &e) == SQLITE_OK &&
+	       (e == ENOSPC || e == EDQUOT);
+}
+
+/* Whether a failed commit failed for want of space: an fsync of the WAL
+ * that did is SQLITE_IOERR_FSYNC, and the connection's errno is gone by
+ * then; the WAL's (or the main file's) own last errno says so. */
+static bool commit_full(sqlite3 *db)
+{
+	sqlite3_file *wal = NULL, *main_db = NULL;
+
+	if (sqlite3_file_control(db, "main", SQLITE_FCNTL_JOURNAL_POINTER, &wal) !=
+	    SQLITE_OK)
+		wal = NULL;
+	if (sqlite3_file_control(db, "main", SQLITE_FCNTL_FILE_POINTER, &main_db) !=
+	    SQLITE_OK)
+		main_db = NULL;
+	return file_full(wal) || file_full(main_db);
+}
+
 /* Commits when result is 0, else rolls back; returns result or the commit's
  * error. */
 int queue_sqlite__tx_end(struct queue_sqlite *q, int result)
@@ -36,6 +65,8 @@ int queue_sqlite__tx_end(struct queue_sqlite *q, int result)
 		result = queue_sqlite__step_done(q->st[QS_COMMIT]);
 		if (result == 0)
 			return 0;
+		if (result == -EIO && commit_full(q->db))
+			result = -ENOSPC;
 	}
 	if (!sqlite3_get_autocommit(q->db))
 		queue_sqlite__step_done(q->st[QS_ROLLBACK]);
