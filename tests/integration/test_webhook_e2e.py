@@ -7,9 +7,11 @@ fixture SDK as its release does (`python -m build` with isolation from the
 wheelhouse; npm ci --offline, tsc, tsup, npm pack), verifies it in fresh
 venvs / a fresh project, all in a clean environment, and
 uploads to its targets in order: python-sdk to "testpypi" (a second
-pypiserver) and then "pypi", js-sdk to verdaccio.  Each ends in a real `pip
-install` (`aos version` gives `aos-sdk <version>`) or `npm install`
-(require() and import give VERSION).
+pypiserver), then "pypi", then "devpi" (a devpi-server: the SDK's pipeline
+publishes to both PyPI kinds without a second build), js-sdk to verdaccio.
+Each ends in a real `pip install` (`aos version` gives `aos-sdk <version>`,
+from pypiserver and from devpi) or `npm install` (require() and import give
+VERSION).
 
 TestPyPI before PyPI: both get the same files, and testpypi's were written
 before pypi's first; when the first target refuses (a wrong token, a
@@ -36,6 +38,8 @@ from webhook_support import (PY_BUILD, QueueSnapshot, expect_accepted, expect_er
                              uploads, wait_job)
 
 PY_FILES = "aos_sdk-{v}-py3-none-any.whl", "aos_sdk-{v}.tar.gz"
+# The python-sdk pipeline's targets, in order: both PyPI kinds.
+PY_TARGETS = ("testpypi", "pypi", "devpi")
 LATE_PORT = free_port()
 
 
@@ -69,6 +73,7 @@ def releases(webhook_env):
 @pytest.fixture(scope="module")
 def daemon(webhook_env, releases):
     env, repo = webhook_env, webhook_env.repo
+    env.pypi_target("devpi")  # up first: the daemon has the registry "devpi"
     count_dir = env.workdir / "counts"
     count_dir.mkdir()
     env.set_secret(TEST_PYPI_WRONG_TOKEN="pypi-" + secrets.token_urlsafe(32))
@@ -85,7 +90,7 @@ def daemon(webhook_env, releases):
                       "index_url": f"http://127.0.0.1:{LATE_PORT}/simple/"},
     }
     pipelines = {
-        "python-sdk": python_pipeline(repo),
+        "python-sdk": python_pipeline(repo, targets=PY_TARGETS),
         "js-sdk": js_pipeline(repo),
         # (The pipelines about targets skip the verification: its own is
         # the python-sdk pipeline's.)
@@ -117,13 +122,15 @@ def _path_on(server, name):
     return found[0]
 
 
-def _pip_check(env, version, tmp):
-    """pip installs aos-sdk==version from "pypi" (the wheel there, checked by
-    hash) in a fresh venv; `aos version` names the version."""
+def _pip_check(env, version, tmp, server=None):
+    """pip installs aos-sdk==version from this server (default "pypi"; the
+    wheel there, checked by hash) in a fresh venv; `aos version` names the
+    version."""
+    server = server or env.pypi
     wheel = py_files(version)[0]
-    digest = env.pypi.files()[wheel]
+    digest = server.files()[wheel]
     venv = fresh_venv(tmp / "venv")
-    p = pip_install(venv, env.pypi.index_url_with_auth, f"{PY_NAME}=={version}",
+    p = pip_install(venv, server.index_url_with_auth, f"{PY_NAME}=={version}",
                     hashes=[digest])
     assert wheel in p.stdout, f"pip did not install {wheel}: {p.stdout}"
     out = subprocess.run([str(venv / "bin" / "aos"), "version"], capture_output=True,
@@ -170,7 +177,7 @@ def _answered_first(job, forge):
         f"{forge} got its answer only after job {job.get('id')} ended: {job}")
 
 
-def _nothing_of(env, version, where=("pypi", "testpypi")):
+def _nothing_of(env, version, where=("pypi", "testpypi", "devpi")):
     for name in where:
         server = getattr(env, name)
         got = _files_of(server, version)
@@ -192,7 +199,9 @@ def test_github_tag_push_testpypi_then_pypi(webhook_env, daemon, releases, tmp_p
     on_test, on_pypi = _files_of(env.testpypi, version), _files_of(env.pypi, version)
     assert sorted(on_test) == sorted(names), f"testpypi holds {on_test}"
     assert on_pypi == on_test, f"pypi {on_pypi} != testpypi {on_test}"
-    want = {f"{t}/{n}": "done" for t in ("testpypi", "pypi") for n in names}
+    on_devpi = _files_of(env.devpi, version)
+    assert on_devpi == on_test, f"devpi {on_devpi} != testpypi {on_test}"
+    want = {f"{t}/{n}": "done" for t in PY_TARGETS for n in names}
     assert uploads(daemon, jid) == want, f"uploads {uploads(daemon, jid)} != {want}"
 
     # testpypi's files were complete before pypi received its first byte.
@@ -202,10 +211,10 @@ def test_github_tag_push_testpypi_then_pypi(webhook_env, daemon, releases, tmp_p
                                f"testpypi's last one was written")
     # And the job log says so, where it names the uploads.
     lines = job_log(daemon, jid)
-    assert _published_by_target(lines) == [("testpypi", sorted(names)),
-                                           ("pypi", sorted(names))], (
-        f"the log does not show testpypi's uploads, then pypi's: {lines}")
-    _pip_check(env, version, tmp_path)
+    assert _published_by_target(lines) == [(t, sorted(names)) for t in PY_TARGETS], (
+        f"the log does not show the uploads target by target {PY_TARGETS}: {lines}")
+    _pip_check(env, version, tmp_path / "pypi")
+    _pip_check(env, version, tmp_path / "devpi", env.devpi)
 
 
 def _published_by_target(lines):
@@ -248,6 +257,7 @@ def test_gitea_tag_push_pypi(webhook_env, daemon, releases, tmp_path):
     _answered_first(job_show(daemon, jid)["job"], "Gitea")
     expect_job(daemon, jid, "succeeded", timeout=240)
     assert _files_of(env.testpypi, version) == _files_of(env.pypi, version)
+    assert _files_of(env.devpi, version) == _files_of(env.pypi, version)
     assert sorted(_files_of(env.pypi, version)) == sorted(py_files(version))
     _pip_check(env, version, tmp_path)
 
