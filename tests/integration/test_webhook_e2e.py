@@ -16,7 +16,9 @@ VERSION).
 TestPyPI before PyPI: both get the same files, and testpypi's were written
 before pypi's first; when the first target refuses (a wrong token, a
 conflicting file already there, a server that is down), pypi receives
-nothing and the job ends dead.
+nothing and the job ends dead; the wrong-token and conflict cases run with
+each PyPI kind as the first target (`pypi_kind`: testpypi, a pypiserver, or
+devpi).
 
 The tests share one set of servers, one repository and one daemon, and run
 in file order (releases of one package run one at a time).
@@ -41,6 +43,16 @@ PY_FILES = "aos_sdk-{v}-py3-none-any.whl", "aos_sdk-{v}.tar.gz"
 # The python-sdk pipeline's targets, in order: both PyPI kinds.
 PY_TARGETS = ("testpypi", "pypi", "devpi")
 LATE_PORT = free_port()
+# The first target that refuses, per PyPI kind: its registry, and the
+# (tag, version, pipeline) of the wrong-token and the conflict case.
+FIRST = {
+    "pypiserver": {"registry": "testpypi",
+                   "badtoken": ("badtoken-py-v0.4.0", "0.4.0", "py-badtoken"),
+                   "conflict": ("conflict-py-v0.5.0", "0.5.0", "py-conflict")},
+    "devpi": {"registry": "devpi",
+              "badtoken": ("badtoken-devpi-v0.12.0", "0.12.0", "devpi-badtoken"),
+              "conflict": ("conflict-devpi-v0.13.0", "0.13.0", "devpi-conflict")},
+}
 
 
 def py_files(v):
@@ -62,7 +74,9 @@ def releases(webhook_env):
                     ("0.9.0", [("python-sdk-v0.9.0", False)]),
                     ("0.10.0", [("python-sdk-v0.10.0", False)]),
                     ("0.1.1", [("js-sdk-v0.1.1", False)]),
-                    ("0.11.0", [("late-py-v0.11.0", False)])):
+                    ("0.11.0", [("late-py-v0.11.0", False)]),
+                    ("0.12.0", [("badtoken-devpi-v0.12.0", False)]),
+                    ("0.13.0", [("conflict-devpi-v0.13.0", False)])):
         sha = repo.commit_release(v)
         for tag, annotated in tags:
             assert repo.tag(tag, sha, annotated=annotated) == sha
@@ -76,11 +90,13 @@ def daemon(webhook_env, releases):
     env.pypi_target("devpi")  # up first: the daemon has the registry "devpi"
     count_dir = env.workdir / "counts"
     count_dir.mkdir()
-    env.set_secret(TEST_PYPI_WRONG_TOKEN="pypi-" + secrets.token_urlsafe(32))
+    env.set_secret(TEST_PYPI_WRONG_TOKEN="pypi-" + secrets.token_urlsafe(32),
+                   DEVPI_WRONG_TOKEN="devpi-" + secrets.token_urlsafe(24))
     regs = {
         "testpypi-wrongtoken": {"type": "pypi", "url": env.testpypi.upload_url,
                                 "token_key": "TEST_PYPI_WRONG_TOKEN",
                                 "index_url": env.testpypi.index_url},
+        "devpi-wrongtoken": {**env.registries()["devpi"], "token_key": "DEVPI_WRONG_TOKEN"},
         # Nothing listens there: every try fails to connect.
         "testpypi-down": {"type": "pypi", "url": f"http://127.0.0.1:{free_port()}/",
                           "token_key": "TEST_PYPI_API_TOKEN"},
@@ -97,6 +113,11 @@ def daemon(webhook_env, releases):
         "py-badtoken": python_pipeline(repo, "badtoken-py-v*",
                                        targets=["testpypi-wrongtoken", "pypi"], verify=None),
         "py-conflict": python_pipeline(repo, "conflict-py-v*", verify=None),
+        # The same two with devpi as the first target.
+        "devpi-badtoken": python_pipeline(repo, "badtoken-devpi-v*",
+                                          targets=["devpi-wrongtoken", "pypi"], verify=None),
+        "devpi-conflict": python_pipeline(repo, "conflict-devpi-v*", targets=["devpi", "pypi"],
+                                          verify=None),
         # Counts its builds: a retry after an upload failure must not build again.
         "py-down": python_pipeline(repo, "down-py-v*", targets=["testpypi-down", "pypi"],
                                    build=['echo build >> "$COUNT_DIR/py-down.builds"', *PY_BUILD],
@@ -292,25 +313,36 @@ def _dead_first_target(daemon, env, tag, pipeline, version, commit, words):
     return jid, job
 
 
-def test_first_target_wrong_token_pypi_gets_nothing(webhook_env, daemon, releases):
-    tag, version = "badtoken-py-v0.4.0", "0.4.0"
-    _dead_first_target(daemon, webhook_env, tag, "py-badtoken", version, releases[tag],
+def _first_server(env, kind):
+    """The server behind FIRST[kind]'s registry: testpypi (a pypiserver) or
+    devpi."""
+    return env.testpypi if kind == "pypiserver" else env.pypi_target(kind).server
+
+
+def test_first_target_wrong_token_pypi_gets_nothing(webhook_env, daemon, releases, pypi_kind):
+    """The first target refuses the password (pypiserver 403, devpi 401)."""
+    tag, version, pipeline = FIRST[pypi_kind]["badtoken"]
+    _dead_first_target(daemon, webhook_env, tag, pipeline, version, releases[tag],
                        ("auth", "401", "403", "token", "refused", "denied"))
     _nothing_of(webhook_env, version)
 
 
-def test_first_target_conflict_pypi_gets_nothing(webhook_env, daemon, releases, tmp_path):
+def test_first_target_conflict_pypi_gets_nothing(webhook_env, daemon, releases, pypi_kind,
+                                                 tmp_path):
+    """The first target holds another file under the name (pypiserver 409,
+    devpi 409 "already exists in non-volatile index")."""
     env = webhook_env
-    tag, version = "conflict-py-v0.5.0", "0.5.0"
-    # Another wheel already holds the name on testpypi.
-    other = make_wheel(tmp_path, PY_NAME, version,
-                       files={"aos_sdk/__init__.py": b'__version__ = "0.5.0"  # not ours\n'})
-    publish(daemon, "testpypi", other).expect(EXIT["published"], "published")
-    held = env.testpypi.files()[other.name]
+    tag, version, pipeline = FIRST[pypi_kind]["conflict"]
+    first, server = FIRST[pypi_kind]["registry"], _first_server(env, pypi_kind)
+    # Another wheel already holds the name on the first target.
+    other = make_wheel(tmp_path, PY_NAME, version, files={
+        "aos_sdk/__init__.py": f'__version__ = "{version}"  # not ours\n'.encode()})
+    publish(daemon, first, other).expect(EXIT["published"], "published")
+    held = server.files()[other.name]
     assert held == sha256_file(other)
-    _dead_first_target(daemon, env, tag, "py-conflict", version, releases[tag],
+    _dead_first_target(daemon, env, tag, pipeline, version, releases[tag],
                        ("conflict", "exists", "differ"))
-    assert env.testpypi.files()[other.name] == held, "testpypi's file was replaced"
+    assert server.files()[other.name] == held, f"{first}'s file was replaced"
     _nothing_of(env, version, where=("pypi",))
 
 
