@@ -34,7 +34,7 @@ import pytest
 from aos_fixtures import Daemon, running_env, wait_for
 from peers.openbao import OpenBao, read_policy
 from peers.pypiserver import write_htpasswd, TOKEN_USER
-from publish_support import PublishEnv
+from publish_support import PublishEnv, PypiTarget
 
 TERMINAL = ("succeeded", "dead", "canceled")
 
@@ -59,6 +59,17 @@ class QueueEnv(PublishEnv):
         new = "pypi-" + secrets.token_urlsafe(32)
         write_htpasswd(self.pypi.htpasswd, {TOKEN_USER: new})
         self.pypi.token = new
+        return new
+
+    def rotate_registry_token(self, target: PypiTarget) -> str:
+        """A new password on this PyPI-style registry (pypiserver: its
+        htpasswd file; devpi: its user's password, through its API), the old
+        one refused from then on; returns it.  The caller puts it into Vault
+        (under target.token_key)."""
+        if target.kind == "pypiserver":
+            return self.rotate_pypi_token()
+        new = "devpi-" + secrets.token_urlsafe(24)
+        target.server.set_password(new)
         return new
 
 

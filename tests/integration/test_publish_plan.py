@@ -1,6 +1,7 @@
 """The dry run shows the plan: what would be sent, exactly, without sending.
 
-Against a real verdaccio and pypiserver: `publish --dry-run` shows, for npm,
+Against a real verdaccio, pypiserver and devpi-server (the PyPI case runs on
+both kinds, `pypi_kind`): `publish --dry-run` shows, for npm,
 the publish document as it would be PUT (name, versions.<v> with dist,
 dist-tags, access from package.json's publishConfig over the registry's
 setting, _attachments with a placeholder instead of the base64 bytes), and
@@ -30,6 +31,8 @@ SCOPED = "@agenticverz/plan-sdk"
 
 @pytest.fixture(scope="module")
 def daemon(publish_env):
+    # devpi up first: the daemon has the registries pypi and devpi too.
+    publish_env.pypi_target("devpi")
     # "npm" has access "public" (publish_env); "npm-plain" has none.
     plain = dict(publish_env.registries()["npm"])
     plain.pop("access")
@@ -183,13 +186,15 @@ def test_npm_plan_after_publish_is_a_no_op(publish_env, daemon, tmp_path):
     publish_env.assert_unchanged(before, "dry runs after publishing")
 
 
-def test_pypi_plan_fields(publish_env, daemon, tmp_path):
+def test_pypi_plan_fields(publish_env, daemon, pypi_kind, tmp_path):
+    target = publish_env.pypi_target(pypi_kind)
+    reg = target.registry
     before = publish_env.snapshot()
     whl = make_wheel(tmp_path, PY_NAME, "4.0")
-    r = publish(daemon, "pypi", whl, dry_run=True).expect(EXIT["published"], "dry-run")
+    r = publish(daemon, reg, whl, dry_run=True).expect(EXIT["published"], "dry-run")
     plan = _one_plan(r, whl)
     assert plan.get("method") == "POST" and plan.get("would") == "publish", plan
-    assert plan["url"] == publish_env.pypi.upload_url, plan
+    assert plan["url"] == target.server.upload_url, plan
     fields = plan["fields"]
     names = [k for k, _ in fields]
     assert names[:8] == [":action", "protocol_version", "metadata_version", "name",
@@ -202,11 +207,11 @@ def test_pypi_plan_fields(publish_env, daemon, tmp_path):
     assert plan.get("file_part") == {"name": "content", "filename": whl.name,
                                      "content_type": "application/octet-stream",
                                      "length": whl.stat().st_size}, plan
-    r = publish(daemon, "pypi", whl, dry_run=True, json_out=False)
+    r = publish(daemon, reg, whl, dry_run=True, json_out=False)
     assert r.rc == 0 and "filetype" in r.out and "bdist_wheel" in r.out, r
-    publish_env.assert_unchanged(before, "pypi --dry-run")
+    publish_env.assert_unchanged(before, f"{reg} --dry-run")
     # Published, the same wheel's plan is a no-op.
-    publish(daemon, "pypi", whl).expect(EXIT["published"], "published")
-    r = publish(daemon, "pypi", whl, dry_run=True).expect(EXIT["published"], "dry-run")
+    publish(daemon, reg, whl).expect(EXIT["published"], "published")
+    r = publish(daemon, reg, whl, dry_run=True).expect(EXIT["published"], "dry-run")
     assert _one_plan(r, whl).get("would") == "no-op", r
 

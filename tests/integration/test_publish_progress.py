@@ -1,12 +1,14 @@
 """What `aos-publishctl publish --wait` and `job wait` show while a file
-uploads (issue 16), against the real pypiserver of publish_env.
+uploads (issue 16), against both PyPI kinds of publish_env
+(`pypi_kind_module`: pypiserver, devpi-server; the tests run kind by kind).
 
 Under a real pseudo-terminal (python's pty module): a bar per file, redrawn
 in place, with the bytes sent of the total, the rate and the time left
 ("done" at the end).  With --json on the same terminal: only the daemon's
 JSON lines.  Into a pipe: plain lines.  And a file the registry already
 holds, uploaded again, is never reported as "nothing sent" after its bytes
-were reported sent (the contradiction the issue quotes)."""
+were reported sent (the contradiction the issue quotes): pypiserver's 409
+and devpi's 200 both come after the body."""
 
 import json
 import os
@@ -20,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from aos_fixtures import PUBLISHCTL, wait_for
-from publish_support import EXIT, make_big_wheel, make_wheel, publish
+from publish_support import EXIT, PypiTarget, make_big_wheel, make_wheel, publish
 
 SIZE = 6 * 1000 * 1000
 SIZE_RE = r"[\d.]+ (?:B|kB|MB|GB)"
@@ -31,7 +33,15 @@ BAR = re.compile(rf"\r(?P<file>\S+) \[[#-]+\] +(?P<pct>\d+)% (?P<sent>{SIZE_RE})
 
 @pytest.fixture(scope="module")
 def daemon(publish_env):
+    """One daemon for the module, made after devpi is up: it has the
+    registries pypi, devpi and npm."""
+    publish_env.pypi_target("devpi")
     return publish_env.daemon()
+
+
+@pytest.fixture(scope="module")
+def target(publish_env, pypi_kind_module) -> PypiTarget:
+    return publish_env.pypi_target(pypi_kind_module)
 
 
 def run_pty(argv, timeout: float = 120, started=None) -> tuple[int, str]:
@@ -84,17 +94,18 @@ def assert_bars(out: str, f: Path):
     assert "\n" not in between, f"the bar is not redrawn in place: {between!r}"
 
 
-def test_publish_wait_bar_on_a_terminal(daemon, tmp_path):
+def test_publish_wait_bar_on_a_terminal(daemon, target, tmp_path):
     f = make_big_wheel(tmp_path, "aos-progress-tty", "1.0.0", SIZE)
-    rc, out = run_pty(ctl(daemon, "publish", "--registry", "pypi", "--wait", f))
+    rc, out = run_pty(ctl(daemon, "publish", "--registry", target.registry, "--wait", f))
     assert rc == EXIT["published"], out
     assert_bars(out, f)
-    assert out.rstrip().endswith("pypi: published"), out
+    assert out.rstrip().endswith(f"{target.registry}: published"), out
 
 
-def test_json_on_a_terminal_is_only_json(daemon, tmp_path):
+def test_json_on_a_terminal_is_only_json(daemon, target, tmp_path):
     f = make_big_wheel(tmp_path, "aos-progress-json", "1.0.0", SIZE)
-    rc, out = run_pty(ctl(daemon, "--json", "publish", "--registry", "pypi", "--wait", f))
+    rc, out = run_pty(ctl(daemon, "--json", "publish", "--registry", target.registry,
+                          "--wait", f))
     assert rc == EXIT["published"], out
     lines = [ln for ln in out.replace("\r\n", "\n").split("\n") if ln]
     assert any(json.loads(ln).get("event") == "progress" for ln in lines), out
@@ -103,11 +114,23 @@ def test_json_on_a_terminal_is_only_json(daemon, tmp_path):
         assert isinstance(json.loads(ln), dict), ln
 
 
-def test_job_wait_bar_on_a_terminal(daemon, tmp_path):
+def _has_socket(pid: int) -> bool:
+    """Whether the process holds a socket; an fd closed while its folder
+    is listed is skipped (readlink then finds it gone)."""
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            if os.readlink(fd).startswith("socket:"):
+                return True
+        except FileNotFoundError:
+            continue
+    return False
+
+
+def test_job_wait_bar_on_a_terminal(daemon, target, tmp_path):
     f = make_big_wheel(tmp_path, "aos-progress-wait", "1.0.0", SIZE)
     assert daemon.ctl_json("drain")["draining"] is True
     try:
-        jid = daemon.ctl_json("publish", "--registry", "pypi", f)["job_id"]
+        jid = daemon.ctl_json("publish", "--registry", target.registry, f)["job_id"]
     except BaseException:
         daemon.ctl_json("resume")
         raise
@@ -115,11 +138,8 @@ def test_job_wait_bar_on_a_terminal(daemon, tmp_path):
     def resume_once_following(p):
         # `job wait` sends its request right after connecting: resume once
         # its socket exists, so that it follows the whole upload.
-        def has_socket():
-            fds = Path(f"/proc/{p.pid}/fd")
-            return any(os.readlink(x).startswith("socket:") for x in fds.iterdir())
         try:
-            wait_for(has_socket, 10, interval=0.01, what="job wait's connection")
+            wait_for(lambda: _has_socket(p.pid), 10, interval=0.01, what="job wait's connection")
         finally:
             daemon.ctl_json("resume")
     rc, out = run_pty(ctl(daemon, "job", "wait", jid), started=resume_once_following)
@@ -128,9 +148,9 @@ def test_job_wait_bar_on_a_terminal(daemon, tmp_path):
     assert f"job {jid}: succeeded" in out, out
 
 
-def test_plain_lines_into_a_pipe(daemon, tmp_path):
+def test_plain_lines_into_a_pipe(daemon, target, tmp_path):
     f = make_big_wheel(tmp_path, "aos-progress-pipe", "1.0.0", SIZE)
-    r = publish(daemon, "pypi", f, json_out=False)
+    r = publish(daemon, target.registry, f, json_out=False)
     assert r.rc == EXIT["published"], r
     assert "\r" not in r.out and "\x1b[" not in r.out, f"a bar into a pipe: {r}"
     # Progress, when the daemon reports it, as whole lines (the bytes are
@@ -140,14 +160,15 @@ def test_plain_lines_into_a_pipe(daemon, tmp_path):
             assert re.fullmatch(rf"{re.escape(f.name)}: sent \d+ of \d+ bytes \(\d+%\)", ln), ln
 
 
-def test_republish_never_says_nothing_sent_after_sending(daemon, tmp_path):
-    """pypiserver answers "already exists" only after the upload's body:
-    the bytes were sent, and the final line must not say otherwise."""
+def test_republish_never_says_nothing_sent_after_sending(daemon, target, tmp_path):
+    """pypiserver answers "already exists" (409), devpi "Upload of identical
+    file" (200), only after the upload's body: the bytes were sent, and the
+    final line must not say otherwise."""
     f = make_wheel(tmp_path, "aos-progress-again", "1.0.0")
-    publish(daemon, "pypi", f).expect(EXIT["published"], "published")
-    r = publish(daemon, "pypi", f, json_out=False)
+    publish(daemon, target.registry, f).expect(EXIT["published"], "published")
+    r = publish(daemon, target.registry, f, json_out=False)
     assert r.rc == EXIT["exists"], r
     assert re.search(rf"^{re.escape(f.name)}: sent (\d+) of \1 bytes \(100%\)$", r.out, re.M), (
         f"the second upload's bytes were not reported (the case this test is about): {r}")
     assert "nothing sent" not in r.out, f"says nothing was sent after sending: {r}"
-    assert "pypi: already published (identical)" in r.out, r
+    assert f"{target.registry}: already published (identical)" in r.out, r

@@ -5,7 +5,10 @@ upload takes the digests and metadata recorded with the job.  Counted with
 /proc/PID/io rchar (every byte read(2)/pread(2) returned to the daemon),
 before and after each publish.  And a spool copy changed on disk after it
 was recorded fails its upload as corrupt: the SHA-256 of the bytes sent,
-computed while sending, differs from the recorded one."""
+computed while sending, differs from the recorded one.
+
+The wheel cases run against both PyPI kinds (`pypi_kind`: pypiserver and
+devpi-server), the npm ones once."""
 
 import json
 from pathlib import Path
@@ -32,24 +35,30 @@ def _reads_per_byte(d, registry, path) -> float:
     return (_rchar(d.pid) - before) / path.stat().st_size
 
 
-def test_each_byte_read_once_to_copy_and_once_to_send(publish_env, tmp_path):
-    env = publish_env
-    d = env.daemon()
-    whl = make_big_wheel(tmp_path, "aos-sdk-reads", "1.0.0", SIZE)
-    tgz = make_big_npm(tmp_path, "@agenticverz/aos-sdk-reads", "1.0.0", SIZE)
-
-    wheel_ratio = _reads_per_byte(d, "pypi", whl)
-    npm_ratio = _reads_per_byte(d, "npm", tgz)
-    print(f"bytes read per byte of the file: wheel {wheel_ratio:.3f}, npm {npm_ratio:.3f}")
+def _assert_two_passes(d, what: str, ratio: float) -> None:
     # Two passes, plus a little: the control socket, the registry's answers,
     # SQLite pages.  A third pass (inspecting the copy, or the upload
     # inspecting it again) would make it 3 or more.
-    for what, ratio in (("wheel", wheel_ratio), ("npm tarball", npm_ratio)):
-        assert 2.0 <= ratio < 2.2, (
-            f"{what}: the daemon read {ratio:.2f} bytes per byte of the file; expected "
-            f"2 (copy, send)\n{d.log_tail(2000)}")
-    assert env.pypi.files().get(whl.name) == sha256_file(whl)
-    dist = env.npm.packument("@agenticverz/aos-sdk-reads")["versions"]["1.0.0"]["dist"]
+    print(f"bytes read per byte of the {what}: {ratio:.3f}")
+    assert 2.0 <= ratio < 2.2, (
+        f"{what}: the daemon read {ratio:.2f} bytes per byte of the file; expected "
+        f"2 (copy, send)\n{d.log_tail(2000)}")
+
+
+def test_each_wheel_byte_read_once_to_copy_and_once_to_send(publish_env, pypi_kind,
+                                                             tmp_path):
+    target = publish_env.pypi_target(pypi_kind)
+    d = publish_env.daemon()
+    whl = make_big_wheel(tmp_path, "aos-sdk-reads", "1.0.0", SIZE)
+    _assert_two_passes(d, f"wheel ({pypi_kind})", _reads_per_byte(d, target.registry, whl))
+    assert target.server.files().get(whl.name) == sha256_file(whl)
+
+
+def test_each_tarball_byte_read_once_to_copy_and_once_to_send(publish_env, tmp_path):
+    d = publish_env.daemon()
+    tgz = make_big_npm(tmp_path, "@agenticverz/aos-sdk-reads", "1.0.0", SIZE)
+    _assert_two_passes(d, "npm tarball", _reads_per_byte(d, "npm", tgz))
+    dist = publish_env.npm.packument("@agenticverz/aos-sdk-reads")["versions"]["1.0.0"]["dist"]
     assert dist["integrity"] == sha512_sri(tgz) and dist["shasum"] == sha1_hex(tgz), dist
 
 
@@ -62,13 +71,11 @@ def _queued_job(d, registry, path) -> tuple[int, Path]:
     return jid, spooled
 
 
-def test_a_spool_copy_changed_on_disk_fails_as_corrupt(publish_env, tmp_path):
-    env = publish_env
-    d = env.daemon()
+def _corrupt_spool_copies(d, files) -> dict[int, dict]:
+    """Queues each (registry, file) while the daemon is drained, flips one
+    byte of each spool copy (same size), resumes; returns the ended jobs."""
     assert d.ctl_json("drain")["draining"] is True  # the jobs wait while we edit
-    whl = make_big_wheel(tmp_path, "aos-sdk-corrupt", "1.0.0", 1 * MIB)
-    tgz = make_big_npm(tmp_path, "@agenticverz/aos-sdk-corrupt", "1.0.0", 1 * MIB)
-    jobs = [_queued_job(d, "pypi", whl), _queued_job(d, "npm", tgz)]
+    jobs = [_queued_job(d, registry, path) for registry, path in files]
     for _, spooled in jobs:
         with open(spooled, "r+b") as f:  # one byte of the payload, same size
             f.seek(MIB // 2)
@@ -82,6 +89,21 @@ def test_a_spool_copy_changed_on_disk_fails_as_corrupt(publish_env, tmp_path):
         assert job["state"] == "dead", job
         assert "the file is corrupt" in job["last_error"], job
         assert job["last_error"].startswith("invalid"), job
-    assert whl.name not in env.pypi.files()
-    doc = env.npm.packument("@agenticverz/aos-sdk-corrupt") or {}
+    return done
+
+
+def test_a_spool_copy_of_a_wheel_changed_on_disk_fails_as_corrupt(publish_env, pypi_kind,
+                                                                  tmp_path):
+    target = publish_env.pypi_target(pypi_kind)
+    d = publish_env.daemon()
+    whl = make_big_wheel(tmp_path, "aos-sdk-corrupt", "1.0.0", 1 * MIB)
+    _corrupt_spool_copies(d, [(target.registry, whl)])
+    assert whl.name not in target.server.files()
+
+
+def test_a_spool_copy_of_a_tarball_changed_on_disk_fails_as_corrupt(publish_env, tmp_path):
+    d = publish_env.daemon()
+    tgz = make_big_npm(tmp_path, "@agenticverz/aos-sdk-corrupt", "1.0.0", 1 * MIB)
+    _corrupt_spool_copies(d, [("npm", tgz)])
+    doc = publish_env.npm.packument("@agenticverz/aos-sdk-corrupt") or {}
     assert "1.0.0" not in doc.get("versions", {}), doc

@@ -1,5 +1,6 @@
-"""Kill storm: publish jobs to the real pypiserver and verdaccio (reached
-through relays that slow uploads to 6 MB/s, so that they last) are
+"""Kill storm: publish jobs to the real pypiserver, devpi-server and
+verdaccio (reached through relays that slow uploads to 6 MB/s, so that they
+last), all in one storm, are
 enqueued while aos-publishd is killed with SIGKILL at random moments (at
 least 50 times, mostly 20-150 ms after a start) and restarted at once with
 the same configuration and state; when 8 kills in a row found no new job
@@ -8,6 +9,14 @@ it kills again, so it makes progress on any machine.  Afterwards every acknowled
 succeeded, each file is on its registry exactly once with the right digest,
 and the queue database passed PRAGMA integrity_check after every kill (read
 while the daemon was down).
+
+"Exactly once" is counted where each registry can tell: pypiserver's
+package folder (a second upload of a file is refused, 409); devpi's request
+log (DevpiServer.uploads(): every upload request it handled, since devpi
+answers a second identical upload 200 and its index would look the same):
+each file stored by one request, and no other upload request reached it.
+Both PyPI kinds share the one storm (each kill lands on whatever is under
+way), so that the storm's time is not spent twice.
 
 The schedule comes from a seed printed at the start; replay a run with
 AOS_KILL_STORM_SEED=<seed>.
@@ -24,8 +33,8 @@ import time
 from pathlib import Path
 
 from aos_fixtures import wait_for
-from publish_support import (make_big_npm, make_big_wheel, make_sdist, sha1_hex, sha256_file,
-                             sha512_sri)
+from publish_support import (PYPI_KINDS, make_big_npm, make_big_wheel, make_sdist, sha1_hex,
+                             sha256_file, sha512_sri)
 from queue_support import (JOB_STATES, UPLOAD_STATES, ThrottledRelay, db_inspect,
                            describe_jobs, job_show, jobs, kill, port_of,
                            queue_config, relayed_registries, seed_from_env,
@@ -40,7 +49,9 @@ MAX_KILLS = 150
 # apart, and the storm must still make progress (it waits for the event,
 # the next acknowledgement, not for a time).
 STARVE_KILLS = 8
-PY_PACKAGES = ("aos-storm-a", "aos-storm-b", "aos-storm-c")
+# Two Python packages per PyPI kind.
+PY_PACKAGES = {"pypiserver": ("aos-storm-a", "aos-storm-b"),
+               "devpi": ("aos-storm-c", "aos-storm-d")}
 NPM_PACKAGES = ("@agenticverz/storm-a", "@agenticverz/storm-b", "@agenticverz/storm-c")
 VERSIONS = ("1.0.0", "1.0.1")
 MB = 1_000_000
@@ -56,19 +67,21 @@ class Job:
         self.key = f"storm-{reg}-{name}-{version}"
 
 
-def _build(rng: random.Random, outdir: Path) -> list[Job]:
-    """12 jobs: 2 versions of 3 Python packages (a wheel of 3-8 MB and an
-    sdist of 0.5-2 MB each: two uploads per job) and 2 versions of 3 npm
-    packages (a tarball of 4-8 MB), in a shuffled enqueue order that keeps
-    each package's versions in order."""
+def _build(rng: random.Random, outdir: Path, py_registries: dict) -> list[Job]:
+    """14 jobs: 2 versions of 2 Python packages per PyPI kind (a wheel of
+    3-8 MB and an sdist of 0.5-2 MB each: two uploads per job) and 2
+    versions of 3 npm packages (a tarball of 4-8 MB), in a shuffled enqueue
+    order that keeps each package's versions in order.  py_registries:
+    {kind: registry name}."""
     out = []
-    for name in PY_PACKAGES:
-        for v in VERSIONS:
-            norm = name.replace("-", "_")
-            whl = make_big_wheel(outdir, name, v, rng.randrange(3 * MB, 8 * MB))
-            sd = make_sdist(outdir, name, v, extra=[
-                (f"{norm}-{v}/payload.bin", os.urandom(rng.randrange(MB // 2, 2 * MB)))])
-            out.append(Job("pypi", name, v, [whl, sd]))
+    for kind, names in PY_PACKAGES.items():
+        for name in names:
+            for v in VERSIONS:
+                norm = name.replace("-", "_")
+                whl = make_big_wheel(outdir, name, v, rng.randrange(3 * MB, 8 * MB))
+                sd = make_sdist(outdir, name, v, extra=[
+                    (f"{norm}-{v}/payload.bin", os.urandom(rng.randrange(MB // 2, 2 * MB)))])
+                out.append(Job(py_registries[kind], name, v, [whl, sd]))
     for name in NPM_PACKAGES:
         for v in VERSIONS:
             out.append(Job("npm", name, v,
@@ -136,19 +149,22 @@ def test_kill_storm(queue_env, tmp_path):
     seed = seed_from_env("AOS_KILL_STORM_SEED")
     print(f"kill storm seed: {seed} (replay with AOS_KILL_STORM_SEED={seed})")
     rng = random.Random(seed)
-    relays = (ThrottledRelay(port_of(env.pypi.url), rate=RATE),
-              ThrottledRelay(port_of(env.npm.url), rate=RATE))
+    targets = {k: env.pypi_target(k) for k in PYPI_KINDS}
+    relays = {k: ThrottledRelay(port_of(t.server.url), rate=RATE) for k, t in targets.items()}
+    relays["npm"] = ThrottledRelay(port_of(env.npm.url), rate=RATE)
     try:
-        _storm(env, relays, seed, rng, tmp_path)
+        _storm(env, targets, relays, seed, rng, tmp_path)
     finally:
-        for r in relays:
+        for r in relays.values():
             r.close()
 
 
-def _storm(env, relays, seed, rng, tmp_path):
-    todo = _build(rng, tmp_path)
+def _storm(env, targets, relays, seed, rng, tmp_path):
+    todo = _build(rng, tmp_path, {k: t.registry for k, t in targets.items()})
     cfg = queue_config(lease_s=2, max_attempts=100)
-    cfg["registries"] = relayed_registries(env, *relays, suffix="")
+    cfg["registries"] = relayed_registries(env, None, relays["npm"], suffix="")
+    for k, t in targets.items():
+        cfg["registries"][t.registry] = t.registry_via(relays[k].url)
     d = env.daemon(config=cfg, start=False)
     db = Path(d.config["state_dir"]) / "queue.db"
 
@@ -218,7 +234,8 @@ def _storm(env, relays, seed, rng, tmp_path):
     print(f"all jobs ended {time.monotonic() - t1:.1f}s after the last restart")
     bad = {i: j for i, j in final.items() if j["state"] != "succeeded"}
     assert not bad, (f"seed {seed}: jobs not succeeded:\n{describe_jobs(d, set(bad))}\n"
-                     f"pypiserver holds {env.pypi.files()}\nlog tail:\n{d.log_tail(4000)}")
+                     f"pypiserver holds {env.pypi.files()}\ndevpi holds "
+                     f"{targets['devpi'].server.files()}\nlog tail:\n{d.log_tail(4000)}")
 
     # Exactly one job per idempotency key, nothing else in the queue; every
     # upload recorded done with the digest of what was queued.
@@ -242,7 +259,7 @@ def _storm(env, relays, seed, rng, tmp_path):
         if p.is_file():
             on_disk[p.name] += 1
             digests[p.name] = sha256_file(p)
-    py_files = [f for j in todo if j.reg == "pypi" for f in j.files]
+    py_files = [f for j in todo if j.reg == targets["pypiserver"].registry for f in j.files]
     assert sorted(on_disk) == sorted(f.name for f in py_files), (
         f"seed {seed}: pypiserver holds {dict(on_disk)}")
     for f in py_files:
@@ -250,6 +267,8 @@ def _storm(env, relays, seed, rng, tmp_path):
         assert digests[f.name] == sha256_file(f), (
             f"seed {seed}: pypiserver's {f.name} has other bytes "
             f"({(env.pypi.packages / f.name).stat().st_size} of {f.stat().st_size})")
+    _assert_devpi_once(targets["devpi"], [j for j in todo if j.reg == targets["devpi"].registry],
+                       seed)
 
     # verdaccio: each version exactly once; the packument's digests and the
     # stored tarball match what was queued.
@@ -283,3 +302,20 @@ def _storm(env, relays, seed, rng, tmp_path):
     leftovers = [p.name for p in (d.state_dir / "spool").glob(".incoming-*")]
     assert leftovers == [], f"seed {seed}: spool folders of killed enqueues left: {leftovers}"
     d.stop(expect_rc=0)
+
+
+def _assert_devpi_once(target, devpi_jobs: list[Job], seed: int) -> None:
+    """devpi: each file on the index with the queued bytes, stored by one
+    upload request, and no other upload request handled (a second identical
+    upload would be answered 200 and leave the index as it was: only the
+    request log shows it)."""
+    files = target.server.files()
+    want = {f.name: sha256_file(f) for j in devpi_jobs for f in j.files}
+    assert files == want, f"seed {seed}: devpi holds {files}, expected {want}"
+    ups = target.server.uploads()
+    stored = collections.Counter(u.filename for u in ups if u.outcome == "stored")
+    assert stored == collections.Counter(list(want)), (
+        f"seed {seed}: devpi stored {dict(stored)}, expected each of {sorted(want)} once")
+    others = [u for u in ups if u.outcome != "stored"]
+    assert not others, (f"seed {seed}: upload requests that reached devpi again after the "
+                        f"file was stored (or were refused): {others}")

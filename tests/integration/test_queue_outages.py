@@ -1,14 +1,21 @@
 """Outages while jobs are queued, against the real registries and OpenBao:
 
 - registries down, then back: jobs fail, retry with capped full-jitter
-  backoff, and succeed once the registries are started again;
+  backoff, and succeed once the registries are started again (pypiserver,
+  devpi-server and verdaccio, all in one run);
 - a permanent error (a different file under a published name and version)
   goes to dead at once, with the reason in `job show`;
 - Vault down at start: jobs wait (queued, saying why) and complete once
   Vault returns; Vault down after the tokens were loaded: the held tokens
   keep working;
 - tokens rotated while jobs are queued: the later uploads use the new
-  tokens (seen on the wire), none fails, no attempt is spent.
+  tokens (seen on the wire), none fails, no attempt is spent (on both PyPI
+  kinds and verdaccio, in one run).
+
+The PyPI kinds (pypiserver, devpi-server) share the module's servers: the
+two tests above take both at once rather than a `pypi_kind` parameter, so
+that verdaccio's part runs once and the daemon and Vault work is not
+repeated.
 """
 
 from __future__ import annotations
@@ -24,15 +31,19 @@ from pathlib import Path
 import pytest
 
 from aos_fixtures import run_rotate, wait_for
-from publish_support import EXIT, digest_forms, make_npm, make_wheel, publish, sha256_file
+from publish_support import (EXIT, PYPI_KINDS, digest_forms, make_npm, make_wheel,
+                             publish, sha256_file)
 from queue_support import (ThrottledRelay, describe_jobs, enqueue, job_log, job_show,
                            jobs, port_of, queue_config, relayed_registries,
                            wait_jobs, wait_state)
 
 
-def _published(env, path: Path, npm_name: str | None = None, version: str | None = None):
+def _published(env, path: Path, npm_name: str | None = None, version: str | None = None,
+               server=None):
+    """Whether path is on npm (npm_name, version) or on a PyPI-style server
+    (default: pypiserver) with its bytes."""
     if npm_name is None:
-        return env.pypi.files().get(path.name) == sha256_file(path)
+        return (server or env.pypi).files().get(path.name) == sha256_file(path)
     doc = env.npm.packument(npm_name)
     if doc is None or version not in doc.get("versions", {}):
         return False
@@ -47,22 +58,24 @@ def _failed_runs(d, jid) -> list[str]:
 # -- registries down, then back ------------------------------------------------
 def test_registries_down_then_back(queue_env, tmp_path):
     env = queue_env
+    targets = [env.pypi_target(k) for k in PYPI_KINDS]
     d = env.daemon(config=queue_config(max_attempts=60))
-    files = [("pypi", make_wheel(tmp_path, "aos-down-a", "1.0.0"), None, None),
-             ("pypi", make_wheel(tmp_path, "aos-down-b", "1.0.0"), None, None),
-             ("npm", make_npm(tmp_path, "@agenticverz/down-a", "1.0.0"),
-              "@agenticverz/down-a", "1.0.0")]
-    env.pypi.stop()
-    env.npm.stop()
+    files = [(t.registry, make_wheel(tmp_path, f"aos-down-{t.kind}-{x}", "1.0.0"), t.server,
+              None, None) for t in targets for x in "ab"]
+    files.append(("npm", make_npm(tmp_path, "@agenticverz/down-a", "1.0.0"), None,
+                  "@agenticverz/down-a", "1.0.0"))
+    servers = [t.server for t in targets] + [env.npm]
+    for s in servers:
+        s.stop()
     try:
-        ids = [enqueue(d, reg, f) for reg, f, _, _ in files]
+        ids = [enqueue(d, reg, f) for reg, f, _, _, _ in files]
         # Each job fails, is retried, fails again...
         wait_for(lambda: all(len(_failed_runs(d, i)) >= 3 for i in ids), 30,
                  what=lambda: f"three failed runs of each job:\n{describe_jobs(d, ids)}")
     finally:
         t_up = time.monotonic()
-        env.pypi.start()
-        env.npm.start()
+        for s in servers:
+            s.start()
         up_s = time.monotonic() - t_up
     for i in ids:
         j = job_show(d, i)["job"]
@@ -73,10 +86,10 @@ def test_registries_down_then_back(queue_env, tmp_path):
         assert len(delays) == len(runs), runs
         assert all(0 <= x <= 1.0 for x in delays), f"backoff beyond the 1 s cap: {delays}"
         assert all("unavailable" in t for t in runs), runs
-    final = wait_jobs(d, ids, timeout=20)
+    final = wait_jobs(d, ids, timeout=30)
     assert all(j["state"] == "succeeded" for j in final.values()), describe_jobs(d, ids)
-    for reg, f, name, v in files:
-        assert _published(env, f, name, v), f"{f.name} not on {reg}"
+    for reg, f, server, name, v in files:
+        assert _published(env, f, name, v, server=server), f"{f.name} not on {reg}"
     print(f"registries restarted in {up_s:.1f}s; attempts "
           f"{[final[i]['attempts'] for i in ids]}")
     d.stop()
@@ -227,19 +240,26 @@ def _names(seen, old, new):
 
 def test_tokens_rotated_while_queued(queue_env, tmp_path):
     env = queue_env
-    pr = ThrottledRelay(port_of(env.pypi.url))
+    targets = [env.pypi_target(k) for k in PYPI_KINDS]
+    relays = {t.kind: ThrottledRelay(port_of(t.server.url)) for t in targets}
     nr = ThrottledRelay(port_of(env.npm.url))
     try:
         cfg = queue_config()
-        cfg["registries"] = relayed_registries(env, pr, nr, suffix="-seen")
+        cfg["registries"] = relayed_registries(env, None, nr, suffix="-seen")
+        for t in targets:
+            cfg["registries"][f"{t.registry}-seen"] = t.registry_via(relays[t.kind].url)
         d = env.daemon(config=cfg)
-        old_pypi, old_npm = env.values["PYPI_API_TOKEN"], env.values["NPM_TOKEN"]
+        old = {t.kind: env.values[t.token_key] for t in targets}
+        old_npm = env.values["NPM_TOKEN"]
         d.ctl_json("drain")
         items = []
         for k in range(3):
-            items.append(("pypi-seen", make_wheel(tmp_path, f"aos-rot-{k}", "1.0.0")))
-            items.append(("npm-seen", make_npm(tmp_path, f"@agenticverz/rot-{k}", "1.0.0")))
-        ids = [enqueue(d, reg, f) for reg, f in items]
+            for t in targets:
+                items.append((f"{t.registry}-seen", t,
+                              make_wheel(tmp_path, f"aos-rot-{t.kind}-{k}", "1.0.0")))
+            items.append(("npm-seen", None,
+                          make_npm(tmp_path, f"@agenticverz/rot-{k}", "1.0.0")))
+        ids = [enqueue(d, reg, f) for reg, _, f in items]
         # Drained: nothing must start.  A lower bound only (a scheduler tick
         # and more), there is no event to wait for.
         time.sleep(1.2)
@@ -255,42 +275,46 @@ def test_tokens_rotated_while_queued(queue_env, tmp_path):
         p, _ = run_rotate(env.bao, d, "NPM_TOKEN", new_npm)
         assert p.returncode == 0, f"rotate_secret.sh: {p.returncode} {p.stdout} {p.stderr}"
         env.values["NPM_TOKEN"] = new_npm
-        # pypi, after that: the registry's password changes and Vault gets
-        # the new value, nobody tells the daemon (its poll is 30 s away): the
-        # first upload is refused, the daemon re-reads Vault and retries.
-        new_pypi = env.rotate_pypi_token()
-        env.set_secret(PYPI_API_TOKEN=new_pypi)
+        # pypiserver and devpi, after that: the registry's password changes
+        # and Vault gets the new value, nobody tells the daemon (its poll is
+        # 30 s away): the first upload is refused (pypiserver 403, devpi
+        # 401), the daemon re-reads Vault and retries.
+        new = {t.kind: env.rotate_registry_token(t) for t in targets}
+        env.set_secret(**{t.token_key: new[t.kind] for t in targets})
+
+        def wire() -> str:
+            return "; ".join(f"{k} {_names(r.auth_seen, old[k], new[k])}"
+                             for k, r in relays.items())
 
         d.ctl_json("resume")
         # Well before the daemon's next Vault poll (30 s): only the refusal
-        # can have told it about the new pypi token.
+        # can have told it about the new PyPI tokens.
         try:
-            final = wait_jobs(d, ids, timeout=15)
+            final = wait_jobs(d, ids, timeout=20)
         except AssertionError as e:
-            raise AssertionError(f"{e}\nauth on the wire: pypi "
-                                 f"{_names(pr.auth_seen, old_pypi, new_pypi)}") from None
+            raise AssertionError(f"{e}\nauth on the wire: {wire()}") from None
         bad = {i: j for i, j in final.items() if j["state"] != "succeeded"}
-        assert not bad, (f"jobs failed across the rotation (auth on the wire: pypi "
-                         f"{_names(pr.auth_seen, old_pypi, new_pypi)}):\n"
+        assert not bad, (f"jobs failed across the rotation (auth on the wire: {wire()}):\n"
                          f"{describe_jobs(d, set(bad))}")
         assert all(j["attempts"] == 1 for j in final.values()), (
             f"a refused token cost an attempt: {[(i, j['attempts']) for i, j in final.items()]}")
-        for reg, f in items:
-            if reg.startswith("pypi"):
-                assert _published(env, f), f.name
+        for _, t, f in items:
+            if t is not None:
+                assert _published(env, f, server=t.server), f"{f.name} not on {t.kind}"
         # On the wire: every npm request since the rotation carried the new
-        # token.  Up to two
-        # pypi uploads (per_registry_concurrency) went out with the old one
-        # before the first refusal; everything after uses the new one.
+        # token.  Up to two uploads to each PyPI registry
+        # (per_registry_concurrency) went out with the old one before the
+        # first refusal; everything after uses the new one.
         npm_auth = _names(nr.auth_seen[npm_before:], old_npm, new_npm)
         assert npm_auth and set(npm_auth) == {"new"}, npm_auth
-        py_auth = _names(pr.auth_seen, old_pypi, new_pypi)
-        assert set(py_auth) == {"old", "new"}, py_auth
-        assert 1 <= py_auth.count("old") <= 2, py_auth
-        assert "old" not in py_auth[py_auth.index("new"):], py_auth
-        assert py_auth.count("new") >= 3, py_auth
-        print(f"pypi auth sequence {py_auth}; npm {npm_auth}")
+        for t in targets:
+            py_auth = _names(relays[t.kind].auth_seen, old[t.kind], new[t.kind])
+            assert set(py_auth) == {"old", "new"}, (t.kind, py_auth)
+            assert 1 <= py_auth.count("old") <= 2, (t.kind, py_auth)
+            assert "old" not in py_auth[py_auth.index("new"):], (t.kind, py_auth)
+            assert py_auth.count("new") >= 3, (t.kind, py_auth)
+        print(f"auth sequences {wire()}; npm {npm_auth}")
         d.stop()
     finally:
-        pr.close()
-        nr.close()
+        for r in [*relays.values(), nr]:
+            r.close()

@@ -7,14 +7,18 @@ fixture SDK as its release does (`python -m build` with isolation from the
 wheelhouse; npm ci --offline, tsc, tsup, npm pack), verifies it in fresh
 venvs / a fresh project, all in a clean environment, and
 uploads to its targets in order: python-sdk to "testpypi" (a second
-pypiserver) and then "pypi", js-sdk to verdaccio.  Each ends in a real `pip
-install` (`aos version` gives `aos-sdk <version>`) or `npm install`
-(require() and import give VERSION).
+pypiserver), then "pypi", then "devpi" (a devpi-server: the SDK's pipeline
+publishes to both PyPI kinds without a second build), js-sdk to verdaccio.
+Each ends in a real `pip install` (`aos version` gives `aos-sdk <version>`,
+from pypiserver and from devpi) or `npm install` (require() and import give
+VERSION).
 
 TestPyPI before PyPI: both get the same files, and testpypi's were written
 before pypi's first; when the first target refuses (a wrong token, a
 conflicting file already there, a server that is down), pypi receives
-nothing and the job ends dead.
+nothing and the job ends dead; the wrong-token and conflict cases run with
+each PyPI kind as the first target (`pypi_kind`: testpypi, a pypiserver, or
+devpi).
 
 The tests share one set of servers, one repository and one daemon, and run
 in file order (releases of one package run one at a time).
@@ -36,7 +40,19 @@ from webhook_support import (PY_BUILD, QueueSnapshot, expect_accepted, expect_er
                              uploads, wait_job)
 
 PY_FILES = "aos_sdk-{v}-py3-none-any.whl", "aos_sdk-{v}.tar.gz"
+# The python-sdk pipeline's targets, in order: both PyPI kinds.
+PY_TARGETS = ("testpypi", "pypi", "devpi")
 LATE_PORT = free_port()
+# The first target that refuses, per PyPI kind: its registry, and the
+# (tag, version, pipeline) of the wrong-token and the conflict case.
+FIRST = {
+    "pypiserver": {"registry": "testpypi",
+                   "badtoken": ("badtoken-py-v0.4.0", "0.4.0", "py-badtoken"),
+                   "conflict": ("conflict-py-v0.5.0", "0.5.0", "py-conflict")},
+    "devpi": {"registry": "devpi",
+              "badtoken": ("badtoken-devpi-v0.12.0", "0.12.0", "devpi-badtoken"),
+              "conflict": ("conflict-devpi-v0.13.0", "0.13.0", "devpi-conflict")},
+}
 
 
 def py_files(v):
@@ -58,7 +74,9 @@ def releases(webhook_env):
                     ("0.9.0", [("python-sdk-v0.9.0", False)]),
                     ("0.10.0", [("python-sdk-v0.10.0", False)]),
                     ("0.1.1", [("js-sdk-v0.1.1", False)]),
-                    ("0.11.0", [("late-py-v0.11.0", False)])):
+                    ("0.11.0", [("late-py-v0.11.0", False)]),
+                    ("0.12.0", [("badtoken-devpi-v0.12.0", False)]),
+                    ("0.13.0", [("conflict-devpi-v0.13.0", False)])):
         sha = repo.commit_release(v)
         for tag, annotated in tags:
             assert repo.tag(tag, sha, annotated=annotated) == sha
@@ -69,13 +87,16 @@ def releases(webhook_env):
 @pytest.fixture(scope="module")
 def daemon(webhook_env, releases):
     env, repo = webhook_env, webhook_env.repo
+    env.pypi_target("devpi")  # up first: the daemon has the registry "devpi"
     count_dir = env.workdir / "counts"
     count_dir.mkdir()
-    env.set_secret(TEST_PYPI_WRONG_TOKEN="pypi-" + secrets.token_urlsafe(32))
+    env.set_secret(TEST_PYPI_WRONG_TOKEN="pypi-" + secrets.token_urlsafe(32),
+                   DEVPI_WRONG_TOKEN="devpi-" + secrets.token_urlsafe(24))
     regs = {
         "testpypi-wrongtoken": {"type": "pypi", "url": env.testpypi.upload_url,
                                 "token_key": "TEST_PYPI_WRONG_TOKEN",
                                 "index_url": env.testpypi.index_url},
+        "devpi-wrongtoken": {**env.registries()["devpi"], "token_key": "DEVPI_WRONG_TOKEN"},
         # Nothing listens there: every try fails to connect.
         "testpypi-down": {"type": "pypi", "url": f"http://127.0.0.1:{free_port()}/",
                           "token_key": "TEST_PYPI_API_TOKEN"},
@@ -85,13 +106,18 @@ def daemon(webhook_env, releases):
                       "index_url": f"http://127.0.0.1:{LATE_PORT}/simple/"},
     }
     pipelines = {
-        "python-sdk": python_pipeline(repo),
+        "python-sdk": python_pipeline(repo, targets=PY_TARGETS),
         "js-sdk": js_pipeline(repo),
         # (The pipelines about targets skip the verification: its own is
         # the python-sdk pipeline's.)
         "py-badtoken": python_pipeline(repo, "badtoken-py-v*",
                                        targets=["testpypi-wrongtoken", "pypi"], verify=None),
         "py-conflict": python_pipeline(repo, "conflict-py-v*", verify=None),
+        # The same two with devpi as the first target.
+        "devpi-badtoken": python_pipeline(repo, "badtoken-devpi-v*",
+                                          targets=["devpi-wrongtoken", "pypi"], verify=None),
+        "devpi-conflict": python_pipeline(repo, "conflict-devpi-v*", targets=["devpi", "pypi"],
+                                          verify=None),
         # Counts its builds: a retry after an upload failure must not build again.
         "py-down": python_pipeline(repo, "down-py-v*", targets=["testpypi-down", "pypi"],
                                    build=['echo build >> "$COUNT_DIR/py-down.builds"', *PY_BUILD],
@@ -117,13 +143,15 @@ def _path_on(server, name):
     return found[0]
 
 
-def _pip_check(env, version, tmp):
-    """pip installs aos-sdk==version from "pypi" (the wheel there, checked by
-    hash) in a fresh venv; `aos version` names the version."""
+def _pip_check(env, version, tmp, server=None):
+    """pip installs aos-sdk==version from this server (default "pypi"; the
+    wheel there, checked by hash) in a fresh venv; `aos version` names the
+    version."""
+    server = server or env.pypi
     wheel = py_files(version)[0]
-    digest = env.pypi.files()[wheel]
+    digest = server.files()[wheel]
     venv = fresh_venv(tmp / "venv")
-    p = pip_install(venv, env.pypi.index_url_with_auth, f"{PY_NAME}=={version}",
+    p = pip_install(venv, server.index_url_with_auth, f"{PY_NAME}=={version}",
                     hashes=[digest])
     assert wheel in p.stdout, f"pip did not install {wheel}: {p.stdout}"
     out = subprocess.run([str(venv / "bin" / "aos"), "version"], capture_output=True,
@@ -170,7 +198,7 @@ def _answered_first(job, forge):
         f"{forge} got its answer only after job {job.get('id')} ended: {job}")
 
 
-def _nothing_of(env, version, where=("pypi", "testpypi")):
+def _nothing_of(env, version, where=("pypi", "testpypi", "devpi")):
     for name in where:
         server = getattr(env, name)
         got = _files_of(server, version)
@@ -192,7 +220,9 @@ def test_github_tag_push_testpypi_then_pypi(webhook_env, daemon, releases, tmp_p
     on_test, on_pypi = _files_of(env.testpypi, version), _files_of(env.pypi, version)
     assert sorted(on_test) == sorted(names), f"testpypi holds {on_test}"
     assert on_pypi == on_test, f"pypi {on_pypi} != testpypi {on_test}"
-    want = {f"{t}/{n}": "done" for t in ("testpypi", "pypi") for n in names}
+    on_devpi = _files_of(env.devpi, version)
+    assert on_devpi == on_test, f"devpi {on_devpi} != testpypi {on_test}"
+    want = {f"{t}/{n}": "done" for t in PY_TARGETS for n in names}
     assert uploads(daemon, jid) == want, f"uploads {uploads(daemon, jid)} != {want}"
 
     # testpypi's files were complete before pypi received its first byte.
@@ -202,10 +232,10 @@ def test_github_tag_push_testpypi_then_pypi(webhook_env, daemon, releases, tmp_p
                                f"testpypi's last one was written")
     # And the job log says so, where it names the uploads.
     lines = job_log(daemon, jid)
-    assert _published_by_target(lines) == [("testpypi", sorted(names)),
-                                           ("pypi", sorted(names))], (
-        f"the log does not show testpypi's uploads, then pypi's: {lines}")
-    _pip_check(env, version, tmp_path)
+    assert _published_by_target(lines) == [(t, sorted(names)) for t in PY_TARGETS], (
+        f"the log does not show the uploads target by target {PY_TARGETS}: {lines}")
+    _pip_check(env, version, tmp_path / "pypi")
+    _pip_check(env, version, tmp_path / "devpi", env.devpi)
 
 
 def _published_by_target(lines):
@@ -248,6 +278,7 @@ def test_gitea_tag_push_pypi(webhook_env, daemon, releases, tmp_path):
     _answered_first(job_show(daemon, jid)["job"], "Gitea")
     expect_job(daemon, jid, "succeeded", timeout=240)
     assert _files_of(env.testpypi, version) == _files_of(env.pypi, version)
+    assert _files_of(env.devpi, version) == _files_of(env.pypi, version)
     assert sorted(_files_of(env.pypi, version)) == sorted(py_files(version))
     _pip_check(env, version, tmp_path)
 
@@ -282,25 +313,36 @@ def _dead_first_target(daemon, env, tag, pipeline, version, commit, words):
     return jid, job
 
 
-def test_first_target_wrong_token_pypi_gets_nothing(webhook_env, daemon, releases):
-    tag, version = "badtoken-py-v0.4.0", "0.4.0"
-    _dead_first_target(daemon, webhook_env, tag, "py-badtoken", version, releases[tag],
+def _first_server(env, kind):
+    """The server behind FIRST[kind]'s registry: testpypi (a pypiserver) or
+    devpi."""
+    return env.testpypi if kind == "pypiserver" else env.pypi_target(kind).server
+
+
+def test_first_target_wrong_token_pypi_gets_nothing(webhook_env, daemon, releases, pypi_kind):
+    """The first target refuses the password (pypiserver 403, devpi 401)."""
+    tag, version, pipeline = FIRST[pypi_kind]["badtoken"]
+    _dead_first_target(daemon, webhook_env, tag, pipeline, version, releases[tag],
                        ("auth", "401", "403", "token", "refused", "denied"))
     _nothing_of(webhook_env, version)
 
 
-def test_first_target_conflict_pypi_gets_nothing(webhook_env, daemon, releases, tmp_path):
+def test_first_target_conflict_pypi_gets_nothing(webhook_env, daemon, releases, pypi_kind,
+                                                 tmp_path):
+    """The first target holds another file under the name (pypiserver 409,
+    devpi 409 "already exists in non-volatile index")."""
     env = webhook_env
-    tag, version = "conflict-py-v0.5.0", "0.5.0"
-    # Another wheel already holds the name on testpypi.
-    other = make_wheel(tmp_path, PY_NAME, version,
-                       files={"aos_sdk/__init__.py": b'__version__ = "0.5.0"  # not ours\n'})
-    publish(daemon, "testpypi", other).expect(EXIT["published"], "published")
-    held = env.testpypi.files()[other.name]
+    tag, version, pipeline = FIRST[pypi_kind]["conflict"]
+    first, server = FIRST[pypi_kind]["registry"], _first_server(env, pypi_kind)
+    # Another wheel already holds the name on the first target.
+    other = make_wheel(tmp_path, PY_NAME, version, files={
+        "aos_sdk/__init__.py": f'__version__ = "{version}"  # not ours\n'.encode()})
+    publish(daemon, first, other).expect(EXIT["published"], "published")
+    held = server.files()[other.name]
     assert held == sha256_file(other)
-    _dead_first_target(daemon, env, tag, "py-conflict", version, releases[tag],
+    _dead_first_target(daemon, env, tag, pipeline, version, releases[tag],
                        ("conflict", "exists", "differ"))
-    assert env.testpypi.files()[other.name] == held, "testpypi's file was replaced"
+    assert server.files()[other.name] == held, f"{first}'s file was replaced"
     _nothing_of(env, version, where=("pypi",))
 
 

@@ -11,6 +11,8 @@ project venv.  Typical use:
         devpi.username, devpi.token     # the index owner's user and password
         devpi.index_url_with_auth       # the index with user:password, for pip
         devpi.files()                   # {filename: sha256 hex} on the index
+        devpi.uploads()                 # every upload request it handled, from its log
+        devpi.set_password(new)         # the old password stops working at once
 
     DevpiServer(max_body=1 << 20)       # uploads over 1 MiB answered 413
 
@@ -31,6 +33,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import secrets as _secrets
 import subprocess
 import tempfile
@@ -38,6 +41,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 
 from .proc import ServerProcess, free_port, spawn
@@ -48,6 +52,29 @@ VENV_BIN = SOURCE_DIR / ".venv" / "bin"
 
 USER = "ci"
 INDEX = "rel"
+
+
+@dataclass
+class Upload:
+    """One upload request devpi handled (its request log): `outcome` is
+    "stored" (a new release file, `filename` set), "identical" (the 200
+    for a file it holds already: devpi logs the request's project-version
+    only, in `release`), or "refused" (any other answer it logged, e.g.
+    409 or 400)."""
+    request: str
+    outcome: str
+    filename: str | None
+    release: str | None
+
+
+# devpi-server's request log (INFO): "[reqN] POST /ci/rel/", then the
+# request's own lines, "[reqN] [Wtx3] set_metadata NAME-VERSION" and
+# "[reqN] [Wtx3] added <Rel.ReleaseFile: 'releasefile'> link ci/rel/+f/.../FILE"
+# for a file stored, or "[reqN] [Wtx3] while handling URL:\nUpload of
+# identical file to non volatile index." (devpi_server/views.py, the
+# file_upload branch of submit, and tween_request_logging).
+_REQ = re.compile(r"^\S+ \S+ \w+\s+\[(req\d+)\] (.*)$")
+_STAMP = re.compile(r"^\d{4}-\d\d-\d\d ")
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
@@ -183,3 +210,47 @@ class DevpiServer(ServerProcess):
         status, body = self._request("DELETE",
                                      f"{USER}/{INDEX}/{project}/{version}?force")
         assert status == 200, (status, body[:300])
+
+    def set_password(self, new: str) -> None:
+        """A new password for the index owner (PATCH /ci): the old one is
+        refused from then on.  The caller puts the new one into Vault."""
+        self._request("PATCH", USER, {"password": new})
+        self.token = new
+
+    def uploads(self) -> list[Upload]:
+        """Every upload request (POST to the index) devpi-server handled, in
+        order, read from its log: a request devpi never dispatched (its body
+        cut short, the client killed mid-upload: waitress drops it) is not
+        there; one devpi answered is, whatever the answer.  A count of real
+        requests, which files() (the final state) cannot give: devpi answers
+        a second identical upload 200 and keeps one file."""
+        lines: dict[str, list[str]] = {}
+        posts: list[str] = []
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return []
+        last, run = None, 0
+        for ln in text.splitlines():
+            if " devpi-server version: " in ln:
+                run += 1  # a restart (same log): request numbers start again
+            m = _REQ.match(ln)
+            if m is None:
+                if last is not None and not _STAMP.match(ln):
+                    lines[last].append(ln)  # the continuation of a message
+                continue
+            last = f"{run}:{m.group(1)}"
+            if m.group(2) == f"POST /{USER}/{INDEX}/" and last not in lines:
+                posts.append(last)
+            lines.setdefault(last, []).append(m.group(2))
+        out = []
+        for req in posts:
+            body = lines.get(req, [])
+            stored = [re.search(r"'releasefile'> link \S+/([^/\s]+)$", x) for x in body]
+            stored = [m.group(1) for m in stored if m]
+            release = [x.rsplit(" ", 1)[1] for x in body if "set_metadata " in x]
+            identical = any("Upload of identical file" in x for x in body)
+            outcome = "stored" if stored else "identical" if identical else "refused"
+            out.append(Upload(req, outcome, stored[0] if stored else None,
+                              release[0] if release else None))
+        return out
