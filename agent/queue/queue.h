@@ -163,6 +163,7 @@ int queue_file_fd_read(void *data, void *buf, size_t len, size_t *ret_n);
 int queue_file_fd_write(void *data, const void *buf, size_t len);
 
 struct queue;
+struct queue_tx;
 
 struct queue_ops {
 	/* Enqueues j, committed before returning.  Returns 0 and *ret_id; if
@@ -310,6 +311,10 @@ struct queue_ops {
 	int (*files_remove)(struct queue *q, int64_t id);
 	/* Finalizes and closes; q is freed. */
 	void (*close)(struct queue *q);
+	/* The backend's steps (queue_internal.h) for the operations that
+	 * queue_frame.c runs alike for both backends (enqueue, enqueue_many,
+	 * cancel, retry point there); NULL in a fake that has its own. */
+	const struct queue_tx *tx;
 };
 
 /* Who is told of new log lines (a queue reports, it never calls its

@@ -1,7 +1,8 @@
 /* queue_frame.c - the frame of the queue operations both backends run
  * alike: the checks, the transaction, the backend's steps inside it, the
  * job's log line and what the call returns.  A backend supplies its steps
- * as a struct queue_tx (queue_internal.h); what differs between SQLite and
+ * as a struct queue_tx (queue_internal.h), reached as q->ops->tx, and its
+ * ops table points at these operations; what differs between SQLite and
  * PostgreSQL (statements, locks) stays in those steps.  And the one
  * mapping of a row to a struct job, through a backend's column readers.
  */
@@ -13,9 +14,10 @@
 #include "common/err.h"
 #include "queue_internal.h"
 
-int queue__enqueue(const struct queue_tx *tx, struct queue *q, const struct job_new *j,
-		   int64_t now_ms, int64_t *ret_id)
+int queue__enqueue(struct queue *q, const struct job_new *j, int64_t now_ms,
+		   int64_t *ret_id)
 {
+	const struct queue_tx *tx = q->ops->tx;
 	int64_t id = 0;
 	int result, rc;
 
@@ -34,10 +36,10 @@ int queue__enqueue(const struct queue_tx *tx, struct queue *q, const struct job_
 	return rc;
 }
 
-int queue__enqueue_many(const struct queue_tx *tx, struct queue *q,
-			const struct job_new *js, size_t n, int64_t now_ms,
-			int64_t *ret_ids, int *ret_rcs)
+int queue__enqueue_many(struct queue *q, const struct job_new *js, size_t n,
+			int64_t now_ms, int64_t *ret_ids, int *ret_rcs)
 {
+	const struct queue_tx *tx = q->ops->tx;
 	size_t i;
 	int result;
 
@@ -78,9 +80,9 @@ static int begin_change(const struct queue_tx *tx, struct queue *q, int64_t id,
 	return result;
 }
 
-int queue__cancel(const struct queue_tx *tx, struct queue *q, int64_t id,
-		  const char *reason, int64_t now_ms)
+int queue__cancel(struct queue *q, int64_t id, const char *reason, int64_t now_ms)
 {
+	const struct queue_tx *tx = q->ops->tx;
 	const char *sep = reason != NULL ? ": " : "";
 	char owner[128], text[JOB_TEXT_MAX + 1];
 	enum job_state st = 0;
@@ -107,8 +109,9 @@ int queue__cancel(const struct queue_tx *tx, struct queue *q, int64_t id,
 	return tx->end(q, tx->log_add(q, id, now_ms, text));
 }
 
-int queue__retry(const struct queue_tx *tx, struct queue *q, int64_t id, int64_t now_ms)
+int queue__retry(struct queue *q, int64_t id, int64_t now_ms)
 {
+	const struct queue_tx *tx = q->ops->tx;
 	char text[JOB_TEXT_MAX + 1];
 	enum job_state st = 0;
 	int result;

@@ -83,8 +83,9 @@ void queue__artifacts_text(size_t n, char *buf, size_t len);
 /* The log line of a new job. */
 void queue__enqueue_text(const struct job_new *j, char *buf, size_t len);
 
-/* A backend's steps, for the frame of queue_frame.c.  Each returns 0 or a
- * negative code; all but begin and end run inside the transaction. */
+/* A backend's steps, for the frame of queue_frame.c (the backend's
+ * queue_ops.tx).  Each returns 0 or a negative code; all but begin and end
+ * run inside the transaction. */
 struct queue_tx {
 	int (*begin)(struct queue *q);
 	/* commits when result >= 0, else rolls back; returns result or the
@@ -107,15 +108,14 @@ struct queue_tx {
 	int (*log_add)(struct queue *q, int64_t id, int64_t now_ms, const char *text);
 };
 
-/* The operations of queue.h of the same names, run with tx's steps. */
-int queue__enqueue(const struct queue_tx *tx, struct queue *q, const struct job_new *j,
-		   int64_t now_ms, int64_t *ret_id);
-int queue__enqueue_many(const struct queue_tx *tx, struct queue *q,
-			const struct job_new *js, size_t n, int64_t now_ms,
-			int64_t *ret_ids, int *ret_rcs);
-int queue__cancel(const struct queue_tx *tx, struct queue *q, int64_t id,
-		  const char *reason, int64_t now_ms);
-int queue__retry(const struct queue_tx *tx, struct queue *q, int64_t id, int64_t now_ms);
+/* The operations of queue.h of the same names, run with the steps of
+ * q->ops->tx: a backend's ops table points at these. */
+int queue__enqueue(struct queue *q, const struct job_new *j, int64_t now_ms,
+		   int64_t *ret_id);
+int queue__enqueue_many(struct queue *q, const struct job_new *js, size_t n,
+			int64_t now_ms, int64_t *ret_ids, int *ret_rcs);
+int queue__cancel(struct queue *q, int64_t id, const char *reason, int64_t now_ms);
+int queue__retry(struct queue *q, int64_t id, int64_t now_ms);
 
 /* How a backend reads the columns of one row of QS_JOB_COLS / QP_JOB_COLS
  * (the same order in both). */

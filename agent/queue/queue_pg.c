@@ -157,28 +157,6 @@ static const struct queue_tx pg_tx = {
     .log_add = tx_log_add,
 };
 
-static int pg_enqueue(struct queue *q, const struct job_new *j, int64_t now_ms,
-		      int64_t *ret_id)
-{
-	return queue__enqueue(&pg_tx, q, j, now_ms, ret_id);
-}
-
-static int pg_enqueue_many(struct queue *q, const struct job_new *js, size_t n,
-			   int64_t now_ms, int64_t *ret_ids, int *ret_rcs)
-{
-	return queue__enqueue_many(&pg_tx, q, js, n, now_ms, ret_ids, ret_rcs);
-}
-
-static int pg_cancel(struct queue *q, int64_t id, const char *reason, int64_t now_ms)
-{
-	return queue__cancel(&pg_tx, q, id, reason, now_ms);
-}
-
-static int pg_retry(struct queue *q, int64_t id, int64_t now_ms)
-{
-	return queue__retry(&pg_tx, q, id, now_ms);
-}
-
 static int pg_set_artifacts(struct queue *q_, int64_t id, int64_t fence,
 			    const char *inputs, const struct job_upload *ups, size_t n,
 			    int64_t now_ms)
@@ -222,15 +200,15 @@ static void pg_close(struct queue *q_)
 }
 
 static const struct queue_ops pg_ops = {
-    .enqueue = pg_enqueue,
-    .enqueue_many = pg_enqueue_many,
+    .enqueue = queue__enqueue,
+    .enqueue_many = queue__enqueue_many,
     .set_artifacts = pg_set_artifacts,
     .claim = queue_pg__claim,
     .heartbeat = queue_pg__heartbeat,
     .upload_set = queue_pg__upload_set,
     .finish = queue_pg__finish,
-    .cancel = pg_cancel,
-    .retry = pg_retry,
+    .cancel = queue__cancel,
+    .retry = queue__retry,
     .get = queue_pg__get,
     .list = queue_pg__list,
     .uploads = queue_pg__uploads,
@@ -244,6 +222,7 @@ static const struct queue_ops pg_ops = {
     .file_get = queue_pg__file_get,
     .files_remove = queue_pg__files_remove,
     .close = pg_close,
+    .tx = &pg_tx,
 };
 
 static void ignore_notice(void *arg, const char *message)

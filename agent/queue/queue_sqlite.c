@@ -1,5 +1,6 @@
 /* queue_sqlite.c - the SQLite queue backend: opening, the cached statements,
- * and the writes (enqueue, the lease-fenced updates, operator actions).
+ * and the writes (enqueue, the lease-fenced updates, operator actions),
+ * and the answer to a job's files (none kept here: the spool keeps them).
  * Claims are in queue_sqlite_claim.c, retention in queue_sqlite_prune.c,
  * what every write uses (steps, transactions, the job log) in
  * queue_sqlite_tx.c, reads in queue_sqlite_read.c, the schema and the
@@ -461,29 +462,6 @@ static const struct queue_tx sqlite_tx = {
     .log_add = tx_log_add,
 };
 
-static int sq_enqueue(struct queue *q, const struct job_new *j, int64_t now_ms,
-		      int64_t *ret_id)
-{
-	return queue__enqueue(&sqlite_tx, q, j, now_ms, ret_id);
-}
-
-/* Group commit: many jobs, one transaction, one fsync. */
-static int sq_enqueue_many(struct queue *q, const struct job_new *js, size_t n,
-			   int64_t now_ms, int64_t *ret_ids, int *ret_rcs)
-{
-	return queue__enqueue_many(&sqlite_tx, q, js, n, now_ms, ret_ids, ret_rcs);
-}
-
-static int sq_cancel(struct queue *q, int64_t id, const char *reason, int64_t now_ms)
-{
-	return queue__cancel(&sqlite_tx, q, id, reason, now_ms);
-}
-
-static int sq_retry(struct queue *q, int64_t id, int64_t now_ms)
-{
-	return queue__retry(&sqlite_tx, q, id, now_ms);
-}
-
 static int sq_log(struct queue *q_, int64_t id, const char *text, int64_t now_ms)
 {
 	struct queue_sqlite *q = qs(q_);
@@ -574,16 +552,53 @@ static void sq_close(struct queue *q_)
 	free(q);
 }
 
+/* A job's files are not kept in the SQLite queue.  One host has the queue
+ * and the spool on the same disk, so the spool keeps a job's files
+ * (agent/publish/spool.c) and the queue names them in the job's inputs;
+ * storing them again in the database would only double the writes.  Files
+ * in the queue are for hosts sharing one queue (the PostgreSQL backend).
+ * Each call answers -ENOTSUP. */
+static int no_files(char *errbuf, size_t errlen)
+{
+	if (errbuf != NULL && errlen > 0)
+		snprintf(errbuf, errlen,
+			 "the SQLite queue keeps no files: a job's "
+			 "files are in this host's spool");
+	return -ENOTSUP;
+}
+
+static int sq_file_put(struct queue *q, int64_t id, int64_t fence, const char *name,
+		       const struct queue_file_src *src, int64_t now_ms,
+		       struct queue_file_info *ret, char *errbuf, size_t errlen)
+{
+	(void)q, (void)id, (void)fence, (void)name, (void)src, (void)now_ms, (void)ret;
+	return no_files(errbuf, errlen);
+}
+
+static int sq_file_get(struct queue *q, int64_t id, const char *name,
+		       const struct queue_file_sink *dst, struct queue_file_info *ret,
+		       char *errbuf, size_t errlen)
+{
+	(void)q, (void)id, (void)name, (void)dst, (void)ret;
+	return no_files(errbuf, errlen);
+}
+
+static int sq_files_remove(struct queue *q, int64_t id)
+{
+	(void)q, (void)id;
+	return no_files(NULL, 0);
+}
+
 static const struct queue_ops sqlite_ops = {
-    .enqueue = sq_enqueue,
-    .enqueue_many = sq_enqueue_many,
+    .enqueue = queue__enqueue,
+    .enqueue_many = queue__enqueue_many,
     .set_artifacts = sq_set_artifacts,
     .claim = queue_sqlite__claim,
     .heartbeat = sq_heartbeat,
     .upload_set = sq_upload_set,
     .finish = sq_finish,
-    .cancel = sq_cancel,
-    .retry = sq_retry,
+    .cancel = queue__cancel,
+    .retry = queue__retry,
     .get = queue_sqlite__get,
     .list = queue_sqlite__list,
     .uploads = queue_sqlite__uploads,
@@ -593,10 +608,11 @@ static const struct queue_ops sqlite_ops = {
     .stats = queue_sqlite__stats,
     .release_owner = sq_release_owner,
     .prune = queue_sqlite__prune,
-    .file_put = queue_sqlite__file_put,
-    .file_get = queue_sqlite__file_get,
-    .files_remove = queue_sqlite__files_remove,
+    .file_put = sq_file_put,
+    .file_get = sq_file_get,
+    .files_remove = sq_files_remove,
     .close = sq_close,
+    .tx = &sqlite_tx,
 };
 
 int queue_sqlite_open(const char *path, struct queue **ret, char *errbuf, size_t errlen)

@@ -157,13 +157,4 @@ int queue_sqlite__stats(struct queue *q, int64_t now_ms, struct queue_stats *ret
 int queue_sqlite__prune(struct queue *q, int64_t before_ms, int64_t after_id,
 			bool dry_run, struct job *ret, size_t max);
 
-/* A job's files: -ENOTSUP (queue_sqlite_files.c says why). */
-int queue_sqlite__file_put(struct queue *q, int64_t id, int64_t fence, const char *name,
-			   const struct queue_file_src *src, int64_t now_ms,
-			   struct queue_file_info *ret, char *errbuf, size_t errlen);
-int queue_sqlite__file_get(struct queue *q, int64_t id, const char *name,
-			   const struct queue_file_sink *dst, struct queue_file_info *ret,
-			   char *errbuf, size_t errlen);
-int queue_sqlite__files_remove(struct queue *q, int64_t id);
-
 #endif
