@@ -325,6 +325,16 @@ static int become(const struct opts *o)
 	return 0;
 }
 
+/* One argument comparison of a rule; libseccomp's SCMP_A0()...
+ * leave datum_b out, which clang's -Wmissing-field-initializers refuses. */
+static struct scmp_arg_cmp arg_cmp(unsigned int arg, enum scmp_compare op, scmp_datum_t a,
+				   scmp_datum_t b)
+{
+	struct scmp_arg_cmp c = {.arg = arg, .op = op, .datum_a = a, .datum_b = b};
+
+	return c;
+}
+
 /* RestrictNamespaces= (seccomp_restrict_namespaces()). */
 static int load_namespaces(unsigned long keep)
 {
@@ -340,20 +350,20 @@ static int load_namespaces(unsigned long keep)
 		r = seccomp_rule_add_exact(ctx, deny, SCMP_SYS(setns), 0);
 	else if (r == 0)
 		r = seccomp_rule_add_exact(ctx, deny, SCMP_SYS(setns), 1,
-					   SCMP_A1(SCMP_CMP_EQ, 0));
+					   arg_cmp(1, SCMP_CMP_EQ, 0, 0));
 	for (i = 0; r == 0 && i < sizeof(ns_kinds) / sizeof(ns_kinds[0]); i++) {
 		unsigned long f = ns_kinds[i].flag;
 
 		if (keep & f)
 			continue;
 		r = seccomp_rule_add_exact(ctx, deny, SCMP_SYS(unshare), 1,
-					   SCMP_A0(SCMP_CMP_MASKED_EQ, f, f));
+					   arg_cmp(0, SCMP_CMP_MASKED_EQ, f, f));
 		if (r == 0)
 			r = seccomp_rule_add_exact(ctx, deny, SCMP_SYS(clone), 1,
-						   SCMP_A0(SCMP_CMP_MASKED_EQ, f, f));
+						   arg_cmp(0, SCMP_CMP_MASKED_EQ, f, f));
 		if (r == 0 && keep != 0)
 			r = seccomp_rule_add_exact(ctx, deny, SCMP_SYS(setns), 1,
-						   SCMP_A1(SCMP_CMP_MASKED_EQ, f, f));
+						   arg_cmp(1, SCMP_CMP_MASKED_EQ, f, f));
 	}
 	if (r == 0)
 		r = seccomp_load(ctx);
@@ -380,14 +390,15 @@ static int load_families(const bool *family)
 		r = seccomp_rule_add_exact(ctx, deny, SCMP_SYS(socket), 0);
 	} else {
 		r = seccomp_rule_add_exact(ctx, deny, SCMP_SYS(socket), 1,
-					   SCMP_A0(SCMP_CMP_LT, first));
+					   arg_cmp(0, SCMP_CMP_LT, first, 0));
 		if (r == 0)
 			r = seccomp_rule_add_exact(ctx, deny, SCMP_SYS(socket), 1,
-						   SCMP_A0(SCMP_CMP_GT, last));
+						   arg_cmp(0, SCMP_CMP_GT, last, 0));
 		for (af = first + 1; r == 0 && af < last; af++)
 			if (!family[af])
-				r = seccomp_rule_add_exact(ctx, deny, SCMP_SYS(socket), 1,
-							   SCMP_A0(SCMP_CMP_EQ, af));
+				r = seccomp_rule_add_exact(
+				    ctx, deny, SCMP_SYS(socket), 1,
+				    arg_cmp(0, SCMP_CMP_EQ, af, 0));
 	}
 	if (r == 0)
 		r = seccomp_load(ctx);
