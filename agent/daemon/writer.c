@@ -22,7 +22,8 @@
 #define container_of(p, t, m) ((t *)((char *)(p)-offsetof(t, m)))
 
 /* After a failed open, batches fail at once for this long, then the next
- * one opens again (an open runs quick_check: not once per batch). */
+ * one opens again (not once per batch: a failing open may take the busy
+ * timeout, and the log would repeat it). */
 #define OPEN_BACKOFF_MS 5000
 /* The open's failure is logged at once, then at most this often. */
 #define OPEN_LOG_EVERY_MS 60000
@@ -129,7 +130,7 @@ static void thread_main(void *arg)
 	struct writer_batch *b;
 	bool notify;
 
-	/* Open at once: the first commit need not wait for quick_check. */
+	/* Open at once: the first commit need not wait for the open. */
 	(void)ensure_open(w);
 	uv_mutex_lock(&w->mu);
 	notify = w->err[0] != '\0';
