@@ -75,6 +75,15 @@ int writer_submit(struct writer *w, struct writer_batch *b);
 int writer_commit_one(struct writer *w, const struct job_new *jn, int64_t now_ms,
 		      void (*done)(void *op, int result, int64_t id), void *op);
 
+/* Commits n jobs in one transaction (jobs, ret_ids and ret_rcs kept by
+ * the caller until done): a batch whose done(op, result) gets
+ * enqueue_many()'s result, ret_ids and ret_rcs filled as it fills them.
+ * Returns 0, or -EINVAL (n is 0) / -ENOMEM (done not called).  The shape
+ * of reconcile_env.commit. */
+int writer_commit_many(struct writer *w, const struct job_new *jobs, size_t n,
+		       int64_t now_ms, int64_t *ret_ids, int *ret_rcs,
+		       void (*done)(void *op, int result), void *op);
+
 /* True while a batch is queued or being committed, or its done() has not
  * run yet. */
 bool writer_busy(const struct writer *w);
