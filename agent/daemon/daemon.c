@@ -398,8 +398,9 @@ static int open_queue(struct agent *a)
 		log_notice("%d job(s) left running by the previous process went back to "
 			   "the queue",
 			   r);
-	/* After release_owner: its write does not wait for the writer's open. */
-	r = writer_new(&a->loop, queue_sqlite_open, cfg->queue.path, &a->writer);
+	/* After release_owner: its write does not wait for the writer's open.
+	 * A further connection: the open above checked and marked the file. */
+	r = writer_new(&a->loop, queue_sqlite_open_more, cfg->queue.path, &a->writer);
 	if (r < 0) {
 		log_err_r(r, "cannot start the queue's writer");
 		return r;

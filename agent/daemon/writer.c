@@ -22,7 +22,8 @@
 #define container_of(p, t, m) ((t *)((char *)(p)-offsetof(t, m)))
 
 /* After a failed open, batches fail at once for this long, then the next
- * one opens again (an open runs quick_check: not once per batch). */
+ * one opens again (not once per batch: a failing open may take the busy
+ * timeout, and the log would repeat it). */
 #define OPEN_BACKOFF_MS 5000
 /* The open's failure is logged at once, then at most this often. */
 #define OPEN_LOG_EVERY_MS 60000
@@ -129,7 +130,7 @@ static void thread_main(void *arg)
 	struct writer_batch *b;
 	bool notify;
 
-	/* Open at once: the first commit need not wait for quick_check. */
+	/* Open at once: the first commit need not wait for the open. */
 	(void)ensure_open(w);
 	uv_mutex_lock(&w->mu);
 	notify = w->err[0] != '\0';
@@ -302,41 +303,69 @@ int writer_submit(struct writer *w, struct writer_batch *b)
 	return 0;
 }
 
-/* A batch of one job (writer_commit_one). */
-struct one {
+/* A batch the writer allocates (writer_commit_one, writer_commit_many):
+ * exactly one of one and many is set. */
+struct owned {
 	struct writer_batch wb;
-	int64_t id;
+	int64_t id; /* a batch of one's results */
 	int rc;
-	void (*done)(void *op, int result, int64_t id);
+	void (*one)(void *op, int result, int64_t id);
+	void (*many)(void *op, int result);
 	void *op;
 };
 
-static void one_done(struct writer_batch *wb)
+static void owned_done(struct writer_batch *wb)
 {
-	struct one *o = wb->data;
+	struct owned *o = wb->data;
 
-	o->done(o->op, wb->result < 0 ? wb->result : o->rc, o->id);
+	if (o->one != NULL)
+		o->one(o->op, wb->result < 0 ? wb->result : o->rc, o->id);
+	else
+		o->many(o->op, wb->result);
 	free(o);
+}
+
+/* Queues an owned batch of n jobs; o's callbacks and op are set. */
+static int owned_submit(struct writer *w, struct owned *o, const struct job_new *jobs,
+			size_t n, int64_t now_ms, int64_t *ret_ids, int *ret_rcs)
+{
+	o->wb = (struct writer_batch){.jobs = jobs,
+				      .n = n,
+				      .now_ms = now_ms,
+				      .ret_ids = ret_ids != NULL ? ret_ids : &o->id,
+				      .ret_rcs = ret_rcs != NULL ? ret_rcs : &o->rc,
+				      .done = owned_done,
+				      .data = o};
+	enqueue(w, &o->wb);
+	return 0;
 }
 
 int writer_commit_one(struct writer *w, const struct job_new *jn, int64_t now_ms,
 		      void (*done)(void *op, int result, int64_t id), void *op)
 {
-	struct one *o = calloc(1, sizeof(*o));
+	struct owned *o = calloc(1, sizeof(*o));
 
 	if (o == NULL)
 		return -ENOMEM;
-	o->done = done;
+	o->one = done;
 	o->op = op;
-	o->wb = (struct writer_batch){.jobs = jn,
-				      .n = 1,
-				      .now_ms = now_ms,
-				      .ret_ids = &o->id,
-				      .ret_rcs = &o->rc,
-				      .done = one_done,
-				      .data = o};
-	enqueue(w, &o->wb);
-	return 0;
+	return owned_submit(w, o, jn, 1, now_ms, NULL, NULL);
+}
+
+int writer_commit_many(struct writer *w, const struct job_new *jobs, size_t n,
+		       int64_t now_ms, int64_t *ret_ids, int *ret_rcs,
+		       void (*done)(void *op, int result), void *op)
+{
+	struct owned *o;
+
+	if (n == 0)
+		return -EINVAL;
+	o = calloc(1, sizeof(*o));
+	if (o == NULL)
+		return -ENOMEM;
+	o->many = done;
+	o->op = op;
+	return owned_submit(w, o, jobs, n, now_ms, ret_ids, ret_rcs);
 }
 
 bool writer_busy(const struct writer *w)

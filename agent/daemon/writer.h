@@ -15,8 +15,8 @@
  * The loop stays alive while a batch is submitted and its done() has not
  * run (the async handle is referenced only then), so a daemon that stops
  * waits for every submitted commit before its loop ends.  The thread opens
- * the connection as it starts: a slow open (an integrity check after a
- * crash) delays the first commit, not the loop.  A failed open fails the
+ * the connection as it starts: a slow open delays the first commit, not
+ * the loop.  A failed open fails the
  * batches of the next few seconds at once, then the next batch opens
  * again; the failure is logged at once, then at most once a minute. */
 #ifndef AOS_WRITER_H
@@ -34,7 +34,7 @@ struct writer;
 
 /* Opens a queue connection for target (a path, a connection string) on
  * the writer's thread: 0 and *ret, or a negative code with errbuf set.
- * queue_sqlite_open() is one. */
+ * queue_sqlite_open_more() is the daemon's. */
 typedef int (*writer_open_fn)(const char *target, struct queue **ret, char *errbuf,
 			      size_t errlen);
 
@@ -74,6 +74,15 @@ int writer_submit(struct writer *w, struct writer_batch *b);
  * shape of spool_env.commit. */
 int writer_commit_one(struct writer *w, const struct job_new *jn, int64_t now_ms,
 		      void (*done)(void *op, int result, int64_t id), void *op);
+
+/* Commits n jobs in one transaction (jobs, ret_ids and ret_rcs kept by
+ * the caller until done): a batch whose done(op, result) gets
+ * enqueue_many()'s result, ret_ids and ret_rcs filled as it fills them.
+ * Returns 0, or -EINVAL (n is 0) / -ENOMEM (done not called).  The shape
+ * of reconcile_env.commit. */
+int writer_commit_many(struct writer *w, const struct job_new *jobs, size_t n,
+		       int64_t now_ms, int64_t *ret_ids, int *ret_rcs,
+		       void (*done)(void *op, int result), void *op);
 
 /* True while a batch is queued or being committed, or its done() has not
  * run yet. */

@@ -64,12 +64,27 @@ struct reconcile_op {
 	char url[ANSWER_URL_MAX]; /* the index being read */
 	unsigned hops;		  /* same-origin redirects followed to reach it */
 	char last_line[512];
+	/* The jobs of the missing tags (ntags + 1 entries each), n of them
+	 * filled; kept until the commit returns. */
+	struct pipeline_job *jobs;
+	struct job_new *jn;
+	int64_t *ids;
+	int *rcs;
+	size_t *which; /* jobs[k] is for tags[which[k]] */
+	size_t n;
 };
 
 static void rec_free(struct reconcile_op *r)
 {
 	size_t i;
 
+	for (i = 0; i < r->n; i++)
+		pipeline_job_clear(&r->jobs[i]);
+	free(r->jobs);
+	free(r->jn);
+	free(r->ids);
+	free(r->rcs);
+	free(r->which);
 	for (i = 0; i < r->ntargets; i++)
 		free(r->targets[i]);
 	transport_req_free(r->req);
@@ -101,47 +116,18 @@ void reconcile_forget(struct reconcile_op *r)
 
 /* ---- the answer ---------------------------------------------------------- */
 
-static void finish(struct reconcile_op *r)
+/* The answer, once the jobs are committed (result: enqueue_many()'s), and
+ * the end of r. */
+static void committed(void *op, int result)
 {
-	const struct config *cfg = *r->env.cfg;
-	const struct pipeline_cfg *p = config_pipeline(cfg, r->pipeline);
-	struct pipeline_job *jobs = calloc(r->ntags + 1, sizeof(*jobs));
-	struct job_new *jn = calloc(r->ntags + 1, sizeof(*jn));
-	int64_t *ids = calloc(r->ntags + 1, sizeof(*ids));
-	int *rcs = calloc(r->ntags + 1, sizeof(*rcs));
-	size_t *which = calloc(r->ntags + 1, sizeof(*which));
-	size_t i, t, n = 0, queued = 0;
+	struct reconcile_op *r = op;
+	size_t i, t, k, queued = 0;
 	cJSON *o, *arr;
-	int rc = 0;
 
-	if (p == NULL || jobs == NULL || jn == NULL || ids == NULL || rcs == NULL ||
-	    which == NULL) {
-		rec_fail(r, p == NULL ? "the pipeline left the configuration"
-				      : "out of memory");
-		goto out;
-	}
-	for (i = 0; i < r->ntags; i++) {
-		bool missing = false;
-
-		for (t = 0; t < r->ntargets; t++)
-			missing |= !r->tags[i].have[t];
-		if (!missing || r->dry_run)
-			continue;
-		if (pipeline_job_init(&jobs[n], p, r->tags[i].tag, r->tags[i].version,
-				      r->tags[i].commit, "reconcile", "",
-				      (int)cfg->queue.max_attempts, NULL) < 0) {
-			rc = -ENOMEM;
-			break;
-		}
-		jn[n] = jobs[n].jn;
-		which[n++] = i;
-	}
-	if (rc == 0 && n > 0)
-		rc = r->env.queue->ops->enqueue_many(r->env.queue, jn, n, aos_wall_ms(),
-						     ids, rcs);
-	if (rc < 0) {
-		rec_fail(r, "cannot write the jobs to the queue: %s", aos_strerror(rc));
-		goto out;
+	if (result < 0) {
+		rec_fail(r, "cannot write the jobs to the queue: %s",
+			 aos_strerror(result));
+		return;
 	}
 	o = cJSON_CreateObject();
 	cJSON_AddTrueToObject(o, "ok");
@@ -151,7 +137,6 @@ static void finish(struct reconcile_op *r)
 	for (i = 0; i < r->ntags; i++) {
 		cJSON *e = cJSON_CreateObject(), *pres, *miss;
 		const char *action = "published";
-		size_t k;
 
 		cJSON_AddStringToObject(e, "tag", r->tags[i].tag);
 		cJSON_AddStringToObject(e, "version", r->tags[i].version);
@@ -163,20 +148,20 @@ static void finish(struct reconcile_op *r)
 					     cJSON_CreateString(r->targets[t]));
 		if (cJSON_GetArraySize(miss) > 0)
 			action = "would-queue";
-		for (k = 0; k < n; k++) {
-			if (which[k] != i)
+		for (k = 0; k < r->n; k++) {
+			if (r->which[k] != i)
 				continue;
-			action = rcs[k] == 0		? "queued"
-				 : rcs[k] == AOS_EEXIST ? "existing"
-							: "error";
-			if (rcs[k] == 0 || rcs[k] == AOS_EEXIST)
-				cJSON_AddNumberToObject(e, "job_id", (double)ids[k]);
-			if (rcs[k] == 0) {
+			action = r->rcs[k] == 0		   ? "queued"
+				 : r->rcs[k] == AOS_EEXIST ? "existing"
+							   : "error";
+			if (r->rcs[k] == 0 || r->rcs[k] == AOS_EEXIST)
+				cJSON_AddNumberToObject(e, "job_id", (double)r->ids[k]);
+			if (r->rcs[k] == 0) {
 				queued++;
 				log_notice("job %" PRId64
 					   " queued by reconcile: pipeline %s, tag %s, "
 					   "commit %.12s",
-					   ids[k], r->pipeline, r->tags[i].tag,
+					   r->ids[k], r->pipeline, r->tags[i].tag,
 					   r->tags[i].commit);
 			}
 		}
@@ -193,14 +178,74 @@ static void finish(struct reconcile_op *r)
 		r->hooks.finished(r->hooks.data, o);
 	cJSON_Delete(o);
 	rec_free(r);
-out:
-	for (i = 0; i < n; i++)
-		pipeline_job_clear(&jobs[i]);
-	free(jobs);
-	free(jn);
-	free(ids);
-	free(rcs);
-	free(which);
+}
+
+/* The jobs of the tags missing on a target (none for a dry run) into
+ * r->jobs.  Returns 0, or -ENOMEM / AOS_ENOTFOUND (the pipeline left the
+ * configuration). */
+static int jobs_make(struct reconcile_op *r)
+{
+	const struct config *cfg = *r->env.cfg;
+	const struct pipeline_cfg *p = config_pipeline(cfg, r->pipeline);
+	size_t i, t, cap = r->ntags + 1;
+
+	if (p == NULL)
+		return AOS_ENOTFOUND;
+	r->jobs = calloc(cap, sizeof(*r->jobs));
+	r->jn = calloc(cap, sizeof(*r->jn));
+	r->ids = calloc(cap, sizeof(*r->ids));
+	r->rcs = calloc(cap, sizeof(*r->rcs));
+	r->which = calloc(cap, sizeof(*r->which));
+	if (r->jobs == NULL || r->jn == NULL || r->ids == NULL || r->rcs == NULL ||
+	    r->which == NULL)
+		return -ENOMEM;
+	for (i = 0; i < r->ntags && !r->dry_run; i++) {
+		bool missing = false;
+
+		for (t = 0; t < r->ntargets; t++)
+			missing |= !r->tags[i].have[t];
+		if (!missing)
+			continue;
+		if (pipeline_job_init(&r->jobs[r->n], p, r->tags[i].tag,
+				      r->tags[i].version, r->tags[i].commit, "reconcile",
+				      "", (int)cfg->queue.max_attempts, NULL) < 0) {
+			pipeline_job_clear(&r->jobs[r->n]);
+			return -ENOMEM;
+		}
+		r->jn[r->n] = r->jobs[r->n].jn;
+		/* Not into the configuration: a reload during the commit may
+		 * free it. */
+		r->jn[r->n].package = r->package;
+		r->which[r->n++] = i;
+	}
+	return 0;
+}
+
+/* The scan is done: the jobs are committed (off the loop when the daemon
+ * gives a committer), then committed() answers. */
+static void finish(struct reconcile_op *r)
+{
+	int rc = jobs_make(r);
+
+	if (rc < 0) {
+		rec_fail(r, rc == AOS_ENOTFOUND ? "the pipeline left the configuration"
+						: "out of memory");
+		return;
+	}
+	if (r->n == 0) {
+		committed(r, 0);
+		return;
+	}
+	if (r->env.commit == NULL) {
+		committed(r,
+			  r->env.queue->ops->enqueue_many(r->env.queue, r->jn, r->n,
+							  aos_wall_ms(), r->ids, r->rcs));
+		return;
+	}
+	rc = r->env.commit(r->env.commit_data, r->jn, r->n, aos_wall_ms(), r->ids, r->rcs,
+			   committed, r);
+	if (rc < 0)
+		committed(r, rc);
 }
 
 /* ---- registry indexes -------------------------------------------------------- */

@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <cjson/cJSON.h>
 #include <uv.h>
@@ -17,6 +18,7 @@
 struct child;
 struct child_opts;
 struct config;
+struct job_new;
 struct queue;
 struct reconcile_op;
 struct sandbox_caps;
@@ -43,6 +45,15 @@ struct reconcile_env {
 	struct vault_session *session; /* the registries' tokens */
 	struct config *const *cfg;     /* the current configuration */
 	struct queue *queue;	       /* where missing tags are queued */
+	/* Commits the jobs off the loop (the daemon's writer), or NULL: on the
+	 * loop with queue->ops->enqueue_many.  It keeps jn, ret_ids and
+	 * ret_rcs (valid until done) and calls done(op, result) later, on the
+	 * loop, with enqueue_many()'s result, ret_ids and ret_rcs; it returns
+	 * 0, or a negative code without calling done. */
+	int (*commit)(void *data, const struct job_new *jn, size_t n, int64_t now_ms,
+		      int64_t *ret_ids, int *ret_rcs, void (*done)(void *op, int result),
+		      void *op);
+	void *commit_data;
 	const struct sandbox_caps *sandbox;
 	/* Jobs were queued (called whether or not anyone listens); may be NULL. */
 	void (*queued)(void *data);

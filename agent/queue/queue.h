@@ -355,13 +355,26 @@ int queue_uploads_all(struct queue *q, int64_t id, struct job_upload **ret);
  * starting with the path. */
 int queue_sqlite_open(const char *path, struct queue **ret, char *errbuf, size_t errlen);
 
+/* A further connection to the queue at path, which this process has open
+ * already with queue_sqlite_open() (the daemon's writer): the pragmas and
+ * busy timeout of every connection, but no integrity check, no migration
+ * and no clean-stop marker, neither at open nor at close (the first
+ * connection's open did them; its close marks the clean stop, so close it
+ * last or first, either way).  The file is neither created nor opened
+ * outside SQLite (see create_file() in queue_sqlite_schema.c: POSIX
+ * locks).  Returns as queue_sqlite_open(), AOS_ESCHEMA when the database
+ * is not at this program's schema (no first open set it up). */
+int queue_sqlite_open_more(const char *path, struct queue **ret, char *errbuf,
+			   size_t errlen);
+
 /* What queue_sqlite_open() checked: nothing after a clean close by the last
  * process (its close marks the file), PRAGMA quick_check otherwise (a crash,
  * a kill, a power cut, or a database from before the marker). */
 enum queue_check {
 	QUEUE_CHECK_SKIPPED = 1,
 	QUEUE_CHECK_QUICK,
-	QUEUE_CHECK_NEW, /* created by this open: nothing to check */
+	QUEUE_CHECK_NEW,      /* created by this open: nothing to check */
+	QUEUE_CHECK_BY_FIRST, /* queue_sqlite_open_more(): the first one checked */
 };
 enum queue_check queue_sqlite_open_check(const struct queue *q);
 

@@ -545,8 +545,10 @@ static void sq_close(struct queue *q_)
 	for (i = 0; i < QS__COUNT; i++)
 		sqlite3_finalize(q->st[i]);
 	/* Opened and every statement finalized: the next open may skip the
-	 * integrity check.  A failed write only costs that check. */
-	if (q->check != 0 && sqlite3_get_autocommit(q->db))
+	 * integrity check.  A failed write only costs that check.  A further
+	 * connection leaves the marker to the first one. */
+	if (q->check != 0 && q->check != QUEUE_CHECK_BY_FIRST &&
+	    sqlite3_get_autocommit(q->db))
 		(void)queue_sqlite__set_clean_stop(q->db, true);
 	sqlite3_close(q->db);
 	free(q);
@@ -615,9 +617,11 @@ static const struct queue_ops sqlite_ops = {
     .tx = &sqlite_tx,
 };
 
-int queue_sqlite_open(const char *path, struct queue **ret, char *errbuf, size_t errlen)
+/* queue_sqlite_open() (more: false) or queue_sqlite_open_more(). */
+static int open_queue(const char *path, bool more, struct queue **ret, char *errbuf,
+		      size_t errlen)
 {
-	enum queue_check check = 0;
+	enum queue_check check = QUEUE_CHECK_BY_FIRST;
 	struct queue_sqlite *q;
 	int i, rc, result;
 
@@ -631,7 +635,8 @@ int queue_sqlite_open(const char *path, struct queue **ret, char *errbuf, size_t
 		return -ENOMEM;
 	}
 	q->base.ops = &sqlite_ops;
-	result = queue_sqlite__open_db(path, &q->db, &check, errbuf, errlen);
+	result = more ? queue_sqlite__open_more_db(path, &q->db, errbuf, errlen)
+		      : queue_sqlite__open_db(path, &q->db, &check, errbuf, errlen);
 	if (result < 0)
 		goto out;
 	for (i = 0; i < QS__COUNT; i++) {
@@ -651,6 +656,17 @@ int queue_sqlite_open(const char *path, struct queue **ret, char *errbuf, size_t
 out:
 	sq_close(q != NULL ? &q->base : NULL);
 	return result;
+}
+
+int queue_sqlite_open(const char *path, struct queue **ret, char *errbuf, size_t errlen)
+{
+	return open_queue(path, false, ret, errbuf, errlen);
+}
+
+int queue_sqlite_open_more(const char *path, struct queue **ret, char *errbuf,
+			   size_t errlen)
+{
+	return open_queue(path, true, ret, errbuf, errlen);
 }
 
 enum queue_check queue_sqlite_open_check(const struct queue *q)

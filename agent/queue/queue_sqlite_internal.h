@@ -95,6 +95,14 @@ const char *queue_sqlite__migration(int n);
 int queue_sqlite__open_db(const char *path, sqlite3 **ret_db, enum queue_check *ret_check,
 			  char *errbuf, size_t errlen);
 
+/* Opens a further connection to the database at path, which a first
+ * connection of this process has opened (queue_sqlite__open_db): the
+ * pragmas only, after checking that the header says ours and current.
+ * Returns 0 and *ret_db (the caller closes it), or AOS_ESCHEMA / -errno
+ * with errbuf set; a missing file is not created. */
+int queue_sqlite__open_more_db(const char *path, sqlite3 **ret_db, char *errbuf,
+			       size_t errlen);
+
 /* Sets meta.clean_stop: 1 at a clean close, 0 while in use.  Returns the
  * SQLite result. */
 int queue_sqlite__set_clean_stop(sqlite3 *db, bool clean);

@@ -483,34 +483,100 @@ static int create_file(const char *path, char *errbuf, size_t errlen)
 		    path, strerror(errno));
 }
 
-int queue_sqlite__open_db(const char *path, sqlite3 **ret_db, enum queue_check *ret_check,
-			  char *errbuf, size_t errlen)
+/* Opens a read-write connection to the existing file at path, with the
+ * busy timeout and extended result codes.  Returns 0 and *ret_db, or a
+ * negative code with errbuf set (nothing to close). */
+static int connect(const char *path, sqlite3 **ret_db, char *errbuf, size_t errlen)
 {
 	sqlite3 *db = NULL;
 	int rc, result;
 
-	if (errlen > 0)
-		errbuf[0] = '\0';
-	result = create_file(path, errbuf, errlen);
-	if (result < 0)
-		return result;
 	rc =
 	    sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
 	if (rc != SQLITE_OK) {
 		result = db != NULL
 			     ? fail_sqlite(db, rc, path, "open it", errbuf, errlen)
 			     : fail(errbuf, errlen, -ENOMEM, "%s: out of memory", path);
-		goto out;
+		sqlite3_close(db);
+		return result;
 	}
 	sqlite3_extended_result_codes(db, 1);
 	sqlite3_busy_timeout(db, QUEUE_SQLITE_BUSY_MS);
+	*ret_db = db;
+	return 0;
+}
 
+int queue_sqlite__open_db(const char *path, sqlite3 **ret_db, enum queue_check *ret_check,
+			  char *errbuf, size_t errlen)
+{
+	sqlite3 *db = NULL;
+	int result;
+
+	if (errlen > 0)
+		errbuf[0] = '\0';
+	result = create_file(path, errbuf, errlen);
+	if (result < 0)
+		return result;
+	result = connect(path, &db, errbuf, errlen);
+	if (result < 0)
+		return result;
 	if ((result = check_identity(db, path, errbuf, errlen)) < 0 ||
 	    (result = check_if_unclean(db, path, ret_check, errbuf, errlen)) < 0 ||
 	    (result = set_pragmas(db, path, errbuf, errlen)) < 0 ||
 	    (result = migrate(db, path, errbuf, errlen)) < 0 ||
 	    (result = check_tables(db, path, errbuf, errlen)) < 0 ||
 	    (result = set_clean_stop(db, path, false, errbuf, errlen)) < 0)
+		goto out;
+	*ret_db = db;
+	db = NULL; /* transferred */
+out:
+	sqlite3_close(db);
+	return result;
+}
+
+/* The first connection's open left the database ours and current: the
+ * header says so (two reads of page 1), or this is no further connection. */
+static int check_current(sqlite3 *db, const char *path, char *errbuf, size_t errlen)
+{
+	int64_t app = 0, version = 0;
+	int rc;
+
+	rc = query_int(db, "PRAGMA application_id", &app);
+	if (rc == SQLITE_OK)
+		rc = query_int(db, "PRAGMA user_version", &version);
+	if (rc != SQLITE_OK)
+		return fail_sqlite(db, rc, path, "reading its header", errbuf, errlen);
+	if (app != QUEUE_SQLITE_APP_ID || version != NMIGRATIONS)
+		return fail(errbuf, errlen, AOS_ESCHEMA,
+			    "%s: not a queue database at schema %d (application_id "
+			    "0x%08x, schema %lld): a further connection opens only "
+			    "one that the first connection has set up; was it "
+			    "replaced while in use?",
+			    path, NMIGRATIONS, (unsigned)(uint32_t)app,
+			    (long long)version);
+	return 0;
+}
+
+int queue_sqlite__open_more_db(const char *path, sqlite3 **ret_db, char *errbuf,
+			       size_t errlen)
+{
+	struct stat st;
+	sqlite3 *db = NULL;
+	int result;
+
+	if (errlen > 0)
+		errbuf[0] = '\0';
+	if (stat(path, &st) < 0) /* never created here */
+		return fail(errbuf, errlen, -errno,
+			    "%s: cannot open the queue database: %s; a further "
+			    "connection opens only one that the first connection has "
+			    "set up; was it moved away while in use?",
+			    path, strerror(errno));
+	result = connect(path, &db, errbuf, errlen);
+	if (result < 0)
+		return result;
+	if ((result = check_current(db, path, errbuf, errlen)) < 0 ||
+	    (result = set_pragmas(db, path, errbuf, errlen)) < 0)
 		goto out;
 	*ret_db = db;
 	db = NULL; /* transferred */

@@ -234,7 +234,7 @@ static void test_commit_off_the_loop(void **state)
 }
 
 /* A failed open fails the batches of its backoff at once, without
- * opening again (each open runs quick_check); after it the next batch
+ * opening again; after it the next batch
  * opens again. */
 static void test_open_failure_then_retry(void **state)
 {

@@ -74,6 +74,17 @@ struct rfx {
 	cJSON *answer;
 	char error[1024];
 	unsigned finished, failed, queued;
+	/* env.commit, when the test gives it: the batch it holds */
+	struct {
+		const struct job_new *jn;
+		size_t n;
+		int64_t *ids;
+		int *rcs;
+		void (*done)(void *op, int result);
+		void *op;
+		unsigned calls;
+		int refuse; /* < 0: returned at once, done not called */
+	} held;
 };
 
 static struct rfx *rfx_cur;
@@ -517,6 +528,100 @@ static void test_forget(void **state)
 	rfx_free(f);
 }
 
+/* reconcile_env.commit as the daemon's writer: keeps the batch for the
+ * test to commit later. */
+static int held_commit(void *data, const struct job_new *jn, size_t n, int64_t now_ms,
+		       int64_t *ret_ids, int *ret_rcs, void (*done)(void *op, int result),
+		       void *op)
+{
+	struct rfx *f = data;
+
+	(void)now_ms;
+	f->held.calls++;
+	if (f->held.refuse < 0)
+		return f->held.refuse;
+	f->held.jn = jn;
+	f->held.n = n;
+	f->held.ids = ret_ids;
+	f->held.rcs = ret_rcs;
+	f->held.done = done;
+	f->held.op = op;
+	return 0;
+}
+
+/* Starts the scan of py with held_commit and runs it to the commit. */
+static void scan_to_commit(struct rfx *f)
+{
+	struct reconcile_env env = env_of(f);
+	struct reconcile_hooks hooks = rfx_hooks;
+	char msg[512];
+
+	env.commit = held_commit;
+	env.commit_data = f;
+	hooks.data = f;
+	assert_int_equal(
+	    reconcile_start(&env, "py", false, &hooks, &f->op, msg, sizeof(msg)), 0);
+	git_tags(f);
+	answer(f, URL_A, 200, PYPI_JSON);
+	answer(f, URL_B, 200, NPM_PACKUMENT);
+}
+
+/* With a committer (the daemon's writer) the jobs are handed to it and the
+ * scan answers only when its commit returns: nothing is heard, queued or
+ * kicked before.  The jobs it holds point into the scan, not into the
+ * configuration (a reload meanwhile may free that). */
+static void test_commit_elsewhere(void **state)
+{
+	struct rfx *f = rfx_new();
+	const struct pipeline_cfg *p = config_pipeline(f->cfg, "py");
+	size_t i;
+
+	(void)state;
+	scan_to_commit(f);
+	assert_int_equal(f->held.calls, 1);
+	assert_int_equal(f->held.n, 2);
+	assert_int_equal(f->finished + f->failed + f->queued, 0);
+	assert_int_equal(counted(f, JOB_QUEUED), 0);
+	for (i = 0; i < f->held.n; i++) {
+		assert_string_equal(f->held.jn[i].package, "aos-sdk");
+		assert_ptr_not_equal(f->held.jn[i].package, p->package);
+	}
+	f->held.done(f->held.op, f->q->ops->enqueue_many(f->q, f->held.jn, f->held.n,
+							 1000, f->held.ids, f->held.rcs));
+	assert_int_equal(f->finished, 1);
+	assert_int_equal(f->failed, 0);
+	assert_int_equal(f->queued, 1);
+	assert_string_equal(action(f, "v1.1.0"), "queued");
+	assert_string_equal(action(f, "v1.2.0"), "queued");
+	assert_int_equal(counted(f, JOB_QUEUED), 2);
+	rfx_free(f);
+}
+
+/* A commit that fails (its result, or the committer's refusal) is the
+ * scan's failure, saying so. */
+static void test_commit_fails(void **state)
+{
+	struct rfx *f = rfx_new();
+
+	(void)state;
+	scan_to_commit(f);
+	f->held.done(f->held.op, -EIO);
+	assert_int_equal(f->finished + f->queued, 0);
+	assert_int_equal(f->failed, 1);
+	assert_non_null(strstr(f->error, "cannot write the jobs to the queue"));
+	rfx_free(f);
+
+	f = rfx_new();
+	f->held.refuse = -ENOMEM;
+	scan_to_commit(f);
+	assert_int_equal(f->held.calls, 1);
+	assert_int_equal(f->finished + f->queued, 0);
+	assert_int_equal(f->failed, 1);
+	assert_non_null(strstr(f->error, "cannot write the jobs to the queue"));
+	assert_int_equal(counted(f, JOB_QUEUED), 0);
+	rfx_free(f);
+}
+
 /* An unknown pipeline is refused at once, no hook called. */
 static void test_unknown_pipeline(void **state)
 {
@@ -553,6 +658,8 @@ int main(void)
 	    cmocka_unit_test(test_git_fails),
 	    cmocka_unit_test(test_no_tags),
 	    cmocka_unit_test(test_forget),
+	    cmocka_unit_test(test_commit_elsewhere),
+	    cmocka_unit_test(test_commit_fails),
 	    cmocka_unit_test(test_unknown_pipeline),
 	};
 

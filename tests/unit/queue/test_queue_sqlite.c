@@ -332,9 +332,12 @@ static void test_refuse_missing_table(void **state)
 	expect_refused(fx->path, AOS_ECORRUPT, "lacks some of its tables", NULL);
 }
 
-static void test_refuse_corrupt(void **state)
+/* Fills the queue of fx (300 jobs, more than 20 pages), closes it cleanly
+ * (or, with unclean, as if its process had died) and overwrites a page in
+ * the middle of the file: a page quick_check reads, which the open itself
+ * does not. */
+static void fill_and_corrupt(struct fx *fx, bool unclean)
 {
-	struct fx *fx = *state;
 	char key[16], inputs[400];
 	unsigned char junk[4096];
 	struct job_new n = {.kind = JOB_PUBLISH,
@@ -355,8 +358,8 @@ static void test_refuse_corrupt(void **state)
 		assert_int_equal(fx->q->ops->enqueue(fx->q, &n, T0, &id), 0);
 	}
 	fx_close(fx); /* checkpoints: everything is in the main file */
-	/* As if the last process had died: the open checks (quick_check). */
-	sql(fx->path, "UPDATE meta SET value = 0 WHERE key = 'clean_stop'");
+	if (unclean)
+		sql(fx->path, "UPDATE meta SET value = 0 WHERE key = 'clean_stop'");
 	assert_int_equal(stat(fx->path, &st), 0);
 	pages = (long)(st.st_size / 4096);
 	assert_true(pages > 20);
@@ -369,8 +372,73 @@ static void test_refuse_corrupt(void **state)
 	assert_int_equal(pwrite(fd, junk, sizeof(junk), (off_t)(pages / 2) * 4096),
 			 (ssize_t)sizeof(junk));
 	close(fd);
+}
+
+static void test_refuse_corrupt(void **state)
+{
+	struct fx *fx = *state;
+
+	/* As if the last process had died: the open checks (quick_check). */
+	fill_and_corrupt(fx, true);
 	expect_refused(fx->path, AOS_ECORRUPT, "restore it from a backup", NULL);
 	expect_check_fails(fx->path, "restore it from a backup");
+}
+
+/* A further connection of the process (the daemon's writer) checks,
+ * migrates and marks nothing: the first connection's open did.  Proved by
+ * a corrupt page the first open skipped (the last stop was clean): a
+ * second queue_sqlite_open() sees the database in use and refuses it
+ * after its quick_check; queue_sqlite_open_more() does not look.  Its
+ * close leaves the marker to the first connection's. */
+static void test_open_more(void **state)
+{
+	struct fx *fx = *state;
+	struct queue *q2 = NULL;
+	char err[512];
+	int r;
+
+	fill_and_corrupt(fx, false);
+	fx->q = open_ok(fx->path);
+	assert_int_equal(queue_sqlite_open_check(fx->q), QUEUE_CHECK_SKIPPED);
+	expect_refused(fx->path, AOS_ECORRUPT, "restore it from a backup", NULL);
+	r = queue_sqlite_open_more(fx->path, &q2, err, sizeof(err));
+	if (r != 0)
+		fail_msg("the second connection checked the database again: %d: %s", r,
+			 err);
+	assert_int_equal(queue_sqlite_open_check(q2), QUEUE_CHECK_BY_FIRST);
+	q2->ops->close(q2);
+	/* Still in use (the first connection is open): the next process
+	 * would check. */
+	r = queue_sqlite_open(fx->path, &q2, err, sizeof(err));
+	assert_int_equal(r, AOS_ECORRUPT);
+	fx_close(fx);
+	fx->q = open_ok(fx->path);
+	assert_int_equal(queue_sqlite_open_check(fx->q), QUEUE_CHECK_SKIPPED);
+}
+
+/* queue_sqlite_open_more() on a database no first connection set up: a
+ * missing file, an empty one (not migrated). */
+static void test_open_more_refused(void **state)
+{
+	struct fx *fx = *state;
+	struct queue *q2 = NULL;
+	char path[1100], err[512];
+
+	snprintf(path, sizeof(path), "%s/missing.db", fx->dir);
+	assert_true(queue_sqlite_open_more(path, &q2, err, sizeof(err)) < 0);
+	assert_null(q2);
+	assert_int_equal(strncmp(err, path, strlen(path)), 0);
+	assert_contains(err, "first connection");
+	print_message("refused: %s\n", err);
+	assert_int_equal(access(path, F_OK), -1); /* not created */
+	snprintf(path, sizeof(path), "%s/empty.db", fx->dir);
+	write_file(path, "", 0);
+	assert_int_equal(queue_sqlite_open_more(path, &q2, err, sizeof(err)),
+			 AOS_ESCHEMA);
+	assert_null(q2);
+	assert_contains(err, "first connection");
+	print_message("refused: %s\n", err);
+	unlink(path);
 }
 
 /* A database SQLite reads without error but whose index does not match its
@@ -523,6 +591,8 @@ int main(int argc, char **argv)
 	    cmocka_unit_test_setup_teardown(test_migrate_outcomes, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_refuse_missing_table, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_refuse_corrupt, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_open_more, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_open_more_refused, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_refuse_integrity, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_refuse_missing_dir, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_open_check, setup, teardown),
