@@ -36,8 +36,8 @@ from metrics_support import sample
 from queue_support import kill, start_again
 from webhook_support import (PY_BUILD, expect_accepted, expect_job, files_under,
                              github_push, job_log, job_show, job_text, py_readable,
-                             python_pipeline, scan_for_secrets, step_path, uploads,
-                             wait_listening)
+                             PY_QUICK_BUILD, python_pipeline, quick_python_pipeline,
+                             scan_for_secrets, step_path, uploads, wait_listening)
 
 # 5,000 digits on one line, then 1 MiB of 100-byte lines, then exit 5.
 LOUD = ('printf "%05000d\\n" 7; head -c 1048576 /dev/zero | tr "\\0" x | fold -w 100; '
@@ -108,9 +108,10 @@ def daemon(webhook_env, commits, dirs, marker):
         "termproof": python_pipeline(repo, "termproof-v*",
                                      build=[TERM_PROOF.format(name="termproof")],
                                      timeout_s=1, env=pid_env, writable=pids_rw),
-        "othername": python_pipeline(repo, "othername-v*", package="aos-sdk-other",
-                                     verify=None),
-        "python-sdk": python_pipeline(repo),
+        # The jobs below check artifacts, a kill and a restart, not the
+        # build: QUICK_DIST makes their wheel and sdist in a second.
+        "othername": quick_python_pipeline(repo, "othername-v*", package="aos-sdk-other"),
+        "python-sdk": quick_python_pipeline(repo),
         "envdump": python_pipeline(
             repo, "envdump-v*",
             build=[["env"], 'env > "$DUMP_DIR/env.txt"',
@@ -121,9 +122,9 @@ def daemon(webhook_env, commits, dirs, marker):
     pipes["loud"] = python_pipeline(repo, "loud-v*", build=[LOUD], timeout_s=60)
     pipes["cancel"] = python_pipeline(repo, "cancel-v*", build=[SLEEPER.format(name="cancel")],
                                       env=pid_env, writable=pids_rw)
-    pipes["slow"] = python_pipeline(
+    pipes["slow"] = quick_python_pipeline(
         repo, "slow-v*", targets=["pypi"],
-        build=[SLOW, *PY_BUILD], writable=pids_rw, verify=None,
+        build=[SLOW, *PY_QUICK_BUILD], writable=pids_rw,
         readable=py_readable() + [str(dirs["flags"])],  # the step waits for FLAG to go
         env=dict(pid_env, FLAG=str(dirs["flags"] / "hold")))
     return webhook_env.hook_daemon(pipes, env={"AOS_DAEMON_ENV_MARKER": marker,

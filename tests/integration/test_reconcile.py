@@ -31,7 +31,8 @@ from publish_support import (EXIT, NPM_NAME, PY_NAME, PYPI_KINDS, publish, sdist
                              write_zip)
 from webhook_support import (QueueSnapshot, WebhookEnv, ctl_reconcile, expect_accepted,
                              expect_job, github_push, gitlab_tag_push, jobs,
-                             js_pipeline, publishctl_help, python_pipeline)
+                             publishctl_help, python_pipeline, quick_js_pipeline,
+                             quick_python_pipeline)
 
 VERSIONS = ["0.1.0", "0.2.0", "0.3.0", "0.4.0", "0.5.0", "0.6.0"]
 ANNOTATED = {"0.5.0", "0.6.0"}
@@ -73,10 +74,15 @@ def tags(webhook_env):
 
 @pytest.fixture(scope="module")
 def daemon(webhook_env, tags, target):
+    """What is under test is which tags reconcile enqueues and that those
+    jobs publish, not the builds: the jobs build with QUICK_DIST and
+    QUICK_PACK (the checked-out commit's name, version and sources, packed
+    in a second).  Real builds and their verification through the daemon:
+    test_webhook_e2e, test_sdk_builds."""
     repo = webhook_env.repo
     return webhook_env.hook_daemon({
-        "python-sdk": python_pipeline(repo, targets=("testpypi", target.registry)),
-        "js-sdk": js_pipeline(repo),
+        "python-sdk": quick_python_pipeline(repo, targets=("testpypi", target.registry)),
+        "js-sdk": quick_js_pipeline(repo),
         "unreachable": python_pipeline(repo, "nowhere-v*",
                                        repository=f"file://{webhook_env.workdir}/no-repo.git")})
 

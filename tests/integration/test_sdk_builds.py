@@ -23,6 +23,7 @@ import hashlib
 import json
 import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -38,8 +39,13 @@ def sha256(path) -> str:
 
 
 def _build_all(work, verify: bool) -> dict:
-    wheel, sdist = build_python_sdk(VERSION, work / "out", work, verify=verify)
-    tgz = build_js_sdk(VERSION, work / "out", work, verify=verify)
+    """Both fixtures built side by side (each in its own folders under work;
+    one umask, the caller's, for both)."""
+    with ThreadPoolExecutor(2) as ex:
+        py = ex.submit(build_python_sdk, VERSION, work / "out", work, verify=verify)
+        js = ex.submit(build_js_sdk, VERSION, work / "out", work, verify=verify)
+        wheel, sdist = py.result()
+        tgz = js.result()
     return {p.name: sha256(p) for p in (wheel, sdist, tgz)}
 
 
@@ -74,11 +80,16 @@ def _release(env, tags_commit):
     repo = env.repo
     d = env.hook_daemon({"python-sdk": python_pipeline(repo, targets=["pypi"]),
                          "js-sdk": js_pipeline(repo)})
-    out = {}
+    # Both tags pushed before either job is waited for: the two pipelines
+    # (registries pipeline:python-sdk and pipeline:js-sdk, other packages)
+    # build side by side.
+    jids = {}
     for pipeline in ("python-sdk", "js-sdk"):
         tag = f"{pipeline}-v{VERSION}"
-        jid = expect_accepted(d.hooks.send("github", github_push(tag, tags_commit)),
-                              pipeline, tag, VERSION, tags_commit)
+        jids[pipeline] = expect_accepted(d.hooks.send("github", github_push(tag, tags_commit)),
+                                         pipeline, tag, VERSION, tags_commit)
+    out = {}
+    for pipeline, jid in jids.items():
         expect_job(d, jid, "succeeded", timeout=300)
         r = d.ctl("job", "wait", jid, json_out=True, timeout=30)
         final = json.loads(r.out.strip().splitlines()[-1])

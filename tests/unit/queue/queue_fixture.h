@@ -51,36 +51,75 @@ static inline const char *fx_pg(void)
 	return pg != NULL && pg[0] != '\0' ? pg : NULL;
 }
 
+/* The checks' own connection to the test's database (PostgreSQL), kept
+ * from one check to the next: a random test checks after each of its
+ * thousands of steps, and a new connection (a backend started, SCRAM) per
+ * check made the run mostly connection set-up.  Reopened when conninfo
+ * changes; fx_pg_disconnect() (teardown) closes it.  Autocommit, no session
+ * state: each check sees what is committed, as a fresh connection would. */
+struct fx_pg_checker {
+	PGconn *c;
+	char conninfo[1024];
+};
+
+static inline struct fx_pg_checker *fx_pg_checker(void)
+{
+	static struct fx_pg_checker k;
+
+	return &k;
+}
+
+static inline void fx_pg_disconnect(void)
+{
+	struct fx_pg_checker *k = fx_pg_checker();
+
+	PQfinish(k->c); /* accepts NULL */
+	k->c = NULL;
+	k->conninfo[0] = '\0';
+}
+
+static inline PGconn *fx_pg_conn(const char *conninfo)
+{
+	struct fx_pg_checker *k = fx_pg_checker();
+
+	if (k->c != NULL && strcmp(k->conninfo, conninfo) == 0 &&
+	    PQstatus(k->c) == CONNECTION_OK)
+		return k->c;
+	fx_pg_disconnect();
+	if (strlen(conninfo) >= sizeof(k->conninfo))
+		fail_msg("conninfo of %zu bytes: longer than %zu", strlen(conninfo),
+			 sizeof(k->conninfo) - 1);
+	k->c = PQconnectdb(conninfo);
+	if (PQstatus(k->c) != CONNECTION_OK)
+		fail_msg("connect: %s", PQerrorMessage(k->c));
+	snprintf(k->conninfo, sizeof(k->conninfo), "%s", conninfo);
+	return k->c;
+}
+
 /* Runs sql on the test's database (PostgreSQL), failing the test on error. */
 static inline void fx_pg_sql(const char *conninfo, const char *sql)
 {
-	PGconn *c = PQconnectdb(conninfo);
+	PGconn *c = fx_pg_conn(conninfo);
 	PGresult *r;
 
-	if (PQstatus(c) != CONNECTION_OK)
-		fail_msg("connect: %s", PQerrorMessage(c));
 	r = PQexec(c, sql);
 	if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK)
 		fail_msg("%s: %s", sql, PQerrorMessage(c));
 	PQclear(r);
-	PQfinish(c);
 }
 
 /* Runs a query answering one number on the test's database (PostgreSQL). */
 static inline int64_t fx_pg_count(const char *conninfo, const char *sql)
 {
-	PGconn *c = PQconnectdb(conninfo);
+	PGconn *c = fx_pg_conn(conninfo);
 	PGresult *r;
 	int64_t v;
 
-	if (PQstatus(c) != CONNECTION_OK)
-		fail_msg("connect: %s", PQerrorMessage(c));
 	r = PQexec(c, sql);
 	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1)
 		fail_msg("%s: %s", sql, PQerrorMessage(c));
 	v = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
 	PQclear(r);
-	PQfinish(c);
 	return v;
 }
 
@@ -154,10 +193,12 @@ static inline int teardown(void **state)
 
 	if (fx->q != NULL)
 		fx->q->ops->close(fx->q);
-	if (fx_pg() != NULL)
+	if (fx_pg() != NULL) {
 		fx_pg_wipe(fx, false);
-	else
+		fx_pg_disconnect();
+	} else {
 		fx_paths_remove(fx);
+	}
 	rmdir(fx->dir);
 	free(fx);
 	return 0;
