@@ -14,7 +14,9 @@ while the daemon was down).
 package folder (a second upload of a file is refused, 409); devpi's request
 log (DevpiServer.uploads(): every upload request it handled, since devpi
 answers a second identical upload 200 and its index would look the same):
-each file stored by one request, and no other upload request reached it.
+each file stored by one request, and any other request for it answered
+"identical" (a killed daemon's request may still be in the registry's
+hands when its successor asks: see _assert_devpi_once), none refused.
 Both PyPI kinds share the one storm (each kill lands on whatever is under
 way), so that the storm's time is not spent twice.
 
@@ -306,9 +308,17 @@ def _storm(env, targets, relays, seed, rng, tmp_path):
 
 def _assert_devpi_once(target, devpi_jobs: list[Job], seed: int) -> None:
     """devpi: each file on the index with the queued bytes, stored by one
-    upload request, and no other upload request handled (a second identical
-    upload would be answered 200 and leave the index as it was: only the
-    request log shows it)."""
+    upload request; any other upload request was a repeat of a stored file
+    that devpi answered "identical" (200, the index left as it was: only
+    the request log shows it), never a refusal.
+
+    A repeat cannot always be avoided, by this daemon or any client: a
+    daemon killed just after its request was sent leaves the request to
+    the registry, which may still be storing it (devpi took 0.9 s under
+    load in one CI run) when the restarted daemon asks whether the file is
+    there; the answer is no, so it sends the file again, and the registry
+    answers that it has it.  What must never happen is a second stored
+    copy or a refused request, which this asserts."""
     files = target.server.files()
     want = {f.name: sha256_file(f) for j in devpi_jobs for f in j.files}
     assert files == want, f"seed {seed}: devpi holds {files}, expected {want}"
@@ -316,6 +326,8 @@ def _assert_devpi_once(target, devpi_jobs: list[Job], seed: int) -> None:
     stored = collections.Counter(u.filename for u in ups if u.outcome == "stored")
     assert stored == collections.Counter(list(want)), (
         f"seed {seed}: devpi stored {dict(stored)}, expected each of {sorted(want)} once")
-    others = [u for u in ups if u.outcome != "stored"]
-    assert not others, (f"seed {seed}: upload requests that reached devpi again after the "
-                        f"file was stored (or were refused): {others}")
+    releases = {u.release for u in ups if u.outcome == "stored"}
+    bad = [u for u in ups if u.outcome != "stored" and
+           (u.outcome != "identical" or u.release not in releases)]
+    assert not bad, (f"seed {seed}: upload requests devpi refused, or repeats of a file "
+                     f"it never stored: {bad}")
