@@ -1,6 +1,7 @@
 /* queue_async_internal.h - between queue_async.c (the thread, the FIFO,
- * the completions) and queue_async_ops.c (the requests: their copied
- * arguments, running them, their results). */
+ * the completions), queue_async_req.c (a request: its copied arguments,
+ * running it, its result) and queue_async_ops.c (the posts).  Calls go
+ * ops -> queue_async.c -> req and ops -> req, never back. */
 #ifndef AOS_QUEUE_ASYNC_INTERNAL_H
 #define AOS_QUEUE_ASYNC_INTERNAL_H
 
@@ -66,6 +67,13 @@ struct qa_req {
 int qa__admit(const struct queue_async *qa);
 /* Queues r (admitted just before) for the thread; qa owns it now. */
 void qa__post(struct queue_async *qa, struct qa_req *r);
+
+/* Copies, 0 or -ENOMEM (r's copies are freed with r): *ret = a copy of s
+ * (NULL stays NULL); of the n uploads at ups (NULL when n is 0); the n
+ * jobs at js into r->js and r->own (what they point to). */
+int qa__copy_str(const char *s, char **ret);
+int qa__copy_uploads(const struct job_upload *ups, size_t n, struct job_upload **ret);
+int qa__copy_news(struct qa_req *r, const struct job_new *js, size_t n);
 
 /* A request for op with its result arrays of max entries; NULL: -ENOMEM. */
 struct qa_req *qa__req_new(enum qa_op op, size_t max, queue_async_cb cb, void *data);

@@ -1,212 +1,12 @@
-/* queue_async_ops.c - the requests of queue_async.h: the posts copy their
- * arguments into a struct qa_req (with the result arrays, allocated on the
- * loop so that a post that cannot get them fails at once), run() calls the
- * queue_ops function on the database thread, and the request is freed
- * after its completion. */
+/* queue_async_ops.c - the posts of queue_async.h: each checks its bounds,
+ * is admitted by the queue_async (or refused -EBUSY / -ESHUTDOWN), copies
+ * its arguments into a new request (queue_async_req.c) and queues it. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "queue/queue_async.h"
 #include "queue_async_internal.h"
-
-/* ---- copies --------------------------------------------------------------- */
-
-/* *ret = a copy of s (NULL stays NULL).  0 or -ENOMEM. */
-static int copy_str(const char *s, char **ret)
-{
-	*ret = NULL;
-	if (s == NULL)
-		return 0;
-	*ret = strdup(s);
-	return *ret != NULL ? 0 : -ENOMEM;
-}
-
-/* *ret = a copy of the n uploads at ups (NULL when n is 0). */
-static int dup_uploads(const struct job_upload *ups, size_t n, struct job_upload **ret)
-{
-	*ret = NULL;
-	if (n == 0)
-		return 0;
-	*ret = malloc(n * sizeof(*ups));
-	if (*ret == NULL)
-		return -ENOMEM;
-	memcpy(*ret, ups, n * sizeof(*ups));
-	return 0;
-}
-
-static void new_clear(struct qa_new *o)
-{
-	free(o->idem_key);
-	free(o->registry);
-	free(o->package);
-	free(o->inputs);
-	free(o->uploads);
-}
-
-/* dst = src with everything it points to copied into o. */
-static int new_copy(struct job_new *dst, struct qa_new *o, const struct job_new *src)
-{
-	*dst = *src;
-	if (copy_str(src->idem_key, &o->idem_key) < 0 ||
-	    copy_str(src->registry, &o->registry) < 0 ||
-	    copy_str(src->package, &o->package) < 0 ||
-	    copy_str(src->inputs, &o->inputs) < 0 ||
-	    dup_uploads(src->uploads, src->nuploads, &o->uploads) < 0)
-		return -ENOMEM;
-	dst->idem_key = o->idem_key;
-	dst->registry = o->registry;
-	dst->package = o->package;
-	dst->inputs = o->inputs;
-	dst->uploads = o->uploads;
-	return 0;
-}
-
-/* Copies the n jobs at js into r (js, own). */
-static int news_copy(struct qa_req *r, const struct job_new *js, size_t n)
-{
-	size_t i;
-
-	r->js = calloc(n, sizeof(*r->js));
-	r->own = calloc(n, sizeof(*r->own));
-	if (r->js == NULL || r->own == NULL)
-		return -ENOMEM;
-	r->nnew = n;
-	for (i = 0; i < n; i++)
-		if (new_copy(&r->js[i], &r->own[i], &js[i]) < 0)
-			return -ENOMEM;
-	return 0;
-}
-
-/* ---- requests ------------------------------------------------------------- */
-
-/* The result array op fills, max entries of it. */
-static int res_alloc(struct queue_async_result *res, enum qa_op op, size_t max)
-{
-	switch (op) {
-	case QA_GET:
-	case QA_LIST:
-	case QA_CLAIM:
-	case QA_PRUNE:
-		res->jobs = calloc(max, sizeof(*res->jobs));
-		return res->jobs != NULL ? 0 : -ENOMEM;
-	case QA_LOG_READ:
-		res->lines = calloc(max, sizeof(*res->lines));
-		return res->lines != NULL ? 0 : -ENOMEM;
-	case QA_ENQUEUE_MANY:
-		res->ids = calloc(max, sizeof(*res->ids));
-		res->rcs = calloc(max, sizeof(*res->rcs));
-		return res->ids != NULL && res->rcs != NULL ? 0 : -ENOMEM;
-	default: return 0;
-	}
-}
-
-static void res_free(struct queue_async_result *res)
-{
-	size_t i;
-
-	if (res->jobs != NULL)
-		for (i = 0; i < res->n; i++)
-			job_clear(&res->jobs[i]);
-	free(res->jobs);
-	free(res->lines);
-	free(res->uploads);
-	free(res->ids);
-	free(res->rcs);
-}
-
-void qa__req_free(struct qa_req *r)
-{
-	size_t i;
-
-	if (r == NULL)
-		return;
-	res_free(&r->res);
-	free(r->s);
-	free(r->s2);
-	free(r->ups);
-	for (i = 0; i < r->nnew; i++)
-		new_clear(&r->own[i]);
-	free(r->own);
-	free(r->js);
-	free(r);
-}
-
-struct qa_req *qa__req_new(enum qa_op op, size_t max, queue_async_cb cb, void *data)
-{
-	struct qa_req *r = calloc(1, sizeof(*r));
-
-	if (r == NULL)
-		return NULL;
-	r->op = op;
-	r->max = max;
-	r->cb = cb;
-	r->data = data;
-	if (res_alloc(&r->res, op, max) < 0) {
-		qa__req_free(r);
-		return NULL;
-	}
-	return r;
-}
-
-/* ---- on the database thread ------------------------------------------- */
-
-/* The call itself: its return. */
-static int call(struct queue *q, struct qa_req *r)
-{
-	const struct queue_ops *ops = q->ops;
-	struct queue_async_result *res = &r->res;
-
-	switch (r->op) {
-	case QA_GET: return ops->get(q, r->id, res->jobs);
-	case QA_LIST:
-		return ops->list(q, r->has_filter ? &r->filter : NULL, res->jobs, r->max);
-	case QA_UPLOADS: return queue_uploads_all(q, r->id, &res->uploads);
-	case QA_COUNTS: return ops->counts(q, res->counts);
-	case QA_STATS: return ops->stats(q, r->now_ms, &res->stats);
-	case QA_LOG: return ops->log(q, r->id, r->s, r->now_ms);
-	case QA_LOG_READ: return ops->log_read(q, r->id, r->t, res->lines, r->max);
-	case QA_CLAIM:
-		return ops->claim(q, r->s, r->now_ms, r->t, r->limit, res->jobs, r->max);
-	case QA_HEARTBEAT: return ops->heartbeat(q, r->id, r->fence, r->now_ms, r->t);
-	case QA_UPLOAD_SET:
-		return ops->upload_set(q, r->id, r->fence, r->s,
-				       (enum upload_state)r->state, r->outcome, r->s2,
-				       r->now_ms);
-	case QA_FINISH:
-		return ops->finish(q, r->id, r->fence, (enum job_state)r->state, r->t,
-				   r->outcome, r->s, r->now_ms);
-	case QA_SET_ARTIFACTS:
-		return ops->set_artifacts(q, r->id, r->fence, r->s, r->ups, r->nups,
-					  r->now_ms);
-	case QA_ENQUEUE: return ops->enqueue(q, &r->js[0], r->now_ms, &res->id);
-	case QA_ENQUEUE_MANY:
-		return ops->enqueue_many(q, r->js, r->nnew, r->now_ms, res->ids,
-					 res->rcs);
-	case QA_CANCEL: return ops->cancel(q, r->id, r->s, r->now_ms);
-	case QA_RETRY: return ops->retry(q, r->id, r->now_ms);
-	case QA_RELEASE_OWNER: return ops->release_owner(q, r->s, r->now_ms);
-	case QA_PRUNE: return ops->prune(q, r->t, r->id, r->dry_run, res->jobs, r->max);
-	}
-	return -EINVAL;
-}
-
-void qa__run(struct queue *q, struct qa_req *r)
-{
-	struct queue_async_result *res = &r->res;
-
-	res->rc = call(q, r);
-	switch (r->op) {
-	case QA_GET: res->n = res->rc == 0 ? 1 : 0; break;
-	case QA_ENQUEUE_MANY: res->n = res->rc == 0 ? r->nnew : 0; break;
-	case QA_LIST:
-	case QA_UPLOADS:
-	case QA_LOG_READ:
-	case QA_CLAIM:
-	case QA_PRUNE: res->n = res->rc > 0 ? (size_t)res->rc : 0; break;
-	default: break;
-	}
-}
 
 /* ---- the posts ------------------------------------------------------------ */
 
@@ -327,7 +127,7 @@ int queue_async_log(struct queue_async *qa, int64_t id, const char *text, int64_
 		return rc;
 	r->id = id;
 	r->now_ms = now_ms;
-	return end(qa, r, copy_str(text, &r->s));
+	return end(qa, r, qa__copy_str(text, &r->s));
 }
 
 int queue_async_log_read(struct queue_async *qa, int64_t id, int64_t after_id, size_t max,
@@ -354,7 +154,7 @@ int queue_async_claim(struct queue_async *qa, const char *owner, int64_t now_ms,
 	r->now_ms = now_ms;
 	r->t = lease_ms;
 	r->limit = per_registry_limit;
-	return end(qa, r, copy_str(owner, &r->s));
+	return end(qa, r, qa__copy_str(owner, &r->s));
 }
 
 int queue_async_heartbeat(struct queue_async *qa, int64_t id, int64_t fence,
@@ -387,9 +187,9 @@ int queue_async_upload_set(struct queue_async *qa, int64_t id, int64_t fence,
 	r->state = (int)st;
 	r->outcome = out;
 	r->now_ms = now_ms;
-	rc = copy_str(filename, &r->s);
+	rc = qa__copy_str(filename, &r->s);
 	if (rc == 0)
-		rc = copy_str(answer, &r->s2);
+		rc = qa__copy_str(answer, &r->s2);
 	return end(qa, r, rc);
 }
 
@@ -408,7 +208,7 @@ int queue_async_finish(struct queue_async *qa, int64_t id, int64_t fence,
 	r->t = next_run_ms;
 	r->outcome = out;
 	r->now_ms = now_ms;
-	return end(qa, r, copy_str(error, &r->s));
+	return end(qa, r, qa__copy_str(error, &r->s));
 }
 
 int queue_async_set_artifacts(struct queue_async *qa, int64_t id, int64_t fence,
@@ -424,9 +224,9 @@ int queue_async_set_artifacts(struct queue_async *qa, int64_t id, int64_t fence,
 	r->fence = fence;
 	r->now_ms = now_ms;
 	r->nups = n;
-	rc = copy_str(inputs, &r->s);
+	rc = qa__copy_str(inputs, &r->s);
 	if (rc == 0)
-		rc = dup_uploads(ups, n, &r->ups);
+		rc = qa__copy_uploads(ups, n, &r->ups);
 	return end(qa, r, rc);
 }
 
@@ -439,7 +239,7 @@ int queue_async_enqueue(struct queue_async *qa, const struct job_new *j, int64_t
 	if (r == NULL)
 		return rc;
 	r->now_ms = now_ms;
-	return end(qa, r, news_copy(r, j, 1));
+	return end(qa, r, qa__copy_news(r, j, 1));
 }
 
 int queue_async_enqueue_many(struct queue_async *qa, const struct job_new *js, size_t n,
@@ -450,7 +250,7 @@ int queue_async_enqueue_many(struct queue_async *qa, const struct job_new *js, s
 	if (r == NULL)
 		return rc;
 	r->now_ms = now_ms;
-	return end(qa, r, news_copy(r, js, n));
+	return end(qa, r, qa__copy_news(r, js, n));
 }
 
 int queue_async_cancel(struct queue_async *qa, int64_t id, const char *reason,
@@ -463,7 +263,7 @@ int queue_async_cancel(struct queue_async *qa, int64_t id, const char *reason,
 		return rc;
 	r->id = id;
 	r->now_ms = now_ms;
-	return end(qa, r, copy_str(reason, &r->s));
+	return end(qa, r, qa__copy_str(reason, &r->s));
 }
 
 int queue_async_retry(struct queue_async *qa, int64_t id, int64_t now_ms,
@@ -488,7 +288,7 @@ int queue_async_release_owner(struct queue_async *qa, const char *owner_prefix,
 	if (r == NULL)
 		return rc;
 	r->now_ms = now_ms;
-	return end(qa, r, copy_str(owner_prefix, &r->s));
+	return end(qa, r, qa__copy_str(owner_prefix, &r->s));
 }
 
 int queue_async_prune(struct queue_async *qa, int64_t before_ms, int64_t after_id,
