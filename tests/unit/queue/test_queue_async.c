@@ -458,6 +458,7 @@ static struct fake {
 	int entered;  /* calls begun */
 	int released; /* calls allowed to return */
 	int closes;
+	int others; /* calls of the other operations (never held) */
 } fake = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
 
 /* Waits until released; then "reads" job id as its id. */
@@ -491,13 +492,64 @@ static void fake_close(struct queue *q)
 	fake.closes++;
 }
 
-static const struct queue_ops fake_ops = {.get = fake_get, .close = fake_close};
+/* The other operations a test posts: counted, answering -ENOSYS. */
+static int fake_enqueue_many(struct queue *q, const struct job_new *js, size_t n,
+			     int64_t now_ms, int64_t *ret_ids, int *ret_rcs)
+{
+	(void)q, (void)js, (void)n, (void)now_ms, (void)ret_ids, (void)ret_rcs;
+	fake.others++;
+	return -ENOSYS;
+}
+
+static int fake_claim(struct queue *q, const char *owner, int64_t now_ms,
+		      int64_t lease_ms, int limit, struct job *ret, size_t max)
+{
+	(void)q, (void)owner, (void)now_ms, (void)lease_ms, (void)limit, (void)ret,
+	    (void)max;
+	fake.others++;
+	return -ENOSYS;
+}
+
+static int fake_list(struct queue *q, const struct job_filter *f, struct job *ret,
+		     size_t max)
+{
+	(void)q, (void)f, (void)ret, (void)max;
+	fake.others++;
+	return -ENOSYS;
+}
+
+static int fake_finish(struct queue *q, int64_t id, int64_t fence, enum job_state st,
+		       int64_t next_run_ms, enum pub_outcome out, const char *error,
+		       int64_t now_ms)
+{
+	(void)q, (void)id, (void)fence, (void)st, (void)next_run_ms, (void)out,
+	    (void)error, (void)now_ms;
+	fake.others++;
+	return -ENOSYS;
+}
+
+static int fake_set_artifacts(struct queue *q, int64_t id, int64_t fence,
+			      const char *inputs, const struct job_upload *ups, size_t n,
+			      int64_t now_ms)
+{
+	(void)q, (void)id, (void)fence, (void)inputs, (void)ups, (void)n, (void)now_ms;
+	fake.others++;
+	return -ENOSYS;
+}
+
+static const struct queue_ops fake_ops = {.get = fake_get,
+					  .enqueue_many = fake_enqueue_many,
+					  .claim = fake_claim,
+					  .list = fake_list,
+					  .finish = fake_finish,
+					  .set_artifacts = fake_set_artifacts,
+					  .close = fake_close};
 
 static int fake_setup(void **state)
 {
 	(void)state;
 	fake.base.ops = &fake_ops;
-	fake.entered = fake.released = fake.closes = 0;
+	fake.entered = fake.released = fake.closes = fake.others = 0;
 	nevents = 0;
 	return 0;
 }
@@ -531,11 +583,16 @@ static void wait_entered(int n)
 
 enum { EV_LOOP_RAN = 1000, EV_CLOSED };
 
-/* A get's completion: its rc, or the job id it read, as the event. */
+static struct queue_async *cur_qa; /* where a completion posts again */
+static int repost_rc;
+
+/* A get's completion: its rc, or the job id it read, as the event.  With
+ * data, it posts a get of job (intptr_t)data (repost_rc: how that went). */
 static void got(struct queue_async_result *res, void *data)
 {
-	(void)data;
 	event(res->rc < 0 ? res->rc : (int)res->jobs[0].id);
+	if (data != NULL)
+		repost_rc = queue_async_get(cur_qa, (intptr_t)data, got, NULL);
 }
 
 /* An idle handle: the loop ran while the get was held on the thread. */
@@ -584,20 +641,25 @@ static void test_full_fifo_answers_busy(void **state)
 	(void)state;
 	assert_int_equal(uv_loop_init(&loop), 0);
 	assert_int_equal(queue_async_new(&loop, &fake.base, 2, &qa), 0);
-	assert_int_equal(queue_async_get(qa, 1, got, NULL), 0);
+	cur_qa = qa;
+	/* The first one's completion posts job 5: a completion frees its room
+	 * before it runs, so the post is taken, after job 2. */
+	assert_int_equal(queue_async_get(qa, 1, got, (void *)(intptr_t)5), 0);
 	assert_int_equal(queue_async_get(qa, 2, got, NULL), 0);
 	assert_int_equal(queue_async_get(qa, 3, got, NULL), -EBUSY);
 	assert_int_equal(queue_async_counts(qa, got, NULL), -EBUSY);
 	assert_int_equal(queue_async_pending(qa), 2);
-	release(2);
+	release(3);
 	assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0);
-	assert_int_equal(nevents, 2); /* the refused ones never complete */
+	assert_int_equal(repost_rc, 0);
+	assert_int_equal(nevents, 3); /* the refused ones never complete */
 	assert_int_equal(events[0], 1);
 	assert_int_equal(events[1], 2);
+	assert_int_equal(events[2], 5);
 	release(1);
 	assert_int_equal(queue_async_get(qa, 4, got, NULL), 0); /* room again */
 	assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0);
-	assert_int_equal(events[2], 4);
+	assert_int_equal(events[3], 4);
 	close_and_end(&loop, qa);
 }
 
@@ -624,7 +686,10 @@ static void test_shutdown_cancels_what_waits(void **state)
 	(void)state;
 	assert_int_equal(uv_loop_init(&loop), 0);
 	assert_int_equal(queue_async_new(&loop, &fake.base, 0, &qa), 0);
-	assert_int_equal(queue_async_get(qa, 7, got, NULL), 0);
+	cur_qa = qa;
+	repost_rc = 0;
+	/* Its completion posts again: refused, the shutdown began. */
+	assert_int_equal(queue_async_get(qa, 7, got, (void *)(intptr_t)9), 0);
 	/* Waiting behind it, with copies and result arrays to free. */
 	scratch_fill(&s, "a", JOB_PUBLISH);
 	assert_int_equal(queue_async_enqueue_many(qa, s.jn, 2, NOW, rc_of, NULL), 0);
@@ -648,7 +713,9 @@ static void test_shutdown_cancels_what_waits(void **state)
 	for (i = 1; i <= 5; i++)
 		assert_int_equal(events[i], -ECANCELED);
 	assert_int_equal(events[6], EV_CLOSED);
+	assert_int_equal(repost_rc, -ESHUTDOWN);
 	assert_int_equal(entered(), 1); /* nothing else ran */
+	assert_int_equal(fake.others, 0);
 	assert_int_equal(fake.closes, 1);
 }
 
