@@ -14,9 +14,10 @@
  * loop), or, the completion not called: -EBUSY when depth requests are out
  * already (back pressure: try later, or refuse the client), -ESHUTDOWN
  * after queue_async_close(), -EINVAL / AOS_ETOOBIG for a max or a count out
- * of its bounds, -ENOMEM.  The async handle is referenced only while a
- * request is out (or the thread is stopping), so an idle queue_async does
- * not keep the loop alive and a busy one does.
+ * of its bounds (-EINVAL for a NULL completion too), -ENOMEM.  The async
+ * handle is referenced only while a request is out (or the thread is
+ * stopping), so an idle queue_async does not keep the loop alive and a
+ * busy one does.
  *
  * Everything here is called on the loop thread.  Library code: nothing is
  * logged.  The handle is closed by queue_async_close() alone: a uv_walk

@@ -32,7 +32,7 @@ static struct qa_req *begin(struct queue_async *qa, enum qa_op op, size_t max,
 	size_t bound = max_bound(op);
 	struct qa_req *r;
 
-	if (bound > 0 && max == 0)
+	if (cb == NULL || (bound > 0 && max == 0))
 		*rc = -EINVAL;
 	else if (max > bound)
 		*rc = op == QA_ENQUEUE_MANY ? AOS_ETOOBIG : -EINVAL;

@@ -739,6 +739,7 @@ static void test_bounds_refused(void **state)
 	assert_null(qa);
 	assert_int_equal(queue_async_new(&loop, &fake.base, 0, &qa), 0);
 	assert_int_equal(queue_async_list(qa, NULL, 0, never, NULL), -EINVAL);
+	assert_int_equal(queue_async_get(qa, 1, NULL, NULL), -EINVAL);
 	assert_int_equal(
 	    queue_async_list(qa, NULL, QUEUE_ASYNC_LIST_MAX + 1, never, NULL), -EINVAL);
 	assert_int_equal(
