@@ -1,4 +1,8 @@
 find_package(Threads REQUIRED)
+# The queue on a database thread (queue_async.c), over the fixture's backend
+# and over a fake queue whose calls wait to be released.
+aos_unit_test(test_queue_async test_queue_async.c aos_queue_async aos_queue_pg
+              Threads::Threads)
 aos_unit_test(test_queue test_queue.c aos_queue_pg)
 aos_unit_test(test_queue_batch test_queue_batch.c aos_queue_pg)
 aos_unit_test(test_queue_random test_queue_random.c aos_queue_pg)
@@ -17,7 +21,7 @@ set(pg_run sh ${PROJECT_SOURCE_DIR}/tests/peers/pg_run.sh)
 add_test(NAME unit.test_queue_pg COMMAND ${pg_run} $<TARGET_FILE:test_queue_pg>)
 set_tests_properties(unit.test_queue_pg PROPERTIES LABELS unit TIMEOUT 300)
 foreach(t test_queue test_queue_batch test_queue_random test_queue_prune
-        test_queue_files)
+        test_queue_files test_queue_async)
   add_test(NAME unit.${t}.postgresql COMMAND ${pg_run} $<TARGET_FILE:${t}>)
   set_tests_properties(unit.${t}.postgresql PROPERTIES LABELS unit TIMEOUT 300)
 endforeach()

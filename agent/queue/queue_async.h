@@ -1,0 +1,137 @@
+/* queue_async.h - the queue on a database thread of its own.
+ *
+ * A queue_async owns a struct queue (either backend) and one thread that
+ * alone uses it.  The loop posts requests: an operation, its arguments
+ * (copied: the caller may free them once the post returns) and a
+ * completion with a user pointer.  Requests wait in a bounded FIFO; the
+ * thread runs them one at a time, in the order posted, and hands each back
+ * with a uv_async_t whose callback runs the completions on the loop, in
+ * the same order.  So a caller's writes reach the store in the order it
+ * posted them (the fencing and the job log rely on it), and the loop never
+ * waits for the disk, the network or another host's lock.
+ *
+ * Each post returns 0 (the completion will run, exactly once, on the
+ * loop), or, the completion not called: -EBUSY when depth requests are out
+ * already (back pressure: try later, or refuse the client), -ESHUTDOWN
+ * after queue_async_close(), -EINVAL / AOS_ETOOBIG for a max or a count out
+ * of its bounds (-EINVAL for a NULL completion too), -ENOMEM.  The async
+ * handle is referenced only while a request is out (or the thread is
+ * stopping), so an idle queue_async does not keep the loop alive and a
+ * busy one does.
+ *
+ * Everything here is called on the loop thread.  Library code: nothing is
+ * logged.  The handle is closed by queue_async_close() alone: a uv_walk
+ * that closes every handle must pass it over. */
+#ifndef AOS_QUEUE_ASYNC_H
+#define AOS_QUEUE_ASYNC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "queue/queue.h"
+
+#define QUEUE_ASYNC_DEPTH 1024	   /* requests out at once, by default */
+#define QUEUE_ASYNC_LIST_MAX 1000  /* jobs one list request reads at most */
+#define QUEUE_ASYNC_BATCH_MAX 4096 /* jobs of one enqueue_many at most */
+
+struct queue_async;
+
+/* What an operation answered, for its completion.  rc is the queue_ops
+ * call's return (a count, 0 or a negative code), or -ECANCELED for a
+ * request the shutdown took before it ran (nothing done).  The arrays
+ * belong to the queue_async and are freed after the completion returns
+ * (jobs job_clear()ed first); a completion keeps one by taking the pointer
+ * and setting it to NULL (then it job_clear()s and free()s it). */
+struct queue_async_result {
+	int rc;
+	size_t n; /* entries filled in the operation's array below */
+	/* get (n 1 on success), list, claim, prune */
+	struct job *jobs;
+	/* log_read */
+	struct job_log_entry *lines;
+	/* uploads (queue_uploads_all()) */
+	struct job_upload *uploads;
+	/* enqueue: the job's id (rc 0 or AOS_EEXIST); enqueue_many: n ids
+	 * and per-job codes when rc is 0 */
+	int64_t id;
+	int64_t *ids;
+	int *rcs;
+	int64_t counts[JOB_CANCELED + 1]; /* counts */
+	struct queue_stats stats;	  /* stats */
+};
+
+/* A completion, on the loop thread; it may post again. */
+typedef void (*queue_async_cb)(struct queue_async_result *res, void *data);
+
+/* Starts the database thread for q on loop, at most depth (1 to 65536; 0:
+ * QUEUE_ASYNC_DEPTH) requests out at once.  On success q is the thread's
+ * (closed by it at the shutdown) and *ret is set; on failure (-EINVAL,
+ * -ENOMEM, a libuv error) the caller keeps q. */
+int queue_async_new(uv_loop_t *loop, struct queue *q, size_t depth,
+		    struct queue_async **ret);
+
+/* Stops intake (posts answer -ESHUTDOWN from now on), lets the thread
+ * finish the request in flight, completes the ones still waiting with
+ * -ECANCELED (in order, after it), closes the queue on the thread, joins
+ * it and closes the handle; then qa is freed and closed(data) runs (may be
+ * NULL), on the loop.  Returns 0, or -EALREADY when called before. */
+int queue_async_close(struct queue_async *qa, void (*closed)(void *data), void *data);
+
+/* Requests posted whose completion has not run yet. */
+size_t queue_async_pending(const struct queue_async *qa);
+
+/* The operations: the arguments of the queue_ops call of the same name
+ * (queue.h says what each does and answers), copied; where the call fills
+ * an array, max (at most the bound named) says how many entries it may
+ * fill and the result holds them. */
+int queue_async_get(struct queue_async *qa, int64_t id, queue_async_cb cb, void *data);
+/* f may be NULL; max 1 to QUEUE_ASYNC_LIST_MAX. */
+int queue_async_list(struct queue_async *qa, const struct job_filter *f, size_t max,
+		     queue_async_cb cb, void *data);
+/* Every upload of job id: queue_uploads_all(). */
+int queue_async_uploads(struct queue_async *qa, int64_t id, queue_async_cb cb,
+			void *data);
+int queue_async_counts(struct queue_async *qa, queue_async_cb cb, void *data);
+int queue_async_stats(struct queue_async *qa, int64_t now_ms, queue_async_cb cb,
+		      void *data);
+int queue_async_log(struct queue_async *qa, int64_t id, const char *text, int64_t now_ms,
+		    queue_async_cb cb, void *data);
+/* max 1 to QUEUE_LOG_MAX. */
+int queue_async_log_read(struct queue_async *qa, int64_t id, int64_t after_id, size_t max,
+			 queue_async_cb cb, void *data);
+/* max 1 to QUEUE_CLAIM_MAX. */
+int queue_async_claim(struct queue_async *qa, const char *owner, int64_t now_ms,
+		      int64_t lease_ms, int per_registry_limit, size_t max,
+		      queue_async_cb cb, void *data);
+int queue_async_heartbeat(struct queue_async *qa, int64_t id, int64_t fence,
+			  int64_t now_ms, int64_t lease_ms, queue_async_cb cb,
+			  void *data);
+int queue_async_upload_set(struct queue_async *qa, int64_t id, int64_t fence,
+			   const char *filename, enum upload_state st,
+			   enum pub_outcome out, const char *answer, int64_t now_ms,
+			   queue_async_cb cb, void *data);
+int queue_async_finish(struct queue_async *qa, int64_t id, int64_t fence,
+		       enum job_state st, int64_t next_run_ms, enum pub_outcome out,
+		       const char *error, int64_t now_ms, queue_async_cb cb, void *data);
+int queue_async_set_artifacts(struct queue_async *qa, int64_t id, int64_t fence,
+			      const char *inputs, const struct job_upload *ups, size_t n,
+			      int64_t now_ms, queue_async_cb cb, void *data);
+int queue_async_enqueue(struct queue_async *qa, const struct job_new *j, int64_t now_ms,
+			queue_async_cb cb, void *data);
+/* n 1 to QUEUE_ASYNC_BATCH_MAX: one transaction, as enqueue_many(). */
+int queue_async_enqueue_many(struct queue_async *qa, const struct job_new *js, size_t n,
+			     int64_t now_ms, queue_async_cb cb, void *data);
+int queue_async_cancel(struct queue_async *qa, int64_t id, const char *reason,
+		       int64_t now_ms, queue_async_cb cb, void *data);
+int queue_async_retry(struct queue_async *qa, int64_t id, int64_t now_ms,
+		      queue_async_cb cb, void *data);
+int queue_async_release_owner(struct queue_async *qa, const char *owner_prefix,
+			      int64_t now_ms, queue_async_cb cb, void *data);
+/* max 1 to QUEUE_PRUNE_MAX. */
+int queue_async_prune(struct queue_async *qa, int64_t before_ms, int64_t after_id,
+		      bool dry_run, size_t max, queue_async_cb cb, void *data);
+
+#endif
