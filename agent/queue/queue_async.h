@@ -64,6 +64,10 @@ struct queue_async_result {
 };
 
 /* A completion, on the loop thread; it may post again. */
+/* Frees what res holds (its jobs job_clear()ed first): a result filled by
+ * hand, or the arrays a completion kept in a struct of its own. */
+void queue_async_result_clear(struct queue_async_result *res);
+
 typedef void (*queue_async_cb)(struct queue_async_result *res, void *data);
 
 /* Starts the database thread for q on loop, at most depth (1 to 65536; 0:

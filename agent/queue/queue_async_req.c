@@ -100,7 +100,7 @@ static int res_alloc(struct queue_async_result *res, enum qa_op op, size_t max)
 	}
 }
 
-static void res_free(struct queue_async_result *res)
+void queue_async_result_clear(struct queue_async_result *res)
 {
 	size_t i;
 
@@ -120,7 +120,7 @@ void qa__req_free(struct qa_req *r)
 
 	if (r == NULL)
 		return;
-	res_free(&r->res);
+	queue_async_result_clear(&r->res);
 	free(r->s);
 	free(r->s2);
 	free(r->ups);

@@ -195,19 +195,6 @@ static void sync_step(struct queue *q, enum step st, struct queue_async_result *
 		res->n = res->rc > 0 ? (size_t)res->rc : 0;
 }
 
-static void sync_free(struct queue_async_result *res)
-{
-	size_t i;
-
-	for (i = 0; res->jobs != NULL && i < res->n; i++)
-		job_clear(&res->jobs[i]);
-	free(res->jobs);
-	free(res->lines);
-	free(res->uploads);
-	free(res->ids);
-	free(res->rcs);
-}
-
 /* The posted twin of sync_step(). */
 static int async_step(struct queue_async *qa, enum step st, queue_async_cb cb, void *d)
 {
@@ -437,8 +424,8 @@ static void test_same_as_direct_calls_in_order(void **state)
 	for (st = 0; st < S_COUNT; st++) {
 		sync_step(fx->q, st, &direct);
 		assert_same(st, &kept[st], &direct);
-		sync_free(&direct);
-		sync_free(&kept[st]);
+		queue_async_result_clear(&direct);
+		queue_async_result_clear(&kept[st]);
 	}
 	assert_int_equal(queue_async_close(qa, NULL, NULL), 0);
 	assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0);
