@@ -97,6 +97,16 @@ static bool still_answers(PGconn *c)
 	return ok;
 }
 
+/* connect_as(), or NULL once the probe is stopping with status 1. */
+static PGconn *connect_or_stop(struct probe *p, const struct dbcreds_set *set)
+{
+	PGconn *c = connect_as(p, set);
+
+	if (c == NULL)
+		stop(p, 1);
+	return c;
+}
+
 static const struct secret *hook_token(void *data)
 {
 	struct probe *p = data;
@@ -107,13 +117,11 @@ static const struct secret *hook_token(void *data)
 static void hook_issued(struct dbcreds *d, const struct dbcreds_set *set, void *data)
 {
 	struct probe *p = data;
-	PGconn *c = connect_as(p, set);
+	PGconn *c = connect_or_stop(p, set);
 
 	(void)d;
-	if (c == NULL) {
-		stop(p, 1);
+	if (c == NULL)
 		return;
-	}
 	printf("issued %lu %s connected", set->serial, set->username);
 	if (p->conn != NULL) {
 		printf(" previous %s %s", p->user,
@@ -133,14 +141,11 @@ static void hook_issued(struct dbcreds *d, const struct dbcreds_set *set, void *
 
 static void hook_renewed(struct dbcreds *d, const struct dbcreds_set *set, void *data)
 {
-	struct probe *p = data;
-	PGconn *c = connect_as(p, set);
+	PGconn *c = connect_or_stop(data, set);
 
 	(void)d;
-	if (c == NULL) {
-		stop(p, 1);
+	if (c == NULL)
 		return;
-	}
 	PQfinish(c);
 	printf("renewed %lu %s connected\n", set->serial, set->username);
 	fflush(stdout);
