@@ -142,6 +142,17 @@ static int failing_update(EVP_MD_CTX *ctx, const void *p, size_t n)
 	return EVP_DigestUpdate(ctx, p, n);
 }
 
+/* Starts split digests of kind whose helper's digest fails after `after`
+ * blocks. */
+static void start_failing(struct artifact_digests *d, enum artifact_kind kind, int after)
+{
+	assert_int_equal(artifact__digests_init(d, kind), 0);
+	d->md_update = failing_update;
+	fail_ctx = helper_ctx(d);
+	fail_after = after;
+	assert_int_equal(artifact__digests_split(d), 0);
+}
+
 /* Feeds nblocks blocks of data to d through two buffers; returns the index
  * of the first update that failed, or nblocks. */
 static int feed(struct artifact_digests *d, const char *data, int nblocks)
@@ -172,22 +183,14 @@ static void test_helper_digest_fails(void **state)
 	assert_non_null(data);
 	fx_fill(data, 6 * BLOCK, 3);
 	for (k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
-		assert_int_equal(artifact__digests_init(&d, kinds[k]), 0);
-		d.md_update = failing_update;
-		fail_ctx = helper_ctx(&d);
-		fail_after = 2;
-		assert_int_equal(artifact__digests_split(&d), 0);
+		start_failing(&d, kinds[k], 2);
 		assert_int_equal(feed(&d, data, 6), 3);
 		assert_int_equal(artifact__digests_update(&d, data, 1), -EIO);
 		assert_int_equal(artifact__digests_final(&d, &a), -EIO);
 		artifact__digests_free(&d);
 		assert_int_equal(threads(), base);
 		/* Failing on the last block: the final says so. */
-		assert_int_equal(artifact__digests_init(&d, kinds[k]), 0);
-		d.md_update = failing_update;
-		fail_ctx = helper_ctx(&d);
-		fail_after = 5;
-		assert_int_equal(artifact__digests_split(&d), 0);
+		start_failing(&d, kinds[k], 5);
 		assert_int_equal(feed(&d, data, 6), 6);
 		assert_int_equal(artifact__digests_final(&d, &a), -EIO);
 		artifact__digests_free(&d);
