@@ -22,6 +22,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <archive.h>
@@ -52,6 +53,23 @@ struct walk {
 	unsigned cur; /* the block the next fill reads into */
 	unsigned char block[2][READ_BLOCK];
 };
+
+/* A zeroed walk mapped for this pass alone (its blocks are 0.5 MiB): given
+ * back to the kernel at the end, not kept in the calling thread's malloc
+ * arena.  Returns it or NULL. */
+static struct walk *walk_new(void)
+{
+	void *p = mmap(NULL, sizeof(struct walk), PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	return p != MAP_FAILED ? p : NULL;
+}
+
+static void walk_free(struct walk *w)
+{
+	if (w != NULL)
+		munmap(w, sizeof(*w));
+}
 
 /* Keeps the file's last ZIP_TAIL bytes, the k just read at p included. */
 static void keep_tail(struct walk *w, const unsigned char *p, size_t k)
@@ -322,7 +340,7 @@ int artifact__walk(const char *what, const struct artifact_source *src,
 	int r, ar;
 
 	memset(found, 0, sizeof(*found));
-	w = calloc(1, sizeof(*w));
+	w = walk_new();
 	a = archive_read_new();
 	if (w == NULL || a == NULL) {
 		r = -ENOMEM;
@@ -473,6 +491,6 @@ out:
 	if (w != NULL)
 		(void)artifact__digests_wait(dg); /* the helper is done with w's blocks;
 						     its error shows at the final */
-	free(w);
+	walk_free(w);
 	return r;
 }
