@@ -382,8 +382,8 @@ static int inspect_bytes(struct artifact *a, const struct artifact_source *src,
 			   pub__endswith_nocase(a->filename, ".whl") ||
 			       pub__endswith_nocase(a->filename, ".zip"),
 			   o, &dg, &found, ret_bytes, errbuf, errlen);
-	if (r == 0)
-		r = artifact__digests_final(&dg, a);
+	if (r == 0 && (r = artifact__digests_final(&dg, a)) < 0)
+		pub__errf(errbuf, errlen, "%s: computing its digests failed", what);
 	if (r == 0)
 		r = artifact__check_metadata(a, o, what, &found, errbuf, errlen);
 out:

@@ -1,5 +1,6 @@
 /* artifact_internal.h - pieces of artifact inspection shared between
- * artifact.c, artifact_read.c and artifact_digest.c (internal).
+ * artifact.c, artifact_read.c, artifact_digest.c and artifact_digest_par.c
+ * (internal).
  */
 #ifndef AOS_ARTIFACT_INTERNAL_H
 #define AOS_ARTIFACT_INTERNAL_H
@@ -14,24 +15,57 @@
 
 enum { DG_SHA256, DG_BLAKE2, DG_SHA512, DG_SHA1, DG_COUNT };
 
+/* A pass's digests may run on two threads (artifact_digest_par.c): once
+ * split, the heaviest digest of the kind runs on a helper thread over the
+ * same block while the caller runs the others and the CRC-32C. */
+struct artifact__helper;
+
 /* The running digests of one artifact; a NULL context is not computed. */
 struct artifact_digests {
 	EVP_MD_CTX *ctx[DG_COUNT];
-	uint32_t crc32c; /* always computed (crc32c.h) */
+	uint32_t crc32c;		 /* always computed (crc32c.h) */
+	unsigned split;			 /* the digests (1 << DG_*) a helper runs */
+	struct artifact__helper *helper; /* NULL: all on the caller's thread */
+	/* EVP_DigestUpdate, but 0/1 (OpenSSL's); tests inject failures here. */
+	int (*md_update)(EVP_MD_CTX *ctx, const void *p, size_t n);
 };
 
 /* Starts the digests kind needs (PyPI: SHA-256 and BLAKE2b-256 where
- * available; npm: SHA-256, SHA-512, SHA-1).  Returns 0 or -ENOMEM. */
+ * available; npm: SHA-256, SHA-512, SHA-1), all on the caller's thread.
+ * Returns 0 or -ENOMEM. */
 int artifact__digests_init(struct artifact_digests *d, enum artifact_kind kind);
 
-/* Feeds n bytes to every running digest.  Returns 0 or -EIO. */
+/* Moves the heaviest digest of d's kind to a helper thread of its own from
+ * the next block on (nothing to move: stays on one thread).  Returns 0, or
+ * -errno (d then goes on, correct, on the caller's thread). */
+int artifact__digests_split(struct artifact_digests *d);
+
+/* Feeds n bytes to every running digest.  Split, the helper hashes p after
+ * this returns: p must stay unchanged until the next update, wait, final or
+ * free on d returns.  Returns 0 or -EIO (a digest failed, either thread). */
 int artifact__digests_update(struct artifact_digests *d, const void *p, size_t n);
 
-/* Finishes the digests into a's digest fields.  Returns 0 or -EIO. */
+/* Waits until the helper (if any) is done with the last block given, which
+ * the caller may then reuse.  Returns 0 or -EIO (the helper's digest
+ * failed). */
+int artifact__digests_wait(struct artifact_digests *d);
+
+/* Finishes the digests into a's digest fields (stopping the helper).
+ * Returns 0 or -EIO. */
 int artifact__digests_final(struct artifact_digests *d, struct artifact *a);
 
-/* Frees the contexts; accepts a zeroed struct. */
+/* Stops and joins the helper, frees the contexts; accepts a zeroed struct. */
 void artifact__digests_free(struct artifact_digests *d);
+
+/* The helper thread (artifact_digest_par.c), for artifact_digest.c only.
+ * helper_start: a thread hashing d->split's digests of each block posted.
+ * helper_post: hands it p (after helper_wait).  helper_wait: 0 once it is
+ * done with the block, -EIO if a digest failed.  helper_stop: waits, ends
+ * and joins it, frees h (accepts NULL). */
+int artifact__helper_start(struct artifact_digests *d, struct artifact__helper **ret);
+void artifact__helper_post(struct artifact__helper *h, const void *p, size_t n);
+int artifact__helper_wait(struct artifact__helper *h);
+void artifact__helper_stop(struct artifact__helper *h);
 
 /* The metadata member found by the walk. */
 struct artifact__found {

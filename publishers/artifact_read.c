@@ -22,6 +22,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <archive.h>
@@ -32,7 +33,8 @@
 #include "publishers/pub_util.h"
 #include "artifact_internal.h"
 
-#define READ_BLOCK (256 * 1024) /* large reads: the spool's copy goes through here */
+#define READ_BLOCK (256 * 1024)	  /* large reads: the spool's copy goes through here */
+#define SPLIT_AFTER (1024 * 1024) /* digests on two threads past this many bytes */
 #define ZIP_EOCD_LEN 22
 #define ZIP_TAIL (ZIP_EOCD_LEN + 65535) /* the record plus its longest comment */
 
@@ -41,18 +43,63 @@ struct walk {
 	struct artifact_digests *dg;
 	uint64_t nread;
 	bool eof;
-	int err; /* -errno of a failed read */
+	int err;	 /* -errno of a failed read, or of the digests */
+	bool digest_err; /* err is the digests' */
 	bool zip;
 	size_t taillen;
 	unsigned char tail[ZIP_TAIL];
-	unsigned char block[READ_BLOCK];
+	/* Two blocks: the source fills one while the digests' helper thread
+	 * (artifact__digests_split) may still hash the other. */
+	unsigned cur; /* the block the next fill reads into */
+	unsigned char block[2][READ_BLOCK];
 };
 
-static ssize_t fill(struct walk *w)
+/* A zeroed walk mapped for this pass alone (its blocks are 0.5 MiB): given
+ * back to the kernel at the end, not kept in the calling thread's malloc
+ * arena.  Returns it or NULL. */
+static struct walk *walk_new(void)
 {
+	void *p = mmap(NULL, sizeof(struct walk), PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	return p != MAP_FAILED ? p : NULL;
+}
+
+static void walk_free(struct walk *w)
+{
+	if (w != NULL)
+		munmap(w, sizeof(*w));
+}
+
+/* Keeps the file's last ZIP_TAIL bytes, the k just read at p included. */
+static void keep_tail(struct walk *w, const unsigned char *p, size_t k)
+{
+	if (k >= ZIP_TAIL) {
+		memcpy(w->tail, p + k - ZIP_TAIL, ZIP_TAIL);
+		w->taillen = ZIP_TAIL;
+		return;
+	}
+	if (w->taillen + k > ZIP_TAIL) {
+		size_t drop = w->taillen + k - ZIP_TAIL;
+
+		memmove(w->tail, w->tail + drop, w->taillen - drop);
+		w->taillen -= drop;
+	}
+	memcpy(w->tail + w->taillen, p, k);
+	w->taillen += k;
+}
+
+/* Reads the next block into w->block[w->cur] and feeds it to the digests;
+ * *ret_p is the block.  Returns its length, 0 at the end, -1 with w->err. */
+static ssize_t fill(struct walk *w, const unsigned char **ret_p)
+{
+	unsigned char *p = w->block[w->cur];
 	ssize_t n;
 
-	n = w->src->read(w->src->data, w->block, sizeof(w->block));
+	*ret_p = p;
+	if (w->nread >= SPLIT_AFTER)
+		(void)artifact__digests_split(w->dg); /* failed: one thread */
+	n = w->src->read(w->src->data, p, READ_BLOCK);
 	if (n < 0) {
 		w->err = (int)n;
 		return -1;
@@ -62,36 +109,24 @@ static ssize_t fill(struct walk *w)
 		return 0;
 	}
 	w->nread += (uint64_t)n;
-	if (artifact__digests_update(w->dg, w->block, (size_t)n) < 0) {
+	if (artifact__digests_update(w->dg, p, (size_t)n) < 0) {
 		w->err = -EIO;
+		w->digest_err = true;
 		return -1;
 	}
-	if (w->zip) {
-		size_t k = (size_t)n;
-
-		if (k >= ZIP_TAIL) {
-			memcpy(w->tail, w->block + k - ZIP_TAIL, ZIP_TAIL);
-			w->taillen = ZIP_TAIL;
-		} else {
-			if (w->taillen + k > ZIP_TAIL) {
-				size_t drop = w->taillen + k - ZIP_TAIL;
-
-				memmove(w->tail, w->tail + drop, w->taillen - drop);
-				w->taillen -= drop;
-			}
-			memcpy(w->tail + w->taillen, w->block, k);
-			w->taillen += k;
-		}
-	}
+	w->cur ^= 1; /* p is the helper's until the next update returns */
+	if (w->zip)
+		keep_tail(w, p, (size_t)n);
 	return n;
 }
 
 static la_ssize_t read_cb(struct archive *a, void *data, const void **buf)
 {
 	struct walk *w = data;
-	ssize_t n = fill(w);
+	const unsigned char *p;
+	ssize_t n = fill(w, &p);
 
-	*buf = w->block;
+	*buf = p;
 	if (n < 0) {
 		archive_set_error(a, -w->err, "read failed");
 		return ARCHIVE_FATAL;
@@ -251,6 +286,16 @@ toobig:
 	return PUB_EOVERSIZE;
 }
 
+/* Names w->err (a read's or the digests') in errbuf. */
+static void read_failure(const struct walk *w, const char *what, char *errbuf,
+			 size_t errlen)
+{
+	if (w->digest_err)
+		pub__errf(errbuf, errlen, "%s: computing its digests failed", what);
+	else
+		pub__errf(errbuf, errlen, "%s: read failed: %s", what, strerror(-w->err));
+}
+
 /* Classifies a libarchive failure and fills errbuf. */
 static int archive_failure(struct archive *a, const struct walk *w, uint64_t members,
 			   const char *what, const char *fmt, char *errbuf, size_t errlen)
@@ -259,7 +304,7 @@ static int archive_failure(struct archive *a, const struct walk *w, uint64_t mem
 	char q[PUB_QUOTE_MAX];
 
 	if (w->err < 0) {
-		pub__errf(errbuf, errlen, "%s: read failed: %s", what, strerror(-w->err));
+		read_failure(w, what, errbuf, errlen);
 		return w->err;
 	}
 	if (msg == NULL)
@@ -295,7 +340,7 @@ int artifact__walk(const char *what, const struct artifact_source *src,
 	int r, ar;
 
 	memset(found, 0, sizeof(*found));
-	w = calloc(1, sizeof(*w));
+	w = walk_new();
 	a = archive_read_new();
 	if (w == NULL || a == NULL) {
 		r = -ENOMEM;
@@ -403,9 +448,10 @@ int artifact__walk(const char *what, const struct artifact_source *src,
 	}
 	/* Drain what the format reader left so the digests cover the file. */
 	while (!w->eof) {
-		if (fill(w) < 0) {
-			pub__errf(errbuf, errlen, "%s: read failed: %s", what,
-				  strerror(-w->err));
+		const unsigned char *p;
+
+		if (fill(w, &p) < 0) {
+			read_failure(w, what, errbuf, errlen);
 			r = w->err;
 			goto out;
 		}
@@ -442,6 +488,9 @@ out:
 	}
 	if (a != NULL)
 		archive_read_free(a);
-	free(w);
+	if (w != NULL)
+		(void)artifact__digests_wait(dg); /* the helper is done with w's blocks;
+						     its error shows at the final */
+	walk_free(w);
 	return r;
 }
