@@ -23,7 +23,7 @@ struct agent {
 	struct publish_env penv; /* loop, tp, session, &cfg: for publish/ */
 	struct control *ctl;
 	struct queue *queue;
-	struct writer *writer; /* commits webhook jobs off the loop (writer.h) */
+	struct daemon_queue *wq; /* the write queue_async (daemon_queue.h) */
 	struct worker *worker;
 	struct follower *followers;  /* clients following a job or its log (follow.c) */
 	uv_timer_t follow_sweep;     /* reads reported log lines, frees followers */

@@ -29,10 +29,8 @@
 #define container_of(p, t, m) ((t *)((char *)(p)-offsetof(t, m)))
 
 #define DEPTH_MAX 65536
-/* After a failed open, requests fail at once for this long, then the next
- * one opens again (not once per request: a failing open may take the busy
- * timeout, and the reports would repeat it). */
-#define OPEN_BACKOFF_MS 5000
+/* QUEUE_ASYNC_OPEN_BACKOFF_MS: not an open per request (a failing open may
+ * take the busy timeout, and the reports would repeat it). */
 #define OPEN_ERR_MAX 512
 
 struct queue_async {
@@ -48,7 +46,7 @@ struct queue_async {
 	struct qa_req *done, *done_tail; /* for the loop, in order */
 	bool stop;			 /* queue_async_close() ran */
 	bool exited;			 /* the thread returns: join it */
-	uint64_t backoff_ns;		 /* OPEN_BACKOFF_MS, or a test's */
+	uint64_t backoff_ns;		 /* the open's backoff, or a test's */
 	bool ev_new;			 /* an open to report: ev_rc, ev_err */
 	int ev_rc;
 	char ev_err[OPEN_ERR_MAX];
@@ -290,7 +288,7 @@ static int start(uv_loop_t *loop, struct queue *q, const struct queue_async_open
 	qa->loop = loop;
 	qa->q = q;
 	qa->depth = depth > 0 ? depth : QUEUE_ASYNC_DEPTH;
-	qa->backoff_ns = (uint64_t)OPEN_BACKOFF_MS * 1000000;
+	qa->backoff_ns = (uint64_t)QUEUE_ASYNC_OPEN_BACKOFF_MS * 1000000;
 	if (o != NULL) {
 		qa->open = o->open;
 		qa->report = o->report;

@@ -43,6 +43,9 @@
 #define QUEUE_ASYNC_DEPTH 1024	   /* requests out at once, by default */
 #define QUEUE_ASYNC_LIST_MAX 1000  /* jobs one list request reads at most */
 #define QUEUE_ASYNC_BATCH_MAX 4096 /* jobs of one enqueue_many at most */
+/* After a failed open, requests fail at once for this long, then the next
+ * one opens again. */
+#define QUEUE_ASYNC_OPEN_BACKOFF_MS 5000
 
 struct queue_async;
 
