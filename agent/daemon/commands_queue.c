@@ -11,7 +11,6 @@
 #include "common/backoff.h"
 #include "common/err.h"
 #include "daemon/agent.h"
-#include "daemon/daemon_queue.h"
 #include "daemon/follow.h"
 #include "queue/queue.h"
 #include "queue/queue_async.h"
@@ -221,7 +220,7 @@ static void action_done(struct queue_async_result *res, void *data)
 static void cmd_job_action(struct agent *a, struct control_conn *c, const cJSON *req,
 			   bool cancel)
 {
-	struct queue_async *wq = daemon_queue(a);
+	struct queue_async *wq = a->wq;
 	struct job_action *ja;
 	int64_t id;
 	int r;

@@ -78,7 +78,8 @@ int daemon_queue_start(struct agent *a)
 		free(dq);
 		return r;
 	}
-	a->wq = dq;
+	a->wq = dq->qa;
+	a->wq_state = dq;
 	return 0;
 }
 
@@ -87,28 +88,24 @@ static void closed(void *data)
 	struct daemon_queue *dq = data;
 
 	dq->a->wq = NULL;
+	dq->a->wq_state = NULL;
 	free(dq);
 }
 
 void daemon_queue_stop(struct agent *a)
 {
 	if (a->wq != NULL)
-		(void)queue_async_close(a->wq->qa, closed, a->wq);
-}
-
-struct queue_async *daemon_queue(const struct agent *a)
-{
-	return a->wq != NULL ? a->wq->qa : NULL;
+		(void)queue_async_close(a->wq, closed, a->wq_state);
 }
 
 bool daemon_queue_owns(const struct agent *a, const uv_handle_t *h)
 {
-	return queue_async_owns(daemon_queue(a), h);
+	return queue_async_owns(a->wq, h);
 }
 
 bool daemon_queue_busy(const struct agent *a)
 {
-	return a->wq != NULL && queue_async_pending(a->wq->qa) > 0;
+	return a->wq != NULL && queue_async_pending(a->wq) > 0;
 }
 
 /* ---- the commit hooks ------------------------------------------------------ */
@@ -146,7 +143,7 @@ static struct commit_op *commit_op_new(struct agent *a, void *op, int *rc)
 {
 	struct commit_op *c;
 
-	*rc = daemon_queue(a) != NULL ? 0 : -ESHUTDOWN;
+	*rc = a->wq != NULL ? 0 : -ESHUTDOWN;
 	if (*rc < 0)
 		return NULL;
 	c = calloc(1, sizeof(*c));
@@ -169,7 +166,7 @@ int daemon_commit_one(void *agent, const struct job_new *jn, int64_t now_ms,
 	if (c == NULL)
 		return rc;
 	c->one = done;
-	rc = queue_async_enqueue(daemon_queue(a), jn, now_ms, commit_done, c);
+	rc = queue_async_enqueue(a->wq, jn, now_ms, commit_done, c);
 	if (rc < 0)
 		free(c);
 	return rc;
@@ -188,7 +185,7 @@ int daemon_commit_many(void *agent, const struct job_new *jobs, size_t n, int64_
 	c->many = done;
 	c->ret_ids = ret_ids;
 	c->ret_rcs = ret_rcs;
-	rc = queue_async_enqueue_many(daemon_queue(a), jobs, n, now_ms, commit_done, c);
+	rc = queue_async_enqueue_many(a->wq, jobs, n, now_ms, commit_done, c);
 	if (rc < 0)
 		free(c);
 	return rc;

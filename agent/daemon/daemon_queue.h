@@ -16,7 +16,8 @@
 struct agent;
 struct job_new;
 
-/* Starts a->wq on the queue's database (cfg->queue.path).  0, or
+/* Starts a->wq on the queue's database (cfg->queue.path): posts to a->wq
+ * (NULL when stopped) answer from their completions.  0, or
  * -ENOMEM / a libuv error (logged). */
 int daemon_queue_start(struct agent *a);
 
@@ -24,10 +25,6 @@ int daemon_queue_start(struct agent *a);
  * loop's first run ended); the loop's next run joins its thread and frees
  * it.  Accepts a->wq NULL. */
 void daemon_queue_stop(struct agent *a);
-
-/* The write queue_async of a, or NULL when it is not started or stopped:
- * then its posts are refused -ESHUTDOWN by the helpers below. */
-struct queue_async *daemon_queue(const struct agent *a);
 
 /* True for the write queue_async's handle (a uv_walk closer passes it). */
 bool daemon_queue_owns(const struct agent *a, const uv_handle_t *h);

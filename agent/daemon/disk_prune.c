@@ -14,7 +14,6 @@
 #include "base/log.h"
 #include "common/backoff.h"
 #include "daemon/agent.h"
-#include "daemon/daemon_queue.h"
 #include "daemon/disk.h"
 #include "queue/queue.h"
 #include "queue/queue_async.h"
@@ -145,7 +144,7 @@ static void batch_cb(uv_timer_t *t)
 {
 	struct agent *a = t->data;
 	struct prune_run *r = a->disk.runs;
-	struct queue_async *wq = daemon_queue(a);
+	struct queue_async *wq = a->wq;
 	int rc;
 
 	if (r == NULL) { /* the periodic tick */
