@@ -630,24 +630,34 @@ static void close_and_end(uv_loop_t *loop, struct queue_async *qa)
 	assert_int_equal(fake.closes, 1);
 }
 
+/* Posts a get of job 41 (completion cb, data 0), runs the loop with an
+ * idle handle (icb: it releases what is held once it sees the thread
+ * entered), ends it, and asserts the loop ran before the get completed. */
+static void get_41_while_held(uv_loop_t *loop, struct queue_async *qa, queue_async_cb cb,
+			      uv_idle_cb icb)
+{
+	uv_idle_t idle;
+
+	assert_int_equal(queue_async_get(qa, 41, cb, NULL), 0);
+	uv_idle_init(loop, &idle);
+	uv_idle_start(&idle, icb);
+	assert_int_equal(uv_run(loop, UV_RUN_DEFAULT), 0);
+	uv_close((uv_handle_t *)&idle, NULL);
+	close_and_end(loop, qa);
+	assert_int_equal(nevents, 2);
+	assert_int_equal(events[0], EV_LOOP_RAN);
+	assert_int_equal(events[1], 41);
+}
+
 static void test_slow_call_does_not_block_the_loop(void **state)
 {
 	struct queue_async *qa;
 	uv_loop_t loop;
-	uv_idle_t idle;
 
 	(void)state;
 	assert_int_equal(uv_loop_init(&loop), 0);
 	assert_int_equal(queue_async_new(&loop, &fake.base, 0, &qa), 0);
-	assert_int_equal(queue_async_get(qa, 41, got, NULL), 0);
-	uv_idle_init(&loop, &idle);
-	uv_idle_start(&idle, idle_cb);
-	assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0);
-	uv_close((uv_handle_t *)&idle, NULL);
-	close_and_end(&loop, qa);
-	assert_int_equal(nevents, 2);
-	assert_int_equal(events[0], EV_LOOP_RAN);
-	assert_int_equal(events[1], 41);
+	get_41_while_held(&loop, qa, got, idle_cb);
 }
 
 static void test_full_fifo_answers_busy(void **state)
@@ -765,21 +775,12 @@ static void test_open_on_the_thread(void **state)
 	struct queue_async_open o = {.open = fake_open, .target = "db"};
 	struct queue_async *qa;
 	uv_loop_t loop;
-	uv_idle_t idle;
 
 	(void)state;
 	fake.hold_open = true;
 	assert_int_equal(uv_loop_init(&loop), 0);
 	assert_int_equal(queue_async_new_open(&loop, &o, 0, &qa), 0);
-	assert_int_equal(queue_async_get(qa, 41, got_timed, (void *)(intptr_t)0), 0);
-	uv_idle_init(&loop, &idle);
-	uv_idle_start(&idle, idle_release_both);
-	assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0);
-	uv_close((uv_handle_t *)&idle, NULL);
-	close_and_end(&loop, qa);
-	assert_int_equal(nevents, 2);
-	assert_int_equal(events[0], EV_LOOP_RAN);
-	assert_int_equal(events[1], 41);
+	get_41_while_held(&loop, qa, got_timed, idle_release_both);
 	assert_int_equal(fake.opens, 1);
 	assert_int_equal(entered(), 2); /* the open, then the get */
 	assert_false(pthread_equal(fake.open_thread, pthread_self()));
