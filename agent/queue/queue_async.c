@@ -29,9 +29,7 @@
 #define container_of(p, t, m) ((t *)((char *)(p)-offsetof(t, m)))
 
 #define DEPTH_MAX 65536
-/* QUEUE_ASYNC_OPEN_BACKOFF_MS: not an open per request (a failing open may
- * take the busy timeout, and the reports would repeat it). */
-#define OPEN_ERR_MAX 512
+#define OPEN_ERR_MAX 512 /* an open's message, at most */
 
 struct queue_async {
 	uv_loop_t *loop;

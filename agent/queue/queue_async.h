@@ -44,7 +44,8 @@
 #define QUEUE_ASYNC_LIST_MAX 1000  /* jobs one list request reads at most */
 #define QUEUE_ASYNC_BATCH_MAX 4096 /* jobs of one enqueue_many at most */
 /* After a failed open, requests fail at once for this long, then the next
- * one opens again. */
+ * one opens again: not an open per request (a failing open may take the
+ * busy timeout, and the reports would repeat it). */
 #define QUEUE_ASYNC_OPEN_BACKOFF_MS 5000
 
 struct queue_async;
