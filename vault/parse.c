@@ -297,31 +297,118 @@ int vault_check_creation_path(const char *path, const char *expected, const char
 	return len > 0 ? 0 : AOS_EWRAP;
 }
 
-static int json_string_body(struct buf *out, const char *const *names,
-			    const struct secret *const *vals, size_t n)
+/* Copies a non-empty string of printable ASCII shorter than outlen. */
+static int copy_name(cJSON *o, char *out, size_t outlen)
 {
-	cJSON *o = cJSON_CreateObject();
-	char *text = NULL;
-	size_t i;
+	const char *v = cJSON_GetStringValue(o);
+	size_t i, n;
+
+	if (v == NULL || (n = strlen(v)) == 0 || n >= outlen)
+		return -EINVAL;
+	for (i = 0; i < n; i++)
+		if (v[i] < 0x21 || v[i] > 0x7e)
+			return -EINVAL;
+	memcpy(out, v, n + 1);
+	return 0;
+}
+
+/* The lease fields at the top of a creds or renew answer. */
+static int read_lease(cJSON *root, struct vault_lease *ret, char *errbuf, size_t errlen)
+{
+	if (copy_name(cJSON_GetObjectItemCaseSensitive(root, "lease_id"), ret->id,
+		      sizeof(ret->id)) < 0)
+		return fail(errbuf, errlen,
+			    "lease_id missing, empty, not printable or too long");
+	if (get_int(cJSON_GetObjectItemCaseSensitive(root, "lease_duration"),
+		    &ret->duration_s) < 0 ||
+	    ret->duration_s == 0)
+		return fail(errbuf, errlen, "lease_duration missing, 0 or not a number");
+	ret->renewable =
+	    cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(root, "renewable"));
+	return 0;
+}
+
+static int read_db_creds(cJSON *root, void *arg, char *errbuf, size_t errlen)
+{
+	struct vault_db_creds c = {0};
+	cJSON *data = cJSON_GetObjectItemCaseSensitive(root, "data");
+	int r;
+
+	if (!cJSON_IsObject(data))
+		return fail(errbuf, errlen, "answer has no \"data\" object");
+	if (copy_name(cJSON_GetObjectItemCaseSensitive(data, "username"), c.username,
+		      sizeof(c.username)) < 0)
+		return fail(errbuf, errlen,
+			    "data.username missing, empty, not printable or too long");
+	r = read_lease(root, &c.lease, errbuf, errlen);
+	if (r < 0)
+		return r;
+	r = secret_from_json(cJSON_GetObjectItemCaseSensitive(data, "password"),
+			     &c.password);
+	if (r == -EINVAL || (r == 0 && secret_len(c.password) == 0)) {
+		secret_unref(c.password);
+		return fail(errbuf, errlen, "data.password missing or empty");
+	}
+	if (r < 0)
+		return r;
+	*(struct vault_db_creds *)arg = c;
+	return 0;
+}
+
+int vault_parse_db_creds(const char *body, size_t len, struct vault_db_creds *ret,
+			 char *errbuf, size_t errlen)
+{
+	return parse_with(body, len, read_db_creds, ret, errbuf, errlen);
+}
+
+static int read_renew(cJSON *root, void *arg, char *errbuf, size_t errlen)
+{
+	struct vault_lease l = {0};
+	int r = read_lease(root, &l, errbuf, errlen);
+
+	if (r == 0)
+		*(struct vault_lease *)arg = l;
+	return r;
+}
+
+int vault_parse_lease_renew(const char *body, size_t len, struct vault_lease *ret,
+			    char *errbuf, size_t errlen)
+{
+	return parse_with(body, len, read_renew, ret, errbuf, errlen);
+}
+
+/* Prints o (and deletes it) into out, replacing what out held; the printed
+ * copy is wiped (it may hold a secret).  Returns 0, -ENOMEM or AOS_ETOOBIG. */
+static int print_body(cJSON *o, struct buf *out)
+{
+	char *text = cJSON_PrintUnformatted(o);
 	int r = -ENOMEM;
 
-	if (o == NULL)
-		return -ENOMEM;
-	for (i = 0; i < n; i++)
-		if (cJSON_AddStringToObject(o, names[i], secret_value(vals[i])) == NULL)
-			goto out;
-	text = cJSON_PrintUnformatted(o);
-	if (text == NULL)
-		goto out;
-	buf_reset(out);
-	r = buf_puts(out, text);
-out:
 	if (text != NULL) {
+		buf_reset(out);
+		r = buf_puts(out, text);
 		OPENSSL_cleanse(text, strlen(text));
 		cJSON_free(text);
 	}
 	cJSON_Delete(o);
 	return r;
+}
+
+static int json_string_body(struct buf *out, const char *const *names,
+			    const struct secret *const *vals, size_t n)
+{
+	cJSON *o = cJSON_CreateObject();
+	size_t i;
+
+	if (o == NULL)
+		return -ENOMEM;
+	for (i = 0; i < n; i++) {
+		if (cJSON_AddStringToObject(o, names[i], secret_value(vals[i])) == NULL) {
+			cJSON_Delete(o);
+			return -ENOMEM;
+		}
+	}
+	return print_body(o, out);
 }
 
 int vault_login_body(const struct secret *role_id, const struct secret *secret_id,
@@ -339,4 +426,18 @@ int vault_token_body(const struct secret *token, struct buf *out)
 	const struct secret *vals[] = {token};
 
 	return json_string_body(out, names, vals, 1);
+}
+
+int vault_lease_renew_body(const char *lease_id, int64_t increment_s, struct buf *out)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	if (o == NULL)
+		return -ENOMEM;
+	if (cJSON_AddStringToObject(o, "lease_id", lease_id) == NULL ||
+	    cJSON_AddNumberToObject(o, "increment", (double)increment_s) == NULL) {
+		cJSON_Delete(o);
+		return -ENOMEM;
+	}
+	return print_body(o, out);
 }

@@ -129,6 +129,41 @@ int vault_login_body(const struct secret *role_id, const struct secret *secret_i
 /* Builds {"token": "<token>"} for sys/wrapping/lookup. */
 int vault_token_body(const struct secret *token, struct buf *out);
 
+/* Dynamic secrets (the database secrets engine).  A lease id names a lease,
+ * it grants nothing by itself; a username is not a secret either. */
+#define VAULT_LEASE_ID_MAX 512 /* bytes of a lease id, NUL included */
+#define VAULT_DB_USER_MAX 128  /* bytes of a database username, NUL included */
+
+/* A lease, as <mount>/creds/<role> and sys/leases/renew answer it. */
+struct vault_lease {
+	char id[VAULT_LEASE_ID_MAX];
+	int64_t duration_s; /* granted from now; always > 0 */
+	bool renewable;
+};
+
+/* Credentials of the database secrets engine (GET <mount>/creds/<role>). */
+struct vault_db_creds {
+	char username[VAULT_DB_USER_MAX];
+	struct secret *password; /* caller owns */
+	struct vault_lease lease;
+};
+
+/* The answer of GET <mount>/creds/<role>: data.username, data.password,
+ * lease_id, lease_duration (> 0), renewable.  Returns 0 and *ret (the
+ * caller owns ret->password), AOS_EPARSE with errbuf naming what is
+ * missing or too long, or -ENOMEM; on error nothing is left allocated. */
+int vault_parse_db_creds(const char *body, size_t len, struct vault_db_creds *ret,
+			 char *errbuf, size_t errlen);
+
+/* The answer of PUT sys/leases/renew: lease_id, lease_duration (> 0),
+ * renewable.  Returns 0, AOS_EPARSE or -ENOMEM. */
+int vault_parse_lease_renew(const char *body, size_t len, struct vault_lease *ret,
+			    char *errbuf, size_t errlen);
+
+/* Builds {"lease_id": id, "increment": increment_s} for sys/leases/renew
+ * into out.  Returns 0, -ENOMEM or AOS_ETOOBIG. */
+int vault_lease_renew_body(const char *lease_id, int64_t increment_s, struct buf *out);
+
 /* What the unit's SetCredential= passes when the file its LoadCredential=
  * names is missing (systemd/aos-publishd.service.in): read as "missing". */
 #define VAULT_CREDENTIAL_MISSING "aos-publishd-credential-missing"

@@ -309,6 +309,8 @@ int config_parse(const char *text, size_t len, const char *path, struct config *
 	if (!c.failed && cfg__sub(root, "registries") != NULL)
 		parse_registries(&c, cfg__sub(root, "registries"), cfg);
 	if (!c.failed)
+		cfg__parse_queue_pg(&c, root, cfg);
+	if (!c.failed)
 		cfg__parse_control(&c, root, cfg);
 	if (!c.failed)
 		cfg__parse_pipelines(&c, root, cfg);
@@ -368,6 +370,7 @@ void config_free(struct config *cfg)
 	cfg__free_section("", cfg);
 	cfg__free_section("http", cfg);
 	cfg__free_section("queue", &cfg->queue);
+	cfg__free_queue_pg(cfg);
 	cfg__free_section("vault", &cfg->vault);
 	cfg__free_section("vault.auth", &cfg->vault);
 	for (i = 0; i < cfg->nregistries; i++) {

@@ -22,6 +22,21 @@ struct registry_cfg {
 	char *access;	 /* npm: NULL, "public" or "restricted" */
 };
 
+/* queue.postgresql.credentials: where the PostgreSQL password comes from
+ * (config_queue.c).  Not used by the queue yet (issue 17). */
+enum pg_cred_source {
+	PG_CRED_NONE,	  /* libpq's own: a passfile, peer authentication */
+	PG_CRED_KV,	  /* a key of the Vault secret (vault.kv_path) */
+	PG_CRED_DATABASE, /* Vault's database secrets engine: <mount>/creds/<role> */
+};
+
+struct pg_credentials_cfg {
+	enum pg_cred_source source;
+	char *kv_key;	     /* PG_CRED_KV: the key holding the password */
+	char *database_role; /* PG_CRED_DATABASE: the engine's role */
+	char *mount;	     /* PG_CRED_DATABASE: where the engine is mounted */
+};
+
 struct queue_cfg {
 	char *path;		 /* SQLite file; default <state_dir>/queue.db */
 	char *spool_dir;	 /* default <state_dir>/spool */
@@ -34,6 +49,7 @@ struct queue_cfg {
 	long shutdown_grace_s;
 	long retention_days; /* ended jobs pruned after it; 0: kept */
 	long min_free_mb;    /* below it free on the state fs: refuse new work */
+	struct pg_credentials_cfg pg_credentials; /* queue.postgresql.credentials */
 };
 
 struct publish_cfg {

@@ -128,6 +128,12 @@ void cfg__free_pipelines(struct config *cfg);
 void cfg__parse_control(struct cctx *c, const cJSON *root, struct config *cfg);
 void cfg__free_control(struct config *cfg);
 
+/* config_queue.c: queue.postgresql (root is the whole document; the
+ * "queue" section is parsed already).  A kv_key is added to
+ * cfg->secret_keys. */
+void cfg__parse_queue_pg(struct cctx *c, const cJSON *root, struct config *cfg);
+void cfg__free_queue_pg(struct config *cfg);
+
 /* config_env.c: the steps' environment.  env (an object, or NULL) as
  * "NAME=value" strings (*ret_n of them; NULL when none), refusing the names
  * the daemon sets for every step (HOME, TMPDIR, ...) and LD_*; path names

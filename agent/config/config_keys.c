@@ -55,6 +55,9 @@ static const char *const registry_types[] = { "pypi", "npm", NULL };
 static const char *const accesses[] = { "public", "restricted", NULL };
 
 #define MAX_BACKOFF "at least `backoff_min_ms`"
+/* queue.postgresql.credentials (checked in config_queue.c) */
+#define PG_NAME_RULE "letters, digits, `.`, `_`, `-`; a letter or digit first"
+#define PG_MOUNT_RULE "names as `database_role`'s joined by `/`"
 #define ABS_PATHS "absolute paths without `..`"
 /* pipelines.*.env and a verify_matrix cell's env (config_env.c) */
 #define ENV_RULE "no `=`; not `HOME`, `TMPDIR`, `SOURCE_DATE_EPOCH`, " \
@@ -156,6 +159,21 @@ const struct cfg_key cfg__keys[] = {
 	INT("queue.shutdown_grace_s", queue_cfg, shutdown_grace_s, 60, 0, 3600),
 	INT("queue.retention_days", queue_cfg, retention_days, 30, 0, 3650),
 	INT("queue.min_free_mb", queue_cfg, min_free_mb, 64, 0, 1048576),
+	OBJ("queue.postgresql", NULL, 0, NULL),
+	OBJ("queue.postgresql.credentials", "libpq's own (a passfile)", 0,
+	    "exactly one of `kv_key` and `database_role`"),
+
+	/* queue.postgresql.credentials: the variant is the key given
+	 * (config_queue.c) */
+	{ .path = "queue.postgresql.credentials.kv_key", .type = CT_STR,
+	  .off = O(pg_credentials_cfg, kv_key), .max = NAME_MAX_KEY, .variant = "kv",
+	  .flags = CK_REQUIRED },
+	{ .path = "queue.postgresql.credentials.database_role", .type = CT_STR,
+	  .off = O(pg_credentials_cfg, database_role), .max = NAME_MAX_KEY,
+	  .variant = "database", .flags = CK_REQUIRED, .rule = PG_NAME_RULE },
+	{ .path = "queue.postgresql.credentials.mount", .type = CT_STR,
+	  .off = O(pg_credentials_cfg, mount), .max = NAME_MAX_KEY, .sdef = "database",
+	  .variant = "database", .rule = PG_MOUNT_RULE },
 
 	/* listen */
 	STRN("listen.address", listen_cfg, address, NULL, CK_REQUIRED, STR_MAX,

@@ -50,6 +50,8 @@ struct agent {
 	int exit_code;
 	char status_line[256];
 	struct sandbox_caps sandbox; /* probed at start and reload */
+	unsigned probe_gen;	     /* the newest probe (daemon_probe.c) */
+	bool secrets_ready;	     /* the session's first_ready came */
 	struct disk disk;	     /* disk use, refusal when full, retention */
 };
 

@@ -22,6 +22,7 @@
 #include "common/file.h"
 #include "common/secret.h"
 #include "daemon/agent.h"
+#include "daemon/daemon_probe.h"
 #include "daemon/daemon_queue.h"
 #include "daemon/follow.h"
 #include "daemon/ingest.h"
@@ -55,6 +56,20 @@ static uint64_t monotonic_usec(void)
 	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
 }
 
+/* The first READY=1: the secrets are loaded and the build sandbox probed
+ * (both start together: daemon_probe.c). */
+static void announce_ready(struct agent *a)
+{
+	if (!a->ready_sent) {
+		a->ready_sent = true;
+		log_notice("ready: %zu secret key(s) loaded from Vault",
+			   store_size(session_store(a->session)) -
+			       store_missing(session_store(a->session)));
+	}
+	update_status(a);
+	sd_notifyf(0, "READY=1\nSTATUS=%s", a->status_line);
+}
+
 static void session_event(struct vault_session *s, bool first_ready, void *data)
 {
 	struct agent *a = data;
@@ -65,21 +80,29 @@ static void session_event(struct vault_session *s, bool first_ready, void *data)
 	if (session_loaded(a->session))
 		metrics_secrets(a->metrics, store_kv_version(session_store(a->session)),
 				aos_wall_ms());
+	if (first_ready)
+		a->secrets_ready = true;
 	if (first_ready && a->worker != NULL)
 		worker_kick(a->worker); /* jobs waited for the tokens */
-	if (first_ready && !a->ready_sent) {
-		a->ready_sent = true;
-		log_notice("ready: %zu secret key(s) loaded from Vault",
-			   store_size(session_store(a->session)) -
-			       store_missing(session_store(a->session)));
-	}
-	update_status(a);
 	if (a->reloading && session_loaded(a->session)) {
+		update_status(a);
 		a->reloading = false;
 		sd_notify(0, "READY=1");
-	} else if (first_ready) {
-		sd_notifyf(0, "READY=1\nSTATUS=%s", a->status_line);
+	} else if (first_ready && a->sandbox.probed) {
+		announce_ready(a);
+	} else {
+		update_status(a); /* READY=1 when the probe ends: sandbox_probed() */
 	}
+}
+
+/* A sandbox probe ended (daemon_probe.c): the first READY=1 if the secrets
+ * came first, and claims may start (the worker waits for the caps). */
+static void sandbox_probed(struct agent *a)
+{
+	if (a->secrets_ready && !a->ready_sent && !a->reloading)
+		announce_ready(a);
+	if (a->worker != NULL)
+		worker_kick(a->worker);
 }
 
 /* Closes what is left open at the end, but the write queue_async's
@@ -119,27 +142,6 @@ static void agent_stop(struct agent *a, const char *why)
 	uv_close((uv_handle_t *)&a->sig_int, NULL);
 	uv_close((uv_handle_t *)&a->sig_hup, NULL);
 	uv_close((uv_handle_t *)&a->watchdog, NULL);
-}
-
-/* What build steps run under; said at every start and reload, a warning
- * when they are not confined or the configured isolation is missing. */
-static void probe_sandbox(struct agent *a)
-{
-	char text[800];
-	bool ok;
-
-	sandbox_probe(&a->sandbox);
-	if (a->cfg->npipelines == 0)
-		return;
-	ok = sandbox_describe(a->cfg->build_isolation, &a->sandbox, text, sizeof(text));
-	if (!ok)
-		log_err("build_isolation \"%s\" is not available: %s; pipeline jobs fail "
-			"until it is (or another build_isolation is configured)",
-			sandbox_mode_name(a->cfg->build_isolation), text);
-	else if (a->cfg->build_isolation != ISOLATION_NAMESPACES)
-		log_warn("build steps run under %s", text);
-	else
-		log_info("build steps run under %s", text);
 }
 
 static void reload(struct agent *a)
@@ -185,7 +187,7 @@ static void reload(struct agent *a)
 	control_set_max_connections(a->ctl, (size_t)ncfg->control.max_connections);
 	ingest_reconfigure(a->ingest);
 	token_checks_update(a->tokens); /* registries may have changed */
-	probe_sandbox(a);
+	agent_probe_sandbox(a, sandbox_probed);
 	log_notice("configuration reloaded from %s; refreshing secrets", a->cfg->path);
 	if (!session_loaded(a->session)) {
 		a->reloading = false;
@@ -481,7 +483,7 @@ int agent_run(struct config *cfg)
 	r = ensure_dir(cfg->runtime_dir);
 	if (r < 0)
 		log_warn_r(r, "cannot create runtime_dir %s", cfg->runtime_dir);
-	probe_sandbox(a);
+	agent_probe_sandbox(a, sandbox_probed); /* while Vault logs in */
 	r = open_queue(a);
 	if (r < 0) {
 		a->exit_code = 78;

@@ -33,6 +33,7 @@ struct sandbox_caps {
 	char bwrap[256];  /* bubblewrap's path, "" when not installed */
 	bool namespaces;  /* a trial bwrap with every namespace worked */
 	char detail[600]; /* the version, or why namespaces are unavailable */
+	bool probed;	  /* filled by sandbox_probe(); false before */
 };
 
 /* The kernel's Landlock ABI version (>= 1), or a negative errno when it
@@ -41,7 +42,9 @@ int sandbox_abi(void);
 
 /* Looks for bwrap in the system folders and runs a trial sandbox (every
  * namespace the steps get, /bin/true inside).  Blocks for a few
- * milliseconds; call at start and reload.  Always fills *ret. */
+ * milliseconds (two forks and execs, and a wait): the daemon runs it on a
+ * thread-pool thread at start and reload.  Uses no global state.  Always
+ * fills *ret and sets ret->probed. */
 void sandbox_probe(struct sandbox_caps *ret);
 
 /* A one-line description of what steps run under for mode: "namespaces

@@ -298,6 +298,7 @@ void sandbox_probe(struct sandbox_caps *ret)
 	int r;
 
 	memset(ret, 0, sizeof(*ret));
+	ret->probed = true;
 	ret->landlock_abi = sandbox_abi();
 	for (i = 0; i < 3 && ret->bwrap[0] == '\0'; i++) {
 		snprintf(ret->bwrap, sizeof(ret->bwrap), "%s/bwrap", dirs[i]);

@@ -51,6 +51,11 @@ void session_close(struct vault_session *s);
 /* The secret store (owned by the session). */
 struct secret_store *session_store(struct vault_session *s);
 
+/* The Vault token the session holds now, or NULL while it has none (valid
+ * until the session's next step: take a reference to keep it).  What
+ * dbcreds_hooks.token hands to the database credentials. */
+const struct secret *session_token(const struct vault_session *s);
+
 /* True once the secret has been read at least once. */
 bool session_loaded(const struct vault_session *s);
 

@@ -47,6 +47,17 @@ struct session_io {
 
 extern const struct session_io session_uv_io;
 
+/* Starts METHOD <vault>/v1/<path> on tp with cfg's timeout and answer bound
+ * (the session's and the database credentials' requests); *hdrs holds the
+ * headers until the caller frees them with vault_headers_free() after the
+ * answer.  Returns 0 and *ret (cb(req, result, data) runs once, from the
+ * loop), or a negative error with nothing left allocated. */
+int session__vault_request(struct transport *tp, const struct config *cfg,
+			   const struct vault_conn *conn, const char *method,
+			   const char *path, const char *body, const struct secret *tok,
+			   struct curl_slist **hdrs, transport_cb cb, void *data,
+			   struct transport_req **ret);
+
 /* A timer of the session ran out. */
 void session__fire(struct vault_session *s, enum session_timer t);
 

@@ -24,29 +24,39 @@ static void uv_io_stop(struct vault_session *s, enum session_timer t)
 	uv_timer_stop(&s->timers[t]);
 }
 
-static int uv_io_request(struct vault_session *s, const char *method, const char *path,
-			 const char *body, const struct secret *tok,
-			 struct transport_req **ret)
+int session__vault_request(struct transport *tp, const struct config *cfg,
+			   const struct vault_conn *conn, const char *method,
+			   const char *path, const char *body, const struct secret *tok,
+			   struct curl_slist **hdrs, transport_cb cb, void *data,
+			   struct transport_req **ret)
 {
 	struct transport_req *req = NULL;
 	int r;
 
-	r = transport_req_new(s->tp, (size_t)s->cfg->vault.max_response_bytes, &req);
+	r = transport_req_new(tp, (size_t)cfg->vault.max_response_bytes, &req);
 	if (r < 0)
 		return r;
-	r = vault_request_setup(req->easy, &s->conn, method, path, body, tok, &s->hdrs);
+	r = vault_request_setup(req->easy, conn, method, path, body, tok, hdrs);
 	if (r == 0) {
-		curl_easy_setopt(req->easy, CURLOPT_TIMEOUT, s->cfg->request_timeout_s);
-		r = transport_start(req, s->done, s);
+		curl_easy_setopt(req->easy, CURLOPT_TIMEOUT, cfg->request_timeout_s);
+		r = transport_start(req, cb, data);
 	}
 	if (r < 0) {
-		vault_headers_free(s->hdrs);
-		s->hdrs = NULL;
+		vault_headers_free(*hdrs);
+		*hdrs = NULL;
 		transport_req_free(req);
 		return r;
 	}
 	*ret = req;
 	return 0;
+}
+
+static int uv_io_request(struct vault_session *s, const char *method, const char *path,
+			 const char *body, const struct secret *tok,
+			 struct transport_req **ret)
+{
+	return session__vault_request(s->tp, s->cfg, &s->conn, method, path, body, tok,
+				      &s->hdrs, s->done, s, ret);
 }
 
 static void uv_io_cancel(struct vault_session *s)

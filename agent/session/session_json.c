@@ -10,6 +10,11 @@ struct secret_store *session_store(struct vault_session *s)
 	return s->store;
 }
 
+const struct secret *session_token(const struct vault_session *s)
+{
+	return s->token;
+}
+
 bool session_loaded(const struct vault_session *s)
 {
 	return s->loaded;

@@ -26,6 +26,7 @@
 #include "config/config.h"
 #include "publish/publish.h"
 #include "queue/queue.h"
+#include "sandbox/sandbox.h"
 #include "session/session.h"
 #include "worker/worker.h"
 #include "worker_internal.h"
@@ -177,6 +178,8 @@ static void tick_cb(uv_timer_t *t)
 	if (w->draining || w->closing || w->nruns >= (size_t)qc->max_running ||
 	    !session_loaded(w->env.pub.session))
 		return; /* no token yet: jobs wait (job show says why) */
+	if (w->env.sandbox != NULL && !w->env.sandbox->probed)
+		return; /* the start's sandbox probe is still running */
 	/* Skipped while another connection commits (kicked when the commit
 	 * ends), but never twice in a row: a steady stream of commits must
 	 * not starve the claims.  The claim may then wait for one commit. */

@@ -352,7 +352,9 @@ class World:
 
     def start_daemon(self, config: Path, notify_path: str | None = None,
                      log_name: str = "daemon.log") -> subprocess.Popen:
-        env = {"PATH": CLEAN_PATH}
+        # LD_BIND_NOW as the shipped unit sets it (else the daemon
+        # executes itself once more to set it: docs/security.md).
+        env = {"PATH": CLEAN_PATH, "LD_BIND_NOW": "1"}
         if notify_path:
             env["NOTIFY_SOCKET"] = notify_path
         for k in ("ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"):

@@ -135,6 +135,10 @@ static cJSON *base(const char *variant)
 	assert_non_null(doc);
 	if (variant != NULL && strcmp(variant, "approle") == 0)
 		set_at(doc, "vault.auth", cJSON_Parse("{\"method\":\"approle\"}"));
+	/* queue.postgresql.credentials: database_role decides the variant */
+	if (variant != NULL && strcmp(variant, "database") == 0)
+		set_at(doc, "queue.postgresql.credentials.database_role",
+		       cJSON_CreateString("r"));
 	return doc;
 }
 
@@ -177,6 +181,8 @@ static void *section_of(struct config *cfg, const struct cfg_key *k)
 	} map[] = {
 	    {"vault.", offsetof(struct config, vault)},
 	    {"publish.", offsetof(struct config, publish)},
+	    {"queue.postgresql.credentials.",
+	     offsetof(struct config, queue.pg_credentials)},
 	    {"queue.", offsetof(struct config, queue)},
 	    {"control.", offsetof(struct config, control)},
 	    {"listen.tls.", offsetof(struct config, listen.tls)},
@@ -288,9 +294,9 @@ static void test_int_bounds(void **state)
 	assert_true(tested >= 20); /* the loop found the table's integers */
 }
 
-/* A string of n bytes "/aaa..." (a path, so path rules hold). */
 /* n bytes: "/aaa..." (a path for the keys that want one), or "aaa..." for the
- * dist-tag keys and the verify_matrix cells' names (neither holds '/'). */
+ * dist-tag keys, the verify_matrix cells' names and the PostgreSQL
+ * credentials' names (none of them starts with '/'). */
 static cJSON *string_of(const struct cfg_key *k, size_t n)
 {
 	char *s = malloc(n + 1);
@@ -299,7 +305,8 @@ static cJSON *string_of(const struct cfg_key *k, size_t n)
 	assert_non_null(s);
 	memset(s, 'a', n);
 	s[0] = strstr(k->path, "dist_tag") != NULL ||
-		       strstr(k->path, "verify_matrix") != NULL
+		       strstr(k->path, "verify_matrix") != NULL ||
+		       strstr(k->path, "postgresql.credentials") != NULL
 		   ? 'a'
 		   : '/';
 	s[n] = '\0';

@@ -1,0 +1,172 @@
+"""Database credentials from Vault's database secrets engine, against a
+real OpenBao (its `database` engine, postgresql-database-plugin) and a real
+PostgreSQL 15 (tests/peers/pg_run.sh: initdb as an unprivileged user in a
+temporary folder, a free loopback port).
+
+tests/tools/dbcreds-probe drives agent/session/dbcreds.c with a real Vault
+session: it connects with libpq with every set of credentials it is
+handed, opens one more connection at every renewal, and swaps its
+connection to a new set only once the new one works, checking that the old
+one still answers (nothing was revoked).  The role's leases are short
+(default_ttl 6 s, max_ttl 15 s), so renewals, a renewal capped by the max
+TTL and replacements all happen within one run.  The test asserts the
+sequence of events, never their timing."""
+
+import json
+import os
+import re
+import secrets
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from aos_fixtures import BUILD_DIR, SOURCE_DIR, wait_for, write_private
+
+PROBE = BUILD_DIR / "tests" / "tools" / "dbcreds-probe"
+PG_RUN = SOURCE_DIR / "tests" / "peers" / "pg_run.sh"
+PG_BINDIR = Path(os.environ.get("PG_BINDIR", "/usr/lib/postgresql/15/bin"))
+SETS = 3  # the first set and two replacements
+KV_PATH = "aos-dbcreds"
+
+POLICY = f"""
+path "database/creds/aos" {{ capabilities = ["read"] }}
+path "sys/leases/renew" {{ capabilities = ["update"] }}
+path "secret/data/{KV_PATH}" {{ capabilities = ["read"] }}
+path "secret/metadata/{KV_PATH}" {{ capabilities = ["read"] }}
+"""
+
+
+class Postgres:
+    """A PostgreSQL of its own: pg_run.sh runs a command that writes the
+    connection string it was given and waits for its stdin to close; the
+    server stops and its folder goes when it does."""
+
+    def __init__(self, workdir: Path):
+        self.info = workdir / "pg.info"
+        self.proc = subprocess.Popen(
+            ["sh", str(PG_RUN), "sh", "-c",
+             'printf "%s\\n" "$AOS_TEST_PG" >"$1.tmp" && mv "$1.tmp" "$1" && exec cat',
+             "pg-info", str(self.info)],
+            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL)
+        wait_for(lambda: self.info.exists() or self.proc.poll() is not None, 120,
+                 what="PostgreSQL started by pg_run.sh")
+        assert self.info.exists(), f"pg_run.sh exited with {self.proc.returncode}"
+        conn = dict(kv.split("=", 1) for kv in self.info.read_text().split())
+        self.port = conn["port"]
+        self.socket_dir = str(Path(conn["passfile"]).parent / "pg")
+
+    def superuser_sql(self, sql: str) -> None:
+        """Runs sql as the cluster's superuser, on its Unix socket (trust);
+        the SQL goes on stdin, so what it holds stays out of argv."""
+        subprocess.run([str(PG_BINDIR / "psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1",
+                        "-h", self.socket_dir, "-p", self.port, "-U", "postgres",
+                        "-d", "postgres", "-f", "-"],
+                       input=sql, text=True, check=True, timeout=60,
+                       stdout=subprocess.DEVNULL)
+
+    def stop(self) -> None:
+        self.proc.stdin.close()
+        assert self.proc.wait(timeout=120) == 0
+
+
+@pytest.fixture
+def postgres(workdir):
+    pg = Postgres(workdir)
+    yield pg
+    pg.stop()
+
+
+def setup_database_engine(bao, pg) -> str:
+    """OpenBao's database engine managing pg through a superuser made for it;
+    role "aos": 6 s leases, renewable up to 15 s.  Returns the admin's
+    password (to check it leaks nowhere)."""
+    admin_pw = secrets.token_hex(16)
+    pg.superuser_sql(f"CREATE ROLE vault_admin LOGIN SUPERUSER PASSWORD '{admin_pw}';\n")
+    status, listed = bao.request("LIST", "sys/plugins/catalog/database")
+    assert status == 200, listed
+    assert "postgresql-database-plugin" in listed["data"]["keys"], \
+        f"this OpenBao has no postgresql-database-plugin: {listed}"
+    bao.api("POST", "sys/mounts/database", {"type": "database"})
+    bao.api("POST", "database/config/aos", {
+        "plugin_name": "postgresql-database-plugin",
+        "connection_url": "postgresql://{{username}}:{{password}}@127.0.0.1:"
+                          f"{pg.port}/aos?sslmode=disable",
+        "username": "vault_admin", "password": admin_pw,
+        "allowed_roles": ["aos"], "verify_connection": True})
+    bao.api("POST", "database/roles/aos", {
+        "db_name": "aos",
+        "creation_statements": [
+            "CREATE ROLE \"{{name}}\" WITH LOGIN PASSWORD '{{password}}' "
+            "VALID UNTIL '{{expiration}}';"],
+        "default_ttl": "6s", "max_ttl": "15s"})
+    return admin_pw
+
+
+def write_probe_config(workdir: Path, bao, token: str) -> Path:
+    write_private(workdir / "token", token)
+    cfg = {
+        "state_dir": str(workdir), "runtime_dir": str(workdir),
+        "vault": {"address": bao.addr, "kv_path": KV_PATH,
+                  "auth": {"method": "token", "token_file": "token"},
+                  "backoff_min_ms": 100, "backoff_max_ms": 2000},
+        "queue": {"postgresql": {"credentials": {"database_role": "aos"}}},
+    }
+    path = workdir / "probe.json"
+    path.write_text(json.dumps(cfg))
+    return path
+
+
+def test_renewed_replaced_and_each_user_connected(workdir, bao, postgres):
+    assert PROBE.exists(), f"{PROBE} missing: run `make build` first"
+    admin_pw = setup_database_engine(bao, postgres)
+    bao.kv_put(KV_PATH, {"unused": "x"})
+    bao.write_policy("aos-dbcreds", POLICY)
+    token = bao.create_token(["aos-dbcreds"], ttl="1h")
+    config = write_probe_config(workdir, bao, token)
+
+    p = subprocess.run([str(PROBE), str(config), "127.0.0.1", postgres.port, "aos",
+                        str(SETS)], capture_output=True, text=True, timeout=600)
+    out, err = p.stdout, p.stderr
+    assert p.returncode == 0, f"rc {p.returncode}\nstdout:\n{out}\nstderr:\n{err}"
+    lines = out.splitlines()
+    assert lines and lines[-1] == "done", out
+    assert not [ln for ln in lines if ln.startswith(("failed", "error"))], out
+
+    # issued 1 U1 connected / renewed 1 U1 connected ... / issued 2 U2
+    # connected previous U1 still answers / ...
+    events = []
+    for ln in lines[:-1]:
+        m = re.fullmatch(r"(issued|renewed) (\d+) (\S+) connected"
+                         r"(?: previous (\S+) (still answers|does NOT answer))?", ln)
+        assert m, f"unexpected line {ln!r} in\n{out}"
+        events.append((m[1], int(m[2]), m[3], m[4], m[5]))
+    issued = [e for e in events if e[0] == "issued"]
+    assert [e[1] for e in issued] == list(range(1, SETS + 1)), out
+    users = [e[2] for e in issued]
+    assert len(set(users)) == SETS, f"each set is a new database user: {users}"
+    for prev, new in zip(issued, issued[1:]):
+        # The swap: the new user connected while the old one still answered.
+        assert new[3] == prev[2] and new[4] == "still answers", out
+    assert issued[0][3] is None, out
+    # Each set's lease was renewed (its user connected again) before it
+    # was replaced; a renewal always belongs to the newest set.
+    current = None
+    renewed_sets = set()
+    for kind, serial, user, _, _ in events:
+        if kind == "issued":
+            current = (serial, user)
+        else:
+            assert (serial, user) == current, f"renewal of an old set:\n{out}"
+            renewed_sets.add(serial)
+    assert renewed_sets >= set(range(1, SETS)), f"sets renewed: {renewed_sets}\n{out}"
+
+    # The Vault session's log: every set with its password's fingerprint,
+    # the replacements announced; no password of the admin or token value.
+    for n, user in enumerate(users, 1):
+        assert re.search(rf"database credentials {n} from database/creds/aos: "
+                         rf"user {re.escape(user)}, password fingerprint [0-9a-f]{{8}}, "
+                         rf"lease 6 s", err), err
+    assert "its max TTL is near, fetching new credentials" in err, err
+    for value in (admin_pw, token):
+        assert value not in out and value not in err
