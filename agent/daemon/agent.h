@@ -23,7 +23,10 @@ struct agent {
 	struct publish_env penv; /* loop, tp, session, &cfg: for publish/ */
 	struct control *ctl;
 	struct queue *queue;
-	struct writer *writer; /* commits webhook jobs off the loop (writer.h) */
+	/* The write queue_async (daemon_queue.h); NULL before its start and
+	 * once closed.  wq_state: its open's log, the stop. */
+	struct queue_async *wq;
+	struct daemon_queue *wq_state;
 	struct worker *worker;
 	struct follower *followers;  /* clients following a job or its log (follow.c) */
 	uv_timer_t follow_sweep;     /* reads reported log lines, frees followers */

@@ -9,7 +9,7 @@
 #include "common/err.h"
 #include "daemon/agent.h"
 #include "daemon/follow.h"
-#include "daemon/writer.h"
+#include "daemon/daemon_queue.h"
 #include "publish/spool.h"
 #include "worker/worker.h"
 #include "commands_internal.h"
@@ -32,15 +32,6 @@ static void kick_worker(void *data)
 
 	if (a->worker != NULL) /* NULL once the daemon stops */
 		worker_kick(a->worker);
-}
-
-/* spool_env.commit: the job is committed by the writer, off the loop. */
-static int commit_off_loop(void *data, const struct job_new *jn, int64_t now_ms,
-			   void (*done)(void *op, int result, int64_t id), void *op)
-{
-	struct agent *a = data;
-
-	return writer_commit_one(a->writer, jn, now_ms, done, op);
 }
 
 static void client_done(struct pub_client *pc)
@@ -191,7 +182,7 @@ void cmd_publish(struct agent *a, struct control_conn *c, const cJSON *req)
 				.stopping = &a->stopping,
 				.committed = kick_worker,
 				.committed_data = a,
-				.commit = commit_off_loop,
+				.commit = daemon_commit_one, /* off the loop */
 				.commit_data = a};
 	char msg[512];
 	size_t nfds;

@@ -13,6 +13,7 @@
 #include "daemon/agent.h"
 #include "daemon/follow.h"
 #include "queue/queue.h"
+#include "queue/queue_async.h"
 #include "worker/worker.h"
 #include "commands_internal.h"
 
@@ -150,38 +151,105 @@ static void cmd_job_show(struct agent *a, struct control_conn *c, const cJSON *r
 	control_reply(c, o);
 }
 
+/* A cancel or retry posted to the write queue, until its completion. */
+struct job_action {
+	struct agent *a;
+	struct control_conn *conn; /* NULL once the client left */
+	int64_t id;
+	bool cancel;
+};
+
+static void action_gone(struct control_conn *c, void *arg)
+{
+	struct job_action *ja = arg;
+
+	(void)c;
+	ja->conn = NULL;
+}
+
+/* The write's answer; the job changed when it succeeded. */
+static void action_reply(const struct job_action *ja, int r)
+{
+	char msg[256];
+	cJSON *o;
+
+	if (r == AOS_ENOTFOUND) {
+		control_reply_error(ja->conn, "no such job");
+	} else if (r == -EINVAL) {
+		control_reply_error(
+		    ja->conn, ja->cancel
+				  ? "the job has ended already; nothing to cancel"
+				  : "only dead, failed or canceled jobs can be retried");
+	} else if (r < 0) {
+		snprintf(msg, sizeof(msg),
+			 "the queue database could not be written (%s); nothing "
+			 "changed: retry the %s",
+			 aos_strerror(r), ja->cancel ? "cancel" : "retry");
+		control_reply_error(ja->conn, msg);
+	} else {
+		o = cJSON_CreateObject();
+		cJSON_AddTrueToObject(o, "ok");
+		cJSON_AddNumberToObject(o, "id", (double)ja->id);
+		control_reply(ja->conn, o);
+	}
+}
+
+static void action_done(struct queue_async_result *res, void *data)
+{
+	struct job_action *ja = data;
+	struct agent *a = ja->a;
+
+	if (res->rc == 0) {
+		log_notice("job %" PRId64 " %s by the operator", ja->id,
+			   ja->cancel ? "canceled" : "queued again");
+		if (ja->cancel && a->worker != NULL)
+			worker_stop_job(a->worker, ja->id);
+		follow_job_changed(a, ja->id);
+		if (a->worker != NULL)
+			worker_kick(a->worker);
+	}
+	if (ja->conn != NULL) {
+		control_set_cancel(ja->conn, NULL, NULL);
+		action_reply(ja, res->rc);
+	}
+	free(ja);
+}
+
+/* Posts the cancel or retry to the write queue; answered from its
+ * completion. */
 static void cmd_job_action(struct agent *a, struct control_conn *c, const cJSON *req,
 			   bool cancel)
 {
-	cJSON *o;
+	struct queue_async *wq = a->wq;
+	struct job_action *ja;
 	int64_t id;
 	int r;
 
 	if (!get_id(c, req, &id))
 		return;
-	r = cancel ? a->queue->ops->cancel(a->queue, id, "canceled by the operator",
-					   aos_wall_ms())
-		   : a->queue->ops->retry(a->queue, id, aos_wall_ms());
-	if (r == AOS_ENOTFOUND) {
-		control_reply_error(c, "no such job");
+	ja = calloc(1, sizeof(*ja));
+	if (ja == NULL) {
+		control_reply_error(c, "out of memory");
 		return;
 	}
+	*ja = (struct job_action){.a = a, .conn = c, .id = id, .cancel = cancel};
+	if (wq == NULL)
+		r = -ESHUTDOWN;
+	else if (cancel)
+		r = queue_async_cancel(wq, id, "canceled by the operator", aos_wall_ms(),
+				       action_done, ja);
+	else
+		r = queue_async_retry(wq, id, aos_wall_ms(), action_done, ja);
+	if (r == -EBUSY)
+		control_reply_error(c, "the daemon is busy: too many queue writes are "
+				       "waiting; nothing changed (retry in a moment)");
+	else if (r < 0)
+		action_reply(ja, r);
 	if (r < 0) {
-		control_reply_error(
-		    c, cancel ? "the job has ended already; nothing to cancel"
-			      : "only dead, failed or canceled jobs can be retried");
+		free(ja);
 		return;
 	}
-	log_notice("job %" PRId64 " %s by the operator", id,
-		   cancel ? "canceled" : "queued again");
-	if (cancel)
-		worker_stop_job(a->worker, id);
-	follow_job_changed(a, id);
-	worker_kick(a->worker);
-	o = cJSON_CreateObject();
-	cJSON_AddTrueToObject(o, "ok");
-	cJSON_AddNumberToObject(o, "id", (double)id);
-	control_reply(c, o);
+	control_set_cancel(c, action_gone, ja);
 }
 
 cJSON *queue_status_json(struct agent *a)

@@ -1,13 +1,13 @@
 /* commands_reconcile.c - the control request reconcile {"pipeline",
  * "dry_run"}: starts the scan (pipeline/reconcile.h), whose jobs the
- * writer commits off the loop, and answers the client from its hooks; the
+ * write queue_async commits off the loop, and answers the client from its hooks; the
  * worker is kicked when it queued jobs. */
 #include <stdlib.h>
 
 #include "base/control.h"
 #include "common/err.h"
 #include "daemon/agent.h"
-#include "daemon/writer.h"
+#include "daemon/daemon_queue.h"
 #include "pipeline/reconcile.h"
 #include "worker/worker.h"
 #include "commands_internal.h"
@@ -18,17 +18,6 @@ static void jobs_queued(void *data)
 
 	if (a->worker != NULL) /* NULL once the daemon stops */
 		worker_kick(a->worker);
-}
-
-/* reconcile_env.commit: the jobs are committed by the writer, off the
- * loop. */
-static int commit_off_loop(void *data, const struct job_new *jn, size_t n, int64_t now_ms,
-			   int64_t *ret_ids, int *ret_rcs,
-			   void (*done)(void *op, int result), void *op)
-{
-	struct agent *a = data;
-
-	return writer_commit_many(a->writer, jn, n, now_ms, ret_ids, ret_rcs, done, op);
 }
 
 static void client_gone(struct control_conn *c, void *arg)
@@ -67,7 +56,7 @@ void cmd_reconcile(struct agent *a, struct control_conn *c, const cJSON *req)
 	    .session = a->session,
 	    .cfg = &a->cfg,
 	    .queue = a->queue,
-	    .commit = commit_off_loop,
+	    .commit = daemon_commit_many, /* off the loop */
 	    .commit_data = a,
 	    .sandbox = &a->sandbox,
 	    .queued = jobs_queued,

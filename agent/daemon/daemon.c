@@ -23,11 +23,11 @@
 #include "common/secret.h"
 #include "daemon/agent.h"
 #include "daemon/daemon_probe.h"
+#include "daemon/daemon_queue.h"
 #include "daemon/follow.h"
 #include "daemon/ingest.h"
 #include "daemon/metrics.h"
 #include "daemon/token_check.h"
-#include "daemon/writer.h"
 #include "queue/queue.h"
 #include "worker/worker.h"
 
@@ -105,10 +105,13 @@ static void sandbox_probed(struct agent *a)
 		worker_kick(a->worker);
 }
 
+/* Closes what is left open at the end, but the write queue_async's
+ * handle: queue_async_close() alone closes it (daemon_queue_stop()). */
 static void close_walk(uv_handle_t *h, void *arg)
 {
-	(void)arg;
-	if (!uv_is_closing(h))
+	const struct agent *a = arg;
+
+	if (!uv_is_closing(h) && !daemon_queue_owns(a, h))
 		uv_close(h, NULL);
 }
 
@@ -333,14 +336,12 @@ static void step_done(void *data, const char *pipeline, const char *which,
 	metrics_step(a->metrics, pipeline, which, result, seconds);
 }
 
-/* The worker's claim waits while the writer commits (writer.h): the claim
- * would wait for its write lock on the loop.  The worker skips at most
- * one look in a row for it. */
+/* The worker's claim waits while the write queue commits (daemon_queue.h):
+ * the claim would wait for its write lock on the loop.  The worker skips
+ * at most one look in a row for it. */
 static bool claims_held(void *data)
 {
-	const struct agent *a = data;
-
-	return a->writer != NULL && writer_busy(a->writer);
+	return daemon_queue_busy(data);
 }
 
 /* One daemon per state directory; the queue, then the worker.  Jobs that
@@ -400,13 +401,10 @@ static int open_queue(struct agent *a)
 		log_notice("%d job(s) left running by the previous process went back to "
 			   "the queue",
 			   r);
-	/* After release_owner: its write does not wait for the writer's open.
-	 * A further connection: the open above checked and marked the file. */
-	r = writer_new(&a->loop, queue_sqlite_open_more, cfg->queue.path, &a->writer);
-	if (r < 0) {
-		log_err_r(r, "cannot start the queue's writer");
+	/* After release_owner: its write does not wait for the writer's open. */
+	r = daemon_queue_start(a);
+	if (r < 0)
 		return r;
-	}
 	r = worker_new(
 	    &(struct worker_env){
 		.pub = a->penv,
@@ -527,18 +525,17 @@ int agent_run(struct config *cfg)
 	session_start(a->session);
 run:
 	uv_run(&a->loop, UV_RUN_DEFAULT);
-	/* Every commit has returned (a batch out keeps the loop alive). */
-	(void)writer_close(a->writer);
-	uv_walk(&a->loop, close_walk, NULL);
+	/* Every write posted has completed (one out keeps the loop alive): the
+	 * write queue closes its connection on its thread, before the loop's,
+	 * whose close marks the clean stop. */
+	daemon_queue_stop(a);
+	uv_walk(&a->loop, close_walk, a);
 	uv_run(&a->loop, UV_RUN_DEFAULT);
 	r = uv_loop_close(&a->loop);
 	if (r < 0)
 		log_warn("loop closed with handles open: %s", uv_strerror(r));
 	if (a->queue != NULL)
 		a->queue->ops->close(a->queue);
-	/* After the loop's connection: the last to close marks a clean stop. */
-	if (writer_free(a->writer) < 0)
-		log_err("the queue's writer still had commits at the end");
 	if (a->lock_fd > 0)
 		close(a->lock_fd);
 	r = a->exit_code;

@@ -3,7 +3,9 @@
  * pause between batches so that the workers, the webhooks and publish get
  * the write lock in between.  One run at a time: the periodic one, or an
  * operator's `aos-publishctl prune [--dry-run]`; a request that comes while
- * another runs waits for it.  See disk.h. */
+ * another runs waits for it.  Each batch is posted to the write queue
+ * (daemon_queue.h); its spooled files go from its completion.  See disk.h. */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +16,7 @@
 #include "daemon/agent.h"
 #include "daemon/disk.h"
 #include "queue/queue.h"
+#include "queue/queue_async.h"
 #include "worker/worker.h"
 
 #define PRUNE_FIRST_MS 5000    /* the first periodic run after the start */
@@ -65,6 +68,7 @@ cJSON *disk__prune_status_json(const struct agent *a)
 }
 
 static void run_next(struct agent *a);
+static void batch_cb(uv_timer_t *t);
 
 /* Ends the head run: answers its client, logs a periodic run's work. */
 static void run_end(struct agent *a, int result)
@@ -107,12 +111,41 @@ static void run_end(struct agent *a, int result)
 	run_next(a);
 }
 
+/* A batch's completion: counts what went (or would go), removes its
+ * spooled files, and pauses before the next batch. */
+static void batch_done(struct queue_async_result *res, void *data)
+{
+	struct agent *a = data;
+	struct prune_run *r = a->disk.runs;
+	size_t i;
+
+	if (a->disk.closed || r == NULL) /* stopping: the runs are gone */
+		return;
+	if (res->rc < 0) {
+		run_end(a, res->rc);
+		return;
+	}
+	r->batches++;
+	for (i = 0; i < res->n; i++) {
+		r->jobs[res->jobs[i].state]++;
+		worker_spool_files(&res->jobs[i], a->cfg->queue.spool_dir, r->dry_run,
+				   &r->spool);
+		r->after_id = res->jobs[i].id;
+	}
+	if (res->n < QUEUE_PRUNE_MAX)
+		run_end(a, 0);
+	else
+		uv_timer_start(&a->disk.prune_timer, batch_cb, PRUNE_PAUSE_MS, 0);
+}
+
+/* The periodic tick, or the head run's next batch, posted to the write
+ * queue (a refused post ends the run with its error). */
 static void batch_cb(uv_timer_t *t)
 {
 	struct agent *a = t->data;
 	struct prune_run *r = a->disk.runs;
-	struct job js[QUEUE_PRUNE_MAX];
-	int n, i;
+	struct queue_async *wq = a->wq;
+	int rc;
 
 	if (r == NULL) { /* the periodic tick */
 		uv_timer_start(&a->disk.prune_timer, batch_cb, PRUNE_EVERY_MS, 0);
@@ -120,24 +153,11 @@ static void batch_cb(uv_timer_t *t)
 			disk_prune_command(a, NULL, false);
 		return;
 	}
-	n = a->queue->ops->prune(a->queue, r->before_ms, r->after_id, r->dry_run, js,
-				 QUEUE_PRUNE_MAX);
-	if (n < 0) {
-		run_end(a, n);
-		return;
-	}
-	r->batches++;
-	for (i = 0; i < n; i++) {
-		r->jobs[js[i].state]++;
-		worker_spool_files(&js[i], a->cfg->queue.spool_dir, r->dry_run,
-				   &r->spool);
-		r->after_id = js[i].id;
-		job_clear(&js[i]);
-	}
-	if (n < QUEUE_PRUNE_MAX)
-		run_end(a, 0);
-	else
-		uv_timer_start(&a->disk.prune_timer, batch_cb, PRUNE_PAUSE_MS, 0);
+	rc = wq == NULL ? -ESHUTDOWN
+			: queue_async_prune(wq, r->before_ms, r->after_id, r->dry_run,
+					    QUEUE_PRUNE_MAX, batch_done, a);
+	if (rc < 0) /* the timer waits for the completion */
+		run_end(a, rc);
 }
 
 /* Starts the head run, or goes back to the periodic wait. */

@@ -1,8 +1,9 @@
 /* ingest.c - routes, webhook answers and the group commit.
  *
  * A verified tag push that matches a pipeline is not answered at once: it
- * joins the batch, which is handed to the writer (writer.h: a thread of
- * the pool with a queue connection of its own) right after the loop has
+ * joins the batch, which is handed to the write queue_async
+ * (daemon_queue.h: a thread with a queue connection of its own, one
+ * enqueue_many, one transaction, one fsync) right after the loop has
  * read what is ready (a uv_idle handle, run before the next poll), so one
  * fsync covers every delivery that arrived meanwhile.  While that commit
  * waits for the disk, the loop goes on answering (refusals, /healthz,
@@ -37,7 +38,7 @@
 #include "daemon/agent.h"
 #include "daemon/ingest.h"
 #include "daemon/metrics.h"
-#include "daemon/writer.h"
+#include "daemon/daemon_queue.h"
 #include "pipeline/pipeline.h"
 #include "pipeline/webhook.h"
 #include "publish/dist_tag.h"
@@ -72,9 +73,9 @@ struct precheck {
 	struct precheck *next, *prev;
 };
 
-/* The batch on the writer's thread. */
+/* The batch on the write queue's thread. */
 struct commit {
-	struct writer_batch wb;
+	int result;	   /* enqueue_many()'s, or the post's refusal */
 	struct pending *p; /* one of ingest.bufs */
 	size_t n;
 	struct job_new jn[BATCH_MAX];
@@ -90,7 +91,7 @@ struct ingest {
 	struct pending *batch; /* the one filling: bufs[0] or bufs[1] */
 	size_t nbatch;
 	struct commit flight;
-	bool in_flight;	  /* flight is on the writer's thread */
+	bool in_flight;	  /* flight is on the write queue's thread */
 	bool closing;	  /* ingest_close() ran: freed once idle is closed */
 	bool idle_closed; /* and nothing is in flight */
 	unsigned long answered[MD__COUNT]; /* deliveries by outcome (status) */
@@ -176,7 +177,7 @@ static void maybe_free(struct ingest *in)
 static void answer(struct ingest *in, const struct commit *cm)
 {
 	size_t i, n = cm->n;
-	int r = cm->wb.result;
+	int r = cm->result;
 
 	if (r < 0)
 		log_err_r(r,
@@ -252,16 +253,15 @@ static void answer(struct ingest *in, const struct commit *cm)
 static void flush(struct ingest *in);
 static void idle_cb(uv_idle_t *h);
 
-/* The writer's commit returned (on the loop): the answers, then the next
- * batch, which filled meanwhile. */
-static void committed(struct writer_batch *wb)
+/* The commit returned (on the loop), or its post was refused: the
+ * answers, then the next batch, which filled meanwhile. */
+static void committed(void *op, int result)
 {
-	struct ingest *in = wb->data;
+	struct ingest *in = op;
 	struct agent *a = in->a;
 
 	in->in_flight = false;
-	if (wb->result >= 0 || wb->seconds > 0)
-		metrics_commit(a->metrics, wb->seconds);
+	in->flight.result = result;
 	answer(in, &in->flight);
 	if (a->worker != NULL)
 		worker_kick(a->worker);
@@ -274,12 +274,13 @@ static void committed(struct writer_batch *wb)
 	maybe_free(in);
 }
 
-/* Hands the batch to the writer, unless a commit is in flight: its end
- * flushes again. */
+/* Hands the batch to the write queue, unless a commit is in flight: its
+ * end flushes again. */
 static void flush(struct ingest *in)
 {
 	struct commit *cm = &in->flight;
 	size_t i;
+	int r;
 
 	uv_idle_stop(&in->idle);
 	if (in->nbatch == 0 || in->in_flight)
@@ -290,15 +291,14 @@ static void flush(struct ingest *in)
 	in->nbatch = 0;
 	for (i = 0; i < cm->n; i++)
 		cm->jn[i] = cm->p[i].job.jn;
-	cm->wb = (struct writer_batch){.jobs = cm->jn,
-				       .n = cm->n,
-				       .now_ms = aos_wall_ms(),
-				       .ret_ids = cm->ids,
-				       .ret_rcs = cm->rcs,
-				       .done = committed,
-				       .data = in};
 	in->in_flight = true;
-	(void)writer_submit(in->a->writer, &cm->wb); /* n >= 1: cannot fail */
+	r = daemon_commit_many(in->a, cm->jn, cm->n, aos_wall_ms(), cm->ids, cm->rcs,
+			       committed, in);
+	if (r < 0) { /* -EBUSY, -ESHUTDOWN, -ENOMEM: each answered 503 */
+		in->in_flight = false;
+		cm->result = r;
+		answer(in, cm);
+	}
 }
 
 /* Runs before the loop polls again: the batch holds every delivery read
@@ -834,7 +834,8 @@ void ingest_close(struct ingest *in)
 {
 	if (in == NULL)
 		return;
-	/* Committed jobs are kept (the loop runs until the writer is done);
+	/* Committed jobs are kept (the loop runs until every write posted is
+	 * done);
 	 * their answers may be dropped. */
 	in->closing = true;
 	flush(in);

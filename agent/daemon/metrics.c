@@ -329,8 +329,8 @@ static int render_webhooks(const struct metrics *m, struct buf *b)
 	}
 	if (r == 0)
 		r = prom_family(b, "aos_queue_commit_duration_seconds", "histogram",
-				"Seconds one group commit of webhook jobs took (fsync "
-				"included).");
+				"Seconds one commit of new jobs took (a webhook batch, a "
+				"publish, a reconcile; fsync included).");
 	if (r == 0)
 		r = prom_hist_write(b, "aos_queue_commit_duration_seconds", NULL,
 				    &m->commit);

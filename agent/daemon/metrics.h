@@ -50,7 +50,8 @@ void metrics_step(struct metrics *m, const char *pipeline, const char *which,
 		  const char *result, double seconds);
 /* A webhook delivery's answer; forge FORGE__COUNT: not a forge's request. */
 void metrics_delivery(struct metrics *m, enum forge forge, enum metrics_delivery out);
-/* A group commit of webhook jobs took seconds. */
+/* A commit of new jobs (a webhook batch, a publish, a reconcile) took
+ * seconds on the write queue's thread. */
 void metrics_commit(struct metrics *m, double seconds);
 /* The session loaded the secret at kv_version (a session event): a new
  * version is a rotation picked up at now_ms (Unix ms). */

@@ -124,6 +124,11 @@ static void committed(void *op, int result)
 	size_t i, t, k, queued = 0;
 	cJSON *o, *arr;
 
+	if (result == -EBUSY) { /* the daemon's write queue is full */
+		rec_fail(r, "the daemon is busy: too many queue writes are waiting; "
+			    "nothing was queued (retry in a moment)");
+		return;
+	}
 	if (result < 0) {
 		rec_fail(r, "cannot write the jobs to the queue: %s",
 			 aos_strerror(result));

@@ -100,7 +100,7 @@ static int write_all(int fd, const unsigned char *buf, size_t len)
  * is OUT_UNAVAILABLE (retry when space is freed), anything else OUT_ERROR. */
 static enum pub_outcome store_outcome(int rc)
 {
-	return rc == -ENOSPC ? OUT_UNAVAILABLE : OUT_ERROR;
+	return rc == -ENOSPC || rc == -EBUSY ? OUT_UNAVAILABLE : OUT_ERROR;
 }
 
 /* The spool's copy loop, as the inspection's source: each block read from
@@ -531,9 +531,14 @@ static void committed(void *op, int r, int64_t id)
 	if (r < 0 && r != AOS_EEXIST) {
 		char msg[200];
 
-		snprintf(msg, sizeof(msg),
-			 "cannot write the job to the queue database: %s",
-			 aos_strerror(r));
+		if (r == -EBUSY) /* the daemon's write queue is full */
+			snprintf(msg, sizeof(msg),
+				 "the daemon is busy: too many queue writes are waiting; "
+				 "nothing was queued (retry in a moment)");
+		else
+			snprintf(msg, sizeof(msg),
+				 "cannot write the job to the queue database: %s",
+				 aos_strerror(r));
 		refuse(e, store_outcome(r), msg); /* its spooled copies go */
 		enq_free(e);
 		return;

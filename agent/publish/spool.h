@@ -52,7 +52,8 @@ struct spool_hooks {
 	void (*committed)(void *data, int result, int64_t id, const char *idem_key);
 	/* Nothing was queued: out is OUT_INVALID (the files are at fault),
 	 * OUT_UNAVAILABLE (the spool's or the queue's file system is full:
-	 * retry when space is freed) or OUT_ERROR (the daemon or its queue
+	 * retry when space is freed; or the commit was refused -EBUSY: retry
+	 * in a moment) or OUT_ERROR (the daemon or its queue
 	 * otherwise), error says what and why. */
 	void (*refused)(void *data, enum pub_outcome out, const char *error);
 	/* A dry run's publish started: it reports through dry_run below (its

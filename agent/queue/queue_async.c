@@ -9,10 +9,19 @@
  * the request in flight is done, moves what is left in `todo` to `done`
  * marked -ECANCELED, closes the queue, sets `exited` and wakes the loop a
  * last time; the loop joins it (it is returning) and closes the handle,
- * whose close callback frees qa.  The same shape as daemon/writer.c. */
+ * whose close callback frees qa.
+ *
+ * With an open function (queue_async_new_open()) the thread opens the
+ * queue itself, at start and, after a failure and its backoff, before the
+ * next request; a request that finds no connection (during the backoff, or
+ * the open failing again) completes with the open's code.  What the opens
+ * did waits under the mutex (`ev_*`) for the loop, whose callback tells the
+ * report hook before running the completions. */
 #include <errno.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "queue/queue_async.h"
 #include "queue_async_internal.h"
@@ -20,6 +29,7 @@
 #define container_of(p, t, m) ((t *)((char *)(p)-offsetof(t, m)))
 
 #define DEPTH_MAX 65536
+#define OPEN_ERR_MAX 512 /* an open's message, at most */
 
 struct queue_async {
 	uv_loop_t *loop;
@@ -34,6 +44,17 @@ struct queue_async {
 	struct qa_req *done, *done_tail; /* for the loop, in order */
 	bool stop;			 /* queue_async_close() ran */
 	bool exited;			 /* the thread returns: join it */
+	uint64_t backoff_ns;		 /* the open's backoff, or a test's */
+	bool ev_new;			 /* an open to report: ev_rc, ev_err */
+	int ev_rc;
+	char ev_err[OPEN_ERR_MAX];
+	unsigned long ev_refused; /* requests failed by the backoff meanwhile */
+
+	/* The thread's only: the open (queue_async_new_open()). */
+	queue_async_open_fn open; /* NULL: q was given */
+	char *target;
+	int open_rc;	    /* the last open's failure; 0: none */
+	uint64_t failed_ns; /* uv_hrtime of that failure */
 
 	/* The loop's only. */
 	size_t depth;
@@ -42,6 +63,8 @@ struct queue_async {
 	bool joined;
 	void (*closed)(void *data);
 	void *closed_data;
+	void (*report)(const struct queue_async_open_event *ev, void *data);
+	void *report_data;
 };
 
 static void append(struct qa_req **head, struct qa_req **tail, struct qa_req *r)
@@ -69,11 +92,79 @@ static void cancel_todo(struct queue_async *qa)
 	qa->todo = qa->todo_tail = NULL;
 }
 
+/* Notes an open's outcome for the loop's report (under qa->mu). */
+static void note_open(struct queue_async *qa, int rc, const char *err)
+{
+	qa->ev_new = true;
+	qa->ev_rc = rc;
+	if (rc < 0 && err[0] != '\0')
+		snprintf(qa->ev_err, sizeof(qa->ev_err), "%s", err);
+	else if (rc < 0)
+		snprintf(qa->ev_err, sizeof(qa->ev_err), "error %d", rc);
+	else
+		qa->ev_err[0] = '\0';
+}
+
+/* 0 with qa->q open, or the open's failure: at once during the backoff
+ * (counted as refused), else after trying again. */
+static int ensure_open(struct queue_async *qa)
+{
+	char err[OPEN_ERR_MAX] = "";
+	bool wait;
+	int r;
+
+	if (qa->q != NULL)
+		return 0;
+	if (qa->open_rc < 0) {
+		uv_mutex_lock(&qa->mu);
+		wait = uv_hrtime() - qa->failed_ns < qa->backoff_ns;
+		if (wait)
+			qa->ev_refused++;
+		uv_mutex_unlock(&qa->mu);
+		if (wait)
+			return qa->open_rc;
+	}
+	r = qa->open(qa->target, &qa->q, err, sizeof(err));
+	if (r < 0)
+		qa->q = NULL;
+	if (r < 0 || qa->open_rc < 0) { /* a failure, or the end of them */
+		uv_mutex_lock(&qa->mu);
+		note_open(qa, r < 0 ? r : 0, err);
+		uv_mutex_unlock(&qa->mu);
+	}
+	qa->open_rc = r < 0 ? r : 0;
+	if (r < 0)
+		qa->failed_ns = uv_hrtime();
+	return qa->open_rc;
+}
+
+/* Runs r, once the queue is open. */
+static void run(struct queue_async *qa, struct qa_req *r)
+{
+	uint64_t t0;
+
+	r->res.rc = qa->open != NULL ? ensure_open(qa) : 0;
+	if (r->res.rc < 0)
+		return;
+	t0 = uv_hrtime();
+	qa__run(qa->q, r);
+	r->res.seconds = (double)(uv_hrtime() - t0) / 1e9;
+}
+
 static void thread_main(void *arg)
 {
 	struct queue_async *qa = arg;
 	struct qa_req *r;
+	bool told;
 
+	if (qa->open != NULL) { /* at once: the first request need not wait */
+		(void)ensure_open(qa);
+		uv_mutex_lock(&qa->mu);
+		told = qa->ev_new;
+		uv_mutex_unlock(&qa->mu);
+		if (told)
+			uv_async_send(&qa->async);
+	}
 	for (;;) {
 		uv_mutex_lock(&qa->mu);
 		while (qa->todo == NULL && !qa->stop)
@@ -86,7 +177,7 @@ static void thread_main(void *arg)
 			qa->todo_tail = NULL;
 		uv_mutex_unlock(&qa->mu);
 
-		qa__run(qa->q, r);
+		run(qa, r);
 
 		uv_mutex_lock(&qa->mu);
 		append(&qa->done, &qa->done_tail, r);
@@ -96,7 +187,8 @@ static void thread_main(void *arg)
 	cancel_todo(qa);
 	uv_mutex_unlock(&qa->mu);
 	uv_async_send(&qa->async); /* the canceled ones need not wait for the close */
-	qa->q->ops->close(qa->q);
+	if (qa->q != NULL)
+		qa->q->ops->close(qa->q);
 	qa->q = NULL;
 	uv_mutex_lock(&qa->mu);
 	qa->exited = true;
@@ -110,6 +202,7 @@ static void free_qa(struct queue_async *qa)
 {
 	uv_cond_destroy(&qa->cv);
 	uv_mutex_destroy(&qa->mu);
+	free(qa->target);
 	free(qa);
 }
 
@@ -142,14 +235,26 @@ static void complete(struct queue_async *qa, struct qa_req *r)
 static void async_cb(uv_async_t *h)
 {
 	struct queue_async *qa = container_of(h, struct queue_async, async);
+	char err[OPEN_ERR_MAX];
+	struct queue_async_open_event ev = {.error = err};
 	struct qa_req *r;
-	bool exited;
+	bool exited, told;
 
 	uv_mutex_lock(&qa->mu);
 	r = qa->done;
 	qa->done = qa->done_tail = NULL;
 	exited = qa->exited;
+	told = qa->ev_new;
+	if (told) {
+		ev.rc = qa->ev_rc;
+		ev.refused = qa->ev_refused;
+		memcpy(err, qa->ev_err, sizeof(err));
+		qa->ev_new = false;
+		qa->ev_refused = 0;
+	}
 	uv_mutex_unlock(&qa->mu);
+	if (told && qa->report != NULL)
+		qa->report(&ev, qa->report_data);
 	complete(qa, r);
 	if (!exited || qa->joined)
 		return;
@@ -165,14 +270,15 @@ static void unstarted_closed(uv_handle_t *h)
 	free_qa(container_of(h, struct queue_async, async));
 }
 
-int queue_async_new(uv_loop_t *loop, struct queue *q, size_t depth,
-		    struct queue_async **ret)
+/* A queue_async on loop; its thread starts on q, or opening o's. */
+static int start(uv_loop_t *loop, struct queue *q, const struct queue_async_open *o,
+		 size_t depth, struct queue_async **ret)
 {
 	struct queue_async *qa;
 	int r;
 
 	*ret = NULL;
-	if (q == NULL || depth > DEPTH_MAX)
+	if (depth > DEPTH_MAX)
 		return -EINVAL;
 	qa = calloc(1, sizeof(*qa));
 	if (qa == NULL)
@@ -180,6 +286,17 @@ int queue_async_new(uv_loop_t *loop, struct queue *q, size_t depth,
 	qa->loop = loop;
 	qa->q = q;
 	qa->depth = depth > 0 ? depth : QUEUE_ASYNC_DEPTH;
+	qa->backoff_ns = (uint64_t)QUEUE_ASYNC_OPEN_BACKOFF_MS * 1000000;
+	if (o != NULL) {
+		qa->open = o->open;
+		qa->report = o->report;
+		qa->report_data = o->data;
+		qa->target = strdup(o->target != NULL ? o->target : "");
+		if (qa->target == NULL) {
+			free(qa);
+			return -ENOMEM;
+		}
+	}
 	r = uv_mutex_init(&qa->mu);
 	if (r < 0)
 		goto fail;
@@ -202,8 +319,34 @@ fail_cv:
 fail_mu:
 	uv_mutex_destroy(&qa->mu);
 fail:
+	free(qa->target);
 	free(qa);
 	return r;
+}
+
+int queue_async_new(uv_loop_t *loop, struct queue *q, size_t depth,
+		    struct queue_async **ret)
+{
+	if (q == NULL) {
+		*ret = NULL;
+		return -EINVAL;
+	}
+	return start(loop, q, NULL, depth, ret);
+}
+
+int queue_async_new_open(uv_loop_t *loop, const struct queue_async_open *o, size_t depth,
+			 struct queue_async **ret)
+{
+	if (o == NULL || o->open == NULL) {
+		*ret = NULL;
+		return -EINVAL;
+	}
+	return start(loop, NULL, o, depth, ret);
+}
+
+bool queue_async_owns(const struct queue_async *qa, const uv_handle_t *h)
+{
+	return qa != NULL && h == (const uv_handle_t *)&qa->async;
 }
 
 int queue_async_close(struct queue_async *qa, void (*closed)(void *data), void *data)
@@ -240,5 +383,12 @@ void qa__post(struct queue_async *qa, struct qa_req *r)
 	uv_mutex_lock(&qa->mu);
 	append(&qa->todo, &qa->todo_tail, r);
 	uv_cond_signal(&qa->cv);
+	uv_mutex_unlock(&qa->mu);
+}
+
+void qa__set_backoff(struct queue_async *qa, uint64_t ms)
+{
+	uv_mutex_lock(&qa->mu);
+	qa->backoff_ns = ms * 1000000;
 	uv_mutex_unlock(&qa->mu);
 }

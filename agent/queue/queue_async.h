@@ -19,9 +19,16 @@
  * stopping), so an idle queue_async does not keep the loop alive and a
  * busy one does.
  *
+ * queue_async_new_open() opens the connection itself, on the thread, as
+ * it starts: a slow open delays the first request, not the loop.  An open
+ * that fails fails the requests of the next few seconds at once (their rc
+ * is the open's), then the next request opens again; each open that
+ * failed, and the one that ends the failures, is told to the caller's
+ * report hook on the loop (before the completions it precedes).
+ *
  * Everything here is called on the loop thread.  Library code: nothing is
  * logged.  The handle is closed by queue_async_close() alone: a uv_walk
- * that closes every handle must pass it over. */
+ * that closes every handle must pass it over (queue_async_owns()). */
 #ifndef AOS_QUEUE_ASYNC_H
 #define AOS_QUEUE_ASYNC_H
 
@@ -36,6 +43,10 @@
 #define QUEUE_ASYNC_DEPTH 1024	   /* requests out at once, by default */
 #define QUEUE_ASYNC_LIST_MAX 1000  /* jobs one list request reads at most */
 #define QUEUE_ASYNC_BATCH_MAX 4096 /* jobs of one enqueue_many at most */
+/* After a failed open, requests fail at once for this long, then the next
+ * one opens again: not an open per request (a failing open may take the
+ * busy timeout, and the reports would repeat it). */
+#define QUEUE_ASYNC_OPEN_BACKOFF_MS 5000
 
 struct queue_async;
 
@@ -61,6 +72,9 @@ struct queue_async_result {
 	int *rcs;
 	int64_t counts[JOB_CANCELED + 1]; /* counts */
 	struct queue_stats stats;	  /* stats */
+	/* How long the operation took on the thread (0: not run: canceled,
+	 * or refused because the connection could not be opened). */
+	double seconds;
 };
 
 /* A completion, on the loop thread; it may post again. */
@@ -76,6 +90,40 @@ typedef void (*queue_async_cb)(struct queue_async_result *res, void *data);
  * -ENOMEM, a libuv error) the caller keeps q. */
 int queue_async_new(uv_loop_t *loop, struct queue *q, size_t depth,
 		    struct queue_async **ret);
+
+/* Opens a queue connection for target (a path, a connection string), on
+ * the database thread: 0 and *ret, or a negative code with errbuf set.
+ * queue_sqlite_open_more() is one. */
+typedef int (*queue_async_open_fn)(const char *target, struct queue **ret, char *errbuf,
+				   size_t errlen);
+
+/* What an open did, for the report hook: rc < 0, it failed (error says
+ * why), or 0, it opened after failures.  refused: requests failed at once
+ * since the last report, during the backoff. */
+struct queue_async_open_event {
+	int rc;
+	const char *error;
+	unsigned long refused;
+};
+
+struct queue_async_open {
+	queue_async_open_fn open;
+	const char *target; /* copied */
+	/* On the loop, may be NULL; event is valid during the call. */
+	void (*report)(const struct queue_async_open_event *ev, void *data);
+	void *data;
+};
+
+/* As queue_async_new(), but the thread opens its connection with
+ * o->open(o->target), first as it starts, then (after a failure and its
+ * backoff) with the next request.  Returns 0 and *ret, or -EINVAL,
+ * -ENOMEM, a libuv error. */
+int queue_async_new_open(uv_loop_t *loop, const struct queue_async_open *o, size_t depth,
+			 struct queue_async **ret);
+
+/* True when h is qa's own handle, which queue_async_close() alone closes
+ * (a uv_walk closer passes it over).  qa may be NULL (false). */
+bool queue_async_owns(const struct queue_async *qa, const uv_handle_t *h);
 
 /* Stops intake (posts answer -ESHUTDOWN from now on), lets the thread
  * finish the request in flight, completes the ones still waiting with

@@ -63,6 +63,10 @@ struct qa_req {
 	struct queue_async_result res;
 };
 
+/* After a failed open, requests fail at once for ms milliseconds (5000 by
+ * default) before the next open.  For the tests. */
+void qa__set_backoff(struct queue_async *qa, uint64_t ms);
+
 /* 0 when qa takes a request now, else -EBUSY (depth out) or -ESHUTDOWN. */
 int qa__admit(const struct queue_async *qa);
 /* Queues r (admitted just before) for the thread; qa owns it now. */

@@ -10,7 +10,8 @@ with a bad signature (401) and `aos-publishctl status` must all answer;
 only then is the gate removed, and the job's acknowledgement comes (the
 202, or publish's job id: after its commit, never before), the job is in
 the queue and runs to success.  The same for `aos-publishctl reconcile`,
-whose jobs are committed by the writer too (test_reconcile_commit_held).
+whose jobs are committed by the write queue too (test_reconcile_commit_held),
+and `aos-publishctl job cancel` (test_cancel_commit_held).
 
 test_webhook_backlog: with a delivery's commit held, BACKLOG more
 deliveries wait for the next commit and every one after them is answered
@@ -24,7 +25,8 @@ how long to wait for an answer that must come while the commit is held.
 Failed before this change (the commits ran on the loop thread): in both
 tests GET /healthz timed out after 30 s while the job's sync was held.
 test_reconcile_commit_held failed the same way before reconcile's enqueue
-went to the writer (it committed on the loop).
+went to the writer (it committed on the loop), and test_cancel_commit_held
+before `job cancel` went to the write queue_async.
 """
 
 from __future__ import annotations
@@ -189,6 +191,29 @@ def test_reconcile_commit_held(gated, release, rc_release):
     assert (t["tag"], t["commit"], t["action"]) == (RC_TAG, rc_release, "queued"), r
     job = job_show(d, t["job_id"])["job"]
     assert job["idempotency_key"] == f"pipeline:{RC_PIPELINE}:{RC_TAG}@{rc_release}", job
+
+
+def test_cancel_commit_held(gated, release, tmp_path):
+    """`job cancel` is written by the write queue too (issue 17, step 2a):
+    while its commit is held, everything else answers, and the cancel
+    answers only after it.  Failed before (the cancel ran on the loop):
+    GET /healthz timed out while the cancel's sync was held."""
+    d = gated.d
+    # Drained: the job stays queued (a claim is a write on the loop's own
+    # connection, which the held sync would stop).
+    assert d.ctl("drain", timeout=BOUND).rc == 0
+    wheel = make_wheel(tmp_path, "slow-cancel", "1.0.0")
+    jid, r = try_enqueue(d, "pypi", wheel, timeout=4 * BOUND)
+    assert jid is not None, f"publish refused: {r}"
+    results = gated.submit(
+        "aos-publishctl job cancel",
+        lambda: d.ctl("job", "cancel", jid, json_out=True, timeout=4 * BOUND))
+    try:
+        gated.others_answer(results, release)
+    finally:
+        r = gated.open_gate(results)
+    assert r.rc == 0 and r.json["ok"] is True and r.json["id"] == jid, r
+    assert job_show(d, jid)["job"]["state"] == "canceled"
 
 
 # -- the webhook backlog --------------------------------------------------------------

@@ -620,6 +620,16 @@ static void test_commit_fails(void **state)
 	assert_non_null(strstr(f->error, "cannot write the jobs to the queue"));
 	assert_int_equal(counted(f, JOB_QUEUED), 0);
 	rfx_free(f);
+
+	/* The daemon's write queue is full: says so, and to retry. */
+	f = rfx_new();
+	f->held.refuse = -EBUSY;
+	scan_to_commit(f);
+	assert_int_equal(f->failed, 1);
+	assert_non_null(strstr(f->error, "the daemon is busy"));
+	assert_non_null(strstr(f->error, "retry"));
+	assert_int_equal(counted(f, JOB_QUEUED), 0);
+	rfx_free(f);
 }
 
 /* An unknown pipeline is refused at once, no hook called. */

@@ -452,6 +452,14 @@ static void test_committer_refuses(void **state)
 	held.fail = -ENOMEM;
 	spool_held(f, false);
 	assert_refused(f, OUT_ERROR, "cannot write the job to the queue database");
+	sfx_free(f);
+
+	/* Busy (the daemon's write queue full): unavailable, retry. */
+	f = sfx_new();
+	held.fail = -EBUSY;
+	spool_held(f, false);
+	assert_refused(f, OUT_UNAVAILABLE, "the daemon is busy");
+	assert_refused(f, OUT_UNAVAILABLE, "retry in a moment");
 	held.fail = 0;
 	sfx_free(f);
 }

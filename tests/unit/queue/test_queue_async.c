@@ -17,6 +17,7 @@
 
 #include "queue_fixture.h"
 #include "queue/queue_async.h"
+#include "queue/queue_async_internal.h"
 
 #define HOLD_MAX_S 30
 #define EVENTS_MAX 64
@@ -445,29 +446,40 @@ static struct fake {
 	int entered;  /* calls begun */
 	int released; /* calls allowed to return */
 	int closes;
-	int others; /* calls of the other operations (never held) */
+	int others;	       /* calls of the other operations (never held) */
+	int opens, fail_opens; /* fake_open's calls, and how many fail */
+	bool hold_open;	       /* fake_open waits to be released */
+	pthread_t open_thread;
 } fake = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+
+/* Waits (on the database thread) until this call is released: 0, or
+ * -ETIMEDOUT.  Were it called on the loop thread, it would wait forever:
+ * it gives up instead, and the order of events shows it. */
+static int hold(void)
+{
+	struct timespec until;
+	int call, r = 0;
+
+	pthread_mutex_lock(&fake.mu);
+	call = fake.entered++;
+	pthread_cond_broadcast(&fake.cv);
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += HOLD_MAX_S;
+	while (fake.released <= call && r == 0)
+		if (pthread_cond_timedwait(&fake.cv, &fake.mu, &until) == ETIMEDOUT)
+			r = -ETIMEDOUT;
+	pthread_mutex_unlock(&fake.mu);
+	return r;
+}
 
 /* Waits until released; then "reads" job id as its id. */
 static int fake_get(struct queue *q, int64_t id, struct job *ret)
 {
-	struct timespec until;
-	int call;
+	int r = hold();
 
 	(void)q;
-	pthread_mutex_lock(&fake.mu);
-	call = fake.entered++;
-	pthread_cond_broadcast(&fake.cv);
-	/* Were it called on the loop thread, it would wait forever: give up
-	 * instead, and the order of events shows it. */
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += HOLD_MAX_S;
-	while (fake.released <= call)
-		if (pthread_cond_timedwait(&fake.cv, &fake.mu, &until) == ETIMEDOUT) {
-			pthread_mutex_unlock(&fake.mu);
-			return -ETIMEDOUT;
-		}
-	pthread_mutex_unlock(&fake.mu);
+	if (r < 0)
+		return r;
 	memset(ret, 0, sizeof(*ret));
 	ret->id = id;
 	return 0;
@@ -532,11 +544,29 @@ static const struct queue_ops fake_ops = {.get = fake_get,
 					  .set_artifacts = fake_set_artifacts,
 					  .close = fake_close};
 
+/* queue_async_open_fn: the fake, or (fail_opens) -EIO. */
+static int fake_open(const char *target, struct queue **ret, char *errbuf, size_t errlen)
+{
+	fake.open_thread = pthread_self();
+	fake.opens++;
+	if (fake.hold_open && hold() < 0)
+		return -ETIMEDOUT;
+	if (fake.fail_opens > 0) {
+		fake.fail_opens--;
+		snprintf(errbuf, errlen, "%s: cannot open it (test)", target);
+		return -EIO;
+	}
+	*ret = &fake.base;
+	return 0;
+}
+
 static int fake_setup(void **state)
 {
 	(void)state;
 	fake.base.ops = &fake_ops;
 	fake.entered = fake.released = fake.closes = fake.others = 0;
+	fake.opens = fake.fail_opens = 0;
+	fake.hold_open = false;
 	nevents = 0;
 	return 0;
 }
@@ -568,7 +598,7 @@ static void wait_entered(int n)
 	pthread_mutex_unlock(&fake.mu);
 }
 
-enum { EV_LOOP_RAN = 1000, EV_CLOSED };
+enum { EV_LOOP_RAN = 1000, EV_CLOSED, EV_REPORT };
 
 static struct queue_async *cur_qa; /* where a completion posts again */
 static int repost_rc;
@@ -600,24 +630,34 @@ static void close_and_end(uv_loop_t *loop, struct queue_async *qa)
 	assert_int_equal(fake.closes, 1);
 }
 
+/* Posts a get of job 41 (completion cb, data 0), runs the loop with an
+ * idle handle (icb: it releases what is held once it sees the thread
+ * entered), ends it, and asserts the loop ran before the get completed. */
+static void get_41_while_held(uv_loop_t *loop, struct queue_async *qa, queue_async_cb cb,
+			      uv_idle_cb icb)
+{
+	uv_idle_t idle;
+
+	assert_int_equal(queue_async_get(qa, 41, cb, NULL), 0);
+	uv_idle_init(loop, &idle);
+	uv_idle_start(&idle, icb);
+	assert_int_equal(uv_run(loop, UV_RUN_DEFAULT), 0);
+	uv_close((uv_handle_t *)&idle, NULL);
+	close_and_end(loop, qa);
+	assert_int_equal(nevents, 2);
+	assert_int_equal(events[0], EV_LOOP_RAN);
+	assert_int_equal(events[1], 41);
+}
+
 static void test_slow_call_does_not_block_the_loop(void **state)
 {
 	struct queue_async *qa;
 	uv_loop_t loop;
-	uv_idle_t idle;
 
 	(void)state;
 	assert_int_equal(uv_loop_init(&loop), 0);
 	assert_int_equal(queue_async_new(&loop, &fake.base, 0, &qa), 0);
-	assert_int_equal(queue_async_get(qa, 41, got, NULL), 0);
-	uv_idle_init(&loop, &idle);
-	uv_idle_start(&idle, idle_cb);
-	assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0);
-	uv_close((uv_handle_t *)&idle, NULL);
-	close_and_end(&loop, qa);
-	assert_int_equal(nevents, 2);
-	assert_int_equal(events[0], EV_LOOP_RAN);
-	assert_int_equal(events[1], 41);
+	get_41_while_held(&loop, qa, got, idle_cb);
 }
 
 static void test_full_fifo_answers_busy(void **state)
@@ -706,6 +746,141 @@ static void test_shutdown_cancels_what_waits(void **state)
 	assert_int_equal(fake.closes, 1);
 }
 
+/* ---- the open on the thread ------------------------------------------- */
+
+static double seconds_seen[4];
+
+/* A get's completion that also keeps how long it took on the thread. */
+static void got_timed(struct queue_async_result *res, void *data)
+{
+	seconds_seen[(intptr_t)data] = res->seconds;
+	got(res, NULL);
+}
+
+/* The loop ran while the open was held on the thread: releases it and
+ * the get behind it. */
+static void idle_release_both(uv_idle_t *h)
+{
+	if (entered() < 1)
+		return;
+	event(EV_LOOP_RAN);
+	release(2);
+	uv_idle_stop(h);
+}
+
+/* The open runs on the thread as it starts: the loop runs while it is
+ * held, and the first request runs after it. */
+static void test_open_on_the_thread(void **state)
+{
+	struct queue_async_open o = {.open = fake_open, .target = "db"};
+	struct queue_async *qa;
+	uv_loop_t loop;
+
+	(void)state;
+	fake.hold_open = true;
+	assert_int_equal(uv_loop_init(&loop), 0);
+	assert_int_equal(queue_async_new_open(&loop, &o, 0, &qa), 0);
+	get_41_while_held(&loop, qa, got_timed, idle_release_both);
+	assert_int_equal(fake.opens, 1);
+	assert_int_equal(entered(), 2); /* the open, then the get */
+	assert_false(pthread_equal(fake.open_thread, pthread_self()));
+	assert_true(seconds_seen[0] > 0); /* it ran, and said how long */
+}
+
+static struct {
+	int n;
+	int rc[4];
+	char error[4][128];
+	unsigned long refused[4];
+} reports;
+
+static void report(const struct queue_async_open_event *ev, void *data)
+{
+	(void)data;
+	assert_true(reports.n < 4);
+	reports.rc[reports.n] = ev->rc;
+	snprintf(reports.error[reports.n], sizeof(reports.error[0]), "%s",
+		 ev->error != NULL ? ev->error : "");
+	reports.refused[reports.n++] = ev->refused;
+	event(EV_REPORT);
+}
+
+/* A failed open fails the requests of its backoff at once, without
+ * opening again, and is reported once, with their number; after the
+ * backoff the next request opens again, which is reported too. */
+static void test_open_failure_backs_off(void **state)
+{
+	struct queue_async_open o = {.open = fake_open, .target = "db", .report = report};
+	struct queue_async *qa;
+	uv_loop_t loop;
+
+	(void)state;
+	memset(&reports, 0, sizeof(reports));
+	fake.fail_opens = 1; /* the thread's own open as it starts */
+	fake.released = 10;  /* nothing held */
+	assert_int_equal(uv_loop_init(&loop), 0);
+	assert_int_equal(queue_async_new_open(&loop, &o, 0, &qa), 0);
+	qa__set_backoff(qa, 3600 * 1000);
+	assert_int_equal(queue_async_get(qa, 1, got_timed, (void *)(intptr_t)1), 0);
+	assert_int_equal(queue_async_get(qa, 2, got, NULL), 0);
+	assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0);
+	assert_int_equal(fake.opens, 1); /* backing off: not opened again */
+	assert_int_equal(entered(), 0);	 /* nothing ran */
+	assert_int_equal(nevents, 3);
+	assert_int_equal(events[0], EV_REPORT); /* before the completions */
+	assert_int_equal(events[1], -EIO);
+	assert_int_equal(events[2], -EIO);
+	assert_true(seconds_seen[1] == 0);
+	assert_int_equal(reports.rc[0], -EIO);
+	assert_string_equal(reports.error[0], "db: cannot open it (test)");
+
+	qa__set_backoff(qa, 0);
+	assert_int_equal(queue_async_get(qa, 3, got, NULL), 0);
+	assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0);
+	assert_int_equal(fake.opens, 2);
+	assert_int_equal(nevents, 5);
+	assert_int_equal(events[3], EV_REPORT);
+	assert_int_equal(events[4], 3);
+	assert_int_equal(reports.n, 2);
+	assert_int_equal(reports.rc[1], 0); /* opened again */
+	/* Both requests were refused by the backoff, told with one report or
+	 * the next (the start's report may be read before they are refused). */
+	assert_int_equal(reports.refused[0] + reports.refused[1], 2);
+	close_and_end(&loop, qa);
+}
+
+static int walked, passed_over;
+
+static void walk_close(uv_handle_t *h, void *arg)
+{
+	walked++;
+	if (queue_async_owns(arg, h))
+		passed_over++;
+	else if (!uv_is_closing(h))
+		uv_close(h, NULL);
+}
+
+/* A daemon's closer walks every handle: it knows queue_async's and leaves
+ * it to queue_async_close(); the loop then closes cleanly. */
+static void test_walk_passes_over(void **state)
+{
+	struct queue_async *qa;
+	uv_loop_t loop;
+	uv_idle_t idle;
+
+	(void)state;
+	walked = passed_over = 0;
+	assert_int_equal(uv_loop_init(&loop), 0);
+	assert_int_equal(queue_async_new(&loop, &fake.base, 0, &qa), 0);
+	uv_idle_init(&loop, &idle);
+	assert_false(queue_async_owns(qa, (uv_handle_t *)&idle));
+	assert_false(queue_async_owns(NULL, (uv_handle_t *)&idle));
+	uv_walk(&loop, walk_close, qa);
+	assert_int_equal(walked, 2);
+	assert_int_equal(passed_over, 1);
+	close_and_end(&loop, qa);
+}
+
 static void never(struct queue_async_result *res, void *data)
 {
 	(void)res;
@@ -756,6 +931,9 @@ int main(void)
 	    cmocka_unit_test_setup(test_full_fifo_answers_busy, fake_setup),
 	    cmocka_unit_test_setup(test_shutdown_cancels_what_waits, fake_setup),
 	    cmocka_unit_test_setup(test_bounds_refused, fake_setup),
+	    cmocka_unit_test_setup(test_open_on_the_thread, fake_setup),
+	    cmocka_unit_test_setup(test_open_failure_backs_off, fake_setup),
+	    cmocka_unit_test_setup(test_walk_passes_over, fake_setup),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,192 @@
+/* daemon_queue.c - the daemon's write queue_async: its start on a second
+ * connection, the log of its open's failures, the commit hooks of spool,
+ * reconcile and ingest, and its stop.  See daemon_queue.h. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/log.h"
+#include "daemon/agent.h"
+#include "daemon/daemon_queue.h"
+#include "daemon/metrics.h"
+#include "queue/queue.h"
+#include "queue/queue_async.h"
+
+/* The open's failure is logged at once, then at most this often. */
+#define OPEN_LOG_EVERY_MS 60000
+
+struct daemon_queue {
+	struct agent *a;
+	struct queue_async *qa;
+	uint64_t logged_ms;    /* uv_now of the open's last log line */
+	bool logged_once;      /* a failure was logged, no open since */
+	unsigned long refused; /* writes refused since that line */
+};
+
+/* The report hook: the first failure at once, then at most once a minute
+ * with the number of writes refused meanwhile; and the open that ends
+ * them. */
+static void open_report(const struct queue_async_open_event *ev, void *data)
+{
+	struct daemon_queue *dq = data;
+	uint64_t now = uv_now(&dq->a->loop);
+
+	dq->refused += ev->refused;
+	if (ev->rc == 0) {
+		if (dq->logged_once)
+			log_notice("the queue's writer opened its connection: new jobs "
+				   "are accepted again");
+		dq->logged_once = false;
+		dq->refused = 0;
+		return;
+	}
+	if (dq->logged_once && now - dq->logged_ms < OPEN_LOG_EVERY_MS)
+		return;
+	if (!dq->logged_once)
+		log_err("the queue's writer cannot open its connection: %s; new jobs "
+			"are refused until it can (it tries again %d s after a failure)",
+			ev->error, QUEUE_ASYNC_OPEN_BACKOFF_MS / 1000);
+	else
+		log_err("the queue's writer still cannot open its connection: %s; "
+			"%lu commit(s) refused since the last such line",
+			ev->error, dq->refused);
+	dq->logged_ms = now;
+	dq->logged_once = true;
+	dq->refused = 0;
+}
+
+int daemon_queue_start(struct agent *a)
+{
+	struct daemon_queue *dq = calloc(1, sizeof(*dq));
+	int r;
+
+	if (dq == NULL) {
+		log_err("cannot start the queue's writer: out of memory");
+		return -ENOMEM;
+	}
+	dq->a = a;
+	/* A further connection: the loop's open checked and marked the file. */
+	r = queue_async_new_open(
+	    &a->loop,
+	    &(struct queue_async_open){.open = queue_sqlite_open_more,
+				       .target = a->cfg->queue.path,
+				       .report = open_report,
+				       .data = dq},
+	    0, &dq->qa);
+	if (r < 0) {
+		log_err_r(r, "cannot start the queue's writer");
+		free(dq);
+		return r;
+	}
+	a->wq = dq->qa;
+	a->wq_state = dq;
+	return 0;
+}
+
+static void closed(void *data)
+{
+	struct daemon_queue *dq = data;
+
+	dq->a->wq = NULL;
+	dq->a->wq_state = NULL;
+	free(dq);
+}
+
+void daemon_queue_stop(struct agent *a)
+{
+	if (a->wq != NULL)
+		(void)queue_async_close(a->wq, closed, a->wq_state);
+}
+
+bool daemon_queue_owns(const struct agent *a, const uv_handle_t *h)
+{
+	return queue_async_owns(a->wq, h);
+}
+
+bool daemon_queue_busy(const struct agent *a)
+{
+	return a->wq != NULL && queue_async_pending(a->wq) > 0;
+}
+
+/* ---- the commit hooks ------------------------------------------------------ */
+
+/* A commit's caller: exactly one of one and many is set. */
+struct commit_op {
+	struct agent *a;
+	void (*one)(void *op, int result, int64_t id);
+	void (*many)(void *op, int result);
+	void *op;
+	int64_t *ret_ids;
+	int *ret_rcs;
+};
+
+static void commit_done(struct queue_async_result *res, void *data)
+{
+	struct commit_op *c = data;
+
+	if (res->rc >= 0 || res->seconds > 0)
+		metrics_commit(c->a->metrics, res->seconds);
+	if (c->one != NULL) {
+		c->one(c->op, res->rc, res->id);
+	} else {
+		if (res->rc == 0) {
+			memcpy(c->ret_ids, res->ids, res->n * sizeof(*res->ids));
+			memcpy(c->ret_rcs, res->rcs, res->n * sizeof(*res->rcs));
+		}
+		c->many(c->op, res->rc);
+	}
+	free(c);
+}
+
+/* A commit_op for a's queue, or NULL with *rc. */
+static struct commit_op *commit_op_new(struct agent *a, void *op, int *rc)
+{
+	struct commit_op *c;
+
+	*rc = a->wq != NULL ? 0 : -ESHUTDOWN;
+	if (*rc < 0)
+		return NULL;
+	c = calloc(1, sizeof(*c));
+	if (c == NULL) {
+		*rc = -ENOMEM;
+		return NULL;
+	}
+	c->a = a;
+	c->op = op;
+	return c;
+}
+
+int daemon_commit_one(void *agent, const struct job_new *jn, int64_t now_ms,
+		      void (*done)(void *op, int result, int64_t id), void *op)
+{
+	struct agent *a = agent;
+	int rc;
+	struct commit_op *c = commit_op_new(a, op, &rc);
+
+	if (c == NULL)
+		return rc;
+	c->one = done;
+	rc = queue_async_enqueue(a->wq, jn, now_ms, commit_done, c);
+	if (rc < 0)
+		free(c);
+	return rc;
+}
+
+int daemon_commit_many(void *agent, const struct job_new *jobs, size_t n, int64_t now_ms,
+		       int64_t *ret_ids, int *ret_rcs, void (*done)(void *op, int result),
+		       void *op)
+{
+	struct agent *a = agent;
+	int rc;
+	struct commit_op *c = commit_op_new(a, op, &rc);
+
+	if (c == NULL)
+		return rc;
+	c->many = done;
+	c->ret_ids = ret_ids;
+	c->ret_rcs = ret_rcs;
+	rc = queue_async_enqueue_many(a->wq, jobs, n, now_ms, commit_done, c);
+	if (rc < 0)
+		free(c);
+	return rc;
+}

@@ -1,0 +1,51 @@
+/* daemon_queue.h - the daemon's write queue_async (queue/queue_async.h):
+ * every write of the daemon's own (webhook, publish and reconcile commits,
+ * cancel, retry, prune, release_owner) goes through it, on a second
+ * connection of its own opened on its thread (queue_sqlite_open_more());
+ * the worker's writes are not here yet.  Its open's failures are logged
+ * here, at once then at most once a minute. */
+#ifndef AOS_DAEMON_QUEUE_H
+#define AOS_DAEMON_QUEUE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+struct agent;
+struct job_new;
+
+/* Starts a->wq on the queue's database (cfg->queue.path): posts to a->wq
+ * (NULL when stopped) answer from their completions.  0, or
+ * -ENOMEM / a libuv error (logged). */
+int daemon_queue_start(struct agent *a);
+
+/* Closes a->wq once the loop has run every completion (call it after the
+ * loop's first run ended); the loop's next run joins its thread and frees
+ * it.  Accepts a->wq NULL. */
+void daemon_queue_stop(struct agent *a);
+
+/* True for the write queue_async's handle (a uv_walk closer passes it). */
+bool daemon_queue_owns(const struct agent *a, const uv_handle_t *h);
+
+/* True while a write is posted and its completion has not run. */
+bool daemon_queue_busy(const struct agent *a);
+
+/* Commits one job (jn copied): done(op, result, id) with enqueue()'s
+ * result and id, on the loop.  Returns 0, or -EBUSY (too many writes out:
+ * retry), -ESHUTDOWN, -ENOMEM (done not called).  spool_env.commit's
+ * shape. */
+int daemon_commit_one(void *agent, const struct job_new *jn, int64_t now_ms,
+		      void (*done)(void *op, int result, int64_t id), void *op);
+
+/* Commits n jobs in one transaction (jobs copied; ret_ids and ret_rcs kept
+ * by the caller until done): done(op, result) with enqueue_many()'s
+ * result, ret_ids and ret_rcs filled as it fills them.  Returns 0, or
+ * -EBUSY, -ESHUTDOWN, -EINVAL / AOS_ETOOBIG (n), -ENOMEM (done not
+ * called).  reconcile_env.commit's shape. */
+int daemon_commit_many(void *agent, const struct job_new *jobs, size_t n, int64_t now_ms,
+		       int64_t *ret_ids, int *ret_rcs, void (*done)(void *op, int result),
+		       void *op);
+
+#endif
