@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -37,6 +38,24 @@ static int threads(void)
 	closedir(d);
 	return n;
 }
+
+/* The thread count once it is want: a joined thread leaves
+ * /proc/self/task a moment after pthread_join() returns (the kernel reaps
+ * it after waking the joiner), so a count taken at once may still see
+ * it.  Waits up to 10 s for want, then returns what is there. */
+static int threads_settled(int want)
+{
+	struct timespec ms = {0, 1000000};
+	int i, n = threads();
+
+	for (i = 0; i < 10000 && n != want; i++) {
+		nanosleep(&ms, NULL);
+		n = threads();
+	}
+	return n;
+}
+
+static int base_threads; /* before any test: the process's own */
 
 static void assert_same(const struct artifact *a, const struct artifact *b)
 {
@@ -69,7 +88,7 @@ static void two_threads(enum artifact_kind kind, const char *data, size_t len, i
 	static char buf[2][BLOCK];
 	struct artifact_digests d;
 	size_t off, n;
-	int base = threads(), cur = 0;
+	int base = threads_settled(base_threads), cur = 0;
 
 	assert_int_equal(artifact__digests_init(&d, kind), 0);
 	assert_int_equal(artifact__digests_split(&d), 0);
@@ -85,7 +104,7 @@ static void two_threads(enum artifact_kind kind, const char *data, size_t len, i
 	}
 	assert_int_equal(artifact__digests_final(&d, out), 0);
 	assert_null(d.helper);
-	assert_int_equal(threads(), base);
+	assert_int_equal(threads_settled(base), base);
 	artifact__digests_free(&d);
 }
 
@@ -176,7 +195,7 @@ static void test_helper_digest_fails(void **state)
 	char *data = malloc(6 * BLOCK);
 	struct artifact_digests d;
 	struct artifact a;
-	int base = threads();
+	int base = threads_settled(base_threads);
 	size_t k;
 
 	(void)state;
@@ -188,13 +207,13 @@ static void test_helper_digest_fails(void **state)
 		assert_int_equal(artifact__digests_update(&d, data, 1), -EIO);
 		assert_int_equal(artifact__digests_final(&d, &a), -EIO);
 		artifact__digests_free(&d);
-		assert_int_equal(threads(), base);
+		assert_int_equal(threads_settled(base), base);
 		/* Failing on the last block: the final says so. */
 		start_failing(&d, kinds[k], 5);
 		assert_int_equal(feed(&d, data, 6), 6);
 		assert_int_equal(artifact__digests_final(&d, &a), -EIO);
 		artifact__digests_free(&d);
-		assert_int_equal(threads(), base);
+		assert_int_equal(threads_settled(base), base);
 	}
 	free(data);
 }
@@ -205,7 +224,7 @@ static void test_caller_digest_fails(void **state)
 {
 	char *data = malloc(6 * BLOCK);
 	struct artifact_digests d;
-	int base = threads();
+	int base = threads_settled(base_threads);
 
 	(void)state;
 	assert_non_null(data);
@@ -217,7 +236,7 @@ static void test_caller_digest_fails(void **state)
 	assert_int_equal(artifact__digests_split(&d), 0);
 	assert_int_equal(feed(&d, data, 6), 2);
 	artifact__digests_free(&d);
-	assert_int_equal(threads(), base);
+	assert_int_equal(threads_settled(base), base);
 	free(data);
 }
 
@@ -294,7 +313,7 @@ static void test_walk_split(void **state)
 {
 	struct counting_src s = {0};
 	struct artifact *a, one;
-	int base = threads();
+	int base = threads_settled(base_threads);
 	size_t k, len;
 	char *whole;
 
@@ -312,7 +331,7 @@ static void test_walk_split(void **state)
 		assert_same(a, &one);
 		free(whole);
 		artifact_free(a);
-		assert_int_equal(threads(), base);
+		assert_int_equal(threads_settled(base), base);
 
 		write_artifact(k, 900 * 1024); /* small: one thread */
 		s = (struct counting_src){0};
@@ -328,7 +347,7 @@ static void test_read_fails_mid_file(void **state)
 {
 	struct counting_src s = {0};
 	struct artifact *a = NULL;
-	int base = threads();
+	int base = threads_settled(base_threads);
 	size_t k;
 
 	(void)state;
@@ -338,7 +357,7 @@ static void test_read_fails_mid_file(void **state)
 		assert_int_equal(inspect(k, &s, &a), -EIO);
 		assert_null(a);
 		assert_int_equal(s.max_threads, base + 1);
-		assert_int_equal(threads(), base);
+		assert_int_equal(threads_settled(base), base);
 	}
 }
 
@@ -362,5 +381,6 @@ int main(void)
 	 * thread: before the tests count theirs. */
 	if (pthread_create(&t, NULL, nothing, NULL) != 0 || pthread_join(t, NULL) != 0)
 		return 1;
+	base_threads = threads();
 	return cmocka_run_group_tests(tests, fx_setup, fx_teardown);
 }
