@@ -10,7 +10,9 @@
 # server is stopped and the folder removed when COMMAND ends, fails or is
 # interrupted; COMMAND's exit status is returned.
 #
-# PG_BINDIR overrides /usr/lib/postgresql/15/bin.
+# PG_BINDIR overrides /usr/lib/postgresql/15/bin.  The server runs with
+# fsync=off (tests: nothing to keep past the run) unless PG_FSYNC=on
+# (benchmarks whose figures include the commit's flush).
 set -eu
 
 bindir=${PG_BINDIR:-/usr/lib/postgresql/15/bin}
@@ -65,7 +67,7 @@ as_pg "$bindir/initdb" -D "$data" -U postgres -E UTF8 --no-locale \
 # A port taken between free_port and the start: try another.
 tries=0
 until as_pg "$bindir/pg_ctl" -D "$data" -l "$log" -w -t 60 \
-	-o "-c listen_addresses=127.0.0.1 -p $(port=$(free_port); echo "$port" >"$base/port"; echo "$port") -k $sock -c fsync=off" \
+	-o "-c listen_addresses=127.0.0.1 -p $(port=$(free_port); echo "$port" >"$base/port"; echo "$port") -k $sock -c fsync=${PG_FSYNC:-off}" \
 	start >/dev/null 2>&1; do
 	tries=$((tries + 1))
 	if [ "$tries" -ge 5 ]; then
