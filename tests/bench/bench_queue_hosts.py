@@ -80,6 +80,35 @@ def wait_posts(sink: Q.TimestampSink, names: set[str], timeout: float) -> dict[s
     return got
 
 
+def wait_done(who: str, counts, n: int, base: int = 0) -> int:
+    """Polls counts() (state -> jobs) every 5 ms until n more jobs than
+    base succeeded; returns the time (monotonic ns)."""
+    deadline = time.monotonic() + 300
+    while True:
+        c = counts()
+        if c.get("succeeded", 0) - base >= n:
+            return time.monotonic_ns()
+        if c.get("failed", 0) or c.get("dead", 0) or time.monotonic() > deadline:
+            raise B.BenchError(f"{who}: not every job succeeded: {c}")
+        time.sleep(0.005)
+
+
+def rate(n: int, t0: int, t1: int) -> dict:
+    return {"jobs": n, "wall_s": (t1 - t0) / 1e9, "jobs_per_s": n / ((t1 - t0) / 1e9)}
+
+
+def claim_loop(sink, whls: list[Path], rnd, enqueue) -> list[float]:
+    """One job at a time, 10-30 ms apart: enqueue(wheel) returns the time
+    of its acknowledgement; ms from it to the upload's first byte."""
+    out = []
+    for wh in whls:
+        t_ack = enqueue(wh)
+        post = wait_posts(sink, {wh.name}, 30)[wh.name]
+        out.append(Q.ms(post["t_first_ns"] - t_ack))
+        time.sleep(rnd.uniform(0.010, 0.030))
+    return out
+
+
 # -- aos-publishd -------------------------------------------------------------------
 
 def daemon_counts(c: Q.Ctl) -> dict:
@@ -96,29 +125,21 @@ def daemon_throughput(w, sink, whls: list[Path]) -> dict:
                           count=len(whls), timeout_s=120)
     if load["errors"]:
         raise B.BenchError(f"aos-publishd enqueue: {load['errors'][:3]}")
-    deadline = time.monotonic() + 300
-    while daemon_counts(c).get("succeeded", 0) - base < len(whls):
-        if time.monotonic() > deadline:
-            raise B.BenchError(f"aos-publishd: not every job succeeded: {daemon_counts(c)}")
-        time.sleep(0.005)
-    t1 = time.monotonic_ns()
+    t1 = wait_done("aos-publishd", lambda: daemon_counts(c), len(whls), base)
     sink.drain()
     c.close()
-    return {"d": d, "jobs": len(whls), "wall_s": (t1 - t0) / 1e9,
-            "jobs_per_s": len(whls) / ((t1 - t0) / 1e9),
-            "enqueue_wall_s": load["wall_s"]}
+    return {"d": d, **rate(len(whls), t0, t1), "enqueue_wall_s": load["wall_s"]}
 
 
 def daemon_claim(d, sink, whls: list[Path], rnd) -> list[float]:
     c = Q.Ctl(d.socket)
-    out = []
-    for wh in whls:
+
+    def enqueue(wh):
         ans, _, t_ack = c.timed(Q.publish_req("bench", wh))
         if not ans.get("ok"):
             raise B.BenchError(f"aos-publishd enqueue: {ans}")
-        post = wait_posts(sink, {wh.name}, 30)[wh.name]
-        out.append(Q.ms(post["t_first_ns"] - t_ack))
-        time.sleep(rnd.uniform(0.010, 0.030))
+        return t_ack
+    out = claim_loop(sink, whls, rnd, enqueue)
     c.close()
     return out
 
@@ -210,19 +231,11 @@ def peer_throughput(peer: Peer, sink, whls: list[Path], workers: int) -> dict:
     t_enq = time.monotonic_ns()
     if errs:
         raise B.BenchError(f"procrastinate defer: {errs[:3]}")
-    deadline = time.monotonic() + 300
-    while True:
-        c = peer.counts()
-        if c.get("succeeded", 0) >= len(whls):
-            break
-        if c.get("failed", 0) or time.monotonic() > deadline:
-            raise B.BenchError(f"procrastinate: jobs not done: {c}")
-        time.sleep(0.005)
-    t1 = time.monotonic_ns()
+    t1 = wait_done("procrastinate", peer.counts, len(whls))
     peer.stop_workers()
     sink.drain()
-    return {"workers": workers, "jobs": len(whls), "wall_s": (t1 - t0) / 1e9,
-            "jobs_per_s": len(whls) / ((t1 - t0) / 1e9), "enqueue_wall_s": (t_enq - t0) / 1e9}
+    return {"workers": workers, **rate(len(whls), t0, t1),
+            "enqueue_wall_s": (t_enq - t0) / 1e9}
 
 
 def peer_claim(peer: Peer, sink, whls: list[Path], rnd) -> list[float]:
@@ -230,13 +243,11 @@ def peer_claim(peer: Peer, sink, whls: list[Path], rnd) -> list[float]:
     peer.start_worker()
     time.sleep(1.0)
     sink.drain()
-    out = []
-    for wh in whls:
+
+    def enqueue(wh):
         peer.defer("upload", wh, wh.name.split("-1.0.")[0])
-        t_ack = time.monotonic_ns()
-        post = wait_posts(sink, {wh.name}, 30)[wh.name]
-        out.append(Q.ms(post["t_first_ns"] - t_ack))
-        time.sleep(rnd.uniform(0.010, 0.030))
+        return time.monotonic_ns()
+    out = claim_loop(sink, whls, rnd, enqueue)
     peer.stop_workers()
     return out
 
