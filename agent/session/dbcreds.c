@@ -22,6 +22,7 @@
 #include "session/dbcreds.h"
 #include "vault/vault.h"
 #include "dbcreds_internal.h"
+#include "session_internal.h"
 
 #define WORK_FETCH 1u
 #define WORK_RENEW 2u
@@ -267,13 +268,18 @@ static void on_error(struct dbcreds *d, enum dbc_step st, int r, long status)
 		    "reading %s: %s (check queue.postgresql.credentials.database_role "
 		    "and mount, and that the role exists in Vault)",
 		    d->creds_path, vmsg);
-	else if (vault_is_redirect(status))
-		fail_msg(d, AOS_EREDIRECT,
-			 "Vault %s: HTTP %ld, a redirect (not followed for database "
-			 "credentials: point vault.address at the active node)",
-			 step_name(st), status);
 	else
 		fail_msg(d, r, "Vault %s failed: %s", step_name(st), vmsg);
+}
+
+/* A redirect not followed: d->last_error says why (another origin, too
+ * many, no Location). */
+static void redirect_failed(struct dbcreds *d, enum dbc_step st, int r)
+{
+	char why[sizeof(d->last_error)];
+
+	snprintf(why, sizeof(why), "%s", d->last_error);
+	fail_msg(d, r, "Vault %s: %s", step_name(st), why);
 }
 
 void dbcreds__done(struct transport_req *req, int result, void *data)
@@ -282,6 +288,19 @@ void dbcreds__done(struct transport_req *req, int result, void *data)
 	enum dbc_step st = d->step;
 	int r;
 
+	if (result == 0 && vault_is_redirect(req->status)) {
+		/* a standby sends the request to the active node: the same
+		 * request, within the configured origin only */
+		r = session__follow_redirect(req, &d->conn, &d->redirects, step_name(st),
+					     d->done, d, d->last_error,
+					     sizeof(d->last_error));
+		if (r == 0)
+			return; /* still in flight */
+		if (r != AOS_EREDIRECT)
+			snprintf(d->last_error, sizeof(d->last_error),
+				 "following a redirect: %s", aos_strerror(r));
+		result = r;
+	}
 	vault_headers_free(d->hdrs);
 	d->hdrs = NULL;
 	buf_reset(&d->body);
@@ -298,6 +317,9 @@ void dbcreds__done(struct transport_req *req, int result, void *data)
 			 "Vault %s: answer too large (over %ld bytes, "
 			 "vault.max_response_bytes)",
 			 step_name(st), d->cfg->vault.max_response_bytes);
+	else if (result == AOS_EREDIRECT ||
+		 (result < 0 && vault_is_redirect(req->status)))
+		redirect_failed(d, st, result);
 	else if (result < 0)
 		fail_msg(d, result, "Vault %s: cannot reach %s: %s", step_name(st),
 			 d->conn.address, req->error);
@@ -338,6 +360,7 @@ static void start_step(struct dbcreds *d, enum dbc_step st)
 		body = d->body.data;
 	}
 	d->step = st;
+	d->redirects = 0;
 	r = d->io->request(d, method, path, body, tok, &d->req);
 	if (r < 0) {
 		fail_msg(d, r, "starting the Vault %s request: %s", step_name(st),

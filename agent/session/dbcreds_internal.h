@@ -56,7 +56,8 @@ struct dbcreds {
 	enum dbc_step step;
 	struct transport_req *req;
 	struct curl_slist *hdrs;
-	struct buf body; /* the renewal's body */
+	struct buf body;    /* the renewal's body */
+	unsigned redirects; /* followed for the request in flight */
 
 	unsigned work; /* DBC_WORK_* bits */
 	bool in_backoff;

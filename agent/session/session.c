@@ -549,31 +549,6 @@ static void on_error(struct vault_session *s, enum step st, int r)
 	fail_msg(s, r, "Vault %s failed: %s", step_name(st), vmsg);
 }
 
-/* A redirect answer: sends the same request again where it leads, if
- * vault_redirect_next() allows it.  Returns 0 when the request runs again
- * (session__done will see its answer), or an error left in s->last_error. */
-static int follow_redirect(struct vault_session *s, struct transport_req *req)
-{
-	char next[VAULT_URL_MAX];
-	const char *url = NULL, *location = NULL;
-	int r;
-
-	curl_easy_getinfo(req->easy, CURLINFO_EFFECTIVE_URL, &url);
-	/* curl resolves Location here even though it does not follow it. */
-	curl_easy_getinfo(req->easy, CURLINFO_REDIRECT_URL, &location);
-	r = vault_redirect_next(&s->conn, url != NULL ? url : s->conn.address, location,
-				s->redirects, next, sizeof(next), s->last_error,
-				sizeof(s->last_error));
-	if (r < 0)
-		return r;
-	if (curl_easy_setopt(req->easy, CURLOPT_URL, next) != CURLE_OK)
-		return -ENOMEM;
-	s->redirects++;
-	log_debug("Vault %s: HTTP %ld, following the redirect to %s", step_name(s->step),
-		  req->status, next);
-	return transport_start(req, session__done, s);
-}
-
 void session__done(struct transport_req *req, int result, void *data)
 {
 	struct vault_session *s = data;
@@ -581,7 +556,9 @@ void session__done(struct transport_req *req, int result, void *data)
 	int r;
 
 	if (result == 0 && vault_is_redirect(req->status)) {
-		r = follow_redirect(s, req);
+		r = session__follow_redirect(req, &s->conn, &s->redirects, step_name(st),
+					     session__done, s, s->last_error,
+					     sizeof(s->last_error));
 		if (r == 0)
 			return; /* same request, same headers and body: still in flight */
 		if (r != AOS_EREDIRECT)

@@ -58,6 +58,16 @@ int session__vault_request(struct transport *tp, const struct config *cfg,
 			   struct curl_slist **hdrs, transport_cb cb, void *data,
 			   struct transport_req **ret);
 
+/* req's answer was a redirect: starts the same request (method, headers,
+ * body) again where it leads, if vault_redirect_next() allows it (the
+ * configured origin only, at most VAULT_MAX_REDIRECTS: *redirects counts
+ * them for the request in flight).  what names the request in the debug
+ * log.  Returns 0 when it runs again (cb gets its answer), or AOS_EREDIRECT
+ * with errbuf saying why not, or another negative code. */
+int session__follow_redirect(struct transport_req *req, const struct vault_conn *conn,
+			     unsigned *redirects, const char *what, transport_cb cb,
+			     void *data, char *errbuf, size_t errlen);
+
 /* A timer of the session ran out. */
 void session__fire(struct vault_session *s, enum session_timer t);
 

@@ -1,5 +1,11 @@
 /* session_io.c - the session's clock, timers and Vault requests on the loop
- * and the transport (session_uv_io; the unit tests bring their own). */
+ * and the transport (session_uv_io; the unit tests bring their own), and
+ * the Vault requests' own (the session's and the database credentials'):
+ * their start, and a redirect followed within the configured origin. */
+#include <errno.h>
+
+#include "base/log.h"
+#include "base/transport.h"
 #include "session_internal.h"
 
 static uint64_t uv_io_now(const struct vault_session *s)
@@ -49,6 +55,29 @@ int session__vault_request(struct transport *tp, const struct config *cfg,
 	}
 	*ret = req;
 	return 0;
+}
+
+int session__follow_redirect(struct transport_req *req, const struct vault_conn *conn,
+			     unsigned *redirects, const char *what, transport_cb cb,
+			     void *data, char *errbuf, size_t errlen)
+{
+	char next[VAULT_URL_MAX];
+	const char *url = NULL, *location = NULL;
+	int r;
+
+	curl_easy_getinfo(req->easy, CURLINFO_EFFECTIVE_URL, &url);
+	/* curl resolves Location here even though it does not follow it. */
+	curl_easy_getinfo(req->easy, CURLINFO_REDIRECT_URL, &location);
+	r = vault_redirect_next(conn, url != NULL ? url : conn->address, location,
+				*redirects, next, sizeof(next), errbuf, errlen);
+	if (r < 0)
+		return r;
+	if (curl_easy_setopt(req->easy, CURLOPT_URL, next) != CURLE_OK)
+		return -ENOMEM;
+	(*redirects)++;
+	log_debug("Vault %s: HTTP %ld, following the redirect to %s", what, req->status,
+		  next);
+	return transport_start(req, cb, data);
 }
 
 static int uv_io_request(struct vault_session *s, const char *method, const char *path,

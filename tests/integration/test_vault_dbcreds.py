@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from aos_fixtures import BUILD_DIR, write_private
+from peer_support import Answer, Peer, forward
 from peers.postgres import Postgres
 
 PROBE = BUILD_DIR / "tests" / "tools" / "dbcreds-probe"
@@ -68,11 +69,11 @@ def setup_database_engine(bao, pg) -> str:
     return admin_pw
 
 
-def write_probe_config(workdir: Path, bao, token: str) -> Path:
+def write_probe_config(workdir: Path, bao, token: str, address: str | None = None) -> Path:
     write_private(workdir / "token", token)
     cfg = {
         "state_dir": str(workdir), "runtime_dir": str(workdir),
-        "vault": {"address": bao.addr, "kv_path": KV_PATH,
+        "vault": {"address": address or bao.addr, "kv_path": KV_PATH,
                   "auth": {"method": "token", "token_file": "token"},
                   "backoff_min_ms": 100, "backoff_max_ms": 2000},
         "queue": {"postgresql": {"credentials": {"database_role": "aos"}}},
@@ -135,3 +136,67 @@ def test_renewed_replaced_and_each_user_connected(workdir, bao, postgres):
     assert "its max TTL is near, fetching new credentials" in err, err
     for value in (admin_pw, token):
         assert value not in out and value not in err
+
+
+def _ready_token(bao, postgres) -> str:
+    setup_database_engine(bao, postgres)
+    bao.kv_put(KV_PATH, {"unused": "x"})
+    bao.write_policy("aos-dbcreds", POLICY)
+    return bao.create_token(["aos-dbcreds"], ttl="1h")
+
+
+def test_same_origin_redirect_is_followed(workdir, bao, postgres):
+    """A standby behind vault.address answers 307 to another path of the
+    same origin: the credentials' read (GET) and the lease's renewal (PUT,
+    with its body) are sent again there.  Before, dbcreds gave up on any
+    redirect ("not followed for database credentials")."""
+    token = _ready_token(bao, postgres)
+
+    def handle(seen, peer):
+        if seen.path.startswith("/relay/"):
+            return forward(seen, "127.0.0.1", bao.port, seen.path[len("/relay"):])
+        return Answer(307, {"Location": peer.origin + "/relay" + seen.path})
+    relay = Peer(handle)
+    try:
+        config = write_probe_config(workdir, bao, token, address=relay.origin)
+        p = subprocess.run([str(PROBE), str(config), "127.0.0.1", postgres.port, "aos", "2"],
+                           capture_output=True, text=True, timeout=300)
+        paths = [(s.method, s.path) for s in relay.seen()]
+    finally:
+        relay.close()
+    assert p.returncode == 0, f"rc {p.returncode}\n{p.stdout}\n{p.stderr}"
+    assert p.stdout.splitlines()[-1] == "done", p.stdout
+    for want in (("GET", "/v1/database/creds/aos"), ("GET", "/relay/v1/database/creds/aos"),
+                 ("PUT", "/v1/sys/leases/renew"), ("PUT", "/relay/v1/sys/leases/renew")):
+        assert want in paths, f"{want} not seen by the relay: {paths}"
+    assert token not in p.stdout + p.stderr
+
+
+def test_cross_origin_redirect_is_not_followed(workdir, bao, postgres):
+    """The host at vault.address answers 307 to a host it controls: the
+    credentials' read must not go there (it carries the Vault token), and
+    the failure says why."""
+    token = _ready_token(bao, postgres)
+    second = Peer(lambda seen, peer: Answer(200, {"Content-Type": "application/json"},
+                                            b'{"data":{}}'))
+    first = Peer(lambda seen, peer: Answer(307, {"Location": second.origin + seen.path}))
+    config = write_probe_config(workdir, bao, token, address=first.origin)
+    p = subprocess.Popen([str(PROBE), str(config), "127.0.0.1", postgres.port, "aos", "1"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        failed = []
+        for line in p.stdout:
+            if line.startswith("failed"):
+                failed.append(line)
+            if len(failed) >= 2:
+                break
+    finally:
+        p.kill()
+        err = p.communicate(timeout=30)[1]
+        first.close()
+        second.close()
+    assert len(failed) >= 2, f"the probe did not fail twice: {failed}\n{err}"
+    assert not second.seen(), f"followed to another origin: {[s.text() for s in second.seen()]}"
+    for want in ("redirect", first.origin, second.origin):
+        assert want in failed[0], f"{want!r} not in {failed[0]!r}"
+    assert token not in "".join(failed) + err
