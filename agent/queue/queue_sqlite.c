@@ -142,32 +142,6 @@ static int job_state(struct queue_sqlite *q, int64_t id, enum job_state *ret_sta
 	return result;
 }
 
-/* Upload rows of job id; registry "" takes each upload's own. */
-int queue_sqlite__uploads_insert(struct queue_sqlite *q, int64_t id, const char *registry,
-				 const struct job_upload *ups, size_t n, int64_t now_ms)
-{
-	sqlite3_stmt *s;
-	size_t i;
-	int result;
-
-	for (i = 0; i < n; i++) {
-		const struct job_upload *u = &ups[i];
-
-		s = q->st[QS_UPLOAD_INSERT];
-		sqlite3_bind_int64(s, 1, id);
-		sqlite3_bind_text(s, 2, u->filename, -1, SQLITE_STATIC);
-		sqlite3_bind_text(s, 3, u->registry[0] != '\0' ? u->registry : registry,
-				  -1, SQLITE_STATIC);
-		sqlite3_bind_text(s, 4, u->sha256, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(s, 5, now_ms);
-		/* -EINVAL (a constraint): the same filename twice */
-		result = queue_sqlite__step_done(s);
-		if (result < 0)
-			return result;
-	}
-	return 0;
-}
-
 /* One job inside the caller's transaction (checked by the frame). */
 static int enqueue_one(struct queue_sqlite *q, const struct job_new *j, int64_t now_ms,
 		       int64_t *ret_id)

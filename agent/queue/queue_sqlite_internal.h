@@ -146,12 +146,12 @@ __attribute__((format(printf, 4, 5))) int queue_sqlite__log_add(struct queue_sql
 								const char *fmt, ...);
 
 /* Upload rows of job id, inside the caller's transaction; registry ""
- * takes each upload's own (queue_sqlite.c). */
+ * takes each upload's own (queue_sqlite_tx.c). */
 int queue_sqlite__uploads_insert(struct queue_sqlite *q, int64_t id, const char *registry,
 				 const struct job_upload *ups, size_t n, int64_t now_ms);
 
 /* After job id left or entered the unfinished states: recomputes its
- * package's head, inside the caller's transaction (queue_sqlite_lease.c). */
+ * package's head, inside the caller's transaction (queue_sqlite_tx.c). */
 int queue_sqlite__head_refresh(struct queue_sqlite *q, int64_t id);
 
 /* The lease-fenced writes (queue_sqlite_lease.c): queue_ops' heartbeat,

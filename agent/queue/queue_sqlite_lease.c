@@ -40,20 +40,6 @@ static int step_changed(struct queue_sqlite *q, sqlite3_stmt *s, int none)
 	return result == 0 && sqlite3_changes(q->db) == 0 ? none : result;
 }
 
-/* After job id left or entered the unfinished states: recompute its
- * package's head. */
-int queue_sqlite__head_refresh(struct queue_sqlite *q, int64_t id)
-{
-	int result;
-
-	sqlite3_bind_int64(q->st[QS_HEAD_CLEAR], 1, id);
-	result = queue_sqlite__step_done(q->st[QS_HEAD_CLEAR]);
-	if (result < 0)
-		return result;
-	sqlite3_bind_int64(q->st[QS_HEAD_SET], 1, id);
-	return queue_sqlite__step_done(q->st[QS_HEAD_SET]);
-}
-
 int queue_sqlite__heartbeat(struct queue *q_, int64_t id, int64_t fence, int64_t now_ms,
 			    int64_t lease_ms)
 {

@@ -1,8 +1,9 @@
 /* queue_sqlite_tx.c - what every write of the SQLite backend uses
  * (queue_sqlite_internal.h): a statement stepped, a write transaction
- * begun and ended, a line added to a job's log.  queue_sqlite.c and the
- * operations' files (queue_sqlite_claim.c, queue_sqlite_prune.c) call it;
- * it calls none of them. */
+ * begun and ended, a line added to a job's log, a job's upload rows
+ * inserted, a package's head recomputed.  queue_sqlite.c and the
+ * operations' files (queue_sqlite_claim.c, queue_sqlite_lease.c,
+ * queue_sqlite_prune.c) call it; it calls none of them. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -101,4 +102,44 @@ int queue_sqlite__log_add(struct queue_sqlite *q, int64_t id, int64_t now_ms,
 	sqlite3_bind_int64(s, 1, id);
 	sqlite3_bind_int(s, 2, QUEUE_LOG_MAX);
 	return queue_sqlite__step_done(s);
+}
+
+/* Upload rows of job id; registry "" takes each upload's own. */
+int queue_sqlite__uploads_insert(struct queue_sqlite *q, int64_t id, const char *registry,
+				 const struct job_upload *ups, size_t n, int64_t now_ms)
+{
+	sqlite3_stmt *s;
+	size_t i;
+	int result;
+
+	for (i = 0; i < n; i++) {
+		const struct job_upload *u = &ups[i];
+
+		s = q->st[QS_UPLOAD_INSERT];
+		sqlite3_bind_int64(s, 1, id);
+		sqlite3_bind_text(s, 2, u->filename, -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 3, u->registry[0] != '\0' ? u->registry : registry,
+				  -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 4, u->sha256, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(s, 5, now_ms);
+		/* -EINVAL (a constraint): the same filename twice */
+		result = queue_sqlite__step_done(s);
+		if (result < 0)
+			return result;
+	}
+	return 0;
+}
+
+/* After job id left or entered the unfinished states: recompute its
+ * package's head. */
+int queue_sqlite__head_refresh(struct queue_sqlite *q, int64_t id)
+{
+	int result;
+
+	sqlite3_bind_int64(q->st[QS_HEAD_CLEAR], 1, id);
+	result = queue_sqlite__step_done(q->st[QS_HEAD_CLEAR]);
+	if (result < 0)
+		return result;
+	sqlite3_bind_int64(q->st[QS_HEAD_SET], 1, id);
+	return queue_sqlite__step_done(q->st[QS_HEAD_SET]);
 }
