@@ -1,0 +1,165 @@
+"""A slow read of the queue must not stall the loop (issue 17, step 2b).
+
+tests/tools/slowsync-shim.so is preloaded into the daemon with
+AOS_SLOWREAD_GATE: while the gate file exists, a pread() of the queue
+database (queue.db and its WAL), on whichever thread, first appends to a
+marker file, then waits until the gate is removed.  Each test first
+commits a job (the queue drained, so it stays queued and the worker reads
+nothing), so that the next read of the queue reads pages from the files
+(SQLite drops a connection's page cache when another one wrote), then
+closes the gate and sends `jobs`: its read is held (the marker appears).
+
+test_read_held_others_answer: while it is held, GET /healthz, `ping` and
+`secrets` (no read of the queue) answer; `status` and GET /metrics, whose
+reads wait behind it on the read queue, have not answered, nor has `jobs`;
+once the gate is removed, all three answer, with the job in them.
+
+test_client_gone_while_read_held: `jobs`, `job show`, `job log`, `job log
+--follow`, `job wait` and a GET /metrics are sent while a read is held,
+and every one of those clients leaves at once; once the gate is removed
+the daemon answers the next requests and stops cleanly (run it with
+AOS_BUILD_DIR=build-asan: a completion touching a freed request is
+reported by ASan and the daemon exits non-zero).
+
+Order of events, not timing: every bound is generous (30 s) and only says
+how long to wait for an answer that must come while the read is held.
+
+Failed before this change (the reads ran on the loop thread): the `jobs`
+read held the loop, and GET /healthz (the first test) and `ping` (the
+second) timed out after 30 s.
+"""
+
+from __future__ import annotations
+
+import select
+
+import pytest
+
+from aos_fixtures import BUILD_DIR, preload, wait_for
+from control_support import Raw
+from publish_support import make_wheel
+from queue_support import try_enqueue
+from webhook_support import Conn, build_request, http, python_pipeline, wait_listening
+
+SHIM = BUILD_DIR / "tests" / "tools" / "slowsync-shim.so"
+BOUND = 30.0  # an answer that must come while the read is held
+
+
+class ReadGated:
+    """A daemon whose queue reads are held while `gate` exists."""
+
+    def __init__(self, webhook_env, folder):
+        self.folder = folder
+        self.gate, self.marker = folder / "read-gate", folder / "read-blocked"
+        self.d = webhook_env.hook_daemon(
+            {"python-sdk": python_pipeline(webhook_env.repo, verify=None)}, start=False)
+        self.d.start(env={"LD_PRELOAD": preload(SHIM),
+                          "AOS_SLOWSYNC_PATH": str(self.d.state_dir / "queue.db"),
+                          "AOS_SLOWREAD_GATE": str(self.gate),
+                          "AOS_SLOWREAD_MARKER": str(self.marker)})
+        wait_listening(self.d)
+        assert self.d.ctl("drain", timeout=BOUND).rc == 0
+        self.n = 0
+
+    def commit_job(self) -> int:
+        """Commits a new job (it stays queued: drained); its id."""
+        self.n += 1
+        wheel = make_wheel(self.folder, f"slow-reads-{self.n}", "1.0.0")
+        jid, r = try_enqueue(self.d, "pypi", wheel, timeout=BOUND)
+        assert jid is not None, f"publish refused: {r}"
+        return jid
+
+    def hold(self) -> Raw:
+        """Closes the gate and sends `jobs`; returns its connection once a
+        read of the queue is held."""
+        self.marker.unlink(missing_ok=True)
+        self.gate.touch()
+        held = Raw(self.d, timeout=4 * BOUND)
+        held.send({"cmd": "jobs"})
+        wait_for(self.marker.exists, BOUND, what=lambda: (
+            f"a queue read to be held by the shim after `jobs`:\n{self.d.log_tail()}"))
+        return held
+
+
+@pytest.fixture
+def gated(webhook_env, tmp_path):
+    g = ReadGated(webhook_env, tmp_path)
+    yield g
+    g.gate.unlink(missing_ok=True)
+    g.d.stop()
+
+
+def _readable(*socks) -> list:
+    ready, _, _ = select.select(list(socks), [], [], 0)
+    return ready
+
+
+def _metrics_request() -> bytes:
+    return build_request("GET", "/metrics", {}, b"")
+
+
+def test_read_held_others_answer(gated):
+    d = gated.d
+    jid = gated.commit_job()
+    held = gated.hold()
+    status = Raw(d, timeout=4 * BOUND)
+    metrics = Conn(d.http_port, timeout=4 * BOUND)
+    try:
+        status.send({"cmd": "status"})
+        metrics.send(_metrics_request())
+        r = http(d.http_port, "GET", "/healthz", timeout=BOUND)
+        assert r.status == 200, r
+        with Raw(d, timeout=BOUND) as c:
+            assert c.ask({"cmd": "ping"}, timeout=BOUND)["ok"] is True
+        with Raw(d, timeout=BOUND) as c:
+            assert c.ask({"cmd": "secrets"}, timeout=BOUND)["ok"] is True
+        assert gated.gate.exists()
+        early = _readable(held.s, status.s, metrics.sock)
+        assert early == [], "a read of the queue answered while the read was held"
+    finally:
+        gated.gate.unlink(missing_ok=True)
+    ans = held.line(4 * BOUND)
+    assert ans is not None and ans["ok"] is True, ans
+    assert jid in [j["id"] for j in ans["jobs"]], ans
+    st = status.line(4 * BOUND)
+    assert st is not None and st["ok"] is True, st
+    assert st["queue"]["depth"]["queued"] >= 1, st
+    m = metrics.read_response(4 * BOUND)
+    assert m.status == 200, m
+    assert b'aos_jobs{kind="publish",state="queued"}' in m.body, m.body[:2000]
+    for c in (held, status):
+        c.close()
+    metrics.sock.close()
+
+
+def test_client_gone_while_read_held(gated):
+    d = gated.d
+    jid = gated.commit_job()
+    gone = [gated.hold()]
+    scrape = Conn(d.http_port, timeout=BOUND)
+    try:
+        for req in ({"cmd": "job.show", "id": jid}, {"cmd": "job.log", "id": jid},
+                    {"cmd": "job.log", "id": jid, "follow": True},
+                    {"cmd": "job.wait", "id": jid}, {"cmd": "status"}):
+            c = Raw(d, timeout=BOUND)
+            c.send(req)
+            gone.append(c)
+        scrape.send(_metrics_request())
+        for c in gone:
+            c.close()
+        scrape.sock.close()
+        # The closes came before this connection: answered, the loop has
+        # seen every one of them.
+        with Raw(d, timeout=BOUND) as c:
+            assert c.ask({"cmd": "ping"}, timeout=BOUND)["ok"] is True
+        assert gated.gate.exists()
+    finally:
+        gated.gate.unlink(missing_ok=True)
+    # Every held read completes for a client that left; the daemon goes on.
+    st = d.ctl_json("status")
+    assert st["queue"]["depth"]["queued"] >= 1, st
+    assert jid in [j["id"] for j in d.ctl_json("jobs")["jobs"]]
+    assert d.ctl_json("job", "show", jid)["job"]["state"] == "queued"
+    r = http(d.http_port, "GET", "/metrics", timeout=BOUND)
+    assert r.status == 200, r
+    assert d.alive, d.log_tail()
