@@ -15,11 +15,15 @@ reads wait behind it on the read queue, have not answered, nor has `jobs`;
 once the gate is removed, all three answer, with the job in them.
 
 test_client_gone_while_read_held: `jobs`, `job show`, `job log`, `job log
---follow`, `job wait` and a GET /metrics are sent while a read is held,
-and every one of those clients leaves at once; once the gate is removed
-the daemon answers the next requests and stops cleanly (run it with
-AOS_BUILD_DIR=build-asan: a completion touching a freed request is
-reported by ASan and the daemon exits non-zero).
+--follow`, `job wait`, `status` and a GET /metrics are sent while a read
+is held, and every one of those clients leaves at once, and so does a
+`job wait` client whose read was done (its follower is swept meanwhile);
+once the gate is removed the daemon answers the next requests and stops
+cleanly (run it with AOS_BUILD_DIR=build-asan: a completion touching a
+freed request is reported by ASan and the daemon exits non-zero; checked
+by breaking the rules on purpose: without the connection's cancel hook on
+a read's record, or with the sweep freeing a follower whose read is out,
+ASan reports a heap-use-after-free here).
 
 Order of events, not timing: every bound is generous (30 s) and only says
 how long to wait for an answer that must come while the read is held.
@@ -94,6 +98,14 @@ def _readable(*socks) -> list:
     return ready
 
 
+def _loop_turned(d) -> None:
+    """A `ping` on a new connection answered: what was sent (or closed) on
+    other connections before it was read by the loop first (the kernel had
+    it before this connection was accepted)."""
+    with Raw(d, timeout=BOUND) as c:
+        assert c.ask({"cmd": "ping"}, timeout=BOUND)["ok"] is True
+
+
 def _metrics_request() -> bytes:
     return build_request("GET", "/metrics", {}, b"")
 
@@ -135,6 +147,12 @@ def test_read_held_others_answer(gated):
 def test_client_gone_while_read_held(gated):
     d = gated.d
     jid = gated.commit_job()
+    # A follower whose first read is done (the `jobs` after it on the read
+    # queue answered): it leaves while the others' reads are held, and the
+    # sweep that frees it must not free them.
+    waiter = Raw(d, timeout=BOUND)
+    waiter.send({"cmd": "job.wait", "id": jid})
+    assert jid in [j["id"] for j in d.ctl_json("jobs")["jobs"]]
     gone = [gated.hold()]
     scrape = Conn(d.http_port, timeout=BOUND)
     try:
@@ -145,13 +163,12 @@ def test_client_gone_while_read_held(gated):
             c.send(req)
             gone.append(c)
         scrape.send(_metrics_request())
+        _loop_turned(d)  # every request above was read and posted
         for c in gone:
             c.close()
         scrape.sock.close()
-        # The closes came before this connection: answered, the loop has
-        # seen every one of them.
-        with Raw(d, timeout=BOUND) as c:
-            assert c.ask({"cmd": "ping"}, timeout=BOUND)["ok"] is True
+        waiter.close()
+        _loop_turned(d)  # every close was seen (and the waiter swept)
         assert gated.gate.exists()
     finally:
         gated.gate.unlink(missing_ok=True)
