@@ -49,6 +49,10 @@ bool ctl_read_posted(struct ctl_read *r, int rc);
  * when it left (r freed). */
 bool ctl_read_here(struct ctl_read *r);
 
+/* ctl_read_here(), and then false too when the read failed (rc < 0: the
+ * client answered daemon_queue_refusal(rc), r freed). */
+bool ctl_read_ok(struct ctl_read *r, int rc);
+
 /* Frees r (and r->job).  Accepts NULL. */
 void ctl_read_free(struct ctl_read *r);
 

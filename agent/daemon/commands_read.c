@@ -8,7 +8,6 @@
 #include <string.h>
 
 #include "base/control.h"
-#include "common/err.h"
 #include "daemon/agent.h"
 #include "daemon/daemon_queue.h"
 #include "queue/queue.h"
@@ -70,6 +69,17 @@ bool ctl_read_here(struct ctl_read *r)
 	return true;
 }
 
+bool ctl_read_ok(struct ctl_read *r, int rc)
+{
+	if (!ctl_read_here(r))
+		return false;
+	if (rc >= 0)
+		return true;
+	control_reply_error(r->conn, daemon_queue_refusal(rc));
+	ctl_read_free(r);
+	return false;
+}
+
 /* The read queue, or NULL once it closed (posts then answer -ESHUTDOWN). */
 static int post_check(const struct agent *a)
 {
@@ -126,26 +136,39 @@ static cJSON *job_json(struct agent *a, const struct job *j)
 	return o;
 }
 
+static cJSON *ok_answer(void)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	cJSON_AddTrueToObject(o, "ok");
+	return o;
+}
+
+/* Answers r's client with o (consumed) and frees r. */
+static void reply(struct ctl_read *r, cJSON *o)
+{
+	control_reply(r->conn, o);
+	ctl_read_free(r);
+}
+
+/* jobs's answer from the list read. */
+static cJSON *jobs_json(struct agent *a, const struct queue_async_result *res)
+{
+	cJSON *o = ok_answer();
+	cJSON *arr = cJSON_AddArrayToObject(o, "jobs");
+	size_t i;
+
+	for (i = 0; i < res->n; i++)
+		cJSON_AddItemToArray(arr, job_json(a, &res->jobs[i]));
+	return o;
+}
+
 static void jobs_done(struct queue_async_result *res, void *data)
 {
 	struct ctl_read *r = data;
-	cJSON *o, *arr;
-	size_t i;
 
-	if (!ctl_read_here(r))
-		return;
-	if (res->rc < 0) {
-		control_reply_error(r->conn, daemon_queue_refusal(res->rc));
-		ctl_read_free(r);
-		return;
-	}
-	o = cJSON_CreateObject();
-	cJSON_AddTrueToObject(o, "ok");
-	arr = cJSON_AddArrayToObject(o, "jobs");
-	for (i = 0; i < res->n; i++)
-		cJSON_AddItemToArray(arr, job_json(r->a, &res->jobs[i]));
-	control_reply(r->conn, o);
-	ctl_read_free(r);
+	if (ctl_read_ok(r, res->rc))
+		reply(r, jobs_json(r->a, res));
 }
 
 void cmd_jobs(struct agent *a, struct control_conn *c, const cJSON *req)
@@ -178,23 +201,16 @@ void cmd_jobs(struct agent *a, struct control_conn *c, const cJSON *req)
 	(void)ctl_read_posted(r, rc);
 }
 
-static void show_uploads_done(struct queue_async_result *res, void *data)
+/* job.show's answer: the job read first, its uploads read after it. */
+static cJSON *show_json(struct agent *a, const struct job *j,
+			const struct queue_async_result *res)
 {
-	struct ctl_read *r = data;
-	cJSON *o, *arr;
+	cJSON *o = ok_answer();
+	cJSON *arr;
 	size_t i;
 
-	if (!ctl_read_here(r))
-		return;
-	if (res->rc < 0) {
-		control_reply_error(r->conn, daemon_queue_refusal(res->rc));
-		ctl_read_free(r);
-		return;
-	}
-	o = cJSON_CreateObject();
-	cJSON_AddTrueToObject(o, "ok");
-	cJSON_AddItemToObject(o, "job", job_json(r->a, r->job));
-	cJSON_AddItemToObject(o, "inputs", cJSON_Parse(r->job->inputs));
+	cJSON_AddItemToObject(o, "job", job_json(a, j));
+	cJSON_AddItemToObject(o, "inputs", cJSON_Parse(j->inputs));
 	arr = cJSON_AddArrayToObject(o, "uploads");
 	for (i = 0; i < res->n; i++) {
 		cJSON *u = worker_upload_json(&res->uploads[i]);
@@ -206,8 +222,15 @@ static void show_uploads_done(struct queue_async_result *res, void *data)
 						     sizeof(text)));
 		cJSON_AddItemToArray(arr, u);
 	}
-	control_reply(r->conn, o);
-	ctl_read_free(r);
+	return o;
+}
+
+static void show_uploads_done(struct queue_async_result *res, void *data)
+{
+	struct ctl_read *r = data;
+
+	if (ctl_read_ok(r, res->rc))
+		reply(r, show_json(r->a, r->job, res));
 }
 
 /* The job came: its uploads are read next (the same request record). */
@@ -216,15 +239,8 @@ static void show_job_done(struct queue_async_result *res, void *data)
 	struct ctl_read *r = data;
 	int rc;
 
-	if (!ctl_read_here(r))
+	if (!ctl_read_ok(r, res->rc))
 		return;
-	if (res->rc < 0) {
-		control_reply_error(r->conn, res->rc == AOS_ENOTFOUND
-						 ? "no such job"
-						 : daemon_queue_refusal(res->rc));
-		ctl_read_free(r);
-		return;
-	}
 	r->job = res->jobs; /* taken: the one job read */
 	res->jobs = NULL;
 	rc = post_check(r->a);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "base/log.h"
+#include "common/err.h"
 #include "daemon/agent.h"
 #include "daemon/daemon_queue.h"
 #include "daemon/metrics.h"
@@ -151,6 +152,7 @@ const char *daemon_queue_refusal(int rc)
 		       "was read (retry in a moment)";
 	case -ESHUTDOWN: return "the daemon is stopping; nothing was read";
 	case -ENOMEM: return "out of memory";
+	case AOS_ENOTFOUND: return "no such job";
 	default: return "the queue database could not be read; see the daemon's log";
 	}
 }

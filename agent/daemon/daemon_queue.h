@@ -35,8 +35,9 @@ bool daemon_queue_owns(const struct agent *a, const uv_handle_t *h);
 /* True while a write is posted and its completion has not run. */
 bool daemon_queue_busy(const struct agent *a);
 
-/* The text a client is answered when a read's post was refused with rc
- * (-EBUSY: busy, retry; -ESHUTDOWN: stopping; ...).  A static string. */
+/* The text a client is answered when a read's post was refused, or the
+ * read failed, with rc (-EBUSY: busy, retry; -ESHUTDOWN: stopping;
+ * AOS_ENOTFOUND: no such job; ...).  A static string. */
 const char *daemon_queue_refusal(int rc);
 
 /* Commits one job (jn copied): done(op, result, id) with enqueue()'s

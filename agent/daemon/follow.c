@@ -147,8 +147,7 @@ static struct follower *follower_add(struct agent *a, struct control_conn *c, in
 static void refused(struct follower *f, int rc)
 {
 	if (!f->started || f->kind == FOLLOW_LINES) {
-		answer_error(f, rc == AOS_ENOTFOUND ? "no such job"
-						    : daemon_queue_refusal(rc));
+		answer_error(f, daemon_queue_refusal(rc));
 		return;
 	}
 	f->due = true;
@@ -258,7 +257,12 @@ static void job_done(struct queue_async_result *res, void *data)
 
 	if (!came_back(f))
 		return;
-	if (res->rc < 0 && (!gone || !f->started || f->kind == FOLLOW_JOB)) {
+	if (gone && f->kind == FOLLOW_JOB) {
+		answer_error(f, f->started ? "the job vanished from the queue"
+					   : "no such job");
+		return;
+	}
+	if (res->rc < 0 && (!gone || !f->started)) {
 		refused(f, res->rc);
 		return;
 	}
