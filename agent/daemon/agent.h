@@ -31,6 +31,7 @@ struct agent {
 	struct queue_async *rq;
 	struct daemon_queue *rq_state;
 	struct metrics_scrape *scrape; /* a scrape's stats read out (metrics_http.c) */
+	size_t list_rows; /* rows of the `jobs` reads out (commands_read.c) */
 	struct worker *worker;
 	struct follower *followers;  /* clients following a job or its log (follow.c) */
 	uv_timer_t follow_sweep;     /* reads reported log lines, frees followers */

@@ -35,6 +35,7 @@ struct ctl_read {
 	struct control_conn *conn;
 	int64_t id;	 /* job.show: the job's id */
 	struct job *job; /* job.show: the job, between its two reads */
+	size_t rows;	 /* jobs: the rows its list read holds (a->list_rows) */
 };
 
 /* A record for c's request, or NULL (c answered "out of memory"). */

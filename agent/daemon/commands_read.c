@@ -89,6 +89,11 @@ static int post_check(const struct agent *a)
 /* ---- jobs and job.show ------------------------------------------------------- */
 
 #define LIST_DEFAULT 50
+/* Rows all the `jobs` reads out may hold: each list read's result array
+ * is allocated at its post (about 3 KiB a row), so without a bound every
+ * control connection could hold QUEUE_ASYNC_LIST_MAX rows at once.  Past
+ * it a `jobs` is answered busy. */
+#define LIST_ROWS_OUT_MAX (4 * QUEUE_ASYNC_LIST_MAX)
 
 static cJSON *job_json(struct agent *a, const struct job *j)
 {
@@ -167,6 +172,8 @@ static void jobs_done(struct queue_async_result *res, void *data)
 {
 	struct ctl_read *r = data;
 
+	r->a->list_rows -= r->rows;
+
 	if (ctl_read_ok(r, res->rc))
 		reply(r, jobs_json(r->a, res));
 }
@@ -196,8 +203,14 @@ void cmd_jobs(struct agent *a, struct control_conn *c, const cJSON *req)
 	if (r == NULL)
 		return;
 	rc = post_check(a);
+	if (rc == 0 && a->list_rows + f.limit > LIST_ROWS_OUT_MAX)
+		rc = -EBUSY;
 	if (rc == 0)
 		rc = queue_async_list(a->rq, &f, f.limit, jobs_done, r);
+	if (rc == 0) {
+		r->rows = f.limit;
+		a->list_rows += f.limit;
+	}
 	(void)ctl_read_posted(r, rc);
 }
 

@@ -14,6 +14,9 @@ test_read_held_others_answer: while it is held, GET /healthz, `ping` and
 reads wait behind it on the read queue, have not answered, nor has `jobs`;
 once the gate is removed, all three answer, with the job in them.
 
+test_jobs_busy_while_reads_held: with `jobs` reads out that hold 3050
+rows, one more `jobs --limit 1000` is answered "busy ... retry" at once.
+
 test_client_gone_while_read_held: `jobs`, `job show`, `job log`, `job log
 --follow`, `job wait`, `status` and a GET /metrics are sent while a read
 is held, and every one of those clients leaves at once, and so does a
@@ -180,3 +183,33 @@ def test_client_gone_while_read_held(gated):
     r = http(d.http_port, "GET", "/metrics", timeout=BOUND)
     assert r.status == 200, r
     assert d.alive, d.log_tail()
+
+
+def test_jobs_busy_while_reads_held(gated):
+    """The rows the `jobs` reads out may hold are bounded (each read's
+    result is allocated when it is posted): past LIST_ROWS_OUT_MAX, a
+    `jobs` is answered busy at once, the error shape of cancel and retry,
+    and answered again once the held reads are done."""
+    d = gated.d
+    jid = gated.commit_job()
+    waiting = [gated.hold()]  # 50 rows: the default limit
+    try:
+        for _ in range(3):  # 3050 rows out
+            c = Raw(d, timeout=4 * BOUND)
+            c.send({"cmd": "jobs", "limit": 1000})
+            waiting.append(c)
+        with Raw(d, timeout=BOUND) as c:
+            ans = c.ask({"cmd": "jobs", "limit": 1000}, timeout=BOUND)
+        assert ans["ok"] is False, ans
+        assert "busy" in ans["error"] and "retry" in ans["error"], ans
+        assert gated.gate.exists()
+        assert _readable(*[c.s for c in waiting]) == [], (
+            "a `jobs` answered while its read was held")
+    finally:
+        gated.gate.unlink(missing_ok=True)
+    for c in waiting:
+        ans = c.line(4 * BOUND)
+        assert ans is not None and ans["ok"] is True, ans
+        assert jid in [j["id"] for j in ans["jobs"]], ans
+        c.close()
+    assert jid in [j["id"] for j in d.ctl_json("jobs", "--limit", "1000")["jobs"]]
