@@ -17,6 +17,10 @@ once the gate is removed, all three answer, with the job in them.
 test_jobs_busy_while_reads_held: with `jobs` reads out that hold 3050
 rows, one more `jobs --limit 1000` is answered "busy ... retry" at once.
 
+test_read_queue_full: with 1024 reads out (the read queue's depth), a
+scrape is answered 503 with Retry-After and a text body, `status` and
+`job show` "busy ... retry", at once.
+
 test_client_gone_while_read_held: `jobs`, `job show`, `job log`, `job log
 --follow`, `job wait`, `status` and a GET /metrics are sent while a read
 is held, and every one of those clients leaves at once, and so does a
@@ -32,13 +36,16 @@ Order of events, not timing: every bound is generous (30 s) and only says
 how long to wait for an answer that must come while the read is held.
 
 Failed before this change (the reads ran on the loop thread): the `jobs`
-read held the loop, and GET /healthz (the first test) and `ping` (the
-second) timed out after 30 s.
+read held the loop, and GET /healthz, `ping`, the busy `jobs` and the
+control connections timed out after 30 s (checked for the first three
+tests by running them on the daemon of main; the fourth holds the loop
+the same way before it can fail otherwise).
 """
 
 from __future__ import annotations
 
 import select
+import time
 
 import pytest
 
@@ -55,11 +62,12 @@ BOUND = 30.0  # an answer that must come while the read is held
 class ReadGated:
     """A daemon whose queue reads are held while `gate` exists."""
 
-    def __init__(self, webhook_env, folder):
+    def __init__(self, webhook_env, folder, config: dict | None = None):
         self.folder = folder
         self.gate, self.marker = folder / "read-gate", folder / "read-blocked"
         self.d = webhook_env.hook_daemon(
-            {"python-sdk": python_pipeline(webhook_env.repo, verify=None)}, start=False)
+            {"python-sdk": python_pipeline(webhook_env.repo, verify=None)}, start=False,
+            config=config)
         self.d.start(env={"LD_PRELOAD": preload(SHIM),
                           "AOS_SLOWSYNC_PATH": str(self.d.state_dir / "queue.db"),
                           "AOS_SLOWREAD_GATE": str(self.gate),
@@ -88,12 +96,27 @@ class ReadGated:
         return held
 
 
-@pytest.fixture
-def gated(webhook_env, tmp_path):
-    g = ReadGated(webhook_env, tmp_path)
+def _gated(webhook_env, folder, config=None):
+    g = ReadGated(webhook_env, folder, config)
     yield g
     g.gate.unlink(missing_ok=True)
     g.d.stop()
+
+
+@pytest.fixture
+def gated(webhook_env, tmp_path):
+    yield from _gated(webhook_env, tmp_path)
+
+
+# Reads out at once on the read queue (QUEUE_ASYNC_DEPTH), and control
+# connections enough to hold that many `jobs` (one request out each).
+DEPTH = 1024
+
+
+@pytest.fixture
+def gated_wide(webhook_env, tmp_path):
+    yield from _gated(webhook_env, tmp_path,
+                      {"control": {"max_connections": DEPTH + 64}})
 
 
 def _readable(*socks) -> list:
@@ -107,6 +130,18 @@ def _loop_turned(d) -> None:
     it before this connection was accepted)."""
     with Raw(d, timeout=BOUND) as c:
         assert c.ask({"cmd": "ping"}, timeout=BOUND)["ok"] is True
+
+
+def _connect(d) -> Raw:
+    """A control connection, waiting while the socket's backlog is full
+    (the daemon accepts them as fast as its loop turns)."""
+    deadline = time.monotonic() + BOUND
+    while True:
+        try:
+            return Raw(d, timeout=4 * BOUND)
+        except BlockingIOError:
+            assert time.monotonic() < deadline, "the control socket accepts nothing"
+            time.sleep(0.01)
 
 
 def _metrics_request() -> bytes:
@@ -213,3 +248,38 @@ def test_jobs_busy_while_reads_held(gated):
         assert jid in [j["id"] for j in ans["jobs"]], ans
         c.close()
     assert jid in [j["id"] for j in d.ctl_json("jobs", "--limit", "1000")["jobs"]]
+
+
+def test_read_queue_full(gated_wide):
+    """With DEPTH reads out on the read queue (`jobs --limit 1`, one row
+    each: under the rows bound), a scrape is answered 503 with
+    Retry-After and a text body, and `status` and `job show` "busy ...
+    retry", at once; once the gate is removed every waiting `jobs`
+    answers."""
+    d = gated_wide.d
+    jid = gated_wide.commit_job()
+    waiting = [gated_wide.hold()]
+    try:
+        for _ in range(DEPTH - 1):
+            c = _connect(d)
+            c.send({"cmd": "jobs", "limit": 1})
+            waiting.append(c)
+        _loop_turned(d)  # every one of them is posted
+        r = http(d.http_port, "GET", "/metrics", timeout=BOUND)
+        assert r.status == 503, r
+        assert r.header("Retry-After") == "1", r
+        assert r.header("Content-Type").startswith("text/plain"), r
+        assert b"busy" in r.body and b"retry" in r.body, r.body
+        for req in ({"cmd": "status"}, {"cmd": "job.show", "id": jid}):
+            with Raw(d, timeout=BOUND) as c:
+                ans = c.ask(req, timeout=BOUND)
+            assert ans["ok"] is False and "busy" in ans["error"], ans
+            assert "retry" in ans["error"], ans
+        assert gated_wide.gate.exists()
+    finally:
+        gated_wide.gate.unlink(missing_ok=True)
+    for c in waiting:
+        ans = c.line(4 * BOUND)
+        assert ans is not None and ans["ok"] is True, ans
+        c.close()
+    assert d.ctl_json("status")["queue"]["depth"]["queued"] >= 1
