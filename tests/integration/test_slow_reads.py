@@ -37,9 +37,8 @@ how long to wait for an answer that must come while the read is held.
 
 Failed before this change (the reads ran on the loop thread): the `jobs`
 read held the loop, and GET /healthz, `ping`, the busy `jobs` and the
-control connections timed out after 30 s (checked for the first three
-tests by running them on the daemon of main; the fourth holds the loop
-the same way before it can fail otherwise).
+control connections timed out after 30 s (all four tests run on the
+daemon of main).
 """
 
 from __future__ import annotations
