@@ -94,17 +94,20 @@ class ReadGated:
             f"a queue read to be held by the shim after `jobs`:\n{self.d.log_tail()}"))
         return held
 
+    def __enter__(self):
+        return self
 
-def _gated(webhook_env, folder, config=None):
-    g = ReadGated(webhook_env, folder, config)
-    yield g
-    g.gate.unlink(missing_ok=True)
-    g.d.stop()
+    def __exit__(self, *exc):
+        """Opens the gate (a test that failed may leave it) and stops the
+        daemon."""
+        self.gate.unlink(missing_ok=True)
+        self.d.stop()
 
 
 @pytest.fixture
 def gated(webhook_env, tmp_path):
-    yield from _gated(webhook_env, tmp_path)
+    with ReadGated(webhook_env, tmp_path) as g:
+        yield g
 
 
 # Reads out at once on the read queue (QUEUE_ASYNC_DEPTH), and control
@@ -114,8 +117,9 @@ DEPTH = 1024
 
 @pytest.fixture
 def gated_wide(webhook_env, tmp_path):
-    yield from _gated(webhook_env, tmp_path,
-                      {"control": {"max_connections": DEPTH + 64}})
+    with ReadGated(webhook_env, tmp_path,
+                   {"control": {"max_connections": DEPTH + 64}}) as g:
+        yield g
 
 
 def _readable(*socks) -> list:
