@@ -101,7 +101,10 @@ static void print_tokens(const cJSON *arr)
 static void print_queue(const cJSON *q)
 {
 	const cJSON *d = cJSON_GetObjectItemCaseSensitive(q, "depth");
+	const cJSON *e = cJSON_GetObjectItemCaseSensitive(q, "depth_error");
 
+	if (cJSON_IsString(e))
+		printf("Queue:      cannot be read: %s\n", e->valuestring);
 	if (d == NULL)
 		return;
 	printf("Queue:      %.0f queued, %.0f running, %.0f failed (retrying), "

@@ -27,6 +27,11 @@ struct agent {
 	 * once closed.  wq_state: its open's log, the stop. */
 	struct queue_async *wq;
 	struct daemon_queue *wq_state;
+	/* The read queue_async (daemon_queue.h): every read of the loop's. */
+	struct queue_async *rq;
+	struct daemon_queue *rq_state;
+	struct metrics_scrape *scrape; /* a scrape's stats read out (metrics_http.c) */
+	size_t list_rows; /* rows of the `jobs` reads out (commands_read.c) */
 	struct worker *worker;
 	struct follower *followers;  /* clients following a job or its log (follow.c) */
 	uv_timer_t follow_sweep;     /* reads reported log lines, frees followers */

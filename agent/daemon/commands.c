@@ -1,4 +1,5 @@
 /* commands.c - the control socket's requests. */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -8,8 +9,10 @@
 #include "common/secret.h"
 #include "daemon/agent.h"
 #include "daemon/control_policy.h"
+#include "daemon/daemon_queue.h"
 #include "daemon/ingest.h"
 #include "daemon/token_check.h"
+#include "queue/queue_async.h"
 #include "sandbox/sandbox.h"
 #include "commands_internal.h"
 
@@ -41,7 +44,10 @@ static void add_names(cJSON *o, const struct config *cfg)
 		cJSON_AddItemToArray(pipes, cJSON_CreateString(cfg->pipelines[i].name));
 }
 
-static void cmd_status(struct agent *a, struct control_conn *c)
+/* status's answer, once the job counts are read (counts NULL: they could
+ * not be, error says why). */
+static void status_reply(struct agent *a, struct control_conn *c, const int64_t *counts,
+			 const char *error)
 {
 	cJSON *o = ok_object();
 
@@ -54,7 +60,7 @@ static void cmd_status(struct agent *a, struct control_conn *c)
 	add_names(o, a->cfg);
 	cJSON_AddItemToObject(o, "vault", session_vault_json(a->session));
 	cJSON_AddItemToObject(o, "secrets", session_secrets_json(a->session));
-	cJSON_AddItemToObject(o, "queue", queue_status_json(a));
+	cJSON_AddItemToObject(o, "queue", queue_status_json(a, counts, error));
 	cJSON_AddItemToObject(o, "disk", disk_status_json(a));
 	if (a->ingest != NULL)
 		cJSON_AddItemToObject(o, "webhooks", ingest_status_json(a->ingest));
@@ -64,6 +70,31 @@ static void cmd_status(struct agent *a, struct control_conn *c)
 		    o, "build_isolation",
 		    sandbox_status_json(a->cfg->build_isolation, &a->sandbox));
 	control_reply(c, o);
+}
+
+static void status_counts_done(struct queue_async_result *res, void *data)
+{
+	struct ctl_read *r = data;
+
+	if (!ctl_read_here(r))
+		return;
+	status_reply(r->a, r->conn, res->rc >= 0 ? res->counts : NULL,
+		     daemon_queue_refusal(res->rc));
+	ctl_read_free(r);
+}
+
+/* status: the job counts are read on a->rq, the answer made from its
+ * completion (a refused post answers at once). */
+static void cmd_status(struct agent *a, struct control_conn *c)
+{
+	struct ctl_read *r = ctl_read_new(a, c);
+	int rc;
+
+	if (r == NULL)
+		return;
+	rc =
+	    a->rq != NULL ? queue_async_counts(a->rq, status_counts_done, r) : -ESHUTDOWN;
+	(void)ctl_read_posted(r, rc);
 }
 
 static void cmd_secrets(struct agent *a, struct control_conn *c)

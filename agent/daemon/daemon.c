@@ -29,6 +29,7 @@
 #include "daemon/metrics.h"
 #include "daemon/token_check.h"
 #include "queue/queue.h"
+#include "queue/queue_async.h"
 #include "worker/worker.h"
 
 static void update_status(struct agent *a)
@@ -105,8 +106,8 @@ static void sandbox_probed(struct agent *a)
 		worker_kick(a->worker);
 }
 
-/* Closes what is left open at the end, but the write queue_async's
- * handle: queue_async_close() alone closes it (daemon_queue_stop()). */
+/* Closes what is left open at the end, but the queue_async handles:
+ * queue_async_close() alone closes them (daemon_queue_stop()). */
 static void close_walk(uv_handle_t *h, void *arg)
 {
 	const struct agent *a = arg;
@@ -309,15 +310,27 @@ static int load_fingerprint_key(const char *state_dir)
 	return r;
 }
 
-/* The worker's hooks: followers (follow.c) and metrics. */
+/* The job read after its change (on the read queue): its metrics. */
+static void job_read(struct queue_async_result *res, void *data)
+{
+	struct agent *a = data;
+
+	if (res->rc == 0)
+		metrics_job_changed(a->metrics, &res->jobs[0]);
+}
+
+/* The worker's hooks: followers (follow.c) and metrics.  The worker's
+ * write is committed when it calls: the read posted now sees it. */
 static void job_changed(void *data, int64_t id)
 {
 	struct agent *a = data;
-	struct job job = {0};
+	int r = a->rq != NULL ? queue_async_get(a->rq, id, job_read, a) : -ESHUTDOWN;
 
-	if (a->queue->ops->get(a->queue, id, &job) == 0)
-		metrics_job_changed(a->metrics, &job);
-	job_clear(&job);
+	if (r < 0)
+		log_msg_r(LOG_LVL_INFO, r,
+			  "job %lld changed; not counted in the metrics: its read "
+			  "was refused",
+			  (long long)id);
 	follow_job_changed(a, id);
 }
 
@@ -525,9 +538,9 @@ int agent_run(struct config *cfg)
 	session_start(a->session);
 run:
 	uv_run(&a->loop, UV_RUN_DEFAULT);
-	/* Every write posted has completed (one out keeps the loop alive): the
-	 * write queue closes its connection on its thread, before the loop's,
-	 * whose close marks the clean stop. */
+	/* Every write and read posted has completed (one out keeps the loop
+	 * alive): the write and read queues close their connections on their
+	 * threads, before the loop's, whose close marks the clean stop. */
 	daemon_queue_stop(a);
 	uv_walk(&a->loop, close_walk, a);
 	uv_run(&a->loop, UV_RUN_DEFAULT);

@@ -1,11 +1,13 @@
-/* daemon_queue.c - the daemon's write queue_async: its start on a second
- * connection, the log of its open's failures, the commit hooks of spool,
- * reconcile and ingest, and its stop.  See daemon_queue.h. */
+/* daemon_queue.c - the daemon's write and read queue_async: their start
+ * on connections of their own, the log of their opens' failures, the
+ * commit hooks of spool, reconcile and ingest, and their stop.  See
+ * daemon_queue.h. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/log.h"
+#include "common/err.h"
 #include "daemon/agent.h"
 #include "daemon/daemon_queue.h"
 #include "daemon/metrics.h"
@@ -15,12 +17,28 @@
 /* The open's failure is logged at once, then at most this often. */
 #define OPEN_LOG_EVERY_MS 60000
 
+/* What one queue_async's log lines say it is and what its failure stops. */
+struct dq_role {
+	const char *name;    /* "writer", "reader" */
+	const char *refused; /* what is refused while it cannot open */
+	const char *again;   /* what works again once it opens */
+};
+
+static const struct dq_role writer_role = {.name = "writer",
+					   .refused = "new jobs are refused",
+					   .again = "new jobs are accepted"};
+static const struct dq_role reader_role = {
+    .name = "reader",
+    .refused = "status, jobs, job show, job log and metrics are refused",
+    .again = "reads of the queue answer"};
+
 struct daemon_queue {
 	struct agent *a;
 	struct queue_async *qa;
+	const struct dq_role *role;
 	uint64_t logged_ms;    /* uv_now of the open's last log line */
 	bool logged_once;      /* a failure was logged, no open since */
-	unsigned long refused; /* writes refused since that line */
+	unsigned long refused; /* requests refused since that line */
 };
 
 /* The report hook: the first failure at once, then at most once a minute
@@ -34,8 +52,8 @@ static void open_report(const struct queue_async_open_event *ev, void *data)
 	dq->refused += ev->refused;
 	if (ev->rc == 0) {
 		if (dq->logged_once)
-			log_notice("the queue's writer opened its connection: new jobs "
-				   "are accepted again");
+			log_notice("the queue's %s opened its connection: %s again",
+				   dq->role->name, dq->role->again);
 		dq->logged_once = false;
 		dq->refused = 0;
 		return;
@@ -43,29 +61,33 @@ static void open_report(const struct queue_async_open_event *ev, void *data)
 	if (dq->logged_once && now - dq->logged_ms < OPEN_LOG_EVERY_MS)
 		return;
 	if (!dq->logged_once)
-		log_err("the queue's writer cannot open its connection: %s; new jobs "
-			"are refused until it can (it tries again %d s after a failure)",
-			ev->error, QUEUE_ASYNC_OPEN_BACKOFF_MS / 1000);
+		log_err("the queue's %s cannot open its connection: %s; %s until it "
+			"can (it tries again %d s after a failure)",
+			dq->role->name, ev->error, dq->role->refused,
+			QUEUE_ASYNC_OPEN_BACKOFF_MS / 1000);
 	else
-		log_err("the queue's writer still cannot open its connection: %s; "
-			"%lu commit(s) refused since the last such line",
-			ev->error, dq->refused);
+		log_err("the queue's %s still cannot open its connection: %s; "
+			"%lu request(s) refused since the last such line",
+			dq->role->name, ev->error, dq->refused);
 	dq->logged_ms = now;
 	dq->logged_once = true;
 	dq->refused = 0;
 }
 
-int daemon_queue_start(struct agent *a)
+/* Starts one queue_async on a further connection to the queue's database
+ * (the loop's open checked and marked the file): *ret and *ret_state. */
+static int start_one(struct agent *a, const struct dq_role *role,
+		     struct queue_async **ret, struct daemon_queue **ret_state)
 {
 	struct daemon_queue *dq = calloc(1, sizeof(*dq));
 	int r;
 
 	if (dq == NULL) {
-		log_err("cannot start the queue's writer: out of memory");
+		log_err("cannot start the queue's %s: out of memory", role->name);
 		return -ENOMEM;
 	}
 	dq->a = a;
-	/* A further connection: the loop's open checked and marked the file. */
+	dq->role = role;
 	r = queue_async_new_open(
 	    &a->loop,
 	    &(struct queue_async_open){.open = queue_sqlite_open_more,
@@ -74,21 +96,33 @@ int daemon_queue_start(struct agent *a)
 				       .data = dq},
 	    0, &dq->qa);
 	if (r < 0) {
-		log_err_r(r, "cannot start the queue's writer");
+		log_err_r(r, "cannot start the queue's %s", role->name);
 		free(dq);
 		return r;
 	}
-	a->wq = dq->qa;
-	a->wq_state = dq;
+	*ret = dq->qa;
+	*ret_state = dq;
 	return 0;
+}
+
+int daemon_queue_start(struct agent *a)
+{
+	int r = start_one(a, &writer_role, &a->wq, &a->wq_state);
+
+	return r < 0 ? r : start_one(a, &reader_role, &a->rq, &a->rq_state);
 }
 
 static void closed(void *data)
 {
 	struct daemon_queue *dq = data;
 
-	dq->a->wq = NULL;
-	dq->a->wq_state = NULL;
+	if (dq->role == &writer_role) {
+		dq->a->wq = NULL;
+		dq->a->wq_state = NULL;
+	} else {
+		dq->a->rq = NULL;
+		dq->a->rq_state = NULL;
+	}
 	free(dq);
 }
 
@@ -96,16 +130,31 @@ void daemon_queue_stop(struct agent *a)
 {
 	if (a->wq != NULL)
 		(void)queue_async_close(a->wq, closed, a->wq_state);
+	if (a->rq != NULL)
+		(void)queue_async_close(a->rq, closed, a->rq_state);
 }
 
 bool daemon_queue_owns(const struct agent *a, const uv_handle_t *h)
 {
-	return queue_async_owns(a->wq, h);
+	return queue_async_owns(a->wq, h) || queue_async_owns(a->rq, h);
 }
 
 bool daemon_queue_busy(const struct agent *a)
 {
 	return a->wq != NULL && queue_async_pending(a->wq) > 0;
+}
+
+const char *daemon_queue_refusal(int rc)
+{
+	switch (rc) {
+	case -EBUSY:
+		return "the queue is busy: too many reads of it are waiting; nothing "
+		       "was read (retry in a moment)";
+	case -ESHUTDOWN: return "the daemon is stopping; nothing was read";
+	case -ENOMEM: return "out of memory";
+	case AOS_ENOTFOUND: return "no such job";
+	default: return "the queue database could not be read; see the daemon's log";
+	}
 }
 
 /* ---- the commit hooks ------------------------------------------------------ */

@@ -1,8 +1,11 @@
-/* daemon_queue.h - the daemon's write queue_async (queue/queue_async.h):
- * every write of the daemon's own (webhook, publish and reconcile commits,
- * cancel, retry, prune, release_owner) goes through it, on a second
- * connection of its own opened on its thread (queue_sqlite_open_more());
- * the worker's writes are not here yet.  Its open's failures are logged
+/* daemon_queue.h - the daemon's two queue_async (queue/queue_async.h),
+ * each on a connection of its own opened on its thread
+ * (queue_sqlite_open_more()).  The write one (a->wq) takes every write of
+ * the daemon's own (webhook, publish and reconcile commits, cancel, retry,
+ * prune); the worker's writes are not here yet.  The read one (a->rq)
+ * takes every read the loop makes (status, jobs, job show, job log and
+ * its followers, metrics, the job_changed hook): WAL lets it read while
+ * the write one waits for its fsync.  Their opens' failures are logged
  * here, at once then at most once a minute. */
 #ifndef AOS_DAEMON_QUEUE_H
 #define AOS_DAEMON_QUEUE_H
@@ -16,21 +19,26 @@
 struct agent;
 struct job_new;
 
-/* Starts a->wq on the queue's database (cfg->queue.path): posts to a->wq
- * (NULL when stopped) answer from their completions.  0, or
+/* Starts a->wq and a->rq on the queue's database (cfg->queue.path): posts
+ * to them (NULL when stopped) answer from their completions.  0, or
  * -ENOMEM / a libuv error (logged). */
 int daemon_queue_start(struct agent *a);
 
-/* Closes a->wq once the loop has run every completion (call it after the
- * loop's first run ended); the loop's next run joins its thread and frees
- * it.  Accepts a->wq NULL. */
+/* Closes a->wq and a->rq once the loop has run every completion (call it
+ * after the loop's first run ended); the loop's next run joins their
+ * threads and frees them.  Accepts them NULL. */
 void daemon_queue_stop(struct agent *a);
 
-/* True for the write queue_async's handle (a uv_walk closer passes it). */
+/* True for either queue_async's handle (a uv_walk closer passes them). */
 bool daemon_queue_owns(const struct agent *a, const uv_handle_t *h);
 
 /* True while a write is posted and its completion has not run. */
 bool daemon_queue_busy(const struct agent *a);
+
+/* The text a client is answered when a read's post was refused, or the
+ * read failed, with rc (-EBUSY: busy, retry; -ESHUTDOWN: stopping;
+ * AOS_ENOTFOUND: no such job; ...).  A static string. */
+const char *daemon_queue_refusal(int rc);
 
 /* Commits one job (jn copied): done(op, result, id) with enqueue()'s
  * result and id, on the loop.  Returns 0, or -EBUSY (too many writes out:

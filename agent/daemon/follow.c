@@ -1,4 +1,12 @@
-/* follow.c - clients following a job (follow.h). */
+/* follow.c - clients following a job (follow.h).
+ *
+ * Every read a follower needs goes to the read queue (a->rq) and goes on
+ * from its completion; a follower has at most one read out (`reading`).
+ * Something that asks for a read meanwhile (new log lines, the job
+ * changed) sets `due`, and the follower reads again once its read is
+ * back.  A follower whose client left is freed by the sweep, or by its
+ * read's completion once the sweep is closed, never while a read of its
+ * is out. */
 #include <errno.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -6,13 +14,20 @@
 #include "base/control.h"
 #include "common/err.h"
 #include "daemon/agent.h"
+#include "daemon/daemon_queue.h"
 #include "daemon/follow.h"
 #include "queue/queue.h"
+#include "queue/queue_async.h"
 #include "worker/worker.h"
 
+#define LINES_PER_READ 64
+/* A read refused (the read queue busy) is tried again after this long. */
+#define RETRY_MS 1000
+
 enum follow_kind {
-	FOLLOW_JOB, /* job.wait, publish --wait: events, then the job's answer */
-	FOLLOW_LOG, /* job.log --follow: log lines, then {"state": "ended"} */
+	FOLLOW_JOB,   /* job.wait, publish --wait: events, then the job's answer */
+	FOLLOW_LOG,   /* job.log --follow: log lines, then {"state": "ended"} */
+	FOLLOW_LINES, /* job.log: the lines so far, in one answer */
 };
 
 struct follower {
@@ -23,19 +38,55 @@ struct follower {
 	struct control_conn *conn;
 	int64_t id;
 	enum follow_kind kind;
-	int64_t after; /* FOLLOW_LOG: the last line sent */
-	bool due;      /* FOLLOW_LOG: the queue reported new lines */
+	int64_t after; /* FOLLOW_LOG, _LINES: the last line sent */
+	bool due;      /* read again: new log lines, or the job changed */
+	bool reading;  /* a read is out: its completion has f */
+	bool started;  /* the first read answered: the client follows */
+	bool ended;    /* this round's get found the job ended (or gone) */
+	cJSON *lines;  /* FOLLOW_LINES: the answer's array */
 	struct follower *next;
 };
 
 static void sweep(uv_timer_t *t);
 
-/* Sweeps (and reads the due logs) on the next turn of the loop: never
- * inside the queue's write or under a loop over the followers. */
+static bool sweep_closed(const struct agent *a)
+{
+	return uv_is_closing((const uv_handle_t *)&a->follow_sweep);
+}
+
+/* Sweeps (and reads for the due followers) on the next turn of the loop:
+ * never inside a completion's loop over the followers. */
 static void sweep_soon(struct agent *a)
 {
-	if (!uv_is_closing((uv_handle_t *)&a->follow_sweep))
+	if (!sweep_closed(a))
 		uv_timer_start(&a->follow_sweep, sweep, 0, 0);
+}
+
+static void follower_free(struct follower *f)
+{
+	cJSON_Delete(f->lines);
+	free(f);
+}
+
+/* f has no client any more and no read out: freed by the sweep, or now if
+ * the sweep is closed (the daemon stops). */
+static void settle(struct follower *f)
+{
+	struct follower **p;
+
+	if (f->conn != NULL || f->reading)
+		return;
+	if (!sweep_closed(f->a)) {
+		sweep_soon(f->a);
+		return;
+	}
+	for (p = &f->a->followers; *p != NULL; p = &(*p)->next) {
+		if (*p == f) {
+			*p = f->next;
+			break;
+		}
+	}
+	follower_free(f);
 }
 
 /* f is done: no hook of its connection refers to it any more. */
@@ -44,7 +95,24 @@ static void let_go(struct follower *f)
 	if (f->conn != NULL)
 		control_set_cancel(f->conn, NULL, NULL);
 	f->conn = NULL;
-	sweep_soon(f->a);
+	settle(f);
+}
+
+/* Answers f (and lets it go). */
+static void answer(struct follower *f, cJSON *o)
+{
+	struct control_conn *c = f->conn;
+
+	let_go(f);
+	control_reply(c, o);
+}
+
+static void answer_error(struct follower *f, const char *msg)
+{
+	struct control_conn *c = f->conn;
+
+	let_go(f);
+	control_reply_error(c, msg);
 }
 
 static void follower_gone(struct control_conn *c, void *arg)
@@ -53,7 +121,7 @@ static void follower_gone(struct control_conn *c, void *arg)
 
 	(void)c;
 	f->conn = NULL;
-	sweep_soon(f->a);
+	settle(f);
 }
 
 static struct follower *follower_add(struct agent *a, struct control_conn *c, int64_t id,
@@ -73,60 +141,148 @@ static struct follower *follower_add(struct agent *a, struct control_conn *c, in
 	return f;
 }
 
-/* Whether job id is in the queue (*ret_ended: it has ended). */
-static int job_ended(struct agent *a, int64_t id, bool *ret_ended)
+/* A read for f could not be posted, or failed (rc): before the client
+ * follows, or for a one-shot job.log, it is answered at once; a client
+ * following already is read for again later. */
+static void refused(struct follower *f, int rc)
 {
-	struct job job = {0};
-
-	if (a->queue->ops->get(a->queue, id, &job) < 0)
-		return AOS_ENOTFOUND;
-	*ret_ended = job_state_ended(job.state);
-	job_clear(&job);
-	return 0;
+	if (!f->started || f->kind == FOLLOW_LINES) {
+		answer_error(f, daemon_queue_refusal(rc));
+		return;
+	}
+	f->due = true;
+	if (!sweep_closed(f->a) && !uv_is_active((uv_handle_t *)&f->a->follow_sweep))
+		uv_timer_start(&f->a->follow_sweep, sweep, RETRY_MS, 0);
 }
 
-/* Sends the lines of f->id after f->after (as "log" events to f->conn, or
- * into arr); returns true if the job has ended (or is gone). */
-static bool send_lines(struct queue *q, struct follower *f, cJSON *arr)
+/* The completion has f: false when its client left meanwhile (f settled). */
+static bool came_back(struct follower *f)
 {
-	struct job_log_entry lines[64];
-	bool over;
-	int n, i;
-
-	do {
-		n = q->ops->log_read(q, f->id, f->after, lines, 64);
-		for (i = 0; i < n && (arr != NULL || f->conn != NULL); i++) {
-			cJSON *l = cJSON_CreateObject();
-
-			f->after = lines[i].id;
-			if (arr == NULL)
-				cJSON_AddStringToObject(l, "event", "log");
-			cJSON_AddNumberToObject(l, "id", (double)lines[i].id);
-			cJSON_AddNumberToObject(l, "at_ms", (double)lines[i].at_ms);
-			cJSON_AddStringToObject(l, "text", lines[i].text);
-			if (arr == NULL)
-				control_send(f->conn, l);
-			else
-				cJSON_AddItemToArray(arr, l);
-		}
-	} while (n == 64 && (arr != NULL || f->conn != NULL));
-	return job_ended(f->a, f->id, &over) < 0 || over;
+	f->reading = false;
+	if (f->conn != NULL)
+		return true;
+	settle(f);
+	return false;
 }
 
-/* Sends a log follower its new lines; answers it once the job has ended. */
-static void log_flush(struct follower *f)
+/* A read for f posted (rc 0) or refused. */
+static void posted(struct follower *f, int rc)
 {
+	if (rc == 0)
+		f->reading = true;
+	else
+		refused(f, rc);
+}
+
+static void lines_done(struct queue_async_result *res, void *data);
+
+static void read_lines(struct follower *f)
+{
+	struct agent *a = f->a;
+
+	posted(f, a->rq != NULL ? queue_async_log_read(a->rq, f->id, f->after,
+						       LINES_PER_READ, lines_done, f)
+				: -ESHUTDOWN);
+}
+
+/* The job's lines after f->after: sent, and read on until the last; then
+ * a job that had ended at the get before them is answered. */
+static void lines_done(struct queue_async_result *res, void *data)
+{
+	struct follower *f = data;
 	cJSON *o;
+	size_t i;
+
+	if (!came_back(f))
+		return;
+	if (res->rc < 0) {
+		refused(f, res->rc);
+		return;
+	}
+	for (i = 0; i < res->n && f->conn != NULL; i++) {
+		cJSON *l = cJSON_CreateObject();
+
+		f->after = res->lines[i].id;
+		if (f->kind == FOLLOW_LOG)
+			cJSON_AddStringToObject(l, "event", "log");
+		cJSON_AddNumberToObject(l, "id", (double)res->lines[i].id);
+		cJSON_AddNumberToObject(l, "at_ms", (double)res->lines[i].at_ms);
+		cJSON_AddStringToObject(l, "text", res->lines[i].text);
+		if (f->kind == FOLLOW_LOG)
+			control_send(f->conn, l); /* may drop the client */
+		else
+			cJSON_AddItemToArray(f->lines, l);
+	}
+	if (f->conn == NULL)
+		return; /* dropped while sent to: follower_gone() settled f */
+	if (res->n == LINES_PER_READ) {
+		read_lines(f);
+		return;
+	}
+	if (f->kind == FOLLOW_LINES) {
+		o = cJSON_CreateObject();
+		cJSON_AddTrueToObject(o, "ok");
+		cJSON_AddItemToObject(o, "lines", f->lines);
+		f->lines = NULL;
+		answer(f, o);
+	} else if (f->ended) {
+		o = cJSON_CreateObject();
+		cJSON_AddTrueToObject(o, "ok");
+		cJSON_AddStringToObject(o, "state", "ended");
+		answer(f, o);
+	} else if (f->due) {
+		sweep_soon(f->a);
+	}
+}
+
+/* The job's answer for a job follower once it has ended.  The worker
+ * builds it from reads of its own (worker_job_answer(), agent/worker/). */
+static void job_answer(struct follower *f)
+{
+	cJSON *o = f->a->worker != NULL ? worker_job_answer(f->a->worker, f->id) : NULL;
+
+	if (o == NULL)
+		answer_error(f, "the job vanished from the queue");
+	else
+		answer(f, o);
+}
+
+/* The job read: a job follower is answered if it has ended; a log
+ * follower reads the lines next (the get first: a job seen ended has
+ * written all its lines, so the lines read after it are the last). */
+static void job_done(struct queue_async_result *res, void *data)
+{
+	struct follower *f = data;
+	bool gone = res->rc == AOS_ENOTFOUND;
+
+	if (!came_back(f))
+		return;
+	if (gone && f->kind == FOLLOW_JOB) {
+		answer_error(f, f->started ? "the job vanished from the queue"
+					   : "no such job");
+		return;
+	}
+	if (res->rc < 0 && (!gone || !f->started)) {
+		refused(f, res->rc);
+		return;
+	}
+	f->started = true;
+	f->ended = gone || job_state_ended(res->jobs[0].state);
+	if (f->kind != FOLLOW_JOB)
+		read_lines(f);
+	else if (f->ended)
+		job_answer(f);
+	else if (f->due)
+		sweep_soon(f->a);
+}
+
+static void read_start(struct follower *f)
+{
+	struct agent *a = f->a;
 
 	f->due = false;
-	if (f->conn == NULL || !send_lines(f->a->queue, f, NULL) || f->conn == NULL)
-		return;
-	o = cJSON_CreateObject();
-	cJSON_AddTrueToObject(o, "ok");
-	cJSON_AddStringToObject(o, "state", "ended");
-	control_set_cancel(f->conn, NULL, NULL);
-	control_reply(f->conn, o);
-	let_go(f);
+	posted(f,
+	       a->rq != NULL ? queue_async_get(a->rq, f->id, job_done, f) : -ESHUTDOWN);
 }
 
 static void sweep(uv_timer_t *t)
@@ -135,51 +291,46 @@ static void sweep(uv_timer_t *t)
 	struct follower **p = &a->followers, *f;
 
 	for (f = a->followers; f != NULL; f = f->next)
-		if (f->kind == FOLLOW_LOG && f->due)
-			log_flush(f);
+		if (f->conn != NULL && f->due && !f->reading)
+			read_start(f);
 	while ((f = *p) != NULL) {
-		if (f->conn == NULL) {
+		if (f->conn == NULL && !f->reading) {
 			*p = f->next;
-			free(f);
+			follower_free(f);
 		} else {
 			p = &f->next;
 		}
 	}
 }
 
-int follow_start(struct agent *a, struct control_conn *c, int64_t id)
+/* A follower of kind for c, reading at once; c answered if none. */
+static void follow_begin(struct agent *a, struct control_conn *c, int64_t id,
+			 enum follow_kind kind)
 {
-	bool over;
+	struct follower *f = follower_add(a, c, id, kind);
 
-	if (job_ended(a, id, &over) < 0)
-		return AOS_ENOTFOUND;
-	if (over) {
-		control_reply(c, worker_job_answer(a->worker, id));
-		return 0;
+	if (f == NULL) {
+		control_set_cancel(c, NULL, NULL);
+		control_reply_error(c, "out of memory");
+		return;
 	}
-	return follower_add(a, c, id, FOLLOW_JOB) != NULL ? 0 : -ENOMEM;
+	if (kind == FOLLOW_LINES && (f->lines = cJSON_CreateArray()) == NULL) {
+		answer_error(f, "out of memory");
+		return;
+	}
+	read_start(f);
 }
 
-int follow_log(struct agent *a, struct control_conn *c, int64_t id, bool follow)
+void follow_start(struct agent *a, struct control_conn *c, int64_t id)
 {
-	struct follower one = {.a = a, .conn = c, .id = id}, *f;
-	bool over;
-	cJSON *o;
+	/* Following before the read: no event the worker sends meanwhile is
+	 * missed. */
+	follow_begin(a, c, id, FOLLOW_JOB);
+}
 
-	if (job_ended(a, id, &over) < 0)
-		return AOS_ENOTFOUND;
-	if (!follow) {
-		o = cJSON_CreateObject();
-		cJSON_AddTrueToObject(o, "ok");
-		send_lines(a->queue, &one, cJSON_AddArrayToObject(o, "lines"));
-		control_reply(c, o);
-		return 0;
-	}
-	f = follower_add(a, c, id, FOLLOW_LOG);
-	if (f == NULL)
-		return -ENOMEM;
-	log_flush(f); /* the lines so far (and the end, if it came) */
-	return 0;
+void follow_log(struct agent *a, struct control_conn *c, int64_t id, bool follow)
+{
+	follow_begin(a, c, id, follow ? FOLLOW_LOG : FOLLOW_LINES);
 }
 
 void follow_job_event(void *data, int64_t id, const cJSON *ev)
@@ -198,14 +349,15 @@ void follow_job_event(void *data, int64_t id, const cJSON *ev)
 	}
 }
 
-void follow_logged(void *data, int64_t id)
+/* Marks the followers of job id of kind (or of both following kinds) due. */
+static void mark_due(struct agent *a, int64_t id, bool jobs_too)
 {
-	struct agent *a = data;
 	struct follower *f;
 	bool any = false;
 
 	for (f = a->followers; f != NULL; f = f->next) {
-		if (f->id == id && f->kind == FOLLOW_LOG) {
+		if (f->id == id && f->conn != NULL &&
+		    (f->kind == FOLLOW_LOG || (jobs_too && f->kind == FOLLOW_JOB))) {
 			f->due = true;
 			any = true;
 		}
@@ -214,22 +366,14 @@ void follow_logged(void *data, int64_t id)
 		sweep_soon(a);
 }
 
+void follow_logged(void *data, int64_t id)
+{
+	mark_due(data, id, false);
+}
+
 void follow_job_changed(void *data, int64_t id)
 {
-	struct agent *a = data;
-	struct follower *f;
-	bool over;
-
-	follow_logged(a, id); /* a log follower ends with the job too */
-	if (job_ended(a, id, &over) < 0 || !over)
-		return;
-	for (f = a->followers; f != NULL; f = f->next) {
-		if (f->id != id || f->kind != FOLLOW_JOB || f->conn == NULL)
-			continue;
-		control_set_cancel(f->conn, NULL, NULL);
-		control_reply(f->conn, worker_job_answer(a->worker, id));
-		let_go(f);
-	}
+	mark_due(data, id, true); /* a log follower ends with the job too */
 }
 
 void follow_init(struct agent *a)
@@ -240,11 +384,13 @@ void follow_init(struct agent *a)
 
 void follow_close(struct agent *a)
 {
-	struct follower *f;
+	struct follower **p = &a->followers, *f;
 
 	if (a->queue != NULL)
 		a->queue->observer = (struct queue_observer){0};
-	while ((f = a->followers) != NULL) {
+	if (!sweep_closed(a))
+		uv_close((uv_handle_t *)&a->follow_sweep, NULL);
+	while ((f = *p) != NULL) {
 		if (f->conn != NULL) {
 			control_set_cancel(f->conn, NULL, NULL);
 			if (f->kind == FOLLOW_JOB)
@@ -252,10 +398,13 @@ void follow_close(struct agent *a)
 						    "the daemon is stopping; the job "
 						    "stays queued (follow it again with "
 						    "aos-publishctl job show)");
+			f->conn = NULL;
 		}
-		a->followers = f->next;
-		free(f);
+		if (f->reading) { /* freed by its read's completion (settle) */
+			p = &f->next;
+			continue;
+		}
+		*p = f->next;
+		follower_free(f);
 	}
-	if (!uv_is_closing((uv_handle_t *)&a->follow_sweep))
-		uv_close((uv_handle_t *)&a->follow_sweep, NULL);
 }

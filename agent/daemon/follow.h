@@ -4,7 +4,9 @@
  * that job's followers and, when a job's state is recorded, answer the
  * followers of an ended job (worker_job_answer); the queue's observer
  * (queue_observer) says when a job's log has new lines, which are then
- * read from the queue, the one source of the lines.  Nothing polls. */
+ * read from the queue, the one source of the lines.  Nothing polls.
+ * Every read goes to the read queue (a->rq), one out per follower at a
+ * time; a client that leaves while its read is out is forgotten. */
 #ifndef AOS_FOLLOW_H
 #define AOS_FOLLOW_H
 
@@ -16,21 +18,22 @@
 struct agent;
 struct control_conn;
 
-/* Streams job id's events to c and answers it when the job ends (at once
- * if it has ended).  Returns 0, AOS_ENOTFOUND or -ENOMEM (c not answered). */
-int follow_start(struct agent *a, struct control_conn *c, int64_t id);
+/* Streams job id's events to c and answers it when the job ends (once the
+ * job is read, if it has ended).  c is answered in every case: "no such
+ * job", the read queue's refusal (busy, stopping), out of memory. */
+void follow_start(struct agent *a, struct control_conn *c, int64_t id);
 
 /* worker_hooks.job_event: ev (the worker's) to every follower of job id. */
 void follow_job_event(void *data, int64_t id, const cJSON *ev);
 
-/* worker_hooks.job_changed, and after an operator's cancel: answers every
- * follower of job id if the job has ended. */
+/* worker_hooks.job_changed, and after an operator's cancel: every
+ * follower of job id reads it again, and is answered if it has ended. */
 void follow_job_changed(void *data, int64_t id);
 
 /* job.log: job id's log lines; with follow, as "log" events now and as
  * they come, answered {"ok": true, "state": "ended"} when the job ends.
- * Returns 0, AOS_ENOTFOUND or -ENOMEM (c not answered). */
-int follow_log(struct agent *a, struct control_conn *c, int64_t id, bool follow);
+ * c is answered in every case, as by follow_start(). */
+void follow_log(struct agent *a, struct control_conn *c, int64_t id, bool follow);
 
 /* queue_observer.logged: job id's log has new lines (read on the next
  * turn of the loop, outside the queue's write). */
@@ -43,7 +46,7 @@ void follow_init(struct agent *a);
 
 /* Answers every follower that the daemon stops (the job stays queued),
  * drops the log followers (their connections close) and stops listening
- * to the queue. */
+ * to the queue.  A follower whose read is out is freed by its completion. */
 void follow_close(struct agent *a);
 
 #endif

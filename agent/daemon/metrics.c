@@ -344,9 +344,10 @@ static int render_webhooks(const struct metrics *m, struct buf *b)
 	return r;
 }
 
-int metrics_render(const struct metrics *m, struct agent *a, struct buf *out)
+int metrics_render(const struct metrics *m, struct agent *a, const struct queue_stats *st,
+		   int64_t now_ms, struct buf *out)
 {
-	int r = a != NULL ? metrics__render_daemon(a, out) : 0;
+	int r = a != NULL ? metrics__render_daemon(a, st, now_ms, out) : 0;
 
 	if (r == 0)
 		r = render_jobs(m, out);

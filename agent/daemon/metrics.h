@@ -57,15 +57,19 @@ void metrics_commit(struct metrics *m, double seconds);
  * version is a rotation picked up at now_ms (Unix ms). */
 void metrics_secrets(struct metrics *m, int64_t kv_version, int64_t now_ms);
 
-/* The whole exposition for a scrape, into out (limit METRICS_TEXT_MAX);
- * a NULL a: only what the hooks fed (the unit tests).  Returns 0 or a
+/* The whole exposition for a scrape, into out (limit METRICS_TEXT_MAX),
+ * with the queue's stats st read at now_ms (NULL: no queue samples); a
+ * NULL a: only what the hooks fed (the unit tests).  Returns 0 or a
  * negative code (out is then incomplete). */
-int metrics_render(const struct metrics *m, struct agent *a, struct buf *out);
+int metrics_render(const struct metrics *m, struct agent *a, const struct queue_stats *st,
+		   int64_t now_ms, struct buf *out);
 
 /* metrics_http.c */
 struct http_conn;
 struct http_request;
-/* Answers GET (or HEAD) /metrics on c with the exposition. */
+/* Answers GET (or HEAD) /metrics on c with the exposition, from the
+ * completion of the queue's stats read (a->rq); a scrape that comes while
+ * one is out shares its result.  A read refused is answered 503 at once. */
 void metrics_reply(struct agent *a, struct http_conn *c, const struct http_request *r);
 /* For the webhook listener: answers r and returns true when it is for
  * /metrics and no listener of its own (metrics.address at the start)
@@ -80,6 +84,7 @@ extern const char *const metrics__kinds[JOB_PIPELINE + 1];
 
 /* metrics_render.c: the parts read from the daemon at each scrape (the
  * queue, the worker, the session, the state filesystem). */
-int metrics__render_daemon(struct agent *a, struct buf *out);
+int metrics__render_daemon(struct agent *a, const struct queue_stats *st, int64_t now_ms,
+			   struct buf *out);
 
 #endif

@@ -1,6 +1,7 @@
 /* metrics_render.c - the metrics read from the daemon at each scrape: the
  * daemon's and the Vault session's state, jobs per kind and state and the
- * oldest due job (queue stats, on indexes), the secrets' versions and ages
+ * oldest due job (queue stats, on indexes, read on the read queue by
+ * metrics_http.c), the secrets' versions and ages
  * (from the session's status: never a value), the state filesystem. */
 #include <stdio.h>
 #include <string.h>
@@ -42,34 +43,37 @@ static int single(struct buf *b, const char *name, const char *type, const char 
 	return r < 0 ? r : prom_sample(b, name, NULL, v);
 }
 
-static int render_queue(struct agent *a, struct buf *b)
+/* The queue's stats, read at now. */
+static int render_stats(const struct queue_stats *st, int64_t now, struct buf *b)
 {
 	static const char *const states[] = {NULL,     "queued", "running", "succeeded",
 					     "failed", "dead",	 "canceled"};
-	struct queue_stats st;
-	int64_t now = aos_wall_ms();
 	char l[PROM_LABELS_MAX];
 	int r, k, s;
 
-	if (a->queue == NULL)
-		return 0;
-	r = a->queue->ops->stats(a->queue, now, &st);
-	if (r < 0)
-		return r;
 	r = prom_family(b, "aos_jobs", "gauge", "Jobs in the queue by kind and state.");
 	for (k = JOB_PUBLISH; r == 0 && k <= JOB_PIPELINE; k++) {
 		for (s = JOB_QUEUED; r == 0 && s <= JOB_CANCELED; s++) {
 			prom_labels(l, sizeof(l), "kind", metrics__kinds[k], "state",
 				    states[s], NULL);
-			r = prom_sample(b, "aos_jobs", l, (double)st.jobs[k][s]);
+			r = prom_sample(b, "aos_jobs", l, (double)st->jobs[k][s]);
 		}
 	}
 	if (r == 0)
-		r = single(
-		    b, "aos_queue_oldest_due_seconds", "gauge",
-		    "How long the oldest due job (queued or failed, its next run "
-		    "come) has waited; 0 when none waits.",
-		    st.oldest_due_ms > 0 ? (double)(now - st.oldest_due_ms) / 1000.0 : 0);
+		r = single(b, "aos_queue_oldest_due_seconds", "gauge",
+			   "How long the oldest due job (queued or failed, its next run "
+			   "come) has waited; 0 when none waits.",
+			   st->oldest_due_ms > 0
+			       ? (double)(now - st->oldest_due_ms) / 1000.0
+			       : 0);
+	return r;
+}
+
+static int render_queue(struct agent *a, const struct queue_stats *st, int64_t now,
+			struct buf *b)
+{
+	int r = st != NULL ? render_stats(st, now, b) : 0;
+
 	if (r == 0 && a->worker != NULL)
 		r = single(b, "aos_jobs_running_here", "gauge",
 			   "Jobs this process runs now.",
@@ -211,7 +215,8 @@ static int render_disk(struct agent *a, struct buf *b)
 	return r;
 }
 
-int metrics__render_daemon(struct agent *a, struct buf *b)
+int metrics__render_daemon(struct agent *a, const struct queue_stats *st, int64_t now_ms,
+			   struct buf *b)
 {
 	static const char *const states[] = {"starting", "ready", "degraded", "stopping",
 					     NULL};
@@ -224,7 +229,7 @@ int metrics__render_daemon(struct agent *a, struct buf *b)
 			   "When the daemon started (Unix seconds).",
 			   (double)a->start_wall_ms / 1000.0);
 	if (r == 0)
-		r = render_queue(a, b);
+		r = render_queue(a, st, now_ms, b);
 	if (r == 0)
 		r = render_vault(a, b);
 	if (r == 0)

@@ -1,7 +1,7 @@
 /* slowsync-shim.c - an LD_PRELOAD library that makes fsync(2) and
  * fdatasync(2) slow on the files whose path starts with AOS_SLOWSYNC_PATH
  * (the queue database: queue.db, queue.db-wal, ...); other calls go
- * through.  Two modes, either or both:
+ * through.  Three modes, any or all:
  *
  *   AOS_SLOWSYNC_GATE=FILE, AOS_SLOWSYNC_MARKER=FILE: while FILE (the gate)
  *     exists, such a call first appends a line to the marker file (the
@@ -9,6 +9,11 @@
  *     removed, then syncs.  tests/integration/test_slow_disk.py.
  *   AOS_SLOW_FSYNC_MS=N: each such call sleeps N ms, then syncs (a slow
  *     disk, for tests/bench/bench_slow_fsync.py).
+ *   AOS_SLOWREAD_GATE=FILE, AOS_SLOWREAD_MARKER=FILE: the same hold for
+ *     pread(2)/pread64(2) of those files (SQLite reads its pages with
+ *     pread64), on whichever thread reads: a read of the queue held on
+ *     the read queue's thread, or on the loop's if it read there.
+ *     tests/integration/test_slow_reads.py.
  *
  * Never installed. */
 #ifndef _GNU_SOURCE
@@ -64,11 +69,19 @@ static void mark(const char *marker)
 	close(fd);
 }
 
+/* While gate exists: a line to marker, then wait until it is removed. */
+static void gate_wait(const char *gate, const char *marker)
+{
+	if (gate != NULL && marker != NULL && access(gate, F_OK) == 0) {
+		mark(marker);
+		while (access(gate, F_OK) == 0)
+			sleep_ms(GATE_POLL_MS);
+	}
+}
+
 /* Holds the calling thread as the environment says, before a sync of fd. */
 static void hold(int fd)
 {
-	const char *gate = getenv("AOS_SLOWSYNC_GATE"),
-		   *marker = getenv("AOS_SLOWSYNC_MARKER");
 	const char *ms = getenv("AOS_SLOW_FSYNC_MS");
 	int saved = errno;
 
@@ -78,11 +91,19 @@ static void hold(int fd)
 	}
 	if (ms != NULL && atol(ms) > 0)
 		sleep_ms(atol(ms));
-	if (gate != NULL && marker != NULL && access(gate, F_OK) == 0) {
-		mark(marker);
-		while (access(gate, F_OK) == 0)
-			sleep_ms(GATE_POLL_MS);
-	}
+	gate_wait(getenv("AOS_SLOWSYNC_GATE"), getenv("AOS_SLOWSYNC_MARKER"));
+	errno = saved;
+}
+
+/* Holds the calling thread before a read of fd while AOS_SLOWREAD_GATE
+ * exists. */
+static void hold_read(int fd)
+{
+	const char *gate = getenv("AOS_SLOWREAD_GATE");
+	int saved = errno;
+
+	if (gate != NULL && watched(fd))
+		gate_wait(gate, getenv("AOS_SLOWREAD_MARKER"));
 	errno = saved;
 }
 
@@ -103,4 +124,18 @@ int fdatasync(int fd)
 	NEXT(int, "fdatasync", int);
 	hold(fd);
 	return next(fd);
+}
+
+ssize_t pread(int fd, void *buf, size_t count, off_t offset)
+{
+	NEXT(ssize_t, "pread", int, void *, size_t, off_t);
+	hold_read(fd);
+	return next(fd, buf, count, offset);
+}
+
+ssize_t pread64(int fd, void *buf, size_t count, off64_t offset)
+{
+	NEXT(ssize_t, "pread64", int, void *, size_t, off64_t);
+	hold_read(fd);
+	return next(fd, buf, count, offset);
 }

@@ -23,7 +23,7 @@ static double value_of(struct metrics *m, const char *series)
 	size_t n = strlen(series);
 
 	buf_init(&b, METRICS_TEXT_MAX);
-	assert_int_equal(metrics_render(m, NULL, &b), 0);
+	assert_int_equal(metrics_render(m, NULL, NULL, 0, &b), 0);
 	for (p = b.data; p != NULL; p = strchr(p, '\n'), p = p != NULL ? p + 1 : NULL) {
 		if (strncmp(p, series, n) == 0 && p[n] == ' ') {
 			v = strtod(p + n + 1, NULL);
