@@ -1,0 +1,350 @@
+/* queue_listen.c - the LISTEN connection on the loop.  See queue_listen.h.
+ *
+ * States: DOWN (no connection; the timer waits out the backoff), CONNECTING
+ * (PQconnectPoll says which way to poll the socket next), SENT (`LISTEN`
+ * sent, its answer awaited), LISTENING (reads notifications).  The timer
+ * bounds CONNECTING and SENT by connect_timeout_ms and waits the backoff
+ * in DOWN.  libpq may change its socket while it connects (another
+ * address, TLS refused then plain), so the uv_poll_t is allocated per
+ * socket and freed in its close callback; l is freed when its timer and
+ * every poll handle it closed are gone.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libpq-fe.h>
+
+#include "common/backoff.h"
+#include "queue/queue_listen.h"
+
+#define ERR_MAX 256
+
+enum state { DOWN, CONNECTING, SENT, LISTENING };
+
+struct queue_listen {
+	uv_loop_t *loop;
+	struct queue_listen_opts o;
+	uv_timer_t timer;
+	uv_poll_t *poll; /* on fd, or NULL */
+	int fd;
+	PGconn *conn;
+	enum state st;
+	unsigned attempt; /* failures in a row, for the backoff */
+	unsigned handles; /* the timer and the polls being closed */
+	bool closing;
+	void (*closed)(void *data);
+	void *closed_data;
+	char err[ERR_MAX];
+};
+
+static void connect_now(struct queue_listen *l);
+static void poll_cb(uv_poll_t *p, int status, int events);
+
+static void maybe_free(struct queue_listen *l)
+{
+	void (*closed)(void *data) = l->closed;
+	void *data = l->closed_data;
+
+	if (--l->handles > 0)
+		return;
+	free(l);
+	if (closed != NULL)
+		closed(data);
+}
+
+static void poll_closed(uv_handle_t *h)
+{
+	struct queue_listen *l = h->data;
+
+	free(h);
+	maybe_free(l);
+}
+
+static void timer_closed(uv_handle_t *h)
+{
+	maybe_free(h->data);
+}
+
+static void poll_drop(struct queue_listen *l)
+{
+	if (l->poll == NULL)
+		return;
+	uv_close((uv_handle_t *)l->poll, poll_closed); /* stops it too */
+	l->poll = NULL;
+	l->fd = -1;
+}
+
+/* Polls libpq's socket for events (UV_READABLE / UV_WRITABLE), on a new
+ * handle when the socket changed.  0 or a negative code. */
+static int poll_on(struct queue_listen *l, int events)
+{
+	int fd = PQsocket(l->conn);
+	int r;
+
+	if (fd < 0)
+		return -EBADF;
+	if (l->poll != NULL && l->fd != fd)
+		poll_drop(l);
+	if (l->poll == NULL) {
+		l->poll = malloc(sizeof(*l->poll));
+		if (l->poll == NULL)
+			return -ENOMEM;
+		r = uv_poll_init(l->loop, l->poll, fd);
+		if (r < 0) {
+			free(l->poll);
+			l->poll = NULL;
+			return r;
+		}
+		l->handles++;
+		l->poll->data = l;
+		l->fd = fd;
+	}
+	return uv_poll_start(l->poll, events, poll_cb);
+}
+
+/* One line of libpq's message, after what. */
+static void set_err(struct queue_listen *l, const char *what)
+{
+	const char *m = l->conn != NULL ? PQerrorMessage(l->conn) : "";
+
+	snprintf(l->err, sizeof(l->err), "%s%s%s", what, m[0] != '\0' ? ": " : "", m);
+	l->err[strcspn(l->err, "\n")] = '\0';
+}
+
+static void timer_cb(uv_timer_t *t);
+
+static void ignore_notice(void *arg, const char *message)
+{
+	(void)arg;
+	(void)message;
+}
+
+/* The connection failed or was lost: close it, connect again after the
+ * backoff. */
+static void down(struct queue_listen *l, const char *what)
+{
+	uint64_t ms;
+
+	set_err(l, what);
+	poll_drop(l);
+	PQfinish(l->conn); /* accepts NULL; wipes libpq's copy of the password */
+	l->conn = NULL;
+	l->st = DOWN;
+	ms = backoff_delay_ms(l->attempt, l->o.backoff_min_ms, l->o.backoff_max_ms,
+			      aos_rand_u64, NULL);
+	if (l->attempt < 30)
+		l->attempt++;
+	uv_timer_start(&l->timer, timer_cb, ms, 0);
+}
+
+static void timer_cb(uv_timer_t *t)
+{
+	struct queue_listen *l = t->data;
+
+	if (l->st == DOWN)
+		connect_now(l);
+	else if (l->st != LISTENING)
+		down(l, l->st == CONNECTING ? "connect timed out" : "LISTEN timed out");
+}
+
+/* Sends `LISTEN` on the connection just made. */
+static void send_listen(struct queue_listen *l)
+{
+	int f;
+
+	if (PQsetnonblocking(l->conn, 1) != 0 ||
+	    PQsendQuery(l->conn, "LISTEN " QUEUE_LISTEN_CHANNEL) != 1) {
+		down(l, "cannot send LISTEN");
+		return;
+	}
+	l->st = SENT;
+	/* 1: more to send, wait until writable; 0: all sent */
+	f = PQflush(l->conn);
+	if (f < 0 || poll_on(l, UV_READABLE | (f == 1 ? UV_WRITABLE : 0)) < 0)
+		down(l, "cannot send LISTEN");
+}
+
+/* One step of the connect, as PQconnectPoll says. */
+static void connect_step(struct queue_listen *l)
+{
+	switch (PQconnectPoll(l->conn)) {
+	case PGRES_POLLING_READING:
+		if (poll_on(l, UV_READABLE) < 0)
+			down(l, "cannot poll the connection");
+		return;
+	case PGRES_POLLING_WRITING:
+		if (poll_on(l, UV_WRITABLE) < 0)
+			down(l, "cannot poll the connection");
+		return;
+	case PGRES_POLLING_OK: send_listen(l); return;
+	default: down(l, "cannot connect"); return;
+	}
+}
+
+static void connect_now(struct queue_listen *l)
+{
+	struct queue_pg_params p;
+
+	if (queue_pg_conn_params(l->o.conn, &p) < 0) {
+		down(l, "out of memory");
+		return;
+	}
+	/* expand_dbname 0: the database name is a name */
+	l->conn = PQconnectStartParams(p.keys, p.values, 0);
+	queue_pg_params_clear(&p); /* libpq copied what it needs */
+	if (l->conn == NULL || PQstatus(l->conn) == CONNECTION_BAD) {
+		down(l, "cannot connect");
+		return;
+	}
+	/* library code does not log: no NOTICE or FATAL text on stderr */
+	PQsetNoticeProcessor(l->conn, ignore_notice, NULL);
+	l->st = CONNECTING;
+	uv_timer_start(&l->timer, timer_cb, l->o.connect_timeout_ms, 0);
+	connect_step(l);
+}
+
+/* Reads what arrived: `LISTEN`'s answer (SENT) or notifications.  Returns
+ * how many notifications, or -1 when the connection is lost. */
+static int read_input(struct queue_listen *l)
+{
+	PGnotify *n;
+	PGresult *r;
+	int count = 0;
+
+	if (PQconsumeInput(l->conn) != 1)
+		return -1;
+	while (!PQisBusy(l->conn) && (r = PQgetResult(l->conn)) != NULL) {
+		ExecStatusType st = PQresultStatus(r);
+
+		PQclear(r);
+		if (l->st != SENT || st != PGRES_COMMAND_OK)
+			return -1; /* a FATAL from the server, or LISTEN refused */
+		l->st = LISTENING;
+	}
+	if (PQstatus(l->conn) != CONNECTION_OK)
+		return -1;
+	while ((n = PQnotifies(l->conn)) != NULL) {
+		count++;
+		PQfreemem(n);
+	}
+	return count;
+}
+
+static void poll_cb(uv_poll_t *p, int status, int events)
+{
+	struct queue_listen *l = p->data;
+	bool was_sent = l->st == SENT;
+	int n;
+
+	if (status < 0) {
+		down(l, "the connection failed");
+		return;
+	}
+	if (l->st == CONNECTING) {
+		connect_step(l);
+		return;
+	}
+	if (events & UV_WRITABLE) {
+		int f = PQflush(l->conn); /* 0 sent, 1 more to send, -1 failed */
+
+		if (f < 0 || (f == 0 && poll_on(l, UV_READABLE) < 0)) {
+			down(l, "cannot send LISTEN");
+			return;
+		}
+	}
+	if (!(events & UV_READABLE))
+		return;
+	n = read_input(l);
+	if (n < 0) {
+		down(l, was_sent ? "LISTEN failed" : "the connection was lost");
+		return;
+	}
+	if (was_sent && l->st == LISTENING) {
+		uv_timer_stop(&l->timer);
+		l->attempt = 0;
+		l->err[0] = '\0';
+		l->o.wake(l, l->o.data); /* what was sent while away is lost */
+	} else if (n > 0) {
+		l->o.wake(l, l->o.data);
+	}
+}
+
+int queue_listen_start(uv_loop_t *loop, const struct queue_listen_opts *o,
+		       struct queue_listen **ret)
+{
+	struct queue_listen *l;
+	int r;
+
+	*ret = NULL;
+	if (o == NULL || o->conn == NULL || o->wake == NULL)
+		return -EINVAL;
+	l = calloc(1, sizeof(*l));
+	if (l == NULL)
+		return -ENOMEM;
+	l->loop = loop;
+	l->o = *o;
+	if (l->o.backoff_min_ms == 0)
+		l->o.backoff_min_ms = 1000;
+	if (l->o.backoff_max_ms < l->o.backoff_min_ms)
+		l->o.backoff_max_ms =
+		    l->o.backoff_min_ms > 60000 ? l->o.backoff_min_ms : 60000;
+	if (l->o.connect_timeout_ms == 0)
+		l->o.connect_timeout_ms = 10000;
+	l->fd = -1;
+	r = uv_timer_init(loop, &l->timer);
+	if (r < 0) {
+		free(l);
+		return r;
+	}
+	l->timer.data = l;
+	l->handles = 1;
+	connect_now(l);
+	*ret = l;
+	return 0;
+}
+
+void queue_listen_reopen(struct queue_listen *l)
+{
+	if (l->closing)
+		return;
+	poll_drop(l);
+	PQfinish(l->conn);
+	l->conn = NULL;
+	l->attempt = 0;
+	uv_timer_stop(&l->timer);
+	connect_now(l);
+}
+
+int queue_listen_close(struct queue_listen *l, void (*closed)(void *data), void *data)
+{
+	if (l->closing)
+		return -EALREADY;
+	l->closing = true;
+	l->closed = closed;
+	l->closed_data = data;
+	poll_drop(l);
+	PQfinish(l->conn);
+	l->conn = NULL;
+	l->st = DOWN;
+	uv_close((uv_handle_t *)&l->timer, timer_closed);
+	return 0;
+}
+
+bool queue_listen_listening(const struct queue_listen *l)
+{
+	return l->st == LISTENING;
+}
+
+int queue_listen_backend_pid(const struct queue_listen *l)
+{
+	return l->conn != NULL && PQstatus(l->conn) == CONNECTION_OK
+		   ? PQbackendPID(l->conn)
+		   : 0;
+}
+
+const char *queue_listen_error(const struct queue_listen *l)
+{
+	return l->err;
+}
