@@ -87,7 +87,14 @@ static void test_verify_full_wrong_ca(void **state)
 	assert_null(strstr(err, secret_value(pw)));
 }
 
+#define GUARD_MS 60000 /* a listener that never listens fails after this */
+
 static int wakes;
+
+static void guard_cb(uv_timer_t *t)
+{
+	uv_stop(t->loop);
+}
 
 static void wake(struct queue_listen *l, void *data)
 {
@@ -113,7 +120,7 @@ static void test_listen_verify_full(void **state)
 	struct queue_pg_conn *c;
 	struct queue_listen *l;
 	struct queue_listen_opts o = {.wake = wake, .backoff_min_ms = 10000};
-	uv_timer_t stop;
+	uv_timer_t stop, guard;
 	uv_loop_t loop;
 
 	wire_settings(&ws, fx->schema, app);
@@ -123,10 +130,15 @@ static void test_listen_verify_full(void **state)
 	assert_int_equal(queue_pg_conn_set_credentials(c, role, pw), 0);
 	o.conn = c;
 	assert_int_equal(uv_loop_init(&loop), 0);
+	assert_int_equal(uv_timer_init(&loop, &guard), 0);
+	uv_timer_start(&guard, guard_cb, GUARD_MS, 0);
+	uv_unref((uv_handle_t *)&guard);
 	wakes = 0;
 	assert_int_equal(queue_listen_start(&loop, &o, &l), 0);
-	assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0);
-	assert_int_equal(wakes, 1);
+	(void)uv_run(&loop, UV_RUN_DEFAULT);
+	if (wakes != 1)
+		fail_msg("no wake: %s", queue_listen_error(l));
+	uv_close((uv_handle_t *)&guard, NULL);
 	queue_pg_conn_free(c);
 
 	/* the wrong CA: the first connect fails; stop while it backs off */
