@@ -114,6 +114,16 @@ static void add(struct queue_pg_params *p, size_t *n, const char *key, const cha
 	(*n)++;
 }
 
+/* Appends key=v (written into buf) when v is set (> 0). */
+static void add_num(struct queue_pg_params *p, size_t *n, const char *key, int v,
+		    char *buf, size_t len)
+{
+	if (v <= 0)
+		return;
+	snprintf(buf, len, "%d", v);
+	add(p, n, key, buf);
+}
+
 int queue_pg_conn_params(struct queue_pg_conn *c, struct queue_pg_params *p)
 {
 	size_t n = 0;
@@ -130,19 +140,14 @@ int queue_pg_conn_params(struct queue_pg_conn *c, struct queue_pg_params *p)
 	pthread_mutex_unlock(&c->mu);
 
 	add(p, &n, "host", c->host);
-	if (c->port > 0) {
-		snprintf(p->port, sizeof(p->port), "%d", c->port);
-		add(p, &n, "port", p->port);
-	}
+	add_num(p, &n, "port", c->port, p->port, sizeof(p->port));
 	add(p, &n, "dbname", c->database);
 	add(p, &n, "user", p->user);
 	add(p, &n, "password", p->password != NULL ? secret_value(p->password) : NULL);
 	add(p, &n, "sslmode", c->sslmode);
 	add(p, &n, "sslrootcert", c->sslrootcert);
-	if (c->connect_timeout_s > 0) {
-		snprintf(p->timeout, sizeof(p->timeout), "%d", c->connect_timeout_s);
-		add(p, &n, "connect_timeout", p->timeout);
-	}
+	add_num(p, &n, "connect_timeout", c->connect_timeout_s, p->timeout,
+		sizeof(p->timeout));
 	add(p, &n, "options", c->options);
 	add(p, &n, "application_name", c->appname);
 	p->keys[n] = NULL;

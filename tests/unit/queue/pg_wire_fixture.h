@@ -1,7 +1,9 @@
 /* pg_wire_fixture.h - what the tests of the PostgreSQL connection share
- * (test_queue_pgwire.c, test_queue_pgtls.c): the superuser's SQL on the
- * server of tests/peers/pg_run.sh, login roles made with a password drawn
- * now, and the connection settings of queue_pg_conn.h for them.
+ * (test_queue_pgwire.c, test_queue_listen.c, test_queue_pgtls.c): the
+ * superuser's SQL on the server of tests/peers/pg_run.sh (ending the
+ * sessions under test, stopping and starting the server), login roles
+ * made with a password drawn now, the connection settings of
+ * queue_pg_conn.h for them, and a LISTEN connection on a loop of its own.
  * Header-only; include after queue_fixture.h. */
 #ifndef AOS_TEST_PG_WIRE_FIXTURE_H
 #define AOS_TEST_PG_WIRE_FIXTURE_H
@@ -13,7 +15,10 @@
 
 #include <libpq-fe.h>
 
+#include <uv.h>
+
 #include "common/secret.h"
+#include "queue/queue_listen.h"
 #include "queue/queue_pg_conn.h"
 
 static inline void wire_quiet(void *arg, const char *message)
@@ -145,6 +150,125 @@ static inline void wire_settings(struct wire_settings *w, const char *schema,
 	w->s.application_name = w->app;
 	w->s.sslmode = "disable";
 	w->s.connect_timeout_s = 10;
+}
+
+/* The application_name of the connections under test. */
+static char wire_app[64];
+
+static inline void wire_app_name(const char *prefix)
+{
+	snprintf(wire_app, sizeof(wire_app), "%s-%ld", prefix, (long)getpid());
+}
+
+/* The backends of the connections under test. */
+static inline long wire_app_backends(void)
+{
+	char sql[256];
+
+	snprintf(sql, sizeof(sql),
+		 "SELECT count(*) FROM pg_stat_activity WHERE application_name = '%s'",
+		 wire_app);
+	return wire_super_int(sql);
+}
+
+/* Ends the sessions under test and waits until they are gone. */
+static inline void wire_app_terminate(void)
+{
+	char sql[256];
+	PGresult *r;
+
+	/* in the select list, so that it runs for the rows the WHERE kept
+	 * only (an AND may be evaluated first) */
+	snprintf(sql, sizeof(sql),
+		 "SELECT pg_terminate_backend(pid, 10000) FROM pg_stat_activity "
+		 "WHERE application_name = '%s'",
+		 wire_app);
+	r = wire_super(sql, PGRES_TUPLES_OK);
+	assert_int_equal(PQntuples(r), 1);
+	assert_string_equal(PQgetvalue(r, 0, 0), "t");
+	PQclear(r);
+	assert_int_equal(wire_app_backends(), 0);
+}
+
+/* AOS_TEST_PG_CTL stop|start */
+static inline void wire_pg_ctl(const char *what)
+{
+	const char *ctl = getenv("AOS_TEST_PG_CTL");
+	char cmd[512];
+
+	assert_non_null(ctl);
+	snprintf(cmd, sizeof(cmd), "%s %s >/dev/null", ctl, what);
+	if (system(cmd) != 0)
+		fail_msg("%s failed", cmd);
+}
+
+/* ---- a LISTEN connection on a loop of its own ----------------------------- */
+
+#define WIRE_GUARD_MS 60000 /* a listener that hangs fails after this */
+
+struct wire_listen {
+	uv_loop_t loop;
+	uv_timer_t guard;
+	bool guard_fired;
+	struct wire_settings ws;
+	struct queue_pg_conn *conn;
+	struct queue_listen *l;
+	struct secret *pw;
+	char role[64];
+};
+
+static inline void wire_guard_cb(uv_timer_t *t)
+{
+	struct wire_listen *wl = t->data;
+
+	wl->guard_fired = true;
+	uv_stop(t->loop);
+}
+
+/* Starts a listener as a login role made now, on fx's schema, with o
+ * (its conn set here); tune (may be NULL) changes the settings first. */
+static inline void wire_listen_start(struct wire_listen *wl, const struct fx *fx,
+				     void (*tune)(struct queue_pg_settings *s),
+				     struct queue_listen_opts *o)
+{
+	memset(wl, 0, sizeof(*wl));
+	wire_app_name("aos-listen");
+	snprintf(wl->role, sizeof(wl->role), "aos_listen_%ld", (long)getpid());
+	wl->pw = wire_password();
+	wire_role(wl->role, wl->pw);
+	wire_settings(&wl->ws, fx->schema, wire_app);
+	if (tune != NULL)
+		tune(&wl->ws.s);
+	assert_int_equal(queue_pg_conn_new(&wl->ws.s, &wl->conn), 0);
+	assert_int_equal(queue_pg_conn_set_credentials(wl->conn, wl->role, wl->pw), 0);
+	o->conn = wl->conn;
+	assert_int_equal(uv_loop_init(&wl->loop), 0);
+	assert_int_equal(uv_timer_init(&wl->loop, &wl->guard), 0);
+	wl->guard.data = wl;
+	uv_timer_start(&wl->guard, wire_guard_cb, WIRE_GUARD_MS, 0);
+	uv_unref((uv_handle_t *)&wl->guard);
+	assert_int_equal(queue_listen_start(&wl->loop, o, &wl->l), 0);
+}
+
+/* Runs the loop until the listener is closed (by a wake), or fails the
+ * test when the guard fires first. */
+static inline void wire_listen_run(struct wire_listen *wl)
+{
+	(void)uv_run(&wl->loop, UV_RUN_DEFAULT);
+	if (wl->guard_fired)
+		fail_msg("the listener did not finish: %s", queue_listen_error(wl->l));
+}
+
+/* After the listener closed: the guard, the loop (it must close clean),
+ * the settings and the role. */
+static inline void wire_listen_end(struct wire_listen *wl)
+{
+	uv_close((uv_handle_t *)&wl->guard, NULL);
+	assert_int_equal(uv_run(&wl->loop, UV_RUN_DEFAULT), 0);
+	assert_int_equal(uv_loop_close(&wl->loop), 0);
+	queue_pg_conn_free(wl->conn);
+	secret_unref(wl->pw);
+	wire_role_drop(wl->role);
 }
 
 #endif

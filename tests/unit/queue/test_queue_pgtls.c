@@ -13,13 +13,13 @@
 #include "pg_wire_fixture.h"
 #include "queue/queue_listen.h"
 
-static char app[64], role[64];
+static char role[64];
 static struct secret *pw;
 
 static int tls_setup(void **state)
 {
 	setup(state);
-	snprintf(app, sizeof(app), "aos-tls-%ld", (long)getpid());
+	wire_app_name("aos-tls");
 	snprintf(role, sizeof(role), "aos_tls_%ld", (long)getpid());
 	pw = wire_password();
 	wire_role(role, pw);
@@ -43,7 +43,7 @@ static int open_tls(const struct fx *fx, const char *host, const char *ca, char 
 	struct queue *q = NULL;
 	int r;
 
-	wire_settings(&ws, fx->schema, app);
+	wire_settings(&ws, fx->schema, wire_app);
 	ws.s.host = host;
 	ws.s.sslmode = "verify-full";
 	ws.s.sslrootcert = ca;
@@ -51,15 +51,16 @@ static int open_tls(const struct fx *fx, const char *host, const char *ca, char 
 	assert_int_equal(queue_pg_conn_set_credentials(c, role, pw), 0);
 	r = queue_pg_conn_open(c, &q, err, errlen);
 	if (r == 0) {
+		int64_t counts[JOB_CANCELED + 1];
 		char sql[256], ssl[8];
 
 		snprintf(sql, sizeof(sql),
 			 "SELECT s.ssl FROM pg_stat_ssl s JOIN pg_stat_activity a "
 			 "USING (pid) WHERE a.application_name = '%s'",
-			 app);
+			 wire_app);
 		wire_super_text(sql, ssl, sizeof(ssl));
 		assert_string_equal(ssl, "t"); /* the server sees TLS */
-		assert_int_equal(q->ops->counts(q, (int64_t[JOB_CANCELED + 1]){0}), 0);
+		assert_int_equal(q->ops->counts(q, counts), 0);
 		q->ops->close(q);
 	}
 	queue_pg_conn_free(c);
@@ -68,33 +69,25 @@ static int open_tls(const struct fx *fx, const char *host, const char *ca, char 
 
 static void test_verify_full_right_ca(void **state)
 {
+	const char *ca = getenv("AOS_TEST_PG_CA");
 	char err[512];
 
-	assert_int_equal(
-	    open_tls(*state, "127.0.0.1", getenv("AOS_TEST_PG_CA"), err, sizeof(err)), 0);
-	assert_int_equal(
-	    open_tls(*state, "localhost", getenv("AOS_TEST_PG_CA"), err, sizeof(err)), 0);
+	assert_int_equal(open_tls(*state, "127.0.0.1", ca, err, sizeof(err)), 0);
+	assert_int_equal(open_tls(*state, "localhost", ca, err, sizeof(err)), 0);
 }
 
 static void test_verify_full_wrong_ca(void **state)
 {
+	const char *ca = getenv("AOS_TEST_PG_WRONG_CA");
 	char err[512] = "";
 
-	assert_int_equal(open_tls(*state, "127.0.0.1", getenv("AOS_TEST_PG_WRONG_CA"),
-				  err, sizeof(err)),
+	assert_int_equal(open_tls(*state, "127.0.0.1", ca, err, sizeof(err)),
 			 -ECONNREFUSED);
 	assert_non_null(strstr(err, "certificate verify failed"));
 	assert_null(strstr(err, secret_value(pw)));
 }
 
-#define GUARD_MS 60000 /* a listener that never listens fails after this */
-
 static int wakes;
-
-static void guard_cb(uv_timer_t *t)
-{
-	uv_stop(t->loop);
-}
 
 static void wake(struct queue_listen *l, void *data)
 {
@@ -103,60 +96,41 @@ static void wake(struct queue_listen *l, void *data)
 	assert_int_equal(queue_listen_close(l, NULL, NULL), 0);
 }
 
-static void stop_cb(uv_timer_t *t)
+static void right_ca(struct queue_pg_settings *s)
 {
-	struct queue_listen *l = t->data;
+	s->sslmode = "verify-full";
+	s->sslrootcert = getenv("AOS_TEST_PG_CA");
+}
 
-	uv_close((uv_handle_t *)t, NULL);
-	assert_int_equal(queue_listen_close(l, NULL, NULL), 0);
+static void wrong_ca(struct queue_pg_settings *s)
+{
+	s->sslmode = "verify-full";
+	s->sslrootcert = getenv("AOS_TEST_PG_WRONG_CA");
 }
 
 /* The asynchronous connect checks the certificate too: the right CA
  * listens (a wake), the wrong one never does and says why. */
 static void test_listen_verify_full(void **state)
 {
-	struct fx *fx = *state;
-	struct wire_settings ws;
-	struct queue_pg_conn *c;
-	struct queue_listen *l;
 	struct queue_listen_opts o = {.wake = wake, .backoff_min_ms = 10000};
-	uv_timer_t stop, guard;
-	uv_loop_t loop;
+	struct wire_listen wl;
 
-	wire_settings(&ws, fx->schema, app);
-	ws.s.sslmode = "verify-full";
-	ws.s.sslrootcert = getenv("AOS_TEST_PG_CA");
-	assert_int_equal(queue_pg_conn_new(&ws.s, &c), 0);
-	assert_int_equal(queue_pg_conn_set_credentials(c, role, pw), 0);
-	o.conn = c;
-	assert_int_equal(uv_loop_init(&loop), 0);
-	assert_int_equal(uv_timer_init(&loop, &guard), 0);
-	uv_timer_start(&guard, guard_cb, GUARD_MS, 0);
-	uv_unref((uv_handle_t *)&guard);
 	wakes = 0;
-	assert_int_equal(queue_listen_start(&loop, &o, &l), 0);
-	(void)uv_run(&loop, UV_RUN_DEFAULT);
-	if (wakes != 1)
-		fail_msg("no wake: %s", queue_listen_error(l));
-	uv_close((uv_handle_t *)&guard, NULL);
-	queue_pg_conn_free(c);
-
-	/* the wrong CA: the first connect fails; stop while it backs off */
-	ws.s.sslrootcert = getenv("AOS_TEST_PG_WRONG_CA");
-	assert_int_equal(queue_pg_conn_new(&ws.s, &c), 0);
-	assert_int_equal(queue_pg_conn_set_credentials(c, role, pw), 0);
-	o.conn = c;
-	assert_int_equal(queue_listen_start(&loop, &o, &l), 0);
-	assert_int_equal(uv_timer_init(&loop, &stop), 0);
-	stop.data = l;
-	/* the failure is decided by the handshake: stop once it is told */
-	while (strstr(queue_listen_error(l), "certificate verify failed") == NULL)
-		assert_int_equal(uv_run(&loop, UV_RUN_ONCE), 1);
-	uv_timer_start(&stop, stop_cb, 0, 0);
-	assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0);
+	wire_listen_start(&wl, *state, right_ca, &o);
+	wire_listen_run(&wl);
 	assert_int_equal(wakes, 1);
-	assert_int_equal(uv_loop_close(&loop), 0);
-	queue_pg_conn_free(c);
+	wire_listen_end(&wl);
+
+	/* the wrong CA: the first connect fails; close while it backs off */
+	wire_listen_start(&wl, *state, wrong_ca, &o);
+	while (strstr(queue_listen_error(wl.l), "certificate verify failed") == NULL &&
+	       !wl.guard_fired)
+		(void)uv_run(&wl.loop, UV_RUN_ONCE);
+	assert_false(wl.guard_fired);
+	assert_int_equal(queue_listen_close(wl.l, NULL, NULL), 0);
+	wire_listen_run(&wl);
+	assert_int_equal(wakes, 1);
+	wire_listen_end(&wl);
 }
 
 int main(void)
@@ -166,8 +140,7 @@ int main(void)
 					    tls_teardown),
 	    cmocka_unit_test_setup_teardown(test_verify_full_wrong_ca, tls_setup,
 					    tls_teardown),
-	    cmocka_unit_test_setup_teardown(test_listen_verify_full, tls_setup,
-					    tls_teardown),
+	    cmocka_unit_test_setup_teardown(test_listen_verify_full, setup, teardown),
 	};
 
 	if (fx_pg() == NULL || getenv("AOS_TEST_PG_CA") == NULL) {

@@ -10,10 +10,8 @@
  * - it survives the server stopped and started again (pg_ctl);
  * - queue_async_reopen() with a second role's password (made now) moves
  *   the connection to that role; a reopen whose password is refused keeps
- *   the old connection, and its message holds no password;
- * - queue_listen wakes for an enqueue made on another connection, comes
- *   back after pg_terminate_backend() with a wake, and the loop keeps
- *   running while the server is stopped. */
+ *   the old connection.
+ * queue_listen's own tests are test_queue_listen.c. */
 #include <errno.h>
 #include <stdint.h>
 
@@ -23,58 +21,6 @@
 #include "pg_wire_fixture.h"
 #include "queue/queue_async.h"
 #include "queue/queue_async_internal.h"
-#include "queue/queue_listen.h"
-
-#define GUARD_MS 60000 /* a test that hangs fails after this, never passes */
-
-static char app[64]; /* application_name of the connections under test */
-
-static void app_name(void)
-{
-	snprintf(app, sizeof(app), "aos-wire-%ld", (long)getpid());
-}
-
-/* The backends of the connections under test. */
-static long app_backends(void)
-{
-	char sql[256];
-
-	snprintf(sql, sizeof(sql),
-		 "SELECT count(*) FROM pg_stat_activity WHERE application_name = '%s'",
-		 app);
-	return wire_super_int(sql);
-}
-
-/* Ends the sessions under test and waits until they are gone. */
-static void app_terminate(void)
-{
-	char sql[256];
-
-	PGresult *r;
-
-	/* in the select list, so that it runs for the rows the WHERE kept
-	 * only (an AND may be evaluated first) */
-	snprintf(sql, sizeof(sql),
-		 "SELECT pg_terminate_backend(pid, 10000) FROM pg_stat_activity "
-		 "WHERE application_name = '%s'",
-		 app);
-	r = wire_super(sql, PGRES_TUPLES_OK);
-	assert_int_equal(PQntuples(r), 1);
-	assert_string_equal(PQgetvalue(r, 0, 0), "t");
-	PQclear(r);
-	assert_int_equal(app_backends(), 0);
-}
-
-static void pg_ctl(const char *what)
-{
-	const char *ctl = getenv("AOS_TEST_PG_CTL");
-	char cmd[512];
-
-	assert_non_null(ctl);
-	snprintf(cmd, sizeof(cmd), "%s %s >/dev/null", ctl, what);
-	if (system(cmd) != 0)
-		fail_msg("%s failed", cmd);
-}
 
 /* ---- queue_async: one request at a time ----------------------------------- */
 
@@ -118,12 +64,12 @@ static void wire_start(struct wire *w, const struct fx *fx)
 	struct queue_async_open o = {.open_with = queue_pg_conn_open, .report = report};
 
 	memset(&reports, 0, sizeof(reports));
-	app_name();
+	wire_app_name("aos-wire");
 	snprintf(w->r1, sizeof(w->r1), "aos_wire_a_%ld", (long)getpid());
 	snprintf(w->r2, sizeof(w->r2), "aos_wire_b_%ld", (long)getpid());
 	w->pw1 = wire_password();
 	wire_role(w->r1, w->pw1);
-	wire_settings(&w->ws, fx->schema, app);
+	wire_settings(&w->ws, fx->schema, wire_app);
 	assert_int_equal(queue_pg_conn_new(&w->ws.s, &w->conn), 0);
 	assert_int_equal(queue_pg_conn_set_credentials(w->conn, w->r1, w->pw1), 0);
 	o.open_arg = w->conn;
@@ -165,10 +111,10 @@ static void test_terminated_between_requests(void **state)
 
 	wire_start(&w, *state);
 	assert_int_equal(counts(&w), 0);
-	assert_int_equal(app_backends(), 1);
-	app_terminate();
+	assert_int_equal(wire_app_backends(), 1);
+	wire_app_terminate();
 	assert_int_equal(counts(&w), 0); /* run again on a new connection */
-	assert_int_equal(app_backends(), 1);
+	assert_int_equal(wire_app_backends(), 1);
 	assert_int_equal(reports.n, 1); /* the reopen, after one loss */
 	assert_int_equal(reports.rc[0], 0);
 	assert_int_equal(reports.lost[0], 1);
@@ -215,11 +161,11 @@ static void test_enqueue_killed_not_replayed(void **state)
 	snprintf(sql, sizeof(sql),
 		 "SELECT count(*) FROM pg_stat_activity WHERE application_name = '%s' "
 		 "AND wait_event_type = 'Lock'",
-		 app);
+		 wire_app);
 	for (i = 0; i < 1000 && wire_super_int(sql) == 0; i++)
 		usleep(10000);
 	assert_int_equal(wire_super_int(sql), 1);
-	app_terminate();
+	wire_app_terminate();
 	PQclear(PQexec(holder, "COMMIT"));
 	PQfinish(holder);
 
@@ -250,12 +196,12 @@ static void test_server_restarted(void **state)
 	fx_pg_disconnect();
 	qa__set_backoff(w.qa, 0);
 	assert_int_equal(counts(&w), 0);
-	pg_ctl("stop");
+	wire_pg_ctl("stop");
 	assert_int_equal(counts(&w), -ECONNRESET); /* lost; the reopen failed */
 	assert_int_equal(counts(&w), -ECONNREFUSED);
-	pg_ctl("start");
+	wire_pg_ctl("start");
 	assert_int_equal(counts(&w), 0);
-	assert_int_equal(app_backends(), 1);
+	assert_int_equal(wire_app_backends(), 1);
 	/* failed (lost 1), failed again, opened */
 	assert_int_equal(reports.n, 3);
 	assert_int_equal(reports.lost[0], 1);
@@ -278,7 +224,7 @@ static void app_user(char *buf, size_t len)
 
 	snprintf(sql, sizeof(sql),
 		 "SELECT usename FROM pg_stat_activity WHERE application_name = '%s'",
-		 app);
+		 wire_app);
 	wire_super_text(sql, buf, len);
 }
 
@@ -304,7 +250,7 @@ static void test_reopen_moves_role(void **state)
 	assert_int_equal(last.rc, 0);
 	app_user(user, sizeof(user));
 	assert_string_equal(user, w.r2);
-	assert_int_equal(app_backends(), 1); /* the old one closed */
+	assert_int_equal(wire_app_backends(), 1); /* the old one closed */
 
 	/* a password the server refuses: reported, the r2 connection kept */
 	assert_int_equal(queue_pg_conn_set_credentials(w.conn, w.r1, bad), 0);
@@ -319,155 +265,6 @@ static void test_reopen_moves_role(void **state)
 	secret_unref(pw2);
 	secret_unref(bad);
 	wire_stop(&w);
-}
-
-/* ---- queue_listen ---------------------------------------------------------- */
-
-static struct {
-	struct fx *fx;
-	struct queue_listen *l;
-	int wakes;
-	int pids[4];
-	int ticks;    /* of the timer, while the server is stopped */
-	bool stopped; /* the server is stopped */
-	int guard_fired;
-} ls;
-
-static void listen_closed(void *data)
-{
-	(void)data;
-}
-
-static void guard_cb(uv_timer_t *t)
-{
-	ls.guard_fired = 1;
-	uv_stop(t->loop);
-}
-
-/* Each wake: 1 listening (enqueue elsewhere), 2 the NOTIFY (end the
- * session), 3 back after the loss: done. */
-static void wake_terminate(struct queue_listen *l, void *data)
-{
-	(void)data;
-	ls.pids[ls.wakes++] = queue_listen_backend_pid(l);
-	if (ls.wakes == 1) {
-		enqueue(ls.fx->q, "listen-a", T0); /* another connection */
-	} else if (ls.wakes == 2) {
-		app_terminate();
-	} else {
-		assert_int_equal(queue_listen_close(l, listen_closed, NULL), 0);
-	}
-}
-
-static void test_listen_wakes_and_comes_back(void **state)
-{
-	struct queue_listen_opts o = {
-	    .wake = wake_terminate, .backoff_min_ms = 10, .backoff_max_ms = 50};
-	struct wire_settings ws;
-	struct queue_pg_conn *conn;
-	struct secret *pw = wire_password();
-	uv_timer_t guard;
-	uv_loop_t loop;
-	char role[64];
-
-	memset(&ls, 0, sizeof(ls));
-	ls.fx = *state;
-	app_name();
-	snprintf(role, sizeof(role), "aos_wire_l_%ld", (long)getpid());
-	wire_role(role, pw);
-	wire_settings(&ws, ls.fx->schema, app);
-	assert_int_equal(queue_pg_conn_new(&ws.s, &conn), 0);
-	assert_int_equal(queue_pg_conn_set_credentials(conn, role, pw), 0);
-	o.conn = conn;
-	assert_int_equal(uv_loop_init(&loop), 0);
-	assert_int_equal(uv_timer_init(&loop, &guard), 0);
-	uv_timer_start(&guard, guard_cb, GUARD_MS, 0);
-	uv_unref((uv_handle_t *)&guard);
-	assert_int_equal(queue_listen_start(&loop, &o, &ls.l), 0);
-	(void)uv_run(&loop, UV_RUN_DEFAULT);
-	assert_false(ls.guard_fired);
-	assert_int_equal(ls.wakes, 3);
-	assert_true(ls.pids[0] > 0 && ls.pids[0] == ls.pids[1]);
-	assert_true(ls.pids[2] > 0 && ls.pids[2] != ls.pids[1]); /* a new session */
-	uv_close((uv_handle_t *)&guard, NULL);
-	assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0);
-	assert_int_equal(uv_loop_close(&loop), 0);
-	queue_pg_conn_free(conn);
-	secret_unref(pw);
-	wire_role_drop(role);
-}
-
-static void tick_cb(uv_timer_t *t)
-{
-	struct queue_listen *l = t->data;
-
-	if (!ls.stopped)
-		return;
-	ls.ticks++;
-	/* the loop ran through failed reconnects: start the server again */
-	if (ls.ticks == 30) {
-		assert_false(queue_listen_listening(l));
-		assert_non_null(strstr(queue_listen_error(l), "cannot connect"));
-		pg_ctl("start");
-		ls.stopped = false;
-	}
-}
-
-/* 1: listening: stop the server; 2: back after the start: done. */
-static void wake_stop(struct queue_listen *l, void *data)
-{
-	(void)data;
-	ls.wakes++;
-	if (ls.wakes == 1) {
-		pg_ctl("stop");
-		ls.stopped = true;
-	} else {
-		assert_int_equal(ls.ticks, 30);
-		assert_int_equal(queue_listen_close(l, listen_closed, NULL), 0);
-	}
-}
-
-static void test_listen_loop_runs_while_server_stopped(void **state)
-{
-	struct queue_listen_opts o = {
-	    .wake = wake_stop, .backoff_min_ms = 10, .backoff_max_ms = 40};
-	struct fx *fx = *state;
-	struct wire_settings ws;
-	struct queue_pg_conn *conn;
-	struct secret *pw = wire_password();
-	uv_timer_t guard, tick;
-	uv_loop_t loop;
-	char role[64];
-
-	memset(&ls, 0, sizeof(ls));
-	app_name();
-	snprintf(role, sizeof(role), "aos_wire_s_%ld", (long)getpid());
-	wire_role(role, pw);
-	fx_close(fx);
-	fx_pg_disconnect();
-	wire_settings(&ws, fx->schema, app);
-	assert_int_equal(queue_pg_conn_new(&ws.s, &conn), 0);
-	assert_int_equal(queue_pg_conn_set_credentials(conn, role, pw), 0);
-	o.conn = conn;
-	assert_int_equal(uv_loop_init(&loop), 0);
-	assert_int_equal(uv_timer_init(&loop, &guard), 0);
-	uv_timer_start(&guard, guard_cb, GUARD_MS, 0);
-	uv_unref((uv_handle_t *)&guard);
-	assert_int_equal(queue_listen_start(&loop, &o, &ls.l), 0);
-	assert_int_equal(uv_timer_init(&loop, &tick), 0);
-	tick.data = ls.l;
-	uv_timer_start(&tick, tick_cb, 10, 10);
-	uv_unref((uv_handle_t *)&tick);
-	(void)uv_run(&loop, UV_RUN_DEFAULT);
-	assert_false(ls.guard_fired);
-	assert_int_equal(ls.wakes, 2);
-	uv_close((uv_handle_t *)&guard, NULL);
-	uv_close((uv_handle_t *)&tick, NULL);
-	assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0);
-	assert_int_equal(uv_loop_close(&loop), 0);
-	queue_pg_conn_free(conn);
-	secret_unref(pw);
-	wire_role_drop(role);
 }
 
 /* ---- the arrays ------------------------------------------------------------ */
@@ -526,11 +323,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_enqueue_killed_not_replayed, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_reopen_moves_role, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_listen_wakes_and_comes_back, setup,
-					    teardown),
 	    cmocka_unit_test_setup_teardown(test_server_restarted, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_listen_loop_runs_while_server_stopped,
-					    setup, teardown),
 	};
 
 	if (fx_pg() == NULL || getenv("AOS_TEST_PG_CTL") == NULL) {
