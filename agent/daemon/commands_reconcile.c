@@ -71,6 +71,13 @@ void cmd_reconcile(struct agent *a, struct control_conn *c, const cJSON *req)
 		control_reply_error(c, "reconcile needs \"pipeline\"");
 		return;
 	}
+	/* Before the first probe ends a->sandbox is all zeroes: the scan's
+	 * git step would be refused as if this host had no sandbox. */
+	if (!a->sandbox.probed) {
+		control_reply_error(c, "the daemon is starting (its build sandbox is "
+				       "being checked): retry in a moment");
+		return;
+	}
 	if (reconcile_start(
 		&env, name,
 		cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(req, "dry_run")), &hooks,

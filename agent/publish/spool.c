@@ -25,6 +25,7 @@
 #include "publishers/artifact.h"
 #include "publishers/artifact_fit.h"
 #include "publishers/npm_pubcfg.h"
+#include "publishers/pub_err.h"
 #include "queue/queue.h"
 
 #define SPOOL_FILES_MAX PUBLISH_MAX_FILES
@@ -233,7 +234,9 @@ int spool_take_fd(int in, const char *label, const char *dst, uint64_t max,
 		snprintf(msg, msglen, "%s", t.msg);
 		r = t.err;
 	} else if (r < 0) {
-		*ret_theirs = true; /* the file is not a valid artifact */
+		/* a PUB_E* code: the file is not a valid artifact; anything
+		 * else (a digest that failed, no memory) is the daemon's */
+		*ret_theirs = r <= PUB_ENOTARCHIVE && r > PUB_ELAST;
 	} else if (t.off != t.size) {
 		r = -EINVAL;
 		*ret_theirs = true;

@@ -98,7 +98,9 @@ void spool_forget(struct spool_op *op);
  * the file in messages.  Returns 0 and *ret_art (the copy's artifact, to
  * artifact_free), or a negative code with msg set; *ret_theirs says
  * whether the file was at fault (not a regular file, too large,
- * unreadable, not a valid artifact) rather than the spool. */
+ * unreadable, not a valid artifact: a PUB_E* code) rather than the spool
+ * or the daemon (a write or fsync of the copy, a digest that failed, no
+ * memory). */
 int spool_take_fd(int in, const char *label, const char *dst, uint64_t max,
 		  const struct artifact_options *opts, struct artifact **ret_art,
 		  bool *ret_theirs, char *msg, size_t msglen);

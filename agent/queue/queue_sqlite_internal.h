@@ -145,6 +145,29 @@ __attribute__((format(printf, 4, 5))) int queue_sqlite__log_add(struct queue_sql
 								int64_t now_ms,
 								const char *fmt, ...);
 
+/* Upload rows of job id, inside the caller's transaction; registry ""
+ * takes each upload's own (queue_sqlite.c). */
+int queue_sqlite__uploads_insert(struct queue_sqlite *q, int64_t id, const char *registry,
+				 const struct job_upload *ups, size_t n, int64_t now_ms);
+
+/* After job id left or entered the unfinished states: recomputes its
+ * package's head, inside the caller's transaction (queue_sqlite_lease.c). */
+int queue_sqlite__head_refresh(struct queue_sqlite *q, int64_t id);
+
+/* The lease-fenced writes (queue_sqlite_lease.c): queue_ops' heartbeat,
+ * upload_set, finish and set_artifacts. */
+int queue_sqlite__heartbeat(struct queue *q, int64_t id, int64_t fence, int64_t now_ms,
+			    int64_t lease_ms);
+int queue_sqlite__upload_set(struct queue *q, int64_t id, int64_t fence,
+			     const char *filename, enum upload_state st,
+			     enum pub_outcome out, const char *answer, int64_t now_ms);
+int queue_sqlite__finish(struct queue *q, int64_t id, int64_t fence, enum job_state st,
+			 int64_t next_run_ms, enum pub_outcome out, const char *error,
+			 int64_t now_ms);
+int queue_sqlite__set_artifacts(struct queue *q, int64_t id, int64_t fence,
+				const char *inputs, const struct job_upload *ups,
+				size_t n, int64_t now_ms);
+
 /* The claim operation (queue_sqlite_claim.c). */
 int queue_sqlite__claim(struct queue *q, const char *owner, int64_t now_ms,
 			int64_t lease_ms, int per_registry_limit, struct job *ret,

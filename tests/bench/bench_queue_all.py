@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Run the three queue benchmarks one after the other, each with a time
+"""Run the queue benchmarks one after the other, each with a time
 limit, and print their reports (Markdown) on stdout:
 
   bench_queue_enqueue.py   durable enqueue through the control socket:
@@ -7,13 +7,15 @@ limit, and print their reports (Markdown) on stdout:
   bench_queue_sched.py     enqueue to the first upload byte at a local sink
   bench_queue_rss.py       memory with 10,000 queued jobs, and while they run
   bench_queue_startup.py   start to READY=1 with 100,000 jobs in the database
+  bench_queue_hosts.py     jobs/s, claim latency and takeover beside
+                           procrastinate on PostgreSQL (issue 17)
 
 Usage: .venv/bin/python tests/bench/bench_queue_all.py [--out DIR]
-           [--only enqueue,sched,rss,startup] [--smoke]
+           [--only enqueue,sched,rss,startup,hosts] [--smoke]
   --out DIR   keep each benchmark's JSON results, report and log in DIR
   --smoke     each benchmark once on tiny inputs (make check)
 Environment: AOS_BUILD_DIR (default ./build) picks the binaries.  Takes
-about 3 minutes.  Nothing is asserted; exit status 1 if a benchmark failed.
+about 8 minutes.  Nothing is asserted; exit status 1 if a benchmark failed.
 """
 
 from __future__ import annotations
@@ -26,13 +28,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import benchlib as B  # noqa: E402
 
 # Each script also stops itself (--time-limit) a little before these.
-LIMITS = {"enqueue": 420, "sched": 300, "rss": 600, "startup": 600}
+LIMITS = {"enqueue": 420, "sched": 300, "rss": 600, "startup": 600, "hosts": 1200}
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out")
-    ap.add_argument("--only", default="enqueue,sched,rss,startup")
+    ap.add_argument("--only", default=",".join(LIMITS))
     ap.add_argument("--smoke", action="store_true",
                     help="each benchmark once on tiny inputs (make check)")
     args = ap.parse_args()

@@ -351,17 +351,22 @@ class World:
         return path
 
     def start_daemon(self, config: Path, notify_path: str | None = None,
-                     log_name: str = "daemon.log") -> subprocess.Popen:
+                     log_name: str = "daemon.log", binary: Path | None = None,
+                     bind_now: bool = True) -> subprocess.Popen:
         # LD_BIND_NOW as the shipped unit sets it (else the daemon
-        # executes itself once more to set it: docs/security.md).
-        env = {"PATH": CLEAN_PATH, "LD_BIND_NOW": "1"}
+        # executes itself once more to set it: docs/security.md);
+        # bind_now=False measures that hand start.  binary: another
+        # build's aos-publishd (bench_startup.py --compare).
+        env = {"PATH": CLEAN_PATH}
+        if bind_now:
+            env["LD_BIND_NOW"] = "1"
         if notify_path:
             env["NOTIFY_SOCKET"] = notify_path
         for k in ("ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"):
             if k in os.environ:
                 env[k] = os.environ[k]
         with open(config.parent / log_name, "ab") as log:
-            p = subprocess.Popen([str(PUBLISHD), "-c", str(config)],
+            p = subprocess.Popen([str(binary or PUBLISHD), "-c", str(config)],
                                  stdin=subprocess.DEVNULL, stdout=log, stderr=log,
                                  env=env, cwd="/", start_new_session=True)
         self.procs.append(p)

@@ -13,7 +13,6 @@ TTL and replacements all happen within one run.  The test asserts the
 sequence of events, never their timing."""
 
 import json
-import os
 import re
 import secrets
 import subprocess
@@ -21,11 +20,10 @@ from pathlib import Path
 
 import pytest
 
-from aos_fixtures import BUILD_DIR, SOURCE_DIR, wait_for, write_private
+from aos_fixtures import BUILD_DIR, write_private
+from peers.postgres import Postgres
 
 PROBE = BUILD_DIR / "tests" / "tools" / "dbcreds-probe"
-PG_RUN = SOURCE_DIR / "tests" / "peers" / "pg_run.sh"
-PG_BINDIR = Path(os.environ.get("PG_BINDIR", "/usr/lib/postgresql/15/bin"))
 SETS = 3  # the first set and two replacements
 KV_PATH = "aos-dbcreds"
 
@@ -37,44 +35,11 @@ path "secret/metadata/{KV_PATH}" {{ capabilities = ["read"] }}
 """
 
 
-class Postgres:
-    """A PostgreSQL of its own: pg_run.sh runs a command that writes the
-    connection string it was given and waits for its stdin to close; the
-    server stops and its folder goes when it does."""
-
-    def __init__(self, workdir: Path):
-        self.info = workdir / "pg.info"
-        self.proc = subprocess.Popen(
-            ["sh", str(PG_RUN), "sh", "-c",
-             'printf "%s\\n" "$AOS_TEST_PG" >"$1.tmp" && mv "$1.tmp" "$1" && exec cat',
-             "pg-info", str(self.info)],
-            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL)
-        wait_for(lambda: self.info.exists() or self.proc.poll() is not None, 120,
-                 what="PostgreSQL started by pg_run.sh")
-        assert self.info.exists(), f"pg_run.sh exited with {self.proc.returncode}"
-        conn = dict(kv.split("=", 1) for kv in self.info.read_text().split())
-        self.port = conn["port"]
-        self.socket_dir = str(Path(conn["passfile"]).parent / "pg")
-
-    def superuser_sql(self, sql: str) -> None:
-        """Runs sql as the cluster's superuser, on its Unix socket (trust);
-        the SQL goes on stdin, so what it holds stays out of argv."""
-        subprocess.run([str(PG_BINDIR / "psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1",
-                        "-h", self.socket_dir, "-p", self.port, "-U", "postgres",
-                        "-d", "postgres", "-f", "-"],
-                       input=sql, text=True, check=True, timeout=60,
-                       stdout=subprocess.DEVNULL)
-
-    def stop(self) -> None:
-        self.proc.stdin.close()
-        assert self.proc.wait(timeout=120) == 0
-
-
 @pytest.fixture
 def postgres(workdir):
     pg = Postgres(workdir)
     yield pg
-    pg.stop()
+    assert pg.stop() == 0
 
 
 def setup_database_engine(bao, pg) -> str:

@@ -20,7 +20,9 @@
 # gets AOS_TEST_PG_CA (that CA's file) and AOS_TEST_PG_WRONG_CA (another
 # CA's, which did not sign it).
 #
-# PG_BINDIR overrides /usr/lib/postgresql/15/bin.
+# PG_BINDIR overrides /usr/lib/postgresql/15/bin.  The server runs with
+# fsync=off (tests: nothing to keep past the run) unless PG_FSYNC=on
+# (benchmarks whose figures include the commit's flush).
 set -eu
 
 bindir=${PG_BINDIR:-/usr/lib/postgresql/15/bin}
@@ -101,7 +103,7 @@ fi
 # A port taken between free_port and the start: try another.
 tries=0
 until port=$(free_port) &&
-	opts="-c listen_addresses=127.0.0.1 -p $port -k $sock -c fsync=off $ssl_opts" &&
+	opts="-c listen_addresses=127.0.0.1 -p $port -k $sock -c fsync=${PG_FSYNC:-off} $ssl_opts" &&
 	as_pg "$bindir/pg_ctl" -D "$data" -l "$log" -w -t 60 -o "$opts" \
 	start >/dev/null 2>&1; do
 	tries=$((tries + 1))

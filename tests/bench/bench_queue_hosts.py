@@ -1,0 +1,384 @@
+#!/usr/bin/env python3
+"""Queue benchmark (issue 17): jobs per second from enqueue to succeeded,
+the claim latency, and the takeover after a host is killed, for
+aos-publishd's queue beside a peer PostgreSQL job queue, procrastinate
+(tests/bench/bench_peer_procrastinate.py), on the same machine, the same
+registry and the same PostgreSQL in the same run.
+
+The registry is bench_queue_sink.py (loopback, its own process): it reads
+each upload and notes when its first byte arrived (CLOCK_MONOTONIC, the
+clock of this script).  Each job uploads one ~20 KiB wheel of its own (a
+distinct name per --packages and version per job, so the sink's record
+names its job).  PostgreSQL runs with fsync on (tests/peers/postgres.py),
+as SQLite's queue syncs its commits.
+
+  throughput   --jobs jobs enqueued as fast as they are acknowledged (4
+               clients; a job counts as enqueued once committed), then the
+               time until every one has succeeded: jobs / (last succeeded
+               - first sent).  aos-publishd: one daemon on SQLite (its
+               per-registry limit 2); procrastinate: 1, 2 and 3 worker
+               processes, 2 jobs at once each, one running job per package
+               (its `lock`).
+  claim        --claim-jobs jobs one at a time, 10-30 ms apart: from the
+               acknowledgement (the daemon's job id; procrastinate's
+               defer() returning) to the upload's first byte at the sink.
+  takeover     (not with --smoke) a worker holding a job is SIGKILLed while
+               another worker runs: the time from the kill to the job's
+               upload starting again.  procrastinate as shipped (nothing
+               retries a dead worker's job: waited --takeover-wait s) and
+               with the recovery its documentation gives (a periodic task).
+
+aos-publishd on PostgreSQL (1, 2 and 3 daemons, its lease-based takeover)
+is not measured yet: the daemon does not run on the PostgreSQL backend yet
+(issue 17); the report says so on its rows.
+
+Usage: .venv/bin/python tests/bench/bench_queue_hosts.py [--jobs 300]
+           [--claim-jobs 50] [--packages 16] [--takeover-wait 120]
+           [--json FILE] [--keep] [--smoke]
+Nothing is asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent))
+import bench_queue_lib as Q  # noqa: E402
+from peers.postgres import Postgres  # noqa: E402
+
+L, B = Q.L, Q.B
+PEER = HERE / "bench_peer_procrastinate.py"
+NAME = "aos-bench-hosts"
+
+
+# -- the wheels and the sink ------------------------------------------------------
+
+def wheels(folder: Path, tag: str, n: int, packages: int, kib: float) -> list[Path]:
+    folder.mkdir(exist_ok=True)
+    return [Q.make_wheel(folder, f"{NAME}-{tag}{i % packages}", f"1.0.{i}", kib)
+            for i in range(n)]
+
+
+def wait_posts(sink: Q.TimestampSink, names: set[str], timeout: float) -> dict[str, dict]:
+    """The sink's first POST record of each file name in names."""
+    got: dict[str, dict] = {}
+    deadline = time.monotonic() + timeout
+    while len(got) < len(names):
+        r = sink.get(timeout=max(0.1, deadline - time.monotonic()))
+        if r["method"] == "POST" and r["filename"] in names and r["filename"] not in got:
+            got[r["filename"]] = r
+    return got
+
+
+def wait_done(who: str, counts, n: int, base: int = 0) -> int:
+    """Polls counts() (state -> jobs) every 5 ms until n more jobs than
+    base succeeded; returns the time (monotonic ns)."""
+    deadline = time.monotonic() + 300
+    while True:
+        c = counts()
+        if c.get("succeeded", 0) - base >= n:
+            return time.monotonic_ns()
+        if c.get("failed", 0) or c.get("dead", 0) or time.monotonic() > deadline:
+            raise B.BenchError(f"{who}: not every job succeeded: {c}")
+        time.sleep(0.005)
+
+
+def rate(n: int, t0: int, t1: int) -> dict:
+    return {"jobs": n, "wall_s": (t1 - t0) / 1e9, "jobs_per_s": n / ((t1 - t0) / 1e9)}
+
+
+def claim_loop(sink, whls: list[Path], rnd, enqueue) -> list[float]:
+    """One job at a time, 10-30 ms apart: enqueue(wheel) returns the time
+    of its acknowledgement; ms from it to the upload's first byte."""
+    out = []
+    for wh in whls:
+        t_ack = enqueue(wh)
+        post = wait_posts(sink, {wh.name}, 30)[wh.name]
+        out.append(Q.ms(post["t_first_ns"] - t_ack))
+        time.sleep(rnd.uniform(0.010, 0.030))
+    return out
+
+
+# -- aos-publishd -------------------------------------------------------------------
+
+def daemon_counts(c: Q.Ctl) -> dict:
+    return c.call({"cmd": "status"}).get("queue", {}).get("depth", {})
+
+
+def daemon_throughput(w, sink, whls: list[Path]) -> dict:
+    d = Q.daemon(w, {"bench": {"type": "pypi", "url": sink.url,
+                               "token_key": "PYPI_API_TOKEN"}})
+    c = Q.Ctl(d.socket)
+    base = daemon_counts(c).get("succeeded", 0)
+    t0 = time.monotonic_ns()
+    load = Q.enqueue_load(d.socket, lambda i: Q.publish_req("bench", whls[i]), clients=4,
+                          count=len(whls), timeout_s=120)
+    if load["errors"]:
+        raise B.BenchError(f"aos-publishd enqueue: {load['errors'][:3]}")
+    t1 = wait_done("aos-publishd", lambda: daemon_counts(c), len(whls), base)
+    sink.drain()
+    c.close()
+    return {"d": d, **rate(len(whls), t0, t1), "enqueue_wall_s": load["wall_s"]}
+
+
+def daemon_claim(d, sink, whls: list[Path], rnd) -> list[float]:
+    c = Q.Ctl(d.socket)
+
+    def enqueue(wh):
+        ans, _, t_ack = c.timed(Q.publish_req("bench", wh))
+        if not ans.get("ok"):
+            raise B.BenchError(f"aos-publishd enqueue: {ans}")
+        return t_ack
+    out = claim_loop(sink, whls, rnd, enqueue)
+    c.close()
+    return out
+
+
+# -- procrastinate ------------------------------------------------------------------
+
+class Peer:
+    """procrastinate's side: the app (for defer and counts) and its worker
+    processes."""
+
+    def __init__(self, pg: Postgres, sink: Q.TimestampSink, workdir: Path):
+        self.env = dict(os.environ, AOS_PEER_PG=pg.uri(), AOS_PEER_SINK=sink.url)
+        self.workdir = workdir
+        self.workers: list[subprocess.Popen] = []
+        os.environ["AOS_PEER_PG"] = self.env["AOS_PEER_PG"]  # read at import
+        sys.path.insert(0, str(HERE))
+        import bench_peer_procrastinate as P
+        self.P = P
+        subprocess.run([sys.executable, str(PEER), "schema"], env=self.env, check=True,
+                       timeout=60)
+        self.P.app.open()
+
+    def start_worker(self, recover: bool = False, concurrency: int = 2) -> subprocess.Popen:
+        log = open(self.workdir / f"peer-worker-{len(self.workers)}.log", "ab")
+        argv = [sys.executable, str(PEER), "worker", "--concurrency", str(concurrency)]
+        if recover:
+            argv.append("--recover")
+        p = subprocess.Popen(argv, env=self.env, stdin=subprocess.DEVNULL, stdout=log,
+                             stderr=log, start_new_session=True)
+        log.close()
+        self.workers.append(p)
+        return p
+
+    def stop_workers(self) -> None:
+        for p in self.workers:
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+        for p in self.workers:
+            try:
+                p.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+        self.workers = []
+
+    def defer(self, task: str, wh: Path, package: str) -> int:
+        return self.P.app.configure_task(task, lock=package).defer(
+            path=str(wh), filename=wh.name)
+
+    def sql(self):
+        return self.P.app.connector.get_sync_connector()
+
+    def counts(self, task: str = "upload") -> dict:
+        rows = self.sql().execute_query_all(
+            "SELECT status::text AS s, count(*) AS n FROM procrastinate_jobs "
+            "WHERE task_name = %(t)s GROUP BY status", t=task)
+        return {r["s"]: r["n"] for r in rows}
+
+    def reset(self) -> None:
+        self.sql().execute_query(
+            "DELETE FROM procrastinate_events; DELETE FROM procrastinate_jobs")
+
+    def close(self) -> None:
+        self.stop_workers()
+        self.P.app.close()
+
+
+def peer_throughput(peer: Peer, sink, whls: list[Path], workers: int) -> dict:
+    peer.reset()
+    for _ in range(workers):
+        peer.start_worker()
+    time.sleep(1.0)  # the workers are listening
+    sink.drain()
+    t0 = time.monotonic_ns()
+    errs = []
+
+    def client(part):
+        for wh in part:
+            try:
+                peer.defer("upload", wh, wh.name.split("-1.0.")[0])
+            except Exception as e:  # noqa: BLE001 - reported
+                errs.append(str(e))
+    parts = [whls[i::4] for i in range(4)]
+    ts = [threading.Thread(target=client, args=(p,)) for p in parts]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    t_enq = time.monotonic_ns()
+    if errs:
+        raise B.BenchError(f"procrastinate defer: {errs[:3]}")
+    t1 = wait_done("procrastinate", peer.counts, len(whls))
+    peer.stop_workers()
+    sink.drain()
+    return {"workers": workers, **rate(len(whls), t0, t1),
+            "enqueue_wall_s": (t_enq - t0) / 1e9}
+
+
+def peer_claim(peer: Peer, sink, whls: list[Path], rnd) -> list[float]:
+    peer.reset()
+    peer.start_worker()
+    time.sleep(1.0)
+    sink.drain()
+
+    def enqueue(wh):
+        peer.defer("upload", wh, wh.name.split("-1.0.")[0])
+        return time.monotonic_ns()
+    out = claim_loop(sink, whls, rnd, enqueue)
+    peer.stop_workers()
+    return out
+
+
+def peer_takeover(peer: Peer, sink, wh: Path, recover: bool, wait_s: float) -> dict:
+    """Worker A takes a job that uploads and then never ends; worker B runs;
+    A is SIGKILLed: seconds until the job's upload starts again (None: not
+    within wait_s)."""
+    peer.reset()
+    a = peer.start_worker(concurrency=1)
+    time.sleep(1.0)
+    sink.drain()
+    peer.defer("hang", wh, "takeover")
+    wait_posts(sink, {wh.name}, 30)
+    peer.start_worker(recover=recover)
+    time.sleep(2.0)  # B is listening (and its periodic deferrer runs)
+    t_kill = time.monotonic_ns()
+    os.kill(a.pid, signal.SIGKILL)
+    a.wait()
+    try:
+        again = wait_posts(sink, {wh.name}, wait_s)[wh.name]
+        took = (again["t_first_ns"] - t_kill) / 1e9
+    except B.BenchError:
+        took = None
+    for p in peer.workers:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    peer.workers = []
+    return {"recover": recover, "seconds": took, "waited_s": wait_s}
+
+
+# -- the run and its report ---------------------------------------------------------
+
+def run(w, args, rnd) -> dict:
+    res: dict = {"daemon": {}, "peer": {}, "takeover": []}
+    art = w.dir / "art"
+    sink = Q.TimestampSink(w.dir).start()
+    pg = Postgres(w.dir, fsync=True)
+    peer = None
+    try:
+        Q.log("aos-publishd on SQLite: throughput")
+        t = daemon_throughput(w, sink, wheels(art, "d", args.jobs, args.packages, args.kib))
+        d = t.pop("d")
+        res["daemon"]["sqlite"] = t
+        Q.log("aos-publishd on SQLite: claim latency")
+        res["daemon"]["sqlite_claim_ms"] = daemon_claim(
+            d, sink, wheels(art, "dc", args.claim_jobs, args.packages, args.kib), rnd)
+        Q.stop_daemon(w, d)
+        peer = Peer(pg, sink, w.dir)
+        for n in args.workers:
+            Q.log(f"procrastinate, {n} worker(s): throughput")
+            res["peer"][n] = peer_throughput(
+                peer, sink, wheels(art, f"p{n}-", args.jobs, args.packages, args.kib), n)
+        Q.log("procrastinate: claim latency")
+        res["peer"]["claim_ms"] = peer_claim(
+            peer, sink, wheels(art, "pc", args.claim_jobs, args.packages, args.kib), rnd)
+        if args.takeover:
+            for recover in (False, True):
+                Q.log(f"procrastinate: takeover, recovery task {recover}")
+                wh = wheels(art, f"t{int(recover)}-", 1, 1, args.kib)[0]
+                res["takeover"].append(peer_takeover(
+                    peer, sink, wh, recover, args.takeover_wait if not recover else 150))
+    finally:
+        if peer is not None:
+            peer.close()
+        pg.stop()
+        sink.stop()
+    return res
+
+
+def report(res: dict) -> str:
+    def claim(v):
+        s = Q.summary(v)
+        return f"{Q.fmt(s['p50'])} / {Q.fmt(s['p99'])}"
+    d, p = res["daemon"], res["peer"]
+    out = [f"### Queue across hosts: {res['jobs']} jobs of {res['kib']} KiB, "
+           f"{res['packages']} packages, one sink registry", "",
+           "| queue | hosts | jobs/s (enqueue to succeeded) | wall s | "
+           "claim: ack -> first byte, p50 / p99 ms |", "|---|---|---|---|---|",
+           f"| aos-publishd, SQLite | 1 | {d['sqlite']['jobs_per_s']:.1f} | "
+           f"{d['sqlite']['wall_s']:.2f} | {claim(d['sqlite_claim_ms'])} |"]
+    for n in res["workers"]:
+        out.append(f"| aos-publishd, PostgreSQL | {n} | not measured: the daemon does not "
+                   f"run on the PostgreSQL backend yet (issue 17) | | |")
+    for n in res["workers"]:
+        c = claim(p["claim_ms"]) if n == 1 else ""
+        out.append(f"| procrastinate 3.10, PostgreSQL | {n} | {p[n]['jobs_per_s']:.1f} | "
+                   f"{p[n]['wall_s']:.2f} | {c} |")
+    if res["takeover"]:
+        out += ["", "| takeover after SIGKILL of the worker holding the job | seconds |",
+                "|---|---|"]
+        for t in res["takeover"]:
+            what = ("procrastinate with the documented recovery task (every minute, "
+                    "heartbeat older than 30 s)" if t["recover"] else
+                    "procrastinate as shipped")
+            s = (f"{t['seconds']:.1f}" if t["seconds"] is not None
+                 else f"not retried within {t['waited_s']:.0f} s")
+            out.append(f"| {what} | {s} |")
+        out.append("| aos-publishd on PostgreSQL (lease 60 s) | not measured yet (issue 17) |")
+    return "\n".join(out)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--jobs", type=int, default=300)
+    ap.add_argument("--claim-jobs", type=int, default=50)
+    ap.add_argument("--packages", type=int, default=16)
+    ap.add_argument("--kib", type=float, default=20)
+    ap.add_argument("--workers", default="1,2,3")
+    ap.add_argument("--takeover-wait", type=float, default=120)
+    ap.add_argument("--no-takeover", dest="takeover", action="store_false")
+    ap.add_argument("--seed", type=int)
+    ap.add_argument("--json")
+    ap.add_argument("--keep", action="store_true")
+    ap.add_argument("--time-limit", type=float, default=1200)
+    args = B.parse_args(ap, smoke={"jobs": 6, "claim_jobs": 2, "packages": 2, "kib": 2,
+                                    "workers": "1", "takeover": False, "time_limit": 300})
+    args.workers = [int(x) for x in str(args.workers).split(",")]
+    Q.time_limit(args.time_limit)
+    seed = args.seed if args.seed is not None else random.randrange(1 << 30)
+    with L.World(keep=args.keep, need_pypi=False, need_npm=False) as w:
+        info = Q.header("bench_queue_hosts: queue across hosts", w.dir)
+        res = run(w, args, random.Random(seed))
+    res.update({"info": info, "jobs": args.jobs, "kib": args.kib, "packages": args.packages,
+                "workers": args.workers, "seed": seed,
+                "load_after": " ".join(open("/proc/loadavg").read().split()[:3])})
+    B.write_result(args.json, res)
+    print(report(res))
+    return 0
+
+
+if __name__ == "__main__":
+    B.run(main)
