@@ -1,6 +1,8 @@
 /* queue_listen.c - the LISTEN connection on the loop.  See queue_listen.h.
  *
- * States: DOWN (no connection; the timer waits out the backoff), CONNECTING
+ * States: DOWN (no connection; the timer waits out the backoff), RESOLVING
+ * (a host name looked up on libuv's thread pool: libpq would call
+ * getaddrinfo() itself, blocking, inside PQconnectPoll), CONNECTING
  * (PQconnectPoll says which way to poll the socket next), SENT (`LISTEN`
  * sent, its answer awaited), LISTENING (reads notifications).  The timer
  * bounds CONNECTING and SENT by connect_timeout_ms and waits the backoff
@@ -9,6 +11,7 @@
  * socket and freed in its close callback; l is freed when its timer and
  * every poll handle it closed are gone.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,18 +24,20 @@
 
 #define ERR_MAX 256
 
-enum state { DOWN, CONNECTING, SENT, LISTENING };
+enum state { DOWN, RESOLVING, CONNECTING, SENT, LISTENING };
 
 struct queue_listen {
 	uv_loop_t *loop;
 	struct queue_listen_opts o;
 	uv_timer_t timer;
+	uv_getaddrinfo_t gai; /* in flight while gai_busy */
+	bool gai_busy;
 	uv_poll_t *poll; /* on fd, or NULL */
 	int fd;
 	PGconn *conn;
 	enum state st;
 	unsigned attempt; /* failures in a row, for the backoff */
-	unsigned handles; /* the timer and the polls being closed */
+	unsigned handles; /* the timer, the polls being closed, a lookup */
 	bool closing;
 	void (*closed)(void *data);
 	void *closed_data;
@@ -127,7 +132,8 @@ static void down(struct queue_listen *l, const char *what)
 {
 	uint64_t ms;
 
-	set_err(l, what);
+	if (what != NULL) /* NULL: l->err says it already */
+		set_err(l, what);
 	poll_drop(l);
 	PQfinish(l->conn); /* accepts NULL; wipes libpq's copy of the password */
 	l->conn = NULL;
@@ -146,7 +152,9 @@ static void timer_cb(uv_timer_t *t)
 	if (l->st == DOWN)
 		connect_now(l);
 	else if (l->st != LISTENING)
-		down(l, l->st == CONNECTING ? "connect timed out" : "LISTEN timed out");
+		down(l, l->st == RESOLVING    ? "the host name's lookup timed out"
+			: l->st == CONNECTING ? "connect timed out"
+					      : "LISTEN timed out");
 }
 
 /* Sends `LISTEN` on the connection just made. */
@@ -183,12 +191,19 @@ static void connect_step(struct queue_listen *l)
 	}
 }
 
-static void connect_now(struct queue_listen *l)
+/* Starts the connect, to hostaddr when the name was looked up here (host
+ * stays for the certificate's check and the passfile). */
+static void connect_start(struct queue_listen *l, const char *hostaddr)
 {
 	struct queue_pg_params p;
 
 	if (queue_pg_conn_params(l->o.conn, &p) < 0) {
 		down(l, "out of memory");
+		return;
+	}
+	if (hostaddr != NULL && queue_pg_params_add(&p, "hostaddr", hostaddr) < 0) {
+		queue_pg_params_clear(&p);
+		down(l, "too many connection settings");
 		return;
 	}
 	/* expand_dbname 0: the database name is a name */
@@ -201,8 +216,68 @@ static void connect_now(struct queue_listen *l)
 	/* library code does not log: no NOTICE or FATAL text on stderr */
 	PQsetNoticeProcessor(l->conn, ignore_notice, NULL);
 	l->st = CONNECTING;
-	uv_timer_start(&l->timer, timer_cb, l->o.connect_timeout_ms, 0);
 	connect_step(l);
+}
+
+static void gai_cb(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
+{
+	struct queue_listen *l = req->data;
+	char addr[INET6_ADDRSTRLEN] = "";
+	const void *a = NULL;
+
+	l->gai_busy = false;
+	if (res != NULL && res->ai_family == AF_INET)
+		a = &((struct sockaddr_in *)res->ai_addr)->sin_addr;
+	else if (res != NULL && res->ai_family == AF_INET6)
+		a = &((struct sockaddr_in6 *)res->ai_addr)->sin6_addr;
+	if (a != NULL)
+		inet_ntop(res->ai_family, a, addr, sizeof(addr));
+	uv_freeaddrinfo(res);
+	if (l->closing) {
+		maybe_free(l);
+		return;
+	}
+	l->handles--;		/* not the last: the timer is open */
+	if (l->st != RESOLVING) /* timed out, or reopened meanwhile */
+		return;
+	if (status < 0 || addr[0] == '\0') {
+		snprintf(l->err, sizeof(l->err), "cannot resolve \"%.100s\": %s",
+			 queue_pg_conn_host(l->o.conn),
+			 status < 0 ? uv_strerror(status) : "no address");
+		down(l, NULL);
+		return;
+	}
+	connect_start(l, addr);
+}
+
+/* A name (not an address, not a socket folder) is looked up on the thread
+ * pool first; then the connect.  The timer bounds both. */
+static void connect_now(struct queue_listen *l)
+{
+	const char *host = queue_pg_conn_host(l->o.conn);
+	struct addrinfo hints = {.ai_socktype = SOCK_STREAM};
+	unsigned char buf[16];
+	int r;
+
+	uv_timer_start(&l->timer, timer_cb, l->o.connect_timeout_ms, 0);
+	l->st = RESOLVING;
+	if (l->gai_busy) /* a lookup is out still (a reopen): its answer will do */
+		return;
+	if (host == NULL || host[0] == '/' || inet_pton(AF_INET, host, buf) == 1 ||
+	    inet_pton(AF_INET6, host, buf) == 1) {
+		connect_start(l, NULL); /* nothing to look up */
+		return;
+	}
+	l->gai.data = l;
+	r = uv_getaddrinfo(l->loop, &l->gai, gai_cb, host, NULL, &hints);
+	if (r < 0) {
+		snprintf(l->err, sizeof(l->err), "cannot resolve \"%.100s\": %s", host,
+			 uv_strerror(r));
+		down(l, NULL);
+		return;
+	}
+	l->gai_busy = true;
+	l->handles++;
 }
 
 /* Reads what arrived: `LISTEN`'s answer (SENT) or notifications.  Returns
@@ -328,6 +403,8 @@ int queue_listen_close(struct queue_listen *l, void (*closed)(void *data), void 
 	PQfinish(l->conn);
 	l->conn = NULL;
 	l->st = DOWN;
+	if (l->gai_busy)
+		uv_cancel((uv_req_t *)&l->gai); /* gai_cb runs, ECANCELED or not */
 	uv_close((uv_handle_t *)&l->timer, timer_closed);
 	return 0;
 }

@@ -155,6 +155,25 @@ int queue_pg_conn_params(struct queue_pg_conn *c, struct queue_pg_params *p)
 	return 0;
 }
 
+int queue_pg_params_add(struct queue_pg_params *p, const char *key, const char *value)
+{
+	size_t n = 0;
+
+	while (p->keys[n] != NULL)
+		n++;
+	if (n >= QUEUE_PG_PARAMS_MAX)
+		return -ENOSPC;
+	add(p, &n, key, value);
+	p->keys[n] = NULL;
+	p->values[n] = NULL;
+	return 0;
+}
+
+const char *queue_pg_conn_host(const struct queue_pg_conn *c)
+{
+	return c->host;
+}
+
 void queue_pg_params_clear(struct queue_pg_params *p)
 {
 	secret_unref(p->password);

@@ -67,9 +67,15 @@ struct queue_pg_params {
 /* Fills p for a connect with c's settings and the current credentials.
  * Returns 0 (clear p after the connect, whatever it did) or -ENOMEM. */
 int queue_pg_conn_params(struct queue_pg_conn *c, struct queue_pg_params *p);
+/* Appends key=value to p (value must outlive the connect).  0, or -ENOSPC
+ * when p is full. */
+int queue_pg_params_add(struct queue_pg_params *p, const char *key, const char *value);
 /* Drops p's password reference and its copy of the user.  Accepts a p
  * filled or zeroed. */
 void queue_pg_params_clear(struct queue_pg_params *p);
+
+/* The settings' host (constant: no lock needed). */
+const char *queue_pg_conn_host(const struct queue_pg_conn *c);
 
 /* The user the next connect logs in as (a copy into buf, cut; "" when
  * libpq decides). */

@@ -3,7 +3,9 @@
  * connection wakes for an enqueue made on another connection, comes back
  * with a wake on a new session after pg_terminate_backend(), and the loop
  * keeps running (a 10 ms timer ticks) while the server is stopped and the
- * reconnects fail; it listens again once the server is started. */
+ * reconnects fail; it listens again once the server is started.  A host
+ * name is looked up on libuv's thread pool, not by libpq on the loop: one
+ * that does not resolve fails with our message, not libpq's. */
 #include <errno.h>
 
 #include <uv.h>
@@ -102,11 +104,41 @@ static void test_loop_runs_while_server_stopped(void **state)
 	wire_listen_end(&wl);
 }
 
+static void wake_never(struct queue_listen *l, void *data)
+{
+	(void)l;
+	(void)data;
+	fail_msg("a wake without a server");
+}
+
+static void no_such_host(struct queue_pg_settings *s)
+{
+	s->host = "no-such-host.invalid"; /* RFC 6761: never resolves */
+}
+
+static void test_name_looked_up_off_the_loop(void **state)
+{
+	struct queue_listen_opts o = {.wake = wake_never, .backoff_min_ms = 10000};
+	struct wire_listen wl;
+
+	wire_listen_start(&wl, *state, no_such_host, &o);
+	while (queue_listen_error(wl.l)[0] == '\0' && !wl.guard_fired)
+		(void)uv_run(&wl.loop, UV_RUN_ONCE);
+	assert_false(wl.guard_fired);
+	assert_non_null(
+	    strstr(queue_listen_error(wl.l), "cannot resolve \"no-such-host.invalid\""));
+	assert_int_equal(queue_listen_close(wl.l, NULL, NULL), 0);
+	wire_listen_run(&wl);
+	wire_listen_end(&wl);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_wakes_and_comes_back, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_loop_runs_while_server_stopped, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_name_looked_up_off_the_loop, setup,
 					    teardown),
 	};
 
