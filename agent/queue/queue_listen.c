@@ -23,6 +23,7 @@
 #include "queue/queue_listen.h"
 
 #define ERR_MAX 256
+#define ADDRS_MAX 4 /* addresses of a host name tried, in the resolver's order */
 
 enum state { DOWN, RESOLVING, CONNECTING, SENT, LISTENING };
 
@@ -32,6 +33,9 @@ struct queue_listen {
 	uv_timer_t timer;
 	uv_getaddrinfo_t gai; /* in flight while gai_busy */
 	bool gai_busy;
+	/* what it found: libpq's hostaddr and host lists */
+	char addrs[ADDRS_MAX * (INET6_ADDRSTRLEN + 1)];
+	char names[ADDRS_MAX * (QUEUE_PG_HOST_MAX + 1)];
 	uv_poll_t *poll; /* on fd, or NULL */
 	int fd;
 	PGconn *conn;
@@ -191,9 +195,10 @@ static void connect_step(struct queue_listen *l)
 	}
 }
 
-/* Starts the connect, to hostaddr when the name was looked up here (host
- * stays for the certificate's check and the passfile). */
-static void connect_start(struct queue_listen *l, const char *hostaddr)
+/* Starts the connect; to the addresses of l->addrs when the name was
+ * looked up here (the name stays, for the certificate's check and the
+ * passfile). */
+static void connect_start(struct queue_listen *l, bool looked_up)
 {
 	struct queue_pg_params p;
 
@@ -201,7 +206,9 @@ static void connect_start(struct queue_listen *l, const char *hostaddr)
 		down(l, "out of memory");
 		return;
 	}
-	if (hostaddr != NULL && queue_pg_params_add(&p, "hostaddr", hostaddr) < 0) {
+	/* a later "host" replaces the settings' one */
+	if (looked_up && (queue_pg_params_add(&p, "hostaddr", l->addrs) < 0 ||
+			  queue_pg_params_add(&p, "host", l->names) < 0)) {
 		queue_pg_params_clear(&p);
 		down(l, "too many connection settings");
 		return;
@@ -219,19 +226,46 @@ static void connect_start(struct queue_listen *l, const char *hostaddr)
 	connect_step(l);
 }
 
+/* The addresses of res (ADDRS_MAX at most) as libpq's lists: hostaddr
+ * "a1,a2", host "name,name" (one name per address: libpq pairs them, and
+ * checks the certificate against the name).  The number of addresses. */
+static int addr_lists(const struct addrinfo *res, const char *name, char *addrs,
+		      size_t alen, char *names, size_t nlen)
+{
+	char one[INET6_ADDRSTRLEN];
+	size_t at = 0, nat = 0;
+	int n = 0;
+
+	addrs[0] = names[0] = '\0';
+	for (; res != NULL && n < ADDRS_MAX; res = res->ai_next) {
+		const void *a =
+		    res->ai_family == AF_INET
+			? (const void *)&((struct sockaddr_in *)res->ai_addr)->sin_addr
+		    : res->ai_family == AF_INET6
+			? (const void *)&((struct sockaddr_in6 *)res->ai_addr)->sin6_addr
+			: NULL;
+
+		if (a == NULL || inet_ntop(res->ai_family, a, one, sizeof(one)) == NULL)
+			continue;
+		at += (size_t)snprintf(addrs + at, alen - at, "%s%s", n > 0 ? "," : "",
+				       one);
+		nat += (size_t)snprintf(names + nat, nlen - nat, "%s%s", n > 0 ? "," : "",
+					name);
+		n++;
+	}
+	return n;
+}
+
 static void gai_cb(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
 {
 	struct queue_listen *l = req->data;
-	char addr[INET6_ADDRSTRLEN] = "";
-	const void *a = NULL;
+	const char *host = queue_pg_conn_host(l->o.conn);
+	int n;
 
 	l->gai_busy = false;
-	if (res != NULL && res->ai_family == AF_INET)
-		a = &((struct sockaddr_in *)res->ai_addr)->sin_addr;
-	else if (res != NULL && res->ai_family == AF_INET6)
-		a = &((struct sockaddr_in6 *)res->ai_addr)->sin6_addr;
-	if (a != NULL)
-		inet_ntop(res->ai_family, a, addr, sizeof(addr));
+	n = status == 0 ? addr_lists(res, host, l->addrs, sizeof(l->addrs), l->names,
+				     sizeof(l->names))
+			: 0;
 	uv_freeaddrinfo(res);
 	if (l->closing) {
 		maybe_free(l);
@@ -240,14 +274,13 @@ static void gai_cb(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
 	l->handles--;		/* not the last: the timer is open */
 	if (l->st != RESOLVING) /* timed out, or reopened meanwhile */
 		return;
-	if (status < 0 || addr[0] == '\0') {
-		snprintf(l->err, sizeof(l->err), "cannot resolve \"%.100s\": %s",
-			 queue_pg_conn_host(l->o.conn),
+	if (n == 0) {
+		snprintf(l->err, sizeof(l->err), "cannot resolve \"%.100s\": %s", host,
 			 status < 0 ? uv_strerror(status) : "no address");
 		down(l, NULL);
 		return;
 	}
-	connect_start(l, addr);
+	connect_start(l, true);
 }
 
 /* A name (not an address, not a socket folder) is looked up on the thread
@@ -265,7 +298,7 @@ static void connect_now(struct queue_listen *l)
 		return;
 	if (host == NULL || host[0] == '/' || inet_pton(AF_INET, host, buf) == 1 ||
 	    inet_pton(AF_INET6, host, buf) == 1) {
-		connect_start(l, NULL); /* nothing to look up */
+		connect_start(l, false); /* nothing to look up */
 		return;
 	}
 	l->gai.data = l;

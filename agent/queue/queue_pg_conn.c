@@ -51,8 +51,9 @@ int queue_pg_conn_new(const struct queue_pg_settings *s, struct queue_pg_conn **
 	struct queue_pg_conn *c;
 
 	*ret = NULL;
-	if (s == NULL || s->host == NULL || s->database == NULL || s->port < 0 ||
-	    s->port > 65535 || s->connect_timeout_s < 0)
+	if (s == NULL || s->host == NULL || strlen(s->host) > QUEUE_PG_HOST_MAX ||
+	    s->database == NULL || s->port < 0 || s->port > 65535 ||
+	    s->connect_timeout_s < 0)
 		return -EINVAL;
 	c = calloc(1, sizeof(*c));
 	if (c == NULL)

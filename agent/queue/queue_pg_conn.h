@@ -38,8 +38,10 @@ struct queue_pg_settings {
 
 struct queue_pg_conn;
 
+#define QUEUE_PG_HOST_MAX 255 /* bytes of a host (queue.postgresql.host's bound) */
+
 /* A copy of s.  Returns 0 and *ret (queue_pg_conn_free()), -EINVAL (no
- * host or database) or -ENOMEM. */
+ * host or database, a host longer than QUEUE_PG_HOST_MAX) or -ENOMEM. */
 int queue_pg_conn_new(const struct queue_pg_settings *s, struct queue_pg_conn **ret);
 /* Frees c and drops its password.  Accepts NULL. */
 void queue_pg_conn_free(struct queue_pg_conn *c);
