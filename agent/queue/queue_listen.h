@@ -6,14 +6,16 @@
  *
  * libpq's asynchronous API only (PQconnectStartParams / PQconnectPoll,
  * PQsendQuery, PQconsumeInput, PQnotifies), driven by a uv_poll_t on
- * PQsocket(): no call here waits for the network.  (libpq resolves a host
- * NAME with a blocking getaddrinfo() inside PQconnectPoll: give an
- * address or a socket folder for a loop that never waits; the queue's own
- * connections resolve on the database thread.)
+ * PQsocket(): no call here waits for the network.  A host NAME is looked
+ * up first with uv_getaddrinfo() (libuv's thread pool), and libpq gets
+ * its addresses as `hostaddr` (the name stays `host`, for the
+ * certificate's check): libpq would otherwise call getaddrinfo() itself,
+ * blocking, inside PQconnectPoll.
  *
  * The notifications read in one go are coalesced into one wake().  When
  * the connection is lost (the server stopped, the session ended, a read
- * failed, the connect or the LISTEN took longer than connect_timeout_ms),
+ * failed, the lookup, the connect and the LISTEN took longer than
+ * connect_timeout_ms),
  * it is closed and opened again after a full-jitter backoff (min_ms to
  * max_ms, doubling); once `LISTEN` answers on a new connection, wake() is
  * called once, since notifications sent meanwhile are lost (the first
