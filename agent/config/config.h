@@ -23,7 +23,7 @@ struct registry_cfg {
 };
 
 /* queue.postgresql.credentials: where the PostgreSQL password comes from
- * (config_queue.c).  Not used by the queue yet (issue 17). */
+ * (config_queue.c). */
 enum pg_cred_source {
 	PG_CRED_NONE,	  /* libpq's own: a passfile, peer authentication */
 	PG_CRED_KV,	  /* a key of the Vault secret (vault.kv_path) */
@@ -37,18 +37,40 @@ struct pg_credentials_cfg {
 	char *mount;	     /* PG_CRED_DATABASE: where the engine is mounted */
 };
 
+enum queue_backend { QUEUE_BACKEND_SQLITE, QUEUE_BACKEND_POSTGRESQL };
+
+/* queue.postgresql.sslmode, as libpq spells them (pg_sslmode_name()). */
+enum pg_sslmode { PG_SSL_DISABLE, PG_SSL_REQUIRE, PG_SSL_VERIFY_CA, PG_SSL_VERIFY_FULL };
+
+/* queue.postgresql: the connection (config_queue.c checks the rules
+ * between the keys). */
+struct pg_cfg {
+	char *host; /* a name or address, or an absolute socket folder */
+	long port;
+	char *database;
+	char *user;	   /* NULL: dbcreds' user (credentials.database_role) */
+	int sslmode;	   /* enum pg_sslmode */
+	char *sslrootcert; /* the CA file; verify-ca and verify-full need it */
+	long connect_timeout_s;
+};
+
+/* libpq's name of m ("verify-full"). */
+const char *pg_sslmode_name(int m);
+
 struct queue_cfg {
-	char *path;		 /* SQLite file; default <state_dir>/queue.db */
-	char *spool_dir;	 /* default <state_dir>/spool */
-	long per_registry_limit; /* running jobs per registry */
-	long max_running;	 /* running jobs in all */
-	long max_attempts;	 /* per job */
+	enum queue_backend backend; /* queue.backend */
+	char *path;		    /* SQLite file; default <state_dir>/queue.db */
+	char *spool_dir;	    /* default <state_dir>/spool */
+	long per_registry_limit;    /* running jobs per registry */
+	long max_running;	    /* running jobs in all */
+	long max_attempts;	    /* per job */
 	long backoff_min_ms;
 	long backoff_max_ms;
 	long lease_s;
 	long shutdown_grace_s;
 	long retention_days; /* ended jobs pruned after it; 0: kept */
 	long min_free_mb;    /* below it free on the state fs: refuse new work */
+	struct pg_cfg pg;    /* queue.postgresql (backend postgresql) */
 	struct pg_credentials_cfg pg_credentials; /* queue.postgresql.credentials */
 };
 

@@ -53,11 +53,21 @@ static const char *const isolations[] = { "namespaces", "landlock", "off", NULL 
 static const char *const methods[] = { "token", "approle", NULL };
 static const char *const registry_types[] = { "pypi", "npm", NULL };
 static const char *const accesses[] = { "public", "restricted", NULL };
+static const char *const backends[] = { "sqlite", "postgresql", NULL };
+/* in the order of enum pg_sslmode */
+static const char *const sslmodes[] = { "disable", "require", "verify-ca", "verify-full",
+					NULL };
+
+const char *pg_sslmode_name(int m)
+{
+	return m >= PG_SSL_DISABLE && m <= PG_SSL_VERIFY_FULL ? sslmodes[m] : "?";
+}
 
 #define MAX_BACKOFF "at least `backoff_min_ms`"
 /* queue.postgresql.credentials (checked in config_queue.c) */
 #define PG_NAME_RULE "letters, digits, `.`, `_`, `-`; a letter or digit first"
 #define PG_MOUNT_RULE "names as `database_role`'s joined by `/`"
+#define PG_STR_MAX 255 /* host, database, user */
 #define ABS_PATHS "absolute paths without `..`"
 /* pipelines.*.env and a verify_matrix cell's env (config_env.c) */
 #define ENV_RULE "no `=`; not `HOME`, `TMPDIR`, `SOURCE_DATE_EPOCH`, " \
@@ -148,6 +158,9 @@ const struct cfg_key cfg__keys[] = {
 	INT("control.max_connections", control_cfg, max_connections, 64, 1, 4096),
 
 	/* queue */
+	{ .path = "queue.backend", .type = CT_ENUM, .off = O(queue_cfg, backend),
+	  .min = QUEUE_BACKEND_SQLITE, .sdef = "sqlite", .choices = backends,
+	  .rule = "`postgresql` needs the section `postgresql`" },
 	INSTR("queue.path", queue_cfg, path, "state_dir", "queue.db", STR_MAX, NULL),
 	INSTR("queue.spool_dir", queue_cfg, spool_dir, "state_dir", "spool", STR_MAX, NULL),
 	INT("queue.per_registry_concurrency", queue_cfg, per_registry_limit, 2, 1, 64),
@@ -159,7 +172,22 @@ const struct cfg_key cfg__keys[] = {
 	INT("queue.shutdown_grace_s", queue_cfg, shutdown_grace_s, 60, 0, 3600),
 	INT("queue.retention_days", queue_cfg, retention_days, 30, 0, 3650),
 	INT("queue.min_free_mb", queue_cfg, min_free_mb, 64, 0, 1048576),
-	OBJ("queue.postgresql", NULL, 0, NULL),
+	OBJ("queue.postgresql", NULL, 0, "only with `backend` `\"postgresql\"`"),
+	STRN("queue.postgresql.host", pg_cfg, host, NULL, CK_REQUIRED, PG_STR_MAX,
+	     "a name, an address, or an absolute path: a Unix socket's folder"),
+	INT("queue.postgresql.port", pg_cfg, port, 5432, 1, 65535),
+	STRN("queue.postgresql.database", pg_cfg, database, NULL, CK_REQUIRED, PG_STR_MAX,
+	     NULL),
+	STRN("queue.postgresql.user", pg_cfg, user,
+	     "required unless `credentials.database_role`", CK_DOC, PG_STR_MAX,
+	     "refused with `credentials.database_role` (Vault names the user)"),
+	{ .path = "queue.postgresql.sslmode", .type = CT_ENUM, .off = O(pg_cfg, sslmode),
+	  .min = PG_SSL_DISABLE, .sdef = "`\"verify-full\"` for a host, `\"disable\"` "
+	  "for a socket", .choices = sslmodes, .flags = CK_DOC,
+	  .rule = "a socket: `disable`; `disable` to a host only on loopback" },
+	STRN("queue.postgresql.sslrootcert", pg_cfg, sslrootcert, NULL, 0, STR_MAX,
+	     "an absolute path; required by `verify-ca` and `verify-full`"),
+	INT("queue.postgresql.connect_timeout_s", pg_cfg, connect_timeout_s, 10, 1, 300),
 	OBJ("queue.postgresql.credentials", "libpq's own (a passfile)", 0,
 	    "exactly one of `kv_key` and `database_role`"),
 

@@ -1,7 +1,9 @@
-/* config_queue.c - queue.postgresql.  For now only its credentials
- * sub-section, where the PostgreSQL password comes from: a key of the Vault
- * secret, or a role of Vault's database secrets engine.  The other settings
- * of the PostgreSQL backend come with its wiring (issue 17). */
+/* config_queue.c - queue.backend and queue.postgresql: the connection
+ * (host or socket, port, database, user, TLS) and its credentials
+ * sub-section, where the PostgreSQL password comes from: a key of the
+ * Vault secret, or a role of Vault's database secrets engine.  The key
+ * table parses each key; this file checks the rules between them. */
+#include <arpa/inet.h>
 #include <stdbool.h>
 #include <string.h>
 
@@ -10,7 +12,8 @@
 #include "config/config.h"
 #include "config_internal.h"
 
-#define CRED_SECT "queue.postgresql.credentials"
+#define PG_SECT "queue.postgresql"
+#define CRED_SECT PG_SECT ".credentials"
 
 /* n bytes of letters, digits, '.', '_', '-', a letter or digit first: a
  * role's name or one part of a mount, safe in a Vault path. */
@@ -97,21 +100,101 @@ static void parse_credentials(struct cctx *c, const cJSON *cr, struct config *cf
 			  pc->mount);
 }
 
+/* A loopback host: "localhost", 127.0.0.0/8 or ::1 (plain TCP stays on
+ * this machine). */
+static bool loopback(const char *host)
+{
+	unsigned char a[16];
+	static const unsigned char one6[16] = {[15] = 1};
+
+	if (strcmp(host, "localhost") == 0)
+		return true;
+	if (inet_pton(AF_INET, host, a) == 1)
+		return a[0] == 127;
+	return inet_pton(AF_INET6, host, a) == 1 && memcmp(a, one6, 16) == 0;
+}
+
+/* The rules between the keys: TLS (sslmode's default, the CA), the user. */
+static void check_pg(struct cctx *c, struct config *cfg)
+{
+	struct pg_cfg *pg = &cfg->queue.pg;
+	bool sock = pg->host[0] == '/';
+	bool verify;
+
+	if (sock && strstr(pg->host, "/..") != NULL) {
+		cfg__fail(c, PG_SECT ".host",
+			  "a socket folder without \"..\", got \"%.60s\"", pg->host);
+		return;
+	}
+	if (pg->sslmode < 0) /* absent: TLS that checks the server, unless a socket */
+		pg->sslmode = sock ? PG_SSL_DISABLE : PG_SSL_VERIFY_FULL;
+	verify = pg->sslmode == PG_SSL_VERIFY_CA || pg->sslmode == PG_SSL_VERIFY_FULL;
+	if (sock && pg->sslmode != PG_SSL_DISABLE)
+		cfg__fail(c, PG_SECT ".sslmode",
+			  "\"%s\" with a Unix socket (host \"%.60s\"): libpq uses no TLS "
+			  "on a socket; leave sslmode out or give \"disable\"",
+			  pg_sslmode_name(pg->sslmode), pg->host);
+	else if (!sock && pg->sslmode == PG_SSL_DISABLE && !loopback(pg->host))
+		cfg__fail(c, PG_SECT ".sslmode",
+			  "\"disable\" to \"%.60s\" would send the password and the jobs "
+			  "in clear: use \"verify-full\" with sslrootcert (\"disable\" "
+			  "is allowed for a loopback address or a Unix socket only)",
+			  pg->host);
+	else if (verify && pg->sslrootcert == NULL)
+		cfg__fail(c, PG_SECT ".sslrootcert",
+			  "missing: sslmode \"%s\" checks the server's certificate "
+			  "against this CA file; give its absolute path",
+			  pg_sslmode_name(pg->sslmode));
+	else if (pg->sslrootcert != NULL && pg->sslmode == PG_SSL_DISABLE)
+		cfg__fail(c, PG_SECT ".sslrootcert",
+			  "only with TLS (sslmode \"disable\" uses no CA)");
+	else if (pg->sslrootcert != NULL &&
+		 (pg->sslrootcert[0] != '/' || strstr(pg->sslrootcert, "/..") != NULL))
+		cfg__fail(c, PG_SECT ".sslrootcert",
+			  "expected an absolute path without \"..\", got \"%.60s\"",
+			  pg->sslrootcert);
+	else if (cfg->queue.pg_credentials.source == PG_CRED_DATABASE && pg->user != NULL)
+		cfg__fail(c, PG_SECT ".user",
+			  "not with credentials.database_role: Vault names the user "
+			  "with each new password; remove user");
+	else if (cfg->queue.pg_credentials.source != PG_CRED_DATABASE && pg->user == NULL)
+		cfg__fail(c, PG_SECT ".user",
+			  "missing; give the database user (or credentials.database_role "
+			  "for a user made by Vault)");
+}
+
 void cfg__parse_queue_pg(struct cctx *c, const cJSON *root, struct config *cfg)
 {
 	const cJSON *pg = cfg__sub(cfg__sub(root, "queue"), "postgresql");
 	const cJSON *cr;
 
-	if (pg == NULL)
+	if (cfg->queue.backend != QUEUE_BACKEND_POSTGRESQL) {
+		if (pg != NULL)
+			cfg__fail(
+			    c, PG_SECT,
+			    "settings of the PostgreSQL backend, but queue.backend is "
+			    "\"sqlite\": set queue.backend to \"postgresql\", or remove "
+			    "this section");
 		return;
-	/* the keys of queue.postgresql: rows without a field (the objects) */
-	cfg__section(c, pg, "queue.postgresql", "queue.postgresql", NULL, NULL);
+	}
+	if (pg == NULL) {
+		cfg__fail(
+		    c, PG_SECT,
+		    "missing: queue.backend \"postgresql\" needs the server's host, "
+		    "database and user here");
+		return;
+	}
+	cfg->queue.pg.sslmode = -1; /* absent: check_pg() decides */
+	cfg__section(c, pg, PG_SECT, PG_SECT, NULL, &cfg->queue.pg);
 	cr = cfg__sub(pg, "credentials");
 	if (!c->failed && cr != NULL)
 		parse_credentials(c, cr, cfg);
+	if (!c->failed)
+		check_pg(c, cfg);
 }
 
 void cfg__free_queue_pg(struct config *cfg)
 {
+	cfg__free_section(PG_SECT, &cfg->queue.pg);
 	cfg__free_section(CRED_SECT, &cfg->queue.pg_credentials);
 }

@@ -18,9 +18,12 @@
  *
  * Errors common to every call: -EINVAL / AOS_ETOOBIG for an invalid or
  * oversized argument, and for a store failure -EIO, -EBUSY (locked past the
- * busy timeout), -ENOSPC, -ENOMEM or AOS_ECORRUPT.  AOS_ENOTFOUND is in
- * common/err.h.  Texts stored (errors, answers, log lines) are cut to
- * JOB_TEXT_MAX - 1 bytes on a UTF-8 character boundary.
+ * busy timeout), -ENOSPC, -ENOMEM or AOS_ECORRUPT; a database server's
+ * backend (PostgreSQL) answers -ECONNRESET when its connection is lost
+ * (the server went away, or ended this session): the call's transaction
+ * may or may not have committed, and the connection must be opened again
+ * (queue_async does).  AOS_ENOTFOUND is in common/err.h.  Texts stored (errors, answers,
+ * log lines) are cut to JOB_TEXT_MAX - 1 bytes on a UTF-8 character boundary.
  *
  * Every job state transition is written to the job's log, in the same
  * transaction, with its reason ("queued -> running (claimed by OWNER,

@@ -12,11 +12,13 @@
  * whose close callback frees qa.
  *
  * With an open function (queue_async_new_open()) the thread opens the
- * queue itself, at start and, after a failure and its backoff, before the
- * next request; a request that finds no connection (during the backoff, or
- * the open failing again) completes with the open's code.  What the opens
- * did waits under the mutex (`ev_*`) for the loop, whose callback tells the
- * report hook before running the completions. */
+ * queue itself (queue_async_open.c), at start and, after a failure and its
+ * backoff, before the next request; a request that finds no connection
+ * (during the backoff, or the open failing again) completes with the
+ * open's code.  A request that loses the connection (-ECONNRESET) closes
+ * it; an idempotent one runs again once on a new connection.  What the
+ * opens did waits under the mutex (`ev_*`) for the loop, whose callback
+ * tells the report hook before running the completions. */
 #include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -26,46 +28,7 @@
 #include "queue/queue_async.h"
 #include "queue_async_internal.h"
 
-#define container_of(p, t, m) ((t *)((char *)(p)-offsetof(t, m)))
-
 #define DEPTH_MAX 65536
-#define OPEN_ERR_MAX 512 /* an open's message, at most */
-
-struct queue_async {
-	uv_loop_t *loop;
-	uv_async_t async; /* the thread's "done" to the loop */
-	uv_thread_t thread;
-	uv_mutex_t mu;
-	uv_cond_t cv;
-	struct queue *q; /* the thread's (after start) */
-
-	/* Under mu. */
-	struct qa_req *todo, *todo_tail; /* for the thread, in order */
-	struct qa_req *done, *done_tail; /* for the loop, in order */
-	bool stop;			 /* queue_async_close() ran */
-	bool exited;			 /* the thread returns: join it */
-	uint64_t backoff_ns;		 /* the open's backoff, or a test's */
-	bool ev_new;			 /* an open to report: ev_rc, ev_err */
-	int ev_rc;
-	char ev_err[OPEN_ERR_MAX];
-	unsigned long ev_refused; /* requests failed by the backoff meanwhile */
-
-	/* The thread's only: the open (queue_async_new_open()). */
-	queue_async_open_fn open; /* NULL: q was given */
-	char *target;
-	int open_rc;	    /* the last open's failure; 0: none */
-	uint64_t failed_ns; /* uv_hrtime of that failure */
-
-	/* The loop's only. */
-	size_t depth;
-	size_t pending; /* posted, completion not run yet */
-	bool closing;	/* queue_async_close() ran */
-	bool joined;
-	void (*closed)(void *data);
-	void *closed_data;
-	void (*report)(const struct queue_async_open_event *ev, void *data);
-	void *report_data;
-};
 
 static void append(struct qa_req **head, struct qa_req **tail, struct qa_req *r)
 {
@@ -92,62 +55,31 @@ static void cancel_todo(struct queue_async *qa)
 	qa->todo = qa->todo_tail = NULL;
 }
 
-/* Notes an open's outcome for the loop's report (under qa->mu). */
-static void note_open(struct queue_async *qa, int rc, const char *err)
-{
-	qa->ev_new = true;
-	qa->ev_rc = rc;
-	if (rc < 0 && err[0] != '\0')
-		snprintf(qa->ev_err, sizeof(qa->ev_err), "%s", err);
-	else if (rc < 0)
-		snprintf(qa->ev_err, sizeof(qa->ev_err), "error %d", rc);
-	else
-		qa->ev_err[0] = '\0';
-}
-
-/* 0 with qa->q open, or the open's failure: at once during the backoff
- * (counted as refused), else after trying again. */
-static int ensure_open(struct queue_async *qa)
-{
-	char err[OPEN_ERR_MAX] = "";
-	bool wait;
-	int r;
-
-	if (qa->q != NULL)
-		return 0;
-	if (qa->open_rc < 0) {
-		uv_mutex_lock(&qa->mu);
-		wait = uv_hrtime() - qa->failed_ns < qa->backoff_ns;
-		if (wait)
-			qa->ev_refused++;
-		uv_mutex_unlock(&qa->mu);
-		if (wait)
-			return qa->open_rc;
-	}
-	r = qa->open(qa->target, &qa->q, err, sizeof(err));
-	if (r < 0)
-		qa->q = NULL;
-	if (r < 0 || qa->open_rc < 0) { /* a failure, or the end of them */
-		uv_mutex_lock(&qa->mu);
-		note_open(qa, r < 0 ? r : 0, err);
-		uv_mutex_unlock(&qa->mu);
-	}
-	qa->open_rc = r < 0 ? r : 0;
-	if (r < 0)
-		qa->failed_ns = uv_hrtime();
-	return qa->open_rc;
-}
-
-/* Runs r, once the queue is open. */
+/* Runs r, once the queue is open.  A connection lost on the way is closed;
+ * an idempotent request is run again once on a new one (qa__retry_ok()),
+ * any other answers -ECONNRESET and the next request opens again. */
 static void run(struct queue_async *qa, struct qa_req *r)
 {
 	uint64_t t0;
 
-	r->res.rc = qa->open != NULL ? ensure_open(qa) : 0;
+	if (r->op == QA_REOPEN) {
+		r->res.rc = qa__reopen(qa);
+		return;
+	}
+	r->res.rc = qa->open_with != NULL ? qa__ensure_open(qa) : 0;
 	if (r->res.rc < 0)
 		return;
 	t0 = uv_hrtime();
 	qa__run(qa->q, r);
+	if (r->res.rc == -ECONNRESET && qa->open_with != NULL) {
+		qa__lost(qa);
+		if (qa__retry_ok(r->op) && qa__ensure_open(qa) == 0) {
+			r->res.n = 0;
+			qa__run(qa->q, r);
+		} else {
+			r->res.rc = -ECONNRESET;
+		}
+	}
 	r->res.seconds = (double)(uv_hrtime() - t0) / 1e9;
 }
 
@@ -157,8 +89,8 @@ static void thread_main(void *arg)
 	struct qa_req *r;
 	bool told;
 
-	if (qa->open != NULL) { /* at once: the first request need not wait */
-		(void)ensure_open(qa);
+	if (qa->open_with != NULL) { /* at once: the first request need not wait */
+		(void)qa__ensure_open(qa);
 		uv_mutex_lock(&qa->mu);
 		told = qa->ev_new;
 		uv_mutex_unlock(&qa->mu);
@@ -248,9 +180,11 @@ static void async_cb(uv_async_t *h)
 	if (told) {
 		ev.rc = qa->ev_rc;
 		ev.refused = qa->ev_refused;
+		ev.lost = qa->ev_lost;
 		memcpy(err, qa->ev_err, sizeof(err));
 		qa->ev_new = false;
 		qa->ev_refused = 0;
+		qa->ev_lost = 0;
 	}
 	uv_mutex_unlock(&qa->mu);
 	if (told && qa->report != NULL)
@@ -289,10 +223,13 @@ static int start(uv_loop_t *loop, struct queue *q, const struct queue_async_open
 	qa->backoff_ns = (uint64_t)QUEUE_ASYNC_OPEN_BACKOFF_MS * 1000000;
 	if (o != NULL) {
 		qa->open = o->open;
+		qa->open_with = o->open_with != NULL ? o->open_with : qa__open_target;
+		qa->open_arg = o->open_with != NULL ? o->open_arg : qa;
 		qa->report = o->report;
 		qa->report_data = o->data;
-		qa->target = strdup(o->target != NULL ? o->target : "");
-		if (qa->target == NULL) {
+		qa->target =
+		    o->open != NULL ? strdup(o->target != NULL ? o->target : "") : NULL;
+		if (o->open != NULL && qa->target == NULL) {
 			free(qa);
 			return -ENOMEM;
 		}
@@ -337,7 +274,7 @@ int queue_async_new(uv_loop_t *loop, struct queue *q, size_t depth,
 int queue_async_new_open(uv_loop_t *loop, const struct queue_async_open *o, size_t depth,
 			 struct queue_async **ret)
 {
-	if (o == NULL || o->open == NULL) {
+	if (o == NULL || (o->open == NULL) == (o->open_with == NULL)) {
 		*ret = NULL;
 		return -EINVAL;
 	}
@@ -369,10 +306,12 @@ size_t queue_async_pending(const struct queue_async *qa)
 	return qa->pending;
 }
 
-int qa__admit(const struct queue_async *qa)
+int qa__admit(const struct queue_async *qa, enum qa_op op)
 {
 	if (qa->closing)
 		return -ESHUTDOWN;
+	if (op == QA_REOPEN && qa->open_with == NULL)
+		return -EINVAL; /* nothing to open again with */
 	return qa->pending >= qa->depth ? -EBUSY : 0;
 }
 

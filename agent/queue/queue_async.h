@@ -26,6 +26,24 @@
  * failed, and the one that ends the failures, is told to the caller's
  * report hook on the loop (before the completions it precedes).
  *
+ * A lost connection (the backend answers -ECONNRESET: the server stopped,
+ * or ended the session) is closed on the thread and opened again at once,
+ * then with the same backoff.  A request whose second run cannot apply
+ * anything twice runs again once on the new connection: the reads (get,
+ * list, uploads, counts, stats, log_read), heartbeat, upload_set, finish,
+ * release_owner and prune (a finish that had committed answers
+ * AOS_EFENCED the second time: the job is no longer running).  The others
+ * answer -ECONNRESET and are not run again, because the first run may
+ * have committed: enqueue and enqueue_many (the client retries with the
+ * same idempotency key, which answers AOS_EEXIST if the first one
+ * landed), claim (a lease taken but not heard of runs out and the job is
+ * claimed again), log, cancel, retry, set_artifacts.
+ *
+ * queue_async_reopen() replaces the connection between two requests (new
+ * credentials): the requests posted before it run on the old one, those
+ * after it on the new one; if the new one cannot be opened the old one is
+ * kept.
+ *
  * Everything here is called on the loop thread.  Library code: nothing is
  * logged.  The handle is closed by queue_async_close() alone: a uv_walk
  * that closes every handle must pass it over (queue_async_owns()). */
@@ -104,11 +122,22 @@ struct queue_async_open_event {
 	int rc;
 	const char *error;
 	unsigned long refused;
+	unsigned long lost; /* connections lost since the last report */
 };
 
+/* Opens a queue connection with what arg holds (a struct queue_pg_conn:
+ * queue_pg_conn_open() reads its current settings and password at each
+ * call), on the database thread: 0 and *ret, or a negative code with
+ * errbuf set. */
+typedef int (*queue_async_open_with_fn)(void *arg, struct queue **ret, char *errbuf,
+					size_t errlen);
+
+/* Exactly one of open (with target) and open_with (with open_arg). */
 struct queue_async_open {
 	queue_async_open_fn open;
 	const char *target; /* copied */
+	queue_async_open_with_fn open_with;
+	void *open_arg; /* must outlive the queue_async; used on its thread */
 	/* On the loop, may be NULL; event is valid during the call. */
 	void (*report)(const struct queue_async_open_event *ev, void *data);
 	void *data;
@@ -120,6 +149,12 @@ struct queue_async_open {
  * -ENOMEM, a libuv error. */
 int queue_async_new_open(uv_loop_t *loop, const struct queue_async_open *o, size_t depth,
 			 struct queue_async **ret);
+
+/* Opens a new connection on the thread after the requests posted before
+ * (with the open function's current credentials), then closes the old
+ * one; cb's rc is the open's (the old connection is kept on a failure).
+ * -EINVAL for a queue_async made by queue_async_new(). */
+int queue_async_reopen(struct queue_async *qa, queue_async_cb cb, void *data);
 
 /* True when h is qa's own handle, which queue_async_close() alone closes
  * (a uv_walk closer passes it over).  qa may be NULL (false). */

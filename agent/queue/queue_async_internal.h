@@ -1,11 +1,17 @@
 /* queue_async_internal.h - between queue_async.c (the thread, the FIFO,
- * the completions), queue_async_req.c (a request: its copied arguments,
- * running it, its result) and queue_async_ops.c (the posts).  Calls go
- * ops -> queue_async.c -> req and ops -> req, never back. */
+ * the completions), queue_async_open.c (the thread's connection: open,
+ * backoff, reopen, loss), queue_async_req.c (a request: its copied
+ * arguments, running it, its result) and queue_async_ops.c (the posts).
+ * Calls go ops -> queue_async.c -> open, req and ops -> req, never back. */
 #ifndef AOS_QUEUE_ASYNC_INTERNAL_H
 #define AOS_QUEUE_ASYNC_INTERNAL_H
 
+#include <stdbool.h>
+#include <stdint.h>
+
 #include "queue/queue_async.h"
+
+#define container_of(p, t, m) ((t *)((char *)(p)-offsetof(t, m)))
 
 enum qa_op {
 	QA_GET = 1,
@@ -26,6 +32,7 @@ enum qa_op {
 	QA_RETRY,
 	QA_RELEASE_OWNER,
 	QA_PRUNE,
+	QA_REOPEN, /* queue_async_reopen(): run by queue_async.c itself */
 };
 
 /* A job_new and the copies it points to. */
@@ -63,12 +70,57 @@ struct qa_req {
 	struct queue_async_result res;
 };
 
+#define OPEN_ERR_MAX 512 /* an open's message, at most */
+
+struct queue_async {
+	uv_loop_t *loop;
+	uv_async_t async; /* the thread's "done" to the loop */
+	uv_thread_t thread;
+	uv_mutex_t mu;
+	uv_cond_t cv;
+	struct queue *q; /* the thread's (after start) */
+
+	/* Under mu. */
+	struct qa_req *todo, *todo_tail; /* for the thread, in order */
+	struct qa_req *done, *done_tail; /* for the loop, in order */
+	bool stop;			 /* queue_async_close() ran */
+	bool exited;			 /* the thread returns: join it */
+	uint64_t backoff_ns;		 /* the open's backoff, or a test's */
+	bool ev_new;			 /* an open to report: ev_rc, ev_err */
+	int ev_rc;
+	char ev_err[OPEN_ERR_MAX];
+	unsigned long ev_refused; /* requests failed by the backoff meanwhile */
+	unsigned long ev_lost;	  /* connections lost meanwhile */
+
+	/* The open (queue_async_new_open()), set before the thread starts:
+	 * open_with(open_arg), which is qa__open_target(qa) for a target. */
+	queue_async_open_with_fn open_with; /* NULL: q was given */
+	void *open_arg;
+	queue_async_open_fn open; /* the target's, or NULL */
+	char *target;
+	/* The thread's only. */
+	int open_rc;	    /* the last open's failure; 0: none */
+	uint64_t failed_ns; /* uv_hrtime of that failure */
+	bool after_loss;    /* the next open is reported even when it works */
+
+	/* The loop's only. */
+	size_t depth;
+	size_t pending; /* posted, completion not run yet */
+	bool closing;	/* queue_async_close() ran */
+	bool joined;
+	void (*closed)(void *data);
+	void *closed_data;
+	void (*report)(const struct queue_async_open_event *ev, void *data);
+	void *report_data;
+};
+
 /* After a failed open, requests fail at once for ms milliseconds (5000 by
  * default) before the next open.  For the tests. */
 void qa__set_backoff(struct queue_async *qa, uint64_t ms);
 
-/* 0 when qa takes a request now, else -EBUSY (depth out) or -ESHUTDOWN. */
-int qa__admit(const struct queue_async *qa);
+/* 0 when qa takes a request for op now, else -EBUSY (depth out),
+ * -ESHUTDOWN, or -EINVAL (a reopen without an open function). */
+int qa__admit(const struct queue_async *qa, enum qa_op op);
 /* Queues r (admitted just before) for the thread; qa owns it now. */
 void qa__post(struct queue_async *qa, struct qa_req *r);
 
@@ -85,5 +137,23 @@ struct qa_req *qa__req_new(enum qa_op op, size_t max, queue_async_cb cb, void *d
 void qa__req_free(struct qa_req *r);
 /* On the thread: runs r on q, setting r->res. */
 void qa__run(struct queue *q, struct qa_req *r);
+/* Whether op may run again after its connection was lost mid-way: true
+ * for reads and for writes whose second run changes nothing the first
+ * did (queue_async.h says which). */
+bool qa__retry_ok(enum qa_op op);
+
+/* ---- the thread's connection (queue_async_open.c) ------------------------ */
+
+/* The open_with of a target: qa->open(qa->target) (arg is qa). */
+int qa__open_target(void *arg, struct queue **ret, char *errbuf, size_t errlen);
+/* 0 with qa->q open, or the open's failure: at once during the backoff
+ * (counted as refused), else after trying again. */
+int qa__ensure_open(struct queue_async *qa);
+/* Opens a new connection and, once it is open, closes the old one (kept
+ * when the open fails).  Returns 0 or the open's code. */
+int qa__reopen(struct queue_async *qa);
+/* Closes qa->q, whose connection was lost; the next qa__ensure_open()
+ * opens at once and reports the outcome. */
+void qa__lost(struct queue_async *qa);
 
 #endif

@@ -37,7 +37,7 @@ static struct qa_req *begin(struct queue_async *qa, enum qa_op op, size_t max,
 	else if (max > bound)
 		*rc = op == QA_ENQUEUE_MANY ? AOS_ETOOBIG : -EINVAL;
 	else
-		*rc = qa__admit(qa);
+		*rc = qa__admit(qa, op);
 	if (*rc < 0)
 		return NULL;
 	r = qa__req_new(op, max, cb, data);
@@ -302,5 +302,15 @@ int queue_async_prune(struct queue_async *qa, int64_t before_ms, int64_t after_i
 	r->t = before_ms;
 	r->id = after_id;
 	r->dry_run = dry_run;
+	return end(qa, r, 0);
+}
+
+int queue_async_reopen(struct queue_async *qa, queue_async_cb cb, void *data)
+{
+	int rc;
+	struct qa_req *r = begin(qa, QA_REOPEN, 0, cb, data, &rc);
+
+	if (r == NULL)
+		return rc;
 	return end(qa, r, 0);
 }

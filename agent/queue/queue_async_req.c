@@ -186,8 +186,36 @@ static int call(struct queue *q, struct qa_req *r)
 	case QA_RETRY: return ops->retry(q, r->id, r->now_ms);
 	case QA_RELEASE_OWNER: return ops->release_owner(q, r->s, r->now_ms);
 	case QA_PRUNE: return ops->prune(q, r->t, r->id, r->dry_run, res->jobs, r->max);
+	case QA_REOPEN: break; /* queue_async.c runs it */
 	}
 	return -EINVAL;
+}
+
+bool qa__retry_ok(enum qa_op op)
+{
+	switch (op) {
+	case QA_GET:
+	case QA_LIST:
+	case QA_UPLOADS:
+	case QA_COUNTS:
+	case QA_STATS:
+	case QA_LOG_READ:
+	case QA_HEARTBEAT:
+	case QA_UPLOAD_SET:
+	case QA_FINISH:
+	case QA_RELEASE_OWNER:
+	case QA_PRUNE: return true;
+	/* may have committed: a second run would apply them twice */
+	case QA_ENQUEUE:
+	case QA_ENQUEUE_MANY:
+	case QA_CLAIM:
+	case QA_LOG:
+	case QA_CANCEL:
+	case QA_RETRY:
+	case QA_SET_ARTIFACTS:
+	case QA_REOPEN: return false;
+	}
+	return false;
 }
 
 void qa__run(struct queue *q, struct qa_req *r)

@@ -231,11 +231,10 @@ static void ignore_notice(void *arg, const char *message)
 	(void)message;
 }
 
-/* Connects; the message names the server's complaint, not the conninfo. */
-static int connect_db(const char *conninfo, PGconn **ret, char *errbuf, size_t errlen)
+/* Checks a connection libpq made (NULL: out of memory) and takes it; the
+ * message names the server's complaint, never the connection's settings. */
+static int connect_check(PGconn *conn, PGconn **ret, char *errbuf, size_t errlen)
 {
-	PGconn *conn = PQconnectdb(conninfo);
-
 	if (conn == NULL) {
 		snprintf(errbuf, errlen, "PostgreSQL queue: out of memory");
 		return -ENOMEM;
@@ -255,22 +254,20 @@ static int connect_db(const char *conninfo, PGconn **ret, char *errbuf, size_t e
 	return 0;
 }
 
-int queue_pg_open(const char *conninfo, struct queue **ret, char *errbuf, size_t errlen)
+/* Opens the queue on conn (taken, whatever happens). */
+static int open_on(PGconn *conn, struct queue **ret, char *errbuf, size_t errlen)
 {
 	struct queue_pg *q;
 	int result;
 
-	if (errlen > 0)
-		errbuf[0] = '\0';
-	if (conninfo == NULL || ret == NULL)
-		return -EINVAL;
 	q = calloc(1, sizeof(*q));
 	if (q == NULL) {
+		PQfinish(conn);
 		snprintf(errbuf, errlen, "PostgreSQL queue: out of memory");
 		return -ENOMEM;
 	}
 	q->base.ops = &pg_ops;
-	result = connect_db(conninfo, &q->conn, errbuf, errlen);
+	result = connect_check(conn, &q->conn, errbuf, errlen);
 	if (result == 0)
 		result = queue_pg__migrate(q->conn, queue_pg__schema_version(), errbuf,
 					   errlen);
@@ -281,4 +278,24 @@ int queue_pg_open(const char *conninfo, struct queue **ret, char *errbuf, size_t
 out:
 	pg_close(q != NULL ? &q->base : NULL);
 	return result;
+}
+
+int queue_pg_open(const char *conninfo, struct queue **ret, char *errbuf, size_t errlen)
+{
+	if (errlen > 0)
+		errbuf[0] = '\0';
+	if (conninfo == NULL || ret == NULL)
+		return -EINVAL;
+	return open_on(PQconnectdb(conninfo), ret, errbuf, errlen);
+}
+
+int queue_pg_open_params(const char *const *keys, const char *const *values,
+			 struct queue **ret, char *errbuf, size_t errlen)
+{
+	if (errlen > 0)
+		errbuf[0] = '\0';
+	if (keys == NULL || values == NULL || ret == NULL)
+		return -EINVAL;
+	/* expand_dbname 0: a database name is a name, never settings */
+	return open_on(PQconnectdbParams(keys, values, 0), ret, errbuf, errlen);
 }

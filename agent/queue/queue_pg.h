@@ -27,4 +27,11 @@
  * connection string is never copied into errbuf. */
 int queue_pg_open(const char *conninfo, struct queue **ret, char *errbuf, size_t errlen);
 
+/* As queue_pg_open(), with libpq's keyword/value arrays (NULL-terminated;
+ * PQconnectdbParams, the database name never expanded as settings): a
+ * password passed this way is never written into a string of settings
+ * (queue_pg_conn.h builds the arrays).  Neither array is kept. */
+int queue_pg_open_params(const char *const *keys, const char *const *values,
+			 struct queue **ret, char *errbuf, size_t errlen);
+
 #endif

@@ -45,7 +45,14 @@ int qp__err(struct queue_pg *q, PGresult *r)
 {
 	const char *code = r != NULL ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
 
-	if (PQstatus(q->conn) != CONNECTION_OK || code == NULL)
+	/* the connection is gone (PQstatus), or the server ends the session:
+	 * 57P01 admin shutdown (pg_terminate_backend, a fast stop), 57P02
+	 * crash shutdown, 57P03 cannot connect now, class 08 */
+	if (PQstatus(q->conn) != CONNECTION_OK ||
+	    (code != NULL &&
+	     (strncmp(code, "57P0", 4) == 0 || strncmp(code, "08", 2) == 0)))
+		return -ECONNRESET;
+	if (code == NULL)
 		return -EIO;
 	if (strncmp(code, "22", 2) == 0 || strncmp(code, "23", 2) == 0)
 		return -EINVAL; /* bad data, a constraint */

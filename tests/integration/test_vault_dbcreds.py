@@ -76,7 +76,10 @@ def write_probe_config(workdir: Path, bao, token: str, address: str | None = Non
         "vault": {"address": address or bao.addr, "kv_path": KV_PATH,
                   "auth": {"method": "token", "token_file": "token"},
                   "backoff_min_ms": 100, "backoff_max_ms": 2000},
-        "queue": {"postgresql": {"credentials": {"database_role": "aos"}}},
+        "queue": {"backend": "postgresql",
+                  "postgresql": {"host": "127.0.0.1", "database": "aos",
+                                 "sslmode": "disable",
+                                 "credentials": {"database_role": "aos"}}},
     }
     path = workdir / "probe.json"
     path.write_text(json.dumps(cfg))

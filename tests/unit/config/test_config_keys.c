@@ -135,10 +135,21 @@ static cJSON *base(const char *variant)
 	assert_non_null(doc);
 	if (variant != NULL && strcmp(variant, "approle") == 0)
 		set_at(doc, "vault.auth", cJSON_Parse("{\"method\":\"approle\"}"));
-	/* queue.postgresql.credentials: database_role decides the variant */
-	if (variant != NULL && strcmp(variant, "database") == 0)
+	/* the PostgreSQL backend on a socket (no TLS keys needed) */
+	set_at(doc, "queue.backend", cJSON_CreateString("postgresql"));
+	set_at(doc, "queue.postgresql",
+	       cJSON_Parse("{\"host\":\"/run/postgresql\",\"database\":\"aos\","
+			   "\"user\":\"aos\"}"));
+	/* queue.postgresql.credentials: database_role decides the variant
+	 * (and Vault names the user) */
+	if (variant != NULL && strcmp(variant, "database") == 0) {
+		cJSON_DeleteItemFromObjectCaseSensitive(
+		    cJSON_GetObjectItemCaseSensitive(
+			cJSON_GetObjectItemCaseSensitive(doc, "queue"), "postgresql"),
+		    "user");
 		set_at(doc, "queue.postgresql.credentials.database_role",
 		       cJSON_CreateString("r"));
+	}
 	return doc;
 }
 
@@ -183,6 +194,7 @@ static void *section_of(struct config *cfg, const struct cfg_key *k)
 	    {"publish.", offsetof(struct config, publish)},
 	    {"queue.postgresql.credentials.",
 	     offsetof(struct config, queue.pg_credentials)},
+	    {"queue.postgresql.", offsetof(struct config, queue.pg)},
 	    {"queue.", offsetof(struct config, queue)},
 	    {"control.", offsetof(struct config, control)},
 	    {"listen.tls.", offsetof(struct config, listen.tls)},
@@ -393,6 +405,11 @@ static void test_choices(void **state)
 
 		if (k->choices == NULL || strcmp(k->path, "vault.auth.method") == 0)
 			continue; /* it decides which keys belong: test_config.c */
+		/* they decide which other keys belong (a section, a CA):
+		 * each value in test_config_queue.c */
+		if (strcmp(k->path, "queue.backend") == 0 ||
+		    strcmp(k->path, "queue.postgresql.sslmode") == 0)
+			continue;
 		for (j = 0; k->choices[j] != NULL; j++) {
 			struct config *cfg;
 			char *field;
@@ -472,6 +489,10 @@ static void test_defaults(void **state)
 			if (k->off == CFG_CODE || k->flags & (CK_REQUIRED | CK_DOC) ||
 			    other || section_of(cfg, k) == NULL)
 				continue;
+			/* the base is the PostgreSQL one: the default, sqlite, is
+			 * test_config_queue.c's test_none */
+			if (strcmp(k->path, "queue.backend") == 0)
+				continue;
 			field = (char *)section_of(cfg, k) + k->off;
 			if (k->env != NULL || k->under != NULL) {
 				check_derived(k);
@@ -499,8 +520,10 @@ static void test_defaults(void **state)
 static void test_unknown_keys(void **state)
 {
 	static const char *const sections[] = {
-	    "",	     "http",	"vault",  "vault.auth", "registries.*", "publish",
-	    "queue", "control", "listen", "webhooks.*", "pipelines.*",
+	    "",		  "http",	  "vault",
+	    "vault.auth", "registries.*", "publish",
+	    "queue",	  "control",	  "listen",
+	    "webhooks.*", "pipelines.*",  "queue.postgresql",
 	};
 	size_t i;
 

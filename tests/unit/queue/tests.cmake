@@ -25,3 +25,20 @@ foreach(t test_queue test_queue_batch test_queue_random test_queue_prune
   add_test(NAME unit.${t}.postgresql COMMAND ${pg_run} $<TARGET_FILE:${t}>)
   set_tests_properties(unit.${t}.postgresql PROPERTIES LABELS unit TIMEOUT 300)
 endforeach()
+
+# The PostgreSQL connection (queue_pg_conn, reconnects and reopen on the
+# database thread; queue_listen): pg_run.sh's server is stopped, started
+# and its sessions ended by the tests.  TLS: PG_RUN_SSL=1 gives the server
+# a certificate made for the run.
+foreach(t test_queue_pgwire test_queue_listen test_queue_pgtls)
+  add_executable(${t} ${CMAKE_CURRENT_LIST_DIR}/${t}.c)
+  target_link_libraries(${t} PRIVATE aos_queue_async aos_queue_listen aos_queue_pg
+                        PkgConfig::CMOCKA Threads::Threads)
+  target_include_directories(${t} PRIVATE ${PROJECT_SOURCE_DIR})
+endforeach()
+add_test(NAME unit.test_queue_pgwire COMMAND ${pg_run} $<TARGET_FILE:test_queue_pgwire>)
+add_test(NAME unit.test_queue_listen COMMAND ${pg_run} $<TARGET_FILE:test_queue_listen>)
+add_test(NAME unit.test_queue_pgtls
+         COMMAND env PG_RUN_SSL=1 ${pg_run} $<TARGET_FILE:test_queue_pgtls>)
+set_tests_properties(unit.test_queue_pgwire unit.test_queue_listen unit.test_queue_pgtls
+                     PROPERTIES LABELS unit TIMEOUT 300)
