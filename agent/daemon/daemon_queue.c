@@ -103,11 +103,6 @@ bool daemon_queue_owns(const struct agent *a, const uv_handle_t *h)
 	return queue_async_owns(a->wq, h);
 }
 
-bool daemon_queue_busy(const struct agent *a)
-{
-	return a->wq != NULL && queue_async_pending(a->wq) > 0;
-}
-
 /* ---- the commit hooks ------------------------------------------------------ */
 
 /* A commit's caller: exactly one of one and many is set. */

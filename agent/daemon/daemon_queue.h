@@ -1,8 +1,9 @@
 /* daemon_queue.h - the daemon's write queue_async (queue/queue_async.h):
  * every write of the daemon's own (webhook, publish and reconcile commits,
- * cancel, retry, prune, release_owner) goes through it, on a second
- * connection of its own opened on its thread (queue_sqlite_open_more());
- * the worker's writes are not here yet.  Its open's failures are logged
+ * cancel, retry, prune) and the worker's calls (claims, heartbeats, fenced
+ * writes, its log lines and reads, release_owner at start) go through it,
+ * on a second connection of its own opened on its thread
+ * (queue_sqlite_open_more()).  Its open's failures are logged
  * here, at once then at most once a minute. */
 #ifndef AOS_DAEMON_QUEUE_H
 #define AOS_DAEMON_QUEUE_H
@@ -28,9 +29,6 @@ void daemon_queue_stop(struct agent *a);
 
 /* True for the write queue_async's handle (a uv_walk closer passes it). */
 bool daemon_queue_owns(const struct agent *a, const uv_handle_t *h);
-
-/* True while a write is posted and its completion has not run. */
-bool daemon_queue_busy(const struct agent *a);
 
 /* Commits one job (jn copied): done(op, result, id) with enqueue()'s
  * result and id, on the loop.  Returns 0, or -EBUSY (too many writes out:

@@ -25,6 +25,7 @@ struct follower {
 	enum follow_kind kind;
 	int64_t after; /* FOLLOW_LOG: the last line sent */
 	bool due;      /* FOLLOW_LOG: the queue reported new lines */
+	bool ended;    /* FOLLOW_JOB: the job ended, its answer is being read */
 	struct follower *next;
 };
 
@@ -147,17 +148,63 @@ static void sweep(uv_timer_t *t)
 	}
 }
 
+/* Job id's answer for its followers that ended: the read holds none of
+ * them, so one that leaves meanwhile is simply not there when it returns. */
+struct answer_wait {
+	struct agent *a;
+	int64_t id;
+};
+
+static void answered(void *data, cJSON *answer)
+{
+	struct answer_wait *aw = data;
+	struct follower *f;
+
+	for (f = aw->a->followers; f != NULL; f = f->next) {
+		if (f->id != aw->id || f->kind != FOLLOW_JOB || !f->ended ||
+		    f->conn == NULL)
+			continue;
+		control_set_cancel(f->conn, NULL, NULL);
+		if (answer != NULL)
+			control_reply(f->conn, cJSON_Duplicate(answer, true));
+		else
+			control_reply_error(f->conn,
+					    "cannot read the job's answer now; see "
+					    "aos-publishctl job show");
+		let_go(f);
+	}
+	cJSON_Delete(answer);
+	free(aw);
+}
+
+/* Reads job id's answer (through the worker's queue_async, after the
+ * job's last write) for its followers marked ended. */
+static void answer_ended(struct agent *a, int64_t id)
+{
+	struct answer_wait *aw = malloc(sizeof(*aw));
+
+	if (aw == NULL)
+		return; /* its followers wait: the next change, or their client */
+	*aw = (struct answer_wait){.a = a, .id = id};
+	if (a->worker == NULL || worker_job_answer(a->worker, id, answered, aw) < 0)
+		answered(aw, NULL);
+}
+
 int follow_start(struct agent *a, struct control_conn *c, int64_t id)
 {
+	struct follower *f;
 	bool over;
 
 	if (job_ended(a, id, &over) < 0)
 		return AOS_ENOTFOUND;
+	f = follower_add(a, c, id, FOLLOW_JOB);
+	if (f == NULL)
+		return -ENOMEM;
 	if (over) {
-		control_reply(c, worker_job_answer(a->worker, id));
-		return 0;
+		f->ended = true;
+		answer_ended(a, id);
 	}
-	return follower_add(a, c, id, FOLLOW_JOB) != NULL ? 0 : -ENOMEM;
+	return 0;
 }
 
 int follow_log(struct agent *a, struct control_conn *c, int64_t id, bool follow)
@@ -218,7 +265,7 @@ void follow_job_changed(void *data, int64_t id)
 {
 	struct agent *a = data;
 	struct follower *f;
-	bool over;
+	bool over, any = false;
 
 	follow_logged(a, id); /* a log follower ends with the job too */
 	if (job_ended(a, id, &over) < 0 || !over)
@@ -226,10 +273,11 @@ void follow_job_changed(void *data, int64_t id)
 	for (f = a->followers; f != NULL; f = f->next) {
 		if (f->id != id || f->kind != FOLLOW_JOB || f->conn == NULL)
 			continue;
-		control_set_cancel(f->conn, NULL, NULL);
-		control_reply(f->conn, worker_job_answer(a->worker, id));
-		let_go(f);
+		f->ended = true;
+		any = true;
 	}
+	if (any)
+		answer_ended(a, id);
 }
 
 void follow_init(struct agent *a)

@@ -1,7 +1,8 @@
 /* Unit tests for agent/worker/worker.c: claim -> publish -> settle, driven
  * through the worker's clock, random source and publish seam
- * (worker_fixture.h) on a real SQLite queue.  Time moves only when a test
- * moves it; the registry's answers are the test's. */
+ * (worker_fixture.h) on a real SQLite queue behind a real queue_async.
+ * Time moves only when a test moves it; the registry's answers are the
+ * test's; the loop runs until the completions ran. */
 #include "worker_fixture.h"
 
 #define TOK(n) "tok-" n
@@ -88,7 +89,7 @@ static void test_publish_succeeds(void **state)
 	heard[4] = NULL;
 	wfx_assert_heard(f, heard);
 
-	answer = worker_job_answer(f->w, id);
+	answer = wfx_answer(f, id);
 	assert_true(cJSON_IsTrue(cJSON_GetObjectItem(answer, "ok")));
 	assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(answer, "outcome")),
 			    "published");
@@ -226,9 +227,12 @@ static void test_heartbeat(void **state)
 	assert_true(uv_is_active((uv_handle_t *)&f->w->runs->heartbeat));
 	f->now += LEASE_MS / 3;
 	worker__heartbeat(&f->w->runs->heartbeat);
+	wfx_settle(f);
 	assert_int_equal(wfx_job(f, id).lease_expires_ms, f->now + LEASE_MS);
 	assert_int_equal(f->q->ops->cancel(f->q, id, "by the test", f->now), 0);
 	worker__heartbeat(&f->w->runs->heartbeat);
+	assert_int_equal(f->pub.aborts, 0); /* the answer comes on the loop */
+	wfx_settle(f);
 	assert_int_equal(f->pub.aborts, 1);
 	assert_false(f->pub.running);
 	assert_int_equal(worker_running(f->w), 0);
@@ -256,14 +260,14 @@ static void test_drain_resume(void **state)
 	assert_int_equal(wfx_job(f, id).state, JOB_QUEUED);
 	assert_false(exists(marker));
 	worker_set_draining(f->w, false);
-	uv_run(&f->loop, UV_RUN_NOWAIT);
+	wfx_run(f);
 	assert_int_equal(f->pub.starts, 1);
 	pub_finish(f, OUT_PUBLISHED, NULL, -1);
 
 	worker_operator_drain(f->w, true);
 	assert_true(exists(marker));
 	env = f->w->env;
-	assert_int_equal(worker_new(&env, f->q, &w2), 0);
+	assert_int_equal(worker_new(&env, f->qa, &w2), 0);
 	assert_true(worker_draining(w2));
 	worker_close(w2);
 	worker_operator_drain(f->w, false);
@@ -341,8 +345,12 @@ static void test_abort_all(void **state)
 
 	(void)state;
 	assert_int_equal(pub_send(f, 0), 0);
+	worker_set_draining(f->w, true); /* as a stop does: not claimed again */
 	worker_abort_all(f->w, "daemon stopping");
 	assert_int_equal(f->pub.aborts, 1);
+	assert_int_equal(worker_running(f->w), 1); /* until its end is recorded */
+	wfx_settle(f);
+	assert_int_equal(worker_running(f->w), 0);
 	j = wfx_job(f, id);
 	assert_int_equal(j.state, JOB_QUEUED);
 	assert_int_equal(j.attempts, 0);
@@ -360,133 +368,29 @@ static void test_all_done_before(void **state)
 	assert_int_equal(pub_send(f, 0), 0);
 	pub_file(f, 0, OUT_PUBLISHED, "published pkg-1.0.0.tar.gz");
 	worker_abort_all(f->w, "daemon stopping"); /* the crash before the end */
-	uv_run(&f->loop, UV_RUN_NOWAIT);
+	wfx_run(f);
 	wfx_tick(f);
 	assert_int_equal(f->pub.starts, 1);
 	assert_int_equal(wfx_job(f, id).state, JOB_SUCCEEDED);
 	wfx_free(f);
 }
 
-static unsigned held_asked;
+/* ---- the queue's answers: busy, held, fenced ---- */
 
-static bool always_held(void *data)
-{
-	(void)data;
-	held_asked++;
-	return true;
-}
-
-/* A steady stream of commits on the writer's connection: claims_held is
- * true at every look.  The worker waits out at most one look in a row, so
- * jobs still start; after a claim it waits once again. */
-static void test_claims_not_starved(void **state)
-{
-	struct wfx *f = wfx_new();
-	int64_t id;
-
-	(void)state;
-	held_asked = 0;
-	f->w->env.hooks.claims_held = always_held;
-	id = wfx_enqueue(f, "pkg", "a", one, 1, 3);
-	wfx_tick(f);
-	assert_int_equal(held_asked, 1);
-	assert_int_equal(f->pub.starts, 0); /* held: one look skipped */
-	assert_int_equal(wfx_job(f, id).state, JOB_QUEUED);
-	wfx_tick(f);
-	assert_int_equal(f->pub.starts, 1); /* not twice in a row */
-	assert_int_equal(wfx_job(f, id).state, JOB_RUNNING);
-	pub_finish(f, OUT_PUBLISHED, NULL, -1);
-	id = wfx_enqueue(f, "pkg2", "a", one, 1, 3);
-	wfx_tick(f);
-	assert_int_equal(f->pub.starts, 1); /* held again after a claim */
-	wfx_tick(f);
-	assert_int_equal(f->pub.starts, 2);
-	assert_int_equal(wfx_job(f, id).state, JOB_RUNNING);
-	wfx_free(f);
-}
-
-/* ---- the queue's write lock held by another connection ---- */
-
-/* The real queue's ops, with finish, upload_set and heartbeat answering
- * -EBUSY (the busy timeout ran out) as many times as asked; each call
- * noted in `calls` in order. */
-static struct {
-	const struct queue_ops *real;
-	struct queue_ops ops;
-	int finish, upload, heartbeat; /* -EBUSY answers left */
-	char calls[16];
-	size_t ncalls;
-} busy;
-
-static void busy_note(char c)
-{
-	if (busy.ncalls < sizeof(busy.calls) - 1)
-		busy.calls[busy.ncalls++] = c;
-}
-
-static int busy_finish(struct queue *q, int64_t id, int64_t fence, enum job_state st,
-		       int64_t next_run, enum pub_outcome out, const char *error,
-		       int64_t now)
-{
-	busy_note('f');
-	if (busy.finish > 0 && busy.finish--)
-		return -EBUSY;
-	return busy.real->finish(q, id, fence, st, next_run, out, error, now);
-}
-
-static int busy_upload_set(struct queue *q, int64_t id, int64_t fence,
-			   const char *filename, enum upload_state st,
-			   enum pub_outcome out, const char *answer, int64_t now)
-{
-	busy_note('u');
-	if (busy.upload > 0 && busy.upload--)
-		return -EBUSY;
-	return busy.real->upload_set(q, id, fence, filename, st, out, answer, now);
-}
-
-static int busy_heartbeat(struct queue *q, int64_t id, int64_t fence, int64_t now,
-			  int64_t lease_ms)
-{
-	busy_note('h');
-	if (busy.heartbeat > 0 && busy.heartbeat--)
-		return -EBUSY;
-	return busy.real->heartbeat(q, id, fence, now, lease_ms);
-}
-
-/* Forgets the calls so far. */
-static void busy_mark(void)
-{
-	memset(busy.calls, 0, sizeof(busy.calls));
-	busy.ncalls = 0;
-}
-
-/* A fixture whose queue answers busy as asked, the worker retrying every
- * millisecond (loop time). */
+/* A fixture whose thread's connection answers busy as asked, the worker
+ * retrying every millisecond (loop time). */
 static struct wfx *busy_new(void)
 {
 	struct wfx *f = wfx_new();
 
-	memset(&busy, 0, sizeof(busy));
-	busy.real = f->q->ops;
-	busy.ops = *f->q->ops;
-	busy.ops.finish = busy_finish;
-	busy.ops.upload_set = busy_upload_set;
-	busy.ops.heartbeat = busy_heartbeat;
-	f->q->ops = &busy.ops;
 	f->w->later_ms = 1;
 	return f;
 }
 
-static void busy_free(struct wfx *f)
-{
-	f->q->ops = busy.real; /* closed by its own close */
-	wfx_free(f);
-}
-
-/* Runs the loop until the kept writes are made or given up. */
+/* Runs the loop until the writes made are done or given up. */
 static void run_until_written(struct wfx *f)
 {
-	while (f->w->later != NULL)
+	while (f->w->writes != NULL)
 		uv_run(&f->loop, UV_RUN_ONCE);
 }
 
@@ -502,18 +406,18 @@ static void test_busy_finish_retried(void **state)
 	snprintf(spool, sizeof(spool), "%s/spool/pkg", f->dir);
 	assert_int_equal(pub_send(f, 0), 0);
 	pub_file(f, 0, OUT_PUBLISHED, "published pkg-1.0.0.tar.gz (10 bytes)");
-	busy.finish = 2;
-	busy_mark();
+	fake.finish = 2;
+	fake_mark();
 	pub_finish(f, OUT_PUBLISHED, NULL, -1);
 	assert_int_equal(wfx_job(f, id).state, JOB_RUNNING); /* not yet */
 	assert_int_equal(f->nheard, 1);			     /* the upload only */
 	run_until_written(f);
-	assert_string_equal(busy.calls, "fff");
+	assert_string_equal(fake.calls, "fff");
 	assert_int_equal(wfx_job(f, id).state, JOB_SUCCEEDED);
 	assert_false(exists(spool));
 	assert_int_equal(f->nheard, 2);
 	assert_string_equal(f->heard[1], "changed 1");
-	busy_free(f);
+	wfx_free(f);
 }
 
 /* An upload's state refused busy is kept, and the finish after it waits
@@ -525,16 +429,20 @@ static void test_busy_writes_in_order(void **state)
 
 	(void)state;
 	assert_int_equal(pub_send(f, 0), 0);
-	busy.upload = 1;
-	busy_mark();
+	fake.upload = 1;
+	fake_mark();
+	f->w->later_ms = 60000; /* tried again when the test says */
 	pub_file(f, 0, OUT_PUBLISHED, "published pkg-1.0.0.tar.gz (10 bytes)");
 	pub_finish(f, OUT_PUBLISHED, NULL, -1);
-	assert_string_equal(busy.calls, "u"); /* the finish waits its turn */
+	assert_string_equal(fake.calls, "u");	   /* the finish waits its turn */
+	assert_int_equal(worker_running(f->w), 1); /* its end is not recorded */
+	assert_int_equal(wfx_job(f, id).state, JOB_RUNNING);
+	uv_timer_start(&f->w->later_timer, worker__write_later, 0, 0);
 	run_until_written(f);
-	assert_string_equal(busy.calls, "uuf");
+	assert_string_equal(fake.calls, "uuf");
 	assert_int_equal(wfx_upload(f, id, one[0]).state, UPLOAD_DONE);
 	assert_int_equal(wfx_job(f, id).state, JOB_SUCCEEDED);
-	busy_free(f);
+	wfx_free(f);
 }
 
 /* Tries are bounded: a finish busy every time is given up after
@@ -546,13 +454,13 @@ static void test_busy_finish_bounded(void **state)
 	int64_t id = running_job(f, 3);
 
 	(void)state;
-	busy.finish = 1000;
-	busy_mark();
+	fake.finish = 1000;
+	fake_mark();
 	pub_finish(f, OUT_UNAVAILABLE, "registry answered 503", -1);
 	run_until_written(f);
-	assert_int_equal(busy.ncalls, WORKER_WRITE_TRIES);
+	assert_int_equal(fake.ncalls, WORKER_WRITE_TRIES);
 	assert_int_equal(wfx_job(f, id).state, JOB_RUNNING);
-	busy_free(f);
+	wfx_free(f);
 }
 
 /* A heartbeat refused busy is tried again soon, not a whole period later. */
@@ -563,17 +471,18 @@ static void test_busy_heartbeat_retried(void **state)
 	uv_timer_t *hb = &f->w->runs->heartbeat;
 
 	(void)state;
-	busy.heartbeat = 1;
-	busy_mark();
+	fake.heartbeat = 1;
+	fake_mark();
 	f->now += LEASE_MS / 3;
 	worker__heartbeat(hb);
+	wfx_settle(f);
 	assert_int_equal(wfx_job(f, id).lease_expires_ms, T0 + LEASE_MS); /* not yet */
 	assert_true(uv_timer_get_due_in(hb) <= 1);
 	assert_int_equal(uv_timer_get_repeat(hb), LEASE_MS / 3);
-	while (busy.ncalls < 2)
+	while (fake.ncalls < 2 || queue_async_pending(f->qa) > 0)
 		uv_run(&f->loop, UV_RUN_ONCE);
 	assert_int_equal(wfx_job(f, id).lease_expires_ms, f->now + LEASE_MS);
-	busy_free(f);
+	wfx_free(f);
 }
 
 int main(void)
@@ -590,7 +499,6 @@ int main(void)
 	    cmocka_unit_test(test_publish_start_fails),
 	    cmocka_unit_test(test_abort_all),
 	    cmocka_unit_test(test_all_done_before),
-	    cmocka_unit_test(test_claims_not_starved),
 	    cmocka_unit_test(test_busy_finish_retried),
 	    cmocka_unit_test(test_busy_writes_in_order),
 	    cmocka_unit_test(test_busy_finish_bounded),
