@@ -485,6 +485,215 @@ static void test_busy_heartbeat_retried(void **state)
 	wfx_free(f);
 }
 
+/* ---- completions: fencing, order, the loop never waits ---- */
+
+/* The lease ran out and another worker took the job over: the heartbeat's
+ * answer, AOS_EFENCED through its completion, stops the publish and the
+ * run; nothing is recorded for the job. */
+static void test_heartbeat_fenced(void **state)
+{
+	struct wfx *f = wfx_new();
+	int64_t id = running_job(f, 3);
+	struct job other[1];
+	size_t before = f->nheard;
+
+	(void)state;
+	f->now += LEASE_MS + 1;
+	assert_int_equal(
+	    f->q->ops->claim(f->q, "elsewhere:1", f->now, LEASE_MS, 0, other, 1), 1);
+	job_clear(&other[0]);
+	worker__heartbeat(&f->w->runs->heartbeat);
+	assert_true(f->pub.running); /* the answer is not back yet */
+	wfx_settle(f);
+	assert_false(f->pub.running);
+	assert_int_equal(f->pub.aborts, 1);
+	assert_int_equal(worker_running(f->w), 0);
+	assert_string_equal(wfx_job(f, id).lease_owner, "elsewhere:1");
+	assert_int_equal(f->nheard, before);
+	wfx_free(f);
+}
+
+/* The finish itself is refused AOS_EFENCED (taken over between the last
+ * upload and the end): nothing heard of the job, its spool kept for its
+ * new owner, and the worker no longer counts it. */
+static void test_finish_fenced(void **state)
+{
+	struct wfx *f = wfx_new();
+	int64_t id = running_job(f, 3);
+	struct job other[1];
+	char spool[300];
+	size_t before;
+
+	(void)state;
+	snprintf(spool, sizeof(spool), "%s/spool/pkg", f->dir);
+	assert_int_equal(pub_send(f, 0), 0);
+	pub_file(f, 0, OUT_PUBLISHED, "published pkg-1.0.0.tar.gz (10 bytes)");
+	before = f->nheard;
+	f->now += LEASE_MS + 1;
+	assert_int_equal(
+	    f->q->ops->claim(f->q, "elsewhere:1", f->now, LEASE_MS, 0, other, 1), 1);
+	job_clear(&other[0]);
+	fake_mark();
+	pub_finish(f, OUT_PUBLISHED, NULL, -1);
+	assert_string_equal(fake.calls, "f");
+	assert_int_equal(wfx_job(f, id).state, JOB_RUNNING);
+	assert_string_equal(wfx_job(f, id).lease_owner, "elsewhere:1");
+	assert_int_equal(f->nheard, before); /* no job_changed */
+	assert_true(exists(spool));
+	assert_int_equal(worker_running(f->w), 0);
+	wfx_free(f);
+}
+
+static int64_t ready_id;
+static enum upload_state state_at_ready;
+
+static void note_state(struct wfx *f, size_t i, int rc)
+{
+	(void)i;
+	(void)rc;
+	state_at_ready = wfx_upload(f, ready_id, one[0]).state;
+}
+
+static void count_turn(uv_idle_t *h)
+{
+	(*(unsigned *)h->data)++;
+}
+
+/* Runs the loop for a few turns (an idle handle counts them: the loop does
+ * not wait for anything), however long the queue's thread is held. */
+static void run_turns(struct wfx *f, unsigned n)
+{
+	uv_idle_t idle;
+	unsigned turns = 0;
+
+	assert_int_equal(uv_idle_init(&f->loop, &idle), 0);
+	idle.data = &turns;
+	assert_int_equal(uv_idle_start(&idle, count_turn), 0);
+	while (turns < n)
+		uv_run(&f->loop, UV_RUN_ONCE);
+	uv_close((uv_handle_t *)&idle, NULL);
+	uv_run(&f->loop, UV_RUN_NOWAIT);
+}
+
+/* The first byte waits for the SENDING mark: while its write is held on
+ * the database thread the loop runs and the publish is not told to send;
+ * once the write completes it is, and the mark is in the store by then. */
+static void test_sending_committed_first(void **state)
+{
+	struct wfx *f = wfx_new();
+
+	(void)state;
+	ready_id = running_job(f, 3);
+	state_at_ready = UPLOAD_PENDING;
+	f->on_ready = note_state;
+	wfx_hold('u');
+	f->pub.ready_rc[0] = 1;
+	assert_int_equal(f->pub.hooks.sending(f->pub.hooks.data, 0), PUBLISH_SEND_LATER);
+	wfx_wait_held();
+	run_turns(f, 3);
+	assert_int_equal(f->pub.readies, 0); /* not a byte yet */
+	assert_int_equal(wfx_upload(f, ready_id, one[0]).state, UPLOAD_PENDING);
+	wfx_release();
+	wfx_settle(f);
+	assert_int_equal(f->pub.readies, 1);
+	assert_int_equal(f->pub.ready_rc[0], 0);
+	assert_int_equal(state_at_ready, UPLOAD_SENDING);
+	wfx_free(f);
+}
+
+/* A claim while a write is held on the database thread: the tick posts it
+ * and returns, the loop goes on turning; the claim runs after the held
+ * finish (FIFO), so the next job starts only once the first one's end is
+ * recorded. */
+static void test_claim_while_write_held(void **state)
+{
+	struct wfx *f = wfx_new();
+	int64_t id = running_job(f, 3), id2;
+	const char *heard[2];
+	char changed[64];
+
+	(void)state;
+	wfx_hold('f');
+	f->pub.running = false;
+	f->pub.hooks.finished(f->pub.hooks.data, OUT_PUBLISHED, NULL, -1, NULL);
+	wfx_wait_held();
+	id2 = wfx_enqueue(f, "pkg2", "a", one, 1, 3);
+	worker_kick(f->w);
+	run_turns(f, 3);
+	assert_true(f->w->claiming); /* posted, behind the finish */
+	assert_int_equal(worker_running(f->w), 1);
+	assert_int_equal(wfx_job(f, id).state, JOB_RUNNING);
+	assert_int_equal(wfx_job(f, id2).state, JOB_QUEUED);
+	assert_int_equal(f->pub.starts, 1);
+	assert_int_equal(f->nheard, 0);
+	wfx_release();
+	wfx_settle(f);
+	assert_int_equal(wfx_job(f, id).state, JOB_SUCCEEDED);
+	assert_int_equal(wfx_job(f, id2).state, JOB_RUNNING);
+	assert_int_equal(f->pub.starts, 2);
+	snprintf(changed, sizeof(changed), "changed %lld", (long long)id);
+	heard[0] = changed;
+	heard[1] = NULL;
+	wfx_assert_heard(f, heard);
+	wfx_free(f);
+}
+
+/* New log lines are told from the completions of the writes that add them
+ * (the claim, a line, the finish), on the loop (hook_logged asserts the
+ * thread), after the commit. */
+static void test_logged_from_completions(void **state)
+{
+	struct wfx *f = wfx_new();
+	const char *want[6] = {"logged 1",
+			       "upload a published sends=1 bytes=10",
+			       "logged 1",
+			       "logged 1",
+			       "changed 1",
+			       NULL};
+
+	(void)state;
+	f->hear_logged = true;
+	assert_int_equal(running_job(f, 3), 1);
+	assert_int_equal(pub_send(f, 0), 0);
+	pub_file(f, 0, OUT_PUBLISHED, "published pkg-1.0.0.tar.gz (10 bytes)");
+	pub_finish(f, OUT_PUBLISHED, NULL, -1);
+	wfx_assert_heard(f, want);
+	wfx_free(f);
+}
+
+/* At its start the worker returns what this host's previous process left
+ * running (release_owner of "<hostname>:"), and only then claims: the job
+ * is taken at once, not after its lease runs out, its attempt not
+ * counted twice. */
+static void test_release_at_start(void **state)
+{
+	struct wfx *f = wfx_new();
+	struct worker_env env = f->w->env;
+	char old[sizeof(f->w->owner) + 8];
+	struct job got[1], j;
+	int64_t id;
+
+	(void)state;
+	snprintf(old, sizeof(old), "%.*s1", (int)(strchr(f->w->owner, ':') - f->w->owner) + 1,
+		 f->w->owner);
+	worker_close(f->w);
+	wfx_settle(f);
+	id = wfx_enqueue(f, "pkg", "a", one, 1, 3);
+	assert_int_equal(f->q->ops->claim(f->q, old, f->now, LEASE_MS, 0, got, 1), 1);
+	job_clear(&got[0]);
+	assert_int_equal(worker_new(&env, f->qa, &f->w), 0);
+	f->w->io = &f->io;
+	worker_start(f->w);
+	wfx_settle(f);
+	wfx_run(f);
+	j = wfx_job(f, id);
+	assert_int_equal(j.state, JOB_RUNNING);
+	assert_string_equal(j.lease_owner, f->w->owner);
+	assert_int_equal(j.attempts, 1);
+	assert_int_equal(f->pub.starts, 1);
+	wfx_free(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -503,6 +712,12 @@ int main(void)
 	    cmocka_unit_test(test_busy_writes_in_order),
 	    cmocka_unit_test(test_busy_finish_bounded),
 	    cmocka_unit_test(test_busy_heartbeat_retried),
+	    cmocka_unit_test(test_heartbeat_fenced),
+	    cmocka_unit_test(test_finish_fenced),
+	    cmocka_unit_test(test_sending_committed_first),
+	    cmocka_unit_test(test_claim_while_write_held),
+	    cmocka_unit_test(test_logged_from_completions),
+	    cmocka_unit_test(test_release_at_start),
 	};
 
 	return cmocka_run_group_tests(tests, wfx_setup, NULL);

@@ -81,6 +81,7 @@ struct wfx {
 	char heard[MAX_HEARD][200];
 	size_t nheard;
 	bool hear_logged; /* the logged hook is heard too */
+	uv_thread_t loop_thread; /* the hooks run on it, never the queue's */
 	/* called by the fake publish_send_ready, before it notes rc */
 	void (*on_ready)(struct wfx *f, size_t i, int rc);
 };
@@ -202,7 +203,10 @@ static inline void hook_job_changed(void *data, int64_t id)
 static inline void hook_logged(void *data, int64_t id)
 {
 	struct wfx *f = data;
+	uv_thread_t self = uv_thread_self();
 
+	/* From the write's completion: on the loop, not the database thread. */
+	assert_true(uv_thread_equal(&self, &f->loop_thread));
 	if (f->hear_logged)
 		wfx_heard(f, "logged %lld", (long long)id);
 }
@@ -389,6 +393,7 @@ static inline struct wfx *wfx_new(void)
 
 	assert_non_null(f);
 	wfx_cur = f;
+	f->loop_thread = uv_thread_self();
 	snprintf(f->dir, sizeof(f->dir), "/tmp/aos-worker-test.XXXXXX");
 	assert_non_null(mkdtemp(f->dir));
 	wfx_config(f);
