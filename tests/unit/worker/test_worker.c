@@ -644,12 +644,9 @@ static void test_claim_while_write_held(void **state)
 static void test_logged_from_completions(void **state)
 {
 	struct wfx *f = wfx_new();
-	const char *want[6] = {"logged 1",
-			       "upload a published sends=1 bytes=10",
-			       "logged 1",
-			       "logged 1",
-			       "changed 1",
-			       NULL};
+	const char *want[6] = {"logged 1",  "upload a published sends=1 bytes=10",
+			       "logged 1",  "logged 1",
+			       "changed 1", NULL};
 
 	(void)state;
 	f->hear_logged = true;
@@ -674,8 +671,8 @@ static void test_release_at_start(void **state)
 	int64_t id;
 
 	(void)state;
-	snprintf(old, sizeof(old), "%.*s1", (int)(strchr(f->w->owner, ':') - f->w->owner) + 1,
-		 f->w->owner);
+	snprintf(old, sizeof(old), "%.*s1",
+		 (int)(strchr(f->w->owner, ':') - f->w->owner) + 1, f->w->owner);
 	worker_close(f->w);
 	wfx_settle(f);
 	id = wfx_enqueue(f, "pkg", "a", one, 1, 3);

@@ -80,7 +80,7 @@ struct wfx {
 	/* what the worker's hooks reported, in order */
 	char heard[MAX_HEARD][200];
 	size_t nheard;
-	bool hear_logged; /* the logged hook is heard too */
+	bool hear_logged;	 /* the logged hook is heard too */
 	uv_thread_t loop_thread; /* the hooks run on it, never the queue's */
 	/* called by the fake publish_send_ready, before it notes rc */
 	void (*on_ready)(struct wfx *f, size_t i, int rc);
