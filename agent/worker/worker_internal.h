@@ -133,7 +133,19 @@ static inline int64_t worker__now(const struct worker *w)
  * whose lease was lost (canceled, or taken over). */
 void worker__heartbeat(uv_timer_t *t);
 
-/* A line in job id's log. */
+/* A post whose completion needs only its job: `logged` is told when it
+ * succeeded; what (static text, or NULL: nothing) is logged when it
+ * failed ("cannot record WHAT").  worker__job_post() returns it, or NULL
+ * (-ENOMEM); give it with worker__job_written as the completion. */
+struct worker_job_post {
+	struct worker *w;
+	int64_t id;
+	const char *what;
+};
+struct worker_job_post *worker__job_post(struct worker *w, int64_t id, const char *what);
+void worker__job_written(struct queue_async_result *res, void *data);
+
+/* A line in job id's log (posted; `logged` told from its completion). */
 void worker__qlog(struct worker *w, int64_t id, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* Ends r's job in state st (see queue finish()), with how it ended and

@@ -312,26 +312,6 @@ static void put_cells(struct pl_run *pl, cJSON *doc)
 		pl->cells = NULL; /* transferred */
 }
 
-/* Which job's verify_matrix results are being recorded. */
-struct cells_post {
-	struct worker *w;
-	int64_t id;
-};
-
-static void cells_recorded(struct queue_async_result *res, void *data)
-{
-	struct cells_post *p = data;
-	struct worker *w = p->w;
-
-	if (res->rc < 0)
-		log_warn("job %" PRId64 ": cannot record the verify_matrix results: %s",
-			 p->id, aos_strerror(res->rc));
-	else
-		worker__logged(w, p->id);
-	free(p);
-	worker__completed(w);
-}
-
 /* A build that failed in a verify_matrix cell: the cells' results go into
  * the job's inputs (job show), with no upload; posted before the job's
  * finish, so recorded under its lease. */
@@ -339,7 +319,8 @@ static void record_cells(struct run *r)
 {
 	struct worker *w = r->w;
 	cJSON *doc = cJSON_Parse(r->job.inputs);
-	struct cells_post *p = malloc(sizeof(*p));
+	struct worker_job_post *p =
+	    worker__job_post(w, r->job.id, "the verify_matrix results");
 	char *text = NULL;
 	int rc;
 
@@ -348,13 +329,12 @@ static void record_cells(struct run *r)
 		free(p);
 		return;
 	}
-	*p = (struct cells_post){.w = w, .id = r->job.id};
 	put_cells(r->pl, doc);
 	text = cJSON_PrintUnformatted(doc);
 	rc = text == NULL
 		 ? -ENOMEM
 		 : queue_async_set_artifacts(w->qa, r->job.id, r->job.fence, text, NULL,
-					     0, aos_wall_ms(), cells_recorded, p);
+					     0, aos_wall_ms(), worker__job_written, p);
 	if (rc < 0) {
 		log_warn("job %" PRId64 ": cannot record the verify_matrix results: %s",
 			 r->job.id, aos_strerror(rc));

@@ -28,26 +28,32 @@
 
 #define VAULT_WAIT_MS 5000 /* a job waiting for a token looks again after */
 
-/* A log line out: whose it is. */
-struct log_post {
-	struct worker *w;
-	int64_t id;
-};
-
-static void log_written(struct queue_async_result *res, void *data)
+struct worker_job_post *worker__job_post(struct worker *w, int64_t id, const char *what)
 {
-	struct log_post *p = data;
+	struct worker_job_post *p = malloc(sizeof(*p));
+
+	if (p != NULL)
+		*p = (struct worker_job_post){.w = w, .id = id, .what = what};
+	return p;
+}
+
+void worker__job_written(struct queue_async_result *res, void *data)
+{
+	struct worker_job_post *p = data;
 	struct worker *w = p->w;
 
 	if (res->rc == 0)
 		worker__logged(w, p->id); /* on the loop, after the commit */
+	else if (p->what != NULL)
+		log_warn("job %" PRId64 ": cannot record %s: %s", p->id, p->what,
+			 aos_strerror(res->rc));
 	free(p);
 	worker__completed(w);
 }
 
 void worker__qlog(struct worker *w, int64_t id, const char *fmt, ...)
 {
-	struct log_post *p = malloc(sizeof(*p));
+	struct worker_job_post *p = worker__job_post(w, id, NULL);
 	char text[JOB_TEXT_MAX];
 	va_list ap;
 
@@ -56,8 +62,7 @@ void worker__qlog(struct worker *w, int64_t id, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
-	*p = (struct log_post){.w = w, .id = id};
-	if (queue_async_log(w->qa, id, text, worker__now(w), log_written, p) < 0)
+	if (queue_async_log(w->qa, id, text, worker__now(w), worker__job_written, p) < 0)
 		free(p);
 	else
 		worker__posted(w);
