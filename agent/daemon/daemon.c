@@ -201,7 +201,8 @@ static void grace_check(uv_timer_t *t)
 {
 	struct agent *a = t->data;
 
-	if (worker_running(a->worker) == 0) {
+	/* Ended once its end is recorded and its followers answered. */
+	if (worker_running(a->worker) == 0 && !follow_answering(a)) {
 		agent_stop(a, "running uploads finished");
 		return;
 	}

@@ -174,6 +174,7 @@ static void answered(void *data, cJSON *answer)
 		let_go(f);
 	}
 	cJSON_Delete(answer);
+	aw->a->follow_answers--;
 	free(aw);
 }
 
@@ -186,6 +187,7 @@ static void answer_ended(struct agent *a, int64_t id)
 	if (aw == NULL)
 		return; /* its followers wait: the next change, or their client */
 	*aw = (struct answer_wait){.a = a, .id = id};
+	a->follow_answers++;
 	if (a->worker == NULL || worker_job_answer(a->worker, id, answered, aw) < 0)
 		answered(aw, NULL);
 }
@@ -278,6 +280,11 @@ void follow_job_changed(void *data, int64_t id)
 	}
 	if (any)
 		answer_ended(a, id);
+}
+
+bool follow_answering(const struct agent *a)
+{
+	return a->follow_answers > 0;
 }
 
 void follow_init(struct agent *a)

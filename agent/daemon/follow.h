@@ -37,6 +37,10 @@ int follow_log(struct agent *a, struct control_conn *c, int64_t id, bool follow)
  * of the loop). */
 void follow_logged(void *data, int64_t id);
 
+/* True while the answer of an ended job is being read for its followers
+ * (a drain's stop waits for it: they would be told "stopping" instead). */
+bool follow_answering(const struct agent *a);
+
 /* Sets up following on a's loop (before the queue opens).  Followers are
  * one list; one that is answered or gone is freed on the next turn of the
  * loop, never under a loop that sends to them. */
