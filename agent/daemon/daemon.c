@@ -202,7 +202,8 @@ static void grace_check(uv_timer_t *t)
 {
 	struct agent *a = t->data;
 
-	if (worker_running(a->worker) == 0) {
+	/* Ended once its end is recorded and its followers answered. */
+	if (worker_running(a->worker) == 0 && !follow_answering(a)) {
 		agent_stop(a, "running uploads finished");
 		return;
 	}
@@ -349,21 +350,13 @@ static void step_done(void *data, const char *pipeline, const char *which,
 	metrics_step(a->metrics, pipeline, which, result, seconds);
 }
 
-/* The worker's claim waits while the write queue commits (daemon_queue.h):
- * the claim would wait for its write lock on the loop.  The worker skips
- * at most one look in a row for it. */
-static bool claims_held(void *data)
-{
-	return daemon_queue_busy(data);
-}
-
-/* One daemon per state directory; the queue, then the worker.  Jobs that
- * this host's previous process was running (it crashed or was killed) go
- * back to the queue at once. */
+/* One daemon per state directory; the queue, then the worker on the write
+ * queue_async.  Jobs that this host's previous process was running (it
+ * crashed or was killed) go back to the queue first (worker_start()). */
 static int open_queue(struct agent *a)
 {
 	const struct config *cfg = a->cfg;
-	char path[4200], host[64] = "localhost", prefix[80], err[1024];
+	char path[4200], err[1024];
 	enum queue_check check;
 	int r;
 
@@ -406,15 +399,9 @@ static int open_queue(struct agent *a)
 		log_info("queue database %s: closed cleanly by the last process; "
 			 "integrity check skipped",
 			 cfg->queue.path);
-	a->queue->observer = (struct queue_observer){.logged = follow_logged, .data = a};
-	gethostname(host, sizeof(host) - 1);
-	snprintf(prefix, sizeof(prefix), "%s:", host);
-	r = a->queue->ops->release_owner(a->queue, prefix, aos_wall_ms());
-	if (r > 0)
-		log_notice("%d job(s) left running by the previous process went back to "
-			   "the queue",
-			   r);
-	/* After release_owner: its write does not wait for the writer's open. */
+	/* No queue_observer: the loop's connection writes nothing, and the
+	 * write queue_async's thread must not call follow.c; the worker tells
+	 * follow of new log lines from its writes' completions (hooks.logged). */
 	r = daemon_queue_start(a);
 	if (r < 0)
 		return r;
@@ -426,14 +413,16 @@ static int open_queue(struct agent *a)
 			  .job_changed = job_changed,
 			  .upload_done = upload_done,
 			  .step_done = step_done,
-			  .claims_held = claims_held,
+			  .logged = follow_logged,
 			  .data = a},
 	    },
-	    a->queue, &a->worker);
-	if (r < 0)
+	    a->wq, &a->worker);
+	if (r < 0) {
 		log_err_r(r, "cannot start the queue's worker");
-	else
-		disk_init(a);
+		return r;
+	}
+	worker_start(a->worker); /* claims once release_owner is committed */
+	disk_init(a);
 	return r;
 }
 

@@ -139,11 +139,6 @@ bool daemon_queue_owns(const struct agent *a, const uv_handle_t *h)
 	return queue_async_owns(a->wq, h) || queue_async_owns(a->rq, h);
 }
 
-bool daemon_queue_busy(const struct agent *a)
-{
-	return a->wq != NULL && queue_async_pending(a->wq) > 0;
-}
-
 const char *daemon_queue_refusal(int rc)
 {
 	switch (rc) {

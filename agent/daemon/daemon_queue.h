@@ -2,7 +2,8 @@
  * each on a connection of its own opened on its thread
  * (queue_sqlite_open_more()).  The write one (a->wq) takes every write of
  * the daemon's own (webhook, publish and reconcile commits, cancel, retry,
- * prune); the worker's writes are not here yet.  The read one (a->rq)
+ * prune) and the worker's calls (claims, heartbeats, fenced writes, its
+ * log lines and reads, release_owner at start).  The read one (a->rq)
  * takes every read the loop makes (status, jobs, job show, job log and
  * its followers, metrics, the job_changed hook): WAL lets it read while
  * the write one waits for its fsync.  Their opens' failures are logged
@@ -31,9 +32,6 @@ void daemon_queue_stop(struct agent *a);
 
 /* True for either queue_async's handle (a uv_walk closer passes them). */
 bool daemon_queue_owns(const struct agent *a, const uv_handle_t *h);
-
-/* True while a write is posted and its completion has not run. */
-bool daemon_queue_busy(const struct agent *a);
 
 /* The text a client is answered when a read's post was refused, or the
  * read failed, with rc (-EBUSY: busy, retry; -ESHUTDOWN: stopping;

@@ -235,16 +235,36 @@ static void lines_done(struct queue_async_result *res, void *data)
 	}
 }
 
-/* The job's answer for a job follower once it has ended.  The worker
- * builds it from reads of its own (worker_job_answer(), agent/worker/). */
-static void job_answer(struct follower *f)
+/* The answer of f's ended job (worker_job_answer's completion). */
+static void job_answered(void *data, cJSON *o)
 {
-	cJSON *o = f->a->worker != NULL ? worker_job_answer(f->a->worker, f->id) : NULL;
+	struct follower *f = data;
 
+	f->a->follow_answers--;
+	if (!came_back(f)) {
+		cJSON_Delete(o);
+		return;
+	}
 	if (o == NULL)
-		answer_error(f, "the job vanished from the queue");
+		answer_error(f, "cannot read the job's answer now (or it vanished from "
+				"the queue); see aos-publishctl job show");
 	else
 		answer(f, o);
+}
+
+/* The job's answer for a job follower once it has ended.  The worker
+ * builds it from reads of its own (worker_job_answer(), agent/worker/),
+ * posted on the write queue after the job's last write, so it sees the
+ * finish.  A drain's stop waits for it (follow_answering()). */
+static void job_answer(struct follower *f)
+{
+	int rc = -ESHUTDOWN;
+
+	if (f->a->worker != NULL)
+		rc = worker_job_answer(f->a->worker, f->id, job_answered, f);
+	if (rc == 0)
+		f->a->follow_answers++;
+	posted(f, rc);
 }
 
 /* The job read: a job follower is answered if it has ended; a log
@@ -386,8 +406,6 @@ void follow_close(struct agent *a)
 {
 	struct follower **p = &a->followers, *f;
 
-	if (a->queue != NULL)
-		a->queue->observer = (struct queue_observer){0};
 	if (!sweep_closed(a))
 		uv_close((uv_handle_t *)&a->follow_sweep, NULL);
 	while ((f = *p) != NULL) {
@@ -407,4 +425,18 @@ void follow_close(struct agent *a)
 		*p = f->next;
 		follower_free(f);
 	}
+}
+
+bool follow_answering(const struct agent *a)
+{
+	const struct follower *f;
+
+	if (a->follow_answers > 0)
+		return true;
+	/* a job follower told its job changed is read again (due) or being
+	 * read: its job may have ended, and its answer is on the way */
+	for (f = a->followers; f != NULL; f = f->next)
+		if (f->kind == FOLLOW_JOB && f->conn != NULL && (f->due || f->reading))
+			return true;
+	return false;
 }

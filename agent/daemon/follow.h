@@ -2,11 +2,12 @@
  * log --follow`), all in memory and driven by what the engines report:
  * the worker's hooks (worker_hooks) send each event of a job's publish to
  * that job's followers and, when a job's state is recorded, answer the
- * followers of an ended job (worker_job_answer); the queue's observer
- * (queue_observer) says when a job's log has new lines, which are then
- * read from the queue, the one source of the lines.  Nothing polls.
- * Every read goes to the read queue (a->rq), one out per follower at a
- * time; a client that leaves while its read is out is forgotten. */
+ * followers of an ended job (worker_job_answer, read after the job's last
+ * write); the worker's `logged` hook (from its writes' completions, on the
+ * loop) says when a job's log has new lines, which are then read from the
+ * queue, the one source of the lines.  Nothing polls.  Every read of the
+ * lines and the job goes to the read queue (a->rq), one out per follower
+ * at a time; a client that leaves while its read is out is forgotten. */
 #ifndef AOS_FOLLOW_H
 #define AOS_FOLLOW_H
 
@@ -35,9 +36,13 @@ void follow_job_changed(void *data, int64_t id);
  * c is answered in every case, as by follow_start(). */
 void follow_log(struct agent *a, struct control_conn *c, int64_t id, bool follow);
 
-/* queue_observer.logged: job id's log has new lines (read on the next
- * turn of the loop, outside the queue's write). */
+/* worker_hooks.logged: job id's log has new lines (read on the next turn
+ * of the loop). */
 void follow_logged(void *data, int64_t id);
+
+/* True while the answer of an ended job is being read for its followers
+ * (a drain's stop waits for it: they would be told "stopping" instead). */
+bool follow_answering(const struct agent *a);
 
 /* Sets up following on a's loop (before the queue opens).  Followers are
  * one list; one that is answered or gone is freed on the next turn of the

@@ -73,7 +73,7 @@ void publish_abort(struct publish_op *op)
 	if (op->phase == PH_REFRESH)
 		session_cancel_waiter(op->env.session, &op->waiter);
 	uv_timer_stop(&op->timer);
-	if (op->req != NULL && op->phase != PH_IDLE) {
+	if (op->req != NULL && op->phase != PH_IDLE && op->phase != PH_SEND_WAIT) {
 		transport_cancel(op->req); /* its callback destroys op */
 		return;
 	}
@@ -508,6 +508,25 @@ static int reset_on_close(void *data, curl_socket_t fd, curlsocktype purpose)
 	return CURL_SOCKOPT_OK;
 }
 
+/* Sends the current file (its request set up), or, rc < 0 (the sending
+ * hook's answer), ends it unsent. */
+static void send_file(struct publish_op *op, int rc)
+{
+	struct pub_file *f = &op->files[op->cur];
+	int r;
+
+	if (rc < 0) {
+		file_done(op, OUT_ERROR, "%s: not sent: the job's lease was lost",
+			  f->art->filename);
+		return;
+	}
+	op->phase = PH_UPLOAD;
+	r = transport_start(op->req, upload_done, op);
+	if (r < 0)
+		file_done(op, OUT_ERROR, "%s: cannot start the upload: %s",
+			  f->art->filename, aos_strerror(r));
+}
+
 static void publish_upload(struct publish_op *op)
 {
 	struct pub_file *f = &op->files[op->cur];
@@ -550,16 +569,18 @@ static void publish_upload(struct publish_op *op)
 	curl_easy_setopt(op->req->easy, CURLOPT_XFERINFODATA, op);
 	op->last_progress_ms = 0;
 	op->last_sent = -1;
-	if (op->hooks.sending != NULL && op->hooks.sending(op->hooks.data, op->cur) < 0) {
-		file_done(op, OUT_ERROR, "%s: not sent: the job's lease was lost",
-			  f->art->filename);
+	r = op->hooks.sending != NULL ? op->hooks.sending(op->hooks.data, op->cur) : 0;
+	if (r == PUBLISH_SEND_LATER) {
+		op->phase = PH_SEND_WAIT; /* nothing sent: publish_send_ready() */
 		return;
 	}
-	op->phase = PH_UPLOAD;
-	r = transport_start(op->req, upload_done, op);
-	if (r < 0)
-		file_done(op, OUT_ERROR, "%s: cannot start the upload: %s",
-			  f->art->filename, aos_strerror(r));
+	send_file(op, r);
+}
+
+void publish_send_ready(struct publish_op *op, int rc)
+{
+	if (op->phase == PH_SEND_WAIT)
+		send_file(op, rc);
 }
 
 static void start_file(struct publish_op *op)

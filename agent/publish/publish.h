@@ -35,8 +35,9 @@ struct publish_env {
 /* How a publish reports: to a client (daemon/, a dry run) or to a queued
  * job (worker/).  Every hook may be NULL; none runs after publish_abort(). */
 struct publish_hooks {
-	/* File i is about to be sent; a negative return stops the publish
-	 * (the job's lease was lost). */
+	/* File i is about to be sent: 0 sends it, a negative return stops
+	 * the publish (the job's lease was lost), PUBLISH_SEND_LATER holds
+	 * the send until the caller answers with publish_send_ready(). */
 	int (*sending)(void *data, size_t i);
 	/* File i ended with out (message names the file). */
 	void (*file_done)(void *data, size_t i, enum pub_outcome out,
@@ -89,6 +90,13 @@ struct publish_request {
  * case nothing was started. */
 int publish_start(const struct publish_env *env, const struct publish_request *r,
 		  struct publish_op **ret_op, char *msg, size_t msglen);
+
+/* The sending hook answered PUBLISH_SEND_LATER (it records the send
+ * first, off the loop): rc 0 sends the file now, a negative rc stops the
+ * publish as the hook's own negative return would.  Call it once, and not
+ * after publish_abort(). */
+#define PUBLISH_SEND_LATER 1
+void publish_send_ready(struct publish_op *op, int rc);
 
 /* Stops a publish (its client went away, its job's worker stops): no hook
  * runs any more; the transfer is canceled and the op freed. */

@@ -24,6 +24,7 @@ enum pub_phase {
 	PH_INSPECT, /* on the thread pool */
 	PH_PACKUMENT,
 	PH_UPLOAD,
+	PH_SEND_WAIT, /* the sending hook answered later: publish_send_ready() */
 	PH_VERIFY,
 	PH_REFRESH, /* waiting for the secret store */
 	PH_WAIT,    /* backoff timer */

@@ -264,7 +264,9 @@ fail:
 int queue_async_new(uv_loop_t *loop, struct queue *q, size_t depth,
 		    struct queue_async **ret)
 {
-	if (q == NULL) {
+	/* Its observer would run on the thread: the caller tells its own
+	 * listeners from the completions instead. */
+	if (q == NULL || q->observer.logged != NULL) {
 		*ret = NULL;
 		return -EINVAL;
 	}

@@ -105,7 +105,9 @@ typedef void (*queue_async_cb)(struct queue_async_result *res, void *data);
 /* Starts the database thread for q on loop, at most depth (1 to 65536; 0:
  * QUEUE_ASYNC_DEPTH) requests out at once.  On success q is the thread's
  * (closed by it at the shutdown) and *ret is set; on failure (-EINVAL,
- * -ENOMEM, a libuv error) the caller keeps q. */
+ * -ENOMEM, a libuv error) the caller keeps q.  A q with a queue_observer
+ * is refused (-EINVAL): the backend calls it on the thread that writes;
+ * a caller tells its listeners from the completions, on the loop. */
 int queue_async_new(uv_loop_t *loop, struct queue *q, size_t depth,
 		    struct queue_async **ret);
 

@@ -7,7 +7,10 @@
  * unknown" (SENDING: the registry is asked before any resend) or DONE
  * (never repeated).  Every write is fenced by the lease: a worker that lost
  * its job stops.  A run's publish, heartbeat and end are in worker_run.c,
- * a pipeline job's build and targets in worker_pipeline.c.
+ * a pipeline job's build and targets in worker_pipeline.c.  Every queue
+ * call is posted to the daemon's write queue_async and goes on from its
+ * completion: one claim out at a time, whose completion reads each job's
+ * uploads and starts its run.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -26,6 +29,7 @@
 #include "config/config.h"
 #include "publish/publish.h"
 #include "queue/queue.h"
+#include "queue/queue_async.h"
 #include "sandbox/sandbox.h"
 #include "session/session.h"
 #include "worker/worker.h"
@@ -44,17 +48,19 @@ const struct worker_io worker__default_io = {
     .rnd = aos_rand_u64,
     .publish_start = publish_start,
     .publish_abort = publish_abort,
+    .publish_send_ready = publish_send_ready,
 };
 
 /* ---- starting a run ---------------------------------------------------------- */
 
-/* Reads the job's inputs: the spooled files still to send, tag, version. */
-static int load_inputs(struct run *r, const char **tag, const char **version,
-		       cJSON **ret_doc, char *msg, size_t msglen)
+/* Reads the job's inputs: the spooled files still to send (ups: its n
+ * uploads as read, or n a read's error), tag, version. */
+static int load_inputs(struct run *r, const struct job_upload *ups, int n,
+		       const char **tag, const char **version, cJSON **ret_doc, char *msg,
+		       size_t msglen)
 {
-	struct job_upload *ups;
 	cJSON *doc, *files, *f;
-	int n, i;
+	int i;
 
 	doc = cJSON_Parse(r->job.inputs);
 	files = cJSON_GetObjectItemCaseSensitive(doc, "files");
@@ -63,7 +69,6 @@ static int load_inputs(struct run *r, const char **tag, const char **version,
 		cJSON_Delete(doc);
 		return -EINVAL;
 	}
-	n = queue_uploads_all(r->w->q, r->job.id, &ups);
 	if (n < 0) {
 		snprintf(msg, msglen, "cannot read the job's uploads: %s",
 			 aos_strerror(n));
@@ -97,52 +102,44 @@ static int load_inputs(struct run *r, const char **tag, const char **version,
 		r->probe[r->nfiles] = probe;
 		r->nfiles++;
 	}
-	free(ups);
 	*tag = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(doc, "tag"));
 	*version = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(doc, "version"));
 	*ret_doc = doc;
 	return 0;
 }
 
-static void start_run(struct worker *w, struct job *job)
+/* A claimed job that cannot run here goes back to the queue without
+ * spending the attempt (its finish posted; a failure is logged). */
+static void release_claimed(struct worker *w, const struct job *job, int64_t next_run,
+			    const char *why)
 {
-	struct run *r = calloc(1, sizeof(*r));
+	struct worker_write x = {.op = WORKER_WRITE_FINISH,
+				 .job = *job,
+				 .now_ms = worker__now(w),
+				 .st = JOB_QUEUED,
+				 .next_run = next_run,
+				 .out = OUT_NONE,
+				 .has_text = true};
+	int rc;
+
+	x.job.inputs = NULL;
+	snprintf(x.text, sizeof(x.text), "%s", why);
+	rc = worker__write(w, &x);
+	if (rc < 0)
+		log_warn("job %" PRId64 ": cannot release it: %s", job->id,
+			 aos_strerror(rc));
+}
+
+/* The uploads of r's publish job are read: its files still to send. */
+static void start_publish(struct run *r, const struct queue_async_result *res)
+{
 	const char *tag = NULL, *version = NULL;
 	cJSON *doc = NULL;
 	char msg[1024];
 	int rc;
 
-	if (r == NULL) {
-		w->q->ops->finish(w->q, job->id, job->fence, JOB_QUEUED,
-				  worker__now(w) + 1000, OUT_NONE, "out of memory",
-				  worker__now(w));
-		job_clear(job);
-		return;
-	}
-	r->w = w;
-	r->job = *job; /* takes job->inputs */
-	job->inputs = NULL;
-	uv_timer_init(w->env.pub.loop, &r->heartbeat);
-	r->heartbeat.data = r;
-	r->next = w->runs;
-	w->runs = r;
-	w->nruns++;
-	log_info("job %" PRId64 ": running (attempt %d of %d) for %s, package %s",
-		 r->job.id, r->job.attempts, r->job.max_attempts, r->job.registry,
-		 r->job.package);
-	if (r->job.kind == JOB_PIPELINE) {
-		uv_timer_start(&r->heartbeat, worker__heartbeat,
-			       (uint64_t)worker__cfg(w)->queue.lease_s * 1000 / 3,
-			       (uint64_t)worker__cfg(w)->queue.lease_s * 1000 / 3);
-		worker__pipeline_start(r);
-		return;
-	}
-	if (config_registry(worker__cfg(w), r->job.registry) == NULL) {
-		worker__settle(r, JOB_DEAD, 0, OUT_NONE,
-			       "its registry is no longer in the configuration");
-		goto out;
-	}
-	rc = load_inputs(r, &tag, &version, &doc, msg, sizeof(msg));
+	rc = load_inputs(r, res->uploads, res->rc < 0 ? res->rc : (int)res->n, &tag,
+			 &version, &doc, msg, sizeof(msg));
 	if (rc < 0) {
 		if (rc == -EINVAL)
 			worker__settle(r, JOB_DEAD, 0, OUT_NONE, msg);
@@ -167,39 +164,116 @@ out:
 	worker__run_free(r);
 }
 
+static void uploads_read(struct queue_async_result *res, void *data)
+{
+	struct run *r = data;
+	struct worker *w = r->w;
+
+	if (!r->gone)
+		start_publish(r, res);
+	worker__run_drop(r);
+	worker__completed(w);
+}
+
+static void start_run(struct worker *w, struct job *job)
+{
+	struct run *r = calloc(1, sizeof(*r));
+	char msg[256];
+	int rc;
+
+	if (r == NULL) {
+		release_claimed(w, job, worker__now(w) + 1000, "out of memory");
+		return;
+	}
+	r->w = w;
+	r->job = *job; /* takes job->inputs */
+	job->inputs = NULL;
+	r->refs = 1; /* the heartbeat handle's, dropped when it is closed */
+	uv_timer_init(w->env.pub.loop, &r->heartbeat);
+	r->heartbeat.data = r;
+	r->next = w->runs;
+	w->runs = r;
+	w->nruns++;
+	log_info("job %" PRId64 ": running (attempt %d of %d) for %s, package %s",
+		 r->job.id, r->job.attempts, r->job.max_attempts, r->job.registry,
+		 r->job.package);
+	if (r->job.kind == JOB_PIPELINE) {
+		uv_timer_start(&r->heartbeat, worker__heartbeat,
+			       (uint64_t)worker__cfg(w)->queue.lease_s * 1000 / 3,
+			       (uint64_t)worker__cfg(w)->queue.lease_s * 1000 / 3);
+		worker__pipeline_start(r);
+		return;
+	}
+	if (config_registry(worker__cfg(w), r->job.registry) == NULL) {
+		worker__settle(r, JOB_DEAD, 0, OUT_NONE,
+			       "its registry is no longer in the configuration");
+		worker__run_free(r);
+		return;
+	}
+	/* Posted after the claim: it sees the job as claimed. */
+	rc = queue_async_uploads(w->qa, r->job.id, uploads_read, r);
+	if (rc < 0) {
+		snprintf(msg, sizeof(msg), "cannot read the job's uploads: %s",
+			 aos_strerror(rc));
+		worker__settle_retry(r, -1, OUT_ERROR, msg);
+		worker__run_free(r);
+		return;
+	}
+	worker__run_hold(r);
+	worker__posted(w);
+}
+
+static void claimed(struct queue_async_result *res, void *data)
+{
+	struct worker *w = data;
+	size_t i;
+
+	w->claiming = false;
+	if (res->rc < 0 && res->rc != -ECANCELED)
+		log_warn_r(res->rc, "cannot claim jobs from the queue");
+	for (i = 0; i < res->n; i++) {
+		worker__logged(w, res->jobs[i].id); /* "claimed by" */
+		if (w->closing)
+			release_claimed(w, &res->jobs[i], worker__now(w),
+					"daemon stopping");
+		else
+			start_run(w, &res->jobs[i]);
+	}
+	if (w->claim_again) {
+		w->claim_again = false;
+		worker_kick(w);
+	}
+	worker__completed(w);
+}
+
 static void tick_cb(uv_timer_t *t)
 {
 	struct worker *w = t->data;
 	const struct queue_cfg *qc = &worker__cfg(w)->queue;
-	struct job jobs[16];
-	size_t room;
-	int n, i;
+	size_t busy = worker_running(w), room;
+	int rc;
 
-	if (w->draining || w->closing || w->nruns >= (size_t)qc->max_running ||
+	if (w->draining || w->closing || busy >= (size_t)qc->max_running ||
 	    !session_loaded(w->env.pub.session))
 		return; /* no token yet: jobs wait (job show says why) */
 	if (w->env.sandbox != NULL && !w->env.sandbox->probed)
 		return; /* the start's sandbox probe is still running */
-	/* Skipped while another connection commits (kicked when the commit
-	 * ends), but never twice in a row: a steady stream of commits must
-	 * not starve the claims.  The claim may then wait for one commit. */
-	if (!w->held_last && w->env.hooks.claims_held != NULL &&
-	    w->env.hooks.claims_held(w->env.hooks.data)) {
-		w->held_last = true;
+	if (w->claiming) {
+		w->claim_again = true; /* one claim out at a time */
 		return;
 	}
-	w->held_last = false;
-	room = (size_t)qc->max_running - w->nruns;
+	room = (size_t)qc->max_running - busy;
 	if (room > 16)
 		room = 16;
-	n = w->q->ops->claim(w->q, w->owner, worker__now(w), qc->lease_s * 1000,
-			     (int)qc->per_registry_limit, jobs, room);
-	if (n < 0) {
-		log_warn_r(n, "cannot claim jobs from the queue");
+	rc = queue_async_claim(w->qa, w->owner, worker__now(w), qc->lease_s * 1000,
+			       (int)qc->per_registry_limit, room, claimed, w);
+	if (rc < 0) {
+		if (rc != -EBUSY) /* -EBUSY: the queue_async is full; next tick */
+			log_warn_r(rc, "cannot claim jobs from the queue");
 		return;
 	}
-	for (i = 0; i < n; i++)
-		start_run(w, &jobs[i]);
+	w->claiming = true;
+	worker__posted(w);
 }
 
 /* ---- public -------------------------------------------------------------- */
@@ -209,7 +283,7 @@ static void drain_marker(const struct worker *w, char *path, size_t len)
 	snprintf(path, len, "%s/draining", worker__cfg(w)->state_dir);
 }
 
-int worker_new(const struct worker_env *env, struct queue *q, struct worker **ret)
+int worker_new(const struct worker_env *env, struct queue_async *qa, struct worker **ret)
 {
 	struct worker *w = calloc(1, sizeof(*w));
 	char host[64] = "localhost", path[4200];
@@ -219,7 +293,7 @@ int worker_new(const struct worker_env *env, struct queue *q, struct worker **re
 	w->io = &worker__default_io;
 	w->kick = worker_kick;
 	w->env = *env;
-	w->q = q;
+	w->qa = qa;
 	gethostname(host, sizeof(host) - 1);
 	snprintf(w->owner, sizeof(w->owner), "%s:%d", host, (int)getpid());
 	uv_timer_init(env->pub.loop, &w->tick);
@@ -236,14 +310,51 @@ int worker_new(const struct worker_env *env, struct queue *q, struct worker **re
 		    path);
 		w->draining = true;
 	}
-	uv_timer_start(&w->tick, tick_cb, 0, TICK_MS);
 	*ret = w;
 	return 0;
 }
 
+static void released(struct queue_async_result *res, void *data)
+{
+	struct worker *w = data;
+
+	if (res->rc > 0)
+		log_notice("%d job(s) left running by the previous process went back to "
+			   "the queue",
+			   res->rc);
+	else if (res->rc < 0)
+		log_err_r(res->rc,
+			  "cannot return the jobs the previous process left running to "
+			  "the queue (they run again once their leases run out)");
+	w->started = true;
+	worker_kick(w);
+	worker__completed(w);
+}
+
+void worker_start(struct worker *w)
+{
+	char prefix[sizeof(w->owner)];
+	const char *colon = strchr(w->owner, ':');
+	int rc;
+
+	/* "<hostname>:": every process of this host that held a job. */
+	snprintf(prefix, sizeof(prefix), "%.*s",
+		 colon != NULL ? (int)(colon - w->owner) + 1 : (int)strlen(w->owner),
+		 w->owner);
+	rc = queue_async_release_owner(w->qa, prefix, worker__now(w), released, w);
+	if (rc == 0) {
+		worker__posted(w);
+		return;
+	}
+	log_err_r(rc, "cannot return the jobs the previous process left running to the "
+		      "queue (they run again once their leases run out)");
+	w->started = true;
+	worker_kick(w);
+}
+
 void worker_kick(struct worker *w)
 {
-	if (!w->closing && !w->draining)
+	if (!w->closing && !w->draining && w->started)
 		uv_timer_start(&w->tick, tick_cb, 0, TICK_MS);
 }
 
@@ -281,7 +392,7 @@ bool worker_draining(const struct worker *w)
 
 size_t worker_running(const struct worker *w)
 {
-	return w->nruns;
+	return w->nruns + w->ending; /* a job runs until its end is recorded */
 }
 
 void worker_abort_all(struct worker *w, const char *why)
@@ -304,8 +415,8 @@ static void timer_closed(uv_handle_t *h)
 {
 	struct worker *w = h->data;
 
-	if (--w->handles == 0)
-		free(w);
+	w->handles--;
+	worker__free_if_done(w);
 }
 
 void worker_close(struct worker *w)
@@ -353,19 +464,15 @@ cJSON *worker_upload_json(const struct job_upload *u)
 	return o;
 }
 
-cJSON *worker_job_answer(struct worker *w, int64_t id)
+cJSON *worker_job_answer_of(const struct job *jp, const struct job_upload *ups, size_t n)
 {
-	struct job_upload *ups;
-	struct job job = {0};
+	const struct job job = *jp;
 	cJSON *o, *arr, *doc, *files;
 	const char *outcome;
 	char error[JOB_TEXT_MAX];
 	bool all_exist = true;
-	int n, i;
+	size_t i;
 
-	if (w->q->ops->get(w->q, id, &job) < 0)
-		return NULL;
-	n = queue_uploads_all(w->q, id, &ups);
 	doc = cJSON_Parse(job.inputs);
 	files = cJSON_GetObjectItemCaseSensitive(doc, "files");
 	o = cJSON_CreateObject();
@@ -406,7 +513,7 @@ cJSON *worker_job_answer(struct worker *w, int64_t id)
 		outcome = job_state_name(job.state);
 	cJSON_AddBoolToObject(o, "ok", job.state == JOB_SUCCEEDED);
 	cJSON_AddStringToObject(o, "outcome", outcome);
-	cJSON_AddNumberToObject(o, "job_id", (double)id);
+	cJSON_AddNumberToObject(o, "job_id", (double)job.id);
 	cJSON_AddStringToObject(o, "state", job_state_name(job.state));
 	cJSON_AddStringToObject(o, "registry", job.registry);
 	cJSON_AddNumberToObject(o, "attempts", job.attempts);
@@ -415,10 +522,65 @@ cJSON *worker_job_answer(struct worker *w, int64_t id)
 		    o, "error",
 		    outcome_text(job.outcome, job.last_error, error, sizeof(error)));
 	cJSON_AddItemToObject(o, "results", arr);
-	free(ups);
 	cJSON_Delete(doc);
-	job_clear(&job);
 	return o;
+}
+
+/* A job's answer being read: the job, then its uploads. */
+struct answer_read {
+	struct worker *w;
+	struct job job;
+	void (*done)(void *data, cJSON *answer);
+	void *data;
+};
+
+static void answer_end(struct answer_read *a, cJSON *answer)
+{
+	struct worker *w = a->w;
+
+	a->done(a->data, answer);
+	job_clear(&a->job);
+	free(a);
+	worker__completed(w);
+}
+
+static void answer_uploads(struct queue_async_result *res, void *data)
+{
+	struct answer_read *a = data;
+
+	/* Uploads that cannot be read: the answer without its results. */
+	answer_end(a, worker_job_answer_of(&a->job, res->uploads, res->n));
+}
+
+static void answer_job(struct queue_async_result *res, void *data)
+{
+	struct answer_read *a = data;
+
+	if (res->rc == 0 && res->n == 1) {
+		a->job = res->jobs[0]; /* takes its inputs */
+		res->jobs[0].inputs = NULL;
+		if (queue_async_uploads(a->w->qa, a->job.id, answer_uploads, a) == 0)
+			return; /* this post's count goes on with the next */
+	}
+	answer_end(a, NULL);
+}
+
+int worker_job_answer(struct worker *w, int64_t id,
+		      void (*done)(void *data, cJSON *answer), void *data)
+{
+	struct answer_read *a = calloc(1, sizeof(*a));
+	int rc;
+
+	if (a == NULL)
+		return -ENOMEM;
+	*a = (struct answer_read){.w = w, .done = done, .data = data};
+	rc = queue_async_get(w->qa, id, answer_job, a);
+	if (rc < 0) {
+		free(a);
+		return rc;
+	}
+	worker__posted(w);
+	return 0;
 }
 
 void worker_stop_job(struct worker *w, int64_t id)

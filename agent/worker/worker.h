@@ -14,7 +14,8 @@
 #include "publish/publish.h"
 
 struct job;
-struct queue;
+struct job_upload;
+struct queue_async;
 struct sandbox_caps;
 struct worker;
 
@@ -42,12 +43,9 @@ struct worker_hooks {
 	 * its seconds (for metrics). */
 	void (*step_done)(void *data, const char *pipeline, const char *which,
 			  const char *result, double seconds);
-	/* True while a commit on another connection holds the queue's write
-	 * lock: the look for due jobs is skipped rather than wait for it on
-	 * the loop (the daemon kicks the worker when that commit ends), but
-	 * never two looks in a row, so that commits cannot starve the claims.
-	 * May be NULL. */
-	bool (*claims_held)(void *data);
+	/* Job id's log has new lines, committed (told from the write's
+	 * completion, on the loop: never from inside the queue). */
+	void (*logged)(void *data, int64_t id);
 	void *data;
 };
 
@@ -61,9 +59,18 @@ struct worker_env {
 	struct worker_hooks hooks;
 };
 
-/* Creates the worker on env's loop for queue q (not owned).  The lease
- * owner is "<hostname>:<pid>".  Returns 0 and *ret or -ENOMEM. */
-int worker_new(const struct worker_env *env, struct queue *q, struct worker **ret);
+/* Creates the worker on env's loop; every call it makes of the queue is
+ * posted to qa (not owned: the daemon's write queue_async, which must stay
+ * open until the worker is freed) and goes on from its completion.  The
+ * lease owner is "<hostname>:<pid>".  It claims nothing before
+ * worker_start().  Returns 0 and *ret or -ENOMEM. */
+int worker_new(const struct worker_env *env, struct queue_async *qa, struct worker **ret);
+
+/* Returns the jobs this host's previous process left running to the queue
+ * (release_owner of "<hostname>:", logged), then, from that write's
+ * completion, starts claiming (a failure is logged and claims start
+ * anyway: those leases run out). */
+void worker_start(struct worker *w);
 
 /* Looks for due jobs now (after an enqueue, a finished job, a retry). */
 void worker_kick(struct worker *w);
@@ -84,7 +91,10 @@ size_t worker_running(const struct worker *w);
  * of the grace period. */
 void worker_abort_all(struct worker *w, const char *why);
 
-/* Frees the worker once no job runs (call worker_abort_all() first). */
+/* Stops the worker: every running job is released (worker_abort_all()),
+ * the writes kept for a retry are posted once more; w is freed once the
+ * completions of everything it posted have run (the loop must run them
+ * before qa closes).  Accepts NULL. */
 void worker_close(struct worker *w);
 
 /* {"draining":..,"running":[{id, registry, package, attempt}],..} */
@@ -93,16 +103,25 @@ cJSON *worker_status_json(const struct worker *w);
 /* Stops job id at once if it runs here (it was canceled). */
 void worker_stop_job(struct worker *w, int64_t id);
 
-struct job_upload;
-
 /* One upload as every answer shows it: {"filename", "registry", "sha256",
  * "state"} (docs/control-protocol.md); job.show adds "answer", a job's
  * results "file", "outcome", "message".  Returns a new object. */
 cJSON *worker_upload_json(const struct job_upload *u);
 
 /* The answer describing job id: {"ok", "outcome", "job_id", "state",
- * "error", "results": [...]}; NULL if there is no such job. */
-cJSON *worker_job_answer(struct worker *w, int64_t id);
+ * "error", "results": [...]}, built from job and its n uploads.  Returns
+ * a new object. */
+cJSON *worker_job_answer_of(const struct job *job, const struct job_upload *ups,
+			    size_t n);
+
+/* Reads job id and its uploads through the worker's queue_async (after
+ * every write posted before: a finish's completion sees its own end),
+ * then done(data, answer) on the loop: answer (the caller's) as
+ * worker_job_answer_of(), or NULL when there is no such job or the read
+ * failed.  Returns 0, or a post's error (-EBUSY, -ESHUTDOWN, -ENOMEM):
+ * done is not called. */
+int worker_job_answer(struct worker *w, int64_t id,
+		      void (*done)(void *data, cJSON *answer), void *data);
 
 /* What a job's spooled files take (worker_spool.c). */
 struct worker_spool_use {

@@ -1,9 +1,16 @@
 /* worker_internal.h - what the files of worker/ share.  worker.c (the
  * tick, the public calls) calls worker_pipeline.c (a pipeline job's build
  * and targets) and worker_run.c (one run: its publish, heartbeat, end);
- * worker_pipeline.c calls worker_run.c.  Where a run must reach back (a
- * pipeline's next target, a build to stop, the next tick), it goes through
- * r->pl_ops and w->kick, set by the file that calls it. */
+ * worker_pipeline.c calls worker_run.c; all call worker_write.c (the posts
+ * to the queue_async and the fenced writes).  Where a run must reach back
+ * (a pipeline's next target, a build to stop, the next tick), it goes
+ * through r->pl_ops and w->kick, set by the file that calls it.
+ *
+ * Every queue call is a post to w->qa that goes on from its completion, on
+ * the loop.  A completion that needs a run holds it (worker__run_hold):
+ * the run may end meanwhile (canceled, fenced, the daemon stopping), so the
+ * completion looks at r->gone first, and the memory goes with the last
+ * hold (worker__run_drop). */
 #ifndef AOS_WORKER_INTERNAL_H
 #define AOS_WORKER_INTERNAL_H
 
@@ -15,6 +22,7 @@
 #include "common/backoff.h"
 #include "publish/publish.h"
 #include "queue/queue.h"
+#include "queue/queue_async.h"
 #include "worker/worker.h"
 
 #define MAX_FILES PUBLISH_MAX_FILES /* files one run sends at most */
@@ -24,10 +32,10 @@ struct run;
 
 /* A pipeline job's part of a run (worker_pipeline.c's, set with r->pl). */
 struct run_pipeline_ops {
-	/* A target's publish succeeded: starts the next target and returns
-	 * true (or, failing to, settles and frees r and returns true); false
-	 * when no target is left. */
-	bool (*target_done)(struct run *r);
+	/* A target's publish succeeded: goes on with the next target with
+	 * files left (read from the queue), or settles the job succeeded
+	 * when none is; settles and frees r itself when it ends. */
+	void (*target_done)(struct run *r);
 	/* Stops a running build (kills its process group); r is being freed. */
 	void (*abort)(struct run *r);
 };
@@ -50,6 +58,10 @@ struct run {
 	char registry[128];	     /* of the publish running now */
 	size_t nfiles;
 	bool fenced;
+	bool gone;    /* unlinked (worker__run_free): completions leave it alone */
+	bool settled; /* its finish is posted: that completion kicks the worker */
+	bool hb_out;  /* a heartbeat is out: at most one at a time */
+	int refs;     /* the heartbeat handle until closed, and each hold */
 	struct run *next;
 };
 
@@ -60,11 +72,13 @@ struct run {
 struct worker_io {
 	int64_t (*now)(const struct worker *w); /* Unix ms (aos_wall_ms) */
 	rand_fn rnd;				/* called with NULL */
-	/* As publish_start() and publish_abort() (publish.h). */
+	/* As publish_start(), publish_abort() and publish_send_ready()
+	 * (publish.h). */
 	int (*publish_start)(const struct publish_env *env,
 			     const struct publish_request *r, struct publish_op **ret_op,
 			     char *msg, size_t msglen);
 	void (*publish_abort)(struct publish_op *op);
+	void (*publish_send_ready)(struct publish_op *op, int rc);
 };
 
 extern const struct worker_io worker__default_io;
@@ -75,20 +89,32 @@ struct worker {
 	 * job start. */
 	void (*kick)(struct worker *w);
 	struct worker_env env;
-	struct queue *q;
+	struct queue_async *qa; /* the daemon's write queue_async */
 	uv_timer_t tick;
 	char owner[128];
+	bool started; /* release_owner done: claims may start (worker_start) */
 	bool draining;
 	bool closing;
-	bool held_last; /* the last look was skipped for claims_held */
-	/* Writes refused with -EBUSY, tried again in order (worker_write.c). */
-	uv_timer_t later_timer;
-	uint64_t later_ms; /* between tries: WORKER_WRITE_RETRY_MS, or a test's */
-	struct worker_write *later, *later_tail;
-	int handles; /* tick and later_timer not closed yet */
+	bool claiming;	  /* a claim is out: one at a time */
+	bool claim_again; /* a look was asked for meanwhile */
+	size_t out;	  /* posts whose completion has not run */
+	/* The fenced writes made and not done, in order (worker_write.c). */
+	struct worker_write *writes;
+	uv_timer_t later_timer; /* posts again what was refused -EBUSY */
+	uint64_t later_ms;	/* between tries: WORKER_WRITE_RETRY_MS, or a test's */
+	int handles;		/* tick and later_timer not closed yet */
 	struct run *runs;
 	size_t nruns;
+	size_t ending; /* finishes posted whose completion has not run */
 };
+
+/* Tells the hooks that job id's log has new lines (a write that adds one
+ * completed). */
+static inline void worker__logged(const struct worker *w, int64_t id)
+{
+	if (w->env.hooks.logged != NULL)
+		w->env.hooks.logged(w->env.hooks.data, id);
+}
 
 /* The daemon's current configuration (a reload replaces it). */
 static inline const struct config *worker__cfg(const struct worker *w)
@@ -107,7 +133,19 @@ static inline int64_t worker__now(const struct worker *w)
  * whose lease was lost (canceled, or taken over). */
 void worker__heartbeat(uv_timer_t *t);
 
-/* A line in job id's log. */
+/* A post whose completion needs only its job: `logged` is told when it
+ * succeeded; what (static text, or NULL: nothing) is logged when it
+ * failed ("cannot record WHAT").  worker__job_post() returns it, or NULL
+ * (-ENOMEM); give it with worker__job_written as the completion. */
+struct worker_job_post {
+	struct worker *w;
+	int64_t id;
+	const char *what;
+};
+struct worker_job_post *worker__job_post(struct worker *w, int64_t id, const char *what);
+void worker__job_written(struct queue_async_result *res, void *data);
+
+/* A line in job id's log (posted; `logged` told from its completion). */
 void worker__qlog(struct worker *w, int64_t id, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* Ends r's job in state st (see queue finish()), with how it ended and
@@ -118,9 +156,13 @@ void worker__settle(struct run *r, enum job_state st, int64_t next_run,
  * when out of attempts. */
 void worker__settle_retry(struct run *r, long retry_after_s, enum pub_outcome out,
 			  const char *error);
-/* Unlinks and frees r (after its job was settled, or lost); kicks the
- * worker. */
+/* Unlinks r (after its job was settled, or lost) and lets it go: freed
+ * once its last hold is dropped; kicks the worker unless its finish's
+ * completion will. */
 void worker__run_free(struct run *r);
+/* A completion will need r: hold it until worker__run_drop(). */
+void worker__run_hold(struct run *r);
+void worker__run_drop(struct run *r);
 /* The artifact record of a job's inputs entry for one file ("artifact":
  * the spool's digests and metadata), as text for publish_request.records;
  * NULL when it has none (the upload inspects the file).  Caller frees. */
@@ -142,14 +184,23 @@ int worker__publish(struct run *r, const char *registry,
 /* worker_write.c */
 #define WORKER_WRITE_RETRY_MS 1000 /* between tries of a write refused busy */
 #define WORKER_WRITE_TRIES 10	   /* tries of one write at most */
-#define WORKER_WRITE_LATER 1	   /* worker__write(): kept, done() will run */
+
+/* A post to w->qa was made (0 returned): counted until its completion
+ * calls worker__completed(), last (w may be freed then). */
+void worker__posted(struct worker *w);
+void worker__completed(struct worker *w);
+/* Frees w when it is closing and nothing of it is left (timers, posts). */
+void worker__free_if_done(struct worker *w);
 
 enum worker_write_op { WORKER_WRITE_FINISH, WORKER_WRITE_UPLOAD };
 
 /* One of the worker's fenced writes (queue.h finish() or upload_set()). */
 struct worker_write {
 	enum worker_write_op op;
-	struct job job; /* id and fence; for a finish, the job done() needs */
+	struct job job;	 /* id and fence; for a finish, the job done() needs */
+	struct run *run; /* the caller's, for done() (held by it), or NULL */
+	size_t file;	 /* the caller's: an upload's index in run */
+	bool once;	 /* not tried again after -EBUSY (a SENDING mark) */
 	int64_t now_ms;
 	enum job_state st; /* a finish's */
 	int64_t next_run;
@@ -158,19 +209,28 @@ struct worker_write {
 	enum pub_outcome out;
 	bool has_text; /* text is the error or message; else NULL */
 	char text[JOB_TEXT_MAX];
-	/* A kept write was made (or given up: its last result, -EBUSY after
-	 * WORKER_WRITE_TRIES); x is freed after it returns.  May be NULL. */
+	/* The write was made (or given up: its last result, -EBUSY after
+	 * WORKER_WRITE_TRIES); x is freed after it returns.  NULL: a failure
+	 * is logged. */
 	void (*done)(struct worker *w, struct worker_write *x, int rc);
+	/* worker_write.c's */
+	struct worker *w;
 	unsigned tries;
+	bool posted, wait;
 	struct worker_write *next;
 };
 
-/* Makes x now, unless writes kept before it wait (order is kept), and
- * returns its result; or, when the queue answered -EBUSY or writes wait,
- * keeps a copy (x->job's inputs copied) to try again from a timer and
- * returns WORKER_WRITE_LATER (x->done runs then).  -ENOMEM: not kept. */
+/* Posts a copy of x (x->job's inputs copied) once every write of its job
+ * made before it is done; x->done(w, copy, rc) runs from its completion,
+ * never before this returns.  -EBUSY (from the queue or the post) is
+ * tried again from a timer, up to WORKER_WRITE_TRIES tries, unless
+ * x->once.  Returns 0, or the post's refusal (-ENOMEM, -ESHUTDOWN):
+ * nothing kept, done not called. */
 int worker__write(struct worker *w, const struct worker_write *x);
-/* The worker is closing: each kept write is tried once more, now. */
+/* The timer's callback: posts again what waited for it. */
+void worker__write_later(uv_timer_t *t);
+/* The worker is closing: what waits for the timer is posted once more,
+ * now (a refusal is final). */
 void worker__write_flush(struct worker *w);
 
 /* worker_pipeline.c */

@@ -38,6 +38,7 @@
 #include "publishers/artifact.h"
 #include "publishers/artifact_fit.h"
 #include "publishers/pypi_name.h"
+#include "queue/queue_async.h"
 #include "sandbox/sandbox.h"
 #include "worker_internal.h"
 
@@ -72,7 +73,8 @@ struct pl_run {
 	char *dist_tag, *prerelease_dist_tag;
 	char given_by[200];
 	cJSON *dist_tags;
-	cJSON *cells; /* verify_matrix results, for the inputs (job show) */
+	cJSON *cells;	 /* verify_matrix results, for the inputs (job show) */
+	char *recording; /* the inputs set_artifacts is recording, or NULL */
 };
 
 static void pl_free(struct pl_run *pl)
@@ -92,6 +94,7 @@ static void pl_free(struct pl_run *pl)
 	free(pl->prerelease_dist_tag);
 	cJSON_Delete(pl->dist_tags);
 	cJSON_Delete(pl->cells);
+	free(pl->recording);
 	free(pl);
 }
 
@@ -120,22 +123,17 @@ static const char *jstr(const cJSON *o, const char *k)
 
 /* ---- the upload phase ------------------------------------------------------- */
 
-/* Loads target pl->target's files not yet DONE into r.  Returns their count
- * (>= 0) or a negative error. */
-static int load_target(struct run *r)
+/* Loads target pl->target's files not yet DONE (of the job's n uploads
+ * ups) into r.  Returns their count (>= 0) or a negative error. */
+static int load_target(struct run *r, const struct job_upload *ups, size_t n)
 {
 	struct pl_run *pl = r->pl;
-	struct worker *w = r->w;
 	const char *t = pl->targets[pl->target];
-	struct job_upload *ups;
 	size_t tl = strlen(t), i, k;
-	int n, rc = 0;
+	int rc = 0;
 
 	worker__files_clear(r);
-	n = queue_uploads_all(w->q, r->job.id, &ups);
-	if (n < 0)
-		return n;
-	for (i = 0; i < (size_t)n && r->nfiles < MAX_FILES; i++) {
+	for (i = 0; i < n && r->nfiles < MAX_FILES; i++) {
 		const char *fname = ups[i].filename + tl + 1;
 
 		if (strcmp(ups[i].registry, t) != 0 || ups[i].state == UPLOAD_DONE ||
@@ -160,7 +158,6 @@ static int load_target(struct run *r)
 			break;
 		}
 	}
-	free(ups);
 	return rc < 0 ? rc : (int)r->nfiles;
 }
 
@@ -187,45 +184,71 @@ static void log_decided_tag(struct run *r)
 			 : " without the registry's latest; checked again now");
 }
 
-/* Starts the first target (from pl->target on) with files left.  Returns
- * true when a publish runs or r was settled and freed; false when every
- * target is done. */
-static bool start_target(struct run *r)
+/* The job's uploads are read (n, or rc < 0): starts the first target
+ * (from pl->target on) with files left, or, every target done, settles
+ * the job succeeded. */
+static void targets_read(struct run *r, const struct job_upload *ups, size_t n, int rc)
 {
 	struct pl_run *pl = r->pl;
 	struct worker_tag_rule rule = {.tag = pl->dist_tag,
 				       .given_by = pl->given_by,
 				       .prerelease = pl->prerelease_dist_tag};
 	char msg[512];
-	int n;
+	int nt;
 
 	for (; pl->target < pl->ntargets; pl->target++) {
-		n = load_target(r);
-		if (n < 0) {
+		nt = rc < 0 ? rc : load_target(r, ups, n);
+		if (nt < 0) {
 			snprintf(msg, sizeof(msg),
 				 "cannot read the job's uploads for %s: %s",
-				 pl->targets[pl->target], aos_strerror(n));
+				 pl->targets[pl->target], aos_strerror(nt));
 			worker__settle_retry(r, -1, OUT_NONE, msg);
 			worker__run_free(r);
-			return true;
+			return;
 		}
-		if (n == 0)
+		if (nt == 0)
 			continue;
 		worker__qlog(r->w, r->job.id, "target %zu of %zu: %s (%d file%s)",
-			     pl->target + 1, pl->ntargets, pl->targets[pl->target], n,
-			     n == 1 ? "" : "s");
+			     pl->target + 1, pl->ntargets, pl->targets[pl->target], nt,
+			     nt == 1 ? "" : "s");
 		log_decided_tag(r);
 		if (worker__publish(r, pl->targets[pl->target], &rule, pl->version) < 0)
 			worker__run_free(r);
-		return true;
+		return;
 	}
-	return false;
+	worker__settle(r, JOB_SUCCEEDED, 0, OUT_NONE, NULL);
+	worker__run_free(r);
 }
 
-static bool pipeline_target_done(struct run *r)
+static void uploads_read(struct queue_async_result *res, void *data)
+{
+	struct run *r = data;
+	struct worker *w = r->w;
+
+	if (!r->gone)
+		targets_read(r, res->uploads, res->n, res->rc < 0 ? res->rc : 0);
+	worker__run_drop(r);
+	worker__completed(w);
+}
+
+/* Reads the job's uploads (after every write posted before: the ones the
+ * last target recorded DONE), then targets_read(). */
+static void start_target(struct run *r)
+{
+	int rc = queue_async_uploads(r->w->qa, r->job.id, uploads_read, r);
+
+	if (rc < 0) {
+		targets_read(r, NULL, 0, rc);
+		return;
+	}
+	worker__run_hold(r);
+	worker__posted(r->w);
+}
+
+static void pipeline_target_done(struct run *r)
 {
 	r->pl->target++;
-	return start_target(r);
+	start_target(r);
 }
 
 /* Reads the recorded artifacts and targets from the job's inputs. */
@@ -290,26 +313,35 @@ static void put_cells(struct pl_run *pl, cJSON *doc)
 }
 
 /* A build that failed in a verify_matrix cell: the cells' results go into
- * the job's inputs (job show), with no upload. */
+ * the job's inputs (job show), with no upload; posted before the job's
+ * finish, so recorded under its lease. */
 static void record_cells(struct run *r)
 {
 	struct worker *w = r->w;
 	cJSON *doc = cJSON_Parse(r->job.inputs);
-	char *text;
+	struct worker_job_post *p =
+	    worker__job_post(w, r->job.id, "the verify_matrix results");
+	char *text = NULL;
 	int rc;
 
-	if (doc == NULL || r->pl->cells == NULL) {
+	if (doc == NULL || r->pl->cells == NULL || p == NULL) {
 		cJSON_Delete(doc);
+		free(p);
 		return;
 	}
 	put_cells(r->pl, doc);
 	text = cJSON_PrintUnformatted(doc);
-	rc = text == NULL ? -ENOMEM
-			  : w->q->ops->set_artifacts(w->q, r->job.id, r->job.fence, text,
-						     NULL, 0, aos_wall_ms());
-	if (rc < 0)
+	rc = text == NULL
+		 ? -ENOMEM
+		 : queue_async_set_artifacts(w->qa, r->job.id, r->job.fence, text, NULL,
+					     0, aos_wall_ms(), worker__job_written, p);
+	if (rc < 0) {
 		log_warn("job %" PRId64 ": cannot record the verify_matrix results: %s",
 			 r->job.id, aos_strerror(rc));
+		free(p);
+	} else {
+		worker__posted(w);
+	}
 	cJSON_Delete(doc);
 	free(text);
 }
@@ -371,6 +403,52 @@ static int plan_uploads(struct run *r, struct job_upload *ups, size_t *ret_n, ch
 	return 0;
 }
 
+/* Recording the artifacts failed (rc): settles r's job, unless its lease
+ * was lost (its new owner decides). */
+static void artifacts_refused(struct run *r, int rc)
+{
+	char msg[256];
+
+	if (rc == AOS_EFENCED) {
+		log_warn("job %" PRId64 ": lease lost before its artifacts were recorded",
+			 r->job.id);
+		return;
+	}
+	snprintf(msg, sizeof(msg), "cannot record the artifacts: %s", aos_strerror(rc));
+	worker__settle_retry(r, -1, OUT_ERROR, msg);
+}
+
+/* The artifacts are recorded (res->rc 0) in the job's inputs and uploads:
+ * the work folder goes, the targets start. */
+static void artifacts_recorded(struct run *r, int rc)
+{
+	struct pl_run *pl = r->pl;
+
+	if (rc < 0) {
+		artifacts_refused(r, rc);
+		worker__run_free(r);
+		return;
+	}
+	worker__logged(r->w, r->job.id);
+	free(r->job.inputs);
+	r->job.inputs = pl->recording; /* transferred */
+	pl->recording = NULL;
+	pl_build_cleanup(r->w->env.pub.loop, pl->workdir);
+	pl->target = 0;
+	start_target(r);
+}
+
+static void recorded(struct queue_async_result *res, void *data)
+{
+	struct run *r = data;
+	struct worker *w = r->w;
+
+	if (!r->gone)
+		artifacts_recorded(r, res->rc);
+	worker__run_drop(r);
+	worker__completed(w);
+}
+
 static void record(struct run *r)
 {
 	struct pl_run *pl = r->pl;
@@ -421,31 +499,19 @@ static void record(struct run *r)
 		spool_trim_records(files); /* those uploads inspect again */
 		text = cJSON_PrintUnformatted(doc);
 	}
-	rc = text == NULL ? -ENOMEM
-			  : w->q->ops->set_artifacts(w->q, r->job.id, r->job.fence, text,
-						     ups, n, worker__now(w));
-	if (rc == AOS_EFENCED) {
-		log_warn("job %" PRId64 ": lease lost before its artifacts were recorded",
-			 r->job.id);
-		goto fail;
-	}
+	rc = text == NULL
+		 ? -ENOMEM
+		 : queue_async_set_artifacts(w->qa, r->job.id, r->job.fence, text, ups, n,
+					     worker__now(w), recorded, r);
 	if (rc < 0) {
-		snprintf(msg, sizeof(msg), "cannot record the artifacts: %s",
-			 aos_strerror(rc));
-		worker__settle_retry(r, -1, OUT_ERROR, msg);
+		artifacts_refused(r, rc);
 		goto fail;
 	}
-	free(r->job.inputs);
-	r->job.inputs = text; /* transferred */
-	text = NULL;
+	worker__run_hold(r);
+	worker__posted(w);
+	pl->recording = text; /* transferred */
 	cJSON_Delete(doc);
 	free(ups);
-	pl_build_cleanup(w->env.pub.loop, pl->workdir);
-	pl->target = 0;
-	if (!start_target(r)) {
-		worker__settle(r, JOB_SUCCEEDED, 0, OUT_NONE, NULL);
-		worker__run_free(r);
-	}
 	return;
 fail:
 	free(ups);
@@ -758,10 +824,7 @@ void worker__pipeline_start(struct run *r)
 			     "artifacts were built in an earlier attempt: "
 			     "uploading those (%zu file%s)",
 			     pl->narts, pl->narts == 1 ? "" : "s");
-		if (!start_target(r)) {
-			worker__settle(r, JOB_SUCCEEDED, 0, OUT_NONE, NULL);
-			worker__run_free(r);
-		}
+		start_target(r);
 		return;
 	}
 	if (p == NULL) {

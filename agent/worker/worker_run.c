@@ -1,7 +1,9 @@
 /* worker_run.c - one run of a job, whatever its kind: its publish and the
- * publish's hooks (each upload's state recorded, fenced by the lease), the
- * lease's heartbeat, the job's log lines, and its end (settled in the
- * queue, with backoff for a failed attempt; then freed).  worker.c (the
+ * publish's hooks (each upload's state recorded, fenced by the lease; a
+ * file is sent only once its SENDING mark is committed), the lease's
+ * heartbeat, the job's log lines, and its end (settled in the queue, with
+ * backoff for a failed attempt; then freed).  Each queue call is a post
+ * that goes on from its completion (worker_internal.h).  worker.c (the
  * tick) and worker_pipeline.c (a pipeline's build and targets) call this
  * file; it calls neither back by name: a pipeline's part goes through
  * r->pl_ops and the next tick through w->kick (worker_internal.h). */
@@ -19,32 +21,72 @@
 #include "config/config.h"
 #include "publish/publish.h"
 #include "queue/queue.h"
+#include "queue/queue_async.h"
 #include "session/session.h"
 #include "worker/worker.h"
 #include "worker_internal.h"
 
 #define VAULT_WAIT_MS 5000 /* a job waiting for a token looks again after */
 
+struct worker_job_post *worker__job_post(struct worker *w, int64_t id, const char *what)
+{
+	struct worker_job_post *p = malloc(sizeof(*p));
+
+	if (p != NULL)
+		*p = (struct worker_job_post){.w = w, .id = id, .what = what};
+	return p;
+}
+
+void worker__job_written(struct queue_async_result *res, void *data)
+{
+	struct worker_job_post *p = data;
+	struct worker *w = p->w;
+
+	if (res->rc == 0)
+		worker__logged(w, p->id); /* on the loop, after the commit */
+	else if (p->what != NULL)
+		log_warn("job %" PRId64 ": cannot record %s: %s", p->id, p->what,
+			 aos_strerror(res->rc));
+	free(p);
+	worker__completed(w);
+}
+
 void worker__qlog(struct worker *w, int64_t id, const char *fmt, ...)
 {
+	struct worker_job_post *p = worker__job_post(w, id, NULL);
 	char text[JOB_TEXT_MAX];
 	va_list ap;
 
+	if (p == NULL)
+		return; /* a line lost, as a failing write loses it */
 	va_start(ap, fmt);
 	vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
-	w->q->ops->log(w->q, id, text, worker__now(w));
+	if (queue_async_log(w->qa, id, text, worker__now(w), worker__job_written, p) < 0)
+		free(p);
+	else
+		worker__posted(w);
 }
 
 /* ---- ending a run -------------------------------------------------------- */
 
-static void run_closed(uv_handle_t *h)
+void worker__run_hold(struct run *r)
 {
-	struct run *r = h->data;
+	r->refs++;
+}
 
+void worker__run_drop(struct run *r)
+{
+	if (--r->refs > 0)
+		return;
 	worker__files_clear(r);
 	job_clear(&r->job);
 	free(r);
+}
+
+static void run_closed(uv_handle_t *h)
+{
+	worker__run_drop(h->data);
 }
 
 void worker__run_free(struct run *r)
@@ -62,10 +104,11 @@ void worker__run_free(struct run *r)
 			break;
 		}
 	}
+	r->gone = true;
 	uv_timer_stop(&r->heartbeat);
 	uv_close((uv_handle_t *)&r->heartbeat, run_closed);
-	if (!w->closing)
-		w->kick(w);
+	if (!w->closing && !r->settled)
+		w->kick(w); /* else the finish's completion kicks */
 }
 
 /* A succeeded job's spool copies are no longer needed (a dead one keeps
@@ -113,13 +156,18 @@ static void end_recorded(struct worker *w, const struct job *job, enum job_state
 		log_msg_f(LOG_LVL_WARNING, &lf, "job %" PRId64 " %s: %s", job->id,
 			  job_state_name(st),
 			  outcome_text(out, error, text, sizeof(text)));
+	if (rc == 0)
+		worker__logged(w, job->id);
 	if (rc == 0 && w->env.hooks.job_changed != NULL)
 		w->env.hooks.job_changed(w->env.hooks.data, job->id);
+	if (!w->closing)
+		w->kick(w); /* the finish is committed: the next job may start */
 }
 
-/* A finish kept for the write lock was made (or given up). */
-static void end_later(struct worker *w, struct worker_write *x, int rc)
+/* A finish was made (or given up). */
+static void end_written(struct worker *w, struct worker_write *x, int rc)
 {
+	w->ending--;
 	end_recorded(w, &x->job, x->st, x->out, x->has_text ? x->text : NULL, rc);
 }
 
@@ -134,19 +182,18 @@ void worker__settle(struct run *r, enum job_state st, int64_t next_run,
 				 .next_run = next_run,
 				 .out = out,
 				 .has_text = error != NULL,
-				 .done = end_later};
+				 .done = end_written};
 	int rc;
 
 	if (error != NULL)
 		snprintf(x.text, sizeof(x.text), "%s", error);
 	rc = worker__write(w, &x);
-	if (rc == WORKER_WRITE_LATER) {
-		log_info("job %" PRId64 ": its end waits for the queue's write lock "
-			 "(another connection is committing); tried again shortly",
-			 r->job.id);
+	if (rc < 0) {
+		end_recorded(w, &r->job, st, out, error, rc);
 		return;
 	}
-	end_recorded(w, &r->job, st, out, error, rc);
+	w->ending++;
+	r->settled = true;
 }
 
 /* A failed attempt: retry later with backoff, or dead when out of tries. */
@@ -176,24 +223,60 @@ void worker__settle_retry(struct run *r, long retry_after_s, enum pub_outcome ou
 
 /* ---- publish hooks --------------------------------------------------------- */
 
+static void sending_refused(struct run *r, size_t i, int rc)
+{
+	r->fenced = rc == AOS_EFENCED;
+	log_warn("job %" PRId64 ": %s not sent: %s", r->job.id, r->names[i],
+		 rc == AOS_EFENCED ? "the lease was lost" : aos_strerror(rc));
+}
+
+/* The SENDING mark of file x->file is committed (or refused): only now may
+ * its first byte go. */
+static void sending_written(struct worker *w, struct worker_write *x, int rc)
+{
+	struct run *r = x->run;
+
+	if (!r->gone && r->op != NULL) {
+		r->sent[x->file] = rc == 0;
+		if (rc < 0)
+			sending_refused(r, x->file, rc);
+		w->io->publish_send_ready(r->op, rc);
+	}
+	worker__run_drop(r);
+}
+
+/* File i is about to be sent: its SENDING mark is posted, and the send
+ * waits for its completion (an upload found SENDING after a crash is
+ * asked about before any resend, so the mark must be in the store before
+ * the first byte).  Not tried again after -EBUSY: refused, the file is not
+ * sent in this attempt. */
 static int hook_sending(void *data, size_t i)
 {
 	struct run *r = data;
 	struct worker *w = r->w;
+	struct worker_write x = {.op = WORKER_WRITE_UPLOAD,
+				 .job = r->job,
+				 .run = r,
+				 .file = i,
+				 .once = true,
+				 .now_ms = worker__now(w),
+				 .ust = UPLOAD_SENDING,
+				 .out = OUT_NONE,
+				 .done = sending_written};
 	int rc;
 
 	if (r->sends[i]++ == 0)
 		r->send_ms[i] = uv_now(w->env.pub.loop);
-	rc = w->q->ops->upload_set(w->q, r->job.id, r->job.fence, r->names[i],
-				   UPLOAD_SENDING, OUT_NONE, NULL, worker__now(w));
-	r->sent[i] = rc == 0;
+	x.job.inputs = NULL;
+	snprintf(x.name, sizeof(x.name), "%s", r->names[i]);
+	rc = worker__write(w, &x);
 	if (rc < 0) {
-		r->fenced = rc == AOS_EFENCED;
-		log_warn("job %" PRId64 ": %s not sent: %s", r->job.id, r->names[i],
-			 rc == AOS_EFENCED ? "the lease was lost" : aos_strerror(rc));
+		r->sent[i] = false;
+		sending_refused(r, i, rc);
 		return rc;
 	}
-	return 0;
+	worker__run_hold(r);
+	return PUBLISH_SEND_LATER;
 }
 
 /* Tells the hooks how file i's upload went. */
@@ -213,10 +296,11 @@ static void report_upload(struct run *r, size_t i, enum pub_outcome out)
 	h->upload_done(h->data, &u);
 }
 
-/* Records file i's upload state (kept and tried again behind the write
- * lock, in order with the job's finish: worker__write). */
-static int record_upload(struct run *r, size_t i, enum upload_state st,
-			 enum pub_outcome out, const char *message)
+/* Records file i's upload state (in order with the job's finish, tried
+ * again when the queue answers busy: worker__write); a failure is
+ * logged. */
+static void record_upload(struct run *r, size_t i, enum upload_state st,
+			  enum pub_outcome out, const char *message)
 {
 	struct worker_write x = {.op = WORKER_WRITE_UPLOAD,
 				 .job = r->job,
@@ -224,12 +308,16 @@ static int record_upload(struct run *r, size_t i, enum upload_state st,
 				 .ust = st,
 				 .out = out,
 				 .has_text = message != NULL};
+	int rc;
 
 	x.job.inputs = NULL; /* an upload's done() needs no more than id and fence */
 	snprintf(x.name, sizeof(x.name), "%s", r->names[i]);
 	if (message != NULL)
 		snprintf(x.text, sizeof(x.text), "%s", message);
-	return worker__write(r->w, &x);
+	rc = worker__write(r->w, &x);
+	if (rc < 0)
+		log_warn("job %" PRId64 ": cannot record %s's state: %s", r->job.id,
+			 x.name, aos_strerror(rc));
 }
 
 static void hook_file_done(void *data, size_t i, enum pub_outcome out,
@@ -260,8 +348,7 @@ static void hook_file_done(void *data, size_t i, enum pub_outcome out,
 		if (strncmp(message, name, n) == 0 && message[n] == ' ')
 			message += n + 1;
 	}
-	if (record_upload(r, i, st, out, message) == AOS_EFENCED)
-		r->fenced = true;
+	record_upload(r, i, st, out, message);
 	worker__qlog(w, r->job.id, "%s",
 		     outcome_text(out, message, answer, sizeof(answer)));
 	report_upload(r, i, out);
@@ -285,9 +372,12 @@ static void hook_finished(void *data, enum pub_outcome out, const char *error,
 		switch (out) {
 		case OUT_PUBLISHED:
 		case OUT_EXISTS:
-			/* A pipeline goes on with its next target. */
-			if (r->pl != NULL && r->pl_ops->target_done(r))
+			/* A pipeline goes on with its next target (and ends the
+			 * run itself). */
+			if (r->pl != NULL) {
+				r->pl_ops->target_done(r);
 				return;
+			}
 			worker__settle(r, JOB_SUCCEEDED, 0, OUT_NONE, NULL);
 			break;
 		case OUT_CONFLICT:
@@ -334,20 +424,17 @@ static const struct publish_hooks hooks_template = {
     .event = hook_event,
 };
 
-void worker__heartbeat(uv_timer_t *t)
+/* The heartbeat's answer, r still running. */
+static void beat_answered(struct run *r, int rc)
 {
-	struct run *r = t->data;
 	struct worker *w = r->w;
-	int64_t lease = worker__cfg(w)->queue.lease_s * 1000;
-
-	int rc =
-	    w->q->ops->heartbeat(w->q, r->job.id, r->job.fence, worker__now(w), lease);
 
 	if (rc == 0)
 		return;
 	if (rc == -EBUSY && !w->closing) {
-		/* Behind another connection's commit: try again soon, then
-		 * beat as before (the lease bounds the tries). */
+		/* Another process's or host's lock, or the queue_async is
+		 * full: try again soon, then beat as before (the lease bounds
+		 * the tries). */
 		uv_timer_start(&r->heartbeat, worker__heartbeat, w->later_ms,
 			       uv_timer_get_repeat(&r->heartbeat));
 		return;
@@ -368,6 +455,38 @@ void worker__heartbeat(uv_timer_t *t)
 		r->op = NULL;
 	}
 	worker__run_free(r);
+}
+
+static void beat_done(struct queue_async_result *res, void *data)
+{
+	struct run *r = data;
+	struct worker *w = r->w;
+
+	r->hb_out = false;
+	if (!r->gone)
+		beat_answered(r, res->rc);
+	worker__run_drop(r);
+	worker__completed(w);
+}
+
+void worker__heartbeat(uv_timer_t *t)
+{
+	struct run *r = t->data;
+	struct worker *w = r->w;
+	int64_t lease = worker__cfg(w)->queue.lease_s * 1000;
+	int rc;
+
+	if (r->hb_out)
+		return; /* one out at a time; the next beat follows its answer */
+	rc = queue_async_heartbeat(w->qa, r->job.id, r->job.fence, worker__now(w), lease,
+				   beat_done, r);
+	if (rc < 0) {
+		beat_answered(r, rc); /* -EBUSY: the queue_async is full */
+		return;
+	}
+	r->hb_out = true;
+	worker__run_hold(r);
+	worker__posted(w);
 }
 
 char *worker__record_of(const cJSON *file)

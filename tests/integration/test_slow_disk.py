@@ -11,7 +11,8 @@ only then is the gate removed, and the job's acknowledgement comes (the
 202, or publish's job id: after its commit, never before), the job is in
 the queue and runs to success.  The same for `aos-publishctl reconcile`,
 whose jobs are committed by the write queue too (test_reconcile_commit_held),
-and `aos-publishctl job cancel` (test_cancel_commit_held).
+`aos-publishctl job cancel` (test_cancel_commit_held), and the worker's own
+writes (test_worker_write_held: its claim's commit held).
 
 test_webhook_backlog: with a delivery's commit held, BACKLOG more
 deliveries wait for the next commit and every one after them is answered
@@ -40,7 +41,7 @@ import pytest
 
 from aos_fixtures import BUILD_DIR, preload, wait_for
 from publish_support import make_wheel
-from queue_support import jobs, try_enqueue
+from queue_support import job_log, jobs, try_enqueue
 from webhook_support import (Conn, body_of, build_request, ctl_reconcile, expect_accepted,
                              expect_error, expect_job, forge_headers, github_push, http,
                              job_show, python_pipeline, wait_listening)
@@ -214,6 +215,37 @@ def test_cancel_commit_held(gated, release, tmp_path):
         r = gated.open_gate(results)
     assert r.rc == 0 and r.json["ok"] is True and r.json["id"] == jid, r
     assert job_show(d, jid)["job"]["state"] == "canceled"
+
+
+def test_worker_write_held(gated, release, tmp_path):
+    """The worker's calls go through the write queue_async too (issue 17,
+    step 2c): with its claim's commit held in the sync, everything else
+    answers and the job is not running yet; once the gate is removed the
+    job runs and succeeds, sent once: one attempt, its file published (not
+    found there already), one "published" line in its log.  Failed before
+    (the claim ran on the loop's own connection): GET /healthz timed out
+    while the claim's sync was held."""
+    d = gated.d
+    assert d.ctl("drain", timeout=BOUND).rc == 0
+    wheel = make_wheel(tmp_path, "slow-worker", "1.0.0")
+    jid, r = try_enqueue(d, "pypi", wheel, timeout=4 * BOUND)
+    assert jid is not None, f"publish refused: {r}"
+    gated.gate.touch()
+    try:
+        assert d.ctl("resume", timeout=BOUND).rc == 0  # the worker claims
+        gated.held("resume (the worker's claim)")
+        gated.others_answer({}, release)
+        # The claim is not committed: the loop's connection still sees
+        # the job queued.
+        assert job_show(d, jid)["job"]["state"] == "queued"
+    finally:
+        gated.gate.unlink(missing_ok=True)
+    job = expect_job(d, jid, "succeeded")
+    assert job["attempts"] == 1, job
+    [u] = job_show(d, jid)["uploads"]
+    assert u["state"] == "done" and u["answer"].startswith("published"), u
+    published = [ln for ln in job_log(d, jid) if ln.startswith("published")]
+    assert len(published) == 1, job_log(d, jid)
 
 
 # -- the webhook backlog --------------------------------------------------------------

@@ -888,6 +888,13 @@ static void never(struct queue_async_result *res, void *data)
 	fail_msg("a refused post completed");
 }
 
+static void observed(void *data, int64_t id)
+{
+	(void)data;
+	(void)id;
+	fail_msg("an observer was called");
+}
+
 static void test_bounds_refused(void **state)
 {
 	struct queue_async *qa;
@@ -899,6 +906,11 @@ static void test_bounds_refused(void **state)
 	assert_int_equal(uv_loop_init(&loop), 0);
 	assert_int_equal(queue_async_new(&loop, &fake.base, 65537, &qa), -EINVAL);
 	assert_null(qa);
+	/* An observer would be called on the database thread: refused. */
+	fake.base.observer = (struct queue_observer){.logged = observed};
+	assert_int_equal(queue_async_new(&loop, &fake.base, 0, &qa), -EINVAL);
+	assert_null(qa);
+	fake.base.observer = (struct queue_observer){0};
 	assert_int_equal(queue_async_new(&loop, &fake.base, 0, &qa), 0);
 	assert_int_equal(queue_async_list(qa, NULL, 0, never, NULL), -EINVAL);
 	assert_int_equal(queue_async_get(qa, 1, NULL, NULL), -EINVAL);

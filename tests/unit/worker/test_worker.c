@@ -1,7 +1,8 @@
 /* Unit tests for agent/worker/worker.c: claim -> publish -> settle, driven
  * through the worker's clock, random source and publish seam
- * (worker_fixture.h) on a real SQLite queue.  Time moves only when a test
- * moves it; the registry's answers are the test's. */
+ * (worker_fixture.h) on a real SQLite queue behind a real queue_async.
+ * Time moves only when a test moves it; the registry's answers are the
+ * test's; the loop runs until the completions ran. */
 #include "worker_fixture.h"
 
 #define TOK(n) "tok-" n
@@ -88,7 +89,7 @@ static void test_publish_succeeds(void **state)
 	heard[4] = NULL;
 	wfx_assert_heard(f, heard);
 
-	answer = worker_job_answer(f->w, id);
+	answer = wfx_answer(f, id);
 	assert_true(cJSON_IsTrue(cJSON_GetObjectItem(answer, "ok")));
 	assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(answer, "outcome")),
 			    "published");
@@ -226,9 +227,12 @@ static void test_heartbeat(void **state)
 	assert_true(uv_is_active((uv_handle_t *)&f->w->runs->heartbeat));
 	f->now += LEASE_MS / 3;
 	worker__heartbeat(&f->w->runs->heartbeat);
+	wfx_settle(f);
 	assert_int_equal(wfx_job(f, id).lease_expires_ms, f->now + LEASE_MS);
 	assert_int_equal(f->q->ops->cancel(f->q, id, "by the test", f->now), 0);
 	worker__heartbeat(&f->w->runs->heartbeat);
+	assert_int_equal(f->pub.aborts, 0); /* the answer comes on the loop */
+	wfx_settle(f);
 	assert_int_equal(f->pub.aborts, 1);
 	assert_false(f->pub.running);
 	assert_int_equal(worker_running(f->w), 0);
@@ -256,14 +260,14 @@ static void test_drain_resume(void **state)
 	assert_int_equal(wfx_job(f, id).state, JOB_QUEUED);
 	assert_false(exists(marker));
 	worker_set_draining(f->w, false);
-	uv_run(&f->loop, UV_RUN_NOWAIT);
+	wfx_run(f);
 	assert_int_equal(f->pub.starts, 1);
 	pub_finish(f, OUT_PUBLISHED, NULL, -1);
 
 	worker_operator_drain(f->w, true);
 	assert_true(exists(marker));
 	env = f->w->env;
-	assert_int_equal(worker_new(&env, f->q, &w2), 0);
+	assert_int_equal(worker_new(&env, f->qa, &w2), 0);
 	assert_true(worker_draining(w2));
 	worker_close(w2);
 	worker_operator_drain(f->w, false);
@@ -341,8 +345,12 @@ static void test_abort_all(void **state)
 
 	(void)state;
 	assert_int_equal(pub_send(f, 0), 0);
+	worker_set_draining(f->w, true); /* as a stop does: not claimed again */
 	worker_abort_all(f->w, "daemon stopping");
 	assert_int_equal(f->pub.aborts, 1);
+	assert_int_equal(worker_running(f->w), 1); /* until its end is recorded */
+	wfx_settle(f);
+	assert_int_equal(worker_running(f->w), 0);
 	j = wfx_job(f, id);
 	assert_int_equal(j.state, JOB_QUEUED);
 	assert_int_equal(j.attempts, 0);
@@ -360,133 +368,29 @@ static void test_all_done_before(void **state)
 	assert_int_equal(pub_send(f, 0), 0);
 	pub_file(f, 0, OUT_PUBLISHED, "published pkg-1.0.0.tar.gz");
 	worker_abort_all(f->w, "daemon stopping"); /* the crash before the end */
-	uv_run(&f->loop, UV_RUN_NOWAIT);
+	wfx_run(f);
 	wfx_tick(f);
 	assert_int_equal(f->pub.starts, 1);
 	assert_int_equal(wfx_job(f, id).state, JOB_SUCCEEDED);
 	wfx_free(f);
 }
 
-static unsigned held_asked;
+/* ---- the queue's answers: busy, held, fenced ---- */
 
-static bool always_held(void *data)
-{
-	(void)data;
-	held_asked++;
-	return true;
-}
-
-/* A steady stream of commits on the writer's connection: claims_held is
- * true at every look.  The worker waits out at most one look in a row, so
- * jobs still start; after a claim it waits once again. */
-static void test_claims_not_starved(void **state)
-{
-	struct wfx *f = wfx_new();
-	int64_t id;
-
-	(void)state;
-	held_asked = 0;
-	f->w->env.hooks.claims_held = always_held;
-	id = wfx_enqueue(f, "pkg", "a", one, 1, 3);
-	wfx_tick(f);
-	assert_int_equal(held_asked, 1);
-	assert_int_equal(f->pub.starts, 0); /* held: one look skipped */
-	assert_int_equal(wfx_job(f, id).state, JOB_QUEUED);
-	wfx_tick(f);
-	assert_int_equal(f->pub.starts, 1); /* not twice in a row */
-	assert_int_equal(wfx_job(f, id).state, JOB_RUNNING);
-	pub_finish(f, OUT_PUBLISHED, NULL, -1);
-	id = wfx_enqueue(f, "pkg2", "a", one, 1, 3);
-	wfx_tick(f);
-	assert_int_equal(f->pub.starts, 1); /* held again after a claim */
-	wfx_tick(f);
-	assert_int_equal(f->pub.starts, 2);
-	assert_int_equal(wfx_job(f, id).state, JOB_RUNNING);
-	wfx_free(f);
-}
-
-/* ---- the queue's write lock held by another connection ---- */
-
-/* The real queue's ops, with finish, upload_set and heartbeat answering
- * -EBUSY (the busy timeout ran out) as many times as asked; each call
- * noted in `calls` in order. */
-static struct {
-	const struct queue_ops *real;
-	struct queue_ops ops;
-	int finish, upload, heartbeat; /* -EBUSY answers left */
-	char calls[16];
-	size_t ncalls;
-} busy;
-
-static void busy_note(char c)
-{
-	if (busy.ncalls < sizeof(busy.calls) - 1)
-		busy.calls[busy.ncalls++] = c;
-}
-
-static int busy_finish(struct queue *q, int64_t id, int64_t fence, enum job_state st,
-		       int64_t next_run, enum pub_outcome out, const char *error,
-		       int64_t now)
-{
-	busy_note('f');
-	if (busy.finish > 0 && busy.finish--)
-		return -EBUSY;
-	return busy.real->finish(q, id, fence, st, next_run, out, error, now);
-}
-
-static int busy_upload_set(struct queue *q, int64_t id, int64_t fence,
-			   const char *filename, enum upload_state st,
-			   enum pub_outcome out, const char *answer, int64_t now)
-{
-	busy_note('u');
-	if (busy.upload > 0 && busy.upload--)
-		return -EBUSY;
-	return busy.real->upload_set(q, id, fence, filename, st, out, answer, now);
-}
-
-static int busy_heartbeat(struct queue *q, int64_t id, int64_t fence, int64_t now,
-			  int64_t lease_ms)
-{
-	busy_note('h');
-	if (busy.heartbeat > 0 && busy.heartbeat--)
-		return -EBUSY;
-	return busy.real->heartbeat(q, id, fence, now, lease_ms);
-}
-
-/* Forgets the calls so far. */
-static void busy_mark(void)
-{
-	memset(busy.calls, 0, sizeof(busy.calls));
-	busy.ncalls = 0;
-}
-
-/* A fixture whose queue answers busy as asked, the worker retrying every
- * millisecond (loop time). */
+/* A fixture whose thread's connection answers busy as asked, the worker
+ * retrying every millisecond (loop time). */
 static struct wfx *busy_new(void)
 {
 	struct wfx *f = wfx_new();
 
-	memset(&busy, 0, sizeof(busy));
-	busy.real = f->q->ops;
-	busy.ops = *f->q->ops;
-	busy.ops.finish = busy_finish;
-	busy.ops.upload_set = busy_upload_set;
-	busy.ops.heartbeat = busy_heartbeat;
-	f->q->ops = &busy.ops;
 	f->w->later_ms = 1;
 	return f;
 }
 
-static void busy_free(struct wfx *f)
-{
-	f->q->ops = busy.real; /* closed by its own close */
-	wfx_free(f);
-}
-
-/* Runs the loop until the kept writes are made or given up. */
+/* Runs the loop until the writes made are done or given up. */
 static void run_until_written(struct wfx *f)
 {
-	while (f->w->later != NULL)
+	while (f->w->writes != NULL)
 		uv_run(&f->loop, UV_RUN_ONCE);
 }
 
@@ -502,18 +406,18 @@ static void test_busy_finish_retried(void **state)
 	snprintf(spool, sizeof(spool), "%s/spool/pkg", f->dir);
 	assert_int_equal(pub_send(f, 0), 0);
 	pub_file(f, 0, OUT_PUBLISHED, "published pkg-1.0.0.tar.gz (10 bytes)");
-	busy.finish = 2;
-	busy_mark();
+	fake.finish = 2;
+	fake_mark();
 	pub_finish(f, OUT_PUBLISHED, NULL, -1);
 	assert_int_equal(wfx_job(f, id).state, JOB_RUNNING); /* not yet */
 	assert_int_equal(f->nheard, 1);			     /* the upload only */
 	run_until_written(f);
-	assert_string_equal(busy.calls, "fff");
+	assert_string_equal(fake.calls, "fff");
 	assert_int_equal(wfx_job(f, id).state, JOB_SUCCEEDED);
 	assert_false(exists(spool));
 	assert_int_equal(f->nheard, 2);
 	assert_string_equal(f->heard[1], "changed 1");
-	busy_free(f);
+	wfx_free(f);
 }
 
 /* An upload's state refused busy is kept, and the finish after it waits
@@ -525,16 +429,20 @@ static void test_busy_writes_in_order(void **state)
 
 	(void)state;
 	assert_int_equal(pub_send(f, 0), 0);
-	busy.upload = 1;
-	busy_mark();
+	fake.upload = 1;
+	fake_mark();
+	f->w->later_ms = 60000; /* tried again when the test says */
 	pub_file(f, 0, OUT_PUBLISHED, "published pkg-1.0.0.tar.gz (10 bytes)");
 	pub_finish(f, OUT_PUBLISHED, NULL, -1);
-	assert_string_equal(busy.calls, "u"); /* the finish waits its turn */
+	assert_string_equal(fake.calls, "u");	   /* the finish waits its turn */
+	assert_int_equal(worker_running(f->w), 1); /* its end is not recorded */
+	assert_int_equal(wfx_job(f, id).state, JOB_RUNNING);
+	uv_timer_start(&f->w->later_timer, worker__write_later, 0, 0);
 	run_until_written(f);
-	assert_string_equal(busy.calls, "uuf");
+	assert_string_equal(fake.calls, "uuf");
 	assert_int_equal(wfx_upload(f, id, one[0]).state, UPLOAD_DONE);
 	assert_int_equal(wfx_job(f, id).state, JOB_SUCCEEDED);
-	busy_free(f);
+	wfx_free(f);
 }
 
 /* Tries are bounded: a finish busy every time is given up after
@@ -546,13 +454,13 @@ static void test_busy_finish_bounded(void **state)
 	int64_t id = running_job(f, 3);
 
 	(void)state;
-	busy.finish = 1000;
-	busy_mark();
+	fake.finish = 1000;
+	fake_mark();
 	pub_finish(f, OUT_UNAVAILABLE, "registry answered 503", -1);
 	run_until_written(f);
-	assert_int_equal(busy.ncalls, WORKER_WRITE_TRIES);
+	assert_int_equal(fake.ncalls, WORKER_WRITE_TRIES);
 	assert_int_equal(wfx_job(f, id).state, JOB_RUNNING);
-	busy_free(f);
+	wfx_free(f);
 }
 
 /* A heartbeat refused busy is tried again soon, not a whole period later. */
@@ -563,17 +471,224 @@ static void test_busy_heartbeat_retried(void **state)
 	uv_timer_t *hb = &f->w->runs->heartbeat;
 
 	(void)state;
-	busy.heartbeat = 1;
-	busy_mark();
+	fake.heartbeat = 1;
+	fake_mark();
 	f->now += LEASE_MS / 3;
 	worker__heartbeat(hb);
+	wfx_settle(f);
 	assert_int_equal(wfx_job(f, id).lease_expires_ms, T0 + LEASE_MS); /* not yet */
 	assert_true(uv_timer_get_due_in(hb) <= 1);
 	assert_int_equal(uv_timer_get_repeat(hb), LEASE_MS / 3);
-	while (busy.ncalls < 2)
+	while (fake.ncalls < 2 || queue_async_pending(f->qa) > 0)
 		uv_run(&f->loop, UV_RUN_ONCE);
 	assert_int_equal(wfx_job(f, id).lease_expires_ms, f->now + LEASE_MS);
-	busy_free(f);
+	wfx_free(f);
+}
+
+/* ---- completions: fencing, order, the loop never waits ---- */
+
+/* The lease ran out and another worker took the job over: the heartbeat's
+ * answer, AOS_EFENCED through its completion, stops the publish and the
+ * run; nothing is recorded for the job. */
+static void test_heartbeat_fenced(void **state)
+{
+	struct wfx *f = wfx_new();
+	int64_t id = running_job(f, 3);
+	struct job other[1];
+	size_t before = f->nheard;
+
+	(void)state;
+	f->now += LEASE_MS + 1;
+	assert_int_equal(
+	    f->q->ops->claim(f->q, "elsewhere:1", f->now, LEASE_MS, 0, other, 1), 1);
+	job_clear(&other[0]);
+	worker__heartbeat(&f->w->runs->heartbeat);
+	assert_true(f->pub.running); /* the answer is not back yet */
+	wfx_settle(f);
+	assert_false(f->pub.running);
+	assert_int_equal(f->pub.aborts, 1);
+	assert_int_equal(worker_running(f->w), 0);
+	assert_string_equal(wfx_job(f, id).lease_owner, "elsewhere:1");
+	assert_int_equal(f->nheard, before);
+	wfx_free(f);
+}
+
+/* The finish itself is refused AOS_EFENCED (taken over between the last
+ * upload and the end): nothing heard of the job, its spool kept for its
+ * new owner, and the worker no longer counts it. */
+static void test_finish_fenced(void **state)
+{
+	struct wfx *f = wfx_new();
+	int64_t id = running_job(f, 3);
+	struct job other[1];
+	char spool[300];
+	size_t before;
+
+	(void)state;
+	snprintf(spool, sizeof(spool), "%s/spool/pkg", f->dir);
+	assert_int_equal(pub_send(f, 0), 0);
+	pub_file(f, 0, OUT_PUBLISHED, "published pkg-1.0.0.tar.gz (10 bytes)");
+	before = f->nheard;
+	f->now += LEASE_MS + 1;
+	assert_int_equal(
+	    f->q->ops->claim(f->q, "elsewhere:1", f->now, LEASE_MS, 0, other, 1), 1);
+	job_clear(&other[0]);
+	fake_mark();
+	pub_finish(f, OUT_PUBLISHED, NULL, -1);
+	assert_string_equal(fake.calls, "f");
+	assert_int_equal(wfx_job(f, id).state, JOB_RUNNING);
+	assert_string_equal(wfx_job(f, id).lease_owner, "elsewhere:1");
+	assert_int_equal(f->nheard, before); /* no job_changed */
+	assert_true(exists(spool));
+	assert_int_equal(worker_running(f->w), 0);
+	wfx_free(f);
+}
+
+static int64_t ready_id;
+static enum upload_state state_at_ready;
+
+static void note_state(struct wfx *f, size_t i, int rc)
+{
+	(void)i;
+	(void)rc;
+	state_at_ready = wfx_upload(f, ready_id, one[0]).state;
+}
+
+static void count_turn(uv_idle_t *h)
+{
+	(*(unsigned *)h->data)++;
+}
+
+/* Runs the loop for a few turns (an idle handle counts them: the loop does
+ * not wait for anything), however long the queue's thread is held. */
+static void run_turns(struct wfx *f, unsigned n)
+{
+	uv_idle_t idle;
+	unsigned turns = 0;
+
+	assert_int_equal(uv_idle_init(&f->loop, &idle), 0);
+	idle.data = &turns;
+	assert_int_equal(uv_idle_start(&idle, count_turn), 0);
+	while (turns < n)
+		uv_run(&f->loop, UV_RUN_ONCE);
+	uv_close((uv_handle_t *)&idle, NULL);
+	uv_run(&f->loop, UV_RUN_NOWAIT);
+}
+
+/* The first byte waits for the SENDING mark: while its write is held on
+ * the database thread the loop runs and the publish is not told to send;
+ * once the write completes it is, and the mark is in the store by then. */
+static void test_sending_committed_first(void **state)
+{
+	struct wfx *f = wfx_new();
+
+	(void)state;
+	ready_id = running_job(f, 3);
+	state_at_ready = UPLOAD_PENDING;
+	f->on_ready = note_state;
+	wfx_hold('u');
+	f->pub.ready_rc[0] = 1;
+	assert_int_equal(f->pub.hooks.sending(f->pub.hooks.data, 0), PUBLISH_SEND_LATER);
+	wfx_wait_held();
+	run_turns(f, 3);
+	assert_int_equal(f->pub.readies, 0); /* not a byte yet */
+	assert_int_equal(wfx_upload(f, ready_id, one[0]).state, UPLOAD_PENDING);
+	wfx_release();
+	wfx_settle(f);
+	assert_int_equal(f->pub.readies, 1);
+	assert_int_equal(f->pub.ready_rc[0], 0);
+	assert_int_equal(state_at_ready, UPLOAD_SENDING);
+	wfx_free(f);
+}
+
+/* A claim while a write is held on the database thread: the tick posts it
+ * and returns, the loop goes on turning; the claim runs after the held
+ * finish (FIFO), so the next job starts only once the first one's end is
+ * recorded. */
+static void test_claim_while_write_held(void **state)
+{
+	struct wfx *f = wfx_new();
+	int64_t id = running_job(f, 3), id2;
+	const char *heard[2];
+	char changed[64];
+
+	(void)state;
+	wfx_hold('f');
+	f->pub.running = false;
+	f->pub.hooks.finished(f->pub.hooks.data, OUT_PUBLISHED, NULL, -1, NULL);
+	wfx_wait_held();
+	id2 = wfx_enqueue(f, "pkg2", "a", one, 1, 3);
+	worker_kick(f->w);
+	run_turns(f, 3);
+	assert_true(f->w->claiming); /* posted, behind the finish */
+	assert_int_equal(worker_running(f->w), 1);
+	assert_int_equal(wfx_job(f, id).state, JOB_RUNNING);
+	assert_int_equal(wfx_job(f, id2).state, JOB_QUEUED);
+	assert_int_equal(f->pub.starts, 1);
+	assert_int_equal(f->nheard, 0);
+	wfx_release();
+	wfx_settle(f);
+	assert_int_equal(wfx_job(f, id).state, JOB_SUCCEEDED);
+	assert_int_equal(wfx_job(f, id2).state, JOB_RUNNING);
+	assert_int_equal(f->pub.starts, 2);
+	snprintf(changed, sizeof(changed), "changed %lld", (long long)id);
+	heard[0] = changed;
+	heard[1] = NULL;
+	wfx_assert_heard(f, heard);
+	wfx_free(f);
+}
+
+/* New log lines are told from the completions of the writes that add them
+ * (the claim, a line, the finish), on the loop (hook_logged asserts the
+ * thread), after the commit. */
+static void test_logged_from_completions(void **state)
+{
+	struct wfx *f = wfx_new();
+	const char *want[6] = {"logged 1",  "upload a published sends=1 bytes=10",
+			       "logged 1",  "logged 1",
+			       "changed 1", NULL};
+
+	(void)state;
+	f->hear_logged = true;
+	assert_int_equal(running_job(f, 3), 1);
+	assert_int_equal(pub_send(f, 0), 0);
+	pub_file(f, 0, OUT_PUBLISHED, "published pkg-1.0.0.tar.gz (10 bytes)");
+	pub_finish(f, OUT_PUBLISHED, NULL, -1);
+	wfx_assert_heard(f, want);
+	wfx_free(f);
+}
+
+/* At its start the worker returns what this host's previous process left
+ * running (release_owner of "<hostname>:"), and only then claims: the job
+ * is taken at once, not after its lease runs out, its attempt not
+ * counted twice. */
+static void test_release_at_start(void **state)
+{
+	struct wfx *f = wfx_new();
+	struct worker_env env = f->w->env;
+	char old[sizeof(f->w->owner) + 8];
+	struct job got[1], j;
+	int64_t id;
+
+	(void)state;
+	snprintf(old, sizeof(old), "%.*s1",
+		 (int)(strchr(f->w->owner, ':') - f->w->owner) + 1, f->w->owner);
+	worker_close(f->w);
+	wfx_settle(f);
+	id = wfx_enqueue(f, "pkg", "a", one, 1, 3);
+	assert_int_equal(f->q->ops->claim(f->q, old, f->now, LEASE_MS, 0, got, 1), 1);
+	job_clear(&got[0]);
+	assert_int_equal(worker_new(&env, f->qa, &f->w), 0);
+	f->w->io = &f->io;
+	worker_start(f->w);
+	wfx_settle(f);
+	wfx_run(f);
+	j = wfx_job(f, id);
+	assert_int_equal(j.state, JOB_RUNNING);
+	assert_string_equal(j.lease_owner, f->w->owner);
+	assert_int_equal(j.attempts, 1);
+	assert_int_equal(f->pub.starts, 1);
+	wfx_free(f);
 }
 
 int main(void)
@@ -590,11 +705,16 @@ int main(void)
 	    cmocka_unit_test(test_publish_start_fails),
 	    cmocka_unit_test(test_abort_all),
 	    cmocka_unit_test(test_all_done_before),
-	    cmocka_unit_test(test_claims_not_starved),
 	    cmocka_unit_test(test_busy_finish_retried),
 	    cmocka_unit_test(test_busy_writes_in_order),
 	    cmocka_unit_test(test_busy_finish_bounded),
 	    cmocka_unit_test(test_busy_heartbeat_retried),
+	    cmocka_unit_test(test_heartbeat_fenced),
+	    cmocka_unit_test(test_finish_fenced),
+	    cmocka_unit_test(test_sending_committed_first),
+	    cmocka_unit_test(test_claim_while_write_held),
+	    cmocka_unit_test(test_logged_from_completions),
+	    cmocka_unit_test(test_release_at_start),
 	};
 
 	return cmocka_run_group_tests(tests, wfx_setup, NULL);

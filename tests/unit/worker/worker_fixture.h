@@ -6,6 +6,14 @@
  * waiting.  The Vault session is a real one, never started, whose store the
  * test fills.
  *
+ * As in the daemon, the worker posts every queue call to a real
+ * queue_async whose thread opens a second connection to the database
+ * (queue_sqlite_open_more()); the test reads and writes through the first
+ * (wfx->q), and runs the loop until the completions ran (wfx_settle(): the
+ * helpers below do).  The thread's connection goes through `fake`: each
+ * finish, upload_set and heartbeat is noted, and answers -EBUSY or is held
+ * on the thread until released, as the test asks.
+ *
  * Header-only (static functions) so each test stays one executable.
  */
 #ifndef AOS_TEST_WORKER_FIXTURE_H
@@ -23,11 +31,13 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <uv.h>
 
 #include "base/log.h"
 #include "common/err.h"
 #include "common/secret.h"
 #include "config/config.h"
+#include "queue/queue_async.h"
 #include "session/session_internal.h"
 #include "tests/unit/room_fixture.h"
 #include "worker/worker_internal.h"
@@ -49,6 +59,9 @@ struct fake_pub {
 	size_t nfiles;
 	char files[PUBLISH_MAX_FILES][512];
 	bool probe[PUBLISH_MAX_FILES];
+	/* publish_send_ready(): how often, and its rc per file (1: none) */
+	unsigned readies;
+	int ready_rc[PUBLISH_MAX_FILES];
 };
 
 struct wfx {
@@ -57,7 +70,8 @@ struct wfx {
 	char *cfg_text;
 	struct config *cfg;
 	struct vault_session *s;
-	struct queue *q;
+	struct queue *q; /* the test's connection, on the loop */
+	struct queue_async *qa;
 	struct worker *w;
 	struct worker_io io;
 	int64_t now;
@@ -66,7 +80,28 @@ struct wfx {
 	/* what the worker's hooks reported, in order */
 	char heard[MAX_HEARD][200];
 	size_t nheard;
+	bool hear_logged;	 /* the logged hook is heard too */
+	uv_thread_t loop_thread; /* the hooks run on it, never the queue's */
+	/* called by the fake publish_send_ready, before it notes rc */
+	void (*on_ready)(struct wfx *f, size_t i, int rc);
 };
+
+/* The queue_async thread's connection: the real operations, with finish,
+ * upload_set and heartbeat noted in `calls` ('f', 'u', 'h') and answering
+ * -EBUSY as many times as asked; a call whose letter is `hold` waits on
+ * the thread until wfx_release().  The test sets the counts while nothing
+ * is out (the queue_async's own lock orders them with the thread). */
+static struct {
+	const struct queue_ops *real;
+	struct queue_ops ops;
+	int finish, upload, heartbeat; /* -EBUSY answers left */
+	char calls[64];
+	size_t ncalls;
+	uv_mutex_t mu; /* hold, held */
+	uv_cond_t cv;
+	char hold; /* the letter to hold, 0: none */
+	bool held; /* a call waits now */
+} fake;
 
 static struct wfx *wfx_cur; /* the fake publish's way back to its fixture */
 
@@ -111,6 +146,22 @@ static inline int wfx_publish_start(const struct publish_env *env,
 	return 0;
 }
 
+static inline void wfx_publish_send_ready(struct publish_op *op, int rc)
+{
+	struct fake_pub *p = &wfx_cur->pub;
+	size_t i;
+
+	assert_ptr_equal(op, p);
+	assert_true(p->running);
+	for (i = 0; i < p->nfiles && p->ready_rc[i] != 1; i++)
+		;
+	assert_true(i < p->nfiles); /* a send was asked for and not answered */
+	if (wfx_cur->on_ready != NULL)
+		wfx_cur->on_ready(wfx_cur, i, rc);
+	p->ready_rc[i] = rc;
+	p->readies++;
+}
+
 static inline void wfx_publish_abort(struct publish_op *op)
 {
 	struct fake_pub *p = &wfx_cur->pub;
@@ -147,6 +198,17 @@ static inline void hook_job_event(void *data, int64_t id, const cJSON *ev)
 static inline void hook_job_changed(void *data, int64_t id)
 {
 	wfx_heard(data, "changed %lld", (long long)id);
+}
+
+static inline void hook_logged(void *data, int64_t id)
+{
+	struct wfx *f = data;
+	uv_thread_t self = uv_thread_self();
+
+	/* From the write's completion: on the loop, not the database thread. */
+	assert_true(uv_thread_equal(&self, &f->loop_thread));
+	if (f->hear_logged)
+		wfx_heard(f, "logged %lld", (long long)id);
 }
 
 static inline void hook_upload_done(void *data, const struct worker_upload_stat *u)
@@ -213,7 +275,113 @@ static const struct worker_hooks wfx_hooks = {
     .job_event = hook_job_event,
     .job_changed = hook_job_changed,
     .upload_done = hook_upload_done,
+    .logged = hook_logged,
 };
+
+/* ---- the thread's connection ---- */
+
+static inline void fake_note(char c)
+{
+	uv_mutex_lock(&fake.mu);
+	if (fake.ncalls < sizeof(fake.calls) - 1)
+		fake.calls[fake.ncalls++] = c;
+	if (fake.hold == c) {
+		fake.held = true;
+		uv_cond_broadcast(&fake.cv);
+		while (fake.hold == c)
+			uv_cond_wait(&fake.cv, &fake.mu);
+		fake.held = false;
+	}
+	uv_mutex_unlock(&fake.mu);
+}
+
+static inline int fake_finish(struct queue *q, int64_t id, int64_t fence,
+			      enum job_state st, int64_t next_run, enum pub_outcome out,
+			      const char *error, int64_t now)
+{
+	fake_note('f');
+	if (fake.finish > 0 && fake.finish--)
+		return -EBUSY;
+	return fake.real->finish(q, id, fence, st, next_run, out, error, now);
+}
+
+static inline int fake_upload_set(struct queue *q, int64_t id, int64_t fence,
+				  const char *filename, enum upload_state st,
+				  enum pub_outcome out, const char *answer, int64_t now)
+{
+	fake_note('u');
+	if (fake.upload > 0 && fake.upload--)
+		return -EBUSY;
+	return fake.real->upload_set(q, id, fence, filename, st, out, answer, now);
+}
+
+static inline int fake_heartbeat(struct queue *q, int64_t id, int64_t fence, int64_t now,
+				 int64_t lease_ms)
+{
+	fake_note('h');
+	if (fake.heartbeat > 0 && fake.heartbeat--)
+		return -EBUSY;
+	return fake.real->heartbeat(q, id, fence, now, lease_ms);
+}
+
+/* queue_async's open, on its thread: a further connection, through fake. */
+static inline int wfx_open_more(const char *path, struct queue **ret, char *err,
+				size_t errlen)
+{
+	int rc = queue_sqlite_open_more(path, ret, err, errlen);
+
+	if (rc == 0) {
+		fake.real = (*ret)->ops;
+		fake.ops = *fake.real;
+		fake.ops.finish = fake_finish;
+		fake.ops.upload_set = fake_upload_set;
+		fake.ops.heartbeat = fake_heartbeat;
+		(*ret)->ops = &fake.ops;
+	}
+	return rc;
+}
+
+/* Forgets the calls noted so far (nothing out). */
+static inline void fake_mark(void)
+{
+	uv_mutex_lock(&fake.mu);
+	memset(fake.calls, 0, sizeof(fake.calls));
+	fake.ncalls = 0;
+	uv_mutex_unlock(&fake.mu);
+}
+
+/* The next call noted c waits on the thread until wfx_release(). */
+static inline void wfx_hold(char c)
+{
+	uv_mutex_lock(&fake.mu);
+	fake.hold = c;
+	uv_mutex_unlock(&fake.mu);
+}
+
+/* Waits until the held call has reached the thread. */
+static inline void wfx_wait_held(void)
+{
+	uv_mutex_lock(&fake.mu);
+	while (!fake.held)
+		uv_cond_wait(&fake.cv, &fake.mu);
+	uv_mutex_unlock(&fake.mu);
+}
+
+static inline void wfx_release(void)
+{
+	uv_mutex_lock(&fake.mu);
+	fake.hold = 0;
+	uv_cond_broadcast(&fake.cv);
+	uv_mutex_unlock(&fake.mu);
+}
+
+/* Runs the loop until every request the worker posted has completed (and
+ * what the completions posted). */
+static inline void wfx_settle(struct wfx *f)
+{
+	while (queue_async_pending(f->qa) > 0)
+		uv_run(&f->loop, UV_RUN_ONCE);
+}
 
 /* A fresh fixture with tokens for both registries and its worker (which
  * has not looked for jobs yet: the loop has not run). */
@@ -225,6 +393,7 @@ static inline struct wfx *wfx_new(void)
 
 	assert_non_null(f);
 	wfx_cur = f;
+	f->loop_thread = uv_thread_self();
 	snprintf(f->dir, sizeof(f->dir), "/tmp/aos-worker-test.XXXXXX");
 	assert_non_null(mkdtemp(f->dir));
 	wfx_config(f);
@@ -232,39 +401,77 @@ static inline struct wfx *wfx_new(void)
 	if (queue_sqlite_open(path, &f->q, err, sizeof(err)) != 0)
 		fail_msg("queue_sqlite_open: %s", err);
 	assert_int_equal(uv_loop_init(&f->loop), 0);
+	memset(&fake, 0, sizeof(fake));
+	assert_int_equal(uv_mutex_init(&fake.mu), 0);
+	assert_int_equal(uv_cond_init(&fake.cv), 0);
+	assert_int_equal(queue_async_new_open(&f->loop,
+					      &(struct queue_async_open){
+						  .open = wfx_open_more, .target = path},
+					      0, &f->qa),
+			 0);
 	assert_int_equal(session_new(&f->loop, NULL, f->cfg, NULL, NULL, &f->s), 0);
 	wfx_tokens(f, "tok-a", "tok-b");
 	f->now = T0;
 	f->io = (struct worker_io){.now = wfx_now,
 				   .rnd = wfx_rnd,
 				   .publish_start = wfx_publish_start,
-				   .publish_abort = wfx_publish_abort};
+				   .publish_abort = wfx_publish_abort,
+				   .publish_send_ready = wfx_publish_send_ready};
 	env.pub.loop = &f->loop;
 	env.pub.session = f->s;
 	env.pub.cfg = &f->cfg;
 	env.hooks = wfx_hooks;
 	env.hooks.data = f;
-	assert_int_equal(worker_new(&env, f->q, &f->w), 0);
+	assert_int_equal(worker_new(&env, f->qa, &f->w), 0);
 	f->w->io = &f->io;
+	worker_start(f->w); /* release_owner, then claims */
+	wfx_settle(f);
 	return f;
 }
 
-/* Closes the worker (releasing what still runs), the session and the
+/* Closes the worker (releasing what still runs), lets its last writes
+ * complete, closes the queue_async (its thread joined), the session and the
  * queue; the loop must end with every handle closed. */
 static inline void wfx_free(struct wfx *f)
 {
 	worker_close(f->w);
+	wfx_settle(f);
+	assert_int_equal(queue_async_close(f->qa, NULL, NULL), 0);
 	room_fx_close(&f->loop, f->s, f->q, f->cfg, f->cfg_text, f->dir);
+	uv_cond_destroy(&fake.cv);
+	uv_mutex_destroy(&fake.mu);
 	wfx_cur = NULL;
 	free(f);
 }
 
-/* Lets the worker look for due jobs at the injected time, and runs what
- * the loop has ready (close callbacks of finished runs). */
+/* Runs what the loop has ready (a kick's look for jobs, close callbacks of
+ * finished runs), then until the completions ran. */
+static inline void wfx_run(struct wfx *f)
+{
+	uv_run(&f->loop, UV_RUN_NOWAIT);
+	wfx_settle(f);
+}
+
+/* Lets the worker look for due jobs at the injected time. */
 static inline void wfx_tick(struct wfx *f)
 {
 	worker_kick(f->w);
-	uv_run(&f->loop, UV_RUN_NOWAIT);
+	wfx_run(f);
+}
+
+/* The answer of job id, as a follower would get it. */
+static inline void wfx_answered(void *data, cJSON *answer)
+{
+	*(cJSON **)data = answer;
+}
+
+static inline cJSON *wfx_answer(struct wfx *f, int64_t id)
+{
+	cJSON *answer = NULL;
+
+	assert_int_equal(worker_job_answer(f->w, id, wfx_answered, &answer), 0);
+	wfx_settle(f);
+	return answer;
 }
 
 /* A spooled copy: <dir>/spool/<job key>/<name>, holding text. */
@@ -349,10 +556,20 @@ static inline struct job_upload wfx_upload(struct wfx *f, int64_t id, const char
 
 /* ---- playing the registry: the hooks of the publish that runs ---- */
 
+/* File i is about to be sent: the worker's answer, once its SENDING mark
+ * is written (0: send it). */
 static inline int pub_send(struct wfx *f, size_t i)
 {
+	int rc;
+
 	assert_true(f->pub.running);
-	return f->pub.hooks.sending(f->pub.hooks.data, i);
+	f->pub.ready_rc[i] = 1;
+	rc = f->pub.hooks.sending(f->pub.hooks.data, i);
+	if (rc != PUBLISH_SEND_LATER)
+		return rc;
+	wfx_settle(f);
+	assert_int_not_equal(f->pub.ready_rc[i], 1);
+	return f->pub.ready_rc[i];
 }
 
 static inline void pub_file(struct wfx *f, size_t i, enum pub_outcome out,
@@ -360,6 +577,7 @@ static inline void pub_file(struct wfx *f, size_t i, enum pub_outcome out,
 {
 	assert_true(f->pub.running);
 	f->pub.hooks.file_done(f->pub.hooks.data, i, out, message);
+	wfx_settle(f);
 }
 
 /* The publish ends; the worker settles the job and frees the run (its
@@ -370,6 +588,7 @@ static inline void pub_finish(struct wfx *f, enum pub_outcome out, const char *e
 	assert_true(f->pub.running);
 	f->pub.running = false;
 	f->pub.hooks.finished(f->pub.hooks.data, out, error, retry_after_s, NULL);
+	wfx_settle(f);
 }
 
 /* Asserts the hooks reported exactly want (NULL-terminated), in order. */
