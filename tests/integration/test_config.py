@@ -117,6 +117,13 @@ BAD = [
                           "targets": ["npm"], "env": {"HOME": "/tmp"}}}},
      r"pipelines\.p\.env"),
     ("control socket path too long", {"control_socket": "/" + "s" * 99}, r"control_socket"),
+    # A valid setting the daemon cannot run on yet: refused, not a silent
+    # start on SQLite (issue 17).
+    ("queue on PostgreSQL, not wired yet",
+     {"queue": {"backend": "postgresql",
+                "postgresql": {"host": "127.0.0.1", "database": "aos", "user": "aos",
+                               "sslmode": "disable"}}},
+     r"queue\.backend"),
 ]
 
 
@@ -128,6 +135,19 @@ def test_bad_config_names_key(tmp_path, what, over, key):
     # As documented: "config.json: <key path>: <what is expected>".
     rx = r"config\.json: " + key + r": \S"
     assert re.search(rx, p.stderr), f"{what}: stderr does not name /{key}/: {p.stderr!r}"
+
+
+def test_postgresql_backend_refused_at_start(tmp_path):
+    """The daemon itself refuses it too (EX_CONFIG, so systemd does not
+    restart it), before it opens anything."""
+    cfg = deep_merge(VALID, BAD[-1][1])
+    check_config(tmp_path, cfg)  # writes config.json and the credentials
+    p = subprocess.run([str(PUBLISHD), "-c", str(tmp_path / "config.json")],
+                       capture_output=True, text=True, timeout=20,
+                       env={"PATH": "/usr/bin:/bin", "LD_BIND_NOW": "1"})
+    assert p.returncode == 78, (p.returncode, p.stderr)
+    assert "queue.backend" in p.stderr and "sqlite" in p.stderr, p.stderr
+    assert not (tmp_path / "state_dir" / "queue.db").exists()
 
 
 @pytest.mark.parametrize("raw", ['{"vault": ', "[]", ""], ids=["truncated", "array", "empty"])
