@@ -158,6 +158,10 @@ void queue_command(struct agent *a, struct control_conn *c, enum control_cmd_id 
 	case CMD_JOB_CANCEL: cmd_job_action(a, c, req, id == CMD_JOB_CANCEL); break;
 	case CMD_DRAIN:
 	case CMD_RESUME:
+		if (a->worker == NULL) { /* NULL once the daemon stops */
+			control_reply_error(c, "the daemon is stopping");
+			break;
+		}
 		worker_operator_drain(a->worker, id == CMD_DRAIN);
 		o = cJSON_CreateObject();
 		cJSON_AddTrueToObject(o, "ok");

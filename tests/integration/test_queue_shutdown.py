@@ -23,7 +23,8 @@ from pathlib import Path
 import pytest
 
 from aos_fixtures import PUBLISHCTL, wait_for
-from publish_support import make_big_npm, make_big_wheel, sha256_file
+from control_support import Raw
+from publish_support import make_big_npm, make_big_wheel, make_wheel, sha256_file
 from queue_support import (JOB_STATES, ThrottledRelay, db_inspect, enqueue, job_log,
                            port_of, queue_config, relayed_registries, start_again,
                            wait_state)
@@ -273,3 +274,29 @@ def test_second_sigterm_requeues_at_once(queue_env, relays, tmp_path, reg):
     assert any("second signal" in t for t in log), log
     d.stop()
     print(f"{reg}: second SIGTERM -> exit 0 after {took:.2f}s; log: {log}")
+
+
+def test_drain_behind_job_wait_while_stopping(queue_env, relays, tmp_path):
+    """An operator's `drain` pipelined behind a `job wait` on one control
+    connection: the stop answers the follower ("stopping"), which makes the
+    connection run its next request, the drain, after the worker is gone.
+    It called worker_operator_drain(NULL) and the daemon died of SIGSEGV
+    during its stop (found by review); now the drain is answered "the daemon
+    is stopping" and the daemon exits 0."""
+    d = _daemon(queue_env, relays)
+    d.ctl_json("drain")  # the job stays queued: its follower waits
+    whl = make_wheel(tmp_path, "aos-drain-behind-wait", "1.0.0")
+    jid = enqueue(d, "pypi", whl)
+    raw = Raw(d)
+    raw.send(json.dumps({"cmd": "job.wait", "id": jid}).encode() + b"\n" +
+             json.dumps({"cmd": "drain"}).encode() + b"\n")
+    # The follower is in place once the job shows it (a request on another
+    # connection is answered after the raw one's first line was read).
+    d.status()
+    d.signal(signal.SIGTERM)
+    rc, _ = _exit_within(d, 30)
+    assert rc == 0, f"exit status {rc} (a signal is negative):\n{d.log_tail()}"
+    first, second = raw.line(), raw.line()
+    assert first is not None and first.get("ok") is False, first
+    assert second is None or (second.get("ok") is False and
+                              "stopping" in second.get("error", "")), second
