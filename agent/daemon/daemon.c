@@ -163,6 +163,22 @@ static void reload(struct agent *a)
 		sd_notify(0, "READY=1");
 		return;
 	}
+	if (ncfg->queue.backend != a->cfg->queue.backend) {
+		/* the queue is opened once, at the start; and this daemon runs
+		 * on SQLite only for now (main.c refuses postgresql at start) */
+		log_err("reload rejected, keeping the running configuration: "
+			"queue.backend changed to \"%s\": the queue's backend does not "
+			"change while the daemon runs, and this aos-publishd does not "
+			"support \"postgresql\" yet (issue 17)",
+			ncfg->queue.backend == QUEUE_BACKEND_POSTGRESQL ? "postgresql"
+									: "sqlite");
+		config_free(ncfg);
+		a->reloading = false;
+		a->status_line[0] = '\0';
+		update_status(a);
+		sd_notify(0, "READY=1");
+		return;
+	}
 	log_set_level(ncfg->log_level);
 	if (strcmp(ncfg->control_socket, a->cfg->control_socket) != 0)
 		log_warn("control_socket changed to %s: takes effect at the next restart",

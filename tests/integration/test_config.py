@@ -241,3 +241,22 @@ def test_listen_on_host_name(seeded, approle_daemon):
     assert m, f"no log line naming the resolved address:\n{d.log_tail()}"
     assert m.group(1) in resolved, (m.group(1), resolved)
     d.stop()
+
+
+def test_sighup_to_postgresql_backend_rejected(seeded, approle_daemon):
+    """A reload naming queue.backend "postgresql" is rejected (the backend
+    does not change while the daemon runs, and the daemon does not run on
+    it yet); it was accepted and the daemon stayed on SQLite without a word
+    (found by review)."""
+    d = approle_daemon({})
+    d.start()
+    bad = deep_merge(copy.deepcopy(d.config), BAD[-1][1])
+    d.write_config(bad)
+    mark = len(d.log_text())
+    d.signal(signal.SIGHUP)
+    wait_for(lambda: "reload rejected" in d.log_text()[mark:], 10,
+             what=lambda: f"the reload's rejection:\n{d.log_tail()}")
+    assert "queue.backend" in d.log_text()[mark:], d.log_tail()
+    st = d.status()
+    assert st["state"] == "ready", st
+
