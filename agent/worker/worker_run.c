@@ -237,7 +237,9 @@ static void sending_written(struct worker *w, struct worker_write *x, int rc)
 	struct run *r = x->run;
 
 	if (!r->gone && r->op != NULL) {
-		r->sent[x->file] = rc == 0;
+		/* once a mark committed, the store says SENDING: a later
+		 * refusal (a retry's mark) leaves it so */
+		r->sent[x->file] = r->sent[x->file] || rc == 0;
 		if (rc < 0)
 			sending_refused(r, x->file, rc);
 		w->io->publish_send_ready(r->op, rc);

@@ -601,6 +601,35 @@ static void test_sending_committed_first(void **state)
 	wfx_free(f);
 }
 
+/* publish retries a file whose first transfer failed after its SENDING
+ * mark was committed and bytes went out; the retry's mark is refused
+ * (busy: not tried again).  The file then ends without an answer: its
+ * upload must stay SENDING (the registry is asked before the next send),
+ * not go back to PENDING, which would resend without asking (found by
+ * review: sent[] was overwritten by the second mark's refusal). */
+static void test_second_mark_refused_stays_sending(void **state)
+{
+	struct wfx *f = wfx_new();
+	int64_t id;
+
+	(void)state;
+	id = running_job(f, 3);
+	f->pub.ready_rc[0] = 1;
+	assert_int_equal(f->pub.hooks.sending(f->pub.hooks.data, 0), PUBLISH_SEND_LATER);
+	wfx_settle(f);
+	assert_int_equal(f->pub.ready_rc[0], 0); /* sent */
+	assert_int_equal(wfx_upload(f, id, one[0]).state, UPLOAD_SENDING);
+	fake.upload = 1; /* the retry's mark: -EBUSY once */
+	f->pub.ready_rc[0] = 1;
+	assert_int_equal(f->pub.hooks.sending(f->pub.hooks.data, 0), PUBLISH_SEND_LATER);
+	wfx_settle(f);
+	assert_true(f->pub.ready_rc[0] < 0); /* not sent this time */
+	f->pub.hooks.file_done(f->pub.hooks.data, 0, OUT_ERROR, "connection reset");
+	wfx_settle(f);
+	assert_int_equal(wfx_upload(f, id, one[0]).state, UPLOAD_SENDING);
+	wfx_free(f);
+}
+
 /* A claim while a write is held on the database thread: the tick posts it
  * and returns, the loop goes on turning; the claim runs after the held
  * finish (FIFO), so the next job starts only once the first one's end is
@@ -712,6 +741,7 @@ int main(void)
 	    cmocka_unit_test(test_heartbeat_fenced),
 	    cmocka_unit_test(test_finish_fenced),
 	    cmocka_unit_test(test_sending_committed_first),
+	    cmocka_unit_test(test_second_mark_refused_stays_sending),
 	    cmocka_unit_test(test_claim_while_write_held),
 	    cmocka_unit_test(test_logged_from_completions),
 	    cmocka_unit_test(test_release_at_start),
