@@ -146,6 +146,9 @@ int queue_pg_conn_params(struct queue_pg_conn *c, struct queue_pg_params *p)
 	add(p, &n, "user", p->user);
 	add(p, &n, "password", p->password != NULL ? secret_value(p->password) : NULL);
 	add(p, &n, "sslmode", c->sslmode);
+	/* no GSSAPI encryption: where a Kerberos ticket is at hand, libpq
+	 * would prefer it to TLS and sslmode's checks would not apply */
+	add(p, &n, "gssencmode", "disable");
 	add(p, &n, "sslrootcert", c->sslrootcert);
 	add_num(p, &n, "connect_timeout", c->connect_timeout_s, p->timeout,
 		sizeof(p->timeout));

@@ -299,6 +299,8 @@ static void test_params(void **state)
 	assert_string_equal(param(&p, "user"), "u");
 	assert_string_equal(param(&p, "port"), "6432");
 	assert_string_equal(param(&p, "application_name"), "aos-publishd");
+	/* sslmode's checks are never replaced by GSSAPI encryption */
+	assert_string_equal(param(&p, "gssencmode"), "disable");
 	queue_pg_params_clear(&p);
 
 	assert_int_equal(queue_pg_conn_set_credentials(c, "v", pw), 0);
