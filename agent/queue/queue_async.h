@@ -30,14 +30,16 @@
  * or ended the session) is closed on the thread and opened again at once,
  * then with the same backoff.  A request whose second run cannot apply
  * anything twice runs again once on the new connection: the reads (get,
- * list, uploads, counts, stats, log_read), heartbeat, upload_set, finish,
- * release_owner and prune (a finish that had committed answers
- * AOS_EFENCED the second time: the job is no longer running).  The others
- * answer -ECONNRESET and are not run again, because the first run may
- * have committed: enqueue and enqueue_many (the client retries with the
- * same idempotency key, which answers AOS_EEXIST if the first one
- * landed), claim (a lease taken but not heard of runs out and the job is
- * claimed again), log, cancel, retry, set_artifacts.
+ * list, uploads, counts, stats, log_read), heartbeat, upload_set, finish
+ * and release_owner (a finish that had committed answers AOS_EFENCED the
+ * second time: the job is no longer running).  The others answer
+ * -ECONNRESET and are not run again, because the first run may have
+ * committed: enqueue and enqueue_many (the client retries with the same
+ * idempotency key, which answers AOS_EEXIST if the first one landed),
+ * claim (a lease taken but not heard of runs out and the job is claimed
+ * again), log, cancel, retry, set_artifacts, and prune (a second run
+ * would delete the next batch; the caller's next pass finds what the
+ * first left).
  *
  * queue_async_reopen() replaces the connection between two requests (new
  * credentials): the requests posted before it run on the old one, those

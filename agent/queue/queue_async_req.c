@@ -203,9 +203,11 @@ bool qa__retry_ok(enum qa_op op)
 	case QA_HEARTBEAT:
 	case QA_UPLOAD_SET:
 	case QA_FINISH:
-	case QA_RELEASE_OWNER:
-	case QA_PRUNE: return true;
-	/* may have committed: a second run would apply them twice */
+	case QA_RELEASE_OWNER: return true;
+	/* may have committed: a second run would apply them twice (prune
+	 * would delete the next batch, its caller removing the first's
+	 * spool files) */
+	case QA_PRUNE:
 	case QA_ENQUEUE:
 	case QA_ENQUEUE_MANY:
 	case QA_CLAIM:

@@ -448,6 +448,7 @@ static struct fake {
 	int closes;
 	int others;	       /* calls of the other operations (never held) */
 	int opens, fail_opens; /* fake_open's calls, and how many fail */
+	int prunes;	       /* fake_prune's calls: each a lost connection */
 	bool hold_open;	       /* fake_open waits to be released */
 	pthread_t open_thread;
 } fake = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
@@ -536,7 +537,18 @@ static int fake_set_artifacts(struct queue *q, int64_t id, int64_t fence,
 	return -ENOSYS;
 }
 
+/* A prune whose connection is lost under it (it may have deleted a
+ * batch already): -ECONNRESET. */
+static int fake_prune(struct queue *q, int64_t before_ms, int64_t after_id, bool dry_run,
+		      struct job *ret, size_t max)
+{
+	(void)q, (void)before_ms, (void)after_id, (void)dry_run, (void)ret, (void)max;
+	fake.prunes++;
+	return -ECONNRESET;
+}
+
 static const struct queue_ops fake_ops = {.get = fake_get,
+					  .prune = fake_prune,
 					  .enqueue_many = fake_enqueue_many,
 					  .claim = fake_claim,
 					  .list = fake_list,
@@ -565,7 +577,7 @@ static int fake_setup(void **state)
 	(void)state;
 	fake.base.ops = &fake_ops;
 	fake.entered = fake.released = fake.closes = fake.others = 0;
-	fake.opens = fake.fail_opens = 0;
+	fake.opens = fake.fail_opens = fake.prunes = 0;
 	fake.hold_open = false;
 	nevents = 0;
 	return 0;
@@ -849,6 +861,34 @@ static void test_open_failure_backs_off(void **state)
 	close_and_end(&loop, qa);
 }
 
+static void pruned(struct queue_async_result *res, void *data)
+{
+	(void)data;
+	event(res->rc);
+}
+
+/* A prune whose connection was lost is not run again on the new one: it
+ * deletes the ended jobs it reads, so a second run would delete the next
+ * batch while its caller removes the first batch's spool files (found by
+ * review: prune was among the requests run again). */
+static void test_prune_not_rerun_after_loss(void **state)
+{
+	struct queue_async_open o = {.open = fake_open, .target = "db"};
+	struct queue_async *qa;
+	uv_loop_t loop;
+
+	(void)state;
+	fake.released = 10; /* nothing held */
+	assert_int_equal(uv_loop_init(&loop), 0);
+	assert_int_equal(queue_async_new_open(&loop, &o, 0, &qa), 0);
+	assert_int_equal(queue_async_prune(qa, NOW, 0, false, 10, pruned, NULL), 0);
+	assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0);
+	assert_int_equal(fake.prunes, 1);
+	assert_int_equal(nevents, 1);
+	assert_int_equal(events[0], -ECONNRESET);
+	close_and_end(&loop, qa);
+}
+
 static int walked, passed_over;
 
 static void walk_close(uv_handle_t *h, void *arg)
@@ -945,6 +985,7 @@ int main(void)
 	    cmocka_unit_test_setup(test_bounds_refused, fake_setup),
 	    cmocka_unit_test_setup(test_open_on_the_thread, fake_setup),
 	    cmocka_unit_test_setup(test_open_failure_backs_off, fake_setup),
+	    cmocka_unit_test_setup(test_prune_not_rerun_after_loss, fake_setup),
 	    cmocka_unit_test_setup(test_walk_passes_over, fake_setup),
 	};
 
