@@ -38,12 +38,13 @@ struct follower {
 	struct control_conn *conn;
 	int64_t id;
 	enum follow_kind kind;
-	int64_t after; /* FOLLOW_LOG, _LINES: the last line sent */
-	bool due;      /* read again: new log lines, or the job changed */
-	bool reading;  /* a read is out: its completion has f */
-	bool started;  /* the first read answered: the client follows */
-	bool ended;    /* this round's get found the job ended (or gone) */
-	cJSON *lines;  /* FOLLOW_LINES: the answer's array */
+	int64_t after;	 /* FOLLOW_LOG, _LINES: the last line sent */
+	bool due;	 /* read again: new log lines, or the job changed */
+	bool reading;	 /* a read is out: its completion has f */
+	bool started;	 /* the first read answered: the client follows */
+	bool ended;	 /* this round's get found the job ended (or gone) */
+	cJSON *lines;	 /* FOLLOW_LINES: the answer's array */
+	struct job *job; /* FOLLOW_JOB: the ended job, while its uploads are read */
 	struct follower *next;
 };
 
@@ -62,9 +63,19 @@ static void sweep_soon(struct agent *a)
 		uv_timer_start(&a->follow_sweep, sweep, 0, 0);
 }
 
+static void job_drop(struct follower *f)
+{
+	if (f->job != NULL) {
+		job_clear(f->job);
+		free(f->job);
+		f->job = NULL;
+	}
+}
+
 static void follower_free(struct follower *f)
 {
 	cJSON_Delete(f->lines);
+	job_drop(f);
 	free(f);
 }
 
@@ -235,35 +246,40 @@ static void lines_done(struct queue_async_result *res, void *data)
 	}
 }
 
-/* The answer of f's ended job (worker_job_answer's completion). */
-static void job_answered(void *data, cJSON *o)
+/* The uploads of f's ended job: its answer (worker_job_answer_of()). */
+static void uploads_done(struct queue_async_result *res, void *data)
 {
 	struct follower *f = data;
 
 	f->a->follow_answers--;
-	if (!came_back(f)) {
-		cJSON_Delete(o);
+	if (!came_back(f))
 		return;
-	}
-	if (o == NULL)
-		answer_error(f, "cannot read the job's answer now (or it vanished from "
-				"the queue); see aos-publishctl job show");
+	if (res->rc < 0 || f->job == NULL)
+		answer_error(f, "cannot read the job's answer now; see aos-publishctl "
+				"job show");
 	else
-		answer(f, o);
+		answer(f, worker_job_answer_of(f->job, res->uploads, res->n));
+	job_drop(f);
 }
 
-/* The job's answer for a job follower once it has ended.  The worker
- * builds it from reads of its own (worker_job_answer(), agent/worker/),
- * posted on the write queue after the job's last write, so it sees the
- * finish.  A drain's stop waits for it (follow_answering()). */
-static void job_answer(struct follower *f)
+/* The job's answer for a job follower once it has ended: job (taken from
+ * the get's result) and its uploads, read on the read queue like every
+ * read of a follower (a reader's `job wait` puts nothing on the write
+ * queue).  The get that found it ended ran after the finish's commit (the
+ * worker tells of a change from the write's completion), and so do the
+ * uploads' read.  A drain's stop waits for it (follow_answering()). */
+static void job_answer(struct follower *f, struct job *job)
 {
-	int rc = -ESHUTDOWN;
+	int rc;
 
-	if (f->a->worker != NULL)
-		rc = worker_job_answer(f->a->worker, f->id, job_answered, f);
+	job_drop(f);
+	f->job = job;
+	rc = f->a->rq != NULL ? queue_async_uploads(f->a->rq, f->id, uploads_done, f)
+			      : -ESHUTDOWN;
 	if (rc == 0)
 		f->a->follow_answers++;
+	else
+		job_drop(f);
 	posted(f, rc);
 }
 
@@ -288,11 +304,12 @@ static void job_done(struct queue_async_result *res, void *data)
 	}
 	f->started = true;
 	f->ended = gone || job_state_ended(res->jobs[0].state);
-	if (f->kind != FOLLOW_JOB)
+	if (f->kind != FOLLOW_JOB) {
 		read_lines(f);
-	else if (f->ended)
-		job_answer(f);
-	else if (f->due)
+	} else if (f->ended) {
+		job_answer(f, res->jobs); /* f keeps the job */
+		res->jobs = NULL;
+	} else if (f->due)
 		sweep_soon(f->a);
 }
 

@@ -2,12 +2,12 @@
  * log --follow`), all in memory and driven by what the engines report:
  * the worker's hooks (worker_hooks) send each event of a job's publish to
  * that job's followers and, when a job's state is recorded, answer the
- * followers of an ended job (worker_job_answer, read after the job's last
- * write); the worker's `logged` hook (from its writes' completions, on the
- * loop) says when a job's log has new lines, which are then read from the
- * queue, the one source of the lines.  Nothing polls.  Every read of the
- * lines and the job goes to the read queue (a->rq), one out per follower
- * at a time; a client that leaves while its read is out is forgotten. */
+ * followers of an ended job (worker_job_answer_of(): the job and its
+ * uploads read after the job's last write); the worker's `logged` hook (from its writes'
+ * completions, on the loop) says when a job's log has new lines, which are then read from
+ * the queue, the one source of the lines.  Nothing polls.  Every read of the lines and
+ * the job goes to the read queue (a->rq), one out per follower at a time; a client that
+ * leaves while its read is out is forgotten. */
 #ifndef AOS_FOLLOW_H
 #define AOS_FOLLOW_H
 

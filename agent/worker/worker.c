@@ -526,63 +526,6 @@ cJSON *worker_job_answer_of(const struct job *jp, const struct job_upload *ups, 
 	return o;
 }
 
-/* A job's answer being read: the job, then its uploads. */
-struct answer_read {
-	struct worker *w;
-	struct job job;
-	void (*done)(void *data, cJSON *answer);
-	void *data;
-};
-
-static void answer_end(struct answer_read *a, cJSON *answer)
-{
-	struct worker *w = a->w;
-
-	a->done(a->data, answer);
-	job_clear(&a->job);
-	free(a);
-	worker__completed(w);
-}
-
-static void answer_uploads(struct queue_async_result *res, void *data)
-{
-	struct answer_read *a = data;
-
-	/* Uploads that cannot be read: the answer without its results. */
-	answer_end(a, worker_job_answer_of(&a->job, res->uploads, res->n));
-}
-
-static void answer_job(struct queue_async_result *res, void *data)
-{
-	struct answer_read *a = data;
-
-	if (res->rc == 0 && res->n == 1) {
-		a->job = res->jobs[0]; /* takes its inputs */
-		res->jobs[0].inputs = NULL;
-		if (queue_async_uploads(a->w->qa, a->job.id, answer_uploads, a) == 0)
-			return; /* this post's count goes on with the next */
-	}
-	answer_end(a, NULL);
-}
-
-int worker_job_answer(struct worker *w, int64_t id,
-		      void (*done)(void *data, cJSON *answer), void *data)
-{
-	struct answer_read *a = calloc(1, sizeof(*a));
-	int rc;
-
-	if (a == NULL)
-		return -ENOMEM;
-	*a = (struct answer_read){.w = w, .done = done, .data = data};
-	rc = queue_async_get(w->qa, id, answer_job, a);
-	if (rc < 0) {
-		free(a);
-		return rc;
-	}
-	worker__posted(w);
-	return 0;
-}
-
 void worker_stop_job(struct worker *w, int64_t id)
 {
 	struct run *r;

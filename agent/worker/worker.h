@@ -114,15 +114,6 @@ cJSON *worker_upload_json(const struct job_upload *u);
 cJSON *worker_job_answer_of(const struct job *job, const struct job_upload *ups,
 			    size_t n);
 
-/* Reads job id and its uploads through the worker's queue_async (after
- * every write posted before: a finish's completion sees its own end),
- * then done(data, answer) on the loop: answer (the caller's) as
- * worker_job_answer_of(), or NULL when there is no such job or the read
- * failed.  Returns 0, or a post's error (-EBUSY, -ESHUTDOWN, -ENOMEM):
- * done is not called. */
-int worker_job_answer(struct worker *w, int64_t id,
-		      void (*done)(void *data, cJSON *answer), void *data);
-
 /* What a job's spooled files take (worker_spool.c). */
 struct worker_spool_use {
 	uint64_t files; /* a pipeline job's folder counts as one */

@@ -459,18 +459,21 @@ static inline void wfx_tick(struct wfx *f)
 	wfx_run(f);
 }
 
-/* The answer of job id, as a follower would get it. */
-static inline void wfx_answered(void *data, cJSON *answer)
-{
-	*(cJSON **)data = answer;
-}
-
+/* The answer of job id, as a follower gets it (follow.c reads the job
+ * and its uploads, then worker_job_answer_of()). */
 static inline cJSON *wfx_answer(struct wfx *f, int64_t id)
 {
-	cJSON *answer = NULL;
+	struct job_upload ups[8];
+	struct job j;
+	int n;
+	cJSON *answer;
 
-	assert_int_equal(worker_job_answer(f->w, id, wfx_answered, &answer), 0);
 	wfx_settle(f);
+	assert_int_equal(f->q->ops->get(f->q, id, &j), 0);
+	n = f->q->ops->uploads(f->q, id, ups, 8);
+	assert_true(n >= 0);
+	answer = worker_job_answer_of(&j, ups, (size_t)n);
+	job_clear(&j);
 	return answer;
 }
 
