@@ -242,7 +242,9 @@ struct queue_ops {
 	 * it).  Returns 0 or AOS_ENOTFOUND. */
 	int (*get)(struct queue *q, int64_t id, struct job *ret);
 	/* Lists jobs newest first (f may be NULL); returns the count filled
-	 * (>= 0), at most min(max, limit); the caller job_clear()s each. */
+	 * (>= 0), at most min(max, limit); the caller job_clear()s each.
+	 * Their inputs are left NULL (up to JOB_INPUTS_MAX each: get reads
+	 * them). */
 	int (*list)(struct queue *q, const struct job_filter *f, struct job *ret,
 		    size_t max);
 	/* The uploads of a job, in enqueue order; returns the count filled

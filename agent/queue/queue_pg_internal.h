@@ -81,10 +81,14 @@ int qp__lock_package(struct queue_pg *q, const char *package);
 int qp__head_refresh(struct queue_pg *q, int64_t id);
 
 /* The columns of a job, in the order qp__read_job() expects. */
-#define QP_JOB_COLS                                                                      \
-	"id, kind, state, idem_key, registry, package, inputs, attempts, "               \
-	"max_attempts, next_run_ms, created_ms, updated_ms, lease_owner, "               \
+#define QP_COLS_HEAD "id, kind, state, idem_key, registry, package, "
+#define QP_COLS_TAIL                                                                     \
+	"attempts, max_attempts, next_run_ms, created_ms, updated_ms, lease_owner, "     \
 	"lease_expires_ms, fence, last_error, wait_reason, outcome"
+#define QP_JOB_COLS QP_COLS_HEAD "inputs, " QP_COLS_TAIL
+/* A listing's columns: the same, inputs always NULL (up to JOB_INPUTS_MAX
+ * a job, and no listing shows them: `job show` reads them with get). */
+#define QP_LIST_COLS QP_COLS_HEAD "NULL, " QP_COLS_TAIL
 int qp__read_job(PGresult *r, int row, struct job *j);
 /* Reads every row of r into ret[] and PQclear()s r: returns the count, or
  * -ENOMEM with nothing left to job_clear(). */

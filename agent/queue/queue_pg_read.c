@@ -111,7 +111,7 @@ int queue_pg__list(struct queue *q_, const struct job_filter *f, struct job *ret
 	qp__int(&a, (int64_t)limit);
 	result =
 	    qp__exec(q,
-		     "SELECT " QP_JOB_COLS " FROM aos_jobs WHERE ($1 = 0 OR state = $1) "
+		     "SELECT " QP_LIST_COLS " FROM aos_jobs WHERE ($1 = 0 OR state = $1) "
 		     "AND id < $2 ORDER BY id DESC LIMIT $3",
 		     &a, &r);
 	if (result < 0)

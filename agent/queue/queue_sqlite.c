@@ -95,9 +95,9 @@ static const char *const stmt_sql[QS__COUNT] = {
     [QS_LOG_INSERT] = "INSERT INTO job_log (job_id, at_ms, text) VALUES (?1, ?2, ?3)",
     [QS_LOG_TRIM] = "DELETE FROM job_log WHERE job_id = ?1 AND id <= (SELECT id "
 		    "FROM job_log WHERE job_id = ?1 ORDER BY id DESC LIMIT 1 OFFSET ?2)",
-    [QS_LIST] = "SELECT " QS_JOB_COLS " FROM jobs WHERE id < ?2 "
+    [QS_LIST] = "SELECT " QS_LIST_COLS " FROM jobs WHERE id < ?2 "
 		"ORDER BY id DESC LIMIT ?3",
-    [QS_LIST_STATE] = "SELECT " QS_JOB_COLS " FROM jobs WHERE state = ?1 AND id < ?2 "
+    [QS_LIST_STATE] = "SELECT " QS_LIST_COLS " FROM jobs WHERE state = ?1 AND id < ?2 "
 		      "ORDER BY id DESC LIMIT ?3",
     [QS_UPLOADS] = "SELECT job_id, filename, registry, sha256, state, answer, "
 		   "updated_ms, outcome FROM uploads WHERE job_id = ?1 ORDER BY rowid",

@@ -76,10 +76,14 @@ struct queue_sqlite {
 #define QS_DUE_EXPR "(CASE WHEN state = 2 THEN lease_expires_ms ELSE next_run_ms END)"
 
 /* The columns of a job, in the order queue_sqlite__read_job() expects. */
-#define QS_JOB_COLS                                                                      \
-	"id, kind, state, idem_key, registry, package, inputs, attempts, "               \
-	"max_attempts, next_run_ms, created_ms, updated_ms, lease_owner, "               \
+#define QS_COLS_HEAD "id, kind, state, idem_key, registry, package, "
+#define QS_COLS_TAIL                                                                     \
+	"attempts, max_attempts, next_run_ms, created_ms, updated_ms, lease_owner, "     \
 	"lease_expires_ms, fence, last_error, wait_reason, outcome"
+#define QS_JOB_COLS QS_COLS_HEAD "inputs, " QS_COLS_TAIL
+/* A listing's columns: the same, inputs always NULL (up to JOB_INPUTS_MAX
+ * a job, and no listing shows them: `job show` reads them with get). */
+#define QS_LIST_COLS QS_COLS_HEAD "NULL, " QS_COLS_TAIL
 
 /* The schema version this program writes (the number of migrations). */
 int queue_sqlite__schema_version(void);

@@ -794,8 +794,14 @@ static void test_list_counts(void **state)
 	assert_int_equal(n, 6);
 	for (i = 0; i < n; i++) {
 		assert_int_equal(j[i].id, ids[5 - i]);
+		/* a listing carries no inputs (up to 1 MiB a job; a reader's
+		 * `jobs` held up to 1000 of them per read: found by review) */
+		assert_null(j[i].inputs);
 		job_clear(&j[i]);
 	}
+	assert_int_equal(q->ops->get(q, ids[5], &w), 0); /* get does */
+	assert_non_null(w.inputs);
+	job_clear(&w);
 	f.state = JOB_QUEUED;
 	f.limit = 2;
 	n = q->ops->list(q, &f, j, 8);
