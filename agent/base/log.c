@@ -158,10 +158,17 @@ __attribute__((format(printf, 4, 0))) static void log_vemit(enum log_level level
 		if (n >= sizeof(line))
 			n = sizeof(line) - 1;
 	}
-	/* One line per message: fold embedded newlines. */
-	for (size_t i = 0; i < n; i++)
-		if (line[i] == '\n' || line[i] == '\r')
+	/* One line per message, and no terminal control from text that came
+	 * from outside: newlines, returns and tabs fold to spaces, any other
+	 * control byte (ESC, BEL, DEL...) shows as '?'. */
+	for (size_t i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)line[i];
+
+		if (ch == '\n' || ch == '\r' || ch == '\t')
 			line[i] = ' ';
+		else if (ch < 0x20 || ch == 0x7f)
+			line[i] = '?';
+	}
 	if (log_native && journal_send(level, line + start, n - start, f))
 		return;
 	if (n >= sizeof(line) - 1)

@@ -55,7 +55,7 @@ static void test_field_cut_to_fit(void **state)
 
 /* What log_msg_f() wrote to stderr, redirected to a temporary file, with
  * JOURNAL_STREAM unset (NULL), set to js, or (js "") naming that file. */
-static void emit(const char *js, char *buf, size_t len)
+static void emit_text(const char *js, const char *text, char *buf, size_t len)
 {
 	char path[] = "/tmp/test_log.XXXXXX", own[64];
 	int fd = mkstemp(path), saved = dup(STDERR_FILENO);
@@ -73,7 +73,7 @@ static void emit(const char *js, char *buf, size_t len)
 	else
 		unsetenv("JOURNAL_STREAM");
 	log_init(LOG_LVL_INFO);
-	log_msg_f(LOG_LVL_NOTICE, &f, "job %d queued", 7);
+	log_msg_f(LOG_LVL_NOTICE, &f, "%s", text);
 	log_msg_f(LOG_LVL_DEBUG, &f, "not shown");
 	fflush(stderr);
 	dup2(saved, STDERR_FILENO);
@@ -84,6 +84,27 @@ static void emit(const char *js, char *buf, size_t len)
 	assert_true(n >= 0);
 	buf[n] = '\0';
 	close(fd);
+}
+
+static void emit(const char *js, char *buf, size_t len)
+{
+	emit_text(js, "job 7 queued", buf, len);
+}
+
+/* Text from outside (a server's error, a registry's answer) cannot move
+ * the terminal or forge a line: newlines, returns and tabs become spaces,
+ * every other control byte (ESC, BEL, DEL...) a '?' (found by review: ESC
+ * reached stderr). */
+static void test_control_bytes_folded(void **state)
+{
+	char buf[512];
+	const char *sp;
+
+	(void)state;
+	emit_text(NULL, "db said \x1b[31mred\x07\x7f and\ttab\r\nnext", buf, sizeof(buf));
+	sp = strchr(buf, ' ');
+	assert_non_null(sp);
+	assert_string_equal(sp, " notice: db said ?[31mred?? and tab  next\n");
 }
 
 static void test_stderr_unchanged(void **state)
@@ -127,6 +148,7 @@ int main(void)
 	    cmocka_unit_test(test_fields_formatted),
 	    cmocka_unit_test(test_field_cut_to_fit),
 	    cmocka_unit_test(test_stderr_unchanged),
+	    cmocka_unit_test(test_control_bytes_folded),
 	    cmocka_unit_test(test_journal_stream_is_stderr),
 	};
 
