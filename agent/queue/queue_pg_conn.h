@@ -7,8 +7,9 @@
  * environment: it stays in its struct secret (OpenSSL's secure heap, wiped
  * when the last reference goes), and the values array points at it only
  * for the connect (queue_pg_params_clear() drops the reference right
- * after).  libpq keeps its own copy in the PGconn while it is open and
- * wipes it in PQfinish().
+ * after).  libpq keeps its own copy in the PGconn while it is open (wiped
+ * in PQfinish()) and makes transient ones while it connects that it frees
+ * without wiping (docs/security.md).
  *
  * The credentials change while connections live (Vault issues a new set):
  * queue_pg_conn_set_credentials() runs on the loop, queue_pg_conn_params()
