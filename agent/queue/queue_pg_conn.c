@@ -154,6 +154,13 @@ int queue_pg_conn_params(struct queue_pg_conn *c, struct queue_pg_params *p)
 		sizeof(p->timeout));
 	add(p, &n, "options", c->options);
 	add(p, &n, "application_name", c->appname);
+	/* TCP keepalives: a server that went away without a word (a host
+	 * down, a dropped NAT entry) is noticed within about a minute, not
+	 * after the kernel's two hours; the LISTEN connection only reads */
+	add(p, &n, "keepalives", "1");
+	add(p, &n, "keepalives_idle", "30");
+	add(p, &n, "keepalives_interval", "10");
+	add(p, &n, "keepalives_count", "3");
 	p->keys[n] = NULL;
 	p->values[n] = NULL;
 	return 0;

@@ -54,7 +54,7 @@ void queue_pg_conn_free(struct queue_pg_conn *c);
 int queue_pg_conn_set_credentials(struct queue_pg_conn *c, const char *user,
 				  struct secret *password);
 
-#define QUEUE_PG_PARAMS_MAX 14
+#define QUEUE_PG_PARAMS_MAX 18
 
 /* One connect's arrays, both NULL-terminated.  The values point into c's
  * settings (which must outlive the connect), this struct and the password,

@@ -301,6 +301,9 @@ static void test_params(void **state)
 	assert_string_equal(param(&p, "application_name"), "aos-publishd");
 	/* sslmode's checks are never replaced by GSSAPI encryption */
 	assert_string_equal(param(&p, "gssencmode"), "disable");
+	/* a silent peer (half-open TCP) is noticed in about a minute */
+	assert_string_equal(param(&p, "keepalives"), "1");
+	assert_string_equal(param(&p, "keepalives_idle"), "30");
 	queue_pg_params_clear(&p);
 
 	assert_int_equal(queue_pg_conn_set_credentials(c, "v", pw), 0);
