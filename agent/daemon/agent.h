@@ -35,7 +35,6 @@ struct agent {
 	struct worker *worker;
 	struct follower *followers;  /* clients following a job or its log (follow.c) */
 	uv_timer_t follow_sweep;     /* reads reported log lines, frees followers */
-	size_t follow_answers;	     /* ended jobs' answers being read (follow.c) */
 	struct ingest *ingest;	     /* HTTP webhooks, or NULL */
 	struct token_checks *tokens; /* each registry's token checked (token_check.c) */
 	struct metrics *metrics;     /* counters for GET /metrics (metrics.c) */

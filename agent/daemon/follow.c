@@ -251,7 +251,6 @@ static void uploads_done(struct queue_async_result *res, void *data)
 {
 	struct follower *f = data;
 
-	f->a->follow_answers--;
 	if (!came_back(f))
 		return;
 	if (res->rc < 0 || f->job == NULL)
@@ -276,9 +275,7 @@ static void job_answer(struct follower *f, struct job *job)
 	f->job = job;
 	rc = f->a->rq != NULL ? queue_async_uploads(f->a->rq, f->id, uploads_done, f)
 			      : -ESHUTDOWN;
-	if (rc == 0)
-		f->a->follow_answers++;
-	else
+	if (rc < 0)
 		job_drop(f);
 	posted(f, rc);
 }
@@ -448,10 +445,9 @@ bool follow_answering(const struct agent *a)
 {
 	const struct follower *f;
 
-	if (a->follow_answers > 0)
-		return true;
 	/* a job follower told its job changed is read again (due) or being
-	 * read: its job may have ended, and its answer is on the way */
+	 * read (its job, or the ended job's uploads): its answer may be on
+	 * the way */
 	for (f = a->followers; f != NULL; f = f->next)
 		if (f->kind == FOLLOW_JOB && f->conn != NULL && (f->due || f->reading))
 			return true;
