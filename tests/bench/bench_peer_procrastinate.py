@@ -9,7 +9,8 @@ per package runs at a time across all workers, as the daemon's queue does.
            daemon's per-registry limit): what a host runs
   schema   applies procrastinate's schema to the database
 
-The database comes from AOS_PEER_PG (a postgresql:// URI), the registry
+The database comes from AOS_PEER_PG (a libpq connection string whose
+password is in a passfile, never in the environment), the registry
 from AOS_PEER_SINK (its upload URL).  With --recover the worker also runs
 the stalled-job recovery procrastinate's documentation gives as a periodic
 task (every minute: jobs of workers without a heartbeat for 30 s are

@@ -151,7 +151,7 @@ class Peer:
     processes."""
 
     def __init__(self, pg: Postgres, sink: Q.TimestampSink, workdir: Path):
-        self.env = dict(os.environ, AOS_PEER_PG=pg.uri(), AOS_PEER_SINK=sink.url)
+        self.env = dict(os.environ, AOS_PEER_PG=pg.conninfo, AOS_PEER_SINK=sink.url)
         self.workdir = workdir
         self.workers: list[subprocess.Popen] = []
         os.environ["AOS_PEER_PG"] = self.env["AOS_PEER_PG"]  # read at import

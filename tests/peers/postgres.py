@@ -51,13 +51,6 @@ class Postgres:
         self.passfile = conn["passfile"]
         self.socket_dir = str(Path(conn["passfile"]).parent / "pg")
 
-    def uri(self) -> str:
-        """The same database as a postgresql:// URI, password read from the
-        passfile (for clients that take no passfile=); keep it out of logs."""
-        line = Path(self.passfile).read_text().strip()
-        host, port, db, user, password = line.split(":", 4)
-        return f"postgresql://{user}:{password}@{host}:{port}/{db}"
-
     def superuser_sql(self, sql: str) -> None:
         """Runs sql as the cluster's superuser on its Unix socket (trust);
         the SQL goes on stdin, so what it holds stays out of argv."""
