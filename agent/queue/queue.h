@@ -22,8 +22,10 @@
  * backend (PostgreSQL) answers -ECONNRESET when its connection is lost
  * (the server went away, or ended this session): the call's transaction
  * may or may not have committed, and the connection must be opened again
- * (queue_async does).  AOS_ENOTFOUND is in common/err.h.  Texts stored (errors, answers,
- * log lines) are cut to JOB_TEXT_MAX - 1 bytes on a UTF-8 character boundary.
+ * (queue_async does); -ENOTCONN when the loss was found at the BEGIN of
+ * the call's first transaction: nothing of it ran.  AOS_ENOTFOUND is in common/err.h.
+ * Texts stored (errors, answers, log lines) are cut to JOB_TEXT_MAX - 1 bytes on a UTF-8
+ * character boundary.
  *
  * Every job state transition is written to the job's log, in the same
  * transaction, with its reason ("queued -> running (claimed by OWNER,

@@ -71,14 +71,18 @@ static void run(struct queue_async *qa, struct qa_req *r)
 		return;
 	t0 = uv_hrtime();
 	qa__run(qa->q, r);
-	if (r->res.rc == -ECONNRESET && qa->open_with != NULL) {
+	if ((r->res.rc == -ECONNRESET || r->res.rc == -ENOTCONN) &&
+	    qa->open_with != NULL) {
+		/* -ENOTCONN: lost at the BEGIN, nothing ran: any request again */
+		bool again = r->res.rc == -ENOTCONN || qa__retry_ok(r->op);
+
 		qa__lost(qa);
-		if (qa__retry_ok(r->op) && qa__ensure_open(qa) == 0) {
+		if (again && qa__ensure_open(qa) == 0) {
 			r->res.n = 0;
 			qa__run(qa->q, r);
-		} else {
-			r->res.rc = -ECONNRESET;
 		}
+		if (!again || r->res.rc == -ENOTCONN)
+			r->res.rc = -ECONNRESET;
 	}
 	r->res.seconds = (double)(uv_hrtime() - t0) / 1e9;
 }

@@ -34,7 +34,10 @@
  * and release_owner (a finish that had committed answers AOS_EFENCED the
  * second time: the job is no longer running).  The others answer
  * -ECONNRESET and are not run again, because the first run may have
- * committed: enqueue and enqueue_many (the client retries with the same
+ * committed -- unless the loss was found at their transaction's BEGIN
+ * (the backend answers -ENOTCONN: nothing of the request ran; an idle
+ * connection that died, a server restarted meanwhile), when any request
+ * runs again once: enqueue and enqueue_many (the client retries with the same
  * idempotency key, which answers AOS_EEXIST if the first one landed),
  * claim (a lease taken but not heard of runs out and the job is claimed
  * again), log, cancel, retry, set_artifacts, and prune (a second run

@@ -184,6 +184,29 @@ static void test_enqueue_killed_not_replayed(void **state)
 	wire_stop(&w);
 }
 
+/* An enqueue whose idle connection was ended by the server finds it lost
+ * at its BEGIN (-ENOTCONN: nothing of it ran) and runs on a new one: the
+ * client gets its job, not an error to retry. */
+static void test_enqueue_after_idle_loss_runs(void **state)
+{
+	struct fx *fx = *state;
+	struct job_new j;
+	struct wire w;
+
+	wire_start(&w, fx);
+	assert_int_equal(counts(&w), 0); /* connected */
+	wire_app_terminate();
+	job_new_fill(&j, "idle-key");
+	assert_int_equal(wait_rc(&w, queue_async_enqueue(w.qa, &j, T0, done, NULL)), 0);
+	assert_true(last.id > 0);
+	assert_int_equal(fx_pg_count(fx->path, "SELECT count(*) FROM aos_jobs WHERE "
+					       "idem_key = 'idle-key'"),
+			 1);
+	assert_int_equal(reports.n, 1); /* the reopen, after one loss */
+	assert_int_equal(reports.lost[0], 1);
+	wire_stop(&w);
+}
+
 /* The server stopped: requests fail (no tight loop: the backoff is the
  * test's 0 here, so each one tries); started again: the next one works. */
 static void test_server_restarted(void **state)
@@ -326,6 +349,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_terminated_between_requests, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_enqueue_killed_not_replayed, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_enqueue_after_idle_loss_runs, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_reopen_moves_role, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_server_restarted, setup, teardown),
