@@ -119,6 +119,19 @@ struct job_new {
 	 * answer are ignored: uploads start PENDING. */
 	const struct job_upload *uploads;
 	size_t nuploads;
+	/* NULL, or one per upload, in the same order: where uploads[i]'s
+	 * bytes are read (struct queue_file_src below).  The PostgreSQL
+	 * backend stores each as file_put would, in the enqueue's own
+	 * transaction (no host can claim the job before its files are in),
+	 * and checks each stored SHA-256 against uploads[i].sha256: a
+	 * mismatch is AOS_ECORRUPT, a source's error is its own, and either
+	 * fails the enqueue (enqueue_many: the whole batch) with nothing
+	 * committed.  An enqueue answering AOS_EEXIST reads no source.  The
+	 * SQLite backend ignores them: its host's spool keeps the files. */
+	const struct queue_file_src *file_srcs;
+	/* Where a file's failure is said, naming the file (may be NULL). */
+	char *errbuf;
+	size_t errlen;
 };
 
 /* Filter for listing. */

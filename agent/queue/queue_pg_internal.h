@@ -20,6 +20,11 @@
 struct queue_pg {
 	struct queue base; /* first: (struct queue *) casts both ways */
 	PGconn *conn;
+	/* For the tests alone (NULL otherwise): run by finish after its
+	 * COMMIT succeeded, whose answer it becomes (a test ends the session
+	 * there: a commit that landed, its answer lost). */
+	int (*test_after_finish)(struct queue_pg *q, void *arg);
+	void *test_arg;
 };
 
 /* The parameters of one statement: text (sent with their length, so a cut
@@ -147,6 +152,11 @@ int queue_pg__file_get(struct queue *q, int64_t id, const char *name,
 		       const struct queue_file_sink *dst, struct queue_file_info *ret,
 		       char *errbuf, size_t errlen);
 int queue_pg__files_remove(struct queue *q, int64_t id);
+/* Stores the files of new job id from j->file_srcs (NULL: none), inside
+ * the enqueue's transaction (see struct job_new); 0 or the first file's
+ * failure, said in j->errbuf. */
+int queue_pg__enqueue_files(struct queue_pg *q, int64_t id, const struct job_new *j,
+			    int64_t now_ms);
 int queue_pg__prune(struct queue *q, int64_t before_ms, int64_t after_id, bool dry_run,
 		    struct job *ret, size_t max);
 
