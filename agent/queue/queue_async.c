@@ -73,9 +73,12 @@ static void run(struct queue_async *qa, struct qa_req *r)
 	qa__run(qa->q, r);
 	if (r->res.rc == -ECONNRESET && qa->open_with != NULL) {
 		qa__lost(qa);
-		if (qa__retry_ok(r->op) && qa__ensure_open(qa) == 0) {
+		if (qa__retry_ok(r->op) && qa__rerun_ready(r) &&
+		    qa__ensure_open(qa) == 0) {
 			r->res.n = 0;
 			qa__run(qa->q, r);
+			if (qa__rerun_settle(qa->q, r) == -ECONNRESET)
+				qa__lost(qa);
 		} else {
 			r->res.rc = -ECONNRESET;
 		}

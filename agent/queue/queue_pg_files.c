@@ -333,6 +333,8 @@ static int get_chunks(struct queue_pg *q, const struct file_ref *f, int64_t fid,
 		} else {
 			result = dst->write(dst->data, PQgetvalue(r, 0, 0), (size_t)len);
 			*ret_size += len;
+			if (result == 0 && q->test_hook != NULL)
+				result = q->test_hook(q, QP_TEST_CHUNK_OUT, q->test_arg);
 		}
 		PQclear(r);
 	}

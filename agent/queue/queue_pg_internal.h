@@ -17,13 +17,19 @@
 
 #include "queue/queue.h"
 
+/* Where queue_pg.test_hook runs. */
+enum qp_test_at {
+	QP_TEST_FINISHED = 1, /* finish's COMMIT succeeded; its answer is the hook's */
+	QP_TEST_CHUNK_OUT,    /* file_get handed a chunk to its sink */
+};
+
 struct queue_pg {
 	struct queue base; /* first: (struct queue *) casts both ways */
 	PGconn *conn;
-	/* For the tests alone (NULL otherwise): run by finish after its
-	 * COMMIT succeeded, whose answer it becomes (a test ends the session
-	 * there: a commit that landed, its answer lost). */
-	int (*test_after_finish)(struct queue_pg *q, void *arg);
+	/* For the tests alone (NULL otherwise): run at the points of enum
+	 * qp_test_at; a failure it returns becomes the operation's (a test
+	 * ends the session there). */
+	int (*test_hook)(struct queue_pg *q, enum qp_test_at at, void *arg);
 	void *test_arg;
 };
 

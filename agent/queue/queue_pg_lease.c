@@ -191,8 +191,8 @@ int queue_pg__finish(struct queue *q_, int64_t id, int64_t fence, enum job_state
 	}
 out:
 	result = qp__end(q, result);
-	if (result == 0 && q->test_after_finish != NULL)
-		result = q->test_after_finish(q, q->test_arg);
+	if (result == 0 && q->test_hook != NULL)
+		result = q->test_hook(q, QP_TEST_FINISHED, q->test_arg);
 	return result;
 }
 

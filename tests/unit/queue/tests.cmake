@@ -31,7 +31,7 @@ endforeach()
 # database thread; queue_listen): pg_run.sh's server is stopped, started
 # and its sessions ended by the tests.  TLS: PG_RUN_SSL=1 gives the server
 # a certificate made for the run.
-foreach(t test_queue_pgwire test_queue_listen test_queue_pgtls)
+foreach(t test_queue_pgwire test_queue_listen test_queue_pgtls test_queue_pgfiles)
   add_executable(${t} ${CMAKE_CURRENT_LIST_DIR}/${t}.c)
   target_link_libraries(${t} PRIVATE aos_queue_async aos_queue_listen aos_queue_pg
                         PkgConfig::CMOCKA Threads::Threads)
@@ -39,7 +39,9 @@ foreach(t test_queue_pgwire test_queue_listen test_queue_pgtls)
 endforeach()
 add_test(NAME unit.test_queue_pgwire COMMAND ${pg_run} $<TARGET_FILE:test_queue_pgwire>)
 add_test(NAME unit.test_queue_listen COMMAND ${pg_run} $<TARGET_FILE:test_queue_listen>)
+add_test(NAME unit.test_queue_pgfiles COMMAND ${pg_run} $<TARGET_FILE:test_queue_pgfiles>)
 add_test(NAME unit.test_queue_pgtls
          COMMAND env PG_RUN_SSL=1 ${pg_run} $<TARGET_FILE:test_queue_pgtls>)
 set_tests_properties(unit.test_queue_pgwire unit.test_queue_listen unit.test_queue_pgtls
+                     unit.test_queue_pgfiles
                      PROPERTIES LABELS unit TIMEOUT 300)
