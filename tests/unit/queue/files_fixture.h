@@ -97,6 +97,16 @@ static inline int gen_check(void *data, const void *buf, size_t len)
 	return 0;
 }
 
+/* As gen_read, failing with -EIO once two chunks were read. */
+static inline int gen_read_failing(void *data, void *buf, size_t len, size_t *ret_n)
+{
+	struct gen *g = data;
+
+	if (g->off >= 2 * (int64_t)CHUNK)
+		return -EIO;
+	return gen_read(g, buf, len, ret_n);
+}
+
 static inline struct gen gen_new(int64_t size, size_t piece)
 {
 	struct gen g = {.size = size, .piece = piece};
@@ -126,6 +136,21 @@ static inline void gen_sha256(int64_t size, char out[65])
 	assert_int_equal(EVP_DigestFinal_ex(md, d, &dlen), 1);
 	EVP_MD_CTX_free(md);
 	aos_hex(d, 32, out);
+}
+
+/* Writes the generator's first size bytes to fd (at its offset). */
+static inline void gen_to_fd(int fd, int64_t size)
+{
+	struct gen g = gen_new(size, 65536);
+	unsigned char buf[65536];
+	size_t n;
+
+	for (;;) {
+		assert_int_equal(gen_read(&g, buf, sizeof(buf), &n), 0);
+		if (n == 0)
+			break;
+		assert_int_equal(queue_file_fd_write(&fd, buf, n), 0);
+	}
 }
 
 #endif

@@ -112,15 +112,6 @@ static void test_enqfiles_claimed_elsewhere(void **state)
 /* The second file's source fails after two chunks: the enqueue answers
  * its error, naming the file, and nothing of the job or its first file
  * is kept; in a batch, the whole batch goes. */
-static int failing_read(void *data, void *buf, size_t len, size_t *ret_n)
-{
-	struct gen *g = data;
-
-	if (g->off >= 2 * (int64_t)CHUNK)
-		return -EIO;
-	return gen_read(g, buf, len, ret_n);
-}
-
 static void test_enqfiles_source_fails(void **state)
 {
 	struct fx *fx = *state;
@@ -131,14 +122,14 @@ static void test_enqfiles_source_fails(void **state)
 	int rcs[2];
 
 	enq_fill(&e, "a", 2, sizes, false);
-	e.srcs[1].read = failing_read;
+	e.srcs[1].read = gen_read_failing;
 	assert_int_equal(fx->q->ops->enqueue(fx->q, &e.j, T0, &id), -EIO);
 	assert_contains(e.err, "file a.tar.gz of the new job: not enqueued");
 	assert_nothing(fx);
 
 	enq_fill(&good, "b", 1, sizes, false);
 	enq_fill(&e, "a", 2, sizes, false);
-	e.srcs[1].read = failing_read;
+	e.srcs[1].read = gen_read_failing;
 	batch[0] = good.j;
 	batch[1] = e.j;
 	assert_int_equal(fx->q->ops->enqueue_many(fx->q, batch, 2, T0, ids, rcs), -EIO);

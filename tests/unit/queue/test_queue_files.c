@@ -116,7 +116,7 @@ static void test_files_descriptors(void **state)
 {
 	struct fx *fx = *state;
 	int64_t size = 2 * (int64_t)CHUNK + 7, id = enqueue(fx->q, "a", T0);
-	struct gen g = gen_new(size, CHUNK);
+	struct gen g;
 	unsigned char buf[65536];
 	char in_path[300], out_path[300], err[512];
 	struct queue_file_info info;
@@ -129,12 +129,7 @@ static void test_files_descriptors(void **state)
 	snprintf(out_path, sizeof(out_path), "%s/out", fx->dir);
 	fd = open(in_path, O_RDWR | O_CREAT | O_TRUNC, 0600);
 	assert_true(fd >= 0);
-	for (;;) {
-		assert_int_equal(gen_read(&g, buf, sizeof(buf), &n), 0);
-		if (n == 0)
-			break;
-		assert_int_equal(queue_file_fd_write(&fd, buf, n), 0);
-	}
+	gen_to_fd(fd, size);
 	assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
 	src = (struct queue_file_src){queue_file_fd_read, &fd};
 	assert_int_equal(fx->q->ops->file_put(fx->q, id, 0, "a.tgz", &src, T0, &info, err,
@@ -270,21 +265,13 @@ static void test_files_fenced(void **state)
 
 /* A source's error ends the put with nothing kept, and the error is the
  * source's. */
-static int failing_read(void *data, void *buf, size_t len, size_t *ret_n)
-{
-	struct gen *g = data;
-
-	if (g->off >= 2 * (int64_t)CHUNK)
-		return -EIO;
-	return gen_read(g, buf, len, ret_n);
-}
 
 static void test_files_source_fails(void **state)
 {
 	struct fx *fx = *state;
 	int64_t id = enqueue(fx->q, "a", T0);
 	struct gen g = gen_new(5 * (int64_t)CHUNK, CHUNK);
-	struct queue_file_src src = {failing_read, &g};
+	struct queue_file_src src = {gen_read_failing, &g};
 	char err[512];
 
 	assert_int_equal(

@@ -32,14 +32,15 @@
 static struct queue_async_result last;
 static int completions;
 
+/* Keeps what the tests read of a result (its arrays are none of theirs). */
 static void done(struct queue_async_result *res, void *data)
 {
 	(void)data;
-	last.rc = res->rc;
-	last.id = res->id;
-	last.file = res->file;
-	memcpy(last.error, res->error, sizeof(last.error));
 	completions++;
+	memcpy(last.error, res->error, sizeof(last.error));
+	last.file = res->file;
+	last.id = res->id;
+	last.rc = res->rc;
 }
 
 /* A queue_async on the fixture's schema whose connections carry the
@@ -89,15 +90,12 @@ static void t_start(struct t *t, const struct fx *fx)
 	wire_app_name("aos-pgfiles");
 	snprintf(t->conninfo, sizeof(t->conninfo), "%s application_name=%s", fx->path,
 		 wire_app);
-	assert_int_equal(uv_loop_init(&t->loop), 0);
-	assert_int_equal(queue_async_new_open(&t->loop, &o, 0, &t->qa), 0);
+	wire_qa_start(&t->loop, &o, &t->qa);
 }
 
 static void t_stop(struct t *t)
 {
-	assert_int_equal(queue_async_close(t->qa, NULL, NULL), 0);
-	assert_int_equal(uv_run(&t->loop, UV_RUN_DEFAULT), 0);
-	assert_int_equal(uv_loop_close(&t->loop), 0);
+	wire_qa_stop(&t->loop, t->qa);
 	if (t->other != NULL)
 		t->other->ops->close(t->other);
 }
@@ -105,11 +103,7 @@ static void t_stop(struct t *t)
 /* Runs the loop until the request just posted completed; its rc. */
 static int wait_rc(struct t *t, int posted)
 {
-	int before = completions;
-
-	assert_int_equal(posted, 0);
-	assert_int_equal(uv_run(&t->loop, UV_RUN_DEFAULT), 0);
-	assert_int_equal(completions, before + 1);
+	wire_qa_wait(&t->loop, posted, &completions);
 	return last.rc;
 }
 
@@ -117,21 +111,14 @@ static int wait_rc(struct t *t, int posted)
  * bytes, open at offset 0 (unlinked: closing it is enough). */
 static int file_of(const struct fx *fx, int64_t size)
 {
-	char path[300], buf[65536];
-	struct gen g = gen_new(size, sizeof(buf));
-	size_t n;
+	char path[300];
 	int fd;
 
 	snprintf(path, sizeof(path), "%s/f.XXXXXX", fx->dir);
 	fd = mkstemp(path);
 	assert_true(fd >= 0);
 	unlink(path);
-	for (;;) {
-		assert_int_equal(gen_read(&g, buf, sizeof(buf), &n), 0);
-		if (n == 0)
-			break;
-		assert_int_equal(queue_file_fd_write(&fd, buf, n), 0);
-	}
+	gen_to_fd(fd, size);
 	assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
 	return fd;
 }
