@@ -149,7 +149,9 @@ struct queue_stats {
 
 /* A job's files in the queue (the PostgreSQL backend: whichever host takes
  * a job over reads them from the database).  They go both ways in pieces
- * of at most QUEUE_FILE_CHUNK bytes, one chunk in memory at a time. */
+ * of at most QUEUE_FILE_CHUNK bytes, one chunk in memory at a time.  A
+ * publish job's go in with its enqueue (job_new.file_srcs), a pipeline's
+ * artifacts with file_put under the lease. */
 #define QUEUE_FILE_CHUNK (1024 * 1024) /* bytes of a stored chunk */
 #define QUEUE_FILE_MAX (1LL << 40)     /* bytes of a file (publish.max_file_bytes' top) */
 

@@ -56,8 +56,10 @@ static void cancel_todo(struct queue_async *qa)
 }
 
 /* Runs r, once the queue is open.  A connection lost on the way is closed;
- * an idempotent request is run again once on a new one (qa__retry_ok()),
- * any other answers -ECONNRESET and the next request opens again. */
+ * an idempotent request is run again once on a new one (qa__retry_ok(),
+ * made ready by qa__rerun_ready(), its answer settled by
+ * qa__rerun_settle()), any other answers -ECONNRESET and the next request
+ * opens again. */
 static void run(struct queue_async *qa, struct qa_req *r)
 {
 	uint64_t t0;
