@@ -73,15 +73,12 @@ static void wire_start(struct wire *w, const struct fx *fx)
 	assert_int_equal(queue_pg_conn_new(&w->ws.s, &w->conn), 0);
 	assert_int_equal(queue_pg_conn_set_credentials(w->conn, w->r1, w->pw1), 0);
 	o.open_arg = w->conn;
-	assert_int_equal(uv_loop_init(&w->loop), 0);
-	assert_int_equal(queue_async_new_open(&w->loop, &o, 0, &w->qa), 0);
+	wire_qa_start(&w->loop, &o, &w->qa);
 }
 
 static void wire_stop(struct wire *w)
 {
-	assert_int_equal(queue_async_close(w->qa, NULL, NULL), 0);
-	assert_int_equal(uv_run(&w->loop, UV_RUN_DEFAULT), 0);
-	assert_int_equal(uv_loop_close(&w->loop), 0);
+	wire_qa_stop(&w->loop, w->qa);
 	queue_pg_conn_free(w->conn);
 	secret_unref(w->pw1);
 	wire_role_drop(w->r1);
@@ -91,11 +88,7 @@ static void wire_stop(struct wire *w)
 /* Runs the loop until the request just posted completed; its rc. */
 static int wait_rc(struct wire *w, int posted)
 {
-	int before = completions;
-
-	assert_int_equal(posted, 0);
-	assert_int_equal(uv_run(&w->loop, UV_RUN_DEFAULT), 0);
-	assert_int_equal(completions, before + 1);
+	wire_qa_wait(&w->loop, posted, &completions);
 	return last.rc;
 }
 
