@@ -51,6 +51,8 @@ struct run {
 	char *names[MAX_FILES];	  /* their upload keys (file name; TARGET/NAME) */
 	char *sources[MAX_FILES]; /* the paths the client gave */
 	char *records[MAX_FILES]; /* artifact records from the spool, or NULL */
+	/* its name in the queue's database (PostgreSQL), NULL: names[i] */
+	char *dbnames[MAX_FILES];
 	bool probe[MAX_FILES];
 	bool sent[MAX_FILES];	     /* marked SENDING in this run */
 	unsigned sends[MAX_FILES];   /* sends started (metrics) */
@@ -188,6 +190,13 @@ bool worker__in_spool(const char *path, const char *spool_dir);
 
 typedef void (*worker_fetched_fn)(struct run *r, int rc, const char *msg);
 int worker__fetch_missing(struct run *r, worker_fetched_fn done);
+
+/* worker_fetch.c: stores the n files at paths[i] in the queue's database
+ * as dbnames[i], one at a time, under r's lease (file_put, fenced), then
+ * done(r, 0 or a code, a message) unless r is gone.  Returns 0 (posted)
+ * or a code (done is not called). */
+int worker__files_put(struct run *r, char *const *paths, char *const *dbnames, size_t n,
+		      worker_fetched_fn done);
 
 /* Uploads r's files (r->files, names, sources, probe) to registry with its
  * token, npm files under the tag rule decides.  Returns 0 when the publish
