@@ -30,8 +30,9 @@
  * or ended the session) is closed on the thread and opened again at once,
  * then with the same backoff.  A request whose second run cannot apply
  * anything twice runs again once on the new connection: the reads (get,
- * list, uploads, counts, stats, log_read), heartbeat, upload_set, finish
- * and release_owner (a finish that had committed answers AOS_EFENCED the
+ * list, uploads, counts, stats, log_read, drains), heartbeat, upload_set,
+ * finish, release_owner and drain_set (a second drain or resume answers 0:
+ * nothing to change; a finish that had committed answers AOS_EFENCED the
  * second time: the job is no longer running).  The others answer
  * -ECONNRESET and are not run again, because the first run may have
  * committed: enqueue and enqueue_many (the client retries with the same
@@ -91,6 +92,7 @@ struct queue_async_result {
 	int64_t *ids;
 	int *rcs;
 	int64_t counts[JOB_CANCELED + 1]; /* counts */
+	struct queue_drain *drains;	  /* drains */
 	struct queue_stats stats;	  /* stats */
 	/* How long the operation took on the thread (0: not run: canceled,
 	 * or refused because the connection could not be opened). */
@@ -224,5 +226,10 @@ int queue_async_release_owner(struct queue_async *qa, const char *owner_prefix,
 /* max 1 to QUEUE_PRUNE_MAX. */
 int queue_async_prune(struct queue_async *qa, int64_t before_ms, int64_t after_id,
 		      bool dry_run, size_t max, queue_async_cb cb, void *data);
+/* host NULL: the fleet.  A drains posted after it reads what it left. */
+int queue_async_drain_set(struct queue_async *qa, const char *host, bool on,
+			  int64_t now_ms, queue_async_cb cb, void *data);
+/* max 1 to QUEUE_DRAINS_MAX. */
+int queue_async_drains(struct queue_async *qa, size_t max, queue_async_cb cb, void *data);
 
 #endif

@@ -32,6 +32,8 @@ enum qa_op {
 	QA_RETRY,
 	QA_RELEASE_OWNER,
 	QA_PRUNE,
+	QA_DRAIN_SET,
+	QA_DRAINS,
 	QA_REOPEN, /* queue_async_reopen(): run by queue_async.c itself */
 };
 
@@ -53,13 +55,13 @@ struct qa_req {
 	int64_t id, fence, now_ms;
 	int64_t t; /* lease_ms, next_run_ms, after_id or before_ms */
 	int limit; /* per_registry_limit */
-	int state; /* enum upload_state or enum job_state */
+	int state; /* enum upload_state or enum job_state; drain_set's on */
 	enum pub_outcome outcome;
 	bool dry_run;
 	size_t max;
 	struct job_filter filter;
 	bool has_filter;
-	char *s;  /* owner, filename, text, error, reason, prefix or inputs */
+	char *s;  /* owner, filename, text, error, reason, prefix, inputs or host */
 	char *s2; /* upload_set's answer */
 	struct job_upload *ups; /* set_artifacts' */
 	size_t nups;

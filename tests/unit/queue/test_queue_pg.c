@@ -377,6 +377,48 @@ static void migrate_outcomes_from(struct fx *fx, int from)
 			 0);
 }
 
+/* A database of the previous schema (5: before drains) with a job running
+ * and one queued keeps working once migrated: the running job's lease and
+ * fence hold, drains are empty, set and checked by claims. */
+static void test_migrate_drains(void **state)
+{
+	struct fx *fx = *state;
+	struct queue_drain d[4];
+	struct job j, got[2];
+	PGconn *c;
+	char err[512];
+	int64_t run, queued;
+
+	fx_close(fx);
+	fx_pg_wipe(fx, true);
+	c = connect_ok(fx->path);
+	assert_int_equal(queue_pg__migrate(c, 5, err, sizeof(err)), 0);
+	exec_ok(
+	    c,
+	    "INSERT INTO aos_jobs (kind, state, idem_key, registry, package, "
+	    "max_attempts, attempts, next_run_ms, created_ms, updated_ms, head, "
+	    "lease_owner, lease_expires_ms, fence) VALUES "
+	    "(1, 2, 'run', 'pypi', 'p1', 3, 1, 0, 0, 0, true, 'old:1', "
+	    "1700000060000, 4), "
+	    "(1, 1, 'queued', 'pypi', 'p2', 3, 0, 1700000000000, 0, 0, true, '', 0, 0)");
+	fx->q = open_ok(fx->path);
+	assert_int_equal(query_int(c, "SELECT version FROM aos_queue_meta"),
+			 queue_pg__schema_version());
+	PQfinish(c);
+	run = 1;
+	queued = 2;
+	assert_int_equal(fx->q->ops->drains(fx->q, d, 4), 0);
+	assert_int_equal(fx->q->ops->drain_set(fx->q, "new", true, T0), 1);
+	assert_int_equal(claim(fx->q, "new:2", T0 + 1, 0, got, 2), 0);
+	assert_int_equal(fx->q->ops->heartbeat(fx->q, run, 4, T0 + 1, LEASE), 0);
+	assert_int_equal(
+	    fx->q->ops->finish(fx->q, run, 4, JOB_SUCCEEDED, 0, OUT_NONE, NULL, T0 + 2),
+	    0);
+	assert_int_equal(fx->q->ops->drain_set(fx->q, "new", false, T0 + 3), 1);
+	j = claim_one(fx->q, "new:2", T0 + 4);
+	assert_int_equal(j.id, queued);
+}
+
 static void test_migrate_outcomes(void **state)
 {
 	int from;
@@ -497,6 +539,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_fenced_after_takeover, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_migrate_from_schema_1, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_migrate_outcomes, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_migrate_drains, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_refuse_newer_schema, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_refuse_foreign_tables, setup, teardown),
 	    cmocka_unit_test(test_refuse_bad_password),
