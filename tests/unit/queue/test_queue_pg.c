@@ -419,6 +419,66 @@ static void test_migrate_drains(void **state)
 	assert_int_equal(j.id, queued);
 }
 
+/* A drain on its own connection, on a thread. */
+struct drainer {
+	struct queue *q;
+	int rc;
+	bool done; /* under mu */
+	pthread_mutex_t mu;
+};
+
+static void *drainer_main(void *arg)
+{
+	struct drainer *d = arg;
+	int rc = d->q->ops->drain_set(d->q, NULL, true, T0);
+
+	pthread_mutex_lock(&d->mu);
+	d->rc = rc;
+	d->done = true;
+	pthread_mutex_unlock(&d->mu);
+	return NULL;
+}
+
+/* A drain waits for the claims under way (it takes their lock), so no
+ * claim that read the drains before it commits after it: another host
+ * holds the claims' lock (a claim in its transaction), the drain waits on
+ * it, and is written once that claim committed. */
+static void test_drain_waits_for_claims(void **state)
+{
+	struct fx *fx = *state;
+	struct drainer d = {.mu = PTHREAD_MUTEX_INITIALIZER};
+	PGconn *c = connect_ok(fx->path);
+	pthread_t t;
+	bool done;
+	int i;
+
+	exec_ok(c, "BEGIN; SELECT pg_advisory_xact_lock(hashtextextended("
+		   "'aos-queue-claim:' || current_schema(), 0))");
+	d.q = open_ok(fx->path);
+	assert_int_equal(pthread_create(&t, NULL, drainer_main, &d), 0);
+	/* until the drain's session waits on an advisory lock (its state, not
+	 * a time: at most 20 s of polls) */
+	for (i = 0; i < 2000; i++) {
+		if (query_int(c, "SELECT count(*) FROM pg_locks WHERE locktype = "
+				 "'advisory' AND NOT granted") > 0)
+			break;
+		usleep(10000);
+	}
+	assert_true(i < 2000);
+	pthread_mutex_lock(&d.mu);
+	done = d.done;
+	pthread_mutex_unlock(&d.mu);
+	assert_false(done);
+	assert_int_equal(query_int(c, "SELECT count(*) FROM aos_drains"), 0);
+	exec_ok(c, "COMMIT");
+	pthread_join(t, NULL);
+	assert_int_equal(d.rc, 1);
+	assert_int_equal(query_int(c, "SELECT count(*) FROM aos_drains WHERE host = ''"),
+			 1);
+	d.q->ops->close(d.q);
+	PQfinish(c);
+}
+
 static void test_migrate_outcomes(void **state)
 {
 	int from;
@@ -540,6 +600,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_migrate_from_schema_1, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_migrate_outcomes, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_migrate_drains, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_drain_waits_for_claims, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_refuse_newer_schema, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_refuse_foreign_tables, setup, teardown),
 	    cmocka_unit_test(test_refuse_bad_password),
