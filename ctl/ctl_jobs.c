@@ -41,6 +41,7 @@ static void usage(FILE *f)
 	    "       aos-publishctl drain [--host NAME | --this-host]\n"
 	    "                       no new jobs start (running ones finish): on every\n"
 	    "                       host sharing the queue, or on host NAME only\n"
+	    "                       (--this-host: the host of the daemon asked)\n"
 	    "       aos-publishctl resume [--host NAME | --this-host]\n"
 	    "                       end the fleet's drain, or host NAME's (the two are\n"
 	    "                       separate: a host drained by name stays drained)\n"
@@ -200,16 +201,23 @@ void ctl_print_drains(const cJSON *d)
 
 /* A drain's or resume's answer: what it did, what is drained now, and this
  * daemon's host. */
-static void show_drain(const cJSON *ans, const char *done)
+static void show_drain(const cJSON *ans, bool drain)
 {
 	const cJSON *host = cJSON_GetObjectItemCaseSensitive(ans, "host");
 	bool changed = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(ans, "changed"));
+	const char *was = changed ? "" : " (it was already)";
 
 	if (cJSON_IsString(host))
-		printf("host %s %s%s\n", host->valuestring, done,
-		       changed ? "" : " (it was already)");
+		printf("host %s %s%s\n", host->valuestring,
+		       drain ? "drained: no new jobs start there (running ones finish)"
+			     : "resumed",
+		       was);
 	else
-		printf("the fleet %s%s\n", done, changed ? "" : " (it was already)");
+		printf(
+		    "the fleet %s%s\n",
+		    drain ? "drained: no new jobs start on any host (running ones finish)"
+			  : "resumed (a host drained by name stays drained)",
+		    was);
 	ctl_print_drains(cJSON_GetObjectItemCaseSensitive(ans, "drained"));
 	printf("this host (%s): %s; %.0f job(s) running here\n",
 	       ctl_str(ans, "this_host", "?"),
@@ -221,12 +229,12 @@ static void show_drain(const cJSON *ans, const char *done)
 
 static void show_drained(const cJSON *ans)
 {
-	show_drain(ans, "drained: no new jobs start there (running ones finish)");
+	show_drain(ans, true);
 }
 
 static void show_resumed(const cJSON *ans)
 {
-	show_drain(ans, "resumed");
+	show_drain(ans, false);
 }
 
 /* drain|resume [--host NAME | --this-host] into req. */
