@@ -442,7 +442,8 @@ static void *drainer_main(void *arg)
 /* A drain waits for the claims under way (it takes their lock), so no
  * claim that read the drains before it commits after it: another host
  * holds the claims' lock (a claim in its transaction), the drain waits on
- * it, and is written once that claim committed. */
+ * it, and is written once that claim committed; it wakes the other hosts
+ * (NOTIFY aos_queue), so that a resume starts their jobs at once. */
 static void test_drain_waits_for_claims(void **state)
 {
 	struct fx *fx = *state;
@@ -452,6 +453,7 @@ static void test_drain_waits_for_claims(void **state)
 	bool done;
 	int i;
 
+	exec_ok(c, "LISTEN aos_queue");
 	exec_ok(c, "BEGIN; SELECT pg_advisory_xact_lock(hashtextextended("
 		   "'aos-queue-claim:' || current_schema(), 0))");
 	d.q = open_ok(fx->path);
@@ -475,6 +477,9 @@ static void test_drain_waits_for_claims(void **state)
 	assert_int_equal(d.rc, 1);
 	assert_int_equal(query_int(c, "SELECT count(*) FROM aos_drains WHERE host = ''"),
 			 1);
+	assert_true(notified(c, "aos_queue", 10000));
+	assert_int_equal(d.q->ops->drain_set(d.q, NULL, false, T0 + 1), 1);
+	assert_true(notified(c, "aos_queue", 10000));
 	d.q->ops->close(d.q);
 	PQfinish(c);
 }
