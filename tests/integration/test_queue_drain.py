@@ -1,5 +1,5 @@
-"""Drains kept in the queue database (issue 17), with a real daemon on the
-SQLite queue and the real registries:
+"""Drains kept in the queue database (issue 17), with real daemons (on the
+SQLite queue, and two on one PostgreSQL queue) and the real registries:
 
 - `drain --host` of another host's name leaves this daemon starting jobs;
 - `drain` (the fleet's) keeps a new job queued, its wait reason and
@@ -9,7 +9,10 @@ SQLite queue and the real registries:
   it: `resume --this-host` does;
 - an older version's drain (the marker file <state_dir>/draining) is
   moved into the queue as this host's drain at the start, before the first
-  claim, and the file removed.
+  claim, and the file removed;
+- two daemons on one PostgreSQL queue: a drain asked of either holds on
+  the other (per host, or the fleet's), and a drained host's job runs on
+  the other host.
 
 Whether a job "stays queued" is shown by the order of events: its claim
 ("queued -> running (claimed by ...)") comes after the resume in its log.
@@ -125,3 +128,66 @@ def test_bad_requests(daemon):
     r = d.ctl("drain", "--host", "x", "--this-host")
     assert r.rc == 2, r
     assert d.status()["queue"]["drained"] == {"fleet": False, "hosts": []}
+
+
+# -- two daemons sharing one PostgreSQL queue ---------------------------------------
+
+
+@pytest.fixture
+def postgres(workdir):
+    from peers.postgres import Postgres
+    pg = Postgres(workdir)
+    yield pg
+    assert pg.stop() == 0
+
+
+def test_drains_across_two_daemons_on_postgresql(publish_env, postgres, tmp_path):
+    """Daemons pg-a and pg-b on one PostgreSQL queue: a drain asked of one
+    holds on the other (it is in the database), per host or for the fleet;
+    a job the drained host took in goes to the other host."""
+    from test_queue_postgres import make_role, pg_queue
+
+    env = publish_env
+    pw = make_role(postgres, "aosdrain")
+    env.set_secret(AOS_QUEUE_PG_PASSWORD=pw)
+    a, b = (env.daemon(pg_queue(postgres, {"kv_key": "AOS_QUEUE_PG_PASSWORD"},
+                                user="aosdrain", host_name=name))
+            for name in ("pg-a", "pg-b"))
+
+    # both drained by name through a (b's status says so): b's job waits;
+    # a resumed alone runs it
+    dr = a.ctl_json("drain", "--host", "pg-b")
+    assert dr["draining"] is False and dr["drained"]["hosts"] == ["pg-b"], dr
+    assert a.ctl_json("drain", "--this-host")["drained"]["hosts"] == ["pg-a", "pg-b"]
+    wait_for(lambda: b.status()["queue"]["draining"] is True, 10,
+             what=lambda: f"pg-b drained: {b.status()['queue']}")
+    w = make_wheel(tmp_path, "aos-drain-pg-b", "1.0.0")
+    jid = enqueue(b, "pypi", w)
+    time.sleep(2.2)  # two scheduler ticks: a lower bound only (nothing must start)
+    assert job_show(b, jid)["job"]["state"] == "queued"
+    before = int(time.time() * 1000)
+    assert a.ctl_json("resume", "--this-host")["draining"] is False
+    wait_state(b, jid, "succeeded", 60)
+    assert _claimed_at(b, jid) >= before
+    claims = [t for t in job_log(b, jid) if "claimed by" in t]
+    assert claims and all("claimed by pg-a:" in t for t in claims), job_log(b, jid)
+
+    # the fleet drained through b: a's job waits until the fleet's resume,
+    # and runs on a (b is still drained by name)
+    assert b.ctl_json("drain")["drained"] == {"fleet": True, "hosts": ["pg-b"]}
+    wait_for(lambda: a.status()["queue"]["draining"] is True, 10,
+             what=lambda: f"pg-a drained: {a.status()['queue']}")
+    w = make_wheel(tmp_path, "aos-drain-pg-fleet", "1.0.0")
+    jid = enqueue(a, "pypi", w)
+    time.sleep(2.2)  # two scheduler ticks: a lower bound only (nothing must start)
+    assert job_show(a, jid)["job"]["state"] == "queued"
+    before = int(time.time() * 1000)
+    assert b.ctl_json("resume")["drained"] == {"fleet": False, "hosts": ["pg-b"]}
+    wait_state(a, jid, "succeeded", 60)
+    assert _claimed_at(a, jid) >= before
+    assert all("claimed by pg-a:" in t for t in job_log(a, jid) if "claimed by" in t)
+    assert env.pypi.files().get(w.name) == sha256_file(w)
+
+    a.ctl_json("resume", "--host", "pg-b")
+    wait_for(lambda: b.status()["queue"]["draining"] is False, 10,
+             what=lambda: f"pg-b resumed: {b.status()['queue']}")
