@@ -50,6 +50,9 @@ def _held_until_resume(d, jid, resume_args, env, wheel):
     j = job_show(d, jid)["job"]
     assert j["state"] == "queued" and j["attempts"] == 0, j
     assert "draining" in j.get("wait_reason", ""), j
+    # the reason names the resume that ends it: the fleet's, or this host's
+    want = "resume --host" if resume_args else "(aos-publishctl resume)"
+    assert want in j["wait_reason"], j
     before = int(time.time() * 1000)
     r = d.ctl("resume", *resume_args)
     assert r.rc == 0 and "resumed" in r.out, r
