@@ -83,10 +83,41 @@ static void check_done(struct transport *t)
 	}
 }
 
+static bool past_deadline(const struct transport *t, const struct transport_req *req)
+{
+	return req->send_until != NULL && *req->send_until != 0 &&
+	       uv_now(t->loop) >= *req->send_until;
+}
+
+/* Ends the running requests whose send_until has passed, before curl
+ * reads or writes anything more for them.  A callback may start or end
+ * other requests: the list is walked again from its head after each. */
+static void past_deadlines(struct transport *t)
+{
+	struct transport_req *req = t->running;
+
+	while (req != NULL) {
+		if (!past_deadline(t, req)) {
+			req = req->next;
+			continue;
+		}
+		snprintf(req->error, sizeof(req->error),
+			 "stopped sending: the job's lease may have run out (the "
+			 "daemon did not run, or the queue did not renew it, for about "
+			 "its length)");
+		finish(req, AOS_EFENCED);
+		req = t->running;
+	}
+}
+
 static void poll_cb(uv_poll_t *p, int status, int events)
 {
 	struct sock_ctx *s = (struct sock_ctx *)p;
 	int flags = 0, running;
+
+	past_deadlines(s->t);
+	if (uv_is_closing((uv_handle_t *)p))
+		return; /* its request ended there: its socket went with it */
 
 	/* libuv reports POLLERR (say a reset) as an error and stops the poll.
 	 * An answer may still wait in the socket: a registry that refuses an
@@ -107,6 +138,8 @@ static void timer_cb(uv_timer_t *timer)
 {
 	struct transport *t = timer->data;
 	int running;
+
+	past_deadlines(t);
 
 	curl_multi_socket_action(t->multi, CURL_SOCKET_TIMEOUT, 0, &running);
 	check_done(t);

@@ -28,6 +28,13 @@ struct transport_req {
 	long status;		     /* HTTP status once finished */
 	char error[CURL_ERROR_SIZE]; /* transport error text */
 	char reason[128];	     /* reason phrase of the last status line */
+	/* NULL, or when (uv_now, ms; 0: no limit) the request must send no
+	 * more: the caller's lease.  Checked before curl reads or writes
+	 * (a socket's event, a timer): past it the request ends with
+	 * AOS_EFENCED, its connection closed, whatever it was doing.  A
+	 * process stopped (SIGSTOP) past it sends nothing more once it runs
+	 * again; the value may move while the request runs. */
+	const uint64_t *send_until;
 	/* private */
 	struct transport *t;
 	transport_cb cb;

@@ -715,6 +715,7 @@ int publish_start(const struct publish_env *env, const struct publish_request *r
 	op->retry_after_s = -1;
 	if (r->hooks != NULL)
 		op->hooks = *r->hooks;
+	op->send_until = r->send_until;
 	uv_timer_init(env->loop, &op->timer);
 	op->timer.data = op;
 	op->work.data = op;

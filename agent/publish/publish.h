@@ -79,6 +79,10 @@ struct publish_request {
 					      (copies for a dry run), removed with
 					      them when the publish ends */
 	const struct publish_hooks *hooks; /* how it reports (copied) */
+	/* or NULL: when (uv_now ms, 0: none) to stop sending, read at each
+	 * step (transport_req.send_until): the job's lease as the worker
+	 * last renewed it; must outlive the publish */
+	const uint64_t *send_until;
 };
 
 #define PUBLISH_MAX_FILES 64

@@ -70,8 +70,9 @@ struct publish_op {
 	char *tag, *tag_given_by, *prerelease_tag; /* npm_tag_rule's inputs */
 	char *expected_version;
 	bool dry_run;
-	char *remove_dir; /* publish_request.remove_dir */
-	bool probing;	  /* the current check is a probe before sending */
+	char *remove_dir;	    /* publish_request.remove_dir */
+	const uint64_t *send_until; /* publish_request.send_until */
+	bool probing;		    /* the current check is a probe before sending */
 	/* the registry document being read (publish_check.c) */
 	char read_url[ANSWER_URL_MAX];
 	unsigned read_hops; /* same-origin redirects followed to reach it */

@@ -86,8 +86,13 @@ void publish_send_event(struct publish_op *op, cJSON *ev)
 
 int publish_new_request(struct publish_op *op)
 {
+	int r;
+
 	release_transfer(op);
-	return transport_req_new(op->env.tp, ANSWER_BODY_MAX, &op->req);
+	r = transport_req_new(op->env.tp, ANSWER_BODY_MAX, &op->req);
+	if (r == 0)
+		op->req->send_until = op->send_until;
+	return r;
 }
 
 int64_t publish_key_version(struct publish_op *op)

@@ -220,6 +220,7 @@ static void start_run(struct worker *w, struct job *job)
 	r->job = *job; /* takes job->inputs */
 	job->inputs = NULL;
 	r->refs = 1; /* the heartbeat handle's, dropped when it is closed */
+	r->lease_until = worker__lease_until(w, w->claim_posted_ms);
 	uv_timer_init(w->env.pub.loop, &r->heartbeat);
 	r->heartbeat.data = r;
 	r->next = w->runs;
@@ -305,6 +306,7 @@ static void tick_cb(uv_timer_t *t)
 		return;
 	}
 	w->claiming = true;
+	w->claim_posted_ms = uv_now(w->env.pub.loop); /* the leases start no sooner */
 	worker__posted(w);
 }
 

@@ -21,6 +21,7 @@
 #include <uv.h>
 
 #include "common/backoff.h"
+#include "config/config.h"
 #include "publish/publish.h"
 #include "queue/queue.h"
 #include "queue/queue_async.h"
@@ -64,7 +65,12 @@ struct run {
 	bool gone;    /* unlinked (worker__run_free): completions leave it alone */
 	bool settled; /* its finish is posted: that completion kicks the worker */
 	bool hb_out;  /* a heartbeat is out: at most one at a time */
-	int refs;     /* the heartbeat handle until closed, and each hold */
+	/* uv_now when the lease may run out as this host sees it (its last
+	 * claim or heartbeat posted, plus the lease less a margin for other
+	 * hosts' clocks): the publish sends nothing past it (send_until) */
+	uint64_t lease_until;
+	uint64_t hb_posted; /* uv_now of the heartbeat out */
+	int refs;	    /* the heartbeat handle until closed, and each hold */
 	struct run *next;
 };
 
@@ -112,9 +118,10 @@ struct worker {
 	bool marker_out;    /* its drain_set is out */
 	bool marker_warned; /* a failure to move it was logged */
 	bool closing;
-	bool claiming;	  /* a claim is out: one at a time */
-	bool claim_again; /* a look was asked for meanwhile */
-	size_t out;	  /* posts whose completion has not run */
+	bool claiming;		  /* a claim is out: one at a time */
+	bool claim_again;	  /* a look was asked for meanwhile */
+	uint64_t claim_posted_ms; /* uv_now of the last claim posted */
+	size_t out;		  /* posts whose completion has not run */
 	/* The fenced writes made and not done, in order (worker_write.c). */
 	struct worker_write *writes;
 	uv_timer_t later_timer; /* posts again what was refused -EBUSY */
@@ -137,6 +144,15 @@ static inline void worker__logged(const struct worker *w, int64_t id)
 static inline const struct config *worker__cfg(const struct worker *w)
 {
 	return *w->env.pub.cfg;
+}
+
+/* A lease taken or renewed by a request posted at posted_ms (uv_now) may
+ * run out, as this host sees it, at the returned time: the lease less a
+ * fifth (other hosts' clocks may run ahead; the database compares wall
+ * times). */
+static inline uint64_t worker__lease_until(const struct worker *w, uint64_t posted_ms)
+{
+	return posted_ms + (uint64_t)worker__cfg(w)->queue.lease_s * 1000 * 4 / 5;
 }
 
 /* The wall clock, in Unix milliseconds (w->io's). */

@@ -445,8 +445,10 @@ static void beat_answered(struct run *r, int rc)
 {
 	struct worker *w = r->w;
 
-	if (rc == 0)
+	if (rc == 0) {
+		r->lease_until = worker__lease_until(w, r->hb_posted);
 		return;
+	}
 	if (rc == -EBUSY && !w->closing) {
 		/* Another process's or host's lock, or the queue_async is
 		 * full: try again soon, then beat as before (the lease bounds
@@ -501,6 +503,7 @@ void worker__heartbeat(uv_timer_t *t)
 		return;
 	}
 	r->hb_out = true;
+	r->hb_posted = uv_now(w->env.pub.loop);
 	worker__run_hold(r);
 	worker__posted(w);
 }
@@ -582,6 +585,7 @@ int worker__publish(struct run *r, const char *registry,
 	req.records = (const char *const *)r->records;
 	req.probe_first = r->probe;
 	req.nfiles = r->nfiles;
+	req.send_until = &r->lease_until;
 	req.max_attempts =
 	    0; /* publish.max_attempts quick tries; then the queue's backoff */
 	hooks.data = r;

@@ -218,28 +218,28 @@ def test_cancel_commit_held(gated, release, tmp_path):
 
 
 def test_worker_write_held(gated, release, tmp_path):
-    """The worker's calls go through the write queue_async too (issue 17,
-    step 2c): with its claim's commit held in the sync, everything else
-    answers and the job is not running yet; once the gate is removed the
-    job runs and succeeds, sent once: one attempt, its file published (not
-    found there already), one "published" line in its log.  Failed before
-    (the claim ran on the loop's own connection): GET /healthz timed out
-    while the claim's sync was held."""
+    """The worker's and the operator's writes go through the write
+    queue_async (issue 17, step 2c; the drains are kept in the queue): with
+    the commit of `resume` held in the sync, everything else answers, the
+    resume is not answered and the job is not running yet; once the gate is
+    removed the resume answers, the job runs and succeeds, sent once: one
+    attempt, its file published (not found there already), one
+    "published" line in its log.  Failed before (the claim ran on the
+    loop's own connection): GET /healthz timed out while a sync was held."""
     d = gated.d
     assert d.ctl("drain", timeout=BOUND).rc == 0
     wheel = make_wheel(tmp_path, "slow-worker", "1.0.0")
     jid, r = try_enqueue(d, "pypi", wheel, timeout=4 * BOUND)
     assert jid is not None, f"publish refused: {r}"
-    gated.gate.touch()
+    results = gated.submit("resume (its drain's write)",
+                           lambda: d.ctl("resume", timeout=4 * BOUND))
     try:
-        assert d.ctl("resume", timeout=BOUND).rc == 0  # the worker claims
-        gated.held("resume (the worker's claim)")
-        gated.others_answer({}, release)
-        # The claim is not committed: the loop's connection still sees
-        # the job queued.
+        gated.others_answer(results, release)
+        # Nothing is committed: the reads still see the job queued.
         assert job_show(d, jid)["job"]["state"] == "queued"
     finally:
-        gated.gate.unlink(missing_ok=True)
+        answer = gated.open_gate(results)
+    assert answer.rc == 0, answer
     job = expect_job(d, jid, "succeeded")
     assert job["attempts"] == 1, job
     [u] = job_show(d, jid)["uploads"]
