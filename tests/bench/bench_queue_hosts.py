@@ -54,11 +54,13 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 import bench_queue_lib as Q  # noqa: E402
+import bench_queue_pgd as PGD  # noqa: E402
 from peers.postgres import Postgres  # noqa: E402
 
 L, B = Q.L, Q.B
 PEER = HERE / "bench_peer_procrastinate.py"
 NAME = "aos-bench-hosts"
+HANG = "hang"  # the wheel tag whose first upload the sink holds (takeover)
 
 
 # -- the wheels and the sink ------------------------------------------------------
@@ -111,37 +113,70 @@ def claim_loop(sink, whls: list[Path], rnd, enqueue) -> list[float]:
 
 # -- aos-publishd -------------------------------------------------------------------
 
-def daemon_counts(c: Q.Ctl) -> dict:
-    return c.call({"cmd": "status"}).get("queue", {}).get("depth", {})
+def load_run(who: str, sockets, counts, sink, whls: list[Path]) -> dict:
+    """Every wheel enqueued by 4 clients (round robin over the daemons'
+    sockets), then until all have succeeded."""
+    base = counts().get("succeeded", 0)
+    t0 = time.monotonic_ns()
+    load = Q.enqueue_load(sockets, lambda i: Q.publish_req("bench", whls[i]), clients=4,
+                          count=len(whls), timeout_s=120)
+    if load["errors"]:
+        raise B.BenchError(f"{who} enqueue: {load['errors'][:3]}")
+    t1 = wait_done(who, counts, len(whls), base)
+    sink.drain()
+    return {**rate(len(whls), t0, t1), "enqueue_wall_s": load["wall_s"]}
 
 
 def daemon_throughput(w, sink, whls: list[Path]) -> dict:
     d = Q.daemon(w, {"bench": {"type": "pypi", "url": sink.url,
                                "token_key": "PYPI_API_TOKEN"}})
     c = Q.Ctl(d.socket)
-    base = daemon_counts(c).get("succeeded", 0)
-    t0 = time.monotonic_ns()
-    load = Q.enqueue_load(d.socket, lambda i: Q.publish_req("bench", whls[i]), clients=4,
-                          count=len(whls), timeout_s=120)
-    if load["errors"]:
-        raise B.BenchError(f"aos-publishd enqueue: {load['errors'][:3]}")
-    t1 = wait_done("aos-publishd", lambda: daemon_counts(c), len(whls), base)
-    sink.drain()
+    r = load_run("aos-publishd", d.socket, lambda: PGD.counts_of(c), sink, whls)
     c.close()
-    return {"d": d, **rate(len(whls), t0, t1), "enqueue_wall_s": load["wall_s"]}
+    return {"d": d, **r}
 
 
-def daemon_claim(d, sink, whls: list[Path], rnd) -> list[float]:
-    c = Q.Ctl(d.socket)
+def daemon_claim(sockets, sink, whls: list[Path], rnd) -> list[float]:
+    """One job at a time, round robin over the daemons."""
+    cs = [Q.Ctl(s) for s in sockets]
+    n = 0
 
     def enqueue(wh):
-        ans, _, t_ack = c.timed(Q.publish_req("bench", wh))
+        nonlocal n
+        ans, _, t_ack = cs[n % len(cs)].timed(Q.publish_req("bench", wh))
+        n += 1
         if not ans.get("ok"):
             raise B.BenchError(f"aos-publishd enqueue: {ans}")
         return t_ack
     out = claim_loop(sink, whls, rnd, enqueue)
-    c.close()
+    for c in cs:
+        c.close()
     return out
+
+
+def daemons_pg(w, pg, sink, args, rnd, res: dict) -> None:
+    """1, 2, 3 daemons on PostgreSQL (each row adds one), the claim with the
+    first and with the last count; then the takeover by lease."""
+    art = w.dir / "art"
+    pgd = PGD.PgDaemons(w, pg, sink)
+    try:
+        for n in args.daemons:
+            pgd.up_to(n)
+            Q.log(f"aos-publishd on PostgreSQL, {n} daemon(s): throughput")
+            res["pg"][n] = load_run(f"aos-publishd x{n}", pgd.sockets, pgd.counts, sink,
+                                    wheels(art, f"g{n}-", args.jobs, args.packages,
+                                           args.kib))
+            if n in (args.daemons[0], args.daemons[-1]):
+                Q.log(f"aos-publishd on PostgreSQL, {n} daemon(s): claim latency")
+                res["pg"][n]["claim_ms"] = daemon_claim(
+                    pgd.sockets, sink,
+                    wheels(art, f"gc{n}-", args.claim_jobs, args.packages, args.kib), rnd)
+    finally:
+        pgd.stop()
+    if args.takeover:
+        Q.log(f"aos-publishd on PostgreSQL: takeover, lease {args.lease_s} s")
+        wh = wheels(art, HANG, 1, 1, args.kib)[0]
+        res["pg_takeover"] = PGD.takeover(w, pg, sink, wh, args.lease_s, wait_posts)
 
 
 # -- procrastinate ------------------------------------------------------------------
@@ -283,9 +318,9 @@ def peer_takeover(peer: Peer, sink, wh: Path, recover: bool, wait_s: float) -> d
 # -- the run and its report ---------------------------------------------------------
 
 def run(w, args, rnd) -> dict:
-    res: dict = {"daemon": {}, "peer": {}, "takeover": []}
+    res: dict = {"daemon": {}, "pg": {}, "peer": {}, "takeover": []}
     art = w.dir / "art"
-    sink = Q.TimestampSink(w.dir).start()
+    sink = Q.TimestampSink(w.dir, hang_first=f"{NAME}-{HANG}".replace("-", "_")).start()
     pg = Postgres(w.dir, fsync=True)
     peer = None
     try:
@@ -295,8 +330,10 @@ def run(w, args, rnd) -> dict:
         res["daemon"]["sqlite"] = t
         Q.log("aos-publishd on SQLite: claim latency")
         res["daemon"]["sqlite_claim_ms"] = daemon_claim(
-            d, sink, wheels(art, "dc", args.claim_jobs, args.packages, args.kib), rnd)
+            [d.socket], sink, wheels(art, "dc", args.claim_jobs, args.packages, args.kib),
+            rnd)
         Q.stop_daemon(w, d)
+        daemons_pg(w, pg, sink, args, rnd, res)
         peer = Peer(pg, sink, w.dir)
         for n in args.workers:
             Q.log(f"procrastinate, {n} worker(s): throughput")
@@ -305,7 +342,7 @@ def run(w, args, rnd) -> dict:
         Q.log("procrastinate: claim latency")
         res["peer"]["claim_ms"] = peer_claim(
             peer, sink, wheels(art, "pc", args.claim_jobs, args.packages, args.kib), rnd)
-        if args.takeover:
+        if args.peer_takeover:
             for recover in (False, True):
                 Q.log(f"procrastinate: takeover, recovery task {recover}")
                 wh = wheels(art, f"t{int(recover)}-", 1, 1, args.kib)[0]
@@ -330,14 +367,16 @@ def report(res: dict) -> str:
            "claim: ack -> first byte, p50 / p99 ms |", "|---|---|---|---|---|",
            f"| aos-publishd, SQLite | 1 | {d['sqlite']['jobs_per_s']:.1f} | "
            f"{d['sqlite']['wall_s']:.2f} | {claim(d['sqlite_claim_ms'])} |"]
-    for n in res["workers"]:
-        out.append(f"| aos-publishd, PostgreSQL | {n} | not measured: the daemon does not "
-                   f"run on the PostgreSQL backend yet (issue 17) | | |")
+    for n in res["daemons"]:
+        g = res["pg"][n]
+        c = claim(g["claim_ms"]) if "claim_ms" in g else ""
+        out.append(f"| aos-publishd, PostgreSQL | {n} | {g['jobs_per_s']:.1f} | "
+                   f"{g['wall_s']:.2f} | {c} |")
     for n in res["workers"]:
         c = claim(p["claim_ms"]) if n == 1 else ""
         out.append(f"| procrastinate 3.10, PostgreSQL | {n} | {p[n]['jobs_per_s']:.1f} | "
                    f"{p[n]['wall_s']:.2f} | {c} |")
-    if res["takeover"]:
+    if res["takeover"] or "pg_takeover" in res:
         out += ["", "| takeover after SIGKILL of the worker holding the job | seconds |",
                 "|---|---|"]
         for t in res["takeover"]:
@@ -347,7 +386,10 @@ def report(res: dict) -> str:
             s = (f"{t['seconds']:.1f}" if t["seconds"] is not None
                  else f"not retried within {t['waited_s']:.0f} s")
             out.append(f"| {what} | {s} |")
-        out.append("| aos-publishd on PostgreSQL (lease 60 s) | not measured yet (issue 17) |")
+    if "pg_takeover" in res:
+        t = res["pg_takeover"]
+        out.append(f"| aos-publishd on PostgreSQL, another daemon running (queue.lease_s "
+                   f"{t['lease_s']}) | {t['seconds']:.1f} |")
     return "\n".join(out)
 
 
@@ -358,22 +400,29 @@ def main() -> int:
     ap.add_argument("--packages", type=int, default=16)
     ap.add_argument("--kib", type=float, default=20)
     ap.add_argument("--workers", default="1,2,3")
+    ap.add_argument("--daemons", default="1,2,3")
+    ap.add_argument("--lease-s", type=int, default=30,
+                    help="queue.lease_s of the takeover's daemons (the default: 30)")
     ap.add_argument("--takeover-wait", type=float, default=120)
     ap.add_argument("--no-takeover", dest="takeover", action="store_false")
+    ap.set_defaults(peer_takeover=True)
     ap.add_argument("--seed", type=int)
     ap.add_argument("--json")
     ap.add_argument("--keep", action="store_true")
     ap.add_argument("--time-limit", type=float, default=1200)
     args = B.parse_args(ap, smoke={"jobs": 6, "claim_jobs": 2, "packages": 2, "kib": 2,
-                                    "workers": "1", "takeover": False, "time_limit": 300})
+                                    "workers": "1", "daemons": "1,2", "lease_s": 2,
+                                    "peer_takeover": False, "time_limit": 300})
+    args.peer_takeover = args.peer_takeover and args.takeover
     args.workers = [int(x) for x in str(args.workers).split(",")]
+    args.daemons = [int(x) for x in str(args.daemons).split(",")]
     Q.time_limit(args.time_limit)
     seed = args.seed if args.seed is not None else random.randrange(1 << 30)
     with L.World(keep=args.keep, need_pypi=False, need_npm=False) as w:
         info = Q.header("bench_queue_hosts: queue across hosts", w.dir)
         res = run(w, args, random.Random(seed))
     res.update({"info": info, "jobs": args.jobs, "kib": args.kib, "packages": args.packages,
-                "workers": args.workers, "seed": seed,
+                "workers": args.workers, "daemons": args.daemons, "seed": seed,
                 "load_after": " ".join(open("/proc/loadavg").read().split()[:3])})
     B.write_result(args.json, res)
     print(report(res))

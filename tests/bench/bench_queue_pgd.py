@@ -1,0 +1,127 @@
+"""aos-publishd on PostgreSQL for bench_queue_hosts.py (issue 17): one, two
+or three daemons sharing one queue in the benchmark's PostgreSQL, and the
+takeover of a killed daemon's job by lease.
+
+Each daemon has its own state, runtime folder and control socket (the
+World's Daemon gives them) and its own `queue.host_name`; all reach the
+database as the login role "aos" of tests/peers/postgres.py with libpq's
+own credentials: PGPASSFILE in the daemon's environment names the
+server's passfile (the password is never in a config file, argv or the
+environment).  The registries: "bench", the benchmark's sink
+(bench_queue_sink.py, whose --hang-first holds the first upload of the
+takeover's file).  Nothing is asserted.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import bench_queue_lib as Q
+
+B = Q.B
+
+
+def pg_queue(pg, host_name: str, lease_s: int | None = None) -> dict:
+    """The daemon's queue section: PostgreSQL on loopback (sslmode disable
+    is allowed there), the role and database of pg_run.sh."""
+    q = {"backend": "postgresql", "host_name": host_name,
+         "postgresql": {"host": "127.0.0.1", "port": int(pg.port), "database": "aos",
+                        "user": "aos", "sslmode": "disable"}}
+    if lease_s is not None:
+        q["lease_s"] = lease_s
+    return q
+
+
+def counts_of(c: Q.Ctl) -> dict:
+    """The queue's jobs by state as a daemon's status shows them (on
+    PostgreSQL: every host's jobs)."""
+    return c.call({"cmd": "status"}).get("queue", {}).get("depth", {})
+
+
+class PgDaemons:
+    """The daemons on the benchmark's PostgreSQL; started one by one."""
+
+    def __init__(self, w, pg, sink: Q.TimestampSink, tag: str = "pg",
+                 lease_s: int | None = None):
+        self.w, self.pg, self.sink, self.tag, self.lease_s = w, pg, sink, tag, lease_s
+        self.daemons: list = []
+        self.ctl: Q.Ctl | None = None
+
+    def add(self):
+        """One more daemon, READY and listening on the database."""
+        name = f"{self.tag}-{len(self.daemons) + 1}"
+        d = Q.daemon(self.w, {"bench": {"type": "pypi", "url": self.sink.url,
+                                        "token_key": "PYPI_API_TOKEN"}},
+                     queue=pg_queue(self.pg, name, self.lease_s),
+                     env={"PGPASSFILE": self.pg.passfile})
+        c = Q.Ctl(d.socket)
+        deadline = time.monotonic() + 30
+        while True:
+            q = c.call({"cmd": "status"}).get("queue", {})
+            if q.get("backend") == "postgresql" and q.get("listening") is True:
+                break
+            if time.monotonic() > deadline:
+                raise B.BenchError(f"{name}: not listening on PostgreSQL: {q}")
+            time.sleep(0.05)
+        self.daemons.append(d)
+        if self.ctl is None:
+            self.ctl = c
+        else:
+            c.close()
+        return d
+
+    def up_to(self, n: int) -> None:
+        while len(self.daemons) < n:
+            self.add()
+
+    @property
+    def sockets(self) -> list[Path]:
+        return [d.socket for d in self.daemons]
+
+    def counts(self) -> dict:
+        return counts_of(self.ctl)
+
+    def stop(self) -> None:
+        if self.ctl is not None:
+            self.ctl.close()
+            self.ctl = None
+        for d in self.daemons:
+            Q.stop_daemon(self.w, d, drain=d.alive)
+        self.daemons = []
+
+
+def takeover(w, pg, sink: Q.TimestampSink, wh: Path, lease_s: int, wait_posts) -> dict:
+    """Daemon A (alone) takes the job of `wh`, whose first upload the sink
+    holds unanswered; daemon B starts and listens; A is SIGKILLed: the
+    seconds from the kill to the first byte of the upload again (B's,
+    after A's lease ran out), and whether the job then succeeded.
+    wait_posts(sink, names, timeout) is bench_queue_hosts's."""
+    a_side = PgDaemons(w, pg, sink, tag="take-a", lease_s=lease_s)
+    b_side = PgDaemons(w, pg, sink, tag="take-b", lease_s=lease_s)
+    try:
+        a = a_side.add()
+        base = a_side.counts().get("succeeded", 0)
+        sink.drain()
+        ans = a_side.ctl.call(Q.publish_req("bench", wh))
+        if not ans.get("ok"):
+            raise B.BenchError(f"aos-publishd enqueue: {ans}")
+        first = wait_posts(sink, {wh.name}, 30)[wh.name]
+        if not first.get("held"):
+            raise B.BenchError(f"the sink answered the takeover's first upload: {first}")
+        b_side.add()
+        time.sleep(1.0)  # B idle, listening
+        t_kill = time.monotonic_ns()
+        a.proc.kill()
+        a.proc.wait()
+        again = wait_posts(sink, {wh.name}, 2 * lease_s + 30)[wh.name]
+        took = (again["t_first_ns"] - t_kill) / 1e9
+        deadline = time.monotonic() + 60
+        while b_side.counts().get("succeeded", 0) <= base:
+            if time.monotonic() > deadline:
+                raise B.BenchError(f"the job taken over did not succeed: {b_side.counts()}")
+            time.sleep(0.05)
+        return {"lease_s": lease_s, "seconds": took, "succeeded": True}
+    finally:
+        a_side.stop()
+        b_side.stop()
