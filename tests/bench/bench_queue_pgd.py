@@ -14,6 +14,7 @@ takeover's file).  Nothing is asserted.
 
 from __future__ import annotations
 
+import shutil
 import time
 from pathlib import Path
 
@@ -93,8 +94,9 @@ class PgDaemons:
 
 def takeover(w, pg, sink: Q.TimestampSink, wh: Path, lease_s: int, wait_posts) -> dict:
     """Daemon A (alone) takes the job of `wh`, whose first upload the sink
-    holds unanswered; daemon B starts and listens; A is SIGKILLed: the
-    seconds from the kill to the first byte of the upload again (B's,
+    holds unanswered; daemon B starts and listens; A is SIGKILLed and its
+    spool removed (its host is gone; B must not read the job's files from
+    A's folder, as it could on one machine): the seconds from the kill to the first byte of the upload again (B's,
     after A's lease ran out), and whether the job then succeeded.
     wait_posts(sink, names, timeout) is bench_queue_hosts's."""
     a_side = PgDaemons(w, pg, sink, tag="take-a", lease_s=lease_s)
@@ -114,12 +116,17 @@ def takeover(w, pg, sink: Q.TimestampSink, wh: Path, lease_s: int, wait_posts) -
         t_kill = time.monotonic_ns()
         a.proc.kill()
         a.proc.wait()
-        again = wait_posts(sink, {wh.name}, 2 * lease_s + 30)[wh.name]
+        # A's host is gone: on one machine B could still read A's spool
+        shutil.rmtree(Path(a.state_dir) / "spool")
+        try:
+            again = wait_posts(sink, {wh.name}, 2 * lease_s + 30)[wh.name]
+        except B.BenchError as e:
+            raise B.BenchError(f"takeover: {e}; the jobs: {b_side.counts()}") from None
         took = (again["t_first_ns"] - t_kill) / 1e9
         deadline = time.monotonic() + 60
-        while b_side.counts().get("succeeded", 0) <= base:
-            if time.monotonic() > deadline:
-                raise B.BenchError(f"the job taken over did not succeed: {b_side.counts()}")
+        while (c := b_side.counts()).get("succeeded", 0) <= base:
+            if time.monotonic() > deadline or c.get("dead") or c.get("failed"):
+                raise B.BenchError(f"the job taken over did not succeed: {c}")
             time.sleep(0.05)
         return {"lease_s": lease_s, "seconds": took, "succeeded": True}
     finally:
