@@ -16,25 +16,34 @@ as SQLite's queue syncs its commits.
                clients; a job counts as enqueued once committed), then the
                time until every one has succeeded: jobs / (last succeeded
                - first sent).  aos-publishd: one daemon on SQLite (its
-               per-registry limit 2); procrastinate: 1, 2 and 3 worker
-               processes, 2 jobs at once each, one running job per package
-               (its `lock`).
+               per-registry limit 2), then --daemons 1, 2 and 3 daemons on
+               the PostgreSQL (bench_queue_pgd.py; each row adds a daemon;
+               the jobs round robin over their control sockets);
+               procrastinate: 1, 2 and 3 worker processes, 2 jobs at once
+               each, one running job per package (its `lock`).
   claim        --claim-jobs jobs one at a time, 10-30 ms apart: from the
                acknowledgement (the daemon's job id; procrastinate's
-               defer() returning) to the upload's first byte at the sink.
-  takeover     (not with --smoke) a worker holding a job is SIGKILLed while
-               another worker runs: the time from the kill to the job's
-               upload starting again.  procrastinate as shipped (nothing
-               retries a dead worker's job: waited --takeover-wait s) and
-               with the recovery its documentation gives (a periodic task).
+               defer() returning) to the upload's first byte at the sink;
+               for the daemons on PostgreSQL with the fewest and the most
+               daemons (round robin).
+  takeover     a worker holding a job is SIGKILLed while another worker
+               runs: the time from the kill to the job's upload starting
+               again.  aos-publishd on PostgreSQL: daemon A's upload is
+               held by the sink (--hang-first), daemon B listens, A is
+               killed and its spool removed (its host is gone): B claims
+               the job when A's lease (--lease-s, queue.lease_s, 30 by
+               default) has run out.  procrastinate (not with --smoke) as
+               shipped (nothing retries a dead worker's job: waited
+               --takeover-wait s) and with the recovery its documentation
+               gives (a periodic task).
 
-aos-publishd on PostgreSQL (1, 2 and 3 daemons, its lease-based takeover)
-is not measured yet: the daemon does not run on the PostgreSQL backend yet
-(issue 17); the report says so on its rows.
+--smoke: 6 jobs, 1 and 2 daemons, the daemons' takeover with a 2 s lease;
+procrastinate's takeover is left out (minutes).
 
 Usage: .venv/bin/python tests/bench/bench_queue_hosts.py [--jobs 300]
-           [--claim-jobs 50] [--packages 16] [--takeover-wait 120]
-           [--json FILE] [--keep] [--smoke]
+           [--claim-jobs 50] [--packages 16] [--workers 1,2,3]
+           [--daemons 1,2,3] [--lease-s 30] [--takeover-wait 120]
+           [--no-takeover] [--json FILE] [--keep] [--smoke]
 Nothing is asserted.
 """
 
@@ -163,9 +172,11 @@ def daemons_pg(w, pg, sink, args, rnd, res: dict) -> None:
         for n in args.daemons:
             pgd.up_to(n)
             Q.log(f"aos-publishd on PostgreSQL, {n} daemon(s): throughput")
+            before = pgd.ran()
             res["pg"][n] = load_run(f"aos-publishd x{n}", pgd.sockets, pgd.counts, sink,
                                     wheels(art, f"g{n}-", args.jobs, args.packages,
                                            args.kib))
+            res["pg"][n]["ran_by"] = [b - a for a, b in zip(before, pgd.ran())]
             if n in (args.daemons[0], args.daemons[-1]):
                 Q.log(f"aos-publishd on PostgreSQL, {n} daemon(s): claim latency")
                 res["pg"][n]["claim_ms"] = daemon_claim(
@@ -376,6 +387,11 @@ def report(res: dict) -> str:
         c = claim(p["claim_ms"]) if n == 1 else ""
         out.append(f"| procrastinate 3.10, PostgreSQL | {n} | {p[n]['jobs_per_s']:.1f} | "
                    f"{p[n]['wall_s']:.2f} | {c} |")
+    ran = [f"{n}: {' / '.join(map(str, res['pg'][n]['ran_by']))}" for n in res["daemons"]
+           if n > 1]
+    if ran:
+        out += ["", "Jobs each daemon on PostgreSQL ran (hosts: per daemon): "
+                + "; ".join(ran)]
     if res["takeover"] or "pg_takeover" in res:
         out += ["", "| takeover after SIGKILL of the worker holding the job | seconds |",
                 "|---|---|"]

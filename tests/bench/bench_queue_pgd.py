@@ -14,6 +14,7 @@ takeover's file).  Nothing is asserted.
 
 from __future__ import annotations
 
+import re
 import shutil
 import time
 from pathlib import Path
@@ -21,6 +22,7 @@ from pathlib import Path
 import bench_queue_lib as Q
 
 B = Q.B
+SUCCEEDED = re.compile(r"notice: job \d+ succeeded$", re.M)
 
 
 def pg_queue(pg, host_name: str, lease_s: int | None = None) -> dict:
@@ -79,6 +81,10 @@ class PgDaemons:
     @property
     def sockets(self) -> list[Path]:
         return [d.socket for d in self.daemons]
+
+    def ran(self) -> list[int]:
+        """Jobs each daemon has logged as succeeded so far."""
+        return [len(SUCCEEDED.findall(d.log_text())) for d in self.daemons]
 
     def counts(self) -> dict:
         return counts_of(self.ctl)
