@@ -164,26 +164,33 @@ def daemon_claim(sockets, sink, whls: list[Path], rnd) -> list[float]:
 
 
 def daemons_pg(w, pg, sink, args, rnd, res: dict) -> None:
-    """1, 2, 3 daemons on PostgreSQL (each row adds one), the claim with the
-    first and with the last count; then the takeover by lease."""
+    """For each --per-registry limit: 1, 2, 3 daemons on PostgreSQL (each
+    row adds one), the claim with the fewest and the most (first limit
+    only); then the takeover by lease.  Rows in res["pg"]."""
     art = w.dir / "art"
-    pgd = PGD.PgDaemons(w, pg, sink)
-    try:
-        for n in args.daemons:
-            pgd.up_to(n)
-            Q.log(f"aos-publishd on PostgreSQL, {n} daemon(s): throughput")
-            before = pgd.ran()
-            res["pg"][n] = load_run(f"aos-publishd x{n}", pgd.sockets, pgd.counts, sink,
-                                    wheels(art, f"g{n}-", args.jobs, args.packages,
-                                           args.kib))
-            res["pg"][n]["ran_by"] = [b - a for a, b in zip(before, pgd.ran())]
-            if n in (args.daemons[0], args.daemons[-1]):
-                Q.log(f"aos-publishd on PostgreSQL, {n} daemon(s): claim latency")
-                res["pg"][n]["claim_ms"] = daemon_claim(
-                    pgd.sockets, sink,
-                    wheels(art, f"gc{n}-", args.claim_jobs, args.packages, args.kib), rnd)
-    finally:
-        pgd.stop()
+    for k, limit in enumerate(args.per_registry):
+        pgd = PGD.PgDaemons(w, pg, sink, tag=f"pg{limit}",
+                            queue={"per_registry_concurrency": limit})
+        try:
+            for n in args.daemons:
+                pgd.up_to(n)
+                Q.log(f"aos-publishd on PostgreSQL, {n} daemon(s), limit {limit}: throughput")
+                before, st0 = pgd.ran(), PGD.pg_stats(pg)
+                row = load_run(f"aos-publishd x{n}", pgd.sockets, pgd.counts, sink,
+                               wheels(art, f"g{limit}-{n}-", args.jobs, args.packages,
+                                      args.kib))
+                row.update(daemons=n, limit=limit,
+                           ran_by=[b - a for a, b in zip(before, pgd.ran())],
+                           **PGD.per_job(st0, PGD.pg_stats(pg), args.jobs))
+                if k == 0 and n in (args.daemons[0], args.daemons[-1]):
+                    Q.log(f"aos-publishd on PostgreSQL, {n} daemon(s): claim latency")
+                    row["claim_ms"] = daemon_claim(
+                        pgd.sockets, sink,
+                        wheels(art, f"gc{n}-", args.claim_jobs, args.packages, args.kib),
+                        rnd)
+                res["pg"].append(row)
+        finally:
+            pgd.stop()
     if args.takeover:
         Q.log(f"aos-publishd on PostgreSQL: takeover, lease {args.lease_s} s")
         wh = wheels(art, HANG, 1, 1, args.kib)[0]
@@ -329,7 +336,7 @@ def peer_takeover(peer: Peer, sink, wh: Path, recover: bool, wait_s: float) -> d
 # -- the run and its report ---------------------------------------------------------
 
 def run(w, args, rnd) -> dict:
-    res: dict = {"daemon": {}, "pg": {}, "peer": {}, "takeover": []}
+    res: dict = {"daemon": {}, "pg": [], "peer": {}, "takeover": []}
     art = w.dir / "art"
     sink = Q.TimestampSink(w.dir, hang_first=f"{NAME}-{HANG}".replace("-", "_")).start()
     pg = Postgres(w.dir, fsync=True)
@@ -348,8 +355,10 @@ def run(w, args, rnd) -> dict:
         peer = Peer(pg, sink, w.dir)
         for n in args.workers:
             Q.log(f"procrastinate, {n} worker(s): throughput")
+            st0 = PGD.pg_stats(pg)
             res["peer"][n] = peer_throughput(
                 peer, sink, wheels(art, f"p{n}-", args.jobs, args.packages, args.kib), n)
+            res["peer"][n].update(PGD.per_job(st0, PGD.pg_stats(pg), args.jobs))
         Q.log("procrastinate: claim latency")
         res["peer"]["claim_ms"] = peer_claim(
             peer, sink, wheels(art, "pc", args.claim_jobs, args.packages, args.kib), rnd)
@@ -375,23 +384,26 @@ def report(res: dict) -> str:
     out = [f"### Queue across hosts: {res['jobs']} jobs of {res['kib']} KiB, "
            f"{res['packages']} packages, one sink registry", "",
            "| queue | hosts | jobs/s (enqueue to succeeded) | wall s | "
-           "claim: ack -> first byte, p50 / p99 ms |", "|---|---|---|---|---|",
+           "claim: ack -> first byte, p50 / p99 ms | PostgreSQL: write transactions / "
+           "WAL KiB per job |", "|---|---|---|---|---|---|",
            f"| aos-publishd, SQLite | 1 | {d['sqlite']['jobs_per_s']:.1f} | "
-           f"{d['sqlite']['wall_s']:.2f} | {claim(d['sqlite_claim_ms'])} |"]
-    for n in res["daemons"]:
-        g = res["pg"][n]
+           f"{d['sqlite']['wall_s']:.2f} | {claim(d['sqlite_claim_ms'])} | |"]
+
+    def db(r):
+        return f"{r['write_xacts_per_job']:.1f} / {r['wal_kib_per_job']:.1f}"
+    for g in res["pg"]:
         c = claim(g["claim_ms"]) if "claim_ms" in g else ""
-        out.append(f"| aos-publishd, PostgreSQL | {n} | {g['jobs_per_s']:.1f} | "
-                   f"{g['wall_s']:.2f} | {c} |")
+        out.append(f"| aos-publishd, PostgreSQL, per-registry limit {g['limit']} | "
+                   f"{g['daemons']} | {g['jobs_per_s']:.1f} | {g['wall_s']:.2f} | {c} | "
+                   f"{db(g)} |")
     for n in res["workers"]:
         c = claim(p["claim_ms"]) if n == 1 else ""
         out.append(f"| procrastinate 3.10, PostgreSQL | {n} | {p[n]['jobs_per_s']:.1f} | "
-                   f"{p[n]['wall_s']:.2f} | {c} |")
-    ran = [f"{n}: {' / '.join(map(str, res['pg'][n]['ran_by']))}" for n in res["daemons"]
-           if n > 1]
+                   f"{p[n]['wall_s']:.2f} | {c} | {db(p[n])} |")
+    ran = [f"{g['daemons']} (limit {g['limit']}): {' / '.join(map(str, g['ran_by']))}"
+           for g in res["pg"] if g["daemons"] > 1]
     if ran:
-        out += ["", "Jobs each daemon on PostgreSQL ran (hosts: per daemon): "
-                + "; ".join(ran)]
+        out += ["", "Jobs each daemon on PostgreSQL ran: " + "; ".join(ran)]
     if res["takeover"] or "pg_takeover" in res:
         out += ["", "| takeover after SIGKILL of the worker holding the job | seconds |",
                 "|---|---|"]
@@ -417,6 +429,10 @@ def main() -> int:
     ap.add_argument("--kib", type=float, default=20)
     ap.add_argument("--workers", default="1,2,3")
     ap.add_argument("--daemons", default="1,2,3")
+    ap.add_argument("--per-registry", default="2",
+                    help="the daemons on PostgreSQL's queue.per_registry_concurrency, a "
+                         "list: the daemon rows once for each (2: the default; the limit "
+                         "holds for all daemons together)")
     ap.add_argument("--lease-s", type=int, default=30,
                     help="queue.lease_s of the takeover's daemons (the default: 30)")
     ap.add_argument("--takeover-wait", type=float, default=120)
@@ -432,13 +448,15 @@ def main() -> int:
     args.peer_takeover = args.peer_takeover and args.takeover
     args.workers = [int(x) for x in str(args.workers).split(",")]
     args.daemons = [int(x) for x in str(args.daemons).split(",")]
+    args.per_registry = [int(x) for x in str(args.per_registry).split(",")]
     Q.time_limit(args.time_limit)
     seed = args.seed if args.seed is not None else random.randrange(1 << 30)
     with L.World(keep=args.keep, need_pypi=False, need_npm=False) as w:
         info = Q.header("bench_queue_hosts: queue across hosts", w.dir)
         res = run(w, args, random.Random(seed))
     res.update({"info": info, "jobs": args.jobs, "kib": args.kib, "packages": args.packages,
-                "workers": args.workers, "daemons": args.daemons, "seed": seed,
+                "workers": args.workers, "daemons": args.daemons,
+                "per_registry": args.per_registry, "seed": seed,
                 "load_after": " ".join(open("/proc/loadavg").read().split()[:3])})
     B.write_result(args.json, res)
     print(report(res))

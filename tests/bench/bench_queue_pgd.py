@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import re
 import shutil
+import subprocess
 import time
 from pathlib import Path
 
 import bench_queue_lib as Q
+from peers.postgres import PG_BINDIR
 
 B = Q.B
 SUCCEEDED = re.compile(r"notice: job \d+ succeeded$", re.M)
@@ -36,6 +38,27 @@ def pg_queue(pg, host_name: str, lease_s: int | None = None) -> dict:
     return q
 
 
+def pg_stats(pg) -> dict:
+    """The server's transaction ids handed out so far (one per transaction
+    that wrote) and its WAL position in bytes, read at once (the
+    statistics views lag: backends report them up to seconds later)."""
+    p = subprocess.run([str(PG_BINDIR / "psql"), "-X", "-q", "-A", "-t", "-F", " ",
+                        "-h", pg.socket_dir, "-p", pg.port, "-U", "postgres", "-d", "aos",
+                        "-c", "SELECT pg_snapshot_xmax(pg_current_snapshot()), "
+                        "pg_current_wal_lsn() - '0/0'::pg_lsn"],
+                       capture_output=True, text=True, timeout=30)
+    if p.returncode != 0:
+        raise B.BenchError(f"psql: {p.stderr.strip()}")
+    xids, wal = p.stdout.split()
+    return {"write_xacts": int(xids), "wal_kib": int(wal) / 1024}
+
+
+def per_job(before: dict, after: dict, jobs: int) -> dict:
+    """pg_stats' growth per job (anything else the server ran meanwhile
+    counts too: autovacuum, another client)."""
+    return {f"{k}_per_job": (after[k] - before[k]) / jobs for k in before}
+
+
 def counts_of(c: Q.Ctl) -> dict:
     """The queue's jobs by state as a daemon's status shows them (on
     PostgreSQL: every host's jobs)."""
@@ -46,8 +69,10 @@ class PgDaemons:
     """The daemons on the benchmark's PostgreSQL; started one by one."""
 
     def __init__(self, w, pg, sink: Q.TimestampSink, tag: str = "pg",
-                 lease_s: int | None = None):
+                 lease_s: int | None = None, queue: dict | None = None):
+        """queue: more settings of each daemon's queue section."""
         self.w, self.pg, self.sink, self.tag, self.lease_s = w, pg, sink, tag, lease_s
+        self.queue = queue or {}
         self.daemons: list = []
         self.ctl: Q.Ctl | None = None
 
@@ -56,7 +81,7 @@ class PgDaemons:
         name = f"{self.tag}-{len(self.daemons) + 1}"
         d = Q.daemon(self.w, {"bench": {"type": "pypi", "url": self.sink.url,
                                         "token_key": "PYPI_API_TOKEN"}},
-                     queue=pg_queue(self.pg, name, self.lease_s),
+                     queue=pg_queue(self.pg, name, self.lease_s) | self.queue,
                      env={"PGPASSFILE": self.pg.passfile})
         c = Q.Ctl(d.socket)
         deadline = time.monotonic() + 30
