@@ -130,7 +130,40 @@ static void release_claimed(struct worker *w, const struct job *job, int64_t nex
 			 aos_strerror(rc));
 }
 
-/* The uploads of r's publish job are read: its files still to send. */
+/* Starts the publish of r's files (all in this host's spool now), with
+ * the tag and version of its inputs; frees r when it cannot. */
+static void publish_now(struct run *r)
+{
+	cJSON *doc = cJSON_Parse(r->job.inputs);
+	struct worker_tag_rule rule = {
+	    .tag = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(doc, "tag")),
+	    .given_by = "--tag"};
+	const char *version =
+	    cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(doc, "version"));
+
+	if (worker__publish(r, r->job.registry, &rule, version) < 0)
+		worker__run_free(r);
+	cJSON_Delete(doc);
+}
+
+/* The files missing here were read from the queue's database (or not). */
+static void fetched(struct run *r, int rc, const char *msg)
+{
+	if (rc == 0) {
+		publish_now(r);
+		return;
+	}
+	/* not there (a job of a daemon that kept its files on its own disk,
+	 * or of a spool lost here): no run can send them */
+	if (rc == AOS_ENOTFOUND)
+		worker__settle(r, JOB_DEAD, 0, OUT_NONE, msg);
+	else
+		worker__settle_retry(r, -1, OUT_ERROR, msg);
+	worker__run_free(r);
+}
+
+/* The uploads of r's publish job are read: its files still to send, read
+ * first from the queue's database when they are not here. */
 static void start_publish(struct run *r, const struct queue_async_result *res)
 {
 	const char *tag = NULL, *version = NULL;
@@ -140,28 +173,27 @@ static void start_publish(struct run *r, const struct queue_async_result *res)
 
 	rc = load_inputs(r, res->uploads, res->rc < 0 ? res->rc : (int)res->n, &tag,
 			 &version, &doc, msg, sizeof(msg));
+	cJSON_Delete(doc);
 	if (rc < 0) {
 		if (rc == -EINVAL)
 			worker__settle(r, JOB_DEAD, 0, OUT_NONE, msg);
 		else
 			worker__settle_retry(r, -1, OUT_ERROR, msg);
-		goto out;
+		worker__run_free(r);
+		return;
 	}
 	if (r->nfiles == 0) {
 		worker__settle(r, JOB_SUCCEEDED, 0, OUT_NONE, NULL);
-		goto out;
+		worker__run_free(r);
+		return;
 	}
-	{
-		struct worker_tag_rule rule = {.tag = tag, .given_by = "--tag"};
-
-		if (worker__publish(r, r->job.registry, &rule, version) < 0)
-			goto out;
-	}
-	cJSON_Delete(doc);
-	return;
-out:
-	cJSON_Delete(doc);
-	worker__run_free(r);
+	rc = worker__fetch_missing(r, fetched);
+	if (rc == 0)
+		publish_now(r);
+	else if (rc < 0)
+		fetched(r, rc,
+			"cannot read the job's files from the queue's database: out "
+			"of memory");
 }
 
 static void uploads_read(struct queue_async_result *res, void *data)

@@ -120,6 +120,10 @@ struct worker_spool_use {
 	uint64_t bytes; /* allocated, as du counts them */
 };
 
+/* The folder of job id's files read from the queue's database on this
+ * host (worker_fetch.c): <spool_dir>/taken-<id>. */
+void worker_taken_dir(const char *spool_dir, int64_t id, char *buf, size_t len);
+
 /* Job j's spooled files (a publish's, named by its inputs; a pipeline's
  * folder <spool_dir>/pipeline-ID): added to *use and, unless dry_run,
  * removed.  Paths outside spool_dir are never touched.  A job that

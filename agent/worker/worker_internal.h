@@ -175,6 +175,20 @@ struct worker_tag_rule {
 	const char *tag, *given_by, *prerelease;
 };
 
+/* worker_fetch.c: the files of r's publish job that are not in this
+ * host's spool (another daemon queued it) are read from the queue's
+ * database into <spool_dir>/taken-<id>/ (worker_taken_dir()), r->files
+ * pointing there; then done(r, 0 or a code, a message) runs unless r is
+ * gone.  Returns 0 (all here: done is not called), 1 (reading: done
+ * follows) or -ENOMEM. */
+/* worker_spool.c: path is a file directly in a folder directly under
+ * spool_dir (what a spool writes); a path from the database is never
+ * trusted to point elsewhere. */
+bool worker__in_spool(const char *path, const char *spool_dir);
+
+typedef void (*worker_fetched_fn)(struct run *r, int rc, const char *msg);
+int worker__fetch_missing(struct run *r, worker_fetched_fn done);
+
 /* Uploads r's files (r->files, names, sources, probe) to registry with its
  * token, npm files under the tag rule decides.  Returns 0 when the publish
  * started; otherwise the job has been settled and the caller frees r. */

@@ -1,0 +1,164 @@
+/* worker_fetch.c - a publish job queued by another daemon sharing the
+ * PostgreSQL queue (or whose spool copies this host lost): its files are
+ * not in this host's spool, so they are read from the queue's database
+ * (the enqueue stored them: queue.h, job_new.file_srcs) into
+ * <spool_dir>/taken-<id>/, one at a time, before the publish starts.  The
+ * store checks each file's size and SHA-256 as it reads (what the
+ * enqueue checked against the upload's digest); a file is written as
+ * NAME.part and renamed once whole.  The lease is renewed meanwhile.  See
+ * worker_internal.h. */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "base/log.h"
+#include "common/err.h"
+#include "config/config.h"
+#include "worker_internal.h"
+
+struct fetch {
+	struct run *r;
+	worker_fetched_fn done;
+	size_t i;   /* the file being read */
+	int fd;	    /* its NAME.part, or -1 */
+	size_t got; /* files read */
+	char part[4400];
+};
+
+static void fetch_end(struct fetch *f, int rc, const char *msg)
+{
+	struct run *r = f->r;
+
+	if (f->fd >= 0) {
+		close(f->fd);
+		(void)unlink(f->part);
+	}
+	if (!r->gone) {
+		if (rc == 0 && f->got > 0)
+			log_info("job %" PRId64 ": %zu file(s) read from the queue's "
+				 "database (not in this host's spool: queued by another "
+				 "daemon)",
+				 r->job.id, f->got);
+		f->done(r, rc, msg);
+	}
+	worker__run_drop(r);
+	free(f);
+}
+
+static void next(struct fetch *f);
+
+/* File i is in this daemon's spool: another daemon's spool on the same
+ * machine is not read (its path came from the database). */
+static bool here(const struct run *r, size_t i)
+{
+	return worker__in_spool(r->files[i], worker__cfg(r->w)->queue.spool_dir) &&
+	       access(r->files[i], R_OK) == 0;
+}
+
+static void got(struct queue_async_result *res, void *data)
+{
+	struct fetch *f = data;
+	struct run *r = f->r;
+	struct worker *w = r->w;
+	char path[4400], msg[512];
+	int rc = res->rc;
+
+	if (rc == 0 && !r->gone && fsync(f->fd) < 0)
+		rc = -errno;
+	if (rc == 0 && !r->gone) {
+		snprintf(path, sizeof(path), "%.*s", (int)(strlen(f->part) - 5), f->part);
+		if (rename(f->part, path) < 0)
+			rc = -errno;
+	}
+	if (rc == 0 && !r->gone) {
+		close(f->fd);
+		f->fd = -1;
+		free(r->files[f->i]);
+		r->files[f->i] = strdup(path);
+		rc = r->files[f->i] != NULL ? 0 : -ENOMEM;
+	}
+	if (rc < 0 || r->gone) {
+		snprintf(msg, sizeof(msg),
+			 "cannot read file %s from the queue's database: %s",
+			 r->names[f->i],
+			 res->error[0] != '\0' ? res->error : aos_strerror(rc));
+		fetch_end(f, rc < 0 ? rc : -ECANCELED, msg);
+	} else {
+		f->got++;
+		f->i++;
+		next(f);
+	}
+	worker__completed(w);
+}
+
+/* Posts the read of the next file missing here, or ends. */
+static void next(struct fetch *f)
+{
+	struct run *r = f->r;
+	struct worker *w = r->w;
+	char dir[4200], msg[512];
+	int rc;
+
+	while (f->i < r->nfiles && here(r, f->i))
+		f->i++;
+	if (f->i == r->nfiles) {
+		fetch_end(f, 0, NULL);
+		return;
+	}
+	worker_taken_dir(worker__cfg(w)->queue.spool_dir, r->job.id, dir, sizeof(dir));
+	snprintf(f->part, sizeof(f->part), "%s/%s.part", dir, r->names[f->i]);
+	if (strchr(r->names[f->i], '/') != NULL || r->names[f->i][0] == '.')
+		rc = -EINVAL; /* a spool file's name, never a path */
+	else if ((mkdir(worker__cfg(w)->queue.spool_dir, 0750) < 0 && errno != EEXIST) ||
+		 (mkdir(dir, 0750) < 0 && errno != EEXIST))
+		rc = -errno;
+	else if ((f->fd =
+		      open(f->part, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
+			   0640)) < 0)
+		rc = -errno;
+	else
+		rc =
+		    queue_async_file_get(w->qa, r->job.id, r->names[f->i], f->fd, got, f);
+	if (rc < 0) {
+		snprintf(msg, sizeof(msg),
+			 "cannot read file %s from the queue's database into %s: %s",
+			 r->names[f->i], dir, aos_strerror(rc));
+		fetch_end(f, rc, msg);
+		return;
+	}
+	worker__posted(w);
+}
+
+int worker__fetch_missing(struct run *r, worker_fetched_fn done)
+{
+	struct fetch *f;
+	size_t i;
+
+	/* SQLite: the spool is the only copy (a missing one fails the publish) */
+	if (worker__cfg(r->w)->queue.backend != QUEUE_BACKEND_POSTGRESQL)
+		return 0;
+	for (i = 0; i < r->nfiles && here(r, i); i++)
+		;
+	if (i == r->nfiles)
+		return 0;
+	f = calloc(1, sizeof(*f));
+	if (f == NULL)
+		return -ENOMEM;
+	f->r = r;
+	f->done = done;
+	f->fd = -1;
+	f->i = i;
+	worker__run_hold(r);
+	/* the lease is renewed while the files come in */
+	if (!uv_is_active((uv_handle_t *)&r->heartbeat))
+		uv_timer_start(&r->heartbeat, worker__heartbeat,
+			       (uint64_t)worker__cfg(r->w)->queue.lease_s * 1000 / 3,
+			       (uint64_t)worker__cfg(r->w)->queue.lease_s * 1000 / 3);
+	next(f);
+	return 1;
+}
