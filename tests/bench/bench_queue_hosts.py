@@ -180,7 +180,8 @@ def daemons_pg(w, pg, sink, args, rnd, res: dict) -> None:
                                wheels(art, f"g{limit}-{n}-", args.jobs, args.packages,
                                       args.kib))
                 row.update(daemons=n, limit=limit,
-                           ran_by=[b - a for a, b in zip(before, pgd.ran())],
+                           ran_by=[(b[0] - a[0], b[1] - a[1])
+                                   for a, b in zip(before, pgd.ran())],
                            **PGD.per_job(st0, PGD.pg_stats(pg), args.jobs))
                 if k == 0 and n in (args.daemons[0], args.daemons[-1]):
                     Q.log(f"aos-publishd on PostgreSQL, {n} daemon(s): claim latency")
@@ -400,10 +401,13 @@ def report(res: dict) -> str:
         c = claim(p["claim_ms"]) if n == 1 else ""
         out.append(f"| procrastinate 3.10, PostgreSQL | {n} | {p[n]['jobs_per_s']:.1f} | "
                    f"{p[n]['wall_s']:.2f} | {c} | {db(p[n])} |")
-    ran = [f"{g['daemons']} (limit {g['limit']}): {' / '.join(map(str, g['ran_by']))}"
+    ran = [f"{g['daemons']} (limit {g['limit']}): "
+           + " / ".join(f"{r} ({f})" for r, f in g["ran_by"])
            for g in res["pg"] if g["daemons"] > 1]
     if ran:
-        out += ["", "Jobs each daemon on PostgreSQL ran: " + "; ".join(ran)]
+        out += ["", "Jobs each daemon on PostgreSQL ran (in brackets: of them, jobs queued "
+                "by another daemon, whose files it read from the database): "
+                + "; ".join(ran)]
     if res["takeover"] or "pg_takeover" in res:
         out += ["", "| takeover after SIGKILL of the worker holding the job | seconds |",
                 "|---|---|"]
@@ -429,7 +433,7 @@ def main() -> int:
     ap.add_argument("--kib", type=float, default=20)
     ap.add_argument("--workers", default="1,2,3")
     ap.add_argument("--daemons", default="1,2,3")
-    ap.add_argument("--per-registry", default="2",
+    ap.add_argument("--per-registry", default="2,6",
                     help="the daemons on PostgreSQL's queue.per_registry_concurrency, a "
                          "list: the daemon rows once for each (2: the default; the limit "
                          "holds for all daemons together)")
@@ -443,7 +447,7 @@ def main() -> int:
     ap.add_argument("--keep", action="store_true")
     ap.add_argument("--time-limit", type=float, default=1200)
     args = B.parse_args(ap, smoke={"jobs": 6, "claim_jobs": 2, "packages": 2, "kib": 2,
-                                    "workers": "1", "daemons": "1,2", "lease_s": 2,
+                                    "workers": "1", "daemons": "1,2", "per_registry": "2", "lease_s": 2,
                                     "peer_takeover": False, "time_limit": 300})
     args.peer_takeover = args.peer_takeover and args.takeover
     args.workers = [int(x) for x in str(args.workers).split(",")]

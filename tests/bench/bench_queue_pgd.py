@@ -25,6 +25,7 @@ from peers.postgres import PG_BINDIR
 
 B = Q.B
 SUCCEEDED = re.compile(r"notice: job \d+ succeeded$", re.M)
+FETCHED = re.compile(r"info: job \d+: \d+ file\(s\) read from the queue's database")
 
 
 def pg_queue(pg, host_name: str, lease_s: int | None = None) -> dict:
@@ -107,9 +108,11 @@ class PgDaemons:
     def sockets(self) -> list[Path]:
         return [d.socket for d in self.daemons]
 
-    def ran(self) -> list[int]:
-        """Jobs each daemon has logged as succeeded so far."""
-        return [len(SUCCEEDED.findall(d.log_text())) for d in self.daemons]
+    def ran(self) -> list[tuple[int, int]]:
+        """Per daemon: jobs it has logged as succeeded so far, and jobs whose
+        files it read from the database (queued by another daemon)."""
+        return [(len(SUCCEEDED.findall(t)), len(FETCHED.findall(t)))
+                for t in (d.log_text() for d in self.daemons)]
 
     def counts(self) -> dict:
         return counts_of(self.ctl)
@@ -126,8 +129,8 @@ class PgDaemons:
 def takeover(w, pg, sink: Q.TimestampSink, wh: Path, lease_s: int, wait_posts) -> dict:
     """Daemon A (alone) takes the job of `wh`, whose first upload the sink
     holds unanswered; daemon B starts and listens; A is SIGKILLed and its
-    spool removed (its host is gone; B must not read the job's files from
-    A's folder, as it could on one machine): the seconds from the kill to the first byte of the upload again (B's,
+    spool removed (its host is gone; B reads the job's files from the
+    database): the seconds from the kill to the first byte of the upload again (B's,
     after A's lease ran out), and whether the job then succeeded.
     wait_posts(sink, names, timeout) is bench_queue_hosts's."""
     a_side = PgDaemons(w, pg, sink, tag="take-a", lease_s=lease_s)
@@ -147,7 +150,8 @@ def takeover(w, pg, sink: Q.TimestampSink, wh: Path, lease_s: int, wait_posts) -
         t_kill = time.monotonic_ns()
         a.proc.kill()
         a.proc.wait()
-        # A's host is gone: on one machine B could still read A's spool
+        # A's host is gone, its disk with it (B reads the job's files from
+        # the database; it never reads another daemon's spool)
         shutil.rmtree(Path(a.state_dir) / "spool")
         try:
             again = wait_posts(sink, {wh.name}, 2 * lease_s + 30)[wh.name]
