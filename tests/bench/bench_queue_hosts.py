@@ -447,8 +447,9 @@ def main() -> int:
     ap.add_argument("--keep", action="store_true")
     ap.add_argument("--time-limit", type=float, default=1200)
     args = B.parse_args(ap, smoke={"jobs": 6, "claim_jobs": 2, "packages": 2, "kib": 2,
-                                    "workers": "1", "daemons": "1,2", "per_registry": "2", "lease_s": 2,
-                                    "peer_takeover": False, "time_limit": 300})
+                                    "workers": "1", "daemons": "1,2", "per_registry": "2",
+                                    "lease_s": 2, "peer_takeover": False,
+                                    "time_limit": 300})
     args.peer_takeover = args.peer_takeover and args.takeover
     args.workers = [int(x) for x in str(args.workers).split(",")]
     args.daemons = [int(x) for x in str(args.daemons).split(",")]
