@@ -509,7 +509,8 @@ class TimestampSink:
 
     def start(self, timeout: float = 10.0) -> "TimestampSink":
         err = open(self.workdir / "tsink.log", "wb")
-        self.proc = subprocess.Popen([sys.executable, str(HERE / "bench_queue_sink.py")] + self.argv,
+        argv = [sys.executable, str(HERE / "bench_queue_sink.py"), *self.argv]
+        self.proc = subprocess.Popen(argv,
                                      stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                      stderr=err, start_new_session=True)
         err.close()
