@@ -122,25 +122,29 @@ def claim_loop(sink, whls: list[Path], rnd, enqueue) -> list[float]:
 
 # -- aos-publishd -------------------------------------------------------------------
 
-def load_run(who: str, sockets, counts, sink, whls: list[Path]) -> dict:
+def load_run(who: str, sockets, counts, sink, whls: list[Path], cpu) -> dict:
     """Every wheel enqueued by 4 clients (round robin over the daemons'
-    sockets), then until all have succeeded."""
+    sockets), then until all have succeeded; cpu: a PGD.CpuMeter."""
     base = counts().get("succeeded", 0)
+    cpu.start()
     t0 = time.monotonic_ns()
     load = Q.enqueue_load(sockets, lambda i: Q.publish_req("bench", whls[i]), clients=4,
                           count=len(whls), timeout_s=120)
     if load["errors"]:
         raise B.BenchError(f"{who} enqueue: {load['errors'][:3]}")
     t1 = wait_done(who, counts, len(whls), base)
+    used = cpu.stop(len(whls))
     sink.drain()
-    return {**rate(len(whls), t0, t1), "enqueue_wall_s": load["wall_s"]}
+    return {**rate(len(whls), t0, t1), "enqueue_wall_s": load["wall_s"],
+            "cpu_ms_per_job": used}
 
 
 def daemon_throughput(w, sink, whls: list[Path]) -> dict:
     d = Q.daemon(w, {"bench": {"type": "pypi", "url": sink.url,
                                "token_key": "PYPI_API_TOKEN"}})
     c = Q.Ctl(d.socket)
-    r = load_run("aos-publishd", d.socket, lambda: PGD.counts_of(c), sink, whls)
+    r = load_run("aos-publishd", d.socket, lambda: PGD.counts_of(c), sink, whls,
+                 PGD.CpuMeter({"queue": lambda: [d.proc.pid]}))
     c.close()
     return {"d": d, **r}
 
@@ -176,9 +180,11 @@ def daemons_pg(w, pg, sink, args, rnd, res: dict) -> None:
                 pgd.up_to(n)
                 Q.log(f"aos-publishd on PostgreSQL, {n} daemon(s), limit {limit}: throughput")
                 before, st0 = pgd.ran(), PGD.pg_stats(pg)
+                cpu = PGD.CpuMeter({"queue": lambda: [d.proc.pid for d in pgd.daemons],
+                                    "postgres": lambda: PGD.postmaster(pg)})
                 row = load_run(f"aos-publishd x{n}", pgd.sockets, pgd.counts, sink,
                                wheels(art, f"g{limit}-{n}-", args.jobs, args.packages,
-                                      args.kib))
+                                      args.kib), cpu)
                 row.update(daemons=n, limit=limit,
                            ran_by=[(b[0] - a[0], b[1] - a[1])
                                    for a, b in zip(before, pgd.ran())],
@@ -261,12 +267,14 @@ class Peer:
         self.P.app.close()
 
 
-def peer_throughput(peer: Peer, sink, whls: list[Path], workers: int) -> dict:
+def peer_throughput(peer: Peer, pg, sink, whls: list[Path], workers: int) -> dict:
     peer.reset()
     for _ in range(workers):
         peer.start_worker()
     time.sleep(1.0)  # the workers are listening
     sink.drain()
+    cpu = PGD.CpuMeter({"queue": lambda: [p.pid for p in peer.workers],
+                        "postgres": lambda: PGD.postmaster(pg)}).start()
     t0 = time.monotonic_ns()
     errs = []
 
@@ -286,9 +294,10 @@ def peer_throughput(peer: Peer, sink, whls: list[Path], workers: int) -> dict:
     if errs:
         raise B.BenchError(f"procrastinate defer: {errs[:3]}")
     t1 = wait_done("procrastinate", peer.counts, len(whls))
+    used = cpu.stop(len(whls))
     peer.stop_workers()
     sink.drain()
-    return {"workers": workers, **rate(len(whls), t0, t1),
+    return {"workers": workers, **rate(len(whls), t0, t1), "cpu_ms_per_job": used,
             "enqueue_wall_s": (t_enq - t0) / 1e9}
 
 
@@ -358,7 +367,7 @@ def run(w, args, rnd) -> dict:
             Q.log(f"procrastinate, {n} worker(s): throughput")
             st0 = PGD.pg_stats(pg)
             res["peer"][n] = peer_throughput(
-                peer, sink, wheels(art, f"p{n}-", args.jobs, args.packages, args.kib), n)
+                peer, pg, sink, wheels(art, f"p{n}-", args.jobs, args.packages, args.kib), n)
             res["peer"][n].update(PGD.per_job(st0, PGD.pg_stats(pg), args.jobs))
         Q.log("procrastinate: claim latency")
         res["peer"]["claim_ms"] = peer_claim(
@@ -386,12 +395,16 @@ def report(res: dict) -> str:
            f"{res['packages']} packages, one sink registry", "",
            "| queue | hosts | jobs/s (enqueue to succeeded) | wall s | "
            "claim: ack -> first byte, p50 / p99 ms | PostgreSQL: write transactions / "
-           "WAL KiB per job |", "|---|---|---|---|---|---|",
+           "WAL KiB per job | CPU ms per job: queue processes / PostgreSQL |",
+           "|---|---|---|---|---|---|---|",
            f"| aos-publishd, SQLite | 1 | {d['sqlite']['jobs_per_s']:.1f} | "
-           f"{d['sqlite']['wall_s']:.2f} | {claim(d['sqlite_claim_ms'])} | |"]
+           f"{d['sqlite']['wall_s']:.2f} | {claim(d['sqlite_claim_ms'])} | | "
+           f"{d['sqlite']['cpu_ms_per_job']['queue']:.2f} / - |"]
 
     def db(r):
-        return f"{r['write_xacts_per_job']:.1f} / {r['wal_kib_per_job']:.1f}"
+        c = r["cpu_ms_per_job"]
+        return (f"{r['write_xacts_per_job']:.1f} / {r['wal_kib_per_job']:.1f} | "
+                f"{c['queue']:.2f} / {c['postgres']:.2f}")
     for g in res["pg"]:
         c = claim(g["claim_ms"]) if "claim_ms" in g else ""
         out.append(f"| aos-publishd, PostgreSQL, per-registry limit {g['limit']} | "

@@ -14,6 +14,7 @@ takeover's file).  Nothing is asserted.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -58,6 +59,55 @@ def per_job(before: dict, after: dict, jobs: int) -> dict:
     """pg_stats' growth per job (anything else the server ran meanwhile
     counts too: autovacuum, another client)."""
     return {f"{k}_per_job": (after[k] - before[k]) / jobs for k in before}
+
+
+def cpu_s(roots: list[int]) -> float:
+    """CPU seconds (user + system) used so far by the processes under roots
+    (the roots included), with what they used of children they have
+    reaped (PostgreSQL's exited backends, through the postmaster)."""
+    kids: dict[int, list[int]] = {}
+    ticks: dict[int, int] = {}
+    for e in os.scandir("/proc"):
+        if not e.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{e.name}/stat") as f:
+                raw = f.read()
+        except OSError:
+            continue
+        f = raw[raw.rindex(")") + 2:].split()
+        kids.setdefault(int(f[1]), []).append(int(e.name))
+        ticks[int(e.name)] = sum(int(x) for x in f[11:15])
+    total, todo, seen = 0, list(roots), set()
+    while todo:
+        pid = todo.pop()
+        if pid in seen:
+            continue
+        seen.add(pid)
+        total += ticks.get(pid, 0)
+        todo += kids.get(pid, [])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def postmaster(pg) -> list[int]:
+    """The server's postmaster (pg_ctl leaves it outside pg_run.sh's
+    process tree): the first line of its data folder's postmaster.pid."""
+    return [int((Path(pg.socket_dir) / "data" / "postmaster.pid").read_text().split()[0])]
+
+
+class CpuMeter:
+    """CPU ms per job of named groups of processes between start() and
+    stop(); groups: name -> function returning the root pids."""
+
+    def __init__(self, groups: dict):
+        self.groups = groups
+
+    def start(self) -> "CpuMeter":
+        self.t0 = {k: cpu_s(f()) for k, f in self.groups.items()}
+        return self
+
+    def stop(self, jobs: int) -> dict:
+        return {k: (cpu_s(f()) - self.t0[k]) * 1000 / jobs for k, f in self.groups.items()}
 
 
 def counts_of(c: Q.Ctl) -> dict:
