@@ -471,13 +471,16 @@ def main() -> int:
     seed = args.seed if args.seed is not None else random.randrange(1 << 30)
     with L.World(keep=args.keep, need_pypi=False, need_npm=False) as w:
         info = Q.header("bench_queue_hosts: queue across hosts", w.dir)
+        mon = Q.LoadMonitor().start()
         res = run(w, args, random.Random(seed))
+        res["load"] = mon.stop()
+    info["load_after"] = " ".join(open("/proc/loadavg").read().split()[:3])
     res.update({"info": info, "jobs": args.jobs, "kib": args.kib, "packages": args.packages,
                 "workers": args.workers, "daemons": args.daemons,
                 "per_registry": args.per_registry, "seed": seed,
-                "load_after": " ".join(open("/proc/loadavg").read().split()[:3])})
+                "load_after": info["load_after"]})
     B.write_result(args.json, res)
-    print(report(res))
+    print(report(res) + "\n\n" + "\n".join(Q.machine_lines(res["info"], res["load"])))
     return 0
 
 
