@@ -434,7 +434,8 @@ def report(res: dict) -> str:
     if "pg_takeover" in res:
         t = res["pg_takeover"]
         out.append(f"| aos-publishd on PostgreSQL, another daemon running (queue.lease_s "
-                   f"{t['lease_s']}) | {t['seconds']:.1f} |")
+                   f"{t['lease_s']}; A's upload began {t['upload_to_kill_s']:.1f} s before "
+                   f"the kill) | {t['seconds']:.1f} |")
     return "\n".join(out)
 
 

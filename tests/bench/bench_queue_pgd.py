@@ -213,7 +213,8 @@ def takeover(w, pg, sink: Q.TimestampSink, wh: Path, lease_s: int, wait_posts) -
             if time.monotonic() > deadline or c.get("dead") or c.get("failed"):
                 raise B.BenchError(f"the job taken over did not succeed: {c}")
             time.sleep(0.05)
-        return {"lease_s": lease_s, "seconds": took, "succeeded": True}
+        return {"lease_s": lease_s, "seconds": took, "succeeded": True,
+                "upload_to_kill_s": (t_kill - first["t_first_ns"]) / 1e9}
     finally:
         a_side.stop()
         b_side.stop()
