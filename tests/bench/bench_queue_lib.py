@@ -161,8 +161,9 @@ def cpu_times() -> tuple[int, int]:
     return sum(v) - idle, sum(v)
 
 
-def proc_cpu() -> dict:
-    """{pid: (ppid, comm, utime+stime in clock ticks)} for every process."""
+def proc_cpu(reaped: bool = False) -> dict:
+    """{pid: (ppid, comm, utime+stime in clock ticks)} for every process;
+    reaped: with what its children it has waited for used (cutime+cstime)."""
     out = {}
     for e in os.scandir("/proc"):
         if not e.name.isdigit():
@@ -174,7 +175,8 @@ def proc_cpu() -> dict:
             continue
         comm = raw[raw.index("(") + 1:raw.rindex(")")]
         f = raw[raw.rindex(")") + 2:].split()
-        out[int(e.name)] = (int(f[1]), comm, int(f[11]) + int(f[12]))
+        out[int(e.name)] = (int(f[1]), comm,
+                            sum(int(x) for x in f[11:15 if reaped else 13]))
     return out
 
 

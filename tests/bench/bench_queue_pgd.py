@@ -65,28 +65,9 @@ def cpu_s(roots: list[int]) -> float:
     """CPU seconds (user + system) used so far by the processes under roots
     (the roots included), with what they used of children they have
     reaped (PostgreSQL's exited backends, through the postmaster)."""
-    kids: dict[int, list[int]] = {}
-    ticks: dict[int, int] = {}
-    for e in os.scandir("/proc"):
-        if not e.name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{e.name}/stat") as f:
-                raw = f.read()
-        except OSError:
-            continue
-        f = raw[raw.rindex(")") + 2:].split()
-        kids.setdefault(int(f[1]), []).append(int(e.name))
-        ticks[int(e.name)] = sum(int(x) for x in f[11:15])
-    total, todo, seen = 0, list(roots), set()
-    while todo:
-        pid = todo.pop()
-        if pid in seen:
-            continue
-        seen.add(pid)
-        total += ticks.get(pid, 0)
-        todo += kids.get(pid, [])
-    return total / os.sysconf("SC_CLK_TCK")
+    snap = Q.proc_cpu(reaped=True)
+    pids = set().union(*(Q.descendants(snap, r) for r in roots)) if roots else set()
+    return sum(snap[p][2] for p in pids if p in snap) / os.sysconf("SC_CLK_TCK")
 
 
 def postmaster(pg) -> list[int]:
