@@ -130,7 +130,6 @@ static void remove_spool(struct worker *w, const struct job *job)
 
 	worker_spool_files(job, worker__cfg(w)->queue.spool_dir, false, &use);
 	if (worker__cfg(w)->queue.backend == QUEUE_BACKEND_POSTGRESQL &&
-	    job->kind == JOB_PUBLISH &&
 	    queue_async_files_remove(w->qa, job->id, files_removed, w) == 0)
 		worker__posted(w);
 }
@@ -522,7 +521,9 @@ void worker__files_clear(struct run *r)
 		free(r->names[i]);
 		free(r->sources[i]);
 		free(r->records[i]);
+		free(r->dbnames[i]);
 		r->files[i] = r->names[i] = r->sources[i] = r->records[i] = NULL;
+		r->dbnames[i] = NULL;
 		r->probe[i] = r->sent[i] = false;
 		r->sends[i] = 0;
 	}

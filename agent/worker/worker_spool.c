@@ -76,13 +76,19 @@ void worker_spool_files(const struct job *j, const char *spool_dir, bool dry_run
 	char dir[4200];
 	uint64_t bytes = 0;
 
-	if (j->kind == JOB_PUBLISH) {
+	if (j->kind == JOB_PUBLISH)
 		publish_files(j, spool_dir, dry_run, use);
-		/* and what was read from the queue's database (worker_fetch.c) */
-		worker_taken_dir(spool_dir, j->id, dir, sizeof(dir));
-	} else {
+	else
 		snprintf(dir, sizeof(dir), "%s/pipeline-%" PRId64, spool_dir, j->id);
+	if (j->kind != JOB_PUBLISH && aos_tree_bytes(dir, &bytes) == 0) {
+		use->bytes += bytes;
+		use->files++;
+		if (!dry_run)
+			(void)aos_rm_flat_dir(dir);
 	}
+	/* and what was read from the queue's database (worker_fetch.c) */
+	worker_taken_dir(spool_dir, j->id, dir, sizeof(dir));
+	bytes = 0;
 	if (aos_tree_bytes(dir, &bytes) < 0)
 		return;
 	use->bytes += bytes;

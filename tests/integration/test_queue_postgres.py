@@ -205,7 +205,7 @@ def test_job_of_one_daemon_run_by_another(publish_env, postgres, tmp_path):
     env.set_secret(AOS_QUEUE_PG2_PASSWORD=pw)
     cfg = {"kv_key": "AOS_QUEUE_PG2_PASSWORD"}
     a = env.daemon(pg_queue(postgres, cfg, user="aosq2", host_name="pg-a"))
-    a.ctl_json("drain")  # A starts no job
+    a.ctl_json("drain", "--this-host")  # A starts no job (a bare drain is the fleet's)
     b = env.daemon(pg_queue(postgres, cfg, user="aosq2", host_name="pg-b"))
     out = tmp_path / "dist"
     out.mkdir()
