@@ -153,7 +153,11 @@ class PgDaemons:
             self.ctl.close()
             self.ctl = None
         for d in self.daemons:
-            Q.stop_daemon(self.w, d, drain=d.alive)
+            if d.alive:  # this host's drain: a bare drain holds the fleet
+                c = Q.Ctl(d.socket)
+                c.call({"cmd": "drain", "this_host": True})
+                c.close()
+            Q.stop_daemon(self.w, d, drain=False)
         self.daemons = []
 
 
