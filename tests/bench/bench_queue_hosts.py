@@ -16,25 +16,34 @@ as SQLite's queue syncs its commits.
                clients; a job counts as enqueued once committed), then the
                time until every one has succeeded: jobs / (last succeeded
                - first sent).  aos-publishd: one daemon on SQLite (its
-               per-registry limit 2); procrastinate: 1, 2 and 3 worker
-               processes, 2 jobs at once each, one running job per package
-               (its `lock`).
+               per-registry limit 2), then --daemons 1, 2 and 3 daemons on
+               the PostgreSQL (bench_queue_pgd.py; each row adds a daemon;
+               the jobs round robin over their control sockets);
+               procrastinate: 1, 2 and 3 worker processes, 2 jobs at once
+               each, one running job per package (its `lock`).
   claim        --claim-jobs jobs one at a time, 10-30 ms apart: from the
                acknowledgement (the daemon's job id; procrastinate's
-               defer() returning) to the upload's first byte at the sink.
-  takeover     (not with --smoke) a worker holding a job is SIGKILLed while
-               another worker runs: the time from the kill to the job's
-               upload starting again.  procrastinate as shipped (nothing
-               retries a dead worker's job: waited --takeover-wait s) and
-               with the recovery its documentation gives (a periodic task).
+               defer() returning) to the upload's first byte at the sink;
+               for the daemons on PostgreSQL with the fewest and the most
+               daemons (round robin).
+  takeover     a worker holding a job is SIGKILLed while another worker
+               runs: the time from the kill to the job's upload starting
+               again.  aos-publishd on PostgreSQL: daemon A's upload is
+               held by the sink (--hang-first), daemon B listens, A is
+               killed and its spool removed (its host is gone): B claims
+               the job when A's lease (--lease-s, queue.lease_s, 30 by
+               default) has run out.  procrastinate (not with --smoke) as
+               shipped (nothing retries a dead worker's job: waited
+               --takeover-wait s) and with the recovery its documentation
+               gives (a periodic task).
 
-aos-publishd on PostgreSQL (1, 2 and 3 daemons, its lease-based takeover)
-is not measured yet: the daemon does not run on the PostgreSQL backend yet
-(issue 17); the report says so on its rows.
+--smoke: 6 jobs, 1 and 2 daemons, the daemons' takeover with a 2 s lease;
+procrastinate's takeover is left out (minutes).
 
 Usage: .venv/bin/python tests/bench/bench_queue_hosts.py [--jobs 300]
-           [--claim-jobs 50] [--packages 16] [--takeover-wait 120]
-           [--json FILE] [--keep] [--smoke]
+           [--claim-jobs 50] [--packages 16] [--workers 1,2,3]
+           [--daemons 1,2,3] [--lease-s 30] [--takeover-wait 120]
+           [--no-takeover] [--json FILE] [--keep] [--smoke]
 Nothing is asserted.
 """
 
@@ -54,11 +63,13 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 import bench_queue_lib as Q  # noqa: E402
+import bench_queue_pgd as PGD  # noqa: E402
 from peers.postgres import Postgres  # noqa: E402
 
 L, B = Q.L, Q.B
 PEER = HERE / "bench_peer_procrastinate.py"
 NAME = "aos-bench-hosts"
+HANG = "hang"  # the wheel tag whose first upload the sink holds (takeover)
 
 
 # -- the wheels and the sink ------------------------------------------------------
@@ -111,37 +122,86 @@ def claim_loop(sink, whls: list[Path], rnd, enqueue) -> list[float]:
 
 # -- aos-publishd -------------------------------------------------------------------
 
-def daemon_counts(c: Q.Ctl) -> dict:
-    return c.call({"cmd": "status"}).get("queue", {}).get("depth", {})
+def load_run(who: str, sockets, counts, sink, whls: list[Path], cpu) -> dict:
+    """Every wheel enqueued by 4 clients (round robin over the daemons'
+    sockets), then until all have succeeded; cpu: a PGD.CpuMeter."""
+    base = counts().get("succeeded", 0)
+    cpu.start()
+    t0 = time.monotonic_ns()
+    load = Q.enqueue_load(sockets, lambda i: Q.publish_req("bench", whls[i]), clients=4,
+                          count=len(whls), timeout_s=120)
+    if load["errors"]:
+        raise B.BenchError(f"{who} enqueue: {load['errors'][:3]}")
+    t1 = wait_done(who, counts, len(whls), base)
+    used = cpu.stop(len(whls))
+    sink.drain()
+    return {**rate(len(whls), t0, t1), "enqueue_wall_s": load["wall_s"],
+            "cpu_ms_per_job": used}
 
 
 def daemon_throughput(w, sink, whls: list[Path]) -> dict:
     d = Q.daemon(w, {"bench": {"type": "pypi", "url": sink.url,
                                "token_key": "PYPI_API_TOKEN"}})
     c = Q.Ctl(d.socket)
-    base = daemon_counts(c).get("succeeded", 0)
-    t0 = time.monotonic_ns()
-    load = Q.enqueue_load(d.socket, lambda i: Q.publish_req("bench", whls[i]), clients=4,
-                          count=len(whls), timeout_s=120)
-    if load["errors"]:
-        raise B.BenchError(f"aos-publishd enqueue: {load['errors'][:3]}")
-    t1 = wait_done("aos-publishd", lambda: daemon_counts(c), len(whls), base)
-    sink.drain()
+    r = load_run("aos-publishd", d.socket, lambda: PGD.counts_of(c), sink, whls,
+                 PGD.CpuMeter({"queue": lambda: [d.proc.pid]}))
     c.close()
-    return {"d": d, **rate(len(whls), t0, t1), "enqueue_wall_s": load["wall_s"]}
+    return {"d": d, **r}
 
 
-def daemon_claim(d, sink, whls: list[Path], rnd) -> list[float]:
-    c = Q.Ctl(d.socket)
+def daemon_claim(sockets, sink, whls: list[Path], rnd) -> list[float]:
+    """One job at a time, round robin over the daemons."""
+    cs = [Q.Ctl(s) for s in sockets]
+    n = 0
 
     def enqueue(wh):
-        ans, _, t_ack = c.timed(Q.publish_req("bench", wh))
+        nonlocal n
+        ans, _, t_ack = cs[n % len(cs)].timed(Q.publish_req("bench", wh))
+        n += 1
         if not ans.get("ok"):
             raise B.BenchError(f"aos-publishd enqueue: {ans}")
         return t_ack
     out = claim_loop(sink, whls, rnd, enqueue)
-    c.close()
+    for c in cs:
+        c.close()
     return out
+
+
+def daemons_pg(w, pg, sink, args, rnd, res: dict) -> None:
+    """For each --per-registry limit: 1, 2, 3 daemons on PostgreSQL (each
+    row adds one), the claim with the fewest and the most (first limit
+    only); then the takeover by lease.  Rows in res["pg"]."""
+    art = w.dir / "art"
+    for k, limit in enumerate(args.per_registry):
+        pgd = PGD.PgDaemons(w, pg, sink, tag=f"pg{limit}",
+                            queue={"per_registry_concurrency": limit})
+        try:
+            for n in args.daemons:
+                pgd.up_to(n)
+                Q.log(f"aos-publishd on PostgreSQL, {n} daemon(s), limit {limit}: throughput")
+                before, st0 = pgd.ran(), PGD.pg_stats(pg)
+                cpu = PGD.CpuMeter({"queue": lambda: [d.proc.pid for d in pgd.daemons],
+                                    "postgres": lambda: PGD.postmaster(pg)})
+                row = load_run(f"aos-publishd x{n}", pgd.sockets, pgd.counts, sink,
+                               wheels(art, f"g{limit}-{n}-", args.jobs, args.packages,
+                                      args.kib), cpu)
+                row.update(daemons=n, limit=limit,
+                           ran_by=[(b[0] - a[0], b[1] - a[1])
+                                   for a, b in zip(before, pgd.ran())],
+                           **PGD.per_job(st0, PGD.pg_stats(pg), args.jobs))
+                if k == 0 and n in (args.daemons[0], args.daemons[-1]):
+                    Q.log(f"aos-publishd on PostgreSQL, {n} daemon(s): claim latency")
+                    row["claim_ms"] = daemon_claim(
+                        pgd.sockets, sink,
+                        wheels(art, f"gc{n}-", args.claim_jobs, args.packages, args.kib),
+                        rnd)
+                res["pg"].append(row)
+        finally:
+            pgd.stop()
+    if args.takeover:
+        Q.log(f"aos-publishd on PostgreSQL: takeover, lease {args.lease_s} s")
+        wh = wheels(art, HANG, 1, 1, args.kib)[0]
+        res["pg_takeover"] = PGD.takeover(w, pg, sink, wh, args.lease_s, wait_posts)
 
 
 # -- procrastinate ------------------------------------------------------------------
@@ -207,12 +267,14 @@ class Peer:
         self.P.app.close()
 
 
-def peer_throughput(peer: Peer, sink, whls: list[Path], workers: int) -> dict:
+def peer_throughput(peer: Peer, pg, sink, whls: list[Path], workers: int) -> dict:
     peer.reset()
     for _ in range(workers):
         peer.start_worker()
     time.sleep(1.0)  # the workers are listening
     sink.drain()
+    cpu = PGD.CpuMeter({"queue": lambda: [p.pid for p in peer.workers],
+                        "postgres": lambda: PGD.postmaster(pg)}).start()
     t0 = time.monotonic_ns()
     errs = []
 
@@ -232,9 +294,10 @@ def peer_throughput(peer: Peer, sink, whls: list[Path], workers: int) -> dict:
     if errs:
         raise B.BenchError(f"procrastinate defer: {errs[:3]}")
     t1 = wait_done("procrastinate", peer.counts, len(whls))
+    used = cpu.stop(len(whls))
     peer.stop_workers()
     sink.drain()
-    return {"workers": workers, **rate(len(whls), t0, t1),
+    return {"workers": workers, **rate(len(whls), t0, t1), "cpu_ms_per_job": used,
             "enqueue_wall_s": (t_enq - t0) / 1e9}
 
 
@@ -283,9 +346,9 @@ def peer_takeover(peer: Peer, sink, wh: Path, recover: bool, wait_s: float) -> d
 # -- the run and its report ---------------------------------------------------------
 
 def run(w, args, rnd) -> dict:
-    res: dict = {"daemon": {}, "peer": {}, "takeover": []}
+    res: dict = {"daemon": {}, "pg": [], "peer": {}, "takeover": []}
     art = w.dir / "art"
-    sink = Q.TimestampSink(w.dir).start()
+    sink = Q.TimestampSink(w.dir, hang_first=f"{NAME}-{HANG}".replace("-", "_")).start()
     pg = Postgres(w.dir, fsync=True)
     peer = None
     try:
@@ -295,17 +358,21 @@ def run(w, args, rnd) -> dict:
         res["daemon"]["sqlite"] = t
         Q.log("aos-publishd on SQLite: claim latency")
         res["daemon"]["sqlite_claim_ms"] = daemon_claim(
-            d, sink, wheels(art, "dc", args.claim_jobs, args.packages, args.kib), rnd)
+            [d.socket], sink, wheels(art, "dc", args.claim_jobs, args.packages, args.kib),
+            rnd)
         Q.stop_daemon(w, d)
+        daemons_pg(w, pg, sink, args, rnd, res)
         peer = Peer(pg, sink, w.dir)
         for n in args.workers:
             Q.log(f"procrastinate, {n} worker(s): throughput")
+            st0 = PGD.pg_stats(pg)
             res["peer"][n] = peer_throughput(
-                peer, sink, wheels(art, f"p{n}-", args.jobs, args.packages, args.kib), n)
+                peer, pg, sink, wheels(art, f"p{n}-", args.jobs, args.packages, args.kib), n)
+            res["peer"][n].update(PGD.per_job(st0, PGD.pg_stats(pg), args.jobs))
         Q.log("procrastinate: claim latency")
         res["peer"]["claim_ms"] = peer_claim(
             peer, sink, wheels(art, "pc", args.claim_jobs, args.packages, args.kib), rnd)
-        if args.takeover:
+        if args.peer_takeover:
             for recover in (False, True):
                 Q.log(f"procrastinate: takeover, recovery task {recover}")
                 wh = wheels(art, f"t{int(recover)}-", 1, 1, args.kib)[0]
@@ -327,17 +394,34 @@ def report(res: dict) -> str:
     out = [f"### Queue across hosts: {res['jobs']} jobs of {res['kib']} KiB, "
            f"{res['packages']} packages, one sink registry", "",
            "| queue | hosts | jobs/s (enqueue to succeeded) | wall s | "
-           "claim: ack -> first byte, p50 / p99 ms |", "|---|---|---|---|---|",
+           "claim: ack -> first byte, p50 / p99 ms | PostgreSQL: write transactions / "
+           "WAL KiB per job | CPU ms per job: queue processes / PostgreSQL |",
+           "|---|---|---|---|---|---|---|",
            f"| aos-publishd, SQLite | 1 | {d['sqlite']['jobs_per_s']:.1f} | "
-           f"{d['sqlite']['wall_s']:.2f} | {claim(d['sqlite_claim_ms'])} |"]
-    for n in res["workers"]:
-        out.append(f"| aos-publishd, PostgreSQL | {n} | not measured: the daemon does not "
-                   f"run on the PostgreSQL backend yet (issue 17) | | |")
+           f"{d['sqlite']['wall_s']:.2f} | {claim(d['sqlite_claim_ms'])} | | "
+           f"{d['sqlite']['cpu_ms_per_job']['queue']:.2f} / - |"]
+
+    def db(r):
+        c = r["cpu_ms_per_job"]
+        return (f"{r['write_xacts_per_job']:.1f} / {r['wal_kib_per_job']:.1f} | "
+                f"{c['queue']:.2f} / {c['postgres']:.2f}")
+    for g in res["pg"]:
+        c = claim(g["claim_ms"]) if "claim_ms" in g else ""
+        out.append(f"| aos-publishd, PostgreSQL, per-registry limit {g['limit']} | "
+                   f"{g['daemons']} | {g['jobs_per_s']:.1f} | {g['wall_s']:.2f} | {c} | "
+                   f"{db(g)} |")
     for n in res["workers"]:
         c = claim(p["claim_ms"]) if n == 1 else ""
         out.append(f"| procrastinate 3.10, PostgreSQL | {n} | {p[n]['jobs_per_s']:.1f} | "
-                   f"{p[n]['wall_s']:.2f} | {c} |")
-    if res["takeover"]:
+                   f"{p[n]['wall_s']:.2f} | {c} | {db(p[n])} |")
+    ran = [f"{g['daemons']} (limit {g['limit']}): "
+           + " / ".join(f"{r} ({f})" for r, f in g["ran_by"])
+           for g in res["pg"] if g["daemons"] > 1]
+    if ran:
+        out += ["", "Jobs each daemon on PostgreSQL ran (in brackets: of them, jobs queued "
+                "by another daemon, whose files it read from the database): "
+                + "; ".join(ran)]
+    if res["takeover"] or "pg_takeover" in res:
         out += ["", "| takeover after SIGKILL of the worker holding the job | seconds |",
                 "|---|---|"]
         for t in res["takeover"]:
@@ -347,7 +431,11 @@ def report(res: dict) -> str:
             s = (f"{t['seconds']:.1f}" if t["seconds"] is not None
                  else f"not retried within {t['waited_s']:.0f} s")
             out.append(f"| {what} | {s} |")
-        out.append("| aos-publishd on PostgreSQL (lease 60 s) | not measured yet (issue 17) |")
+    if "pg_takeover" in res:
+        t = res["pg_takeover"]
+        out.append(f"| aos-publishd on PostgreSQL, another daemon running (queue.lease_s "
+                   f"{t['lease_s']}; A's upload began {t['upload_to_kill_s']:.1f} s before "
+                   f"the kill) | {t['seconds']:.1f} |")
     return "\n".join(out)
 
 
@@ -358,25 +446,42 @@ def main() -> int:
     ap.add_argument("--packages", type=int, default=16)
     ap.add_argument("--kib", type=float, default=20)
     ap.add_argument("--workers", default="1,2,3")
+    ap.add_argument("--daemons", default="1,2,3")
+    ap.add_argument("--per-registry", default="2,6",
+                    help="the daemons on PostgreSQL's queue.per_registry_concurrency, a "
+                         "list: the daemon rows once for each (2: the default; the limit "
+                         "holds for all daemons together)")
+    ap.add_argument("--lease-s", type=int, default=30,
+                    help="queue.lease_s of the takeover's daemons (the default: 30)")
     ap.add_argument("--takeover-wait", type=float, default=120)
     ap.add_argument("--no-takeover", dest="takeover", action="store_false")
+    ap.set_defaults(peer_takeover=True)
     ap.add_argument("--seed", type=int)
     ap.add_argument("--json")
     ap.add_argument("--keep", action="store_true")
     ap.add_argument("--time-limit", type=float, default=1200)
     args = B.parse_args(ap, smoke={"jobs": 6, "claim_jobs": 2, "packages": 2, "kib": 2,
-                                    "workers": "1", "takeover": False, "time_limit": 300})
+                                    "workers": "1", "daemons": "1,2", "per_registry": "2",
+                                    "lease_s": 2, "peer_takeover": False,
+                                    "time_limit": 300})
+    args.peer_takeover = args.peer_takeover and args.takeover
     args.workers = [int(x) for x in str(args.workers).split(",")]
+    args.daemons = [int(x) for x in str(args.daemons).split(",")]
+    args.per_registry = [int(x) for x in str(args.per_registry).split(",")]
     Q.time_limit(args.time_limit)
     seed = args.seed if args.seed is not None else random.randrange(1 << 30)
     with L.World(keep=args.keep, need_pypi=False, need_npm=False) as w:
         info = Q.header("bench_queue_hosts: queue across hosts", w.dir)
+        mon = Q.LoadMonitor().start()
         res = run(w, args, random.Random(seed))
+        res["load"] = mon.stop()
+    info["load_after"] = " ".join(open("/proc/loadavg").read().split()[:3])
     res.update({"info": info, "jobs": args.jobs, "kib": args.kib, "packages": args.packages,
-                "workers": args.workers, "seed": seed,
-                "load_after": " ".join(open("/proc/loadavg").read().split()[:3])})
+                "workers": args.workers, "daemons": args.daemons,
+                "per_registry": args.per_registry, "seed": seed,
+                "load_after": info["load_after"]})
     B.write_result(args.json, res)
-    print(report(res))
+    print(report(res) + "\n\n" + "\n".join(Q.machine_lines(res["info"], res["load"])))
     return 0
 
 

@@ -161,8 +161,9 @@ def cpu_times() -> tuple[int, int]:
     return sum(v) - idle, sum(v)
 
 
-def proc_cpu() -> dict:
-    """{pid: (ppid, comm, utime+stime in clock ticks)} for every process."""
+def proc_cpu(reaped: bool = False) -> dict:
+    """{pid: (ppid, comm, utime+stime in clock ticks)} for every process;
+    reaped: with what its children it has waited for used (cutime+cstime)."""
     out = {}
     for e in os.scandir("/proc"):
         if not e.name.isdigit():
@@ -174,7 +175,8 @@ def proc_cpu() -> dict:
             continue
         comm = raw[raw.index("(") + 1:raw.rindex(")")]
         f = raw[raw.rindex(")") + 2:].split()
-        out[int(e.name)] = (int(f[1]), comm, int(f[11]) + int(f[12]))
+        out[int(e.name)] = (int(f[1]), comm,
+                            sum(int(x) for x in f[11:15 if reaped else 13]))
     return out
 
 
@@ -417,16 +419,22 @@ def enqueue_load(sock_path, requests, clients: int, duration_s: float | None = N
     """Closed loop: `clients` connections, each sends the next publish
     request as soon as the previous one is answered, until `duration_s` has
     passed or `count` requests have been sent in all.  `requests` is a
-    function i -> request dict.  One thread, selectors: the client costs
+    function i -> request dict.  `sock_path` may be a list of several
+    daemons' sockets: each client connects to every one and request i goes
+    to daemon i % n (round robin).  One thread, selectors: the client costs
     little next to the daemon.  Returns latencies (send -> answer, ms),
     answers' job ids, errors, wall time."""
+    paths = sock_path if isinstance(sock_path, list) else [sock_path]
     sel = selectors.DefaultSelector()
     conns = []
     for _ in range(clients):
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        s.connect(str(sock_path))
-        s.setblocking(False)
-        conns.append({"sock": s, "buf": b"", "t0": 0})
+        socks = []
+        for p in paths:
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.connect(str(p))
+            s.setblocking(False)
+            socks.append(s)
+        conns.append({"socks": socks, "sock": socks[0], "buf": b"", "t0": 0})
     sent = 0
     lat, ids, errors = [], [], []
     t_start = time.monotonic_ns()
@@ -435,6 +443,7 @@ def enqueue_load(sock_path, requests, clients: int, duration_s: float | None = N
 
     def send(c):
         nonlocal sent
+        c["sock"] = c["socks"][sent % len(paths)]
         c["sock"].setblocking(True)
         req = requests(sent)
         sent += 1
@@ -447,9 +456,10 @@ def enqueue_load(sock_path, requests, clients: int, duration_s: float | None = N
 
     active = 0
     for c in conns:
+        for s in c["socks"]:
+            sel.register(s, selectors.EVENT_READ, c)
         if more():
             send(c)
-            sel.register(c["sock"], selectors.EVENT_READ, c)
             active += 1
     while active:
         if time.monotonic() > hard:
@@ -457,7 +467,7 @@ def enqueue_load(sock_path, requests, clients: int, duration_s: float | None = N
         for key, _ in sel.select(timeout=1.0):
             c = key.data
             try:
-                chunk = c["sock"].recv(65536)
+                chunk = key.fileobj.recv(65536)
             except BlockingIOError:
                 continue
             t = time.monotonic_ns()
@@ -475,11 +485,11 @@ def enqueue_load(sock_path, requests, clients: int, duration_s: float | None = N
                 if more():
                     send(c)
                 else:
-                    sel.unregister(c["sock"])
                     active -= 1
     wall = (time.monotonic_ns() - t_start) / 1e9
     for c in conns:
-        c["sock"].close()
+        for s in c["socks"]:
+            s.close()
     sel.close()
     return {"clients": clients, "sent": sent, "answered": len(lat), "ok": len(ids),
             "errors": errors, "wall_s": wall, "latency_ms": lat, "job_ids": ids}
@@ -491,14 +501,18 @@ class TimestampSink:
     """bench_queue_sink.py in its own process; its JSON lines are read by a
     thread into a queue."""
 
-    def __init__(self, workdir: Path):
+    def __init__(self, workdir: Path, hang_first: str | None = None):
+        """hang_first: the sink's --hang-first prefix (the first POST of
+        each such file is never answered)."""
         self.workdir = Path(workdir)
+        self.argv = ["--hang-first", hang_first] if hang_first else []
         self.proc = None
         self.q: _queue.Queue = _queue.Queue()
 
     def start(self, timeout: float = 10.0) -> "TimestampSink":
         err = open(self.workdir / "tsink.log", "wb")
-        self.proc = subprocess.Popen([sys.executable, str(HERE / "bench_queue_sink.py")],
+        argv = [sys.executable, str(HERE / "bench_queue_sink.py"), *self.argv]
+        self.proc = subprocess.Popen(argv,
                                      stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                      stderr=err, start_new_session=True)
         err.close()

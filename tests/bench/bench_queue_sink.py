@@ -21,7 +21,14 @@ then the three times are the same.
 Standard library only; one thread per connection; HTTP/1.1 keep-alive,
 Content-Length or chunked bodies, `Expect: 100-continue` answered at once.
 
-Usage: bench_queue_sink.py [--port P]   (prints "PORT <n>" when listening)
+With --hang-first PREFIX, the first POST of each file whose name starts
+with PREFIX is read and printed like the others but never answered (the
+connection is held until the client closes it): a job that uploaded and
+then hangs, for the takeover benchmark; the next POST of that file is
+answered.
+
+Usage: bench_queue_sink.py [--port P] [--hang-first PREFIX]
+       (prints "PORT <n>" when listening)
 """
 
 from __future__ import annotations
@@ -38,6 +45,21 @@ _out_lock = threading.Lock()
 _conn_no = 0
 FILENAME = re.compile(rb'filename="([^"]{1,255})"')
 KEEP = 1 << 20  # bytes of a body kept to look for the file name
+_hang_prefix: str | None = None
+_hung: set[str] = set()  # files whose first POST was held (under _out_lock)
+
+
+def hold(method: str, filename: str | None) -> bool:
+    """True for the first POST of a file named with the --hang-first prefix."""
+    if method != "POST" or not _hang_prefix or not filename:
+        return False
+    if not filename.startswith(_hang_prefix):
+        return False
+    with _out_lock:
+        if filename in _hung:
+            return False
+        _hung.add(filename)
+        return True
 
 
 def emit(rec: dict) -> None:
@@ -160,9 +182,13 @@ def serve(sock: socket.socket, no: int, t_accept: int) -> None:
                 n = int(hdr.get("content-length", "0") or 0)
                 kept, tbf, tbe = c.body(n)
             m = FILENAME.search(kept)
+            filename = m.group(1).decode(errors="replace") if m else None
             close = (hdr.get("connection", "").lower() == "close"
                      or version == "HTTP/1.0")
-            if method in ("GET", "HEAD"):
+            held = hold(method, filename)
+            if held:
+                pass
+            elif method in ("GET", "HEAD"):
                 answer(sock, "404 Not Found", b'{"error":"not found"}',
                        "application/json", close)
             elif method == "PUT":
@@ -174,7 +200,11 @@ def serve(sock: socket.socket, no: int, t_accept: int) -> None:
                   "t_headers_ns": t_headers, "t_body_first_ns": tbf or t_headers,
                   "t_body_end_ns": tbe or t_headers, "bytes": n,
                   "expect": hdr.get("expect"),
-                  "filename": m.group(1).decode(errors="replace") if m else None})
+                  "filename": filename, "held": held})
+            if held:
+                while c.sock.recv(65536):
+                    pass
+                return
             if close:
                 return
     except (ConnectionError, OSError, ValueError):
@@ -184,10 +214,12 @@ def serve(sock: socket.socket, no: int, t_accept: int) -> None:
 
 
 def main() -> int:
-    global _conn_no
+    global _conn_no, _hang_prefix
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--port", type=int, default=0)
+    ap.add_argument("--hang-first")
     args = ap.parse_args()
+    _hang_prefix = args.hang_first
     ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     ls.bind(("127.0.0.1", args.port))
