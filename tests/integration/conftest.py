@@ -16,8 +16,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(os.environ.get("AOS_SOURCE_DIR")
                             or Path(__file__).resolve().parents[2]) / "tests"))
 
-pytest_plugins = ("aos_fixtures", "control_support", "publish_support", "queue_support",
-                  "webhook_support")
+pytest_plugins = ("aos_fixtures", "control_support", "fleet_support", "publish_support",
+                  "queue_support", "webhook_support")
 
 
 def __getattr__(name):

@@ -34,6 +34,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 
 try:
@@ -198,6 +199,45 @@ class Verdaccio(ServerProcess):
             raise RuntimeError(f"GET {url}: HTTP {st}")
         return raw
 
+    def publish_log(self) -> tuple[list["PutEvent"], list["PutEvent"]]:
+        """The publish requests (PUT of a package document) in verdaccio's
+        log, (starts, ends), each in log order.  A start is logged when the
+        request's headers are in (length: its Content-Length); an end when it
+        was answered (length: the body bytes read; error: "request aborted"
+        when the client went away).  verdaccio logs some ends twice (a 200
+        before the 201, an abort twice): count ends by what they say, not by
+        how many lines."""
+        starts: list[PutEvent] = []
+        ends: list[PutEvent] = []
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return starts, ends
+        for line in text.splitlines():
+            if not line.startswith("{"):
+                continue
+            try:
+                d = json.loads(line)
+            except ValueError:
+                continue
+            req = d.get("req") or d.get("request") or {}
+            url = req.get("url", "")
+            if req.get("method") != "PUT" or not url.startswith("/") or url.startswith("/-/"):
+                continue
+            name = urllib.parse.unquote(url[1:])
+            if "/" in name and not name.startswith("@"):
+                continue  # a sub-resource, not a package document
+            if "status" in d:
+                ends.append(PutEvent(d["time"], name, d.get("bytes", {}).get("in"),
+                                     d["status"], d.get("error")))
+            else:
+                try:
+                    length = int(req.get("headers", {}).get("content-length", ""))
+                except ValueError:
+                    length = None
+                starts.append(PutEvent(d["time"], name, length, None, None))
+        return starts, ends
+
     # -- state on disk ----------------------------------------------------
     def tarballs(self) -> dict[str, str]:
         """{path relative to storage: sha256 hex} of every stored tarball."""
@@ -206,6 +246,18 @@ class Verdaccio(ServerProcess):
             for p in sorted(self.storage.rglob("*.tgz")):
                 out[str(p.relative_to(self.storage))] = sha256_file(p)
         return out
+
+
+@dataclass
+class PutEvent:
+    """A publish request in verdaccio's log: time (ms since the epoch),
+    package name, length (start: Content-Length; end: bytes read), status
+    and error of an end (None for a start)."""
+    at_ms: int
+    package: str
+    length: int | None
+    status: int | None
+    error: str | None
 
 
 def main() -> int:
