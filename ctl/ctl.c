@@ -116,6 +116,30 @@ static void print_queue(const cJSON *q)
 		   : "");
 }
 
+/* The queue's database: the SQLite file, or the PostgreSQL server with
+ * the user and credentials of now. */
+static void print_queue_db(const cJSON *q)
+{
+	const char *backend = ctl_str(q, "backend", "sqlite");
+
+	if (strcmp(backend, "postgresql") != 0) {
+		printf("Database:   SQLite %s; this daemon is %s\n",
+		       ctl_str(q, "database", "?"), ctl_str(q, "host_name", "?"));
+		return;
+	}
+	printf("Database:   PostgreSQL %s, database %s, user %s (%s%s%s), LISTEN %s; "
+	       "this daemon is %s\n",
+	       ctl_str(q, "server", "?"), ctl_str(q, "database", "?"),
+	       ctl_str(q, "user", "?"), ctl_str(q, "credentials", "?"),
+	       cJSON_GetObjectItemCaseSensitive(q, "password_fingerprint") != NULL
+		   ? ", password fingerprint "
+		   : "",
+	       ctl_str(q, "password_fingerprint", ""),
+	       cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(q, "listening")) ? "on"
+									      : "off",
+	       ctl_str(q, "host_name", "?"));
+}
+
 static void print_webhooks(const cJSON *w)
 {
 	if (w == NULL)
@@ -170,6 +194,7 @@ static void print_status(const cJSON *o)
 	if (ctl_str(v, "missing_keys", NULL) != NULL)
 		printf("Missing:    %s\n", ctl_str(v, "missing_keys", ""));
 	print_queue(cJSON_GetObjectItemCaseSensitive(o, "queue"));
+	print_queue_db(cJSON_GetObjectItemCaseSensitive(o, "queue"));
 	print_webhooks(cJSON_GetObjectItemCaseSensitive(o, "webhooks"));
 	print_builds(cJSON_GetObjectItemCaseSensitive(o, "build_isolation"));
 	ctl_print_disk(cJSON_GetObjectItemCaseSensitive(o, "disk"));

@@ -70,6 +70,7 @@ struct queue_cfg {
 	long shutdown_grace_s;
 	long retention_days; /* ended jobs pruned after it; 0: kept */
 	long min_free_mb;    /* below it free on the state fs: refuse new work */
+	char *host_name;     /* this daemon in lease owners ("<host_name>:<pid>") */
 	struct pg_cfg pg;    /* queue.postgresql (backend postgresql) */
 	struct pg_credentials_cfg pg_credentials; /* queue.postgresql.credentials */
 };

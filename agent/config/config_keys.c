@@ -172,6 +172,8 @@ const struct cfg_key cfg__keys[] = {
 	INT("queue.shutdown_grace_s", queue_cfg, shutdown_grace_s, 60, 0, 3600),
 	INT("queue.retention_days", queue_cfg, retention_days, 30, 0, 3650),
 	INT("queue.min_free_mb", queue_cfg, min_free_mb, 64, 0, 1048576),
+	STRN("queue.host_name", queue_cfg, host_name, "the host's name (`hostname`)",
+	     CK_DOC, 63, PG_NAME_RULE),
 	OBJ("queue.postgresql", NULL, 0, "only with `backend` `\"postgresql\"`"),
 	STRN("queue.postgresql.host", pg_cfg, host, NULL, CK_REQUIRED, PG_STR_MAX,
 	     "a name, an address, or an absolute path: a Unix socket's folder"),

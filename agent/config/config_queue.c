@@ -5,7 +5,10 @@
  * table parses each key; this file checks the rules between them. */
 #include <arpa/inet.h>
 #include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cjson/cJSON.h>
 
@@ -163,11 +166,38 @@ static void check_pg(struct cctx *c, struct config *cfg)
 			  "for a user made by Vault)");
 }
 
+/* queue.host_name: given, else the host's name; a name_ok() either way
+ * (it is the prefix of this daemon's lease owners, "<name>:<pid>"). */
+static void check_host_name(struct cctx *c, struct config *cfg)
+{
+	char host[64] = "";
+	bool given = cfg->queue.host_name != NULL;
+
+	if (!given) {
+		if (gethostname(host, sizeof(host) - 1) < 0 || host[0] == '\0')
+			snprintf(host, sizeof(host), "localhost");
+		cfg->queue.host_name = strdup(host);
+		if (cfg->queue.host_name == NULL) {
+			cfg__fail(c, "queue.host_name", "out of memory");
+			return;
+		}
+	}
+	if (!name_ok(cfg->queue.host_name, strlen(cfg->queue.host_name)))
+		cfg__fail(c, "queue.host_name",
+			  "%s\"%.63s\": expected letters, digits, \".\", \"_\" or "
+			  "\"-\", a letter or digit first%s",
+			  given ? "" : "the host's name is ", cfg->queue.host_name,
+			  given ? "" : "; set queue.host_name");
+}
+
 void cfg__parse_queue_pg(struct cctx *c, const cJSON *root, struct config *cfg)
 {
 	const cJSON *pg = cfg__sub(cfg__sub(root, "queue"), "postgresql");
 	const cJSON *cr;
 
+	check_host_name(c, cfg);
+	if (c->failed)
+		return;
 	if (cfg->queue.backend != QUEUE_BACKEND_POSTGRESQL) {
 		if (pg != NULL)
 			cfg__fail(

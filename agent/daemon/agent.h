@@ -22,7 +22,11 @@ struct agent {
 	struct vault_session *session;
 	struct publish_env penv; /* loop, tp, session, &cfg: for publish/ */
 	struct control *ctl;
+	/* The loop's SQLite connection (the start's check, the clean-stop
+	 * mark); NULL on PostgreSQL, where pg holds the connection's settings,
+	 * credentials and LISTEN (daemon_pg.h). */
 	struct queue *queue;
+	struct daemon_pg *pg;
 	/* The write queue_async (daemon_queue.h); NULL before its start and
 	 * once closed.  wq_state: its open's log, the stop. */
 	struct queue_async *wq;

@@ -177,7 +177,6 @@ void cmd_publish(struct agent *a, struct control_conn *c, const cJSON *req)
 	    .hooks = &hooks,
 	};
 	struct spool_env env = {.pub = a->penv,
-				.queue = a->queue,
 				.stopping = &a->stopping,
 				.committed = kick_worker,
 				.committed_data = a,

@@ -9,6 +9,7 @@
 
 #include "base/control.h"
 #include "daemon/agent.h"
+#include "daemon/daemon_pg.h"
 #include "daemon/daemon_queue.h"
 #include "queue/queue.h"
 #include "queue/queue_async.h"
@@ -293,6 +294,8 @@ cJSON *queue_status_json(struct agent *a, const int64_t *counts, const char *err
 	} else {
 		cJSON_AddStringToObject(o, "depth_error", error);
 	}
-	cJSON_AddStringToObject(o, "database", a->cfg->queue.path);
+	if (a->pg == NULL)
+		cJSON_AddStringToObject(o, "database", a->cfg->queue.path);
+	daemon_pg_status(a, o); /* the backend, and PostgreSQL's connection */
 	return o;
 }

@@ -55,7 +55,6 @@ void cmd_reconcile(struct agent *a, struct control_conn *c, const cJSON *req)
 	    .tp = a->tp,
 	    .session = a->session,
 	    .cfg = &a->cfg,
-	    .queue = a->queue,
 	    .commit = daemon_commit_many, /* off the loop */
 	    .commit_data = a,
 	    .sandbox = &a->sandbox,

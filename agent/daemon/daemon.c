@@ -22,6 +22,7 @@
 #include "common/file.h"
 #include "common/secret.h"
 #include "daemon/agent.h"
+#include "daemon/daemon_pg.h"
 #include "daemon/daemon_probe.h"
 #include "daemon/daemon_queue.h"
 #include "daemon/follow.h"
@@ -83,6 +84,7 @@ static void session_event(struct vault_session *s, bool first_ready, void *data)
 				aos_wall_ms());
 	if (first_ready)
 		a->secrets_ready = true;
+	daemon_pg_session_event(a); /* a kv_key password, dbcreds' token */
 	if (first_ready && a->worker != NULL)
 		worker_kick(a->worker); /* jobs waited for the tokens */
 	if (a->reloading && session_loaded(a->session)) {
@@ -135,6 +137,7 @@ static void agent_stop(struct agent *a, const char *why)
 	disk_close(a);
 	control_close(a->ctl);
 	a->ctl = NULL;
+	daemon_pg_stop(a); /* dbcreds rides on the session's token */
 	session_close(a->session);
 	token_checks_free(a->tokens); /* cancels its requests first */
 	a->tokens = NULL;
@@ -147,7 +150,7 @@ static void agent_stop(struct agent *a, const char *why)
 
 static void reload(struct agent *a)
 {
-	struct config *ncfg = NULL;
+	struct config *ncfg = NULL, *old;
 	char err[1024];
 	int r;
 
@@ -164,12 +167,11 @@ static void reload(struct agent *a)
 		return;
 	}
 	if (ncfg->queue.backend != a->cfg->queue.backend) {
-		/* the queue is opened once, at the start; and this daemon runs
-		 * on SQLite only for now (main.c refuses postgresql at start) */
+		/* the queue is opened once, at the start: its jobs would stay
+		 * behind in the other backend */
 		log_err("reload rejected, keeping the running configuration: "
 			"queue.backend changed to \"%s\": the queue's backend does not "
-			"change while the daemon runs, and this aos-publishd does not "
-			"support \"postgresql\" yet (issue 17)",
+			"change while the daemon runs (move the jobs and restart)",
 			ncfg->queue.backend == QUEUE_BACKEND_POSTGRESQL ? "postgresql"
 									: "sqlite");
 		config_free(ncfg);
@@ -199,8 +201,13 @@ static void reload(struct agent *a)
 		sd_notify(0, "READY=1");
 		return;
 	}
-	config_free(a->cfg);
+	old = a->cfg;
 	a->cfg = ncfg;
+	daemon_pg_reconfigure(a, old);
+	if (strcmp(ncfg->queue.host_name, old->queue.host_name) != 0)
+		log_warn("queue.host_name changed: takes effect at the next restart "
+			 "(this process's leases keep the old name)");
+	config_free(old);
 	control_set_max_connections(a->ctl, (size_t)ncfg->control.max_connections);
 	ingest_reconfigure(a->ingest);
 	token_checks_update(a->tokens); /* registries may have changed */
@@ -366,14 +373,44 @@ static void step_done(void *data, const char *pipeline, const char *which,
 	metrics_step(a->metrics, pipeline, which, result, seconds);
 }
 
+/* The loop's SQLite connection: the file checked (quick_check after an
+ * unclean stop) and marked open; its close marks the clean stop. */
+static int open_sqlite(struct agent *a)
+{
+	const struct config *cfg = a->cfg;
+	char err[1024];
+	enum queue_check check;
+	int r;
+
+	r = queue_sqlite_open(cfg->queue.path, &a->queue, err, sizeof(err));
+	if (r < 0) {
+		log_err("cannot use the queue database: %s", err);
+		return r;
+	}
+	check = queue_sqlite_open_check(a->queue);
+	if (check == QUEUE_CHECK_NEW)
+		log_notice("queue database %s: created (an empty queue)",
+			   cfg->queue.path);
+	else if (check == QUEUE_CHECK_QUICK)
+		log_notice("queue database %s: not closed cleanly by the last process; "
+			   "quick_check passed (full check: aos-publishd --check-queue)",
+			   cfg->queue.path);
+	else
+		log_info("queue database %s: closed cleanly by the last process; "
+			 "integrity check skipped",
+			 cfg->queue.path);
+	return 0;
+}
+
 /* One daemon per state directory; the queue, then the worker on the write
- * queue_async.  Jobs that this host's previous process was running (it
- * crashed or was killed) go back to the queue first (worker_start()). */
+ * queue_async.  Jobs that this daemon's previous process was running (it
+ * crashed or was killed) go back to the queue first (worker_start()): at
+ * once on SQLite, on PostgreSQL once its credentials are there
+ * (daemon_pg.c). */
 static int open_queue(struct agent *a)
 {
 	const struct config *cfg = a->cfg;
-	char path[4200], err[1024];
-	enum queue_check check;
+	char path[4200];
 	int r;
 
 	r = ensure_dir(cfg->state_dir);
@@ -398,27 +435,14 @@ static int open_queue(struct agent *a)
 		return r;
 	}
 	clean_incoming(cfg->queue.spool_dir);
-	r = queue_sqlite_open(cfg->queue.path, &a->queue, err, sizeof(err));
-	if (r < 0) {
-		log_err("cannot use the queue database: %s", err);
+	r = cfg->queue.backend == QUEUE_BACKEND_POSTGRESQL ? daemon_pg_new(a)
+							   : open_sqlite(a);
+	if (r < 0)
 		return r;
-	}
-	check = queue_sqlite_open_check(a->queue);
-	if (check == QUEUE_CHECK_NEW)
-		log_notice("queue database %s: created (an empty queue)",
-			   cfg->queue.path);
-	else if (check == QUEUE_CHECK_QUICK)
-		log_notice("queue database %s: not closed cleanly by the last process; "
-			   "quick_check passed (full check: aos-publishd --check-queue)",
-			   cfg->queue.path);
-	else
-		log_info("queue database %s: closed cleanly by the last process; "
-			 "integrity check skipped",
-			 cfg->queue.path);
 	/* No queue_observer: the loop's connection writes nothing, and the
 	 * write queue_async's thread must not call follow.c; the worker tells
 	 * follow of new log lines from its writes' completions (hooks.logged). */
-	r = daemon_queue_start(a);
+	r = daemon_queue_start(a, a->pg != NULL ? daemon_pg_open : NULL);
 	if (r < 0)
 		return r;
 	r = worker_new(
@@ -437,7 +461,10 @@ static int open_queue(struct agent *a)
 		log_err_r(r, "cannot start the queue's worker");
 		return r;
 	}
-	worker_start(a->worker); /* claims once release_owner is committed */
+	if (a->pg != NULL)
+		daemon_pg_start(a); /* or at the first credentials */
+	else
+		worker_start(a->worker); /* claims once release_owner is committed */
 	disk_init(a);
 	return r;
 }
@@ -554,6 +581,7 @@ run:
 		log_warn("loop closed with handles open: %s", uv_strerror(r));
 	if (a->queue != NULL)
 		a->queue->ops->close(a->queue);
+	daemon_pg_free(a); /* the queue_async threads are joined */
 	if (a->lock_fd > 0)
 		close(a->lock_fd);
 	r = a->exit_code;

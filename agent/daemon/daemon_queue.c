@@ -50,6 +50,11 @@ static void open_report(const struct queue_async_open_event *ev, void *data)
 	uint64_t now = uv_now(&dq->a->loop);
 
 	dq->refused += ev->refused;
+	if (ev->rc == -EAGAIN) { /* daemon_pg_open(): no credentials yet */
+		log_info("the queue's %s is %s", dq->role->name, ev->error);
+		dq->refused = 0;
+		return;
+	}
 	if (ev->rc == 0) {
 		if (dq->logged_once)
 			log_notice("the queue's %s opened its connection: %s again",
@@ -74,12 +79,14 @@ static void open_report(const struct queue_async_open_event *ev, void *data)
 	dq->refused = 0;
 }
 
-/* Starts one queue_async on a further connection to the queue's database
- * (the loop's open checked and marked the file): *ret and *ret_state. */
+/* Starts one queue_async on a further connection to the queue's database:
+ * *ret and *ret_state. */
 static int start_one(struct agent *a, const struct dq_role *role,
-		     struct queue_async **ret, struct daemon_queue **ret_state)
+		     queue_async_open_with_fn open_with, struct queue_async **ret,
+		     struct daemon_queue **ret_state)
 {
 	struct daemon_queue *dq = calloc(1, sizeof(*dq));
+	struct queue_async_open o;
 	int r;
 
 	if (dq == NULL) {
@@ -88,13 +95,19 @@ static int start_one(struct agent *a, const struct dq_role *role,
 	}
 	dq->a = a;
 	dq->role = role;
-	r = queue_async_new_open(
-	    &a->loop,
-	    &(struct queue_async_open){.open = queue_sqlite_open_more,
-				       .target = a->cfg->queue.path,
-				       .report = open_report,
-				       .data = dq},
-	    0, &dq->qa);
+	/* PostgreSQL: each (re)open with the credentials of now (daemon_pg.c);
+	 * SQLite: the file the loop's open checked and marked */
+	if (open_with != NULL)
+		o = (struct queue_async_open){.open_with = open_with,
+					      .open_arg = a->pg,
+					      .report = open_report,
+					      .data = dq};
+	else
+		o = (struct queue_async_open){.open = queue_sqlite_open_more,
+					      .target = a->cfg->queue.path,
+					      .report = open_report,
+					      .data = dq};
+	r = queue_async_new_open(&a->loop, &o, 0, &dq->qa);
 	if (r < 0) {
 		log_err_r(r, "cannot start the queue's %s", role->name);
 		free(dq);
@@ -105,11 +118,11 @@ static int start_one(struct agent *a, const struct dq_role *role,
 	return 0;
 }
 
-int daemon_queue_start(struct agent *a)
+int daemon_queue_start(struct agent *a, queue_async_open_with_fn open_with)
 {
-	int r = start_one(a, &writer_role, &a->wq, &a->wq_state);
+	int r = start_one(a, &writer_role, open_with, &a->wq, &a->wq_state);
 
-	return r < 0 ? r : start_one(a, &reader_role, &a->rq, &a->rq_state);
+	return r < 0 ? r : start_one(a, &reader_role, open_with, &a->rq, &a->rq_state);
 }
 
 static void closed(void *data)

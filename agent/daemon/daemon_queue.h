@@ -17,13 +17,16 @@
 
 #include <uv.h>
 
+#include "queue/queue_async.h"
+
 struct agent;
 struct job_new;
 
-/* Starts a->wq and a->rq on the queue's database (cfg->queue.path): posts
- * to them (NULL when stopped) answer from their completions.  0, or
- * -ENOMEM / a libuv error (logged). */
-int daemon_queue_start(struct agent *a);
+/* Starts a->wq and a->rq on the queue's database: with open_with(a->pg)
+ * (PostgreSQL: daemon_pg_open), or NULL for the SQLite file
+ * cfg->queue.path.  Posts to them (NULL when stopped) answer from their
+ * completions.  0, or -ENOMEM / a libuv error (logged). */
+int daemon_queue_start(struct agent *a, queue_async_open_with_fn open_with);
 
 /* Closes a->wq and a->rq once the loop has run every completion (call it
  * after the loop's first run ended); the loop's next run joins their

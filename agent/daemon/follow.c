@@ -384,13 +384,14 @@ void follow_job_event(void *data, int64_t id, const cJSON *ev)
 }
 
 /* Marks the followers of job id of kind (or of both following kinds) due. */
+/* Marks the followers of job id (0: of every job) due. */
 static void mark_due(struct agent *a, int64_t id, bool jobs_too)
 {
 	struct follower *f;
 	bool any = false;
 
 	for (f = a->followers; f != NULL; f = f->next) {
-		if (f->id == id && f->conn != NULL &&
+		if ((f->id == id || id == 0) && f->conn != NULL &&
 		    (f->kind == FOLLOW_LOG || (jobs_too && f->kind == FOLLOW_JOB))) {
 			f->due = true;
 			any = true;
@@ -408,6 +409,11 @@ void follow_logged(void *data, int64_t id)
 void follow_job_changed(void *data, int64_t id)
 {
 	mark_due(data, id, true); /* a log follower ends with the job too */
+}
+
+void follow_queue_changed(struct agent *a)
+{
+	mark_due(a, 0, true); /* every follower reads again */
 }
 
 void follow_init(struct agent *a)

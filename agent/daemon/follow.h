@@ -44,6 +44,11 @@ void follow_logged(void *data, int64_t id);
  * (a drain's stop waits for it: they would be told "stopping" instead). */
 bool follow_answering(const struct agent *a);
 
+/* The queue changed where this daemon cannot see it (another host
+ * queued, ran or ended a job: daemon_pg.c's LISTEN): every follower reads
+ * again. */
+void follow_queue_changed(struct agent *a);
+
 /* Sets up following on a's loop (before the queue opens).  Followers are
  * one list; one that is answered or gone is freed on the next turn of the
  * loop, never under a loop that sends to them. */

@@ -583,7 +583,7 @@ static enum http_admit head(struct http_conn *c, const struct http_request *r, v
 	struct hook_decision d;
 
 	if (r->method != HTTP_POST || !path_is(r->url, "/webhook") || a->stopping ||
-	    a->queue == NULL)
+	    a->wq == NULL)
 		return HTTP_ADMIT_UNTRUSTED; /* answered once it is read */
 	expire_previous(in);
 	pipeline_decide_head(a->cfg, session_store(a->session), in->prev, r, &d);
@@ -621,7 +621,7 @@ static void webhook(struct ingest *in, struct http_conn *c, const struct http_re
 
 	char full[300];
 
-	if (a->stopping || a->queue == NULL) {
+	if (a->stopping || a->wq == NULL) {
 		tally(in, forge_of(r), MD_UNAVAILABLE);
 		reply_error(c, 503, "the daemon is stopping", QUEUE_RETRY_S);
 		return;
@@ -669,7 +669,7 @@ static void readyz(struct ingest *in, struct http_conn *c)
 
 	if (a->stopping || a->stop_requests > 0)
 		why = "stopping";
-	else if (a->queue == NULL)
+	else if (a->wq == NULL)
 		why = "the queue is not open";
 	else if (!session_loaded(a->session))
 		why = "secrets not loaded from Vault yet";

@@ -112,30 +112,20 @@ static int check_tls(const struct config *cfg)
 	return r;
 }
 
-/* queue.backend "postgresql" is a valid setting the daemon cannot run on
- * yet: refused, never a silent start on SQLite. */
-static int check_backend(const struct config *cfg, bool to_stderr)
-{
-	static const char msg[] =
-	    "queue.backend: \"postgresql\" is not supported by this aos-publishd "
-	    "yet (its queue code is built and tested; the daemon's switch to it is "
-	    "issue 17's next step): set \"sqlite\" (the default) for now";
-
-	if (cfg->queue.backend != QUEUE_BACKEND_POSTGRESQL)
-		return 0;
-	if (to_stderr)
-		fprintf(stderr, "aos-publishd: %s: %s\n", cfg->path, msg);
-	else
-		log_err("%s: %s", cfg->path, msg);
-	return -ENOTSUP;
-}
-
 /* --check-queue: the full integrity check, printed on stdout. */
 static int run_check_queue(struct config *cfg)
 {
 	char err[1024];
 	int r;
 
+	if (cfg->queue.backend == QUEUE_BACKEND_POSTGRESQL) {
+		fprintf(stderr,
+			"aos-publishd: --check-queue checks a SQLite queue; this "
+			"configuration's queue is on PostgreSQL (check it with the "
+			"server's own tools, e.g. amcheck)\n");
+		config_free(cfg);
+		return EXIT_USAGE;
+	}
 	r = queue_sqlite_check(cfg->queue.path, err, sizeof(err));
 	if (r < 0)
 		fprintf(stderr, "aos-publishd: %s\n", err);
@@ -203,7 +193,7 @@ int main(int argc, char **argv)
 			fprintf(stderr, "aos-publishd: %s\n", err);
 			return EXIT_CONFIG;
 		}
-		if (check_tls(cfg) < 0 || check_backend(cfg, true) < 0) {
+		if (check_tls(cfg) < 0) {
 			config_free(cfg);
 			return EXIT_CONFIG;
 		}
@@ -216,10 +206,6 @@ int main(int argc, char **argv)
 	r = config_load(path, &cfg, err, sizeof(err));
 	if (r < 0) {
 		log_err("%s", err);
-		return EXIT_CONFIG;
-	}
-	if (check_backend(cfg, false) < 0) {
-		config_free(cfg);
 		return EXIT_CONFIG;
 	}
 	if (check_queue)

@@ -22,8 +22,10 @@
  * backend (PostgreSQL) answers -ECONNRESET when its connection is lost
  * (the server went away, or ended this session): the call's transaction
  * may or may not have committed, and the connection must be opened again
- * (queue_async does).  AOS_ENOTFOUND is in common/err.h.  Texts stored (errors, answers,
- * log lines) are cut to JOB_TEXT_MAX - 1 bytes on a UTF-8 character boundary.
+ * (queue_async does); -ENOTCONN when the loss was found at the BEGIN of
+ * the call's first transaction: nothing of it ran.  AOS_ENOTFOUND is in common/err.h.
+ * Texts stored (errors, answers, log lines) are cut to JOB_TEXT_MAX - 1 bytes on a UTF-8
+ * character boundary.
  *
  * Every job state transition is written to the job's log, in the same
  * transaction, with its reason ("queued -> running (claimed by OWNER,
@@ -119,6 +121,19 @@ struct job_new {
 	 * answer are ignored: uploads start PENDING. */
 	const struct job_upload *uploads;
 	size_t nuploads;
+	/* NULL, or one per upload, in the same order: where uploads[i]'s
+	 * bytes are read (struct queue_file_src below).  The PostgreSQL
+	 * backend stores each as file_put would, in the enqueue's own
+	 * transaction (no host can claim the job before its files are in),
+	 * and checks each stored SHA-256 against uploads[i].sha256: a
+	 * mismatch is AOS_ECORRUPT, a source's error is its own, and either
+	 * fails the enqueue (enqueue_many: the whole batch) with nothing
+	 * committed.  An enqueue answering AOS_EEXIST reads no source.  The
+	 * SQLite backend ignores them: its host's spool keeps the files. */
+	const struct queue_file_src *file_srcs;
+	/* Where a file's failure is said, naming the file (may be NULL). */
+	char *errbuf;
+	size_t errlen;
 };
 
 /* Filter for listing. */
@@ -136,7 +151,9 @@ struct queue_stats {
 
 /* A job's files in the queue (the PostgreSQL backend: whichever host takes
  * a job over reads them from the database).  They go both ways in pieces
- * of at most QUEUE_FILE_CHUNK bytes, one chunk in memory at a time. */
+ * of at most QUEUE_FILE_CHUNK bytes, one chunk in memory at a time.  A
+ * publish job's go in with its enqueue (job_new.file_srcs), a pipeline's
+ * artifacts with file_put under the lease. */
 #define QUEUE_FILE_CHUNK (1024 * 1024) /* bytes of a stored chunk */
 #define QUEUE_FILE_MAX (1LL << 40)     /* bytes of a file (publish.max_file_bytes' top) */
 

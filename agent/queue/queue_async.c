@@ -56,8 +56,10 @@ static void cancel_todo(struct queue_async *qa)
 }
 
 /* Runs r, once the queue is open.  A connection lost on the way is closed;
- * an idempotent request is run again once on a new one (qa__retry_ok()),
- * any other answers -ECONNRESET and the next request opens again. */
+ * an idempotent request is run again once on a new one (qa__retry_ok(),
+ * made ready by qa__rerun_ready(), its answer settled by
+ * qa__rerun_settle()), any other answers -ECONNRESET and the next request
+ * opens again. */
 static void run(struct queue_async *qa, struct qa_req *r)
 {
 	uint64_t t0;
@@ -71,14 +73,20 @@ static void run(struct queue_async *qa, struct qa_req *r)
 		return;
 	t0 = uv_hrtime();
 	qa__run(qa->q, r);
-	if (r->res.rc == -ECONNRESET && qa->open_with != NULL) {
+	if ((r->res.rc == -ECONNRESET || r->res.rc == -ENOTCONN) &&
+	    qa->open_with != NULL) {
+		/* -ENOTCONN: lost at the BEGIN, nothing ran: any request again */
+		bool again = r->res.rc == -ENOTCONN || qa__retry_ok(r->op);
+
 		qa__lost(qa);
-		if (qa__retry_ok(r->op) && qa__ensure_open(qa) == 0) {
+		if (again && qa__rerun_ready(r) && qa__ensure_open(qa) == 0) {
 			r->res.n = 0;
 			qa__run(qa->q, r);
-		} else {
-			r->res.rc = -ECONNRESET;
+			if (qa__rerun_settle(qa->q, r) == -ECONNRESET)
+				qa__lost(qa);
 		}
+		if (!again || r->res.rc == -ENOTCONN)
+			r->res.rc = -ECONNRESET;
 	}
 	r->res.seconds = (double)(uv_hrtime() - t0) / 1e9;
 }

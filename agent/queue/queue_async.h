@@ -30,12 +30,27 @@
  * or ended the session) is closed on the thread and opened again at once,
  * then with the same backoff.  A request whose second run cannot apply
  * anything twice runs again once on the new connection: the reads (get,
- * list, uploads, counts, stats, log_read), heartbeat, upload_set, finish
- * and release_owner (a finish that had committed answers AOS_EFENCED the
- * second time: the job is no longer running).  The others answer
- * -ECONNRESET and are not run again, because the first run may have
- * committed: enqueue and enqueue_many (the client retries with the same
- * idempotency key, which answers AOS_EEXIST if the first one landed),
+ * list, uploads, counts, stats, log_read, file_get: its descriptor
+ * rewound to where the first run began and cut there, or, one that does
+ * not seek, not run again), heartbeat, upload_set, finish, release_owner
+ * and files_remove (its count is then the second run's).  A finish whose
+ * first run committed finds the job no longer running (AOS_EFENCED): that
+ * answer of a second run is settled by reading the job: the same fence on
+ * a job that is not RUNNING answers 0.  Only finish leaves RUNNING keeping
+ * the fence (a claim, a lease's reclaim, cancel and release_owner move
+ * it; retry keeps it but starts from an ended job), so that job was ended
+ * by this finish's first run; another fence stays AOS_EFENCED (the job is
+ * someone else's now, whatever the first run did), and so does a read
+ * that fails.  The others answer -ECONNRESET and are not run again,
+ * because the first run may have committed -- unless the loss was found
+ * at their transaction's BEGIN (the backend answers -ENOTCONN: nothing of
+ * the request ran; an idle connection that died, a server restarted
+ * meanwhile), when any request runs again once: enqueue and enqueue_many (the
+ * client retries with the same idempotency key, which answers AOS_EEXIST
+ * if the first one landed, reading no file source), file_put (all or
+ * nothing, but its source was read, and on a second run AOS_EEXIST could
+ * not say whose file is there: the caller posts it again, rewinding its
+ * source, and takes AOS_EEXIST as stored, since it puts a name once),
  * claim (a lease taken but not heard of runs out and the job is claimed
  * again), log, cancel, retry, set_artifacts, and prune (a second run
  * would delete the next batch; the caller's next pass finds what the
@@ -92,6 +107,11 @@ struct queue_async_result {
 	int *rcs;
 	int64_t counts[JOB_CANCELED + 1]; /* counts */
 	struct queue_stats stats;	  /* stats */
+	/* file_get, file_put: what the file is (rc 0) */
+	struct queue_file_info file;
+	/* file_get, file_put, enqueue, enqueue_many: the backend's message on
+	 * a failure, naming the job and file ("" if it said nothing) */
+	char error[256];
 	/* How long the operation took on the thread (0: not run: canceled,
 	 * or refused because the connection could not be opened). */
 	double seconds;
@@ -210,6 +230,9 @@ int queue_async_finish(struct queue_async *qa, int64_t id, int64_t fence,
 int queue_async_set_artifacts(struct queue_async *qa, int64_t id, int64_t fence,
 			      const char *inputs, const struct job_upload *ups, size_t n,
 			      int64_t now_ms, queue_async_cb cb, void *data);
+/* j->file_srcs are copied, not what their data points to, which must
+ * stay valid until the completion has run; their read() runs on the
+ * database thread.  j->errbuf is not used: the result's error is. */
 int queue_async_enqueue(struct queue_async *qa, const struct job_new *j, int64_t now_ms,
 			queue_async_cb cb, void *data);
 /* n 1 to QUEUE_ASYNC_BATCH_MAX: one transaction, as enqueue_many(). */
@@ -224,5 +247,21 @@ int queue_async_release_owner(struct queue_async *qa, const char *owner_prefix,
 /* max 1 to QUEUE_PRUNE_MAX. */
 int queue_async_prune(struct queue_async *qa, int64_t before_ms, int64_t after_id,
 		      bool dry_run, size_t max, queue_async_cb cb, void *data);
+
+/* A job's files (queue.h; the PostgreSQL backend).  fd is the caller's
+ * and must stay open until the completion has run: the thread reads or
+ * writes it meanwhile (from its current offset).  file_get writes file
+ * name of job id to fd (queue_file_fd_write; on a failure what fd got
+ * must be thrown away); file_put stores it from fd to its end under the
+ * lease fence (a pipeline's artifacts; 0 for a job never claimed);
+ * files_remove removes a succeeded job's files.  res.file and res.error
+ * as the result says. */
+int queue_async_file_get(struct queue_async *qa, int64_t id, const char *name, int fd,
+			 queue_async_cb cb, void *data);
+int queue_async_file_put(struct queue_async *qa, int64_t id, int64_t fence,
+			 const char *name, int fd, int64_t now_ms, queue_async_cb cb,
+			 void *data);
+int queue_async_files_remove(struct queue_async *qa, int64_t id, queue_async_cb cb,
+			     void *data);
 
 #endif

@@ -32,6 +32,9 @@ enum qa_op {
 	QA_RETRY,
 	QA_RELEASE_OWNER,
 	QA_PRUNE,
+	QA_FILE_GET,
+	QA_FILE_PUT,
+	QA_FILES_REMOVE,
 	QA_REOPEN, /* queue_async_reopen(): run by queue_async.c itself */
 };
 
@@ -39,6 +42,7 @@ enum qa_op {
 struct qa_new {
 	char *idem_key, *registry, *package, *inputs;
 	struct job_upload *uploads;
+	struct queue_file_src *file_srcs;
 };
 
 /* One request: allocated on the loop, run on the thread, completed and
@@ -59,13 +63,17 @@ struct qa_req {
 	size_t max;
 	struct job_filter filter;
 	bool has_filter;
-	char *s;  /* owner, filename, text, error, reason, prefix or inputs */
+	char *s;  /* owner, filename, text, error, reason, prefix, inputs or a
+		   * file's name */
 	char *s2; /* upload_set's answer */
 	struct job_upload *ups; /* set_artifacts' */
 	size_t nups;
 	struct job_new *js; /* enqueue's one, enqueue_many's n (nnew) */
 	struct qa_new *own; /* what js[i] points to */
 	size_t nnew;
+	int fd;		  /* file_get's and file_put's descriptor */
+	int64_t fd_start; /* its offset when the first run began */
+	bool fd_seekable; /* fd_start is known: a re-run can start there */
 
 	struct queue_async_result res;
 };
@@ -141,6 +149,15 @@ void qa__run(struct queue *q, struct qa_req *r);
  * for reads and for writes whose second run changes nothing the first
  * did (queue_async.h says which). */
 bool qa__retry_ok(enum qa_op op);
+/* Before r runs again after a lost connection: file_get's descriptor
+ * rewound to where the first run began writing and cut there.  false:
+ * r cannot run again (a descriptor that does not seek). */
+bool qa__rerun_ready(struct qa_req *r);
+/* After r ran again after a lost connection: a finish answering
+ * AOS_EFENCED is settled by reading the job (queue_async.h says the rule):
+ * 0 when its first run committed.  Returns 0, or the read's failure
+ * (r's answer left as it is). */
+int qa__rerun_settle(struct queue *q, struct qa_req *r);
 
 /* ---- the thread's connection (queue_async_open.c) ------------------------ */
 

@@ -305,6 +305,47 @@ int queue_async_prune(struct queue_async *qa, int64_t before_ms, int64_t after_i
 	return end(qa, r, 0);
 }
 
+int queue_async_file_get(struct queue_async *qa, int64_t id, const char *name, int fd,
+			 queue_async_cb cb, void *data)
+{
+	int rc;
+	struct qa_req *r = begin(qa, QA_FILE_GET, 0, cb, data, &rc);
+
+	if (r == NULL)
+		return rc;
+	r->id = id;
+	r->fd = fd;
+	return end(qa, r, qa__copy_str(name, &r->s));
+}
+
+int queue_async_file_put(struct queue_async *qa, int64_t id, int64_t fence,
+			 const char *name, int fd, int64_t now_ms, queue_async_cb cb,
+			 void *data)
+{
+	int rc;
+	struct qa_req *r = begin(qa, QA_FILE_PUT, 0, cb, data, &rc);
+
+	if (r == NULL)
+		return rc;
+	r->id = id;
+	r->fence = fence;
+	r->fd = fd;
+	r->now_ms = now_ms;
+	return end(qa, r, qa__copy_str(name, &r->s));
+}
+
+int queue_async_files_remove(struct queue_async *qa, int64_t id, queue_async_cb cb,
+			     void *data)
+{
+	int rc;
+	struct qa_req *r = begin(qa, QA_FILES_REMOVE, 0, cb, data, &rc);
+
+	if (r == NULL)
+		return rc;
+	r->id = id;
+	return end(qa, r, 0);
+}
+
 int queue_async_reopen(struct queue_async *qa, queue_async_cb cb, void *data)
 {
 	int rc;

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "queue/queue_async.h"
 #include "queue_async_internal.h"
@@ -41,6 +42,7 @@ static void new_clear(struct qa_new *o)
 	free(o->package);
 	free(o->inputs);
 	free(o->uploads);
+	free(o->file_srcs);
 }
 
 /* dst = src with everything it points to copied into o. */
@@ -53,11 +55,19 @@ static int new_copy(struct job_new *dst, struct qa_new *o, const struct job_new 
 	    qa__copy_str(src->inputs, &o->inputs) < 0 ||
 	    qa__copy_uploads(src->uploads, src->nuploads, &o->uploads) < 0)
 		return -ENOMEM;
+	if (src->file_srcs != NULL && src->nuploads > 0) {
+		o->file_srcs = malloc(src->nuploads * sizeof(*o->file_srcs));
+		if (o->file_srcs == NULL)
+			return -ENOMEM;
+		memcpy(o->file_srcs, src->file_srcs,
+		       src->nuploads * sizeof(*o->file_srcs));
+	}
 	dst->idem_key = o->idem_key;
 	dst->registry = o->registry;
 	dst->package = o->package;
 	dst->inputs = o->inputs;
 	dst->uploads = o->uploads;
+	dst->file_srcs = o->file_srcs;
 	return 0;
 }
 
@@ -71,9 +81,14 @@ int qa__copy_news(struct qa_req *r, const struct job_new *js, size_t n)
 	if (r->js == NULL || r->own == NULL)
 		return -ENOMEM;
 	r->nnew = n;
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
 		if (new_copy(&r->js[i], &r->own[i], &js[i]) < 0)
 			return -ENOMEM;
+		/* a file's failure is said in the result (one for the batch:
+		 * it fails the whole of it) */
+		r->js[i].errbuf = r->res.error;
+		r->js[i].errlen = sizeof(r->res.error);
+	}
 	return 0;
 }
 
@@ -150,6 +165,22 @@ struct qa_req *qa__req_new(enum qa_op op, size_t max, queue_async_cb cb, void *d
 
 /* ---- on the database thread ------------------------------------------- */
 
+/* file_get into r's descriptor, noting first where it starts (a run
+ * again after a lost connection starts there: qa__rerun_ready()). */
+static int file_get(struct queue *q, struct qa_req *r)
+{
+	struct queue_file_sink dst = {queue_file_fd_write, &r->fd};
+	off_t at;
+
+	if (!r->fd_seekable) {
+		at = lseek(r->fd, 0, SEEK_CUR);
+		r->fd_seekable = at >= 0;
+		r->fd_start = at;
+	}
+	return q->ops->file_get(q, r->id, r->s, &dst, &r->res.file, r->res.error,
+				sizeof(r->res.error));
+}
+
 /* The call itself: its return. */
 static int call(struct queue *q, struct qa_req *r)
 {
@@ -186,6 +217,14 @@ static int call(struct queue *q, struct qa_req *r)
 	case QA_RETRY: return ops->retry(q, r->id, r->now_ms);
 	case QA_RELEASE_OWNER: return ops->release_owner(q, r->s, r->now_ms);
 	case QA_PRUNE: return ops->prune(q, r->t, r->id, r->dry_run, res->jobs, r->max);
+	case QA_FILE_GET: return file_get(q, r);
+	case QA_FILE_PUT: {
+		struct queue_file_src src = {queue_file_fd_read, &r->fd};
+
+		return ops->file_put(q, r->id, r->fence, r->s, &src, r->now_ms,
+				     &res->file, res->error, sizeof(res->error));
+	}
+	case QA_FILES_REMOVE: return ops->files_remove(q, r->id);
 	case QA_REOPEN: break; /* queue_async.c runs it */
 	}
 	return -EINVAL;
@@ -203,7 +242,16 @@ bool qa__retry_ok(enum qa_op op)
 	case QA_HEARTBEAT:
 	case QA_UPLOAD_SET:
 	case QA_FINISH:
-	case QA_RELEASE_OWNER: return true;
+	case QA_RELEASE_OWNER:
+	/* a read (its descriptor rewound first: qa__rerun_ready()) */
+	case QA_FILE_GET:
+	/* a second run removes what the first left (its count, then) */
+	case QA_FILES_REMOVE: return true;
+	/* all or nothing, so a second run would not store it twice, but its
+	 * source was read and its AOS_EEXIST would not tell whether the first
+	 * run stored it or someone had before: the caller posts it again and
+	 * reads AOS_EEXIST as stored (it puts each name once under a lease) */
+	case QA_FILE_PUT:
 	/* may have committed: a second run would apply them twice (prune
 	 * would delete the next batch, its caller removing the first's
 	 * spool files) */
@@ -218,6 +266,39 @@ bool qa__retry_ok(enum qa_op op)
 	case QA_REOPEN: return false;
 	}
 	return false;
+}
+
+bool qa__rerun_ready(struct qa_req *r)
+{
+	if (r->op != QA_FILE_GET)
+		return true;
+	if (!r->fd_seekable || lseek(r->fd, (off_t)r->fd_start, SEEK_SET) < 0)
+		return false;
+	/* a file cut where the first run began; anything else that seeks
+	 * (a block device) is written over */
+	return ftruncate(r->fd, (off_t)r->fd_start) == 0 || errno == EINVAL;
+}
+
+int qa__rerun_settle(struct queue *q, struct qa_req *r)
+{
+	struct job j;
+	int rc;
+
+	if (r->op != QA_FINISH || r->res.rc != AOS_EFENCED)
+		return 0;
+	/* Only finish leaves RUNNING keeping the fence; a claim (also after
+	 * a lease ran out), cancel and release_owner move it, retry keeps it
+	 * but starts from an ended job.  So the same fence on a job no longer
+	 * running is this finish's first run, committed (later retried and
+	 * queued, maybe); another fence leaves AOS_EFENCED: the job is (or
+	 * was) someone else's, whatever the first run did. */
+	rc = q->ops->get(q, r->id, &j);
+	if (rc < 0)
+		return rc;
+	if (j.fence == r->fence && j.state != JOB_RUNNING)
+		r->res.rc = 0;
+	job_clear(&j);
+	return 0;
 }
 
 void qa__run(struct queue *q, struct qa_req *r)

@@ -110,6 +110,8 @@ static int enqueue_one(struct queue_pg *q, const struct job_new *j, int64_t now_
 	id = qp__int64(r, 0, 0);
 	PQclear(r);
 	result = uploads_insert(q, id, j->registry, j->uploads, j->nuploads, now_ms);
+	if (result == 0) /* before the commit: no claim finds the job without them */
+		result = queue_pg__enqueue_files(q, id, j, now_ms);
 	if (result < 0)
 		return result;
 	queue__enqueue_text(j, text, sizeof(text));

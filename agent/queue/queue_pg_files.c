@@ -8,6 +8,9 @@
  * pass over a job whose file is being stored.  An operator's cancel does
  * not wait for it: the put checks its fence again under the job's row lock
  * before it commits and is fenced off, nothing of the file kept.
+ *
+ * An enqueue with file sources (struct job_new's file_srcs) stores them
+ * here too, inside its own transaction, the same way as a put.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -28,6 +31,7 @@ struct file_ref {
 	const char *name;
 	char *errbuf; /* may be NULL */
 	size_t errlen;
+	bool fresh; /* a file of a job being enqueued (its id is not yet one) */
 };
 
 /* "job ID file NAME: " and the message into f's errbuf. */
@@ -39,8 +43,11 @@ __attribute__((format(printf, 2, 3))) static void say(const struct file_ref *f,
 
 	if (f->errbuf == NULL || f->errlen == 0)
 		return;
-	n = snprintf(f->errbuf, f->errlen, "job %lld file %s: ", (long long)f->job,
-		     f->name);
+	if (f->fresh)
+		n = snprintf(f->errbuf, f->errlen, "file %s of the new job: ", f->name);
+	else
+		n = snprintf(f->errbuf, f->errlen,
+			     "job %lld file %s: ", (long long)f->job, f->name);
 	if (n < 0 || (size_t)n >= f->errlen)
 		return;
 	va_start(ap, fmt);
@@ -189,6 +196,23 @@ static int file_done(struct queue_pg *q, int64_t fid, EVP_MD_CTX *md, int chunks
 	    &a, NULL);
 }
 
+/* Stores f's file from src inside the caller's transaction: its row, its
+ * chunks, then its size and digest (into *info); md as start() made it. */
+static int store(struct queue_pg *q, const struct file_ref *f,
+		 const struct queue_file_src *src, EVP_MD_CTX *md, int64_t now_ms,
+		 struct queue_file_info *info)
+{
+	int64_t fid = 0;
+	int chunks = 0;
+	int result = file_row(q, f, now_ms, &fid);
+
+	if (result == 0)
+		result = put_chunks(q, fid, src, md, info, &chunks);
+	if (result == 0)
+		result = file_done(q, fid, md, chunks, info);
+	return result;
+}
+
 static void put_error(const struct file_ref *f, int64_t fence, int result)
 {
 	if (result == AOS_EFENCED)
@@ -208,11 +232,10 @@ int queue_pg__file_put(struct queue *q_, int64_t id, int64_t fence, const char *
 		       struct queue_file_info *ret, char *errbuf, size_t errlen)
 {
 	struct queue_pg *q = (struct queue_pg *)q_;
-	struct file_ref f = {id, name != NULL ? name : "", errbuf, errlen};
+	struct file_ref f = {id, name != NULL ? name : "", errbuf, errlen, false};
 	struct queue_file_info info = {0};
 	EVP_MD_CTX *md = NULL;
-	int64_t fid = 0;
-	int chunks = 0, result;
+	int result;
 
 	result = start(&f, src != NULL && src->read != NULL, &md);
 	if (result == 0)
@@ -221,11 +244,7 @@ int queue_pg__file_put(struct queue *q_, int64_t id, int64_t fence, const char *
 		goto out;
 	result = fence_check(q, id, fence, false);
 	if (result == 0)
-		result = file_row(q, &f, now_ms, &fid);
-	if (result == 0)
-		result = put_chunks(q, fid, src, md, &info, &chunks);
-	if (result == 0)
-		result = file_done(q, fid, md, chunks, &info);
+		result = store(q, &f, src, md, now_ms, &info);
 	if (result == 0) /* a cancel while the chunks went in moved the fence */
 		result = fence_check(q, id, fence, true);
 	result = qp__end(q, result);
@@ -238,6 +257,48 @@ out:
 	if (ret != NULL)
 		*ret = info;
 	return 0;
+}
+
+/* Stores upload i of job j (new job id) from its source and checks it
+ * against the digest the upload names. */
+static int enqueue_file(struct queue_pg *q, int64_t id, const struct job_new *j, size_t i,
+			int64_t now_ms)
+{
+	const struct job_upload *u = &j->uploads[i];
+	struct file_ref f = {id, u->filename, j->errbuf, j->errlen, true};
+	struct queue_file_info info = {0};
+	EVP_MD_CTX *md = NULL;
+	int result;
+
+	result = start(&f, j->file_srcs[i].read != NULL, &md);
+	if (result == 0)
+		result = store(q, &f, &j->file_srcs[i], md, now_ms, &info);
+	EVP_MD_CTX_free(md);
+	if (result == 0 && strcmp(info.sha256, u->sha256) != 0) {
+		say(&f,
+		    "not enqueued: its bytes (SHA-256 %s) are not the upload's "
+		    "(SHA-256 %s)",
+		    info.sha256, u->sha256);
+		return AOS_ECORRUPT;
+	}
+	if (result < 0)
+		say(&f, "not enqueued: %s",
+		    result == AOS_ETOOBIG ? "larger than the queue stores"
+					  : aos_strerror(result));
+	return result;
+}
+
+int queue_pg__enqueue_files(struct queue_pg *q, int64_t id, const struct job_new *j,
+			    int64_t now_ms)
+{
+	size_t i;
+	int result = 0;
+
+	if (j->errbuf != NULL && j->errlen > 0)
+		j->errbuf[0] = '\0';
+	for (i = 0; j->file_srcs != NULL && result == 0 && i < j->nuploads; i++)
+		result = enqueue_file(q, id, j, i, now_ms);
+	return result;
 }
 
 /* Writes the chunks of file row fid to dst; *info gets what was read. */
@@ -272,6 +333,8 @@ static int get_chunks(struct queue_pg *q, const struct file_ref *f, int64_t fid,
 		} else {
 			result = dst->write(dst->data, PQgetvalue(r, 0, 0), (size_t)len);
 			*ret_size += len;
+			if (result == 0 && q->test_hook != NULL)
+				result = q->test_hook(q, QP_TEST_CHUNK_OUT, q->test_arg);
 		}
 		PQclear(r);
 	}
@@ -329,7 +392,7 @@ int queue_pg__file_get(struct queue *q_, int64_t id, const char *name,
 		       char *errbuf, size_t errlen)
 {
 	struct queue_pg *q = (struct queue_pg *)q_;
-	struct file_ref f = {id, name != NULL ? name : "", errbuf, errlen};
+	struct file_ref f = {id, name != NULL ? name : "", errbuf, errlen, false};
 	struct queue_file_info want = {0}, got = {0};
 	EVP_MD_CTX *md = NULL;
 	int64_t fid = 0;

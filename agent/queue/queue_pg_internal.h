@@ -17,9 +17,20 @@
 
 #include "queue/queue.h"
 
+/* Where queue_pg.test_hook runs. */
+enum qp_test_at {
+	QP_TEST_FINISHED = 1, /* finish's COMMIT succeeded; its answer is the hook's */
+	QP_TEST_CHUNK_OUT,    /* file_get handed a chunk to its sink */
+};
+
 struct queue_pg {
 	struct queue base; /* first: (struct queue *) casts both ways */
 	PGconn *conn;
+	/* For the tests alone (NULL otherwise): run at the points of enum
+	 * qp_test_at; a failure it returns becomes the operation's (a test
+	 * ends the session there). */
+	int (*test_hook)(struct queue_pg *q, enum qp_test_at at, void *arg);
+	void *test_arg;
 };
 
 /* The parameters of one statement: text (sent with their length, so a cut
@@ -147,6 +158,11 @@ int queue_pg__file_get(struct queue *q, int64_t id, const char *name,
 		       const struct queue_file_sink *dst, struct queue_file_info *ret,
 		       char *errbuf, size_t errlen);
 int queue_pg__files_remove(struct queue *q, int64_t id);
+/* Stores the files of new job id from j->file_srcs (NULL: none), inside
+ * the enqueue's transaction (see struct job_new); 0 or the first file's
+ * failure, said in j->errbuf. */
+int queue_pg__enqueue_files(struct queue_pg *q, int64_t id, const struct job_new *j,
+			    int64_t now_ms);
 int queue_pg__prune(struct queue *q, int64_t before_ms, int64_t after_id, bool dry_run,
 		    struct job *ret, size_t max);
 

@@ -190,7 +190,10 @@ int queue_pg__finish(struct queue *q_, int64_t id, int64_t fence, enum job_state
 		result = qp__log_add(q, id, now_ms, "%s", text);
 	}
 out:
-	return qp__end(q, result);
+	result = qp__end(q, result);
+	if (result == 0 && q->test_hook != NULL)
+		result = q->test_hook(q, QP_TEST_FINISHED, q->test_arg);
+	return result;
 }
 
 int queue_pg__cancel_set(struct queue *q, int64_t id, bool running, int64_t now_ms)

@@ -155,7 +155,12 @@ void qp__col_text(PGresult *r, int row, int col, char *dst, size_t n)
 
 int qp__begin(struct queue_pg *q)
 {
-	return qp__exec(q, "BEGIN", NULL, NULL);
+	int r = qp__exec(q, "BEGIN", NULL, NULL);
+
+	/* Every request that writes starts with this BEGIN: a connection
+	 * found lost here ran nothing of it (an idle connection that died,
+	 * a server restarted meanwhile), so any request may run again */
+	return r == -ECONNRESET ? -ENOTCONN : r;
 }
 
 int qp__end(struct queue_pg *q, int result)

@@ -39,6 +39,15 @@ static const char *step_name(enum dbc_step st)
 	return names[st];
 }
 
+void dbcreds_reconfigure(struct dbcreds *d, const struct config *cfg)
+{
+	d->cfg = cfg;
+	d->conn.address = cfg->vault.address;
+	d->conn.namespace = cfg->vault.namespace;
+	d->conn.ca_file = cfg->vault.ca_file;
+	d->conn.ca_path = cfg->vault.ca_path;
+}
+
 int dbcreds_new(uv_loop_t *loop, struct transport *tp, const struct config *cfg,
 		const struct dbcreds_hooks *hooks, struct dbcreds **ret)
 {
@@ -66,10 +75,7 @@ int dbcreds_new(uv_loop_t *loop, struct transport *tp, const struct config *cfg,
 	d->cfg = cfg;
 	d->hooks = *hooks;
 	d->rnd = aos_rand_u64;
-	d->conn.address = cfg->vault.address;
-	d->conn.namespace = cfg->vault.namespace;
-	d->conn.ca_file = cfg->vault.ca_file;
-	d->conn.ca_path = cfg->vault.ca_path;
+	dbcreds_reconfigure(d, cfg);
 	buf_init(&d->body, 2 * VAULT_LEASE_ID_MAX);
 	for (i = 0; i < DBC_NTIMERS; i++) {
 		uv_timer_init(loop, &d->timers[i]);

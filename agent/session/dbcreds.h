@@ -56,6 +56,12 @@ struct dbcreds_hooks {
 int dbcreds_new(uv_loop_t *loop, struct transport *tp, const struct config *cfg,
 		const struct dbcreds_hooks *hooks, struct dbcreds **ret);
 
+/* A reload's new configuration (which must outlive d; the old one may be
+ * freed after the call): the vault section's address, namespace, CA and
+ * backoff from the next request on.  The role and mount stay those of
+ * dbcreds_new() (a restart changes them). */
+void dbcreds_reconfigure(struct dbcreds *d, const struct config *cfg);
+
 /* Fetches the first set; then keeps renewing and replacing. */
 void dbcreds_start(struct dbcreds *d);
 

@@ -286,7 +286,7 @@ static void drain_marker(const struct worker *w, char *path, size_t len)
 int worker_new(const struct worker_env *env, struct queue_async *qa, struct worker **ret)
 {
 	struct worker *w = calloc(1, sizeof(*w));
-	char host[64] = "localhost", path[4200];
+	char path[4200];
 
 	if (w == NULL)
 		return -ENOMEM;
@@ -294,8 +294,10 @@ int worker_new(const struct worker_env *env, struct queue_async *qa, struct work
 	w->kick = worker_kick;
 	w->env = *env;
 	w->qa = qa;
-	gethostname(host, sizeof(host) - 1);
-	snprintf(w->owner, sizeof(w->owner), "%s:%d", host, (int)getpid());
+	/* queue.host_name (default: the host's name) tells the daemons that
+	 * share a queue apart: worker_start() releases "<host_name>:" */
+	snprintf(w->owner, sizeof(w->owner), "%s:%d", (*env->pub.cfg)->queue.host_name,
+		 (int)getpid());
 	uv_timer_init(env->pub.loop, &w->tick);
 	w->tick.data = w;
 	uv_timer_init(env->pub.loop, &w->later_timer);
@@ -337,7 +339,7 @@ void worker_start(struct worker *w)
 	const char *colon = strchr(w->owner, ':');
 	int rc;
 
-	/* "<hostname>:": every process of this host that held a job. */
+	/* "<host_name>:": every process of this daemon that held a job. */
 	snprintf(prefix, sizeof(prefix), "%.*s",
 		 colon != NULL ? (int)(colon - w->owner) + 1 : (int)strlen(w->owner),
 		 w->owner);

@@ -117,13 +117,9 @@ BAD = [
                           "targets": ["npm"], "env": {"HOME": "/tmp"}}}},
      r"pipelines\.p\.env"),
     ("control socket path too long", {"control_socket": "/" + "s" * 99}, r"control_socket"),
-    # A valid setting the daemon cannot run on yet: refused, not a silent
-    # start on SQLite (issue 17).
-    ("queue on PostgreSQL, not wired yet",
-     {"queue": {"backend": "postgresql",
-                "postgresql": {"host": "127.0.0.1", "database": "aos", "user": "aos",
-                               "sslmode": "disable"}}},
-     r"queue\.backend"),
+    # the name leads this daemon's lease owners ("<host_name>:<pid>")
+    ("queue.host_name with a colon", {"queue": {"host_name": "build:1"}},
+     r"queue\.host_name"),
 ]
 
 
@@ -137,16 +133,23 @@ def test_bad_config_names_key(tmp_path, what, over, key):
     assert re.search(rx, p.stderr), f"{what}: stderr does not name /{key}/: {p.stderr!r}"
 
 
-def test_postgresql_backend_refused_at_start(tmp_path):
-    """The daemon itself refuses it too (EX_CONFIG, so systemd does not
-    restart it), before it opens anything."""
-    cfg = deep_merge(VALID, BAD[-1][1])
-    check_config(tmp_path, cfg)  # writes config.json and the credentials
-    p = subprocess.run([str(PUBLISHD), "-c", str(tmp_path / "config.json")],
+PG_QUEUE = {"queue": {"backend": "postgresql", "host_name": "build-1",
+                      "postgresql": {"host": "127.0.0.1", "database": "aos",
+                                     "user": "aos", "sslmode": "disable"}}}
+
+
+def test_postgresql_backend_checked_and_check_queue_refused(tmp_path):
+    """A PostgreSQL queue passes --check-config; --check-queue (SQLite's
+    integrity check) says it checks SQLite only instead of opening a file
+    the daemon does not use."""
+    cfg = deep_merge(VALID, PG_QUEUE)
+    p = check_config(tmp_path, cfg)  # writes config.json and the credentials
+    assert p.returncode == 0, p.stderr
+    p = subprocess.run([str(PUBLISHD), "-c", str(tmp_path / "config.json"), "--check-queue"],
                        capture_output=True, text=True, timeout=20,
                        env={"PATH": "/usr/bin:/bin", "LD_BIND_NOW": "1"})
-    assert p.returncode == 78, (p.returncode, p.stderr)
-    assert "queue.backend" in p.stderr and "sqlite" in p.stderr, p.stderr
+    assert p.returncode == 2, (p.returncode, p.stderr)  # a usage error
+    assert "PostgreSQL" in p.stderr and "SQLite" in p.stderr, p.stderr
     assert not (tmp_path / "state_dir" / "queue.db").exists()
 
 
@@ -245,12 +248,12 @@ def test_listen_on_host_name(seeded, approle_daemon):
 
 def test_sighup_to_postgresql_backend_rejected(seeded, approle_daemon):
     """A reload naming queue.backend "postgresql" is rejected (the backend
-    does not change while the daemon runs, and the daemon does not run on
-    it yet); it was accepted and the daemon stayed on SQLite without a word
-    (found by review)."""
+    does not change while the daemon runs: the jobs would stay behind); it
+    was accepted and the daemon stayed on SQLite without a word (found by
+    review)."""
     d = approle_daemon({})
     d.start()
-    bad = deep_merge(copy.deepcopy(d.config), BAD[-1][1])
+    bad = deep_merge(copy.deepcopy(d.config), PG_QUEUE)
     d.write_config(bad)
     mark = len(d.log_text())
     d.signal(signal.SIGHUP)

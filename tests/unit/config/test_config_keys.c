@@ -318,7 +318,8 @@ static cJSON *string_of(const struct cfg_key *k, size_t n)
 	memset(s, 'a', n);
 	s[0] = strstr(k->path, "dist_tag") != NULL ||
 		       strstr(k->path, "verify_matrix") != NULL ||
-		       strstr(k->path, "postgresql.credentials") != NULL
+		       strstr(k->path, "postgresql.credentials") != NULL ||
+		       strcmp(k->path, "queue.host_name") == 0
 		   ? 'a'
 		   : '/';
 	s[n] = '\0';

@@ -18,6 +18,7 @@
 #include <uv.h>
 
 #include "common/secret.h"
+#include "queue/queue_async.h"
 #include "queue/queue_listen.h"
 #include "queue/queue_pg_conn.h"
 
@@ -200,6 +201,35 @@ static inline void wire_pg_ctl(const char *what)
 	snprintf(cmd, sizeof(cmd), "%s %s >/dev/null", ctl, what);
 	if (system(cmd) != 0)
 		fail_msg("%s failed", cmd);
+}
+
+/* ---- a queue_async on a loop of its own ---------------------------------- */
+
+/* Starts a queue_async opening with o on loop (initialized here). */
+static inline void wire_qa_start(uv_loop_t *loop, const struct queue_async_open *o,
+				 struct queue_async **ret)
+{
+	assert_int_equal(uv_loop_init(loop), 0);
+	assert_int_equal(queue_async_new_open(loop, o, 0, ret), 0);
+}
+
+/* Closes qa; the loop must then end and close clean. */
+static inline void wire_qa_stop(uv_loop_t *loop, struct queue_async *qa)
+{
+	assert_int_equal(queue_async_close(qa, NULL, NULL), 0);
+	assert_int_equal(uv_run(loop, UV_RUN_DEFAULT), 0);
+	assert_int_equal(uv_loop_close(loop), 0);
+}
+
+/* Runs loop until the request just posted (posted: its post's answer)
+ * completed, which the completion counts in *completions. */
+static inline void wire_qa_wait(uv_loop_t *loop, int posted, const int *completions)
+{
+	int before = *completions;
+
+	assert_int_equal(posted, 0);
+	assert_int_equal(uv_run(loop, UV_RUN_DEFAULT), 0);
+	assert_int_equal(*completions, before + 1);
 }
 
 /* ---- a LISTEN connection on a loop of its own ----------------------------- */

@@ -7,129 +7,10 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <malloc.h>
 #include <stdbool.h>
 
-#include <openssl/evp.h>
-
-#include "common/hex.h"
 #include "queue_fixture.h"
-
-#if defined(__SANITIZE_ADDRESS__)
-#define FX_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define FX_ASAN 1
-#endif
-#endif
-#ifdef FX_ASAN
-/* ASan's runtime (gcc's and clang's); gcc ships no header for it */
-size_t __sanitizer_get_current_allocated_bytes(void);
-#endif
-
-#define CHUNK QUEUE_FILE_CHUNK
-
-/* Bytes of the heap in use now (ASan's allocator or glibc's). */
-static size_t heap_in_use(void)
-{
-#ifdef FX_ASAN
-	return __sanitizer_get_current_allocated_bytes();
-#else
-	struct mallinfo2 m = mallinfo2();
-
-	return m.uordblks + m.hblkhd;
-#endif
-}
-
-/* A file of size bytes that exists only as a function of the offset (no
- * copy of it anywhere), read in pieces of at most piece bytes; the heap is
- * sampled at each call and each piece's length checked. */
-struct gen {
-	int64_t size, off;
-	size_t piece, biggest_ask;
-	size_t heap_base, heap_top;
-};
-
-static unsigned char byte_at(int64_t off)
-{
-	uint64_t x = (uint64_t)off * 0x9E3779B97F4A7C15ULL;
-
-	return (unsigned char)(x >> 56 ^ (uint64_t)off);
-}
-
-static void gen_sample(struct gen *g)
-{
-	size_t now = heap_in_use();
-
-	if (now > g->heap_top)
-		g->heap_top = now;
-}
-
-static int gen_read(void *data, void *buf, size_t len, size_t *ret_n)
-{
-	struct gen *g = data;
-	unsigned char *p = buf;
-	size_t i, n = len < g->piece ? len : g->piece;
-
-	gen_sample(g);
-	if (len > g->biggest_ask)
-		g->biggest_ask = len;
-	if ((int64_t)n > g->size - g->off)
-		n = (size_t)(g->size - g->off);
-	for (i = 0; i < n; i++)
-		p[i] = byte_at(g->off + (int64_t)i);
-	g->off += (int64_t)n;
-	*ret_n = n;
-	return 0;
-}
-
-/* Compares what file_get writes with the generator, as it comes. */
-static int gen_check(void *data, const void *buf, size_t len)
-{
-	struct gen *g = data;
-	const unsigned char *p = buf;
-	size_t i;
-
-	gen_sample(g);
-	if (len > g->biggest_ask)
-		g->biggest_ask = len;
-	for (i = 0; i < len; i++)
-		if (p[i] != byte_at(g->off + (int64_t)i))
-			return -EILSEQ;
-	g->off += (int64_t)len;
-	return 0;
-}
-
-static struct gen gen_new(int64_t size, size_t piece)
-{
-	struct gen g = {.size = size, .piece = piece};
-
-	g.heap_base = g.heap_top = heap_in_use();
-	return g;
-}
-
-/* The SHA-256 (hex) of the generator's first size bytes, computed here. */
-static void gen_sha256(int64_t size, char out[65])
-{
-	EVP_MD_CTX *md = EVP_MD_CTX_new();
-	unsigned char b[4096], d[32];
-	unsigned int dlen = 0;
-	int64_t off = 0;
-	size_t i, n;
-
-	assert_non_null(md);
-	assert_int_equal(EVP_DigestInit_ex(md, EVP_sha256(), NULL), 1);
-	while (off < size) {
-		n = size - off < (int64_t)sizeof(b) ? (size_t)(size - off) : sizeof(b);
-		for (i = 0; i < n; i++)
-			b[i] = byte_at(off + (int64_t)i);
-		assert_int_equal(EVP_DigestUpdate(md, b, n), 1);
-		off += (int64_t)n;
-	}
-	assert_int_equal(EVP_DigestFinal_ex(md, d, &dlen), 1);
-	EVP_MD_CTX_free(md);
-	aos_hex(d, 32, out);
-}
+#include "files_fixture.h"
 
 static int put(struct queue *q, int64_t id, int64_t fence, const char *name,
 	       struct gen *g, struct queue_file_info *info, char *err, size_t errlen)
@@ -235,7 +116,7 @@ static void test_files_descriptors(void **state)
 {
 	struct fx *fx = *state;
 	int64_t size = 2 * (int64_t)CHUNK + 7, id = enqueue(fx->q, "a", T0);
-	struct gen g = gen_new(size, CHUNK);
+	struct gen g;
 	unsigned char buf[65536];
 	char in_path[300], out_path[300], err[512];
 	struct queue_file_info info;
@@ -248,12 +129,7 @@ static void test_files_descriptors(void **state)
 	snprintf(out_path, sizeof(out_path), "%s/out", fx->dir);
 	fd = open(in_path, O_RDWR | O_CREAT | O_TRUNC, 0600);
 	assert_true(fd >= 0);
-	for (;;) {
-		assert_int_equal(gen_read(&g, buf, sizeof(buf), &n), 0);
-		if (n == 0)
-			break;
-		assert_int_equal(queue_file_fd_write(&fd, buf, n), 0);
-	}
+	gen_to_fd(fd, size);
 	assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
 	src = (struct queue_file_src){queue_file_fd_read, &fd};
 	assert_int_equal(fx->q->ops->file_put(fx->q, id, 0, "a.tgz", &src, T0, &info, err,
@@ -389,21 +265,13 @@ static void test_files_fenced(void **state)
 
 /* A source's error ends the put with nothing kept, and the error is the
  * source's. */
-static int failing_read(void *data, void *buf, size_t len, size_t *ret_n)
-{
-	struct gen *g = data;
-
-	if (g->off >= 2 * (int64_t)CHUNK)
-		return -EIO;
-	return gen_read(g, buf, len, ret_n);
-}
 
 static void test_files_source_fails(void **state)
 {
 	struct fx *fx = *state;
 	int64_t id = enqueue(fx->q, "a", T0);
 	struct gen g = gen_new(5 * (int64_t)CHUNK, CHUNK);
-	struct queue_file_src src = {failing_read, &g};
+	struct queue_file_src src = {gen_read_failing, &g};
 	char err[512];
 
 	assert_int_equal(

@@ -73,15 +73,12 @@ static void wire_start(struct wire *w, const struct fx *fx)
 	assert_int_equal(queue_pg_conn_new(&w->ws.s, &w->conn), 0);
 	assert_int_equal(queue_pg_conn_set_credentials(w->conn, w->r1, w->pw1), 0);
 	o.open_arg = w->conn;
-	assert_int_equal(uv_loop_init(&w->loop), 0);
-	assert_int_equal(queue_async_new_open(&w->loop, &o, 0, &w->qa), 0);
+	wire_qa_start(&w->loop, &o, &w->qa);
 }
 
 static void wire_stop(struct wire *w)
 {
-	assert_int_equal(queue_async_close(w->qa, NULL, NULL), 0);
-	assert_int_equal(uv_run(&w->loop, UV_RUN_DEFAULT), 0);
-	assert_int_equal(uv_loop_close(&w->loop), 0);
+	wire_qa_stop(&w->loop, w->qa);
 	queue_pg_conn_free(w->conn);
 	secret_unref(w->pw1);
 	wire_role_drop(w->r1);
@@ -91,11 +88,7 @@ static void wire_stop(struct wire *w)
 /* Runs the loop until the request just posted completed; its rc. */
 static int wait_rc(struct wire *w, int posted)
 {
-	int before = completions;
-
-	assert_int_equal(posted, 0);
-	assert_int_equal(uv_run(&w->loop, UV_RUN_DEFAULT), 0);
-	assert_int_equal(completions, before + 1);
+	wire_qa_wait(&w->loop, posted, &completions);
 	return last.rc;
 }
 
@@ -181,6 +174,29 @@ static void test_enqueue_killed_not_replayed(void **state)
 	assert_int_equal(fx_pg_count(fx->path, "SELECT count(*) FROM aos_jobs WHERE "
 					       "idem_key = 'wire-key'"),
 			 1);
+	wire_stop(&w);
+}
+
+/* An enqueue whose idle connection was ended by the server finds it lost
+ * at its BEGIN (-ENOTCONN: nothing of it ran) and runs on a new one: the
+ * client gets its job, not an error to retry. */
+static void test_enqueue_after_idle_loss_runs(void **state)
+{
+	struct fx *fx = *state;
+	struct job_new j;
+	struct wire w;
+
+	wire_start(&w, fx);
+	assert_int_equal(counts(&w), 0); /* connected */
+	wire_app_terminate();
+	job_new_fill(&j, "idle-key");
+	assert_int_equal(wait_rc(&w, queue_async_enqueue(w.qa, &j, T0, done, NULL)), 0);
+	assert_true(last.id > 0);
+	assert_int_equal(fx_pg_count(fx->path, "SELECT count(*) FROM aos_jobs WHERE "
+					       "idem_key = 'idle-key'"),
+			 1);
+	assert_int_equal(reports.n, 1); /* the reopen, after one loss */
+	assert_int_equal(reports.lost[0], 1);
 	wire_stop(&w);
 }
 
@@ -326,6 +342,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_terminated_between_requests, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_enqueue_killed_not_replayed, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_enqueue_after_idle_loss_runs, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_reopen_moves_role, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_server_restarted, setup, teardown),

@@ -9,6 +9,7 @@ aos_unit_test(test_queue_random test_queue_random.c aos_queue_pg)
 aos_unit_test(test_queue_sqlite test_queue_sqlite.c aos_queue_pg)
 aos_unit_test(test_queue_prune test_queue_prune.c aos_queue_pg)
 aos_unit_test(test_queue_files test_queue_files.c aos_queue_pg)
+aos_unit_test(test_queue_enqfiles test_queue_enqfiles.c aos_queue_pg)
 
 # PostgreSQL: tests/peers/pg_run.sh starts a server of its own for each run.
 # unit.<test>.postgresql runs the same test functions against it (the
@@ -21,7 +22,7 @@ set(pg_run sh ${PROJECT_SOURCE_DIR}/tests/peers/pg_run.sh)
 add_test(NAME unit.test_queue_pg COMMAND ${pg_run} $<TARGET_FILE:test_queue_pg>)
 set_tests_properties(unit.test_queue_pg PROPERTIES LABELS unit TIMEOUT 300)
 foreach(t test_queue test_queue_batch test_queue_random test_queue_prune
-        test_queue_files test_queue_async)
+        test_queue_files test_queue_enqfiles test_queue_async)
   add_test(NAME unit.${t}.postgresql COMMAND ${pg_run} $<TARGET_FILE:${t}>)
   set_tests_properties(unit.${t}.postgresql PROPERTIES LABELS unit TIMEOUT 300)
 endforeach()
@@ -30,7 +31,7 @@ endforeach()
 # database thread; queue_listen): pg_run.sh's server is stopped, started
 # and its sessions ended by the tests.  TLS: PG_RUN_SSL=1 gives the server
 # a certificate made for the run.
-foreach(t test_queue_pgwire test_queue_listen test_queue_pgtls)
+foreach(t test_queue_pgwire test_queue_listen test_queue_pgtls test_queue_pgfiles)
   add_executable(${t} ${CMAKE_CURRENT_LIST_DIR}/${t}.c)
   target_link_libraries(${t} PRIVATE aos_queue_async aos_queue_listen aos_queue_pg
                         PkgConfig::CMOCKA Threads::Threads)
@@ -38,7 +39,9 @@ foreach(t test_queue_pgwire test_queue_listen test_queue_pgtls)
 endforeach()
 add_test(NAME unit.test_queue_pgwire COMMAND ${pg_run} $<TARGET_FILE:test_queue_pgwire>)
 add_test(NAME unit.test_queue_listen COMMAND ${pg_run} $<TARGET_FILE:test_queue_listen>)
+add_test(NAME unit.test_queue_pgfiles COMMAND ${pg_run} $<TARGET_FILE:test_queue_pgfiles>)
 add_test(NAME unit.test_queue_pgtls
          COMMAND env PG_RUN_SSL=1 ${pg_run} $<TARGET_FILE:test_queue_pgtls>)
 set_tests_properties(unit.test_queue_pgwire unit.test_queue_listen unit.test_queue_pgtls
+                     unit.test_queue_pgfiles
                      PROPERTIES LABELS unit TIMEOUT 300)
