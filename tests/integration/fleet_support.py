@@ -50,10 +50,6 @@ path "sys/leases/renew" {{ capabilities = ["update"] }}
 """
 PG_KV_KEY = "PG_PASSWORD"
 LEASE_S = 5
-# queue.host_name (the daemon's name in lease owners) comes with the
-# daemon's switch to PostgreSQL; without it the three daemons on one
-# machine share the system's host name.
-HOST_NAME_KEY = False
 
 # What a daemon logs when a fenced write of its own is refused (its lease
 # was taken over): agent/worker/worker_run.c.
@@ -128,9 +124,8 @@ def fleet_config(env: FleetEnv, i: int, credentials: str, backend: str,
     shared database with `credentials` "database_role" (Vault's engine) or
     "kv_key" (the owner's password from the Vault secret); these
     registries (the relays' addresses)."""
-    q = {"lease_s": LEASE_S, "max_attempts": 100, "per_registry_concurrency": 4}
-    if HOST_NAME_KEY:
-        q["host_name"] = f"fleet-{i}"
+    q = {"lease_s": LEASE_S, "max_attempts": 100, "per_registry_concurrency": 4,
+         "host_name": f"fleet-{i}"}
     if backend == "postgresql":
         pg = {"host": "127.0.0.1", "port": int(env.pg.port), "database": "aos",
               "sslmode": "disable"}
@@ -379,20 +374,60 @@ def registry_requests(env: FleetEnv, todo: list[FleetJob]) -> RegistryView:
     return view
 
 
-def check_exactly_once(view: RegistryView, todo: list[FleetJob]) -> list[str]:
-    """Each file stored by exactly one request, and no request refused (a
-    second copy refused as "exists" is a second upload all the same: the
-    daemon did not know the file was there)."""
-    problems = []
-    stored = collections.Counter(r.file for r in view.requests if r.outcome == "stored")
+def registry_reads(env: FleetEnv) -> dict[str, list[float]]:
+    """{package: times (ms) the registry answered a read of its listing}:
+    pypiserver's /simple/<project>/ pages, verdaccio's package documents:
+    when a daemon asked whether a file is there."""
+    out = collections.defaultdict(list)
+    for at, path in env.pypi.listings():
+        parts = path.strip("/").split("/")
+        if len(parts) == 2 and parts[0] == "simple":
+            out[parts[1]].append(at * 1000.0)
+    for at, name in env.npm.package_reads():
+        out[name].append(float(at))
+    return {k: sorted(v) for k, v in out.items()}
+
+
+def check_exactly_once(view: RegistryView, todo: list[FleetJob],
+                       reads: dict[str, list[float]]) -> tuple[list[str], list[str]]:
+    """Each file stored by exactly one request, and no request refused.
+    Returns (problems, repeats allowed).
+
+    A request refused as a second copy ("exists") is a second upload all
+    the same, allowed in one case only, the one no client can avoid (see
+    test_queue_kill_storm's devpi): its sender asked the registry first and
+    was told the file was not there, because the request that stored it was
+    still in the registry's hands: the registry's last answer to a read of
+    the package's listing before the repeat came before the file was
+    stored.  A repeat sent without asking (the SENDING mark not committed
+    before the first byte), or after the registry could have said the file
+    was there, is a problem."""
+    problems, allowed = [], []
+    by_file = {f.name: j for j in todo for f in j.files}
+    stored_at: dict[str, float] = {}
+    stored = collections.Counter()
+    for r in view.requests:
+        if r.outcome == "stored":
+            stored[r.file] += 1
+            stored_at.setdefault(r.file, r.at_ms)
     for j in todo:
         for f in j.files:
             if stored[f.name] != 1:
                 problems.append(f"{f.name} stored {stored[f.name]} times")
     for r in view.requests:
-        if r.outcome not in (None, "stored"):
-            problems.append(f"{r.file}: a request refused ({r.outcome}) at {r.at_ms:.0f}")
-    return problems
+        if r.outcome in (None, "stored"):
+            continue
+        j = by_file.get(r.file)
+        asked = [t for t in reads.get(j.name if j else "", []) if t < r.at_ms]
+        what = f"{r.file}: a request refused ({r.outcome}) at {r.at_ms:.0f}"
+        if r.outcome == "exists" and r.file in stored_at and asked and \
+                asked[-1] < stored_at[r.file] < r.at_ms:
+            allowed.append(f"{what}: asked at {asked[-1]:.0f}, stored at "
+                           f"{stored_at[r.file]:.0f}")
+        else:
+            problems.append(f"{what}; last asked at {asked[-1] if asked else None}, stored "
+                            f"at {stored_at.get(r.file)}")
+    return problems, allowed
 
 
 def check_exclusive(view: RegistryView, todo: list[FleetJob],

@@ -250,10 +250,9 @@ UPLOAD_STATES = {1: "pending", 2: "sending", 3: "done", 4: "failed"}
 class ThrottledRelay:
     """127.0.0.1:port -> 127.0.0.1:backend.  Bytes from the client (the
     daemon's requests: uploads) go at most `rate` bytes/s per connection
-    (None: unthrottled); answers pass at full speed, each held back
-    answer_delay seconds first (an answer: the server's bytes after the
-    client sent some: a slow registry that has stored the upload already
-    but answers late).  hold() stops the
+    (None: unthrottled); answers pass at full speed, an upload's (POST,
+    PUT) held back answer_delay seconds first (a slow registry that has
+    stored the upload already but answers late).  hold() stops the
     client's bytes entirely until release(); hold_answers() the server's
     until release_answers().  Counts connections and records the first line
     each connection's client sent (first_lines: "POST / HTTP/1.1")."""
@@ -361,7 +360,10 @@ class ThrottledRelay:
                 if not data:
                     break
                 if up:
-                    state["asked"] = True
+                    if data[:5] in (b"POST ", b"PUT /"):
+                        state["asked"] = True  # an upload: its answer is held
+                    elif data[:4] in (b"GET ", b"HEAD"):
+                        state["asked"] = False
                 elif state["asked"] and self.answer_delay:
                     state["asked"] = False
                     time.sleep(self.answer_delay)

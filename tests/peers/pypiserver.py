@@ -243,6 +243,24 @@ class PypiServer(ServerProcess):
                 out.append(UploadEvent(ev.at, m.group(1), outcome))
         return out
 
+    def listings(self) -> list[tuple[float, str]]:
+        """(time, path) of every GET in the log (request_log=True): when a
+        client asked, say, /simple/<project>/ whether a file is there."""
+        assert self.request_log, "start the server with request_log=True"
+        out = []
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return out
+        for line in text.splitlines():
+            parts = line.split(" ")
+            if len(parts) >= 6 and parts[3:5] == ["REQ", "GET"]:
+                try:
+                    out.append((float(parts[0]), parts[5]))
+                except ValueError:
+                    pass
+        return out
+
     def get(self, path: str, auth: bool = True, timeout: float = 10.0):
         """(status, body bytes) of GET <url><path>; a redirect is not
         followed (its status is returned)."""

@@ -238,6 +238,30 @@ class Verdaccio(ServerProcess):
                 starts.append(PutEvent(d["time"], name, length, None, None))
         return starts, ends
 
+    def package_reads(self) -> list[tuple[int, str]]:
+        """(time in ms, package) of every answered GET of a package document
+        in the log: when a client asked which versions are there."""
+        out = []
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return out
+        for line in text.splitlines():
+            if not line.startswith("{"):
+                continue
+            try:
+                d = json.loads(line)
+            except ValueError:
+                continue
+            req = d.get("request") or {}
+            url = req.get("url", "")
+            if req.get("method") == "GET" and "status" in d and url.startswith("/") \
+                    and not url.startswith("/-/"):
+                name = urllib.parse.unquote(url[1:].split("?", 1)[0])
+                if "/" not in name or name.startswith("@") and name.count("/") == 1:
+                    out.append((d["time"], name))
+        return out
+
     # -- state on disk ----------------------------------------------------
     def tarballs(self) -> dict[str, str]:
         """{path relative to storage: sha256 hex} of every stored tarball."""
