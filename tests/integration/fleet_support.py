@@ -317,6 +317,13 @@ class Request:
 class RegistryView:
     requests: list[Request] = field(default_factory=list)
     unmatched: list = field(default_factory=list)  # requests no job could be named for
+    cut_short: int = 0  # verdaccio's ends of requests that stored nothing (CUT_SHORT, 5xx)
+
+
+# How verdaccio logs a request whose sender went away (killed) before or
+# while it read the body: nothing stored.  A 5xx (the registry's own
+# failure) stores nothing either.
+CUT_SHORT = ("request aborted", "stream is not readable")
 
 
 def _npm_versions_by_length(ends, todo: list[FleetJob]) -> dict[tuple[str, int], FleetJob]:
@@ -368,7 +375,9 @@ def registry_requests(env: FleetEnv, todo: list[FleetJob]) -> RegistryView:
         name = j.files[0].name if j else e.package
         if e.status == 201:
             view.requests.append(Request(float(e.at_ms), j, name, "end", "stored"))
-        elif e.status >= 400 and e.error != "request aborted":
+        elif e.status >= 500 or e.error in CUT_SHORT:
+            view.cut_short += 1  # nothing stored: the sender tries again
+        elif e.status >= 400:
             view.requests.append(Request(float(e.at_ms), j, name, "end",
                                          "exists" if e.status == 409 else e.status))
     return view
