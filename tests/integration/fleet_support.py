@@ -52,10 +52,12 @@ PG_KV_KEY = "PG_PASSWORD"
 LEASE_S = 5
 
 # What a daemon logs when a fenced write of its own is refused (its lease
-# was taken over): agent/worker/worker_run.c.
-FENCED_RX = re.compile(
-    r"job (\d+)(?:: lease lost|: \S+ not sent: the lease was lost"
-    r"|: stopped: its lease was lost)")
+# was taken over): a heartbeat ("lease lost (canceled or taken over)"), a
+# file's SENDING mark ("not sent: the lease was lost"), an upload's or a
+# job's record ("cannot record ...: the job's lease was lost to another
+# owner", "lease lost before it could be recorded"): agent/worker/, and
+# AOS_EFENCED's text in common/err.c.
+FENCED_RX = re.compile(r"job (\d+): [^\n]*(?:lease lost|lease was lost)")
 # A set of dynamic credentials taken by a daemon (agent/session/dbcreds.c):
 # the serial restarts at 1 in each process.
 CREDS_RX = re.compile(r"database credentials (\d+) from database/creds/" + re.escape(DB_ROLE))
@@ -311,6 +313,7 @@ class Request:
     file: str
     kind: str
     outcome: str | int | None
+    done_ms: float | None = None  # when the outcome was logged (stored: the file is there)
 
 
 @dataclass
@@ -361,7 +364,7 @@ def registry_requests(env: FleetEnv, todo: list[FleetJob]) -> RegistryView:
             view.unmatched.append(ev)
             continue
         view.requests.append(Request(ev.at * 1000.0, j, ev.filename or "?", "request",
-                                     ev.outcome))
+                                     ev.outcome, ev.done * 1000.0 if ev.done else None))
     starts, ends = env.npm.publish_log()
     by_len = _npm_versions_by_length(ends, todo)
     for s in starts:
@@ -374,7 +377,8 @@ def registry_requests(env: FleetEnv, todo: list[FleetJob]) -> RegistryView:
         j = by_len.get((e.package, e.length))
         name = j.files[0].name if j else e.package
         if e.status == 201:
-            view.requests.append(Request(float(e.at_ms), j, name, "end", "stored"))
+            view.requests.append(Request(float(e.at_ms), j, name, "end", "stored",
+                                         float(e.at_ms)))
         elif e.status >= 500 or e.error in CUT_SHORT:
             view.cut_short += 1  # nothing stored: the sender tries again
         elif e.status >= 400:
@@ -405,20 +409,26 @@ def check_exactly_once(view: RegistryView, todo: list[FleetJob],
     A request refused as a second copy ("exists") is a second upload all
     the same, allowed in one case only, the one no client can avoid (see
     test_queue_kill_storm's devpi): its sender asked the registry first and
-    was told the file was not there, because the request that stored it was
-    still in the registry's hands: the registry's last answer to a read of
-    the package's listing before the repeat came before the file was
-    stored.  A repeat sent without asking (the SENDING mark not committed
-    before the first byte), or after the registry could have said the file
-    was there, is a problem."""
+    was told the file was not there because the request that stored it
+    was still in the registry's hands: a request for that file had arrived
+    before the registry answered the sender's last read of the package's
+    listing, and the file was stored only after that answer.  A repeat
+    sent without asking (the SENDING mark not committed before the first
+    byte), after the registry could have said the file was there, or while
+    no earlier request for it was under way (two hosts sending one job at
+    once) is a problem.  (Not told apart: an earlier request of that file
+    cut short before the read, with two hosts sending it at once after.)"""
     problems, allowed = [], []
     by_file = {f.name: j for j in todo for f in j.files}
     stored_at: dict[str, float] = {}
+    first_at: dict[str, float] = {}
     stored = collections.Counter()
     for r in view.requests:
         if r.outcome == "stored":
             stored[r.file] += 1
-            stored_at.setdefault(r.file, r.at_ms)
+            stored_at.setdefault(r.file, r.done_ms)
+        if r.kind == "request":
+            first_at[r.file] = min(first_at.get(r.file, r.at_ms), r.at_ms)
     for j in todo:
         for f in j.files:
             if stored[f.name] != 1:
@@ -428,14 +438,14 @@ def check_exactly_once(view: RegistryView, todo: list[FleetJob],
             continue
         j = by_file.get(r.file)
         asked = [t for t in reads.get(j.name if j else "", []) if t < r.at_ms]
-        what = f"{r.file}: a request refused ({r.outcome}) at {r.at_ms:.0f}"
-        if r.outcome == "exists" and r.file in stored_at and asked and \
-                asked[-1] < stored_at[r.file] < r.at_ms:
-            allowed.append(f"{what}: asked at {asked[-1]:.0f}, stored at "
-                           f"{stored_at[r.file]:.0f}")
+        what = (f"{r.file}: a request refused ({r.outcome}) at {r.at_ms:.0f}; first request "
+                f"at {first_at.get(r.file)}, last asked at {asked[-1] if asked else None}, "
+                f"stored at {stored_at.get(r.file)}")
+        if r.outcome == "exists" and asked and r.file in stored_at and \
+                first_at[r.file] < asked[-1] < stored_at[r.file]:
+            allowed.append(what)
         else:
-            problems.append(f"{what}; last asked at {asked[-1] if asked else None}, stored "
-                            f"at {stored_at.get(r.file)}")
+            problems.append(what)
     return problems, allowed
 
 

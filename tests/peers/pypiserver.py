@@ -91,11 +91,12 @@ _EXISTS = re.compile(r"Cannot upload '([^']+)' since it already exists")
 @dataclass
 class UploadEvent:
     """One upload request pypiserver handled: its time (seconds since the
-    epoch), the file and the outcome ("stored", "exists"; None: nothing
-    stored, the request cut short)."""
+    epoch), the file, the outcome ("stored", "exists"; None: nothing
+    stored, the request cut short) and when that outcome was logged."""
     at: float
     filename: str | None
     outcome: str | None
+    done: float | None
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
@@ -228,7 +229,7 @@ class PypiServer(ServerProcess):
             if msg.startswith("REQ "):
                 open_.pop(thread, None)
                 if msg.startswith("REQ POST "):
-                    ev = UploadEvent(at, None, None)
+                    ev = UploadEvent(at, None, None, None)
                     out.append(ev)
                     open_[thread] = ev
                 continue
@@ -238,9 +239,9 @@ class PypiServer(ServerProcess):
                 continue
             outcome = "stored" if m.re is _STORED else "exists"
             if ev.filename is None:
-                ev.filename, ev.outcome = m.group(1), outcome
+                ev.filename, ev.outcome, ev.done = m.group(1), outcome, at
             else:  # one request, several files (a signature): one event each
-                out.append(UploadEvent(ev.at, m.group(1), outcome))
+                out.append(UploadEvent(ev.at, m.group(1), outcome, at))
         return out
 
     def listings(self) -> list[tuple[float, str]]:
