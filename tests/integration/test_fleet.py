@@ -270,12 +270,15 @@ def _check_jobs(ds, todo, acked, final, home, problems):
     bad = {acked[k]: home[k] for k, j in final.items() if j["state"] != "succeeded"}
     for jid, d in bad.items():
         problems["succeeded"].append(describe_jobs(d, {jid}))
-    queued = [j for d in (ds[:1] if SHARED else ds)
-              for j in jobs(d, limit=max(1000, len(todo) + 10))]
-    if len(queued) != len(todo):
+    # The queue's count of jobs in every state (status: not bounded as a
+    # listing is) against the keys acknowledged.
+    total = sum(sum(d.status()["queue"]["depth"].values()) for d in (ds[:1] if SHARED else ds))
+    if total != len(todo):
+        listed = [j for d in (ds[:1] if SHARED else ds) for j in jobs(d)]
+        twice = collections.Counter(j["idempotency_key"] for j in listed)
         problems["one job per key"].append(
-            f"the queue(s) hold {len(queued)} jobs, {len(todo)} acknowledged: keys "
-            f"{sorted(k for k, n in collections.Counter(j['idempotency_key'] for j in queued).items() if n > 1)[:10]} more than once")
+            f"the queue(s) hold {total} jobs, {len(todo)} acknowledged; keys listed more "
+            f"than once: {sorted(k for k, n in twice.items() if n > 1)[:10]}")
     for j in todo:
         show = job_show(home[j.key], acked[j.key])
         ups = show["uploads"]
