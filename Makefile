@@ -72,7 +72,7 @@ check-stress: build
 SOAK_JOBS ?= 1000
 soak: build
 	AOS_FLEET_JOBS=$(SOAK_JOBS) AOS_BUILD_DIR=$(abspath $(BUILD)) AOS_SOURCE_DIR=$(CURDIR) \
-		.venv/bin/python -m pytest -q -p no:cacheprovider tests/integration/test_fleet.py
+		.venv/bin/python -m pytest -q -s -p no:cacheprovider tests/integration/test_fleet.py
 
 # libFuzzer targets (clang, ASan+UBSan, their own build folder): every
 # tests/fuzz/fuzz_NAME.c, each for FUZZ_TIME seconds in turn, over a copy of
