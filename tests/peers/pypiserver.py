@@ -41,10 +41,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 try:
-    from .proc import (ServerProcess, free_port, run_until_signalled,
+    from .proc import (ServerProcess, free_port, log_lines, run_until_signalled,
                        sha256_file, spawn)
 except ImportError:  # run as a script: tests/peers is on sys.path
-    from proc import (ServerProcess, free_port, run_until_signalled,
+    from proc import (ServerProcess, free_port, log_lines, run_until_signalled,
                       sha256_file, spawn)
 
 SOURCE_DIR = Path(
@@ -213,11 +213,7 @@ class PypiServer(ServerProcess):
         assert self.request_log, "start the server with request_log=True"
         out: list[UploadEvent] = []
         open_: dict[str, UploadEvent] = {}  # by thread: its POST being handled
-        try:
-            text = self.log_path.read_text(errors="replace")
-        except FileNotFoundError:
-            return out
-        for line in text.splitlines():
+        for line in log_lines(self.log_path):
             parts = line.split(" ", 3)
             if len(parts) < 4:
                 continue
@@ -249,11 +245,7 @@ class PypiServer(ServerProcess):
         client asked, say, /simple/<project>/ whether a file is there."""
         assert self.request_log, "start the server with request_log=True"
         out = []
-        try:
-            text = self.log_path.read_text(errors="replace")
-        except FileNotFoundError:
-            return out
-        for line in text.splitlines():
+        for line in log_lines(self.log_path):
             parts = line.split(" ")
             if len(parts) >= 6 and parts[3:5] == ["REQ", "GET"]:
                 try:

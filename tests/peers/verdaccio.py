@@ -38,10 +38,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 try:
-    from .proc import (ServerProcess, free_port, run_until_signalled,
+    from .proc import (ServerProcess, free_port, log_lines, run_until_signalled,
                        sha256_file, spawn)
 except ImportError:  # run as a script: tests/peers is on sys.path
-    from proc import (ServerProcess, free_port, run_until_signalled,
+    from proc import (ServerProcess, free_port, log_lines, run_until_signalled,
                       sha256_file, spawn)
 
 SOURCE_DIR = Path(
@@ -199,6 +199,15 @@ class Verdaccio(ServerProcess):
             raise RuntimeError(f"GET {url}: HTTP {st}")
         return raw
 
+    def _json_log(self):
+        """Each JSON line of the log, parsed (other lines: node's warnings)."""
+        for line in log_lines(self.log_path):
+            if line.startswith("{"):
+                try:
+                    yield json.loads(line)
+                except ValueError:
+                    pass
+
     def publish_log(self) -> tuple[list["PutEvent"], list["PutEvent"]]:
         """The publish requests (PUT of a package document) in verdaccio's
         log, (starts, ends), each in log order.  A start is logged when the
@@ -209,17 +218,7 @@ class Verdaccio(ServerProcess):
         how many lines."""
         starts: list[PutEvent] = []
         ends: list[PutEvent] = []
-        try:
-            text = self.log_path.read_text(errors="replace")
-        except FileNotFoundError:
-            return starts, ends
-        for line in text.splitlines():
-            if not line.startswith("{"):
-                continue
-            try:
-                d = json.loads(line)
-            except ValueError:
-                continue
+        for d in self._json_log():
             req = d.get("req") or d.get("request") or {}
             url = req.get("url", "")
             if req.get("method") != "PUT" or not url.startswith("/") or url.startswith("/-/"):
@@ -242,17 +241,7 @@ class Verdaccio(ServerProcess):
         """(time in ms, package) of every answered GET of a package document
         in the log: when a client asked which versions are there."""
         out = []
-        try:
-            text = self.log_path.read_text(errors="replace")
-        except FileNotFoundError:
-            return out
-        for line in text.splitlines():
-            if not line.startswith("{"):
-                continue
-            try:
-                d = json.loads(line)
-            except ValueError:
-                continue
+        for d in self._json_log():
             req = d.get("request") or {}
             url = req.get("url", "")
             if req.get("method") == "GET" and "status" in d and url.startswith("/") \
