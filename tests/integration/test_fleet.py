@@ -135,8 +135,8 @@ def _fleet(env, relays, tmp_path):
           f"again; {dict(stats)}; takeovers {takeovers}; refused writes "
           f"{ {n: len(c['fenced']) for n, c in counts.items()} }; credential sets "
           f"{ {n: len(c['creds']) for n, c in counts.items()} }; registry requests "
-          f"{len(view.requests)} ({view.cut_short} cut short); repeats the registry answered \"not there\" to first: "
-          f"{len(repeats)} {repeats[:5]}")
+          f"{len(view.requests)} ({view.cut_short} cut short); repeats the registry "
+          f"answered \"not there\" to first: {len(repeats)} {repeats[:5]}")
     bad = {k: v for k, v in problems.items() if v}
     assert not bad, f"seed {seed}: " + "\n".join(
         f"{k}: {len(v)}: {v[:10]}" for k, v in bad.items())
