@@ -421,14 +421,15 @@ def check_exactly_once(view: RegistryView, todo: list[FleetJob],
     problems, allowed = [], []
     by_file = {f.name: j for j in todo for f in j.files}
     stored_at: dict[str, float] = {}
-    first_at: dict[str, float] = {}
+    starts = collections.defaultdict(list)  # file: its requests' arrivals
     stored = collections.Counter()
     for r in view.requests:
         if r.outcome == "stored":
             stored[r.file] += 1
             stored_at.setdefault(r.file, r.done_ms)
         if r.kind == "request":
-            first_at[r.file] = min(first_at.get(r.file, r.at_ms), r.at_ms)
+            starts[r.file].append(r.at_ms)
+    first_at = {f: min(ts) for f, ts in starts.items()}
     for j in todo:
         for f in j.files:
             if stored[f.name] != 1:
@@ -437,8 +438,12 @@ def check_exactly_once(view: RegistryView, todo: list[FleetJob],
         if r.outcome in (None, "stored"):
             continue
         j = by_file.get(r.file)
-        asked = [t for t in reads.get(j.name if j else "", []) if t < r.at_ms]
-        what = (f"{r.file}: a request refused ({r.outcome}) at {r.at_ms:.0f}; first request "
+        # When the repeat was sent: verdaccio logs its refusal apart from
+        # its arrival, the latest arrival of that file before the refusal.
+        sent = max([t for t in starts[r.file] if t <= r.at_ms], default=r.at_ms)
+        asked = [t for t in reads.get(j.name if j else "", []) if t < sent]
+        what = (f"{r.file}: a request sent at {sent:.0f} refused ({r.outcome}) at "
+                f"{r.at_ms:.0f}; first request "
                 f"at {first_at.get(r.file)}, last asked at {asked[-1] if asked else None}, "
                 f"stored at {stored_at.get(r.file)}")
         if r.outcome == "exists" and asked and r.file in stored_at and \

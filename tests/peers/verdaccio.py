@@ -239,13 +239,15 @@ class Verdaccio(ServerProcess):
 
     def package_reads(self) -> list[tuple[int, str]]:
         """(time in ms, package) of every answered GET of a package document
-        in the log: when a client asked which versions are there."""
+        in the log: when a client was told which versions are there."""
         out = []
         for d in self._json_log():
             req = d.get("request") or {}
             url = req.get("url", "")
-            if req.get("method") == "GET" and "status" in d and url.startswith("/") \
-                    and not url.startswith("/-/"):
+            # verdaccio logs a GET's answer twice: first a 200 of no bytes
+            # as it starts, then the answer it sent (the document, a 404).
+            if req.get("method") == "GET" and d.get("bytes", {}).get("out") and \
+                    url.startswith("/") and not url.startswith("/-/"):
                 name = urllib.parse.unquote(url[1:].split("?", 1)[0])
                 if "/" not in name or name.startswith("@") and name.count("/") == 1:
                     out.append((d["time"], name))
