@@ -58,6 +58,12 @@ LEASE_S = 5
 # owner", "lease lost before it could be recorded"): agent/worker/, and
 # AOS_EFENCED's text in common/err.c.
 FENCED_RX = re.compile(r"job (\d+): [^\n]*(?:lease lost|lease was lost)")
+# A write of a job that did not happen, refused or not: fenced (above), or
+# failed on the database ("cannot record ...", "... not sent: ...",
+# "cannot renew its lease": a woken daemon whose session the server had
+# ended finds its connection gone).
+UNWRITTEN_RX = re.compile(
+    r"job (\d+): [^\n]*(?:lease lost|lease was lost|cannot record|not sent|cannot renew)")
 # A set of dynamic credentials taken by a daemon (agent/session/dbcreds.c):
 # the serial restarts at 1 in each process.
 CREDS_RX = re.compile(r"database credentials (\d+) from database/creds/" + re.escape(DB_ROLE))
