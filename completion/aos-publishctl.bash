@@ -75,7 +75,7 @@ _aos_publishctl()
 		COMPREPLY=($(compgen -W "queued running succeeded failed dead canceled" -- "$cur"))
 		return 0
 		;;
-	--tag | --version | -k | --idempotency-key | --limit) return 0 ;;
+	--tag | --version | -k | --idempotency-key | --limit | --host) return 0 ;;
 	esac
 
 	case $cmd in
@@ -118,6 +118,9 @@ _aos_publishctl()
 		;;
 	prune)
 		[[ $cur == -* ]] && COMPREPLY=($(compgen -W "--dry-run" -- "$cur"))
+		;;
+	drain | resume)
+		[[ $cur == -* ]] && COMPREPLY=($(compgen -W "--host --this-host --help" -- "$cur"))
 		;;
 	reconcile)
 		if [[ $cur == -* ]]; then

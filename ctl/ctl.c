@@ -35,7 +35,9 @@ static void usage(FILE *f)
 	    "                     (--escape: always, --raw: never; see `job --help`)\n"
 	    "  job wait ID        follow a job until it ends (exit 1 unless it succeeded),\n"
 	    "                     with the upload's progress as publish --wait shows it\n"
-	    "  drain | resume     stop / restart starting new jobs\n"
+	    "  drain | resume [--host NAME | --this-host]\n"
+	    "                     stop / restart starting new jobs: on every host\n"
+	    "                     sharing the queue, or on one (see `drain --help`)\n"
 	    "  reconcile PIPELINE [--dry-run]\n"
 	    "                     queue the tags whose version a target registry lacks\n"
 	    "  prune [--dry-run]  remove the jobs that ended over queue.retention_days\n"
@@ -114,6 +116,8 @@ static void print_queue(const cJSON *q)
 	       cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(q, "draining"))
 		   ? "; draining"
 		   : "");
+	if (cJSON_GetObjectItemCaseSensitive(q, "drained") != NULL)
+		ctl_print_drains(cJSON_GetObjectItemCaseSensitive(q, "drained"));
 }
 
 /* The queue's database: the SQLite file, or the PostgreSQL server with

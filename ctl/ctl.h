@@ -29,6 +29,9 @@ void ctl_print_disk(const struct cJSON *d);
 
 /* The jobs commands (ctl_jobs.c): jobs, job ..., drain, resume. */
 int ctl_jobs(const char *sock, bool json, int timeout_s, int argc, char **argv);
+/* The Drained line of status and of drain/resume, from a "drained" object
+ * ({"fleet": bool, "hosts": [names]}). */
+void ctl_print_drains(const struct cJSON *d);
 
 /* Whether argv[1..argc) holds --help or -h: a command answers with its help
  * (exit 0) wherever the option stands. */

@@ -38,8 +38,13 @@ static void usage(FILE *f)
 	    "                                        exit 1 unless it succeeded)\n"
 	    "       aos-publishctl job retry ID     (a dead, failed or canceled job)\n"
 	    "       aos-publishctl job cancel ID    (a queued, failed or running job)\n"
-	    "       aos-publishctl drain            (no new jobs start)\n"
-	    "       aos-publishctl resume\n"
+	    "       aos-publishctl drain [--host NAME | --this-host]\n"
+	    "                       no new jobs start (running ones finish): on every\n"
+	    "                       host sharing the queue, or on host NAME only\n"
+	    "                       (--this-host: the host of the daemon asked)\n"
+	    "       aos-publishctl resume [--host NAME | --this-host]\n"
+	    "                       end the fleet's drain, or host NAME's (the two are\n"
+	    "                       separate: a host drained by name stays drained)\n"
 	    "       aos-publishctl reconcile PIPELINE [--dry-run]\n"
 	    "                       queue the repository's tags whose version is missing\n"
 	    "                       on a target registry (git ls-remote, then each index)\n"
@@ -175,14 +180,92 @@ static void show_log(const cJSON *ans)
 
 static void show_ok(const cJSON *ans)
 {
-	if (cJSON_GetObjectItemCaseSensitive(ans, "draining") != NULL)
-		printf("%s; %.0f job(s) running\n",
-		       cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(ans, "draining"))
-			   ? "draining: no new jobs start"
-			   : "resumed",
-		       ctl_num(ans, "running"));
+	printf("job %.0f: done\n", ctl_num(ans, "id"));
+}
+
+void ctl_print_drains(const cJSON *d)
+{
+	const cJSON *h;
+	bool fleet = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(d, "fleet"));
+	int n = 0;
+
+	printf("Drained:    %s", fleet ? "the fleet (every host)" : "");
+	cJSON_ArrayForEach(h, cJSON_GetObjectItemCaseSensitive(d, "hosts"))
+	{
+		printf("%s%s%s", fleet || n > 0 ? ", " : "", n == 0 ? "host " : "",
+		       cJSON_IsString(h) ? h->valuestring : "?");
+		n++;
+	}
+	printf("%s\n", fleet || n > 0 ? "" : "nothing");
+}
+
+/* A drain's or resume's answer: what it did, what is drained now, and this
+ * daemon's host. */
+static void show_drain(const cJSON *ans, bool drain)
+{
+	const cJSON *host = cJSON_GetObjectItemCaseSensitive(ans, "host");
+	bool changed = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(ans, "changed"));
+	const char *was = changed ? "" : " (it was already)";
+
+	if (cJSON_IsString(host))
+		printf("host %s %s%s\n", host->valuestring,
+		       drain ? "drained: no new jobs start there (running ones finish)"
+			     : "resumed",
+		       was);
 	else
-		printf("job %.0f: done\n", ctl_num(ans, "id"));
+		printf(
+		    "the fleet %s%s\n",
+		    drain ? "drained: no new jobs start on any host (running ones finish)"
+			  : "resumed (a host drained by name stays drained)",
+		    was);
+	ctl_print_drains(cJSON_GetObjectItemCaseSensitive(ans, "drained"));
+	printf("this host (%s): %s; %.0f job(s) running here\n",
+	       ctl_str(ans, "this_host", "?"),
+	       cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(ans, "draining"))
+		   ? "draining: no new jobs start"
+		   : "starting jobs",
+	       ctl_num(ans, "running"));
+}
+
+static void show_drained(const cJSON *ans)
+{
+	show_drain(ans, true);
+}
+
+static void show_resumed(const cJSON *ans)
+{
+	show_drain(ans, false);
+}
+
+/* drain|resume [--host NAME | --this-host] into req. */
+static bool drain_request(cJSON *req, const char *cmd, int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"host", required_argument, NULL, 'H'},
+	    {"this-host", no_argument, NULL, 'T'},
+	    {NULL, 0, NULL, 0},
+	};
+	const char *host = NULL;
+	bool this_host = false;
+	int c;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (c == 'H' && host == NULL)
+			host = optarg;
+		else if (c == 'T')
+			this_host = true;
+		else
+			return false;
+	}
+	if (optind != argc || (host != NULL && this_host))
+		return false;
+	cJSON_AddStringToObject(req, "cmd", cmd);
+	if (host != NULL)
+		cJSON_AddStringToObject(req, "host", host);
+	if (this_host)
+		cJSON_AddTrueToObject(req, "this_host");
+	return true;
 }
 
 static void show_reconcile(const cJSON *ans)
@@ -320,10 +403,10 @@ int ctl_jobs(const char *sock, bool json, int timeout_s, int argc, char **argv)
 		goto usage;
 
 	if (strcmp(cmd, "drain") == 0 || strcmp(cmd, "resume") == 0) {
-		if (argc != 1)
+		if (!drain_request(req, cmd, argc, argv))
 			goto usage;
-		cJSON_AddStringToObject(req, "cmd", cmd);
-		rc = simple(sock, json, esc, timeout_s, req, show_ok);
+		rc = simple(sock, json, esc, timeout_s, req,
+			    strcmp(cmd, "drain") == 0 ? show_drained : show_resumed);
 	} else if (strcmp(cmd, "reconcile") == 0) {
 		bool dry = argc == 3 && strcmp(argv[2], "--dry-run") == 0;
 

@@ -132,11 +132,155 @@ static void cmd_job_action(struct agent *a, struct control_conn *c, const cJSON 
 	control_set_cancel(c, action_gone, ja);
 }
 
+/* ---- drain and resume ------------------------------------------------------ */
+
+/* A drain or resume, from its write (drain_set) to the read of the drains
+ * that answers the client. */
+struct drain_action {
+	struct agent *a;
+	struct control_conn *conn; /* NULL once the client left */
+	bool on;
+	bool fleet; /* else host */
+	char host[QUEUE_HOST_MAX];
+	int changed; /* drain_set's answer: 1 changed, 0 it was so already */
+};
+
+static void drain_gone(struct control_conn *c, void *arg)
+{
+	struct drain_action *da = arg;
+
+	(void)c;
+	da->conn = NULL;
+}
+
+static void drain_end(struct drain_action *da)
+{
+	if (da->conn != NULL)
+		control_set_cancel(da->conn, NULL, NULL);
+	free(da);
+}
+
+/* The answer: what was asked, and the drains now (what this daemon's
+ * worker read last, after this write). */
+static void drain_reply(struct drain_action *da)
+{
+	struct worker *w = da->a->worker;
+	cJSON *o;
+
+	if (da->conn == NULL)
+		return;
+	if (w == NULL) { /* the daemon stopped meanwhile */
+		control_reply_error(da->conn, "the daemon is stopping");
+		return;
+	}
+	o = cJSON_CreateObject();
+	cJSON_AddTrueToObject(o, "ok");
+	if (da->fleet)
+		cJSON_AddNullToObject(o, "host");
+	else
+		cJSON_AddStringToObject(o, "host", da->host);
+	cJSON_AddBoolToObject(o, "changed", da->changed > 0);
+	cJSON_AddBoolToObject(o, "draining", worker_draining(w));
+	cJSON_AddItemToObject(o, "drained", worker_drains_json(w));
+	cJSON_AddStringToObject(o, "this_host", worker_host(w));
+	cJSON_AddNumberToObject(o, "running", (double)worker_running(w));
+	control_reply(da->conn, o);
+}
+
+static void drains_read(struct queue_async_result *res, void *data)
+{
+	struct drain_action *da = data;
+
+	if (res->rc >= 0 && da->a->worker != NULL)
+		worker_drains_seen(da->a->worker, res->drains, res->n);
+	drain_reply(da); /* a failed read: the worker's last one */
+	drain_end(da);
+}
+
+static void drain_written(struct queue_async_result *res, void *data)
+{
+	struct drain_action *da = data;
+	char msg[256];
+	int rc = res->rc;
+
+	if (rc >= 0) {
+		da->changed = rc;
+		if (rc > 0)
+			log_notice("%s %s by the operator",
+				   da->fleet ? "the fleet" : da->host,
+				   da->on ? "drained" : "resumed");
+		rc = da->a->wq != NULL ? queue_async_drains(da->a->wq, QUEUE_DRAINS_MAX,
+							    drains_read, da)
+				       : -ESHUTDOWN;
+		if (rc == 0)
+			return;
+		drain_reply(da); /* written: answered with the last read */
+	} else if (da->conn != NULL) {
+		snprintf(msg, sizeof(msg),
+			 "the queue database could not be written (%s); nothing changed: "
+			 "retry the %s",
+			 aos_strerror(rc), da->on ? "drain" : "resume");
+		control_reply_error(da->conn, msg);
+	}
+	drain_end(da);
+}
+
+/* drain or resume {"host": NAME} or {"this_host": true} (one host), or
+ * neither (the fleet): written to the queue, answered once read back. */
+static void cmd_drain(struct agent *a, struct control_conn *c, const cJSON *req, bool on)
+{
+	const cJSON *host = cJSON_GetObjectItemCaseSensitive(req, "host");
+	bool this_host = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(req, "this_host"));
+	struct drain_action *da;
+	char msg[256];
+	int rc;
+
+	if (a->worker == NULL || a->wq == NULL) { /* NULL once the daemon stops */
+		control_reply_error(c, "the daemon is stopping");
+		return;
+	}
+	if ((host != NULL && !cJSON_IsNull(host) && !cJSON_IsString(host)) ||
+	    (cJSON_IsString(host) && this_host)) {
+		control_reply_error(c, "\"host\" is a host's name (a string), or give "
+				       "\"this_host\": true, not both");
+		return;
+	}
+	if (cJSON_IsString(host) && queue_host_check(host->valuestring) < 0) {
+		snprintf(msg, sizeof(msg),
+			 "\"host\": \"%.64s\" is not a host's name: letters, digits, "
+			 "\".\", \"_\" or \"-\", a letter or digit first, at most %d",
+			 host->valuestring, QUEUE_HOST_MAX - 1);
+		control_reply_error(c, msg);
+		return;
+	}
+	da = calloc(1, sizeof(*da));
+	if (da == NULL) {
+		control_reply_error(c, "out of memory");
+		return;
+	}
+	*da = (struct drain_action){.a = a, .conn = c, .on = on, .fleet = true};
+	if (cJSON_IsString(host) || this_host) {
+		da->fleet = false;
+		snprintf(da->host, sizeof(da->host), "%s",
+			 this_host ? worker_host(a->worker) : host->valuestring);
+	}
+	rc = queue_async_drain_set(a->wq, da->fleet ? NULL : da->host, on, aos_wall_ms(),
+				   drain_written, da);
+	if (rc < 0) {
+		control_reply_error(
+		    c, rc == -EBUSY ? "the daemon is busy: too many queue writes are "
+				      "waiting; nothing changed (retry in a moment)"
+				    : "the daemon is stopping");
+		free(da);
+		return;
+	}
+	control_set_cancel(c, drain_gone, da);
+}
+
 void queue_command(struct agent *a, struct control_conn *c, enum control_cmd_id id,
 		   const cJSON *req)
 {
 	int64_t qid;
-	cJSON *o;
 
 	switch (id) {
 	case CMD_JOBS: cmd_jobs(a, c, req); break;
@@ -157,18 +301,7 @@ void queue_command(struct agent *a, struct control_conn *c, enum control_cmd_id 
 	case CMD_JOB_RETRY:
 	case CMD_JOB_CANCEL: cmd_job_action(a, c, req, id == CMD_JOB_CANCEL); break;
 	case CMD_DRAIN:
-	case CMD_RESUME:
-		if (a->worker == NULL) { /* NULL once the daemon stops */
-			control_reply_error(c, "the daemon is stopping");
-			break;
-		}
-		worker_operator_drain(a->worker, id == CMD_DRAIN);
-		o = cJSON_CreateObject();
-		cJSON_AddTrueToObject(o, "ok");
-		cJSON_AddBoolToObject(o, "draining", worker_draining(a->worker));
-		cJSON_AddNumberToObject(o, "running", (double)worker_running(a->worker));
-		control_reply(c, o);
-		break;
+	case CMD_RESUME: cmd_drain(a, c, req, id == CMD_DRAIN); break;
 	default: control_reply_error(c, "not a queue request"); break;
 	}
 }

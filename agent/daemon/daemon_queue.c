@@ -183,6 +183,8 @@ static void commit_done(struct queue_async_result *res, void *data)
 
 	if (res->rc >= 0 || res->seconds > 0)
 		metrics_commit(c->a->metrics, res->seconds);
+	if (res->rc < 0 && res->error[0] != '\0') /* a job's file, named */
+		log_warn("the queue refused a job: %s", res->error);
 	if (c->one != NULL) {
 		c->one(c->op, res->rc, res->id);
 	} else {

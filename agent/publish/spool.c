@@ -45,6 +45,11 @@ struct spool_op {
 	char *record[SPOOL_FILES_MAX]; /* artifact_record() of each file */
 	/* The job being committed (its arrays kept until the commit returns). */
 	struct job_new jn;
+	/* PostgreSQL: the spooled copies read by the enqueue, which stores
+	 * them with the job (another host may take it over); nq open */
+	int qfds[SPOOL_FILES_MAX];
+	struct queue_file_src qsrc[SPOOL_FILES_MAX];
+	size_t nq;
 	struct job_upload *ups; /* nfiles */
 	char *inputs;
 	char package[256];
@@ -433,6 +438,8 @@ static void enq_free(struct spool_op *e)
 			close(e->fds[i]);
 		free(e->record[i]);
 	}
+	for (i = 0; i < e->nq; i++)
+		close(e->qfds[i]);
 	free(e->registry);
 	free(e->reg_url);
 	free(e->reg_access);
@@ -563,6 +570,26 @@ static void committed(void *op, int r, int64_t id)
 	enq_free(e);
 }
 
+/* The queue keeps the job's files too (queue.backend "postgresql": any
+ * daemon sharing it may run the job): each spooled copy opened for the
+ * enqueue, which reads it on the database thread.  0 or -errno. */
+static int db_sources(struct spool_op *e)
+{
+	char path[4400];
+	size_t i;
+
+	for (i = 0; i < e->nfiles; i++) {
+		snprintf(path, sizeof(path), "%s/%s", e->dir, e->names[i]);
+		e->qfds[i] = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+		if (e->qfds[i] < 0)
+			return -errno;
+		e->nq++;
+		e->qsrc[i] = (struct queue_file_src){queue_file_fd_read, &e->qfds[i]};
+	}
+	e->jn.file_srcs = e->qsrc;
+	return 0;
+}
+
 /* Commits e's job through env.commit (off the loop), else on the loop;
  * e is freed once it is reported. */
 static void commit(struct spool_op *e)
@@ -593,6 +620,10 @@ static void commit(struct spool_op *e)
 				 .nuploads = e->nfiles};
 	if (e->inputs == NULL || e->ups == NULL)
 		r = -ENOMEM;
+	else if (cfg->queue.backend == QUEUE_BACKEND_POSTGRESQL &&
+		 (r = db_sources(e)) < 0)
+		log_err_r(r, "publish to %s: cannot read the spooled copies in %s",
+			  e->registry, e->dir);
 	else if (e->env.commit != NULL)
 		r = e->env.commit(e->env.commit_data, &e->jn, aos_wall_ms(), committed,
 				  e);

@@ -1,11 +1,12 @@
 /* queue.c - the backend-independent part of the queue interface: names of
  * states, freeing what a struct job owns, reading all of a job's uploads,
- * a job file's source and sink on a descriptor. */
+ * a job file's source and sink on a descriptor, host names of drains. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "common/err.h"
 #include "common/file.h"
 #include "queue/queue.h"
 
@@ -93,4 +94,35 @@ int queue_file_fd_read(void *data, void *buf, size_t len, size_t *ret_n)
 int queue_file_fd_write(void *data, const void *buf, size_t len)
 {
 	return aos_write_all(*(int *)data, buf, len);
+}
+
+static bool ascii_alnum(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+
+int queue_host_check(const char *host)
+{
+	size_t i, n;
+
+	if (host == NULL || !ascii_alnum(host[0]))
+		return -EINVAL;
+	n = strlen(host);
+	if (n >= QUEUE_HOST_MAX)
+		return AOS_ETOOBIG;
+	for (i = 0; i < n; i++)
+		if (!ascii_alnum(host[i]) && strchr("._-", host[i]) == NULL)
+			return -EINVAL;
+	return 0;
+}
+
+int queue_owner_host(const char *owner, char *buf, size_t len)
+{
+	size_t n = strcspn(owner, ":");
+
+	if (n >= len)
+		return AOS_ETOOBIG;
+	memcpy(buf, owner, n);
+	buf[n] = '\0';
+	return 0;
 }

@@ -182,6 +182,14 @@ struct queue_file_info {
 int queue_file_fd_read(void *data, void *buf, size_t len, size_t *ret_n);
 int queue_file_fd_write(void *data, const void *buf, size_t len);
 
+/* A drain (queue_ops.drain_set): the fleet's (host "") or one host's. */
+#define QUEUE_HOST_MAX 64    /* bytes of a host name, its terminator included */
+#define QUEUE_DRAINS_MAX 256 /* drains kept at most: drain_set refuses more */
+struct queue_drain {
+	char host[QUEUE_HOST_MAX];
+	int64_t since_ms;
+};
+
 struct queue;
 struct queue_tx;
 
@@ -331,6 +339,24 @@ struct queue_ops {
 	 * number removed (>= 0), AOS_ENOTFOUND, or -EINVAL for a job in
 	 * another state (it may run again and need them). */
 	int (*files_remove)(struct queue *q, int64_t id);
+	/* Drains (docs/operations.md): while the fleet or the claiming host
+	 * is drained, claim returns 0 and claims nothing (checked in the
+	 * claim's own transaction; a drain committed before a claim begins
+	 * is seen by it, and on PostgreSQL drain_set waits for the claims
+	 * under way, so none claims after it returns).  Running jobs go on.
+	 * A claim's host is its owner up to the first ':' ("<host>:<pid>").
+	 *
+	 * drain_set drains (on) or resumes (!on) host, or the fleet when
+	 * host is NULL; host and fleet drains are separate marks: resuming
+	 * the fleet leaves a drained host drained, and the reverse.  A drain
+	 * already set keeps its time.  Returns 1 (changed), 0 (it was so
+	 * already), -EINVAL or AOS_ETOOBIG for a host that is not a name
+	 * (queue_host_check()), AOS_ETOOBIG for a new drain when
+	 * QUEUE_DRAINS_MAX are set. */
+	int (*drain_set)(struct queue *q, const char *host, bool on, int64_t now_ms);
+	/* The drains, the fleet's first (host ""), then the hosts by name,
+	 * at most max.  Returns the count (>= 0). */
+	int (*drains)(struct queue *q, struct queue_drain *ret, size_t max);
 	/* Finalizes and closes; q is freed. */
 	void (*close)(struct queue *q);
 	/* The backend's steps (queue_internal.h) for the operations that
@@ -404,6 +430,16 @@ enum queue_check queue_sqlite_open_check(const struct queue *q);
  * while the daemon runs): 0 if it is sound, else AOS_ECORRUPT / -errno with
  * errbuf naming the first problems and what to do. */
 int queue_sqlite_check(const char *path, char *errbuf, size_t errlen);
+
+/* A host's name as drains take it: 1 to QUEUE_HOST_MAX - 1 letters,
+ * digits, '.', '_' or '-', a letter or digit first (queue.host_name's
+ * rule; never a ':', which ends a lease owner's host).  Returns 0, -EINVAL
+ * or AOS_ETOOBIG. */
+int queue_host_check(const char *host);
+
+/* The host of a lease owner "<host>:<pid>" (all of it without a ':') into
+ * buf; returns 0, or AOS_ETOOBIG when it does not fit len bytes. */
+int queue_owner_host(const char *owner, char *buf, size_t len);
 
 /* Frees what a struct job owns (inputs, set to NULL).  Accepts NULL. */
 void job_clear(struct job *j);

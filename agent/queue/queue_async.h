@@ -30,10 +30,11 @@
  * or ended the session) is closed on the thread and opened again at once,
  * then with the same backoff.  A request whose second run cannot apply
  * anything twice runs again once on the new connection: the reads (get,
- * list, uploads, counts, stats, log_read, file_get: its descriptor
+ * list, uploads, counts, stats, log_read, drains, file_get: its descriptor
  * rewound to where the first run began and cut there, or, one that does
- * not seek, not run again), heartbeat, upload_set, finish, release_owner
- * and files_remove (its count is then the second run's).  A finish whose
+ * not seek, not run again), heartbeat, upload_set, finish, release_owner,
+ * files_remove (its count is then the second run's) and drain_set (a
+ * second drain or resume answers 0: nothing to change).  A finish whose
  * first run committed finds the job no longer running (AOS_EFENCED): that
  * answer of a second run is settled by reading the job: the same fence on
  * a job that is not RUNNING answers 0.  Only finish leaves RUNNING keeping
@@ -106,6 +107,7 @@ struct queue_async_result {
 	int64_t *ids;
 	int *rcs;
 	int64_t counts[JOB_CANCELED + 1]; /* counts */
+	struct queue_drain *drains;	  /* drains */
 	struct queue_stats stats;	  /* stats */
 	/* file_get, file_put: what the file is (rc 0) */
 	struct queue_file_info file;
@@ -247,6 +249,11 @@ int queue_async_release_owner(struct queue_async *qa, const char *owner_prefix,
 /* max 1 to QUEUE_PRUNE_MAX. */
 int queue_async_prune(struct queue_async *qa, int64_t before_ms, int64_t after_id,
 		      bool dry_run, size_t max, queue_async_cb cb, void *data);
+/* host NULL: the fleet.  A drains posted after it reads what it left. */
+int queue_async_drain_set(struct queue_async *qa, const char *host, bool on,
+			  int64_t now_ms, queue_async_cb cb, void *data);
+/* max 1 to QUEUE_DRAINS_MAX. */
+int queue_async_drains(struct queue_async *qa, size_t max, queue_async_cb cb, void *data);
 
 /* A job's files (queue.h; the PostgreSQL backend).  fd is the caller's
  * and must stay open until the completion has run: the thread reads or

@@ -32,6 +32,8 @@ enum qa_op {
 	QA_RETRY,
 	QA_RELEASE_OWNER,
 	QA_PRUNE,
+	QA_DRAIN_SET,
+	QA_DRAINS,
 	QA_FILE_GET,
 	QA_FILE_PUT,
 	QA_FILES_REMOVE,
@@ -57,15 +59,15 @@ struct qa_req {
 	int64_t id, fence, now_ms;
 	int64_t t; /* lease_ms, next_run_ms, after_id or before_ms */
 	int limit; /* per_registry_limit */
-	int state; /* enum upload_state or enum job_state */
+	int state; /* enum upload_state or enum job_state; drain_set's on */
 	enum pub_outcome outcome;
 	bool dry_run;
 	size_t max;
 	struct job_filter filter;
 	bool has_filter;
-	char *s;  /* owner, filename, text, error, reason, prefix, inputs or a
-		   * file's name */
-	char *s2; /* upload_set's answer */
+	char *s;		/* owner, filename, text, error, reason, prefix, inputs, a
+				 * file's name or a host */
+	char *s2;		/* upload_set's answer */
 	struct job_upload *ups; /* set_artifacts' */
 	size_t nups;
 	struct job_new *js; /* enqueue's one, enqueue_many's n (nnew) */

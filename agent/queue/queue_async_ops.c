@@ -19,6 +19,7 @@ static size_t max_bound(enum qa_op op)
 	case QA_LOG_READ: return QUEUE_LOG_MAX;
 	case QA_CLAIM: return QUEUE_CLAIM_MAX;
 	case QA_PRUNE: return QUEUE_PRUNE_MAX;
+	case QA_DRAINS: return QUEUE_DRAINS_MAX;
 	case QA_ENQUEUE_MANY: return QUEUE_ASYNC_BATCH_MAX;
 	default: return 0;
 	}
@@ -302,6 +303,29 @@ int queue_async_prune(struct queue_async *qa, int64_t before_ms, int64_t after_i
 	r->t = before_ms;
 	r->id = after_id;
 	r->dry_run = dry_run;
+	return end(qa, r, 0);
+}
+
+int queue_async_drain_set(struct queue_async *qa, const char *host, bool on,
+			  int64_t now_ms, queue_async_cb cb, void *data)
+{
+	int rc;
+	struct qa_req *r = begin(qa, QA_DRAIN_SET, 0, cb, data, &rc);
+
+	if (r == NULL)
+		return rc;
+	r->state = on;
+	r->now_ms = now_ms;
+	return end(qa, r, qa__copy_str(host, &r->s));
+}
+
+int queue_async_drains(struct queue_async *qa, size_t max, queue_async_cb cb, void *data)
+{
+	int rc;
+	struct qa_req *r = begin(qa, QA_DRAINS, max, cb, data, &rc);
+
+	if (r == NULL)
+		return rc;
 	return end(qa, r, 0);
 }
 

@@ -107,6 +107,9 @@ static int res_alloc(struct queue_async_result *res, enum qa_op op, size_t max)
 	case QA_LOG_READ:
 		res->lines = calloc(max, sizeof(*res->lines));
 		return res->lines != NULL ? 0 : -ENOMEM;
+	case QA_DRAINS:
+		res->drains = calloc(max, sizeof(*res->drains));
+		return res->drains != NULL ? 0 : -ENOMEM;
 	case QA_ENQUEUE_MANY:
 		res->ids = calloc(max, sizeof(*res->ids));
 		res->rcs = calloc(max, sizeof(*res->rcs));
@@ -124,6 +127,7 @@ void queue_async_result_clear(struct queue_async_result *res)
 			job_clear(&res->jobs[i]);
 	free(res->jobs);
 	free(res->lines);
+	free(res->drains);
 	free(res->uploads);
 	free(res->ids);
 	free(res->rcs);
@@ -217,6 +221,8 @@ static int call(struct queue *q, struct qa_req *r)
 	case QA_RETRY: return ops->retry(q, r->id, r->now_ms);
 	case QA_RELEASE_OWNER: return ops->release_owner(q, r->s, r->now_ms);
 	case QA_PRUNE: return ops->prune(q, r->t, r->id, r->dry_run, res->jobs, r->max);
+	case QA_DRAIN_SET: return ops->drain_set(q, r->s, r->state != 0, r->now_ms);
+	case QA_DRAINS: return ops->drains(q, res->drains, r->max);
 	case QA_FILE_GET: return file_get(q, r);
 	case QA_FILE_PUT: {
 		struct queue_file_src src = {queue_file_fd_read, &r->fd};
@@ -243,6 +249,8 @@ bool qa__retry_ok(enum qa_op op)
 	case QA_UPLOAD_SET:
 	case QA_FINISH:
 	case QA_RELEASE_OWNER:
+	case QA_DRAIN_SET: /* a second run finds it done: answers 0 */
+	case QA_DRAINS:
 	/* a read (its descriptor rewound first: qa__rerun_ready()) */
 	case QA_FILE_GET:
 	/* a second run removes what the first left (its count, then) */
@@ -313,7 +321,8 @@ void qa__run(struct queue *q, struct qa_req *r)
 	case QA_UPLOADS:
 	case QA_LOG_READ:
 	case QA_CLAIM:
-	case QA_PRUNE: res->n = res->rc > 0 ? (size_t)res->rc : 0; break;
+	case QA_PRUNE:
+	case QA_DRAINS: res->n = res->rc > 0 ? (size_t)res->rc : 0; break;
 	default: break;
 	}
 }

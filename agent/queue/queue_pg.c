@@ -223,6 +223,8 @@ static const struct queue_ops pg_ops = {
     .file_put = queue_pg__file_put,
     .file_get = queue_pg__file_get,
     .files_remove = queue_pg__files_remove,
+    .drain_set = queue_pg__drain_set,
+    .drains = queue_pg__drains,
     .close = pg_close,
     .tx = &pg_tx,
 };

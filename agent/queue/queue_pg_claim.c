@@ -5,6 +5,8 @@
  * of running jobs cannot change between reading it and claiming; the rows
  * themselves are picked with FOR UPDATE SKIP LOCKED, so a claim passes over
  * a job whose worker is finishing it (its row locked) instead of waiting.
+ * Under that lock, the claim first reads the drains (queue_pg_drain.c): a
+ * drain takes the same lock, so no claim that missed it commits after it.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -134,6 +136,7 @@ int queue_pg__claim(struct queue *q_, const char *owner, int64_t now_ms, int64_t
 	struct queue_pg *q = (struct queue_pg *)q_;
 	struct queue_picks picks = {0};
 	size_t nret = 0, i, k;
+	bool drained = false;
 	int result;
 
 	result = queue__check_claim(owner, now_ms, lease_ms, ret, &max);
@@ -141,11 +144,10 @@ int queue_pg__claim(struct queue *q_, const char *owner, int64_t now_ms, int64_t
 		return result;
 	result = qp__begin(q);
 	if (result == 0)
-		result = qp__exec(q,
-				  "SELECT pg_advisory_xact_lock(hashtextextended("
-				  "'aos-queue-claim:' || current_schema(), 0))",
-				  NULL, NULL);
+		result = queue_pg__claims_lock(q);
 	if (result == 0)
+		result = queue_pg__drained(q, owner, &drained);
+	if (result == 0 && !drained)
 		result = claim_pick(q, now_ms, per_registry_limit, max, &picks);
 	for (i = 0; result == 0 && i < picks.n; i++) {
 		for (k = 0; k < i; k++) /* heads are unique per package */

@@ -165,5 +165,12 @@ int queue_pg__enqueue_files(struct queue_pg *q, int64_t id, const struct job_new
 			    int64_t now_ms);
 int queue_pg__prune(struct queue *q, int64_t before_ms, int64_t after_id, bool dry_run,
 		    struct job *ret, size_t max);
+/* Drains (queue_pg_drain.c): queue_ops' drain_set and drains; inside a
+ * claim's transaction, the claims' lock taken and whether the host of
+ * owner is drained (*ret). */
+int queue_pg__drain_set(struct queue *q, const char *host, bool on, int64_t now_ms);
+int queue_pg__drains(struct queue *q, struct queue_drain *ret, size_t max);
+int queue_pg__claims_lock(struct queue_pg *q);
+int queue_pg__drained(struct queue_pg *q, const char *owner, bool *ret);
 
 #endif

@@ -97,6 +97,9 @@ static const char *const migrations[] = {
     " data bytea NOT NULL,"
     " PRIMARY KEY (file_id, seq));"
     "ALTER TABLE aos_file_chunks ALTER COLUMN data SET STORAGE EXTERNAL;",
+    /* 6: drains across the fleet: the fleet's (host '') and each drained
+     * host's, since when; every claim reads them in its transaction. */
+    "CREATE TABLE aos_drains (host text PRIMARY KEY, since_ms bigint NOT NULL);",
 };
 
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))

@@ -115,6 +115,13 @@ static const char *const stmt_sql[QS__COUNT] = {
 		      "AND id > ?2 AND updated_ms < ?1 ORDER BY id LIMIT ?3",
     /* Its uploads and log go with it (ON DELETE CASCADE). */
     [QS_PRUNE_DELETE] = "DELETE FROM jobs WHERE id = ?1 AND state IN (3, 5, 6)",
+    [QS_DRAINED] = "SELECT 1 FROM drains WHERE host IN ('', ?1) LIMIT 1",
+    [QS_DRAIN_ADD] = "INSERT INTO drains (host, since_ms) SELECT ?1, ?2 "
+		     "WHERE (SELECT count(*) FROM drains) < ?3 "
+		     "ON CONFLICT (host) DO NOTHING",
+    [QS_DRAIN_IS] = "SELECT 1 FROM drains WHERE host = ?1",
+    [QS_DRAIN_DEL] = "DELETE FROM drains WHERE host = ?1",
+    [QS_DRAINS] = "SELECT host, since_ms FROM drains ORDER BY host LIMIT ?1",
 };
 
 static struct queue_sqlite *qs(struct queue *q)
@@ -404,6 +411,8 @@ static const struct queue_ops sqlite_ops = {
     .file_put = sq_file_put,
     .file_get = sq_file_get,
     .files_remove = sq_files_remove,
+    .drain_set = queue_sqlite__drain_set,
+    .drains = queue_sqlite__drains,
     .close = sq_close,
     .tx = &sqlite_tx,
 };

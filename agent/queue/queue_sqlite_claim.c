@@ -1,5 +1,7 @@
 /* queue_sqlite_claim.c - claiming due jobs in the SQLite queue backend.
  *
+ * Nothing is claimed while the fleet or the claiming host is drained
+ * (queue_sqlite_drain.c), checked first in the claim's transaction.
  * Only a package's head (its oldest unfinished job, see the schema) may run.
  * A claim walks the registries that have heads; for each registry below its
  * limit it takes its due heads oldest first, skipping a head whose package
@@ -111,6 +113,7 @@ int queue_sqlite__claim(struct queue *q_, const char *owner, int64_t now_ms,
 	size_t nret = 0, i, k;
 	sqlite3_stmt *s;
 	int result;
+	bool drained = false;
 
 	result = queue__check_claim(owner, now_ms, lease_ms, ret, &max);
 	if (result < 0 || max == 0)
@@ -119,7 +122,9 @@ int queue_sqlite__claim(struct queue *q_, const char *owner, int64_t now_ms,
 	if (result < 0)
 		return result;
 
-	result = claim_pick(q, now_ms, per_registry_limit, max, &picks);
+	result = queue_sqlite__drained(q, owner, &drained);
+	if (result == 0 && !drained)
+		result = claim_pick(q, now_ms, per_registry_limit, max, &picks);
 	for (i = 0; result == 0 && i < picks.n; i++) {
 		const struct queue_pick *p = &picks.v[i];
 

@@ -1,6 +1,7 @@
 /* queue_sqlite_internal.h - the SQLite queue backend's state, shared by
  * queue_sqlite.c (writes: enqueue, lease-fenced updates, operator actions),
- * queue_sqlite_claim.c (claims), queue_sqlite_prune.c (retention),
+ * queue_sqlite_claim.c (claims), queue_sqlite_drain.c (drains),
+ * queue_sqlite_prune.c (retention),
  * queue_sqlite_tx.c (what every write uses: steps, transactions, the job
  * log), queue_sqlite_read.c (reads) and queue_sqlite_schema.c (opening,
  * checks, migrations).  queue_sqlite.c calls the others; none calls it
@@ -61,6 +62,11 @@ enum qs_stmt {
 	QS_INPUTS_SET,
 	QS_PRUNE_PICK,
 	QS_PRUNE_DELETE,
+	QS_DRAINED,
+	QS_DRAIN_ADD,
+	QS_DRAIN_IS,
+	QS_DRAIN_DEL,
+	QS_DRAINS,
 	QS__COUNT
 };
 
@@ -187,6 +193,13 @@ int queue_sqlite__log_read(struct queue *q, int64_t id, int64_t after_id,
 			   struct job_log_entry *ret, size_t max);
 int queue_sqlite__counts(struct queue *q, int64_t ret[JOB_CANCELED + 1]);
 int queue_sqlite__stats(struct queue *q, int64_t now_ms, struct queue_stats *ret);
+
+/* Drains (queue_sqlite_drain.c): queue_ops' drain_set and drains, and
+ * whether the host of a claim's owner is drained (*ret), inside the
+ * claim's transaction.  Returns 0 or a negative code. */
+int queue_sqlite__drain_set(struct queue *q, const char *host, bool on, int64_t now_ms);
+int queue_sqlite__drains(struct queue *q, struct queue_drain *ret, size_t max);
+int queue_sqlite__drained(struct queue_sqlite *q, const char *owner, bool *ret);
 
 /* The prune operation (queue_sqlite_prune.c). */
 int queue_sqlite__prune(struct queue *q, int64_t before_ms, int64_t after_id,

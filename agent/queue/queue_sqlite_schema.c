@@ -110,6 +110,10 @@ static const char *const migrations[] = {
     /* 5: the ended jobs (succeeded, dead, canceled) in id order, for the
      * pruning of those past queue.retention_days. */
     "CREATE INDEX jobs_ended ON jobs (id, updated_ms) WHERE state IN (3, 5, 6);",
+    /* 6: drains kept in the queue, not in a marker file of the host: the
+     * fleet's (host '') and each drained host's, since when. */
+    "CREATE TABLE drains (host TEXT PRIMARY KEY, since_ms INTEGER NOT NULL) "
+    "WITHOUT ROWID;",
 };
 
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -352,11 +356,12 @@ static int check_tables(sqlite3 *db, const char *path, char *errbuf, size_t errl
 
 	rc = query_int(db,
 		       "SELECT count(*) FROM sqlite_master WHERE type = 'table' "
-		       "AND name IN ('jobs', 'uploads', 'job_log', 'meta', 'job_counts')",
+		       "AND name IN ('jobs', 'uploads', 'job_log', 'meta', 'job_counts', "
+		       "'drains')",
 		       &n);
 	if (rc != SQLITE_OK)
 		return fail_sqlite(db, rc, path, "reading its tables", errbuf, errlen);
-	if (n != 5)
+	if (n != 6)
 		return fail(errbuf, errlen, AOS_ECORRUPT,
 			    "%s: the queue database lacks some of its tables; restore it "
 			    "from a backup, or move it away to start with an empty queue",

@@ -13,7 +13,6 @@
  * uploads and starts its run.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -130,7 +129,40 @@ static void release_claimed(struct worker *w, const struct job *job, int64_t nex
 			 aos_strerror(rc));
 }
 
-/* The uploads of r's publish job are read: its files still to send. */
+/* Starts the publish of r's files (all in this host's spool now), with
+ * the tag and version of its inputs; frees r when it cannot. */
+static void publish_now(struct run *r)
+{
+	cJSON *doc = cJSON_Parse(r->job.inputs);
+	struct worker_tag_rule rule = {
+	    .tag = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(doc, "tag")),
+	    .given_by = "--tag"};
+	const char *version =
+	    cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(doc, "version"));
+
+	if (worker__publish(r, r->job.registry, &rule, version) < 0)
+		worker__run_free(r);
+	cJSON_Delete(doc);
+}
+
+/* The files missing here were read from the queue's database (or not). */
+static void fetched(struct run *r, int rc, const char *msg)
+{
+	if (rc == 0) {
+		publish_now(r);
+		return;
+	}
+	/* not there (a job of a daemon that kept its files on its own disk,
+	 * or of a spool lost here): no run can send them */
+	if (rc == AOS_ENOTFOUND)
+		worker__settle(r, JOB_DEAD, 0, OUT_NONE, msg);
+	else
+		worker__settle_retry(r, -1, OUT_ERROR, msg);
+	worker__run_free(r);
+}
+
+/* The uploads of r's publish job are read: its files still to send, read
+ * first from the queue's database when they are not here. */
 static void start_publish(struct run *r, const struct queue_async_result *res)
 {
 	const char *tag = NULL, *version = NULL;
@@ -140,28 +172,27 @@ static void start_publish(struct run *r, const struct queue_async_result *res)
 
 	rc = load_inputs(r, res->uploads, res->rc < 0 ? res->rc : (int)res->n, &tag,
 			 &version, &doc, msg, sizeof(msg));
+	cJSON_Delete(doc);
 	if (rc < 0) {
 		if (rc == -EINVAL)
 			worker__settle(r, JOB_DEAD, 0, OUT_NONE, msg);
 		else
 			worker__settle_retry(r, -1, OUT_ERROR, msg);
-		goto out;
+		worker__run_free(r);
+		return;
 	}
 	if (r->nfiles == 0) {
 		worker__settle(r, JOB_SUCCEEDED, 0, OUT_NONE, NULL);
-		goto out;
+		worker__run_free(r);
+		return;
 	}
-	{
-		struct worker_tag_rule rule = {.tag = tag, .given_by = "--tag"};
-
-		if (worker__publish(r, r->job.registry, &rule, version) < 0)
-			goto out;
-	}
-	cJSON_Delete(doc);
-	return;
-out:
-	cJSON_Delete(doc);
-	worker__run_free(r);
+	rc = worker__fetch_missing(r, fetched);
+	if (rc == 0)
+		publish_now(r);
+	else if (rc < 0)
+		fetched(r, rc,
+			"cannot read the job's files from the queue's database: out "
+			"of memory");
 }
 
 static void uploads_read(struct queue_async_result *res, void *data)
@@ -253,7 +284,8 @@ static void tick_cb(uv_timer_t *t)
 	size_t busy = worker_running(w), room;
 	int rc;
 
-	if (w->draining || w->closing || busy >= (size_t)qc->max_running ||
+	worker__drains_refresh(w); /* claims check the drains themselves */
+	if (w->draining || w->marker || w->closing || busy >= (size_t)qc->max_running ||
 	    !session_loaded(w->env.pub.session))
 		return; /* no token yet: jobs wait (job show says why) */
 	if (w->env.sandbox != NULL && !w->env.sandbox->probed)
@@ -278,15 +310,9 @@ static void tick_cb(uv_timer_t *t)
 
 /* ---- public -------------------------------------------------------------- */
 
-static void drain_marker(const struct worker *w, char *path, size_t len)
-{
-	snprintf(path, len, "%s/draining", worker__cfg(w)->state_dir);
-}
-
 int worker_new(const struct worker_env *env, struct queue_async *qa, struct worker **ret)
 {
 	struct worker *w = calloc(1, sizeof(*w));
-	char path[4200];
 
 	if (w == NULL)
 		return -ENOMEM;
@@ -304,14 +330,7 @@ int worker_new(const struct worker_env *env, struct queue_async *qa, struct work
 	w->later_timer.data = w;
 	w->later_ms = WORKER_WRITE_RETRY_MS;
 	w->handles = 2;
-	drain_marker(w, path, sizeof(path));
-	if (access(path, F_OK) == 0) {
-		log_notice(
-		    "the queue was drained before this start (%s): no job starts until "
-		    "`aos-publishctl resume`",
-		    path);
-		w->draining = true;
-	}
+	worker__drain_init(w);
 	*ret = w;
 	return 0;
 }
@@ -343,6 +362,7 @@ void worker_start(struct worker *w)
 	snprintf(prefix, sizeof(prefix), "%.*s",
 		 colon != NULL ? (int)(colon - w->owner) + 1 : (int)strlen(w->owner),
 		 w->owner);
+	worker__drains_refresh(w); /* an older version's drain: before any claim */
 	rc = queue_async_release_owner(w->qa, prefix, worker__now(w), released, w);
 	if (rc == 0) {
 		worker__posted(w);
@@ -358,38 +378,6 @@ void worker_kick(struct worker *w)
 {
 	if (!w->closing && !w->draining && w->started)
 		uv_timer_start(&w->tick, tick_cb, 0, TICK_MS);
-}
-
-void worker_set_draining(struct worker *w, bool drain)
-{
-	if (w->draining != drain)
-		log_notice("queue %s", drain ? "draining: no new jobs start" : "resumed");
-	w->draining = drain;
-	if (!drain)
-		worker_kick(w);
-}
-
-void worker_operator_drain(struct worker *w, bool drain)
-{
-	char path[4200];
-	int fd;
-
-	drain_marker(w, path, sizeof(path));
-	if (drain) {
-		fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
-		if (fd < 0)
-			log_warn("cannot write %s: the drain ends at a restart", path);
-		else
-			close(fd);
-	} else if (unlink(path) < 0 && errno != ENOENT) {
-		log_warn("cannot remove %s: a restart would drain again", path);
-	}
-	worker_set_draining(w, drain);
-}
-
-bool worker_draining(const struct worker *w)
-{
-	return w->draining;
 }
 
 size_t worker_running(const struct worker *w)
@@ -438,7 +426,9 @@ cJSON *worker_status_json(const struct worker *w)
 	cJSON *o = cJSON_CreateObject(), *arr;
 	const struct run *r;
 
-	cJSON_AddBoolToObject(o, "draining", w->draining);
+	cJSON_AddBoolToObject(o, "draining", worker_draining(w));
+	cJSON_AddItemToObject(o, "drained", worker_drains_json(w));
+	cJSON_AddStringToObject(o, "host", w->host);
 	cJSON_AddStringToObject(o, "owner", w->owner);
 	arr = cJSON_AddArrayToObject(o, "running");
 	for (r = w->runs; r != NULL; r = r->next) {

@@ -15,6 +15,7 @@
 
 struct job;
 struct job_upload;
+struct queue_drain;
 struct queue_async;
 struct sandbox_caps;
 struct worker;
@@ -75,13 +76,25 @@ void worker_start(struct worker *w);
 /* Looks for due jobs now (after an enqueue, a finished job, a retry). */
 void worker_kick(struct worker *w);
 
-/* Stops claiming (drain) or starts again (resume). */
+/* Stops this process claiming (the daemon stops) or lets it claim again
+ * (worker_drain.c). */
 void worker_set_draining(struct worker *w, bool drain);
+/* True while no new job starts here: the process stops, or the last read
+ * of the queue's drains named the fleet or this host (an operator's drain,
+ * kept in the queue: every claim checks it). */
 bool worker_draining(const struct worker *w);
 
-/* An operator's drain or resume: as worker_set_draining(), and kept across
- * restarts (the marker <state_dir>/draining, read by worker_new()). */
-void worker_operator_drain(struct worker *w, bool drain);
+/* This host as drains name it: the lease owner's part before the ':'. */
+const char *worker_host(const struct worker *w);
+
+/* The drains the queue holds (n of them, read after an operator's drain
+ * or resume; the worker reads them itself every second): kept for status,
+ * logged when this host's state changes, and a resumed host looks for jobs
+ * at once. */
+void worker_drains_seen(struct worker *w, const struct queue_drain *d, size_t n);
+
+/* {"fleet": bool, "hosts": [names]}: the drains last read.  A new object. */
+cJSON *worker_drains_json(const struct worker *w);
 
 /* Jobs running now. */
 size_t worker_running(const struct worker *w);
@@ -97,7 +110,8 @@ void worker_abort_all(struct worker *w, const char *why);
  * before qa closes).  Accepts NULL. */
 void worker_close(struct worker *w);
 
-/* {"draining":..,"running":[{id, registry, package, attempt}],..} */
+/* {"draining":.., "drained": worker_drains_json(), "host", "owner",
+ * "running":[{id, registry, package, attempt}],..} */
 cJSON *worker_status_json(const struct worker *w);
 
 /* Stops job id at once if it runs here (it was canceled). */
@@ -119,6 +133,10 @@ struct worker_spool_use {
 	uint64_t files; /* a pipeline job's folder counts as one */
 	uint64_t bytes; /* allocated, as du counts them */
 };
+
+/* The folder of job id's files read from the queue's database on this
+ * host (worker_fetch.c): <spool_dir>/taken-<id>. */
+void worker_taken_dir(const char *spool_dir, int64_t id, char *buf, size_t len);
 
 /* Job j's spooled files (a publish's, named by its inputs; a pipeline's
  * folder <spool_dir>/pipeline-ID): added to *use and, unless dry_run,

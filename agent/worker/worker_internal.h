@@ -1,7 +1,8 @@
 /* worker_internal.h - what the files of worker/ share.  worker.c (the
  * tick, the public calls) calls worker_pipeline.c (a pipeline job's build
  * and targets) and worker_run.c (one run: its publish, heartbeat, end);
- * worker_pipeline.c calls worker_run.c; all call worker_write.c (the posts
+ * worker_pipeline.c calls worker_run.c; worker_drain.c keeps the drains
+ * the queue holds (read from the tick); all call worker_write.c (the posts
  * to the queue_async and the fenced writes).  Where a run must reach back
  * (a pipeline's next target, a build to stop, the next tick), it goes
  * through r->pl_ops and w->kick, set by the file that calls it.
@@ -51,6 +52,8 @@ struct run {
 	char *names[MAX_FILES];	  /* their upload keys (file name; TARGET/NAME) */
 	char *sources[MAX_FILES]; /* the paths the client gave */
 	char *records[MAX_FILES]; /* artifact records from the spool, or NULL */
+	/* its name in the queue's database (PostgreSQL), NULL: names[i] */
+	char *dbnames[MAX_FILES];
 	bool probe[MAX_FILES];
 	bool sent[MAX_FILES];	     /* marked SENDING in this run */
 	unsigned sends[MAX_FILES];   /* sends started (metrics) */
@@ -92,8 +95,22 @@ struct worker {
 	struct queue_async *qa; /* the daemon's write queue_async */
 	uv_timer_t tick;
 	char owner[128];
-	bool started; /* release_owner done: claims may start (worker_start) */
-	bool draining;
+	bool started;  /* release_owner done: claims may start (worker_start) */
+	bool draining; /* this process stops claiming (the daemon stops) */
+	/* Drains (worker_drain.c): this host's name in them (owner's prefix);
+	 * the drains the queue held at the last read, and whether one of them
+	 * is the fleet's or this host's (drained); the marker of an older
+	 * version's drain (<state_dir>/draining) while it is not yet moved into
+	 * the queue (marker: no claims meanwhile, as before). */
+	char host[QUEUE_HOST_MAX];
+	struct queue_drain drains[QUEUE_DRAINS_MAX];
+	size_t ndrains;
+	bool drained;
+	bool drains_out;   /* a read of the drains is out: one at a time */
+	int64_t drains_at; /* when the last one was posted (worker__now) */
+	bool marker;
+	bool marker_out;    /* its drain_set is out */
+	bool marker_warned; /* a failure to move it was logged */
 	bool closing;
 	bool claiming;	  /* a claim is out: one at a time */
 	bool claim_again; /* a look was asked for meanwhile */
@@ -175,11 +192,42 @@ struct worker_tag_rule {
 	const char *tag, *given_by, *prerelease;
 };
 
+/* worker_fetch.c: the files of r's publish job that are not in this
+ * host's spool (another daemon queued it) are read from the queue's
+ * database into <spool_dir>/taken-<id>/ (worker_taken_dir()), r->files
+ * pointing there; then done(r, 0 or a code, a message) runs unless r is
+ * gone.  Returns 0 (all here: done is not called), 1 (reading: done
+ * follows) or -ENOMEM. */
+/* worker_spool.c: path is a file directly in a folder directly under
+ * spool_dir (what a spool writes); a path from the database is never
+ * trusted to point elsewhere. */
+bool worker__in_spool(const char *path, const char *spool_dir);
+
+typedef void (*worker_fetched_fn)(struct run *r, int rc, const char *msg);
+int worker__fetch_missing(struct run *r, worker_fetched_fn done);
+
+/* worker_fetch.c: stores the n files at paths[i] in the queue's database
+ * as dbnames[i], one at a time, under r's lease (file_put, fenced), then
+ * done(r, 0 or a code, a message) unless r is gone.  Returns 0 (posted)
+ * or a code (done is not called). */
+int worker__files_put(struct run *r, char *const *paths, char *const *dbnames, size_t n,
+		      worker_fetched_fn done);
+
 /* Uploads r's files (r->files, names, sources, probe) to registry with its
  * token, npm files under the tag rule decides.  Returns 0 when the publish
  * started; otherwise the job has been settled and the caller frees r. */
 int worker__publish(struct run *r, const char *registry,
 		    const struct worker_tag_rule *rule, const char *version);
+
+/* worker_drain.c */
+/* At worker_new(): this host's name, and the marker of an older version's
+ * drain (found: nothing is claimed until it is moved into the queue). */
+void worker__drain_init(struct worker *w);
+/* From the tick: reads the queue's drains (at most one read a second, one
+ * out at a time) and, while the marker waits, moves it into the queue (a
+ * host drain, then the file is removed).  worker_start() calls it first:
+ * posted before the first claim, it is committed before it. */
+void worker__drains_refresh(struct worker *w);
 
 /* worker_write.c */
 #define WORKER_WRITE_RETRY_MS 1000 /* between tries of a write refused busy */

@@ -75,6 +75,14 @@ struct pl_run {
 	cJSON *dist_tags;
 	cJSON *cells;	 /* verify_matrix results, for the inputs (job show) */
 	char *recording; /* the inputs set_artifacts is recording, or NULL */
+	/* PostgreSQL: the artifacts are stored in the queue's database before
+	 * they are recorded, as "<fence>-<name>" (files_fence in the inputs:
+	 * the lease that built them), so that a host taking the job over
+	 * uploads those bytes; what set_artifacts posts meanwhile */
+	int64_t files_fence;
+	char *put_paths[MAX_FILES], *put_names[MAX_FILES];
+	struct job_upload *rec_ups;
+	size_t rec_n;
 };
 
 static void pl_free(struct pl_run *pl)
@@ -95,6 +103,9 @@ static void pl_free(struct pl_run *pl)
 	cJSON_Delete(pl->dist_tags);
 	cJSON_Delete(pl->cells);
 	free(pl->recording);
+	for (i = 0; i < pl->narts; i++)
+		free(pl->put_names[i]);
+	free(pl->rec_ups);
 	free(pl);
 }
 
@@ -151,9 +162,14 @@ static int load_target(struct run *r, const struct job_upload *ups, size_t n)
 		r->records[r->nfiles] =
 		    pl->arts[k].record != NULL ? strdup(pl->arts[k].record) : NULL;
 		r->probe[r->nfiles] = ups[i].state == UPLOAD_SENDING;
+		if (pl->files_fence > 0 &&
+		    asprintf(&r->dbnames[r->nfiles], "%" PRId64 "-%s", pl->files_fence,
+			     fname) < 0)
+			r->dbnames[r->nfiles] = NULL;
 		r->nfiles++;
 		if (r->files[r->nfiles - 1] == NULL || r->names[r->nfiles - 1] == NULL ||
-		    r->sources[r->nfiles - 1] == NULL) {
+		    r->sources[r->nfiles - 1] == NULL ||
+		    (pl->files_fence > 0 && r->dbnames[r->nfiles - 1] == NULL)) {
 			rc = -ENOMEM;
 			break;
 		}
@@ -184,15 +200,29 @@ static void log_decided_tag(struct run *r)
 			 : " without the registry's latest; checked again now");
 }
 
+/* The current target's files are all here (read from the queue's
+ * database when another host built them): its publish starts. */
+static void target_fetched(struct run *r, int rc, const char *msg)
+{
+	struct pl_run *pl = r->pl;
+	struct worker_tag_rule rule = {.tag = pl->dist_tag,
+				       .given_by = pl->given_by,
+				       .prerelease = pl->prerelease_dist_tag};
+
+	if (rc < 0) {
+		worker__settle_retry(r, -1, OUT_ERROR, msg);
+		worker__run_free(r);
+	} else if (worker__publish(r, pl->targets[pl->target], &rule, pl->version) < 0) {
+		worker__run_free(r);
+	}
+}
+
 /* The job's uploads are read (n, or rc < 0): starts the first target
  * (from pl->target on) with files left, or, every target done, settles
  * the job succeeded. */
 static void targets_read(struct run *r, const struct job_upload *ups, size_t n, int rc)
 {
 	struct pl_run *pl = r->pl;
-	struct worker_tag_rule rule = {.tag = pl->dist_tag,
-				       .given_by = pl->given_by,
-				       .prerelease = pl->prerelease_dist_tag};
 	char msg[512];
 	int nt;
 
@@ -212,8 +242,11 @@ static void targets_read(struct run *r, const struct job_upload *ups, size_t n, 
 			     pl->target + 1, pl->ntargets, pl->targets[pl->target], nt,
 			     nt == 1 ? "" : "s");
 		log_decided_tag(r);
-		if (worker__publish(r, pl->targets[pl->target], &rule, pl->version) < 0)
-			worker__run_free(r);
+		nt = worker__fetch_missing(r, target_fetched);
+		if (nt == 0)
+			target_fetched(r, 0, NULL);
+		else if (nt < 0)
+			target_fetched(r, nt, "out of memory");
 		return;
 	}
 	worker__settle(r, JOB_SUCCEEDED, 0, OUT_NONE, NULL);
@@ -268,6 +301,8 @@ static int load_recorded(struct pl_run *pl, const cJSON *doc)
 		snprintf(pl->arts[pl->narts].name, sizeof(pl->arts[0].name), "%s", name);
 		pl->narts++;
 	}
+	f = cJSON_GetObjectItemCaseSensitive(doc, "files_fence");
+	pl->files_fence = cJSON_IsNumber(f) ? (int64_t)f->valuedouble : 0;
 	t = cJSON_GetObjectItemCaseSensitive(doc, "targets");
 	pl->targets = calloc((size_t)cJSON_GetArraySize(t) + 1, sizeof(char *));
 	if (pl->targets == NULL)
@@ -449,6 +484,33 @@ static void recorded(struct queue_async_result *res, void *data)
 	worker__completed(w);
 }
 
+/* The artifacts are in the queue's database (PostgreSQL), or need not be:
+ * posts what records them. */
+static void stored(struct run *r, int rc, const char *msg)
+{
+	struct pl_run *pl = r->pl;
+	struct worker *w = r->w;
+
+	if (rc == 0)
+		rc = queue_async_set_artifacts(w->qa, r->job.id, r->job.fence,
+					       pl->recording, pl->rec_ups, pl->rec_n,
+					       worker__now(w), recorded, r);
+	free(pl->rec_ups);
+	pl->rec_ups = NULL;
+	if (rc == AOS_EFENCED) {
+		artifacts_refused(r, rc);
+	} else if (rc < 0) {
+		log_warn("job %" PRId64 ": %s", r->job.id,
+			 msg != NULL ? msg : aos_strerror(rc));
+		artifacts_refused(r, rc);
+	} else {
+		worker__run_hold(r);
+		worker__posted(w);
+		return;
+	}
+	worker__run_free(r);
+}
+
 static void record(struct run *r)
 {
 	struct pl_run *pl = r->pl;
@@ -492,6 +554,8 @@ static void record(struct run *r)
 	for (i = 0; i < pl->ntargets; i++)
 		cJSON_AddItemToArray(targets, cJSON_CreateString(pl->targets[i]));
 	cJSON_AddStringToObject(doc, "built_commit", pl->head);
+	if (worker__cfg(w)->queue.backend == QUEUE_BACKEND_POSTGRESQL)
+		cJSON_AddNumberToObject(doc, "files_fence", (double)r->job.fence);
 	put_cells(pl, doc);
 	text = cJSON_PrintUnformatted(doc);
 	if (text != NULL && strlen(text) > JOB_INPUTS_MAX) {
@@ -499,19 +563,31 @@ static void record(struct run *r)
 		spool_trim_records(files); /* those uploads inspect again */
 		text = cJSON_PrintUnformatted(doc);
 	}
-	rc = text == NULL
-		 ? -ENOMEM
-		 : queue_async_set_artifacts(w->qa, r->job.id, r->job.fence, text, ups, n,
-					     worker__now(w), recorded, r);
-	if (rc < 0) {
-		artifacts_refused(r, rc);
+	if (text == NULL) {
+		artifacts_refused(r, -ENOMEM);
 		goto fail;
 	}
-	worker__run_hold(r);
-	worker__posted(w);
 	pl->recording = text; /* transferred */
+	pl->rec_ups = ups;
+	pl->rec_n = n;
 	cJSON_Delete(doc);
-	free(ups);
+	if (worker__cfg(w)->queue.backend != QUEUE_BACKEND_POSTGRESQL) {
+		stored(r, 0, NULL);
+		return;
+	}
+	for (i = 0; i < pl->narts; i++) {
+		pl->put_paths[i] = pl->arts[i].path;
+		if (asprintf(&pl->put_names[i], "%" PRId64 "-%s", r->job.fence,
+			     pl->arts[i].name) < 0)
+			pl->put_names[i] = NULL;
+		if (pl->put_names[i] == NULL) {
+			stored(r, -ENOMEM, "out of memory");
+			return;
+		}
+	}
+	rc = worker__files_put(r, pl->put_paths, pl->put_names, pl->narts, stored);
+	if (rc < 0)
+		stored(r, rc, "out of memory");
 	return;
 fail:
 	free(ups);

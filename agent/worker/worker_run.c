@@ -111,13 +111,27 @@ void worker__run_free(struct run *r)
 		w->kick(w); /* else the finish's completion kicks */
 }
 
+static void files_removed(struct queue_async_result *res, void *data)
+{
+	struct worker *w = data;
+
+	if (res->rc < 0 && res->rc != AOS_ENOTFOUND)
+		log_info("cannot remove the files of a succeeded job from the queue's "
+			 "database (%s): they go when the job is pruned",
+			 aos_strerror(res->rc));
+	worker__completed(w);
+}
+
 /* A succeeded job's spool copies are no longer needed (a dead one keeps
- * them for `job retry`). */
-static void remove_spool(const struct worker *w, const struct job *job)
+ * them for `job retry`), nor, on PostgreSQL, its files in the database. */
+static void remove_spool(struct worker *w, const struct job *job)
 {
 	struct worker_spool_use use = {0};
 
-	worker_spool_files(job, (*w->env.pub.cfg)->queue.spool_dir, false, &use);
+	worker_spool_files(job, worker__cfg(w)->queue.spool_dir, false, &use);
+	if (worker__cfg(w)->queue.backend == QUEUE_BACKEND_POSTGRESQL &&
+	    queue_async_files_remove(w->qa, job->id, files_removed, w) == 0)
+		worker__posted(w);
 }
 
 /* The journal's fields of job j's lines: JOB_ID, and its registry (a
@@ -507,7 +521,9 @@ void worker__files_clear(struct run *r)
 		free(r->names[i]);
 		free(r->sources[i]);
 		free(r->records[i]);
+		free(r->dbnames[i]);
 		r->files[i] = r->names[i] = r->sources[i] = r->records[i] = NULL;
+		r->dbnames[i] = NULL;
 		r->probe[i] = r->sent[i] = false;
 		r->sends[i] = 0;
 	}

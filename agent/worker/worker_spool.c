@@ -12,11 +12,12 @@
 #include "common/file.h"
 #include "queue/queue.h"
 #include "worker/worker.h"
+#include "worker_internal.h"
 
 /* Whether path is a file directly in a folder directly under spool_dir
  * (what the spool writes): a path from the database is never trusted to
  * point elsewhere. */
-static bool in_spool(const char *path, const char *spool_dir)
+bool worker__in_spool(const char *path, const char *spool_dir)
 {
 	size_t n = strlen(spool_dir);
 	const char *rest = path + n + 1, *slash;
@@ -53,7 +54,7 @@ static void publish_files(const struct job *j, const char *spool_dir, bool dry_r
 		const char *path =
 		    cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(f, "path"));
 
-		if (path == NULL || !in_spool(path, spool_dir))
+		if (path == NULL || !worker__in_spool(path, spool_dir))
 			continue;
 		count_file(path, dry_run, use);
 		snprintf(dir, sizeof(dir), "%.*s", (int)(strrchr(path, '/') - path),
@@ -64,17 +65,30 @@ static void publish_files(const struct job *j, const char *spool_dir, bool dry_r
 	cJSON_Delete(doc);
 }
 
+void worker_taken_dir(const char *spool_dir, int64_t id, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s/taken-%" PRId64, spool_dir, id);
+}
+
 void worker_spool_files(const struct job *j, const char *spool_dir, bool dry_run,
 			struct worker_spool_use *use)
 {
 	char dir[4200];
 	uint64_t bytes = 0;
 
-	if (j->kind == JOB_PUBLISH) {
+	if (j->kind == JOB_PUBLISH)
 		publish_files(j, spool_dir, dry_run, use);
-		return;
+	else
+		snprintf(dir, sizeof(dir), "%s/pipeline-%" PRId64, spool_dir, j->id);
+	if (j->kind != JOB_PUBLISH && aos_tree_bytes(dir, &bytes) == 0) {
+		use->bytes += bytes;
+		use->files++;
+		if (!dry_run)
+			(void)aos_rm_flat_dir(dir);
 	}
-	snprintf(dir, sizeof(dir), "%s/pipeline-%" PRId64, spool_dir, j->id);
+	/* and what was read from the queue's database (worker_fetch.c) */
+	worker_taken_dir(spool_dir, j->id, dir, sizeof(dir));
+	bytes = 0;
 	if (aos_tree_bytes(dir, &bytes) < 0)
 		return;
 	use->bytes += bytes;

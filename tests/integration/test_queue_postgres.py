@@ -24,8 +24,9 @@ import pytest
 
 from aos_fixtures import deep_merge, wait_for
 from peers.postgres import PG_BINDIR, Postgres
-from queue_support import jobs
-from publish_support import fresh_venv, make_npm, make_wheel, pip_install, publish
+from queue_support import enqueue, jobs, wait_state
+from publish_support import (fresh_venv, make_npm, make_wheel, pip_install, publish,
+                             sha256_file)
 from test_vault_dbcreds import setup_database_engine
 
 SCHEMA_ROLE = "aosq"
@@ -191,3 +192,41 @@ def test_database_role_sets_replaced_while_publishing(publish_env, postgres, tmp
     assert len(re.findall(r"database credentials \d+ from database/creds/aos", log)) >= 3
     assert not re.search(r"cannot open its connection", log), d.log_tail()
 
+
+
+def test_job_of_one_daemon_run_by_another(publish_env, postgres, tmp_path):
+    """Two daemons on one queue (their own state and spool): a job queued on
+    A while A starts none runs on B, which reads its files from the
+    database (A's spool is not B's) and publishes them intact; B's copies
+    and the database's go once it succeeded.  The same job's status read
+    on A follows B's run (LISTEN)."""
+    env = publish_env
+    pw = make_role(postgres, "aosq2")
+    env.set_secret(AOS_QUEUE_PG2_PASSWORD=pw)
+    cfg = {"kv_key": "AOS_QUEUE_PG2_PASSWORD"}
+    a = env.daemon(pg_queue(postgres, cfg, user="aosq2", host_name="pg-a"))
+    a.ctl_json("drain", "--this-host")  # A starts no job (a bare drain is the fleet's)
+    b = env.daemon(pg_queue(postgres, cfg, user="aosq2", host_name="pg-b"))
+    out = tmp_path / "dist"
+    out.mkdir()
+    whl = make_wheel(out, "aos-pg-two", "1.0.0")
+    tgz = make_npm(out, "@agenticverz/pg-two", "1.0.0")
+    ids = [enqueue(a, "pypi", whl), enqueue(a, "npm", tgz)]
+    for jid in ids:
+        j = wait_state(a, jid, ("succeeded", "dead"), timeout=60)
+        assert j["state"] == "succeeded", (j, b.log_tail())
+    b.wait_log(rf"job {ids[0]}: 1 file\(s\) read from the queue's database", 5)
+    assert f"job {ids[0]}: running" not in a.log_text()
+    # intact on the registries: the digests of the files A was given
+    files = env.pypi.files()
+    assert files.get(whl.name) == sha256_file(whl), files
+    venv = fresh_venv(tmp_path / "venv")
+    pip_install(venv, env.pypi.index_url_with_auth, "aos-pg-two==1.0.0")
+    tarballs = env.npm.tarballs()
+    assert sha256_file(tgz) in tarballs.values(), tarballs
+    # B's copies and the database's are gone; A keeps its spool until
+    # its own retention prunes the job
+    spool_b = Path(b.config["state_dir"]) / "spool"
+    assert not list(spool_b.glob("taken-*")), list(spool_b.iterdir())
+    rows = sql_rows(postgres, "SELECT count(*) FROM aosq2.aos_job_files")
+    assert rows == [["0"]], rows

@@ -65,6 +65,8 @@ enum step {
 	S_RELEASE,
 	S_PRUNE_DRY,
 	S_PRUNE,
+	S_DRAIN_SET,
+	S_DRAINS,
 	S_COUNT
 };
 
@@ -120,7 +122,8 @@ static void sync_step(struct queue *q, enum step st, struct queue_async_result *
 	res->lines = calloc(50, sizeof(*res->lines));
 	res->ids = calloc(2, sizeof(*res->ids));
 	res->rcs = calloc(2, sizeof(*res->rcs));
-	assert_true(res->jobs && res->lines && res->ids && res->rcs);
+	res->drains = calloc(4, sizeof(*res->drains));
+	assert_true(res->jobs && res->lines && res->ids && res->rcs && res->drains);
 	switch (st) {
 	case S_ENQ_A:
 	case S_ENQ_DUP:
@@ -185,6 +188,8 @@ static void sync_step(struct queue *q, enum step st, struct queue_async_result *
 	case S_PRUNE:
 		res->rc = ops->prune(q, NOW + 100000, 0, false, res->jobs, 10);
 		break;
+	case S_DRAIN_SET: res->rc = ops->drain_set(q, "host-1", true, NOW + 110); break;
+	case S_DRAINS: res->rc = ops->drains(q, res->drains, 4); break;
 	case S_COUNT: fail();
 	}
 	if (st == S_GET || st == S_GET_MISSING)
@@ -192,7 +197,8 @@ static void sync_step(struct queue *q, enum step st, struct queue_async_result *
 	else if (st == S_ENQ_MANY)
 		res->n = res->rc == 0 ? 2 : 0;
 	else if (st == S_LOG_READ || st == S_UPLOADS || st == S_UPLOADS_SET ||
-		 st == S_CLAIM || st == S_LIST || st == S_PRUNE_DRY || st == S_PRUNE)
+		 st == S_CLAIM || st == S_LIST || st == S_PRUNE_DRY || st == S_PRUNE ||
+		 st == S_DRAINS)
 		res->n = res->rc > 0 ? (size_t)res->rc : 0;
 }
 
@@ -278,6 +284,11 @@ static int async_step(struct queue_async *qa, enum step st, queue_async_cb cb, v
 		r = queue_async_prune(qa, NOW + 100000, 0, true, 10, cb, d);
 		break;
 	case S_PRUNE: r = queue_async_prune(qa, NOW + 100000, 0, false, 10, cb, d); break;
+	case S_DRAIN_SET:
+		snprintf(s.text, sizeof(s.text), "host-1");
+		r = queue_async_drain_set(qa, s.text, true, NOW + 110, cb, d);
+		break;
+	case S_DRAINS: r = queue_async_drains(qa, 4, cb, d); break;
 	case S_COUNT: fail();
 	}
 	scratch_spoil(&s);
@@ -343,6 +354,9 @@ static void assert_same(enum step st, const struct queue_async_result *a,
 			assert_string_equal(a->lines[i].text, s->lines[i].text);
 		} else if (st == S_UPLOADS || st == S_UPLOADS_SET) {
 			assert_upload_same(&a->uploads[i], &s->uploads[i]);
+		} else if (st == S_DRAINS) {
+			assert_string_equal(a->drains[i].host, s->drains[i].host);
+			assert_int_equal(a->drains[i].since_ms, s->drains[i].since_ms);
 		} else if (st == S_ENQ_MANY) {
 			assert_int_equal(a->ids[i], s->ids[i]);
 			assert_int_equal(a->rcs[i], s->rcs[i]);
@@ -370,6 +384,7 @@ static void keep(struct queue_async_result *res, void *data)
 	res->uploads = NULL;
 	res->ids = NULL;
 	res->rcs = NULL;
+	res->drains = NULL;
 }
 
 /* A second empty database beside the fixture's. */
@@ -421,6 +436,10 @@ static void test_same_as_direct_calls_in_order(void **state)
 	assert_int_equal(kept[S_HEARTBEAT].rc, 0);
 	assert_int_equal(kept[S_HEARTBEAT_LATE].rc, AOS_EFENCED);
 	assert_int_equal(kept[S_GET].jobs[0].state, JOB_FAILED);
+	assert_int_equal(kept[S_DRAIN_SET].rc, 1);
+	assert_int_equal(kept[S_DRAINS].rc, 1);
+	assert_string_equal(kept[S_DRAINS].drains[0].host, "host-1");
+	assert_int_equal(kept[S_DRAINS].drains[0].since_ms, NOW + 110);
 
 	for (st = 0; st < S_COUNT; st++) {
 		sync_step(fx->q, st, &direct);
@@ -962,6 +981,9 @@ static void test_bounds_refused(void **state)
 	assert_int_equal(queue_async_log_read(qa, 1, 0, QUEUE_LOG_MAX + 1, never, NULL),
 			 -EINVAL);
 	assert_int_equal(queue_async_prune(qa, NOW, 0, true, 0, never, NULL), -EINVAL);
+	assert_int_equal(queue_async_drains(qa, 0, never, NULL), -EINVAL);
+	assert_int_equal(queue_async_drains(qa, QUEUE_DRAINS_MAX + 1, never, NULL),
+			 -EINVAL);
 	assert_int_equal(queue_async_enqueue_many(qa, s.jn, 0, NOW, never, NULL),
 			 -EINVAL);
 	assert_int_equal(queue_async_enqueue_many(qa, s.jn, QUEUE_ASYNC_BATCH_MAX + 1,

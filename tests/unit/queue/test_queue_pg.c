@@ -377,6 +377,113 @@ static void migrate_outcomes_from(struct fx *fx, int from)
 			 0);
 }
 
+/* A database of the previous schema (5: before drains) with a job running
+ * and one queued keeps working once migrated: the running job's lease and
+ * fence hold, drains are empty, set and checked by claims. */
+static void test_migrate_drains(void **state)
+{
+	struct fx *fx = *state;
+	struct queue_drain d[4];
+	struct job j, got[2];
+	PGconn *c;
+	char err[512];
+	int64_t run, queued;
+
+	fx_close(fx);
+	fx_pg_wipe(fx, true);
+	c = connect_ok(fx->path);
+	assert_int_equal(queue_pg__migrate(c, 5, err, sizeof(err)), 0);
+	exec_ok(
+	    c,
+	    "INSERT INTO aos_jobs (kind, state, idem_key, registry, package, "
+	    "max_attempts, attempts, next_run_ms, created_ms, updated_ms, head, "
+	    "lease_owner, lease_expires_ms, fence) VALUES "
+	    "(1, 2, 'run', 'pypi', 'p1', 3, 1, 0, 0, 0, true, 'old:1', "
+	    "1700000060000, 4), "
+	    "(1, 1, 'queued', 'pypi', 'p2', 3, 0, 1700000000000, 0, 0, true, '', 0, 0)");
+	fx->q = open_ok(fx->path);
+	assert_int_equal(query_int(c, "SELECT version FROM aos_queue_meta"),
+			 queue_pg__schema_version());
+	PQfinish(c);
+	run = 1;
+	queued = 2;
+	assert_int_equal(fx->q->ops->drains(fx->q, d, 4), 0);
+	assert_int_equal(fx->q->ops->drain_set(fx->q, "new", true, T0), 1);
+	assert_int_equal(claim(fx->q, "new:2", T0 + 1, 0, got, 2), 0);
+	assert_int_equal(fx->q->ops->heartbeat(fx->q, run, 4, T0 + 1, LEASE), 0);
+	assert_int_equal(
+	    fx->q->ops->finish(fx->q, run, 4, JOB_SUCCEEDED, 0, OUT_NONE, NULL, T0 + 2),
+	    0);
+	assert_int_equal(fx->q->ops->drain_set(fx->q, "new", false, T0 + 3), 1);
+	j = claim_one(fx->q, "new:2", T0 + 4);
+	assert_int_equal(j.id, queued);
+}
+
+/* A drain on its own connection, on a thread. */
+struct drainer {
+	struct queue *q;
+	int rc;
+	bool done; /* under mu */
+	pthread_mutex_t mu;
+};
+
+static void *drainer_main(void *arg)
+{
+	struct drainer *d = arg;
+	int rc = d->q->ops->drain_set(d->q, NULL, true, T0);
+
+	pthread_mutex_lock(&d->mu);
+	d->rc = rc;
+	d->done = true;
+	pthread_mutex_unlock(&d->mu);
+	return NULL;
+}
+
+/* A drain waits for the claims under way (it takes their lock), so no
+ * claim that read the drains before it commits after it: another host
+ * holds the claims' lock (a claim in its transaction), the drain waits on
+ * it, and is written once that claim committed; it wakes the other hosts
+ * (NOTIFY aos_queue), so that a resume starts their jobs at once. */
+static void test_drain_waits_for_claims(void **state)
+{
+	struct fx *fx = *state;
+	struct drainer d = {.mu = PTHREAD_MUTEX_INITIALIZER};
+	PGconn *c = connect_ok(fx->path);
+	pthread_t t;
+	bool done;
+	int i;
+
+	exec_ok(c, "LISTEN aos_queue");
+	exec_ok(c, "BEGIN; SELECT pg_advisory_xact_lock(hashtextextended("
+		   "'aos-queue-claim:' || current_schema(), 0))");
+	d.q = open_ok(fx->path);
+	assert_int_equal(pthread_create(&t, NULL, drainer_main, &d), 0);
+	/* until the drain's session waits on an advisory lock (its state, not
+	 * a time: at most 20 s of polls) */
+	for (i = 0; i < 2000; i++) {
+		if (query_int(c, "SELECT count(*) FROM pg_locks WHERE locktype = "
+				 "'advisory' AND NOT granted") > 0)
+			break;
+		usleep(10000);
+	}
+	assert_true(i < 2000);
+	pthread_mutex_lock(&d.mu);
+	done = d.done;
+	pthread_mutex_unlock(&d.mu);
+	assert_false(done);
+	assert_int_equal(query_int(c, "SELECT count(*) FROM aos_drains"), 0);
+	exec_ok(c, "COMMIT");
+	pthread_join(t, NULL);
+	assert_int_equal(d.rc, 1);
+	assert_int_equal(query_int(c, "SELECT count(*) FROM aos_drains WHERE host = ''"),
+			 1);
+	assert_true(notified(c, "aos_queue", 10000));
+	assert_int_equal(d.q->ops->drain_set(d.q, NULL, false, T0 + 1), 1);
+	assert_true(notified(c, "aos_queue", 10000));
+	d.q->ops->close(d.q);
+	PQfinish(c);
+}
+
 static void test_migrate_outcomes(void **state)
 {
 	int from;
@@ -497,6 +604,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_fenced_after_takeover, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_migrate_from_schema_1, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_migrate_outcomes, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_migrate_drains, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_drain_waits_for_claims, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_refuse_newer_schema, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_refuse_foreign_tables, setup, teardown),
 	    cmocka_unit_test(test_refuse_bad_password),

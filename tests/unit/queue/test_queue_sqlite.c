@@ -261,6 +261,21 @@ static void test_refuse_newer_schema(void **state)
 	assert_int_equal(state_of(fx->q, 1), JOB_QUEUED);
 }
 
+/* Closes fx's queue, open on path (a database beside the fixture's),
+ * removes that database and opens the fixture's again. */
+static void side_db_done(struct fx *fx, const char *path)
+{
+	char file[320];
+
+	fx_close(fx);
+	snprintf(file, sizeof(file), "%s-wal", path);
+	unlink(file);
+	snprintf(file, sizeof(file), "%s-shm", path);
+	unlink(file);
+	unlink(path);
+	fx->q = open_ok(fx->path);
+}
+
 /* A database of schema 1 (outcomes inside the text, "conflict: ...")
  * opens: migration 4 moves each known word to the outcome column and
  * keeps the message; other text stays a message without an outcome. */
@@ -314,13 +329,48 @@ static void test_migrate_outcomes(void **state)
 	assert_int_equal(fx->q->ops->uploads(fx->q, 1, u, 5), 5);
 	assert_int_equal(u[4].outcome, OUT_ERROR);
 	assert_string_equal(u[4].answer, "error: said twice");
+	side_db_done(fx, path);
+}
+
+/* A database of the previous schema (5: before drains) with a job running
+ * and one queued keeps working once migrated: the running job's lease and
+ * fence hold, drains are empty, set and checked by claims. */
+static void test_migrate_drains(void **state)
+{
+	struct fx *fx = *state;
+	struct queue_drain d[4];
+	struct job got[2];
+	char path[300], text[256];
+	int i;
+
+	snprintf(path, sizeof(path), "%s/v5.db", fx->dir);
+	for (i = 1; i <= 5; i++)
+		sql(path, queue_sqlite__migration(i));
+	snprintf(text, sizeof(text),
+		 "PRAGMA application_id = %d; PRAGMA user_version = 5",
+		 QUEUE_SQLITE_APP_ID);
+	sql(path, text);
+	sql(path,
+	    "INSERT INTO jobs (kind, state, idem_key, registry, package, "
+	    "max_attempts, attempts, next_run_ms, created_ms, updated_ms, head, "
+	    "lease_owner, lease_expires_ms, fence) VALUES "
+	    "(1, 2, 'run', 'pypi', 'p1', 3, 1, 0, 0, 0, 1, 'old:1', "
+	    "1700000060000, 4), "
+	    "(1, 1, 'queued', 'pypi', 'p2', 3, 0, 1700000000000, 0, 0, 1, '', 0, 0)");
 	fx_close(fx);
-	snprintf(text, sizeof(text), "%s-wal", path);
-	unlink(text);
-	snprintf(text, sizeof(text), "%s-shm", path);
-	unlink(text);
-	unlink(path);
-	fx->q = open_ok(fx->path);
+	fx->q = open_ok(path);
+	assert_int_equal(fx->q->ops->drains(fx->q, d, 4), 0);
+	assert_int_equal(fx->q->ops->drain_set(fx->q, "new", true, T0), 1);
+	assert_int_equal(claim(fx->q, "new:2", T0 + 1, 0, got, 2), 0);
+	assert_int_equal(fx->q->ops->heartbeat(fx->q, 1, 4, T0 + 1, LEASE), 0);
+	assert_int_equal(
+	    fx->q->ops->finish(fx->q, 1, 4, JOB_SUCCEEDED, 0, OUT_NONE, NULL, T0 + 2), 0);
+	assert_int_equal(fx->q->ops->drain_set(fx->q, "new", false, T0 + 3), 1);
+	assert_int_equal(claim_one(fx->q, "new:2", T0 + 4).id, 2);
+	fx_check_counts(fx->q, path);
+	fx_close(fx);
+	fx->q = open_ok(path); /* migrated once: opens again */
+	side_db_done(fx, path);
 }
 
 static void test_refuse_missing_table(void **state)
@@ -505,6 +555,7 @@ static void test_migrate_counts(void **state)
 	    "DROP TRIGGER jobs_count_insert; DROP TRIGGER jobs_count_delete; "
 	    "DROP TRIGGER jobs_count_update; DROP TABLE job_counts; "
 	    "DROP TABLE meta; DROP INDEX jobs_kind_state; DROP INDEX jobs_ended; "
+	    "DROP TABLE drains; "
 	    "ALTER TABLE uploads DROP COLUMN outcome; "
 	    "ALTER TABLE jobs DROP COLUMN outcome; "
 	    "PRAGMA user_version = 1");
@@ -589,6 +640,7 @@ int main(int argc, char **argv)
 	    cmocka_unit_test_setup_teardown(test_refuse_foreign, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_refuse_newer_schema, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_migrate_outcomes, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_migrate_drains, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_refuse_missing_table, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_refuse_corrupt, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_open_more, setup, teardown),

@@ -10,6 +10,7 @@ aos_unit_test(test_queue_sqlite test_queue_sqlite.c aos_queue_pg)
 aos_unit_test(test_queue_prune test_queue_prune.c aos_queue_pg)
 aos_unit_test(test_queue_files test_queue_files.c aos_queue_pg)
 aos_unit_test(test_queue_enqfiles test_queue_enqfiles.c aos_queue_pg)
+aos_unit_test(test_queue_drain test_queue_drain.c aos_queue_pg)
 
 # PostgreSQL: tests/peers/pg_run.sh starts a server of its own for each run.
 # unit.<test>.postgresql runs the same test functions against it (the
@@ -22,7 +23,7 @@ set(pg_run sh ${PROJECT_SOURCE_DIR}/tests/peers/pg_run.sh)
 add_test(NAME unit.test_queue_pg COMMAND ${pg_run} $<TARGET_FILE:test_queue_pg>)
 set_tests_properties(unit.test_queue_pg PROPERTIES LABELS unit TIMEOUT 300)
 foreach(t test_queue test_queue_batch test_queue_random test_queue_prune
-        test_queue_files test_queue_enqfiles test_queue_async)
+        test_queue_files test_queue_enqfiles test_queue_async test_queue_drain)
   add_test(NAME unit.${t}.postgresql COMMAND ${pg_run} $<TARGET_FILE:${t}>)
   set_tests_properties(unit.${t}.postgresql PROPERTIES LABELS unit TIMEOUT 300)
 endforeach()

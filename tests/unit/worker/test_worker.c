@@ -240,11 +240,31 @@ static void test_heartbeat(void **state)
 	wfx_free(f);
 }
 
-/* Draining stops claims, resuming starts them; an operator's drain is a
- * marker that the next worker reads at its start. */
+/* Whether the worker's status names host as drained ("" the fleet). */
+static bool status_drained(struct worker *w, const char *host)
+{
+	cJSON *st = worker_status_json(w);
+	const cJSON *d = cJSON_GetObjectItemCaseSensitive(st, "drained"), *h;
+	bool found = false;
+
+	if (host[0] == '\0') {
+		found = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(d, "fleet"));
+	} else {
+		cJSON_ArrayForEach(h, cJSON_GetObjectItemCaseSensitive(d, "hosts"))
+		    found = found || strcmp(cJSON_GetStringValue(h), host) == 0;
+	}
+	cJSON_Delete(st);
+	return found;
+}
+
+/* Stopping (the daemon's stop) keeps this process from claiming, and
+ * starting again lets it claim; an older version's drain (the marker
+ * <state_dir>/draining) is moved into the queue as this host's drain at
+ * the next start, before its first claim, and the file removed. */
 static void test_drain_resume(void **state)
 {
 	struct wfx *f = wfx_new();
+	struct queue_drain d[4];
 	struct worker_env env;
 	struct worker *w2 = NULL;
 	char marker[128];
@@ -264,15 +284,62 @@ static void test_drain_resume(void **state)
 	assert_int_equal(f->pub.starts, 1);
 	pub_finish(f, OUT_PUBLISHED, NULL, -1);
 
-	worker_operator_drain(f->w, true);
-	assert_true(exists(marker));
+	wfx_write(marker, "");
 	env = f->w->env;
 	assert_int_equal(worker_new(&env, f->qa, &w2), 0);
-	assert_true(worker_draining(w2));
-	worker_close(w2);
-	worker_operator_drain(f->w, false);
+	assert_true(worker_draining(w2)); /* before it is moved: as before */
+	worker_start(w2);
+	wfx_settle(f);
 	assert_false(exists(marker));
+	assert_int_equal(f->q->ops->drains(f->q, d, 4), 1);
+	assert_string_equal(d[0].host, worker_host(w2));
+	assert_true(worker_draining(w2));
+	assert_true(status_drained(w2, worker_host(w2)));
+	worker_close(w2);
+	wfx_settle(f);
+	wfx_free(f);
+}
+
+/* The drains kept in the queue: this host's or the fleet's stop its
+ * claims (the queue refuses them) and show in its status within a second;
+ * another host's does not; a resume lets the job start. */
+static void test_queue_drains(void **state)
+{
+	struct wfx *f = wfx_new();
+	const char *host = worker_host(f->w);
+	int64_t id;
+
+	(void)state;
+	assert_true(host[0] != '\0');
+	assert_int_equal(f->q->ops->drain_set(f->q, host, true, f->now), 1);
+	id = wfx_enqueue(f, "pkg", "a", one, 1, 3);
+	f->now += 1000;
+	wfx_tick(f);
+	assert_int_equal(wfx_job(f, id).state, JOB_QUEUED);
+	assert_int_equal(f->pub.starts, 0);
+	assert_true(worker_draining(f->w));
+	assert_true(status_drained(f->w, host));
+
+	/* the fleet's too, once this host's ends */
+	assert_int_equal(f->q->ops->drain_set(f->q, NULL, true, f->now), 1);
+	assert_int_equal(f->q->ops->drain_set(f->q, host, false, f->now), 1);
+	f->now += 1000;
+	wfx_tick(f);
+	assert_int_equal(wfx_job(f, id).state, JOB_QUEUED);
+	assert_true(worker_draining(f->w));
+	assert_true(status_drained(f->w, ""));
+	assert_false(status_drained(f->w, host));
+
+	/* another host's drain leaves this one claiming */
+	assert_int_equal(f->q->ops->drain_set(f->q, "another-host", true, f->now), 1);
+	assert_int_equal(f->q->ops->drain_set(f->q, NULL, false, f->now), 1);
+	f->now += 1000;
+	wfx_tick(f);
+	wfx_tick(f); /* the resumed worker looks again at once */
+	assert_int_equal(f->pub.starts, 1);
 	assert_false(worker_draining(f->w));
+	assert_true(status_drained(f->w, "another-host"));
+	pub_finish(f, OUT_PUBLISHED, NULL, -1);
 	wfx_free(f);
 }
 
@@ -730,6 +797,7 @@ int main(void)
 	    cmocka_unit_test(test_fenced_write_refused),
 	    cmocka_unit_test(test_heartbeat),
 	    cmocka_unit_test(test_drain_resume),
+	    cmocka_unit_test(test_queue_drains),
 	    cmocka_unit_test(test_tokens),
 	    cmocka_unit_test(test_publish_start_fails),
 	    cmocka_unit_test(test_abort_all),
