@@ -199,10 +199,21 @@ int daemon_pg_new(struct agent *a)
 	const struct config *cfg = a->cfg;
 	const struct pg_cfg *pg = &cfg->queue.pg;
 	struct daemon_pg *dp = calloc(1, sizeof(*dp));
+	/* No transaction of this daemon outlives its lease: a host stopped
+	 * (SIGSTOP, a frozen VM) between two statements of one would hold
+	 * its package and claim locks, and every other host's enqueue,
+	 * claim and takeover would wait behind them for as long as it is
+	 * stopped.  The server ends such a session; its locks go, the jobs'
+	 * leases run out and are taken over, and the stopped host, woken,
+	 * finds its connection gone and its fenced writes refused
+	 * (integration.test_fleet stalled without it). */
+	char options[64];
 	int r;
 
 	if (dp == NULL)
 		return -ENOMEM;
+	snprintf(options, sizeof(options), "-c idle_in_transaction_session_timeout=%ld",
+		 cfg->queue.lease_s * 1000);
 	dp->a = a;
 	dp->source = cfg->queue.pg_credentials.source;
 	atomic_init(&dp->have_creds, dp->source == PG_CRED_NONE);
@@ -213,6 +224,7 @@ int daemon_pg_new(struct agent *a)
 					.user = pg->user,
 					.sslmode = pg_sslmode_name(pg->sslmode),
 					.sslrootcert = pg->sslrootcert,
+					.options = options,
 					.connect_timeout_s = (int)pg->connect_timeout_s},
 	    &dp->conn);
 	if (r == 0 && dp->source == PG_CRED_DATABASE)

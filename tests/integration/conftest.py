@@ -16,8 +16,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(os.environ.get("AOS_SOURCE_DIR")
                             or Path(__file__).resolve().parents[2]) / "tests"))
 
+# A plugin that imports another is listed after it (pytest rewrites the
+# asserts of a plugin module only when it imports it first).
 pytest_plugins = ("aos_fixtures", "control_support", "publish_support", "queue_support",
-                  "webhook_support")
+                  "webhook_support", "fleet_support")
 
 
 def __getattr__(name):

@@ -250,14 +250,18 @@ UPLOAD_STATES = {1: "pending", 2: "sending", 3: "done", 4: "failed"}
 class ThrottledRelay:
     """127.0.0.1:port -> 127.0.0.1:backend.  Bytes from the client (the
     daemon's requests: uploads) go at most `rate` bytes/s per connection
-    (None: unthrottled); answers pass at full speed.  hold() stops the
+    (None: unthrottled); answers pass at full speed, an upload's (POST,
+    PUT) held back answer_delay seconds first (a slow registry that has
+    stored the upload already but answers late).  hold() stops the
     client's bytes entirely until release(); hold_answers() the server's
     until release_answers().  Counts connections and records the first line
     each connection's client sent (first_lines: "POST / HTTP/1.1")."""
 
-    def __init__(self, backend_port: int, rate: float | None = None):
+    def __init__(self, backend_port: int, rate: float | None = None,
+                 answer_delay: float = 0.0):
         self.backend = backend_port
         self.rate = rate
+        self.answer_delay = answer_delay
         self.lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         # Small buffers: what the client has sent but the throttle holds
@@ -320,7 +324,7 @@ class ThrottledRelay:
                 self.total_conns += 1
                 self.max_open = max(self.max_open, self.open_conns)
                 self._socks.update((c, b))
-            state = {"left": 2}
+            state = {"left": 2, "asked": False}
             threading.Thread(target=self._pump, args=(c, b, True, state, c, b),
                              daemon=True).start()
             threading.Thread(target=self._pump, args=(b, c, False, state, c, b),
@@ -355,6 +359,14 @@ class ThrottledRelay:
                 data = src.recv(chunk if up else 65536)
                 if not data:
                     break
+                if up:
+                    if data[:5] in (b"POST ", b"PUT /"):
+                        state["asked"] = True  # an upload: its answer is held
+                    elif data[:4] in (b"GET ", b"HEAD"):
+                        state["asked"] = False
+                elif state["asked"] and self.answer_delay:
+                    state["asked"] = False
+                    time.sleep(self.answer_delay)
                 if up and first:
                     first = False
                     with self.lock:

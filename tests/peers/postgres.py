@@ -8,6 +8,7 @@ password generated at start, kept in a passfile).
     with Postgres(workdir) as pg:        # fsync=True for benchmarks
         pg.conninfo                      # libpq string: host port dbname user passfile
         pg.superuser_sql("CREATE ROLE ...")   # SQL on stdin, never in argv
+        pg.ctl("stop"); pg.ctl("start")      # the same server down and up again
 
 pg_run.sh runs a command that writes the connection string it was given
 and waits for its stdin to close; the server stops and its folder goes when
@@ -59,6 +60,18 @@ class Postgres:
                         "-d", "postgres", "-f", "-"],
                        input=sql, text=True, check=True, timeout=60,
                        stdout=subprocess.DEVNULL)
+
+    def ctl(self, action: str) -> None:
+        """Stops (`stop`: fast, every connection cut) or starts (`start`) the
+        same server on the same port: pg_run.sh's AOS_TEST_PG_CTL script."""
+        assert action in ("stop", "start"), action
+        subprocess.run([str(Path(self.passfile).parent / "pgctl"), action], check=True,
+                       timeout=120, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def password(self) -> str:
+        """The password of the login role "aos" (from the passfile), for a
+        test that hands it to a daemon through Vault."""
+        return Path(self.passfile).read_text().strip().split(":", 4)[4]
 
     def stop(self) -> int:
         if self.proc.stdin and not self.proc.stdin.closed:

@@ -40,6 +40,14 @@ def sha256_file(path: str | Path) -> str:
     return h.hexdigest()
 
 
+def log_lines(path: str | Path) -> list[str]:
+    """The lines of a server's log file so far ([] before it exists)."""
+    try:
+        return Path(path).read_text(errors="replace").splitlines()
+    except FileNotFoundError:
+        return []
+
+
 def spawn(argv: list[str], log, env: dict, cwd: str | Path) -> subprocess.Popen:
     """Start argv in its own session with stdin closed and stdout/stderr
     appended to `log` (a path, opened and closed here, or an open binary

@@ -27,6 +27,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import secrets as _secrets
 import shutil
 import subprocess
@@ -36,13 +37,14 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 
 try:
-    from .proc import (ServerProcess, free_port, run_until_signalled,
+    from .proc import (ServerProcess, free_port, log_lines, run_until_signalled,
                        sha256_file, spawn)
 except ImportError:  # run as a script: tests/peers is on sys.path
-    from proc import (ServerProcess, free_port, run_until_signalled,
+    from proc import (ServerProcess, free_port, log_lines, run_until_signalled,
                       sha256_file, spawn)
 
 SOURCE_DIR = Path(
@@ -82,6 +84,21 @@ def write_htpasswd(path: Path, users: dict[str, str]) -> None:
     os.chmod(path, 0o600)
 
 
+_STORED = re.compile(r"stored '([^']+)'\.$")
+_EXISTS = re.compile(r"Cannot upload '([^']+)' since it already exists")
+
+
+@dataclass
+class UploadEvent:
+    """One upload request pypiserver handled: its time (seconds since the
+    epoch), the file, the outcome ("stored", "exists"; None: nothing
+    stored, the request cut short) and when that outcome was logged."""
+    at: float
+    filename: str | None
+    outcome: str | None
+    done: float | None
+
+
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
     def redirect_request(self, *args, **kw):
         return None
@@ -93,7 +110,8 @@ class PypiServer(ServerProcess):
     def __init__(self, port: int | None = None, token: str | None = None,
                  workdir: str | Path | None = None,
                  authenticate: str = "update,download,list",
-                 overwrite: bool = False, fallback_url: str | None = None):
+                 overwrite: bool = False, fallback_url: str | None = None,
+                 request_log: bool = False):
         self.port = port or free_port()
         self.token = token or ("pypi-" + _secrets.token_urlsafe(32))
         self._own_workdir = workdir is None
@@ -110,6 +128,9 @@ class PypiServer(ServerProcess):
         # page redirected (303) to URL/<project>/, pointed at this URL
         # instead of the public index.
         self.fallback_url = fallback_url
+        # True: the log also has a line per request and per stored file,
+        # each with its time and the handling thread (uploads()).
+        self.request_log = request_log
         self.proc: subprocess.Popen | None = None
 
     # -- addresses --------------------------------------------------------
@@ -151,6 +172,9 @@ class PypiServer(ServerProcess):
             argv.append("--disable-fallback")
         else:
             argv += ["--fallback-url", self.fallback_url]
+        if self.request_log:
+            argv += ["-v", "--log-frmt", "%(created).6f %(thread)d %(levelname)s %(message)s",
+                     "--log-req-frmt", "REQ %(REQUEST_METHOD)s %(PATH_INFO)s"]
         if self.overwrite:
             argv.append("-o")
         argv.append(str(self.packages))
@@ -177,6 +201,57 @@ class PypiServer(ServerProcess):
         for p in sorted(self.packages.rglob("*")):
             if p.is_file():
                 out[p.name] = sha256_file(p)
+        return out
+
+    def uploads(self) -> list["UploadEvent"]:
+        """Every upload request in the log (request_log=True), in order:
+        each POST with the file it stored or was refused ("already exists":
+        a second upload of that file), or None when it stored nothing (a
+        request cut short, a bad form).  The time is the request line's
+        (waitress hands a request over once its body is in): the upload
+        reached the registry then."""
+        assert self.request_log, "start the server with request_log=True"
+        out: list[UploadEvent] = []
+        open_: dict[str, UploadEvent] = {}  # by thread: its POST being handled
+        for line in log_lines(self.log_path):
+            parts = line.split(" ", 3)
+            if len(parts) < 4:
+                continue
+            try:
+                at = float(parts[0])
+            except ValueError:
+                continue
+            thread, msg = parts[1], parts[3]
+            if msg.startswith("REQ "):
+                open_.pop(thread, None)
+                if msg.startswith("REQ POST "):
+                    ev = UploadEvent(at, None, None, None)
+                    out.append(ev)
+                    open_[thread] = ev
+                continue
+            ev = open_.get(thread)
+            m = _STORED.search(msg) or _EXISTS.search(msg)
+            if ev is None or m is None:
+                continue
+            outcome = "stored" if m.re is _STORED else "exists"
+            if ev.filename is None:
+                ev.filename, ev.outcome, ev.done = m.group(1), outcome, at
+            else:  # one request, several files (a signature): one event each
+                out.append(UploadEvent(ev.at, m.group(1), outcome, at))
+        return out
+
+    def listings(self) -> list[tuple[float, str]]:
+        """(time, path) of every GET in the log (request_log=True): when a
+        client asked, say, /simple/<project>/ whether a file is there."""
+        assert self.request_log, "start the server with request_log=True"
+        out = []
+        for line in log_lines(self.log_path):
+            parts = line.split(" ")
+            if len(parts) >= 6 and parts[3:5] == ["REQ", "GET"]:
+                try:
+                    out.append((float(parts[0]), parts[5]))
+                except ValueError:
+                    pass
         return out
 
     def get(self, path: str, auth: bool = True, timeout: float = 10.0):

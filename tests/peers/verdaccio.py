@@ -34,13 +34,14 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 
 try:
-    from .proc import (ServerProcess, free_port, run_until_signalled,
+    from .proc import (ServerProcess, free_port, log_lines, run_until_signalled,
                        sha256_file, spawn)
 except ImportError:  # run as a script: tests/peers is on sys.path
-    from proc import (ServerProcess, free_port, run_until_signalled,
+    from proc import (ServerProcess, free_port, log_lines, run_until_signalled,
                       sha256_file, spawn)
 
 SOURCE_DIR = Path(
@@ -198,6 +199,60 @@ class Verdaccio(ServerProcess):
             raise RuntimeError(f"GET {url}: HTTP {st}")
         return raw
 
+    def _json_log(self):
+        """Each JSON line of the log, parsed (other lines: node's warnings)."""
+        for line in log_lines(self.log_path):
+            if line.startswith("{"):
+                try:
+                    yield json.loads(line)
+                except ValueError:
+                    pass
+
+    def publish_log(self) -> tuple[list["PutEvent"], list["PutEvent"]]:
+        """The publish requests (PUT of a package document) in verdaccio's
+        log, (starts, ends), each in log order.  A start is logged when the
+        request's headers are in (length: its Content-Length); an end when it
+        was answered (length: the body bytes read; error: "request aborted"
+        when the client went away).  verdaccio logs some ends twice (a 200
+        before the 201, an abort twice): count ends by what they say, not by
+        how many lines."""
+        starts: list[PutEvent] = []
+        ends: list[PutEvent] = []
+        for d in self._json_log():
+            req = d.get("req") or d.get("request") or {}
+            url = req.get("url", "")
+            if req.get("method") != "PUT" or not url.startswith("/") or url.startswith("/-/"):
+                continue
+            name = urllib.parse.unquote(url[1:])
+            if "/" in name and not name.startswith("@"):
+                continue  # a sub-resource, not a package document
+            if "status" in d:
+                ends.append(PutEvent(d["time"], name, d.get("bytes", {}).get("in"),
+                                     d["status"], d.get("error")))
+            else:
+                try:
+                    length = int(req.get("headers", {}).get("content-length", ""))
+                except ValueError:
+                    length = None
+                starts.append(PutEvent(d["time"], name, length, None, None))
+        return starts, ends
+
+    def package_reads(self) -> list[tuple[int, str]]:
+        """(time in ms, package) of every answered GET of a package document
+        in the log: when a client was told which versions are there."""
+        out = []
+        for d in self._json_log():
+            req = d.get("request") or {}
+            url = req.get("url", "")
+            # verdaccio logs a GET's answer twice: first a 200 of no bytes
+            # as it starts, then the answer it sent (the document, a 404).
+            if req.get("method") == "GET" and d.get("bytes", {}).get("out") and \
+                    url.startswith("/") and not url.startswith("/-/"):
+                name = urllib.parse.unquote(url[1:].split("?", 1)[0])
+                if "/" not in name or name.startswith("@") and name.count("/") == 1:
+                    out.append((d["time"], name))
+        return out
+
     # -- state on disk ----------------------------------------------------
     def tarballs(self) -> dict[str, str]:
         """{path relative to storage: sha256 hex} of every stored tarball."""
@@ -206,6 +261,18 @@ class Verdaccio(ServerProcess):
             for p in sorted(self.storage.rglob("*.tgz")):
                 out[str(p.relative_to(self.storage))] = sha256_file(p)
         return out
+
+
+@dataclass
+class PutEvent:
+    """A publish request in verdaccio's log: time (ms since the epoch),
+    package name, length (start: Content-Length; end: bytes read), status
+    and error of an end (None for a start)."""
+    at_ms: int
+    package: str
+    length: int | None
+    status: int | None
+    error: str | None
 
 
 def main() -> int:
