@@ -112,8 +112,8 @@ static const char *const migrations[] = {
     "CREATE INDEX jobs_ended ON jobs (id, updated_ms) WHERE state IN (3, 5, 6);",
     /* 6: drains kept in the queue, not in a marker file of the host: the
      * fleet's (host '') and each drained host's, since when. */
-    "CREATE TABLE drains (host TEXT PRIMARY KEY, since_ms INTEGER NOT NULL) "
-    "WITHOUT ROWID;",
+    ("CREATE TABLE drains (host TEXT PRIMARY KEY, since_ms INTEGER NOT NULL) "
+     "WITHOUT ROWID;"),
 };
 
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
