@@ -133,10 +133,8 @@ static cJSON *job_json(struct agent *a, const struct job *j)
 		cJSON_AddStringToObject(o, "wait_reason", why);
 	} else if ((j->state == JOB_QUEUED || j->state == JOB_FAILED) &&
 		   a->worker != NULL && worker_draining(a->worker)) {
-		cJSON *d = worker_drains_json(a->worker);
-
 		/* the fleet's drain holds it everywhere; a host's only here */
-		if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(d, "fleet")))
+		if (worker_fleet_drained(a->worker))
 			snprintf(why, sizeof(why),
 				 "the queue is draining (aos-publishctl resume)");
 		else
@@ -144,7 +142,6 @@ static cJSON *job_json(struct agent *a, const struct job *j)
 				 "this host (%s) is draining: another host may run it "
 				 "(aos-publishctl resume --host %s)",
 				 worker_host(a->worker), worker_host(a->worker));
-		cJSON_Delete(d);
 		cJSON_AddStringToObject(o, "wait_reason", why);
 	} else if (j->wait_reason[0] != '\0' && j->state == JOB_QUEUED) {
 		cJSON_AddStringToObject(o, "wait_reason", j->wait_reason);

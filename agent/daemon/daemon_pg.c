@@ -187,11 +187,6 @@ static void creds_renewed(struct dbcreds *d, const struct dbcreds_set *set, void
 	dp->expires_ms = set->expires_ms;
 }
 
-static void creds_failed(struct dbcreds *d, int err, const char *msg, void *data)
-{
-	(void)d, (void)err, (void)msg, (void)data; /* dbcreds logs it */
-}
-
 /* ---- life ---------------------------------------------------------------- */
 
 int daemon_pg_new(struct agent *a)
@@ -232,7 +227,6 @@ int daemon_pg_new(struct agent *a)
 				&(struct dbcreds_hooks){.token = creds_token,
 							.issued = creds_issued,
 							.renewed = creds_renewed,
-							.failed = creds_failed,
 							.data = dp},
 				&dp->creds);
 	if (r < 0) {

@@ -53,9 +53,9 @@ const struct worker_io worker__default_io = {
 /* ---- starting a run ---------------------------------------------------------- */
 
 /* Reads the job's inputs: the spooled files still to send (ups: its n
- * uploads as read, or n a read's error), tag, version. */
-static int load_inputs(struct run *r, const struct job_upload *ups, int n,
-		       const char **tag, const char **version, cJSON **ret_doc, char *msg,
+ * uploads as read, or n a read's error).  Its tag and version are read
+ * when the publish starts (publish_now()). */
+static int load_inputs(struct run *r, const struct job_upload *ups, int n, char *msg,
 		       size_t msglen)
 {
 	cJSON *doc, *files, *f;
@@ -101,9 +101,7 @@ static int load_inputs(struct run *r, const struct job_upload *ups, int n,
 		r->probe[r->nfiles] = probe;
 		r->nfiles++;
 	}
-	*tag = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(doc, "tag"));
-	*version = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(doc, "version"));
-	*ret_doc = doc;
+	cJSON_Delete(doc);
 	return 0;
 }
 
@@ -165,14 +163,11 @@ static void fetched(struct run *r, int rc, const char *msg)
  * first from the queue's database when they are not here. */
 static void start_publish(struct run *r, const struct queue_async_result *res)
 {
-	const char *tag = NULL, *version = NULL;
-	cJSON *doc = NULL;
 	char msg[1024];
 	int rc;
 
-	rc = load_inputs(r, res->uploads, res->rc < 0 ? res->rc : (int)res->n, &tag,
-			 &version, &doc, msg, sizeof(msg));
-	cJSON_Delete(doc);
+	rc = load_inputs(r, res->uploads, res->rc < 0 ? res->rc : (int)res->n, msg,
+			 sizeof(msg));
 	if (rc < 0) {
 		if (rc == -EINVAL)
 			worker__settle(r, JOB_DEAD, 0, OUT_NONE, msg);

@@ -93,6 +93,9 @@ const char *worker_host(const struct worker *w);
  * at once. */
 void worker_drains_seen(struct worker *w, const struct queue_drain *d, size_t n);
 
+/* Whether the drains last read hold the fleet (else only hosts). */
+bool worker_fleet_drained(const struct worker *w);
+
 /* {"fleet": bool, "hosts": [names]}: the drains last read.  A new object. */
 cJSON *worker_drains_json(const struct worker *w);
 

@@ -132,21 +132,27 @@ const char *worker_host(const struct worker *w)
 	return w->host;
 }
 
+bool worker_fleet_drained(const struct worker *w)
+{
+	size_t i;
+
+	for (i = 0; i < w->ndrains; i++)
+		if (w->drains[i].host[0] == '\0')
+			return true;
+	return false;
+}
+
 cJSON *worker_drains_json(const struct worker *w)
 {
 	cJSON *o = cJSON_CreateObject(), *hosts;
-	bool fleet = false;
 	size_t i;
 
 	hosts = cJSON_CreateArray();
-	for (i = 0; i < w->ndrains; i++) {
-		if (w->drains[i].host[0] == '\0')
-			fleet = true;
-		else
+	for (i = 0; i < w->ndrains; i++)
+		if (w->drains[i].host[0] != '\0')
 			cJSON_AddItemToArray(hosts,
 					     cJSON_CreateString(w->drains[i].host));
-	}
-	cJSON_AddBoolToObject(o, "fleet", fleet);
+	cJSON_AddBoolToObject(o, "fleet", worker_fleet_drained(w));
 	cJSON_AddItemToObject(o, "hosts", hosts);
 	return o;
 }
